@@ -1,0 +1,56 @@
+"""`sync-pipeline config check|show`: the effective configuration, secrets masked, problems named."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from sync_pipeline.settings import SETTINGS_CLASSES, SyncSettings, env_name, load_all
+
+
+def _render(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return "********** (set)" if value.get_secret_value() else "(empty)"
+    if value is None:
+        return "(not set)"
+    return str(value)
+
+
+def check_business_rules(rules_dir: Path) -> list[str]:
+    """Load every business-rule file; each problem names the file, the line or key, and what is wrong."""
+    from sync_pipeline.lib.domain.config import ConfigError, load_business_rules
+
+    try:
+        load_business_rules(rules_dir)
+    except ConfigError as error:
+        return [str(error)]
+    return []
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="sync-pipeline config")
+    parser.add_argument("action", choices=["check", "show"], help="check exits non-zero on any problem")
+    args = parser.parse_args(argv)
+
+    loaded, problems = load_all()
+    for section, cls in SETTINGS_CLASSES.items():
+        print(f"[{section}]")
+        settings = loaded.get(section)
+        for field in cls.model_fields:
+            shown = _render(getattr(settings, field)) if settings is not None else "(invalid section)"
+            print(f"  {env_name(cls, field):32} {shown}")
+    sync = loaded.get("sync")
+    rules_dir = sync.rules_dir if isinstance(sync, SyncSettings) else Path("data/config")
+    print(f"[business rules] {rules_dir}")
+    problems.extend(check_business_rules(rules_dir))
+
+    if problems:
+        print(f"\n{len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1 if args.action == "check" else 0
+    print("\nconfiguration OK")
+    return 0

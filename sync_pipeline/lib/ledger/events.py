@@ -1,0 +1,50 @@
+"""The append-only `order_events` audit log. Rows are inserted, never updated or deleted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import duckdb
+
+from sync_pipeline.lib.ledger.records import OrderEvent, to_naive_utc
+
+
+def append(con: duckdb.DuckDBPyConnection, events: Iterable[OrderEvent]) -> int:
+    rows = [
+        [
+            e.shopify_order_id,
+            to_naive_utc(e.at),
+            e.kind,
+            e.actor,
+            e.reason,
+            None if e.detail is None else json.dumps(e.detail, default=str, ensure_ascii=False),
+        ]
+        for e in events
+    ]
+    if rows:
+        con.executemany(
+            "INSERT INTO order_events (shopify_order_id, occurred_at, kind, actor, reason, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    return len(rows)
+
+
+def for_order(con: duckdb.DuckDBPyConnection, shopify_order_id: str) -> list[dict[str, Any]]:
+    cur = con.execute(
+        "SELECT event_id, occurred_at, kind, actor, reason, detail FROM order_events "
+        "WHERE shopify_order_id = ? ORDER BY event_id",
+        [shopify_order_id],
+    )
+    columns = [d[0] for d in cur.description]
+    return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+
+
+def count(con: duckdb.DuckDBPyConnection, kind: str | None = None) -> int:
+    if kind is None:
+        row = con.execute("SELECT count(*) FROM order_events").fetchone()
+    else:
+        row = con.execute("SELECT count(*) FROM order_events WHERE kind = ?", [kind]).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,83 @@
+"""Exceptions: what is stuck, why, and who owns it.
+
+At most one open exception exists per (order, sales order, kind, subject): seeing the same
+problem again bumps `occurrences` and `last_seen_at` instead of opening a duplicate, so the ops
+queue counts problems, not polls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import duckdb
+
+from sync_pipeline.lib.ledger.records import ExceptionRecord, OpenException, utcnow
+
+_SAME_PROBLEM = (
+    "status = 'open' AND kind = ? AND subject = ? "
+    "AND shopify_order_id IS NOT DISTINCT FROM ? AND sales_order_number IS NOT DISTINCT FROM ?"
+)
+
+
+def open_or_touch(con: duckdb.DuckDBPyConnection, records: Iterable[ExceptionRecord]) -> int:
+    """Open each exception, or bump the open one for the same problem. Returns how many were new."""
+    now = utcnow()
+    opened = 0
+    for r in records:
+        key = [r.kind, r.subject, r.shopify_order_id, r.sales_order_number]
+        detail = None if r.detail is None else json.dumps(r.detail, default=str, ensure_ascii=False)
+        existing = con.execute(f"SELECT exception_id FROM exceptions WHERE {_SAME_PROBLEM}", key).fetchone()
+        if existing:
+            con.execute(
+                "UPDATE exceptions SET last_seen_at = ?, occurrences = occurrences + 1, message = ?, "
+                "detail = ? WHERE exception_id = ?",
+                [now, r.message, detail, existing[0]],
+            )
+            continue
+        con.execute(
+            "INSERT INTO exceptions (shopify_order_id, sales_order_number, subject, kind, owner, message, "
+            "detail, opened_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                r.shopify_order_id,
+                r.sales_order_number,
+                r.subject,
+                r.kind,
+                r.owner,
+                r.message,
+                detail,
+                now,
+                now,
+            ],
+        )
+        opened += 1
+    return opened
+
+
+def resolve_for_order(
+    con: duckdb.DuckDBPyConnection, shopify_order_id: str, kinds: Iterable[str], resolution: str
+) -> int:
+    """Close the open exceptions of these kinds on an order (the problem went away)."""
+    kinds = list(kinds)
+    if not kinds:
+        return 0
+    placeholders = ", ".join("?" for _ in kinds)
+    rows = con.execute(
+        f"UPDATE exceptions SET status = 'resolved', resolved_at = ?, resolution = ? "
+        f"WHERE status = 'open' AND shopify_order_id = ? AND kind IN ({placeholders}) RETURNING exception_id",
+        [utcnow(), resolution, shopify_order_id, *kinds],
+    ).fetchall()
+    return len(rows)
+
+
+def list_open(con: duckdb.DuckDBPyConnection, kind: str | None = None) -> list[OpenException]:
+    sql = (
+        "SELECT exception_id, kind, owner, message, shopify_order_id, sales_order_number, subject, "
+        "opened_at, last_seen_at, occurrences FROM exceptions WHERE status = 'open'"
+    )
+    params: list[object] = []
+    if kind is not None:
+        sql += " AND kind = ?"
+        params.append(kind)
+    rows = con.execute(sql + " ORDER BY exception_id", params).fetchall()
+    return [OpenException(*row) for row in rows]

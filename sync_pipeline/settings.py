@@ -1,0 +1,135 @@
+"""Connection settings, read from environment variables only.
+
+Secrets are `SecretStr`: they print as `**********` in reprs, logs and `config check`, and are
+never written to the ledger. Business rules (SKU overrides, bundles, routing…) are not here:
+they are data files in `data/config/` (see `sync_pipeline.lib.domain`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+API_VERSION_PATTERN = re.compile(r"^\d{4}-(01|04|07|10)$")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _check_http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"must be an http(s) URL such as https://example.com, got {value!r}")
+    return value.rstrip("/")
+
+
+class ShopifySettings(BaseSettings):
+    """Shopify Admin API connection (a custom app's Admin API access token)."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPIFY_", extra="ignore")
+
+    shop_url: str = Field(description="Store admin base URL, e.g. https://brand.myshopify.com")
+    access_token: SecretStr = Field(description="Admin API access token (shpat_…)")
+    api_version: str = Field(default="2026-10", description="Admin API version, YYYY-MM")
+    webhook_secret: SecretStr = Field(description="App client secret used to sign webhooks (HMAC-SHA256)")
+
+    _url = field_validator("shop_url")(_check_http_url)
+
+    @field_validator("api_version")
+    @classmethod
+    def _api_version(cls, value: str) -> str:
+        if not API_VERSION_PATTERN.match(value):
+            raise ValueError(f"must be a quarterly version YYYY-MM (01, 04, 07, 10), got {value!r}")
+        return value
+
+
+class PeoplevoxSettings(BaseSettings):
+    """Peoplevox Integration Service connection."""
+
+    model_config = SettingsConfigDict(env_prefix="PEOPLEVOX_", extra="ignore")
+
+    base_url: str = Field(description="Service root, e.g. https://qac.peoplevox.net")
+    client_id: str = Field(min_length=1, description="Peoplevox client id (first path segment)")
+    username: str = Field(min_length=1, description="Integration user name")
+    password: SecretStr = Field(description="Integration user password")
+    requests_per_window: int = Field(default=15, ge=1, description="Request limiter: requests per window")
+    window_seconds: float = Field(default=15.0, gt=0, description="Request limiter: window length in seconds")
+
+    _url = field_validator("base_url")(_check_http_url)
+
+
+class SyncSettings(BaseSettings):
+    """Where the product keeps its state and how inbound events reach it."""
+
+    model_config = SettingsConfigDict(env_prefix="SYNC_", extra="ignore")
+
+    data_dir: Path = Field(default=REPO_ROOT / "data", description="Ledger, inbox and exports")
+    config_dir: Path | None = Field(default=None, description="Business rules (default: DATA_DIR/config)")
+    callback_token: SecretStr | None = Field(
+        default=None, description="Secret token expected in Peoplevox callback URLs"
+    )
+    receiver_public_url: str = Field(
+        default="http://127.0.0.1:8703", description="URL at which Shopify/Peoplevox reach the receiver"
+    )
+
+    _url = field_validator("receiver_public_url")(_check_http_url)
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.config_dir or self.data_dir / "config"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.data_dir / "ledger.duckdb"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+
+SETTINGS_CLASSES: dict[str, type[BaseSettings]] = {
+    "shopify": ShopifySettings,
+    "peoplevox": PeoplevoxSettings,
+    "sync": SyncSettings,
+}
+
+
+def env_name(section: type[BaseSettings], field: str) -> str:
+    return f"{section.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def describe_problems(section: type[BaseSettings], error: ValidationError) -> list[str]:
+    """Turn a pydantic error into lines that name the environment variable and what is wrong."""
+    problems = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "?"
+        reason = "is not set" if item["type"] == "missing" else item["msg"].removeprefix("Value error, ")
+        problems.append(f"{env_name(section, field)} {reason}")
+    return problems
+
+
+def load_all(environ: dict[str, str] | None = None) -> tuple[dict[str, BaseSettings], list[str]]:
+    """Load every settings section; returns what loaded and the problems found (never raises)."""
+    loaded: dict[str, BaseSettings] = {}
+    problems: list[str] = []
+    for name, cls in SETTINGS_CLASSES.items():
+        try:
+            loaded[name] = _from_environ(cls, environ)
+        except ValidationError as error:
+            problems.extend(describe_problems(cls, error))
+    return loaded, problems
+
+
+def _from_environ(cls: type[BaseSettings], environ: dict[str, str] | None) -> BaseSettings:
+    if environ is None:
+        return cls()
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    values: dict[str, Any] = {
+        key[len(prefix) :].lower(): value for key, value in environ.items() if key.upper().startswith(prefix)
+    }
+    return cls.model_validate(values)

@@ -1,0 +1,71 @@
+"""The ledger's schema, audit log, exceptions and cursors against a real DuckDB file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent
+from sync_pipeline.lib.ledger.schema import available_migrations
+
+
+def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    newest = len(available_migrations())
+    assert ledger.migrate() == list(range(1, newest + 1))
+    assert ledger.migrate() == []  # forward-only and idempotent
+    assert ledger.schema_version() == newest
+    # A second process (a new Ledger on the same file) sees the same version and applies nothing.
+    assert Ledger(tmp_path / "ledger.duckdb").migrate() == []
+
+
+def test_audit_log_keeps_every_event_in_order(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    ledger.append_events(
+        [
+            OrderEvent("gid://shopify/Order/1", "paid", "run:abc", reason="financial_status PAID"),
+            OrderEvent("gid://shopify/Order/1", "address_changed", "run:def", detail={"city": "Zürich"}),
+            OrderEvent("gid://shopify/Order/2", "paid", "run:abc"),
+        ]
+    )
+    history = ledger.events_for("gid://shopify/Order/1")
+    assert [e["kind"] for e in history] == ["paid", "address_changed"]
+    assert history[0]["actor"] == "run:abc"
+    assert "Zürich" in history[1]["detail"]
+
+
+def test_same_problem_twice_is_one_open_exception(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    problem = ExceptionRecord(
+        kind="unmapped_sku",
+        owner="warehouse_ops",
+        message="SKU 'TEE-XL' has no Peoplevox item type",
+        shopify_order_id="gid://shopify/Order/1",
+        subject="TEE-XL",
+    )
+    assert ledger.open_exceptions([problem]) == 1
+    assert ledger.open_exceptions([problem]) == 0
+    other_sku = ExceptionRecord(**{**problem.__dict__, "subject": "TEE-XXL"})
+    assert ledger.open_exceptions([other_sku]) == 1
+    open_now = ledger.list_open_exceptions("unmapped_sku")
+    assert [(e.subject, e.occurrences) for e in open_now] == [("TEE-XL", 2), ("TEE-XXL", 1)]
+    assert all(e.owner == "warehouse_ops" for e in open_now)
+
+
+def test_cursors_round_trip(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    assert ledger.get_cursor("shopify_orders") is None
+    ledger.set_cursor("shopify_orders", "2026-11-27T00:00:00Z")
+    ledger.set_cursor("shopify_orders", "2026-11-27T00:05:00Z")
+    assert ledger.get_cursor("shopify_orders") == "2026-11-27T00:05:00Z"
+
+
+def test_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    ledger.migrate()
+    try:
+        with ledger.transaction() as con:
+            con.execute("INSERT INTO sync_cursors VALUES ('x', '1', now())")
+            raise RuntimeError("crash mid-transaction")
+    except RuntimeError:
+        pass
+    assert ledger.get_cursor("x") is None
