@@ -1,0 +1,34 @@
+"""Business rules as data: the files in `data/config/`, validated at load.
+
+rules = load_business_rules(Path("data/config"))   # raises ConfigError naming file, line, key
+"""
+
+from .bundles import BundleComponent, BundlesConfig, BundleSpec
+from .business_rules import BusinessRules
+from .errors import ConfigError, ConfigProblem
+from .loader import RULES_FILES, load_business_rules
+from .orders import OrdersConfig
+from .routing import AttributeMatch, Priority, RouteSpec, RoutingConfig, RoutingRule, RuleMatch
+from .sku_overrides import SkuOverridesConfig
+from .stock_buffers import StockBuffersConfig, VelocityTier
+
+__all__ = [
+    "RULES_FILES",
+    "AttributeMatch",
+    "BundleComponent",
+    "BundleSpec",
+    "BundlesConfig",
+    "BusinessRules",
+    "ConfigError",
+    "ConfigProblem",
+    "OrdersConfig",
+    "Priority",
+    "RouteSpec",
+    "RoutingConfig",
+    "RoutingRule",
+    "RuleMatch",
+    "SkuOverridesConfig",
+    "StockBuffersConfig",
+    "VelocityTier",
+    "load_business_rules",
+]

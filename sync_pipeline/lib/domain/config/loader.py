@@ -1,0 +1,89 @@
+"""Load and validate every business-rules file in a directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .base import DEFER_CHECKS, RulesModel
+from .bundles import BundlesConfig
+from .business_rules import BusinessRules
+from .errors import ConfigError, ConfigProblem
+from .orders import OrdersConfig
+from .pydantic_errors import describe_validation_error
+from .routing import RoutingConfig
+from .sku_overrides import SkuOverridesConfig
+from .stock_buffers import StockBuffersConfig
+from .yaml_source import YamlDocument, read_yaml
+
+
+@dataclass(frozen=True)
+class RulesFile:
+    section: str
+    file_name: str
+    model: type[RulesModel]
+    # Routing has no safe default: sending every order to a guessed site is worse than stopping.
+    required: bool
+
+
+RULES_FILES: tuple[RulesFile, ...] = (
+    RulesFile("routing", "routing.yaml", RoutingConfig, required=True),
+    RulesFile("sku_overrides", "sku_overrides.yaml", SkuOverridesConfig, required=False),
+    RulesFile("bundles", "bundles.yaml", BundlesConfig, required=False),
+    RulesFile("stock_buffers", "stock_buffers.yaml", StockBuffersConfig, required=False),
+    RulesFile("orders", "orders.yaml", OrdersConfig, required=False),
+)
+
+
+def load_business_rules(config_dir: Path) -> BusinessRules:
+    """Every rules file in `config_dir`, validated; raises ConfigError listing all problems found."""
+    config_dir = Path(config_dir)
+    if not config_dir.is_dir():
+        raise ConfigError([ConfigProblem(config_dir, None, (), "business-rules directory does not exist")])
+    problems: list[ConfigProblem] = []
+    sections: dict[str, BaseModel] = {}
+    documents: dict[str, YamlDocument] = {}
+    for spec in RULES_FILES:
+        loaded = _load_file(config_dir / spec.file_name, spec, problems)
+        if loaded is not None:
+            sections[spec.section], documents[spec.section] = loaded
+    if problems:
+        raise ConfigError(problems)
+    rules = BusinessRules.model_validate(sections, context=DEFER_CHECKS)
+    for found in rules.semantic_problems():
+        section, *rest = found.key_path
+        problems.append(documents[str(section)].problem(tuple(rest), found.message))
+    if problems:
+        raise ConfigError(problems)
+    return rules
+
+
+def _load_file(
+    file: Path, spec: RulesFile, problems: list[ConfigProblem]
+) -> tuple[BaseModel, YamlDocument] | None:
+    if not file.exists():
+        if spec.required:
+            problems.append(ConfigProblem(file, None, (), "file is missing and has no default"))
+            return None
+        return spec.model.model_validate({}), YamlDocument(file=file, data={})
+    document, read_problems = read_yaml(file)
+    problems.extend(read_problems)
+    if read_problems and document.data is None:
+        return None
+    # After a duplicate key the first value is kept and validation goes on, so one run reports
+    # everything wrong with the file; the file still fails as a whole.
+    data: Any = {} if document.data is None else document.data
+    if not isinstance(data, dict):
+        problems.append(document.problem((), "the file must be a mapping of settings (key: value)"))
+        return None
+    try:
+        model = spec.model.model_validate(data, context=DEFER_CHECKS)
+    except ValidationError as error:
+        problems.extend(describe_validation_error(error, document, spec.model))
+        return None
+    found = model.semantic_problems()
+    problems.extend(document.problem(p.key_path, p.message) for p in found)
+    return None if found or read_problems else (model, document)

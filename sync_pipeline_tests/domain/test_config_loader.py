@@ -1,0 +1,426 @@
+"""Business-rules files: the shipped examples load, and every kind of mistake is reported
+with the file, the line, the key and what is wrong."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from sync_pipeline.lib.domain.config import (
+    BusinessRules,
+    ConfigError,
+    OrdersConfig,
+    Priority,
+    load_business_rules,
+)
+from sync_pipeline.lib.domain.statuses import PeoplevoxStatus
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "config"
+
+MINIMAL_ROUTING = """\
+sites: [PrimarySite]
+rules:
+  - name: dtc
+    default: true
+    route: {site: PrimarySite, channel: Shopify, service: STANDARD, priority: normal}
+"""
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "config"
+    shutil.copytree(EXAMPLES, target)
+    return target
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def problems_of(directory: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_business_rules(directory)
+    return [str(problem) for problem in caught.value.problems]
+
+
+def only_problem(directory: Path) -> str:
+    found = problems_of(directory)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_shipped_examples_load() -> None:
+    rules = load_business_rules(EXAMPLES)
+    assert rules.routing.sites == ["PrimarySite", "Wholesale"]
+    assert rules.routing.default_rule.route.site == "PrimarySite"
+    assert rules.orders.hold_window_seconds == 900
+    assert rules.orders.cutoff_status is PeoplevoxStatus.ALLOCATED
+    assert rules.sku_overrides.item_code_for("TEE-BLACK-M") == "TEE-BLK-M"
+    assert rules.bundles.is_bundle("BUNDLE-STARTER")
+    assert rules.stock_buffers.default == 2
+
+
+def test_only_routing_is_required(tmp_path: Path) -> None:
+    write(tmp_path, "routing.yaml", MINIMAL_ROUTING)
+    rules = load_business_rules(tmp_path)
+    assert rules.orders == OrdersConfig()
+    assert rules.bundles.bundles == {}
+    assert rules.sku_overrides.overrides == {}
+    assert rules.stock_buffers.default == 0
+
+
+def test_missing_routing_file_is_an_error(tmp_path: Path) -> None:
+    message = only_problem(tmp_path)
+    assert "routing.yaml" in message and "missing" in message
+
+
+def test_missing_directory_is_an_error(tmp_path: Path) -> None:
+    assert "does not exist" in only_problem(tmp_path / "nowhere")
+
+
+def test_empty_optional_file_means_defaults(config_dir: Path) -> None:
+    write(config_dir, "bundles.yaml", "# nothing yet\n")
+    assert load_business_rules(config_dir).bundles.bundles == {}
+
+
+def test_duplicate_sku_override_names_both_lines(config_dir: Path) -> None:
+    write(
+        config_dir,
+        "sku_overrides.yaml",
+        """\
+        overrides:
+          TEE-BLACK-M: TEE-BLK-M
+          TEE-BLACK-L: TEE-BLK-L
+          TEE-BLACK-M: TEE-BLK-L
+        """,
+    )
+    message = only_problem(config_dir)
+    assert "sku_overrides.yaml, line 4, overrides.TEE-BLACK-M" in message
+    assert "duplicate key 'TEE-BLACK-M' (first defined at line 2)" in message
+
+
+def test_duplicate_bundle_sku(config_dir: Path) -> None:
+    write(
+        config_dir,
+        "bundles.yaml",
+        """\
+        bundles:
+          BUNDLE-STARTER:
+            components: [{sku: TEE-BLK-M, quantity: 1}]
+          BUNDLE-STARTER:
+            components: [{sku: TEE-WHT-M, quantity: 1}]
+        """,
+    )
+    assert "line 4, bundles.BUNDLE-STARTER: duplicate key" in only_problem(config_dir)
+
+
+@pytest.mark.parametrize("quantity", ["0", "-2"])
+def test_component_quantity_must_be_positive(config_dir: Path, quantity: str) -> None:
+    write(
+        config_dir,
+        "bundles.yaml",
+        f"""\
+        bundles:
+          BUNDLE-STARTER:
+            components:
+              - sku: TEE-BLK-M
+                quantity: 1
+              - sku: TEE-WHT-M
+                quantity: {quantity}
+        """,
+    )
+    message = only_problem(config_dir)
+    assert "bundles.yaml, line 7, bundles.BUNDLE-STARTER.components[1].quantity" in message
+    assert f"greater than or equal to 1 (got {quantity})" in message
+
+
+def test_bundle_containing_itself(config_dir: Path) -> None:
+    write(
+        config_dir,
+        "bundles.yaml",
+        """\
+        bundles:
+          BUNDLE-STARTER:
+            components:
+              - {sku: TEE-BLK-M, quantity: 1}
+              - {sku: BUNDLE-STARTER, quantity: 1}
+        """,
+    )
+    message = only_problem(config_dir)
+    assert "line 5, bundles.BUNDLE-STARTER.components[1].sku" in message
+    assert "contains itself (BUNDLE-STARTER → BUNDLE-STARTER)" in message
+
+
+def test_bundle_containing_itself_through_another(config_dir: Path) -> None:
+    write(
+        config_dir,
+        "bundles.yaml",
+        """\
+        bundles:
+          BUNDLE-A:
+            components: [{sku: BUNDLE-B, quantity: 1}]
+          BUNDLE-B:
+            components: [{sku: TEE-BLK-M, quantity: 1}, {sku: BUNDLE-C, quantity: 2}]
+          BUNDLE-C:
+            components: [{sku: BUNDLE-A, quantity: 1}]
+        """,
+    )
+    found = problems_of(config_dir)
+    assert len(found) == 3
+    assert "BUNDLE-A → BUNDLE-B → BUNDLE-C → BUNDLE-A" in found[0]
+
+
+def test_nested_bundles_without_a_cycle_are_fine() -> None:
+    rules = load_business_rules(EXAMPLES)
+    gift_box = rules.bundles.bundles["BUNDLE-GIFT-BOX"]
+    assert any(rules.bundles.is_bundle(component.sku) for component in gift_box.components)
+
+
+def test_component_listed_twice(config_dir: Path) -> None:
+    write(
+        config_dir,
+        "bundles.yaml",
+        """\
+        bundles:
+          BUNDLE-STARTER:
+            components:
+              - {sku: TEE-BLK-M, quantity: 1}
+              - {sku: TEE-BLK-M, quantity: 1}
+        """,
+    )
+    assert "component 'TEE-BLK-M' is listed twice" in only_problem(config_dir)
+
+
+def test_unknown_site(config_dir: Path) -> None:
+    write(
+        config_dir,
+        "routing.yaml",
+        """\
+        sites: [PrimarySite, Wholesale]
+        rules:
+          - name: b2b
+            match: {customer_tags: [B2B]}
+            route: {site: Wholsale}
+          - name: dtc
+            default: true
+            route: {site: PrimarySite, channel: Shopify, service: STANDARD, priority: normal}
+        """,
+    )
+    message = only_problem(config_dir)
+    assert "routing.yaml, line 5, rules[0].route.site" in message
+    assert "unknown site 'Wholsale' in rule 'b2b'; known sites: PrimarySite, Wholesale" in message
+
+
+def test_unknown_cutoff_status(config_dir: Path) -> None:
+    write(config_dir, "orders.yaml", "hold_window_seconds: 60\ncutoff_status: Shipped\n")
+    message = only_problem(config_dir)
+    assert "orders.yaml, line 2, cutoff_status" in message
+    assert "'Shipped'" in message and "'Allocated'" in message
+
+
+def test_cancelled_is_not_a_cutoff(config_dir: Path) -> None:
+    write(config_dir, "orders.yaml", "cutoff_status: Cancelled\n")
+    assert "not a stage an order moves through" in only_problem(config_dir)
+
+
+def test_cutoff_status_can_be_set(config_dir: Path) -> None:
+    write(config_dir, "orders.yaml", "cutoff_status: Picking\n")
+    assert load_business_rules(config_dir).orders.cutoff_status is PeoplevoxStatus.PICKING
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hold_window_seconds: fifteen\n", "valid integer (got 'fifteen')"),
+        ("hold_window_seconds: '900'\n", "valid integer (got '900')"),
+        ("injection_batch_rows: 250\n", "less than or equal to 100 (got 250)"),
+        ("sales_order_prefix: SHOPIFY-ORDER-\n", "at most 10 characters"),
+    ],
+)
+def test_wrong_types_and_ranges(config_dir: Path, text: str, expected: str) -> None:
+    write(config_dir, "orders.yaml", text)
+    message = only_problem(config_dir)
+    assert "orders.yaml, line 1" in message
+    assert expected in message
+
+
+def test_numeric_looking_sku_must_be_quoted(config_dir: Path) -> None:
+    write(config_dir, "sku_overrides.yaml", "overrides:\n  TEE-BLK-M: 0123\n")
+    message = only_problem(config_dir)
+    assert "line 2, overrides.TEE-BLK-M" in message
+    assert "put quotes around values" in message
+
+
+def test_unknown_key_lists_allowed_keys(config_dir: Path) -> None:
+    write(config_dir, "stock_buffers.yaml", "default: 2\nby_skus:\n  TEE-BLK-M: 3\n")
+    message = only_problem(config_dir)
+    assert "stock_buffers.yaml, line 2, by_skus: unknown key 'by_skus'" in message
+    assert "allowed keys: default, by_sku, by_tag, velocity_tiers" in message
+
+
+def test_missing_required_key_points_at_parent(config_dir: Path) -> None:
+    write(config_dir, "bundles.yaml", "bundles:\n  BUNDLE-STARTER:\n    title: Starter\n")
+    message = only_problem(config_dir)
+    assert "line 2, bundles.BUNDLE-STARTER.components: required key is missing" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("default: -1\n", "line 1, default"),
+        ("by_sku:\n  TEE-BLK-M: -3\n", "line 2, by_sku.TEE-BLK-M"),
+        ("by_tag:\n  sale: -1\n", "line 2, by_tag.sale"),
+        (
+            "velocity_tiers:\n  - {min_units_per_day: -1, buffer: 2}\n",
+            "line 2, velocity_tiers[0].min_units_per_day",
+        ),
+    ],
+)
+def test_negative_buffers(config_dir: Path, text: str, where: str) -> None:
+    write(config_dir, "stock_buffers.yaml", text)
+    message = only_problem(config_dir)
+    assert where in message and "greater than or equal to 0" in message
+
+
+def test_tags_that_differ_only_in_case(config_dir: Path) -> None:
+    write(config_dir, "stock_buffers.yaml", "by_tag:\n  Sale: 1\n  sale: 2\n")
+    assert "line 3, by_tag.sale: tag 'sale' is the same as 'Sale'" in only_problem(config_dir)
+
+
+def test_sku_with_surrounding_space(config_dir: Path) -> None:
+    write(config_dir, "sku_overrides.yaml", "overrides:\n  'TEE-BLK-M ': TEE-BLK-M\n")
+    message = only_problem(config_dir)
+    assert "spaces at the start or end" in message and "line 2" in message
+
+
+def test_invalid_yaml_names_the_line(config_dir: Path) -> None:
+    write(config_dir, "routing.yaml", "sites: [PrimarySite\nrules: []\n")
+    message = only_problem(config_dir)
+    assert "routing.yaml, line" in message and "not valid YAML" in message
+
+
+def test_top_level_must_be_a_mapping(config_dir: Path) -> None:
+    write(config_dir, "orders.yaml", "- 900\n")
+    assert "must be a mapping" in only_problem(config_dir)
+
+
+def test_merge_keys_are_refused(config_dir: Path) -> None:
+    write(config_dir, "orders.yaml", "base: &b {hold_window_seconds: 5}\n<<: *b\n")
+    found = problems_of(config_dir)
+    assert any("merge keys" in message for message in found)
+
+
+@pytest.mark.parametrize(
+    ("rules", "expected"),
+    [
+        (
+            """\
+            - name: b2b
+              match: {customer_tags: [B2B]}
+              route: {site: Wholesale, channel: B2B, service: B2B-STD, priority: high}
+            """,
+            "no default rule",
+        ),
+        (
+            """\
+            - name: dtc
+              default: true
+              route: {site: PrimarySite, channel: Shopify, service: STANDARD, priority: normal}
+            - name: b2b
+              match: {customer_tags: [B2B]}
+              route: {site: Wholesale}
+            """,
+            "the default rule must be last",
+        ),
+        (
+            """\
+            - name: dtc
+              default: true
+              route: {site: PrimarySite, channel: Shopify}
+            """,
+            "the default rule must set `service`",
+        ),
+        (
+            """\
+            - name: b2b
+              route: {site: Wholesale}
+            - name: dtc
+              default: true
+              route: {site: PrimarySite, channel: Shopify, service: STANDARD, priority: normal}
+            """,
+            "rule 'b2b' has no conditions",
+        ),
+        (
+            """\
+            - name: dtc
+              default: true
+              route: {site: PrimarySite, channel: Shopify, service: STANDARD, priority: urgent}
+            """,
+            "Input should be 'low', 'normal' or 'high' (got 'urgent')",
+        ),
+    ],
+)
+def test_routing_rule_mistakes(config_dir: Path, rules: str, expected: str) -> None:
+    text = "sites: [PrimarySite, Wholesale]\nrules:\n" + textwrap.indent(textwrap.dedent(rules), "  ")
+    write(config_dir, "routing.yaml", text)
+    assert any(expected in message for message in problems_of(config_dir)), problems_of(config_dir)
+
+
+def test_stale_threshold_must_exceed_hold_window(config_dir: Path) -> None:
+    write(config_dir, "orders.yaml", "hold_window_seconds: 900\nstale_order_minutes: 10\n")
+    assert "line 2, stale_order_minutes" in only_problem(config_dir)
+
+
+def test_bundle_that_is_also_an_override(config_dir: Path) -> None:
+    write(config_dir, "sku_overrides.yaml", "overrides:\n  BUNDLE-STARTER: STARTER-KIT\n")
+    message = only_problem(config_dir)
+    assert "bundles.yaml, line 7, bundles.BUNDLE-STARTER" in message
+    assert "both a bundle and a SKU override" in message
+
+
+def test_every_problem_in_every_file_is_reported_at_once(config_dir: Path) -> None:
+    write(config_dir, "orders.yaml", "cutoff_status: Shipped\n")
+    write(config_dir, "stock_buffers.yaml", "default: -1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_business_rules(config_dir)
+    text = str(caught.value)
+    assert text.startswith("business rules are invalid (2 problems):")
+    assert "orders.yaml" in text and "stock_buffers.yaml" in text
+
+
+def test_rules_built_in_python_are_checked_too() -> None:
+    with pytest.raises(ValidationError, match="unknown site 'Nowhere'"):
+        BusinessRules.model_validate(
+            {
+                "routing": {
+                    "sites": ["PrimarySite"],
+                    "rules": [
+                        {
+                            "name": "dtc",
+                            "default": True,
+                            "route": {
+                                "site": "Nowhere",
+                                "channel": "Shopify",
+                                "service": "STANDARD",
+                                "priority": Priority.NORMAL,
+                            },
+                        }
+                    ],
+                }
+            }
+        )
+
+
+def test_with_orders_revalidates() -> None:
+    rules = load_business_rules(EXAMPLES)
+    demo = rules.with_orders(hold_window_seconds=20)
+    assert demo.orders.hold_window_seconds == 20
+    assert rules.orders.hold_window_seconds == 900
+    with pytest.raises(ValidationError):
+        rules.with_orders(hold_window_seconds=-1)
