@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -39,9 +40,17 @@ def main(argv: list[str]) -> int:
     for section, cls in SETTINGS_CLASSES.items():
         print(f"[{section}]")
         settings = loaded.get(section)
-        for field in cls.model_fields:
-            shown = _render(getattr(settings, field)) if settings is not None else "(invalid section)"
-            print(f"  {env_name(cls, field):32} {shown}")
+        for field, info in cls.model_fields.items():
+            name = env_name(cls, field)
+            if settings is not None:
+                shown = _render(getattr(settings, field))
+            elif name in os.environ:
+                # The section did not validate: show what was given, masked if it is a secret.
+                raw = os.environ[name]
+                shown = _render(SecretStr(raw)) if "SecretStr" in str(info.annotation) else raw
+            else:
+                shown = "(not set)"
+            print(f"  {name:32} {shown}")
     sync = loaded.get("sync")
     rules_dir = sync.rules_dir if isinstance(sync, SyncSettings) else Path("data/config")
     print(f"[business rules] {rules_dir}")
@@ -50,7 +59,7 @@ def main(argv: list[str]) -> int:
     if problems:
         print(f"\n{len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
+            print("  - " + problem.replace("\n", "\n    "), file=sys.stderr)
         return 1 if args.action == "check" else 0
     print("\nconfiguration OK")
     return 0
