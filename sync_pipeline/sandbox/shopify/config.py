@@ -1,0 +1,50 @@
+"""Settings for one sandbox instance: credentials, plan (bucket), faults and webhook delivery."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+# Plan -> (bucket size, restore rate per second). Restore rates are Shopify's published
+# figures; bucket sizes are the observed ~20 x restore rate (see reference/shopify/API.md §2).
+PLANS: dict[str, tuple[float, float]] = {
+    "standard": (2000.0, 100.0),
+    "advanced": (4000.0, 200.0),
+    "plus": (20000.0, 1000.0),
+    "enterprise": (40000.0, 2000.0),
+}
+
+
+class FaultSettings(BaseModel):
+    """Chaos applied to the Admin API (never to the control API) and to webhook delivery."""
+
+    latency_ms: float = Field(0.0, ge=0)
+    error_rate: float = Field(0.0, ge=0, le=1, description="share of Admin API calls answered 503")
+    timeout_rate: float = Field(0.0, ge=0, le=1, description="share of calls that hang, then 504")
+    timeout_seconds: float = Field(10.0, ge=0)
+    webhook_drop_rate: float = Field(0.0, ge=0, le=1)
+    webhook_duplicate_rate: float = Field(0.0, ge=0, le=1)
+    seed: int | None = None
+
+
+class ShopifySandboxConfig(BaseModel):
+    access_token: str = "shpat_sandbox"
+    webhook_secret: str = "sandbox-webhook-secret"
+    shop_domain: str = "sandbox-store.myshopify.com"
+    shop_name: str = "Sandbox Store"
+    currency: str = "GBP"
+    plan: str = "standard"
+    bucket_size: float | None = None  # overrides the plan's bucket
+    restore_rate: float | None = None  # overrides the plan's restore rate
+    max_query_cost: int = 1000
+    faults: FaultSettings = Field(default_factory=FaultSettings)
+    # Shopify retries 8 times over 4 hours; the sandbox keeps the shape on a short clock.
+    webhook_max_attempts: int = 5
+    webhook_retry_base_seconds: float = 0.2
+    webhook_timeout_seconds: float = 5.0
+    default_location_names: list[str] = Field(default_factory=lambda: ["Warehouse"])
+
+    def bucket(self) -> tuple[float, float]:
+        if self.plan not in PLANS:
+            raise ValueError(f"unknown plan {self.plan!r}; choose one of {sorted(PLANS)}")
+        size, rate = PLANS[self.plan]
+        return (self.bucket_size or size, self.restore_rate or rate)

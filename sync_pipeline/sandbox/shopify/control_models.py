@@ -1,0 +1,96 @@
+"""Request bodies of the control API, shared by the server routes and the `SandboxControl` wrapper."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ComponentSpec(BaseModel):
+    sku: str
+    quantity: int = Field(1, ge=1)
+
+
+class VariantSpec(BaseModel):
+    sku: str
+    title: str = "Default Title"
+    price: Decimal = Decimal("10.00")
+    barcode: str | None = None
+    requires_shipping: bool = True
+    is_gift_card: bool = False
+    # A bundle parent: Shopify sets requiresComponents and explodes it into these on order.
+    components: list[ComponentSpec] = Field(default_factory=list)
+
+
+class ProductSpec(BaseModel):
+    title: str
+    variants: list[VariantSpec] = Field(min_length=1)
+
+
+class StockSpec(BaseModel):
+    sku: str
+    available: int
+    location: str | None = None  # location name or gid; default: the first location
+
+
+class AddressSpec(BaseModel):
+    name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    address1: str | None = None
+    address2: str | None = None
+    city: str | None = None
+    province: str | None = None
+    province_code: str | None = None
+    zip: str | None = None
+    country: str | None = "United Kingdom"
+    country_code: str | None = "GB"
+    phone: str | None = None
+
+
+class LineSpec(BaseModel):
+    sku: str
+    quantity: int = Field(1, ge=1)
+    price: Decimal | None = None  # overrides the variant price (0 for free lines)
+    custom_attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class OrderSpec(BaseModel):
+    lines: list[LineSpec] = Field(min_length=1)
+    financial_status: Literal["PAID", "PENDING", "AUTHORIZED"] = "PAID"
+    email: str | None = "customer@example.com"
+    phone: str | None = None
+    note: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    customer_tags: list[str] = Field(default_factory=list)
+    customer_name: str = "Sandbox Customer"
+    custom_attributes: dict[str, str] = Field(default_factory=dict)
+    source_name: str | None = "web"
+    po_number: str | None = None
+    shipping_address: AddressSpec | None = Field(default_factory=AddressSpec)
+    location: str | None = None
+
+
+class QuantityChange(BaseModel):
+    line_item_id: str
+    quantity: int = Field(ge=0)
+
+
+class EditSpec(BaseModel):
+    set_quantities: list[QuantityChange] = Field(default_factory=list)
+    add_lines: list[LineSpec] = Field(default_factory=list)
+    remove_line_item_ids: list[str] = Field(default_factory=list)
+    shipping_address: AddressSpec | None = None
+
+
+class CancelSpec(BaseModel):
+    reason: Literal["CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "STAFF", "OTHER"] = "CUSTOMER"
+    restock: bool = True
+
+
+class WebhookSpec(BaseModel):
+    topic: str  # enum form (ORDERS_PAID) or REST form (orders/paid)
+    uri: str

@@ -1,0 +1,121 @@
+"""`POST /admin/api/{version}/graphql.json`: auth, faults, parse, validate, cost, bucket, execute.
+
+Assumptions (stricter where Shopify's behaviour is not documented):
+- Parse and validation failures answer HTTP 200 with `errors` and no `data`, like execution
+  errors; a body that is not JSON or has no `query` answers 400.
+- A query whose requested cost exceeds 1,000 is refused with MAX_COST_EXCEEDED before any
+  bucket check; one the bucket cannot cover answers HTTP 200 with THROTTLED, no `data`,
+  and `actualQueryCost: null`. The requested cost is taken up front and the unused part
+  refunded after execution, so a burst is judged by what it *might* cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLError, OperationDefinitionNode, execute, get_operation_ast, parse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from .cost import CostCalculator
+from .errors import format_error, single, validation_errors
+from .schema import load_schema, served_version
+
+if TYPE_CHECKING:
+    from .state import SandboxState
+
+UNAUTHORIZED = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+THROTTLE_DOCS = "https://shopify.dev/api/usage/rate-limits"
+
+
+async def graphql_endpoint(request: Request) -> JSONResponse:
+    state: SandboxState = request.app.state.sandbox
+    version = served_version(request.path_params["version"])
+    headers = {"X-Shopify-API-Version": version}
+    if request.headers.get("x-shopify-access-token") != state.config.access_token:
+        return JSONResponse({"errors": UNAUTHORIZED}, status_code=401, headers=headers)
+    fault = await _apply_faults(state)
+    if fault is not None:
+        return fault
+    try:
+        body = json.loads(await request.body())
+        query = body["query"]
+        variables = body.get("variables") or {}
+        if not isinstance(query, str) or not isinstance(variables, dict):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return JSONResponse({"errors": {"query": "Required parameter missing or invalid"}}, 400, headers)
+    result = await run_in_threadpool(_run, state, version, query, variables, body.get("operationName"))
+    state.stats["requests"] += 1
+    return JSONResponse(result, headers=headers)
+
+
+async def _apply_faults(state: SandboxState) -> JSONResponse | None:
+    faults = state.config.faults
+    if faults.latency_ms:
+        await asyncio.sleep(faults.latency_ms / 1000)
+    roll = state.random.random()
+    if roll < faults.timeout_rate:
+        await asyncio.sleep(faults.timeout_seconds)
+        return JSONResponse({"errors": "Gateway Timeout"}, status_code=504)
+    if roll < faults.timeout_rate + faults.error_rate:
+        return JSONResponse({"errors": "Internal Server Error"}, status_code=503)
+    return None
+
+
+def _run(state: SandboxState, version: str, query: str, variables: dict[str, Any], name: str | None) -> Any:
+    schema = load_schema(version)
+    try:
+        document = parse(query)
+    except GraphQLError as exc:
+        return {"errors": [format_error(exc, "PARSE_ERROR")]}
+    errors = validation_errors(schema, document)
+    if errors:
+        return {"errors": errors}
+    operation = get_operation_ast(document, name)
+    if not isinstance(operation, OperationDefinitionNode):
+        return single("An operation name is required when the document has several operations", "BAD_REQUEST")
+    calc = CostCalculator(schema, document, operation, variables)
+    requested = calc.requested()
+    bucket = state.bucket
+    max_cost = state.config.max_query_cost
+    if requested > max_cost:
+        body = single(
+            f"Query cost is {requested}, which exceeds the single query max cost limit ({max_cost}).",
+            "MAX_COST_EXCEEDED",
+            cost=requested,
+            maxCost=max_cost,
+            documentation=THROTTLE_DOCS,
+        )
+        body["extensions"] = _cost(requested, None, bucket.throttle_status())
+        return body
+    if not bucket.try_take(requested):
+        state.stats["throttled"] += 1
+        body = single("Throttled", "THROTTLED", documentation=THROTTLE_DOCS)
+        body["extensions"] = _cost(requested, None, bucket.throttle_status())
+        return body
+    context: dict[str, Any] = {"config": state.config, "state": state}
+    result = execute(schema, document, state.root, context, variables, name)
+    data = result.data
+    actual = min(requested, calc.actual(data))
+    bucket.refund(requested - actual)
+    state.stats["points_spent"] += actual
+    out: dict[str, Any] = {}
+    if result.errors:
+        code = "INTERNAL_SERVER_ERROR"
+        if data is None and all(not e.path for e in result.errors):
+            code = "INVALID_VARIABLE"  # variable coercion fails before any resolver runs
+        out["errors"] = [format_error(e, code) for e in result.errors]
+    out["data"] = data
+    extensions: dict[str, Any] = _cost(requested, actual, bucket.throttle_status())
+    if context.get("search"):
+        extensions["search"] = context["search"]
+    out["extensions"] = extensions
+    return out
+
+
+def _cost(requested: int, actual: int | None, throttle: dict[str, float]) -> dict[str, Any]:
+    return {"cost": {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": throttle}}

@@ -1,0 +1,93 @@
+"""Webhook bodies in Shopify's REST shape (snake_case, numeric ids, `admin_graphql_api_id`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .ids import gid
+from .model import iso
+from .store import Store
+from .views import money
+
+FULFILLMENT_REST = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "UNFULFILLED": None}
+
+
+def order_payload(store: Store, order_id: int) -> dict[str, Any]:
+    o = store.orders[order_id]
+    address = o.shipping_address
+    return {
+        "id": o.id,
+        "admin_graphql_api_id": gid("Order", o.id),
+        "name": o.name,
+        "order_number": o.number,
+        "email": o.email,
+        "phone": o.phone,
+        "note": o.note,
+        "created_at": iso(o.created_at),
+        "updated_at": iso(o.updated_at),
+        "processed_at": iso(o.processed_at),
+        "cancelled_at": iso(o.cancelled_at),
+        "cancel_reason": o.cancel_reason.lower() if o.cancel_reason else None,
+        "closed_at": iso(o.closed_at),
+        "financial_status": o.financial_status.lower(),
+        "fulfillment_status": FULFILLMENT_REST.get(o.fulfillment_status()),
+        "currency": o.currency,
+        "total_price": money(o.total_price(), o.currency)["shopMoney"]["amount"],
+        "tags": ", ".join(sorted(o.tags)),
+        "source_name": o.source_name,
+        "po_number": o.po_number,
+        "note_attributes": [{"name": k, "value": v} for k, v in o.custom_attributes],
+        "customer": {"id": o.customer.id, "tags": ", ".join(sorted(o.customer.tags))} if o.customer else None,
+        "shipping_address": dict(address) if address else None,
+        "line_items": [
+            {
+                "id": li.id,
+                "admin_graphql_api_id": gid("LineItem", li.id),
+                "variant_id": li.variant_id,
+                "sku": li.sku,
+                "name": li.name,
+                "quantity": li.quantity,
+                "current_quantity": li.current_quantity,
+                "fulfillable_quantity": max(0, li.current_quantity - li.fulfilled_quantity),
+                "requires_shipping": li.requires_shipping,
+                "gift_card": li.is_gift_card,
+                "price": str(li.unit_price),
+            }
+            for li in o.line_items
+        ],
+    }
+
+
+def fulfillment_payload(store: Store, fulfillment_id: int) -> dict[str, Any]:
+    f = store.fulfillments[fulfillment_id]
+    return {
+        "id": f.id,
+        "admin_graphql_api_id": gid("Fulfillment", f.id),
+        "order_id": f.order_id,
+        "name": f.name,
+        "status": f.status.lower(),
+        "created_at": iso(f.created_at),
+        "tracking_company": f.tracking[0]["company"] if f.tracking else None,
+        "tracking_numbers": [t["number"] for t in f.tracking if t["number"]],
+        "line_items": [{"id": line_id, "quantity": qty} for _, line_id, qty in f.lines],
+    }
+
+
+def level_payload(store: Store, key: tuple[int, int]) -> dict[str, Any]:
+    level = store.levels[key]
+    return {
+        "inventory_item_id": level.item_id,
+        "location_id": level.location_id,
+        "available": level.get("available"),
+        "updated_at": iso(level.updated_at),
+        "admin_graphql_api_id": gid("InventoryLevel", level.location_id)
+        + f"?inventory_item_id={level.item_id}",
+    }
+
+
+def build(store: Store, topic: str, ref: dict[str, Any]) -> dict[str, Any]:
+    if topic == "FULFILLMENTS_CREATE":
+        return fulfillment_payload(store, ref["fulfillment"])
+    if topic == "INVENTORY_LEVELS_UPDATE":
+        return level_payload(store, ref["level"])
+    return order_payload(store, ref["order"])

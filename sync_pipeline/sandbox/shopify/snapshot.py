@@ -1,0 +1,111 @@
+"""The whole sandbox state as JSON, for assertions in tests and for the demo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .ids import gid
+from .model import iso
+from .state import SandboxState
+
+
+def snapshot(state: SandboxState) -> dict[str, Any]:
+    store = state.store
+    with store.lock:
+        return {
+            "locations": [{"id": gid("Location", x.id), "name": x.name} for x in store.locations.values()],
+            "variants": [
+                {
+                    "id": gid("ProductVariant", v.id),
+                    "sku": v.sku,
+                    "barcode": v.barcode,
+                    "price": str(v.price),
+                    "inventory_item_id": gid("InventoryItem", v.inventory_item_id),
+                    "requires_components": v.requires_components,
+                    "requires_shipping": v.requires_shipping,
+                    "is_gift_card": v.is_gift_card,
+                }
+                for v in store.variants.values()
+            ],
+            "stock": [
+                {
+                    "sku": store.variants[store.items[lv.item_id].variant_id].sku,
+                    "inventory_item_id": gid("InventoryItem", lv.item_id),
+                    "location_id": gid("Location", lv.location_id),
+                    "available": lv.get("available"),
+                    "committed": lv.get("committed"),
+                    "on_hand": lv.get("on_hand"),
+                }
+                for lv in store.levels.values()
+            ],
+            "orders": [_order(state, o.id) for o in store.orders.values()],
+            "webhook_subscriptions": [
+                {"id": gid("WebhookSubscription", s.id), "topic": s.topic, "uri": s.uri}
+                for s in store.subscriptions.values()
+            ],
+            "webhook_deliveries": [dict(r) for r in state.dispatcher.log],
+            "bucket": state.bucket.throttle_status(),
+            "stats": dict(state.stats),
+        }
+
+
+def _order(state: SandboxState, order_id: int) -> dict[str, Any]:
+    store = state.store
+    o = store.orders[order_id]
+    return {
+        "id": gid("Order", o.id),
+        "legacy_id": o.id,
+        "name": o.name,
+        "financial_status": o.financial_status,
+        "fulfillment_status": o.fulfillment_status(),
+        "updated_at": iso(o.updated_at),
+        "cancelled_at": iso(o.cancelled_at),
+        "tags": o.tags,
+        "customer_tags": o.customer.tags if o.customer else [],
+        "shipping_address": o.shipping_address,
+        "line_items": [
+            {
+                "id": gid("LineItem", li.id),
+                "sku": li.sku,
+                "quantity": li.quantity,
+                "current_quantity": li.current_quantity,
+                "fulfilled_quantity": li.fulfilled_quantity,
+                "requires_shipping": li.requires_shipping,
+                "price": str(li.unit_price),
+                "group": li.group.variant_sku if li.group else None,
+            }
+            for li in o.line_items
+        ],
+        "fulfillment_orders": [
+            {
+                "id": gid("FulfillmentOrder", fo.id),
+                "status": fo.status,
+                "lines": [
+                    {
+                        "id": gid("FulfillmentOrderLineItem", x.id),
+                        "line_item_id": gid("LineItem", x.line_item_id),
+                        "total": x.total_quantity,
+                        "remaining": x.remaining_quantity,
+                    }
+                    for x in fo.lines
+                ],
+            }
+            for fo in (store.fulfillment_orders[i] for i in o.fulfillment_order_ids)
+        ],
+        "fulfillments": [
+            {
+                "id": gid("Fulfillment", f.id),
+                "name": f.name,
+                "tracking": f.tracking,
+                "notify_customer": f.notify_customer,
+                "lines": [{"line_item_id": gid("LineItem", li), "quantity": q} for _, li, q in f.lines],
+            }
+            for f in (store.fulfillments[i] for i in o.fulfillment_ids)
+        ],
+        "events": list(o.events),
+    }
+
+
+def order_snapshot(state: SandboxState, order_id: int) -> dict[str, Any]:
+    with state.store.lock:
+        return _order(state, order_id)

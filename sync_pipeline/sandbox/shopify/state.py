@@ -1,0 +1,36 @@
+"""Everything one sandbox instance holds; reachable in-process as `app.state.sandbox`."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from .bucket import LeakyBucket
+from .config import ShopifySandboxConfig
+from .mutations import MutationResolvers
+from .queries import QueryResolvers
+from .store import Store
+from .webhooks import Dispatcher
+
+
+class Root(QueryResolvers, MutationResolvers):
+    """The GraphQL root value: query fields and mutation fields as methods."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+
+class SandboxState:
+    def __init__(self, config: ShopifySandboxConfig) -> None:
+        self.config = config
+        self.store = Store(config.currency, config.default_location_names)
+        size, rate = config.bucket()
+        self.bucket = LeakyBucket(size, rate)
+        self.dispatcher = Dispatcher(self.store, config)
+        self.store.emit = self.dispatcher.emit
+        self.root = Root(self.store)
+        self.random = random.Random(config.faults.seed)
+        self.stats: Counter[str] = Counter()
+
+    def close(self) -> None:
+        self.dispatcher.close()

@@ -1,0 +1,397 @@
+"""All sandbox state and every change to it, behind one lock.
+
+GraphQL resolvers, mutations and the control API all call into `Store`, so the rules (stock
+moves on order, fulfilment and cancel; monotonic `updatedAt`; which webhooks fire) live in
+one place. Webhooks are handed to `emit`, which only enqueues: delivery is asynchronous.
+
+Assumptions (stricter where Shopify's behaviour is not documented):
+- One fulfilment order per order, at the order's location, covering only lines that require
+  shipping; gift cards and other non-shipping lines never appear on a fulfilment order.
+- Placing an order commits stock (available -= q, committed += q) at that location even when
+  that drives `available` negative (Shopify does so for "continue selling" items).
+- A bundle line is exploded into its components, all in one `lineItemGroup`; the bundle price is
+  spread over the components by their own list price (rounded to pennies).
+- Timestamps have whole-second precision, as Shopify returns them; an order's `updatedAt` moves
+  forward by at least one second on every change, so it is strictly monotonic per order.
+- Changing only the shipping address fires `orders/updated`, not `orders/edited` (that topic
+  belongs to order edits of line items).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from .control_models import AddressSpec, EditSpec, LineSpec, OrderSpec, ProductSpec
+from .ids import IdSequence, parse_gid
+from .model import (
+    Component,
+    Customer,
+    Fulfillment,
+    FulfillmentOrder,
+    FulfillmentOrderLine,
+    InventoryItem,
+    Level,
+    LineGroup,
+    LineItem,
+    Location,
+    Order,
+    Product,
+    Variant,
+    WebhookSubscription,
+)
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+class StoreError(ValueError):
+    """A control-API request that cannot be applied (unknown SKU, order, location…)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class Store:
+    def __init__(self, currency: str = "GBP", location_names: list[str] | None = None) -> None:
+        self.lock = threading.RLock()
+        self.currency = currency
+        self.ids = IdSequence()
+        self.order_numbers = IdSequence(1001)
+        self.locations: dict[int, Location] = {}
+        self.products: dict[int, Product] = {}
+        self.variants: dict[int, Variant] = {}
+        self.items: dict[int, InventoryItem] = {}
+        self.levels: dict[tuple[int, int], Level] = {}
+        self.orders: dict[int, Order] = {}
+        self.fulfillment_orders: dict[int, FulfillmentOrder] = {}
+        self.fulfillments: dict[int, Fulfillment] = {}
+        self.subscriptions: dict[int, WebhookSubscription] = {}
+        self.jobs: dict[int, dict[str, Any]] = {}
+        self.idempotency: dict[tuple[str, str], tuple[str, Any]] = {}
+        self.emit: Emit = lambda topic, payload: None
+        for name in location_names or ["Warehouse"]:
+            self.add_location(name)
+
+    # ----- lookups -------------------------------------------------------------------------
+    def variant_by_sku(self, sku: str) -> Variant:
+        for variant in self.variants.values():
+            if variant.sku == sku:
+                return variant
+        raise StoreError(f"unknown SKU {sku!r}")
+
+    def location_ref(self, ref: str | None) -> Location:
+        if ref is None:
+            return next(iter(self.locations.values()))
+        number = parse_gid(ref, "Location")
+        for loc in self.locations.values():
+            if loc.id == number or loc.name == ref:
+                return loc
+        raise StoreError(f"unknown location {ref!r}")
+
+    def order(self, ref: str | int) -> Order:
+        number = ref if isinstance(ref, int) else parse_gid(ref, "Order")
+        if number is None and isinstance(ref, str) and ref.isdigit():
+            number = int(ref)
+        if number not in self.orders:
+            raise StoreError(f"unknown order {ref!r}")
+        return self.orders[number]
+
+    def level(self, item_id: int, location_id: int, create: bool = False) -> Level | None:
+        key = (item_id, location_id)
+        if key not in self.levels and create:
+            self.levels[key] = Level(item_id, location_id, {"available": 0, "committed": 0})
+        return self.levels.get(key)
+
+    def line_item(self, order: Order, ref: str) -> LineItem:
+        number = parse_gid(ref, "LineItem")
+        for li in order.line_items:
+            if li.id == number:
+                return li
+        raise StoreError(f"order {order.name} has no line item {ref!r}")
+
+    # ----- catalogue and stock -------------------------------------------------------------
+    def add_location(self, name: str) -> Location:
+        with self.lock:
+            loc = Location(self.ids.next(), name)
+            self.locations[loc.id] = loc
+            return loc
+
+    def add_product(self, spec: ProductSpec) -> Product:
+        with self.lock:
+            product = Product(
+                self.ids.next(),
+                spec.title,
+                spec.title.lower().replace(" ", "-"),
+                all(v.is_gift_card for v in spec.variants),
+            )
+            for vs in spec.variants:
+                if any(v.sku == vs.sku for v in self.variants.values()):
+                    raise StoreError(f"SKU {vs.sku!r} already exists")
+                components = [Component(self.variant_by_sku(c.sku).id, c.quantity) for c in vs.components]
+                item = InventoryItem(self.ids.next(), 0, tracked=not vs.is_gift_card)
+                variant = Variant(
+                    id=self.ids.next(),
+                    product_id=product.id,
+                    sku=vs.sku,
+                    title=vs.title,
+                    price=vs.price,
+                    barcode=vs.barcode,
+                    inventory_item_id=item.id,
+                    requires_shipping=vs.requires_shipping,
+                    is_gift_card=vs.is_gift_card,
+                    components=components,
+                )
+                item.variant_id = variant.id
+                self.items[item.id] = item
+                self.variants[variant.id] = variant
+                product.variant_ids.append(variant.id)
+                if not components:
+                    for loc in self.locations.values():
+                        self.level(item.id, loc.id, create=True)
+            self.products[product.id] = product
+            return product
+
+    def set_stock(self, sku: str, available: int, location: str | None = None) -> Level:
+        with self.lock:
+            variant = self.variant_by_sku(sku)
+            if variant.requires_components:
+                raise StoreError(f"{sku} is a bundle; its stock derives from its components")
+            level = self.level(variant.inventory_item_id, self.location_ref(location).id, create=True)
+            assert level is not None
+            level.quantities["available"] = available
+            level.updated_at = _now()
+            return level
+
+    def _move_stock(self, line: LineItem, location_id: int, committed: int, available: int) -> None:
+        if line.variant_id is None or not line.requires_shipping:
+            return
+        variant = self.variants[line.variant_id]
+        if not self.items[variant.inventory_item_id].tracked:
+            return
+        level = self.level(variant.inventory_item_id, location_id, create=True)
+        assert level is not None
+        level.quantities["committed"] = level.get("committed") + committed
+        level.quantities["available"] = level.get("available") + available
+        level.updated_at = _now()
+
+    # ----- orders --------------------------------------------------------------------------
+    def _touch(self, order: Order) -> None:
+        order.updated_at = max(_now(), order.updated_at + timedelta(seconds=1))
+
+    def _lines_for(self, spec: LineSpec) -> list[LineItem]:
+        variant = self.variant_by_sku(spec.sku)
+        price = variant.price if spec.price is None else spec.price
+        attrs = list(spec.custom_attributes.items())
+        if not variant.requires_components:
+            return [self._line(variant, spec.quantity, price, None, attrs)]
+        product = self.products[variant.product_id]
+        group = LineGroup(self.ids.next(), product.title, spec.quantity, variant.id, product.id, variant.sku)
+        parts = [(self.variants[c.variant_id], c.quantity) for c in variant.components]
+        weight = sum((v.price * q for v, q in parts), Decimal("0")) or Decimal(len(parts))
+        lines = []
+        for part, per_bundle in parts:
+            share = (part.price * per_bundle if weight else Decimal(1)) / weight
+            unit = (price * share / per_bundle).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            lines.append(self._line(part, per_bundle * spec.quantity, unit, group, attrs))
+        return lines
+
+    def _line(
+        self, variant: Variant, quantity: int, price: Decimal, group: LineGroup | None, attrs: list[Any]
+    ) -> LineItem:
+        product = self.products[variant.product_id]
+        name = product.title if variant.title == "Default Title" else f"{product.title} - {variant.title}"
+        return LineItem(
+            id=self.ids.next(),
+            variant_id=variant.id,
+            sku=variant.sku,
+            name=name,
+            quantity=quantity,
+            current_quantity=quantity,
+            unit_price=price,
+            requires_shipping=variant.requires_shipping,
+            is_gift_card=variant.is_gift_card,
+            group=group,
+            custom_attributes=attrs,
+        )
+
+    def place_order(self, spec: OrderSpec) -> Order:
+        with self.lock:
+            location = self.location_ref(spec.location)
+            lines = [li for ls in spec.lines for li in self._lines_for(ls)]
+            now = _now()
+            customer = Customer(self.ids.next(), spec.customer_name, spec.email, list(spec.customer_tags))
+            order = Order(
+                id=self.ids.next(),
+                number=self.order_numbers.next(),
+                created_at=now,
+                updated_at=now,
+                processed_at=now,
+                financial_status=spec.financial_status,
+                currency=self.currency,
+                email=spec.email,
+                phone=spec.phone,
+                note=spec.note,
+                tags=list(spec.tags),
+                custom_attributes=list(spec.custom_attributes.items()),
+                source_name=spec.source_name,
+                po_number=spec.po_number,
+                shipping_address=_address(spec.shipping_address),
+                customer=customer,
+                line_items=lines,
+            )
+            self.orders[order.id] = order
+            shippable = [li for li in lines if li.requires_shipping]
+            if shippable:
+                fo = FulfillmentOrder(self.ids.next(), order.id, location.id, "OPEN", now, now)
+                for li in shippable:
+                    fo.lines.append(FulfillmentOrderLine(self.ids.next(), li.id, li.quantity, li.quantity))
+                    self._move_stock(li, location.id, li.quantity, -li.quantity)
+                self.fulfillment_orders[fo.id] = fo
+                order.fulfillment_order_ids.append(fo.id)
+            self._event(order, "placed")
+            self.emit("ORDERS_CREATE", {"order": order.id})
+            if order.financial_status == "PAID":
+                self.emit("ORDERS_PAID", {"order": order.id})
+            return order
+
+    def mark_paid(self, ref: str) -> Order:
+        with self.lock:
+            order = self.order(ref)
+            if order.cancelled_at is not None:
+                raise StoreError(f"order {order.name} is cancelled")
+            if order.financial_status != "PAID":
+                order.financial_status = "PAID"
+                self._touch(order)
+                self._event(order, "paid")
+                self.emit("ORDERS_PAID", {"order": order.id})
+                self.emit("ORDERS_UPDATED", {"order": order.id})
+            return order
+
+    def _open_fo(self, order: Order) -> FulfillmentOrder | None:
+        for fo_id in order.fulfillment_order_ids:
+            fo = self.fulfillment_orders[fo_id]
+            if fo.status in ("OPEN", "IN_PROGRESS"):
+                return fo
+        return None
+
+    def _fo_line(
+        self, order: Order, line: LineItem
+    ) -> tuple[FulfillmentOrder | None, FulfillmentOrderLine | None]:
+        for fo_id in order.fulfillment_order_ids:
+            fo = self.fulfillment_orders[fo_id]
+            for fol in fo.lines:
+                if fol.line_item_id == line.id:
+                    return fo, fol
+        return None, None
+
+    def _set_line_quantity(self, order: Order, line: LineItem, quantity: int) -> None:
+        unfulfilled = line.current_quantity - line.fulfilled_quantity
+        if quantity < line.fulfilled_quantity:
+            raise StoreError(f"line {line.sku} has {line.fulfilled_quantity} fulfilled; cannot go below")
+        delta = quantity - line.current_quantity
+        if unfulfilled == 0 and delta:
+            raise StoreError("only unfulfilled items can be edited")
+        fo, fol = self._fo_line(order, line)
+        if delta > 0:
+            line.quantity += delta  # added units count in quantity; removed ones stay counted
+        line.current_quantity = quantity
+        if fo is not None and fol is not None:
+            fol.total_quantity += delta
+            fol.remaining_quantity += delta
+            fo.updated_at = _now()
+            self._move_stock(line, fo.location_id, delta, -delta)
+
+    def edit_order(self, ref: str, spec: EditSpec) -> Order:
+        with self.lock:
+            order = self.order(ref)
+            if order.cancelled_at is not None:
+                raise StoreError(f"order {order.name} is cancelled")
+            lines_changed = False
+            for change in spec.set_quantities:
+                self._set_line_quantity(order, self.line_item(order, change.line_item_id), change.quantity)
+                lines_changed = True
+            for line_ref in spec.remove_line_item_ids:
+                self._set_line_quantity(order, self.line_item(order, line_ref), 0)
+                lines_changed = True
+            for line_spec in spec.add_lines:
+                fo = self._open_fo(order)
+                for li in self._lines_for(line_spec):
+                    order.line_items.append(li)
+                    if li.requires_shipping:
+                        if fo is None:
+                            fo = self._new_fo(order)
+                        fo.lines.append(
+                            FulfillmentOrderLine(self.ids.next(), li.id, li.quantity, li.quantity)
+                        )
+                        self._move_stock(li, fo.location_id, li.quantity, -li.quantity)
+                lines_changed = True
+            if spec.shipping_address is not None:
+                order.shipping_address = _address(spec.shipping_address)
+            self._touch(order)
+            if lines_changed:
+                order.edited = True
+                self._event(order, "edited")
+                self.emit("ORDERS_EDITED", {"order": order.id})
+            else:
+                self._event(order, "address_changed")
+            self.emit("ORDERS_UPDATED", {"order": order.id})
+            return order
+
+    def _new_fo(self, order: Order) -> FulfillmentOrder:
+        first = next(iter(self.locations.values()))
+        fo = FulfillmentOrder(self.ids.next(), order.id, first.id, "OPEN", _now(), _now())
+        self.fulfillment_orders[fo.id] = fo
+        order.fulfillment_order_ids.append(fo.id)
+        return fo
+
+    def cancel_order(self, ref: str, reason: str, restock: bool) -> Order:
+        with self.lock:
+            order = self.order(ref)
+            if order.cancelled_at is not None:
+                raise StoreError(f"order {order.name} is already cancelled")
+            if any(li.fulfilled_quantity for li in order.line_items):
+                raise StoreError(f"order {order.name} has fulfilments; cancel them first")
+            for fo_id in order.fulfillment_order_ids:
+                fo = self.fulfillment_orders[fo_id]
+                for fol in fo.lines:
+                    line = next(li for li in order.line_items if li.id == fol.line_item_id)
+                    # Committed stock is released either way; restock decides if it becomes available.
+                    self._move_stock(
+                        line,
+                        fo.location_id,
+                        -fol.remaining_quantity,
+                        fol.remaining_quantity if restock else 0,
+                    )
+                    fol.remaining_quantity = 0
+                fo.status = "CLOSED"
+                fo.updated_at = _now()
+            now = _now()
+            order.cancelled_at = now
+            order.cancel_reason = reason
+            order.closed_at = now
+            if order.financial_status == "PAID":
+                order.financial_status = "REFUNDED"
+            elif order.financial_status in ("PENDING", "AUTHORIZED"):
+                order.financial_status = "VOIDED"
+            self._touch(order)
+            self._event(order, "cancelled", reason=reason, restock=restock)
+            self.emit("ORDERS_CANCELLED", {"order": order.id})
+            self.emit("ORDERS_UPDATED", {"order": order.id})
+            return order
+
+    def _event(self, order: Order, kind: str, **detail: Any) -> None:
+        order.events.append({"at": _now().isoformat(), "kind": kind, **detail})
+
+
+def _address(spec: AddressSpec | None) -> dict[str, str | None] | None:
+    if spec is None:
+        return None
+    data = spec.model_dump()
+    if data.get("name") is None:
+        parts = [data.get("first_name"), data.get("last_name")]
+        data["name"] = " ".join(p for p in parts if p) or None
+    return data
