@@ -1,0 +1,45 @@
+"""`sync-pipeline sandbox peoplevox`: run the Peoplevox sandbox on its own."""
+
+from __future__ import annotations
+
+import argparse
+
+from sync_pipeline.sandbox.peoplevox.app import create_app
+from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
+from sync_pipeline.sandbox.server import serve_forever
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="sync-pipeline sandbox peoplevox")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8702)
+    parser.add_argument("--client-id", default="sandbox")
+    parser.add_argument("--username", default="integration")
+    parser.add_argument("--password", default="sandbox-password")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=120.0,
+        help="simulated warehouse seconds per real second (0 = only the control API moves time)",
+    )
+    parser.add_argument("--requests-per-window", type=int, default=15)
+    parser.add_argument("--window-seconds", type=float, default=15.0)
+    parser.add_argument("--session-idle-timeout", type=float, default=1800.0)
+    parser.add_argument("--short-pick-rate", type=float, default=0.05)
+    args = parser.parse_args(argv)
+    config = PeoplevoxSandboxConfig(
+        client_id=args.client_id,
+        username=args.username,
+        password=args.password,
+        time_scale=args.time_scale,
+        requests_per_window=args.requests_per_window,
+        window_seconds=args.window_seconds,
+        session_idle_timeout=args.session_idle_timeout,
+        short_pick_rate=args.short_pick_rate,
+    )
+    print(
+        f"Peoplevox sandbox: http://{args.host}:{args.port}/{args.client_id}/resources/integrationservicev4.asmx"
+        f" (control API under /_sandbox)"
+    )
+    serve_forever(create_app(config), args.host, args.port)
+    return 0

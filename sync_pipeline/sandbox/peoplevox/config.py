@@ -1,0 +1,32 @@
+"""Settings of one sandbox instance; every field can also be changed later by the control API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from sync_pipeline.sandbox.peoplevox.faults import FaultSettings
+
+
+class PeoplevoxSandboxConfig(BaseModel):
+    client_id: str = "sandbox"
+    username: str = "integration"
+    password: str = "sandbox-password"
+    session_idle_timeout: float = Field(1800.0, gt=0)
+    requests_per_window: int = Field(15, ge=1)
+    window_seconds: float = Field(15.0, gt=0)
+    # Simulated warehouse seconds per real second while the ticker runs; 0 = the warehouse
+    # clock moves only when the control API advances it (tests).
+    time_scale: float = Field(0.0, ge=0)
+    ticker_interval: float = Field(0.25, gt=0)
+    sites: tuple[str, ...] = ("PrimarySite", "Wholesale")
+    faults: FaultSettings = Field(default_factory=FaultSettings)
+    # Warehouse floor timings in simulated seconds (see warehouse.py).
+    allocation_delay: float = 300.0
+    allocation_retry: float = 600.0
+    picking_after: float = 900.0
+    packing_after: float = 600.0
+    despatch_after: float = 1800.0
+    units_per_package: int = Field(3, ge=1)
+    short_pick_rate: float = Field(0.0, ge=0, le=1)
+    cancel_cutoff_status: str = "Picking"
+    seed: int = 4

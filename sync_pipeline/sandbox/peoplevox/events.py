@@ -1,0 +1,192 @@
+"""Event subscriptions and best-effort callback delivery from a background thread.
+
+Assumptions (API.md §9):
+
+* ``SubscribeEvent`` callbacks are ``GET callbackUrl`` with every ``{Placeholder}`` replaced by
+  its URL-encoded value. ``SubscribePostEvent`` callbacks are ``POST postUrl`` with the body
+  ``postParams`` rendered the same way, sent as ``application/x-www-form-urlencoded``.
+* A placeholder the event does not know is left as written, so a typo is visible.
+* The ``filter`` argument is stored but not applied: subscribers get every event of the type
+  (more callbacks than asked for is the safe direction for idempotent receivers).
+* Delivery is attempted once; no retry on failure. Fault settings can drop, duplicate or
+  delay deliveries, because the real service gives no delivery guarantee either.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from sync_pipeline.sandbox.peoplevox.faults import FaultSettings
+
+EVENT_TYPES: tuple[str, ...] = (
+    "AvailabilityChanges",
+    "SalesOrderStatusChanges",
+    "GoodsReceived",
+    "TrackingNumberReceived",
+    "IncrementalChanges",
+    "Returns",
+)
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Replace `{Name}` tokens with URL-encoded values; unknown tokens stay as written."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return quote(values[name], safe="") if name in values else match.group(0)
+
+    return _PLACEHOLDER.sub(replace, template)
+
+
+@dataclass
+class Subscription:
+    subscription_id: int
+    event_type: str
+    filter: str
+    url: str
+    post_params: str | None = None
+
+    @property
+    def method(self) -> str:
+        return "GET" if self.post_params is None else "POST"
+
+
+@dataclass
+class Delivery:
+    subscription_id: int
+    event_type: str
+    method: str
+    url: str
+    body: str | None
+    outcome: str = "pending"  # pending | delivered | failed | dropped
+    status_code: int | None = None
+    values: dict[str, str] = field(default_factory=dict)
+
+
+class EventHub:
+    """Keeps subscriptions and delivers callbacks on its own thread."""
+
+    def __init__(self, faults: FaultSettings) -> None:
+        self.faults = faults
+        self.subscriptions: dict[int, Subscription] = {}
+        self.deliveries: list[Delivery] = []
+        self.emitted: dict[str, int] = dict.fromkeys(EVENT_TYPES, 0)
+        self._next_id = 1
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[float, Delivery] | None] = queue.Queue()
+        self._rng = random.Random(faults.seed)
+        self._thread: threading.Thread | None = None
+        self._pending = 0
+        self._idle = threading.Condition(self._lock)
+
+    # -- subscriptions ----------------------------------------------------------------------
+    def subscribe(self, event_type: str, filter_: str, url: str, post_params: str | None) -> int:
+        with self._lock:
+            subscription = Subscription(self._next_id, event_type, filter_, url, post_params)
+            self.subscriptions[subscription.subscription_id] = subscription
+            self._next_id += 1
+            return subscription.subscription_id
+
+    def unsubscribe(self, subscription_id: int) -> bool:
+        with self._lock:
+            return self.subscriptions.pop(subscription_id, None) is not None
+
+    # -- emission ----------------------------------------------------------------------------
+    def emit(self, event_type: str, values: dict[str, str]) -> None:
+        with self._lock:
+            self.emitted[event_type] = self.emitted.get(event_type, 0) + 1
+            targets = [s for s in self.subscriptions.values() if s.event_type == event_type]
+            for subscription in targets:
+                body = None if subscription.post_params is None else render(subscription.post_params, values)
+                delivery = Delivery(
+                    subscription.subscription_id,
+                    event_type,
+                    subscription.method,
+                    render(subscription.url, values),
+                    body,
+                    values=dict(values),
+                )
+                self.deliveries.append(delivery)
+                copies = 2 if self._rng.random() < self.faults.callback_duplicate_rate else 1
+                if self._rng.random() < self.faults.callback_drop_rate:
+                    delivery.outcome = "dropped"
+                    continue
+                for _ in range(copies):
+                    delay = self.faults.callback_delay_seconds
+                    self._pending += 1
+                    self._queue.put((time.monotonic() + delay, delivery))
+
+    # -- delivery thread ---------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="pvx-callbacks", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until every queued callback has been attempted (tests and the control API)."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5.0) as http:
+            while True:
+                job = self._queue.get()
+                if job is None:
+                    return
+                not_before, delivery = job
+                pause = not_before - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                self._deliver(http, delivery)
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    @staticmethod
+    def _deliver(http: httpx.Client, delivery: Delivery) -> None:
+        try:
+            if delivery.method == "GET":
+                response = http.get(delivery.url)
+            else:
+                response = http.post(
+                    delivery.url,
+                    content=(delivery.body or "").encode(),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
+            delivery.status_code = response.status_code
+            delivery.outcome = "delivered" if response.is_success else "failed"
+        except httpx.HTTPError:
+            delivery.outcome = "failed"
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "subscriptions": [vars(s).copy() for s in self.subscriptions.values()],
+                "emitted": dict(self.emitted),
+                "deliveries": [
+                    {k: v for k, v in vars(d).items() if k != "values"} | {"values": dict(d.values)}
+                    for d in self.deliveries
+                ],
+            }

@@ -1,0 +1,30 @@
+"""Fault injection settings, changed at run time through the control API.
+
+Counters (``*_next``) hit the next N matching requests exactly, so tests are deterministic;
+rates are for the demo and use a seeded random generator.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class FaultSettings(BaseModel):
+    model_config = {"validate_assignment": True}
+
+    latency_seconds: float = Field(0.0, ge=0)
+    # Answer the next N SOAP requests with HTTP `error_status` before doing anything.
+    error_next: int = Field(0, ge=0)
+    error_rate: float = Field(0.0, ge=0, le=1)
+    error_status: int = Field(500, ge=500, le=599)
+    # Save the next N SaveData requests, then cut the connection half-way through the answer.
+    drop_after_save_next: int = Field(0, ge=0)
+    # Save the next N SaveData requests, then hold the answer this long (client timeouts).
+    slow_save_next: int = Field(0, ge=0)
+    slow_save_seconds: float = Field(0.0, ge=0)
+    # Sessions die after this many authenticated calls (None = only the idle timeout).
+    session_max_calls: int | None = Field(None, ge=1)
+    callback_drop_rate: float = Field(0.0, ge=0, le=1)
+    callback_duplicate_rate: float = Field(0.0, ge=0, le=1)
+    callback_delay_seconds: float = Field(0.0, ge=0)
+    seed: int = 7

@@ -1,0 +1,136 @@
+"""Reports for GetReportData / GetReportColumns, with the UI column labels (API.md §8).
+
+``Despatch summary`` has one row per item per package: a multi-package despatch shows its
+package numbers (``DES00042-1``) in ``Despatch number``, each with its own tracking number.
+``Item inventory summary`` has one row per item type and site, zeros included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sync_pipeline.sandbox.peoplevox.clause_parser import Column
+from sync_pipeline.sandbox.peoplevox.warehouse import Warehouse
+
+Row = dict[str, Any]
+
+INVENTORY_COLUMNS = (
+    Column("Item code", str),
+    Column("Item barcode", str),
+    Column("Name", str),
+    Column("Site reference", str),
+    Column("On hand", int),
+    Column("Allocated", int),
+    Column("Available", int),
+)
+DESPATCH_SUMMARY_COLUMNS = (
+    Column("Salesorder number", str),
+    Column("Despatch number", str),
+    Column("Despatch date", datetime),
+    Column("Carrier", str),
+    Column("Service", str),
+    Column("Tracking number", str),
+    Column("Item code", str),
+    Column("Item barcode", str),
+    Column("No of items", int),
+    Column("Site reference", str),
+    Column("Customer order reference", str),
+    Column("Channel name", str),
+    Column("Email", str),
+)
+RETURN_SUMMARY_COLUMNS = (
+    Column("Return code", str),
+    Column("Sales order number", str),
+    Column("Item code", str),
+    Column("Quantity", int),
+    Column("Return reason", str),
+    Column("Return date", datetime),
+    Column("Site reference", str),
+)
+
+
+def _inventory_rows(w: Warehouse) -> list[Row]:
+    rows = []
+    for item in w.items.values():
+        for site in w.settings.sites:
+            level = w.stock.get((item.item_code, site))
+            on_hand, allocated = (level.on_hand, level.allocated) if level else (0, 0)
+            rows.append(
+                {
+                    "Item code": item.item_code,
+                    "Item barcode": item.barcode,
+                    "Name": item.name,
+                    "Site reference": site,
+                    "On hand": on_hand,
+                    "Allocated": allocated,
+                    "Available": on_hand - allocated,
+                }
+            )
+    return rows
+
+
+def _despatch_summary_rows(w: Warehouse) -> list[Row]:
+    rows = []
+    for despatch in w.despatches.values():
+        order = w.orders[despatch.sales_order_number]
+        for package in despatch.packages:
+            for code, qty in package.items.items():
+                item = w.items.get(code)
+                rows.append(
+                    {
+                        "Salesorder number": despatch.sales_order_number,
+                        "Despatch number": package.number,
+                        "Despatch date": despatch.despatched_at,
+                        "Carrier": package.carrier,
+                        "Service": package.service,
+                        "Tracking number": package.tracking_number,
+                        "Item code": code,
+                        "Item barcode": item.barcode if item else "",
+                        "No of items": qty,
+                        "Site reference": despatch.site,
+                        "Customer order reference": order.fields.get("CustomerPurchaseOrderReferenceNumber")
+                        or "",
+                        "Channel name": order.channel,
+                        "Email": order.fields.get("Email") or "",
+                    }
+                )
+    return rows
+
+
+def _return_rows(w: Warehouse) -> list[Row]:
+    return [
+        {
+            "Return code": r.code,
+            "Sales order number": r.sales_order_number,
+            "Item code": r.item_code,
+            "Quantity": r.quantity,
+            "Return reason": r.reason,
+            "Return date": r.returned_at,
+            "Site reference": r.site,
+        }
+        for r in w.returns
+    ]
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    columns: tuple[Column, ...]
+    rows: Callable[[Warehouse], list[Row]]
+
+
+REPORTS: dict[str, Report] = {
+    r.name.lower(): r
+    for r in (
+        Report("Item inventory summary", INVENTORY_COLUMNS, _inventory_rows),
+        Report("Despatch summary", DESPATCH_SUMMARY_COLUMNS, _despatch_summary_rows),
+        Report("Return summary", RETURN_SUMMARY_COLUMNS, _return_rows),
+    )
+}
+
+
+def find_report(name: str) -> Report | None:
+    return REPORTS.get(name.strip().lower())

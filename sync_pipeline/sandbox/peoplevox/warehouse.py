@@ -1,0 +1,674 @@
+"""Warehouse simulator: item types, stock per site, sales orders moving through the floor.
+
+Model (assumptions where Peoplevox's real behaviour is unknown; see API.md §10):
+
+* Statuses are ``New → Allocated → Picking → Packed → Despatched``, plus ``Cancelled``.
+  Numeric ids are not exposed; the templates carry the status name.
+* A ``New`` order allocates only once it has lines, is not ``OnHold`` and has been left
+  unedited for ``allocation_delay`` simulated seconds (headers and lines arrive in separate
+  SaveData calls). Allocation is all-or-nothing per order: if any line lacks available
+  stock the order stays ``New`` and is retried every ``allocation_retry`` seconds.
+* Allocation reserves stock (``available = on_hand − allocated``); despatch consumes it from
+  both ``on_hand`` and ``allocated``.
+* A short pick (rate ``short_pick_rate``) picks one unit fewer than allocated on the largest
+  line. What was picked is packed and despatched; the order goes back to ``Allocated`` with
+  ``partially_despatched`` set and the remainder is picked in a later wave, giving a second
+  despatch number. Short picks never lose stock, so stock always balances.
+* A despatch is packed ``units_per_package`` units to a package. A one-package despatch is
+  numbered ``DES00042``; a multi-package despatch numbers its packages ``DES00042-1``,
+  ``DES00042-2`` … Each package has its own carrier, service and tracking number.
+* Cancellation is only possible strictly before ``cancel_cutoff_status`` (default
+  ``Picking``): ``New`` and ``Allocated`` orders can be cancelled, releasing their
+  allocation; later ones are refused with an error text (the stricter reading of §10).
+* Lines can be added or changed only while the order is ``New``; header fields only before
+  the cut-off. Re-sending identical values is always accepted (idempotent retries).
+* Goods-in and processed returns add stock to a site.
+
+Every change raises the matching event through the ``emit`` callback. All state is in memory.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sync_pipeline.sandbox.peoplevox.clock import SimClock
+
+NEW, ALLOCATED, PICKING, PACKED, DESPATCHED, CANCELLED = (
+    "New",
+    "Allocated",
+    "Picking",
+    "Packed",
+    "Despatched",
+    "Cancelled",
+)
+FLOW: tuple[str, ...] = (NEW, ALLOCATED, PICKING, PACKED, DESPATCHED)
+STATUSES: tuple[str, ...] = (*FLOW, CANCELLED)
+
+# Event type names as in the WSDL's SubscriptionEventTypes.
+AVAILABILITY_CHANGES = "AvailabilityChanges"
+SALES_ORDER_STATUS_CHANGES = "SalesOrderStatusChanges"
+TRACKING_NUMBER_RECEIVED = "TrackingNumberReceived"
+GOODS_RECEIVED = "GoodsReceived"
+RETURNS = "Returns"
+INCREMENTAL_CHANGES = "IncrementalChanges"
+
+Emit = Callable[[str, dict[str, str]], None]
+
+
+class WarehouseError(ValueError):
+    """A request the warehouse refuses; the message is the per-row error text."""
+
+
+@dataclass(frozen=True)
+class ServiceType:
+    name: str
+    code: str
+    carrier: str
+    service: str
+    tracking_prefix: str
+
+
+DEFAULT_SERVICE_TYPES: tuple[ServiceType, ...] = (
+    ServiceType("Standard", "STD", "Royal Mail", "Tracked 48", "RM"),
+    ServiceType("Express", "EXP", "DPD", "Next Day", "DPD"),
+    ServiceType("Pallet", "PAL", "Palletways", "Pallet 48", "PW"),
+)
+
+
+@dataclass
+class WarehouseSettings:
+    sites: tuple[str, ...] = ("PrimarySite", "Wholesale")
+    allocation_delay: float = 300.0
+    allocation_retry: float = 600.0
+    picking_after: float = 900.0
+    packing_after: float = 600.0
+    despatch_after: float = 1800.0
+    units_per_package: int = 3
+    short_pick_rate: float = 0.0
+    cancel_cutoff_status: str = PICKING
+    seed: int = 4
+    service_types: tuple[ServiceType, ...] = DEFAULT_SERVICE_TYPES
+
+
+@dataclass
+class ItemType:
+    item_code: str
+    barcode: str
+    name: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StockLevel:
+    on_hand: int = 0
+    allocated: int = 0
+    # Tallies that let a test prove stock balances: seeded + goods_in + returns − despatched.
+    seeded: int = 0
+    goods_in: int = 0
+    returns: int = 0
+    despatched: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.allocated
+
+
+@dataclass
+class OrderLine:
+    line: str
+    item_code: str
+    quantity_ordered: int
+    fields: dict[str, Any] = field(default_factory=dict)
+    allocated: int = 0
+    despatched: int = 0
+
+    @property
+    def outstanding(self) -> int:
+        return self.quantity_ordered - self.despatched
+
+
+@dataclass
+class SalesOrder:
+    number: str
+    site: str
+    service_type: str
+    channel: str
+    fields: dict[str, Any]
+    created_at: datetime
+    status: str = NEW
+    status_since: datetime | None = None
+    last_edit: datetime | None = None
+    partially_despatched: bool = False
+    allocation_blocked: bool = False
+    lines: dict[str, OrderLine] = field(default_factory=dict)
+    version: int = 0
+
+    @property
+    def on_hold(self) -> bool:
+        return bool(self.fields.get("OnHold"))
+
+
+@dataclass
+class Package:
+    number: str
+    carrier: str
+    service: str
+    service_code: str
+    tracking_number: str
+    items: dict[str, int]
+
+
+@dataclass
+class Despatch:
+    number: str
+    sales_order_number: str
+    site: str
+    despatched_at: datetime
+    service_type: str
+    packages: list[Package]
+
+
+@dataclass
+class ReturnRecord:
+    code: str
+    sales_order_number: str
+    item_code: str
+    quantity: int
+    site: str
+    reason: str
+    returned_at: datetime
+
+
+@dataclass
+class GoodsIn:
+    goods_in_id: str
+    reference: str
+    item_code: str
+    site: str
+    quantity: int
+    received_at: datetime
+
+
+class Warehouse:
+    """Thread-safe: every public method holds one re-entrant lock."""
+
+    def __init__(self, clock: SimClock, settings: WarehouseSettings | None = None, emit: Emit | None = None):
+        self.clock = clock
+        self.settings = settings or WarehouseSettings()
+        self._emit_fn: Emit = emit or (lambda _type, _values: None)
+        self.lock = threading.RLock()
+        self.items: dict[str, ItemType] = {}
+        self.stock: dict[tuple[str, str], StockLevel] = {}
+        self.orders: dict[str, SalesOrder] = {}
+        self.despatches: dict[str, Despatch] = {}
+        self.returns: list[ReturnRecord] = []
+        self.goods_ins: list[GoodsIn] = []
+        self.customers: dict[str, dict[str, Any]] = {}
+        self._due: list[tuple[datetime, int, str, int]] = []
+        self._seq = itertools.count()
+        self._despatch_seq = itertools.count(1)
+        self._tracking_seq = itertools.count(100000001)
+        self._return_seq = itertools.count(1)
+        self._goods_in_seq = itertools.count(1)
+        self._rng = random.Random(self.settings.seed)
+
+    # -- events -------------------------------------------------------------------------
+    def set_emitter(self, emit: Emit) -> None:
+        self._emit_fn = emit
+
+    def _emit(self, event_type: str, values: dict[str, str]) -> None:
+        self._emit_fn(event_type, values)
+
+    def _stamp(self) -> str:
+        return self.clock.now().strftime("%Y-%m-%dT%H:%M:%S")
+
+    def _availability_changed(self, item_code: str, site: str) -> None:
+        level = self._level(item_code, site)
+        self._emit(
+            AVAILABILITY_CHANGES,
+            {"ItemCode": item_code, "Available": str(level.available), "SiteReference": site},
+        )
+
+    def _on_hand_changed(self, item_code: str, site: str, delta: int, reason: str) -> None:
+        self._emit(
+            INCREMENTAL_CHANGES,
+            {
+                "ItemType.ItemCode": item_code,
+                "QuantityChanged": str(delta),
+                "Reason": reason,
+                "UpdatedBy": "warehouse",
+                "UpdateTimestamp": self._stamp(),
+                "SiteReference": site,
+            },
+        )
+
+    def _status_changed(self, order: SalesOrder) -> None:
+        values = {
+            "SalesOrderNumber": order.number,
+            "LastModificationTime": self._stamp(),
+            "SalesOrderStatus.Name": order.status,
+            "SiteReference": order.site,
+        }
+        # The one public client spells it this way; offer both so either template works.
+        values["SalesOrderStatu.Name"] = order.status
+        self._emit(SALES_ORDER_STATUS_CHANGES, values)
+
+    # -- lookups ------------------------------------------------------------------------
+    def _level(self, item_code: str, site: str) -> StockLevel:
+        return self.stock.setdefault((item_code, site), StockLevel())
+
+    def service_type(self, name: str) -> ServiceType:
+        for service_type in self.settings.service_types:
+            if service_type.name.lower() == name.lower():
+                return service_type
+        raise WarehouseError(f"Service type '{name}' does not exist")
+
+    def check_site(self, site: str) -> str:
+        for known in self.settings.sites:
+            if known.lower() == site.lower():
+                return known
+        raise WarehouseError(f"Site '{site}' does not exist")
+
+    # -- catalogue and stock --------------------------------------------------------------
+    def upsert_item(self, item_code: str, barcode: str, name: str = "", **fields: Any) -> None:
+        with self.lock:
+            if not item_code:
+                raise WarehouseError("ItemCode is required")
+            if not barcode:
+                raise WarehouseError("Barcode is required")
+            for other in self.items.values():
+                if other.barcode == barcode and other.item_code != item_code:
+                    raise WarehouseError(f"Barcode '{barcode}' is already used by item '{other.item_code}'")
+            existing = self.items.get(item_code)
+            if existing is None:
+                self.items[item_code] = ItemType(item_code, barcode, name, dict(fields))
+            else:
+                existing.barcode = barcode
+                existing.name = name or existing.name
+                existing.fields.update(fields)
+
+    def delete_item(self, item_code: str) -> None:
+        with self.lock:
+            if item_code not in self.items:
+                raise WarehouseError(f"Item type '{item_code}' does not exist")
+            if any(
+                level.on_hand or level.allocated
+                for (code, _), level in self.stock.items()
+                if code == item_code
+            ):
+                raise WarehouseError(f"Item type '{item_code}' has stock and cannot be deleted")
+            if any(line.item_code == item_code for o in self.orders.values() for line in o.lines.values()):
+                raise WarehouseError(f"Item type '{item_code}' is used on sales orders and cannot be deleted")
+            del self.items[item_code]
+
+    def set_stock(self, item_code: str, site: str, quantity: int) -> None:
+        """Seed stock: sets on-hand; the change counts as `seeded` in the balance."""
+        with self.lock:
+            site = self.check_site(site)
+            if item_code not in self.items:
+                raise WarehouseError(f"Item type '{item_code}' does not exist")
+            level = self._level(item_code, site)
+            if quantity < level.allocated:
+                raise WarehouseError(f"cannot set stock below the {level.allocated} allocated units")
+            level.seeded += quantity - level.on_hand
+            level.on_hand = quantity
+
+    def goods_in(self, item_code: str, site: str, quantity: int, reference: str = "") -> GoodsIn:
+        with self.lock:
+            site = self.check_site(site)
+            if item_code not in self.items:
+                raise WarehouseError(f"Item type '{item_code}' does not exist")
+            if quantity <= 0:
+                raise WarehouseError("goods-in quantity must be positive")
+            record = GoodsIn(
+                f"GI{next(self._goods_in_seq):05d}", reference, item_code, site, quantity, self.clock.now()
+            )
+            level = self._level(item_code, site)
+            level.on_hand += quantity
+            level.goods_in += quantity
+            self.goods_ins.append(record)
+            self._emit(
+                GOODS_RECEIVED,
+                {
+                    "GoodsInId": record.goods_in_id,
+                    "Reference": reference,
+                    "ReconciledDateTime": self._stamp(),
+                    "Consignments.ConsignmentItemTypes.ItemType.ItemCode": item_code,
+                    "Consignments.ConsignmentItemTypes.Quantity": str(quantity),
+                    "SiteReference": site,
+                },
+            )
+            self._on_hand_changed(item_code, site, quantity, "Goods in")
+            self._availability_changed(item_code, site)
+            return record
+
+    def process_return(
+        self, sales_order_number: str, item_code: str, quantity: int, reason: str = ""
+    ) -> ReturnRecord:
+        with self.lock:
+            order = self.orders.get(sales_order_number)
+            if order is None:
+                raise WarehouseError(f"Sales order '{sales_order_number}' does not exist")
+            despatched = sum(li.despatched for li in order.lines.values() if li.item_code == item_code)
+            already = sum(
+                r.quantity
+                for r in self.returns
+                if r.sales_order_number == sales_order_number and r.item_code == item_code
+            )
+            if quantity <= 0 or quantity > despatched - already:
+                raise WarehouseError(
+                    f"cannot return {quantity} of '{item_code}' on '{sales_order_number}': "
+                    f"{despatched - already} despatched and not yet returned"
+                )
+            record = ReturnRecord(
+                f"RET{next(self._return_seq):05d}",
+                sales_order_number,
+                item_code,
+                quantity,
+                order.site,
+                reason,
+                self.clock.now(),
+            )
+            level = self._level(item_code, order.site)
+            level.on_hand += quantity
+            level.returns += quantity
+            self.returns.append(record)
+            self._emit(
+                RETURNS,
+                {
+                    "ReturnCode": record.code,
+                    "SalesOrderNumber": sales_order_number,
+                    "ItemCode": item_code,
+                    "Quantity": str(quantity),
+                    "ReturnReason": reason,
+                    "SiteReference": order.site,
+                },
+            )
+            self._on_hand_changed(item_code, order.site, quantity, "Return")
+            self._availability_changed(item_code, order.site)
+            return record
+
+    # -- sales orders ---------------------------------------------------------------------
+    def _before_cutoff(self, order: SalesOrder) -> bool:
+        if order.status == CANCELLED:
+            return False
+        return FLOW.index(order.status) < FLOW.index(self.settings.cancel_cutoff_status)
+
+    def upsert_order(self, number: str, fields: dict[str, Any], allocate: bool = True) -> None:
+        """Insert or update a header; `fields` holds only the columns that were sent.
+
+        `allocate=False` is SaveData Action 1: the order waits until saved again with Action 0.
+        """
+        with self.lock:
+            fields = dict(fields)
+            status = str(fields.pop("Status", "") or "")
+            order = self.orders.get(number)
+            if order is None:
+                if status and status != NEW:
+                    raise WarehouseError(f"a new sales order cannot be imported with Status '{status}'")
+                site = self.check_site(str(fields.get("Site") or self.settings.sites[0]))
+                service = self.service_type(str(fields.get("ServiceType") or "Standard")).name
+                fields["Site"], fields["ServiceType"] = site, service
+                now = self.clock.now()
+                order = SalesOrder(
+                    number=number,
+                    site=site,
+                    service_type=service,
+                    channel=str(fields.get("ChannelName") or ""),
+                    fields=fields,
+                    created_at=fields.get("CreatedDate") or now,
+                    status_since=now,
+                    last_edit=now,
+                    allocation_blocked=not allocate,
+                )
+                self.orders[number] = order
+                self._schedule(order)
+                self._status_changed(order)
+                return
+            changes = {k: v for k, v in fields.items() if order.fields.get(k) != v}
+            if "Site" in changes:
+                changes["Site"] = self.check_site(str(changes["Site"]))
+                if changes["Site"] == order.site:
+                    del changes["Site"]
+            if "ServiceType" in changes:
+                changes["ServiceType"] = self.service_type(str(changes["ServiceType"])).name
+                if changes["ServiceType"] == order.service_type:
+                    del changes["ServiceType"]
+            if changes:
+                if not self._before_cutoff(order):
+                    raise WarehouseError(
+                        f"Sales order '{number}' is {order.status} and can no longer be edited"
+                    )
+                if "Site" in changes and order.status != NEW:
+                    raise WarehouseError(f"Sales order '{number}' is allocated; its site cannot change")
+                order.fields.update(changes)
+                order.site = order.fields.get("Site", order.site)
+                order.service_type = order.fields.get("ServiceType", order.service_type)
+                order.channel = str(order.fields.get("ChannelName") or "")
+                order.last_edit = self.clock.now()
+                self._schedule(order)
+            if allocate and order.allocation_blocked:
+                order.allocation_blocked = False
+                self._schedule(order)
+            if status == CANCELLED:
+                self.cancel(number)
+            elif status and status != order.status:
+                raise WarehouseError(f"Status cannot be changed from {order.status} to {status} by import")
+
+    def upsert_line(
+        self, number: str, line: str, item_code: str, quantity: int, fields: dict[str, Any]
+    ) -> None:
+        with self.lock:
+            order = self.orders.get(number)
+            if order is None:
+                raise WarehouseError(f"Sales order '{number}' does not exist")
+            if item_code not in self.items:
+                raise WarehouseError(f"Item type '{item_code}' does not exist")
+            if quantity <= 0:
+                raise WarehouseError("QuantityOrdered must be a positive whole number")
+            existing = order.lines.get(line)
+            if existing is not None and (existing.item_code, existing.quantity_ordered) == (
+                item_code,
+                quantity,
+            ):
+                existing.fields.update(fields)
+                return
+            if order.status != NEW:
+                raise WarehouseError(
+                    f"Sales order '{number}' is {order.status}; its lines can no longer change"
+                )
+            if existing is None:
+                order.lines[line] = OrderLine(line, item_code, quantity, dict(fields))
+            else:
+                existing.item_code, existing.quantity_ordered = item_code, quantity
+                existing.fields.update(fields)
+            order.last_edit = self.clock.now()
+            self._schedule(order)
+
+    def cancel(self, number: str) -> None:
+        with self.lock:
+            order = self.orders.get(number)
+            if order is None:
+                raise WarehouseError(f"Sales order '{number}' does not exist")
+            if order.status == CANCELLED:
+                return
+            if not self._before_cutoff(order):
+                raise WarehouseError(
+                    f"Sales order '{number}' is {order.status}; it can only be cancelled before "
+                    f"{self.settings.cancel_cutoff_status}"
+                )
+            self._release(order)
+            self._set_status(order, CANCELLED)
+
+    def force_status(self, number: str, status: str) -> None:
+        """Drive an order to `status` through the real transitions (ignores timings and cut-off)."""
+        with self.lock:
+            order = self.orders.get(number)
+            if order is None:
+                raise WarehouseError(f"Sales order '{number}' does not exist")
+            if status == CANCELLED:
+                if order.status in (DESPATCHED, CANCELLED):
+                    raise WarehouseError(f"Sales order '{number}' is already {order.status}")
+                self._release(order)
+                self._set_status(order, CANCELLED)
+                return
+            if status not in FLOW or order.status == CANCELLED:
+                raise WarehouseError(f"cannot force '{number}' from {order.status} to {status}")
+            if FLOW.index(status) < FLOW.index(order.status):
+                raise WarehouseError(f"cannot move '{number}' back from {order.status} to {status}")
+            guard = 0
+            while order.status != status:
+                guard += 1
+                if guard > 100 or not self._step(order, forced=True):
+                    raise WarehouseError(
+                        f"Sales order '{number}' cannot reach {status} (stays {order.status})"
+                    )
+
+    # -- the floor ------------------------------------------------------------------------
+    def _schedule(self, order: SalesOrder) -> None:
+        order.version += 1
+        due = self._due_time(order)
+        if due is not None:
+            heapq.heappush(self._due, (due, next(self._seq), order.number, order.version))
+
+    def _due_time(self, order: SalesOrder) -> datetime | None:
+        s = self.settings
+        since = order.status_since or self.clock.now()
+        if order.status == NEW:
+            return max(order.last_edit or since, since) + timedelta(seconds=s.allocation_delay)
+        delay = {ALLOCATED: s.picking_after, PICKING: s.packing_after, PACKED: s.despatch_after}.get(
+            order.status
+        )
+        return None if delay is None else since + timedelta(seconds=delay)
+
+    def advance(self, seconds: float) -> int:
+        """Move the clock on by `seconds`, applying every transition that falls due; returns how many."""
+        with self.lock:
+            target = self.clock.now() + timedelta(seconds=seconds)
+            applied = 0
+            while self._due and self._due[0][0] <= target:
+                due, _, number, version = heapq.heappop(self._due)
+                order = self.orders.get(number)
+                if order is None or order.version != version:
+                    continue
+                if due > self.clock.now():
+                    self.clock.set(due)
+                if self._step(order, forced=False):
+                    applied += 1
+                elif order.status == NEW:
+                    # Not allocatable yet (no lines, on hold, short of stock): try again later.
+                    order.version += 1
+                    retry = self.clock.now() + timedelta(seconds=self.settings.allocation_retry)
+                    heapq.heappush(self._due, (retry, next(self._seq), number, order.version))
+            self.clock.set(max(target, self.clock.now()))
+            return applied
+
+    def _step(self, order: SalesOrder, forced: bool) -> bool:
+        if order.status == NEW:
+            return self._allocate(order, forced)
+        if order.status == ALLOCATED:
+            self._set_status(order, PICKING)
+            return True
+        if order.status == PICKING:
+            self._set_status(order, PACKED)
+            return True
+        if order.status == PACKED:
+            self._despatch(order, forced)
+            return True
+        return False
+
+    def _set_status(self, order: SalesOrder, status: str) -> None:
+        order.status = status
+        order.status_since = self.clock.now()
+        self._schedule(order)
+        self._status_changed(order)
+
+    def _allocate(self, order: SalesOrder, forced: bool) -> bool:
+        if not order.lines or ((order.on_hold or order.allocation_blocked) and not forced):
+            return False
+        needs: dict[str, int] = {}
+        for line in order.lines.values():
+            needs[line.item_code] = needs.get(line.item_code, 0) + line.outstanding - line.allocated
+        if any(self._level(code, order.site).available < qty for code, qty in needs.items()):
+            return False
+        for line in order.lines.values():
+            extra = line.outstanding - line.allocated
+            line.allocated += extra
+            self._level(line.item_code, order.site).allocated += extra
+        self._set_status(order, ALLOCATED)
+        for code in needs:
+            self._availability_changed(code, order.site)
+        return True
+
+    def _release(self, order: SalesOrder) -> None:
+        touched = []
+        for line in order.lines.values():
+            if line.allocated:
+                self._level(line.item_code, order.site).allocated -= line.allocated
+                line.allocated = 0
+                touched.append(line.item_code)
+        for code in dict.fromkeys(touched):
+            self._availability_changed(code, order.site)
+
+    def _despatch(self, order: SalesOrder, forced: bool) -> None:
+        picked = {name: line.allocated for name, line in order.lines.items() if line.allocated}
+        total = sum(picked.values())
+        if not forced and total > 1 and self._rng.random() < self.settings.short_pick_rate:
+            largest = max(picked, key=lambda name: picked[name])
+            picked[largest] -= 1
+        units: list[str] = []
+        for name, qty in picked.items():
+            line = order.lines[name]
+            line.allocated -= qty
+            line.despatched += qty
+            level = self._level(line.item_code, order.site)
+            level.allocated -= qty
+            level.on_hand -= qty
+            level.despatched += qty
+            units.extend([line.item_code] * qty)
+        number = f"DES{next(self._despatch_seq):05d}"
+        service = self.service_type(order.service_type)
+        per = max(1, self.settings.units_per_package)
+        chunks = [units[i : i + per] for i in range(0, len(units), per)]
+        packages = []
+        for index, chunk in enumerate(chunks, start=1):
+            items: dict[str, int] = {}
+            for code in chunk:
+                items[code] = items.get(code, 0) + 1
+            package_number = number if len(chunks) == 1 else f"{number}-{index}"
+            tracking = f"{service.tracking_prefix}{next(self._tracking_seq)}GB"
+            packages.append(
+                Package(package_number, service.carrier, service.service, service.code, tracking, items)
+            )
+        despatch = Despatch(number, order.number, order.site, self.clock.now(), service.name, packages)
+        self.despatches[number] = despatch
+        remaining = any(line.outstanding for line in order.lines.values())
+        order.partially_despatched = remaining or order.partially_despatched
+        for code in dict.fromkeys(units):
+            self._on_hand_changed(code, order.site, -units.count(code), "Despatch")
+        for package in packages:
+            self._emit(
+                TRACKING_NUMBER_RECEIVED,
+                {
+                    "DespatchNumber": package.number,
+                    "TrackingNumber": package.tracking_number,
+                    "Carrier.Number": package.carrier,
+                    "Carrier.Name": package.carrier,
+                    "ServiceType.Code": package.service_code,
+                    "ServiceType.Name": service.name,
+                    "Picks.SalesOrder.SalesOrderNumber": order.number,
+                    "Picks.SalesOrder.Email": str(order.fields.get("Email") or ""),
+                },
+            )
+        if remaining:
+            # The rest is still reserved; it goes round again as a second wave.
+            self._set_status(order, ALLOCATED)
+        else:
+            self._set_status(order, DESPATCHED)
