@@ -26,6 +26,8 @@ LEDGER_TABLES = (
     "exceptions",
     "sync_cursors",
     "subscriptions",
+    "shopify_variants",
+    "pvx_item_types",
 )
 
 

@@ -21,6 +21,7 @@ CREATE TABLE orders (
     currency            VARCHAR,
     pvx_status          VARCHAR,
     pvx_status_at       TIMESTAMP,
+    change_pending      BOOLEAN NOT NULL DEFAULT false,  -- edited/cancelled in Shopify after injection
     snapshot            JSON,                     -- the order as last read from Shopify
     first_seen_at       TIMESTAMP NOT NULL,
     last_seen_at        TIMESTAMP NOT NULL
@@ -149,4 +150,23 @@ CREATE TABLE subscriptions (
     target              VARCHAR NOT NULL,         -- callback URL with any secret token redacted
     created_at          TIMESTAMP NOT NULL,
     PRIMARY KEY (system, subscription_id)
+);
+
+-- The catalogue on both sides, refreshed by the catalogue asset: translation reads item codes
+-- from here instead of paging Peoplevox on every release.
+CREATE TABLE shopify_variants (
+    variant_id          VARCHAR PRIMARY KEY,
+    sku                 VARCHAR,
+    barcode             VARCHAR,
+    inventory_item_id   VARCHAR,
+    product_title       VARCHAR,
+    requires_components BOOLEAN NOT NULL DEFAULT false,
+    seen_at             TIMESTAMP NOT NULL
+);
+
+CREATE TABLE pvx_item_types (
+    item_code           VARCHAR PRIMARY KEY,
+    barcode             VARCHAR,
+    name                VARCHAR,
+    seen_at             TIMESTAMP NOT NULL
 );

@@ -1,0 +1,94 @@
+"""The catalogue on both sides: Shopify variants and Peoplevox item types."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import duckdb
+
+from sync_pipeline.lib.ledger.records import utcnow
+
+
+@dataclass(frozen=True)
+class VariantRow:
+    variant_id: str
+    sku: str | None
+    barcode: str | None
+    inventory_item_id: str | None
+    product_title: str | None
+    requires_components: bool
+
+
+@dataclass(frozen=True)
+class ItemTypeRow:
+    item_code: str
+    barcode: str | None
+    name: str | None
+
+
+def replace_variants(con: duckdb.DuckDBPyConnection, rows: Iterable[VariantRow]) -> int:
+    """A full read replaces the table: variants deleted in Shopify disappear here too."""
+    now = utcnow()
+    data = [
+        [r.variant_id, r.sku, r.barcode, r.inventory_item_id, r.product_title, r.requires_components, now]
+        for r in rows
+    ]
+    con.execute("DELETE FROM shopify_variants")
+    if data:
+        con.executemany("INSERT INTO shopify_variants VALUES (?, ?, ?, ?, ?, ?, ?)", data)
+    return len(data)
+
+
+def upsert_item_types(con: duckdb.DuckDBPyConnection, rows: Iterable[ItemTypeRow], full: bool = False) -> int:
+    """Add or refresh item types; `full=True` means this is every item type Peoplevox has."""
+    now = utcnow()
+    data = [[r.item_code, r.barcode, r.name, now] for r in rows]
+    if full:
+        con.execute("DELETE FROM pvx_item_types")
+    if data:
+        con.executemany(
+            "INSERT INTO pvx_item_types VALUES (?, ?, ?, ?) ON CONFLICT (item_code) DO UPDATE SET "
+            "barcode = excluded.barcode, name = excluded.name, seen_at = excluded.seen_at",
+            data,
+        )
+    return len(data)
+
+
+def known_item_codes(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {row[0] for row in con.execute("SELECT item_code FROM pvx_item_types").fetchall()}
+
+
+def variants_without_item_type(
+    con: duckdb.DuckDBPyConnection, overrides: Mapping[str, str], bundle_skus: Iterable[str]
+) -> list[tuple[str, str]]:
+    """(sku, product title) of sellable variants that map to no Peoplevox item type.
+
+    Bundles are exploded before they reach the warehouse, so they need no item type of their
+    own; variants with components (Shopify bundles) likewise.
+    """
+    con.execute("CREATE OR REPLACE TEMP TABLE sku_override_map (sku VARCHAR, item_code VARCHAR)")
+    if overrides:
+        con.executemany("INSERT INTO sku_override_map VALUES (?, ?)", list(overrides.items()))
+    con.execute("CREATE OR REPLACE TEMP TABLE config_bundle_skus (sku VARCHAR)")
+    bundles = [[s] for s in bundle_skus]
+    if bundles:
+        con.executemany("INSERT INTO config_bundle_skus VALUES (?)", bundles)
+    rows = con.execute(
+        """
+        SELECT v.sku, coalesce(v.product_title, '') FROM shopify_variants v
+        LEFT JOIN sku_override_map o ON o.sku = v.sku
+        LEFT JOIN pvx_item_types t ON t.item_code = coalesce(o.item_code, v.sku)
+        WHERE v.sku IS NOT NULL AND v.sku <> '' AND NOT v.requires_components
+          AND v.sku NOT IN (SELECT sku FROM config_bundle_skus)
+          AND t.item_code IS NULL
+        ORDER BY v.sku
+        """
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+def counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    variants = con.execute("SELECT count(*) FROM shopify_variants").fetchone()
+    items = con.execute("SELECT count(*) FROM pvx_item_types").fetchone()
+    return int(variants[0]) if variants else 0, int(items[0]) if items else 0

@@ -1,0 +1,119 @@
+"""Peoplevox sales-order injections: the write-ahead record of what we send and what came of it.
+
+Before a SaveData call the rows are recorded as `sending`; after it, `accepted` or `failed`.
+A row left in `sending` means the outcome is unknown (a crash or a lost response): the next
+run looks the order up in Peoplevox before sending anything again, so no order is created
+twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from sync_pipeline.lib.ledger.records import utcnow
+
+
+@dataclass(frozen=True)
+class Injection:
+    sales_order_number: str
+    shopify_order_id: str
+    state: str
+    attempts: int
+    header: dict[str, Any] | None
+    items: list[dict[str, Any]] | None
+    last_error: str | None
+
+
+def _load(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def mark_sending(
+    con: duckdb.DuckDBPyConnection,
+    batch: Iterable[tuple[str, str, dict[str, Any], list[dict[str, Any]]]],
+    run_id: str,
+) -> int:
+    """Record intent for (sales order number, order id, header, items) before the call."""
+    now = utcnow()
+    data = [
+        [
+            son,
+            oid,
+            json.dumps(header, ensure_ascii=False),
+            json.dumps(items, ensure_ascii=False),
+            now,
+            now,
+            run_id,
+        ]
+        for son, oid, header, items in batch
+    ]
+    if data:
+        con.executemany(
+            "INSERT INTO pvx_injections (sales_order_number, shopify_order_id, state, attempts, header, items, "
+            "first_attempt_at, last_attempt_at, run_id) VALUES (?, ?, 'sending', 1, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (sales_order_number) DO UPDATE SET state = 'sending', attempts = pvx_injections.attempts + 1, "
+            "header = excluded.header, items = excluded.items, last_attempt_at = excluded.last_attempt_at, "
+            "run_id = excluded.run_id, last_error = NULL",
+            data,
+        )
+    return len(data)
+
+
+def mark(
+    con: duckdb.DuckDBPyConnection, sales_order_number: str, state: str, error: str | None = None
+) -> None:
+    confirmed = utcnow() if state == "accepted" else None
+    con.execute(
+        "UPDATE pvx_injections SET state = ?, last_error = ?, confirmed_at = coalesce(?, confirmed_at) "
+        "WHERE sales_order_number = ?",
+        [state, error, confirmed, sales_order_number],
+    )
+
+
+def set_items(con: duckdb.DuckDBPyConnection, sales_order_number: str, items: list[dict[str, Any]]) -> None:
+    con.execute(
+        "UPDATE pvx_injections SET items = ? WHERE sales_order_number = ?",
+        [json.dumps(items, ensure_ascii=False), sales_order_number],
+    )
+
+
+def in_state(con: duckdb.DuckDBPyConnection, state: str, limit: int = 1000) -> list[Injection]:
+    rows = con.execute(
+        "SELECT sales_order_number, shopify_order_id, state, attempts, header, items, last_error "
+        "FROM pvx_injections WHERE state = ? ORDER BY last_attempt_at LIMIT ?",
+        [state, limit],
+    ).fetchall()
+    return [Injection(r[0], r[1], r[2], r[3], _load(r[4]), _load(r[5]), r[6]) for r in rows]
+
+
+def get_many(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> dict[str, Injection]:
+    wanted = [[n] for n in dict.fromkeys(numbers)]
+    if not wanted:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_injections (n VARCHAR)")
+    con.executemany("INSERT INTO wanted_injections VALUES (?)", wanted)
+    rows = con.execute(
+        "SELECT i.sales_order_number, i.shopify_order_id, i.state, i.attempts, i.header, i.items, i.last_error "
+        "FROM pvx_injections i JOIN wanted_injections w ON w.n = i.sales_order_number"
+    ).fetchall()
+    return {r[0]: Injection(r[0], r[1], r[2], r[3], _load(r[4]), _load(r[5]), r[6]) for r in rows}
+
+
+def accepted_numbers_before_status(
+    con: duckdb.DuckDBPyConnection, final_statuses: Iterable[str], limit: int
+) -> list[str]:
+    """Accepted sales orders whose last known Peoplevox status is not final, least recently checked first."""
+    finals = list(final_statuses)
+    placeholders = ", ".join("?" for _ in finals)
+    rows = con.execute(
+        "SELECT i.sales_order_number FROM pvx_injections i JOIN orders o ON o.sales_order_number = i.sales_order_number "
+        f"WHERE i.state = 'accepted' AND coalesce(o.pvx_status, '') NOT IN ({placeholders}) "
+        "ORDER BY coalesce(o.pvx_status_at, i.confirmed_at) LIMIT ?",
+        [*finals, limit],
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -1,0 +1,195 @@
+"""Orders and their lines: one row per Shopify order, with its state on the way to the warehouse."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+
+from sync_pipeline.lib.ledger.records import utcnow
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    """What the ledger knows of one order. `snapshot` is the order as last read (JSON-able)."""
+
+    shopify_order_id: str
+    legacy_id: int | None
+    order_name: str
+    order_date: date | None
+    state: str
+    financial_status: str | None
+    fulfillment_status: str | None
+    cancelled_at: datetime | None
+    shopify_created_at: datetime | None
+    shopify_updated_at: datetime | None
+    paid_seen_at: datetime | None
+    release_due_at: datetime | None
+    sales_order_number: str | None
+    site: str | None
+    channel: str | None
+    total_price: Decimal | None
+    currency: str | None
+    pvx_status: str | None
+    pvx_status_at: datetime | None
+    change_pending: bool
+    snapshot: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class LineRow:
+    shopify_order_id: str
+    line_id: str
+    sku: str | None
+    quantity: int
+    requires_shipping: bool
+    is_gift_card: bool
+    unit_price: Decimal | None
+    bundle_group: str | None
+
+
+_ORDER_COLUMNS = [f.name for f in fields(OrderRow)]
+
+
+def _from_db(row: Sequence[Any]) -> OrderRow:
+    values = dict(zip(_ORDER_COLUMNS, row, strict=True))
+    if isinstance(values["snapshot"], str):
+        values["snapshot"] = json.loads(values["snapshot"])
+    return OrderRow(**values)
+
+
+def get_many(con: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> dict[str, OrderRow]:
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_orders (id VARCHAR)")
+    con.executemany("INSERT INTO wanted_orders VALUES (?)", [[i] for i in ids])
+    rows = con.execute(
+        f"SELECT {', '.join('o.' + c for c in _ORDER_COLUMNS)} FROM orders o "
+        "JOIN wanted_orders w ON w.id = o.shopify_order_id"
+    ).fetchall()
+    return {r.shopify_order_id: r for r in map(_from_db, rows)}
+
+
+def upsert(con: duckdb.DuckDBPyConnection, rows: Iterable[OrderRow]) -> int:
+    now = utcnow()
+    data = []
+    for r in rows:
+        values = [getattr(r, c) for c in _ORDER_COLUMNS]
+        snapshot_at = _ORDER_COLUMNS.index("snapshot")
+        if values[snapshot_at] is not None:
+            values[snapshot_at] = json.dumps(values[snapshot_at], default=str, ensure_ascii=False)
+        data.append([*values, now, now])
+    if not data:
+        return 0
+    columns = [*_ORDER_COLUMNS, "first_seen_at", "last_seen_at"]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in [*_ORDER_COLUMNS[1:], "last_seen_at"])
+    con.executemany(
+        f"INSERT INTO orders ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+        f"ON CONFLICT (shopify_order_id) DO UPDATE SET {updates}",
+        data,
+    )
+    return len(data)
+
+
+def replace_lines(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str], lines: Iterable[LineRow]) -> None:
+    ids = [[i] for i in order_ids]
+    if not ids:
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE replaced_orders (id VARCHAR)")
+    con.executemany("INSERT INTO replaced_orders VALUES (?)", ids)
+    con.execute("DELETE FROM order_lines WHERE shopify_order_id IN (SELECT id FROM replaced_orders)")
+    data = [[getattr(line, f.name) for f in fields(LineRow)] for line in lines]
+    if data:
+        con.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
+
+
+def ids_in_state(
+    con: duckdb.DuckDBPyConnection,
+    states: Sequence[str],
+    due_before: datetime | None = None,
+    limit: int = 1000,
+) -> list[str]:
+    """Orders in any of `states` (optionally with release due before a time), oldest first."""
+    placeholders = ", ".join("?" for _ in states)
+    sql = f"SELECT shopify_order_id FROM orders WHERE state IN ({placeholders})"
+    params: list[Any] = list(states)
+    if due_before is not None:
+        sql += " AND release_due_at <= ?"
+        params.append(due_before)
+    sql += " ORDER BY coalesce(release_due_at, first_seen_at), shopify_order_id LIMIT ?"
+    params.append(limit)
+    return [r[0] for r in con.execute(sql, params).fetchall()]
+
+
+def with_pending_change(con: duckdb.DuckDBPyConnection, limit: int = 1000) -> list[str]:
+    rows = con.execute(
+        "SELECT shopify_order_id FROM orders WHERE change_pending ORDER BY last_seen_at LIMIT ?", [limit]
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def next_release_due(con: duckdb.DuckDBPyConnection, state: str) -> datetime | None:
+    row = con.execute("SELECT min(release_due_at) FROM orders WHERE state = ?", [state]).fetchone()
+    return row[0] if row else None
+
+
+def set_fields(con: duckdb.DuckDBPyConnection, shopify_order_id: str, **values: Any) -> None:
+    unknown = set(values) - set(_ORDER_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown order columns {sorted(unknown)}")
+    if "snapshot" in values and values["snapshot"] is not None:
+        values["snapshot"] = json.dumps(values["snapshot"], default=str, ensure_ascii=False)
+    assignments = ", ".join(f"{k} = ?" for k in values)
+    con.execute(
+        f"UPDATE orders SET {assignments}, last_seen_at = ? WHERE shopify_order_id = ?",
+        [*values.values(), utcnow(), shopify_order_id],
+    )
+
+
+def by_sales_order_number(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> dict[str, OrderRow]:
+    numbers = [[n] for n in dict.fromkeys(numbers)]
+    if not numbers:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_numbers (n VARCHAR)")
+    con.executemany("INSERT INTO wanted_numbers VALUES (?)", numbers)
+    rows = con.execute(
+        f"SELECT {', '.join('o.' + c for c in _ORDER_COLUMNS)} FROM orders o "
+        "JOIN wanted_numbers w ON w.n = o.sales_order_number"
+    ).fetchall()
+    return {r.sales_order_number: r for r in map(_from_db, rows) if r.sales_order_number}
+
+
+def state_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(con.execute("SELECT state, count(*) FROM orders GROUP BY state ORDER BY state").fetchall())
+
+
+def stale_paid_orders(
+    con: duckdb.DuckDBPyConnection, paid_before: datetime, states: Sequence[str]
+) -> list[tuple[str, str, str]]:
+    """(order id, name, state) of orders paid before a time and still in one of `states`."""
+    placeholders = ", ".join("?" for _ in states)
+    return con.execute(
+        f"SELECT shopify_order_id, order_name, state FROM orders WHERE paid_seen_at <= ? "
+        f"AND state IN ({placeholders}) ORDER BY paid_seen_at",
+        [paid_before, *states],
+    ).fetchall()
+
+
+def cancelled_but_active_in_warehouse(
+    con: duckdb.DuckDBPyConnection, inactive_statuses: Sequence[str]
+) -> list[tuple[str, str, str, str]]:
+    """(order id, name, sales order number, Peoplevox status) cancelled in Shopify, still live in Peoplevox."""
+    placeholders = ", ".join("?" for _ in inactive_statuses)
+    return con.execute(
+        "SELECT o.shopify_order_id, o.order_name, o.sales_order_number, coalesce(o.pvx_status, 'unknown') "
+        "FROM orders o JOIN pvx_injections i ON i.sales_order_number = o.sales_order_number "
+        f"WHERE o.cancelled_at IS NOT NULL AND i.state = 'accepted' "
+        f"AND coalesce(o.pvx_status, '') NOT IN ({placeholders}) ORDER BY o.cancelled_at",
+        list(inactive_statuses),
+    ).fetchall()
