@@ -1,0 +1,45 @@
+"""Why an order cannot go on by itself, and who must act: the rows of the exceptions report.
+
+These are records, not Python exceptions: holding an order is a normal outcome of a rule.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ExceptionKind(StrEnum):
+    UNMAPPED_SKU = "unmapped_sku"
+    BAD_ADDRESS = "bad_address"
+    CHANGE_AFTER_CUTOFF = "change_after_cutoff"
+    NEEDS_MANUAL_EDIT = "needs_manual_edit"
+
+
+class Owner(StrEnum):
+    WAREHOUSE_OPS = "warehouse_ops"
+    CX = "cx"
+    FINANCE = "finance"
+    ENGINEERING = "engineering"
+
+
+DEFAULT_OWNER: dict[ExceptionKind, Owner] = {
+    ExceptionKind.UNMAPPED_SKU: Owner.WAREHOUSE_OPS,
+    ExceptionKind.BAD_ADDRESS: Owner.CX,
+    ExceptionKind.CHANGE_AFTER_CUTOFF: Owner.CX,
+    ExceptionKind.NEEDS_MANUAL_EDIT: Owner.CX,
+}
+
+
+class OrderException(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: ExceptionKind
+    owner: Owner
+    # Names the SKU, field or status concerned, so the owner can act without digging.
+    message: str
+
+    @classmethod
+    def of(cls, kind: ExceptionKind, message: str) -> OrderException:
+        return cls(kind=kind, owner=DEFAULT_OWNER[kind], message=message)

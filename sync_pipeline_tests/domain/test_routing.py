@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from hypothesis import given
+
+from sync_pipeline.lib.domain.config import Priority
+from sync_pipeline.lib.domain.models import Attribute, ShopOrder
+from sync_pipeline.lib.domain.routing import choose_route, rule_matches
+
+from .factories import PROPERTY, RULES, make_order, shop_orders
+
+ROUTING = RULES.routing
+
+
+def test_dtc_default() -> None:
+    route = choose_route(make_order(), ROUTING)
+    assert (route.site, route.channel, route.service, route.priority) == (
+        "PrimarySite",
+        "Shopify",
+        "STANDARD",
+        Priority.NORMAL,
+    )
+    assert route.rule_name == "direct-to-consumer"
+
+
+def test_b2b_customer_tag_any_case() -> None:
+    route = choose_route(make_order(customer_tags=("Wholesale",)), ROUTING)
+    assert (route.site, route.channel, route.service, route.priority) == (
+        "Wholesale",
+        "B2B",
+        "B2B-STD",
+        Priority.HIGH,
+    )
+
+
+def test_b2b_by_order_attribute() -> None:
+    order = make_order(custom_attributes=(Attribute(key="Order_Type", value=" WHOLESALE "),))
+    assert choose_route(order, ROUTING).site == "Wholesale"
+
+
+def test_express_inherits_site_and_channel_from_default() -> None:
+    route = choose_route(make_order(shipping_line_title="DPD Express (next day)"), ROUTING)
+    assert (route.site, route.channel, route.service, route.priority) == (
+        "PrimarySite",
+        "Shopify",
+        "EXPRESS",
+        Priority.HIGH,
+    )
+
+
+def test_first_match_wins_b2b_over_express() -> None:
+    order = make_order(customer_tags=("B2B",), shipping_line_code="EXPRESS")
+    assert choose_route(order, ROUTING).rule_name == "wholesale-customers"
+
+
+def test_sales_channel() -> None:
+    route = choose_route(make_order(source_name="pos"), ROUTING)
+    assert (route.channel, route.priority, route.site) == ("Retail", Priority.LOW, "PrimarySite")
+
+
+@PROPERTY
+@given(order=shop_orders())
+def test_exactly_one_rule_applies(order: ShopOrder) -> None:
+    route = choose_route(order, ROUTING)
+    matching = [rule for rule in ROUTING.rules[:-1] if rule_matches(rule.match, order)]
+    # The chosen rule is the first that matches, or the default when none does.
+    expected = matching[0].name if matching else ROUTING.default_rule.name
+    assert route.rule_name == expected
+    assert route.site in ROUTING.sites
+    assert route.channel and route.service

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from hypothesis import given
+
+from sync_pipeline.lib.domain.bundles import expand_bundle
+from sync_pipeline.lib.domain.config import Priority
+from sync_pipeline.lib.domain.exceptions import ExceptionKind, Owner
+from sync_pipeline.lib.domain.models import BundleGroup, ShopOrder
+from sync_pipeline.lib.domain.sales_order import (
+    HeldOrder,
+    NotForWarehouse,
+    NotForWarehouseReason,
+    TranslatedOrder,
+    line_reference,
+)
+from sync_pipeline.lib.domain.shippable import shippable_lines
+from sync_pipeline.lib.domain.translate import translate_order
+
+from .factories import GOOD_ADDRESS, KNOWN_ITEM_CODES, PROPERTY, RULES, make_line, make_order, shop_orders
+
+
+def translate(order: ShopOrder) -> TranslatedOrder | HeldOrder | NotForWarehouse:
+    return translate_order(order, RULES, KNOWN_ITEM_CODES)
+
+
+def test_simple_order_header_and_items() -> None:
+    order = make_order(
+        make_line("1", "TEE-BLK-M", 2, unit_price=Decimal("20")),
+        make_line("2", "TEE-BLACK-M", 1, unit_price=Decimal("18")),  # override → same item code
+        make_line("3", "CAP-BLK-OS", 1, unit_price=Decimal("0")),  # free gift still ships
+        created_at=datetime(2026, 10, 1, 9, 30, 5, tzinfo=UTC),
+        total=Decimal("58"),
+    )
+    result = translate(order)
+    assert isinstance(result, TranslatedOrder)
+    header = result.header
+    assert header.SalesOrderNumber == "SHP-5678901234567"
+    assert header.CustomerPurchaseOrderReferenceNumber == "#1001"
+    assert header.CreatedDate == "2026-10-01 09:30:05"
+    assert (header.Site, header.ChannelName, header.ServiceType) == ("PrimarySite", "Shopify", "STANDARD")
+    assert result.priority is Priority.NORMAL
+    assert header.as_csv_row()["TotalSale"] == "58.00"
+    rows = [(i.ItemCode, i.QuantityOrdered, i.SalePrice) for i in result.items]
+    assert rows == [("TEE-BLK-M", 3, Decimal("19.33")), ("CAP-BLK-OS", 1, Decimal("0.00"))]
+    assert all(i.Line == line_reference(i.ItemCode) and len(i.Line) <= 16 for i in result.items)
+
+
+def test_bundles_are_exploded_and_merged() -> None:
+    order = make_order(make_line("1", "BUNDLE-STARTER", 1), make_line("2", "TEE-BLK-M", 1))
+    result = translate(order)
+    assert isinstance(result, TranslatedOrder)
+    assert result.quantities() == {"TEE-BLK-M": 2, "TEE-WHT-M": 1, "SOCK-BLK-OS": 2}
+
+
+def test_native_bundle_components_pass_through() -> None:
+    group = BundleGroup(id="g", title="Starter", quantity=1, parent_sku="BUNDLE-STARTER")
+    order = make_order(
+        make_line("1", "TEE-BLK-M", 1, bundle_group=group),
+        make_line("2", "SOCK-BLK-OS", 2, bundle_group=group),
+    )
+    result = translate(order)
+    assert isinstance(result, TranslatedOrder)
+    assert result.quantities() == {"TEE-BLK-M": 1, "SOCK-BLK-OS": 2}
+
+
+def test_unmapped_sku_is_held_for_warehouse_ops() -> None:
+    result = translate(make_order(make_line("1", "TEE-PNK-M", 1, name="Tee pink M"), make_line("2", None, 1)))
+    assert isinstance(result, HeldOrder)
+    kinds = {(e.kind, e.owner) for e in result.exceptions}
+    assert kinds == {(ExceptionKind.UNMAPPED_SKU, Owner.WAREHOUSE_OPS)}
+    assert "'TEE-PNK-M'" in result.exceptions[0].message and "Tee pink M" in result.exceptions[0].message
+    assert "no SKU" in result.exceptions[1].message
+
+
+def test_bad_address_is_held_for_cx_alongside_sku_problems() -> None:
+    order = make_order(
+        make_line("1", "NOPE", 1), shipping_address=GOOD_ADDRESS.model_copy(update={"zip": None})
+    )
+    result = translate(order)
+    assert isinstance(result, HeldOrder)
+    assert [(e.kind, e.owner) for e in result.exceptions] == [
+        (ExceptionKind.UNMAPPED_SKU, Owner.WAREHOUSE_OPS),
+        (ExceptionKind.BAD_ADDRESS, Owner.CX),
+    ]
+    assert "postcode" in result.exceptions[1].message
+
+
+def test_nothing_to_ship_is_not_an_exception() -> None:
+    result = translate(
+        make_order(make_line(is_gift_card=True), make_line("2", "NOPE", 1, requires_shipping=False))
+    )
+    assert isinstance(result, NotForWarehouse) and result.reason is NotForWarehouseReason.NOTHING_TO_SHIP
+
+
+def test_cancelled_order_is_not_for_the_warehouse() -> None:
+    result = translate(make_order(cancelled_at=datetime(2026, 10, 1, tzinfo=UTC)))
+    assert isinstance(result, NotForWarehouse) and result.reason is NotForWarehouseReason.CANCELLED
+
+
+def test_hostile_text_is_flattened() -> None:
+    address = GOOD_ADDRESS.model_copy(
+        update={"address1": 'Flat 1,\n"The Old Mill"\t\x00 Lane', "name": "Zoë 王"}
+    )
+    result = translate(make_order(shipping_address=address))
+    assert isinstance(result, TranslatedOrder)
+    assert result.header.ShippingAddressLine1 == 'Flat 1, "The Old Mill" Lane'
+    assert result.header.ContactName == "Zoë 王"
+
+
+def test_b2b_routing_reaches_the_header() -> None:
+    result = translate(make_order(customer_tags=("B2B",)))
+    assert isinstance(result, TranslatedOrder)
+    assert (result.header.Site, result.header.ChannelName, result.header.ServiceType) == (
+        "Wholesale",
+        "B2B",
+        "B2B-STD",
+    )
+    assert result.priority is Priority.HIGH
+
+
+def _expected_units(order: ShopOrder) -> int:
+    total = 0
+    for line in shippable_lines(order.lines):
+        if line.bundle_group is None and line.sku and RULES.bundles.is_bundle(line.sku):
+            total += sum(q for _, q in expand_bundle(line.sku, line.quantity, RULES.bundles))
+        else:
+            total += line.quantity
+    return total
+
+
+@PROPERTY
+@given(order=shop_orders())
+def test_every_order_has_exactly_one_outcome_and_every_unit_is_accounted_for(order: ShopOrder) -> None:
+    result = translate(order)
+    assert isinstance(result, TranslatedOrder | HeldOrder | NotForWarehouse)
+    if order.is_cancelled or not shippable_lines(order.lines):
+        assert isinstance(result, NotForWarehouse)
+    elif isinstance(result, TranslatedOrder):
+        assert sum(i.QuantityOrdered for i in result.items) == _expected_units(order)
+        assert all(i.ItemCode in KNOWN_ITEM_CODES for i in result.items)
+        assert len({i.ItemCode for i in result.items}) == len(result.items)
+        assert len({i.Line for i in result.items}) == len(result.items)
+    else:
+        assert isinstance(result, HeldOrder) and result.exceptions
+    assert translate(order) == result  # deterministic
