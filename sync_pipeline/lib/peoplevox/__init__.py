@@ -1,0 +1,42 @@
+"""Peoplevox Integration Service client: SOAP 1.1 with CSV payloads over httpx.
+
+No Dagster imports; the flows wrap `PeoplevoxClient` in a resource.
+"""
+
+from sync_pipeline.lib.peoplevox import clauses
+from sync_pipeline.lib.peoplevox.client import DataPage, PeoplevoxClient, RowResult, SaveAction, SaveResult
+from sync_pipeline.lib.peoplevox.errors import (
+    PeoplevoxAuthError,
+    PeoplevoxError,
+    PeoplevoxFault,
+    PeoplevoxSessionError,
+    PeoplevoxUnavailable,
+    SaveOutcomeUnknown,
+)
+from sync_pipeline.lib.peoplevox.models import (
+    DespatchSummaryRow,
+    ItemInventorySummaryRow,
+    ItemType,
+    SalesOrder,
+    SalesOrderItem,
+)
+
+__all__ = [
+    "DataPage",
+    "DespatchSummaryRow",
+    "ItemInventorySummaryRow",
+    "ItemType",
+    "PeoplevoxAuthError",
+    "PeoplevoxClient",
+    "PeoplevoxError",
+    "PeoplevoxFault",
+    "PeoplevoxSessionError",
+    "PeoplevoxUnavailable",
+    "RowResult",
+    "SalesOrder",
+    "SalesOrderItem",
+    "SaveAction",
+    "SaveOutcomeUnknown",
+    "SaveResult",
+    "clauses",
+]

@@ -1,0 +1,463 @@
+"""`PeoplevoxClient`: the Integration Service over httpx, with sessions, pacing and retries.
+
+* Authenticates lazily and again after ``session_refresh_seconds`` idle (the service drops
+  sessions after about 30 minutes). On a "Session Expired"/"Invalid Session" answer it
+  re-authenticates once and repeats the call once.
+* Paces itself with a `RequestPacer` matching the service's limiter; if the service refuses
+  anyway, it waits as told and tries again (a refused request did nothing).
+* Transport errors before the request was sent, HTTP 429/503 and unreadable answers to reads
+  are retried with capped exponential backoff and full jitter.
+* A SaveData whose request left but whose answer did not arrive (timeout, dropped connection,
+  other 5xx) raises `SaveOutcomeUnknown` and is never resent blindly.
+
+The password and session id are never logged or put in exception messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, TypeVar
+
+import httpx
+
+from sync_pipeline.lib.peoplevox.csv_io import read_csv, read_header, write_csv
+from sync_pipeline.lib.peoplevox.errors import (
+    PeoplevoxAuthError,
+    PeoplevoxError,
+    PeoplevoxFault,
+    PeoplevoxSessionError,
+    PeoplevoxUnavailable,
+    SaveOutcomeUnknown,
+)
+from sync_pipeline.lib.peoplevox.models import PvxRow
+from sync_pipeline.lib.peoplevox.pacer import RequestPacer
+from sync_pipeline.lib.peoplevox.soap import (
+    IntegrationResponse,
+    ResponseFormatError,
+    SoapFaultInfo,
+    element,
+    envelope,
+    parse_response,
+)
+
+log = logging.getLogger(__name__)
+
+SESSION_ERRORS = ("Security - Invalid Session", "Security - Session Expired")
+_LIMIT = re.compile(r"request limit", re.IGNORECASE)
+_RETRY_AFTER = re.compile(r"retry after ([0-9.]+) second", re.IGNORECASE)
+_ROW_ERROR = re.compile(r"^Row (\d+)(?: \([^\n]*?\))?: (.*)$")
+MAX_ITEMS_PER_PAGE = 1000
+M = TypeVar("M", bound=PvxRow)
+
+
+class SaveAction(IntEnum):
+    INSERT_OR_UPDATE = 0
+    DO_NOT_ALLOCATE = 1
+    DELETE = 2
+
+
+@dataclass
+class DataPage:
+    rows: list[dict[str, str]]
+    total_count: int
+    page_no: int
+    items_per_page: int
+
+
+@dataclass
+class RowResult:
+    record: Any
+    reference: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass
+class SaveResult:
+    template: str
+    saved_count: int
+    rows: list[RowResult]
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows)
+
+    @property
+    def failed(self) -> list[RowResult]:
+        return [r for r in self.rows if not r.ok]
+
+
+@dataclass
+class _Session:
+    session_id: str
+    last_used: float
+
+
+class _LimitRefused(Exception):
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+
+
+class PeoplevoxClient:
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        username: str,
+        password: str,
+        requests_per_window: int = 15,
+        window_seconds: float = 15,
+        *,
+        timeout: float = 120.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 15.0,
+        session_refresh_seconds: float = 1500.0,
+        pacer: RequestPacer | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client_id = client_id
+        self.username = username
+        self._password = password
+        self.endpoint = f"{base_url.rstrip('/')}/{client_id}/resources/integrationservicev4.asmx"
+        self.pacer = pacer or RequestPacer(requests_per_window, window_seconds, sleep=sleep)
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.session_refresh_seconds = session_refresh_seconds
+        self._sleep = sleep
+        self._session: _Session | None = None
+        self._http = httpx.Client(timeout=timeout, transport=transport)
+        self.requests_sent = 0
+        self.reauthentications = 0
+
+    def __repr__(self) -> str:  # never show the password
+        return f"PeoplevoxClient(endpoint={self.endpoint!r}, username={self.username!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PeoplevoxClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- session --------------------------------------------------------------------------
+    def authenticate(self) -> None:
+        body = (
+            element("clientId", self.client_id)
+            + element("username", self.username)
+            + element("password", base64.b64encode(self._password.encode()).decode())
+        )
+        response = self._send("Authenticate", body, session=None, save_records=None)
+        if not response.ok:
+            self._session = None
+            raise PeoplevoxAuthError(f"Peoplevox refused the credentials: {response.detail}", response.detail)
+        _, _, session_id = response.detail.partition(",")
+        if not session_id:
+            raise PeoplevoxAuthError("Authenticate answered without a session id")
+        self._session = _Session(session_id.strip(), time.monotonic())
+        log.info("peoplevox: authenticated as %s", self.username)
+
+    def _session_id(self) -> str:
+        session = self._session
+        if session is None or time.monotonic() - session.last_used > self.session_refresh_seconds:
+            self.authenticate()
+            session = self._session
+        assert session is not None
+        return session.session_id
+
+    def _call(
+        self, operation: str, body: str, save_records: Sequence[Any] | None = None
+    ) -> IntegrationResponse:
+        for attempt in range(2):
+            response = self._send(operation, body, session=self._session_id(), save_records=save_records)
+            if response.ok or not any(text in response.detail for text in SESSION_ERRORS):
+                if self._session is not None:
+                    self._session.last_used = time.monotonic()
+                return response
+            log.info("peoplevox: session no longer valid during %s; re-authenticating", operation)
+            self._session = None
+            self.reauthentications += 1
+            if attempt == 1:
+                break
+        raise PeoplevoxSessionError(f"{operation}: session still invalid after re-authenticating")
+
+    # -- transport --------------------------------------------------------------------------
+    def _send(
+        self, operation: str, body: str, session: str | None, save_records: Sequence[Any] | None
+    ) -> IntegrationResponse:
+        payload = envelope(operation, body, None if session is None else (self.client_id, session))
+        headers = {
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": f'"http://www.peoplevox.net/{operation}"',
+        }
+        is_save = save_records is not None
+        last_problem = ""
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self._sleep(random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt)))
+            slot = self.pacer.acquire()
+            try:
+                self.requests_sent += 1
+                answer = self._http.post(self.endpoint, content=payload, headers=headers)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                last_problem = f"{type(exc).__name__}"  # never sent: safe to retry anything
+                log.warning("peoplevox: %s not sent (%s), attempt %d", operation, last_problem, attempt + 1)
+                continue
+            except httpx.TransportError as exc:
+                last_problem = type(exc).__name__
+                if is_save:
+                    raise SaveOutcomeUnknown(_template_of(body), save_records or [], last_problem) from None
+                log.warning(
+                    "peoplevox: %s failed after sending (%s), attempt %d",
+                    operation,
+                    last_problem,
+                    attempt + 1,
+                )
+                continue
+            finally:
+                self.pacer.release(slot)
+            try:
+                return self._interpret(operation, answer, is_save)
+            except _LimitRefused as refused:
+                log.warning("peoplevox: request limit hit on %s; waiting %.1fs", operation, refused.wait)
+                self.pacer.back_off(refused.wait)
+                last_problem = "request limit"
+            except _Retryable as retry:
+                last_problem = str(retry)
+                if is_save and not retry.not_processed:
+                    raise SaveOutcomeUnknown(_template_of(body), save_records or [], last_problem) from None
+                log.warning("peoplevox: %s got %s, attempt %d", operation, last_problem, attempt + 1)
+        raise PeoplevoxUnavailable(
+            f"{operation}: gave up after {self.max_retries + 1} attempts ({last_problem})"
+        )
+
+    def _interpret(self, operation: str, answer: httpx.Response, is_save: bool) -> IntegrationResponse:
+        status = answer.status_code
+        if status in (429, 503):
+            raise _Retryable(f"HTTP {status}", not_processed=True)
+        parsed: IntegrationResponse | SoapFaultInfo | None = None
+        try:
+            parsed = parse_response(answer.content, operation)
+        except ResponseFormatError as exc:
+            if status >= 500 or status == 200:
+                raise _Retryable(f"HTTP {status}: {exc}", not_processed=False) from None
+            raise PeoplevoxError(f"{operation}: HTTP {status}") from None
+        if isinstance(parsed, SoapFaultInfo):
+            raise PeoplevoxFault(f"{operation}: SOAP fault {parsed.code}: {parsed.message}", parsed.message)
+        if status != 200:
+            raise _Retryable(f"HTTP {status}", not_processed=False)
+        if not parsed.ok and _LIMIT.search(parsed.detail):
+            match = _RETRY_AFTER.search(parsed.detail)
+            raise _LimitRefused(float(match.group(1)) if match else self.pacer.window)
+        return parsed
+
+    # -- reads ------------------------------------------------------------------------------
+    def get_data(
+        self,
+        template: str,
+        search_clause: str = "",
+        page_no: int = 1,
+        items_per_page: int = MAX_ITEMS_PER_PAGE,
+    ) -> DataPage:
+        items_per_page = min(items_per_page, MAX_ITEMS_PER_PAGE)
+        body = (
+            "<getRequest>"
+            + element("TemplateName", template)
+            + element("PageNo", page_no)
+            + element("ItemsPerPage", items_per_page)
+            + element("SearchClause", search_clause)
+            + "</getRequest>"
+        )
+        response = self._checked("GetData", body)
+        return DataPage(read_csv(response.detail), response.total_count, page_no, items_per_page)
+
+    def iter_data(
+        self, template: str, search_clause: str = "", items_per_page: int = MAX_ITEMS_PER_PAGE
+    ) -> Iterator[dict[str, str]]:
+        yield from _pages(lambda n: self.get_data(template, search_clause, n, items_per_page))
+
+    def get_report_data(
+        self,
+        template: str,
+        search_clause: str = "",
+        columns: Sequence[str] | str = (),
+        order_by: str = "",
+        filter_clause: str = "",
+        page_no: int = 1,
+        items_per_page: int = MAX_ITEMS_PER_PAGE,
+    ) -> DataPage:
+        """`columns` are labels (``Item code``) or an already bracketed ``[A],[B]`` string."""
+        items_per_page = min(items_per_page, MAX_ITEMS_PER_PAGE)
+        column_text = columns if isinstance(columns, str) else ",".join(f"[{c}]" for c in columns)
+        body = (
+            "<getReportRequest>"
+            + element("TemplateName", template)
+            + element("PageNo", page_no)
+            + element("ItemsPerPage", items_per_page)
+            + element("SearchClause", search_clause)
+            + element("FilterClause", filter_clause)
+            + element("OrderBy", order_by)
+            + element("Columns", column_text)
+            + "</getReportRequest>"
+        )
+        response = self._checked("GetReportData", body)
+        return DataPage(read_csv(response.detail), response.total_count, page_no, items_per_page)
+
+    def iter_report_data(
+        self,
+        template: str,
+        search_clause: str = "",
+        columns: Sequence[str] | str = (),
+        order_by: str = "",
+        filter_clause: str = "",
+        items_per_page: int = MAX_ITEMS_PER_PAGE,
+    ) -> Iterator[dict[str, str]]:
+        yield from _pages(
+            lambda n: self.get_report_data(
+                template, search_clause, columns, order_by, filter_clause, n, items_per_page
+            )
+        )
+
+    def iter_models(self, model: type[M], search_clause: str = "", **kwargs: Any) -> Iterator[M]:
+        """Typed rows of a template or report (`SalesOrder`, `DespatchSummaryRow`, …)."""
+        rows = (
+            self.iter_report_data(model.TEMPLATE, search_clause, **kwargs)
+            if model.IS_REPORT
+            else self.iter_data(model.TEMPLATE, search_clause, **kwargs)
+        )
+        for row in rows:
+            yield model.model_validate(row)
+
+    def get_report_columns(self, template: str) -> list[str]:
+        return read_header(self._checked("GetReportColumns", element("templateName", template)).detail)
+
+    def get_save_template(self, template: str) -> list[str]:
+        return read_header(self._checked("GetSaveTemplate", element("templateName", template)).detail)
+
+    def _checked(self, operation: str, body: str) -> IntegrationResponse:
+        response = self._call(operation, body)
+        if not response.ok:
+            raise PeoplevoxError(f"{operation}: {response.detail}", response.detail)
+        return response
+
+    # -- SaveData ---------------------------------------------------------------------------
+    def save_data(
+        self,
+        template: str,
+        rows: Sequence[Mapping[str, Any] | PvxRow],
+        action: SaveAction | int = SaveAction.INSERT_OR_UPDATE,
+    ) -> SaveResult:
+        """One SaveData request; results come back in the order of `rows`, one per record.
+
+        Every row must have the same columns (a missing column would be sent blank and
+        overwrite data). Models send only their set fields.
+        """
+        dicts = [r.to_row() if isinstance(r, PvxRow) else dict(r) for r in rows]
+        if not dicts:
+            return SaveResult(template, 0, [])
+        columns = list(dicts[0])
+        csv_data = write_csv(columns, dicts)
+        body = (
+            "<saveRequest>"
+            + element("TemplateName", template)
+            + element("CsvData", csv_data)
+            + element("Action", int(action))
+            + "</saveRequest>"
+        )
+        response = self._call("SaveData", body, save_records=list(rows))
+        if response.statuses is None:
+            if response.ok:
+                return SaveResult(template, response.total_count, [RowResult(r, "", True) for r in rows])
+            raise PeoplevoxError(f"SaveData '{template}': {response.detail}", response.detail)
+        return _map_results(template, rows, response)
+
+    def save_in_batches(
+        self,
+        template: str,
+        rows: Sequence[Mapping[str, Any] | PvxRow],
+        batch_size: int = 100,
+        action: SaveAction | int = SaveAction.INSERT_OR_UPDATE,
+    ) -> SaveResult:
+        """Several SaveData calls of `batch_size` rows; merged result. Stops at the first unknown outcome."""
+        merged = SaveResult(template, 0, [])
+        for start in range(0, len(rows), batch_size):
+            result = self.save_data(template, rows[start : start + batch_size], action)
+            merged.saved_count += result.saved_count
+            merged.rows.extend(result.rows)
+            merged.detail = "\n".join(filter(None, [merged.detail, result.detail]))
+        return merged
+
+    # -- events -----------------------------------------------------------------------------
+    def subscribe_event(self, event_type: str, callback_url: str, filter_clause: str = "") -> int:
+        body = (
+            element("eventType", event_type)
+            + element("filter", filter_clause)
+            + element("callbackUrl", callback_url)
+        )
+        return int(self._checked("SubscribeEvent", body).detail.strip())
+
+    def subscribe_post_event(
+        self, event_type: str, post_url: str, post_params: str, filter_clause: str = ""
+    ) -> int:
+        body = (
+            element("eventType", event_type)
+            + element("filter", filter_clause)
+            + element("postUrl", post_url)
+            + element("postParams", post_params)
+        )
+        return int(self._checked("SubscribePostEvent", body).detail.strip())
+
+    def unsubscribe_event(self, subscription_id: int) -> None:
+        self._checked("UnsubscribeEvent", element("subscriptionId", int(subscription_id)))
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, not_processed: bool) -> None:
+        super().__init__(message)
+        self.not_processed = not_processed
+
+
+def _template_of(body: str) -> str:
+    match = re.search(r"<TemplateName>(.*?)</TemplateName>", body)
+    return match.group(1) if match else "?"
+
+
+def _pages(fetch: Callable[[int], DataPage]) -> Iterator[dict[str, str]]:
+    page_no, seen = 1, 0
+    while True:
+        page = fetch(page_no)
+        yield from page.rows
+        seen += len(page.rows)
+        if not page.rows or seen >= page.total_count:
+            return
+        page_no += 1
+
+
+def _map_results(template: str, rows: Sequence[Any], response: IntegrationResponse) -> SaveResult:
+    statuses = response.statuses or []
+    messages: dict[int, str] = {}
+    for line in response.detail.splitlines():
+        match = _ROW_ERROR.match(line.strip())
+        if match:
+            messages[int(match.group(1))] = match.group(2)
+    if len(statuses) != len(rows):
+        # Answers cannot be paired with records, yet some rows may be saved: the caller must look.
+        raise SaveOutcomeUnknown(template, rows, f"{len(statuses)} statuses for {len(rows)} rows")
+    results = []
+    for number, (record, status) in enumerate(zip(rows, statuses, strict=True), start=1):
+        ok = status.status == "Success"
+        error = None if ok else messages.get(number, response.detail or "Error")
+        results.append(RowResult(record, status.reference, ok, error))
+    return SaveResult(template, response.total_count, results, response.detail)

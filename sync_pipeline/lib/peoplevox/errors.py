@@ -1,0 +1,44 @@
+"""Exceptions raised by the Peoplevox client. Messages never carry the password or session id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class PeoplevoxError(Exception):
+    """Peoplevox answered with an error (ResponseId -1) that retrying will not fix."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class PeoplevoxAuthError(PeoplevoxError):
+    """Authenticate was refused (wrong client id, user name or password)."""
+
+
+class PeoplevoxSessionError(PeoplevoxError):
+    """The session stayed invalid even after re-authenticating once."""
+
+
+class PeoplevoxFault(PeoplevoxError):
+    """The service answered with a SOAP fault: the request itself was rejected."""
+
+
+class PeoplevoxUnavailable(PeoplevoxError):
+    """Retries ran out on transport errors, 5xx answers or the request limiter."""
+
+
+class SaveOutcomeUnknown(PeoplevoxError):
+    """A SaveData request was sent but no answer came back (timeout, dropped connection, 5xx).
+
+    Some, all or none of the rows may have been saved. Look the records up (by their keys)
+    before sending them again; `records` are the caller's records that were in the request.
+    """
+
+    def __init__(self, template: str, records: Sequence[Any], cause: str) -> None:
+        super().__init__(f"outcome of SaveData '{template}' ({len(records)} rows) is unknown: {cause}")
+        self.template = template
+        self.records = list(records)
+        self.cause = cause
