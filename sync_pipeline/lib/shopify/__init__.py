@@ -1,0 +1,24 @@
+"""Shopify Admin GraphQL client: cost-aware transport, typed operations, webhook signatures."""
+
+from .client import ShopifyClient
+from .errors import (
+    ShopifyError,
+    ShopifyOutcomeUnknown,
+    ShopifyQueryError,
+    ShopifyRetriesExhausted,
+    ShopifyUserErrors,
+    UserError,
+)
+from .webhooks import sign_webhook, verify_webhook
+
+__all__ = [
+    "ShopifyClient",
+    "ShopifyError",
+    "ShopifyOutcomeUnknown",
+    "ShopifyQueryError",
+    "ShopifyRetriesExhausted",
+    "ShopifyUserErrors",
+    "UserError",
+    "sign_webhook",
+    "verify_webhook",
+]

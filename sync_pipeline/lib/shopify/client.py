@@ -1,0 +1,389 @@
+"""`ShopifyClient`: the Admin GraphQL operations the flows use, with typed results.
+
+Pages are sized from the documented cost model so that no query asks for more than the
+1,000-point ceiling (`_fit`); if Shopify still answers MAX_COST_EXCEEDED the page is halved and
+the request repeated. Inventory writes go in chunks of 250 (Shopify's input-array cap), each
+with `changeFromQuantity` on every row and its own `@idempotent` key.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from . import documents as docs
+from .errors import ShopifyQueryError, ShopifyUserErrors, UserError
+from .models import (
+    CancelJob,
+    Fulfillment,
+    FulfillmentOrder,
+    InventoryAdjustmentGroup,
+    InventoryLevel,
+    LineItem,
+    Location,
+    Order,
+    ProductVariant,
+    StockDelta,
+    StockWrite,
+    TrackingInfo,
+    WebhookSubscription,
+)
+from .transport import GraphQLTransport, TransportStats
+
+MAX_PAGE = 250
+MAX_INPUT = 250
+# Requested cost of one node of each document under Shopify's rules (objects 1, connections
+# 2 + first x node, scalars 0); see the fragments in documents.py.
+LINE_ITEM_NODE = 6  # item 1, originalUnitPriceSet 1 + shopMoney 1, variant 1 + inventoryItem 1, group 1
+ORDER_NODE_BASE = (
+    8  # order 1, customAttributes 1, shippingAddress 1, totalPriceSet 2, customer 1, lineItems 2
+)
+VARIANT_NODE_BASE = 4  # variant 1, inventoryItem 1, components connection 2
+INVENTORY_NODE = 3  # item 1, inventoryLevel 1, quantities 1 per name
+
+
+def _fit(per_node: int, limit: int, overhead: int = 2) -> int:
+    return max(1, min(MAX_PAGE, (limit - overhead) // max(1, per_node)))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ShopifyClient:
+    def __init__(
+        self,
+        shop_url: str,
+        access_token: str,
+        api_version: str = "2026-10",
+        *,
+        timeout: float = 30.0,
+        max_attempts: int = 8,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        line_items_per_order: int = 10,
+        components_per_variant: int = 10,
+        max_query_cost: int = 1000,
+        http: httpx.Client | None = None,
+    ) -> None:
+        base = shop_url.rstrip("/")
+        if "://" not in base:
+            base = f"https://{base}"
+        self.api_version = api_version
+        self.endpoint = f"{base}/admin/api/{api_version}/graphql.json"
+        self.transport = GraphQLTransport(
+            self.endpoint,
+            access_token,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            http=http,
+        )
+        self.line_items_per_order = line_items_per_order
+        self.components_per_variant = components_per_variant
+        self.max_query_cost = max_query_cost
+
+    # ----- plumbing -------------------------------------------------------------------------
+    @property
+    def stats(self) -> TransportStats:
+        return self.transport.stats
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> ShopifyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def execute(
+        self, operation: str, document: str, variables: dict[str, Any], safe_to_retry: bool = True
+    ) -> Any:
+        """Run any document; returns `data`. The typed methods below are built on this."""
+        shape = (operation, *sorted((k, v if isinstance(v, int) else len(v)) for k, v in variables.items()
+                                    if isinstance(v, int | list)))  # fmt: skip
+        return self.transport.execute(
+            operation, document, variables, shape=shape, safe_to_retry=safe_to_retry
+        )
+
+    def _paged(
+        self, operation: str, document: str, variables: dict[str, Any], path: str, first: int
+    ) -> Iterator[Any]:
+        """Yield nodes of the connection at `path`, halving the page on MAX_COST_EXCEEDED."""
+        after: str | None = None
+        while True:
+            try:
+                data = self.execute(operation, document, {**variables, "first": first, "after": after})
+            except ShopifyQueryError as exc:
+                if "MAX_COST_EXCEEDED" in exc.codes and first > 1:
+                    first //= 2
+                    continue
+                raise
+            page = data[path]
+            yield from page["nodes"]
+            if not page["pageInfo"]["hasNextPage"]:
+                return
+            after = page["pageInfo"]["endCursor"]
+
+    @staticmethod
+    def _user_errors(operation: str, payload: dict[str, Any], key: str = "userErrors") -> None:
+        errors = payload.get(key) or []
+        if errors:
+            raise ShopifyUserErrors(operation, [UserError.model_validate(e) for e in errors])
+
+    # ----- shop and catalogue ---------------------------------------------------------------
+    def shop(self) -> dict[str, Any]:
+        return dict(self.execute("Shop", docs.SHOP, {})["shop"])
+
+    def list_locations(self) -> list[Location]:
+        nodes = self._paged("Locations", docs.LOCATIONS, {}, "locations", MAX_PAGE)
+        return [Location.model_validate(n) for n in nodes]
+
+    def iter_product_variants(self, query: str | None = None) -> Iterator[ProductVariant]:
+        components = self.components_per_variant
+        per_node = VARIANT_NODE_BASE + components * 2
+        variables = {"query": query, "components": components}
+        for node in self._paged(
+            "ProductVariants",
+            docs.PRODUCT_VARIANTS,
+            variables,
+            "productVariants",
+            _fit(per_node, self.max_query_cost),
+        ):
+            yield ProductVariant.model_validate(node)
+
+    # ----- orders ---------------------------------------------------------------------------
+    def _order_node_cost(self) -> int:
+        return ORDER_NODE_BASE + LINE_ITEM_NODE * self.line_items_per_order
+
+    def orders_page_size(self) -> int:
+        return _fit(self._order_node_cost(), self.max_query_cost)
+
+    def iter_orders_updated_since(
+        self, since: datetime, until: datetime | None = None, extra_query: str | None = None
+    ) -> Iterator[Order]:
+        """Orders with `updatedAt >= since` (and `< until`), oldest change first.
+
+        Shopify's timestamps have whole seconds, so callers should keep their cursor at the
+        last `updated_at` seen (inclusive) and dedupe by id and `updated_at`.
+        """
+        terms = [f"updated_at:>='{_iso(since)}'"]
+        if until is not None:
+            terms.append(f"updated_at:<'{_iso(until)}'")
+        if extra_query:
+            terms.append(extra_query)
+        variables = {"query": " AND ".join(terms), "lineItems": self.line_items_per_order}
+        for node in self._paged("OrdersUpdatedSince", docs.ORDERS_UPDATED_SINCE, variables, "orders",
+                                self.orders_page_size()):  # fmt: skip
+            yield self._complete(Order.model_validate(node))
+
+    def get_order(self, order_id: str) -> Order | None:
+        data = self.execute(
+            "OrderById", docs.ORDER_BY_ID, {"id": order_id, "lineItems": self.line_items_per_order}
+        )
+        node = data.get("order")
+        return self._complete(Order.model_validate(node)) if node else None
+
+    def get_orders(self, order_ids: Sequence[str]) -> list[Order]:
+        """Orders by id, in the order asked; ids Shopify does not know are left out."""
+        chunk = _fit(self._order_node_cost() + 1, self.max_query_cost, overhead=0)
+        found: list[Order] = []
+        for start in range(0, len(order_ids), chunk):
+            ids = list(order_ids[start : start + chunk])
+            data = self.execute(
+                "OrdersByIds", docs.ORDERS_BY_IDS, {"ids": ids, "lineItems": self.line_items_per_order}
+            )
+            found.extend(self._complete(Order.model_validate(n)) for n in data["nodes"] if n and n.get("id"))
+        return found
+
+    def _complete(self, order: Order) -> Order:
+        """Fetch the rest of an order's line items when the first page did not hold them all."""
+        if not order.line_items_truncated:
+            return order
+        lines = list(order.line_items)
+        after = order.line_items_cursor
+        per_page = _fit(LINE_ITEM_NODE, self.max_query_cost, overhead=3)
+        while after is not None:
+            data = self.execute("OrderLineItems", docs.ORDER_LINE_ITEMS, {"id": order.id, "first": per_page,
+                                                                         "after": after})  # fmt: skip
+            page = data["order"]["lineItems"]
+            lines.extend(LineItem.model_validate(n) for n in page["nodes"])
+            after = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
+        return order.model_copy(
+            update={"line_items": lines, "line_items_truncated": False, "line_items_cursor": None}
+        )
+
+    def cancel_order(
+        self,
+        order_id: str,
+        reason: str = "CUSTOMER",
+        restock: bool = True,
+        notify_customer: bool = False,
+        staff_note: str | None = None,
+    ) -> CancelJob:
+        """Start Shopify's asynchronous cancellation; poll with `wait_for_job` if you need it done."""
+        variables = {"orderId": order_id, "reason": reason, "restock": restock,
+                     "notifyCustomer": notify_customer, "staffNote": staff_note}  # fmt: skip
+        payload = self.execute("OrderCancel", docs.ORDER_CANCEL, variables, safe_to_retry=False)[
+            "orderCancel"
+        ]
+        self._user_errors("OrderCancel", payload, "orderCancelUserErrors")
+        return CancelJob.model_validate(payload["job"])
+
+    def wait_for_job(self, job_id: str, timeout: float = 30.0, poll_seconds: float = 0.2) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.execute("Job", docs.JOB, {"id": job_id}).get("job")
+            if job and job["done"]:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(poll_seconds)
+
+    # ----- fulfilment -----------------------------------------------------------------------
+    def get_fulfillment_orders(self, order_id: str, line_items: int = 50) -> list[FulfillmentOrder]:
+        first = max(1, min(MAX_PAGE, (self.max_query_cost - 3) // (6 + 2 * line_items)))
+        data = self.execute(
+            "FulfillmentOrders",
+            docs.FULFILLMENT_ORDERS,
+            {"id": order_id, "first": first, "lineItems": line_items},
+        )
+        order = data.get("order")
+        if order is None:
+            return []
+        return [FulfillmentOrder.model_validate(n) for n in order["fulfillmentOrders"]["nodes"]]
+
+    def create_fulfillment(
+        self,
+        line_items_by_fulfillment_order: Mapping[str, Mapping[str, int] | None],
+        *,
+        tracking: TrackingInfo | None = None,
+        notify_customer: bool = False,
+    ) -> Fulfillment:
+        """Fulfil the given FO line items (`{fo_id: {fo_line_item_id: quantity}}`; None = all remaining).
+
+        Not idempotent at Shopify: after `ShopifyOutcomeUnknown`, re-read the fulfilment orders'
+        remaining quantities before sending again.
+        """
+        groups = []
+        for fo_id, lines in line_items_by_fulfillment_order.items():
+            group: dict[str, Any] = {"fulfillmentOrderId": fo_id}
+            if lines is not None:
+                group["fulfillmentOrderLineItems"] = [{"id": k, "quantity": q} for k, q in lines.items()]
+            groups.append(group)
+        fulfillment: dict[str, Any] = {
+            "lineItemsByFulfillmentOrder": groups,
+            "notifyCustomer": notify_customer,
+        }
+        if tracking is not None:
+            fulfillment["trackingInfo"] = tracking.model_dump(exclude_none=True)
+        payload = self.execute("FulfillmentCreate", docs.FULFILLMENT_CREATE, {"fulfillment": fulfillment},
+                               safe_to_retry=False)["fulfillmentCreate"]  # fmt: skip
+        self._user_errors("FulfillmentCreate", payload)
+        return Fulfillment.model_validate(payload["fulfillment"])
+
+    # ----- inventory ------------------------------------------------------------------------
+    def get_inventory_levels(
+        self, inventory_item_ids: Sequence[str], location_id: str, names: Sequence[str] = ("available",)
+    ) -> dict[str, InventoryLevel]:
+        """Named quantities of each item at one location, keyed by inventory item id."""
+        chunk = min(MAX_INPUT, _fit(INVENTORY_NODE - 1 + len(names), self.max_query_cost, overhead=0))
+        levels: dict[str, InventoryLevel] = {}
+        for start in range(0, len(inventory_item_ids), chunk):
+            ids = list(inventory_item_ids[start : start + chunk])
+            variables = {"ids": ids, "locationId": location_id, "names": list(names)}
+            for node in self.execute("InventoryLevels", docs.INVENTORY_LEVELS, variables)["nodes"]:
+                if not node or "id" not in node:
+                    continue
+                level = node.get("inventoryLevel")
+                quantities = {q["name"]: q["quantity"] for q in level["quantities"]} if level else None
+                levels[node["id"]] = InventoryLevel(
+                    inventory_item_id=node["id"], location_id=location_id, quantities=quantities
+                )
+        return levels
+
+    def set_inventory_quantities(
+        self,
+        writes: Sequence[StockWrite],
+        *,
+        name: str = "available",
+        reason: str = "correction",
+        reference_document_uri: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[InventoryAdjustmentGroup]:
+        """Set absolute quantities, compare-and-set on `expected`, 250 per request.
+
+        Pass a deterministic `idempotency_key` (e.g. the sync run id) to make a re-run after a
+        crash replay Shopify's first answer instead of writing again; chunk i uses `key:i`.
+        Raises `ShopifyUserErrors` (e.g. CHANGE_FROM_QUANTITY_STALE) on the first failing chunk;
+        earlier chunks stay applied.
+        """
+        groups = []
+        base_key = idempotency_key or str(uuid.uuid4())
+        for index, start in enumerate(range(0, len(writes), MAX_INPUT)):
+            rows = [
+                {"inventoryItemId": w.inventory_item_id, "locationId": w.location_id, "quantity": w.quantity,
+                 "changeFromQuantity": w.expected}
+                for w in writes[start : start + MAX_INPUT]
+            ]  # fmt: skip
+            variables = {
+                "input": {"name": name, "reason": reason, "referenceDocumentUri": reference_document_uri,
+                          "quantities": rows},
+                "key": f"{base_key}:{index}",
+            }  # fmt: skip
+            data = self.execute("InventorySetQuantities", docs.INVENTORY_SET_QUANTITIES, variables)
+            payload = data["inventorySetQuantities"]
+            self._user_errors("InventorySetQuantities", payload)
+            if payload.get("inventoryAdjustmentGroup"):
+                groups.append(InventoryAdjustmentGroup.model_validate(payload["inventoryAdjustmentGroup"]))
+        return groups
+
+    def adjust_inventory_quantities(
+        self,
+        deltas: Sequence[StockDelta],
+        *,
+        name: str = "available",
+        reason: str = "correction",
+        reference_document_uri: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[InventoryAdjustmentGroup]:
+        groups = []
+        base_key = idempotency_key or str(uuid.uuid4())
+        for index, start in enumerate(range(0, len(deltas), MAX_INPUT)):
+            rows = [
+                {"inventoryItemId": d.inventory_item_id, "locationId": d.location_id, "delta": d.delta,
+                 "changeFromQuantity": d.expected}
+                for d in deltas[start : start + MAX_INPUT]
+            ]  # fmt: skip
+            variables = {
+                "input": {"name": name, "reason": reason, "referenceDocumentUri": reference_document_uri,
+                          "changes": rows},
+                "key": f"{base_key}:{index}",
+            }  # fmt: skip
+            payload = self.execute("InventoryAdjustQuantities", docs.INVENTORY_ADJUST_QUANTITIES, variables)[
+                "inventoryAdjustQuantities"
+            ]
+            self._user_errors("InventoryAdjustQuantities", payload)
+            if payload.get("inventoryAdjustmentGroup"):
+                groups.append(InventoryAdjustmentGroup.model_validate(payload["inventoryAdjustmentGroup"]))
+        return groups
+
+    # ----- webhooks -------------------------------------------------------------------------
+    def create_webhook_subscription(self, topic: str, uri: str) -> WebhookSubscription:
+        payload = self.execute("WebhookSubscriptionCreate", docs.WEBHOOK_SUBSCRIPTION_CREATE,
+                               {"topic": topic, "uri": uri}, safe_to_retry=False)["webhookSubscriptionCreate"]  # fmt: skip
+        self._user_errors("WebhookSubscriptionCreate", payload)
+        return WebhookSubscription.model_validate(payload["webhookSubscription"])
+
+    def list_webhook_subscriptions(self) -> list[WebhookSubscription]:
+        nodes = self._paged(
+            "WebhookSubscriptions", docs.WEBHOOK_SUBSCRIPTIONS, {}, "webhookSubscriptions", MAX_PAGE
+        )
+        return [WebhookSubscription.model_validate(n) for n in nodes]

@@ -1,0 +1,213 @@
+"""Every GraphQL document the client sends, as constants.
+
+The schema conformance test imports `ALL` and validates each one against the official Admin
+schema for every supported version, so a field Shopify does not have can never ship. Keep the
+documents valid for both 2026-10 and 2026-07 (e.g. `orderCancel` reads `job`, not `jobResult`).
+"""
+
+from __future__ import annotations
+
+LINE_ITEM_FIELDS = """
+fragment LineItemFields on LineItem {
+  id sku name quantity currentQuantity requiresShipping isGiftCard
+  originalUnitPriceSet { shopMoney { amount currencyCode } }
+  variant { id sku inventoryItem { id } }
+  lineItemGroup { id title quantity variantSku }
+}
+"""
+
+ORDER_FIELDS = (
+    """
+fragment OrderFields on Order {
+  id legacyResourceId name createdAt updatedAt processedAt cancelledAt cancelReason closed
+  displayFinancialStatus displayFulfillmentStatus email phone tags
+  customAttributes { key value }
+  sourceName poNumber
+  shippingAddress { name company address1 address2 city provinceCode zip countryCodeV2 phone }
+  totalPriceSet { shopMoney { amount currencyCode } }
+  currencyCode
+  customer { tags }
+  lineItems(first: $lineItems) { pageInfo { hasNextPage endCursor } nodes { ...LineItemFields } }
+}
+"""
+    + LINE_ITEM_FIELDS
+)
+
+ORDERS_UPDATED_SINCE = (
+    """
+query OrdersUpdatedSince($first: Int!, $after: String, $query: String!, $lineItems: Int!) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes { ...OrderFields }
+  }
+}
+"""
+    + ORDER_FIELDS
+)
+
+ORDER_BY_ID = (
+    """
+query OrderById($id: ID!, $lineItems: Int!) {
+  order(id: $id) { ...OrderFields }
+}
+"""
+    + ORDER_FIELDS
+)
+
+ORDERS_BY_IDS = (
+    """
+query OrdersByIds($ids: [ID!]!, $lineItems: Int!) {
+  nodes(ids: $ids) { ... on Order { ...OrderFields } }
+}
+"""
+    + ORDER_FIELDS
+)
+
+ORDER_LINE_ITEMS = (
+    """
+query OrderLineItems($id: ID!, $first: Int!, $after: String) {
+  order(id: $id) {
+    lineItems(first: $first, after: $after) { pageInfo { hasNextPage endCursor } nodes { ...LineItemFields } }
+  }
+}
+"""
+    + LINE_ITEM_FIELDS
+)
+
+PRODUCT_VARIANTS = """
+query ProductVariants($first: Int!, $after: String, $query: String, $components: Int!) {
+  productVariants(first: $first, after: $after, query: $query) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id sku barcode requiresComponents
+      inventoryItem { id }
+      productVariantComponents(first: $components) { nodes { quantity productVariant { id sku } } }
+    }
+  }
+}
+"""
+
+LOCATIONS = """
+query Locations($first: Int!, $after: String) {
+  locations(first: $first, after: $after, includeInactive: true) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id legacyResourceId name isActive }
+  }
+}
+"""
+
+FULFILLMENT_ORDERS = """
+query FulfillmentOrders($id: ID!, $first: Int!, $lineItems: Int!) {
+  order(id: $id) {
+    fulfillmentOrders(first: $first) {
+      nodes {
+        id status
+        supportedActions { action }
+        assignedLocation { name location { id } }
+        lineItems(first: $lineItems) {
+          pageInfo { hasNextPage }
+          nodes { id sku remainingQuantity totalQuantity lineItem { id sku } }
+        }
+      }
+    }
+  }
+}
+"""
+
+FULFILLMENT_CREATE = """
+mutation FulfillmentCreate($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment { id name status trackingInfo { company number url } }
+    userErrors { field message }
+  }
+}
+"""
+
+INVENTORY_LEVELS = """
+query InventoryLevels($ids: [ID!]!, $locationId: ID!, $names: [String!]!) {
+  nodes(ids: $ids) {
+    ... on InventoryItem {
+      id
+      inventoryLevel(locationId: $locationId) { quantities(names: $names) { name quantity } }
+    }
+  }
+}
+"""
+
+INVENTORY_SET_QUANTITIES = """
+mutation InventorySetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id reason referenceDocumentUri changes { name delta quantityAfterChange } }
+    userErrors { code field message }
+  }
+}
+"""
+
+INVENTORY_ADJUST_QUANTITIES = """
+mutation InventoryAdjustQuantities($input: InventoryAdjustQuantitiesInput!, $key: String!) {
+  inventoryAdjustQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id reason referenceDocumentUri changes { name delta quantityAfterChange } }
+    userErrors { code field message }
+  }
+}
+"""
+
+ORDER_CANCEL = """
+mutation OrderCancel($orderId: ID!, $reason: OrderCancelReason!, $restock: Boolean!, $notifyCustomer: Boolean,
+                     $staffNote: String) {
+  orderCancel(orderId: $orderId, reason: $reason, restock: $restock, notifyCustomer: $notifyCustomer,
+              staffNote: $staffNote) {
+    job { id done }
+    orderCancelUserErrors { code field message }
+  }
+}
+"""
+
+JOB = """
+query Job($id: ID!) {
+  job(id: $id) { id done }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_CREATE = """
+mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $uri: String!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: { uri: $uri, format: JSON }) {
+    webhookSubscription { id topic uri format }
+    userErrors { field message }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTIONS = """
+query WebhookSubscriptions($first: Int!, $after: String) {
+  webhookSubscriptions(first: $first, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id topic uri format }
+  }
+}
+"""
+
+SHOP = """
+query Shop {
+  shop { id name myshopifyDomain currencyCode }
+}
+"""
+
+ALL: dict[str, str] = {
+    "OrdersUpdatedSince": ORDERS_UPDATED_SINCE,
+    "OrderById": ORDER_BY_ID,
+    "OrdersByIds": ORDERS_BY_IDS,
+    "OrderLineItems": ORDER_LINE_ITEMS,
+    "ProductVariants": PRODUCT_VARIANTS,
+    "Locations": LOCATIONS,
+    "FulfillmentOrders": FULFILLMENT_ORDERS,
+    "FulfillmentCreate": FULFILLMENT_CREATE,
+    "InventoryLevels": INVENTORY_LEVELS,
+    "InventorySetQuantities": INVENTORY_SET_QUANTITIES,
+    "InventoryAdjustQuantities": INVENTORY_ADJUST_QUANTITIES,
+    "OrderCancel": ORDER_CANCEL,
+    "Job": JOB,
+    "WebhookSubscriptionCreate": WEBHOOK_SUBSCRIPTION_CREATE,
+    "WebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS,
+    "Shop": SHOP,
+}

@@ -1,0 +1,69 @@
+"""Errors the client raises. Each names the operation so a log line says what failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class UserError(BaseModel):
+    field: list[str] | None = None
+    message: str
+    code: str | None = None
+
+
+class ShopifyError(Exception):
+    """Base class for everything the Shopify client raises."""
+
+
+class ShopifyQueryError(ShopifyError):
+    """Shopify refused the request in a way a retry cannot fix (validation, access, cost)."""
+
+    def __init__(self, operation: str, errors: Any, status: int = 200) -> None:
+        self.operation = operation
+        self.errors = errors
+        self.status = status
+        super().__init__(f"{operation}: HTTP {status}: {errors}")
+
+    @property
+    def codes(self) -> list[str]:
+        if not isinstance(self.errors, list):
+            return []
+        return [str((e.get("extensions") or {}).get("code")) for e in self.errors if isinstance(e, dict)]
+
+
+class ShopifyRetriesExhausted(ShopifyError):
+    """Every attempt failed with a retryable problem (throttle, 429, 5xx, timeout)."""
+
+    def __init__(self, operation: str, attempts: int, last_response: str) -> None:
+        self.operation = operation
+        self.attempts = attempts
+        self.last_response = last_response
+        super().__init__(f"{operation}: gave up after {attempts} attempts; last response: {last_response}")
+
+
+class ShopifyOutcomeUnknown(ShopifyError):
+    """A non-idempotent mutation may or may not have run (timeout or 5xx after sending).
+
+    Re-read the resource before deciding to repeat it.
+    """
+
+    def __init__(self, operation: str, last_response: str) -> None:
+        self.operation = operation
+        self.last_response = last_response
+        super().__init__(f"{operation}: outcome unknown after {last_response}; re-read before retrying")
+
+
+class ShopifyUserErrors(ShopifyError):
+    """A mutation ran and answered with `userErrors`; nothing was changed."""
+
+    def __init__(self, operation: str, errors: list[UserError]) -> None:
+        self.operation = operation
+        self.errors = errors
+        detail = "; ".join(f"{e.code or ''} {'.'.join(e.field or [])}: {e.message}".strip() for e in errors)
+        super().__init__(f"{operation}: {detail}")
+
+    @property
+    def codes(self) -> list[str | None]:
+        return [e.code for e in self.errors]

@@ -1,0 +1,273 @@
+"""Typed results of the client. Field names are snake_case; the GraphQL camelCase is the alias.
+
+Connections are flattened into lists (`Order.line_items`), and a few nested ids are lifted
+into properties (`LineItem.inventory_item_id`) so callers need not walk the GraphQL shape.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+
+class ShopifyModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+def _nodes(data: Any, key: str, target: str) -> Any:
+    """Turn `{key: {nodes: [...]}}` into `{target: [...]}` before validation."""
+    if isinstance(data, dict) and isinstance(data.get(key), dict):
+        data = dict(data)
+        data[target] = data.pop(key).get("nodes") or []
+    return data
+
+
+class Money(ShopifyModel):
+    amount: Decimal
+    currency_code: str
+
+
+class MoneyBag(ShopifyModel):
+    shop_money: Money
+
+
+class Attribute(ShopifyModel):
+    key: str
+    value: str | None = None
+
+
+class MailingAddress(ShopifyModel):
+    name: str | None = None
+    company: str | None = None
+    address1: str | None = None
+    address2: str | None = None
+    city: str | None = None
+    province_code: str | None = None
+    zip: str | None = None
+    country_code_v2: str | None = Field(None, alias="countryCodeV2")
+    phone: str | None = None
+
+
+class IdRef(ShopifyModel):
+    id: str
+
+
+class VariantRef(ShopifyModel):
+    id: str
+    sku: str | None = None
+    inventory_item: IdRef | None = None
+
+
+class LineItemGroup(ShopifyModel):
+    id: str
+    title: str
+    quantity: int
+    variant_sku: str | None = None
+
+
+class LineItem(ShopifyModel):
+    id: str
+    sku: str | None = None
+    name: str
+    quantity: int
+    current_quantity: int
+    requires_shipping: bool
+    is_gift_card: bool
+    original_unit_price_set: MoneyBag
+    variant: VariantRef | None = None
+    line_item_group: LineItemGroup | None = None
+
+    @property
+    def inventory_item_id(self) -> str | None:
+        return self.variant.inventory_item.id if self.variant and self.variant.inventory_item else None
+
+    @property
+    def unit_price(self) -> Decimal:
+        return self.original_unit_price_set.shop_money.amount
+
+
+class Customer(ShopifyModel):
+    tags: list[str] = Field(default_factory=list)
+
+
+class Order(ShopifyModel):
+    id: str
+    legacy_resource_id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    processed_at: datetime
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    closed: bool
+    display_financial_status: str | None = None
+    display_fulfillment_status: str
+    email: str | None = None
+    phone: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    custom_attributes: list[Attribute] = Field(default_factory=list)
+    source_name: str | None = None
+    po_number: str | None = None
+    shipping_address: MailingAddress | None = None
+    total_price_set: MoneyBag
+    currency_code: str
+    customer: Customer | None = None
+    line_items: list[LineItem] = Field(default_factory=list)
+    # True when the first page of line items was not the last; the client completes them.
+    line_items_truncated: bool = False
+    line_items_cursor: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("lineItems"), dict):
+            data = dict(data)
+            page = data.pop("lineItems")
+            info = page.get("pageInfo") or {}
+            data["line_items"] = page.get("nodes") or []
+            data["line_items_truncated"] = bool(info.get("hasNextPage"))
+            data["line_items_cursor"] = info.get("endCursor")
+        return data
+
+    @property
+    def customer_tags(self) -> list[str]:
+        return self.customer.tags if self.customer else []
+
+
+class VariantComponent(ShopifyModel):
+    quantity: int
+    product_variant: VariantRef
+
+
+class ProductVariant(ShopifyModel):
+    id: str
+    sku: str | None = None
+    barcode: str | None = None
+    requires_components: bool
+    inventory_item: IdRef
+    components: list[VariantComponent] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        return _nodes(data, "productVariantComponents", "components")
+
+
+class Location(ShopifyModel):
+    id: str
+    legacy_resource_id: str
+    name: str
+    is_active: bool
+
+
+class SupportedAction(ShopifyModel):
+    action: str
+
+
+class AssignedLocation(ShopifyModel):
+    name: str
+    location: IdRef | None = None
+
+
+class LineItemRef(ShopifyModel):
+    id: str
+    sku: str | None = None
+
+
+class FulfillmentOrderLineItem(ShopifyModel):
+    id: str
+    sku: str | None = None
+    remaining_quantity: int
+    total_quantity: int
+    line_item: LineItemRef
+
+
+class FulfillmentOrder(ShopifyModel):
+    id: str
+    status: str
+    supported_actions: list[SupportedAction] = Field(default_factory=list)
+    assigned_location: AssignedLocation
+    line_items: list[FulfillmentOrderLineItem] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        return _nodes(data, "lineItems", "line_items")
+
+    @property
+    def actions(self) -> set[str]:
+        return {a.action for a in self.supported_actions}
+
+    @property
+    def location_id(self) -> str | None:
+        return self.assigned_location.location.id if self.assigned_location.location else None
+
+
+class TrackingInfo(ShopifyModel):
+    company: str | None = None
+    number: str | None = None
+    url: str | None = None
+
+
+class Fulfillment(ShopifyModel):
+    id: str
+    name: str
+    status: str
+    tracking_info: list[TrackingInfo] = Field(default_factory=list)
+
+
+class InventoryLevel(ShopifyModel):
+    """One item's named quantities at one location (None: the item is not stocked there)."""
+
+    inventory_item_id: str
+    location_id: str
+    quantities: dict[str, int] | None
+
+    @property
+    def available(self) -> int | None:
+        return None if self.quantities is None else self.quantities.get("available")
+
+
+class InventoryChange(ShopifyModel):
+    name: str
+    delta: int
+    quantity_after_change: int | None = None
+
+
+class InventoryAdjustmentGroup(ShopifyModel):
+    id: str
+    reason: str
+    reference_document_uri: str | None = None
+    changes: list[InventoryChange] = Field(default_factory=list)
+
+
+class WebhookSubscription(ShopifyModel):
+    id: str
+    topic: str
+    uri: str
+    format: str | None = None
+
+
+class CancelJob(ShopifyModel):
+    id: str
+    done: bool
+
+
+class StockWrite(BaseModel):
+    """One absolute quantity to set; `expected` is the compare-and-set value (None skips it)."""
+
+    inventory_item_id: str
+    location_id: str
+    quantity: int
+    expected: int | None
+
+
+class StockDelta(BaseModel):
+    inventory_item_id: str
+    location_id: str
+    delta: int
+    expected: int | None

@@ -1,0 +1,148 @@
+"""POST GraphQL to Shopify with pacing and retries; return `data` or raise a typed error.
+
+Retried: THROTTLED (HTTP 200 or 429, waiting what the bucket needs or `Retry-After`), 5xx,
+`INTERNAL_SERVER_ERROR`, timeouts and connection errors, with capped exponential backoff and
+full jitter. Not retried: validation errors, ACCESS_DENIED, 401/403, MAX_COST_EXCEEDED.
+A mutation that is not idempotent (no `@idempotent` key) is not repeated after a timeout or
+5xx, because it may have run: the caller gets `ShopifyOutcomeUnknown` and re-reads instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .errors import ShopifyOutcomeUnknown, ShopifyQueryError, ShopifyRetriesExhausted
+from .pacing import CostPacer
+
+log = logging.getLogger(__name__)
+RETRYABLE_CODES = {"THROTTLED", "INTERNAL_SERVER_ERROR"}
+
+
+@dataclass
+class TransportStats:
+    requests: int = 0
+    throttled: int = 0
+    retries: int = 0
+    points_requested: float = 0.0
+    points_spent: float = 0.0
+    by_operation: dict[str, int] = field(default_factory=dict)
+
+
+class GraphQLTransport:
+    def __init__(
+        self,
+        endpoint: str,
+        access_token: str,
+        *,
+        timeout: float = 30.0,
+        max_attempts: int = 8,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        http: httpx.Client | None = None,
+        pacer: CostPacer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.endpoint = endpoint
+        self._headers = {"X-Shopify-Access-Token": access_token, "Content-Type": "application/json"}
+        self._http = http or httpx.Client(timeout=timeout)
+        self.pacer = pacer or CostPacer(sleep=sleep)
+        self._sleep = sleep
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.stats = TransportStats()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+
+    def execute(
+        self,
+        operation: str,
+        document: str,
+        variables: dict[str, Any],
+        *,
+        shape: Any = None,
+        safe_to_retry: bool = True,
+    ) -> dict[str, Any]:
+        """Run one operation; `shape` keys the learned cost (operation + size-setting variables)."""
+        shape = shape if shape is not None else operation
+        last = "no response"
+        for attempt in range(1, self.max_attempts + 1):
+            self.pacer.before_request(shape)
+            self.stats.requests += 1
+            self.stats.by_operation[operation] = self.stats.by_operation.get(operation, 0) + 1
+            try:
+                response = self._http.post(
+                    self.endpoint, json={"query": document, "variables": variables}, headers=self._headers
+                )
+            except httpx.ConnectError as exc:  # never reached Shopify: always safe to repeat
+                last = f"{type(exc).__name__}: {exc}"
+                self._retry_wait(operation, attempt, last, self._backoff(attempt))
+                continue
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                if not safe_to_retry:
+                    raise ShopifyOutcomeUnknown(operation, last) from exc
+                self._retry_wait(operation, attempt, last, self._backoff(attempt))
+                continue
+            delay, last, result = self._interpret(operation, shape, response, safe_to_retry, attempt)
+            if result is not None:
+                return result
+            self._retry_wait(operation, attempt, last, delay)
+        raise ShopifyRetriesExhausted(operation, self.max_attempts, last)
+
+    def _retry_wait(self, operation: str, attempt: int, last: str, delay: float) -> None:
+        if attempt >= self.max_attempts:
+            return
+        self.stats.retries += 1
+        log.debug("%s attempt %d failed (%s); retrying in %.2fs", operation, attempt, last, delay)
+        self._sleep(delay)
+
+    def _interpret(
+        self, operation: str, shape: Any, response: httpx.Response, safe: bool, attempt: int
+    ) -> tuple[float, str, dict[str, Any] | None]:
+        status = response.status_code
+        last = f"HTTP {status}: {response.text[:500]}"
+        if status == 429:
+            self.stats.throttled += 1
+            retry_after = response.headers.get("Retry-After")
+            return (float(retry_after) if retry_after else self._backoff(attempt)), last, None
+        if status >= 500:
+            if not safe:
+                raise ShopifyOutcomeUnknown(operation, last)
+            return self._backoff(attempt), last, None
+        try:
+            body = response.json()
+        except ValueError:
+            raise ShopifyQueryError(operation, response.text[:500], status) from None
+        if status != 200 or not isinstance(body, dict):
+            raise ShopifyQueryError(operation, body.get("errors") if isinstance(body, dict) else body, status)
+        cost = (body.get("extensions") or {}).get("cost")
+        self.pacer.after_response(shape, cost)
+        errors = body.get("errors") or []
+        codes = {(e.get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)}
+        if "THROTTLED" in codes:
+            self.stats.throttled += 1
+            delay = self.pacer.throttle_delay(cost)
+            return (delay if delay is not None else self._backoff(attempt)) + 0.05, last, None
+        if codes & RETRYABLE_CODES and body.get("data") is None and safe:
+            return self._backoff(attempt), last, None
+        if errors:
+            raise ShopifyQueryError(operation, errors, status)
+        if cost:
+            self.stats.points_requested += float(cost.get("requestedQueryCost") or 0)
+            self.stats.points_spent += float(cost.get("actualQueryCost") or 0)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise ShopifyQueryError(operation, body, status)
+        return 0.0, last, data

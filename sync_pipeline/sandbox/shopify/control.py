@@ -1,0 +1,111 @@
+"""`SandboxControl`: a typed Python wrapper over the sandbox's `/_sandbox/…` control API."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from .config import FaultSettings
+from .control_models import (
+    AddressSpec,
+    CancelSpec,
+    ComponentSpec,
+    EditSpec,
+    LineSpec,
+    OrderSpec,
+    ProductSpec,
+    QuantityChange,
+    StockSpec,
+    VariantSpec,
+    WebhookSpec,
+)
+
+__all__ = [
+    "AddressSpec",
+    "CancelSpec",
+    "ComponentSpec",
+    "EditSpec",
+    "FaultSettings",
+    "LineSpec",
+    "OrderSpec",
+    "ProductSpec",
+    "QuantityChange",
+    "SandboxControl",
+    "SandboxControlError",
+    "StockSpec",
+    "VariantSpec",
+]
+
+
+class SandboxControlError(RuntimeError):
+    pass
+
+
+class SandboxControl:
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SandboxControl:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        if hasattr(body, "model_dump"):
+            body = body.model_dump(mode="json")
+        response = self._http.request(method, f"/_sandbox{path}", json=body)
+        if response.status_code != 200:
+            raise SandboxControlError(f"{method} {path}: HTTP {response.status_code}: {response.text}")
+        return response.json()
+
+    @staticmethod
+    def _ref(order_id: str | int) -> str:
+        return quote(str(order_id), safe="")
+
+    # catalogue and stock
+    def add_product(self, product: ProductSpec) -> dict[str, Any]:
+        """Returns {"id", "variants": [{"sku", "id", "inventory_item_id"}]}."""
+        return dict(self._call("POST", "/products", product))
+
+    def add_location(self, name: str) -> str:
+        return str(self._call("POST", "/locations", {"name": name})["id"])
+
+    def set_stock(self, levels: list[StockSpec]) -> None:
+        self._call("POST", "/stock", {"levels": [lv.model_dump(mode="json") for lv in levels]})
+
+    # orders (each returns the order's snapshot: id, name, line_items, fulfillment_orders, events…)
+    def place_order(self, order: OrderSpec) -> dict[str, Any]:
+        return dict(self._call("POST", "/orders", order))
+
+    def get_order(self, order_id: str | int) -> dict[str, Any]:
+        return dict(self._call("GET", f"/orders/{self._ref(order_id)}"))
+
+    def mark_paid(self, order_id: str | int) -> dict[str, Any]:
+        return dict(self._call("POST", f"/orders/{self._ref(order_id)}/paid"))
+
+    def edit_order(self, order_id: str | int, edit: EditSpec) -> dict[str, Any]:
+        return dict(self._call("POST", f"/orders/{self._ref(order_id)}/edit", edit))
+
+    def cancel_order(self, order_id: str | int, cancel: CancelSpec | None = None) -> dict[str, Any]:
+        return dict(self._call("POST", f"/orders/{self._ref(order_id)}/cancel", cancel or CancelSpec()))
+
+    # faults, webhooks, state
+    def set_faults(self, faults: FaultSettings) -> dict[str, Any]:
+        return dict(self._call("PUT", "/faults", faults))
+
+    def register_webhook(self, topic: str, uri: str) -> dict[str, Any]:
+        return dict(self._call("POST", "/webhooks", WebhookSpec(topic=topic, uri=uri)))
+
+    def reset_bucket(self) -> dict[str, Any]:
+        return dict(self._call("POST", "/bucket/reset"))
+
+    def state(self) -> dict[str, Any]:
+        """Whole state: locations, variants, stock, orders, webhook subscriptions and deliveries, bucket."""
+        return dict(self._call("GET", "/state"))

@@ -1,0 +1,96 @@
+"""Calculated query cost against worked examples, MAX_COST_EXCEEDED and THROTTLED, over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sync_pipeline.lib.shopify import documents
+from sync_pipeline.lib.shopify.client import ShopifyClient
+from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
+from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
+
+from .conftest import Sandbox
+
+
+def requested(sandbox: Sandbox, query: str, variables: dict | None = None) -> dict:
+    return sandbox.post(query, variables).json()["extensions"]["cost"]
+
+
+def test_worked_examples_of_requested_cost(sandbox: Sandbox) -> None:
+    # scalars 0, an object 1
+    assert requested(sandbox, "{ shop { id name } }")["requestedQueryCost"] == 1
+    # connection: 2 + first x (node 1 + its objects); pageInfo is covered by the 2
+    assert (
+        requested(sandbox, "{ locations(first: 10) { pageInfo { hasNextPage } nodes { id } } }")[
+            "requestedQueryCost"
+        ]
+        == 2 + 10 * 1
+    )
+    # nested: 2 + 10 x (1 + (2 + 5 x (1 + variant 1)))  = 132
+    q = "{ orders(first: 10) { nodes { id lineItems(first: 5) { nodes { sku variant { id } } } } } }"
+    assert requested(sandbox, q)["requestedQueryCost"] == 132
+    # edges { node } costs the same as nodes
+    q_edges = "{ orders(first: 10) { edges { cursor node { id lineItems(first: 5) { edges { node { sku variant { id } } } } } } } }"
+    assert requested(sandbox, q_edges)["requestedQueryCost"] == 132
+    # first given by a variable
+    q_var = "query($n: Int!) { productVariants(first: $n) { nodes { sku inventoryItem { id } } } }"
+    assert requested(sandbox, q_var, {"n": 50})["requestedQueryCost"] == 2 + 50 * 2
+    # nodes(ids:) is sized by the number of ids; quantities(names:) by the number of names
+    q_nodes = (
+        'query($ids: [ID!]!) { nodes(ids: $ids) { ... on InventoryItem { id inventoryLevel(locationId: "x") '
+        '{ quantities(names: ["available", "on_hand"]) { quantity } } } } }'
+    )
+    ids = [f"gid://shopify/InventoryItem/{i}" for i in range(7)]
+    assert requested(sandbox, q_nodes, {"ids": ids})["requestedQueryCost"] == 7 * (1 + 1 + 2)
+
+
+def test_mutation_costs_ten(sandbox: Sandbox) -> None:
+    q = 'mutation { webhookSubscriptionCreate(topic: ORDERS_PAID, webhookSubscription: {uri: "https://x.test/h"}) { userErrors { message } } }'
+    cost = requested(sandbox, q)
+    assert cost["requestedQueryCost"] == 10 and cost["actualQueryCost"] == 10
+
+
+def test_actual_cost_counts_what_was_returned_and_is_refunded(sandbox: Sandbox) -> None:
+    sandbox.seed()
+    sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG"), LineSpec(sku="TEE-S")]))
+    q = "{ orders(first: 10) { nodes { id lineItems(first: 5) { nodes { sku variant { id } } } } } }"
+    cost = requested(sandbox, q)
+    # one order (1) with its line items connection (2 + two items x (1 + variant 1)) = 1 + 2 + 4, plus 2
+    assert cost["actualQueryCost"] == 2 + 1 + 2 + 2 * 2
+    assert cost["throttleStatus"]["currentlyAvailable"] >= 2000 - 9 - 1
+
+
+def test_over_1000_is_max_cost_exceeded(sandbox: Sandbox) -> None:
+    body = sandbox.post("{ orders(first: 250) { nodes { lineItems(first: 250) { nodes { id } } } } }").json()
+    assert "data" not in body
+    assert body["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
+    assert body["extensions"]["cost"]["actualQueryCost"] is None
+
+
+def test_bucket_empty_gives_throttled_with_http_200(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(ShopifySandboxConfig(bucket_size=15, restore_rate=1))
+    # A mutation's actual cost is its requested cost (10), so nothing is refunded.
+    q = 'mutation { webhookSubscriptionCreate(topic: ORDERS_PAID, webhookSubscription: {uri: "https://x.test/a"}) { userErrors { message } } }'
+    assert "errors" not in sb.post(q).json()
+    response = sb.post(q.replace("/a", "/b"))
+    assert response.status_code == 200
+    body = response.json()
+    assert "data" not in body
+    assert body["errors"][0]["extensions"]["code"] == "THROTTLED"
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 10
+    assert body["extensions"]["cost"]["actualQueryCost"] is None
+
+
+def test_client_documents_stay_under_the_ceiling(sandbox: Sandbox) -> None:
+    client: ShopifyClient = sandbox.client
+    per_page = client.orders_page_size()
+    variables = {
+        "first": per_page,
+        "query": "updated_at:>='2020-01-01'",
+        "lineItems": client.line_items_per_order,
+    }
+    cost = requested(sandbox, documents.ORDERS_UPDATED_SINCE, variables)
+    assert 700 < cost["requestedQueryCost"] <= 1000
+    ids = [f"gid://shopify/Order/{i}" for i in range(per_page)]
+    cost = requested(sandbox, documents.ORDERS_BY_IDS, {"ids": ids, "lineItems": client.line_items_per_order})
+    assert cost["requestedQueryCost"] <= 1000
