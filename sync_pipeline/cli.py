@@ -20,6 +20,7 @@ def _delegate(module: str) -> Callable[[list[str]], int]:
 COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
     "demo": ("run the whole product on embedded defaults", _delegate("sync_pipeline.demo")),
     "config": ("check or print the effective configuration", _delegate("sync_pipeline.config_cli")),
+    "receiver": ("accept Shopify webhooks and Peoplevox callbacks", _delegate("sync_pipeline.receiver.cli")),
 }
 SANDBOXES: dict[str, str] = {
     "shopify": "sync_pipeline.sandbox.shopify.cli",

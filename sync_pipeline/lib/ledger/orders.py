@@ -193,3 +193,15 @@ def cancelled_but_active_in_warehouse(
         f"AND coalesce(o.pvx_status, '') NOT IN ({placeholders}) ORDER BY o.cancelled_at",
         list(inactive_statuses),
     ).fetchall()
+
+
+def touch_status_checked(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> None:
+    """Mark these sales orders' Peoplevox status as just checked (the poll rotates by this time)."""
+    wanted = [[n] for n in dict.fromkeys(numbers)]
+    if not wanted:
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE checked_numbers (n VARCHAR)")
+    con.executemany("INSERT INTO checked_numbers VALUES (?)", wanted)
+    con.execute(
+        "UPDATE orders SET pvx_status_at = ? WHERE sales_order_number IN (SELECT n FROM checked_numbers)", [utcnow()]
+    )

@@ -1,0 +1,125 @@
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from sync_pipeline.defs.orders.metadata import ingest_metadata, release_metadata, status_metadata
+from sync_pipeline.defs.orders.partitions import order_date_partitions
+from sync_pipeline.defs.resources import (
+    BusinessRulesResource,
+    LedgerResource,
+    PeoplevoxResource,
+    ShopifyResource,
+)
+from sync_pipeline.lib.flows.orders.ingest import ingest
+from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
+from sync_pipeline.lib.flows.orders.release import release
+from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
+from sync_pipeline.lib.flows.orders.statuses import StatusReport, from_inbox, poll
+from sync_pipeline.lib.inbox import Inbox
+
+OWNERS = ["team:integration"]
+RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+@dg.asset(
+    key=["shopify", "orders"],
+    group_name="orders",
+    kinds={"shopify", "duckdb"},
+    owners=OWNERS,
+    tags={"domain": "orders"},
+    partitions_def=order_date_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="shopify_api",
+    retry_policy=RETRY,
+)
+def shopify_orders(
+    context, shopify: ShopifyResource, ledger: LedgerResource, business_rules: BusinessRulesResource
+) -> dg.MaterializeResult:
+    """Shopify orders in the ledger, with every change recorded in the audit log.
+
+    Normal runs (launched by the `shopify_order_events` sensor) read every order updated since
+    the last run, whatever day it was placed, and move each one on: awaiting payment, awaiting
+    release (the hold window), cancelled. A **backfill** of a date range re-reads the orders
+    placed on those days and re-reconciles them; nothing already in the warehouse is sent again.
+    """
+    rules = business_rules.load()
+    source = ShopifyOrdersSource(shopify.get_client())
+    window = None
+    if context.has_tag("dagster/backfill") or context.run.tags.get("sync/mode") == "backfill":
+        start, end = context.partition_time_window
+        window = (start.astimezone(UTC), end.astimezone(UTC))
+    report = ingest(
+        source,
+        ledger.get_ledger(),
+        rules,
+        actor=f"run:{context.run_id[:8]}",
+        now=datetime.now(UTC),
+        window=window,
+    )
+    return dg.MaterializeResult(metadata=ingest_metadata(report, window))
+
+
+@dg.asset(
+    key=["peoplevox", "sales_orders"],
+    deps=[shopify_orders, dg.AssetKey(["catalogue", "sku_map"])],
+    group_name="orders",
+    kinds={"peoplevox", "duckdb"},
+    owners=OWNERS,
+    tags={"domain": "orders"},
+    pool="peoplevox_api",
+    retry_policy=RETRY,
+)
+def peoplevox_sales_orders(
+    context,
+    shopify: ShopifyResource,
+    peoplevox: PeoplevoxResource,
+    ledger: LedgerResource,
+    business_rules: BusinessRulesResource,
+) -> dg.MaterializeResult:
+    """Paid orders released to the warehouse as Peoplevox sales orders, exactly once.
+
+    Each run first finishes any injection whose outcome is unknown (looking the order up in
+    Peoplevox, never resending blindly), then re-reads every order whose hold window is over,
+    translates it (SKU mapping, bundles, routing B2B/DTC, address checks) and saves it to
+    Peoplevox in batches. Orders that cannot go are held with an exception owned by warehouse
+    ops (unmapped SKU) or CX (address). Shopify edits and cancellations of orders already in the
+    warehouse are pushed while Peoplevox has not passed the cut-off status, and raised as
+    `change_after_cutoff` exceptions for CX after it.
+    """
+    rules = business_rules.load()
+    report = release(
+        ShopifyOrdersSource(shopify.get_client()),
+        PeoplevoxWarehouse(peoplevox.get_client()),
+        ledger.get_ledger(),
+        rules,
+        actor=f"run:{context.run_id[:8]}",
+        now=datetime.now(UTC),
+    )
+    return dg.MaterializeResult(metadata=release_metadata(report, ledger.get_ledger()))
+
+
+@dg.asset(
+    key=["peoplevox", "sales_order_statuses"],
+    deps=[peoplevox_sales_orders],
+    group_name="orders",
+    kinds={"peoplevox", "duckdb"},
+    owners=OWNERS,
+    tags={"domain": "orders"},
+    pool="peoplevox_api",
+    retry_policy=RETRY,
+)
+def peoplevox_sales_order_statuses(
+    context, peoplevox: PeoplevoxResource, ledger: LedgerResource
+) -> dg.MaterializeResult:
+    """Where each sales order is in the warehouse (New, Allocated, Picking, Packed, Despatched).
+
+    Applies the status callbacks Peoplevox sent since the last run, then polls the open orders
+    least recently checked, so a lost callback is caught. CX reads these statuses in the order
+    trace; the cut-off rule reads them before pushing a change.
+    """
+    book = ledger.get_ledger()
+    report = StatusReport()
+    actor = f"run:{context.run_id[:8]}"
+    from_inbox(Inbox(ledger.data_path / "inbox"), book, actor, report)
+    poll(PeoplevoxWarehouse(peoplevox.get_client()), book, actor, report)
+    return dg.MaterializeResult(metadata=status_metadata(report))

@@ -1,0 +1,69 @@
+"""Asset metadata for people reading the Dagster UI: counts, tables, what to look at next."""
+
+from datetime import datetime
+
+import dagster as dg
+
+from sync_pipeline.lib.flows.orders.ingest import IngestReport
+from sync_pipeline.lib.flows.orders.release import ReleaseReport
+from sync_pipeline.lib.flows.orders.statuses import StatusReport
+from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline.lib.ledger import orders as ledger_orders
+
+
+def _table(header: tuple[str, str], rows: dict[str, int]) -> dg.MetadataValue:
+    lines = [f"| {header[0]} | {header[1]} |", "|---|---:|"]
+    lines += [f"| {k} | {v:,} |" for k, v in rows.items()] or ["| (none) | 0 |"]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else ""
+
+
+def ingest_metadata(report: IngestReport, window: tuple[datetime, datetime] | None) -> dict[str, object]:
+    return {
+        "mode": "backfill" if window else "incremental",
+        "orders_read": report.orders_read,
+        "orders_changed": report.orders_changed,
+        "dagster/row_count": report.orders_read,
+        "changes_seen": _table(("change", "orders"), dict(report.events)),
+        "moved_to_state": _table(("state", "orders"), dict(report.states)),
+        "cursor_updated_at": report.cursor or "",
+        # Read by the release sensor (it never opens the ledger).
+        "next_release_due_at": _iso(report.next_release_due_at),
+        "pending_changes": report.pending_changes,
+    }
+
+
+def release_metadata(report: ReleaseReport, ledger: Ledger) -> dict[str, object]:
+    with ledger.transaction() as con:
+        states = ledger_orders.state_counts(con)
+        next_due = ledger_orders.next_release_due(con, "awaiting_release")
+        pending = len(ledger_orders.with_pending_change(con))
+    injected = "\n".join(
+        f"| {name} | {number} | {site} |" for name, number, site in report.injected_orders[:20]
+    )
+    return {
+        **{k: v for k, v in report.summary.items()},
+        "dagster/row_count": report.injected,
+        "in_doubt_resolved": _table(("outcome", "orders"), dict(report.in_doubt_resolved)),
+        "changes_after_injection": _table(("action", "orders"), dict(report.changes)),
+        "orders_by_state": _table(("state", "orders"), states),
+        "injected_this_run": dg.MetadataValue.md(
+            "| order | sales order | site |\n|---|---|---|\n" + (injected or "| (none) | | |")
+        ),
+        "next_release_due_at": _iso(next_due),
+        "pending_changes": pending,
+    }
+
+
+def status_metadata(report: StatusReport) -> dict[str, object]:
+    return {
+        "from_callbacks": report.from_callbacks,
+        "polled": report.polled,
+        "changed": report.changed,
+        "unknown_sales_orders": report.unknown_numbers,
+        "dagster/row_count": report.changed,
+        "new_statuses": _table(("status", "orders"), dict(report.statuses)),
+    }

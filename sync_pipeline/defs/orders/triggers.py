@@ -1,0 +1,56 @@
+"""Sensor logic without Dagster: when to launch a run, from the inbox and run metadata.
+
+Kept apart from `sensors.py` so the rules (batch per run, never one run per order) are plain
+functions with plain tests.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+# Polling is the truth: even with no webhook, Shopify is polled at least this often.
+INGEST_POLL_SECONDS = 60
+# Held orders are re-checked and lost work picked up at least this often.
+RELEASE_SAFETY_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class InboxCursor:
+    last_item: str | None = None
+    requested_at: float = 0.0
+
+    @classmethod
+    def parse(cls, raw: str | None) -> InboxCursor:
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        return cls(data.get("last_item"), float(data.get("requested_at", 0.0)))
+
+    def dump(self) -> str:
+        return json.dumps({"last_item": self.last_item, "requested_at": self.requested_at})
+
+
+def release_reasons(
+    now: datetime,
+    next_due_iso: str | None,
+    pending_changes: int,
+    outcome_unknown: int,
+    seconds_since_last_release: float | None,
+) -> list[str]:
+    """Why a release run is needed now (empty: not needed)."""
+    reasons = []
+    if next_due_iso:
+        due = datetime.fromisoformat(next_due_iso)
+        if due.tzinfo is None:
+            due = due.replace(tzinfo=now.tzinfo)
+        if due <= now:
+            reasons.append(f"orders due since {due.isoformat()}")
+    if pending_changes:
+        reasons.append(f"{pending_changes} change(s) to push")
+    if outcome_unknown:
+        reasons.append(f"{outcome_unknown} injection(s) to confirm")
+    if seconds_since_last_release is None or seconds_since_last_release >= RELEASE_SAFETY_SECONDS:
+        reasons.append("periodic safety run")
+    return reasons

@@ -1,0 +1,69 @@
+"""What the orders flow needs from each system, as small protocols.
+
+The adapters (`shopify_port.py`, `peoplevox_port.py`) implement them with the real clients;
+tests may drive the flow through the same adapters against the sandboxes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sync_pipeline.lib.domain.models import ShopOrder
+from sync_pipeline.lib.domain.sales_order import SalesOrderHeader, SalesOrderItem
+
+
+class OrdersSource(Protocol):
+    def orders_updated_since(self, since: datetime) -> Iterator[ShopOrder]:
+        """Orders updated at or after `since`, oldest update first."""
+        ...
+
+    def orders_created_between(self, start: datetime, end: datetime) -> Iterator[ShopOrder]:
+        """Orders created in [start, end): a backfill window."""
+        ...
+
+    def orders_by_ids(self, ids: Sequence[str]) -> dict[str, ShopOrder]:
+        """A fresh read of these orders (missing ids are left out)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """Peoplevox's verdict on one row of a SaveData call."""
+
+    key: str  # SalesOrderNumber
+    ok: bool
+    message: str = ""
+
+
+class SaveOutcomeUnknownError(Exception):
+    """The call may or may not have been applied: look the rows up before resending."""
+
+
+@dataclass(frozen=True)
+class WarehouseOrder:
+    sales_order_number: str
+    status: str
+    item_quantities: dict[str, int]
+
+
+class Warehouse(Protocol):
+    def find_sales_orders(self, numbers: Sequence[str], with_items: bool) -> dict[str, WarehouseOrder]:
+        """The sales orders Peoplevox has among `numbers`, with their status (and items)."""
+        ...
+
+    def existing_item_codes(self, codes: Sequence[str]) -> set[str]:
+        """Which of these item codes exist as Peoplevox item types."""
+        ...
+
+    def save_headers(self, headers: Sequence[SalesOrderHeader]) -> list[RowResult]: ...
+
+    def save_items(self, items: Sequence[SalesOrderItem]) -> list[RowResult]: ...
+
+    def cancel(self, numbers: Sequence[str]) -> list[RowResult]: ...
+
+    def update_headers(self, rows: Sequence[dict[str, str]]) -> list[RowResult]:
+        """Partial-column updates keyed by SalesOrderNumber (only the columns given change)."""
+        ...

@@ -1,0 +1,463 @@
+"""Release: due orders are re-read, translated and injected into Peoplevox, exactly once.
+
+One call handles everything that is due, in this order:
+1. **In doubt first.** Injections left `sending` (a crash or a lost response) are looked up in
+   Peoplevox by SalesOrderNumber: found with every item → accepted; found with items missing →
+   only the missing items are sent; not found → sent again. Nothing is created twice.
+2. **Re-read.** Due orders (hold window over) and held orders are read again from Shopify, so
+   edits and cancellations made during the hold are honoured.
+3. **Translate.** Pure rules (lib/domain/translate): held orders get exceptions with owners,
+   orders with nothing to ship are set aside, the rest become sales orders.
+4. **Write-ahead, then inject.** Intent is recorded as `sending` in the ledger, then headers and
+   items are saved in batches; per-row verdicts become `accepted` or `failed` (with
+   Peoplevox's own text in an `injection_failed` exception).
+5. **Changes after injection** are planned by lib/domain/cutoff and pushed before the cut-off,
+   or raised as exceptions at or after it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.domain.cutoff import ChangeAction, plan_change
+from sync_pipeline.lib.domain.models import ShopOrder
+from sync_pipeline.lib.domain.sales_order import (
+    HeldOrder,
+    NotForWarehouse,
+    NotForWarehouseReason,
+    SalesOrderItem,
+    TranslatedOrder,
+)
+from sync_pipeline.lib.domain.translate import translate_order
+from sync_pipeline.lib.flows.orders import state
+from sync_pipeline.lib.flows.orders.ports import OrdersSource, RowResult, SaveOutcomeUnknownError, Warehouse
+from sync_pipeline.lib.flows.orders.records import naive
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent
+from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
+from sync_pipeline.lib.ledger import events as ledger_events
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
+from sync_pipeline.lib.ledger import injections as ledger_injections
+from sync_pipeline.lib.ledger import orders as ledger_orders
+from sync_pipeline.lib.ledger.catalogue import ItemTypeRow
+
+HELD_KINDS = ("unmapped_sku", "bad_address")
+
+
+@dataclass
+class ReleaseReport:
+    in_doubt_resolved: Counter[str] = field(default_factory=Counter)
+    due: int = 0
+    injected: int = 0
+    failed: int = 0
+    held: int = 0
+    not_for_warehouse: int = 0
+    cancelled_before_release: int = 0
+    outcome_unknown: int = 0
+    changes: Counter[str] = field(default_factory=Counter)
+    exceptions_opened: int = 0
+    injected_orders: list[tuple[str, str, str]] = field(default_factory=list)  # name, number, site
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return {
+            "due": self.due,
+            "injected": self.injected,
+            "failed": self.failed,
+            "held": self.held,
+            "not_for_warehouse": self.not_for_warehouse,
+            "cancelled_before_release": self.cancelled_before_release,
+            "outcome_unknown": self.outcome_unknown,
+            "exceptions_opened": self.exceptions_opened,
+        }
+
+
+def stored_translation(header: dict | None, items: list | None) -> TranslatedOrder | None:
+    if not header:
+        return None
+    return TranslatedOrder.model_validate({**header, "items": items or []})
+
+
+def _translation_record(translated: TranslatedOrder) -> tuple[dict, list]:
+    header = translated.model_dump(mode="json", exclude={"items"})
+    return header, [item.model_dump(mode="json") for item in translated.items]
+
+
+def _batches(rows: Sequence, size: int) -> list[Sequence]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+def release(
+    source: OrdersSource,
+    warehouse: Warehouse,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    now: datetime,
+    limit: int = 2000,
+) -> ReleaseReport:
+    report = ReleaseReport()
+    resolve_in_doubt(warehouse, ledger, rules, actor, report)
+
+    with ledger.transaction() as con:
+        due_ids = ledger_orders.ids_in_state(
+            con, [state.AWAITING_RELEASE], due_before=naive(now), limit=limit
+        )
+        held_ids = ledger_orders.ids_in_state(con, [state.HELD], limit=200)
+        known_codes = ledger_catalogue.known_item_codes(con)
+    report.due = len(due_ids)
+    candidates = [*due_ids, *held_ids]
+    if candidates:
+        fresh = source.orders_by_ids(candidates)
+        translations = _translate_all(fresh, warehouse, ledger, rules, known_codes)
+        _record_and_inject(fresh, translations, warehouse, ledger, rules, actor, report, set(held_ids))
+    push_changes(source, warehouse, ledger, rules, actor, report, known_codes)
+    return report
+
+
+def _translate_all(
+    fresh: dict[str, ShopOrder], warehouse: Warehouse, ledger: Ledger, rules: BusinessRules, known: set[str]
+) -> dict[str, object]:
+    outcomes = {oid: translate_order(order, rules, known) for oid, order in fresh.items()}
+    # Before holding an order for an unmapped SKU, ask Peoplevox about those codes: an item type
+    # created since the last catalogue refresh must not hold an order.
+    unknown = sorted(
+        {
+            rules.sku_overrides.overrides.get(line.sku, line.sku)
+            for oid, outcome in outcomes.items()
+            if isinstance(outcome, HeldOrder)
+            and any(e.kind.value == "unmapped_sku" for e in outcome.exceptions)
+            for line in fresh[oid].lines
+            if line.sku
+        }
+        - known
+    )
+    if unknown:
+        found = warehouse.existing_item_codes(unknown)
+        if found:
+            with ledger.transaction() as con:
+                ledger_catalogue.upsert_item_types(con, [ItemTypeRow(c, None, None) for c in found])
+            known = known | found
+            outcomes = {oid: translate_order(order, rules, known) for oid, order in fresh.items()}
+    return outcomes
+
+
+def _record_and_inject(
+    fresh: dict[str, ShopOrder],
+    outcomes: dict[str, object],
+    warehouse: Warehouse,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    report: ReleaseReport,
+    held_before: set[str],
+) -> None:
+    to_send: list[TranslatedOrder] = []
+    with ledger.transaction() as con:
+        events: list[OrderEvent] = []
+        exceptions: list[ExceptionRecord] = []
+        for oid, outcome in outcomes.items():
+            order = fresh[oid]
+            if isinstance(outcome, HeldOrder):
+                if oid not in held_before:
+                    report.held += 1
+                    events.append(
+                        OrderEvent(oid, "state_changed", actor, reason=f"awaiting_release → {state.HELD}")
+                    )
+                ledger_orders.set_fields(con, oid, state=state.HELD)
+                exceptions.extend(
+                    ExceptionRecord(
+                        kind=e.kind.value,
+                        owner=e.owner.value,
+                        message=e.message,
+                        shopify_order_id=oid,
+                        sales_order_number=outcome.sales_order_number,
+                        subject=e.message,
+                    )
+                    for e in outcome.exceptions
+                )
+            elif isinstance(outcome, NotForWarehouse):
+                cancelled = outcome.reason is NotForWarehouseReason.CANCELLED
+                new_state = state.CANCELLED_BEFORE_RELEASE if cancelled else state.NOT_FOR_WAREHOUSE
+                report.cancelled_before_release += cancelled
+                report.not_for_warehouse += not cancelled
+                ledger_orders.set_fields(con, oid, state=new_state, snapshot=order.model_dump(mode="json"))
+                events.append(
+                    OrderEvent(oid, "state_changed", actor, reason=f"→ {new_state}: {outcome.message}")
+                )
+                ledger_exceptions.resolve_for_order(con, oid, HELD_KINDS, outcome.message)
+            else:
+                assert isinstance(outcome, TranslatedOrder)
+                to_send.append(outcome)
+        ledger_exceptions.open_or_touch(con, exceptions)
+        report.exceptions_opened += len(exceptions)
+        # Write-ahead: from here a crash leaves `sending`, which the next run looks up.
+        ledger_injections.mark_sending(
+            con,
+            [(t.sales_order_number, t.order_id, *_translation_record(t)) for t in to_send],
+            run_id=actor,
+        )
+        for t in to_send:
+            ledger_orders.set_fields(
+                con,
+                t.order_id,
+                state=state.INJECTING,
+                sales_order_number=t.sales_order_number,
+                site=t.header.Site,
+                channel=t.header.ChannelName,
+                snapshot=fresh[t.order_id].model_dump(mode="json"),
+            )
+            events.append(
+                OrderEvent(
+                    t.order_id,
+                    "state_changed",
+                    actor,
+                    reason=f"→ {state.INJECTING} as {t.sales_order_number}",
+                )
+            )
+        ledger_events.append(con, events)
+    inject(to_send, warehouse, ledger, rules, actor, report)
+
+
+def inject(
+    orders: Sequence[TranslatedOrder],
+    warehouse: Warehouse,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    report: ReleaseReport,
+    items_only: dict[str, Sequence[SalesOrderItem]] | None = None,
+) -> None:
+    """Save headers then items, batch by batch; record each verdict as soon as it is known."""
+    size = rules.orders.injection_batch_rows
+    for batch in _batches(list(orders), size):
+        by_number = {t.sales_order_number: t for t in batch}
+        header_results: dict[str, RowResult] = {}
+        needs_header = [t for t in batch if not items_only or t.sales_order_number not in items_only]
+        try:
+            if needs_header:
+                header_results = {r.key: r for r in warehouse.save_headers([t.header for t in needs_header])}
+            header_ok = [
+                t
+                for t in batch
+                if t.sales_order_number not in header_results or header_results[t.sales_order_number].ok
+            ]
+            item_rows = [
+                item
+                for t in header_ok
+                for item in (
+                    items_only[t.sales_order_number]
+                    if items_only and t.sales_order_number in items_only
+                    else t.items
+                )
+            ]
+            item_results: dict[str, list[RowResult]] = {}
+            for item_batch in _batches(item_rows, size):
+                for r in warehouse.save_items(item_batch):
+                    item_results.setdefault(r.key, []).append(r)
+        except SaveOutcomeUnknownError:
+            # Leave the batch as `sending`: the next run looks each order up before resending.
+            report.outcome_unknown += len(batch)
+            continue
+        _record_verdicts(by_number, header_results, item_results, ledger, actor, report)
+
+
+def _record_verdicts(
+    by_number: dict[str, TranslatedOrder],
+    header_results: dict[str, RowResult],
+    item_results: dict[str, list[RowResult]],
+    ledger: Ledger,
+    actor: str,
+    report: ReleaseReport,
+) -> None:
+    with ledger.transaction() as con:
+        events: list[OrderEvent] = []
+        problems: list[ExceptionRecord] = []
+        for number, translated in by_number.items():
+            refusals = [
+                r.message
+                for r in [header_results.get(number), *item_results.get(number, [])]
+                if r and not r.ok
+            ]
+            oid = translated.order_id
+            if refusals:
+                text = "; ".join(refusals)
+                ledger_injections.mark(con, number, "failed", text)
+                ledger_orders.set_fields(con, oid, state=state.INJECTION_FAILED)
+                problems.append(
+                    ExceptionRecord(
+                        kind="injection_failed",
+                        owner="warehouse_ops",
+                        message=f"Peoplevox refused sales order {number}: {text}",
+                        shopify_order_id=oid,
+                        sales_order_number=number,
+                    )
+                )
+                events.append(OrderEvent(oid, "injection_failed", actor, reason=text))
+                report.failed += 1
+            else:
+                ledger_injections.mark(con, number, "accepted")
+                ledger_orders.set_fields(con, oid, state=state.IN_WAREHOUSE, pvx_status="New")
+                ledger_exceptions.resolve_for_order(
+                    con, oid, (*HELD_KINDS, "injection_failed"), "accepted by Peoplevox"
+                )
+                events.append(
+                    OrderEvent(
+                        oid,
+                        "injected",
+                        actor,
+                        reason=f"accepted by Peoplevox as {number} ({translated.header.Site})",
+                    )
+                )
+                report.injected += 1
+                report.injected_orders.append(
+                    (translated.header.CustomerPurchaseOrderReferenceNumber, number, translated.header.Site)
+                )
+        ledger_exceptions.open_or_touch(con, problems)
+        report.exceptions_opened += len(problems)
+        ledger_events.append(con, events)
+
+
+def resolve_in_doubt(
+    warehouse: Warehouse, ledger: Ledger, rules: BusinessRules, actor: str, report: ReleaseReport
+) -> None:
+    """Finish every injection whose outcome is unknown, without creating anything twice."""
+    with ledger.transaction() as con:
+        doubtful = ledger_injections.in_state(con, "sending")
+    if not doubtful:
+        return
+    found = {}
+    for chunk in _batches([d.sales_order_number for d in doubtful], 100):
+        found.update(warehouse.find_sales_orders(chunk, with_items=True))
+    resend: list[TranslatedOrder] = []
+    missing_items: dict[str, Sequence[SalesOrderItem]] = {}
+    confirmed: list[TranslatedOrder] = []
+    for d in doubtful:
+        translated = stored_translation(d.header, d.items)
+        if translated is None:
+            continue
+        existing = found.get(d.sales_order_number)
+        if existing is None:
+            resend.append(translated)
+            report.in_doubt_resolved["resent"] += 1
+            continue
+        lacking = [
+            i for i in translated.items if existing.item_quantities.get(i.ItemCode, 0) < i.QuantityOrdered
+        ]
+        if lacking:
+            missing_items[d.sales_order_number] = lacking
+            resend.append(translated)
+            report.in_doubt_resolved["items_completed"] += 1
+        else:
+            confirmed.append(translated)
+            report.in_doubt_resolved["found_in_peoplevox"] += 1
+    if confirmed:
+        _record_verdicts({t.sales_order_number: t for t in confirmed}, {}, {}, ledger, actor, ReleaseReport())
+    if resend:
+        inject(resend, warehouse, ledger, rules, actor, report, items_only=missing_items)
+
+
+def push_changes(
+    source: OrdersSource,
+    warehouse: Warehouse,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    report: ReleaseReport,
+    known_codes: set[str],
+) -> None:
+    """Shopify edits and cancellations of injected orders: push before the cut-off, else flag."""
+    with ledger.transaction() as con:
+        changed_ids = ledger_orders.with_pending_change(con, limit=500)
+        rows = ledger_orders.get_many(con, changed_ids)
+        sent = ledger_injections.get_many(
+            con, [r.sales_order_number for r in rows.values() if r.sales_order_number]
+        )
+    pending = [
+        (rows[oid], sent[rows[oid].sales_order_number])
+        for oid in changed_ids
+        if rows[oid].sales_order_number in sent and sent[rows[oid].sales_order_number].state == "accepted"
+    ]
+    if not pending:
+        return
+    fresh = source.orders_by_ids([row.shopify_order_id for row, _ in pending])
+    current = {}
+    for chunk in _batches([inj.sales_order_number for _, inj in pending], 100):
+        current.update(warehouse.find_sales_orders(chunk, with_items=False))
+
+    for row, injection in pending:
+        order = fresh.get(row.shopify_order_id)
+        before = stored_translation(injection.header, injection.items)
+        if order is None or before is None:
+            continue
+        number = injection.sales_order_number
+        latest = translate_order(order, rules, known_codes)
+        status = current[number].status if number in current else None
+        plan = plan_change(before, latest, status, rules.orders.cutoff_status)
+        report.changes[plan.action.value] += 1
+        results: list[RowResult] = []
+        try:
+            if plan.action is ChangeAction.CANCEL:
+                results = warehouse.cancel([number])
+            elif plan.action is ChangeAction.UPDATE:
+                if plan.header_updates:
+                    results += warehouse.update_headers([plan.header_updates])
+                if plan.item_rows:
+                    results += warehouse.save_items(list(plan.item_rows))
+        except SaveOutcomeUnknownError:
+            continue  # still pending: the next run plans it again from Peoplevox's current state
+        _record_change(
+            row.shopify_order_id, number, order, before, latest, plan, status, results, ledger, actor, report
+        )
+
+
+def _record_change(oid, number, order, before, latest, plan, status, results, ledger, actor, report) -> None:
+    refused = [r.message for r in results if not r.ok]
+    with ledger.transaction() as con:
+        events = [
+            OrderEvent(
+                oid,
+                f"change_{plan.action.value}",
+                actor,
+                reason=plan.summary,
+                detail={"warehouse_status": status},
+            )
+        ]
+        fields: dict[str, object] = {"change_pending": False, "snapshot": order.model_dump(mode="json")}
+        if plan.action is ChangeAction.EXCEPTION or refused:
+            message_records = [
+                ExceptionRecord(
+                    kind=e.kind.value,
+                    owner=e.owner.value,
+                    message=e.message,
+                    shopify_order_id=oid,
+                    sales_order_number=number,
+                    subject=plan.summary,
+                )
+                for e in plan.exceptions
+            ]
+            if refused:
+                message_records.append(
+                    ExceptionRecord(
+                        kind="change_failed",
+                        owner="cx",
+                        message=f"Peoplevox refused the change to {number} ({plan.summary}): {'; '.join(refused)}",
+                        shopify_order_id=oid,
+                        sales_order_number=number,
+                        subject=plan.summary,
+                    )
+                )
+            ledger_exceptions.open_or_touch(con, message_records)
+            report.exceptions_opened += len(message_records)
+        elif plan.action is ChangeAction.CANCEL:
+            fields.update(state=state.CANCELLED_IN_WAREHOUSE, pvx_status="Cancelled")
+            ledger_injections.mark(con, number, "accepted")
+        elif plan.action is ChangeAction.UPDATE and isinstance(latest, TranslatedOrder):
+            header, items = _translation_record(latest)
+            ledger_injections.mark_sending(con, [(number, oid, header, items)], run_id=actor)
+            ledger_injections.mark(con, number, "accepted")
+        ledger_orders.set_fields(con, oid, **fields)
+        ledger_events.append(con, events)

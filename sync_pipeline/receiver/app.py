@@ -1,0 +1,125 @@
+"""The receiver: Shopify webhooks and Peoplevox callbacks in, durable inbox files out.
+
+- `POST /webhooks/shopify`: HMAC-SHA256 of the raw body with the app secret must match
+  `X-Shopify-Hmac-SHA256` (constant-time); otherwise 401, logged and recorded in
+  `inbox/rejected.jsonl`. A repeated `X-Shopify-Webhook-Id` is answered 200 and ignored.
+- `GET|POST /callbacks/peoplevox/{token}/{event}`: Peoplevox callbacks carry no
+  authentication, so the subscription URL carries a secret token, compared in constant time.
+- The event is fsynced to the inbox before we answer, and nothing slower happens in the
+  request: Shopify gives a webhook 5 s. Polling stays the source of truth; events only make
+  the sync faster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+from sync_pipeline.lib.inbox import Inbox
+from sync_pipeline.lib.shopify.webhooks import verify_webhook
+
+log = logging.getLogger("sync_pipeline.receiver")
+
+PEOPLEVOX_EVENTS = (
+    "AvailabilityChanges",
+    "SalesOrderStatusChanges",
+    "TrackingNumberReceived",
+    "GoodsReceived",
+    "Returns",
+    "IncrementalChanges",
+)
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    inbox_dir: Path
+    shopify_webhook_secret: str
+    callback_token: str
+
+
+def _reject(inbox: Inbox, source: str, status: int, reason: str, detail: dict[str, Any]) -> PlainTextResponse:
+    log.warning("rejected %s event (%s): %s", source, status, reason)
+    inbox.record_rejection(source, reason, detail)
+    return PlainTextResponse(reason, status_code=status)
+
+
+def create_app(config: ReceiverConfig) -> Starlette:
+    inbox = Inbox(config.inbox_dir)
+    secret = config.shopify_webhook_secret
+    token = config.callback_token.encode("utf-8")
+
+    async def shopify_webhook(request: Request) -> PlainTextResponse:
+        raw = await request.body()
+        topic = request.headers.get("x-shopify-topic", "")
+        webhook_id = request.headers.get("x-shopify-webhook-id", "")
+        detail = {"topic": topic, "webhook_id": webhook_id, "bytes": len(raw)}
+        if len(raw) > MAX_BODY_BYTES:
+            return _reject(inbox, "shopify", 413, "webhook body too large", detail)
+        if not verify_webhook(raw, request.headers.get("x-shopify-hmac-sha256"), secret):
+            reason = (
+                "missing HMAC signature"
+                if "x-shopify-hmac-sha256" not in request.headers
+                else "bad HMAC signature"
+            )
+            return _reject(inbox, "shopify", 401, reason, detail)
+        if not topic or not webhook_id:
+            return _reject(inbox, "shopify", 400, "missing X-Shopify-Topic or X-Shopify-Webhook-Id", detail)
+        try:
+            payload = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return _reject(inbox, "shopify", 400, f"body is not JSON: {error}", detail)
+        if not isinstance(payload, dict):
+            return _reject(inbox, "shopify", 400, "body is not a JSON object", detail)
+        event = {
+            "topic": topic,
+            "webhook_id": webhook_id,
+            "triggered_at": request.headers.get("x-shopify-triggered-at"),
+            "api_version": request.headers.get("x-shopify-api-version"),
+            "payload": payload,
+        }
+        stored = inbox.write("shopify", event, dedupe_key=f"webhook:{webhook_id}")
+        return PlainTextResponse("ok" if stored else "duplicate ignored")
+
+    async def peoplevox_callback(request: Request) -> PlainTextResponse:
+        given = request.path_params["token"].encode("utf-8")
+        event_type = request.path_params["event"]
+        detail = {"event": event_type}
+        if not token or not hmac.compare_digest(given, token):
+            return _reject(inbox, "peoplevox", 401, "bad callback token", detail)
+        if event_type not in PEOPLEVOX_EVENTS:
+            return _reject(inbox, "peoplevox", 404, f"unknown Peoplevox event {event_type!r}", detail)
+        params: dict[str, str] = dict(request.query_params)
+        if request.method == "POST":
+            raw = await request.body()
+            if len(raw) > MAX_BODY_BYTES:
+                return _reject(inbox, "peoplevox", 413, "callback body too large", detail)
+            form = await request.form()
+            params.update({k: str(v) for k, v in form.items()})
+        if not params:
+            return _reject(inbox, "peoplevox", 400, "callback carried no parameters", detail)
+        # Identical callbacks (a duplicate delivery) carry the same parameters.
+        fingerprint = hashlib.sha256(json.dumps([event_type, sorted(params.items())]).encode()).hexdigest()
+        stored = inbox.write("peoplevox", {"event": event_type, "params": params}, dedupe_key=fingerprint)
+        return PlainTextResponse("ok" if stored else "duplicate ignored")
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/shopify", shopify_webhook, methods=["POST"]),
+            Route("/callbacks/peoplevox/{token}/{event}", peoplevox_callback, methods=["GET", "POST"]),
+            Route("/healthz", health, methods=["GET"]),
+        ]
+    )

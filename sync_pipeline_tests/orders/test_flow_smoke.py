@@ -1,0 +1,37 @@
+"""Ingest then release against both sandboxes, without Dagster: the flow's plumbing works."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sync_pipeline.lib.flows.catalogue import refresh
+from sync_pipeline.lib.flows.orders.ingest import ingest
+from sync_pipeline.lib.flows.orders.release import release
+from sync_pipeline.sandbox.shopify.control import AddressSpec, LineSpec, OrderSpec
+from sync_pipeline_tests.orders.conftest import Stack
+
+
+def test_paid_order_reaches_peoplevox_once(stack: Stack) -> None:
+    refresh(stack.source, stack.warehouse, stack.ledger, stack.rules)
+    stack.shop.place_order(
+        OrderSpec(
+            lines=[LineSpec(sku="TEE-BLK-M", quantity=2), LineSpec(sku="BUNDLE-NATIVE")],
+            shipping_address=AddressSpec(
+                name="Ada Lovelace", address1="1 St James's Sq", city="London", zip="SW1Y 4JU"
+            ),
+        )
+    )
+    now = datetime.now(UTC)
+    report = ingest(stack.source, stack.ledger, stack.rules, "test", now)
+    assert report.orders_read >= 1
+    first = release(stack.source, stack.warehouse, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    assert first.injected == 1, first.summary
+    second = release(stack.source, stack.warehouse, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    assert second.injected == 0
+    orders = stack.pvx.state().orders
+    assert len(orders) == 1
+    # The native bundle's components merge with the loose tees: 2 + 2 × 1 bundle.
+    assert {line.item_code: line.quantity_ordered for line in orders[0].lines} == {
+        "TEE-BLK-M": 4,
+        "CAP-NVY": 1,
+    }
