@@ -67,7 +67,8 @@ class SandboxControl:
 
     @staticmethod
     def _ref(order_id: str | int) -> str:
-        return quote(str(order_id), safe="")
+        # A gid's slashes would split the path even when escaped; its numeric tail is enough.
+        return quote(str(order_id).rsplit("/", 1)[-1], safe="")
 
     # catalogue and stock
     def add_product(self, product: ProductSpec) -> dict[str, Any]:

@@ -1,0 +1,70 @@
+"""Fulfilment orders, partial fulfilment with tracking, and asynchronous cancellation."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_pipeline.lib.shopify import ShopifyUserErrors
+from sync_pipeline.lib.shopify.models import TrackingInfo
+from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
+
+from .conftest import Sandbox
+
+
+def test_partial_then_complete_fulfilment(sandbox: Sandbox) -> None:
+    sandbox.seed()
+    placed = sandbox.control.place_order(
+        OrderSpec(lines=[LineSpec(sku="TEE-S", quantity=3), LineSpec(sku="MUG"), LineSpec(sku="GIFT-25")])
+    )
+    (fo,) = sandbox.client.get_fulfillment_orders(placed["id"])
+    assert fo.status == "OPEN" and "CREATE_FULFILLMENT" in fo.actions
+    assert fo.location_id == sandbox.location_id()
+    assert [(x.line_item.sku, x.remaining_quantity) for x in fo.line_items] == [
+        ("TEE-S", 3),
+        ("MUG", 1),
+    ]  # no gift card
+    tee = fo.line_items[0]
+    made = sandbox.client.create_fulfillment(
+        {fo.id: {tee.id: 2}},
+        tracking=TrackingInfo(company="Royal Mail", number="RM123GB", url="https://track.test/RM123GB"),
+        notify_customer=True,
+    )
+    assert made.name == "#1001.1" and made.tracking_info[0].number == "RM123GB"
+    (fo,) = sandbox.client.get_fulfillment_orders(placed["id"])
+    assert fo.status == "IN_PROGRESS"
+    assert [x.remaining_quantity for x in fo.line_items] == [1, 1]
+    order = sandbox.client.get_order(placed["id"])
+    assert order is not None and order.display_fulfillment_status == "PARTIALLY_FULFILLED"
+    events = [e["kind"] for e in sandbox.control.get_order(placed["id"])["events"]]
+    assert "shipping_confirmation_sent" in events
+    with pytest.raises(ShopifyUserErrors, match="quantity"):
+        sandbox.client.create_fulfillment({fo.id: {tee.id: 2}})  # only 1 remains
+    sandbox.client.create_fulfillment({fo.id: None})  # the rest
+    (fo,) = sandbox.client.get_fulfillment_orders(placed["id"])
+    assert fo.status == "CLOSED" and fo.actions == set()
+    order = sandbox.client.get_order(placed["id"])
+    assert order is not None and order.display_fulfillment_status == "FULFILLED"
+    stock = {s["sku"]: s for s in sandbox.control.state()["stock"]}
+    assert (stock["TEE-S"]["available"], stock["TEE-S"]["committed"], stock["TEE-S"]["on_hand"]) == (
+        47,
+        0,
+        47,
+    )
+    with pytest.raises(ShopifyUserErrors, match="unfulfillable status"):
+        sandbox.client.create_fulfillment({fo.id: None})
+
+
+def test_cancel_is_asynchronous_and_restocks(sandbox: Sandbox) -> None:
+    sandbox.seed()
+    placed = sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG", quantity=5)]))
+    job = sandbox.client.cancel_order(placed["id"], reason="CUSTOMER", restock=True)
+    assert not job.done
+    assert sandbox.client.wait_for_job(job.id, timeout=5, poll_seconds=0.05)
+    order = sandbox.client.get_order(placed["id"])
+    assert order is not None and order.cancelled_at is not None and order.cancel_reason == "CUSTOMER"
+    assert order.closed
+    stock = {s["sku"]: s for s in sandbox.control.state()["stock"]}
+    assert (stock["MUG"]["available"], stock["MUG"]["committed"]) == (50, 0)
+    with pytest.raises(ShopifyUserErrors) as again:
+        sandbox.client.cancel_order(placed["id"])
+    assert again.value.codes == ["INVALID"]

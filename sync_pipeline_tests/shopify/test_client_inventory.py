@@ -1,0 +1,115 @@
+"""Catalogue and stock through the client: variants, levels, CAS, idempotency, bundle parents."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_pipeline.lib.shopify import ShopifyQueryError, ShopifyUserErrors, documents
+from sync_pipeline.lib.shopify.models import StockDelta, StockWrite
+from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
+
+from .conftest import Sandbox
+
+
+def test_variants_locations_and_bundle_components(sandbox: Sandbox) -> None:
+    made = sandbox.seed()
+    variants = {v.sku: v for v in sandbox.client.iter_product_variants()}
+    assert set(variants) == {"TEE-S", "TEE-M", "MUG", "GIFT-25", "BUNDLE-BRK"}
+    assert variants["TEE-S"].barcode == "5000001"
+    assert variants["TEE-S"].inventory_item.id == made["TEE-S"]["inventory_item_id"]
+    bundle = variants["BUNDLE-BRK"]
+    assert bundle.requires_components
+    assert [(c.product_variant.sku, c.quantity) for c in bundle.components] == [("TEE-S", 1), ("MUG", 2)]
+    assert [v.sku for v in sandbox.client.iter_product_variants("sku:MUG")] == ["MUG"]
+    (loc,) = sandbox.client.list_locations()
+    assert loc.name == "Warehouse" and loc.is_active
+
+
+def test_levels_reflect_orders(sandbox: Sandbox) -> None:
+    made = sandbox.seed()
+    sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG", quantity=4)]))
+    item = made["MUG"]["inventory_item_id"]
+    levels = sandbox.client.get_inventory_levels(
+        [item], sandbox.location_id(), ("available", "committed", "on_hand")
+    )
+    assert levels[item].quantities == {"available": 46, "committed": 4, "on_hand": 50}
+
+
+def test_set_quantities_with_compare_and_set(sandbox: Sandbox) -> None:
+    made = sandbox.seed()
+    loc = sandbox.location_id()
+    tee, mug = made["TEE-S"]["inventory_item_id"], made["MUG"]["inventory_item_id"]
+    groups = sandbox.client.set_inventory_quantities(
+        [StockWrite(inventory_item_id=tee, location_id=loc, quantity=7, expected=50),
+         StockWrite(inventory_item_id=mug, location_id=loc, quantity=60, expected=None)],
+        reference_document_uri="gid://pvx-sync/SyncJob/1",
+    )  # fmt: skip
+    assert groups[0].reference_document_uri == "gid://pvx-sync/SyncJob/1"
+    assert {c.name for c in groups[0].changes} == {"available", "on_hand"}
+    with pytest.raises(ShopifyUserErrors) as stale:
+        sandbox.client.set_inventory_quantities(
+            [StockWrite(inventory_item_id=mug, location_id=loc, quantity=1, expected=60),
+             StockWrite(inventory_item_id=tee, location_id=loc, quantity=1, expected=50)]
+        )  # fmt: skip
+    assert stale.value.codes == ["CHANGE_FROM_QUANTITY_STALE"]
+    assert stale.value.errors[0].field == ["input", "quantities", "1", "changeFromQuantity"]
+    levels = sandbox.client.get_inventory_levels([tee, mug], loc)
+    assert (levels[tee].available, levels[mug].available) == (7, 60)  # all or nothing: mug not written
+
+
+def test_bundle_parent_write_fails_the_whole_batch(sandbox: Sandbox) -> None:
+    made = sandbox.seed()
+    loc = sandbox.location_id()
+    with pytest.raises(ShopifyUserErrors) as err:
+        sandbox.client.set_inventory_quantities(
+            [StockWrite(inventory_item_id=made["TEE-M"]["inventory_item_id"], location_id=loc, quantity=3, expected=None),
+             StockWrite(inventory_item_id=made["BUNDLE-BRK"]["inventory_item_id"], location_id=loc, quantity=3,
+                        expected=None)]
+        )  # fmt: skip
+    assert err.value.codes == ["NON_MUTABLE_INVENTORY_ITEM"]
+    assert (
+        sandbox.client.get_inventory_levels([made["TEE-M"]["inventory_item_id"]], loc)[
+            made["TEE-M"]["inventory_item_id"]
+        ].available
+        == 50
+    )
+
+
+def test_idempotent_replay_returns_the_first_result(sandbox: Sandbox) -> None:
+    made = sandbox.seed()
+    loc = sandbox.location_id()
+    item = made["MUG"]["inventory_item_id"]
+
+    def adjust(delta: int, key: str) -> dict:
+        variables = {"key": key, "input": {"name": "available", "reason": "correction", "changes": [
+            {"inventoryItemId": item, "locationId": loc, "delta": delta, "changeFromQuantity": None}]}}  # fmt: skip
+        return sandbox.client.execute("Adj", documents.INVENTORY_ADJUST_QUANTITIES, variables)[
+            "inventoryAdjustQuantities"
+        ]
+
+    first = adjust(5, "k-1")
+    replay = adjust(5, "k-1")
+    assert replay["inventoryAdjustmentGroup"]["id"] == first["inventoryAdjustmentGroup"]["id"]
+    assert sandbox.client.get_inventory_levels([item], loc)[item].available == 55  # applied once
+    mismatch = adjust(6, "k-1")
+    assert mismatch["userErrors"][0]["code"] == "IDEMPOTENCY_KEY_PARAMETER_MISMATCH"
+    sandbox.client.adjust_inventory_quantities([StockDelta(inventory_item_id=item, location_id=loc, delta=-5,
+                                                           expected=55)])  # fmt: skip
+    assert sandbox.client.get_inventory_levels([item], loc)[item].available == 50
+
+
+def test_inventory_mutations_require_idempotent_and_change_from(sandbox: Sandbox) -> None:
+    made = sandbox.seed()
+    loc = sandbox.location_id()
+    item = made["MUG"]["inventory_item_id"]
+    no_key = documents.INVENTORY_SET_QUANTITIES.replace(" @idempotent(key: $key)", "").replace(
+        ", $key: String!", ""
+    )
+    with pytest.raises(ShopifyQueryError) as err:
+        sandbox.client.execute("NoKey", no_key, {"input": {"name": "available", "reason": "correction", "quantities": [
+            {"inventoryItemId": item, "locationId": loc, "quantity": 1, "changeFromQuantity": None}]}})  # fmt: skip
+    assert "@idempotent" in str(err.value)
+    data = sandbox.client.execute("NoCfq", documents.INVENTORY_SET_QUANTITIES, {"key": "x", "input": {
+        "name": "available", "reason": "correction",
+        "quantities": [{"inventoryItemId": item, "locationId": loc, "quantity": 1}]}})  # fmt: skip
+    assert data["inventorySetQuantities"]["userErrors"][0]["code"] == "COMPARE_QUANTITY_REQUIRED"

@@ -1,0 +1,82 @@
+"""Webhook signing and delivery: headers, HMAC, retries, drops and duplicates."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from sync_pipeline.lib.shopify import sign_webhook, verify_webhook
+from sync_pipeline.sandbox.shopify.config import FaultSettings
+from sync_pipeline.sandbox.shopify.control import CancelSpec, EditSpec, LineSpec, OrderSpec, QuantityChange
+
+from .conftest import Receiver, Sandbox
+
+SECRET = "sandbox-webhook-secret"
+
+
+def test_verify_good_tampered_and_missing() -> None:
+    body = b'{"id":1,"name":"#1001"}'
+    good = sign_webhook(body, SECRET)
+    assert verify_webhook(body, good, SECRET)
+    assert not verify_webhook(body + b" ", good, SECRET)
+    assert not verify_webhook(body, good, "other-secret")
+    assert not verify_webhook(body, None, SECRET)
+    assert not verify_webhook(body, "", SECRET)
+    assert not verify_webhook(body, good[:-2] + "AA", SECRET)
+
+
+def test_order_lifecycle_webhooks_are_signed_and_complete(sandbox: Sandbox, receiver: Receiver) -> None:
+    sandbox.seed()
+    for topic in ("ORDERS_PAID", "ORDERS_UPDATED", "ORDERS_EDITED", "ORDERS_CANCELLED"):
+        sandbox.client.create_webhook_subscription(topic, receiver.url)
+    assert len(sandbox.client.list_webhook_subscriptions()) == 4
+    placed = sandbox.control.place_order(
+        OrderSpec(lines=[LineSpec(sku="MUG", quantity=2)], financial_status="PENDING")
+    )
+    sandbox.control.mark_paid(placed["id"])
+    line = placed["line_items"][0]["id"]
+    sandbox.control.edit_order(
+        placed["id"], EditSpec(set_quantities=[QuantityChange(line_item_id=line, quantity=1)])
+    )
+    sandbox.control.cancel_order(placed["id"], CancelSpec(reason="FRAUD", restock=True))
+    receiver.wait_for(lambda reqs: len(reqs) >= 6)
+    time.sleep(0.1)  # nothing more should arrive
+    expected = ["orders/cancelled", "orders/edited", "orders/paid"] + ["orders/updated"] * 3
+    assert sorted(receiver.topics()) == expected
+    for headers, body in receiver.requests:
+        assert verify_webhook(body, headers["x-shopify-hmac-sha256"], SECRET)
+        assert headers["x-shopify-api-version"] == "2026-10"
+        assert headers["x-shopify-shop-domain"] == "sandbox-store.myshopify.com"
+        assert headers["x-shopify-webhook-id"] and headers["x-shopify-triggered-at"]
+        payload = json.loads(body)
+        assert payload["admin_graphql_api_id"] == placed["id"] and payload["name"] == "#1001"
+        assert {"updated_at", "financial_status", "cancelled_at", "id"} <= payload.keys()
+    cancelled = [json.loads(b) for h, b in receiver.requests if h["x-shopify-topic"] == "orders/cancelled"]
+    assert cancelled[0]["cancelled_at"] and cancelled[0]["cancel_reason"] == "fraud"
+    ids = [h["x-shopify-webhook-id"] for h, _ in receiver.requests]
+    assert len(set(ids)) == len(ids)
+
+
+def test_failed_delivery_is_retried(sandbox: Sandbox, receiver: Receiver) -> None:
+    sandbox.seed()
+    receiver.fail_first = 2
+    sandbox.control.register_webhook("orders/paid", receiver.url)
+    sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")]))
+    receiver.wait_for(lambda reqs: len(reqs) == 1)
+    (delivery,) = sandbox.control.state()["webhook_deliveries"]
+    assert delivery["status"] == "delivered" and delivery["attempts"] == 3
+
+
+def test_faults_drop_and_duplicate_deliveries(sandbox: Sandbox, receiver: Receiver) -> None:
+    sandbox.seed()
+    sandbox.control.register_webhook("ORDERS_CREATE", receiver.url)
+    sandbox.control.set_faults(FaultSettings(webhook_duplicate_rate=1.0))
+    sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")]))
+    receiver.wait_for(lambda reqs: len(reqs) == 2)
+    (h1, b1), (h2, b2) = receiver.requests
+    assert h1["x-shopify-webhook-id"] == h2["x-shopify-webhook-id"] and b1 == b2
+    sandbox.control.set_faults(FaultSettings(webhook_drop_rate=1.0))
+    sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")]))
+    time.sleep(0.3)
+    assert len(receiver.requests) == 2
+    assert sandbox.control.state()["webhook_deliveries"][-1]["status"] == "dropped"
