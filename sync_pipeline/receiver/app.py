@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -104,8 +105,14 @@ def create_app(config: ReceiverConfig) -> Starlette:
             raw = await request.body()
             if len(raw) > MAX_BODY_BYTES:
                 return _reject(inbox, "peoplevox", 413, "callback body too large", detail)
-            form = await request.form()
-            params.update({k: str(v) for k, v in form.items()})
+            # Peoplevox posts `postParams` form-encoded (key=value&…); parsed here directly
+            # rather than through a multipart parser we would otherwise need to install.
+            try:
+                params.update(
+                    parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
+                )
+            except (UnicodeDecodeError, ValueError) as error:
+                return _reject(inbox, "peoplevox", 400, f"callback body is not form-encoded: {error}", detail)
         if not params:
             return _reject(inbox, "peoplevox", 400, "callback carried no parameters", detail)
         # Identical callbacks (a duplicate delivery) carry the same parameters.

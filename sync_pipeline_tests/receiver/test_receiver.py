@@ -1,0 +1,114 @@
+"""The receiver over real HTTP: signed webhooks in, forgeries out, every accepted event durable."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sync_pipeline.lib.inbox import Inbox
+from sync_pipeline.lib.shopify import sign_webhook
+from sync_pipeline.receiver.app import ReceiverConfig, create_app
+from sync_pipeline.sandbox.server import serve_in_thread
+
+SECRET = "test-webhook-secret"
+TOKEN = "callback-token-1234567890"
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[tuple[str, Inbox]]:
+    config = ReceiverConfig(inbox_dir=tmp_path / "inbox", shopify_webhook_secret=SECRET, callback_token=TOKEN)
+    with serve_in_thread(create_app(config)) as url:
+        yield url, Inbox(tmp_path / "inbox")
+
+
+def _webhook(url: str, body: bytes, signature: str | None, webhook_id: str = "wh-1") -> httpx.Response:
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": "orders/paid",
+        "X-Shopify-Webhook-Id": webhook_id,
+        "X-Shopify-Triggered-At": "2026-11-27T10:00:00Z",
+        "X-Shopify-API-Version": "2026-10",
+    }
+    if signature is not None:
+        headers["X-Shopify-Hmac-SHA256"] = signature
+    return httpx.post(f"{url}/webhooks/shopify", content=body, headers=headers, timeout=5)
+
+
+def test_signed_webhook_is_stored_before_the_answer(receiver: tuple[str, Inbox]) -> None:
+    url, inbox = receiver
+    body = json.dumps(
+        {"id": 1001, "admin_graphql_api_id": "gid://shopify/Order/1001", "name": "#1001"}
+    ).encode()
+    response = _webhook(url, body, sign_webhook(body, SECRET))
+    assert response.status_code == 200
+    [item] = inbox.since("shopify")
+    event = item.load()
+    assert event["topic"] == "orders/paid"
+    assert event["payload"]["admin_graphql_api_id"] == "gid://shopify/Order/1001"
+
+
+def test_duplicate_webhook_id_is_acknowledged_but_stored_once(receiver: tuple[str, Inbox]) -> None:
+    url, inbox = receiver
+    body = b'{"id": 1}'
+    for _ in range(3):
+        assert _webhook(url, body, sign_webhook(body, SECRET), webhook_id="same").status_code == 200
+    assert _webhook(url, body, sign_webhook(body, SECRET), webhook_id="other").status_code == 200
+    assert len(inbox.since("shopify")) == 2
+
+
+@pytest.mark.parametrize(
+    ("signature", "reason"),
+    [(None, "missing HMAC signature"), ("bm90LXRoZS1yaWdodC1zaWduYXR1cmU=", "bad HMAC signature")],
+)
+def test_forged_or_unsigned_webhook_is_refused_and_logged(
+    receiver: tuple[str, Inbox], signature: str | None, reason: str
+) -> None:
+    url, inbox = receiver
+    response = _webhook(url, b'{"id": 1}', signature)
+    assert response.status_code == 401
+    assert inbox.since("shopify") == []
+    rejected = (inbox.root / "rejected.jsonl").read_text().splitlines()
+    assert json.loads(rejected[-1])["reason"] == reason
+
+
+def test_tampered_body_fails_verification(receiver: tuple[str, Inbox]) -> None:
+    url, inbox = receiver
+    signature = sign_webhook(b'{"id": 1, "total": "10.00"}', SECRET)
+    assert _webhook(url, b'{"id": 1, "total": "0.01"}', signature).status_code == 401
+    assert inbox.since("shopify") == []
+
+
+def test_signed_but_malformed_body_is_rejected_with_a_reason(receiver: tuple[str, Inbox]) -> None:
+    url, inbox = receiver
+    body = b"{not json"
+    response = _webhook(url, body, sign_webhook(body, SECRET))
+    assert response.status_code == 400
+    assert "not JSON" in response.text
+    assert inbox.since("shopify") == []
+
+
+def test_peoplevox_callback_needs_the_token(receiver: tuple[str, Inbox]) -> None:
+    url, inbox = receiver
+    good = f"{url}/callbacks/peoplevox/{TOKEN}/SalesOrderStatusChanges"
+    params = {"number": "SHP-1001", "status": "Despatched"}
+    assert httpx.get(good, params=params, timeout=5).status_code == 200
+    assert httpx.get(good, params=params, timeout=5).status_code == 200  # duplicate delivery
+    assert (
+        httpx.get(f"{url}/callbacks/peoplevox/wrong-token/SalesOrderStatusChanges", params=params).status_code
+        == 401
+    )
+    assert httpx.get(f"{url}/callbacks/peoplevox/{TOKEN}/NoSuchEvent", params=params).status_code == 404
+    post = httpx.post(
+        f"{url}/callbacks/peoplevox/{TOKEN}/AvailabilityChanges", data={"item": "TEE", "available": "4"}
+    )
+    assert post.status_code == 200
+    events = [i.load() for i in inbox.since("peoplevox")]
+    assert events == [
+        {"event": "SalesOrderStatusChanges", "params": params},
+        {"event": "AvailabilityChanges", "params": {"item": "TEE", "available": "4"}},
+    ]
+    assert TOKEN not in (inbox.root / "rejected.jsonl").read_text()
