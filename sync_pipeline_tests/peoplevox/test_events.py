@@ -1,0 +1,81 @@
+"""Event callbacks over HTTP: GET with URL-encoded placeholders, POST form bodies, injected faults."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qs
+
+from sync_pipeline.lib.peoplevox import PeoplevoxClient
+from sync_pipeline_tests.peoplevox.conftest import Sandbox
+
+ODD_SKU = "A&B=C ü/#?"
+
+
+def _wait_for(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for callbacks"
+        time.sleep(0.02)
+
+
+def test_get_and_post_callbacks(sandbox: Sandbox, client: PeoplevoxClient, receiver) -> None:  # type: ignore[no-untyped-def]
+    sandbox.control.seed_items([(ODD_SKU, "1", "odd")])
+    client.subscribe_event(
+        "GoodsReceived",
+        receiver.url
+        + "/gi?token=s3cret&sku={Consignments.ConsignmentItemTypes.ItemType.ItemCode}&q={Consignments.ConsignmentItemTypes.Quantity}&x={Unknown}",
+    )
+    client.subscribe_post_event(
+        "AvailabilityChanges", receiver.url + "/avail", "item={ItemCode}&available={Available}"
+    )
+    sandbox.control.goods_in(ODD_SKU, "PrimarySite", 7, "PO 1")
+    assert sandbox.control.flush_events()
+    _wait_for(lambda: len(receiver.calls) == 2)
+    get = next(c for c in receiver.calls if c["method"] == "GET")
+    query = parse_qs(get["query"])
+    assert query["sku"] == [ODD_SKU] and query["q"] == ["7"] and query["token"] == ["s3cret"]
+    assert "%7BUnknown%7D" in get["query"] or "{Unknown}" in get["query"]
+    post = next(c for c in receiver.calls if c["method"] == "POST")
+    assert parse_qs(post["body"]) == {"item": [ODD_SKU], "available": ["7"]}
+
+
+def test_status_and_tracking_events_follow_the_warehouse(
+    sandbox: Sandbox, client: PeoplevoxClient, receiver
+) -> None:  # type: ignore[no-untyped-def]
+    sandbox.control.seed_items([("S1", "1", "one")])
+    sandbox.control.set_stock([("S1", "PrimarySite", 5)])
+    client.subscribe_event(
+        "SalesOrderStatusChanges", receiver.url + "/s?so={SalesOrderNumber}&st={SalesOrderStatus.Name}"
+    )
+    client.subscribe_event(
+        "TrackingNumberReceived",
+        receiver.url + "/t?so={Picks.SalesOrder.SalesOrderNumber}&d={DespatchNumber}&tn={TrackingNumber}",
+    )
+    client.save_data("Sales orders", [{"SalesOrderNumber": "#1001"}])
+    client.save_data(
+        "Sales order items",
+        [{"SalesOrderNumber": "#1001", "ItemCode": "S1", "QuantityOrdered": 1, "Line": "1"}],
+    )
+    sandbox.control.advance(86_400)
+    sandbox.control.flush_events()
+    statuses = [parse_qs(c["query"])["st"][0] for c in receiver.calls if c["path"] == "/s"]
+    assert statuses == ["New", "Allocated", "Picking", "Packed", "Despatched"]
+    [tracking] = [parse_qs(c["query"]) for c in receiver.calls if c["path"] == "/t"]
+    assert (
+        tracking["so"] == ["#1001"] and tracking["d"] == ["DES00001"] and tracking["tn"][0].startswith("RM")
+    )
+
+
+def test_faults_drop_and_duplicate_callbacks(sandbox: Sandbox, client: PeoplevoxClient, receiver) -> None:  # type: ignore[no-untyped-def]
+    sandbox.control.seed_items([("S1", "1", "one")])
+    client.subscribe_event("GoodsReceived", receiver.url + "/gi?id={GoodsInId}")
+    sandbox.control.set_faults(callback_drop_rate=1.0)
+    sandbox.control.goods_in("S1", "PrimarySite", 1)
+    sandbox.control.set_faults(
+        callback_drop_rate=0.0, callback_duplicate_rate=1.0, callback_delay_seconds=0.2
+    )
+    sandbox.control.goods_in("S1", "PrimarySite", 1)
+    assert sandbox.control.flush_events()
+    assert [c["query"] for c in receiver.calls] == ["id=GI00002", "id=GI00002"]
+    outcomes = [d.outcome for d in sandbox.control.state().deliveries]
+    assert outcomes == ["dropped", "delivered"]
