@@ -104,14 +104,16 @@ def observe(
         # poll does not add to the wait. A later transition to paid runs from when we saw it.
         paid_at = _aware(order.processed_at or order.created_at) if previous is None else now
 
-    if order.is_cancelled:
-        return Observation(CANCELLED_BEFORE_RELEASE, paid_at, None, False, events)
-    if not paid:
-        return Observation(AWAITING_PAYMENT, paid_at, None, False, events)
+    # Decided when first seen, whatever the payment status, and final: an old order paid, refunded
+    # or cancelled later must still never be sent automatically.
     if previous is None and now - _aware(order.created_at) > timedelta(days=max_age_days):
         return Observation(TOO_OLD, paid_at, None, False, events)
     if previous is not None and previous.state == TOO_OLD:
         return Observation(TOO_OLD, paid_at, None, False, events)
+    if order.is_cancelled:
+        return Observation(CANCELLED_BEFORE_RELEASE, paid_at, None, False, events)
+    if not paid:
+        return Observation(AWAITING_PAYMENT, paid_at, None, False, events)
     assert paid_at is not None
     # A held or refused order that was edited goes back in the queue with its original due
     # time (usually past): the edit is the fix, and it was already held for the window.
