@@ -104,23 +104,44 @@ class ShopifyClient:
         self.close()
 
     def execute(
-        self, operation: str, document: str, variables: dict[str, Any], safe_to_retry: bool = True
+        self,
+        operation: str,
+        document: str,
+        variables: dict[str, Any],
+        safe_to_retry: bool = True,
+        cost_hint: float = 0.0,
     ) -> Any:
-        """Run any document; returns `data`. The typed methods below are built on this."""
+        """Run any document; returns `data`. The typed methods below are built on this.
+
+        `cost_hint` is the expected requested cost, used for pacing until Shopify has told us
+        the real figure for this operation shape, so the first call of a shape does not run
+        into an empty bucket.
+        """
         shape = (operation, *sorted((k, v if isinstance(v, int) else len(v)) for k, v in variables.items()
                                     if isinstance(v, int | list)))  # fmt: skip
         return self.transport.execute(
-            operation, document, variables, shape=shape, safe_to_retry=safe_to_retry
+            operation, document, variables, shape=shape, safe_to_retry=safe_to_retry, cost_hint=cost_hint
         )
 
     def _paged(
-        self, operation: str, document: str, variables: dict[str, Any], path: str, first: int
+        self,
+        operation: str,
+        document: str,
+        variables: dict[str, Any],
+        path: str,
+        first: int,
+        per_node: int = 1,
     ) -> Iterator[Any]:
         """Yield nodes of the connection at `path`, halving the page on MAX_COST_EXCEEDED."""
         after: str | None = None
         while True:
             try:
-                data = self.execute(operation, document, {**variables, "first": first, "after": after})
+                data = self.execute(
+                    operation,
+                    document,
+                    {**variables, "first": first, "after": after},
+                    cost_hint=2 + first * per_node,
+                )
             except ShopifyQueryError as exc:
                 if "MAX_COST_EXCEEDED" in exc.codes and first > 1:
                     first //= 2
@@ -156,6 +177,7 @@ class ShopifyClient:
             variables,
             "productVariants",
             _fit(per_node, self.max_query_cost),
+            per_node,
         ):
             yield ProductVariant.model_validate(node)
 
@@ -181,7 +203,7 @@ class ShopifyClient:
             terms.append(extra_query)
         variables = {"query": " AND ".join(terms), "lineItems": self.line_items_per_order}
         for node in self._paged("OrdersUpdatedSince", docs.ORDERS_UPDATED_SINCE, variables, "orders",
-                                self.orders_page_size()):  # fmt: skip
+                                self.orders_page_size(), self._order_node_cost()):  # fmt: skip
             yield self._complete(Order.model_validate(node))
 
     def get_order(self, order_id: str) -> Order | None:
@@ -198,7 +220,10 @@ class ShopifyClient:
         for start in range(0, len(order_ids), chunk):
             ids = list(order_ids[start : start + chunk])
             data = self.execute(
-                "OrdersByIds", docs.ORDERS_BY_IDS, {"ids": ids, "lineItems": self.line_items_per_order}
+                "OrdersByIds",
+                docs.ORDERS_BY_IDS,
+                {"ids": ids, "lineItems": self.line_items_per_order},
+                cost_hint=len(ids) * (self._order_node_cost() + 1),
             )
             found.extend(self._complete(Order.model_validate(n)) for n in data["nodes"] if n and n.get("id"))
         return found
@@ -299,7 +324,10 @@ class ShopifyClient:
         for start in range(0, len(inventory_item_ids), chunk):
             ids = list(inventory_item_ids[start : start + chunk])
             variables = {"ids": ids, "locationId": location_id, "names": list(names)}
-            for node in self.execute("InventoryLevels", docs.INVENTORY_LEVELS, variables)["nodes"]:
+            hint = len(ids) * (INVENTORY_NODE - 1 + len(names))
+            for node in self.execute("InventoryLevels", docs.INVENTORY_LEVELS, variables, cost_hint=hint)[
+                "nodes"
+            ]:
                 if not node or "id" not in node:
                     continue
                 level = node.get("inventoryLevel")
@@ -338,7 +366,9 @@ class ShopifyClient:
                           "quantities": rows},
                 "key": f"{base_key}:{index}",
             }  # fmt: skip
-            data = self.execute("InventorySetQuantities", docs.INVENTORY_SET_QUANTITIES, variables)
+            data = self.execute(
+                "InventorySetQuantities", docs.INVENTORY_SET_QUANTITIES, variables, cost_hint=10
+            )
             payload = data["inventorySetQuantities"]
             self._user_errors("InventorySetQuantities", payload)
             if payload.get("inventoryAdjustmentGroup"):

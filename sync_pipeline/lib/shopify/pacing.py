@@ -39,12 +39,15 @@ class CostPacer:
         elapsed = self._clock() - self._stamp
         return min(self._maximum, self._available + elapsed * self._restore)
 
-    def expected_cost(self, shape: Any) -> float:
-        return self._expected.get(shape, 0.0)
+    def expected_cost(self, shape: Any, hint: float = 0.0) -> float:
+        """What `shape` asked for last time; before the first answer, the caller's estimate."""
+        return self._expected.get(shape, hint)
 
-    def before_request(self, shape: Any) -> None:
+    def before_request(self, shape: Any, hint: float = 0.0) -> None:
         """Block until the bucket should hold the expected cost of `shape`, then reserve it."""
-        cost = self.expected_cost(shape)
+        cost = self.expected_cost(shape, hint)
+        if self._maximum is not None:
+            cost = min(cost, self._maximum)
         with self._lock:
             available = self.estimate()
             if available is None or cost <= 0:

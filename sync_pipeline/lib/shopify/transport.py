@@ -73,12 +73,13 @@ class GraphQLTransport:
         *,
         shape: Any = None,
         safe_to_retry: bool = True,
+        cost_hint: float = 0.0,
     ) -> dict[str, Any]:
         """Run one operation; `shape` keys the learned cost (operation + size-setting variables)."""
         shape = shape if shape is not None else operation
         last = "no response"
         for attempt in range(1, self.max_attempts + 1):
-            self.pacer.before_request(shape)
+            self.pacer.before_request(shape, cost_hint)
             self.stats.requests += 1
             self.stats.by_operation[operation] = self.stats.by_operation.get(operation, 0) + 1
             try:
