@@ -98,7 +98,8 @@ def _run(state: SandboxState, version: str, query: str, variables: dict[str, Any
         body["extensions"] = _cost(requested, None, bucket.throttle_status())
         return body
     context: dict[str, Any] = {"config": state.config, "state": state}
-    result = execute(schema, document, state.root, context, variables, name)
+    with state.store.lock:  # one consistent snapshot per request, like a database transaction
+        result = execute(schema, document, state.root, context, variables, name)
     data = result.data
     actual = min(requested, calc.actual(data))
     bucket.refund(requested - actual)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
 
-from .ids import gid
+from .ids import gid, parse_gid
 from .model import QUANTITY_NAMES, iso
 from .paging import connection
 
@@ -125,8 +125,8 @@ class ItemView:
         self.requiresShipping = variant.requires_shipping
 
     def inventoryLevel(self, info: Any, locationId: str, includeInactive: bool = False) -> LevelView | None:
-        loc = self._store.location_ref(locationId) if locationId else None
-        level = self._store.levels.get((self._item.id, loc.id)) if loc else None
+        location_id = parse_gid(locationId, "Location")
+        level = self._store.levels.get((self._item.id, location_id)) if location_id else None
         return LevelView(self._store, level) if level else None
 
     def inventoryLevels(self, info: Any, **args: Any) -> dict[str, Any]:
