@@ -1,0 +1,494 @@
+"""Realistic traffic for the sandboxes: a clothing brand's catalogue and a hostile order mix.
+
+Used by `make demo` (through `sync-pipeline traffic`) and by tests. No Dagster here: it only
+talks to the sandboxes' control APIs. Everything is drawn from a caller-supplied
+`random.Random`, so one seed gives the same catalogue, the same orders and the same follow-ups
+(timing aside).
+
+The catalogue honours the business rules: the SKUs that `bundles.yaml` and `sku_overrides.yaml`
+name exist on the right side (bundle SKUs in Shopify only, their components on both sides;
+override SKUs in Shopify, their item codes in Peoplevox), and a few SKUs are left out of
+Peoplevox on purpose so that some orders are held as `unmapped_sku`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from sync_pipeline.lib.domain.config import load_business_rules
+from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
+from sync_pipeline.sandbox.shopify.control import (
+    AddressSpec,
+    CancelSpec,
+    ComponentSpec,
+    EditSpec,
+    LineSpec,
+    ProductSpec,
+    QuantityChange,
+    SandboxControl,
+    SandboxControlError,
+    StockSpec,
+    VariantSpec,
+)
+from sync_pipeline.sandbox.shopify.control import OrderSpec as ShopOrder
+from sync_pipeline.settings import REPO_ROOT
+
+SITES = ("PrimarySite", "Wholesale")
+SIZES = ("XS", "S", "M", "L", "XL", "XXL")
+COLOURS = {
+    "BLK": "Black",
+    "WHT": "White",
+    "GRY": "Grey",
+    "NVY": "Navy",
+    "RED": "Red",
+    "GRN": "Forest",
+    "OLV": "Olive",
+    "SND": "Sand",
+    "BRG": "Burgundy",
+    "NAT": "Natural",
+}
+# type code → (product name, sized?, price)
+GARMENTS = {
+    "TEE": ("Logo Tee", True, "20.00"),
+    "HOODIE": ("Heavyweight Hoodie", True, "55.00"),
+    "SWEAT": ("Crew Sweat", True, "45.00"),
+    "JOGGER": ("Joggers", True, "40.00"),
+    "SHORT": ("Shorts", True, "30.00"),
+    "JACKET": ("Coach Jacket", True, "85.00"),
+    "CAP": ("Six-panel Cap", False, "22.00"),
+    "BEANIE": ("Beanie", False, "18.00"),
+    "SOCK": ("Crew Socks", False, "8.00"),
+    "TOTE": ("Canvas Tote", False, "15.00"),
+}
+GIFT_CARD_SKU = "GIFT-CARD-25"
+DIGITAL_SKU = "DIGI-LOOKBOOK"
+# Shopify-native bundles (variants with components): Shopify splits them into grouped lines.
+NATIVE_BUNDLES = {
+    "NATIVE-TEE-2PK": ("Tee two-pack", "36.00", (("TEE-WHT-M", 2),)),
+    "NATIVE-HOODIE-CAP": ("Hoodie and cap set", "70.00", (("HOODIE-BLK-L", 1), ("CAP-NVY-OS", 1))),
+}
+UNMAPPED_COUNT = 4
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What was seeded, by role; every list holds Shopify SKUs unless it says item codes."""
+
+    skus: tuple[str, ...]  # plain shippable SKUs that map to a Peoplevox item type
+    config_bundles: tuple[str, ...]  # bundles.yaml SKUs (Shopify only; exploded by the flow)
+    native_bundles: tuple[str, ...]  # Shopify variants with components
+    override_skus: tuple[str, ...]  # legacy Shopify SKUs mapped by sku_overrides.yaml
+    unmapped_skus: tuple[str, ...]  # in Shopify, deliberately missing from Peoplevox
+    gift_card_sku: str
+    digital_sku: str
+    item_codes: tuple[str, ...]  # Peoplevox item types seeded
+    sites: tuple[str, ...] = SITES
+
+    @property
+    def shopify_skus(self) -> frozenset[str]:
+        return frozenset(
+            (
+                *self.skus,
+                *self.config_bundles,
+                *self.native_bundles,
+                *self.override_skus,
+                *self.unmapped_skus,
+                self.gift_card_sku,
+                self.digital_sku,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class CataloguePlan:
+    catalogue: Catalogue
+    products: tuple[ProductSpec, ...]  # in seeding order: components before native bundles
+    items: tuple[tuple[str, str, str], ...]  # Peoplevox (item_code, barcode, name)
+    pvx_stock: tuple[tuple[str, str, int], ...]  # (item_code, site, on hand)
+
+
+def _barcode(rng: random.Random) -> str:
+    return "50" + "".join(str(rng.randrange(10)) for _ in range(11))
+
+
+def plan_catalogue(size: int, rng: random.Random, rules_dir: Path | None = None) -> CataloguePlan:
+    """Pure: the catalogue to seed, about `size` plain SKUs, consistent with the rules files."""
+    rules = load_business_rules(rules_dir or REPO_ROOT / "data" / "config")
+    bundles = rules.bundles.bundles
+    overrides = rules.sku_overrides.overrides
+    grid = [
+        f"{code}-{colour}-{s}"
+        for code, (_, sized, _) in GARMENTS.items()
+        for colour in COLOURS
+        for s in (SIZES if sized else ("OS",))
+    ]
+    needed = {c.sku for b in bundles.values() for c in b.components if c.sku not in bundles}
+    needed |= set(overrides.values()) | {sku for _, _, parts in NATIVE_BUNDLES.values() for sku, _ in parts}
+    missing = needed - set(grid)
+    if missing:
+        raise ValueError(f"rules name SKUs the catalogue cannot contain: {sorted(missing)}")
+    rest = [s for s in grid if s not in needed]
+    chosen = sorted(needed | set(rng.sample(rest, max(0, min(len(rest), size - len(needed))))))
+    # Unmapped on purpose: never one the rules or a native bundle depend on.
+    unmapped = sorted(rng.sample([s for s in chosen if s not in needed], UNMAPPED_COUNT))
+    mapped = [s for s in chosen if s not in unmapped]
+    overridden = tuple(sorted(overrides))  # legacy listings: Shopify only
+
+    products: list[ProductSpec] = []
+    # One product per garment and colour, sizes as variants; legacy listings apart, as in a
+    # store that kept old products live after a SKU clean-up.
+    by_product: dict[tuple[str, str, bool], list[str]] = {}
+    for sku in [*chosen, *overridden]:
+        code, colour, _ = overrides.get(sku, sku).split("-")
+        by_product.setdefault((code, colour, sku in overrides), []).append(sku)
+    for (code, colour, legacy), skus in by_product.items():
+        name, _, price = GARMENTS[code]
+        variants = [
+            VariantSpec(sku=s, title=s.rsplit("-", 1)[-1], price=Decimal(price), barcode=_barcode(rng))
+            for s in skus
+        ]
+        title = f"{name} - {COLOURS[colour]}" + (" (legacy listing)" if legacy else "")
+        products.append(ProductSpec(title=title, variants=variants))
+    for sku, spec in bundles.items():
+        products.append(
+            ProductSpec(title=spec.title or sku, variants=[VariantSpec(sku=sku, price=Decimal("40.00"))])
+        )
+    for sku, (title, price, parts) in NATIVE_BUNDLES.items():
+        components = [ComponentSpec(sku=s, quantity=q) for s, q in parts]
+        products.append(
+            ProductSpec(
+                title=title, variants=[VariantSpec(sku=sku, price=Decimal(price), components=components)]
+            )
+        )
+    products.append(
+        ProductSpec(
+            title="Gift card",
+            variants=[
+                VariantSpec(
+                    sku=GIFT_CARD_SKU, price=Decimal("25.00"), requires_shipping=False, is_gift_card=True
+                )
+            ],
+        )
+    )
+    products.append(
+        ProductSpec(
+            title="Digital lookbook",
+            variants=[VariantSpec(sku=DIGITAL_SKU, price=Decimal("5.00"), requires_shipping=False)],
+        )
+    )
+    items = tuple((s, _barcode(rng), s.replace("-", " ").title()) for s in mapped)
+    stock = tuple(
+        (s, site, rng.randint(150, 400) if site == SITES[0] else rng.randint(300, 900))
+        for s in mapped
+        for site in SITES
+    )
+    catalogue = Catalogue(
+        skus=tuple(mapped),
+        config_bundles=tuple(sorted(bundles)),
+        native_bundles=tuple(NATIVE_BUNDLES),
+        override_skus=overridden,
+        unmapped_skus=tuple(unmapped),
+        gift_card_sku=GIFT_CARD_SKU,
+        digital_sku=DIGITAL_SKU,
+        item_codes=tuple(mapped),
+    )
+    return CataloguePlan(catalogue, tuple(products), items, stock)
+
+
+def seed_catalogue(
+    shop: SandboxControl,
+    pvx: PeoplevoxControl,
+    size: int = 300,
+    rng: random.Random | None = None,
+    rules_dir: Path | None = None,
+) -> Catalogue:
+    """Create the planned catalogue in both sandboxes (each starts empty) and return it."""
+    plan = plan_catalogue(size, rng or random.Random(0), rules_dir)
+    for product in plan.products:
+        shop.add_product(product)
+    shippable = [v.sku for p in plan.products for v in p.variants if v.requires_shipping and not v.components]
+    shop.set_stock([StockSpec(sku=s, available=1000) for s in shippable])
+    for start in range(0, len(plan.items), 200):
+        pvx.seed_items(list(plan.items[start : start + 200]))
+    pvx.set_stock(list(plan.pvx_stock))
+    return plan.catalogue
+
+
+# -- the order mix -----------------------------------------------------------------------------
+
+Action = Literal["mark_paid", "add_line", "bump_quantity", "change_address", "cancel"]
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    action: Action
+    delay_seconds: float  # after the order was placed
+    sku: str | None = None  # add_line
+    address: AddressSpec | None = None  # change_address
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """One order to place, what kind it is, and what happens to it afterwards."""
+
+    kind: str
+    order: ShopOrder
+    follow_ups: tuple[FollowUp, ...] = ()
+
+
+# Relative frequency of each kind in the demo's mix; the hostile ones are over-represented so
+# the UI shows every exception within minutes.
+KINDS: dict[str, int] = {
+    "single": 28,
+    "multi_line": 14,
+    "config_bundle": 6,
+    "native_bundle": 5,
+    "b2b": 8,
+    "hostile_address": 6,
+    "unicode_address": 5,
+    "unmapped_sku": 3,
+    "zero_priced": 4,
+    "non_shipping_mixed": 4,
+    "non_shipping_only": 2,
+    "bad_address": 2,
+    "pending_then_paid": 5,
+    "edit_in_hold": 3,
+    "edit_after_hold": 3,
+    "address_change_in_hold": 2,
+    "cancel_in_hold": 2,
+    "cancel_after_hold": 2,
+}
+
+FIRST_NAMES = ("Amelia", "Oliver", "Zoë", "Mateo", "Siobhán", "Björn", "Aïcha", "Kenji", "Priya", "José")
+LAST_NAMES = ("Smith", "O'Brien", "Müller", "Nowak", "García", "Ångström", "Okafor", "Dubois", "Nguyen")
+PLAIN_ADDRESSES = (
+    ("12 High Street", "London", "SW1A 1AA", "GB"),
+    ("4 Castle Road", "Manchester", "M1 1AE", "GB"),
+    ("77 Queen Street", "Glasgow", "G1 3DN", "GB"),
+    ("9 Harbour Way", "Bristol", "BS1 5TR", "GB"),
+    ("Unter den Linden 5", "Berlin", "10117", "DE"),
+    ("21 Grafton Street", "Dublin", "", "IE"),
+)
+# Each breaks naive CSV or spreadsheet handling: separators, quotes, line breaks, formula starts.
+HOSTILE_LINES = (
+    'Flat 3, "The Old Mill", 12 Mill Lane',
+    "Unit 5\nRiverside Industrial Estate",
+    '=HYPERLINK("http://example.com","click")',
+    "+44 Deliver to side door",
+    "-1 Basement, rear entrance",
+    "@SUM(A1:A9) House",
+    "Rose Cottage; Lower Road, Hamlet",
+    'C/O O\'Neill, "Back" Gate\r\nBy the bins',
+)
+UNICODE_ADDRESSES = (
+    ("Straße des 17. Juni 135", "Berlin", "10623", "DE"),
+    ("ul. Piotrkowska 104", "Łódź", "90-001", "PL"),
+    ("Rua Augusta 1500", "São Paulo", "01304-001", "BR"),
+    ("1-1 Chiyoda 🏯", "東京都", "100-0001", "JP"),
+    ("Kärntner Straße 21–23", "Wien", "1010", "AT"),
+    ("Ελευθερίου Βενιζέλου 2", "Αθήνα", "106 71", "GR"),
+)
+COUNTRY_NAMES = {
+    "GB": "United Kingdom",
+    "DE": "Germany",
+    "IE": "Ireland",
+    "PL": "Poland",
+    "BR": "Brazil",
+    "JP": "Japan",
+    "AT": "Austria",
+    "GR": "Greece",
+}
+COMPANIES = ("Northwind Retail Ltd", "Bloom & Co, Wholesale", 'Harbour Supply "HSL"', "Ødegaard AS")
+
+
+def _address(rng: random.Random, street: str, city: str, postcode: str, country: str) -> AddressSpec:
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    return AddressSpec(
+        name=f"{first} {last}",
+        first_name=first,
+        last_name=last,
+        address1=street,
+        city=city,
+        zip=postcode or None,
+        country=COUNTRY_NAMES[country],
+        country_code=country,
+        phone=f"+44 7700 9{rng.randrange(10**5):05d}",
+    )
+
+
+def _line(rng: random.Random, sku: str, max_qty: int = 2) -> LineSpec:
+    return LineSpec(sku=sku, quantity=rng.randint(1, max_qty))
+
+
+def make_order(
+    rng: random.Random, catalogue: Catalogue, kind: str, hold_window_seconds: float = 30.0
+) -> OrderSpec:
+    """One order of the named kind (see KINDS). Follow-up delays scale with the hold window."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown order kind {kind!r}; expected one of {sorted(KINDS)}")
+    hold = hold_window_seconds
+    skus = catalogue.skus
+    lines = [_line(rng, rng.choice(skus))]
+    address = _address(rng, *rng.choice(PLAIN_ADDRESSES))
+    extra: dict[str, object] = {}
+    follow_ups: list[FollowUp] = []
+    inside, after = rng.uniform(0.1, 0.6) * hold, rng.uniform(1.5, 4.0) * hold
+    if kind == "multi_line":
+        lines = [_line(rng, s, 3) for s in rng.sample(skus, rng.randint(2, 5))]
+        if rng.random() < 0.3:  # an old listing sold under a legacy SKU (sku_overrides.yaml)
+            lines.append(_line(rng, rng.choice(catalogue.override_skus)))
+    elif kind == "config_bundle":
+        lines.append(_line(rng, rng.choice(catalogue.config_bundles)))
+    elif kind == "native_bundle":
+        lines.append(_line(rng, rng.choice(catalogue.native_bundles)))
+    elif kind == "b2b":
+        lines = [LineSpec(sku=s, quantity=rng.randint(6, 48)) for s in rng.sample(skus, rng.randint(2, 6))]
+        address = address.model_copy(update={"company": rng.choice(COMPANIES)})
+        extra = {
+            "customer_tags": ["B2B"],
+            "po_number": f"PO-{rng.randrange(10**6):06d}",
+            "source_name": "b2b",
+        }
+    elif kind == "hostile_address":
+        address = address.model_copy(
+            update={"address1": rng.choice(HOSTILE_LINES), "address2": rng.choice(HOSTILE_LINES)}
+        )
+        extra = {"note": rng.choice(HOSTILE_LINES)}
+    elif kind == "unicode_address":
+        address = _address(rng, *rng.choice(UNICODE_ADDRESSES))
+    elif kind == "unmapped_sku":
+        lines.append(_line(rng, rng.choice(catalogue.unmapped_skus)))
+    elif kind == "zero_priced":  # a free gift with purchase: still picked
+        lines.append(LineSpec(sku=rng.choice(skus), quantity=1, price=Decimal("0")))
+    elif kind == "non_shipping_mixed":
+        lines += [LineSpec(sku=catalogue.gift_card_sku), LineSpec(sku=catalogue.digital_sku)]
+    elif kind == "non_shipping_only":
+        lines = [LineSpec(sku=rng.choice((catalogue.gift_card_sku, catalogue.digital_sku)))]
+    elif kind == "bad_address":  # no postcode in a country that has them: CX must fix it
+        address = address.model_copy(update={"zip": None, "country": "United Kingdom", "country_code": "GB"})
+    elif kind == "pending_then_paid":
+        extra = {"financial_status": "PENDING"}
+        follow_ups.append(FollowUp("mark_paid", rng.uniform(0.2, 2.0) * hold))
+    elif kind in ("edit_in_hold", "edit_after_hold"):
+        delay = inside if kind == "edit_in_hold" else after
+        if rng.random() < 0.5:
+            follow_ups.append(FollowUp("add_line", delay, sku=rng.choice(skus)))
+        else:
+            follow_ups.append(FollowUp("bump_quantity", delay))
+    elif kind == "address_change_in_hold":
+        follow_ups.append(
+            FollowUp("change_address", inside, address=_address(rng, *rng.choice(PLAIN_ADDRESSES)))
+        )
+    elif kind in ("cancel_in_hold", "cancel_after_hold"):
+        follow_ups.append(FollowUp("cancel", inside if kind == "cancel_in_hold" else after))
+    first, last = address.first_name or "Sandbox", address.last_name or "Customer"
+    order = ShopOrder(
+        lines=lines,
+        email=f"customer.{rng.randrange(10**6)}@example.com",
+        customer_name=f"{first} {last}",
+        shipping_address=address,
+        tags=["demo", kind],
+        **extra,  # type: ignore[arg-type]
+    )
+    return OrderSpec(kind, order, tuple(follow_ups))
+
+
+def order_mix(
+    rng: random.Random, catalogue: Catalogue, count: int, hold_window_seconds: float = 30.0
+) -> list[OrderSpec]:
+    """`count` orders drawn from KINDS by weight."""
+    kinds = rng.choices(list(KINDS), weights=list(KINDS.values()), k=count)
+    return [make_order(rng, catalogue, k, hold_window_seconds) for k in kinds]
+
+
+# -- placing orders on a schedule ---------------------------------------------------------------
+
+
+@dataclass
+class TrafficReport:
+    placed: Counter[str] = field(default_factory=Counter)
+    follow_ups: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    order_ids: list[str] = field(default_factory=list)
+
+
+def _apply(shop: SandboxControl, order_id: str, snapshot: dict, follow_up: FollowUp) -> None:
+    if follow_up.action == "mark_paid":
+        shop.mark_paid(order_id)
+    elif follow_up.action == "cancel":
+        shop.cancel_order(order_id, CancelSpec(reason="CUSTOMER"))
+    elif follow_up.action == "add_line":
+        shop.edit_order(order_id, EditSpec(add_lines=[LineSpec(sku=follow_up.sku or "", quantity=1)]))
+    elif follow_up.action == "change_address":
+        shop.edit_order(order_id, EditSpec(shipping_address=follow_up.address))
+    else:  # bump_quantity: one more of the first line
+        line = snapshot["line_items"][0]
+        change = QuantityChange(line_item_id=line["id"], quantity=int(line["current_quantity"]) + 1)
+        shop.edit_order(order_id, EditSpec(set_quantities=[change]))
+
+
+def run_traffic(
+    shop: SandboxControl,
+    catalogue: Catalogue,
+    orders_per_minute: float,
+    duration_seconds: float,
+    rng: random.Random,
+    stop_event: threading.Event | None = None,
+    *,
+    hold_window_seconds: float = 30.0,
+    max_orders: int | None = None,
+    finish_follow_ups: bool = True,
+    log: bool = False,
+) -> TrafficReport:
+    """Place orders at a steady rate for `duration_seconds` (at most `max_orders`), doing each
+    order's follow-ups when due. With `finish_follow_ups`, waits for the last ones (at most
+    4 hold windows) before returning. `stop_event` ends it early."""
+    stop = stop_event or threading.Event()
+    report = TrafficReport()
+    interval = 60.0 / orders_per_minute
+    limit = max_orders if max_orders is not None else int(duration_seconds / interval) + 1
+    start = time.monotonic()
+    end = start + duration_seconds
+    due: list[tuple[float, int, str, dict, FollowUp]] = []  # (when, tiebreak, order id, snapshot, what)
+    tiebreak = itertools.count()
+    placed = 0
+    while not stop.is_set():
+        now = time.monotonic()
+        placing = placed < limit and now < end
+        if not placing and (not due or not finish_follow_ups):
+            break
+        next_order = start + placed * interval if placing else float("inf")
+        if due and due[0][0] <= min(now, next_order):
+            _, _, order_id, snapshot, follow_up = heapq.heappop(due)
+            try:
+                _apply(shop, order_id, snapshot, follow_up)
+                report.follow_ups[follow_up.action] += 1
+            except SandboxControlError as error:  # e.g. editing an order cancelled meanwhile
+                report.errors.append(f"{follow_up.action} {order_id}: {error}")
+            continue
+        if placing and next_order <= now:
+            spec = make_order(
+                rng, catalogue, rng.choices(list(KINDS), weights=list(KINDS.values()))[0], hold_window_seconds
+            )
+            snapshot = shop.place_order(spec.order)
+            placed += 1
+            report.placed[spec.kind] += 1
+            report.order_ids.append(str(snapshot["id"]))
+            if log:
+                print(f"[traffic] {snapshot['name']} {spec.kind}", flush=True)
+            for follow_up in spec.follow_ups:
+                when = time.monotonic() + follow_up.delay_seconds
+                heapq.heappush(due, (when, next(tiebreak), str(snapshot["id"]), snapshot, follow_up))
+            continue
+        wake = min(next_order, due[0][0] if due else float("inf"), end if placing else float("inf"))
+        stop.wait(max(0.0, min(wake - time.monotonic(), 1.0)))
+    return report
