@@ -21,6 +21,14 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
     "demo": ("run the whole product on embedded defaults", _delegate("sync_pipeline.demo")),
     "config": ("check or print the effective configuration", _delegate("sync_pipeline.config_cli")),
     "receiver": ("accept Shopify webhooks and Peoplevox callbacks", _delegate("sync_pipeline.receiver.cli")),
+    "subscribe": (
+        "register webhooks and Peoplevox callbacks, record their ids",
+        _delegate("sync_pipeline.subscribe"),
+    ),
+    "traffic": (
+        "seed the sandboxes and place a realistic order mix",
+        _delegate("sync_pipeline.sandbox.traffic"),
+    ),
 }
 SANDBOXES: dict[str, str] = {
     "shopify": "sync_pipeline.sandbox.shopify.cli",

@@ -13,9 +13,12 @@ Peoplevox on purpose so that some orders are held as `unmapped_sku`.
 
 from __future__ import annotations
 
+import argparse
 import heapq
 import itertools
+import os
 import random
+import signal
 import threading
 import time
 from collections import Counter
@@ -40,7 +43,7 @@ from sync_pipeline.sandbox.shopify.control import (
     VariantSpec,
 )
 from sync_pipeline.sandbox.shopify.control import OrderSpec as ShopOrder
-from sync_pipeline.settings import REPO_ROOT
+from sync_pipeline.settings import REPO_ROOT, SyncSettings
 
 SITES = ("PrimarySite", "Wholesale")
 SIZES = ("XS", "S", "M", "L", "XL", "XXL")
@@ -492,3 +495,63 @@ def run_traffic(
         wake = min(next_order, due[0][0] if due else float("inf"), end if placing else float("inf"))
         stop.wait(max(0.0, min(wake - time.monotonic(), 1.0)))
     return report
+
+
+# -- `sync-pipeline traffic` ----------------------------------------------------------------
+
+
+def main(argv: list[str]) -> int:
+    """Seed the sandboxes (unless told not to) and place orders until the duration is over."""
+    parser = argparse.ArgumentParser(prog="sync-pipeline traffic", description=main.__doc__)
+    parser.add_argument("--shopify-url", default=os.environ.get("SHOPIFY_SHOP_URL", "http://127.0.0.1:8701"))
+    parser.add_argument(
+        "--peoplevox-url", default=os.environ.get("PEOPLEVOX_BASE_URL", "http://127.0.0.1:8702")
+    )
+    parser.add_argument("--seed", type=int, default=7, help="same seed, same catalogue and orders")
+    parser.add_argument("--catalogue-size", type=int, default=300)
+    parser.add_argument("--no-seed-catalogue", action="store_true", help="the sandboxes are already seeded")
+    parser.add_argument("--orders-per-minute", type=float, default=20.0)
+    parser.add_argument("--duration", type=float, default=3600.0, help="seconds of order placing")
+    parser.add_argument("--max-orders", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    rules_dir = SyncSettings().rules_dir
+    # Follow-ups are timed around the hold window the pipeline really uses.
+    hold = load_business_rules(rules_dir).orders.hold_window_seconds
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with SandboxControl(args.shopify_url) as shop, PeoplevoxControl(args.peoplevox_url) as pvx:
+        if args.no_seed_catalogue:
+            catalogue = plan_catalogue(args.catalogue_size, random.Random(args.seed), rules_dir).catalogue
+        else:
+            catalogue = seed_catalogue(shop, pvx, args.catalogue_size, random.Random(args.seed), rules_dir)
+            print(
+                f"[traffic] seeded {len(catalogue.shopify_skus)} Shopify SKUs, "
+                f"{len(catalogue.item_codes)} Peoplevox item types on {', '.join(catalogue.sites)}; "
+                f"unmapped on purpose: {', '.join(catalogue.unmapped_skus)}",
+                flush=True,
+            )
+        print(
+            f"[traffic] {args.orders_per_minute:g} orders/minute for {args.duration:g}s (hold window {hold}s)",
+            flush=True,
+        )
+        try:
+            report = run_traffic(
+                shop,
+                catalogue,
+                args.orders_per_minute,
+                args.duration,
+                random.Random(args.seed + 1),
+                stop,
+                hold_window_seconds=hold,
+                max_orders=args.max_orders,
+                log=True,
+            )
+        except KeyboardInterrupt:
+            return 0
+    print(
+        f"[traffic] placed {sum(report.placed.values())}: {dict(report.placed)}; follow-ups {dict(report.follow_ups)}"
+    )
+    for error in report.errors[:20]:
+        print(f"[traffic] follow-up refused: {error}")
+    return 0

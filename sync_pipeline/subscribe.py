@@ -1,0 +1,138 @@
+"""`sync-pipeline subscribe`: register Shopify webhooks and Peoplevox event callbacks.
+
+Both point at the receiver (`SYNC_RECEIVER_PUBLIC_URL`). Every subscription id is recorded in
+the ledger's `subscriptions` table, because Peoplevox has no operation that lists them.
+Running it again creates nothing new: a subscription already recorded is skipped. For Shopify,
+which can list its webhooks, the store is the judge: one it already has is recorded, not
+created again, and one recorded but gone from the store (a reset sandbox) is created again.
+
+The Peoplevox callback URLs carry `SYNC_CALLBACK_TOKEN` (Peoplevox callbacks have no other
+authentication). It is a secret: printed and stored only as `***`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from pydantic import ValidationError
+
+from sync_pipeline.lib.flows.orders.statuses import CALLBACK_NUMBER, CALLBACK_STATUS
+from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline.lib.ledger import subscriptions as ledger_subscriptions
+from sync_pipeline.lib.peoplevox import PeoplevoxClient
+from sync_pipeline.lib.shopify import ShopifyClient
+from sync_pipeline.settings import PeoplevoxSettings, ShopifySettings, SyncSettings
+
+SHOPIFY_TOPICS = ("ORDERS_PAID", "ORDERS_UPDATED", "ORDERS_EDITED", "ORDERS_CANCELLED")
+# Query strings of our Peoplevox callbacks. `{…}` are the placeholders Peoplevox fills in
+# (names as the Peoplevox sandbox emits them, sandbox/peoplevox/warehouse.py); the parameter
+# names are what the consumers read (lib/flows/orders/statuses.py for statuses).
+PEOPLEVOX_QUERIES = {
+    "SalesOrderStatusChanges": f"{CALLBACK_NUMBER}={{SalesOrderNumber}}&{CALLBACK_STATUS}={{SalesOrderStatus.Name}}",
+    "TrackingNumberReceived": (
+        "order={Picks.SalesOrder.SalesOrderNumber}&despatch={DespatchNumber}"
+        "&tracking={TrackingNumber}&carrier={Carrier.Name}&service={ServiceType.Code}"
+    ),
+    "AvailabilityChanges": "item={ItemCode}&site={SiteReference}&available={Available}",
+}
+REDACTED = "***"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    system: str  # shopify | peoplevox
+    topic: str
+    url: str  # what the system calls; may hold the secret token
+    target: str  # the same URL with the token redacted: the only form we print or store
+
+
+def wanted_subscriptions(public_url: str, token: str) -> list[Wanted]:
+    base = public_url.rstrip("/")
+    webhook = f"{base}/webhooks/shopify"
+    wanted = [Wanted("shopify", topic, webhook, webhook) for topic in SHOPIFY_TOPICS]
+    for event, query in PEOPLEVOX_QUERIES.items():
+        template = f"{base}/callbacks/peoplevox/{{token}}/{event}?{query}"
+        url = template.replace("{token}", quote(token, safe=""))
+        wanted.append(Wanted("peoplevox", event, url, template.replace("{token}", REDACTED)))
+    return wanted
+
+
+@dataclass
+class SubscribeReport:
+    created: list[Wanted]
+    adopted: list[Wanted]  # already in Shopify, now recorded
+    skipped: list[Wanted]  # already recorded
+
+
+def subscribe(
+    shopify: ShopifyClient, peoplevox: PeoplevoxClient, ledger: Ledger, wanted: list[Wanted]
+) -> SubscribeReport:
+    """Create what is missing and record each id as soon as it exists (no network inside a
+    ledger transaction, and a failure half-way leaves every created id recorded)."""
+    report = SubscribeReport([], [], [])
+    with ledger.transaction() as con:
+        recorded = {(r.system, r.topic, r.target) for r in ledger_subscriptions.list_all(con)}
+    in_shopify = {(s.topic, s.uri): s.id for s in shopify.list_webhook_subscriptions()}
+    for item in wanted:
+        key = (item.system, item.topic, item.target)
+        if item.system == "shopify":
+            existing = in_shopify.get((item.topic, item.url))
+            if existing is not None:
+                (report.skipped if key in recorded else report.adopted).append(item)
+                if key not in recorded:
+                    _record(ledger, item, existing)
+                continue
+            subscription_id = shopify.create_webhook_subscription(item.topic, item.url).id
+        else:
+            if key in recorded:
+                report.skipped.append(item)
+                continue
+            subscription_id = str(peoplevox.subscribe_event(item.topic, item.url))
+        _record(ledger, item, subscription_id)
+        report.created.append(item)
+    return report
+
+
+def _record(ledger: Ledger, item: Wanted, subscription_id: str) -> None:
+    with ledger.transaction() as con:
+        ledger_subscriptions.record(con, item.system, item.topic, subscription_id, item.target)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="sync-pipeline subscribe", description=__doc__)
+    parser.parse_args(argv)
+    try:
+        shopify_settings, pvx_settings, sync = ShopifySettings(), PeoplevoxSettings(), SyncSettings()
+    except ValidationError as error:
+        print(f"subscribe: configuration problem: {error}", file=sys.stderr)
+        return 2
+    if sync.callback_token is None:
+        print("subscribe: SYNC_CALLBACK_TOKEN is not set; Peoplevox callbacks need it", file=sys.stderr)
+        return 2
+    wanted = wanted_subscriptions(sync.receiver_public_url, sync.callback_token.get_secret_value())
+    shopify = ShopifyClient(
+        shopify_settings.shop_url,
+        shopify_settings.access_token.get_secret_value(),
+        api_version=shopify_settings.api_version,
+    )
+    peoplevox = PeoplevoxClient(
+        pvx_settings.base_url,
+        pvx_settings.client_id,
+        pvx_settings.username,
+        pvx_settings.password.get_secret_value(),
+        requests_per_window=pvx_settings.requests_per_window,
+        window_seconds=pvx_settings.window_seconds,
+    )
+    with shopify, peoplevox:
+        report = subscribe(shopify, peoplevox, Ledger(sync.ledger_path), wanted)
+    for label, items in (
+        ("created", report.created),
+        ("recorded", report.adopted),
+        ("already there", report.skipped),
+    ):
+        for item in items:
+            print(f"subscribe: {label}: {item.system} {item.topic} → {item.target}")
+    return 0

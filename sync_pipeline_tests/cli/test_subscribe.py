@@ -1,0 +1,118 @@
+"""`sync-pipeline subscribe` against both sandboxes: subscriptions exist, are recorded, once,
+and the callback token never reaches the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sync_pipeline import cli
+from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline.lib.ledger import subscriptions as ledger_subscriptions
+from sync_pipeline.sandbox.peoplevox.app import create_app as create_pvx_app
+from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
+from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
+from sync_pipeline.sandbox.server import BackgroundServer
+from sync_pipeline.sandbox.shopify.app import create_app as create_shopify_app
+from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
+from sync_pipeline.sandbox.shopify.control import SandboxControl
+from sync_pipeline.subscribe import PEOPLEVOX_QUERIES, SHOPIFY_TOPICS
+
+TOKEN = "tok-3f9a1c77e2b54d0c"
+PUBLIC = "http://receiver.example:8703"
+
+
+@dataclass
+class Env:
+    shop: SandboxControl
+    pvx: PeoplevoxControl
+    ledger_path: Path
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    shop_server = BackgroundServer(create_shopify_app(ShopifySandboxConfig(plan="plus"))).start()
+    pvx_server = BackgroundServer(create_pvx_app(PeoplevoxSandboxConfig(requests_per_window=1000))).start()
+    settings = {
+        "SHOPIFY_SHOP_URL": shop_server.url,
+        "SHOPIFY_ACCESS_TOKEN": "shpat_sandbox",
+        "SHOPIFY_WEBHOOK_SECRET": "sandbox-webhook-secret",
+        "PEOPLEVOX_BASE_URL": pvx_server.url,
+        "PEOPLEVOX_CLIENT_ID": "sandbox",
+        "PEOPLEVOX_USERNAME": "integration",
+        "PEOPLEVOX_PASSWORD": "sandbox-password",
+        "PEOPLEVOX_REQUESTS_PER_WINDOW": "1000",
+        "SYNC_DATA_DIR": str(tmp_path),
+        "SYNC_CALLBACK_TOKEN": TOKEN,
+        "SYNC_RECEIVER_PUBLIC_URL": PUBLIC,
+    }
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    shop, pvx = SandboxControl(shop_server.url), PeoplevoxControl(pvx_server.url)
+    try:
+        yield Env(shop, pvx, tmp_path / "ledger.duckdb")
+    finally:
+        shop.close()
+        pvx.close()
+        shop_server.stop()
+        pvx_server.stop()
+
+
+def _ledger_rows(path: Path) -> list[ledger_subscriptions.SubscriptionRow]:
+    with Ledger(path).transaction() as con:
+        return ledger_subscriptions.list_all(con)
+
+
+def test_subscribes_once_records_every_id_and_never_stores_the_token(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["subscribe"]) == 0
+
+    webhooks = env.shop.state()["webhook_subscriptions"]
+    assert sorted(w["topic"] for w in webhooks) == sorted(SHOPIFY_TOPICS)
+    assert {w["uri"] for w in webhooks} == {f"{PUBLIC}/webhooks/shopify"}
+    callbacks = env.pvx.state().subscriptions
+    assert sorted(s.event_type for s in callbacks) == sorted(PEOPLEVOX_QUERIES)
+    status = next(s for s in callbacks if s.event_type == "SalesOrderStatusChanges")
+    assert status.url == (
+        f"{PUBLIC}/callbacks/peoplevox/{TOKEN}/SalesOrderStatusChanges"
+        "?number={SalesOrderNumber}&status={SalesOrderStatus.Name}"
+    )
+
+    rows = _ledger_rows(env.ledger_path)
+    assert {(r.system, r.subscription_id) for r in rows} == {("shopify", w["id"]) for w in webhooks} | {
+        ("peoplevox", str(s.subscription_id)) for s in callbacks
+    }
+    assert all(TOKEN not in r.target for r in rows)
+    assert any("/callbacks/peoplevox/***/" in r.target for r in rows)
+
+    assert cli.main(["subscribe"]) == 0  # the second run finds everything in place
+    assert len(env.shop.state()["webhook_subscriptions"]) == len(SHOPIFY_TOPICS)
+    assert len(env.pvx.state().subscriptions) == len(PEOPLEVOX_QUERIES)
+    assert len(_ledger_rows(env.ledger_path)) == len(rows)
+
+    assert TOKEN.encode() not in env.ledger_path.read_bytes()
+    wal = env.ledger_path.with_name(env.ledger_path.name + ".wal")
+    assert not wal.exists() or TOKEN.encode() not in wal.read_bytes()
+    assert TOKEN not in capsys.readouterr().out
+
+
+def test_webhooks_already_in_shopify_are_recorded_not_duplicated(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli.main(["subscribe"]) == 0
+    # A fresh ledger beside the same store: Shopify's existing webhooks are adopted, not duplicated.
+    monkeypatch.setenv("SYNC_DATA_DIR", str(tmp_path / "other"))
+    assert cli.main(["subscribe"]) == 0
+    assert len(env.shop.state()["webhook_subscriptions"]) == len(SHOPIFY_TOPICS)
+    rows = _ledger_rows(tmp_path / "other" / "ledger.duckdb")
+    assert sorted(r.topic for r in rows if r.system == "shopify") == sorted(SHOPIFY_TOPICS)
+
+
+def test_refuses_without_a_callback_token(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SYNC_CALLBACK_TOKEN")
+    assert cli.main(["subscribe"]) == 2
+    assert env.shop.state()["webhook_subscriptions"] == []
