@@ -16,7 +16,7 @@ def test_dtc_default() -> None:
     assert (route.site, route.channel, route.service, route.priority) == (
         "PrimarySite",
         "Shopify",
-        "STANDARD",
+        "Standard",
         Priority.NORMAL,
     )
     assert route.rule_name == "direct-to-consumer"
@@ -27,7 +27,7 @@ def test_b2b_customer_tag_any_case() -> None:
     assert (route.site, route.channel, route.service, route.priority) == (
         "Wholesale",
         "B2B",
-        "B2B-STD",
+        "Pallet",
         Priority.HIGH,
     )
 
@@ -42,7 +42,7 @@ def test_express_inherits_site_and_channel_from_default() -> None:
     assert (route.site, route.channel, route.service, route.priority) == (
         "PrimarySite",
         "Shopify",
-        "EXPRESS",
+        "Express",
         Priority.HIGH,
     )
 

@@ -40,7 +40,7 @@ def test_simple_order_header_and_items() -> None:
     assert header.SalesOrderNumber == "SHP-5678901234567"
     assert header.CustomerPurchaseOrderReferenceNumber == "#1001"
     assert header.CreatedDate == "2026-10-01 09:30:05"
-    assert (header.Site, header.ChannelName, header.ServiceType) == ("PrimarySite", "Shopify", "STANDARD")
+    assert (header.Site, header.ChannelName, header.ServiceType) == ("PrimarySite", "Shopify", "Standard")
     assert result.priority is Priority.NORMAL
     assert header.as_csv_row()["TotalSale"] == "58.00"
     rows = [(i.ItemCode, i.QuantityOrdered, i.SalePrice) for i in result.items]
@@ -116,7 +116,7 @@ def test_b2b_routing_reaches_the_header() -> None:
     assert (result.header.Site, result.header.ChannelName, result.header.ServiceType) == (
         "Wholesale",
         "B2B",
-        "B2B-STD",
+        "Pallet",
     )
     assert result.priority is Priority.HIGH
 

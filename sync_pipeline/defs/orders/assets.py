@@ -45,14 +45,14 @@ def shopify_orders(
     rules = business_rules.load()
     source = ShopifyOrdersSource(shopify.get_client())
     window = None
-    if context.has_tag("dagster/backfill") or context.run.tags.get("sync/mode") == "backfill":
+    if "dagster/backfill" in context.run.tags or context.run.tags.get("sync/mode") == "backfill":
         start, end = context.partition_time_window
         window = (start.astimezone(UTC), end.astimezone(UTC))
     report = ingest(
         source,
         ledger.get_ledger(),
         rules,
-        actor=f"run:{context.run_id[:8]}",
+        actor=f"run:{context.run.run_id[:8]}",
         now=datetime.now(UTC),
         window=window,
     )
@@ -92,7 +92,7 @@ def peoplevox_sales_orders(
         PeoplevoxWarehouse(peoplevox.get_client()),
         ledger.get_ledger(),
         rules,
-        actor=f"run:{context.run_id[:8]}",
+        actor=f"run:{context.run.run_id[:8]}",
         now=datetime.now(UTC),
     )
     return dg.MaterializeResult(metadata=release_metadata(report, ledger.get_ledger()))
@@ -119,7 +119,7 @@ def peoplevox_sales_order_statuses(
     """
     book = ledger.get_ledger()
     report = StatusReport()
-    actor = f"run:{context.run_id[:8]}"
+    actor = f"run:{context.run.run_id[:8]}"
     from_inbox(Inbox(ledger.data_path / "inbox"), book, actor, report)
     poll(PeoplevoxWarehouse(peoplevox.get_client()), book, actor, report)
     return dg.MaterializeResult(metadata=status_metadata(report))
