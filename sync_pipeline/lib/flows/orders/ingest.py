@@ -22,6 +22,7 @@ from sync_pipeline.lib.ledger import Ledger, OrderEvent
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import orders as ledger_orders
+from sync_pipeline.lib.ledger.orders import OrderRow
 
 CURSOR = "shopify_orders_updated_at"
 # Re-read a little before the cursor: Shopify's updated_at index is eventually consistent, and
@@ -60,7 +61,11 @@ def record_orders(
     """Observe one chunk of fresh orders and write rows, lines, events in one transaction."""
     with ledger.transaction() as con:
         known = ledger_orders.get_many(con, [o.id for o in orders])
-        rows, changed_orders, new_events, resolved = [], [], [], []
+        # Keyed by order id: a read by updated_at may serve an order edited mid-read twice; the
+        # later copy is observed against the earlier one and wins (one row, one set of lines).
+        rows: dict[str, OrderRow] = {}
+        changed_orders: dict[str, ShopOrder] = {}
+        new_events, resolved = [], []
         for order in orders:
             before = known.get(order.id)
             previous = previous_from_row(before) if before else None
@@ -71,8 +76,8 @@ def record_orders(
             if not seen.changed:
                 continue
             report.orders_changed += 1
-            rows.append(order_row(order, seen, rules.orders.sales_order_prefix, before))
-            changed_orders.append(order)
+            rows[order.id] = known[order.id] = order_row(order, seen, rules.orders.sales_order_prefix, before)
+            changed_orders[order.id] = order
             if before is None:
                 new_events.append(
                     OrderEvent(order.id, "seen", actor, reason=f"{order.name} first read from Shopify")
@@ -95,9 +100,9 @@ def record_orders(
                 resolved.append(order.id)
             for e in seen.events:
                 report.events[e.kind.value] += 1
-        ledger_orders.upsert(con, rows)
+        ledger_orders.upsert(con, rows.values())
         ledger_orders.replace_lines(
-            con, [o.id for o in changed_orders], [line for o in changed_orders for line in line_rows(o)]
+            con, list(changed_orders), [line for o in changed_orders.values() for line in line_rows(o)]
         )
         ledger_events.append(con, new_events)
         for order_id in resolved:
@@ -126,11 +131,12 @@ def ingest(
     newest: datetime | None = None
     for chunk in _chunks(orders, CHUNK):
         record_orders(ledger, chunk, rules, actor, now, report)
-        newest = max([newest or chunk[0].updated_at, *(aware(o.updated_at) for o in chunk)])  # type: ignore[type-var]
+        newest = max([newest or aware(chunk[0].updated_at), *(aware(o.updated_at) for o in chunk)])  # type: ignore[type-var]
         if window is None and newest is not None:
             # Advance after each chunk is committed: a crash re-reads at most one chunk.
             ledger.set_cursor(CURSOR, newest.isoformat())
-    report.cursor = newest.isoformat() if newest else ledger.get_cursor(CURSOR)
+    # A backfill leaves the cursor alone, so it reports the stored one, not the window's newest.
+    report.cursor = newest.isoformat() if newest and window is None else ledger.get_cursor(CURSOR)
     summarize(ledger, report)
     return report
 
