@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -372,3 +372,17 @@ def test_ledger_writes_roll_back_together(ledger: Ledger) -> None:
         ledger_orders.set_fields(con, gid(1), state="held")
         con.execute("SELECT * FROM no_such_table")
     assert get(ledger, 1).state == "awaiting_release"
+
+
+def test_aware_times_are_compared_and_stored_as_utc_whatever_the_session_zone(ledger: Ledger) -> None:
+    """The ledger stores naive UTC; an aware argument must not be read in the host's zone."""
+    put(ledger, row(1, release_due_at=T, paid_seen_at=T))
+    just_after = (T + timedelta(minutes=1)).replace(tzinfo=UTC)
+    with ledger.transaction() as con:
+        con.execute("SET TimeZone = 'America/New_York'")  # a host not running in UTC
+        assert ledger_orders.ids_in_state(con, ["awaiting_release"], due_before=just_after) == [gid(1)]
+        assert [r[0] for r in ledger_orders.stale_paid_orders(con, just_after, ["awaiting_release"])] == [
+            gid(1)
+        ]
+        ledger_orders.set_fields(con, gid(1), pvx_status_at=just_after)
+    assert get(ledger, 1).pvx_status_at == T + timedelta(minutes=1)

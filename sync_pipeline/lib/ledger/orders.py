@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from sync_pipeline.lib.ledger.records import utcnow
+from sync_pipeline.lib.ledger.records import to_naive_utc, utcnow
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def ids_in_state(
     params: list[Any] = list(states)
     if due_before is not None:
         sql += " AND release_due_at <= ?"
-        params.append(due_before)
+        params.append(to_naive_utc(due_before))
     sql += " ORDER BY coalesce(release_due_at, first_seen_at), shopify_order_id LIMIT ?"
     params.append(limit)
     return [r[0] for r in con.execute(sql, params).fetchall()]
@@ -145,6 +145,8 @@ def set_fields(con: duckdb.DuckDBPyConnection, shopify_order_id: str, **values: 
         raise ValueError(f"unknown order columns {sorted(unknown)}")
     if "snapshot" in values and values["snapshot"] is not None:
         values["snapshot"] = json.dumps(values["snapshot"], default=str, ensure_ascii=False)
+    # TIMESTAMP columns hold naive UTC: DuckDB would convert an aware value in the session's zone.
+    values = {k: to_naive_utc(v) if isinstance(v, datetime) else v for k, v in values.items()}
     assignments = ", ".join(f"{k} = ?" for k in values)
     con.execute(
         f"UPDATE orders SET {assignments}, last_seen_at = ? WHERE shopify_order_id = ?",
@@ -177,7 +179,7 @@ def stale_paid_orders(
     return con.execute(
         f"SELECT shopify_order_id, order_name, state FROM orders WHERE paid_seen_at <= ? "
         f"AND state IN ({placeholders}) ORDER BY paid_seen_at",
-        [paid_before, *states],
+        [to_naive_utc(paid_before), *states],
     ).fetchall()
 
 
@@ -203,5 +205,6 @@ def touch_status_checked(con: duckdb.DuckDBPyConnection, numbers: Iterable[str])
     con.execute("CREATE OR REPLACE TEMP TABLE checked_numbers (n VARCHAR)")
     con.executemany("INSERT INTO checked_numbers VALUES (?)", wanted)
     con.execute(
-        "UPDATE orders SET pvx_status_at = ? WHERE sales_order_number IN (SELECT n FROM checked_numbers)", [utcnow()]
+        "UPDATE orders SET pvx_status_at = ? WHERE sales_order_number IN (SELECT n FROM checked_numbers)",
+        [utcnow()],
     )
