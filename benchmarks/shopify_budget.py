@@ -7,7 +7,7 @@ Prints points spent per second ÷ restore rate, THROTTLED share, and request cou
 
     .venv/bin/python benchmarks/shopify_budget.py [--orders 1000] [--skus 1000] [--stock-rounds 3]
 
-The default run takes about 2.5 minutes: the budget, not the machine, sets the pace.
+The default run takes about three minutes: the budget, not the machine, sets the pace.
 """
 
 from __future__ import annotations
