@@ -297,7 +297,7 @@ def _shared_ledger(path: Path) -> Ledger:
 _example_ids = itertools.count(100)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(st.lists(edits, min_size=1, max_size=3))
 def test_any_sequence_of_edits_then_a_reread_is_quiet(tmp_path_factory, history) -> None:
     # One file for all examples (a new file per example is slow), a new order id per example,

@@ -69,7 +69,7 @@ observations = st.builds(
 )
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(snapshots(), observations)
 def test_snapshot_round_trips_through_the_ledger(tmp_path_factory, order, seen) -> None:
     # One file per test run (migrating a new file per example is slow); each example overwrites.

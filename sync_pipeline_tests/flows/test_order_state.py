@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync_pipeline.lib.domain.diff import EventKind
@@ -22,6 +22,8 @@ from sync_pipeline_tests.domain.factories import (
 )
 
 HOLD = 900
+# Each example replays a whole history of reads: fewer examples than the domain tests' PROPERTY.
+HISTORIES = settings(PROPERTY, max_examples=50)
 MAX_AGE = 30
 NOW = T0 + timedelta(hours=1)
 
@@ -297,7 +299,7 @@ def test_updated_at_alone_is_a_change_without_events() -> None:
 # ---- properties ---------------------------------------------------------------------------
 
 
-@PROPERTY
+@HISTORIES
 @given(histories(), st.data())
 def test_observing_the_same_read_twice_changes_nothing(reads, data) -> None:
     for _, order, seen in replay(reads, data):
@@ -312,7 +314,7 @@ def test_observing_the_same_read_twice_changes_nothing(reads, data) -> None:
         )
 
 
-@PROPERTY
+@HISTORIES
 @given(histories(), st.data())
 def test_state_is_always_known_and_paid_at_never_moves(reads, data) -> None:
     paid_at = None
@@ -325,7 +327,7 @@ def test_state_is_always_known_and_paid_at_never_moves(reads, data) -> None:
             assert seen.paid_at.tzinfo is not None
 
 
-@PROPERTY
+@HISTORIES
 @given(histories(), st.data())
 def test_cancelled_order_is_never_awaiting_release(reads, data) -> None:
     for _, order, seen in replay(reads, data):
@@ -334,7 +336,7 @@ def test_cancelled_order_is_never_awaiting_release(reads, data) -> None:
             assert seen.release_due_at is None or seen.state in state.WAREHOUSE_STATES
 
 
-@PROPERTY
+@HISTORIES
 @given(histories(), st.data())
 def test_pre_release_orders_follow_payment_and_cancellation(reads, data) -> None:
     for previous, order, seen in replay(reads, data):
@@ -366,7 +368,7 @@ def test_paid_order_first_seen_is_due_a_hold_after_shopify_processed_it(order) -
     assert seen.release_due_at == started + timedelta(seconds=HOLD)
 
 
-@PROPERTY
+@HISTORIES
 @given(histories(), st.sampled_from(sorted(state.WAREHOUSE_STATES)), st.booleans())
 def test_warehouse_state_never_changes_and_pending_sticks(reads, warehouse_state, pending) -> None:
     first_order = reads[0][0]
@@ -381,7 +383,7 @@ def test_warehouse_state_never_changes_and_pending_sticks(reads, warehouse_state
         previous = previous_of(seen, order)
 
 
-@PROPERTY
+@HISTORIES
 @given(histories(), st.data())
 def test_too_old_stays_too_old(reads, data) -> None:
     created = NOW - timedelta(days=MAX_AGE + 1)
