@@ -342,6 +342,9 @@ def test_pre_release_orders_follow_payment_and_cancellation(reads, data) -> None
     for previous, order, seen in replay(reads, data):
         if not seen.changed or (previous and previous.state in state.WAREHOUSE_STATES | {state.TOO_OLD}):
             continue  # unchanged reads keep whatever state release gave the order
+        if previous and previous.state in state.SETTLED_UNTIL_EDITED and not seen.events:
+            assert seen.state == previous.state  # a touch without a real change keeps the verdict
+            continue
         paid = order.financial_status.upper() in state.RELEASABLE_STATUSES
         if order.is_cancelled:
             assert seen.state == state.CANCELLED_BEFORE_RELEASE
@@ -394,3 +397,22 @@ def test_too_old_stays_too_old(reads, data) -> None:
     for _, _, seen in replay(moved, data):
         assert seen.state == state.TOO_OLD
         assert seen.release_due_at is None
+
+
+@pytest.mark.parametrize("settled", sorted(state.SETTLED_UNTIL_EDITED))
+def test_a_touch_without_a_real_change_keeps_a_settled_verdict(settled: str) -> None:
+    order = make_order(updated_at=NOW - timedelta(minutes=5))
+    first = observe(None, order, NOW, HOLD, MAX_AGE)
+    previous = Previous(settled, order, first.paid_at, first.release_due_at, False)
+    touched = order.model_copy(update={"updated_at": NOW})
+    seen = observe(previous, touched, NOW, HOLD, MAX_AGE)
+    assert (seen.state, seen.events) == (settled, [])
+
+
+def test_a_stale_read_never_overwrites_a_newer_version() -> None:
+    newer = make_order(updated_at=NOW, lines=())
+    previous = Previous(state.AWAITING_RELEASE, newer, NOW, NOW, False)
+    older = make_order(updated_at=NOW - timedelta(minutes=1))
+    seen = observe(previous, older, NOW, HOLD, MAX_AGE)
+    assert seen.changed is False
+    assert seen.events == []

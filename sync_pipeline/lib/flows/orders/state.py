@@ -43,6 +43,8 @@ WAREHOUSE_STATES = frozenset({INJECTING, IN_WAREHOUSE, CANCELLED_IN_WAREHOUSE})
 PRE_RELEASE_STATES = frozenset(
     {AWAITING_PAYMENT, AWAITING_RELEASE, HELD, NOT_FOR_WAREHOUSE, CANCELLED_BEFORE_RELEASE, INJECTION_FAILED}
 )
+# Verdicts the release step reached that only an edit of the order can change.
+SETTLED_UNTIL_EDITED = frozenset({HELD, NOT_FOR_WAREHOUSE, INJECTION_FAILED})
 # Changes the warehouse must hear about.
 MATERIAL_CHANGES = frozenset({EventKind.CANCELLED, EventKind.LINES_CHANGED, EventKind.ADDRESS_CHANGED})
 # Money that has been captured: the order may ship. REFUNDED alone means nothing is left to pay
@@ -89,8 +91,25 @@ def observe(
             [],
             changed=False,
         )
+    if previous is not None and before is not None and _aware(order.updated_at) < _aware(before.updated_at):
+        # A stale read (Shopify's search index lags, or an older copy within one read): the
+        # ledger already holds a newer version, which must not be overwritten.
+        return Observation(
+            previous.state,
+            previous.paid_at,
+            previous.release_due_at,
+            previous.change_pending,
+            [],
+            changed=False,
+        )
     kinds = {e.kind for e in events}
     paid = order.financial_status.upper() in RELEASABLE_STATUSES
+    if previous is not None and previous.state in SETTLED_UNTIL_EDITED and not events:
+        # Touched without a change the rules read (e.g. only updatedAt moved): keep the verdict
+        # instead of re-releasing and re-opening the same exceptions on every touch.
+        return Observation(
+            previous.state, previous.paid_at, previous.release_due_at, previous.change_pending, []
+        )
 
     if previous is not None and previous.state in WAREHOUSE_STATES:
         # The warehouse may have it: flag material changes for the release step to push or
