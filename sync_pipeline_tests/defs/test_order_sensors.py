@@ -1,0 +1,84 @@
+"""The orders sensors, evaluated for real against a test instance: batch per run, poll fallback."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from sync_pipeline.definitions import defs
+from sync_pipeline.defs.orders.triggers import INGEST_POLL_SECONDS, RELEASE_SAFETY_SECONDS, release_reasons
+from sync_pipeline.lib.inbox import Inbox
+
+DEFINITIONS = defs()
+shopify_order_events = DEFINITIONS.resolve_sensor_def("shopify_order_events")
+peoplevox_status_events = DEFINITIONS.resolve_sensor_def("peoplevox_status_events")
+orders_release_due = DEFINITIONS.resolve_sensor_def("orders_release_due")
+
+
+@pytest.fixture
+def inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Inbox:
+    monkeypatch.setenv("SYNC_DATA_DIR", str(tmp_path))
+    return Inbox(tmp_path / "inbox")
+
+
+def _tick(
+    sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None
+) -> dg.SensorExecutionData:
+    return sensor.evaluate_tick(
+        dg.build_sensor_context(instance=instance, cursor=cursor, definitions=DEFINITIONS)
+    )
+
+
+def test_many_webhooks_make_one_run_and_lost_webhooks_are_polled(inbox: Inbox) -> None:
+    with dg.instance_for_test() as instance:
+        first = _tick(shopify_order_events, instance, None)
+        assert len(first.run_requests) == 1  # nothing ever polled: poll now
+        assert first.run_requests[0].tags["sync/trigger"] == "poll interval"
+
+        quiet = _tick(shopify_order_events, instance, first.cursor)
+        assert quiet.run_requests == [] and "no new shopify events" in (quiet.skip_message or "")
+
+        for n in range(250):
+            inbox.write("shopify", {"topic": "orders/paid", "n": n}, dedupe_key=f"wh-{n}")
+        burst = _tick(shopify_order_events, instance, quiet.cursor or first.cursor)
+        assert len(burst.run_requests) == 1  # a flash sale is one run, not 250
+        assert burst.run_requests[0].tags["sync/trigger"] == "250 shopify event(s)"
+        assert burst.run_requests[0].partition_key == datetime.now(UTC).strftime("%Y-%m-%d")
+
+        # Every webhook lost: after the poll interval the sensor asks for a run anyway.
+        stale = json.loads(burst.cursor)
+        stale["requested_at"] = time.time() - INGEST_POLL_SECONDS - 1
+        polled = _tick(shopify_order_events, instance, json.dumps(stale))
+        assert len(polled.run_requests) == 1
+
+
+def test_peoplevox_callbacks_trigger_a_status_run_but_silence_does_not(inbox: Inbox) -> None:
+    with dg.instance_for_test() as instance:
+        assert _tick(peoplevox_status_events, instance, None).run_requests == []
+        inbox.write("peoplevox", {"event": "SalesOrderStatusChanges", "params": {"number": "SHP-1"}})
+        assert len(_tick(peoplevox_status_events, instance, None).run_requests) == 1
+
+
+def test_release_sensor_waits_for_the_first_ingest(inbox: Inbox) -> None:
+    with dg.instance_for_test() as instance:
+        result = _tick(orders_release_due, instance, None)
+        assert result.run_requests == []
+        assert "no ingest has run yet" in (result.skip_message or "")
+
+
+def test_release_reasons() -> None:
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    assert release_reasons(now, None, 0, 0, 10) == []
+    assert release_reasons(now, (now + timedelta(seconds=5)).isoformat(), 0, 0, 10) == []
+    assert release_reasons(now, (now - timedelta(seconds=1)).isoformat(), 0, 0, 10)[0].startswith(
+        "orders due"
+    )
+    assert release_reasons(now, None, 3, 0, 10) == ["3 change(s) to push"]
+    assert release_reasons(now, None, 0, 2, 10) == ["2 injection(s) to confirm"]
+    assert release_reasons(now, None, 0, 0, RELEASE_SAFETY_SECONDS) == ["periodic safety run"]
+    assert release_reasons(now, None, 0, 0, None) == ["periodic safety run"]
