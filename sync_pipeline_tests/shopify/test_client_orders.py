@@ -6,7 +6,14 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sync_pipeline.sandbox.shopify.control import AddressSpec, EditSpec, LineSpec, OrderSpec, QuantityChange
+from sync_pipeline.sandbox.shopify.control import (
+    AddressSpec,
+    EditSpec,
+    LineSpec,
+    OrderSpec,
+    QuantityChange,
+    ShippingLineSpec,
+)
 
 from .conftest import Sandbox
 
@@ -141,3 +148,41 @@ def test_search_filters_on_status_tag_and_financial_status(sandbox: Sandbox) -> 
     assert ids("status:open AND financial_status:paid") == [paid["id"]]
     assert ids("financial_status:pending OR tag:vip") == [paid["id"], pending["id"]]
     assert ids("-tag:vip status:open") == [pending["id"]]
+
+
+def test_shipping_line_comes_back_through_every_order_read(sandbox: Sandbox) -> None:
+    sandbox.seed()
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    express = ShippingLineSpec(title="DPD Express (next day)", code="DPD_EXPRESS", price=Decimal("6.95"),
+                               source="dpd", carrier_identifier="dpd-carrier-1")  # fmt: skip
+    fast = sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")], shipping_line=express))
+    plain = sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")]))
+    digital = sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="GIFT-25")], shipping_line=None))
+
+    by_id = sandbox.client.get_order(fast["id"])
+    assert by_id is not None and by_id.shipping_line is not None
+    assert (by_id.shipping_line.code, by_id.shipping_line.title) == ("DPD_EXPRESS", "DPD Express (next day)")
+    assert by_id.total_price_set.shop_money.amount == Decimal("14.95")  # 8.00 mug + 6.95 shipping
+    by_ids = {
+        o.id: o.shipping_line for o in sandbox.client.get_orders([fast["id"], plain["id"], digital["id"]])
+    }
+    since = {o.id: o.shipping_line for o in sandbox.client.iter_orders_updated_since(start)}
+    assert by_ids == since
+    assert since[fast["id"]] == by_id.shipping_line
+    assert since[plain["id"]] is not None
+    assert (since[plain["id"]].code, since[plain["id"]].title) == ("STANDARD", "Standard")
+    assert since[digital["id"]] is None
+
+    # The fields the client does not read are served too, and match the official schema's shape.
+    data = sandbox.client.execute(
+        "S",
+        "query S($id: ID!) { order(id: $id) { shippingLine { id code title source carrierIdentifier custom"
+        " isRemoved originalPriceSet { shopMoney { amount currencyCode } } } } }",
+        {"id": fast["id"]},
+    )
+    line = data["order"]["shippingLine"]
+    assert line["source"] == "dpd" and line["carrierIdentifier"] == "dpd-carrier-1"
+    assert (
+        line["id"].startswith("gid://shopify/ShippingLine/") and not line["custom"] and not line["isRemoved"]
+    )
+    assert line["originalPriceSet"]["shopMoney"] == {"amount": "6.95", "currencyCode": "GBP"}

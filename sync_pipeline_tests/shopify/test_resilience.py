@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -56,3 +57,33 @@ def test_timeouts_are_retried_for_reads_but_not_for_fulfilment(make_sandbox: Cal
     assert "Timeout" in err.value.last_response
     with pytest.raises(ShopifyOutcomeUnknown):
         sb.client.create_fulfillment({fo.id: None})
+
+
+def test_429_with_retry_after_is_waited_out_then_succeeds(sandbox: Sandbox) -> None:
+    sandbox.control.set_faults(FaultSettings(rate_limit_429_next=2, retry_after_seconds=0.4))
+    raw = sandbox.post("{ shop { name } }")
+    assert raw.status_code == 429 and raw.headers["Retry-After"] == "0.4"
+    assert "rate limit" in raw.json()["errors"]
+    started = time.monotonic()
+    assert sandbox.client.shop()["name"] == "Sandbox Store"  # one more 429, then the real answer
+    assert time.monotonic() - started >= 0.4
+    assert sandbox.client.stats.throttled == 1 and sandbox.client.stats.retries == 1
+    assert sandbox.state.stats["rate_limited"] == 2 and sandbox.state.stats["requests"] == 1
+    assert sandbox.state.config.faults.rate_limit_429_next == 0
+
+
+def test_429_on_every_attempt_gives_up_naming_it(make_sandbox: Callable[..., Sandbox]) -> None:
+    faults = FaultSettings(rate_limit_429_next=5, retry_after_seconds=0.05)
+    sb = make_sandbox(ShopifySandboxConfig(faults=faults), max_attempts=3)
+    with pytest.raises(ShopifyRetriesExhausted) as err:
+        sb.client.shop()
+    assert "HTTP 429" in err.value.last_response and sb.state.stats["rate_limited"] == 3
+
+
+def test_retry_after_header_forms() -> None:
+    from sync_pipeline.lib.shopify.transport import _retry_after
+
+    assert _retry_after("2.0") == 2.0 and _retry_after("3") == 3.0
+    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # an HTTP date in the past
+    assert _retry_after(None) is None and _retry_after("soon") is None and _retry_after("nan") is None
+    assert _retry_after("-1") == 0.0

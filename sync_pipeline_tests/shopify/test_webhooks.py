@@ -7,7 +7,14 @@ import time
 
 from sync_pipeline.lib.shopify import sign_webhook, verify_webhook
 from sync_pipeline.sandbox.shopify.config import FaultSettings
-from sync_pipeline.sandbox.shopify.control import CancelSpec, EditSpec, LineSpec, OrderSpec, QuantityChange
+from sync_pipeline.sandbox.shopify.control import (
+    CancelSpec,
+    EditSpec,
+    LineSpec,
+    OrderSpec,
+    QuantityChange,
+    ShippingLineSpec,
+)
 
 from .conftest import Receiver, Sandbox
 
@@ -80,3 +87,23 @@ def test_faults_drop_and_duplicate_deliveries(sandbox: Sandbox, receiver: Receiv
     time.sleep(0.3)
     assert len(receiver.requests) == 2
     assert sandbox.control.state()["webhook_deliveries"][-1]["status"] == "dropped"
+
+
+def test_order_payload_carries_shipping_lines_in_rest_shape(sandbox: Sandbox, receiver: Receiver) -> None:
+    sandbox.seed()
+    sandbox.control.register_webhook("orders/create", receiver.url)
+    express = ShippingLineSpec(title="Express 24h", code="EXPRESS", price="4.50")
+    sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")], shipping_line=express))
+    sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="GIFT-25")], shipping_line=None))
+    receiver.wait_for(lambda reqs: len(reqs) == 2)
+    by_name = {p["name"]: p for p in (json.loads(b) for _, b in receiver.requests)}
+    (line,) = by_name["#1001"]["shipping_lines"]
+    assert (line["code"], line["title"], line["source"], line["price"]) == (
+        "EXPRESS",
+        "Express 24h",
+        "shopify",
+        "4.50",
+    )
+    assert line["price_set"]["shop_money"] == {"amount": "4.50", "currency_code": "GBP"}
+    assert by_name["#1001"]["total_price"] == "12.50"
+    assert by_name["#1002"]["shipping_lines"] == []

@@ -24,6 +24,7 @@ fragment OrderFields on Order {
   customAttributes { key value }
   sourceName poNumber
   shippingAddress { name company address1 address2 city provinceCode zip countryCodeV2 phone }
+  shippingLine { code title }
   totalPriceSet { shopMoney { amount currencyCode } }
   currencyCode
   customer { tags }

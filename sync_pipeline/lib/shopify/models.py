@@ -52,6 +52,13 @@ class MailingAddress(ShopifyModel):
     phone: str | None = None
 
 
+class ShippingLine(ShopifyModel):
+    """The shipping method the customer chose; `code` and `title` are what routing matches."""
+
+    code: str | None = None
+    title: str | None = None
+
+
 class IdRef(ShopifyModel):
     id: str
 
@@ -113,6 +120,7 @@ class Order(ShopifyModel):
     source_name: str | None = None
     po_number: str | None = None
     shipping_address: MailingAddress | None = None
+    shipping_line: ShippingLine | None = None  # None: the order has no shipping (e.g. digital only)
     total_price_set: MoneyBag
     currency_code: str
     customer: Customer | None = None

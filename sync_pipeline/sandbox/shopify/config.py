@@ -21,6 +21,10 @@ class FaultSettings(BaseModel):
     error_rate: float = Field(0.0, ge=0, le=1, description="share of Admin API calls answered 503")
     timeout_rate: float = Field(0.0, ge=0, le=1, description="share of calls that hang, then 504")
     timeout_seconds: float = Field(10.0, ge=0)
+    rate_limit_429_next: int = Field(
+        0, ge=0, description="answer the next N Admin API calls HTTP 429 with Retry-After (counts down)"
+    )
+    retry_after_seconds: float = Field(2.0, ge=0, description="the Retry-After those 429s carry")
     webhook_drop_rate: float = Field(0.0, ge=0, le=1)
     webhook_duplicate_rate: float = Field(0.0, ge=0, le=1)
     seed: int | None = None

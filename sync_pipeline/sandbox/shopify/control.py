@@ -17,6 +17,7 @@ from .control_models import (
     OrderSpec,
     ProductSpec,
     QuantityChange,
+    ShippingLineSpec,
     StockSpec,
     VariantSpec,
     WebhookSpec,
@@ -34,6 +35,7 @@ __all__ = [
     "QuantityChange",
     "SandboxControl",
     "SandboxControlError",
+    "ShippingLineSpec",
     "StockSpec",
     "VariantSpec",
 ]

@@ -51,6 +51,16 @@ class AddressSpec(BaseModel):
     phone: str | None = None
 
 
+class ShippingLineSpec(BaseModel):
+    """The order's shipping method. `code` and `title` are what routing rules match on."""
+
+    title: str = "Standard"
+    code: str | None = "STANDARD"
+    price: Decimal = Field(Decimal("0.00"), ge=0)  # added to the order total
+    source: str | None = "shopify"  # "shopify" for the shop's own rates; a carrier's name otherwise
+    carrier_identifier: str | None = None  # set when a third-party carrier service quoted the rate
+
+
 class LineSpec(BaseModel):
     sku: str
     quantity: int = Field(1, ge=1)
@@ -71,6 +81,8 @@ class OrderSpec(BaseModel):
     source_name: str | None = "web"
     po_number: str | None = None
     shipping_address: AddressSpec | None = Field(default_factory=AddressSpec)
+    # Default: a free "Standard" rate; None: no shipping line (Shopify's null `shippingLine`).
+    shipping_line: ShippingLineSpec | None = Field(default_factory=ShippingLineSpec)
     location: str | None = None
 
 

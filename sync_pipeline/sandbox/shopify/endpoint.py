@@ -3,6 +3,10 @@
 Assumptions (stricter where Shopify's behaviour is not documented):
 - Parse and validation failures answer HTTP 200 with `errors` and no `data`, like execution
   errors; a body that is not JSON or has no `query` answers 400.
+- `faults.rate_limit_429_next` answers that many calls (after auth, before anything else)
+  HTTP 429 with `Retry-After: <retry_after_seconds>` and a REST-style `{"errors": "…"}` body,
+  as Shopify's edge sometimes does instead of the usual HTTP 200 THROTTLED; no bucket points
+  are taken.
 - A query whose requested cost exceeds 1,000 is refused with MAX_COST_EXCEEDED before any
   bucket check; one the bucket cannot cover answers HTTP 200 with THROTTLED, no `data`,
   and `actualQueryCost: null`. The requested cost is taken up front and the unused part
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
 
 UNAUTHORIZED = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 THROTTLE_DOCS = "https://shopify.dev/api/usage/rate-limits"
+RATE_LIMITED = "Exceeded the rate limit for api client. Reduce request rates to resume uninterrupted service."
 
 
 async def graphql_endpoint(request: Request) -> JSONResponse:
@@ -37,7 +42,7 @@ async def graphql_endpoint(request: Request) -> JSONResponse:
     headers = {"X-Shopify-API-Version": version}
     if request.headers.get("x-shopify-access-token") != state.config.access_token:
         return JSONResponse({"errors": UNAUTHORIZED}, status_code=401, headers=headers)
-    fault = await _apply_faults(state)
+    fault = await _apply_faults(state, headers)
     if fault is not None:
         return fault
     try:
@@ -53,8 +58,15 @@ async def graphql_endpoint(request: Request) -> JSONResponse:
     return JSONResponse(result, headers=headers)
 
 
-async def _apply_faults(state: SandboxState) -> JSONResponse | None:
+async def _apply_faults(state: SandboxState, headers: dict[str, str]) -> JSONResponse | None:
     faults = state.config.faults
+    if faults.rate_limit_429_next > 0:
+        # Runs on the event loop with no await before the decrement, so concurrent calls each
+        # see their own count.
+        faults.rate_limit_429_next -= 1
+        state.stats["rate_limited"] += 1
+        retry = {**headers, "Retry-After": str(float(faults.retry_after_seconds))}
+        return JSONResponse({"errors": RATE_LIMITED}, status_code=429, headers=retry)
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000)
     roll = state.random.random()

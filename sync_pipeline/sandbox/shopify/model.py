@@ -138,6 +138,18 @@ class Fulfillment:
 
 
 @dataclass
+class ShippingLine:
+    """The shipping method chosen for an order (`Order.shippingLine`; REST `shipping_lines[0]`)."""
+
+    id: int
+    title: str
+    code: str | None
+    price: Decimal = Decimal("0")
+    source: str | None = "shopify"
+    carrier_identifier: str | None = None
+
+
+@dataclass
 class Customer:
     id: int
     display_name: str
@@ -162,6 +174,7 @@ class Order:
     source_name: str | None = "web"
     po_number: str | None = None
     shipping_address: dict[str, str | None] | None = None
+    shipping_line: ShippingLine | None = None
     customer: Customer | None = None
     line_items: list[LineItem] = field(default_factory=list)
     fulfillment_order_ids: list[int] = field(default_factory=list)
@@ -178,7 +191,8 @@ class Order:
         return f"#{self.number}"
 
     def total_price(self) -> Decimal:
-        return sum((li.unit_price * li.current_quantity for li in self.line_items), Decimal("0"))
+        lines = sum((li.unit_price * li.current_quantity for li in self.line_items), Decimal("0"))
+        return lines + (self.shipping_line.price if self.shipping_line else Decimal("0"))
 
     def fulfillment_status(self) -> str:
         shippable = [li for li in self.line_items if li.requires_shipping and li.current_quantity > 0]

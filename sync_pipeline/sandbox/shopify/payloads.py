@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .ids import gid
-from .model import iso
+from .model import Order, iso
 from .store import Store
 from .views import money
 
@@ -39,6 +39,7 @@ def order_payload(store: Store, order_id: int) -> dict[str, Any]:
         "note_attributes": [{"name": k, "value": v} for k, v in o.custom_attributes],
         "customer": {"id": o.customer.id, "tags": ", ".join(sorted(o.customer.tags))} if o.customer else None,
         "shipping_address": dict(address) if address else None,
+        "shipping_lines": _shipping_lines(o),
         "line_items": [
             {
                 "id": li.id,
@@ -56,6 +57,35 @@ def order_payload(store: Store, order_id: int) -> dict[str, Any]:
             for li in o.line_items
         ],
     }
+
+
+def _shipping_lines(o: Order) -> list[dict[str, Any]]:
+    s = o.shipping_line
+    if s is None:
+        return []
+    price = money(s.price, o.currency)
+    return [
+        {
+            "id": s.id,
+            "title": s.title,
+            "code": s.code,
+            "source": s.source,
+            "carrier_identifier": s.carrier_identifier,
+            "price": price["shopMoney"]["amount"],
+            "price_set": {"shop_money": _rest_money(price["shopMoney"]),
+                          "presentment_money": _rest_money(price["presentmentMoney"])},
+            "discounted_price": price["shopMoney"]["amount"],
+            "is_removed": False,
+            "phone": None,
+            "requested_fulfillment_service_id": None,
+            "tax_lines": [],
+            "discount_allocations": [],
+        }
+    ]  # fmt: skip
+
+
+def _rest_money(value: dict[str, Any]) -> dict[str, Any]:
+    return {"amount": value["amount"], "currency_code": value["currencyCode"]}
 
 
 def fulfillment_payload(store: Store, fulfillment_id: int) -> dict[str, Any]:

@@ -63,6 +63,15 @@ def _order(state: SandboxState, order_id: int) -> dict[str, Any]:
         "tags": o.tags,
         "customer_tags": o.customer.tags if o.customer else [],
         "shipping_address": o.shipping_address,
+        "shipping_line": (
+            {
+                "title": o.shipping_line.title,
+                "code": o.shipping_line.code,
+                "price": str(o.shipping_line.price),
+            }
+            if o.shipping_line
+            else None
+        ),
         "line_items": [
             {
                 "id": gid("LineItem", li.id),

@@ -15,6 +15,8 @@ Assumptions (stricter where Shopify's behaviour is not documented):
   forward by at least one second on every change, so it is strictly monotonic per order.
 - Changing only the shipping address fires `orders/updated`, not `orders/edited` (that topic
   belongs to order edits of line items).
+- An order has at most one shipping line, set when it is placed (default: a free "Standard" /
+  "STANDARD" shop rate) and never edited; its price counts in the order total.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from .model import (
     Location,
     Order,
     Product,
+    ShippingLine,
     Variant,
     WebhookSubscription,
 )
@@ -240,6 +243,7 @@ class Store:
                 source_name=spec.source_name,
                 po_number=spec.po_number,
                 shipping_address=_address(spec.shipping_address),
+                shipping_line=self._shipping_line(spec),
                 customer=customer,
                 line_items=lines,
             )
@@ -257,6 +261,12 @@ class Store:
             if order.financial_status == "PAID":
                 self.emit("ORDERS_PAID", {"order": order.id})
             return order
+
+    def _shipping_line(self, spec: OrderSpec) -> ShippingLine | None:
+        s = spec.shipping_line
+        if s is None:
+            return None
+        return ShippingLine(self.ids.next(), s.title, s.code, s.price, s.source, s.carrier_identifier)
 
     def mark_paid(self, ref: str) -> Order:
         with self.lock:

@@ -337,6 +337,22 @@ class OrderView:
             "phone": a.get("phone"),
         }
 
+    def shippingLine(self, info: Any) -> dict[str, Any] | None:
+        s = self._o.shipping_line
+        if s is None:
+            return None
+        return {
+            "typename": "ShippingLine",
+            "id": gid("ShippingLine", s.id),
+            "title": s.title,
+            "code": s.code,
+            "carrierIdentifier": s.carrier_identifier,
+            "source": s.source,
+            "custom": False,
+            "isRemoved": False,
+            "originalPriceSet": money(s.price, self._o.currency),
+        }
+
     def customer(self, info: Any) -> dict[str, Any] | None:
         c = self._o.customer
         if c is None:

@@ -33,7 +33,7 @@ def _address(address: MailingAddress | None) -> ShippingAddress | None:
 
 
 def to_shop_order(order: Order) -> ShopOrder:
-    shipping_line = getattr(order, "shipping_line", None)
+    shipping_line = order.shipping_line
     return ShopOrder(
         id=order.id,
         name=order.name,
@@ -46,8 +46,8 @@ def to_shop_order(order: Order) -> ShopOrder:
         customer_tags=tuple(order.customer_tags),
         custom_attributes=tuple(Attribute(key=a.key, value=a.value) for a in order.custom_attributes),
         source_name=order.source_name,
-        shipping_line_code=getattr(shipping_line, "code", None),
-        shipping_line_title=getattr(shipping_line, "title", None),
+        shipping_line_code=shipping_line.code if shipping_line else None,
+        shipping_line_title=shipping_line.title if shipping_line else None,
         email=order.email,
         phone=order.phone,
         shipping_address=_address(order.shipping_address),
