@@ -227,6 +227,17 @@ class ShopifyClient:
             found.extend(self._complete(Order.model_validate(n)) for n in data["nodes"] if n and n.get("id"))
         return found
 
+    def get_order_versions(self, order_ids: Sequence[str]) -> dict[str, datetime]:
+        """`updatedAt` of each order (unknown ids left out): a cheap freshness check."""
+        versions: dict[str, datetime] = {}
+        for start in range(0, len(order_ids), MAX_PAGE):
+            ids = list(order_ids[start : start + MAX_PAGE])
+            data = self.execute("OrderVersions", docs.ORDER_VERSIONS, {"ids": ids})
+            for node in data["nodes"]:
+                if node and node.get("id"):
+                    versions[node["id"]] = datetime.fromisoformat(node["updatedAt"].replace("Z", "+00:00"))
+        return versions
+
     def _complete(self, order: Order) -> Order:
         """Fetch the rest of an order's line items when the first page did not hold them all."""
         if not order.line_items_truncated:

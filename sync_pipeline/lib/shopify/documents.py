@@ -64,6 +64,14 @@ query OrdersByIds($ids: [ID!]!, $lineItems: Int!) {
     + ORDER_FIELDS
 )
 
+# Just enough to tell whether an order changed since we last read it: about one point per order
+# instead of a full read, so confirming a flash sale's orders before release stays cheap.
+ORDER_VERSIONS = """
+query OrderVersions($ids: [ID!]!) {
+  nodes(ids: $ids) { ... on Order { id updatedAt } }
+}
+"""
+
 ORDER_LINE_ITEMS = (
     """
 query OrderLineItems($id: ID!, $first: Int!, $after: String) {
@@ -198,6 +206,7 @@ ALL: dict[str, str] = {
     "OrdersUpdatedSince": ORDERS_UPDATED_SINCE,
     "OrderById": ORDER_BY_ID,
     "OrdersByIds": ORDERS_BY_IDS,
+    "OrderVersions": ORDER_VERSIONS,
     "OrderLineItems": ORDER_LINE_ITEMS,
     "ProductVariants": PRODUCT_VARIANTS,
     "Locations": LOCATIONS,

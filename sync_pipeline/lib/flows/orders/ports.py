@@ -28,6 +28,10 @@ class OrdersSource(Protocol):
         """A fresh read of these orders (missing ids are left out)."""
         ...
 
+    def order_versions(self, ids: Sequence[str]) -> dict[str, datetime]:
+        """Each order's current `updatedAt` (missing ids are left out): a cheap freshness check."""
+        ...
+
 
 @dataclass(frozen=True)
 class RowResult:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sync_pipeline.lib.domain.bundles import explode_lines
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.cutoff import ChangeAction, plan_change
 from sync_pipeline.lib.domain.models import ShopOrder
@@ -32,10 +33,11 @@ from sync_pipeline.lib.domain.sales_order import (
     SalesOrderItem,
     TranslatedOrder,
 )
+from sync_pipeline.lib.domain.shippable import shippable_lines
 from sync_pipeline.lib.domain.translate import translate_order
 from sync_pipeline.lib.flows.orders import state
 from sync_pipeline.lib.flows.orders.ports import OrdersSource, RowResult, SaveOutcomeUnknownError, Warehouse
-from sync_pipeline.lib.flows.orders.records import naive
+from sync_pipeline.lib.flows.orders.records import aware, naive
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
 from sync_pipeline.lib.ledger import events as ledger_events
@@ -59,6 +61,7 @@ class ReleaseReport:
     outcome_unknown: int = 0
     changes: Counter[str] = field(default_factory=Counter)
     exceptions_opened: int = 0
+    reread_in_full: int = 0  # orders that changed during the hold and were read again in full
     injected_orders: list[tuple[str, str, str]] = field(default_factory=list)  # name, number, site
 
     @property
@@ -72,6 +75,7 @@ class ReleaseReport:
             "cancelled_before_release": self.cancelled_before_release,
             "outcome_unknown": self.outcome_unknown,
             "exceptions_opened": self.exceptions_opened,
+            "reread_in_full": self.reread_in_full,
         }
 
 
@@ -108,14 +112,42 @@ def release(
         )
         held_ids = ledger_orders.ids_in_state(con, [state.HELD], limit=200)
         known_codes = ledger_catalogue.known_item_codes(con)
+        known_rows = ledger_orders.get_many(con, [*due_ids, *held_ids])
     report.due = len(due_ids)
     candidates = [*due_ids, *held_ids]
     if candidates:
-        fresh = source.orders_by_ids(candidates)
+        fresh = reread(source, known_rows, candidates, report)
         translations = _translate_all(fresh, warehouse, ledger, rules, known_codes)
         _record_and_inject(fresh, translations, warehouse, ledger, rules, actor, report, set(held_ids))
     push_changes(source, warehouse, ledger, rules, actor, report, known_codes)
     return report
+
+
+def reread(
+    source: OrdersSource, known: dict[str, ledger_orders.OrderRow], ids: list[str], report: ReleaseReport
+) -> dict[str, ShopOrder]:
+    """The orders as Shopify has them now, just before release.
+
+    A cheap version check (`updatedAt`, about a point per order) confirms which ledger snapshots
+    are still current; only orders that changed since are read in full. Edits and cancellations
+    made during the hold are honoured either way, at a fraction of a full read's cost.
+    """
+    versions = source.order_versions(ids)
+    current: dict[str, ShopOrder] = {}
+    stale: list[str] = []
+    for oid in ids:
+        row = known.get(oid)
+        snapshot = ShopOrder.model_validate(row.snapshot) if row and row.snapshot else None
+        if oid not in versions:
+            continue  # deleted in Shopify: nothing to release
+        if snapshot is not None and aware(snapshot.updated_at) == versions[oid]:
+            current[oid] = snapshot
+        else:
+            stale.append(oid)
+    if stale:
+        current.update(source.orders_by_ids(stale))
+    report.reread_in_full += len(stale)
+    return current
 
 
 def _translate_all(
@@ -126,12 +158,13 @@ def _translate_all(
     # created since the last catalogue refresh must not hold an order.
     unknown = sorted(
         {
-            rules.sku_overrides.overrides.get(line.sku, line.sku)
+            rules.sku_overrides.overrides.get(unit.sku, unit.sku)
             for oid, outcome in outcomes.items()
             if isinstance(outcome, HeldOrder)
             and any(e.kind.value == "unmapped_sku" for e in outcome.exceptions)
-            for line in fresh[oid].lines
-            if line.sku
+            # Bundles exploded first: a component, not the bundle SKU, is what Peoplevox stocks.
+            for unit in explode_lines(shippable_lines(fresh[oid].lines), rules.bundles)
+            if unit.sku
         }
         - known
     )

@@ -101,6 +101,9 @@ class ShopifyOrdersSource:
     def orders_by_ids(self, ids: Sequence[str]) -> dict[str, ShopOrder]:
         return {o.id: to_shop_order(o) for o in self.client.get_orders(list(ids))}
 
+    def order_versions(self, ids: Sequence[str]) -> dict[str, datetime]:
+        return self.client.get_order_versions(list(ids))
+
     def iter_variants(self) -> Iterator[VariantRow]:
         for v in self.client.iter_product_variants():
             yield VariantRow(
