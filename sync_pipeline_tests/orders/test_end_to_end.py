@@ -10,6 +10,7 @@ right exception; every change after the cut-off with an exception.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from sync_pipeline.sandbox.shopify.control import (
 from sync_pipeline_tests.orders.harness import E2EStack, e2e_stack
 
 HOLD_SECONDS = 3
-COPIES = 14  # orders per kind: 22 kinds → 308 orders
+COPIES = 13  # orders per kind: 24 kinds → 312 orders
 ITEM_TYPES = [
     "TEE-BLK-M",
     "TEE-BLK-L",
@@ -121,6 +122,9 @@ def _kinds() -> dict[str, Kind]:
         "paid_later": Kind(_order([tee], financial_status="PENDING"), {"TEE-BLK-M": 1}),
         "cancelled_in_hold": Kind(_order([tee]), None),
         "edited_in_hold": Kind(_order([tee]), {"TEE-BLK-M": 3}),
+        # Read by ingest first, then changed while still held: the release must see the change.
+        "edited_after_ingest_in_hold": Kind(_order([tee]), {"TEE-BLK-M": 2}),
+        "cancelled_after_ingest_in_hold": Kind(_order([tee]), None),
         "added_line_before_cutoff": Kind(_order([tee]), {"TEE-BLK-M": 1, "TEE-WHT-M": 1}),
         "cancelled_before_cutoff": Kind(_order([tee]), {"TEE-BLK-M": 1}, pvx_status="Cancelled"),
         "cancelled_after_cutoff": Kind(
@@ -168,9 +172,10 @@ def _line_id(placed: dict, sku: str) -> str:
     return next(li["id"] for li in placed["line_items"] if li["sku"] == sku)
 
 
-def _run_ingest_and_release(stack: E2EStack) -> None:
+def _run_ingest_and_release(stack: E2EStack, during_hold: Callable[[], None] = lambda: None) -> None:
     stack.wait_for_webhooks()
     assert stack.tick("shopify_order_events") == 1
+    during_hold()
     time.sleep(HOLD_SECONDS + 0.5)
     assert stack.tick("orders_release_due") == 1
 
@@ -191,7 +196,15 @@ def test_orders_reach_the_warehouse_once_and_exactly(tmp_path: Path, monkeypatch
         for placed in kinds["edited_in_hold"].placed:
             change = QuantityChange(line_item_id=_line_id(placed, "TEE-BLK-M"), quantity=3)
             stack.shop.edit_order(placed["id"], EditSpec(set_quantities=[change]))
-        _run_ingest_and_release(stack)
+
+        def change_after_ingest() -> None:
+            for placed in kinds["edited_after_ingest_in_hold"].placed:
+                change = QuantityChange(line_item_id=_line_id(placed, "TEE-BLK-M"), quantity=2)
+                stack.shop.edit_order(placed["id"], EditSpec(set_quantities=[change]))
+            for placed in kinds["cancelled_after_ingest_in_hold"].placed:
+                stack.shop.cancel_order(placed["id"], CancelSpec())
+
+        _run_ingest_and_release(stack, during_hold=change_after_ingest)
 
         released = stack.pvx.state()
         in_pvx = {o.number for o in released.orders}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sync_pipeline.lib.flows.catalogue import refresh
 from sync_pipeline.lib.flows.orders.ingest import ingest
 from sync_pipeline.lib.flows.orders.release import release
-from sync_pipeline.sandbox.shopify.control import AddressSpec, LineSpec, OrderSpec
+from sync_pipeline.sandbox.shopify.control import AddressSpec, LineSpec, OrderSpec, ProductSpec, VariantSpec
 from sync_pipeline_tests.orders.conftest import Stack
 
 
@@ -34,4 +34,28 @@ def test_paid_order_reaches_peoplevox_once(stack: Stack) -> None:
     assert {line.item_code: line.quantity_ordered for line in orders[0].lines} == {
         "TEE-BLK-M": 4,
         "CAP-NVY": 1,
+    }
+
+
+def test_bundle_components_new_to_peoplevox_are_looked_up_not_held(stack: Stack) -> None:
+    """No catalogue refresh has run: the config bundle's components must be looked up in
+    Peoplevox before the order is held for them."""
+    stack.shop.add_product(ProductSpec(title="Starter", variants=[VariantSpec(sku="BUNDLE-STARTER")]))
+    stack.pvx.seed_items([("SOCK-BLK-OS", "5099999999999", "Socks")])
+    stack.shop.place_order(
+        OrderSpec(
+            lines=[LineSpec(sku="BUNDLE-STARTER")],
+            shipping_address=AddressSpec(
+                name="Ada Lovelace", address1="1 St James's Sq", city="London", zip="SW1Y 4JU"
+            ),
+        )
+    )
+    ingest(stack.source, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    report = release(stack.source, stack.warehouse, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    assert (report.injected, report.held) == (1, 0), report.summary
+    [order] = stack.pvx.state().orders
+    assert {line.item_code: line.quantity_ordered for line in order.lines} == {
+        "TEE-BLK-M": 1,
+        "TEE-WHT-M": 1,
+        "SOCK-BLK-OS": 2,
     }
