@@ -94,7 +94,7 @@ def shop_orders(draw: st.DrawFn) -> ShopOrder:
     count = draw(st.sampled_from([0, 1, 1, 2, 2, 3, 4, 5]))
     lines = tuple(draw(shop_lines(index)) for index in range(count))
     return ShopOrder(
-        id=f"gid://shopify/Order/{draw(st.integers(1, 2**63))}",
+        id=f"gid://shopify/Order/{draw(st.integers(1, 2**63 - 1))}",
         name=f"#{draw(st.integers(1000, 99999))}",
         created_at=T0,
         updated_at=T0,

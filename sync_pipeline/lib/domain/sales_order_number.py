@@ -17,6 +17,9 @@ MAX_LENGTH = 30
 _GID = re.compile(r"^gid://shopify/Order/([0-9]+)$")
 
 
+MAX_SHOPIFY_ID = 2**63 - 1
+
+
 def shopify_numeric_id(order_id: str | int) -> int:
     """The numeric id from `gid://shopify/Order/123`, `"123"` or `123`."""
     if isinstance(order_id, bool):
@@ -30,7 +33,8 @@ def shopify_numeric_id(order_id: str | int) -> int:
         if not digits.isascii() or not digits.isdigit():
             raise ValueError(f"not a Shopify order id: {order_id!r}")
         number = int(digits)
-    if number <= 0:
+    # Shopify ids are signed 64-bit integers; anything else is not an id Shopify issued.
+    if number <= 0 or number > MAX_SHOPIFY_ID:
         raise ValueError(f"not a Shopify order id: {order_id!r}")
     return number
 
