@@ -81,6 +81,24 @@ class Inbox:
             names = names[:limit]
         return [InboxItem(source, n, directory / n) for n in names]
 
+    def prune(self, source: str, older_than_seconds: float) -> int:
+        """Delete events and duplicate markers older than the retention; returns how many went.
+
+        Events only accelerate the sync (polling is the truth) and are consumed within minutes,
+        so a few days' retention keeps the directory listing that sensors read small.
+        """
+        directory = self._dir(source)
+        cutoff_ns = time.time_ns() - int(older_than_seconds * 1e9)
+        removed = 0
+        for folder in (directory, directory / ".seen"):
+            if not folder.exists():
+                continue
+            for entry in os.scandir(folder):
+                if entry.is_file() and entry.stat().st_mtime_ns < cutoff_ns:
+                    os.unlink(entry.path)
+                    removed += 1
+        return removed
+
     def record_rejection(self, source: str, reason: str, detail: dict[str, Any]) -> None:
         """Append a line to `rejected.jsonl`: what was refused and why (never the secret)."""
         self.root.mkdir(parents=True, exist_ok=True)

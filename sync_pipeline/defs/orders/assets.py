@@ -18,6 +18,7 @@ from sync_pipeline.lib.flows.orders.statuses import StatusReport, from_inbox, po
 from sync_pipeline.lib.inbox import Inbox
 
 OWNERS = ["team:integration"]
+INBOX_RETENTION_SECONDS = 3 * 24 * 3600
 RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
@@ -48,6 +49,7 @@ def shopify_orders(
     if "dagster/backfill" in context.run.tags or context.run.tags.get("sync/mode") == "backfill":
         start, end = context.partition_time_window
         window = (start.astimezone(UTC), end.astimezone(UTC))
+    Inbox(ledger.data_path / "inbox").prune("shopify", INBOX_RETENTION_SECONDS)
     report = ingest(
         source,
         ledger.get_ledger(),
@@ -120,6 +122,8 @@ def peoplevox_sales_order_statuses(
     book = ledger.get_ledger()
     report = StatusReport()
     actor = f"run:{context.run.run_id[:8]}"
-    from_inbox(Inbox(ledger.data_path / "inbox"), book, actor, report)
+    inbox = Inbox(ledger.data_path / "inbox")
+    from_inbox(inbox, book, actor, report)
+    inbox.prune("peoplevox", INBOX_RETENTION_SECONDS)
     poll(PeoplevoxWarehouse(peoplevox.get_client()), book, actor, report)
     return dg.MaterializeResult(metadata=status_metadata(report))
