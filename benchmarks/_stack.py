@@ -1,0 +1,250 @@
+"""The product as in production, on 127.0.0.1, for benchmarks: child processes and their env.
+
+Each child runs in its own session (process group), so stopping it also stops what it started
+(`dg dev` starts a webserver, a daemon and a code server; the daemon starts run workers).
+Nothing here launches Dagster runs: the code location's sensors and schedules do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from sync_pipeline.lib.domain.config import load_business_rules
+from sync_pipeline.sandbox.server import free_port
+from sync_pipeline.settings import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+SHOPIFY_TOKEN = "shpat_sandbox"  # sandbox-only credentials, not secrets of any real system
+WEBHOOK_SECRET = "sandbox-webhook-secret"
+PEOPLEVOX_PASSWORD = "sandbox-password"
+CALLBACK_TOKEN = "benchmark-callback-token"
+IN_FLIGHT = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
+
+
+@dataclass
+class Ports:
+    shopify: int = field(default_factory=free_port)
+    peoplevox: int = field(default_factory=free_port)
+    receiver: int = field(default_factory=free_port)
+    dagster: int = field(default_factory=free_port)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{getattr(self, name)}"
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+
+@dataclass
+class Workdir:
+    root: Path
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster_home"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def ledger(self) -> Path:
+        return self.data / "ledger.duckdb"
+
+    def prepare(self, hold_seconds: int) -> None:
+        """DAGSTER_HOME with the repo's dagster.yaml; a copy of data/config with a short hold."""
+        for path in (self.dagster_home, self.data, self.logs):
+            path.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO_ROOT / "dagster.yaml", self.dagster_home / "dagster.yaml")
+        shutil.copytree(REPO_ROOT / "data" / "config", self.config)
+        orders = self.config / "orders.yaml"
+        text = orders.read_text(encoding="utf-8")
+        text, count = re.subn(
+            r"(?m)^hold_window_seconds:.*$", f"hold_window_seconds: {hold_seconds}  # benchmark", text
+        )
+        if not count:
+            text += f"\nhold_window_seconds: {hold_seconds}  # benchmark\n"
+        orders.write_text(text, encoding="utf-8")
+        load_business_rules(self.config)  # fail now, naming the file
+
+
+def environment(
+    work: Workdir, ports: Ports, requests_per_window: int, window_seconds: float
+) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SHOPIFY_", "PEOPLEVOX_", "SYNC_", "DAGSTER_"))
+    }
+    env.update(
+        {
+            "DAGSTER_HOME": str(work.dagster_home),
+            "SYNC_DATA_DIR": str(work.data),
+            "SYNC_CONFIG_DIR": str(work.config),
+            "SYNC_RECEIVER_PUBLIC_URL": ports.url("receiver"),
+            "SYNC_CALLBACK_TOKEN": CALLBACK_TOKEN,
+            "SHOPIFY_SHOP_URL": ports.url("shopify"),
+            "SHOPIFY_ACCESS_TOKEN": SHOPIFY_TOKEN,
+            "SHOPIFY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "SHOPIFY_API_VERSION": "2026-10",
+            "PEOPLEVOX_BASE_URL": ports.url("peoplevox"),
+            "PEOPLEVOX_CLIENT_ID": "sandbox",
+            "PEOPLEVOX_USERNAME": "integration",
+            "PEOPLEVOX_PASSWORD": PEOPLEVOX_PASSWORD,
+            "PEOPLEVOX_REQUESTS_PER_WINDOW": str(requests_per_window),
+            "PEOPLEVOX_WINDOW_SECONDS": f"{window_seconds:g}",
+        }
+    )
+    return env
+
+
+class Stack:
+    """Children started in order, stopped in reverse order; `stop` leaves no process behind."""
+
+    def __init__(self, work: Workdir, env: Mapping[str, str]) -> None:
+        self.work = work
+        self.env = dict(env)
+        self.children: list[Child] = []
+
+    def start(self, name: str, command: list[str]) -> Child:
+        log = (self.work.logs / f"{name.replace(' ', '_')}.log").open("wb")
+        process = subprocess.Popen(
+            command,
+            env=self.env,
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        child = Child(name, process, log)
+        self.children.append(child)
+        return child
+
+    def check_alive(self) -> None:
+        for child in self.children:
+            if child.process.poll() is not None:
+                raise RuntimeError(
+                    f"{child.name} exited with code {child.process.returncode}; see {child.log.name}"
+                )
+
+    def stop_child(self, child: Child, grace: float = 30.0) -> None:
+        if child.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.process.wait(timeout=grace)
+        # The group may still hold grandchildren (webserver, daemon, code server, run workers).
+        deadline = time.monotonic() + grace
+        while _group_alive(child.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.process.wait(timeout=5)
+        child.log.close()
+
+    def stop(self, names: tuple[str, ...] | None = None) -> None:
+        for child in reversed(list(self.children)):
+            if names is None or child.name in names:
+                self.stop_child(child)
+                self.children.remove(child)
+
+    def leftovers(self, pids: list[int]) -> int:
+        return sum(1 for pid in pids if _group_alive(pid))
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_until_up(stack: Stack, urls: Mapping[str, str], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    pending = dict(urls)
+    with httpx.Client(timeout=5.0) as http:
+        while pending:
+            stack.check_alive()
+            for name, url in list(pending.items()):
+                with contextlib.suppress(httpx.HTTPError):
+                    if http.get(url).status_code == 200:
+                        del pending[name]
+            if pending and time.monotonic() > deadline:
+                raise RuntimeError(f"not answering after {timeout:.0f}s: {', '.join(pending)}")
+            time.sleep(0.5)
+
+
+class DagsterGraphQL:
+    """A few read-only queries against the webserver (the benchmark never launches runs)."""
+
+    def __init__(self, base_url: str) -> None:
+        self._http = httpx.Client(base_url=base_url, timeout=30.0)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def runs(self, job: str | None = None, statuses: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        parts = []
+        if job:
+            parts.append(f'pipelineName: "{job}"')
+        if statuses:
+            parts.append(f"statuses: [{', '.join(statuses)}]")
+        query = (
+            "{ runsOrError" + (f"(filter: {{{', '.join(parts)}}})" if parts else "") + " "
+            "{ __typename ... on Runs { results { runId jobName status } } } }"
+        )
+        response = self._http.post("/graphql", json={"query": query})
+        response.raise_for_status()
+        data = response.json().get("data", {}).get("runsOrError", {})
+        return list(data.get("results", []))
+
+    def wait_for_first_run(self, job: str, stack: Stack, timeout: float) -> None:
+        """The daemon is evaluating sensors once the ingest sensor has launched a run."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            stack.check_alive()
+            with contextlib.suppress(httpx.HTTPError):
+                if self.runs(job):
+                    return
+            time.sleep(2.0)
+        raise RuntimeError(f"no {job} run within {timeout:.0f}s: is the daemon running sensors?")
+
+    def wait_until_idle(self, job: str | None, timeout: float) -> bool:
+        """No run of `job` (of any job for None) queued or running; False after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if not self.runs(job, IN_FLIGHT):
+                    return True
+            time.sleep(2.0)
+        return False
