@@ -523,6 +523,7 @@ def report(
         + max(0, header_resaves)
     )
     lost = len(expected) - n_pvx
+    ingested = len(sale.placed) - led["states"].get("not in ledger", 0)
     failed_runs = sum(j["statuses"].get("FAILURE", 0) for j in runs.values())
 
     lat = spread(led["latency"])
@@ -592,7 +593,9 @@ def report(
         (
             "Shopify points per order",
             f"{fmt(shop_stats.get('points_spent', 0) / len(sale.placed) if sale.placed else None, '')}"
-            f" ({shop_stats.get('points_spent', 0):,.0f} points, {shop_stats.get('requests', 0):,} requests,"
+            f" per order placed; {fmt(shop_stats.get('points_spent', 0) / ingested if ingested else None, '')}"
+            f" per order ingested ({ingested:,} in the ledger);"
+            f" {shop_stats.get('points_spent', 0):,.0f} points, {shop_stats.get('requests', 0):,} requests,"
             f" {shop_stats.get('throttled', 0):,} throttled)",
         ),
     ]
