@@ -596,7 +596,7 @@ def report(
             f" per order placed; {fmt(shop_stats.get('points_spent', 0) / ingested if ingested else None, '')}"
             f" per order ingested ({ingested:,} in the ledger);"
             f" {shop_stats.get('points_spent', 0):,.0f} points, {shop_stats.get('requests', 0):,} requests,"
-            f" {shop_stats.get('throttled', 0):,} throttled)",
+            f" {shop_stats.get('throttled', 0):,} throttled",
         ),
     ]
     for job in sorted(runs):
