@@ -82,3 +82,21 @@ def test_release_reasons() -> None:
     assert release_reasons(now, None, 0, 2, 10) == ["2 injection(s) to confirm"]
     assert release_reasons(now, None, 0, 0, RELEASE_SAFETY_SECONDS) == ["periodic safety run"]
     assert release_reasons(now, None, 0, 0, None) == ["periodic safety run"]
+
+
+def test_an_ingest_that_stopped_at_its_batch_limit_gets_a_follow_up_run(inbox: Inbox) -> None:
+    with dg.instance_for_test() as instance:
+        quiet = _tick(shopify_order_events, instance, None).cursor
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=["shopify", "orders"], partition="2026-11-27", metadata={"caught_up": False}
+            )
+        )
+        follow_up = _tick(shopify_order_events, instance, quiet)
+        assert [r.tags["sync/trigger"] for r in follow_up.run_requests] == ["backlog"]
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=["shopify", "orders"], partition="2026-11-27", metadata={"caught_up": True}
+            )
+        )
+        assert _tick(shopify_order_events, instance, follow_up.cursor).run_requests == []

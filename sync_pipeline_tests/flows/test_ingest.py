@@ -316,3 +316,21 @@ def test_any_sequence_of_edits_then_a_reread_is_quiet(tmp_path_factory, history)
     final = rows(ledger, n)[n]
     assert final.snapshot == shop.orders[f"gid://shopify/Order/{n}"].model_dump(mode="json")
     assert final.state in {state.AWAITING_PAYMENT, state.AWAITING_RELEASE, state.CANCELLED_BEFORE_RELEASE}
+
+
+def test_a_backlog_is_read_in_bounded_batches_without_stalling(ledger: Ledger) -> None:
+    # 600 orders: the first 400 all updated within the same second, inside the cursor overlap.
+    same_second = [order(n, updated_at=T0) for n in range(1, 401)]
+    later = [order(n, updated_at=T0 + timedelta(minutes=5, seconds=n)) for n in range(401, 601)]
+    shop = FakeShopify(*same_second, *later)
+    reports = []
+    for _ in range(10):
+        reports.append(ingest(shop, ledger, RULES, ACTOR, NOW, max_changed_orders=150))
+        if reports[-1].caught_up:
+            break
+    assert not reports[0].caught_up  # stopped at its batch limit…
+    assert reports[-1].caught_up  # …and later batches finished the job
+    assert sum(r.orders_changed for r in reports) == 600  # each order recorded once
+    assert len(reports) <= 5
+    with ledger.transaction() as con:
+        assert ledger_orders.state_counts(con) == {state.AWAITING_RELEASE: 600}

@@ -33,6 +33,8 @@ def ingest_metadata(report: IngestReport, window: tuple[datetime, datetime] | No
         # Read by the release sensor (it never opens the ledger).
         "next_release_due_at": _iso(report.next_release_due_at),
         "pending_changes": report.pending_changes,
+        # False when the run stopped at its batch limit with more to read (read by the sensor).
+        "caught_up": report.caught_up,
     }
 
 

@@ -27,6 +27,7 @@ def _inbox_sensor_tick(
     job_name: str,
     poll_seconds: float | None,
     partition: bool,
+    backlog_key: list[str] | None = None,
 ) -> dg.SensorResult | dg.SkipReason:
     """One run for everything that arrived since the cursor; never one run per event."""
     cursor = InboxCursor.parse(context.cursor)
@@ -36,10 +37,11 @@ def _inbox_sensor_tick(
     new = Inbox(SyncSettings().inbox_dir).since(source, after=cursor.last_item, limit=100_000)
     now = time.time()
     poll_due = poll_seconds is not None and now - cursor.requested_at >= poll_seconds
-    if not new and not poll_due:
+    backlog = backlog_key is not None and _latest_metadata(context, backlog_key)[1].get("caught_up") is False
+    if not new and not poll_due and not backlog:
         return dg.SkipReason(f"no new {source} events")
     last = new[-1].name if new else cursor.last_item
-    trigger = f"{len(new)} {source} event(s)" if new else "poll interval"
+    trigger = f"{len(new)} {source} event(s)" if new else ("backlog" if backlog else "poll interval")
     request = dg.RunRequest(
         run_key=f"{job_name}:{last or 'start'}:{int(now)}",
         partition_key=datetime.now(UTC).strftime("%Y-%m-%d") if partition else None,
@@ -56,8 +58,16 @@ def _inbox_sensor_tick(
 )
 def shopify_order_events(context: dg.SensorEvaluationContext):
     """Reads new Shopify webhooks from the inbox and launches one ingest run for all of them;
-    polls Shopify at least once a minute even when no webhook arrives (webhooks can be lost)."""
-    return _inbox_sensor_tick(context, "shopify", orders_ingest_job.name, INGEST_POLL_SECONDS, partition=True)
+    polls Shopify at least once a minute even when no webhook arrives (webhooks can be lost),
+    and at once when the last ingest stopped at its batch limit with more to read."""
+    return _inbox_sensor_tick(
+        context,
+        "shopify",
+        orders_ingest_job.name,
+        INGEST_POLL_SECONDS,
+        partition=True,
+        backlog_key=["shopify", "orders"],
+    )
 
 
 @dg.sensor(

@@ -7,6 +7,7 @@ so a backfill re-reads and re-reconciles without duplicating anything downstream
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ CURSOR = "shopify_orders_updated_at"
 CURSOR_OVERLAP = timedelta(seconds=30)
 # Orders per ledger transaction: small enough to keep each lock short.
 CHUNK = 250
+# One incremental run's share of a backlog (see `ingest`).
+MAX_CHANGED_ORDERS_PER_RUN = 3000
+MAX_SECONDS_PER_RUN = 90.0
 HOLD_KINDS = ("unmapped_sku", "bad_address", "injection_failed")
 
 
@@ -42,6 +46,7 @@ class IngestReport:
     cursor: str | None = None
     next_release_due_at: datetime | None = None
     pending_changes: int = 0
+    caught_up: bool = True
 
 
 def _chunks(orders: Iterable[ShopOrder], size: int) -> Iterator[list[ShopOrder]]:
@@ -119,13 +124,22 @@ def ingest(
     now: datetime,
     window: tuple[datetime, datetime] | None = None,
     initial_lookback: timedelta = timedelta(days=2),
+    max_changed_orders: int = MAX_CHANGED_ORDERS_PER_RUN,
+    max_seconds: float = MAX_SECONDS_PER_RUN,
 ) -> IngestReport:
-    """Incremental by default; with `window`, re-read orders created in [start, end) (backfill)."""
+    """Incremental by default; with `window`, re-read orders created in [start, end) (backfill).
+
+    An incremental read stops after `max_changed_orders` changed orders or `max_seconds`, once it
+    has moved past the stored cursor: during a flash sale orders arrive as fast as they can be
+    read, and a run that never ends would hold back release, whose sensor waits for its result.
+    The report says `caught_up=False` and the sensor launches the next batch straight away.
+    """
     report = IngestReport()
+    started = time.monotonic()
+    stored = ledger.get_cursor(CURSOR)
     if window is not None:
         orders: Iterable[ShopOrder] = source.orders_created_between(*window)
     else:
-        stored = ledger.get_cursor(CURSOR)
         since = datetime.fromisoformat(stored) - CURSOR_OVERLAP if stored else now - initial_lookback
         orders = source.orders_updated_since(since)
     newest: datetime | None = None
@@ -135,6 +149,13 @@ def ingest(
         if window is None and newest is not None:
             # Advance after each chunk is committed: a crash re-reads at most one chunk.
             ledger.set_cursor(CURSOR, newest.isoformat())
+            progressed = stored is None or newest > datetime.fromisoformat(stored)
+            over_budget = (
+                report.orders_changed >= max_changed_orders or time.monotonic() - started >= max_seconds
+            )
+            if progressed and over_budget:
+                report.caught_up = False
+                break
     # A backfill leaves the cursor alone, so it reports the stored one, not the window's newest.
     report.cursor = newest.isoformat() if newest and window is None else ledger.get_cursor(CURSOR)
     summarize(ledger, report)
