@@ -6,49 +6,54 @@ from sync_pipeline.defs.resources import (
     PeoplevoxResource,
     ShopifyResource,
 )
-from sync_pipeline.lib.flows.catalogue import refresh, unmatched
+from sync_pipeline.lib.flows.catalogue import refresh_item_types, refresh_variants, unmatched
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 
+OWNERS = ["team:warehouse-ops"]
+
+
+# Each side in its own pool: the Shopify read shares Shopify's cost budget with ingest, the
+# Peoplevox read shares the Peoplevox request limit with release, and a pool serialises steps
+# that would otherwise drain one budget blindly from two processes.
+@dg.asset(
+    key=["shopify", "variants"],
+    group_name="catalogue",
+    kinds={"shopify", "duckdb"},
+    owners=OWNERS,
+    tags={"domain": "catalogue"},
+    pool="shopify_api",
+)
+def shopify_variants(shopify: ShopifyResource, ledger: LedgerResource) -> dg.MaterializeResult:
+    """Every Shopify product variant (SKU, barcode, inventory item, bundle or not), refreshed hourly.
+
+    The stock flow maps Peoplevox item codes to these inventory items; the drift check compares
+    them with Peoplevox's item types.
+    """
+    count = refresh_variants(ShopifyOrdersSource(shopify.get_client()), ledger.get_ledger())
+    return dg.MaterializeResult(metadata={"shopify_variants": count, "dagster/row_count": count})
+
 
 @dg.asset(
-    key=["catalogue", "sku_map"],
+    key=["peoplevox", "item_types"],
     group_name="catalogue",
-    kinds={"shopify", "peoplevox", "duckdb"},
-    owners=["team:warehouse-ops"],
+    kinds={"peoplevox", "duckdb"},
+    owners=OWNERS,
     tags={"domain": "catalogue"},
     pool="peoplevox_api",
 )
-def catalogue_sku_map(
-    shopify: ShopifyResource,
-    peoplevox: PeoplevoxResource,
-    ledger: LedgerResource,
-    business_rules: BusinessRulesResource,
-) -> dg.MaterializeResult:
-    """Every Shopify variant and every Peoplevox item type, refreshed hourly.
+def peoplevox_item_types(peoplevox: PeoplevoxResource, ledger: LedgerResource) -> dg.MaterializeResult:
+    """Every Peoplevox item type (item code, barcode, name), refreshed hourly.
 
-    Orders are translated against this copy (SKU overrides applied on top), so an order's SKU
-    is checked without paging Peoplevox each time. A SKU seen on an order but missing here is
+    Orders are translated against this copy (SKU overrides applied on top), so an order's SKUs
+    are checked without paging Peoplevox each time; a code seen on an order but missing here is
     looked up in Peoplevox before the order is held.
     """
-    rules = business_rules.load()
-    report = refresh(
-        ShopifyOrdersSource(shopify.get_client()),
-        PeoplevoxWarehouse(peoplevox.get_client()),
-        ledger.get_ledger(),
-        rules,
-    )
-    return dg.MaterializeResult(
-        metadata={
-            "shopify_variants": report.variants,
-            "peoplevox_item_types": report.item_types,
-            "variants_without_item_type": len(report.unmatched),
-            "dagster/row_count": report.variants,
-        }
-    )
+    count = refresh_item_types(PeoplevoxWarehouse(peoplevox.get_client()), ledger.get_ledger())
+    return dg.MaterializeResult(metadata={"peoplevox_item_types": count, "dagster/row_count": count})
 
 
-@dg.asset_check(asset=catalogue_sku_map, name="shopify_variants_have_item_types", pool="duckdb")
+@dg.asset_check(asset=peoplevox_item_types, name="shopify_variants_have_item_types", pool="duckdb")
 def shopify_variants_have_item_types(
     ledger: LedgerResource, business_rules: BusinessRulesResource
 ) -> dg.AssetCheckResult:
@@ -69,7 +74,7 @@ def shopify_variants_have_item_types(
     )
 
 
-catalogue_job = dg.define_asset_job("catalogue_job", selection=[catalogue_sku_map])
+catalogue_job = dg.define_asset_job("catalogue_job", selection=[shopify_variants, peoplevox_item_types])
 
 catalogue_hourly = dg.ScheduleDefinition(
     name="catalogue_hourly",

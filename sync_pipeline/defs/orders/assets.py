@@ -63,7 +63,7 @@ def shopify_orders(
 
 @dg.asset(
     key=["peoplevox", "sales_orders"],
-    deps=[shopify_orders, dg.AssetKey(["catalogue", "sku_map"])],
+    deps=[shopify_orders, dg.AssetKey(["peoplevox", "item_types"])],
     group_name="orders",
     kinds={"peoplevox", "duckdb"},
     owners=OWNERS,

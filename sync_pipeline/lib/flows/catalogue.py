@@ -32,16 +32,28 @@ class CatalogueReport:
     unmatched: list[tuple[str, str]]
 
 
+def refresh_variants(variants: VariantSource, ledger: Ledger) -> int:
+    # Read everything before touching the ledger: a failed read changes nothing.
+    rows = list(variants.iter_variants())
+    with ledger.transaction() as con:
+        ledger_catalogue.replace_variants(con, rows)
+    return len(rows)
+
+
+def refresh_item_types(item_types: ItemTypeSource, ledger: Ledger) -> int:
+    rows = list(item_types.iter_item_types())
+    with ledger.transaction() as con:
+        ledger_catalogue.upsert_item_types(con, rows, full=True)
+    return len(rows)
+
+
 def refresh(
     variants: VariantSource, item_types: ItemTypeSource, ledger: Ledger, rules: BusinessRules
 ) -> CatalogueReport:
-    # Read both sides fully before touching the ledger: a failed read changes nothing.
-    all_variants = list(variants.iter_variants())
-    all_items = list(item_types.iter_item_types())
-    with ledger.transaction() as con:
-        ledger_catalogue.replace_variants(con, all_variants)
-        ledger_catalogue.upsert_item_types(con, all_items, full=True)
-    return CatalogueReport(len(all_variants), len(all_items), unmatched(ledger, rules))
+    """Both sides at once (tests and one-off use; the assets refresh each side in its own pool)."""
+    count_variants = refresh_variants(variants, ledger)
+    count_items = refresh_item_types(item_types, ledger)
+    return CatalogueReport(count_variants, count_items, unmatched(ledger, rules))
 
 
 def unmatched(ledger: Ledger, rules: BusinessRules) -> list[tuple[str, str]]:
