@@ -255,6 +255,12 @@ def _record_and_inject(
     inject(to_send, warehouse, ledger, rules, actor, report)
 
 
+# Orders per wave: headers and items are batched across a whole wave, so item batches are
+# full (items per order vary) and each SaveData call carries the most rows the limiter allows;
+# verdicts are recorded after each wave, so the ledger never lags far behind Peoplevox.
+BATCHES_PER_WAVE = 10
+
+
 def inject(
     orders: Sequence[TranslatedOrder],
     warehouse: Warehouse,
@@ -264,38 +270,46 @@ def inject(
     report: ReleaseReport,
     items_only: dict[str, Sequence[SalesOrderItem]] | None = None,
 ) -> None:
-    """Save headers then items, batch by batch; record each verdict as soon as it is known."""
+    """Save headers, then their items, wave by wave; record each wave's verdicts when known."""
     size = rules.orders.injection_batch_rows
-    for batch in _batches(list(orders), size):
-        by_number = {t.sales_order_number: t for t in batch}
-        header_results: dict[str, RowResult] = {}
-        needs_header = [t for t in batch if not items_only or t.sales_order_number not in items_only]
+    for wave in _batches(list(orders), size * BATCHES_PER_WAVE):
+        _inject_wave(wave, warehouse, ledger, size, actor, report, items_only or {})
+
+
+def _inject_wave(
+    wave: Sequence[TranslatedOrder],
+    warehouse: Warehouse,
+    ledger: Ledger,
+    size: int,
+    actor: str,
+    report: ReleaseReport,
+    items_only: dict[str, Sequence[SalesOrderItem]],
+) -> None:
+    unknown: set[str] = set()  # outcome unknown: left `sending`, looked up by the next run
+    header_results: dict[str, RowResult] = {}
+    needs_header = [t for t in wave if t.sales_order_number not in items_only]
+    for batch in _batches(needs_header, size):
         try:
-            if needs_header:
-                header_results = {r.key: r for r in warehouse.save_headers([t.header for t in needs_header])}
-            header_ok = [
-                t
-                for t in batch
-                if t.sales_order_number not in header_results or header_results[t.sales_order_number].ok
-            ]
-            item_rows = [
-                item
-                for t in header_ok
-                for item in (
-                    items_only[t.sales_order_number]
-                    if items_only and t.sales_order_number in items_only
-                    else t.items
-                )
-            ]
-            item_results: dict[str, list[RowResult]] = {}
-            for item_batch in _batches(item_rows, size):
-                for r in warehouse.save_items(item_batch):
-                    item_results.setdefault(r.key, []).append(r)
+            header_results.update((r.key, r) for r in warehouse.save_headers([t.header for t in batch]))
         except SaveOutcomeUnknownError:
-            # Leave the batch as `sending`: the next run looks each order up before resending.
-            report.outcome_unknown += len(batch)
-            continue
-        _record_verdicts(by_number, header_results, item_results, ledger, actor, report)
+            unknown.update(t.sales_order_number for t in batch)
+    item_rows = [
+        item
+        for t in wave
+        if t.sales_order_number not in unknown
+        and (t.sales_order_number not in header_results or header_results[t.sales_order_number].ok)
+        for item in items_only.get(t.sales_order_number, t.items)
+    ]
+    item_results: dict[str, list[RowResult]] = {}
+    for item_batch in _batches(item_rows, size):
+        try:
+            for r in warehouse.save_items(item_batch):
+                item_results.setdefault(r.key, []).append(r)
+        except SaveOutcomeUnknownError:
+            unknown.update(item.SalesOrderNumber for item in item_batch)
+    report.outcome_unknown += len(unknown)
+    decided = {t.sales_order_number: t for t in wave if t.sales_order_number not in unknown}
+    _record_verdicts(decided, header_results, item_results, ledger, actor, report)
 
 
 def _record_verdicts(
