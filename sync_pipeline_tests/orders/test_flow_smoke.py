@@ -59,3 +59,25 @@ def test_bundle_components_new_to_peoplevox_are_looked_up_not_held(stack: Stack)
         "TEE-WHT-M": 1,
         "SOCK-BLK-OS": 2,
     }
+
+
+def test_a_lost_save_answer_is_confirmed_by_lookup_not_resent(stack: Stack) -> None:
+    """Peoplevox applies the headers save but the connection drops before its answer."""
+    address = AddressSpec(name="Ada Lovelace", address1="1 St James's Sq", city="London", zip="SW1Y 4JU")
+    for quantity in (1, 2, 3):
+        stack.shop.place_order(
+            OrderSpec(lines=[LineSpec(sku="TEE-BLK-M", quantity=quantity)], shipping_address=address)
+        )
+    refresh(stack.source, stack.warehouse, stack.ledger, stack.rules)
+    ingest(stack.source, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    stack.pvx.set_faults(drop_after_save_next=1)  # the headers are applied, the answer is lost
+    first = release(stack.source, stack.warehouse, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    assert (first.injected, first.outcome_unknown) == (0, 3)
+    second = release(stack.source, stack.warehouse, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    # Found in Peoplevox without items: only the items are sent, no header is sent twice.
+    assert second.in_doubt_resolved == {"items_completed": 3}
+    assert second.injected == 3
+    counters = stack.pvx.state().counters
+    assert counters.save_rows["Sales orders"] == 3 and counters.save_rows["Sales order items"] == 3
+    quantities = sorted(line.quantity_ordered for o in stack.pvx.state().orders for line in o.lines)
+    assert quantities == [1, 2, 3]
