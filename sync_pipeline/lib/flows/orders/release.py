@@ -17,10 +17,11 @@ One call handles everything that is due, in this order:
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sync_pipeline.lib.domain.bundles import explode_lines
 from sync_pipeline.lib.domain.config import BusinessRules
@@ -94,6 +95,12 @@ def _batches(rows: Sequence, size: int) -> list[Sequence]:
     return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
+# A release run keeps releasing what comes due while it runs, up to this long: in a flash sale
+# the Peoplevox limiter is the bottleneck, and the gap between runs (sensor tick, launch) would
+# otherwise leave its budget idle.
+RELEASE_RUN_SECONDS = 120.0
+
+
 def release(
     source: OrdersSource,
     warehouse: Warehouse,
@@ -102,25 +109,55 @@ def release(
     actor: str,
     now: datetime,
     limit: int = 2000,
+    max_seconds: float = RELEASE_RUN_SECONDS,
 ) -> ReleaseReport:
     report = ReleaseReport()
+    started = time.monotonic()
     resolve_in_doubt(warehouse, ledger, rules, actor, report)
-
-    with ledger.transaction() as con:
-        due_ids = ledger_orders.ids_in_state(
-            con, [state.AWAITING_RELEASE], due_before=naive(now), limit=limit
-        )
-        held_ids = ledger_orders.ids_in_state(con, [state.HELD], limit=200)
-        known_codes = ledger_catalogue.known_item_codes(con)
-        known_rows = ledger_orders.get_many(con, [*due_ids, *held_ids])
-    report.due = len(due_ids)
-    candidates = [*due_ids, *held_ids]
-    if candidates:
+    first_pass = True
+    known_codes: set[str] = set()
+    while True:
+        moment = now + timedelta(seconds=time.monotonic() - started)
+        with ledger.transaction() as con:
+            due_ids = ledger_orders.ids_in_state(
+                con, [state.AWAITING_RELEASE], due_before=naive(moment), limit=limit
+            )
+            # Held orders are re-checked once a run (a fix may have landed in Peoplevox or config).
+            held_ids = ledger_orders.ids_in_state(con, [state.HELD], limit=200) if first_pass else []
+            known_codes = ledger_catalogue.known_item_codes(con)
+            known_rows = ledger_orders.get_many(con, [*due_ids, *held_ids])
+        candidates = [*due_ids, *held_ids]
+        if not candidates:
+            break
+        report.due += len(due_ids)
         fresh = reread(source, known_rows, candidates, report)
+        _set_aside_missing([c for c in candidates if c not in fresh], ledger, actor, report)
         translations = _translate_all(fresh, warehouse, ledger, rules, known_codes)
         _record_and_inject(fresh, translations, warehouse, ledger, rules, actor, report, set(held_ids))
+        first_pass = False
+        if time.monotonic() - started >= max_seconds:
+            break
     push_changes(source, warehouse, ledger, rules, actor, report, known_codes)
     return report
+
+
+def _set_aside_missing(missing: list[str], ledger: Ledger, actor: str, report: ReleaseReport) -> None:
+    """Orders Shopify no longer returns (deleted): nothing to send, and never retried forever."""
+    if not missing:
+        return
+    with ledger.transaction() as con:
+        for oid in missing:
+            ledger_orders.set_fields(con, oid, state=state.NOT_FOR_WAREHOUSE)
+        ledger_events.append(
+            con,
+            [
+                OrderEvent(
+                    oid, "state_changed", actor, reason=f"→ {state.NOT_FOR_WAREHOUSE}: not found in Shopify"
+                )
+                for oid in missing
+            ],
+        )
+    report.not_for_warehouse += len(missing)
 
 
 def reread(
