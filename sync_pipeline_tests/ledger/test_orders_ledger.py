@@ -386,3 +386,15 @@ def test_aware_times_are_compared_and_stored_as_utc_whatever_the_session_zone(le
         ]
         ledger_orders.set_fields(con, gid(1), pvx_status_at=just_after)
     assert get(ledger, 1).pvx_status_at == T + timedelta(minutes=1)
+
+
+def test_a_queue_longer_than_the_limit_is_rotated_least_recently_touched_first(ledger: Ledger) -> None:
+    put(ledger, *(row(n, state="held") for n in range(1, 6)))
+    seen: list[str] = []
+    for _ in range(3):
+        with ledger.transaction() as con:
+            batch = ledger_orders.ids_in_state(con, ["held"], limit=2, least_recently_touched=True)
+            for oid in batch:
+                ledger_orders.set_fields(con, oid, state="held")  # re-held: touched
+        seen.extend(batch)
+    assert set(seen) == {gid(n) for n in range(1, 6)}  # every held order gets its turn

@@ -114,15 +114,18 @@ def ids_in_state(
     states: Sequence[str],
     due_before: datetime | None = None,
     limit: int = 1000,
+    least_recently_touched: bool = False,
 ) -> list[str]:
-    """Orders in any of `states` (optionally with release due before a time), oldest first."""
+    """Orders in any of `states` (optionally with release due before a time), oldest due first,
+    or least recently touched first (to rotate through a queue bigger than `limit`)."""
     placeholders = ", ".join("?" for _ in states)
     sql = f"SELECT shopify_order_id FROM orders WHERE state IN ({placeholders})"
     params: list[Any] = list(states)
     if due_before is not None:
         sql += " AND release_due_at <= ?"
         params.append(to_naive_utc(due_before))
-    sql += " ORDER BY coalesce(release_due_at, first_seen_at), shopify_order_id LIMIT ?"
+    order = "last_seen_at" if least_recently_touched else "coalesce(release_due_at, first_seen_at)"
+    sql += f" ORDER BY {order}, shopify_order_id LIMIT ?"
     params.append(limit)
     return [r[0] for r in con.execute(sql, params).fetchall()]
 

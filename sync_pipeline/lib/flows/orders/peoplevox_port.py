@@ -9,9 +9,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from sync_pipeline.lib.domain.sales_order import SalesOrderHeader, SalesOrderItem
-from sync_pipeline.lib.flows.orders.ports import RowResult, SaveOutcomeUnknownError, WarehouseOrder
+from sync_pipeline.lib.flows.orders.ports import (
+    BatchRefusedError,
+    RowResult,
+    SaveOutcomeUnknownError,
+    WarehouseOrder,
+)
 from sync_pipeline.lib.ledger.catalogue import ItemTypeRow
-from sync_pipeline.lib.peoplevox import PeoplevoxClient, SaveOutcomeUnknown, SaveResult, clauses
+from sync_pipeline.lib.peoplevox import (
+    PeoplevoxAuthError,
+    PeoplevoxClient,
+    PeoplevoxError,
+    PeoplevoxSessionError,
+    PeoplevoxUnavailable,
+    SaveOutcomeUnknown,
+    SaveResult,
+    clauses,
+)
 
 LOOKUP_CHUNK = 100
 
@@ -36,6 +50,11 @@ class PeoplevoxWarehouse:
             return _results(self.client.save_data(template, rows), keys)
         except SaveOutcomeUnknown as error:
             raise SaveOutcomeUnknownError(str(error)) from error
+        except (PeoplevoxAuthError, PeoplevoxSessionError, PeoplevoxUnavailable):
+            raise  # not about the rows: the run fails and is retried; nothing was saved
+        except PeoplevoxError as error:
+            # A fault or a whole-request refusal: nothing saved, and the rows are the cause.
+            raise BatchRefusedError(str(error)) from error
 
     def find_sales_orders(self, numbers: Sequence[str], with_items: bool) -> dict[str, WarehouseOrder]:
         found: dict[str, WarehouseOrder] = {}

@@ -46,6 +46,14 @@ class SaveOutcomeUnknownError(Exception):
     """The call may or may not have been applied: look the rows up before resending."""
 
 
+class BatchRefusedError(Exception):
+    """Peoplevox refused the whole request (a fault, not per-row verdicts): nothing was saved."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @dataclass(frozen=True)
 class WarehouseOrder:
     sales_order_number: str

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sync_pipeline.lib.domain.bundles import explode_lines
 from sync_pipeline.lib.domain.config import BusinessRules
@@ -31,13 +32,20 @@ from sync_pipeline.lib.domain.sales_order import (
     HeldOrder,
     NotForWarehouse,
     NotForWarehouseReason,
+    SalesOrderHeader,
     SalesOrderItem,
     TranslatedOrder,
 )
 from sync_pipeline.lib.domain.shippable import shippable_lines
 from sync_pipeline.lib.domain.translate import translate_order
 from sync_pipeline.lib.flows.orders import state
-from sync_pipeline.lib.flows.orders.ports import OrdersSource, RowResult, SaveOutcomeUnknownError, Warehouse
+from sync_pipeline.lib.flows.orders.ports import (
+    BatchRefusedError,
+    OrdersSource,
+    RowResult,
+    SaveOutcomeUnknownError,
+    Warehouse,
+)
 from sync_pipeline.lib.flows.orders.records import aware, naive
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
@@ -47,6 +55,7 @@ from sync_pipeline.lib.ledger import injections as ledger_injections
 from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.ledger.catalogue import ItemTypeRow
 
+R = TypeVar("R", SalesOrderHeader, SalesOrderItem)
 HELD_KINDS = ("unmapped_sku", "bad_address")
 
 
@@ -63,6 +72,7 @@ class ReleaseReport:
     changes: Counter[str] = field(default_factory=Counter)
     exceptions_opened: int = 0
     reread_in_full: int = 0  # orders that changed during the hold and were read again in full
+    superseded: int = 0  # a newer version was ingested while we worked: left for the next pass
     injected_orders: list[tuple[str, str, str]] = field(default_factory=list)  # name, number, site
 
     @property
@@ -77,6 +87,7 @@ class ReleaseReport:
             "outcome_unknown": self.outcome_unknown,
             "exceptions_opened": self.exceptions_opened,
             "reread_in_full": self.reread_in_full,
+            "superseded": self.superseded,
         }
 
 
@@ -123,7 +134,11 @@ def release(
                 con, [state.AWAITING_RELEASE], due_before=naive(moment), limit=limit
             )
             # Held orders are re-checked once a run (a fix may have landed in Peoplevox or config).
-            held_ids = ledger_orders.ids_in_state(con, [state.HELD], limit=200) if first_pass else []
+            held_ids = (
+                ledger_orders.ids_in_state(con, [state.HELD], limit=200, least_recently_touched=True)
+                if first_pass
+                else []
+            )
             known_codes = ledger_catalogue.known_item_codes(con)
             known_rows = ledger_orders.get_many(con, [*due_ids, *held_ids])
         candidates = [*due_ids, *held_ids]
@@ -146,6 +161,12 @@ def _set_aside_missing(missing: list[str], ledger: Ledger, actor: str, report: R
     if not missing:
         return
     with ledger.transaction() as con:
+        current = ledger_orders.get_many(con, missing)
+        missing = [
+            oid
+            for oid in missing
+            if oid in current and current[oid].state in (state.AWAITING_RELEASE, state.HELD)
+        ]
         for oid in missing:
             ledger_orders.set_fields(con, oid, state=state.NOT_FOR_WAREHOUSE)
         ledger_events.append(
@@ -215,6 +236,18 @@ def _translate_all(
     return outcomes
 
 
+def still_releasable(row: ledger_orders.OrderRow | None, order: ShopOrder) -> bool:
+    """Compare-and-set: the row is still one release may act on, and not newer than our read."""
+    if row is None or row.state not in (state.AWAITING_RELEASE, state.HELD):
+        return False
+    return row.shopify_updated_at is None or row.shopify_updated_at <= naive(aware(order.updated_at))
+
+
+def snapshot_fields(order: ShopOrder) -> dict[str, object]:
+    """The ledger columns that describe which version of the order we hold."""
+    return {"snapshot": order.model_dump(mode="json"), "shopify_updated_at": naive(aware(order.updated_at))}
+
+
 def _record_and_inject(
     fresh: dict[str, ShopOrder],
     outcomes: dict[str, object],
@@ -229,8 +262,14 @@ def _record_and_inject(
     with ledger.transaction() as con:
         events: list[OrderEvent] = []
         exceptions: list[ExceptionRecord] = []
+        current = ledger_orders.get_many(con, list(outcomes))
         for oid, outcome in outcomes.items():
             order = fresh[oid]
+            if not still_releasable(current.get(oid), order):
+                # An ingest committed a newer version (a cancellation, an edit) while we read
+                # Shopify: that version wins; the next pass sees it.
+                report.superseded += 1
+                continue
             if isinstance(outcome, HeldOrder):
                 if oid not in held_before:
                     report.held += 1
@@ -254,7 +293,7 @@ def _record_and_inject(
                 new_state = state.CANCELLED_BEFORE_RELEASE if cancelled else state.NOT_FOR_WAREHOUSE
                 report.cancelled_before_release += cancelled
                 report.not_for_warehouse += not cancelled
-                ledger_orders.set_fields(con, oid, state=new_state, snapshot=order.model_dump(mode="json"))
+                ledger_orders.set_fields(con, oid, state=new_state, **snapshot_fields(order))
                 events.append(
                     OrderEvent(oid, "state_changed", actor, reason=f"→ {new_state}: {outcome.message}")
                 )
@@ -278,7 +317,7 @@ def _record_and_inject(
                 sales_order_number=t.sales_order_number,
                 site=t.header.Site,
                 channel=t.header.ChannelName,
-                snapshot=fresh[t.order_id].model_dump(mode="json"),
+                **snapshot_fields(fresh[t.order_id]),
             )
             events.append(
                 OrderEvent(
@@ -313,6 +352,27 @@ def inject(
         _inject_wave(wave, warehouse, ledger, size, actor, report, items_only or {})
 
 
+def _save_isolating(
+    save: Callable[[Sequence[R]], list[RowResult]], rows: Sequence[R], key: Callable[[R], str]
+) -> tuple[list[tuple[R, RowResult]], set[str]]:
+    """Save rows; a request Peoplevox refuses whole is split until the offending row is alone.
+
+    Returns (row, verdict) pairs and the keys whose outcome is unknown. Without the split, one
+    bad row would fail its whole batch on every run, and every order behind it would wait.
+    """
+    try:
+        return list(zip(rows, save(rows), strict=True)), set()
+    except SaveOutcomeUnknownError:
+        return [], {key(r) for r in rows}
+    except BatchRefusedError as refusal:
+        if len(rows) == 1:
+            return [(rows[0], RowResult(key(rows[0]), ok=False, message=refusal.message))], set()
+        middle = len(rows) // 2
+        first, unknown_first = _save_isolating(save, rows[:middle], key)
+        second, unknown_second = _save_isolating(save, rows[middle:], key)
+        return first + second, unknown_first | unknown_second
+
+
 def _inject_wave(
     wave: Sequence[TranslatedOrder],
     warehouse: Warehouse,
@@ -324,12 +384,11 @@ def _inject_wave(
 ) -> None:
     unknown: set[str] = set()  # outcome unknown: left `sending`, looked up by the next run
     header_results: dict[str, RowResult] = {}
-    needs_header = [t for t in wave if t.sales_order_number not in items_only]
+    needs_header = [t.header for t in wave if t.sales_order_number not in items_only]
     for batch in _batches(needs_header, size):
-        try:
-            header_results.update((r.key, r) for r in warehouse.save_headers([t.header for t in batch]))
-        except SaveOutcomeUnknownError:
-            unknown.update(t.sales_order_number for t in batch)
+        verdicts, lost = _save_isolating(warehouse.save_headers, batch, lambda h: h.SalesOrderNumber)
+        header_results.update((h.SalesOrderNumber, r) for h, r in verdicts)
+        unknown |= lost
     item_rows = [
         item
         for t in wave
@@ -337,13 +396,12 @@ def _inject_wave(
         and (t.sales_order_number not in header_results or header_results[t.sales_order_number].ok)
         for item in items_only.get(t.sales_order_number, t.items)
     ]
-    item_results: dict[str, list[RowResult]] = {}
+    item_results: dict[str, list[tuple[SalesOrderItem, RowResult]]] = {}
     for item_batch in _batches(item_rows, size):
-        try:
-            for r in warehouse.save_items(item_batch):
-                item_results.setdefault(r.key, []).append(r)
-        except SaveOutcomeUnknownError:
-            unknown.update(item.SalesOrderNumber for item in item_batch)
+        verdicts, lost = _save_isolating(warehouse.save_items, item_batch, lambda i: i.SalesOrderNumber)
+        for item, verdict in verdicts:
+            item_results.setdefault(item.SalesOrderNumber, []).append((item, verdict))
+        unknown |= lost
     report.outcome_unknown += len(unknown)
     decided = {t.sales_order_number: t for t in wave if t.sales_order_number not in unknown}
     _record_verdicts(decided, header_results, item_results, ledger, actor, report)
@@ -352,7 +410,7 @@ def _inject_wave(
 def _record_verdicts(
     by_number: dict[str, TranslatedOrder],
     header_results: dict[str, RowResult],
-    item_results: dict[str, list[RowResult]],
+    item_results: dict[str, list[tuple[SalesOrderItem, RowResult]]],
     ledger: Ledger,
     actor: str,
     report: ReleaseReport,
@@ -361,45 +419,68 @@ def _record_verdicts(
         events: list[OrderEvent] = []
         problems: list[ExceptionRecord] = []
         for number, translated in by_number.items():
-            refusals = [
-                r.message
-                for r in [header_results.get(number), *item_results.get(number, [])]
-                if r and not r.ok
-            ]
             oid = translated.order_id
-            if refusals:
-                text = "; ".join(refusals)
-                ledger_injections.mark(con, number, "failed", text)
-                ledger_orders.set_fields(con, oid, state=state.INJECTION_FAILED)
+            header = header_results.get(number)
+            refused_items = [(item, r) for item, r in item_results.get(number, []) if not r.ok]
+            if header is not None and not header.ok:
+                # Nothing of the order is in Peoplevox: it is ours to fix and resend.
+                ledger_injections.mark(con, number, "failed", header.message)
+                ledger_orders.set_fields(con, oid, state=state.INJECTION_FAILED, change_pending=False)
                 problems.append(
                     ExceptionRecord(
                         kind="injection_failed",
                         owner="warehouse_ops",
-                        message=f"Peoplevox refused sales order {number}: {text}",
+                        message=f"Peoplevox refused sales order {number}: {header.message}",
                         shopify_order_id=oid,
                         sales_order_number=number,
                     )
                 )
-                events.append(OrderEvent(oid, "injection_failed", actor, reason=text))
+                events.append(OrderEvent(oid, "injection_failed", actor, reason=header.message))
+                report.failed += 1
+                continue
+            # The header is in Peoplevox: the order is live in the warehouse, even if some item
+            # rows were refused. Record exactly what Peoplevox holds, so later edits and
+            # cancellations go through the cut-off rule like any other order's.
+            if refused_items:
+                refused_codes = {item.ItemCode for item, _ in refused_items}
+                held_by_pvx = translated.model_copy(
+                    update={"items": tuple(i for i in translated.items if i.ItemCode not in refused_codes)}
+                )
+                header_record, items_record = _translation_record(held_by_pvx)
+                ledger_injections.mark_sending(
+                    con, [(number, oid, header_record, items_record)], run_id=actor
+                )
+                text = "; ".join(f"{item.ItemCode}: {r.message}" for item, r in refused_items)
+                problems.append(
+                    ExceptionRecord(
+                        kind="injection_failed",
+                        owner="warehouse_ops",
+                        message=f"Peoplevox took sales order {number} but refused items: {text}",
+                        shopify_order_id=oid,
+                        sales_order_number=number,
+                        subject=",".join(sorted(refused_codes)),
+                    )
+                )
+                events.append(OrderEvent(oid, "items_refused", actor, reason=text))
                 report.failed += 1
             else:
-                ledger_injections.mark(con, number, "accepted")
-                ledger_orders.set_fields(con, oid, state=state.IN_WAREHOUSE, pvx_status="New")
                 ledger_exceptions.resolve_for_order(
                     con, oid, (*HELD_KINDS, "injection_failed"), "accepted by Peoplevox"
-                )
-                events.append(
-                    OrderEvent(
-                        oid,
-                        "injected",
-                        actor,
-                        reason=f"accepted by Peoplevox as {number} ({translated.header.Site})",
-                    )
                 )
                 report.injected += 1
                 report.injected_orders.append(
                     (translated.header.CustomerPurchaseOrderReferenceNumber, number, translated.header.Site)
                 )
+            ledger_injections.mark(con, number, "accepted")
+            ledger_orders.set_fields(con, oid, state=state.IN_WAREHOUSE, pvx_status="New")
+            events.append(
+                OrderEvent(
+                    oid,
+                    "injected",
+                    actor,
+                    reason=f"accepted by Peoplevox as {number} ({translated.header.Site})",
+                )
+            )
         ledger_exceptions.open_or_touch(con, problems)
         report.exceptions_opened += len(problems)
         ledger_events.append(con, events)
@@ -476,6 +557,7 @@ def push_changes(
         order = fresh.get(row.shopify_order_id)
         before = stored_translation(injection.header, injection.items)
         if order is None or before is None:
+            _change_impossible(row.shopify_order_id, injection.sales_order_number, ledger, report)
             continue
         number = injection.sales_order_number
         latest = translate_order(order, rules, known_codes)
@@ -498,6 +580,26 @@ def push_changes(
         )
 
 
+def _change_impossible(oid: str, number: str, ledger: Ledger, report: ReleaseReport) -> None:
+    """Shopify no longer returns the order (or we lack what we sent): a person must look."""
+    with ledger.transaction() as con:
+        ledger_exceptions.open_or_touch(
+            con,
+            [
+                ExceptionRecord(
+                    kind="change_failed",
+                    owner="cx",
+                    message=f"order changed after {number} reached Peoplevox, but Shopify no longer returns it; "
+                    "check the sales order in Peoplevox by hand",
+                    shopify_order_id=oid,
+                    sales_order_number=number,
+                )
+            ],
+        )
+        ledger_orders.set_fields(con, oid, change_pending=False)
+    report.exceptions_opened += 1
+
+
 def _record_change(oid, number, order, before, latest, plan, status, results, ledger, actor, report) -> None:
     refused = [r.message for r in results if not r.ok]
     with ledger.transaction() as con:
@@ -510,7 +612,17 @@ def _record_change(oid, number, order, before, latest, plan, status, results, le
                 detail={"warehouse_status": status},
             )
         ]
-        fields: dict[str, object] = {"change_pending": False, "snapshot": order.model_dump(mode="json")}
+        row = ledger_orders.get_many(con, [oid]).get(oid)
+        newer_ingested = (
+            row is not None
+            and row.shopify_updated_at is not None
+            and (row.shopify_updated_at > naive(aware(order.updated_at)))
+        )
+        # What was pushed is recorded either way; but if ingest committed a newer version while
+        # we talked to Peoplevox, that version stays pending and the next run plans from it.
+        fields: dict[str, object] = (
+            {} if newer_ingested else {"change_pending": False, **snapshot_fields(order)}
+        )
         if plan.action is ChangeAction.EXCEPTION or refused:
             message_records = [
                 ExceptionRecord(
@@ -543,5 +655,6 @@ def _record_change(oid, number, order, before, latest, plan, status, results, le
             header, items = _translation_record(latest)
             ledger_injections.mark_sending(con, [(number, oid, header, items)], run_id=actor)
             ledger_injections.mark(con, number, "accepted")
-        ledger_orders.set_fields(con, oid, **fields)
+        if fields:
+            ledger_orders.set_fields(con, oid, **fields)
         ledger_events.append(con, events)
