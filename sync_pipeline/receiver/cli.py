@@ -31,5 +31,6 @@ def main(argv: list[str]) -> int:
         shopify_webhook_secret=shopify.webhook_secret.get_secret_value(),
         callback_token=sync.callback_token.get_secret_value(),
     )
-    serve_forever(create_app(config), args.host, args.port)
+    # No access log: Peoplevox callback URLs carry the secret token in their path.
+    serve_forever(create_app(config), args.host, args.port, access_log=False)
     return 0

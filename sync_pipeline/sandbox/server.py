@@ -59,6 +59,9 @@ def serve_in_thread(app: Any, port: int | None = None) -> Iterator[str]:
         server.stop()
 
 
-def serve_forever(app: Any, host: str, port: int) -> None:
-    """Serve `app` in the foreground until Ctrl-C (used by `sync-pipeline sandbox …`)."""
-    uvicorn.run(app, host=host, port=port, log_level="info")
+def serve_forever(app: Any, host: str, port: int, access_log: bool = True) -> None:
+    """Serve `app` in the foreground until Ctrl-C (used by `sync-pipeline sandbox …`).
+
+    `access_log=False` for anything whose URLs carry a secret (the receiver's callback token).
+    """
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
