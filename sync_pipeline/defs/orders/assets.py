@@ -10,7 +10,7 @@ from sync_pipeline.defs.resources import (
     PeoplevoxResource,
     ShopifyResource,
 )
-from sync_pipeline.lib.flows.orders.ingest import ingest
+from sync_pipeline.lib.flows.orders.ingest import ingest, ingest_notified
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
@@ -49,16 +49,15 @@ def shopify_orders(
     if "dagster/backfill" in context.run.tags or context.run.tags.get("sync/mode") == "backfill":
         start, end = context.partition_time_window
         window = (start.astimezone(UTC), end.astimezone(UTC))
-    Inbox(ledger.data_path / "inbox").prune("shopify", INBOX_RETENTION_SECONDS)
-    report = ingest(
-        source,
-        ledger.get_ledger(),
-        rules,
-        actor=f"run:{context.run.run_id[:8]}",
-        now=datetime.now(UTC),
-        window=window,
+    inbox = Inbox(ledger.data_path / "inbox")
+    inbox.prune("shopify", INBOX_RETENTION_SECONDS)
+    actor = f"run:{context.run.run_id[:8]}"
+    book = ledger.get_ledger()
+    report = ingest(source, book, rules, actor=actor, now=datetime.now(UTC), window=window)
+    read_by_id = 0 if window else ingest_notified(inbox, source, book, rules, actor, datetime.now(UTC))
+    return dg.MaterializeResult(
+        metadata={**ingest_metadata(report, window), "read_by_id_from_webhooks": read_by_id}
     )
-    return dg.MaterializeResult(metadata=ingest_metadata(report, window))
 
 
 @dg.asset(

@@ -1,0 +1,41 @@
+"""Orders named by webhooks are read by id when the search read has not shown them yet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sync_pipeline.lib.domain.models import ShopOrder
+from sync_pipeline.lib.flows.orders.ingest import ingest, ingest_notified
+from sync_pipeline.lib.inbox import Inbox
+from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline_tests.domain.factories import T0
+from sync_pipeline_tests.flows.test_ingest import RULES, FakeShopify, order, rows
+
+NOW = T0 + timedelta(hours=1)
+
+
+class LaggingIndex(FakeShopify):
+    """The search index does not show order 2 yet; reads by id do."""
+
+    def orders_updated_since(self, since: datetime) -> Iterator[ShopOrder]:
+        return (o for o in super().orders_updated_since(since) if o.id != "gid://shopify/Order/2")
+
+
+def _webhook(inbox: Inbox, o: ShopOrder, webhook_id: str) -> None:
+    payload = {"admin_graphql_api_id": o.id, "updated_at": o.updated_at.isoformat()}
+    inbox.write("shopify", {"topic": "orders/paid", "webhook_id": webhook_id, "payload": payload}, webhook_id)
+
+
+def test_an_order_the_index_hides_is_read_by_id_and_the_rest_cost_nothing(tmp_path: Path) -> None:
+    ledger, inbox = Ledger(tmp_path / "ledger.duckdb"), Inbox(tmp_path / "inbox")
+    first, hidden = order(1), order(2, updated_at=T0 + timedelta(seconds=5))
+    shop = LaggingIndex(first, hidden)
+    for n, o in enumerate((first, hidden)):
+        _webhook(inbox, o, f"wh-{n}")
+    ingest(shop, ledger, RULES, "test", NOW)
+    assert set(rows(ledger, 1, 2)) == {1}  # the search read missed order 2
+    assert ingest_notified(inbox, shop, ledger, RULES, "test", NOW) == 1  # only order 2 read by id
+    assert set(rows(ledger, 1, 2)) == {1, 2}
+    assert ingest_notified(inbox, shop, ledger, RULES, "test", NOW) == 0  # cursor moved on
