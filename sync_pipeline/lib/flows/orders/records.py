@@ -8,12 +8,10 @@ from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.domain.sales_order_number import sales_order_number, shopify_numeric_id
 from sync_pipeline.lib.flows.orders.state import Observation, Previous
 from sync_pipeline.lib.ledger.orders import LineRow, OrderRow
+from sync_pipeline.lib.ledger.records import to_naive_utc
 
-
-def naive(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
+# The ledger's own conversion: one definition of "naive UTC" for every TIMESTAMP column.
+naive = to_naive_utc
 
 
 def aware(moment: datetime | None) -> datetime | None:
