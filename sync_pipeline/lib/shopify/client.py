@@ -363,27 +363,20 @@ class ShopifyClient:
         Raises `ShopifyUserErrors` (e.g. CHANGE_FROM_QUANTITY_STALE) on the first failing chunk;
         earlier chunks stay applied.
         """
-        groups = []
-        base_key = idempotency_key or str(uuid.uuid4())
-        for index, start in enumerate(range(0, len(writes), MAX_INPUT)):
-            rows = [
-                {"inventoryItemId": w.inventory_item_id, "locationId": w.location_id, "quantity": w.quantity,
-                 "changeFromQuantity": w.expected}
-                for w in writes[start : start + MAX_INPUT]
-            ]  # fmt: skip
-            variables = {
-                "input": {"name": name, "reason": reason, "referenceDocumentUri": reference_document_uri,
-                          "quantities": rows},
-                "key": f"{base_key}:{index}",
-            }  # fmt: skip
-            data = self.execute(
-                "InventorySetQuantities", docs.INVENTORY_SET_QUANTITIES, variables, cost_hint=10
-            )
-            payload = data["inventorySetQuantities"]
-            self._user_errors("InventorySetQuantities", payload)
-            if payload.get("inventoryAdjustmentGroup"):
-                groups.append(InventoryAdjustmentGroup.model_validate(payload["inventoryAdjustmentGroup"]))
-        return groups
+        rows = [
+            {"inventoryItemId": w.inventory_item_id, "locationId": w.location_id, "quantity": w.quantity,
+             "changeFromQuantity": w.expected}
+            for w in writes
+        ]  # fmt: skip
+        header = {"name": name, "reason": reason, "referenceDocumentUri": reference_document_uri}
+        return self._inventory_in_chunks(
+            "InventorySetQuantities",
+            docs.INVENTORY_SET_QUANTITIES,
+            header,
+            "quantities",
+            rows,
+            idempotency_key,
+        )
 
     def adjust_inventory_quantities(
         self,
@@ -394,23 +387,41 @@ class ShopifyClient:
         reference_document_uri: str | None = None,
         idempotency_key: str | None = None,
     ) -> list[InventoryAdjustmentGroup]:
+        rows = [
+            {"inventoryItemId": d.inventory_item_id, "locationId": d.location_id, "delta": d.delta,
+             "changeFromQuantity": d.expected}
+            for d in deltas
+        ]  # fmt: skip
+        header = {"name": name, "reason": reason, "referenceDocumentUri": reference_document_uri}
+        return self._inventory_in_chunks(
+            "InventoryAdjustQuantities",
+            docs.INVENTORY_ADJUST_QUANTITIES,
+            header,
+            "changes",
+            rows,
+            idempotency_key,
+        )
+
+    def _inventory_in_chunks(
+        self,
+        operation: str,
+        document: str,
+        header: dict[str, Any],
+        rows_key: str,
+        rows: list[dict[str, Any]],
+        idempotency_key: str | None,
+    ) -> list[InventoryAdjustmentGroup]:
+        """One mutation per 250 rows (Shopify's input-array cap); chunk i is idempotent as `key:i`."""
         groups = []
         base_key = idempotency_key or str(uuid.uuid4())
-        for index, start in enumerate(range(0, len(deltas), MAX_INPUT)):
-            rows = [
-                {"inventoryItemId": d.inventory_item_id, "locationId": d.location_id, "delta": d.delta,
-                 "changeFromQuantity": d.expected}
-                for d in deltas[start : start + MAX_INPUT]
-            ]  # fmt: skip
+        payload_key = operation[0].lower() + operation[1:]
+        for index, start in enumerate(range(0, len(rows), MAX_INPUT)):
             variables = {
-                "input": {"name": name, "reason": reason, "referenceDocumentUri": reference_document_uri,
-                          "changes": rows},
+                "input": {**header, rows_key: rows[start : start + MAX_INPUT]},
                 "key": f"{base_key}:{index}",
-            }  # fmt: skip
-            payload = self.execute("InventoryAdjustQuantities", docs.INVENTORY_ADJUST_QUANTITIES, variables)[
-                "inventoryAdjustQuantities"
-            ]
-            self._user_errors("InventoryAdjustQuantities", payload)
+            }
+            payload = self.execute(operation, document, variables, cost_hint=10)[payload_key]
+            self._user_errors(operation, payload)
             if payload.get("inventoryAdjustmentGroup"):
                 groups.append(InventoryAdjustmentGroup.model_validate(payload["inventoryAdjustmentGroup"]))
         return groups
