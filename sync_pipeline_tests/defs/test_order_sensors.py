@@ -100,3 +100,17 @@ def test_an_ingest_that_stopped_at_its_batch_limit_gets_a_follow_up_run(inbox: I
             )
         )
         assert _tick(shopify_order_events, instance, follow_up.cursor).run_requests == []
+
+
+def test_no_second_run_while_one_of_the_same_job_is_queued_or_running(inbox: Inbox) -> None:
+    # Dagster's own test helper: records a run in the instance without executing it.
+    from dagster._core.test_utils import create_run_for_test
+
+    with dg.instance_for_test() as instance:
+        inbox.write("shopify", {"topic": "orders/paid"}, dedupe_key="wh-1")
+        run = create_run_for_test(instance, job_name="orders_ingest_job", status=dg.DagsterRunStatus.STARTED)
+        busy = _tick(shopify_order_events, instance, None)
+        assert busy.run_requests == [] and "already queued or running" in (busy.skip_message or "")
+        assert busy.cursor is None  # the waiting events are not consumed by the skipped tick
+        instance.report_run_failed(run)
+        assert len(_tick(shopify_order_events, instance, None).run_requests) == 1
