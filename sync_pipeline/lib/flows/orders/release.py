@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from sync_pipeline.lib.domain.bundles import explode_lines
 from sync_pipeline.lib.domain.config import BusinessRules
-from sync_pipeline.lib.domain.cutoff import ChangeAction, plan_change
+from sync_pipeline.lib.domain.cutoff import ChangeAction, ChangePlan, plan_change
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.domain.sales_order import (
     HeldOrder,
@@ -35,6 +35,7 @@ from sync_pipeline.lib.domain.sales_order import (
     SalesOrderHeader,
     SalesOrderItem,
     TranslatedOrder,
+    TranslationOutcome,
 )
 from sync_pipeline.lib.domain.shippable import shippable_lines
 from sync_pipeline.lib.domain.translate import translate_order
@@ -576,7 +577,7 @@ def push_changes(
         except SaveOutcomeUnknownError:
             continue  # still pending: the next run plans it again from Peoplevox's current state
         _record_change(
-            row.shopify_order_id, number, order, before, latest, plan, status, results, ledger, actor, report
+            row.shopify_order_id, number, order, latest, plan, status, results, ledger, actor, report
         )
 
 
@@ -600,7 +601,18 @@ def _change_impossible(oid: str, number: str, ledger: Ledger, report: ReleaseRep
     report.exceptions_opened += 1
 
 
-def _record_change(oid, number, order, before, latest, plan, status, results, ledger, actor, report) -> None:
+def _record_change(
+    oid: str,
+    number: str,
+    order: ShopOrder,
+    latest: TranslationOutcome,
+    plan: ChangePlan,
+    status: str | None,
+    results: list[RowResult],
+    ledger: Ledger,
+    actor: str,
+    report: ReleaseReport,
+) -> None:
     refused = [r.message for r in results if not r.ok]
     with ledger.transaction() as con:
         events = [
