@@ -104,7 +104,12 @@ def observe(
         )
     kinds = {e.kind for e in events}
     paid = order.financial_status.upper() in RELEASABLE_STATUSES
-    if previous is not None and previous.state in SETTLED_UNTIL_EDITED and not events:
+    if (
+        previous is not None
+        and previous.state in SETTLED_UNTIL_EDITED
+        and not events
+        and not order.is_cancelled
+    ):
         # Touched without a change the rules read (e.g. only updatedAt moved): keep the verdict
         # instead of re-releasing and re-opening the same exceptions on every touch.
         return Observation(
