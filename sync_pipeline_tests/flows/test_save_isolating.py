@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sync_pipeline.lib.flows.orders.ports import BatchRefusedError, RowResult, SaveOutcomeUnknownError
-from sync_pipeline.lib.flows.orders.release import _save_isolating
+from sync_pipeline.lib.flows.orders.release.inject import _save_isolating
 
 
 class Peoplevox:

@@ -1,0 +1,272 @@
+"""Step 4 of release: record intent (`sending`), save headers and items in waves, record verdicts."""
+
+from collections.abc import Callable, Sequence
+
+from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.domain.models import ShopOrder
+from sync_pipeline.lib.domain.sales_order import (
+    HeldOrder,
+    NotForWarehouse,
+    NotForWarehouseReason,
+    SalesOrderItem,
+    TranslatedOrder,
+)
+from sync_pipeline.lib.flows.orders import state
+from sync_pipeline.lib.flows.orders.ports import (
+    BatchRefusedError,
+    RowResult,
+    SaveOutcomeUnknownError,
+    Warehouse,
+)
+from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
+from sync_pipeline.lib.flows.orders.release.translations import (
+    HELD_KINDS,
+    R,
+    batches,
+    snapshot_fields,
+    still_releasable,
+    translation_record,
+)
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent
+from sync_pipeline.lib.ledger import events as ledger_events
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
+from sync_pipeline.lib.ledger import injections as ledger_injections
+from sync_pipeline.lib.ledger import orders as ledger_orders
+
+
+def record_and_inject(
+    fresh: dict[str, ShopOrder],
+    outcomes: dict[str, object],
+    warehouse: Warehouse,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    report: ReleaseReport,
+    held_before: set[str],
+) -> None:
+    to_send: list[TranslatedOrder] = []
+    with ledger.transaction() as con:
+        events: list[OrderEvent] = []
+        exceptions: list[ExceptionRecord] = []
+        current = ledger_orders.get_many(con, list(outcomes))
+        for oid, outcome in outcomes.items():
+            order = fresh[oid]
+            if not still_releasable(current.get(oid), order):
+                # An ingest committed a newer version (a cancellation, an edit) while we read
+                # Shopify: that version wins; the next pass sees it.
+                report.superseded += 1
+                continue
+            if isinstance(outcome, HeldOrder):
+                if oid not in held_before:
+                    report.held += 1
+                    events.append(
+                        OrderEvent(oid, "state_changed", actor, reason=f"awaiting_release → {state.HELD}")
+                    )
+                ledger_orders.set_fields(con, oid, state=state.HELD)
+                exceptions.extend(
+                    ExceptionRecord(
+                        kind=e.kind.value,
+                        owner=e.owner.value,
+                        message=e.message,
+                        shopify_order_id=oid,
+                        sales_order_number=outcome.sales_order_number,
+                        subject=e.message,
+                    )
+                    for e in outcome.exceptions
+                )
+            elif isinstance(outcome, NotForWarehouse):
+                cancelled = outcome.reason is NotForWarehouseReason.CANCELLED
+                new_state = state.CANCELLED_BEFORE_RELEASE if cancelled else state.NOT_FOR_WAREHOUSE
+                report.cancelled_before_release += cancelled
+                report.not_for_warehouse += not cancelled
+                ledger_orders.set_fields(con, oid, state=new_state, **snapshot_fields(order))
+                events.append(
+                    OrderEvent(oid, "state_changed", actor, reason=f"→ {new_state}: {outcome.message}")
+                )
+                ledger_exceptions.resolve_for_order(con, oid, HELD_KINDS, outcome.message)
+            else:
+                assert isinstance(outcome, TranslatedOrder)
+                to_send.append(outcome)
+        ledger_exceptions.open_or_touch(con, exceptions)
+        report.exceptions_opened += len(exceptions)
+        # Write-ahead: from here a crash leaves `sending`, which the next run looks up.
+        ledger_injections.mark_sending(
+            con,
+            [(t.sales_order_number, t.order_id, *translation_record(t)) for t in to_send],
+            run_id=actor,
+        )
+        for t in to_send:
+            ledger_orders.set_fields(
+                con,
+                t.order_id,
+                state=state.INJECTING,
+                sales_order_number=t.sales_order_number,
+                site=t.header.Site,
+                channel=t.header.ChannelName,
+                **snapshot_fields(fresh[t.order_id]),
+            )
+            events.append(
+                OrderEvent(
+                    t.order_id,
+                    "state_changed",
+                    actor,
+                    reason=f"→ {state.INJECTING} as {t.sales_order_number}",
+                )
+            )
+        ledger_events.append(con, events)
+    inject(to_send, warehouse, ledger, rules, actor, report)
+
+
+# Orders per wave: headers and items are batched across a whole wave, so item batches are
+# full (items per order vary) and each SaveData call carries the most rows the limiter allows;
+# verdicts are recorded after each wave, so the ledger never lags far behind Peoplevox.
+BATCHES_PER_WAVE = 10
+
+
+def inject(
+    orders: Sequence[TranslatedOrder],
+    warehouse: Warehouse,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    report: ReleaseReport,
+    items_only: dict[str, Sequence[SalesOrderItem]] | None = None,
+) -> None:
+    """Save headers, then their items, wave by wave; record each wave's verdicts when known."""
+    size = rules.orders.injection_batch_rows
+    for wave in batches(list(orders), size * BATCHES_PER_WAVE):
+        _inject_wave(wave, warehouse, ledger, size, actor, report, items_only or {})
+
+
+def _save_isolating(
+    save: Callable[[Sequence[R]], list[RowResult]], rows: Sequence[R], key: Callable[[R], str]
+) -> tuple[list[tuple[R, RowResult]], set[str]]:
+    """Save rows; a request Peoplevox refuses whole is split until the offending row is alone.
+
+    Returns (row, verdict) pairs and the keys whose outcome is unknown. Without the split, one
+    bad row would fail its whole batch on every run, and every order behind it would wait.
+    """
+    try:
+        return list(zip(rows, save(rows), strict=True)), set()
+    except SaveOutcomeUnknownError:
+        return [], {key(r) for r in rows}
+    except BatchRefusedError as refusal:
+        if len(rows) == 1:
+            return [(rows[0], RowResult(key(rows[0]), ok=False, message=refusal.message))], set()
+        middle = len(rows) // 2
+        first, unknown_first = _save_isolating(save, rows[:middle], key)
+        second, unknown_second = _save_isolating(save, rows[middle:], key)
+        return first + second, unknown_first | unknown_second
+
+
+def _inject_wave(
+    wave: Sequence[TranslatedOrder],
+    warehouse: Warehouse,
+    ledger: Ledger,
+    size: int,
+    actor: str,
+    report: ReleaseReport,
+    items_only: dict[str, Sequence[SalesOrderItem]],
+) -> None:
+    unknown: set[str] = set()  # outcome unknown: left `sending`, looked up by the next run
+    header_results: dict[str, RowResult] = {}
+    needs_header = [t.header for t in wave if t.sales_order_number not in items_only]
+    for batch in batches(needs_header, size):
+        verdicts, lost = _save_isolating(warehouse.save_headers, batch, lambda h: h.SalesOrderNumber)
+        header_results.update((h.SalesOrderNumber, r) for h, r in verdicts)
+        unknown |= lost
+    item_rows = [
+        item
+        for t in wave
+        if t.sales_order_number not in unknown
+        and (t.sales_order_number not in header_results or header_results[t.sales_order_number].ok)
+        for item in items_only.get(t.sales_order_number, t.items)
+    ]
+    item_results: dict[str, list[tuple[SalesOrderItem, RowResult]]] = {}
+    for item_batch in batches(item_rows, size):
+        verdicts, lost = _save_isolating(warehouse.save_items, item_batch, lambda i: i.SalesOrderNumber)
+        for item, verdict in verdicts:
+            item_results.setdefault(item.SalesOrderNumber, []).append((item, verdict))
+        unknown |= lost
+    report.outcome_unknown += len(unknown)
+    decided = {t.sales_order_number: t for t in wave if t.sales_order_number not in unknown}
+    record_verdicts(decided, header_results, item_results, ledger, actor, report)
+
+
+def record_verdicts(
+    by_number: dict[str, TranslatedOrder],
+    header_results: dict[str, RowResult],
+    item_results: dict[str, list[tuple[SalesOrderItem, RowResult]]],
+    ledger: Ledger,
+    actor: str,
+    report: ReleaseReport,
+) -> None:
+    with ledger.transaction() as con:
+        events: list[OrderEvent] = []
+        problems: list[ExceptionRecord] = []
+        for number, translated in by_number.items():
+            oid = translated.order_id
+            header = header_results.get(number)
+            refused_items = [(item, r) for item, r in item_results.get(number, []) if not r.ok]
+            if header is not None and not header.ok:
+                # Nothing of the order is in Peoplevox: it is ours to fix and resend.
+                ledger_injections.mark(con, number, "failed", header.message)
+                ledger_orders.set_fields(con, oid, state=state.INJECTION_FAILED, change_pending=False)
+                problems.append(
+                    ExceptionRecord(
+                        kind="injection_failed",
+                        owner="warehouse_ops",
+                        message=f"Peoplevox refused sales order {number}: {header.message}",
+                        shopify_order_id=oid,
+                        sales_order_number=number,
+                    )
+                )
+                events.append(OrderEvent(oid, "injection_failed", actor, reason=header.message))
+                report.failed += 1
+                continue
+            # The header is in Peoplevox: the order is live in the warehouse, even if some item
+            # rows were refused. Record exactly what Peoplevox holds, so later edits and
+            # cancellations go through the cut-off rule like any other order's.
+            if refused_items:
+                refused_codes = {item.ItemCode for item, _ in refused_items}
+                held_by_pvx = translated.model_copy(
+                    update={"items": tuple(i for i in translated.items if i.ItemCode not in refused_codes)}
+                )
+                header_record, items_record = translation_record(held_by_pvx)
+                ledger_injections.mark_sending(
+                    con, [(number, oid, header_record, items_record)], run_id=actor
+                )
+                text = "; ".join(f"{item.ItemCode}: {r.message}" for item, r in refused_items)
+                problems.append(
+                    ExceptionRecord(
+                        kind="injection_failed",
+                        owner="warehouse_ops",
+                        message=f"Peoplevox took sales order {number} but refused items: {text}",
+                        shopify_order_id=oid,
+                        sales_order_number=number,
+                        subject=",".join(sorted(refused_codes)),
+                    )
+                )
+                events.append(OrderEvent(oid, "items_refused", actor, reason=text))
+                report.failed += 1
+            else:
+                ledger_exceptions.resolve_for_order(
+                    con, oid, (*HELD_KINDS, "injection_failed"), "accepted by Peoplevox"
+                )
+                report.injected += 1
+                report.injected_orders.append(
+                    (translated.header.CustomerPurchaseOrderReferenceNumber, number, translated.header.Site)
+                )
+            ledger_injections.mark(con, number, "accepted")
+            ledger_orders.set_fields(con, oid, state=state.IN_WAREHOUSE, pvx_status="New")
+            events.append(
+                OrderEvent(
+                    oid,
+                    "injected",
+                    actor,
+                    reason=f"accepted by Peoplevox as {number} ({translated.header.Site})",
+                )
+            )
+        ledger_exceptions.open_or_touch(con, problems)
+        report.exceptions_opened += len(problems)
+        ledger_events.append(con, events)
