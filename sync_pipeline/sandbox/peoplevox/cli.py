@@ -26,7 +26,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--window-seconds", type=float, default=15.0)
     parser.add_argument("--session-idle-timeout", type=float, default=1800.0)
     parser.add_argument("--short-pick-rate", type=float, default=0.05)
+    parser.add_argument(
+        "--no-cancel-by-import",
+        dest="cancel_by_import",
+        action="store_false",
+        help="refuse SaveData Status=Cancelled (a tenant where only people cancel)",
+    )
+    parser.add_argument(
+        "--report-status",
+        action="append",
+        default=[],
+        metavar="STATUS=NAME",
+        help="report an internal status under another name, e.g. 'Allocated=Awaiting stock' (repeatable)",
+    )
     args = parser.parse_args(argv)
+    renamed = dict(item.split("=", 1) for item in args.report_status if "=" in item)
+    if len(renamed) != len(args.report_status):
+        parser.error("--report-status takes STATUS=NAME")
     config = PeoplevoxSandboxConfig(
         client_id=args.client_id,
         username=args.username,
@@ -36,6 +52,8 @@ def main(argv: list[str]) -> int:
         window_seconds=args.window_seconds,
         session_idle_timeout=args.session_idle_timeout,
         short_pick_rate=args.short_pick_rate,
+        cancel_by_import=args.cancel_by_import,
+        reported_statuses=renamed,
     )
     print(
         f"Peoplevox sandbox: http://{args.host}:{args.port}/{args.client_id}/resources/integrationservicev4.asmx"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from sync_pipeline.sandbox.peoplevox.faults import FaultSettings
+from sync_pipeline.sandbox.peoplevox.warehouse import STATUSES
 
 
 class PeoplevoxSandboxConfig(BaseModel):
@@ -29,4 +30,24 @@ class PeoplevoxSandboxConfig(BaseModel):
     units_per_package: int = Field(3, ge=1)
     short_pick_rate: float = Field(0.0, ge=0, le=1)
     cancel_cutoff_status: str = "Picking"
+    # How cancelling works on a real tenant is unconfirmed (API.md §10). False = a tenant where
+    # only people cancel: SaveData with Status=Cancelled is refused like any status change.
+    cancel_by_import: bool = True
+    # Internal status → the name Peoplevox reports (templates, callbacks), e.g.
+    # {"Allocated": "Awaiting stock"}: only New, Despatched, Closed and Cancelled are confirmed.
+    reported_statuses: dict[str, str] = Field(default_factory=dict)
     seed: int = 4
+
+    @field_validator("reported_statuses")
+    @classmethod
+    def _known_statuses(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_reported_statuses(value)
+
+
+def check_reported_statuses(value: dict[str, str]) -> dict[str, str]:
+    unknown = sorted(set(value) - set(STATUSES))
+    if unknown:
+        raise ValueError(f"reported_statuses: unknown status(es) {unknown}; known: {list(STATUSES)}")
+    if any(not name.strip() for name in value.values()):
+        raise ValueError("reported_statuses: a reported name cannot be blank")
+    return value

@@ -19,7 +19,8 @@ class OrderLineState(BaseModel):
 
 class OrderState(BaseModel):
     number: str
-    status: str
+    status: str  # the simulator's own status
+    reported_status: str  # what Peoplevox shows (differs under `reported_statuses`)
     site: str
     channel: str
     service_type: str
@@ -161,13 +162,20 @@ class PeoplevoxControl:
         session_idle_timeout: float | None = None,
         short_pick_rate: float | None = None,
         units_per_package: int | None = None,
+        cancel_by_import: bool | None = None,
+        reported_statuses: dict[str, str] | None = None,
     ) -> None:
+        """`cancel_by_import=False`: SaveData may not cancel (only people can, via `force_status`).
+        `reported_statuses`: internal status → name Peoplevox reports, e.g. {"Allocated": "Awaiting stock"};
+        `{}` restores the real names."""
         settings = {
             "requests_per_window": requests_per_window,
             "window_seconds": window_seconds,
             "session_idle_timeout": session_idle_timeout,
             "short_pick_rate": short_pick_rate,
             "units_per_package": units_per_package,
+            "cancel_by_import": cancel_by_import,
+            "reported_statuses": reported_statuses,
         }
         self._post("/settings", {k: v for k, v in settings.items() if v is not None})
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sync_pipeline.sandbox.peoplevox.config import check_reported_statuses
 from sync_pipeline.sandbox.peoplevox.state import SandboxState
 from sync_pipeline.sandbox.peoplevox.values import format_value
 from sync_pipeline.sandbox.peoplevox.warehouse import WarehouseError
@@ -38,6 +39,13 @@ class SettingsIn(BaseModel):
     session_idle_timeout: float | None = Field(None, gt=0)
     short_pick_rate: float | None = Field(None, ge=0, le=1)
     units_per_package: int | None = Field(None, ge=1)
+    cancel_by_import: bool | None = None
+    reported_statuses: dict[str, str] | None = None
+
+    @field_validator("reported_statuses")
+    @classmethod
+    def _known_statuses(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return None if value is None else check_reported_statuses(value)
 
 
 class AdvanceIn(BaseModel):
@@ -94,6 +102,7 @@ def snapshot(state: SandboxState) -> dict[str, Any]:
                 {
                     "number": o.number,
                     "status": o.status,
+                    "reported_status": w.reported_status(o.status),
                     "site": o.site,
                     "channel": o.channel,
                     "service_type": o.service_type,
@@ -167,6 +176,8 @@ def snapshot(state: SandboxState) -> dict[str, Any]:
         "time_scale": state.ticker.time_scale,
         "ticker_running": state.ticker.running,
         "live_sessions": state.sessions.live_count(),
+        "cancel_by_import": state.warehouse.settings.cancel_by_import,
+        "reported_statuses": dict(state.warehouse.settings.reported_statuses),
     }
     return data
 
@@ -211,6 +222,11 @@ def _settings(state: SandboxState, body: dict[str, Any]) -> None:
         state.warehouse.settings.short_pick_rate = s.short_pick_rate
     if s.units_per_package is not None:
         state.warehouse.settings.units_per_package = s.units_per_package
+    with state.warehouse.lock:
+        if s.cancel_by_import is not None:
+            state.warehouse.settings.cancel_by_import = s.cancel_by_import
+        if s.reported_statuses is not None:
+            state.warehouse.settings.reported_statuses = dict(s.reported_statuses)
 
 
 def _faults(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:

@@ -69,6 +69,8 @@ class SandboxState:
             units_per_package=config.units_per_package,
             short_pick_rate=config.short_pick_rate,
             cancel_cutoff_status=config.cancel_cutoff_status,
+            cancel_by_import=config.cancel_by_import,
+            reported_statuses=dict(config.reported_statuses),
             seed=config.seed,
         )
         self.warehouse = Warehouse(self.clock, settings, emit=self.events.emit)

@@ -117,7 +117,7 @@ def _sales_order_rows(w: Warehouse) -> list[Row]:
         row = dict(order.fields)
         row.update(
             SalesOrderNumber=order.number,
-            Status=order.status,
+            Status=w.reported_status(order.status),
             Site=order.site,
             ServiceType=order.service_type,
             CreatedDate=order.fields.get("CreatedDate") or order.created_at,

@@ -20,6 +20,13 @@ Model (assumptions where Peoplevox's real behaviour is unknown; see API.md §10)
 * Cancellation is only possible strictly before ``cancel_cutoff_status`` (default
   ``Picking``): ``New`` and ``Allocated`` orders can be cancelled, releasing their
   allocation; later ones are refused with an error text (the stricter reading of §10).
+  How a real tenant cancels is unconfirmed: with ``cancel_by_import`` off, an import with
+  ``Status=Cancelled`` is refused like any other status change (a tenant where only people
+  cancel, in the Peoplevox UI; the control API's ``force_status`` plays that person).
+* Only ``New``, ``Despatched``, ``Closed`` and ``Cancelled`` are confirmed status names.
+  ``reported_statuses`` renames statuses wherever Peoplevox shows them (the ``Sales orders``
+  template, status callbacks), e.g. ``{"Allocated": "Awaiting stock"}``, so a client meets
+  names it has never heard of; the floor still runs on the internal statuses.
 * Lines can be added or changed only while the order is ``New``; header fields only before
   the cut-off. Re-sending identical values is always accepted (idempotent retries).
 * Goods-in and processed returns add stock to a site.
@@ -93,6 +100,10 @@ class WarehouseSettings:
     units_per_package: int = 3
     short_pick_rate: float = 0.0
     cancel_cutoff_status: str = PICKING
+    # False: SaveData may not cancel (Status=Cancelled is refused like any status change).
+    cancel_by_import: bool = True
+    # Internal status → the name Peoplevox reports for it (unknown to the client on purpose).
+    reported_statuses: dict[str, str] = field(default_factory=dict)
     seed: int = 4
     service_types: tuple[ServiceType, ...] = DEFAULT_SERVICE_TYPES
 
@@ -226,6 +237,10 @@ class Warehouse:
     def _emit(self, event_type: str, values: dict[str, str]) -> None:
         self._emit_fn(event_type, values)
 
+    def reported_status(self, status: str) -> str:
+        """The status name as Peoplevox shows it (templates and callbacks)."""
+        return self.settings.reported_statuses.get(status, status)
+
     def _stamp(self) -> str:
         return self.clock.now().strftime("%Y-%m-%dT%H:%M:%S")
 
@@ -253,11 +268,11 @@ class Warehouse:
         values = {
             "SalesOrderNumber": order.number,
             "LastModificationTime": self._stamp(),
-            "SalesOrderStatus.Name": order.status,
+            "SalesOrderStatus.Name": self.reported_status(order.status),
             "SiteReference": order.site,
         }
         # The one public client spells it this way; offer both so either template works.
-        values["SalesOrderStatu.Name"] = order.status
+        values["SalesOrderStatu.Name"] = self.reported_status(order.status)
         self._emit(SALES_ORDER_STATUS_CHANGES, values)
 
     # -- lookups ------------------------------------------------------------------------
@@ -408,7 +423,7 @@ class Warehouse:
         """
         with self.lock:
             fields = dict(fields)
-            status = str(fields.pop("Status", "") or "")
+            status = self._internal_status(str(fields.pop("Status", "") or ""))
             order = self.orders.get(number)
             if order is None:
                 if status and status != NEW:
@@ -444,7 +459,8 @@ class Warehouse:
             if changes:
                 if not self._before_cutoff(order):
                     raise WarehouseError(
-                        f"Sales order '{number}' is {order.status} and can no longer be edited"
+                        f"Sales order '{number}' is {self.reported_status(order.status)} "
+                        "and can no longer be edited"
                     )
                 if "Site" in changes and order.status != NEW:
                     raise WarehouseError(f"Sales order '{number}' is allocated; its site cannot change")
@@ -457,10 +473,20 @@ class Warehouse:
             if allocate and order.allocation_blocked:
                 order.allocation_blocked = False
                 self._schedule(order)
-            if status == CANCELLED:
+            if status == CANCELLED and (self.settings.cancel_by_import or order.status == CANCELLED):
                 self.cancel(number)
             elif status and status != order.status:
-                raise WarehouseError(f"Status cannot be changed from {order.status} to {status} by import")
+                raise WarehouseError(
+                    f"Status cannot be changed from {self.reported_status(order.status)} "
+                    f"to {self.reported_status(status)} by import"
+                )
+
+    def _internal_status(self, name: str) -> str:
+        """An imported Status value may use the reported name; the floor works on ours."""
+        for internal, reported in self.settings.reported_statuses.items():
+            if reported.casefold() == name.casefold():
+                return internal
+        return name
 
     def upsert_line(
         self, number: str, line: str, item_code: str, quantity: int, fields: dict[str, Any]
@@ -482,7 +508,8 @@ class Warehouse:
                 return
             if order.status != NEW:
                 raise WarehouseError(
-                    f"Sales order '{number}' is {order.status}; its lines can no longer change"
+                    f"Sales order '{number}' is {self.reported_status(order.status)}; "
+                    "its lines can no longer change"
                 )
             if existing is None:
                 order.lines[line] = OrderLine(line, item_code, quantity, dict(fields))
@@ -501,8 +528,8 @@ class Warehouse:
                 return
             if not self._before_cutoff(order):
                 raise WarehouseError(
-                    f"Sales order '{number}' is {order.status}; it can only be cancelled before "
-                    f"{self.settings.cancel_cutoff_status}"
+                    f"Sales order '{number}' is {self.reported_status(order.status)}; it can only be "
+                    f"cancelled before {self.reported_status(self.settings.cancel_cutoff_status)}"
                 )
             self._release(order)
             self._set_status(order, CANCELLED)
