@@ -58,12 +58,13 @@ from _stack import (  # benchmarks/ is on sys.path when run as a script
     wait_until_up,
 )
 
-from sync_pipeline.lib.flows.orders.statuses import CALLBACK_NUMBER, CALLBACK_STATUS
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.peoplevox import PeoplevoxClient
+from sync_pipeline.lib.peoplevox.callbacks import SALES_ORDER_STATUS
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl, SandboxSnapshot
 from sync_pipeline.sandbox.shopify.control import SandboxControl, StockSpec
 from sync_pipeline.sandbox.traffic import Catalogue, make_order, seed_catalogue
+from sync_pipeline.subscribe import wanted_subscriptions
 
 WEBHOOK_TOPICS = ("orders/paid", "orders/updated", "orders/edited", "orders/cancelled")
 # The flash-sale mix: every kind is paid, shippable and fully mapped, so every order must reach
@@ -421,11 +422,13 @@ def main(argv: list[str] | None = None) -> int:
             args.pvx_requests_per_window,
             args.pvx_window_seconds,
         ) as client:
-            query = f"{CALLBACK_NUMBER}={{SalesOrderNumber}}&{CALLBACK_STATUS}={{SalesOrderStatus.Name}}"
-            client.subscribe_event(
-                "SalesOrderStatusChanges",
-                f"{ports.url('receiver')}/callbacks/peoplevox/{CALLBACK_TOKEN}/SalesOrderStatusChanges?{query}",
-            )
+            # The status callback exactly as `sync-pipeline subscribe` registers it.
+            [status_callback] = [
+                w
+                for w in wanted_subscriptions(ports.url("receiver"), CALLBACK_TOKEN)
+                if w.topic == SALES_ORDER_STATUS.event
+            ]
+            client.subscribe_event(status_callback.topic, status_callback.url)
         catalogue = seed_catalogue(shop, pvx, args.catalogue_size, random.Random(args.seed), work.config)
         # Enough stock everywhere that the sale never runs a SKU dry (stock is not what we measure).
         shop.set_stock([StockSpec(sku=s, available=1_000_000) for s in catalogue.skus])

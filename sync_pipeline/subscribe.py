@@ -19,25 +19,14 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from sync_pipeline.lib.flows.orders.statuses import CALLBACK_NUMBER, CALLBACK_STATUS
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import subscriptions as ledger_subscriptions
 from sync_pipeline.lib.peoplevox import PeoplevoxClient
+from sync_pipeline.lib.peoplevox.callbacks import SUBSCRIBED
 from sync_pipeline.lib.shopify import ShopifyClient
 from sync_pipeline.settings import PeoplevoxSettings, ShopifySettings, SyncSettings
 
 SHOPIFY_TOPICS = ("ORDERS_PAID", "ORDERS_UPDATED", "ORDERS_EDITED", "ORDERS_CANCELLED")
-# Query strings of our Peoplevox callbacks. `{…}` are the placeholders Peoplevox fills in
-# (names as the Peoplevox sandbox emits them, sandbox/peoplevox/warehouse.py); the parameter
-# names are what the consumers read (lib/flows/orders/statuses.py for statuses).
-PEOPLEVOX_QUERIES = {
-    "SalesOrderStatusChanges": f"{CALLBACK_NUMBER}={{SalesOrderNumber}}&{CALLBACK_STATUS}={{SalesOrderStatus.Name}}",
-    "TrackingNumberReceived": (
-        "order={Picks.SalesOrder.SalesOrderNumber}&despatch={DespatchNumber}"
-        "&tracking={TrackingNumber}&carrier={Carrier.Name}&service={ServiceType.Code}"
-    ),
-    "AvailabilityChanges": "item={ItemCode}&site={SiteReference}&available={Available}",
-}
 REDACTED = "***"
 
 
@@ -53,8 +42,9 @@ def wanted_subscriptions(public_url: str, token: str) -> list[Wanted]:
     base = public_url.rstrip("/")
     webhook = f"{base}/webhooks/shopify"
     wanted = [Wanted("shopify", topic, webhook, webhook) for topic in SHOPIFY_TOPICS]
-    for event, query in PEOPLEVOX_QUERIES.items():
-        template = f"{base}/callbacks/peoplevox/{{token}}/{event}?{query}"
+    # Query strings use confirmed placeholders only (lib/peoplevox/callbacks.py).
+    for event, layout in SUBSCRIBED.items():
+        template = f"{base}/callbacks/peoplevox/{{token}}/{event}?{layout.query}"
         url = template.replace("{token}", quote(token, safe=""))
         wanted.append(Wanted("peoplevox", event, url, template.replace("{token}", REDACTED)))
     return wanted

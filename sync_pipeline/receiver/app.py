@@ -5,6 +5,10 @@
   `inbox/rejected.jsonl`. A repeated `X-Shopify-Webhook-Id` is answered 200 and ignored.
 - `GET|POST /callbacks/peoplevox/{token}/{event}`: Peoplevox callbacks carry no
   authentication, so the subscription URL carries a secret token, compared in constant time.
+  The parameters are stored exactly as they came; `unfilled` lists those still holding a
+  literal `{Placeholder}` (a tenant that does not know it). A repeat is ignored only when its
+  event names one change (lib/peoplevox/callbacks.py `dedupe_key`): an availability callback
+  with the same values as an earlier one is a new change, not a duplicate.
 - The event is fsynced to the inbox before we answer, and nothing slower happens in the
   request: Shopify gives a webhook 5 s. Polling stays the source of truth; events only make
   the sync faster.
@@ -12,7 +16,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -27,6 +30,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from sync_pipeline.lib.inbox import Inbox
+from sync_pipeline.lib.peoplevox import callbacks
 from sync_pipeline.lib.shopify.webhooks import verify_webhook
 
 log = logging.getLogger("sync_pipeline.receiver")
@@ -115,9 +119,8 @@ def create_app(config: ReceiverConfig) -> Starlette:
                 return _reject(inbox, "peoplevox", 400, f"callback body is not form-encoded: {error}", detail)
         if not params:
             return _reject(inbox, "peoplevox", 400, "callback carried no parameters", detail)
-        # Identical callbacks (a duplicate delivery) carry the same parameters.
-        fingerprint = hashlib.sha256(json.dumps([event_type, sorted(params.items())]).encode()).hexdigest()
-        stored = inbox.write("peoplevox", {"event": event_type, "params": params}, dedupe_key=fingerprint)
+        event = {"event": event_type, "params": params, "unfilled": callbacks.unfilled(params)}
+        stored = inbox.write("peoplevox", event, dedupe_key=callbacks.dedupe_key(event_type, params))
         return PlainTextResponse("ok" if stored else "duplicate ignored")
 
     async def health(_: Request) -> JSONResponse:

@@ -3,6 +3,7 @@ and the callback token never reaches the ledger."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,14 +13,16 @@ import pytest
 from sync_pipeline import cli
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import subscriptions as ledger_subscriptions
+from sync_pipeline.lib.peoplevox.callbacks import SUBSCRIBED
 from sync_pipeline.sandbox.peoplevox.app import create_app as create_pvx_app
 from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
+from sync_pipeline.sandbox.peoplevox.events import CONFIRMED_PLACEHOLDERS
 from sync_pipeline.sandbox.server import BackgroundServer
 from sync_pipeline.sandbox.shopify.app import create_app as create_shopify_app
 from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import SandboxControl
-from sync_pipeline.subscribe import PEOPLEVOX_QUERIES, SHOPIFY_TOPICS
+from sync_pipeline.subscribe import SHOPIFY_TOPICS
 
 TOKEN = "tok-3f9a1c77e2b54d0c"
 PUBLIC = "http://receiver.example:8703"
@@ -75,12 +78,16 @@ def test_subscribes_once_records_every_id_and_never_stores_the_token(
     assert sorted(w["topic"] for w in webhooks) == sorted(SHOPIFY_TOPICS)
     assert {w["uri"] for w in webhooks} == {f"{PUBLIC}/webhooks/shopify"}
     callbacks = env.pvx.state().subscriptions
-    assert sorted(s.event_type for s in callbacks) == sorted(PEOPLEVOX_QUERIES)
+    assert sorted(s.event_type for s in callbacks) == sorted(SUBSCRIBED)
     status = next(s for s in callbacks if s.event_type == "SalesOrderStatusChanges")
     assert status.url == (
         f"{PUBLIC}/callbacks/peoplevox/{TOKEN}/SalesOrderStatusChanges"
-        "?number={SalesOrderNumber}&status={SalesOrderStatus.Name}"
+        "?number={SalesOrderNumber}&modified={LastModificationTime}&status={SalesOrderStatu.Name}"
     )
+    # Only placeholders confirmed against the live service (API.md §9): no site, no carrier name.
+    for callback in callbacks:
+        used = set(re.findall(r"\{([^}]+)\}", callback.url))
+        assert used <= CONFIRMED_PLACEHOLDERS[callback.event_type], callback.url
 
     rows = _ledger_rows(env.ledger_path)
     assert {(r.system, r.subscription_id) for r in rows} == {("shopify", w["id"]) for w in webhooks} | {
@@ -91,7 +98,7 @@ def test_subscribes_once_records_every_id_and_never_stores_the_token(
 
     assert cli.main(["subscribe"]) == 0  # the second run finds everything in place
     assert len(env.shop.state()["webhook_subscriptions"]) == len(SHOPIFY_TOPICS)
-    assert len(env.pvx.state().subscriptions) == len(PEOPLEVOX_QUERIES)
+    assert len(env.pvx.state().subscriptions) == len(SUBSCRIBED)
     assert len(_ledger_rows(env.ledger_path)) == len(rows)
 
     assert TOKEN.encode() not in env.ledger_path.read_bytes()

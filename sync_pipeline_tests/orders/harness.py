@@ -30,12 +30,12 @@ from sync_pipeline.sandbox.server import BackgroundServer
 from sync_pipeline.sandbox.shopify.app import create_app as create_shopify_app
 from sync_pipeline.sandbox.shopify.config import FaultSettings, ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import SandboxControl
+from sync_pipeline.subscribe import wanted_subscriptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-callback-token"
 WEBHOOK_SECRET = "sandbox-webhook-secret"
 WEBHOOK_TOPICS = ("orders/paid", "orders/updated", "orders/edited", "orders/cancelled")
-STATUS_CALLBACK = "/SalesOrderStatusChanges?number={SalesOrderNumber}&status={SalesOrderStatus.Name}"
 
 
 @dataclass
@@ -118,9 +118,10 @@ def e2e_stack(
         for topic in WEBHOOK_TOPICS:
             shop.register_webhook(topic, f"{receiver.url}/webhooks/shopify")
         with PeoplevoxClient(pvx.url, "sandbox", "integration", "sandbox-password", 500, 1.0) as client:
-            client.subscribe_event(
-                "SalesOrderStatusChanges", f"{receiver.url}/callbacks/peoplevox/{TOKEN}{STATUS_CALLBACK}"
-            )
+            # The callbacks `sync-pipeline subscribe` registers, confirmed placeholders only.
+            for wanted in wanted_subscriptions(receiver.url, TOKEN):
+                if wanted.system == "peoplevox":
+                    client.subscribe_event(wanted.topic, wanted.url)
         with dg.instance_for_test() as instance:
             yield E2EStack(
                 shop=shop,

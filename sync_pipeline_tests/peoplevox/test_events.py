@@ -45,11 +45,13 @@ def test_status_and_tracking_events_follow_the_warehouse(
     sandbox.control.seed_items([("S1", "1", "one")])
     sandbox.control.set_stock([("S1", "PrimarySite", 5)])
     client.subscribe_event(
-        "SalesOrderStatusChanges", receiver.url + "/s?so={SalesOrderNumber}&st={SalesOrderStatus.Name}"
+        "SalesOrderStatusChanges",
+        receiver.url + "/s?so={SalesOrderNumber}&st={SalesOrderStatu.Name}&at={LastModificationTime}",
     )
     client.subscribe_event(
         "TrackingNumberReceived",
-        receiver.url + "/t?so={Picks.SalesOrder.SalesOrderNumber}&d={DespatchNumber}&tn={TrackingNumber}",
+        receiver.url
+        + "/t?so={Picks.SalesOrder.SalesOrderNumber}&d={DespatchNumber}&tn={TrackingNumber}&c={Carrier.Number}",
     )
     client.save_data("Sales orders", [{"SalesOrderNumber": "#1001"}])
     client.save_data(
@@ -64,6 +66,27 @@ def test_status_and_tracking_events_follow_the_warehouse(
     assert (
         tracking["so"] == ["#1001"] and tracking["d"] == ["DES00001"] and tracking["tn"][0].startswith("RM")
     )
+    assert tracking["c"] == ["1"]  # a carrier number, not a name (what it holds is unconfirmed)
+
+
+def test_only_confirmed_placeholders_are_filled(sandbox: Sandbox, client: PeoplevoxClient, receiver) -> None:  # type: ignore[no-untyped-def]
+    """Invented placeholders come back as written, as on a tenant that does not know them."""
+    sandbox.control.seed_items([("S1", "1", "one")])
+    client.subscribe_event(
+        "AvailabilityChanges", receiver.url + "/a?i={ItemCode}&n={Available}&site={SiteReference}"
+    )
+    client.subscribe_event(
+        "SalesOrderStatusChanges",
+        receiver.url + "/s?so={SalesOrderNumber}&st={SalesOrderStatus.Name}&st2={SalesOrderStatu.Name}",
+    )
+    sandbox.control.set_stock([("S1", "PrimarySite", 5)])
+    sandbox.control.goods_in("S1", "PrimarySite", 2)
+    client.save_data("Sales orders", [{"SalesOrderNumber": "SO-9"}])
+    assert sandbox.control.flush_events()
+    [avail] = [parse_qs(c["query"]) for c in receiver.calls if c["path"] == "/a"]
+    assert avail == {"i": ["S1"], "n": ["7"], "site": ["{SiteReference}"]}
+    [status] = [parse_qs(c["query"]) for c in receiver.calls if c["path"] == "/s"]
+    assert status == {"so": ["SO-9"], "st": ["{SalesOrderStatus.Name}"], "st2": ["New"]}
 
 
 def test_faults_drop_and_duplicate_callbacks(sandbox: Sandbox, client: PeoplevoxClient, receiver) -> None:  # type: ignore[no-untyped-def]

@@ -94,9 +94,9 @@ def test_signed_but_malformed_body_is_rejected_with_a_reason(receiver: tuple[str
 def test_peoplevox_callback_needs_the_token(receiver: tuple[str, Inbox]) -> None:
     url, inbox = receiver
     good = f"{url}/callbacks/peoplevox/{TOKEN}/SalesOrderStatusChanges"
-    params = {"number": "SHP-1001", "status": "Despatched"}
+    params = {"number": "SHP-1001", "modified": "2026-10-01T10:00:00", "status": "Despatched"}
     assert httpx.get(good, params=params, timeout=5).status_code == 200
-    assert httpx.get(good, params=params, timeout=5).status_code == 200  # duplicate delivery
+    assert httpx.get(good, params=params, timeout=5).text == "duplicate ignored"  # same change again
     assert (
         httpx.get(f"{url}/callbacks/peoplevox/wrong-token/SalesOrderStatusChanges", params=params).status_code
         == 401
@@ -108,7 +108,30 @@ def test_peoplevox_callback_needs_the_token(receiver: tuple[str, Inbox]) -> None
     assert post.status_code == 200
     events = [i.load() for i in inbox.since("peoplevox")]
     assert events == [
-        {"event": "SalesOrderStatusChanges", "params": params},
-        {"event": "AvailabilityChanges", "params": {"item": "TEE", "available": "4"}},
+        {"event": "SalesOrderStatusChanges", "params": params, "unfilled": []},
+        {"event": "AvailabilityChanges", "params": {"item": "TEE", "available": "4"}, "unfilled": []},
     ]
     assert TOKEN not in (inbox.root / "rejected.jsonl").read_text()
+
+
+def test_peoplevox_callbacks_are_stored_as_they_came(receiver: tuple[str, Inbox]) -> None:
+    """Unfilled placeholders are kept and named; repeats are dropped only when they name one change."""
+    url, inbox = receiver
+    base = f"{url}/callbacks/peoplevox/{TOKEN}"
+    # A tenant that does not know the status placeholder sends it back as written.
+    literal = {"number": "SHP-7", "modified": "2026-10-01T10:00:00", "status": "{SalesOrderStatu.Name}"}
+    for _ in range(2):
+        assert httpx.get(f"{base}/SalesOrderStatusChanges", params=literal).status_code == 200
+    # Availability 4 → 3 → 4 for one item: three changes, none of them a duplicate.
+    for available in ("4", "3", "4"):
+        answer = httpx.get(f"{base}/AvailabilityChanges", params={"item": "TEE", "available": available})
+        assert answer.text == "ok"
+    events = [i.load() for i in inbox.since("peoplevox")]
+    status_events = [e for e in events if e["event"] == "SalesOrderStatusChanges"]
+    assert [e["unfilled"] for e in status_events] == [["status"], ["status"]]
+    assert status_events[0]["params"] == literal
+    assert [e["params"]["available"] for e in events if e["event"] == "AvailabilityChanges"] == [
+        "4",
+        "3",
+        "4",
+    ]

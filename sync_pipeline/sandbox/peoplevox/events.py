@@ -5,7 +5,11 @@ Assumptions (API.md §9):
 * ``SubscribeEvent`` callbacks are ``GET callbackUrl`` with every ``{Placeholder}`` replaced by
   its URL-encoded value. ``SubscribePostEvent`` callbacks are ``POST postUrl`` with the body
   ``postParams`` rendered the same way, sent as ``application/x-www-form-urlencoded``.
-* A placeholder the event does not know is left as written, so a typo is visible.
+* Only confirmed placeholders are filled (``CONFIRMED_PLACEHOLDERS``: the sets a client that
+  ran against the live service used, API.md §9); any other is left as written, as a real
+  tenant would most likely leave it, so a client that relies on an invented one sees
+  ``{Name}`` instead of a value. The warehouse emits every fact it knows; this module decides
+  which of them Peoplevox exposes.
 * The ``filter`` argument is stored but not applied: subscribers get every event of the type
   (more callbacks than asked for is the safe direction for idempotent receivers).
 * Delivery is attempted once; no retry on failure. Fault settings can drop, duplicate or
@@ -36,6 +40,41 @@ EVENT_TYPES: tuple[str, ...] = (
     "Returns",
 )
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
+
+# finerylondon/peep_conn `lib/peep_conn/subscription.rb` (API.md §9). The status name is spelled
+# there `SalesOrderStatu.Name` (doubtful; the reference writes SalesOrderStatus.Name): the
+# sandbox fills only the source's spelling. No placeholder is confirmed for Returns, and none
+# names a site for any event.
+CONFIRMED_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "AvailabilityChanges": frozenset({"ItemCode", "Available"}),
+    "SalesOrderStatusChanges": frozenset(
+        {"SalesOrderNumber", "LastModificationTime", "SalesOrderStatu.Name"}
+    ),
+    "TrackingNumberReceived": frozenset(
+        {
+            "DespatchNumber",
+            "TrackingNumber",
+            "Carrier.Number",
+            "ServiceType.Code",
+            "ServiceType.Name",
+            "Picks.SalesOrder.SalesOrderNumber",
+            "Picks.SalesOrder.Email",
+        }
+    ),
+    "GoodsReceived": frozenset(
+        {
+            "GoodsInId",
+            "Reference",
+            "ReconciledDateTime",
+            "Consignments.ConsignmentItemTypes.ItemType.ItemCode",
+            "Consignments.ConsignmentItemTypes.Quantity",
+        }
+    ),
+    "IncrementalChanges": frozenset(
+        {"ItemType.ItemCode", "QuantityChanged", "Reason", "UpdatedBy", "UpdateTimestamp"}
+    ),
+    "Returns": frozenset(),
+}
 
 
 def render(template: str, values: dict[str, str]) -> str:
@@ -103,6 +142,8 @@ class EventHub:
 
     # -- emission ----------------------------------------------------------------------------
     def emit(self, event_type: str, values: dict[str, str]) -> None:
+        confirmed = CONFIRMED_PLACEHOLDERS.get(event_type, frozenset())
+        values = {name: value for name, value in values.items() if name in confirmed}
         with self._lock:
             self.emitted[event_type] = self.emitted.get(event_type, 0) + 1
             targets = [s for s in self.subscriptions.values() if s.event_type == event_type]

@@ -31,7 +31,9 @@ Model (assumptions where Peoplevox's real behaviour is unknown; see API.md §10)
   the cut-off. Re-sending identical values is always accepted (idempotent retries).
 * Goods-in and processed returns add stock to a site.
 
-Every change raises the matching event through the ``emit`` callback. All state is in memory.
+Every change raises the matching event through the ``emit`` callback, with every fact the
+simulator knows (site included); ``events.py`` passes on only the placeholders Peoplevox is
+known to fill. All state is in memory.
 """
 
 from __future__ import annotations
@@ -80,12 +82,15 @@ class ServiceType:
     carrier: str
     service: str
     tracking_prefix: str
+    # What a TrackingNumberReceived callback's {Carrier.Number} holds is unknown; the sandbox
+    # sends a number, so nothing can mistake it for the carrier's name.
+    carrier_number: str = ""
 
 
 DEFAULT_SERVICE_TYPES: tuple[ServiceType, ...] = (
-    ServiceType("Standard", "STD", "Royal Mail", "Tracked 48", "RM"),
-    ServiceType("Express", "EXP", "DPD", "Next Day", "DPD"),
-    ServiceType("Pallet", "PAL", "Palletways", "Pallet 48", "PW"),
+    ServiceType("Standard", "STD", "Royal Mail", "Tracked 48", "RM", "1"),
+    ServiceType("Express", "EXP", "DPD", "Next Day", "DPD", "2"),
+    ServiceType("Pallet", "PAL", "Palletways", "Pallet 48", "PW", "3"),
 )
 
 
@@ -271,7 +276,7 @@ class Warehouse:
             "SalesOrderStatus.Name": self.reported_status(order.status),
             "SiteReference": order.site,
         }
-        # The one public client spells it this way; offer both so either template works.
+        # The one public client's spelling (the only one callbacks fill, see events.py).
         values["SalesOrderStatu.Name"] = self.reported_status(order.status)
         self._emit(SALES_ORDER_STATUS_CHANGES, values)
 
@@ -686,7 +691,7 @@ class Warehouse:
                 {
                     "DespatchNumber": package.number,
                     "TrackingNumber": package.tracking_number,
-                    "Carrier.Number": package.carrier,
+                    "Carrier.Number": service.carrier_number,
                     "Carrier.Name": package.carrier,
                     "ServiceType.Code": package.service_code,
                     "ServiceType.Name": service.name,

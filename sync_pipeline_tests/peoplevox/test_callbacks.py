@@ -1,0 +1,52 @@
+"""The callback layouts we subscribe with, and reading what a tenant sends back."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sync_pipeline.lib.flows.orders import statuses
+from sync_pipeline.lib.peoplevox import callbacks
+from sync_pipeline.sandbox.peoplevox.events import CONFIRMED_PLACEHOLDERS
+
+
+def test_layouts_use_confirmed_placeholders_only() -> None:
+    for event, layout in callbacks.SUBSCRIBED.items():
+        used = set(re.findall(r"\{([^}]+)\}", layout.query))
+        assert used and used <= CONFIRMED_PLACEHOLDERS[event], event
+        assert set(layout.identity) <= {name for name, _ in layout.params}
+
+
+def test_the_orders_flow_reads_the_parameter_names_we_subscribe_with() -> None:
+    names = {name for name, _ in callbacks.SALES_ORDER_STATUS.params}
+    assert {statuses.CALLBACK_NUMBER, statuses.CALLBACK_STATUS} <= names
+
+
+def test_unfilled_placeholders_are_named_and_dropped() -> None:
+    params = {"number": "SO-1", "status": "{SalesOrderStatu.Name}", "modified": "", "x": "{a}b"}
+    assert callbacks.unfilled(params) == ["status"]
+    assert callbacks.filled(params) == {"number": "SO-1", "modified": "", "x": "{a}b"}
+
+
+def test_dedupe_only_when_the_callback_names_one_change() -> None:
+    event = "SalesOrderStatusChanges"
+    full = {"number": "SO-1", "modified": "2026-10-01T10:00:00", "status": "Allocated"}
+    assert callbacks.dedupe_key(event, full) == callbacks.dedupe_key(event, dict(full))
+    assert callbacks.dedupe_key(event, full) != callbacks.dedupe_key(event, {**full, "status": "Picking"})
+    assert callbacks.dedupe_key(event, {**full, "modified": "{LastModificationTime}"}) is None
+    assert callbacks.dedupe_key(event, {**full, "modified": ""}) is None
+    assert callbacks.dedupe_key("AvailabilityChanges", {"item": "A", "available": "4"}) is None
+    assert callbacks.dedupe_key("GoodsReceived", {"id": "GI1"}) is None
+
+
+@settings(max_examples=60)
+@given(st.dictionaries(st.sampled_from(["number", "modified", "status"]), st.text(max_size=12)))
+def test_dedupe_keys_differ_whenever_an_identity_value_differs(params: dict[str, str]) -> None:
+    event = "SalesOrderStatusChanges"
+    key = callbacks.dedupe_key(event, params)
+    if key is None:
+        return
+    for name in callbacks.SALES_ORDER_STATUS.identity:
+        assert callbacks.dedupe_key(event, {**params, name: params[name] + "x"}) != key
