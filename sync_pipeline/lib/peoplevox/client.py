@@ -8,7 +8,10 @@
 * Transport errors before the request was sent, HTTP 429/503 and unreadable answers to reads
   are retried with capped exponential backoff and full jitter.
 * A SaveData whose request left but whose answer did not arrive (timeout, dropped connection,
-  other 5xx) raises `SaveOutcomeUnknown` and is never resent blindly.
+  other 5xx, a `soap:Server` fault) raises `SaveOutcomeUnknown` and is never resent blindly.
+* SOAP faults: `soap:Server` is ASMX's report of an unhandled server error (HTTP 500): reads
+  retry it, saves are unknown. Any other fault code (`soap:Client`: the request itself is
+  malformed) raises `PeoplevoxFault`, which retrying will not fix.
 
 The password and session id are never logged or put in exception messages.
 """
@@ -255,6 +258,12 @@ class PeoplevoxClient:
                 raise _Retryable(f"HTTP {status}: {exc}", not_processed=False) from None
             raise PeoplevoxError(f"{operation}: HTTP {status}") from None
         if isinstance(parsed, SoapFaultInfo):
+            if _is_server_fault(parsed.code):
+                # ASMX's report of an unhandled server error (SQL timeout, deadlock): the request
+                # may have been done in part, so a save is unknown and a read is worth retrying.
+                raise _Retryable(
+                    f"HTTP {status}: SOAP fault {parsed.code}: {parsed.message}", not_processed=False
+                )
             raise PeoplevoxFault(f"{operation}: SOAP fault {parsed.code}: {parsed.message}", parsed.message)
         if status != 200:
             raise _Retryable(f"HTTP {status}", not_processed=False)
@@ -427,6 +436,12 @@ class _Retryable(Exception):
     def __init__(self, message: str, not_processed: bool) -> None:
         super().__init__(message)
         self.not_processed = not_processed
+
+
+def _is_server_fault(code: str) -> bool:
+    """`soap:Server` (any prefix, or a `Server.…` subcode): the server failed, not the request."""
+    local = code.strip().rpartition(":")[2]
+    return local == "Server" or local.startswith("Server.")
 
 
 def _template_of(body: str) -> str:

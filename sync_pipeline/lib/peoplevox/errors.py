@@ -23,7 +23,8 @@ class PeoplevoxSessionError(PeoplevoxError):
 
 
 class PeoplevoxFault(PeoplevoxError):
-    """The service answered with a SOAP fault: the request itself was rejected."""
+    """The service answered with a client-side SOAP fault (`soap:Client`): the request itself
+    was rejected. `soap:Server` faults are retried (reads) or `SaveOutcomeUnknown` (saves)."""
 
 
 class PeoplevoxUnavailable(PeoplevoxError):
@@ -31,7 +32,8 @@ class PeoplevoxUnavailable(PeoplevoxError):
 
 
 class SaveOutcomeUnknown(PeoplevoxError):
-    """A SaveData request was sent but no answer came back (timeout, dropped connection, 5xx).
+    """A SaveData request was sent but no usable answer came back (timeout, dropped connection,
+    5xx, a `soap:Server` fault, or results that cannot be paired with the rows).
 
     Some, all or none of the rows may have been saved. Look the records up (by their keys)
     before sending them again; `records` are the caller's records that were in the request.

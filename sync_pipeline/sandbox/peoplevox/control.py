@@ -181,7 +181,7 @@ class PeoplevoxControl:
 
     def set_faults(self, **faults: Any) -> dict[str, Any]:
         """Any `FaultSettings` field: latency_seconds, error_next, error_rate, error_status,
-        drop_after_save_next, slow_save_next, slow_save_seconds, session_max_calls,
+        server_fault_next, server_fault_after_save_next, drop_after_save_next, slow_save_next, slow_save_seconds, session_max_calls,
         callback_drop_rate, callback_duplicate_rate, callback_delay_seconds."""
         return self._post("/faults", faults)
 
@@ -192,6 +192,8 @@ class PeoplevoxControl:
                 "latency_seconds": 0,
                 "error_next": 0,
                 "error_rate": 0,
+                "server_fault_next": 0,
+                "server_fault_after_save_next": 0,
                 "drop_after_save_next": 0,
                 "slow_save_next": 0,
                 "session_max_calls": None,

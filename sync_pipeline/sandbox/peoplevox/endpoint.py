@@ -16,7 +16,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from sync_pipeline.sandbox.peoplevox.service import IntegrationService
-from sync_pipeline.sandbox.peoplevox.soap import SoapFault, parse_request, render_fault, render_response
+from sync_pipeline.sandbox.peoplevox.soap import (
+    SERVER_TIMEOUT,
+    SoapFault,
+    parse_request,
+    render_fault,
+    render_response,
+)
 from sync_pipeline.sandbox.peoplevox.state import SandboxState
 from sync_pipeline.sandbox.peoplevox.wsdl import wsdl_for
 
@@ -73,7 +79,15 @@ class AsmxEndpoint:
         except SoapFault as fault:
             await Response(render_fault(fault), 500, media_type=XML)(scope, receive, send)
             return
-        result = await run_in_threadpool(self.service.handle, client_id, soap_request)
+        if state.take_fault("server_fault_next"):
+            fault = SoapFault(SERVER_TIMEOUT, "soap:Server")
+            await Response(render_fault(fault), 500, media_type=XML)(scope, receive, send)
+            return
+        try:
+            result = await run_in_threadpool(self.service.handle, client_id, soap_request)
+        except SoapFault as fault:  # a server error part-way (fault injection), as ASMX reports it
+            await Response(render_fault(fault), 500, media_type=XML)(scope, receive, send)
+            return
         payload = render_response(soap_request.operation, result)
         is_save = soap_request.operation == "SaveData" and result.statuses is not None
         if is_save and state.take_fault("slow_save_next"):

@@ -17,6 +17,12 @@ class FaultSettings(BaseModel):
     error_next: int = Field(0, ge=0)
     error_rate: float = Field(0.0, ge=0, le=1)
     error_status: int = Field(500, ge=500, le=599)
+    # ASMX reports an unhandled server error (SQL timeout, deadlock) as a soap:Server fault with
+    # HTTP 500. `server_fault_next`: the next N SOAP requests fault before anything is done.
+    # `server_fault_after_save_next`: the next N SaveData requests save the first half of their
+    # rows (rounded up), then fault: a save that timed out part-way.
+    server_fault_next: int = Field(0, ge=0)
+    server_fault_after_save_next: int = Field(0, ge=0)
     # Save the next N SaveData requests, then cut the connection half-way through the answer.
     drop_after_save_next: int = Field(0, ge=0)
     # Save the next N SaveData requests, then hold the answer this long (client timeouts).

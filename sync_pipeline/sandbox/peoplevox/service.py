@@ -24,7 +24,7 @@ from sync_pipeline.sandbox.peoplevox.clause_parser import ClauseError, Column, c
 from sync_pipeline.sandbox.peoplevox.events import EVENT_TYPES
 from sync_pipeline.sandbox.peoplevox.reports import find_report
 from sync_pipeline.sandbox.peoplevox.sessions import INVALID_CREDENTIALS, INVALID_SESSION
-from sync_pipeline.sandbox.peoplevox.soap import IntegrationResult, SoapRequest
+from sync_pipeline.sandbox.peoplevox.soap import SERVER_TIMEOUT, IntegrationResult, SoapFault, SoapRequest
 from sync_pipeline.sandbox.peoplevox.state import SandboxState
 from sync_pipeline.sandbox.peoplevox.templates import Template, find_template
 from sync_pipeline.sandbox.peoplevox.values import ValueProblem, format_value, parse_value
@@ -162,10 +162,15 @@ class IntegrationService:
             return header
         counters = self.state.counters
         counters.add("save_calls", template.name)
+        data = records[1:]
+        # Fault injection: a server error part-way through the import (rows saved so far stay).
+        fails_midway = self.state.take_fault("server_fault_after_save_next")
+        if fails_midway:
+            data = data[: (len(data) + 1) // 2]
         statuses: list[tuple[str, str]] = []
         errors: list[str] = []
         saved = 0
-        for number, values in enumerate(records[1:], start=1):
+        for number, values in enumerate(data, start=1):
             raw = dict(zip([c.name for c in header], values, strict=False))
             reference = "/".join(raw.get(k, "") for k in template.key)
             try:
@@ -178,6 +183,8 @@ class IntegrationService:
             saved += 1
         counters.add("save_rows", template.name, len(statuses))
         counters.add("save_rows_failed", template.name, len(errors))
+        if fails_midway:
+            raise SoapFault(SERVER_TIMEOUT, "soap:Server")
         if errors:
             return IntegrationResult(-1, saved, "\n".join(errors), statuses)
         return IntegrationResult(0, saved, "", statuses)

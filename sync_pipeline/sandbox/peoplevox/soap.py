@@ -49,6 +49,13 @@ OPERATIONS: dict[str, tuple[str | None, tuple[tuple[str, bool], ...]]] = {
 INT_PARAMS = {name for _, params in OPERATIONS.values() for name, is_int in params if is_int}
 
 
+# How ASMX words an unhandled SQL timeout (soap:Server, HTTP 500).
+SERVER_TIMEOUT = (
+    "Server was unable to process request. ---> Execution Timeout Expired.  The timeout period "
+    "elapsed prior to completion of the operation or the server is not responding."
+)
+
+
 class SoapFault(Exception):
     def __init__(self, message: str, code: str = "soap:Client") -> None:
         super().__init__(message)
