@@ -23,7 +23,8 @@ def test_reads_retry_5xx(sandbox: Sandbox) -> None:
 
 
 def test_saves_retry_503_because_nothing_was_done(sandbox: Sandbox) -> None:
-    with sandbox.client() as pvx:
+    # A 503 is taken as a limiter refusal: the client waits a window (short here) and resends.
+    with sandbox.client(window_seconds=0.2) as pvx:
         pvx.get_data("Item types")
         sandbox.control.set_faults(error_next=2, error_status=503)
         assert pvx.save_data("Item types", ROWS).ok
@@ -62,7 +63,7 @@ def test_timeout_after_send_is_unknown(sandbox: Sandbox) -> None:
 
 
 def test_retries_are_capped(sandbox: Sandbox) -> None:
-    with sandbox.client(max_retries=2) as pvx:
+    with sandbox.client(max_retries=2, window_seconds=0.2) as pvx:
         pvx.get_data("Item types")
         sandbox.control.set_faults(error_next=10, error_status=503)
         with pytest.raises(PeoplevoxUnavailable):

@@ -5,12 +5,20 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
+from sync_pipeline.lib.peoplevox.client import _retry_after
 from sync_pipeline.lib.peoplevox.pacer import RequestPacer
-from sync_pipeline.sandbox.peoplevox.limiter import LIMIT_DETAIL_PREFIX, SlidingWindowLimiter
+from sync_pipeline.sandbox.peoplevox.limiter import LIMIT_DETAIL_PREFIX, LIMIT_SHAPES, SlidingWindowLimiter
 
 
 def _raw_get_save_template(url: str) -> str:
+    answer = _raw_get_save_template_answer(url)
+    assert answer.status_code == 200
+    return answer.text
+
+
+def _raw_get_save_template_answer(url: str) -> httpx.Response:
     body = (
         '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
         '<GetSaveTemplate xmlns="http://www.peoplevox.net/"><templateName>Item types</templateName>'
@@ -20,9 +28,7 @@ def _raw_get_save_template(url: str) -> str:
         "Content-Type": "text/xml; charset=utf-8",
         "SOAPAction": "http://www.peoplevox.net/GetSaveTemplate",
     }
-    answer = httpx.post(url, content=body, headers=headers)
-    assert answer.status_code == 200
-    return answer.text
+    return httpx.post(url, content=body, headers=headers)
 
 
 def test_refusal_shape(make_sandbox) -> None:  # type: ignore[no-untyped-def]
@@ -79,3 +85,57 @@ def test_client_recovers_when_the_server_limit_is_tighter(make_sandbox) -> None:
             for _ in range(8):
                 assert "ItemCode" in pvx.get_save_template("Item types")
         assert box.control.state().counters.limiter_refused >= 1
+
+
+# -- The refusal's shape is unknown (API.md §11): the sandbox can answer in each, the client copes
+
+
+WIRE_SHAPES = {
+    "detail": (200, None, LIMIT_DETAIL_PREFIX),
+    "http_429": (429, "1", "Too Many Requests"),
+    "http_429_no_retry_after": (429, None, "Too Many Requests"),
+    "http_503": (503, None, "Service Unavailable"),
+    "soap_fault": (500, None, "soap:Server"),
+}
+
+
+def test_every_shape_is_tested() -> None:
+    assert set(WIRE_SHAPES) == set(LIMIT_SHAPES)
+
+
+@pytest.mark.parametrize("shape", LIMIT_SHAPES)
+def test_refusal_on_the_wire(make_sandbox, shape: str) -> None:  # type: ignore[no-untyped-def]
+    status, retry_after, text = WIRE_SHAPES[shape]
+    with make_sandbox(requests_per_window=1, window_seconds=0.8, limit_shape=shape) as box:
+        _raw_get_save_template_answer(box.asmx)
+        refused = _raw_get_save_template_answer(box.asmx)
+        assert refused.status_code == status
+        assert refused.headers.get("retry-after") == retry_after
+        assert text in refused.text
+        if shape == "soap_fault":
+            assert "Request limit exceeded" in refused.text
+
+
+@pytest.mark.parametrize("shape", LIMIT_SHAPES)
+def test_client_backs_off_and_retries_on_each_shape(make_sandbox, shape: str) -> None:  # type: ignore[no-untyped-def]
+    """The server allows 3 per second; the client believes 50: it is refused, waits, goes on.
+    A refused save did nothing, so it is resent and saved exactly once."""
+    with make_sandbox(requests_per_window=3, window_seconds=1.0, limit_shape=shape) as box:
+        with box.client(requests_per_window=50, window_seconds=1.0, max_retries=4) as pvx:
+            for _ in range(5):
+                assert "ItemCode" in pvx.get_save_template("Item types")
+            rows = [{"ItemCode": f"L{i}", "Barcode": f"9{i}", "Name": "n"} for i in range(3)]
+            assert pvx.save_data("Item types", rows).ok
+            refusals = pvx.limit_refusals
+        state = box.control.state()
+        assert state.settings["limit_shape"] == shape
+        assert state.counters.limiter_refused == refusals > 0
+        assert state.counters.save_calls["Item types"] == 1
+        assert [r["item_code"] for r in state.items] == ["L0", "L1", "L2"]
+
+
+def test_retry_after_header_forms() -> None:
+    assert _retry_after(None) is None and _retry_after("") is None and _retry_after("soon") is None
+    assert _retry_after("2") == 2.0 and _retry_after(" 1.5 ") == 1.5
+    assert _retry_after("-3") == 0.0 and _retry_after("86400") == 120.0  # never negative, capped
+    assert _retry_after("Thu, 01 Jan 1970 00:00:00 GMT") == 0.0  # an HTTP date in the past

@@ -3,10 +3,13 @@
 * Authenticates lazily and again after ``session_refresh_seconds`` idle (the service drops
   sessions after about 30 minutes). On a "Session Expired"/"Invalid Session" answer it
   re-authenticates once and repeats the call once.
-* Paces itself with a `RequestPacer` matching the service's limiter; if the service refuses
-  anyway, it waits as told and tries again (a refused request did nothing).
-* Transport errors before the request was sent, HTTP 429/503 and unreadable answers to reads
-  are retried with capped exponential backoff and full jitter.
+* Paces itself with a `RequestPacer` matching the service's limiter. How the service refuses
+  over its limit is unknown, so each of these counts as a refusal: a Detail naming the limit
+  (HTTP 200), HTTP 429 with or without Retry-After, HTTP 503, a `soap:Server` fault whose text
+  names a limit. The client then holds every slot for Retry-After, the wait the text gives, or
+  a whole window, and tries again (a refused request did nothing, so saves are resent too).
+* Transport errors before the request was sent and unreadable answers to reads are retried
+  with capped exponential backoff and full jitter.
 * A SaveData whose request left but whose answer did not arrive (timeout, dropped connection,
   other 5xx, a `soap:Server` fault) raises `SaveOutcomeUnknown` and is never resent blindly.
 * SOAP faults: `soap:Server` is ASMX's report of an unhandled server error (HTTP 500): reads
@@ -19,12 +22,14 @@ The password and session id are never logged or put in exception messages.
 from __future__ import annotations
 
 import base64
+import email.utils
 import logging
 import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any, TypeVar
 
@@ -53,8 +58,11 @@ from sync_pipeline.lib.peoplevox.soap import (
 log = logging.getLogger(__name__)
 
 SESSION_ERRORS = ("Security - Invalid Session", "Security - Session Expired")
-_LIMIT = re.compile(r"request limit", re.IGNORECASE)
-_RETRY_AFTER = re.compile(r"retry after ([0-9.]+) second", re.IGNORECASE)
+# Words a limiter's refusal is assumed to use, in a Detail or a soap:Server fault's text.
+_LIMIT = re.compile(r"request limit|rate limit|too many requests|throttl", re.IGNORECASE)
+_RETRY_AFTER = re.compile(r"retry after ([0-9]+(?:\.[0-9]+)?) second", re.IGNORECASE)
+# Never sleep longer than this on one refusal, whatever the service says.
+MAX_LIMIT_WAIT = 120.0
 _ROW_ERROR = re.compile(r"^Row (\d+)(?: \([^\n]*?\))?: (.*)$")
 MAX_ITEMS_PER_PAGE = 1000
 M = TypeVar("M", bound=PvxRow)
@@ -105,8 +113,12 @@ class _Session:
 
 
 class _LimitRefused(Exception):
-    def __init__(self, wait: float) -> None:
+    """The service refused on its request limit; nothing of the request was done."""
+
+    def __init__(self, wait: float, shape: str) -> None:
+        super().__init__(shape)
         self.wait = wait
+        self.shape = shape
 
 
 class PeoplevoxClient:
@@ -142,6 +154,7 @@ class PeoplevoxClient:
         self._http = httpx.Client(timeout=timeout, transport=transport)
         self.requests_sent = 0
         self.reauthentications = 0
+        self.limit_refusals = 0
 
     def __repr__(self) -> str:  # never show the password
         return f"PeoplevoxClient(endpoint={self.endpoint!r}, username={self.username!r})"
@@ -232,45 +245,60 @@ class PeoplevoxClient:
             finally:
                 self.pacer.release(slot)
             try:
-                return self._interpret(operation, answer, is_save)
+                return self._interpret(operation, answer)
             except _LimitRefused as refused:
-                log.warning("peoplevox: request limit hit on %s; waiting %.1fs", operation, refused.wait)
+                log.warning(
+                    "peoplevox: request limit hit on %s (%s); waiting %.1fs",
+                    operation,
+                    refused.shape,
+                    refused.wait,
+                )
                 self.pacer.back_off(refused.wait)
-                last_problem = "request limit"
+                self.limit_refusals += 1
+                last_problem = f"request limit ({refused.shape})"
             except _Retryable as retry:
                 last_problem = str(retry)
-                if is_save and not retry.not_processed:
+                if is_save:  # the request may have been done, in part or whole
                     raise SaveOutcomeUnknown(_template_of(body), save_records or [], last_problem) from None
                 log.warning("peoplevox: %s got %s, attempt %d", operation, last_problem, attempt + 1)
         raise PeoplevoxUnavailable(
             f"{operation}: gave up after {self.max_retries + 1} attempts ({last_problem})"
         )
 
-    def _interpret(self, operation: str, answer: httpx.Response, is_save: bool) -> IntegrationResponse:
+    def _interpret(self, operation: str, answer: httpx.Response) -> IntegrationResponse:
         status = answer.status_code
         if status in (429, 503):
-            raise _Retryable(f"HTTP {status}", not_processed=True)
+            # How Peoplevox refuses over its limit is unknown (API.md §11): 429 and 503 are
+            # treated as "slow down, nothing was done", waiting as long as Retry-After says or a
+            # whole window, which is always enough for a sliding-window limiter to let us in.
+            wait = _retry_after(answer.headers.get("retry-after"))
+            raise _LimitRefused(self.pacer.window if wait is None else wait, f"HTTP {status}")
         parsed: IntegrationResponse | SoapFaultInfo | None = None
         try:
             parsed = parse_response(answer.content, operation)
         except ResponseFormatError as exc:
             if status >= 500 or status == 200:
-                raise _Retryable(f"HTTP {status}: {exc}", not_processed=False) from None
+                raise _Retryable(f"HTTP {status}: {exc}") from None
             raise PeoplevoxError(f"{operation}: HTTP {status}") from None
         if isinstance(parsed, SoapFaultInfo):
+            if _is_server_fault(parsed.code) and _LIMIT.search(parsed.message):
+                # A limiter that reports itself as a server error refused before doing anything.
+                raise _LimitRefused(self._limit_wait(parsed.message), f"SOAP fault {parsed.code}")
             if _is_server_fault(parsed.code):
                 # ASMX's report of an unhandled server error (SQL timeout, deadlock): the request
                 # may have been done in part, so a save is unknown and a read is worth retrying.
-                raise _Retryable(
-                    f"HTTP {status}: SOAP fault {parsed.code}: {parsed.message}", not_processed=False
-                )
+                raise _Retryable(f"HTTP {status}: SOAP fault {parsed.code}: {parsed.message}")
             raise PeoplevoxFault(f"{operation}: SOAP fault {parsed.code}: {parsed.message}", parsed.message)
         if status != 200:
-            raise _Retryable(f"HTTP {status}", not_processed=False)
+            raise _Retryable(f"HTTP {status}")
         if not parsed.ok and _LIMIT.search(parsed.detail):
-            match = _RETRY_AFTER.search(parsed.detail)
-            raise _LimitRefused(float(match.group(1)) if match else self.pacer.window)
+            raise _LimitRefused(self._limit_wait(parsed.detail), "request limit")
         return parsed
+
+    def _limit_wait(self, text: str) -> float:
+        """The wait a refusal's text asks for ("Retry after 3.2 seconds"), else a whole window."""
+        match = _RETRY_AFTER.search(text)
+        return min(float(match.group(1)), MAX_LIMIT_WAIT) if match else self.pacer.window
 
     # -- reads ------------------------------------------------------------------------------
     def get_data(
@@ -433,9 +461,24 @@ class PeoplevoxClient:
 
 
 class _Retryable(Exception):
-    def __init__(self, message: str, not_processed: bool) -> None:
-        super().__init__(message)
-        self.not_processed = not_processed
+    """A failure after the request was sent: reads retry it, a save's outcome is unknown."""
+
+
+def _retry_after(value: str | None) -> float | None:
+    """A Retry-After header (delta-seconds or an HTTP date) in seconds, capped; None if absent."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), MAX_LIMIT_WAIT)
 
 
 def _is_server_fault(code: str) -> bool:

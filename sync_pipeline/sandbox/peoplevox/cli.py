@@ -6,6 +6,7 @@ import argparse
 
 from sync_pipeline.sandbox.peoplevox.app import create_app
 from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
+from sync_pipeline.sandbox.peoplevox.limiter import LIMIT_SHAPES
 from sync_pipeline.sandbox.server import serve_forever
 
 
@@ -24,6 +25,9 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--requests-per-window", type=int, default=15)
     parser.add_argument("--window-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--limit-shape", choices=LIMIT_SHAPES, default="detail", help="how the request limiter refuses"
+    )
     parser.add_argument("--session-idle-timeout", type=float, default=1800.0)
     parser.add_argument("--short-pick-rate", type=float, default=0.05)
     parser.add_argument(
@@ -50,6 +54,7 @@ def main(argv: list[str]) -> int:
         time_scale=args.time_scale,
         requests_per_window=args.requests_per_window,
         window_seconds=args.window_seconds,
+        limit_shape=args.limit_shape,
         session_idle_timeout=args.session_idle_timeout,
         short_pick_rate=args.short_pick_rate,
         cancel_by_import=args.cancel_by_import,

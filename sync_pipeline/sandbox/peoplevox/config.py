@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, field_validator
 
 from sync_pipeline.sandbox.peoplevox.faults import FaultSettings
+from sync_pipeline.sandbox.peoplevox.limiter import LimitShape
 from sync_pipeline.sandbox.peoplevox.warehouse import STATUSES
 
 
@@ -15,6 +16,8 @@ class PeoplevoxSandboxConfig(BaseModel):
     session_idle_timeout: float = Field(1800.0, gt=0)
     requests_per_window: int = Field(15, ge=1)
     window_seconds: float = Field(15.0, gt=0)
+    # How the limiter refuses (limiter.py): the real shape is unknown.
+    limit_shape: LimitShape = "detail"
     # Simulated warehouse seconds per real second while the ticker runs; 0 = the warehouse
     # clock moves only when the control API advances it (tests).
     time_scale: float = Field(0.0, ge=0)

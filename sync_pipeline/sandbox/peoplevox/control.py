@@ -164,10 +164,12 @@ class PeoplevoxControl:
         units_per_package: int | None = None,
         cancel_by_import: bool | None = None,
         reported_statuses: dict[str, str] | None = None,
+        limit_shape: str | None = None,
     ) -> None:
         """`cancel_by_import=False`: SaveData may not cancel (only people can, via `force_status`).
         `reported_statuses`: internal status → name Peoplevox reports, e.g. {"Allocated": "Awaiting stock"};
-        `{}` restores the real names."""
+        `{}` restores the real names. `limit_shape`: how the limiter refuses (detail, http_429,
+        http_429_no_retry_after, http_503, soap_fault; see sandbox/peoplevox/limiter.py)."""
         settings = {
             "requests_per_window": requests_per_window,
             "window_seconds": window_seconds,
@@ -176,6 +178,7 @@ class PeoplevoxControl:
             "units_per_package": units_per_package,
             "cancel_by_import": cancel_by_import,
             "reported_statuses": reported_statuses,
+            "limit_shape": limit_shape,
         }
         self._post("/settings", {k: v for k, v in settings.items() if v is not None})
 

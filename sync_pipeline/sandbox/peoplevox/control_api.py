@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sync_pipeline.sandbox.peoplevox.config import check_reported_statuses
+from sync_pipeline.sandbox.peoplevox.limiter import LimitShape
 from sync_pipeline.sandbox.peoplevox.state import SandboxState
 from sync_pipeline.sandbox.peoplevox.values import format_value
 from sync_pipeline.sandbox.peoplevox.warehouse import WarehouseError
@@ -41,6 +42,7 @@ class SettingsIn(BaseModel):
     units_per_package: int | None = Field(None, ge=1)
     cancel_by_import: bool | None = None
     reported_statuses: dict[str, str] | None = None
+    limit_shape: LimitShape | None = None
 
     @field_validator("reported_statuses")
     @classmethod
@@ -172,6 +174,7 @@ def snapshot(state: SandboxState) -> dict[str, Any]:
         "client_id": state.config.client_id,
         "requests_per_window": state.limiter.limit,
         "window_seconds": state.limiter.window,
+        "limit_shape": state.limiter.shape,
         "session_idle_timeout": state.sessions.idle_timeout,
         "time_scale": state.ticker.time_scale,
         "ticker_running": state.ticker.running,
@@ -216,6 +219,8 @@ def _settings(state: SandboxState, body: dict[str, Any]) -> None:
     s = SettingsIn.model_validate(body)
     limiter = state.limiter
     limiter.configure(s.requests_per_window or limiter.limit, s.window_seconds or limiter.window)
+    if s.limit_shape is not None:
+        limiter.shape = s.limit_shape
     if s.session_idle_timeout is not None:
         state.sessions.idle_timeout = s.session_idle_timeout
     if s.short_pick_rate is not None:

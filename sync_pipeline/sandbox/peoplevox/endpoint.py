@@ -8,6 +8,7 @@ service's do; an unknown client id is a 404.
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -15,9 +16,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from sync_pipeline.sandbox.peoplevox.limiter import RateLimited
 from sync_pipeline.sandbox.peoplevox.service import IntegrationService
 from sync_pipeline.sandbox.peoplevox.soap import (
     SERVER_TIMEOUT,
+    IntegrationResult,
     SoapFault,
     parse_request,
     render_fault,
@@ -88,6 +91,9 @@ class AsmxEndpoint:
         except SoapFault as fault:  # a server error part-way (fault injection), as ASMX reports it
             await Response(render_fault(fault), 500, media_type=XML)(scope, receive, send)
             return
+        except RateLimited as refused:
+            await self._refusal(soap_request.operation, refused)(scope, receive, send)
+            return
         payload = render_response(soap_request.operation, result)
         is_save = soap_request.operation == "SaveData" and result.statuses is not None
         if is_save and state.take_fault("slow_save_next"):
@@ -108,3 +114,20 @@ class AsmxEndpoint:
             )
             raise ConnectionDropped("fault injection: connection dropped after SaveData was applied")
         await Response(payload, 200, media_type=XML)(scope, receive, send)
+
+    def _refusal(self, operation: str, refused: RateLimited) -> Response:
+        """The limiter's refusal in the configured shape (limiter.py lists them)."""
+        shape = self.state.limiter.shape
+        if shape == "http_429":
+            seconds = str(max(1, math.ceil(refused.wait)))
+            return PlainTextResponse("Too Many Requests", 429, headers={"Retry-After": seconds})
+        if shape == "http_429_no_retry_after":
+            return PlainTextResponse("Too Many Requests", 429)
+        if shape == "http_503":
+            return PlainTextResponse("Service Unavailable", 503)
+        if shape == "soap_fault":
+            fault = SoapFault(f"Server was unable to process request. ---> {refused.detail}", "soap:Server")
+            return Response(render_fault(fault), 500, media_type=XML)
+        return Response(
+            render_response(operation, IntegrationResult.error(refused.detail)), 200, media_type=XML
+        )

@@ -1,10 +1,18 @@
 """The request limiter: at most N requests per sliding window of W seconds, per client id.
 
-Assumed shape (API.md §11 gives only the rate): a refused request is answered with HTTP 200,
-ResponseId -1, TotalCount 0 and Detail starting with ``LIMIT_DETAIL_PREFIX``, followed by
-how long to wait. Nothing of a refused request is processed. A sliding window is the stricter
-choice (a fixed window would allow 2N requests around its edge); refused requests do not
-consume the budget.
+The only evidence is a README's "about 15 requests / 15 s" (API.md §11); how a real tenant
+refuses is unknown, so the refusal has a configurable shape (`limit_shape`):
+
+* ``detail`` (default): HTTP 200, ResponseId -1, TotalCount 0, Detail starting with
+  ``LIMIT_DETAIL_PREFIX`` and ending "Retry after N seconds."
+* ``http_429``: HTTP 429 with ``Retry-After`` (whole seconds, as HTTP requires).
+* ``http_429_no_retry_after``: HTTP 429 and nothing to say how long to wait.
+* ``http_503``: HTTP 503 Service Unavailable, no ``Retry-After`` (a front end shedding load).
+* ``soap_fault``: a ``soap:Server`` fault, HTTP 500, whose text mentions the request limit.
+
+Nothing of a refused request is processed, whatever the shape. A sliding window is the
+stricter choice (a fixed window would allow 2N requests around its edge); refused requests do
+not consume the budget.
 """
 
 from __future__ import annotations
@@ -13,14 +21,33 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Literal, get_args
 
 LIMIT_DETAIL_PREFIX = "System : Request limit exceeded"
+LimitShape = Literal["detail", "http_429", "http_429_no_retry_after", "http_503", "soap_fault"]
+LIMIT_SHAPES: tuple[str, ...] = get_args(LimitShape)
+
+
+class RateLimited(Exception):
+    """Raised by the service for a refused request; the endpoint answers in the limiter's shape."""
+
+    def __init__(self, wait: float, detail: str) -> None:
+        super().__init__(detail)
+        self.wait = wait
+        self.detail = detail
 
 
 class SlidingWindowLimiter:
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        clock: Callable[[], float] = time.monotonic,
+        shape: LimitShape = "detail",
+    ) -> None:
         self.limit = limit
         self.window = window
+        self.shape: LimitShape = shape
         self._clock = clock
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()

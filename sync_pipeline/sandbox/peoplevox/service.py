@@ -1,7 +1,8 @@
 """The Integration Service operations, behind the SOAP codec and in front of the warehouse.
 
-Order of checks for every request: the limiter (every request counts, Authenticate too), then
-the credentials or session, then the operation. Business errors are answered the Peoplevox
+Order of checks for every request: the limiter (every request counts, Authenticate too; a
+refusal raises `RateLimited`, which the endpoint answers in the configured shape), then the
+credentials or session, then the operation. Business errors are answered the Peoplevox
 way: HTTP 200, ResponseId -1, the message in Detail.
 
 SaveData assumptions: ``Statuses`` has one entry per CSV data row, in order, ``Reference``
@@ -22,6 +23,7 @@ from typing import Any
 
 from sync_pipeline.sandbox.peoplevox.clause_parser import ClauseError, Column, compile_clause, parse_order_by
 from sync_pipeline.sandbox.peoplevox.events import EVENT_TYPES
+from sync_pipeline.sandbox.peoplevox.limiter import RateLimited
 from sync_pipeline.sandbox.peoplevox.reports import find_report
 from sync_pipeline.sandbox.peoplevox.sessions import INVALID_CREDENTIALS, INVALID_SESSION
 from sync_pipeline.sandbox.peoplevox.soap import SERVER_TIMEOUT, IntegrationResult, SoapFault, SoapRequest
@@ -51,7 +53,7 @@ class IntegrationService:
         wait = state.limiter.try_acquire(path_client_id)
         if wait is not None:
             state.counters.refused()
-            return IntegrationResult.error(state.limiter.refusal_detail(wait))
+            raise RateLimited(wait, state.limiter.refusal_detail(wait))
         params = request.params
         if request.operation == "Authenticate":
             return self.authenticate(path_client_id, params)

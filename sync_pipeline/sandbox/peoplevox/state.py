@@ -76,7 +76,9 @@ class SandboxState:
         self.warehouse = Warehouse(self.clock, settings, emit=self.events.emit)
         self.sessions = SessionStore(config.session_idle_timeout)
         self.sessions.max_calls = self.faults.session_max_calls
-        self.limiter = SlidingWindowLimiter(config.requests_per_window, config.window_seconds)
+        self.limiter = SlidingWindowLimiter(
+            config.requests_per_window, config.window_seconds, shape=config.limit_shape
+        )
         self.ticker = Ticker(self.warehouse, config.time_scale, config.ticker_interval)
         self.counters = Counters()
         self.rng = random.Random(self.faults.seed)
