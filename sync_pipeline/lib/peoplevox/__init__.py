@@ -4,7 +4,7 @@ No Dagster imports; the flows wrap `PeoplevoxClient` in a resource.
 """
 
 from sync_pipeline.lib.peoplevox import clauses
-from sync_pipeline.lib.peoplevox.client import DataPage, PeoplevoxClient, RowResult, SaveAction, SaveResult
+from sync_pipeline.lib.peoplevox.client import DataPage, PeoplevoxClient, SaveAction
 from sync_pipeline.lib.peoplevox.errors import (
     PeoplevoxAuthError,
     PeoplevoxError,
@@ -20,6 +20,7 @@ from sync_pipeline.lib.peoplevox.models import (
     SalesOrder,
     SalesOrderItem,
 )
+from sync_pipeline.lib.peoplevox.save_results import RowResult, SaveResult
 
 __all__ = [
     "DataPage",

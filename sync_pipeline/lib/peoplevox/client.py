@@ -46,6 +46,11 @@ from sync_pipeline.lib.peoplevox.errors import (
 )
 from sync_pipeline.lib.peoplevox.models import PvxRow
 from sync_pipeline.lib.peoplevox.pacer import RequestPacer
+from sync_pipeline.lib.peoplevox.save_results import (
+    SaveResult,
+    confirm_by_lookup,
+    pair_by_position,
+)
 from sync_pipeline.lib.peoplevox.soap import (
     IntegrationResponse,
     ResponseFormatError,
@@ -63,7 +68,6 @@ _LIMIT = re.compile(r"request limit|rate limit|too many requests|throttl", re.IG
 _RETRY_AFTER = re.compile(r"retry after ([0-9]+(?:\.[0-9]+)?) second", re.IGNORECASE)
 # Never sleep longer than this on one refusal, whatever the service says.
 MAX_LIMIT_WAIT = 120.0
-_ROW_ERROR = re.compile(r"^Row (\d+)(?: \([^\n]*?\))?: (.*)$")
 MAX_ITEMS_PER_PAGE = 1000
 M = TypeVar("M", bound=PvxRow)
 
@@ -80,30 +84,6 @@ class DataPage:
     total_count: int
     page_no: int
     items_per_page: int
-
-
-@dataclass
-class RowResult:
-    record: Any
-    reference: str
-    ok: bool
-    error: str | None = None
-
-
-@dataclass
-class SaveResult:
-    template: str
-    saved_count: int
-    rows: list[RowResult]
-    detail: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.rows)
-
-    @property
-    def failed(self) -> list[RowResult]:
-        return [r for r in self.rows if not r.ok]
 
 
 @dataclass
@@ -414,11 +394,27 @@ class PeoplevoxClient:
             + "</saveRequest>"
         )
         response = self._call("SaveData", body, save_records=list(rows))
-        if response.statuses is None:
-            if response.ok:
-                return SaveResult(template, response.total_count, [RowResult(r, "", True) for r in rows])
+        if response.statuses is None and not response.ok and response.total_count == 0:
+            # Nothing saved and no per-row answer: the request itself was refused.
             raise PeoplevoxError(f"SaveData '{template}': {response.detail}", response.detail)
-        return _map_results(template, rows, response)
+        paired = pair_by_position(template, rows, dicts, response)
+        if isinstance(paired, SaveResult):
+            return paired
+        log.warning(
+            "peoplevox: SaveData '%s' answer not in the expected shape (%s); looking the %d rows up",
+            template,
+            paired,
+            len(rows),
+        )
+        try:
+            looked_up = confirm_by_lookup(
+                template, rows, dicts, response, int(action), self.iter_data, paired
+            )
+        except PeoplevoxError as exc:
+            raise SaveOutcomeUnknown(template, rows, f"{paired}; the lookup failed: {exc}") from None
+        if looked_up is None:
+            raise SaveOutcomeUnknown(template, rows, f"{paired}; template key unknown, cannot look up")
+        return looked_up
 
     def save_in_batches(
         self,
@@ -501,21 +497,3 @@ def _pages(fetch: Callable[[int], DataPage]) -> Iterator[dict[str, str]]:
         if not page.rows or seen >= page.total_count:
             return
         page_no += 1
-
-
-def _map_results(template: str, rows: Sequence[Any], response: IntegrationResponse) -> SaveResult:
-    statuses = response.statuses or []
-    messages: dict[int, str] = {}
-    for line in response.detail.splitlines():
-        match = _ROW_ERROR.match(line.strip())
-        if match:
-            messages[int(match.group(1))] = match.group(2)
-    if len(statuses) != len(rows):
-        # Answers cannot be paired with records, yet some rows may be saved: the caller must look.
-        raise SaveOutcomeUnknown(template, rows, f"{len(statuses)} statuses for {len(rows)} rows")
-    results = []
-    for number, (record, status) in enumerate(zip(rows, statuses, strict=True), start=1):
-        ok = status.status == "Success"
-        error = None if ok else messages.get(number, response.detail or "Error")
-        results.append(RowResult(record, status.reference, ok, error))
-    return SaveResult(template, response.total_count, results, response.detail)

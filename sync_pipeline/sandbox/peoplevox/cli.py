@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from sync_pipeline.sandbox.peoplevox.app import create_app
-from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
+from sync_pipeline.sandbox.peoplevox.config import SAVE_RESULT_SHAPES, PeoplevoxSandboxConfig
 from sync_pipeline.sandbox.peoplevox.limiter import LIMIT_SHAPES
 from sync_pipeline.sandbox.server import serve_forever
 
@@ -31,6 +31,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--session-idle-timeout", type=float, default=1800.0)
     parser.add_argument("--short-pick-rate", type=float, default=0.05)
     parser.add_argument(
+        "--save-result-shape",
+        choices=SAVE_RESULT_SHAPES,
+        default="positional",
+        help="how SaveData reports per-row results",
+    )
+    parser.add_argument(
         "--no-cancel-by-import",
         dest="cancel_by_import",
         action="store_false",
@@ -55,6 +61,7 @@ def main(argv: list[str]) -> int:
         requests_per_window=args.requests_per_window,
         window_seconds=args.window_seconds,
         limit_shape=args.limit_shape,
+        save_result_shape=args.save_result_shape,
         session_idle_timeout=args.session_idle_timeout,
         short_pick_rate=args.short_pick_rate,
         cancel_by_import=args.cancel_by_import,

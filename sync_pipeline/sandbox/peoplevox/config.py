@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from pydantic import BaseModel, Field, field_validator
 
 from sync_pipeline.sandbox.peoplevox.faults import FaultSettings
 from sync_pipeline.sandbox.peoplevox.limiter import LimitShape
 from sync_pipeline.sandbox.peoplevox.warehouse import STATUSES
+
+# How SaveData reports per-row results (service.py `_shaped`). `positional` is the assumed real
+# shape; the others are what a tenant might do instead: no Statuses at all, Statuses with no
+# Reference, Statuses for failed rows only, Detail lines in another wording.
+SaveResultShape = Literal["positional", "no_statuses", "no_references", "errors_only", "other_detail"]
+SAVE_RESULT_SHAPES: tuple[str, ...] = get_args(SaveResultShape)
 
 
 class PeoplevoxSandboxConfig(BaseModel):
@@ -39,6 +47,7 @@ class PeoplevoxSandboxConfig(BaseModel):
     # Internal status → the name Peoplevox reports (templates, callbacks), e.g.
     # {"Allocated": "Awaiting stock"}: only New, Despatched, Closed and Cancelled are confirmed.
     reported_statuses: dict[str, str] = Field(default_factory=dict)
+    save_result_shape: SaveResultShape = "positional"
     seed: int = 4
 
     @field_validator("reported_statuses")

@@ -165,11 +165,14 @@ class PeoplevoxControl:
         cancel_by_import: bool | None = None,
         reported_statuses: dict[str, str] | None = None,
         limit_shape: str | None = None,
+        save_result_shape: str | None = None,
     ) -> None:
         """`cancel_by_import=False`: SaveData may not cancel (only people can, via `force_status`).
         `reported_statuses`: internal status → name Peoplevox reports, e.g. {"Allocated": "Awaiting stock"};
         `{}` restores the real names. `limit_shape`: how the limiter refuses (detail, http_429,
-        http_429_no_retry_after, http_503, soap_fault; see sandbox/peoplevox/limiter.py)."""
+        http_429_no_retry_after, http_503, soap_fault; see sandbox/peoplevox/limiter.py).
+        `save_result_shape`: how SaveData reports rows (positional, no_statuses, no_references,
+        errors_only, other_detail; see sandbox/peoplevox/config.py)."""
         settings = {
             "requests_per_window": requests_per_window,
             "window_seconds": window_seconds,
@@ -179,6 +182,7 @@ class PeoplevoxControl:
             "cancel_by_import": cancel_by_import,
             "reported_statuses": reported_statuses,
             "limit_shape": limit_shape,
+            "save_result_shape": save_result_shape,
         }
         self._post("/settings", {k: v for k, v in settings.items() if v is not None})
 

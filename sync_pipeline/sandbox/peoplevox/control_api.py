@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sync_pipeline.sandbox.peoplevox.config import check_reported_statuses
+from sync_pipeline.sandbox.peoplevox.config import SaveResultShape, check_reported_statuses
 from sync_pipeline.sandbox.peoplevox.limiter import LimitShape
 from sync_pipeline.sandbox.peoplevox.state import SandboxState
 from sync_pipeline.sandbox.peoplevox.values import format_value
@@ -43,6 +43,7 @@ class SettingsIn(BaseModel):
     cancel_by_import: bool | None = None
     reported_statuses: dict[str, str] | None = None
     limit_shape: LimitShape | None = None
+    save_result_shape: SaveResultShape | None = None
 
     @field_validator("reported_statuses")
     @classmethod
@@ -175,6 +176,7 @@ def snapshot(state: SandboxState) -> dict[str, Any]:
         "requests_per_window": state.limiter.limit,
         "window_seconds": state.limiter.window,
         "limit_shape": state.limiter.shape,
+        "save_result_shape": state.save_result_shape,
         "session_idle_timeout": state.sessions.idle_timeout,
         "time_scale": state.ticker.time_scale,
         "ticker_running": state.ticker.running,
@@ -221,6 +223,8 @@ def _settings(state: SandboxState, body: dict[str, Any]) -> None:
     limiter.configure(s.requests_per_window or limiter.limit, s.window_seconds or limiter.window)
     if s.limit_shape is not None:
         limiter.shape = s.limit_shape
+    if s.save_result_shape is not None:
+        state.save_result_shape = s.save_result_shape
     if s.session_idle_timeout is not None:
         state.sessions.idle_timeout = s.session_idle_timeout
     if s.short_pick_rate is not None:

@@ -9,7 +9,9 @@ SaveData assumptions: ``Statuses`` has one entry per CSV data row, in order, ``R
 being the row's key columns joined by ``/``. On any row error ResponseId is -1, TotalCount is
 the number of rows saved and Detail has one line per failed row: ``Row {n} ({reference}): {message}``.
 Good rows are saved even when others fail. A header naming an unknown column, a missing key
-column or unreadable CSV fails the whole request and nothing is saved.
+column or unreadable CSV fails the whole request and nothing is saved. The setting
+`save_result_shape` answers the same facts in another shape (`_shaped`), because the real
+one is assumed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import re
 from typing import Any
 
 from sync_pipeline.sandbox.peoplevox.clause_parser import ClauseError, Column, compile_clause, parse_order_by
+from sync_pipeline.sandbox.peoplevox.config import SaveResultShape
 from sync_pipeline.sandbox.peoplevox.events import EVENT_TYPES
 from sync_pipeline.sandbox.peoplevox.limiter import RateLimited
 from sync_pipeline.sandbox.peoplevox.reports import find_report
@@ -170,7 +173,7 @@ class IntegrationService:
         if fails_midway:
             data = data[: (len(data) + 1) // 2]
         statuses: list[tuple[str, str]] = []
-        errors: list[str] = []
+        errors: list[tuple[int, str, str]] = []
         saved = 0
         for number, values in enumerate(data, start=1):
             raw = dict(zip([c.name for c in header], values, strict=False))
@@ -179,7 +182,7 @@ class IntegrationService:
                 self._save_row(template, header, values, action)
             except (WarehouseError, ValueProblem) as exc:
                 statuses.append((reference, "Error"))
-                errors.append(f"Row {number} ({reference}): {exc}")
+                errors.append((number, reference, str(exc)))
                 continue
             statuses.append((reference, "Success"))
             saved += 1
@@ -187,9 +190,7 @@ class IntegrationService:
         counters.add("save_rows_failed", template.name, len(errors))
         if fails_midway:
             raise SoapFault(SERVER_TIMEOUT, "soap:Server")
-        if errors:
-            return IntegrationResult(-1, saved, "\n".join(errors), statuses)
-        return IntegrationResult(0, saved, "", statuses)
+        return _shaped(self.state.save_result_shape, saved, statuses, errors)
 
     def _save_row(self, template: Template, header: list[Column], values: list[str], action: int) -> None:
         if len(values) != len(header):
@@ -228,6 +229,28 @@ class IntegrationService:
         if not self.state.events.unsubscribe(subscription_id):
             return IntegrationResult.error(f"Subscription {subscription_id} does not exist")
         return IntegrationResult(0, 1, "True")
+
+
+def _shaped(
+    shape: SaveResultShape,
+    saved: int,
+    statuses: list[tuple[str, str]],
+    errors: list[tuple[int, str, str]],
+) -> IntegrationResult:
+    """A SaveData answer in the expected shape, or (setting `save_result_shape`) another one a
+    real tenant might use; the facts (what was saved) are the same whatever the shape."""
+    response_id = -1 if errors else 0
+    lines = [f"Row {n} ({reference}): {message}" for n, reference, message in errors]
+    if shape == "other_detail":
+        lines = [f"Error importing '{reference}' - {message}" for _, reference, message in errors]
+    detail = "\n".join(lines)
+    if shape == "no_statuses":
+        return IntegrationResult(response_id, saved, detail, None)
+    if shape == "no_references":
+        statuses = [("", status) for _, status in statuses]
+    if shape == "errors_only":
+        statuses = [(reference, status) for reference, status in statuses if status != "Success"]
+    return IntegrationResult(response_id, saved, detail, statuses)
 
 
 def _snake(name: str) -> str:

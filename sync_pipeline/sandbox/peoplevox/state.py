@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 
 from sync_pipeline.sandbox.peoplevox.clock import SimClock
-from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
+from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig, SaveResultShape
 from sync_pipeline.sandbox.peoplevox.events import EventHub
 from sync_pipeline.sandbox.peoplevox.limiter import SlidingWindowLimiter
 from sync_pipeline.sandbox.peoplevox.sessions import SessionStore
@@ -81,6 +81,7 @@ class SandboxState:
         )
         self.ticker = Ticker(self.warehouse, config.time_scale, config.ticker_interval)
         self.counters = Counters()
+        self.save_result_shape: SaveResultShape = config.save_result_shape
         self.rng = random.Random(self.faults.seed)
         self._fault_lock = threading.Lock()
 
