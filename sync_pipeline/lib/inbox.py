@@ -5,7 +5,12 @@ doing, and sensors must be able to see new events without opening DuckDB. Each e
 JSON file written atomically (temp file, fsync, rename) under `inbox/<source>/`, named so that
 lexical order is arrival order. Duplicates (same Shopify webhook id, or the same Peoplevox
 callback) are recognised by a marker file created with O_EXCL, so a retry storm writes one
-event.
+event. The marker is claimed only once the event's bytes are on disk, and dropped again if the
+event cannot be put in place: a marker without its event would answer the sender's retry
+"duplicate ignored" and lose the event for good.
+
+Events hold customer names, addresses and phone numbers, so every file is created 0600 and
+every directory 0700 (owner only), whatever the process umask.
 """
 
 from __future__ import annotations
@@ -20,6 +25,20 @@ from pathlib import Path
 from typing import Any
 
 SOURCES = ("shopify", "peoplevox")
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def _private_dir(path: Path) -> None:
+    """Create `path` (and parents) owner-only; tighten it if an older version made it wider."""
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != DIR_MODE:
+        os.chmod(path, DIR_MODE)
+
+
+def _open_private(path: Path, flags: int) -> int:
+    # os.open's mode is masked by the umask, which can only remove bits: 0600 stays at most 0600.
+    return os.open(path, flags, FILE_MODE)
 
 
 @dataclass(frozen=True)
@@ -41,32 +60,57 @@ class Inbox:
             raise ValueError(f"unknown inbox source {source!r}; expected one of {SOURCES}")
         return self.root / source
 
-    def _claim(self, source: str, dedupe_key: str) -> bool:
-        """True the first time a key is seen; the marker survives restarts."""
+    def _marker(self, source: str, dedupe_key: str) -> Path:
         seen = self._dir(source) / ".seen"
-        seen.mkdir(parents=True, exist_ok=True)
-        marker = seen / hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()
+        _private_dir(seen)
+        return seen / hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()
+
+    @staticmethod
+    def _claim(marker: Path) -> bool:
+        """True the first time a key is seen; the marker survives restarts."""
         try:
-            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            fd = _open_private(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             return False
         os.close(fd)
         return True
 
     def write(self, source: str, event: dict[str, Any], dedupe_key: str | None = None) -> InboxItem | None:
-        """Persist one event; returns None when `dedupe_key` was seen before."""
+        """Persist one event; returns None when `dedupe_key` was seen before.
+
+        Order matters: the event is fsynced to a temp file first, then the marker is claimed
+        (O_EXCL, so two concurrent deliveries cannot both win), then the temp file is renamed
+        into place. Any failure before the rename removes the marker and the temp file and
+        re-raises, so the sender's retry is stored rather than answered as a duplicate.
+        """
         directory = self._dir(source)
-        directory.mkdir(parents=True, exist_ok=True)
-        if dedupe_key is not None and not self._claim(source, dedupe_key):
-            return None
+        _private_dir(self.root)
+        _private_dir(directory)
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex}.json"
         tmp = directory / f".{name}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(event, handle, ensure_ascii=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        final = directory / name
-        os.replace(tmp, final)
+        # ensure_ascii: a JSON body may carry a lone surrogate escape (\udc80), which has no
+        # UTF-8 form; escaped, it round-trips instead of failing the write.
+        data = json.dumps(event, ensure_ascii=True).encode("ascii")
+        marker = self._marker(source, dedupe_key) if dedupe_key is not None else None
+        claimed = False
+        try:
+            fd = _open_private(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if marker is not None:
+                claimed = self._claim(marker)
+                if not claimed:
+                    tmp.unlink()
+                    return None
+            final = directory / name
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            if claimed and marker is not None:
+                marker.unlink(missing_ok=True)
+            raise
         return InboxItem(source, name, final)
 
     def since(self, source: str, after: str | None = None, limit: int | None = None) -> list[InboxItem]:
@@ -101,9 +145,10 @@ class Inbox:
 
     def record_rejection(self, source: str, reason: str, detail: dict[str, Any]) -> None:
         """Append a line to `rejected.jsonl`: what was refused and why (never the secret)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        _private_dir(self.root)
         line = json.dumps(
-            {"at": time.time(), "source": source, "reason": reason, **detail}, ensure_ascii=False
+            {"at": time.time(), "source": source, "reason": reason, **detail}, ensure_ascii=True
         )
-        with open(self.root / "rejected.jsonl", "a", encoding="utf-8") as handle:
+        fd = _open_private(self.root / "rejected.jsonl", os.O_CREAT | os.O_APPEND | os.O_WRONLY)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")

@@ -59,6 +59,12 @@ def _reject(inbox: Inbox, source: str, status: int, reason: str, detail: dict[st
     return PlainTextResponse(reason, status_code=status)
 
 
+def _not_stored(source: str, error: OSError) -> PlainTextResponse:
+    # The inbox removed its duplicate marker, so the sender's retry will be stored, not ignored.
+    log.error("could not store a %s event, asking the sender to retry: %s", source, error)
+    return PlainTextResponse("event not stored; retry", status_code=503)
+
+
 def create_app(config: ReceiverConfig) -> Starlette:
     inbox = Inbox(config.inbox_dir)
     secret = config.shopify_webhook_secret
@@ -93,7 +99,10 @@ def create_app(config: ReceiverConfig) -> Starlette:
             "api_version": request.headers.get("x-shopify-api-version"),
             "payload": payload,
         }
-        stored = inbox.write("shopify", event, dedupe_key=f"webhook:{webhook_id}")
+        try:
+            stored = inbox.write("shopify", event, dedupe_key=f"webhook:{webhook_id}")
+        except OSError as error:
+            return _not_stored("shopify", error)
         return PlainTextResponse("ok" if stored else "duplicate ignored")
 
     async def peoplevox_callback(request: Request) -> PlainTextResponse:
@@ -120,7 +129,10 @@ def create_app(config: ReceiverConfig) -> Starlette:
         if not params:
             return _reject(inbox, "peoplevox", 400, "callback carried no parameters", detail)
         event = {"event": event_type, "params": params, "unfilled": callbacks.unfilled(params)}
-        stored = inbox.write("peoplevox", event, dedupe_key=callbacks.dedupe_key(event_type, params))
+        try:
+            stored = inbox.write("peoplevox", event, dedupe_key=callbacks.dedupe_key(event_type, params))
+        except OSError as error:
+            return _not_stored("peoplevox", error)
         return PlainTextResponse("ok" if stored else "duplicate ignored")
 
     async def health(_: Request) -> JSONResponse:

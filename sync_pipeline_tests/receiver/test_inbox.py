@@ -36,3 +36,44 @@ def test_prune_removes_only_what_is_past_retention(tmp_path: Path) -> None:
     assert inbox.prune("peoplevox", older_than_seconds=3 * 24 * 3600) == 2
     assert [i.load()["n"] for i in inbox.since("peoplevox")] == [2]
     assert inbox.write("peoplevox", {"n": 3}, dedupe_key="b") is None  # recent marker kept
+
+
+def test_inbox_files_are_owner_only(tmp_path: Path) -> None:
+    """Events carry names, addresses and phone numbers: 0600 files in 0700 directories."""
+    old_umask = os.umask(0o022)  # the usual default, which would leave files world-readable
+    try:
+        inbox = Inbox(tmp_path / "inbox")
+        item = inbox.write("shopify", {"n": 1}, dedupe_key="webhook:1")
+        inbox.record_rejection("shopify", "bad HMAC signature", {"topic": "orders/paid"})
+    finally:
+        os.umask(old_umask)
+    assert item is not None
+
+    def mode(path: Path) -> int:
+        return path.stat().st_mode & 0o777
+
+    [marker] = (tmp_path / "inbox" / "shopify" / ".seen").iterdir()
+    assert mode(item.path) == 0o600
+    assert mode(marker) == 0o600
+    assert mode(tmp_path / "inbox" / "rejected.jsonl") == 0o600
+    for directory in ("inbox", "inbox/shopify", "inbox/shopify/.seen"):
+        assert mode(tmp_path / directory) == 0o700, directory
+
+
+def test_a_failed_write_leaves_no_marker_so_the_retry_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = Inbox(tmp_path)
+    real_replace = os.replace
+
+    def disk_full(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        inbox.write("shopify", {"n": 1}, dedupe_key="webhook:1")
+    monkeypatch.setattr(os, "replace", real_replace)
+    retried = inbox.write("shopify", {"n": 1}, dedupe_key="webhook:1")
+    assert retried is not None and retried.load() == {"n": 1}
+    assert inbox.write("shopify", {"n": 1}, dedupe_key="webhook:1") is None  # now a real duplicate
+    assert [name for name in os.listdir(tmp_path / "shopify") if name.endswith(".tmp")] == []

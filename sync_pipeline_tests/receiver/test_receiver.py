@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,3 +136,34 @@ def test_peoplevox_callbacks_are_stored_as_they_came(receiver: tuple[str, Inbox]
         "3",
         "4",
     ]
+
+
+def test_a_webhook_that_could_not_be_stored_is_stored_on_the_retry(
+    receiver: tuple[str, Inbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk on the first delivery: 503, no duplicate marker, so Shopify's retry is kept."""
+    url, inbox = receiver
+    body = b'{"id": 7, "admin_graphql_api_id": "gid://shopify/Order/7"}'
+    real_replace = os.replace
+
+    def disk_full(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    first = _webhook(url, body, sign_webhook(body, SECRET), webhook_id="wh-retry")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert first.status_code == 503
+    retry = _webhook(url, body, sign_webhook(body, SECRET), webhook_id="wh-retry")
+    assert (retry.status_code, retry.text) == (200, "ok")
+    [item] = inbox.since("shopify")
+    assert item.load()["payload"]["id"] == 7
+
+
+def test_a_signed_body_with_a_lone_surrogate_escape_is_stored(receiver: tuple[str, Inbox]) -> None:
+    """Valid JSON whose string has no UTF-8 form (\\udc80) must not make the event unwritable."""
+    url, inbox = receiver
+    body = b'{"id": 8, "note": "bad \\udc80 byte"}'
+    response = _webhook(url, body, sign_webhook(body, SECRET), webhook_id="wh-surrogate")
+    assert (response.status_code, response.text) == (200, "ok")
+    [item] = inbox.since("shopify")
+    assert item.load()["payload"]["note"] == "bad \udc80 byte"
