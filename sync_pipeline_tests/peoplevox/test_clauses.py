@@ -9,12 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.peoplevox import PeoplevoxClient, PeoplevoxError, clauses
 from sync_pipeline.sandbox.peoplevox.clause_parser import ClauseError, Column, compile_clause
 from sync_pipeline_tests.peoplevox.conftest import Sandbox
 
 COLUMNS = [Column("ItemCode", str), Column("Qty", int), Column("When", datetime)]
-INJECTIONS = ['X") OR ("1"=="1', 'X" OR ItemCode != "', "a'b", "[Item code]", "\\", "))||((", "new\nline"]
+INJECTIONS = ['X") OR ("1"=="1', 'X" OR ItemCode != "', "a'b", "[Item code]", "))||((", "new\nline"]
+# Refused outright: a backslash (an escape to many LINQ parsers) and what XML cannot carry.
+UNSAFE = ["ABC-1\\", '\\" OR 1==1 OR "', "SKU\x01", "LINE\uffff", "X\ud800"]
 
 
 def test_builder_output() -> None:
@@ -45,8 +48,17 @@ def test_empty_any_of_is_refused() -> None:
         clauses.any_of("ItemCode", [])
 
 
+@pytest.mark.parametrize("value", UNSAFE)
+def test_values_that_could_change_the_clause_are_refused(value: str) -> None:
+    with pytest.raises(clauses.UnsafeClauseValue):
+        clauses.field_equals("ItemCode", value)
+    with pytest.raises(clauses.UnsafeClauseValue):
+        clauses.any_of("ItemCode", ["SAFE", value])
+    assert not clauses.is_safe_string(value)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.text(), st.text())
+@given(st.text().filter(clauses.is_safe_string), st.text())
 def test_quoted_value_matches_only_itself(value: str, other: str) -> None:
     predicate = compile_clause(clauses.field_equals("ItemCode", value), COLUMNS, bracketed=False)
     assert predicate({"ItemCode": value})
@@ -95,6 +107,13 @@ def test_hostile_values_over_http(sandbox: Sandbox, client: PeoplevoxClient) -> 
         assert [r["ItemCode"] for r in rows] == [sku]
     found = list(client.iter_data("Item types", clauses.any_of("ItemCode", INJECTIONS[:3])))
     assert sorted(r["ItemCode"] for r in found) == sorted(INJECTIONS[:3])
+
+
+def test_item_code_lookup_leaves_out_codes_it_cannot_quote(sandbox: Sandbox, client: PeoplevoxClient) -> None:
+    """A SKU ending in a backslash (or holding U+0001) is simply not found; the others still are."""
+    sandbox.control.seed_items([("GOOD-1", "1", "good"), ("ABC-1", "2", "abc")])
+    found = PeoplevoxWarehouse(client).existing_item_codes(["GOOD-1", *UNSAFE])
+    assert found == {"GOOD-1"}
 
 
 def test_unsupported_clause_is_an_error_not_match_all(sandbox: Sandbox, client: PeoplevoxClient) -> None:

@@ -7,6 +7,7 @@ because a wrong item picked is worse than an order held; they only make the mess
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from enum import StrEnum
@@ -51,6 +52,9 @@ def map_sku(sku: str | None, known_item_codes: Set[str], overrides: Mapping[str,
 
 def _unknown_message(sku: str, known_item_codes: Set[str]) -> str:
     message = f"SKU {sku!r} is not a Peoplevox item code and has no override in sku_overrides.yaml"
+    if any(char == "\\" or unicodedata.category(char) in ("Cc", "Cs", "Cn") for char in sku):
+        # The Peoplevox lookup refuses these (lib/peoplevox/clauses.py): fix the SKU in Shopify.
+        return message + " (it contains a backslash or a control character, which cannot be looked up)"
     if sku.strip() in known_item_codes:
         return message + f" (it has spaces around it; Peoplevox has {sku.strip()!r})"
     folded = sku.strip().casefold()

@@ -1,10 +1,19 @@
-"""Build search and filter clauses (API.md §6) with every value quoted.
+r"""Build search and filter clauses (API.md §6) with every value quoted.
 
 Values become literals only: a string is wrapped in double quotes with inner quotes doubled
 (the Dynamic LINQ convention), so a SKU such as ``X") OR ("1"=="1`` stays one string. Field
 names must be plain identifiers and report labels may not contain brackets; anything else is
 a `ValueError` rather than a clause that could mean something else. `any_of` with no values
 is an error too, because the empty OR would otherwise be read as "match everything".
+
+Backslashes are refused, not escaped (`UnsafeClauseValue`). Peoplevox does not document how
+its parser reads `\` inside a string: Dynamic LINQ parsers commonly treat it as an escape, so
+a SKU ending in `\` would swallow our closing quote and let the rest of the clause be read as
+code. Escaping it as `\\` is wrong the other way: if the parser takes `\` literally, the
+lookup silently asks for a different value, and a missed lookup can mean a second injection.
+Refusing is right under both readings; the caller treats the value as one it cannot look up.
+Characters XML 1.0 cannot carry (controls other than tab/CR/LF, U+FFFE/U+FFFF, lone
+surrogates) are refused for the same reason: the clause travels inside a SOAP body.
 """
 
 from __future__ import annotations
@@ -18,13 +27,37 @@ Literal = str | int | Decimal | datetime | date | bool
 
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LABEL = re.compile(r"\[[^\[\]\r\n]+\]")
+# Characters outside XML 1.0's Char production, which no SOAP request can carry.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+class UnsafeClauseValue(ValueError):
+    """A value that cannot be put into a clause without changing what the clause means."""
+
+
+def check_string(value: str) -> str:
+    """`value` unchanged if it can be a clause string literal; `UnsafeClauseValue` naming why not."""
+    if "\\" in value:
+        raise UnsafeClauseValue(f"{value!r} contains a backslash, which Peoplevox may read as an escape")
+    bad = _NOT_XML.search(value)
+    if bad:
+        raise UnsafeClauseValue(f"{value!r} contains U+{ord(bad.group()):04X}, which XML cannot carry")
+    return value
+
+
+def is_safe_string(value: str) -> bool:
+    try:
+        check_string(value)
+    except UnsafeClauseValue:
+        return False
+    return True
 
 
 def literal(value: Literal) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + value.replace('"', '""') + '"'
+        return '"' + check_string(value).replace('"', '""') + '"'
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Decimal):

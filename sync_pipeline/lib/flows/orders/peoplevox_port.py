@@ -79,9 +79,13 @@ class PeoplevoxWarehouse:
         return found
 
     def existing_item_codes(self, codes: Sequence[str]) -> set[str]:
+        # A code the clause builder refuses (a backslash, a character XML cannot carry) cannot
+        # be looked up safely: it is left out, so its order is held as unmapped, alone,
+        # instead of one bad SKU failing the lookup for every order in the run.
+        codes = [code for code in codes if clauses.is_safe_string(code)]
         existing: set[str] = set()
         for start in range(0, len(codes), LOOKUP_CHUNK):
-            clause = clauses.any_of("ItemCode", list(codes[start : start + LOOKUP_CHUNK]))
+            clause = clauses.any_of("ItemCode", codes[start : start + LOOKUP_CHUNK])
             existing.update(row["ItemCode"] for row in self.client.iter_data("Item types", clause))
         return existing
 
