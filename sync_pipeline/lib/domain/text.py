@@ -4,11 +4,32 @@ CSV quoting copes with commas and quotes, but a newline or control character ins
 is where real importers go wrong, and a label printer does not want them either. We flatten
 line breaks and tabs to spaces, drop other control characters and collapse repeated spaces;
 everything else (accents, CJK, emoji) is kept as typed.
+
+`label_text` is the rule for free text that ends up on Peoplevox labels, pick lists and CSV
+exports (contact name, customer, e-mail, address lines, city, region, postcode, order
+reference), applied in one place: `translate._header`. On top of `clean_text` it
+
+- drops every Unicode format character (category Cf): bidi embeddings, overrides and isolates
+  (U+202A-U+202E, U+2066-U+2069), direction marks, zero-width space and joiners, word joiner,
+  BOM, soft hyphen. They are invisible, never needed on a label, and U+202E can make a
+  printed address read backwards;
+- neutralises a spreadsheet formula: a value that starts with `=`, `+`, `-` or `@` (tab and CR
+  are already flattened by `clean_text`) gets a leading apostrophe, so Excel opening an export
+  shows the text instead of running `=HYPERLINK(...)` or a DDE call. A value made only of
+  digits, spaces and `+-().` (a phone number, "-1") is left alone: it cannot call a function
+  or reference a cell, and a phone number must stay dialable.
+
+SKUs and item codes never go through it: they must match Peoplevox exactly.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Digits, spaces and phone punctuation only: Excel reads it as a number or a harmless sum.
+_NUMBER_LIKE = re.compile(r"[0-9+\-(). ]+")
 
 
 def clean_text(value: str | None) -> str:
@@ -22,3 +43,12 @@ def clean_text(value: str | None) -> str:
         elif unicodedata.category(char) != "Cc":
             kept.append(char)
     return " ".join("".join(kept).split())
+
+
+def label_text(value: str | None) -> str:
+    """`clean_text`, without invisible format characters, with formula starts neutralised."""
+    visible = "".join(char for char in clean_text(value) if unicodedata.category(char) != "Cf")
+    text = " ".join(visible.split())
+    if text.startswith(FORMULA_PREFIXES) and not _NUMBER_LIKE.fullmatch(text):
+        return "'" + text
+    return text

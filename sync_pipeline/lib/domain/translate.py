@@ -31,7 +31,7 @@ from .sales_order import (
 )
 from .sales_order_number import sales_order_number
 from .shippable import shippable_lines
-from .text import clean_text
+from .text import label_text
 
 PENNY = Decimal("0.01")
 CONTACT_NAME_LIMIT = 100
@@ -119,7 +119,7 @@ def _items(mapped: list[tuple[str, PickUnit]], number: str) -> list[SalesOrderIt
 
 
 def _contact_name(address: ShippingAddress) -> str:
-    name, company = clean_text(address.name), clean_text(address.company)
+    name, company = label_text(address.name), label_text(address.company)
     if name and company:
         combined = f"{name}, {company}"
         return combined if len(combined) <= CONTACT_NAME_LIMIT else name
@@ -129,22 +129,22 @@ def _contact_name(address: ShippingAddress) -> str:
 def _header(order: ShopOrder, number: str, route: Route) -> SalesOrderHeader:
     address = order.shipping_address or ShippingAddress()
     contact = _contact_name(address)
-    email = clean_text(order.email)
+    email = label_text(order.email)
     created = format_peoplevox_datetime(order.created_at)
     return SalesOrderHeader(
         SalesOrderNumber=number,
-        CustomerPurchaseOrderReferenceNumber=clean_text(order.name),
+        CustomerPurchaseOrderReferenceNumber=label_text(order.name),
         # Who the order is for, as Peoplevox lists it: the email identifies a DTC customer
         # across orders; without one, the phone or the recipient.
-        Customer=email or clean_text(order.phone) or contact,
+        Customer=email or label_text(order.phone) or contact,
         Email=email,
         ContactName=contact,
-        ShippingAddressLine1=clean_text(address.address1),
-        ShippingAddressLine2=clean_text(address.address2),
-        ShippingAddressCity=clean_text(address.city),
-        ShippingAddressRegion=clean_text(address.province_code),
-        ShippingAddressPostcode=clean_text(address.zip).upper(),
-        ShippingAddressCountry=clean_text(address.country_code).upper(),
+        ShippingAddressLine1=label_text(address.address1),
+        ShippingAddressLine2=label_text(address.address2),
+        ShippingAddressCity=label_text(address.city),
+        ShippingAddressRegion=label_text(address.province_code),
+        ShippingAddressPostcode=label_text(address.zip).upper(),
+        ShippingAddressCountry=label_text(address.country_code).upper(),
         Site=route.site,
         ChannelName=route.channel,
         ServiceType=route.service,

@@ -1,8 +1,10 @@
 """CSV in and out of Peoplevox with RFC 4180 quoting.
 
-Values are written exactly: commas, quotes, CR/LF, leading ``=+-@`` (no spreadsheet-style
-escaping: Peoplevox is not a spreadsheet, and a prefix would change the SKU) and any unicode
-survive a round trip. Records end with CRLF.
+Values are written exactly: commas, quotes, CR/LF, leading ``=+-@`` and any unicode survive
+a round trip. Records end with CRLF. This layer does no spreadsheet-style escaping because it
+carries SKUs and item codes, which a prefix would change; free text that reaches labels and
+exports is made safe before it gets here, by `lib/domain/text.label_text` (formula starts
+neutralised, bidi overrides and zero-width characters dropped).
 """
 
 from __future__ import annotations
