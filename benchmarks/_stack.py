@@ -30,7 +30,7 @@ BIN = Path(sys.executable).parent
 SHOPIFY_TOKEN = "shpat_sandbox"  # sandbox-only credentials, not secrets of any real system
 WEBHOOK_SECRET = "sandbox-webhook-secret"
 PEOPLEVOX_PASSWORD = "sandbox-password"
-CALLBACK_TOKEN = "benchmark-callback-token"
+CALLBACK_TOKEN = "benchmark-callback-token-0123456789abcdef"
 IN_FLIGHT = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
 
 

@@ -59,7 +59,7 @@ def demo_environment(args: argparse.Namespace, data_dir: Path) -> dict[str, str]
         "SYNC_DATA_DIR": str(data_dir),
         "SYNC_CONFIG_DIR": str(data_dir / "demo_config"),
         "SYNC_RECEIVER_PUBLIC_URL": f"http://127.0.0.1:{args.receiver_port}",
-        "SYNC_CALLBACK_TOKEN": secrets.token_urlsafe(24),
+        "SYNC_CALLBACK_TOKEN": secrets.token_urlsafe(32),
         "DAGSTER_HOME": str(data_dir / "dagster_home"),
         "SHOPIFY_SHOP_URL": f"http://127.0.0.1:{args.shopify_port}",
         "SHOPIFY_ACCESS_TOKEN": SANDBOX_SHOPIFY_TOKEN,

@@ -24,6 +24,21 @@ def _check_http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+# The token is the only thing authenticating a Peoplevox callback; 32 characters of
+# `secrets.token_urlsafe` carry 192 bits, far beyond guessing over HTTP.
+MIN_CALLBACK_TOKEN_LENGTH = 32
+
+
+def check_callback_token(token: str) -> str:
+    """The token unchanged, or ValueError saying why it is too weak (never echoing it)."""
+    if len(token) < MIN_CALLBACK_TOKEN_LENGTH:
+        raise ValueError(
+            f"must be at least {MIN_CALLBACK_TOKEN_LENGTH} characters (got {len(token)}); "
+            "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return token
+
+
 class ShopifySettings(BaseSettings):
     """Shopify Admin API connection (a custom app's Admin API access token)."""
 
@@ -67,13 +82,21 @@ class SyncSettings(BaseSettings):
     data_dir: Path = Field(default=REPO_ROOT / "data", description="Ledger, inbox and exports")
     config_dir: Path | None = Field(default=None, description="Business rules (default: DATA_DIR/config)")
     callback_token: SecretStr | None = Field(
-        default=None, description="Secret token expected in Peoplevox callback URLs"
+        default=None,
+        description=f"Secret token expected in Peoplevox callback URLs (at least {MIN_CALLBACK_TOKEN_LENGTH} characters)",
     )
     receiver_public_url: str = Field(
         default="http://127.0.0.1:8703", description="URL at which Shopify/Peoplevox reach the receiver"
     )
 
     _url = field_validator("receiver_public_url")(_check_http_url)
+
+    @field_validator("callback_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_callback_token(value.get_secret_value())
+        return value
 
     @property
     def rules_dir(self) -> Path:

@@ -7,21 +7,35 @@ which can list its webhooks, the store is the judge: one it already has is recor
 created again, and one recorded but gone from the store (a reset sandbox) is created again.
 
 The Peoplevox callback URLs carry `SYNC_CALLBACK_TOKEN` (Peoplevox callbacks have no other
-authentication). It is a secret: printed and stored only as `***`.
+authentication). It is a secret: printed and stored only as `***`, at least 32 characters.
+
+Because the ledger holds only the redacted URL, a plain run cannot tell that the token
+changed. After setting a new token (and restarting the receiver with it), run
+`sync-pipeline subscribe --rotate`: it subscribes every Peoplevox callback with the new token
+and records the new ids, then unsubscribes every previously recorded Peoplevox subscription
+(which carries the old, possibly leaked, token) and marks it retired. Subscribing first means
+no gap in which Peoplevox calls nobody; a rotation that fails half-way can simply be run
+again (the next run retires whatever the failed one left behind).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from pydantic import ValidationError
 
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import subscriptions as ledger_subscriptions
-from sync_pipeline.lib.peoplevox import PeoplevoxClient
+from sync_pipeline.lib.peoplevox import (
+    PeoplevoxAuthError,
+    PeoplevoxClient,
+    PeoplevoxError,
+    PeoplevoxSessionError,
+    PeoplevoxUnavailable,
+)
 from sync_pipeline.lib.peoplevox.callbacks import SUBSCRIBED
 from sync_pipeline.lib.shopify import ShopifyClient
 from sync_pipeline.settings import PeoplevoxSettings, ShopifySettings, SyncSettings
@@ -55,16 +69,28 @@ class SubscribeReport:
     created: list[Wanted]
     adopted: list[Wanted]  # already in Shopify, now recorded
     skipped: list[Wanted]  # already recorded
+    # Peoplevox subscriptions unsubscribed by a rotation: (topic, id, note).
+    retired: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def subscribe(
-    shopify: ShopifyClient, peoplevox: PeoplevoxClient, ledger: Ledger, wanted: list[Wanted]
+    shopify: ShopifyClient,
+    peoplevox: PeoplevoxClient,
+    ledger: Ledger,
+    wanted: list[Wanted],
+    rotate: bool = False,
 ) -> SubscribeReport:
     """Create what is missing and record each id as soon as it exists (no network inside a
-    ledger transaction, and a failure half-way leaves every created id recorded)."""
+    ledger transaction, and a failure half-way leaves every created id recorded).
+
+    `rotate`: the callback token changed. Every Peoplevox callback is subscribed anew and
+    every Peoplevox subscription recorded before this run is then unsubscribed and retired."""
     report = SubscribeReport([], [], [])
     with ledger.transaction() as con:
-        recorded = {(r.system, r.topic, r.target) for r in ledger_subscriptions.list_all(con)}
+        active = [r for r in ledger_subscriptions.list_all(con) if r.active]
+    recorded = {(r.system, r.topic, r.target) for r in active}
+    if rotate:
+        recorded = {key for key in recorded if key[0] != "peoplevox"}
     in_shopify = {(s.topic, s.uri): s.id for s in shopify.list_webhook_subscriptions()}
     for item in wanted:
         key = (item.system, item.topic, item.target)
@@ -83,7 +109,25 @@ def subscribe(
             subscription_id = str(peoplevox.subscribe_event(item.topic, item.url))
         _record(ledger, item, subscription_id)
         report.created.append(item)
+    if rotate:
+        for old in (r for r in active if r.system == "peoplevox"):
+            report.retired.append(
+                (old.topic, old.subscription_id, _unsubscribe(peoplevox, old.subscription_id))
+            )
+            with ledger.transaction() as con:
+                ledger_subscriptions.retire(con, "peoplevox", old.subscription_id)
     return report
+
+
+def _unsubscribe(peoplevox: PeoplevoxClient, subscription_id: str) -> str:
+    try:
+        peoplevox.unsubscribe_event(int(subscription_id))
+    except (PeoplevoxAuthError, PeoplevoxSessionError, PeoplevoxUnavailable):
+        raise  # not about this subscription: stop; running --rotate again finishes the job
+    except PeoplevoxError as error:
+        # Peoplevox refused it, typically because it no longer exists (a reset tenant).
+        return f"Peoplevox refused the unsubscribe ({error}); recorded as retired"
+    return "unsubscribed"
 
 
 def _record(ledger: Ledger, item: Wanted, subscription_id: str) -> None:
@@ -92,8 +136,18 @@ def _record(ledger: Ledger, item: Wanted, subscription_id: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="sync-pipeline subscribe", description=__doc__)
-    parser.parse_args(argv)
+    parser = argparse.ArgumentParser(
+        prog="sync-pipeline subscribe",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--rotate",
+        action="store_true",
+        help="SYNC_CALLBACK_TOKEN changed: subscribe the Peoplevox callbacks with the new token, "
+        "then unsubscribe the recorded ones (old token) and record both",
+    )
+    args = parser.parse_args(argv)
     try:
         shopify_settings, pvx_settings, sync = ShopifySettings(), PeoplevoxSettings(), SyncSettings()
     except ValidationError as error:
@@ -117,7 +171,7 @@ def main(argv: list[str]) -> int:
         window_seconds=pvx_settings.window_seconds,
     )
     with shopify, peoplevox:
-        report = subscribe(shopify, peoplevox, Ledger(sync.ledger_path), wanted)
+        report = subscribe(shopify, peoplevox, Ledger(sync.ledger_path), wanted, rotate=args.rotate)
     for label, items in (
         ("created", report.created),
         ("recorded", report.adopted),
@@ -125,4 +179,6 @@ def main(argv: list[str]) -> int:
     ):
         for item in items:
             print(f"subscribe: {label}: {item.system} {item.topic} → {item.target}")
+    for topic, subscription_id, note in report.retired:
+        print(f"subscribe: retired: peoplevox {topic} subscription {subscription_id}: {note}")
     return 0

@@ -32,6 +32,7 @@ from starlette.routing import Route
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.peoplevox import callbacks
 from sync_pipeline.lib.shopify.webhooks import verify_webhook
+from sync_pipeline.settings import check_callback_token
 
 log = logging.getLogger("sync_pipeline.receiver")
 
@@ -66,6 +67,7 @@ def _not_stored(source: str, error: OSError) -> PlainTextResponse:
 
 
 def create_app(config: ReceiverConfig) -> Starlette:
+    check_callback_token(config.callback_token)  # a short token is refused, not served
     inbox = Inbox(config.inbox_dir)
     secret = config.shopify_webhook_secret
     token = config.callback_token.encode("utf-8")

@@ -24,7 +24,7 @@ from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import SandboxControl
 from sync_pipeline.subscribe import SHOPIFY_TOPICS
 
-TOKEN = "tok-3f9a1c77e2b54d0c"
+TOKEN = "tok-3f9a1c77e2b54d0c-8e41b07a92d3c5f6"
 PUBLIC = "http://receiver.example:8703"
 
 
@@ -123,3 +123,43 @@ def test_refuses_without_a_callback_token(env: Env, monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("SYNC_CALLBACK_TOKEN")
     assert cli.main(["subscribe"]) == 2
     assert env.shop.state()["webhook_subscriptions"] == []
+
+
+NEW_TOKEN = "rotated-7d1c0a5e9b3f42e8a6c1d0b9f7e3a2c4"
+
+
+def test_rotate_unsubscribes_the_old_token_and_records_both(
+    env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["subscribe"]) == 0
+    old_ids = {s.subscription_id for s in env.pvx.state().subscriptions}
+
+    monkeypatch.setenv("SYNC_CALLBACK_TOKEN", NEW_TOKEN)
+    assert cli.main(["subscribe"]) == 0  # a plain run cannot see the change (redacted URLs)...
+    assert {s.subscription_id for s in env.pvx.state().subscriptions} == old_ids
+    assert cli.main(["subscribe", "--rotate"]) == 0  # ...--rotate re-registers
+
+    callbacks = env.pvx.state().subscriptions
+    assert sorted(s.event_type for s in callbacks) == sorted(SUBSCRIBED)
+    assert not {s.subscription_id for s in callbacks} & old_ids
+    assert all(f"/callbacks/peoplevox/{NEW_TOKEN}/" in s.url for s in callbacks)
+    assert not any(TOKEN in s.url for s in callbacks)
+
+    rows = [r for r in _ledger_rows(env.ledger_path) if r.system == "peoplevox"]
+    retired = {r.subscription_id for r in rows if not r.active}
+    active = {r.subscription_id for r in rows if r.active}
+    assert retired == {str(i) for i in old_ids}
+    assert active == {str(s.subscription_id) for s in callbacks}
+    assert len(env.shop.state()["webhook_subscriptions"]) == len(SHOPIFY_TOPICS)  # untouched
+    out = capsys.readouterr().out
+    assert NEW_TOKEN not in out and TOKEN not in out
+    assert NEW_TOKEN.encode() not in env.ledger_path.read_bytes()
+
+    assert cli.main(["subscribe"]) == 0  # afterwards a plain run finds the new ones in place
+    assert len(env.pvx.state().subscriptions) == len(SUBSCRIBED)
+
+
+def test_a_short_callback_token_is_refused(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNC_CALLBACK_TOKEN", "x" * 31)
+    assert cli.main(["subscribe"]) == 2
+    assert env.pvx.state().subscriptions == []

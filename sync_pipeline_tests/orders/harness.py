@@ -33,7 +33,7 @@ from sync_pipeline.sandbox.shopify.control import SandboxControl
 from sync_pipeline.subscribe import wanted_subscriptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "e2e-callback-token"
+TOKEN = "e2e-callback-token-0123456789abcdef"
 WEBHOOK_SECRET = "sandbox-webhook-secret"
 WEBHOOK_TOPICS = ("orders/paid", "orders/updated", "orders/edited", "orders/cancelled")
 

@@ -16,7 +16,7 @@ from sync_pipeline.receiver.app import ReceiverConfig, create_app
 from sync_pipeline.sandbox.server import serve_in_thread
 
 SECRET = "test-webhook-secret"
-TOKEN = "callback-token-1234567890"
+TOKEN = "callback-token-1234567890-abcdefghij"
 
 
 @pytest.fixture
@@ -167,3 +167,10 @@ def test_a_signed_body_with_a_lone_surrogate_escape_is_stored(receiver: tuple[st
     assert (response.status_code, response.text) == (200, "ok")
     [item] = inbox.since("shopify")
     assert item.load()["payload"]["note"] == "bad \udc80 byte"
+
+
+def test_the_receiver_refuses_a_short_callback_token(tmp_path: Path) -> None:
+    config = ReceiverConfig(tmp_path / "inbox", shopify_webhook_secret=SECRET, callback_token="x" * 31)
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        create_app(config)
+    create_app(ReceiverConfig(tmp_path / "inbox", shopify_webhook_secret=SECRET, callback_token="x" * 32))
