@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -21,13 +22,20 @@ def _render(value: object) -> str:
 
 
 def check_business_rules(rules_dir: Path) -> list[str]:
-    """Load every business-rule file; each problem names the file, the line or key, and what is wrong."""
-    from sync_pipeline.lib.domain.config import ConfigError, load_business_rules
+    """Load every business-rule file; each problem names the file, the line or key, and what is wrong.
 
-    try:
-        load_business_rules(rules_dir)
-    except ConfigError as error:
-        return [str(error)]
+    Warnings (a rule a shopper could trigger) are printed, not counted as problems."""
+    from sync_pipeline.lib.domain.config import ConfigError, ConfigWarning, load_business_rules
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConfigWarning)
+        try:
+            load_business_rules(rules_dir)
+        except ConfigError as error:
+            return [str(error)]
+    for warning in caught:
+        if issubclass(warning.category, ConfigWarning):
+            print(f"  warning: {warning.message}", file=sys.stderr)
     return []
 
 

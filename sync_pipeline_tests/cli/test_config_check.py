@@ -62,3 +62,18 @@ def test_a_bad_rules_file_fails_the_check_naming_the_file(tmp_path: Path) -> Non
     result = _run(GOOD_ENV, data_dir)
     assert result.returncode == 1
     assert "routing.yaml" in result.stderr
+
+
+def test_a_routing_rule_on_cart_attributes_is_a_warning_naming_the_line(tmp_path: Path) -> None:
+    data_dir = _data_dir_with_shipped_rules(tmp_path)
+    routing = data_dir / "config" / "routing.yaml"
+    text = routing.read_text(encoding="utf-8").replace(
+        "      b2b: true\n", "      attributes:\n        - key: order_type\n          value: wholesale\n"
+    )
+    routing.write_text(text, encoding="utf-8")
+    line = text.splitlines().index("      attributes:") + 1
+    result = _run(GOOD_ENV, data_dir)
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"warning: {routing}, line {line}, rules[1].match.attributes: rule 'b2b-companies'" in result.stderr
+    )

@@ -111,6 +111,7 @@ def shop_orders(draw: st.DrawFn) -> ShopOrder:
                 )
             )
         ),
+        b2b_company=draw(st.sampled_from([None, None, "Northwind Retail Ltd"])),
         source_name=draw(st.sampled_from([None, "web", "pos", "shopify_draft_order"])),
         shipping_line_title=draw(st.sampled_from([None, "Standard", "Express 24h", "Next day"])),
         email=draw(st.sampled_from([None, "a@example.com"])),

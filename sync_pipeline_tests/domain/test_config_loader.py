@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from sync_pipeline.lib.domain.config import (
     BusinessRules,
     ConfigError,
+    ConfigWarning,
     OrdersConfig,
     Priority,
     load_business_rules,
@@ -424,3 +426,36 @@ def test_with_orders_revalidates() -> None:
     assert rules.orders.hold_window_seconds == 900
     with pytest.raises(ValidationError):
         rules.with_orders(hold_window_seconds=-1)
+
+
+ATTRIBUTE_RULE = """\
+sites: [PrimarySite, Wholesale]
+rules:
+  - name: wholesale-portal
+    match:
+      attributes:
+        - key: order_type
+          value: wholesale
+    route: {site: Wholesale}
+  - name: dtc
+    default: true
+    route: {site: PrimarySite, channel: Shopify, service: STANDARD, priority: normal}
+"""
+
+
+def test_a_rule_on_cart_attributes_is_warned_about_naming_file_line_and_field(config_dir: Path) -> None:
+    """Any shopper can set a cart attribute: routing on one is flagged (issue 16 item 2)."""
+    routing = write(config_dir, "routing.yaml", ATTRIBUTE_RULE)
+    with pytest.warns(ConfigWarning) as caught:
+        rules = load_business_rules(config_dir)
+    assert rules.routing.rules[0].name == "wholesale-portal"  # a warning: it still loads
+    [warning] = [str(w.message) for w in caught if issubclass(w.category, ConfigWarning)]
+    assert warning.startswith(f"{routing}, line 5, rules[0].match.attributes: ")
+    assert "'wholesale-portal'" in warning and "any shopper" in warning
+
+
+def test_shipped_rules_trust_no_customer_settable_field() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigWarning)
+        rules = load_business_rules(EXAMPLES)
+    assert not any(rule.match.attributes for rule in rules.routing.rules)

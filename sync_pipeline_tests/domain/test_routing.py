@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from hypothesis import given
 
-from sync_pipeline.lib.domain.config import Priority
+from sync_pipeline.lib.domain.config import Priority, RoutingConfig
 from sync_pipeline.lib.domain.models import Attribute, ShopOrder
 from sync_pipeline.lib.domain.routing import choose_route, rule_matches
 
@@ -32,9 +32,53 @@ def test_b2b_customer_tag_any_case() -> None:
     )
 
 
-def test_b2b_by_order_attribute() -> None:
+def test_a_shopper_set_cart_attribute_does_not_route_to_wholesale() -> None:
+    """Issue 16 item 2: cart attributes are set on the storefront, by anyone."""
     order = make_order(custom_attributes=(Attribute(key="Order_Type", value=" WHOLESALE "),))
-    assert choose_route(order, ROUTING).site == "Wholesale"
+    route = choose_route(order, ROUTING)
+    assert (route.site, route.channel, route.rule_name) == ("PrimarySite", "Shopify", "direct-to-consumer")
+
+
+def test_b2b_by_shopify_company() -> None:
+    route = choose_route(
+        make_order(b2b_company="Northwind Retail Ltd", b2b_company_location="Leeds"), ROUTING
+    )
+    assert (route.site, route.channel, route.rule_name) == ("Wholesale", "B2B", "b2b-companies")
+
+
+def test_company_and_location_conditions() -> None:
+    rules = RoutingConfig.model_validate(
+        {
+            "sites": ["PrimarySite", "Wholesale", "North"],
+            "rules": [
+                {
+                    "name": "north",
+                    "match": {"company_locations": ["leeds depot"]},
+                    "route": {"site": "North"},
+                },
+                {
+                    "name": "northwind",
+                    "match": {"companies": ["Northwind Retail Ltd"]},
+                    "route": {"site": "Wholesale"},
+                },
+                {
+                    "name": "not-b2b-pos",
+                    "match": {"b2b": False, "source_names": ["pos"]},
+                    "route": {"channel": "Retail"},
+                },
+                {"name": "dtc", "default": True, "route": ROUTING.default_rule.route.model_dump()},
+            ],
+        }
+    )
+
+    def rule(**fields: object) -> str:
+        return choose_route(make_order(**fields), rules).rule_name
+
+    assert rule(b2b_company="Northwind Retail Ltd", b2b_company_location=" Leeds Depot") == "north"
+    assert rule(b2b_company="NORTHWIND retail ltd", b2b_company_location="London") == "northwind"
+    assert rule(b2b_company="Other Co", b2b_company_location="London") == "dtc"
+    assert rule(source_name="pos") == "not-b2b-pos"
+    assert rule(source_name="pos", b2b_company="Other Co") == "dtc"
 
 
 def test_express_inherits_site_and_channel_from_default() -> None:

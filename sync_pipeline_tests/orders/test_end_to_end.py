@@ -20,6 +20,7 @@ from sync_pipeline.sandbox.shopify.config import FaultSettings
 from sync_pipeline.sandbox.shopify.control import (
     AddressSpec,
     CancelSpec,
+    CompanySpec,
     ComponentSpec,
     EditSpec,
     LineSpec,
@@ -31,7 +32,7 @@ from sync_pipeline.sandbox.shopify.control import (
 from sync_pipeline_tests.orders.harness import E2EStack, e2e_stack
 
 HOLD_SECONDS = 3
-COPIES = 13  # orders per kind: 24 kinds → 312 orders
+COPIES = 13  # orders per kind: 27 kinds → 351 orders
 ITEM_TYPES = [
     "TEE-BLK-M",
     "TEE-BLK-L",
@@ -57,7 +58,7 @@ HOSTILE = AddressSpec(
     company='+44 "Quotes", Ltd',
     address1='Flat 2, "The Old Mill"',
     address2="@line two,\nsecond row",
-    city="-London",
+    city="-Lon\u200bdon\u202e",  # a zero-width space and a right-to-left override
     zip="E1 6AN",
     country_code="GB",
 )
@@ -109,6 +110,19 @@ def _kinds() -> dict[str, Kind]:
             {"TEE-BLK-M": 10},
             site="Wholesale",
         ),
+        # Any shopper can set a cart attribute: it must not route the order to Wholesale.
+        "shopper_wholesale_attribute": Kind(
+            _order([tee], custom_attributes={"order_type": "wholesale"}), {"TEE-BLK-M": 1}
+        ),
+        "b2b_company": Kind(
+            _order(
+                [LineSpec(sku="TEE-BLK-M", quantity=12)], company=CompanySpec(name="Northwind Retail Ltd")
+            ),
+            {"TEE-BLK-M": 12},
+            site="Wholesale",
+        ),
+        # A SKU ending in a backslash cannot be looked up in Peoplevox: held alone, not the run.
+        "backslash_sku": Kind(_order([LineSpec(sku="TEE-BLK-M\\"), tee]), None, exception="unmapped_sku"),
         "unicode_address": Kind(_order([tee], shipping_address=UNICODE), {"TEE-BLK-M": 1}),
         "csv_hostile_address": Kind(_order([tee], shipping_address=HOSTILE), {"TEE-BLK-M": 1}),
         "zero_priced_line": Kind(
@@ -142,7 +156,7 @@ def _kinds() -> dict[str, Kind]:
 
 
 def _seed(stack: E2EStack) -> None:
-    plain = [*ITEM_TYPES, "BUNDLE-STARTER", "BUNDLE-GIFT-BOX", "TEE-BLACK-M", "TEE-RED-XXL"]
+    plain = [*ITEM_TYPES, "BUNDLE-STARTER", "BUNDLE-GIFT-BOX", "TEE-BLACK-M", "TEE-RED-XXL", "TEE-BLK-M\\"]
     for sku in plain:
         stack.shop.add_product(ProductSpec(title=sku, variants=[VariantSpec(sku=sku, price="20.00")]))
     stack.shop.add_product(
@@ -293,8 +307,10 @@ def _assert_final_state(stack: E2EStack, kinds: dict[str, Kind]) -> None:
     assert (b2b.channel, b2b.service_type) == ("B2B", "Pallet")
     hostile = pvx_orders[_number(kinds["csv_hostile_address"].placed[0])].fields
     assert hostile["ShippingAddressLine1"] == 'Flat 2, "The Old Mill"'
-    assert hostile["ShippingAddressLine2"] == "@line two, second row"
-    assert hostile["ContactName"] == '=HYPERLINK("http://evil.example"), +44 "Quotes", Ltd'
+    # Formula starts neutralised, invisible characters dropped (lib/domain/text.label_text).
+    assert hostile["ShippingAddressLine2"] == "'@line two, second row"
+    assert hostile["ShippingAddressCity"] == "'-London"
+    assert hostile["ContactName"] == '\'=HYPERLINK("http://evil.example"), +44 "Quotes", Ltd'
     unicode = pvx_orders[_number(kinds["unicode_address"].placed[0])].fields
     assert (unicode["ContactName"], unicode["ShippingAddressCity"]) == ("Zoë Ñúñez-Øster", "Zürich")
     owners = {(e.kind, e.owner) for e in open_exceptions}

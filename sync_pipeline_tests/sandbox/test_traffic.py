@@ -75,8 +75,16 @@ def test_kinds_carry_what_their_names_promise(catalogue: Catalogue) -> None:
     def skus_of(kind: str) -> set[str]:
         return {line.sku for line in one(kind).order.lines}
 
-    b2b = one("b2b")
-    assert b2b.order.customer_tags == ["B2B"] and b2b.order.shipping_address.company
+    b2bs = [one("b2b").order for _ in range(12)]
+    assert all(o.shipping_address.company for o in b2bs)
+    assert all(o.customer_tags == ["B2B"] or o.company is not None for o in b2bs)
+    assert any(o.company is not None for o in b2bs) and any(o.customer_tags for o in b2bs)
+    assert not any(o.custom_attributes for o in b2bs)  # merchant-controlled signals only
+    assert one("shopper_wholesale").order.custom_attributes == {"order_type": "wholesale"}
+    names = {one("hostile_contact").order.shipping_address.name for _ in range(20)}
+    assert any((n or "").startswith("=HYPERLINK(") for n in names)
+    assert any("\u202e" in (n or "") for n in names) and any("\u200b" in (n or "") for n in names)
+    assert any(line.sku.endswith("\\") for line in one("hostile_sku").order.lines)
     hostile = one("hostile_address").order.shipping_address
     assert hostile.address1 in HOSTILE_LINES and hostile.address2 in HOSTILE_LINES
     assert any(line.lstrip()[:1] in "=+-@" for line in HOSTILE_LINES)
@@ -141,7 +149,7 @@ def test_seeds_both_sandboxes_and_places_hundreds_of_orders(
     assert {o["id"] for o in orders} == set(report.order_ids)
     assert sum(report.follow_ups.values()) > 0 and not report.errors
     by_tag = {kind: [o for o in orders if kind in o["tags"]] for kind in report.placed}
-    assert all(o["customer_tags"] == ["B2B"] for o in by_tag.get("b2b", []))
+    assert all(o["customer_tags"] == ["B2B"] or o["company"] for o in by_tag.get("b2b", []))
     assert all(o["cancelled_at"] for o in by_tag.get("cancel_in_hold", []))
     assert all(o["financial_status"] == "PAID" for o in by_tag.get("pending_then_paid", []))
 

@@ -6,8 +6,12 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
+from sync_pipeline.lib.shopify.errors import ShopifyQueryError
 from sync_pipeline.sandbox.shopify.control import (
     AddressSpec,
+    CompanySpec,
     EditSpec,
     LineSpec,
     OrderSpec,
@@ -89,6 +93,37 @@ def test_order_fields_are_typed_and_faithful(sandbox: Sandbox) -> None:
     assert order.line_items[3].unit_price == Decimal("0.00")
     assert order.line_items[0].inventory_item_id is not None
     assert order.total_price_set.shop_money.amount == Decimal("43.00")
+
+
+def test_b2b_company_comes_back_as_the_purchasing_entity(sandbox: Sandbox) -> None:
+    """The merchant-controlled B2B fields routing may trust (issue 16 item 2)."""
+    sandbox.seed()
+    b2b = sandbox.control.place_order(
+        OrderSpec(
+            lines=[LineSpec(sku="TEE-M")], company=CompanySpec(name="Northwind Retail Ltd", location="Leeds")
+        )
+    )
+    again = sandbox.control.place_order(
+        OrderSpec(
+            lines=[LineSpec(sku="TEE-M")], company=CompanySpec(name="Northwind Retail Ltd", location="York")
+        )
+    )
+    shopper = sandbox.control.place_order(
+        OrderSpec(lines=[LineSpec(sku="TEE-M")], custom_attributes={"order_type": "wholesale"})
+    )
+    orders = {o.id: o for o in sandbox.client.get_orders([b2b["id"], again["id"], shopper["id"]])}
+    first, second = orders[b2b["id"]], orders[again["id"]]
+    assert first.b2b_company is not None and first.b2b_company.name == "Northwind Retail Ltd"
+    assert first.b2b_location is not None and first.b2b_location.name == "Leeds"
+    assert first.b2b_company.id.startswith("gid://shopify/Company/")
+    assert second.b2b_company == first.b2b_company and second.b2b_location != first.b2b_location
+    assert orders[shopper["id"]].b2b_company is None  # a Customer: no company, whatever the cart says
+
+
+def test_a_union_field_without_a_fragment_is_rejected_as_shopify_would(sandbox: Sandbox) -> None:
+    bad = "query Bad($id: ID!) { order(id: $id) { purchasingEntity { company { id } } } }"
+    with pytest.raises(ShopifyQueryError, match="company"):
+        sandbox.client.execute("Bad", bad, {"id": "gid://shopify/Order/1"})
 
 
 def test_get_orders_by_ids_skips_unknown_and_keeps_order(sandbox: Sandbox) -> None:

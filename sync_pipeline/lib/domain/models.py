@@ -65,6 +65,11 @@ class ShopOrder(_Frozen):
     cancelled_at: datetime | None = None
     tags: tuple[str, ...] = ()
     customer_tags: tuple[str, ...] = ()
+    # Shopify B2B (`purchasingEntity`): the company and company location the order was placed
+    # for. Set only by the merchant, so routing may trust them; None for a DTC order.
+    b2b_company: str | None = None
+    b2b_company_location: str | None = None
+    # Cart attributes: set by whoever is on the storefront. Never route B2B on them.
     custom_attributes: tuple[Attribute, ...] = ()
     source_name: str | None = None
     shipping_line_code: str | None = None

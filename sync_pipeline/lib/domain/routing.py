@@ -37,6 +37,14 @@ def rule_matches(match: RuleMatch, order: ShopOrder) -> bool:
         return False
     if match.order_tags and not _folded(match.order_tags) & _folded(order.tags):
         return False
+    if match.b2b is not None and match.b2b != (order.b2b_company is not None):
+        return False
+    if match.companies and not _folded(match.companies) & _folded([order.b2b_company]):
+        return False
+    if match.company_locations and not _folded(match.company_locations) & _folded(
+        [order.b2b_company_location]
+    ):
+        return False
     if match.source_names and (order.source_name or "").strip().casefold() not in _folded(match.source_names):
         return False
     if match.shipping_contains:

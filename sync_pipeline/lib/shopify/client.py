@@ -40,8 +40,9 @@ MAX_INPUT = 250
 # Requested cost of one node of each document under Shopify's rules (objects 1, connections
 # 2 + first x node, scalars 0); see the fragments in documents.py.
 LINE_ITEM_NODE = 6  # item 1, originalUnitPriceSet 1 + shopMoney 1, variant 1 + inventoryItem 1, group 1
-# order 1, customAttributes 1, shippingAddress 1, shippingLine 1, totalPriceSet 2, customer 1, lineItems 2
-ORDER_NODE_BASE = 9
+# order 1, customAttributes 1, shippingAddress 1, shippingLine 1, totalPriceSet 2, customer 1, lineItems 2,
+# purchasingEntity 1 + company 1 + location 1
+ORDER_NODE_BASE = 12
 VARIANT_NODE_BASE = 4  # variant 1, inventoryItem 1, components connection 2
 INVENTORY_NODE = 3  # item 1, inventoryLevel 1, quantities 1 per name
 

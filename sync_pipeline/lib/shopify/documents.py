@@ -28,6 +28,7 @@ fragment OrderFields on Order {
   totalPriceSet { shopMoney { amount currencyCode } }
   currencyCode
   customer { tags }
+  purchasingEntity { ... on PurchasingCompany { company { id name } location { id name } } }
   lineItems(first: $lineItems) { pageInfo { hasNextPage endCursor } nodes { ...LineItemFields } }
 }
 """

@@ -101,6 +101,19 @@ class Customer(ShopifyModel):
     tags: list[str] = Field(default_factory=list)
 
 
+class NamedRef(ShopifyModel):
+    id: str
+    name: str
+
+
+class PurchasingEntity(ShopifyModel):
+    """`Order.purchasingEntity`: set for a B2B order (a PurchasingCompany); a Customer comes back
+    as an empty object because we select no Customer fields in it."""
+
+    company: NamedRef | None = None
+    location: NamedRef | None = None
+
+
 class Order(ShopifyModel):
     id: str
     legacy_resource_id: str
@@ -124,6 +137,7 @@ class Order(ShopifyModel):
     total_price_set: MoneyBag
     currency_code: str
     customer: Customer | None = None
+    purchasing_entity: PurchasingEntity | None = None
     line_items: list[LineItem] = Field(default_factory=list)
     # True when the first page of line items was not the last; the client completes them.
     line_items_truncated: bool = False
@@ -144,6 +158,14 @@ class Order(ShopifyModel):
     @property
     def customer_tags(self) -> list[str]:
         return self.customer.tags if self.customer else []
+
+    @property
+    def b2b_company(self) -> NamedRef | None:
+        return self.purchasing_entity.company if self.purchasing_entity else None
+
+    @property
+    def b2b_location(self) -> NamedRef | None:
+        return self.purchasing_entity.location if self.purchasing_entity else None
 
 
 class VariantComponent(ShopifyModel):

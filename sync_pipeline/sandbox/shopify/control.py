@@ -11,6 +11,7 @@ from .config import FaultSettings
 from .control_models import (
     AddressSpec,
     CancelSpec,
+    CompanySpec,
     ComponentSpec,
     EditSpec,
     LineSpec,
@@ -26,6 +27,7 @@ from .control_models import (
 __all__ = [
     "AddressSpec",
     "CancelSpec",
+    "CompanySpec",
     "ComponentSpec",
     "EditSpec",
     "FaultSettings",

@@ -68,6 +68,14 @@ class LineSpec(BaseModel):
     custom_attributes: dict[str, str] = Field(default_factory=dict)
 
 
+class CompanySpec(BaseModel):
+    """Place the order as a B2B purchase for this company location (Shopify B2B)."""
+
+    name: str
+    location: str = "Head office"
+    external_id: str | None = None
+
+
 class OrderSpec(BaseModel):
     lines: list[LineSpec] = Field(min_length=1)
     financial_status: Literal["PAID", "PENDING", "AUTHORIZED"] = "PAID"
@@ -80,6 +88,7 @@ class OrderSpec(BaseModel):
     custom_attributes: dict[str, str] = Field(default_factory=dict)
     source_name: str | None = "web"
     po_number: str | None = None
+    company: CompanySpec | None = None  # a B2B order: `purchasingEntity` is a PurchasingCompany
     shipping_address: AddressSpec | None = Field(default_factory=AddressSpec)
     # Default: a free "Standard" rate; None: no shipping line (Shopify's null `shippingLine`).
     shipping_line: ShippingLineSpec | None = Field(default_factory=ShippingLineSpec)

@@ -116,11 +116,17 @@ SERVED: dict[str, list[str]] = {
         "totalPriceSet",
         "currencyCode",
         "customer",
+        "purchasingEntity",
         "lineItems",
         "fulfillmentOrders",
         "fulfillments",
     ],
     "Customer": ["id", "displayName", "tags"],
+    # B2B: `Order.purchasingEntity` is the union Customer | PurchasingCompany; only the merchant
+    # creates companies and their locations, so routing may trust them (a cart attribute no).
+    "PurchasingCompany": ["company", "location"],
+    "Company": ["id", "name", "externalId"],
+    "CompanyLocation": ["id", "name", "externalId"],
     "Attribute": ["key", "value"],
     "MailingAddress": [
         "id",
@@ -280,6 +286,9 @@ def subset(introspection: dict[str, Any], version: str) -> dict[str, Any]:
                 refs.extend(_named(arg["type"]) for arg in field["args"])
         elif type_def["kind"] == "INPUT_OBJECT":
             refs.extend(_named(f["type"]) for f in type_def["inputFields"])
+        elif type_def["kind"] == "UNION":
+            # Every member is served (and must be listed in SERVED), so `... on X` works for each.
+            refs.extend(p["name"] for p in type_def["possibleTypes"])
         pending.extend(refs)
     for type_def in kept.values():
         if type_def["kind"] in ("OBJECT", "INTERFACE"):

@@ -158,6 +158,20 @@ class Customer:
 
 
 @dataclass
+class PurchasingCompany:
+    """A B2B order's company and company location (`Order.purchasingEntity`).
+
+    Only the merchant creates companies and assigns customers to company locations, so, unlike
+    a cart attribute, this is safe to route on."""
+
+    company_id: int
+    company_name: str
+    location_id: int
+    location_name: str
+    external_id: str | None = None
+
+
+@dataclass
 class Order:
     id: int
     number: int
@@ -176,6 +190,7 @@ class Order:
     shipping_address: dict[str, str | None] | None = None
     shipping_line: ShippingLine | None = None
     customer: Customer | None = None
+    purchasing_company: PurchasingCompany | None = None  # set for B2B orders only
     line_items: list[LineItem] = field(default_factory=list)
     fulfillment_order_ids: list[int] = field(default_factory=list)
     fulfillment_ids: list[int] = field(default_factory=list)

@@ -38,6 +38,12 @@ def order_payload(store: Store, order_id: int) -> dict[str, Any]:
         "po_number": o.po_number,
         "note_attributes": [{"name": k, "value": v} for k, v in o.custom_attributes],
         "customer": {"id": o.customer.id, "tags": ", ".join(sorted(o.customer.tags))} if o.customer else None,
+        # REST's B2B field: the company and company location ids (null for a DTC order).
+        "company": (
+            {"id": o.purchasing_company.company_id, "location_id": o.purchasing_company.location_id}
+            if o.purchasing_company
+            else None
+        ),
         "shipping_address": dict(address) if address else None,
         "shipping_lines": _shipping_lines(o),
         "line_items": [

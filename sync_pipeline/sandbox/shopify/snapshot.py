@@ -62,6 +62,11 @@ def _order(state: SandboxState, order_id: int) -> dict[str, Any]:
         "cancelled_at": iso(o.cancelled_at),
         "tags": o.tags,
         "customer_tags": o.customer.tags if o.customer else [],
+        "company": (
+            {"name": o.purchasing_company.company_name, "location": o.purchasing_company.location_name}
+            if o.purchasing_company
+            else None
+        ),
         "shipping_address": o.shipping_address,
         "shipping_line": (
             {

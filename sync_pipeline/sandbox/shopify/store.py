@@ -42,6 +42,7 @@ from .model import (
     Location,
     Order,
     Product,
+    PurchasingCompany,
     ShippingLine,
     Variant,
     WebhookSubscription,
@@ -70,6 +71,7 @@ class Store:
         self.items: dict[int, InventoryItem] = {}
         self.levels: dict[tuple[int, int], Level] = {}
         self.orders: dict[int, Order] = {}
+        self.companies: dict[tuple[str, str], PurchasingCompany] = {}
         self.fulfillment_orders: dict[int, FulfillmentOrder] = {}
         self.fulfillments: dict[int, Fulfillment] = {}
         self.subscriptions: dict[int, WebhookSubscription] = {}
@@ -221,6 +223,25 @@ class Store:
             custom_attributes=attrs,
         )
 
+    def _purchasing_company(self, spec: OrderSpec) -> PurchasingCompany | None:
+        # One company (and one location per name) per store, so repeat orders share their ids.
+        if spec.company is None:
+            return None
+        key = (spec.company.name, spec.company.location)
+        known = self.companies.get(key)
+        if known is None:
+            same_company = next((c for (n, _), c in self.companies.items() if n == spec.company.name), None)
+            company_id = same_company.company_id if same_company else self.ids.next()
+            known = PurchasingCompany(
+                company_id,
+                spec.company.name,
+                self.ids.next(),
+                spec.company.location,
+                spec.company.external_id,
+            )
+            self.companies[key] = known
+        return known
+
     def place_order(self, spec: OrderSpec) -> Order:
         with self.lock:
             location = self.location_ref(spec.location)
@@ -245,6 +266,7 @@ class Store:
                 shipping_address=_address(spec.shipping_address),
                 shipping_line=self._shipping_line(spec),
                 customer=customer,
+                purchasing_company=self._purchasing_company(spec),
                 line_items=lines,
             )
             self.orders[order.id] = order

@@ -364,6 +364,27 @@ class OrderView:
             "tags": sorted(c.tags),
         }
 
+    def purchasingEntity(self, info: Any) -> dict[str, Any] | None:
+        # Shopify: a PurchasingCompany for a B2B order, else the Customer (null for a guest).
+        b2b = self._o.purchasing_company
+        if b2b is None:
+            return self.customer(info)
+        return {
+            "typename": "PurchasingCompany",
+            "company": {
+                "typename": "Company",
+                "id": gid("Company", b2b.company_id),
+                "name": b2b.company_name,
+                "externalId": b2b.external_id,
+            },
+            "location": {
+                "typename": "CompanyLocation",
+                "id": gid("CompanyLocation", b2b.location_id),
+                "name": b2b.location_name,
+                "externalId": None,
+            },
+        }
+
     def lineItems(self, info: Any, **args: Any) -> dict[str, Any]:
         return connection(
             self._o.line_items, by_id, lambda li: LineItemView(self._store, self._o, li), **_paging(args)

@@ -5,7 +5,7 @@ rules = load_business_rules(Path("data/config"))   # raises ConfigError naming f
 
 from .bundles import BundleComponent, BundlesConfig, BundleSpec
 from .business_rules import BusinessRules
-from .errors import ConfigError, ConfigProblem
+from .errors import ConfigError, ConfigProblem, ConfigWarning
 from .loader import RULES_FILES, load_business_rules
 from .orders import OrdersConfig
 from .routing import AttributeMatch, Priority, RouteSpec, RoutingConfig, RoutingRule, RuleMatch
@@ -21,6 +21,7 @@ __all__ = [
     "BusinessRules",
     "ConfigError",
     "ConfigProblem",
+    "ConfigWarning",
     "OrdersConfig",
     "Priority",
     "RouteSpec",

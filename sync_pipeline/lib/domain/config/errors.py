@@ -45,3 +45,8 @@ class ConfigError(Exception):
         count = len(self.problems)
         heading = f"business rules are invalid ({count} problem{'s' if count != 1 else ''}):"
         super().__init__("\n".join([heading, *(f"  - {problem}" for problem in self.problems)]))
+
+
+class ConfigWarning(UserWarning):
+    """A rules file that loads but is risky (e.g. routing on customer-settable fields); the
+    message names file, line and key like a ConfigProblem."""

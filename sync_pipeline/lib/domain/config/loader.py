@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from .base import DEFER_CHECKS, RulesModel
 from .bundles import BundlesConfig
 from .business_rules import BusinessRules
-from .errors import ConfigError, ConfigProblem
+from .errors import ConfigError, ConfigProblem, ConfigWarning
 from .orders import OrdersConfig
 from .pydantic_errors import describe_validation_error
 from .routing import RoutingConfig
@@ -58,6 +59,11 @@ def load_business_rules(config_dir: Path) -> BusinessRules:
         problems.append(documents[str(section)].problem(tuple(rest), found.message))
     if problems:
         raise ConfigError(problems)
+    for risky in rules.routing.trust_warnings():
+        # A warning, not an error: a merchant may knowingly route on an attribute that only
+        # their own checkout app sets. `sync-pipeline config check` prints these too.
+        warning = documents["routing"].problem(risky.key_path, risky.message)
+        warnings.warn(f"{warning}", ConfigWarning, stacklevel=2)
     return rules
 
 

@@ -4,6 +4,12 @@ Rules are tried in file order and the first match wins. Within a rule every cond
 must hold (AND); within one condition any listed value may match (OR). The last rule must be
 the single `default: true` rule with no conditions and a complete route; other rules may leave
 route fields out and inherit them from the default.
+
+Route B2B only on what the merchant controls: customer tags, the Shopify B2B company or
+company location (`b2b`, `companies`, `company_locations`), order tags, the sales channel
+(`source_names`). Cart attributes (`attributes`) are set by whoever is on the storefront, so a
+rule that matches on them lets any shopper choose the route: `trust_warnings()` names every
+such rule and the loader reports it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,12 @@ class AttributeMatch(RulesModel):
 class RuleMatch(RulesModel):
     customer_tags: list[Text] = Field(default_factory=list)
     order_tags: list[Text] = Field(default_factory=list)
+    # Shopify B2B: true matches an order placed for any company, false only a non-B2B order.
+    b2b: bool | None = None
+    # Company and company location names (case-insensitive), from `Order.purchasingEntity`.
+    companies: list[Text] = Field(default_factory=list)
+    company_locations: list[Text] = Field(default_factory=list)
+    # Cart attributes: customer-settable (see the module docstring); the loader warns.
     attributes: list[AttributeMatch] = Field(default_factory=list)
     # Shopify `sourceName` values: "web", "pos", "shopify_draft_order", an app's id…
     source_names: list[Text] = Field(default_factory=list)
@@ -41,6 +53,9 @@ class RuleMatch(RulesModel):
         return not (
             self.customer_tags
             or self.order_tags
+            or self.b2b is not None
+            or self.companies
+            or self.company_locations
             or self.attributes
             or self.source_names
             or self.shipping_contains
@@ -74,6 +89,19 @@ class RoutingConfig(RulesModel):
 
     def semantic_problems(self) -> list[SemanticProblem]:
         return [*self._site_problems(), *self._rule_problems()]
+
+    def trust_warnings(self) -> list[SemanticProblem]:
+        """Rules that a shopper can trigger: they match on cart attributes."""
+        return [
+            SemanticProblem(
+                ("rules", index, "match", "attributes"),
+                f"rule {rule.name!r} matches on cart attributes, which any shopper can set on the "
+                "storefront; anyone could route an order this way. Match on customer_tags, b2b, "
+                "companies, company_locations, order_tags or source_names instead",
+            )
+            for index, rule in enumerate(self.rules)
+            if rule.match.attributes
+        ]
 
     def _site_problems(self) -> list[SemanticProblem]:
         problems: list[SemanticProblem] = []

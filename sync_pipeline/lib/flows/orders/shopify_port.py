@@ -44,6 +44,8 @@ def to_shop_order(order: Order) -> ShopOrder:
         cancelled_at=order.cancelled_at,
         tags=tuple(order.tags),
         customer_tags=tuple(order.customer_tags),
+        b2b_company=order.b2b_company.name if order.b2b_company else None,
+        b2b_company_location=order.b2b_location.name if order.b2b_location else None,
         custom_attributes=tuple(Attribute(key=a.key, value=a.value) for a in order.custom_attributes),
         source_name=order.source_name,
         shipping_line_code=shipping_line.code if shipping_line else None,
