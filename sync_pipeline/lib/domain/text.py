@@ -45,10 +45,19 @@ def clean_text(value: str | None) -> str:
     return " ".join("".join(kept).split())
 
 
-def label_text(value: str | None) -> str:
-    """`clean_text`, without invisible format characters, with formula starts neutralised."""
+def visible_text(value: str | None) -> str:
+    """`clean_text` without invisible format characters (category Cf)."""
     visible = "".join(char for char in clean_text(value) if unicodedata.category(char) != "Cf")
-    text = " ".join(visible.split())
+    return " ".join(visible.split())
+
+
+def neutralise_formula(text: str) -> str:
+    """A leading apostrophe if a spreadsheet would read `text` as a formula (see the module doc)."""
     if text.startswith(FORMULA_PREFIXES) and not _NUMBER_LIKE.fullmatch(text):
         return "'" + text
     return text
+
+
+def label_text(value: str | None) -> str:
+    """The whole rule for one free-text field: `visible_text`, then `neutralise_formula`."""
+    return neutralise_formula(visible_text(value))

@@ -31,7 +31,7 @@ from .sales_order import (
 )
 from .sales_order_number import sales_order_number
 from .shippable import shippable_lines
-from .text import label_text
+from .text import label_text, neutralise_formula, visible_text
 
 PENNY = Decimal("0.01")
 CONTACT_NAME_LIMIT = 100
@@ -119,11 +119,12 @@ def _items(mapped: list[tuple[str, PickUnit]], number: str) -> list[SalesOrderIt
 
 
 def _contact_name(address: ShippingAddress) -> str:
-    name, company = label_text(address.name), label_text(address.company)
+    # One cell: made visible part by part, the formula rule applied to what the cell starts with.
+    name, company = visible_text(address.name), visible_text(address.company)
     if name and company:
         combined = f"{name}, {company}"
-        return combined if len(combined) <= CONTACT_NAME_LIMIT else name
-    return name or company
+        return neutralise_formula(combined if len(combined) <= CONTACT_NAME_LIMIT else name)
+    return neutralise_formula(name or company)
 
 
 def _header(order: ShopOrder, number: str, route: Route) -> SalesOrderHeader:
