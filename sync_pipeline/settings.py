@@ -51,6 +51,14 @@ class ShopifySettings(BaseSettings):
 
     _url = field_validator("shop_url")(_check_http_url)
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_set(cls, value: SecretStr) -> SecretStr:
+        # An empty key is one anyone can sign with: refuse it here, not at the first webhook.
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty (the app's client secret signs every webhook)")
+        return value
+
     @field_validator("api_version")
     @classmethod
     def _api_version(cls, value: str) -> str:

@@ -68,6 +68,8 @@ def _not_stored(source: str, error: OSError) -> PlainTextResponse:
 
 def create_app(config: ReceiverConfig) -> Starlette:
     check_callback_token(config.callback_token)  # a short token is refused, not served
+    if not config.shopify_webhook_secret.strip():
+        raise ValueError("the Shopify webhook secret must not be empty: anyone could sign with it")
     inbox = Inbox(config.inbox_dir)
     secret = config.shopify_webhook_secret
     token = config.callback_token.encode("utf-8")

@@ -77,3 +77,9 @@ def test_a_routing_rule_on_cart_attributes_is_a_warning_naming_the_line(tmp_path
     assert (
         f"warning: {routing}, line {line}, rules[1].match.attributes: rule 'b2b-companies'" in result.stderr
     )
+
+
+def test_an_empty_webhook_secret_is_refused(tmp_path: Path) -> None:
+    result = _run({**GOOD_ENV, "SHOPIFY_WEBHOOK_SECRET": ""}, _data_dir_with_shipped_rules(tmp_path))
+    assert result.returncode == 1
+    assert "SHOPIFY_WEBHOOK_SECRET must not be empty" in result.stderr

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sync_pipeline.lib.domain.config import BusinessRules, load_business_rules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.orders import state
-from sync_pipeline.lib.flows.orders.ingest import CURSOR, CURSOR_OVERLAP, ingest
+from sync_pipeline.lib.flows.orders.ingest import CHUNK, CURSOR, CURSOR_OVERLAP, ingest
 from sync_pipeline.lib.flows.orders.ports import OrdersSource
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger
 from sync_pipeline.lib.ledger import events as ledger_events
@@ -316,6 +316,25 @@ def test_any_sequence_of_edits_then_a_reread_is_quiet(tmp_path_factory, history)
     final = rows(ledger, n)[n]
     assert final.snapshot == shop.orders[f"gid://shopify/Order/{n}"].model_dump(mode="json")
     assert final.state in {state.AWAITING_PAYMENT, state.AWAITING_RELEASE, state.CANCELLED_BEFORE_RELEASE}
+
+
+def test_with_the_budget_spent_ingest_still_gets_past_a_full_page_inside_the_overlap(ledger: Ledger) -> None:
+    """More than a chunk of already-seen orders sits inside the overlap before anything new: a
+    run whose time budget is already spent must read through them, record what is new and move
+    the cursor forward, or every later run would stop in the same place (issue 17)."""
+    seen_before = [order(n, updated_at=T0 + timedelta(seconds=n * 20 / 300)) for n in range(1, 301)]
+    shop = FakeShopify(*seen_before)
+    ingest(shop, ledger, RULES, ACTOR, NOW)
+    stored = datetime.fromisoformat(str(ledger.get_cursor(CURSOR)))
+    assert stored == T0 + timedelta(seconds=20)
+    fresh = [order(n, updated_at=stored + timedelta(seconds=n - 300)) for n in range(301, 304)]
+    shop.put(*fresh)
+
+    report = ingest(shop, ledger, RULES, ACTOR, NOW, max_seconds=0.0)
+    assert shop.reads[-1] == ("updated_since", stored - CURSOR_OVERLAP)
+    assert report.orders_read > CHUNK  # read through the whole page of old orders…
+    assert len(rows(ledger, 301, 302, 303)) == 3  # …to the new ones, which are recorded
+    assert datetime.fromisoformat(str(ledger.get_cursor(CURSOR))) == stored + timedelta(seconds=3)
 
 
 def test_a_backlog_is_read_in_bounded_batches_without_stalling(ledger: Ledger) -> None:

@@ -174,3 +174,8 @@ def test_the_receiver_refuses_a_short_callback_token(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 32 characters"):
         create_app(config)
     create_app(ReceiverConfig(tmp_path / "inbox", shopify_webhook_secret=SECRET, callback_token="x" * 32))
+
+
+def test_the_receiver_refuses_an_empty_webhook_secret(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="must not be empty"):
+        create_app(ReceiverConfig(tmp_path / "inbox", shopify_webhook_secret="", callback_token=TOKEN))

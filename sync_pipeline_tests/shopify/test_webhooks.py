@@ -32,6 +32,14 @@ def test_verify_good_tampered_and_missing() -> None:
     assert not verify_webhook(body, good[:-2] + "AA", SECRET)
 
 
+def test_an_empty_secret_verifies_nothing() -> None:
+    """A forger who guesses the secret is unset signs with the empty key: never accepted."""
+    body = b'{"id":1,"name":"#1001"}'
+    forged = sign_webhook(body, "")
+    assert not verify_webhook(body, forged, "")
+    assert not verify_webhook(body, forged, "   ".strip())
+
+
 def test_order_lifecycle_webhooks_are_signed_and_complete(sandbox: Sandbox, receiver: Receiver) -> None:
     sandbox.seed()
     for topic in ("ORDERS_PAID", "ORDERS_UPDATED", "ORDERS_EDITED", "ORDERS_CANCELLED"):
