@@ -2,7 +2,9 @@
 
 - `POST /webhooks/shopify`: HMAC-SHA256 of the raw body with the app secret must match
   `X-Shopify-Hmac-SHA256` (constant-time); otherwise 401, logged and recorded in
-  `inbox/rejected.jsonl`. A repeated `X-Shopify-Webhook-Id` is answered 200 and ignored.
+  `inbox/rejected.jsonl`. A repeat of the same event (`X-Shopify-Topic` + `X-Shopify-Event-Id`,
+  Shopify's guidance for duplicates, which may come with a fresh `X-Shopify-Webhook-Id`) is
+  answered 200 and ignored; without an event id, the webhook id is the key.
 - `GET|POST /callbacks/peoplevox/{token}/{event}`: Peoplevox callbacks carry no
   authentication, so the subscription URL carries a secret token, compared in constant time.
   The parameters are stored exactly as they came; `unfilled` lists those still holding a
@@ -96,15 +98,18 @@ def create_app(config: ReceiverConfig) -> Starlette:
             return _reject(inbox, "shopify", 400, f"body is not JSON: {error}", detail)
         if not isinstance(payload, dict):
             return _reject(inbox, "shopify", 400, "body is not a JSON object", detail)
+        event_id = request.headers.get("x-shopify-event-id", "")
         event = {
             "topic": topic,
             "webhook_id": webhook_id,
+            "event_id": event_id or None,
             "triggered_at": request.headers.get("x-shopify-triggered-at"),
             "api_version": request.headers.get("x-shopify-api-version"),
             "payload": payload,
         }
+        key = f"event:{topic}:{event_id}" if event_id else f"webhook:{webhook_id}"
         try:
-            stored = inbox.write("shopify", event, dedupe_key=f"webhook:{webhook_id}")
+            stored = inbox.write("shopify", event, dedupe_key=key)
         except OSError as error:
             return _not_stored("shopify", error)
         return PlainTextResponse("ok" if stored else "duplicate ignored")

@@ -26,16 +26,25 @@ def receiver(tmp_path: Path) -> Iterator[tuple[str, Inbox]]:
         yield url, Inbox(tmp_path / "inbox")
 
 
-def _webhook(url: str, body: bytes, signature: str | None, webhook_id: str = "wh-1") -> httpx.Response:
+def _webhook(
+    url: str,
+    body: bytes,
+    signature: str | None,
+    webhook_id: str = "wh-1",
+    event_id: str | None = None,
+    topic: str = "orders/paid",
+) -> httpx.Response:
     headers = {
         "Content-Type": "application/json",
-        "X-Shopify-Topic": "orders/paid",
+        "X-Shopify-Topic": topic,
         "X-Shopify-Webhook-Id": webhook_id,
         "X-Shopify-Triggered-At": "2026-11-27T10:00:00Z",
         "X-Shopify-API-Version": "2026-10",
     }
     if signature is not None:
         headers["X-Shopify-Hmac-SHA256"] = signature
+    if event_id is not None:
+        headers["X-Shopify-Event-Id"] = event_id
     return httpx.post(f"{url}/webhooks/shopify", content=body, headers=headers, timeout=5)
 
 
@@ -59,6 +68,27 @@ def test_duplicate_webhook_id_is_acknowledged_but_stored_once(receiver: tuple[st
         assert _webhook(url, body, sign_webhook(body, SECRET), webhook_id="same").status_code == 200
     assert _webhook(url, body, sign_webhook(body, SECRET), webhook_id="other").status_code == 200
     assert len(inbox.since("shopify")) == 2
+
+
+def test_duplicate_event_with_a_fresh_webhook_id_is_stored_once(receiver: tuple[str, Inbox]) -> None:
+    """Shopify may send one event twice as two deliveries: same event id, new webhook ids."""
+    url, inbox = receiver
+    body = b'{"id": 2}'
+    signature = sign_webhook(body, SECRET)
+    for webhook_id in ("wh-a", "wh-b", "wh-c"):
+        assert _webhook(url, body, signature, webhook_id=webhook_id, event_id="ev-1").status_code == 200
+    # Another event, and the same event id under another topic, are new.
+    assert _webhook(url, body, signature, webhook_id="wh-d", event_id="ev-2").text == "ok"
+    assert (
+        _webhook(url, body, signature, webhook_id="wh-e", event_id="ev-1", topic="orders/updated").text
+        == "ok"
+    )
+    events = [i.load() for i in inbox.since("shopify")]
+    assert [(e["topic"], e["event_id"], e["webhook_id"]) for e in events] == [
+        ("orders/paid", "ev-1", "wh-a"),
+        ("orders/paid", "ev-2", "wh-d"),
+        ("orders/updated", "ev-1", "wh-e"),
+    ]
 
 
 @pytest.mark.parametrize(

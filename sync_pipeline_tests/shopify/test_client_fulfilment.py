@@ -68,3 +68,11 @@ def test_cancel_is_asynchronous_and_restocks(sandbox: Sandbox) -> None:
     with pytest.raises(ShopifyUserErrors) as again:
         sandbox.client.cancel_order(placed["id"])
     assert again.value.codes == ["INVALID"]
+
+
+def test_fulfilment_over_the_input_array_cap_is_refused_before_sending(sandbox: Sandbox) -> None:
+    lines = {f"gid://shopify/FulfillmentOrderLineItem/{i}": 1 for i in range(251)}
+    before = sandbox.client.stats.requests
+    with pytest.raises(ValueError, match="at most 250"):
+        sandbox.client.create_fulfillment({"gid://shopify/FulfillmentOrder/1": lines})
+    assert sandbox.client.stats.requests == before

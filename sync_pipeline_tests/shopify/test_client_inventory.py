@@ -6,7 +6,7 @@ import pytest
 
 from sync_pipeline.lib.shopify import ShopifyQueryError, ShopifyUserErrors, documents
 from sync_pipeline.lib.shopify.models import StockDelta, StockWrite
-from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
+from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec, ProductSpec, VariantSpec
 
 from .conftest import Sandbox
 
@@ -113,3 +113,22 @@ def test_inventory_mutations_require_idempotent_and_change_from(sandbox: Sandbox
         "name": "available", "reason": "correction",
         "quantities": [{"inventoryItemId": item, "locationId": loc, "quantity": 1}]}})  # fmt: skip
     assert data["inventorySetQuantities"]["userErrors"][0]["code"] == "COMPARE_QUANTITY_REQUIRED"
+
+
+def test_more_than_250_items_go_in_chunks_under_the_input_cap(sandbox: Sandbox) -> None:
+    """The sandbox refuses any input array over 250 (MAX_INPUT_SIZE_EXCEEDED); the client chunks."""
+    made = sandbox.control.add_product(
+        ProductSpec(title="Socks", variants=[VariantSpec(sku=f"SOCK-{i}", title=str(i)) for i in range(260)])
+    )
+    loc = sandbox.location_id()
+    items = [v["inventory_item_id"] for v in made["variants"]]
+    before = sandbox.client.stats.by_operation.get("InventorySetQuantities", 0)
+    sandbox.client.set_inventory_quantities(
+        [StockWrite(inventory_item_id=i, location_id=loc, quantity=3, expected=None) for i in items]
+    )
+    assert sandbox.client.stats.by_operation["InventorySetQuantities"] - before == 2
+    sandbox.client.adjust_inventory_quantities(
+        [StockDelta(inventory_item_id=i, location_id=loc, delta=1, expected=None) for i in items]
+    )
+    levels = sandbox.client.get_inventory_levels(items, loc)
+    assert len(levels) == 260 and {lv.available for lv in levels.values()} == {4}

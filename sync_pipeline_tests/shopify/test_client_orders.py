@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from sync_pipeline.lib.shopify import ShopifySearchWarning
 from sync_pipeline.lib.shopify.errors import ShopifyQueryError
 from sync_pipeline.sandbox.shopify.control import (
     AddressSpec,
@@ -183,6 +184,21 @@ def test_search_filters_on_status_tag_and_financial_status(sandbox: Sandbox) -> 
     assert ids("status:open AND financial_status:paid") == [paid["id"]]
     assert ids("financial_status:pending OR tag:vip") == [paid["id"], pending["id"]]
     assert ids("-tag:vip status:open") == [pending["id"]]
+
+
+def test_a_search_shopify_ignored_in_part_fails_loudly(sandbox: Sandbox) -> None:
+    """A misspelled field or an unquoted date would widen the result: the client refuses it."""
+    sandbox.seed()
+    sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")]))
+    since = datetime.now(UTC) - timedelta(hours=1)
+    with pytest.raises(ShopifySearchWarning) as typo:
+        list(sandbox.client.iter_orders_updated_since(since, extra_query="finacial_status:pending"))
+    assert "finacial_status" in str(typo.value) and typo.value.codes == ["invalid_field"]
+    with pytest.raises(ShopifySearchWarning) as bare:
+        list(sandbox.client.iter_orders_updated_since(since, extra_query="created_at:>=2999-01-01T00:00:00Z"))
+    assert bare.value.codes == ["invalid_value"]
+    # The client's own windows quote their dates, so they are applied, not ignored.
+    assert list(sandbox.client.iter_orders_updated_since(since, until=since + timedelta(seconds=1))) == []
 
 
 def test_shipping_line_comes_back_through_every_order_read(sandbox: Sandbox) -> None:

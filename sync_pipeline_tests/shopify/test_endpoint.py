@@ -77,7 +77,78 @@ def test_unknown_search_field_is_ignored_with_a_warning(sandbox: Sandbox) -> Non
     sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")]))
     body = sandbox.post('{ orders(first: 5, query: "finacial_status:paid") { nodes { id } } }').json()
     assert len(body["data"]["orders"]["nodes"]) == 1
-    assert body["extensions"]["search"][0]["field"] == "finacial_status"
+    assert body["extensions"]["search"] == [
+        {
+            "path": ["orders"],
+            "query": "finacial_status:paid",
+            "parsed": {"field": "finacial_status", "match_all": "paid"},
+            "warnings": [
+                {
+                    "field": "finacial_status",
+                    "message": "Invalid search field for this query.",
+                    "code": "invalid_field",
+                }
+            ],
+        }
+    ]
+
+
+def test_search_dates_must_be_quoted(sandbox: Sandbox) -> None:
+    sandbox.seed()
+    from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
+
+    sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")]))
+    future = "2999-01-01T00:00:00Z"
+    quoted = sandbox.post(
+        f"""{{ orders(first: 5, query: "updated_at:>='{future}' -tag:x") {{ nodes {{ id }} }} }}"""
+    )
+    assert quoted.json()["data"]["orders"]["nodes"] == [] and "search" not in quoted.json()["extensions"]
+    assert quoted.json()["extensions"]["cost"]
+    bare = sandbox.post(f'{{ orders(first: 5, query: "updated_at:>={future}") {{ nodes {{ id }} }} }}').json()
+    assert len(bare["data"]["orders"]["nodes"]) == 1  # the unquoted date was ignored: wider
+    [search] = bare["extensions"]["search"]
+    assert search["parsed"] == {"field": "updated_at", "range_gte": future}
+    assert search["warnings"][0]["code"] == "invalid_value" and search["warnings"][0]["field"] == "updated_at"
+
+
+def test_input_arrays_over_250_are_refused_for_every_argument(sandbox: Sandbox) -> None:
+    ids = [f"gid://shopify/InventoryItem/{i}" for i in range(251)]
+    body = sandbox.post("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids}).json()
+    [error] = body["errors"]
+    assert error["message"] == "The input array size of 251 is greater than the maximum allowed of 250"
+    assert error["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED" and "data" not in body
+    names = ", ".join(['"available"'] * 251)
+    nested = sandbox.post(
+        '{ inventoryItem(id: "gid://shopify/InventoryItem/1") { inventoryLevel(locationId: '
+        f'"gid://shopify/Location/1") {{ quantities(names: [{names}]) {{ name }} }} }} }}'
+    ).json()
+    assert nested["errors"][0]["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED"
+    assert nested["errors"][0]["path"] == ["quantities", "names"]
+    lines = [{"id": f"gid://shopify/FulfillmentOrderLineItem/{i}", "quantity": 1} for i in range(300)]
+    fulfilment = {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": "gid://shopify/FulfillmentOrder/1",
+                                                   "fulfillmentOrderLineItems": lines}]}  # fmt: skip
+    create = sandbox.post(
+        "mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) { userErrors { message } } }",
+        {"f": fulfilment},
+    ).json()
+    assert create["errors"][0]["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED"
+    assert create["errors"][0]["path"] == [
+        "fulfillmentCreate", "fulfillment", "lineItemsByFulfillmentOrder", 0, "fulfillmentOrderLineItems",
+    ]  # fmt: skip
+    changes = [{"inventoryItemId": f"gid://shopify/InventoryItem/{i}", "locationId": "gid://shopify/Location/1",
+                "delta": 1, "changeFromQuantity": None} for i in range(251)]  # fmt: skip
+    adjust = sandbox.post(
+        "mutation($i: InventoryAdjustQuantitiesInput!) { inventoryAdjustQuantities(input: $i)"
+        ' @idempotent(key: "k") { userErrors { message } } }',
+        {"i": {"name": "available", "reason": "correction", "changes": changes}},
+    ).json()
+    assert adjust["errors"][0]["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED"
+    assert (
+        sandbox.post("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids[:250]})
+        .json()
+        .get("errors")
+        is None
+    )
 
 
 def test_page_over_250_is_refused(sandbox: Sandbox) -> None:

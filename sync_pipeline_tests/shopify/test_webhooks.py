@@ -85,15 +85,21 @@ def test_failed_delivery_is_retried(sandbox: Sandbox, receiver: Receiver) -> Non
 def test_faults_drop_and_duplicate_deliveries(sandbox: Sandbox, receiver: Receiver) -> None:
     sandbox.seed()
     sandbox.control.register_webhook("ORDERS_CREATE", receiver.url)
-    sandbox.control.set_faults(FaultSettings(webhook_duplicate_rate=1.0))
+    sandbox.control.set_faults(FaultSettings(webhook_duplicate_rate=1.0, webhook_duplicate_fresh_id_rate=0.0))
     sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")]))
     receiver.wait_for(lambda reqs: len(reqs) == 2)
     (h1, b1), (h2, b2) = receiver.requests
-    assert h1["x-shopify-webhook-id"] == h2["x-shopify-webhook-id"] and b1 == b2
+    assert h1["x-shopify-webhook-id"] == h2["x-shopify-webhook-id"] and b1 == b2  # a redelivery
+    sandbox.control.set_faults(FaultSettings(webhook_duplicate_rate=1.0, webhook_duplicate_fresh_id_rate=1.0))
+    sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")]))
+    receiver.wait_for(lambda reqs: len(reqs) == 4)
+    (h3, b3), (h4, b4) = receiver.requests[2:]
+    assert h3["x-shopify-webhook-id"] != h4["x-shopify-webhook-id"] and b3 == b4  # a new delivery
+    assert h3["x-shopify-event-id"] == h4["x-shopify-event-id"] != h1["x-shopify-event-id"]
     sandbox.control.set_faults(FaultSettings(webhook_drop_rate=1.0))
     sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")]))
     time.sleep(0.3)
-    assert len(receiver.requests) == 2
+    assert len(receiver.requests) == 4
     assert sandbox.control.state()["webhook_deliveries"][-1]["status"] == "dropped"
 
 

@@ -6,6 +6,7 @@ from .errors import (
     ShopifyOutcomeUnknown,
     ShopifyQueryError,
     ShopifyRetriesExhausted,
+    ShopifySearchWarning,
     ShopifyUserErrors,
     UserError,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "ShopifyOutcomeUnknown",
     "ShopifyQueryError",
     "ShopifyRetriesExhausted",
+    "ShopifySearchWarning",
     "ShopifyUserErrors",
     "UserError",
     "sign_webhook",

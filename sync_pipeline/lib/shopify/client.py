@@ -308,6 +308,17 @@ class ShopifyClient:
         Not idempotent at Shopify: after `ShopifyOutcomeUnknown`, re-read the fulfilment orders'
         remaining quantities before sending again.
         """
+        # Shopify refuses any input array over 250 items (MAX_INPUT_SIZE_EXCEEDED). Splitting would
+        # send several shipping emails for one parcel, so that decision is the caller's.
+        too_long = [
+            fo for fo, lines in line_items_by_fulfillment_order.items() if len(lines or ()) > MAX_INPUT
+        ]
+        if len(line_items_by_fulfillment_order) > MAX_INPUT or too_long:
+            raise ValueError(
+                f"fulfillmentCreate takes at most {MAX_INPUT} fulfilment orders and {MAX_INPUT} line items "
+                f"per fulfilment order; got {len(line_items_by_fulfillment_order)} orders"
+                + (f", too many lines on {too_long}" if too_long else "")
+            )
         groups = []
         for fo_id, lines in line_items_by_fulfillment_order.items():
             group: dict[str, Any] = {"fulfillmentOrderId": fo_id}

@@ -33,6 +33,25 @@ class ShopifyQueryError(ShopifyError):
         return [str((e.get("extensions") or {}).get("code")) for e in self.errors if isinstance(e, dict)]
 
 
+class ShopifySearchWarning(ShopifyQueryError):
+    """Shopify ignored part of a search query (`extensions.search[].warnings`): a misspelled
+    field or an unquoted date. The result would be wider than asked, so it is not used."""
+
+    def __init__(self, operation: str, searches: list[dict[str, Any]]) -> None:
+        self.searches = searches
+        super().__init__(operation, searches)
+        problems = "; ".join(
+            f"{w.get('field')}: {w.get('message')} ({w.get('code')}) in query {s.get('query')!r}"
+            for s in searches
+            for w in s.get("warnings") or []
+        )
+        self.args = (f"{operation}: Shopify ignored part of the search: {problems}",)
+
+    @property
+    def codes(self) -> list[str]:
+        return [str(w.get("code")) for s in self.searches for w in s.get("warnings") or []]
+
+
 class ShopifyRetriesExhausted(ShopifyError):
     """Every attempt failed with a retryable problem (throttle, 429, 5xx, timeout)."""
 

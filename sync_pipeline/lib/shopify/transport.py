@@ -1,5 +1,8 @@
 """POST GraphQL to Shopify with pacing and retries; return `data` or raise a typed error.
 
+A search warning in `extensions.search` (a term Shopify ignored) raises `ShopifySearchWarning`
+rather than returning a result wider than asked.
+
 Retried: THROTTLED (HTTP 200 or 429, waiting what the bucket needs or `Retry-After`), 5xx,
 `INTERNAL_SERVER_ERROR`, timeouts and connection errors, with capped exponential backoff and
 full jitter. Not retried: validation errors, ACCESS_DENIED, 401/403, MAX_COST_EXCEEDED.
@@ -21,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from .errors import ShopifyOutcomeUnknown, ShopifyQueryError, ShopifyRetriesExhausted
+from .errors import ShopifyOutcomeUnknown, ShopifyQueryError, ShopifyRetriesExhausted, ShopifySearchWarning
 from .pacing import CostPacer
 
 log = logging.getLogger(__name__)
@@ -166,4 +169,9 @@ class GraphQLTransport:
         data = body.get("data")
         if not isinstance(data, dict):
             raise ShopifyQueryError(operation, body, status)
+        searches = (body.get("extensions") or {}).get("search") or []
+        warned = [s for s in searches if isinstance(s, dict) and s.get("warnings")]
+        if warned:
+            # A term Shopify ignored widens the result (a misspelled field reads every order).
+            raise ShopifySearchWarning(operation, warned)
         return 0.0, last, data

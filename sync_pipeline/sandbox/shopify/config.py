@@ -27,6 +27,15 @@ class FaultSettings(BaseModel):
     retry_after_seconds: float = Field(2.0, ge=0, description="the Retry-After those 429s carry")
     webhook_drop_rate: float = Field(0.0, ge=0, le=1)
     webhook_duplicate_rate: float = Field(0.0, ge=0, le=1)
+    webhook_duplicate_fresh_id_rate: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "share of duplicates sent as a new delivery (fresh X-Shopify-Webhook-Id, same "
+            "X-Shopify-Event-Id); the rest repeat the delivery with the same webhook id"
+        ),
+    )
     seed: int | None = None
 
 

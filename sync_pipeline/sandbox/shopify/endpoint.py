@@ -7,6 +7,8 @@ Assumptions (stricter where Shopify's behaviour is not documented):
   HTTP 429 with `Retry-After: <retry_after_seconds>` and a REST-style `{"errors": "…"}` body,
   as Shopify's edge sometimes does instead of the usual HTTP 200 THROTTLED; no bucket points
   are taken.
+- An input array over 250 items (any argument) is refused with MAX_INPUT_SIZE_EXCEEDED before
+  any cost check (input_limits.py).
 - A query whose requested cost exceeds 1,000 is refused with MAX_COST_EXCEEDED before any
   bucket check; one the bucket cannot cover answers HTTP 200 with THROTTLED, no `data`,
   and `actualQueryCost: null`. The requested cost is taken up front and the unused part
@@ -26,6 +28,7 @@ from starlette.responses import JSONResponse
 
 from .cost import CostCalculator
 from .errors import format_error, single, validation_errors
+from .input_limits import input_size_errors
 from .schema import load_schema, served_version
 
 if TYPE_CHECKING:
@@ -90,6 +93,9 @@ def _run(state: SandboxState, version: str, query: str, variables: dict[str, Any
     operation = get_operation_ast(document, name)
     if not isinstance(operation, OperationDefinitionNode):
         return single("An operation name is required when the document has several operations", "BAD_REQUEST")
+    oversized = input_size_errors(schema, document, operation, variables)
+    if oversized:
+        return {"errors": oversized}
     calc = CostCalculator(schema, document, operation, variables)
     requested = calc.requested()
     bucket = state.bucket

@@ -123,12 +123,6 @@ class MutationResolvers:
             )
         if reason not in REASONS:
             errors.append(_error(["input", "reason"], "The specified reason is invalid.", "INVALID_REASON"))
-        if len(rows) > 250:
-            errors.append(
-                _error(
-                    ["input", "quantities"], "At most 250 quantities per call.", "INVALID_QUANTITY_TOO_HIGH"
-                )
-            )
         planned, seen = [], set()
         for i, row in enumerate(rows):
             path = ["input", "quantities", str(i)]

@@ -5,7 +5,15 @@ leading `-` or `NOT` to negate, values quoted with ' or ", and the comparators `
 `:>`, `:>=`. Parentheses are not supported and make the query fail (stricter than Shopify).
 Like Shopify, a term on a field the resource does not know is ignored and reported in
 `extensions.search` rather than failing the query: a typo widens the result, so clients must
-read the warning. Bare words (no field) are matched against a resource's default text.
+read the warning. Shopify's search syntax says date values must be quoted; an unquoted value
+on a date field is ignored the same way, with an `invalid_value` warning. Bare words (no
+field) are matched against a resource's default text.
+
+`extensions.search` has Shopify's shape: one entry per searched connection,
+`{path, query, parsed, warnings: [{field, message, code}]}`, where `parsed` is the query tree
+(`{"and": […]}`, `{"or": […]}`, `{"not": …}`, or a term `{"field", "match_all" | "match_phrase" |
+"range_gt" | "range_gte" | "range_lt" | "range_lte": value}`). The `parsed` key names beyond
+`field`/`match_all`/`match_phrase`/`and` are assumed.
 """
 
 from __future__ import annotations
@@ -25,6 +33,17 @@ class Term:
     op: str  # ":", ":<", ":<=", ":>", ":>="
     value: str
     negated: bool = False
+    quoted: bool = False
+
+    def parsed(self) -> dict[str, Any]:
+        if self.op == ":":
+            kind = "match_phrase" if self.quoted else "match_all"
+        else:
+            kind = {":<": "range_lt", ":<=": "range_lte", ":>": "range_gt", ":>=": "range_gte"}[self.op]
+        node: dict[str, Any] = (
+            {kind: self.value} if self.field is None else {"field": self.field, kind: self.value}
+        )
+        return {"not": node} if self.negated else node
 
 
 class SearchSyntaxError(ValueError):
@@ -56,7 +75,10 @@ def parse(query: str | None) -> list[list[Term]]:
         if op is None:  # bare word: the "name" part is really the value
             value, name = (name or "") + (value or ""), None
             op = ":"
-        groups[-1].append(Term(name, op, _unquote(value or ""), bool(minus) or negate_next))
+        raw_value = value or ""
+        groups[-1].append(
+            Term(name, op, _unquote(raw_value), bool(minus) or negate_next, _unquote(raw_value) != raw_value)
+        )
         negate_next = False
     return [g for g in groups if g]
 
@@ -115,6 +137,16 @@ def compare(actual: Any, op: str, wanted: Any) -> bool:
 Matcher = Callable[[Any, Term], bool]
 
 
+class DateMatcher:
+    """A matcher on a date field: its values must be quoted (Shopify's search syntax)."""
+
+    def __init__(self, get: Callable[[Any], datetime | None]) -> None:
+        self.get = get
+
+    def __call__(self, record: Any, term: Term) -> bool:
+        return compare(self.get(record), term.op, parse_time(term.value))
+
+
 class Filter:
     """Matches records against a parsed query using one matcher per supported field."""
 
@@ -123,12 +155,40 @@ class Filter:
         self.fields = fields
         self.default = default
         self.warnings: list[dict[str, Any]] = []
+        self._ignored: set[Term] = set()
         for group in self.groups:
             for term in group:
-                if term.field is not None and term.field not in fields:
-                    self.warnings.append(
-                        {"field": term.field, "message": "Invalid search field for this query."}
-                    )
+                warning = self._warning(term)
+                if warning is not None:
+                    self._ignored.add(term)
+                    if warning not in self.warnings:
+                        self.warnings.append(warning)
+
+    def _warning(self, term: Term) -> dict[str, str] | None:
+        if term.field is None:
+            return None
+        matcher = self.fields.get(term.field)
+        if matcher is None:
+            return {
+                "field": term.field,
+                "message": "Invalid search field for this query.",
+                "code": "invalid_field",
+            }
+        if isinstance(matcher, DateMatcher) and not term.quoted:
+            return {
+                "field": term.field,
+                "message": f"Input `{term.value}` is not an accepted value: date values must be quoted.",
+                "code": "invalid_value",
+            }
+        return None
+
+    @property
+    def parsed(self) -> dict[str, Any]:
+        """The query tree as Shopify reports it in `extensions.search[].parsed`."""
+        ands = [g[0].parsed() if len(g) == 1 else {"and": [t.parsed() for t in g]} for g in self.groups]
+        if not ands:
+            return {}
+        return ands[0] if len(ands) == 1 else {"or": ands}
 
     def matches(self, record: Any) -> bool:
         if not self.groups:
@@ -136,17 +196,17 @@ class Filter:
         return any(all(self._term(record, t) for t in group) for group in self.groups)
 
     def _term(self, record: Any, term: Term) -> bool:
+        if term in self._ignored:
+            return True  # ignored, as Shopify does; reported in warnings
         if term.field is None:
             result = self.default(record, term) if self.default else True
-        elif term.field not in self.fields:
-            return True  # ignored, as Shopify does; reported in warnings
         else:
             result = self.fields[term.field](record, term)
         return result != term.negated
 
 
 def time_field(get: Callable[[Any], datetime | None]) -> Matcher:
-    return lambda record, term: compare(get(record), term.op, parse_time(term.value))
+    return DateMatcher(get)
 
 
 def text_field(get: Callable[[Any], str | None]) -> Matcher:

@@ -3,8 +3,10 @@
 Delivery follows Shopify's contract on a short clock: the body is the REST-shaped resource,
 `X-Shopify-Hmac-SHA256` is the base64 HMAC-SHA256 of the raw body keyed with the app secret,
 a non-2xx answer (or no answer) is retried with exponential backoff up to
-`webhook_max_attempts`, and fault injection may drop a delivery or send it twice (the duplicate
-carries the same `X-Shopify-Webhook-Id` and `X-Shopify-Event-Id`, as a redelivery would).
+`webhook_max_attempts`, and fault injection may drop a delivery or send it twice. A duplicate
+always carries the same `X-Shopify-Event-Id`; some (`webhook_duplicate_fresh_id_rate`) come as a
+new delivery with a fresh `X-Shopify-Webhook-Id`, the rest repeat the webhook id as a
+redelivery would. Shopify's guidance is to recognise duplicates by the event id.
 The payload is rendered when the event happens, so retries carry the original state.
 """
 
@@ -125,17 +127,23 @@ class Dispatcher:
                 "X-Shopify-Triggered-At": triggered,
                 "X-Shopify-Name": f"sandbox-{sub.id}",
             }
-            record = {"webhook_id": headers["X-Shopify-Webhook-Id"], "topic": TOPICS[topic], "uri": sub.uri,
-                      "status": "pending", "attempts": 0, "duplicate": False}  # fmt: skip
+            record = {"webhook_id": headers["X-Shopify-Webhook-Id"], "event_id": event_id,
+                      "topic": TOPICS[topic], "uri": sub.uri, "status": "pending", "attempts": 0,
+                      "duplicate": False}  # fmt: skip
             self.log.append(record)
             if self._random.random() < faults.webhook_drop_rate:
                 record["status"] = "dropped"
                 continue
             self._push(_Delivery(time.monotonic(), next(self._seq), sub.uri, body, headers, record))
             if self._random.random() < faults.webhook_duplicate_rate:
-                twin = {**record, "duplicate": True}
+                twin_headers = dict(headers)
+                if self._random.random() < faults.webhook_duplicate_fresh_id_rate:
+                    twin_headers["X-Shopify-Webhook-Id"] = str(uuid.uuid4())
+                twin = {**record, "duplicate": True, "webhook_id": twin_headers["X-Shopify-Webhook-Id"]}
                 self.log.append(twin)
-                self._push(_Delivery(time.monotonic() + 0.05, next(self._seq), sub.uri, body, headers, twin))
+                self._push(
+                    _Delivery(time.monotonic() + 0.05, next(self._seq), sub.uri, body, twin_headers, twin)
+                )
 
     def _push(self, delivery: _Delivery) -> None:
         with self._cond:
