@@ -22,6 +22,7 @@ Row = dict[str, Any]
 
 _ADDRESS = ("Line1", "Line2", "City", "Region", "Postcode", "Country")
 _ATTRS5 = tuple(f"Attribute{i}" for i in range(1, 6))
+_ATTRS15 = tuple(f"Attribute{i}" for i in range(1, 16))  # item types have 15 (API.md §7)
 
 
 def _cols(*spec: tuple[str, type] | str) -> tuple[Column, ...]:
@@ -75,7 +76,7 @@ ITEM_TYPE_COLUMNS = _cols(
     ("Width", Decimal),
     ("Depth", Decimal),
     "Tags",
-    *_ATTRS5,
+    *_ATTRS15,
 )
 CUSTOMER_COLUMNS = _cols(
     "Name",
