@@ -8,7 +8,7 @@ from sync_pipeline.lib.domain.sales_order import SalesOrderHeader
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.ports import SaveOutcomeUnknownError
 from sync_pipeline.lib.peoplevox import PeoplevoxFault, PeoplevoxUnavailable, SaveOutcomeUnknown
-from sync_pipeline.lib.peoplevox.client import _is_server_fault
+from sync_pipeline.lib.peoplevox.answers import is_server_fault as _is_server_fault
 from sync_pipeline_tests.peoplevox.conftest import Sandbox
 
 ROWS = [{"ItemCode": f"F{i}", "Barcode": f"B{i}", "Name": "n"} for i in range(3)]

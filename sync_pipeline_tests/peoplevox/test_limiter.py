@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from sync_pipeline.lib.peoplevox.client import _retry_after
+from sync_pipeline.lib.peoplevox.answers import retry_after as _retry_after
 from sync_pipeline.lib.peoplevox.pacer import RequestPacer
 from sync_pipeline.sandbox.peoplevox.limiter import LIMIT_DETAIL_PREFIX, LIMIT_SHAPES, SlidingWindowLimiter
 

@@ -81,7 +81,7 @@ def test_429_on_every_attempt_gives_up_naming_it(make_sandbox: Callable[..., San
 
 
 def test_retry_after_header_forms() -> None:
-    from sync_pipeline.lib.shopify.transport import _retry_after
+    from sync_pipeline.lib.retry_after import retry_after_seconds as _retry_after
 
     assert _retry_after("2.0") == 2.0 and _retry_after("3") == 3.0
     assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # an HTTP date in the past

@@ -3,18 +3,16 @@
 * Authenticates lazily and again after ``session_refresh_seconds`` idle (the service drops
   sessions after about 30 minutes). On a "Session Expired"/"Invalid Session" answer it
   re-authenticates once and repeats the call once.
-* Paces itself with a `RequestPacer` matching the service's limiter. How the service refuses
-  over its limit is unknown, so each of these counts as a refusal: a Detail naming the limit
-  (HTTP 200), HTTP 429 with or without Retry-After, HTTP 503, a `soap:Server` fault whose text
-  names a limit. The client then holds every slot for Retry-After, the wait the text gives, or
-  a whole window, and tries again (a refused request did nothing, so saves are resent too).
-* Transport errors before the request was sent and unreadable answers to reads are retried
-  with capped exponential backoff and full jitter.
-* A SaveData whose request left but whose answer did not arrive (timeout, dropped connection,
-  other 5xx, a `soap:Server` fault) raises `SaveOutcomeUnknown` and is never resent blindly.
-* SOAP faults: `soap:Server` is ASMX's report of an unhandled server error (HTTP 500): reads
-  retry it, saves are unknown. Any other fault code (`soap:Client`: the request itself is
-  malformed) raises `PeoplevoxFault`, which retrying will not fix.
+* Paces itself with a `RequestPacer` matching the service's limiter; on a refusal, in any of
+  the shapes `answers.py` recognises, it holds every slot as long as told (or a window) and
+  tries again: a refused request did nothing, so saves are resent too.
+* Transport errors before the request was sent, and failures after it (a `soap:Server` fault,
+  another 5xx, an unreadable answer) on reads, are retried with capped exponential backoff
+  and full jitter. A `soap:Client` fault raises `PeoplevoxFault` at once.
+* A SaveData whose request left but whose answer did not arrive or failed (timeout, dropped
+  connection, 5xx, a `soap:Server` fault) raises `SaveOutcomeUnknown` and is never resent
+  blindly. An answer whose per-row results cannot be trusted is settled by looking the rows
+  up (`save_results.py`).
 
 The password and session id are never logged or put in exception messages.
 """
@@ -22,24 +20,22 @@ The password and session id are never logged or put in exception messages.
 from __future__ import annotations
 
 import base64
-import email.utils
 import logging
 import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any, TypeVar
 
 import httpx
 
+from sync_pipeline.lib.peoplevox.answers import LimitRefused, Retryable, interpret
 from sync_pipeline.lib.peoplevox.csv_io import read_csv, read_header, write_csv
 from sync_pipeline.lib.peoplevox.errors import (
     PeoplevoxAuthError,
     PeoplevoxError,
-    PeoplevoxFault,
     PeoplevoxSessionError,
     PeoplevoxUnavailable,
     SaveOutcomeUnknown,
@@ -53,21 +49,13 @@ from sync_pipeline.lib.peoplevox.save_results import (
 )
 from sync_pipeline.lib.peoplevox.soap import (
     IntegrationResponse,
-    ResponseFormatError,
-    SoapFaultInfo,
     element,
     envelope,
-    parse_response,
 )
 
 log = logging.getLogger(__name__)
 
 SESSION_ERRORS = ("Security - Invalid Session", "Security - Session Expired")
-# Words a limiter's refusal is assumed to use, in a Detail or a soap:Server fault's text.
-_LIMIT = re.compile(r"request limit|rate limit|too many requests|throttl", re.IGNORECASE)
-_RETRY_AFTER = re.compile(r"retry after ([0-9]+(?:\.[0-9]+)?) second", re.IGNORECASE)
-# Never sleep longer than this on one refusal, whatever the service says.
-MAX_LIMIT_WAIT = 120.0
 MAX_ITEMS_PER_PAGE = 1000
 M = TypeVar("M", bound=PvxRow)
 
@@ -90,15 +78,6 @@ class DataPage:
 class _Session:
     session_id: str
     last_used: float
-
-
-class _LimitRefused(Exception):
-    """The service refused on its request limit; nothing of the request was done."""
-
-    def __init__(self, wait: float, shape: str) -> None:
-        super().__init__(shape)
-        self.wait = wait
-        self.shape = shape
 
 
 class PeoplevoxClient:
@@ -225,8 +204,8 @@ class PeoplevoxClient:
             finally:
                 self.pacer.release(slot)
             try:
-                return self._interpret(operation, answer)
-            except _LimitRefused as refused:
+                return interpret(operation, answer, self.pacer.window)
+            except LimitRefused as refused:
                 log.warning(
                     "peoplevox: request limit hit on %s (%s); waiting %.1fs",
                     operation,
@@ -236,7 +215,7 @@ class PeoplevoxClient:
                 self.pacer.back_off(refused.wait)
                 self.limit_refusals += 1
                 last_problem = f"request limit ({refused.shape})"
-            except _Retryable as retry:
+            except Retryable as retry:
                 last_problem = str(retry)
                 if is_save:  # the request may have been done, in part or whole
                     raise SaveOutcomeUnknown(_template_of(body), save_records or [], last_problem) from None
@@ -244,41 +223,6 @@ class PeoplevoxClient:
         raise PeoplevoxUnavailable(
             f"{operation}: gave up after {self.max_retries + 1} attempts ({last_problem})"
         )
-
-    def _interpret(self, operation: str, answer: httpx.Response) -> IntegrationResponse:
-        status = answer.status_code
-        if status in (429, 503):
-            # How Peoplevox refuses over its limit is unknown (API.md §11): 429 and 503 are
-            # treated as "slow down, nothing was done", waiting as long as Retry-After says or a
-            # whole window, which is always enough for a sliding-window limiter to let us in.
-            wait = _retry_after(answer.headers.get("retry-after"))
-            raise _LimitRefused(self.pacer.window if wait is None else wait, f"HTTP {status}")
-        parsed: IntegrationResponse | SoapFaultInfo | None = None
-        try:
-            parsed = parse_response(answer.content, operation)
-        except ResponseFormatError as exc:
-            if status >= 500 or status == 200:
-                raise _Retryable(f"HTTP {status}: {exc}") from None
-            raise PeoplevoxError(f"{operation}: HTTP {status}") from None
-        if isinstance(parsed, SoapFaultInfo):
-            if _is_server_fault(parsed.code) and _LIMIT.search(parsed.message):
-                # A limiter that reports itself as a server error refused before doing anything.
-                raise _LimitRefused(self._limit_wait(parsed.message), f"SOAP fault {parsed.code}")
-            if _is_server_fault(parsed.code):
-                # ASMX's report of an unhandled server error (SQL timeout, deadlock): the request
-                # may have been done in part, so a save is unknown and a read is worth retrying.
-                raise _Retryable(f"HTTP {status}: SOAP fault {parsed.code}: {parsed.message}")
-            raise PeoplevoxFault(f"{operation}: SOAP fault {parsed.code}: {parsed.message}", parsed.message)
-        if status != 200:
-            raise _Retryable(f"HTTP {status}")
-        if not parsed.ok and _LIMIT.search(parsed.detail):
-            raise _LimitRefused(self._limit_wait(parsed.detail), "request limit")
-        return parsed
-
-    def _limit_wait(self, text: str) -> float:
-        """The wait a refusal's text asks for ("Retry after 3.2 seconds"), else a whole window."""
-        match = _RETRY_AFTER.search(text)
-        return min(float(match.group(1)), MAX_LIMIT_WAIT) if match else self.pacer.window
 
     # -- reads ------------------------------------------------------------------------------
     def get_data(
@@ -454,33 +398,6 @@ class PeoplevoxClient:
 
     def unsubscribe_event(self, subscription_id: int) -> None:
         self._checked("UnsubscribeEvent", element("subscriptionId", int(subscription_id)))
-
-
-class _Retryable(Exception):
-    """A failure after the request was sent: reads retry it, a save's outcome is unknown."""
-
-
-def _retry_after(value: str | None) -> float | None:
-    """A Retry-After header (delta-seconds or an HTTP date) in seconds, capped; None if absent."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        try:
-            moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        seconds = (moment - datetime.now(UTC)).total_seconds()
-    return min(max(seconds, 0.0), MAX_LIMIT_WAIT)
-
-
-def _is_server_fault(code: str) -> bool:
-    """`soap:Server` (any prefix, or a `Server.…` subcode): the server failed, not the request."""
-    local = code.strip().rpartition(":")[2]
-    return local == "Server" or local.startswith("Server.")
 
 
 def _template_of(body: str) -> str:

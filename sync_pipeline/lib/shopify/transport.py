@@ -12,17 +12,16 @@ A mutation that is not idempotent (no `@idempotent` key) is not repeated after a
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
+from sync_pipeline.lib.retry_after import retry_after_seconds
 
 from .errors import ShopifyOutcomeUnknown, ShopifyQueryError, ShopifyRetriesExhausted, ShopifySearchWarning
 from .pacing import CostPacer
@@ -39,23 +38,6 @@ class TransportStats:
     points_requested: float = 0.0
     points_spent: float = 0.0
     by_operation: dict[str, int] = field(default_factory=dict)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a `Retry-After` header: delta-seconds (Shopify sends "2.0") or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        seconds = (moment - datetime.now(UTC)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 class GraphQLTransport:
@@ -139,7 +121,7 @@ class GraphQLTransport:
         last = f"HTTP {status}: {response.text[:500]}"
         if status == 429:
             self.stats.throttled += 1
-            retry_after = _retry_after(response.headers.get("Retry-After"))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             return (retry_after if retry_after is not None else self._backoff(attempt)), last, None
         if status >= 500:
             if not safe:
