@@ -18,7 +18,6 @@ LEDGER_TABLES = (
     "order_lines",
     "order_events",
     "pvx_injections",
-    "despatches",
     "despatch_packages",
     "shopify_fulfilments",
     "stock_snapshots",

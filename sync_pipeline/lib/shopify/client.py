@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +18,9 @@ import httpx
 
 from . import documents as docs
 from .errors import ShopifyQueryError, ShopifyUserErrors, UserError
+from .fulfilments import FulfilmentsApi
 from .models import (
     CancelJob,
-    Fulfillment,
-    FulfillmentOrder,
     InventoryAdjustmentGroup,
     InventoryLevel,
     LineItem,
@@ -30,7 +29,6 @@ from .models import (
     ProductVariant,
     StockDelta,
     StockWrite,
-    TrackingInfo,
     WebhookSubscription,
 )
 from .transport import GraphQLTransport, TransportStats
@@ -55,7 +53,7 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ShopifyClient:
+class ShopifyClient(FulfilmentsApi):
     def __init__(
         self,
         shop_url: str,
@@ -282,59 +280,6 @@ class ShopifyClient:
             if time.monotonic() > deadline:
                 return False
             time.sleep(poll_seconds)
-
-    # ----- fulfilment -----------------------------------------------------------------------
-    def get_fulfillment_orders(self, order_id: str, line_items: int = 50) -> list[FulfillmentOrder]:
-        first = max(1, min(MAX_PAGE, (self.max_query_cost - 3) // (6 + 2 * line_items)))
-        data = self.execute(
-            "FulfillmentOrders",
-            docs.FULFILLMENT_ORDERS,
-            {"id": order_id, "first": first, "lineItems": line_items},
-        )
-        order = data.get("order")
-        if order is None:
-            return []
-        return [FulfillmentOrder.model_validate(n) for n in order["fulfillmentOrders"]["nodes"]]
-
-    def create_fulfillment(
-        self,
-        line_items_by_fulfillment_order: Mapping[str, Mapping[str, int] | None],
-        *,
-        tracking: TrackingInfo | None = None,
-        notify_customer: bool = False,
-    ) -> Fulfillment:
-        """Fulfil the given FO line items (`{fo_id: {fo_line_item_id: quantity}}`; None = all remaining).
-
-        Not idempotent at Shopify: after `ShopifyOutcomeUnknown`, re-read the fulfilment orders'
-        remaining quantities before sending again.
-        """
-        # Shopify refuses any input array over 250 items (MAX_INPUT_SIZE_EXCEEDED). Splitting would
-        # send several shipping emails for one parcel, so that decision is the caller's.
-        too_long = [
-            fo for fo, lines in line_items_by_fulfillment_order.items() if len(lines or ()) > MAX_INPUT
-        ]
-        if len(line_items_by_fulfillment_order) > MAX_INPUT or too_long:
-            raise ValueError(
-                f"fulfillmentCreate takes at most {MAX_INPUT} fulfilment orders and {MAX_INPUT} line items "
-                f"per fulfilment order; got {len(line_items_by_fulfillment_order)} orders"
-                + (f", too many lines on {too_long}" if too_long else "")
-            )
-        groups = []
-        for fo_id, lines in line_items_by_fulfillment_order.items():
-            group: dict[str, Any] = {"fulfillmentOrderId": fo_id}
-            if lines is not None:
-                group["fulfillmentOrderLineItems"] = [{"id": k, "quantity": q} for k, q in lines.items()]
-            groups.append(group)
-        fulfillment: dict[str, Any] = {
-            "lineItemsByFulfillmentOrder": groups,
-            "notifyCustomer": notify_customer,
-        }
-        if tracking is not None:
-            fulfillment["trackingInfo"] = tracking.model_dump(exclude_none=True)
-        payload = self.execute("FulfillmentCreate", docs.FULFILLMENT_CREATE, {"fulfillment": fulfillment},
-                               safe_to_retry=False)["fulfillmentCreate"]  # fmt: skip
-        self._user_errors("FulfillmentCreate", payload)
-        return Fulfillment.model_validate(payload["fulfillment"])
 
     # ----- inventory ------------------------------------------------------------------------
     def get_inventory_levels(

@@ -133,6 +133,54 @@ mutation FulfillmentCreate($fulfillment: FulfillmentInput!) {
 }
 """
 
+# Every fulfilment order of many orders at once (line items first page; the client pages the rest).
+ORDERS_FULFILMENT_STATE = """
+query OrdersFulfilmentState($ids: [ID!]!, $first: Int!, $lineItems: Int!) {
+  nodes(ids: $ids) {
+    ... on Order {
+      id cancelledAt displayFulfillmentStatus
+      fulfillmentOrders(first: $first) {
+        pageInfo { hasNextPage }
+        nodes {
+          id status
+          supportedActions { action }
+          assignedLocation { name location { id } }
+          lineItems(first: $lineItems) {
+            pageInfo { hasNextPage }
+            nodes { id sku remainingQuantity totalQuantity lineItem { id sku } }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+# An order's fulfilments as Shopify holds them: read before retrying a fulfilment whose outcome is unknown.
+ORDER_FULFILLMENTS = """
+query OrderFulfillments($id: ID!, $first: Int!, $lineItems: Int!) {
+  order(id: $id) {
+    id
+    fulfillments(first: $first) {
+      id name status createdAt
+      trackingInfo { company number url }
+      fulfillmentLineItems(first: $lineItems) { nodes { quantity lineItem { id } } }
+    }
+  }
+}
+"""
+
+FULFILLMENT_TRACKING_INFO_UPDATE = """
+mutation FulfillmentTrackingInfoUpdate($fulfillmentId: ID!, $trackingInfoInput: FulfillmentTrackingInput!,
+                                       $notifyCustomer: Boolean) {
+  fulfillmentTrackingInfoUpdate(fulfillmentId: $fulfillmentId, trackingInfoInput: $trackingInfoInput,
+                                notifyCustomer: $notifyCustomer) {
+    fulfillment { id name status trackingInfo { company number url } }
+    userErrors { field message }
+  }
+}
+"""
+
 INVENTORY_LEVELS = """
 query InventoryLevels($ids: [ID!]!, $locationId: ID!, $names: [String!]!) {
   nodes(ids: $ids) {
@@ -213,6 +261,9 @@ ALL: dict[str, str] = {
     "Locations": LOCATIONS,
     "FulfillmentOrders": FULFILLMENT_ORDERS,
     "FulfillmentCreate": FULFILLMENT_CREATE,
+    "OrdersFulfilmentState": ORDERS_FULFILMENT_STATE,
+    "OrderFulfillments": ORDER_FULFILLMENTS,
+    "FulfillmentTrackingInfoUpdate": FULFILLMENT_TRACKING_INFO_UPDATE,
     "InventoryLevels": INVENTORY_LEVELS,
     "InventorySetQuantities": INVENTORY_SET_QUANTITIES,
     "InventoryAdjustQuantities": INVENTORY_ADJUST_QUANTITIES,

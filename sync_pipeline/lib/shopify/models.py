@@ -250,6 +250,55 @@ class Fulfillment(ShopifyModel):
     tracking_info: list[TrackingInfo] = Field(default_factory=list)
 
 
+class FulfillmentLineItem(ShopifyModel):
+    quantity: int
+    line_item: IdRef
+
+
+class OrderFulfillment(Fulfillment):
+    """A fulfilment read back from an order, with what it fulfilled."""
+
+    created_at: datetime
+    line_items: list[FulfillmentLineItem] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        return _nodes(data, "fulfillmentLineItems", "line_items")
+
+    @property
+    def quantities(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for item in self.line_items:
+            totals[item.line_item.id] = totals.get(item.line_item.id, 0) + item.quantity
+        return totals
+
+
+class OrderFulfilmentState(ShopifyModel):
+    """An order's fulfilment orders as they stand, read just before fulfilling."""
+
+    id: str
+    cancelled_at: datetime | None = None
+    display_fulfillment_status: str | None = None
+    fulfillment_orders: list[FulfillmentOrder] = Field(default_factory=list)
+    fulfillment_orders_truncated: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("fulfillmentOrders"), dict):
+            page = data["fulfillmentOrders"]
+            lines_cut = any(
+                (fo.get("lineItems") or {}).get("pageInfo", {}).get("hasNextPage")
+                for fo in page.get("nodes") or []
+            )
+            data = {
+                **data,
+                "fulfillmentOrdersTruncated": page.get("pageInfo", {}).get("hasNextPage") or lines_cut,
+            }
+        return _nodes(data, "fulfillmentOrders", "fulfillment_orders")
+
+
 class InventoryLevel(ShopifyModel):
     """One item's named quantities at one location (None: the item is not stocked there)."""
 

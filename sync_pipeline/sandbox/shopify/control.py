@@ -14,6 +14,7 @@ from .control_models import (
     CompanySpec,
     ComponentSpec,
     EditSpec,
+    FulfillmentOrderAction,
     LineSpec,
     OrderSpec,
     ProductSpec,
@@ -31,6 +32,7 @@ __all__ = [
     "ComponentSpec",
     "EditSpec",
     "FaultSettings",
+    "FulfillmentOrderAction",
     "LineSpec",
     "OrderSpec",
     "ProductSpec",
@@ -100,6 +102,15 @@ class SandboxControl:
 
     def cancel_order(self, order_id: str | int, cancel: CancelSpec | None = None) -> dict[str, Any]:
         return dict(self._call("POST", f"/orders/{self._ref(order_id)}/cancel", cancel or CancelSpec()))
+
+    def fulfillment_orders(self, order_id: str | int, action: str) -> dict[str, Any]:
+        """A merchant's `hold`, `release`, `close` or `incomplete` on all the order's fulfilment orders."""
+        path = f"/orders/{self._ref(order_id)}/fulfillment-orders"
+        return dict(self._call("POST", path, FulfillmentOrderAction(action=action)))  # type: ignore[arg-type]
+
+    def emails(self) -> list[dict[str, Any]]:
+        """Customer emails Shopify would have sent: shipping confirmations and shipping updates."""
+        return list(self._call("GET", "/emails"))
 
     # faults, webhooks, state
     def set_faults(self, faults: FaultSettings) -> dict[str, Any]:

@@ -16,7 +16,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .config import FaultSettings
-from .control_models import CancelSpec, EditSpec, OrderSpec, ProductSpec, StockSpec, WebhookSpec
+from .control_models import (
+    CancelSpec,
+    EditSpec,
+    FulfillmentOrderAction,
+    OrderSpec,
+    ProductSpec,
+    StockSpec,
+    WebhookSpec,
+)
 from .ids import gid
 from .snapshot import order_snapshot, snapshot
 from .state import SandboxState
@@ -90,6 +98,8 @@ def _order_action(action: str) -> Handler:
             order = store.edit_order(ref, spec)
         elif action == "cancel":
             order = store.cancel_order(ref, spec.reason, spec.restock)
+        elif action == "fulfillment_orders":
+            order = store.fulfillment_order_action(ref, spec.action)
         else:
             with store.lock:
                 order = store.order(ref)
@@ -109,6 +119,11 @@ def _webhook(state: SandboxState, _: Request, spec: WebhookSpec) -> dict[str, An
     return {"id": gid("WebhookSubscription", sub.id), "topic": sub.topic, "uri": sub.uri}
 
 
+def _emails(state: SandboxState) -> list[dict[str, Any]]:
+    with state.store.lock:
+        return [dict(e) for e in state.store.emails]
+
+
 def _bucket_reset(state: SandboxState, _: Request, __: Any) -> dict[str, Any]:
     state.bucket.reset()
     return state.bucket.throttle_status()
@@ -125,6 +140,13 @@ def routes() -> list[Route]:
         _route("/_sandbox/orders/{order_id}/paid", "POST", None, _order_action("paid")),
         _route("/_sandbox/orders/{order_id}/edit", "POST", EditSpec, _order_action("edit")),
         _route("/_sandbox/orders/{order_id}/cancel", "POST", CancelSpec, _order_action("cancel")),
+        _route(
+            "/_sandbox/orders/{order_id}/fulfillment-orders",
+            "POST",
+            FulfillmentOrderAction,
+            _order_action("fulfillment_orders"),
+        ),
+        Route("/_sandbox/emails", lambda r: JSONResponse(_emails(r.app.state.sandbox)), methods=["GET"]),
         _route("/_sandbox/faults", "PUT", FaultSettings, _faults),
         _route("/_sandbox/webhooks", "POST", WebhookSpec, _webhook),
         _route("/_sandbox/bucket/reset", "POST", None, _bucket_reset),

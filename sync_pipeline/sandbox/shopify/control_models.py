@@ -66,6 +66,9 @@ class LineSpec(BaseModel):
     quantity: int = Field(1, ge=1)
     price: Decimal | None = None  # overrides the variant price (0 for free lines)
     custom_attributes: dict[str, str] = Field(default_factory=dict)
+    # The location this line is assigned to (name or gid); default: the order's. Shopify makes one
+    # fulfilment order per assigned location.
+    location: str | None = None
 
 
 class CompanySpec(BaseModel):
@@ -93,6 +96,12 @@ class OrderSpec(BaseModel):
     # Default: a free "Standard" rate; None: no shipping line (Shopify's null `shippingLine`).
     shipping_line: ShippingLineSpec | None = Field(default_factory=ShippingLineSpec)
     location: str | None = None
+
+
+class FulfillmentOrderAction(BaseModel):
+    """What a merchant does to an order's fulfilment orders in the admin (not via our app)."""
+
+    action: Literal["hold", "release", "close", "incomplete"]
 
 
 class QuantityChange(BaseModel):

@@ -119,10 +119,12 @@ class FulfillmentOrder:
     id: int
     order_id: int
     location_id: int
-    status: str  # OPEN, IN_PROGRESS, CLOSED, CANCELLED
+    status: str  # OPEN, IN_PROGRESS, ON_HOLD, CLOSED, CANCELLED, INCOMPLETE
     created_at: datetime
     updated_at: datetime
     lines: list[FulfillmentOrderLine] = field(default_factory=list)
+    # What a hold returns to on release (OPEN, or IN_PROGRESS once something was fulfilled).
+    held_from: str | None = None
 
 
 @dataclass
@@ -135,6 +137,8 @@ class Fulfillment:
     lines: list[tuple[int, int, int]]  # (fulfillment line id, line item id, quantity)
     notify_customer: bool
     status: str = "SUCCESS"
+    updated_at: datetime | None = None
+    location_id: int | None = None
 
 
 @dataclass
@@ -216,6 +220,13 @@ class Order:
         if not shippable or (shipped and shipped >= wanted):
             return "FULFILLED" if shipped else "UNFULFILLED"
         return "PARTIALLY_FULFILLED" if shipped else "UNFULFILLED"
+
+    def display_fulfillment_status(self, fulfillment_orders: list[FulfillmentOrder]) -> str:
+        """`displayFulfillmentStatus`: ON_HOLD while nothing shipped and a fulfilment order is held."""
+        status = self.fulfillment_status()
+        if status == "UNFULFILLED" and any(fo.status == "ON_HOLD" for fo in fulfillment_orders):
+            return "ON_HOLD"
+        return status
 
 
 @dataclass

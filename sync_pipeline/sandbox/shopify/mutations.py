@@ -11,6 +11,11 @@ Assumptions (stricter where Shopify does not document the behaviour):
   with different input it is `IDEMPOTENCY_KEY_PARAMETER_MISMATCH`. Keys are scoped per mutation.
 - `orderCancel` answers at once with a job that is not done; the cancellation itself is applied
   a moment later on a background timer, so callers must poll `job(id:)` or re-read the order.
+- `fulfillmentCreate` refuses fulfilment orders that are not OPEN or IN_PROGRESS (ON_HOLD, CLOSED,
+  INCOMPLETE, CANCELLED) and any quantity above `remainingQuantity`, with Shopify's user-error texts;
+  nothing is fulfilled when any part is refused.
+- `fulfillmentTrackingInfoUpdate` replaces the tracking of a fulfilment; with `notifyCustomer: true`
+  Shopify sends a shipping-update email (recorded like the confirmation emails).
 - Webhook subscriptions accept `http://` URIs (Shopify demands https) so tests can listen on
   127.0.0.1.
 """
@@ -373,13 +378,15 @@ class MutationResolvers:
             tracking,
             rows,
             notify,
+            updated_at=now,
+            location_id=plan[0][0].location_id,
         )
         store.fulfillments[record.id] = record
         order.fulfillment_ids.append(record.id)
         store._touch(order)
         store._event(order, "fulfilled", fulfillment=gid("Fulfillment", record.id))
         if notify:
-            store._event(order, "shipping_confirmation_sent", fulfillment=gid("Fulfillment", record.id))
+            store.email(order, record.id, "shipping_confirmation", tracking)
         store.emit("FULFILLMENTS_CREATE", {"order": order.id, "fulfillment": record.id})
         status = order.fulfillment_status()
         store.emit(
@@ -387,6 +394,34 @@ class MutationResolvers:
         )
         store.emit("ORDERS_UPDATED", {"order": order.id})
         return FulfillmentView(store, record)
+
+    def fulfillmentTrackingInfoUpdate(
+        self,
+        info: Any,
+        fulfillmentId: str,
+        trackingInfoInput: dict[str, Any],
+        notifyCustomer: bool | None = None,
+    ) -> Any:
+        store = self.store
+        with store.lock:
+            record = store.fulfillments.get(parse_gid(fulfillmentId, "Fulfillment") or -1)
+            if record is None:
+                return {
+                    "fulfillment": None,
+                    "userErrors": [_error(["fulfillmentId"], "Fulfillment does not exist.")],
+                }
+            tracking, errors = _tracking(trackingInfoInput, base=["trackingInfoInput"])
+            if errors:
+                return {"fulfillment": None, "userErrors": errors}
+            order = store.orders[record.order_id]
+            record.tracking = tracking
+            record.updated_at = datetime.now(UTC)
+            store._touch(order)
+            store._event(order, "tracking_updated", fulfillment=gid("Fulfillment", record.id))
+            if notifyCustomer:
+                store.email(order, record.id, "shipping_update", tracking)
+            store.emit("FULFILLMENTS_UPDATE", {"order": order.id, "fulfillment": record.id})
+            return {"fulfillment": FulfillmentView(store, record), "userErrors": []}
 
     # ----- cancellation ---------------------------------------------------------------------
     def orderCancel(self, info: Any, orderId: str, reason: str, restock: bool, **_: Any) -> dict[str, Any]:
@@ -453,10 +488,12 @@ class MutationResolvers:
         return subscribe(self.store, topic, uri, options or {})
 
 
-def _tracking(info: dict[str, Any] | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _tracking(
+    info: dict[str, Any] | None, base: list[str] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if not info:
         return [], []
-    base = ["fulfillment", "trackingInfo"]
+    base = base or ["fulfillment", "trackingInfo"]
     if info.get("number") and info.get("numbers"):
         return [], [_error(base, "Specify number or numbers, not both.")]
     if info.get("url") and info.get("urls"):

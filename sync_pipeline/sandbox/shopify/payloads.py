@@ -122,7 +122,7 @@ def level_payload(store: Store, key: tuple[int, int]) -> dict[str, Any]:
 
 
 def build(store: Store, topic: str, ref: dict[str, Any]) -> dict[str, Any]:
-    if topic == "FULFILLMENTS_CREATE":
+    if topic in ("FULFILLMENTS_CREATE", "FULFILLMENTS_UPDATE"):
         return fulfillment_payload(store, ref["fulfillment"])
     if topic == "INVENTORY_LEVELS_UPDATE":
         return level_payload(store, ref["level"])

@@ -5,8 +5,14 @@ moves on order, fulfilment and cancel; monotonic `updatedAt`; which webhooks fir
 one place. Webhooks are handed to `emit`, which only enqueues: delivery is asynchronous.
 
 Assumptions (stricter where Shopify's behaviour is not documented):
-- One fulfilment order per order, at the order's location, covering only lines that require
-  shipping; gift cards and other non-shipping lines never appear on a fulfilment order.
+- One fulfilment order per assigned location (the order's, or a line's own), covering only lines
+  that require shipping; gift cards and other non-shipping lines never appear on a fulfilment order.
+- A merchant's hold puts a fulfilment order ON_HOLD (nothing can be fulfilled from it); release
+  returns it to OPEN, or IN_PROGRESS if part of it was fulfilled. Closing it by hand (CLOSED) or
+  a fulfilment service giving up (INCOMPLETE) keeps its remaining quantities but refuses
+  fulfilments. Cancelling the order closes its fulfilment orders.
+- Each fulfilment created with `notifyCustomer: true` sends one shipping-confirmation email and a
+  tracking update with `notifyCustomer: true` one shipping-update email; `emails` records them.
 - Placing an order commits stock (available -= q, committed += q) at that location even when
   that drives `available` negative (Shopify does so for "continue selling" items).
 - A bundle line is exploded into its components, all in one `lineItemGroup`; the bundle price is
@@ -28,7 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .control_models import AddressSpec, EditSpec, LineSpec, OrderSpec, ProductSpec
-from .ids import IdSequence, parse_gid
+from .ids import IdSequence, gid, parse_gid
 from .model import (
     Component,
     Customer,
@@ -77,6 +83,8 @@ class Store:
         self.subscriptions: dict[int, WebhookSubscription] = {}
         self.jobs: dict[int, dict[str, Any]] = {}
         self.idempotency: dict[tuple[str, str], tuple[str, Any]] = {}
+        # Emails Shopify would send to customers: {order, fulfillment, kind, tracking_numbers, at}.
+        self.emails: list[dict[str, Any]] = []
         self.emit: Emit = lambda topic, payload: None
         for name in location_names or ["Warehouse"]:
             self.add_location(name)
@@ -245,7 +253,9 @@ class Store:
     def place_order(self, spec: OrderSpec) -> Order:
         with self.lock:
             location = self.location_ref(spec.location)
-            lines = [li for ls in spec.lines for li in self._lines_for(ls)]
+            placed = [(li, self.location_ref(ls.location or spec.location)) for ls in spec.lines
+                      for li in self._lines_for(ls)]  # fmt: skip
+            lines = [li for li, _ in placed]
             now = _now()
             customer = Customer(self.ids.next(), spec.customer_name, spec.email, list(spec.customer_tags))
             order = Order(
@@ -270,14 +280,20 @@ class Store:
                 line_items=lines,
             )
             self.orders[order.id] = order
-            shippable = [li for li in lines if li.requires_shipping]
-            if shippable:
-                fo = FulfillmentOrder(self.ids.next(), order.id, location.id, "OPEN", now, now)
-                for li in shippable:
-                    fo.lines.append(FulfillmentOrderLine(self.ids.next(), li.id, li.quantity, li.quantity))
-                    self._move_stock(li, location.id, li.quantity, -li.quantity)
-                self.fulfillment_orders[fo.id] = fo
-                order.fulfillment_order_ids.append(fo.id)
+            by_location: dict[int, FulfillmentOrder] = {}
+            for li, line_location in placed:
+                if not li.requires_shipping:
+                    continue
+                fo = by_location.get(line_location.id)
+                if fo is None:
+                    fo = by_location[line_location.id] = FulfillmentOrder(
+                        self.ids.next(), order.id, line_location.id, "OPEN", now, now
+                    )
+                    self.fulfillment_orders[fo.id] = fo
+                    order.fulfillment_order_ids.append(fo.id)
+                fo.lines.append(FulfillmentOrderLine(self.ids.next(), li.id, li.quantity, li.quantity))
+                self._move_stock(li, line_location.id, li.quantity, -li.quantity)
+            del location  # every line carries its own location now
             self._event(order, "placed")
             self.emit("ORDERS_CREATE", {"order": order.id})
             if order.financial_status == "PAID":
@@ -414,6 +430,35 @@ class Store:
             self.emit("ORDERS_CANCELLED", {"order": order.id})
             self.emit("ORDERS_UPDATED", {"order": order.id})
             return order
+
+    def fulfillment_order_action(self, ref: str, action: str) -> Order:
+        """A merchant holds, releases or closes an order's fulfilment orders in the admin."""
+        with self.lock:
+            order = self.order(ref)
+            now = _now()
+            for fo_id in order.fulfillment_order_ids:
+                fo = self.fulfillment_orders[fo_id]
+                if action == "hold" and fo.status in ("OPEN", "IN_PROGRESS"):
+                    fo.held_from, fo.status = fo.status, "ON_HOLD"
+                elif action == "release" and fo.status == "ON_HOLD":
+                    fo.status, fo.held_from = fo.held_from or "OPEN", None
+                elif action in ("close", "incomplete") and fo.status in ("OPEN", "IN_PROGRESS", "ON_HOLD"):
+                    fo.status = "CLOSED" if action == "close" else "INCOMPLETE"
+                else:
+                    continue
+                fo.updated_at = now
+            self._touch(order)
+            self._event(order, f"fulfillment_orders_{action}")
+            self.emit("ORDERS_UPDATED", {"order": order.id})
+            return order
+
+    def email(self, order: Order, fulfillment_id: int, kind: str, tracking: list[dict[str, Any]]) -> None:
+        numbers = [t["number"] for t in tracking if t.get("number")]
+        self.emails.append(
+            {"order": gid("Order", order.id), "fulfillment": gid("Fulfillment", fulfillment_id), "kind": kind,
+             "tracking_numbers": numbers, "at": _now().isoformat()}
+        )  # fmt: skip
+        self._event(order, f"{kind}_sent", fulfillment=gid("Fulfillment", fulfillment_id))
 
     def _event(self, order: Order, kind: str, **detail: Any) -> None:
         order.events.append({"at": _now().isoformat(), "kind": kind, **detail})

@@ -207,9 +207,12 @@ class LineItemView:
         }
 
 
+# What a merchant's app may do next (Shopify lists more, e.g. MOVE and SPLIT, which we do not serve).
 SUPPORTED_ACTIONS = {
-    "OPEN": ["CREATE_FULFILLMENT"],
-    "IN_PROGRESS": ["CREATE_FULFILLMENT"],
+    "OPEN": ["CREATE_FULFILLMENT", "HOLD"],
+    "IN_PROGRESS": ["CREATE_FULFILLMENT", "HOLD"],
+    "ON_HOLD": ["RELEASE_HOLD"],
+    "INCOMPLETE": [],
     "CLOSED": [],
     "CANCELLED": [],
 }
@@ -264,6 +267,8 @@ class FulfillmentView:
         self.name = f.name
         self.status = f.status
         self.createdAt = iso(f.created_at)
+        self.updatedAt = iso(f.updated_at or f.created_at)
+        self.totalQuantity = sum(q for _, _, q in f.lines)
 
     def trackingInfo(self, info: Any, first: int | None = None) -> list[dict[str, Any]]:
         return self._f.tracking[:first] if first is not None else self._f.tracking
@@ -301,7 +306,9 @@ class OrderView:
         self.closed = order.closed_at is not None
         self.closedAt = iso(order.closed_at)
         self.displayFinancialStatus = order.financial_status
-        self.displayFulfillmentStatus = order.fulfillment_status()
+        self.displayFulfillmentStatus = order.display_fulfillment_status(
+            [store.fulfillment_orders[i] for i in order.fulfillment_order_ids]
+        )
         self.fullyPaid = order.financial_status == "PAID"
         self.test = order.test
         self.edited = order.edited

@@ -43,6 +43,7 @@ TOPICS = {
     "ORDERS_FULFILLED": "orders/fulfilled",
     "ORDERS_PARTIALLY_FULFILLED": "orders/partially_fulfilled",
     "FULFILLMENTS_CREATE": "fulfillments/create",
+    "FULFILLMENTS_UPDATE": "fulfillments/update",
     "INVENTORY_LEVELS_UPDATE": "inventory_levels/update",
 }
 REST_TO_ENUM = {v: k for k, v in TOPICS.items()}

@@ -5,6 +5,8 @@ rules = load_business_rules(Path("data/config"))   # raises ConfigError naming f
 
 from .bundles import BundleComponent, BundlesConfig, BundleSpec
 from .business_rules import BusinessRules
+from .carriers import CarrierRule, CarriersConfig
+from .despatches import DespatchesConfig, WithoutTracking
 from .errors import ConfigError, ConfigProblem, ConfigWarning
 from .loader import RULES_FILES, load_business_rules
 from .orders import OrdersConfig
@@ -19,9 +21,12 @@ __all__ = [
     "BundleSpec",
     "BundlesConfig",
     "BusinessRules",
+    "CarrierRule",
+    "CarriersConfig",
     "ConfigError",
     "ConfigProblem",
     "ConfigWarning",
+    "DespatchesConfig",
     "OrdersConfig",
     "Priority",
     "RouteSpec",
@@ -31,5 +36,6 @@ __all__ = [
     "SkuOverridesConfig",
     "StockBuffersConfig",
     "VelocityTier",
+    "WithoutTracking",
     "load_business_rules",
 ]

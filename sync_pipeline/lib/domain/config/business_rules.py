@@ -8,6 +8,8 @@ from pydantic import Field
 
 from .base import RulesModel, SemanticProblem
 from .bundles import BundlesConfig
+from .carriers import CarriersConfig
+from .despatches import DespatchesConfig
 from .orders import OrdersConfig
 from .routing import RoutingConfig
 from .sku_overrides import SkuOverridesConfig
@@ -20,6 +22,8 @@ class BusinessRules(RulesModel):
     bundles: BundlesConfig = Field(default_factory=BundlesConfig)
     stock_buffers: StockBuffersConfig = Field(default_factory=StockBuffersConfig)
     orders: OrdersConfig = Field(default_factory=OrdersConfig)
+    carriers: CarriersConfig = Field(default_factory=CarriersConfig)
+    despatches: DespatchesConfig = Field(default_factory=DespatchesConfig)
 
     def semantic_problems(self) -> list[SemanticProblem]:
         # Paths start with the section name so the loader can tell which file to blame.

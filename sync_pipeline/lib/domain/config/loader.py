@@ -12,6 +12,8 @@ from pydantic import BaseModel, ValidationError
 from .base import DEFER_CHECKS, RulesModel
 from .bundles import BundlesConfig
 from .business_rules import BusinessRules
+from .carriers import CarriersConfig
+from .despatches import DespatchesConfig
 from .errors import ConfigError, ConfigProblem, ConfigWarning
 from .orders import OrdersConfig
 from .pydantic_errors import describe_validation_error
@@ -36,6 +38,8 @@ RULES_FILES: tuple[RulesFile, ...] = (
     RulesFile("bundles", "bundles.yaml", BundlesConfig, required=False),
     RulesFile("stock_buffers", "stock_buffers.yaml", StockBuffersConfig, required=False),
     RulesFile("orders", "orders.yaml", OrdersConfig, required=False),
+    RulesFile("carriers", "carriers.yaml", CarriersConfig, required=False),
+    RulesFile("despatches", "despatches.yaml", DespatchesConfig, required=False),
 )
 
 

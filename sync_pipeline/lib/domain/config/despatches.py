@@ -1,0 +1,45 @@
+"""`despatches.yaml`: how despatches go back to Shopify."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, Strict
+
+from .base import RulesModel, SemanticProblem
+
+
+class WithoutTracking(StrEnum):
+    # Fulfil without a tracking number once the wait is over; add it with
+    # fulfillmentTrackingInfoUpdate when it comes (the default: see docs/despatches_flow.md).
+    FULFIL = "fulfil"
+    # Keep waiting for the tracking number, however long (the exception says so).
+    WAIT = "wait"
+
+
+class DespatchesConfig(RulesModel):
+    # Shopify sends its shipping-confirmation email for each fulfilment created with this set.
+    notify_customer: bool = True
+    # A package read without a tracking number waits this long for one before the rule below.
+    tracking_wait_minutes: int = Field(default=20, ge=0, le=24 * 60)
+    without_tracking: Annotated[WithoutTracking, Strict(False)] = WithoutTracking.FULFIL
+    # A despatched package not fulfilled in Shopify this long after we read it fails the
+    # despatches_reach_shopify check.
+    unfulfilled_minutes: int = Field(default=30, ge=1)
+    # How far back the very first read of the Despatch summary goes.
+    initial_lookback_days: int = Field(default=2, ge=1, le=60)
+
+    def semantic_problems(self) -> list[SemanticProblem]:
+        if (
+            self.without_tracking is WithoutTracking.FULFIL
+            and self.unfulfilled_minutes <= self.tracking_wait_minutes
+        ):
+            return [
+                SemanticProblem(
+                    ("unfulfilled_minutes",),
+                    f"{self.unfulfilled_minutes} minutes is not longer than tracking_wait_minutes "
+                    f"({self.tracking_wait_minutes}): every package waiting for tracking would fail the check",
+                )
+            ]
+        return []

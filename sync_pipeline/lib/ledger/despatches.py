@@ -1,0 +1,229 @@
+"""Despatched packages read from Peoplevox, and each order's despatch state.
+
+A package is keyed by its Peoplevox package number (`DES00042`, `DES00042-1`): reading the same
+report rows again changes nothing, except a tracking number that arrived since.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+
+from sync_pipeline.lib.ledger.records import to_naive_utc, utcnow
+
+
+@dataclass(frozen=True)
+class PackageRow:
+    package_number: str
+    despatch_number: str
+    sales_order_number: str
+    shopify_order_id: str | None
+    despatched_at: datetime
+    despatch_date: date
+    carrier: str | None
+    service: str | None
+    site: str | None
+    tracking_number: str | None
+    tracking_seen_at: datetime | None
+    items: dict[str, int]
+    state: str
+    state_reason: str | None
+    first_seen_at: datetime
+    updated_at: datetime
+
+
+_COLUMNS = [f.name for f in fields(PackageRow)]
+
+
+def _row(values: Sequence[Any]) -> PackageRow:
+    data = dict(zip(_COLUMNS, values, strict=True))
+    if isinstance(data["items"], str):
+        data["items"] = json.loads(data["items"])
+    return PackageRow(**data)
+
+
+@dataclass
+class UpsertCounts:
+    new: list[str]
+    tracking_added: list[str]
+
+
+def upsert(con: duckdb.DuckDBPyConnection, packages: Iterable[PackageRow]) -> UpsertCounts:
+    """Insert new packages; on a known one only a newly arrived tracking number is taken."""
+    rows = {p.package_number: p for p in packages}
+    counts = UpsertCounts([], [])
+    if not rows:
+        return counts
+    known = get_many(con, list(rows))
+    now = utcnow()
+    inserts, tracking = [], []
+    for number, p in rows.items():
+        before = known.get(number)
+        if before is None:
+            seen = now if p.tracking_number else None
+            inserts.append(
+                [
+                    p.package_number, p.despatch_number, p.sales_order_number, p.shopify_order_id,
+                    to_naive_utc(p.despatched_at), p.despatch_date, p.carrier, p.service, p.site,
+                    p.tracking_number, seen, json.dumps(p.items, ensure_ascii=False), p.state,
+                    p.state_reason, now, now,
+                ]
+            )  # fmt: skip
+            counts.new.append(number)
+        elif p.tracking_number and not before.tracking_number:
+            tracking.append([p.tracking_number, now, now, number])
+            counts.tracking_added.append(number)
+    if inserts:
+        con.executemany(
+            f"INSERT INTO despatch_packages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})",
+            inserts,
+        )
+    if tracking:
+        con.executemany(
+            "UPDATE despatch_packages SET tracking_number = ?, tracking_seen_at = ?, updated_at = ? "
+            "WHERE package_number = ?",
+            tracking,
+        )
+    return counts
+
+
+def get_many(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> dict[str, PackageRow]:
+    wanted = [[n] for n in dict.fromkeys(numbers)]
+    if not wanted:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_packages (n VARCHAR)")
+    con.executemany("INSERT INTO wanted_packages VALUES (?)", wanted)
+    rows = con.execute(
+        f"SELECT {', '.join('p.' + c for c in _COLUMNS)} FROM despatch_packages p "
+        "JOIN wanted_packages w ON w.n = p.package_number"
+    ).fetchall()
+    return {r.package_number: r for r in map(_row, rows)}
+
+
+def for_orders(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict[str, list[PackageRow]]:
+    """Every package of these orders, in despatch order (time, then package number)."""
+    wanted = [[i] for i in dict.fromkeys(order_ids)]
+    if not wanted:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_package_orders (id VARCHAR)")
+    con.executemany("INSERT INTO wanted_package_orders VALUES (?)", wanted)
+    rows = con.execute(
+        f"SELECT {', '.join('p.' + c for c in _COLUMNS)} FROM despatch_packages p "
+        "JOIN wanted_package_orders w ON w.id = p.shopify_order_id ORDER BY p.despatched_at, p.package_number"
+    ).fetchall()
+    found: dict[str, list[PackageRow]] = {}
+    for row in map(_row, rows):
+        found.setdefault(row.shopify_order_id or "", []).append(row)
+    return found
+
+
+def orders_with_packages_in(
+    con: duckdb.DuckDBPyConnection, states: Sequence[str], limit: int = 2000
+) -> list[str]:
+    """Orders with a package in one of `states`, least recently touched first."""
+    placeholders = ", ".join("?" for _ in states)
+    rows = con.execute(
+        f"SELECT shopify_order_id, min(updated_at) AS touched FROM despatch_packages "
+        f"WHERE state IN ({placeholders}) AND shopify_order_id IS NOT NULL "
+        "GROUP BY shopify_order_id ORDER BY touched, shopify_order_id LIMIT ?",
+        [*states, limit],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def in_states(con: duckdb.DuckDBPyConnection, states: Sequence[str], limit: int = 5000) -> list[PackageRow]:
+    placeholders = ", ".join("?" for _ in states)
+    rows = con.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM despatch_packages WHERE state IN ({placeholders}) "
+        "ORDER BY updated_at, package_number LIMIT ?",
+        [*states, limit],
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def awaiting_tracking(con: duckdb.DuckDBPyConnection, states: Sequence[str], limit: int = 1000) -> list[str]:
+    """Package numbers still without a tracking number, oldest first (re-read by number)."""
+    placeholders = ", ".join("?" for _ in states)
+    rows = con.execute(
+        f"SELECT package_number FROM despatch_packages WHERE tracking_number IS NULL "
+        f"AND state IN ({placeholders}) ORDER BY first_seen_at, package_number LIMIT ?",
+        [*states, limit],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def set_state(
+    con: duckdb.DuckDBPyConnection, package_number: str, state: str, reason: str | None = None
+) -> None:
+    con.execute(
+        "UPDATE despatch_packages SET state = ?, state_reason = ?, updated_at = ? WHERE package_number = ?",
+        [state, reason, utcnow(), package_number],
+    )
+
+
+def attach_orders(con: duckdb.DuckDBPyConnection, matches: dict[str, str]) -> None:
+    """Set the Shopify order of packages whose sales order became known (package → order id)."""
+    if matches:
+        con.executemany(
+            "UPDATE despatch_packages SET shopify_order_id = ?, updated_at = ? WHERE package_number = ?",
+            [[oid, utcnow(), number] for number, oid in matches.items()],
+        )
+
+
+def unmatched(con: duckdb.DuckDBPyConnection, limit: int = 1000) -> list[PackageRow]:
+    rows = con.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM despatch_packages WHERE shopify_order_id IS NULL "
+        "ORDER BY first_seen_at LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def state_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(
+        con.execute("SELECT state, count(*) FROM despatch_packages GROUP BY state ORDER BY state").fetchall()
+    )
+
+
+def not_settled_before(
+    con: duckdb.DuckDBPyConnection, seen_before: datetime, settled: Sequence[str]
+) -> list[tuple[str, str, str | None, str, str | None]]:
+    """(package, sales order, order id, state, reason) read before a time and still not settled."""
+    placeholders = ", ".join("?" for _ in settled)
+    return con.execute(
+        "SELECT package_number, sales_order_number, shopify_order_id, state, state_reason FROM despatch_packages "
+        f"WHERE first_seen_at <= ? AND state NOT IN ({placeholders}) ORDER BY first_seen_at",
+        [to_naive_utc(seen_before), *settled],
+    ).fetchall()
+
+
+def set_despatch_state(con: duckdb.DuckDBPyConnection, shopify_order_id: str, state: str) -> None:
+    con.execute("UPDATE orders SET despatch_state = ? WHERE shopify_order_id = ?", [state, shopify_order_id])
+
+
+def despatch_states(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict[str, str | None]:
+    wanted = [[i] for i in dict.fromkeys(order_ids)]
+    if not wanted:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_despatch_states (id VARCHAR)")
+    con.executemany("INSERT INTO wanted_despatch_states VALUES (?)", wanted)
+    return dict(
+        con.execute(
+            "SELECT o.shopify_order_id, o.despatch_state FROM orders o "
+            "JOIN wanted_despatch_states w ON w.id = o.shopify_order_id"
+        ).fetchall()
+    )
+
+
+def despatch_state_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(
+        con.execute(
+            "SELECT despatch_state, count(*) FROM orders WHERE despatch_state IS NOT NULL "
+            "GROUP BY despatch_state ORDER BY despatch_state"
+        ).fetchall()
+    )

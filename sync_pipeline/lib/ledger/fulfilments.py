@@ -1,0 +1,195 @@
+"""Shopify fulfilments: the write-ahead record of what we create, one per Peoplevox package.
+
+Before `fulfillmentCreate` the intent is recorded as `sending`; after it, `created` (with
+Shopify's fulfilment id) or `failed`. A row left `sending` means the outcome is unknown (a crash
+or a lost answer): the next run reads the order's fulfilments from Shopify and records the one
+that is there instead of creating a second, so no customer gets a second shipping email.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from sync_pipeline.lib.ledger.records import utcnow
+
+
+@dataclass(frozen=True)
+class FulfilmentIntent:
+    package_number: str
+    shopify_order_id: str
+    location_id: str | None
+    request: dict[str, dict[str, int]]  # fulfilment order id → {FO line item id: quantity}
+    line_quantities: dict[str, int]  # line item id → quantity
+    tracking_number: str | None
+    tracking_company: str | None
+    tracking_url: str | None
+    notify_customer: bool
+
+
+@dataclass(frozen=True)
+class FulfilmentRow:
+    intent: FulfilmentIntent
+    state: str
+    fulfillment_id: str | None
+    fulfillment_name: str | None
+    attempts: int
+    first_attempt_at: datetime
+    created_at: datetime | None
+    tracking_posted_at: datetime | None
+    last_error: str | None
+
+
+_COLUMNS = (
+    "package_number", "shopify_order_id", "location_id", "request", "line_quantities", "tracking_number",
+    "tracking_company", "tracking_url", "notify_customer", "state", "fulfillment_id", "fulfillment_name",
+    "attempts", "first_attempt_at", "created_at", "tracking_posted_at", "last_error",
+)  # fmt: skip
+_SELECT = f"SELECT {', '.join('f.' + c for c in _COLUMNS)} FROM shopify_fulfilments f"
+
+
+def _load(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _row(r: tuple[Any, ...]) -> FulfilmentRow:
+    intent = FulfilmentIntent(r[0], r[1], r[2], _load(r[3]), _load(r[4]), r[5], r[6], r[7], bool(r[8]))
+    return FulfilmentRow(intent, r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16])
+
+
+def mark_sending(con: duckdb.DuckDBPyConnection, intents: Iterable[FulfilmentIntent], run_id: str) -> int:
+    """Record intent before the call; a retry of the same package bumps `attempts`."""
+    now = utcnow()
+    data = [
+        [
+            i.package_number, i.shopify_order_id, i.location_id, json.dumps(i.request),
+            json.dumps(i.line_quantities), i.tracking_number, i.tracking_company, i.tracking_url,
+            i.notify_customer, now, now, run_id,
+        ]
+        for i in intents
+    ]  # fmt: skip
+    if data:
+        con.executemany(
+            "INSERT INTO shopify_fulfilments (package_number, shopify_order_id, location_id, request, "
+            "line_quantities, tracking_number, tracking_company, tracking_url, notify_customer, state, attempts, "
+            "first_attempt_at, last_attempt_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?, ?) "
+            "ON CONFLICT (package_number) DO UPDATE SET state = 'sending', attempts = shopify_fulfilments.attempts + 1, "
+            "location_id = excluded.location_id, request = excluded.request, "
+            "line_quantities = excluded.line_quantities, tracking_number = excluded.tracking_number, "
+            "tracking_company = excluded.tracking_company, tracking_url = excluded.tracking_url, "
+            "notify_customer = excluded.notify_customer, last_attempt_at = excluded.last_attempt_at, "
+            "run_id = excluded.run_id, last_error = NULL",
+            data,
+        )
+    return len(data)
+
+
+def mark_created(
+    con: duckdb.DuckDBPyConnection,
+    package_number: str,
+    fulfillment_id: str,
+    fulfillment_name: str | None,
+    tracking_number: str | None,
+    line_quantities: dict[str, int] | None = None,
+) -> None:
+    """Shopify has the fulfilment. `line_quantities` replaces the intent's when Shopify's differ
+    (a fulfilment found by lookup is recorded as Shopify holds it)."""
+    now = utcnow()
+    con.execute(
+        "UPDATE shopify_fulfilments SET state = 'created', fulfillment_id = ?, fulfillment_name = ?, "
+        "created_at = coalesce(created_at, ?), last_error = NULL, "
+        "tracking_posted_at = CASE WHEN ? IS NOT NULL THEN coalesce(tracking_posted_at, ?) ELSE tracking_posted_at END, "
+        "line_quantities = coalesce(?, line_quantities) WHERE package_number = ?",
+        [
+            fulfillment_id, fulfillment_name, now, tracking_number, now,
+            None if line_quantities is None else json.dumps(line_quantities), package_number,
+        ],
+    )  # fmt: skip
+
+
+def mark_failed(con: duckdb.DuckDBPyConnection, package_number: str, error: str) -> None:
+    con.execute(
+        "UPDATE shopify_fulfilments SET state = 'failed', last_error = ? WHERE package_number = ?",
+        [error, package_number],
+    )
+
+
+def set_tracking(
+    con: duckdb.DuckDBPyConnection, package_number: str, number: str, company: str | None, url: str | None
+) -> None:
+    """Tracking added to an existing fulfilment (fulfillmentTrackingInfoUpdate succeeded)."""
+    con.execute(
+        "UPDATE shopify_fulfilments SET tracking_number = ?, tracking_company = ?, tracking_url = ?, "
+        "tracking_posted_at = ? WHERE package_number = ?",
+        [number, company, url, utcnow(), package_number],
+    )
+
+
+def in_state(con: duckdb.DuckDBPyConnection, state: str, limit: int = 1000) -> list[FulfilmentRow]:
+    rows = con.execute(
+        f"{_SELECT} WHERE f.state = ? ORDER BY f.last_attempt_at LIMIT ?", [state, limit]
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def get_many(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> dict[str, FulfilmentRow]:
+    wanted = [[n] for n in dict.fromkeys(numbers)]
+    if not wanted:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_fulfilments (n VARCHAR)")
+    con.executemany("INSERT INTO wanted_fulfilments VALUES (?)", wanted)
+    rows = con.execute(f"{_SELECT} JOIN wanted_fulfilments w ON w.n = f.package_number").fetchall()
+    return {r[0]: _row(r) for r in rows}
+
+
+def for_orders(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict[str, list[FulfilmentRow]]:
+    wanted = [[i] for i in dict.fromkeys(order_ids)]
+    if not wanted:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_fulfilment_orders (id VARCHAR)")
+    con.executemany("INSERT INTO wanted_fulfilment_orders VALUES (?)", wanted)
+    rows = con.execute(
+        f"{_SELECT} JOIN wanted_fulfilment_orders w ON w.id = f.shopify_order_id ORDER BY f.first_attempt_at"
+    ).fetchall()
+    found: dict[str, list[FulfilmentRow]] = {}
+    for row in map(_row, rows):
+        found.setdefault(row.intent.shopify_order_id, []).append(row)
+    return found
+
+
+def claimed_fulfillment_ids(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> set[str]:
+    """Shopify fulfilment ids already recorded for a package of these orders."""
+    return {
+        r.fulfillment_id for rows in for_orders(con, order_ids).values() for r in rows if r.fulfillment_id
+    }
+
+
+def created_awaiting_tracking(con: duckdb.DuckDBPyConnection, limit: int = 500) -> list[FulfilmentRow]:
+    """Fulfilments created without tracking whose package has a tracking number now."""
+    rows = con.execute(
+        f"{_SELECT} JOIN despatch_packages p USING (package_number) WHERE f.state = 'created' "
+        "AND f.tracking_posted_at IS NULL AND p.tracking_number IS NOT NULL ORDER BY f.created_at LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def created_without_tracking(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None]]:
+    """(package, order id, fulfilment name) of fulfilments Shopify holds without a tracking number."""
+    return con.execute(
+        "SELECT package_number, shopify_order_id, fulfillment_name FROM shopify_fulfilments "
+        "WHERE state = 'created' AND tracking_posted_at IS NULL ORDER BY created_at"
+    ).fetchall()
+
+
+def state_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(
+        con.execute(
+            "SELECT state, count(*) FROM shopify_fulfilments GROUP BY state ORDER BY state"
+        ).fetchall()
+    )

@@ -1,0 +1,160 @@
+"""Fulfilment operations of `ShopifyClient`: read fulfilment orders, fulfil, read back, add tracking.
+
+`fulfillmentCreate` is not idempotent at Shopify (it takes no `@idempotent` key), so a caller that
+loses the answer must read the order's fulfilments (`get_order_fulfillments`) before sending again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from . import documents as docs
+from .models import Fulfillment, FulfillmentOrder, OrderFulfillment, OrderFulfilmentState, TrackingInfo
+
+# Requested cost of one fulfilment order node: itself 1, supportedActions 1, assignedLocation 1 +
+# location 1, lineItems connection 2, and per line item 2 (itself, lineItem).
+FO_NODE_BASE = 6
+FO_LINE_NODE = 2
+# One fulfilment read back: itself 1, trackingInfo 1, fulfillmentLineItems 2, per line 2.
+FULFILLMENT_NODE_BASE = 4
+# Shopify's cap on every input array.
+MAX_INPUT = 250
+
+
+class _Executes(Protocol):
+    max_query_cost: int
+
+    def execute(
+        self,
+        operation: str,
+        document: str,
+        variables: dict[str, Any],
+        safe_to_retry: bool = True,
+        cost_hint: float = 0.0,
+    ) -> Any: ...
+
+    @staticmethod
+    def _user_errors(operation: str, payload: dict[str, Any], key: str = "userErrors") -> None: ...
+
+
+class FulfilmentsApi:
+    def get_fulfillment_orders(
+        self: _Executes, order_id: str, line_items: int = 50
+    ) -> list[FulfillmentOrder]:
+        first = max(1, min(250, (self.max_query_cost - 3) // (FO_NODE_BASE + FO_LINE_NODE * line_items)))
+        data = self.execute(
+            "FulfillmentOrders",
+            docs.FULFILLMENT_ORDERS,
+            {"id": order_id, "first": first, "lineItems": line_items},
+        )
+        order = data.get("order")
+        if order is None:
+            return []
+        return [FulfillmentOrder.model_validate(n) for n in order["fulfillmentOrders"]["nodes"]]
+
+    def get_orders_fulfilment_state(
+        self: _Executes, order_ids: Sequence[str], fulfillment_orders: int = 2, line_items: int = 10
+    ) -> dict[str, OrderFulfilmentState]:
+        """Each order's fulfilment orders (unknown ids left out), many orders per request.
+
+        Pages are sized for the common order (one or two fulfilment orders, a few lines); an order
+        with more is read again on its own with `get_fulfillment_orders`, so nothing is cut off.
+        """
+        per_order = 3 + fulfillment_orders * (FO_NODE_BASE + FO_LINE_NODE * line_items)
+        chunk = max(1, min(250, self.max_query_cost // per_order))
+        found: dict[str, OrderFulfilmentState] = {}
+        for start in range(0, len(order_ids), chunk):
+            ids = list(order_ids[start : start + chunk])
+            variables = {"ids": ids, "first": fulfillment_orders, "lineItems": line_items}
+            data = self.execute(
+                "OrdersFulfilmentState",
+                docs.ORDERS_FULFILMENT_STATE,
+                variables,
+                cost_hint=len(ids) * per_order,
+            )
+            for node in data["nodes"]:
+                if not node or not node.get("id"):
+                    continue
+                state = OrderFulfilmentState.model_validate(node)
+                if state.fulfillment_orders_truncated:
+                    whole = FulfilmentsApi.get_fulfillment_orders(self, state.id, line_items=100)  # type: ignore[arg-type]
+                    state = state.model_copy(
+                        update={"fulfillment_orders": whole, "fulfillment_orders_truncated": False}
+                    )
+                found[state.id] = state
+        return found
+
+    def get_order_fulfillments(
+        self: _Executes, order_id: str, first: int = 20, line_items: int = 20
+    ) -> list[OrderFulfillment]:
+        """The order's fulfilments with their line items, oldest first (at most `first`)."""
+        data = self.execute(
+            "OrderFulfillments",
+            docs.ORDER_FULFILLMENTS,
+            {"id": order_id, "first": first, "lineItems": line_items},
+        )
+        order = data.get("order")
+        if order is None:
+            return []
+        return [OrderFulfillment.model_validate(f) for f in order["fulfillments"]]
+
+    def create_fulfillment(
+        self: _Executes,
+        line_items_by_fulfillment_order: Mapping[str, Mapping[str, int] | None],
+        *,
+        tracking: TrackingInfo | None = None,
+        notify_customer: bool = False,
+    ) -> Fulfillment:
+        """Fulfil the given FO line items (`{fo_id: {fo_line_item_id: quantity}}`; None = all remaining).
+
+        Not idempotent at Shopify: after `ShopifyOutcomeUnknown`, read the order's fulfilments
+        before sending again.
+        """
+        # Shopify refuses any input array over 250 items (MAX_INPUT_SIZE_EXCEEDED). Splitting would
+        # send several shipping emails for one parcel, so that decision is the caller's.
+        too_long = [
+            fo for fo, lines in line_items_by_fulfillment_order.items() if len(lines or ()) > MAX_INPUT
+        ]
+        if len(line_items_by_fulfillment_order) > MAX_INPUT or too_long:
+            raise ValueError(
+                f"fulfillmentCreate takes at most {MAX_INPUT} fulfilment orders and {MAX_INPUT} line items "
+                f"per fulfilment order; got {len(line_items_by_fulfillment_order)} orders"
+                + (f", too many lines on {too_long}" if too_long else "")
+            )
+        groups = []
+        for fo_id, lines in line_items_by_fulfillment_order.items():
+            group: dict[str, Any] = {"fulfillmentOrderId": fo_id}
+            if lines is not None:
+                group["fulfillmentOrderLineItems"] = [{"id": k, "quantity": q} for k, q in lines.items()]
+            groups.append(group)
+        fulfillment: dict[str, Any] = {
+            "lineItemsByFulfillmentOrder": groups,
+            "notifyCustomer": notify_customer,
+        }
+        if tracking is not None:
+            fulfillment["trackingInfo"] = tracking.model_dump(exclude_none=True)
+        payload = self.execute(
+            "FulfillmentCreate", docs.FULFILLMENT_CREATE, {"fulfillment": fulfillment}, safe_to_retry=False
+        )["fulfillmentCreate"]
+        self._user_errors("FulfillmentCreate", payload)
+        return Fulfillment.model_validate(payload["fulfillment"])
+
+    def update_fulfillment_tracking(
+        self: _Executes, fulfillment_id: str, tracking: TrackingInfo, *, notify_customer: bool = False
+    ) -> Fulfillment:
+        """Replace a fulfilment's tracking (safe to repeat: the same input sets the same values)."""
+        variables = {
+            "fulfillmentId": fulfillment_id,
+            "trackingInfoInput": tracking.model_dump(exclude_none=True),
+            "notifyCustomer": notify_customer,
+        }
+        # Retried only when it cannot send a second email.
+        payload = self.execute(
+            "FulfillmentTrackingInfoUpdate",
+            docs.FULFILLMENT_TRACKING_INFO_UPDATE,
+            variables,
+            safe_to_retry=not notify_customer,
+        )["fulfillmentTrackingInfoUpdate"]
+        self._user_errors("FulfillmentTrackingInfoUpdate", payload)
+        return Fulfillment.model_validate(payload["fulfillment"])
