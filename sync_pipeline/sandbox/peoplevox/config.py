@@ -40,6 +40,9 @@ class PeoplevoxSandboxConfig(BaseModel):
     despatch_after: float = 1800.0
     units_per_package: int = Field(3, ge=1)
     short_pick_rate: float = Field(0.0, ge=0, le=1)
+    # Share of packages despatched without a tracking number; it arrives tracking_delay later.
+    late_tracking_rate: float = Field(0.0, ge=0, le=1)
+    tracking_delay: float = Field(600.0, ge=0)
     cancel_cutoff_status: str = "Picking"
     # How cancelling works on a real tenant is unconfirmed (API.md §10). False = a tenant where
     # only people cancel: SaveData with Status=Cancelled is refused like any status change.

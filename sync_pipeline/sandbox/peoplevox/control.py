@@ -166,6 +166,8 @@ class PeoplevoxControl:
         reported_statuses: dict[str, str] | None = None,
         limit_shape: str | None = None,
         save_result_shape: str | None = None,
+        late_tracking_rate: float | None = None,
+        tracking_delay: float | None = None,
     ) -> None:
         """`cancel_by_import=False`: SaveData may not cancel (only people can, via `force_status`).
         `reported_statuses`: internal status → name Peoplevox reports, e.g. {"Allocated": "Awaiting stock"};
@@ -174,6 +176,8 @@ class PeoplevoxControl:
         `save_result_shape`: how SaveData reports rows (positional, no_statuses, no_references,
         errors_only, other_detail; see sandbox/peoplevox/config.py)."""
         settings = {
+            "late_tracking_rate": late_tracking_rate,
+            "tracking_delay": tracking_delay,
             "requests_per_window": requests_per_window,
             "window_seconds": window_seconds,
             "session_idle_timeout": session_idle_timeout,
@@ -222,6 +226,22 @@ class PeoplevoxControl:
 
     def force_status(self, sales_order_number: str, status: str) -> None:
         self._post(f"/orders/{quote(sales_order_number, safe='')}/status", {"status": status})
+
+    def despatch(
+        self, sales_order_number: str, packages: list[dict[str, int]], late_tracking: list[bool] | None = None
+    ) -> dict[str, Any]:
+        """Despatch exactly these packages ({item code: units}); `late_tracking[i]` ships package i
+        without a tracking number. Returns the despatch number and each package's number and tracking."""
+        late = late_tracking or [False] * len(packages)
+        body = {"packages": [{"items": p, "tracking": not lt} for p, lt in zip(packages, late, strict=True)]}
+        return self._post(f"/orders/{quote(sales_order_number, safe='')}/despatch", body)
+
+    def assign_tracking(self, package_number: str, tracking_number: str | None = None) -> str:
+        """Deliver a late tracking number (raises TrackingNumberReceived); returns the number."""
+        body = {"tracking_number": tracking_number} if tracking_number else {}
+        return str(
+            self._post(f"/packages/{quote(package_number, safe='')}/tracking", body)["tracking_number"]
+        )
 
     def goods_in(self, item_code: str, site: str, quantity: int, reference: str = "") -> str:
         payload = {"item_code": item_code, "site": site, "quantity": quantity, "reference": reference}

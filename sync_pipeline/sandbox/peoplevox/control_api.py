@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sync_pipeline.sandbox.peoplevox import despatch_control
 from sync_pipeline.sandbox.peoplevox.config import SaveResultShape, check_reported_statuses
 from sync_pipeline.sandbox.peoplevox.limiter import LimitShape
 from sync_pipeline.sandbox.peoplevox.state import SandboxState
@@ -49,6 +50,8 @@ class SettingsIn(BaseModel):
     @classmethod
     def _known_statuses(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         return None if value is None else check_reported_statuses(value)
+    late_tracking_rate: float | None = Field(None, ge=0, le=1)
+    tracking_delay: float | None = Field(None, ge=0)
 
 
 class AdvanceIn(BaseModel):
@@ -236,6 +239,10 @@ def _settings(state: SandboxState, body: dict[str, Any]) -> None:
             state.warehouse.settings.cancel_by_import = s.cancel_by_import
         if s.reported_statuses is not None:
             state.warehouse.settings.reported_statuses = dict(s.reported_statuses)
+    if s.late_tracking_rate is not None:
+        state.warehouse.settings.late_tracking_rate = s.late_tracking_rate
+    if s.tracking_delay is not None:
+        state.warehouse.settings.tracking_delay = s.tracking_delay
 
 
 def _faults(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
@@ -296,6 +303,8 @@ def control_routes(state: SandboxState) -> list[Route]:
         _route("/clock/advance", state, _advance, post),
         _route("/clock/ticker", state, _ticker, post),
         _route("/orders/{number:path}/status", state, _force, post),
+        _route("/orders/{number:path}/despatch", state, despatch_control.despatch, post),
+        _route("/packages/{number:path}/tracking", state, despatch_control.tracking, post),
         _route("/goods-in", state, _goods_in, post),
         _route("/returns", state, _return, post),
         _route("/sessions/expire", state, _expire, post),

@@ -68,6 +68,8 @@ class SandboxState:
             despatch_after=config.despatch_after,
             units_per_package=config.units_per_package,
             short_pick_rate=config.short_pick_rate,
+            late_tracking_rate=config.late_tracking_rate,
+            tracking_delay=config.tracking_delay,
             cancel_cutoff_status=config.cancel_cutoff_status,
             cancel_by_import=config.cancel_by_import,
             reported_statuses=dict(config.reported_statuses),

@@ -17,6 +17,9 @@ Model (assumptions where Peoplevox's real behaviour is unknown; see API.md §10)
 * A despatch is packed ``units_per_package`` units to a package. A one-package despatch is
   numbered ``DES00042``; a multi-package despatch numbers its packages ``DES00042-1``,
   ``DES00042-2`` … Each package has its own carrier, service and tracking number.
+* At ``late_tracking_rate`` a package is despatched without a tracking number; the carrier's
+  number arrives ``tracking_delay`` simulated seconds later, and ``TrackingNumberReceived`` is
+  raised then (never for a blank number). See ``despatching.py`` for despatches driven by hand.
 * Cancellation is only possible strictly before ``cancel_cutoff_status`` (default
   ``Picking``): ``New`` and ``Allocated`` orders can be cancelled, releasing their
   allocation; later ones are refused with an error text (the stricter reading of §10).
@@ -104,6 +107,8 @@ class WarehouseSettings:
     despatch_after: float = 1800.0
     units_per_package: int = 3
     short_pick_rate: float = 0.0
+    late_tracking_rate: float = 0.0
+    tracking_delay: float = 600.0
     cancel_cutoff_status: str = PICKING
     # False: SaveData may not cancel (Status=Cancelled is refused like any status change).
     cancel_by_import: bool = True
@@ -228,6 +233,8 @@ class Warehouse:
         self.goods_ins: list[GoodsIn] = []
         self.customers: dict[str, dict[str, Any]] = {}
         self._due: list[tuple[datetime, int, str, int]] = []
+        # Late tracking numbers: (when the carrier's number arrives, seq, package number).
+        self.tracking_due: list[tuple[datetime, int, str]] = []
         self._seq = itertools.count()
         self._despatch_seq = itertools.count(1)
         self._tracking_seq = itertools.count(100000001)
@@ -600,6 +607,10 @@ class Warehouse:
                     retry = self.clock.now() + timedelta(seconds=self.settings.allocation_retry)
                     heapq.heappush(self._due, (retry, next(self._seq), number, order.version))
             self.clock.set(max(target, self.clock.now()))
+            while self.tracking_due and self.tracking_due[0][0] <= self.clock.now():
+                _, _, package_number = heapq.heappop(self.tracking_due)
+                self.assign_tracking(package_number)
+                applied += 1
             return applied
 
     def _step(self, order: SalesOrder, forced: bool) -> bool:
@@ -657,50 +668,97 @@ class Warehouse:
             picked[largest] -= 1
         units: list[str] = []
         for name, qty in picked.items():
-            line = order.lines[name]
-            line.allocated -= qty
-            line.despatched += qty
-            level = self._level(line.item_code, order.site)
-            level.allocated -= qty
-            level.on_hand -= qty
-            level.despatched += qty
-            units.extend([line.item_code] * qty)
-        number = f"DES{next(self._despatch_seq):05d}"
-        service = self.service_type(order.service_type)
+            units.extend([order.lines[name].item_code] * qty)
         per = max(1, self.settings.units_per_package)
         chunks = [units[i : i + per] for i in range(0, len(units), per)]
-        packages = []
-        for index, chunk in enumerate(chunks, start=1):
-            items: dict[str, int] = {}
-            for code in chunk:
-                items[code] = items.get(code, 0) + 1
-            package_number = number if len(chunks) == 1 else f"{number}-{index}"
-            tracking = f"{service.tracking_prefix}{next(self._tracking_seq)}GB"
-            packages.append(
+        packages = [{code: chunk.count(code) for code in dict.fromkeys(chunk)} for chunk in chunks]
+        rate = self.settings.late_tracking_rate
+        late = [rate > 0 and self._rng.random() < rate for _ in packages]
+        self.record_despatch(order, packages, late)
+
+    def record_despatch(
+        self, order: SalesOrder, packages: list[dict[str, int]], late: list[bool]
+    ) -> Despatch:
+        """Take `packages` ({item code: units} each) out of the order's allocation and ship them.
+
+        Units beyond the allocation (the floor added an item) come out of the site's on-hand stock.
+        """
+        shipped: dict[str, int] = {}
+        for items in packages:
+            for code, qty in items.items():
+                shipped[code] = shipped.get(code, 0) + qty
+        for code, qty in shipped.items():
+            level = self._level(code, order.site)
+            left = qty
+            for line in order.lines.values():
+                if line.item_code != code or not left:
+                    continue
+                sent = min(left, line.outstanding)
+                from_allocation = min(sent, line.allocated)
+                line.allocated -= from_allocation
+                level.allocated -= from_allocation
+                line.despatched += sent
+                left -= sent
+            level.on_hand -= qty
+            level.despatched += qty
+        number = f"DES{next(self._despatch_seq):05d}"
+        service = self.service_type(order.service_type)
+        records = []
+        for index, items in enumerate(packages, start=1):
+            package_number = number if len(packages) == 1 else f"{number}-{index}"
+            tracking = "" if late[index - 1] else self._tracking_number(service)
+            records.append(
                 Package(package_number, service.carrier, service.service, service.code, tracking, items)
             )
-        despatch = Despatch(number, order.number, order.site, self.clock.now(), service.name, packages)
+            if late[index - 1]:
+                due = self.clock.now() + timedelta(seconds=self.settings.tracking_delay)
+                heapq.heappush(self.tracking_due, (due, next(self._seq), package_number))
+        despatch = Despatch(number, order.number, order.site, self.clock.now(), service.name, records)
         self.despatches[number] = despatch
         remaining = any(line.outstanding for line in order.lines.values())
         order.partially_despatched = remaining or order.partially_despatched
-        for code in dict.fromkeys(units):
-            self._on_hand_changed(code, order.site, -units.count(code), "Despatch")
-        for package in packages:
-            self._emit(
-                TRACKING_NUMBER_RECEIVED,
-                {
-                    "DespatchNumber": package.number,
-                    "TrackingNumber": package.tracking_number,
-                    "Carrier.Number": service.carrier_number,
-                    "Carrier.Name": package.carrier,
-                    "ServiceType.Code": package.service_code,
-                    "ServiceType.Name": service.name,
-                    "Picks.SalesOrder.SalesOrderNumber": order.number,
-                    "Picks.SalesOrder.Email": str(order.fields.get("Email") or ""),
-                },
-            )
+        for code, qty in shipped.items():
+            self._on_hand_changed(code, order.site, -qty, "Despatch")
+        for package in records:
+            if package.tracking_number:
+                self._tracking_received(order, package)
         if remaining:
             # The rest is still reserved; it goes round again as a second wave.
             self._set_status(order, ALLOCATED)
         else:
             self._set_status(order, DESPATCHED)
+        return despatch
+
+    def _tracking_number(self, service: ServiceType) -> str:
+        return f"{service.tracking_prefix}{next(self._tracking_seq)}GB"
+
+    def assign_tracking(self, package_number: str, tracking: str | None = None) -> Package:
+        """The carrier's number for a package despatched without one (late tracking)."""
+        with self.lock:
+            for despatch in self.despatches.values():
+                for package in despatch.packages:
+                    if package.number == package_number:
+                        if package.tracking_number:
+                            raise WarehouseError(f"package '{package_number}' already has a tracking number")
+                        package.tracking_number = tracking or self._tracking_number(
+                            self.service_type(despatch.service_type)
+                        )
+                        self._tracking_received(self.orders[despatch.sales_order_number], package)
+                        return package
+            raise WarehouseError(f"package '{package_number}' does not exist")
+
+    def _tracking_received(self, order: SalesOrder, package: Package) -> None:
+        service = self.service_type(order.service_type)
+        self._emit(
+            TRACKING_NUMBER_RECEIVED,
+            {
+                "DespatchNumber": package.number,
+                "TrackingNumber": package.tracking_number,
+                "Carrier.Number": service.carrier_number,
+                "Carrier.Name": package.carrier,
+                "ServiceType.Code": package.service_code,
+                "ServiceType.Name": service.name,
+                "Picks.SalesOrder.SalesOrderNumber": order.number,
+                "Picks.SalesOrder.Email": str(order.fields.get("Email") or ""),
+            },
+        )
