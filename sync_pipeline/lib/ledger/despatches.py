@@ -33,6 +33,7 @@ class PackageRow:
     items: dict[str, int]
     state: str
     state_reason: str | None
+    line_quantities: dict[str, int] | None
     first_seen_at: datetime
     updated_at: datetime
 
@@ -42,8 +43,9 @@ _COLUMNS = [f.name for f in fields(PackageRow)]
 
 def _row(values: Sequence[Any]) -> PackageRow:
     data = dict(zip(_COLUMNS, values, strict=True))
-    if isinstance(data["items"], str):
-        data["items"] = json.loads(data["items"])
+    for key in ("items", "line_quantities"):
+        if isinstance(data[key], str):
+            data[key] = json.loads(data[key])
     return PackageRow(**data)
 
 
@@ -71,7 +73,7 @@ def upsert(con: duckdb.DuckDBPyConnection, packages: Iterable[PackageRow]) -> Up
                     p.package_number, p.despatch_number, p.sales_order_number, p.shopify_order_id,
                     to_naive_utc(p.despatched_at), p.despatch_date, p.carrier, p.service, p.site,
                     p.tracking_number, seen, json.dumps(p.items, ensure_ascii=False), p.state,
-                    p.state_reason, now, now,
+                    p.state_reason, None, now, now,
                 ]
             )  # fmt: skip
             counts.new.append(number)
@@ -158,11 +160,24 @@ def awaiting_tracking(con: duckdb.DuckDBPyConnection, states: Sequence[str], lim
 
 
 def set_state(
-    con: duckdb.DuckDBPyConnection, package_number: str, state: str, reason: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    package_number: str,
+    state: str,
+    reason: str | None = None,
+    line_quantities: dict[str, int] | None = None,
 ) -> None:
+    """Move a package on; `line_quantities` (the line units it accounts for) is set when it settles
+    (and cleared with `{}` when a fulfilment thought sent turns out not to exist)."""
     con.execute(
-        "UPDATE despatch_packages SET state = ?, state_reason = ?, updated_at = ? WHERE package_number = ?",
-        [state, reason, utcnow(), package_number],
+        "UPDATE despatch_packages SET state = ?, state_reason = ?, updated_at = ?, "
+        "line_quantities = coalesce(?, line_quantities) WHERE package_number = ?",
+        [
+            state,
+            reason,
+            utcnow(),
+            None if line_quantities is None else json.dumps(line_quantities),
+            package_number,
+        ],
     )
 
 

@@ -70,6 +70,34 @@ def resolve_for_order(
     return len(rows)
 
 
+def resolve_for_subject(
+    con: duckdb.DuckDBPyConnection, kinds: Iterable[str], subject: str, resolution: str
+) -> int:
+    """Close the open exceptions of these kinds about one subject (a package, a SKU…)."""
+    kinds = list(kinds)
+    if not kinds:
+        return 0
+    placeholders = ", ".join("?" for _ in kinds)
+    rows = con.execute(
+        f"UPDATE exceptions SET status = 'resolved', resolved_at = ?, resolution = ? "
+        f"WHERE status = 'open' AND subject = ? AND kind IN ({placeholders}) RETURNING exception_id",
+        [utcnow(), resolution, subject, *kinds],
+    ).fetchall()
+    return len(rows)
+
+
+def open_subjects(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> set[tuple[str, str]]:
+    """(kind, subject) of every open exception of these kinds."""
+    kinds = list(kinds)
+    if not kinds:
+        return set()
+    placeholders = ", ".join("?" for _ in kinds)
+    rows = con.execute(
+        f"SELECT kind, subject FROM exceptions WHERE status = 'open' AND kind IN ({placeholders})", kinds
+    ).fetchall()
+    return {(r[0], r[1]) for r in rows}
+
+
 def list_open(con: duckdb.DuckDBPyConnection, kind: str | None = None) -> list[OpenException]:
     sql = (
         "SELECT exception_id, kind, owner, message, shopify_order_id, sales_order_number, subject, "

@@ -40,6 +40,7 @@ class FulfilmentRow:
     fulfillment_name: str | None
     attempts: int
     first_attempt_at: datetime
+    last_attempt_at: datetime
     created_at: datetime | None
     tracking_posted_at: datetime | None
     last_error: str | None
@@ -48,7 +49,7 @@ class FulfilmentRow:
 _COLUMNS = (
     "package_number", "shopify_order_id", "location_id", "request", "line_quantities", "tracking_number",
     "tracking_company", "tracking_url", "notify_customer", "state", "fulfillment_id", "fulfillment_name",
-    "attempts", "first_attempt_at", "created_at", "tracking_posted_at", "last_error",
+    "attempts", "first_attempt_at", "last_attempt_at", "created_at", "tracking_posted_at", "last_error",
 )  # fmt: skip
 _SELECT = f"SELECT {', '.join('f.' + c for c in _COLUMNS)} FROM shopify_fulfilments f"
 
@@ -59,7 +60,7 @@ def _load(value: Any) -> Any:
 
 def _row(r: tuple[Any, ...]) -> FulfilmentRow:
     intent = FulfilmentIntent(r[0], r[1], r[2], _load(r[3]), _load(r[4]), r[5], r[6], r[7], bool(r[8]))
-    return FulfilmentRow(intent, r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16])
+    return FulfilmentRow(intent, *r[9:])
 
 
 def mark_sending(con: duckdb.DuckDBPyConnection, intents: Iterable[FulfilmentIntent], run_id: str) -> int:

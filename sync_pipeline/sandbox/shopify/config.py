@@ -25,6 +25,10 @@ class FaultSettings(BaseModel):
         0, ge=0, description="answer the next N Admin API calls HTTP 429 with Retry-After (counts down)"
     )
     retry_after_seconds: float = Field(2.0, ge=0, description="the Retry-After those 429s carry")
+    lose_answer_next: int = Field(
+        0, ge=0, description="apply the next N mutations, then hold the answer and fail it 504 (counts down)"
+    )
+    lose_answer_seconds: float = Field(0.0, ge=0, description="how long a lost answer is held before the 504")
     webhook_drop_rate: float = Field(0.0, ge=0, le=1)
     webhook_duplicate_rate: float = Field(0.0, ge=0, le=1)
     webhook_duplicate_fresh_id_rate: float = Field(

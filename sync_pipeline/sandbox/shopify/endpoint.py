@@ -58,6 +58,13 @@ async def graphql_endpoint(request: Request) -> JSONResponse:
         return JSONResponse({"errors": {"query": "Required parameter missing or invalid"}}, 400, headers)
     result = await run_in_threadpool(_run, state, version, query, variables, body.get("operationName"))
     state.stats["requests"] += 1
+    faults = state.config.faults
+    if faults.lose_answer_next > 0 and query.lstrip().startswith("mutation"):
+        # Applied, then the answer is lost: the caller cannot tell whether it happened.
+        faults.lose_answer_next -= 1
+        state.stats["answers_lost"] += 1
+        await asyncio.sleep(faults.lose_answer_seconds)
+        return JSONResponse({"errors": "Gateway Timeout"}, status_code=504)
     return JSONResponse(result, headers=headers)
 
 

@@ -22,6 +22,7 @@ CREATE TABLE despatch_packages (
     items               JSON NOT NULL,            -- {item code: units} in this package
     state               VARCHAR NOT NULL,         -- see lib/flows/despatches/states.py
     state_reason        VARCHAR,
+    line_quantities     JSON,                     -- once settled: {Shopify line item id: units it accounts for}
     first_seen_at       TIMESTAMP NOT NULL,       -- when we first read it: lateness runs from here
     updated_at          TIMESTAMP NOT NULL
 );

@@ -1,0 +1,207 @@
+"""Fulfil: open packages → one Shopify fulfilment each, written ahead so none is created twice.
+
+Per batch of orders: one ledger read, one Shopify read of their fulfilment orders, the pure plan,
+then in one transaction the intents (`sending`) and every other verdict, then the calls, then in
+one transaction what Shopify answered. No ledger connection is held across a call.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.domain.models import ShopOrder
+from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.plan import Decision, plan_order
+from sync_pipeline.lib.flows.despatches.ports import (
+    FulfilmentOutcomeUnknownError,
+    FulfilmentRefusedError,
+    Storefront,
+)
+from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle
+from sync_pipeline.lib.flows.despatches.report import FulfilReport
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
+from sync_pipeline.lib.ledger import despatches as ledger_despatches
+from sync_pipeline.lib.ledger import events as ledger_events
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
+from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
+from sync_pipeline.lib.ledger import orders as ledger_orders
+from sync_pipeline.lib.ledger.fulfilments import FulfilmentIntent
+
+BATCH_ORDERS = 200
+MAX_SECONDS = 90.0
+
+
+@dataclass(frozen=True)
+class _Sent:
+    decision: Decision
+    order_id: str
+    intent: FulfilmentIntent
+
+
+def _placed_lines(decision: Decision, fo_line_owner: dict[str, str]) -> dict[str, int]:
+    lines: dict[str, int] = {}
+    for items in decision.request.values():
+        for fo_line, quantity in items.items():
+            line = fo_line_owner[fo_line]
+            lines[line] = lines.get(line, 0) + quantity
+    return lines
+
+
+def fulfil_open_packages(
+    storefront: Storefront,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    report: FulfilReport,
+    max_seconds: float = MAX_SECONDS,
+) -> None:
+    started = time.monotonic()
+    seen: set[str] = set()
+    while time.monotonic() - started < max_seconds:
+        with ledger.transaction() as con:
+            candidates = ledger_despatches.orders_with_packages_in(
+                con, states.OPEN, limit=BATCH_ORDERS + len(seen)
+            )
+            order_ids = [o for o in candidates if o not in seen][:BATCH_ORDERS]
+            if not order_ids:
+                return
+            rows = ledger_orders.get_many(con, order_ids)
+            packages = ledger_despatches.for_orders(con, order_ids)
+            in_doubt = {
+                r.intent.shopify_order_id for r in ledger_fulfilments.in_state(con, "sending", limit=100_000)
+            }
+        seen.update(order_ids)
+        ready = [o for o in order_ids if o not in in_doubt and rows.get(o) and rows[o].snapshot]
+        shopify = storefront.fulfilment_state(ready) if ready else {}
+        now = utcnow()
+        plans: dict[str, list[Decision]] = {}
+        owners: dict[str, str] = {}
+        for oid in ready:
+            order = ShopOrder.model_validate(rows[oid].snapshot)
+            plans[oid] = plan_order(order, packages.get(oid, []), shopify.get(oid), rules, now)
+            owners.update(
+                {f.fo_line_id: f.line_id for f in (shopify[oid].fo_lines if oid in shopify else ())}
+            )
+        report.orders_planned += len(plans)
+        to_send = _write_ahead(ledger, plans, owners, rules, actor, report)
+        results = [_send(storefront, s) for s in to_send]
+        _record(ledger, results, rules, actor, report, list(plans))
+
+
+def _write_ahead(
+    ledger: Ledger,
+    plans: dict[str, list[Decision]],
+    owners: dict[str, str],
+    rules: BusinessRules,
+    actor: str,
+    report: FulfilReport,
+) -> list[_Sent]:
+    notify = rules.despatches.notify_customer
+    sends: list[_Sent] = []
+    with ledger.transaction() as con:
+        problems: list[ExceptionRecord] = []
+        events: list[OrderEvent] = []
+        for oid, decisions in plans.items():
+            for d in decisions:
+                problems.extend(d.exceptions)
+                if d.state == states.FULFILLING:
+                    t = d.tracking
+                    intent = FulfilmentIntent(
+                        d.package_number, oid, d.location_id, d.request, _placed_lines(d, owners),
+                        t.number if t else None, t.company if t else None, t.url if t else None, notify,
+                    )  # fmt: skip
+                    sends.append(_Sent(d, oid, intent))
+                    # Accounted units go on the package now; a lookup that finds nothing clears them.
+                    ledger_despatches.set_state(
+                        con, d.package_number, states.FULFILLING, d.reason, d.line_quantities
+                    )
+                elif d.state in states.SETTLED:
+                    settle(con, d.package_number, d.state, d.reason, d.line_quantities)
+                    if d.state == states.FULFILLED_ELSEWHERE:
+                        report.fulfilled_elsewhere += 1
+                        events.append(OrderEvent(oid, "fulfilled_elsewhere", actor,
+                                                 reason=f"{d.package_number}: already fulfilled in Shopify by hand"))  # fmt: skip
+                    else:
+                        report.pooled += 1
+                else:
+                    ledger_despatches.set_state(con, d.package_number, d.state, d.reason)
+                    report.blocked += d.state == states.BLOCKED
+                    report.awaiting_tracking += d.state == states.AWAITING_TRACKING
+        report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
+        ledger_fulfilments.mark_sending(con, [s.intent for s in sends], run_id=actor)
+        ledger_events.append(con, events)
+    return sends
+
+
+@dataclass(frozen=True)
+class _Result:
+    sent: _Sent
+    fulfilment: tuple[str, str] | None = None
+    refused: str | None = None
+    unknown: bool = False
+
+
+def _send(storefront: Storefront, sent: _Sent) -> _Result:
+    try:
+        made = storefront.create_fulfilment(
+            sent.decision.request, sent.decision.tracking, sent.intent.notify_customer
+        )
+    except FulfilmentRefusedError as error:
+        return _Result(sent, refused=str(error))
+    except FulfilmentOutcomeUnknownError:
+        return _Result(sent, unknown=True)
+    return _Result(sent, fulfilment=made)
+
+
+def _record(
+    ledger: Ledger,
+    results: list[_Result],
+    rules: BusinessRules,
+    actor: str,
+    report: FulfilReport,
+    orders: list[str],
+) -> None:
+    with ledger.transaction() as con:
+        events, problems = [], []
+        for r in results:
+            d, i = r.sent.decision, r.sent.intent
+            if r.fulfilment is not None:
+                fid, name = r.fulfilment
+                ledger_fulfilments.mark_created(con, d.package_number, fid, name, i.tracking_number)
+                settle(con, d.package_number, states.FULFILLED, f"fulfilled as {name}", d.line_quantities)
+                if i.tracking_number:
+                    ledger_exceptions.resolve_for_subject(
+                        con, ["tracking_missing"], d.package_number, "tracking sent"
+                    )
+                tracking = (
+                    f", tracking {i.tracking_company} {i.tracking_number}"
+                    if i.tracking_number
+                    else ", no tracking yet"
+                )
+                events.append(OrderEvent(r.sent.order_id, "fulfilled", actor,
+                                         reason=f"{d.package_number} fulfilled in Shopify as {name}{tracking}",
+                                         detail={"fulfillment_id": fid, "lines": i.line_quantities}))  # fmt: skip
+                report.fulfilled += 1
+                report.fulfilments.append((d.package_number, name, i.tracking_number or ""))
+            elif r.refused is not None:
+                ledger_fulfilments.mark_failed(con, d.package_number, r.refused)
+                ledger_despatches.set_state(con, d.package_number, states.BLOCKED, "refused by Shopify", {})
+                problems.append(
+                    ExceptionRecord(
+                        kind="fulfilment_refused",
+                        owner=states.OWNERS["fulfilment_refused"],
+                        message=f"Shopify refused the fulfilment of package {d.package_number}: {r.refused}",
+                        shopify_order_id=r.sent.order_id,
+                        subject=d.package_number,
+                    )
+                )
+                report.refused += 1
+            else:
+                report.outcome_unknown += 1  # stays `sending`: the next run looks it up first
+        report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
+        ledger_events.append(con, events)
+        counts: dict[str, int] = {}
+        refresh_order_states(con, orders, rules, actor, counts)
+        report.order_states.update(counts)

@@ -1,0 +1,95 @@
+"""Fulfilments whose outcome is unknown (a crash or a lost answer): look before sending again.
+
+Shopify's `fulfillmentCreate` takes no idempotency key, so the only safe retry is to read the
+order's fulfilments and adopt the one that matches what we sent (same line items and quantities,
+same tracking number, created after our first attempt, not already recorded for another package).
+Found: recorded as created; no second fulfilment, no second email. Not found: planned again.
+Rows younger than `settle_seconds` are left alone: a request still in flight at Shopify must not
+be mistaken for one that never arrived.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.ports import ExistingFulfilment, Storefront
+from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle
+from sync_pipeline.lib.flows.despatches.report import FulfilReport
+from sync_pipeline.lib.ledger import Ledger, OrderEvent, utcnow
+from sync_pipeline.lib.ledger import despatches as ledger_despatches
+from sync_pipeline.lib.ledger import events as ledger_events
+from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
+from sync_pipeline.lib.ledger.fulfilments import FulfilmentRow
+from sync_pipeline.lib.ledger.records import to_naive_utc
+
+SETTLE_SECONDS = 60.0
+# Shopify's clock and ours may differ a little; a fulfilment "before" our attempt by less is ours.
+CLOCK_SLACK = timedelta(seconds=120)
+
+
+def _match(
+    row: FulfilmentRow, existing: list[ExistingFulfilment], claimed: set[str]
+) -> ExistingFulfilment | None:
+    for f in existing:
+        created = to_naive_utc(f.created_at)
+        if f.id in claimed or created is None or created < row.first_attempt_at - CLOCK_SLACK:
+            continue
+        if f.quantities != row.intent.line_quantities:
+            continue
+        if row.intent.tracking_number and row.intent.tracking_number not in f.tracking_numbers:
+            continue
+        return f
+    return None
+
+
+def resolve_in_doubt(
+    storefront: Storefront,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    report: FulfilReport,
+    settle_seconds: float = SETTLE_SECONDS,
+) -> None:
+    cutoff = utcnow() - timedelta(seconds=settle_seconds)
+    with ledger.transaction() as con:
+        doubtful = [
+            r for r in ledger_fulfilments.in_state(con, "sending", limit=5000) if r.last_attempt_at <= cutoff
+        ]
+        orders = list(dict.fromkeys(r.intent.shopify_order_id for r in doubtful))
+        claimed = ledger_fulfilments.claimed_fulfillment_ids(con, orders)
+    for oid in orders:
+        existing = storefront.fulfilments_of(oid)
+        rows = [r for r in doubtful if r.intent.shopify_order_id == oid]
+        with ledger.transaction() as con:
+            events = []
+            for row in rows:
+                number = row.intent.package_number
+                found = _match(row, existing, claimed)
+                if found is not None:
+                    claimed.add(found.id)
+                    package = ledger_despatches.get_many(con, [number])[number]
+                    ledger_fulfilments.mark_created(
+                        con, number, found.id, found.name, row.intent.tracking_number
+                    )
+                    settle(
+                        con,
+                        number,
+                        states.FULFILLED,
+                        f"found in Shopify as {found.name}",
+                        package.line_quantities or {},
+                    )
+                    events.append(OrderEvent(oid, "fulfilled", actor,
+                                             reason=f"{number}: found in Shopify as {found.name} after an unknown outcome"))  # fmt: skip
+                    report.in_doubt["found_in_shopify"] += 1
+                else:
+                    ledger_fulfilments.mark_failed(
+                        con, number, "not in Shopify after an unknown outcome; planned again"
+                    )
+                    ledger_despatches.set_state(
+                        con, number, states.PENDING, "planned again after an unknown outcome", {}
+                    )
+                    report.in_doubt["planned_again"] += 1
+            ledger_events.append(con, events)
+            refresh_order_states(con, [oid], rules, actor)

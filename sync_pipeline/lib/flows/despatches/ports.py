@@ -1,0 +1,76 @@
+"""What the despatches flow needs from each system, as small protocols; adapters beside them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sync_pipeline.lib.domain.fulfilment import FulfilmentOrderLine
+from sync_pipeline.lib.domain.tracking import Tracking
+
+
+@dataclass(frozen=True)
+class DespatchedPackage:
+    """One Peoplevox package as the Despatch summary report shows it."""
+
+    package_number: str
+    despatch_number: str
+    sales_order_number: str
+    despatched_at: datetime  # aware UTC
+    carrier: str | None
+    service: str | None
+    site: str | None
+    tracking_number: str | None
+    items: dict[str, int]
+
+
+class DespatchSource(Protocol):
+    def packages_between(self, since: datetime, until: datetime | None = None) -> list[DespatchedPackage]:
+        """Packages despatched at or after `since` (and before `until`)."""
+        ...
+
+    def packages_by_number(self, numbers: Sequence[str]) -> list[DespatchedPackage]:
+        """These packages as Peoplevox has them now (unknown numbers left out)."""
+        ...
+
+
+@dataclass(frozen=True)
+class OrderFulfilments:
+    """An order's fulfilment orders in Shopify, read just before fulfilling."""
+
+    order_id: str
+    cancelled: bool
+    fo_lines: tuple[FulfilmentOrderLine, ...]
+
+
+@dataclass(frozen=True)
+class ExistingFulfilment:
+    id: str
+    name: str
+    created_at: datetime
+    quantities: dict[str, int]  # line item id → units
+    tracking_numbers: tuple[str, ...]
+
+
+class FulfilmentRefusedError(Exception):
+    """Shopify answered with userErrors: nothing was created."""
+
+
+class FulfilmentOutcomeUnknownError(Exception):
+    """The request may or may not have created a fulfilment: look it up before sending again."""
+
+
+class Storefront(Protocol):
+    def fulfilment_state(self, order_ids: Sequence[str]) -> dict[str, OrderFulfilments]: ...
+
+    def create_fulfilment(
+        self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
+    ) -> tuple[str, str]:
+        """Create one fulfilment; returns Shopify's (id, name)."""
+        ...
+
+    def fulfilments_of(self, order_id: str) -> list[ExistingFulfilment]: ...
+
+    def add_tracking(self, fulfillment_id: str, tracking: Tracking) -> None: ...

@@ -1,0 +1,196 @@
+"""Read: Peoplevox's despatched packages into the ledger, idempotently by package number.
+
+Normal runs read the Despatch summary from the ledger cursor (minus an overlap: report dates have
+minute precision) and re-read by number the packages still waiting for a tracking number and the
+ones callbacks named. Callbacks are only hints: what lands in the ledger is what the report says.
+A backfill re-reads a window of despatch dates and leaves the cursor alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.ports import DespatchedPackage, DespatchSource
+from sync_pipeline.lib.inbox import Inbox
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent
+from sync_pipeline.lib.ledger import despatches as ledger_despatches
+from sync_pipeline.lib.ledger import events as ledger_events
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
+from sync_pipeline.lib.ledger import orders as ledger_orders
+from sync_pipeline.lib.ledger.despatches import PackageRow
+from sync_pipeline.lib.ledger.records import to_naive_utc
+
+CURSOR = "peoplevox_despatch_date"
+INBOX_CURSOR = "inbox_peoplevox_despatches"
+# Report dates are whole minutes and a despatch may be committed a little after its timestamp.
+CURSOR_OVERLAP = timedelta(minutes=3)
+# TrackingNumberReceived query parameter that names the package (subscribe.py).
+CALLBACK_PACKAGE = "despatch"
+
+
+@dataclass
+class ReadReport:
+    rows_read: int = 0
+    packages_read: int = 0
+    new_packages: int = 0
+    tracking_added: int = 0
+    unknown_orders: int = 0
+    hinted: int = 0
+    cursor: str | None = None
+    new_by_order: dict[str, list[str]] = field(default_factory=dict)
+
+
+def hinted_packages(inbox: Inbox, ledger: Ledger) -> tuple[list[str], str | None]:
+    """Package numbers named by TrackingNumberReceived callbacks since the inbox cursor."""
+    items = inbox.since("peoplevox", after=ledger.get_cursor(INBOX_CURSOR), limit=20_000)
+    numbers = []
+    for item in items:
+        event = item.load()
+        if event.get("event") == "TrackingNumberReceived":
+            number = (event.get("params") or {}).get(CALLBACK_PACKAGE)
+            if isinstance(number, str) and number.strip():
+                numbers.append(number.strip())
+    return list(dict.fromkeys(numbers)), (items[-1].name if items else None)
+
+
+def _row(p: DespatchedPackage, order_id: str | None) -> PackageRow:
+    at = to_naive_utc(p.despatched_at)
+    assert at is not None
+    return PackageRow(
+        package_number=p.package_number,
+        despatch_number=p.despatch_number,
+        sales_order_number=p.sales_order_number,
+        shopify_order_id=order_id,
+        despatched_at=at,
+        despatch_date=at.date(),
+        carrier=p.carrier,
+        service=p.service,
+        site=p.site,
+        tracking_number=p.tracking_number,
+        tracking_seen_at=None,
+        items=p.items,
+        state=states.PENDING if order_id else states.UNKNOWN_ORDER,
+        state_reason=None if order_id else "sales order is none we sent",
+        line_quantities=None,
+        first_seen_at=at,
+        updated_at=at,
+    )
+
+
+def _unknown(number: str, package: str) -> ExceptionRecord:
+    return ExceptionRecord(
+        kind="despatch_for_unknown_order",
+        owner=states.OWNERS["despatch_for_unknown_order"],
+        message=f"Peoplevox despatched package {package} for sales order {number}, which this integration "
+        "never sent; check the order in Peoplevox (created by hand, or another channel's)",
+        sales_order_number=number,
+        subject=package,
+    )
+
+
+def record_packages(
+    ledger: Ledger, found: Iterable[DespatchedPackage], actor: str, report: ReadReport
+) -> None:
+    """Upsert packages and append what is new to each order's audit log, in one transaction."""
+    found = list(found)
+    report.packages_read += len(found)
+    if not found:
+        return
+    with ledger.transaction() as con:
+        orders = ledger_orders.by_sales_order_number(con, [p.sales_order_number for p in found])
+        rows = [_row(p, orders[p.sales_order_number].shopify_order_id if p.sales_order_number in orders else None)
+                for p in found]  # fmt: skip
+        counts = ledger_despatches.upsert(con, rows)
+        by_number = {r.package_number: r for r in rows}
+        events, problems = [], []
+        for number in counts.new:
+            row = by_number[number]
+            units = ", ".join(f"{q} × {code}" for code, q in row.items.items())
+            if row.shopify_order_id is None:
+                problems.append(_unknown(row.sales_order_number, number))
+                report.unknown_orders += 1
+                continue
+            tracking = (
+                f" (tracking {row.tracking_number})" if row.tracking_number else " (no tracking number yet)"
+            )
+            events.append(
+                OrderEvent(
+                    row.shopify_order_id,
+                    "despatched",
+                    actor,
+                    reason=f"Peoplevox despatched {number}: {units}{tracking}",
+                )
+            )
+            report.new_by_order.setdefault(row.shopify_order_id, []).append(number)
+        for number in counts.tracking_added:
+            row = by_number[number]
+            if row.shopify_order_id:
+                events.append(
+                    OrderEvent(
+                        row.shopify_order_id,
+                        "tracking_received",
+                        actor,
+                        reason=f"{number}: tracking number {row.tracking_number}",
+                    )
+                )
+        ledger_events.append(con, events)
+        ledger_exceptions.open_or_touch(con, problems)
+    report.new_packages += len(counts.new)
+    report.tracking_added += len(counts.tracking_added)
+
+
+def adopt_unknown(ledger: Ledger, actor: str) -> int:
+    """Packages whose sales order became known since (ingested later): attach them and let them go."""
+    with ledger.transaction() as con:
+        waiting = ledger_despatches.unmatched(con)
+        if not waiting:
+            return 0
+        orders = ledger_orders.by_sales_order_number(con, [p.sales_order_number for p in waiting])
+        matches = {p.package_number: orders[p.sales_order_number].shopify_order_id
+                   for p in waiting if p.sales_order_number in orders}  # fmt: skip
+        ledger_despatches.attach_orders(con, matches)
+        for number, oid in matches.items():
+            ledger_despatches.set_state(con, number, states.PENDING)
+            ledger_exceptions.resolve_for_subject(
+                con, ["despatch_for_unknown_order"], number, "the sales order is known now"
+            )
+            ledger_events.append(
+                con, [OrderEvent(oid, "despatched", actor, reason=f"{number} matched to this order")]
+            )
+        return len(matches)
+
+
+def read_despatches(
+    source: DespatchSource,
+    ledger: Ledger,
+    actor: str,
+    now: datetime,
+    initial_lookback: timedelta,
+    window: tuple[datetime, datetime] | None = None,
+    hinted: Sequence[str] = (),
+) -> ReadReport:
+    report = ReadReport()
+    stored = ledger.get_cursor(CURSOR)
+    if window is not None:
+        found = source.packages_between(*window)
+    else:
+        since = datetime.fromisoformat(stored) - CURSOR_OVERLAP if stored else now - initial_lookback
+        found = source.packages_between(since)
+    record_packages(ledger, found, actor, report)
+    with ledger.transaction() as con:
+        waiting = ledger_despatches.awaiting_tracking(con, states.OPEN)
+    known = {p.package_number for p in found}
+    again = [n for n in dict.fromkeys([*waiting, *hinted]) if n not in known]
+    report.hinted = len(hinted)
+    if again:
+        record_packages(ledger, source.packages_by_number(again), actor, report)
+    adopt_unknown(ledger, actor)
+    if window is None and found:
+        newest = max(p.despatched_at for p in found).astimezone(UTC)
+        if stored is None or newest > datetime.fromisoformat(stored):
+            ledger.set_cursor(CURSOR, newest.isoformat())
+    report.cursor = ledger.get_cursor(CURSOR)
+    return report

@@ -1,0 +1,62 @@
+"""Ledger writes every fulfil step shares: settle a package, its events, its order's despatch state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import duckdb
+
+from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.domain.models import ShopOrder
+from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.plan import despatch_state
+from sync_pipeline.lib.ledger import OrderEvent
+from sync_pipeline.lib.ledger import despatches as ledger_despatches
+from sync_pipeline.lib.ledger import events as ledger_events
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
+from sync_pipeline.lib.ledger import orders as ledger_orders
+
+
+def settle(
+    con: duckdb.DuckDBPyConnection,
+    package_number: str,
+    state: str,
+    reason: str,
+    line_quantities: dict[str, int],
+) -> None:
+    """The package is done: its blocking exceptions go, and what it accounts for is recorded."""
+    ledger_despatches.set_state(con, package_number, state, reason, line_quantities)
+    ledger_exceptions.resolve_for_subject(
+        con, states.BLOCKING_KINDS, package_number, f"package {state.replace('_', ' ')}"
+    )
+
+
+def refresh_order_states(
+    con: duckdb.DuckDBPyConnection,
+    order_ids: list[str],
+    rules: BusinessRules,
+    actor: str,
+    counts: dict[str, int] | None = None,
+) -> None:
+    """Recompute each order's despatch state from its packages; an event for every change."""
+    rows = ledger_orders.get_many(con, order_ids)
+    packages = ledger_despatches.for_orders(con, order_ids)
+    before = ledger_despatches.despatch_states(con, order_ids)
+    events = []
+    for oid in order_ids:
+        row = rows.get(oid)
+        if row is None or not row.snapshot:
+            continue
+        order = ShopOrder.model_validate(row.snapshot)
+        outcome: Mapping[str, tuple[str, Mapping[str, int] | None]] = {}
+        new = despatch_state(order, packages.get(oid, []), outcome, rules)
+        if new != before.get(oid):
+            ledger_despatches.set_despatch_state(con, oid, new)
+            events.append(
+                OrderEvent(
+                    oid, "despatch_state", actor, reason=f"{before.get(oid) or 'in_warehouse'} → {new}"
+                )
+            )
+            if counts is not None:
+                counts[new] = counts.get(new, 0) + 1
+    ledger_events.append(con, events)

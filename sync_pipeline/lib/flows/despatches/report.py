@@ -1,0 +1,38 @@
+"""What one despatches run did, for the assets' metadata and the sensor."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FulfilReport:
+    orders_planned: int = 0
+    fulfilled: int = 0
+    fulfilled_elsewhere: int = 0
+    pooled: int = 0
+    blocked: int = 0
+    awaiting_tracking: int = 0
+    refused: int = 0
+    outcome_unknown: int = 0
+    in_doubt: Counter[str] = field(default_factory=Counter)
+    tracking_added: int = 0
+    exceptions_opened: int = 0
+    order_states: Counter[str] = field(default_factory=Counter)
+    fulfilments: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # package, fulfilment name, tracking
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return {
+            "orders_planned": self.orders_planned,
+            "fulfilled": self.fulfilled,
+            "fulfilled_elsewhere": self.fulfilled_elsewhere,
+            "pooled": self.pooled,
+            "blocked": self.blocked,
+            "awaiting_tracking": self.awaiting_tracking,
+            "refused": self.refused,
+            "outcome_unknown": self.outcome_unknown,
+            "tracking_added": self.tracking_added,
+            "exceptions_opened": self.exceptions_opened,
+        }

@@ -1,0 +1,81 @@
+"""The despatches flow's view of Shopify, built on `lib/shopify.ShopifyClient`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sync_pipeline.lib.domain.fulfilment import FulfilmentOrderLine
+from sync_pipeline.lib.domain.tracking import Tracking
+from sync_pipeline.lib.flows.despatches.ports import (
+    ExistingFulfilment,
+    FulfilmentOutcomeUnknownError,
+    FulfilmentRefusedError,
+    OrderFulfilments,
+)
+from sync_pipeline.lib.shopify import ShopifyClient, ShopifyOutcomeUnknown, ShopifyUserErrors
+from sync_pipeline.lib.shopify.models import TrackingInfo
+
+FULFILLABLE = ("OPEN", "IN_PROGRESS")
+
+
+def _tracking_info(tracking: Tracking) -> TrackingInfo:
+    return TrackingInfo(company=tracking.company, number=tracking.number, url=tracking.url)
+
+
+class ShopifyStorefront:
+    """`Storefront` over the Shopify Admin API."""
+
+    def __init__(self, client: ShopifyClient) -> None:
+        self.client = client
+
+    def fulfilment_state(self, order_ids: Sequence[str]) -> dict[str, OrderFulfilments]:
+        found = {}
+        for oid, state in self.client.get_orders_fulfilment_state(list(order_ids)).items():
+            lines = tuple(
+                FulfilmentOrderLine(
+                    fulfillment_order_id=fo.id,
+                    fo_line_id=item.id,
+                    line_id=item.line_item.id,
+                    remaining=item.remaining_quantity,
+                    location_id=fo.location_id,
+                    fulfillable=fo.status in FULFILLABLE and "CREATE_FULFILLMENT" in fo.actions,
+                    status=fo.status,
+                )
+                for fo in state.fulfillment_orders
+                for item in fo.line_items
+            )
+            found[oid] = OrderFulfilments(oid, state.cancelled_at is not None, lines)
+        return found
+
+    def create_fulfilment(
+        self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
+    ) -> tuple[str, str]:
+        info = _tracking_info(tracking) if tracking and (tracking.number or tracking.company) else None
+        try:
+            made = self.client.create_fulfillment(request, tracking=info, notify_customer=notify_customer)
+        except ShopifyUserErrors as error:
+            raise FulfilmentRefusedError("; ".join(e.message for e in error.errors)) from error
+        except ShopifyOutcomeUnknown as error:
+            raise FulfilmentOutcomeUnknownError(str(error)) from error
+        return made.id, made.name
+
+    def fulfilments_of(self, order_id: str) -> list[ExistingFulfilment]:
+        return [
+            ExistingFulfilment(
+                id=f.id,
+                name=f.name,
+                created_at=f.created_at,
+                quantities=f.quantities,
+                tracking_numbers=tuple(t.number for t in f.tracking_info if t.number),
+            )
+            for f in self.client.get_order_fulfillments(order_id)
+        ]
+
+    def add_tracking(self, fulfillment_id: str, tracking: Tracking) -> None:
+        # notifyCustomer stays false: the customer already had this package's shipping email.
+        try:
+            self.client.update_fulfillment_tracking(
+                fulfillment_id, _tracking_info(tracking), notify_customer=False
+            )
+        except ShopifyUserErrors as error:
+            raise FulfilmentRefusedError("; ".join(e.message for e in error.errors)) from error

@@ -1,0 +1,55 @@
+"""Where a despatched package is on its way into Shopify, and where its order is.
+
+Package states:
+- `pending`: read from Peoplevox, not fulfilled yet (the next fulfil run plans it).
+- `awaiting_tracking`: waiting for the carrier's tracking number (up to `tracking_wait_minutes`).
+- `fulfilling`: sent to Shopify, outcome not recorded yet (the write-ahead row is `sending`).
+- `fulfilled`: one Shopify fulfilment holds it.
+- `fulfilled_elsewhere`: Shopify already had its units fulfilled (by hand): recorded, no error.
+- `pooled`: its units complete no Shopify line yet (part of a bundle); a later package of the
+  same order completes the bundle and carries them.
+- `blocked`: an open exception stops it (fulfilment order held or closed, order cancelled,
+  refused by Shopify); re-checked every run, so fixing the cause lets it go.
+- `unknown_order`: its sales order is none we sent (an exception for warehouse ops).
+
+Order `despatch_state` (a column of `orders`, apart from the orders flow's `state`):
+`partially_despatched` → `despatched` (every ordered unit shipped) → `fulfilled` (all in Shopify).
+"""
+
+PENDING = "pending"
+AWAITING_TRACKING = "awaiting_tracking"
+FULFILLING = "fulfilling"
+FULFILLED = "fulfilled"
+FULFILLED_ELSEWHERE = "fulfilled_elsewhere"
+POOLED = "pooled"
+BLOCKED = "blocked"
+UNKNOWN_ORDER = "unknown_order"
+
+# A fulfil run looks at these.
+OPEN = (PENDING, AWAITING_TRACKING, BLOCKED)
+# Nothing more to do for these: they count towards what each Shopify line has received.
+SETTLED = (FULFILLED, FULFILLED_ELSEWHERE, POOLED)
+
+PARTIALLY_DESPATCHED = "partially_despatched"
+DESPATCHED = "despatched"
+ORDER_FULFILLED = "fulfilled"
+
+# Exception kinds of this flow and who owns them.
+OWNERS = {
+    "fulfillment_on_hold": "cx",
+    "fulfillment_order_closed": "cx",
+    "fulfilment_refused": "cx",
+    "despatch_for_unknown_order": "warehouse_ops",
+    "shipped_after_cancel": "cx",
+    "shipped_after_cancel_refunded": "finance",
+    "over_despatched": "warehouse_ops",
+    "tracking_missing": "warehouse_ops",
+    "unknown_carrier": "engineering",
+}
+# Kinds that stop a package until the cause is fixed; resolved when the package goes through.
+BLOCKING_KINDS = (
+    "fulfillment_on_hold",
+    "fulfillment_order_closed",
+    "fulfilment_refused",
+    "despatch_for_unknown_order",
+)

@@ -1,0 +1,49 @@
+"""Late tracking numbers: a package fulfilled without one gets it with fulfillmentTrackingInfoUpdate.
+
+The update does not notify the customer (they had the package's shipping email already; a second
+email per package is what this flow promises never to send). The number shows on the order
+status page and in the customer's account from then on.
+"""
+
+from __future__ import annotations
+
+from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.domain.tracking import tracking_for
+from sync_pipeline.lib.flows.despatches.ports import FulfilmentRefusedError, Storefront
+from sync_pipeline.lib.flows.despatches.report import FulfilReport
+from sync_pipeline.lib.ledger import Ledger, OrderEvent
+from sync_pipeline.lib.ledger import despatches as ledger_despatches
+from sync_pipeline.lib.ledger import events as ledger_events
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
+from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
+
+
+def post_late_tracking(
+    storefront: Storefront, ledger: Ledger, rules: BusinessRules, actor: str, report: FulfilReport
+) -> None:
+    with ledger.transaction() as con:
+        rows = ledger_fulfilments.created_awaiting_tracking(con)
+        packages = ledger_despatches.get_many(con, [r.intent.package_number for r in rows])
+    for row in rows:
+        number = row.intent.package_number
+        package = packages[number]
+        tracking = tracking_for(rules.carriers, package.carrier, package.service, package.tracking_number)
+        if row.fulfillment_id is None or tracking.number is None:
+            continue
+        try:
+            storefront.add_tracking(row.fulfillment_id, tracking)
+        except FulfilmentRefusedError as error:
+            with ledger.transaction() as con:
+                ledger_fulfilments.mark_failed(con, number, f"tracking update refused: {error}")
+            continue
+        with ledger.transaction() as con:
+            ledger_fulfilments.set_tracking(con, number, tracking.number, tracking.company, tracking.url)
+            ledger_exceptions.resolve_for_subject(
+                con, ["tracking_missing"], number, "tracking added in Shopify"
+            )
+            ledger_events.append(
+                con,
+                [OrderEvent(row.intent.shopify_order_id, "tracking_added", actor,
+                            reason=f"{number}: tracking {tracking.company} {tracking.number} added to {row.fulfillment_name}")],
+            )  # fmt: skip
+        report.tracking_added += 1

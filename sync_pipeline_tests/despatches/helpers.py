@@ -1,0 +1,74 @@
+"""Drive orders into the warehouse with the orders flow, then despatches back, without Dagster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sync_pipeline.lib.flows.catalogue import refresh
+from sync_pipeline.lib.flows.despatches.peoplevox_port import PeoplevoxDespatches
+from sync_pipeline.lib.flows.despatches.read import ReadReport, read_despatches
+from sync_pipeline.lib.flows.despatches.report import FulfilReport
+from sync_pipeline.lib.flows.despatches.run import fulfil
+from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
+from sync_pipeline.lib.flows.orders.ingest import ingest
+from sync_pipeline.lib.flows.orders.release import release
+from sync_pipeline.sandbox.shopify.control import AddressSpec, ProductSpec, VariantSpec
+from sync_pipeline_tests.orders.conftest import Stack
+
+UK = AddressSpec(name="Ada Lovelace", address1="1 St James's Sq", city="London", zip="SW1Y 4JU")
+
+
+def add_bundle_catalogue(stack: Stack) -> None:
+    """The config bundle BUNDLE-STARTER (TEE-BLK-M, TEE-WHT-M, 2 × SOCK-BLK-OS) sells in Shopify."""
+    stack.shop.add_product(
+        ProductSpec(title="Starter", variants=[VariantSpec(sku="BUNDLE-STARTER", price="40")])
+    )
+    stack.shop.add_product(ProductSpec(title="Socks", variants=[VariantSpec(sku="SOCK-BLK-OS", price="5")]))
+    stack.pvx.seed_items([("SOCK-BLK-OS", "5099999999999", "Socks")])
+    stack.pvx.set_stock([("SOCK-BLK-OS", "PrimarySite", 500)])
+
+
+def into_warehouse(stack: Stack) -> dict[str, str]:
+    """Ingest and release every order placed so far; returns Shopify order id → sales order number."""
+    refresh(stack.source, stack.warehouse, stack.ledger, stack.rules)
+    ingest(stack.source, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    release(stack.source, stack.warehouse, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    with stack.ledger.transaction() as con:
+        rows = con.execute(
+            "SELECT o.shopify_order_id, o.sales_order_number FROM orders o JOIN pvx_injections i "
+            "USING (sales_order_number) WHERE i.state = 'accepted'"
+        ).fetchall()
+    return dict(rows)
+
+
+@dataclass
+class Despatches:
+    source: PeoplevoxDespatches
+    storefront: ShopifyStorefront
+
+
+def ports(stack: Stack) -> Despatches:
+    return Despatches(PeoplevoxDespatches(stack.warehouse.client), ShopifyStorefront(stack.source.client))
+
+
+def run_once(
+    stack: Stack, rules=None, hinted: tuple[str, ...] = (), settle: float = 0.0
+) -> tuple[ReadReport, FulfilReport]:  # type: ignore[no-untyped-def]
+    p = ports(stack)
+    rules = rules or stack.rules
+    read = read_despatches(
+        p.source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2), hinted=hinted
+    )
+    done = fulfil(p.storefront, stack.ledger, rules, "test", max_seconds=30, settle_seconds=settle)
+    return read, done
+
+
+def shopify_lines(stack: Stack, order_id: str) -> dict[str, int]:
+    """SKU → units fulfilled in Shopify."""
+    order = stack.shop.get_order(order_id)
+    return {li["sku"]: li["fulfilled_quantity"] for li in order["line_items"] if li["fulfilled_quantity"]}
+
+
+def emails_for(stack: Stack, order_id: str) -> list[dict]:  # type: ignore[type-arg]
+    return [e for e in stack.shop.emails() if e["order"] == order_id]

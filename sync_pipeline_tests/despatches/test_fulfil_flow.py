@@ -1,0 +1,162 @@
+"""Despatches back to Shopify against both sandboxes, without Dagster: packages, bundles, exceptions."""
+
+from __future__ import annotations
+
+from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.sandbox.shopify.config import FaultSettings
+from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
+from sync_pipeline_tests.despatches.helpers import (
+    UK,
+    add_bundle_catalogue,
+    emails_for,
+    into_warehouse,
+    run_once,
+    shopify_lines,
+)
+from sync_pipeline_tests.orders.conftest import Stack
+
+
+def _package_states(stack: Stack) -> dict[str, str]:
+    with stack.ledger.transaction() as con:
+        return dict(con.execute("SELECT package_number, state FROM despatch_packages").fetchall())
+
+
+def _open(stack: Stack) -> dict[tuple[str, str], str]:
+    return {(e.kind, e.subject): e.owner for e in stack.ledger.list_open_exceptions()}
+
+
+def test_multi_package_short_pick_and_bundle_completed_by_a_later_package(stack: Stack) -> None:
+    add_bundle_catalogue(stack)
+    a = stack.shop.place_order(
+        OrderSpec(lines=[LineSpec(sku="TEE-BLK-M", quantity=3), LineSpec(sku="CAP-NVY")], shipping_address=UK)
+    )
+    b = stack.shop.place_order(
+        OrderSpec(lines=[LineSpec(sku="BUNDLE-STARTER"), LineSpec(sku="MUG-LOGO")], shipping_address=UK)
+    )
+    numbers = into_warehouse(stack)
+    first = stack.pvx.despatch(numbers[a["id"]], [{"TEE-BLK-M": 2}, {"TEE-BLK-M": 1}])  # CAP short picked
+    stack.pvx.despatch(numbers[b["id"]], [{"TEE-BLK-M": 1, "MUG-LOGO": 1}])  # the bundle half shipped
+    read, done = run_once(stack)
+    assert (read.new_packages, done.fulfilled, done.pooled) == (3, 3, 0), done.summary
+    assert shopify_lines(stack, a["id"]) == {"TEE-BLK-M": 3}
+    assert shopify_lines(stack, b["id"]) == {"MUG-LOGO": 1}  # the bundle waits for its other parts
+    with stack.ledger.transaction() as con:
+        states_now = dict(con.execute("SELECT shopify_order_id, despatch_state FROM orders").fetchall())
+    assert states_now[a["id"]] == states.PARTIALLY_DESPATCHED
+    stack.pvx.despatch(numbers[a["id"]], [{"CAP-NVY": 1}])
+    stack.pvx.despatch(numbers[b["id"]], [{"TEE-WHT-M": 1}, {"SOCK-BLK-OS": 2}])
+    read, done = run_once(stack)
+    assert (read.new_packages, done.fulfilled, done.pooled) == (3, 2, 1), done.summary
+    assert shopify_lines(stack, a["id"]) == {"TEE-BLK-M": 3, "CAP-NVY": 1}
+    assert shopify_lines(stack, b["id"]) == {"MUG-LOGO": 1, "BUNDLE-STARTER": 1}
+    order_a = stack.shop.get_order(a["id"])
+    assert order_a["fulfillment_status"] == "FULFILLED"
+    assert [f["tracking"][0]["number"] for f in order_a["fulfillments"]] == [
+        p["tracking_number"] for p in first["packages"]
+    ] + [order_a["fulfillments"][2]["tracking"][0]["number"]]
+    assert all(
+        f["tracking"][0]["company"] == "Royal Mail" and f["tracking"][0]["url"]
+        for f in order_a["fulfillments"]
+    )
+    # One shipping email per fulfilment, never a second for the same package.
+    assert len(emails_for(stack, a["id"])) == 3 and len(emails_for(stack, b["id"])) == 2
+    with stack.ledger.transaction() as con:
+        states_now = dict(con.execute("SELECT shopify_order_id, despatch_state FROM orders").fetchall())
+    assert states_now == {a["id"]: states.ORDER_FULFILLED, b["id"]: states.ORDER_FULFILLED}
+    # Reading and fulfilling again changes nothing.
+    read, done = run_once(stack)
+    assert (read.new_packages, done.fulfilled) == (0, 0)
+    assert len(stack.shop.emails()) == 5
+    kinds = [e["kind"] for e in stack.ledger.events_for(a["id"])]
+    assert kinds.count("despatched") == 3 and kinds.count("fulfilled") == 3 and "despatch_state" in kinds
+
+
+def test_exceptions_have_owners_and_clear_when_fixed(stack: Stack) -> None:
+    held = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY")], shipping_address=UK))
+    by_hand = stack.shop.place_order(
+        OrderSpec(lines=[LineSpec(sku="MUG-LOGO", quantity=2)], shipping_address=UK)
+    )
+    cancelled = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="HOODIE-GRY-M")], shipping_address=UK))
+    extra = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="TEE-BLK-L")], shipping_address=UK))
+    numbers = into_warehouse(stack)
+    stack.shop.fulfillment_orders(held["id"], "hold")
+    (fo,) = stack.source.client.get_fulfillment_orders(by_hand["id"])
+    stack.source.client.create_fulfillment({fo.id: None})  # a person fulfils it in the admin
+    stack.shop.cancel_order(cancelled["id"])  # the warehouse ships it anyway
+    stack.warehouse.client.save_data("Sales orders", [{"SalesOrderNumber": "MANUAL-1"}])
+    stack.warehouse.client.save_data(
+        "Sales order items",
+        [{"SalesOrderNumber": "MANUAL-1", "ItemCode": "CAP-NVY", "QuantityOrdered": 1, "Line": "1"}],
+    )
+    for oid in (held["id"], by_hand["id"], cancelled["id"]):
+        stack.pvx.despatch(
+            numbers[oid],
+            [{stack.shop.get_order(oid)["line_items"][0]["sku"]: 1 if oid != by_hand["id"] else 2}],
+        )
+    stack.pvx.despatch(numbers[extra["id"]], [{"TEE-BLK-L": 2}])  # one more than ordered
+    stack.pvx.despatch("MANUAL-1", [{"CAP-NVY": 1}])
+    _, done = run_once(stack)
+    assert (done.fulfilled, done.fulfilled_elsewhere, done.blocked) == (1, 1, 2), done.summary
+    found = _open(stack)
+    owners = {kind: owner for (kind, _), owner in found.items()}
+    assert owners == {
+        "fulfillment_on_hold": "cx",
+        "shipped_after_cancel": "cx",
+        "shipped_after_cancel_refunded": "finance",
+        "over_despatched": "warehouse_ops",
+        "despatch_for_unknown_order": "warehouse_ops",
+    }
+    assert shopify_lines(stack, extra["id"]) == {"TEE-BLK-L": 1}
+    assert (
+        shopify_lines(stack, by_hand["id"]) == {"MUG-LOGO": 2}
+        and len(stack.shop.get_order(by_hand["id"])["fulfillments"]) == 1
+    )
+    # CX releases the hold: the next run fulfils the package and closes the exception.
+    stack.shop.fulfillment_orders(held["id"], "release")
+    _, done = run_once(stack)
+    assert done.fulfilled == 1 and shopify_lines(stack, held["id"]) == {"CAP-NVY": 1}
+    assert (
+        "fulfillment_on_hold",
+        next(iter(k[1] for k in found if k[0] == "fulfillment_on_hold")),
+    ) not in _open(stack)
+    assert len(emails_for(stack, held["id"])) == 1
+
+
+def test_late_tracking_is_added_without_a_second_email(stack: Stack) -> None:
+    order = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY")], shipping_address=UK))
+    numbers = into_warehouse(stack)
+    despatch = stack.pvx.despatch(numbers[order["id"]], [{"CAP-NVY": 1}], late_tracking=[True])
+    package = despatch["packages"][0]["number"]
+    _, done = run_once(stack)  # default: wait for the tracking number
+    assert (done.fulfilled, done.awaiting_tracking) == (0, 1)
+    no_wait = stack.rules.model_copy(
+        update={"despatches": stack.rules.despatches.model_copy(update={"tracking_wait_minutes": 0})}
+    )
+    _, done = run_once(stack, rules=no_wait)
+    assert done.fulfilled == 1 and ("tracking_missing", package) in _open(stack)
+    (fulfilment,) = stack.shop.get_order(order["id"])["fulfillments"]
+    assert not fulfilment["tracking"] or not fulfilment["tracking"][0]["number"]
+    number = stack.pvx.assign_tracking(package)
+    read, done = run_once(stack, rules=no_wait, hinted=(package,))
+    assert (read.tracking_added, done.tracking_added) == (1, 1)
+    (fulfilment,) = stack.shop.get_order(order["id"])["fulfillments"]
+    assert fulfilment["tracking"][0]["number"] == number and "royalmail" in fulfilment["tracking"][0]["url"]
+    assert ("tracking_missing", package) not in _open(stack)
+    assert [e["kind"] for e in emails_for(stack, order["id"])] == ["shipping_confirmation"]
+
+
+def test_lost_answer_is_looked_up_not_sent_again(stack: Stack) -> None:
+    order = stack.shop.place_order(
+        OrderSpec(lines=[LineSpec(sku="CAP-NVY", quantity=2)], shipping_address=UK)
+    )
+    numbers = into_warehouse(stack)
+    stack.pvx.despatch(numbers[order["id"]], [{"CAP-NVY": 1}, {"CAP-NVY": 1}])
+    stack.shop.set_faults(FaultSettings(lose_answer_next=1))
+    _, done = run_once(stack)
+    assert (done.fulfilled, done.outcome_unknown) == (1, 1), done.summary
+    assert len(stack.shop.get_order(order["id"])["fulfillments"]) == 2  # Shopify made both
+    _, done = run_once(stack)
+    assert done.in_doubt == {"found_in_shopify": 1} and done.fulfilled == 0
+    assert len(stack.shop.get_order(order["id"])["fulfillments"]) == 2
+    assert len(emails_for(stack, order["id"])) == 2
+    assert set(_package_states(stack).values()) == {states.FULFILLED}
