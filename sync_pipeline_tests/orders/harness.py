@@ -21,6 +21,7 @@ from sync_pipeline.definitions import defs as load_definitions
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.peoplevox import PeoplevoxClient
+from sync_pipeline.lib.shopify import ShopifyClient
 from sync_pipeline.receiver.app import ReceiverConfig
 from sync_pipeline.receiver.app import create_app as create_receiver
 from sync_pipeline.sandbox.peoplevox.app import create_app as create_pvx_app
@@ -48,6 +49,12 @@ class E2EStack:
     instance: dg.DagsterInstance
     cursors: dict[str, str | None] = field(default_factory=dict)
     runs: list[str] = field(default_factory=list)
+    shopify_url: str = ""
+
+    @property
+    def shop_client(self) -> ShopifyClient:
+        """An Admin API client for what a merchant does by hand (fulfil in the admin, say)."""
+        return ShopifyClient(self.shopify_url, "shpat_sandbox")
 
     def tick(self, sensor_name: str) -> int:
         """Evaluate a sensor once and execute the runs it requests; returns how many."""
@@ -130,6 +137,7 @@ def e2e_stack(
                 ledger=Ledger(tmp_path / "ledger.duckdb"),
                 definitions=load_definitions(),
                 instance=instance,
+                shopify_url=shopify.url,
             )
     finally:
         shop.close()

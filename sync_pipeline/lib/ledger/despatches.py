@@ -242,3 +242,13 @@ def despatch_state_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             "GROUP BY despatch_state ORDER BY despatch_state"
         ).fetchall()
     )
+
+
+def orders_despatched_since(con: duckdb.DuckDBPyConnection, since: datetime) -> list[str]:
+    """Orders with a package read at or after `since` (the line-level check's scope)."""
+    rows = con.execute(
+        "SELECT DISTINCT shopify_order_id FROM despatch_packages WHERE shopify_order_id IS NOT NULL "
+        "AND first_seen_at >= ? ORDER BY 1",
+        [to_naive_utc(since)],
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -22,13 +22,12 @@ from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.ledger.despatches import PackageRow
 from sync_pipeline.lib.ledger.records import to_naive_utc
+from sync_pipeline.lib.peoplevox import callbacks
 
 CURSOR = "peoplevox_despatch_date"
 INBOX_CURSOR = "inbox_peoplevox_despatches"
 # Report dates are whole minutes and a despatch may be committed a little after its timestamp.
 CURSOR_OVERLAP = timedelta(minutes=3)
-# TrackingNumberReceived query parameter that names the package (subscribe.py).
-CALLBACK_PACKAGE = "despatch"
 
 
 @dataclass
@@ -50,7 +49,7 @@ def hinted_packages(inbox: Inbox, ledger: Ledger) -> tuple[list[str], str | None
     for item in items:
         event = item.load()
         if event.get("event") == "TrackingNumberReceived":
-            number = (event.get("params") or {}).get(CALLBACK_PACKAGE)
+            number = callbacks.filled(event.get("params") or {}).get(callbacks.DESPATCH_NUMBER)
             if isinstance(number, str) and number.strip():
                 numbers.append(number.strip())
     return list(dict.fromkeys(numbers)), (items[-1].name if items else None)

@@ -1,0 +1,115 @@
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from sync_pipeline.defs.despatches.metadata import fulfil_metadata, read_metadata
+from sync_pipeline.defs.despatches.partitions import despatch_date_partitions
+from sync_pipeline.defs.resources import (
+    BusinessRulesResource,
+    LedgerResource,
+    PeoplevoxResource,
+    ShopifyResource,
+)
+from sync_pipeline.lib.flows.despatches.fulfil import MAX_SECONDS
+from sync_pipeline.lib.flows.despatches.peoplevox_port import PeoplevoxDespatches
+from sync_pipeline.lib.flows.despatches.read import INBOX_CURSOR, hinted_packages, read_despatches
+from sync_pipeline.lib.flows.despatches.run import fulfil
+from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
+from sync_pipeline.lib.inbox import Inbox
+
+OWNERS = ["team:integration"]
+RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+def _is_backfill(context: dg.AssetExecutionContext) -> bool:
+    return "dagster/backfill" in context.run.tags or context.run.tags.get("sync/mode") == "backfill"
+
+
+@dg.asset(
+    key=["peoplevox", "despatches"],
+    group_name="despatches",
+    kinds={"peoplevox", "duckdb"},
+    owners=OWNERS,
+    tags={"domain": "despatches"},
+    partitions_def=despatch_date_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="peoplevox_api",
+    retry_policy=RETRY,
+)
+def peoplevox_despatches(
+    context: dg.AssetExecutionContext,
+    peoplevox: PeoplevoxResource,
+    ledger: LedgerResource,
+    business_rules: BusinessRulesResource,
+) -> dg.MaterializeResult:
+    """Packages Peoplevox despatched, one ledger row per package (`DES00042`, `DES00042-1`…).
+
+    Normal runs (launched by the `peoplevox_despatch_events` sensor on a Despatched or
+    TrackingNumberReceived callback, or its 5-minute poll) read the Despatch summary report since
+    the last despatch seen, and re-read the packages still waiting for a tracking number. Callbacks
+    only say *when* to look: what is recorded is what the report says. A **backfill** of a date
+    range re-reads the despatches of those days; packages already in the ledger are not duplicated.
+    """
+    rules = business_rules.load()
+    book = ledger.get_ledger()
+    inbox = Inbox(ledger.data_path / "inbox")
+    backfill = _is_backfill(context)
+    window = None
+    hinted: list[str] = []
+    last_item = None
+    if backfill:
+        start, end = context.partition_time_window
+        window = (start.astimezone(UTC), end.astimezone(UTC))
+    else:
+        hinted, last_item = hinted_packages(inbox, book)
+    report = read_despatches(
+        PeoplevoxDespatches(peoplevox.get_client()),
+        book,
+        actor=f"run:{context.run.run_id[:8]}",
+        now=datetime.now(UTC),
+        initial_lookback=timedelta(days=rules.despatches.initial_lookback_days),
+        window=window,
+        hinted=hinted,
+    )
+    if last_item:
+        book.set_cursor(INBOX_CURSOR, last_item)
+    return dg.MaterializeResult(metadata=read_metadata(report, backfill))
+
+
+@dg.asset(
+    key=["shopify", "fulfilments"],
+    deps=[peoplevox_despatches],
+    group_name="despatches",
+    kinds={"shopify", "duckdb"},
+    owners=OWNERS,
+    tags={"domain": "despatches"},
+    partitions_def=despatch_date_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="shopify_api",
+    retry_policy=RETRY,
+)
+def shopify_fulfilments(
+    context: dg.AssetExecutionContext,
+    shopify: ShopifyResource,
+    ledger: LedgerResource,
+    business_rules: BusinessRulesResource,
+) -> dg.MaterializeResult:
+    """Each despatched package as one Shopify fulfilment, with its tracking number, exactly once.
+
+    Every run first settles fulfilments whose outcome was lost (reading the order's fulfilments in
+    Shopify, never sending blindly), then fulfils every open package, whatever day it shipped:
+    the warehouse's item codes go back to the Shopify lines they came from (SKU overrides and
+    bundles reversed; a bundle is fulfilled when its last part ships), spread over the order's
+    fulfilment orders without exceeding what remains. Shopify emails the customer once per
+    package. What cannot go gets an exception with an owner: a held or closed fulfilment order or
+    a cancelled order shipped anyway (CX, finance), units nobody ordered (warehouse ops). Tracking
+    numbers that arrive late are added to the fulfilment without a second email.
+    """
+    rules = business_rules.load()
+    book = ledger.get_ledger()
+    started = datetime.now(UTC)
+    report = fulfil(
+        ShopifyStorefront(shopify.get_client()), book, rules, actor=f"run:{context.run.run_id[:8]}"
+    )
+    caught_up = (datetime.now(UTC) - started).total_seconds() < MAX_SECONDS
+    return dg.MaterializeResult(metadata=fulfil_metadata(report, book, caught_up))

@@ -1,0 +1,109 @@
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from sync_pipeline.defs.despatches.assets import shopify_fulfilments
+from sync_pipeline.defs.resources import BusinessRulesResource, LedgerResource
+from sync_pipeline.lib.domain.models import ShopOrder
+from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.audit import audit_order
+from sync_pipeline.lib.ledger import despatches as ledger_despatches
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
+from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
+from sync_pipeline.lib.ledger import orders as ledger_orders
+
+# How far back the line-level audit looks (orders with a package read in this window).
+AUDIT_DAYS = 14
+
+
+def _rows(rows: list[tuple], header: str, limit: int = 25) -> dg.MetadataValue:
+    body = "\n".join("| " + " | ".join(str(c) for c in r) + " |" for r in rows[:limit])
+    return dg.MetadataValue.md(header + "\n" + (body or "| (none) |"))
+
+
+@dg.asset_check(asset=shopify_fulfilments, name="despatches_reach_shopify", pool="duckdb")
+def despatches_reach_shopify(
+    ledger: LedgerResource, business_rules: BusinessRulesResource
+) -> dg.AssetCheckResult:
+    """Every despatched package is fulfilled in Shopify within `unfulfilled_minutes` of being read,
+    so tracking numbers post back to the storefront.
+
+    Packages stopped by an open exception (held fulfilment order, cancelled order…) are listed
+    apart: a person owns each of those. The check fails on the others: packages nothing explains.
+    """
+    minutes = business_rules.load().despatches.unfulfilled_minutes
+    before = datetime.now(UTC) - timedelta(minutes=minutes)
+    with ledger.get_ledger().transaction() as con:
+        late = ledger_despatches.not_settled_before(con, before, states.SETTLED)
+        explained = {subject for _, subject in ledger_exceptions.open_subjects(con, states.OWNERS)}
+    unexplained = [r for r in late if r[0] not in explained]
+    owned = [r for r in late if r[0] in explained]
+    return dg.AssetCheckResult(
+        passed=not unexplained,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(unexplained)} package(s) not in Shopify after {minutes} min with no exception; "
+        f"{len(owned)} more stopped by an open exception",
+        metadata={
+            "unexplained": len(unexplained),
+            "with_exception": len(owned),
+            "packages": _rows(
+                unexplained, "| package | sales order | order id | state | why |\n|---|---|---|---|---|"
+            ),
+        },
+    )
+
+
+@dg.asset_check(asset=shopify_fulfilments, name="fulfilled_quantities_match_despatched", pool="duckdb")
+def fulfilled_quantities_match_despatched(
+    ledger: LedgerResource, business_rules: BusinessRulesResource
+) -> dg.AssetCheckResult:
+    """No Shopify line is fulfilled beyond what the warehouse shipped for it, or beyond what was
+    ordered (line by line, per order, over the last two weeks of despatches)."""
+    rules = business_rules.load()
+    since = datetime.now(UTC) - timedelta(days=AUDIT_DAYS)
+    with ledger.get_ledger().transaction() as con:
+        order_ids = ledger_despatches.orders_despatched_since(con, since)
+        rows = ledger_orders.get_many(con, order_ids)
+        packages = ledger_despatches.for_orders(con, order_ids)
+        fulfilments = ledger_fulfilments.for_orders(con, order_ids)
+    findings = [
+        finding
+        for oid in order_ids
+        if rows.get(oid) and rows[oid].snapshot
+        for finding in audit_order(
+            ShopOrder.model_validate(rows[oid].snapshot),
+            packages.get(oid, []),
+            fulfilments.get(oid, []),
+            rules,
+        )
+    ]
+    return dg.AssetCheckResult(
+        passed=not findings,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(findings)} line(s) fulfilled beyond what was despatched or ordered, "
+        f"across {len(order_ids)} despatched order(s)",
+        metadata={
+            "orders_audited": len(order_ids),
+            "lines_over": len(findings),
+            "lines": _rows(
+                [(f.order_name, f.line, f.ordered, f.despatched_allows, f.fulfilled) for f in findings],
+                "| order | line | ordered | despatched allows | fulfilled |\n|---|---|---:|---:|---:|",
+            ),
+        },
+    )
+
+
+@dg.asset_check(asset=shopify_fulfilments, name="tracking_posted", pool="duckdb")
+def tracking_posted(ledger: LedgerResource) -> dg.AssetCheckResult:
+    """Every fulfilment in Shopify carries its tracking number (a late one is added when it comes)."""
+    with ledger.get_ledger().transaction() as con:
+        missing = ledger_fulfilments.created_without_tracking(con)
+    return dg.AssetCheckResult(
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(missing)} fulfilment(s) in Shopify without a tracking number",
+        metadata={
+            "without_tracking": len(missing),
+            "fulfilments": _rows(missing, "| package | order id | Shopify fulfilment |\n|---|---|---|"),
+        },
+    )

@@ -1,0 +1,38 @@
+import dagster as dg
+
+from sync_pipeline.defs.despatches.jobs import despatches_job
+from sync_pipeline.defs.inbox_sensors import inbox_sensor_tick
+from sync_pipeline.lib.peoplevox import callbacks
+
+# Polling is the truth: a despatch whose callbacks were lost still reaches Shopify within this.
+DESPATCH_POLL_SECONDS = 300
+
+
+def despatch_callback(event: dict) -> bool:
+    """A package's tracking number arrived, or a sales order reached Despatched."""
+    kind = event.get("event")
+    params = callbacks.filled(event.get("params") or {})
+    return kind == "TrackingNumberReceived" or (
+        kind == "SalesOrderStatusChanges" and params.get(callbacks.STATUS, "").casefold() == "despatched"
+    )
+
+
+@dg.sensor(
+    name="peoplevox_despatch_events",
+    job=despatches_job,
+    minimum_interval_seconds=15,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def peoplevox_despatch_events(context: dg.SensorEvaluationContext):
+    """Launches one despatches run for every burst of Despatched / TrackingNumberReceived callbacks,
+    skips while one is running, polls Peoplevox every 5 minutes in case callbacks were lost, and
+    runs again at once when the last run stopped at its time limit with packages left."""
+    return inbox_sensor_tick(
+        context,
+        "peoplevox",
+        despatches_job.name,
+        DESPATCH_POLL_SECONDS,
+        partition=True,
+        backlog_key=["shopify", "fulfilments"],
+        wanted=despatch_callback,
+    )
