@@ -109,7 +109,11 @@ def shopify_fulfilments(
     book = ledger.get_ledger()
     started = datetime.now(UTC)
     report = fulfil(
-        ShopifyStorefront(shopify.get_client()), book, rules, actor=f"run:{context.run.run_id[:8]}"
+        ShopifyStorefront(shopify.get_client()),
+        book,
+        rules,
+        actor=f"run:{context.run.run_id[:8]}",
+        settle_seconds=rules.despatches.unknown_outcome_settle_seconds,
     )
     caught_up = (datetime.now(UTC) - started).total_seconds() < MAX_SECONDS
     return dg.MaterializeResult(metadata=fulfil_metadata(report, book, caught_up))

@@ -50,6 +50,7 @@ class SettingsIn(BaseModel):
     @classmethod
     def _known_statuses(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         return None if value is None else check_reported_statuses(value)
+
     late_tracking_rate: float | None = Field(None, ge=0, le=1)
     tracking_delay: float | None = Field(None, ge=0)
 

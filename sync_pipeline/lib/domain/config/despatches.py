@@ -27,6 +27,9 @@ class DespatchesConfig(RulesModel):
     # A despatched package not fulfilled in Shopify this long after we read it fails the
     # despatches_reach_shopify check.
     unfulfilled_minutes: int = Field(default=30, ge=1)
+    # A fulfilment whose answer was lost is looked up in Shopify only once this long has passed
+    # since it was sent, so a request still being processed is not taken for one never received.
+    unknown_outcome_settle_seconds: int = Field(default=60, ge=0, le=3600)
     # How far back the very first read of the Despatch summary goes.
     initial_lookback_days: int = Field(default=2, ge=1, le=60)
 
