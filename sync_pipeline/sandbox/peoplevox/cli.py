@@ -37,6 +37,12 @@ def main(argv: list[str]) -> int:
         help="how SaveData reports per-row results",
     )
     parser.add_argument(
+        "--late-tracking-rate", type=float, default=0.05, help="share of packages despatched without tracking"
+    )
+    parser.add_argument(
+        "--tracking-delay", type=float, default=600.0, help="simulated seconds until a late tracking number comes"
+    )
+    parser.add_argument(
         "--no-cancel-by-import",
         dest="cancel_by_import",
         action="store_false",
@@ -64,6 +70,8 @@ def main(argv: list[str]) -> int:
         save_result_shape=args.save_result_shape,
         session_idle_timeout=args.session_idle_timeout,
         short_pick_rate=args.short_pick_rate,
+        late_tracking_rate=args.late_tracking_rate,
+        tracking_delay=args.tracking_delay,
         cancel_by_import=args.cancel_by_import,
         reported_statuses=renamed,
     )
