@@ -40,7 +40,10 @@ def main(argv: list[str]) -> int:
         "--late-tracking-rate", type=float, default=0.05, help="share of packages despatched without tracking"
     )
     parser.add_argument(
-        "--tracking-delay", type=float, default=600.0, help="simulated seconds until a late tracking number comes"
+        "--tracking-delay",
+        type=float,
+        default=600.0,
+        help="simulated seconds until a late tracking number comes",
     )
     parser.add_argument(
         "--no-cancel-by-import",
