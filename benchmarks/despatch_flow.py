@@ -51,6 +51,8 @@ from _stack import (  # benchmarks/ is on sys.path when run as a script
     Stack,
     Workdir,
     environment,
+    log,
+    percentile,
     wait_until_up,
 )
 
@@ -77,10 +79,6 @@ SKUS = [f"BENCH-{i:03d}" for i in range(40)]
 UK = AddressSpec(name="Ada Lovelace", address1="1 St James's Sq", city="London", zip="SW1Y 4JU")
 MULTI_SHARE, SHORT_SHARE = 0.20, 0.05
 PACKAGES_PER_DESPATCH = 1 + MULTI_SHARE * 1.5  # multi-package despatches have 2 or 3 packages
-
-
-def log(message: str) -> None:
-    print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
 @dataclass
@@ -198,13 +196,6 @@ def _despatch(
         return
     at = datetime.now(UTC).replace(tzinfo=None)
     floor.packages.extend(Despatched(p["number"], order_id, at) for p in made["packages"])
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def wait_until_fulfilled(ledger_path: Path, numbers: set[str], stack: Stack, timeout: float) -> bool:
@@ -365,8 +356,8 @@ def report(
         "packages": packages,
         "packages_per_minute": round(packages / max(floor.seconds, 1e-9) * 60, 1),
         "fulfilled": fulfilled,
-        "p50_seconds": percentile(latencies, 0.5),
-        "p95_seconds": percentile(latencies, 0.95),
+        "p50_seconds": percentile(latencies, 50),
+        "p95_seconds": percentile(latencies, 95),
         "max_seconds": max(latencies) if latencies else None,
         "shopify_points_per_fulfilment": round(stats["points_spent"] / max(fulfilled, 1), 1),
         "shopify_throttled_share": round(stats["throttled"] / max(stats["requests"], 1), 4),

@@ -55,6 +55,8 @@ from _stack import (  # benchmarks/ is on sys.path when run as a script
     Stack,
     Workdir,
     environment,
+    log,
+    percentile,
     wait_until_up,
 )
 
@@ -79,10 +81,6 @@ SALE_MIX: dict[str, int] = {
     "hostile_address": 6,
 }
 JOBS = ("orders_ingest_job", "orders_release_job", "orders_status_job", "catalogue_job")
-
-
-def log(message: str) -> None:
-    print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
 # -- the flash sale ---------------------------------------------------------------------------
@@ -207,15 +205,6 @@ def wait_for_warehouse(
 
 
 # -- figures ------------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
-    return ordered[rank - 1]
 
 
 def spread(values: list[float]) -> dict[str, float | None]:

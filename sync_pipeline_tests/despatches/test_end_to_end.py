@@ -23,7 +23,7 @@ from sync_pipeline_tests.orders.harness import E2EStack, e2e_stack
 from sync_pipeline_tests.orders.test_end_to_end import UK
 
 HOLD_SECONDS = 1
-COPIES = 3
+COPIES = 2
 CATALOGUE = ["TEE-BLK-M", "TEE-WHT-M", "SOCK-BLK-OS", "CAP-BLK-OS", "TOTE-NAT-OS", "HOODIE-GRY-M"]
 
 

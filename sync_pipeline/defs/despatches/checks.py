@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from sync_pipeline.defs.despatches.assets import shopify_fulfilments
+from sync_pipeline.defs.markdown import rows_table
 from sync_pipeline.defs.resources import BusinessRulesResource, LedgerResource
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
@@ -14,11 +15,6 @@ from sync_pipeline.lib.ledger import orders as ledger_orders
 
 # How far back the line-level audit looks (orders with a package read in this window).
 AUDIT_DAYS = 14
-
-
-def _rows(rows: list[tuple], header: str, limit: int = 25) -> dg.MetadataValue:
-    body = "\n".join("| " + " | ".join(str(c) for c in r) + " |" for r in rows[:limit])
-    return dg.MetadataValue.md(header + "\n" + (body or "| (none) |"))
 
 
 @dg.asset_check(asset=shopify_fulfilments, name="despatches_reach_shopify", pool="duckdb")
@@ -46,7 +42,7 @@ def despatches_reach_shopify(
         metadata={
             "unexplained": len(unexplained),
             "with_exception": len(owned),
-            "packages": _rows(
+            "packages": rows_table(
                 unexplained, "| package | sales order | order id | state | why |\n|---|---|---|---|---|"
             ),
         },
@@ -85,7 +81,7 @@ def fulfilled_quantities_match_despatched(
         metadata={
             "orders_audited": len(order_ids),
             "lines_over": len(findings),
-            "lines": _rows(
+            "lines": rows_table(
                 [(f.order_name, f.line, f.ordered, f.despatched_allows, f.fulfilled) for f in findings],
                 "| order | line | ordered | despatched allows | fulfilled |\n|---|---|---:|---:|---:|",
             ),
@@ -104,6 +100,6 @@ def tracking_posted(ledger: LedgerResource) -> dg.AssetCheckResult:
         description=f"{len(missing)} fulfilment(s) in Shopify without a tracking number",
         metadata={
             "without_tracking": len(missing),
-            "fulfilments": _rows(missing, "| package | order id | Shopify fulfilment |\n|---|---|---|"),
+            "fulfilments": rows_table(missing, "| package | order id | Shopify fulfilment |\n|---|---|---|"),
         },
     )

@@ -2,17 +2,12 @@
 
 import dagster as dg
 
+from sync_pipeline.defs.markdown import count_table
 from sync_pipeline.lib.flows.despatches.read import ReadReport
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
-
-
-def _table(header: tuple[str, str], rows: dict[str, int]) -> dg.MetadataValue:
-    lines = [f"| {header[0]} | {header[1]} |", "|---|---:|"]
-    lines += [f"| {k} | {v:,} |" for k, v in rows.items()] or ["| (none) | 0 |"]
-    return dg.MetadataValue.md("\n".join(lines))
 
 
 def read_metadata(report: ReadReport, backfill: bool) -> dict[str, object]:
@@ -37,10 +32,10 @@ def fulfil_metadata(report: FulfilReport, ledger: Ledger, caught_up: bool) -> di
     return {
         **report.summary,
         "dagster/row_count": report.fulfilled,
-        "in_doubt_resolved": _table(("outcome", "fulfilments"), dict(report.in_doubt)),
-        "packages_by_state": _table(("state", "packages"), packages),
-        "fulfilments_by_state": _table(("state", "fulfilments"), fulfilments),
-        "orders_by_despatch_state": _table(("despatch state", "orders"), orders),
+        "in_doubt_resolved": count_table(("outcome", "fulfilments"), dict(report.in_doubt)),
+        "packages_by_state": count_table(("state", "packages"), packages),
+        "fulfilments_by_state": count_table(("state", "fulfilments"), fulfilments),
+        "orders_by_despatch_state": count_table(("despatch state", "orders"), orders),
         "fulfilled_this_run": dg.MetadataValue.md(
             "| package | Shopify fulfilment | tracking |\n|---|---|---|\n" + (made or "| (none) | | |")
         ),

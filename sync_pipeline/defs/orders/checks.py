@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from sync_pipeline.defs.markdown import rows_table
 from sync_pipeline.defs.orders.assets import peoplevox_sales_orders
 from sync_pipeline.defs.resources import BusinessRulesResource, LedgerResource
 from sync_pipeline.lib.flows.orders import state
@@ -9,11 +10,6 @@ from sync_pipeline.lib.flows.orders.records import naive
 from sync_pipeline.lib.ledger import orders as ledger_orders
 
 NOT_YET_IN_WAREHOUSE = (state.AWAITING_RELEASE, state.INJECTING, state.INJECTION_FAILED)
-
-
-def _rows(rows: list[tuple], header: str, limit: int = 25) -> dg.MetadataValue:
-    body = "\n".join("| " + " | ".join(str(c) for c in r) + " |" for r in rows[:limit])
-    return dg.MetadataValue.md(header + "\n" + (body or "| (none) |"))
 
 
 @dg.asset_check(asset=peoplevox_sales_orders, name="paid_orders_reach_warehouse", pool="duckdb")
@@ -37,7 +33,7 @@ def paid_orders_reach_warehouse(
         metadata={
             "stale_orders": len(stale),
             "held_with_exception": len(held),
-            "stale": _rows(stale, "| order id | order | state |\n|---|---|---|"),
+            "stale": rows_table(stale, "| order id | order | state |\n|---|---|---|"),
         },
     )
 
@@ -57,6 +53,8 @@ def cancelled_orders_not_active_in_warehouse(ledger: LedgerResource) -> dg.Asset
         description=f"{len(live)} order(s) cancelled in Shopify but still active in Peoplevox",
         metadata={
             "count": len(live),
-            "orders": _rows(live, "| order id | order | sales order | Peoplevox status |\n|---|---|---|---|"),
+            "orders": rows_table(
+                live, "| order id | order | sales order | Peoplevox status |\n|---|---|---|---|"
+            ),
         },
     )

@@ -4,17 +4,12 @@ from datetime import datetime
 
 import dagster as dg
 
+from sync_pipeline.defs.markdown import count_table
 from sync_pipeline.lib.flows.orders.ingest import IngestReport
 from sync_pipeline.lib.flows.orders.release import ReleaseReport
 from sync_pipeline.lib.flows.orders.statuses import StatusReport
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import orders as ledger_orders
-
-
-def _table(header: tuple[str, str], rows: dict[str, int]) -> dg.MetadataValue:
-    lines = [f"| {header[0]} | {header[1]} |", "|---|---:|"]
-    lines += [f"| {k} | {v:,} |" for k, v in rows.items()] or ["| (none) | 0 |"]
-    return dg.MetadataValue.md("\n".join(lines))
 
 
 def _iso(moment: datetime | None) -> str:
@@ -27,8 +22,8 @@ def ingest_metadata(report: IngestReport, window: tuple[datetime, datetime] | No
         "orders_read": report.orders_read,
         "orders_changed": report.orders_changed,
         "dagster/row_count": report.orders_read,
-        "changes_seen": _table(("change", "orders"), dict(report.events)),
-        "moved_to_state": _table(("state", "orders"), dict(report.states)),
+        "changes_seen": count_table(("change", "orders"), dict(report.events)),
+        "moved_to_state": count_table(("state", "orders"), dict(report.states)),
         "cursor_updated_at": report.cursor or "",
         # Read by the release sensor (it never opens the ledger).
         "next_release_due_at": _iso(report.next_release_due_at),
@@ -49,9 +44,9 @@ def release_metadata(report: ReleaseReport, ledger: Ledger) -> dict[str, object]
     return {
         **{k: v for k, v in report.summary.items()},
         "dagster/row_count": report.injected,
-        "in_doubt_resolved": _table(("outcome", "orders"), dict(report.in_doubt_resolved)),
-        "changes_after_injection": _table(("action", "orders"), dict(report.changes)),
-        "orders_by_state": _table(("state", "orders"), states),
+        "in_doubt_resolved": count_table(("outcome", "orders"), dict(report.in_doubt_resolved)),
+        "changes_after_injection": count_table(("action", "orders"), dict(report.changes)),
+        "orders_by_state": count_table(("state", "orders"), states),
         "injected_this_run": dg.MetadataValue.md(
             "| order | sales order | site |\n|---|---|---|\n" + (injected or "| (none) | | |")
         ),
@@ -67,5 +62,5 @@ def status_metadata(report: StatusReport) -> dict[str, object]:
         "changed": report.changed,
         "unknown_sales_orders": report.unknown_numbers,
         "dagster/row_count": report.changed,
-        "new_statuses": _table(("status", "orders"), dict(report.statuses)),
+        "new_statuses": count_table(("status", "orders"), dict(report.statuses)),
     }

@@ -138,16 +138,6 @@ def orders_with_packages_in(
     return [r[0] for r in rows]
 
 
-def in_states(con: duckdb.DuckDBPyConnection, states: Sequence[str], limit: int = 5000) -> list[PackageRow]:
-    placeholders = ", ".join("?" for _ in states)
-    rows = con.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM despatch_packages WHERE state IN ({placeholders}) "
-        "ORDER BY updated_at, package_number LIMIT ?",
-        [*states, limit],
-    ).fetchall()
-    return [_row(r) for r in rows]
-
-
 def awaiting_tracking(con: duckdb.DuckDBPyConnection, states: Sequence[str], limit: int = 1000) -> list[str]:
     """Package numbers still without a tracking number, oldest first (re-read by number)."""
     placeholders = ", ".join("?" for _ in states)

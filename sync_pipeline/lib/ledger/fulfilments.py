@@ -138,16 +138,6 @@ def in_state(con: duckdb.DuckDBPyConnection, state: str, limit: int = 1000) -> l
     return [_row(r) for r in rows]
 
 
-def get_many(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> dict[str, FulfilmentRow]:
-    wanted = [[n] for n in dict.fromkeys(numbers)]
-    if not wanted:
-        return {}
-    con.execute("CREATE OR REPLACE TEMP TABLE wanted_fulfilments (n VARCHAR)")
-    con.executemany("INSERT INTO wanted_fulfilments VALUES (?)", wanted)
-    rows = con.execute(f"{_SELECT} JOIN wanted_fulfilments w ON w.n = f.package_number").fetchall()
-    return {r[0]: _row(r) for r in rows}
-
-
 def for_orders(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict[str, list[FulfilmentRow]]:
     wanted = [[i] for i in dict.fromkeys(order_ids)]
     if not wanted:

@@ -231,22 +231,16 @@ def _plan_package(
     )
 
 
-def despatch_state(
-    order: ShopOrder,
-    packages: Sequence[PackageRow],
-    outcome: Mapping[str, tuple[str, Mapping[str, int] | None]],
-    rules: BusinessRules,
-) -> str:
-    """The order's despatch state once `outcome` (package → (state, line quantities)) is applied."""
+def despatch_state(order: ShopOrder, packages: Sequence[PackageRow], rules: BusinessRules) -> str:
+    """The order's despatch state from its packages as the ledger holds them."""
     needs = line_needs(order.lines, rules.bundles, rules.sku_overrides.overrides)
     shipped: Counter[str] = Counter()
     accounted: Counter[str] = Counter()
     settled = True
     for p in packages:
         shipped.update(p.items)
-        state, lines = outcome.get(p.package_number, (p.state, p.line_quantities))
-        if state in states.SETTLED:
-            accounted.update(lines or {})
+        if p.state in states.SETTLED:
+            accounted.update(p.line_quantities or {})
         else:
             settled = False
     wanted = consumed(needs, {n.line_id: n.ordered for n in needs})

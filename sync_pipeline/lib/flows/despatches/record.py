@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import duckdb
 
 from sync_pipeline.lib.domain.config import BusinessRules
@@ -48,8 +46,7 @@ def refresh_order_states(
         if row is None or not row.snapshot:
             continue
         order = ShopOrder.model_validate(row.snapshot)
-        outcome: Mapping[str, tuple[str, Mapping[str, int] | None]] = {}
-        new = despatch_state(order, packages.get(oid, []), outcome, rules)
+        new = despatch_state(order, packages.get(oid, []), rules)
         if new != before.get(oid):
             ledger_despatches.set_despatch_state(con, oid, new)
             events.append(
