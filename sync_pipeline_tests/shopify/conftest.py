@@ -49,8 +49,9 @@ class Sandbox:
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = TOKEN
     ) -> httpx.Response:
         headers = {"X-Shopify-Access-Token": token} if token else {}
+        # A generous timeout: the first request of a version loads its schema, slow under load.
         return httpx.post(
-            self.graphql_url, json={"query": query, "variables": variables or {}}, headers=headers
+            self.graphql_url, json={"query": query, "variables": variables or {}}, headers=headers, timeout=60
         )
 
     def seed(self) -> dict[str, dict[str, str]]:

@@ -64,7 +64,7 @@ def test_unsupported_version_falls_forward_to_oldest(sandbox: Sandbox) -> None:
 def test_jobresult_exists_only_in_2026_10(sandbox: Sandbox) -> None:
     query = 'mutation { orderCancel(orderId: "gid://shopify/Order/1", reason: OTHER, restock: true) { jobResult { done } } }'
     old = httpx.post(f"{sandbox.url}/admin/api/2026-07/graphql.json", json={"query": query},
-                     headers={"X-Shopify-Access-Token": "shpat_sandbox"}).json()  # fmt: skip
+                     headers={"X-Shopify-Access-Token": "shpat_sandbox"}, timeout=60).json()  # fmt: skip
     assert old["errors"][0]["extensions"]["code"] == "undefinedField"
     new = sandbox.post(query).json()
     assert "errors" not in new
