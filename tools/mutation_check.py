@@ -65,6 +65,10 @@ class Mutant:
     replacement: str
     description: str
 
+    @property
+    def name(self) -> str:
+        return f"{self.file}:{self.line}: {self.description}: {self.replacement}"
+
     def apply(self, source: str) -> str:
         lines = source.splitlines(keepends=True)
         offsets = [0]
@@ -181,19 +185,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="mutants checked at once (one copy each)")
     parser.add_argument("--timeout-factor", type=float, default=3.0)
     parser.add_argument("--list", action="store_true", help="only list the mutants")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        help="check only these mutants, named as printed: 'file:line: description: replacement'",
+    )
     args = parser.parse_args(argv)
 
     files = sorted(
         {f for t in args.targets for f in ([Path(t)] if Path(t).is_file() else Path(t).rglob("*.py"))}
     )
     mutants = [m for f in files for m in mutants_of(f)]
+    if args.only is not None:
+        wanted = {name.strip() for name in args.only}
+        mutants = [m for m in mutants if m.name in wanted]
     if args.sample is not None and args.sample < len(mutants):
         mutants = sorted(
             random.Random(args.seed).sample(mutants, args.sample), key=lambda m: (m.file, m.start)
         )
     if args.list:
         for m in mutants:
-            print(f"{m.file}:{m.line}: {m.description}: {m.replacement}")
+            print(m.name)
         print(f"{len(mutants)} mutants")
         return 0
 
@@ -236,11 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                 status = {"failed": "caught", "timeout": "caught", "passed": "SURVIVED"}.get(outcome, outcome)
                 with lock:
                     results.append((mutant, status))
-                    print(
-                        f"[{len(results)}/{len(mutants)}] {status:8} {mutant.file}:{mutant.line} "
-                        f"{mutant.description}: {mutant.replacement}",
-                        flush=True,
-                    )
+                    print(f"[{len(results)}/{len(mutants)}] {status:8} {mutant.name}", flush=True)
 
         threads = [threading.Thread(target=work, args=(copy,)) for copy in copies]
         for thread in threads:
@@ -254,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     score = 100.0 * caught / len(valid) if valid else 0.0
     print(f"\ncaught {caught} / {len(valid)} ({score:.0f} %); survived {len(survived)}")
     for m in sorted(survived, key=lambda m: (m.file, m.start)):
-        print(f"  survived: {m.file}:{m.line}: {m.description}: {m.replacement}")
+        print(f"  survived: {m.name}")
     return 0
 
 

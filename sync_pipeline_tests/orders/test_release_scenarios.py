@@ -230,3 +230,68 @@ def test_a_change_to_an_order_whose_injection_failed_is_not_planned(
     assert not report.changes and report.exceptions_opened == 0
     assert stack.pvx.state().counters.save_rows == saves
     assert _row(stack, placed["id"]).change_pending
+
+
+def _in_warehouse_with_a_pending_edit(stack: Stack, quantity: int) -> dict:
+    refresh(stack.source, stack.warehouse, stack.ledger, stack.rules)
+    placed = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="TEE-BLK-M")], shipping_address=ADDRESS))
+    ingest(stack.source, stack.ledger, stack.rules, "test", _now())
+    assert release(stack.source, stack.warehouse, stack.ledger, stack.rules, "test", _now()).injected == 1
+    _set_quantity(stack, placed, quantity)
+    ingest(stack.source, stack.ledger, stack.rules, "test", _now())
+    assert _row(stack, placed["id"]).change_pending
+    return placed
+
+
+def _set_quantity(stack: Stack, placed: dict, quantity: int) -> None:
+    line_id = placed["line_items"][0]["id"]
+    stack.shop.edit_order(
+        placed["id"], EditSpec(set_quantities=[QuantityChange(line_item_id=line_id, quantity=quantity)])
+    )
+
+
+def test_an_edit_ingested_while_a_change_is_pushed_stays_pending_for_the_next_run(stack: Stack) -> None:
+    """Found by tools/mutation_check.py: nothing checked that a newer version survives a push."""
+    placed = _in_warehouse_with_a_pending_edit(stack, quantity=2)
+
+    class EditedDuringPush:
+        def __init__(self) -> None:
+            self.edited = False
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(stack.warehouse, name)
+
+        def save_items(self, items: Sequence) -> list:  # type: ignore[type-arg]
+            if not self.edited:  # the customer edits again while Peoplevox takes the first change
+                self.edited = True
+                _set_quantity(stack, placed, 3)
+                ingest(stack.source, stack.ledger, stack.rules, "concurrent ingest", _now())
+            return stack.warehouse.save_items(items)
+
+    first = release(stack.source, EditedDuringPush(), stack.ledger, stack.rules, "test", _now())  # type: ignore[arg-type]
+    assert first.changes == {"update": 1}, first.summary
+    assert _row(stack, placed["id"]).change_pending  # the newer version is still to push
+    second = release(stack.source, stack.warehouse, stack.ledger, stack.rules, "test", _now())
+    assert second.changes == {"update": 1}, second.summary
+    assert list(_lines(stack).values()) == [{"TEE-BLK-M": 3}]
+    assert not _row(stack, placed["id"]).change_pending
+
+
+def test_a_changed_order_shopify_no_longer_returns_raises_one_exception_once(stack: Stack) -> None:
+    """Found by tools/mutation_check.py: the flag was never checked to be cleared."""
+    placed = _in_warehouse_with_a_pending_edit(stack, quantity=2)
+
+    class Gone:
+        def __getattr__(self, name: str) -> object:
+            return getattr(stack.source, name)
+
+        def orders_by_ids(self, ids: Sequence[str]) -> dict:  # type: ignore[type-arg]
+            return {k: v for k, v in stack.source.orders_by_ids(ids).items() if k != placed["id"]}
+
+    report = release(Gone(), stack.warehouse, stack.ledger, stack.rules, "test", _now())  # type: ignore[arg-type]
+    assert report.exceptions_opened == 1, report.summary
+    [problem] = stack.ledger.list_open_exceptions("change_failed")
+    assert problem.shopify_order_id == placed["id"] and "no longer returns it" in problem.message
+    assert not _row(stack, placed["id"]).change_pending  # a person looks; no run retries it
+    again = release(Gone(), stack.warehouse, stack.ledger, stack.rules, "test", _now())  # type: ignore[arg-type]
+    assert again.exceptions_opened == 0 and not again.changes
