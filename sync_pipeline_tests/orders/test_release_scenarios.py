@@ -11,11 +11,15 @@ from datetime import UTC, datetime
 import pytest
 
 from sync_pipeline.lib.domain.config import BusinessRules, RoutingConfig
+from sync_pipeline.lib.domain.models import ShopOrder
+from sync_pipeline.lib.domain.sales_order import TranslatedOrder
+from sync_pipeline.lib.domain.translate import translate_order
 from sync_pipeline.lib.flows.catalogue import refresh
 from sync_pipeline.lib.flows.orders.ingest import ingest
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.release.changes import push_changes
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
+from sync_pipeline.lib.flows.orders.release.translations import translation_record
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
 from sync_pipeline.lib.ledger import injections as ledger_injections
 from sync_pipeline.lib.ledger import orders as ledger_orders
@@ -295,3 +299,28 @@ def test_a_changed_order_shopify_no_longer_returns_raises_one_exception_once(sta
     assert not _row(stack, placed["id"]).change_pending  # a person looks; no run retries it
     again = release(Gone(), stack.warehouse, stack.ledger, stack.rules, "test", _now())  # type: ignore[arg-type]
     assert again.exceptions_opened == 0 and not again.changes
+
+
+def test_an_in_doubt_injection_peoplevox_never_got_is_sent_once_and_counted_as_resent(stack: Stack) -> None:
+    """A run died after writing ahead but before its SaveData reached Peoplevox."""
+    refresh(stack.source, stack.warehouse, stack.ledger, stack.rules)
+    placed = stack.shop.place_order(
+        OrderSpec(lines=[LineSpec(sku="TEE-BLK-M", quantity=2)], shipping_address=ADDRESS)
+    )
+    ingest(stack.source, stack.ledger, stack.rules, "test", _now())
+    row = _row(stack, placed["id"])
+    translated = translate_order(ShopOrder.model_validate(row.snapshot), stack.rules, {"TEE-BLK-M"})
+    assert isinstance(translated, TranslatedOrder)
+    with stack.ledger.transaction() as con:  # what the dead run wrote ahead
+        ledger_injections.mark_sending(
+            con,
+            [(translated.sales_order_number, placed["id"], *translation_record(translated))],
+            run_id="dead",
+        )
+        ledger_orders.set_fields(con, placed["id"], state="injecting")
+
+    report = release(stack.source, stack.warehouse, stack.ledger, stack.rules, "test", _now())
+    assert report.in_doubt_resolved == {"resent": 1}, report.summary
+    assert report.injected == 1
+    assert _lines(stack) == {translated.sales_order_number: {"TEE-BLK-M": 2}}
+    assert _saved_rows(stack, "Sales orders") == 1
