@@ -80,7 +80,7 @@ def test_a_refused_header_fails_that_order_alone_and_sends_none_of_its_items(sta
     ingest(stack.source, stack.ledger, rules, "test", _now())
     report = release(stack.source, stack.warehouse, stack.ledger, rules, "test", _now())
 
-    assert (report.injected, report.failed) == (1, 1), report.summary
+    assert (report.injected, report.failed, report.exceptions_opened) == (1, 1, 1), report.summary
     bad_row, good_row = _row(stack, bad["id"]), _row(stack, good["id"])
     assert bad_row.state == "injection_failed" and bad_row.pvx_status is None
     assert good_row.state == "in_warehouse"
