@@ -329,10 +329,17 @@ def report(
 ):  # type: ignore[no-untyped-def]
     ledger = Ledger(work.ledger)
     with ledger.transaction() as con:
-        created = dict(con.execute(
-            "SELECT package_number, created_at FROM shopify_fulfilments WHERE state = 'created'").fetchall())  # fmt: skip
+        created = dict(
+            con.execute(
+                "SELECT package_number, created_at FROM shopify_fulfilments WHERE state = 'created'"
+            ).fetchall()
+        )
+        known = {r[0] for r in con.execute("SELECT package_number FROM despatch_packages").fetchall()}
     latencies = [(created[p.number] - p.at).total_seconds() for p in floor.packages if p.number in created]
-    lost = sum(1 for p in floor.packages if p.number not in created)
+    unfinished = sum(1 for p in floor.packages if p.number not in created)
+    # Lost: never read into the ledger, or (once the flow drained) never fulfilled. Packages still
+    # open when the drain timeout ends are `unfinished`, not lost: the flow is still working on them.
+    lost = unfinished if drained else sum(1 for p in floor.packages if p.number not in known)
     despatched_orders = {p.order_id for p in floor.packages}
     packages_per_order = Counter(p.order_id for p in floor.packages)
     fulfilments_per_order = {
@@ -373,6 +380,7 @@ def report(
         "duplicate_fulfilments": duplicates,
         "duplicate_emails": duplicate_emails,
         "lost": lost,
+        "unfinished": unfinished,
         "drained": drained,
         "floor_errors": len(floor.errors),
         "shopify_plan": args.shopify_plan,
@@ -389,7 +397,7 @@ despatches flow: {packages} packages at {figures["packages_per_minute"]:,.0f}/mi
   Shopify                           {figures["shopify_points_per_fulfilment"]} points per fulfilment; THROTTLED {figures["shopify_throttled_share"]:.2%} of {stats["requests"]} requests
   Peoplevox                         {figures["pvx_requests_per_100_packages"]} requests per 100 packages; {pvx_requests} requests = {figures["pvx_share_of_ceiling"]:.0%} of the limiter's ceiling ({figures["pvx_ceiling_in_period"]}) over {elapsed:.0f}s
   runs                              {figures["despatch_runs_per_1000_packages"]} despatches runs per 1,000 packages; {json.dumps(runs)}
-  exactly once                      duplicate fulfilments {duplicates}, duplicate emails {duplicate_emails}, lost {lost}, floor errors {len(floor.errors)}
+  exactly once                      duplicate fulfilments {duplicates}, duplicate emails {duplicate_emails}, lost {lost}, unfinished at the drain timeout {unfinished}, floor errors {len(floor.errors)}
 """,
         flush=True,
     )
