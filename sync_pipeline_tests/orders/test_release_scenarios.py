@@ -144,6 +144,7 @@ def test_an_address_edit_ingested_while_release_reads_shopify_supersedes_the_old
     report = release(EditedMeanwhile(), stack.warehouse, stack.ledger, stack.rules, "test", _now())  # type: ignore[arg-type]
     # The pass that read the old version left it; the run's next pass sent the new one, once.
     assert report.superseded == 1 and report.injected == 1, report.summary
+    assert report.reread_in_full == 0  # ingest stored the new version: no full read was needed
     [order] = stack.pvx.state().orders
     assert order.fields["ShippingAddressLine1"] == "12 Baker Street"
     assert _saved_rows(stack, "Sales orders") == 1
