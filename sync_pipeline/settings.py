@@ -15,6 +15,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 API_VERSION_PATTERN = re.compile(r"^\d{4}-(01|04|07|10)$")
+# A brand name is an asset-key prefix, a pool prefix, a code location name and (in Kubernetes and
+# compose) part of a service name, so it must be valid in all of them: a DNS label, kept short.
+BRAND_PATTERN = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -87,6 +90,10 @@ class SyncSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SYNC_", extra="ignore")
 
+    brand: str | None = Field(
+        default=None,
+        description="Brand this code location serves when one deployment runs several (docs/deploy.md)",
+    )
     data_dir: Path = Field(default=REPO_ROOT / "data", description="Ledger, inbox and exports")
     config_dir: Path | None = Field(default=None, description="Business rules (default: DATA_DIR/config)")
     callback_token: SecretStr | None = Field(
@@ -104,6 +111,17 @@ class SyncSettings(BaseSettings):
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             check_callback_token(value.get_secret_value())
+        return value
+
+    @field_validator("brand")
+    @classmethod
+    def _brand(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # SYNC_BRAND= (empty) is the single-brand default, as if unset
+        if not BRAND_PATTERN.match(value):
+            raise ValueError(
+                f"must be lowercase letters, digits and '-', starting with a letter, at most 32 characters, got {value!r}"
+            )
         return value
 
     @property

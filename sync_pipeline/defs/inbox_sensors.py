@@ -33,7 +33,13 @@ IN_FLIGHT = [
 
 
 def in_flight(context: dg.SensorEvaluationContext, job_name: str) -> bool:
-    runs = context.instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=1)
+    # Every brand's location has a job of this name in the same instance: count only our own runs
+    # (Dagster tags each run with its code location), or one brand's busy run would stall another.
+    origin = context.code_location_origin
+    tags = {"dagster/code_location": origin.location_name} if origin else None
+    runs = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT, tags=tags), limit=1
+    )
     return bool(runs)
 
 
@@ -43,7 +49,7 @@ def inbox_sensor_tick(
     job_name: str,
     poll_seconds: float | None,
     partition: bool,
-    backlog_key: list[str] | None = None,
+    backlog_key: dg.AssetKey | None = None,
     wanted: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dg.SensorResult | dg.SkipReason:
     """One run for everything that arrived since the cursor; never one run per event.
@@ -77,8 +83,10 @@ def inbox_sensor_tick(
     return dg.SensorResult(run_requests=[request], cursor=InboxCursor(last, now).dump())
 
 
-def latest_metadata(context: dg.SensorEvaluationContext, key: list[str]) -> tuple[float, dict]:
-    event = context.instance.get_latest_materialization_event(dg.AssetKey(key))
+def latest_metadata(context: dg.SensorEvaluationContext, key: dg.AssetKey) -> tuple[float, dict]:
+    """The latest materialisation's time and metadata; `key` from the asset (`asset.key`), so a
+    brand's sensors read their own brand's assets."""
+    event = context.instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
         return 0.0, {}
     values = {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}

@@ -1,5 +1,6 @@
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.resources import (
     BusinessRulesResource,
     LedgerResource,
@@ -17,12 +18,12 @@ OWNERS = ["team:warehouse-ops"]
 # Peoplevox read shares the Peoplevox request limit with release, and a pool serialises steps
 # that would otherwise drain one budget blindly from two processes.
 @dg.asset(
-    key=["shopify", "variants"],
+    key=brand.key("shopify", "variants"),
     group_name="catalogue",
     kinds={"shopify", "duckdb"},
     owners=OWNERS,
     tags={"domain": "catalogue"},
-    pool="shopify_api",
+    pool=brand.SHOPIFY_API,
 )
 def shopify_variants(shopify: ShopifyResource, ledger: LedgerResource) -> dg.MaterializeResult:
     """Every Shopify product variant (SKU, barcode, inventory item, bundle or not), refreshed hourly.
@@ -35,12 +36,12 @@ def shopify_variants(shopify: ShopifyResource, ledger: LedgerResource) -> dg.Mat
 
 
 @dg.asset(
-    key=["peoplevox", "item_types"],
+    key=brand.key("peoplevox", "item_types"),
     group_name="catalogue",
     kinds={"peoplevox", "duckdb"},
     owners=OWNERS,
     tags={"domain": "catalogue"},
-    pool="peoplevox_api",
+    pool=brand.PEOPLEVOX_API,
 )
 def peoplevox_item_types(peoplevox: PeoplevoxResource, ledger: LedgerResource) -> dg.MaterializeResult:
     """Every Peoplevox item type (item code, barcode, name), refreshed hourly.
@@ -53,7 +54,7 @@ def peoplevox_item_types(peoplevox: PeoplevoxResource, ledger: LedgerResource) -
     return dg.MaterializeResult(metadata={"peoplevox_item_types": count, "dagster/row_count": count})
 
 
-@dg.asset_check(asset=peoplevox_item_types, name="shopify_variants_have_item_types", pool="duckdb")
+@dg.asset_check(asset=peoplevox_item_types, name="shopify_variants_have_item_types", pool=brand.LEDGER)
 def shopify_variants_have_item_types(
     ledger: LedgerResource, business_rules: BusinessRulesResource
 ) -> dg.AssetCheckResult:

@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.despatches.metadata import fulfil_metadata, read_metadata
 from sync_pipeline.defs.despatches.partitions import despatch_date_partitions
 from sync_pipeline.defs.resources import (
@@ -26,14 +27,14 @@ def _is_backfill(context: dg.AssetExecutionContext) -> bool:
 
 
 @dg.asset(
-    key=["peoplevox", "despatches"],
+    key=brand.key("peoplevox", "despatches"),
     group_name="despatches",
     kinds={"peoplevox", "duckdb"},
     owners=OWNERS,
     tags={"domain": "despatches"},
     partitions_def=despatch_date_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="peoplevox_api",
+    pool=brand.PEOPLEVOX_API,
     retry_policy=RETRY,
 )
 def peoplevox_despatches(
@@ -77,7 +78,7 @@ def peoplevox_despatches(
 
 
 @dg.asset(
-    key=["shopify", "fulfilments"],
+    key=brand.key("shopify", "fulfilments"),
     deps=[peoplevox_despatches],
     group_name="despatches",
     kinds={"shopify", "duckdb"},
@@ -85,7 +86,7 @@ def peoplevox_despatches(
     tags={"domain": "despatches"},
     partitions_def=despatch_date_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="shopify_api",
+    pool=brand.SHOPIFY_API,
     retry_policy=RETRY,
 )
 def shopify_fulfilments(

@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.despatches.assets import shopify_fulfilments
 from sync_pipeline.defs.markdown import rows_table
 from sync_pipeline.defs.resources import BusinessRulesResource, LedgerResource
@@ -17,7 +18,7 @@ from sync_pipeline.lib.ledger import orders as ledger_orders
 AUDIT_DAYS = 14
 
 
-@dg.asset_check(asset=shopify_fulfilments, name="despatches_reach_shopify", pool="duckdb")
+@dg.asset_check(asset=shopify_fulfilments, name="despatches_reach_shopify", pool=brand.LEDGER)
 def despatches_reach_shopify(
     ledger: LedgerResource, business_rules: BusinessRulesResource
 ) -> dg.AssetCheckResult:
@@ -49,7 +50,7 @@ def despatches_reach_shopify(
     )
 
 
-@dg.asset_check(asset=shopify_fulfilments, name="fulfilled_quantities_match_despatched", pool="duckdb")
+@dg.asset_check(asset=shopify_fulfilments, name="fulfilled_quantities_match_despatched", pool=brand.LEDGER)
 def fulfilled_quantities_match_despatched(
     ledger: LedgerResource, business_rules: BusinessRulesResource
 ) -> dg.AssetCheckResult:
@@ -89,7 +90,7 @@ def fulfilled_quantities_match_despatched(
     )
 
 
-@dg.asset_check(asset=shopify_fulfilments, name="tracking_posted", pool="duckdb")
+@dg.asset_check(asset=shopify_fulfilments, name="tracking_posted", pool=brand.LEDGER)
 def tracking_posted(ledger: LedgerResource) -> dg.AssetCheckResult:
     """Every fulfilment in Shopify carries its tracking number (a late one is added when it comes)."""
     with ledger.get_ledger().transaction() as con:

@@ -1,5 +1,6 @@
 import dagster as dg
 
+from sync_pipeline.defs.despatches.assets import shopify_fulfilments
 from sync_pipeline.defs.despatches.jobs import despatches_job
 from sync_pipeline.defs.inbox_sensors import inbox_sensor_tick
 from sync_pipeline.lib.peoplevox import callbacks
@@ -33,6 +34,6 @@ def peoplevox_despatch_events(context: dg.SensorEvaluationContext):
         despatches_job.name,
         DESPATCH_POLL_SECONDS,
         partition=True,
-        backlog_key=["shopify", "fulfilments"],
+        backlog_key=shopify_fulfilments.key,
         wanted=despatch_callback,
     )

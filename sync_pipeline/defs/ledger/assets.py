@@ -1,14 +1,15 @@
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.resources import LedgerResource
 
 
 @dg.asset(
-    key=["ledger", "schema"],
+    key=brand.key("ledger", "schema"),
     group_name="ledger",
     kinds={"duckdb"},
     owners=["team:integration"],
-    pool="duckdb",
+    pool=brand.LEDGER,
     tags={"domain": "platform"},
 )
 def ledger_schema(ledger: LedgerResource) -> dg.MaterializeResult:

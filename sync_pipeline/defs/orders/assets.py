@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.orders.metadata import ingest_metadata, release_metadata, status_metadata
 from sync_pipeline.defs.orders.partitions import order_date_partitions
 from sync_pipeline.defs.resources import (
@@ -23,14 +24,14 @@ RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, j
 
 
 @dg.asset(
-    key=["shopify", "orders"],
+    key=brand.key("shopify", "orders"),
     group_name="orders",
     kinds={"shopify", "duckdb"},
     owners=OWNERS,
     tags={"domain": "orders"},
     partitions_def=order_date_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="shopify_api",
+    pool=brand.SHOPIFY_API,
     retry_policy=RETRY,
 )
 def shopify_orders(
@@ -61,13 +62,13 @@ def shopify_orders(
 
 
 @dg.asset(
-    key=["peoplevox", "sales_orders"],
-    deps=[shopify_orders, dg.AssetKey(["peoplevox", "item_types"])],
+    key=brand.key("peoplevox", "sales_orders"),
+    deps=[shopify_orders, brand.key("peoplevox", "item_types")],
     group_name="orders",
     kinds={"peoplevox", "duckdb"},
     owners=OWNERS,
     tags={"domain": "orders"},
-    pool="peoplevox_api",
+    pool=brand.PEOPLEVOX_API,
     retry_policy=RETRY,
 )
 def peoplevox_sales_orders(
@@ -100,13 +101,13 @@ def peoplevox_sales_orders(
 
 
 @dg.asset(
-    key=["peoplevox", "sales_order_statuses"],
+    key=brand.key("peoplevox", "sales_order_statuses"),
     deps=[peoplevox_sales_orders],
     group_name="orders",
     kinds={"peoplevox", "duckdb"},
     owners=OWNERS,
     tags={"domain": "orders"},
-    pool="peoplevox_api",
+    pool=brand.PEOPLEVOX_API,
     retry_policy=RETRY,
 )
 def peoplevox_sales_order_statuses(

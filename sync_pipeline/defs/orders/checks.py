@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.markdown import rows_table
 from sync_pipeline.defs.orders.assets import peoplevox_sales_orders
 from sync_pipeline.defs.resources import BusinessRulesResource, LedgerResource
@@ -12,7 +13,7 @@ from sync_pipeline.lib.ledger import orders as ledger_orders
 NOT_YET_IN_WAREHOUSE = (state.AWAITING_RELEASE, state.INJECTING, state.INJECTION_FAILED)
 
 
-@dg.asset_check(asset=peoplevox_sales_orders, name="paid_orders_reach_warehouse", pool="duckdb")
+@dg.asset_check(asset=peoplevox_sales_orders, name="paid_orders_reach_warehouse", pool=brand.LEDGER)
 def paid_orders_reach_warehouse(
     ledger: LedgerResource, business_rules: BusinessRulesResource
 ) -> dg.AssetCheckResult:
@@ -38,7 +39,9 @@ def paid_orders_reach_warehouse(
     )
 
 
-@dg.asset_check(asset=peoplevox_sales_orders, name="cancelled_orders_not_active_in_warehouse", pool="duckdb")
+@dg.asset_check(
+    asset=peoplevox_sales_orders, name="cancelled_orders_not_active_in_warehouse", pool=brand.LEDGER
+)
 def cancelled_orders_not_active_in_warehouse(ledger: LedgerResource) -> dg.AssetCheckResult:
     """No order cancelled in Shopify is still live in Peoplevox (it would be picked and shipped).
 

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from sync_pipeline.defs.inbox_sensors import in_flight, inbox_sensor_tick, latest_metadata
+from sync_pipeline.defs.orders.assets import peoplevox_sales_orders, shopify_orders
 from sync_pipeline.defs.orders.jobs import orders_ingest_job, orders_release_job, orders_status_job
 from sync_pipeline.defs.orders.triggers import INGEST_POLL_SECONDS, release_reasons
 
@@ -24,7 +25,7 @@ def shopify_order_events(context: dg.SensorEvaluationContext):
         orders_ingest_job.name,
         INGEST_POLL_SECONDS,
         partition=True,
-        backlog_key=["shopify", "orders"],
+        backlog_key=shopify_orders.key,
     )
 
 
@@ -57,8 +58,8 @@ def orders_release_due(context: dg.SensorEvaluationContext):
     figures from the last runs' metadata: sensors never open the ledger."""
     if in_flight(context, orders_release_job.name):
         return dg.SkipReason("a release run is already queued or running")
-    ingest_at, ingest = latest_metadata(context, ["shopify", "orders"])
-    release_at, released = latest_metadata(context, ["peoplevox", "sales_orders"])
+    ingest_at, ingest = latest_metadata(context, shopify_orders.key)
+    release_at, released = latest_metadata(context, peoplevox_sales_orders.key)
     newest = ingest if ingest_at >= release_at else released
     now = datetime.now(UTC)
     reasons = release_reasons(

@@ -1,0 +1,36 @@
+"""The brand this code location serves: its asset keys and pools carry its name.
+
+One deployment runs each brand as its own code location against one Dagster instance, and in
+an instance asset keys and pools are global: two locations defining `shopify/orders` would share
+one materialisation history, and one `shopify_api` pool would make one brand's flash sale queue
+another brand's Shopify steps. So with `SYNC_BRAND=acme` every key starts with the brand
+(`acme/shopify/orders`) and every pool is the brand's own (`acme/shopify_api`). Without it (the
+embedded default, `make demo`) keys and pools are the plain names.
+
+Every asset, check and dependency in `defs/` names its key with `key(...)` and its pool with one
+of the constants below; `sync_pipeline_tests/deploy/test_brand_names.py` fails on any that does not.
+"""
+
+import dagster as dg
+
+from sync_pipeline.settings import SyncSettings
+
+# Read once, when the code location loads: a location serves one brand for its whole life.
+BRAND: str | None = SyncSettings().brand
+
+
+def key(*parts: str) -> dg.AssetKey:
+    """The asset key `parts`, under this brand's prefix when there is one."""
+    return dg.AssetKey([BRAND, *parts] if BRAND else list(parts))
+
+
+def pool(name: str) -> str:
+    """A pool of this brand's own; default_limit in dagster.yaml applies to it as to any pool."""
+    return f"{BRAND}/{name}" if BRAND else name
+
+
+# One step at a time per budget (dagster.yaml `pools.default_limit: 1`): each client paces itself
+# against its API's shared budget, and the ledger file has one writer at a time.
+SHOPIFY_API = pool("shopify_api")
+PEOPLEVOX_API = pool("peoplevox_api")
+LEDGER = pool("duckdb")

@@ -1,0 +1,71 @@
+"""With SYNC_BRAND set, everything a code location puts in the shared instance is the brand's own.
+
+Asset keys, dependencies, checks and pools are global names in a Dagster instance; a new flow
+that wrote a literal key or pool would silently share it between brands. Each load runs in a
+subprocess because the brand is read once, when the code location is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+# Prints what the loaded code location puts in the instance: keys, dependencies, checks, pools.
+DESCRIBE = """
+import json
+from sync_pipeline.definitions import defs
+repo = defs().get_repository_def()
+graph = repo.asset_graph
+keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
+deps = sorted(p.to_user_string() for k in graph.get_all_asset_keys() for p in graph.get(k).parent_keys)
+checks = sorted(c.asset_key.to_user_string() + ":" + c.name for c in graph.asset_check_keys)
+pools = sorted({n.pool for job in repo.get_all_jobs() for n in job.graph.node_defs if n.pool})
+print(json.dumps({"keys": keys, "deps": deps, "checks": checks, "pools": pools}))
+"""
+
+
+def describe(brand: str | None) -> dict[str, list[str]]:
+    env = {k: v for k, v in os.environ.items() if k != "SYNC_BRAND"}
+    if brand is not None:
+        env["SYNC_BRAND"] = brand
+    done = subprocess.run(
+        [sys.executable, "-c", DESCRIBE], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_brand_owns_every_key_dependency_check_and_pool() -> None:
+    plain = describe(None)
+    acme = describe("acme")
+    assert "shopify/orders" in plain["keys"] and "shopify_api" in plain["pools"]
+    for kind in ("keys", "deps", "checks"):
+        outside = [name for name in acme[kind] if not name.startswith("acme/")]
+        assert not outside, f"{kind} not under the brand's prefix (use defs.brand.key): {outside}"
+        assert acme[kind] == sorted("acme/" + name for name in plain[kind])
+    foreign = [p for p in acme["pools"] if not p.startswith("acme/")]
+    assert not foreign, f"pools shared between brands (use the defs.brand pool constants): {foreign}"
+    assert acme["pools"] == sorted("acme/" + p for p in plain["pools"])
+    # Every dependency is an asset of the same location: a literal key would dangle as an
+    # external asset of no brand.
+    assert set(acme["deps"]) <= set(acme["keys"])
+
+
+def test_a_bad_brand_name_is_refused_naming_the_variable() -> None:
+    env = {**os.environ, "SYNC_BRAND": "Acme UK"}
+    done = subprocess.run(
+        [sys.executable, "-c", DESCRIBE], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode != 0
+    assert "brand" in done.stderr and "'Acme UK'" in done.stderr
+
+
+@pytest.mark.parametrize("value", ["acme", "acme-uk", "b2"])
+def test_brand_names_that_are_valid_everywhere(value: str) -> None:
+    from sync_pipeline.settings import SyncSettings
+
+    assert SyncSettings(brand=value).brand == value
