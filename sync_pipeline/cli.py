@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
         "register webhooks and Peoplevox callbacks, record their ids",
         _delegate("sync_pipeline.subscribe"),
     ),
+    "runbook": (
+        "check docs/runbook.md against the exception catalogue (--write to regenerate it)",
+        _delegate("sync_pipeline.ops_cli.runbook"),
+    ),
     "traffic": (
         "seed the sandboxes and place a realistic order mix",
         _delegate("sync_pipeline.sandbox.traffic"),

@@ -9,6 +9,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from sync_pipeline.lib.domain.exception_catalogue import Owner, owner_of
+
 
 class ExceptionKind(StrEnum):
     UNMAPPED_SKU = "unmapped_sku"
@@ -17,19 +19,8 @@ class ExceptionKind(StrEnum):
     NEEDS_MANUAL_EDIT = "needs_manual_edit"
 
 
-class Owner(StrEnum):
-    WAREHOUSE_OPS = "warehouse_ops"
-    CX = "cx"
-    FINANCE = "finance"
-    ENGINEERING = "engineering"
-
-
-DEFAULT_OWNER: dict[ExceptionKind, Owner] = {
-    ExceptionKind.UNMAPPED_SKU: Owner.WAREHOUSE_OPS,
-    ExceptionKind.BAD_ADDRESS: Owner.CX,
-    ExceptionKind.CHANGE_AFTER_CUTOFF: Owner.CX,
-    ExceptionKind.NEEDS_MANUAL_EDIT: Owner.CX,
-}
+# Owners come from the one catalogue (lib/domain/exception_catalogue.py).
+DEFAULT_OWNER: dict[ExceptionKind, Owner] = {kind: owner_of(kind.value) for kind in ExceptionKind}
 
 
 class OrderException(BaseModel):

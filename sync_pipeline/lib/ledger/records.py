@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sync_pipeline.lib.domain.exception_catalogue import check_record
+
 
 def utcnow() -> datetime:
     """Naive UTC: the ledger stores UTC in TIMESTAMP columns (no zone conversion surprises)."""
@@ -41,6 +43,10 @@ class ExceptionRecord:
     sales_order_number: str | None = None
     subject: str = ""
     detail: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # Fails loudly for a kind nobody registered (no owner, no runbook entry) or a wrong owner.
+        check_record(self.kind, self.owner)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from .base import RulesModel, SemanticProblem
 from .bundles import BundlesConfig
 from .carriers import CarriersConfig
 from .despatches import DespatchesConfig
+from .ops import OpsConfig
 from .orders import OrdersConfig
 from .routing import RoutingConfig
 from .sku_overrides import SkuOverridesConfig
@@ -24,6 +25,7 @@ class BusinessRules(RulesModel):
     orders: OrdersConfig = Field(default_factory=OrdersConfig)
     carriers: CarriersConfig = Field(default_factory=CarriersConfig)
     despatches: DespatchesConfig = Field(default_factory=DespatchesConfig)
+    ops: OpsConfig = Field(default_factory=OpsConfig)
 
     def semantic_problems(self) -> list[SemanticProblem]:
         # Paths start with the section name so the loader can tell which file to blame.

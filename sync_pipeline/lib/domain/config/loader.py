@@ -15,6 +15,7 @@ from .business_rules import BusinessRules
 from .carriers import CarriersConfig
 from .despatches import DespatchesConfig
 from .errors import ConfigError, ConfigProblem, ConfigWarning
+from .ops import OpsConfig
 from .orders import OrdersConfig
 from .pydantic_errors import describe_validation_error
 from .routing import RoutingConfig
@@ -40,6 +41,7 @@ RULES_FILES: tuple[RulesFile, ...] = (
     RulesFile("orders", "orders.yaml", OrdersConfig, required=False),
     RulesFile("carriers", "carriers.yaml", CarriersConfig, required=False),
     RulesFile("despatches", "despatches.yaml", DespatchesConfig, required=False),
+    RulesFile("ops", "ops.yaml", OpsConfig, required=False),
 )
 
 

@@ -16,6 +16,8 @@ Order `despatch_state` (a column of `orders`, apart from the orders flow's `stat
 `partially_despatched` → `despatched` (every ordered unit shipped) → `fulfilled` (all in Shopify).
 """
 
+from sync_pipeline.lib.domain.exception_catalogue import owner_of
+
 PENDING = "pending"
 AWAITING_TRACKING = "awaiting_tracking"
 FULFILLING = "fulfilling"
@@ -34,17 +36,20 @@ PARTIALLY_DESPATCHED = "partially_despatched"
 DESPATCHED = "despatched"
 ORDER_FULFILLED = "fulfilled"
 
-# Exception kinds of this flow and who owns them.
-OWNERS = {
-    "fulfillment_on_hold": "cx",
-    "fulfillment_order_closed": "cx",
-    "fulfilment_refused": "cx",
-    "despatch_for_unknown_order": "warehouse_ops",
-    "shipped_after_cancel": "cx",
-    "shipped_after_cancel_refunded": "finance",
-    "over_despatched": "warehouse_ops",
-    "tracking_missing": "warehouse_ops",
-    "unknown_carrier": "engineering",
+# Exception kinds of this flow and who owns them (owners from lib/domain/exception_catalogue.py).
+OWNERS: dict[str, str] = {
+    kind: owner_of(kind).value
+    for kind in (
+        "fulfillment_on_hold",
+        "fulfillment_order_closed",
+        "fulfilment_refused",
+        "despatch_for_unknown_order",
+        "shipped_after_cancel",
+        "shipped_after_cancel_refunded",
+        "over_despatched",
+        "tracking_missing",
+        "unknown_carrier",
+    )
 }
 # Kinds that stop a package until the cause is fixed; resolved when the package goes through.
 BLOCKING_KINDS = (

@@ -1,0 +1,239 @@
+"""Every exception kind the product can record: who owns it, what it means, what to do, how it clears.
+
+This is the one list. `docs/runbook.md` is generated from it (`python -m
+sync_pipeline.lib.domain.runbook > docs/runbook.md`, a test fails when they disagree), the ranked
+exception list reads owners and weights from it, and recording a kind that is not here fails
+(`ExceptionRecord` checks it), so a new flow registers its kinds here before it can open one.
+
+To add a kind: add a `KindInfo` to `CATALOGUE` below, regenerate the runbook, commit both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Owner(StrEnum):
+    """The team that acts on an exception."""
+
+    WAREHOUSE_OPS = "warehouse_ops"
+    CX = "cx"
+    FINANCE = "finance"
+    INTEGRATION = "integration"
+
+
+OWNER_TITLES: dict[Owner, str] = {
+    Owner.WAREHOUSE_OPS: "Warehouse ops",
+    Owner.CX: "CX",
+    Owner.FINANCE: "Finance",
+    Owner.INTEGRATION: "Integration",
+}
+
+# Rows written before the owners were named as in the issue ("engineering" became "integration").
+LEGACY_OWNERS: dict[str, Owner] = {"engineering": Owner.INTEGRATION}
+
+
+class Clears(StrEnum):
+    AUTOMATICALLY = "automatically"  # a re-check in a flow's run closes it, with the event that cleared it
+    BY_A_PERSON = "by a person"  # `sync-pipeline exceptions resolve ID --note …` after acting
+
+
+class Delays(StrEnum):
+    """What the problem holds up, which decides how the impact score treats time."""
+
+    DESPATCH = "despatch"  # the parcel does not leave (order not in the warehouse, or stuck there)
+    CUSTOMER_NOTICE = "customer notice"  # parcel left, but Shopify/customer not told (fulfilment, tracking)
+    STOCK = "stock accuracy"  # Shopify shows the wrong quantity: oversell or lost sales
+    MONEY = "money"  # goods or revenue to recover; no parcel waits on it
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    kind: str
+    flow: str  # orders | despatches | stock | finance | integration
+    owner: Owner
+    meaning: str
+    action: str
+    clears: Clears
+    how_it_clears: str
+    delays: Delays
+    # 1 (worth a look) … 5 (stops business): the base of the impact score (lib/domain/impact.py).
+    weight: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.weight <= 5:
+            raise ValueError(f"{self.kind}: weight must be 1..5, got {self.weight}")
+
+
+class UnknownExceptionKindError(ValueError):
+    """A flow tried to record a kind nobody registered: no owner, no runbook entry."""
+
+
+_ENTRIES: tuple[KindInfo, ...] = (
+    # ---- orders (Shopify → Peoplevox), docs/orders_flow.md
+    KindInfo(
+        "unmapped_sku", "orders", Owner.WAREHOUSE_OPS,
+        "A line's SKU (after overrides and bundle explosion) is no Peoplevox item type, so the order is held.",
+        "Create the item type in Peoplevox, or add an override in `data/config/sku_overrides.yaml`.",
+        Clears.AUTOMATICALLY,
+        "The release run re-checks held orders every run: once the SKU maps, the order goes to Peoplevox "
+        "and the exception closes (\"accepted by Peoplevox\"). An edit or cancellation in Shopify also re-evaluates it.",
+        Delays.DESPATCH, 4,
+    ),
+    KindInfo(
+        "bad_address", "orders", Owner.CX,
+        "The shipping address lacks what Peoplevox needs (the message names the field), so the order is held.",
+        "Fix the address in Shopify (or ask the customer).",
+        Clears.AUTOMATICALLY,
+        "The edit in Shopify is ingested, the order is re-evaluated and released; the exception closes when "
+        "Peoplevox accepts it.",
+        Delays.DESPATCH, 4,
+    ),
+    KindInfo(
+        "injection_failed", "orders", Owner.WAREHOUSE_OPS,
+        "Peoplevox refused the sales order; the message is Peoplevox's own text.",
+        "Fix the cause (service type, site, item) in Peoplevox or Shopify, then edit the order in Shopify "
+        "or re-send it (runbook: \"Re-send one order\").",
+        Clears.AUTOMATICALLY,
+        "Closes when a later release run gets the order accepted by Peoplevox, or the order is cancelled.",
+        Delays.DESPATCH, 5,
+    ),
+    KindInfo(
+        "change_after_cutoff", "orders", Owner.CX,
+        "Shopify changed an order the warehouse is already working on (at or past the cut-off status); "
+        "nothing was pushed. The message says what changed and what Peoplevox has.",
+        "Contact the warehouse: apply the change by hand if the parcel has not left, else tell the customer.",
+        Clears.BY_A_PERSON,
+        "Only a person knows the change was handled: resolve it with a note once done.",
+        Delays.DESPATCH, 3,
+    ),
+    KindInfo(
+        "needs_manual_edit", "orders", Owner.CX,
+        "A change Peoplevox cannot apply safely in part (removing or lowering an item, moving site).",
+        "Edit the sales order in Peoplevox by hand to match Shopify.",
+        Clears.BY_A_PERSON,
+        "Resolve it with a note once the sales order in Peoplevox matches Shopify.",
+        Delays.DESPATCH, 3,
+    ),
+    KindInfo(
+        "change_failed", "orders", Owner.CX,
+        "Peoplevox refused a change we pushed, or Shopify no longer returns the changed order.",
+        "As the message says; check the sales order in Peoplevox by hand.",
+        Clears.BY_A_PERSON,
+        "Resolve it with a note once the sales order in Peoplevox is right.",
+        Delays.DESPATCH, 3,
+    ),
+    # ---- despatches (Peoplevox → Shopify), docs/despatches_flow.md
+    KindInfo(
+        "fulfillment_on_hold", "despatches", Owner.CX,
+        "The order's fulfilment order is on hold in Shopify, so a despatched package cannot be fulfilled.",
+        "Release the hold in Shopify (the next run fulfils the package) or fulfil by hand.",
+        Clears.AUTOMATICALLY,
+        "The fulfil run re-checks blocked packages every run; the exception closes when the package is "
+        "fulfilled (or found fulfilled by hand).",
+        Delays.CUSTOMER_NOTICE, 4,
+    ),
+    KindInfo(
+        "fulfillment_order_closed", "despatches", Owner.CX,
+        "The fulfilment order is closed, incomplete, or at another location than the rest of the package.",
+        "Reopen or move the fulfilment order in Shopify, or fulfil by hand.",
+        Clears.AUTOMATICALLY,
+        "Closes when the package is fulfilled or found fulfilled by hand (re-checked every fulfil run).",
+        Delays.CUSTOMER_NOTICE, 4,
+    ),
+    KindInfo(
+        "fulfilment_refused", "despatches", Owner.CX,
+        "Shopify refused the fulfilment; the message is Shopify's.",
+        "As the message says; the package is tried again each run.",
+        Clears.AUTOMATICALLY,
+        "Closes when a later fulfil run gets the package into Shopify.",
+        Delays.CUSTOMER_NOTICE, 4,
+    ),
+    KindInfo(
+        "despatch_for_unknown_order", "despatches", Owner.WAREHOUSE_OPS,
+        "Peoplevox despatched a sales order this integration never sent.",
+        "Check the order in Peoplevox (created by hand, or by another channel).",
+        Clears.AUTOMATICALLY,
+        "Closes when a later read finds the sales order is one of ours; otherwise resolve it with a note.",
+        Delays.CUSTOMER_NOTICE, 2,
+    ),
+    KindInfo(
+        "shipped_after_cancel", "despatches", Owner.CX,
+        "The order was cancelled in Shopify but the warehouse shipped a package.",
+        "Contact the customer about the parcel.",
+        Clears.BY_A_PERSON,
+        "Resolve it with a note once the customer has been contacted.",
+        Delays.MONEY, 3,
+    ),
+    KindInfo(
+        "shipped_after_cancel_refunded", "despatches", Owner.FINANCE,
+        "The same package, for the money: the cancelled order was refunded and the goods left anyway.",
+        "Recover the goods or charge for them.",
+        Clears.BY_A_PERSON,
+        "Resolve it with a note once the goods are recovered or charged for.",
+        Delays.MONEY, 3,
+    ),
+    KindInfo(
+        "over_despatched", "despatches", Owner.WAREHOUSE_OPS,
+        "A package held more units than were ordered; the extra units were not fulfilled in Shopify.",
+        "Check what left the warehouse; correct stock if the units did not ship.",
+        Clears.BY_A_PERSON,
+        "Resolve it with a note once checked.",
+        Delays.MONEY, 2,
+    ),
+    KindInfo(
+        "tracking_missing", "despatches", Owner.WAREHOUSE_OPS,
+        "No tracking number `tracking_wait_minutes` after the despatch.",
+        "Get the number into Peoplevox; it is added in Shopify when it comes.",
+        Clears.AUTOMATICALLY,
+        "Closes when the tracking number reaches Shopify (with the fulfilment or as a later update).",
+        Delays.CUSTOMER_NOTICE, 3,
+    ),
+    KindInfo(
+        "unknown_carrier", "despatches", Owner.INTEGRATION,
+        "A carrier/service with no rule in `carriers.yaml`: sent to Shopify under that name, without a tracking link.",
+        "Add the rule to `data/config/carriers.yaml`.",
+        Clears.BY_A_PERSON,
+        "Resolve it with a note once the rule is added (packages already sent keep their name).",
+        Delays.CUSTOMER_NOTICE, 2,
+    ),
+)  # fmt: skip
+
+CATALOGUE: dict[str, KindInfo] = {entry.kind: entry for entry in _ENTRIES}
+if len(CATALOGUE) != len(_ENTRIES):
+    raise RuntimeError("exception catalogue: a kind is listed twice")
+
+
+def info(kind: str) -> KindInfo:
+    """The catalogue entry of `kind`, or UnknownExceptionKindError naming what to do."""
+    try:
+        return CATALOGUE[kind]
+    except KeyError:
+        raise UnknownExceptionKindError(
+            f"exception kind {kind!r} is not in the catalogue: register it in "
+            "sync_pipeline/lib/domain/exception_catalogue.py (owner, meaning, action, how it clears) "
+            "and regenerate docs/runbook.md"
+        ) from None
+
+
+def owner_of(kind: str) -> Owner:
+    return info(kind).owner
+
+
+def check_record(kind: str, owner: str) -> None:
+    """Refuse a kind nobody registered, or an owner other than the catalogue's."""
+    expected = info(kind).owner
+    if owner != expected.value:
+        raise UnknownExceptionKindError(
+            f"exception kind {kind!r} is owned by {expected.value!r} in the catalogue, not {owner!r}"
+        )
+
+
+def current_owner(kind: str, recorded_owner: str) -> str:
+    """Who owns a stored row now: the catalogue's owner; for a kind no longer listed, the row's own."""
+    entry = CATALOGUE.get(kind)
+    if entry is not None:
+        return entry.owner.value
+    legacy = LEGACY_OWNERS.get(recorded_owner)
+    return legacy.value if legacy else recorded_owner

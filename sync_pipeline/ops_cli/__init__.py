@@ -1,0 +1,1 @@
+"""Operations commands: `runbook`, `exceptions`, `trace`, `resend`, `audit` (docs/operations.md)."""
