@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sync_pipeline.lib.rejections import RejectionLog
+
 SOURCES = ("shopify", "peoplevox")
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -54,6 +56,7 @@ class InboxItem:
 class Inbox:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self.rejections = RejectionLog(self.root / "rejected.jsonl")
 
     def _dir(self, source: str) -> Path:
         if source not in SOURCES:
@@ -143,12 +146,9 @@ class Inbox:
                     removed += 1
         return removed
 
-    def record_rejection(self, source: str, reason: str, detail: dict[str, Any]) -> None:
-        """Append a line to `rejected.jsonl`: what was refused and why (never the secret)."""
+    def record_rejection(self, source: str, reason: str, detail: dict[str, Any], status: int = 0) -> bool:
+        """Note what was refused and why (never the secret), bounded: lib/rejections.py.
+
+        True when written out now (the first of its kind in the window), False when counted."""
         _private_dir(self.root)
-        line = json.dumps(
-            {"at": time.time(), "source": source, "reason": reason, **detail}, ensure_ascii=True
-        )
-        fd = _open_private(self.root / "rejected.jsonl", os.O_CREAT | os.O_APPEND | os.O_WRONLY)
-        with os.fdopen(fd, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        return self.rejections.record(source, status, reason, detail)

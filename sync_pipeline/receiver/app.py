@@ -11,6 +11,10 @@
   literal `{Placeholder}` (a tenant that does not know it). A repeat is ignored only when its
   event names one change (lib/peoplevox/callbacks.py `dedupe_key`): an availability callback
   with the same values as an earlier one is a new change, not a duplicate.
+- Hostile traffic: a body larger than `MAX_BODY_BYTES` is refused (413) on its `Content-Length`
+  before a byte is read, and a body streamed without one stops being read at the cap, so memory
+  stays flat whatever is sent. Refusals go to `inbox/rejected.jsonl`, bounded (repeats counted,
+  file rotated: lib/rejections.py).
 - The event is fsynced to the inbox before we answer, and nothing slower happens in the
   request: Shopify gives a webhook 5 s. Polling stays the source of truth; events only make
   the sync faster.
@@ -18,9 +22,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,10 +63,38 @@ class ReceiverConfig:
     callback_token: str
 
 
-def _reject(inbox: Inbox, source: str, status: int, reason: str, detail: dict[str, Any]) -> PlainTextResponse:
-    log.warning("rejected %s event (%s): %s", source, status, reason)
-    inbox.record_rejection(source, reason, detail)
-    return PlainTextResponse(reason, status_code=status)
+def _reject(
+    inbox: Inbox, source: str, status: int, reason: str, detail: dict[str, Any], error: str = ""
+) -> PlainTextResponse:
+    """Refuse with a fixed `reason` (repeats of it are counted as one kind); `error` says more."""
+    if inbox.record_rejection(source, reason, {**detail, **({"error": error} if error else {})}, status):
+        # Logged once per kind and window, like the file: a flood must not flood the log either.
+        log.warning("rejected %s event (%s): %s %s", source, status, reason, error)
+    return PlainTextResponse(f"{reason}: {error}" if error else reason, status_code=status)
+
+
+class BodyTooLarge(Exception):
+    """The body is over the cap: refused without reading (or reading) the rest."""
+
+
+async def read_capped(request: Request, cap: int = MAX_BODY_BYTES) -> bytes:
+    """The body, or BodyTooLarge as soon as it is known to exceed `cap` (by header or while streaming)."""
+    declared = request.headers.get("content-length")
+    # The server (h11) has already refused a Content-Length that is not a number.
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        raise BodyTooLarge(f"Content-Length {int(declared):,} bytes is over the {cap:,}-byte cap")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise BodyTooLarge(f"body passed the {cap:,}-byte cap while streaming; the rest was not read")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 def _not_stored(source: str, error: OSError) -> PlainTextResponse:
@@ -77,12 +112,14 @@ def create_app(config: ReceiverConfig) -> Starlette:
     token = config.callback_token.encode("utf-8")
 
     async def shopify_webhook(request: Request) -> PlainTextResponse:
-        raw = await request.body()
         topic = request.headers.get("x-shopify-topic", "")
         webhook_id = request.headers.get("x-shopify-webhook-id", "")
-        detail = {"topic": topic, "webhook_id": webhook_id, "bytes": len(raw)}
-        if len(raw) > MAX_BODY_BYTES:
-            return _reject(inbox, "shopify", 413, "webhook body too large", detail)
+        detail: dict[str, Any] = {"topic": topic, "webhook_id": webhook_id, "client": _client(request)}
+        try:
+            raw = await read_capped(request)
+        except BodyTooLarge as error:
+            return _reject(inbox, "shopify", 413, "webhook body too large", detail, str(error))
+        detail["bytes"] = len(raw)
         if not verify_webhook(raw, request.headers.get("x-shopify-hmac-sha256"), secret):
             reason = (
                 "missing HMAC signature"
@@ -95,7 +132,7 @@ def create_app(config: ReceiverConfig) -> Starlette:
         try:
             payload = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return _reject(inbox, "shopify", 400, f"body is not JSON: {error}", detail)
+            return _reject(inbox, "shopify", 400, "body is not JSON", detail, str(error))
         if not isinstance(payload, dict):
             return _reject(inbox, "shopify", 400, "body is not a JSON object", detail)
         event_id = request.headers.get("x-shopify-event-id", "")
@@ -117,16 +154,17 @@ def create_app(config: ReceiverConfig) -> Starlette:
     async def peoplevox_callback(request: Request) -> PlainTextResponse:
         given = request.path_params["token"].encode("utf-8")
         event_type = request.path_params["event"]
-        detail = {"event": event_type}
+        detail = {"event": event_type, "client": _client(request)}
         if not token or not hmac.compare_digest(given, token):
             return _reject(inbox, "peoplevox", 401, "bad callback token", detail)
         if event_type not in PEOPLEVOX_EVENTS:
-            return _reject(inbox, "peoplevox", 404, f"unknown Peoplevox event {event_type!r}", detail)
+            return _reject(inbox, "peoplevox", 404, "unknown Peoplevox event", detail)
         params: dict[str, str] = dict(request.query_params)
         if request.method == "POST":
-            raw = await request.body()
-            if len(raw) > MAX_BODY_BYTES:
-                return _reject(inbox, "peoplevox", 413, "callback body too large", detail)
+            try:
+                raw = await read_capped(request)
+            except BodyTooLarge as error:
+                return _reject(inbox, "peoplevox", 413, "callback body too large", detail, str(error))
             # Peoplevox posts `postParams` form-encoded (key=value&…); parsed here directly
             # rather than through a multipart parser we would otherwise need to install.
             try:
@@ -134,7 +172,9 @@ def create_app(config: ReceiverConfig) -> Starlette:
                     parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
                 )
             except (UnicodeDecodeError, ValueError) as error:
-                return _reject(inbox, "peoplevox", 400, f"callback body is not form-encoded: {error}", detail)
+                return _reject(
+                    inbox, "peoplevox", 400, "callback body is not form-encoded", detail, str(error)
+                )
         if not params:
             return _reject(inbox, "peoplevox", 400, "callback carried no parameters", detail)
         event = {"event": event_type, "params": params, "unfilled": callbacks.unfilled(params)}
@@ -147,10 +187,25 @@ def create_app(config: ReceiverConfig) -> Starlette:
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async def flush_counts() -> None:
+            while True:
+                await asyncio.sleep(inbox.rejections.window_seconds)
+                inbox.rejections.flush()
+
+        task = asyncio.create_task(flush_counts())
+        try:
+            yield
+        finally:
+            task.cancel()
+            inbox.rejections.flush(everything=True)
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/webhooks/shopify", shopify_webhook, methods=["POST"]),
             Route("/callbacks/peoplevox/{token}/{event}", peoplevox_callback, methods=["GET", "POST"]),
             Route("/healthz", health, methods=["GET"]),
-        ]
+        ],
     )
