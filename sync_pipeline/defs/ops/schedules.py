@@ -1,0 +1,17 @@
+import dagster as dg
+
+from sync_pipeline.defs.ops.assets import ops_exceptions
+
+ops_exceptions_job = dg.define_asset_job(
+    "ops_exceptions_job",
+    selection=[ops_exceptions],
+    description="Re-check and rank every open exception; export the list.",
+)
+
+ops_exceptions_every_10_minutes = dg.ScheduleDefinition(
+    name="ops_exceptions_every_10_minutes",
+    job=ops_exceptions_job,
+    cron_schedule="*/10 * * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Re-checks, ranks and exports the open exceptions every 10 minutes (the alert digest reads the result).",
+)
