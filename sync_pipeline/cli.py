@@ -25,6 +25,15 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
         "register webhooks and Peoplevox callbacks, record their ids",
         _delegate("sync_pipeline.subscribe"),
     ),
+    "exceptions": (
+        "open exceptions ranked by impact (--owner, --json); `exceptions resolve ID --note …`",
+        _delegate("sync_pipeline.ops_cli.exceptions"),
+    ),
+    "trace": ("an order's whole timeline from the ledger (--json)", _delegate("sync_pipeline.ops_cli.trace")),
+    "resend": (
+        "put a refused or too-old order back in the release queue",
+        _delegate("sync_pipeline.ops_cli.resend"),
+    ),
     "runbook": (
         "check docs/runbook.md against the exception catalogue (--write to regenerate it)",
         _delegate("sync_pipeline.ops_cli.runbook"),

@@ -76,7 +76,7 @@ def build(data_dir: Path) -> Ledger:
             [
                 ExceptionRecord("unmapped_sku", "warehouse_ops", "SKU 'TEE-FAST' has no item type",
                                 shopify_order_id=order_id(1001), subject="TEE-FAST"),
-                ExceptionRecord("injection_failed", "warehouse_ops", "Peoplevox: =HYPERLINK(\"x\") bad service",
+                ExceptionRecord("injection_failed", "warehouse_ops", "Peoplevox: =HYPERLINK(\"x\") bad\x1b[31m service",
                                 shopify_order_id=order_id(1002), sales_order_number="SHP-1002"),
                 ExceptionRecord("bad_address", "cx", "postcode missing", shopify_order_id=order_id(1003)),
                 ExceptionRecord("change_after_cutoff", "cx", "address changed after Picking",

@@ -149,3 +149,42 @@ def resolved_since(con: duckdb.DuckDBPyConnection, since: datetime) -> int:
         "SELECT count(*) FROM exceptions WHERE status = 'resolved' AND resolved_at >= ?", [since]
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+# Orders a person may put back in the release queue: Peoplevox refused them, or they were too
+# old to send automatically. Anything else is either moving already or must not be sent.
+RESENDABLE_STATES = ("injection_failed", "too_old")
+
+
+def requeue(
+    con: duckdb.DuckDBPyConnection, order_id: str, actor: str, note: str, paid_statuses: frozenset[str]
+) -> tuple[bool, str]:
+    """Put one order back in the release queue, due now (compare-and-set on its state)."""
+    now = utcnow()
+    row = con.execute(
+        "SELECT state, financial_status, cancelled_at FROM orders WHERE shopify_order_id = ?", [order_id]
+    ).fetchone()
+    if row is None:
+        return False, "no such order in the ledger"
+    state, financial, cancelled = row
+    if cancelled is not None:
+        return False, "the order is cancelled"
+    if (financial or "").upper() not in paid_statuses:
+        return False, f"the order is not paid ({financial})"
+    if state not in RESENDABLE_STATES:
+        return False, (
+            f"the order is {state}: only orders Peoplevox refused (injection_failed) or too old to send "
+            "automatically (too_old) are re-sent; held orders go by themselves once the cause is fixed"
+        )
+    updated = con.execute(
+        "UPDATE orders SET state = 'awaiting_release', release_due_at = ?, "
+        "paid_seen_at = coalesce(paid_seen_at, ?) WHERE shopify_order_id = ? AND state = ? RETURNING 1",
+        [now, now, order_id, state],
+    ).fetchone()
+    if updated is None:
+        return False, "the order changed meanwhile; look again"
+    ledger_events.append(
+        con,
+        [OrderEvent(order_id, "resend_requested", actor, reason=note, detail={"from_state": state}, at=now)],
+    )
+    return True, f"{state} → awaiting_release, due now"

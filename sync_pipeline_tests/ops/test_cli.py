@@ -1,0 +1,127 @@
+"""`sync-pipeline exceptions`, `trace`, `resend` against a real ledger file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sync_pipeline.cli import main
+from sync_pipeline.lib.flows.orders import state
+from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline_tests.ops import world
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    world.build(tmp_path)
+    monkeypatch.setenv("SYNC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SYNC_CONFIG_DIR", str(REPO_ROOT / "data" / "config"))
+    return tmp_path
+
+
+def test_exceptions_ranked_in_a_terminal_and_as_json(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["exceptions"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert "injection_failed" in lines[0] and "#1002" in lines[0] and " P1 " in lines[0]
+    assert main(["exceptions", "--owner", "cx", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["owner"] for r in rows} == {"cx"} and rows == sorted(rows, key=lambda r: -r["impact"])
+    # The list only reads: a cleared exception is closed by ops/exceptions, not by looking.
+    assert any(r["kind"] == "bad_address" for r in rows)
+
+
+def test_a_person_resolves_what_only_a_person_can(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = Ledger(data_dir / "ledger.duckdb")
+    [cutoff] = ledger.list_open_exceptions("change_after_cutoff")
+    assert (
+        main(
+            [
+                "exceptions",
+                "resolve",
+                str(cutoff.exception_id),
+                "--by",
+                "sam",
+                "--note",
+                "warehouse re-labelled",
+            ]
+        )
+        == 0
+    )
+    assert ledger.list_open_exceptions("change_after_cutoff") == []
+    trail = ledger.events_for(world.order_id(1004))
+    assert trail[-1]["actor"] == "person:sam" and "warehouse re-labelled" in trail[-1]["reason"]
+    assert main(["exceptions", "resolve", str(cutoff.exception_id), "--note", "again"]) == 1
+    assert "already resolved" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("reference", ["#1002", "1002", "gid://shopify/Order/1002", "SHP-1002"])
+def test_trace_accepts_every_way_of_naming_an_order(
+    data_dir: Path, reference: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["trace", reference]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("#1002  gid://shopify/Order/1002  2400.00 GBP  B2B Acme Ltd")
+    assert "injection_failed opened for warehouse_ops" in out and "open exceptions:" in out
+    # Peoplevox's text reaches the terminal without control characters.
+    assert "\x1b" not in out
+
+
+def test_trace_json_and_unknown_orders(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", "#1004", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["packages"][0]["package_number"] == "DES9"
+    assert [m["area"] for m in record["timeline"]].count("exception") == 2
+    assert main(["trace", "#9999"]) == 1
+    assert "no order in the ledger matches '#9999'" in capsys.readouterr().err
+
+
+def test_resend_puts_a_refused_order_back_and_refuses_the_rest(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = Ledger(data_dir / "ledger.duckdb")
+    assert main(["resend", "#1004", "--note", "try"]) == 1  # in the warehouse already
+    assert "only orders Peoplevox refused" in capsys.readouterr().out
+    assert main(["resend", "SHP-1002", "--by", "kim", "--note", "service type fixed"]) == 0
+    with ledger.transaction() as con:
+        row = con.execute(
+            "SELECT state, release_due_at IS NOT NULL FROM orders WHERE order_name = '#1002'"
+        ).fetchone()
+    assert row == (state.AWAITING_RELEASE, True)
+    assert ledger.events_for(world.order_id(1002))[-1]["kind"] == "resend_requested"
+    assert main(["resend", "#1002", "--note", "twice"]) == 1  # already queued
+
+
+WRITER = """
+import sys
+from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline.lib.ledger.records import ExceptionRecord
+ledger = Ledger(sys.argv[1], busy_timeout=60)
+for i in range(40):
+    ledger.open_exceptions([ExceptionRecord("tracking_missing", "warehouse_ops", "no tracking", subject=f"PKG{i}")])
+print("done")
+"""
+
+
+def test_reading_does_not_block_a_writer(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI holds the file for one short transaction at a time: a writer in another process goes on."""
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(data_dir / "ledger.duckdb")], stdout=subprocess.PIPE, text=True
+    )
+    reads = 0
+    while writer.poll() is None and reads < 200:
+        assert main(["exceptions", "--json", "--limit", "1000"]) == 0
+        reads += 1
+    out, _ = writer.communicate(timeout=120)
+    assert writer.returncode == 0 and out.strip() == "done"
+    assert main(["exceptions", "--json", "--limit", "1000"]) == 0
+    assert reads > 0
+    assert len(Ledger(data_dir / "ledger.duckdb").list_open_exceptions("tracking_missing")) == 40
