@@ -141,10 +141,48 @@ class SyncSettings(BaseSettings):
         return self.data_dir / "exports"
 
 
+class AlertSettings(BaseSettings):
+    """Where alerts go (docs/operations.md): Slack when a token and channel are set, and/or any webhook."""
+
+    model_config = SettingsConfigDict(env_prefix="SYNC_ALERT_", extra="ignore")
+
+    slack_token: SecretStr | None = Field(default=None, description="Slack bot token (xoxb-…) to post alerts")
+    slack_channel: str | None = Field(default=None, description="Slack channel for alerts, e.g. #ops-alerts")
+    slack_api_url: str = Field(
+        default="https://slack.com/api/",
+        description="Slack Web API base URL (a proxy, or a local test server)",
+    )
+    webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Any HTTP(S) URL that takes a JSON POST (Teams, PagerDuty bridge…); may embed a key",
+    )
+    digest_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="At most one digest per this many minutes"
+    )
+
+    _url = field_validator("slack_api_url")(_check_http_url)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        if (
+            value is not None
+            and value.get_secret_value()
+            and not re.match(r"^https?://[^\s/]+", value.get_secret_value())
+        ):
+            raise ValueError("must be an http(s) URL (not shown: it may carry a key)")
+        return value if value is not None and value.get_secret_value() else None
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_token and self.slack_token.get_secret_value() and self.slack_channel)
+
+
 SETTINGS_CLASSES: dict[str, type[BaseSettings]] = {
     "shopify": ShopifySettings,
     "peoplevox": PeoplevoxSettings,
     "sync": SyncSettings,
+    "alerts": AlertSettings,
 }
 
 
