@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import csv
+import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
-from sync_pipeline.defs.ops.assets import P1_METADATA, ops_exceptions
+from sync_pipeline.defs.ops.assets import P1_METADATA, check_name, ops_exceptions
 from sync_pipeline.defs.resources import BusinessRulesResource, LedgerResource
+from sync_pipeline.lib.domain.config import load_business_rules
+from sync_pipeline.lib.domain.exception_catalogue import CATALOGUE, Owner
+from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import ops as ledger_ops
+from sync_pipeline.lib.ledger.records import ExceptionRecord
 from sync_pipeline_tests.ops import world
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -81,3 +89,51 @@ def test_formula_in_a_csv_cell_is_neutralised(tmp_path: Path) -> None:
     text = to_csv(refresh(ledger, OpsConfig(), world.NOW, "test", recheck=False).ranked)
     assert "'=cmd|" in text
     assert ",=cmd" not in text
+
+
+def test_each_owners_check_fails_only_on_their_own_late_p1(tmp_path: Path) -> None:
+    """Every owner in the catalogue: their check passes while their P1 is younger than their
+    threshold and fails once it is older, without touching the other owners' checks."""
+    config_dir = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "data" / "config", config_dir)
+    ops_yaml = config_dir / "ops.yaml"
+    # Every exception P1, so only age decides; the age thresholds as shipped.
+    ops = yaml.safe_load(ops_yaml.read_text()) | {"p1_score": 0.02, "p2_score": 0.01}
+    ops_yaml.write_text(yaml.safe_dump(ops))
+    limits = load_business_rules(config_dir).ops.p1_age_hours
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    kinds = {owner: next(e.kind for e in CATALOGUE.values() if e.owner is owner) for owner in Owner}
+    with ledger.transaction() as con:
+        ledger_exceptions.open_or_touch(
+            con,
+            [
+                ExceptionRecord(kind, owner.value, f"{owner.value} problem", subject=f"S-{owner.value}")
+                for owner, kind in kinds.items()
+            ],
+        )
+
+    def age(owner: Owner, hours: float) -> None:
+        with ledger.transaction() as con:
+            con.execute(
+                "UPDATE exceptions SET opened_at = ? WHERE subject = ?",
+                [world.NOW - timedelta(hours=hours), f"S-{owner.value}"],
+            )
+
+    def checks() -> dict[str, bool]:
+        result = dg.materialize(
+            [ops_exceptions],
+            resources={
+                "ledger": LedgerResource(data_dir=str(tmp_path)),
+                "business_rules": BusinessRulesResource(config_dir=str(config_dir)),
+            },
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+        return {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+
+    for owner in Owner:
+        age(owner, limits[owner.value] - 0.5)
+    assert all(checks().values())
+    for owner in Owner:
+        age(owner, limits[owner.value] + 0.5)
+        assert {name for name, passed in checks().items() if not passed} == {check_name(owner)}
+        age(owner, limits[owner.value] - 0.5)
