@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
         "put a refused or too-old order back in the release queue",
         _delegate("sync_pipeline.ops_cli.resend"),
     ),
+    "audit": (
+        "read-only audit of both systems and the ledger; report under data/exports/audit/",
+        _delegate("sync_pipeline.ops_cli.audit"),
+    ),
     "runbook": (
         "check docs/runbook.md against the exception catalogue (--write to regenerate it)",
         _delegate("sync_pipeline.ops_cli.runbook"),

@@ -128,6 +128,11 @@ class Inbox:
             names = names[:limit]
         return [InboxItem(source, n, directory / n) for n in names]
 
+    def last_arrival(self, source: str) -> float | None:
+        """When the newest event still in the inbox arrived (epoch seconds), or None if there is none."""
+        items = self.since(source)
+        return int(items[-1].name[:20]) / 1e9 if items else None
+
     def prune(self, source: str, older_than_seconds: float) -> int:
         """Delete events and duplicate markers older than the retention; returns how many went.
 

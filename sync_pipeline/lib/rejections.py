@@ -126,3 +126,19 @@ class RejectionLog:
         """The log and its rotated copies, newest first."""
         rotated = [self.path.with_name(f"{self.path.name}.{n}") for n in range(1, self.keep + 1)]
         return [p for p in (self.path, *rotated) if p.exists()]
+
+    def count_since(self, cutoff: float) -> int:
+        """How many requests were refused at or after `cutoff` (epoch seconds), repeats included.
+
+        Reads the log and its rotated copies; a line cut short (a crash mid-write) is skipped."""
+        total = 0
+        for path in self.files():
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                for raw in handle:
+                    try:
+                        entry = json.loads(raw)
+                    except json.JSONDecodeError:
+                        continue
+                    if isinstance(entry, dict) and float(entry.get("at", 0)) >= cutoff:
+                        total += int(entry.get("repeated", 1))
+        return total

@@ -33,6 +33,11 @@ class CostPacer:
         self._expected: dict[Any, float] = {}
         self.waited_seconds = 0.0
 
+    @property
+    def maximum(self) -> float | None:
+        """The bucket's size as Shopify last reported it (None before the first answer)."""
+        return self._maximum
+
     def estimate(self) -> float | None:
         if self._maximum is None:
             return None
