@@ -18,6 +18,7 @@ import httpx
 
 from . import documents as docs
 from .errors import ShopifyQueryError, ShopifyUserErrors, UserError
+from .finance import FinanceApi
 from .fulfilments import FulfilmentsApi
 from .models import (
     CancelJob,
@@ -53,7 +54,7 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ShopifyClient(FulfilmentsApi):
+class ShopifyClient(FulfilmentsApi, FinanceApi):
     def __init__(
         self,
         shop_url: str,

@@ -273,3 +273,8 @@ ALL: dict[str, str] = {
     "WebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS,
     "Shop": SHOP,
 }
+
+# Finance reads and the mutations that move money or goods back (finance_documents.py).
+from .finance_documents import ALL as _FINANCE  # noqa: E402
+
+ALL.update(_FINANCE)

@@ -96,6 +96,13 @@ class OrderSpec(BaseModel):
     # Default: a free "Standard" rate; None: no shipping line (Shopify's null `shippingLine`).
     shipping_line: ShippingLineSpec | None = Field(default_factory=ShippingLineSpec)
     location: str | None = None
+    # Money (money.py): the customer's currency (default the shop's) and its rate to the shop's,
+    # tax (included in prices as UK VAT, or added as US sales tax) and an order-level discount.
+    presentment_currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    exchange_rate: Decimal = Field(Decimal("1"), gt=0)
+    taxes_included: bool = True
+    tax_rate: Decimal = Field(Decimal("0.20"), ge=0, lt=1)
+    discount_rate: Decimal = Field(Decimal("0"), ge=0, lt=1)
 
 
 class FulfillmentOrderAction(BaseModel):

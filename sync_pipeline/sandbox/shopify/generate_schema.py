@@ -28,6 +28,18 @@ from graphql import build_client_schema, print_schema
 VERSIONS: tuple[str, ...] = ("2026-10", "2026-07")
 PACKAGE_DIR = Path(__file__).resolve().parent
 
+RETURN_LINE_FIELDS = [
+    "id",
+    "quantity",
+    "processedQuantity",
+    "unprocessedQuantity",
+    "processableQuantity",
+    "refundedQuantity",
+    "refundableQuantity",
+    "returnReasonNote",
+    "customerNote",
+]
+
 # Object (and interface) types we resolve, with the fields we resolve on each. Fields of
 # `*Connection` / `*Edge` / `PageInfo` types are kept whole, so they are not listed here.
 SERVED: dict[str, list[str]] = {
@@ -57,6 +69,12 @@ SERVED: dict[str, list[str]] = {
         "inventoryAdjustQuantities",
         "orderCancel",
         "webhookSubscriptionCreate",
+        # Money and goods coming back (finance): payments captured, refunds, returns.
+        "orderCapture",
+        "refundCreate",
+        "returnCreate",
+        "returnProcess",
+        "returnClose",
     ],
     "Node": ["id"],
     "DisplayableError": ["field", "message"],
@@ -121,6 +139,30 @@ SERVED: dict[str, list[str]] = {
         "lineItems",
         "fulfillmentOrders",
         "fulfillments",
+        # Money as Shopify states it (finance reads it, never recomputes it).
+        "presentmentCurrencyCode",
+        "taxesIncluded",
+        "subtotalPriceSet",
+        "currentSubtotalPriceSet",
+        "totalDiscountsSet",
+        "currentTotalDiscountsSet",
+        "totalShippingPriceSet",
+        "currentShippingPriceSet",
+        "totalTaxSet",
+        "currentTotalTaxSet",
+        "currentTotalPriceSet",
+        "totalReceivedSet",
+        "totalRefundedSet",
+        "totalRefundedShippingSet",
+        "netPaymentSet",
+        "totalOutstandingSet",
+        "totalCapturableSet",
+        "capturable",
+        "transactions",
+        "refunds",
+        "returns",
+        "returnStatus",
+        "suggestedRefund",
     ],
     "Customer": ["id", "displayName", "tags"],
     # B2B: `Order.purchasingEntity` is the union Customer | PurchasingCompany; only the merchant
@@ -227,6 +269,83 @@ SERVED: dict[str, list[str]] = {
     "JobResult": ["id", "done"],
     "Job": ["id", "done"],
     "WebhookSubscriptionCreatePayload": ["webhookSubscription", "userErrors"],
+    "OrderTransaction": [
+        "id",
+        "kind",
+        "status",
+        "gateway",
+        "amountSet",
+        "parentTransaction",
+        "processedAt",
+        "createdAt",
+        "authorizationExpiresAt",
+        "manuallyCapturable",
+        "multiCapturable",
+        "test",
+    ],
+    "Refund": [
+        "id",
+        "legacyResourceId",
+        "note",
+        "createdAt",
+        "processedAt",
+        "updatedAt",
+        "totalRefundedSet",
+        "refundLineItems",
+        "refundShippingLines",
+        "transactions",
+        "return",
+        "order",
+    ],
+    "RefundLineItem": [
+        "id",
+        "lineItem",
+        "location",
+        "quantity",
+        "restockType",
+        "restocked",
+        "priceSet",
+        "subtotalSet",
+        "totalTaxSet",
+    ],
+    "RefundShippingLine": ["id", "shippingLine", "subtotalAmountSet", "taxAmountSet"],
+    "Return": [
+        "id",
+        "name",
+        "status",
+        "createdAt",
+        "closedAt",
+        "totalQuantity",
+        "order",
+        "returnLineItems",
+        "refunds",
+    ],
+    "ReturnLineItemType": RETURN_LINE_FIELDS,
+    "ReturnLineItem": [*RETURN_LINE_FIELDS, "fulfillmentLineItem"],
+    "SuggestedRefund": [
+        "amountSet",
+        "subtotalSet",
+        "discountedSubtotalSet",
+        "totalTaxSet",
+        "maximumRefundableSet",
+        "shipping",
+        "refundLineItems",
+        "suggestedTransactions",
+    ],
+    "ShippingRefund": ["amountSet", "taxSet", "maximumRefundableSet"],
+    "SuggestedOrderTransaction": [
+        "amountSet",
+        "maximumRefundableSet",
+        "gateway",
+        "kind",
+        "parentTransaction",
+    ],
+    "RefundCreatePayload": ["refund", "order", "userErrors"],
+    "OrderCapturePayload": ["transaction", "userErrors"],
+    "ReturnCreatePayload": ["return", "userErrors"],
+    "ReturnProcessPayload": ["return", "userErrors"],
+    "ReturnClosePayload": ["return", "userErrors"],
+    "ReturnUserError": ["code", "field", "message"],
     "WebhookSubscription": [
         "id",
         "legacyResourceId",
@@ -288,6 +407,9 @@ def subset(introspection: dict[str, Any], version: str) -> dict[str, Any]:
             for field in type_def["fields"]:
                 refs.append(_named(field["type"]))
                 refs.extend(_named(arg["type"]) for arg in field["args"])
+        if type_def["kind"] == "INTERFACE" and name != "Node":
+            # The implementations we serve (listed in SERVED), so `... on X` works for each.
+            refs.extend(p["name"] for p in type_def.get("possibleTypes") or [] if p["name"] in SERVED)
         elif type_def["kind"] == "INPUT_OBJECT":
             refs.extend(_named(f["type"]) for f in type_def["inputFields"])
         elif type_def["kind"] == "UNION":

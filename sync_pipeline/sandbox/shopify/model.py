@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .payments import Transaction
+    from .refunds import Refund
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -104,6 +108,7 @@ class LineItem:
     group: LineGroup | None = None
     custom_attributes: list[tuple[str, str | None]] = field(default_factory=list)
     fulfilled_quantity: int = 0
+    refunded_fulfilled: int = 0  # fulfilled units refunded since (returned, or kept by the customer)
 
 
 @dataclass
@@ -204,14 +209,26 @@ class Order:
     edited: bool = False
     test: bool = False
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Money (money.py, payments.py, refunds.py): the customer's currency and its rate to the shop's, tax and an
+    # order-level discount, and the payment records.
+    presentment_currency: str = ""
+    rate: Decimal = Decimal("1")
+    taxes_included: bool = True
+    tax_rate: Decimal = Decimal("0")
+    discount_rate: Decimal = Decimal("0")
+    transactions: list[Transaction] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
+    return_ids: list[int] = field(default_factory=list)
 
     @property
     def name(self) -> str:
         return f"#{self.number}"
 
     def total_price(self) -> Decimal:
-        lines = sum((li.unit_price * li.current_quantity for li in self.line_items), Decimal("0"))
-        return lines + (self.shipping_line.price if self.shipping_line else Decimal("0"))
+        """`totalPriceSet` in the shop's currency."""
+        from .money import totals
+
+        return totals(self).total.shop
 
     def fulfillment_status(self) -> str:
         shippable = [li for li in self.line_items if li.requires_shipping and li.current_quantity > 0]

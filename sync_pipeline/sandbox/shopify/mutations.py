@@ -60,7 +60,11 @@ class MutationResolvers:
     store: Store
 
     # ----- idempotency ----------------------------------------------------------------------
-    def _idempotent(self, info: Any, name: str, payload: dict[str, Any], run: Any) -> dict[str, Any]:
+    def _idempotent(
+        self, info: Any, name: str, payload: dict[str, Any], run: Any, empty: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Run once per key: a replay with the same input gets the first answer, with other input a
+        user error. `empty` is the payload's shape without a result (default: inventory's)."""
         key = idempotency_key(info)
         if not key:
             raise GraphQLError(
@@ -75,7 +79,7 @@ class MutationResolvers:
                     field = ["input"]
                     msg = "The same idempotency key was used with different parameters."
                     return {
-                        "inventoryAdjustmentGroup": None,
+                        **(empty or {"inventoryAdjustmentGroup": None}),
                         "userErrors": [_error(field, msg, "IDEMPOTENCY_KEY_PARAMETER_MISMATCH")],
                     }
                 return previous[1]
@@ -365,7 +369,7 @@ class MutationResolvers:
             line = next(li for li in order.line_items if li.id == fol.line_item_id)
             fol.remaining_quantity -= qty
             line.fulfilled_quantity += qty
-            store._move_stock(line, fo.location_id, -qty, 0)
+            store.move_stock(line, fo.location_id, -qty, 0)
             rows.append((store.ids.next(), line.id, qty))
         for fo in {p[0].id: p[0] for p in plan}.values():
             fo.status = "CLOSED" if all(x.remaining_quantity == 0 for x in fo.lines) else "IN_PROGRESS"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .finance_views import bag
 from .ids import gid
 from .model import Order, iso
+from .money import shipping_price
 from .store import Store
-from .views import money
 
 FULFILLMENT_REST = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "UNFULFILLED": None}
 
@@ -32,7 +33,7 @@ def order_payload(store: Store, order_id: int) -> dict[str, Any]:
         "financial_status": o.financial_status.lower(),
         "fulfillment_status": FULFILLMENT_REST.get(o.fulfillment_status()),
         "currency": o.currency,
-        "total_price": money(o.total_price(), o.currency)["shopMoney"]["amount"],
+        "total_price": str(o.total_price()),
         "tags": ", ".join(sorted(o.tags)),
         "source_name": o.source_name,
         "po_number": o.po_number,
@@ -69,7 +70,7 @@ def _shipping_lines(o: Order) -> list[dict[str, Any]]:
     s = o.shipping_line
     if s is None:
         return []
-    price = money(s.price, o.currency)
+    price = bag(o, shipping_price(o))
     return [
         {
             "id": s.id,
@@ -121,7 +122,33 @@ def level_payload(store: Store, key: tuple[int, int]) -> dict[str, Any]:
     }
 
 
+def refund_payload(store: Store, order_id: int, refund_id: int) -> dict[str, Any]:
+    o = store.orders[order_id]
+    r = next(x for x in o.refunds if x.id == refund_id)
+    return {
+        "id": r.id,
+        "admin_graphql_api_id": gid("Refund", r.id),
+        "order_id": o.id,
+        "created_at": iso(r.created_at),
+        "note": r.note,
+        "restock": any(rl.restocked for rl in r.lines),
+        "refund_line_items": [
+            {"id": rl.id, "line_item_id": rl.line_item_id, "quantity": rl.quantity,
+             "restock_type": rl.restock_type.lower(), "subtotal": str(rl.subtotal.shop),
+             "total_tax": str(rl.tax.shop)}
+            for rl in r.lines
+        ],
+        "transactions": [
+            {"id": t.id, "kind": t.kind.lower(), "status": t.status.lower(), "amount": str(t.amount.shop),
+             "parent_id": t.parent_id, "gateway": t.gateway}
+            for t in o.transactions if t.id in r.transaction_ids
+        ],
+    }  # fmt: skip
+
+
 def build(store: Store, topic: str, ref: dict[str, Any]) -> dict[str, Any]:
+    if topic == "REFUNDS_CREATE":
+        return refund_payload(store, ref["order"], ref["refund"])
     if topic in ("FULFILLMENTS_CREATE", "FULFILLMENTS_UPDATE"):
         return fulfillment_payload(store, ref["fulfillment"])
     if topic == "INVENTORY_LEVELS_UPDATE":

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .ids import gid
-from .model import iso
+from .model import Order, iso
+from .money import totals
 from .state import SandboxState
 
 
@@ -116,8 +117,34 @@ def _order(state: SandboxState, order_id: int) -> dict[str, Any]:
             }
             for f in (store.fulfillments[i] for i in o.fulfillment_ids)
         ],
+        "money": _money(o),
+        "transactions": [
+            {"id": gid("OrderTransaction", t.id), "kind": t.kind, "status": t.status, "amount": str(t.amount.shop),
+             "parent_id": gid("OrderTransaction", t.parent_id) if t.parent_id else None}
+            for t in o.transactions
+        ],
+        "refunds": [
+            {"id": gid("Refund", r.id), "return_id": gid("Return", r.return_id) if r.return_id else None,
+             "lines": [{"line_item_id": gid("LineItem", rl.line_item_id), "quantity": rl.quantity,
+                        "restock_type": rl.restock_type} for rl in r.lines],
+             "transactions": [gid("OrderTransaction", t) for t in r.transaction_ids]}
+            for r in o.refunds
+        ],
+        "returns": [
+            {"id": gid("Return", r.id), "status": r.status,
+             "lines": [{"line_item_id": gid("LineItem", rl.line_item_id), "quantity": rl.quantity,
+                        "processed": rl.processed_quantity} for rl in r.lines]}
+            for r in (store.returns[i] for i in o.return_ids)
+        ],
         "events": list(o.events),
-    }
+    }  # fmt: skip
+
+
+def _money(o: Order) -> dict[str, str]:
+    """The order's money figures in the shop's currency (as `totals` states them)."""
+    t = totals(o)
+    return {name: str(getattr(t, name).shop) for name in ("total", "current_total", "tax", "discounts", "shipping",
+            "received", "refunded", "net_payment", "outstanding", "capturable")}  # fmt: skip
 
 
 def order_snapshot(state: SandboxState, order_id: int) -> dict[str, Any]:

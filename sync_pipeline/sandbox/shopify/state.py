@@ -7,13 +7,13 @@ from collections import Counter
 
 from .bucket import LeakyBucket
 from .config import ShopifySandboxConfig
-from .mutations import MutationResolvers
+from .finance_mutations import FinanceMutations
 from .queries import QueryResolvers
 from .store import Store
 from .webhooks import Dispatcher
 
 
-class Root(QueryResolvers, MutationResolvers):
+class Root(QueryResolvers, FinanceMutations):
     """The GraphQL root value: query fields and mutation fields as methods."""
 
     def __init__(self, store: Store) -> None:

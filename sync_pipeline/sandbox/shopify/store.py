@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from . import money, payments, refunds, returns
 from .control_models import AddressSpec, EditSpec, LineSpec, OrderSpec, ProductSpec
 from .ids import IdSequence, gid, parse_gid
 from .model import (
@@ -80,6 +81,7 @@ class Store:
         self.companies: dict[tuple[str, str], PurchasingCompany] = {}
         self.fulfillment_orders: dict[int, FulfillmentOrder] = {}
         self.fulfillments: dict[int, Fulfillment] = {}
+        self.returns: dict[int, returns.Return] = {}
         self.subscriptions: dict[int, WebhookSubscription] = {}
         self.jobs: dict[int, dict[str, Any]] = {}
         self.idempotency: dict[tuple[str, str], tuple[str, Any]] = {}
@@ -90,6 +92,9 @@ class Store:
             self.add_location(name)
 
     # ----- lookups -------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return _now()
+
     def variant_by_sku(self, sku: str) -> Variant:
         for variant in self.variants.values():
             if variant.sku == sku:
@@ -179,7 +184,7 @@ class Store:
             level.updated_at = _now()
             return level
 
-    def _move_stock(self, line: LineItem, location_id: int, committed: int, available: int) -> None:
+    def move_stock(self, line: LineItem, location_id: int, committed: int, available: int) -> None:
         if line.variant_id is None or not line.requires_shipping:
             return
         variant = self.variants[line.variant_id]
@@ -192,6 +197,9 @@ class Store:
         level.updated_at = _now()
 
     # ----- orders --------------------------------------------------------------------------
+    def touch(self, order: Order) -> None:
+        self._touch(order)
+
     def _touch(self, order: Order) -> None:
         order.updated_at = max(_now(), order.updated_at + timedelta(seconds=1))
 
@@ -278,6 +286,11 @@ class Store:
                 customer=customer,
                 purchasing_company=self._purchasing_company(spec),
                 line_items=lines,
+                presentment_currency=spec.presentment_currency or self.currency,
+                rate=spec.exchange_rate,
+                taxes_included=spec.taxes_included,
+                tax_rate=spec.tax_rate,
+                discount_rate=spec.discount_rate,
             )
             self.orders[order.id] = order
             by_location: dict[int, FulfillmentOrder] = {}
@@ -292,8 +305,9 @@ class Store:
                     self.fulfillment_orders[fo.id] = fo
                     order.fulfillment_order_ids.append(fo.id)
                 fo.lines.append(FulfillmentOrderLine(self.ids.next(), li.id, li.quantity, li.quantity))
-                self._move_stock(li, line_location.id, li.quantity, -li.quantity)
+                self.move_stock(li, line_location.id, li.quantity, -li.quantity)
             del location  # every line carries its own location now
+            payments.open_payment(self, order, spec.financial_status)
             self._event(order, "placed")
             self.emit("ORDERS_CREATE", {"order": order.id})
             if order.financial_status == "PAID":
@@ -312,7 +326,14 @@ class Store:
             if order.cancelled_at is not None:
                 raise StoreError(f"order {order.name} is cancelled")
             if order.financial_status != "PAID":
-                order.financial_status = "PAID"
+                auth = next(
+                    (t for t in order.transactions if t.kind == "AUTHORIZATION" and not t.closed), None
+                )
+                if auth is not None:
+                    left = money.capturable(order)
+                    payments.capture(self, order, auth.id, left.presentment, order.presentment_currency, True)
+                else:
+                    payments.pay_balance(self, order)
                 self._touch(order)
                 self._event(order, "paid")
                 self.emit("ORDERS_PAID", {"order": order.id})
@@ -326,7 +347,7 @@ class Store:
                 return fo
         return None
 
-    def _fo_line(
+    def fo_line(
         self, order: Order, line: LineItem
     ) -> tuple[FulfillmentOrder | None, FulfillmentOrderLine | None]:
         for fo_id in order.fulfillment_order_ids:
@@ -337,13 +358,13 @@ class Store:
         return None, None
 
     def _set_line_quantity(self, order: Order, line: LineItem, quantity: int) -> None:
-        unfulfilled = line.current_quantity - line.fulfilled_quantity
-        if quantity < line.fulfilled_quantity:
+        unfulfilled = refunds.unfulfilled_units(line)
+        if quantity < line.fulfilled_quantity - line.refunded_fulfilled:
             raise StoreError(f"line {line.sku} has {line.fulfilled_quantity} fulfilled; cannot go below")
         delta = quantity - line.current_quantity
         if unfulfilled == 0 and delta:
             raise StoreError("only unfulfilled items can be edited")
-        fo, fol = self._fo_line(order, line)
+        fo, fol = self.fo_line(order, line)
         if delta > 0:
             line.quantity += delta  # added units count in quantity; removed ones stay counted
         line.current_quantity = quantity
@@ -351,7 +372,7 @@ class Store:
             fol.total_quantity += delta
             fol.remaining_quantity += delta
             fo.updated_at = _now()
-            self._move_stock(line, fo.location_id, delta, -delta)
+            self.move_stock(line, fo.location_id, delta, -delta)
 
     def edit_order(self, ref: str, spec: EditSpec) -> Order:
         with self.lock:
@@ -375,10 +396,14 @@ class Store:
                         fo.lines.append(
                             FulfillmentOrderLine(self.ids.next(), li.id, li.quantity, li.quantity)
                         )
-                        self._move_stock(li, fo.location_id, li.quantity, -li.quantity)
+                        self.move_stock(li, fo.location_id, li.quantity, -li.quantity)
                 lines_changed = True
             if spec.shipping_address is not None:
                 order.shipping_address = _address(spec.shipping_address)
+            if lines_changed and order.financial_status == "PAID":
+                # The customer pays the difference at once (an invoice paid): a paid order stays paid.
+                payments.pay_balance(self, order, "shopify_payments")
+            payments.settle(order)
             self._touch(order)
             if lines_changed:
                 order.edited = True
@@ -403,30 +428,21 @@ class Store:
                 raise StoreError(f"order {order.name} is already cancelled")
             if any(li.fulfilled_quantity for li in order.line_items):
                 raise StoreError(f"order {order.name} has fulfilments; cancel them first")
+            # Every unfulfilled unit is cancelled (restocked or not) and the money goes back.
+            refunded = refunds.refund_everything_left(self, order, restock)
             for fo_id in order.fulfillment_order_ids:
                 fo = self.fulfillment_orders[fo_id]
-                for fol in fo.lines:
-                    line = next(li for li in order.line_items if li.id == fol.line_item_id)
-                    # Committed stock is released either way; restock decides if it becomes available.
-                    self._move_stock(
-                        line,
-                        fo.location_id,
-                        -fol.remaining_quantity,
-                        fol.remaining_quantity if restock else 0,
-                    )
-                    fol.remaining_quantity = 0
                 fo.status = "CLOSED"
                 fo.updated_at = _now()
             now = _now()
             order.cancelled_at = now
             order.cancel_reason = reason
             order.closed_at = now
-            if order.financial_status == "PAID":
-                order.financial_status = "REFUNDED"
-            elif order.financial_status in ("PENDING", "AUTHORIZED"):
-                order.financial_status = "VOIDED"
+            payments.settle(order)
             self._touch(order)
             self._event(order, "cancelled", reason=reason, restock=restock)
+            if refunded is not None:
+                self.emit("REFUNDS_CREATE", {"order": order.id, "refund": refunded.id})
             self.emit("ORDERS_CANCELLED", {"order": order.id})
             self.emit("ORDERS_UPDATED", {"order": order.id})
             return order

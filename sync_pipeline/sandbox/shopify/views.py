@@ -7,13 +7,15 @@ field names directly; `typename` tells abstract types (Node, DisplayableError) w
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
 
+from . import refunds
+from .finance_views import OrderMoney, bag
 from .ids import gid, parse_gid
 from .model import QUANTITY_NAMES, iso
+from .money import shipping_price, unit_price
 from .paging import connection
 
 if TYPE_CHECKING:
@@ -31,11 +33,6 @@ if TYPE_CHECKING:
         WebhookSubscription,
     )
     from .store import Store
-
-
-def money(amount: Decimal, currency: str) -> dict[str, Any]:
-    value = {"amount": str(amount.quantize(Decimal("0.01"))), "currencyCode": currency}
-    return {"shopMoney": value, "presentmentMoney": value}
 
 
 def attributes(pairs: list[tuple[str, str | None]]) -> list[dict[str, Any]]:
@@ -179,13 +176,12 @@ class LineItemView:
         self.title = line.name.split(" - ")[0]
         self.quantity = line.quantity
         self.currentQuantity = line.current_quantity
-        unfulfilled = line.current_quantity - line.fulfilled_quantity if order.cancelled_at is None else 0
-        self.unfulfilledQuantity = max(0, unfulfilled)
+        self.unfulfilledQuantity = refunds.unfulfilled_units(line) if order.cancelled_at is None else 0
         self.nonFulfillableQuantity = 0
         self.requiresShipping = line.requires_shipping
         self.isGiftCard = line.is_gift_card
         self.customAttributes = attributes(line.custom_attributes)
-        self.originalUnitPriceSet = money(line.unit_price, order.currency)
+        self.originalUnitPriceSet = bag(order, unit_price(order, line))
 
     def variant(self, info: Any) -> VariantView | None:
         variant = self._store.variants.get(self._line.variant_id or -1)
@@ -290,7 +286,7 @@ class FulfillmentView:
         return connection(self._f.lines, lambda r: [r[0]], wrap, **_paging(args))
 
 
-class OrderView:
+class OrderView(OrderMoney):
     typename = "Order"
 
     def __init__(self, store: Store, order: Order) -> None:
@@ -319,7 +315,6 @@ class OrderView:
         self.customAttributes = attributes(order.custom_attributes)
         self.sourceName = order.source_name
         self.poNumber = order.po_number
-        self.totalPriceSet = money(order.total_price(), order.currency)
         self.currencyCode = order.currency
 
     def shippingAddress(self, info: Any) -> dict[str, Any] | None:
@@ -357,7 +352,7 @@ class OrderView:
             "source": s.source,
             "custom": False,
             "isRemoved": False,
-            "originalPriceSet": money(s.price, self._o.currency),
+            "originalPriceSet": bag(self._o, shipping_price(self._o)),
         }
 
     def customer(self, info: Any) -> dict[str, Any] | None:

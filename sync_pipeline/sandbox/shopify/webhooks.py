@@ -45,6 +45,7 @@ TOPICS = {
     "FULFILLMENTS_CREATE": "fulfillments/create",
     "FULFILLMENTS_UPDATE": "fulfillments/update",
     "INVENTORY_LEVELS_UPDATE": "inventory_levels/update",
+    "REFUNDS_CREATE": "refunds/create",
 }
 REST_TO_ENUM = {v: k for k, v in TOPICS.items()}
 

@@ -1,0 +1,156 @@
+"""GraphQL documents for finance: an order's money, payments, refunds and returns, and the
+mutations that move money or goods back (used by the traffic generator, and by whoever captures).
+
+`documents.ALL` includes these, so the conformance test validates them against the official
+schema of both supported versions.
+"""
+
+from __future__ import annotations
+
+BAG = "{ shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }"
+
+ORDER_MONEY = f"""
+fragment OrderMoney on Order {{
+  id name createdAt updatedAt cancelledAt displayFinancialStatus returnStatus note
+  currencyCode presentmentCurrencyCode taxesIncluded
+  customer {{ displayName }}
+  subtotalPriceSet {BAG}
+  totalDiscountsSet {BAG}
+  totalShippingPriceSet {BAG}
+  totalTaxSet {BAG}
+  totalPriceSet {BAG}
+  currentTotalPriceSet {BAG}
+  currentTotalTaxSet {BAG}
+  totalReceivedSet {BAG}
+  totalRefundedSet {BAG}
+  totalRefundedShippingSet {BAG}
+  netPaymentSet {BAG}
+  totalOutstandingSet {BAG}
+  totalCapturableSet {BAG}
+  lineItems(first: $lineItems) {{
+    pageInfo {{ hasNextPage }}
+    nodes {{ id sku quantity currentQuantity requiresShipping originalUnitPriceSet {BAG} }}
+  }}
+  transactions(first: $transactions) {{
+    id kind status gateway processedAt authorizationExpiresAt
+    amountSet {BAG}
+    parentTransaction {{ id }}
+  }}
+  refunds(first: $refunds) {{
+    id createdAt note
+    totalRefundedSet {BAG}
+    return {{ id }}
+    refundLineItems(first: $lineItems) {{
+      nodes {{ quantity restockType lineItem {{ id }} subtotalSet {BAG} totalTaxSet {BAG} }}
+    }}
+  }}
+  returns(first: $returns) {{ nodes {{ id name status totalQuantity createdAt closedAt }} }}
+}}
+"""
+
+ORDERS_MONEY = (
+    """
+query OrdersMoney($first: Int!, $after: String, $query: String!, $lineItems: Int!, $transactions: Int!,
+                  $refunds: Int!, $returns: Int!) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes { ...OrderMoney }
+  }
+}
+"""
+    + ORDER_MONEY
+)
+
+ORDERS_MONEY_BY_IDS = (
+    """
+query OrdersMoneyByIds($ids: [ID!]!, $lineItems: Int!, $transactions: Int!, $refunds: Int!, $returns: Int!) {
+  nodes(ids: $ids) { ... on Order { ...OrderMoney } }
+}
+"""
+    + ORDER_MONEY
+)
+
+ORDER_CAPTURE = f"""
+mutation OrderCapture($input: OrderCaptureInput!) {{
+  orderCapture(input: $input) {{
+    transaction {{ id kind status amountSet {BAG} parentTransaction {{ id }} }}
+    userErrors {{ field message }}
+  }}
+}}
+"""
+
+SUGGESTED_REFUND = f"""
+query SuggestedRefund($id: ID!, $refundLineItems: [RefundLineItemInput!], $refundShipping: Boolean) {{
+  order(id: $id) {{
+    suggestedRefund(refundLineItems: $refundLineItems, refundShipping: $refundShipping) {{
+      amountSet {BAG}
+      suggestedTransactions {{ gateway amountSet {BAG} parentTransaction {{ id }} }}
+    }}
+  }}
+}}
+"""
+
+REFUND_CREATE = f"""
+mutation RefundCreate($input: RefundInput!, $key: String!) {{
+  refundCreate(input: $input) @idempotent(key: $key) {{
+    refund {{ id totalRefundedSet {BAG} }}
+    userErrors {{ field message }}
+  }}
+}}
+"""
+
+RETURNABLE = """
+query Returnable($id: ID!, $first: Int!, $lineItems: Int!) {
+  order(id: $id) {
+    fulfillments(first: $first) {
+      fulfillmentLineItems(first: $lineItems) { nodes { id quantity lineItem { id sku } } }
+    }
+  }
+}
+"""
+
+RETURN_FIELDS = """
+  id name status
+  returnLineItems(first: $lineItems) {
+    nodes { id quantity processedQuantity ... on ReturnLineItem { fulfillmentLineItem { lineItem { id } } } }
+  }
+"""
+
+RETURN_CREATE = f"""
+mutation ReturnCreate($returnInput: ReturnInput!, $lineItems: Int!) {{
+  returnCreate(returnInput: $returnInput) {{
+    return {{ {RETURN_FIELDS} }}
+    userErrors {{ code field message }}
+  }}
+}}
+"""
+
+RETURN_PROCESS = f"""
+mutation ReturnProcess($input: ReturnProcessInput!, $key: String!, $lineItems: Int!) {{
+  returnProcess(input: $input) @idempotent(key: $key) {{
+    return {{ {RETURN_FIELDS} }}
+    userErrors {{ code field message }}
+  }}
+}}
+"""
+
+RETURN_CLOSE = f"""
+mutation ReturnClose($id: ID!, $lineItems: Int!) {{
+  returnClose(id: $id) {{
+    return {{ {RETURN_FIELDS} }}
+    userErrors {{ code field message }}
+  }}
+}}
+"""
+
+ALL: dict[str, str] = {
+    "OrdersMoney": ORDERS_MONEY,
+    "OrdersMoneyByIds": ORDERS_MONEY_BY_IDS,
+    "OrderCapture": ORDER_CAPTURE,
+    "SuggestedRefund": SUGGESTED_REFUND,
+    "RefundCreate": REFUND_CREATE,
+    "Returnable": RETURNABLE,
+    "ReturnCreate": RETURN_CREATE,
+    "ReturnProcess": RETURN_PROCESS,
+    "ReturnClose": RETURN_CLOSE,
+}
