@@ -20,6 +20,11 @@ reference), applied in one place: `translate._header`. On top of `clean_text` it
   or reference a cell, and a phone number must stay dialable.
 
 SKUs and item codes never go through it: they must match Peoplevox exactly.
+
+`neutralise_formula` is also the rule for every text cell of the finance CSV exports (customer
+names, notes). Those are written by DuckDB, so the rule is kept as two regular expressions in the
+`FORMULA_PREFIXES` and a regular expression in the syntax Python and DuckDB share (`NUMBER_LIKE`): one
+rule, two engines.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
+# A spreadsheet treats a cell starting with one of these as a formula (tab and CR included).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Digits, spaces and phone punctuation only: Excel reads it as a number or a harmless sum.
-_NUMBER_LIKE = re.compile(r"[0-9+\-(). ]+")
+NUMBER_LIKE = r"[0-9+\-(). ]+"
+_NUMBER_LIKE = re.compile(NUMBER_LIKE)
 
 
 def clean_text(value: str | None) -> str:

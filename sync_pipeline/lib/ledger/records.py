@@ -20,6 +20,14 @@ def to_naive_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+def gid_number(gid: str) -> int:
+    """The numeric tail of a Shopify gid (`gid://shopify/Order/123` → 123): finance tables join on it."""
+    tail = gid.rsplit("/", 1)[-1].split("?", 1)[0]
+    if not tail.isdigit():
+        raise ValueError(f"not a Shopify gid with a numeric id: {gid!r}")
+    return int(tail)
+
+
 @dataclass(frozen=True)
 class OrderEvent:
     """One transition in an order's life, for the append-only audit log."""

@@ -1,0 +1,1 @@
+"""The finance flow: read what finance needs from Shopify and Peoplevox, reconcile, export."""

@@ -1,0 +1,306 @@
+"""The files finance opens without us: per day and per month, CSV (Excel-ready) and Parquet.
+
+    <exports>/YYYY-MM-DD/order_reconciliation.csv, order_reconciliation.parquet, daily_summary.csv
+    <exports>/YYYY-MM/order_reconciliation.csv, daily_summary.csv, month_summary.csv
+
+The day's order files are written from the reconciliation just made (`reconciliation.RESULT`, in
+the ledger transaction); the summaries and the month rollup are made from the day files alone
+(`summarise_days`, on an in-memory DuckDB: no ledger lock), so they always agree with what finance
+already has. BI tools read the Parquet files (a month is `YYYY-MM-*/order_reconciliation.parquet`).
+
+CSV is UTF-8 with a byte-order mark (Excel otherwise reads it in the local code page) and
+formula-safe: free-text cells (order name, customer name, note) go through the same rule as
+Peoplevox label text (`lib/domain/text.py`, passed in as a `CellRule` so this module stays free of
+domain imports), so a customer called `=HYPERLINK(…)` is shown, never run. Amounts are plain
+decimals (`12.50`, `-3.10`); times are UTC `YYYY-MM-DD HH:MM:SS`, which Excel reads as dates.
+Parquet keeps the types: DECIMAL(18, 2), DATE, TIMESTAMP.
+
+Every file is written under a temporary name and renamed into place: a reader never sees half a
+file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from sync_pipeline.lib.ledger.reconciliation import RESULT
+
+BOM = "\ufeff"
+ORDERS_CSV, ORDERS_PARQUET = "order_reconciliation.csv", "order_reconciliation.parquet"
+DAILY_SUMMARY, MONTH_SUMMARY = "daily_summary.csv", "month_summary.csv"
+AMOUNTS = ("subtotal", "discounts", "shipping", "tax", "total_price", "current_total_price", "received",
+           "refunded", "net_payment", "capturable", "outstanding", "despatched_value")  # fmt: skip
+UNITS = ("units_ordered", "units_cancelled", "units_refunded", "units_to_despatch", "units_despatched",
+         "units_returned", "units_refunded_for_return")  # fmt: skip
+FREE_TEXT = ("order_name", "customer_name", "note")
+TIMES = ("paid_at", "last_despatched_at", "as_of")
+
+
+@dataclass(frozen=True)
+class CellRule:
+    """A text cell is neutralised (a leading apostrophe) when it starts with one of `starts` and is
+    not wholly matched by `harmless` (a regular expression Python and DuckDB both read)."""
+
+    starts: tuple[str, ...]
+    harmless: str
+
+
+def _safe(column: str, rule: CellRule) -> str:
+    starts = ", ".join(f"chr({ord(c)})" for c in rule.starts)
+    harmless = rule.harmless.replace("'", "''")
+    return (f"CASE WHEN left({column}, 1) IN ({starts}) AND NOT regexp_full_match({column}, '{harmless}') "
+            f"THEN '''' || {column} ELSE {column} END")  # fmt: skip
+
+
+def _order_columns(rule: CellRule | None) -> list[str]:
+    """An order row: amounts in the customer's currency, then the same in the shop's currency.
+    `rule` None means Parquet: no text rule, native types."""
+    csv = rule is not None
+    text = {c: (_safe(c, rule) if rule else c) for c in FREE_TEXT}
+    cols = [f'order_date AS "{BOM}order_date"' if csv else "order_date"]
+    cols += [f"{text['order_name']} AS order_name", f"{text['customer_name']} AS customer_name"]
+    cols += ["status", "cancelled", "currency"]
+    cols += [f"p_{a} AS {a}" for a in AMOUNTS]
+    cols += ["shop_currency"] + [f"{a} AS {a}_shop" for a in AMOUNTS]
+    cols += list(UNITS)
+    cols += ["financial_status", "return_status", f"{text['note']} AS note"]
+    cols += [f"{c}::TIMESTAMP_S AS {c}" if csv else c for c in TIMES]
+    cols.append("shopify_order_id")
+    return cols
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _copy(con: duckdb.DuckDBPyConnection, select: str, target: Path, options: str) -> None:
+    """COPY to a temporary name beside `target`, then rename it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        con.execute(f"COPY ({select}) TO '{_quoted(partial)}' ({options})")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def days_between(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days)]
+
+
+def export_orders(
+    con: duckdb.DuckDBPyConnection, root: Path, start: date, end: date, rule: CellRule
+) -> list[Path]:
+    """Each day's `order_reconciliation.csv` and `.parquet` from the reconciliation just made, one
+    pass per file kind for the whole range (a day with no orders gets files with the header only).
+    Returns the day folders."""
+    staging = root / f".staging-{uuid.uuid4().hex[:12]}"
+    staging.mkdir(parents=True)
+    try:
+        parts = "PARTITION_BY (part), OVERWRITE_OR_IGNORE"
+        for kind, columns, options in (
+            ("csv", _order_columns(rule), f"FORMAT csv, HEADER, {parts}"),
+            ("parquet", _order_columns(None), f"FORMAT parquet, COMPRESSION zstd, {parts}"),
+        ):
+            select = f"SELECT order_date AS part, {', '.join(columns)} FROM {RESULT}"
+            con.execute(f"COPY ({select}) TO '{_quoted(staging / kind)}' ({options})")
+        folders = []
+        for day in days_between(start, end):
+            folder = root / day.isoformat()
+            folder.mkdir(parents=True, exist_ok=True)
+            for kind, name, columns, options in (
+                ("csv", ORDERS_CSV, _order_columns(rule), "FORMAT csv, HEADER"),
+                ("parquet", ORDERS_PARQUET, _order_columns(None), "FORMAT parquet"),
+            ):
+                written = sorted((staging / kind / f"part={day.isoformat()}").glob("*"))
+                if len(written) > 1:
+                    raise RuntimeError(f"expected one {kind} file for {day}, found {len(written)}")
+                if written:
+                    os.replace(written[0], folder / name)
+                else:  # no orders that day: the header only
+                    _copy(
+                        con, f"SELECT {', '.join(columns)} FROM {RESULT} WHERE false", folder / name, options
+                    )
+            folders.append(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folders
+
+
+def _summary_columns(statuses: Sequence[str]) -> list[str]:
+    """Per day and currency: revenue, refunds, received, despatched value, net, then each status's
+    orders and value (Shopify's total price), in both currencies. Reads the order files."""
+    cols = ["order_date", "currency", "any_value(shop_currency) AS shop_currency", "count(*) AS orders"]
+    for name, column in (("revenue", "total_price"), ("refunds", "refunded"), ("received", "received"),
+                         ("despatched_value", "despatched_value")):  # fmt: skip
+        cols += [f"sum({column}) AS {name}", f"sum({column}_shop) AS {name}_shop"]
+    cols += [
+        "sum(total_price) - sum(refunded) AS net",
+        "sum(total_price_shop) - sum(refunded_shop) AS net_shop",
+    ]
+    for s in statuses:
+        where = f"FILTER (WHERE status = '{s}')"
+        cols += [f"count(*) {where} AS {s}_orders", f"coalesce(sum(total_price) {where}, 0) AS {s}_value",
+                 f"coalesce(sum(total_price_shop) {where}, 0) AS {s}_value_shop"]  # fmt: skip
+    return cols
+
+
+@contextmanager
+def files_connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB for reading export files: never the ledger, so never its lock."""
+    con = duckdb.connect()
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _parquet(root: Path, days: Sequence[date]) -> str:
+    files = ", ".join(f"'{_quoted(root / d.isoformat() / ORDERS_PARQUET)}'" for d in days)
+    return f"read_parquet([{files}])"
+
+
+def _present(root: Path, days: Sequence[date]) -> list[date]:
+    return [d for d in days if (root / d.isoformat() / ORDERS_PARQUET).exists()]
+
+
+def summarise_days(root: Path, days: Sequence[date], statuses: Sequence[str]) -> list[Path]:
+    """Each day's `daily_summary.csv`, then the rollup of every month those days fall in, all made
+    from the day files (one read of a month's order files). Returns the files written."""
+    written: list[Path] = []
+    wanted = set(days)
+    with files_connection() as con:
+        for month in sorted({d.replace(day=1) for d in days}):
+            following = (month + timedelta(days=32)).replace(day=1)
+            present = _present(root, days_between(month, following))
+            if not present:
+                continue
+            summary = _summary_columns(statuses)
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE month_days AS SELECT {', '.join(summary)} "
+                f"FROM {_parquet(root, present)} GROUP BY order_date, currency"
+            )
+            daily = f'SELECT order_date AS "{BOM}order_date", * EXCLUDE (order_date) FROM month_days'
+            for day in present:
+                if day in wanted:
+                    target = root / day.isoformat() / DAILY_SUMMARY
+                    _copy(con, f"{daily} WHERE order_date = DATE '{day.isoformat()}' ORDER BY currency", target,
+                          "FORMAT csv, HEADER")  # fmt: skip
+                    written.append(target)
+            written += _month(con, root, month, present, daily, statuses)
+    return written
+
+
+def _month(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    month: date,
+    present: Sequence[date],
+    daily: str,
+    statuses: Sequence[str],
+) -> list[Path]:
+    """The month folder: its orders (the day CSVs joined), its daily and its month summary."""
+    folder = root / month.strftime("%Y-%m")
+    folder.mkdir(parents=True, exist_ok=True)
+    orders = folder / ORDERS_CSV
+    partial = folder / f".{ORDERS_CSV}.{uuid.uuid4().hex[:8]}"
+    try:
+        _concatenate([root / d.isoformat() / ORDERS_CSV for d in present], partial)
+        os.replace(partial, orders)
+    finally:
+        partial.unlink(missing_ok=True)
+    _copy(con, f"{daily} ORDER BY order_date, currency", folder / DAILY_SUMMARY, "FORMAT csv, HEADER")
+    sums = [f"sum({c}) AS {c}" for c in _summable(statuses)]
+    _copy(con, f'SELECT \'{month.strftime("%Y-%m")}\' AS "{BOM}month", currency, any_value(shop_currency) AS '
+               f"shop_currency, {', '.join(sums)} FROM month_days GROUP BY currency ORDER BY currency",
+          folder / MONTH_SUMMARY, "FORMAT csv, HEADER")  # fmt: skip
+    return [orders, folder / DAILY_SUMMARY, folder / MONTH_SUMMARY]
+
+
+def _summable(statuses: Sequence[str]) -> list[str]:
+    """The summary's numeric columns, in order (a month's are the sums of its days')."""
+    cols = ["orders"]
+    for name in ("revenue", "refunds", "received", "despatched_value", "net"):
+        cols += [name, f"{name}_shop"]
+    for s in statuses:
+        cols += [f"{s}_orders", f"{s}_value", f"{s}_value_shop"]
+    return cols
+
+
+def _concatenate(parts: Sequence[Path], target: Path) -> None:
+    """One CSV from day CSVs of the same layout: the first whole, the others without their header."""
+    with target.open("wb") as out:
+        for index, part in enumerate(parts):
+            with part.open("rb") as source:
+                header = source.readline()
+                if index == 0:
+                    out.write(header)
+                shutil.copyfileobj(source, out, length=1 << 20)
+
+
+def read_daily_summaries(root: Path, days: Sequence[date], statuses: Sequence[str]) -> list[dict[str, Any]]:
+    """The exported `daily_summary.csv` rows of these days (those that have one), amounts as
+    Decimal: what finance reads, for the tie-out check."""
+    files = [
+        root / d.isoformat() / DAILY_SUMMARY for d in days if (root / d.isoformat() / DAILY_SUMMARY).exists()
+    ]
+    if not files:
+        return []
+    money = ["revenue", "revenue_shop", "refunds", "refunds_shop"] + [
+        f"{s}_value{suffix}" for s in statuses for suffix in ("", "_shop")
+    ]
+    types = {m: "DECIMAL(18, 2)" for m in money}
+    types |= {"orders": "BIGINT"} | {f"{s}_orders": "BIGINT" for s in statuses}
+    with files_connection() as con:
+        listed = ", ".join(f"'{_quoted(f)}'" for f in files)
+        cursor = con.execute(
+            f"SELECT * FROM read_csv([{listed}], header = true, types = $types, encoding = 'utf-8') "
+            "ORDER BY 1, currency",
+            {"types": types},
+        )
+        names = [d[0].lstrip(BOM) for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def orders_in_status(
+    root: Path, days: Sequence[date], statuses: Sequence[str], limit: int = 50
+) -> list[dict[str, Any]]:
+    """Exported order rows of these days in the given statuses, largest shop value first."""
+    present = _present(root, days)
+    if not present:
+        return []
+    wanted = ", ".join(f"'{s}'" for s in statuses)
+    with files_connection() as con:
+        cursor = con.execute(
+            f"SELECT order_date, order_name, status, currency, total_price, total_price_shop, paid_at, "
+            f"units_to_despatch, units_despatched, units_returned, units_refunded_for_return "
+            f"FROM {_parquet(root, present)} WHERE status IN ({wanted}) ORDER BY total_price_shop DESC, order_date "
+            "LIMIT ?",
+            [limit],
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def status_totals(root: Path, days: Sequence[date], statuses: Sequence[str]) -> dict[str, tuple[int, Any]]:
+    """{status: (orders, shop value)} over the exported order rows of these days."""
+    present = _present(root, days)
+    if not present:
+        return {}
+    wanted = ", ".join(f"'{s}'" for s in statuses)
+    with files_connection() as con:
+        rows = con.execute(
+            f"SELECT status, count(*), sum(total_price_shop) FROM {_parquet(root, present)} "
+            f"WHERE status IN ({wanted}) GROUP BY status ORDER BY status"
+        ).fetchall()
+    return {str(s): (int(n), v) for s, n, v in rows}

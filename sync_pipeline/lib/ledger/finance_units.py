@@ -1,0 +1,175 @@
+"""Warehouse units for finance: despatched packages and processed returns as flat unit rows.
+
+`despatch_packages` keeps a package's units as JSON (what the despatches flow needs). Parsing JSON
+for a million orders on every reconciliation would cost tens of seconds, so the finance flow keeps
+`finance_package_units` in step incrementally: every package changed since the last pass is
+rewritten (a settled package as the Shopify line units it accounts for; one not yet settled as its
+item codes). Returns read from Peoplevox land in `pvx_returns` as reported, and in
+`pvx_return_units` as Shopify line units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+import duckdb
+
+from sync_pipeline.lib.ledger import cursors
+from sync_pipeline.lib.ledger.records import gid_number, to_naive_utc, utcnow
+
+PACKAGE_UNITS_CURSOR = "finance:package_units"
+
+
+def refresh_package_units(con: duckdb.DuckDBPyConnection, settled_states: Sequence[str]) -> int:
+    """Rewrite the unit rows of every package changed since the last pass; returns how many."""
+    stored = cursors.get(con, PACKAGE_UNITS_CURSOR)
+    since = datetime.fromisoformat(stored) if stored else datetime(1970, 1, 1)
+    newest = con.execute(
+        "SELECT max(updated_at), count(*) FROM despatch_packages WHERE updated_at >= ?", [since]
+    ).fetchone()
+    if not newest or not newest[1]:
+        return 0
+    placeholders = ", ".join("?" for _ in settled_states)
+    changed = "SELECT package_number FROM despatch_packages WHERE updated_at >= ?"
+    con.execute(f"DELETE FROM finance_package_units WHERE package_number IN ({changed})", [since])
+    # The order's date comes from the orders flow's row (every package we know the order of has
+    # one); the keys are the numeric tails of Shopify's gids.
+    source = (
+        "SELECT {key} AS order_key, coalesce(o.order_date, p.despatch_date) AS order_date, p.package_number, "
+        "{line}, {code}, e.value::INTEGER, p.despatched_at "
+        "FROM despatch_packages p LEFT JOIN orders o ON o.shopify_order_id = p.shopify_order_id, "
+        "json_each({json}) e "
+        "WHERE p.updated_at >= ? AND p.shopify_order_id IS NOT NULL AND p.state {test} ({states})"
+    )
+    key = _gid_number("p.shopify_order_id")
+    settled = source.format(key=key, line=_gid_number("e.key"), code="NULL", json="p.line_quantities",
+                            test="IN", states=placeholders)  # fmt: skip
+    waiting = source.format(key=key, line="NULL", code="e.key", json="p.items", test="NOT IN",
+                            states=placeholders)  # fmt: skip
+    con.execute(
+        f"INSERT INTO finance_package_units {settled} UNION ALL {waiting}",
+        [since, *settled_states, since, *settled_states],
+    )
+    cursors.put(con, PACKAGE_UNITS_CURSOR, newest[0].isoformat())
+    return int(newest[1])
+
+
+def _gid_number(column: str) -> str:
+    """SQL for the numeric tail of a Shopify gid (`gid://shopify/Order/123` → 123)."""
+    return f"CAST(regexp_extract({column}, '(\\d+)$', 1) AS BIGINT)"
+
+
+@dataclass(frozen=True)
+class ReturnRow:
+    """One row of Peoplevox's Return summary: a return code and one item code in it."""
+
+    return_code: str
+    item_code: str
+    sales_order_number: str
+    shopify_order_id: str | None
+    quantity: int
+    reason: str | None
+    condition: str | None
+    reusable: bool
+    returned_at: datetime | None
+    site: str | None
+
+
+_RETURN_COLUMNS = [f.name for f in fields(ReturnRow)]
+
+
+def add_returns(con: duckdb.DuckDBPyConnection, rows: Iterable[ReturnRow]) -> list[ReturnRow]:
+    """Insert returns not seen before (a processed return does not change); returns the new ones."""
+    wanted = {(r.return_code, r.item_code): r for r in rows}
+    if not wanted:
+        return []
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_returns (code VARCHAR, item VARCHAR)")
+    con.executemany("INSERT INTO wanted_returns VALUES (?, ?)", [list(k) for k in wanted])
+    known = set(
+        con.execute(
+            "SELECT r.return_code, r.item_code FROM pvx_returns r "
+            "JOIN wanted_returns w ON w.code = r.return_code AND w.item = r.item_code"
+        ).fetchall()
+    )
+    new = [r for key, r in wanted.items() if key not in known]
+    if new:
+        now = utcnow()
+        con.executemany(
+            f"INSERT INTO pvx_returns ({', '.join(_RETURN_COLUMNS)}, first_seen_at) "
+            f"VALUES ({', '.join('?' for _ in _RETURN_COLUMNS)}, ?)",
+            [[*(to_naive_utc(v) if isinstance(v, datetime) else v for v in (getattr(r, c) for c in _RETURN_COLUMNS)),
+              now] for r in new],
+        )  # fmt: skip
+    return new
+
+
+def attach_return_orders(con: duckdb.DuckDBPyConnection, matches: Mapping[str, str]) -> None:
+    """Set the Shopify order of returns whose sales order became known (sales order → order id)."""
+    if matches:
+        con.executemany(
+            "UPDATE pvx_returns SET shopify_order_id = ? WHERE sales_order_number = ? AND shopify_order_id IS NULL",
+            [[oid, number] for number, oid in matches.items()],
+        )
+
+
+def unmatched_return_orders(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT DISTINCT sales_order_number FROM pvx_returns WHERE shopify_order_id IS NULL ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def returns_of(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict[str, list[ReturnRow]]:
+    """Every return row of these orders, oldest return first."""
+    wanted = [[i] for i in dict.fromkeys(order_ids)]
+    if not wanted:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_return_orders (id VARCHAR)")
+    con.executemany("INSERT INTO wanted_return_orders VALUES (?)", wanted)
+    rows = con.execute(
+        f"SELECT {', '.join('r.' + c for c in _RETURN_COLUMNS)} FROM pvx_returns r "
+        "JOIN wanted_return_orders w ON w.id = r.shopify_order_id ORDER BY r.returned_at, r.return_code, r.item_code"
+    ).fetchall()
+    found: dict[str, list[ReturnRow]] = {}
+    for values in rows:
+        row = ReturnRow(*values)
+        found.setdefault(row.shopify_order_id or "", []).append(row)
+    return found
+
+
+def replace_return_units(
+    con: duckdb.DuckDBPyConnection, units: Mapping[str, Mapping[str, Mapping[str, int]]]
+) -> None:
+    """`{order id: {return code: {line item id: units}}}` replaces those orders' return units (dated
+    by the order's own date, as the orders flow recorded it)."""
+    if not units:
+        return
+    keys = [[gid_number(oid)] for oid in units]
+    con.executemany("DELETE FROM pvx_return_units WHERE order_key = ?", keys)
+    rows = [
+        [gid_number(oid), oid, code, gid_number(line), n]
+        for oid, by_return in units.items()
+        for code, lines in by_return.items()
+        for line, n in lines.items()
+        if n
+    ]
+    if not rows:
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE new_return_units "
+        "(order_key BIGINT, shopify_order_id VARCHAR, return_code VARCHAR, line_key BIGINT, units INTEGER)"
+    )
+    con.executemany("INSERT INTO new_return_units VALUES (?, ?, ?, ?, ?)", rows)
+    con.execute(
+        "INSERT INTO pvx_return_units SELECT n.order_key, coalesce(o.order_date, f.order_date), n.return_code, "
+        "n.line_key, n.units FROM new_return_units n "
+        "LEFT JOIN orders o ON o.shopify_order_id = n.shopify_order_id "
+        "LEFT JOIN finance_orders f ON f.order_key = n.order_key"
+    )
+
+
+def newest_return_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    row = con.execute("SELECT max(returned_at) FROM pvx_returns").fetchone()
+    return row[0] if row else None
