@@ -256,11 +256,8 @@ def read_daily_summaries(root: Path, days: Sequence[date], statuses: Sequence[st
     ]
     if not files:
         return []
-    money = ["revenue", "revenue_shop", "refunds", "refunds_shop"] + [
-        f"{s}_value{suffix}" for s in statuses for suffix in ("", "_shop")
-    ]
-    types = {m: "DECIMAL(18, 2)" for m in money}
-    types |= {"orders": "BIGINT"} | {f"{s}_orders": "BIGINT" for s in statuses}
+    types = {c: "BIGINT" if c.endswith("orders") else "DECIMAL(18, 2)" for c in _summable(statuses)}
+    types |= {"currency": "VARCHAR", "shop_currency": "VARCHAR"}
     with files_connection() as con:
         listed = ", ".join(f"'{_quoted(f)}'" for f in files)
         cursor = con.execute(
@@ -272,21 +269,18 @@ def read_daily_summaries(root: Path, days: Sequence[date], statuses: Sequence[st
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def orders_in_status(
-    root: Path, days: Sequence[date], statuses: Sequence[str], limit: int = 50
+def read_orders(
+    root: Path, days: Sequence[date], statuses: Sequence[str] | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Exported order rows of these days in the given statuses, largest shop value first."""
+    """Exported order rows of these days (in `statuses`, if given), largest shop value first."""
     present = _present(root, days)
     if not present:
         return []
-    wanted = ", ".join(f"'{s}'" for s in statuses)
+    where = f"WHERE status IN ({', '.join(repr(s) for s in statuses)})" if statuses is not None else ""
     with files_connection() as con:
         cursor = con.execute(
-            f"SELECT order_date, order_name, status, currency, total_price, total_price_shop, paid_at, "
-            f"units_to_despatch, units_despatched, units_returned, units_refunded_for_return "
-            f"FROM {_parquet(root, present)} WHERE status IN ({wanted}) ORDER BY total_price_shop DESC, order_date "
-            "LIMIT ?",
-            [limit],
+            f"SELECT * FROM {_parquet(root, present)} {where} ORDER BY total_price_shop DESC, order_date, "
+            f"shopify_order_id {'LIMIT ' + str(int(limit)) if limit is not None else ''}"
         )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

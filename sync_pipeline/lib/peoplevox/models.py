@@ -146,3 +146,21 @@ class ItemInventorySummaryRow(PvxRow):
     on_hand: int | None = Field(None, alias="On hand")
     allocated: int | None = Field(None, alias="Allocated")
     available: int = Field(alias="Available")
+
+
+class ReturnSummaryRow(PvxRow):
+    """One item of one processed return. The labels up to `Return condition` are confirmed (API.md
+    §8); `Return date` and `Site reference` are assumed (the finance flow reads by return date)."""
+
+    TEMPLATE: ClassVar[str] = "Return summary"
+    IS_REPORT: ClassVar[bool] = True
+    return_code: str = Field(alias="Return code")
+    sales_order_number: str = Field(alias="Sales order number")
+    item_code: str = Field(alias="Item code")
+    quantity: int = Field(alias="Quantity")
+    return_reason: str | None = Field(None, alias="Return reason")
+    return_condition: str | None = Field(None, alias="Return condition")
+    return_date: datetime | None = Field(None, alias="Return date")
+    site_reference: str | None = Field(None, alias="Site reference")
+
+    validate_dates = _dates("return_date")

@@ -120,7 +120,7 @@ def _order(state: SandboxState, order_id: int) -> dict[str, Any]:
         "money": _money(o),
         "transactions": [
             {"id": gid("OrderTransaction", t.id), "kind": t.kind, "status": t.status, "amount": str(t.amount.shop),
-             "parent_id": gid("OrderTransaction", t.parent_id) if t.parent_id else None}
+             "processed_at": iso(t.processed_at), "parent_id": gid("OrderTransaction", t.parent_id) if t.parent_id else None}
             for t in o.transactions
         ],
         "refunds": [

@@ -8,6 +8,7 @@ from .business_rules import BusinessRules
 from .carriers import CarrierRule, CarriersConfig
 from .despatches import DespatchesConfig, WithoutTracking
 from .errors import ConfigError, ConfigProblem, ConfigWarning
+from .finance import FinanceConfig
 from .loader import RULES_FILES, load_business_rules
 from .orders import OrdersConfig
 from .routing import AttributeMatch, Priority, RouteSpec, RoutingConfig, RoutingRule, RuleMatch
@@ -27,6 +28,7 @@ __all__ = [
     "ConfigProblem",
     "ConfigWarning",
     "DespatchesConfig",
+    "FinanceConfig",
     "OrdersConfig",
     "Priority",
     "RouteSpec",

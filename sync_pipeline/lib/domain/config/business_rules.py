@@ -10,6 +10,7 @@ from .base import RulesModel, SemanticProblem
 from .bundles import BundlesConfig
 from .carriers import CarriersConfig
 from .despatches import DespatchesConfig
+from .finance import FinanceConfig
 from .ops import OpsConfig
 from .orders import OrdersConfig
 from .routing import RoutingConfig
@@ -26,6 +27,7 @@ class BusinessRules(RulesModel):
     carriers: CarriersConfig = Field(default_factory=CarriersConfig)
     despatches: DespatchesConfig = Field(default_factory=DespatchesConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
+    finance: FinanceConfig = Field(default_factory=FinanceConfig)
 
     def semantic_problems(self) -> list[SemanticProblem]:
         # Paths start with the section name so the loader can tell which file to blame.

@@ -15,6 +15,7 @@ from .business_rules import BusinessRules
 from .carriers import CarriersConfig
 from .despatches import DespatchesConfig
 from .errors import ConfigError, ConfigProblem, ConfigWarning
+from .finance import FinanceConfig
 from .ops import OpsConfig
 from .orders import OrdersConfig
 from .pydantic_errors import describe_validation_error
@@ -42,6 +43,7 @@ RULES_FILES: tuple[RulesFile, ...] = (
     RulesFile("carriers", "carriers.yaml", CarriersConfig, required=False),
     RulesFile("despatches", "despatches.yaml", DespatchesConfig, required=False),
     RulesFile("ops", "ops.yaml", OpsConfig, required=False),
+    RulesFile("finance", "finance.yaml", FinanceConfig, required=False),
 )
 
 

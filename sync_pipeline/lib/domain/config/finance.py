@@ -1,0 +1,39 @@
+"""`finance.yaml`: the reconciliation's despatch SLA, check thresholds and return conditions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, Strict
+
+from .base import RulesModel
+
+
+class FinanceConfig(RulesModel):
+    # A paid (or authorised) order not fully despatched this long after payment is
+    # `paid_not_despatched` instead of `awaiting_despatch`.
+    despatch_sla_hours: int = Field(default=48, ge=1, le=24 * 90)
+    # The paid_not_despatched_within_sla check warns about any such order and fails (ERROR) when
+    # their total value in the shop's currency is above this.
+    # Written as a string ("1000.00") so YAML does not turn it into a float.
+    paid_not_despatched_error_value: Annotated[Decimal, Strict(False)] = Field(
+        default=Decimal("1000.00"), ge=0, decimal_places=2
+    )
+    # Peoplevox `Return condition` values meaning the unit went back on the shelf (reusable);
+    # compared without case. Any other condition is not reusable.
+    reusable_conditions: list[str] = Field(default_factory=lambda: ["Reusable"])
+    # How far back the very first read of Shopify money and Peoplevox returns goes.
+    initial_lookback_days: int = Field(default=2, ge=1, le=400)
+    # The daily schedule re-reconciles orders placed this many days back (refunds and returns
+    # keep arriving for weeks); the checks look at the same days.
+    refresh_days: int = Field(default=35, ge=1, le=400)
+
+    @property
+    def despatch_sla(self) -> timedelta:
+        return timedelta(hours=self.despatch_sla_hours)
+
+    def is_reusable(self, condition: str | None) -> bool:
+        wanted = {c.casefold() for c in self.reusable_conditions}
+        return condition is not None and condition.strip().casefold() in wanted
