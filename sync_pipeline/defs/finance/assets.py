@@ -112,7 +112,7 @@ def order_reconciliation(
     refunded, despatched and returned, the despatched value at the order's own prices, and a status
     (`matched`, `awaiting_despatch`, `paid_not_despatched`, `despatched_not_paid`,
     `cancelled_but_despatched`, `refunded_not_returned`, `returned_not_refunded`, `quantity_mismatch`,
-    `fulfilled_not_captured`; docs/finance.md says what each means and what to do). Despatches come
+    `fulfilled_not_captured`; docs/finance_flow.md says what each means and what to do). Despatches come
     from the despatches flow's packages. Written to `exports/finance/YYYY-MM-DD/order_reconciliation.csv`
     (Excel-ready) and `.parquet`. Re-run any month by backfilling its days.
     """

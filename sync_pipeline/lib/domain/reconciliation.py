@@ -19,7 +19,7 @@ left out); a bundle unit is one unit however many item codes the warehouse picks
 after despatch does not make a despatch wrong): `current + min(refunded_shipped,
 max(0, despatched - current))`.
 
-Statuses, first match wins (docs/finance.md says what to do about each):
+Statuses, first match wins (docs/finance_flow.md says what to do about each):
 
 | status | when |
 |---|---|
