@@ -3,8 +3,8 @@
 Each example places orders of every payment kind (paid, authorised, pending, paid in euros with a
 discount) in a fresh Shopify and Peoplevox, sends the paid ones to the warehouse with the orders
 flow, then interleaves the events that move money or goods: payments and captures (part and
-final), refunds before and after despatch (CANCEL, RETURN, NO_RESTOCK), despatches (whole and
-short), the despatches flow fulfilling them, returns the warehouse processes (reusable or not),
+final), order edits (a unit less, a line more), refunds before and after despatch (CANCEL,
+RETURN, NO_RESTOCK), despatches (whole and short), the despatches flow fulfilling them, returns the warehouse processes (reusable or not),
 Shopify returns processed with or without their refund, and cancellations. After every step the
 finance flow runs (Shopify money, Peoplevox returns, reconciliation, exports) and the exported
 files are checked against an oracle built from the two sandboxes' own state, not the ledger:
@@ -52,9 +52,11 @@ from sync_pipeline.sandbox.shopify.app import create_app as create_shopify_app
 from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import (
     CancelSpec,
+    EditSpec,
     LineSpec,
     OrderSpec,
     ProductSpec,
+    QuantityChange,
     SandboxControl,
     SandboxControlError,
     ShippingLineSpec,
@@ -83,6 +85,7 @@ order_index = st.integers(0, len(ORDERS) - 1)
 step = st.one_of(
     st.tuples(st.just("pay"), order_index, st.booleans()),
     st.tuples(st.just("release")),
+    st.tuples(st.just("edit"), order_index, st.booleans()),
     st.tuples(st.just("despatch"), order_index, st.booleans()),
     st.tuples(st.just("fulfil")),
     st.tuples(st.just("refund"), order_index, st.sampled_from(["CANCEL", "RETURN", "NO_RESTOCK"])),
@@ -90,8 +93,9 @@ step = st.one_of(
     st.tuples(st.just("shopify_return"), order_index, st.booleans()),
     st.tuples(st.just("cancel"), order_index),
 )
-# Every example ships something and has money come back, so the interesting paths always run.
-opening = [("release",), ("despatch", 0, False), ("fulfil",)]
+# Every example ships something, edits an order the warehouse already has (a unit less) and has
+# money come back, so the interesting paths always run.
+opening = [("release",), ("edit", 2, False), ("despatch", 0, False), ("fulfil",)]
 steps_strategy = st.lists(step, min_size=4, max_size=9).map(lambda s: [*opening, *s])
 _examples = itertools.count()
 
@@ -154,6 +158,21 @@ class World:
             )
         elif money.display_financial_status == "PENDING" and money.cancelled_at is None:
             self.shop.mark_paid(self.ids[i])
+
+    def edit(self, i: int, more: bool) -> None:
+        """A line more, or a unit less of a line not yet fulfilled (Shopify edits only those)."""
+        if more:
+            spec = EditSpec(add_lines=[LineSpec(sku="SOCK-BLK-OS")])
+        else:
+            order = self.shop.get_order(self.ids[i])
+            line = next((li for li in order["line_items"]
+                         if li["current_quantity"] > li["fulfilled_quantity"]), None)  # fmt: skip
+            if line is None:
+                return
+            change = QuantityChange(line_item_id=line["id"], quantity=line["current_quantity"] - 1)
+            spec = EditSpec(set_quantities=[change])
+        with contextlib.suppress(SandboxControlError):  # cancelled, or Shopify refuses the edit
+            self.shop.edit_order(self.ids[i], spec)
 
     def release(self) -> None:
         now = datetime.now(UTC)

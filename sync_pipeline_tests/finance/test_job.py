@@ -1,0 +1,128 @@
+"""The finance job end to end: the code location's own schedule and job, both sandboxes over HTTP.
+
+Orders go to the warehouse through the orders flow and come back through the despatches flow
+(real sensors, real runs); then the warehouse and Shopify do what finance must see: a parcel
+shipped after a cancellation, a refund waiting for its goods, a return nobody refunded. The
+hourly schedule's run reads Shopify's money and Peoplevox's returns, reconciles and writes the
+files; a backfill of the same days (as the UI launches one) re-reads by order day, leaves the
+incremental cursors alone and gives the same answer.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from sync_pipeline.defs.finance.schedules import finance_hourly
+from sync_pipeline.defs.finance.scope import RANGE_END, RANGE_START
+from sync_pipeline.lib.domain import reconciliation as rules
+from sync_pipeline.lib.flows.finance import read_money
+from sync_pipeline.lib.flows.finance.reconcile import exports_root
+from sync_pipeline.lib.ledger import finance_exports
+from sync_pipeline.sandbox.shopify.config import FaultSettings
+from sync_pipeline.sandbox.shopify.control import CancelSpec, LineSpec, OrderSpec, ProductSpec, VariantSpec
+from sync_pipeline_tests.despatches.test_end_to_end import _despatch_until_quiet
+from sync_pipeline_tests.orders.harness import E2EStack, e2e_stack
+from sync_pipeline_tests.orders.test_end_to_end import UK
+
+CATALOGUE = ["TEE-BLK-M", "CAP-BLK-OS"]
+# What happens to each order after it reaches the warehouse, and the status finance must see.
+PLAN = {
+    "shipped": rules.MATCHED,
+    "cancelled_then_shipped": rules.CANCELLED_BUT_DESPATCHED,
+    "not_shipped_yet": rules.AWAITING_DESPATCH,
+    "returned_not_refunded": rules.RETURNED_NOT_REFUNDED,
+    "refunded_not_returned": rules.REFUNDED_NOT_RETURNED,
+}
+
+
+def _refund_one_unit_to_return(stack: E2EStack, order_id: str) -> None:
+    client = stack.shop_client
+    (money,) = client.get_orders_money([order_id])
+    line = money.line_items[0]
+    suggestion = client.suggest_refund(order_id, {line.id: (1, "RETURN")})
+    back = [(t.parent_transaction.id, t.amount_set.presentment, t.gateway or "manual")
+            for t in suggestion.suggested_transactions if t.parent_transaction]  # fmt: skip
+    client.create_refund(order_id, {line.id: (1, "RETURN")}, back)
+
+
+def _run(stack: E2EStack, tags: dict[str, str]) -> dg.ExecuteInProcessResult:
+    result = stack.definitions.resolve_job_def("finance_job").execute_in_process(
+        instance=stack.instance, tags=tags
+    )
+    assert result.success
+    return result
+
+
+def _statuses(stack: E2EStack, placed: dict[str, dict], days: list) -> dict[str, str]:
+    rows = {
+        r["shopify_order_id"]: r
+        for r in finance_exports.read_orders(exports_root(stack.ledger.path.parent), days)
+    }
+    assert set(rows) == {p["id"] for p in placed.values()}, "every order placed is reconciled once"
+    return {name: rows[p["id"]]["status"] for name, p in placed.items()}
+
+
+@pytest.mark.timeout(300)
+def test_the_hourly_run_and_a_backfill_reconcile_both_systems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with e2e_stack(tmp_path, monkeypatch, 1, FaultSettings()) as stack:
+        for sku in CATALOGUE:
+            stack.shop.add_product(ProductSpec(title=sku, variants=[VariantSpec(sku=sku, price="12.50")]))
+        stack.pvx.seed_items([(sku, f"50{i:011d}", sku) for i, sku in enumerate(CATALOGUE)])
+        stack.pvx.set_stock([(sku, "PrimarySite", 100) for sku in CATALOGUE])
+        lines = [LineSpec(sku="TEE-BLK-M", quantity=2), LineSpec(sku="CAP-BLK-OS")]
+        placed = {name: stack.shop.place_order(OrderSpec(lines=lines, shipping_address=UK)) for name in PLAN}
+        stack.wait_for_webhooks()
+        assert stack.tick("shopify_order_events") == 1
+        time.sleep(1.5)  # the hold window
+        assert stack.tick("orders_release_due") == 1
+
+        stack.shop.cancel_order(placed["cancelled_then_shipped"]["id"], CancelSpec())
+        whole = [{"TEE-BLK-M": 2, "CAP-BLK-OS": 1}]
+        for name, p in placed.items():
+            if name != "not_shipped_yet":
+                stack.pvx.despatch(f"SHP-{p['legacy_id']}", whole)
+        _despatch_until_quiet(stack)
+        sold = f"SHP-{placed['returned_not_refunded']['legacy_id']}"
+        stack.pvx.process_return(sold, "CAP-BLK-OS", 1, "Changed mind")
+        _refund_one_unit_to_return(stack, placed["refunded_not_returned"]["id"])
+
+        now = datetime.now(UTC)
+        request = finance_hourly(dg.build_schedule_context(scheduled_execution_time=now))
+        assert isinstance(request, dg.RunRequest) and request.tags[RANGE_END] == now.date().isoformat()
+        hourly = _run(stack, request.tags)
+        days = [now.date() - timedelta(days=1), now.date()]
+        assert _statuses(stack, placed, days) == PLAN
+        checks = {e.check_name: e for e in hourly.get_asset_check_evaluations()}
+        assert checks["reconciliation_ties_out"].passed
+        assert not checks["cancelled_orders_not_despatched"].passed
+        assert checks["cancelled_orders_not_despatched"].severity == dg.AssetCheckSeverity.ERROR
+        assert not checks["refunds_match_returns"].passed
+        assert checks["paid_not_despatched_within_sla"].passed
+        money_meta = hourly.asset_materializations_for_node("shopify__order_money")[0].metadata
+        assert money_meta["mode"].value == "incremental" and money_meta["orders_read"].value == len(PLAN)
+        cursor = stack.ledger.get_cursor(read_money.CURSOR)
+        assert cursor is not None
+
+        # A backfill of yesterday and today, as the UI launches it (one run for the range).
+        backfill = _run(stack, {"dagster/backfill": "finance-test", RANGE_START: days[0].isoformat(),
+                                RANGE_END: days[1].isoformat()})  # fmt: skip
+        money_meta = backfill.asset_materializations_for_node("shopify__order_money")[0].metadata
+        assert money_meta["mode"].value == "backfill" and money_meta["orders_read"].value == len(PLAN)
+        assert stack.ledger.get_cursor(read_money.CURSOR) == cursor  # the incremental reads' own
+        assert _statuses(stack, placed, days) == PLAN
+        root = exports_root(stack.ledger.path.parent)
+        for day in days:
+            assert (root / day.isoformat() / "daily_summary.csv").exists()
+        month = root / now.strftime("%Y-%m") / "month_summary.csv"
+        assert month.exists()
+        (summary,) = [s for s in finance_exports.read_daily_summaries(root, days, rules.STATUSES)]
+        assert summary["orders"] == len(PLAN) and summary["revenue_shop"] == sum(
+            summary[f"{s}_value_shop"] for s in rules.STATUSES
+        )
