@@ -1,7 +1,8 @@
 """Realistic traffic for the sandboxes: a clothing brand's catalogue and a hostile order mix.
 
-Used by `make demo` (through `sync-pipeline traffic`) and by tests. No Dagster here: it only
-talks to the sandboxes' control APIs. Everything is drawn from a caller-supplied
+Used by `make demo` (through `sync-pipeline traffic`) and by tests. No Dagster here: it talks
+to the sandboxes' control APIs, and for captures and refunds to the Shopify sandbox's Admin API
+as a merchant would (`traffic_money.py`). Everything is drawn from a caller-supplied
 `random.Random`, so one seed gives the same catalogue, the same orders and the same follow-ups
 (timing aside).
 
@@ -22,12 +23,13 @@ import signal
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
 from sync_pipeline.lib.domain.config import load_business_rules
+from sync_pipeline.lib.shopify import ShopifyClient, ShopifyError
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
 from sync_pipeline.sandbox.shopify.control import (
     AddressSpec,
@@ -44,6 +46,13 @@ from sync_pipeline.sandbox.shopify.control import (
     VariantSpec,
 )
 from sync_pipeline.sandbox.shopify.control import OrderSpec as ShopOrder
+from sync_pipeline.sandbox.traffic_money import (
+    NothingToDo,
+    Warehouse,
+    capture_all,
+    refund_one_unit,
+    return_one_unit,
+)
 from sync_pipeline.settings import REPO_ROOT, SyncSettings
 
 SITES = ("PrimarySite", "Wholesale")
@@ -240,7 +249,11 @@ def seed_catalogue(
 
 # -- the order mix -----------------------------------------------------------------------------
 
-Action = Literal["mark_paid", "add_line", "bump_quantity", "change_address", "cancel"]
+Action = Literal[
+    "mark_paid", "add_line", "bump_quantity", "change_address", "cancel", "capture", "refund", "return"
+]
+# Follow-ups that need the merchant's Admin API or the warehouse (`run_traffic(..., merchant=…)`).
+MONEY_ACTIONS = frozenset({"capture", "refund", "return"})
 
 
 @dataclass(frozen=True)
@@ -249,6 +262,10 @@ class FollowUp:
     delay_seconds: float  # after the order was placed
     sku: str | None = None  # add_line
     address: AddressSpec | None = None  # change_address
+    restock: str = "CANCEL"  # refund: Shopify's restock type
+    reusable: bool = True  # return: graded back onto the shelf
+    refunded: bool = True  # return: the customer gets their money back in Shopify too
+    tries: int = 1  # a follow-up with nothing to act on yet is tried again (6 hold windows later)
 
 
 @dataclass(frozen=True)
@@ -284,6 +301,10 @@ KINDS: dict[str, int] = {
     "address_change_in_hold": 2,
     "cancel_in_hold": 2,
     "cancel_after_hold": 2,
+    # Money and goods coming back, for finance (follow-ups need `merchant`/`warehouse`).
+    "authorised_then_captured": 3,
+    "partial_refund": 2,
+    "returned": 3,
 }
 
 FIRST_NAMES = ("Amelia", "Oliver", "Zoë", "Mateo", "Siobhán", "Björn", "Aïcha", "Kenji", "Priya", "José")
@@ -424,6 +445,16 @@ def make_order(
         )
     elif kind in ("cancel_in_hold", "cancel_after_hold"):
         follow_ups.append(FollowUp("cancel", inside if kind == "cancel_in_hold" else after))
+    elif kind == "authorised_then_captured":  # released once captured (an authorisation is not paid)
+        extra = {"financial_status": "AUTHORIZED"}
+        follow_ups.append(FollowUp("capture", rng.uniform(0.2, 2.0) * hold))
+    elif kind == "partial_refund":  # one unit refunded before it ships (the rest goes on)
+        lines = [LineSpec(sku=rng.choice(skus), quantity=rng.randint(2, 3))]
+        follow_ups.append(FollowUp("refund", inside, restock="CANCEL"))
+    elif kind == "returned":  # one unit sent back well after despatch; refunded, mostly
+        follow_ups.append(
+            FollowUp("return", 12 * hold, reusable=rng.random() < 0.8, refunded=rng.random() < 0.75, tries=4)
+        )
     first, last = address.first_name or "Sandbox", address.last_name or "Customer"
     order = ShopOrder(
         lines=lines,
@@ -452,11 +483,38 @@ class TrafficReport:
     placed: Counter[str] = field(default_factory=Counter)
     follow_ups: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)  # follow-ups with nothing to act on
     order_ids: list[str] = field(default_factory=list)
 
 
-def _apply(shop: SandboxControl, order_id: str, snapshot: dict, follow_up: FollowUp) -> None:
-    if follow_up.action == "mark_paid":
+@dataclass(frozen=True)
+class Hands:
+    """Who acts on orders after they are placed: the sandbox admin, and (for money and returns)
+    the merchant's Admin API client and the warehouse."""
+
+    shop: SandboxControl
+    merchant: ShopifyClient | None = None
+    warehouse: Warehouse | None = None
+
+
+def _apply_money(hands: Hands, order_id: str, follow_up: FollowUp) -> None:
+    assert hands.merchant is not None and hands.warehouse is not None  # run_traffic schedules none without
+    if follow_up.action == "capture":
+        capture_all(hands.merchant, order_id)
+    elif follow_up.action == "refund":
+        refund_one_unit(hands.merchant, order_id, follow_up.restock)
+    else:  # return: the warehouse books it first; the refund (if any) follows in Shopify
+        reason = "Changed mind" if follow_up.reusable else "Damaged"
+        code = return_one_unit(hands.warehouse, order_id, reason)
+        if follow_up.refunded:
+            refund_one_unit(hands.merchant, order_id, "RETURN", sku=code)
+
+
+def _apply(hands: Hands, order_id: str, snapshot: dict, follow_up: FollowUp) -> None:
+    shop = hands.shop
+    if follow_up.action in MONEY_ACTIONS:
+        _apply_money(hands, order_id, follow_up)
+    elif follow_up.action == "mark_paid":
         shop.mark_paid(order_id)
     elif follow_up.action == "cancel":
         shop.cancel_order(order_id, CancelSpec(reason="CUSTOMER"))
@@ -482,11 +540,15 @@ def run_traffic(
     max_orders: int | None = None,
     finish_follow_ups: bool = True,
     log: bool = False,
+    merchant: ShopifyClient | None = None,
+    warehouse: Warehouse | None = None,
 ) -> TrafficReport:
     """Place orders at a steady rate for `duration_seconds` (at most `max_orders`), doing each
     order's follow-ups when due. With `finish_follow_ups`, waits for the last ones (at most
-    4 hold windows) before returning. `stop_event` ends it early."""
+    12 hold windows and the retries of a return) before returning. `stop_event` ends it early.
+    Without `merchant` and `warehouse`, captures, refunds and returns are skipped (counted)."""
     stop = stop_event or threading.Event()
+    hands = Hands(shop, merchant, warehouse)
     report = TrafficReport()
     interval = 60.0 / orders_per_minute
     limit = max_orders if max_orders is not None else int(duration_seconds / interval) + 1
@@ -504,9 +566,17 @@ def run_traffic(
         if due and due[0][0] <= min(now, next_order):
             _, _, order_id, snapshot, follow_up = heapq.heappop(due)
             try:
-                _apply(shop, order_id, snapshot, follow_up)
+                _apply(hands, order_id, snapshot, follow_up)
                 report.follow_ups[follow_up.action] += 1
-            except SandboxControlError as error:  # e.g. editing an order cancelled meanwhile
+            except NothingToDo:  # e.g. a return before the warehouse despatched: try again later
+                if follow_up.tries > 1:
+                    later = replace(follow_up, tries=follow_up.tries - 1)
+                    when = time.monotonic() + 6 * hold_window_seconds
+                    heapq.heappush(due, (when, next(tiebreak), order_id, snapshot, later))
+                else:
+                    report.skipped[follow_up.action] += 1
+            # Refused: e.g. editing an order cancelled meanwhile, refunding a return not yet fulfilled.
+            except (SandboxControlError, ShopifyError) as error:
                 report.errors.append(f"{follow_up.action} {order_id}: {error}")
             continue
         if placing and next_order <= now:
@@ -520,6 +590,9 @@ def run_traffic(
             if log:
                 print(f"[traffic] {snapshot['name']} {spec.kind}", flush=True)
             for follow_up in spec.follow_ups:
+                if follow_up.action in MONEY_ACTIONS and (merchant is None or warehouse is None):
+                    report.skipped[follow_up.action] += 1
+                    continue
                 when = time.monotonic() + follow_up.delay_seconds
                 heapq.heappush(due, (when, next(tiebreak), str(snapshot["id"]), snapshot, follow_up))
             continue
@@ -548,10 +621,17 @@ def main(argv: list[str]) -> int:
 
     rules_dir = SyncSettings().rules_dir
     # Follow-ups are timed around the hold window the pipeline really uses.
-    hold = load_business_rules(rules_dir).orders.hold_window_seconds
+    orders_rules = load_business_rules(rules_dir).orders
+    hold = orders_rules.hold_window_seconds
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with SandboxControl(args.shopify_url) as shop, PeoplevoxControl(args.peoplevox_url) as pvx:
+    # Captures and refunds as the merchant's staff make them: the Admin API, the sandbox's token.
+    token = os.environ.get("SHOPIFY_ACCESS_TOKEN", "shpat_sandbox")
+    with (
+        SandboxControl(args.shopify_url) as shop,
+        PeoplevoxControl(args.peoplevox_url) as pvx,
+        ShopifyClient(args.shopify_url, token) as merchant,
+    ):
         if args.no_seed_catalogue:
             catalogue = plan_catalogue(args.catalogue_size, random.Random(args.seed), rules_dir).catalogue
         else:
@@ -577,11 +657,14 @@ def main(argv: list[str]) -> int:
                 hold_window_seconds=hold,
                 max_orders=args.max_orders,
                 log=True,
+                merchant=merchant,
+                warehouse=Warehouse(pvx, orders_rules.sales_order_prefix),
             )
         except KeyboardInterrupt:
             return 0
     print(
-        f"[traffic] placed {sum(report.placed.values())}: {dict(report.placed)}; follow-ups {dict(report.follow_ups)}"
+        f"[traffic] placed {sum(report.placed.values())}: {dict(report.placed)}; follow-ups {dict(report.follow_ups)}; "
+        f"nothing to act on {dict(report.skipped)}"
     )
     for error in report.errors[:20]:
         print(f"[traffic] follow-up refused: {error}")

@@ -25,6 +25,7 @@ from sync_pipeline.lib.flows.finance.reconcile import exports_root
 from sync_pipeline.lib.ledger import finance_exports
 from sync_pipeline.sandbox.shopify.config import FaultSettings
 from sync_pipeline.sandbox.shopify.control import CancelSpec, LineSpec, OrderSpec, ProductSpec, VariantSpec
+from sync_pipeline.sandbox.traffic_money import Warehouse, refund_one_unit, return_one_unit
 from sync_pipeline_tests.despatches.test_end_to_end import _despatch_until_quiet
 from sync_pipeline_tests.orders.harness import E2EStack, e2e_stack
 from sync_pipeline_tests.orders.test_end_to_end import UK
@@ -38,16 +39,6 @@ PLAN = {
     "returned_not_refunded": rules.RETURNED_NOT_REFUNDED,
     "refunded_not_returned": rules.REFUNDED_NOT_RETURNED,
 }
-
-
-def _refund_one_unit_to_return(stack: E2EStack, order_id: str) -> None:
-    client = stack.shop_client
-    (money,) = client.get_orders_money([order_id])
-    line = money.line_items[0]
-    suggestion = client.suggest_refund(order_id, {line.id: (1, "RETURN")})
-    back = [(t.parent_transaction.id, t.amount_set.presentment, t.gateway or "manual")
-            for t in suggestion.suggested_transactions if t.parent_transaction]  # fmt: skip
-    client.create_refund(order_id, {line.id: (1, "RETURN")}, back)
 
 
 def _run(stack: E2EStack, tags: dict[str, str]) -> dg.ExecuteInProcessResult:
@@ -89,9 +80,11 @@ def test_the_hourly_run_and_a_backfill_reconcile_both_systems(
             if name != "not_shipped_yet":
                 stack.pvx.despatch(f"SHP-{p['legacy_id']}", whole)
         _despatch_until_quiet(stack)
-        sold = f"SHP-{placed['returned_not_refunded']['legacy_id']}"
-        stack.pvx.process_return(sold, "CAP-BLK-OS", 1, "Changed mind")
-        _refund_one_unit_to_return(stack, placed["refunded_not_returned"]["id"])
+        warehouse = Warehouse(stack.pvx, "SHP-")
+        assert (
+            return_one_unit(warehouse, placed["returned_not_refunded"]["id"], "Changed mind") == "CAP-BLK-OS"
+        )
+        refund_one_unit(stack.shop_client, placed["refunded_not_returned"]["id"], "RETURN")
 
         now = datetime.now(UTC)
         request = finance_hourly(dg.build_schedule_context(scheduled_execution_time=now))

@@ -43,7 +43,7 @@ from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 from sync_pipeline.lib.ledger import Ledger, finance_exports
 from sync_pipeline.lib.peoplevox import PeoplevoxClient
-from sync_pipeline.lib.shopify import ShopifyClient, ShopifyUserErrors
+from sync_pipeline.lib.shopify import ShopifyClient, ShopifyQueryError, ShopifyUserErrors
 from sync_pipeline.sandbox.peoplevox.app import create_app as create_pvx_app
 from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
 from sync_pipeline.sandbox.peoplevox.control import ControlError, PeoplevoxControl
@@ -62,6 +62,7 @@ from sync_pipeline.sandbox.shopify.control import (
     ShippingLineSpec,
     VariantSpec,
 )
+from sync_pipeline.sandbox.traffic_money import NothingToDo, Warehouse, refund_one_unit, return_one_unit
 from sync_pipeline_tests.despatches.helpers import UK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -140,6 +141,7 @@ class World:
         self.despatches = PeoplevoxDespatches(pvx_client)
         self.returns_source = PeoplevoxReturns(pvx_client)
         self.money = ShopifyMoney(client)
+        self.warehouse_floor = Warehouse(pvx, "SHP-")
         self.later = later  # how long after now the reconciliation is made: the SLA may have run out
         self.ids: list[str] = []
 
@@ -205,31 +207,13 @@ class World:
         fulfil(ShopifyStorefront(self.client), self.ledger, NO_WAIT, "test", max_seconds=30, settle_seconds=0)
 
     def refund(self, i: int, restock: str) -> None:
-        money = self.money_of(i)
-        line = next((li for li in money.line_items if li.current_quantity > 0), None)
-        if line is None:
-            return
-        try:
-            suggestion = self.client.suggest_refund(self.ids[i], {line.id: (1, restock)})
-        except Exception:
-            return
-        back = [(t.parent_transaction.id, t.amount_set.presentment, t.gateway or "manual")
-                for t in suggestion.suggested_transactions if t.parent_transaction]  # fmt: skip
-        self.client.create_refund(self.ids[i], {line.id: (1, restock)}, back)
+        # Nothing left to refund, or Shopify refuses (e.g. RETURN for a unit not fulfilled).
+        with contextlib.suppress(NothingToDo, ShopifyUserErrors, ShopifyQueryError):
+            refund_one_unit(self.client, self.ids[i], restock)
 
     def warehouse_return(self, i: int, reusable: bool) -> None:
-        state = self.pvx.state()
-        shipped = Counter()
-        for d in state.despatches:
-            if d.sales_order_number == self.number(i):
-                for p in d.packages:
-                    shipped.update(p.items)
-        for r in state.returns:
-            if r["sales_order_number"] == self.number(i):
-                shipped[r["item_code"]] -= r["quantity"]
-        code = next((c for c, n in shipped.items() if n > 0), None)
-        if code is not None:
-            self.pvx.process_return(self.number(i), code, 1, "Changed mind" if reusable else "Damaged")
+        with contextlib.suppress(NothingToDo):  # nothing despatched that has not come back
+            return_one_unit(self.warehouse_floor, self.ids[i], "Changed mind" if reusable else "Damaged")
 
     def shopify_return(self, i: int, refunded: bool) -> None:
         fulfilled = self.client.fulfilled_lines(self.ids[i])

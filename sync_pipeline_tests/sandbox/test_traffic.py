@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from sync_pipeline.lib.domain.config import load_business_rules
+from sync_pipeline.lib.shopify import ShopifyClient
 from sync_pipeline.sandbox.peoplevox.app import create_app as create_pvx_app
 from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
@@ -27,6 +28,7 @@ from sync_pipeline.sandbox.traffic import (
     run_traffic,
     seed_catalogue,
 )
+from sync_pipeline.sandbox.traffic_money import Warehouse
 from sync_pipeline.settings import REPO_ROOT
 
 RULES = load_business_rules(REPO_ROOT / "data" / "config")
@@ -163,3 +165,35 @@ def test_stop_event_ends_the_loop_early(sandboxes: tuple[SandboxControl, Peoplev
     report = run_traffic(shop, catalogue, 600, duration_seconds=60, rng=random.Random(2), stop_event=stop)
     assert time.monotonic() - started < 5
     assert 0 < sum(report.placed.values()) < 60
+
+
+def test_money_follow_ups_capture_refund_and_wait_for_despatch_to_return() -> None:
+    """With the merchant's Admin API and the warehouse: authorised orders are captured, a unit of
+    a partial refund is refunded, and a return waits (then gives up) when nothing was despatched:
+    no order in this test ever reaches the warehouse."""
+    shop_server = BackgroundServer(create_shopify_app(ShopifySandboxConfig(plan="plus"))).start()
+    pvx_server = BackgroundServer(create_pvx_app(PeoplevoxSandboxConfig())).start()
+    shop, pvx = SandboxControl(shop_server.url), PeoplevoxControl(pvx_server.url)
+    merchant = ShopifyClient(shop_server.url, "shpat_sandbox")
+    try:
+        catalogue = seed_catalogue(shop, pvx, size=60, rng=random.Random(1))
+        report = run_traffic(
+            shop, catalogue, orders_per_minute=6000, duration_seconds=30.0, rng=random.Random(3),
+            hold_window_seconds=0.2, max_orders=200, merchant=merchant, warehouse=Warehouse(pvx, "SHP-"),
+        )  # fmt: skip
+        assert not report.errors, report.errors[:5]
+        by_kind = {k: [o for o in shop.state()["orders"] if k in o["tags"]] for k in report.placed}
+        captured = by_kind["authorised_then_captured"]
+        assert captured and report.follow_ups["capture"] == len(captured)
+        assert all(o["financial_status"] == "PAID" for o in captured)
+        refunded = by_kind["partial_refund"]
+        assert refunded and report.follow_ups["refund"] == len(refunded)
+        for o in refunded:
+            (refund,) = shop.get_order(o["id"])["refunds"]
+            assert [(rl["quantity"], rl["restock_type"]) for rl in refund["lines"]] == [(1, "CANCEL")]
+        assert report.skipped["return"] == len(by_kind["returned"]) > 0 and not pvx.state().returns
+    finally:
+        for closing in (merchant, shop, pvx):
+            closing.close()
+        pvx_server.stop()
+        shop_server.stop()
