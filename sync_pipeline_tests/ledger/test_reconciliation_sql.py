@@ -9,6 +9,7 @@ the same figures, then checks that the summary ties out to Shopify's own totals.
 from __future__ import annotations
 
 import shutil
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -51,14 +52,16 @@ def test_sql_agrees_with_the_rules_and_ties_out(ledger: Ledger, generated: tuple
     end = DAY + timedelta(days=2)
     exports = ledger.path.parent / "exports"
     shutil.rmtree(exports, ignore_errors=True)
-    with ledger.transaction() as con:
-        counts = reconciliation.reconcile(con, DAY, end, AS_OF, SLA)
-        rows = con.execute(
-            "SELECT shopify_order_id, status, units_despatched, units_returned, units_to_despatch, "
-            f"despatched_value, units_ordered, units_cancelled FROM {reconciliation.RESULT}"
-        ).fetchall()
-        finance_exports.export_orders(con, exports, DAY, end, CELL_RULE)
-        totals = finance_orders.shopify_totals(con, DAY, end)
+    with ExitStack() as keep:
+        with ledger.transaction() as con:
+            counts = reconciliation.reconcile(con, DAY, end, AS_OF, SLA)
+            rows = con.execute(
+                "SELECT shopify_order_id, status, units_despatched, units_returned, units_to_despatch, "
+                f"despatched_value, units_ordered, units_cancelled FROM {reconciliation.RESULT}"
+            ).fetchall()
+            totals = finance_orders.shopify_totals(con, DAY, end)
+            result = keep.enter_context(finance_exports.kept_result(con, exports))
+        finance_exports.export_orders(result, exports, DAY, end, CELL_RULE)
     finance_exports.summarise_days(exports, finance_exports.days_between(DAY, end), rules.STATUSES)
     summary = finance_exports.read_daily_summaries(
         exports, finance_exports.days_between(DAY, end), rules.STATUSES

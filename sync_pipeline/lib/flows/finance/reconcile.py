@@ -1,13 +1,15 @@
 """Reconcile a range of order days and write finance's files.
 
 One ledger transaction brings the despatched units up to date (packages changed since the last
-pass), reconciles the orders placed on those days (SQL, `lib/ledger/reconciliation.py`) and writes
-each day's order files from the result. The summaries and month rollups are then made from the
-files alone (`summarise`), with no ledger lock at all.
+pass), reconciles the orders placed on those days (SQL, `lib/ledger/reconciliation.py`) and keeps
+a copy of the result outside the ledger; each day's order files are written from that copy once
+the transaction is over. The summaries and month rollups are then made from the files alone
+(`summarise`). Only the reconciliation itself holds the ledger's lock.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -40,12 +42,15 @@ def reconcile_days(
 ) -> ReconcileReport:
     """Orders placed on [start, end), as of `as_of`: one status each, written to each day's folder."""
     report = ReconcileReport(start, end)
-    with ledger.transaction() as con:
-        report.packages_refreshed = finance_units.refresh_package_units(con, states.SETTLED)
-        counts = reconciliation.reconcile(con, start, end, as_of, sla)
-        report.orders, report.by_status = counts.orders, counts.by_status
-        report.gaps = reconciliation.largest_gaps(con)
-        report.folders = finance_exports.export_orders(con, root, start, end, CELL_RULE)
+    with ExitStack() as keep:
+        with ledger.transaction() as con:
+            report.packages_refreshed = finance_units.refresh_package_units(con, states.SETTLED)
+            counts = reconciliation.reconcile(con, start, end, as_of, sla)
+            report.orders, report.by_status = counts.orders, counts.by_status
+            report.gaps = reconciliation.largest_gaps(con)
+            result = keep.enter_context(finance_exports.kept_result(con, root))
+        # The ledger is free again: the files are written from the kept copy.
+        report.folders = finance_exports.export_orders(result, root, start, end, CELL_RULE)
     return report
 
 
