@@ -11,9 +11,10 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from . import finance_documents as docs
+from .executes import Executes
 from .finance_models import FulfilledLine, OrderMoney, OrderTransaction, Refund, Return, SuggestedRefund
 
 # Requested cost of one order's money under Shopify's rules: the order 1, customer 1, 13 money bags
@@ -25,22 +26,6 @@ TRANSACTION_NODE = 5
 REFUND_NODE_BASE = 3 + 6 + 2
 REFUND_LINE_NODE = 7
 MAX_PAGE = 250
-
-
-class _Executes(Protocol):
-    max_query_cost: int
-
-    def execute(
-        self,
-        operation: str,
-        document: str,
-        variables: dict[str, Any],
-        safe_to_retry: bool = True,
-        cost_hint: float = 0.0,
-    ) -> Any: ...
-
-    @staticmethod
-    def _user_errors(operation: str, payload: dict[str, Any], key: str = "userErrors") -> None: ...
 
 
 def _iso(moment: datetime) -> str:
@@ -77,7 +62,7 @@ class MoneyShape:
 
 class FinanceApi:
     def iter_orders_money(
-        self: _Executes, query: str, shape: MoneyShape | None = None
+        self: Executes, query: str, shape: MoneyShape | None = None
     ) -> Iterator[OrderMoney]:
         """Every order matching a search (`created_at:>=…`, `updated_at:>=…`), with its money."""
         shape = shape or MoneyShape()
@@ -96,7 +81,7 @@ class FinanceApi:
             after = page["pageInfo"]["endCursor"]
 
     def iter_orders_money_between(
-        self: _Executes, field: str, since: datetime, until: datetime | None = None
+        self: Executes, field: str, since: datetime, until: datetime | None = None
     ) -> Iterator[OrderMoney]:
         """Orders whose `created_at` or `updated_at` (`field`) is in [since, until)."""
         if field not in ("created_at", "updated_at"):
@@ -105,7 +90,7 @@ class FinanceApi:
         return FinanceApi.iter_orders_money(self, " AND ".join(terms))  # type: ignore[arg-type]
 
     def get_orders_money(
-        self: _Executes, order_ids: Sequence[str], shape: MoneyShape | None = None
+        self: Executes, order_ids: Sequence[str], shape: MoneyShape | None = None
     ) -> list[OrderMoney]:
         """Orders by id (unknown ids left out), with their money."""
         shape = shape or MoneyShape()
@@ -120,7 +105,7 @@ class FinanceApi:
                       if n and n.get("id")]  # fmt: skip
         return found
 
-    def _whole(self: _Executes, order: OrderMoney, shape: MoneyShape) -> OrderMoney:
+    def _whole(self: Executes, order: OrderMoney, shape: MoneyShape) -> OrderMoney:
         """Read an order again, with bigger pages, until nothing of it was cut off."""
         while not shape.complete(order) and shape.lines < MAX_PAGE:
             shape = shape.bigger()
@@ -132,7 +117,7 @@ class FinanceApi:
 
     # ----- moving money -------------------------------------------------------------------
     def capture_payment(
-        self: _Executes,
+        self: Executes,
         order_id: str,
         authorization_id: str,
         amount: Decimal,
@@ -150,7 +135,7 @@ class FinanceApi:
         return OrderTransaction.model_validate(payload["transaction"])
 
     def suggest_refund(
-        self: _Executes, order_id: str, lines: Mapping[str, tuple[int, str]], shipping: bool = False
+        self: Executes, order_id: str, lines: Mapping[str, tuple[int, str]], shipping: bool = False
     ) -> SuggestedRefund:
         """Shopify's own amounts for refunding `{line item id: (quantity, restock type)}`."""
         items = [{"lineItemId": k, "quantity": q, "restockType": r} for k, (q, r) in lines.items()]
@@ -159,7 +144,7 @@ class FinanceApi:
         return SuggestedRefund.model_validate(data["order"]["suggestedRefund"])
 
     def create_refund(
-        self: _Executes,
+        self: Executes,
         order_id: str,
         lines: Mapping[str, tuple[int, str]],
         transactions: Sequence[tuple[str, Decimal, str]] = (),
@@ -187,14 +172,14 @@ class FinanceApi:
         return Refund.model_validate(payload["refund"])
 
     # ----- returns ------------------------------------------------------------------------
-    def fulfilled_lines(self: _Executes, order_id: str) -> list[FulfilledLine]:
+    def fulfilled_lines(self: Executes, order_id: str) -> list[FulfilledLine]:
         data = self.execute("Returnable", docs.RETURNABLE, {"id": order_id, "first": 20, "lineItems": 50})
         order = data.get("order") or {"fulfillments": []}
         return [FulfilledLine.model_validate(n) for f in order["fulfillments"]
                 for n in f["fulfillmentLineItems"]["nodes"]]  # fmt: skip
 
     def create_return(
-        self: _Executes, order_id: str, lines: Mapping[str, int], reason: str = "UNWANTED"
+        self: Executes, order_id: str, lines: Mapping[str, int], reason: str = "UNWANTED"
     ) -> Return:
         """Open a return of `{fulfilment line item id: quantity}`."""
         items = [
@@ -208,7 +193,7 @@ class FinanceApi:
         return Return.model_validate(payload["return"])
 
     def process_return(
-        self: _Executes,
+        self: Executes,
         return_id: str,
         lines: Mapping[str, int],
         refund_from: Sequence[tuple[str, Decimal, str]] | None = None,
@@ -230,7 +215,7 @@ class FinanceApi:
         self._user_errors("ReturnProcess", payload)
         return Return.model_validate(payload["return"])
 
-    def close_return(self: _Executes, return_id: str) -> Return:
+    def close_return(self: Executes, return_id: str) -> Return:
         payload = self.execute("ReturnClose", docs.RETURN_CLOSE, {"id": return_id, "lineItems": 50})[
             "returnClose"
         ]

@@ -7,9 +7,10 @@ loses the answer must read the order's fulfilments (`get_order_fulfillments`) be
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from . import documents as docs
+from .executes import Executes
 from .models import Fulfillment, FulfillmentOrder, OrderFulfillment, OrderFulfilmentState, TrackingInfo
 
 # Requested cost of one fulfilment order node: itself 1, supportedActions 1, assignedLocation 1 +
@@ -22,26 +23,8 @@ FULFILLMENT_NODE_BASE = 4
 MAX_INPUT = 250
 
 
-class _Executes(Protocol):
-    max_query_cost: int
-
-    def execute(
-        self,
-        operation: str,
-        document: str,
-        variables: dict[str, Any],
-        safe_to_retry: bool = True,
-        cost_hint: float = 0.0,
-    ) -> Any: ...
-
-    @staticmethod
-    def _user_errors(operation: str, payload: dict[str, Any], key: str = "userErrors") -> None: ...
-
-
 class FulfilmentsApi:
-    def get_fulfillment_orders(
-        self: _Executes, order_id: str, line_items: int = 50
-    ) -> list[FulfillmentOrder]:
+    def get_fulfillment_orders(self: Executes, order_id: str, line_items: int = 50) -> list[FulfillmentOrder]:
         first = max(1, min(250, (self.max_query_cost - 3) // (FO_NODE_BASE + FO_LINE_NODE * line_items)))
         data = self.execute(
             "FulfillmentOrders",
@@ -54,7 +37,7 @@ class FulfilmentsApi:
         return [FulfillmentOrder.model_validate(n) for n in order["fulfillmentOrders"]["nodes"]]
 
     def get_orders_fulfilment_state(
-        self: _Executes, order_ids: Sequence[str], fulfillment_orders: int = 2, line_items: int = 10
+        self: Executes, order_ids: Sequence[str], fulfillment_orders: int = 2, line_items: int = 10
     ) -> dict[str, OrderFulfilmentState]:
         """Each order's fulfilment orders (unknown ids left out), many orders per request.
 
@@ -86,7 +69,7 @@ class FulfilmentsApi:
         return found
 
     def get_order_fulfillments(
-        self: _Executes, order_id: str, first: int = 20, line_items: int = 20
+        self: Executes, order_id: str, first: int = 20, line_items: int = 20
     ) -> list[OrderFulfillment]:
         """The order's fulfilments with their line items, oldest first (at most `first`)."""
         data = self.execute(
@@ -100,7 +83,7 @@ class FulfilmentsApi:
         return [OrderFulfillment.model_validate(f) for f in order["fulfillments"]]
 
     def create_fulfillment(
-        self: _Executes,
+        self: Executes,
         line_items_by_fulfillment_order: Mapping[str, Mapping[str, int] | None],
         *,
         tracking: TrackingInfo | None = None,
@@ -141,7 +124,7 @@ class FulfilmentsApi:
         return Fulfillment.model_validate(payload["fulfillment"])
 
     def update_fulfillment_tracking(
-        self: _Executes, fulfillment_id: str, tracking: TrackingInfo, *, notify_customer: bool = False
+        self: Executes, fulfillment_id: str, tracking: TrackingInfo, *, notify_customer: bool = False
     ) -> Fulfillment:
         """Replace a fulfilment's tracking (safe to repeat: the same input sets the same values)."""
         variables = {
