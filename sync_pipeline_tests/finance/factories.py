@@ -66,6 +66,8 @@ class Generated:
     capturable: Decimal
     paid_hours_ago: int | None
     total: Decimal = field(default=Decimal("0.00"))
+    customer: str = "=cmd|' /C calc'!A0"  # a spreadsheet must show it, never run it
+    note: str | None = None
 
     @property
     def gid(self) -> str:
@@ -125,7 +127,7 @@ def finance_set(g: Generated) -> FinanceOrderSet:
         shopify_order_id=g.gid, order_name=f"#{g.number}", order_date=g.day, created_at=created,
         cancelled_at=created + timedelta(hours=1) if g.cancelled else None,
         paid_at=None if g.paid_hours_ago is None else AS_OF - timedelta(hours=g.paid_hours_ago),
-        financial_status="PAID", return_status="NO_RETURN", customer_name="=cmd|' /C calc'!A0", note=None,
+        financial_status="PAID", return_status="NO_RETURN", customer_name=g.customer, note=g.note,
         shop_currency="GBP", currency=g.currency, taxes_included=True,
         subtotal=amount(g.total, rate), discounts=zero, shipping=zero, tax=zero,
         total_price=amount(g.total, rate), current_total_price=amount(g.total, rate), current_tax=zero,

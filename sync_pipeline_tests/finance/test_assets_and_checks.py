@@ -62,8 +62,17 @@ def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEva
 
 
 def test_a_healthy_day_is_matched_exported_and_passes_every_check(tmp_path: Path) -> None:
-    write(Ledger(tmp_path / "ledger.duckdb"), [order(1), order(2, currency="EUR"), order(3, cancelled=True,
-          settled=[], received=D("30.00"), refunded=D("30.00"))])  # fmt: skip
+    hostile = [  # (customer, note) as typed into Shopify, then as the CSV must hold them
+        ("=cmd|' /C calc'!A0", None, "'=cmd|' /C calc'!A0", ""),
+        ("@SUM(1+1)", "\t=HYPERLINK(\"http://evil.example\")", "'@SUM(1+1)", "'\t=HYPERLINK(\"http://evil.example\")"),
+        ("+44 (0)7700 900123", "-3.10", "+44 (0)7700 900123", "-3.10"),  # phone-like: left alone
+    ]  # fmt: skip
+    write(Ledger(tmp_path / "ledger.duckdb"), [
+        order(1, customer=hostile[0][0]),
+        order(2, currency="EUR", customer=hostile[1][0], note=hostile[1][1]),
+        order(3, cancelled=True, settled=[], received=D("30.00"), refunded=D("30.00"), customer=hostile[2][0],
+              note=hostile[2][1]),
+    ])  # fmt: skip
     result = materialise(tmp_path)
     assert result.success
     checks = evaluations(result)
@@ -75,8 +84,8 @@ def test_a_healthy_day_is_matched_exported_and_passes_every_check(tmp_path: Path
     assert raw.startswith(b"\xef\xbb\xbforder_date,")  # UTF-8 with a BOM, for Excel
     with (folder / "order_reconciliation.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    # The factory's customer is `=cmd|' /C calc'!A0`: a spreadsheet shows it, never runs it.
-    assert {r["customer_name"] for r in rows} == {"'=cmd|' /C calc'!A0"}
+    # A cell that would start a formula is shown with a leading apostrophe; numbers are left alone.
+    assert sorted((r["customer_name"], r["note"]) for r in rows) == sorted((h[2], h[3]) for h in hostile)
     assert {r["status"] for r in rows} == {"matched"} and {r["currency"] for r in rows} == {"GBP", "EUR"}
     assert (folder / "order_reconciliation.parquet").exists() and (folder / "daily_summary.csv").exists()
     month = exports_root(tmp_path) / DAY.strftime("%Y-%m")
