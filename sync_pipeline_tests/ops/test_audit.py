@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,8 @@ def test_audit_finds_what_is_missing_and_passes_once_wired(
     assert "3 request(s) refused by the receiver in the last 24 h" in report
     assert "Shopify cost bucket" in report and "Peoplevox limiter: 1000 requests" in report
     assert "0 open exception(s)" in report
+    assert "every site in routing.yaml exists in Peoplevox (2)" in report
+    assert "every service type in routing.yaml exists in Peoplevox" in report
     # Read-only: the audit created no webhook and no subscription.
     assert len(env.shop.state()["webhook_subscriptions"]) == 4
 
@@ -84,3 +87,23 @@ def test_audit_with_an_unreachable_system_still_reports(
     assert "SHOPIFY_ACCESS_TOKEN is not set" in out
     assert "peoplevox subscriptions" in out.lower() and "could not check" in out
     assert "wrong-password" not in out and "wrong-password" not in _report(env)
+
+
+def test_audit_finds_a_routed_site_peoplevox_does_not_have(
+    env: Env,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config_dir = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "data" / "config", config_dir)
+    routing = config_dir / "routing.yaml"
+    routing.write_text(routing.read_text().replace("Wholesale", "Outlet").replace("Pallet", "Barge"))
+    monkeypatch.setenv("SYNC_CONFIG_DIR", str(config_dir))
+    assert cli.main(["subscribe"]) == 0
+    capsys.readouterr()
+    assert cli.main(["audit"]) == 1
+    out = capsys.readouterr().out
+    assert "routing.yaml names 1 site(s) Peoplevox does not have" in out and "`Outlet`" in out
+    assert "routing.yaml names 1 service type(s) Peoplevox does not have" in out and "`Barge`" in out
+    assert "Peoplevox has: PrimarySite, Wholesale" in out

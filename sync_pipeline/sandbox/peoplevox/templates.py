@@ -147,6 +147,21 @@ def _item_type_rows(w: Warehouse) -> list[Row]:
     ]
 
 
+# Export-only. Peoplevox has `Sites` and `Service types` templates (API.md §7) but their columns are
+# not confirmed; ours are the smallest guess (docs/peoplevox_sandbox.md). The audit reads only
+# `Reference` of a site and `Name` of a service type, the values routing.yaml must match.
+SITE_COLUMNS = _cols("Reference", "Name")
+SERVICE_TYPE_COLUMNS = _cols("Name", "Code", "CarrierName")
+
+
+def _site_rows(w: Warehouse) -> list[Row]:
+    return [{"Reference": site, "Name": site} for site in w.settings.sites]
+
+
+def _service_type_rows(w: Warehouse) -> list[Row]:
+    return [{"Name": t.name, "Code": t.code, "CarrierName": t.carrier} for t in w.settings.service_types]
+
+
 def _customer_rows(w: Warehouse) -> list[Row]:
     return [dict(c) for c in w.customers.values()]
 
@@ -264,6 +279,8 @@ TEMPLATES: dict[str, Template] = {
         Template("Customers", CUSTOMER_COLUMNS, ("Reference",), _customer_rows, _save_customer),
         Template("Despatches", DESPATCH_COLUMNS, ("DespatchNumber",), _despatch_rows),
         Template("Despatch packages", DESPATCH_PACKAGE_COLUMNS, ("PackageNumber",), _package_rows),
+        Template("Sites", SITE_COLUMNS, ("Reference",), _site_rows),
+        Template("Service types", SERVICE_TYPE_COLUMNS, ("Name",), _service_type_rows),
     )
 }
 

@@ -25,6 +25,7 @@ from sync_pipeline.lib.flows.ops.audit_rules import (
     silence_findings,
     sku_coverage,
     subscription_findings,
+    warehouse_setup_findings,
     webhook_findings,
 )
 from sync_pipeline.lib.flows.ops.run import refresh
@@ -72,6 +73,7 @@ def run_audit(inputs: AuditInputs) -> AuditResult:
         _shopify_webhooks,
         _peoplevox_subscriptions,
         _catalogue,
+        _warehouse_setup,
         _sites_and_locations,
         _events,
         _ledger_state,
@@ -137,6 +139,23 @@ def _catalogue(i: AuditInputs) -> list[Finding]:
     codes = {row["ItemCode"] for row in i.peoplevox.iter_data("Item types")}
     coverage = sku_coverage(skus, codes, i.rules.sku_overrides.overrides, i.rules.bundles)
     return coverage_findings(coverage)
+
+
+def _warehouse_setup(i: AuditInputs) -> list[Finding]:
+    if i.peoplevox is None or i.rules is None:
+        return []
+    routing = i.rules.routing
+    routes = [rule.route for rule in routing.rules]
+    sites = set(routing.sites) | {r.site for r in routes if r.site}
+    services = {r.service for r in routes if r.service}
+    try:
+        pvx_sites = {row.get("Reference", "") for row in i.peoplevox.iter_data("Sites")}
+        pvx_services = {row.get("Name", "") for row in i.peoplevox.iter_data("Service types")}
+    except PeoplevoxError as error:
+        # A tenant exports only the templates configured under Integration → Integration Templates.
+        return [Finding(Severity.WARNING, "sites", "could not read Peoplevox's Sites or Service types "
+                        f"template (configure them to let the audit check routing.yaml): {str(error)[:160]}")]  # fmt: skip
+    return warehouse_setup_findings(sites, services, pvx_sites - {""}, pvx_services - {""})
 
 
 def _sites_and_locations(i: AuditInputs) -> list[Finding]:

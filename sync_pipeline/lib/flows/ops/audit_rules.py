@@ -178,3 +178,35 @@ def silence_findings(last_seen_hours: Mapping[str, float | None], quiet_hours: f
         else:
             out.append(Finding(Severity.INFO, "events", f"{source} last sent an event {hours:.1f} h ago"))
     return out
+
+
+def warehouse_setup_findings(
+    routed_sites: Set[str], routed_services: Set[str], pvx_sites: Set[str], pvx_services: Set[str]
+) -> list[Finding]:
+    """routing.yaml's sites and service types against what Peoplevox has: an order routed to a site
+    or service Peoplevox does not know is refused at injection, every one of them."""
+    out: list[Finding] = []
+    for what, wanted, present in (
+        ("site", routed_sites, pvx_sites),
+        ("service type", routed_services, pvx_services),
+    ):
+        missing = sorted(wanted - present)
+        if missing:
+            out.append(
+                Finding(
+                    Severity.CRITICAL,
+                    "sites",
+                    f"routing.yaml names {len(missing)} {what}(s) Peoplevox does not have: their orders will be refused",
+                    [f"`{m}`" for m in missing]
+                    + [f"Peoplevox has: {', '.join(sorted(present)) or '(none)'}"],
+                )
+            )
+        else:
+            out.append(
+                Finding(
+                    Severity.INFO,
+                    "sites",
+                    f"every {what} in routing.yaml exists in Peoplevox ({len(wanted)})",
+                )
+            )
+    return out
