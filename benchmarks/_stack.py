@@ -45,6 +45,13 @@ class Ports:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{getattr(self, name)}"
 
+    @classmethod
+    def block(cls, base: int | None) -> Ports:
+        """Four consecutive ports from `base` (a session's own block on a shared machine); free ones for None."""
+        if base is None:
+            return cls()
+        return cls(base, base + 1, base + 2, base + 3)
+
 
 @dataclass
 class Child:

@@ -65,6 +65,7 @@ from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.peoplevox import PeoplevoxClient
 from sync_pipeline.lib.shopify import ShopifyClient
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
+from sync_pipeline.sandbox.shopify.config import PLANS
 from sync_pipeline.sandbox.shopify.control import (
     AddressSpec,
     LineSpec,
@@ -233,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--drain-timeout", type=float, default=600.0, help="seconds after the last despatch")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--base-port", type=int, default=None, help="use 4 ports from here (default: free ones)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, ledger)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -240,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--packages-per-minute and --minutes must be positive")
     work = Workdir(Path(tempfile.mkdtemp(prefix="despatch-flow-bench-")))
     work.prepare(hold_seconds=0)
-    ports = Ports()
+    ports = Ports.block(args.base_port)
     env = environment(work, ports, args.pvx_requests_per_window, args.pvx_window_seconds)
     stack = Stack(work, env)
     pids: list[int] = []
@@ -287,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         shop = SandboxControl(ports.url("shopify"), timeout=120.0)
         shop_before, pvx_before = dict(shop.state()["stats"]), pvx.state().counters
         started_at = datetime.now(UTC).replace(tzinfo=None)
+        load_before = os.getloadavg()
         log(f"despatching {args.packages_per_minute:g} packages/minute for {args.minutes:g} minute(s)")
         floor = run_floor(
             ports.url("peoplevox"), orders, args.packages_per_minute, args.minutes, args.seed + 1
@@ -300,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         graphql.wait_until_idle(None, timeout=180)
         interrupted = {r["runId"] for r in graphql.runs(None, IN_FLIGHT)}
         elapsed = (datetime.now(UTC).replace(tzinfo=None) - started_at).total_seconds()
+        load = (load_before, os.getloadavg())
         stack.stop(("dagster",))
         shop_after, pvx_after = shop.state(), pvx.state()
         emails = shop.emails()
@@ -307,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         pvx.close()
         stack.stop()
         result = report(args, floor, drained, work, shop_before, shop_after, pvx_before, pvx_after, emails,
-                        interrupted, elapsed)  # fmt: skip
+                        interrupted, elapsed, load)  # fmt: skip
     finally:
         graphql.close()
         stack.stop()
@@ -325,7 +331,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(
-    args, floor, drained, work, shop_before, shop_after, pvx_before, pvx_after, emails, interrupted, elapsed
+    args,
+    floor,
+    drained,
+    work,
+    shop_before,
+    shop_after,
+    pvx_before,
+    pvx_after,
+    emails,
+    interrupted,
+    elapsed,
+    load,
 ):  # type: ignore[no-untyped-def]
     ledger = Ledger(work.ledger)
     with ledger.transaction() as con:
@@ -359,6 +376,15 @@ def report(
     runs = _runs(work.dagster_home)
     packages = len(floor.packages)
     fulfilled = len(latencies)
+    # The API's limit, in this run's own currency: the plan's restore rate over the points the
+    # whole product (fulfil, its reads, the orders flow's re-reads) spent per fulfilment.
+    restore = PLANS[args.shopify_plan][1]
+    points_per_fulfilment = stats["points_spent"] / max(fulfilled, 1)
+    shopify_ceiling = restore / max(points_per_fulfilment, 1e-9) * 60
+    first_at = min((p.at for p in floor.packages), default=None)
+    last_made = max((created[p.number] for p in floor.packages if p.number in created), default=None)
+    busy = (last_made - first_at).total_seconds() if first_at and last_made else 0.0
+    sustained = fulfilled / busy * 60 if busy > 0 else None
     figures = {
         "packages": packages,
         "packages_per_minute": round(packages / max(floor.seconds, 1e-9) * 60, 1),
@@ -366,7 +392,16 @@ def report(
         "p50_seconds": percentile(latencies, 50),
         "p95_seconds": percentile(latencies, 95),
         "max_seconds": max(latencies) if latencies else None,
-        "shopify_points_per_fulfilment": round(stats["points_spent"] / max(fulfilled, 1), 1),
+        "shopify_points_per_fulfilment": round(points_per_fulfilment, 1),
+        "shopify_restore_points_per_second": restore,
+        "shopify_ceiling_packages_per_minute": round(shopify_ceiling),
+        "offered_share_of_shopify_ceiling": round(
+            packages / max(floor.seconds, 1e-9) * 60 / shopify_ceiling, 3
+        ),
+        "fulfilled_per_minute_sustained": round(sustained, 1) if sustained else None,
+        "sustained_share_of_shopify_ceiling": round(sustained / shopify_ceiling, 3) if sustained else None,
+        "shopify_points_share_of_restore": round(stats["points_spent"] / (restore * max(elapsed, 1e-9)), 3),
+        "load_average_1m": [round(load[0][0], 1), round(load[1][0], 1)],
         "shopify_throttled_share": round(stats["throttled"] / max(stats["requests"], 1), 4),
         "shopify_requests": stats["requests"],
         "pvx_requests_per_100_packages": round(pvx_requests / max(packages, 1) * 100, 2),
@@ -395,6 +430,8 @@ def report(
 despatches flow: {packages} packages at {figures["packages_per_minute"]:,.0f}/min ({args.shopify_plan}, Peoplevox {figures["pvx_limit"]})
   despatch → fulfilled in Shopify   p50 {fmt(figures["p50_seconds"])}  p95 {fmt(figures["p95_seconds"])}  max {fmt(figures["max_seconds"])}   (goal p95 ≤ 60 s)
   Shopify                           {figures["shopify_points_per_fulfilment"]} points per fulfilment; THROTTLED {figures["shopify_throttled_share"]:.2%} of {stats["requests"]} requests
+  Shopify's limit                   {restore:g} points/s restore → {shopify_ceiling:,.0f} fulfilments/min at that spend; offered {figures["offered_share_of_shopify_ceiling"]:.1%} of it, sustained {_rate(sustained)} = {_share(figures["sustained_share_of_shopify_ceiling"])} of it; points spent = {figures["shopify_points_share_of_restore"]:.1%} of the restore over {elapsed:.0f}s
+  machine                           load average (1 min) {load[0][0]:.1f} at the start, {load[1][0]:.1f} at the end, {os.cpu_count()} CPUs
   Peoplevox                         {figures["pvx_requests_per_100_packages"]} requests per 100 packages; {pvx_requests} requests = {figures["pvx_share_of_ceiling"]:.0%} of the limiter's ceiling ({figures["pvx_ceiling_in_period"]}) over {elapsed:.0f}s
   runs                              {figures["despatch_runs_per_1000_packages"]} despatches runs per 1,000 packages; {json.dumps(runs)}
   exactly once                      duplicate fulfilments {duplicates}, duplicate emails {duplicate_emails}, lost {lost}, unfinished at the drain timeout {unfinished}, floor errors {len(floor.errors)}
@@ -403,6 +440,14 @@ despatches flow: {packages} packages at {figures["packages_per_minute"]:,.0f}/mi
     )
     print("JSON " + json.dumps(figures, default=str), flush=True)
     return figures
+
+
+def _rate(per_minute: float | None) -> str:
+    return "n/a" if per_minute is None else f"{per_minute:,.0f}/min"
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
 
 
 def _runs(dagster_home: Path) -> dict[str, int]:

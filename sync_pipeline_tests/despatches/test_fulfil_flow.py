@@ -160,3 +160,32 @@ def test_lost_answer_is_looked_up_not_sent_again(stack: Stack) -> None:
     assert len(stack.shop.get_order(order["id"])["fulfillments"]) == 2
     assert len(emails_for(stack, order["id"])) == 2
     assert set(_package_states(stack).values()) == {states.FULFILLED}
+
+
+def test_a_package_without_a_despatch_date_is_held_alone_and_goes_once_dated(stack: Stack) -> None:
+    undated_order = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY")], shipping_address=UK))
+    other = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="MUG-LOGO")], shipping_address=UK))
+    numbers = into_warehouse(stack)
+    held = stack.pvx.despatch(numbers[undated_order["id"]], [{"CAP-NVY": 1}])["packages"][0]["number"]
+    stack.pvx.despatch(numbers[other["id"]], [{"MUG-LOGO": 1}])
+    # The report shows the package with a blank date; its TrackingNumberReceived callback names it,
+    # so the read by number meets the row.
+    stack.pvx.set_faults(undated_packages=[held])
+    read, done = run_once(stack, hinted=(held,))
+    assert (read.new_packages, read.held, done.fulfilled) == (1, 1, 1), (read, done.summary)
+    assert shopify_lines(stack, other["id"]) == {"MUG-LOGO": 1}
+    assert shopify_lines(stack, undated_order["id"]) == {}
+    assert held not in _package_states(stack)
+    (problem,) = [e for e in stack.ledger.list_open_exceptions() if e.kind == "despatch_unreadable"]
+    assert (problem.subject, problem.owner) == (held, "warehouse_ops")
+    assert "no despatch date" in problem.message and numbers[undated_order["id"]] in problem.message
+    # Held packages are read again by number every run, without a callback, until they read whole.
+    read, done = run_once(stack)
+    assert (read.held, done.fulfilled) == (1, 0)
+    assert [e.kind for e in stack.ledger.list_open_exceptions()].count("despatch_unreadable") == 1
+    stack.pvx.set_faults(undated_packages=[])
+    read, done = run_once(stack)
+    assert (read.held, done.fulfilled) == (0, 1), (read, done.summary)
+    assert shopify_lines(stack, undated_order["id"]) == {"CAP-NVY": 1}
+    assert "despatch_unreadable" not in {e.kind for e in stack.ledger.list_open_exceptions()}
+    assert len(emails_for(stack, undated_order["id"])) == 1

@@ -18,6 +18,8 @@ def read_metadata(report: ReadReport, backfill: bool) -> dict[str, object]:
         "tracking_numbers_arrived": report.tracking_added,
         "despatches_for_unknown_orders": report.unknown_orders,
         "packages_named_by_callbacks": report.hinted,
+        # Held whole with a `despatch_unreadable` exception (no despatch date, a row that does not read).
+        "packages_held": report.held,
         "dagster/row_count": report.new_packages,
         "cursor_despatch_date": report.cursor or "",
     }

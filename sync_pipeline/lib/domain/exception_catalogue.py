@@ -198,6 +198,16 @@ _ENTRIES: tuple[KindInfo, ...] = (
         "Resolve it with a note once the rule is added (packages already sent keep their name).",
         Delays.CUSTOMER_NOTICE, 2,
     ),
+    KindInfo(
+        "despatch_unreadable", "despatches", Owner.WAREHOUSE_OPS,
+        "Peoplevox's Despatch summary shows a package with no despatch date, or with a row that does not read "
+        "(the message says which); the package is held whole: not recorded, not fulfilled. Other packages go on.",
+        "Check the despatch in Peoplevox; if it looks right there, tell integration (the report is not as expected).",
+        Clears.AUTOMATICALLY,
+        "Every read asks Peoplevox for the package again by number; the exception closes when all its rows read "
+        "whole, and the package is then fulfilled as usual.",
+        Delays.CUSTOMER_NOTICE, 3,
+    ),
 )  # fmt: skip
 
 CATALOGUE: dict[str, KindInfo] = {entry.kind: entry for entry in _ENTRIES}

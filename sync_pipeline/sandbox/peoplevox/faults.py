@@ -30,6 +30,9 @@ class FaultSettings(BaseModel):
     slow_save_seconds: float = Field(0.0, ge=0)
     # Sessions die after this many authenticated calls (None = only the idle timeout).
     session_max_calls: int | None = Field(None, ge=1)
+    # Despatch summary rows of these packages show a blank Despatch date (a row the report could
+    # not date); a date filter then leaves them out, as it would any blank value.
+    undated_packages: list[str] = Field(default_factory=list)
     callback_drop_rate: float = Field(0.0, ge=0, le=1)
     callback_duplicate_rate: float = Field(0.0, ge=0, le=1)
     callback_delay_seconds: float = Field(0.0, ge=0)

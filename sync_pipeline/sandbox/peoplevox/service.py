@@ -27,7 +27,7 @@ from sync_pipeline.sandbox.peoplevox.clause_parser import ClauseError, Column, c
 from sync_pipeline.sandbox.peoplevox.config import SaveResultShape
 from sync_pipeline.sandbox.peoplevox.events import EVENT_TYPES
 from sync_pipeline.sandbox.peoplevox.limiter import RateLimited
-from sync_pipeline.sandbox.peoplevox.reports import find_report
+from sync_pipeline.sandbox.peoplevox.reports import Row, find_report
 from sync_pipeline.sandbox.peoplevox.sessions import INVALID_CREDENTIALS, INVALID_SESSION
 from sync_pipeline.sandbox.peoplevox.soap import SERVER_TIMEOUT, IntegrationResult, SoapFault, SoapRequest
 from sync_pipeline.sandbox.peoplevox.state import SandboxState
@@ -120,8 +120,13 @@ class IntegrationService:
         except ClauseError as exc:
             return IntegrationResult.error(f"Invalid report request: {exc}")
         warehouse = self.state.warehouse
+        undated = set(self.state.faults.undated_packages)
         with warehouse.lock:
-            rows = [row for row in report.rows(warehouse) if search(row) and filter_(row)]
+            rows = [
+                row
+                for row in (_undate(r, undated) for r in report.rows(warehouse))
+                if search(row) and filter_(row)
+            ]
         for name, descending in reversed(order_by):
             rows.sort(key=lambda row, n=name: _sort_key(row.get(n)), reverse=descending)
         page = _page(rows, params)
@@ -301,3 +306,10 @@ def _resolve_header(template: Template, names: list[str]) -> list[Column] | Inte
     if missing:
         return IntegrationResult.error(f"Key column(s) missing: {', '.join(missing)}")
     return header
+
+
+def _undate(row: Row, undated: set[str]) -> Row:
+    """The `undated_packages` fault: the row's Despatch date blank."""
+    if undated and row.get("Despatch number") in undated:
+        return {**row, "Despatch date": None}
+    return row

@@ -6,16 +6,20 @@ Assumptions (API.md §8; the report's columns are confirmed, its exact behaviour
   `-n` suffix.
 - Every row of a package carries the package's tracking number (blank until the carrier's number
   arrives) and the despatch's date, written `'dd/MM/yyyy HH:mm'` (minute precision).
+- A row may come without a despatch date (seen in no documentation, but the column is not marked
+  required): such a package is held with an exception, never recorded with a guessed date.
 - Clauses name `[Column labels]`: `[Despatch date] >= DateTime(…)`, `[Despatch number].Equals("…")`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sync_pipeline.lib.flows.despatches.ports import DespatchedPackage
+from pydantic import ValidationError
+
+from sync_pipeline.lib.flows.despatches.ports import DespatchedPackage, DespatchRead, HeldPackage
 from sync_pipeline.lib.peoplevox import PeoplevoxClient, clauses
 from sync_pipeline.lib.peoplevox.models import DespatchSummaryRow
 
@@ -23,40 +27,65 @@ LOOKUP_CHUNK = 100
 _PACKAGE_SUFFIX = re.compile(r"-\d+$")
 DATE = "[Despatch date]"
 NUMBER = "Despatch number"
+ORDER = "Salesorder number"
+REPORT = DespatchSummaryRow.TEMPLATE
 
 
 def despatch_of(package_number: str) -> str:
     return _PACKAGE_SUFFIX.sub("", package_number)
 
 
-def packages(rows: Iterable[DespatchSummaryRow]) -> list[DespatchedPackage]:
-    """Group report rows into packages, in the order first seen."""
+def _problem(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+
+
+def packages(rows: Iterable[Mapping[str, str]]) -> DespatchRead:
+    """Group report rows into packages, in the order first seen.
+
+    A package with a row that does not read, or with no despatch date on any row, is held whole
+    (`DespatchRead.held`, with what was wrong) and the rest go on: fulfilling part of a parcel
+    would send a second shipping email for the rest.
+    """
     grouped: dict[str, list[DespatchSummaryRow]] = {}
-    for row in rows:
-        grouped.setdefault(row.despatch_number, []).append(row)
-    found = []
+    problems: dict[str, list[str]] = {}
+    orders: dict[str, str | None] = {}
+    for raw in rows:
+        number = (raw.get(NUMBER) or "").strip()
+        try:
+            row = DespatchSummaryRow.model_validate(raw)
+        except ValidationError as error:
+            problems.setdefault(number, []).append(f"a row that does not read ({_problem(error)})")
+            orders.setdefault(number, raw.get(ORDER) or None)
+            grouped.setdefault(number, [])
+            continue
+        grouped.setdefault(number, []).append(row)
+        orders.setdefault(number, row.sales_order_number)
+    read = DespatchRead([])
     for number, group in grouped.items():
+        dated = next((r.despatch_date for r in group if r.despatch_date is not None), None)
+        if group and dated is None:
+            problems.setdefault(number, []).append("no despatch date")
+        if number in problems or dated is None:
+            read.held.append(HeldPackage(number, orders.get(number), "; ".join(problems[number])))
+            continue
         first = group[0]
         items: dict[str, int] = {}
         for row in group:
             items[row.item_code] = items.get(row.item_code, 0) + row.number_of_items
-        tracking = next((r.tracking_number for r in group if r.tracking_number), None)
-        if first.despatch_date is None:
-            raise ValueError(f"Despatch summary row for {number} has no despatch date")
-        found.append(
+        read.packages.append(
             DespatchedPackage(
                 package_number=number,
                 despatch_number=despatch_of(number),
                 sales_order_number=first.sales_order_number,
-                despatched_at=first.despatch_date,
+                despatched_at=dated,
                 carrier=first.carrier,
                 service=first.service,
                 site=first.site_reference,
-                tracking_number=tracking,
+                tracking_number=next((r.tracking_number for r in group if r.tracking_number), None),
                 items=items,
             )
         )
-    return found
+    return read
 
 
 class PeoplevoxDespatches:
@@ -65,17 +94,17 @@ class PeoplevoxDespatches:
     def __init__(self, client: PeoplevoxClient) -> None:
         self.client = client
 
-    def packages_between(self, since: datetime, until: datetime | None = None) -> list[DespatchedPackage]:
+    def packages_between(self, since: datetime, until: datetime | None = None) -> DespatchRead:
         clause = clauses.compare(DATE, ">=", since)
         if until is not None:
             clause = clauses.and_(clause, clauses.compare(DATE, "<", until))
-        return packages(self.client.iter_models(DespatchSummaryRow, clause, order_by=f"{DATE} asc"))
+        return packages(self.client.iter_report_data(REPORT, clause, order_by=f"{DATE} asc"))
 
-    def packages_by_number(self, numbers: Sequence[str]) -> list[DespatchedPackage]:
-        rows: list[DespatchSummaryRow] = []
+    def packages_by_number(self, numbers: Sequence[str]) -> DespatchRead:
+        rows: list[dict[str, str]] = []
         wanted = list(dict.fromkeys(numbers))
         for start in range(0, len(wanted), LOOKUP_CHUNK):
             chunk = wanted[start : start + LOOKUP_CHUNK]
             clause = clauses.or_(*(clauses.report_column_equals(NUMBER, n) for n in chunk))
-            rows.extend(self.client.iter_models(DespatchSummaryRow, clause))
+            rows.extend(self.client.iter_report_data(REPORT, clause))
         return packages(rows)

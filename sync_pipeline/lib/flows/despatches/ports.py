@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -26,12 +26,28 @@ class DespatchedPackage:
     items: dict[str, int]
 
 
+@dataclass(frozen=True)
+class HeldPackage:
+    """A package the report shows in a form that cannot be recorded (no despatch date, a row that
+    does not read): held whole, never in part, so no parcel is fulfilled without all its items."""
+
+    package_number: str
+    sales_order_number: str | None
+    problem: str  # what was wrong, for the person reading the exception
+
+
+@dataclass
+class DespatchRead:
+    packages: list[DespatchedPackage]
+    held: list[HeldPackage] = field(default_factory=list)
+
+
 class DespatchSource(Protocol):
-    def packages_between(self, since: datetime, until: datetime | None = None) -> list[DespatchedPackage]:
+    def packages_between(self, since: datetime, until: datetime | None = None) -> DespatchRead:
         """Packages despatched at or after `since` (and before `until`)."""
         ...
 
-    def packages_by_number(self, numbers: Sequence[str]) -> list[DespatchedPackage]:
+    def packages_by_number(self, numbers: Sequence[str]) -> DespatchRead:
         """These packages as Peoplevox has them now (unknown numbers left out)."""
         ...
 

@@ -8,12 +8,17 @@ A backfill re-reads a window of despatch dates and leaves the cursor alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sync_pipeline.lib.flows.despatches import states
-from sync_pipeline.lib.flows.despatches.ports import DespatchedPackage, DespatchSource
+from sync_pipeline.lib.flows.despatches.ports import (
+    DespatchedPackage,
+    DespatchRead,
+    DespatchSource,
+    HeldPackage,
+)
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
@@ -28,6 +33,7 @@ CURSOR = "peoplevox_despatch_date"
 INBOX_CURSOR = "inbox_peoplevox_despatches"
 # Report dates are whole minutes and a despatch may be committed a little after its timestamp.
 CURSOR_OVERLAP = timedelta(minutes=3)
+UNREADABLE = "despatch_unreadable"
 
 
 @dataclass
@@ -38,6 +44,7 @@ class ReadReport:
     tracking_added: int = 0
     unknown_orders: int = 0
     hinted: int = 0
+    held: int = 0  # packages held with a `despatch_unreadable` exception this read
     cursor: str | None = None
     new_by_order: dict[str, list[str]] = field(default_factory=dict)
 
@@ -90,15 +97,37 @@ def _unknown(number: str, package: str) -> ExceptionRecord:
     )
 
 
-def record_packages(
-    ledger: Ledger, found: Iterable[DespatchedPackage], actor: str, report: ReadReport
-) -> None:
-    """Upsert packages and append what is new to each order's audit log, in one transaction."""
-    found = list(found)
+def _unreadable(held: HeldPackage) -> ExceptionRecord:
+    order = f" (sales order {held.sales_order_number})" if held.sales_order_number else ""
+    return ExceptionRecord(
+        kind=UNREADABLE,
+        owner=states.OWNERS[UNREADABLE],
+        message=f"Peoplevox's Despatch summary shows package {held.package_number or '(no number)'}{order} "
+        f"with {held.problem}; the package is held (not recorded, not fulfilled) and read again every run",
+        sales_order_number=held.sales_order_number,
+        subject=held.package_number,
+    )
+
+
+def record_packages(ledger: Ledger, read: DespatchRead, actor: str, report: ReadReport) -> None:
+    """Upsert packages and append what is new to each order's audit log, in one transaction.
+
+    Held packages get an exception and nothing else; packages held before that now read whole
+    have theirs resolved.
+    """
+    found = read.packages
     report.packages_read += len(found)
+    report.held += len(read.held)
+    if read.held:
+        with ledger.transaction() as con:
+            ledger_exceptions.open_or_touch(con, [_unreadable(h) for h in read.held])
     if not found:
         return
     with ledger.transaction() as con:
+        numbers = {p.package_number for p in found}
+        for _, number in ledger_exceptions.open_subjects(con, [UNREADABLE]):
+            if number in numbers:
+                ledger_exceptions.resolve_for_subject(con, [UNREADABLE], number, "read whole from Peoplevox")
         orders = ledger_orders.by_sales_order_number(con, [p.sales_order_number for p in found])
         rows = [_row(p, orders[p.sales_order_number].shopify_order_id if p.sales_order_number in orders else None)
                 for p in found]  # fmt: skip
@@ -181,14 +210,15 @@ def read_despatches(
     record_packages(ledger, found, actor, report)
     with ledger.transaction() as con:
         waiting = ledger_despatches.awaiting_tracking(con, states.OPEN)
-    known = {p.package_number for p in found}
-    again = [n for n in dict.fromkeys([*waiting, *hinted]) if n not in known]
+        held = [n for _, n in ledger_exceptions.open_subjects(con, [UNREADABLE]) if n]
+    known = {p.package_number for p in found.packages} | {h.package_number for h in found.held}
+    again = [n for n in dict.fromkeys([*waiting, *hinted, *sorted(held)]) if n not in known]
     report.hinted = len(hinted)
     if again:
         record_packages(ledger, source.packages_by_number(again), actor, report)
     adopt_unknown(ledger, actor)
-    if window is None and found:
-        newest = max(p.despatched_at for p in found).astimezone(UTC)
+    if window is None and found.packages:
+        newest = max(p.despatched_at for p in found.packages).astimezone(UTC)
         if stored is None or newest > datetime.fromisoformat(stored):
             ledger.set_cursor(CURSOR, newest.isoformat())
     report.cursor = ledger.get_cursor(CURSOR)

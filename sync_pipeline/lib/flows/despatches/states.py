@@ -49,6 +49,7 @@ OWNERS: dict[str, str] = {
         "over_despatched",
         "tracking_missing",
         "unknown_carrier",
+        "despatch_unreadable",
     )
 }
 # Kinds that stop a package until the cause is fixed; resolved when the package goes through.
