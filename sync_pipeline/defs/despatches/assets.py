@@ -11,7 +11,6 @@ from sync_pipeline.defs.resources import (
     PeoplevoxResource,
     ShopifyResource,
 )
-from sync_pipeline.lib.flows.despatches.fulfil import MAX_SECONDS
 from sync_pipeline.lib.flows.despatches.peoplevox_port import PeoplevoxDespatches
 from sync_pipeline.lib.flows.despatches.read import INBOX_CURSOR, hinted_packages, read_despatches
 from sync_pipeline.lib.flows.despatches.run import fulfil
@@ -108,7 +107,6 @@ def shopify_fulfilments(
     """
     rules = business_rules.load()
     book = ledger.get_ledger()
-    started = datetime.now(UTC)
     report = fulfil(
         ShopifyStorefront(shopify.get_client()),
         book,
@@ -116,5 +114,4 @@ def shopify_fulfilments(
         actor=f"run:{context.run.run_id[:8]}",
         settle_seconds=rules.despatches.unknown_outcome_settle_seconds,
     )
-    caught_up = (datetime.now(UTC) - started).total_seconds() < MAX_SECONDS
-    return dg.MaterializeResult(metadata=fulfil_metadata(report, book, caught_up))
+    return dg.MaterializeResult(metadata=fulfil_metadata(report, book, report.caught_up))

@@ -124,18 +124,18 @@ def for_orders(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict
     return found
 
 
-def orders_with_packages_in(
+def open_packages(
     con: duckdb.DuckDBPyConnection, states: Sequence[str], limit: int = 2000
-) -> list[str]:
-    """Orders with a package in one of `states`, least recently touched first."""
+) -> list[tuple[str, str]]:
+    """(order id, package number) of packages in one of `states`, least recently touched first."""
     placeholders = ", ".join("?" for _ in states)
     rows = con.execute(
-        f"SELECT shopify_order_id, min(updated_at) AS touched FROM despatch_packages "
+        f"SELECT shopify_order_id, package_number FROM despatch_packages "
         f"WHERE state IN ({placeholders}) AND shopify_order_id IS NOT NULL "
-        "GROUP BY shopify_order_id ORDER BY touched, shopify_order_id LIMIT ?",
+        "ORDER BY updated_at, package_number LIMIT ?",
         [*states, limit],
     ).fetchall()
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
 
 
 def awaiting_tracking(con: duckdb.DuckDBPyConnection, states: Sequence[str], limit: int = 1000) -> list[str]:

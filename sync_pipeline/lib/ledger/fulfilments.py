@@ -138,6 +138,21 @@ def in_state(con: duckdb.DuckDBPyConnection, state: str, limit: int = 1000) -> l
     return [_row(r) for r in rows]
 
 
+def orders_in_state(con: duckdb.DuckDBPyConnection, state: str, order_ids: Iterable[str]) -> set[str]:
+    """Those of `order_ids` with a fulfilment in `state`."""
+    wanted = [[i] for i in dict.fromkeys(order_ids)]
+    if not wanted:
+        return set()
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_state_orders (id VARCHAR)")
+    con.executemany("INSERT INTO wanted_state_orders VALUES (?)", wanted)
+    rows = con.execute(
+        "SELECT DISTINCT f.shopify_order_id FROM shopify_fulfilments f "
+        "JOIN wanted_state_orders w ON w.id = f.shopify_order_id WHERE f.state = ?",
+        [state],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 def for_orders(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict[str, list[FulfilmentRow]]:
     wanted = [[i] for i in dict.fromkeys(order_ids)]
     if not wanted:

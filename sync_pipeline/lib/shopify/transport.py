@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,15 @@ class TransportStats:
     points_requested: float = 0.0
     points_spent: float = 0.0
     by_operation: dict[str, int] = field(default_factory=dict)
+    # Threads share one client (the despatches flow fulfils in parallel): counts add under this.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, operation: str | None = None, **counts: float) -> None:
+        with self._lock:
+            if operation is not None:
+                self.by_operation[operation] = self.by_operation.get(operation, 0) + 1
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
 
 
 class GraphQLTransport:
@@ -85,8 +95,7 @@ class GraphQLTransport:
         last = "no response"
         for attempt in range(1, self.max_attempts + 1):
             self.pacer.before_request(shape, cost_hint)
-            self.stats.requests += 1
-            self.stats.by_operation[operation] = self.stats.by_operation.get(operation, 0) + 1
+            self.stats.add(operation, requests=1)
             try:
                 response = self._http.post(
                     self.endpoint, json={"query": document, "variables": variables}, headers=self._headers
@@ -110,7 +119,7 @@ class GraphQLTransport:
     def _retry_wait(self, operation: str, attempt: int, last: str, delay: float) -> None:
         if attempt >= self.max_attempts:
             return
-        self.stats.retries += 1
+        self.stats.add(retries=1)
         log.debug("%s attempt %d failed (%s); retrying in %.2fs", operation, attempt, last, delay)
         self._sleep(delay)
 
@@ -120,7 +129,7 @@ class GraphQLTransport:
         status = response.status_code
         last = f"HTTP {status}: {response.text[:500]}"
         if status == 429:
-            self.stats.throttled += 1
+            self.stats.add(throttled=1)
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             return (retry_after if retry_after is not None else self._backoff(attempt)), last, None
         if status >= 500:
@@ -138,7 +147,7 @@ class GraphQLTransport:
         errors = body.get("errors") or []
         codes = {(e.get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)}
         if "THROTTLED" in codes:
-            self.stats.throttled += 1
+            self.stats.add(throttled=1)
             delay = self.pacer.throttle_delay(cost)
             return (delay if delay is not None else self._backoff(attempt)) + 0.05, last, None
         if codes & RETRYABLE_CODES and body.get("data") is None and safe:
@@ -146,8 +155,10 @@ class GraphQLTransport:
         if errors:
             raise ShopifyQueryError(operation, errors, status)
         if cost:
-            self.stats.points_requested += float(cost.get("requestedQueryCost") or 0)
-            self.stats.points_spent += float(cost.get("actualQueryCost") or 0)
+            self.stats.add(
+                points_requested=float(cost.get("requestedQueryCost") or 0),
+                points_spent=float(cost.get("actualQueryCost") or 0),
+            )
         data = body.get("data")
         if not isinstance(data, dict):
             raise ShopifyQueryError(operation, body, status)

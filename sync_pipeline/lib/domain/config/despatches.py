@@ -32,6 +32,9 @@ class DespatchesConfig(RulesModel):
     unknown_outcome_settle_seconds: int = Field(default=60, ge=0, le=3600)
     # How far back the very first read of the Despatch summary goes.
     initial_lookback_days: int = Field(default=2, ge=1, le=60)
+    # fulfillmentCreate calls in flight at once (different orders; one order's packages go in
+    # turn). The Shopify client paces all of them by the cost bucket, so this only hides latency.
+    fulfil_concurrency: int = Field(default=8, ge=1, le=32)
 
     def semantic_problems(self) -> list[SemanticProblem]:
         if (

@@ -1,14 +1,17 @@
 """Fulfil: open packages → one Shopify fulfilment each, written ahead so none is created twice.
 
 Per batch of orders: one ledger read, one Shopify read of their fulfilment orders, the pure plan,
-then in one transaction the intents (`sending`) and every other verdict, then the calls, then in
-one transaction what Shopify answered. No ledger connection is held across a call.
+then in one transaction the intents (`sending`) and every other verdict, then the calls (in
+parallel across orders, `send.py`), with what Shopify answered written as it comes, a transaction
+a second. No ledger connection is held across a call.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+
+import duckdb
 
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
@@ -21,6 +24,7 @@ from sync_pipeline.lib.flows.despatches.ports import (
 )
 from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
+from sync_pipeline.lib.flows.despatches.send import send_grouped
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import events as ledger_events
@@ -30,7 +34,9 @@ from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.ledger.fulfilments import FulfilmentIntent
 
 BATCH_ORDERS = 200
-MAX_SECONDS = 90.0
+# A run drains until no package is waiting that it has not tried; this only bounds a run that
+# packages keep reaching faster than Shopify takes them (the sensor starts the next one at once).
+MAX_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -57,22 +63,26 @@ def fulfil_open_packages(
     report: FulfilReport,
     max_seconds: float = MAX_SECONDS,
 ) -> None:
+    """Plan and fulfil batch after batch until every open package has been tried once this run
+    (packages a concurrent read adds meanwhile included), or `max_seconds` have passed."""
     started = time.monotonic()
-    seen: set[str] = set()
+    tried: set[str] = set()
+    report.caught_up = False
     while time.monotonic() - started < max_seconds:
         with ledger.transaction() as con:
-            candidates = ledger_despatches.orders_with_packages_in(
-                con, states.OPEN, limit=BATCH_ORDERS + len(seen)
+            candidates = ledger_despatches.open_packages(
+                con, states.OPEN, limit=BATCH_ORDERS * 4 + len(tried)
             )
-            order_ids = [o for o in candidates if o not in seen][:BATCH_ORDERS]
+            order_ids = list(dict.fromkeys(o for o, n in candidates if n not in tried))[:BATCH_ORDERS]
             if not order_ids:
+                report.caught_up = True
                 return
             rows = ledger_orders.get_many(con, order_ids)
             packages = ledger_despatches.for_orders(con, order_ids)
-            in_doubt = {
-                r.intent.shopify_order_id for r in ledger_fulfilments.in_state(con, "sending", limit=100_000)
-            }
-        seen.update(order_ids)
+            in_doubt = set(ledger_fulfilments.orders_in_state(con, "sending", order_ids))
+        tried.update(
+            p.package_number for oid in order_ids for p in packages.get(oid, []) if p.state in states.OPEN
+        )
         ready = [o for o in order_ids if o not in in_doubt and rows.get(o) and rows[o].snapshot]
         shopify = storefront.fulfilment_state(ready) if ready else {}
         now = utcnow()
@@ -86,8 +96,13 @@ def fulfil_open_packages(
             )
         report.orders_planned += len(plans)
         to_send = _write_ahead(ledger, plans, owners, rules, actor, report)
-        results = [_send(storefront, s) for s in to_send]
-        _record(ledger, results, rules, actor, report, list(plans))
+        send_grouped(
+            to_send,
+            lambda s: s.order_id,
+            lambda s: _send(storefront, s),
+            lambda answers: _record(ledger, answers, rules, actor, report),
+            rules.despatches.fulfil_concurrency,
+        )
 
 
 def _write_ahead(
@@ -132,6 +147,9 @@ def _write_ahead(
         report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
         ledger_fulfilments.mark_sending(con, [s.intent for s in sends], run_id=actor)
         ledger_events.append(con, events)
+        # Orders with something in flight are refreshed when Shopify answers (`_record`).
+        sending = {s.order_id for s in sends}
+        _refresh(con, [oid for oid in plans if oid not in sending], rules, actor, report)
     return sends
 
 
@@ -155,13 +173,16 @@ def _send(storefront: Storefront, sent: _Sent) -> _Result:
     return _Result(sent, fulfilment=made)
 
 
+def _refresh(
+    con: duckdb.DuckDBPyConnection, orders: list[str], rules: BusinessRules, actor: str, report: FulfilReport
+) -> None:
+    counts: dict[str, int] = {}
+    refresh_order_states(con, orders, rules, actor, counts)
+    report.order_states.update(counts)
+
+
 def _record(
-    ledger: Ledger,
-    results: list[_Result],
-    rules: BusinessRules,
-    actor: str,
-    report: FulfilReport,
-    orders: list[str],
+    ledger: Ledger, results: list[_Result], rules: BusinessRules, actor: str, report: FulfilReport
 ) -> None:
     with ledger.transaction() as con:
         events, problems = [], []
@@ -202,6 +223,4 @@ def _record(
                 report.outcome_unknown += 1  # stays `sending`: the next run looks it up first
         report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
         ledger_events.append(con, events)
-        counts: dict[str, int] = {}
-        refresh_order_states(con, orders, rules, actor, counts)
-        report.order_states.update(counts)
+        _refresh(con, list(dict.fromkeys(r.sent.order_id for r in results)), rules, actor, report)

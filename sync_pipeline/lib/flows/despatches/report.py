@@ -21,6 +21,9 @@ class FulfilReport:
     fulfilments: list[tuple[str, str, str]] = field(
         default_factory=list
     )  # package, fulfilment name, tracking
+    # False when the run stopped at its time limit with packages it had not tried (the sensor
+    # starts the next run at once).
+    caught_up: bool = True
 
     @property
     def summary(self) -> dict[str, int]:
