@@ -371,6 +371,11 @@ def report(
         k: shop_after["stats"].get(k, 0) - shop_before.get(k, 0)
         for k in ("requests", "throttled", "points_spent")
     }
+    by_operation = {
+        k.split(":", 1)[1]: round((v - shop_before.get(k, 0)) / max(len(floor.packages), 1), 1)
+        for k, v in shop_after["stats"].items()
+        if k.startswith("points_spent:") and v > shop_before.get(k, 0)
+    }
     pvx_requests = sum(pvx_after.counters.requests.values()) - sum(pvx_before.requests.values())
     ceiling = args.pvx_requests_per_window / args.pvx_window_seconds * elapsed
     runs = _runs(work.dagster_home)
@@ -402,6 +407,7 @@ def report(
         "sustained_share_of_shopify_ceiling": round(sustained / shopify_ceiling, 3) if sustained else None,
         "shopify_points_share_of_restore": round(stats["points_spent"] / (restore * max(elapsed, 1e-9)), 3),
         "load_average_1m": [round(load[0][0], 1), round(load[1][0], 1)],
+        "shopify_points_per_package_by_operation": by_operation,
         "shopify_throttled_share": round(stats["throttled"] / max(stats["requests"], 1), 4),
         "shopify_requests": stats["requests"],
         "pvx_requests_per_100_packages": round(pvx_requests / max(packages, 1) * 100, 2),
@@ -430,6 +436,7 @@ def report(
 despatches flow: {packages} packages at {figures["packages_per_minute"]:,.0f}/min ({args.shopify_plan}, Peoplevox {figures["pvx_limit"]})
   despatch → fulfilled in Shopify   p50 {fmt(figures["p50_seconds"])}  p95 {fmt(figures["p95_seconds"])}  max {fmt(figures["max_seconds"])}   (goal p95 ≤ 60 s)
   Shopify                           {figures["shopify_points_per_fulfilment"]} points per fulfilment; THROTTLED {figures["shopify_throttled_share"]:.2%} of {stats["requests"]} requests
+  Shopify points per package         {json.dumps(by_operation)}
   Shopify's limit                   {restore:g} points/s restore → {shopify_ceiling:,.0f} fulfilments/min at that spend; offered {figures["offered_share_of_shopify_ceiling"]:.1%} of it, sustained {_rate(sustained)} = {_share(figures["sustained_share_of_shopify_ceiling"])} of it; points spent = {figures["shopify_points_share_of_restore"]:.1%} of the restore over {elapsed:.0f}s
   machine                           load average (1 min) {load[0][0]:.1f} at the start, {load[1][0]:.1f} at the end, {os.cpu_count()} CPUs
   Peoplevox                         {figures["pvx_requests_per_100_packages"]} requests per 100 packages; {pvx_requests} requests = {figures["pvx_share_of_ceiling"]:.0%} of the limiter's ceiling ({figures["pvx_ceiling_in_period"]}) over {elapsed:.0f}s

@@ -32,15 +32,20 @@ IN_FLIGHT = [
 ]
 
 
-def in_flight(context: dg.SensorEvaluationContext, job_name: str) -> bool:
+def runs_in_flight(context: dg.SensorEvaluationContext, job_name: str, limit: int = 1) -> int:
+    """Runs of `job_name` queued or running (counted up to `limit`)."""
     # Every brand's location has a job of this name in the same instance: count only our own runs
     # (Dagster tags each run with its code location), or one brand's busy run would stall another.
     origin = context.code_location_origin
     tags = {"dagster/code_location": origin.location_name} if origin else None
     runs = context.instance.get_runs(
-        filters=dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT, tags=tags), limit=1
+        filters=dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT, tags=tags), limit=limit
     )
-    return bool(runs)
+    return len(runs)
+
+
+def in_flight(context: dg.SensorEvaluationContext, job_name: str) -> bool:
+    return runs_in_flight(context, job_name) > 0
 
 
 def inbox_sensor_tick(
@@ -51,14 +56,17 @@ def inbox_sensor_tick(
     partition: bool,
     backlog_key: dg.AssetKey | None = None,
     wanted: Callable[[dict[str, Any]], bool] | None = None,
+    max_in_flight: int = 1,
 ) -> dg.SensorResult | dg.SkipReason:
     """One run for everything that arrived since the cursor; never one run per event.
 
     `wanted` picks the events of the source that concern this job (several flows share the
     Peoplevox inbox); the cursor moves past the others too, since they never will.
+    `max_in_flight` above 1 lets the next run start up while one works (its steps still wait
+    for their pools), for a job whose run start-up is a large share of its latency.
     """
     cursor = InboxCursor.parse(context.cursor)
-    if in_flight(context, job_name):
+    if runs_in_flight(context, job_name, max_in_flight) >= max_in_flight:
         # The running batch will read the ledger cursor anyway; new events wait one tick.
         return dg.SkipReason(f"{job_name} already queued or running")
     arrived = Inbox(SyncSettings().inbox_dir).since(source, after=cursor.last_item, limit=100_000)

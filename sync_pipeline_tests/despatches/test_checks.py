@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
+from sync_pipeline.definitions import defs
 from sync_pipeline.defs.despatches.checks import (
     despatches_reach_shopify,
     fulfilled_quantities_match_despatched,
@@ -79,3 +81,25 @@ def test_checks_pass_when_healthy_and_fail_on_trouble(stack: Stack) -> None:
                     [json.dumps(bumped), package])  # fmt: skip
     over = _run(fulfilled_quantities_match_despatched, stack.data_dir)
     assert not over.passed and over.metadata["lines_over"].value == 1
+
+
+def test_checks_run_on_their_schedule_not_in_every_despatches_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SYNC_CONFIG_DIR", str(REPO_ROOT / "data" / "config"))
+    definitions = defs()
+    despatches = definitions.resolve_job_def("despatches_job")
+    assert not [
+        n
+        for n in despatches.graph.node_dict
+        if n.endswith(tuple(next(iter(c.check_keys)).name for c in CHECKS))
+    ]
+    schedule = definitions.resolve_schedule_def("despatches_checks")
+    assert schedule.cron_schedule == "*/10 * * * *"
+    result = definitions.resolve_job_def(schedule.job_name).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral()
+    )
+    assert sorted(e.check_name for e in result.get_asset_check_evaluations()) == sorted(
+        next(iter(c.check_keys)).name for c in CHECKS
+    )

@@ -7,6 +7,10 @@ from sync_pipeline.lib.peoplevox import callbacks
 
 # Polling is the truth: a despatch whose callbacks were lost still reaches Shopify within this.
 DESPATCH_POLL_SECONDS = 300
+# One run working and the next starting up: a run's start-up (a new process loading the code)
+# is then hidden behind the one before. Their steps never overlap in a pool (one Peoplevox read,
+# one Shopify fulfil step at a time), and a fulfil step drains what the next run's read adds.
+DESPATCH_RUNS_IN_FLIGHT = 2
 
 
 def despatch_callback(event: dict) -> bool:
@@ -25,9 +29,10 @@ def despatch_callback(event: dict) -> bool:
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def peoplevox_despatch_events(context: dg.SensorEvaluationContext):
-    """Launches one despatches run for every burst of Despatched / TrackingNumberReceived callbacks,
-    skips while one is running, polls Peoplevox every 5 minutes in case callbacks were lost, and
-    runs again at once when the last run stopped at its time limit with packages left."""
+    """Launches one despatches run for every burst of Despatched / TrackingNumberReceived callbacks
+    (while one run works, the next may start up; never more than two), polls Peoplevox every 5
+    minutes in case callbacks were lost, and runs again at once when the last run stopped at its
+    time limit with packages left."""
     return inbox_sensor_tick(
         context,
         "peoplevox",
@@ -36,4 +41,5 @@ def peoplevox_despatch_events(context: dg.SensorEvaluationContext):
         partition=True,
         backlog_key=shopify_fulfilments.key,
         wanted=despatch_callback,
+        max_in_flight=DESPATCH_RUNS_IN_FLIGHT,
     )

@@ -129,6 +129,8 @@ def _run(state: SandboxState, version: str, query: str, variables: dict[str, Any
     actual = min(requested, calc.actual(data))
     bucket.refund(requested - actual)
     state.stats["points_spent"] += actual
+    # Per operation too, so a benchmark can say which reads spend the bucket.
+    state.stats[f"points_spent:{operation.name.value if operation.name else 'anonymous'}"] += actual
     out: dict[str, Any] = {}
     if result.errors:
         code = "INTERNAL_SERVER_ERROR"
