@@ -79,7 +79,7 @@ def fulfil_open_packages(
                 return
             rows = ledger_orders.get_many(con, order_ids)
             packages = ledger_despatches.for_orders(con, order_ids)
-            in_doubt = set(ledger_fulfilments.orders_in_state(con, "sending", order_ids))
+            in_doubt = ledger_fulfilments.orders_in_state(con, "sending", order_ids)
         tried.update(
             p.package_number for oid in order_ids for p in packages.get(oid, []) if p.state in states.OPEN
         )
