@@ -103,7 +103,8 @@ def _unreadable(held: HeldPackage) -> ExceptionRecord:
         kind=UNREADABLE,
         owner=states.OWNERS[UNREADABLE],
         message=f"Peoplevox's Despatch summary shows package {held.package_number or '(no number)'}{order} "
-        f"with {held.problem}; the package is held (not recorded, not fulfilled) and read again every run",
+        f"with {held.problem}; the package is held (nothing from these rows is recorded or fulfilled) "
+        "and read again every run",
         sales_order_number=held.sales_order_number,
         subject=held.package_number,
     )
