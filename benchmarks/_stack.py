@@ -269,3 +269,16 @@ class DagsterGraphQL:
                     return True
             time.sleep(2.0)
         return False
+
+    def wait_until_quiet(self, jobs: tuple[str, ...], quiet: float, timeout: float) -> bool:
+        """No run of `jobs` queued or running for `quiet` seconds in a row; False after `timeout`."""
+        deadline = time.monotonic() + timeout
+        since = time.monotonic()
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if any(r["jobName"] in jobs for r in self.runs(None, IN_FLIGHT)):
+                    since = time.monotonic()
+                elif time.monotonic() - since >= quiet:
+                    return True
+            time.sleep(2.0)
+        return False
