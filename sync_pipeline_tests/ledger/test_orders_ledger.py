@@ -255,7 +255,9 @@ def test_in_state_and_get_many(ledger: Ledger) -> None:
     _inject(ledger, ("SHP-2", gid(2)), ("SHP-3", gid(3)))
     with ledger.transaction() as con:
         injections.mark(con, "SHP-2", "accepted")
-        injections.set_items(con, "SHP-3", [{"ItemCode": "X", "Quantity": 2}])
+        injections.set_record(
+            con, "SHP-3", {"SalesOrderNumber": "SHP-3", "Site": "A"}, [{"ItemCode": "X", "Quantity": 2}]
+        )
         sending = injections.in_state(con, "sending")
         assert [i.sales_order_number for i in injections.in_state(con, "sending", limit=1)] == ["SHP-1"]
         found = injections.get_many(con, ["SHP-3", "SHP-404", "SHP-3"])
@@ -263,7 +265,7 @@ def test_in_state_and_get_many(ledger: Ledger) -> None:
     assert [i.sales_order_number for i in sending] == ["SHP-1", "SHP-3"]
     assert list(found) == ["SHP-3"]
     assert found["SHP-3"].items == [{"ItemCode": "X", "Quantity": 2}]
-    assert found["SHP-3"].header == {"SalesOrderNumber": "SHP-3"}
+    assert found["SHP-3"].header == {"SalesOrderNumber": "SHP-3", "Site": "A"}
 
 
 def test_accepted_numbers_before_status_least_recently_checked_first(ledger: Ledger) -> None:

@@ -1,6 +1,8 @@
 """Peoplevox sales-order injections: the write-ahead record of what we send and what came of it.
 
 Before a SaveData call the rows are recorded as `sending`; after it, `accepted` or `failed`.
+Once accepted, `header` and `items` are what Peoplevox holds: rows it refused are left out, and
+every change pushed later is recorded row by row as Peoplevox applied it.
 A row left in `sending` means the outcome is unknown (a crash or a lost response): the next
 run looks the order up in Peoplevox before sending anything again, so no order is created
 twice.
@@ -75,10 +77,16 @@ def mark(
     )
 
 
-def set_items(con: duckdb.DuckDBPyConnection, sales_order_number: str, items: list[dict[str, Any]]) -> None:
+def set_record(
+    con: duckdb.DuckDBPyConnection,
+    sales_order_number: str,
+    header: dict[str, Any],
+    items: list[dict[str, Any]],
+) -> None:
+    """What Peoplevox holds for this sales order now (after a partial acceptance or a pushed change)."""
     con.execute(
-        "UPDATE pvx_injections SET items = ? WHERE sales_order_number = ?",
-        [json.dumps(items, ensure_ascii=False), sales_order_number],
+        "UPDATE pvx_injections SET header = ?, items = ? WHERE sales_order_number = ?",
+        [json.dumps(header, ensure_ascii=False), json.dumps(items, ensure_ascii=False), sales_order_number],
     )
 
 

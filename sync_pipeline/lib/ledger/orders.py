@@ -39,6 +39,8 @@ class OrderRow:
     pvx_status_at: datetime | None
     change_pending: bool
     snapshot: dict[str, Any] | None
+    # When `snapshot` was read from Shopify (see migration 0004); None for rows written before.
+    snapshot_read_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,20 @@ def with_pending_change(con: duckdb.DuckDBPyConnection, limit: int = 1000) -> li
     return [r[0] for r in rows]
 
 
+def with_open_exceptions(
+    con: duckdb.DuckDBPyConnection, states: Sequence[str], kinds: Sequence[str], limit: int = 200
+) -> list[str]:
+    """Orders in one of `states` with an open exception of one of `kinds`, least recently touched first."""
+    state_marks, kind_marks = ", ".join("?" for _ in states), ", ".join("?" for _ in kinds)
+    rows = con.execute(
+        "SELECT o.shopify_order_id FROM orders o JOIN exceptions e ON e.shopify_order_id = o.shopify_order_id "
+        f"WHERE e.status = 'open' AND o.state IN ({state_marks}) AND e.kind IN ({kind_marks}) "
+        "GROUP BY o.shopify_order_id ORDER BY min(o.last_seen_at), o.shopify_order_id LIMIT ?",
+        [*states, *kinds, limit],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def next_release_due(con: duckdb.DuckDBPyConnection, state: str) -> datetime | None:
     row = con.execute("SELECT min(release_due_at) FROM orders WHERE state = ?", [state]).fetchone()
     return row[0] if row else None
@@ -198,6 +214,19 @@ def cancelled_but_active_in_warehouse(
         f"AND coalesce(o.pvx_status, '') NOT IN ({placeholders}) ORDER BY o.cancelled_at",
         list(inactive_statuses),
     ).fetchall()
+
+
+def mark_snapshots_read(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str], read_at: datetime) -> None:
+    """These orders' snapshots were read again, unchanged, at `read_at` (one statement for all)."""
+    wanted = [[i] for i in dict.fromkeys(order_ids)]
+    if not wanted:
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE reread_orders (id VARCHAR)")
+    con.executemany("INSERT INTO reread_orders VALUES (?)", wanted)
+    con.execute(
+        "UPDATE orders SET snapshot_read_at = ? WHERE shopify_order_id IN (SELECT id FROM reread_orders)",
+        [to_naive_utc(read_at)],
+    )
 
 
 def touch_status_checked(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> None:
