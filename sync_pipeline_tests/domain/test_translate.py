@@ -181,3 +181,43 @@ def test_every_order_has_exactly_one_outcome_and_every_unit_is_accounted_for(ord
     else:
         assert isinstance(result, HeldOrder) and result.exceptions
     assert translate(order) == result  # deterministic
+
+
+def test_text_peoplevox_could_never_receive_is_cleaned_from_customer_fields() -> None:
+    # U+FFFF / U+FFFE / a lone surrogate cannot appear in XML 1.0 at all (issue 16, item 1).
+    address = GOOD_ADDRESS.model_copy(
+        update={"address1": "1 High\uffff Street\ufffe", "city": "Lon\ud800don"}
+    )
+    result = translate(make_order(shipping_address=address, email="jane\x01@example.com"))
+    assert isinstance(result, TranslatedOrder)
+    assert (result.header.ShippingAddressLine1, result.header.ShippingAddressCity) == (
+        "1 High Street",
+        "London",
+    )
+    assert result.header.Email == "jane@example.com"
+
+
+def test_a_sku_peoplevox_could_never_receive_holds_the_order_naming_it() -> None:
+    result = translate(make_order(make_line("1", "TEE-BLK-M\x01", 1), make_line("2", "TEE-BLK-M", 1)))
+    assert isinstance(result, HeldOrder)
+    [problem] = result.exceptions
+    assert problem.kind is ExceptionKind.UNMAPPED_SKU
+    assert "SKU 'TEE-BLK-M\\x01' contains the character U+0001" in problem.message
+
+
+def test_a_config_value_peoplevox_could_never_receive_holds_the_order_naming_the_field() -> None:
+    default = RULES.routing.rules[-1]
+    broken = default.model_copy(update={"route": default.route.model_copy(update={"channel": "Shop\uffff"})})
+    rules = RULES.model_copy(
+        update={"routing": RULES.routing.model_copy(update={"rules": [*RULES.routing.rules[:-1], broken]})}
+    )
+    result = translate_order(make_order(), rules, KNOWN_ITEM_CODES)
+    assert isinstance(result, HeldOrder)
+    [problem] = result.exceptions
+    assert (problem.kind, problem.owner) == (ExceptionKind.UNSENDABLE_TEXT, Owner.ENGINEERING)
+    assert "ChannelName contains the character U+FFFF" in problem.message
+
+
+def test_a_fully_refunded_order_is_not_for_the_warehouse() -> None:
+    result = translate(make_order(financial_status="REFUNDED"))
+    assert isinstance(result, NotForWarehouse) and result.reason is NotForWarehouseReason.REFUNDED

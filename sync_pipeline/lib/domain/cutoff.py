@@ -100,7 +100,7 @@ def plan_change(
         message = (
             f"sales order {sent.sales_order_number}: Shopify changed ({what_changed}) but "
             f"{'; '.join(blockers)} cannot be applied automatically; nothing was pushed. "
-            f"Peoplevox has: {_contents(sent)}"
+            f"Peoplevox has: {contents(sent)}"
         )
         return ChangePlan(
             action=ChangeAction.EXCEPTION,
@@ -160,14 +160,15 @@ def _raised_rows(sent: TranslatedOrder, latest: TranslatedOrder) -> list[SalesOr
     return [item for item in latest.items if item.QuantityOrdered > before.get(item.ItemCode, 0)]
 
 
-def _contents(order: TranslatedOrder) -> str:
+def contents(order: TranslatedOrder) -> str:
+    """What a sales order holds, for people: `CODE × n, …`."""
     return ", ".join(f"{item.ItemCode} × {item.QuantityOrdered}" for item in order.items) or "no items"
 
 
 def _after_cutoff(sent: TranslatedOrder, what_changed: str, status: str) -> ChangePlan:
     message = (
         f"sales order {sent.sales_order_number} is {status} in Peoplevox, past the point where changes "
-        f"are pushed automatically. Shopify changed: {what_changed}. Peoplevox has: {_contents(sent)} "
+        f"are pushed automatically. Shopify changed: {what_changed}. Peoplevox has: {contents(sent)} "
         f"to {sent.header.ContactName}, {sent.header.ShippingAddressPostcode} {sent.header.ShippingAddressCountry}"
     )
     return ChangePlan(
@@ -175,3 +176,27 @@ def _after_cutoff(sent: TranslatedOrder, what_changed: str, status: str) -> Chan
         summary=what_changed,
         exceptions=(OrderException.of(ExceptionKind.CHANGE_AFTER_CUTOFF, message),),
     )
+
+
+def applied_update(
+    sent: TranslatedOrder,
+    latest: TranslatedOrder,
+    plan: ChangePlan,
+    header_accepted: bool,
+    items_accepted: tuple[bool, ...],
+) -> TranslatedOrder:
+    """What Peoplevox holds after an UPDATE plan was pushed and it accepted only some rows.
+
+    `items_accepted` pairs with `plan.item_rows`. Peoplevox applies each row of a SaveData call
+    on its own, so a refused row leaves that part of the order as it was, and the next plan must
+    start from exactly this.
+    """
+    header = sent.header
+    if plan.header_updates and header_accepted:
+        changed = {c: getattr(latest.header, c) for c in plan.header_updates if c != "SalesOrderNumber"}
+        header = header.model_copy(update=changed)
+    items = {item.ItemCode: item for item in sent.items}
+    for row, accepted in zip(plan.item_rows, items_accepted, strict=True):
+        if accepted:
+            items[row.ItemCode] = row
+    return sent.model_copy(update={"header": header, "items": tuple(items.values())})

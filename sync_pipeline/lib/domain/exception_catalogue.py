@@ -124,6 +124,34 @@ _ENTRIES: tuple[KindInfo, ...] = (
         "Resolve it with a note once the sales order in Peoplevox is right.",
         Delays.DESPATCH, 3,
     ),
+    KindInfo(
+        "unsendable_text", "orders", Owner.INTEGRATION,
+        "A value of the sales order holds a character no Peoplevox request can carry (XML 1.0 forbids it) "
+        "even after cleaning; the message names the column. Customer text is cleaned, so this is a "
+        "configuration value (a route's site, channel or service). The order is held; the others go on.",
+        "Correct the value the message names (usually in `data/config/routing.yaml`).",
+        Clears.AUTOMATICALLY,
+        "The release run re-checks held orders every run: once the value is sendable the order goes to "
+        "Peoplevox and the exception closes.",
+        Delays.DESPATCH, 4,
+    ),
+    KindInfo(
+        "cancel_not_confirmed", "orders", Owner.CX,
+        "We asked Peoplevox to cancel a sales order and it accepted the request, but reading the order back "
+        "it is not cancelled (a tenant where only people can cancel).",
+        "Cancel the sales order in Peoplevox by hand before it ships.",
+        Clears.AUTOMATICALLY,
+        "Closes when a later run reads the order back as Cancelled in Peoplevox.",
+        Delays.MONEY, 4,
+    ),
+    KindInfo(
+        "cancelled_by_warehouse", "orders", Owner.CX,
+        "Peoplevox reports the sales order as Cancelled while Shopify still wants it shipped: nothing will ship.",
+        "Cancel and refund the order in Shopify, or have the warehouse re-create the sales order.",
+        Clears.AUTOMATICALLY,
+        "Closes when the order is cancelled (or fully refunded) in Shopify too; otherwise resolve it with a note.",
+        Delays.DESPATCH, 4,
+    ),
     # ---- despatches (Peoplevox → Shopify), docs/despatches_flow.md
     KindInfo(
         "fulfillment_on_hold", "despatches", Owner.CX,

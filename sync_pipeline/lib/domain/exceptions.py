@@ -17,6 +17,9 @@ class ExceptionKind(StrEnum):
     BAD_ADDRESS = "bad_address"
     CHANGE_AFTER_CUTOFF = "change_after_cutoff"
     NEEDS_MANUAL_EDIT = "needs_manual_edit"
+    # A value no Peoplevox request can carry (XML 1.0 forbids the character), after cleaning:
+    # in practice a routing or config value, since customer text is cleaned and SKUs refused.
+    UNSENDABLE_TEXT = "unsendable_text"
 
 
 # Owners come from the one catalogue (lib/domain/exception_catalogue.py).

@@ -12,11 +12,14 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .text import unsendable_character
+
 
 class UnmappedReason(StrEnum):
     BLANK_SKU = "blank_sku"
     UNKNOWN_SKU = "unknown_sku"
     OVERRIDE_TARGET_UNKNOWN = "override_target_unknown"
+    UNSENDABLE = "unsendable"
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,17 @@ def map_sku(sku: str | None, known_item_codes: Set[str], overrides: Mapping[str,
     if sku is None or not sku.strip():
         return Unmapped(sku, UnmappedReason.BLANK_SKU, "the line has no SKU")
     override = overrides.get(sku)
+    for field, code in (("SKU", sku), ("override item code", override)):
+        bad = unsendable_character(code) if code is not None else None
+        if bad is not None:
+            # No Peoplevox request can carry it, so no item type can have it; never cleaned up,
+            # because a changed SKU would pick a different item.
+            return Unmapped(
+                sku,
+                UnmappedReason.UNSENDABLE,
+                f"{field} {code!r} contains the character {bad}, which cannot be sent to Peoplevox; "
+                "correct it in Shopify (or in sku_overrides.yaml)",
+            )
     if override is not None:
         if override in known_item_codes:
             return Mapped(sku, override, via_override=True)

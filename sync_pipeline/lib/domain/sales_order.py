@@ -98,12 +98,14 @@ class HeldOrder(BaseModel):
 
 class NotForWarehouseReason(StrEnum):
     CANCELLED = "cancelled"
+    REFUNDED = "refunded"
     NOTHING_TO_SHIP = "nothing_to_ship"
 
 
 class NotForWarehouse(BaseModel):
     """Nothing for the warehouse to do: a normal outcome (gift cards only, digital goods,
-    everything refunded, cancelled), not an exception; the ledger records it and moves on."""
+    everything refunded, cancelled, fully refunded), not an exception; the ledger records it and
+    moves on. Once the warehouse has the order, any of these means cancelling it there."""
 
     model_config = ConfigDict(frozen=True)
 

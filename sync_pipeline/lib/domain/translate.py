@@ -31,7 +31,7 @@ from .sales_order import (
 )
 from .sales_order_number import sales_order_number
 from .shippable import shippable_lines
-from .text import label_text, neutralise_formula, visible_text
+from .text import label_text, neutralise_formula, unsendable_character, visible_text
 
 PENNY = Decimal("0.01")
 CONTACT_NAME_LIMIT = 100
@@ -53,6 +53,14 @@ def translate_order(order: ShopOrder, rules: BusinessRules, known_item_codes: Se
             reason=NotForWarehouseReason.CANCELLED,
             message=f"order {order.name} is cancelled in Shopify",
         )
+    if order.financial_status.upper() == "REFUNDED":
+        # Every penny went back: nothing is left to ship for, whatever the lines still say.
+        return NotForWarehouse(
+            order_id=order.id,
+            sales_order_number=number,
+            reason=NotForWarehouseReason.REFUNDED,
+            message=f"order {order.name} is fully refunded in Shopify",
+        )
     lines = shippable_lines(order.lines)
     if not lines:
         return NotForWarehouse(
@@ -70,7 +78,7 @@ def translate_order(order: ShopOrder, rules: BusinessRules, known_item_codes: Se
     if exceptions:
         return HeldOrder(order_id=order.id, sales_order_number=number, exceptions=tuple(exceptions))
     route = choose_route(order, rules.routing)
-    return TranslatedOrder(
+    translated = TranslatedOrder(
         order_id=order.id,
         sales_order_number=number,
         header=_header(order, number, route),
@@ -78,6 +86,34 @@ def translate_order(order: ShopOrder, rules: BusinessRules, known_item_codes: Se
         priority=route.priority,
         route_rule=route.rule_name,
     )
+    unsendable = _unsendable_fields(translated)
+    if unsendable:
+        return HeldOrder(order_id=order.id, sales_order_number=number, exceptions=tuple(unsendable))
+    return translated
+
+
+def _unsendable_fields(translated: TranslatedOrder) -> list[OrderException]:
+    """Every value that would still break the SaveData request, named by its column.
+
+    Customer text is cleaned and SKUs are checked before this, so what is left comes from
+    configuration (a route's site, channel or service): one order is held, not the run.
+    """
+    rows = [translated.header.as_csv_row(), *(item.as_csv_row() for item in translated.items)]
+    found: dict[str, str] = {}
+    for row in rows:
+        for column, value in row.items():
+            bad = unsendable_character(value)
+            if bad is not None:
+                found.setdefault(column, bad)
+    return [
+        OrderException.of(
+            ExceptionKind.UNSENDABLE_TEXT,
+            f"order {translated.sales_order_number}: {column} contains the character {bad}, which "
+            f"cannot be sent to Peoplevox (route rule {translated.route_rule!r}); correct it and the "
+            "order goes on the next release run",
+        )
+        for column, bad in found.items()
+    ]
 
 
 def _map_units(
