@@ -1,0 +1,1 @@
+"""In-memory stand-ins of Shopify and Peoplevox that obey the orders flow's ports, strictly."""
