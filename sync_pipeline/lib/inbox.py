@@ -11,6 +11,12 @@ event cannot be put in place: a marker without its event would answer the sender
 
 Events hold customer names, addresses and phone numbers, so every file is created 0600 and
 every directory 0700 (owner only), whatever the process umask.
+
+Names start with the wall clock in nanoseconds, but never at or below the newest name already
+in the directory (read once per process, then remembered): if the clock steps back (NTP, a VM
+resumed), a new event still sorts after the consumers' cursors instead of being skipped until
+the next poll. Two receiver processes keep this order each; between them it is arrival order
+as far as their clocks agree.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -57,6 +64,21 @@ class Inbox:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.rejections = RejectionLog(self.root / "rejected.jsonl")
+        self._newest: dict[str, int] = {}  # per source: the last name stamp this process used
+        self._stamp_lock = threading.Lock()
+
+    def _stamp(self, source: str, directory: Path) -> int:
+        """A name stamp after every event already in the directory, even if the clock went back."""
+        with self._stamp_lock:
+            newest = self._newest.get(source)
+            if newest is None:
+                stamps = (
+                    n[:20] for n in os.listdir(directory) if n.endswith(".json") and not n.startswith(".")
+                )
+                newest = max((int(s) for s in stamps if s.isdigit()), default=0)
+            stamp = max(time.time_ns(), newest + 1)
+            self._newest[source] = stamp
+            return stamp
 
     def _dir(self, source: str) -> Path:
         if source not in SOURCES:
@@ -89,7 +111,7 @@ class Inbox:
         directory = self._dir(source)
         _private_dir(self.root)
         _private_dir(directory)
-        name = f"{time.time_ns():020d}-{uuid.uuid4().hex}.json"
+        name = f"{self._stamp(source, directory):020d}-{uuid.uuid4().hex}.json"
         tmp = directory / f".{name}.tmp"
         # ensure_ascii: a JSON body may carry a lone surrogate escape (\udc80), which has no
         # UTF-8 form; escaped, it round-trips instead of failing the write.

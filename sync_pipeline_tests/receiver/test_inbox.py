@@ -77,3 +77,19 @@ def test_a_failed_write_leaves_no_marker_so_the_retry_is_stored(
     assert retried is not None and retried.load() == {"n": 1}
     assert inbox.write("shopify", {"n": 1}, dedupe_key="webhook:1") is None  # now a real duplicate
     assert [name for name in os.listdir(tmp_path / "shopify") if name.endswith(".tmp")] == []
+
+
+def test_an_event_written_after_the_clock_steps_back_still_sorts_after_the_cursor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: names used the wall clock alone, so after a step back a new event sorted before
+    the consumers' cursor and was skipped until the next poll."""
+    clock = iter([2_000_000_000_000_000_000, 1_000_000_000_000_000_000, 1_000_000_000_000_000_001])
+    monkeypatch.setattr("sync_pipeline.lib.inbox.time.time_ns", lambda: next(clock))
+    inbox = Inbox(tmp_path)
+    first = inbox.write("shopify", {"n": 1})
+    assert first is not None
+    second = inbox.write("shopify", {"n": 2})  # the clock stepped back a long way
+    restarted = Inbox(tmp_path).write("shopify", {"n": 3})  # and a new process starts
+    assert [item.load()["n"] for item in inbox.since("shopify", after=first.name)] == [2, 3]
+    assert second is not None and restarted is not None and first.name < second.name < restarted.name
