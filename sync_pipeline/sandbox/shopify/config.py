@@ -29,6 +29,11 @@ class FaultSettings(BaseModel):
         0, ge=0, description="apply the next N mutations, then hold the answer and fail it 504 (counts down)"
     )
     lose_answer_seconds: float = Field(0.0, ge=0, description="how long a lost answer is held before the 504")
+    same_second_updates: bool = Field(
+        False,
+        description="changes within one second keep the order's updatedAt, as Shopify's one-second "
+        "resolution does (off: every change moves updatedAt on by at least a second)",
+    )
     webhook_drop_rate: float = Field(0.0, ge=0, le=1)
     webhook_duplicate_rate: float = Field(0.0, ge=0, le=1)
     webhook_duplicate_fresh_id_rate: float = Field(

@@ -111,6 +111,7 @@ def _order_action(action: str) -> Handler:
 def _faults(state: SandboxState, _: Request, spec: FaultSettings) -> dict[str, Any]:
     state.config.faults = spec
     state.dispatcher.config.faults = spec
+    state.store.same_second_updates = spec.same_second_updates
     return spec.model_dump()
 
 

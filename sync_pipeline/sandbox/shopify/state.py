@@ -28,6 +28,7 @@ class SandboxState:
         self.bucket = LeakyBucket(size, rate)
         self.dispatcher = Dispatcher(self.store, config)
         self.store.emit = self.dispatcher.emit
+        self.store.same_second_updates = config.faults.same_second_updates
         self.root = Root(self.store)
         self.random = random.Random(config.faults.seed)
         self.stats: Counter[str] = Counter()

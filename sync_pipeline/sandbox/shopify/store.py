@@ -18,7 +18,9 @@ Assumptions (stricter where Shopify's behaviour is not documented):
 - A bundle line is exploded into its components, all in one `lineItemGroup`; the bundle price is
   spread over the components by their own list price (rounded to pennies).
 - Timestamps have whole-second precision, as Shopify returns them; an order's `updatedAt` moves
-  forward by at least one second on every change, so it is strictly monotonic per order.
+  forward by at least one second on every change, so it is strictly monotonic per order, unless
+  `same_second_updates` is on: then two changes in one second share a version, as they do on
+  real Shopify, and only the content tells them apart.
 - Changing only the shipping address fires `orders/updated`, not `orders/edited` (that topic
   belongs to order edits of line items).
 - An order has at most one shipping line, set when it is placed (default: a free "Standard" /
@@ -88,6 +90,7 @@ class Store:
         # Emails Shopify would send to customers: {order, fulfillment, kind, tracking_numbers, at}.
         self.emails: list[dict[str, Any]] = []
         self.emit: Emit = lambda topic, payload: None
+        self.same_second_updates = False
         for name in location_names or ["Warehouse"]:
             self.add_location(name)
 
@@ -201,7 +204,8 @@ class Store:
         self._touch(order)
 
     def _touch(self, order: Order) -> None:
-        order.updated_at = max(_now(), order.updated_at + timedelta(seconds=1))
+        step = timedelta(0) if self.same_second_updates else timedelta(seconds=1)
+        order.updated_at = max(_now(), order.updated_at + step)
 
     def _lines_for(self, spec: LineSpec) -> list[LineItem]:
         variant = self.variant_by_sku(spec.sku)
