@@ -75,7 +75,7 @@ def test_snapshot_round_trips_through_the_ledger(tmp_path_factory, order, seen) 
     # One file per test run (migrating a new file per example is slow); each example overwrites.
     ledger = _shared_ledger(tmp_path_factory.getbasetemp() / "records_round_trip.duckdb")
     with ledger.transaction() as con:
-        ledger_orders.upsert(con, [order_row(order, seen, "SHP-", None)])
+        ledger_orders.upsert(con, [order_row(order, seen, "SHP-", None, NOW)])
         ledger_orders.replace_lines(con, [order.id], line_rows(order))
         row = ledger_orders.get_many(con, [order.id])[order.id]
         lines = con.execute(
@@ -107,7 +107,7 @@ def test_reading_the_same_snapshot_back_is_an_unchanged_observation(tmp_path: Pa
     seen = observe(None, order, NOW, 900, 30)
     ledger = Ledger(tmp_path / "ledger.duckdb")
     with ledger.transaction() as con:
-        ledger_orders.upsert(con, [order_row(order, seen, "SHP-", None)])
+        ledger_orders.upsert(con, [order_row(order, seen, "SHP-", None, NOW)])
         row = ledger_orders.get_many(con, [order.id])[order.id]
     again = observe(previous_from_row(row), order, NOW + timedelta(minutes=5), 900, 30)
     assert again.changed is False
@@ -117,7 +117,7 @@ def test_reading_the_same_snapshot_back_is_an_unchanged_observation(tmp_path: Pa
 def test_order_row_keeps_what_other_steps_wrote() -> None:
     order = make_order()
     seen = observe(None, order, NOW, 900, 30)
-    first = order_row(order, seen, "SHP-", None)
+    first = order_row(order, seen, "SHP-", None, NOW)
     assert first.sales_order_number == "SHP-5678901234567"
     assert first.legacy_id == 5678901234567
     assert (first.site, first.channel, first.pvx_status, first.fulfillment_status) == (None, None, None, None)
@@ -132,7 +132,7 @@ def test_order_row_keeps_what_other_steps_wrote() -> None:
             "fulfillment_status": "UNFULFILLED",
         }
     )
-    again = order_row(order, seen, "NEW-", before)
+    again = order_row(order, seen, "NEW-", before, NOW)
     assert again.sales_order_number == "OLD-5678901234567"  # never renumbered once known
     assert (again.site, again.channel, again.pvx_status, again.fulfillment_status) == (
         "PrimarySite",
@@ -170,4 +170,4 @@ def test_line_rows_carry_bundle_groups() -> None:
 def test_order_row_refuses_an_id_with_no_number(bad_id: str) -> None:
     order = make_order(id=bad_id)
     with pytest.raises(ValueError, match="not a Shopify order id"):
-        order_row(order, observe(None, order, NOW, 900, 30), "SHP-", None)
+        order_row(order, observe(None, order, NOW, 900, 30), "SHP-", None, NOW)

@@ -258,8 +258,12 @@ def test_edited_order_goes_back_to_awaiting_release_with_its_original_due_time(f
         ({"cancelled_at": NOW}, True),
         ({"lines": (make_line(quantity=2),)}, True),
         ({"shipping_address": GOOD_ADDRESS.model_copy(update={"city": "Leeds"})}, True),
-        ({"email": "other@example.com"}, False),
-        ({"financial_status": "PARTIALLY_REFUNDED"}, False),
+        # The release step plans these against what Peoplevox holds: a new email or shipping
+        # method is pushed, a refund may leave nothing to ship for (issue 14, defect 2).
+        ({"email": "other@example.com"}, True),
+        ({"shipping_line_title": "Express"}, True),
+        ({"financial_status": "PARTIALLY_REFUNDED"}, True),
+        ({"financial_status": "REFUNDED"}, True),
     ],
 )
 def test_warehouse_states_flag_material_changes(warehouse_state: str, update: dict, material: bool) -> None:

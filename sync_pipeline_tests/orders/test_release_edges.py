@@ -1,15 +1,19 @@
-"""Release's edge cases against both sandboxes: a race with ingest, and a partly refused order."""
+"""Release's edge cases against both sandboxes: races with ingest (also within one second), and a
+partly refused order."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sync_pipeline.lib.flows.catalogue import refresh
 from sync_pipeline.lib.flows.orders.ingest import ingest
+from sync_pipeline.lib.flows.orders.observed import record_orders
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
 from sync_pipeline.lib.ledger.catalogue import ItemTypeRow
+from sync_pipeline.sandbox.shopify.config import FaultSettings
 from sync_pipeline.sandbox.shopify.control import (
     AddressSpec,
     CancelSpec,
@@ -80,3 +84,31 @@ def test_an_order_with_a_refused_item_is_live_and_its_cancellation_still_reaches
     second = release(stack.source, stack.warehouse, stack.ledger, stack.rules, "test", datetime.now(UTC))
     assert second.changes == {"cancel": 1}
     assert stack.pvx.state().orders[0].status == "Cancelled"
+
+
+def test_a_cancellation_in_the_second_the_order_was_read_is_not_released(stack: Stack) -> None:
+    """Shopify's updatedAt has one-second resolution: the sandbox's `same_second_updates` lets a
+    cancellation land in the second an ingest read the order, with the same updatedAt."""
+    stack.shop.set_faults(FaultSettings(same_second_updates=True))
+    refresh(stack.source, stack.warehouse, stack.ledger, stack.rules)
+    for _attempt in range(10):
+        # Start on a fresh second so the read and the cancellation fit in one (retried if not).
+        time.sleep(1.02 - time.time() % 1)
+        placed = stack.shop.place_order(
+            OrderSpec(lines=[LineSpec(sku="TEE-BLK-M")], shipping_address=ADDRESS)
+        )
+        read_at = datetime.now(UTC)
+        [first] = stack.source.orders_by_ids([placed["id"]]).values()
+        stack.shop.cancel_order(placed["id"], CancelSpec())
+        [second] = stack.source.orders_by_ids([placed["id"]]).values()
+        # The flow's own recording of that first read (as ingest records it).
+        record_orders(stack.ledger, [first], stack.rules, "ingest", read_at, read_at)
+        if second.updated_at == first.updated_at:
+            break
+    assert second.updated_at == first.updated_at and second.cancelled_at is not None
+    report = release(stack.source, stack.warehouse, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    assert report.injected == 0
+    assert stack.pvx.state().orders == []
+    with stack.ledger.transaction() as con:
+        states = con.execute("SELECT state FROM orders WHERE shopify_order_id = ?", [placed["id"]]).fetchall()
+    assert states == [("cancelled_before_release",)]

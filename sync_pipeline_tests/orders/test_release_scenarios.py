@@ -142,9 +142,12 @@ def test_an_address_edit_ingested_while_release_reads_shopify_supersedes_the_old
             return before
 
     report = release(EditedMeanwhile(), stack.warehouse, stack.ledger, stack.rules, "test", _now())  # type: ignore[arg-type]
-    # The pass that read the old version left it; the run's next pass sent the new one, once.
-    assert report.superseded == 1 and report.injected == 1, report.summary
-    assert report.reread_in_full == 0  # ingest stored the new version: no full read was needed
+    # The old version is never sent. Either the pass that read it finds the ledger's newer one and
+    # leaves it (superseded) for the next pass, with nothing read again in full; or the ingest
+    # read was within the second of its version (unsettled), so release reads the order in full
+    # and sends the new version at once.
+    assert (report.superseded, report.reread_in_full) in {(1, 0), (0, 1)}, report.summary
+    assert report.injected == 1, report.summary
     [order] = stack.pvx.state().orders
     assert order.fields["ShippingAddressLine1"] == "12 Baker Street"
     assert _saved_rows(stack, "Sales orders") == 1

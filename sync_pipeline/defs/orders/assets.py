@@ -115,15 +115,17 @@ def peoplevox_sales_order_statuses(
 ) -> dg.MaterializeResult:
     """Where each sales order is in the warehouse (New, Allocated, Picking, Packed, Despatched).
 
-    Applies the status callbacks Peoplevox sent since the last run, then polls the open orders
-    least recently checked, so a lost callback is caught. CX reads these statuses in the order
-    trace; the cut-off rule reads them before pushing a change.
+    Reads from Peoplevox the status of every sales order a callback named since the last run (a
+    callback only says "this order changed"), then polls the open orders least recently checked,
+    so a lost callback is caught. An order the warehouse cancelled on its own is flagged for CX.
+    CX reads these statuses in the order trace; the cut-off rule reads them before pushing a change.
     """
     book = ledger.get_ledger()
     report = StatusReport()
     actor = f"run:{context.run.run_id[:8]}"
     inbox = Inbox(ledger.data_path / "inbox")
-    from_inbox(inbox, book, actor, report)
+    warehouse = PeoplevoxWarehouse(peoplevox.get_client())
+    from_inbox(inbox, warehouse, book, actor, report)
     inbox.prune("peoplevox", INBOX_RETENTION_SECONDS)
-    poll(PeoplevoxWarehouse(peoplevox.get_client()), book, actor, report)
+    poll(warehouse, book, actor, report)
     return dg.MaterializeResult(metadata=status_metadata(report))

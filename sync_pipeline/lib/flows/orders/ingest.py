@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
@@ -17,14 +17,12 @@ from itertools import islice
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.orders import state
+from sync_pipeline.lib.flows.orders.observed import Recorded, record_orders, settled
 from sync_pipeline.lib.flows.orders.ports import OrdersSource
-from sync_pipeline.lib.flows.orders.records import aware, line_rows, order_row, previous_from_row
+from sync_pipeline.lib.flows.orders.records import aware
 from sync_pipeline.lib.inbox import Inbox
-from sync_pipeline.lib.ledger import Ledger, OrderEvent
-from sync_pipeline.lib.ledger import events as ledger_events
-from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
+from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import orders as ledger_orders
-from sync_pipeline.lib.ledger.orders import OrderRow
 
 CURSOR = "shopify_orders_updated_at"
 # Re-read a little before the cursor: Shopify's updated_at index is eventually consistent, and
@@ -35,7 +33,6 @@ CHUNK = 250
 # One incremental run's share of a backlog (see `ingest`).
 MAX_CHANGED_ORDERS_PER_RUN = 3000
 MAX_SECONDS_PER_RUN = 90.0
-HOLD_KINDS = ("unmapped_sku", "bad_address", "injection_failed")
 
 
 @dataclass
@@ -49,72 +46,11 @@ class IngestReport:
     pending_changes: int = 0
     caught_up: bool = True
 
-
-def _chunks(orders: Iterable[ShopOrder], size: int) -> Iterator[list[ShopOrder]]:
-    iterator = iter(orders)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def record_orders(
-    ledger: Ledger,
-    orders: list[ShopOrder],
-    rules: BusinessRules,
-    actor: str,
-    now: datetime,
-    report: IngestReport,
-) -> None:
-    """Observe one chunk of fresh orders and write rows, lines, events in one transaction."""
-    with ledger.transaction() as con:
-        known = ledger_orders.get_many(con, [o.id for o in orders])
-        # Keyed by order id: a read by updated_at may serve an order edited mid-read twice; the
-        # later copy is observed against the earlier one and wins (one row, one set of lines).
-        rows: dict[str, OrderRow] = {}
-        changed_orders: dict[str, ShopOrder] = {}
-        new_events, resolved = [], []
-        for order in orders:
-            before = known.get(order.id)
-            previous = previous_from_row(before) if before else None
-            seen = state.observe(
-                previous, order, now, rules.orders.hold_window_seconds, rules.orders.max_order_age_days
-            )
-            report.orders_read += 1
-            if not seen.changed:
-                continue
-            report.orders_changed += 1
-            rows[order.id] = known[order.id] = order_row(order, seen, rules.orders.sales_order_prefix, before)
-            changed_orders[order.id] = order
-            if before is None:
-                new_events.append(
-                    OrderEvent(order.id, "seen", actor, reason=f"{order.name} first read from Shopify")
-                )
-            new_events.extend(
-                OrderEvent(order.id, e.kind.value, actor, reason=e.message) for e in seen.events
-            )
-            old_state = before.state if before else None
-            if seen.state != old_state:
-                new_events.append(
-                    OrderEvent(
-                        order.id, "state_changed", actor, reason=f"{old_state or 'new'} → {seen.state}"
-                    )
-                )
-                report.states[seen.state] += 1
-            if seen.state in (state.CANCELLED_BEFORE_RELEASE, state.AWAITING_RELEASE) and old_state in (
-                state.HELD,
-                state.INJECTION_FAILED,
-            ):
-                resolved.append(order.id)
-            for e in seen.events:
-                report.events[e.kind.value] += 1
-        ledger_orders.upsert(con, rows.values())
-        ledger_orders.replace_lines(
-            con, list(changed_orders), [line for o in changed_orders.values() for line in line_rows(o)]
-        )
-        ledger_events.append(con, new_events)
-        for order_id in resolved:
-            ledger_exceptions.resolve_for_order(
-                con, order_id, HOLD_KINDS, "order changed in Shopify; re-evaluated"
-            )
+    def add(self, recorded: Recorded) -> None:
+        self.orders_read += recorded.read
+        self.orders_changed += recorded.changed
+        self.events.update(recorded.events)
+        self.states.update(recorded.states)
 
 
 def ingest(
@@ -137,6 +73,10 @@ def ingest(
     """
     report = IngestReport()
     started = time.monotonic()
+
+    def moment() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started)
+
     stored = ledger.get_cursor(CURSOR)
     if window is not None:
         orders: Iterable[ShopOrder] = source.orders_created_between(*window)
@@ -144,13 +84,25 @@ def ingest(
         since = datetime.fromisoformat(stored) - CURSOR_OVERLAP if stored else now - initial_lookback
         orders = source.orders_updated_since(since)
     newest: datetime | None = None
-    for chunk in _chunks(orders, CHUNK):
-        record_orders(ledger, chunk, rules, actor, now, report)
+    unsettled: datetime | None = None
+    iterator = iter(orders)
+    # A page fetched while one chunk was gathered may feed the next: the earliest moment any
+    # order of a chunk can have been read is when the chunk before it began to be gathered.
+    earlier_start = this_start = now
+    while chunk := list(islice(iterator, CHUNK)):
+        recorded = record_orders(ledger, chunk, rules, actor, now, read_at=earlier_start)
+        earlier_start, this_start = this_start, moment()
+        report.add(recorded)
         newest = max([newest or aware(chunk[0].updated_at), *(aware(o.updated_at) for o in chunk)])  # type: ignore[type-var]
         if window is None and newest is not None:
+            if recorded.oldest_unsettled is not None:
+                unsettled = min(unsettled or recorded.oldest_unsettled, recorded.oldest_unsettled)
+            # Never so far past a version read within its own second that the next poll's overlap
+            # misses it: a second change in that second keeps the same updatedAt.
+            cursor = newest if unsettled is None else min(newest, unsettled + CURSOR_OVERLAP)
             # Advance after each chunk is committed: a crash re-reads at most one chunk.
-            ledger.set_cursor(CURSOR, newest.isoformat())
-            progressed = stored is None or newest > datetime.fromisoformat(stored)
+            ledger.set_cursor(CURSOR, cursor.isoformat())
+            progressed = stored is None or cursor > datetime.fromisoformat(stored)
             over_budget = (
                 report.orders_changed >= max_changed_orders or time.monotonic() - started >= max_seconds
             )
@@ -158,7 +110,7 @@ def ingest(
                 report.caught_up = False
                 break
     # A backfill leaves the cursor alone, so it reports the stored one, not the window's newest.
-    report.cursor = newest.isoformat() if newest and window is None else ledger.get_cursor(CURSOR)
+    report.cursor = ledger.get_cursor(CURSOR)
     summarize(ledger, report)
     return report
 
@@ -198,17 +150,23 @@ def ingest_notified(
         notified[order_id] = max(moment, notified.get(order_id, moment))
     with ledger.transaction() as con:
         known = ledger_orders.get_many(con, notified)
-    behind = [
-        oid
-        for oid, moment in notified.items()
-        if oid not in known
-        or known[oid].shopify_updated_at is None
-        or aware(known[oid].shopify_updated_at) < moment  # type: ignore[operator]
-    ]
-    report = IngestReport()
+    behind = [oid for oid, moment in notified.items() if _behind(known.get(oid), moment)]
+    report, started = IngestReport(), time.monotonic()
     for start in range(0, len(behind), CHUNK):
+        read_at = now + timedelta(seconds=time.monotonic() - started)
         fresh = source.orders_by_ids(behind[start : start + CHUNK])
         if fresh:
-            record_orders(ledger, list(fresh.values()), rules, actor, now, report)
+            report.add(record_orders(ledger, list(fresh.values()), rules, actor, now, read_at))
     ledger.set_cursor(WEBHOOK_CURSOR, items[-1].name)
     return len(behind)
+
+
+def _behind(row: ledger_orders.OrderRow | None, notified_version: datetime) -> bool:
+    """The ledger may not hold the version a webhook named: unknown, older, or the same second
+    read before that second was over (a second change in it keeps the same updatedAt)."""
+    if row is None or row.shopify_updated_at is None:
+        return True
+    held = aware(row.shopify_updated_at)
+    if held < notified_version:  # type: ignore[operator]
+        return True
+    return held == notified_version and not settled(row.shopify_updated_at, row.snapshot_read_at)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from sync_pipeline.lib.domain.sales_order import SalesOrderHeader, SalesOrderItem
+from sync_pipeline.lib.domain.text import unsendable_character
 from sync_pipeline.lib.flows.orders.ports import (
     BatchRefusedError,
     RowResult,
@@ -46,6 +47,15 @@ class PeoplevoxWarehouse:
     def _save(self, template: str, rows: list[dict[str, str]], keys: Sequence[str]) -> list[RowResult]:
         if not rows:
             return []
+        for key, row in zip(keys, rows, strict=True):
+            for column, value in row.items():
+                bad = unsendable_character(value)
+                if bad is not None:
+                    # The client would refuse to build the request; say which row and field,
+                    # so the caller isolates this row and names it, instead of failing the run.
+                    raise BatchRefusedError(
+                        f"{key}: {column} contains the character {bad}, which cannot be sent to Peoplevox"
+                    )
         try:
             return _results(self.client.save_data(template, rows), keys)
         except SaveOutcomeUnknown as error:

@@ -31,7 +31,9 @@ def previous_from_row(row: OrderRow) -> Previous:
     )
 
 
-def order_row(order: ShopOrder, observation: Observation, prefix: str, before: OrderRow | None) -> OrderRow:
+def order_row(
+    order: ShopOrder, observation: Observation, prefix: str, before: OrderRow | None, read_at: datetime
+) -> OrderRow:
     created = naive(order.created_at)
     return OrderRow(
         shopify_order_id=order.id,
@@ -57,6 +59,7 @@ def order_row(order: ShopOrder, observation: Observation, prefix: str, before: O
         pvx_status_at=before.pvx_status_at if before else None,
         change_pending=observation.change_pending,
         snapshot=order.model_dump(mode="json"),
+        snapshot_read_at=naive(read_at),
     )
 
 

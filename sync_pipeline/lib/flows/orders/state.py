@@ -14,7 +14,9 @@ States:
 - `injecting`: sent to Peoplevox, outcome not yet recorded (the next run looks it up).
 - `injection_failed`: Peoplevox refused it; an `injection_failed` exception carries its text.
 - `in_warehouse`: Peoplevox accepted it. Later Shopify changes set `change_pending`.
-- `cancelled_in_warehouse`: cancelled in Peoplevox at our request.
+- `cancelled_in_warehouse`: cancelled in Peoplevox at our request (Peoplevox confirmed it).
+- `cancelled_by_warehouse`: Peoplevox cancelled it while Shopify still wants it shipped; a
+  `cancelled_by_warehouse` exception asks CX to settle it with the customer.
 """
 
 from __future__ import annotations
@@ -35,18 +37,29 @@ INJECTING = "injecting"
 INJECTION_FAILED = "injection_failed"
 IN_WAREHOUSE = "in_warehouse"
 CANCELLED_IN_WAREHOUSE = "cancelled_in_warehouse"
+CANCELLED_BY_WAREHOUSE = "cancelled_by_warehouse"
 
 # Once Peoplevox may have the order, Shopify changes are changes to push (or to flag), never a
 # reason to re-release.
-WAREHOUSE_STATES = frozenset({INJECTING, IN_WAREHOUSE, CANCELLED_IN_WAREHOUSE})
+WAREHOUSE_STATES = frozenset({INJECTING, IN_WAREHOUSE, CANCELLED_IN_WAREHOUSE, CANCELLED_BY_WAREHOUSE})
 # Still ours: a change just re-evaluates the order at release.
 PRE_RELEASE_STATES = frozenset(
     {AWAITING_PAYMENT, AWAITING_RELEASE, HELD, NOT_FOR_WAREHOUSE, CANCELLED_BEFORE_RELEASE, INJECTION_FAILED}
 )
 # Verdicts the release step reached that only an edit of the order can change.
 SETTLED_UNTIL_EDITED = frozenset({HELD, NOT_FOR_WAREHOUSE, INJECTION_FAILED})
-# Changes the warehouse must hear about.
-MATERIAL_CHANGES = frozenset({EventKind.CANCELLED, EventKind.LINES_CHANGED, EventKind.ADDRESS_CHANGED})
+# Changes the warehouse may need to hear about: the release step plans each one against what
+# Peoplevox holds (shipping method, email, phone and tags can change the service, contact or
+# route; a refund can leave nothing to ship for) and pushes it, raises it, or finds nothing to do.
+MATERIAL_CHANGES = frozenset(
+    {
+        EventKind.CANCELLED,
+        EventKind.REFUNDED,
+        EventKind.LINES_CHANGED,
+        EventKind.ADDRESS_CHANGED,
+        EventKind.EDITED,
+    }
+)
 # Money that has been captured: the order may ship. REFUNDED alone means nothing is left to pay
 # for, so a fully refunded order is not released.
 RELEASABLE_STATUSES = frozenset(PAID_STATUSES - {"REFUNDED"})

@@ -1,8 +1,15 @@
 """Peoplevox sales-order statuses back into the ledger: callbacks first, a poll as the safety net.
 
-Callbacks (SalesOrderStatusChanges, via the receiver's inbox) are fast but may be lost; the poll
-re-reads the status of open sales orders, least recently checked first, so a lost callback is
-caught within a few polls. Applying the same status twice writes nothing.
+A callback (SalesOrderStatusChanges, via the receiver's inbox) only says "this sales order
+changed": the status is always read from Peoplevox, never taken from the callback, so a forged
+or garbled callback cannot set a status (the callback URL's token is the only thing that
+authenticates it, and the status placeholder's spelling is unconfirmed). Callbacks may be lost;
+the poll re-reads the status of open sales orders, least recently checked first, so a lost
+callback is caught within a few polls. Applying the same status twice writes nothing.
+
+A cancellation we did not ask for (the warehouse cancelled an order Shopify still wants shipped)
+moves the order to `cancelled_by_warehouse` with an exception for CX: nothing would ship, and
+nobody would know.
 """
 
 from __future__ import annotations
@@ -15,15 +22,18 @@ from sync_pipeline.lib.domain.statuses import PeoplevoxStatus, parse_status
 from sync_pipeline.lib.flows.orders import state
 from sync_pipeline.lib.flows.orders.ports import Warehouse
 from sync_pipeline.lib.inbox import Inbox
-from sync_pipeline.lib.ledger import Ledger, OrderEvent, utcnow
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import injections as ledger_injections
 from sync_pipeline.lib.ledger import orders as ledger_orders
+from sync_pipeline.lib.peoplevox import callbacks
 
 INBOX_CURSOR = "inbox_peoplevox_status"
 FINAL_STATUSES = (PeoplevoxStatus.DESPATCHED.value, PeoplevoxStatus.CANCELLED.value)
-# Query parameter names in our SalesOrderStatusChanges callback URL (see subscriptions.py).
-CALLBACK_NUMBER, CALLBACK_STATUS = "number", "status"
+# The one parameter of our SalesOrderStatusChanges callback read here (lib/peoplevox/callbacks.py):
+# the status parameter is never read (see above).
+CALLBACK_NUMBER = callbacks.ORDER_NUMBER
 
 
 @dataclass
@@ -38,13 +48,14 @@ class StatusReport:
 def apply_statuses(
     ledger: Ledger, observed: Iterable[tuple[str, str]], actor: str, report: StatusReport
 ) -> None:
-    """(sales order number, Peoplevox status name) pairs → ledger, one event per real change."""
+    """(sales order number, status Peoplevox reported) pairs → ledger, one event per real change."""
     latest = dict(observed)  # later observations of the same order win
     if not latest:
         return
     with ledger.transaction() as con:
         rows = ledger_orders.by_sales_order_number(con, latest)
         events = []
+        problems = []
         for number, status_name in latest.items():
             row = rows.get(number)
             if row is None:
@@ -56,7 +67,21 @@ def apply_statuses(
                 continue
             fields: dict[str, object] = {"pvx_status": name, "pvx_status_at": utcnow()}
             if status is PeoplevoxStatus.CANCELLED and row.state == state.IN_WAREHOUSE:
-                fields["state"] = state.CANCELLED_IN_WAREHOUSE
+                if _shopify_wants_it_cancelled(row):
+                    fields["state"] = state.CANCELLED_IN_WAREHOUSE
+                else:
+                    fields["state"] = state.CANCELLED_BY_WAREHOUSE
+                    problems.append(
+                        ExceptionRecord(
+                            kind="cancelled_by_warehouse",
+                            owner="cx",
+                            message=f"Peoplevox reports sales order {number} ({row.order_name}) as Cancelled, "
+                            "but it is live in Shopify: nothing will ship. Cancel and refund it in Shopify, "
+                            "or have the warehouse re-create it",
+                            shopify_order_id=row.shopify_order_id,
+                            sales_order_number=number,
+                        )
+                    )
             ledger_orders.set_fields(con, row.shopify_order_id, **fields)
             events.append(
                 OrderEvent(
@@ -65,23 +90,33 @@ def apply_statuses(
             )
             report.changed += 1
             report.statuses[name] += 1
+        ledger_exceptions.open_or_touch(con, problems)
         ledger_events.append(con, events)
 
 
-def from_inbox(inbox: Inbox, ledger: Ledger, actor: str, report: StatusReport, limit: int = 5000) -> None:
+def _shopify_wants_it_cancelled(row: ledger_orders.OrderRow) -> bool:
+    return row.cancelled_at is not None or (row.financial_status or "").upper() == "REFUNDED"
+
+
+def from_inbox(
+    inbox: Inbox, warehouse: Warehouse, ledger: Ledger, actor: str, report: StatusReport, limit: int = 5000
+) -> None:
+    """Read from Peoplevox the status of every sales order a callback named since the cursor."""
     after = ledger.get_cursor(INBOX_CURSOR)
     items = inbox.since("peoplevox", after=after, limit=limit)
-    observed = []
+    named: list[str] = []
     for item in items:
         event = item.load()
         if event.get("event") != "SalesOrderStatusChanges":
             continue
-        params = event.get("params", {})
-        number, status = params.get(CALLBACK_NUMBER), params.get(CALLBACK_STATUS)
-        if number and status:
-            observed.append((number, status))
-    report.from_callbacks += len(observed)
-    apply_statuses(ledger, observed, actor, report)
+        number = callbacks.filled(event.get("params") or {}).get(CALLBACK_NUMBER, "").strip()
+        if number:
+            named.append(number)
+    report.from_callbacks += len(named)
+    with ledger.transaction() as con:
+        ours = list(ledger_orders.by_sales_order_number(con, named))  # only our orders cost a read
+    report.unknown_numbers += len(set(named) - set(ours))
+    _read_and_apply(warehouse, ledger, ours, actor, report)
     if items:
         ledger.set_cursor(INBOX_CURSOR, items[-1].name)
 
@@ -91,12 +126,17 @@ def poll(
 ) -> None:
     with ledger.transaction() as con:
         numbers = ledger_injections.accepted_numbers_before_status(con, FINAL_STATUSES, limit=max_orders)
-    observed = []
-    for start in range(0, len(numbers), 100):
-        chunk = numbers[start : start + 100]
-        found = warehouse.find_sales_orders(chunk, with_items=False)
-        observed.extend((n, o.status) for n, o in found.items())
-        report.polled += len(chunk)
-    apply_statuses(ledger, observed, actor, report)
+    report.polled += len(numbers)
+    _read_and_apply(warehouse, ledger, numbers, actor, report)
     with ledger.transaction() as con:
         ledger_orders.touch_status_checked(con, numbers)
+
+
+def _read_and_apply(
+    warehouse: Warehouse, ledger: Ledger, numbers: list[str], actor: str, report: StatusReport
+) -> None:
+    observed = []
+    for start in range(0, len(numbers), 100):
+        found = warehouse.find_sales_orders(numbers[start : start + 100], with_items=False)
+        observed.extend((n, o.status) for n, o in found.items())
+    apply_statuses(ledger, observed, actor, report)

@@ -1,33 +1,74 @@
-"""Step 5 of release: Shopify changes to orders already in Peoplevox, pushed before the cut-off or raised."""
+"""Step 5 of release: Shopify changes to orders already in Peoplevox, pushed before the cut-off or raised.
+
+Every pending change is read from Shopify and recorded as ingest records it, planned against
+what Peoplevox holds (`pvx_injections.header/items`, kept row by row), pushed order by order
+(one order's refusal never blocks the next), and recorded as Peoplevox applied it. A cancel is
+read back: only what Peoplevox then reports is believed.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
 
 from sync_pipeline.lib.domain.config import BusinessRules
-from sync_pipeline.lib.domain.cutoff import ChangeAction, ChangePlan, plan_change
+from sync_pipeline.lib.domain.cutoff import ChangeAction, ChangePlan, applied_update, contents, plan_change
 from sync_pipeline.lib.domain.models import ShopOrder
-from sync_pipeline.lib.domain.sales_order import (
-    TranslatedOrder,
-    TranslationOutcome,
-)
-from sync_pipeline.lib.domain.translate import translate_order
+from sync_pipeline.lib.domain.sales_order import NotForWarehouse, TranslatedOrder, TranslationOutcome
+from sync_pipeline.lib.domain.statuses import PeoplevoxStatus, parse_status
 from sync_pipeline.lib.flows.orders import state
+from sync_pipeline.lib.flows.orders.observed import record_orders
 from sync_pipeline.lib.flows.orders.ports import (
+    BatchRefusedError,
     OrdersSource,
     RowResult,
     SaveOutcomeUnknownError,
     Warehouse,
 )
-from sync_pipeline.lib.flows.orders.records import aware, naive
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
+from sync_pipeline.lib.flows.orders.release.reread import translate_all
 from sync_pipeline.lib.flows.orders.release.translations import (
     batches,
-    snapshot_fields,
     stored_translation,
     translation_record,
 )
-from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import injections as ledger_injections
 from sync_pipeline.lib.ledger import orders as ledger_orders
+from sync_pipeline.lib.ledger.orders import OrderRow
+
+# Exceptions about a change that the next plan settles: closed when Peoplevox holds what
+# Shopify wants, replaced when the plan finds something else wrong.
+CHANGE_KINDS = (
+    "needs_manual_edit",
+    "change_failed",
+    "change_after_cutoff",
+    "cancel_not_confirmed",
+    "unmapped_sku",
+    "bad_address",
+    "unsendable_text",
+)
+# Exceptions a later plan can settle with no new Shopify change (an item type created in
+# Peoplevox, a config fix): orders carrying one are planned again on every run.
+REPLAN_KINDS = ("unmapped_sku", "unsendable_text")
+LIVE_STATES = (state.IN_WAREHOUSE, state.CANCELLED_BY_WAREHOUSE)
+
+
+@dataclass
+class Change:
+    oid: str
+    number: str
+    planned_from: ShopOrder
+    sent: TranslatedOrder
+    latest: TranslationOutcome
+    plan: ChangePlan
+    status: str | None
+    results: list[RowResult] = field(default_factory=list)
+    refusal: str | None = None  # Peoplevox refused the whole request
+    unknown: bool = False  # no answer: planned again next run from Peoplevox's state
+    status_after: str | None = None  # a cancel, read back
 
 
 def push_changes(
@@ -38,51 +79,80 @@ def push_changes(
     actor: str,
     report: ReleaseReport,
     known_codes: set[str],
+    now: datetime | None = None,
 ) -> None:
-    """Shopify edits and cancellations of injected orders: push before the cut-off, else flag."""
+    """Shopify edits, refunds and cancellations of injected orders: push before the cut-off, else raise.
+
+    `now`: the time Shopify is read (default: the clock), recorded with what is read.
+    """
     with ledger.transaction() as con:
-        changed_ids = ledger_orders.with_pending_change(con, limit=500)
-        rows = ledger_orders.get_many(con, changed_ids)
+        ids = ledger_orders.with_pending_change(con, limit=500)
+        ids += ledger_orders.with_open_exceptions(con, LIVE_STATES, REPLAN_KINDS, limit=200)
+        rows = ledger_orders.get_many(con, ids)
         sent = ledger_injections.get_many(
             con, [r.sales_order_number for r in rows.values() if r.sales_order_number]
         )
-    pending = [
-        (rows[oid], sent[rows[oid].sales_order_number])
-        for oid in changed_ids
+    work = [
+        oid
+        for oid in dict.fromkeys(ids)
         if rows[oid].sales_order_number in sent and sent[rows[oid].sales_order_number].state == "accepted"
     ]
-    if not pending:
+    if not work:
         return
-    fresh = source.orders_by_ids([row.shopify_order_id for row, _ in pending])
-    current = {}
-    for chunk in batches([inj.sales_order_number for _, inj in pending], 100):
-        current.update(warehouse.find_sales_orders(chunk, with_items=False))
-
-    for row, injection in pending:
-        order = fresh.get(row.shopify_order_id)
-        before = stored_translation(injection.header, injection.items)
-        if order is None or before is None:
-            _change_impossible(row.shopify_order_id, injection.sales_order_number, ledger, report)
+    read_at = now or datetime.now(UTC)
+    fresh = source.orders_by_ids(work)
+    record_orders(ledger, list(fresh.values()), rules, actor, read_at, read_at)
+    with ledger.transaction() as con:
+        rows = ledger_orders.get_many(con, work)
+    changes: list[Change] = []
+    orders: dict[str, ShopOrder] = {}
+    for oid in work:
+        number = rows[oid].sales_order_number or ""
+        before = stored_translation(sent[number].header, sent[number].items)
+        if oid not in fresh or before is None or not rows[oid].snapshot:
+            _change_impossible(oid, number, ledger, report)
             continue
-        number = injection.sales_order_number
-        latest = translate_order(order, rules, known_codes)
-        status = current[number].status if number in current else None
-        plan = plan_change(before, latest, status, rules.orders.cutoff_status)
-        report.changes[plan.action.value] += 1
-        results: list[RowResult] = []
-        try:
-            if plan.action is ChangeAction.CANCEL:
-                results = warehouse.cancel([number])
-            elif plan.action is ChangeAction.UPDATE:
-                if plan.header_updates:
-                    results += warehouse.update_headers([plan.header_updates])
-                if plan.item_rows:
-                    results += warehouse.save_items(list(plan.item_rows))
-        except SaveOutcomeUnknownError:
-            continue  # still pending: the next run plans it again from Peoplevox's current state
-        _record_change(
-            row.shopify_order_id, number, order, latest, plan, status, results, ledger, actor, report
+        orders[oid] = ShopOrder.model_validate(rows[oid].snapshot)
+    outcomes = translate_all(orders, warehouse, ledger, rules, known_codes)
+    numbers = [rows[oid].sales_order_number or "" for oid in orders]
+    statuses: dict[str, str] = {}
+    for chunk in batches(numbers, 100):
+        statuses.update(
+            (n, o.status) for n, o in warehouse.find_sales_orders(chunk, with_items=False).items()
         )
+    for oid, order in orders.items():
+        number = rows[oid].sales_order_number or ""
+        before = stored_translation(sent[number].header, sent[number].items)
+        assert before is not None
+        status = statuses.get(number)
+        plan = plan_change(before, outcomes[oid], status, rules.orders.cutoff_status)
+        report.changes[plan.action.value] += 1
+        change = Change(oid, number, order, before, outcomes[oid], plan, status)
+        _push(change, warehouse)
+        changes.append(change)
+    cancels = [c for c in changes if c.plan.action is ChangeAction.CANCEL and c.results and c.results[0].ok]
+    for chunk in batches(cancels, 100):
+        found = warehouse.find_sales_orders([c.number for c in chunk], with_items=False)
+        for c in chunk:
+            c.status_after = found[c.number].status if c.number in found else None
+    _record(changes, ledger, actor, report)
+
+
+def _push(change: Change, warehouse: Warehouse) -> None:
+    """Push one order's change. A whole-request refusal stays this order's problem."""
+    plan = change.plan
+    try:
+        if plan.action is ChangeAction.CANCEL:
+            change.results = warehouse.cancel([change.number])
+        elif plan.action is ChangeAction.UPDATE:
+            if plan.header_updates:
+                change.results += warehouse.update_headers([plan.header_updates])
+            if plan.item_rows:
+                change.results += warehouse.save_items(list(plan.item_rows))
+    except SaveOutcomeUnknownError:
+        change.unknown = True
+    except BatchRefusedError as refusal:
+        change.refusal = refusal.message
 
 
 def _change_impossible(oid: str, number: str, ledger: Ledger, report: ReleaseReport) -> None:
@@ -105,72 +175,107 @@ def _change_impossible(oid: str, number: str, ledger: Ledger, report: ReleaseRep
     report.exceptions_opened += 1
 
 
-def _record_change(
-    oid: str,
-    number: str,
-    order: ShopOrder,
-    latest: TranslationOutcome,
-    plan: ChangePlan,
-    status: str | None,
-    results: list[RowResult],
-    ledger: Ledger,
-    actor: str,
-    report: ReleaseReport,
-) -> None:
-    refused = [r.message for r in results if not r.ok]
+def _record(changes: list[Change], ledger: Ledger, actor: str, report: ReleaseReport) -> None:
     with ledger.transaction() as con:
-        events = [
-            OrderEvent(
-                oid,
-                f"change_{plan.action.value}",
-                actor,
-                reason=plan.summary,
-                detail={"warehouse_status": status},
+        rows = ledger_orders.get_many(con, [c.oid for c in changes])
+        events: list[OrderEvent] = []
+        for change in changes:
+            if change.unknown:
+                continue  # still pending: the next run plans it again from Peoplevox's state
+            row = rows[change.oid]
+            problems = _record_one(con, change, row, actor, events)
+            opened = ledger_exceptions.open_or_touch(con, problems)
+            report.exceptions_opened += opened
+            ledger_exceptions.resolve_others(
+                con,
+                change.oid,
+                CHANGE_KINDS,
+                [(p.kind, p.subject) for p in problems],
+                f"settled: {change.plan.summary}",
+            )
+        ledger_events.append(con, events)
+
+
+def _record_one(
+    con: duckdb.DuckDBPyConnection, change: Change, row: OrderRow, actor: str, events: list[OrderEvent]
+) -> list[ExceptionRecord]:
+    """Record one planned change as Peoplevox applied it; returns the exceptions it leaves open."""
+    oid, number, plan = change.oid, change.number, change.plan
+    # If ingest committed another version while we talked to Peoplevox, it stays pending.
+    newer = not row.snapshot or ShopOrder.model_validate(row.snapshot) != change.planned_from
+    fields: dict[str, object] = {} if newer else {"change_pending": False}
+    status = change.status_after or change.status
+    if status is not None and status != row.pvx_status:
+        fields.update(pvx_status=status, pvx_status_at=utcnow())
+    events.append(
+        OrderEvent(
+            oid,
+            f"change_{plan.action.value}",
+            actor,
+            reason=plan.summary,
+            detail={"warehouse_status": change.status},
+        )
+    )
+
+    def problem(kind: str, owner: str, message: str, subject: str = plan.summary) -> ExceptionRecord:
+        return ExceptionRecord(kind, owner, message, oid, number, subject)
+
+    problems: list[ExceptionRecord] = []
+    cancelled_there = parse_status(status) is PeoplevoxStatus.CANCELLED
+    wants_cancel = isinstance(change.latest, NotForWarehouse)
+    if plan.action is ChangeAction.EXCEPTION:
+        problems = [problem(e.kind.value, e.owner.value, e.message) for e in plan.exceptions]
+    elif change.refusal is not None:
+        problems = [
+            problem(
+                "change_failed",
+                "cx",
+                f"Peoplevox refused the change to {number} ({plan.summary}): {change.refusal}",
             )
         ]
-        row = ledger_orders.get_many(con, [oid]).get(oid)
-        newer_ingested = (
-            row is not None
-            and row.shopify_updated_at is not None
-            and (row.shopify_updated_at > naive(aware(order.updated_at)))
-        )
-        # What was pushed is recorded either way; but if ingest committed a newer version while
-        # we talked to Peoplevox, that version stays pending and the next run plans from it.
-        fields: dict[str, object] = (
-            {} if newer_ingested else {"change_pending": False, **snapshot_fields(order)}
-        )
-        if plan.action is ChangeAction.EXCEPTION or refused:
-            message_records = [
-                ExceptionRecord(
-                    kind=e.kind.value,
-                    owner=e.owner.value,
-                    message=e.message,
-                    shopify_order_id=oid,
-                    sales_order_number=number,
-                    subject=plan.summary,
+    elif plan.action is ChangeAction.CANCEL:
+        verdict = change.results[0]
+        if not verdict.ok:
+            problems = [
+                problem(
+                    "change_failed",
+                    "cx",
+                    f"Peoplevox refused to cancel {number} ({plan.summary}): {verdict.message}",
                 )
-                for e in plan.exceptions
             ]
-            if refused:
-                message_records.append(
-                    ExceptionRecord(
-                        kind="change_failed",
-                        owner="cx",
-                        message=f"Peoplevox refused the change to {number} ({plan.summary}): {'; '.join(refused)}",
-                        shopify_order_id=oid,
-                        sales_order_number=number,
-                        subject=plan.summary,
-                    )
+        elif not cancelled_there:
+            problems = [
+                problem(
+                    "cancel_not_confirmed",
+                    "cx",
+                    f"asked Peoplevox to cancel {number} ({plan.summary}); it accepted the request but reports "
+                    f"the order as {status or 'missing'}. Cancel it in Peoplevox by hand before it ships",
                 )
-            ledger_exceptions.open_or_touch(con, message_records)
-            report.exceptions_opened += len(message_records)
-        elif plan.action is ChangeAction.CANCEL:
-            fields.update(state=state.CANCELLED_IN_WAREHOUSE, pvx_status="Cancelled")
-            ledger_injections.mark(con, number, "accepted")
-        elif plan.action is ChangeAction.UPDATE and isinstance(latest, TranslatedOrder):
-            header, items = translation_record(latest)
-            ledger_injections.mark_sending(con, [(number, oid, header, items)], run_id=actor)
-            ledger_injections.mark(con, number, "accepted")
-        if fields:
-            ledger_orders.set_fields(con, oid, **fields)
-        ledger_events.append(con, events)
+            ]
+    elif plan.action is ChangeAction.UPDATE and isinstance(change.latest, TranslatedOrder):
+        header_rows = 1 if plan.header_updates else 0
+        header_ok = not header_rows or change.results[0].ok
+        item_verdicts = change.results[header_rows:]
+        holds = applied_update(
+            change.sent, change.latest, plan, header_ok, tuple(r.ok for r in item_verdicts)
+        )
+        ledger_injections.set_record(con, number, *translation_record(holds))
+        refused = ([] if header_ok else [f"header: {change.results[0].message}"]) + [
+            f"{row_.ItemCode}: {verdict.message}"
+            for row_, verdict in zip(plan.item_rows, item_verdicts, strict=True)
+            if not verdict.ok
+        ]
+        if refused:
+            problems = [
+                problem(
+                    "change_failed",
+                    "cx",
+                    f"Peoplevox applied part of the change to {number} ({plan.summary}) and refused: "
+                    f"{'; '.join(refused)}. Peoplevox now has: {contents(holds)}",
+                )
+            ]
+    if cancelled_there and wants_cancel:
+        fields["state"] = state.CANCELLED_IN_WAREHOUSE
+        ledger_exceptions.resolve_for_order(con, oid, ["cancelled_by_warehouse"], "cancelled in Shopify too")
+    ledger_orders.set_fields(con, oid, **fields)
+    return problems

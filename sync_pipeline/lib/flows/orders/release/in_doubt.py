@@ -54,6 +54,9 @@ def resolve_in_doubt(
             confirmed.append(translated)
             report.in_doubt_resolved["found_in_peoplevox"] += 1
     if confirmed:
-        record_verdicts({t.sales_order_number: t for t in confirmed}, {}, {}, ledger, actor, ReleaseReport())
+        # Recorded with the status Peoplevox reports: the warehouse may have moved on meanwhile.
+        record_verdicts(
+            {t.sales_order_number: t for t in confirmed}, {}, {}, ledger, actor, ReleaseReport(), found
+        )
     if resend:
-        inject(resend, warehouse, ledger, rules, actor, report, items_only=missing_items)
+        inject(resend, warehouse, ledger, rules, actor, report, items_only=missing_items, found=found)

@@ -10,6 +10,7 @@ from sync_pipeline.lib.domain.sales_order import (
     NotForWarehouseReason,
     SalesOrderItem,
     TranslatedOrder,
+    TranslationOutcome,
 )
 from sync_pipeline.lib.flows.orders import state
 from sync_pipeline.lib.flows.orders.ports import (
@@ -17,17 +18,17 @@ from sync_pipeline.lib.flows.orders.ports import (
     RowResult,
     SaveOutcomeUnknownError,
     Warehouse,
+    WarehouseOrder,
 )
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
 from sync_pipeline.lib.flows.orders.release.translations import (
     HELD_KINDS,
     R,
     batches,
-    snapshot_fields,
     still_releasable,
     translation_record,
 )
-from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import injections as ledger_injections
@@ -35,8 +36,8 @@ from sync_pipeline.lib.ledger import orders as ledger_orders
 
 
 def record_and_inject(
-    fresh: dict[str, ShopOrder],
-    outcomes: dict[str, object],
+    orders: dict[str, ShopOrder],
+    outcomes: dict[str, TranslationOutcome],
     warehouse: Warehouse,
     ledger: Ledger,
     rules: BusinessRules,
@@ -50,9 +51,9 @@ def record_and_inject(
         exceptions: list[ExceptionRecord] = []
         current = ledger_orders.get_many(con, list(outcomes))
         for oid, outcome in outcomes.items():
-            order = fresh[oid]
+            order = orders[oid]
             if not still_releasable(current.get(oid), order):
-                # An ingest committed a newer version (a cancellation, an edit) while we read
+                # An ingest committed another version (a cancellation, an edit) while we read
                 # Shopify: that version wins; the next pass sees it.
                 report.superseded += 1
                 continue
@@ -63,7 +64,7 @@ def record_and_inject(
                         OrderEvent(oid, "state_changed", actor, reason=f"awaiting_release → {state.HELD}")
                     )
                 ledger_orders.set_fields(con, oid, state=state.HELD)
-                exceptions.extend(
+                found = [
                     ExceptionRecord(
                         kind=e.kind.value,
                         owner=e.owner.value,
@@ -73,19 +74,23 @@ def record_and_inject(
                         subject=e.message,
                     )
                     for e in outcome.exceptions
+                ]
+                # Problems fixed since the last check close, even while others still hold it.
+                ledger_exceptions.resolve_others(
+                    con, oid, HELD_KINDS, [(r.kind, r.subject) for r in found], "no longer a problem"
                 )
+                exceptions.extend(found)
             elif isinstance(outcome, NotForWarehouse):
                 cancelled = outcome.reason is NotForWarehouseReason.CANCELLED
                 new_state = state.CANCELLED_BEFORE_RELEASE if cancelled else state.NOT_FOR_WAREHOUSE
                 report.cancelled_before_release += cancelled
                 report.not_for_warehouse += not cancelled
-                ledger_orders.set_fields(con, oid, state=new_state, **snapshot_fields(order))
+                ledger_orders.set_fields(con, oid, state=new_state)
                 events.append(
                     OrderEvent(oid, "state_changed", actor, reason=f"→ {new_state}: {outcome.message}")
                 )
                 ledger_exceptions.resolve_for_order(con, oid, HELD_KINDS, outcome.message)
             else:
-                assert isinstance(outcome, TranslatedOrder)
                 to_send.append(outcome)
         ledger_exceptions.open_or_touch(con, exceptions)
         report.exceptions_opened += len(exceptions)
@@ -103,7 +108,6 @@ def record_and_inject(
                 sales_order_number=t.sales_order_number,
                 site=t.header.Site,
                 channel=t.header.ChannelName,
-                **snapshot_fields(fresh[t.order_id]),
             )
             events.append(
                 OrderEvent(
@@ -131,11 +135,15 @@ def inject(
     actor: str,
     report: ReleaseReport,
     items_only: dict[str, Sequence[SalesOrderItem]] | None = None,
+    found: dict[str, WarehouseOrder] | None = None,
 ) -> None:
-    """Save headers, then their items, wave by wave; record each wave's verdicts when known."""
+    """Save headers, then their items, wave by wave; record each wave's verdicts when known.
+
+    `items_only` completes orders Peoplevox already has (`found`: as it reported them).
+    """
     size = rules.orders.injection_batch_rows
     for wave in batches(list(orders), size * BATCHES_PER_WAVE):
-        _inject_wave(wave, warehouse, ledger, size, actor, report, items_only or {})
+        _inject_wave(wave, warehouse, ledger, size, actor, report, items_only or {}, found or {})
 
 
 def _save_isolating(
@@ -159,6 +167,30 @@ def _save_isolating(
         return first + second, unknown_first | unknown_second
 
 
+def item_batches(
+    wave: Sequence[TranslatedOrder],
+    items_of: Callable[[TranslatedOrder], Sequence[SalesOrderItem]],
+    size: int,
+) -> list[list[SalesOrderItem]]:
+    """Item rows in batches of at most `size` that never split an order (unless it alone is
+    bigger): a warehouse may allocate an order as soon as it has lines, and would then refuse
+    the rest of its lines in the next call."""
+    result: list[list[SalesOrderItem]] = []
+    current: list[SalesOrderItem] = []
+    for translated in wave:
+        rows = list(items_of(translated))
+        if current and len(current) + len(rows) > size:
+            result.append(current)
+            current = []
+        while len(rows) > size:
+            result.append(rows[:size])
+            rows = rows[size:]
+        current.extend(rows)
+    if current:
+        result.append(current)
+    return result
+
+
 def _inject_wave(
     wave: Sequence[TranslatedOrder],
     warehouse: Warehouse,
@@ -167,6 +199,7 @@ def _inject_wave(
     actor: str,
     report: ReleaseReport,
     items_only: dict[str, Sequence[SalesOrderItem]],
+    found: dict[str, WarehouseOrder],
 ) -> None:
     unknown: set[str] = set()  # outcome unknown: left `sending`, looked up by the next run
     header_results: dict[str, RowResult] = {}
@@ -175,22 +208,21 @@ def _inject_wave(
         verdicts, lost = _save_isolating(warehouse.save_headers, batch, lambda h: h.SalesOrderNumber)
         header_results.update((h.SalesOrderNumber, r) for h, r in verdicts)
         unknown |= lost
-    item_rows = [
-        item
+    with_items = [
+        t
         for t in wave
         if t.sales_order_number not in unknown
         and (t.sales_order_number not in header_results or header_results[t.sales_order_number].ok)
-        for item in items_only.get(t.sales_order_number, t.items)
     ]
     item_results: dict[str, list[tuple[SalesOrderItem, RowResult]]] = {}
-    for item_batch in batches(item_rows, size):
+    for item_batch in item_batches(with_items, lambda t: items_only.get(t.sales_order_number, t.items), size):
         verdicts, lost = _save_isolating(warehouse.save_items, item_batch, lambda i: i.SalesOrderNumber)
         for item, verdict in verdicts:
             item_results.setdefault(item.SalesOrderNumber, []).append((item, verdict))
         unknown |= lost
     report.outcome_unknown += len(unknown)
     decided = {t.sales_order_number: t for t in wave if t.sales_order_number not in unknown}
-    record_verdicts(decided, header_results, item_results, ledger, actor, report)
+    record_verdicts(decided, header_results, item_results, ledger, actor, report, found)
 
 
 def record_verdicts(
@@ -200,17 +232,42 @@ def record_verdicts(
     ledger: Ledger,
     actor: str,
     report: ReleaseReport,
+    found: dict[str, WarehouseOrder] | None = None,
 ) -> None:
+    """Peoplevox's verdicts into the ledger. `found`: orders Peoplevox already had before these
+    rows (an in-doubt save being finished), with the status and items it reported; any other
+    order accepted now is `New`.
+
+    Compare-and-set against ingest: an order ingest saw change while it was `injecting` has
+    `change_pending`; if Peoplevox refused it, that newer version goes back to the release queue
+    instead of being left refused (it is often the fix, or a cancellation).
+    """
     with ledger.transaction() as con:
         events: list[OrderEvent] = []
         problems: list[ExceptionRecord] = []
+        rows = ledger_orders.get_many(con, [t.order_id for t in by_number.values()])
         for number, translated in by_number.items():
             oid = translated.order_id
+            row = rows.get(oid)
             header = header_results.get(number)
             refused_items = [(item, r) for item, r in item_results.get(number, []) if not r.ok]
             if header is not None and not header.ok:
                 # Nothing of the order is in Peoplevox: it is ours to fix and resend.
                 ledger_injections.mark(con, number, "failed", header.message)
+                events.append(OrderEvent(oid, "injection_failed", actor, reason=header.message))
+                report.failed += 1
+                if row is not None and row.change_pending:
+                    ledger_orders.set_fields(con, oid, state=state.AWAITING_RELEASE, change_pending=False)
+                    events.append(
+                        OrderEvent(
+                            oid,
+                            "state_changed",
+                            actor,
+                            reason=f"{state.INJECTING} → {state.AWAITING_RELEASE}: Peoplevox refused the "
+                            "version sent, and Shopify has changed it since; the new version is released",
+                        )
+                    )
+                    continue
                 ledger_orders.set_fields(con, oid, state=state.INJECTION_FAILED, change_pending=False)
                 problems.append(
                     ExceptionRecord(
@@ -221,21 +278,25 @@ def record_verdicts(
                         sales_order_number=number,
                     )
                 )
-                events.append(OrderEvent(oid, "injection_failed", actor, reason=header.message))
-                report.failed += 1
                 continue
             # The header is in Peoplevox: the order is live in the warehouse, even if some item
             # rows were refused. Record exactly what Peoplevox holds, so later edits and
             # cancellations go through the cut-off rule like any other order's.
             if refused_items:
                 refused_codes = {item.ItemCode for item, _ in refused_items}
+                before = found[number].item_quantities if found and number in found else {}
                 held_by_pvx = translated.model_copy(
-                    update={"items": tuple(i for i in translated.items if i.ItemCode not in refused_codes)}
+                    update={
+                        "items": tuple(
+                            i
+                            if i.ItemCode not in refused_codes
+                            else i.model_copy(update={"QuantityOrdered": before[i.ItemCode]})
+                            for i in translated.items
+                            if i.ItemCode not in refused_codes or before.get(i.ItemCode, 0) > 0
+                        )
+                    }
                 )
-                header_record, items_record = translation_record(held_by_pvx)
-                ledger_injections.mark_sending(
-                    con, [(number, oid, header_record, items_record)], run_id=actor
-                )
+                ledger_injections.set_record(con, number, *translation_record(held_by_pvx))
                 text = "; ".join(f"{item.ItemCode}: {r.message}" for item, r in refused_items)
                 problems.append(
                     ExceptionRecord(
@@ -258,7 +319,10 @@ def record_verdicts(
                     (translated.header.CustomerPurchaseOrderReferenceNumber, number, translated.header.Site)
                 )
             ledger_injections.mark(con, number, "accepted")
-            ledger_orders.set_fields(con, oid, state=state.IN_WAREHOUSE, pvx_status="New")
+            status = found[number].status if found and number in found else "New"
+            ledger_orders.set_fields(
+                con, oid, state=state.IN_WAREHOUSE, pvx_status=status, pvx_status_at=utcnow()
+            )
             events.append(
                 OrderEvent(
                     oid,

@@ -17,7 +17,7 @@ class ReleaseReport:
     changes: Counter[str] = field(default_factory=Counter)
     exceptions_opened: int = 0
     reread_in_full: int = 0  # orders that changed during the hold and were read again in full
-    superseded: int = 0  # a newer version was ingested while we worked: left for the next pass
+    superseded: int = 0  # re-read as no longer releasable, or another version ingested meanwhile
     injected_orders: list[tuple[str, str, str]] = field(default_factory=list)  # name, number, site
 
     @property

@@ -1,19 +1,22 @@
-"""Step 2 of release: re-read due orders from Shopify and translate them (looking up unknown item codes)."""
+"""Step 2 of release: read due orders from Shopify again, record them as ingest would, translate.
+
+What release re-reads goes through the same recording as ingest (`observed.record_orders`):
+an order refunded or cancelled during its hold is judged by the state rules before anything is
+translated, and the ledger keeps every column derived from the version read.
+"""
+
+from datetime import datetime
 
 from sync_pipeline.lib.domain.bundles import explode_lines
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
-from sync_pipeline.lib.domain.sales_order import (
-    HeldOrder,
-)
+from sync_pipeline.lib.domain.sales_order import HeldOrder, TranslationOutcome
 from sync_pipeline.lib.domain.shippable import shippable_lines
 from sync_pipeline.lib.domain.translate import translate_order
 from sync_pipeline.lib.flows.orders import state
-from sync_pipeline.lib.flows.orders.ports import (
-    OrdersSource,
-    Warehouse,
-)
-from sync_pipeline.lib.flows.orders.records import aware
+from sync_pipeline.lib.flows.orders.observed import current_snapshot, record_orders
+from sync_pipeline.lib.flows.orders.ports import OrdersSource, Warehouse
+from sync_pipeline.lib.flows.orders.records import naive
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
 from sync_pipeline.lib.ledger import Ledger, OrderEvent
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
@@ -48,38 +51,58 @@ def set_aside_missing(missing: list[str], ledger: Ledger, actor: str, report: Re
 
 
 def reread(
-    source: OrdersSource, known: dict[str, ledger_orders.OrderRow], ids: list[str], report: ReleaseReport
+    source: OrdersSource,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    ids: list[str],
+    moment: datetime,
+    report: ReleaseReport,
 ) -> dict[str, ShopOrder]:
-    """The orders as Shopify has them now, just before release.
+    """The orders among `ids` still to release (or re-check), as Shopify has them now.
 
     A cheap version check (`updatedAt`, about a point per order) confirms which ledger snapshots
-    are still current; only orders that changed since are read in full. Edits and cancellations
-    made during the hold are honoured either way, at a fraction of a full read's cost.
+    are still current; only orders that changed since (or whose snapshot was read within the
+    second of its version, see `observed.SETTLE`) are read in full, and recorded as ingest
+    records them. Orders Shopify no longer has are set aside.
     """
+    with ledger.transaction() as con:
+        known = ledger_orders.get_many(con, ids)
     versions = source.order_versions(ids)
-    current: dict[str, ShopOrder] = {}
-    stale: list[str] = []
-    for oid in ids:
-        row = known.get(oid)
-        snapshot = ShopOrder.model_validate(row.snapshot) if row and row.snapshot else None
-        if oid not in versions:
-            continue  # deleted in Shopify: nothing to release
-        if snapshot is not None and aware(snapshot.updated_at) == versions[oid]:
-            current[oid] = snapshot
-        else:
-            stale.append(oid)
+    stale = [
+        oid for oid in ids if oid in versions and current_snapshot(known.get(oid), versions[oid]) is None
+    ]
+    missing = [oid for oid in ids if oid not in versions]
     if stale:
-        current.update(source.orders_by_ids(stale))
-    report.reread_in_full += len(stale)
-    return current
+        fresh = source.orders_by_ids(stale)
+        record_orders(ledger, list(fresh.values()), rules, actor, moment, read_at=moment)
+        missing += [oid for oid in stale if oid not in fresh]
+        report.reread_in_full += len(stale)
+    set_aside_missing(missing, ledger, actor, report)
+    with ledger.transaction() as con:
+        rows = ledger_orders.get_many(con, ids)
+    releasable: dict[str, ShopOrder] = {}
+    for oid in ids:
+        row = rows.get(oid)
+        if row is None or not row.snapshot or oid in missing:
+            continue
+        due = row.state == state.AWAITING_RELEASE and row.release_due_at is not None
+        if row.state == state.HELD or (due and row.release_due_at <= naive(moment)):  # type: ignore[operator]
+            releasable[oid] = ShopOrder.model_validate(row.snapshot)
+        else:
+            report.superseded += 1  # the new version is not for release (refunded, cancelled, unpaid…)
+    return releasable
 
 
 def translate_all(
-    fresh: dict[str, ShopOrder], warehouse: Warehouse, ledger: Ledger, rules: BusinessRules, known: set[str]
-) -> dict[str, object]:
-    outcomes = {oid: translate_order(order, rules, known) for oid, order in fresh.items()}
-    # Before holding an order for an unmapped SKU, ask Peoplevox about those codes: an item type
-    # created since the last catalogue refresh must not hold an order.
+    orders: dict[str, ShopOrder], warehouse: Warehouse, ledger: Ledger, rules: BusinessRules, known: set[str]
+) -> dict[str, TranslationOutcome]:
+    """Translate each order; before holding one for an unmapped SKU, ask Peoplevox about the code.
+
+    An item type created since the last catalogue refresh must not hold an order, nor lose an
+    item an edit added to an order already in the warehouse.
+    """
+    outcomes = {oid: translate_order(order, rules, known) for oid, order in orders.items()}
     unknown = sorted(
         {
             rules.sku_overrides.overrides.get(unit.sku, unit.sku)
@@ -87,7 +110,7 @@ def translate_all(
             if isinstance(outcome, HeldOrder)
             and any(e.kind.value == "unmapped_sku" for e in outcome.exceptions)
             # Bundles exploded first: a component, not the bundle SKU, is what Peoplevox stocks.
-            for unit in explode_lines(shippable_lines(fresh[oid].lines), rules.bundles)
+            for unit in explode_lines(shippable_lines(orders[oid].lines), rules.bundles)
             if unit.sku
         }
         - known
@@ -98,5 +121,5 @@ def translate_all(
             with ledger.transaction() as con:
                 ledger_catalogue.upsert_item_types(con, [ItemTypeRow(c, None, None) for c in found])
             known = known | found
-            outcomes = {oid: translate_order(order, rules, known) for oid, order in fresh.items()}
+            outcomes = {oid: translate_order(order, rules, known) for oid, order in orders.items()}
     return outcomes

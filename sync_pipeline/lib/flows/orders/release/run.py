@@ -4,8 +4,9 @@ One call handles everything that is due, in this order:
 1. **In doubt first.** Injections left `sending` (a crash or a lost response) are looked up in
    Peoplevox by SalesOrderNumber: found with every item → accepted; found with items missing →
    only the missing items are sent; not found → sent again. Nothing is created twice.
-2. **Re-read.** Due orders (hold window over) and held orders are read again from Shopify, so
-   edits and cancellations made during the hold are honoured.
+2. **Re-read.** Due orders (hold window over) and held orders are read again from Shopify and
+   recorded as ingest records them, so edits, refunds and cancellations made during the hold are
+   judged by the same state rules before anything is sent.
 3. **Translate.** Pure rules (lib/domain/translate): held orders get exceptions with owners,
    orders with nothing to ship are set aside, the rest become sales orders.
 4. **Write-ahead, then inject.** Intent is recorded as `sending` in the ledger, then headers and
@@ -22,16 +23,13 @@ from datetime import datetime, timedelta
 
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.flows.orders import state
-from sync_pipeline.lib.flows.orders.ports import (
-    OrdersSource,
-    Warehouse,
-)
+from sync_pipeline.lib.flows.orders.ports import OrdersSource, Warehouse
 from sync_pipeline.lib.flows.orders.records import naive
 from sync_pipeline.lib.flows.orders.release.changes import push_changes
 from sync_pipeline.lib.flows.orders.release.in_doubt import resolve_in_doubt
 from sync_pipeline.lib.flows.orders.release.inject import record_and_inject
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
-from sync_pipeline.lib.flows.orders.release.reread import reread, set_aside_missing, translate_all
+from sync_pipeline.lib.flows.orders.release.reread import reread, translate_all
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
 from sync_pipeline.lib.ledger import orders as ledger_orders
@@ -54,14 +52,17 @@ def release(
 ) -> ReleaseReport:
     report = ReleaseReport()
     started = time.monotonic()
+
+    def moment() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started)
+
     resolve_in_doubt(warehouse, ledger, rules, actor, report)
     first_pass = True
     known_codes: set[str] = set()
     while True:
-        moment = now + timedelta(seconds=time.monotonic() - started)
         with ledger.transaction() as con:
             due_ids = ledger_orders.ids_in_state(
-                con, [state.AWAITING_RELEASE], due_before=naive(moment), limit=limit
+                con, [state.AWAITING_RELEASE], due_before=naive(moment()), limit=limit
             )
             # Held orders are re-checked once a run (a fix may have landed in Peoplevox or config).
             held_ids = (
@@ -70,17 +71,15 @@ def release(
                 else []
             )
             known_codes = ledger_catalogue.known_item_codes(con)
-            known_rows = ledger_orders.get_many(con, [*due_ids, *held_ids])
         candidates = [*due_ids, *held_ids]
         if not candidates:
             break
         report.due += len(due_ids)
-        fresh = reread(source, known_rows, candidates, report)
-        set_aside_missing([c for c in candidates if c not in fresh], ledger, actor, report)
-        translations = translate_all(fresh, warehouse, ledger, rules, known_codes)
-        record_and_inject(fresh, translations, warehouse, ledger, rules, actor, report, set(held_ids))
+        releasable = reread(source, ledger, rules, actor, candidates, moment(), report)
+        translations = translate_all(releasable, warehouse, ledger, rules, known_codes)
+        record_and_inject(releasable, translations, warehouse, ledger, rules, actor, report, set(held_ids))
         first_pass = False
         if time.monotonic() - started >= max_seconds:
             break
-    push_changes(source, warehouse, ledger, rules, actor, report, known_codes)
+    push_changes(source, warehouse, ledger, rules, actor, report, known_codes, moment())
     return report

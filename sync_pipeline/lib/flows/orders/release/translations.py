@@ -10,11 +10,11 @@ from sync_pipeline.lib.domain.sales_order import (
     TranslatedOrder,
 )
 from sync_pipeline.lib.flows.orders import state
-from sync_pipeline.lib.flows.orders.records import aware, naive
 from sync_pipeline.lib.ledger import orders as ledger_orders
 
 R = TypeVar("R", SalesOrderHeader, SalesOrderItem)
-HELD_KINDS = ("unmapped_sku", "bad_address")
+# Exceptions that hold an order before release (opened by translation).
+HELD_KINDS = ("unmapped_sku", "bad_address", "unsendable_text")
 
 
 def stored_translation(header: dict | None, items: list | None) -> TranslatedOrder | None:
@@ -33,12 +33,10 @@ def batches(rows: Sequence, size: int) -> list[Sequence]:
 
 
 def still_releasable(row: ledger_orders.OrderRow | None, order: ShopOrder) -> bool:
-    """Compare-and-set: the row is still one release may act on, and not newer than our read."""
-    if row is None or row.state not in (state.AWAITING_RELEASE, state.HELD):
+    """Compare-and-set: the row is still one release may act on, holding the version we translated.
+
+    Compared by content, not by `updatedAt`: two versions in one second share a timestamp.
+    """
+    if row is None or row.state not in (state.AWAITING_RELEASE, state.HELD) or not row.snapshot:
         return False
-    return row.shopify_updated_at is None or row.shopify_updated_at <= naive(aware(order.updated_at))
-
-
-def snapshot_fields(order: ShopOrder) -> dict[str, object]:
-    """The ledger columns that describe which version of the order we hold."""
-    return {"snapshot": order.model_dump(mode="json"), "shopify_updated_at": naive(aware(order.updated_at))}
+    return ShopOrder.model_validate(row.snapshot) == order
