@@ -87,3 +87,16 @@ def test_a_held_order_keeps_only_the_exceptions_still_true(world: World) -> None
     [left] = world.open_exceptions(oid)
     assert "PEN-BLU" in left.message
     assert world.row(oid).state == "held"
+
+
+def test_a_cancellation_by_the_warehouse_seen_first_by_the_change_push_is_recorded_the_same(
+    world: World,
+) -> None:
+    oid = injected(world)
+    world.pvx.cancel_by_hand(world.number(oid))
+    world.shop.change(oid, email="new@example.com")  # a change is pending when the push reads it
+    world.ingest()
+    world.release()
+    row = world.row(oid)
+    assert (row.state, row.pvx_status) == ("cancelled_by_warehouse", "Cancelled")
+    assert "cancelled_by_warehouse" in world.open_kinds(oid)

@@ -32,7 +32,7 @@ from sync_pipeline.lib.ledger.orders import OrderRow
 
 SETTLE = timedelta(seconds=5)
 # Exceptions that hold an order before release; an edit re-evaluates it, so they are closed.
-HOLD_KINDS = ("unmapped_sku", "bad_address", "unsendable_text", "injection_failed")
+HOLD_KINDS = (*state.HOLD_EXCEPTIONS, "injection_failed")
 
 
 def settled(updated_at: datetime | None, read_at: datetime | None) -> bool:

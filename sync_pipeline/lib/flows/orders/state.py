@@ -46,6 +46,8 @@ WAREHOUSE_STATES = frozenset({INJECTING, IN_WAREHOUSE, CANCELLED_IN_WAREHOUSE, C
 PRE_RELEASE_STATES = frozenset(
     {AWAITING_PAYMENT, AWAITING_RELEASE, HELD, NOT_FOR_WAREHOUSE, CANCELLED_BEFORE_RELEASE, INJECTION_FAILED}
 )
+# Exceptions that hold an order before release (opened by translation, closed when it goes on).
+HOLD_EXCEPTIONS = ("unmapped_sku", "bad_address", "unsendable_text")
 # Verdicts the release step reached that only an edit of the order can change.
 SETTLED_UNTIL_EDITED = frozenset({HELD, NOT_FOR_WAREHOUSE, INJECTION_FAILED})
 # Changes the warehouse may need to hear about: the release step plans each one against what

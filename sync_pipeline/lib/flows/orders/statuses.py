@@ -66,22 +66,10 @@ def apply_statuses(
             if row.pvx_status == name:
                 continue
             fields: dict[str, object] = {"pvx_status": name, "pvx_status_at": utcnow()}
-            if status is PeoplevoxStatus.CANCELLED and row.state == state.IN_WAREHOUSE:
-                if _shopify_wants_it_cancelled(row):
-                    fields["state"] = state.CANCELLED_IN_WAREHOUSE
-                else:
-                    fields["state"] = state.CANCELLED_BY_WAREHOUSE
-                    problems.append(
-                        ExceptionRecord(
-                            kind="cancelled_by_warehouse",
-                            owner="cx",
-                            message=f"Peoplevox reports sales order {number} ({row.order_name}) as Cancelled, "
-                            "but it is live in Shopify: nothing will ship. Cancel and refund it in Shopify, "
-                            "or have the warehouse re-create it",
-                            shopify_order_id=row.shopify_order_id,
-                            sales_order_number=number,
-                        )
-                    )
+            new_state, problem = after_status(row, name)
+            if new_state != row.state:
+                fields["state"] = new_state
+            problems.extend([problem] if problem else [])
             ledger_orders.set_fields(con, row.shopify_order_id, **fields)
             events.append(
                 OrderEvent(
@@ -94,8 +82,27 @@ def apply_statuses(
         ledger_events.append(con, events)
 
 
-def _shopify_wants_it_cancelled(row: ledger_orders.OrderRow) -> bool:
-    return row.cancelled_at is not None or (row.financial_status or "").upper() == "REFUNDED"
+def after_status(row: ledger_orders.OrderRow, status_name: str) -> tuple[str, ExceptionRecord | None]:
+    """The order's state once Peoplevox reports `status_name`, and the exception that brings.
+
+    Every writer of `pvx_status` applies it (status runs, the change push, in-doubt
+    confirmations), so a cancellation is never recorded without its state: a cancellation
+    Shopify also wants is `cancelled_in_warehouse`; one Shopify does not know about is
+    `cancelled_by_warehouse`, with an exception for CX.
+    """
+    if parse_status(status_name) is not PeoplevoxStatus.CANCELLED or row.state != state.IN_WAREHOUSE:
+        return row.state, None
+    if row.cancelled_at is not None or (row.financial_status or "").upper() == "REFUNDED":
+        return state.CANCELLED_IN_WAREHOUSE, None
+    number = row.sales_order_number
+    return state.CANCELLED_BY_WAREHOUSE, ExceptionRecord(
+        kind="cancelled_by_warehouse",
+        owner="cx",
+        message=f"Peoplevox reports sales order {number} ({row.order_name}) as Cancelled, but it is live "
+        "in Shopify: nothing will ship. Cancel and refund it in Shopify, or have the warehouse re-create it",
+        shopify_order_id=row.shopify_order_id,
+        sales_order_number=number,
+    )
 
 
 def from_inbox(

@@ -1,6 +1,7 @@
 """Step 4 of release: record intent (`sending`), save headers and items in waves, record verdicts."""
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
@@ -28,6 +29,7 @@ from sync_pipeline.lib.flows.orders.release.translations import (
     still_releasable,
     translation_record,
 )
+from sync_pipeline.lib.flows.orders.statuses import after_status
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -320,9 +322,13 @@ def record_verdicts(
                 )
             ledger_injections.mark(con, number, "accepted")
             status = found[number].status if found and number in found else "New"
-            ledger_orders.set_fields(
-                con, oid, state=state.IN_WAREHOUSE, pvx_status=status, pvx_status_at=utcnow()
-            )
+            new_state = state.IN_WAREHOUSE
+            if row is not None:
+                # Found cancelled already: the warehouse moved on while we did not know the outcome.
+                new_state, cancelled = after_status(replace(row, state=state.IN_WAREHOUSE), status)
+                problems.extend([cancelled] if cancelled else [])
+            ledger_orders.set_fields(con, oid, state=new_state, pvx_status=status, pvx_status_at=utcnow())
+
             events.append(
                 OrderEvent(
                     oid,

@@ -13,8 +13,7 @@ from sync_pipeline.lib.flows.orders import state
 from sync_pipeline.lib.ledger import orders as ledger_orders
 
 R = TypeVar("R", SalesOrderHeader, SalesOrderItem)
-# Exceptions that hold an order before release (opened by translation).
-HELD_KINDS = ("unmapped_sku", "bad_address", "unsendable_text")
+HELD_KINDS = state.HOLD_EXCEPTIONS
 
 
 def stored_translation(header: dict | None, items: list | None) -> TranslatedOrder | None:
