@@ -29,7 +29,7 @@ from sync_pipeline.lib.flows.despatches.peoplevox_port import PeoplevoxDespatche
 from sync_pipeline.lib.flows.despatches.read import read_despatches
 from sync_pipeline.lib.flows.despatches.run import fulfil
 from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
-from sync_pipeline.lib.flows.orders.ingest import IngestReport, record_orders
+from sync_pipeline.lib.flows.orders.observed import record_orders
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
@@ -136,9 +136,8 @@ def test_ledger_agrees_with_both_systems_after_every_step(shopify: str, tmp_path
         source = ShopifyOrdersSource(client)
         placed = [shop.place_order(OrderSpec(lines=lines, shipping_address=UK)) for lines in ORDERS]
         ids = [p["id"] for p in placed]
-        record_orders(
-            ledger, list(source.orders_by_ids(ids).values()), RULES, "test", datetime.now(UTC), IngestReport()
-        )
+        now = datetime.now(UTC)
+        record_orders(ledger, list(source.orders_by_ids(ids).values()), RULES, "test", now, read_at=now)
         release(source, PeoplevoxWarehouse(pvx_client), ledger, RULES, "test", datetime.now(UTC))
         world = World(shop, pvx, client, pvx_client, ledger, ids)
         for s in steps:

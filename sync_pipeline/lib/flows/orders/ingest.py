@@ -85,6 +85,7 @@ def ingest(
         orders = source.orders_updated_since(since)
     newest: datetime | None = None
     unsettled: datetime | None = None
+    report.cursor = stored
     iterator = iter(orders)
     # A page fetched while one chunk was gathered may feed the next: the earliest moment any
     # order of a chunk can have been read is when the chunk before it began to be gathered.
@@ -101,7 +102,8 @@ def ingest(
             # misses it: a second change in that second keeps the same updatedAt.
             cursor = newest if unsettled is None else min(newest, unsettled + CURSOR_OVERLAP)
             # Advance after each chunk is committed: a crash re-reads at most one chunk.
-            ledger.set_cursor(CURSOR, cursor.isoformat())
+            report.cursor = cursor.isoformat()
+            ledger.set_cursor(CURSOR, report.cursor)
             progressed = stored is None or cursor > datetime.fromisoformat(stored)
             over_budget = (
                 report.orders_changed >= max_changed_orders or time.monotonic() - started >= max_seconds
@@ -110,7 +112,6 @@ def ingest(
                 report.caught_up = False
                 break
     # A backfill leaves the cursor alone, so it reports the stored one, not the window's newest.
-    report.cursor = ledger.get_cursor(CURSOR)
     summarize(ledger, report)
     return report
 
