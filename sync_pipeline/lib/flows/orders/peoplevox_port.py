@@ -71,10 +71,7 @@ class PeoplevoxWarehouse:
         for start in range(0, len(numbers), LOOKUP_CHUNK):
             chunk = list(numbers[start : start + LOOKUP_CHUNK])
             clause = clauses.any_of("SalesOrderNumber", chunk)
-            headers = {
-                row["SalesOrderNumber"]: row.get("Status", "")
-                for row in self.client.iter_data("Sales orders", clause)
-            }
+            headers = {row["SalesOrderNumber"]: row for row in self.client.iter_data("Sales orders", clause)}
             quantities: dict[str, dict[str, int]] = {n: {} for n in headers}
             if with_items and headers:
                 for row in self.client.iter_data(
@@ -84,8 +81,10 @@ class PeoplevoxWarehouse:
                     per_order[row["ItemCode"]] = per_order.get(row["ItemCode"], 0) + int(
                         row["QuantityOrdered"] or 0
                     )
-            for number, status in headers.items():
-                found[number] = WarehouseOrder(number, status, quantities.get(number, {}))
+            for number, header in headers.items():
+                found[number] = WarehouseOrder(
+                    number, header.get("Status", ""), quantities.get(number, {}), header
+                )
         return found
 
     def existing_item_codes(self, codes: Sequence[str]) -> set[str]:

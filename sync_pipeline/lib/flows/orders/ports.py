@@ -7,7 +7,7 @@ tests may drive the flow through the same adapters against the sandboxes.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -58,7 +58,8 @@ class BatchRefusedError(Exception):
 class WarehouseOrder:
     sales_order_number: str
     status: str
-    item_quantities: dict[str, int]
+    item_quantities: dict[str, int]  # filled only when asked `with_items`
+    header: dict[str, str] = field(default_factory=dict)  # the header columns as Peoplevox has them
 
 
 class Warehouse(Protocol):

@@ -43,6 +43,7 @@ from sync_pipeline.lib.ledger.orders import OrderRow
 # Exceptions about a change that the next plan settles: closed when Peoplevox holds what
 # Shopify wants, replaced when the plan finds something else wrong.
 CHANGE_KINDS = (
+    "injection_failed",  # items refused at injection: a later change that gets them in settles it
     "needs_manual_edit",
     "change_failed",
     "change_after_cutoff",
@@ -68,7 +69,7 @@ class Change:
     status: str | None
     results: list[RowResult] = field(default_factory=list)
     refusal: str | None = None  # Peoplevox refused the whole request
-    unknown: bool = False  # no answer: planned again next run from Peoplevox's state
+    unknown: bool = False  # no answer: in doubt until the next run looks it up
     status_after: str | None = None  # a cancel, read back
 
 
@@ -182,7 +183,16 @@ def _record(changes: list[Change], ledger: Ledger, actor: str, report: ReleaseRe
         events: list[OrderEvent] = []
         for change in changes:
             if change.unknown:
-                continue  # still pending: the next run plans it again from Peoplevox's state
+                # In doubt, like an injection whose answer was lost: the next run looks the order
+                # up first (resolve_in_doubt), then plans the change again against what we know
+                # Peoplevox holds. Every push is idempotent (absolute quantities, header values).
+                ledger_injections.mark(con, change.number, "sending")
+                ledger_orders.set_fields(con, change.oid, change_pending=True)
+                events.append(
+                    OrderEvent(change.oid, "change_outcome_unknown", actor, reason=change.plan.summary)
+                )
+                report.outcome_unknown += 1
+                continue
             row = rows[change.oid]
             problems = _record_one(con, change, row, actor, events)
             opened = ledger_exceptions.open_or_touch(con, problems)
@@ -283,5 +293,6 @@ def _record_one(
         new_state, cancelled = after_status(row, status)
         fields.update({"state": new_state} if new_state != row.state else {})
         problems.extend([cancelled] if cancelled else [])
-    ledger_orders.set_fields(con, oid, **fields)
+    if fields:
+        ledger_orders.set_fields(con, oid, **fields)
     return problems

@@ -25,6 +25,7 @@ from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
 from sync_pipeline.lib.flows.orders.release.translations import (
     HELD_KINDS,
     R,
+    as_held,
     batches,
     still_releasable,
     translation_record,
@@ -283,22 +284,22 @@ def record_verdicts(
                 continue
             # The header is in Peoplevox: the order is live in the warehouse, even if some item
             # rows were refused. Record exactly what Peoplevox holds, so later edits and
-            # cancellations go through the cut-off rule like any other order's.
-            if refused_items:
-                refused_codes = {item.ItemCode for item, _ in refused_items}
-                before = found[number].item_quantities if found and number in found else {}
-                held_by_pvx = translated.model_copy(
-                    update={
-                        "items": tuple(
-                            i
-                            if i.ItemCode not in refused_codes
-                            else i.model_copy(update={"QuantityOrdered": before[i.ItemCode]})
-                            for i in translated.items
-                            if i.ItemCode not in refused_codes or before.get(i.ItemCode, 0) > 0
-                        )
-                    }
+            # cancellations go through the cut-off rule like any other order's: what it already
+            # had (an in-doubt save being finished), then each row it accepted now.
+            refused_codes = {item.ItemCode for item, _ in refused_items}
+            sent_now = {item.ItemCode: item for item, r in item_results.get(number, []) if r.ok}
+            if found and number in found:
+                base = as_held(translated, found[number])
+            else:
+                base = translated.model_copy(
+                    update={"items": tuple(i for i in translated.items if i.ItemCode not in refused_codes)}
                 )
-                ledger_injections.set_record(con, number, *translation_record(held_by_pvx))
+            held_items = {i.ItemCode: i for i in base.items} | sent_now
+            held_by_pvx = base.model_copy(update={"items": tuple(held_items.values())})
+            ledger_injections.set_record(con, number, *translation_record(held_by_pvx))
+            # In doubt were either a first injection or a change pushed to a live order.
+            first_time = row is None or row.state == state.INJECTING
+            if refused_items:
                 text = "; ".join(f"{item.ItemCode}: {r.message}" for item, r in refused_items)
                 problems.append(
                     ExceptionRecord(
@@ -312,7 +313,7 @@ def record_verdicts(
                 )
                 events.append(OrderEvent(oid, "items_refused", actor, reason=text))
                 report.failed += 1
-            else:
+            elif first_time:
                 ledger_exceptions.resolve_for_order(
                     con, oid, (*HELD_KINDS, "injection_failed"), "accepted by Peoplevox"
                 )
@@ -328,13 +329,19 @@ def record_verdicts(
                 new_state, cancelled = after_status(replace(row, state=state.IN_WAREHOUSE), status)
                 problems.extend([cancelled] if cancelled else [])
             ledger_orders.set_fields(con, oid, state=new_state, pvx_status=status, pvx_status_at=utcnow())
-
             events.append(
                 OrderEvent(
                     oid,
                     "injected",
                     actor,
                     reason=f"accepted by Peoplevox as {number} ({translated.header.Site})",
+                )
+                if first_time
+                else OrderEvent(
+                    oid,
+                    "change_confirmed",
+                    actor,
+                    reason=f"{number} looked up after a change's answer was lost",
                 )
             )
         ledger_exceptions.open_or_touch(con, problems)
