@@ -214,7 +214,7 @@ def test_a_config_value_peoplevox_could_never_receive_holds_the_order_naming_the
     result = translate_order(make_order(), rules, KNOWN_ITEM_CODES)
     assert isinstance(result, HeldOrder)
     [problem] = result.exceptions
-    assert (problem.kind, problem.owner) == (ExceptionKind.UNSENDABLE_TEXT, Owner.ENGINEERING)
+    assert (problem.kind, problem.owner) == (ExceptionKind.UNSENDABLE_TEXT, Owner.INTEGRATION)
     assert "ChannelName contains the character U+FFFF" in problem.message
 
 

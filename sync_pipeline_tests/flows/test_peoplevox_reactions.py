@@ -52,6 +52,11 @@ def test_a_cancel_peoplevox_accepts_but_does_not_apply_is_an_exception_for_cx(wo
     [problem] = world.open_exceptions(oid)
     assert (problem.kind, problem.owner) == ("cancel_not_confirmed", "cx")
     assert "reports the order as New" in problem.message
+    # Someone cancels it in Peoplevox by hand: the status run reads it and the exception closes.
+    world.pvx.cancel_by_hand(world.number(oid))
+    world.statuses()
+    assert world.row(oid).state == "cancelled_in_warehouse"
+    assert world.open_exceptions(oid) == []
 
 
 def test_a_tenant_that_refuses_status_cancelled_gets_an_exception_for_cx(world: World) -> None:

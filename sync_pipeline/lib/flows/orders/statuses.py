@@ -30,6 +30,9 @@ from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.peoplevox import callbacks
 
 INBOX_CURSOR = "inbox_peoplevox_status"
+# Settled once Peoplevox reports the order Cancelled and Shopify wants it cancelled too (a cancel
+# the tenant left to people, done by hand; a warehouse cancellation Shopify then followed).
+SETTLED_BY_CANCEL = ("cancel_not_confirmed", "cancelled_by_warehouse")
 FINAL_STATUSES = (PeoplevoxStatus.DESPATCHED.value, PeoplevoxStatus.CANCELLED.value)
 # The one parameter of our SalesOrderStatusChanges callback read here (lib/peoplevox/callbacks.py):
 # the status parameter is never read (see above).
@@ -69,6 +72,10 @@ def apply_statuses(
             new_state, problem = after_status(row, name)
             if new_state != row.state:
                 fields["state"] = new_state
+            if new_state == state.CANCELLED_IN_WAREHOUSE:
+                ledger_exceptions.resolve_for_order(
+                    con, row.shopify_order_id, SETTLED_BY_CANCEL, f"Peoplevox reports {number} as {name}"
+                )
             problems.extend([problem] if problem else [])
             ledger_orders.set_fields(con, row.shopify_order_id, **fields)
             events.append(

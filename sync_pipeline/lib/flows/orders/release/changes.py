@@ -32,7 +32,7 @@ from sync_pipeline.lib.flows.orders.release.translations import (
     stored_translation,
     translation_record,
 )
-from sync_pipeline.lib.flows.orders.statuses import after_status
+from sync_pipeline.lib.flows.orders.statuses import SETTLED_BY_CANCEL, after_status
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -287,7 +287,9 @@ def _record_one(
             ]
     if cancelled_there and wants_cancel:
         fields["state"] = state.CANCELLED_IN_WAREHOUSE
-        ledger_exceptions.resolve_for_order(con, oid, ["cancelled_by_warehouse"], "cancelled in Shopify too")
+        ledger_exceptions.resolve_for_order(
+            con, oid, SETTLED_BY_CANCEL, f"Peoplevox reports {number} as {status}"
+        )
     elif status is not None:
         # Cancelled by the warehouse while Shopify wants it: recorded as the status run would.
         new_state, cancelled = after_status(row, status)
