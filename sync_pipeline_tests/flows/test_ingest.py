@@ -185,6 +185,29 @@ def test_cursor_advances_across_chunks(ledger: Ledger, monkeypatch: pytest.Monke
     assert len(rows(ledger, 1, 2, 3, 4, 5)) == 5
 
 
+def test_the_cursor_never_moves_back_mid_run(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run re-reads the overlap before the stored cursor; the chunks it commits there are older
+    than the cursor, which must stay put (a crash or a reader mid-run would see it go back)."""
+    monkeypatch.setattr("sync_pipeline.lib.flows.orders.ingest.CHUNK", 2)
+    stored = T0 + timedelta(minutes=10)
+    shop = FakeShopify(*(order(n, updated_at=stored - timedelta(seconds=10 - n)) for n in range(1, 11)))
+    ingest(shop, ledger, RULES, ACTOR, NOW)
+    assert ledger.get_cursor(CURSOR) == stored.isoformat()
+    shop.put(order(11, updated_at=stored + timedelta(seconds=5)))
+    written: list[str] = []
+    set_cursor = ledger.set_cursor
+
+    def recording(name: str, value: str) -> None:
+        written.append(value)
+        set_cursor(name, value)
+
+    monkeypatch.setattr(ledger, "set_cursor", recording)
+    ingest(shop, ledger, RULES, ACTOR, NOW)
+    assert written, "the run moved the cursor on"
+    assert min(datetime.fromisoformat(w) for w in written) >= stored, written
+    assert ledger.get_cursor(CURSOR) == (stored + timedelta(seconds=5)).isoformat()
+
+
 def test_backfill_window_does_not_move_the_cursor(ledger: Ledger) -> None:
     shop = FakeShopify(order(1, updated_at=T0 + timedelta(minutes=1)))
     ingest(shop, ledger, RULES, ACTOR, NOW)

@@ -101,9 +101,14 @@ def ingest(
             # Never so far past a version read within its own second that the next poll's overlap
             # misses it: a second change in that second keeps the same updatedAt.
             cursor = newest if unsettled is None else min(newest, unsettled + CURSOR_OVERLAP)
+            # Never back: the first chunks re-read the overlap before the stored cursor. (An
+            # unsettled version read here is at most the overlap before it, so it stays covered.)
+            if stored is not None:
+                cursor = max(cursor, datetime.fromisoformat(stored))
             # Advance after each chunk is committed: a crash re-reads at most one chunk.
-            report.cursor = cursor.isoformat()
-            ledger.set_cursor(CURSOR, report.cursor)
+            if cursor.isoformat() != report.cursor:
+                report.cursor = cursor.isoformat()
+                ledger.set_cursor(CURSOR, report.cursor)
             progressed = stored is None or cursor > datetime.fromisoformat(stored)
             over_budget = (
                 report.orders_changed >= max_changed_orders or time.monotonic() - started >= max_seconds
