@@ -347,12 +347,12 @@ def test_pre_release_orders_follow_payment_and_cancellation(reads, data) -> None
     for previous, order, seen in replay(reads, data):
         if not seen.changed or (previous and previous.state in state.WAREHOUSE_STATES | {state.TOO_OLD}):
             continue  # unchanged reads keep whatever state release gave the order
-        if previous and previous.state in state.SETTLED_UNTIL_EDITED and not seen.events:
-            # A touch without a real change keeps the verdict, unless the order is cancelled:
-            # then it is cancelled_before_release whatever release said (asserted below).
-            if not order.is_cancelled:
-                assert seen.state == previous.state
-                continue
+        # A touch without a real change keeps the verdict, unless the order is cancelled: then it
+        # is cancelled_before_release whatever release said (asserted below).
+        touched = previous and previous.state in state.SETTLED_UNTIL_EDITED and not seen.events
+        if touched and not order.is_cancelled:
+            assert seen.state == previous.state
+            continue
         paid = order.financial_status.upper() in state.RELEASABLE_STATUSES
         if order.is_cancelled:
             assert seen.state == state.CANCELLED_BEFORE_RELEASE

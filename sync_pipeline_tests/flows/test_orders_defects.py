@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sync_pipeline.lib.flows.ops.run import refresh
 from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline_tests.domain.factories import T0
 from sync_pipeline_tests.flows.standins.world import World
@@ -80,6 +81,21 @@ def test_3_an_added_item_unknown_everywhere_is_pushed_once_its_item_type_exists(
     world.release()  # no new Shopify change: the open exception is what re-plans it
     assert world.held(oid) == ("New", {"TEE-BLK-M": 1, "MUG-LOGO": 1})
     assert world.open_kinds(oid) == []
+
+
+def test_3_the_ops_recheck_leaves_an_added_items_unmapped_sku_open(world: World) -> None:
+    """The exception is what re-plans the change: the ops re-check must not close it because the
+    order itself is in the warehouse."""
+    oid = injected(world)
+    world.shop.set_quantity(oid, "MUG-LOGO", 1)
+    world.ingest()
+    world.release()
+    assert refresh(world.ledger, world.rules.ops, world.now.replace(tzinfo=None), "ops").closed == []
+    assert world.open_kinds(oid) == ["unmapped_sku"]
+    world.pvx.warehouse.upsert_item("MUG-LOGO", "5099", "Mug")
+    world.know_item_types("MUG-LOGO")
+    world.release()
+    assert world.held(oid) == ("New", {"TEE-BLK-M": 1, "MUG-LOGO": 1})
 
 
 def test_4_a_partly_refused_update_records_what_peoplevox_applied(world: World) -> None:

@@ -7,7 +7,8 @@ refused header), items Peoplevox no longer has (refused rows), item types create
 catalogue copy, full refunds with and without restock, cancellations, several changes in one
 second, changes landing while a read pages or while a save is on its way, answers lost after a
 save, whole-request refusals, the floor moving orders on, the warehouse cancelling on its own,
-forged callbacks and a tenant that refuses or ignores cancels.
+forged callbacks, a tenant that refuses or ignores cancels, and the ops re-check closing
+exceptions it believes cleared.
 
 After every step (`check`), for every order:
 - what Peoplevox holds equals what the ledger says it holds: an accepted injection's recorded
@@ -42,6 +43,7 @@ from sync_pipeline.lib.domain.cutoff import UPDATABLE_HEADER_COLUMNS
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.domain.sales_order import HeldOrder, NotForWarehouse, TranslatedOrder
 from sync_pipeline.lib.domain.translate import translate_order
+from sync_pipeline.lib.flows.ops.run import refresh
 from sync_pipeline.lib.flows.orders.observed import SETTLE
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import injections as ledger_injections
@@ -73,6 +75,7 @@ step = st.one_of(
     *[st.tuples(st.just("release"))] * 2,
     *[st.tuples(st.just("tick"), st.sampled_from([0, 0, 1, 6, 60, 700]))] * 2,
     st.tuples(st.just("statuses")),
+    st.tuples(st.just("ops")),  # the ops re-check, which closes exceptions whose cause is gone
     st.tuples(st.just("ingest_notified")),
     st.tuples(st.just("pay"), order_index),
     st.tuples(st.just("address"), order_index, st.sampled_from(["N1 9GU", "LS1 1AA", ""])),
@@ -136,6 +139,8 @@ def apply(run: Run, action: tuple) -> None:
         w.release()
     elif kind == "statuses":
         w.statuses()
+    elif kind == "ops":
+        refresh(w.ledger, w.rules.ops, w.now.replace(tzinfo=None), "ops")
     elif kind == "lose_answer":
         pvx.lose_answers[args[0]] = 1
     elif kind == "floor_advances":
@@ -384,6 +389,7 @@ ALWAYS = [
         ("quantity", 2, NOWHERE, 1),
         ("lose_answer", "Sales order items"),
         ("cycle",),
+        ("ops",),
         ("item_type_created",),
         ("release",),
         ("floor", 2, "Allocated"),

@@ -49,7 +49,7 @@ def test_ranked_closed_exported_and_checked(tmp_path: Path) -> None:
             0
         ]
     assert still_open == {"unmapped_sku", "injection_failed", "change_after_cutoff"}
-    assert bad_address == "cleared on re-check: order is now in warehouse"
+    assert bad_address == "cleared on re-check: order is now cancelled before release"
     trail = ledger.events_for(world.order_id(1003))
     assert trail[-1]["kind"] == "exception_resolved" and "bad_address" in trail[-1]["reason"]
 

@@ -35,7 +35,7 @@ def order(n: int, order_state: str, total: str, paid_hours_ago: float, b2b: bool
 
 def build(data_dir: Path) -> Ledger:
     """#1001 held for an unmapped fast seller (£60); #1002 refused, B2B (£2,400), overdue;
-    #1003 in the warehouse but its old bad_address still open (cleared: the re-check closes it);
+    #1003 cancelled while held, its old bad_address still open (cleared: the re-check closes it);
     #1004 a change after the cut-off (a person's); a package blocked, then fulfilled."""
     ledger = Ledger(data_dir / "ledger.duckdb")
     with ledger.transaction() as con:
@@ -44,7 +44,7 @@ def build(data_dir: Path) -> Ledger:
             [
                 order(1001, state.HELD, "60.00", 2),
                 order(1002, state.INJECTION_FAILED, "2400.00", 30, b2b=True),
-                order(1003, state.IN_WAREHOUSE, "35.00", 3),
+                order(1003, state.CANCELLED_BEFORE_RELEASE, "35.00", 3),
                 order(1004, state.IN_WAREHOUSE, "80.00", 5),
             ],
         )

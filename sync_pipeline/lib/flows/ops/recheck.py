@@ -14,15 +14,18 @@ from sync_pipeline.lib.flows.orders import state as orders
 from sync_pipeline.lib.ledger.ops import OpenExceptionRow
 
 # An order in one of these states has gone past every reason to hold it before the warehouse.
+# Not `in_warehouse`: there the same kinds stand for a change Peoplevox does not have yet (an
+# added item with no item type, a new address that is unusable, item rows it refused), and the
+# orders flow re-plans the change while the exception is open and closes it when Peoplevox has
+# what Shopify wants; it closes a live order's old holds itself when Peoplevox accepts it.
 PAST_RELEASE = frozenset(
     {
-        orders.IN_WAREHOUSE,
         orders.CANCELLED_IN_WAREHOUSE,
         orders.CANCELLED_BEFORE_RELEASE,
         orders.NOT_FOR_WAREHOUSE,
     }
 )
-HOLD_KINDS = frozenset({"unmapped_sku", "bad_address", "injection_failed"})
+HOLD_KINDS = frozenset({*orders.HOLD_EXCEPTIONS, "injection_failed"})
 PACKAGE_BLOCKED_KINDS = frozenset(packages.BLOCKING_KINDS) - {"despatch_for_unknown_order"}
 
 

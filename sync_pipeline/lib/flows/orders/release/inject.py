@@ -313,10 +313,14 @@ def record_verdicts(
                 )
                 events.append(OrderEvent(oid, "items_refused", actor, reason=text))
                 report.failed += 1
-            elif first_time:
-                ledger_exceptions.resolve_for_order(
-                    con, oid, (*HELD_KINDS, "injection_failed"), "accepted by Peoplevox"
+            if first_time:
+                # Holds and earlier refusals are over once Peoplevox has the order; only the
+                # refusal of some of its rows (just recorded) stays open.
+                keep = [("injection_failed", ",".join(sorted(refused_codes)))] if refused_items else []
+                ledger_exceptions.resolve_others(
+                    con, oid, (*HELD_KINDS, "injection_failed"), keep, "accepted by Peoplevox"
                 )
+            if first_time and not refused_items:
                 report.injected += 1
                 report.injected_orders.append(
                     (translated.header.CustomerPurchaseOrderReferenceNumber, number, translated.header.Site)
