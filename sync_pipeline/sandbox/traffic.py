@@ -92,7 +92,8 @@ NATIVE_BUNDLES = {
 UNMAPPED_COUNT = 4
 # Shopify-only SKUs no Peoplevox lookup can carry: a trailing backslash (an escape to many
 # clause parsers). Orders with them must be held as unmapped_sku, alone.
-HOSTILE_SKUS = ("TEE-LEGACY-M\\",)
+# U+0001 is a control character no XML request can carry: held as unmapped_sku, naming it.
+HOSTILE_SKUS = ("TEE-LEGACY-M\\", "SOCK-LEGACY-OS\x01")
 
 
 @dataclass(frozen=True)
@@ -327,6 +328,7 @@ HOSTILE_LINES = (
     "@SUM(A1:A9) House",
     "Rose Cottage; Lower Road, Hamlet",
     'C/O O\'Neill, "Back" Gate\r\nBy the bins',
+    "Flat 9\uffff Mill Lane",  # U+FFFF: no XML can carry it; cleaned out, the order goes on
 )
 UNICODE_ADDRESSES = (
     ("Straße des 17. Juni 135", "Berlin", "10623", "DE"),

@@ -32,7 +32,7 @@ from sync_pipeline.sandbox.shopify.control import (
 from sync_pipeline_tests.orders.harness import E2EStack, e2e_stack
 
 HOLD_SECONDS = 3
-COPIES = 13  # orders per kind: 27 kinds → 351 orders
+COPIES = 13  # orders per kind: 29 kinds → 377 orders
 ITEM_TYPES = [
     "TEE-BLK-M",
     "TEE-BLK-L",
@@ -62,6 +62,7 @@ HOSTILE = AddressSpec(
     zip="E1 6AN",
     country_code="GB",
 )
+UNSENDABLE = UK.model_copy(update={"address1": "12 Baker\uffff Street"})
 NO_STREET = AddressSpec(name="Someone", city=None, address1=None, zip="SW1A 1AA", country_code="GB")
 
 
@@ -123,6 +124,10 @@ def _kinds() -> dict[str, Kind]:
         ),
         # A SKU ending in a backslash cannot be looked up in Peoplevox: held alone, not the run.
         "backslash_sku": Kind(_order([LineSpec(sku="TEE-BLK-M\\"), tee]), None, exception="unmapped_sku"),
+        # Characters no XML request can carry: in an address line they are cleaned out and the
+        # order goes on; in a SKU they hold that order alone (issue 16, item 1).
+        "unsendable_address": Kind(_order([tee], shipping_address=UNSENDABLE), {"TEE-BLK-M": 1}),
+        "unsendable_sku": Kind(_order([LineSpec(sku="TEE-BLK-M\x01"), tee]), None, exception="unmapped_sku"),
         "unicode_address": Kind(_order([tee], shipping_address=UNICODE), {"TEE-BLK-M": 1}),
         "csv_hostile_address": Kind(_order([tee], shipping_address=HOSTILE), {"TEE-BLK-M": 1}),
         "zero_priced_line": Kind(
@@ -156,7 +161,15 @@ def _kinds() -> dict[str, Kind]:
 
 
 def _seed(stack: E2EStack) -> None:
-    plain = [*ITEM_TYPES, "BUNDLE-STARTER", "BUNDLE-GIFT-BOX", "TEE-BLACK-M", "TEE-RED-XXL", "TEE-BLK-M\\"]
+    plain = [
+        *ITEM_TYPES,
+        "BUNDLE-STARTER",
+        "BUNDLE-GIFT-BOX",
+        "TEE-BLACK-M",
+        "TEE-RED-XXL",
+        "TEE-BLK-M\\",
+        "TEE-BLK-M\x01",
+    ]
     for sku in plain:
         stack.shop.add_product(ProductSpec(title=sku, variants=[VariantSpec(sku=sku, price="20.00")]))
     stack.shop.add_product(
@@ -311,6 +324,8 @@ def _assert_final_state(stack: E2EStack, kinds: dict[str, Kind]) -> None:
     assert hostile["ShippingAddressLine2"] == "'@line two, second row"
     assert hostile["ShippingAddressCity"] == "'-London"
     assert hostile["ContactName"] == '\'=HYPERLINK("http://evil.example"), +44 "Quotes", Ltd'
+    cleaned = pvx_orders[_number(kinds["unsendable_address"].placed[0])].fields
+    assert cleaned["ShippingAddressLine1"] == "12 Baker Street"
     unicode = pvx_orders[_number(kinds["unicode_address"].placed[0])].fields
     assert (unicode["ContactName"], unicode["ShippingAddressCity"]) == ("Zoë Ñúñez-Øster", "Zürich")
     owners = {(e.kind, e.owner) for e in open_exceptions}
