@@ -16,17 +16,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sync_pipeline.lib.domain.models import ShippingAddress, ShopLine, ShopOrder
+from sync_pipeline.lib.domain.models import ShopLine, ShopOrder
 from sync_pipeline.lib.inbox import Inbox
-
-ADDRESS = ShippingAddress(
-    name="Jane Doe",
-    address1="1 High Street",
-    city="London",
-    province_code="ENG",
-    zip="N1 9GU",
-    country_code="GB",
-)
+from sync_pipeline_tests.domain.factories import GOOD_ADDRESS
 
 
 class InMemoryShopify:
@@ -73,7 +65,7 @@ class InMemoryShopify:
             processed_at=self.second(),
             financial_status="PAID" if paid else "PENDING",
             email=f"customer{number}@example.com",
-            shipping_address=ADDRESS,
+            shipping_address=GOOD_ADDRESS,
             shipping_line_title="Standard",
             source_name="web",
             total=sum((line.unit_price * line.quantity for line in shop_lines), Decimal("0")),
