@@ -39,7 +39,7 @@ class OrderRow:
     pvx_status_at: datetime | None
     change_pending: bool
     snapshot: dict[str, Any] | None
-    # When `snapshot` was read from Shopify (see migration 0004); None for rows written before.
+    # When `snapshot` was read from Shopify (see migration 0005); None for rows written before.
     snapshot_read_at: datetime | None = None
 
 
