@@ -16,7 +16,8 @@
   stays flat whatever is sent. Refusals go to `inbox/rejected.jsonl`, bounded (repeats counted,
   file rotated: lib/rejections.py).
 - The event is fsynced to the inbox before we answer, and nothing slower happens in the
-  request: Shopify gives a webhook 5 s. Polling stays the source of truth; events only make
+  request: Shopify gives a webhook 5 s. The write runs in a worker thread, so a slow fsync (a
+  busy disk) holds up only its own request, never the event loop answering the others. Polling stays the source of truth; events only make
   the sync faster.
 """
 
@@ -34,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
@@ -146,7 +148,7 @@ def create_app(config: ReceiverConfig) -> Starlette:
         }
         key = f"event:{topic}:{event_id}" if event_id else f"webhook:{webhook_id}"
         try:
-            stored = inbox.write("shopify", event, dedupe_key=key)
+            stored = await run_in_threadpool(inbox.write, "shopify", event, dedupe_key=key)
         except OSError as error:
             return _not_stored("shopify", error)
         return PlainTextResponse("ok" if stored else "duplicate ignored")
@@ -179,7 +181,9 @@ def create_app(config: ReceiverConfig) -> Starlette:
             return _reject(inbox, "peoplevox", 400, "callback carried no parameters", detail)
         event = {"event": event_type, "params": params, "unfilled": callbacks.unfilled(params)}
         try:
-            stored = inbox.write("peoplevox", event, dedupe_key=callbacks.dedupe_key(event_type, params))
+            stored = await run_in_threadpool(
+                inbox.write, "peoplevox", event, dedupe_key=callbacks.dedupe_key(event_type, params)
+            )
         except OSError as error:
             return _not_stored("peoplevox", error)
         return PlainTextResponse("ok" if stored else "duplicate ignored")
