@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean format
+.PHONY: demo test lint venv clean format system-packages
 
 # Reinstall only when pyproject.toml changes, so a second run skips what is installed.
 $(STAMP): pyproject.toml
@@ -27,6 +27,17 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# What two tests need from Debian, installed only when missing (root and apt-get; CI runs this
+# before `make test`): PostgreSQL for the deployed instance, Chromium for the UI in a browser.
+system-packages:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -1,0 +1,285 @@
+"""Two brands deployed as docs/deploy.md says, on Postgres: nothing crosses between them.
+
+One instance (deploy/dagster.yaml on a real PostgreSQL started here), one gRPC code server per
+brand started with that brand's environment only, and the daemon. Each brand has its own
+Shopify and Peoplevox sandboxes, receiver, config directory and ledger. The two stores number
+their orders alike (#1001…), so an order that reached the wrong warehouse or ledger would
+show there. The tests share one deployment (module scope) and run in file order.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.scheduler.instigation import InstigatorType
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline.sandbox.shopify.control import AddressSpec, LineSpec, OrderSpec
+from sync_pipeline_tests.deploy.postgres import running_postgres
+from sync_pipeline_tests.deploy.stack import (
+    BIN,
+    REPO_ROOT,
+    Brand,
+    Process,
+    base_environment,
+    environment,
+    start_brand,
+    start_code_server,
+    start_process,
+    stop_brand,
+    stop_processes,
+    wait_for_code_servers,
+    wait_until,
+    write_workspace,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("deployment")]
+
+# Different catalogues and order shapes, so each warehouse's content tells whose orders it holds.
+ACME = ("acme", ["ACME-TEE-M", "ACME-CAP"], 3, 1)  # 3 orders of 1 × ACME-TEE-M
+GLOBEX = ("globex", ["GLOBEX-MUG", "GLOBEX-TOTE"], 2, 4)  # 2 orders of 4 × GLOBEX-MUG
+ADDRESS = AddressSpec(
+    name="Ada Lovelace", address1="12 Baker Street", city="London", zip="NW1 6XE", country_code="GB"
+)
+
+
+@dataclass
+class Deployment:
+    brands: dict[str, Brand]
+    instance: dg.DagsterInstance
+    home: Path
+    workspace: Path
+    env: dict[str, str]
+    processes: list[Process]
+
+    def diagnostics(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.tail(3000)}" for p in self.processes)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("deployment")
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    processes: list[Process] = []
+    brands: list[Brand] = []
+    with running_postgres() as postgres:
+        instance_env = {**base_environment(), **postgres.env(), "DAGSTER_HOME": str(home)}
+        try:
+            for name, skus, _, _ in (ACME, GLOBEX):
+                brands.append(start_brand(name, skus, root / name, instance_env))
+            workspace = write_workspace(root / "workspace.yaml", brands)
+            for brand in brands:
+                processes.append(start_code_server(brand, root / "logs"))
+            wait_for_code_servers(brands, processes)
+            daemon = [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)]
+            processes.append(start_process("daemon", daemon, instance_env, root, root / "logs"))
+            with environment(postgres.env()), dg.DagsterInstance.from_config(str(home)) as instance:
+                yield Deployment(
+                    brands={b.name: b for b in brands},
+                    instance=instance,
+                    home=home,
+                    workspace=workspace,
+                    env=instance_env,
+                    processes=processes,
+                )
+        finally:
+            stop_processes(processes)
+            for brand in brands:
+                stop_brand(brand)
+
+
+def _location(run: dg.DagsterRun) -> str:
+    return run.tags.get("dagster/code_location", "")
+
+
+def _sales_orders(brand: Brand) -> list:
+    assert brand.pvx is not None
+    return brand.pvx.state().orders
+
+
+def test_the_instance_is_postgres_and_each_brand_is_its_own_location(deployment: Deployment) -> None:
+    instance = deployment.instance
+    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+    assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+
+    def sensors_by_location() -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+            location = state.origin.repository_origin.code_location_origin.location_name
+            found.setdefault(location, set()).add(state.name)
+        return found
+
+    # The daemon records each location's sensors in Postgres, under that location, as it ticks them.
+    orders_sensors = {"shopify_order_events", "peoplevox_status_events", "orders_release_due"}
+    wait_until(
+        lambda: all(orders_sensors <= sensors_by_location().get(b, set()) for b in ("acme", "globex")),
+        timeout=120,
+        message="both brands' sensors to tick",
+    )
+    assert set(sensors_by_location()) == {"acme", "globex"}
+
+
+def test_sensor_ticks_bring_each_brand_orders_to_its_own_warehouse_only(deployment: Deployment) -> None:
+    placed: dict[str, int] = {}
+    for name, skus, count, quantity in (ACME, GLOBEX):
+        shop = deployment.brands[name].shop
+        assert shop is not None
+        for _ in range(count):
+            shop.place_order(
+                OrderSpec(lines=[LineSpec(sku=skus[0], quantity=quantity)], shipping_address=ADDRESS)
+            )
+        placed[name] = count
+
+    def arrived() -> bool:
+        return all(len(_sales_orders(deployment.brands[n])) >= placed[n] for n in placed)
+
+    try:
+        wait_until(arrived, timeout=300, interval=2, message="both brands' orders in their warehouses")
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{deployment.diagnostics()}") from None
+
+    for name, skus, count, quantity in (ACME, GLOBEX):
+        brand = deployment.brands[name]
+        orders = _sales_orders(brand)
+        assert len(orders) == count, f"{name}'s warehouse holds {len(orders)} orders, placed {count}"
+        for order in orders:
+            assert [(line.item_code, line.quantity_ordered) for line in order.lines] == [(skus[0], quantity)]
+        with Ledger(brand.data_dir / "ledger.duckdb").transaction() as con:
+            (rows,) = con.execute("SELECT count(*) FROM orders").fetchone()
+        assert rows == count, f"{name}'s ledger holds {rows} orders, its store {count}"
+
+    # Every run ran in the location that launched it and materialised only that brand's assets.
+    runs = deployment.instance.get_runs()
+    assert {_location(r) for r in runs} == {"acme", "globex"}
+    for run in runs:
+        keys = {
+            record.event_log_entry.dagster_event.asset_key
+            for record in deployment.instance.get_records_for_run(
+                run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            ).records
+        }
+        assert all(key.path[0] == _location(run) for key in keys), (run.job_name, _location(run), keys)
+    for name in ("acme", "globex"):
+        by_sensor = [
+            r
+            for r in runs
+            if _location(r) == name and r.tags.get("dagster/sensor_name") == "shopify_order_events"
+        ]
+        assert by_sensor and all(r.job_name == "orders_ingest_job" for r in by_sensor)
+
+
+def test_materialisations_and_check_results_are_recorded(deployment: Deployment) -> None:
+    instance = deployment.instance
+    for name in ("acme", "globex"):
+        key = dg.AssetKey([name, "peoplevox", "sales_orders"])
+        # Peoplevox holds the orders while the release step is still finishing: wait for its event.
+        wait_until(
+            lambda key=key: instance.get_latest_materialization_event(key) is not None,
+            timeout=180,
+            message=f"{key.to_user_string()} materialised",
+        )
+        check = dg.AssetCheckKey(key, "paid_orders_reach_warehouse")
+
+        def evaluations(check: dg.AssetCheckKey = check) -> list:
+            return instance.event_log_storage.get_asset_check_execution_history(
+                check, limit=20, status={AssetCheckExecutionRecordStatus.SUCCEEDED}
+            )
+
+        # The check runs as its own step after the release step of the same run.
+        wait_until(evaluations, timeout=180, message=f"{check.to_user_string()} evaluated")
+        evaluation = evaluations()[0].event.dagster_event.event_specific_data  # type: ignore[union-attr]
+        assert evaluation.passed, evaluation.description
+        assert evaluation.metadata["stale_orders"].value == 0
+    assert instance.get_latest_materialization_event(dg.AssetKey(["shopify", "orders"])) is None
+
+
+def _launch(deployment: Deployment, job: str, locations: list[str]) -> None:
+    """`dagster job launch` per location, at once: the runs go through the daemon's queue."""
+    launches = [
+        subprocess.Popen(
+            [
+                str(BIN / "dagster"),
+                "job",
+                "launch",
+                "-w",
+                str(deployment.workspace),
+                "-l",
+                location,
+                "-j",
+                job,
+            ],
+            env=deployment.env,
+            cwd=deployment.home,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for location in locations
+    ]
+    for launch in launches:
+        output, _ = launch.communicate(timeout=180)
+        assert launch.returncode == 0, output.decode(errors="replace")
+
+
+def _latest_run(deployment: Deployment, location: str, job: str, after: float) -> dg.DagsterRun | None:
+    runs = deployment.instance.get_runs(
+        filters=dg.RunsFilter(job_name=job, tags={"dagster/code_location": location}), limit=1
+    )
+    return runs[0] if runs and runs[0].tags and _created(deployment, runs[0]) > after else None
+
+
+def _created(deployment: Deployment, run: dg.DagsterRun) -> float:
+    record = deployment.instance.get_run_record_by_id(run.run_id)
+    assert record is not None
+    return record.create_timestamp.timestamp()
+
+
+def test_pools_hold_across_processes_and_are_each_brands_own(deployment: Deployment) -> None:
+    """Hold acme's Peoplevox pool from this process, as a long step in another run would: acme's
+    status run waits for it, while globex's (its own pool, its own API budget) goes through."""
+    instance, storage = deployment.instance, deployment.instance.event_log_storage
+    pool = "acme/peoplevox_api"
+    # The pool's slots live in Postgres, created at pools.default_limit by the first step to use
+    # it (or here, if none has claimed one yet).
+    if storage.get_concurrency_info(pool).slot_count == 0:
+        storage.initialize_concurrency_limit_to_default(pool)
+    assert storage.get_concurrency_info(pool).slot_count == 1
+    claim = storage.claim_concurrency_slot(pool, "held-by-test", "long_step")
+    assert claim.is_claimed
+    started = time.time()
+    try:
+        _launch(deployment, "orders_status_job", ["acme", "globex"])
+
+        def globex_done() -> bool:
+            run = _latest_run(deployment, "globex", "orders_status_job", started)
+            return run is not None and run.is_finished
+
+        wait_until(globex_done, timeout=180, message="globex's status run")
+        globex = _latest_run(deployment, "globex", "orders_status_job", started)
+        assert globex is not None and globex.status == dg.DagsterRunStatus.SUCCESS
+        # globex's run went through; give acme's as long again, then it must not have begun its step
+        # (the queue holds a run whose pool is full, or the run's step waits for a slot).
+        time.sleep(5)
+        acme = _latest_run(deployment, "acme", "orders_status_job", started)
+        assert acme is not None and not acme.is_finished, "acme's run finished while its pool was held"
+        steps = instance.get_records_for_run(acme.run_id, of_type=dg.DagsterEventType.STEP_START).records
+        assert not steps, "acme's Peoplevox step started while another process held its pool's one slot"
+    finally:
+        storage.free_concurrency_slot_for_step("held-by-test", "long_step")
+
+    def acme_done() -> bool:
+        run = _latest_run(deployment, "acme", "orders_status_job", started)
+        return run is not None and run.is_finished
+
+    wait_until(acme_done, timeout=180, message="acme's status run once its pool was free")
+    acme = _latest_run(deployment, "acme", "orders_status_job", started)
+    assert acme is not None and acme.status == dg.DagsterRunStatus.SUCCESS
