@@ -74,7 +74,9 @@ def start_brand(name: str, skus: list[str], root: Path, instance_env: dict[str, 
         create_pvx_app(PeoplevoxSandboxConfig(requests_per_window=500, window_seconds=1.0))
     ).start()
     receiver = BackgroundServer(
-        create_receiver(ReceiverConfig(brand.data_dir / "inbox", webhook_secret, f"{name}-callback-token"))
+        create_receiver(
+            ReceiverConfig(brand.data_dir / "inbox", webhook_secret, f"{name}-callback-token-".ljust(40, "0"))
+        )
     ).start()
     brand.servers = [receiver, pvx, shopify]
     brand.shop, brand.pvx = SandboxControl(shopify.url), PeoplevoxControl(pvx.url)

@@ -41,7 +41,11 @@ from sync_pipeline_tests.deploy.stack import (
     write_workspace,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("deployment")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("deployment"),
+    pytest.mark.timeout(900),
+]  # start-up of several Dagster processes
 
 # Different catalogues and order shapes, so each warehouse's content tells whose orders it holds.
 ACME = ("acme", ["ACME-TEE-M", "ACME-CAP"], 3, 1)  # 3 orders of 1 × ACME-TEE-M
