@@ -267,7 +267,7 @@ def test_pools_hold_across_processes_and_are_each_brands_own(deployment: Deploym
             run = _latest_run(deployment, "globex", "orders_status_job", started)
             return run is not None and run.is_finished
 
-        wait_until(globex_done, timeout=180, message="globex's status run")
+        wait_until(globex_done, timeout=300, interval=2, message="globex's status run")
         globex = _latest_run(deployment, "globex", "orders_status_job", started)
         assert globex is not None and globex.status == dg.DagsterRunStatus.SUCCESS
         # globex's run went through; give acme's as long again, then it must not have begun its step
@@ -284,6 +284,7 @@ def test_pools_hold_across_processes_and_are_each_brands_own(deployment: Deploym
         run = _latest_run(deployment, "acme", "orders_status_job", started)
         return run is not None and run.is_finished
 
-    wait_until(acme_done, timeout=180, message="acme's status run once its pool was free")
+    # Generous: runs the sensors queued for acme meanwhile (release, polls) go first, in order.
+    wait_until(acme_done, timeout=420, interval=2, message="acme's status run once its pool was free")
     acme = _latest_run(deployment, "acme", "orders_status_job", started)
     assert acme is not None and acme.status == dg.DagsterRunStatus.SUCCESS
