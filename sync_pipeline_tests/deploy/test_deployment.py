@@ -12,8 +12,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -234,17 +235,25 @@ def _launch(deployment: Deployment, job: str, locations: list[str]) -> None:
         assert launch.returncode == 0, output.decode(errors="replace")
 
 
-def _latest_run(deployment: Deployment, location: str, job: str, after: float) -> dg.DagsterRun | None:
+def _launched_run(deployment: Deployment, location: str, job: str, after: float) -> str:
+    """The run id `dagster job launch` just created in `location` (the oldest since `after`)."""
     runs = deployment.instance.get_runs(
-        filters=dg.RunsFilter(job_name=job, tags={"dagster/code_location": location}), limit=1
+        filters=dg.RunsFilter(
+            job_name=job,
+            tags={"dagster/code_location": location},
+            created_after=datetime.fromtimestamp(after, UTC),
+        )
     )
-    return runs[0] if runs and runs[0].tags and _created(deployment, runs[0]) > after else None
+    assert runs, f"no {job} run launched in {location}"
+    return runs[-1].run_id
 
 
-def _created(deployment: Deployment, run: dg.DagsterRun) -> float:
-    record = deployment.instance.get_run_record_by_id(run.run_id)
-    assert record is not None
-    return record.create_timestamp.timestamp()
+def _finished(deployment: Deployment, run_id: str) -> Callable[[], bool]:
+    def finished() -> bool:
+        run = deployment.instance.get_run_by_id(run_id)
+        return run is not None and run.is_finished
+
+    return finished
 
 
 def test_pools_hold_across_processes_and_are_each_brands_own(deployment: Deployment) -> None:
@@ -259,32 +268,30 @@ def test_pools_hold_across_processes_and_are_each_brands_own(deployment: Deploym
     assert storage.get_concurrency_info(pool).slot_count == 1
     claim = storage.claim_concurrency_slot(pool, "held-by-test", "long_step")
     assert claim.is_claimed
-    started = time.time()
+    started = time.time() - 1
     try:
         _launch(deployment, "orders_status_job", ["acme", "globex"])
-
-        def globex_done() -> bool:
-            run = _latest_run(deployment, "globex", "orders_status_job", started)
-            return run is not None and run.is_finished
-
-        wait_until(globex_done, timeout=300, interval=2, message="globex's status run")
-        globex = _latest_run(deployment, "globex", "orders_status_job", started)
+        acme_run = _launched_run(deployment, "acme", "orders_status_job", started)
+        globex_run = _launched_run(deployment, "globex", "orders_status_job", started)
+        wait_until(_finished(deployment, globex_run), timeout=300, interval=2, message="globex's status run")
+        globex = instance.get_run_by_id(globex_run)
         assert globex is not None and globex.status == dg.DagsterRunStatus.SUCCESS
-        # globex's run went through; give acme's as long again, then it must not have begun its step
-        # (the queue holds a run whose pool is full, or the run's step waits for a slot).
+        # globex's run went through; a moment more, and acme's must not have begun its step (the
+        # queue holds a run whose pool is full, or the run's step waits for a slot).
         time.sleep(5)
-        acme = _latest_run(deployment, "acme", "orders_status_job", started)
+        acme = instance.get_run_by_id(acme_run)
         assert acme is not None and not acme.is_finished, "acme's run finished while its pool was held"
-        steps = instance.get_records_for_run(acme.run_id, of_type=dg.DagsterEventType.STEP_START).records
+        steps = instance.get_records_for_run(acme_run, of_type=dg.DagsterEventType.STEP_START).records
         assert not steps, "acme's Peoplevox step started while another process held its pool's one slot"
     finally:
         storage.free_concurrency_slot_for_step("held-by-test", "long_step")
 
-    def acme_done() -> bool:
-        run = _latest_run(deployment, "acme", "orders_status_job", started)
-        return run is not None and run.is_finished
-
     # Generous: runs the sensors queued for acme meanwhile (release, polls) go first, in order.
-    wait_until(acme_done, timeout=420, interval=2, message="acme's status run once its pool was free")
-    acme = _latest_run(deployment, "acme", "orders_status_job", started)
-    assert acme is not None and acme.status == dg.DagsterRunStatus.SUCCESS
+    wait_until(
+        _finished(deployment, acme_run),
+        timeout=420,
+        interval=2,
+        message="acme's status run once its pool was free",
+    )
+    acme = instance.get_run_by_id(acme_run)
+    assert acme is not None and acme.status == dg.DagsterRunStatus.SUCCESS, deployment.diagnostics()
