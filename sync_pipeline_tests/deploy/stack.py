@@ -204,10 +204,15 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def wait_until(
-    condition: Callable[[], object], timeout: float, interval: float = 1.0, message: str = "condition"
+    condition: Callable[[], object],
+    timeout: float,
+    interval: float = 1.0,
+    message: str = "condition",
+    diagnostics: Callable[[], str] | None = None,
 ) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message}")
+            detail = f"\n{diagnostics()}" if diagnostics else ""
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message}{detail}")
         time.sleep(interval)

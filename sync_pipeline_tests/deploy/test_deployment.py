@@ -9,6 +9,7 @@ show there. The tests share one deployment (module scope) and run in file order.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -66,7 +67,13 @@ class Deployment:
     processes: list[Process]
 
     def diagnostics(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.tail(3000)}" for p in self.processes)
+        """Each process's failures and retries, then the end of its log."""
+        parts = []
+        for process in self.processes:
+            text = process.log.read_text(errors="replace") if process.log.exists() else ""
+            marked = [line[:300] for line in text.splitlines() if re.search(r"FAILURE|RETRY|Error", line)]
+            parts.append(f"--- {process.name}\n" + "\n".join(marked[-20:]) + f"\n[…]\n{text[-1500:]}")
+        return "\n".join(parts)
 
 
 @pytest.fixture(scope="module")
@@ -148,10 +155,13 @@ def test_sensor_ticks_bring_each_brand_orders_to_its_own_warehouse_only(deployme
     def arrived() -> bool:
         return all(len(_sales_orders(deployment.brands[n])) >= placed[n] for n in placed)
 
-    try:
-        wait_until(arrived, timeout=300, interval=2, message="both brands' orders in their warehouses")
-    except AssertionError as error:
-        raise AssertionError(f"{error}\n{deployment.diagnostics()}") from None
+    wait_until(
+        arrived,
+        timeout=300,
+        interval=2,
+        message="both brands' orders in their warehouses",
+        diagnostics=deployment.diagnostics,
+    )
 
     for name, skus, count, quantity in (ACME, GLOBEX):
         brand = deployment.brands[name]
@@ -190,8 +200,9 @@ def test_materialisations_and_check_results_are_recorded(deployment: Deployment)
         # Peoplevox holds the orders while the release step is still finishing: wait for its event.
         wait_until(
             lambda key=key: instance.get_latest_materialization_event(key) is not None,
-            timeout=180,
+            timeout=300,
             message=f"{key.to_user_string()} materialised",
+            diagnostics=deployment.diagnostics,
         )
         check = dg.AssetCheckKey(key, "paid_orders_reach_warehouse")
 
@@ -201,7 +212,12 @@ def test_materialisations_and_check_results_are_recorded(deployment: Deployment)
             )
 
         # The check runs as its own step after the release step of the same run.
-        wait_until(evaluations, timeout=180, message=f"{check.to_user_string()} evaluated")
+        wait_until(
+            evaluations,
+            timeout=300,
+            message=f"{check.to_user_string()} evaluated",
+            diagnostics=deployment.diagnostics,
+        )
         evaluation = evaluations()[0].event.dagster_event.event_specific_data  # type: ignore[union-attr]
         assert evaluation.passed, evaluation.description
         assert evaluation.metadata["stale_orders"].value == 0
@@ -273,7 +289,13 @@ def test_pools_hold_across_processes_and_are_each_brands_own(deployment: Deploym
         _launch(deployment, "orders_status_job", ["acme", "globex"])
         acme_run = _launched_run(deployment, "acme", "orders_status_job", started)
         globex_run = _launched_run(deployment, "globex", "orders_status_job", started)
-        wait_until(_finished(deployment, globex_run), timeout=300, interval=2, message="globex's status run")
+        wait_until(
+            _finished(deployment, globex_run),
+            timeout=300,
+            interval=2,
+            message="globex's status run",
+            diagnostics=deployment.diagnostics,
+        )
         globex = instance.get_run_by_id(globex_run)
         assert globex is not None and globex.status == dg.DagsterRunStatus.SUCCESS
         # globex's run went through; a moment more, and acme's must not have begun its step (the

@@ -76,7 +76,7 @@ def test_an_asset_page_shows_its_description_and_metadata_tables(ui: UiStack, pa
     expect(table).to_contain_text("rows")
     # It shows the seeded ledger: the two SKUs each catalogue holds.
     for catalogue in ("shopify_variants", "pvx_item_types"):
-        expect(table.locator("tr", has_text=catalogue)).to_contain_text("2")
+        expect(table.get_by_role("row", name=f"{catalogue} 2", exact=True)).to_be_visible()
 
 
 def test_a_check_result_is_visible(ui: UiStack, page: Page) -> None:
