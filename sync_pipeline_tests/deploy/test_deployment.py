@@ -135,8 +135,9 @@ def test_the_instance_is_postgres_and_each_brand_is_its_own_location(deployment:
     orders_sensors = {"shopify_order_events", "peoplevox_status_events", "orders_release_due"}
     wait_until(
         lambda: all(orders_sensors <= sensors_by_location().get(b, set()) for b in ("acme", "globex")),
-        timeout=120,
+        timeout=300,
         message="both brands' sensors to tick",
+        diagnostics=deployment.diagnostics,
     )
     assert set(sensors_by_location()) == {"acme", "globex"}
 
