@@ -263,7 +263,7 @@ def test_unknown_key_lists_allowed_keys(config_dir: Path) -> None:
     write(config_dir, "stock_buffers.yaml", "default: 2\nby_skus:\n  TEE-BLK-M: 3\n")
     message = only_problem(config_dir)
     assert "stock_buffers.yaml, line 2, by_skus: unknown key 'by_skus'" in message
-    assert "allowed keys: default, by_sku, by_tag, velocity_tiers" in message
+    assert "allowed keys: default, by_sku, by_tag, velocity_tiers, peak" in message
 
 
 def test_missing_required_key_points_at_parent(config_dir: Path) -> None:
@@ -279,8 +279,8 @@ def test_missing_required_key_points_at_parent(config_dir: Path) -> None:
         ("by_sku:\n  TEE-BLK-M: -3\n", "line 2, by_sku.TEE-BLK-M"),
         ("by_tag:\n  sale: -1\n", "line 2, by_tag.sale"),
         (
-            "velocity_tiers:\n  - {min_units_per_day: -1, buffer: 2}\n",
-            "line 2, velocity_tiers[0].min_units_per_day",
+            "velocity_tiers:\n  - {min_units_per_hour: -1, buffer: 2}\n",
+            "line 2, velocity_tiers[0].min_units_per_hour",
         ),
     ],
 )

@@ -89,7 +89,7 @@ def test_warehouse_day(sandbox: Sandbox, client: PeoplevoxClient) -> None:
     assert any(len(d.packages) > 1 for d in state.despatches)
     for level in state.stock:
         before = start[(level.item_code, level.site)]
-        assert before + level.goods_in + level.returns - level.despatched == level.on_hand
+        assert before + level.goods_in + level.returns + level.adjusted - level.despatched == level.on_hand
         assert level.allocated == 0
     for order in state.orders:
         for line in order.lines:

@@ -12,7 +12,7 @@ the values equals what the customer paid for the lines.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
@@ -50,6 +50,18 @@ def _expand(sku: str, quantity: int, bundles: BundlesConfig, depth: int) -> list
     for component in spec.components:
         leaves.extend(_expand(component.sku, quantity * component.quantity, bundles, depth + 1))
     return leaves
+
+
+def sku_recipe(
+    sku: str, bundles: BundlesConfig, overrides: Mapping[str, str], split_by_shopify: bool = False
+) -> tuple[tuple[str, int], ...]:
+    """Peoplevox item codes (and units of each) that make one unit of `sku`.
+
+    A configured bundle is its leaf components; every SKU goes through `sku_overrides.yaml`. A line
+    Shopify already split (`split_by_shopify`: it has a `lineItemGroup`) is its own component.
+    """
+    leaves = [(sku, 1)] if split_by_shopify or not bundles.is_bundle(sku) else expand_bundle(sku, 1, bundles)
+    return tuple(merge_quantities((overrides.get(code, code), units) for code, units in leaves))
 
 
 def merge_quantities(pairs: Iterable[tuple[K, int]]) -> list[tuple[K, int]]:

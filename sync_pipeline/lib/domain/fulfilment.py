@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .bundles import expand_bundle, merge_quantities
+from .bundles import sku_recipe
 from .config.bundles import BundlesConfig
 from .models import ShopLine
 from .shippable import shippable_lines
@@ -49,12 +49,8 @@ def line_needs(
     for line in shippable_lines(lines):
         if not line.sku:
             continue  # such an order was held; nothing of it can have shipped
-        if line.bundle_group is not None or not bundles.is_bundle(line.sku):
-            leaves = [(line.sku, 1)]
-        else:
-            leaves = expand_bundle(line.sku, 1, bundles)
-        recipe = merge_quantities((overrides.get(sku, sku), units) for sku, units in leaves)
-        needs.append(LineNeed(line.id, tuple(recipe), line.quantity))
+        recipe = sku_recipe(line.sku, bundles, overrides, split_by_shopify=line.bundle_group is not None)
+        needs.append(LineNeed(line.id, recipe, line.quantity))
     return needs
 
 

@@ -42,7 +42,7 @@ LINE_ITEM_NODE = 6  # item 1, originalUnitPriceSet 1 + shopMoney 1, variant 1 + 
 # order 1, customAttributes 1, shippingAddress 1, shippingLine 1, totalPriceSet 2, customer 1, lineItems 2,
 # purchasingEntity 1 + company 1 + location 1
 ORDER_NODE_BASE = 12
-VARIANT_NODE_BASE = 4  # variant 1, inventoryItem 1, components connection 2
+VARIANT_NODE_BASE = 5  # variant 1, inventoryItem 1, product 1, components connection 2
 INVENTORY_NODE = 3  # item 1, inventoryLevel 1, quantities 1 per name
 
 
@@ -304,6 +304,43 @@ class ShopifyClient(FulfilmentsApi, FinanceApi):
                     inventory_item_id=node["id"], location_id=location_id, quantities=quantities
                 )
         return levels
+
+    def iter_location_levels(
+        self,
+        location_id: str,
+        names: Sequence[str] = ("available",),
+        updated_since: datetime | None = None,
+    ) -> Iterator[InventoryLevel]:
+        """Every level stocked at a location, or only those updated at or after `updated_since`."""
+        per_node = 2 + len(names)  # level 1, item 1, quantities 1 per name
+        variables = {
+            "id": location_id,
+            "names": list(names),
+            "query": f"updated_at:>='{_iso(updated_since)}'" if updated_since else None,
+        }
+        first = _fit(per_node, self.max_query_cost, overhead=3)
+        after: str | None = None
+        while True:
+            data = self.execute(
+                "LocationInventoryLevels",
+                docs.LOCATION_INVENTORY_LEVELS,
+                {**variables, "first": first, "after": after},
+                cost_hint=3 + first * per_node,
+            )
+            location = data.get("location")
+            if location is None:
+                raise ShopifyQueryError("LocationInventoryLevels", f"location {location_id} not found")
+            page = location["inventoryLevels"]
+            for node in page["nodes"]:
+                yield InventoryLevel(
+                    inventory_item_id=node["item"]["id"],
+                    location_id=location_id,
+                    quantities={q["name"]: q["quantity"] for q in node["quantities"]},
+                    updated_at=datetime.fromisoformat(node["updatedAt"].replace("Z", "+00:00")),
+                )
+            if not page["pageInfo"]["hasNextPage"]:
+                return
+            after = page["pageInfo"]["endCursor"]
 
     def set_inventory_quantities(
         self,

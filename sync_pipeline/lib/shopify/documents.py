@@ -90,7 +90,8 @@ query ProductVariants($first: Int!, $after: String, $query: String, $components:
     pageInfo { hasNextPage endCursor }
     nodes {
       id sku barcode requiresComponents
-      inventoryItem { id }
+      inventoryItem { id tracked }
+      product { tags }
       productVariantComponents(first: $components) { nodes { quantity productVariant { id sku } } }
     }
   }
@@ -192,6 +193,19 @@ query InventoryLevels($ids: [ID!]!, $locationId: ID!, $names: [String!]!) {
 }
 """
 
+# Every level stocked at one location, optionally only those updated since a time (`query`):
+# the stock flow keeps a copy of Shopify's levels and reads only what changed since.
+LOCATION_INVENTORY_LEVELS = """
+query LocationInventoryLevels($id: ID!, $first: Int!, $after: String, $query: String, $names: [String!]!) {
+  location(id: $id) {
+    inventoryLevels(first: $first, after: $after, query: $query) {
+      pageInfo { hasNextPage endCursor }
+      nodes { updatedAt item { id } quantities(names: $names) { name quantity } }
+    }
+  }
+}
+"""
+
 INVENTORY_SET_QUANTITIES = """
 mutation InventorySetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
   inventorySetQuantities(input: $input) @idempotent(key: $key) {
@@ -265,6 +279,7 @@ ALL: dict[str, str] = {
     "OrderFulfillments": ORDER_FULFILLMENTS,
     "FulfillmentTrackingInfoUpdate": FULFILLMENT_TRACKING_INFO_UPDATE,
     "InventoryLevels": INVENTORY_LEVELS,
+    "LocationInventoryLevels": LOCATION_INVENTORY_LEVELS,
     "InventorySetQuantities": INVENTORY_SET_QUANTITIES,
     "InventoryAdjustQuantities": INVENTORY_ADJUST_QUANTITIES,
     "OrderCancel": ORDER_CANCEL,

@@ -173,18 +173,32 @@ class VariantComponent(ShopifyModel):
     product_variant: VariantRef
 
 
+class InventoryItemRef(ShopifyModel):
+    id: str
+    tracked: bool = True
+
+
+class ProductRef(ShopifyModel):
+    tags: list[str] = Field(default_factory=list)
+
+
 class ProductVariant(ShopifyModel):
     id: str
     sku: str | None = None
     barcode: str | None = None
     requires_components: bool
-    inventory_item: IdRef
+    inventory_item: InventoryItemRef
+    product: ProductRef | None = None
     components: list[VariantComponent] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
     def _flatten(cls, data: Any) -> Any:
         return _nodes(data, "productVariantComponents", "components")
+
+    @property
+    def product_tags(self) -> list[str]:
+        return self.product.tags if self.product else []
 
 
 class Location(ShopifyModel):
@@ -305,6 +319,7 @@ class InventoryLevel(ShopifyModel):
     inventory_item_id: str
     location_id: str
     quantities: dict[str, int] | None
+    updated_at: datetime | None = None
 
     @property
     def available(self) -> int | None:

@@ -58,6 +58,8 @@ class StockState(BaseModel):
     goods_in: int
     returns: int
     despatched: int
+    adjusted: int = 0
+    quarantined: int = 0
 
 
 class SubscriptionState(BaseModel):
@@ -193,7 +195,8 @@ class PeoplevoxControl:
     def set_faults(self, **faults: Any) -> dict[str, Any]:
         """Any `FaultSettings` field: latency_seconds, error_next, error_rate, error_status,
         server_fault_next, server_fault_after_save_next, drop_after_save_next, slow_save_next, slow_save_seconds, session_max_calls,
-        callback_drop_rate, callback_duplicate_rate, callback_delay_seconds."""
+        callback_drop_rate, callback_duplicate_rate, callback_delay_seconds, inventory_feed
+        (normal | zero | empty: the bad feed of a maintenance window)."""
         return self._post("/faults", faults)
 
     def clear_faults(self) -> None:
@@ -211,6 +214,7 @@ class PeoplevoxControl:
                 "callback_drop_rate": 0,
                 "callback_duplicate_rate": 0,
                 "callback_delay_seconds": 0,
+                "inventory_feed": "normal",
             },
         )
 
@@ -247,14 +251,29 @@ class PeoplevoxControl:
         payload = {"item_code": item_code, "site": site, "quantity": quantity, "reference": reference}
         return str(self._post("/goods-in", payload)["goods_in_id"])
 
-    def process_return(self, sales_order_number: str, item_code: str, quantity: int, reason: str = "") -> str:
+    def process_return(
+        self, sales_order_number: str, item_code: str, quantity: int, reason: str = "", reusable: bool = True
+    ) -> str:
+        """A return received and graded: reusable units go back on hand (and on sale); the rest
+        are quarantined."""
         payload = {
             "sales_order_number": sales_order_number,
             "item_code": item_code,
             "quantity": quantity,
             "reason": reason,
+            "reusable": reusable,
         }
         return str(self._post("/returns", payload)["code"])
+
+    def count_stock(self, item_code: str, site: str, counted: int) -> int:
+        """A stock count found `counted` on hand; returns the adjustment."""
+        return int(
+            self._post("/stock/count", {"item_code": item_code, "site": site, "counted": counted})["delta"]
+        )
+
+    def write_off(self, item_code: str, site: str, quantity: int, reason: str = "Damaged") -> int:
+        payload = {"item_code": item_code, "site": site, "quantity": quantity, "reason": reason}
+        return int(self._post("/stock/write-off", payload)["delta"])
 
     def expire_sessions(self) -> int:
         return int(self._post("/sessions/expire")["expired"])

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sync_pipeline.sandbox.peoplevox import despatch_control
+from sync_pipeline.sandbox.peoplevox import despatch_control, stock_moves
 from sync_pipeline.sandbox.peoplevox.config import SaveResultShape, check_reported_statuses
 from sync_pipeline.sandbox.peoplevox.limiter import LimitShape
 from sync_pipeline.sandbox.peoplevox.state import SandboxState
@@ -80,6 +80,20 @@ class ReturnIn(BaseModel):
     item_code: str
     quantity: int = Field(gt=0)
     reason: str = ""
+    reusable: bool = True
+
+
+class CountIn(BaseModel):
+    item_code: str
+    site: str
+    counted: int = Field(ge=0)
+
+
+class WriteOffIn(BaseModel):
+    item_code: str
+    site: str
+    quantity: int = Field(gt=0)
+    reason: str = "Damaged"
 
 
 def snapshot(state: SandboxState) -> dict[str, Any]:
@@ -102,6 +116,8 @@ def snapshot(state: SandboxState) -> dict[str, Any]:
                     "goods_in": lv.goods_in,
                     "returns": lv.returns,
                     "despatched": lv.despatched,
+                    "adjusted": lv.adjusted,
+                    "quarantined": lv.quarantined,
                 }
                 for (code, site), lv in w.stock.items()
             ],
@@ -158,6 +174,7 @@ def snapshot(state: SandboxState) -> dict[str, Any]:
                     "quantity": r.quantity,
                     "site": r.site,
                     "reason": r.reason,
+                    "reusable": r.reusable,
                 }
                 for r in w.returns
             ],
@@ -281,8 +298,21 @@ def _goods_in(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
 
 def _return(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
     r = ReturnIn.model_validate(body)
-    record = state.warehouse.process_return(r.sales_order_number, r.item_code, r.quantity, r.reason)
+    record = state.warehouse.process_return(
+        r.sales_order_number, r.item_code, r.quantity, r.reason, reusable=r.reusable
+    )
     return {"code": record.code}
+
+
+def _count(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    c = CountIn.model_validate(body)
+    return {"delta": stock_moves.count_stock(state.warehouse, c.item_code, c.site, c.counted).delta}
+
+
+def _write_off(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    w = WriteOffIn.model_validate(body)
+    made = stock_moves.write_off(state.warehouse, w.item_code, w.site, w.quantity, w.reason)
+    return {"delta": made.delta}
 
 
 def _expire(state: SandboxState, _body: dict[str, Any]) -> dict[str, Any]:
@@ -308,6 +338,8 @@ def control_routes(state: SandboxState) -> list[Route]:
         _route("/packages/{number:path}/tracking", state, despatch_control.tracking, post),
         _route("/goods-in", state, _goods_in, post),
         _route("/returns", state, _return, post),
+        _route("/stock/count", state, _count, post),
+        _route("/stock/write-off", state, _write_off, post),
         _route("/sessions/expire", state, _expire, post),
         _route("/events/flush", state, _flush, post),
     ]

@@ -6,6 +6,8 @@ rates are for the demo and use a seeded random generator.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -36,4 +38,7 @@ class FaultSettings(BaseModel):
     callback_drop_rate: float = Field(0.0, ge=0, le=1)
     callback_duplicate_rate: float = Field(0.0, ge=0, le=1)
     callback_delay_seconds: float = Field(0.0, ge=0)
+    # A maintenance window: the Item inventory summary answers 0 for every row (`zero`) or no
+    # rows at all (`empty`), as if nothing were wrong (stock_moves.py).
+    inventory_feed: Literal["normal", "zero", "empty"] = "normal"
     seed: int = 7

@@ -20,6 +20,7 @@ from sync_pipeline.sandbox.peoplevox.clause_parser import Column
 from sync_pipeline.sandbox.peoplevox.warehouse import Warehouse
 
 Row = dict[str, Any]
+INVENTORY_REPORT = "Item inventory summary"
 
 INVENTORY_COLUMNS = (
     Column("Item code", str),
@@ -65,6 +66,9 @@ RETURN_SUMMARY_COLUMNS = (
     Column("Item code", str),
     Column("Quantity", int),
     Column("Return reason", str),
+    # The label is confirmed (API.md §8); the values are not: the sandbox says "Reusable" for a
+    # unit put back on the shelf and "Not reusable" for one quarantined.
+    Column("Return condition", str),
     Column("Return date", datetime),
     Column("Site reference", str),
 )
@@ -151,6 +155,7 @@ def _return_rows(w: Warehouse) -> list[Row]:
             "Item code": r.item_code,
             "Quantity": r.quantity,
             "Return reason": r.reason,
+            "Return condition": "Reusable" if r.reusable else "Not reusable",
             "Return date": r.returned_at,
             "Site reference": r.site,
         }
@@ -168,7 +173,7 @@ class Report:
 REPORTS: dict[str, Report] = {
     r.name.lower(): r
     for r in (
-        Report("Item inventory summary", INVENTORY_COLUMNS, _inventory_rows),
+        Report(INVENTORY_REPORT, INVENTORY_COLUMNS, _inventory_rows),
         Report("Despatch summary", DESPATCH_SUMMARY_COLUMNS, _despatch_summary_rows),
         Report("Despatch package summary", DESPATCH_PACKAGE_COLUMNS, _despatch_package_rows),
         Report("Return summary", RETURN_SUMMARY_COLUMNS, _return_rows),

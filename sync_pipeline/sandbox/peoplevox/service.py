@@ -27,10 +27,11 @@ from sync_pipeline.sandbox.peoplevox.clause_parser import ClauseError, Column, c
 from sync_pipeline.sandbox.peoplevox.config import SaveResultShape
 from sync_pipeline.sandbox.peoplevox.events import EVENT_TYPES
 from sync_pipeline.sandbox.peoplevox.limiter import RateLimited
-from sync_pipeline.sandbox.peoplevox.reports import Row, find_report
+from sync_pipeline.sandbox.peoplevox.reports import INVENTORY_REPORT, Row, find_report
 from sync_pipeline.sandbox.peoplevox.sessions import INVALID_CREDENTIALS, INVALID_SESSION
 from sync_pipeline.sandbox.peoplevox.soap import SERVER_TIMEOUT, IntegrationResult, SoapFault, SoapRequest
 from sync_pipeline.sandbox.peoplevox.state import SandboxState
+from sync_pipeline.sandbox.peoplevox.stock_moves import feed_rows
 from sync_pipeline.sandbox.peoplevox.templates import Template, find_template
 from sync_pipeline.sandbox.peoplevox.values import ValueProblem, format_value, parse_value
 from sync_pipeline.sandbox.peoplevox.warehouse import WarehouseError
@@ -122,11 +123,11 @@ class IntegrationService:
         warehouse = self.state.warehouse
         undated = set(self.state.faults.undated_packages)
         with warehouse.lock:
-            rows = [
-                row
-                for row in (_undate(r, undated) for r in report.rows(warehouse))
-                if search(row) and filter_(row)
-            ]
+            rows = [_undate(r, undated) for r in report.rows(warehouse)]
+        if report.name == INVENTORY_REPORT and self.state.faults.inventory_feed != "normal":
+            self.state.counters.add("faults_injected", f"inventory_feed_{self.state.faults.inventory_feed}")
+            rows = feed_rows(rows, self.state.faults.inventory_feed)
+        rows = [row for row in rows if search(row) and filter_(row)]
         for name, descending in reversed(order_by):
             rows.sort(key=lambda row, n=name: _sort_key(row.get(n)), reverse=descending)
         page = _page(rows, params)

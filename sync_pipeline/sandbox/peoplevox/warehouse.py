@@ -32,7 +32,8 @@ Model (assumptions where Peoplevox's real behaviour is unknown; see API.md §10)
   names it has never heard of; the floor still runs on the internal statuses.
 * Lines can be added or changed only while the order is ``New``; header fields only before
   the cut-off. Re-sending identical values is always accepted (idempotent retries).
-* Goods-in and processed returns add stock to a site.
+* Goods-in and processed returns graded reusable add stock to a site; stock counts and
+  write-offs (``stock_moves.py``) correct it.
 
 Every change raises the matching event through the ``emit`` callback, with every fact the
 simulator knows (site included); ``events.py`` passes on only the placeholders Peoplevox is
@@ -130,11 +131,15 @@ class ItemType:
 class StockLevel:
     on_hand: int = 0
     allocated: int = 0
-    # Tallies that let a test prove stock balances: seeded + goods_in + returns − despatched.
+    # Tallies that let a test prove stock balances:
+    # seeded + goods_in + returns + adjusted − despatched = on_hand. Returns graded not reusable
+    # never reach on_hand: they are counted in `quarantined` (stock_moves.py).
     seeded: int = 0
     goods_in: int = 0
     returns: int = 0
     despatched: int = 0
+    adjusted: int = 0
+    quarantined: int = 0
 
     @property
     def available(self) -> int:
@@ -205,6 +210,9 @@ class ReturnRecord:
     site: str
     reason: str
     returned_at: datetime
+    # Graded on receipt: a reusable unit goes back on the shelf (on hand, available to sell);
+    # anything else is quarantined and never sold (stock_moves.py).
+    reusable: bool = True
 
 
 @dataclass
@@ -255,6 +263,16 @@ class Warehouse:
 
     def _stamp(self) -> str:
         return self.clock.now().strftime("%Y-%m-%dT%H:%M:%S")
+
+    def availability_changed(self, item_code: str, site: str) -> None:
+        """Raise AvailabilityChanges for one item and site (stock_moves.py uses it too)."""
+        self._availability_changed(item_code, site)
+
+    def on_hand_changed(self, item_code: str, site: str, delta: int, reason: str) -> None:
+        self._on_hand_changed(item_code, site, delta, reason)
+
+    def level(self, item_code: str, site: str) -> StockLevel:
+        return self._level(item_code, site)
 
     def _availability_changed(self, item_code: str, site: str) -> None:
         level = self._level(item_code, site)
@@ -377,7 +395,7 @@ class Warehouse:
             return record
 
     def process_return(
-        self, sales_order_number: str, item_code: str, quantity: int, reason: str = ""
+        self, sales_order_number: str, item_code: str, quantity: int, reason: str = "", reusable: bool = True
     ) -> ReturnRecord:
         with self.lock:
             order = self.orders.get(sales_order_number)
@@ -402,10 +420,14 @@ class Warehouse:
                 order.site,
                 reason,
                 self.clock.now(),
+                reusable,
             )
             level = self._level(item_code, order.site)
-            level.on_hand += quantity
-            level.returns += quantity
+            if reusable:
+                level.on_hand += quantity
+                level.returns += quantity
+            else:
+                level.quarantined += quantity
             self.returns.append(record)
             self._emit(
                 RETURNS,
@@ -418,8 +440,9 @@ class Warehouse:
                     "SiteReference": order.site,
                 },
             )
-            self._on_hand_changed(item_code, order.site, quantity, "Return")
-            self._availability_changed(item_code, order.site)
+            if reusable:
+                self._on_hand_changed(item_code, order.site, quantity, "Return")
+                self._availability_changed(item_code, order.site)
             return record
 
     # -- sales orders ---------------------------------------------------------------------

@@ -27,6 +27,7 @@ class VariantSpec(BaseModel):
 class ProductSpec(BaseModel):
     title: str
     variants: list[VariantSpec] = Field(min_length=1)
+    tags: list[str] = Field(default_factory=list)
 
 
 class StockSpec(BaseModel):

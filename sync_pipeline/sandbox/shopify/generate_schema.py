@@ -80,8 +80,8 @@ SERVED: dict[str, list[str]] = {
     "DisplayableError": ["field", "message"],
     "Shop": ["id", "name", "myshopifyDomain", "currencyCode", "plan"],
     "ShopPlan": ["partnerDevelopment", "publicDisplayName", "shopifyPlus"],
-    "Location": ["id", "legacyResourceId", "name", "isActive", "fulfillsOnlineOrders"],
-    "Product": ["id", "legacyResourceId", "title", "handle", "status", "isGiftCard", "variants"],
+    "Location": ["id", "legacyResourceId", "name", "isActive", "fulfillsOnlineOrders", "inventoryLevels"],
+    "Product": ["id", "legacyResourceId", "title", "handle", "status", "isGiftCard", "tags", "variants"],
     "ProductVariant": [
         "id",
         "legacyResourceId",

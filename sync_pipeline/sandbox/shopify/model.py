@@ -57,6 +57,7 @@ class Product:
     handle: str
     is_gift_card: bool
     variant_ids: list[int] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass

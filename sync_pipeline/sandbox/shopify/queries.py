@@ -9,7 +9,7 @@ from graphql import GraphQLError
 from .ids import gid_kind, parse_gid
 from .model import Order, iso
 from .paging import connection
-from .search import Filter, SearchSyntaxError, id_field, text_field, time_field
+from .search import Filter, id_field, search_filter, text_field, time_field
 from .store import Store, StoreError
 from .views import (
     FulfillmentOrderView,
@@ -75,20 +75,7 @@ class QueryResolvers:
     store: Store
 
     def _filter(self, info: Any, query: str | None, fields: dict[str, Any]) -> Filter:
-        try:
-            flt = Filter(query, fields)
-        except SearchSyntaxError as exc:
-            raise GraphQLError(str(exc), extensions={"code": "BAD_REQUEST"}) from exc
-        if flt.warnings:
-            info.context.setdefault("search", []).append(
-                {
-                    "path": [str(p) for p in info.path.as_list()],
-                    "query": query,
-                    "parsed": flt.parsed,
-                    "warnings": flt.warnings,
-                }
-            )
-        return flt
+        return search_filter(info, query, fields)
 
     def shop(self, info: Any) -> dict[str, Any]:
         config = info.context["config"]

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from graphql import GraphQLError
+
 _TOKEN = re.compile(r"""\s*(-?)([A-Za-z_.]+)?(:(?:<=|>=|<|>)?)?("[^"]*"|'[^']*'|[^\s()]+)?""")
 
 
@@ -225,3 +227,21 @@ def id_field(get: Callable[[Any], int]) -> Matcher:
         return compare(get(record), term.op, int(raw))
 
     return match
+
+
+def search_filter(info: Any, query: str | None, fields: dict[str, Matcher]) -> Filter:
+    """A connection's `query:` as a filter; ignored terms are reported in `extensions.search`."""
+    try:
+        flt = Filter(query, fields)
+    except SearchSyntaxError as exc:
+        raise GraphQLError(str(exc), extensions={"code": "BAD_REQUEST"}) from exc
+    if flt.warnings:
+        info.context.setdefault("search", []).append(
+            {
+                "path": [str(p) for p in info.path.as_list()],
+                "query": query,
+                "parsed": flt.parsed,
+                "warnings": flt.warnings,
+            }
+        )
+    return flt

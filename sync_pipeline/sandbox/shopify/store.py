@@ -148,6 +148,7 @@ class Store:
                 spec.title,
                 spec.title.lower().replace(" ", "-"),
                 all(v.is_gift_card for v in spec.variants),
+                tags=list(spec.tags),
             )
             for vs in spec.variants:
                 if any(v.sku == vs.sku for v in self.variants.values()):

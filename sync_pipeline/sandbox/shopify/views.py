@@ -17,6 +17,7 @@ from .ids import gid, parse_gid
 from .model import QUANTITY_NAMES, iso
 from .money import shipping_price, unit_price
 from .paging import connection
+from .search import id_field, search_filter, time_field
 
 if TYPE_CHECKING:
     from .model import (
@@ -43,15 +44,35 @@ def by_id(record: Any) -> list[Any]:
     return [record.id]
 
 
+# `Location.inventoryLevels(query:)` filters (the schema lists created_at, id, inventory_group_id,
+# inventory_item_id and updated_at; the sandbox serves these two, any other term is ignored and
+# reported). A level's updatedAt moves whenever one of its quantities changes (assumed).
+LEVEL_FIELDS = {
+    "updated_at": time_field(lambda lv: lv.updated_at),
+    "inventory_item_id": id_field(lambda lv: lv.item_id),
+}
+
+
 class LocationView:
     typename = "Location"
 
     def __init__(self, store: Store, loc: Location) -> None:
+        self._store, self._loc = store, loc
         self.id = gid("Location", loc.id)
         self.legacyResourceId = str(loc.id)
         self.name = loc.name
         self.isActive = loc.is_active
         self.fulfillsOnlineOrders = True
+
+    def inventoryLevels(self, info: Any, query: str | None = None, **args: Any) -> dict[str, Any]:
+        """The levels stocked at this location; `query` filters on `updated_at` and `inventory_item_id`."""
+        flt = search_filter(info, query, LEVEL_FIELDS)
+        levels = [
+            lv for (_, loc_id), lv in self._store.levels.items() if loc_id == self._loc.id and flt.matches(lv)
+        ]
+        return connection(
+            levels, lambda lv: [lv.item_id], lambda lv: LevelView(self._store, lv), **_paging(args)
+        )
 
 
 class ProductView:
@@ -65,6 +86,7 @@ class ProductView:
         self.handle = product.handle
         self.status = "ACTIVE"
         self.isGiftCard = product.is_gift_card
+        self.tags = list(product.tags)
 
     def variants(self, info: Any, **args: Any) -> dict[str, Any]:
         records = [self._store.variants[v] for v in self._p.variant_ids]

@@ -13,7 +13,8 @@ from .loader import RULES_FILES, load_business_rules
 from .orders import OrdersConfig
 from .routing import AttributeMatch, Priority, RouteSpec, RoutingConfig, RoutingRule, RuleMatch
 from .sku_overrides import SkuOverridesConfig
-from .stock_buffers import StockBuffersConfig, VelocityTier
+from .stock import FeedLimits, StockConfig
+from .stock_buffers import PeakMode, StockBuffersConfig, VelocityTier
 
 __all__ = [
     "RULES_FILES",
@@ -28,8 +29,10 @@ __all__ = [
     "ConfigProblem",
     "ConfigWarning",
     "DespatchesConfig",
+    "FeedLimits",
     "FinanceConfig",
     "OrdersConfig",
+    "PeakMode",
     "Priority",
     "RouteSpec",
     "RoutingConfig",
@@ -37,6 +40,7 @@ __all__ = [
     "RuleMatch",
     "SkuOverridesConfig",
     "StockBuffersConfig",
+    "StockConfig",
     "VelocityTier",
     "WithoutTracking",
     "load_business_rules",

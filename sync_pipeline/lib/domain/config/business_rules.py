@@ -15,6 +15,7 @@ from .ops import OpsConfig
 from .orders import OrdersConfig
 from .routing import RoutingConfig
 from .sku_overrides import SkuOverridesConfig
+from .stock import StockConfig
 from .stock_buffers import StockBuffersConfig
 
 
@@ -28,6 +29,7 @@ class BusinessRules(RulesModel):
     despatches: DespatchesConfig = Field(default_factory=DespatchesConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
     finance: FinanceConfig = Field(default_factory=FinanceConfig)
+    stock: StockConfig = Field(default_factory=StockConfig)
 
     def semantic_problems(self) -> list[SemanticProblem]:
         # Paths start with the section name so the loader can tell which file to blame.
@@ -39,6 +41,14 @@ class BusinessRules(RulesModel):
                         ("bundles", "bundles", bundle_sku),
                         f"{bundle_sku!r} is both a bundle and a SKU override; if the warehouse stocks it "
                         "as one item keep only the override, otherwise remove the override",
+                    )
+                )
+        for site in self.stock.locations:
+            if site not in self.routing.sites:
+                problems.append(
+                    SemanticProblem(
+                        ("stock", "locations", site),
+                        f"site {site!r} is not one of routing.yaml's sites ({', '.join(self.routing.sites)})",
                     )
                 )
         return problems

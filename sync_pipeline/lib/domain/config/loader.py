@@ -21,6 +21,7 @@ from .orders import OrdersConfig
 from .pydantic_errors import describe_validation_error
 from .routing import RoutingConfig
 from .sku_overrides import SkuOverridesConfig
+from .stock import StockConfig
 from .stock_buffers import StockBuffersConfig
 from .yaml_source import YamlDocument, read_yaml
 
@@ -44,6 +45,7 @@ RULES_FILES: tuple[RulesFile, ...] = (
     RulesFile("despatches", "despatches.yaml", DespatchesConfig, required=False),
     RulesFile("ops", "ops.yaml", OpsConfig, required=False),
     RulesFile("finance", "finance.yaml", FinanceConfig, required=False),
+    RulesFile("stock", "stock.yaml", StockConfig, required=False),
 )
 
 

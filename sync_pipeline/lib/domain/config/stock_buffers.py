@@ -2,7 +2,12 @@
 
 Precedence, most specific first: SKU > product tag > velocity tier > default. When several
 of a product's tags have a buffer, the largest wins (holding back more is the safe mistake).
-A velocity tier applies when units sold per day ≥ its threshold; the highest such tier wins.
+A velocity tier applies when units sold per hour (over the last 24 hours, from the ledger) is at
+least its threshold; the highest such tier wins.
+
+`peak` is peak mode: while the order rate is above `orders_per_minute`, every buffer not set by
+SKU grows by `extra_buffer`, and SKUs selling slower than `slow_below_units_per_hour` wait for
+the hourly reconcile so the fast sellers' pushes go first.
 """
 
 from __future__ import annotations
@@ -18,8 +23,18 @@ Buffer = Annotated[int, Field(ge=0)]
 
 
 class VelocityTier(RulesModel):
-    min_units_per_day: float = Field(ge=0)
+    min_units_per_hour: float = Field(ge=0)
     buffer: Buffer
+
+
+class PeakMode(RulesModel):
+    # Peak mode is on while more orders than this arrived per minute, on average, over the window.
+    orders_per_minute: float = Field(gt=0)
+    window_minutes: int = Field(default=10, ge=1, le=240)
+    # Added to every buffer except those set by SKU (a SKU's own buffer is the merchant's word).
+    extra_buffer: Buffer = 0
+    # Under peak mode, incremental runs leave SKUs selling slower than this to the hourly reconcile.
+    slow_below_units_per_hour: float = Field(default=0, ge=0)
 
 
 class StockBuffersConfig(RulesModel):
@@ -28,6 +43,7 @@ class StockBuffersConfig(RulesModel):
     # Shopify tags are case-insensitive, so tags here are matched case-insensitively.
     by_tag: dict[Text, Buffer] = Field(default_factory=dict)
     velocity_tiers: list[VelocityTier] = Field(default_factory=list)
+    peak: PeakMode | None = None
 
     def semantic_problems(self) -> list[SemanticProblem]:
         problems: list[SemanticProblem] = []
@@ -44,14 +60,14 @@ class StockBuffersConfig(RulesModel):
             seen_tags.setdefault(folded, tag)
         seen_thresholds: set[float] = set()
         for index, tier in enumerate(self.velocity_tiers):
-            if tier.min_units_per_day in seen_thresholds:
+            if tier.min_units_per_hour in seen_thresholds:
                 problems.append(
                     SemanticProblem(
-                        ("velocity_tiers", index, "min_units_per_day"),
-                        f"two tiers start at {tier.min_units_per_day:g} units per day",
+                        ("velocity_tiers", index, "min_units_per_hour"),
+                        f"two tiers start at {tier.min_units_per_hour:g} units per hour",
                     )
                 )
-            seen_thresholds.add(tier.min_units_per_day)
+            seen_thresholds.add(tier.min_units_per_hour)
         return problems
 
     def tag_buffer(self, tags: list[str] | tuple[str, ...]) -> int | None:
@@ -59,8 +75,8 @@ class StockBuffersConfig(RulesModel):
         matches = [value for tag, value in self.by_tag.items() if tag.casefold() in wanted]
         return max(matches) if matches else None
 
-    def tier_buffer(self, units_per_day: float) -> int | None:
-        eligible = [tier for tier in self.velocity_tiers if units_per_day >= tier.min_units_per_day]
+    def tier_buffer(self, units_per_hour: float) -> int | None:
+        eligible = [tier for tier in self.velocity_tiers if units_per_hour >= tier.min_units_per_hour]
         if not eligible:
             return None
-        return max(eligible, key=lambda tier: tier.min_units_per_day).buffer
+        return max(eligible, key=lambda tier: tier.min_units_per_hour).buffer

@@ -1,0 +1,63 @@
+"""`stock.yaml`: how stock goes from Peoplevox to Shopify (docs/stock_flow.md).
+
+`locations` maps each Peoplevox site to the Shopify location whose `available` it sets, by the
+location's name as the Shopify admin shows it. A site missing here is not published (and a site
+holding stock with no location is an `inventory_location_mismatch` exception).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from .base import PeoplevoxName, RulesModel, SemanticProblem, Text
+
+
+class FeedLimits(RulesModel):
+    """When a Peoplevox snapshot is too implausible to push (the circuit breaker)."""
+
+    # Suspect when more than this share of the SKUs that had stock would drop to zero…
+    max_zero_share: float = Field(default=0.2, gt=0, le=1)
+    # …counting only when at least this many drop (a run about three items may sell out all three).
+    min_skus: int = Field(default=10, ge=1)
+    # Suspect when total available falls by more than this share from the last accepted figures…
+    max_total_drop: float = Field(default=0.5, gt=0, le=1)
+    # …when those figures held at least this many units.
+    min_total_units: int = Field(default=100, ge=0)
+
+
+class StockConfig(RulesModel):
+    # Peoplevox site → Shopify location name.
+    locations: dict[PeoplevoxName, Text] = Field(default_factory=dict)
+    feed: FeedLimits = Field(default_factory=FeedLimits)
+    # Full snapshots (and everything read since) are kept this long for drift analysis.
+    snapshot_retention_days: int = Field(default=7, ge=1, le=400)
+    # The hourly reconcile reads only the Shopify levels updated since its last read; every this
+    # many hours it reads them all again, in case a change did not move a level's updatedAt.
+    shopify_full_read_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # While orders or fulfilments are backlogged, a stock run spends at most this share of the
+    # Shopify bucket and leaves the rest for them.
+    backlogged_bucket_share: float = Field(default=0.3, gt=0, le=1)
+    # The stock_drift check: Shopify differs from the target by more than this many units…
+    drift_tolerance_units: int = Field(default=0, ge=0)
+    # …for a SKU not pushed in the last this many minutes.
+    drift_settle_minutes: int = Field(default=10, ge=1)
+    # Item codes per Peoplevox report request when re-reading items named by callbacks
+    # (bedrock ORs 100 terms in production; more is untested against a real tenant).
+    items_per_request: int = Field(default=100, ge=1, le=500)
+    # Items one incremental run re-reads at most; the rest go to the next run (fast sellers first).
+    max_items_per_run: int = Field(default=5000, ge=100)
+
+    def semantic_problems(self) -> list[SemanticProblem]:
+        problems: list[SemanticProblem] = []
+        seen: dict[str, str] = {}
+        for site, location in self.locations.items():
+            if location.casefold() in seen:
+                problems.append(
+                    SemanticProblem(
+                        ("locations", site),
+                        f"Shopify location {location!r} already takes its stock from site "
+                        f"{seen[location.casefold()]!r}; a location's available can follow one site only",
+                    )
+                )
+            seen.setdefault(location.casefold(), site)
+        return problems
