@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ class VariantRow:
     inventory_item_id: str | None
     product_title: str | None
     requires_components: bool
+    product_tags: tuple[str, ...] = ()
+    tracked: bool = True
 
 
 @dataclass(frozen=True)
@@ -31,13 +34,42 @@ def replace_variants(con: duckdb.DuckDBPyConnection, rows: Iterable[VariantRow])
     """A full read replaces the table: variants deleted in Shopify disappear here too."""
     now = utcnow()
     data = [
-        [r.variant_id, r.sku, r.barcode, r.inventory_item_id, r.product_title, r.requires_components, now]
+        [r.variant_id, r.sku, r.barcode, r.inventory_item_id, r.product_title, r.requires_components, now,
+         json.dumps(list(r.product_tags)), r.tracked]
         for r in rows
-    ]
+    ]  # fmt: skip
     con.execute("DELETE FROM shopify_variants")
     if data:
-        con.executemany("INSERT INTO shopify_variants VALUES (?, ?, ?, ?, ?, ?, ?)", data)
+        con.executemany(
+            "INSERT INTO shopify_variants (variant_id, sku, barcode, inventory_item_id, product_title, "
+            "requires_components, seen_at, product_tags, tracked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            data,
+        )
     return len(data)
+
+
+def stocked_variants(con: duckdb.DuckDBPyConnection) -> list[VariantRow]:
+    """Variants whose stock Shopify tracks and we may set: a SKU, an inventory item, tracked, and
+    not a Shopify bundle parent (Shopify refuses writes to those and derives them itself)."""
+    rows = con.execute(
+        "SELECT variant_id, sku, barcode, inventory_item_id, product_title, requires_components, "
+        "coalesce(product_tags, '[]'), coalesce(tracked, true) FROM shopify_variants "
+        "WHERE sku IS NOT NULL AND sku <> '' AND inventory_item_id IS NOT NULL AND NOT requires_components "
+        "AND coalesce(tracked, true) ORDER BY sku, variant_id"
+    ).fetchall()
+    return [
+        VariantRow(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            tuple(json.loads(r[6]) if isinstance(r[6], str) else r[6]),
+            r[7],
+        )
+        for r in rows
+    ]
 
 
 def upsert_item_types(con: duckdb.DuckDBPyConnection, rows: Iterable[ItemTypeRow], full: bool = False) -> int:

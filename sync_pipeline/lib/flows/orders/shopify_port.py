@@ -115,4 +115,6 @@ class ShopifyOrdersSource:
                 inventory_item_id=v.inventory_item.id,
                 product_title=getattr(v, "product_title", None),
                 requires_components=v.requires_components,
+                product_tags=tuple(v.product_tags),
+                tracked=v.inventory_item.tracked,
             )

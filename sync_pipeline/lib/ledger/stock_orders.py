@@ -1,0 +1,94 @@
+"""What the stock flow reads of the orders in the ledger: open lines, sales velocity, order rate.
+
+Read-only queries over the orders and despatches tables (their flows own the writes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from sync_pipeline.lib.ledger.bulk import TEXT, staged
+from sync_pipeline.lib.ledger.records import to_naive_utc
+
+# Orders that never hold Shopify stock any more.
+CLOSED_STATES = ("cancelled_before_release", "cancelled_in_warehouse")
+# Package states whose line quantities are fulfilled in Shopify (lib/flows/despatches/states.py).
+FULFILLED_PACKAGE_STATES = ("fulfilled", "fulfilled_elsewhere")
+
+
+@dataclass(frozen=True)
+class OpenLine:
+    """A shippable line of an order that is not cancelled, with the units Shopify still commits."""
+
+    shopify_order_id: str
+    sku: str
+    split_by_shopify: bool  # a component of a Shopify-native bundle (has a lineItemGroup)
+    state: str
+    pvx_status: str | None
+    site: str | None
+    units: int  # ordered (current quantity) less fulfilled in Shopify
+
+
+def open_lines(con: duckdb.DuckDBPyConnection) -> list[OpenLine]:
+    rows = con.execute(
+        f"""
+        SELECT o.shopify_order_id, l.line_id, l.sku, l.bundle_group IS NOT NULL, o.state, o.pvx_status, o.site,
+               l.quantity
+        FROM orders o JOIN order_lines l ON l.shopify_order_id = o.shopify_order_id
+        WHERE o.cancelled_at IS NULL AND o.state NOT IN ({", ".join("?" for _ in CLOSED_STATES)})
+          AND coalesce(o.despatch_state, '') <> 'fulfilled'
+          AND l.requires_shipping AND NOT l.is_gift_card AND l.quantity > 0
+          AND l.sku IS NOT NULL AND l.sku <> ''
+        """,
+        list(CLOSED_STATES),
+    ).fetchall()
+    fulfilled = _fulfilled_units(con, {r[0] for r in rows})
+    return [
+        OpenLine(r[0], r[2], bool(r[3]), r[4], r[5], r[6], r[7] - fulfilled.get(r[1], 0))
+        for r in rows
+        if r[7] - fulfilled.get(r[1], 0) > 0
+    ]
+
+
+def _fulfilled_units(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict[str, int]:
+    """Units of each line item already fulfilled in Shopify, from the despatches flow's packages."""
+    ids = [(i,) for i in order_ids]
+    if not ids:
+        return {}
+    with staged(con, "open_order_ids", {"id": TEXT}, ids):
+        rows = con.execute(
+            f"SELECT line_quantities FROM despatch_packages WHERE shopify_order_id IN "
+            f"(SELECT id FROM open_order_ids) AND state IN ({', '.join('?' for _ in FULFILLED_PACKAGE_STATES)}) "
+            "AND line_quantities IS NOT NULL",
+            list(FULFILLED_PACKAGE_STATES),
+        ).fetchall()
+    units: dict[str, int] = {}
+    for (raw,) in rows:
+        for line_id, quantity in (json.loads(raw) if isinstance(raw, str) else raw).items():
+            units[line_id] = units.get(line_id, 0) + int(quantity)
+    return units
+
+
+def units_sold_since(con: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, int]:
+    """Units per SKU on orders created since `since` and not cancelled (velocity)."""
+    rows = con.execute(
+        "SELECT l.sku, sum(l.quantity) FROM orders o JOIN order_lines l ON l.shopify_order_id = o.shopify_order_id "
+        "WHERE coalesce(o.shopify_created_at, o.first_seen_at) >= ? AND o.cancelled_at IS NULL "
+        "AND l.sku IS NOT NULL AND l.quantity > 0 GROUP BY l.sku",
+        [to_naive_utc(since)],
+    ).fetchall()
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def orders_since(con: duckdb.DuckDBPyConnection, since: datetime) -> int:
+    """Orders placed since `since` (peak mode's order rate)."""
+    row = con.execute(
+        "SELECT count(*) FROM orders WHERE coalesce(shopify_created_at, first_seen_at) >= ?",
+        [to_naive_utc(since)],
+    ).fetchone()
+    return int(row[0]) if row else 0
