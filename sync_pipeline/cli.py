@@ -42,6 +42,10 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
         "check docs/runbook.md against the exception catalogue (--write to regenerate it)",
         _delegate("sync_pipeline.ops_cli.runbook"),
     ),
+    "stock": (
+        "list or accept stock snapshots the circuit breaker held back",
+        _delegate("sync_pipeline.stock_cli"),
+    ),
     "traffic": (
         "seed the sandboxes and place a realistic order mix",
         _delegate("sync_pipeline.sandbox.traffic"),

@@ -219,6 +219,13 @@ def totals_by_site(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[str
     return {r[0]: int(r[1]) for r in rows}
 
 
+def accepted_site_totals(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    rows = con.execute(
+        "SELECT site, sum(greatest(available, 0)) FROM stock_available GROUP BY site ORDER BY site"
+    ).fetchall()
+    return {r[0]: int(r[1]) for r in rows}
+
+
 def previous_full(con: duckdb.DuckDBPyConnection, before_id: int) -> Snapshot | None:
     row = con.execute(
         f"SELECT {_COLUMNS} FROM stock_snapshots WHERE kind = 'full' AND snapshot_id < ? AND verdict IN (?, ?) "

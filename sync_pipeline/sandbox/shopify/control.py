@@ -122,6 +122,10 @@ class SandboxControl:
     def reset_bucket(self) -> dict[str, Any]:
         return dict(self._call("POST", "/bucket/reset"))
 
+    def stock(self) -> list[dict[str, Any]]:
+        """Every inventory level (sku, location, available, committed, on_hand, updated_at)."""
+        return list(self._call("GET", "/stock"))
+
     def state(self) -> dict[str, Any]:
         """Whole state: locations, variants, stock, orders, webhook subscriptions and deliveries, bucket."""
         return dict(self._call("GET", "/state"))

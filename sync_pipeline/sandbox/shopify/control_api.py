@@ -26,7 +26,7 @@ from .control_models import (
     WebhookSpec,
 )
 from .ids import gid
-from .snapshot import order_snapshot, snapshot
+from .snapshot import order_snapshot, snapshot, stock
 from .state import SandboxState
 from .store import StoreError
 from .webhooks import subscribe
@@ -133,6 +133,7 @@ def _bucket_reset(state: SandboxState, _: Request, __: Any) -> dict[str, Any]:
 def routes() -> list[Route]:
     return [
         Route("/_sandbox/state", lambda r: JSONResponse(snapshot(r.app.state.sandbox)), methods=["GET"]),
+        Route("/_sandbox/stock", lambda r: JSONResponse(stock(r.app.state.sandbox)), methods=["GET"]),
         _route("/_sandbox/products", "POST", ProductSpec, _add_product),
         _route("/_sandbox/locations", "POST", LocationBody, _add_location),
         _route("/_sandbox/stock", "POST", StockBody, _set_stock),

@@ -28,17 +28,7 @@ def snapshot(state: SandboxState) -> dict[str, Any]:
                 }
                 for v in store.variants.values()
             ],
-            "stock": [
-                {
-                    "sku": store.variants[store.items[lv.item_id].variant_id].sku,
-                    "inventory_item_id": gid("InventoryItem", lv.item_id),
-                    "location_id": gid("Location", lv.location_id),
-                    "available": lv.get("available"),
-                    "committed": lv.get("committed"),
-                    "on_hand": lv.get("on_hand"),
-                }
-                for lv in store.levels.values()
-            ],
+            "stock": stock(state),
             "orders": [_order(state, o.id) for o in store.orders.values()],
             "webhook_subscriptions": [
                 {"id": gid("WebhookSubscription", s.id), "topic": s.topic, "uri": s.uri}
@@ -48,6 +38,26 @@ def snapshot(state: SandboxState) -> dict[str, Any]:
             "bucket": state.bucket.throttle_status(),
             "stats": dict(state.stats),
         }
+
+
+def stock(state: SandboxState) -> list[dict[str, Any]]:
+    """Every inventory level: what the stock flow sets and what orders move (`updated_at` moves
+    on every change, our own writes included, so a test can prove a level was not touched)."""
+    store = state.store
+    with store.lock:
+        return [
+            {
+                "sku": store.variants[store.items[lv.item_id].variant_id].sku,
+                "inventory_item_id": gid("InventoryItem", lv.item_id),
+                "location_id": gid("Location", lv.location_id),
+                "location": store.locations[lv.location_id].name,
+                "available": lv.get("available"),
+                "committed": lv.get("committed"),
+                "on_hand": lv.get("on_hand"),
+                "updated_at": lv.updated_at.isoformat(),
+            }
+            for lv in store.levels.values()
+        ]
 
 
 def _order(state: SandboxState, order_id: int) -> dict[str, Any]:

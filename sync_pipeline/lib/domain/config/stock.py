@@ -28,6 +28,8 @@ class FeedLimits(RulesModel):
 class StockConfig(RulesModel):
     # Peoplevox site → Shopify location name.
     locations: dict[PeoplevoxName, Text] = Field(default_factory=dict)
+    # Sites whose stock is deliberately not sold in Shopify (a wholesale site, say): no exception.
+    unpublished_sites: list[PeoplevoxName] = Field(default_factory=list)
     feed: FeedLimits = Field(default_factory=FeedLimits)
     # Full snapshots (and everything read since) are kept this long for drift analysis.
     snapshot_retention_days: int = Field(default=7, ge=1, le=400)
@@ -60,4 +62,11 @@ class StockConfig(RulesModel):
                     )
                 )
             seen.setdefault(location.casefold(), site)
+        for index, site in enumerate(self.unpublished_sites):
+            if site in self.locations:
+                problems.append(
+                    SemanticProblem(
+                        ("unpublished_sites", index), f"site {site!r} is mapped in `locations` too"
+                    )
+                )
         return problems

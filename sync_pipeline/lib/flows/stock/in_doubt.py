@@ -1,0 +1,49 @@
+"""Pushes whose answer never came back (a crash, a lost answer): read the level back, never resend.
+
+Every write is compare-and-set, so nothing is ever applied twice; what is left to learn is whether
+it happened, for the record: `applied` when Shopify holds what we sent, `not_applied` when it still
+holds what we expected, `superseded` when it holds something else (it changed since; the next push
+works from the fresh figure).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from sync_pipeline.lib.flows.stock.ports import Storefront
+from sync_pipeline.lib.ledger import Ledger, stock_levels, stock_pushes
+from sync_pipeline.lib.ledger.stock_levels import LevelRow
+
+
+def settle_in_doubt(storefront: Storefront, ledger: Ledger, now: datetime) -> Counter[str]:
+    with ledger.transaction() as con:
+        rows = stock_pushes.in_doubt(con)
+    outcomes: Counter[str] = Counter()
+    if not rows:
+        return outcomes
+    by_location: dict[str, list[str]] = {}
+    for row in rows:
+        by_location.setdefault(row.intent.location_id, []).append(row.intent.inventory_item_id)
+    seen = {}
+    for location_id, items in by_location.items():
+        for item_id, level in storefront.levels(list(dict.fromkeys(items)), location_id).items():
+            seen[(item_id, location_id)] = level
+    settled = []
+    for row in rows:
+        level = seen.get((row.intent.inventory_item_id, row.intent.location_id))
+        held = level.available if level else None
+        if held == row.intent.to_quantity:
+            state = stock_pushes.APPLIED
+        elif held == row.intent.from_quantity:
+            state = stock_pushes.NOT_APPLIED
+        else:
+            state = stock_pushes.SUPERSEDED
+        settled.append((row.push_id, state, f"read back: Shopify holds {held}"))
+        outcomes[state] += 1
+    with ledger.transaction() as con:
+        stock_pushes.settle_rows(con, settled, now)
+        stock_levels.upsert_levels(
+            con, [LevelRow(lv.inventory_item_id, lv.location_id, lv.available, lv.committed, lv.updated_at)
+                  for lv in seen.values()], now)  # fmt: skip
+    return outcomes

@@ -1,0 +1,92 @@
+"""Sites and locations that do not pair up: `inventory_location_mismatch` for warehouse ops.
+
+- `stock.yaml` maps a site to a Shopify location Shopify does not have.
+- A Peoplevox site holds stock and no Shopify location takes it (not in `stock.yaml`).
+- A Shopify location no site feeds holds inventory of SKUs we publish (checked by the hourly
+  reconcile, which reads that location's levels): Shopify would sell stock the warehouse cannot see.
+Each is resolved by the first run that no longer finds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.flows.stock import states
+from sync_pipeline.lib.flows.stock.ports import Location, Storefront
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
+
+KIND = states.LOCATION_MISMATCH
+
+
+def _problem(subject: str, message: str) -> ExceptionRecord:
+    return ExceptionRecord(kind=KIND, owner=states.OWNERS[KIND], message=message, subject=subject)
+
+
+def resolve_locations(
+    locations: list[Location], rules: BusinessRules
+) -> tuple[dict[str, str], list[ExceptionRecord]]:
+    """Site → Shopify location id, and a problem for each mapped name Shopify does not have."""
+    by_name = {loc.name.casefold(): loc for loc in locations}
+    mapped, problems = {}, []
+    for site, name in rules.stock.locations.items():
+        loc = by_name.get(name.casefold())
+        if loc is None:
+            problems.append(
+                _problem(
+                    f"location:{name}",
+                    f"stock.yaml sends site {site!r} to Shopify location {name!r}, "
+                    "which Shopify does not have: nothing is published for that site",
+                )
+            )
+        else:
+            mapped[site] = loc.id
+    return mapped, problems
+
+
+def unmapped_sites(site_totals: Mapping[str, int], rules: BusinessRules) -> list[ExceptionRecord]:
+    return [
+        _problem(
+            f"site:{site}",
+            f"Peoplevox site {site!r} holds {total:,} available units and no Shopify location takes them "
+            "(add it to stock.yaml `locations` if the store should sell them)",
+        )
+        for site, total in site_totals.items()
+        if total > 0 and site not in rules.stock.locations and site not in rules.stock.unpublished_sites
+    ]
+
+
+def unmapped_locations_holding_stock(
+    storefront: Storefront, locations: list[Location], mapped_ids: Collection[str], our_items: Collection[str]
+) -> list[ExceptionRecord]:
+    problems = []
+    wanted = set(our_items)
+    for loc in locations:
+        if loc.id in mapped_ids or not loc.active:
+            continue
+        held = [lv for lv in storefront.levels_updated_since(loc.id, None)
+                if lv.inventory_item_id in wanted and (lv.available or 0) > 0]  # fmt: skip
+        if held:
+            units = sum(lv.available or 0 for lv in held)
+            problems.append(
+                _problem(
+                    f"location:{loc.name}",
+                    f"Shopify location {loc.name!r} holds {units:,} available units "
+                    f"of {len(held):,} SKUs we publish, but no Peoplevox site feeds it: Shopify may sell "
+                    "stock the warehouse does not have (map it in stock.yaml or zero it in Shopify)",
+                )
+            )
+    return problems
+
+
+def record(ledger: Ledger, problems: list[ExceptionRecord], complete: bool) -> int:
+    """Open or touch `problems`; after a complete check (`complete`), resolve the open ones not found."""
+    found = {p.subject for p in problems}
+    with ledger.transaction() as con:
+        ledger_exceptions.open_or_touch(con, problems)
+        if complete:
+            for _, subject in ledger_exceptions.open_subjects(con, [KIND]):
+                if subject not in found:
+                    ledger_exceptions.resolve_for_subject(con, [KIND], subject, "no longer found")
+    return len(problems)

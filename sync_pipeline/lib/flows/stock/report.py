@@ -1,0 +1,51 @@
+"""What one push run did, for the asset's metadata and the sensor."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PushReport:
+    mode: str = "none"  # full | items | none (nothing new) | blocked (a suspect feed is open)
+    snapshots: list[int] = field(default_factory=list)
+    listings: int = 0  # SKU-location targets computed
+    no_figure: int = 0  # listings Peoplevox gave no figure for (item not read yet)
+    differing: int = 0  # targets Shopify did not show
+    applied: int = 0  # quantities Shopify now holds from this run
+    requests: int = 0
+    stale: int = 0  # rows refused as stale (then re-read and retried)
+    stale_left: int = 0  # still stale after the retries: queued for the next run
+    refused: int = 0
+    outcome_unknown: int = 0
+    deferred: int = 0  # not pushed: the run's share of the Shopify bucket was spent
+    points: float = 0.0
+    peak: bool = False
+    in_doubt: Counter[str] = field(default_factory=Counter)
+    mismatches: int = 0
+    # (sku, location id, Shopify before, target), the largest corrections first
+    corrections: list[tuple[str, str, int | None, int]] = field(default_factory=list)
+
+    @property
+    def caught_up(self) -> bool:
+        return not self.deferred and not self.stale_left and not self.outcome_unknown
+
+    @property
+    def summary(self) -> dict[str, object]:
+        return {
+            "mode": self.mode,
+            "listings": self.listings,
+            "no_peoplevox_figure": self.no_figure,
+            "differing": self.differing,
+            "applied": self.applied,
+            "requests": self.requests,
+            "stale_rows_retried": self.stale,
+            "stale_left_for_next_run": self.stale_left,
+            "refused": self.refused,
+            "outcome_unknown": self.outcome_unknown,
+            "deferred_for_budget": self.deferred,
+            "shopify_points": round(self.points, 1),
+            "peak_mode": self.peak,
+            "location_mismatches": self.mismatches,
+        }

@@ -1,0 +1,205 @@
+"""Targets into Shopify: compare-and-set, write-ahead, stale reads re-read and retried, within budget.
+
+Rows go fastest sellers first, at most 250 per `inventorySetQuantities` (Shopify's cap), each
+request with its own `@idempotent` key (the client repeats it on a retry, so Shopify replays its
+first answer instead of applying twice). Before each request its rows are written to the ledger as
+`sending`; the answer settles them. A stale `changeFromQuantity` means Shopify changed nothing: the
+stale rows are re-read (a sale or a cancellation moved them), their targets recomputed with the
+fresh `committed`, and sent again, up to `MAX_ROUNDS` times; the rest of the request is sent again
+as it was. Nothing is ever written blind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits, Recipe, Target, plan_targets
+from sync_pipeline.lib.flows.stock import states
+from sync_pipeline.lib.flows.stock.ports import (
+    LevelRead,
+    QuantityWrite,
+    StaleWrite,
+    Storefront,
+    WriteOutcomeUnknown,
+    WriteRefused,
+)
+from sync_pipeline.lib.flows.stock.report import PushReport
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, stock_levels, stock_pushes
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
+from sync_pipeline.lib.ledger.stock_levels import LevelRow
+from sync_pipeline.lib.ledger.stock_pushes import PushIntent
+
+MAX_INPUT = 250
+MAX_ROUNDS = 3
+Key = tuple[str, str]  # (sku, location id)
+
+
+@dataclass
+class Plan:
+    """Everything a target is made of, so targets can be recomputed after a fresh read."""
+
+    listings: list[Listing]  # the affected ones and every one sharing a component with them
+    affected: set[Key]
+    figures: dict[tuple[str, str], int]
+    open_units: list[OpenOrderUnits]
+    recipes: dict[str, Recipe]
+    sites: list[str]
+    levels: dict[tuple[str, str], LevelRead] = field(default_factory=dict)  # (item id, location id)
+
+    def targets(self) -> dict[Key, Target]:
+        committed = {
+            (lst.sku, lst.location_id): (lv.committed if lv else None)
+            for lst in self.listings
+            for lv in [self.levels.get((lst.inventory_item_id, lst.location_id))]
+        }
+        found = plan_targets(
+            self.listings, self.figures, committed, self.open_units, self.recipes, self.sites
+        )
+        return {
+            (t.listing.sku, t.listing.location_id): t
+            for t in found
+            if (t.listing.sku, t.listing.location_id) in self.affected
+        }
+
+    def wrote(self, item_id: str, location_id: str, quantity: int) -> None:
+        before = self.levels.get((item_id, location_id))
+        self.levels[(item_id, location_id)] = LevelRead(
+            item_id, location_id, quantity, before.committed if before else None
+        )
+
+    def shown(self, target: Target) -> int | None:
+        level = self.levels.get((target.listing.inventory_item_id, target.listing.location_id))
+        return level.available if level else None
+
+
+class Budget:
+    """The share of Shopify's bucket one run may spend (None: no limit)."""
+
+    def __init__(self, storefront: Storefront, max_points: float | None) -> None:
+        self.storefront = storefront
+        self.max_points = max_points
+        self.start = storefront.points_spent()
+
+    @property
+    def spent(self) -> float:
+        return self.storefront.points_spent() - self.start
+
+    def exhausted(self) -> bool:
+        return self.max_points is not None and self.spent >= self.max_points
+
+
+def _chunks(keys: Sequence[Key], size: int = MAX_INPUT) -> Iterable[list[Key]]:
+    for start in range(0, len(keys), size):
+        yield list(keys[start : start + size])
+
+
+def reread(
+    storefront: Storefront, ledger: Ledger, plan: Plan, listings: Iterable[Listing], now: datetime
+) -> None:
+    """Fresh Shopify levels for these listings' items, into the plan and the ledger's copy."""
+    by_location: dict[str, list[str]] = {}
+    for listing in listings:
+        by_location.setdefault(listing.location_id, []).append(listing.inventory_item_id)
+    fresh: list[LevelRead] = []
+    for location_id, items in by_location.items():
+        fresh.extend(storefront.levels(list(dict.fromkeys(items)), location_id).values())
+    for level in fresh:
+        plan.levels[(level.inventory_item_id, level.location_id)] = level
+    with ledger.transaction() as con:
+        stock_levels.upsert_levels(
+            con, [LevelRow(lv.inventory_item_id, lv.location_id, lv.available, lv.committed, lv.updated_at)
+                  for lv in fresh], now)  # fmt: skip
+
+
+def _refused(target: Target, message: str) -> ExceptionRecord:
+    return ExceptionRecord(
+        kind=states.PUSH_REFUSED,
+        owner=states.OWNERS[states.PUSH_REFUSED],
+        message=f"Shopify refused to set {target.listing.sku} to {target.quantity}: {message}",
+        subject=f"{target.listing.sku}@{target.listing.location_id}",
+    )
+
+
+def write_targets(
+    storefront: Storefront,
+    ledger: Ledger,
+    plan: Plan,
+    order: Sequence[Key],
+    report: PushReport,
+    budget: Budget,
+    now: datetime,
+    run_id: str | None,
+) -> dict[Key, str]:
+    """Push every affected target Shopify does not show, in `order`; returns each key's outcome."""
+    targets = plan.targets()
+    outcome: dict[Key, str] = {}
+    pending = [k for k in order if k in targets and plan.shown(targets[k]) != targets[k].quantity]
+    report.differing = len(pending)
+    reference = f"gid://sync-pipeline/StockPush/{run_id or 'manual'}"
+    for _ in range(MAX_ROUNDS):
+        stale: list[Key] = []
+        queue = list(pending)
+        while queue:
+            if budget.exhausted():
+                report.deferred += len(queue)
+                for k in queue:
+                    outcome[k] = "deferred"
+                queue = []
+                break
+            chunk, queue = queue[:MAX_INPUT], queue[MAX_INPUT:]
+            intents = [PushIntent(k[0], targets[k].listing.inventory_item_id, k[1], plan.shown(targets[k]),
+                                  targets[k].quantity) for k in chunk]  # fmt: skip
+            key = f"stock-{(run_id or 'manual')[:8]}-{uuid.uuid4().hex[:16]}"
+            with ledger.transaction() as con:
+                stock_pushes.mark_sending(con, key, intents, run_id, now)
+            writes = [QuantityWrite(i.inventory_item_id, i.location_id, i.to_quantity, i.from_quantity or 0)
+                      for i in intents]  # fmt: skip
+            report.requests += 1
+            try:
+                storefront.set_available(writes, key, reference)
+            except StaleWrite as error:
+                rows = error.indices or list(range(len(chunk)))
+                with ledger.transaction() as con:
+                    stock_pushes.settle_request(con, key, stock_pushes.STALE, now, str(error)[:500])
+                report.stale += len(rows)
+                stale.extend(chunk[i] for i in rows)
+                queue = [k for i, k in enumerate(chunk) if i not in set(rows)] + queue
+            except WriteRefused as error:
+                rows = error.indices or list(range(len(chunk)))
+                with ledger.transaction() as con:
+                    stock_pushes.settle_request(con, key, stock_pushes.REFUSED, now, str(error)[:500])
+                    ledger_exceptions.open_or_touch(
+                        con, [_refused(targets[chunk[i]], str(error)) for i in rows]
+                    )
+                report.refused += len(rows)
+                for i in rows:
+                    outcome[chunk[i]] = "refused"
+                if error.indices:  # the others were refused only for keeping bad company: send them again
+                    queue = [k for i, k in enumerate(chunk) if i not in set(rows)] + queue
+            except WriteOutcomeUnknown:
+                # Left `sending`: the next run reads the levels back (in_doubt.py) before anything else.
+                report.outcome_unknown += len(chunk)
+                for k in chunk:
+                    outcome[k] = "outcome_unknown"
+            else:
+                with ledger.transaction() as con:
+                    stock_pushes.settle_request(con, key, stock_pushes.APPLIED, now)
+                    stock_levels.set_available(con, [(i.inventory_item_id, i.location_id, i.to_quantity)
+                                                     for i in intents], now)  # fmt: skip
+                for k, intent in zip(chunk, intents, strict=True):
+                    plan.wrote(intent.inventory_item_id, intent.location_id, intent.to_quantity)
+                    outcome[k] = "applied"
+                report.applied += len(chunk)
+        if not stale:
+            return outcome
+        # Shopify moved under us: read the stale rows again, recompute, and send what still differs.
+        reread(storefront, ledger, plan, [targets[k].listing for k in stale], now)
+        targets.update(plan.targets())
+        pending = [k for k in stale if plan.shown(targets[k]) != targets[k].quantity]
+        for k in stale:
+            outcome[k] = "stale" if k in pending else "in_step"
+    report.stale_left += len(pending)
+    return outcome
