@@ -140,14 +140,13 @@ def write_targets(
     report.differing = len(pending)
     reference = f"gid://sync-pipeline/StockPush/{run_id or 'manual'}"
     for _ in range(MAX_ROUNDS):
-        stale: list[Key] = []
+        stale: list[Key] = []  # rows Shopify found stale: read again
+        retry: list[Key] = []  # every row of a stale request: recomputed and sent again
         queue = list(pending)
         while queue:
             if budget.exhausted():
                 report.deferred += len(queue)
-                for k in queue:
-                    outcome[k] = "deferred"
-                queue = []
+                outcome.update(dict.fromkeys(queue, "deferred"))
                 break
             chunk, queue = queue[:MAX_INPUT], queue[MAX_INPUT:]
             intents = [PushIntent(k[0], targets[k].listing.inventory_item_id, k[1], plan.shown(targets[k]),
@@ -166,7 +165,9 @@ def write_targets(
                     stock_pushes.settle_request(con, key, stock_pushes.STALE, now, str(error)[:500])
                 report.stale += len(rows)
                 stale.extend(chunk[i] for i in rows)
-                queue = [k for i, k in enumerate(chunk) if i not in set(rows)] + queue
+                # Nothing of the request was applied, and a sale that moved one row may move the
+                # targets of others sharing its item: every row is recomputed before it goes again.
+                retry.extend(chunk)
             except WriteRefused as error:
                 rows = error.indices or list(range(len(chunk)))
                 with ledger.transaction() as con:
@@ -175,15 +176,13 @@ def write_targets(
                         con, [_refused(targets[chunk[i]], str(error)) for i in rows]
                     )
                 report.refused += len(rows)
-                for i in rows:
-                    outcome[chunk[i]] = "refused"
+                outcome.update({chunk[i]: "refused" for i in rows})
                 if error.indices:  # the others were refused only for keeping bad company: send them again
                     queue = [k for i, k in enumerate(chunk) if i not in set(rows)] + queue
             except WriteOutcomeUnknown:
                 # Left `sending`: the next run reads the levels back (in_doubt.py) before anything else.
                 report.outcome_unknown += len(chunk)
-                for k in chunk:
-                    outcome[k] = "outcome_unknown"
+                outcome.update(dict.fromkeys(chunk, "outcome_unknown"))
             else:
                 with ledger.transaction() as con:
                     stock_pushes.settle_request(con, key, stock_pushes.APPLIED, now)
@@ -193,13 +192,12 @@ def write_targets(
                     plan.wrote(intent.inventory_item_id, intent.location_id, intent.to_quantity)
                     outcome[k] = "applied"
                 report.applied += len(chunk)
-        if not stale:
+        if not retry:
             return outcome
         # Shopify moved under us: read the stale rows again, recompute, and send what still differs.
-        reread(storefront, ledger, plan, [targets[k].listing for k in stale], now)
-        targets.update(plan.targets())
-        pending = [k for k in stale if plan.shown(targets[k]) != targets[k].quantity]
-        for k in stale:
-            outcome[k] = "stale" if k in pending else "in_step"
+        reread(storefront, ledger, plan, [targets[k].listing for k in dict.fromkeys(stale)], now)
+        targets = plan.targets()
+        pending = [k for k in dict.fromkeys(retry) if plan.shown(targets[k]) != targets[k].quantity]
+        outcome.update({k: ("stale" if k in pending else "in_step") for k in retry})
     report.stale_left += len(pending)
     return outcome
