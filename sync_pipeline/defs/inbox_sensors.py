@@ -91,10 +91,13 @@ def inbox_sensor_tick(
     return dg.SensorResult(run_requests=[request], cursor=InboxCursor(last, now).dump())
 
 
-def latest_metadata(context: dg.SensorEvaluationContext, key: dg.AssetKey) -> tuple[float, dict]:
-    """The latest materialisation's time and metadata; `key` from the asset (`asset.key`), so a
-    brand's sensors read their own brand's assets."""
-    event = context.instance.get_latest_materialization_event(key)
+def latest_metadata(
+    source: dg.SensorEvaluationContext | dg.DagsterInstance, key: dg.AssetKey
+) -> tuple[float, dict]:
+    """The latest materialisation's time and metadata (from a sensor's context or an instance);
+    `key` from the asset (`asset.key`), so a brand's sensors read their own brand's assets."""
+    instance = source if isinstance(source, dg.DagsterInstance) else source.instance
+    event = instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
         return 0.0, {}
     values = {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}

@@ -15,7 +15,6 @@ from sync_pipeline.lib.domain.config import BusinessRules, load_business_rules
 from sync_pipeline.lib.flows import catalogue
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
-from sync_pipeline.lib.flows.stock.demand import read_demand
 from sync_pipeline.lib.flows.stock.peoplevox_port import PeoplevoxStock
 from sync_pipeline.lib.flows.stock.push import push
 from sync_pipeline.lib.flows.stock.report import PushReport
@@ -68,8 +67,7 @@ class World:
         self, now: datetime | None = None, max_points: float | None = None
     ) -> tuple[SnapshotReport, PushReport]:
         now = now or datetime.now(UTC)
-        demand = read_demand(self.ledger, self.rules, now)
-        snap = take_queued(self.source, self.ledger, self.rules, demand, now, run_id="test-items")
+        snap = take_queued(self.source, self.ledger, self.rules, now, run_id="test-items")
         return snap, push(
             self.storefront, self.ledger, self.rules, now, run_id="test-items", max_points=max_points
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import duckdb
+
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.stock_priority import HOURS, is_peak, item_velocity, units_per_hour
 from sync_pipeline.lib.flows.stock.listings import recipes_for
@@ -20,11 +22,15 @@ class Demand:
 
 
 def read_demand(ledger: Ledger, rules: BusinessRules, now: datetime) -> Demand:
+    with ledger.transaction() as con:
+        return demand_from(con, rules, now)
+
+
+def demand_from(con: duckdb.DuckDBPyConnection, rules: BusinessRules, now: datetime) -> Demand:
     peak = rules.stock_buffers.peak
     window = timedelta(minutes=peak.window_minutes if peak else 10)
-    with ledger.transaction() as con:
-        sold = stock_orders.units_sold_since(con, now - timedelta(hours=HOURS))
-        recent = stock_orders.orders_since(con, now - window)
+    sold = stock_orders.units_sold_since(con, now - timedelta(hours=HOURS))
+    recent = stock_orders.orders_since(con, now - window)
     return Demand(
         {sku: units_per_hour(units) for sku, units in sold.items()},
         item_velocity(sold, recipes_for(sold, rules)),

@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
+import duckdb
+
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import Ledger, stock_snapshots
 from sync_pipeline.lib.ledger import cursors as ledger_cursors
@@ -30,9 +32,17 @@ class HintReport:
     unnamed: int
 
 
-def queue_from_inbox(inbox: Inbox, ledger: Ledger, now: datetime) -> HintReport:
-    """Add the items named since the cursor to the queue, and move the cursor, in one transaction."""
-    after = ledger.get_cursor(INBOX_CURSOR)
+@dataclass(frozen=True)
+class Arrived:
+    """Callbacks read from the inbox since the cursor, not yet queued."""
+
+    named: Counter[str]
+    unnamed: int
+    last_item: str | None
+
+
+def read_inbox(inbox: Inbox, after: str | None) -> Arrived:
+    """The items AvailabilityChanges callbacks named since the cursor (file reads, no ledger)."""
     arrived = inbox.since("peoplevox", after=after, limit=MAX_EVENTS)
     named: Counter[str] = Counter()
     unnamed = 0
@@ -48,8 +58,18 @@ def queue_from_inbox(inbox: Inbox, ledger: Ledger, now: datetime) -> HintReport:
             named[code] += 1
         else:
             unnamed += 1
-    if arrived:
-        with ledger.transaction() as con:
-            stock_snapshots.hint(con, named, now)
-            ledger_cursors.put(con, INBOX_CURSOR, arrived[-1].name)
-    return HintReport(sum(named.values()), len(named), unnamed)
+    return Arrived(named, unnamed, arrived[-1].name if arrived else None)
+
+
+def queue(con: duckdb.DuckDBPyConnection, arrived: Arrived, now: datetime) -> HintReport:
+    """Add what arrived to the queue and move the cursor past it (in the caller's transaction)."""
+    if arrived.last_item is not None:
+        stock_snapshots.hint(con, arrived.named, now)
+        ledger_cursors.put(con, INBOX_CURSOR, arrived.last_item)
+    return HintReport(sum(arrived.named.values()), len(arrived.named), arrived.unnamed)
+
+
+def queue_from_inbox(inbox: Inbox, ledger: Ledger, now: datetime) -> HintReport:
+    arrived = read_inbox(inbox, ledger.get_cursor(INBOX_CURSOR))
+    with ledger.transaction() as con:
+        return queue(con, arrived, now)

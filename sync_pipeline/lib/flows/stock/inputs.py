@@ -9,6 +9,8 @@ An order not sent yet has no site: it is routed here as release would route it.
 
 from __future__ import annotations
 
+import duckdb
+
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.domain.routing import choose_route
@@ -41,18 +43,19 @@ def awaits_allocation(state: str, pvx_status: str | None) -> bool:
 
 def open_order_units(ledger: Ledger, rules: BusinessRules) -> list[OpenOrderUnits]:
     with ledger.transaction() as con:
-        lines = stock_orders.open_lines(con)
-        unrouted = {
-            ln.shopify_order_id
-            for ln in lines
-            if ln.site is None and awaits_allocation(ln.state, ln.pvx_status)
-        }
-        snapshots = ledger_orders.get_many(con, unrouted)
+        return order_units_from(con, rules)
+
+
+def order_units_from(con: duckdb.DuckDBPyConnection, rules: BusinessRules) -> list[OpenOrderUnits]:
+    """Every open order line as units awaiting allocation or not, at its (routed) site."""
+    lines = stock_orders.open_lines(con)
+    unrouted = {
+        ln.shopify_order_id for ln in lines if ln.site is None and awaits_allocation(ln.state, ln.pvx_status)
+    }
     sites: dict[str, str | None] = {}
-    for oid, row in snapshots.items():
+    for oid, row in ledger_orders.get_many(con, unrouted).items():
         if row.snapshot:
-            site = choose_route(ShopOrder.model_validate(row.snapshot), rules.routing).site
-            sites[oid] = site or None
+            sites[oid] = choose_route(ShopOrder.model_validate(row.snapshot), rules.routing).site or None
     return [
         OpenOrderUnits(
             line.sku,

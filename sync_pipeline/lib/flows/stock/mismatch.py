@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
+import duckdb
+
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.flows.stock import states
 from sync_pipeline.lib.flows.stock.ports import Location, Storefront
-from sync_pipeline.lib.ledger import ExceptionRecord, Ledger
+from sync_pipeline.lib.ledger import ExceptionRecord
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 
 KIND = states.LOCATION_MISMATCH
@@ -80,13 +82,12 @@ def unmapped_locations_holding_stock(
     return problems
 
 
-def record(ledger: Ledger, problems: list[ExceptionRecord], complete: bool) -> int:
+def record(con: duckdb.DuckDBPyConnection, problems: list[ExceptionRecord], complete: bool) -> int:
     """Open or touch `problems`; after a complete check (`complete`), resolve the open ones not found."""
     found = {p.subject for p in problems}
-    with ledger.transaction() as con:
-        ledger_exceptions.open_or_touch(con, problems)
-        if complete:
-            for _, subject in ledger_exceptions.open_subjects(con, [KIND]):
-                if subject not in found:
-                    ledger_exceptions.resolve_for_subject(con, [KIND], subject, "no longer found")
+    ledger_exceptions.open_or_touch(con, problems)
+    if complete:
+        for _, subject in ledger_exceptions.open_subjects(con, [KIND]):
+            if subject not in found:
+                ledger_exceptions.resolve_for_subject(con, [KIND], subject, "no longer found")
     return len(problems)

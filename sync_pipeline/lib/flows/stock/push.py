@@ -5,24 +5,32 @@ every listing is recomputed against the ledger's copy of Shopify, refreshed with
 since its last read (all of them once a day); after an incremental one, only the listings whose
 recipe uses an item read, against levels read fresh. Only targets Shopify does not show are
 written (`writes.py`). Nothing is pushed while a `stock_feed_suspect` exception is open.
+
+The ledger is opened a handful of times per run, never across a Shopify call: one read of every
+input, one write of the copy and the mismatches, two per request, one for the positions.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import duckdb
+
 from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits
 from sync_pipeline.lib.flows.stock import mismatch
-from sync_pipeline.lib.flows.stock.demand import read_demand
+from sync_pipeline.lib.flows.stock.demand import Demand, demand_from
 from sync_pipeline.lib.flows.stock.in_doubt import settle_in_doubt
-from sync_pipeline.lib.flows.stock.inputs import open_order_units
+from sync_pipeline.lib.flows.stock.inputs import order_units_from
 from sync_pipeline.lib.flows.stock.listings import build_listings, recipes_for
-from sync_pipeline.lib.flows.stock.ports import LevelRead, Storefront
+from sync_pipeline.lib.flows.stock.ports import LevelRead, Location, Storefront
 from sync_pipeline.lib.flows.stock.report import PushReport
-from sync_pipeline.lib.flows.stock.snapshot import feed_suspect_open
+from sync_pipeline.lib.flows.stock.snapshot import ready_and_waiting, suspect_open
 from sync_pipeline.lib.flows.stock.writes import Budget, Plan, reread, write_targets
-from sync_pipeline.lib.ledger import Ledger, stock_levels, stock_snapshots
+from sync_pipeline.lib.ledger import Ledger, cursors, stock_levels, stock_pushes, stock_snapshots
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
+from sync_pipeline.lib.ledger.catalogue import VariantRow
 from sync_pipeline.lib.ledger.stock_levels import LevelRow, PositionRow
 
 # A level's updatedAt has whole seconds and a change may commit a moment after its stamp.
@@ -30,27 +38,80 @@ OVERLAP = timedelta(minutes=2)
 FULL_READ_CURSOR = "stock_shopify_full_read_at"
 
 
-def refresh_copy(
-    storefront: Storefront, ledger: Ledger, location_ids: list[str], full_read_hours: int, now: datetime
-) -> int:
-    """Bring the ledger's copy of Shopify up to date: levels updated since the last read, or all."""
-    last = ledger.get_cursor(FULL_READ_CURSOR)
-    complete = last is None or now - datetime.fromisoformat(last) > timedelta(hours=full_read_hours)
-    read = 0
-    for location_id in location_ids:
-        since = None
-        if not complete:
-            with ledger.transaction() as con:
-                newest = stock_levels.newest_shopify_update(con, location_id)
-            since = None if newest is None else newest.replace(tzinfo=now.tzinfo) - OVERLAP
-        fresh = storefront.levels_updated_since(location_id, since)
-        with ledger.transaction() as con:
-            read += stock_levels.upsert_levels(
-                con, [LevelRow(lv.inventory_item_id, lv.location_id, lv.available, lv.committed, lv.updated_at)
-                      for lv in fresh], now)  # fmt: skip
-    if complete:
-        ledger.set_cursor(FULL_READ_CURSOR, now.isoformat())
-    return read
+@dataclass
+class Inputs:
+    """Everything the ledger holds that a push needs, read in one transaction."""
+
+    snapshot_ids: list[int]
+    full: bool
+    demand: Demand
+    variants: list[VariantRow]
+    items: set[str] | None  # items the snapshots read (None: every item)
+    site_totals: dict[str, int]
+    open_units: list[OpenOrderUnits]
+    figures: dict[tuple[str, str], int]
+    complete_read: bool  # read every Shopify level, not only those updated since
+    newest: dict[str, datetime | None]  # per location id: the newest level updatedAt in the copy
+    listings: list[Listing]
+    affected: list[Listing]
+    needed: list[Listing]
+
+
+def _inputs(
+    con: duckdb.DuckDBPyConnection, rules: BusinessRules, now: datetime, location_ids: dict[str, str]
+) -> Inputs | None:
+    snapshots = stock_snapshots.unpushed(con)
+    if not snapshots:
+        return None
+    ids = [s.snapshot_id for s in snapshots]
+    full = any(s.kind == "full" for s in snapshots)
+    demand = demand_from(con, rules, now)
+    variants = ledger_catalogue.stocked_variants(con)
+    items = None if full else stock_snapshots.items_of(con, ids)
+    listings = build_listings(variants, location_ids, rules, demand)
+    if items is None:
+        affected = needed = listings
+    else:
+        affected = [lst for lst in listings if any(code in items for code, _ in lst.recipe)]
+        codes = {code for lst in affected for code, _ in lst.recipe}
+        needed = [lst for lst in listings if any(code in codes for code, _ in lst.recipe)]
+    last = cursors.get(con, FULL_READ_CURSOR)
+    complete = last is None or now - datetime.fromisoformat(last) > timedelta(
+        hours=rules.stock.shopify_full_read_hours
+    )
+    return Inputs(
+        snapshot_ids=ids,
+        full=full,
+        demand=demand,
+        variants=variants,
+        items=items,
+        site_totals=stock_snapshots.accepted_site_totals(con),
+        open_units=order_units_from(con, rules),
+        figures=stock_snapshots.accepted_figures(
+            con, None if full else {c for lst in needed for c, _ in lst.recipe}
+        ),
+        complete_read=complete,
+        newest={loc: stock_levels.newest_shopify_update(con, loc) for loc in location_ids.values()},
+        listings=listings,
+        affected=affected,
+        needed=needed,
+    )
+
+
+def _read_shopify(
+    storefront: Storefront, inputs: Inputs, location_ids: dict[str, str], now: datetime
+) -> list[LevelRead]:
+    """Full runs: the levels updated since the copy's newest (or all of them). Else: none here."""
+    if not inputs.full:
+        return []
+    fresh: list[LevelRead] = []
+    for location_id in location_ids.values():
+        newest = inputs.newest.get(location_id)
+        since = (
+            None if inputs.complete_read or newest is None else newest.replace(tzinfo=now.tzinfo) - OVERLAP
+        )
+        fresh.extend(storefront.levels_updated_since(location_id, since))
+    return fresh
 
 
 def push(
@@ -60,81 +121,66 @@ def push(
     now: datetime,
     run_id: str | None = None,
     max_points: float | None = None,
+    bucket_share: float | None = None,
 ) -> PushReport:
+    """`bucket_share` (or `max_points`): what this run may spend of Shopify's bucket, when orders
+    or fulfilments are backlogged and need the rest."""
     report = PushReport()
-    if feed_suspect_open(ledger):
-        report.mode = "blocked"
-        return report
+    with ledger.transaction() as con:
+        if suspect_open(con):
+            report.mode = "blocked"
+            return report
     report.in_doubt = settle_in_doubt(storefront, ledger, now)
-    with ledger.transaction() as con:
-        snapshots = stock_snapshots.unpushed(con)
-    if not snapshots:
-        return report
-    full = any(s.kind == "full" for s in snapshots)
-    report.mode = "full" if full else "items"
-    report.snapshots = [s.snapshot_id for s in snapshots]
-    budget = Budget(storefront, max_points)
-
-    locations = storefront.locations()
+    locations: list[Location] = storefront.locations()
     location_ids, problems = mismatch.resolve_locations(locations, rules)
-    demand = read_demand(ledger, rules, now)
-    report.peak = demand.peak
     with ledger.transaction() as con:
-        variants = ledger_catalogue.stocked_variants(con)
-        items = None if full else stock_snapshots.items_of(con, report.snapshots)
-        site_totals = stock_snapshots.accepted_site_totals(con)
-    problems += mismatch.unmapped_sites(site_totals, rules)
-    if full:
-        our_items = {v.inventory_item_id for v in variants if v.inventory_item_id}
-        problems += mismatch.unmapped_locations_holding_stock(
-            storefront, locations, location_ids.values(), our_items
-        )
-    report.mismatches = mismatch.record(ledger, problems, complete=full)
+        inputs = _inputs(con, rules, now, location_ids)
+    if inputs is None:
+        return report
+    report.mode = "full" if inputs.full else "items"
+    report.snapshots = inputs.snapshot_ids
+    report.peak = inputs.demand.peak
+    budget = Budget(storefront, max_points, bucket_share)
 
-    listings = build_listings(variants, location_ids, rules, demand)
-    if items is None:
-        affected = needed = listings
-    else:
-        affected = [lst for lst in listings if any(code in items for code, _ in lst.recipe)]
-        codes = {code for lst in affected for code, _ in lst.recipe}
-        needed = [lst for lst in listings if any(code in codes for code, _ in lst.recipe)]
-    open_units = open_order_units(ledger, rules)
-    recipes = recipes_for({lst.sku for lst in needed} | {u.sku for u in open_units}, rules)
-    with ledger.transaction() as con:
-        figures = stock_snapshots.accepted_figures(
-            con, None if full else {c for lst in needed for c, _ in lst.recipe}
+    problems += mismatch.unmapped_sites(inputs.site_totals, rules)
+    if inputs.full:
+        ours = {v.inventory_item_id for v in inputs.variants if v.inventory_item_id}
+        problems += mismatch.unmapped_locations_holding_stock(
+            storefront, locations, location_ids.values(), ours
         )
+    fresh = _read_shopify(storefront, inputs, location_ids, now)
     plan = Plan(
-        needed,
-        {(lst.sku, lst.location_id) for lst in affected},
-        figures,
-        open_units,
-        recipes,
+        inputs.needed,
+        {(lst.sku, lst.location_id) for lst in inputs.affected},
+        inputs.figures,
+        inputs.open_units,
+        recipes_for({lst.sku for lst in inputs.needed} | {u.sku for u in inputs.open_units}, rules),
         list(rules.routing.sites),
     )
-    if full:
-        refresh_copy(
-            storefront, ledger, list(location_ids.values()), rules.stock.shopify_full_read_hours, now
-        )
-        with ledger.transaction() as con:
-            copy = stock_levels.levels(con)
-        plan.levels = {
-            k: LevelRead(v.inventory_item_id, v.location_id, v.available, v.committed)
-            for k, v in copy.items()
-        }
-    elif needed:
-        reread(storefront, ledger, plan, needed, now)
+    with ledger.transaction() as con:
+        report.mismatches = mismatch.record(con, problems, complete=inputs.full)
+        if inputs.full:
+            stock_levels.upsert_levels(
+                con, [LevelRow(lv.inventory_item_id, lv.location_id, lv.available, lv.committed, lv.updated_at)
+                      for lv in fresh], now)  # fmt: skip
+            if inputs.complete_read:
+                cursors.put(con, FULL_READ_CURSOR, now.isoformat())
+            wanted = {lst.inventory_item_id for lst in inputs.needed}
+            plan.levels = {k: LevelRead(v.inventory_item_id, v.location_id, v.available, v.committed)
+                           for k, v in stock_levels.levels(con, wanted).items()}  # fmt: skip
+    if not inputs.full and inputs.needed:
+        reread(storefront, ledger, plan, inputs.needed, now)
 
     targets = plan.targets()
     report.listings = len(targets)
-    report.no_figure = len(affected) - len(targets)
+    report.no_figure = len(inputs.affected) - len(targets)
     before = {k: plan.shown(t) for k, t in targets.items()}
-    order = sorted(targets, key=lambda k: (-demand.sku_per_hour.get(k[0], 0.0), k))
+    order = sorted(targets, key=lambda k: (-inputs.demand.sku_per_hour.get(k[0], 0.0), k))
     outcome = write_targets(storefront, ledger, plan, order, report, budget, now, run_id)
     report.points = budget.spent
     final = plan.targets()
     report.corrections = sorted(
-        ((k[0], k[1], before[k], targets[k].quantity) for k, o in outcome.items() if o == "applied"),
+        ((k[0], k[1], before[k], final[k].quantity) for k, o in outcome.items() if o == "applied"),
         key=lambda c: (-abs(c[3] - (c[2] or 0)), c[0]),
     )[:25]
     left = {k for k, o in outcome.items() if o in ("deferred", "stale", "outcome_unknown")}
@@ -153,4 +199,8 @@ def push(
         # What this run could not finish goes back in the queue: the next run re-reads and pushes it.
         stock_snapshots.hint(con, {c: 1 for k in left for c, _ in targets[k].listing.recipe}, now)
         stock_snapshots.mark_pushed(con, report.snapshots, now)
+        ready, _ = ready_and_waiting(con, rules, inputs.demand)
+        report.queue_ready = len(ready)
+        report.position_totals = stock_levels.position_totals(con)
+        report.push_states = stock_pushes.state_counts(con)
     return report

@@ -26,10 +26,13 @@ class PushReport:
     mismatches: int = 0
     # (sku, location id, Shopify before, target), the largest corrections first
     corrections: list[tuple[str, str, int | None, int]] = field(default_factory=list)
+    queue_ready: int = 0  # items queued for the next incremental run (not waiting for the reconcile)
+    position_totals: dict[str, int] = field(default_factory=dict)
+    push_states: dict[str, int] = field(default_factory=dict)
 
     @property
     def caught_up(self) -> bool:
-        return not self.deferred and not self.stale_left and not self.outcome_unknown
+        return not self.deferred and not self.stale_left and not self.outcome_unknown and not self.queue_ready
 
     @property
     def summary(self) -> dict[str, object]:

@@ -6,6 +6,8 @@ the read is compared with the last accepted figures (`lib/domain/stock_feed.py`)
 becomes the figures targets are computed from; a suspect one changes nothing, opens a top-priority
 `stock_feed_suspect` exception for warehouse ops, and stops every push until a person accepts it
 or a later full read is plausible again.
+
+Each step opens the ledger a few times only (before the read, after it), never across the read.
 """
 
 from __future__ import annotations
@@ -13,16 +15,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import duckdb
+
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.stock_feed import FeedVerdict, assess_feed
 from sync_pipeline.lib.domain.stock_priority import fastest_first, waits_for_reconcile
 from sync_pipeline.lib.flows.stock import states
-from sync_pipeline.lib.flows.stock.demand import Demand
+from sync_pipeline.lib.flows.stock.demand import Demand, demand_from
+from sync_pipeline.lib.flows.stock.hints import INBOX_CURSOR, HintReport, queue, read_inbox
 from sync_pipeline.lib.flows.stock.ports import ItemAvailability, StockSource
+from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, stock_pushes, stock_snapshots
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger.stock_snapshots import SnapshotRow, Verdict
+
+Figures = dict[tuple[str, str], int]
 
 
 @dataclass
@@ -41,54 +49,22 @@ class SnapshotReport:
     deferred: int = 0  # queued items left for the reconcile (peak mode)
     queue_left: int = 0  # queued items left for the next run
     totals_by_site: dict[str, int] = field(default_factory=dict)
+    previous_totals_by_site: dict[str, int] = field(default_factory=dict)  # the last accepted full snapshot
     pruned: int = 0
+    hints: HintReport | None = None
+
+
+def suspect_open(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(ledger_exceptions.open_subjects(con, [states.FEED_SUSPECT]))
 
 
 def feed_suspect_open(ledger: Ledger) -> bool:
     with ledger.transaction() as con:
-        return bool(ledger_exceptions.open_subjects(con, [states.FEED_SUSPECT]))
+        return suspect_open(con)
 
 
-def _figures(rows: list[ItemAvailability]) -> dict[tuple[str, str], int]:
+def _figures(rows: list[ItemAvailability]) -> Figures:
     return {(r.item_code, r.site): r.available for r in rows}
-
-
-def _record(
-    ledger: Ledger,
-    report: SnapshotReport,
-    rows: list[ItemAvailability],
-    accepted: dict[tuple[str, str], int],
-    verdict: FeedVerdict,
-    taken_at: datetime,
-    run_id: str | None,
-    partition_key: str | None = None,
-    asked: list[str] | None = None,
-) -> int:
-    read = _figures(rows)
-    report.rows_read = len(rows)
-    report.changed = sum(1 for k, v in read.items() if accepted.get(k) != v)
-    report.verdict = stock_snapshots.ACCEPTED if verdict.plausible else stock_snapshots.SUSPECT
-    report.reason = verdict.reason or None
-    report.compared, report.zero_drops = verdict.compared, verdict.zero_drops
-    report.total_before, report.total_after = verdict.total_before, verdict.total_after
-    with ledger.transaction() as con:
-        snapshot_id = stock_snapshots.record(
-            con,
-            "full" if asked is None else "items",
-            taken_at,
-            [SnapshotRow(r.item_code, r.site, r.available, r.on_hand, r.allocated) for r in rows],
-            Verdict(
-                report.verdict, report.reason, verdict.compared, verdict.zero_drops, verdict.total_before
-            ),
-            partition_key=partition_key,
-            items_asked=None if asked is None else len(asked),
-            run_id=run_id,
-        )
-        if not verdict.plausible:
-            ledger_exceptions.open_or_touch(con, [_suspect(verdict, snapshot_id)])
-        report.totals_by_site = stock_snapshots.totals_by_site(con, snapshot_id)
-    report.snapshot_id = snapshot_id
-    return snapshot_id
 
 
 def _suspect(verdict: FeedVerdict, snapshot_id: int) -> ExceptionRecord:
@@ -101,6 +77,45 @@ def _suspect(verdict: FeedVerdict, snapshot_id: int) -> ExceptionRecord:
         subject=states.FEED_SUBJECT,
         detail={"snapshot_id": snapshot_id},
     )
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    report: SnapshotReport,
+    rows: list[ItemAvailability],
+    accepted: Figures,
+    verdict: FeedVerdict,
+    taken_at: datetime,
+    run_id: str | None,
+    partition_key: str | None = None,
+    asked: list[str] | None = None,
+) -> int:
+    """Store the snapshot with its verdict (in the caller's transaction); fill in the report."""
+    read = _figures(rows)
+    report.rows_read = len(rows)
+    report.changed = sum(1 for k, v in read.items() if accepted.get(k) != v)
+    report.verdict = stock_snapshots.ACCEPTED if verdict.plausible else stock_snapshots.SUSPECT
+    report.reason = verdict.reason or None
+    report.compared, report.zero_drops = verdict.compared, verdict.zero_drops
+    report.total_before, report.total_after = verdict.total_before, verdict.total_after
+    previous = stock_snapshots.previous_full(con, 2**62) if asked is None else None
+    if previous is not None:
+        report.previous_totals_by_site = stock_snapshots.totals_by_site(con, previous.snapshot_id)
+    snapshot_id = stock_snapshots.record(
+        con,
+        "full" if asked is None else "items",
+        taken_at,
+        [SnapshotRow(r.item_code, r.site, r.available, r.on_hand, r.allocated) for r in rows],
+        Verdict(report.verdict, report.reason, verdict.compared, verdict.zero_drops, verdict.total_before),
+        partition_key=partition_key,
+        items_asked=None if asked is None else len(asked),
+        run_id=run_id,
+    )
+    if not verdict.plausible:
+        ledger_exceptions.open_or_touch(con, [_suspect(verdict, snapshot_id)])
+    report.totals_by_site = stock_snapshots.totals_by_site(con, snapshot_id)
+    report.snapshot_id = snapshot_id
+    return snapshot_id
 
 
 def take_full(
@@ -116,9 +131,8 @@ def take_full(
     with ledger.transaction() as con:
         accepted = stock_snapshots.accepted_figures(con)
         expected = ledger_catalogue.counts(con)[1]
-    verdict = assess_feed(_figures(rows), accepted, rules.stock.feed, expected_items=expected)
-    snapshot_id = _record(ledger, report, rows, accepted, verdict, now, run_id, partition_key)
-    with ledger.transaction() as con:
+        verdict = assess_feed(_figures(rows), accepted, rules.stock.feed, expected_items=expected)
+        snapshot_id = _record(con, report, rows, accepted, verdict, now, run_id, partition_key)
         if verdict.plausible:
             # The feed is sane again: earlier suspect snapshots are moot, nothing waits for a person.
             stock_snapshots.supersede_suspects(con, snapshot_id, now)
@@ -132,39 +146,55 @@ def take_full(
     return report
 
 
+def ready_and_waiting(
+    con: duckdb.DuckDBPyConnection, rules: BusinessRules, demand: Demand
+) -> tuple[list[str], list[str]]:
+    """Queued items in the order they will be read, and those waiting for the reconcile (peak mode)."""
+    ordered = fastest_first(stock_snapshots.dirty(con), demand.item_per_hour)
+    peak = rules.stock_buffers.peak
+    waiting = {c for c in ordered if waits_for_reconcile(c, demand.item_per_hour, demand.peak, peak)}
+    return [c for c in ordered if c not in waiting], [c for c in ordered if c in waiting]
+
+
+def queue_state(ledger: Ledger, rules: BusinessRules, now: datetime) -> tuple[list[str], list[str]]:
+    with ledger.transaction() as con:
+        return ready_and_waiting(con, rules, demand_from(con, rules, now))
+
+
 def take_queued(
     source: StockSource,
     ledger: Ledger,
     rules: BusinessRules,
-    demand: Demand,
     now: datetime,
     run_id: str | None = None,
+    inbox: Inbox | None = None,
 ) -> SnapshotReport:
-    """Re-read the queued items, fastest sellers first, at most `max_items_per_run` of them."""
+    """Queue what the callbacks in `inbox` named, then re-read the queued items, fastest sellers
+    first, at most `max_items_per_run` of them."""
     report = SnapshotReport("items")
-    if feed_suspect_open(ledger):
-        # Reads would only add suspect snapshots; the queue waits for a person or the reconcile.
-        report.verdict = "blocked"
-        with ledger.transaction() as con:
-            report.queue_left = len(stock_snapshots.dirty(con))
-        return report
+    arrived = read_inbox(inbox, ledger.get_cursor(INBOX_CURSOR)) if inbox is not None else None
     with ledger.transaction() as con:
-        queued = stock_snapshots.dirty(con)
-    peak = rules.stock_buffers.peak
-    ordered = fastest_first(queued, demand.item_per_hour)
-    deferred = [c for c in ordered if waits_for_reconcile(c, demand.item_per_hour, demand.peak, peak)]
-    wanted = [c for c in ordered if c not in set(deferred)][: rules.stock.max_items_per_run]
-    report.deferred = len(deferred)
-    report.queue_left = len(queued) - len(wanted)
-    report.items_asked = len(wanted)
+        if arrived is not None:
+            report.hints = queue(con, arrived, now)
+        if suspect_open(con):
+            # Reads would only add suspect snapshots; the queue waits for a person or the reconcile.
+            report.verdict = "blocked"
+            report.queue_left = len(stock_snapshots.dirty(con))
+            return report
+        ready, deferred = ready_and_waiting(con, rules, demand_from(con, rules, now))
+        wanted = ready[: rules.stock.max_items_per_run]
+        report.deferred, report.queue_left, report.items_asked = (
+            len(deferred),
+            len(ready) - len(wanted),
+            len(wanted),
+        )
+        accepted = stock_snapshots.accepted_figures(con, wanted) if wanted else {}
     if not wanted:
         return report
     rows = source.items(wanted)
-    with ledger.transaction() as con:
-        accepted = stock_snapshots.accepted_figures(con, wanted)
     verdict = assess_feed(_figures(rows), accepted, rules.stock.feed, asked=set(wanted))
-    _record(ledger, report, rows, accepted, verdict, now, run_id, asked=wanted)
-    if verdict.plausible:
-        with ledger.transaction() as con:
+    with ledger.transaction() as con:
+        _record(con, report, rows, accepted, verdict, now, run_id, asked=wanted)
+        if verdict.plausible:
             stock_snapshots.clear_dirty(con, wanted, now)
     return report

@@ -76,19 +76,31 @@ class Plan:
 
 
 class Budget:
-    """The share of Shopify's bucket one run may spend (None: no limit)."""
+    """What one run may spend of Shopify's bucket: `max_points`, or `share` of the bucket's size
+    (known after the first answer); None for both: no limit."""
 
-    def __init__(self, storefront: Storefront, max_points: float | None) -> None:
+    def __init__(
+        self, storefront: Storefront, max_points: float | None = None, share: float | None = None
+    ) -> None:
         self.storefront = storefront
         self.max_points = max_points
+        self.share = share
         self.start = storefront.points_spent()
 
     @property
     def spent(self) -> float:
         return self.storefront.points_spent() - self.start
 
+    @property
+    def limit(self) -> float | None:
+        if self.max_points is not None:
+            return self.max_points
+        size = self.storefront.bucket_size()
+        return None if self.share is None or size is None else self.share * size
+
     def exhausted(self) -> bool:
-        return self.max_points is not None and self.spent >= self.max_points
+        limit = self.limit
+        return limit is not None and self.spent >= limit
 
 
 def _chunks(keys: Sequence[Key], size: int = MAX_INPUT) -> Iterable[list[Key]]:

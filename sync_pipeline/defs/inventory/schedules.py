@@ -1,0 +1,12 @@
+import dagster as dg
+
+from sync_pipeline.defs.inventory.jobs import stock_reconcile_job
+
+# Five past each hour, the hour that just ended: the full reconcile that catches anything callbacks
+# missed (polling is the truth) and publishes slow sellers held back in peak mode.
+stock_reconcile_hourly = dg.build_schedule_from_partitioned_job(
+    stock_reconcile_job,
+    minute_of_hour=5,
+    name="stock_reconcile_hourly",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
