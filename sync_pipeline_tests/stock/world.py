@@ -34,6 +34,7 @@ from sync_pipeline.sandbox.shopify.control import ComponentSpec, ProductSpec, Sa
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CODES = ["TEE-BLK-M", "TEE-WHT-M", "SOCK-BLK-OS", "CAP-BLK-OS", "HOODIE-GRY-M", "TOTE-NAT-OS"]
 SITE, WHOLESALE, POPUP = "PrimarySite", "Wholesale", "Pop-up shop"
+RULES = load_business_rules(REPO_ROOT / "data" / "config").with_orders(hold_window_seconds=0)
 
 
 @dataclass
@@ -108,7 +109,7 @@ def stock_world(tmp: Path, rules: BusinessRules | None = None) -> Iterator[World
     pvx_client = PeoplevoxClient(pvx_server.url, "sandbox", "integration", "sandbox-password", 1000, 1.0)
     try:
         seed(shop, pvx)
-        rules = rules or load_business_rules(REPO_ROOT / "data" / "config").with_orders(hold_window_seconds=0)
+        rules = rules or RULES
         ledger = Ledger(tmp / "ledger.duckdb")
         catalogue.refresh(ShopifyOrdersSource(client), PeoplevoxWarehouse(pvx_client), ledger, rules)
         yield World(
