@@ -11,7 +11,7 @@ import pytest
 
 from sync_pipeline.lib.flows.stock import states
 from sync_pipeline.lib.flows.stock.accept import NothingToAccept, accept_snapshot
-from sync_pipeline.lib.flows.stock.ports import QuantityWrite
+from sync_pipeline.lib.flows.stock.ports import QuantityWrite, WriteRefused
 from sync_pipeline.lib.flows.stock.push import push
 from sync_pipeline.lib.flows.stock.shopify_port import ShopifyStock
 from sync_pipeline.lib.ledger import stock_pushes, stock_snapshots
@@ -145,3 +145,35 @@ def test_a_push_that_died_after_shopify_applied_it_is_read_back(tmp_path: Path) 
         assert report.in_doubt == {"applied": 1}
         with w.ledger.transaction() as con:
             assert stock_pushes.in_doubt(con) == []
+
+
+class RefusesOnce(ShopifyStock):
+    """Shopify refuses one SKU's row once (as for an item it no longer stocks at the location)."""
+
+    def __init__(self, w: World, sku: str) -> None:
+        super().__init__(w.client)
+        self.w, self.sku, self.refused = w, sku, False
+
+    def set_available(self, writes: Sequence[QuantityWrite], key: str, reference: str) -> None:
+        skus = [next(s["sku"] for s in self.w.shop.stock() if s["inventory_item_id"] == x.inventory_item_id)
+                for x in writes]  # fmt: skip
+        if self.sku in skus and not self.refused:
+            self.refused = True
+            raise WriteRefused([skus.index(self.sku)], "The item is not stocked at the location.")
+        super().set_available(writes, key, reference)
+
+
+def test_a_refused_row_opens_an_exception_the_others_go_and_a_later_push_clears_it(tmp_path: Path) -> None:
+    with stock_world(tmp_path) as w:
+        w.storefront = RefusesOnce(w, "CAP-BLK-OS")
+        _, report = w.full()
+        assert report.refused == 1 and report.applied == report.differing - 1
+        (problem,) = w.ledger.list_open_exceptions(states.PUSH_REFUSED)
+        assert problem.owner == "integration" and problem.subject.startswith("CAP-BLK-OS@")
+        assert "not stocked" in problem.message
+        assert w.available()["CAP-BLK-OS"] == 0 and w.available()["TEE-BLK-M"] == 38
+        # Not queued again (a refusal that persists would loop): the hourly reconcile tries again.
+        assert w.changes()[1].mode == "none"
+        _, report = w.full()
+        assert report.applied == 1 and w.available()["CAP-BLK-OS"] == 37
+        assert w.ledger.list_open_exceptions(states.PUSH_REFUSED) == []

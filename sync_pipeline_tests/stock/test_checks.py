@@ -55,7 +55,10 @@ def test_stock_drift_fails_on_a_sku_left_behind_and_passes_once_it_is_pushed(tmp
                         [datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=11)] * 2)  # fmt: skip
         failed = _check(w, tmp_path)
         assert not failed.passed and failed.metadata["drifting"].value == 1
-        assert "| HOODIE-GRY-M |" in failed.metadata["worst"].value and "| 41 | 35 | -6 |" in failed.metadata["worst"].value
+        assert (
+            "| HOODIE-GRY-M |" in failed.metadata["worst"].value
+            and "| 41 | 35 | -6 |" in failed.metadata["worst"].value
+        )
         w.storefront = ShopifyStock(w.client)
         _, report = w.changes()  # the item went back in the queue: re-read, read back, pushed
         assert report.in_doubt == {"not_applied": 1} and report.applied == 1

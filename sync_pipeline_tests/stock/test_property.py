@@ -79,7 +79,9 @@ step = st.one_of(
     st.tuples(st.just("release")),
     st.tuples(st.just("allocate"), st.integers(0, 5)),
     st.tuples(st.just("statuses")),
-    st.tuples(st.just("run"), st.sampled_from(["clean", "clean", "full", "stale", "lost", "crash", "bad_feed"])),
+    st.tuples(
+        st.just("run"), st.sampled_from(["clean", "clean", "full", "stale", "lost", "crash", "bad_feed"])
+    ),
 )
 opening = st.tuples(
     st.tuples(st.just("sale"), st.sampled_from(SKUS), st.integers(1, 3)),
@@ -143,7 +145,9 @@ class Interleaving:
     def sale(self, sku: str, units: int) -> None:
         if self.w.available().get(sku, 0) < units:
             return  # checkout refuses what Shopify does not show
-        placed = self.w.shop.place_order(OrderSpec(lines=[LineSpec(sku=sku, quantity=units)], shipping_address=UK))
+        placed = self.w.shop.place_order(
+            OrderSpec(lines=[LineSpec(sku=sku, quantity=units)], shipping_address=UK)
+        )
         self.orders.append({"id": placed["id"], "number": f"SHP-{placed['legacy_id']}", "sku": sku,
                             "units": units, "cancelled": False})  # fmt: skip
         for code, k in self.recipes[sku]:
@@ -168,7 +172,14 @@ class Interleaving:
     def release(self) -> None:
         self.ingest()
         source = ShopifyOrdersSource(self.w.client)
-        release(source, PeoplevoxWarehouse(self.w.pvx_client), self.w.ledger, self.w.rules, "test", datetime.now(UTC))
+        release(
+            source,
+            PeoplevoxWarehouse(self.w.pvx_client),
+            self.w.ledger,
+            self.w.rules,
+            "test",
+            datetime.now(UTC),
+        )
         self.in_step = False
 
     def allocate(self, index: int) -> None:
@@ -279,4 +290,8 @@ class Interleaving:
             assert self.in_step and not in_doubt and not self._suspect()
             for (sku, _), position in positions.items():
                 sets = min((available.get(c, 0) - awaiting[c]) // k for c, k in self.recipes[sku])
-                assert shown[sku] == position.target == max(0, sets - position.buffer), (sku, shown[sku], position)
+                assert shown[sku] == position.target == max(0, sets - position.buffer), (
+                    sku,
+                    shown[sku],
+                    position,
+                )

@@ -236,6 +236,41 @@ _ENTRIES: tuple[KindInfo, ...] = (
         "whole, and the package is then fulfilled as usual.",
         Delays.CUSTOMER_NOTICE, 3,
     ),
+    # ---- stock (Peoplevox → Shopify), docs/stock_flow.md
+    KindInfo(
+        "stock_feed_suspect", "stock", Owner.WAREHOUSE_OPS,
+        "The circuit breaker held back a Peoplevox stock snapshot: too many items would drop to zero, or "
+        "total available fell too far (the message gives the figures). Nothing is pushed to Shopify "
+        "while it is open; Shopify keeps the last good figures.",
+        "`sync-pipeline stock suspects`, then check a few of the named items in Peoplevox. If the figures "
+        "are real (a stock-take, a big despatch day): `sync-pipeline stock accept --by NAME`. If Peoplevox "
+        "was wrong (a maintenance window, a broken report): leave it; the next plausible full snapshot clears it.",
+        Clears.AUTOMATICALLY,
+        "Closes when a later full snapshot (the hourly reconcile) is plausible against the last accepted one, or when a person accepts "
+        "the held snapshot (`sync-pipeline stock accept`); pushes resume on the next run.",
+        Delays.STOCK, 5,
+    ),
+    KindInfo(
+        "inventory_location_mismatch", "stock", Owner.WAREHOUSE_OPS,
+        "A Peoplevox site holds stock and pairs with no Shopify location, or a Shopify location holds "
+        "stock of our SKUs and pairs with no site (`data/config/stock.yaml`, `locations`); its stock is "
+        "not published.",
+        "Add the pairing to `data/config/stock.yaml`, or move the stock, or deactivate the location in Shopify.",
+        Clears.AUTOMATICALLY,
+        "Every full reconcile (hourly) re-checks the pairings; the exception closes when the site or "
+        "location pairs, or holds no stock.",
+        Delays.STOCK, 3,
+    ),
+    KindInfo(
+        "stock_push_refused", "stock", Owner.INTEGRATION,
+        "Shopify refused to set a SKU's available quantity at a location (the message is Shopify's: "
+        "an untracked item, a location it is not stocked at, a bundle parent).",
+        "As the message says: track the item's inventory or stock it at the location in Shopify, or "
+        "exclude the SKU; the hourly reconcile tries again.",
+        Clears.AUTOMATICALLY,
+        "Closes when a later push of that SKU and location is applied (the hourly reconcile retries it).",
+        Delays.STOCK, 3,
+    ),
 )  # fmt: skip
 
 CATALOGUE: dict[str, KindInfo] = {entry.kind: entry for entry in _ENTRIES}

@@ -1,14 +1,14 @@
-"""Exception kinds of the stock flow and who owns them."""
+"""Exception kinds of the stock flow and who owns them (owners from lib/domain/exception_catalogue.py)."""
 
+from sync_pipeline.lib.domain.exception_catalogue import owner_of
+
+# Top priority (weight 5): nothing is pushed to Shopify until it clears (docs/runbook.md).
 FEED_SUSPECT = "stock_feed_suspect"
 LOCATION_MISMATCH = "inventory_location_mismatch"
 PUSH_REFUSED = "stock_push_refused"
 
-OWNERS = {
-    # Top priority: nothing is pushed to Shopify until a person looks (docs/stock_flow.md runbook).
-    FEED_SUSPECT: "warehouse_ops",
-    LOCATION_MISMATCH: "warehouse_ops",
-    PUSH_REFUSED: "engineering",
+OWNERS: dict[str, str] = {
+    kind: owner_of(kind).value for kind in (FEED_SUSPECT, LOCATION_MISMATCH, PUSH_REFUSED)
 }
 # The subject of the one open stock_feed_suspect exception: there is one feed.
 FEED_SUBJECT = "peoplevox:item-inventory-summary"

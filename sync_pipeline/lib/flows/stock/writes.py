@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import duckdb
+
 from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits, Recipe, Target, plan_targets
 from sync_pipeline.lib.flows.stock import states
 from sync_pipeline.lib.flows.stock.ports import (
@@ -131,8 +133,19 @@ def _refused(target: Target, message: str) -> ExceptionRecord:
         kind=states.PUSH_REFUSED,
         owner=states.OWNERS[states.PUSH_REFUSED],
         message=f"Shopify refused to set {target.listing.sku} to {target.quantity}: {message}",
-        subject=f"{target.listing.sku}@{target.listing.location_id}",
+        subject=_subject((target.listing.sku, target.listing.location_id)),
     )
+
+
+def _subject(key: Key) -> str:
+    return f"{key[0]}@{key[1]}"
+
+
+def _clear_refusals(con: duckdb.DuckDBPyConnection, applied: Sequence[Key]) -> None:
+    """A refusal clears once a later push of the same SKU and location is applied."""
+    refused = {subject for _, subject in ledger_exceptions.open_subjects(con, [states.PUSH_REFUSED])}
+    for subject in refused.intersection(_subject(k) for k in applied):
+        ledger_exceptions.resolve_for_subject(con, [states.PUSH_REFUSED], subject, "a later push was applied")
 
 
 def write_targets(
@@ -198,6 +211,7 @@ def write_targets(
             else:
                 with ledger.transaction() as con:
                     stock_pushes.settle_request(con, key, stock_pushes.APPLIED, now)
+                    _clear_refusals(con, chunk)
                     stock_levels.set_available(con, [(i.inventory_item_id, i.location_id, i.to_quantity)
                                                      for i in intents], now)  # fmt: skip
                 for k, intent in zip(chunk, intents, strict=True):
