@@ -126,11 +126,13 @@ def push(
     """`bucket_share` (or `max_points`): what this run may spend of Shopify's bucket, when orders
     or fulfilments are backlogged and need the rest."""
     report = PushReport()
+    # First learn what became of pushes whose answer never came (reads only): even while the feed
+    # is suspect, the ledger should not keep believing a push is on its way.
+    report.in_doubt = settle_in_doubt(storefront, ledger, now)
     with ledger.transaction() as con:
         if suspect_open(con):
             report.mode = "blocked"
             return report
-    report.in_doubt = settle_in_doubt(storefront, ledger, now)
     locations: list[Location] = storefront.locations()
     location_ids, problems = mismatch.resolve_locations(locations, rules)
     with ledger.transaction() as con:
