@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from sync_pipeline.lib.ledger.bulk import BOOL, TEXT, TIME, staged
 from sync_pipeline.lib.ledger.records import utcnow
 
 
@@ -30,21 +31,31 @@ class ItemTypeRow:
     name: str | None
 
 
+_VARIANT_COLUMNS = {
+    "variant_id": TEXT, "sku": TEXT, "barcode": TEXT, "inventory_item_id": TEXT, "product_title": TEXT,
+    "requires_components": BOOL, "seen_at": TIME, "product_tags": TEXT, "tracked": BOOL,
+}  # fmt: skip
+_ITEM_TYPE_COLUMNS = {"item_code": TEXT, "barcode": TEXT, "name": TEXT, "seen_at": TIME}
+
+
 def replace_variants(con: duckdb.DuckDBPyConnection, rows: Iterable[VariantRow]) -> int:
     """A full read replaces the table: variants deleted in Shopify disappear here too."""
     now = utcnow()
     data = [
-        [r.variant_id, r.sku, r.barcode, r.inventory_item_id, r.product_title, r.requires_components, now,
-         json.dumps(list(r.product_tags)), r.tracked]
+        (r.variant_id, r.sku, r.barcode, r.inventory_item_id, r.product_title, r.requires_components, now,
+         json.dumps(list(r.product_tags)), r.tracked)
         for r in rows
     ]  # fmt: skip
     con.execute("DELETE FROM shopify_variants")
     if data:
-        con.executemany(
-            "INSERT INTO shopify_variants (variant_id, sku, barcode, inventory_item_id, product_title, "
-            "requires_components, seen_at, product_tags, tracked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            data,
-        )
+        # In bulk: row by row, a 50,000-SKU catalogue held the ledger for minutes.
+        with staged(con, "variants_in", _VARIANT_COLUMNS, data):
+            con.execute(
+                "INSERT INTO shopify_variants (variant_id, sku, barcode, inventory_item_id, product_title, "
+                "requires_components, seen_at, product_tags, tracked) SELECT variant_id, sku, barcode, "
+                "inventory_item_id, product_title, requires_components, seen_at, product_tags, tracked "
+                "FROM variants_in"
+            )
     return len(data)
 
 
@@ -75,15 +86,17 @@ def stocked_variants(con: duckdb.DuckDBPyConnection) -> list[VariantRow]:
 def upsert_item_types(con: duckdb.DuckDBPyConnection, rows: Iterable[ItemTypeRow], full: bool = False) -> int:
     """Add or refresh item types; `full=True` means this is every item type Peoplevox has."""
     now = utcnow()
-    data = [[r.item_code, r.barcode, r.name, now] for r in rows]
+    # One row per code (the last read wins): one statement may not update a row twice.
+    data = list({r.item_code: (r.item_code, r.barcode, r.name, now) for r in rows}.values())
     if full:
         con.execute("DELETE FROM pvx_item_types")
     if data:
-        con.executemany(
-            "INSERT INTO pvx_item_types VALUES (?, ?, ?, ?) ON CONFLICT (item_code) DO UPDATE SET "
-            "barcode = excluded.barcode, name = excluded.name, seen_at = excluded.seen_at",
-            data,
-        )
+        with staged(con, "item_types_in", _ITEM_TYPE_COLUMNS, data):
+            con.execute(
+                "INSERT INTO pvx_item_types SELECT item_code, barcode, name, seen_at FROM item_types_in "
+                "ON CONFLICT (item_code) DO UPDATE SET barcode = excluded.barcode, name = excluded.name, "
+                "seen_at = excluded.seen_at"
+            )
     return len(data)
 
 
