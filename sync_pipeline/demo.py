@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -227,8 +228,15 @@ def main(argv: list[str]) -> int:
         )
         _seed(env, args.seed, rules_dir)
         # Subscriptions, then one catalogue refresh so orders are translated against the whole
-        # catalogue from the first release (its schedule only runs hourly).
-        for step in ([cli, "subscribe"], [dg, "launch", "--job", "catalogue_job"]):
+        # catalogue from the first release, and one stock reconcile so Shopify shows the
+        # warehouse's stock from the start (both schedules only run hourly).
+        hour = datetime.now(UTC).strftime("%Y-%m-%d-%H:00")
+        steps = (
+            [cli, "subscribe"],
+            [dg, "launch", "--job", "catalogue_job"],
+            [dg, "launch", "--job", "stock_reconcile_job", "--partition", hour],
+        )
+        for step in steps:
             print(f"[demo] running {' '.join(step[1:])}", flush=True)
             done = subprocess.run(step, env=env, cwd=REPO_ROOT, timeout=300, check=False)
             if done.returncode:

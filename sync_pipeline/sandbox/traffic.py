@@ -53,6 +53,7 @@ from sync_pipeline.sandbox.traffic_money import (
     refund_one_unit,
     return_one_unit,
 )
+from sync_pipeline.sandbox.warehouse_traffic import run_warehouse
 from sync_pipeline.settings import REPO_ROOT, SyncSettings
 
 SITES = ("PrimarySite", "Wholesale")
@@ -619,6 +620,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--orders-per-minute", type=float, default=20.0)
     parser.add_argument("--duration", type=float, default=3600.0, help="seconds of order placing")
     parser.add_argument("--max-orders", type=int, default=None)
+    parser.add_argument(
+        "--goods-in-seconds", type=float, default=30.0,
+        help="a warehouse delivery (goods-in) this often; 0: none",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     rules_dir = SyncSettings().rules_dir
@@ -648,6 +653,14 @@ def main(argv: list[str]) -> int:
             f"[traffic] {args.orders_per_minute:g} orders/minute for {args.duration:g}s (hold window {hold}s)",
             flush=True,
         )
+        if args.goods_in_seconds > 0:
+            deliveries = threading.Thread(
+                target=run_warehouse,
+                args=(pvx, catalogue.item_codes, args.goods_in_seconds, stop, random.Random(args.seed + 2)),
+                name="warehouse-deliveries",
+                daemon=True,
+            )
+            deliveries.start()
         try:
             report = run_traffic(
                 shop,
@@ -664,6 +677,8 @@ def main(argv: list[str]) -> int:
             )
         except KeyboardInterrupt:
             return 0
+        finally:
+            stop.set()  # the deliveries stop before the control clients close
     print(
         f"[traffic] placed {sum(report.placed.values())}: {dict(report.placed)}; follow-ups {dict(report.follow_ups)}; "
         f"nothing to act on {dict(report.skipped)}"
