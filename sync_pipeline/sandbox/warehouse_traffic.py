@@ -46,4 +46,6 @@ def run_warehouse(
                 print(f"[traffic] goods-in: {units} × {code} at {SITE}", flush=True)
         except (ControlError, httpx.HTTPError) as error:  # the demo goes on; the report says so
             report.errors.append(str(error))
+            if log:
+                print(f"[traffic] warehouse move refused: {error}", flush=True)
     return report
