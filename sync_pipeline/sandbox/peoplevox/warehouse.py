@@ -234,6 +234,7 @@ class Warehouse:
         self._emit_fn: Emit = emit or (lambda _type, _values: None)
         self.lock = threading.RLock()
         self.items: dict[str, ItemType] = {}
+        self._barcode_owner: dict[str, str] = {}  # barcode → item code: a lookup, not a scan, per upsert
         self.stock: dict[tuple[str, str], StockLevel] = {}
         self.orders: dict[str, SalesOrder] = {}
         self.despatches: dict[str, Despatch] = {}
@@ -328,16 +329,18 @@ class Warehouse:
                 raise WarehouseError("ItemCode is required")
             if not barcode:
                 raise WarehouseError("Barcode is required")
-            for other in self.items.values():
-                if other.barcode == barcode and other.item_code != item_code:
-                    raise WarehouseError(f"Barcode '{barcode}' is already used by item '{other.item_code}'")
+            owner = self._barcode_owner.get(barcode)
+            if owner is not None and owner != item_code:
+                raise WarehouseError(f"Barcode '{barcode}' is already used by item '{owner}'")
             existing = self.items.get(item_code)
             if existing is None:
                 self.items[item_code] = ItemType(item_code, barcode, name, dict(fields))
             else:
+                self._barcode_owner.pop(existing.barcode, None)
                 existing.barcode = barcode
                 existing.name = name or existing.name
                 existing.fields.update(fields)
+            self._barcode_owner[barcode] = item_code
 
     def delete_item(self, item_code: str) -> None:
         with self.lock:
@@ -351,6 +354,7 @@ class Warehouse:
                 raise WarehouseError(f"Item type '{item_code}' has stock and cannot be deleted")
             if any(line.item_code == item_code for o in self.orders.values() for line in o.lines.values()):
                 raise WarehouseError(f"Item type '{item_code}' is used on sales orders and cannot be deleted")
+            self._barcode_owner.pop(self.items[item_code].barcode, None)
             del self.items[item_code]
 
     def set_stock(self, item_code: str, site: str, quantity: int) -> None:

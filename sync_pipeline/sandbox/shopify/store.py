@@ -150,9 +150,11 @@ class Store:
                 all(v.is_gift_card for v in spec.variants),
                 tags=list(spec.tags),
             )
+            taken = {v.sku for v in self.variants.values()}  # once per product, not per variant
             for vs in spec.variants:
-                if any(v.sku == vs.sku for v in self.variants.values()):
+                if vs.sku in taken:
                     raise StoreError(f"SKU {vs.sku!r} already exists")
+                taken.add(vs.sku)
                 components = [Component(self.variant_by_sku(c.sku).id, c.quantity) for c in vs.components]
                 item = InventoryItem(self.ids.next(), 0, tracked=not vs.is_gift_card)
                 variant = Variant(
