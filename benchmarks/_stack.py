@@ -282,3 +282,17 @@ class DagsterGraphQL:
                     return True
             time.sleep(2.0)
         return False
+
+
+def runs_by_job(dagster_home: Path) -> dict[str, int]:
+    """Runs by job, and failures, from the Dagster instance (SQLite storage under DAGSTER_HOME)."""
+    import dagster as dg  # here: the other helpers do not need Dagster loaded
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    counts: dict[str, int] = {}
+    with dg.DagsterInstance.get() as instance:
+        for run in instance.get_runs():
+            counts[run.job_name] = counts.get(run.job_name, 0) + 1
+            if run.status == dg.DagsterRunStatus.FAILURE:
+                counts["failed"] = counts.get("failed", 0) + 1
+    return counts

@@ -39,7 +39,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 from _stack import (  # benchmarks/ is on sys.path when run as a script
     BIN,
     CALLBACK_TOKEN,
@@ -53,6 +52,7 @@ from _stack import (  # benchmarks/ is on sys.path when run as a script
     environment,
     log,
     percentile,
+    runs_by_job,
     wait_until_up,
 )
 
@@ -383,7 +383,7 @@ def report(
     }
     pvx_requests = sum(pvx_after.counters.requests.values()) - sum(pvx_before.requests.values())
     ceiling = args.pvx_requests_per_window / args.pvx_window_seconds * elapsed
-    runs = _runs(work.dagster_home)
+    runs = runs_by_job(work.dagster_home)
     packages = len(floor.packages)
     fulfilled = len(latencies)
     # The API's limit, in this run's own currency: the plan's restore rate over the points the
@@ -460,18 +460,6 @@ def _rate(per_minute: float | None) -> str:
 
 def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
-
-
-def _runs(dagster_home: Path) -> dict[str, int]:
-    """Runs by job, and failures, from the Dagster instance (SQLite storage under DAGSTER_HOME)."""
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-    counts: Counter[str] = Counter()
-    with dg.DagsterInstance.get() as instance:
-        for run in instance.get_runs():
-            counts[run.job_name] += 1
-            if run.status == dg.DagsterRunStatus.FAILURE:
-                counts["failed"] += 1
-    return dict(counts)
 
 
 if __name__ == "__main__":
