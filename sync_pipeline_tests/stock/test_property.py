@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync_pipeline.lib.domain.config import StockBuffersConfig
-from sync_pipeline.lib.flows.orders.ingest import IngestReport, record_orders
+from sync_pipeline.lib.flows.orders.ingest import record_orders
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
@@ -166,9 +166,10 @@ class Interleaving:
 
     def ingest(self) -> None:
         source = ShopifyOrdersSource(self.w.client)
+        read_at = datetime.now(UTC)  # before Shopify serves them
         found = list(source.orders_by_ids([o["id"] for o in self.orders]).values())
         if found:
-            record_orders(self.w.ledger, found, self.w.rules, "test", datetime.now(UTC), IngestReport())
+            record_orders(self.w.ledger, found, self.w.rules, "test", datetime.now(UTC), read_at)
 
     def release(self) -> None:
         self.ingest()

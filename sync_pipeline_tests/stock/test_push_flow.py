@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sync_pipeline.lib.flows.orders.ingest import IngestReport, record_orders
+from sync_pipeline.lib.flows.orders.ingest import record_orders
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
@@ -63,8 +63,9 @@ def test_orders_on_their_way_to_the_warehouse_are_never_put_back_on_sale(tmp_pat
         w.changes()
         assert w.available()["TEE-BLK-M"] == 45  # 50 − 3 on their way − 2
         source = ShopifyOrdersSource(w.client)
+        read_at = datetime.now(UTC)  # before Shopify serves it
         shop_orders = list(source.orders_by_ids([order["id"]]).values())
-        record_orders(w.ledger, shop_orders, w.rules, "test", datetime.now(UTC), IngestReport())
+        record_orders(w.ledger, shop_orders, w.rules, "test", datetime.now(UTC), read_at)
         release(source, PeoplevoxWarehouse(w.pvx_client), w.ledger, w.rules, "test", datetime.now(UTC))
         number = f"SHP-{order['legacy_id']}"
         w.pvx.force_status(number, "Allocated")  # Peoplevox allocates: its available drops to 47
