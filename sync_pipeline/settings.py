@@ -27,6 +27,9 @@ def _check_http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+# The product's flows, as SYNC_FLOWS names them (each is a group of assets with its own automation).
+FLOWS = ("orders", "despatches", "stock", "finance", "operations", "catalogue")
+
 # The token is the only thing authenticating a Peoplevox callback; 32 characters of
 # `secrets.token_urlsafe` carry 192 bits, far beyond guessing over HTTP.
 MIN_CALLBACK_TOKEN_LENGTH = 32
@@ -103,8 +106,36 @@ class SyncSettings(BaseSettings):
     receiver_public_url: str = Field(
         default="http://127.0.0.1:8703", description="URL at which Shopify/Peoplevox reach the receiver"
     )
+    flows: str = Field(
+        default="all",
+        description=(
+            "Flows whose sensors and schedules start running when the location first loads: 'all', "
+            f"'none', or a comma-separated list of {', '.join(FLOWS)} (e.g. a brand that keeps stock "
+            "elsewhere); alert sensors always run"
+        ),
+    )
 
     _url = field_validator("receiver_public_url")(_check_http_url)
+
+    @field_validator("flows")
+    @classmethod
+    def _flows(cls, value: str) -> str:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        if names == ["all"] or not names:
+            return "all"
+        if names == ["none"]:
+            return "none"  # deployed paused: every flow started by hand in the UI
+        unknown = [name for name in names if name not in FLOWS]
+        if unknown:
+            raise ValueError(
+                f"names unknown flow(s) {', '.join(map(repr, unknown))}; known: all, {', '.join(FLOWS)}"
+            )
+        return ",".join(names)
+
+    def automates(self, flow: str) -> bool:
+        """Whether `flow`'s sensors and schedules start running (SYNC_FLOWS)."""
+        assert flow in FLOWS, flow
+        return self.flows == "all" or flow in self.flows.split(",")
 
     @field_validator("callback_token")
     @classmethod

@@ -16,7 +16,8 @@ import dagster as dg
 from sync_pipeline.settings import SyncSettings
 
 # Read once, when the code location loads: a location serves one brand for its whole life.
-BRAND: str | None = SyncSettings().brand
+_SETTINGS = SyncSettings()
+BRAND: str | None = _SETTINGS.brand
 
 
 def key(*parts: str) -> dg.AssetKey:
@@ -34,3 +35,14 @@ def pool(name: str) -> str:
 SHOPIFY_API = pool("shopify_api")
 PEOPLEVOX_API = pool("peoplevox_api")
 LEDGER = pool("duckdb")
+
+
+def sensor_status(flow: str) -> dg.DefaultSensorStatus:
+    """RUNNING unless SYNC_FLOWS leaves `flow` out. A default only: once someone starts or stops a
+    sensor in the UI, the instance remembers that instead."""
+    return dg.DefaultSensorStatus.RUNNING if _SETTINGS.automates(flow) else dg.DefaultSensorStatus.STOPPED
+
+
+def schedule_status(flow: str) -> dg.DefaultScheduleStatus:
+    """As `sensor_status`, for schedules."""
+    return dg.DefaultScheduleStatus.RUNNING if _SETTINGS.automates(flow) else dg.DefaultScheduleStatus.STOPPED

@@ -62,7 +62,11 @@ def _business_rules(target: Path) -> Path:
     return target
 
 
-def start_brand(name: str, skus: list[str], root: Path, instance_env: dict[str, str]) -> Brand:
+def start_brand(
+    name: str, skus: list[str], root: Path, instance_env: dict[str, str], flows: str = "orders"
+) -> Brand:
+    """A brand whose location automates only `flows` (SYNC_FLOWS): the other flows' sensors and
+    schedules would launch runs that cost the test minutes of CPU and prove nothing here."""
     brand = Brand(name=name, skus=skus, root=root)
     brand.data_dir.mkdir(parents=True)
     config_dir = _business_rules(root / "config")
@@ -90,6 +94,7 @@ def start_brand(name: str, skus: list[str], root: Path, instance_env: dict[str, 
     brand.env = {
         **instance_env,
         "SYNC_BRAND": name,
+        "SYNC_FLOWS": flows,
         "SYNC_DATA_DIR": str(brand.data_dir),
         "SYNC_CONFIG_DIR": str(config_dir),
         "SHOPIFY_SHOP_URL": shopify.url,

@@ -77,7 +77,10 @@ def running_dg_dev(root: Path, skus: list[str]) -> Iterator[UiStack]:
     home = root / "dagster_home"
     home.mkdir(parents=True)
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-    brand = start_brand("ui", skus, root / "brand", {**base_environment(), "DAGSTER_HOME": str(home)})
+    # No sensor or schedule: the tests read pages and launch one backfill, which the daemon runs anyway.
+    brand = start_brand(
+        "ui", skus, root / "brand", {**base_environment(), "DAGSTER_HOME": str(home)}, flows="none"
+    )
     env = {k: v for k, v in brand.env.items() if k != "SYNC_BRAND"}  # the single-brand default
     processes: list[Process] = []
     try:

@@ -81,6 +81,6 @@ catalogue_hourly = dg.ScheduleDefinition(
     name="catalogue_hourly",
     job=catalogue_job,
     cron_schedule="7 * * * *",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=brand.schedule_status("catalogue"),
     description="Refresh both catalogues every hour, so SKU mapping and the drift check stay current.",
 )

@@ -1,5 +1,6 @@
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.despatches.jobs import despatches_checks_job
 
 # despatches_reach_shopify fails at `unfulfilled_minutes` (30 by default): checking every 10
@@ -8,6 +9,6 @@ despatches_checks = dg.ScheduleDefinition(
     name="despatches_checks",
     job=despatches_checks_job,
     cron_schedule="*/10 * * * *",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=brand.schedule_status("despatches"),
     description="Runs the despatches checks every 10 minutes (they read the whole ledger).",
 )

@@ -1,5 +1,6 @@
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.despatches.assets import shopify_fulfilments
 from sync_pipeline.defs.despatches.jobs import despatches_job
 from sync_pipeline.defs.inbox_sensors import inbox_sensor_tick
@@ -26,7 +27,7 @@ def despatch_callback(event: dict) -> bool:
     name="peoplevox_despatch_events",
     job=despatches_job,
     minimum_interval_seconds=15,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=brand.sensor_status("despatches"),
 )
 def peoplevox_despatch_events(context: dg.SensorEvaluationContext):
     """Launches one despatches run for every burst of Despatched / TrackingNumberReceived callbacks

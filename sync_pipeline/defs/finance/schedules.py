@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.finance.jobs import finance_job
 from sync_pipeline.defs.finance.scope import range_request
 from sync_pipeline.defs.resources import BusinessRulesResource
@@ -11,14 +12,14 @@ from sync_pipeline.defs.resources import BusinessRulesResource
 RECENT_DAYS = 2
 
 
-@dg.schedule(job=finance_job, cron_schedule="20 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING)
+@dg.schedule(job=finance_job, cron_schedule="20 * * * *", default_status=brand.schedule_status("finance"))
 def finance_hourly(context: dg.ScheduleEvaluationContext):
     """Every hour: reconcile orders placed today and the two days before."""
     now = context.scheduled_execution_time or datetime.now(UTC)
     return range_request(RECENT_DAYS, now, f"hourly-{now:%Y%m%d%H}")
 
 
-@dg.schedule(job=finance_job, cron_schedule="40 2 * * *", default_status=dg.DefaultScheduleStatus.RUNNING)
+@dg.schedule(job=finance_job, cron_schedule="40 2 * * *", default_status=brand.schedule_status("finance"))
 def finance_nightly(context: dg.ScheduleEvaluationContext, business_rules: BusinessRulesResource):
     """Every night: reconcile again every order placed in the last `refresh_days` (finance.yaml)."""
     now = context.scheduled_execution_time or datetime.now(UTC)

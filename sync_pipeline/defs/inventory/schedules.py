@@ -1,5 +1,6 @@
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.inventory.jobs import stock_reconcile_job
 
 # Five past each hour, the hour that just ended: the full reconcile that catches anything callbacks
@@ -8,5 +9,5 @@ stock_reconcile_hourly = dg.build_schedule_from_partitioned_job(
     stock_reconcile_job,
     minute_of_hour=5,
     name="stock_reconcile_hourly",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=brand.schedule_status("stock"),
 )

@@ -1,5 +1,6 @@
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.inbox_sensors import inbox_sensor_tick
 from sync_pipeline.defs.inventory.assets import shopify_inventory_levels
 from sync_pipeline.defs.inventory.jobs import stock_changes_job
@@ -14,7 +15,7 @@ def availability_callback(event: dict) -> bool:
     name="peoplevox_availability_events",
     job=stock_changes_job,
     minimum_interval_seconds=5,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=brand.sensor_status("stock"),
 )
 def peoplevox_availability_events(context: dg.SensorEvaluationContext):
     """Launches one stock run for every burst of AvailabilityChanges callbacks (goods in, returns,

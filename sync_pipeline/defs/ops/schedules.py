@@ -1,5 +1,6 @@
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.ops.assets import ops_exceptions
 
 ops_exceptions_job = dg.define_asset_job(
@@ -12,6 +13,6 @@ ops_exceptions_every_10_minutes = dg.ScheduleDefinition(
     name="ops_exceptions_every_10_minutes",
     job=ops_exceptions_job,
     cron_schedule="*/10 * * * *",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=brand.schedule_status("operations"),
     description="Re-checks, ranks and exports the open exceptions every 10 minutes (the alert digest reads the result).",
 )

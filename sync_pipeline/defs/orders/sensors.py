@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.inbox_sensors import in_flight, inbox_sensor_tick, latest_metadata
 from sync_pipeline.defs.orders.assets import peoplevox_sales_orders, shopify_orders
 from sync_pipeline.defs.orders.jobs import orders_ingest_job, orders_release_job, orders_status_job
@@ -13,7 +14,7 @@ from sync_pipeline.defs.orders.triggers import INGEST_POLL_SECONDS, release_reas
     name="shopify_order_events",
     job=orders_ingest_job,
     minimum_interval_seconds=15,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=brand.sensor_status("orders"),
 )
 def shopify_order_events(context: dg.SensorEvaluationContext):
     """Reads new Shopify webhooks from the inbox and launches one ingest run for all of them;
@@ -33,7 +34,7 @@ def shopify_order_events(context: dg.SensorEvaluationContext):
     name="peoplevox_status_events",
     job=orders_status_job,
     minimum_interval_seconds=15,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=brand.sensor_status("orders"),
 )
 def peoplevox_status_events(context: dg.SensorEvaluationContext):
     """Launches a status run when Peoplevox status callbacks arrive (the 5-minute schedule polls anyway)."""
@@ -50,7 +51,7 @@ def status_callback(event: dict) -> bool:
     name="orders_release_due",
     job=orders_release_job,
     minimum_interval_seconds=15,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=brand.sensor_status("orders"),
 )
 def orders_release_due(context: dg.SensorEvaluationContext):
     """Launches a release run when held orders come due, when Shopify changed an order that is
