@@ -45,7 +45,6 @@ from sync_pipeline_tests.deploy.stack import (
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xdist_group("deployment"),
     pytest.mark.timeout(900),
 ]  # start-up of several Dagster processes
 

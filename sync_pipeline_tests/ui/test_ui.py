@@ -22,7 +22,6 @@ from sync_pipeline_tests.ui.stack import CHROMIUM_FLAGS, UiStack, chromium_or_sk
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xdist_group("ui"),
     pytest.mark.timeout(900),
 ]  # start-up of several Dagster processes
 WAIT_MS = 120_000  # the UI loads its definitions over GraphQL; a loaded machine is slow
