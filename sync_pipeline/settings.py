@@ -128,7 +128,7 @@ class SyncSettings(BaseSettings):
         unknown = [name for name in names if name not in FLOWS]
         if unknown:
             raise ValueError(
-                f"names unknown flow(s) {', '.join(map(repr, unknown))}; known: all, {', '.join(FLOWS)}"
+                f"names unknown flow(s) {', '.join(map(repr, unknown))}; known: all, none, {', '.join(FLOWS)}"
             )
         return ",".join(names)
 
