@@ -53,12 +53,18 @@ class ShopifyResource(dg.ConfigurableResource):
     access_token: str
     api_version: str = "2026-10"
     webhook_secret: str = ""
+    # Reads of at least this many orders or variants (a backfill, a full catalogue read) use a
+    # bulk operation, off the query-cost bucket; 0 turns bulk operations off.
+    bulk_threshold: int = 2500
 
     def get_client(self) -> ShopifyClient:
         from sync_pipeline.lib.shopify import ShopifyClient
 
         return ShopifyClient(
-            shop_url=self.shop_url, access_token=self.access_token, api_version=self.api_version
+            shop_url=self.shop_url,
+            access_token=self.access_token,
+            api_version=self.api_version,
+            bulk_threshold=self.bulk_threshold or None,
         )
 
 
@@ -99,6 +105,7 @@ def resources() -> dg.Definitions:
                 access_token=dg.EnvVar("SHOPIFY_ACCESS_TOKEN"),
                 api_version=os.environ.get("SHOPIFY_API_VERSION", "2026-10"),
                 webhook_secret=dg.EnvVar("SHOPIFY_WEBHOOK_SECRET"),
+                bulk_threshold=int(os.environ.get("SHOPIFY_BULK_THRESHOLD", "2500")),
             ),
             "peoplevox": PeoplevoxResource(
                 base_url=dg.EnvVar("PEOPLEVOX_BASE_URL"),

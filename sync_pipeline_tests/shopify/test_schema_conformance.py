@@ -13,7 +13,7 @@ import pytest
 from graphql import GraphQLSchema, build_client_schema, parse, validate
 from graphql.type import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
 
-from sync_pipeline.lib.shopify import documents
+from sync_pipeline.lib.shopify import bulk_documents, documents
 from sync_pipeline.sandbox.shopify.generate_schema import VERSIONS, subset
 from sync_pipeline.sandbox.shopify.schema import SCHEMA_DIR, load_schema
 
@@ -65,6 +65,16 @@ def test_client_documents_validate_against_the_official_schema(version: str, nam
     assert not validate(load_schema(version), parse(documents.ALL[name])), (
         f"{name} invalid against the sandbox"
     )
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("name", sorted(bulk_documents.BULK_QUERIES))
+def test_bulk_queries_are_valid_and_within_shopifys_bulk_limits(version: str, name: str) -> None:
+    from sync_pipeline.sandbox.shopify.bulk_rules import bulk_query_errors
+
+    document = parse(bulk_documents.BULK_QUERIES[name])
+    assert not validate(official(version), document), f"{name} invalid against official {version}"
+    assert not bulk_query_errors(official(version), document)
 
 
 @pytest.mark.parametrize("version", VERSIONS)

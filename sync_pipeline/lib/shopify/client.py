@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from . import documents as docs
+from .bulk import BulkApi
 from .errors import ShopifyQueryError, ShopifyUserErrors, UserError
 from .finance import FinanceApi
 from .fulfilments import FulfilmentsApi
@@ -54,7 +55,23 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ShopifyClient(FulfilmentsApi, FinanceApi):
+def orders_search(since: datetime, until: datetime | None = None, extra: str | None = None) -> str:
+    """Orders updated at or after `since` (and before `until`), AND `extra`; dates quoted."""
+    terms = [f"updated_at:>='{_iso(since)}'"]
+    if until is not None:
+        terms.append(f"updated_at:<'{_iso(until)}'")
+    if extra:
+        terms.append(extra)
+    return " AND ".join(terms)
+
+
+# Reads of at least this many objects go through a bulk operation (bulk.py) instead of pages:
+# off the query-cost bucket, so a backfill does not compete with live traffic. Below it, the
+# bulk operation's fixed latency (start, poll, download) costs more than the pages would.
+BULK_THRESHOLD = 2500
+
+
+class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
     def __init__(
         self,
         shop_url: str,
@@ -68,6 +85,7 @@ class ShopifyClient(FulfilmentsApi, FinanceApi):
         line_items_per_order: int = 10,
         components_per_variant: int = 10,
         max_query_cost: int = 1000,
+        bulk_threshold: int | None = BULK_THRESHOLD,
         http: httpx.Client | None = None,
     ) -> None:
         base = shop_url.rstrip("/")
@@ -87,6 +105,8 @@ class ShopifyClient(FulfilmentsApi, FinanceApi):
         self.line_items_per_order = line_items_per_order
         self.components_per_variant = components_per_variant
         self.max_query_cost = max_query_cost
+        self.bulk_threshold = bulk_threshold  # None: never use bulk operations
+        self.last_read_mode = "paginated"  # how the last size-dependent read went: "paginated" or "bulk"
 
     # ----- plumbing -------------------------------------------------------------------------
     @property
@@ -166,7 +186,17 @@ class ShopifyClient(FulfilmentsApi, FinanceApi):
         nodes = self._paged("Locations", docs.LOCATIONS, {}, "locations", MAX_PAGE)
         return [Location.model_validate(n) for n in nodes]
 
+    def _use_bulk(self, count: Any) -> bool:
+        """Whether a read of `count` (a `Count` asked with limit = threshold) is large enough for bulk."""
+        bulk = self.bulk_threshold is not None and count(self.bulk_threshold).count >= self.bulk_threshold
+        self.last_read_mode = "bulk" if bulk else "paginated"
+        return bulk
+
     def iter_product_variants(self, query: str | None = None) -> Iterator[ProductVariant]:
+        """Every variant matching `query`; a bulk operation from `bulk_threshold` variants on."""
+        if self._use_bulk(lambda limit: self.count_product_variants(query, limit=limit)):
+            yield from self.iter_bulk_product_variants(query)
+            return
         components = self.components_per_variant
         per_node = VARIANT_NODE_BASE + components * 2
         variables = {"query": query, "components": components}
@@ -195,15 +225,23 @@ class ShopifyClient(FulfilmentsApi, FinanceApi):
         Shopify's timestamps have whole seconds, so callers should keep their cursor at the
         last `updated_at` seen (inclusive) and dedupe by id and `updated_at`.
         """
-        terms = [f"updated_at:>='{_iso(since)}'"]
-        if until is not None:
-            terms.append(f"updated_at:<'{_iso(until)}'")
-        if extra_query:
-            terms.append(extra_query)
-        variables = {"query": " AND ".join(terms), "lineItems": self.line_items_per_order}
+        variables = {"query": orders_search(since, until, extra_query), "lineItems": self.line_items_per_order}
         for node in self._paged("OrdersUpdatedSince", docs.ORDERS_UPDATED_SINCE, variables, "orders",
                                 self.orders_page_size(), self._order_node_cost()):  # fmt: skip
             yield self._complete(Order.model_validate(node))
+
+    def iter_orders_created_between(self, start: datetime, end: datetime) -> Iterator[Order]:
+        """Orders created in [start, end), every line item: a backfill window.
+
+        From `bulk_threshold` orders on it is one bulk operation, off the query-cost bucket;
+        smaller windows are read in pages. Same `Order` models either way.
+        """
+        window = f"created_at:>='{_iso(start)}' AND created_at:<'{_iso(end)}'"
+        search = orders_search(start, None, window)  # every order created in it was updated since
+        if self._use_bulk(lambda limit: self.count_orders(search, limit=limit)):
+            yield from self.iter_bulk_orders(search)
+        else:
+            yield from self.iter_orders_updated_since(start, extra_query=window)
 
     def get_order(self, order_id: str) -> Order | None:
         data = self.execute(

@@ -293,3 +293,8 @@ ALL: dict[str, str] = {
 from .finance_documents import ALL as _FINANCE  # noqa: E402
 
 ALL.update(_FINANCE)
+
+# Bulk operations: the mutation that starts one, the poll, the cancel and the size reads.
+from .bulk_documents import ALL as _BULK  # noqa: E402
+
+ALL.update(_BULK)

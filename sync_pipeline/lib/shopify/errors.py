@@ -86,3 +86,24 @@ class ShopifyUserErrors(ShopifyError):
     @property
     def codes(self) -> list[str | None]:
         return [e.code for e in self.errors]
+
+
+class ShopifyBulkError(ShopifyError):
+    """A bulk operation did not give a whole result: it FAILED, was CANCELED, its file expired,
+    or the file read back does not match what the operation reported. Nothing partial is used
+    silently; `partial_data_url` is kept for whoever wants to look."""
+
+    def __init__(
+        self,
+        operation_id: str,
+        problem: str,
+        *,
+        status: str | None = None,
+        error_code: str | None = None,
+        partial_data_url: str | None = None,
+    ) -> None:
+        self.operation_id = operation_id
+        self.status = status
+        self.error_code = error_code
+        self.partial_data_url = partial_data_url
+        super().__init__(f"bulk operation {operation_id}: {problem}")

@@ -152,7 +152,8 @@ class Order(ShopifyModel):
             info = page.get("pageInfo") or {}
             data["line_items"] = page.get("nodes") or []
             data["line_items_truncated"] = bool(info.get("hasNextPage"))
-            data["line_items_cursor"] = info.get("endCursor")
+            # Kept only when there is more to read: a complete order is the same however it was read.
+            data["line_items_cursor"] = info.get("endCursor") if info.get("hasNextPage") else None
         return data
 
     @property

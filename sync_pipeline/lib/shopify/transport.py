@@ -16,7 +16,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,36 @@ class GraphQLTransport:
             if result is not None:
                 return result
             self._retry_wait(operation, attempt, last, delay)
+        raise ShopifyRetriesExhausted(operation, self.max_attempts, last)
+
+    def stream_lines(self, operation: str, url: str) -> Iterator[str]:
+        """GET a result file (a bulk operation's signed URL) and yield its lines as they arrive.
+
+        The access token is not sent: the URL carries its own signature and may point at a
+        storage host outside Shopify. Failures before the first byte are retried like any
+        request; a failure part way raises, because lines already yielded cannot be taken back.
+        """
+        last = "no response"
+        for attempt in range(1, self.max_attempts + 1):
+            started = False
+            try:
+                with self._http.stream("GET", url) as response:
+                    if response.status_code in (401, 403, 404, 410):
+                        raise ShopifyQueryError(operation, response.read().decode(errors="replace")[:300],
+                                                response.status_code)  # fmt: skip
+                    if response.status_code >= 400:
+                        last = f"HTTP {response.status_code}"
+                        self._retry_wait(operation, attempt, last, self._backoff(attempt))
+                        continue
+                    for line in response.iter_lines():
+                        started = True
+                        yield line
+                    return
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                if started:
+                    raise ShopifyRetriesExhausted(operation, attempt, f"download cut part way: {last}") from exc
+                self._retry_wait(operation, attempt, last, self._backoff(attempt))
         raise ShopifyRetriesExhausted(operation, self.max_attempts, last)
 
     def _retry_wait(self, operation: str, attempt: int, last: str, delay: float) -> None:

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .config import ShopifySandboxConfig
@@ -25,6 +27,7 @@ def create_app(config: ShopifySandboxConfig | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/admin/api/{version}/graphql.json", graphql_endpoint, methods=["POST"]),
+            Route("/bulk-results/{op_id:int}/{token}.jsonl", _bulk_result, methods=["GET"]),
             *control_routes(),
         ],
         lifespan=lifespan,
@@ -32,3 +35,13 @@ def create_app(config: ShopifySandboxConfig | None = None) -> Starlette:
     app.state.sandbox = state
     app.state.store = state.store
     return app
+
+
+async def _bulk_result(request: Request) -> Response:
+    """A bulk operation's JSONL file, at the unguessable URL its `url` gave (no token header)."""
+    state: SandboxState = request.app.state.sandbox
+    path = state.bulk.servable(request.path_params["op_id"], request.path_params["token"])
+    if path is None:
+        # What a signed storage URL answers once it has expired (or never existed).
+        return PlainTextResponse("Request has expired or the URL is not valid.", status_code=403)
+    return FileResponse(path, media_type="application/jsonl")

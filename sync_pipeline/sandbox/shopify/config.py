@@ -45,6 +45,16 @@ class FaultSettings(BaseModel):
             "X-Shopify-Event-Id); the rest repeat the delivery with the same webhook id"
         ),
     )
+    bulk_fail_next: int = Field(
+        0, ge=0, description="fail the next N bulk operations part way (counts down); see bulk_fail_code"
+    )
+    bulk_fail_code: str = Field(
+        "INTERNAL_SERVER_ERROR", pattern="^(INTERNAL_SERVER_ERROR|TIMEOUT|ACCESS_DENIED)$",
+        description="the BulkOperation.errorCode those failures carry",
+    )
+    bulk_fail_after_roots: int = Field(
+        0, ge=0, description="root objects written before such a failure (the partial data)"
+    )
     seed: int | None = None
 
 
@@ -64,6 +74,10 @@ class ShopifySandboxConfig(BaseModel):
     webhook_retry_base_seconds: float = 0.2
     webhook_timeout_seconds: float = 5.0
     default_location_names: list[str] = Field(default_factory=lambda: ["Warehouse"])
+    # Bulk operations (bulk.py): running at once per app, result URL lifetime, export pace.
+    bulk_concurrency: int = Field(1, ge=1, le=5)
+    bulk_url_ttl_seconds: float = 7 * 24 * 3600.0
+    bulk_objects_per_second: float | None = Field(None, gt=0)
 
     def bucket(self) -> tuple[float, float]:
         if self.plan not in PLANS:

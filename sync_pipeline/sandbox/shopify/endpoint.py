@@ -56,7 +56,10 @@ async def graphql_endpoint(request: Request) -> JSONResponse:
             raise TypeError
     except (ValueError, KeyError, TypeError):
         return JSONResponse({"errors": {"query": "Required parameter missing or invalid"}}, 400, headers)
-    result = await run_in_threadpool(_run, state, version, query, variables, body.get("operationName"))
+    base_url = str(request.base_url).rstrip("/")
+    result = await run_in_threadpool(
+        _run, state, version, query, variables, body.get("operationName"), base_url
+    )
     state.stats["requests"] += 1
     faults = state.config.faults
     if faults.lose_answer_next > 0 and query.lstrip().startswith("mutation"):
@@ -88,7 +91,9 @@ async def _apply_faults(state: SandboxState, headers: dict[str, str]) -> JSONRes
     return None
 
 
-def _run(state: SandboxState, version: str, query: str, variables: dict[str, Any], name: str | None) -> Any:
+def _run(
+    state: SandboxState, version: str, query: str, variables: dict[str, Any], name: str | None, base_url: str
+) -> Any:
     schema = load_schema(version)
     try:
         document = parse(query)
@@ -122,7 +127,7 @@ def _run(state: SandboxState, version: str, query: str, variables: dict[str, Any
         body = single("Throttled", "THROTTLED", documentation=THROTTLE_DOCS)
         body["extensions"] = _cost(requested, None, bucket.throttle_status())
         return body
-    context: dict[str, Any] = {"config": state.config, "state": state}
+    context: dict[str, Any] = {"config": state.config, "state": state, "version": version, "base_url": base_url}
     with state.store.lock:  # one consistent snapshot per request, like a database transaction
         result = execute(schema, document, state.root, context, variables, name)
     data = result.data

@@ -6,7 +6,9 @@ stays put while records are inserted or re-sorted between requests (as Shopify's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from graphql import GraphQLError
@@ -14,9 +16,23 @@ from graphql import GraphQLError
 from .ids import decode_cursor, encode_cursor
 
 MAX_PAGE = 250
+# Set while a bulk operation runs its query (bulk.py): bulk queries page nothing themselves, so a
+# connection without `first`/`last` returns every record and no page cap applies.
+_UNBOUNDED: ContextVar[bool] = ContextVar("bulk_unbounded", default=False)
 
 
-def page_size(first: int | None, last: int | None) -> int:
+@contextmanager
+def unbounded() -> Iterator[None]:
+    token = _UNBOUNDED.set(True)
+    try:
+        yield
+    finally:
+        _UNBOUNDED.reset(token)
+
+
+def page_size(first: int | None, last: int | None, available: int = 0) -> int:
+    if _UNBOUNDED.get():
+        return first if first is not None else last if last is not None else available
     if first is None and last is None:
         raise GraphQLError("you must provide one of first or last", extensions={"code": "BAD_REQUEST"})
     if first is not None and last is not None:
@@ -45,7 +61,7 @@ def connection(
     **_: Any,
 ) -> dict[str, Any]:
     """Sort `records` by `key` (ending with a unique id), slice by cursor, and shape the page."""
-    size = page_size(first, last)
+    size = page_size(first, last, len(records))
     ordered = sorted(records, key=key, reverse=reverse)
     keys = [key(r) for r in ordered]
     lo, hi = 0, len(ordered)

@@ -147,6 +147,8 @@ def refund_payload(store: Store, order_id: int, refund_id: int) -> dict[str, Any
 
 
 def build(store: Store, topic: str, ref: dict[str, Any]) -> dict[str, Any]:
+    if topic == "BULK_OPERATIONS_FINISH":
+        return dict(ref["payload"])  # rendered by bulk.py when the operation ended
     if topic == "REFUNDS_CREATE":
         return refund_payload(store, ref["order"], ref["refund"])
     if topic in ("FULFILLMENTS_CREATE", "FULFILLMENTS_UPDATE"):

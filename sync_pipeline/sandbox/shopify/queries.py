@@ -71,6 +71,22 @@ ORDER_FIELDS = {
 }
 
 
+VARIANT_FIELDS = {
+    "sku": text_field(lambda v: v.sku),
+    "barcode": text_field(lambda v: v.barcode),
+    "id": id_field(lambda v: v.id),
+    "product_id": id_field(lambda v: v.product_id),
+    "requires_components": lambda v, t: str(v.requires_components).lower() == t.value.lower(),
+}
+
+
+def _count(found: int, limit: int | None) -> dict[str, Any]:
+    """Shopify's `Count`: exact up to `limit` (10,000 by default), AT_LEAST the limit beyond it."""
+    if limit is not None and found > limit:
+        return {"count": limit, "precision": "AT_LEAST"}
+    return {"count": found, "precision": "EXACT"}
+
+
 class QueryResolvers:
     store: Store
 
@@ -130,14 +146,7 @@ class QueryResolvers:
         return ProductView(self.store, p) if p else None
 
     def productVariants(self, info: Any, query: str | None = None, **args: Any) -> Any:
-        fields = {
-            "sku": text_field(lambda v: v.sku),
-            "barcode": text_field(lambda v: v.barcode),
-            "id": id_field(lambda v: v.id),
-            "product_id": id_field(lambda v: v.product_id),
-            "requires_components": lambda v, t: str(v.requires_components).lower() == t.value.lower(),
-        }
-        flt = self._filter(info, query, fields)
+        flt = self._filter(info, query, VARIANT_FIELDS)
         args.pop("sortKey", None)
         args.pop("savedSearchId", None)
         with self.store.lock:
@@ -170,6 +179,16 @@ class QueryResolvers:
             items = [o for o in self.store.orders.values() if flt.matches(o)]
             return connection(items, sort, lambda o: OrderView(self.store, o), **args)
 
+    def ordersCount(self, info: Any, query: str | None = None, limit: int | None = 10000, **_: Any) -> Any:
+        flt = self._filter(info, query, ORDER_FIELDS)
+        with self.store.lock:
+            return _count(sum(1 for o in self.store.orders.values() if flt.matches(o)), limit)
+
+    def productVariantsCount(self, info: Any, query: str | None = None, limit: int | None = 10000) -> Any:
+        flt = self._filter(info, query, VARIANT_FIELDS)
+        with self.store.lock:
+            return _count(sum(1 for v in self.store.variants.values() if flt.matches(v)), limit)
+
     def order(self, info: Any, id: str) -> OrderView | None:
         o = self.store.orders.get(parse_gid(id, "Order") or -1)
         return OrderView(self.store, o) if o else None
@@ -200,6 +219,8 @@ class QueryResolvers:
         return {"id": id, "done": job["done"]} if job else None
 
     def node(self, info: Any, id: str) -> Any:
+        if gid_kind(id) == "BulkOperation":
+            return self.bulkOperation(info, id)  # type: ignore[attr-defined]  # BulkResolvers, on Root
         return self._node(id)
 
     def nodes(self, info: Any, ids: list[str]) -> list[Any]:

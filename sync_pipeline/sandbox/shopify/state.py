@@ -6,6 +6,7 @@ import random
 from collections import Counter
 
 from .bucket import LeakyBucket
+from .bulk import BulkOperations, BulkResolvers
 from .config import ShopifySandboxConfig
 from .finance_mutations import FinanceMutations
 from .queries import QueryResolvers
@@ -13,7 +14,7 @@ from .store import Store
 from .webhooks import Dispatcher
 
 
-class Root(QueryResolvers, FinanceMutations):
+class Root(QueryResolvers, FinanceMutations, BulkResolvers):
     """The GraphQL root value: query fields and mutation fields as methods."""
 
     def __init__(self, store: Store) -> None:
@@ -32,6 +33,8 @@ class SandboxState:
         self.root = Root(self.store)
         self.random = random.Random(config.faults.seed)
         self.stats: Counter[str] = Counter()
+        self.bulk = BulkOperations(self)
 
     def close(self) -> None:
+        self.bulk.close()
         self.dispatcher.close()

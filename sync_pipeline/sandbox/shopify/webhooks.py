@@ -46,6 +46,7 @@ TOPICS = {
     "FULFILLMENTS_UPDATE": "fulfillments/update",
     "INVENTORY_LEVELS_UPDATE": "inventory_levels/update",
     "REFUNDS_CREATE": "refunds/create",
+    "BULK_OPERATIONS_FINISH": "bulk_operations/finish",
 }
 REST_TO_ENUM = {v: k for k, v in TOPICS.items()}
 

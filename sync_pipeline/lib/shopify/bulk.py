@@ -1,0 +1,183 @@
+"""Bulk query operations: large reads that do not spend the query-cost bucket.
+
+`run_bulk_query` starts `bulkOperationRunQuery` (waiting for a slot when another bulk query of
+this app is running: one at a time is the stricter of Shopify's documented limits), polls
+`bulkOperation(id:)` with a growing interval until it ends (a `wake` event, set by whoever sees
+the `bulk_operations/finish` webhook, cuts a wait short; polling stays the truth), and returns the
+finished operation. `iter_bulk_objects` streams its JSONL file. FAILED, CANCELED and EXPIRED
+raise `ShopifyBulkError`, and so does a file whose line count differs from `objectCount`:
+a partial result is never taken for a whole one.
+
+`iter_bulk_orders` / `iter_bulk_product_variants` give the same `Order` / `ProductVariant`
+models as the paginated reads, from the same fragments.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from . import bulk_documents as bulk_docs
+from .bulk_results import parse_lines, reassemble
+from .errors import ShopifyBulkError, ShopifyQueryError, ShopifyUserErrors, UserError
+from .models import Order, ProductVariant, ShopifyModel
+
+if TYPE_CHECKING:
+    from .transport import GraphQLTransport
+
+FINISHED = {"COMPLETED", "FAILED", "CANCELED", "EXPIRED"}
+
+
+class BulkOperation(ShopifyModel):
+    id: str
+    status: str
+    error_code: str | None = None
+    object_count: int = 0
+    root_object_count: int = 0
+    file_size: int | None = None
+    url: str | None = None
+    partial_data_url: str | None = None
+    created_at: str | None = None
+    completed_at: str | None = None
+
+
+class Count(ShopifyModel):
+    count: int
+    precision: str = Field("EXACT")
+
+
+class BulkApi:
+    """Mixed into `ShopifyClient` (which provides `execute` and `transport`)."""
+
+    transport: GraphQLTransport
+    bulk_poll_seconds: float = 0.5
+    bulk_poll_cap_seconds: float = 10.0
+
+    def execute(self, operation: str, document: str, variables: dict[str, Any], safe_to_retry: bool = True,
+                cost_hint: float = 0.0) -> Any: ...  # fmt: skip
+
+    # ----- sizes ------------------------------------------------------------------------------
+    def count_orders(self, search: str, limit: int = 10_000) -> Count:
+        """How many orders `search` matches (exact up to `limit`); raises on an ignored search term."""
+        data = self.execute("OrdersCount", bulk_docs.ORDERS_COUNT, {"query": search, "limit": limit})
+        return Count.model_validate(data["ordersCount"])
+
+    def count_product_variants(self, search: str | None = None, limit: int = 10_000) -> Count:
+        data = self.execute("ProductVariantsCount", bulk_docs.PRODUCT_VARIANTS_COUNT,
+                            {"query": search, "limit": limit})  # fmt: skip
+        return Count.model_validate(data["productVariantsCount"])
+
+    # ----- the operation ----------------------------------------------------------------------
+    def start_bulk_query(self, query: str, *, wait_for_slot: float = 600.0) -> BulkOperation:
+        """Create the operation; while another bulk query runs, wait for it (up to `wait_for_slot`)."""
+        deadline = time.monotonic() + wait_for_slot
+        delay = self.bulk_poll_seconds
+        while True:
+            payload = self.execute("BulkOperationRunQuery", bulk_docs.BULK_OPERATION_RUN_QUERY,
+                                   {"query": query, "groupObjects": True},
+                                   safe_to_retry=False)["bulkOperationRunQuery"]  # fmt: skip
+            errors = [UserError.model_validate(e) for e in payload.get("userErrors") or []]
+            if not errors:
+                return BulkOperation.model_validate(payload["bulkOperation"])
+            busy = all(e.code == "OPERATION_IN_PROGRESS" for e in errors)
+            if not busy or time.monotonic() + delay > deadline:
+                raise ShopifyUserErrors("BulkOperationRunQuery", errors)
+            time.sleep(delay)
+            delay = min(self.bulk_poll_cap_seconds, delay * 2)
+
+    def get_bulk_operation(self, operation_id: str) -> BulkOperation | None:
+        node = self.execute("BulkOperation", bulk_docs.BULK_OPERATION, {"id": operation_id}).get("bulkOperation")
+        return BulkOperation.model_validate(node) if node else None
+
+    def cancel_bulk_operation(self, operation_id: str) -> BulkOperation | None:
+        payload = self.execute("BulkOperationCancel", bulk_docs.BULK_OPERATION_CANCEL, {"id": operation_id},
+                               safe_to_retry=False)["bulkOperationCancel"]  # fmt: skip
+        errors = [UserError.model_validate(e) for e in payload.get("userErrors") or []]
+        if errors:
+            raise ShopifyUserErrors("BulkOperationCancel", errors)
+        node = payload.get("bulkOperation")
+        return BulkOperation.model_validate(node) if node else None
+
+    def wait_for_bulk_operation(
+        self, operation_id: str, timeout: float = 3600.0, wake: threading.Event | None = None
+    ) -> BulkOperation:
+        """Poll until the operation ends; COMPLETED is returned, anything else raises."""
+        deadline = time.monotonic() + timeout
+        delay = self.bulk_poll_seconds
+        while True:
+            op = self.get_bulk_operation(operation_id)
+            if op is None:
+                raise ShopifyBulkError(operation_id, "Shopify does not know this bulk operation")
+            if op.status in FINISHED:
+                return _completed(op)
+            if time.monotonic() + delay > deadline:
+                raise ShopifyBulkError(operation_id, f"still {op.status} after {timeout:.0f} s", status=op.status)
+            if wake is not None:
+                wake.wait(delay)
+                wake.clear()
+            else:
+                time.sleep(delay)
+            delay = min(self.bulk_poll_cap_seconds, delay * 1.5)
+
+    def run_bulk_query(
+        self, query: str, *, timeout: float = 3600.0, wake: threading.Event | None = None
+    ) -> BulkOperation:
+        op = self.start_bulk_query(query, wait_for_slot=timeout)
+        return self.wait_for_bulk_operation(op.id, timeout=timeout, wake=wake)
+
+    def iter_bulk_objects(self, op: BulkOperation) -> Iterator[dict[str, Any]]:
+        """Every line of a COMPLETED operation's file, streamed; the count must match `objectCount`."""
+        if op.url is None:
+            if op.object_count:
+                raise ShopifyBulkError(op.id, f"COMPLETED with {op.object_count} objects but no url", status=op.status)
+            return
+        seen = 0
+        lines = self.transport.stream_lines("BulkOperationResult", op.url)
+        try:
+            for obj in parse_lines(lines, op.id):
+                seen += 1
+                yield obj
+        except ShopifyQueryError as exc:
+            raise ShopifyBulkError(op.id, f"its result file was refused ({exc}); an expired URL answers 403: "
+                                   "run the operation again", status=op.status) from exc  # fmt: skip
+        if seen != op.object_count:
+            raise ShopifyBulkError(
+                op.id, f"the result file held {seen} objects but the operation reported {op.object_count}",
+                status=op.status,
+            )  # fmt: skip
+
+    # ----- typed reads ------------------------------------------------------------------------
+    def iter_bulk_orders(
+        self, search: str, *, timeout: float = 3600.0, wake: threading.Event | None = None
+    ) -> Iterator[Order]:
+        """Orders matching `search` with every line item, through one bulk operation."""
+        self.count_orders(search, limit=1)  # a bulk result cannot report an ignored search term
+        op = self.run_bulk_query(bulk_docs.bulk_orders(search), timeout=timeout, wake=wake)
+        for node in reassemble(self.iter_bulk_objects(op), "lineItems", op.id):
+            yield Order.model_validate(node)
+
+    def iter_bulk_product_variants(
+        self, search: str | None = None, *, timeout: float = 3600.0, wake: threading.Event | None = None
+    ) -> Iterator[ProductVariant]:
+        if search:
+            self.count_product_variants(search, limit=1)
+        op = self.run_bulk_query(bulk_docs.bulk_product_variants(search), timeout=timeout, wake=wake)
+        for node in reassemble(self.iter_bulk_objects(op), "productVariantComponents", op.id):
+            yield ProductVariant.model_validate(node)
+
+
+def _completed(op: BulkOperation) -> BulkOperation:
+    if op.status == "COMPLETED":
+        return op
+    problem = {
+        "FAILED": f"FAILED ({op.error_code or 'no error code'}) after {op.object_count} objects",
+        "CANCELED": f"CANCELED after {op.object_count} objects",
+        "EXPIRED": "its result URL has expired (Shopify keeps results 7 days): run it again",
+    }[op.status]
+    raise ShopifyBulkError(op.id, problem, status=op.status, error_code=op.error_code,
+                           partial_data_url=op.partial_data_url)  # fmt: skip
+

@@ -1,0 +1,159 @@
+"""Bulk reads through the client over real HTTP: same models as the pages, off the bucket, loud failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from sync_pipeline.lib.shopify import ShopifySearchWarning
+from sync_pipeline.lib.shopify.bulk_results import parse_lines, reassemble
+from sync_pipeline.lib.shopify.errors import ShopifyBulkError
+from sync_pipeline.sandbox.shopify.config import FaultSettings, ShopifySandboxConfig
+from sync_pipeline.sandbox.shopify.control import (
+    AddressSpec,
+    CompanySpec,
+    LineSpec,
+    OrderSpec,
+    ShippingLineSpec,
+)
+
+from .conftest import Receiver, Sandbox
+
+HOSTILE = AddressSpec(name='Zoë "Zed" O\'Brien', company="Smith, Jones & Co.\nLtd", address1="=SUM(A1:A2)",
+                      city="Kraków", country_code="PL")  # fmt: skip
+
+
+def _varied_orders(sandbox: Sandbox) -> None:
+    """Orders of every shape the flows read: bundles, B2B, no shipping, long, hostile text."""
+    sandbox.seed()
+    store = sandbox.state.store
+    specs = [
+        OrderSpec(lines=[LineSpec(sku="MUG", quantity=2), LineSpec(sku="BUNDLE-BRK")], shipping_address=HOSTILE,
+                  tags=["vip"], customer_tags=["wholesale"], custom_attributes={"gift": "yes"}),
+        OrderSpec(lines=[LineSpec(sku="TEE-M", quantity=3)], company=CompanySpec(name="Acme Ltd", location="Leeds")),
+        OrderSpec(lines=[LineSpec(sku="GIFT-25")], shipping_line=None),
+        OrderSpec(lines=[LineSpec(sku="TEE-S")], shipping_line=ShippingLineSpec(title="Next day", code="NDD")),
+        OrderSpec(lines=[LineSpec(sku=s, quantity=q) for q in range(1, 5) for s in ("MUG", "TEE-S", "TEE-M")]),
+    ]  # fmt: skip
+    for spec in specs * 3:
+        store.place_order(spec)
+
+
+def _window() -> tuple[datetime, datetime]:
+    now = datetime.now(UTC)
+    return now - timedelta(hours=1), now + timedelta(minutes=5)
+
+
+def test_bulk_and_paginated_reads_give_identical_orders_and_variants(sandbox: Sandbox) -> None:
+    _varied_orders(sandbox)
+    client = sandbox.client
+    client.line_items_per_order = 5  # the long order needs a second page of lines when paginated
+    client.bulk_threshold = None
+    paged = list(client.iter_orders_created_between(*_window()))
+    paged_variants = list(client.iter_product_variants())
+    assert client.last_read_mode == "paginated" and sandbox.state.stats["bulk_operations"] == 0
+    client.bulk_threshold = 1
+    bulk = list(client.iter_orders_created_between(*_window()))
+    assert client.last_read_mode == "bulk"
+    bulk_variants = list(client.iter_product_variants())
+    assert sandbox.state.stats["bulk_operations"] == 2
+    assert len(paged) == 15 and max(len(o.line_items) for o in paged) == 12
+    assert bulk == paged
+    assert any(v.components for v in paged_variants) and bulk_variants == paged_variants
+
+
+def test_threshold_keeps_small_reads_paginated_and_moves_large_ones_off_the_bucket(sandbox: Sandbox) -> None:
+    _varied_orders(sandbox)
+    client = sandbox.client
+    client.bulk_threshold = 16
+    assert len(list(client.iter_orders_created_between(*_window()))) == 15
+    assert client.last_read_mode == "paginated"
+    paged_points = client.stats.points_spent
+    client.bulk_threshold = 15
+    before = client.stats.points_spent
+    assert len(list(client.iter_orders_created_between(*_window()))) == 15
+    assert client.last_read_mode == "bulk"
+    bulk_points = client.stats.points_spent - before
+    # Start (10), count (1 or 2) and a few polls (1 each), whatever the size of the read.
+    assert bulk_points <= 10 + 2 + client.stats.by_operation["BulkOperation"]
+    assert bulk_points < paged_points
+
+
+def test_a_misspelled_search_is_refused_before_any_bulk_operation(sandbox: Sandbox) -> None:
+    sandbox.seed()
+    with pytest.raises(ShopifySearchWarning, match="finacial_status"):
+        list(sandbox.client.iter_bulk_orders("finacial_status:paid"))
+    assert sandbox.state.stats["bulk_operations"] == 0
+
+
+def test_failed_operation_raises_with_its_code_and_partial_data(make_sandbox: Any) -> None:
+    faults = FaultSettings(bulk_fail_next=1, bulk_fail_code="INTERNAL_SERVER_ERROR", bulk_fail_after_roots=1)
+    sandbox = make_sandbox(ShopifySandboxConfig(faults=faults))
+    _varied_orders(sandbox)
+    with pytest.raises(ShopifyBulkError, match="FAILED \\(INTERNAL_SERVER_ERROR\\)") as failure:
+        list(sandbox.client.iter_bulk_orders("status:any"))
+    assert failure.value.error_code == "INTERNAL_SERVER_ERROR"
+    assert failure.value.partial_data_url is not None
+
+
+def test_a_result_file_that_disagrees_with_object_count_is_refused(sandbox: Sandbox) -> None:
+    _varied_orders(sandbox)
+    client = sandbox.client
+    op = client.run_bulk_query("{ orders { nodes { id } } }", timeout=30)
+    path = sandbox.state.bulk.path(sandbox.state.bulk.ops[int(op.id.rsplit("/", 1)[1])])
+    path.write_text("\n".join(path.read_text().splitlines()[:-1]) + "\n")  # one line lost
+    with pytest.raises(ShopifyBulkError, match="held 14 objects but the operation reported 15"):
+        list(client.iter_bulk_objects(op))
+    record = sandbox.state.bulk.ops[int(op.id.rsplit("/", 1)[1])]
+    record.expires_at = 0.0  # seven days on
+    with pytest.raises(ShopifyBulkError, match="expired"):
+        client.wait_for_bulk_operation(op.id, timeout=5)
+    with pytest.raises(ShopifyBulkError, match="403"):
+        list(client.iter_bulk_objects(op))
+
+
+def test_waits_for_the_running_operation_then_starts(make_sandbox: Any) -> None:
+    sandbox = make_sandbox(ShopifySandboxConfig(bulk_objects_per_second=15))
+    _varied_orders(sandbox)
+    client = sandbox.client
+    client.bulk_poll_seconds = 0.05
+    first = client.start_bulk_query("{ orders { nodes { id } } }")  # about a second at 15 a second
+    second = client.run_bulk_query("{ productVariants { nodes { id } } }", timeout=30)
+    assert second.status == "COMPLETED" and second.object_count == 5
+    assert client.get_bulk_operation(first.id).status == "COMPLETED"  # type: ignore[union-attr]
+    assert client.stats.by_operation["BulkOperationRunQuery"] >= 2  # refused once at least, then started
+
+
+def test_the_finish_webhook_cuts_the_poll_short(make_sandbox: Any, receiver: Receiver) -> None:
+    sandbox = make_sandbox(ShopifySandboxConfig(bulk_objects_per_second=10))
+    _varied_orders(sandbox)
+    sandbox.control.register_webhook("bulk_operations/finish", receiver.url)
+    client = sandbox.client
+    client.bulk_poll_seconds = client.bulk_poll_cap_seconds = 60.0  # polling alone would wait a minute
+    finished = threading.Event()
+
+    def on_webhook() -> None:  # what the receiver's consumer does on bulk_operations/finish
+        receiver.wait_for(lambda requests: len(requests) == 1, timeout=30)
+        finished.set()
+
+    op = client.start_bulk_query("{ orders { nodes { id } } }")
+    threading.Thread(target=on_webhook, daemon=True).start()
+    started = time.monotonic()
+    done = client.wait_for_bulk_operation(op.id, timeout=120, wake=finished)
+    assert done.status == "COMPLETED" and done.object_count == 15
+    assert time.monotonic() - started < 30 and client.stats.by_operation["BulkOperation"] == 2
+
+
+def test_reassembly_refuses_children_away_from_their_parent() -> None:
+    lines = ['{"id":"gid://shopify/Order/1"}', '{"id":"gid://shopify/Order/2"}',
+             '{"id":"gid://shopify/LineItem/9","__parentId":"gid://shopify/Order/1"}']  # fmt: skip
+    with pytest.raises(ShopifyBulkError, match="does not follow its parent"):
+        list(reassemble(parse_lines(lines, "op"), "lineItems", "op"))
+    with pytest.raises(ShopifyBulkError, match="line 2 of the result is not JSON"):
+        list(parse_lines(['{"id":"gid://shopify/Order/1"}', '{"id":"gid://sho'], "op"))
+    grouped = list(reassemble(parse_lines([*lines[:1], lines[2], lines[1]], "op"), "lineItems", "op"))
+    assert [o["lineItems"]["nodes"] for o in grouped] == [[{"id": "gid://shopify/LineItem/9"}], []]
