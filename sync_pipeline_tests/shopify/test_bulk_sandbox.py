@@ -34,7 +34,9 @@ query Poll($id: ID!) {
   }
 }
 """
-ORDERS_WITH_LINES = "{ orders { edges { node { id name lineItems { edges { node { id sku quantity } } } } } } }"
+ORDERS_WITH_LINES = (
+    "{ orders { edges { node { id name lineItems { edges { node { id sku quantity } } } } } } }"
+)
 
 
 def _place(sandbox: Sandbox, count: int) -> list[str]:

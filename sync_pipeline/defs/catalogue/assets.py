@@ -29,10 +29,19 @@ def shopify_variants(shopify: ShopifyResource, ledger: LedgerResource) -> dg.Mat
     """Every Shopify product variant (SKU, barcode, inventory item, bundle or not), refreshed hourly.
 
     The stock flow maps Peoplevox item codes to these inventory items; the drift check compares
-    them with Peoplevox's item types.
+    them with Peoplevox's item types. A large catalogue (`SHOPIFY_BULK_THRESHOLD` variants or
+    more) is read with one Shopify bulk operation, off the rate limit live traffic uses;
+    `shopify_read` says which way this run read it.
     """
-    count = refresh_variants(ShopifyOrdersSource(shopify.get_client()), ledger.get_ledger())
-    return dg.MaterializeResult(metadata={"shopify_variants": count, "dagster/row_count": count})
+    client = shopify.get_client()
+    count = refresh_variants(ShopifyOrdersSource(client), ledger.get_ledger())
+    return dg.MaterializeResult(
+        metadata={
+            "shopify_variants": count,
+            "dagster/row_count": count,
+            "shopify_read": client.last_read_mode,
+        }
+    )
 
 
 @dg.asset(

@@ -43,9 +43,12 @@ def shopify_orders(
     the last run, whatever day it was placed, and move each one on: awaiting payment, awaiting
     release (the hold window), cancelled. A **backfill** of a date range re-reads the orders
     placed on those days and re-reconciles them; nothing already in the warehouse is sent again.
+    A backfill of `SHOPIFY_BULK_THRESHOLD` orders or more is read with one Shopify bulk
+    operation, which does not spend the rate limit live ingest needs (`shopify_read` says which).
     """
     rules = business_rules.load()
-    source = ShopifyOrdersSource(shopify.get_client())
+    client = shopify.get_client()
+    source = ShopifyOrdersSource(client)
     window = None
     if "dagster/backfill" in context.run.tags or context.run.tags.get("sync/mode") == "backfill":
         start, end = context.partition_time_window
@@ -56,8 +59,9 @@ def shopify_orders(
     book = ledger.get_ledger()
     report = ingest(source, book, rules, actor=actor, now=datetime.now(UTC), window=window)
     read_by_id = 0 if window else ingest_notified(inbox, source, book, rules, actor, datetime.now(UTC))
+    read = {"shopify_read": client.last_read_mode} if window else {}
     return dg.MaterializeResult(
-        metadata={**ingest_metadata(report, window), "read_by_id_from_webhooks": read_by_id}
+        metadata={**ingest_metadata(report, window), "read_by_id_from_webhooks": read_by_id, **read}
     )
 
 

@@ -90,7 +90,9 @@ class BulkApi:
             delay = min(self.bulk_poll_cap_seconds, delay * 2)
 
     def get_bulk_operation(self, operation_id: str) -> BulkOperation | None:
-        node = self.execute("BulkOperation", bulk_docs.BULK_OPERATION, {"id": operation_id}).get("bulkOperation")
+        node = self.execute("BulkOperation", bulk_docs.BULK_OPERATION, {"id": operation_id}).get(
+            "bulkOperation"
+        )
         return BulkOperation.model_validate(node) if node else None
 
     def cancel_bulk_operation(self, operation_id: str) -> BulkOperation | None:
@@ -115,7 +117,9 @@ class BulkApi:
             if op.status in FINISHED:
                 return _completed(op)
             if time.monotonic() + delay > deadline:
-                raise ShopifyBulkError(operation_id, f"still {op.status} after {timeout:.0f} s", status=op.status)
+                raise ShopifyBulkError(
+                    operation_id, f"still {op.status} after {timeout:.0f} s", status=op.status
+                )
             if wake is not None:
                 wake.wait(delay)
                 wake.clear()
@@ -133,7 +137,9 @@ class BulkApi:
         """Every line of a COMPLETED operation's file, streamed; the count must match `objectCount`."""
         if op.url is None:
             if op.object_count:
-                raise ShopifyBulkError(op.id, f"COMPLETED with {op.object_count} objects but no url", status=op.status)
+                raise ShopifyBulkError(
+                    op.id, f"COMPLETED with {op.object_count} objects but no url", status=op.status
+                )
             return
         seen = 0
         lines = self.transport.stream_lines("BulkOperationResult", op.url)
@@ -180,4 +186,3 @@ def _completed(op: BulkOperation) -> BulkOperation:
     }[op.status]
     raise ShopifyBulkError(op.id, problem, status=op.status, error_code=op.error_code,
                            partial_data_url=op.partial_data_url)  # fmt: skip
-

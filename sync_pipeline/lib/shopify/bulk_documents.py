@@ -75,7 +75,9 @@ ALL: dict[str, str] = {
 }
 
 # The paginated document's order fields, with line items as a bulk connection (no `first`).
-_PAGED_LINE_ITEMS = "lineItems(first: $lineItems) { pageInfo { hasNextPage endCursor } nodes { ...LineItemFields } }"
+_PAGED_LINE_ITEMS = (
+    "lineItems(first: $lineItems) { pageInfo { hasNextPage endCursor } nodes { ...LineItemFields } }"
+)
 assert _PAGED_LINE_ITEMS in ORDER_FIELDS, "documents.ORDER_FIELDS changed: update the bulk form"
 BULK_ORDER_FIELDS = ORDER_FIELDS.replace(_PAGED_LINE_ITEMS, "lineItems { nodes { ...LineItemFields } }")
 

@@ -225,7 +225,10 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
         Shopify's timestamps have whole seconds, so callers should keep their cursor at the
         last `updated_at` seen (inclusive) and dedupe by id and `updated_at`.
         """
-        variables = {"query": orders_search(since, until, extra_query), "lineItems": self.line_items_per_order}
+        variables = {
+            "query": orders_search(since, until, extra_query),
+            "lineItems": self.line_items_per_order,
+        }
         for node in self._paged("OrdersUpdatedSince", docs.ORDERS_UPDATED_SINCE, variables, "orders",
                                 self.orders_page_size(), self._order_node_cost()):  # fmt: skip
             yield self._complete(Order.model_validate(node))

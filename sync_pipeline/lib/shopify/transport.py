@@ -142,7 +142,9 @@ class GraphQLTransport:
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 if started:
-                    raise ShopifyRetriesExhausted(operation, attempt, f"download cut part way: {last}") from exc
+                    raise ShopifyRetriesExhausted(
+                        operation, attempt, f"download cut part way: {last}"
+                    ) from exc
                 self._retry_wait(operation, attempt, last, self._backoff(attempt))
         raise ShopifyRetriesExhausted(operation, self.max_attempts, last)
 

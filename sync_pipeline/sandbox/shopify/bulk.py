@@ -85,7 +85,9 @@ class BulkOperations:
         self._stopped = threading.Event()
 
     # ----- lifecycle --------------------------------------------------------------------------
-    def start(self, query: str, grouped: bool, version: str) -> tuple[BulkOperation | None, list[dict[str, Any]]]:
+    def start(
+        self, query: str, grouped: bool, version: str
+    ) -> tuple[BulkOperation | None, list[dict[str, Any]]]:
         schema = load_schema(version)
         try:
             document = parse(query)
@@ -182,7 +184,7 @@ class BulkOperations:
                 try:
                     with state.store.lock:
                         page = export.page(state.root, context, cursor, op.grouped)
-                except Exception:  # noqa: BLE001 - any failure of the export is the operation's FAILED
+                except Exception:  # any failure of the export is the operation's FAILED
                     outcome = ("FAILED", "INTERNAL_SERVER_ERROR")
                     break
                 for line in page.lines:

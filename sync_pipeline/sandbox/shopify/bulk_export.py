@@ -56,7 +56,9 @@ class BulkExport:
             d.name.value: d for d in self.document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         operation = next(d for d in self.document.definitions if isinstance(d, OperationDefinitionNode))
-        root_type, root_field = next(fields_of(schema, schema.query_type, operation.selection_set, self.fragments))
+        root_type, root_field = next(
+            fields_of(schema, schema.query_type, operation.selection_set, self.fragments)
+        )
         self.operation = operation
         self.root_field = root_field
         self.root_key = root_field.alias.value if root_field.alias else root_field.name.value

@@ -111,7 +111,9 @@ def bulk_query_errors(schema: GraphQLSchema, document: DocumentNode) -> list[str
     if walk.too_deep:
         errors.append(f"Bulk queries cannot contain connections nested more than {MAX_NESTING} levels deep.")
     if walk.in_list:
-        errors.append("Queries that contain a connection field within a list field are not currently supported.")
+        errors.append(
+            "Queries that contain a connection field within a list field are not currently supported."
+        )
     if walk.without_id:
         errors.append(PARENT_ID_MESSAGE.format(fields=", ".join(walk.without_id)))
     return errors

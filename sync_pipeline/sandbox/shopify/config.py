@@ -49,7 +49,8 @@ class FaultSettings(BaseModel):
         0, ge=0, description="fail the next N bulk operations part way (counts down); see bulk_fail_code"
     )
     bulk_fail_code: str = Field(
-        "INTERNAL_SERVER_ERROR", pattern="^(INTERNAL_SERVER_ERROR|TIMEOUT|ACCESS_DENIED)$",
+        "INTERNAL_SERVER_ERROR",
+        pattern="^(INTERNAL_SERVER_ERROR|TIMEOUT|ACCESS_DENIED)$",
         description="the BulkOperation.errorCode those failures carry",
     )
     bulk_fail_after_roots: int = Field(

@@ -127,7 +127,12 @@ def _run(
         body = single("Throttled", "THROTTLED", documentation=THROTTLE_DOCS)
         body["extensions"] = _cost(requested, None, bucket.throttle_status())
         return body
-    context: dict[str, Any] = {"config": state.config, "state": state, "version": version, "base_url": base_url}
+    context: dict[str, Any] = {
+        "config": state.config,
+        "state": state,
+        "version": version,
+        "base_url": base_url,
+    }
     with state.store.lock:  # one consistent snapshot per request, like a database transaction
         result = execute(schema, document, state.root, context, variables, name)
     data = result.data
