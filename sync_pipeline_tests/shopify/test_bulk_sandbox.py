@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sync_pipeline.sandbox.shopify.bulk_export import ROOT_PAGE
 from sync_pipeline.sandbox.shopify.config import FaultSettings, ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
 
@@ -176,12 +177,15 @@ def test_finish_webhook_is_signed_and_says_how_it_ended(sandbox: Sandbox, receiv
 def test_a_failed_operation_has_an_error_code_and_partial_data(make_sandbox: Any) -> None:
     faults = FaultSettings(bulk_fail_next=1, bulk_fail_code="TIMEOUT", bulk_fail_after_roots=1)
     sandbox = make_sandbox(ShopifySandboxConfig(faults=faults))
-    _place(sandbox, 300)  # two root pages: the failure comes after the first
+    _place(sandbox, ROOT_PAGE + 10)  # two root pages: the failure comes after the first
     op = _wait(sandbox, _run(sandbox, "{ orders { nodes { id } } }")["bulkOperation"]["id"])
     assert (op["status"], op["errorCode"], op["url"]) == ("FAILED", "TIMEOUT", None)
-    assert len(_lines(op["partialDataUrl"])) == int(op["objectCount"]) == 250
+    assert len(_lines(op["partialDataUrl"])) == int(op["objectCount"]) == ROOT_PAGE
     retry = _wait(sandbox, _run(sandbox, "{ orders { nodes { id } } }")["bulkOperation"]["id"])
-    assert (retry["status"], retry["objectCount"]) == ("COMPLETED", "300")  # the fault counted down
+    assert (retry["status"], retry["objectCount"]) == (
+        "COMPLETED",
+        str(ROOT_PAGE + 10),
+    )  # the fault counted down
 
 
 def test_result_urls_expire(sandbox: Sandbox) -> None:

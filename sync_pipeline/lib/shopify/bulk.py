@@ -57,8 +57,10 @@ class BulkApi:
     bulk_poll_seconds: float = 0.5
     bulk_poll_cap_seconds: float = 10.0
 
-    def execute(self, operation: str, document: str, variables: dict[str, Any], safe_to_retry: bool = True,
-                cost_hint: float = 0.0) -> Any: ...  # fmt: skip
+    if TYPE_CHECKING:  # provided by ShopifyClient
+
+        def execute(self, operation: str, document: str, variables: dict[str, Any], safe_to_retry: bool = True,
+                    cost_hint: float = 0.0) -> Any: ...  # fmt: skip
 
     # ----- sizes ------------------------------------------------------------------------------
     def count_orders(self, search: str, limit: int = 10_000) -> Count:

@@ -14,7 +14,6 @@ like Shopify's, a bulk result is not one snapshot of the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +36,9 @@ from graphql import (
 from .bulk_rules import connection_node, fields_of, is_connection
 from .paging import unbounded
 
-ROOT_PAGE = 250
+# Root objects per page: the store's lock is held for one page, so a small page keeps the Admin API
+# answering live traffic while an export runs (on Shopify the export runs elsewhere).
+ROOT_PAGE = 50
 PAGE_INFO_ALIAS = "sandboxBulkPage"
 
 
@@ -152,8 +153,3 @@ def _nodes(connection: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(connection.get("nodes"), list):
         return [n for n in connection["nodes"] if n is not None]
     return [e["node"] for e in connection.get("edges") or [] if e and e.get("node") is not None]
-
-
-def lines_of(pages: Iterator[Page]) -> Iterator[dict[str, Any]]:
-    for page in pages:
-        yield from page.lines

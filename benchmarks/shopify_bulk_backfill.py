@@ -1,0 +1,259 @@
+"""A backfill of historic orders, paginated vs one bulk operation, while live orders keep arriving.
+
+The Shopify sandbox runs in a child process (so its export thread and the clients here do not
+share one interpreter lock), seeded in-process with `--orders` historic orders spread over the
+last 30 days. Live orders are placed over HTTP at `--live-per-minute` throughout, and a live
+ingest loop (its own client, the same app and bucket) reads orders updated since its cursor
+every `--poll-seconds`, as the orders flow's ingest does. Three phases, one after the other:
+
+1. baseline: live traffic only, `--baseline-seconds`;
+2. paginated backfill of the newest `--paginated-orders` historic orders (the path every
+   backfill took before bulk operations), through `iter_orders_created_between` with bulk off;
+3. bulk backfill of all `--orders` through the same call with bulk on (one bulk operation).
+
+Printed per phase: backfill elapsed, orders read, Shopify points spent by the backfill (from
+`extensions.cost`, as Shopify reports them) and per order, the bucket share it took, THROTTLED
+answers; the live ingest's seen-latency p50 / p95 / max as ratios against the baseline of the
+same run. When `--paginated-orders` is smaller than `--orders`, the paginated figures for the
+whole backfill are extrapolated linearly (points are per order; elapsed is bound by the
+restore rate) and marked so.
+
+    .venv/bin/python benchmarks/shopify_bulk_backfill.py [--orders 100000] [--paginated-orders 10000]
+        [--plan plus] [--live-per-minute 120] [--poll-seconds 2] [--port 8795]
+
+The sandbox answers every query with graphql-core in Python: its export speed says nothing of
+Shopify's, so the bulk elapsed time here is the sandbox's CPU, not a Shopify figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import random
+import resource
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from sync_pipeline.lib.shopify import ShopifyClient
+from sync_pipeline.sandbox.shopify.config import PLANS
+
+HISTORY = timedelta(days=30)
+SKUS = 500
+
+
+def _serve_sandbox(port: int, plan: str, orders: int, base: float, step: float, ready: Any) -> None:
+    """Child process: seed the sandbox in-process, shift the orders into the past, serve it."""
+    from sync_pipeline.sandbox.server import BackgroundServer
+    from sync_pipeline.sandbox.shopify.app import create_app
+    from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
+    from sync_pipeline.sandbox.shopify.control_models import LineSpec, OrderSpec, ProductSpec, VariantSpec
+
+    app = create_app(ShopifySandboxConfig(plan=plan))
+    store = app.state.sandbox.store
+    names = [f"SKU-{i:05d}" for i in range(SKUS)]
+    for start in range(0, SKUS, 10):
+        variants = [VariantSpec(sku=s, title=s) for s in names[start : start + 10]]
+        store.add_product(ProductSpec(title=f"Product {start // 10}", variants=variants))
+    rng = random.Random(7)
+    for index in range(orders):
+        lines = [
+            LineSpec(sku=rng.choice(names), quantity=rng.randint(1, 3))
+            for _ in range(rng.choice((1, 2, 2, 3)))
+        ]
+        order = store.place_order(OrderSpec(lines=lines))
+        moment = datetime.fromtimestamp(base + index * step, UTC)
+        order.created_at = order.updated_at = order.processed_at = moment
+    server = BackgroundServer(app, port=port).start()
+    ready.set()
+    while True:
+        time.sleep(3600)
+    server.stop()  # pragma: no cover
+
+
+@dataclass
+class Live:
+    """Live orders placed over HTTP, and the ingest loop that must see each of them."""
+
+    url: str
+    per_minute: float
+    poll_seconds: float
+    placed: dict[str, float] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+    client: ShopifyClient | None = None
+
+    def place(self) -> None:
+        rng = random.Random(11)
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            while not self.stop.is_set():
+                body = {"lines": [{"sku": f"SKU-{rng.randrange(SKUS):05d}", "quantity": 1}]}
+                order_id = http.post("/_sandbox/orders", json=body).json()["id"]
+                self.placed[order_id] = time.monotonic()
+                self.stop.wait(60.0 / self.per_minute)
+
+    def ingest(self) -> None:
+        self.client = ShopifyClient(self.url, "shpat_sandbox", bulk_threshold=None)
+        since = datetime.now(UTC) - timedelta(seconds=5)
+        while not self.stop.is_set():
+            started = time.monotonic()
+            for order in self.client.iter_orders_updated_since(since - timedelta(seconds=30)):
+                self.seen.setdefault(order.id, time.monotonic())
+                since = max(since, order.updated_at)
+            self.stop.wait(max(0.0, self.poll_seconds - (time.monotonic() - started)))
+
+    def latencies(self, start: float, end: float) -> list[float]:
+        """Seen minus placed, for orders placed in [start, end) (unseen ones count to `end`)."""
+        return [self.seen.get(oid, end) - at for oid, at in list(self.placed.items()) if start <= at < end]
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def _phase(name: str, live: Live, backfill: Any, restore: float) -> dict[str, Any]:
+    start = time.monotonic()
+    live_points_before = live.client.stats.points_spent if live.client else 0.0
+    live_throttled_before = live.client.stats.throttled if live.client else 0
+    result = backfill()
+    end = time.monotonic()
+    time.sleep(live.poll_seconds * 2)  # let orders placed near the end be seen
+    lat = live.latencies(start, end)
+    out = {
+        "phase": name,
+        "elapsed_s": round(end - start, 1),
+        "live_orders": len(lat),
+        "live_p50_s": round(_pct(lat, 0.5), 2),
+        "live_p95_s": round(_pct(lat, 0.95), 2),
+        "live_max_s": round(max(lat), 2) if lat else None,
+        "live_points": round((live.client.stats.points_spent if live.client else 0) - live_points_before),
+        "live_throttled": (live.client.stats.throttled if live.client else 0) - live_throttled_before,
+        **result,
+    }
+    if result.get("backfill_points"):
+        out["backfill_share_of_restore"] = round(result["backfill_points"] / (end - start) / restore, 2)
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--paginated-orders", type=int, default=10_000)
+    parser.add_argument("--plan", default="plus", choices=sorted(PLANS))
+    parser.add_argument("--live-per-minute", type=float, default=120)
+    parser.add_argument("--poll-seconds", type=float, default=2.0)
+    parser.add_argument("--baseline-seconds", type=float, default=45)
+    parser.add_argument("--port", type=int, default=8795)
+    args = parser.parse_args(argv)
+    paginated = min(args.paginated_orders, args.orders)
+    url = f"http://127.0.0.1:{args.port}"
+    restore = PLANS[args.plan][1]
+    now = time.time()
+    base, step = now - HISTORY.total_seconds(), (HISTORY.total_seconds() - 3600) / args.orders
+    print(
+        f"seeding {args.orders} historic orders (plan {args.plan}, restore {restore:.0f}/s) ...", flush=True
+    )
+    seeded_at = time.monotonic()
+    ready = multiprocessing.Event()
+    child = multiprocessing.Process(target=_serve_sandbox, args=(args.port, args.plan, args.orders, base, step, ready),
+                                    daemon=True)  # fmt: skip
+    child.start()
+    try:
+        if not ready.wait(timeout=7200):
+            raise TimeoutError("the sandbox did not finish seeding")
+        print(f"seeded in {time.monotonic() - seeded_at:.0f} s; load average {_load()}", flush=True)
+        live = Live(url, args.live_per_minute, args.poll_seconds)
+        threads = [
+            threading.Thread(target=live.place, daemon=True),
+            threading.Thread(target=live.ingest, daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        everything = (datetime.fromtimestamp(base - 1, UTC), datetime.fromtimestamp(now - 1800, UTC))
+        newest = (datetime.fromtimestamp(base + (args.orders - paginated) * step - 0.5, UTC), everything[1])
+
+        def idle() -> dict[str, Any]:
+            time.sleep(args.baseline_seconds)
+            return {}
+
+        def read(window: tuple[datetime, datetime], bulk: bool) -> dict[str, Any]:
+            with ShopifyClient(url, "shpat_sandbox", bulk_threshold=1 if bulk else None) as client:
+                client.bulk_poll_cap_seconds = 2.0
+                count = sum(1 for _ in client.iter_orders_created_between(*window))
+                stats = client.stats
+                return {
+                    "backfill_orders": count,
+                    "backfill_mode": client.last_read_mode,
+                    "backfill_points": round(stats.points_spent),
+                    "backfill_points_per_order": round(stats.points_spent / max(1, count), 3),
+                    "backfill_requests": stats.requests,
+                    "backfill_throttled": stats.throttled,
+                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                }
+
+        base_row = _phase("baseline", live, idle, restore)
+        paged_row = _phase("paginated", live, lambda: read(newest, False), restore)
+        bulk_row = _phase("bulk", live, lambda: read(everything, True), restore)
+        live.stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        _summary(args, base_row, paged_row, bulk_row, paginated, restore)
+        return (
+            0
+            if bulk_row["backfill_orders"] == args.orders and paged_row["backfill_orders"] == paginated
+            else 1
+        )
+    finally:
+        child.kill()
+        child.join(timeout=10)
+
+
+def _load() -> str:
+    with open("/proc/loadavg") as fh:
+        return " ".join(fh.read().split()[:3])
+
+
+def _summary(args: argparse.Namespace, base: dict[str, Any], paged: dict[str, Any], bulk: dict[str, Any],
+             paginated: int, restore: float) -> None:  # fmt: skip
+    scale = args.orders / paginated
+    paged_points = paged["backfill_points"] * scale
+    paged_elapsed = paged["elapsed_s"] * scale
+    mark = "" if scale == 1 else f" (extrapolated ×{scale:g} from {paginated:,} orders)"
+    print()
+    print(
+        f"backfill of {args.orders:,} orders, plan {args.plan} (restore {restore:.0f} points/s); load {_load()}"
+    )
+    print(
+        f"  paginated: {paged_elapsed:,.0f} s, {paged_points:,.0f} points{mark};"
+        f" {paged['backfill_points_per_order']} points/order; bucket floor {paged_points / restore:,.0f} s"
+    )
+    print(
+        f"  bulk:      {bulk['elapsed_s']:,.0f} s, {bulk['backfill_points']:,} points"
+        f" ({bulk['backfill_points'] / paged_points:.5f} of paginated); sandbox export speed, not Shopify's"
+    )
+    for row in (paged, bulk):
+        ratio_50 = row["live_p50_s"] / base["live_p50_s"] if base["live_p50_s"] else float("nan")
+        ratio_95 = row["live_p95_s"] / base["live_p95_s"] if base["live_p95_s"] else float("nan")
+        print(
+            f"  live ingest during {row['phase']:9s}: p50 {row['live_p50_s']} s ({ratio_50:.2f}× baseline), "
+            f"p95 {row['live_p95_s']} s ({ratio_95:.2f}× baseline), max {row['live_max_s']} s, "
+            f"THROTTLED {row['live_throttled']}"
+        )
+    print(
+        f"  live ingest baseline: p50 {base['live_p50_s']} s, p95 {base['live_p95_s']} s ({base['live_orders']} orders)"
+    )
+    print("JSON " + json.dumps({"baseline": base, "paginated": paged, "bulk": bulk, "paginated_scale": scale,
+                                "live_p95_ratio_paginated": round(paged["live_p95_s"] / base["live_p95_s"], 2),
+                                "live_p95_ratio_bulk": round(bulk["live_p95_s"] / base["live_p95_s"], 2)}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
