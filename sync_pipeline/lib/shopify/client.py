@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from . import documents as docs
-from .bulk import BulkApi
+from .bulk import BulkApi, Count
 from .errors import ShopifyQueryError, ShopifyUserErrors, UserError
 from .finance import FinanceApi
 from .fulfilments import FulfilmentsApi
@@ -186,7 +186,7 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
         nodes = self._paged("Locations", docs.LOCATIONS, {}, "locations", MAX_PAGE)
         return [Location.model_validate(n) for n in nodes]
 
-    def _use_bulk(self, count: Any) -> bool:
+    def _use_bulk(self, count: Callable[[int], Count]) -> bool:
         """Whether a read of `count` (a `Count` asked with limit = threshold) is large enough for bulk."""
         bulk = self.bulk_threshold is not None and count(self.bulk_threshold).count >= self.bulk_threshold
         self.last_read_mode = "bulk" if bulk else "paginated"
