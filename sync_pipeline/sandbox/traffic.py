@@ -508,7 +508,7 @@ def _apply_money(hands: Hands, order_id: str, follow_up: FollowUp) -> None:
         refund_one_unit(hands.merchant, order_id, follow_up.restock)
     else:  # return: the warehouse books it first; the refund (if any) follows in Shopify
         reason = "Changed mind" if follow_up.reusable else "Damaged"
-        code = return_one_unit(hands.warehouse, order_id, reason)
+        code = return_one_unit(hands.warehouse, order_id, reason, reusable=follow_up.reusable)
         if follow_up.refunded:
             refund_one_unit(hands.merchant, order_id, "RETURN", sku=code)
 

@@ -56,9 +56,9 @@ class Warehouse:
     prefix: str  # orders.yaml sales_order_prefix: how the orders flow numbers our sales orders
 
 
-def return_one_unit(warehouse: Warehouse, order_id: str, reason: str) -> str:
+def return_one_unit(warehouse: Warehouse, order_id: str, reason: str, reusable: bool = True) -> str:
     """Book in Peoplevox the return of one unit the warehouse despatched for this order and has not
-    had back; returns its item code."""
+    had back, graded reusable (back on the shelf) or not (written off); returns its item code."""
     number = sales_order_number(order_id, warehouse.prefix)
     state = warehouse.control.state()
     out: Counter[str] = Counter()
@@ -72,5 +72,5 @@ def return_one_unit(warehouse: Warehouse, order_id: str, reason: str) -> str:
     code = next((c for c, n in sorted(out.items()) if n > 0), None)
     if code is None:
         raise NothingToDo(f"{number} has nothing despatched to return")
-    warehouse.control.process_return(number, code, 1, reason)
+    warehouse.control.process_return(number, code, 1, reason, reusable=reusable)
     return code

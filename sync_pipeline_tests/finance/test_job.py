@@ -2,7 +2,9 @@
 
 Orders go to the warehouse through the orders flow and come back through the despatches flow
 (real sensors, real runs); then the warehouse and Shopify do what finance must see: a parcel
-shipped after a cancellation, a refund waiting for its goods, a return nobody refunded. The
+shipped after a cancellation, a refund waiting for its goods, a return nobody refunded. Returns
+close the loop through the stock flow: a unit graded reusable is back on sale in Shopify after the
+stock reconcile, one graded damaged is returned in finance but never restocked. The
 hourly schedule's run reads Shopify's money and Peoplevox's returns, reconciles and writes the
 files; a backfill of the same days (as the UI launches one) re-reads by order day, leaves the
 incremental cursors alone and gives the same answer.
@@ -10,6 +12,7 @@ incremental cursors alone and gives the same answer.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,9 +23,14 @@ import pytest
 from sync_pipeline.defs.finance.schedules import finance_hourly
 from sync_pipeline.defs.finance.scope import RANGE_END, RANGE_START
 from sync_pipeline.lib.domain import reconciliation as rules
+from sync_pipeline.lib.domain.config import load_business_rules
+from sync_pipeline.lib.flows import catalogue
 from sync_pipeline.lib.flows.finance import read_money
 from sync_pipeline.lib.flows.finance.reconcile import exports_root
+from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
+from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 from sync_pipeline.lib.ledger import finance_exports
+from sync_pipeline.lib.peoplevox import PeoplevoxClient
 from sync_pipeline.sandbox.shopify.config import FaultSettings
 from sync_pipeline.sandbox.shopify.control import CancelSpec, LineSpec, OrderSpec, ProductSpec, VariantSpec
 from sync_pipeline.sandbox.traffic_money import Warehouse, refund_one_unit, return_one_unit
@@ -37,6 +45,7 @@ PLAN = {
     "cancelled_then_shipped": rules.CANCELLED_BUT_DESPATCHED,
     "not_shipped_yet": rules.AWAITING_DESPATCH,
     "returned_not_refunded": rules.RETURNED_NOT_REFUNDED,
+    "returned_damaged": rules.RETURNED_NOT_REFUNDED,
     "refunded_not_returned": rules.REFUNDED_NOT_RETURNED,
 }
 
@@ -49,13 +58,35 @@ def _run(stack: E2EStack, tags: dict[str, str]) -> dg.ExecuteInProcessResult:
     return result
 
 
-def _statuses(stack: E2EStack, placed: dict[str, dict], days: list) -> dict[str, str]:
+def _rows(stack: E2EStack, placed: dict[str, dict], days: list) -> dict[str, dict]:
     rows = {
         r["shopify_order_id"]: r
         for r in finance_exports.read_orders(exports_root(stack.ledger.path.parent), days)
     }
     assert set(rows) == {p["id"] for p in placed.values()}, "every order placed is reconciled once"
-    return {name: rows[p["id"]]["status"] for name, p in placed.items()}
+    return {name: rows[p["id"]] for name, p in placed.items()}
+
+
+def _statuses(stack: E2EStack, placed: dict[str, dict], days: list) -> dict[str, str]:
+    return {name: row["status"] for name, row in _rows(stack, placed, days).items()}
+
+
+def _refresh_catalogue(stack: E2EStack) -> None:
+    rules = load_business_rules(Path(os.environ["SYNC_CONFIG_DIR"]))
+    with PeoplevoxClient(
+        os.environ["PEOPLEVOX_BASE_URL"], "sandbox", "integration", "sandbox-password", 500, 1.0
+    ) as pvx:
+        catalogue.refresh(
+            ShopifyOrdersSource(stack.shop_client), PeoplevoxWarehouse(pvx), stack.ledger, rules
+        )
+
+
+def _on_sale_after_stock_reconcile(stack: E2EStack) -> dict[str, int]:
+    """The stock flow's hourly reconcile (Peoplevox → Shopify), then what Shopify sells."""
+    hour = datetime.now(UTC).strftime("%Y-%m-%d-%H:00")
+    job = stack.definitions.resolve_job_def("stock_reconcile_job")
+    assert job.execute_in_process(instance=stack.instance, partition_key=hour).success
+    return {s["sku"]: s["available"] for s in stack.shop.stock() if s["location"] == "Warehouse"}
 
 
 @pytest.mark.timeout(300)
@@ -80,18 +111,28 @@ def test_the_hourly_run_and_a_backfill_reconcile_both_systems(
             if name != "not_shipped_yet":
                 stack.pvx.despatch(f"SHP-{p['legacy_id']}", whole)
         _despatch_until_quiet(stack)
+        _refresh_catalogue(stack)  # as the hourly catalogue assets would have it, for the stock flow
+        on_sale = _on_sale_after_stock_reconcile(stack)
         warehouse = Warehouse(stack.pvx, "SHP-")
-        assert (
-            return_one_unit(warehouse, placed["returned_not_refunded"]["id"], "Changed mind") == "CAP-BLK-OS"
+        returned = return_one_unit(
+            warehouse, placed["returned_not_refunded"]["id"], "Changed mind", reusable=True
         )
+        damaged = return_one_unit(warehouse, placed["returned_damaged"]["id"], "Damaged", reusable=False)
+        assert returned == damaged == "CAP-BLK-OS"
         refund_one_unit(stack.shop_client, placed["refunded_not_returned"]["id"], "RETURN")
+        # The reusable unit is back on sale; the damaged one is not.
+        assert _on_sale_after_stock_reconcile(stack) == {**on_sale, "CAP-BLK-OS": on_sale["CAP-BLK-OS"] + 1}
 
         now = datetime.now(UTC)
         request = finance_hourly(dg.build_schedule_context(scheduled_execution_time=now))
         assert isinstance(request, dg.RunRequest) and request.tags[RANGE_END] == now.date().isoformat()
         hourly = _run(stack, request.tags)
         days = [now.date() - timedelta(days=1), now.date()]
-        assert _statuses(stack, placed, days) == PLAN
+        rows = _rows(stack, placed, days)
+        assert {name: row["status"] for name, row in rows.items()} == PLAN
+        # Both returns count in finance; only the reusable one went back on the shelf.
+        assert [(rows[n]["units_returned"], rows[n]["units_returned_reusable"])
+                for n in ("returned_not_refunded", "returned_damaged", "shipped")] == [(1, 1), (1, 0), (0, 0)]  # fmt: skip
         checks = {e.check_name: e for e in hourly.get_asset_check_evaluations()}
         assert checks["reconciliation_ties_out"].passed
         assert not checks["cancelled_orders_not_despatched"].passed

@@ -213,7 +213,12 @@ class World:
 
     def warehouse_return(self, i: int, reusable: bool) -> None:
         with contextlib.suppress(NothingToDo):  # nothing despatched that has not come back
-            return_one_unit(self.warehouse_floor, self.ids[i], "Changed mind" if reusable else "Damaged")
+            return_one_unit(
+                self.warehouse_floor,
+                self.ids[i],
+                "Changed mind" if reusable else "Damaged",
+                reusable=reusable,
+            )
 
     def shopify_return(self, i: int, refunded: bool) -> None:
         fulfilled = self.client.fulfilled_lines(self.ids[i])
@@ -271,8 +276,11 @@ class World:
             # Peoplevox's units (plain SKUs: a warehouse unit is a line unit).
             despatched = sum(sum(p.items.values()) for d in pvx.despatches if d.sales_order_number == self.number(i)
                              for p in d.packages)  # fmt: skip
-            returned = sum(r["quantity"] for r in pvx.returns if r["sales_order_number"] == self.number(i))
-            assert (row["units_despatched"], row["units_returned"]) == (despatched, returned), oid
+            returns = [r for r in pvx.returns if r["sales_order_number"] == self.number(i)]
+            returned = sum(r["quantity"] for r in returns)
+            reusable = sum(r["quantity"] for r in returns if r["reusable"])
+            assert (row["units_despatched"], row["units_returned"], row["units_returned_reusable"]) == (
+                despatched, returned, reusable), oid  # fmt: skip
             figures = oracle_figures(order, despatched, returned)
             assert row["status"] == rules.status(figures, as_of, SLA), (oid, row["status"], figures)
             assert row["units_to_despatch"] == rules.units_to_despatch(figures)

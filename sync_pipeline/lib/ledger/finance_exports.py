@@ -43,7 +43,7 @@ DAILY_SUMMARY, MONTH_SUMMARY = "daily_summary.csv", "month_summary.csv"
 AMOUNTS = ("subtotal", "discounts", "shipping", "tax", "total_price", "current_total_price", "received",
            "refunded", "net_payment", "capturable", "outstanding", "despatched_value")  # fmt: skip
 UNITS = ("units_ordered", "units_cancelled", "units_refunded", "units_to_despatch", "units_despatched",
-         "units_returned", "units_refunded_for_return")  # fmt: skip
+         "units_returned", "units_returned_reusable", "units_refunded_for_return")  # fmt: skip
 FREE_TEXT = ("order_name", "customer_name", "note")
 TIMES = ("paid_at", "last_despatched_at", "as_of")
 

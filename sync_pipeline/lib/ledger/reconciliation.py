@@ -73,7 +73,7 @@ despatched AS (
     FROM valued GROUP BY order_key
 ),
 returned AS (
-    SELECT order_key, sum(units) AS units_returned
+    SELECT order_key, sum(units) AS units_returned, sum(reusable_units) AS units_returned_reusable
     FROM pvx_return_units WHERE order_date >= $start AND order_date < $end GROUP BY order_key
 ),
 figures AS (
@@ -88,7 +88,8 @@ figures AS (
            coalesce(d.despatched_value, 0)::DECIMAL(18, 2) AS despatched_value,
            coalesce(d.p_despatched_value, 0)::DECIMAL(18, 2) AS p_despatched_value,
            d.last_despatched_at,
-           coalesce(rt.units_returned, 0)::INTEGER AS units_returned
+           coalesce(rt.units_returned, 0)::INTEGER AS units_returned,
+           coalesce(rt.units_returned_reusable, 0)::INTEGER AS units_returned_reusable
     FROM scope s
     LEFT JOIN line_units lu USING (order_key)
     LEFT JOIN refund_units ru USING (order_key)
@@ -123,7 +124,7 @@ SELECT order_date, order_key, shopify_order_id, order_name, customer_name, note,
        p_subtotal, p_discounts, p_shipping, p_tax, p_total_price, p_current_total_price, p_received, p_refunded,
        p_net_payment, p_capturable, p_outstanding, p_despatched_value,
        units_ordered, (units_ordered - units_to_despatch)::INTEGER AS units_cancelled, units_refunded,
-       units_to_despatch, units_despatched, units_returned, units_refunded_for_return,
+       units_to_despatch, units_despatched, units_returned, units_returned_reusable, units_refunded_for_return,
        paid_at, last_despatched_at, $as_of AS as_of
 FROM expected
 """

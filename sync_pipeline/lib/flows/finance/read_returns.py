@@ -27,6 +27,8 @@ from sync_pipeline.lib.ledger.finance_units import ReturnRow
 from sync_pipeline.lib.ledger.records import to_naive_utc
 
 CURSOR = "peoplevox_return_date"
+# `{order id: {return code: {line item id: units}}}`
+LineUnits = dict[str, dict[str, dict[str, int]]]
 CURSOR_OVERLAP = timedelta(minutes=3)
 
 
@@ -69,9 +71,9 @@ def read_returns(
         report.units_reusable = sum(r.quantity for r in new if r.reusable)
         report.unmatched = units.unmatched_return_orders(con)
         touched = {r.shopify_order_id for r in new if r.shopify_order_id} | set(order_of.values())
-        counted = _count_in_line_units(con, sorted(touched), rules)
+        counted, reusable = _count_in_line_units(con, sorted(touched), rules)
         report.orders_counted = len(counted)
-        units.replace_return_units(con, counted)
+        units.replace_return_units(con, counted, reusable)
         newest = max((i.returned_at for i in items if i.returned_at), default=None)
         if newest is not None and not backfill:
             stored = cursors.get(con, CURSOR)
@@ -98,12 +100,15 @@ def _row(item: ReturnedItem, order_id: str | None, rules: BusinessRules) -> Retu
 
 def _count_in_line_units(
     con: duckdb.DuckDBPyConnection, order_ids: Iterable[str], rules: BusinessRules
-) -> dict[str, dict[str, dict[str, int]]]:
-    """`{order id: {return code: {line id: units}}}` for every return of these orders."""
+) -> tuple[LineUnits, LineUnits]:
+    """`{order id: {return code: {line id: units}}}` for every return of these orders, and the same
+    for the units graded reusable: a line unit is reusable when every item it is made of came back
+    reusable (half a bundle on the shelf does not sell the bundle)."""
     wanted = list(order_ids)
     orders = ledger_orders.get_many(con, wanted)
     returns = units.returns_of(con, wanted)
-    counted: dict[str, dict[str, dict[str, int]]] = {}
+    counted: LineUnits = {}
+    reusable: LineUnits = {}
     for oid in wanted:
         row = orders.get(oid)
         if row is None or not row.snapshot:
@@ -114,9 +119,12 @@ def _count_in_line_units(
             for li in ShopOrder.model_validate(row.snapshot).lines
         ]
         needs = line_needs(lines, rules.bundles, rules.sku_overrides.overrides)
-        by_code: dict[str, dict[str, int]] = {}
+        every: dict[str, dict[str, int]] = {}
+        graded: dict[str, dict[str, int]] = {}
         for r in returns.get(oid, []):
-            items = by_code.setdefault(r.return_code, {})
-            items[r.item_code] = items.get(r.item_code, 0) + r.quantity
-        counted[oid] = return_units(needs, by_code.items())
-    return counted
+            for by_code in (every, graded) if r.reusable else (every,):
+                items = by_code.setdefault(r.return_code, {})
+                items[r.item_code] = items.get(r.item_code, 0) + r.quantity
+        counted[oid] = return_units(needs, every.items())
+        reusable[oid] = return_units(needs, graded.items())
+    return counted, reusable
