@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from sync_pipeline import cli
+from sync_pipeline.lib.flows.ops.audit import AuditInputs, run_audit
+from sync_pipeline.lib.flows.ops.audit_rules import Finding, Severity
 from sync_pipeline.lib.inbox import Inbox
-from sync_pipeline.sandbox.shopify.control_models import ProductSpec, VariantSpec
+from sync_pipeline.sandbox.shopify.control_models import ProductSpec, StockSpec, VariantSpec
 from sync_pipeline_tests.cli import test_subscribe
 from sync_pipeline_tests.cli.test_subscribe import Env
+from sync_pipeline_tests.stock.world import POPUP, RULES, World, stock_world
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Both sandboxes on 127.0.0.1 and the environment pointing at them, as `subscribe` is tested.
@@ -107,3 +111,66 @@ def test_audit_finds_a_routed_site_peoplevox_does_not_have(
     assert "routing.yaml names 1 site(s) Peoplevox does not have" in out and "`Outlet`" in out
     assert "routing.yaml names 1 service type(s) Peoplevox does not have" in out and "`Barge`" in out
     assert "Peoplevox has: PrimarySite, Wholesale" in out
+
+
+def _stock_audit(w: World, tmp_path: Path) -> dict[str, list[Finding]]:
+    result = run_audit(
+        AuditInputs(shopify=w.client, peoplevox=w.pvx_client, ledger=w.ledger, rules=w.rules,
+                    inbox_dir=tmp_path / "inbox", wanted_webhooks={}, wanted_callbacks={}, config_problems=[])
+    )  # fmt: skip
+    found: dict[str, list[Finding]] = {}
+    for f in result.findings:
+        if f.area in ("locations", "stock"):
+            found.setdefault(f.area, []).append(f)
+    return found
+
+
+def test_audit_reads_sites_locations_and_drift_as_the_stock_flow_does(tmp_path: Path) -> None:
+    """Both sandboxes and the stock flow's own ledger: what the stock flow would flag, the audit reports."""
+    with stock_world(tmp_path) as w:
+        w.full()
+        found = _stock_audit(w, tmp_path)
+        assert [(f.severity, f.title) for f in found["locations"]] == [
+            (Severity.INFO, "1 of 1 stock.yaml site(s) publish to a Shopify location")
+        ]
+        assert [f.severity for f in found["stock"]] == [Severity.INFO, Severity.INFO]
+        assert found["stock"][1].title.startswith("no stock drift: Shopify shows the target for all")
+
+        # Wholesale's stock no longer set aside (stock.yaml), and stock on the Pop-up shop location
+        # that no site feeds: Shopify may sell what the warehouse cannot see.
+        w.rules = RULES.model_copy(update={"stock": RULES.stock.model_copy(update={"unpublished_sites": []})})
+        w.shop.set_stock([StockSpec(sku="CAP-BLK-OS", available=3, location=POPUP)])
+        w.full()
+        # Something else wrote Shopify for one SKU, and it has stayed wrong past the settle time.
+        with w.ledger.transaction() as con:
+            con.execute(
+                "UPDATE stock_positions SET shopify_available = target - 4, last_pushed_at = ?, computed_at = ? "
+                "WHERE sku = 'SOCK-BLK-OS'",
+                [datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=30)] * 2,
+            )
+        found = _stock_audit(w, tmp_path)
+        sites = {f.title: f.severity for f in found["locations"]}
+        assert sites["Peoplevox site 'Wholesale' holds 600 available units and no Shopify location takes them "
+                     "(add it to stock.yaml `locations` if the store should sell them)"] is Severity.WARNING  # fmt: skip
+        assert any(t.startswith("Shopify location 'Pop-up shop' holds 3 available units") for t in sites)
+        [drift] = [f for f in found["stock"] if f.title.startswith("stock drift")]
+        assert drift.severity is Severity.WARNING and drift.title.startswith("stock drift: 1 of ")
+        assert drift.detail[0].startswith("SOCK-BLK-OS at ") and "Shopify " in drift.detail[0]
+        # The stock flow itself opened the same two mismatches (the audit only reads).
+        assert {x.subject for x in w.ledger.list_open_exceptions("inventory_location_mismatch")} == {
+            "site:Wholesale",
+            "location:Pop-up shop",
+        }
+
+    # A stock.yaml location Shopify does not have: nothing is published for that site (critical).
+    stock = RULES.stock.model_copy(
+        update={"locations": {"PrimarySite": "Warehouse", "Wholesale": "Trade counter"}}
+    )
+    with stock_world(tmp_path / "renamed", RULES.model_copy(update={"stock": stock})) as w:
+        found = _stock_audit(w, tmp_path)
+        assert (Severity.CRITICAL, "stock.yaml sends site 'Wholesale' to Shopify location 'Trade counter', "
+                "which Shopify does not have: nothing is published for that site") in [
+            (f.severity, f.title) for f in found["locations"]]  # fmt: skip
+        assert [f.title for f in found["stock"]] == [
+            "no stock snapshot in the ledger yet: no stock drift to summarise"
+        ]

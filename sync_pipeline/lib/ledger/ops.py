@@ -188,9 +188,3 @@ def requeue(
         [OrderEvent(order_id, "resend_requested", actor, reason=note, detail={"from_state": state}, at=now)],
     )
     return True, f"{state} → awaiting_release, due now"
-
-
-def stock_snapshot_summary(con: duckdb.DuckDBPyConnection) -> tuple[int, datetime | None]:
-    """How many stock snapshots the ledger holds and when the newest was taken (the audit's view)."""
-    row = con.execute("SELECT count(*), max(taken_at) FROM stock_snapshots").fetchone()
-    return (int(row[0]), row[1]) if row else (0, None)

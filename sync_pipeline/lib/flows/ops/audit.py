@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -28,10 +28,11 @@ from sync_pipeline.lib.flows.ops.audit_rules import (
     warehouse_setup_findings,
     webhook_findings,
 )
+from sync_pipeline.lib.flows.ops.audit_stock import site_findings, stock_facts, stock_findings
 from sync_pipeline.lib.flows.ops.run import refresh
+from sync_pipeline.lib.flows.stock.shopify_port import ShopifyStock
 from sync_pipeline.lib.inbox import SOURCES, Inbox
 from sync_pipeline.lib.ledger import Ledger
-from sync_pipeline.lib.ledger import ops as ledger_ops
 from sync_pipeline.lib.ledger import subscriptions as ledger_subscriptions
 from sync_pipeline.lib.peoplevox import PeoplevoxClient, PeoplevoxError
 from sync_pipeline.lib.shopify import ShopifyClient
@@ -161,25 +162,7 @@ def _warehouse_setup(i: AuditInputs) -> list[Finding]:
 def _sites_and_locations(i: AuditInputs) -> list[Finding]:
     if i.shopify is None or i.rules is None:
         return []
-    locations = i.shopify.list_locations()
-    sites = list(i.rules.routing.sites)
-    active = [loc.name for loc in locations if loc.is_active]
-    detail = [
-        f"Peoplevox sites in routing.yaml: {', '.join(sites)}",
-        f"Shopify locations: {', '.join(active) or '(none)'}",
-    ]
-    if not active:
-        return [Finding(Severity.CRITICAL, "sites", "Shopify has no active location to fulfil from", detail)]
-    # The stock flow maps each site to a location in its own configuration; until it does, the
-    # audit can only show both lists side by side.
-    return [
-        Finding(
-            Severity.INFO,
-            "sites",
-            f"{len(sites)} Peoplevox site(s), {len(active)} Shopify location(s)",
-            detail,
-        )
-    ]
+    return site_findings(ShopifyStock(i.shopify), i.ledger, i.rules)
 
 
 def _events(i: AuditInputs) -> list[Finding]:
@@ -213,8 +196,7 @@ def _ledger_state(i: AuditInputs) -> list[Finding]:
         return []
     now = datetime.now(UTC).replace(tzinfo=None)
     ranked = refresh(i.ledger, i.rules.ops, now, actor="audit", recheck=False).ranked
-    with i.ledger.transaction() as con:
-        snapshots, last_snapshot = ledger_ops.stock_snapshot_summary(con)
+    stock = stock_facts(i.ledger, i.rules, now)
     out = [Finding(Severity.INFO, "ledger", f"schema version {i.ledger.schema_version()}")]
     p1 = [r for r in ranked if r.priority is Priority.P1]
     by_owner = ", ".join(f"{o.value} {sum(1 for r in ranked if r.owner == o.value)}" for o in Owner)
@@ -223,23 +205,7 @@ def _ledger_state(i: AuditInputs) -> list[Finding]:
                 f"{len(ranked)} open exception(s), {len(p1)} top priority (P1)", [f"by owner: {by_owner}"]
                 + [f"P1 #{r.exception_id} {r.kind} {r.order_name or r.subject} ({r.owner}), open {r.age_hours} h" for r in p1[:10]])
     )  # fmt: skip
-    if snapshots and last_snapshot is not None:
-        age = now - last_snapshot
-        severity = Severity.WARNING if age > timedelta(hours=1) else Severity.INFO
-        out.append(
-            Finding(
-                severity,
-                "stock",
-                f"last stock snapshot {age.total_seconds() / 3600:.1f} h ago ({snapshots:,} in the ledger)",
-            )
-        )
-    else:
-        out.append(
-            Finding(
-                Severity.INFO, "stock", "no stock snapshot in the ledger yet: no stock drift to summarise"
-            )
-        )
-    return out
+    return out + stock_findings(stock, i.rules, now)
 
 
 def _rate_limits(i: AuditInputs) -> list[Finding]:
