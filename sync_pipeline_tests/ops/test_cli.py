@@ -84,6 +84,41 @@ def test_trace_json_and_unknown_orders(data_dir: Path, capsys: pytest.CaptureFix
     assert "no order in the ledger matches '#9999'" in capsys.readouterr().err
 
 
+def test_trace_shows_refunds_and_returns(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", "SHP-1004"]) == 0
+    out = capsys.readouterr().out
+    timeline = [line for line in out.splitlines() if line[:2] == "20"]
+    areas = [line.split()[2] for line in timeline]
+    # In time order: the Shopify return, the refund, then the warehouse's two returns.
+    assert [a for a in areas if a in ("refund", "return")] == ["return", "refund", "return", "return"], out
+    refund = timeline[areas.index("refund")]
+    assert "refunded 46.00 EUR (40.00 GBP): 1 × TEE RETURN; note: =cmd" in refund
+    assert "\x1b" not in out  # the customer's note does not clear a person's screen
+    assert "Shopify return #1004-R1 of 2 unit(s), now OPEN" in out
+    assert "warehouse processed return RET-1: 1 × TEE Reusable (back on sale); reason: Changed mind" in out
+    assert "warehouse processed return RET-2: 1 × TEE Not reusable (written off); reason: Damaged" in out
+
+    assert main(["trace", "#1004", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    [refund_row] = record["refunds"]
+    assert (refund_row["p_total_refunded"], refund_row["currency"], refund_row["total_refunded"]) == (
+        "46.00",
+        "EUR",
+        "40.00",
+    )
+    assert refund_row["lines"] == [{"sku": "TEE", "quantity": 1, "restock_type": "RETURN"}]
+    assert [r["status"] for r in record["returns"]] == ["OPEN"]
+    assert [(r["return_code"], r["reusable"]) for r in record["warehouse_returns"]] == [
+        ("RET-1", True),
+        ("RET-2", False),
+    ]
+    assert [m["area"] for m in record["timeline"]].count("return") == 3
+    # An order the finance flow has not read yet has none of them.
+    assert main(["trace", "#1001", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["refunds"] == record["returns"] == record["warehouse_returns"] == []
+
+
 def test_resend_puts_a_refused_order_back_and_refuses_the_rest(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

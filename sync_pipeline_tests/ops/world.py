@@ -94,4 +94,42 @@ def build(data_dir: Path) -> Ledger:
             [order_id(1002), NOW - timedelta(hours=30)],
         )
     ledger.append_events([OrderEvent(order_id(1002), "injection_failed", "run:y", reason="bad service")])
+    _money_back(ledger)
     return ledger
+
+
+def _money_back(ledger: Ledger) -> None:
+    """#1004 as the finance flow read it: paid in EUR (the shop is in GBP), one unit refunded to be
+    returned with a hostile note, a Shopify return, and two units the warehouse processed, one put back
+    on the shelf and one written off."""
+    amounts = ", ".join(["80.00"] * 13 + ["92.00"] * 13)
+    with ledger.transaction() as con:
+        con.execute(
+            "INSERT INTO finance_orders VALUES (1004, ?, '#1004', ?, ?, NULL, ?, 'PARTIALLY_REFUNDED', 'RETURN_REQUESTED', "
+            f"'Ann', NULL, 'GBP', 'EUR', true, {amounts}, ?, ?)",
+            [order_id(1004), NOW.date(), NOW - timedelta(hours=5), NOW - timedelta(hours=5), NOW, NOW],
+        )
+        con.execute(
+            "INSERT INTO finance_order_lines VALUES (1004, ?, 41, 'TEE', 2, 1, true, 40.00, 46.00)",
+            [NOW.date()],
+        )
+        con.execute(
+            "INSERT INTO finance_refunds VALUES (1004, ?, 'gid://shopify/Refund/7', ?, ?, 40.00, 46.00, "
+            "'gid://shopify/Return/3')",
+            [NOW.date(), NOW - timedelta(hours=1), "=cmd|' /C calc'!A0\x1b[2J wants a refund"],
+        )
+        con.execute(
+            "INSERT INTO finance_refund_lines VALUES (1004, ?, 'gid://shopify/Refund/7', 41, true, 'RETURN', 1, "
+            "33.33, 6.67, 38.33, 7.67)",
+            [NOW.date()],
+        )
+        con.execute(
+            "INSERT INTO finance_returns VALUES (1004, ?, 'gid://shopify/Return/3', '#1004-R1', 'OPEN', 2, ?, NULL)",
+            [NOW.date(), NOW - timedelta(hours=2)],
+        )
+        con.execute(
+            "INSERT INTO pvx_returns VALUES "
+            "('RET-1', 'TEE', 'SHP-1004', ?, 1, 'Changed mind', 'Reusable', true, ?, 'PrimarySite', ?), "
+            "('RET-2', 'TEE', 'SHP-1004', ?, 1, 'Damaged', 'Not reusable', false, ?, 'PrimarySite', ?)",
+            [order_id(1004), NOW - timedelta(minutes=30), NOW] * 2,
+        )

@@ -7,6 +7,8 @@ from typing import Any
 
 import duckdb
 
+from sync_pipeline.lib.ledger.records import gid_number
+
 _GID = re.compile(r"^gid://shopify/Order/\d+$")
 
 
@@ -39,7 +41,8 @@ def find_order_ids(con: duckdb.DuckDBPyConnection, reference: str) -> list[str]:
 
 
 def order_record(con: duckdb.DuckDBPyConnection, order_id: str) -> dict[str, Any]:
-    """The order row, its lines, audit events, injections, packages, fulfilments and exceptions."""
+    """The order row, its lines, audit events, injections, packages, fulfilments, exceptions, and
+    what the finance flow read: Shopify refunds and returns, and returns the warehouse processed."""
     [order] = _rows(
         con,
         "SELECT shopify_order_id, legacy_id, order_name, state, despatch_state, financial_status, "
@@ -87,6 +90,45 @@ def order_record(con: duckdb.DuckDBPyConnection, order_id: str) -> dict[str, Any
             con,
             "SELECT exception_id, kind, owner, status, message, subject, opened_at, last_seen_at, occurrences, "
             "resolved_at, resolution FROM exceptions WHERE shopify_order_id = ? ORDER BY opened_at",
+            [order_id],
+        ),
+        **finance_record(con, order_id),
+    }
+
+
+# A refund's lines with the SKU of the line each refunds (the finance flow's copy of the order).
+_REFUNDS = """
+SELECT r.refund_id, r.created_at, r.note, r.total_refunded, f.shop_currency, r.p_total_refunded,
+       f.currency, r.return_id, f.read_at,
+       list({'sku': l.sku, 'quantity': rl.quantity, 'restock_type': rl.restock_type} ORDER BY rl.line_key)
+           FILTER (WHERE rl.line_key IS NOT NULL) AS lines
+FROM finance_refunds r
+JOIN finance_orders f ON f.order_key = r.order_key
+LEFT JOIN finance_refund_lines rl ON rl.order_key = r.order_key AND rl.refund_id = r.refund_id
+LEFT JOIN finance_order_lines l ON l.order_key = rl.order_key AND l.line_key = rl.line_key
+WHERE r.order_key = ?
+GROUP BY ALL
+ORDER BY r.created_at, r.refund_id
+"""
+
+
+def finance_record(con: duckdb.DuckDBPyConnection, order_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Refunds (with their lines), Shopify returns, and the warehouse's processed returns of one
+    order, as the finance flow last read them (empty before its first run)."""
+    key = gid_number(order_id)
+    return {
+        "refunds": _rows(con, _REFUNDS, [key]),
+        "returns": _rows(
+            con,
+            "SELECT r.return_id, r.name, r.status, r.total_quantity, r.created_at, r.closed_at, f.read_at "
+            "FROM finance_returns r JOIN finance_orders f ON f.order_key = r.order_key "
+            "WHERE r.order_key = ? ORDER BY r.created_at, r.return_id",
+            [key],
+        ),
+        "warehouse_returns": _rows(
+            con,
+            "SELECT return_code, item_code, quantity, reason, condition, reusable, returned_at, site, "
+            "first_seen_at FROM pvx_returns WHERE shopify_order_id = ? ORDER BY returned_at, return_code, item_code",
             [order_id],
         ),
     }

@@ -19,7 +19,7 @@ class OrderNotFoundError(LookupError):
 @dataclass(frozen=True)
 class Moment:
     at: datetime
-    area: str  # shopify | hold | warehouse | despatch | fulfilment | exception
+    area: str  # shopify | hold | warehouse | despatch | fulfilment | refund | return | exception
     what: str
 
 
@@ -108,6 +108,7 @@ def timeline(record: dict[str, Any]) -> list[Moment]:
                     f["tracking_posted_at"], "fulfilment", f"tracking {f.get('tracking_number')} in Shopify"
                 )
             )
+    out += _money_back(record)
     for x in record["exceptions"]:
         owner = current_owner(x["kind"], x["owner"])
         out.append(
@@ -126,3 +127,45 @@ def timeline(record: dict[str, Any]) -> list[Moment]:
                 )
             )
     return sorted(out, key=lambda m: m.at)
+
+
+def _amount(value: Any, currency: str | None) -> str:
+    return f"{value} {currency or ''}".strip()
+
+
+def _money_back(record: dict[str, Any]) -> list[Moment]:
+    """Refunds and returns as the finance flow read them: Shopify's refunds (amount in the customer's
+    currency, and the shop's when it differs), Shopify's returns, and the warehouse's processed returns
+    with their grading (reusable: back on sale through the stock flow; else written off)."""
+    out: list[Moment] = []
+    for r in record.get("refunds", []):
+        amount = _amount(r["p_total_refunded"], r["currency"])
+        if r["shop_currency"] != r["currency"]:
+            amount += f" ({_amount(r['total_refunded'], r['shop_currency'])})"
+        lines = ", ".join(
+            f"{li['quantity']} × {li['sku'] or '(no SKU)'} {li['restock_type']}" for li in r["lines"] or []
+        )
+        what = f"refunded {amount}" + (f": {lines}" if lines else " (no line: shipping or an amount)")
+        what += f"; note: {r['note']}" if r.get("note") else ""
+        out.append(Moment(r["created_at"] or r["read_at"], "refund", what))
+    for r in record.get("returns", []):
+        what = f"Shopify return {r['name'] or r['return_id']} of {r['total_quantity']} unit(s), now {r['status']}"
+        out.append(Moment(r["created_at"] or r["read_at"], "return", what))
+        if r.get("closed_at"):
+            out.append(
+                Moment(r["closed_at"], "return", f"Shopify return {r['name'] or r['return_id']} closed")
+            )
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for r in record.get("warehouse_returns", []):
+        by_code.setdefault(r["return_code"], []).append(r)
+    for code, items in by_code.items():
+        graded = ", ".join(
+            f"{i['quantity']} × {i['item_code']} {i['condition'] or 'ungraded'} "
+            f"({'back on sale' if i['reusable'] else 'written off'})"
+            for i in items
+        )
+        reason = items[0].get("reason")
+        at = items[0]["returned_at"] or items[0]["first_seen_at"]
+        what = f"warehouse processed return {code}: {graded}" + (f"; reason: {reason}" if reason else "")
+        out.append(Moment(at, "return", what))
+    return out
