@@ -1,11 +1,11 @@
 """Every exception kind the product can record: who owns it, what it means, what to do, how it clears.
 
-This is the one list. `docs/runbook.md` is generated from it (`python -m
-sync_pipeline.lib.domain.runbook > docs/runbook.md`, a test fails when they disagree), the ranked
-exception list reads owners and weights from it, and recording a kind that is not here fails
-(`ExceptionRecord` checks it), so a new flow registers its kinds here before it can open one.
+This is the one list. `docs/runbook.md` is generated from it (`sync-pipeline runbook --write`; a
+test fails when they disagree), the ranked exception list reads owners and weights from it, and
+recording a kind that is not here fails (`ExceptionRecord` checks it), so a new flow registers its
+kinds here before it can open one.
 
-To add a kind: add a `KindInfo` to `CATALOGUE` below, regenerate the runbook, commit both.
+To add a kind: add a `KindInfo` to `CATALOGUE` below, run `sync-pipeline runbook --write`, commit both.
 """
 
 from __future__ import annotations

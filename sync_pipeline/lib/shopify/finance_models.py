@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from .models import IdRef, Money, ShopifyModel, _nodes
+from .models import IdRef, Money, ShopifyModel, _nodes, _page
 
 
 class MoneyPair(ShopifyModel):
@@ -121,12 +121,7 @@ class OrderMoney(ShopifyModel):
     @model_validator(mode="before")
     @classmethod
     def _flatten(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("lineItems"), dict):
-            data = dict(data)
-            page = data.pop("lineItems")
-            data["line_items"] = page.get("nodes") or []
-            data["truncated"] = bool((page.get("pageInfo") or {}).get("hasNextPage"))
-        return _nodes(data, "returns", "returns")
+        return _nodes(_page(data, "lineItems", "line_items", truncated="truncated"), "returns", "returns")
 
 
 class SuggestedTransaction(ShopifyModel):

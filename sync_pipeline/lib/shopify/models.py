@@ -18,12 +18,26 @@ class ShopifyModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
-def _nodes(data: Any, key: str, target: str) -> Any:
-    """Turn `{key: {nodes: [...]}}` into `{target: [...]}` before validation."""
+def _page(data: Any, key: str, target: str, truncated: str | None = None, cursor: str | None = None) -> Any:
+    """Turn a connection page `{key: {nodes: [...], pageInfo: {...}}}` into `{target: [...]}` before
+    validation; when named, field `truncated` says whether more pages follow (`hasNextPage`) and
+    field `cursor` holds where the next page starts (`endCursor`)."""
     if isinstance(data, dict) and isinstance(data.get(key), dict):
         data = dict(data)
-        data[target] = data.pop(key).get("nodes") or []
+        page = data.pop(key)
+        info = page.get("pageInfo") or {}
+        data[target] = page.get("nodes") or []
+        if truncated:
+            data[truncated] = bool(info.get("hasNextPage"))
+        if cursor:
+            # Kept only when there is more to read: a complete page is the same however it was read.
+            data[cursor] = info.get("endCursor") if info.get("hasNextPage") else None
     return data
+
+
+def _nodes(data: Any, key: str, target: str) -> Any:
+    """Turn `{key: {nodes: [...]}}` into `{target: [...]}` before validation."""
+    return _page(data, key, target)
 
 
 class Money(ShopifyModel):
@@ -146,15 +160,9 @@ class Order(ShopifyModel):
     @model_validator(mode="before")
     @classmethod
     def _flatten(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("lineItems"), dict):
-            data = dict(data)
-            page = data.pop("lineItems")
-            info = page.get("pageInfo") or {}
-            data["line_items"] = page.get("nodes") or []
-            data["line_items_truncated"] = bool(info.get("hasNextPage"))
-            # Kept only when there is more to read: a complete order is the same however it was read.
-            data["line_items_cursor"] = info.get("endCursor") if info.get("hasNextPage") else None
-        return data
+        return _page(
+            data, "lineItems", "line_items", truncated="line_items_truncated", cursor="line_items_cursor"
+        )
 
     @property
     def customer_tags(self) -> list[str]:
@@ -301,17 +309,16 @@ class OrderFulfilmentState(ShopifyModel):
     @model_validator(mode="before")
     @classmethod
     def _flatten(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("fulfillmentOrders"), dict):
-            page = data["fulfillmentOrders"]
-            lines_cut = any(
-                (fo.get("lineItems") or {}).get("pageInfo", {}).get("hasNextPage")
-                for fo in page.get("nodes") or []
-            )
-            data = {
-                **data,
-                "fulfillmentOrdersTruncated": page.get("pageInfo", {}).get("hasNextPage") or lines_cut,
-            }
-        return _nodes(data, "fulfillmentOrders", "fulfillment_orders")
+        data = _page(
+            data, "fulfillmentOrders", "fulfillment_orders", truncated="fulfillment_orders_truncated"
+        )
+        # Truncated too when a fulfilment order's own first page of line items was not its last.
+        if isinstance(data, dict) and any(
+            isinstance(fo, dict) and _page(fo, "lineItems", "line_items", truncated="cut").get("cut")
+            for fo in data.get("fulfillment_orders") or []
+        ):
+            data = {**data, "fulfillment_orders_truncated": True}
+        return data
 
 
 class InventoryLevel(ShopifyModel):
