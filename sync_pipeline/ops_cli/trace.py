@@ -28,15 +28,16 @@ def main(argv: list[str]) -> int:
         print_json({**record, "timeline": [m.__dict__ for m in moments]})
         return 0
     o = record["order"]
-    print(f"{o['order_name']}  {o['shopify_order_id']}  {o['total_price']} {o['currency'] or ''}"
-          + ("  B2B " + o["b2b_company"] if o.get("b2b_company") else ""))  # fmt: skip
+    # Every field below is someone else's text (a customer's company, a merchant's SKU): all through `cut`.
+    print(f"{cut(o['order_name'], 40)}  {o['shopify_order_id']}  {o['total_price']} {cut(o['currency'], 3)}"
+          + ("  B2B " + cut(o["b2b_company"], 80) if o.get("b2b_company") else ""))  # fmt: skip
     print(f"  state {o['state']}" + (f", despatch {o['despatch_state']}" if o.get("despatch_state") else "")
-          + f"; Peoplevox {o['sales_order_number'] or '—'} status {o['pvx_status'] or '—'}"
+          + f"; Peoplevox {o['sales_order_number'] or '—'} status {cut(o['pvx_status'], 40) or '—'}"
           + ("; change pending" if o["change_pending"] else ""))  # fmt: skip
     if o.get("release_due_at") and o["state"] == "awaiting_release":
         print(f"  release due {o['release_due_at']:%Y-%m-%d %H:%M} UTC")
     for line in record["lines"]:
-        print(f"  line {line['line_id']}: {line['quantity']} × {line['sku'] or '(no SKU)'}")
+        print(f"  line {cut(line['line_id'], 60)}: {line['quantity']} × {cut(line['sku'], 80) or '(no SKU)'}")
     print()
     for m in moments:
         print(f"{m.at:%Y-%m-%d %H:%M:%S}  {m.area:10}  {cut(m.what, 140)}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ import pytest
 from sync_pipeline.cli import main
 from sync_pipeline.lib.flows.orders import state
 from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline.lib.ledger import orders as ledger_orders
+from sync_pipeline.lib.ledger.orders import LineRow
 from sync_pipeline_tests.ops import world
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -119,6 +123,26 @@ def test_trace_shows_refunds_and_returns(data_dir: Path, capsys: pytest.CaptureF
     assert record["refunds"] == record["returns"] == record["warehouse_returns"] == []
 
 
+def test_trace_prints_no_terminal_control_from_any_field(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A B2B company name and a SKU are text someone else typed: neither may move the cursor, retitle
+    the window or clear a person's screen."""
+    ledger = Ledger(data_dir / "ledger.duckdb")
+    hostile = world.order(1009, state.HELD, "10.00", 1, b2b=True)
+    hostile = dataclasses.replace(hostile, snapshot={"b2b_company": "Evil\x1b]0;pwned\x07 Co\x1b[2J"})
+    with ledger.transaction() as con:
+        ledger_orders.upsert(con, [hostile])
+        ledger_orders.replace_lines(
+            con, [world.order_id(1009)],
+            [LineRow(world.order_id(1009), "l1", "TEE\x1b[31m-RED", 1, True, False, Decimal("10.00"), None)],
+        )  # fmt: skip
+    assert main(["trace", "#1009"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out, out
+    assert "B2B Evil]0;pwned Co[2J" in out and "1 × TEE[31m-RED" in out
+
+
 def test_resend_puts_a_refused_order_back_and_refuses_the_rest(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -138,6 +162,8 @@ def test_resend_puts_a_refused_order_back_and_refuses_the_rest(
 WRITER = """
 import sys
 from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline.lib.ledger import orders as ledger_orders
+from sync_pipeline.lib.ledger.orders import LineRow
 from sync_pipeline.lib.ledger.records import ExceptionRecord
 ledger = Ledger(sys.argv[1], busy_timeout=60)
 for i in range(40):
