@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sync_pipeline.lib.flows.ops.run import refresh
+from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.peoplevox import PeoplevoxUnavailable
 from sync_pipeline_tests.domain.factories import T0
 from sync_pipeline_tests.flows.standins.world import World
@@ -254,3 +255,23 @@ def test_webhooks_naming_no_valid_order_are_skipped_not_a_poison_pill(world: Wor
     assert world.ingest_notified() == 1
     assert world.row(oid).state == "cancelled_before_release"
     assert world.ingest_notified() == 0  # the cursor moved past them all
+
+
+def test_a_cancel_whose_run_died_before_sending_it_still_fails_the_error_check(world: World) -> None:
+    """Until the next run, the order is cancelled in Shopify and live in Peoplevox: the ERROR
+    check `cancelled_orders_not_active_in_warehouse` must see it while the cancel is in doubt."""
+    oid = injected(world)
+    world.shop.cancel(oid)
+    world.ingest()
+    world.pvx.before_next_save.append(die)
+    with pytest.raises(RunDied):
+        world.release()
+    assert world.held(oid) == ("New", {"TEE-BLK-M": 1})
+    with world.ledger.transaction() as con:
+        live = ledger_orders.cancelled_but_active_in_warehouse(con, ("Cancelled", "Despatched"))
+    assert [r[0] for r in live] == [oid]
+    world.release()
+    assert world.held(oid) == ("Cancelled", {"TEE-BLK-M": 1})
+    assert world.row(oid).state == "cancelled_in_warehouse"
+    with world.ledger.transaction() as con:
+        assert ledger_orders.cancelled_but_active_in_warehouse(con, ("Cancelled", "Despatched")) == []
