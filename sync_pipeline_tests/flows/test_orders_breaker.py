@@ -32,6 +32,17 @@ def die() -> None:
     raise RunDied
 
 
+def died_after_the_write_ahead(world: World) -> str:
+    """An order due for release whose release run dies after writing it ahead, before SaveData."""
+    oid = world.shop.place([("TEE-BLK-M", 1)])
+    world.ingest()
+    world.tick(world.rules.orders.hold_window_seconds + 1)
+    world.pvx.before_next_save.append(die)
+    with pytest.raises(RunDied):
+        world.release()
+    return oid
+
+
 def agrees(world: World, oid: str) -> None:
     """The ledger's record of what Peoplevox holds is what Peoplevox holds."""
     held = world.held(oid)
@@ -87,12 +98,7 @@ def test_one_orders_change_failing_the_run_does_not_lose_the_change_pushed_befor
 def test_an_injection_that_died_before_sending_is_not_sent_once_shopify_cancelled_it(world: World) -> None:
     """The run dies after the write-ahead, before SaveData; the customer cancels; the next run
     finds nothing in Peoplevox and must not create the cancelled order there."""
-    oid = world.shop.place([("TEE-BLK-M", 1)])
-    world.ingest()
-    world.tick(world.rules.orders.hold_window_seconds + 1)
-    world.pvx.before_next_save.append(die)
-    with pytest.raises(RunDied):
-        world.release()
+    oid = died_after_the_write_ahead(world)
     assert world.row(oid).state == "injecting" and world.pvx.holds() == {}
     world.shop.cancel(oid)
     world.ingest()
@@ -103,12 +109,7 @@ def test_an_injection_that_died_before_sending_is_not_sent_once_shopify_cancelle
 
 
 def test_an_injection_that_died_before_sending_goes_out_as_shopify_has_it_now(world: World) -> None:
-    oid = world.shop.place([("TEE-BLK-M", 1)])
-    world.ingest()
-    world.tick(world.rules.orders.hold_window_seconds + 1)
-    world.pvx.before_next_save.append(die)
-    with pytest.raises(RunDied):
-        world.release()
+    oid = died_after_the_write_ahead(world)
     world.shop.set_quantity(oid, "TEE-BLK-M", 2)
     world.shop.change(oid, shipping_line_title="Express")
     world.ingest()
