@@ -44,10 +44,12 @@ def test_1_a_fully_refunded_order_is_not_released(world: World) -> None:
     [
         ({"shipping_line_title": "Express"}, "ServiceType", "Express"),
         ({"email": "new@example.com"}, "Email", "new@example.com"),
+        # An order moved to another channel (a route change).
+        ({"source_name": "pos"}, "ChannelName", "Retail"),
     ],
 )
 def test_2_a_shipping_method_or_email_change_after_injection_is_pushed(
-    world: World, change: dict[str, str], column: str, value: str
+    world: World, change: dict[str, object], column: str, value: str
 ) -> None:
     oid = injected(world)
     world.shop.change(oid, **change)

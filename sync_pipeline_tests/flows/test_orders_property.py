@@ -6,9 +6,10 @@ emails and shipping methods changed, B2B tags that route to a service the tenant
 refused header), items Peoplevox no longer has (refused rows), item types created after the
 catalogue copy, full refunds with and without restock, cancellations, several changes in one
 second, changes landing while a read pages or while a save is on its way, answers lost after a
-save, whole-request refusals, the floor moving orders on, the warehouse cancelling on its own,
-forged callbacks, a tenant that refuses or ignores cancels, and the ops re-check closing
-exceptions it believes cleared.
+save, release runs killed just before or just after Peoplevox applies a save, whole-request
+refusals, the floor moving orders on, the warehouse cancelling on its own, forged callbacks, a
+tenant that refuses or ignores cancels, and the ops re-check closing exceptions it believes
+cleared.
 
 After every step (`check`), for every order:
 - what Peoplevox holds equals what the ledger says it holds: an accepted injection's recorded
@@ -87,6 +88,8 @@ step = st.one_of(
     st.tuples(st.just("edit_during_read"), order_index),
     st.tuples(st.just("edit_during_save"), order_index),
     st.tuples(st.just("lose_answer"), st.sampled_from(["Sales orders", "Sales order items"])),
+    # A release run killed (SIGKILL) just before or just after Peoplevox applies its next save.
+    st.tuples(st.just("crash"), st.sampled_from(["before_save", "after_save"])),
     st.tuples(st.just("fault"), order_index),
     st.tuples(st.just("floor"), order_index, st.sampled_from(["Allocated", "Picking", "Despatched"])),
     st.tuples(st.just("floor_advances"), st.sampled_from([300, 900])),
@@ -119,7 +122,7 @@ def apply(run: Run, action: tuple) -> None:
     kind, *args = action
     oid = (
         run.pick(args[0])
-        if args and kind not in ("place", "tick", "lose_answer", "floor_advances", "cancels")
+        if args and kind not in ("place", "tick", "lose_answer", "floor_advances", "cancels", "crash")
         else None
     )
     if kind == "place":
@@ -143,6 +146,15 @@ def apply(run: Run, action: tuple) -> None:
         refresh(w.ledger, w.rules.ops, w.now.replace(tzinfo=None), "ops")
     elif kind == "lose_answer":
         pvx.lose_answers[args[0]] = 1
+    elif kind == "crash":
+        hooks = pvx.before_next_save if args[0] == "before_save" else pvx.after_next_save
+        hooks.append(_killed)
+        try:
+            w.release()
+        except RunKilled:
+            pass
+        finally:
+            hooks[:] = [h for h in hooks if h is not _killed]  # no save: nothing was killed
     elif kind == "floor_advances":
         pvx.warehouse.advance(args[0])
     elif kind == "item_type_created":
@@ -197,6 +209,14 @@ def apply(run: Run, action: tuple) -> None:
         elif kind == "forged_callback" and number:
             params = {"number": number, "modified": "2026-10-01T09:30:00", "status": args[1]}
             w.inbox.write("peoplevox", {"event": "SalesOrderStatusChanges", "params": params})
+
+
+class RunKilled(BaseException):
+    """The run dies here: nothing after this point runs (not an Exception, so nothing catches it)."""
+
+
+def _killed() -> None:
+    raise RunKilled
 
 
 def check(run: Run, final: bool = False) -> None:
@@ -339,6 +359,7 @@ def drain(run: Run) -> None:
     w = run.world
     w.shop.during_next_read.clear()
     w.pvx.before_next_save.clear()
+    w.pvx.after_next_save.clear()
     w.pvx.fault_numbers.clear()
     w.pvx.lose_answers.clear()
     # Past the settling time first: a read in the same virtual second as a change is unsettled and
@@ -383,6 +404,9 @@ ALWAYS = [
         ("edit_during_save", 0),  # the customer edits again while that change is being pushed
         ("quantity", 0, "TEE-BLK-M", 3),
         ("email", 0),
+        ("ingest",),
+        ("crash", "after_save"),  # Peoplevox applies the change; the ledger never hears of it
+        ("floor", 0, "Allocated"),  # and the floor moves past the cut-off before the next run
         ("b2b", 1, False),
         ("cycle",),
         ("quantity", 0, "TEE-BLK-M", 1),

@@ -207,9 +207,10 @@ def test_a_change_to_an_order_still_being_sent_waits_until_peoplevox_confirms_it
     assert stack.pvx.state().counters.save_rows == saves  # nothing planned against an unconfirmed order
     assert _row(stack, placed["id"]).change_pending  # and the change is not forgotten
 
-    # The next run confirms the injection, then pushes the change.
+    # The next run records what Peoplevox holds (the header; its items, an older version, are not
+    # completed), then pushes the change against that.
     final = release(stack.source, stack.warehouse, stack.ledger, stack.rules, "test", _now())
-    assert final.in_doubt_resolved == {"items_completed": 1}
+    assert final.in_doubt_resolved == {"found_in_peoplevox": 1}
     assert final.changes == {"update": 1}, final.summary
     assert _lines(stack) == {number: {"TEE-BLK-M": 3}}
     assert not _row(stack, placed["id"]).change_pending

@@ -77,6 +77,26 @@ def mark(
     )
 
 
+def mark_change_sending(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> None:
+    """Before pushing a change to accepted sales orders: `sending` until its answer is recorded
+    (header and items stay what Peoplevox held before, for the look-up to compare against).
+    Acceptance time and attempts are the injection's and stay as they were."""
+    wanted = [[n] for n in dict.fromkeys(numbers)]
+    if wanted:
+        con.executemany(
+            "UPDATE pvx_injections SET state = 'sending' WHERE sales_order_number = ? AND state = 'accepted'",
+            wanted,
+        )
+
+
+def mark_change_answered(con: duckdb.DuckDBPyConnection, sales_order_number: str) -> None:
+    """A change's answer is recorded: back to `accepted` (its acceptance time unchanged)."""
+    con.execute(
+        "UPDATE pvx_injections SET state = 'accepted' WHERE sales_order_number = ? AND state = 'sending'",
+        [sales_order_number],
+    )
+
+
 def set_record(
     con: duckdb.DuckDBPyConnection,
     sales_order_number: str,

@@ -205,12 +205,16 @@ def stale_paid_orders(
 def cancelled_but_active_in_warehouse(
     con: duckdb.DuckDBPyConnection, inactive_statuses: Sequence[str]
 ) -> list[tuple[str, str, str, str]]:
-    """(order id, name, sales order number, Peoplevox status) cancelled in Shopify, still live in Peoplevox."""
+    """(order id, name, sales order number, Peoplevox status) cancelled in Shopify, still live in Peoplevox.
+
+    Accepted once (`confirmed_at`) counts even while a change to it is in doubt (`sending`): a
+    run that died before its cancel reached Peoplevox must not hide the order from the check."""
     placeholders = ", ".join("?" for _ in inactive_statuses)
     return con.execute(
         "SELECT o.shopify_order_id, o.order_name, o.sales_order_number, coalesce(o.pvx_status, 'unknown') "
         "FROM orders o JOIN pvx_injections i ON i.sales_order_number = o.sales_order_number "
-        f"WHERE o.cancelled_at IS NOT NULL AND i.state = 'accepted' "
+        "WHERE o.cancelled_at IS NOT NULL "
+        "AND (i.state = 'accepted' OR (i.state = 'sending' AND i.confirmed_at IS NOT NULL)) "
         f"AND coalesce(o.pvx_status, '') NOT IN ({placeholders}) ORDER BY o.cancelled_at",
         list(inactive_statuses),
     ).fetchall()

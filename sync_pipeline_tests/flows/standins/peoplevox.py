@@ -65,6 +65,9 @@ class InMemoryPeoplevoxClient:
                 template, len(dicts), [RowResult(d, d["SalesOrderNumber"], True) for d in dicts]
             )
         answer = self.service.save_data({"TemplateName": template, "CsvData": csv_data, "Action": action})
+        hooks, owner.after_next_save = owner.after_next_save, []
+        for hook in hooks:
+            hook()  # applied, and the caller dies (or waits) before it hears the answer
         if owner.instant_allocation:
             owner.warehouse.settings.allocation_delay = 0
             owner.warehouse.advance(0)
@@ -143,6 +146,7 @@ class InMemoryPeoplevox(PeoplevoxWarehouse):
         self.ignore_cancel = False
         self.save_calls = 0
         self.before_next_save: list[Callable[[], None]] = []
+        self.after_next_save: list[Callable[[], None]] = []
         # Allocate as soon as an order has lines (a faster floor than the sandbox's 300 s).
         self.instant_allocation = False
         super().__init__(InMemoryPeoplevoxClient(self))  # type: ignore[arg-type]

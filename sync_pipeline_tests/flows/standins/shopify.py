@@ -10,6 +10,7 @@ every change sends an `orders/updated` webhook to the inbox unless webhooks are 
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -137,8 +138,21 @@ class InMemoryShopify:
         )
 
     def orders_by_ids(self, ids: Sequence[str]) -> dict[str, ShopOrder]:
+        _check_ids(ids)
         self.reads_by_id += len(ids)
         return {i: self.orders[i] for i in ids if i in self.orders}
 
     def order_versions(self, ids: Sequence[str]) -> dict[str, datetime]:
+        _check_ids(ids)
         return {i: self.orders[i].updated_at for i in ids if i in self.orders}
+
+
+_ORDER_GID = re.compile(r"gid://shopify/Order/[0-9]+")
+
+
+def _check_ids(ids: Sequence[str]) -> None:
+    """`nodes(ids:)` answers null for an id it does not hold, but refuses the whole query for an
+    id that is no global id at all (as the sandbox does: "Invalid global id")."""
+    for i in ids:
+        if not _ORDER_GID.fullmatch(i):
+            raise ValueError(f"OrdersByIds: Invalid global id {i!r}")

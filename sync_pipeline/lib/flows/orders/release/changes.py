@@ -129,9 +129,16 @@ def push_changes(
         status = statuses.get(number)
         plan = plan_change(before, outcomes[oid], status, rules.orders.cutoff_status)
         report.changes[plan.action.value] += 1
-        change = Change(oid, number, order, before, outcomes[oid], plan, status)
+        changes.append(Change(oid, number, order, before, outcomes[oid], plan, status))
+    # Write-ahead, as for an injection: a run that dies (or fails on another order) after
+    # Peoplevox applied a change but before `_record` leaves `sending`, and the next run reads
+    # the order back (resolve_in_doubt) instead of planning from what it held before.
+    writes = [c.number for c in changes if c.plan.action in (ChangeAction.CANCEL, ChangeAction.UPDATE)]
+    if writes:
+        with ledger.transaction() as con:
+            ledger_injections.mark_change_sending(con, writes)
+    for change in changes:
         _push(change, warehouse)
-        changes.append(change)
     cancels = [c for c in changes if c.plan.action is ChangeAction.CANCEL and c.results and c.results[0].ok]
     for chunk in batches(cancels, 100):
         found = warehouse.find_sales_orders([c.number for c in chunk], with_items=False)
@@ -194,6 +201,7 @@ def _record(changes: list[Change], ledger: Ledger, actor: str, report: ReleaseRe
                 report.outcome_unknown += 1
                 continue
             row = rows[change.oid]
+            ledger_injections.mark_change_answered(con, change.number)
             problems = _record_one(con, change, row, actor, events)
             opened = ledger_exceptions.open_or_touch(con, problems)
             report.exceptions_opened += opened
