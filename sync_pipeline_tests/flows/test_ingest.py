@@ -17,11 +17,12 @@ from sync_pipeline.lib.domain.config import BusinessRules, load_business_rules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.orders import state
 from sync_pipeline.lib.flows.orders.ingest import CHUNK, CURSOR, CURSOR_OVERLAP, ingest
-from sync_pipeline.lib.flows.orders.ports import OrdersSource
+from sync_pipeline.lib.flows.orders.ports import ListedOrder, OrdersSource
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline_tests.domain.factories import GOOD_ADDRESS, T0, make_line, make_order
+from sync_pipeline_tests.flows.standins.shopify import listed
 
 RULES: BusinessRules = load_business_rules(Path(__file__).resolve().parents[2] / "data" / "config")
 NOW = T0 + timedelta(hours=1)
@@ -45,6 +46,9 @@ class FakeShopify:
         found = sorted((o for o in self.orders.values() if o.updated_at >= since), key=lambda o: o.updated_at)
         yield from found
         yield from self.extra
+
+    def order_changes_since(self, since: datetime) -> Iterator[ListedOrder]:
+        return map(listed, self.orders_updated_since(since))
 
     def orders_created_between(self, start: datetime, end: datetime) -> Iterator[ShopOrder]:
         self.reads.append(("created_between", start, end))
@@ -126,7 +130,8 @@ def test_reingesting_the_same_orders_writes_nothing(ledger: Ledger) -> None:
     written = all_events(ledger)
     before = rows(ledger, 1, 2, 3)
     again = ingest(shop, ledger, RULES, ACTOR, NOW + timedelta(minutes=5))
-    assert (again.orders_read, again.orders_changed) == (3, 0)
+    # Listed, and not read in full: the ledger holds each at its listed version, read long after.
+    assert (again.orders_listed, again.orders_read, again.orders_changed) == (3, 0, 0)
     assert not again.events and not again.states
     assert all_events(ledger) == written
     assert rows(ledger, 1, 2, 3) == before
@@ -271,14 +276,18 @@ def test_edit_of_a_held_order_releases_it_and_resolves_its_exceptions(ledger: Le
 
 
 def test_same_order_twice_in_one_read_keeps_the_newer_version(ledger: Ledger) -> None:
-    """A poll by updated_at can serve an order edited mid-read twice (old page and new page)."""
-    shop = FakeShopify(order(1, lines=(make_line("1", "TEE-BLK-M", 2),)), order(2))
-    shop.extra = [order(1, lines=(make_line("1", "TEE-BLK-M", 1),), updated_at=T0 + timedelta(minutes=9))]
+    """A listing by updated_at can serve an order edited mid-read twice (old page and new page):
+    it is read in full once, as Shopify has it now."""
+    shop = FakeShopify(
+        order(1, lines=(make_line("1", "TEE-BLK-M", 1),), updated_at=T0 + timedelta(minutes=9))
+    )
+    shop.put(order(2))
+    shop.extra = [order(1, lines=(make_line("1", "TEE-BLK-M", 2),))]  # the stale copy, served again
     report = ingest(shop, ledger, RULES, ACTOR, NOW)
-    assert report.orders_read == 3
+    assert (report.orders_listed, report.orders_read) == (3, 2)
     row = rows(ledger, 1)[1]
     assert row.snapshot is not None and row.snapshot["lines"][0]["quantity"] == 1
-    assert kinds_for(ledger, 1) == ["seen", "paid", "state_changed", "lines_changed"]
+    assert kinds_for(ledger, 1) == ["seen", "paid", "state_changed"]
     with ledger.transaction() as con:
         lines = con.execute(
             "SELECT quantity FROM order_lines WHERE shopify_order_id = ?", [row.shopify_order_id]
@@ -297,7 +306,7 @@ def test_naive_updated_at_is_read_as_utc(ledger: Ledger) -> None:
 
 def test_fake_source_satisfies_the_port() -> None:
     source: OrdersSource = FakeShopify()
-    assert list(source.orders_updated_since(T0)) == []
+    assert list(source.order_changes_since(T0)) == []
 
 
 edits = st.fixed_dictionaries(
@@ -355,7 +364,7 @@ def test_with_the_budget_spent_ingest_still_gets_past_a_full_page_inside_the_ove
 
     report = ingest(shop, ledger, RULES, ACTOR, NOW, max_seconds=0.0)
     assert shop.reads[-1] == ("updated_since", stored - CURSOR_OVERLAP)
-    assert report.orders_read > CHUNK  # read through the whole page of old orders…
+    assert report.orders_listed > CHUNK  # listed through the whole page of old orders…
     assert len(rows(ledger, 301, 302, 303)) == 3  # …to the new ones, which are recorded
     assert datetime.fromisoformat(str(ledger.get_cursor(CURSOR))) == stored + timedelta(seconds=3)
 

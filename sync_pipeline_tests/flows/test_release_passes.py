@@ -19,13 +19,16 @@ RULES = load_business_rules(Path(__file__).resolve().parents[2] / "data" / "conf
 
 
 class DeletedEverywhere(FakeShopify):
-    """Answers the incremental read, then forgets every order (deleted in Shopify)."""
+    """Answers the incremental read (its listing and the full read after it), then forgets every
+    order (deleted in Shopify)."""
+
+    deleted = False
 
     def order_versions(self, ids: Sequence[str]) -> dict[str, datetime]:
         return {}
 
     def orders_by_ids(self, ids: Sequence[str]) -> dict[str, ShopOrder]:
-        return {}
+        return {} if self.deleted else super().orders_by_ids(ids)
 
 
 class UntouchedWarehouse:
@@ -38,6 +41,7 @@ def test_orders_deleted_in_shopify_are_set_aside(tmp_path: Path) -> None:
     shop = DeletedEverywhere(make_order(id="gid://shopify/Order/7"))
     now = T0 + timedelta(hours=2)
     ingest(shop, ledger, RULES, "test", now)
+    shop.deleted = True
     report = release(shop, UntouchedWarehouse(), ledger, RULES, "test", now, max_seconds=5)  # type: ignore[arg-type]
     assert report.not_for_warehouse == 1
     with ledger.transaction() as con:

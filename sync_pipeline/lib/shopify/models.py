@@ -77,6 +77,26 @@ class IdRef(ShopifyModel):
     id: str
 
 
+class OrderVersionRef(ShopifyModel):
+    """An order's id and its `updatedAt` as an answer reported it."""
+
+    id: str
+    updated_at: datetime
+
+
+class OrderChange(ShopifyModel):
+    """One row of the cheap change listing: the order's version and the scalars that cost nothing."""
+
+    id: str
+    updated_at: datetime
+    cancelled_at: datetime | None = None
+    display_financial_status: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    current_subtotal_line_items_quantity: int | None = None
+
+
 class VariantRef(ShopifyModel):
     id: str
     sku: str | None = None
@@ -271,6 +291,8 @@ class Fulfillment(ShopifyModel):
     name: str
     status: str
     tracking_info: list[TrackingInfo] = Field(default_factory=list)
+    # The order right after this fulfilment (fulfillmentCreate's answer selects it).
+    order: OrderVersionRef | None = None
 
 
 class FulfillmentLineItem(ShopifyModel):
@@ -301,6 +323,7 @@ class OrderFulfilmentState(ShopifyModel):
     """An order's fulfilment orders as they stand, read just before fulfilling."""
 
     id: str
+    updated_at: datetime | None = None
     cancelled_at: datetime | None = None
     display_fulfillment_status: str | None = None
     fulfillment_orders: list[FulfillmentOrder] = Field(default_factory=list)

@@ -131,6 +131,7 @@ SERVED: dict[str, list[str]] = {
         "fullyPaid",
         "test",
         "edited",
+        "currentSubtotalLineItemsQuantity",
         "email",
         "phone",
         "note",

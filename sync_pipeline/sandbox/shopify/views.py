@@ -330,6 +330,8 @@ class OrderView(OrderMoney):
         self.fullyPaid = order.financial_status == "PAID"
         self.test = order.test
         self.edited = order.edited
+        # Every line's current quantity (after edits, refunds and removals); no tip lines here.
+        self.currentSubtotalLineItemsQuantity = sum(li.current_quantity for li in order.line_items)
         self.email = order.email
         self.phone = order.phone
         self.note = order.note

@@ -18,8 +18,23 @@ from decimal import Decimal
 from typing import Any
 
 from sync_pipeline.lib.domain.models import ShopLine, ShopOrder
+from sync_pipeline.lib.flows.orders.ports import ListedOrder
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline_tests.domain.factories import GOOD_ADDRESS
+
+
+def listed(order: ShopOrder) -> ListedOrder:
+    """What Shopify's cheap change listing shows of an order (see `lib/flows/orders/changes.py`)."""
+    return ListedOrder(
+        id=order.id,
+        updated_at=order.updated_at,
+        cancelled_at=order.cancelled_at,
+        financial_status=order.financial_status,
+        email=order.email,
+        phone=order.phone,
+        tags=frozenset(order.tags),
+        line_units=sum(line.quantity for line in order.lines),
+    )
 
 
 class InMemoryShopify:
@@ -111,8 +126,8 @@ class InMemoryShopify:
         )
         return self.change(oid, "orders/updated", financial_status="REFUNDED", lines=lines)
 
-    # -- the OrdersSource port ----------------------------------------------------------------
-    def orders_updated_since(self, since: datetime) -> Iterator[ShopOrder]:
+    # -- the OrdersSource port (a search read: oldest update first, paged by (updatedAt, id)) --
+    def _search(self, since: datetime) -> Iterator[ShopOrder]:
         interleaved, self.during_next_read = self.during_next_read, []
         cursor: tuple[datetime, str] | None = None
         while True:
@@ -131,6 +146,10 @@ class InMemoryShopify:
             for change in interleaved:
                 change()
             interleaved = []
+
+    def order_changes_since(self, since: datetime) -> Iterator[ListedOrder]:
+        # The same search, listing only what Shopify's cheap listing carries.
+        return map(listed, self._search(since))
 
     def orders_created_between(self, start: datetime, end: datetime) -> Iterator[ShopOrder]:
         yield from sorted(

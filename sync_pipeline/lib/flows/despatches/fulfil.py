@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import duckdb
 
@@ -18,6 +19,7 @@ from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.plan import Decision, plan_order
 from sync_pipeline.lib.flows.despatches.ports import (
+    CreatedFulfilment,
     FulfilmentOutcomeUnknownError,
     FulfilmentRefusedError,
     Storefront,
@@ -25,7 +27,8 @@ from sync_pipeline.lib.flows.despatches.ports import (
 from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.flows.despatches.send import send_grouped
-from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
+from sync_pipeline.lib.flows.orders.observed import SETTLE
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, own_versions, utcnow
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -44,6 +47,9 @@ class _Sent:
     decision: Decision
     order_id: str
     intent: FulfilmentIntent
+    # The order's updatedAt in the read this send was planned from: if the ledger held that
+    # version in full, the version our fulfilment produces is ours alone (`own_versions`).
+    version_before: datetime | None = None
 
 
 def _placed_lines(decision: Decision, fo_line_owner: dict[str, str]) -> dict[str, int]:
@@ -95,7 +101,8 @@ def fulfil_open_packages(
                 {f.fo_line_id: f.line_id for f in (shopify[oid].fo_lines if oid in shopify else ())}
             )
         report.orders_planned += len(plans)
-        to_send = _write_ahead(ledger, plans, owners, rules, actor, report)
+        versions = {oid: state.version for oid, state in shopify.items()}
+        to_send = _write_ahead(ledger, plans, owners, versions, rules, actor, report)
         send_grouped(
             to_send,
             lambda s: s.order_id,
@@ -109,6 +116,7 @@ def _write_ahead(
     ledger: Ledger,
     plans: dict[str, list[Decision]],
     owners: dict[str, str],
+    versions: dict[str, datetime | None],
     rules: BusinessRules,
     actor: str,
     report: FulfilReport,
@@ -127,7 +135,7 @@ def _write_ahead(
                         d.package_number, oid, d.location_id, d.request, _placed_lines(d, owners),
                         t.number if t else None, t.company if t else None, t.url if t else None, notify,
                     )  # fmt: skip
-                    sends.append(_Sent(d, oid, intent))
+                    sends.append(_Sent(d, oid, intent, versions.get(oid)))
                     # Accounted units go on the package now; a lookup that finds nothing clears them.
                     ledger_despatches.set_state(
                         con, d.package_number, states.FULFILLING, d.reason, d.line_quantities
@@ -156,7 +164,7 @@ def _write_ahead(
 @dataclass(frozen=True)
 class _Result:
     sent: _Sent
-    fulfilment: tuple[str, str] | None = None
+    fulfilment: CreatedFulfilment | None = None
     refused: str | None = None
     unknown: bool = False
 
@@ -186,10 +194,13 @@ def _record(
 ) -> None:
     with ledger.transaction() as con:
         events, problems = [], []
+        ours: list[tuple[str, datetime, datetime]] = []
         for r in results:
             d, i = r.sent.decision, r.sent.intent
             if r.fulfilment is not None:
-                fid, name = r.fulfilment
+                fid, name = r.fulfilment.id, r.fulfilment.name
+                if r.sent.version_before and r.fulfilment.order_version:
+                    ours.append((r.sent.order_id, r.sent.version_before, r.fulfilment.order_version))
                 ledger_fulfilments.mark_created(con, d.package_number, fid, name, i.tracking_number)
                 settle(con, d.package_number, states.FULFILLED, f"fulfilled as {name}", d.line_quantities)
                 if i.tracking_number:
@@ -223,4 +234,6 @@ def _record(
                 report.outcome_unknown += 1  # stays `sending`: the next run looks it up first
         report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
         ledger_events.append(con, events)
+        # So the orders ingest does not read in full an order only this fulfilment changed.
+        own_versions.record(con, ours, SETTLE)
         _refresh(con, list(dict.fromkeys(r.sent.order_id for r in results)), rules, actor, report)

@@ -20,6 +20,7 @@ from sync_pipeline.lib.domain.config import BusinessRules, WithoutTracking
 from sync_pipeline.lib.domain.fulfilment import (
     ALREADY_FULFILLED,
     ON_HOLD,
+    OTHER_LOCATION,
     FulfilmentOrderLine,
     LineNeed,
     allocate,
@@ -204,11 +205,21 @@ def _plan_package(
         what = ", ".join(
             f"{names.get(line, line)} ({why.replace('_', ' ')})" for line, why in blocking.items()
         )
+        split = OTHER_LOCATION in blocking.values()
+        fix = (
+            "Shopify fulfils one location per fulfilment: move that fulfilment order to the location of "
+            "the rest of the package (or fulfil it by hand)"
+            if split
+            else "release or reopen the fulfilment order, or fulfil it by hand"
+        )
         exceptions.append(
-            _exception(kind, f"{order.name}: package {number} cannot be fulfilled in Shopify: {what}; release or "
-                       "reopen the fulfilment order, or fulfil it by hand", order, p)
+            _exception(kind, f"{order.name}: package {number} cannot be fulfilled in Shopify: {what}; {fix}",
+                       order, p)
         )  # fmt: skip
-        if placed.empty or kind == "fulfillment_on_hold":
+        # A package split over two locations waits whole: part of it now would be a second shipping
+        # email later, and the parcel is one parcel. (Moving the fulfilment order ourselves with
+        # fulfillmentOrderMove is not built yet.)
+        if placed.empty or kind == "fulfillment_on_hold" or split:
             return Decision(number, states.BLOCKED, kind, exceptions=exceptions)
     if placed.empty:
         return Decision(

@@ -59,6 +59,14 @@ class OrderFulfilments:
     order_id: str
     cancelled: bool
     fo_lines: tuple[FulfilmentOrderLine, ...]
+    version: datetime | None = None  # the order's updatedAt when this was read
+
+
+@dataclass(frozen=True)
+class CreatedFulfilment:
+    id: str
+    name: str
+    order_version: datetime | None  # the order's updatedAt right after it (Shopify's answer)
 
 
 @dataclass(frozen=True)
@@ -83,8 +91,8 @@ class Storefront(Protocol):
 
     def create_fulfilment(
         self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
-    ) -> tuple[str, str]:
-        """Create one fulfilment; returns Shopify's (id, name)."""
+    ) -> CreatedFulfilment:
+        """Create one fulfilment."""
         ...
 
     def fulfilments_of(self, order_id: str) -> list[ExistingFulfilment]: ...

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sync_pipeline.lib.domain.fulfilment import FulfilmentOrderLine
 from sync_pipeline.lib.domain.tracking import Tracking
 from sync_pipeline.lib.flows.despatches.ports import (
+    CreatedFulfilment,
     ExistingFulfilment,
     FulfilmentOutcomeUnknownError,
     FulfilmentRefusedError,
@@ -44,12 +45,12 @@ class ShopifyStorefront:
                 for fo in state.fulfillment_orders
                 for item in fo.line_items
             )
-            found[oid] = OrderFulfilments(oid, state.cancelled_at is not None, lines)
+            found[oid] = OrderFulfilments(oid, state.cancelled_at is not None, lines, state.updated_at)
         return found
 
     def create_fulfilment(
         self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
-    ) -> tuple[str, str]:
+    ) -> CreatedFulfilment:
         info = _tracking_info(tracking) if tracking and (tracking.number or tracking.company) else None
         try:
             made = self.client.create_fulfillment(request, tracking=info, notify_customer=notify_customer)
@@ -57,7 +58,7 @@ class ShopifyStorefront:
             raise FulfilmentRefusedError("; ".join(e.message for e in error.errors)) from error
         except ShopifyOutcomeUnknown as error:
             raise FulfilmentOutcomeUnknownError(str(error)) from error
-        return made.id, made.name
+        return CreatedFulfilment(made.id, made.name, made.order.updated_at if made.order else None)
 
     def fulfilments_of(self, order_id: str) -> list[ExistingFulfilment]:
         return [

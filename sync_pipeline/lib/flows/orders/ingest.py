@@ -18,12 +18,12 @@ from itertools import islice
 
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
-from sync_pipeline.lib.flows.orders import state
+from sync_pipeline.lib.flows.orders import changes, state
 from sync_pipeline.lib.flows.orders.observed import Recorded, record_orders, settled
 from sync_pipeline.lib.flows.orders.ports import OrdersSource
 from sync_pipeline.lib.flows.orders.records import aware
 from sync_pipeline.lib.inbox import Inbox
-from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline.lib.ledger import Ledger, own_versions
 from sync_pipeline.lib.ledger import orders as ledger_orders
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,10 @@ MAX_SECONDS_PER_RUN = 90.0
 
 @dataclass
 class IngestReport:
-    orders_read: int = 0
+    orders_read: int = 0  # read in full (and recorded)
     orders_changed: int = 0
+    orders_listed: int = 0  # listed as changed (the poll's cheap listing, or a backfill's read)
+    orders_only_ours: int = 0  # listed, but changed only by our own fulfilment: not read again
     events: Counter[str] = field(default_factory=Counter)
     states: Counter[str] = field(default_factory=Counter)
     cursor: str | None = None
@@ -76,53 +78,99 @@ def ingest(
     The report says `caught_up=False` and the sensor launches the next batch straight away.
     """
     report = IngestReport()
+    stored = ledger.get_cursor(CURSOR)
+    report.cursor = stored
+    if window is not None:
+        _record_window(source.orders_created_between(*window), ledger, rules, actor, now, report)
+    else:
+        since = datetime.fromisoformat(stored) - CURSOR_OVERLAP if stored else now - initial_lookback
+        _poll(source, since, stored, ledger, rules, actor, now, report, max_changed_orders, max_seconds)
+    # A backfill leaves the cursor alone, so it reports the stored one, not the window's newest.
+    summarize(ledger, report)
+    return report
+
+
+def _record_window(
+    orders: Iterable[ShopOrder], ledger: Ledger, rules: BusinessRules, actor: str, now: datetime,
+    report: IngestReport,
+) -> None:  # fmt: skip
+    """A backfill reads the window's orders in full and re-reconciles each; the cursor stays."""
+    iterator = iter(orders)
+    while chunk := list(islice(iterator, CHUNK)):
+        report.orders_listed += len(chunk)
+        report.add(record_orders(ledger, chunk, rules, actor, now, read_at=now))
+
+
+def _poll(
+    source: OrdersSource,
+    since: datetime,
+    stored: str | None,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    now: datetime,
+    report: IngestReport,
+    max_changed_orders: int,
+    max_seconds: float,
+) -> None:
+    """List the orders changed since `since` cheaply, read in full those the ledger does not hold
+    already (`changes.read_in_full`), record them, and move the cursor after each chunk."""
     started = time.monotonic()
 
     def moment() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
 
-    stored = ledger.get_cursor(CURSOR)
-    if window is not None:
-        orders: Iterable[ShopOrder] = source.orders_created_between(*window)
-    else:
-        since = datetime.fromisoformat(stored) - CURSOR_OVERLAP if stored else now - initial_lookback
-        orders = source.orders_updated_since(since)
     newest: datetime | None = None
     unsettled: datetime | None = None
-    report.cursor = stored
-    iterator = iter(orders)
+    iterator = iter(source.order_changes_since(since))
     # A page fetched while one chunk was gathered may feed the next: the earliest moment any
-    # order of a chunk can have been read is when the chunk before it began to be gathered.
+    # order of a chunk can have been listed is when the chunk before it began to be gathered.
     earlier_start = this_start = now
     while chunk := list(islice(iterator, CHUNK)):
-        recorded = record_orders(ledger, chunk, rules, actor, now, read_at=earlier_start)
+        listed_at = earlier_start
         earlier_start, this_start = this_start, moment()
-        report.add(recorded)
-        newest = max([newest or aware(chunk[0].updated_at), *(aware(o.updated_at) for o in chunk)])  # type: ignore[type-var]
-        if window is None and newest is not None:
+        ids = [c.id for c in chunk]
+        with ledger.transaction() as con:
+            known = ledger_orders.get_many(con, ids)
+            ours = own_versions.of(con, ids)
+        stale = list(
+            dict.fromkeys(c.id for c in chunk if changes.read_in_full(c, known.get(c.id), ours.get(c.id)))
+        )
+        report.orders_listed += len(chunk)
+        for c in chunk:
+            if c.id not in stale and changes.only_ours(c, known.get(c.id), ours.get(c.id)):
+                report.orders_only_ours += 1
+                # The listing was too soon to rule out a second change in that second: keep it in
+                # the next poll's overlap, so its free fields are compared once the second is over.
+                if not settled(c.updated_at, listed_at):
+                    version = aware(c.updated_at)
+                    unsettled = version if unsettled is None else min(unsettled, version)  # type: ignore[type-var]
+        if stale:
+            fresh = source.orders_by_ids(stale)
+            # The listing's lower bound serves the full read too: earlier is always safe (a read
+            # counts as settled later, never sooner), and a first chunk reads as of `now` exactly.
+            recorded = record_orders(ledger, list(fresh.values()), rules, actor, now, read_at=listed_at)
+            report.add(recorded)
             if recorded.oldest_unsettled is not None:
                 unsettled = min(unsettled or recorded.oldest_unsettled, recorded.oldest_unsettled)
-            # Never so far past a version read within its own second that the next poll's overlap
-            # misses it: a second change in that second keeps the same updatedAt.
-            cursor = newest if unsettled is None else min(newest, unsettled + CURSOR_OVERLAP)
-            # Never back: the first chunks re-read the overlap before the stored cursor. (An
-            # unsettled version read here is at most the overlap before it, so it stays covered.)
-            if stored is not None:
-                cursor = max(cursor, datetime.fromisoformat(stored))
-            # Advance after each chunk is committed: a crash re-reads at most one chunk.
-            if cursor.isoformat() != report.cursor:
-                report.cursor = cursor.isoformat()
-                ledger.set_cursor(CURSOR, report.cursor)
-            progressed = stored is None or cursor > datetime.fromisoformat(stored)
-            over_budget = (
-                report.orders_changed >= max_changed_orders or time.monotonic() - started >= max_seconds
-            )
-            if progressed and over_budget:
-                report.caught_up = False
-                break
-    # A backfill leaves the cursor alone, so it reports the stored one, not the window's newest.
-    summarize(ledger, report)
-    return report
+        newest = max([newest or aware(chunk[0].updated_at), *(aware(c.updated_at) for c in chunk)])  # type: ignore[type-var]
+        assert newest is not None
+        # Never so far past a version read within its own second that the next poll's overlap
+        # misses it: a second change in that second keeps the same updatedAt.
+        cursor = newest if unsettled is None else min(newest, unsettled + CURSOR_OVERLAP)
+        # Never back: the first chunks re-read the overlap before the stored cursor. (An
+        # unsettled version read here is at most the overlap before it, so it stays covered.)
+        if stored is not None:
+            cursor = max(cursor, datetime.fromisoformat(stored))
+        # Advance after each chunk is committed: a crash re-reads at most one chunk.
+        if cursor.isoformat() != report.cursor:
+            report.cursor = cursor.isoformat()
+            ledger.set_cursor(CURSOR, report.cursor)
+        progressed = stored is None or cursor > datetime.fromisoformat(stored)
+        over_budget = report.orders_changed >= max_changed_orders or time.monotonic() - started >= max_seconds
+        if progressed and over_budget:
+            report.caught_up = False
+            return
 
 
 def summarize(ledger: Ledger, report: IngestReport) -> None:
@@ -164,7 +212,8 @@ def ingest_notified(
         notified[order_id] = max(moment, notified.get(order_id, moment))
     with ledger.transaction() as con:
         known = ledger_orders.get_many(con, notified)
-    behind = [oid for oid, moment in notified.items() if _behind(known.get(oid), moment)]
+        ours = own_versions.of(con, notified)
+    behind = [oid for oid, moment in notified.items() if _behind(known.get(oid), moment, ours.get(oid))]
     report, started = IngestReport(), time.monotonic()
     for start in range(0, len(behind), CHUNK):
         read_at = now + timedelta(seconds=time.monotonic() - started)
@@ -175,11 +224,20 @@ def ingest_notified(
     return len(behind)
 
 
-def _behind(row: ledger_orders.OrderRow | None, notified_version: datetime) -> bool:
+def _behind(
+    row: ledger_orders.OrderRow | None, notified_version: datetime, own_version: datetime | None = None
+) -> bool:
     """The ledger may not hold the version a webhook named: unknown, older, or the same second
-    read before that second was over (a second change in it keeps the same updatedAt)."""
+    read before that second was over (a second change in it keeps the same updatedAt). The
+    version our own fulfilment produced is left to the poll, which compares its free fields."""
     if row is None or row.shopify_updated_at is None:
         return True
+    if (
+        own_version is not None
+        and aware(own_version) == aware(notified_version)
+        and changes.held_version(row)
+    ):
+        return False
     held = aware(row.shopify_updated_at)
     if held < notified_version:  # type: ignore[operator]
         return True

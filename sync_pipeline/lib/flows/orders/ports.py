@@ -15,9 +15,24 @@ from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.domain.sales_order import SalesOrderHeader, SalesOrderItem
 
 
+@dataclass(frozen=True)
+class ListedOrder:
+    """An order as the cheap change listing shows it: its version and a few fields that cost
+    nothing to list (see `changes.py`), never enough to record it."""
+
+    id: str
+    updated_at: datetime
+    cancelled_at: datetime | None
+    financial_status: str | None
+    email: str | None
+    phone: str | None
+    tags: frozenset[str]
+    line_units: int | None  # the sum of the lines' current quantities
+
+
 class OrdersSource(Protocol):
-    def orders_updated_since(self, since: datetime) -> Iterator[ShopOrder]:
-        """Orders updated at or after `since`, oldest update first."""
+    def order_changes_since(self, since: datetime) -> Iterator[ListedOrder]:
+        """Orders updated at or after `since`, oldest update first, listed cheaply (no content)."""
         ...
 
     def orders_created_between(self, start: datetime, end: datetime) -> Iterator[ShopOrder]:

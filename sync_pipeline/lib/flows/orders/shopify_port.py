@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sync_pipeline.lib.domain.models import Attribute, BundleGroup, ShippingAddress, ShopLine, ShopOrder
+from sync_pipeline.lib.flows.orders.ports import ListedOrder
 from sync_pipeline.lib.ledger.catalogue import VariantRow
 from sync_pipeline.lib.shopify import ShopifyClient
 from sync_pipeline.lib.shopify.models import MailingAddress, Order
@@ -86,9 +87,19 @@ class ShopifyOrdersSource:
     def __init__(self, client: ShopifyClient) -> None:
         self.client = client
 
-    def orders_updated_since(self, since: datetime) -> Iterator[ShopOrder]:
-        for order in self.client.iter_orders_updated_since(since):
-            yield to_shop_order(order)
+    def order_changes_since(self, since: datetime) -> Iterator[ListedOrder]:
+        for change in self.client.iter_order_changes_since(since):
+            yield ListedOrder(
+                id=change.id,
+                updated_at=change.updated_at,
+                cancelled_at=change.cancelled_at,
+                # As `to_shop_order` reads it, so that an unchanged order compares equal.
+                financial_status=change.display_financial_status or "PENDING",
+                email=change.email,
+                phone=change.phone,
+                tags=frozenset(change.tags),
+                line_units=change.current_subtotal_line_items_quantity,
+            )
 
     def orders_created_between(self, start: datetime, end: datetime) -> Iterator[ShopOrder]:
         # A large window is one bulk operation (off the rate limit), a small one pages.
