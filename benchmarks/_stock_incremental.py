@@ -203,7 +203,7 @@ def _baseline(ports: Ports, pvx_url: str, work: Workdir) -> dict[str, int]:
 def run_incremental(args: argparse.Namespace) -> dict[str, Any]:
     work = Workdir(Path(tempfile.mkdtemp(prefix="stock-incremental-bench-")))
     work.prepare(hold_seconds=10)
-    ports = Ports()
+    ports = Ports.block(args.base_port)
     pvx_app = create_pvx_app(PeoplevoxSandboxConfig(
         requests_per_window=10_000, window_seconds=1.0, time_scale=1.0, allocation_delay=60.0,
     ))  # fmt: skip

@@ -218,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drain-timeout", type=float, default=300.0, help="(b) seconds after the last change"
     )
+    parser.add_argument(
+        "--base-port", type=int, default=None, help="(b) use 4 ports from here (default: free ones)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="(b) keep the temporary directory")
     args = parser.parse_args(argv)

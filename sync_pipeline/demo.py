@@ -48,6 +48,27 @@ DEMO_WINDOW_SECONDS = 15
 DEMO_TIME_SCALE = 120
 
 
+# Jobs launched once before the sensors start (both have only hourly schedules): the catalogue,
+# so orders are translated against the whole catalogue from the first release, then one stock
+# reconcile (partition: the current hour), so Shopify shows the warehouse's stock from the start
+# rather than the figures the catalogue was seeded with.
+STARTUP_JOBS: tuple[tuple[str, bool], ...] = (("catalogue_job", False), ("stock_reconcile_job", True))
+
+
+def startup_jobs(now: datetime) -> list[tuple[str, str | None]]:
+    """(job, partition key or None) in the order the demo launches them."""
+    hour = now.strftime("%Y-%m-%d-%H:00")
+    return [(job, hour if partitioned else None) for job, partitioned in STARTUP_JOBS]
+
+
+def startup_commands(cli: str, dg: str, now: datetime) -> list[list[str]]:
+    """Subscriptions, then a `dg launch` per startup job."""
+    commands = [[cli, "subscribe"]]
+    for job, partition in startup_jobs(now):
+        commands.append([dg, "launch", "--job", job, *(["--partition", partition] if partition else [])])
+    return commands
+
+
 @dataclass
 class Child:
     name: str
@@ -227,16 +248,7 @@ def main(argv: list[str]) -> int:
             },
         )
         _seed(env, args.seed, rules_dir)
-        # Subscriptions, then one catalogue refresh so orders are translated against the whole
-        # catalogue from the first release, and one stock reconcile so Shopify shows the
-        # warehouse's stock from the start (both schedules only run hourly).
-        hour = datetime.now(UTC).strftime("%Y-%m-%d-%H:00")
-        steps = (
-            [cli, "subscribe"],
-            [dg, "launch", "--job", "catalogue_job"],
-            [dg, "launch", "--job", "stock_reconcile_job", "--partition", hour],
-        )
-        for step in steps:
+        for step in startup_commands(cli, dg, datetime.now(UTC)):
             print(f"[demo] running {' '.join(step[1:])}", flush=True)
             done = subprocess.run(step, env=env, cwd=REPO_ROOT, timeout=300, check=False)
             if done.returncode:

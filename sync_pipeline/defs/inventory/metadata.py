@@ -37,6 +37,7 @@ def snapshot_metadata(report: SnapshotReport) -> dict[str, object]:
             {
                 "queued_items_left": report.queue_left,
                 "slow_sellers_left_for_reconcile": report.deferred,
+                "unreadable_codes_left_for_reconcile": report.unreadable,
             }
         )
     if report.hints is not None:

@@ -60,6 +60,9 @@ class KindInfo:
     delays: Delays
     # 1 (worth a look) … 5 (stops business): the base of the impact score (lib/domain/impact.py).
     weight: int
+    # The problem stops a whole flow for the store (not one order or SKU): always P1, and its
+    # value at risk is a day of the store's sales (lib/domain/impact.py).
+    stops_flow: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.weight <= 5:
@@ -248,7 +251,7 @@ _ENTRIES: tuple[KindInfo, ...] = (
         Clears.AUTOMATICALLY,
         "Closes when a later full snapshot (the hourly reconcile) is plausible against the last accepted one, or when a person accepts "
         "the held snapshot (`sync-pipeline stock accept`); pushes resume on the next run.",
-        Delays.STOCK, 5,
+        Delays.STOCK, 5, stops_flow=True,
     ),
     KindInfo(
         "inventory_location_mismatch", "stock", Owner.WAREHOUSE_OPS,

@@ -14,6 +14,11 @@
   a fast seller's problem costs more every hour.
 
 Priority: P1 at `p1_score` or above, P2 at `p2_score` or above, else P3.
+
+A kind that stops a whole flow for the store (`stops_flow` in the catalogue: a suspect stock feed
+blocks every stock push) is P1 whatever its factors, scored at least `p1_score`; its value at risk
+and velocity are the whole store's (a day of all sales), so among several P1s the busier store's
+stoppage still ranks above a single order's problem.
 """
 
 from __future__ import annotations
@@ -89,6 +94,8 @@ def score(facts: ExceptionFacts, config: OpsConfig, now: datetime) -> Impact:
     about_skus = delays is Delays.STOCK or facts.kind in VELOCITY_KINDS
     velocity = 1.0 + math.log10(1.0 + max(0.0, facts.units_per_day or 0.0)) if about_skus else 1.0
     total = round(weight * value * u * b2b * velocity, 2)
+    if entry is not None and entry.stops_flow:
+        total = max(total, config.p1_score)
     priority = (
         Priority.P1 if total >= config.p1_score else Priority.P2 if total >= config.p2_score else Priority.P3
     )

@@ -23,7 +23,8 @@ def _row(entry: KindInfo) -> str:
     clears = "automatically" if entry.clears is Clears.AUTOMATICALLY else "**by a person**"
     return (
         f"| `{entry.kind}` | {entry.flow} | {_cell(entry.meaning)} | {_cell(entry.action)} | "
-        f"{clears}: {_cell(entry.how_it_clears)} | {entry.delays.value} | {entry.weight} |"
+        f"{clears}: {_cell(entry.how_it_clears)} | {entry.delays.value} | {entry.weight}"
+        f"{' (stops the flow: always P1)' if entry.stops_flow else ''} |"
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 
 import duckdb
 
@@ -57,6 +58,7 @@ _POSITION_TYPES = {
     "shopify_available": INT, "computed_at": TIME, "last_pushed_at": TIME, "last_outcome": TEXT,
 }  # fmt: skip
 _POSITION_COLUMNS = ", ".join(f.name for f in fields(PositionRow))
+_position_values = attrgetter(*(f.name for f in fields(PositionRow)))  # a row's values as a tuple
 
 
 def upsert_levels(con: duckdb.DuckDBPyConnection, levels: Iterable[LevelRow], read_at: datetime) -> int:
@@ -121,7 +123,7 @@ def newest_shopify_update(con: duckdb.DuckDBPyConnection, location_id: str) -> d
 
 
 def upsert_positions(con: duckdb.DuckDBPyConnection, rows: Iterable[PositionRow]) -> int:
-    data = [tuple(getattr(r, f.name) for f in fields(PositionRow)) for r in rows]
+    data = [_position_values(r) for r in rows]
     if not data:
         return 0
     with staged(con, "positions_in", _POSITION_TYPES, data):

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sync_pipeline.lib.domain.config.ops import OpsConfig
-from sync_pipeline.lib.domain.exception_catalogue import current_owner
+from sync_pipeline.lib.domain.exception_catalogue import CATALOGUE, current_owner
 from sync_pipeline.lib.domain.impact import ExceptionFacts, Priority, despatch_deadline, score
 from sync_pipeline.lib.ledger.ops import OpenExceptionRow, SkuSales
 
@@ -42,8 +42,20 @@ class RankedException:
         return out
 
 
+def store_sales(sales: Mapping[str, SkuSales]) -> SkuSales | None:
+    """Every SKU's sales as one: units per day, and the average price of a unit sold."""
+    units = sum(s.units_per_day for s in sales.values())
+    if units <= 0:
+        return None
+    return SkuSales(units, sum(s.units_per_day * s.average_price for s in sales.values()) / units)
+
+
 def _velocity(row: OpenExceptionRow, skus: Sequence[str], sales: Mapping[str, SkuSales]) -> SkuSales | None:
-    """The fastest seller among the SKUs the exception is about (its subject, or its order's lines)."""
+    """The fastest seller among the SKUs the exception is about (its subject, or its order's lines);
+    the whole store's sales for a kind that stops a flow for every SKU."""
+    entry = CATALOGUE.get(row.kind)
+    if entry is not None and entry.stops_flow:
+        return store_sales(sales)
     candidates = [sales[s] for s in ([row.subject] if row.subject in sales else skus) if s in sales]
     return max(candidates, key=lambda s: s.units_per_day, default=None)
 

@@ -36,6 +36,10 @@ class PeoplevoxStock:
     def all_items(self) -> list[ItemAvailability]:
         return _rows(self.client.iter_models(ItemInventorySummaryRow, order_by=ORDER))
 
+    def can_ask(self, item_code: str) -> bool:
+        # A search clause cannot carry a backslash or a character XML forbids (clauses.py).
+        return clauses.is_safe_string(item_code)
+
     def items(self, item_codes: Sequence[str]) -> list[ItemAvailability]:
         wanted = list(dict.fromkeys(item_codes))
         found: list[ItemAvailability] = []

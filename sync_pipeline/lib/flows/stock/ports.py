@@ -28,6 +28,10 @@ class StockSource(Protocol):
         """These items at every site (an availability callback names no site)."""
         ...
 
+    def can_ask(self, item_code: str) -> bool:
+        """Whether `items` can name this code (a full read reads every code)."""
+        ...
+
 
 @dataclass(frozen=True)
 class LevelRead:

@@ -168,8 +168,8 @@ def push(
             if inputs.complete_read:
                 cursors.put(con, FULL_READ_CURSOR, now.isoformat())
             wanted = {lst.inventory_item_id for lst in inputs.needed}
-            plan.levels = {k: LevelRead(v.inventory_item_id, v.location_id, v.available, v.committed)
-                           for k, v in stock_levels.levels(con, wanted).items()}  # fmt: skip
+            plan.read(LevelRead(v.inventory_item_id, v.location_id, v.available, v.committed)
+                      for v in stock_levels.levels(con, wanted).values())  # fmt: skip
     if not inputs.full and inputs.needed:
         reread(storefront, ledger, plan, inputs.needed, now)
 

@@ -47,6 +47,7 @@ class SnapshotReport:
     total_after: int = 0
     changed: int = 0  # item-site figures that differ from the accepted ones
     deferred: int = 0  # queued items left for the reconcile (peak mode)
+    unreadable: int = 0  # queued codes no item read can name (left to the full reconcile)
     queue_left: int = 0  # queued items left for the next run
     totals_by_site: dict[str, int] = field(default_factory=dict)
     previous_totals_by_site: dict[str, int] = field(default_factory=dict)  # the last accepted full snapshot
@@ -182,6 +183,13 @@ def take_queued(
             report.queue_left = len(stock_snapshots.dirty(con))
             return report
         ready, deferred = ready_and_waiting(con, rules, demand_from(con, rules, now))
+        # A code a callback named that no item read can ask for would fail every run from now
+        # on: off the queue, for the hourly full read (which names no code) to publish.
+        unreadable = {code for code in ready if not source.can_ask(code)}
+        if unreadable:
+            stock_snapshots.clear_dirty(con, unreadable, now)
+            report.unreadable = len(unreadable)
+            ready = [code for code in ready if code not in unreadable]
         wanted = ready[: rules.stock.max_items_per_run]
         report.deferred, report.queue_left, report.items_asked = (
             len(deferred),

@@ -12,7 +12,7 @@ as it was. Nothing is ever written blind.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,6 +37,7 @@ from sync_pipeline.lib.ledger.stock_pushes import PushIntent
 MAX_INPUT = 250
 MAX_ROUNDS = 3
 Key = tuple[str, str]  # (sku, location id)
+Settlement = Callable[[duckdb.DuckDBPyConnection], None]  # an answer, written into the ledger
 
 
 @dataclass
@@ -50,8 +51,22 @@ class Plan:
     recipes: dict[str, Recipe]
     sites: list[str]
     levels: dict[tuple[str, str], LevelRead] = field(default_factory=dict)  # (item id, location id)
+    # Targets depend on the levels' `committed` only, so they are computed once per read of
+    # Shopify (`read`), not after each write: at 100,000 listings each computation costs seconds.
+    _targets: dict[Key, Target] | None = field(default=None, repr=False)
+
+    def read(self, levels: Iterable[LevelRead]) -> None:
+        """Levels just read from Shopify (or the ledger's copy of it): targets are recomputed."""
+        for level in levels:
+            self.levels[(level.inventory_item_id, level.location_id)] = level
+        self._targets = None
 
     def targets(self) -> dict[Key, Target]:
+        if self._targets is None:
+            self._targets = self._compute()
+        return self._targets
+
+    def _compute(self) -> dict[Key, Target]:
         committed = {
             (lst.sku, lst.location_id): (lv.committed if lv else None)
             for lst in self.listings
@@ -67,6 +82,7 @@ class Plan:
         }
 
     def wrote(self, item_id: str, location_id: str, quantity: int) -> None:
+        """Shopify took `quantity` as available; its `committed` (all targets use) is unchanged."""
         before = self.levels.get((item_id, location_id))
         self.levels[(item_id, location_id)] = LevelRead(
             item_id, location_id, quantity, before.committed if before else None
@@ -120,8 +136,7 @@ def reread(
     fresh: list[LevelRead] = []
     for location_id, items in by_location.items():
         fresh.extend(storefront.levels(list(dict.fromkeys(items)), location_id).values())
-    for level in fresh:
-        plan.levels[(level.inventory_item_id, level.location_id)] = level
+    plan.read(fresh)
     with ledger.transaction() as con:
         stock_levels.upsert_levels(
             con, [LevelRow(lv.inventory_item_id, lv.location_id, lv.available, lv.committed, lv.updated_at)
@@ -148,6 +163,29 @@ def _clear_refusals(con: duckdb.DuckDBPyConnection, applied: Sequence[Key]) -> N
         ledger_exceptions.resolve_for_subject(con, [states.PUSH_REFUSED], subject, "a later push was applied")
 
 
+class _Settlements:
+    """Answers to write into the ledger with the next request's write-ahead, in one transaction:
+    a full reconcile sends hundreds of requests and each transaction opens the ledger file.
+    A crash before they are written leaves the rows `sending`: the next run reads them back."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.waiting: list[Settlement] = []
+
+    def add(self, write: Settlement) -> None:
+        self.waiting.append(write)
+
+    def write(self, con: duckdb.DuckDBPyConnection) -> None:
+        waiting, self.waiting = self.waiting, []
+        for write in waiting:
+            write(con)
+
+    def flush(self) -> None:
+        if self.waiting:
+            with self.ledger.transaction() as con:
+                self.write(con)
+
+
 def write_targets(
     storefront: Storefront,
     ledger: Ledger,
@@ -159,6 +197,24 @@ def write_targets(
     run_id: str | None,
 ) -> dict[Key, str]:
     """Push every affected target Shopify does not show, in `order`; returns each key's outcome."""
+    settlements = _Settlements(ledger)
+    try:
+        return _write_rounds(storefront, ledger, plan, order, report, budget, now, run_id, settlements)
+    finally:
+        settlements.flush()
+
+
+def _write_rounds(
+    storefront: Storefront,
+    ledger: Ledger,
+    plan: Plan,
+    order: Sequence[Key],
+    report: PushReport,
+    budget: Budget,
+    now: datetime,
+    run_id: str | None,
+    settlements: _Settlements,
+) -> dict[Key, str]:
     targets = plan.targets()
     outcome: dict[Key, str] = {}
     pending = [k for k in order if k in targets and plan.shown(targets[k]) != targets[k].quantity]
@@ -178,6 +234,7 @@ def write_targets(
                                   targets[k].quantity) for k in chunk]  # fmt: skip
             key = f"stock-{(run_id or 'manual')[:8]}-{uuid.uuid4().hex[:16]}"
             with ledger.transaction() as con:
+                settlements.write(con)  # the previous request's answer
                 stock_pushes.mark_sending(con, key, intents, run_id, now)
             writes = [QuantityWrite(i.inventory_item_id, i.location_id, i.to_quantity, i.from_quantity or 0)
                       for i in intents]  # fmt: skip
@@ -186,8 +243,7 @@ def write_targets(
                 storefront.set_available(writes, key, reference)
             except StaleWrite as error:
                 rows = error.indices or list(range(len(chunk)))
-                with ledger.transaction() as con:
-                    stock_pushes.settle_request(con, key, stock_pushes.STALE, now, str(error)[:500])
+                settlements.add(_settle(key, stock_pushes.STALE, now, str(error)[:500]))
                 report.stale += len(rows)
                 stale.extend(chunk[i] for i in rows)
                 # Nothing of the request was applied, and a sale that moved one row may move the
@@ -195,11 +251,8 @@ def write_targets(
                 retry.extend(chunk)
             except WriteRefused as error:
                 rows = error.indices or list(range(len(chunk)))
-                with ledger.transaction() as con:
-                    stock_pushes.settle_request(con, key, stock_pushes.REFUSED, now, str(error)[:500])
-                    ledger_exceptions.open_or_touch(
-                        con, [_refused(targets[chunk[i]], str(error)) for i in rows]
-                    )
+                refusals = [_refused(targets[chunk[i]], str(error)) for i in rows]
+                settlements.add(_settle(key, stock_pushes.REFUSED, now, str(error)[:500], refusals))
                 report.refused += len(rows)
                 outcome.update({chunk[i]: "refused" for i in rows})
                 if error.indices:  # the others were refused only for keeping bad company: send them again
@@ -209,11 +262,7 @@ def write_targets(
                 report.outcome_unknown += len(chunk)
                 outcome.update(dict.fromkeys(chunk, "outcome_unknown"))
             else:
-                with ledger.transaction() as con:
-                    stock_pushes.settle_request(con, key, stock_pushes.APPLIED, now)
-                    _clear_refusals(con, chunk)
-                    stock_levels.set_available(con, [(i.inventory_item_id, i.location_id, i.to_quantity)
-                                                     for i in intents], now)  # fmt: skip
+                settlements.add(_applied(key, chunk, intents, now))
                 for k, intent in zip(chunk, intents, strict=True):
                     plan.wrote(intent.inventory_item_id, intent.location_id, intent.to_quantity)
                     outcome[k] = "applied"
@@ -221,9 +270,32 @@ def write_targets(
         if not retry:
             return outcome
         # Shopify moved under us: read the stale rows again, recompute, and send what still differs.
+        settlements.flush()
         reread(storefront, ledger, plan, [targets[k].listing for k in dict.fromkeys(stale)], now)
         targets = plan.targets()
         pending = [k for k in dict.fromkeys(retry) if plan.shown(targets[k]) != targets[k].quantity]
         outcome.update({k: ("stale" if k in pending else "in_step") for k in retry})
     report.stale_left += len(pending)
     return outcome
+
+
+def _settle(
+    key: str, state: str, now: datetime, message: str, refusals: list[ExceptionRecord] | None = None
+) -> Settlement:
+    def write(con: duckdb.DuckDBPyConnection) -> None:
+        stock_pushes.settle_request(con, key, state, now, message)
+        if refusals:
+            ledger_exceptions.open_or_touch(con, refusals)
+
+    return write
+
+
+def _applied(key: str, chunk: list[Key], intents: list[PushIntent], now: datetime) -> Settlement:
+    def write(con: duckdb.DuckDBPyConnection) -> None:
+        stock_pushes.settle_request(con, key, stock_pushes.APPLIED, now)
+        _clear_refusals(con, chunk)
+        stock_levels.set_available(
+            con, [(i.inventory_item_id, i.location_id, i.to_quantity) for i in intents], now
+        )
+
+    return write
