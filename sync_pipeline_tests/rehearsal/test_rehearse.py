@@ -1,0 +1,51 @@
+"""One short real rehearsal: both sandboxes, the receiver and the Dagster daemon, a few orders with
+a couple of faults. Nothing may be lost or duplicated; then a sales order is deleted from the
+Peoplevox sandbox before the check (a real loss) and the command must say so and exit 1."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from sync_pipeline.rehearsal import cli, collect
+from sync_pipeline.rehearsal.accounting import KINDS
+from sync_pipeline.rehearsal.peak import PeakResult
+from sync_pipeline.rehearsal.world import World
+
+pytestmark = pytest.mark.xdist_group("rehearsal")
+
+
+def test_a_short_rehearsal_loses_nothing_and_exits_1_on_a_real_loss(tmp_path: Any, capsys: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    def check_then_lose_one(world: World, peak: PeakResult) -> None:
+        accounting = collect.account(world, peak, collect.observe(world, peak))
+        seen["lost"], seen["duplicated"], seen["drained"] = (
+            accounting.lost,
+            accounting.duplicated,
+            peak.drained,
+        )
+        owed = sorted(p.number for p in peak.sale.placed if p.kind != "cancel_in_hold")
+        with world.warehouse.lock:
+            seen["deleted"] = next(n for n in owed if n in world.warehouse.orders)
+            del world.warehouse.orders[seen["deleted"]]
+
+    argv = [
+        *("--minutes", "0.25", "--orders-per-minute", "40", "--hold-seconds", "5", "--catalogue-size", "20"),
+        *("--faults", "webhooks_duplicated@1,pvx_session_expiry@8", "--drain-timeout", "420"),
+        *("--out", str(tmp_path), "--json"),
+    ]
+    code = cli.main(argv, before_accounting=check_then_lose_one)
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+    assert seen["drained"], "the flows did not catch up within the drain timeout"
+    assert seen["lost"] == dict.fromkeys(KINDS, 0)
+    assert seen["duplicated"] == dict.fromkeys(KINDS, 0)
+    assert report["lost"]["orders"] == 1, report["examples"]
+    assert f"missing {seen['deleted']}" in report["examples"]["orders"]
+    assert code == 1
+    assert report["sale"]["placed"] == 10
+    assert {f["fault"] for f in report["faults"]} == {"webhooks_duplicated", "pvx_session_expiry"}
+    assert list(tmp_path.glob("rehearsal-*.md")) and list(tmp_path.glob("rehearsal-*.json"))
