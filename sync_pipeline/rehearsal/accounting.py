@@ -106,6 +106,12 @@ def emails(notified_fulfilments: Iterable[str], confirmation_emails: Iterable[st
     )
 
 
+def request_key(applied_key: str) -> str:
+    """The ledger's key for a write Shopify applied: the client sends chunk i of a request as `key:i`."""
+    base, _, chunk = applied_key.rpartition(":")
+    return base if base and chunk.isdigit() else applied_key
+
+
 @dataclass(frozen=True)
 class StockView:
     shown: int  # Shopify's available at the location
@@ -121,7 +127,8 @@ def stock_writes(levels: Mapping[str, StockView], applied_keys: Iterable[str | N
     off = {sku: v for sku, v in levels.items() if v.shown != v.target}
     keys = Counter(applied_keys)
     doubled = {k: n for k, n in keys.items() if k and n > 1}
-    unrecorded = {k or "(no key)": n for k, n in keys.items() if not k or not recorded_applied.get(k, False)}
+    unrecorded = {k or "(no key)": n for k, n in keys.items()
+                  if not k or not recorded_applied.get(request_key(k), False)}  # fmt: skip
     return Tally(
         lost=len(off),
         duplicated=sum(n - 1 for n in doubled.values()) + sum(unrecorded.values()),

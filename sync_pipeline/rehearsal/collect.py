@@ -34,7 +34,7 @@ class Observed:
     pvx_counters: dict[str, Any]
     timings: list[ledger_rehearsal.OrderTiming]
     fulfilled_at: dict[str, datetime]  # package number → recorded in the ledger
-    runs: dict[str, dict[str, int]]  # job → status → runs
+    runs: dict[str, dict[str, Any]]  # job → launched, by status, mean start delay and run time
     pushes_applied: dict[str, bool]  # stock push request key → the ledger records it applied
     stock_levels: dict[str, accounting.StockView] = field(default_factory=dict)
 
@@ -75,15 +75,38 @@ def observe(world: World, peak: PeakResult) -> Observed:
                     fulfilled, run_statuses(world), pushes, levels)  # fmt: skip
 
 
-def run_statuses(world: World) -> dict[str, dict[str, int]]:
+def run_statuses(world: World) -> dict[str, dict[str, Any]]:
+    """Per job: runs by status, mean seconds from creation to start (queue and launch) and of
+    the run itself, from Dagster's run storage."""
     import dagster as dg  # here: the rest of the rehearsal does not need Dagster loaded
 
     os.environ["DAGSTER_HOME"] = str(world.work.dagster_home)
-    out: dict[str, Counter[str]] = {}
+    statuses: dict[str, Counter[str]] = {}
+    waits: dict[str, list[float]] = {}
+    lengths: dict[str, list[float]] = {}
     with dg.DagsterInstance.get() as instance:
-        for run in instance.get_runs():
-            out.setdefault(run.job_name, Counter())[run.status.value] += 1
-    return {job: dict(c) for job, c in sorted(out.items())}
+        for record in instance.get_run_records():
+            run = record.dagster_run
+            statuses.setdefault(run.job_name, Counter())[run.status.value] += 1
+            if record.start_time:
+                waits.setdefault(run.job_name, []).append(
+                    record.start_time - record.create_timestamp.timestamp()
+                )
+                if record.end_time:
+                    lengths.setdefault(run.job_name, []).append(record.end_time - record.start_time)
+    return {
+        job: {
+            "launched": sum(c.values()),
+            "by_status": dict(c),
+            "mean_start_delay_s": _mean(waits.get(job, [])),
+            "mean_run_s": _mean(lengths.get(job, [])),
+        }
+        for job, c in sorted(statuses.items())
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
 
 
 def account(world: World, peak: PeakResult, seen: Observed) -> accounting.Accounting:

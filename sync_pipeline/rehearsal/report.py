@@ -207,7 +207,7 @@ def markdown(f: Mapping[str, Any], command: str) -> str:
         f" load average {f['machine']['load_average_1m']} (start, end).",
         f"Sale: {f['sale'].get('placed', 0):,} placed ({f['sale'].get('errors', 0)} errors), follow-ups"
         f" {f['sale'].get('follow_ups', {})}; peak {f['peak_seconds']:,.0f} s;"
-        f" {'caught up' if f['drained'] else '**not caught up by the drain timeout**'}.",
+        f" {'caught up' if f['drained'] else '**not caught up by the drain timeout: the lost counts include effects still on their way**'}.",
         "",
         "| flow | latency | throughput | budget |",
         "|---|---|---|---|",
@@ -234,7 +234,12 @@ def markdown(f: Mapping[str, Any], command: str) -> str:
         "|---|---|---|",
         *(f"| {k} | {g['value']} | {'yes' if g['met'] else '**no**'} |" for k, g in f["goals"].items()),
         "",
-        "Runs by job: " + "; ".join(f"{job} {dict(st)}" for job, st in f["runs"].items()) + ".",
+        "| job | runs | by status | mean creation → start | mean run |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {job} | {r['launched']} | {r['by_status']} | {r['mean_start_delay_s']} s | {r['mean_run_s']} s |"
+            for job, r in f["runs"].items()
+        ),
         "",
         "Faults: "
         + ("; ".join(f"{x['at']}s {x['fault']}: {x['what']}" for x in f["faults"]) or "none")

@@ -32,6 +32,7 @@ from sync_pipeline.rehearsal.stack import (
     daemon_command,
     environment,
     run_workers,
+    runs_by_job,
     wait_until_up,
     webserver_command,
 )
@@ -150,6 +151,9 @@ def start_world(profile: StoreProfile, work: Workdir, ports: Ports, ui_port: int
     world.pvx_state.limiter.configure(profile.pvx_requests_per_window, profile.pvx_window_seconds)
     log(f"catalogue and stock reconciled; Peoplevox's limiter at {profile.pvx_requests_per_window} /"
         f" {profile.pvx_window_seconds:g} s")  # fmt: skip
+    # Create Dagster's storage here, before the daemon: two processes creating the same SQLite
+    # storage at once can both stamp its schema version (alembic then finds two heads).
+    runs_by_job(work.dagster_home)
     world.start_daemon()
     if ui_port:
         stack.start("dagster-webserver", webserver_command(ui_port))

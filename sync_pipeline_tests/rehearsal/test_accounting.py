@@ -78,6 +78,9 @@ def test_stock_writes_off_target_lost_unrecorded_or_doubled_duplicated() -> None
     behind_its_back = accounting.stock_writes(levels, ["k1", "k2"], {"k1": True, "k2": False})
     assert behind_its_back.duplicated == 1
     assert accounting.stock_writes(levels, [None], {}).duplicated == 1
+    # The client sends chunk i of a request as `key:i`; each chunk once is clean.
+    assert accounting.stock_writes(levels, ["k1:0", "k1:1"], {"k1": True}) == accounting.Tally()
+    assert accounting.stock_writes(levels, ["k1:0", "k1:0"], {"k1": True}).duplicated == 1
 
 
 def test_accounting_is_clean_only_with_nothing_lost_or_duplicated() -> None:

@@ -16,7 +16,19 @@ from sync_pipeline.rehearsal.world import World
 
 pytestmark = pytest.mark.xdist_group("rehearsal")
 
+# A small store with a fast floor, so the whole chain (ingest, release, floor, despatch, fulfil,
+# stock pushes) completes within a few sensor intervals; the flags below override the file.
+PROFILE = """
+catalogue_size: 20
+hold_seconds: 5
+floor_seconds: [1, 1, 1, 1]
+goods_in_per_minute: 8
+returns_per_minute: 4
+scarce_orders_per_minute: 8
+"""
 
+
+@pytest.mark.timeout(900)  # the daemon starts a process per run: slow on a busy 2-core machine
 def test_a_short_rehearsal_loses_nothing_and_exits_1_on_a_real_loss(tmp_path: Any, capsys: Any) -> None:
     seen: dict[str, Any] = {}
 
@@ -29,12 +41,15 @@ def test_a_short_rehearsal_loses_nothing_and_exits_1_on_a_real_loss(tmp_path: An
         )
         owed = sorted(p.number for p in peak.sale.placed if p.kind != "cancel_in_hold")
         with world.warehouse.lock:
-            seen["deleted"] = next(n for n in owed if n in world.warehouse.orders)
-            del world.warehouse.orders[seen["deleted"]]
+            seen["deleted"] = next((n for n in owed if n in world.warehouse.orders), None)
+            if seen["deleted"]:
+                del world.warehouse.orders[seen["deleted"]]
 
+    profile = tmp_path / "store.yaml"
+    profile.write_text(PROFILE, encoding="utf-8")
     argv = [
-        *("--minutes", "0.25", "--orders-per-minute", "40", "--hold-seconds", "5", "--catalogue-size", "20"),
-        *("--faults", "webhooks_duplicated@1,pvx_session_expiry@8", "--drain-timeout", "420"),
+        *("--profile", str(profile), "--minutes", "0.25", "--orders-per-minute", "24"),
+        *("--faults", "webhooks_duplicated@1,pvx_session_expiry@8", "--drain-timeout", "600"),
         *("--out", str(tmp_path), "--json"),
     ]
     code = cli.main(argv, before_accounting=check_then_lose_one)
@@ -46,6 +61,6 @@ def test_a_short_rehearsal_loses_nothing_and_exits_1_on_a_real_loss(tmp_path: An
     assert report["lost"]["orders"] == 1, report["examples"]
     assert f"missing {seen['deleted']}" in report["examples"]["orders"]
     assert code == 1
-    assert report["sale"]["placed"] == 10
+    assert report["sale"]["placed"] == 6
     assert {f["fault"] for f in report["faults"]} == {"webhooks_duplicated", "pvx_session_expiry"}
     assert list(tmp_path.glob("rehearsal-*.md")) and list(tmp_path.glob("rehearsal-*.json"))
