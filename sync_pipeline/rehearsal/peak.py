@@ -146,7 +146,7 @@ def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
         f"{len(profile.schedule())} fault(s) scheduled")  # fmt: skip
     result.sale = run_sale(shop_url, world.catalogue, profile.orders_per_minute, profile.minutes, profile.hold_seconds,
                            seed + 1, workers=6, edit_share=profile.edit_share, cancel_share=profile.cancel_share,
-                           log=log)  # fmt: skip
+                           log=log, sale=result.sale)  # fmt: skip
     log(
         f"sale over: {len(result.sale.placed)} placed in {result.sale.seconds:.0f}s, {len(result.sale.errors)} error(s)"
     )

@@ -133,9 +133,11 @@ def run_sale(
     cancel_share: float = 0.0,
     stop: threading.Event | None = None,
     log: Callable[[str], None] | None = None,
+    sale: Sale | None = None,
 ) -> Sale:
     """Place `orders_per_minute × minutes` orders at evenly spaced instants; bounded in time.
-    Returns once every order is placed and every edit and cancellation done."""
+    Returns once every order is placed and every edit and cancellation done. `sale`: the record
+    to fill as it goes (others may read it meanwhile)."""
     rng = random.Random(seed)
     count = round(orders_per_minute * minutes)
     specs = [
@@ -143,7 +145,8 @@ def run_sale(
     ]
     interval = 60.0 / orders_per_minute
     give_up_at = minutes * 60.0 + 120.0  # stop placing if the sandbox cannot take the rate
-    sale = Sale(planned=count)
+    sale = sale or Sale(planned=0)
+    sale.planned = count
     lock = threading.Lock()
     local = threading.local()
     controls: list[SandboxControl] = []
