@@ -195,7 +195,8 @@ def stop_dagster(world: World, grace: float = 180.0) -> None:
     while time.monotonic() < deadline and world.run_workers():
         time.sleep(2.0)
     left = world.run_workers()
-    world.stack.stop(tuple(c.name for c in world.stack.children if c.name.startswith("dagster")))
+    names = [c.name for c in [*world.stack.children, *world.stack.retired] if c.name.startswith("dagster")]
+    world.stack.stop(tuple(names))
     _say(
         "Dagster stopped"
         + (f" ({len(left)} run worker(s) still running after {grace:g}s were stopped)" if left else "")

@@ -139,6 +139,7 @@ class Stack:
         self.work = work
         self.env = dict(env)
         self.children: list[Child] = []
+        self.retired: list[Child] = []  # replaced (a restarted daemon): not watched, still stopped
 
     def start(self, name: str, command: list[str]) -> Child:
         log = (self.work.logs / f"{name.replace(' ', '_')}.log").open("wb")
@@ -178,11 +179,20 @@ class Stack:
             child.process.wait(timeout=5)
         child.log.close()
 
+    def retire(self, child: Child) -> None:
+        """Stop watching `child` (it was replaced); its process group is still stopped by `stop`."""
+        self.children.remove(child)
+        self.retired.append(child)
+
     def stop(self, names: tuple[str, ...] | None = None) -> None:
         for child in reversed(list(self.children)):
             if names is None or child.name in names:
                 self.stop_child(child)
                 self.children.remove(child)
+        for child in list(self.retired):
+            if names is None or child.name in names:
+                self.stop_child(child, grace=5.0)
+                self.retired.remove(child)
 
     def leftovers(self, pids: list[int]) -> int:
         return sum(1 for pid in pids if _group_alive(pid))

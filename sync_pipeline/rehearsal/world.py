@@ -85,7 +85,8 @@ class World:
         """SIGTERM the daemon process alone (its run workers go on, as they would in a deploy
         that restarts only the daemon), wait for it to exit, start a new one."""
         assert self.daemon is not None
-        old = self.daemon.process
+        retired, old = self.daemon, self.daemon.process
+        self.stack.retire(retired)
         began = time.monotonic()
         os.kill(old.pid, signal.SIGTERM)
         try:
@@ -98,8 +99,9 @@ class World:
         return f"daemon pid {old.pid} stopped in {stopped:.1f}s; new daemon pid {self.daemon.process.pid}"
 
     def run_workers(self) -> list[int]:
+        """Run workers of every daemon started (those of a replaced one may still be running)."""
         pids: list[int] = []
-        for child in self.stack.children:
+        for child in [*self.stack.children, *self.stack.retired]:
             if child.name.startswith("dagster-daemon"):
                 pids += run_workers(child.process.pid)
         return pids
