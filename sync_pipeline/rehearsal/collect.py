@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline.lib.ledger import Ledger, stock_levels
 from sync_pipeline.lib.ledger import rehearsal as ledger_rehearsal
 from sync_pipeline.rehearsal import accounting
 from sync_pipeline.rehearsal.peak import PeakResult
@@ -63,14 +63,16 @@ def observe(world: World, peak: PeakResult) -> Observed:
         available = {code: lv.available for (code, site), lv in wh.stock.items() if site == SITE}
     statuses = {n: o["status"] for n, o in orders.items()}
     awaiting = awaiting_units(peak.stock.orders, statuses)
-    levels = {
-        sku: accounting.StockView(shown.get(sku, 0), max(0, available.get(sku, 0) - awaiting[sku] - world.buffers.get(sku, 0)))
-        for sku in [*world.restocked, *world.scarce]
-    }  # fmt: skip
     with Ledger(world.work.ledger, busy_timeout=120).transaction() as con:
         timings = ledger_rehearsal.order_timings(con)
         fulfilled = ledger_rehearsal.fulfilments_created(con)
         pushes = ledger_rehearsal.stock_push_requests(con)
+        # The buffer each SKU's last target used (velocity can move it during the sale).
+        buffers = {sku: p.buffer for (sku, _), p in stock_levels.positions(con).items()}
+    levels = {
+        sku: accounting.StockView(shown.get(sku, 0), max(0, available.get(sku, 0) - awaiting[sku] - buffers.get(sku, world.buffers.get(sku, 0))))
+        for sku in [*world.restocked, *world.scarce]
+    }  # fmt: skip
     return Observed(state, emails, writes, orders, packages, world.pvx_state.counters.snapshot(), timings,
                     fulfilled, run_statuses(world), pushes, levels)  # fmt: skip
 
