@@ -1,4 +1,4 @@
-"""Read-only queries `sync-pipeline rehearse` makes: timings of each flow, and its progress.
+"""Read-only queries `sync-pipeline rehearse` makes: timings of each flow, effects left in doubt.
 
 Times are naive UTC, as the ledger stores them.
 """
@@ -41,21 +41,17 @@ def fulfilments_created(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
     return {r[0]: r[1] for r in rows}
 
 
-def progress(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Counts for the progress line: orders seen, sent to Peoplevox, packages fulfilled, pushes."""
+def in_doubt(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Write-ahead rows still `sending`: effects whose outcome the product has not settled yet."""
     row = con.execute(
         """
-        SELECT (SELECT count(*) FROM orders),
-               (SELECT count(*) FROM pvx_injections WHERE state = 'accepted'),
-               (SELECT count(*) FROM shopify_fulfilments WHERE state = 'created'),
-               (SELECT count(*) FROM stock_pushes),
-               (SELECT count(*) FROM exceptions WHERE status = 'open')
+        SELECT (SELECT count(*) FROM pvx_injections WHERE state = 'sending'),
+               (SELECT count(*) FROM shopify_fulfilments WHERE state = 'sending'),
+               (SELECT count(*) FROM stock_pushes WHERE state = 'sending')
         """
     ).fetchone()
     assert row is not None
-    return dict(
-        zip(("orders", "in_peoplevox", "fulfilled", "stock_pushes", "open_exceptions"), row, strict=True)
-    )
+    return dict(zip(("injections", "fulfilments", "stock_pushes"), row, strict=True))
 
 
 def stock_push_requests(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
