@@ -69,12 +69,35 @@ def observe(world: World, peak: PeakResult) -> Observed:
         pushes = ledger_rehearsal.stock_push_requests(con)
         # The buffer each SKU's last target used (velocity can move it during the sale).
         buffers = {sku: p.buffer for (sku, _), p in stock_levels.positions(con).items()}
-    levels = {
-        sku: accounting.StockView(shown.get(sku, 0), max(0, available.get(sku, 0) - awaiting[sku] - buffers.get(sku, world.buffers.get(sku, 0))))
-        for sku in [*world.restocked, *world.scarce]
-    }  # fmt: skip
+    levels = stock_views(world, shown, available, awaiting, buffers)
     return Observed(state, emails, writes, orders, packages, world.pvx_state.counters.snapshot(), timings,
                     fulfilled, run_statuses(world), pushes, levels)  # fmt: skip
+
+
+def stock_views(world: World, shown: dict[str, int], available: dict[str, int], awaiting: Counter[str],
+                buffers: dict[str, int]) -> dict[str, accounting.StockView]:  # fmt: skip
+    """What Shopify shows against the target, for the SKUs whose every order the rehearsal knows:
+    Peoplevox available − units on orders it has not allocated − the buffer of the last target."""
+    return {
+        sku: accounting.StockView(
+            shown.get(sku, 0),
+            max(0, available.get(sku, 0) - awaiting[sku] - buffers.get(sku, world.buffers.get(sku, 0))),
+        )
+        for sku in [*world.restocked, *world.scarce]
+    }
+
+
+def stock_in_step(world: World, peak_orders: list[tuple[str, str, int]]) -> bool:
+    """Every watched SKU shows its target in Shopify now (the drain waits for this)."""
+    with world.shop(timeout=60.0) as shop:
+        shown = {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
+    with world.warehouse.lock:
+        available = {code: lv.available for (code, site), lv in world.warehouse.stock.items() if site == SITE}
+        statuses = {n: o.status for n, o in world.warehouse.orders.items()}
+    with Ledger(world.work.ledger, busy_timeout=60).transaction() as con:
+        buffers = {sku: p.buffer for (sku, _), p in stock_levels.positions(con).items()}
+    views = stock_views(world, shown, available, awaiting_units(peak_orders, statuses), buffers)
+    return all(v.shown == v.target for v in views.values())
 
 
 def run_statuses(world: World) -> dict[str, dict[str, Any]]:

@@ -96,8 +96,8 @@ def _progress(world: World, result: PeakResult, stop: threading.Event, every: fl
 
 
 def caught_up(world: World, owed: set[str], stock: Shared) -> bool:
-    """Every owed order in Peoplevox, nothing mid-floor, every package fulfilled, stock seen, and no
-    write-ahead row left in doubt (the product has settled every effect it started)."""
+    """Every owed order in Peoplevox, nothing mid-floor, every package fulfilled, no write-ahead row
+    left in doubt (the product has settled every effect it started), every watched SKU at its target."""
     with world.warehouse.lock:
         numbers = set(world.warehouse.orders)
         busy = any(o.status in IN_PROGRESS for o in world.warehouse.orders.values())
@@ -107,7 +107,11 @@ def caught_up(world: World, owed: set[str], stock: Shared) -> bool:
     with Ledger(world.work.ledger, busy_timeout=60).transaction() as con:
         fulfilled = ledger_rehearsal.fulfilments_created(con)
         unsettled = ledger_rehearsal.in_doubt(con)
-    return packages <= set(fulfilled) and not any(unsettled.values())
+    if not packages <= set(fulfilled) or any(unsettled.values()):
+        return False
+    from sync_pipeline.rehearsal.collect import stock_in_step  # collect reads what peak records
+
+    return stock_in_step(world, stock.orders)
 
 
 def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
@@ -115,6 +119,7 @@ def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
     stock = Shared()
     result = PeakResult(Sale(planned=0), stock, [], load_average=[os.getloadavg()[0]])
     stop = threading.Event()
+    sale_over = threading.Event()  # returns stop with the sale, so the drain can settle
     shop = world.shop(timeout=60.0)
     injector = FaultInjector(shop, world.pvx_state, Processes(world.run_workers, world.restart_daemon), log)
     shop_url = world.ports.url("shopify")
@@ -128,7 +133,7 @@ def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
         threading.Thread(target=goods_in, args=(world.warehouse, stock, world.restocked, world.buffers,
                                                 profile.goods_in_per_minute / 60, seconds, seed + 3),
                          name="goods-in", daemon=True),
-        threading.Thread(target=_returns, args=(world, profile.returns_per_minute, stop, random.Random(seed + 4),
+        threading.Thread(target=_returns, args=(world, profile.returns_per_minute, sale_over, random.Random(seed + 4),
                                                 result), name="returns", daemon=True),
         threading.Thread(target=_progress, args=(world, result, stop, 15.0), name="progress", daemon=True),
     ]  # fmt: skip
@@ -147,6 +152,7 @@ def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
     result.sale = run_sale(shop_url, world.catalogue, profile.orders_per_minute, profile.minutes, profile.hold_seconds,
                            seed + 1, workers=6, edit_share=profile.edit_share, cancel_share=profile.cancel_share,
                            log=log, sale=result.sale)  # fmt: skip
+    sale_over.set()
     log(
         f"sale over: {len(result.sale.placed)} placed in {result.sale.seconds:.0f}s, {len(result.sale.errors)} error(s)"
     )

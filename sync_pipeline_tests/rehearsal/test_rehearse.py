@@ -40,6 +40,7 @@ def test_a_short_rehearsal_loses_nothing_and_exits_1_on_a_real_loss(tmp_path: An
 
     def check_then_lose_one(world: World, peak: PeakResult) -> None:
         accounting = collect.account(world, peak, collect.observe(world, peak))
+        seen["examples"] = {k: t.examples for k, t in accounting.tallies.items() if t.examples}
         seen["lost"], seen["duplicated"], seen["drained"] = (
             accounting.lost,
             accounting.duplicated,
@@ -62,8 +63,8 @@ def test_a_short_rehearsal_loses_nothing_and_exits_1_on_a_real_loss(tmp_path: An
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
     assert seen["drained"], "the flows did not catch up within the drain timeout"
-    assert seen["lost"] == dict.fromkeys(KINDS, 0)
-    assert seen["duplicated"] == dict.fromkeys(KINDS, 0)
+    assert seen["lost"] == dict.fromkeys(KINDS, 0), seen["examples"]
+    assert seen["duplicated"] == dict.fromkeys(KINDS, 0), seen["examples"]
     assert report["lost"]["orders"] == 1, report["examples"]
     assert f"missing {seen['deleted']}" in report["examples"]["orders"]
     assert code == 1
