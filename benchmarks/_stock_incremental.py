@@ -15,18 +15,15 @@ invariant is exercised where orders are in flight.
 from __future__ import annotations
 
 import argparse
-import random
 import shutil
 import tempfile
 import threading
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _stack import (
+from sync_pipeline.lib.ledger import Ledger, stock_pushes
+from sync_pipeline.rehearsal.stack import (
     BIN,
     CALLBACK_TOKEN,
     PEOPLEVOX_PASSWORD,
@@ -41,163 +38,14 @@ from _stack import (
     runs_by_job,
     wait_until_up,
 )
-
-from sync_pipeline.lib.domain.config import load_business_rules
-from sync_pipeline.lib.flows import catalogue
-from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
-from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
-from sync_pipeline.lib.flows.stock.peoplevox_port import PeoplevoxStock
-from sync_pipeline.lib.flows.stock.push import push
-from sync_pipeline.lib.flows.stock.shopify_port import ShopifyStock
-from sync_pipeline.lib.flows.stock.snapshot import take_full
-from sync_pipeline.lib.ledger import Ledger, stock_levels, stock_pushes
-from sync_pipeline.lib.peoplevox import PeoplevoxClient
-from sync_pipeline.lib.shopify import ShopifyClient
+from sync_pipeline.rehearsal.stock_watch import SITE, Shared, baseline, goods_in, poll, sample, seed, shoppers
 from sync_pipeline.sandbox.peoplevox.app import create_app as create_pvx_app
 from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
 from sync_pipeline.sandbox.server import BackgroundServer
-from sync_pipeline.sandbox.shopify.control import (
-    AddressSpec,
-    LineSpec,
-    OrderSpec,
-    ProductSpec,
-    SandboxControl,
-    VariantSpec,
-)
+from sync_pipeline.sandbox.shopify.control import SandboxControl
 from sync_pipeline.subscribe import wanted_subscriptions
 
-SITE, LOCATION = "PrimarySite", "Warehouse"
-UK = AddressSpec(name="Ada Lovelace", address1="1 St James's Sq", city="London", zip="SW1Y 4JU")
 PVX_LIMIT = (15, 15.0)
-
-
-@dataclass
-class Change:
-    sku: str
-    at: float  # time.monotonic() when the goods-in was booked
-    target: int  # what Shopify must show at least once the change is through
-    seen_after: float | None = None
-
-
-@dataclass
-class Shared:
-    """State the driver, the shoppers, the poller and the sampler share."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)  # one world move or sample at a time
-    stop: threading.Event = field(default_factory=threading.Event)
-    pending: dict[str, deque[Change]] = field(default_factory=dict)
-    changes: list[Change] = field(default_factory=list)
-    orders: list[tuple[str, str, int]] = field(default_factory=list)  # (number, sku, units)
-    samples: int = 0
-    violations: list[tuple[str, int, int]] = field(default_factory=list)  # (sku, shown, allowed)
-    errors: list[str] = field(default_factory=list)
-
-
-def _goods_in(warehouse: Any, shared: Shared, skus: list[str], buffers: dict[str, int],
-              per_second: float, minutes: float, seed: int) -> None:  # fmt: skip
-    rng = random.Random(seed)
-    started = time.monotonic()
-    total = round(per_second * minutes * 60)
-    for n in range(total):
-        time.sleep(max(0.0, started + n / per_second - time.monotonic()))
-        sku = rng.choice(skus)
-        with shared.lock:
-            warehouse.goods_in(sku, SITE, rng.randint(1, 5), f"bench-{n}")
-            available = warehouse.level(sku, SITE).available
-            change = Change(sku, time.monotonic(), max(0, available - buffers[sku]))
-            shared.pending.setdefault(sku, deque()).append(change)
-            shared.changes.append(change)
-    log(f"goods-in done: {total} changes in {time.monotonic() - started:.0f}s")
-
-
-def _shoppers(shop_url: str, shared: Shared, skus: list[str], per_minute: float, minutes: float,
-              seed: int) -> None:  # fmt: skip
-    rng = random.Random(seed)
-    shop = SandboxControl(shop_url, timeout=60.0)
-    started, n = time.monotonic(), 0
-    while time.monotonic() - started < minutes * 60 and not shared.stop.is_set():
-        time.sleep(max(0.0, started + n * 60.0 / per_minute - time.monotonic()))
-        n += 1
-        sku, units = rng.choice(skus), rng.randint(1, 2)
-        with shared.lock:
-            shown = {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
-            if shown.get(sku, 0) < units:
-                continue  # checkout refuses what Shopify does not show
-            try:
-                order = shop.place_order(
-                    OrderSpec(lines=[LineSpec(sku=sku, quantity=units)], shipping_address=UK)
-                )
-            except Exception as error:  # counted and reported; the benchmark goes on
-                shared.errors.append(f"order: {error}")
-                continue
-            shared.orders.append((f"SHP-{order['legacy_id']}", sku, units))
-    shop.close()
-
-
-def _poll(shop_url: str, shared: Shared, every: float) -> None:
-    shop = SandboxControl(shop_url, timeout=60.0)
-    while not shared.stop.is_set():
-        shown = {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
-        now = time.monotonic()
-        with shared.lock:
-            for sku, queue in shared.pending.items():
-                while queue and shown.get(sku, 0) >= queue[0].target:
-                    queue.popleft().seen_after = now
-        time.sleep(every)
-    shop.close()
-
-
-def _sample(warehouse: Any, shop_url: str, shared: Shared, every: float) -> None:
-    """Shopify available ≤ Peoplevox available − units on orders Peoplevox has not allocated."""
-    shop = SandboxControl(shop_url, timeout=60.0)
-    while not shared.stop.wait(every):
-        with shared.lock:  # no goods-in and no sale while both sides are read
-            with warehouse.lock:  # Peoplevox first, atomically: allocations move nothing that counts
-                available = {
-                    code: lv.available for (code, site), lv in warehouse.stock.items() if site == SITE
-                }
-                status = {number: order.status for number, order in warehouse.orders.items()}
-            shown = {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
-            awaiting: Counter[str] = Counter()
-            for number, sku, units in shared.orders:
-                if status.get(number) in (None, "New"):
-                    awaiting[sku] += units
-        shared.samples += 1
-        for sku, value in shown.items():
-            allowed = max(0, available.get(sku, 0) - awaiting[sku])
-            if value > allowed:
-                shared.violations.append((sku, value, allowed))
-    shop.close()
-
-
-def _seed(shop_url: str, warehouse: Any, skus: list[str]) -> None:
-    shop = SandboxControl(shop_url, timeout=120.0)
-    for start in range(0, len(skus), 10):
-        shop.add_product(ProductSpec(title=f"Product {start // 10}",
-                                     variants=[VariantSpec(sku=s, price="12.00") for s in skus[start : start + 10]]))  # fmt: skip
-    shop.close()
-    for i, sku in enumerate(skus):
-        warehouse.upsert_item(sku, f"50{i:011d}", sku)
-        warehouse.set_stock(sku, SITE, 50)
-
-
-def _baseline(ports: Ports, pvx_url: str, work: Workdir) -> dict[str, int]:
-    """Catalogue and a first full reconcile with the flows' own code; the buffers it used."""
-    rules = load_business_rules(work.config)
-    ledger = Ledger(work.ledger)
-    with (
-        ShopifyClient(ports.url("shopify"), SHOPIFY_TOKEN) as client,
-        PeoplevoxClient(pvx_url, "sandbox", "integration", PEOPLEVOX_PASSWORD, 10_000, 1.0) as c,
-    ):
-        for wanted in wanted_subscriptions(ports.url("receiver"), CALLBACK_TOKEN):
-            if wanted.system == "peoplevox":
-                c.subscribe_event(wanted.topic, wanted.url)
-        catalogue.refresh(ShopifyOrdersSource(client), PeoplevoxWarehouse(c), ledger, rules)
-        now = datetime.now(UTC)
-        take_full(PeoplevoxStock(c), ledger, rules, now, run_id="bench-baseline")
-        push(ShopifyStock(client), ledger, rules, now, run_id="bench-baseline")
-    with ledger.transaction() as con:
-        return {sku: p.buffer for (sku, _), p in stock_levels.positions(con).items()}
 
 
 def run_incremental(args: argparse.Namespace) -> dict[str, Any]:
@@ -227,8 +75,9 @@ def run_incremental(args: argparse.Namespace) -> dict[str, Any]:
         skus = [f"STK-{i:05d}" for i in range(args.incremental_skus)]
         sold = skus[: max(10, len(skus) // 20)]  # shoppers buy these; goods-in go to the rest
         restocked = skus[len(sold) :]
-        _seed(ports.url("shopify"), pvx_state.warehouse, skus)
-        buffers = _baseline(ports, pvx_server.url, work)
+        seed(ports.url("shopify"), pvx_state.warehouse, skus)
+        buffers = baseline(ports.url("shopify"), pvx_server.url, work.ledger, work.config, SHOPIFY_TOKEN,
+                           PEOPLEVOX_PASSWORD, wanted_subscriptions(ports.url("receiver"), CALLBACK_TOKEN))  # fmt: skip
         pvx_state.limiter.configure(*PVX_LIMIT)
         log(
             f"{len(skus)} SKUs seeded and published; Peoplevox's limiter at {PVX_LIMIT[0]} / {PVX_LIMIT[1]:g} s"
@@ -248,16 +97,15 @@ def run_incremental(args: argparse.Namespace) -> dict[str, Any]:
             f"{args.minutes:g} min, {args.orders_per_minute:g} orders/min")  # fmt: skip
         started = time.monotonic()
         threads = [
-            threading.Thread(target=_poll, args=(ports.url("shopify"), shared, args.poll_seconds), daemon=True),
-            threading.Thread(target=_sample, args=(pvx_state.warehouse, ports.url("shopify"), shared, 5.0), daemon=True),
-            threading.Thread(target=_shoppers, args=(ports.url("shopify"), shared, sold, args.orders_per_minute,
-                                                     args.minutes, args.seed + 1), daemon=True),
+            threading.Thread(target=poll, args=(ports.url("shopify"), shared, args.poll_seconds), daemon=True),
+            threading.Thread(target=sample, args=(pvx_state.warehouse, ports.url("shopify"), shared, 5.0), daemon=True),
+            threading.Thread(target=shoppers, args=(ports.url("shopify"), shared, sold, args.orders_per_minute,
+                                                    args.minutes * 60, args.seed + 1), daemon=True),
         ]  # fmt: skip
         for t in threads:
             t.start()
-        _goods_in(
-            pvx_state.warehouse, shared, restocked, buffers, args.changes_per_second, args.minutes, args.seed
-        )
+        goods_in(pvx_state.warehouse, shared, restocked, buffers, args.changes_per_second, args.minutes * 60,
+                 args.seed, log)  # fmt: skip
         period = time.monotonic() - started
         deadline = time.monotonic() + args.drain_timeout
         while time.monotonic() < deadline:

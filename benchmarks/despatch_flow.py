@@ -39,7 +39,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _stack import (  # benchmarks/ is on sys.path when run as a script
+from sync_pipeline.lib.domain.config import load_business_rules
+from sync_pipeline.lib.flows.orders.ingest import ingest
+from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
+from sync_pipeline.lib.flows.orders.release import release
+from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
+from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline.lib.peoplevox import PeoplevoxClient
+from sync_pipeline.lib.shopify import ShopifyClient
+from sync_pipeline.rehearsal.stack import (
     BIN,
     CALLBACK_TOKEN,
     IN_FLIGHT,
@@ -55,15 +63,6 @@ from _stack import (  # benchmarks/ is on sys.path when run as a script
     runs_by_job,
     wait_until_up,
 )
-
-from sync_pipeline.lib.domain.config import load_business_rules
-from sync_pipeline.lib.flows.orders.ingest import ingest
-from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
-from sync_pipeline.lib.flows.orders.release import release
-from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
-from sync_pipeline.lib.ledger import Ledger
-from sync_pipeline.lib.peoplevox import PeoplevoxClient
-from sync_pipeline.lib.shopify import ShopifyClient
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
 from sync_pipeline.sandbox.shopify.config import PLANS
 from sync_pipeline.sandbox.shopify.control import (

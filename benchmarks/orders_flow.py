@@ -35,17 +35,18 @@ import signal
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from _stack import (  # benchmarks/ is on sys.path when run as a script
+
+from sync_pipeline.lib.ledger import Ledger
+from sync_pipeline.lib.peoplevox import PeoplevoxClient
+from sync_pipeline.lib.peoplevox.callbacks import SALES_ORDER_STATUS
+from sync_pipeline.rehearsal.sale import Placed, Sale, run_sale
+from sync_pipeline.rehearsal.stack import (
     BIN,
     CALLBACK_TOKEN,
     IN_FLIGHT,
@@ -59,125 +60,13 @@ from _stack import (  # benchmarks/ is on sys.path when run as a script
     percentile,
     wait_until_up,
 )
-
-from sync_pipeline.lib.ledger import Ledger
-from sync_pipeline.lib.peoplevox import PeoplevoxClient
-from sync_pipeline.lib.peoplevox.callbacks import SALES_ORDER_STATUS
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl, SandboxSnapshot
 from sync_pipeline.sandbox.shopify.control import SandboxControl, StockSpec
-from sync_pipeline.sandbox.traffic import Catalogue, make_order, seed_catalogue
+from sync_pipeline.sandbox.traffic import seed_catalogue
 from sync_pipeline.subscribe import wanted_subscriptions
 
 WEBHOOK_TOPICS = ("orders/paid", "orders/updated", "orders/edited", "orders/cancelled")
-# The flash-sale mix: every kind is paid, shippable and fully mapped, so every order must reach
-# Peoplevox exactly once (anything missing at the end is lost).
-SALE_MIX: dict[str, int] = {
-    "single": 40,
-    "multi_line": 22,
-    "config_bundle": 10,
-    "native_bundle": 8,
-    "b2b": 8,
-    "unicode_address": 6,
-    "hostile_address": 6,
-}
 JOBS = ("orders_ingest_job", "orders_release_job", "orders_status_job", "catalogue_job")
-
-
-# -- the flash sale ---------------------------------------------------------------------------
-
-
-@dataclass
-class Placed:
-    number: str  # the SalesOrderNumber the product must create: SHP-<legacy id>
-    name: str
-    kind: str
-    placed_at: datetime  # when the request was sent; naive UTC, as the ledger stores times
-
-
-@dataclass
-class Sale:
-    planned: int
-    placed: list[Placed] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    started_at: float = 0.0
-    finished_at: float = 0.0
-    max_lag_seconds: float = 0.0
-
-    @property
-    def seconds(self) -> float:
-        return max(self.finished_at - self.started_at, 1e-9)
-
-
-def run_sale(
-    shop_url: str,
-    catalogue: Catalogue,
-    orders_per_minute: float,
-    minutes: float,
-    hold_seconds: int,
-    seed: int,
-    workers: int,
-) -> Sale:
-    """Place `orders_per_minute × minutes` orders at evenly spaced instants; bounded in time."""
-    rng = random.Random(seed)
-    count = round(orders_per_minute * minutes)
-    kinds = rng.choices(list(SALE_MIX), weights=list(SALE_MIX.values()), k=count)
-    specs = [make_order(rng, catalogue, kind, hold_seconds) for kind in kinds]
-    interval = 60.0 / orders_per_minute
-    give_up_at = minutes * 60.0 + 120.0  # stop placing if the sandbox cannot take the rate
-    sale = Sale(planned=count)
-    lock = threading.Lock()
-    local = threading.local()
-    controls: list[SandboxControl] = []
-
-    def control() -> SandboxControl:
-        if not hasattr(local, "shop"):
-            local.shop = SandboxControl(shop_url, timeout=30.0)
-            with lock:
-                controls.append(local.shop)
-        return local.shop
-
-    def place(index: int) -> None:
-        spec = specs[index]
-        order = spec.order.model_copy(update={"tags": ["flash-sale", spec.kind]})
-        sent_at = datetime.now(UTC).replace(tzinfo=None)
-        try:
-            snapshot = control().place_order(order)
-        except Exception as error:  # counted and reported; the sale goes on
-            with lock:
-                sale.errors.append(f"{spec.kind}: {error}")
-            return
-        placed = Placed(
-            number=f"SHP-{snapshot['legacy_id']}",
-            name=str(snapshot["name"]),
-            kind=spec.kind,
-            placed_at=sent_at,
-        )
-        with lock:
-            sale.placed.append(placed)
-
-    futures: list[Future[None]] = []
-    sale.started_at = time.monotonic()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="placer") as pool:
-        for index in range(count):
-            due = sale.started_at + index * interval
-            now = time.monotonic()
-            if now - sale.started_at > give_up_at:
-                sale.errors.append(f"gave up placing after {give_up_at:.0f}s: {count - index} not placed")
-                break
-            if due > now:
-                time.sleep(due - now)
-            else:
-                sale.max_lag_seconds = max(sale.max_lag_seconds, now - due)
-            # Back-pressure: never queue more than a second's worth of orders ahead of the workers.
-            while sum(1 for f in futures[-workers * 4 :] if not f.done()) >= workers * 2:
-                time.sleep(0.005)
-            futures.append(pool.submit(place, index))
-            if index and index % max(1, int(orders_per_minute)) == 0:
-                log(f"sale: {index}/{count} submitted, {len(sale.errors)} error(s)")
-    sale.finished_at = time.monotonic()
-    for c in controls:
-        c.close()
-    return sale
 
 
 # -- waiting for the warehouse ------------------------------------------------------------------

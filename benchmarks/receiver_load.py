@@ -26,9 +26,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stack import BIN, CALLBACK_TOKEN, WEBHOOK_SECRET, log, percentile
-
 from sync_pipeline.lib.shopify import sign_webhook
+from sync_pipeline.rehearsal.stack import BIN, CALLBACK_TOKEN, WEBHOOK_SECRET, log, percentile
 
 SHOPIFY_LIMIT_SECONDS = 5.0
 

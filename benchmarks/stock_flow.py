@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _stack import log  # benchmarks/ is on sys.path when run as a script
 from _stock_incremental import run_incremental
 
 from sync_pipeline.lib.domain.config import load_business_rules
@@ -54,6 +53,7 @@ from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
 from sync_pipeline.lib.ledger.catalogue import ItemTypeRow, VariantRow
 from sync_pipeline.lib.peoplevox import PeoplevoxClient
 from sync_pipeline.lib.shopify import ShopifyClient
+from sync_pipeline.rehearsal.stack import log
 from sync_pipeline.sandbox.peoplevox.app import create_app as create_pvx_app
 from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
 from sync_pipeline.sandbox.server import serve_in_thread

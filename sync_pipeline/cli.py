@@ -46,6 +46,10 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
         "list or accept stock snapshots the circuit breaker held back",
         _delegate("sync_pipeline.stock_cli"),
     ),
+    "rehearse": (
+        "a peak with faults through every flow; lost/duplicated effects, latency, budgets (--json)",
+        _delegate("sync_pipeline.rehearsal.cli"),
+    ),
     "traffic": (
         "seed the sandboxes and place a realistic order mix",
         _delegate("sync_pipeline.sandbox.traffic"),

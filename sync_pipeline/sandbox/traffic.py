@@ -513,7 +513,7 @@ def _apply_money(hands: Hands, order_id: str, follow_up: FollowUp) -> None:
             refund_one_unit(hands.merchant, order_id, "RETURN", sku=code)
 
 
-def _apply(hands: Hands, order_id: str, snapshot: dict, follow_up: FollowUp) -> None:
+def apply_follow_up(hands: Hands, order_id: str, snapshot: dict, follow_up: FollowUp) -> None:
     shop = hands.shop
     if follow_up.action in MONEY_ACTIONS:
         _apply_money(hands, order_id, follow_up)
@@ -569,7 +569,7 @@ def run_traffic(
         if due and due[0][0] <= min(now, next_order):
             _, _, order_id, snapshot, follow_up = heapq.heappop(due)
             try:
-                _apply(hands, order_id, snapshot, follow_up)
+                apply_follow_up(hands, order_id, snapshot, follow_up)
                 report.follow_ups[follow_up.action] += 1
             except NothingToDo:  # e.g. a return before the warehouse despatched: try again later
                 if follow_up.tries > 1:

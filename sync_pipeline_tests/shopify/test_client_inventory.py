@@ -132,3 +132,29 @@ def test_more_than_250_items_go_in_chunks_under_the_input_cap(sandbox: Sandbox) 
     )
     levels = sandbox.client.get_inventory_levels(items, loc)
     assert len(levels) == 260 and {lv.available for lv in levels.values()} == {4}
+
+
+def test_inventory_writes_log_each_applied_write_under_its_key(sandbox: Sandbox) -> None:
+    """The control API lists writes that moved a quantity, by `@idempotent` key (chunk i is `key:i`);
+    a replay under the same key is Shopify's first answer, not a second write."""
+    made = sandbox.seed()
+    loc, tee = sandbox.location_id(), made["TEE-S"]["inventory_item_id"]
+    write = [StockWrite(inventory_item_id=tee, location_id=loc, quantity=9, expected=50)]
+    for _ in range(2):
+        sandbox.client.set_inventory_quantities(
+            write, reference_document_uri="gid://x/Push/1", idempotency_key="push-1"
+        )
+    unchanged = [StockWrite(inventory_item_id=tee, location_id=loc, quantity=9, expected=9)]
+    sandbox.client.set_inventory_quantities(unchanged, idempotency_key="push-2")  # moves nothing
+    assert [(w["key"], w["reference"], w["rows"]) for w in sandbox.control.inventory_writes()] == [
+        ("push-1:0", "gid://x/Push/1", 1)
+    ]
+
+
+def test_draining_the_bucket_throttles_until_it_refills(sandbox: Sandbox) -> None:
+    status = sandbox.control.drain_bucket()
+    assert status["currentlyAvailable"] == 0
+    before = sandbox.state.stats["throttled"]
+    sandbox.seed()  # control API: never throttled
+    list(sandbox.client.iter_product_variants())  # the client waits out THROTTLED and succeeds
+    assert sandbox.state.stats["throttled"] > before

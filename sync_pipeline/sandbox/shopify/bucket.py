@@ -47,6 +47,12 @@ class LeakyBucket:
             self._available = self.size
             self._stamp = self._clock()
 
+    def drain(self) -> None:
+        """Empty the bucket: the next calls are THROTTLED until it refills (a fault to rehearse)."""
+        with self._lock:
+            self._available = 0.0
+            self._stamp = self._clock()
+
     def throttle_status(self) -> dict[str, float]:
         with self._lock:
             self._refill()

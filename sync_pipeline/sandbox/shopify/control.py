@@ -122,6 +122,14 @@ class SandboxControl:
     def reset_bucket(self) -> dict[str, Any]:
         return dict(self._call("POST", "/bucket/reset"))
 
+    def drain_bucket(self) -> dict[str, Any]:
+        """Empty the cost bucket: the Admin API answers THROTTLED until it refills."""
+        return dict(self._call("POST", "/bucket/drain"))
+
+    def inventory_writes(self) -> list[dict[str, Any]]:
+        """Inventory mutations that moved a quantity: idempotency key, reference, quantity name, rows moved, at."""
+        return list(self._call("GET", "/inventory-writes"))
+
     def stock(self) -> list[dict[str, Any]]:
         """Every inventory level (sku, location, available, committed, on_hand, updated_at)."""
         return list(self._call("GET", "/stock"))

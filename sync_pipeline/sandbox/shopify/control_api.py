@@ -130,6 +130,16 @@ def _bucket_reset(state: SandboxState, _: Request, __: Any) -> dict[str, Any]:
     return state.bucket.throttle_status()
 
 
+def _bucket_drain(state: SandboxState, _: Request, __: Any) -> dict[str, Any]:
+    state.bucket.drain()
+    return state.bucket.throttle_status()
+
+
+def _inventory_writes(state: SandboxState) -> list[dict[str, Any]]:
+    with state.store.lock:
+        return [dict(w) for w in state.store.inventory_writes]
+
+
 def routes() -> list[Route]:
     return [
         Route("/_sandbox/state", lambda r: JSONResponse(snapshot(r.app.state.sandbox)), methods=["GET"]),
@@ -152,4 +162,10 @@ def routes() -> list[Route]:
         _route("/_sandbox/faults", "PUT", FaultSettings, _faults),
         _route("/_sandbox/webhooks", "POST", WebhookSpec, _webhook),
         _route("/_sandbox/bucket/reset", "POST", None, _bucket_reset),
+        _route("/_sandbox/bucket/drain", "POST", None, _bucket_drain),
+        Route(
+            "/_sandbox/inventory-writes",
+            lambda r: JSONResponse(_inventory_writes(r.app.state.sandbox)),
+            methods=["GET"],
+        ),
     ]

@@ -83,7 +83,11 @@ class MutationResolvers:
                         "userErrors": [_error(field, msg, "IDEMPOTENCY_KEY_PARAMETER_MISMATCH")],
                     }
                 return previous[1]
-            result = run()
+            self.store.current_idempotency_key = key  # what inventory_writes records the write under
+            try:
+                result = run()
+            finally:
+                self.store.current_idempotency_key = None
             self.store.idempotency[(name, key)] = (fingerprint, result)
             return result
 
@@ -277,6 +281,10 @@ class MutationResolvers:
                 })  # fmt: skip
             if delta:
                 self.store.emit("INVENTORY_LEVELS_UPDATE", {"level": (item.id, loc.id)})
+        moved = sum(1 for *_, delta in planned if delta)
+        if moved:
+            self.store.inventory_writes.append({"key": self.store.current_idempotency_key, "reference": ref,
+                                                "name": name, "rows": moved, "at": iso(now)})  # fmt: skip
         group_id = self.store.ids.next()
 
         def changes_field(

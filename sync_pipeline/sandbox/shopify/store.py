@@ -89,6 +89,10 @@ class Store:
         self.idempotency: dict[tuple[str, str], tuple[str, Any]] = {}
         # Emails Shopify would send to customers: {order, fulfillment, kind, tracking_numbers, at}.
         self.emails: list[dict[str, Any]] = []
+        # Inventory mutations that moved a quantity: {key, reference, name, rows, at}, so a
+        # rehearsal can check every write Shopify applied against the ledger's record of it.
+        self.inventory_writes: list[dict[str, Any]] = []
+        self.current_idempotency_key: str | None = None  # set while an @idempotent mutation runs
         self.emit: Emit = lambda topic, payload: None
         self.same_second_updates = False
         for name in location_names or ["Warehouse"]:

@@ -1,8 +1,9 @@
-"""The product as in production, on 127.0.0.1, for benchmarks: child processes and their env.
+"""The product as in production, on 127.0.0.1: child processes and their environment.
 
-Each child runs in its own session (process group), so stopping it also stops what it started
-(`dg dev` starts a webserver, a daemon and a code server; the daemon starts run workers).
-Nothing here launches Dagster runs: the code location's sensors and schedules do.
+Used by `sync-pipeline rehearse` and the benchmarks. Each child runs in its own session (process
+group), so stopping it also stops what it started (`dg dev` starts a webserver, a daemon and a
+code server; the daemon starts a code server whose run workers share its group). Nothing here
+launches Dagster runs: the code location's sensors and schedules do.
 """
 
 from __future__ import annotations
@@ -84,20 +85,20 @@ class Workdir:
     def ledger(self) -> Path:
         return self.data / "ledger.duckdb"
 
-    def prepare(self, hold_seconds: int) -> None:
-        """DAGSTER_HOME with the repo's dagster.yaml; a copy of data/config with a short hold."""
+    def prepare(self, hold_seconds: int, orders: Mapping[str, object] | None = None) -> None:
+        """DAGSTER_HOME with the repo's dagster.yaml; a copy of data/config with a short hold
+        (and any other top-level `orders.yaml` keys in `orders`, e.g. `cutoff_status`)."""
         for path in (self.dagster_home, self.data, self.logs):
             path.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO_ROOT / "dagster.yaml", self.dagster_home / "dagster.yaml")
         shutil.copytree(REPO_ROOT / "data" / "config", self.config)
-        orders = self.config / "orders.yaml"
-        text = orders.read_text(encoding="utf-8")
-        text, count = re.subn(
-            r"(?m)^hold_window_seconds:.*$", f"hold_window_seconds: {hold_seconds}  # benchmark", text
-        )
-        if not count:
-            text += f"\nhold_window_seconds: {hold_seconds}  # benchmark\n"
-        orders.write_text(text, encoding="utf-8")
+        path = self.config / "orders.yaml"
+        text = path.read_text(encoding="utf-8")
+        for key, value in {"hold_window_seconds": hold_seconds, **(orders or {})}.items():
+            text, count = re.subn(rf"(?m)^{key}:.*$", f"{key}: {value}  # benchmark", text)
+            if not count:
+                text += f"\n{key}: {value}  # benchmark\n"
+        path.write_text(text, encoding="utf-8")
         load_business_rules(self.config)  # fail now, naming the file
 
 
@@ -138,6 +139,7 @@ class Stack:
         self.work = work
         self.env = dict(env)
         self.children: list[Child] = []
+        self.retired: list[Child] = []  # replaced (a restarted daemon): not watched, still stopped
 
     def start(self, name: str, command: list[str]) -> Child:
         log = (self.work.logs / f"{name.replace(' ', '_')}.log").open("wb")
@@ -177,18 +179,27 @@ class Stack:
             child.process.wait(timeout=5)
         child.log.close()
 
+    def retire(self, child: Child) -> None:
+        """Stop watching `child` (it was replaced); its process group is still stopped by `stop`."""
+        self.children.remove(child)
+        self.retired.append(child)
+
     def stop(self, names: tuple[str, ...] | None = None) -> None:
         for child in reversed(list(self.children)):
             if names is None or child.name in names:
                 self.stop_child(child)
                 self.children.remove(child)
+        for child in list(self.retired):
+            if names is None or child.name in names:
+                self.stop_child(child, grace=5.0)
+                self.retired.remove(child)
 
     def leftovers(self, pids: list[int]) -> int:
         return sum(1 for pid in pids if _group_alive(pid))
 
 
-def log(message: str) -> None:
-    print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
+def log(message: str, prefix: str = "bench") -> None:
+    print(f"[{prefix} {datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -296,3 +307,49 @@ def runs_by_job(dagster_home: Path) -> dict[str, int]:
             if run.status == dg.DagsterRunStatus.FAILURE:
                 counts["failed"] = counts.get("failed", 0) + 1
     return counts
+
+
+# -- Dagster as separate processes (so the daemon can be restarted on its own) ----------------
+
+WORKSPACE = REPO_ROOT / "workspace.yaml"
+
+
+def daemon_command() -> list[str]:
+    return [str(BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE)]
+
+
+def webserver_command(port: int) -> list[str]:
+    return [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(WORKSPACE)]
+
+
+def group_processes(pgid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every live process in process group `pgid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        # Field 5 of /proc/PID/stat is the process group; the command name (field 2) may hold spaces.
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            found.append((int(entry.name), cmdline.strip()))
+    return found
+
+
+def run_workers(pgid: int) -> list[int]:
+    """Run worker processes (`dagster api execute_run`) the daemon's code server started."""
+    return [pid for pid, cmd in group_processes(pgid) if "execute_run" in cmd]
+
+
+def runs_in_flight(dagster_home: Path) -> list[tuple[str, str]]:
+    """(run id, job) of runs queued or in progress, from the instance's storage."""
+    import dagster as dg  # here: the other helpers do not need Dagster loaded
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    statuses = [dg.DagsterRunStatus(s) for s in IN_FLIGHT]
+    with dg.DagsterInstance.get() as instance:
+        return [(r.run_id, r.job_name) for r in instance.get_runs(filters=dg.RunsFilter(statuses=statuses))]

@@ -1,0 +1,62 @@
+"""Read-only queries `sync-pipeline rehearse` makes: timings of each flow, effects left in doubt.
+
+Times are naive UTC, as the ledger stores them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class OrderTiming:
+    order_name: str | None
+    sales_order_number: str | None
+    paid_seen_at: datetime | None
+    first_seen_at: datetime | None
+    release_due_at: datetime | None
+    first_attempt_at: datetime | None
+    confirmed_at: datetime | None  # None unless the injection was accepted
+
+
+def order_timings(con: duckdb.DuckDBPyConnection) -> list[OrderTiming]:
+    rows = con.execute(
+        """
+        SELECT o.order_name, o.sales_order_number, o.paid_seen_at, o.first_seen_at, o.release_due_at,
+               i.first_attempt_at, CASE WHEN i.state = 'accepted' THEN i.confirmed_at END
+        FROM orders o LEFT JOIN pvx_injections i ON i.shopify_order_id = o.shopify_order_id
+        """
+    ).fetchall()
+    return [OrderTiming(*r) for r in rows]
+
+
+def fulfilments_created(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
+    """Package number → when Shopify's answer (a fulfilment) was recorded."""
+    rows = con.execute(
+        "SELECT package_number, created_at FROM shopify_fulfilments WHERE state = 'created'"
+    ).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def in_doubt(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Write-ahead rows still `sending`: effects whose outcome the product has not settled yet."""
+    row = con.execute(
+        """
+        SELECT (SELECT count(*) FROM pvx_injections WHERE state = 'sending'),
+               (SELECT count(*) FROM shopify_fulfilments WHERE state = 'sending'),
+               (SELECT count(*) FROM stock_pushes WHERE state = 'sending')
+        """
+    ).fetchone()
+    assert row is not None
+    return dict(zip(("injections", "fulfilments", "stock_pushes"), row, strict=True))
+
+
+def stock_push_requests(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
+    """Each stock push request's idempotency key → whether the ledger records it applied."""
+    rows = con.execute(
+        "SELECT idempotency_key, bool_or(state = 'applied') FROM stock_pushes GROUP BY idempotency_key"
+    ).fetchall()
+    return {r[0]: bool(r[1]) for r in rows}

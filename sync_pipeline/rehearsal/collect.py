@@ -1,0 +1,177 @@
+"""After the peak: read both sandboxes, the ledger and Dagster's runs; account for every effect.
+
+Called once Dagster is stopped (no writer left on the ledger, no run in flight), with the
+sandboxes still up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sync_pipeline.lib.ledger import Ledger, stock_levels
+from sync_pipeline.lib.ledger import rehearsal as ledger_rehearsal
+from sync_pipeline.rehearsal import accounting
+from sync_pipeline.rehearsal.peak import PeakResult
+from sync_pipeline.rehearsal.stock_watch import LOCATION, SITE, awaiting_units
+from sync_pipeline.rehearsal.world import World
+
+REF = "CustomerPurchaseOrderReferenceNumber"
+
+
+@dataclass
+class Observed:
+    """Everything the report needs, read once."""
+
+    shop_state: dict[str, Any]
+    emails: list[dict[str, Any]]
+    inventory_writes: list[dict[str, Any]]
+    pvx_orders: dict[str, dict[str, Any]]  # number → {status, ref, lines: Counter}
+    packages: dict[str, tuple[str, datetime]]  # tracking number → (package number, despatched at, real UTC)
+    pvx_counters: dict[str, Any]
+    timings: list[ledger_rehearsal.OrderTiming]
+    fulfilled_at: dict[str, datetime]  # package number → recorded in the ledger
+    runs: dict[str, dict[str, Any]]  # job → launched, by status, mean start delay and run time
+    pushes_applied: dict[str, bool]  # stock push request key → the ledger records it applied
+    stock_levels: dict[str, accounting.StockView] = field(default_factory=dict)
+
+
+def observe(world: World, peak: PeakResult) -> Observed:
+    with world.shop() as shop:
+        state = shop.state()
+        emails = shop.emails()
+        writes = shop.inventory_writes()
+        shown = {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
+    wh = world.warehouse
+    with wh.lock:
+        orders = {
+            n: {"status": o.status, "ref": str(o.fields.get(REF, "")),
+                "lines": Counter({ln.item_code: ln.quantity_ordered for ln in o.lines.values()})}
+            for n, o in wh.orders.items()
+        }  # fmt: skip
+        packages = {
+            p.tracking_number or p.number: (
+                p.number,
+                (d.despatched_at + world.clock_offset).replace(tzinfo=None),
+            )
+            for d in wh.despatches.values()
+            for p in d.packages
+        }
+        available = {code: lv.available for (code, site), lv in wh.stock.items() if site == SITE}
+    statuses = {n: o["status"] for n, o in orders.items()}
+    awaiting = awaiting_units(peak.stock.orders, statuses)
+    with Ledger(world.work.ledger, busy_timeout=120).transaction() as con:
+        timings = ledger_rehearsal.order_timings(con)
+        fulfilled = ledger_rehearsal.fulfilments_created(con)
+        pushes = ledger_rehearsal.stock_push_requests(con)
+        # The buffer each SKU's last target used (velocity can move it during the sale).
+        buffers = {sku: p.buffer for (sku, _), p in stock_levels.positions(con).items()}
+    levels = stock_views(world, shown, available, awaiting, buffers)
+    return Observed(state, emails, writes, orders, packages, world.pvx_state.counters.snapshot(), timings,
+                    fulfilled, run_statuses(world), pushes, levels)  # fmt: skip
+
+
+def stock_views(world: World, shown: dict[str, int], available: dict[str, int], awaiting: Counter[str],
+                buffers: dict[str, int]) -> dict[str, accounting.StockView]:  # fmt: skip
+    """What Shopify shows against the target, for the SKUs whose every order the rehearsal knows:
+    Peoplevox available − units on orders it has not allocated − the buffer of the last target."""
+    return {
+        sku: accounting.StockView(
+            shown.get(sku, 0),
+            max(0, available.get(sku, 0) - awaiting[sku] - buffers.get(sku, world.buffers.get(sku, 0))),
+        )
+        for sku in [*world.restocked, *world.scarce]
+    }
+
+
+def stock_in_step(world: World, peak_orders: list[tuple[str, str, int]]) -> bool:
+    """Every watched SKU shows its target in Shopify now (the drain waits for this)."""
+    with world.shop(timeout=60.0) as shop:
+        shown = {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
+    with world.warehouse.lock:
+        available = {code: lv.available for (code, site), lv in world.warehouse.stock.items() if site == SITE}
+        statuses = {n: o.status for n, o in world.warehouse.orders.items()}
+    with Ledger(world.work.ledger, busy_timeout=60).transaction() as con:
+        buffers = {sku: p.buffer for (sku, _), p in stock_levels.positions(con).items()}
+    views = stock_views(world, shown, available, awaiting_units(peak_orders, statuses), buffers)
+    return all(v.shown == v.target for v in views.values())
+
+
+def run_statuses(world: World) -> dict[str, dict[str, Any]]:
+    """Per job: runs by status, mean seconds from creation to start (queue and launch) and of
+    the run itself, from Dagster's run storage."""
+    import dagster as dg  # here: the rest of the rehearsal does not need Dagster loaded
+
+    os.environ["DAGSTER_HOME"] = str(world.work.dagster_home)
+    statuses: dict[str, Counter[str]] = {}
+    waits: dict[str, list[float]] = {}
+    lengths: dict[str, list[float]] = {}
+    with dg.DagsterInstance.get() as instance:
+        for record in instance.get_run_records():
+            run = record.dagster_run
+            statuses.setdefault(run.job_name, Counter())[run.status.value] += 1
+            if record.start_time:
+                waits.setdefault(run.job_name, []).append(
+                    record.start_time - record.create_timestamp.timestamp()
+                )
+                if record.end_time:
+                    lengths.setdefault(run.job_name, []).append(record.end_time - record.start_time)
+    return {
+        job: {
+            "launched": sum(c.values()),
+            "by_status": dict(c),
+            "mean_start_delay_s": _mean(waits.get(job, [])),
+            "mean_run_s": _mean(lengths.get(job, [])),
+        }
+        for job, c in sorted(statuses.items())
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
+
+
+def account(world: World, peak: PeakResult, seen: Observed) -> accounting.Accounting:
+    placed = peak.sale.placed
+    number_of_name = {p.name: p.number for p in placed}
+    cancelled_kind = {p.number for p in placed if p.kind == "cancel_in_hold"}
+    owed = {p.number for p in placed if p.kind != "cancel_in_hold"} | {n for n, _, _ in peak.stock.orders}
+    # Several Peoplevox sales orders for one Shopify order show as one number plus others
+    # carrying the same reference (the order's name).
+    per_order: Counter[str] = Counter()
+    unexpected = []
+    for number, order in seen.pvx_orders.items():
+        if number in owed or number in cancelled_kind:
+            per_order[number] += 1
+        elif order["ref"] in number_of_name:
+            per_order[number_of_name[order["ref"]]] += 1
+        else:
+            unexpected.append(number)
+    status = {n: o["status"] for n, o in seen.pvx_orders.items()}
+    edited = {p.number: p.order_id for p in placed if p.kind == "edit_in_hold"}
+    shop_orders = {o["id"]: o for o in seen.shop_state.get("orders", [])}
+    wanted = {}
+    for number, order_id in edited.items():
+        lines = shop_orders.get(order_id, {}).get("line_items", [])
+        wanted[number] = Counter({li["sku"]: li["current_quantity"] for li in lines
+                                  if li["current_quantity"] and li["requires_shipping"]})  # fmt: skip
+    in_wh = {n: seen.pvx_orders[n]["lines"] for n in edited if n in seen.pvx_orders}
+    tracking = [t.get("number") for o in shop_orders.values() for f in o.get("fulfillments", [])
+                for t in (f.get("tracking") or []) if t.get("number")]  # fmt: skip
+    notified = [
+        f["id"] for o in shop_orders.values() for f in o.get("fulfillments", []) if f.get("notify_customer")
+    ]
+    confirmations = [e["fulfillment"] for e in seen.emails if e["kind"] == "shipping_confirmation"]
+    # Writes the baseline reconcile made before the peak are the product's too (same code, same ledger).
+    keys = [w.get("key") for w in seen.inventory_writes]
+    return accounting.Accounting({
+        "orders": accounting.orders(owed, per_order, unexpected),
+        "cancellations": accounting.cancellations(cancelled_kind, status),
+        "edits": accounting.edits(wanted, in_wh),
+        "fulfilments": accounting.fulfilments(seen.packages, tracking),
+        "emails": accounting.emails(notified, confirmations),
+        "stock_writes": accounting.stock_writes(seen.stock_levels, keys, seen.pushes_applied),
+    })  # fmt: skip

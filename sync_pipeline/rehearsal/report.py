@@ -1,0 +1,259 @@
+"""The rehearsal's figures, per flow, and the same as markdown and JSON.
+
+Pure: everything is computed from what `collect.observe` read and the peak recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sync_pipeline.rehearsal.accounting import KINDS, Accounting
+from sync_pipeline.rehearsal.profile import StoreProfile
+from sync_pipeline.rehearsal.stack import percentile
+from sync_pipeline.sandbox.shopify.config import PLANS
+
+GOALS = {
+    "orders_p95_beyond_hold_s": 60.0,
+    "orders_share_of_limiter_ceiling": 0.9,
+    "despatch_p95_s": 60.0,
+    "stock_p95_s": 30.0,
+    "throttled_share": 0.01,
+}
+
+
+def spread(values: list[float]) -> dict[str, float | None]:
+    return {
+        "n": len(values),
+        "p50": _r(percentile(values, 50)),
+        "p95": _r(percentile(values, 95)),
+        "max": _r(max(values) if values else None),
+    }
+
+
+def _r(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _delta(after: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, float]:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after if isinstance(after.get(k), int | float)}
+
+
+def per_minute(count: int, start: datetime | None, end: datetime | None) -> float | None:
+    if not count or start is None or end is None or end <= start:
+        return None
+    return count / ((end - start).total_seconds() / 60)
+
+
+def figures(
+    profile: StoreProfile,
+    *,
+    owed_numbers: set[str],
+    timings: list[Any],
+    packages: Mapping[str, tuple[str, datetime]],
+    fulfilled_at: Mapping[str, datetime],
+    stock_latencies: list[float],
+    stock_unseen: int,
+    shop_stats: Mapping[str, Any],
+    shop_before: Mapping[str, Any],
+    pvx_counters: Mapping[str, Any],
+    pvx_before: Mapping[str, Any],
+    peak_seconds: float,
+    runs: Mapping[str, Any],
+    accounting: Accounting,
+    oversell: Mapping[str, Any],
+    sale: Mapping[str, Any],
+    faults: list[dict[str, Any]],
+    load_average: list[float],
+    drained: bool,
+) -> dict[str, Any]:
+    hold = profile.hold_seconds
+    rps = profile.pvx_requests_per_window / profile.pvx_window_seconds
+    restore = PLANS[profile.shopify_plan][1]
+
+    # Orders: paid (first seen paid by the ledger) → accepted by Peoplevox, minus the hold.
+    done = [t for t in timings if t.sales_order_number in owed_numbers and t.confirmed_at and t.paid_seen_at]
+    order_latency = [(t.confirmed_at - t.paid_seen_at).total_seconds() - hold for t in done]
+    release_wait = [(t.first_attempt_at - t.release_due_at).total_seconds() for t in done
+                    if t.first_attempt_at and t.release_due_at]  # fmt: skip
+    ingest_delay = [(t.first_seen_at - t.paid_seen_at).total_seconds() for t in done if t.first_seen_at]
+    orders_rate = per_minute(len(done), min((t.paid_seen_at for t in done), default=None),
+                             max((t.confirmed_at for t in done), default=None))  # fmt: skip
+    requests = _delta(pvx_counters.get("requests", {}), pvx_before.get("requests", {}))
+    total_requests = sum(requests.values())
+    per_order = total_requests / len(done) if done else None
+    ceiling = rps * 60 / per_order if per_order else None
+
+    # Despatches: the warehouse's despatch time → the ledger recording Shopify's fulfilment.
+    despatch_latency, made = [], []
+    for package_number, despatched_at in packages.values():
+        if package_number in fulfilled_at:
+            despatch_latency.append((fulfilled_at[package_number] - despatched_at).total_seconds())
+            made.append((despatched_at, fulfilled_at[package_number]))
+    fulfil_rate = per_minute(
+        len(made), min((a for a, _ in made), default=None), max((b for _, b in made), default=None)
+    )
+    shop = _delta(shop_stats, shop_before)
+    points_by_op = {k.split(":", 1)[1]: v for k, v in shop.items() if k.startswith("points_spent:") and v}
+    fulfil_points = sum(v for k, v in points_by_op.items() if "ulfil" in k)
+    points_per_fulfilment = fulfil_points / len(made) if made else None
+    shopify_requests = shop.get("requests", 0)
+    throttled_share = shop.get("throttled", 0) / shopify_requests if shopify_requests else 0.0
+
+    out = {
+        "profile": profile.model_dump(exclude={"faults"}),
+        "machine": {"cpus": os.cpu_count(), "load_average_1m": [round(x, 1) for x in load_average]},
+        "drained": drained,
+        "peak_seconds": round(peak_seconds, 1),
+        "sale": dict(sale),
+        "orders": {
+            "latency_beyond_hold_s": spread(order_latency),
+            "paid_to_first_seen_s": spread(ingest_delay),
+            "due_to_first_save_s": spread(release_wait),
+            "sustained_per_minute": _r(orders_rate),
+            "limiter_ceiling_per_minute": _r(ceiling),
+            "share_of_limiter_ceiling": _r(orders_rate / ceiling if orders_rate and ceiling else None, 3),
+            "pvx_requests_per_order": _r(per_order, 3),
+        },
+        "despatches": {
+            "latency_s": spread(despatch_latency),
+            "packages": len(packages),
+            "fulfilled_per_minute": _r(fulfil_rate),
+            "shopify_points_per_fulfilment": _r(points_per_fulfilment),
+            "shopify_ceiling_per_minute": _r(
+                restore / points_per_fulfilment * 60 if points_per_fulfilment else None
+            ),
+            "share_of_shopify_ceiling": _r(
+                fulfil_rate / (restore / points_per_fulfilment * 60)
+                if fulfil_rate and points_per_fulfilment
+                else None,
+                3,
+            ),
+        },
+        "stock": {
+            "latency_s": spread(stock_latencies),
+            "changes_not_seen": stock_unseen,
+            "oversell": dict(oversell),
+        },
+        "shopify": {
+            "plan": profile.shopify_plan,
+            "requests": shopify_requests,
+            "points_spent": round(shop.get("points_spent", 0)),
+            "budget_used": _r(
+                shop.get("points_spent", 0) / (restore * peak_seconds) if peak_seconds else None, 3
+            ),
+            "throttled": shop.get("throttled", 0),
+            "throttled_share": round(throttled_share, 4),
+            "rate_limited_429": shop.get("rate_limited", 0),
+            "points_by_operation": dict(sorted(points_by_op.items(), key=lambda kv: -kv[1])[:8]),
+        },
+        "peoplevox": {
+            "requests": total_requests,
+            "limiter_capacity": round(rps * peak_seconds),
+            "share_of_limiter": _r(total_requests / (rps * peak_seconds) if peak_seconds else None, 3),
+            "refused_by_limiter": pvx_counters.get("limiter_refused", 0)
+            - pvx_before.get("limiter_refused", 0),
+            "requests_by_operation": {k: v for k, v in sorted(requests.items()) if v},
+        },
+        "runs": dict(runs),
+        "faults": faults,
+        "lost": accounting.lost,
+        "duplicated": accounting.duplicated,
+        "examples": {k: list(t.examples) for k, t in accounting.tallies.items() if t.examples},
+    }
+    out["goals"] = goals(out)
+    return out
+
+
+def goals(f: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    def check(value: float | None, goal: float, at_least: bool = False) -> dict[str, Any]:
+        met = value is not None and (value >= goal if at_least else value <= goal)
+        return {"value": value, "goal": goal, "met": met}
+
+    return {
+        "orders p95 beyond hold ≤ 60 s": check(f["orders"]["latency_beyond_hold_s"]["p95"], GOALS["orders_p95_beyond_hold_s"]),
+        "orders ≥ 0.9 of limiter ceiling": check(f["orders"]["share_of_limiter_ceiling"],
+                                                 GOALS["orders_share_of_limiter_ceiling"], at_least=True),
+        "despatch → fulfilled p95 ≤ 60 s": check(f["despatches"]["latency_s"]["p95"], GOALS["despatch_p95_s"]),
+        "stock change → Shopify p95 ≤ 30 s": check(f["stock"]["latency_s"]["p95"], GOALS["stock_p95_s"]),
+        "THROTTLED ≤ 1 %": check(f["shopify"]["throttled_share"], GOALS["throttled_share"]),
+        "0 lost": check(sum(f["lost"].values()), 0),
+        "0 duplicated": check(sum(f["duplicated"].values()), 0),
+        "no oversell": check(f["stock"]["oversell"].get("violations", 0), 0),
+    }  # fmt: skip
+
+
+def _s(spread_: Mapping[str, Any]) -> str:
+    def v(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:,.1f} s"
+
+    return f"p50 {v(spread_['p50'])} · p95 {v(spread_['p95'])} · max {v(spread_['max'])} (n={spread_['n']:,})"
+
+
+def markdown(f: Mapping[str, Any], command: str) -> str:
+    p, o, d, s, sh, pv = f["profile"], f["orders"], f["despatches"], f["stock"], f["shopify"], f["peoplevox"]
+    lines = [
+        f"# Rehearsal {f.get('started_at', '')}",
+        "",
+        f"`{command}`",
+        "",
+        f"Shopify {p['shopify_plan']}; Peoplevox {p['pvx_requests_per_window']} requests / {p['pvx_window_seconds']:g} s;"
+        f" hold {p['hold_seconds']} s; cut-off {p['cutoff_status']}; {p['catalogue_size']} SKUs;"
+        f" {p['orders_per_minute']:g} orders/min for {p['minutes']:g} min. Machine: {f['machine']['cpus']} CPUs,"
+        f" load average {f['machine']['load_average_1m']} (start, end).",
+        f"Sale: {f['sale'].get('placed', 0):,} placed ({f['sale'].get('errors', 0)} errors), follow-ups"
+        f" {f['sale'].get('follow_ups', {})}; peak {f['peak_seconds']:,.0f} s;"
+        f" {'caught up' if f['drained'] else '**not caught up by the drain timeout: the lost counts include effects still on their way**'}.",
+        "",
+        "| flow | latency | throughput | budget |",
+        "|---|---|---|---|",
+        f"| orders (paid → in Peoplevox − hold) | {_s(o['latency_beyond_hold_s'])} | {o['sustained_per_minute']}/min ="
+        f" {o['share_of_limiter_ceiling']} of the limiter ceiling ({o['limiter_ceiling_per_minute']}/min at"
+        f" {o['pvx_requests_per_order']} requests/order) | Peoplevox {pv['requests']:,} requests ="
+        f" {pv['share_of_limiter']} of the limiter, {pv['refused_by_limiter']} refused |",
+        f"| despatches (despatch → fulfilled) | {_s(d['latency_s'])} | {d['fulfilled_per_minute']}/min ="
+        f" {d['share_of_shopify_ceiling']} of Shopify's ceiling ({d['shopify_ceiling_per_minute']}/min at"
+        f" {d['shopify_points_per_fulfilment']} points/fulfilment) | Shopify {sh['points_spent']:,} points ="
+        f" {sh['budget_used']} of the restore rate; THROTTLED {sh['throttled_share']:.2%} of {sh['requests']:,} |",
+        f"| stock (change → Shopify shows it) | {_s(s['latency_s'])} | {s['changes_not_seen']} not seen |"
+        f" oversell: {s['oversell'].get('violations', 0)} violations in {s['oversell'].get('samples', 0)} samples |",
+        "",
+        f"Orders detail: paid → first seen {_s(o['paid_to_first_seen_s'])}; due → first save {_s(o['due_to_first_save_s'])}.",
+        f"Peoplevox requests by operation: {pv['requests_by_operation']}.",
+        f"Shopify points by operation: {sh['points_by_operation']}.",
+        "",
+        "| effect | lost | duplicated |",
+        "|---|---|---|",
+        *(f"| {k} | {f['lost'][k]} | {f['duplicated'][k]} |" for k in KINDS),
+        "",
+        "| goal | value | met |",
+        "|---|---|---|",
+        *(f"| {k} | {g['value']} | {'yes' if g['met'] else '**no**'} |" for k, g in f["goals"].items()),
+        "",
+        "| job | runs | by status | mean creation → start | mean run |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {job} | {r['launched']} | {r['by_status']} | {r['mean_start_delay_s']} s | {r['mean_run_s']} s |"
+            for job, r in f["runs"].items()
+        ),
+        "",
+        "Faults: "
+        + ("; ".join(f"{x['at']}s {x['fault']}: {x['what']}" for x in f["faults"]) or "none")
+        + ".",
+    ]
+    if f["examples"]:
+        lines += ["", "Examples: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in f["examples"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def write(f: Mapping[str, Any], command: str, out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"rehearsal-{f.get('started_at', 'run').replace(':', '')}"
+    md, js = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
+    md.write_text(markdown(f, command), encoding="utf-8")
+    js.write_text(json.dumps(f, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    return md, js
