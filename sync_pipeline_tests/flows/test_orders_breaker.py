@@ -141,29 +141,45 @@ def test_two_release_runs_at_once_create_nothing_twice_and_record_what_peoplevox
 def test_an_ingest_read_that_dies_mid_page_loses_no_order(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Shopify gives up mid-read (5xx or THROTTLED past the client's retries) after some chunks
-    were committed: the next poll must still read every order the dead one did not."""
+    """Shopify gives up mid-read (5xx or THROTTLED past the client's retries), in the cheap listing
+    or in the full read by id after some chunks were committed: the next poll must still read
+    every order the dead one did not."""
     monkeypatch.setattr("sync_pipeline.lib.flows.orders.ingest.CHUNK", 2)
     world.shop.drop_webhooks = True
     placed = []
     for _ in range(5):
         placed.append(world.shop.place([("TEE-BLK-M", 1)]))
         world.tick(1)
+    listing, by_ids = world.shop.order_changes_since, world.shop.orders_by_ids
     served = 0
-    read = world.shop.orders_updated_since
 
-    def dies_after_three(since):  # type: ignore[no-untyped-def]
+    def listing_dies_after_three(since):  # type: ignore[no-untyped-def]
         nonlocal served
-        for order in read(since):
+        for listed in listing(since):
             if served == 3:
                 raise RuntimeError("Shopify: HTTP 503 after 5 attempts")
             served += 1
-            yield order
+            yield listed
 
-    monkeypatch.setattr(world.shop, "orders_updated_since", dies_after_three)
+    def full_read_dies_on_the_second_chunk(ids):  # type: ignore[no-untyped-def]
+        nonlocal served
+        served += 1
+        if served > 1:
+            raise RuntimeError("Shopify: THROTTLED after 8 attempts")
+        return by_ids(ids)
+
+    monkeypatch.setattr(world.shop, "order_changes_since", listing_dies_after_three)
     with pytest.raises(RuntimeError):
         world.ingest()
-    monkeypatch.setattr(world.shop, "orders_updated_since", read)
+    monkeypatch.setattr(world.shop, "order_changes_since", listing)
+    served = 0
+    monkeypatch.setattr(world.shop, "orders_by_ids", full_read_dies_on_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        world.ingest()
+    with world.ledger.transaction() as con:
+        recorded = ledger_orders.get_many(con, placed)
+    assert set(recorded) < set(placed), "the dead full read should have left some orders unread"
+    monkeypatch.setattr(world.shop, "orders_by_ids", by_ids)
     world.tick(120)
     world.ingest()
     assert {oid: world.row(oid).state for oid in placed} == dict.fromkeys(placed, "awaiting_release")

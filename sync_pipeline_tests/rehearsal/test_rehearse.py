@@ -15,7 +15,13 @@ from sync_pipeline.rehearsal.accounting import KINDS
 from sync_pipeline.rehearsal.peak import PeakResult
 from sync_pipeline.rehearsal.world import World
 
-pytestmark = pytest.mark.xdist_group("rehearsal")
+# A real rehearsal takes 2-6 minutes even this small (every hop is a daemon-launched run behind a
+# sensor interval): too long for `make test`'s 10-minute budget, so it runs when asked for, as the
+# benchmarks do: REHEARSAL_E2E=1 .venv/bin/python -m pytest sync_pipeline_tests/rehearsal/test_rehearse.py
+# The accounting it relies on is tested on every run (test_accounting.py).
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("REHEARSAL_E2E"), reason="a real rehearsal (2-6 min); set REHEARSAL_E2E=1 to run it"
+)
 
 # A small store with a fast floor, so the whole chain (ingest, release, floor, despatch, fulfil,
 # stock pushes) completes within a few sensor intervals; the flags below override the file.
@@ -31,11 +37,6 @@ scarce_orders_per_minute: 8
 
 @pytest.mark.timeout(900)  # the daemon starts a process per run: slow on a busy 2-core machine
 def test_a_short_rehearsal_loses_nothing_and_exits_1_on_a_real_loss(tmp_path: Any, capsys: Any) -> None:
-    # A process per Dagster run: on a machine many times oversubscribed (other sessions' suites)
-    # no run starts for minutes and the drain times out. CI runs it whatever the load.
-    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
-    if load > 4 * cpus and not os.environ.get("CI"):
-        pytest.skip(f"load average {load:.0f} on {cpus} CPUs: too busy for a real daemon run")
     seen: dict[str, Any] = {}
 
     def check_then_lose_one(world: World, peak: PeakResult) -> None:
