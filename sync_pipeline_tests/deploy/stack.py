@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import yaml
 
 from sync_pipeline.receiver.app import ReceiverConfig
 from sync_pipeline.receiver.app import create_app as create_receiver
+from sync_pipeline.rehearsal.stack import BIN
 from sync_pipeline.sandbox.peoplevox.app import create_app as create_pvx_app
 from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
@@ -28,9 +28,8 @@ from sync_pipeline.sandbox.server import BackgroundServer, free_port
 from sync_pipeline.sandbox.shopify.app import create_app as create_shopify_app
 from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import ProductSpec, SandboxControl, VariantSpec
+from sync_pipeline.settings import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 WEBHOOK_TOPICS = ("orders/paid", "orders/updated", "orders/edited", "orders/cancelled")
 
 

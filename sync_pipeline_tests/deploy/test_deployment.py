@@ -298,11 +298,23 @@ def test_pools_hold_across_processes_and_are_each_brands_own(deployment: Deploym
         )
         globex = instance.get_run_by_id(globex_run)
         assert globex is not None and globex.status == dg.DagsterRunStatus.SUCCESS
-        # globex's run went through; a moment more, and acme's must not have begun its step (the
-        # queue holds a run whose pool is full, or the run's step waits for a slot).
-        time.sleep(5)
+
+        # globex's run went through. acme's is held by the pool: the queue keeps it QUEUED, or it
+        # starts and its step waits for the slot (op_granularity_run_buffer). See it held, on
+        # the pool's own record once the run is out of the queue, not merely not yet begun.
+        def held_by_pool() -> bool:
+            acme = instance.get_run_by_id(acme_run)
+            assert acme is not None and not acme.is_finished, "acme's run finished while its pool was held"
+            return acme_run in storage.get_concurrency_info(pool).pending_run_ids
+
+        deadline = time.monotonic() + 30
+        while not held_by_pool() and time.monotonic() < deadline:
+            time.sleep(1)
         acme = instance.get_run_by_id(acme_run)
-        assert acme is not None and not acme.is_finished, "acme's run finished while its pool was held"
+        assert acme is not None
+        assert held_by_pool() or acme.status == dg.DagsterRunStatus.QUEUED, (
+            f"acme's run is {acme.status} but not waiting on {pool}"
+        )
         steps = instance.get_records_for_run(acme_run, of_type=dg.DagsterEventType.STEP_START).records
         assert not steps, "acme's Peoplevox step started while another process held its pool's one slot"
     finally:

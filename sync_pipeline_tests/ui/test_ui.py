@@ -9,7 +9,6 @@ page each test saw is left in its tmp directory.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ import dagster as dg
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from sync_pipeline_tests.deploy.stack import wait_until
 from sync_pipeline_tests.ui.stack import CHROMIUM_FLAGS, UiStack, chromium_or_skip, running_dg_dev
 
 pytestmark = [
@@ -108,14 +108,23 @@ def test_a_partition_backfill_of_shopify_orders_launched_from_the_ui_completes(
     expect(launch).to_be_enabled()
     launch.click()
 
-    deadline = time.monotonic() + 300
-    while True:
+    def new_backfills() -> list:
         with dg.DagsterInstance.from_config(str(ui.home)) as instance:
-            new = [b for b in instance.get_backfills() if b.backfill_id not in before]
-        if new and new[0].status.value in ("COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
-            break
-        assert time.monotonic() < deadline, f"backfill not finished after 300s: {new}\n{ui.diagnostics()}"
-        time.sleep(2)
+            return [b for b in instance.get_backfills() if b.backfill_id not in before]
+
+    def finished() -> bool:
+        new = new_backfills()
+        return bool(new) and new[0].status.value in (
+            "COMPLETED_SUCCESS",
+            "COMPLETED_FAILED",
+            "FAILED",
+            "CANCELED",
+        )
+
+    wait_until(
+        finished, timeout=300, interval=2, message="the backfill to finish", diagnostics=ui.diagnostics
+    )
+    new = new_backfills()
     backfill = new[0]
     assert backfill.status.value == "COMPLETED_SUCCESS", ui.diagnostics()
     assert backfill.asset_selection == [dg.AssetKey(["shopify", "orders"])]
