@@ -52,7 +52,7 @@ def test_bulk_and_paginated_reads_give_identical_orders_and_variants(sandbox: Sa
     _varied_orders(sandbox)
     client = sandbox.client
     client.line_items_per_order = 5  # the long order needs a second page of lines when paginated
-    client.bulk_threshold = None
+    client.bulk_threshold = 0
     paged = list(client.iter_orders_created_between(*_window()))
     paged_variants = list(client.iter_product_variants())
     assert client.last_read_mode == "paginated" and sandbox.state.stats["bulk_operations"] == 0

@@ -66,12 +66,6 @@ def orders_search(since: datetime, until: datetime | None = None, extra: str | N
     return " AND ".join(terms)
 
 
-# Reads of at least this many objects go through a bulk operation (bulk.py) instead of pages:
-# off the query-cost bucket, so a backfill does not compete with live traffic. Below it, the
-# bulk operation's fixed latency (start, poll, download) costs more than the pages would.
-BULK_THRESHOLD = 2500
-
-
 class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
     def __init__(
         self,
@@ -86,7 +80,7 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
         line_items_per_order: int = 10,
         components_per_variant: int = 10,
         max_query_cost: int = 1000,
-        bulk_threshold: int | None = BULK_THRESHOLD,
+        bulk_threshold: int = 0,
         http: httpx.Client | None = None,
     ) -> None:
         base = shop_url.rstrip("/")
@@ -106,7 +100,11 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
         self.line_items_per_order = line_items_per_order
         self.components_per_variant = components_per_variant
         self.max_query_cost = max_query_cost
-        self.bulk_threshold = bulk_threshold  # None: never use bulk operations
+        # Reads of at least this many objects go through a bulk operation (bulk.py) instead of
+        # pages: off the query-cost bucket, so a backfill does not compete with live traffic. Below
+        # it, the bulk operation's fixed latency (start, poll, download) costs more than the pages
+        # would. 0 (the default here) never uses one; the product passes SHOPIFY_BULK_THRESHOLD.
+        self.bulk_threshold = bulk_threshold
         self.last_read_mode = "paginated"  # how the last size-dependent read went: "paginated" or "bulk"
 
     # ----- plumbing -------------------------------------------------------------------------
@@ -189,7 +187,7 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
 
     def _use_bulk(self, count: Callable[[int], Count]) -> bool:
         """Whether a read of `count` (a `Count` asked with limit = threshold) is large enough for bulk."""
-        bulk = self.bulk_threshold is not None and count(self.bulk_threshold).count >= self.bulk_threshold
+        bulk = self.bulk_threshold > 0 and count(self.bulk_threshold).count >= self.bulk_threshold
         self.last_read_mode = "bulk" if bulk else "paginated"
         return bulk
 
