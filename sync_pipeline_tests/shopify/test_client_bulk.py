@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +19,7 @@ from sync_pipeline.sandbox.shopify.control import (
     ShippingLineSpec,
 )
 
-from .conftest import Receiver, Sandbox
+from .conftest import Sandbox
 
 HOSTILE = AddressSpec(name='Zoë "Zed" O\'Brien', company="Smith, Jones & Co.\nLtd", address1="=SUM(A1:A2)",
                       city="Kraków", country_code="PL")  # fmt: skip
@@ -126,26 +124,6 @@ def test_waits_for_the_running_operation_then_starts(make_sandbox: Any) -> None:
     assert second.status == "COMPLETED" and second.object_count == 5
     assert client.get_bulk_operation(first.id).status == "COMPLETED"  # type: ignore[union-attr]
     assert client.stats.by_operation["BulkOperationRunQuery"] >= 2  # refused once at least, then started
-
-
-def test_the_finish_webhook_cuts_the_poll_short(make_sandbox: Any, receiver: Receiver) -> None:
-    sandbox = make_sandbox(ShopifySandboxConfig(bulk_objects_per_second=10))
-    _varied_orders(sandbox)
-    sandbox.control.register_webhook("bulk_operations/finish", receiver.url)
-    client = sandbox.client
-    client.bulk_poll_seconds = client.bulk_poll_cap_seconds = 60.0  # polling alone would wait a minute
-    finished = threading.Event()
-
-    def on_webhook() -> None:  # what the receiver's consumer does on bulk_operations/finish
-        receiver.wait_for(lambda requests: len(requests) == 1, timeout=30)
-        finished.set()
-
-    op = client.start_bulk_query("{ orders { nodes { id } } }")
-    threading.Thread(target=on_webhook, daemon=True).start()
-    started = time.monotonic()
-    done = client.wait_for_bulk_operation(op.id, timeout=120, wake=finished)
-    assert done.status == "COMPLETED" and done.object_count == 15
-    assert time.monotonic() - started < 30 and client.stats.by_operation["BulkOperation"] == 2
 
 
 def test_reassembly_refuses_children_away_from_their_parent() -> None:
