@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -124,6 +125,24 @@ def test_waits_for_the_running_operation_then_starts(make_sandbox: Any) -> None:
     assert second.status == "COMPLETED" and second.object_count == 5
     assert client.get_bulk_operation(first.id).status == "COMPLETED"  # type: ignore[union-attr]
     assert client.stats.by_operation["BulkOperationRunQuery"] >= 2  # refused once at least, then started
+
+
+def test_a_timed_out_operation_is_cancelled_so_the_next_one_can_start(make_sandbox: Any) -> None:
+    sandbox = make_sandbox(ShopifySandboxConfig(bulk_objects_per_second=1))
+    _varied_orders(sandbox)
+    client = sandbox.client
+    client.bulk_poll_seconds = 0.05
+    with pytest.raises(ShopifyBulkError, match=r"still (CREATED|RUNNING) after") as timed_out:
+        client.run_bulk_query("{ orders { nodes { id } } }", timeout=0.2)  # 15 s at 1 object a second
+    assert timed_out.value.__notes__ == ["cancelled it, so the next bulk query can start"]
+    assert client.stats.by_operation["BulkOperationCancel"] == 1
+    record = sandbox.state.bulk.ops[int(timed_out.value.operation_id.rsplit("/", 1)[1])]
+    assert record.status in ("CANCELING", "CANCELED") and record.cancel_requested
+    started = time.monotonic()
+    after = client.run_bulk_query("{ productVariants { nodes { id } } }", timeout=30)
+    assert after.status == "COMPLETED" and after.object_count == 5
+    assert time.monotonic() - started < 10  # not held up by the 15 s export
+    assert client.get_bulk_operation(timed_out.value.operation_id).status == "CANCELED"  # type: ignore[union-attr]
 
 
 def test_reassembly_refuses_children_away_from_their_parent() -> None:

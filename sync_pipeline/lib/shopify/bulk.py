@@ -21,13 +21,14 @@ from pydantic import Field
 
 from . import bulk_documents as bulk_docs
 from .bulk_results import parse_lines, reassemble
-from .errors import ShopifyBulkError, ShopifyQueryError, ShopifyUserErrors, UserError
+from .errors import ShopifyBulkError, ShopifyError, ShopifyQueryError, ShopifyUserErrors, UserError
 from .models import Order, ProductVariant, ShopifyModel
 
 if TYPE_CHECKING:
     from .transport import GraphQLTransport
 
 FINISHED = {"COMPLETED", "FAILED", "CANCELED", "EXPIRED"}
+STILL_RUNNING = {"CREATED", "RUNNING"}  # what bulkOperationCancel accepts
 
 
 class BulkOperation(ShopifyModel):
@@ -122,8 +123,22 @@ class BulkApi:
             delay = min(self.bulk_poll_cap_seconds, delay * 1.5)
 
     def run_bulk_query(self, query: str, *, timeout: float = 3600.0) -> BulkOperation:
+        """Start `query` and wait for its result; if it is still running at `timeout`, cancel it.
+
+        A timed-out result is thrown away, and while the operation runs no other bulk query of
+        this app can start: left alone it would hold up the next backfill for nothing.
+        """
         op = self.start_bulk_query(query, wait_for_slot=timeout)
-        return self.wait_for_bulk_operation(op.id, timeout=timeout)
+        try:
+            return self.wait_for_bulk_operation(op.id, timeout=timeout)
+        except ShopifyBulkError as exc:
+            if exc.status in STILL_RUNNING:
+                try:
+                    self.cancel_bulk_operation(op.id)
+                    exc.add_note("cancelled it, so the next bulk query can start")
+                except ShopifyError as cancel_error:  # e.g. it finished in between: nothing holds the slot
+                    exc.add_note(f"cancelling it failed: {cancel_error}")
+            raise
 
     def iter_bulk_objects(self, op: BulkOperation) -> Iterator[dict[str, Any]]:
         """Every line of a COMPLETED operation's file, streamed; the count must match `objectCount`."""
