@@ -165,8 +165,11 @@ class BulkApi:
 
     # ----- typed reads ------------------------------------------------------------------------
     def iter_bulk_orders(self, search: str, *, timeout: float = 3600.0) -> Iterator[Order]:
-        """Orders matching `search` with every line item, through one bulk operation."""
-        self.count_orders(search, limit=1)  # a bulk result cannot report an ignored search term
+        """Orders matching `search` with every line item, through one bulk operation.
+
+        A bulk result cannot report a search term Shopify ignored: callers count with the same
+        search first (`count_orders`, as `ShopifyClient` does to choose bulk), which raises on one.
+        """
         op = self.run_bulk_query(bulk_docs.bulk_orders(search), timeout=timeout)
         for node in reassemble(self.iter_bulk_objects(op), "lineItems", op.id):
             yield Order.model_validate(node)
@@ -174,8 +177,7 @@ class BulkApi:
     def iter_bulk_product_variants(
         self, search: str | None = None, *, timeout: float = 3600.0
     ) -> Iterator[ProductVariant]:
-        if search:
-            self.count_product_variants(search, limit=1)
+        """Variants matching `search`; like `iter_bulk_orders`, callers check the search by counting."""
         op = self.run_bulk_query(bulk_docs.bulk_product_variants(search), timeout=timeout)
         for node in reassemble(self.iter_bulk_objects(op), "productVariantComponents", op.id):
             yield ProductVariant.model_validate(node)
