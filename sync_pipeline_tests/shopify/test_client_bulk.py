@@ -129,7 +129,9 @@ def test_waits_for_the_running_operation_then_starts(make_sandbox: Any) -> None:
     second = client.run_bulk_query("{ productVariants { nodes { id } } }", timeout=30)
     assert second.status == "COMPLETED" and second.object_count == 5
     assert client.get_bulk_operation(first.id).status == "COMPLETED"  # type: ignore[union-attr]
-    assert client.stats.by_operation["BulkOperationRunQuery"] >= 2  # refused once at least, then started
+    # The first start, at least one OPERATION_IN_PROGRESS refusal of the second, then its start.
+    assert client.stats.by_operation["BulkOperationRunQuery"] >= 3
+    assert sandbox.state.stats["bulk_operations"] == 2  # a refusal creates no operation
 
 
 def test_a_timed_out_operation_is_cancelled_so_the_next_one_can_start(make_sandbox: Any) -> None:
