@@ -100,7 +100,7 @@ class Live:
                 self.stop.wait(60.0 / self.per_minute)
 
     def ingest(self) -> None:
-        self.client = ShopifyClient(self.url, "shpat_sandbox", bulk_threshold=None)
+        self.client = ShopifyClient(self.url, "shpat_sandbox", bulk_threshold=0)
         since = datetime.now(UTC) - timedelta(seconds=5)
         while not self.stop.is_set():
             started = time.monotonic()
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             return {}
 
         def read(window: tuple[datetime, datetime], bulk: bool) -> dict[str, Any]:
-            with ShopifyClient(url, "shpat_sandbox", bulk_threshold=1 if bulk else None) as client:
+            with ShopifyClient(url, "shpat_sandbox", bulk_threshold=1 if bulk else 0) as client:
                 client.bulk_poll_cap_seconds = 2.0
                 count, failed = 0, None
                 try:

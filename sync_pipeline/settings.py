@@ -45,14 +45,36 @@ def check_callback_token(token: str) -> str:
     return token
 
 
-class ShopifySettings(BaseSettings):
+class ShopifyTuning(BaseSettings):
+    """Shopify tunables with documented defaults: what the code location needs besides the secrets."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPIFY_", extra="ignore")
+
+    api_version: str = Field(default="2026-10", description="Admin API version, YYYY-MM")
+    bulk_threshold: int = Field(
+        default=2500,
+        ge=0,
+        description=(
+            "Reads of at least this many orders or variants (a backfill, a full catalogue read) use a "
+            "bulk operation, off the query-cost bucket; 0 turns bulk operations off"
+        ),
+    )
+
+    @field_validator("api_version")
+    @classmethod
+    def _api_version(cls, value: str) -> str:
+        if not API_VERSION_PATTERN.match(value):
+            raise ValueError(f"must be a quarterly version YYYY-MM (01, 04, 07, 10), got {value!r}")
+        return value
+
+
+class ShopifySettings(ShopifyTuning):
     """Shopify Admin API connection (a custom app's Admin API access token)."""
 
     model_config = SettingsConfigDict(env_prefix="SHOPIFY_", extra="ignore")
 
     shop_url: str = Field(description="Store admin base URL, e.g. https://brand.myshopify.com")
     access_token: SecretStr = Field(description="Admin API access token (shpat_…)")
-    api_version: str = Field(default="2026-10", description="Admin API version, YYYY-MM")
     webhook_secret: SecretStr = Field(description="App client secret used to sign webhooks (HMAC-SHA256)")
 
     _url = field_validator("shop_url")(_check_http_url)
@@ -65,15 +87,17 @@ class ShopifySettings(BaseSettings):
             raise ValueError("must not be empty (the app's client secret signs every webhook)")
         return value
 
-    @field_validator("api_version")
-    @classmethod
-    def _api_version(cls, value: str) -> str:
-        if not API_VERSION_PATTERN.match(value):
-            raise ValueError(f"must be a quarterly version YYYY-MM (01, 04, 07, 10), got {value!r}")
-        return value
+
+class PeoplevoxLimits(BaseSettings):
+    """Peoplevox request limiter, with documented defaults (match your tenant's limit)."""
+
+    model_config = SettingsConfigDict(env_prefix="PEOPLEVOX_", extra="ignore")
+
+    requests_per_window: int = Field(default=15, ge=1, description="Request limiter: requests per window")
+    window_seconds: float = Field(default=15.0, gt=0, description="Request limiter: window length in seconds")
 
 
-class PeoplevoxSettings(BaseSettings):
+class PeoplevoxSettings(PeoplevoxLimits):
     """Peoplevox Integration Service connection."""
 
     model_config = SettingsConfigDict(env_prefix="PEOPLEVOX_", extra="ignore")
@@ -82,8 +106,6 @@ class PeoplevoxSettings(BaseSettings):
     client_id: str = Field(min_length=1, description="Peoplevox client id (first path segment)")
     username: str = Field(min_length=1, description="Integration user name")
     password: SecretStr = Field(description="Integration user password")
-    requests_per_window: int = Field(default=15, ge=1, description="Request limiter: requests per window")
-    window_seconds: float = Field(default=15.0, gt=0, description="Request limiter: window length in seconds")
 
     _url = field_validator("base_url")(_check_http_url)
 

@@ -6,14 +6,13 @@ behaviour (pacing, retries, re-authentication) and are tested on their own.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from sync_pipeline.lib.ledger import Ledger
-from sync_pipeline.settings import SyncSettings
+from sync_pipeline.settings import PeoplevoxLimits, ShopifyTuning, SyncSettings
 
 if TYPE_CHECKING:
     from sync_pipeline.lib.domain.config import BusinessRules
@@ -51,11 +50,9 @@ class ShopifyResource(dg.ConfigurableResource):
 
     shop_url: str
     access_token: str
-    api_version: str = "2026-10"
+    api_version: str  # the tunables' defaults and limits live in settings.ShopifyTuning
     webhook_secret: str = ""
-    # Reads of at least this many orders or variants (a backfill, a full catalogue read) use a
-    # bulk operation, off the query-cost bucket; 0 turns bulk operations off.
-    bulk_threshold: int = 2500
+    bulk_threshold: int  # 0 turns bulk operations off
 
     def get_client(self) -> ShopifyClient:
         from sync_pipeline.lib.shopify import ShopifyClient
@@ -64,7 +61,7 @@ class ShopifyResource(dg.ConfigurableResource):
             shop_url=self.shop_url,
             access_token=self.access_token,
             api_version=self.api_version,
-            bulk_threshold=self.bulk_threshold or None,
+            bulk_threshold=self.bulk_threshold,
         )
 
 
@@ -75,8 +72,8 @@ class PeoplevoxResource(dg.ConfigurableResource):
     client_id: str
     username: str
     password: str
-    requests_per_window: int = 15
-    window_seconds: float = 15.0
+    requests_per_window: int  # defaults and limits: settings.PeoplevoxLimits
+    window_seconds: float
 
     def get_client(self) -> PeoplevoxClient:
         from sync_pipeline.lib.peoplevox import PeoplevoxClient
@@ -94,8 +91,9 @@ class PeoplevoxResource(dg.ConfigurableResource):
 @dg.definitions
 def resources() -> dg.Definitions:
     # Secrets and endpoints are EnvVars: resolved at run time, shown in the UI only as names.
-    # Plain tunables fall back to the documented defaults (settings.py) when unset.
-    sync = SyncSettings()
+    # Plain tunables are validated by settings.py (as `config check` does) and fall back to its
+    # documented defaults when unset.
+    sync, shopify, peoplevox = SyncSettings(), ShopifyTuning(), PeoplevoxLimits()
     return dg.Definitions(
         resources={
             "ledger": LedgerResource(data_dir=str(sync.data_dir)),
@@ -103,17 +101,17 @@ def resources() -> dg.Definitions:
             "shopify": ShopifyResource(
                 shop_url=dg.EnvVar("SHOPIFY_SHOP_URL"),
                 access_token=dg.EnvVar("SHOPIFY_ACCESS_TOKEN"),
-                api_version=os.environ.get("SHOPIFY_API_VERSION", "2026-10"),
+                api_version=shopify.api_version,
                 webhook_secret=dg.EnvVar("SHOPIFY_WEBHOOK_SECRET"),
-                bulk_threshold=int(os.environ.get("SHOPIFY_BULK_THRESHOLD", "2500")),
+                bulk_threshold=shopify.bulk_threshold,
             ),
             "peoplevox": PeoplevoxResource(
                 base_url=dg.EnvVar("PEOPLEVOX_BASE_URL"),
                 client_id=dg.EnvVar("PEOPLEVOX_CLIENT_ID"),
                 username=dg.EnvVar("PEOPLEVOX_USERNAME"),
                 password=dg.EnvVar("PEOPLEVOX_PASSWORD"),
-                requests_per_window=int(os.environ.get("PEOPLEVOX_REQUESTS_PER_WINDOW", "15")),
-                window_seconds=float(os.environ.get("PEOPLEVOX_WINDOW_SECONDS", "15")),
+                requests_per_window=peoplevox.requests_per_window,
+                window_seconds=peoplevox.window_seconds,
             ),
         }
     )

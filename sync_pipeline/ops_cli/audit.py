@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
     shop_settings, pvx_settings = loaded.get("shopify"), loaded.get("peoplevox")
     shopify = (
         ShopifyClient(shop_settings.shop_url, shop_settings.access_token.get_secret_value(),
-                      api_version=shop_settings.api_version)
+                      api_version=shop_settings.api_version, bulk_threshold=shop_settings.bulk_threshold)
         if isinstance(shop_settings, ShopifySettings) else None
     )  # fmt: skip
     peoplevox = (

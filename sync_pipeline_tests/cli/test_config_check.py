@@ -83,3 +83,18 @@ def test_an_empty_webhook_secret_is_refused(tmp_path: Path) -> None:
     result = _run({**GOOD_ENV, "SHOPIFY_WEBHOOK_SECRET": ""}, _data_dir_with_shipped_rules(tmp_path))
     assert result.returncode == 1
     assert "SHOPIFY_WEBHOOK_SECRET must not be empty" in result.stderr
+
+
+def test_bad_tunables_are_named_and_their_defaults_listed(tmp_path: Path) -> None:
+    data_dir = _data_dir_with_shipped_rules(tmp_path)
+    good = _run(GOOD_ENV, data_dir)
+    assert "SHOPIFY_BULK_THRESHOLD" in good.stdout and "2500" in good.stdout
+    assert "PEOPLEVOX_REQUESTS_PER_WINDOW" in good.stdout and "PEOPLEVOX_WINDOW_SECONDS" in good.stdout
+    env = {**GOOD_ENV, "SHOPIFY_BULK_THRESHOLD": "lots", "PEOPLEVOX_WINDOW_SECONDS": "0"}
+    result = _run(env, data_dir)
+    assert result.returncode == 1
+    assert "SHOPIFY_BULK_THRESHOLD Input should be a valid integer" in result.stderr
+    assert "PEOPLEVOX_WINDOW_SECONDS Input should be greater than 0" in result.stderr
+    assert "2 problem(s)" in result.stderr
+    negative = _run({**GOOD_ENV, "SHOPIFY_BULK_THRESHOLD": "-1"}, data_dir)
+    assert "SHOPIFY_BULK_THRESHOLD Input should be greater than or equal to 0" in negative.stderr

@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
+from pydantic import ValidationError
 
 from sync_pipeline.definitions import defs
 from sync_pipeline.defs.ledger.assets import ledger_schema
-from sync_pipeline.defs.resources import LedgerResource
+from sync_pipeline.defs.resources import LedgerResource, resources
 from sync_pipeline.lib.ledger import Ledger
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,3 +62,16 @@ def test_ledger_schema_materializes_against_a_real_file(tmp_path: Path) -> None:
         == Ledger(tmp_path / "ledger.duckdb").schema_version()
     )
     assert (tmp_path / "ledger.duckdb").exists()
+
+
+def test_resources_take_their_tunables_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPIFY_BULK_THRESHOLD", "0")
+    monkeypatch.setenv("PEOPLEVOX_REQUESTS_PER_WINDOW", "60")
+    monkeypatch.delenv("SHOPIFY_API_VERSION", raising=False)
+    monkeypatch.delenv("PEOPLEVOX_WINDOW_SECONDS", raising=False)
+    built = resources().resources
+    assert (built["shopify"].bulk_threshold, built["shopify"].api_version) == (0, "2026-10")
+    assert (built["peoplevox"].requests_per_window, built["peoplevox"].window_seconds) == (60, 15.0)
+    monkeypatch.setenv("SHOPIFY_BULK_THRESHOLD", "lots")
+    with pytest.raises(ValidationError, match="bulk_threshold"):
+        resources()

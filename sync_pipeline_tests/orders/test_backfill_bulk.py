@@ -49,7 +49,7 @@ def test_bulk_backfill_records_the_same_ledger_as_paginated(stack: Stack, tmp_pa
     now = datetime.now(UTC)
     window = (now - timedelta(days=1), now + timedelta(minutes=5))
     books = {}
-    for mode, threshold in (("paginated", None), ("bulk", 1)):
+    for mode, threshold in (("paginated", 0), ("bulk", 1)):
         client = ShopifyClient(
             stack.shopify_url, "shpat_sandbox", bulk_threshold=threshold, line_items_per_order=5
         )
@@ -73,7 +73,7 @@ def test_a_backfill_run_reads_through_a_bulk_operation(stack: Stack, tmp_path: P
               for n in (1, 2, 3)]  # fmt: skip
     resources = {
         "shopify": ShopifyResource(
-            shop_url=stack.shopify_url, access_token="shpat_sandbox", bulk_threshold=2
+            shop_url=stack.shopify_url, access_token="shpat_sandbox", api_version="2026-10", bulk_threshold=2
         ),
         "ledger": LedgerResource(data_dir=str(tmp_path / "dagster")),
         "business_rules": BusinessRulesResource(config_dir=str(REPO_ROOT / "data" / "config")),

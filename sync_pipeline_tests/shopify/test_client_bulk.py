@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +20,7 @@ from sync_pipeline.sandbox.shopify.control import (
     ShippingLineSpec,
 )
 
-from .conftest import Receiver, Sandbox
+from .conftest import Sandbox
 
 HOSTILE = AddressSpec(name='Zoë "Zed" O\'Brien', company="Smith, Jones & Co.\nLtd", address1="=SUM(A1:A2)",
                       city="Kraków", country_code="PL")  # fmt: skip
@@ -52,7 +51,7 @@ def test_bulk_and_paginated_reads_give_identical_orders_and_variants(sandbox: Sa
     _varied_orders(sandbox)
     client = sandbox.client
     client.line_items_per_order = 5  # the long order needs a second page of lines when paginated
-    client.bulk_threshold = None
+    client.bulk_threshold = 0
     paged = list(client.iter_orders_created_between(*_window()))
     paged_variants = list(client.iter_product_variants())
     assert client.last_read_mode == "paginated" and sandbox.state.stats["bulk_operations"] == 0
@@ -78,15 +77,20 @@ def test_threshold_keeps_small_reads_paginated_and_moves_large_ones_off_the_buck
     assert len(list(client.iter_orders_created_between(*_window()))) == 15
     assert client.last_read_mode == "bulk"
     bulk_points = client.stats.points_spent - before
-    # Start (10), count (1 or 2) and a few polls (1 each), whatever the size of the read.
-    assert bulk_points <= 10 + 2 + client.stats.by_operation["BulkOperation"]
+    # Start (10), one count (1) and a few polls (1 each), whatever the size of the read.
+    assert client.stats.by_operation["OrdersCount"] == 2  # once per read: the count that chose the mode
+    assert bulk_points == 10 + 1 + client.stats.by_operation["BulkOperation"]
     assert bulk_points < paged_points
 
 
 def test_a_misspelled_search_is_refused_before_any_bulk_operation(sandbox: Sandbox) -> None:
     sandbox.seed()
+    client = sandbox.client
+    client.bulk_threshold = 1  # the count that chooses bulk is the one that checks the search
+    with pytest.raises(ShopifySearchWarning, match="prodcut_type"):
+        list(client.iter_product_variants("prodcut_type:mugs"))
     with pytest.raises(ShopifySearchWarning, match="finacial_status"):
-        list(sandbox.client.iter_bulk_orders("finacial_status:paid"))
+        client.count_orders("finacial_status:paid", limit=1)
     assert sandbox.state.stats["bulk_operations"] == 0
 
 
@@ -125,27 +129,27 @@ def test_waits_for_the_running_operation_then_starts(make_sandbox: Any) -> None:
     second = client.run_bulk_query("{ productVariants { nodes { id } } }", timeout=30)
     assert second.status == "COMPLETED" and second.object_count == 5
     assert client.get_bulk_operation(first.id).status == "COMPLETED"  # type: ignore[union-attr]
-    assert client.stats.by_operation["BulkOperationRunQuery"] >= 2  # refused once at least, then started
+    # The first start, at least one OPERATION_IN_PROGRESS refusal of the second, then its start.
+    assert client.stats.by_operation["BulkOperationRunQuery"] >= 3
+    assert sandbox.state.stats["bulk_operations"] == 2  # a refusal creates no operation
 
 
-def test_the_finish_webhook_cuts_the_poll_short(make_sandbox: Any, receiver: Receiver) -> None:
-    sandbox = make_sandbox(ShopifySandboxConfig(bulk_objects_per_second=10))
+def test_a_timed_out_operation_is_cancelled_so_the_next_one_can_start(make_sandbox: Any) -> None:
+    sandbox = make_sandbox(ShopifySandboxConfig(bulk_objects_per_second=1))
     _varied_orders(sandbox)
-    sandbox.control.register_webhook("bulk_operations/finish", receiver.url)
     client = sandbox.client
-    client.bulk_poll_seconds = client.bulk_poll_cap_seconds = 60.0  # polling alone would wait a minute
-    finished = threading.Event()
-
-    def on_webhook() -> None:  # what the receiver's consumer does on bulk_operations/finish
-        receiver.wait_for(lambda requests: len(requests) == 1, timeout=30)
-        finished.set()
-
-    op = client.start_bulk_query("{ orders { nodes { id } } }")
-    threading.Thread(target=on_webhook, daemon=True).start()
+    client.bulk_poll_seconds = 0.05
+    with pytest.raises(ShopifyBulkError, match=r"still (CREATED|RUNNING) after") as timed_out:
+        client.run_bulk_query("{ orders { nodes { id } } }", timeout=0.2)  # 15 s at 1 object a second
+    assert timed_out.value.__notes__ == ["cancelled it, so the next bulk query can start"]
+    assert client.stats.by_operation["BulkOperationCancel"] == 1
+    record = sandbox.state.bulk.ops[int(timed_out.value.operation_id.rsplit("/", 1)[1])]
+    assert record.status in ("CANCELING", "CANCELED") and record.cancel_requested
     started = time.monotonic()
-    done = client.wait_for_bulk_operation(op.id, timeout=120, wake=finished)
-    assert done.status == "COMPLETED" and done.object_count == 15
-    assert time.monotonic() - started < 30 and client.stats.by_operation["BulkOperation"] == 2
+    after = client.run_bulk_query("{ productVariants { nodes { id } } }", timeout=30)
+    assert after.status == "COMPLETED" and after.object_count == 5
+    assert time.monotonic() - started < 10  # not held up by the 15 s export
+    assert client.get_bulk_operation(timed_out.value.operation_id).status == "CANCELED"  # type: ignore[union-attr]
 
 
 def test_reassembly_refuses_children_away_from_their_parent() -> None:

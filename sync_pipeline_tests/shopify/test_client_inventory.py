@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
 
 from sync_pipeline.lib.shopify import ShopifyQueryError, ShopifyUserErrors, documents
 from sync_pipeline.lib.shopify.models import StockDelta, StockWrite
+from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec, ProductSpec, VariantSpec
 
 from .conftest import Sandbox
@@ -160,3 +164,22 @@ def test_draining_the_bucket_throttles_until_it_refills(sandbox: Sandbox) -> Non
     ).json()  # ~250 points: more than refills
     assert answer["errors"][0]["extensions"]["code"] == "THROTTLED"
     assert sandbox.state.stats["throttled"] == 1
+
+
+def test_location_levels_page_halve_on_max_cost_and_name_an_unknown_location(make_sandbox: Any) -> None:
+    """Paged through `_paged`: a page Shopify calls too dear is halved and asked again."""
+    sandbox = make_sandbox(ShopifySandboxConfig(max_query_cost=200))  # the client sizes pages for 1,000
+    made = sandbox.seed()
+    loc = sandbox.location_id()
+    levels = list(sandbox.client.iter_location_levels(loc))
+    assert {lv.inventory_item_id: lv.available for lv in levels if lv.available} == {
+        made[sku]["inventory_item_id"]: 50 for sku in ("TEE-S", "TEE-M", "MUG")
+    }
+    assert all(lv.location_id == loc and lv.updated_at and lv.updated_at.utcoffset() == timedelta(0)
+               for lv in levels)  # fmt: skip
+    # 250 a page is refused (cost 753), 125 (378) too, then 62 (189) is asked and answered.
+    assert sandbox.client.stats.by_operation["LocationInventoryLevels"] == 3
+    since = max(lv.updated_at for lv in levels if lv.updated_at) + timedelta(seconds=1)
+    assert list(sandbox.client.iter_location_levels(loc, updated_since=since)) == []
+    with pytest.raises(ShopifyQueryError, match="location gid://shopify/Location/999999 not found"):
+        list(sandbox.client.iter_location_levels("gid://shopify/Location/999999"))

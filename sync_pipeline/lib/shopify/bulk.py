@@ -2,11 +2,10 @@
 
 `run_bulk_query` starts `bulkOperationRunQuery` (waiting for a slot when another bulk query of
 this app is running: one at a time is the stricter of Shopify's documented limits), polls
-`bulkOperation(id:)` with a growing interval until it ends (a `wake` event, set by whoever sees
-the `bulk_operations/finish` webhook, cuts a wait short; polling stays the truth), and returns the
-finished operation. `iter_bulk_objects` streams its JSONL file. FAILED, CANCELED and EXPIRED
-raise `ShopifyBulkError`, and so does a file whose line count differs from `objectCount`:
-a partial result is never taken for a whole one.
+`bulkOperation(id:)` with a growing interval until it ends, and returns the finished operation.
+`iter_bulk_objects` streams its JSONL file. FAILED, CANCELED and EXPIRED raise
+`ShopifyBulkError`, and so does a file whose line count differs from `objectCount`: a partial
+result is never taken for a whole one.
 
 `iter_bulk_orders` / `iter_bulk_product_variants` give the same `Order` / `ProductVariant`
 models as the paginated reads, from the same fragments.
@@ -14,7 +13,6 @@ models as the paginated reads, from the same fragments.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -23,13 +21,14 @@ from pydantic import Field
 
 from . import bulk_documents as bulk_docs
 from .bulk_results import parse_lines, reassemble
-from .errors import ShopifyBulkError, ShopifyQueryError, ShopifyUserErrors, UserError
+from .errors import ShopifyBulkError, ShopifyError, ShopifyQueryError, ShopifyUserErrors, UserError
 from .models import Order, ProductVariant, ShopifyModel
 
 if TYPE_CHECKING:
     from .transport import GraphQLTransport
 
 FINISHED = {"COMPLETED", "FAILED", "CANCELED", "EXPIRED"}
+STILL_RUNNING = {"CREATED", "RUNNING"}  # what bulkOperationCancel accepts
 
 
 class BulkOperation(ShopifyModel):
@@ -106,9 +105,7 @@ class BulkApi:
         node = payload.get("bulkOperation")
         return BulkOperation.model_validate(node) if node else None
 
-    def wait_for_bulk_operation(
-        self, operation_id: str, timeout: float = 3600.0, wake: threading.Event | None = None
-    ) -> BulkOperation:
+    def wait_for_bulk_operation(self, operation_id: str, timeout: float = 3600.0) -> BulkOperation:
         """Poll until the operation ends; COMPLETED is returned, anything else raises."""
         deadline = time.monotonic() + timeout
         delay = self.bulk_poll_seconds
@@ -122,18 +119,26 @@ class BulkApi:
                 raise ShopifyBulkError(
                     operation_id, f"still {op.status} after {timeout:.0f} s", status=op.status
                 )
-            if wake is not None:
-                wake.wait(delay)
-                wake.clear()
-            else:
-                time.sleep(delay)
+            time.sleep(delay)
             delay = min(self.bulk_poll_cap_seconds, delay * 1.5)
 
-    def run_bulk_query(
-        self, query: str, *, timeout: float = 3600.0, wake: threading.Event | None = None
-    ) -> BulkOperation:
+    def run_bulk_query(self, query: str, *, timeout: float = 3600.0) -> BulkOperation:
+        """Start `query` and wait for its result; if it is still running at `timeout`, cancel it.
+
+        A timed-out result is thrown away, and while the operation runs no other bulk query of
+        this app can start: left alone it would hold up the next backfill for nothing.
+        """
         op = self.start_bulk_query(query, wait_for_slot=timeout)
-        return self.wait_for_bulk_operation(op.id, timeout=timeout, wake=wake)
+        try:
+            return self.wait_for_bulk_operation(op.id, timeout=timeout)
+        except ShopifyBulkError as exc:
+            if exc.status in STILL_RUNNING:
+                try:
+                    self.cancel_bulk_operation(op.id)
+                    exc.add_note("cancelled it, so the next bulk query can start")
+                except ShopifyError as cancel_error:  # e.g. it finished in between: nothing holds the slot
+                    exc.add_note(f"cancelling it failed: {cancel_error}")
+            raise
 
     def iter_bulk_objects(self, op: BulkOperation) -> Iterator[dict[str, Any]]:
         """Every line of a COMPLETED operation's file, streamed; the count must match `objectCount`."""
@@ -159,21 +164,21 @@ class BulkApi:
             )  # fmt: skip
 
     # ----- typed reads ------------------------------------------------------------------------
-    def iter_bulk_orders(
-        self, search: str, *, timeout: float = 3600.0, wake: threading.Event | None = None
-    ) -> Iterator[Order]:
-        """Orders matching `search` with every line item, through one bulk operation."""
-        self.count_orders(search, limit=1)  # a bulk result cannot report an ignored search term
-        op = self.run_bulk_query(bulk_docs.bulk_orders(search), timeout=timeout, wake=wake)
+    def iter_bulk_orders(self, search: str, *, timeout: float = 3600.0) -> Iterator[Order]:
+        """Orders matching `search` with every line item, through one bulk operation.
+
+        A bulk result cannot report a search term Shopify ignored: callers count with the same
+        search first (`count_orders`, as `ShopifyClient` does to choose bulk), which raises on one.
+        """
+        op = self.run_bulk_query(bulk_docs.bulk_orders(search), timeout=timeout)
         for node in reassemble(self.iter_bulk_objects(op), "lineItems", op.id):
             yield Order.model_validate(node)
 
     def iter_bulk_product_variants(
-        self, search: str | None = None, *, timeout: float = 3600.0, wake: threading.Event | None = None
+        self, search: str | None = None, *, timeout: float = 3600.0
     ) -> Iterator[ProductVariant]:
-        if search:
-            self.count_product_variants(search, limit=1)
-        op = self.run_bulk_query(bulk_docs.bulk_product_variants(search), timeout=timeout, wake=wake)
+        """Variants matching `search`; like `iter_bulk_orders`, callers check the search by counting."""
+        op = self.run_bulk_query(bulk_docs.bulk_product_variants(search), timeout=timeout)
         for node in reassemble(self.iter_bulk_objects(op), "productVariantComponents", op.id):
             yield ProductVariant.model_validate(node)
 

@@ -66,12 +66,6 @@ def orders_search(since: datetime, until: datetime | None = None, extra: str | N
     return " AND ".join(terms)
 
 
-# Reads of at least this many objects go through a bulk operation (bulk.py) instead of pages:
-# off the query-cost bucket, so a backfill does not compete with live traffic. Below it, the
-# bulk operation's fixed latency (start, poll, download) costs more than the pages would.
-BULK_THRESHOLD = 2500
-
-
 class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
     def __init__(
         self,
@@ -86,7 +80,7 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
         line_items_per_order: int = 10,
         components_per_variant: int = 10,
         max_query_cost: int = 1000,
-        bulk_threshold: int | None = BULK_THRESHOLD,
+        bulk_threshold: int = 0,
         http: httpx.Client | None = None,
     ) -> None:
         base = shop_url.rstrip("/")
@@ -106,7 +100,11 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
         self.line_items_per_order = line_items_per_order
         self.components_per_variant = components_per_variant
         self.max_query_cost = max_query_cost
-        self.bulk_threshold = bulk_threshold  # None: never use bulk operations
+        # Reads of at least this many objects go through a bulk operation (bulk.py) instead of
+        # pages: off the query-cost bucket, so a backfill does not compete with live traffic. Below
+        # it, the bulk operation's fixed latency (start, poll, download) costs more than the pages
+        # would. 0 (the default here) never uses one; the product passes SHOPIFY_BULK_THRESHOLD.
+        self.bulk_threshold = bulk_threshold
         self.last_read_mode = "paginated"  # how the last size-dependent read went: "paginated" or "bulk"
 
     # ----- plumbing -------------------------------------------------------------------------
@@ -152,7 +150,10 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
         first: int,
         per_node: int = 1,
     ) -> Iterator[Any]:
-        """Yield nodes of the connection at `path`, halving the page on MAX_COST_EXCEEDED."""
+        """Yield nodes of the connection at `path` (dotted, e.g. "location.inventoryLevels"),
+        halving the page on MAX_COST_EXCEEDED. A null object on the way (an unknown id) raises
+        `ShopifyQueryError` naming it."""
+        keys = path.split(".")
         after: str | None = None
         while True:
             try:
@@ -160,14 +161,19 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
                     operation,
                     document,
                     {**variables, "first": first, "after": after},
-                    cost_hint=2 + first * per_node,
+                    cost_hint=len(keys) + 1 + first * per_node,  # each object on the path 1, connection 2
                 )
             except ShopifyQueryError as exc:
                 if "MAX_COST_EXCEEDED" in exc.codes and first > 1:
                     first //= 2
                     continue
                 raise
-            page = data[path]
+            page = data
+            for key in keys:
+                page = page.get(key)
+                if page is None:
+                    wanted = f" {variables['id']}" if "id" in variables else ""
+                    raise ShopifyQueryError(operation, f"{key}{wanted} not found")
             yield from page["nodes"]
             if not page["pageInfo"]["hasNextPage"]:
                 return
@@ -189,7 +195,7 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
 
     def _use_bulk(self, count: Callable[[int], Count]) -> bool:
         """Whether a read of `count` (a `Count` asked with limit = threshold) is large enough for bulk."""
-        bulk = self.bulk_threshold is not None and count(self.bulk_threshold).count >= self.bulk_threshold
+        bulk = self.bulk_threshold > 0 and count(self.bulk_threshold).count >= self.bulk_threshold
         self.last_read_mode = "bulk" if bulk else "paginated"
         return bulk
 
@@ -367,29 +373,22 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
             "names": list(names),
             "query": f"updated_at:>='{_iso(updated_since)}'" if updated_since else None,
         }
-        first = _fit(per_node, self.max_query_cost, overhead=3)
-        after: str | None = None
-        while True:
-            data = self.execute(
-                "LocationInventoryLevels",
-                docs.LOCATION_INVENTORY_LEVELS,
-                {**variables, "first": first, "after": after},
-                cost_hint=3 + first * per_node,
+        for node in self._paged(
+            "LocationInventoryLevels",
+            docs.LOCATION_INVENTORY_LEVELS,
+            variables,
+            "location.inventoryLevels",
+            _fit(per_node, self.max_query_cost, overhead=3),
+            per_node,
+        ):
+            yield InventoryLevel.model_validate(
+                {
+                    "inventoryItemId": node["item"]["id"],
+                    "locationId": location_id,
+                    "quantities": {q["name"]: q["quantity"] for q in node["quantities"]},
+                    "updatedAt": node["updatedAt"],
+                }
             )
-            location = data.get("location")
-            if location is None:
-                raise ShopifyQueryError("LocationInventoryLevels", f"location {location_id} not found")
-            page = location["inventoryLevels"]
-            for node in page["nodes"]:
-                yield InventoryLevel(
-                    inventory_item_id=node["item"]["id"],
-                    location_id=location_id,
-                    quantities={q["name"]: q["quantity"] for q in node["quantities"]},
-                    updated_at=datetime.fromisoformat(node["updatedAt"].replace("Z", "+00:00")),
-                )
-            if not page["pageInfo"]["hasNextPage"]:
-                return
-            after = page["pageInfo"]["endCursor"]
 
     def set_inventory_quantities(
         self,
