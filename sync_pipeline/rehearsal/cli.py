@@ -131,7 +131,7 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
         stock_latency = [c.seen_after - c.at for c in peak.stock.changes if c.seen_after is not None]
         figures = report.figures(
             profile,
-            owed_numbers={p.number for p in peak.sale.placed if p.kind != "cancel_in_hold"},
+            owed_numbers=peak.owed,
             timings=seen.timings,
             packages=seen.packages,
             fulfilled_at=seen.fulfilled_at,

@@ -138,7 +138,7 @@ def account(world: World, peak: PeakResult, seen: Observed) -> accounting.Accoun
     placed = peak.sale.placed
     number_of_name = {p.name: p.number for p in placed}
     cancelled_kind = {p.number for p in placed if p.kind == "cancel_in_hold"}
-    owed = {p.number for p in placed if p.kind != "cancel_in_hold"} | {n for n, _, _ in peak.stock.orders}
+    owed = peak.owed
     # Several Peoplevox sales orders for one Shopify order show as one number plus others
     # carrying the same reference (the order's name).
     per_order: Counter[str] = Counter()

@@ -39,6 +39,14 @@ class PeakResult:
     shop_before: dict[str, float] = field(default_factory=dict)  # Shopify's counters as the sale began
     pvx_before: dict[str, object] = field(default_factory=dict)  # Peoplevox's counters as the sale began
 
+    @property
+    def owed(self) -> set[str]:
+        """Sales order numbers the product owes Peoplevox: every order of the sale except those
+        cancelled inside the hold window, and every order the scarce shoppers placed."""
+        return {p.number for p in self.sale.placed if p.kind != "cancel_in_hold"} | {
+            number for number, _, _ in self.stock.orders
+        }
+
 
 def wait_for_sensors(world: World, timeout: float = 300.0) -> None:
     """The daemon evaluates sensors once the ingest sensor has launched its first run."""
@@ -157,11 +165,10 @@ def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
         f"sale over: {len(result.sale.placed)} placed in {result.sale.seconds:.0f}s, {len(result.sale.errors)} error(s)"
     )
     fault_thread.join(timeout=max(0.0, seconds + 120 - (time.monotonic() - started)))
-    owed = {p.number for p in result.sale.placed if p.kind != "cancel_in_hold"}
     deadline = time.monotonic() + profile.drain_timeout
     while time.monotonic() < deadline:
         world.stack.check_alive()
-        if caught_up(world, owed, stock):
+        if caught_up(world, result.owed, stock):
             result.drained = True
             break
         time.sleep(10.0)
