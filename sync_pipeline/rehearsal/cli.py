@@ -127,7 +127,7 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
         if before_accounting is not None:
             before_accounting(world, peak)
         seen = collect.observe(world, peak)
-        accounting = collect.account(world, peak, seen)
+        accounting = collect.account(peak, seen)
         stock_latency = [c.seen_after - c.at for c in peak.stock.changes if c.seen_after is not None]
         figures = report.figures(
             profile,

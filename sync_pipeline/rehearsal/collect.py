@@ -134,7 +134,8 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 1) if values else None
 
 
-def account(world: World, peak: PeakResult, seen: Observed) -> accounting.Accounting:
+def account(peak: PeakResult, seen: Observed) -> accounting.Accounting:
+    """Lost and duplicated effects of every kind, from what the peak did and what `observe` read."""
     placed = peak.sale.placed
     number_of_name = {p.name: p.number for p in placed}
     cancelled_kind = {p.number for p in placed if p.kind == "cancel_in_hold"}
