@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sync_pipeline.rehearsal import collect, report
+from sync_pipeline.rehearsal.accounting import Accounting
 from sync_pipeline.rehearsal.peak import PeakResult, play, wait_for_sensors
 from sync_pipeline.rehearsal.profile import FAULT_NAMES, load_profile, parse_fault_list
 from sync_pipeline.rehearsal.stack import Ports, Workdir, log
@@ -116,6 +117,7 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
     _say(f"working directory {work.root}")
     world: World | None = None
     figures: dict[str, Any] = {}
+    accounting: Accounting | None = None  # stays None when the rehearsal never got to the accounting
     try:
         world = start_world(profile, work, ports, args.ui_port, args.seed, _say)
         wait_for_sensors(world)
@@ -181,8 +183,7 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
             shutil.rmtree(work.root, ignore_errors=True)
     if args.json:
         print(json.dumps(figures, sort_keys=True, default=str), flush=True)
-    clean = bool(figures) and not any(figures["lost"].values()) and not any(figures["duplicated"].values())
-    return 0 if clean else 1
+    return 0 if accounting is not None and accounting.clean else 1
 
 
 def stop_dagster(world: World, grace: float = 180.0) -> None:
