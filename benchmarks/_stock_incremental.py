@@ -110,8 +110,7 @@ def run_incremental(args: argparse.Namespace) -> dict[str, Any]:
         deadline = time.monotonic() + args.drain_timeout
         while time.monotonic() < deadline:
             stack.check_alive()
-            with shared.lock:
-                left = sum(len(q) for q in shared.pending.values())
+            left = shared.left()
             if not left:
                 break
             log(f"waiting: {left} change(s) not yet in Shopify")
@@ -139,8 +138,7 @@ def run_incremental(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _report(args, shared, period, shop_before, shop_after, pushes_before, pushes_after, work):  # type: ignore[no-untyped-def]
-    latencies = [c.seen_after - c.at for c in shared.changes if c.seen_after is not None]
-    unseen = sum(1 for c in shared.changes if c.seen_after is None)
+    latencies, unseen = shared.latencies(), shared.unseen()
     stats = {
         k: shop_after.get(k, 0) - shop_before.get(k, 0) for k in ("requests", "throttled", "points_spent")
     }

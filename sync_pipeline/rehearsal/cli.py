@@ -130,15 +130,14 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
             before_accounting(world, peak)
         seen = collect.observe(world, peak)
         accounting = collect.account(peak, seen)
-        stock_latency = [c.seen_after - c.at for c in peak.stock.changes if c.seen_after is not None]
         figures = report.figures(
             profile,
             owed_numbers=peak.owed,
             timings=seen.timings,
             packages=seen.packages,
             fulfilled_at=seen.fulfilled_at,
-            stock_latencies=stock_latency,
-            stock_unseen=sum(1 for c in peak.stock.changes if c.seen_after is None),
+            stock_latencies=peak.stock.latencies(),
+            stock_unseen=peak.stock.unseen(),
             shop_stats=seen.shop_state["stats"],
             shop_before=peak.shop_before,
             pvx_counters=seen.pvx_counters,

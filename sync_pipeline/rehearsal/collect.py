@@ -14,9 +14,9 @@ from typing import Any
 
 from sync_pipeline.lib.ledger import Ledger, stock_levels
 from sync_pipeline.lib.ledger import rehearsal as ledger_rehearsal
-from sync_pipeline.rehearsal import accounting
+from sync_pipeline.rehearsal import accounting, stock_watch
 from sync_pipeline.rehearsal.peak import PeakResult
-from sync_pipeline.rehearsal.stock_watch import LOCATION, SITE, awaiting_units
+from sync_pipeline.rehearsal.stock_watch import SITE, awaiting_units
 from sync_pipeline.rehearsal.world import World
 
 REF = "CustomerPurchaseOrderReferenceNumber"
@@ -44,7 +44,7 @@ def observe(world: World, peak: PeakResult) -> Observed:
         state = shop.state()
         emails = shop.emails()
         writes = shop.inventory_writes()
-        shown = {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
+        shown = stock_watch.shown(shop)
     wh = world.warehouse
     with wh.lock:
         orders = {
@@ -90,7 +90,7 @@ def stock_views(world: World, shown: dict[str, int], available: dict[str, int], 
 def stock_in_step(world: World, peak_orders: list[tuple[str, str, int]]) -> bool:
     """Every watched SKU shows its target in Shopify now (the drain waits for this)."""
     with world.shop(timeout=60.0) as shop:
-        shown = {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
+        shown = stock_watch.shown(shop)
     with world.warehouse.lock:
         available = {code: lv.available for (code, site), lv in world.warehouse.stock.items() if site == SITE}
         statuses = {n: o.status for n, o in world.warehouse.orders.items()}
