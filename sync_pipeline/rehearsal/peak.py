@@ -19,7 +19,7 @@ from sync_pipeline.lib.ledger import rehearsal as ledger_rehearsal
 from sync_pipeline.rehearsal.faults import FaultInjector, Injected, Processes
 from sync_pipeline.rehearsal.sale import Sale, run_sale
 from sync_pipeline.rehearsal.stack import runs_by_job, runs_in_flight
-from sync_pipeline.rehearsal.stock_watch import SITE, Shared, goods_in, poll, sample, shoppers
+from sync_pipeline.rehearsal.stock_watch import Shared, goods_in, poll, sample, shoppers
 from sync_pipeline.rehearsal.world import World
 
 IN_PROGRESS = ("Allocated", "Picking", "Packed")
@@ -186,4 +186,4 @@ def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
     return result
 
 
-__all__ = ["SITE", "PeakResult", "caught_up", "play", "wait_for_sensors"]
+__all__ = ["PeakResult", "caught_up", "play", "wait_for_sensors"]
