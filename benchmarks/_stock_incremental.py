@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sync_pipeline.lib.ledger import Ledger, stock_pushes
+from sync_pipeline.rehearsal.report import rounded
 from sync_pipeline.rehearsal.stack import (
     BIN,
     CALLBACK_TOKEN,
@@ -148,9 +149,9 @@ def _report(args, shared, period, shop_before, shop_after, pushes_before, pushes
     figures = {
         "changes": len(shared.changes),
         "changes_per_second": round(len(shared.changes) / max(period, 1e-9), 1),
-        "p50_seconds": _round(percentile(latencies, 50)),
-        "p95_seconds": _round(percentile(latencies, 95)),
-        "max_seconds": _round(max(latencies) if latencies else None),
+        "p50_seconds": rounded(percentile(latencies, 50)),
+        "p95_seconds": rounded(percentile(latencies, 95)),
+        "max_seconds": rounded(max(latencies) if latencies else None),
         "poll_seconds": args.poll_seconds,
         "unseen_changes": unseen,
         "throttled_pct": round(100 * stats["throttled"] / max(stats["requests"], 1), 2),
@@ -176,7 +177,3 @@ stock flow (b): {figures["changes"]} availability changes at {figures["changes_p
         flush=True,
     )
     return figures
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)

@@ -72,6 +72,7 @@ from sync_pipeline.sandbox.shopify.control import (
     ProductSpec,
     SandboxControl,
     VariantSpec,
+    points_by_operation,
 )
 from sync_pipeline.subscribe import wanted_subscriptions
 
@@ -375,10 +376,11 @@ def report(
         k: shop_after["stats"].get(k, 0) - shop_before.get(k, 0)
         for k in ("requests", "throttled", "points_spent")
     }
+    ops_before = points_by_operation(shop_before)
     by_operation = {
-        k.split(":", 1)[1]: round((v - shop_before.get(k, 0)) / max(len(floor.packages), 1), 1)
-        for k, v in shop_after["stats"].items()
-        if k.startswith("points_spent:") and v > shop_before.get(k, 0)
+        op: round((v - ops_before.get(op, 0)) / max(len(floor.packages), 1), 1)
+        for op, v in points_by_operation(shop_after["stats"]).items()
+        if v > ops_before.get(op, 0)
     }
     pvx_requests = sum(pvx_after.counters.requests.values()) - sum(pvx_before.requests.values())
     ceiling = args.pvx_requests_per_window / args.pvx_window_seconds * elapsed

@@ -52,6 +52,7 @@ from sync_pipeline.sandbox.shopify.control import (
     ProductSpec,
     SandboxControl,
     VariantSpec,
+    points_by_operation,
 )
 from sync_pipeline.settings import REPO_ROOT
 
@@ -63,8 +64,7 @@ SETTLE_SECONDS = 6.0
 
 
 def _points(shop: SandboxControl) -> dict[str, float]:
-    stats = shop.state()["stats"]
-    return {k.split(":", 1)[1]: float(v) for k, v in stats.items() if k.startswith("points_spent:")}
+    return points_by_operation(shop.state()["stats"])
 
 
 def _spent(before: dict[str, float], after: dict[str, float], per: int) -> dict[str, float]:
