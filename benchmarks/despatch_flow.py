@@ -63,10 +63,10 @@ from sync_pipeline.rehearsal.stack import (
     runs_by_job,
     wait_until_up,
 )
+from sync_pipeline.rehearsal.stock_watch import UK
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
 from sync_pipeline.sandbox.shopify.config import PLANS
 from sync_pipeline.sandbox.shopify.control import (
-    AddressSpec,
     LineSpec,
     OrderSpec,
     ProductSpec,
@@ -77,7 +77,6 @@ from sync_pipeline.sandbox.shopify.control import (
 from sync_pipeline.subscribe import wanted_subscriptions
 
 SKUS = [f"BENCH-{i:03d}" for i in range(40)]
-UK = AddressSpec(name="Ada Lovelace", address1="1 St James's Sq", city="London", zip="SW1Y 4JU")
 MULTI_SHARE, SHORT_SHARE = 0.20, 0.05
 PACKAGES_PER_DESPATCH = 1 + MULTI_SHARE * 1.5  # multi-package despatches have 2 or 3 packages
 

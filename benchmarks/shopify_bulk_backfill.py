@@ -39,12 +39,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
 from sync_pipeline.lib.shopify import ShopifyClient, ShopifyError
 from sync_pipeline.rehearsal.report import rounded
 from sync_pipeline.rehearsal.stack import percentile
 from sync_pipeline.sandbox.shopify.config import PLANS
+from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec, SandboxControl
 
 HISTORY = timedelta(days=30)
 SKUS = 500
@@ -94,10 +93,10 @@ class Live:
 
     def place(self) -> None:
         rng = random.Random(11)
-        with httpx.Client(base_url=self.url, timeout=30) as http:
+        with SandboxControl(self.url, timeout=30) as shop:
             while not self.stop.is_set():
-                body = {"lines": [{"sku": f"SKU-{rng.randrange(SKUS):05d}", "quantity": 1}]}
-                order_id = http.post("/_sandbox/orders", json=body).json()["id"]
+                spec = OrderSpec(lines=[LineSpec(sku=f"SKU-{rng.randrange(SKUS):05d}", quantity=1)])
+                order_id = shop.place_order(spec)["id"]
                 self.placed[order_id] = time.monotonic()
                 self.stop.wait(60.0 / self.per_minute)
 
