@@ -111,8 +111,7 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
     signal.signal(signal.SIGTERM, _interrupt)
     work = Workdir(Path(tempfile.mkdtemp(prefix="rehearsal-")))
     work.prepare(profile.hold_seconds, {"cutoff_status": profile.cutoff_status})
-    base = args.base_port
-    ports = Ports(base, base + 1, base + 2, 0) if base else Ports()
+    ports = Ports.block(args.base_port)
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     _say(f"working directory {work.root}")
     world: World | None = None
