@@ -114,7 +114,7 @@ def caught_up(world: World, owed: set[str], stock: Shared) -> bool:
         return False
     with Ledger(world.work.ledger, busy_timeout=60).transaction() as con:
         fulfilled = ledger_rehearsal.fulfilments_created(con)
-        unsettled = ledger_rehearsal.in_doubt(con)
+        unsettled = ledger_rehearsal.unsettled_counts(con)
     if not packages <= set(fulfilled) or any(unsettled.values()):
         return False
     from sync_pipeline.rehearsal.collect import stock_in_step  # collect reads what peak records
