@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sync_pipeline.lib.ledger import Ledger, stock_pushes
+from sync_pipeline.rehearsal.report import rounded
 from sync_pipeline.rehearsal.stack import (
     BIN,
     CALLBACK_TOKEN,
@@ -110,8 +111,7 @@ def run_incremental(args: argparse.Namespace) -> dict[str, Any]:
         deadline = time.monotonic() + args.drain_timeout
         while time.monotonic() < deadline:
             stack.check_alive()
-            with shared.lock:
-                left = sum(len(q) for q in shared.pending.values())
+            left = shared.left()
             if not left:
                 break
             log(f"waiting: {left} change(s) not yet in Shopify")
@@ -139,8 +139,7 @@ def run_incremental(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _report(args, shared, period, shop_before, shop_after, pushes_before, pushes_after, work):  # type: ignore[no-untyped-def]
-    latencies = [c.seen_after - c.at for c in shared.changes if c.seen_after is not None]
-    unseen = sum(1 for c in shared.changes if c.seen_after is None)
+    latencies, unseen = shared.latencies(), shared.unseen()
     stats = {
         k: shop_after.get(k, 0) - shop_before.get(k, 0) for k in ("requests", "throttled", "points_spent")
     }
@@ -150,9 +149,9 @@ def _report(args, shared, period, shop_before, shop_after, pushes_before, pushes
     figures = {
         "changes": len(shared.changes),
         "changes_per_second": round(len(shared.changes) / max(period, 1e-9), 1),
-        "p50_seconds": _round(percentile(latencies, 50)),
-        "p95_seconds": _round(percentile(latencies, 95)),
-        "max_seconds": _round(max(latencies) if latencies else None),
+        "p50_seconds": rounded(percentile(latencies, 50)),
+        "p95_seconds": rounded(percentile(latencies, 95)),
+        "max_seconds": rounded(max(latencies) if latencies else None),
         "poll_seconds": args.poll_seconds,
         "unseen_changes": unseen,
         "throttled_pct": round(100 * stats["throttled"] / max(stats["requests"], 1), 2),
@@ -178,7 +177,3 @@ stock flow (b): {figures["changes"]} availability changes at {figures["changes_p
         flush=True,
     )
     return figures
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)

@@ -63,20 +63,20 @@ from sync_pipeline.rehearsal.stack import (
     runs_by_job,
     wait_until_up,
 )
+from sync_pipeline.rehearsal.stock_watch import UK
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
 from sync_pipeline.sandbox.shopify.config import PLANS
 from sync_pipeline.sandbox.shopify.control import (
-    AddressSpec,
     LineSpec,
     OrderSpec,
     ProductSpec,
     SandboxControl,
     VariantSpec,
+    points_by_operation,
 )
 from sync_pipeline.subscribe import wanted_subscriptions
 
 SKUS = [f"BENCH-{i:03d}" for i in range(40)]
-UK = AddressSpec(name="Ada Lovelace", address1="1 St James's Sq", city="London", zip="SW1Y 4JU")
 MULTI_SHARE, SHORT_SHARE = 0.20, 0.05
 PACKAGES_PER_DESPATCH = 1 + MULTI_SHARE * 1.5  # multi-package despatches have 2 or 3 packages
 
@@ -375,10 +375,11 @@ def report(
         k: shop_after["stats"].get(k, 0) - shop_before.get(k, 0)
         for k in ("requests", "throttled", "points_spent")
     }
+    ops_before = points_by_operation(shop_before)
     by_operation = {
-        k.split(":", 1)[1]: round((v - shop_before.get(k, 0)) / max(len(floor.packages), 1), 1)
-        for k, v in shop_after["stats"].items()
-        if k.startswith("points_spent:") and v > shop_before.get(k, 0)
+        op: round((v - ops_before.get(op, 0)) / max(len(floor.packages), 1), 1)
+        for op, v in points_by_operation(shop_after["stats"]).items()
+        if v > ops_before.get(op, 0)
     }
     pvx_requests = sum(pvx_after.counters.requests.values()) - sum(pvx_before.requests.values())
     ceiling = args.pvx_requests_per_window / args.pvx_window_seconds * elapsed

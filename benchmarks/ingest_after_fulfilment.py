@@ -39,32 +39,31 @@ from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.peoplevox import PeoplevoxClient
 from sync_pipeline.lib.shopify import ShopifyClient
+from sync_pipeline.rehearsal.stock_watch import UK
 from sync_pipeline.sandbox.peoplevox.app import create_app as create_pvx_app
 from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
 from sync_pipeline.sandbox.server import BackgroundServer
 from sync_pipeline.sandbox.shopify.app import create_app as create_shopify_app
-from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
+from sync_pipeline.sandbox.shopify.config import PLANS, ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import (
-    AddressSpec,
     LineSpec,
     OrderSpec,
     ProductSpec,
     SandboxControl,
     VariantSpec,
+    points_by_operation,
 )
 from sync_pipeline.settings import REPO_ROOT
 
 SKUS = ["TEE-BLK-M", "TEE-WHT-M", "CAP-NVY", "MUG-LOGO"]
-UK = AddressSpec(name="Ada Lovelace", address1="1 St James's Sq", city="London", zip="SW1Y 4JU")
-PLUS_RESTORE = 1000.0
+PLUS_RESTORE = PLANS["plus"][1]  # points per second, as the sandbox's Plus bucket restores
 # Shopify's updatedAt has whole seconds; the orders flow trusts a read only 5 s after its version.
 SETTLE_SECONDS = 6.0
 
 
 def _points(shop: SandboxControl) -> dict[str, float]:
-    stats = shop.state()["stats"]
-    return {k.split(":", 1)[1]: float(v) for k, v in stats.items() if k.startswith("points_spent:")}
+    return points_by_operation(shop.state()["stats"])
 
 
 def _spent(before: dict[str, float], after: dict[str, float], per: int) -> dict[str, float]:

@@ -45,6 +45,7 @@ import dagster as dg
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.peoplevox import PeoplevoxClient
 from sync_pipeline.lib.peoplevox.callbacks import SALES_ORDER_STATUS
+from sync_pipeline.rehearsal.report import spread
 from sync_pipeline.rehearsal.sale import Placed, Sale, run_sale
 from sync_pipeline.rehearsal.stack import (
     BIN,
@@ -57,7 +58,6 @@ from sync_pipeline.rehearsal.stack import (
     Workdir,
     environment,
     log,
-    percentile,
     wait_until_up,
 )
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl, SandboxSnapshot
@@ -94,14 +94,6 @@ def wait_for_warehouse(
 
 
 # -- figures ------------------------------------------------------------------------------------
-
-
-def spread(values: list[float]) -> dict[str, float | None]:
-    return {
-        "p50": percentile(values, 50),
-        "p95": percentile(values, 95),
-        "max": max(values) if values else None,
-    }
 
 
 def counter_delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sync_pipeline.lib.shopify import sign_webhook
 from sync_pipeline.rehearsal.stack import BIN, CALLBACK_TOKEN, WEBHOOK_SECRET, log, percentile
 

@@ -39,10 +39,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
 from sync_pipeline.lib.shopify import ShopifyClient, ShopifyError
+from sync_pipeline.rehearsal.report import rounded
+from sync_pipeline.rehearsal.stack import percentile
 from sync_pipeline.sandbox.shopify.config import PLANS
+from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec, SandboxControl
 
 HISTORY = timedelta(days=30)
 SKUS = 500
@@ -92,10 +93,10 @@ class Live:
 
     def place(self) -> None:
         rng = random.Random(11)
-        with httpx.Client(base_url=self.url, timeout=30) as http:
+        with SandboxControl(self.url, timeout=30) as shop:
             while not self.stop.is_set():
-                body = {"lines": [{"sku": f"SKU-{rng.randrange(SKUS):05d}", "quantity": 1}]}
-                order_id = http.post("/_sandbox/orders", json=body).json()["id"]
+                spec = OrderSpec(lines=[LineSpec(sku=f"SKU-{rng.randrange(SKUS):05d}", quantity=1)])
+                order_id = shop.place_order(spec)["id"]
                 self.placed[order_id] = time.monotonic()
                 self.stop.wait(60.0 / self.per_minute)
 
@@ -119,11 +120,6 @@ class Live:
         return [self.seen.get(oid, end) - at for oid, at in list(self.placed.items()) if start <= at < end]
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def _phase(name: str, live: Live, backfill: Any, restore: float) -> dict[str, Any]:
     start = time.monotonic()
     live_points_before = live.client.stats.points_spent if live.client else 0.0
@@ -136,8 +132,8 @@ def _phase(name: str, live: Live, backfill: Any, restore: float) -> dict[str, An
         "phase": name,
         "elapsed_s": round(end - start, 1),
         "live_orders": len(lat),
-        "live_p50_s": round(_pct(lat, 0.5), 2),
-        "live_p95_s": round(_pct(lat, 0.95), 2),
+        "live_p50_s": rounded(percentile(lat, 50), 2),
+        "live_p95_s": rounded(percentile(lat, 95), 2),
         "live_max_s": round(max(lat), 2) if lat else None,
         "live_points": round((live.client.stats.points_spent if live.client else 0) - live_points_before),
         "live_throttled": (live.client.stats.throttled if live.client else 0) - live_throttled_before,
@@ -231,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         child.join(timeout=10)
 
 
+def _ratio(value: float | None, baseline: float | None) -> float:
+    """`value` as a multiple of `baseline`; NaN when either has no figure (no live orders in a phase)."""
+    return value / baseline if value is not None and baseline else float("nan")
+
+
 def _load() -> str:
     with open("/proc/loadavg") as fh:
         return " ".join(fh.read().split()[:3])
@@ -260,8 +261,8 @@ def _summary(args: argparse.Namespace, base: dict[str, Any], paged: dict[str, An
                 f"  {row['phase']} backfill FAILED after {row['backfill_orders']:,} orders: {row['backfill_failed']}"
             )
     for row in (paged, bulk):
-        ratio_50 = row["live_p50_s"] / base["live_p50_s"] if base["live_p50_s"] else float("nan")
-        ratio_95 = row["live_p95_s"] / base["live_p95_s"] if base["live_p95_s"] else float("nan")
+        ratio_50 = _ratio(row["live_p50_s"], base["live_p50_s"])
+        ratio_95 = _ratio(row["live_p95_s"], base["live_p95_s"])
         print(
             f"  live ingest during {row['phase']:9s}: p50 {row['live_p50_s']} s ({ratio_50:.2f}× baseline), "
             f"p95 {row['live_p95_s']} s ({ratio_95:.2f}× baseline), max {row['live_max_s']} s, "
@@ -271,8 +272,8 @@ def _summary(args: argparse.Namespace, base: dict[str, Any], paged: dict[str, An
         f"  live ingest baseline: p50 {base['live_p50_s']} s, p95 {base['live_p95_s']} s ({base['live_orders']} orders)"
     )
     print("JSON " + json.dumps({"baseline": base, "paginated": paged, "bulk": bulk, "paginated_scale": scale,
-                                "live_p95_ratio_paginated": round(paged["live_p95_s"] / base["live_p95_s"], 2),
-                                "live_p95_ratio_bulk": round(bulk["live_p95_s"] / base["live_p95_s"], 2)}))  # fmt: skip
+                                "live_p95_ratio_paginated": round(_ratio(paged["live_p95_s"], base["live_p95_s"]), 2),
+                                "live_p95_ratio_bulk": round(_ratio(bulk["live_p95_s"], base["live_p95_s"]), 2)}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sync_pipeline.rehearsal import collect, report
+from sync_pipeline.rehearsal.accounting import Accounting
 from sync_pipeline.rehearsal.peak import PeakResult, play, wait_for_sensors
 from sync_pipeline.rehearsal.profile import FAULT_NAMES, load_profile, parse_fault_list
 from sync_pipeline.rehearsal.stack import Ports, Workdir, log
@@ -110,12 +111,12 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
     signal.signal(signal.SIGTERM, _interrupt)
     work = Workdir(Path(tempfile.mkdtemp(prefix="rehearsal-")))
     work.prepare(profile.hold_seconds, {"cutoff_status": profile.cutoff_status})
-    base = args.base_port
-    ports = Ports(base, base + 1, base + 2, 0) if base else Ports()
+    ports = Ports.block(args.base_port)
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     _say(f"working directory {work.root}")
     world: World | None = None
     figures: dict[str, Any] = {}
+    accounting: Accounting | None = None  # stays None when the rehearsal never got to the accounting
     try:
         world = start_world(profile, work, ports, args.ui_port, args.seed, _say)
         wait_for_sensors(world)
@@ -127,16 +128,15 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
         if before_accounting is not None:
             before_accounting(world, peak)
         seen = collect.observe(world, peak)
-        accounting = collect.account(world, peak, seen)
-        stock_latency = [c.seen_after - c.at for c in peak.stock.changes if c.seen_after is not None]
+        accounting = collect.account(peak, seen)
         figures = report.figures(
             profile,
-            owed_numbers={p.number for p in peak.sale.placed if p.kind != "cancel_in_hold"},
+            owed_numbers=peak.owed,
             timings=seen.timings,
             packages=seen.packages,
             fulfilled_at=seen.fulfilled_at,
-            stock_latencies=stock_latency,
-            stock_unseen=sum(1 for c in peak.stock.changes if c.seen_after is None),
+            stock_latencies=peak.stock.latencies(),
+            stock_unseen=peak.stock.unseen(),
             shop_stats=seen.shop_state["stats"],
             shop_before=peak.shop_before,
             pvx_counters=seen.pvx_counters,
@@ -181,8 +181,7 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
             shutil.rmtree(work.root, ignore_errors=True)
     if args.json:
         print(json.dumps(figures, sort_keys=True, default=str), flush=True)
-    clean = bool(figures) and not any(figures["lost"].values()) and not any(figures["duplicated"].values())
-    return 0 if clean else 1
+    return 0 if accounting is not None and accounting.clean else 1
 
 
 def stop_dagster(world: World, grace: float = 180.0) -> None:

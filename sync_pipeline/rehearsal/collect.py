@@ -14,10 +14,11 @@ from typing import Any
 
 from sync_pipeline.lib.ledger import Ledger, stock_levels
 from sync_pipeline.lib.ledger import rehearsal as ledger_rehearsal
-from sync_pipeline.rehearsal import accounting
+from sync_pipeline.rehearsal import accounting, stock_watch
 from sync_pipeline.rehearsal.peak import PeakResult
-from sync_pipeline.rehearsal.stock_watch import LOCATION, SITE, awaiting_units
+from sync_pipeline.rehearsal.stock_watch import SITE, awaiting_units
 from sync_pipeline.rehearsal.world import World
+from sync_pipeline.sandbox.shopify.control import SandboxControl
 
 REF = "CustomerPurchaseOrderReferenceNumber"
 
@@ -44,7 +45,7 @@ def observe(world: World, peak: PeakResult) -> Observed:
         state = shop.state()
         emails = shop.emails()
         writes = shop.inventory_writes()
-        shown = {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
+        levels = read_stock_views(world, shop, peak.stock.orders, busy_timeout=120)
     wh = world.warehouse
     with wh.lock:
         orders = {
@@ -60,18 +61,26 @@ def observe(world: World, peak: PeakResult) -> Observed:
             for d in wh.despatches.values()
             for p in d.packages
         }
-        available = {code: lv.available for (code, site), lv in wh.stock.items() if site == SITE}
-    statuses = {n: o["status"] for n, o in orders.items()}
-    awaiting = awaiting_units(peak.stock.orders, statuses)
     with Ledger(world.work.ledger, busy_timeout=120).transaction() as con:
         timings = ledger_rehearsal.order_timings(con)
         fulfilled = ledger_rehearsal.fulfilments_created(con)
         pushes = ledger_rehearsal.stock_push_requests(con)
-        # The buffer each SKU's last target used (velocity can move it during the sale).
-        buffers = {sku: p.buffer for (sku, _), p in stock_levels.positions(con).items()}
-    levels = stock_views(world, shown, available, awaiting, buffers)
     return Observed(state, emails, writes, orders, packages, world.pvx_state.counters.snapshot(), timings,
                     fulfilled, run_statuses(world), pushes, levels)  # fmt: skip
+
+
+def read_stock_views(world: World, shop: SandboxControl, peak_orders: list[tuple[str, str, int]],
+                     busy_timeout: float = 60) -> dict[str, accounting.StockView]:  # fmt: skip
+    """Each watched SKU's Shopify figure against its target, read now: Shopify first, then
+    Peoplevox's available and order statuses together under the warehouse's lock (an allocation
+    moves both), then the buffer each SKU's last target used (velocity can move it during the sale)."""
+    on_sale = stock_watch.shown(shop)
+    with world.warehouse.lock:
+        available = {code: lv.available for (code, site), lv in world.warehouse.stock.items() if site == SITE}
+        statuses = {n: o.status for n, o in world.warehouse.orders.items()}
+    with Ledger(world.work.ledger, busy_timeout=busy_timeout).transaction() as con:
+        buffers = {sku: p.buffer for (sku, _), p in stock_levels.positions(con).items()}
+    return stock_views(world, on_sale, available, awaiting_units(peak_orders, statuses), buffers)
 
 
 def stock_views(world: World, shown: dict[str, int], available: dict[str, int], awaiting: Counter[str],
@@ -90,13 +99,7 @@ def stock_views(world: World, shown: dict[str, int], available: dict[str, int], 
 def stock_in_step(world: World, peak_orders: list[tuple[str, str, int]]) -> bool:
     """Every watched SKU shows its target in Shopify now (the drain waits for this)."""
     with world.shop(timeout=60.0) as shop:
-        shown = {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
-    with world.warehouse.lock:
-        available = {code: lv.available for (code, site), lv in world.warehouse.stock.items() if site == SITE}
-        statuses = {n: o.status for n, o in world.warehouse.orders.items()}
-    with Ledger(world.work.ledger, busy_timeout=60).transaction() as con:
-        buffers = {sku: p.buffer for (sku, _), p in stock_levels.positions(con).items()}
-    views = stock_views(world, shown, available, awaiting_units(peak_orders, statuses), buffers)
+        views = read_stock_views(world, shop, peak_orders)
     return all(v.shown == v.target for v in views.values())
 
 
@@ -134,11 +137,12 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 1) if values else None
 
 
-def account(world: World, peak: PeakResult, seen: Observed) -> accounting.Accounting:
+def account(peak: PeakResult, seen: Observed) -> accounting.Accounting:
+    """Lost and duplicated effects of every kind, from what the peak did and what `observe` read."""
     placed = peak.sale.placed
     number_of_name = {p.name: p.number for p in placed}
     cancelled_kind = {p.number for p in placed if p.kind == "cancel_in_hold"}
-    owed = {p.number for p in placed if p.kind != "cancel_in_hold"} | {n for n, _, _ in peak.stock.orders}
+    owed = peak.owed
     # Several Peoplevox sales orders for one Shopify order show as one number plus others
     # carrying the same reference (the order's name).
     per_order: Counter[str] = Counter()

@@ -19,7 +19,7 @@ from sync_pipeline.lib.ledger import rehearsal as ledger_rehearsal
 from sync_pipeline.rehearsal.faults import FaultInjector, Injected, Processes
 from sync_pipeline.rehearsal.sale import Sale, run_sale
 from sync_pipeline.rehearsal.stack import runs_by_job, runs_in_flight
-from sync_pipeline.rehearsal.stock_watch import SITE, Shared, goods_in, poll, sample, shoppers
+from sync_pipeline.rehearsal.stock_watch import Shared, goods_in, poll, sample, shoppers
 from sync_pipeline.rehearsal.world import World
 
 IN_PROGRESS = ("Allocated", "Picking", "Packed")
@@ -38,6 +38,14 @@ class PeakResult:
     load_average: list[float] = field(default_factory=list)  # 1-minute, at the start and the end
     shop_before: dict[str, float] = field(default_factory=dict)  # Shopify's counters as the sale began
     pvx_before: dict[str, object] = field(default_factory=dict)  # Peoplevox's counters as the sale began
+
+    @property
+    def owed(self) -> set[str]:
+        """Sales order numbers the product owes Peoplevox: every order of the sale except those
+        cancelled inside the hold window, and every order the scarce shoppers placed."""
+        return {p.number for p in self.sale.placed if p.kind != "cancel_in_hold"} | {
+            number for number, _, _ in self.stock.orders
+        }
 
 
 def wait_for_sensors(world: World, timeout: float = 300.0) -> None:
@@ -106,7 +114,7 @@ def caught_up(world: World, owed: set[str], stock: Shared) -> bool:
         return False
     with Ledger(world.work.ledger, busy_timeout=60).transaction() as con:
         fulfilled = ledger_rehearsal.fulfilments_created(con)
-        unsettled = ledger_rehearsal.in_doubt(con)
+        unsettled = ledger_rehearsal.unsettled_counts(con)
     if not packages <= set(fulfilled) or any(unsettled.values()):
         return False
     from sync_pipeline.rehearsal.collect import stock_in_step  # collect reads what peak records
@@ -157,11 +165,10 @@ def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
         f"sale over: {len(result.sale.placed)} placed in {result.sale.seconds:.0f}s, {len(result.sale.errors)} error(s)"
     )
     fault_thread.join(timeout=max(0.0, seconds + 120 - (time.monotonic() - started)))
-    owed = {p.number for p in result.sale.placed if p.kind != "cancel_in_hold"}
     deadline = time.monotonic() + profile.drain_timeout
     while time.monotonic() < deadline:
         world.stack.check_alive()
-        if caught_up(world, owed, stock):
+        if caught_up(world, result.owed, stock):
             result.drained = True
             break
         time.sleep(10.0)
@@ -179,4 +186,4 @@ def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
     return result
 
 
-__all__ = ["SITE", "PeakResult", "caught_up", "play", "wait_for_sensors"]
+__all__ = ["PeakResult", "caught_up", "play", "wait_for_sensors"]

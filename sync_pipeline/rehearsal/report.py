@@ -16,6 +16,7 @@ from sync_pipeline.rehearsal.accounting import KINDS, Accounting
 from sync_pipeline.rehearsal.profile import StoreProfile
 from sync_pipeline.rehearsal.stack import percentile
 from sync_pipeline.sandbox.shopify.config import PLANS
+from sync_pipeline.sandbox.shopify.control import points_by_operation
 
 GOALS = {
     "orders_p95_beyond_hold_s": 60.0,
@@ -29,13 +30,14 @@ GOALS = {
 def spread(values: list[float]) -> dict[str, float | None]:
     return {
         "n": len(values),
-        "p50": _r(percentile(values, 50)),
-        "p95": _r(percentile(values, 95)),
-        "max": _r(max(values) if values else None),
+        "p50": rounded(percentile(values, 50)),
+        "p95": rounded(percentile(values, 95)),
+        "max": rounded(max(values) if values else None),
     }
 
 
-def _r(value: float | None, digits: int = 1) -> float | None:
+def rounded(value: float | None, digits: int = 1) -> float | None:
+    """`value` rounded to `digits`; None (no figure) stays None."""
     return None if value is None else round(value, digits)
 
 
@@ -98,7 +100,7 @@ def figures(
         len(made), min((a for a, _ in made), default=None), max((b for _, b in made), default=None)
     )
     shop = _delta(shop_stats, shop_before)
-    points_by_op = {k.split(":", 1)[1]: v for k, v in shop.items() if k.startswith("points_spent:") and v}
+    points_by_op = {op: v for op, v in points_by_operation(shop).items() if v}
     fulfil_points = sum(v for k, v in points_by_op.items() if "ulfil" in k)
     points_per_fulfilment = fulfil_points / len(made) if made else None
     shopify_requests = shop.get("requests", 0)
@@ -114,20 +116,22 @@ def figures(
             "latency_beyond_hold_s": spread(order_latency),
             "paid_to_first_seen_s": spread(ingest_delay),
             "due_to_first_save_s": spread(release_wait),
-            "sustained_per_minute": _r(orders_rate),
-            "limiter_ceiling_per_minute": _r(ceiling),
-            "share_of_limiter_ceiling": _r(orders_rate / ceiling if orders_rate and ceiling else None, 3),
-            "pvx_requests_per_order": _r(per_order, 3),
+            "sustained_per_minute": rounded(orders_rate),
+            "limiter_ceiling_per_minute": rounded(ceiling),
+            "share_of_limiter_ceiling": rounded(
+                orders_rate / ceiling if orders_rate and ceiling else None, 3
+            ),
+            "pvx_requests_per_order": rounded(per_order, 3),
         },
         "despatches": {
             "latency_s": spread(despatch_latency),
             "packages": len(packages),
-            "fulfilled_per_minute": _r(fulfil_rate),
-            "shopify_points_per_fulfilment": _r(points_per_fulfilment),
-            "shopify_ceiling_per_minute": _r(
+            "fulfilled_per_minute": rounded(fulfil_rate),
+            "shopify_points_per_fulfilment": rounded(points_per_fulfilment),
+            "shopify_ceiling_per_minute": rounded(
                 restore / points_per_fulfilment * 60 if points_per_fulfilment else None
             ),
-            "share_of_shopify_ceiling": _r(
+            "share_of_shopify_ceiling": rounded(
                 fulfil_rate / (restore / points_per_fulfilment * 60)
                 if fulfil_rate and points_per_fulfilment
                 else None,
@@ -143,7 +147,7 @@ def figures(
             "plan": profile.shopify_plan,
             "requests": shopify_requests,
             "points_spent": round(shop.get("points_spent", 0)),
-            "budget_used": _r(
+            "budget_used": rounded(
                 shop.get("points_spent", 0) / (restore * peak_seconds) if peak_seconds else None, 3
             ),
             "throttled": shop.get("throttled", 0),
@@ -154,7 +158,7 @@ def figures(
         "peoplevox": {
             "requests": total_requests,
             "limiter_capacity": round(rps * peak_seconds),
-            "share_of_limiter": _r(total_requests / (rps * peak_seconds) if peak_seconds else None, 3),
+            "share_of_limiter": rounded(total_requests / (rps * peak_seconds) if peak_seconds else None, 3),
             "refused_by_limiter": pvx_counters.get("limiter_refused", 0)
             - pvx_before.get("limiter_refused", 0),
             "requests_by_operation": {k: v for k, v in sorted(requests.items()) if v},

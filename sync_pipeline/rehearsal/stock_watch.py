@@ -66,8 +66,24 @@ class Shared:
     errors: list[str] = field(default_factory=list)
 
     def left(self) -> int:
+        """Changes Shopify does not show yet."""
         with self.lock:
             return sum(len(q) for q in self.pending.values())
+
+    def latencies(self) -> list[float]:
+        """Seconds from each goods-in to Shopify showing it, for the changes seen."""
+        with self.lock:
+            return [c.seen_after - c.at for c in self.changes if c.seen_after is not None]
+
+    def unseen(self) -> int:
+        """Changes Shopify never showed."""
+        with self.lock:
+            return sum(1 for c in self.changes if c.seen_after is None)
+
+
+def shown(shop: SandboxControl) -> dict[str, int]:
+    """What Shopify shows available per SKU at the warehouse's location."""
+    return {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
 
 
 def goods_in(warehouse: Any, shared: Shared, skus: list[str], buffers: dict[str, int],
@@ -102,8 +118,8 @@ def shoppers(shop_url: str, shared: Shared, skus: list[str], per_minute: float, 
         n += 1
         sku, units = rng.choice(skus), rng.randint(1, 2)
         with shared.lock:
-            shown = {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
-            if shown.get(sku, 0) < units:
+            on_sale = shown(shop)
+            if on_sale.get(sku, 0) < units:
                 continue
             try:
                 order = shop.place_order(
@@ -121,7 +137,7 @@ def poll(shop_url: str, shared: Shared, every: float) -> None:
     shop = SandboxControl(shop_url, timeout=60.0)
     while not shared.stop.is_set():
         try:
-            shown = {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
+            on_sale = shown(shop)
         except Exception as error:  # the sandbox was busy; next round
             shared.errors.append(f"poll: {error}")
             time.sleep(every)
@@ -129,7 +145,7 @@ def poll(shop_url: str, shared: Shared, every: float) -> None:
         now = time.monotonic()
         with shared.lock:
             for sku, queue in shared.pending.items():
-                while queue and shown.get(sku, 0) >= queue[0].target:
+                while queue and on_sale.get(sku, 0) >= queue[0].target:
                     queue.popleft().seen_after = now
         time.sleep(every)
     shop.close()
@@ -158,13 +174,13 @@ def sample(
                 }
                 status = {number: order.status for number, order in warehouse.orders.items()}
             try:
-                shown = {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
+                on_sale = shown(shop)
             except Exception as error:  # the sandbox was busy; next round
                 shared.errors.append(f"sample: {error}")
                 continue
             awaiting = awaiting_units(shared.orders, status)
         shared.samples += 1
-        for sku, value in shown.items():
+        for sku, value in on_sale.items():
             if only is not None and sku not in only:
                 continue
             allowed = max(0, available.get(sku, 0) - awaiting[sku])

@@ -40,14 +40,14 @@ def test_a_short_rehearsal_loses_nothing_and_exits_1_on_a_real_loss(tmp_path: An
     seen: dict[str, Any] = {}
 
     def check_then_lose_one(world: World, peak: PeakResult) -> None:
-        accounting = collect.account(world, peak, collect.observe(world, peak))
+        accounting = collect.account(peak, collect.observe(world, peak))
         seen["examples"] = {k: t.examples for k, t in accounting.tallies.items() if t.examples}
         seen["lost"], seen["duplicated"], seen["drained"] = (
             accounting.lost,
             accounting.duplicated,
             peak.drained,
         )
-        owed = sorted(p.number for p in peak.sale.placed if p.kind != "cancel_in_hold")
+        owed = sorted(peak.owed)
         with world.warehouse.lock:
             seen["deleted"] = next((n for n in owed if n in world.warehouse.orders), None)
             if seen["deleted"]:

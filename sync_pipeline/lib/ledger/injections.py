@@ -119,6 +119,12 @@ def in_state(con: duckdb.DuckDBPyConnection, state: str, limit: int = 1000) -> l
     return [Injection(r[0], r[1], r[2], r[3], _load(r[4]), _load(r[5]), r[6]) for r in rows]
 
 
+def state_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(
+        con.execute("SELECT state, count(*) FROM pvx_injections GROUP BY state ORDER BY state").fetchall()
+    )
+
+
 def get_many(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> dict[str, Injection]:
     wanted = [[n] for n in dict.fromkeys(numbers)]
     if not wanted:

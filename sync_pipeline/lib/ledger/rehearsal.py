@@ -1,4 +1,4 @@
-"""Read-only queries `sync-pipeline rehearse` makes: timings of each flow, effects left in doubt.
+"""Read-only queries `sync-pipeline rehearse` makes: timings of each flow, effects not yet settled.
 
 Times are naive UTC, as the ledger stores them.
 """
@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+
+from sync_pipeline.lib.ledger import fulfilments, injections, stock_pushes
+from sync_pipeline.lib.ledger.stock_pushes import SENDING
 
 
 @dataclass(frozen=True)
@@ -41,17 +44,13 @@ def fulfilments_created(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
     return {r[0]: r[1] for r in rows}
 
 
-def in_doubt(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Write-ahead rows still `sending`: effects whose outcome the product has not settled yet."""
-    row = con.execute(
-        """
-        SELECT (SELECT count(*) FROM pvx_injections WHERE state = 'sending'),
-               (SELECT count(*) FROM shopify_fulfilments WHERE state = 'sending'),
-               (SELECT count(*) FROM stock_pushes WHERE state = 'sending')
-        """
-    ).fetchone()
-    assert row is not None
-    return dict(zip(("injections", "fulfilments", "stock_pushes"), row, strict=True))
+def unsettled_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Write-ahead rows still `sending`, per effect: outcomes the product has not settled yet."""
+    return {
+        "injections": injections.state_counts(con).get(SENDING, 0),
+        "fulfilments": fulfilments.state_counts(con).get(SENDING, 0),
+        "stock_pushes": stock_pushes.state_counts(con).get(SENDING, 0),
+    }
 
 
 def stock_push_requests(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:

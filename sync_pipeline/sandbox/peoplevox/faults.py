@@ -10,6 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+# What the Item inventory summary answers: the real figures, or a maintenance window's zeros or
+# empty list (stock_moves.feed_rows applies it).
+InventoryFeed = Literal["normal", "zero", "empty"]
+
 
 class FaultSettings(BaseModel):
     model_config = {"validate_assignment": True}
@@ -40,5 +44,5 @@ class FaultSettings(BaseModel):
     callback_delay_seconds: float = Field(0.0, ge=0)
     # A maintenance window: the Item inventory summary answers 0 for every row (`zero`) or no
     # rows at all (`empty`), as if nothing were wrong (stock_moves.py).
-    inventory_feed: Literal["normal", "zero", "empty"] = "normal"
+    inventory_feed: InventoryFeed = "normal"
     seed: int = 7

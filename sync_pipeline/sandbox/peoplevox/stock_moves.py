@@ -21,11 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
+from sync_pipeline.sandbox.peoplevox.faults import InventoryFeed
 from sync_pipeline.sandbox.peoplevox.warehouse import Warehouse, WarehouseError
-
-InventoryFeed = Literal["normal", "zero", "empty"]
 
 
 @dataclass(frozen=True)

@@ -267,22 +267,13 @@ class Warehouse:
 
     def availability_changed(self, item_code: str, site: str) -> None:
         """Raise AvailabilityChanges for one item and site (stock_moves.py uses it too)."""
-        self._availability_changed(item_code, site)
-
-    def on_hand_changed(self, item_code: str, site: str, delta: int, reason: str) -> None:
-        self._on_hand_changed(item_code, site, delta, reason)
-
-    def level(self, item_code: str, site: str) -> StockLevel:
-        return self._level(item_code, site)
-
-    def _availability_changed(self, item_code: str, site: str) -> None:
-        level = self._level(item_code, site)
+        level = self.level(item_code, site)
         self._emit(
             AVAILABILITY_CHANGES,
             {"ItemCode": item_code, "Available": str(level.available), "SiteReference": site},
         )
 
-    def _on_hand_changed(self, item_code: str, site: str, delta: int, reason: str) -> None:
+    def on_hand_changed(self, item_code: str, site: str, delta: int, reason: str) -> None:
         self._emit(
             INCREMENTAL_CHANGES,
             {
@@ -307,7 +298,7 @@ class Warehouse:
         self._emit(SALES_ORDER_STATUS_CHANGES, values)
 
     # -- lookups ------------------------------------------------------------------------
-    def _level(self, item_code: str, site: str) -> StockLevel:
+    def level(self, item_code: str, site: str) -> StockLevel:
         return self.stock.setdefault((item_code, site), StockLevel())
 
     def service_type(self, name: str) -> ServiceType:
@@ -363,7 +354,7 @@ class Warehouse:
             site = self.check_site(site)
             if item_code not in self.items:
                 raise WarehouseError(f"Item type '{item_code}' does not exist")
-            level = self._level(item_code, site)
+            level = self.level(item_code, site)
             if quantity < level.allocated:
                 raise WarehouseError(f"cannot set stock below the {level.allocated} allocated units")
             level.seeded += quantity - level.on_hand
@@ -379,7 +370,7 @@ class Warehouse:
             record = GoodsIn(
                 f"GI{next(self._goods_in_seq):05d}", reference, item_code, site, quantity, self.clock.now()
             )
-            level = self._level(item_code, site)
+            level = self.level(item_code, site)
             level.on_hand += quantity
             level.goods_in += quantity
             self.goods_ins.append(record)
@@ -394,8 +385,8 @@ class Warehouse:
                     "SiteReference": site,
                 },
             )
-            self._on_hand_changed(item_code, site, quantity, "Goods in")
-            self._availability_changed(item_code, site)
+            self.on_hand_changed(item_code, site, quantity, "Goods in")
+            self.availability_changed(item_code, site)
             return record
 
     def process_return(
@@ -426,7 +417,7 @@ class Warehouse:
                 self.clock.now(),
                 reusable,
             )
-            level = self._level(item_code, order.site)
+            level = self.level(item_code, order.site)
             if reusable:
                 level.on_hand += quantity
                 level.returns += quantity
@@ -445,8 +436,8 @@ class Warehouse:
                 },
             )
             if reusable:
-                self._on_hand_changed(item_code, order.site, quantity, "Return")
-                self._availability_changed(item_code, order.site)
+                self.on_hand_changed(item_code, order.site, quantity, "Return")
+                self.availability_changed(item_code, order.site)
             return record
 
     # -- sales orders ---------------------------------------------------------------------
@@ -666,26 +657,26 @@ class Warehouse:
         needs: dict[str, int] = {}
         for line in order.lines.values():
             needs[line.item_code] = needs.get(line.item_code, 0) + line.outstanding - line.allocated
-        if any(self._level(code, order.site).available < qty for code, qty in needs.items()):
+        if any(self.level(code, order.site).available < qty for code, qty in needs.items()):
             return False
         for line in order.lines.values():
             extra = line.outstanding - line.allocated
             line.allocated += extra
-            self._level(line.item_code, order.site).allocated += extra
+            self.level(line.item_code, order.site).allocated += extra
         self._set_status(order, ALLOCATED)
         for code in needs:
-            self._availability_changed(code, order.site)
+            self.availability_changed(code, order.site)
         return True
 
     def _release(self, order: SalesOrder) -> None:
         touched = []
         for line in order.lines.values():
             if line.allocated:
-                self._level(line.item_code, order.site).allocated -= line.allocated
+                self.level(line.item_code, order.site).allocated -= line.allocated
                 line.allocated = 0
                 touched.append(line.item_code)
         for code in dict.fromkeys(touched):
-            self._availability_changed(code, order.site)
+            self.availability_changed(code, order.site)
 
     def _despatch(self, order: SalesOrder, forced: bool) -> None:
         picked = {name: line.allocated for name, line in order.lines.items() if line.allocated}
@@ -715,7 +706,7 @@ class Warehouse:
             for code, qty in items.items():
                 shipped[code] = shipped.get(code, 0) + qty
         for code, qty in shipped.items():
-            level = self._level(code, order.site)
+            level = self.level(code, order.site)
             left = qty
             for line in order.lines.values():
                 if line.item_code != code or not left:
@@ -745,7 +736,7 @@ class Warehouse:
         remaining = any(line.outstanding for line in order.lines.values())
         order.partially_despatched = remaining or order.partially_despatched
         for code, qty in shipped.items():
-            self._on_hand_changed(code, order.site, -qty, "Despatch")
+            self.on_hand_changed(code, order.site, -qty, "Despatch")
         for package in records:
             if package.tracking_number:
                 self._tracking_received(order, package)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -42,7 +43,14 @@ __all__ = [
     "ShippingLineSpec",
     "StockSpec",
     "VariantSpec",
+    "points_by_operation",
 ]
+
+
+def points_by_operation(stats: Mapping[str, Any]) -> dict[str, float]:
+    """Points spent per GraphQL operation name, from the sandbox's stats (`state()["stats"]`),
+    where the endpoint counts them under `points_spent:<operation>`."""
+    return {k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("points_spent:")}
 
 
 class SandboxControlError(RuntimeError):
