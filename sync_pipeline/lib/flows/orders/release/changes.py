@@ -1,6 +1,7 @@
 """Step 5 of release: Shopify changes to orders already in Peoplevox, pushed before the cut-off or raised.
 
-Every pending change is read from Shopify and recorded as ingest records it, planned against
+Every pending change is brought up to Shopify's current version (read in full only when Shopify
+changed it since the ledger's snapshot) and recorded as ingest records it, planned against
 what Peoplevox holds (`pvx_injections.header/items`, kept row by row), pushed order by order
 (one order's refusal never blocks the next), and recorded as Peoplevox applied it. A cancel is
 read back: only what Peoplevox then reports is believed.
@@ -17,7 +18,6 @@ from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.domain.sales_order import NotForWarehouse, TranslatedOrder, TranslationOutcome
 from sync_pipeline.lib.domain.statuses import PeoplevoxStatus, parse_status
 from sync_pipeline.lib.flows.orders import state
-from sync_pipeline.lib.flows.orders.observed import record_orders
 from sync_pipeline.lib.flows.orders.ports import (
     BatchRefusedError,
     OrdersSource,
@@ -26,7 +26,7 @@ from sync_pipeline.lib.flows.orders.ports import (
     Warehouse,
 )
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
-from sync_pipeline.lib.flows.orders.release.reread import translate_all
+from sync_pipeline.lib.flows.orders.release.reread import bring_up_to_date, translate_all
 from sync_pipeline.lib.flows.orders.release.translations import (
     batches,
     stored_translation,
@@ -102,8 +102,9 @@ def push_changes(
     if not work:
         return
     read_at = now or datetime.now(UTC)
-    fresh = source.orders_by_ids(work)
-    record_orders(ledger, list(fresh.values()), rules, actor, read_at, read_at)
+    # Only orders Shopify changed since their snapshot are read in full: the orders re-planned
+    # for an open exception (up to 200, every run) are mostly unchanged.
+    missing, _ = bring_up_to_date(source, ledger, rules, actor, work, read_at)
     with ledger.transaction() as con:
         rows = ledger_orders.get_many(con, work)
     changes: list[Change] = []
@@ -111,7 +112,7 @@ def push_changes(
     for oid in work:
         number = rows[oid].sales_order_number or ""
         before = stored_translation(sent[number].header, sent[number].items)
-        if oid not in fresh or before is None or not rows[oid].snapshot:
+        if oid in missing or before is None or not rows[oid].snapshot:
             _change_impossible(oid, number, ledger, report)
             continue
         orders[oid] = ShopOrder.model_validate(rows[oid].snapshot)
