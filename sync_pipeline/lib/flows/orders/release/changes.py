@@ -28,7 +28,6 @@ from sync_pipeline.lib.flows.orders.ports import (
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
 from sync_pipeline.lib.flows.orders.release.reread import bring_up_to_date, translate_all
 from sync_pipeline.lib.flows.orders.release.translations import (
-    batches,
     stored_translation,
     translation_record,
 )
@@ -118,11 +117,7 @@ def push_changes(
         orders[oid] = ShopOrder.model_validate(rows[oid].snapshot)
     outcomes = translate_all(orders, warehouse, ledger, rules, known_codes)
     numbers = [rows[oid].sales_order_number or "" for oid in orders]
-    statuses: dict[str, str] = {}
-    for chunk in batches(numbers, 100):
-        statuses.update(
-            (n, o.status) for n, o in warehouse.find_sales_orders(chunk, with_items=False).items()
-        )
+    statuses = {n: o.status for n, o in warehouse.find_sales_orders(numbers, with_items=False).items()}
     for oid, order in orders.items():
         number = rows[oid].sales_order_number or ""
         before = stored_translation(sent[number].header, sent[number].items)
@@ -141,9 +136,9 @@ def push_changes(
     for change in changes:
         _push(change, warehouse)
     cancels = [c for c in changes if c.plan.action is ChangeAction.CANCEL and c.results and c.results[0].ok]
-    for chunk in batches(cancels, 100):
-        found = warehouse.find_sales_orders([c.number for c in chunk], with_items=False)
-        for c in chunk:
+    if cancels:
+        found = warehouse.find_sales_orders([c.number for c in cancels], with_items=False)
+        for c in cancels:
             c.status_after = found[c.number].status if c.number in found else None
     _record(changes, ledger, actor, report)
 
