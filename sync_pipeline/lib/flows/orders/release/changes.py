@@ -201,12 +201,12 @@ def _record(changes: list[Change], ledger: Ledger, actor: str, report: ReleaseRe
             problems = _record_one(con, change, row, actor, events)
             opened = ledger_exceptions.open_or_touch(con, problems)
             report.exceptions_opened += opened
-            ledger_exceptions.resolve_others(
+            ledger_exceptions.resolve_for_order(
                 con,
                 change.oid,
                 CHANGE_KINDS,
-                [(p.kind, p.subject) for p in problems],
                 f"settled: {change.plan.summary}",
+                keep=[(p.kind, p.subject) for p in problems],
             )
         ledger_events.append(con, events)
 

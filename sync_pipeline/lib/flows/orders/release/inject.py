@@ -79,8 +79,8 @@ def record_and_inject(
                     for e in outcome.exceptions
                 ]
                 # Problems fixed since the last check close, even while others still hold it.
-                ledger_exceptions.resolve_others(
-                    con, oid, HELD_KINDS, [(r.kind, r.subject) for r in found], "no longer a problem"
+                ledger_exceptions.resolve_for_order(
+                    con, oid, HELD_KINDS, "no longer a problem", keep=[(r.kind, r.subject) for r in found]
                 )
                 exceptions.extend(found)
             elif isinstance(outcome, NotForWarehouse):
@@ -317,8 +317,8 @@ def record_verdicts(
                 # Holds and earlier refusals are over once Peoplevox has the order; only the
                 # refusal of some of its rows (just recorded) stays open.
                 keep = [("injection_failed", ",".join(sorted(refused_codes)))] if refused_items else []
-                ledger_exceptions.resolve_others(
-                    con, oid, (*HELD_KINDS, "injection_failed"), keep, "accepted by Peoplevox"
+                ledger_exceptions.resolve_for_order(
+                    con, oid, (*HELD_KINDS, "injection_failed"), "accepted by Peoplevox", keep=keep
                 )
             if first_time and not refused_items:
                 report.injected += 1
