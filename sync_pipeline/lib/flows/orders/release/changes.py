@@ -189,7 +189,7 @@ def _record(changes: list[Change], ledger: Ledger, actor: str, report: ReleaseRe
                 # In doubt, like an injection whose answer was lost: the next run looks the order
                 # up first (resolve_in_doubt), then plans the change again against what we know
                 # Peoplevox holds. Every push is idempotent (absolute quantities, header values).
-                ledger_injections.mark(con, change.number, "sending")
+                # The injection stays `sending`, as mark_change_sending left it before the push.
                 ledger_orders.set_fields(con, change.oid, change_pending=True)
                 events.append(
                     OrderEvent(change.oid, "change_outcome_unknown", actor, reason=change.plan.summary)
