@@ -108,6 +108,7 @@ def push_changes(
         rows = ledger_orders.get_many(con, work)
     changes: list[Change] = []
     orders: dict[str, ShopOrder] = {}
+    held_before: dict[str, TranslatedOrder] = {}  # what Peoplevox holds, as we last recorded it
     for oid in work:
         number = rows[oid].sales_order_number or ""
         before = stored_translation(sent[number].header, sent[number].items)
@@ -115,13 +116,13 @@ def push_changes(
             _change_impossible(oid, number, ledger, report)
             continue
         orders[oid] = ShopOrder.model_validate(rows[oid].snapshot)
+        held_before[oid] = before
     outcomes = translate_all(orders, warehouse, ledger, rules, known_codes)
     numbers = [rows[oid].sales_order_number or "" for oid in orders]
     statuses = {n: o.status for n, o in warehouse.find_sales_orders(numbers, with_items=False).items()}
     for oid, order in orders.items():
         number = rows[oid].sales_order_number or ""
-        before = stored_translation(sent[number].header, sent[number].items)
-        assert before is not None
+        before = held_before[oid]
         status = statuses.get(number)
         plan = plan_change(before, outcomes[oid], status, rules.orders.cutoff_status)
         report.changes[plan.action.value] += 1
