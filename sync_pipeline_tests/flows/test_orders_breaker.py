@@ -7,11 +7,14 @@ holding is what Peoplevox holds, and nothing is in Peoplevox twice or missing.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from sync_pipeline.lib.flows.ops.run import refresh
+from sync_pipeline.lib.flows.orders.ingest import CURSOR, CURSOR_OVERLAP
+from sync_pipeline.lib.flows.orders.records import aware
 from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.peoplevox import PeoplevoxUnavailable
 from sync_pipeline_tests.domain.factories import T0
@@ -143,13 +146,16 @@ def test_an_ingest_read_that_dies_mid_page_loses_no_order(
 ) -> None:
     """Shopify gives up mid-read (5xx or THROTTLED past the client's retries), in the cheap listing
     or in the full read by id after some chunks were committed: the next poll must still read
-    every order the dead one did not."""
+    every order the dead one did not.
+
+    The orders are further apart than the cursor's overlap, so the next poll re-lists only what a
+    correct cursor keeps behind it (an overlap covering them all would hide a cursor moved too far)."""
     monkeypatch.setattr("sync_pipeline.lib.flows.orders.ingest.CHUNK", 2)
     world.shop.drop_webhooks = True
     placed = []
     for _ in range(5):
         placed.append(world.shop.place([("TEE-BLK-M", 1)]))
-        world.tick(1)
+        world.tick(CURSOR_OVERLAP.total_seconds() + 5)
     listing, by_ids = world.shop.order_changes_since, world.shop.orders_by_ids
     served = 0
 
@@ -168,17 +174,28 @@ def test_an_ingest_read_that_dies_mid_page_loses_no_order(
             raise RuntimeError("Shopify: THROTTLED after 8 attempts")
         return by_ids(ids)
 
+    def cursor_is_behind_every_unrecorded_order() -> set[str]:
+        with world.ledger.transaction() as con:
+            recorded = set(ledger_orders.get_many(con, placed))
+        assert recorded < set(placed), "the dead read should have left some orders unread"
+        stored = world.ledger.get_cursor(CURSOR)  # what the next poll starts from (less the overlap)
+        oldest_unread = min(aware(world.shop.orders[oid].updated_at) for oid in placed if oid not in recorded)
+        assert stored is None or aware(datetime.fromisoformat(stored)) <= oldest_unread, (
+            stored,
+            oldest_unread,
+        )
+        return recorded
+
     monkeypatch.setattr(world.shop, "order_changes_since", listing_dies_after_three)
     with pytest.raises(RuntimeError):
         world.ingest()
+    assert cursor_is_behind_every_unrecorded_order()  # the chunk listed before the listing died
     monkeypatch.setattr(world.shop, "order_changes_since", listing)
     served = 0
     monkeypatch.setattr(world.shop, "orders_by_ids", full_read_dies_on_the_second_chunk)
     with pytest.raises(RuntimeError):
         world.ingest()
-    with world.ledger.transaction() as con:
-        recorded = ledger_orders.get_many(con, placed)
-    assert set(recorded) < set(placed), "the dead full read should have left some orders unread"
+    cursor_is_behind_every_unrecorded_order()
     monkeypatch.setattr(world.shop, "orders_by_ids", by_ids)
     world.tick(120)
     world.ingest()

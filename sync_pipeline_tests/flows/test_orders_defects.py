@@ -89,6 +89,29 @@ def test_3_an_added_item_unknown_everywhere_is_pushed_once_its_item_type_exists(
     assert world.open_kinds(oid) == []
 
 
+def test_3_an_order_replanned_for_its_open_exception_is_read_in_full_only_once_changed(world: World) -> None:
+    """The push re-plans every live order with an open unmapped_sku on every run; a cheap version
+    check, not a full read, confirms Shopify has not changed it."""
+    oid = injected(world)
+    world.shop.set_quantity(oid, "MUG-LOGO", 1)
+    world.tick(SETTLE.total_seconds())  # read after its second: a snapshot the version check trusts
+    world.ingest()
+    world.release()
+    assert world.open_kinds(oid) == ["unmapped_sku"]
+    world.tick(60)
+    before = world.shop.reads_by_id
+    world.release()  # no Shopify change: re-planned from the ledger's snapshot
+    assert world.shop.reads_by_id == before
+    assert world.open_kinds(oid) == ["unmapped_sku"] and world.row(oid).state == "in_warehouse"
+    world.shop.change(oid, email="new@example.com")  # not ingested yet: the push must read it
+    world.tick(60)
+    before = world.shop.reads_by_id
+    world.release()
+    assert world.shop.reads_by_id == before + 1
+    assert world.row(oid).snapshot["email"] == "new@example.com"  # recorded as ingest would
+    assert world.open_kinds(oid) == ["unmapped_sku"]  # still held back by the unknown item
+
+
 def test_3_the_ops_recheck_leaves_an_added_items_unmapped_sku_open(world: World) -> None:
     """The exception is what re-plans the change: the ops re-check must not close it because the
     order itself is in the warehouse."""

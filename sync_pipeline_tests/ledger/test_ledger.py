@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger.schema import available_migrations
 
 
@@ -49,6 +50,38 @@ def test_same_problem_twice_is_one_open_exception(tmp_path: Path) -> None:
     open_now = ledger.list_open_exceptions("unmapped_sku")
     assert [(e.subject, e.occurrences) for e in open_now] == [("TEE-XL", 2), ("TEE-XXL", 1)]
     assert all(e.owner == "warehouse_ops" for e in open_now)
+
+
+def test_resolving_an_orders_exceptions_spares_the_kept_ones(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    oid, other = "gid://shopify/Order/1", "gid://shopify/Order/2"
+
+    def problem(kind: str, subject: str, order: str = oid) -> ExceptionRecord:
+        owner = {"unmapped_sku": "warehouse_ops"}.get(kind, "cx")
+        return ExceptionRecord(kind, owner, f"{kind} {subject}", order, None, subject)
+
+    ledger.open_exceptions(
+        [
+            problem("unmapped_sku", "TEE-XL"),
+            problem("unmapped_sku", "TEE-XXL"),
+            problem("bad_address", ""),
+            problem("change_failed", "TEE-XL"),  # a kind not asked for
+            problem("unmapped_sku", "TEE-XL", other),  # another order
+        ]
+    )
+    with ledger.transaction() as con:
+        closed = ledger_exceptions.resolve_for_order(
+            con, oid, ("unmapped_sku", "bad_address"), "fixed", keep=[("unmapped_sku", "TEE-XXL")]
+        )
+    assert closed == 2
+    still = {(e.shopify_order_id, e.kind, e.subject) for e in ledger.list_open_exceptions()}
+    assert still == {
+        (oid, "unmapped_sku", "TEE-XXL"),
+        (oid, "change_failed", "TEE-XL"),
+        (other, "unmapped_sku", "TEE-XL"),
+    }
+    with ledger.transaction() as con:
+        assert ledger_exceptions.resolve_for_order(con, oid, ("unmapped_sku",), "fixed") == 1
 
 
 def test_cursors_round_trip(tmp_path: Path) -> None:

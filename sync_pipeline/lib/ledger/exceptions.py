@@ -55,17 +55,24 @@ def open_or_touch(con: duckdb.DuckDBPyConnection, records: Iterable[ExceptionRec
 
 
 def resolve_for_order(
-    con: duckdb.DuckDBPyConnection, shopify_order_id: str, kinds: Iterable[str], resolution: str
+    con: duckdb.DuckDBPyConnection,
+    shopify_order_id: str,
+    kinds: Iterable[str],
+    resolution: str,
+    keep: Iterable[tuple[str, str]] = (),
 ) -> int:
-    """Close the open exceptions of these kinds on an order (the problem went away)."""
-    kinds = list(kinds)
+    """Close the open exceptions of these kinds on an order (the problem went away), except the
+    (kind, subject) pairs in `keep`: problems fixed while others remain."""
+    kinds, kept = list(kinds), sorted(set(keep))
     if not kinds:
         return 0
     placeholders = ", ".join("?" for _ in kinds)
+    spared = "".join(" AND NOT (kind = ? AND subject = ?)" for _ in kept)
     rows = con.execute(
         f"UPDATE exceptions SET status = 'resolved', resolved_at = ?, resolution = ? "
-        f"WHERE status = 'open' AND shopify_order_id = ? AND kind IN ({placeholders}) RETURNING exception_id",
-        [utcnow(), resolution, shopify_order_id, *kinds],
+        f"WHERE status = 'open' AND shopify_order_id = ? AND kind IN ({placeholders}){spared} "
+        "RETURNING exception_id",
+        [utcnow(), resolution, shopify_order_id, *kinds, *(v for pair in kept for v in pair)],
     ).fetchall()
     return len(rows)
 
@@ -96,33 +103,6 @@ def open_subjects(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> set[t
         f"SELECT kind, subject FROM exceptions WHERE status = 'open' AND kind IN ({placeholders})", kinds
     ).fetchall()
     return {(r[0], r[1]) for r in rows}
-
-
-def resolve_others(
-    con: duckdb.DuckDBPyConnection,
-    shopify_order_id: str,
-    kinds: Iterable[str],
-    keep: Iterable[tuple[str, str]],
-    resolution: str,
-) -> int:
-    """Close the open exceptions of these kinds on an order except the (kind, subject) pairs in `keep`:
-    problems fixed while others remain."""
-    kinds, kept = list(kinds), set(keep)
-    if not kinds:
-        return 0
-    placeholders = ", ".join("?" for _ in kinds)
-    rows = con.execute(
-        f"SELECT exception_id, kind, subject FROM exceptions WHERE status = 'open' AND shopify_order_id = ? "
-        f"AND kind IN ({placeholders})",
-        [shopify_order_id, *kinds],
-    ).fetchall()
-    fixed = [[row[0]] for row in rows if (row[1], row[2]) not in kept]
-    if fixed:
-        con.executemany(
-            "UPDATE exceptions SET status = 'resolved', resolved_at = ?, resolution = ? WHERE exception_id = ?",
-            [[utcnow(), resolution, exception_id] for (exception_id,) in fixed],
-        )
-    return len(fixed)
 
 
 def list_open(con: duckdb.DuckDBPyConnection, kind: str | None = None) -> list[OpenException]:

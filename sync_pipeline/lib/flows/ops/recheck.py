@@ -25,7 +25,6 @@ PAST_RELEASE = frozenset(
         orders.NOT_FOR_WAREHOUSE,
     }
 )
-HOLD_KINDS = frozenset({*orders.HOLD_EXCEPTIONS, "injection_failed"})
 PACKAGE_BLOCKED_KINDS = frozenset(packages.BLOCKING_KINDS) - {"despatch_for_unknown_order"}
 
 
@@ -34,7 +33,7 @@ def cleared(row: OpenExceptionRow) -> str | None:
     entry = CATALOGUE.get(row.kind)
     if entry is None or entry.clears is not Clears.AUTOMATICALLY:
         return None
-    if row.kind in HOLD_KINDS and row.order_state in PAST_RELEASE:
+    if row.kind in orders.PRE_RELEASE_EXCEPTIONS and row.order_state in PAST_RELEASE:
         return f"order is now {row.order_state.replace('_', ' ')}"
     if row.kind in PACKAGE_BLOCKED_KINDS and row.package_state in packages.SETTLED:
         return f"package {row.subject} is {row.package_state.replace('_', ' ')}"

@@ -31,8 +31,6 @@ from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.ledger.orders import OrderRow
 
 SETTLE = timedelta(seconds=5)
-# Exceptions that hold an order before release; an edit re-evaluates it, so they are closed.
-HOLD_KINDS = (*state.HOLD_EXCEPTIONS, "injection_failed")
 
 
 def settled(updated_at: datetime | None, read_at: datetime | None) -> bool:
@@ -159,6 +157,6 @@ def record_orders(
         ledger_orders.mark_snapshots_read(con, [oid for oid in now_settled if oid not in rows], read_at)
         for order_id in resolved:
             ledger_exceptions.resolve_for_order(
-                con, order_id, HOLD_KINDS, "order changed in Shopify; re-evaluated"
+                con, order_id, state.PRE_RELEASE_EXCEPTIONS, "order changed in Shopify; re-evaluated"
             )
     return recorded

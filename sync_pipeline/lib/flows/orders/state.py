@@ -48,6 +48,10 @@ PRE_RELEASE_STATES = frozenset(
 )
 # Exceptions that hold an order before release (opened by translation, closed when it goes on).
 HOLD_EXCEPTIONS = ("unmapped_sku", "bad_address", "unsendable_text")
+# Everything that stops an order on its way to the warehouse: a hold, or Peoplevox's refusal.
+# An edit re-evaluates such an order and the warehouse accepting it ends them all; once it is
+# past release for good (cancelled, not for the warehouse) none can still apply.
+PRE_RELEASE_EXCEPTIONS = (*HOLD_EXCEPTIONS, "injection_failed")
 # Verdicts the release step reached that only an edit of the order can change.
 SETTLED_UNTIL_EDITED = frozenset({HELD, NOT_FOR_WAREHOUSE, INJECTION_FAILED})
 # Changes the warehouse may need to hear about: the release step plans each one against what

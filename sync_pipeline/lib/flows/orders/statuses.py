@@ -149,8 +149,7 @@ def poll(
 def _read_and_apply(
     warehouse: Warehouse, ledger: Ledger, numbers: list[str], actor: str, report: StatusReport
 ) -> None:
-    observed = []
-    for start in range(0, len(numbers), 100):
-        found = warehouse.find_sales_orders(numbers[start : start + 100], with_items=False)
-        observed.extend((n, o.status) for n, o in found.items())
+    # The warehouse port chunks the lookup itself (`peoplevox_port.LOOKUP_CHUNK`).
+    found = warehouse.find_sales_orders(numbers, with_items=False)
+    observed = [(n, o.status) for n, o in found.items()]
     apply_statuses(ledger, observed, actor, report)

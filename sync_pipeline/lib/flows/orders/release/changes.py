@@ -1,6 +1,7 @@
 """Step 5 of release: Shopify changes to orders already in Peoplevox, pushed before the cut-off or raised.
 
-Every pending change is read from Shopify and recorded as ingest records it, planned against
+Every pending change is brought up to Shopify's current version (read in full only when Shopify
+changed it since the ledger's snapshot) and recorded as ingest records it, planned against
 what Peoplevox holds (`pvx_injections.header/items`, kept row by row), pushed order by order
 (one order's refusal never blocks the next), and recorded as Peoplevox applied it. A cancel is
 read back: only what Peoplevox then reports is believed.
@@ -17,7 +18,6 @@ from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.domain.sales_order import NotForWarehouse, TranslatedOrder, TranslationOutcome
 from sync_pipeline.lib.domain.statuses import PeoplevoxStatus, parse_status
 from sync_pipeline.lib.flows.orders import state
-from sync_pipeline.lib.flows.orders.observed import record_orders
 from sync_pipeline.lib.flows.orders.ports import (
     BatchRefusedError,
     OrdersSource,
@@ -26,9 +26,8 @@ from sync_pipeline.lib.flows.orders.ports import (
     Warehouse,
 )
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
-from sync_pipeline.lib.flows.orders.release.reread import translate_all
+from sync_pipeline.lib.flows.orders.release.reread import bring_up_to_date, translate_all
 from sync_pipeline.lib.flows.orders.release.translations import (
-    batches,
     stored_translation,
     translation_record,
 )
@@ -102,30 +101,28 @@ def push_changes(
     if not work:
         return
     read_at = now or datetime.now(UTC)
-    fresh = source.orders_by_ids(work)
-    record_orders(ledger, list(fresh.values()), rules, actor, read_at, read_at)
+    # Only orders Shopify changed since their snapshot are read in full: the orders re-planned
+    # for an open exception (up to 200, every run) are mostly unchanged.
+    missing, _ = bring_up_to_date(source, ledger, rules, actor, work, read_at)
     with ledger.transaction() as con:
         rows = ledger_orders.get_many(con, work)
     changes: list[Change] = []
     orders: dict[str, ShopOrder] = {}
+    held_before: dict[str, TranslatedOrder] = {}  # what Peoplevox holds, as we last recorded it
     for oid in work:
         number = rows[oid].sales_order_number or ""
         before = stored_translation(sent[number].header, sent[number].items)
-        if oid not in fresh or before is None or not rows[oid].snapshot:
+        if oid in missing or before is None or not rows[oid].snapshot:
             _change_impossible(oid, number, ledger, report)
             continue
         orders[oid] = ShopOrder.model_validate(rows[oid].snapshot)
+        held_before[oid] = before
     outcomes = translate_all(orders, warehouse, ledger, rules, known_codes)
     numbers = [rows[oid].sales_order_number or "" for oid in orders]
-    statuses: dict[str, str] = {}
-    for chunk in batches(numbers, 100):
-        statuses.update(
-            (n, o.status) for n, o in warehouse.find_sales_orders(chunk, with_items=False).items()
-        )
+    statuses = {n: o.status for n, o in warehouse.find_sales_orders(numbers, with_items=False).items()}
     for oid, order in orders.items():
         number = rows[oid].sales_order_number or ""
-        before = stored_translation(sent[number].header, sent[number].items)
-        assert before is not None
+        before = held_before[oid]
         status = statuses.get(number)
         plan = plan_change(before, outcomes[oid], status, rules.orders.cutoff_status)
         report.changes[plan.action.value] += 1
@@ -140,9 +137,9 @@ def push_changes(
     for change in changes:
         _push(change, warehouse)
     cancels = [c for c in changes if c.plan.action is ChangeAction.CANCEL and c.results and c.results[0].ok]
-    for chunk in batches(cancels, 100):
-        found = warehouse.find_sales_orders([c.number for c in chunk], with_items=False)
-        for c in chunk:
+    if cancels:
+        found = warehouse.find_sales_orders([c.number for c in cancels], with_items=False)
+        for c in cancels:
             c.status_after = found[c.number].status if c.number in found else None
     _record(changes, ledger, actor, report)
 
@@ -193,7 +190,7 @@ def _record(changes: list[Change], ledger: Ledger, actor: str, report: ReleaseRe
                 # In doubt, like an injection whose answer was lost: the next run looks the order
                 # up first (resolve_in_doubt), then plans the change again against what we know
                 # Peoplevox holds. Every push is idempotent (absolute quantities, header values).
-                ledger_injections.mark(con, change.number, "sending")
+                # The injection stays `sending`, as mark_change_sending left it before the push.
                 ledger_orders.set_fields(con, change.oid, change_pending=True)
                 events.append(
                     OrderEvent(change.oid, "change_outcome_unknown", actor, reason=change.plan.summary)
@@ -205,12 +202,12 @@ def _record(changes: list[Change], ledger: Ledger, actor: str, report: ReleaseRe
             problems = _record_one(con, change, row, actor, events)
             opened = ledger_exceptions.open_or_touch(con, problems)
             report.exceptions_opened += opened
-            ledger_exceptions.resolve_others(
+            ledger_exceptions.resolve_for_order(
                 con,
                 change.oid,
                 CHANGE_KINDS,
-                [(p.kind, p.subject) for p in problems],
                 f"settled: {change.plan.summary}",
+                keep=[(p.kind, p.subject) for p in problems],
             )
         ledger_events.append(con, events)
 

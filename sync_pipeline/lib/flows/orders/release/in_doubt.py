@@ -14,7 +14,6 @@ from sync_pipeline.lib.flows.orders.ports import (
 from sync_pipeline.lib.flows.orders.release.inject import inject, record_verdicts
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
 from sync_pipeline.lib.flows.orders.release.translations import (
-    batches,
     stored_translation,
 )
 from sync_pipeline.lib.ledger import Ledger, OrderEvent
@@ -40,9 +39,7 @@ def resolve_in_doubt(
         rows = ledger_orders.get_many(con, [d.shopify_order_id for d in doubtful])
     if not doubtful:
         return
-    found = {}
-    for chunk in batches([d.sales_order_number for d in doubtful], 100):
-        found.update(warehouse.find_sales_orders(chunk, with_items=True))
+    found = warehouse.find_sales_orders([d.sales_order_number for d in doubtful], with_items=True)
     changed = {
         d.sales_order_number
         for d in doubtful

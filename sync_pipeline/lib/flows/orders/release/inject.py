@@ -23,7 +23,6 @@ from sync_pipeline.lib.flows.orders.ports import (
 )
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
 from sync_pipeline.lib.flows.orders.release.translations import (
-    HELD_KINDS,
     R,
     as_held,
     batches,
@@ -79,8 +78,12 @@ def record_and_inject(
                     for e in outcome.exceptions
                 ]
                 # Problems fixed since the last check close, even while others still hold it.
-                ledger_exceptions.resolve_others(
-                    con, oid, HELD_KINDS, [(r.kind, r.subject) for r in found], "no longer a problem"
+                ledger_exceptions.resolve_for_order(
+                    con,
+                    oid,
+                    state.HOLD_EXCEPTIONS,
+                    "no longer a problem",
+                    keep=[(r.kind, r.subject) for r in found],
                 )
                 exceptions.extend(found)
             elif isinstance(outcome, NotForWarehouse):
@@ -92,7 +95,7 @@ def record_and_inject(
                 events.append(
                     OrderEvent(oid, "state_changed", actor, reason=f"→ {new_state}: {outcome.message}")
                 )
-                ledger_exceptions.resolve_for_order(con, oid, HELD_KINDS, outcome.message)
+                ledger_exceptions.resolve_for_order(con, oid, state.HOLD_EXCEPTIONS, outcome.message)
             else:
                 to_send.append(outcome)
         ledger_exceptions.open_or_touch(con, exceptions)
@@ -317,8 +320,8 @@ def record_verdicts(
                 # Holds and earlier refusals are over once Peoplevox has the order; only the
                 # refusal of some of its rows (just recorded) stays open.
                 keep = [("injection_failed", ",".join(sorted(refused_codes)))] if refused_items else []
-                ledger_exceptions.resolve_others(
-                    con, oid, (*HELD_KINDS, "injection_failed"), keep, "accepted by Peoplevox"
+                ledger_exceptions.resolve_for_order(
+                    con, oid, state.PRE_RELEASE_EXCEPTIONS, "accepted by Peoplevox", keep=keep
                 )
             if first_time and not refused_items:
                 report.injected += 1

@@ -50,21 +50,20 @@ def set_aside_missing(missing: list[str], ledger: Ledger, actor: str, report: Re
     report.not_for_warehouse += len(missing)
 
 
-def reread(
+def bring_up_to_date(
     source: OrdersSource,
     ledger: Ledger,
     rules: BusinessRules,
     actor: str,
     ids: list[str],
     moment: datetime,
-    report: ReleaseReport,
-) -> dict[str, ShopOrder]:
-    """The orders among `ids` still to release (or re-check), as Shopify has them now.
+) -> tuple[list[str], int]:
+    """Make the ledger's snapshots of `ids` Shopify's current versions, reading in full only what changed.
 
-    A cheap version check (`updatedAt`, about a point per order) confirms which ledger snapshots
-    are still current; only orders that changed since (or whose snapshot was read within the
-    second of its version, see `observed.SETTLE`) are read in full, and recorded as ingest
-    records them. Orders Shopify no longer has are set aside.
+    A cheap version check (`updatedAt`, about a point per order) confirms which snapshots are
+    still current; only orders that changed since (or whose snapshot was read within the second
+    of its version, see `observed.SETTLE`) are read in full and recorded as ingest records them.
+    Returns the ids Shopify no longer has, and how many orders were read in full.
     """
     with ledger.transaction() as con:
         known = ledger_orders.get_many(con, ids)
@@ -77,7 +76,25 @@ def reread(
         fresh = source.orders_by_ids(stale)
         record_orders(ledger, list(fresh.values()), rules, actor, moment, read_at=moment)
         missing += [oid for oid in stale if oid not in fresh]
-        report.reread_in_full += len(stale)
+    return missing, len(stale)
+
+
+def reread(
+    source: OrdersSource,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    ids: list[str],
+    moment: datetime,
+    report: ReleaseReport,
+) -> dict[str, ShopOrder]:
+    """The orders among `ids` still to release (or re-check), as Shopify has them now.
+
+    Snapshots are brought up to date cheaply (`bring_up_to_date`); orders Shopify no longer has
+    are set aside.
+    """
+    missing, read_in_full = bring_up_to_date(source, ledger, rules, actor, ids, moment)
+    report.reread_in_full += read_in_full
     set_aside_missing(missing, ledger, actor, report)
     with ledger.transaction() as con:
         rows = ledger_orders.get_many(con, ids)

@@ -17,7 +17,6 @@ from sync_pipeline.lib.flows.orders.ports import WarehouseOrder
 from sync_pipeline.lib.ledger import orders as ledger_orders
 
 R = TypeVar("R", SalesOrderHeader, SalesOrderItem)
-HELD_KINDS = state.HOLD_EXCEPTIONS
 
 
 def stored_translation(header: dict | None, items: list | None) -> TranslatedOrder | None:
