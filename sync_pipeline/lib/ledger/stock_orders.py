@@ -27,7 +27,6 @@ class OpenLine:
 
     shopify_order_id: str
     sku: str
-    split_by_shopify: bool  # a component of a Shopify-native bundle (has a lineItemGroup)
     state: str
     pvx_status: str | None
     site: str | None
@@ -37,7 +36,7 @@ class OpenLine:
 def open_lines(con: duckdb.DuckDBPyConnection) -> list[OpenLine]:
     rows = con.execute(
         f"""
-        SELECT o.shopify_order_id, l.line_id, l.sku, l.bundle_group IS NOT NULL, o.state, o.pvx_status, o.site,
+        SELECT o.shopify_order_id, l.line_id, l.sku, o.state, o.pvx_status, o.site,
                l.quantity
         FROM orders o JOIN order_lines l ON l.shopify_order_id = o.shopify_order_id
         WHERE o.cancelled_at IS NULL AND o.state NOT IN ({", ".join("?" for _ in CLOSED_STATES)})
@@ -49,9 +48,9 @@ def open_lines(con: duckdb.DuckDBPyConnection) -> list[OpenLine]:
     ).fetchall()
     fulfilled = _fulfilled_units(con, {r[0] for r in rows})
     return [
-        OpenLine(r[0], r[2], bool(r[3]), r[4], r[5], r[6], r[7] - fulfilled.get(r[1], 0))
+        OpenLine(r[0], r[2], r[3], r[4], r[5], r[6] - fulfilled.get(r[1], 0))
         for r in rows
-        if r[7] - fulfilled.get(r[1], 0) > 0
+        if r[6] - fulfilled.get(r[1], 0) > 0
     ]
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
 
 import duckdb
 
@@ -188,13 +187,6 @@ def items_of(con: duckdb.DuckDBPyConnection, snapshot_ids: Collection[int]) -> s
     return {r[0] for r in rows}
 
 
-def rows_of(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[tuple[str, str], int]:
-    rows = con.execute(
-        "SELECT item_code, site, available FROM stock_snapshot_rows WHERE snapshot_id = ?", [snapshot_id]
-    ).fetchall()
-    return {(r[0], r[1]): int(r[2]) for r in rows}
-
-
 def accepted_figures(
     con: duckdb.DuckDBPyConnection, item_codes: Collection[str] | None = None
 ) -> dict[tuple[str, str], int]:
@@ -291,7 +283,3 @@ def clear_all_dirty(con: duckdb.DuckDBPyConnection, read_started: datetime) -> i
         [to_naive_utc(read_started)],
     ).fetchall()
     return len(rows)
-
-
-def as_dict(snapshot: Snapshot) -> dict[str, Any]:
-    return {f.name: getattr(snapshot, f.name) for f in fields(Snapshot)}

@@ -10,7 +10,7 @@ import duckdb
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.stock_priority import HOURS, is_peak, item_velocity, units_per_hour
 from sync_pipeline.lib.flows.stock.listings import recipes_for
-from sync_pipeline.lib.ledger import Ledger, stock_orders
+from sync_pipeline.lib.ledger import stock_orders
 
 
 @dataclass(frozen=True)
@@ -19,11 +19,6 @@ class Demand:
     item_per_hour: dict[str, float]  # the same per Peoplevox item code (bundles count for components)
     orders_in_window: int
     peak: bool
-
-
-def read_demand(ledger: Ledger, rules: BusinessRules, now: datetime) -> Demand:
-    with ledger.transaction() as con:
-        return demand_from(con, rules, now)
 
 
 def demand_from(con: duckdb.DuckDBPyConnection, rules: BusinessRules, now: datetime) -> Demand:

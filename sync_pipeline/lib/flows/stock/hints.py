@@ -15,8 +15,8 @@ from datetime import datetime
 import duckdb
 
 from sync_pipeline.lib.inbox import Inbox
-from sync_pipeline.lib.ledger import Ledger, stock_snapshots
 from sync_pipeline.lib.ledger import cursors as ledger_cursors
+from sync_pipeline.lib.ledger import stock_snapshots
 from sync_pipeline.lib.peoplevox import callbacks
 
 INBOX_CURSOR = "inbox_peoplevox_stock"
@@ -67,9 +67,3 @@ def queue(con: duckdb.DuckDBPyConnection, arrived: Arrived, now: datetime) -> Hi
         stock_snapshots.hint(con, arrived.named, now)
         ledger_cursors.put(con, INBOX_CURSOR, arrived.last_item)
     return HintReport(sum(arrived.named.values()), len(arrived.named), arrived.unnamed)
-
-
-def queue_from_inbox(inbox: Inbox, ledger: Ledger, now: datetime) -> HintReport:
-    arrived = read_inbox(inbox, ledger.get_cursor(INBOX_CURSOR))
-    with ledger.transaction() as con:
-        return queue(con, arrived, now)

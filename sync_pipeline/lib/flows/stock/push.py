@@ -46,13 +46,11 @@ class Inputs:
     full: bool
     demand: Demand
     variants: list[VariantRow]
-    items: set[str] | None  # items the snapshots read (None: every item)
     site_totals: dict[str, int]
     open_units: list[OpenOrderUnits]
     figures: dict[tuple[str, str], int]
     complete_read: bool  # read every Shopify level, not only those updated since
     newest: dict[str, datetime | None]  # per location id: the newest level updatedAt in the copy
-    listings: list[Listing]
     affected: list[Listing]
     needed: list[Listing]
 
@@ -84,7 +82,6 @@ def _inputs(
         full=full,
         demand=demand,
         variants=variants,
-        items=items,
         site_totals=stock_snapshots.accepted_site_totals(con),
         open_units=order_units_from(con, rules),
         figures=stock_snapshots.accepted_figures(
@@ -92,7 +89,6 @@ def _inputs(
         ),
         complete_read=complete,
         newest={loc: stock_levels.newest_shopify_update(con, loc) for loc in location_ids.values()},
-        listings=listings,
         affected=affected,
         needed=needed,
     )

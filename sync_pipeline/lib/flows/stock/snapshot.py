@@ -59,11 +59,6 @@ def suspect_open(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(ledger_exceptions.open_subjects(con, [states.FEED_SUSPECT]))
 
 
-def feed_suspect_open(ledger: Ledger) -> bool:
-    with ledger.transaction() as con:
-        return suspect_open(con)
-
-
 def _figures(rows: list[ItemAvailability]) -> Figures:
     return {(r.item_code, r.site): r.available for r in rows}
 
@@ -155,11 +150,6 @@ def ready_and_waiting(
     peak = rules.stock_buffers.peak
     waiting = {c for c in ordered if waits_for_reconcile(c, demand.item_per_hour, demand.peak, peak)}
     return [c for c in ordered if c not in waiting], [c for c in ordered if c in waiting]
-
-
-def queue_state(ledger: Ledger, rules: BusinessRules, now: datetime) -> tuple[list[str], list[str]]:
-    with ledger.transaction() as con:
-        return ready_and_waiting(con, rules, demand_from(con, rules, now))
 
 
 def take_queued(
