@@ -126,21 +126,32 @@ def _chunks(keys: Sequence[Key], size: int = MAX_INPUT) -> Iterable[list[Key]]:
         yield list(keys[start : start + size])
 
 
+def read_levels(storefront: Storefront, wanted: Iterable[tuple[str, str]]) -> list[LevelRead]:
+    """Shopify's current levels of these (inventory item id, location id) pairs, one call per location."""
+    by_location: dict[str, list[str]] = {}
+    for item_id, location_id in wanted:
+        by_location.setdefault(location_id, []).append(item_id)
+    fresh: list[LevelRead] = []
+    for location_id, items in by_location.items():
+        fresh.extend(storefront.levels(list(dict.fromkeys(items)), location_id).values())
+    return fresh
+
+
+def store_levels(con: duckdb.DuckDBPyConnection, levels: Iterable[LevelRead], now: datetime) -> None:
+    """Levels just read into the ledger's copy of Shopify (in the caller's transaction)."""
+    stock_levels.upsert_levels(
+        con, [LevelRow(lv.inventory_item_id, lv.location_id, lv.available, lv.committed, lv.updated_at)
+              for lv in levels], now)  # fmt: skip
+
+
 def reread(
     storefront: Storefront, ledger: Ledger, plan: Plan, listings: Iterable[Listing], now: datetime
 ) -> None:
     """Fresh Shopify levels for these listings' items, into the plan and the ledger's copy."""
-    by_location: dict[str, list[str]] = {}
-    for listing in listings:
-        by_location.setdefault(listing.location_id, []).append(listing.inventory_item_id)
-    fresh: list[LevelRead] = []
-    for location_id, items in by_location.items():
-        fresh.extend(storefront.levels(list(dict.fromkeys(items)), location_id).values())
+    fresh = read_levels(storefront, ((lst.inventory_item_id, lst.location_id) for lst in listings))
     plan.read(fresh)
     with ledger.transaction() as con:
-        stock_levels.upsert_levels(
-            con, [LevelRow(lv.inventory_item_id, lv.location_id, lv.available, lv.committed, lv.updated_at)
-                  for lv in fresh], now)  # fmt: skip
+        store_levels(con, fresh, now)
 
 
 def _refused(target: Target, message: str) -> ExceptionRecord:
