@@ -23,6 +23,8 @@ USABLE = (ACCEPTED, ACCEPTED_BY_PERSON)
 
 @dataclass(frozen=True)
 class SnapshotRow:
+    """One row of Peoplevox's Item inventory summary: an item at a site."""
+
     item_code: str
     site: str
     available: int

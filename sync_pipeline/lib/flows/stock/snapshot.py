@@ -23,7 +23,7 @@ from sync_pipeline.lib.domain.stock_priority import fastest_first, waits_for_rec
 from sync_pipeline.lib.flows.stock import states
 from sync_pipeline.lib.flows.stock.demand import Demand, demand_from
 from sync_pipeline.lib.flows.stock.hints import INBOX_CURSOR, HintReport, queue, read_inbox
-from sync_pipeline.lib.flows.stock.ports import ItemAvailability, StockSource
+from sync_pipeline.lib.flows.stock.ports import StockSource
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, stock_pushes, stock_snapshots
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
@@ -59,7 +59,7 @@ def suspect_open(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(ledger_exceptions.open_subjects(con, [states.FEED_SUSPECT]))
 
 
-def _figures(rows: list[ItemAvailability]) -> Figures:
+def _figures(rows: list[SnapshotRow]) -> Figures:
     return {(r.item_code, r.site): r.available for r in rows}
 
 
@@ -78,7 +78,7 @@ def _suspect(verdict: FeedVerdict, snapshot_id: int) -> ExceptionRecord:
 def _record(
     con: duckdb.DuckDBPyConnection,
     report: SnapshotReport,
-    rows: list[ItemAvailability],
+    rows: list[SnapshotRow],
     accepted: Figures,
     verdict: FeedVerdict,
     taken_at: datetime,
@@ -101,7 +101,7 @@ def _record(
         con,
         "full" if asked is None else "items",
         taken_at,
-        [SnapshotRow(r.item_code, r.site, r.available, r.on_hand, r.allocated) for r in rows],
+        rows,
         Verdict(report.verdict, report.reason, verdict.compared, verdict.zero_drops, verdict.total_before),
         partition_key=partition_key,
         items_asked=None if asked is None else len(asked),
