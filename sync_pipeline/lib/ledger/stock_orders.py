@@ -73,15 +73,24 @@ def _fulfilled_units(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -
     return units
 
 
-def units_sold_since(con: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, int]:
-    """Units per SKU on orders created since `since` and not cancelled (velocity)."""
+@dataclass(frozen=True)
+class SkuSold:
+    units: int
+    average_price: float  # of the SKU's order lines
+
+
+def sold_since(con: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, SkuSold]:
+    """Units and average unit price per SKU on orders created since `since` and not cancelled: the
+    one sales-velocity query (the stock flow's demand and the ops ranking both derive from it).
+    An order Shopify has not dated yet counts from when the ledger first saw it."""
     rows = con.execute(
-        "SELECT l.sku, sum(l.quantity) FROM orders o JOIN order_lines l ON l.shopify_order_id = o.shopify_order_id "
+        "SELECT l.sku, sum(l.quantity), avg(l.unit_price) FROM orders o "
+        "JOIN order_lines l ON l.shopify_order_id = o.shopify_order_id "
         "WHERE coalesce(o.shopify_created_at, o.first_seen_at) >= ? AND o.cancelled_at IS NULL "
         "AND l.sku IS NOT NULL AND l.quantity > 0 GROUP BY l.sku",
         [to_naive_utc(since)],
     ).fetchall()
-    return {r[0]: int(r[1]) for r in rows}
+    return {r[0]: SkuSold(int(r[1]), float(r[2] or 0)) for r in rows}
 
 
 def orders_since(con: duckdb.DuckDBPyConnection, since: datetime) -> int:

@@ -24,7 +24,7 @@ class Demand:
 def demand_from(con: duckdb.DuckDBPyConnection, rules: BusinessRules, now: datetime) -> Demand:
     peak = rules.stock_buffers.peak
     window = timedelta(minutes=peak.window_minutes if peak else 10)
-    sold = stock_orders.units_sold_since(con, now - timedelta(hours=HOURS))
+    sold = {sku: s.units for sku, s in stock_orders.sold_since(con, now - timedelta(hours=HOURS)).items()}
     recent = stock_orders.orders_since(con, now - window)
     return Demand(
         {sku: units_per_hour(units) for sku, units in sold.items()},
