@@ -141,7 +141,9 @@ def push(
     budget = Budget(storefront, max_points, bucket_share)
 
     problems += mismatch.unmapped_sites(inputs.site_totals, rules)
-    if inputs.full:
+    # Paging every level of every unfed location is a complete read's job (daily), not every hour's.
+    unfed_checked = inputs.full and inputs.complete_read
+    if unfed_checked:
         ours = {v.inventory_item_id for v in inputs.variants if v.inventory_item_id}
         problems += mismatch.unmapped_locations_holding_stock(
             storefront, locations, location_ids.values(), ours
@@ -156,7 +158,7 @@ def push(
         list(rules.routing.sites),
     )
     with ledger.transaction() as con:
-        report.mismatches = mismatch.record(con, problems, complete=inputs.full)
+        report.mismatches = mismatch.record(con, problems, inputs.full, rules, unfed_checked)
         if inputs.full:
             store_levels(con, fresh, now)
             if inputs.complete_read:
