@@ -133,6 +133,14 @@ def latest(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[Snapshot]:
     return [Snapshot(*r) for r in rows]
 
 
+def for_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[Snapshot]:
+    """The snapshots a Dagster run took, newest first."""
+    rows = con.execute(
+        f"SELECT {_COLUMNS} FROM stock_snapshots WHERE run_id = ? ORDER BY snapshot_id DESC", [run_id]
+    ).fetchall()
+    return [Snapshot(*r) for r in rows]
+
+
 def suspects(con: duckdb.DuckDBPyConnection) -> list[Snapshot]:
     rows = con.execute(
         f"SELECT {_COLUMNS} FROM stock_snapshots WHERE verdict = ? ORDER BY snapshot_id", [SUSPECT]
@@ -220,11 +228,13 @@ def accepted_site_totals(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in rows}
 
 
-def previous_full(con: duckdb.DuckDBPyConnection, before_id: int) -> Snapshot | None:
+def previous_full(con: duckdb.DuckDBPyConnection, before_id: int | None = None) -> Snapshot | None:
+    """The newest usable full snapshot (older than `before_id`, when given)."""
+    bound = "" if before_id is None else " AND snapshot_id < ?"
     row = con.execute(
-        f"SELECT {_COLUMNS} FROM stock_snapshots WHERE kind = 'full' AND snapshot_id < ? AND verdict IN (?, ?) "
+        f"SELECT {_COLUMNS} FROM stock_snapshots WHERE kind = 'full' AND verdict IN (?, ?){bound} "
         "ORDER BY snapshot_id DESC LIMIT 1",
-        [before_id, *USABLE],
+        [*USABLE] + ([] if before_id is None else [before_id]),
     ).fetchone()
     return Snapshot(*row) if row else None
 

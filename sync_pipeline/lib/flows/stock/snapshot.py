@@ -94,7 +94,7 @@ def _record(
     report.reason = verdict.reason or None
     report.compared, report.zero_drops = verdict.compared, verdict.zero_drops
     report.total_before, report.total_after = verdict.total_before, verdict.total_after
-    previous = stock_snapshots.previous_full(con, 2**62) if asked is None else None
+    previous = stock_snapshots.previous_full(con) if asked is None else None
     if previous is not None:
         report.previous_totals_by_site = stock_snapshots.totals_by_site(con, previous.snapshot_id)
     snapshot_id = stock_snapshots.record(
