@@ -14,9 +14,10 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from sync_pipeline.lib.flows.stock.accept import NothingToAccept, accept_snapshot
-from sync_pipeline.lib.ledger import Ledger, stock_snapshots
-from sync_pipeline.settings import SyncSettings
+from sync_pipeline.lib.flows.stock.accept import accept_snapshot
+from sync_pipeline.lib.ledger import stock_snapshots
+from sync_pipeline.ops_cli.common import ledger as open_ledger
+from sync_pipeline.ops_cli.common import settings
 
 
 def main(argv: list[str]) -> int:
@@ -29,7 +30,8 @@ def main(argv: list[str]) -> int:
         "--snapshot", type=int, default=None, help="snapshot id (default: the newest suspect)"
     )
     args = parser.parse_args(argv)
-    ledger = Ledger(SyncSettings().ledger_path)
+    # Like every terminal command: a wrong SYNC_DATA_DIR is refused, not answered from a fresh empty ledger.
+    ledger = open_ledger(settings())
     if args.action == "suspects":
         with ledger.transaction() as con:
             waiting = stock_snapshots.suspects(con)
@@ -41,7 +43,7 @@ def main(argv: list[str]) -> int:
         return 0
     try:
         accepted = accept_snapshot(ledger, args.by, datetime.now(UTC), args.snapshot)
-    except (NothingToAccept, ValueError) as error:
+    except ValueError as error:  # NothingToAccept is one
         print(f"not accepted: {error}", file=sys.stderr)
         return 1
     print(f"snapshot {accepted.snapshot_id} accepted by {accepted.decided_by}: "

@@ -36,6 +36,10 @@ SHOPIFY_API = pool("shopify_api")
 PEOPLEVOX_API = pool("peoplevox_api")
 LEDGER = pool("duckdb")
 
+# One retry policy for every flow's assets (was copied into each defs module); jittered so a
+# brand's flows that failed together do not all retry at the same moment.
+RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
 
 def sensor_status(flow: str) -> dg.DefaultSensorStatus:
     """RUNNING unless SYNC_FLOWS leaves `flow` out. A default only: once someone starts or stops a

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from sync_pipeline import demo
 from sync_pipeline.demo import startup_commands, startup_jobs
 from sync_pipeline.lib.ledger import stock_levels
 from sync_pipeline.sandbox.shopify.config import FaultSettings
@@ -63,3 +67,36 @@ def test_the_demo_starts_with_the_warehouse_stock_in_shopify(
         assert direct >= 10
         # Every SKU the warehouse stocks shows the warehouse's figure now, not the seeded one.
         assert sum(1 for (sku, _), p in positions.items() if shown[sku] != SEEDED) == len(positions)
+
+
+def test_demo_main_runs_exactly_the_startup_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The list tested above is the one `make demo` runs: main with its children and the seeding
+    stubbed out (no sandbox, no Dagster), stopped where the traffic generator would start."""
+    ran: list[list[str]] = []
+    started: list[str] = []
+
+    def fake_start(name: str, command: list[str], env: dict[str, str], **_: object) -> demo.Child:
+        if name == "traffic generator":
+            raise RuntimeError("the test stops here")
+        started.append(name)
+        return demo.Child(name, None)  # type: ignore[arg-type]  # never polled: _stop is stubbed
+
+    def fake_run(step: list[str], **_: object) -> subprocess.CompletedProcess[bytes]:
+        ran.append(step)
+        return subprocess.CompletedProcess(step, 0)
+
+    monkeypatch.setattr(demo, "_start", fake_start)
+    monkeypatch.setattr(demo, "_stop", lambda children: None)
+    monkeypatch.setattr(demo, "_wait_until_up", lambda children, urls: None)
+    monkeypatch.setattr(demo, "_seed", lambda env, seed, rules_dir: None)
+    monkeypatch.setattr(demo.subprocess, "run", fake_run)
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        before = datetime.now(UTC)
+        assert demo.main(["--data-dir", str(tmp_path)]) == 1
+        after = datetime.now(UTC)
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    assert started == ["Shopify sandbox", "Peoplevox sandbox", "receiver"]
+    cli, dg = str(Path(sys.executable).parent / "sync-pipeline"), str(Path(sys.executable).parent / "dg")
+    assert ran in (startup_commands(cli, dg, before), startup_commands(cli, dg, after))

@@ -37,6 +37,15 @@ def test_only_accepted_snapshots_move_the_figures(tmp_path: Path) -> None:
         assert snapshots.unpushed(con) == []
         assert snapshots.items_of(con, [first]) == {"A", "B"}
         assert snapshots.totals_by_site(con, first) == {"PrimarySite": 12}
+        # The newest usable full snapshot, bounded or not; a run's own snapshots, newest first.
+        assert snapshots.previous_full(con).snapshot_id == bad  # type: ignore[union-attr]
+        assert snapshots.previous_full(con, bad).snapshot_id == first  # type: ignore[union-attr]
+        assert snapshots.previous_full(con, first) is None
+        later = snapshots.record(con, "items", NOW, [SnapshotRow("A", "PrimarySite", 1)], OK, run_id="r2")
+        other = snapshots.record(con, "items", NOW, [SnapshotRow("B", "PrimarySite", 1)], OK, run_id="r1")
+        assert [s.snapshot_id for s in snapshots.for_run(con, "r2")] == [later]
+        assert [s.snapshot_id for s in snapshots.for_run(con, "r1")] == [other]
+        assert snapshots.for_run(con, "r3") == []
 
 
 def test_an_item_named_again_during_its_read_stays_queued(tmp_path: Path) -> None:

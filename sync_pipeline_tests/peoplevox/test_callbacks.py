@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync_pipeline.lib.flows.orders import statuses
+from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.peoplevox import callbacks
 from sync_pipeline.sandbox.peoplevox.events import CONFIRMED_PLACEHOLDERS
 
@@ -51,3 +53,23 @@ def test_dedupe_keys_differ_whenever_an_identity_value_differs(params: dict[str,
         return
     for name in callbacks.SALES_ORDER_STATUS.identity:
         assert callbacks.dedupe_key(event, {**params, name: params[name] + "x"}) != key
+
+
+def test_names_since_reads_one_event_and_parameter_past_the_cursor_and_skips_a_pruned_file(
+    tmp_path: Path,
+) -> None:
+    inbox = Inbox(tmp_path)
+    first = inbox.write("peoplevox", {"event": "AvailabilityChanges", "params": {"item": "OLD"}})
+    assert first is not None
+    for params in ({"item": " A "}, {"item": "{ItemCode}"}, {"item": ""}, {"item": "A"}, {"item": "B"}):
+        inbox.write("peoplevox", {"event": "AvailabilityChanges", "params": params})
+    inbox.write("peoplevox", {"event": "TrackingNumberReceived", "params": {"despatch": "D1", "item": "X"}})
+    gone = inbox.write("peoplevox", {"event": "AvailabilityChanges", "params": {"item": "PRUNED"}})
+    last = inbox.write("peoplevox", {"event": "SalesOrderStatusChanges", "params": {"number": "S1"}})
+    assert gone is not None and last is not None
+    gone.path.unlink()  # pruned between the listing and the read
+    found = callbacks.names_since(inbox, callbacks.AVAILABILITY_CHANGES, callbacks.ITEM_CODE, first.name, 100)
+    assert found == callbacks.Named(["A", "A", "B"], 2, last.name)
+    assert callbacks.names_since(
+        inbox, callbacks.AVAILABILITY_CHANGES, callbacks.ITEM_CODE, last.name, 100
+    ) == (callbacks.Named([], 0, None))

@@ -3,16 +3,19 @@ runs, location mismatches and the budget."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sync_pipeline.defs.inventory.metadata import snapshot_metadata
+from sync_pipeline.lib.domain.config.stock_buffers import PeakMode
 from sync_pipeline.lib.flows.orders.ingest import record_orders
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 from sync_pipeline.lib.flows.orders.statuses import StatusReport, apply_statuses
 from sync_pipeline.lib.flows.stock import states
-from sync_pipeline.lib.ledger import stock_pushes, stock_snapshots
+from sync_pipeline.lib.flows.stock.push import FULL_READ_CURSOR
+from sync_pipeline.lib.ledger import cursors, stock_pushes, stock_snapshots
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec, StockSpec
 from sync_pipeline_tests.despatches.helpers import UK
 from sync_pipeline_tests.stock.world import POPUP, SITE, World, stock_world
@@ -110,6 +113,17 @@ def test_a_location_that_pairs_with_no_site_is_an_exception_until_it_is_fixed(tm
         assert problem.owner == "warehouse_ops" and "'Pop-up shop' holds 6 available units" in problem.message
         w.shop.set_stock([StockSpec(sku="TEE-BLK-M", available=0, location=POPUP)])
         w.pvx.goods_in("TEE-BLK-M", SITE, 1)  # a new full snapshot to push
+        # An hourly reconcile does not page the unfed location's levels, so it cannot know the
+        # problem is gone: the exception stays as it was, neither re-found nor resolved unchecked.
+        _, hourly = w.full()
+        assert hourly.mismatches == 0
+        assert [x.message for x in w.ledger.list_open_exceptions(states.LOCATION_MISMATCH)] == [
+            problem.message
+        ]
+        # The daily complete read of Shopify checks it, and resolves it.
+        with w.ledger.transaction() as con:
+            cursors.put(con, FULL_READ_CURSOR, (datetime.now(UTC) - timedelta(hours=25)).isoformat())
+        w.pvx.goods_in("TEE-BLK-M", SITE, 1)
         w.full()
         assert w.ledger.list_open_exceptions(states.LOCATION_MISMATCH) == []
 
@@ -128,3 +142,42 @@ def test_while_backlogged_a_run_spends_its_share_and_leaves_the_rest_queued(tmp_
         assert report.caught_up and w.available()["TEE-BLK-M"] == 41
         with w.ledger.transaction() as con:
             assert stock_pushes.in_doubt(con) == []
+
+
+def test_in_peak_mode_a_slow_seller_stays_queued_for_the_reconcile_and_a_fast_one_is_read(
+    tmp_path: Path,
+) -> None:
+    # One order in the window is "peak" at this threshold; its SKU sells 12 units a day (0.5 / h).
+    peak = PeakMode(orders_per_minute=0.001, window_minutes=10, slow_below_units_per_hour=0.1)
+    with stock_world(tmp_path) as w:
+        w.rules = w.rules.model_copy(
+            update={"stock_buffers": w.rules.stock_buffers.model_copy(update={"peak": peak})}
+        )
+        w.full()
+        order = w.shop.place_order(
+            OrderSpec(lines=[LineSpec(sku="TEE-BLK-M", quantity=12)], shipping_address=UK)
+        )
+        source = ShopifyOrdersSource(w.client)
+        read_at = datetime.now(UTC)
+        shop_orders = list(source.orders_by_ids([order["id"]]).values())
+        record_orders(w.ledger, shop_orders, w.rules, "test", datetime.now(UTC), read_at)
+        for code in ("TEE-BLK-M", "CAP-BLK-OS"):
+            w.pvx.goods_in(code, SITE, 3)
+        cap_before = w.available()["CAP-BLK-OS"]
+        _hint(w, "TEE-BLK-M", "CAP-BLK-OS")
+        snap, report = w.changes()
+        assert report.peak
+        assert (snap.items_asked, snap.deferred, snap.queue_left) == (1, 1, 0)
+        assert snapshot_metadata(snap)["slow_sellers_left_for_reconcile"] == 1
+        with w.ledger.transaction() as con:
+            assert set(stock_snapshots.dirty(con)) == {"CAP-BLK-OS"}  # still queued, not dropped
+        assert w.available()["CAP-BLK-OS"] == cap_before  # not read, not pushed
+        # Out of peak mode the same queue is read in full.
+        w.rules = w.rules.model_copy(
+            update={"stock_buffers": w.rules.stock_buffers.model_copy(update={"peak": None})}
+        )
+        snap, report = w.changes()
+        assert (report.peak, snap.items_asked, snap.deferred) == (False, 1, 0)
+        with w.ledger.transaction() as con:
+            assert not stock_snapshots.dirty(con)
+        assert w.available()["CAP-BLK-OS"] == cap_before + 3

@@ -18,7 +18,6 @@ from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
 from sync_pipeline.lib.inbox import Inbox
 
 OWNERS = ["team:integration"]
-RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 def _is_backfill(context: dg.AssetExecutionContext) -> bool:
@@ -34,7 +33,7 @@ def _is_backfill(context: dg.AssetExecutionContext) -> bool:
     partitions_def=despatch_date_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=brand.PEOPLEVOX_API,
-    retry_policy=RETRY,
+    retry_policy=brand.RETRY,
 )
 def peoplevox_despatches(
     context: dg.AssetExecutionContext,
@@ -86,7 +85,7 @@ def peoplevox_despatches(
     partitions_def=despatch_date_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=brand.SHOPIFY_API,
-    retry_policy=RETRY,
+    retry_policy=brand.RETRY,
 )
 def shopify_fulfilments(
     context: dg.AssetExecutionContext,

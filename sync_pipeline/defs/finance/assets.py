@@ -26,14 +26,13 @@ from sync_pipeline.lib.flows.finance.shopify_port import ShopifyMoney
 from sync_pipeline.lib.ledger import finance_exports
 
 OWNERS = ["team:finance"]
-RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 COMMON = {
     "group_name": "finance",
     "owners": OWNERS,
     "tags": {"domain": "finance"},
     "partitions_def": order_date_partitions,
     "backfill_policy": dg.BackfillPolicy.single_run(),
-    "retry_policy": RETRY,
+    "retry_policy": brand.RETRY,
 }
 
 

@@ -19,7 +19,6 @@ from sync_pipeline.lib.flows.stock.snapshot import take_full, take_queued
 from sync_pipeline.lib.inbox import Inbox
 
 OWNERS = ["team:warehouse-ops"]
-RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 # The flows whose Shopify work comes before stock when they fall behind (their `caught_up` metadata).
 BACKLOG_KEYS = (brand.key("shopify", "orders"), brand.key("shopify", "fulfilments"))
 
@@ -32,7 +31,7 @@ BACKLOG_KEYS = (brand.key("shopify", "orders"), brand.key("shopify", "fulfilment
     tags={"domain": "stock"},
     partitions_def=stock_hour_partitions,
     pool=brand.PEOPLEVOX_API,
-    retry_policy=RETRY,
+    retry_policy=brand.RETRY,
 )
 def peoplevox_inventory_snapshots(
     context: dg.AssetExecutionContext,
@@ -66,7 +65,7 @@ def peoplevox_inventory_snapshots(
     owners=OWNERS,
     tags={"domain": "stock"},
     pool=brand.PEOPLEVOX_API,
-    retry_policy=RETRY,
+    retry_policy=brand.RETRY,
 )
 def peoplevox_availability_changes(
     context: dg.AssetExecutionContext,
@@ -111,7 +110,7 @@ def _backlogged(context: dg.AssetExecutionContext) -> list[str]:
     owners=OWNERS,
     tags={"domain": "stock"},
     pool=brand.SHOPIFY_API,
-    retry_policy=RETRY,
+    retry_policy=brand.RETRY,
 )
 def shopify_inventory_levels(
     context: dg.AssetExecutionContext,

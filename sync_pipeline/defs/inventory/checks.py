@@ -18,7 +18,7 @@ RUNBOOK = "docs/stock_flow.md, runbook: check Peoplevox, then `sync-pipeline sto
 def _plausible(context: dg.AssetCheckExecutionContext, ledger: LedgerResource) -> dg.AssetCheckResult:
     """The snapshot this run took is plausible (the circuit breaker); a suspect one blocks the push."""
     with ledger.get_ledger().transaction() as con:
-        taken = [s for s in stock_snapshots.latest(con, limit=50) if s.run_id == context.run.run_id]
+        taken = stock_snapshots.for_run(con, context.run.run_id)
     if not taken:
         return dg.AssetCheckResult(passed=True, description="no snapshot taken in this run (nothing to read)")
     snap = taken[0]

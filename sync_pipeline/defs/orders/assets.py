@@ -20,7 +20,6 @@ from sync_pipeline.lib.inbox import Inbox
 
 OWNERS = ["team:integration"]
 INBOX_RETENTION_SECONDS = 3 * 24 * 3600
-RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 @dg.asset(
@@ -32,7 +31,7 @@ RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, j
     partitions_def=order_date_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=brand.SHOPIFY_API,
-    retry_policy=RETRY,
+    retry_policy=brand.RETRY,
 )
 def shopify_orders(
     context, shopify: ShopifyResource, ledger: LedgerResource, business_rules: BusinessRulesResource
@@ -73,7 +72,7 @@ def shopify_orders(
     owners=OWNERS,
     tags={"domain": "orders"},
     pool=brand.PEOPLEVOX_API,
-    retry_policy=RETRY,
+    retry_policy=brand.RETRY,
 )
 def peoplevox_sales_orders(
     context,
@@ -112,7 +111,7 @@ def peoplevox_sales_orders(
     owners=OWNERS,
     tags={"domain": "orders"},
     pool=brand.PEOPLEVOX_API,
-    retry_policy=RETRY,
+    retry_policy=brand.RETRY,
 )
 def peoplevox_sales_order_statuses(
     context, peoplevox: PeoplevoxResource, ledger: LedgerResource

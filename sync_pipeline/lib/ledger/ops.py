@@ -13,6 +13,7 @@ from decimal import Decimal
 import duckdb
 
 from sync_pipeline.lib.ledger import events as ledger_events
+from sync_pipeline.lib.ledger import stock_orders
 from sync_pipeline.lib.ledger.records import OrderEvent, utcnow
 
 
@@ -76,14 +77,10 @@ class SkuSales:
 
 def sku_sales(con: duckdb.DuckDBPyConnection, since: datetime, days: int) -> dict[str, SkuSales]:
     """Units per day and average unit price of every SKU ordered since `since` (not cancelled)."""
-    rows = con.execute(
-        "SELECT l.sku, sum(l.quantity), avg(l.unit_price) FROM order_lines l "
-        "JOIN orders o ON o.shopify_order_id = l.shopify_order_id "
-        "WHERE l.sku IS NOT NULL AND o.cancelled_at IS NULL AND o.shopify_created_at >= ? "
-        "GROUP BY l.sku",
-        [since],
-    ).fetchall()
-    return {sku: SkuSales(float(units) / days, float(price or 0)) for sku, units, price in rows}
+    return {
+        sku: SkuSales(s.units / days, s.average_price)
+        for sku, s in stock_orders.sold_since(con, since).items()
+    }
 
 
 def order_skus(con: duckdb.DuckDBPyConnection, order_ids: Sequence[str]) -> dict[str, list[str]]:

@@ -21,11 +21,13 @@ from sync_pipeline.lib.ledger.records import to_naive_utc
 
 @dataclass(frozen=True)
 class LevelRow:
+    """One Shopify inventory level: an inventory item at a location (as read, and as the copy holds it)."""
+
     inventory_item_id: str
     location_id: str
-    available: int | None
+    available: int | None  # None: not stocked at the location
     committed: int | None
-    shopify_updated_at: datetime | None
+    shopify_updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

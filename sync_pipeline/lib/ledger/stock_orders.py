@@ -27,7 +27,6 @@ class OpenLine:
 
     shopify_order_id: str
     sku: str
-    split_by_shopify: bool  # a component of a Shopify-native bundle (has a lineItemGroup)
     state: str
     pvx_status: str | None
     site: str | None
@@ -37,7 +36,7 @@ class OpenLine:
 def open_lines(con: duckdb.DuckDBPyConnection) -> list[OpenLine]:
     rows = con.execute(
         f"""
-        SELECT o.shopify_order_id, l.line_id, l.sku, l.bundle_group IS NOT NULL, o.state, o.pvx_status, o.site,
+        SELECT o.shopify_order_id, l.line_id, l.sku, o.state, o.pvx_status, o.site,
                l.quantity
         FROM orders o JOIN order_lines l ON l.shopify_order_id = o.shopify_order_id
         WHERE o.cancelled_at IS NULL AND o.state NOT IN ({", ".join("?" for _ in CLOSED_STATES)})
@@ -49,9 +48,9 @@ def open_lines(con: duckdb.DuckDBPyConnection) -> list[OpenLine]:
     ).fetchall()
     fulfilled = _fulfilled_units(con, {r[0] for r in rows})
     return [
-        OpenLine(r[0], r[2], bool(r[3]), r[4], r[5], r[6], r[7] - fulfilled.get(r[1], 0))
+        OpenLine(r[0], r[2], r[3], r[4], r[5], r[6] - fulfilled.get(r[1], 0))
         for r in rows
-        if r[7] - fulfilled.get(r[1], 0) > 0
+        if r[6] - fulfilled.get(r[1], 0) > 0
     ]
 
 
@@ -74,15 +73,24 @@ def _fulfilled_units(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -
     return units
 
 
-def units_sold_since(con: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, int]:
-    """Units per SKU on orders created since `since` and not cancelled (velocity)."""
+@dataclass(frozen=True)
+class SkuSold:
+    units: int
+    average_price: float  # of the SKU's order lines
+
+
+def sold_since(con: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, SkuSold]:
+    """Units and average unit price per SKU on orders created since `since` and not cancelled: the
+    one sales-velocity query (the stock flow's demand and the ops ranking both derive from it).
+    An order Shopify has not dated yet counts from when the ledger first saw it."""
     rows = con.execute(
-        "SELECT l.sku, sum(l.quantity) FROM orders o JOIN order_lines l ON l.shopify_order_id = o.shopify_order_id "
+        "SELECT l.sku, sum(l.quantity), avg(l.unit_price) FROM orders o "
+        "JOIN order_lines l ON l.shopify_order_id = o.shopify_order_id "
         "WHERE coalesce(o.shopify_created_at, o.first_seen_at) >= ? AND o.cancelled_at IS NULL "
         "AND l.sku IS NOT NULL AND l.quantity > 0 GROUP BY l.sku",
         [to_naive_utc(since)],
     ).fetchall()
-    return {r[0]: int(r[1]) for r in rows}
+    return {r[0]: SkuSold(int(r[1]), float(r[2] or 0)) for r in rows}
 
 
 def orders_since(con: duckdb.DuckDBPyConnection, since: datetime) -> int:

@@ -88,37 +88,19 @@ def settle_rows(
         )
 
 
-def in_doubt(con: duckdb.DuckDBPyConnection, sent_before: datetime | None = None) -> list[PushRow]:
-    sql = (
+def in_doubt(con: duckdb.DuckDBPyConnection) -> list[PushRow]:
+    rows = con.execute(
         "SELECT push_id, idempotency_key, sku, inventory_item_id, location_id, from_quantity, to_quantity, "
-        "state, sent_at FROM stock_pushes WHERE state = ?"
-    )
-    params: list[object] = [SENDING]
-    if sent_before is not None:
-        sql += " AND sent_at <= ?"
-        params.append(to_naive_utc(sent_before))
-    rows = con.execute(sql + " ORDER BY push_id", params).fetchall()
+        "state, sent_at FROM stock_pushes WHERE state = ? ORDER BY push_id",
+        [SENDING],
+    ).fetchall()
     return [PushRow(r[0], r[1], PushIntent(*r[2:7]), r[7], r[8]) for r in rows]
 
 
-def state_counts(con: duckdb.DuckDBPyConnection, since: datetime | None = None) -> dict[str, int]:
-    sql = "SELECT state, count(*) FROM stock_pushes"
-    params: list[object] = []
-    if since is not None:
-        sql += " WHERE sent_at >= ?"
-        params.append(to_naive_utc(since))
-    return dict(con.execute(sql + " GROUP BY state ORDER BY state", params).fetchall())
-
-
-def for_skus(
-    con: duckdb.DuckDBPyConnection, skus: Iterable[str]
-) -> list[tuple[str, str, int | None, int, str]]:
-    """(sku, location id, from, to, state) of every push of these SKUs, oldest first."""
-    with staged(con, "pushed_skus", {"sku": TEXT}, [(s,) for s in skus]):
-        return con.execute(
-            "SELECT sku, location_id, from_quantity, to_quantity, state FROM stock_pushes "
-            "WHERE sku IN (SELECT sku FROM pushed_skus) ORDER BY push_id"
-        ).fetchall()
+def state_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(
+        con.execute("SELECT state, count(*) FROM stock_pushes GROUP BY state ORDER BY state").fetchall()
+    )
 
 
 def prune(con: duckdb.DuckDBPyConnection, settled_before: datetime) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
 
 import duckdb
 
@@ -24,6 +23,8 @@ USABLE = (ACCEPTED, ACCEPTED_BY_PERSON)
 
 @dataclass(frozen=True)
 class SnapshotRow:
+    """One row of Peoplevox's Item inventory summary: an item at a site."""
+
     item_code: str
     site: str
     available: int
@@ -132,6 +133,14 @@ def latest(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[Snapshot]:
     return [Snapshot(*r) for r in rows]
 
 
+def for_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[Snapshot]:
+    """The snapshots a Dagster run took, newest first."""
+    rows = con.execute(
+        f"SELECT {_COLUMNS} FROM stock_snapshots WHERE run_id = ? ORDER BY snapshot_id DESC", [run_id]
+    ).fetchall()
+    return [Snapshot(*r) for r in rows]
+
+
 def suspects(con: duckdb.DuckDBPyConnection) -> list[Snapshot]:
     rows = con.execute(
         f"SELECT {_COLUMNS} FROM stock_snapshots WHERE verdict = ? ORDER BY snapshot_id", [SUSPECT]
@@ -188,13 +197,6 @@ def items_of(con: duckdb.DuckDBPyConnection, snapshot_ids: Collection[int]) -> s
     return {r[0] for r in rows}
 
 
-def rows_of(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[tuple[str, str], int]:
-    rows = con.execute(
-        "SELECT item_code, site, available FROM stock_snapshot_rows WHERE snapshot_id = ?", [snapshot_id]
-    ).fetchall()
-    return {(r[0], r[1]): int(r[2]) for r in rows}
-
-
 def accepted_figures(
     con: duckdb.DuckDBPyConnection, item_codes: Collection[str] | None = None
 ) -> dict[tuple[str, str], int]:
@@ -226,11 +228,13 @@ def accepted_site_totals(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in rows}
 
 
-def previous_full(con: duckdb.DuckDBPyConnection, before_id: int) -> Snapshot | None:
+def previous_full(con: duckdb.DuckDBPyConnection, before_id: int | None = None) -> Snapshot | None:
+    """The newest usable full snapshot (older than `before_id`, when given)."""
+    bound = "" if before_id is None else " AND snapshot_id < ?"
     row = con.execute(
-        f"SELECT {_COLUMNS} FROM stock_snapshots WHERE kind = 'full' AND snapshot_id < ? AND verdict IN (?, ?) "
+        f"SELECT {_COLUMNS} FROM stock_snapshots WHERE kind = 'full' AND verdict IN (?, ?){bound} "
         "ORDER BY snapshot_id DESC LIMIT 1",
-        [before_id, *USABLE],
+        [*USABLE] + ([] if before_id is None else [before_id]),
     ).fetchone()
     return Snapshot(*row) if row else None
 
@@ -291,7 +295,3 @@ def clear_all_dirty(con: duckdb.DuckDBPyConnection, read_started: datetime) -> i
         [to_naive_utc(read_started)],
     ).fetchall()
     return len(rows)
-
-
-def as_dict(snapshot: Snapshot) -> dict[str, Any]:
-    return {f.name: getattr(snapshot, f.name) for f in fields(Snapshot)}

@@ -19,6 +19,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sync_pipeline.lib.inbox import Inbox
+
 _UNFILLED = re.compile(r"\{[A-Za-z0-9_.]+\}")
 
 
@@ -101,3 +103,36 @@ def dedupe_key(event: str, params: Mapping[str, str]) -> str | None:
     if any(not values.get(name) for name in layout.identity):
         return None
     return json.dumps([event, *(values[name] for name in layout.identity)])
+
+
+@dataclass(frozen=True)
+class Named:
+    """What callbacks of one event named in one parameter, read from the inbox since a cursor."""
+
+    names: list[str]  # in arrival order, repeats kept (stripped, never blank)
+    unnamed: int  # callbacks of the event whose parameter came back blank or unfilled
+    last_item: str | None  # the inbox item to move the cursor to; None: nothing arrived
+
+
+def names_since(inbox: Inbox, layout: CallbackLayout, param: str, after: str | None, limit: int) -> Named:
+    """The values of `param` in `layout.event` callbacks after inbox item `after` (file reads only).
+
+    A callback file pruned (or half-gone) between the listing and the read is skipped, not fatal:
+    a callback is only a nudge, and every flow's own periodic read covers what it would have named.
+    """
+    arrived = inbox.since("peoplevox", after=after, limit=limit)
+    names: list[str] = []
+    unnamed = 0
+    for item in arrived:
+        try:
+            event = item.load()
+        except (OSError, ValueError):
+            continue
+        if event.get("event") != layout.event:
+            continue
+        value = filled(event.get("params") or {}).get(param)
+        if isinstance(value, str) and value.strip():
+            names.append(value.strip())
+        else:
+            unnamed += 1
+    return Named(names, unnamed, arrived[-1].name if arrived else None)

@@ -51,15 +51,14 @@ class ReadReport:
 
 def hinted_packages(inbox: Inbox, ledger: Ledger) -> tuple[list[str], str | None]:
     """Package numbers named by TrackingNumberReceived callbacks since the inbox cursor."""
-    items = inbox.since("peoplevox", after=ledger.get_cursor(INBOX_CURSOR), limit=20_000)
-    numbers = []
-    for item in items:
-        event = item.load()
-        if event.get("event") == "TrackingNumberReceived":
-            number = callbacks.filled(event.get("params") or {}).get(callbacks.DESPATCH_NUMBER)
-            if isinstance(number, str) and number.strip():
-                numbers.append(number.strip())
-    return list(dict.fromkeys(numbers)), (items[-1].name if items else None)
+    found = callbacks.names_since(
+        inbox,
+        callbacks.TRACKING_NUMBER_RECEIVED,
+        callbacks.DESPATCH_NUMBER,
+        ledger.get_cursor(INBOX_CURSOR),
+        20_000,
+    )
+    return list(dict.fromkeys(found.names)), found.last_item
 
 
 def _row(p: DespatchedPackage, order_id: str | None) -> PackageRow:

@@ -10,7 +10,7 @@ import duckdb
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.stock_priority import HOURS, is_peak, item_velocity, units_per_hour
 from sync_pipeline.lib.flows.stock.listings import recipes_for
-from sync_pipeline.lib.ledger import Ledger, stock_orders
+from sync_pipeline.lib.ledger import stock_orders
 
 
 @dataclass(frozen=True)
@@ -21,15 +21,10 @@ class Demand:
     peak: bool
 
 
-def read_demand(ledger: Ledger, rules: BusinessRules, now: datetime) -> Demand:
-    with ledger.transaction() as con:
-        return demand_from(con, rules, now)
-
-
 def demand_from(con: duckdb.DuckDBPyConnection, rules: BusinessRules, now: datetime) -> Demand:
     peak = rules.stock_buffers.peak
     window = timedelta(minutes=peak.window_minutes if peak else 10)
-    sold = stock_orders.units_sold_since(con, now - timedelta(hours=HOURS))
+    sold = {sku: s.units for sku, s in stock_orders.sold_since(con, now - timedelta(hours=HOURS)).items()}
     recent = stock_orders.orders_since(con, now - window)
     return Demand(
         {sku: units_per_hour(units) for sku, units in sold.items()},

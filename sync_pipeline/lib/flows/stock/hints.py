@@ -15,12 +15,11 @@ from datetime import datetime
 import duckdb
 
 from sync_pipeline.lib.inbox import Inbox
-from sync_pipeline.lib.ledger import Ledger, stock_snapshots
 from sync_pipeline.lib.ledger import cursors as ledger_cursors
+from sync_pipeline.lib.ledger import stock_snapshots
 from sync_pipeline.lib.peoplevox import callbacks
 
 INBOX_CURSOR = "inbox_peoplevox_stock"
-EVENT = callbacks.AVAILABILITY_CHANGES.event
 # Enough for a few minutes of a busy warehouse per run; the rest waits for the next run.
 MAX_EVENTS = 200_000
 
@@ -43,22 +42,10 @@ class Arrived:
 
 def read_inbox(inbox: Inbox, after: str | None) -> Arrived:
     """The items AvailabilityChanges callbacks named since the cursor (file reads, no ledger)."""
-    arrived = inbox.since("peoplevox", after=after, limit=MAX_EVENTS)
-    named: Counter[str] = Counter()
-    unnamed = 0
-    for item in arrived:
-        try:
-            event = item.load()
-        except (OSError, ValueError):
-            continue  # pruned meanwhile: the reconcile covers it
-        if event.get("event") != EVENT:
-            continue
-        code = callbacks.filled(event.get("params") or {}).get(callbacks.ITEM_CODE, "").strip()
-        if code:
-            named[code] += 1
-        else:
-            unnamed += 1
-    return Arrived(named, unnamed, arrived[-1].name if arrived else None)
+    found = callbacks.names_since(
+        inbox, callbacks.AVAILABILITY_CHANGES, callbacks.ITEM_CODE, after, MAX_EVENTS
+    )
+    return Arrived(Counter(found.names), found.unnamed, found.last_item)
 
 
 def queue(con: duckdb.DuckDBPyConnection, arrived: Arrived, now: datetime) -> HintReport:
@@ -67,9 +54,3 @@ def queue(con: duckdb.DuckDBPyConnection, arrived: Arrived, now: datetime) -> Hi
         stock_snapshots.hint(con, arrived.named, now)
         ledger_cursors.put(con, INBOX_CURSOR, arrived.last_item)
     return HintReport(sum(arrived.named.values()), len(arrived.named), arrived.unnamed)
-
-
-def queue_from_inbox(inbox: Inbox, ledger: Ledger, now: datetime) -> HintReport:
-    arrived = read_inbox(inbox, ledger.get_cursor(INBOX_CURSOR))
-    with ledger.transaction() as con:
-        return queue(con, arrived, now)

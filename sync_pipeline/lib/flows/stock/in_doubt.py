@@ -12,8 +12,8 @@ from collections import Counter
 from datetime import datetime
 
 from sync_pipeline.lib.flows.stock.ports import Storefront
-from sync_pipeline.lib.ledger import Ledger, stock_levels, stock_pushes
-from sync_pipeline.lib.ledger.stock_levels import LevelRow
+from sync_pipeline.lib.flows.stock.writes import read_levels, store_levels
+from sync_pipeline.lib.ledger import Ledger, stock_pushes
 
 
 def settle_in_doubt(storefront: Storefront, ledger: Ledger, now: datetime) -> Counter[str]:
@@ -22,13 +22,8 @@ def settle_in_doubt(storefront: Storefront, ledger: Ledger, now: datetime) -> Co
     outcomes: Counter[str] = Counter()
     if not rows:
         return outcomes
-    by_location: dict[str, list[str]] = {}
-    for row in rows:
-        by_location.setdefault(row.intent.location_id, []).append(row.intent.inventory_item_id)
-    seen = {}
-    for location_id, items in by_location.items():
-        for item_id, level in storefront.levels(list(dict.fromkeys(items)), location_id).items():
-            seen[(item_id, location_id)] = level
+    fresh = read_levels(storefront, ((r.intent.inventory_item_id, r.intent.location_id) for r in rows))
+    seen = {(lv.inventory_item_id, lv.location_id): lv for lv in fresh}
     settled = []
     for row in rows:
         level = seen.get((row.intent.inventory_item_id, row.intent.location_id))
@@ -43,7 +38,5 @@ def settle_in_doubt(storefront: Storefront, ledger: Ledger, now: datetime) -> Co
         outcomes[state] += 1
     with ledger.transaction() as con:
         stock_pushes.settle_rows(con, settled, now)
-        stock_levels.upsert_levels(
-            con, [LevelRow(lv.inventory_item_id, lv.location_id, lv.available, lv.committed, lv.updated_at)
-                  for lv in seen.values()], now)  # fmt: skip
+        store_levels(con, fresh, now)
     return outcomes

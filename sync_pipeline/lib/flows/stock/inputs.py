@@ -16,8 +16,8 @@ from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.domain.routing import choose_route
 from sync_pipeline.lib.domain.statuses import PeoplevoxStatus, parse_status
 from sync_pipeline.lib.domain.stock_targets import OpenOrderUnits
-from sync_pipeline.lib.ledger import Ledger, stock_orders
 from sync_pipeline.lib.ledger import orders as ledger_orders
+from sync_pipeline.lib.ledger import stock_orders
 
 PAST_ALLOCATION = frozenset(
     {
@@ -39,11 +39,6 @@ def awaits_allocation(state: str, pvx_status: str | None) -> bool:
     if state != IN_WAREHOUSE:
         return True
     return parse_status(pvx_status) not in PAST_ALLOCATION
-
-
-def open_order_units(ledger: Ledger, rules: BusinessRules) -> list[OpenOrderUnits]:
-    with ledger.transaction() as con:
-        return order_units_from(con, rules)
 
 
 def order_units_from(con: duckdb.DuckDBPyConnection, rules: BusinessRules) -> list[OpenOrderUnits]:

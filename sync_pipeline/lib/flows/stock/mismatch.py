@@ -2,14 +2,17 @@
 
 - `stock.yaml` maps a site to a Shopify location Shopify does not have.
 - A Peoplevox site holds stock and no Shopify location takes it (not in `stock.yaml`).
-- A Shopify location no site feeds holds inventory of SKUs we publish (checked by the hourly
-  reconcile, which reads that location's levels): Shopify would sell stock the warehouse cannot see.
-Each is resolved by the first run that no longer finds it.
+- A Shopify location no site feeds holds inventory of SKUs we publish: Shopify would sell stock the
+  warehouse cannot see. Checking it pages every level at every such location, so only the complete
+  (daily) read of Shopify does it, not every hourly reconcile.
+Each is resolved by the first run that checked and no longer finds it; until the next complete read
+an unfed location's exception stays as it was (no run has looked).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Final
 
 import duckdb
 
@@ -20,6 +23,7 @@ from sync_pipeline.lib.ledger import ExceptionRecord
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 
 KIND = states.LOCATION_MISMATCH
+LOCATION: Final = "location:"
 
 
 def _problem(subject: str, message: str) -> ExceptionRecord:
@@ -37,7 +41,7 @@ def resolve_locations(
         if loc is None:
             problems.append(
                 _problem(
-                    f"location:{name}",
+                    f"{LOCATION}{name}",
                     f"stock.yaml sends site {site!r} to Shopify location {name!r}, "
                     "which Shopify does not have: nothing is published for that site",
                 )
@@ -73,7 +77,7 @@ def unmapped_locations_holding_stock(
             units = sum(lv.available or 0 for lv in held)
             problems.append(
                 _problem(
-                    f"location:{loc.name}",
+                    f"{LOCATION}{loc.name}",
                     f"Shopify location {loc.name!r} holds {units:,} available units "
                     f"of {len(held):,} SKUs we publish, but no Peoplevox site feeds it: Shopify may sell "
                     "stock the warehouse does not have (map it in stock.yaml or zero it in Shopify)",
@@ -82,12 +86,23 @@ def unmapped_locations_holding_stock(
     return problems
 
 
-def record(con: duckdb.DuckDBPyConnection, problems: list[ExceptionRecord], complete: bool) -> int:
-    """Open or touch `problems`; after a complete check (`complete`), resolve the open ones not found."""
+def record(
+    con: duckdb.DuckDBPyConnection,
+    problems: list[ExceptionRecord],
+    complete: bool,
+    rules: BusinessRules,
+    unfed_checked: bool,
+) -> int:
+    """Open or touch `problems`; after a complete check (`complete`), resolve the open ones not found,
+    except unfed locations' when this run did not look at them (`unfed_checked` false)."""
     found = {p.subject for p in problems}
+    mapped = {name.casefold() for name in rules.stock.locations.values()}
     ledger_exceptions.open_or_touch(con, problems)
     if complete:
         for _, subject in ledger_exceptions.open_subjects(con, [KIND]):
-            if subject not in found:
+            # A `location:` subject naming a mapped location is stock.yaml's (checked every run);
+            # any other is an unfed location, known only to the run that paged its levels.
+            unfed = subject.startswith(LOCATION) and subject[len(LOCATION) :].casefold() not in mapped
+            if subject not in found and (unfed_checked or not unfed):
                 ledger_exceptions.resolve_for_subject(con, [KIND], subject, "no longer found")
     return len(problems)

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sync_pipeline.lib.flows.stock.ports import ItemAvailability
+from sync_pipeline.lib.ledger.stock_snapshots import SnapshotRow
 from sync_pipeline.lib.peoplevox import ItemInventorySummaryRow, PeoplevoxClient, clauses
 
 CODE, SITE = "Item code", "Site reference"
 ORDER = f"[{CODE}] asc, [{SITE}] asc"  # a stable order, so pages do not shift under a long read
 
 
-def _rows(found: Iterable[ItemInventorySummaryRow]) -> list[ItemAvailability]:
+def _rows(found: Iterable[ItemInventorySummaryRow]) -> list[SnapshotRow]:
     return [
-        ItemAvailability(r.item_code, r.site_reference or "", r.available, r.on_hand, r.allocated)
+        SnapshotRow(r.item_code, r.site_reference or "", r.available, r.on_hand, r.allocated)
         for r in found
         if r.site_reference
     ]
@@ -33,16 +33,16 @@ class PeoplevoxStock:
         self.client = client
         self.items_per_request = items_per_request
 
-    def all_items(self) -> list[ItemAvailability]:
+    def all_items(self) -> list[SnapshotRow]:
         return _rows(self.client.iter_models(ItemInventorySummaryRow, order_by=ORDER))
 
     def can_ask(self, item_code: str) -> bool:
         # A search clause cannot carry a backslash or a character XML forbids (clauses.py).
         return clauses.is_safe_string(item_code)
 
-    def items(self, item_codes: Sequence[str]) -> list[ItemAvailability]:
+    def items(self, item_codes: Sequence[str]) -> list[SnapshotRow]:
         wanted = list(dict.fromkeys(item_codes))
-        found: list[ItemAvailability] = []
+        found: list[SnapshotRow] = []
         for start in range(0, len(wanted), self.items_per_request):
             chunk = wanted[start : start + self.items_per_request]
             clause = clauses.or_(*(clauses.report_column_equals(CODE, code) for code in chunk))

@@ -7,41 +7,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-
-@dataclass(frozen=True)
-class ItemAvailability:
-    """One row of Peoplevox's Item inventory summary: an item at a site."""
-
-    item_code: str
-    site: str
-    available: int
-    on_hand: int | None = None
-    allocated: int | None = None
+# The rows the ledger stores are the rows the systems are read into: one type each, no conversions.
+from sync_pipeline.lib.ledger.stock_levels import LevelRow
+from sync_pipeline.lib.ledger.stock_snapshots import SnapshotRow
 
 
 class StockSource(Protocol):
-    def all_items(self) -> list[ItemAvailability]:
+    def all_items(self) -> list[SnapshotRow]:
         """Every item at every site."""
         ...
 
-    def items(self, item_codes: Sequence[str]) -> list[ItemAvailability]:
+    def items(self, item_codes: Sequence[str]) -> list[SnapshotRow]:
         """These items at every site (an availability callback names no site)."""
         ...
 
     def can_ask(self, item_code: str) -> bool:
         """Whether `items` can name this code (a full read reads every code)."""
         ...
-
-
-@dataclass(frozen=True)
-class LevelRead:
-    """One Shopify inventory level: an inventory item at a location."""
-
-    inventory_item_id: str
-    location_id: str
-    available: int | None  # None: not stocked at the location
-    committed: int | None
-    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -83,11 +65,11 @@ class Location:
 class Storefront(Protocol):
     def locations(self) -> list[Location]: ...
 
-    def levels(self, inventory_item_ids: Sequence[str], location_id: str) -> dict[str, LevelRead]:
+    def levels(self, inventory_item_ids: Sequence[str], location_id: str) -> dict[str, LevelRow]:
         """Current levels of these items at a location, keyed by inventory item id."""
         ...
 
-    def levels_updated_since(self, location_id: str, since: datetime | None) -> list[LevelRead]:
+    def levels_updated_since(self, location_id: str, since: datetime | None) -> list[LevelRow]:
         """Levels at a location updated at or after `since` (every level stocked there for None)."""
         ...
 

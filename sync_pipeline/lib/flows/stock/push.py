@@ -24,10 +24,10 @@ from sync_pipeline.lib.flows.stock.demand import Demand, demand_from
 from sync_pipeline.lib.flows.stock.in_doubt import settle_in_doubt
 from sync_pipeline.lib.flows.stock.inputs import order_units_from
 from sync_pipeline.lib.flows.stock.listings import build_listings, recipes_for
-from sync_pipeline.lib.flows.stock.ports import LevelRead, Location, Storefront
+from sync_pipeline.lib.flows.stock.ports import Location, Storefront
 from sync_pipeline.lib.flows.stock.report import PushReport
 from sync_pipeline.lib.flows.stock.snapshot import ready_and_waiting, suspect_open
-from sync_pipeline.lib.flows.stock.writes import Budget, Plan, reread, write_targets
+from sync_pipeline.lib.flows.stock.writes import Budget, Plan, reread, store_levels, write_targets
 from sync_pipeline.lib.ledger import Ledger, cursors, stock_levels, stock_pushes, stock_snapshots
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
 from sync_pipeline.lib.ledger.catalogue import VariantRow
@@ -46,13 +46,11 @@ class Inputs:
     full: bool
     demand: Demand
     variants: list[VariantRow]
-    items: set[str] | None  # items the snapshots read (None: every item)
     site_totals: dict[str, int]
     open_units: list[OpenOrderUnits]
     figures: dict[tuple[str, str], int]
     complete_read: bool  # read every Shopify level, not only those updated since
     newest: dict[str, datetime | None]  # per location id: the newest level updatedAt in the copy
-    listings: list[Listing]
     affected: list[Listing]
     needed: list[Listing]
 
@@ -84,7 +82,6 @@ def _inputs(
         full=full,
         demand=demand,
         variants=variants,
-        items=items,
         site_totals=stock_snapshots.accepted_site_totals(con),
         open_units=order_units_from(con, rules),
         figures=stock_snapshots.accepted_figures(
@@ -92,7 +89,6 @@ def _inputs(
         ),
         complete_read=complete,
         newest={loc: stock_levels.newest_shopify_update(con, loc) for loc in location_ids.values()},
-        listings=listings,
         affected=affected,
         needed=needed,
     )
@@ -100,11 +96,11 @@ def _inputs(
 
 def _read_shopify(
     storefront: Storefront, inputs: Inputs, location_ids: dict[str, str], now: datetime
-) -> list[LevelRead]:
+) -> list[LevelRow]:
     """Full runs: the levels updated since the copy's newest (or all of them). Else: none here."""
     if not inputs.full:
         return []
-    fresh: list[LevelRead] = []
+    fresh: list[LevelRow] = []
     for location_id in location_ids.values():
         newest = inputs.newest.get(location_id)
         since = (
@@ -145,7 +141,9 @@ def push(
     budget = Budget(storefront, max_points, bucket_share)
 
     problems += mismatch.unmapped_sites(inputs.site_totals, rules)
-    if inputs.full:
+    # Paging every level of every unfed location is a complete read's job (daily), not every hour's.
+    unfed_checked = inputs.full and inputs.complete_read
+    if unfed_checked:
         ours = {v.inventory_item_id for v in inputs.variants if v.inventory_item_id}
         problems += mismatch.unmapped_locations_holding_stock(
             storefront, locations, location_ids.values(), ours
@@ -160,16 +158,13 @@ def push(
         list(rules.routing.sites),
     )
     with ledger.transaction() as con:
-        report.mismatches = mismatch.record(con, problems, complete=inputs.full)
+        report.mismatches = mismatch.record(con, problems, inputs.full, rules, unfed_checked)
         if inputs.full:
-            stock_levels.upsert_levels(
-                con, [LevelRow(lv.inventory_item_id, lv.location_id, lv.available, lv.committed, lv.updated_at)
-                      for lv in fresh], now)  # fmt: skip
+            store_levels(con, fresh, now)
             if inputs.complete_read:
                 cursors.put(con, FULL_READ_CURSOR, now.isoformat())
             wanted = {lst.inventory_item_id for lst in inputs.needed}
-            plan.read(LevelRead(v.inventory_item_id, v.location_id, v.available, v.committed)
-                      for v in stock_levels.levels(con, wanted).values())  # fmt: skip
+            plan.read(stock_levels.levels(con, wanted).values())
     if not inputs.full and inputs.needed:
         reread(storefront, ledger, plan, inputs.needed, now)
 

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sync_pipeline.lib.flows.stock.ports import (
-    LevelRead,
     Location,
     QuantityWrite,
     StaleWrite,
     WriteOutcomeUnknown,
     WriteRefused,
 )
+from sync_pipeline.lib.ledger.stock_levels import LevelRow
 from sync_pipeline.lib.shopify import ShopifyClient, ShopifyUserErrors
 from sync_pipeline.lib.shopify.errors import ShopifyOutcomeUnknown, ShopifyRetriesExhausted
 from sync_pipeline.lib.shopify.models import StockWrite
@@ -43,10 +43,10 @@ class ShopifyStock:
     def locations(self) -> list[Location]:
         return [Location(loc.id, loc.name, loc.is_active) for loc in self.client.list_locations()]
 
-    def levels(self, inventory_item_ids: Sequence[str], location_id: str) -> dict[str, LevelRead]:
+    def levels(self, inventory_item_ids: Sequence[str], location_id: str) -> dict[str, LevelRow]:
         found = self.client.get_inventory_levels(list(inventory_item_ids), location_id, NAMES)
         return {
-            item_id: LevelRead(
+            item_id: LevelRow(
                 item_id,
                 location_id,
                 level.quantities.get("available") if level.quantities is not None else None,
@@ -55,9 +55,9 @@ class ShopifyStock:
             for item_id, level in found.items()
         }
 
-    def levels_updated_since(self, location_id: str, since: datetime | None) -> list[LevelRead]:
+    def levels_updated_since(self, location_id: str, since: datetime | None) -> list[LevelRow]:
         return [
-            LevelRead(
+            LevelRow(
                 lv.inventory_item_id,
                 location_id,
                 (lv.quantities or {}).get("available"),

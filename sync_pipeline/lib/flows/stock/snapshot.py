@@ -23,7 +23,7 @@ from sync_pipeline.lib.domain.stock_priority import fastest_first, waits_for_rec
 from sync_pipeline.lib.flows.stock import states
 from sync_pipeline.lib.flows.stock.demand import Demand, demand_from
 from sync_pipeline.lib.flows.stock.hints import INBOX_CURSOR, HintReport, queue, read_inbox
-from sync_pipeline.lib.flows.stock.ports import ItemAvailability, StockSource
+from sync_pipeline.lib.flows.stock.ports import StockSource
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, stock_pushes, stock_snapshots
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
@@ -59,12 +59,7 @@ def suspect_open(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(ledger_exceptions.open_subjects(con, [states.FEED_SUSPECT]))
 
 
-def feed_suspect_open(ledger: Ledger) -> bool:
-    with ledger.transaction() as con:
-        return suspect_open(con)
-
-
-def _figures(rows: list[ItemAvailability]) -> Figures:
+def _figures(rows: list[SnapshotRow]) -> Figures:
     return {(r.item_code, r.site): r.available for r in rows}
 
 
@@ -83,7 +78,7 @@ def _suspect(verdict: FeedVerdict, snapshot_id: int) -> ExceptionRecord:
 def _record(
     con: duckdb.DuckDBPyConnection,
     report: SnapshotReport,
-    rows: list[ItemAvailability],
+    rows: list[SnapshotRow],
     accepted: Figures,
     verdict: FeedVerdict,
     taken_at: datetime,
@@ -99,14 +94,14 @@ def _record(
     report.reason = verdict.reason or None
     report.compared, report.zero_drops = verdict.compared, verdict.zero_drops
     report.total_before, report.total_after = verdict.total_before, verdict.total_after
-    previous = stock_snapshots.previous_full(con, 2**62) if asked is None else None
+    previous = stock_snapshots.previous_full(con) if asked is None else None
     if previous is not None:
         report.previous_totals_by_site = stock_snapshots.totals_by_site(con, previous.snapshot_id)
     snapshot_id = stock_snapshots.record(
         con,
         "full" if asked is None else "items",
         taken_at,
-        [SnapshotRow(r.item_code, r.site, r.available, r.on_hand, r.allocated) for r in rows],
+        rows,
         Verdict(report.verdict, report.reason, verdict.compared, verdict.zero_drops, verdict.total_before),
         partition_key=partition_key,
         items_asked=None if asked is None else len(asked),
@@ -155,11 +150,6 @@ def ready_and_waiting(
     peak = rules.stock_buffers.peak
     waiting = {c for c in ordered if waits_for_reconcile(c, demand.item_per_hour, demand.peak, peak)}
     return [c for c in ordered if c not in waiting], [c for c in ordered if c in waiting]
-
-
-def queue_state(ledger: Ledger, rules: BusinessRules, now: datetime) -> tuple[list[str], list[str]]:
-    with ledger.transaction() as con:
-        return ready_and_waiting(con, rules, demand_from(con, rules, now))
 
 
 def take_queued(

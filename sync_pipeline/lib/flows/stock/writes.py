@@ -21,7 +21,6 @@ import duckdb
 from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits, Recipe, Target, plan_targets
 from sync_pipeline.lib.flows.stock import states
 from sync_pipeline.lib.flows.stock.ports import (
-    LevelRead,
     QuantityWrite,
     StaleWrite,
     Storefront,
@@ -50,12 +49,12 @@ class Plan:
     open_units: list[OpenOrderUnits]
     recipes: dict[str, Recipe]
     sites: list[str]
-    levels: dict[tuple[str, str], LevelRead] = field(default_factory=dict)  # (item id, location id)
+    levels: dict[tuple[str, str], LevelRow] = field(default_factory=dict)  # (item id, location id)
     # Targets depend on the levels' `committed` only, so they are computed once per read of
     # Shopify (`read`), not after each write: at 100,000 listings each computation costs seconds.
     _targets: dict[Key, Target] | None = field(default=None, repr=False)
 
-    def read(self, levels: Iterable[LevelRead]) -> None:
+    def read(self, levels: Iterable[LevelRow]) -> None:
         """Levels just read from Shopify (or the ledger's copy of it): targets are recomputed."""
         for level in levels:
             self.levels[(level.inventory_item_id, level.location_id)] = level
@@ -84,7 +83,7 @@ class Plan:
     def wrote(self, item_id: str, location_id: str, quantity: int) -> None:
         """Shopify took `quantity` as available; its `committed` (all targets use) is unchanged."""
         before = self.levels.get((item_id, location_id))
-        self.levels[(item_id, location_id)] = LevelRead(
+        self.levels[(item_id, location_id)] = LevelRow(
             item_id, location_id, quantity, before.committed if before else None
         )
 
@@ -126,21 +125,30 @@ def _chunks(keys: Sequence[Key], size: int = MAX_INPUT) -> Iterable[list[Key]]:
         yield list(keys[start : start + size])
 
 
+def read_levels(storefront: Storefront, wanted: Iterable[tuple[str, str]]) -> list[LevelRow]:
+    """Shopify's current levels of these (inventory item id, location id) pairs, one call per location."""
+    by_location: dict[str, list[str]] = {}
+    for item_id, location_id in wanted:
+        by_location.setdefault(location_id, []).append(item_id)
+    fresh: list[LevelRow] = []
+    for location_id, items in by_location.items():
+        fresh.extend(storefront.levels(list(dict.fromkeys(items)), location_id).values())
+    return fresh
+
+
+def store_levels(con: duckdb.DuckDBPyConnection, levels: Iterable[LevelRow], now: datetime) -> None:
+    """Levels just read into the ledger's copy of Shopify (in the caller's transaction)."""
+    stock_levels.upsert_levels(con, levels, now)
+
+
 def reread(
     storefront: Storefront, ledger: Ledger, plan: Plan, listings: Iterable[Listing], now: datetime
 ) -> None:
     """Fresh Shopify levels for these listings' items, into the plan and the ledger's copy."""
-    by_location: dict[str, list[str]] = {}
-    for listing in listings:
-        by_location.setdefault(listing.location_id, []).append(listing.inventory_item_id)
-    fresh: list[LevelRead] = []
-    for location_id, items in by_location.items():
-        fresh.extend(storefront.levels(list(dict.fromkeys(items)), location_id).values())
+    fresh = read_levels(storefront, ((lst.inventory_item_id, lst.location_id) for lst in listings))
     plan.read(fresh)
     with ledger.transaction() as con:
-        stock_levels.upsert_levels(
-            con, [LevelRow(lv.inventory_item_id, lv.location_id, lv.available, lv.committed, lv.updated_at)
-                  for lv in fresh], now)  # fmt: skip
+        store_levels(con, fresh, now)
 
 
 def _refused(target: Target, message: str) -> ExceptionRecord:
