@@ -36,6 +36,8 @@ class PackageRow:
     line_quantities: dict[str, int] | None
     first_seen_at: datetime
     updated_at: datetime
+    # Once settled: item units it shipped that no Shopify line accounts for (over-despatch).
+    excess_items: dict[str, int] | None = None
 
 
 _COLUMNS = [f.name for f in fields(PackageRow)]
@@ -43,7 +45,7 @@ _COLUMNS = [f.name for f in fields(PackageRow)]
 
 def _row(values: Sequence[Any]) -> PackageRow:
     data = dict(zip(_COLUMNS, values, strict=True))
-    for key in ("items", "line_quantities"):
+    for key in ("items", "line_quantities", "excess_items"):
         if isinstance(data[key], str):
             data[key] = json.loads(data[key])
     return PackageRow(**data)
@@ -73,7 +75,7 @@ def upsert(con: duckdb.DuckDBPyConnection, packages: Iterable[PackageRow]) -> Up
                     p.package_number, p.despatch_number, p.sales_order_number, p.shopify_order_id,
                     to_naive_utc(p.despatched_at), p.despatch_date, p.carrier, p.service, p.site,
                     p.tracking_number, seen, json.dumps(p.items, ensure_ascii=False), p.state,
-                    p.state_reason, None, now, now,
+                    p.state_reason, None, now, now, None,
                 ]
             )  # fmt: skip
             counts.new.append(number)
@@ -155,17 +157,21 @@ def set_state(
     state: str,
     reason: str | None = None,
     line_quantities: dict[str, int] | None = None,
+    excess_items: dict[str, int] | None = None,
 ) -> None:
-    """Move a package on; `line_quantities` (the line units it accounts for) is set when it settles
-    (and cleared with `{}` when a fulfilment thought sent turns out not to exist)."""
+    """Move a package on; `line_quantities` (the line units it accounts for) and `excess_items` (item
+    units it shipped that no line accounts for) are set when it settles (and cleared with `{}` when
+    a fulfilment thought sent turns out not to exist)."""
     con.execute(
         "UPDATE despatch_packages SET state = ?, state_reason = ?, updated_at = ?, "
-        "line_quantities = coalesce(?, line_quantities) WHERE package_number = ?",
+        "line_quantities = coalesce(?, line_quantities), excess_items = coalesce(?, excess_items) "
+        "WHERE package_number = ?",
         [
             state,
             reason,
             utcnow(),
             None if line_quantities is None else json.dumps(line_quantities),
+            None if excess_items is None else json.dumps(excess_items, ensure_ascii=False),
             package_number,
         ],
     )

@@ -3,8 +3,9 @@
 `despatch_packages` keeps a package's units as JSON (what the despatches flow needs). Parsing JSON
 for a million orders on every reconciliation would cost tens of seconds, so the finance flow keeps
 `finance_package_units` in step incrementally: every package changed since the last pass is
-rewritten (a settled package as the Shopify line units it accounts for; one not yet settled as its
-item codes). Returns read from Peoplevox land in `pvx_returns` as reported, and in
+rewritten (a settled package as the Shopify line units it accounts for, plus, as item codes, the
+units it shipped beyond anything the order has; one not yet settled as its item codes), so the
+despatched units are what Peoplevox shipped. Returns read from Peoplevox land in `pvx_returns` as reported, and in
 `pvx_return_units` as Shopify line units.
 """
 
@@ -46,11 +47,14 @@ def refresh_package_units(con: duckdb.DuckDBPyConnection, settled_states: Sequen
     key = _gid_number("p.shopify_order_id")
     settled = source.format(key=key, line=_gid_number("e.key"), code="NULL", json="p.line_quantities",
                             test="IN", states=placeholders)  # fmt: skip
+    # Over-despatch: units no Shopify line accounts for still left the warehouse (null before 0009).
+    excess = source.format(key=key, line="NULL", code="e.key", json="coalesce(p.excess_items, '{}')",
+                           test="IN", states=placeholders)  # fmt: skip
     waiting = source.format(key=key, line="NULL", code="e.key", json="p.items", test="NOT IN",
                             states=placeholders)  # fmt: skip
     con.execute(
-        f"INSERT INTO finance_package_units {settled} UNION ALL {waiting}",
-        [since, *settled_states, since, *settled_states],
+        f"INSERT INTO finance_package_units {settled} UNION ALL {excess} UNION ALL {waiting}",
+        [since, *settled_states, since, *settled_states, since, *settled_states],
     )
     cursors.put(con, PACKAGE_UNITS_CURSOR, newest[0].isoformat())
     return int(newest[1])

@@ -138,10 +138,10 @@ def _write_ahead(
                     sends.append(_Sent(d, oid, intent, versions.get(oid)))
                     # Accounted units go on the package now; a lookup that finds nothing clears them.
                     ledger_despatches.set_state(
-                        con, d.package_number, states.FULFILLING, d.reason, d.line_quantities
+                        con, d.package_number, states.FULFILLING, d.reason, d.line_quantities, d.excess
                     )
                 elif d.state in states.SETTLED:
-                    settle(con, d.package_number, d.state, d.reason, d.line_quantities)
+                    settle(con, d.package_number, d.state, d.reason, d.line_quantities, d.excess)
                     if d.state == states.FULFILLED_ELSEWHERE:
                         report.fulfilled_elsewhere += 1
                         events.append(OrderEvent(oid, "fulfilled_elsewhere", actor,
@@ -202,7 +202,14 @@ def _record(
                 if r.sent.version_before and r.fulfilment.order_version:
                     ours.append((r.sent.order_id, r.sent.version_before, r.fulfilment.order_version))
                 ledger_fulfilments.mark_created(con, d.package_number, fid, name, i.tracking_number)
-                settle(con, d.package_number, states.FULFILLED, f"fulfilled as {name}", d.line_quantities)
+                settle(
+                    con,
+                    d.package_number,
+                    states.FULFILLED,
+                    f"fulfilled as {name}",
+                    d.line_quantities,
+                    d.excess,
+                )
                 if i.tracking_number:
                     ledger_exceptions.resolve_for_subject(
                         con, ["tracking_missing"], d.package_number, "tracking sent"
@@ -219,7 +226,9 @@ def _record(
                 report.fulfilments.append((d.package_number, name, i.tracking_number or ""))
             elif r.refused is not None:
                 ledger_fulfilments.mark_failed(con, d.package_number, r.refused)
-                ledger_despatches.set_state(con, d.package_number, states.BLOCKED, "refused by Shopify", {})
+                ledger_despatches.set_state(
+                    con, d.package_number, states.BLOCKED, "refused by Shopify", {}, {}
+                )
                 problems.append(
                     ExceptionRecord(
                         kind="fulfilment_refused",

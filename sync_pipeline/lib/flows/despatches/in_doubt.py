@@ -88,7 +88,7 @@ def resolve_in_doubt(
                         con, number, "not in Shopify after an unknown outcome; planned again"
                     )
                     ledger_despatches.set_state(
-                        con, number, states.PENDING, "planned again after an unknown outcome", {}
+                        con, number, states.PENDING, "planned again after an unknown outcome", {}, {}
                     )
                     report.in_doubt["planned_again"] += 1
             ledger_events.append(con, events)

@@ -1,7 +1,8 @@
 """Plan: an order's despatched packages → Shopify fulfilments or exceptions. Pure: no I/O.
 
-Packages go in despatch order. Those already settled say which line units they account for; the
-units they shipped beyond that wait in a pool (a bundle half shipped). Each open package is then
+Packages go in despatch order. Those already settled say which line units they account for and
+which units they shipped beyond anything the order has (excess, counted once, by finance); the
+rest of what they shipped waits in a pool (a bundle half shipped). Each open package is then
 allocated to whole line units (`domain.fulfilment.allocate`), placed on the order's fulfilment
 orders (`spread`, never above `remainingQuantity`) and becomes one fulfilment, or a reason it
 cannot: held or closed fulfilment order, cancelled order, units already fulfilled by hand.
@@ -41,6 +42,8 @@ class Decision:
     state: str  # the package's next state (FULFILLING: send `request`)
     reason: str
     line_quantities: dict[str, int] = field(default_factory=dict)
+    # Item units shipped that no line of the order can use: recorded on the package when it settles.
+    excess: dict[str, int] = field(default_factory=dict)
     request: dict[str, dict[str, int]] = field(default_factory=dict)
     location_id: str | None = None
     tracking: Tracking | None = None
@@ -79,16 +82,14 @@ def plan_order(
 ) -> list[Decision]:
     needs = line_needs(order.lines, rules.bundles, rules.sku_overrides.overrides)
     accounted: Counter[str] = Counter()
+    recorded_excess: Counter[str] = Counter()
     for p in packages:
         if p.state in states.SETTLED:
             accounted.update(p.line_quantities or {})
-    pool = Counter(
-        {
-            c: n
-            for c, n in (Counter(_items(packages, states.SETTLED)) - consumed(needs, accounted)).items()
-            if n > 0
-        }
-    )
+            recorded_excess.update(p.excess_items or {})
+    # Excess already recorded stays excess (a later edit adding a line does not reuse it), so each
+    # unit shipped is counted once: as a line unit, as excess, or waiting in the pool.
+    pool = +(Counter(_items(packages, states.SETTLED)) - consumed(needs, accounted) - recorded_excess)
     fo_lines = list(shopify.fo_lines) if shopify else []
     cancelled = order.is_cancelled or (shopify is not None and shopify.cancelled)
     decisions: list[Decision] = []
@@ -108,7 +109,7 @@ def plan_order(
         if decision.state in (states.FULFILLING, states.POOLED, states.FULFILLED_ELSEWHERE):
             accounted.update(decision.line_quantities)
             used = consumed(needs, decision.line_quantities)
-            pool = +(pool + Counter(p.items) - used)
+            pool = +(pool + Counter(p.items) - used - Counter(decision.excess))
             fo_lines = _after(fo_lines, decision.request)
         else:
             held_back = True
@@ -195,6 +196,7 @@ def _plan_package(
             number,
             states.POOLED,
             "its units complete no Shopify line yet (part of a bundle)",
+            excess=dict(allocation.excess),
             exceptions=exceptions,
         )
     placed = spread(allocation.lines, fo_lines)
@@ -227,6 +229,7 @@ def _plan_package(
             states.FULFILLED_ELSEWHERE,
             "already fulfilled in Shopify (by hand)",
             line_quantities=allocation.lines,
+            excess=dict(allocation.excess),
             exceptions=exceptions,
         )
     # Units Shopify already had fulfilled by hand are accounted for by this package too.
@@ -235,6 +238,7 @@ def _plan_package(
         states.FULFILLING,
         "to fulfil",
         line_quantities=allocation.lines,
+        excess=dict(allocation.excess),
         request=placed.request,
         location_id=placed.location_id,
         tracking=tracking,

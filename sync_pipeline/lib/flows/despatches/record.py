@@ -21,9 +21,11 @@ def settle(
     state: str,
     reason: str,
     line_quantities: dict[str, int],
+    excess: dict[str, int] | None = None,
 ) -> None:
-    """The package is done: its blocking exceptions go, and what it accounts for is recorded."""
-    ledger_despatches.set_state(con, package_number, state, reason, line_quantities)
+    """The package is done: its blocking exceptions go, and what it accounts for is recorded (with
+    the units it shipped beyond the order; `None` keeps those recorded when it went out)."""
+    ledger_despatches.set_state(con, package_number, state, reason, line_quantities, excess)
     ledger_exceptions.resolve_for_subject(
         con, states.BLOCKING_KINDS, package_number, f"package {state.replace('_', ' ')}"
     )
