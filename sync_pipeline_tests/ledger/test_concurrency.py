@@ -103,3 +103,43 @@ def test_lock_held_too_long_fails_with_a_clear_error(tmp_path: Path) -> None:
         holder.join(timeout=30)
     # Once the holder lets go, the same call succeeds.
     assert Ledger(path, busy_timeout=5).get_cursor("x") is None
+
+
+def _hold_sidecar_lock(path: str, seconds: float, ready: mp.Event) -> None:
+    """Another of our processes mid-transaction: it holds the ledger's advisory lock."""
+    ledger = Ledger(path)
+    with ledger.transaction():
+        ready.set()
+        time.sleep(seconds)
+
+
+def test_our_other_process_mid_transaction_is_waited_for_then_named(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.duckdb"
+    Ledger(path).migrate()
+    ctx = mp.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold_sidecar_lock, args=(str(path), 6.0, ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(
+            LedgerBusyError, match=r"stayed locked by another process for 1s.*ledger.duckdb.lock held"
+        ):
+            Ledger(path, busy_timeout=1.0).get_cursor("x")
+        # A patient caller waits for the holder's commit instead of failing.
+        assert Ledger(path, busy_timeout=30).get_cursor("x") is None
+    finally:
+        holder.join(timeout=30)
+
+
+def test_a_second_ledger_on_the_same_file_inside_a_transaction_does_not_wait_on_itself(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ledger.duckdb"
+    outer, inner = Ledger(path, busy_timeout=2), Ledger(path, busy_timeout=2)
+    outer.migrate()
+    started = time.monotonic()
+    with outer.transaction():
+        inner.set_cursor("nested", "1")
+    assert time.monotonic() - started < 1.5
+    assert outer.get_cursor("nested") == "1"

@@ -5,11 +5,20 @@ connection outlives one transaction: `transaction()` opens the file, runs the bl
 BEGIN/COMMIT and closes it. A conflicting lock is retried with exponential backoff and jitter
 up to `busy_timeout` seconds, then `LedgerBusyError` names the file and how long we waited.
 Callers must do their network calls before or after the block, never inside it.
+
+Our own processes also take an advisory `flock` on `<ledger>.lock` around the whole
+open … close. DuckDB's file lock alone was not enough: with five processes opening and closing
+the file in a tight loop, one commit failed with "Could not read enough bytes from file" (CI,
+DuckDB 2.0.1): a process had the file open while another's close-time checkpoint shrank it. The
+sidecar lock means none of our processes touches the database file while another holds it; a
+foreign holder (a notebook, a BI tool) is still met by DuckDB's own lock and the retry below.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import random
 import threading
 import time
@@ -34,11 +43,101 @@ def _is_lock_conflict(error: Exception) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
+def _backoff(attempt: int, base_delay: float, max_delay: float) -> float:
+    return min(max_delay, base_delay * 2 ** min(attempt, 10)) * random.uniform(0.5, 1.5)
+
+
+def _busy(path: Path, busy_timeout: float, attempts: int, why: object) -> LedgerBusyError:
+    return LedgerBusyError(
+        f"ledger {path} stayed locked by another process for {busy_timeout:.0f}s "
+        f"({attempts} attempts); is a notebook or BI tool holding it open? ({why})"
+    )
+
+
+class _ProcessFileLock:
+    """The advisory lock on `<ledger>.lock`, one per ledger file per process.
+
+    Re-entrant: a thread already inside (a nested transaction, or a second `Ledger` on the same
+    file) goes straight through, because `flock` on a second descriptor of this process would
+    wait on ourselves. Threads of one process queue on the thread lock first.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_name(path.name + ".lock")
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    def acquire(self, ledger: Path, busy_timeout: float, deadline: float) -> None:
+        if not self._threads.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise _busy(ledger, busy_timeout, 1, "another thread of this process held it")
+        try:
+            if self._depth == 0:
+                self._fd = self._lock_file(ledger, busy_timeout, deadline)
+            self._depth += 1
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+        self._threads.release()
+
+    def _lock_file(self, ledger: Path, busy_timeout: float, deadline: float) -> int:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        attempt = 0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                attempt += 1
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    os.close(fd)
+                    raise _busy(ledger, busy_timeout, attempt, f"{self.path.name} held") from None
+                time.sleep(min(_backoff(attempt, 0.01, 0.5), remaining))
+
+
+_FILE_LOCKS: dict[str, _ProcessFileLock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _forget_inherited_locks() -> None:
+    """In a forked child: drop the parent's lock state, closing our copies of its descriptors
+    (the parent's flock stays held until the parent closes its own), so the child starts clean."""
+    global _FILE_LOCKS_GUARD
+    for lock in _FILE_LOCKS.values():
+        if lock._fd is not None:
+            os.close(lock._fd)
+    _FILE_LOCKS.clear()
+    _FILE_LOCKS_GUARD = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_locks)
+
+
+def _file_lock(path: Path) -> _ProcessFileLock:
+    key = os.path.realpath(path)
+    with _FILE_LOCKS_GUARD:
+        lock = _FILE_LOCKS.get(key)
+        if lock is None:
+            lock = _FILE_LOCKS[key] = _ProcessFileLock(Path(key))
+        return lock
+
+
 def open_with_retry(
-    path: Path, busy_timeout: float, base_delay: float = 0.01, max_delay: float = 0.5
+    path: Path,
+    busy_timeout: float,
+    base_delay: float = 0.01,
+    max_delay: float = 0.5,
+    deadline: float | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open `path` read-write, retrying lock conflicts until `busy_timeout` seconds have passed."""
-    deadline = time.monotonic() + busy_timeout
+    deadline = time.monotonic() + busy_timeout if deadline is None else deadline
     attempt = 0
     while True:
         try:
@@ -49,12 +148,8 @@ def open_with_retry(
             attempt += 1
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise LedgerBusyError(
-                    f"ledger {path} stayed locked by another process for {busy_timeout:.0f}s "
-                    f"({attempt} attempts); is a notebook or BI tool holding it open? ({error})"
-                ) from error
-            delay = min(max_delay, base_delay * 2 ** min(attempt, 10)) * random.uniform(0.5, 1.5)
-            time.sleep(min(delay, remaining))
+                raise _busy(path, busy_timeout, attempt, error) from error
+            time.sleep(min(_backoff(attempt, base_delay, max_delay), remaining))
 
 
 class LedgerConnection:
@@ -63,17 +158,20 @@ class LedgerConnection:
     def __init__(self, path: Path, busy_timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
-        # Two threads of one process must not each open the file: DuckDB would hand out a second
-        # handle to the same database instance and the lock would not serialise them.
-        self._lock = threading.RLock()
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """BEGIN … COMMIT on a fresh connection; ROLLBACK on error; always closed."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            started = time.monotonic()
-            con = open_with_retry(self.path, self.busy_timeout)
+        # Two threads of one process must not each open the file: DuckDB would hand out a second
+        # handle to the same database instance and the lock would not serialise them. The file
+        # lock's thread lock covers that; its flock covers our other processes.
+        lock = _file_lock(self.path)
+        started = time.monotonic()
+        deadline = started + self.busy_timeout
+        lock.acquire(self.path, self.busy_timeout, deadline)
+        try:
+            con = open_with_retry(self.path, self.busy_timeout, deadline=deadline)
             try:
                 con.execute("BEGIN TRANSACTION")
                 try:
@@ -84,6 +182,8 @@ class LedgerConnection:
                 con.execute("COMMIT")
             finally:
                 con.close()
-                held = time.monotonic() - started
-                if held > SLOW_TRANSACTION_SECONDS:
-                    log.warning("ledger transaction held %s for %.1fs", self.path.name, held)
+        finally:
+            lock.release()
+            held = time.monotonic() - started
+            if held > SLOW_TRANSACTION_SECONDS:
+                log.warning("ledger transaction held %s for %.1fs", self.path.name, held)
