@@ -4,11 +4,14 @@ import os
 
 from hypothesis import settings
 
-# CI runs the same examples every time (derandomize) with no per-example deadline, so a slow
-# machine or a lucky draw cannot make a green change red; locally hypothesis keeps exploring.
+# `make test` and CI run the same examples every time (derandomize) with no per-example deadline,
+# so a slow machine or a lucky draw cannot make a green change red: a red property test there is a
+# regression. Exploring new examples is a separate, deliberate act: HYPOTHESIS_PROFILE=dev (the
+# default for a bare `pytest` outside CI) draws fresh ones each run; a failure it finds is pinned
+# with @example before it is fixed.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 # `make test` distributes whole modules (`--dist loadfile`): a module-scoped stack such as the
