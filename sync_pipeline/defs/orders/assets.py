@@ -16,6 +16,7 @@ from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 from sync_pipeline.lib.flows.orders.statuses import StatusReport, from_inbox, poll
+from sync_pipeline.lib.flows.stock import hints
 from sync_pipeline.lib.inbox import Inbox
 
 OWNERS = ["team:integration"]
@@ -114,7 +115,7 @@ def peoplevox_sales_orders(
     retry_policy=brand.RETRY,
 )
 def peoplevox_sales_order_statuses(
-    context, peoplevox: PeoplevoxResource, ledger: LedgerResource
+    context, peoplevox: PeoplevoxResource, ledger: LedgerResource, business_rules: BusinessRulesResource
 ) -> dg.MaterializeResult:
     """Where each sales order is in the warehouse (New, Allocated, Picking, Packed, Despatched).
 
@@ -122,13 +123,16 @@ def peoplevox_sales_order_statuses(
     callback only says "this order changed"), then polls the open orders least recently checked,
     so a lost callback is caught. An order the warehouse cancelled on its own is flagged for CX.
     CX reads these statuses in the order trace; the cut-off rule reads them before pushing a change.
+    An order Peoplevox has just allocated queues its items for the stock flow
+    (`stock_items_hinted`): Shopify no longer needs its units held back.
     """
     book = ledger.get_ledger()
+    allocated = hints.for_orders(business_rules.load(), datetime.now(UTC))
     report = StatusReport()
     actor = f"run:{context.run.run_id[:8]}"
     inbox = Inbox(ledger.data_path / "inbox")
     warehouse = PeoplevoxWarehouse(peoplevox.get_client())
-    from_inbox(inbox, warehouse, book, actor, report)
+    from_inbox(inbox, warehouse, book, actor, report, on_allocation=allocated)
     inbox.prune("peoplevox", INBOX_RETENTION_SECONDS)
-    poll(warehouse, book, actor, report)
+    poll(warehouse, book, actor, report, on_allocation=allocated)
     return dg.MaterializeResult(metadata=status_metadata(report))
