@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from sync_pipeline.defs import brand
+from sync_pipeline.defs.backfill_pool import read_mode_op, recorded_op
 from sync_pipeline.defs.orders.metadata import ingest_metadata, release_metadata, status_metadata
 from sync_pipeline.defs.orders.partitions import order_date_partitions
 from sync_pipeline.defs.resources import (
@@ -23,34 +24,18 @@ OWNERS = ["team:integration"]
 INBOX_RETENTION_SECONDS = 3 * 24 * 3600
 
 
-@dg.asset(
-    key=brand.key("shopify", "orders"),
-    group_name="orders",
-    kinds={"shopify", "duckdb"},
-    owners=OWNERS,
-    tags={"domain": "orders"},
-    partitions_def=order_date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=brand.SHOPIFY_API,
-    retry_policy=brand.RETRY,
-)
-def shopify_orders(
-    context, shopify: ShopifyResource, ledger: LedgerResource, business_rules: BusinessRulesResource
-) -> dg.MaterializeResult:
-    """Shopify orders in the ledger, with every change recorded in the audit log.
-
-    Normal runs (launched by the `shopify_order_events` sensor) read every order updated since
-    the last run, whatever day it was placed, and move each one on: awaiting payment, awaiting
-    release (the hold window), cancelled. A **backfill** of a date range re-reads the orders
-    placed on those days and re-reconciles them; nothing already in the warehouse is sent again.
-    A backfill of `SHOPIFY_BULK_THRESHOLD` orders or more is read with one Shopify bulk
-    operation, which does not spend the rate limit live ingest needs (`shopify_read` says which).
-    """
+def _read_orders(
+    context,
+    shopify: ShopifyResource,
+    ledger: LedgerResource,
+    business_rules: BusinessRulesResource,
+    backfill: bool,
+) -> dict:
     rules = business_rules.load()
     client = shopify.get_client()
     source = ShopifyOrdersSource(client)
     window = None
-    if "dagster/backfill" in context.run.tags or context.run.tags.get("sync/mode") == "backfill":
+    if backfill:
         start, end = context.partition_time_window
         window = (start.astimezone(UTC), end.astimezone(UTC))
     inbox = Inbox(ledger.data_path / "inbox")
@@ -60,9 +45,57 @@ def shopify_orders(
     report = ingest(source, book, rules, actor=actor, now=datetime.now(UTC), window=window)
     read_by_id = 0 if window else ingest_notified(inbox, source, book, rules, actor, datetime.now(UTC))
     read = {"shopify_read": client.last_read_mode} if window else {}
-    return dg.MaterializeResult(
-        metadata={**ingest_metadata(report, window), "read_by_id_from_webhooks": read_by_id, **read}
-    )
+    return {**ingest_metadata(report, window), "read_by_id_from_webhooks": read_by_id, **read}
+
+
+@dg.op(ins={"live": dg.In(dg.Nothing)}, pool=brand.SHOPIFY_API, retry_policy=brand.RETRY)
+def read_changed_orders(
+    context,
+    shopify: ShopifyResource,
+    ledger: LedgerResource,
+    business_rules: BusinessRulesResource,
+) -> dict:
+    """Orders updated since the cursor, and those webhooks named, into the ledger."""
+    return _read_orders(context, shopify, ledger, business_rules, backfill=False)
+
+
+@dg.op(ins={"backfill": dg.In(dg.Nothing)}, pool=brand.SHOPIFY_BACKFILL, retry_policy=brand.RETRY)
+def read_orders_backfill(
+    context,
+    shopify: ShopifyResource,
+    ledger: LedgerResource,
+    business_rules: BusinessRulesResource,
+) -> dict:
+    """The orders placed on the backfilled days, re-read and re-reconciled (own pool)."""
+    return _read_orders(context, shopify, ledger, business_rules, backfill=True)
+
+
+orders_read_mode = read_mode_op("orders_read_mode")
+orders_recorded = recorded_op("orders_recorded")
+
+
+@dg.graph_asset(
+    key=brand.key("shopify", "orders"),
+    group_name="orders",
+    kinds={"shopify", "duckdb"},
+    owners=OWNERS,
+    tags={"domain": "orders"},
+    partitions_def=order_date_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def shopify_orders():
+    """Shopify orders in the ledger, with every change recorded in the audit log.
+
+    Normal runs (launched by the `shopify_order_events` sensor) read every order updated since
+    the last run, whatever day it was placed, and move each one on: awaiting payment, awaiting
+    release (the hold window), cancelled. A **backfill** of a date range re-reads the orders
+    placed on those days and re-reconciles them; nothing already in the warehouse is sent again.
+    A backfill of `SHOPIFY_BULK_THRESHOLD` orders or more is read with one Shopify bulk
+    operation, which does not spend the rate limit live ingest needs (`shopify_read` says which).
+    Backfills read in their own pool (`shopify_backfill`), so live ingest never waits for one.
+    """
+    live, backfill = orders_read_mode()
+    return orders_recorded([read_changed_orders(live), read_orders_backfill(backfill)])
 
 
 @dg.asset(
