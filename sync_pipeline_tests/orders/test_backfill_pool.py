@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pytest
 import yaml
 
 from sync_pipeline.defs import brand
+from sync_pipeline.defs.finance.assets import shopify_order_money
 from sync_pipeline.defs.orders.assets import shopify_orders
 from sync_pipeline.defs.resources import BusinessRulesResource, LedgerResource, ShopifyResource
 from sync_pipeline.sandbox.server import BackgroundServer
@@ -102,3 +104,13 @@ def test_live_ingest_runs_while_a_backfill_holds_its_pool(tmp_path: Path) -> Non
     finally:
         shop.close()
         server.stop()
+
+
+@pytest.mark.parametrize("asset", [shopify_orders, shopify_order_money], ids=lambda a: a.key.to_user_string())
+def test_every_shopify_backfill_reads_in_its_own_pool(asset: dg.AssetsDefinition) -> None:
+    """The finance backfill too: its first step needs no pool, each read takes its own."""
+    ops = {op.name: op.pool for op in asset.node_def.node_defs}
+    assert sorted(p for p in ops.values() if p) == sorted([brand.SHOPIFY_API, brand.SHOPIFY_BACKFILL])
+    graph = asset.node_def
+    first = [n for n in graph.nodes if not graph.dependency_structure.all_upstream_outputs_from_node(n.name)]
+    assert [ops[n.definition.name] for n in first] == [None]

@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from sync_pipeline.defs import brand
+from sync_pipeline.defs.backfill_pool import read_mode_op, recorded_op
 from sync_pipeline.defs.finance.metadata import (
     money_metadata,
     reconciliation_metadata,
@@ -41,22 +42,14 @@ def _window(context) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-@dg.asset(
-    key=brand.key("shopify", "order_money"), kinds={"shopify", "duckdb"}, pool=brand.SHOPIFY_API, **COMMON
-)
-def shopify_order_money(
-    context, shopify: ShopifyResource, ledger: LedgerResource, business_rules: BusinessRulesResource
-) -> dg.MaterializeResult:
-    """Each order's money as Shopify states it, in the shop's currency and the customer's.
-
-    Totals, subtotal, discounts, shipping, tax, the current total after refunds, what was received,
-    refunded, is outstanding or still capturable; the payments (authorisations, captures, sales,
-    refunds), the refunds with their line items and restock type, and the returns. Nothing is
-    recomputed: these are Shopify's own figures. Normal runs read every order changed since the last
-    one; a **backfill** of a date range re-reads the orders placed on those days.
-    """
+def _read_money(
+    context,
+    shopify: ShopifyResource,
+    ledger: LedgerResource,
+    business_rules: BusinessRulesResource,
+    backfill: bool,
+) -> dict:
     rules = business_rules.load()
-    backfill = is_backfill(context)
     report = read_money(
         ShopifyMoney(shopify.get_client()),
         ledger.get_ledger(),
@@ -64,7 +57,46 @@ def shopify_order_money(
         initial_lookback=timedelta(days=rules.finance.initial_lookback_days),
         window=_window(context) if backfill else None,
     )
-    return dg.MaterializeResult(metadata=money_metadata(report, backfill))
+    return money_metadata(report, backfill)
+
+
+@dg.op(ins={"live": dg.In(dg.Nothing)}, pool=brand.SHOPIFY_API, retry_policy=brand.RETRY)
+def read_changed_money(
+    context, shopify: ShopifyResource, ledger: LedgerResource, business_rules: BusinessRulesResource
+) -> dict:
+    """The money of every order changed since the last read."""
+    return _read_money(context, shopify, ledger, business_rules, backfill=False)
+
+
+@dg.op(ins={"backfill": dg.In(dg.Nothing)}, pool=brand.SHOPIFY_BACKFILL, retry_policy=brand.RETRY)
+def read_money_backfill(
+    context, shopify: ShopifyResource, ledger: LedgerResource, business_rules: BusinessRulesResource
+) -> dict:
+    """The money of the orders placed on the backfilled days (own pool: live flows never wait)."""
+    return _read_money(context, shopify, ledger, business_rules, backfill=True)
+
+
+money_read_mode = read_mode_op("money_read_mode")
+money_recorded = recorded_op("money_recorded")
+
+
+@dg.graph_asset(
+    key=brand.key("shopify", "order_money"),
+    kinds={"shopify", "duckdb"},
+    **{k: v for k, v in COMMON.items() if k != "retry_policy"},  # retries are the read ops'
+)
+def shopify_order_money():
+    """Each order's money as Shopify states it, in the shop's currency and the customer's.
+
+    Totals, subtotal, discounts, shipping, tax, the current total after refunds, what was received,
+    refunded, is outstanding or still capturable; the payments (authorisations, captures, sales,
+    refunds), the refunds with their line items and restock type, and the returns. Nothing is
+    recomputed: these are Shopify's own figures. Normal runs read every order changed since the last
+    one; a **backfill** of a date range re-reads the orders placed on those days, in its own pool
+    (`shopify_backfill`), so live Shopify steps never wait for it.
+    """
+    live, backfill = money_read_mode()
+    return money_recorded([read_changed_money(live), read_money_backfill(backfill)])
 
 
 @dg.asset(
