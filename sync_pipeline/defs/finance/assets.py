@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from sync_pipeline.defs import brand
-from sync_pipeline.defs.backfill_pool import read_mode_op, recorded_op
+from sync_pipeline.defs.backfill_pool import shopify_reads
 from sync_pipeline.defs.finance.metadata import (
     money_metadata,
     reconciliation_metadata,
@@ -16,7 +16,6 @@ from sync_pipeline.defs.resources import (
     BusinessRulesResource,
     LedgerResource,
     PeoplevoxResource,
-    ShopifyResource,
 )
 from sync_pipeline.lib.domain.reconciliation import STATUSES
 from sync_pipeline.lib.flows.finance.peoplevox_port import PeoplevoxReturns
@@ -42,17 +41,11 @@ def _window(context) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def _read_money(
-    context,
-    shopify: ShopifyResource,
-    ledger: LedgerResource,
-    business_rules: BusinessRulesResource,
-    backfill: bool,
-) -> dict:
-    rules = business_rules.load()
+def _read_money(context, backfill: bool) -> dict:
+    rules = context.resources.business_rules.load()
     report = read_money(
-        ShopifyMoney(shopify.get_client()),
-        ledger.get_ledger(),
+        ShopifyMoney(context.resources.shopify.get_client()),
+        context.resources.ledger.get_ledger(),
         now=datetime.now(UTC),
         initial_lookback=timedelta(days=rules.finance.initial_lookback_days),
         window=_window(context) if backfill else None,
@@ -60,24 +53,7 @@ def _read_money(
     return money_metadata(report, backfill)
 
 
-@dg.op(ins={"live": dg.In(dg.Nothing)}, pool=brand.SHOPIFY_API, retry_policy=brand.RETRY)
-def read_changed_money(
-    context, shopify: ShopifyResource, ledger: LedgerResource, business_rules: BusinessRulesResource
-) -> dict:
-    """The money of every order changed since the last read."""
-    return _read_money(context, shopify, ledger, business_rules, backfill=False)
-
-
-@dg.op(ins={"backfill": dg.In(dg.Nothing)}, pool=brand.SHOPIFY_BACKFILL, retry_policy=brand.RETRY)
-def read_money_backfill(
-    context, shopify: ShopifyResource, ledger: LedgerResource, business_rules: BusinessRulesResource
-) -> dict:
-    """The money of the orders placed on the backfilled days (own pool: live flows never wait)."""
-    return _read_money(context, shopify, ledger, business_rules, backfill=True)
-
-
-money_read_mode = read_mode_op("money_read_mode")
-money_recorded = recorded_op("money_recorded")
+_money_reads = shopify_reads("money", _read_money)
 
 
 @dg.graph_asset(
@@ -95,8 +71,7 @@ def shopify_order_money():
     one; a **backfill** of a date range re-reads the orders placed on those days, in its own pool
     (`shopify_backfill`), so live Shopify steps never wait for it.
     """
-    live, backfill = money_read_mode()
-    return money_recorded([read_changed_money(live), read_money_backfill(backfill)])
+    return _money_reads()
 
 
 @dg.asset(

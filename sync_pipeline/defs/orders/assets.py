@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from sync_pipeline.defs import brand
-from sync_pipeline.defs.backfill_pool import read_mode_op, recorded_op
+from sync_pipeline.defs.backfill_pool import shopify_reads
 from sync_pipeline.defs.orders.metadata import ingest_metadata, release_metadata, status_metadata
 from sync_pipeline.defs.orders.partitions import order_date_partitions
 from sync_pipeline.defs.resources import (
@@ -24,14 +24,10 @@ OWNERS = ["team:integration"]
 INBOX_RETENTION_SECONDS = 3 * 24 * 3600
 
 
-def _read_orders(
-    context,
-    shopify: ShopifyResource,
-    ledger: LedgerResource,
-    business_rules: BusinessRulesResource,
-    backfill: bool,
-) -> dict:
-    rules = business_rules.load()
+def _read_orders(context, backfill: bool) -> dict:
+    shopify: ShopifyResource = context.resources.shopify
+    ledger: LedgerResource = context.resources.ledger
+    rules = context.resources.business_rules.load()
     client = shopify.get_client()
     source = ShopifyOrdersSource(client)
     window = None
@@ -48,30 +44,7 @@ def _read_orders(
     return {**ingest_metadata(report, window), "read_by_id_from_webhooks": read_by_id, **read}
 
 
-@dg.op(ins={"live": dg.In(dg.Nothing)}, pool=brand.SHOPIFY_API, retry_policy=brand.RETRY)
-def read_changed_orders(
-    context,
-    shopify: ShopifyResource,
-    ledger: LedgerResource,
-    business_rules: BusinessRulesResource,
-) -> dict:
-    """Orders updated since the cursor, and those webhooks named, into the ledger."""
-    return _read_orders(context, shopify, ledger, business_rules, backfill=False)
-
-
-@dg.op(ins={"backfill": dg.In(dg.Nothing)}, pool=brand.SHOPIFY_BACKFILL, retry_policy=brand.RETRY)
-def read_orders_backfill(
-    context,
-    shopify: ShopifyResource,
-    ledger: LedgerResource,
-    business_rules: BusinessRulesResource,
-) -> dict:
-    """The orders placed on the backfilled days, re-read and re-reconciled (own pool)."""
-    return _read_orders(context, shopify, ledger, business_rules, backfill=True)
-
-
-orders_read_mode = read_mode_op("orders_read_mode")
-orders_recorded = recorded_op("orders_recorded")
+_orders_reads = shopify_reads("orders", _read_orders)
 
 
 @dg.graph_asset(
@@ -94,8 +67,7 @@ def shopify_orders():
     operation, which does not spend the rate limit live ingest needs (`shopify_read` says which).
     Backfills read in their own pool (`shopify_backfill`), so live ingest never waits for one.
     """
-    live, backfill = orders_read_mode()
-    return orders_recorded([read_changed_orders(live), read_orders_backfill(backfill)])
+    return _orders_reads()
 
 
 @dg.asset(
