@@ -13,6 +13,7 @@ from sync_pipeline.definitions import defs
 DEFINITIONS = defs()
 peoplevox_availability_events = DEFINITIONS.resolve_sensor_def("peoplevox_availability_events")
 STATUSES = dg.AssetKey(["peoplevox", "sales_order_statuses"])
+RELEASE = dg.AssetKey(["peoplevox", "sales_orders"])  # release records statuses too (in-doubt orders)
 
 
 def _tick(instance: dg.DagsterInstance) -> dg.SensorExecutionData:
@@ -40,3 +41,10 @@ def test_a_status_run_that_queued_allocated_items_wakes_one_stock_run(
         # A stock run that started after that status run has read the queue: nothing more to do.
         create_run_for_test(instance, job_name="stock_changes_job", status=dg.DagsterRunStatus.SUCCESS)
         assert _tick(instance).run_requests == []
+
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(RELEASE, metadata={"stock_items_hinted": 1})
+        )
+        assert [r.tags["sync/trigger"] for r in _tick(instance).run_requests] == [
+            "1 item(s) of allocated orders"
+        ]

@@ -92,6 +92,33 @@ def test_orders_on_their_way_to_the_warehouse_are_never_put_back_on_sale(tmp_pat
         assert statuses.stock_items_hinted == 1
 
 
+def test_an_in_doubt_order_found_allocated_queues_its_items_as_a_status_run_does(tmp_path: Path) -> None:
+    """Release, finishing an injection whose answers were lost, records Peoplevox's status too."""
+    with stock_world(tmp_path) as w:
+        w.full()
+        order = w.shop.place_order(
+            OrderSpec(lines=[LineSpec(sku="TEE-BLK-M", quantity=3)], shipping_address=UK)
+        )
+        source, warehouse = ShopifyOrdersSource(w.client), PeoplevoxWarehouse(w.pvx_client)
+        record_orders(w.ledger, list(source.orders_by_ids([order["id"]]).values()), w.rules, "test",
+                      datetime.now(UTC), datetime.now(UTC))  # fmt: skip
+        for _ in range(2):  # the headers, then the items, are applied and their answers lost
+            w.pvx.set_faults(drop_after_save_next=1)
+            release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC))
+        number = f"SHP-{order['legacy_id']}"
+        w.pvx.force_status(number, "Allocated")
+        _hint(w, "TEE-BLK-M")  # the allocation's callback
+        w.changes()
+        # Peoplevox 37 after allocating 3; the ledger still thinks the order is being sent, so both
+        # terms hold the 3 back: 37 − 3 − 2 (buffer).
+        assert w.available()["TEE-BLK-M"] == 32
+        report = release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC))
+        assert report.in_doubt_resolved == {"found_in_peoplevox": 1}
+        assert report.stock_items_hinted == 1
+        w.changes()
+        assert w.available()["TEE-BLK-M"] == 35
+
+
 def test_an_incremental_run_re_reads_only_named_items_and_writes_only_what_changed(tmp_path: Path) -> None:
     with stock_world(tmp_path) as w:
         w.full()

@@ -15,8 +15,9 @@ def allocations_heard(context: dg.SensorEvaluationContext) -> str | None:
     """Status runs queued items (orders Peoplevox allocated) after the last stock run started: their
     targets moved, and the allocation's own callback came earlier, so no callback will name them."""
     since = last_run_started(context, stock_changes_job.name)
-    hinted = materialized_since(
-        context, brand.key("peoplevox", "sales_order_statuses"), since, "stock_items_hinted"
+    hinted = sum(
+        materialized_since(context, brand.key("peoplevox", asset), since, "stock_items_hinted")
+        for asset in ("sales_order_statuses", "sales_orders")  # status runs; release recording statuses
     )
     return f"{hinted} item(s) of allocated orders" if hinted else None
 

@@ -52,6 +52,8 @@ def release_metadata(report: ReleaseReport, ledger: Ledger) -> dict[str, object]
         ),
         "next_release_due_at": _iso(next_due),
         "pending_changes": pending,
+        # Read by the stock sensor (peoplevox_availability_events), as the status run's.
+        "stock_items_hinted": report.stock_items_hinted,
     }
 
 
