@@ -40,7 +40,10 @@ from sync_pipeline.lib.peoplevox.callbacks import SUBSCRIBED
 from sync_pipeline.lib.shopify import ShopifyClient
 from sync_pipeline.settings import PeoplevoxSettings, ShopifySettings, SyncSettings
 
-SHOPIFY_TOPICS = ("ORDERS_PAID", "ORDERS_UPDATED", "ORDERS_EDITED", "ORDERS_CANCELLED")
+# The order topics wake ingest; BULK_OPERATIONS_FINISH says a backfill's bulk read ended (the
+# bulk client polls the operation too, so a lost one costs only a later wake-up, not data).
+ORDER_TOPICS = ("ORDERS_PAID", "ORDERS_UPDATED", "ORDERS_EDITED", "ORDERS_CANCELLED")
+SHOPIFY_TOPICS = (*ORDER_TOPICS, "BULK_OPERATIONS_FINISH")
 REDACTED = "***"
 
 

@@ -33,6 +33,10 @@ def pool(name: str) -> str:
 # One step at a time per budget (dagster.yaml `pools.default_limit: 1`): each client paces itself
 # against its API's shared budget, and the ledger file has one writer at a time.
 SHOPIFY_API = pool("shopify_api")
+# Backfills' Shopify reads (defs/backfill_pool.py): a pool of their own, so a long backfill never
+# holds the slot live ingest, fulfilments and stock pushes wait for. Bulk reads spend no bucket;
+# a paginated backfill shares the bucket, which the client paces by Shopify's throttle status.
+SHOPIFY_BACKFILL = pool("shopify_backfill")
 PEOPLEVOX_API = pool("peoplevox_api")
 LEDGER = pool("duckdb")
 

@@ -32,12 +32,41 @@ IN_FLIGHT = [
 ]
 
 
+def _own_location(context: dg.SensorEvaluationContext) -> dict[str, str] | None:
+    origin = context.code_location_origin
+    return {"dagster/code_location": origin.location_name} if origin else None
+
+
+def last_run_started(context: dg.SensorEvaluationContext, job_name: str) -> float | None:
+    """When the latest run of `job_name` (this location's) started, or was created if it never did."""
+    records = context.instance.get_run_records(
+        filters=dg.RunsFilter(job_name=job_name, tags=_own_location(context)), limit=1
+    )
+    if not records:
+        return None
+    return records[0].start_time or records[0].create_timestamp.timestamp()
+
+
+def materialized_since(
+    context: dg.SensorEvaluationContext, key: dg.AssetKey, since: float | None, field: str
+) -> int:
+    """The sum of the numeric metadata `field` over `key`'s materialisations after `since`."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, after_timestamp=since), limit=100
+    ).records
+    total = 0
+    for record in records:
+        materialization = record.asset_materialization
+        value = materialization.metadata.get(field) if materialization else None
+        total += int(getattr(value, "value", value) or 0)
+    return total
+
+
 def runs_in_flight(context: dg.SensorEvaluationContext, job_name: str, limit: int = 1) -> int:
     """Runs of `job_name` queued or running (counted up to `limit`)."""
     # Every brand's location has a job of this name in the same instance: count only our own runs
     # (Dagster tags each run with its code location), or one brand's busy run would stall another.
-    origin = context.code_location_origin
-    tags = {"dagster/code_location": origin.location_name} if origin else None
+    tags = _own_location(context)
     runs = context.instance.get_runs(
         filters=dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT, tags=tags), limit=limit
     )
@@ -57,6 +86,7 @@ def inbox_sensor_tick(
     backlog_key: dg.AssetKey | None = None,
     wanted: Callable[[dict[str, Any]], bool] | None = None,
     max_in_flight: int = 1,
+    wake: Callable[[dg.SensorEvaluationContext], str | None] | None = None,
 ) -> dg.SensorResult | dg.SkipReason:
     """One run for everything that arrived since the cursor; never one run per event.
 
@@ -64,6 +94,7 @@ def inbox_sensor_tick(
     Peoplevox inbox); the cursor moves past the others too, since they never will.
     `max_in_flight` above 1 lets the next run start up while one works (its steps still wait
     for their pools), for a job whose run start-up is a large share of its latency.
+    `wake` asks for a run for a reason of the job's own (read from Dagster's records), or None.
     """
     cursor = InboxCursor.parse(context.cursor)
     if runs_in_flight(context, job_name, max_in_flight) >= max_in_flight:
@@ -74,7 +105,8 @@ def inbox_sensor_tick(
     now = time.time()
     poll_due = poll_seconds is not None and now - cursor.requested_at >= poll_seconds
     backlog = backlog_key is not None and latest_metadata(context, backlog_key)[1].get("caught_up") is False
-    if not new and not poll_due and not backlog:
+    woken = wake(context) if wake is not None and not new and not backlog else None
+    if not new and not poll_due and not backlog and not woken:
         if arrived:  # only other flows' events: move past them
             return dg.SensorResult(
                 skip_reason=f"no new {source} events for {job_name}",
@@ -82,7 +114,7 @@ def inbox_sensor_tick(
             )
         return dg.SkipReason(f"no new {source} events")
     last = arrived[-1].name if arrived else cursor.last_item
-    trigger = f"{len(new)} {source} event(s)" if new else ("backlog" if backlog else "poll interval")
+    trigger = f"{len(new)} {source} event(s)" if new else ("backlog" if backlog else woken or "poll interval")
     request = dg.RunRequest(
         run_key=f"{job_name}:{last or 'start'}:{int(now)}",
         partition_key=datetime.now(UTC).strftime("%Y-%m-%d") if partition else None,

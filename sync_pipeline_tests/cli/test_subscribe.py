@@ -4,16 +4,22 @@ and the callback token never reaches the ledger."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from sync_pipeline import cli
+from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import subscriptions as ledger_subscriptions
 from sync_pipeline.lib.peoplevox.callbacks import SUBSCRIBED
+from sync_pipeline.lib.shopify import ShopifyClient
+from sync_pipeline.receiver.app import ReceiverConfig
+from sync_pipeline.receiver.app import create_app as create_receiver
 from sync_pipeline.sandbox.peoplevox.app import create_app as create_pvx_app
 from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
@@ -21,7 +27,13 @@ from sync_pipeline.sandbox.peoplevox.events import CONFIRMED_PLACEHOLDERS
 from sync_pipeline.sandbox.server import BackgroundServer
 from sync_pipeline.sandbox.shopify.app import create_app as create_shopify_app
 from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
-from sync_pipeline.sandbox.shopify.control import SandboxControl
+from sync_pipeline.sandbox.shopify.control import (
+    LineSpec,
+    OrderSpec,
+    ProductSpec,
+    SandboxControl,
+    VariantSpec,
+)
 from sync_pipeline.subscribe import SHOPIFY_TOPICS
 
 TOKEN = "tok-3f9a1c77e2b54d0c-8e41b07a92d3c5f6"
@@ -33,6 +45,7 @@ class Env:
     shop: SandboxControl
     pvx: PeoplevoxControl
     ledger_path: Path
+    shop_url: str
 
 
 @pytest.fixture
@@ -56,7 +69,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         monkeypatch.setenv(key, value)
     shop, pvx = SandboxControl(shop_server.url), PeoplevoxControl(pvx_server.url)
     try:
-        yield Env(shop, pvx, tmp_path / "ledger.duckdb")
+        yield Env(shop, pvx, tmp_path / "ledger.duckdb", shop_server.url)
     finally:
         shop.close()
         pvx.close()
@@ -163,3 +176,38 @@ def test_a_short_callback_token_is_refused(env: Env, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SYNC_CALLBACK_TOKEN", "x" * 31)
     assert cli.main(["subscribe"]) == 2
     assert env.pvx.state().subscriptions == []
+
+
+def test_bulk_operations_finish_is_registered_and_reaches_the_inbox(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backfill's bulk read ends with Shopify's `bulk_operations/finish` webhook: `subscribe`
+    registers it with the order topics, and the receiver stores it like any signed webhook."""
+    receiver = BackgroundServer(
+        create_receiver(ReceiverConfig(tmp_path / "inbox", "sandbox-webhook-secret", TOKEN))
+    ).start()
+    try:
+        monkeypatch.setenv("SYNC_RECEIVER_PUBLIC_URL", receiver.url)
+        assert cli.main(["subscribe"]) == 0
+        webhooks = env.shop.state()["webhook_subscriptions"]
+        assert "BULK_OPERATIONS_FINISH" in {w["topic"] for w in webhooks}
+
+        env.shop.add_product(ProductSpec(title="Mug", variants=[VariantSpec(sku="MUG")]))
+        env.shop.place_order(OrderSpec(lines=[LineSpec(sku="MUG")]))
+        with ShopifyClient(env.shop_url, "shpat_sandbox") as client:
+            client.bulk_threshold = 1
+            start = datetime.now(UTC) - timedelta(hours=1)
+            assert len(list(client.iter_orders_created_between(start, start + timedelta(hours=2)))) == 1
+            assert client.last_read_mode == "bulk"
+
+        inbox = Inbox(tmp_path / "inbox")
+        deadline = time.monotonic() + 30
+        finished: list[dict] = []
+        while not finished and time.monotonic() < deadline:
+            time.sleep(0.2)
+            events = [item.load() for item in inbox.since("shopify")]
+            finished = [e for e in events if e["topic"] == "bulk_operations/finish"]
+        assert len(finished) == 1, [e["topic"] for e in events]
+        assert finished[0]["payload"]["status"] == "completed"
+    finally:
+        receiver.stop()

@@ -57,6 +57,17 @@ def test_many_webhooks_make_one_run_and_lost_webhooks_are_polled(inbox: Inbox) -
         assert len(polled.run_requests) == 1
 
 
+def test_a_bulk_operation_finishing_does_not_wake_ingest(inbox: Inbox) -> None:
+    """`bulk_operations/finish` shares the Shopify inbox (one webhook URL) but names no order."""
+    with dg.instance_for_test() as instance:
+        first = _tick(shopify_order_events, instance, None)  # the first poll
+        payload = {"admin_graphql_api_id": "gid://shopify/BulkOperation/1", "status": "completed"}
+        inbox.write("shopify", {"topic": "bulk_operations/finish", "payload": payload}, dedupe_key="b1")
+        after = _tick(shopify_order_events, instance, first.cursor)
+        assert after.run_requests == []
+        assert json.loads(after.cursor)["last_item"] == inbox.since("shopify")[-1].name  # moved past it
+
+
 def test_peoplevox_callbacks_trigger_a_status_run_but_silence_does_not(inbox: Inbox) -> None:
     with dg.instance_for_test() as instance:
         assert _tick(peoplevox_status_events, instance, None).run_requests == []

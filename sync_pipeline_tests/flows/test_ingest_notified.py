@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.orders.ingest import ingest, ingest_notified
@@ -39,3 +41,14 @@ def test_an_order_the_index_hides_is_read_by_id_and_the_rest_cost_nothing(tmp_pa
     assert ingest_notified(inbox, shop, ledger, RULES, "test", NOW) == 1  # only order 2 read by id
     assert set(rows(ledger, 1, 2)) == {1, 2}
     assert ingest_notified(inbox, shop, ledger, RULES, "test", NOW) == 0  # cursor moved on
+
+
+def test_a_bulk_operation_finishing_is_no_order_and_no_warning(tmp_path: Path, caplog: Any) -> None:
+    ledger, inbox = Ledger(tmp_path / "ledger.duckdb"), Inbox(tmp_path / "inbox")
+    payload = {"admin_graphql_api_id": "gid://shopify/BulkOperation/7", "status": "completed"}
+    inbox.write("shopify", {"topic": "bulk_operations/finish", "payload": payload}, "wh-bulk")
+    with caplog.at_level(logging.WARNING):
+        assert ingest_notified(inbox, FakeShopify(), ledger, RULES, "test", NOW) == 0
+    assert caplog.records == []  # a warning per backfill would train people to ignore the log
+    _webhook(inbox, order(1), "wh-1")  # the cursor moved past it: the next webhook is read
+    assert ingest_notified(inbox, FakeShopify(order(1)), ledger, RULES, "test", NOW) == 1

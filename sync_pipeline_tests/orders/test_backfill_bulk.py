@@ -83,7 +83,7 @@ def test_a_backfill_run_reads_through_a_bulk_operation(stack: Stack, tmp_path: P
                                 partition_key=datetime.now(UTC).strftime("%Y-%m-%d"),
                                 tags={"sync/mode": "backfill"})  # fmt: skip
     assert result.success
-    [materialization] = result.asset_materializations_for_node(shopify_orders.op.name)
+    [materialization] = result.asset_materializations_for_node(shopify_orders.node_def.name)
     assert materialization.metadata["shopify_read"].value == "bulk"
     with Ledger(tmp_path / "dagster" / "ledger.duckdb").transaction() as con:
         assert set(ledger_orders.get_many(con, placed)) == set(placed)

@@ -13,7 +13,7 @@ from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 from sync_pipeline.lib.flows.orders.statuses import StatusReport, apply_statuses
-from sync_pipeline.lib.flows.stock import states
+from sync_pipeline.lib.flows.stock import hints, states
 from sync_pipeline.lib.flows.stock.push import FULL_READ_CURSOR
 from sync_pipeline.lib.ledger import cursors, stock_pushes, stock_snapshots
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec, StockSpec
@@ -77,10 +77,46 @@ def test_orders_on_their_way_to_the_warehouse_are_never_put_back_on_sale(tmp_pat
         # The ledger has not heard of the allocation yet: both terms count it, so Shopify shows less,
         # never more (the safe side) ...
         assert w.available()["TEE-BLK-M"] == 42
-        apply_statuses(w.ledger, [(number, "Allocated")], "test", StatusReport())
-        _hint(w, "TEE-BLK-M")
+        # The status run that hears of it queues the order's items itself: no callback will come
+        # (the allocation's came before), and the store would show 3 too few until the reconcile.
+        statuses = StatusReport()
+        apply_statuses(
+            w.ledger, [(number, "Allocated")], "test", statuses, hints.for_orders(w.rules, datetime.now(UTC))
+        )
+        assert statuses.stock_items_hinted == 1
         w.changes()
         assert w.available()["TEE-BLK-M"] == 45  # ... until it does.
+        apply_statuses(  # Picking moves no units: nothing queued
+            w.ledger, [(number, "Picking")], "test", statuses, hints.for_orders(w.rules, datetime.now(UTC))
+        )
+        assert statuses.stock_items_hinted == 1
+
+
+def test_an_in_doubt_order_found_allocated_queues_its_items_as_a_status_run_does(tmp_path: Path) -> None:
+    """Release, finishing an injection whose answers were lost, records Peoplevox's status too."""
+    with stock_world(tmp_path) as w:
+        w.full()
+        order = w.shop.place_order(
+            OrderSpec(lines=[LineSpec(sku="TEE-BLK-M", quantity=3)], shipping_address=UK)
+        )
+        source, warehouse = ShopifyOrdersSource(w.client), PeoplevoxWarehouse(w.pvx_client)
+        record_orders(w.ledger, list(source.orders_by_ids([order["id"]]).values()), w.rules, "test",
+                      datetime.now(UTC), datetime.now(UTC))  # fmt: skip
+        for _ in range(2):  # the headers, then the items, are applied and their answers lost
+            w.pvx.set_faults(drop_after_save_next=1)
+            release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC))
+        number = f"SHP-{order['legacy_id']}"
+        w.pvx.force_status(number, "Allocated")
+        _hint(w, "TEE-BLK-M")  # the allocation's callback
+        w.changes()
+        # Peoplevox 37 after allocating 3; the ledger still thinks the order is being sent, so both
+        # terms hold the 3 back: 37 − 3 − 2 (buffer).
+        assert w.available()["TEE-BLK-M"] == 32
+        report = release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC))
+        assert report.in_doubt_resolved == {"found_in_peoplevox": 1}
+        assert report.stock_items_hinted == 1
+        w.changes()
+        assert w.available()["TEE-BLK-M"] == 35
 
 
 def test_an_incremental_run_re_reads_only_named_items_and_writes_only_what_changed(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from sync_pipeline.defs import brand
+from sync_pipeline.defs.backfill_pool import shopify_reads
 from sync_pipeline.defs.finance.metadata import (
     money_metadata,
     reconciliation_metadata,
@@ -15,7 +16,6 @@ from sync_pipeline.defs.resources import (
     BusinessRulesResource,
     LedgerResource,
     PeoplevoxResource,
-    ShopifyResource,
 )
 from sync_pipeline.lib.domain.reconciliation import STATUSES
 from sync_pipeline.lib.flows.finance.peoplevox_port import PeoplevoxReturns
@@ -41,30 +41,37 @@ def _window(context) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-@dg.asset(
-    key=brand.key("shopify", "order_money"), kinds={"shopify", "duckdb"}, pool=brand.SHOPIFY_API, **COMMON
+def _read_money(context, backfill: bool) -> dict:
+    rules = context.resources.business_rules.load()
+    report = read_money(
+        ShopifyMoney(context.resources.shopify.get_client()),
+        context.resources.ledger.get_ledger(),
+        now=datetime.now(UTC),
+        initial_lookback=timedelta(days=rules.finance.initial_lookback_days),
+        window=_window(context) if backfill else None,
+    )
+    return money_metadata(report, backfill)
+
+
+_money_reads = shopify_reads("money", _read_money)
+
+
+@dg.graph_asset(
+    key=brand.key("shopify", "order_money"),
+    kinds={"shopify", "duckdb"},
+    **{k: v for k, v in COMMON.items() if k != "retry_policy"},  # retries are the read ops'
 )
-def shopify_order_money(
-    context, shopify: ShopifyResource, ledger: LedgerResource, business_rules: BusinessRulesResource
-) -> dg.MaterializeResult:
+def shopify_order_money():
     """Each order's money as Shopify states it, in the shop's currency and the customer's.
 
     Totals, subtotal, discounts, shipping, tax, the current total after refunds, what was received,
     refunded, is outstanding or still capturable; the payments (authorisations, captures, sales,
     refunds), the refunds with their line items and restock type, and the returns. Nothing is
     recomputed: these are Shopify's own figures. Normal runs read every order changed since the last
-    one; a **backfill** of a date range re-reads the orders placed on those days.
+    one; a **backfill** of a date range re-reads the orders placed on those days, in its own pool
+    (`shopify_backfill`), so live Shopify steps never wait for it.
     """
-    rules = business_rules.load()
-    backfill = is_backfill(context)
-    report = read_money(
-        ShopifyMoney(shopify.get_client()),
-        ledger.get_ledger(),
-        now=datetime.now(UTC),
-        initial_lookback=timedelta(days=rules.finance.initial_lookback_days),
-        window=_window(context) if backfill else None,
-    )
-    return dg.MaterializeResult(metadata=money_metadata(report, backfill))
+    return _money_reads()
 
 
 @dg.asset(

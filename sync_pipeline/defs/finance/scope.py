@@ -4,13 +4,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from sync_pipeline.defs.backfill_pool import is_backfill
+
+__all__ = ["is_backfill", "range_request", "run_days"]
+
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 PARTITION = "dagster/partition"
-
-
-def is_backfill(context) -> bool:
-    return "dagster/backfill" in context.run.tags or context.run.tags.get("sync/mode") == "backfill"
 
 
 def run_days(tags: dict[str, str], fallback_days: int, today: date | None = None) -> tuple[date, date]:

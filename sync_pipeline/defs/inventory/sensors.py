@@ -1,7 +1,7 @@
 import dagster as dg
 
 from sync_pipeline.defs import brand
-from sync_pipeline.defs.inbox_sensors import inbox_sensor_tick
+from sync_pipeline.defs.inbox_sensors import inbox_sensor_tick, last_run_started, materialized_since
 from sync_pipeline.defs.inventory.assets import shopify_inventory_levels
 from sync_pipeline.defs.inventory.jobs import stock_changes_job
 from sync_pipeline.lib.peoplevox import callbacks
@@ -9,6 +9,17 @@ from sync_pipeline.lib.peoplevox import callbacks
 
 def availability_callback(event: dict) -> bool:
     return event.get("event") == callbacks.AVAILABILITY_CHANGES.event
+
+
+def allocations_heard(context: dg.SensorEvaluationContext) -> str | None:
+    """Status runs queued items (orders Peoplevox allocated) after the last stock run started: their
+    targets moved, and the allocation's own callback came earlier, so no callback will name them."""
+    since = last_run_started(context, stock_changes_job.name)
+    hinted = sum(
+        materialized_since(context, brand.key("peoplevox", asset), since, "stock_items_hinted")
+        for asset in ("sales_order_statuses", "sales_orders")  # status runs; release recording statuses
+    )
+    return f"{hinted} item(s) of allocated orders" if hinted else None
 
 
 @dg.sensor(
@@ -20,7 +31,8 @@ def availability_callback(event: dict) -> bool:
 def peoplevox_availability_events(context: dg.SensorEvaluationContext):
     """Launches one stock run for every burst of AvailabilityChanges callbacks (goods in, returns,
     allocations, counts), skips while one is running, and runs again at once when the last run
-    left items queued. No poll: the hourly reconcile (`stock_reconcile_hourly`) is the safety net."""
+    left items queued, or when a status run queued the items of orders Peoplevox has allocated. No poll:
+    the hourly reconcile (`stock_reconcile_hourly`) is the safety net."""
     return inbox_sensor_tick(
         context,
         "peoplevox",
@@ -29,4 +41,5 @@ def peoplevox_availability_events(context: dg.SensorEvaluationContext):
         partition=False,
         backlog_key=shopify_inventory_levels.key,
         wanted=availability_callback,
+        wake=allocations_heard,
     )

@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from sync_pipeline.defs import brand
+from sync_pipeline.defs.backfill_pool import shopify_reads
 from sync_pipeline.defs.orders.metadata import ingest_metadata, release_metadata, status_metadata
 from sync_pipeline.defs.orders.partitions import order_date_partitions
 from sync_pipeline.defs.resources import (
@@ -16,40 +17,21 @@ from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 from sync_pipeline.lib.flows.orders.statuses import StatusReport, from_inbox, poll
+from sync_pipeline.lib.flows.stock import hints
 from sync_pipeline.lib.inbox import Inbox
 
 OWNERS = ["team:integration"]
 INBOX_RETENTION_SECONDS = 3 * 24 * 3600
 
 
-@dg.asset(
-    key=brand.key("shopify", "orders"),
-    group_name="orders",
-    kinds={"shopify", "duckdb"},
-    owners=OWNERS,
-    tags={"domain": "orders"},
-    partitions_def=order_date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=brand.SHOPIFY_API,
-    retry_policy=brand.RETRY,
-)
-def shopify_orders(
-    context, shopify: ShopifyResource, ledger: LedgerResource, business_rules: BusinessRulesResource
-) -> dg.MaterializeResult:
-    """Shopify orders in the ledger, with every change recorded in the audit log.
-
-    Normal runs (launched by the `shopify_order_events` sensor) read every order updated since
-    the last run, whatever day it was placed, and move each one on: awaiting payment, awaiting
-    release (the hold window), cancelled. A **backfill** of a date range re-reads the orders
-    placed on those days and re-reconciles them; nothing already in the warehouse is sent again.
-    A backfill of `SHOPIFY_BULK_THRESHOLD` orders or more is read with one Shopify bulk
-    operation, which does not spend the rate limit live ingest needs (`shopify_read` says which).
-    """
-    rules = business_rules.load()
+def _read_orders(context, backfill: bool) -> dict:
+    shopify: ShopifyResource = context.resources.shopify
+    ledger: LedgerResource = context.resources.ledger
+    rules = context.resources.business_rules.load()
     client = shopify.get_client()
     source = ShopifyOrdersSource(client)
     window = None
-    if "dagster/backfill" in context.run.tags or context.run.tags.get("sync/mode") == "backfill":
+    if backfill:
         start, end = context.partition_time_window
         window = (start.astimezone(UTC), end.astimezone(UTC))
     inbox = Inbox(ledger.data_path / "inbox")
@@ -59,9 +41,33 @@ def shopify_orders(
     report = ingest(source, book, rules, actor=actor, now=datetime.now(UTC), window=window)
     read_by_id = 0 if window else ingest_notified(inbox, source, book, rules, actor, datetime.now(UTC))
     read = {"shopify_read": client.last_read_mode} if window else {}
-    return dg.MaterializeResult(
-        metadata={**ingest_metadata(report, window), "read_by_id_from_webhooks": read_by_id, **read}
-    )
+    return {**ingest_metadata(report, window), "read_by_id_from_webhooks": read_by_id, **read}
+
+
+_orders_reads = shopify_reads("orders", _read_orders)
+
+
+@dg.graph_asset(
+    key=brand.key("shopify", "orders"),
+    group_name="orders",
+    kinds={"shopify", "duckdb"},
+    owners=OWNERS,
+    tags={"domain": "orders"},
+    partitions_def=order_date_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def shopify_orders():
+    """Shopify orders in the ledger, with every change recorded in the audit log.
+
+    Normal runs (launched by the `shopify_order_events` sensor) read every order updated since
+    the last run, whatever day it was placed, and move each one on: awaiting payment, awaiting
+    release (the hold window), cancelled. A **backfill** of a date range re-reads the orders
+    placed on those days and re-reconciles them; nothing already in the warehouse is sent again.
+    A backfill of `SHOPIFY_BULK_THRESHOLD` orders or more is read with one Shopify bulk
+    operation, which does not spend the rate limit live ingest needs (`shopify_read` says which).
+    Backfills read in their own pool (`shopify_backfill`), so live ingest never waits for one.
+    """
+    return _orders_reads()
 
 
 @dg.asset(
@@ -114,7 +120,7 @@ def peoplevox_sales_orders(
     retry_policy=brand.RETRY,
 )
 def peoplevox_sales_order_statuses(
-    context, peoplevox: PeoplevoxResource, ledger: LedgerResource
+    context, peoplevox: PeoplevoxResource, ledger: LedgerResource, business_rules: BusinessRulesResource
 ) -> dg.MaterializeResult:
     """Where each sales order is in the warehouse (New, Allocated, Picking, Packed, Despatched).
 
@@ -122,13 +128,16 @@ def peoplevox_sales_order_statuses(
     callback only says "this order changed"), then polls the open orders least recently checked,
     so a lost callback is caught. An order the warehouse cancelled on its own is flagged for CX.
     CX reads these statuses in the order trace; the cut-off rule reads them before pushing a change.
+    An order Peoplevox has just allocated queues its items for the stock flow
+    (`stock_items_hinted`): Shopify no longer needs its units held back.
     """
     book = ledger.get_ledger()
+    allocated = hints.for_orders(business_rules.load(), datetime.now(UTC))
     report = StatusReport()
     actor = f"run:{context.run.run_id[:8]}"
     inbox = Inbox(ledger.data_path / "inbox")
     warehouse = PeoplevoxWarehouse(peoplevox.get_client())
-    from_inbox(inbox, warehouse, book, actor, report)
+    from_inbox(inbox, warehouse, book, actor, report, on_allocation=allocated)
     inbox.prune("peoplevox", INBOX_RETENTION_SECONDS)
-    poll(warehouse, book, actor, report)
+    poll(warehouse, book, actor, report, on_allocation=allocated)
     return dg.MaterializeResult(metadata=status_metadata(report))

@@ -52,6 +52,8 @@ def release_metadata(report: ReleaseReport, ledger: Ledger) -> dict[str, object]
         ),
         "next_release_due_at": _iso(next_due),
         "pending_changes": pending,
+        # Read by the stock sensor (peoplevox_availability_events), as the status run's.
+        "stock_items_hinted": report.stock_items_hinted,
     }
 
 
@@ -61,6 +63,8 @@ def status_metadata(report: StatusReport) -> dict[str, object]:
         "polled": report.polled,
         "changed": report.changed,
         "unknown_sales_orders": report.unknown_numbers,
+        # Read by the stock sensor (peoplevox_availability_events): a stock run re-pushes these.
+        "stock_items_hinted": report.stock_items_hinted,
         "dagster/row_count": report.changed,
         "new_statuses": count_table(("status", "orders"), dict(report.statuses)),
     }

@@ -8,6 +8,7 @@ from sync_pipeline.defs.inbox_sensors import in_flight, inbox_sensor_tick, lates
 from sync_pipeline.defs.orders.assets import peoplevox_sales_orders, shopify_orders
 from sync_pipeline.defs.orders.jobs import orders_ingest_job, orders_release_job, orders_status_job
 from sync_pipeline.defs.orders.triggers import INGEST_POLL_SECONDS, release_reasons
+from sync_pipeline.lib.flows.orders.ingest import order_webhook
 
 
 @dg.sensor(
@@ -27,6 +28,7 @@ def shopify_order_events(context: dg.SensorEvaluationContext):
         INGEST_POLL_SECONDS,
         partition=True,
         backlog_key=shopify_orders.key,
+        wanted=order_webhook,
     )
 
 

@@ -54,6 +54,19 @@ def open_lines(con: duckdb.DuckDBPyConnection) -> list[OpenLine]:
     ]
 
 
+def skus_of(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> set[str]:
+    """The SKUs on the shippable lines of these orders."""
+    ids = [(i,) for i in order_ids]
+    if not ids:
+        return set()
+    with staged(con, "hinted_order_ids", {"id": TEXT}, ids):
+        rows = con.execute(
+            "SELECT DISTINCT sku FROM order_lines WHERE shopify_order_id IN (SELECT id FROM hinted_order_ids) "
+            "AND requires_shipping AND NOT is_gift_card AND sku IS NOT NULL AND sku <> ''"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
 def _fulfilled_units(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict[str, int]:
     """Units of each line item already fulfilled in Shopify, from the despatches flow's packages."""
     ids = [(i,) for i in order_ids]

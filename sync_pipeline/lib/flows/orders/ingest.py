@@ -183,6 +183,12 @@ WEBHOOK_CURSOR = "inbox_shopify_ingest"
 ORDER_GID = re.compile(r"gid://shopify/Order/[0-9]{1,20}")
 
 
+def order_webhook(event: dict) -> bool:
+    """An `orders/*` webhook. The Shopify inbox holds every topic sent to the one webhook URL,
+    `bulk_operations/finish` too, which names a bulk operation, not an order."""
+    return str(event.get("topic", "")).startswith("orders/")
+
+
 def ingest_notified(
     inbox: Inbox, source: OrdersSource, ledger: Ledger, rules: BusinessRules, actor: str, now: datetime
 ) -> int:
@@ -198,7 +204,10 @@ def ingest_notified(
         return 0
     notified: dict[str, datetime] = {}
     for item in items:
-        payload = item.load().get("payload") or {}
+        event = item.load()
+        if not order_webhook(event):
+            continue
+        payload = event.get("payload") or {}
         order_id, updated = payload.get("admin_graphql_api_id"), payload.get("updated_at")
         if not isinstance(order_id, str) or not ORDER_GID.fullmatch(order_id):
             # Shopify refuses a whole by-id query over one id that is not a global id: skipped,

@@ -15,12 +15,15 @@ nobody would know.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+import duckdb
 
 from sync_pipeline.lib.domain.statuses import PeoplevoxStatus, parse_status
 from sync_pipeline.lib.flows.orders import state
 from sync_pipeline.lib.flows.orders.ports import Warehouse
+from sync_pipeline.lib.flows.stock.inputs import awaits_allocation
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
@@ -38,6 +41,13 @@ FINAL_STATUSES = (PeoplevoxStatus.DESPATCHED.value, PeoplevoxStatus.CANCELLED.va
 # the status parameter is never read (see above).
 CALLBACK_NUMBER = callbacks.ORDER_NUMBER
 
+# Called in the transaction that records the statuses, with the orders whose units stopped (or
+# started) awaiting allocation; returns how many items it queued. The stock target holds back units
+# awaiting allocation, and Peoplevox's AvailabilityChanges callback for an allocation usually comes
+# before its status does: a stock run in between holds the units back twice, and no later callback
+# names the item. The stock flow queues those items (`lib/flows/stock/hints.for_orders`).
+AllocationMoved = Callable[[duckdb.DuckDBPyConnection, list[str]], int]
+
 
 @dataclass
 class StatusReport:
@@ -46,10 +56,15 @@ class StatusReport:
     changed: int = 0
     unknown_numbers: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
+    stock_items_hinted: int = 0  # items queued for the stock flow (AllocationMoved)
 
 
 def apply_statuses(
-    ledger: Ledger, observed: Iterable[tuple[str, str]], actor: str, report: StatusReport
+    ledger: Ledger,
+    observed: Iterable[tuple[str, str]],
+    actor: str,
+    report: StatusReport,
+    on_allocation: AllocationMoved | None = None,
 ) -> None:
     """(sales order number, status Peoplevox reported) pairs → ledger, one event per real change."""
     latest = dict(observed)  # later observations of the same order win
@@ -59,6 +74,7 @@ def apply_statuses(
         rows = ledger_orders.by_sales_order_number(con, latest)
         events = []
         problems = []
+        moved: list[str] = []
         for number, status_name in latest.items():
             row = rows.get(number)
             if row is None:
@@ -77,6 +93,8 @@ def apply_statuses(
                     con, row.shopify_order_id, SETTLED_BY_CANCEL, f"Peoplevox reports {number} as {name}"
                 )
             problems.extend([problem] if problem else [])
+            if awaits_allocation(row.state, row.pvx_status) != awaits_allocation(new_state, name):
+                moved.append(row.shopify_order_id)
             ledger_orders.set_fields(con, row.shopify_order_id, **fields)
             events.append(
                 OrderEvent(
@@ -87,6 +105,8 @@ def apply_statuses(
             report.statuses[name] += 1
         ledger_exceptions.open_or_touch(con, problems)
         ledger_events.append(con, events)
+        if moved and on_allocation is not None:
+            report.stock_items_hinted += on_allocation(con, moved)
 
 
 def after_status(row: ledger_orders.OrderRow, status_name: str) -> tuple[str, ExceptionRecord | None]:
@@ -113,7 +133,13 @@ def after_status(row: ledger_orders.OrderRow, status_name: str) -> tuple[str, Ex
 
 
 def from_inbox(
-    inbox: Inbox, warehouse: Warehouse, ledger: Ledger, actor: str, report: StatusReport, limit: int = 5000
+    inbox: Inbox,
+    warehouse: Warehouse,
+    ledger: Ledger,
+    actor: str,
+    report: StatusReport,
+    limit: int = 5000,
+    on_allocation: AllocationMoved | None = None,
 ) -> None:
     """Read from Peoplevox the status of every sales order a callback named since the cursor."""
     after = ledger.get_cursor(INBOX_CURSOR)
@@ -130,26 +156,36 @@ def from_inbox(
     with ledger.transaction() as con:
         ours = list(ledger_orders.by_sales_order_number(con, named))  # only our orders cost a read
     report.unknown_numbers += len(set(named) - set(ours))
-    _read_and_apply(warehouse, ledger, ours, actor, report)
+    _read_and_apply(warehouse, ledger, ours, actor, report, on_allocation)
     if items:
         ledger.set_cursor(INBOX_CURSOR, items[-1].name)
 
 
 def poll(
-    warehouse: Warehouse, ledger: Ledger, actor: str, report: StatusReport, max_orders: int = 500
+    warehouse: Warehouse,
+    ledger: Ledger,
+    actor: str,
+    report: StatusReport,
+    max_orders: int = 500,
+    on_allocation: AllocationMoved | None = None,
 ) -> None:
     with ledger.transaction() as con:
         numbers = ledger_injections.accepted_numbers_before_status(con, FINAL_STATUSES, limit=max_orders)
     report.polled += len(numbers)
-    _read_and_apply(warehouse, ledger, numbers, actor, report)
+    _read_and_apply(warehouse, ledger, numbers, actor, report, on_allocation)
     with ledger.transaction() as con:
         ledger_orders.touch_status_checked(con, numbers)
 
 
 def _read_and_apply(
-    warehouse: Warehouse, ledger: Ledger, numbers: list[str], actor: str, report: StatusReport
+    warehouse: Warehouse,
+    ledger: Ledger,
+    numbers: list[str],
+    actor: str,
+    report: StatusReport,
+    on_allocation: AllocationMoved | None = None,
 ) -> None:
     # The warehouse port chunks the lookup itself (`peoplevox_port.LOOKUP_CHUNK`).
     found = warehouse.find_sales_orders(numbers, with_items=False)
     observed = [(n, o.status) for n, o in found.items()]
-    apply_statuses(ledger, observed, actor, report)
+    apply_statuses(ledger, observed, actor, report, on_allocation)

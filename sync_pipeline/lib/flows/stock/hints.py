@@ -9,14 +9,17 @@ A callback whose `{ItemCode}` came back unfilled names nothing; the hourly recon
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
 
+from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.flows.stock.listings import recipes_for
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import cursors as ledger_cursors
-from sync_pipeline.lib.ledger import stock_snapshots
+from sync_pipeline.lib.ledger import stock_orders, stock_snapshots
 from sync_pipeline.lib.peoplevox import callbacks
 
 INBOX_CURSOR = "inbox_peoplevox_stock"
@@ -54,3 +57,16 @@ def queue(con: duckdb.DuckDBPyConnection, arrived: Arrived, now: datetime) -> Hi
         stock_snapshots.hint(con, arrived.named, now)
         ledger_cursors.put(con, INBOX_CURSOR, arrived.last_item)
     return HintReport(sum(arrived.named.values()), len(arrived.named), arrived.unnamed)
+
+
+def for_orders(rules: BusinessRules, now: datetime) -> Callable[[duckdb.DuckDBPyConnection, list[str]], int]:
+    """Queue the items of orders whose units stopped (or started) awaiting allocation, in the
+    caller's transaction (the status run's `on_allocation`): their targets moved although no
+    AvailabilityChanges callback will say so. Returns how many items were queued."""
+
+    def hint_orders(con: duckdb.DuckDBPyConnection, order_ids: list[str]) -> int:
+        skus = stock_orders.skus_of(con, order_ids)
+        codes = {code for recipe in recipes_for(skus, rules).values() for code, _ in recipe}
+        return stock_snapshots.hint(con, dict.fromkeys(sorted(codes), 1), now)
+
+    return hint_orders

@@ -7,7 +7,7 @@ what Peoplevox holds (`pvx_injections.header/items`, kept row by row), pushed or
 read back: only what Peoplevox then reports is believed.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import duckdb
@@ -32,6 +32,7 @@ from sync_pipeline.lib.flows.orders.release.translations import (
     translation_record,
 )
 from sync_pipeline.lib.flows.orders.statuses import SETTLED_BY_CANCEL, after_status
+from sync_pipeline.lib.flows.stock.inputs import awaits_allocation
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -199,7 +200,7 @@ def _record(changes: list[Change], ledger: Ledger, actor: str, report: ReleaseRe
                 continue
             row = rows[change.oid]
             ledger_injections.mark_change_answered(con, change.number)
-            problems = _record_one(con, change, row, actor, events)
+            problems = _record_one(con, change, row, actor, events, report.allocation_moved)
             opened = ledger_exceptions.open_or_touch(con, problems)
             report.exceptions_opened += opened
             ledger_exceptions.resolve_for_order(
@@ -213,7 +214,12 @@ def _record(changes: list[Change], ledger: Ledger, actor: str, report: ReleaseRe
 
 
 def _record_one(
-    con: duckdb.DuckDBPyConnection, change: Change, row: OrderRow, actor: str, events: list[OrderEvent]
+    con: duckdb.DuckDBPyConnection,
+    change: Change,
+    row: OrderRow,
+    actor: str,
+    events: list[OrderEvent],
+    allocation_moved: list[str],
 ) -> list[ExceptionRecord]:
     """Record one planned change as Peoplevox applied it; returns the exceptions it leaves open."""
     oid, number, plan = change.oid, change.number, change.plan
@@ -301,5 +307,8 @@ def _record_one(
         fields.update({"state": new_state} if new_state != row.state else {})
         problems.extend([cancelled] if cancelled else [])
     if fields:
+        after = replace(row, **{k: v for k, v in fields.items() if k in ("state", "pvx_status")})
+        if awaits_allocation(row.state, row.pvx_status) != awaits_allocation(after.state, after.pvx_status):
+            allocation_moved.append(oid)
         ledger_orders.set_fields(con, oid, **fields)
     return problems

@@ -74,9 +74,11 @@ def resolve_in_doubt(
             report.in_doubt_resolved["found_in_peoplevox"] += 1
     if confirmed:
         # Recorded as Peoplevox reports it (status and items): the warehouse may have moved on.
-        record_verdicts(
-            {t.sales_order_number: t for t in confirmed}, {}, {}, ledger, actor, ReleaseReport(), found
-        )
+        # Its own report: these were counted as found above, not injected; only an allocation the
+        # warehouse made meanwhile carries over (the stock flow re-pushes those items).
+        recorded = ReleaseReport()
+        record_verdicts({t.sales_order_number: t for t in confirmed}, {}, {}, ledger, actor, recorded, found)
+        report.allocation_moved += recorded.allocation_moved
     if resend:
         inject(resend, warehouse, ledger, rules, actor, report, items_only=missing_items, found=found)
 

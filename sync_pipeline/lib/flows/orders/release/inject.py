@@ -30,6 +30,7 @@ from sync_pipeline.lib.flows.orders.release.translations import (
     translation_record,
 )
 from sync_pipeline.lib.flows.orders.statuses import after_status
+from sync_pipeline.lib.flows.stock.inputs import awaits_allocation
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -335,6 +336,10 @@ def record_verdicts(
                 # Found cancelled already: the warehouse moved on while we did not know the outcome.
                 new_state, cancelled = after_status(replace(row, state=state.IN_WAREHOUSE), status)
                 problems.extend([cancelled] if cancelled else [])
+            if row is not None and awaits_allocation(row.state, row.pvx_status) != awaits_allocation(
+                new_state, status
+            ):
+                report.allocation_moved.append(oid)
             ledger_orders.set_fields(con, oid, state=new_state, pvx_status=status, pvx_status_at=utcnow())
             events.append(
                 OrderEvent(

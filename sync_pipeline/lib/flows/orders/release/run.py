@@ -30,6 +30,7 @@ from sync_pipeline.lib.flows.orders.release.in_doubt import resolve_in_doubt
 from sync_pipeline.lib.flows.orders.release.inject import record_and_inject
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
 from sync_pipeline.lib.flows.orders.release.reread import reread, translate_all
+from sync_pipeline.lib.flows.stock import hints
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
 from sync_pipeline.lib.ledger import orders as ledger_orders
@@ -82,4 +83,7 @@ def release(
         if time.monotonic() - started >= max_seconds:
             break
     push_changes(source, warehouse, ledger, rules, actor, report, known_codes, moment())
+    if report.allocation_moved:
+        with ledger.transaction() as con:
+            report.stock_items_hinted = hints.for_orders(rules, moment())(con, report.allocation_moved)
     return report

@@ -1,0 +1,50 @@
+"""The stock sensor wakes for orders Peoplevox allocated: evaluated for real against a test instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.test_utils import create_run_for_test
+
+from sync_pipeline.definitions import defs
+
+DEFINITIONS = defs()
+peoplevox_availability_events = DEFINITIONS.resolve_sensor_def("peoplevox_availability_events")
+STATUSES = dg.AssetKey(["peoplevox", "sales_order_statuses"])
+RELEASE = dg.AssetKey(["peoplevox", "sales_orders"])  # release records statuses too (in-doubt orders)
+
+
+def _tick(instance: dg.DagsterInstance) -> dg.SensorExecutionData:
+    context = dg.build_sensor_context(instance=instance, definitions=DEFINITIONS)
+    return peoplevox_availability_events.evaluate_tick(context)
+
+
+def test_a_status_run_that_queued_allocated_items_wakes_one_stock_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNC_DATA_DIR", str(tmp_path))  # an empty inbox: no callback to wake it
+    with dg.instance_for_test() as instance:
+        assert _tick(instance).run_requests == []
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(STATUSES, metadata={"stock_items_hinted": 0})
+        )
+        assert _tick(instance).run_requests == []  # statuses moved no stock
+
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(STATUSES, metadata={"stock_items_hinted": 2})
+        )
+        woken = _tick(instance).run_requests
+        assert [r.tags["sync/trigger"] for r in woken] == ["2 item(s) of allocated orders"]
+
+        # A stock run that started after that status run has read the queue: nothing more to do.
+        create_run_for_test(instance, job_name="stock_changes_job", status=dg.DagsterRunStatus.SUCCESS)
+        assert _tick(instance).run_requests == []
+
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(RELEASE, metadata={"stock_items_hinted": 1})
+        )
+        assert [r.tags["sync/trigger"] for r in _tick(instance).run_requests] == [
+            "1 item(s) of allocated orders"
+        ]
