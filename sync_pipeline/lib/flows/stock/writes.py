@@ -175,22 +175,6 @@ def _clear_refusals(con: duckdb.DuckDBPyConnection, applied: Sequence[Key]) -> N
         ledger_exceptions.resolve_for_subject(con, [states.PUSH_REFUSED], subject, "a later push was applied")
 
 
-def write_targets(
-    storefront: Storefront,
-    ledger: Ledger,
-    plan: Plan,
-    order: Sequence[Key],
-    report: PushReport,
-    budget: Budget,
-    now: datetime,
-    run_id: str | None,
-    pending: PendingWrites,
-) -> dict[Key, str]:
-    """Push every affected target Shopify does not show, in `order`; returns each key's outcome.
-    The last answers stay in `pending`, for the caller's next transaction."""
-    return _write_rounds(storefront, ledger, plan, order, report, budget, now, run_id, pending)
-
-
 @dataclass(frozen=True)
 class _Request:
     key: str  # the @idempotent key
@@ -213,7 +197,7 @@ def _next_batch(
     return batch, queue
 
 
-def _write_rounds(
+def write_targets(
     storefront: Storefront,
     ledger: Ledger,
     plan: Plan,
@@ -224,6 +208,8 @@ def _write_rounds(
     run_id: str | None,
     pending: PendingWrites,
 ) -> dict[Key, str]:
+    """Push every affected target Shopify does not show, in `order`; returns each key's outcome.
+    The last answers stay in `pending`, for the caller's next transaction."""
     targets = plan.targets()
     outcome: dict[Key, str] = {}
     differing = [k for k in order if k in targets and plan.shown(targets[k]) != targets[k].quantity]
