@@ -9,6 +9,8 @@ from pathlib import Path
 
 from sync_pipeline.lib.domain.config import FeedLimits
 from sync_pipeline.lib.flows.stock import states
+from sync_pipeline.lib.flows.stock.accept import accept_snapshot
+from sync_pipeline.lib.flows.stock.push import push
 from sync_pipeline.lib.ledger import stock_snapshots
 from sync_pipeline_tests.stock.world import CODES, RULES, SITE, WHOLESALE, World, stock_world
 
@@ -80,3 +82,21 @@ def test_a_plausible_full_read_starts_a_new_window(tmp_path: Path) -> None:
         assert snap.verdict == "accepted"
         w.pvx.count_stock(CODES[3], SITE, 0)  # a fourth is news of its own, not the fourth of four
         assert _one_item_run(w, CODES[3], start + timedelta(minutes=6)) == "accepted"
+
+
+def test_a_person_accepting_a_held_read_starts_a_new_window(tmp_path: Path) -> None:
+    with stock_world(tmp_path, QUIET_RULES) as w:
+        _quiet_store(w)
+        start = datetime.now(UTC)
+        # A limited release sells out size by size: real, but the fourth sell-out trips the breaker.
+        for i, code in enumerate(CODES[:4]):
+            w.pvx.count_stock(code, SITE, 0)
+            verdict = _one_item_run(w, code, start + timedelta(minutes=i))
+        assert verdict == "suspect"
+        accepted = accept_snapshot(w.ledger, "ops@example.com", start + timedelta(minutes=5))
+        assert accepted.verdict == "accepted_by_person"
+        report = push(w.storefront, w.ledger, w.rules, start + timedelta(minutes=5))
+        assert report.mode == "items" and w.available()[CODES[3]] == 0
+        # The person vouched for everything before: a fifth sell-out is judged on its own.
+        w.pvx.count_stock(CODES[4], SITE, 0)
+        assert _one_item_run(w, CODES[4], start + timedelta(minutes=6)) == "accepted"
