@@ -11,7 +11,9 @@ import pytest
 from sync_pipeline import cli
 from sync_pipeline.lib.flows.ops.audit import AuditInputs, run_audit
 from sync_pipeline.lib.flows.ops.audit_rules import Finding, Severity
+from sync_pipeline.lib.flows.stock.push import FULL_READ_CURSOR
 from sync_pipeline.lib.inbox import Inbox
+from sync_pipeline.lib.ledger import cursors
 from sync_pipeline.sandbox.shopify.control_models import ProductSpec, StockSpec, VariantSpec
 from sync_pipeline_tests.cli import test_subscribe
 from sync_pipeline_tests.cli.test_subscribe import Env
@@ -140,6 +142,9 @@ def test_audit_reads_sites_locations_and_drift_as_the_stock_flow_does(tmp_path: 
         # that no site feeds: Shopify may sell what the warehouse cannot see.
         w.rules = RULES.model_copy(update={"stock": RULES.stock.model_copy(update={"unpublished_sites": []})})
         w.shop.set_stock([StockSpec(sku="CAP-BLK-OS", available=3, location=POPUP)])
+        # Unfed locations are paged by the daily complete read of Shopify only: make this one it.
+        with w.ledger.transaction() as con:
+            cursors.put(con, FULL_READ_CURSOR, (datetime.now(UTC) - timedelta(hours=25)).isoformat())
         w.full()
         # Something else wrote Shopify for one SKU, and it has stayed wrong past the settle time.
         with w.ledger.transaction() as con:
