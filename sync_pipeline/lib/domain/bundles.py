@@ -60,7 +60,9 @@ def sku_recipe(
     A configured bundle is its leaf components; every SKU goes through `sku_overrides.yaml`. A line
     Shopify already split (`split_by_shopify`: it has a `lineItemGroup`) is its own component.
     """
-    leaves = [(sku, 1)] if split_by_shopify or not bundles.is_bundle(sku) else expand_bundle(sku, 1, bundles)
+    if split_by_shopify or not bundles.is_bundle(sku):
+        return ((overrides.get(sku, sku), 1),)  # most SKUs: one unit of one item
+    leaves = expand_bundle(sku, 1, bundles)
     return tuple(merge_quantities((overrides.get(code, code), units) for code, units in leaves))
 
 

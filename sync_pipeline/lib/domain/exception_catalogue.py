@@ -242,8 +242,9 @@ _ENTRIES: tuple[KindInfo, ...] = (
     # ---- stock (Peoplevox → Shopify), docs/stock_flow.md
     KindInfo(
         "stock_feed_suspect", "stock", Owner.WAREHOUSE_OPS,
-        "The circuit breaker held back a Peoplevox stock snapshot: too many items would drop to zero, or "
-        "total available fell too far (the message gives the figures). Nothing is pushed to Shopify "
+        "The circuit breaker held back a Peoplevox stock snapshot: too many items would drop to zero (in "
+        "one read, or over several small incremental reads in a row), or total available fell too far "
+        "(the message gives the figures). Nothing is pushed to Shopify "
         "while it is open; Shopify keeps the last good figures.",
         "`sync-pipeline stock suspects`, then check a few of the named items in Peoplevox. If the figures "
         "are real (a stock-take, a big despatch day): `sync-pipeline stock accept --by NAME`. If Peoplevox "

@@ -8,12 +8,19 @@ A snapshot is compared with the last accepted figures of the same items and site
   `min_total_units`), or
 - a full read returned no rows at all although Peoplevox has item types.
 An item the report left out counts as dropping to zero: that is what pushing it would do.
+
+Small incremental reads are also judged **together** (`assess_recent`): a bad feed during a quiet
+spell answers one or two items per run, each far under `min_skus`, and would otherwise zero them
+run after run until the hourly full read trips. Any run of consecutive recent incremental reads
+ending with this one, taken as one read, must pass the zero-share rule; so at most `min_skus - 1`
+item figures are zeroed before the breaker trips.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from .config.stock import FeedLimits
 
@@ -73,4 +80,37 @@ def assess_feed(
             f"({verdict.total_drop:.0%} > {limits.max_total_drop:.0%})"
         )
         return FeedVerdict(False, reason, len(compared), zero_drops, before, after)
+    return verdict
+
+
+@dataclass(frozen=True)
+class EarlierRead:
+    """An accepted incremental read in the window: what it compared and dropped to zero."""
+
+    taken_at: datetime
+    compared: int
+    zero_drops: int
+
+
+def assess_recent(verdict: FeedVerdict, earlier: Sequence[EarlierRead], limits: FeedLimits) -> FeedVerdict:
+    """The zero-share rule over this read and the accepted incremental reads just before it
+    (`earlier`, oldest first: those of the window, since the last full read or person's say-so).
+
+    Suspect when, for some k, this read and the k reads before it together drop at least
+    `min_skus` figures to zero and more than `max_zero_share` of those they compared. A read that
+    zeroes nothing is never held back by earlier ones: accepting it zeroes nothing. The verdict
+    keeps this read's own counts, so the next run can sum them again.
+    """
+    if not verdict.plausible or verdict.zero_drops == 0:
+        return verdict
+    drops, compared = verdict.zero_drops, verdict.compared
+    for reads, read in enumerate(reversed(earlier), start=2):
+        drops, compared = drops + read.zero_drops, compared + read.compared
+        if drops >= limits.min_skus and drops / compared > limits.max_zero_share:
+            reason = (
+                f"over the last {reads} incremental reads (since {read.taken_at:%H:%M} UTC), {drops:,} of "
+                f"{compared:,} item-site figures with stock dropped to zero "
+                f"({drops / compared:.0%} > {limits.max_zero_share:.0%})"
+            )
+            return replace(verdict, plausible=False, reason=reason)
     return verdict

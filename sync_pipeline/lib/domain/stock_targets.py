@@ -129,10 +129,11 @@ def plan_targets(
     awaiting, elsewhere = order_units_by_site(open_units, sites)
     estimates: dict[Key, int] = dict(awaiting)
     for listing in listings:
+        shown_committed = committed.get((listing.sku, listing.location_id))
+        if shown_committed is None or shown_committed <= 0:
+            continue  # the estimate is what the ledger knows, already in `estimates`
         key = (listing.sku, listing.site)
-        estimates[key] = awaiting_estimate(
-            awaiting.get(key, 0), committed.get((listing.sku, listing.location_id)), elsewhere.get(key, 0)
-        )
+        estimates[key] = awaiting_estimate(awaiting.get(key, 0), shown_committed, elsewhere.get(key, 0))
     reserved = reserved_by_item(estimates, recipes)
     targets = []
     for listing in listings:

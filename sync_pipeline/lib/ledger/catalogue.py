@@ -68,19 +68,16 @@ def stocked_variants(con: duckdb.DuckDBPyConnection) -> list[VariantRow]:
         "WHERE sku IS NOT NULL AND sku <> '' AND inventory_item_id IS NOT NULL AND NOT requires_components "
         "AND coalesce(tracked, true) ORDER BY sku, variant_id"
     ).fetchall()
-    return [
-        VariantRow(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            tuple(json.loads(r[6]) if isinstance(r[6], str) else r[6]),
-            r[7],
-        )
-        for r in rows
-    ]
+    tags: dict[str, tuple[str, ...]] = {}  # most variants share a handful of tag lists: parse each once
+
+    def parsed(raw: str | list[str]) -> tuple[str, ...]:
+        if not isinstance(raw, str):
+            return tuple(raw)
+        if raw not in tags:
+            tags[raw] = tuple(json.loads(raw))
+        return tags[raw]
+
+    return [VariantRow(r[0], r[1], r[2], r[3], r[4], r[5], parsed(r[6]), r[7]) for r in rows]
 
 
 def upsert_item_types(con: duckdb.DuckDBPyConnection, rows: Iterable[ItemTypeRow], full: bool = False) -> int:

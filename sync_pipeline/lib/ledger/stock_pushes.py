@@ -49,15 +49,29 @@ _INTENT_COLUMNS = {
 def mark_sending(
     con: duckdb.DuckDBPyConnection, key: str, intents: Iterable[PushIntent], run_id: str | None, at: datetime
 ) -> int:
-    data = [(i.sku, i.inventory_item_id, i.location_id, i.from_quantity, i.to_quantity) for i in intents]
+    return mark_sending_many(con, [(key, intents)], run_id, at)
+
+
+def mark_sending_many(
+    con: duckdb.DuckDBPyConnection,
+    requests: Iterable[tuple[str, Iterable[PushIntent]]],
+    run_id: str | None,
+    at: datetime,
+) -> int:
+    """Write ahead several requests at once: (idempotency key, its rows) each."""
+    data = [
+        (key, i.sku, i.inventory_item_id, i.location_id, i.from_quantity, i.to_quantity)
+        for key, intents in requests
+        for i in intents
+    ]
     if not data:
         return 0
-    with staged(con, "push_intents", _INTENT_COLUMNS, data):
+    with staged(con, "push_intents", {"idempotency_key": TEXT, **_INTENT_COLUMNS}, data):
         con.execute(
             "INSERT INTO stock_pushes (idempotency_key, sku, inventory_item_id, location_id, from_quantity, "
-            "to_quantity, state, sent_at, run_id) SELECT ?, sku, inventory_item_id, location_id, from_quantity, "
-            "to_quantity, ?, ?, ? FROM push_intents",
-            [key, SENDING, to_naive_utc(at), run_id],
+            "to_quantity, state, sent_at, run_id) SELECT idempotency_key, sku, inventory_item_id, location_id, "
+            "from_quantity, to_quantity, ?, ?, ? FROM push_intents",
+            [SENDING, to_naive_utc(at), run_id],
         )
     return len(data)
 

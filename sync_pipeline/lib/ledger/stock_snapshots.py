@@ -14,6 +14,7 @@ from datetime import datetime
 
 import duckdb
 
+from sync_pipeline.lib.domain.stock_feed import EarlierRead
 from sync_pipeline.lib.ledger.bulk import INT, TEXT, staged
 from sync_pipeline.lib.ledger.records import to_naive_utc
 
@@ -237,6 +238,20 @@ def previous_full(con: duckdb.DuckDBPyConnection, before_id: int | None = None) 
         [*USABLE] + ([] if before_id is None else [before_id]),
     ).fetchone()
     return Snapshot(*row) if row else None
+
+
+def recent_item_reads(con: duckdb.DuckDBPyConnection, since: datetime) -> list[EarlierRead]:
+    """Accepted incremental reads taken since `since` and after the last usable full snapshot or
+    a person's acceptance (either vouched for every figure before it), oldest first."""
+    rows = con.execute(
+        "SELECT taken_at, coalesce(compared, 0), coalesce(zero_drops, 0) FROM stock_snapshots "
+        "WHERE kind = 'items' AND verdict = ? AND taken_at >= ? AND snapshot_id > coalesce(("
+        "  SELECT max(snapshot_id) FROM stock_snapshots "
+        "  WHERE (kind = 'full' AND verdict IN (?, ?)) OR verdict = ?), 0) "
+        "ORDER BY snapshot_id",
+        [ACCEPTED, to_naive_utc(since), *USABLE, ACCEPTED_BY_PERSON],
+    ).fetchall()
+    return [EarlierRead(r[0], int(r[1]), int(r[2])) for r in rows]
 
 
 def prune(con: duckdb.DuckDBPyConnection, taken_before: datetime) -> int:

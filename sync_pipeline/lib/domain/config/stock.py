@@ -23,6 +23,9 @@ class FeedLimits(RulesModel):
     max_total_drop: float = Field(default=0.5, gt=0, le=1)
     # …when those figures held at least this many units.
     min_total_units: int = Field(default=100, ge=0)
+    # Incremental reads this recent (and since the last accepted full read) are also judged
+    # together by the zero-share rule, so a bad feed answering a few items per run still trips it.
+    window_minutes: int = Field(default=120, ge=1, le=24 * 60)
 
 
 class StockConfig(RulesModel):

@@ -14,11 +14,13 @@ from datetime import datetime
 from sync_pipeline.lib.flows.stock.ports import Storefront
 from sync_pipeline.lib.flows.stock.writes import read_levels, store_levels
 from sync_pipeline.lib.ledger import Ledger, stock_pushes
+from sync_pipeline.lib.ledger.stock_pushes import PushRow
 
 
-def settle_in_doubt(storefront: Storefront, ledger: Ledger, now: datetime) -> Counter[str]:
-    with ledger.transaction() as con:
-        rows = stock_pushes.in_doubt(con)
+def settle_in_doubt(
+    storefront: Storefront, ledger: Ledger, now: datetime, rows: list[PushRow]
+) -> Counter[str]:
+    """`rows`: the pushes left `sending` (`stock_pushes.in_doubt`)."""
     outcomes: Counter[str] = Counter()
     if not rows:
         return outcomes

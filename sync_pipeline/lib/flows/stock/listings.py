@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from sync_pipeline.lib.domain.buffers import buffer_for
+from sync_pipeline.lib.domain.buffers import BufferDecision, buffer_for
 from sync_pipeline.lib.domain.bundles import sku_recipe
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.stock_targets import Listing, Recipe
@@ -30,17 +30,20 @@ def build_listings(
 ) -> list[Listing]:
     """One listing per variant per mapped site (`location_ids`: site → Shopify location id)."""
     listings = []
+    config = rules.stock_buffers
+    # Most variants share their buffer's inputs (no tags, no sales): decide each once, not per variant.
+    decided: dict[tuple[str, tuple[str, ...], float], BufferDecision] = {}
     for variant in variants:
         if not variant.sku or not variant.inventory_item_id:
             continue
         recipe = sku_recipe(variant.sku, rules.bundles, rules.sku_overrides.overrides)
-        buffer = buffer_for(
-            variant.sku,
-            variant.product_tags,
-            demand.sku_per_hour.get(variant.sku, 0.0),
-            rules.stock_buffers,
-            peak=demand.peak,
-        )
+        velocity = demand.sku_per_hour.get(variant.sku, 0.0)
+        inputs = (variant.sku if variant.sku in config.by_sku else "", tuple(variant.product_tags), velocity)
+        buffer = decided.get(inputs)
+        if buffer is None:
+            buffer = decided[inputs] = buffer_for(
+                variant.sku, variant.product_tags, velocity, config, peak=demand.peak
+            )
         for site, location_id in location_ids.items():
             listings.append(
                 Listing(variant.sku, variant.inventory_item_id, location_id, site, recipe, buffer)

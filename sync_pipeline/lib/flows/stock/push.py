@@ -6,8 +6,10 @@ since its last read (all of them once a day); after an incremental one, only the
 recipe uses an item read, against levels read fresh. Only targets Shopify does not show are
 written (`writes.py`). Nothing is pushed while a `stock_feed_suspect` exception is open.
 
-The ledger is opened a handful of times per run, never across a Shopify call: one read of every
-input, one write of the copy and the mismatches, two per request, one for the positions.
+The ledger is opened a handful of times per run, never across a Shopify call: one for the pushes
+in doubt and the breaker, one read of every input, one per batch of requests written ahead (it also
+takes what the run learnt meanwhile: answers, fresh levels, mismatches; `pending.py`), one for the
+positions.
 """
 
 from __future__ import annotations
@@ -18,17 +20,25 @@ from datetime import datetime, timedelta
 import duckdb
 
 from sync_pipeline.lib.domain.config import BusinessRules
-from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits
+from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits, Recipe
 from sync_pipeline.lib.flows.stock import mismatch
 from sync_pipeline.lib.flows.stock.demand import Demand, demand_from
 from sync_pipeline.lib.flows.stock.in_doubt import settle_in_doubt
 from sync_pipeline.lib.flows.stock.inputs import order_units_from
 from sync_pipeline.lib.flows.stock.listings import build_listings, recipes_for
+from sync_pipeline.lib.flows.stock.pending import PendingWrites
 from sync_pipeline.lib.flows.stock.ports import Location, Storefront
 from sync_pipeline.lib.flows.stock.report import PushReport
 from sync_pipeline.lib.flows.stock.snapshot import ready_and_waiting, suspect_open
 from sync_pipeline.lib.flows.stock.writes import Budget, Plan, reread, store_levels, write_targets
-from sync_pipeline.lib.ledger import Ledger, cursors, stock_levels, stock_pushes, stock_snapshots
+from sync_pipeline.lib.ledger import (
+    ExceptionRecord,
+    Ledger,
+    cursors,
+    stock_levels,
+    stock_pushes,
+    stock_snapshots,
+)
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
 from sync_pipeline.lib.ledger.catalogue import VariantRow
 from sync_pipeline.lib.ledger.stock_levels import LevelRow, PositionRow
@@ -51,6 +61,7 @@ class Inputs:
     figures: dict[tuple[str, str], int]
     complete_read: bool  # read every Shopify level, not only those updated since
     newest: dict[str, datetime | None]  # per location id: the newest level updatedAt in the copy
+    copy: list[LevelRow]  # full runs: the ledger's copy of Shopify's levels (fresh reads go on top)
     affected: list[Listing]
     needed: list[Listing]
 
@@ -89,6 +100,7 @@ def _inputs(
         ),
         complete_read=complete,
         newest={loc: stock_levels.newest_shopify_update(con, loc) for loc in location_ids.values()},
+        copy=stock_levels.quantities(con) if full else [],
         affected=affected,
         needed=needed,
     )
@@ -122,13 +134,15 @@ def push(
     """`bucket_share` (or `max_points`): what this run may spend of Shopify's bucket, when orders
     or fulfilments are backlogged and need the rest."""
     report = PushReport()
+    with ledger.transaction() as con:
+        doubtful = stock_pushes.in_doubt(con)
+        blocked = suspect_open(con)
     # First learn what became of pushes whose answer never came (reads only): even while the feed
     # is suspect, the ledger should not keep believing a push is on its way.
-    report.in_doubt = settle_in_doubt(storefront, ledger, now)
-    with ledger.transaction() as con:
-        if suspect_open(con):
-            report.mode = "blocked"
-            return report
+    report.in_doubt = settle_in_doubt(storefront, ledger, now, doubtful)
+    if blocked:
+        report.mode = "blocked"
+        return report
     locations: list[Location] = storefront.locations()
     location_ids, problems = mismatch.resolve_locations(locations, rules)
     with ledger.transaction() as con:
@@ -138,8 +152,29 @@ def push(
     report.mode = "full" if inputs.full else "items"
     report.snapshots = inputs.snapshot_ids
     report.peak = inputs.demand.peak
-    budget = Budget(storefront, max_points, bucket_share)
+    pending = PendingWrites(ledger)
+    try:
+        _push(storefront, ledger, rules, now, run_id, Budget(storefront, max_points, bucket_share),
+              inputs, locations, location_ids, problems, report, pending)  # fmt: skip
+    finally:
+        pending.flush()  # what a run that failed midway had learnt (nothing, when it finished)
+    return report
 
+
+def _push(
+    storefront: Storefront,
+    ledger: Ledger,
+    rules: BusinessRules,
+    now: datetime,
+    run_id: str | None,
+    budget: Budget,
+    inputs: Inputs,
+    locations: list[Location],
+    location_ids: dict[str, str],
+    problems: list[ExceptionRecord],
+    report: PushReport,
+    pending: PendingWrites,
+) -> None:
     problems += mismatch.unmapped_sites(inputs.site_totals, rules)
     # Paging every level of every unfed location is a complete read's job (daily), not every hour's.
     unfed_checked = inputs.full and inputs.complete_read
@@ -154,26 +189,31 @@ def push(
         {(lst.sku, lst.location_id) for lst in inputs.affected},
         inputs.figures,
         inputs.open_units,
-        recipes_for({lst.sku for lst in inputs.needed} | {u.sku for u in inputs.open_units}, rules),
+        _recipes(inputs, rules),
         list(rules.routing.sites),
     )
-    with ledger.transaction() as con:
-        report.mismatches = mismatch.record(con, problems, inputs.full, rules, unfed_checked)
+    report.mismatches = len(problems)
+
+    def record_reads(con: duckdb.DuckDBPyConnection) -> None:
+        mismatch.record(con, problems, inputs.full, rules, unfed_checked)
         if inputs.full:
             store_levels(con, fresh, now)
             if inputs.complete_read:
                 cursors.put(con, FULL_READ_CURSOR, now.isoformat())
-            wanted = {lst.inventory_item_id for lst in inputs.needed}
-            plan.read(stock_levels.levels(con, wanted).values())
-    if not inputs.full and inputs.needed:
-        reread(storefront, ledger, plan, inputs.needed, now)
+
+    pending.add(record_reads)
+    if inputs.full:
+        plan.read(inputs.copy)
+        plan.read(fresh)
+    elif inputs.needed:
+        reread(storefront, plan, inputs.needed, now, pending)
 
     targets = plan.targets()
     report.listings = len(targets)
     report.no_figure = len(inputs.affected) - len(targets)
     before = {k: plan.shown(t) for k, t in targets.items()}
     order = sorted(targets, key=lambda k: (-inputs.demand.sku_per_hour.get(k[0], 0.0), k))
-    outcome = write_targets(storefront, ledger, plan, order, report, budget, now, run_id)
+    outcome = write_targets(storefront, ledger, plan, order, report, budget, now, run_id, pending)
     report.points = budget.spent
     final = plan.targets()
     report.corrections = sorted(
@@ -182,6 +222,7 @@ def push(
     )[:25]
     left = {k for k, o in outcome.items() if o in ("deferred", "stale", "outcome_unknown")}
     with ledger.transaction() as con:
+        pending.write(con)  # the last answers
         stock_levels.upsert_positions(
             con,
             [
@@ -200,4 +241,10 @@ def push(
         report.queue_ready = len(ready)
         report.position_totals = stock_levels.position_totals(con)
         report.push_states = stock_pushes.state_counts(con)
-    return report
+
+
+def _recipes(inputs: Inputs, rules: BusinessRules) -> dict[str, Recipe]:
+    """Each listed SKU's recipe as its listing has it; SKUs only on orders computed here."""
+    recipes = {lst.sku: lst.recipe for lst in inputs.needed}
+    missing = {u.sku for u in inputs.open_units} - recipes.keys()
+    return {**recipes, **recipes_for(missing, rules)}

@@ -2,8 +2,11 @@
 
 Rows go fastest sellers first, at most 250 per `inventorySetQuantities` (Shopify's cap), each
 request with its own `@idempotent` key (the client repeats it on a retry, so Shopify replays its
-first answer instead of applying twice). Before each request its rows are written to the ledger as
-`sending`; the answer settles them. A stale `changeFromQuantity` means Shopify changed nothing: the
+first answer instead of applying twice). Before a request goes its rows are written to the ledger
+as `sending`, several requests' at once (`WRITE_AHEAD_ROWS`; one request at a time when the run has
+a budget, which may run out after any of them); the answer settles them, written with the next
+transaction (`pending.py`). Rows written ahead and never sent (the run died) are read back by the
+next run like any other left `sending`. A stale `changeFromQuantity` means Shopify changed nothing: the
 stale rows are re-read (a sale or a cancellation moved them), their targets recomputed with the
 fresh `committed`, and sent again, up to `MAX_ROUNDS` times; the rest of the request is sent again
 as it was. Nothing is ever written blind.
@@ -12,7 +15,7 @@ as it was. Nothing is ever written blind.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,6 +23,7 @@ import duckdb
 
 from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits, Recipe, Target, plan_targets
 from sync_pipeline.lib.flows.stock import states
+from sync_pipeline.lib.flows.stock.pending import LedgerWrite, PendingWrites
 from sync_pipeline.lib.flows.stock.ports import (
     QuantityWrite,
     StaleWrite,
@@ -35,8 +39,9 @@ from sync_pipeline.lib.ledger.stock_pushes import PushIntent
 
 MAX_INPUT = 250
 MAX_ROUNDS = 3
+# Rows written ahead in one ledger transaction when the run has no budget: eight full requests.
+WRITE_AHEAD_ROWS = 2_000
 Key = tuple[str, str]  # (sku, location id)
-Settlement = Callable[[duckdb.DuckDBPyConnection], None]  # an answer, written into the ledger
 
 
 @dataclass
@@ -119,10 +124,9 @@ class Budget:
         limit = self.limit
         return limit is not None and self.spent >= limit
 
-
-def _chunks(keys: Sequence[Key], size: int = MAX_INPUT) -> Iterable[list[Key]]:
-    for start in range(0, len(keys), size):
-        yield list(keys[start : start + size])
+    @property
+    def limited(self) -> bool:
+        return self.max_points is not None or self.share is not None
 
 
 def read_levels(storefront: Storefront, wanted: Iterable[tuple[str, str]]) -> list[LevelRow]:
@@ -142,13 +146,13 @@ def store_levels(con: duckdb.DuckDBPyConnection, levels: Iterable[LevelRow], now
 
 
 def reread(
-    storefront: Storefront, ledger: Ledger, plan: Plan, listings: Iterable[Listing], now: datetime
+    storefront: Storefront, plan: Plan, listings: Iterable[Listing], now: datetime, pending: PendingWrites
 ) -> None:
-    """Fresh Shopify levels for these listings' items, into the plan and the ledger's copy."""
+    """Fresh Shopify levels for these listings' items into the plan; into the ledger's copy with the
+    run's next transaction."""
     fresh = read_levels(storefront, ((lst.inventory_item_id, lst.location_id) for lst in listings))
     plan.read(fresh)
-    with ledger.transaction() as con:
-        store_levels(con, fresh, now)
+    pending.add(lambda con: store_levels(con, fresh, now))
 
 
 def _refused(target: Target, message: str) -> ExceptionRecord:
@@ -171,27 +175,26 @@ def _clear_refusals(con: duckdb.DuckDBPyConnection, applied: Sequence[Key]) -> N
         ledger_exceptions.resolve_for_subject(con, [states.PUSH_REFUSED], subject, "a later push was applied")
 
 
-class _Settlements:
-    """Answers to write into the ledger with the next request's write-ahead, in one transaction:
-    a full reconcile sends hundreds of requests and each transaction opens the ledger file.
-    A crash before they are written leaves the rows `sending`: the next run reads them back."""
+@dataclass(frozen=True)
+class _Request:
+    key: str  # the @idempotent key
+    chunk: list[Key]
+    intents: list[PushIntent]
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.waiting: list[Settlement] = []
 
-    def add(self, write: Settlement) -> None:
-        self.waiting.append(write)
-
-    def write(self, con: duckdb.DuckDBPyConnection) -> None:
-        waiting, self.waiting = self.waiting, []
-        for write in waiting:
-            write(con)
-
-    def flush(self) -> None:
-        if self.waiting:
-            with self.ledger.transaction() as con:
-                self.write(con)
+def _next_batch(
+    queue: list[Key], targets: dict[Key, Target], plan: Plan, budget: Budget, run_id: str | None
+) -> tuple[list[_Request], list[Key]]:
+    """The requests to write ahead together, and what is left of the queue."""
+    rows = MAX_INPUT if budget.limited else max(MAX_INPUT, WRITE_AHEAD_ROWS)
+    taken, queue = queue[:rows], queue[rows:]
+    batch = []
+    for start in range(0, len(taken), MAX_INPUT):
+        chunk = taken[start : start + MAX_INPUT]
+        intents = [PushIntent(k[0], targets[k].listing.inventory_item_id, k[1], plan.shown(targets[k]),
+                              targets[k].quantity) for k in chunk]  # fmt: skip
+        batch.append(_Request(f"stock-{(run_id or 'manual')[:8]}-{uuid.uuid4().hex[:16]}", chunk, intents))
+    return batch, queue
 
 
 def write_targets(
@@ -203,93 +206,94 @@ def write_targets(
     budget: Budget,
     now: datetime,
     run_id: str | None,
+    pending: PendingWrites,
 ) -> dict[Key, str]:
-    """Push every affected target Shopify does not show, in `order`; returns each key's outcome."""
-    settlements = _Settlements(ledger)
-    try:
-        return _write_rounds(storefront, ledger, plan, order, report, budget, now, run_id, settlements)
-    finally:
-        settlements.flush()
-
-
-def _write_rounds(
-    storefront: Storefront,
-    ledger: Ledger,
-    plan: Plan,
-    order: Sequence[Key],
-    report: PushReport,
-    budget: Budget,
-    now: datetime,
-    run_id: str | None,
-    settlements: _Settlements,
-) -> dict[Key, str]:
+    """Push every affected target Shopify does not show, in `order`; returns each key's outcome.
+    The last answers stay in `pending`, for the caller's next transaction."""
     targets = plan.targets()
     outcome: dict[Key, str] = {}
-    pending = [k for k in order if k in targets and plan.shown(targets[k]) != targets[k].quantity]
-    report.differing = len(pending)
+    differing = [k for k in order if k in targets and plan.shown(targets[k]) != targets[k].quantity]
+    report.differing = len(differing)
     reference = f"gid://sync-pipeline/StockPush/{run_id or 'manual'}"
     for _ in range(MAX_ROUNDS):
         stale: list[Key] = []  # rows Shopify found stale: read again
         retry: list[Key] = []  # every row of a stale request: recomputed and sent again
-        queue = list(pending)
+        queue = list(differing)
         while queue:
             if budget.exhausted():
                 report.deferred += len(queue)
                 outcome.update(dict.fromkeys(queue, "deferred"))
                 break
-            chunk, queue = queue[:MAX_INPUT], queue[MAX_INPUT:]
-            intents = [PushIntent(k[0], targets[k].listing.inventory_item_id, k[1], plan.shown(targets[k]),
-                                  targets[k].quantity) for k in chunk]  # fmt: skip
-            key = f"stock-{(run_id or 'manual')[:8]}-{uuid.uuid4().hex[:16]}"
+            batch, queue = _next_batch(queue, targets, plan, budget, run_id)
             with ledger.transaction() as con:
-                settlements.write(con)  # the previous request's answer
-                stock_pushes.mark_sending(con, key, intents, run_id, now)
-            writes = [QuantityWrite(i.inventory_item_id, i.location_id, i.to_quantity, i.from_quantity or 0)
-                      for i in intents]  # fmt: skip
-            report.requests += 1
-            try:
-                storefront.set_available(writes, key, reference)
-            except StaleWrite as error:
-                rows = error.indices or list(range(len(chunk)))
-                settlements.add(_settle(key, stock_pushes.STALE, now, str(error)[:500]))
-                report.stale += len(rows)
-                stale.extend(chunk[i] for i in rows)
-                # Nothing of the request was applied, and a sale that moved one row may move the
-                # targets of others sharing its item: every row is recomputed before it goes again.
-                retry.extend(chunk)
-            except WriteRefused as error:
-                rows = error.indices or list(range(len(chunk)))
-                refusals = [_refused(targets[chunk[i]], str(error)) for i in rows]
-                settlements.add(_settle(key, stock_pushes.REFUSED, now, str(error)[:500], refusals))
-                report.refused += len(rows)
-                outcome.update({chunk[i]: "refused" for i in rows})
-                if error.indices:  # the others were refused only for keeping bad company: send them again
-                    queue = [k for i, k in enumerate(chunk) if i not in set(rows)] + queue
-            except WriteOutcomeUnknown:
-                # Left `sending`: the next run reads the levels back (in_doubt.py) before anything else.
-                report.outcome_unknown += len(chunk)
-                outcome.update(dict.fromkeys(chunk, "outcome_unknown"))
-            else:
-                settlements.add(_applied(key, chunk, intents, now))
-                for k, intent in zip(chunk, intents, strict=True):
-                    plan.wrote(intent.inventory_item_id, intent.location_id, intent.to_quantity)
-                    outcome[k] = "applied"
-                report.applied += len(chunk)
+                pending.write(con)  # earlier answers and reads
+                stock_pushes.mark_sending_many(con, [(r.key, r.intents) for r in batch], run_id, now)
+            for request in batch:
+                again = _send(storefront, request, reference, plan, targets, report, outcome, pending, now)
+                stale.extend(again[0])
+                retry.extend(again[1])
+                queue = again[2] + queue  # rows refused only for keeping bad company go again
         if not retry:
             return outcome
         # Shopify moved under us: read the stale rows again, recompute, and send what still differs.
-        settlements.flush()
-        reread(storefront, ledger, plan, [targets[k].listing for k in dict.fromkeys(stale)], now)
+        reread(storefront, plan, [targets[k].listing for k in dict.fromkeys(stale)], now, pending)
         targets = plan.targets()
-        pending = [k for k in dict.fromkeys(retry) if plan.shown(targets[k]) != targets[k].quantity]
-        outcome.update({k: ("stale" if k in pending else "in_step") for k in retry})
-    report.stale_left += len(pending)
+        differing = [k for k in dict.fromkeys(retry) if plan.shown(targets[k]) != targets[k].quantity]
+        outcome.update({k: ("stale" if k in differing else "in_step") for k in retry})
+    report.stale_left += len(differing)
     return outcome
+
+
+def _send(
+    storefront: Storefront,
+    request: _Request,
+    reference: str,
+    plan: Plan,
+    targets: dict[Key, Target],
+    report: PushReport,
+    outcome: dict[Key, str],
+    pending: PendingWrites,
+    now: datetime,
+) -> tuple[list[Key], list[Key], list[Key]]:
+    """One request, written ahead already. Returns (stale rows, rows to recompute and send again
+    after a re-read, rows to send again as they are)."""
+    key, chunk, intents = request.key, request.chunk, request.intents
+    writes = [QuantityWrite(i.inventory_item_id, i.location_id, i.to_quantity, i.from_quantity or 0)
+              for i in intents]  # fmt: skip
+    report.requests += 1
+    try:
+        storefront.set_available(writes, key, reference)
+    except StaleWrite as error:
+        rows = error.indices or list(range(len(chunk)))
+        pending.add(_settle(key, stock_pushes.STALE, now, str(error)[:500]))
+        report.stale += len(rows)
+        # Nothing of the request was applied, and a sale that moved one row may move the targets
+        # of others sharing its item: every row is recomputed before it goes again.
+        return [chunk[i] for i in rows], list(chunk), []
+    except WriteRefused as error:
+        rows = error.indices or list(range(len(chunk)))
+        refusals = [_refused(targets[chunk[i]], str(error)) for i in rows]
+        pending.add(_settle(key, stock_pushes.REFUSED, now, str(error)[:500], refusals))
+        report.refused += len(rows)
+        outcome.update({chunk[i]: "refused" for i in rows})
+        # The others were refused only for keeping bad company: they go again.
+        return [], [], [k for i, k in enumerate(chunk) if error.indices and i not in set(rows)]
+    except WriteOutcomeUnknown:
+        # Left `sending`: the next run reads the levels back (in_doubt.py) before anything else.
+        report.outcome_unknown += len(chunk)
+        outcome.update(dict.fromkeys(chunk, "outcome_unknown"))
+        return [], [], []
+    pending.add(_applied(key, chunk, intents, now))
+    for k, intent in zip(chunk, intents, strict=True):
+        plan.wrote(intent.inventory_item_id, intent.location_id, intent.to_quantity)
+        outcome[k] = "applied"
+    report.applied += len(chunk)
+    return [], [], []
 
 
 def _settle(
     key: str, state: str, now: datetime, message: str, refusals: list[ExceptionRecord] | None = None
-) -> Settlement:
+) -> LedgerWrite:
     def write(con: duckdb.DuckDBPyConnection) -> None:
         stock_pushes.settle_request(con, key, state, now, message)
         if refusals:
@@ -298,7 +302,7 @@ def _settle(
     return write
 
 
-def _applied(key: str, chunk: list[Key], intents: list[PushIntent], now: datetime) -> Settlement:
+def _applied(key: str, chunk: list[Key], intents: list[PushIntent], now: datetime) -> LedgerWrite:
     def write(con: duckdb.DuckDBPyConnection) -> None:
         stock_pushes.settle_request(con, key, stock_pushes.APPLIED, now)
         _clear_refusals(con, chunk)
