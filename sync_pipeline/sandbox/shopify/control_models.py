@@ -110,6 +110,8 @@ class FulfillmentOrderAction(BaseModel):
     """What a merchant does to an order's fulfilment orders in the admin (not via our app)."""
 
     action: Literal["hold", "release", "close", "incomplete"]
+    # Only the fulfilment order assigned to this location (by name); all of the order's if unset.
+    location: str | None = None
 
 
 class QuantityChange(BaseModel):

@@ -458,13 +458,18 @@ class Store:
             self.emit("ORDERS_UPDATED", {"order": order.id})
             return order
 
-    def fulfillment_order_action(self, ref: str, action: str) -> Order:
-        """A merchant holds, releases or closes an order's fulfilment orders in the admin."""
+    def fulfillment_order_action(self, ref: str, action: str, location: str | None = None) -> Order:
+        """A merchant holds, releases or closes an order's fulfilment orders in the admin (only
+        the one assigned to the location named `location`, when given)."""
         with self.lock:
             order = self.order(ref)
+            if location is not None and not any(loc.name == location for loc in self.locations.values()):
+                raise StoreError(f"no location named {location!r}")
             now = _now()
             for fo_id in order.fulfillment_order_ids:
                 fo = self.fulfillment_orders[fo_id]
+                if location is not None and self.locations[fo.location_id].name != location:
+                    continue
                 if action == "hold" and fo.status in ("OPEN", "IN_PROGRESS"):
                     fo.held_from, fo.status = fo.status, "ON_HOLD"
                 elif action == "release" and fo.status == "ON_HOLD":

@@ -218,11 +218,10 @@ def _plan_package(
             _exception(kind, f"{order.name}: package {number} cannot be fulfilled in Shopify: {what}; {fix}",
                        order, p)
         )  # fmt: skip
-        # A package split over two locations waits whole: part of it now would be a second shipping
-        # email later, and the parcel is one parcel. (Moving the fulfilment order ourselves with
-        # fulfillmentOrderMove is not built yet.)
-        if placed.empty or kind == "fulfillment_on_hold" or split:
-            return Decision(number, states.BLOCKED, kind, exceptions=exceptions)
+        # The package waits whole whatever stops a part of it (held, closed, incomplete, another
+        # location): the parcel is one parcel, part of it now would be a second shipping email
+        # later, and the ledger could not say the package is fulfilled while Shopify has a line open.
+        return Decision(number, states.BLOCKED, kind, exceptions=exceptions)
     if placed.empty:
         return Decision(
             number,
