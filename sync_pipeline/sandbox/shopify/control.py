@@ -114,7 +114,8 @@ class SandboxControl:
     def fulfillment_orders(
         self, order_id: str | int, action: str, location: str | None = None
     ) -> dict[str, Any]:
-        """A merchant's `hold`, `release`, `close` or `incomplete` on the order's fulfilment orders
+        """A merchant's `hold`, `release`, `close`, `incomplete`, `report_progress` or `open` (mark as
+        open again) on the order's fulfilment orders
         (only the one assigned to `location`, by name, when given)."""
         path = f"/orders/{self._ref(order_id)}/fulfillment-orders"
         spec = FulfillmentOrderAction(action=action, location=location)  # type: ignore[arg-type]
