@@ -1,6 +1,7 @@
 """Fulfil: open packages → one Shopify fulfilment each, written ahead so none is created twice.
 
 Per batch of orders: one ledger read, one Shopify read of their fulfilment orders, the pure plan,
+the moves a package at two locations needs (`move.py`; those orders are read and planned again),
 then in one transaction the intents (`sending`) and every other verdict, then the calls (in
 parallel across orders, `send.py`), with what Shopify answered written as it comes, a transaction
 a second. No ledger connection is held across a call.
@@ -17,11 +18,13 @@ import duckdb
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.move import move_cutoff, move_lines, moved_recently, still_moving
 from sync_pipeline.lib.flows.despatches.plan import Decision, plan_order
 from sync_pipeline.lib.flows.despatches.ports import (
     CreatedFulfilment,
     FulfilmentOutcomeUnknownError,
     FulfilmentRefusedError,
+    OrderFulfilments,
     Storefront,
 )
 from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle
@@ -34,6 +37,7 @@ from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
 from sync_pipeline.lib.ledger import orders as ledger_orders
+from sync_pipeline.lib.ledger.despatches import PackageRow
 from sync_pipeline.lib.ledger.fulfilments import FulfilmentIntent
 
 BATCH_ORDERS = 200
@@ -61,6 +65,22 @@ def _placed_lines(decision: Decision, fo_line_owner: dict[str, str]) -> dict[str
     return lines
 
 
+def _plan(
+    orders: dict[str, ShopOrder],
+    packages: dict[str, list[PackageRow]],
+    shopify: dict[str, OrderFulfilments],
+    rules: BusinessRules,
+) -> tuple[dict[str, list[Decision]], dict[str, str]]:
+    """Each order's decisions, and FO line item id → the order line it belongs to."""
+    now = utcnow()
+    plans: dict[str, list[Decision]] = {}
+    owners: dict[str, str] = {}
+    for oid, order in orders.items():
+        plans[oid] = plan_order(order, packages.get(oid, []), shopify.get(oid), rules, now)
+        owners.update({f.fo_line_id: f.line_id for f in (shopify[oid].fo_lines if oid in shopify else ())})
+    return plans, owners
+
+
 def fulfil_open_packages(
     storefront: Storefront,
     ledger: Ledger,
@@ -68,9 +88,11 @@ def fulfil_open_packages(
     actor: str,
     report: FulfilReport,
     max_seconds: float = MAX_SECONDS,
+    settle_seconds: float = 60.0,
 ) -> None:
     """Plan and fulfil batch after batch until every open package has been tried once this run
-    (packages a concurrent read adds meanwhile included), or `max_seconds` have passed."""
+    (packages a concurrent read adds meanwhile included), or `max_seconds` have passed. A package
+    whose lines sit at two locations is moved to one first (`move.py`) and planned again."""
     started = time.monotonic()
     tried: set[str] = set()
     report.caught_up = False
@@ -89,17 +111,28 @@ def fulfil_open_packages(
         tried.update(
             p.package_number for oid in order_ids for p in packages.get(oid, []) if p.state in states.OPEN
         )
-        ready = [o for o in order_ids if o not in in_doubt and rows.get(o) and rows[o].snapshot]
+        cutoff = move_cutoff(utcnow(), settle_seconds)
+        ready = [
+            o
+            for o in order_ids
+            if o not in in_doubt
+            and rows.get(o)
+            and rows[o].snapshot
+            and not moved_recently(packages.get(o, []), cutoff)
+        ]
+        orders = {oid: ShopOrder.model_validate(rows[oid].snapshot) for oid in ready}
         shopify = storefront.fulfilment_state(ready) if ready else {}
-        now = utcnow()
-        plans: dict[str, list[Decision]] = {}
-        owners: dict[str, str] = {}
-        for oid in ready:
-            order = ShopOrder.model_validate(rows[oid].snapshot)
-            plans[oid] = plan_order(order, packages.get(oid, []), shopify.get(oid), rules, now)
-            owners.update(
-                {f.fo_line_id: f.line_id for f in (shopify[oid].fo_lines if oid in shopify else ())}
-            )
+        plans, owners = _plan(orders, packages, shopify, rules)
+        moved = move_lines(storefront, ledger, plans, orders, packages, actor, report)
+        if moved:
+            # Planned again from what Shopify shows after the moves (a partial move makes new ids).
+            again = storefront.fulfilment_state(moved)
+            for oid in moved:
+                shopify.pop(oid, None)
+            shopify.update(again)
+            replanned, more = _plan({oid: orders[oid] for oid in moved}, packages, again, rules)
+            plans.update({oid: still_moving(ds) for oid, ds in replanned.items()})
+            owners.update(more)
         report.orders_planned += len(plans)
         versions = {oid: state.version for oid, state in shopify.items()}
         to_send = _write_ahead(ledger, plans, owners, versions, rules, actor, report)

@@ -15,6 +15,8 @@ class FulfilReport:
     refused: int = 0
     outcome_unknown: int = 0
     in_doubt: Counter[str] = field(default_factory=Counter)
+    # fulfillmentOrderMove calls: moved, refused, outcome_unknown.
+    moves: Counter[str] = field(default_factory=Counter)
     tracking_added: int = 0
     exceptions_opened: int = 0
     order_states: Counter[str] = field(default_factory=Counter)
