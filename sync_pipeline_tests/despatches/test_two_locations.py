@@ -71,6 +71,30 @@ def test_a_package_over_two_locations_is_moved_to_the_warehouse_and_fulfilled_on
     assert (again.fulfilled, again.moves["moved"]) == (0, 0)
 
 
+def test_two_packages_that_each_need_a_move_both_go_in_one_run(stack: Stack) -> None:
+    """The second package's move is planned only once the first has moved; it must not wait for
+    the next run (the 5-minute poll) while nothing stops it."""
+    stack.shop.add_location("Shop")
+    order = stack.shop.place_order(
+        OrderSpec(
+            lines=[
+                LineSpec(sku="TEE-BLK-M", quantity=2),
+                LineSpec(sku="CAP-NVY", quantity=2, location="Shop"),
+            ],
+            shipping_address=UK,
+        )
+    )
+    number = into_warehouse(stack)[order["id"]]
+    stack.pvx.despatch(number, [{"TEE-BLK-M": 1, "CAP-NVY": 1}, {"TEE-BLK-M": 1, "CAP-NVY": 1}])
+    _, done = run_once(stack)
+    assert (done.fulfilled, done.moves["moved"]) == (2, 2), done.summary
+    assert shopify_lines(stack, order["id"]) == {"TEE-BLK-M": 2, "CAP-NVY": 2}
+    assert (
+        len(emails_for(stack, order["id"])) == 2
+        and len(stack.shop.get_order(order["id"])["fulfillments"]) == 2
+    )
+
+
 def test_a_package_whose_other_location_cannot_move_waits_whole_until_it_can(stack: Stack) -> None:
     order_id, number = _split_order(stack)
     # The Shop's fulfilment order has progress reported: Shopify offers no MOVE.

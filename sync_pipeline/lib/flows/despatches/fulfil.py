@@ -44,6 +44,8 @@ BATCH_ORDERS = 200
 # A run drains until no package is waiting that it has not tried; this only bounds a run that
 # packages keep reaching faster than Shopify takes them (the sensor starts the next one at once).
 MAX_SECONDS = 600.0
+# Move passes per batch: one per package of an order that sits at two locations, in turn.
+MOVE_PASSES = 4
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,38 @@ def _plan(
         plans[oid] = plan_order(order, packages.get(oid, []), shopify.get(oid), rules, now)
         owners.update({f.fo_line_id: f.line_id for f in (shopify[oid].fo_lines if oid in shopify else ())})
     return plans, owners
+
+
+def _move_first(
+    storefront: Storefront,
+    ledger: Ledger,
+    plans: dict[str, list[Decision]],
+    owners: dict[str, str],
+    orders: dict[str, ShopOrder],
+    packages: dict[str, list[PackageRow]],
+    shopify: dict[str, OrderFulfilments],
+    rules: BusinessRules,
+    actor: str,
+    report: FulfilReport,
+) -> None:
+    """Moves first: each order whose moves went through is read and planned again (a partial move
+    makes new ids), and a later package of it that needs a move of its own gets it in the same run.
+    Each pass sees only the orders just planned again, so a move whose answer was lost (still
+    `moving` in its plan) is never sent twice."""
+    wanting = plans
+    for _ in range(MOVE_PASSES):
+        moved = move_lines(storefront, ledger, wanting, orders, packages, actor, report)
+        if not moved:
+            return
+        again = storefront.fulfilment_state(moved)
+        for oid in moved:
+            shopify.pop(oid, None)
+        shopify.update(again)
+        wanting, more = _plan({oid: orders[oid] for oid in moved}, packages, again, rules)
+        plans.update(wanting)
+        owners.update(more)
+    # Out of passes: what would move again waits for the next run (nothing was sent for it).
+    plans.update({oid: still_moving(ds) for oid, ds in wanting.items()})
 
 
 def fulfil_open_packages(
@@ -123,16 +157,7 @@ def fulfil_open_packages(
         orders = {oid: ShopOrder.model_validate(rows[oid].snapshot) for oid in ready}
         shopify = storefront.fulfilment_state(ready) if ready else {}
         plans, owners = _plan(orders, packages, shopify, rules)
-        moved = move_lines(storefront, ledger, plans, orders, packages, actor, report)
-        if moved:
-            # Planned again from what Shopify shows after the moves (a partial move makes new ids).
-            again = storefront.fulfilment_state(moved)
-            for oid in moved:
-                shopify.pop(oid, None)
-            shopify.update(again)
-            replanned, more = _plan({oid: orders[oid] for oid in moved}, packages, again, rules)
-            plans.update({oid: still_moving(ds) for oid, ds in replanned.items()})
-            owners.update(more)
+        _move_first(storefront, ledger, plans, owners, orders, packages, shopify, rules, actor, report)
         report.orders_planned += len(plans)
         versions = {oid: state.version for oid, state in shopify.items()}
         to_send = _write_ahead(ledger, plans, owners, versions, rules, actor, report)

@@ -4,7 +4,8 @@ Shopify fulfils one location per fulfilment. When a package's lines sit on fulfi
 locations and those elsewhere can be moved (`MOVE` in their `supportedActions`), the plan says which
 line items to move to the warehouse's location (`domain.fulfilment.gather`); this step moves them and
 says which orders to plan again from the fulfilment orders Shopify then shows (a partial move gives
-new line item ids), so the package still goes as one fulfilment, one email.
+new line item ids), so the package still goes as one fulfilment, one email. A later package of the
+same order that needs a move of its own gets it in the next pass of the same run (`fulfil.py`).
 
 Write-ahead: the package is `moving` (with an event) before the call. A move has no idempotency
 key, and a second one of lines already moved is refused, so a move whose answer is lost is not sent
@@ -107,8 +108,8 @@ def _refused(d: Decision, order: ShopOrder, package: PackageRow, why: str) -> De
 
 
 def still_moving(decisions: list[Decision]) -> list[Decision]:
-    """Planned again right after a move that went through, a package that would move again waits
-    for the next run (its fulfilment orders changed under us meanwhile)."""
+    """After the last move pass of a run, a package that would still move waits for the next run
+    (`pending`; nothing was sent for it)."""
     return [
         Decision(d.package_number, states.PENDING, "moved to one location; planned again next run",
                  exceptions=d.exceptions)
