@@ -160,7 +160,7 @@ def fulfil_open_packages(
         _move_first(storefront, ledger, plans, owners, orders, packages, shopify, rules, actor, report)
         report.orders_planned += len(plans)
         versions = {oid: state.version for oid, state in shopify.items()}
-        to_send = _write_ahead(ledger, plans, owners, versions, rules, actor, report)
+        to_send = _write_ahead(ledger, plans, packages, owners, versions, rules, actor, report)
         send_grouped(
             to_send,
             lambda s: s.order_id,
@@ -173,6 +173,7 @@ def fulfil_open_packages(
 def _write_ahead(
     ledger: Ledger,
     plans: dict[str, list[Decision]],
+    packages: dict[str, list[PackageRow]],
     owners: dict[str, str],
     versions: dict[str, datetime | None],
     rules: BusinessRules,
@@ -182,6 +183,11 @@ def _write_ahead(
     notify = rules.despatches.notify_customer
     sends: list[_Sent] = []
     with ledger.transaction() as con:
+        # Compare and set: an order another run moved on since we read it is that run's now (two
+        # fulfil steps at once, e.g. with the shopify_api pool raised, must not both send it).
+        taken = ledger_despatches.orders_changed_since(con, {oid: packages.get(oid, []) for oid in plans})
+        plans = {oid: ds for oid, ds in plans.items() if oid not in taken}
+        report.left_to_another_run += len(taken)
         problems: list[ExceptionRecord] = []
         events: list[OrderEvent] = []
         for oid, decisions in plans.items():

@@ -56,13 +56,19 @@ def move_lines(
 ) -> list[str]:
     """Carry out the moves `plans` ask for; returns the orders whose moves all went through (plan
     them again). In the others' plans a refused move becomes `blocked` with an exception; a lost
-    answer stays `moving`."""
+    answer stays `moving`. `packages` is updated with the rows as written ahead."""
     wanted = {oid: d for oid, ds in plans.items() for d in ds if d.state == states.MOVING}
     if not wanted:
         return []
     with ledger.transaction() as con:
+        # An order another run moved on since we read it is left to that run (and dropped by the
+        # write-ahead's own check): never two runs moving one package.
+        taken = ledger_despatches.orders_changed_since(con, {oid: packages.get(oid, []) for oid in wanted})
+        wanted = {oid: d for oid, d in wanted.items() if oid not in taken}
         for d in wanted.values():
             ledger_despatches.set_state(con, d.package_number, states.MOVING, d.reason)
+        # Our own write: the rows as written, so the write-ahead's check does not take it for another run's.
+        packages.update(ledger_despatches.for_orders(con, list(wanted)))
         ledger_events.append(
             con,
             [
