@@ -19,7 +19,7 @@ from sync_pipeline.lib.domain.fulfilment import Move
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
 from sync_pipeline.lib.ledger import events as ledger_events
-from sync_pipeline.sandbox.shopify.control import FaultSettings, LineSpec, OrderSpec
+from sync_pipeline.sandbox.shopify.control import FaultSettings, LineSpec, OrderSpec, StockSpec
 from sync_pipeline_tests.despatches.helpers import UK, emails_for, into_warehouse, run_once, shopify_lines
 from sync_pipeline_tests.orders.conftest import Stack
 
@@ -93,6 +93,30 @@ def test_two_packages_that_each_need_a_move_both_go_in_one_run(stack: Stack) -> 
         len(emails_for(stack, order["id"])) == 2
         and len(stack.shop.get_order(order["id"])["fulfillments"]) == 2
     )
+
+
+def test_without_a_fulfilment_order_at_the_warehouse_the_lines_go_where_most_of_the_package_is(
+    stack: Stack,
+) -> None:
+    stack.shop.add_location("Shop")
+    stack.shop.add_location("Outlet")
+    stack.shop.set_stock([StockSpec(sku="TEE-BLK-M", available=5, location="Shop")])
+    order = stack.shop.place_order(
+        OrderSpec(
+            lines=[
+                LineSpec(sku="CAP-NVY", quantity=2, location="Shop"),
+                LineSpec(sku="TEE-BLK-M", location="Outlet"),
+            ],
+            shipping_address=UK,
+        )
+    )
+    number = into_warehouse(stack)[order["id"]]
+    stack.pvx.despatch(number, [{"CAP-NVY": 2, "TEE-BLK-M": 1}])
+    _, done = run_once(stack)
+    assert (done.fulfilled, done.moves["moved"]) == (1, 1), done.summary
+    assert shopify_lines(stack, order["id"]) == {"CAP-NVY": 2, "TEE-BLK-M": 1}
+    fos = stack.shop.get_order(order["id"])["fulfillment_orders"]
+    assert {fo["location"] for fo in fos if fo["status"] == "CLOSED"} == {"Shop"}  # fulfilled there
 
 
 def test_a_package_whose_other_location_cannot_move_waits_whole_until_it_can(stack: Stack) -> None:
