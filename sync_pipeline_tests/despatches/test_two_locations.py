@@ -16,7 +16,7 @@ import json
 import pytest
 
 from sync_pipeline.lib.domain.fulfilment import Move
-from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches import move, states
 from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.sandbox.shopify.control import FaultSettings, LineSpec, OrderSpec, StockSpec
@@ -185,6 +185,39 @@ def test_a_move_whose_answer_is_lost_is_not_sent_again_and_the_package_goes_once
     assert _moves_in_shopify(stack, order_id) == 1
     assert shopify_lines(stack, order_id) == {"TEE-BLK-M": 1, "CAP-NVY": 1}
     assert len(emails_for(stack, order_id)) == 1 and len(stack.shop.get_order(order_id)["fulfillments"]) == 1
+
+
+class AlwaysRefused(RefusedAtTheLastMoment):
+    """Every move is refused, yet MOVE stays offered (marked open again after each refusal)."""
+
+    calls = 0
+
+    def move_lines(self, move: Move) -> None:
+        AlwaysRefused.calls += 1
+        try:
+            super().move_lines(move)
+        finally:
+            self.stack.shop.fulfillment_orders(self.order_id, "open", location="Shop")
+
+
+def test_a_move_shopify_keeps_refusing_is_retried_after_a_while_not_every_run(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order_id, number = _split_order(stack)
+    stack.pvx.despatch(number, [{"TEE-BLK-M": 1, "CAP-NVY": 1}])
+    storefront = AlwaysRefused(stack, order_id)
+    for _ in range(3):
+        _, done = run_once(stack, storefront=storefront)
+        assert (done.fulfilled, done.blocked) == (0, 1), done.summary
+    assert AlwaysRefused.calls == 1  # not a mutation and an event every run
+    [problem] = stack.ledger.list_open_exceptions()
+    assert "refused to move" in problem.message and "progress reported" in problem.message
+    monkeypatch.setattr(move, "MOVE_RETRY_SECONDS", 0)  # the wait is over: tried again
+    _, done = run_once(stack, storefront=storefront)
+    assert AlwaysRefused.calls == 2 and done.moves["refused"] == 1
+    _, done = run_once(stack)  # the cause fixed (MOVE offered, nothing refuses): moved and fulfilled
+    assert (done.fulfilled, done.moves["moved"]) == (1, 1), done.summary
+    assert stack.ledger.list_open_exceptions() == []
 
 
 class DiesAfterTheMove(ShopifyStorefront):

@@ -14,12 +14,18 @@ still in flight must not be taken for one never received); then the order is pla
 fulfilment orders as Shopify has them: lines that moved are fulfilled, lines that did not are moved.
 A move fulfils nothing, so it can never cause a second fulfilment or email; the fulfilment itself
 goes through the usual write-ahead. A refused move leaves the package `blocked` with
-`fulfillment_order_closed` and Shopify's reason, re-planned every run as before.
+`fulfillment_order_closed` and Shopify's reason (an order event each time); it is re-planned every
+run, but the move is tried again only `MOVE_RETRY_SECONDS` after the last refusal: a cause Shopify
+keeps refusing for while still offering MOVE (an item the destination does not stock) is CX's to
+fix, not worth a mutation and an event every run.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+
+import duckdb
 
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
@@ -30,10 +36,13 @@ from sync_pipeline.lib.flows.despatches.ports import (
     Storefront,
 )
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
-from sync_pipeline.lib.ledger import Ledger, OrderEvent
+from sync_pipeline.lib.ledger import Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger.despatches import PackageRow
+
+MOVE_RETRY_SECONDS = 30 * 60
+REFUSED = "fulfilment_order_move_refused"
 
 
 def moved_recently(packages: list[PackageRow], cutoff: datetime) -> bool:
@@ -65,6 +74,13 @@ def move_lines(
         # write-ahead's own check): never two runs moving one package.
         taken = ledger_despatches.orders_changed_since(con, {oid: packages.get(oid, []) for oid in wanted})
         wanted = {oid: d for oid, d in wanted.items() if oid not in taken}
+        for oid, why in _refused_lately(con, wanted).items():
+            d = wanted.pop(oid)
+            _replace(
+                plans[oid],
+                d,
+                _refused(d, orders[oid], _package(packages, oid, d), f"{why} (tried again later)"),
+            )
         for d in wanted.values():
             ledger_despatches.set_state(con, d.package_number, states.MOVING, d.reason)
         # Our own write: the rows as written, so the write-ahead's check does not take it for another run's.
@@ -79,20 +95,46 @@ def move_lines(
             ],
         )  # fmt: skip
     done: list[str] = []
+    refusals: list[OrderEvent] = []
     for oid, d in wanted.items():
         try:
             for m in d.moves:
                 storefront.move_lines(m)
         except FulfilmentRefusedError as error:
             report.moves["refused"] += 1
-            package = next(p for p in packages[oid] if p.package_number == d.package_number)
-            _replace(plans[oid], d, _refused(d, orders[oid], package, str(error)))
+            _replace(plans[oid], d, _refused(d, orders[oid], _package(packages, oid, d), str(error)))
+            refusals.append(OrderEvent(oid, REFUSED, actor, reason=f"{d.package_number}: {error}",
+                                       detail={"package": d.package_number, "why": str(error)}))  # fmt: skip
         except FulfilmentOutcomeUnknownError:
             report.moves["outcome_unknown"] += 1
         else:
             report.moves["moved"] += 1
             done.append(oid)
+    if refusals:
+        with ledger.transaction() as con:
+            ledger_events.append(con, refusals)
     return done
+
+
+def _package(packages: dict[str, list[PackageRow]], oid: str, d: Decision) -> PackageRow:
+    return next(p for p in packages[oid] if p.package_number == d.package_number)
+
+
+def _refused_lately(con: duckdb.DuckDBPyConnection, wanted: dict[str, Decision]) -> dict[str, str]:
+    """Orders whose package's move Shopify refused less than `MOVE_RETRY_SECONDS` ago: Shopify's reason."""
+    cutoff = utcnow() - timedelta(seconds=MOVE_RETRY_SECONDS)
+    found: dict[str, str] = {}
+    for oid, d in wanted.items():
+        for event in ledger_events.for_order(con, oid):
+            detail = event["detail"]
+            detail = json.loads(detail) if isinstance(detail, str) else detail or {}
+            if (
+                event["kind"] == REFUSED
+                and detail.get("package") == d.package_number
+                and event["occurred_at"] > cutoff
+            ):
+                found[oid] = str(detail.get("why", ""))
+    return found
 
 
 def _replace(decisions: list[Decision], old: Decision, new: Decision) -> None:
