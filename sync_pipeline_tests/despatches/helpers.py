@@ -53,14 +53,20 @@ def ports(stack: Stack) -> Despatches:
 
 
 def run_once(
-    stack: Stack, rules=None, hinted: tuple[str, ...] = (), settle: float = 0.0
+    stack: Stack,
+    rules=None,
+    hinted: tuple[str, ...] = (),
+    settle: float = 0.0,
+    storefront: ShopifyStorefront | None = None,
 ) -> tuple[ReadReport, FulfilReport]:  # type: ignore[no-untyped-def]
     p = ports(stack)
     rules = rules or stack.rules
     read = read_despatches(
         p.source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2), hinted=hinted
     )
-    done = fulfil(p.storefront, stack.ledger, rules, "test", max_seconds=30, settle_seconds=settle)
+    done = fulfil(
+        storefront or p.storefront, stack.ledger, rules, "test", max_seconds=30, settle_seconds=settle
+    )
     return read, done
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from sync_pipeline.lib.domain.fulfilment import (
     FulfilmentOrderLine,
     LineNeed,
     allocate,
+    gather,
     line_needs,
     spread,
 )
@@ -120,6 +122,7 @@ fo_lines = st.lists(
         location_id=st.sampled_from(["loc1", "loc2"]),
         fulfillable=st.booleans(),
         status=st.sampled_from(["OPEN", "IN_PROGRESS", "ON_HOLD", "CLOSED"]),
+        movable=st.booleans(),
     ),
     max_size=6,
 )
@@ -148,3 +151,42 @@ def test_spread_says_why_units_do_not_fit() -> None:
     done = FulfilmentOrderLine("FO2", "y", "L2", 0, "loc", True, "IN_PROGRESS")
     result = spread({"L1": 1, "L2": 1}, [held, done])
     assert result.empty and result.short == {"L1": (1, ON_HOLD), "L2": (1, ALREADY_FULFILLED)}
+
+
+@PROPERTY
+@given(st.dictionaries(st.sampled_from(["L1", "L2", "L3"]), st.integers(1, 6)), fo_lines)
+def test_gather_brings_every_wanted_unit_to_one_location_or_says_it_cannot(
+    wanted: dict[str, int], lines: list[FulfilmentOrderLine]
+) -> None:
+    moves = gather(wanted, lines, "loc1")
+    by_id = {f.fo_line_id: f for f in lines}
+    reachable = {
+        line: sum(f.remaining for f in lines if f.line_id == line and f.fulfillable
+                  and (f.location_id == "loc1" or f.movable))
+        for line in wanted
+    }  # fmt: skip
+    anywhere = {line: sum(f.remaining for f in lines if f.line_id == line) for line in wanted}
+    if moves is None:
+        on_none = [line for line in wanted if not any(f.line_id == line for f in lines)]
+        assert on_none or any(reachable[line] < min(q, anywhere[line]) for line, q in wanted.items())
+        return
+    taken: Counter[str] = Counter()
+    for m in moves:
+        assert m.location_id == "loc1" and m.lines
+        for fo_line_id, units in m.lines.items():
+            f = by_id[fo_line_id]
+            assert f.fulfillment_order_id == m.fulfillment_order_id and f.location_id != "loc1"
+            assert f.fulfillable and f.movable and 0 < units <= f.remaining
+            taken[fo_line_id] += units
+    # After the moves, spread finds every unit not fulfilled by hand at loc1.
+    after = [replace(f, remaining=f.remaining - taken[f.fo_line_id]) for f in lines]
+    after += [
+        FulfilmentOrderLine(
+            f"moved-{f.fulfillment_order_id}", f"moved-{k}", f.line_id, taken[k], "loc1", True, "OPEN"
+        )
+        for k, f in by_id.items()
+        if taken[k]
+    ]
+    result = spread(wanted, after)
+    # (At loc1, or at a location that held every unit already: either is one fulfilment.)
+    assert all(why == ALREADY_FULFILLED for _, why in result.short.values()), result.short

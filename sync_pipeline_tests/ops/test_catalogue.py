@@ -101,6 +101,7 @@ def _kinds_in_source() -> set[str]:
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in {
                 "ExceptionRecord",
                 "_exception",
+                "package_exception",
             }:
                 args = [kw.value for kw in node.keywords if kw.arg == "kind"] + node.args[:1]
                 found |= {a.value for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)}

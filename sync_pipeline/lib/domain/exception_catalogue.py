@@ -167,8 +167,9 @@ _ENTRIES: tuple[KindInfo, ...] = (
     ),
     KindInfo(
         "fulfillment_order_closed", "despatches", Owner.CX,
-        "The fulfilment order is closed, incomplete, or at another location than the rest of the package.",
-        "Reopen or move the fulfilment order in Shopify, or fulfil by hand.",
+        "The fulfilment order is closed or incomplete, or at another location than the rest of the package "
+        "and Shopify will not move it (no MOVE in its supported actions, or the move was refused).",
+        "Reopen the fulfilment order (or mark it open, so it can be moved) in Shopify, or fulfil by hand.",
         Clears.AUTOMATICALLY,
         "Closes when the package is fulfilled or found fulfilled by hand (re-checked every fulfil run).",
         Delays.CUSTOMER_NOTICE, 4,

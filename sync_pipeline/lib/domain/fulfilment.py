@@ -13,7 +13,9 @@ a customer sees a shipped item as shipped as soon as possible, and the result is
 everything has shipped. Units nobody ordered are reported as excess, never fulfilled.
 
 `spread` places those line quantities on Shopify's fulfilment order line items, never above
-`remainingQuantity`, on one location (a fulfilment must be for one location).
+`remainingQuantity`, on one location (a fulfilment must be for one location). When they sit at two
+locations, `gather` says which fulfilment order line items to move (`fulfillmentOrderMove`) so
+that all of them are at one, or that they cannot all be moved.
 """
 
 from __future__ import annotations
@@ -114,6 +116,8 @@ class FulfilmentOrderLine:
     location_id: str | None
     fulfillable: bool  # the fulfilment order is OPEN/IN_PROGRESS and supports CREATE_FULFILLMENT
     status: str
+    location_name: str | None = None  # as the Shopify admin shows it (stock.yaml maps sites to these)
+    movable: bool = False  # MOVE is in the fulfilment order's supportedActions
 
 
 @dataclass(frozen=True)
@@ -180,3 +184,40 @@ def _why_short(line_id: str, fo_lines: Sequence[FulfilmentOrderLine], location: 
     if any(not f.fulfillable and f.remaining > 0 for f in mine):
         return CLOSED
     return ALREADY_FULFILLED
+
+
+@dataclass(frozen=True)
+class Move:
+    """Units of fulfilment order line items to assign to another location (`fulfillmentOrderMove`)."""
+
+    fulfillment_order_id: str
+    location_id: str  # where to
+    lines: dict[str, int]  # FO line item id → units
+
+
+def gather(
+    wanted: Mapping[str, int], fo_lines: Sequence[FulfilmentOrderLine], target: str
+) -> list[Move] | None:
+    """The moves that bring `wanted` (line id → units) onto fulfillable fulfilment orders at
+    `target`, or None when some units sit on a fulfilment order that cannot be moved (held, closed,
+    progress reported) or on none. Units with no remaining quantity anywhere were fulfilled by hand:
+    not wanted (as `spread` counts them).
+    """
+    moves: dict[str, dict[str, int]] = {}
+    for line_id, quantity in wanted.items():
+        if not any(f.line_id == line_id for f in fo_lines):
+            return None  # on no fulfilment order at all: nothing to move it from
+        mine = [f for f in fo_lines if f.line_id == line_id and f.remaining > 0]
+        need = min(quantity, sum(f.remaining for f in mine))
+        need -= sum(f.remaining for f in mine if f.fulfillable and f.location_id == target)
+        for f in mine:
+            if need <= 0:
+                break
+            if f.location_id == target or not (f.fulfillable and f.movable):
+                continue
+            take = min(need, f.remaining)
+            moves.setdefault(f.fulfillment_order_id, {})[f.fo_line_id] = take
+            need -= take
+        if need > 0:
+            return None
+    return [Move(fo, target, lines) for fo, lines in moves.items()]

@@ -7,7 +7,7 @@ report rows again changes nothing, except a tracking number that arrived since.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
@@ -94,6 +94,21 @@ def upsert(con: duckdb.DuckDBPyConnection, packages: Iterable[PackageRow]) -> Up
             tracking,
         )
     return counts
+
+
+def orders_changed_since(
+    con: duckdb.DuckDBPyConnection, read: Mapping[str, Sequence[PackageRow]]
+) -> set[str]:
+    """Orders (of `read`: order id → its packages as a run read them) one of whose packages another
+    run has moved on since (state or `updated_at` differ, or it is gone): that run owns them now."""
+    current = get_many(con, [p.package_number for rows in read.values() for p in rows])
+    return {
+        oid
+        for oid, rows in read.items()
+        for p in rows
+        if (now := current.get(p.package_number)) is None
+        or (now.state, now.updated_at) != (p.state, p.updated_at)
+    }
 
 
 def get_many(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> dict[str, PackageRow]:

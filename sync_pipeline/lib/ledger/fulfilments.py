@@ -138,6 +138,20 @@ def in_state(con: duckdb.DuckDBPyConnection, state: str, limit: int = 1000) -> l
     return [_row(r) for r in rows]
 
 
+def still_sending(con: duckdb.DuckDBPyConnection, rows: Iterable[FulfilmentRow]) -> set[str]:
+    """Packages of `rows` whose write-ahead is still that very attempt (`sending`, same last attempt):
+    a lookup's verdict may be written for these only, not over another run's newer attempt."""
+    wanted = {r.intent.package_number: r.last_attempt_at for r in rows}  # as read from this table
+    if not wanted:
+        return set()
+    found = con.execute(
+        "SELECT package_number, last_attempt_at FROM shopify_fulfilments "
+        "WHERE state = 'sending' AND list_contains(?, package_number)",
+        [list(wanted)],
+    ).fetchall()
+    return {number for number, at in found if at == wanted[number]}
+
+
 def orders_in_state(con: duckdb.DuckDBPyConnection, state: str, order_ids: Iterable[str]) -> set[str]:
     """Those of `order_ids` with a fulfilment in `state`."""
     wanted = [[i] for i in dict.fromkeys(order_ids)]

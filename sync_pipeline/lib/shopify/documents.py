@@ -137,6 +137,23 @@ query FulfillmentOrders($id: ID!, $first: Int!, $lineItems: Int!) {
 }
 """
 
+# Moves unfulfilled FO line items to another location. The moved fulfilment order's line items are
+# read back because a partial move gives them new ids (fulfil with those).
+FULFILLMENT_ORDER_MOVE = """
+mutation FulfillmentOrderMove($id: ID!, $newLocationId: ID!, $lineItems: [FulfillmentOrderLineItemInput!]) {
+  fulfillmentOrderMove(id: $id, newLocationId: $newLocationId, fulfillmentOrderLineItems: $lineItems) {
+    movedFulfillmentOrder {
+      id status
+      supportedActions { action }
+      assignedLocation { name location { id } }
+      lineItems(first: 250) { nodes { id sku remainingQuantity totalQuantity lineItem { id sku } } }
+    }
+    originalFulfillmentOrder { id status }
+    userErrors { field message code }
+  }
+}
+"""
+
 FULFILLMENT_CREATE = """
 mutation FulfillmentCreate($fulfillment: FulfillmentInput!) {
   fulfillmentCreate(fulfillment: $fulfillment) {

@@ -1,4 +1,5 @@
-"""Fulfilment operations of `ShopifyClient`: read fulfilment orders, fulfil, read back, add tracking.
+"""Fulfilment operations of `ShopifyClient`: read fulfilment orders, move them, fulfil, read back,
+add tracking.
 
 `fulfillmentCreate` is not idempotent at Shopify (it takes no `@idempotent` key), so a caller that
 loses the answer must read the order's fulfilments (`get_order_fulfillments`) before sending again.
@@ -81,6 +82,31 @@ class FulfilmentsApi:
         if order is None:
             return []
         return [OrderFulfillment.model_validate(f) for f in order["fulfillments"]]
+
+    def move_fulfillment_order(
+        self: Executes,
+        fulfillment_order_id: str,
+        new_location_id: str,
+        line_items: Mapping[str, int] | None = None,
+    ) -> FulfillmentOrder:
+        """Assign FO line items (`{fo_line_item_id: quantity}`; None = all unfulfilled) to another
+        location; returns the fulfilment order that holds them there (new ids after a partial move).
+
+        Not retried: a move that did happen would be refused the second time, which reads as a
+        refusal. After `ShopifyOutcomeUnknown`, read the fulfilment orders before moving again.
+        """
+        if line_items is not None and len(line_items) > MAX_INPUT:
+            raise ValueError(
+                f"fulfillmentOrderMove takes at most {MAX_INPUT} line items; got {len(line_items)}"
+            )
+        variables: dict[str, Any] = {"id": fulfillment_order_id, "newLocationId": new_location_id}
+        if line_items is not None:
+            variables["lineItems"] = [{"id": k, "quantity": q} for k, q in line_items.items()]
+        payload = self.execute(
+            "FulfillmentOrderMove", docs.FULFILLMENT_ORDER_MOVE, variables, safe_to_retry=False
+        )["fulfillmentOrderMove"]
+        self._user_errors("FulfillmentOrderMove", payload)
+        return FulfillmentOrder.model_validate(payload["movedFulfillmentOrder"])
 
     def create_fulfillment(
         self: Executes,

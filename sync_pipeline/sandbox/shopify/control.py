@@ -111,10 +111,15 @@ class SandboxControl:
     def cancel_order(self, order_id: str | int, cancel: CancelSpec | None = None) -> dict[str, Any]:
         return dict(self._call("POST", f"/orders/{self._ref(order_id)}/cancel", cancel or CancelSpec()))
 
-    def fulfillment_orders(self, order_id: str | int, action: str) -> dict[str, Any]:
-        """A merchant's `hold`, `release`, `close` or `incomplete` on all the order's fulfilment orders."""
+    def fulfillment_orders(
+        self, order_id: str | int, action: str, location: str | None = None
+    ) -> dict[str, Any]:
+        """A merchant's `hold`, `release`, `close`, `incomplete`, `report_progress` or `open` (mark as
+        open again) on the order's fulfilment orders
+        (only the one assigned to `location`, by name, when given)."""
         path = f"/orders/{self._ref(order_id)}/fulfillment-orders"
-        return dict(self._call("POST", path, FulfillmentOrderAction(action=action)))  # type: ignore[arg-type]
+        spec = FulfillmentOrderAction(action=action, location=location)  # type: ignore[arg-type]
+        return dict(self._call("POST", path, spec))
 
     def emails(self) -> list[dict[str, Any]]:
         """Customer emails Shopify would have sent: shipping confirmations and shipping updates."""

@@ -99,7 +99,7 @@ def _order_action(action: str) -> Handler:
         elif action == "cancel":
             order = store.cancel_order(ref, spec.reason, spec.restock)
         elif action == "fulfillment_orders":
-            order = store.fulfillment_order_action(ref, spec.action)
+            order = store.fulfillment_order_action(ref, spec.action, spec.location)
         else:
             with store.lock:
                 order = store.order(ref)

@@ -109,7 +109,9 @@ class OrderSpec(BaseModel):
 class FulfillmentOrderAction(BaseModel):
     """What a merchant does to an order's fulfilment orders in the admin (not via our app)."""
 
-    action: Literal["hold", "release", "close", "incomplete"]
+    action: Literal["hold", "release", "close", "incomplete", "report_progress", "open"]
+    # Only the fulfilment order assigned to this location (by name); all of the order's if unset.
+    location: str | None = None
 
 
 class QuantityChange(BaseModel):

@@ -71,6 +71,7 @@ SERVED: dict[str, list[str]] = {
     "Mutation": [
         "fulfillmentCreate",
         "fulfillmentTrackingInfoUpdate",
+        "fulfillmentOrderMove",
         "inventorySetQuantities",
         "inventoryAdjustQuantities",
         "orderCancel",
@@ -264,6 +265,13 @@ SERVED: dict[str, list[str]] = {
     "FulfillmentTrackingInfo": ["company", "number", "url"],
     "FulfillmentLineItem": ["id", "quantity", "lineItem"],
     "FulfillmentCreatePayload": ["fulfillment", "userErrors"],
+    "FulfillmentOrderMovePayload": [
+        "movedFulfillmentOrder",
+        "originalFulfillmentOrder",
+        "remainingFulfillmentOrder",
+        "userErrors",
+    ],
+    "FulfillmentOrderMoveFulfillmentOrderMoveUserError": ["code", "field", "message"],
     "FulfillmentTrackingInfoUpdatePayload": ["fulfillment", "userErrors"],
     "InventorySetQuantitiesPayload": ["inventoryAdjustmentGroup", "userErrors"],
     "InventoryAdjustQuantitiesPayload": ["inventoryAdjustmentGroup", "userErrors"],

@@ -131,6 +131,9 @@ class FulfillmentOrder:
     lines: list[FulfillmentOrderLine] = field(default_factory=list)
     # What a hold returns to on release (OPEN, or IN_PROGRESS once something was fulfilled).
     held_from: str | None = None
+    # Progress reported (fulfillmentOrderReportProgress, or a fulfilment service at work): it
+    # stays IN_PROGRESS and cannot be moved until marked open again.
+    progress_reported: bool = False
 
 
 @dataclass

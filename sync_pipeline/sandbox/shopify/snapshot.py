@@ -105,6 +105,7 @@ def _order(state: SandboxState, order_id: int) -> dict[str, Any]:
             {
                 "id": gid("FulfillmentOrder", fo.id),
                 "status": fo.status,
+                "location": store.locations[fo.location_id].name,
                 "lines": [
                     {
                         "id": gid("FulfillmentOrderLineItem", x.id),

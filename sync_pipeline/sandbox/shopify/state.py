@@ -9,12 +9,13 @@ from .bucket import LeakyBucket
 from .bulk import BulkOperations, BulkResolvers
 from .config import ShopifySandboxConfig
 from .finance_mutations import FinanceMutations
+from .fo_moves import FulfillmentOrderMoves
 from .queries import QueryResolvers
 from .store import Store
 from .webhooks import Dispatcher
 
 
-class Root(QueryResolvers, FinanceMutations, BulkResolvers):
+class Root(QueryResolvers, FinanceMutations, FulfillmentOrderMoves, BulkResolvers):
     """The GraphQL root value: query fields and mutation fields as methods."""
 
     def __init__(self, store: Store) -> None:

@@ -361,12 +361,20 @@ class Store:
     def fo_line(
         self, order: Order, line: LineItem
     ) -> tuple[FulfillmentOrder | None, FulfillmentOrderLine | None]:
-        for fo_id in order.fulfillment_order_ids:
-            fo = self.fulfillment_orders[fo_id]
-            for fol in fo.lines:
-                if fol.line_item_id == line.id:
-                    return fo, fol
-        return None, None
+        """The line's fulfilment order line item that still has units to fulfil (after a move the
+        line also sits on a closed fulfilment order), else its first."""
+        found = [
+            (fo, fol)
+            for fo in (self.fulfillment_orders[i] for i in order.fulfillment_order_ids)
+            for fol in fo.lines
+            if fol.line_item_id == line.id
+        ]
+        live = [
+            (fo, fol)
+            for fo, fol in found
+            if fol.remaining_quantity and fo.status not in ("CLOSED", "CANCELLED")
+        ]
+        return (live or found or [(None, None)])[0]
 
     def _set_line_quantity(self, order: Order, line: LineItem, quantity: int) -> None:
         unfulfilled = refunds.unfulfilled_units(line)
@@ -426,8 +434,10 @@ class Store:
             return order
 
     def _new_fo(self, order: Order) -> FulfillmentOrder:
-        first = next(iter(self.locations.values()))
-        fo = FulfillmentOrder(self.ids.next(), order.id, first.id, "OPEN", _now(), _now())
+        return self.new_fulfillment_order(order, next(iter(self.locations.values())).id)
+
+    def new_fulfillment_order(self, order: Order, location_id: int) -> FulfillmentOrder:
+        fo = FulfillmentOrder(self.ids.next(), order.id, location_id, "OPEN", _now(), _now())
         self.fulfillment_orders[fo.id] = fo
         order.fulfillment_order_ids.append(fo.id)
         return fo
@@ -458,19 +468,30 @@ class Store:
             self.emit("ORDERS_UPDATED", {"order": order.id})
             return order
 
-    def fulfillment_order_action(self, ref: str, action: str) -> Order:
-        """A merchant holds, releases or closes an order's fulfilment orders in the admin."""
+    def fulfillment_order_action(self, ref: str, action: str, location: str | None = None) -> Order:
+        """A merchant holds, releases or closes an order's fulfilment orders in the admin (only
+        the one assigned to the location named `location`, when given)."""
         with self.lock:
             order = self.order(ref)
+            if location is not None and not any(loc.name == location for loc in self.locations.values()):
+                raise StoreError(f"no location named {location!r}")
             now = _now()
             for fo_id in order.fulfillment_order_ids:
                 fo = self.fulfillment_orders[fo_id]
+                if location is not None and self.locations[fo.location_id].name != location:
+                    continue
                 if action == "hold" and fo.status in ("OPEN", "IN_PROGRESS"):
                     fo.held_from, fo.status = fo.status, "ON_HOLD"
                 elif action == "release" and fo.status == "ON_HOLD":
                     fo.status, fo.held_from = fo.held_from or "OPEN", None
                 elif action in ("close", "incomplete") and fo.status in ("OPEN", "IN_PROGRESS", "ON_HOLD"):
                     fo.status = "CLOSED" if action == "close" else "INCOMPLETE"
+                elif action == "report_progress" and fo.status in ("OPEN", "IN_PROGRESS"):
+                    fo.status, fo.progress_reported = "IN_PROGRESS", True
+                elif action == "open" and fo.progress_reported:
+                    fo.progress_reported = False
+                    fulfilled = any(x.total_quantity != x.remaining_quantity for x in fo.lines)
+                    fo.status = "IN_PROGRESS" if fulfilled else "OPEN"
                 else:
                     continue
                 fo.updated_at = now

@@ -225,10 +225,11 @@ class LineItemView:
         }
 
 
-# What a merchant's app may do next (Shopify lists more, e.g. MOVE and SPLIT, which we do not serve).
+# What a merchant's app may do next (Shopify lists more, e.g. SPLIT, which we do not serve). MOVE
+# only while the fulfilment order can be moved (fo_moves.py); MARK_AS_OPEN once progress is reported.
 SUPPORTED_ACTIONS = {
-    "OPEN": ["CREATE_FULFILLMENT", "HOLD"],
-    "IN_PROGRESS": ["CREATE_FULFILLMENT", "HOLD"],
+    "OPEN": ["CREATE_FULFILLMENT", "HOLD", "MOVE"],
+    "IN_PROGRESS": ["CREATE_FULFILLMENT", "HOLD", "MOVE"],
     "ON_HOLD": ["RELEASE_HOLD"],
     "INCOMPLETE": [],
     "CLOSED": [],
@@ -249,7 +250,10 @@ class FulfillmentOrderView:
         self.orderName = order.name
         self.createdAt = iso(fo.created_at)
         self.updatedAt = iso(fo.updated_at)
-        self.supportedActions = [{"action": a, "externalUrl": None} for a in SUPPORTED_ACTIONS[fo.status]]
+        actions = SUPPORTED_ACTIONS[fo.status]
+        if fo.progress_reported:
+            actions = [a for a in actions if a != "MOVE"] + ["MARK_AS_OPEN"]
+        self.supportedActions = [{"action": a, "externalUrl": None} for a in actions]
         loc = store.locations[fo.location_id]
         self.assignedLocation = {"name": loc.name, "location": LocationView(store, loc)}
 

@@ -1,6 +1,7 @@
 """Fulfil: open packages → one Shopify fulfilment each, written ahead so none is created twice.
 
 Per batch of orders: one ledger read, one Shopify read of their fulfilment orders, the pure plan,
+the moves a package at two locations needs (`move.py`; those orders are read and planned again),
 then in one transaction the intents (`sending`) and every other verdict, then the calls (in
 parallel across orders, `send.py`), with what Shopify answered written as it comes, a transaction
 a second. No ledger connection is held across a call.
@@ -17,11 +18,13 @@ import duckdb
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.move import move_cutoff, move_lines, moved_recently, still_moving
 from sync_pipeline.lib.flows.despatches.plan import Decision, plan_order
 from sync_pipeline.lib.flows.despatches.ports import (
     CreatedFulfilment,
     FulfilmentOutcomeUnknownError,
     FulfilmentRefusedError,
+    OrderFulfilments,
     Storefront,
 )
 from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle
@@ -34,12 +37,15 @@ from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
 from sync_pipeline.lib.ledger import orders as ledger_orders
+from sync_pipeline.lib.ledger.despatches import PackageRow
 from sync_pipeline.lib.ledger.fulfilments import FulfilmentIntent
 
 BATCH_ORDERS = 200
 # A run drains until no package is waiting that it has not tried; this only bounds a run that
 # packages keep reaching faster than Shopify takes them (the sensor starts the next one at once).
 MAX_SECONDS = 600.0
+# Move passes per batch: one per package of an order that sits at two locations, in turn.
+MOVE_PASSES = 4
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,54 @@ def _placed_lines(decision: Decision, fo_line_owner: dict[str, str]) -> dict[str
     return lines
 
 
+def _plan(
+    orders: dict[str, ShopOrder],
+    packages: dict[str, list[PackageRow]],
+    shopify: dict[str, OrderFulfilments],
+    rules: BusinessRules,
+) -> tuple[dict[str, list[Decision]], dict[str, str]]:
+    """Each order's decisions, and FO line item id → the order line it belongs to."""
+    now = utcnow()
+    plans: dict[str, list[Decision]] = {}
+    owners: dict[str, str] = {}
+    for oid, order in orders.items():
+        plans[oid] = plan_order(order, packages.get(oid, []), shopify.get(oid), rules, now)
+        owners.update({f.fo_line_id: f.line_id for f in (shopify[oid].fo_lines if oid in shopify else ())})
+    return plans, owners
+
+
+def _move_first(
+    storefront: Storefront,
+    ledger: Ledger,
+    plans: dict[str, list[Decision]],
+    owners: dict[str, str],
+    orders: dict[str, ShopOrder],
+    packages: dict[str, list[PackageRow]],
+    shopify: dict[str, OrderFulfilments],
+    rules: BusinessRules,
+    actor: str,
+    report: FulfilReport,
+) -> None:
+    """Moves first: each order whose moves went through is read and planned again (a partial move
+    makes new ids), and a later package of it that needs a move of its own gets it in the same run.
+    Each pass sees only the orders just planned again, so a move whose answer was lost (still
+    `moving` in its plan) is never sent twice."""
+    wanting = plans
+    for _ in range(MOVE_PASSES):
+        moved = move_lines(storefront, ledger, wanting, orders, packages, actor, report)
+        if not moved:
+            return
+        again = storefront.fulfilment_state(moved)
+        for oid in moved:
+            shopify.pop(oid, None)
+        shopify.update(again)
+        wanting, more = _plan({oid: orders[oid] for oid in moved}, packages, again, rules)
+        plans.update(wanting)
+        owners.update(more)
+    # Out of passes: what would move again waits for the next run (nothing was sent for it).
+    plans.update({oid: still_moving(ds) for oid, ds in wanting.items()})
+
+
 def fulfil_open_packages(
     storefront: Storefront,
     ledger: Ledger,
@@ -68,9 +122,11 @@ def fulfil_open_packages(
     actor: str,
     report: FulfilReport,
     max_seconds: float = MAX_SECONDS,
+    settle_seconds: float = 60.0,
 ) -> None:
     """Plan and fulfil batch after batch until every open package has been tried once this run
-    (packages a concurrent read adds meanwhile included), or `max_seconds` have passed."""
+    (packages a concurrent read adds meanwhile included), or `max_seconds` have passed. A package
+    whose lines sit at two locations is moved to one first (`move.py`) and planned again."""
     started = time.monotonic()
     tried: set[str] = set()
     report.caught_up = False
@@ -89,20 +145,22 @@ def fulfil_open_packages(
         tried.update(
             p.package_number for oid in order_ids for p in packages.get(oid, []) if p.state in states.OPEN
         )
-        ready = [o for o in order_ids if o not in in_doubt and rows.get(o) and rows[o].snapshot]
+        cutoff = move_cutoff(utcnow(), settle_seconds)
+        ready = [
+            o
+            for o in order_ids
+            if o not in in_doubt
+            and rows.get(o)
+            and rows[o].snapshot
+            and not moved_recently(packages.get(o, []), cutoff)
+        ]
+        orders = {oid: ShopOrder.model_validate(rows[oid].snapshot) for oid in ready}
         shopify = storefront.fulfilment_state(ready) if ready else {}
-        now = utcnow()
-        plans: dict[str, list[Decision]] = {}
-        owners: dict[str, str] = {}
-        for oid in ready:
-            order = ShopOrder.model_validate(rows[oid].snapshot)
-            plans[oid] = plan_order(order, packages.get(oid, []), shopify.get(oid), rules, now)
-            owners.update(
-                {f.fo_line_id: f.line_id for f in (shopify[oid].fo_lines if oid in shopify else ())}
-            )
+        plans, owners = _plan(orders, packages, shopify, rules)
+        _move_first(storefront, ledger, plans, owners, orders, packages, shopify, rules, actor, report)
         report.orders_planned += len(plans)
         versions = {oid: state.version for oid, state in shopify.items()}
-        to_send = _write_ahead(ledger, plans, owners, versions, rules, actor, report)
+        to_send = _write_ahead(ledger, plans, packages, owners, versions, rules, actor, report)
         send_grouped(
             to_send,
             lambda s: s.order_id,
@@ -115,6 +173,7 @@ def fulfil_open_packages(
 def _write_ahead(
     ledger: Ledger,
     plans: dict[str, list[Decision]],
+    packages: dict[str, list[PackageRow]],
     owners: dict[str, str],
     versions: dict[str, datetime | None],
     rules: BusinessRules,
@@ -124,6 +183,11 @@ def _write_ahead(
     notify = rules.despatches.notify_customer
     sends: list[_Sent] = []
     with ledger.transaction() as con:
+        # Compare and set: an order another run moved on since we read it is that run's now (two
+        # fulfil steps at once, e.g. with the shopify_api pool raised, must not both send it).
+        taken = ledger_despatches.orders_changed_since(con, {oid: packages.get(oid, []) for oid in plans})
+        plans = {oid: ds for oid, ds in plans.items() if oid not in taken}
+        report.left_to_another_run += len(taken)
         problems: list[ExceptionRecord] = []
         events: list[OrderEvent] = []
         for oid, decisions in plans.items():

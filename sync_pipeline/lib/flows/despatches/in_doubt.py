@@ -5,7 +5,8 @@ order's fulfilments and adopt the one that matches what we sent (same line items
 same tracking number, created after our first attempt, not already recorded for another package).
 Found: recorded as created; no second fulfilment, no second email. Not found: planned again.
 Rows younger than `settle_seconds` are left alone: a request still in flight at Shopify must not
-be mistaken for one that never arrived.
+be mistaken for one that never arrived. A verdict is written only over the very attempt it looked
+up: another run may have settled the row, or sent the package again, meanwhile.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def resolve_in_doubt(
         existing = storefront.fulfilments_of(oid)
         rows = [r for r in doubtful if r.intent.shopify_order_id == oid]
         with ledger.transaction() as con:
+            # Compare and set: a row another run settled or sent again since our read is left to it.
+            current = ledger_fulfilments.still_sending(con, rows)
+            rows = [r for r in rows if r.intent.package_number in current]
             events = []
             for row in rows:
                 number = row.intent.package_number

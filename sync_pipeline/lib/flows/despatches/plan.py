@@ -24,7 +24,9 @@ from sync_pipeline.lib.domain.fulfilment import (
     OTHER_LOCATION,
     FulfilmentOrderLine,
     LineNeed,
+    Move,
     allocate,
+    gather,
     line_needs,
     spread,
 )
@@ -48,9 +50,11 @@ class Decision:
     location_id: str | None = None
     tracking: Tracking | None = None
     exceptions: list[ExceptionRecord] = field(default_factory=list)
+    # MOVING: bring the package's lines to one location first (then it is planned again).
+    moves: list[Move] = field(default_factory=list)
 
 
-def _exception(kind: str, message: str, order: ShopOrder, package: PackageRow) -> ExceptionRecord:
+def package_exception(kind: str, message: str, order: ShopOrder, package: PackageRow) -> ExceptionRecord:
     return ExceptionRecord(
         kind=kind,
         owner=states.OWNERS[kind],
@@ -154,9 +158,9 @@ def _plan_package(
             states.BLOCKED,
             "order cancelled in Shopify",
             exceptions=[
-                _exception("shipped_after_cancel", f"{order.name} was cancelled in Shopify but Peoplevox shipped "
+                package_exception("shipped_after_cancel", f"{order.name} was cancelled in Shopify but Peoplevox shipped "
                            f"package {number} ({units}); contact the customer about the parcel", order, p),
-                _exception("shipped_after_cancel_refunded", f"{order.name} was cancelled (and refunded) but package "
+                package_exception("shipped_after_cancel_refunded", f"{order.name} was cancelled (and refunded) but package "
                            f"{number} shipped ({units}); recover the goods or charge for them", order, p),
             ],
         )  # fmt: skip
@@ -165,7 +169,7 @@ def _plan_package(
     if not p.tracking_number:
         if waited < timedelta(minutes=config.tracking_wait_minutes):
             return Decision(number, states.AWAITING_TRACKING, "waiting for the carrier's tracking number")
-        missing = _exception(
+        missing = package_exception(
             "tracking_missing",
             f"package {number} has had no tracking number for {int(waited.total_seconds() // 60)} min after despatch"
             + ("; fulfilled without it, the number is added when Peoplevox has it"
@@ -181,14 +185,14 @@ def _plan_package(
     tracking = tracking_for(rules.carriers, p.carrier, p.service, p.tracking_number)
     if not tracking.known_carrier:
         exceptions.append(
-            _exception("unknown_carrier", f"carrier {p.carrier!r} / service {p.service!r} of package {number} has no "
+            package_exception("unknown_carrier", f"carrier {p.carrier!r} / service {p.service!r} of package {number} has no "
                        "rule in carriers.yaml; sent to Shopify under that name, without a tracking link", order, p)
         )  # fmt: skip
     allocation = allocate(needs, accounted, pool, p.items)
     if allocation.excess:
         extra = ", ".join(f"{q} × {c}" for c, q in allocation.excess.items())
         exceptions.append(
-            _exception("over_despatched", f"package {number} shipped more than {order.name} ordered: {extra} "
+            package_exception("over_despatched", f"package {number} shipped more than {order.name} ordered: {extra} "
                        "(not fulfilled in Shopify; check what left the warehouse)", order, p)
         )  # fmt: skip
     if not allocation.lines:
@@ -208,6 +212,14 @@ def _plan_package(
             f"{names.get(line, line)} ({why.replace('_', ' ')})" for line, why in blocking.items()
         )
         split = OTHER_LOCATION in blocking.values()
+        target = _warehouse_location(fo_lines, rules, p) or placed.location_id
+        moves = gather(allocation.lines, fo_lines, target) if split and target else None
+        if moves:
+            # Shopify fulfils one location per fulfilment: move the lines that sit elsewhere to the
+            # warehouse's location, then plan again from what Shopify then shows (new line item ids).
+            return Decision(number, states.MOVING, f"moving {what} to one location",
+                            line_quantities=allocation.lines, excess=dict(allocation.excess),
+                            tracking=tracking, exceptions=exceptions, moves=moves)  # fmt: skip
         fix = (
             "Shopify fulfils one location per fulfilment: move that fulfilment order to the location of "
             "the rest of the package (or fulfil it by hand)"
@@ -215,14 +227,13 @@ def _plan_package(
             else "release or reopen the fulfilment order, or fulfil it by hand"
         )
         exceptions.append(
-            _exception(kind, f"{order.name}: package {number} cannot be fulfilled in Shopify: {what}; {fix}",
+            package_exception(kind, f"{order.name}: package {number} cannot be fulfilled in Shopify: {what}; {fix}",
                        order, p)
         )  # fmt: skip
-        # A package split over two locations waits whole: part of it now would be a second shipping
-        # email later, and the parcel is one parcel. (Moving the fulfilment order ourselves with
-        # fulfillmentOrderMove is not built yet.)
-        if placed.empty or kind == "fulfillment_on_hold" or split:
-            return Decision(number, states.BLOCKED, kind, exceptions=exceptions)
+        # The package waits whole whatever stops a part of it (held, closed, incomplete, another
+        # location): the parcel is one parcel, part of it now would be a second shipping email
+        # later, and the ledger could not say the package is fulfilled while Shopify has a line open.
+        return Decision(number, states.BLOCKED, kind, exceptions=exceptions)
     if placed.empty:
         return Decision(
             number,
@@ -243,6 +254,19 @@ def _plan_package(
         location_id=placed.location_id,
         tracking=tracking,
         exceptions=exceptions,
+    )
+
+
+def _warehouse_location(
+    fo_lines: Sequence[FulfilmentOrderLine], rules: BusinessRules, p: PackageRow
+) -> str | None:
+    """The Shopify location (id) of the package's Peoplevox site (`stock.yaml`), if the order has a
+    fulfilment order there."""
+    name = rules.stock.locations.get(p.site or "")
+    if not name:
+        return None
+    return next(
+        (f.location_id for f in fo_lines if (f.location_name or "").casefold() == name.casefold()), None
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sync_pipeline.lib.domain.fulfilment import FulfilmentOrderLine
+from sync_pipeline.lib.domain.fulfilment import FulfilmentOrderLine, Move
 from sync_pipeline.lib.domain.tracking import Tracking
 
 
@@ -93,6 +93,10 @@ class Storefront(Protocol):
         self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
     ) -> CreatedFulfilment:
         """Create one fulfilment."""
+        ...
+
+    def move_lines(self, move: Move) -> None:
+        """Assign these fulfilment order line items to `move.location_id` (refused: nothing moved)."""
         ...
 
     def fulfilments_of(self, order_id: str) -> list[ExistingFulfilment]: ...

@@ -15,6 +15,10 @@ class FulfilReport:
     refused: int = 0
     outcome_unknown: int = 0
     in_doubt: Counter[str] = field(default_factory=Counter)
+    # Orders another fulfil run moved on between our read and our write-ahead: left to it.
+    left_to_another_run: int = 0
+    # fulfillmentOrderMove calls: moved, refused, outcome_unknown.
+    moves: Counter[str] = field(default_factory=Counter)
     tracking_added: int = 0
     exceptions_opened: int = 0
     order_states: Counter[str] = field(default_factory=Counter)
@@ -38,4 +42,5 @@ class FulfilReport:
             "outcome_unknown": self.outcome_unknown,
             "tracking_added": self.tracking_added,
             "exceptions_opened": self.exceptions_opened,
+            "left_to_another_run": self.left_to_another_run,
         }

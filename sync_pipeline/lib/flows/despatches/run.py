@@ -27,6 +27,6 @@ def fulfil(
 ) -> FulfilReport:
     report = FulfilReport()
     resolve_in_doubt(storefront, ledger, rules, actor, report, settle_seconds)
-    fulfil_open_packages(storefront, ledger, rules, actor, report, max_seconds)
+    fulfil_open_packages(storefront, ledger, rules, actor, report, max_seconds, settle_seconds)
     post_late_tracking(storefront, ledger, rules, actor, report)
     return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sync_pipeline.lib.domain.fulfilment import FulfilmentOrderLine
+from sync_pipeline.lib.domain.fulfilment import FulfilmentOrderLine, Move
 from sync_pipeline.lib.domain.tracking import Tracking
 from sync_pipeline.lib.flows.despatches.ports import (
     CreatedFulfilment,
@@ -41,6 +41,8 @@ class ShopifyStorefront:
                     location_id=fo.location_id,
                     fulfillable=fo.status in FULFILLABLE and "CREATE_FULFILLMENT" in fo.actions,
                     status=fo.status,
+                    location_name=fo.assigned_location.name,
+                    movable="MOVE" in fo.actions,
                 )
                 for fo in state.fulfillment_orders
                 for item in fo.line_items
@@ -59,6 +61,14 @@ class ShopifyStorefront:
         except ShopifyOutcomeUnknown as error:
             raise FulfilmentOutcomeUnknownError(str(error)) from error
         return CreatedFulfilment(made.id, made.name, made.order.updated_at if made.order else None)
+
+    def move_lines(self, move: Move) -> None:
+        try:
+            self.client.move_fulfillment_order(move.fulfillment_order_id, move.location_id, move.lines)
+        except ShopifyUserErrors as error:
+            raise FulfilmentRefusedError("; ".join(e.message for e in error.errors)) from error
+        except ShopifyOutcomeUnknown as error:
+            raise FulfilmentOutcomeUnknownError(str(error)) from error
 
     def fulfilments_of(self, order_id: str) -> list[ExistingFulfilment]:
         return [

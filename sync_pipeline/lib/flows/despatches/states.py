@@ -3,6 +3,10 @@
 Package states:
 - `pending`: read from Peoplevox, not fulfilled yet (the next fulfil run plans it).
 - `awaiting_tracking`: waiting for the carrier's tracking number (up to `tracking_wait_minutes`).
+- `moving`: its lines sit at two locations; those elsewhere are being moved to the warehouse's
+  location (`fulfillmentOrderMove`, written ahead), then it is planned again. Left here when the
+  move's answer is lost: the order is planned again from Shopify's fulfilment orders once
+  `unknown_outcome_settle_seconds` have passed.
 - `fulfilling`: sent to Shopify, outcome not recorded yet (the write-ahead row is `sending`).
 - `fulfilled`: one Shopify fulfilment holds it.
 - `fulfilled_elsewhere`: Shopify already had its units fulfilled (by hand): recorded, no error.
@@ -20,6 +24,7 @@ from sync_pipeline.lib.domain.exception_catalogue import owner_of
 
 PENDING = "pending"
 AWAITING_TRACKING = "awaiting_tracking"
+MOVING = "moving"
 FULFILLING = "fulfilling"
 FULFILLED = "fulfilled"
 FULFILLED_ELSEWHERE = "fulfilled_elsewhere"
@@ -28,7 +33,7 @@ BLOCKED = "blocked"
 UNKNOWN_ORDER = "unknown_order"
 
 # A fulfil run looks at these.
-OPEN = (PENDING, AWAITING_TRACKING, BLOCKED)
+OPEN = (PENDING, AWAITING_TRACKING, BLOCKED, MOVING)
 # Nothing more to do for these: they count towards what each Shopify line has received.
 SETTLED = (FULFILLED, FULFILLED_ELSEWHERE, POOLED)
 

@@ -1,0 +1,167 @@
+"""Move: bring a package's lines to one location before it is fulfilled (`fulfillmentOrderMove`).
+
+Shopify fulfils one location per fulfilment. When a package's lines sit on fulfilment orders at two
+locations and those elsewhere can be moved (`MOVE` in their `supportedActions`), the plan says which
+line items to move to the warehouse's location (`domain.fulfilment.gather`); this step moves them and
+says which orders to plan again from the fulfilment orders Shopify then shows (a partial move gives
+new line item ids), so the package still goes as one fulfilment, one email. A later package of the
+same order that needs a move of its own gets it in the next pass of the same run (`fulfil.py`).
+
+Write-ahead: the package is `moving` (with an event) before the call. A move has no idempotency
+key, and a second one of lines already moved is refused, so a move whose answer is lost is not sent
+again blind: the package stays `moving` and its order is left alone for `settle_seconds` (a request
+still in flight must not be taken for one never received); then the order is planned from the
+fulfilment orders as Shopify has them: lines that moved are fulfilled, lines that did not are moved.
+A move fulfils nothing, so it can never cause a second fulfilment or email; the fulfilment itself
+goes through the usual write-ahead. A refused move leaves the package `blocked` with
+`fulfillment_order_closed` and Shopify's reason (an order event each time); it is re-planned every
+run, but the move is tried again only `MOVE_RETRY_SECONDS` after the last refusal: a cause Shopify
+keeps refusing for while still offering MOVE (an item the destination does not stock) is CX's to
+fix, not worth a mutation and an event every run.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import duckdb
+
+from sync_pipeline.lib.domain.models import ShopOrder
+from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.plan import Decision, package_exception
+from sync_pipeline.lib.flows.despatches.ports import (
+    FulfilmentOutcomeUnknownError,
+    FulfilmentRefusedError,
+    Storefront,
+)
+from sync_pipeline.lib.flows.despatches.report import FulfilReport
+from sync_pipeline.lib.ledger import Ledger, OrderEvent, utcnow
+from sync_pipeline.lib.ledger import despatches as ledger_despatches
+from sync_pipeline.lib.ledger import events as ledger_events
+from sync_pipeline.lib.ledger.despatches import PackageRow
+
+MOVE_RETRY_SECONDS = 30 * 60
+REFUSED = "fulfilment_order_move_refused"
+
+
+def moved_recently(packages: list[PackageRow], cutoff: datetime) -> bool:
+    """A move of one of these packages may still be in flight at Shopify: leave the order alone."""
+    return any(p.state == states.MOVING and p.updated_at > cutoff for p in packages)
+
+
+def move_cutoff(now: datetime, settle_seconds: float) -> datetime:
+    return now - timedelta(seconds=settle_seconds)
+
+
+def move_lines(
+    storefront: Storefront,
+    ledger: Ledger,
+    plans: dict[str, list[Decision]],
+    orders: dict[str, ShopOrder],
+    packages: dict[str, list[PackageRow]],
+    actor: str,
+    report: FulfilReport,
+) -> list[str]:
+    """Carry out the moves `plans` ask for; returns the orders whose moves all went through (plan
+    them again). In the others' plans a refused move becomes `blocked` with an exception; a lost
+    answer stays `moving`. `packages` is updated with the rows as written ahead."""
+    wanted = {oid: d for oid, ds in plans.items() for d in ds if d.state == states.MOVING}
+    if not wanted:
+        return []
+    with ledger.transaction() as con:
+        # An order another run moved on since we read it is left to that run (and dropped by the
+        # write-ahead's own check): never two runs moving one package.
+        taken = ledger_despatches.orders_changed_since(con, {oid: packages.get(oid, []) for oid in wanted})
+        wanted = {oid: d for oid, d in wanted.items() if oid not in taken}
+        for oid, why in _refused_lately(con, wanted).items():
+            d = wanted.pop(oid)
+            _replace(
+                plans[oid],
+                d,
+                _refused(d, orders[oid], _package(packages, oid, d), f"{why} (tried again later)"),
+            )
+        for d in wanted.values():
+            ledger_despatches.set_state(con, d.package_number, states.MOVING, d.reason)
+        # Our own write: the rows as written, so the write-ahead's check does not take it for another run's.
+        packages.update(ledger_despatches.for_orders(con, list(wanted)))
+        ledger_events.append(
+            con,
+            [
+                OrderEvent(oid, "fulfilment_order_move", actor, reason=f"{d.package_number}: {d.reason}",
+                           detail={"moves": [{"fulfillment_order": m.fulfillment_order_id, "to": m.location_id,
+                                              "lines": m.lines} for m in d.moves]})
+                for oid, d in wanted.items()
+            ],
+        )  # fmt: skip
+    done: list[str] = []
+    refusals: list[OrderEvent] = []
+    for oid, d in wanted.items():
+        try:
+            for m in d.moves:
+                storefront.move_lines(m)
+        except FulfilmentRefusedError as error:
+            report.moves["refused"] += 1
+            _replace(plans[oid], d, _refused(d, orders[oid], _package(packages, oid, d), str(error)))
+            refusals.append(OrderEvent(oid, REFUSED, actor, reason=f"{d.package_number}: {error}",
+                                       detail={"package": d.package_number, "why": str(error)}))  # fmt: skip
+        except FulfilmentOutcomeUnknownError:
+            report.moves["outcome_unknown"] += 1
+        else:
+            report.moves["moved"] += 1
+            done.append(oid)
+    if refusals:
+        with ledger.transaction() as con:
+            ledger_events.append(con, refusals)
+    return done
+
+
+def _package(packages: dict[str, list[PackageRow]], oid: str, d: Decision) -> PackageRow:
+    return next(p for p in packages[oid] if p.package_number == d.package_number)
+
+
+def _refused_lately(con: duckdb.DuckDBPyConnection, wanted: dict[str, Decision]) -> dict[str, str]:
+    """Orders whose package's move Shopify refused less than `MOVE_RETRY_SECONDS` ago: Shopify's reason."""
+    cutoff = utcnow() - timedelta(seconds=MOVE_RETRY_SECONDS)
+    found: dict[str, str] = {}
+    for oid, d in wanted.items():
+        for event in ledger_events.for_order(con, oid):
+            detail = event["detail"]
+            detail = json.loads(detail) if isinstance(detail, str) else detail or {}
+            if (
+                event["kind"] == REFUSED
+                and detail.get("package") == d.package_number
+                and event["occurred_at"] > cutoff
+            ):
+                found[oid] = str(detail.get("why", ""))
+    return found
+
+
+def _replace(decisions: list[Decision], old: Decision, new: Decision) -> None:
+    decisions[decisions.index(old)] = new
+
+
+def _refused(d: Decision, order: ShopOrder, package: PackageRow, why: str) -> Decision:
+    problem = package_exception(
+        "fulfillment_order_closed",
+        f"{order.name}: package {d.package_number} sits at two locations and Shopify refused to move its "
+        f"lines to one: {why}; move that fulfilment order by hand (or fulfil it by hand)",
+        order,
+        package,
+    )
+    # The plan's other findings (unknown carrier, tracking missing, over-despatch) still hold.
+    return Decision(
+        d.package_number, states.BLOCKED, "fulfillment_order_closed", exceptions=[*d.exceptions, problem]
+    )
+
+
+def still_moving(decisions: list[Decision]) -> list[Decision]:
+    """After the last move pass of a run, a package that would still move waits for the next run
+    (`pending`; nothing was sent for it)."""
+    return [
+        Decision(d.package_number, states.PENDING, "moved to one location; planned again next run",
+                 exceptions=d.exceptions)
+        if d.state == states.MOVING
+        else d
+        for d in decisions
+    ]  # fmt: skip
