@@ -82,6 +82,7 @@ class ReturnIn(BaseModel):
     quantity: int = Field(gt=0)
     reason: str = ""
     reusable: bool = True
+    return_code: str | None = None  # one more item of this return
 
 
 class CountIn(BaseModel):
@@ -316,7 +317,12 @@ def _goods_in(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
 def _return(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
     r = ReturnIn.model_validate(body)
     record = state.warehouse.process_return(
-        r.sales_order_number, r.item_code, r.quantity, r.reason, reusable=r.reusable
+        r.sales_order_number,
+        r.item_code,
+        r.quantity,
+        r.reason,
+        reusable=r.reusable,
+        return_code=r.return_code,
     )
     return {"code": record.code}
 
