@@ -11,6 +11,7 @@ finance code against both sandboxes, each row checked against what Shopify and P
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -160,6 +161,50 @@ def test_bundle_back_in_parts_over_several_returns(w: World) -> None:
         row = w.rows(today)[w.ids[i]]
         seen.append((row["units_despatched"], row["units_returned"], row["units_returned_reusable"]))
         assert seen[-1] == (2, returned, on_shelf), seen
+
+
+@pytest.mark.parametrize(
+    ("graded", "expected"),
+    [
+        ({"TEE-BLK-M": [True], "TEE-WHT-M": [True], "SOCK-BLK-OS": [True, True]}, (1, 1)),
+        ({"TEE-BLK-M": [True], "TEE-WHT-M": [False], "SOCK-BLK-OS": [True, True]}, (1, 0)),
+        # One item, two units graded apart in the same return: two rows under one code.
+        ({"TEE-BLK-M": [True], "TEE-WHT-M": [True], "SOCK-BLK-OS": [True, False]}, (1, 0)),
+    ],
+    ids=["all_reusable", "one_part_damaged", "one_unit_of_a_part_damaged"],
+)
+def test_bundle_back_in_one_return(
+    w: World, graded: dict[str, list[bool]], expected: tuple[int, int]
+) -> None:
+    w.shop.add_product(
+        ProductSpec(title="Starter", variants=[VariantSpec(sku="BUNDLE-STARTER", price="30.00")])
+    )
+    i = place(w, lines=[LineSpec(sku="BUNDLE-STARTER")])
+    w.release()
+    w.despatch(i, False)
+    w.fulfil()
+    code: str | None = None
+    for item, grades in graded.items():
+        for reusable, units in Counter(grades).items():
+            code = w.pvx.process_return(
+                w.number(i), item, units, "Parcel", reusable=reusable, return_code=code
+            )
+    today, _ = w.run()
+    row = w.rows(today)[w.ids[i]]
+    assert (row["units_returned"], row["units_returned_reusable"]) == expected
+    assert {r["code"] for r in w.pvx.state().returns} == {code}
+
+
+def test_one_item_graded_two_ways_in_one_return(w: World) -> None:
+    """Three tees back in one parcel: two go back on the shelf, one is written off."""
+    i = place(w, lines=[LineSpec(sku="TEE-BLK-M", quantity=3)])
+    w.release()
+    w.despatch(i, False)
+    w.fulfil()
+    code = w.pvx.process_return(w.number(i), "TEE-BLK-M", 2, "Too small", reusable=True)
+    w.pvx.process_return(w.number(i), "TEE-BLK-M", 1, "Torn", reusable=False, return_code=code)
+    row = row_of(w, i)  # the oracle: Peoplevox's own returns, unit for unit
+    assert (row["units_returned"], row["units_returned_reusable"]) == (3, 2)
 
 
 # -- an order edited after a refund ---------------------------------------------------------------

@@ -12,7 +12,7 @@ despatched units are what Peoplevox shipped. Returns read from Peoplevox land in
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 import duckdb
@@ -85,16 +85,25 @@ _RETURN_COLUMNS = [f.name for f in fields(ReturnRow)]
 
 
 def add_returns(con: duckdb.DuckDBPyConnection, rows: Iterable[ReturnRow]) -> list[ReturnRow]:
-    """Insert returns not seen before (a processed return does not change); returns the new ones."""
-    wanted = {(r.return_code, r.item_code): r for r in rows}
+    """Insert returns not seen before (a processed return does not change); returns the new ones.
+
+    A row is one item of one return as graded (`condition`, '' when none is given): a return may
+    hold an item graded two ways, and the report's rows of one key are summed."""
+    wanted: dict[tuple[str, str, str], ReturnRow] = {}
+    for row in rows:
+        key = (row.return_code, row.item_code, row.condition or "")
+        seen = wanted.get(key)
+        wanted[key] = (
+            replace(seen, quantity=seen.quantity + row.quantity) if seen else replace(row, condition=key[2])
+        )
     if not wanted:
         return []
-    con.execute("CREATE OR REPLACE TEMP TABLE wanted_returns (code VARCHAR, item VARCHAR)")
-    con.executemany("INSERT INTO wanted_returns VALUES (?, ?)", [list(k) for k in wanted])
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_returns (code VARCHAR, item VARCHAR, cond VARCHAR)")
+    con.executemany("INSERT INTO wanted_returns VALUES (?, ?, ?)", [list(k) for k in wanted])
     known = set(
         con.execute(
-            "SELECT r.return_code, r.item_code FROM pvx_returns r "
-            "JOIN wanted_returns w ON w.code = r.return_code AND w.item = r.item_code"
+            "SELECT r.return_code, r.item_code, r.condition FROM pvx_returns r "
+            "JOIN wanted_returns w ON w.code = r.return_code AND w.item = r.item_code AND w.cond = r.condition"
         ).fetchall()
     )
     new = [r for key, r in wanted.items() if key not in known]
@@ -134,7 +143,8 @@ def returns_of(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict
     con.executemany("INSERT INTO wanted_return_orders VALUES (?)", wanted)
     rows = con.execute(
         f"SELECT {', '.join('r.' + c for c in _RETURN_COLUMNS)} FROM pvx_returns r "
-        "JOIN wanted_return_orders w ON w.id = r.shopify_order_id ORDER BY r.returned_at, r.return_code, r.item_code"
+        "JOIN wanted_return_orders w ON w.id = r.shopify_order_id "
+        "ORDER BY r.returned_at, r.return_code, r.item_code, r.condition"
     ).fetchall()
     found: dict[str, list[ReturnRow]] = {}
     for values in rows:
