@@ -4,13 +4,14 @@ Each example places orders of every payment kind (paid, authorised, pending, pai
 discount) in a fresh Shopify and Peoplevox, sends the paid ones to the warehouse with the orders
 flow, then interleaves the events that move money or goods: payments and captures (part and
 final), order edits (a unit less, a line more), refunds before and after despatch (CANCEL,
-RETURN, NO_RESTOCK), despatches (whole and short), the despatches flow fulfilling them, returns
-the warehouse processes (reusable or not), Shopify returns processed with or without their refund,
-and cancellations. After every step the finance flow runs (Shopify money, Peoplevox returns,
-reconciliation, exports) and the exported files are checked against an oracle built from the two
-sandboxes' own state, not the ledger (`world.py`): every figure as Shopify states it, every unit
-as Peoplevox counts it, each status as the domain rules give it from those, and every day's
-summary tying out to Shopify to the penny.
+RETURN, NO_RESTOCK) and goodwill refunds of an amount in the customer's currency, despatches
+(whole and short), the despatches flow fulfilling them, returns the warehouse processes (one unit
+reusable or not, or a parcel of two units graded apart under one return code), Shopify returns
+processed with or without their refund, and cancellations. After every step the finance flow runs
+(Shopify money, Peoplevox returns, reconciliation, exports) and the exported files are checked
+against an oracle built from the two sandboxes' own state, not the ledger (`world.py`): every
+figure as Shopify states it in both currencies, every unit as Peoplevox counts it, each status as
+the domain rules give it from those, and every day's summary tying out to Shopify to the penny.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ step = st.one_of(
     st.tuples(st.just("fulfil")),
     st.tuples(st.just("refund"), order_index, st.sampled_from(["CANCEL", "RETURN", "NO_RESTOCK"])),
     st.tuples(st.just("warehouse_return"), order_index, st.booleans()),
+    st.tuples(st.just("warehouse_parcel"), order_index, st.booleans()),
+    st.tuples(st.just("goodwill"), order_index),
     st.tuples(st.just("shopify_return"), order_index, st.booleans()),
     st.tuples(st.just("cancel"), order_index),
 )
@@ -58,9 +61,11 @@ _examples = itertools.count()
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # Found by exploration: order 2 edited down to 2 units after the warehouse had it, then 3 despatched.
+# Then a parcel of two units graded apart, and a goodwill refund in euros, so every run has both.
 @example(
     steps=[*opening, ("despatch", 2, False), ("pay", 0, False), ("release",), ("release",), ("pay", 0, False),
-           ("pay", 0, False), ("fulfil",), ("release",), ("edit", 0, False)],
+           ("pay", 0, False), ("fulfil",), ("release",), ("edit", 0, False), ("warehouse_parcel", 0, True),
+           ("goodwill", 2)],
     later=timedelta(0),
 )  # fmt: skip
 @given(steps_strategy, st.sampled_from([timedelta(0), timedelta(days=3)]))

@@ -51,7 +51,13 @@ from sync_pipeline.sandbox.shopify.control import (
     SandboxControlError,
     VariantSpec,
 )
-from sync_pipeline.sandbox.traffic_money import NothingToDo, Warehouse, refund_one_unit, return_one_unit
+from sync_pipeline.sandbox.traffic_money import (
+    NothingToDo,
+    Warehouse,
+    refund_one_unit,
+    return_one_unit,
+    return_parcel,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CODES = ["TEE-BLK-M", "TEE-WHT-M", "SOCK-BLK-OS", "CAP-BLK-OS"]
@@ -154,6 +160,23 @@ class World:
                 self.ids[i],
                 "Changed mind" if reusable else "Damaged",
                 reusable=reusable,
+            )
+
+    def warehouse_parcel(self, i: int, first_reusable: bool) -> None:
+        """Two units back in one parcel (one return code), graded apart."""
+        with contextlib.suppress(NothingToDo):  # fewer than two despatched that have not come back
+            return_parcel(self.warehouse_floor, self.ids[i], [first_reusable, not first_reusable])
+
+    def goodwill(self, i: int) -> None:
+        """Money back without goods, an amount of the merchant's choosing in the customer's currency
+        (Shopify converts it to the shop's)."""
+        money = self.money_of(i)
+        paid = [t for t in money.transactions if t.kind in ("SALE", "CAPTURE") and t.status == "SUCCESS"]
+        if not paid:
+            return
+        with contextlib.suppress(ShopifyUserErrors):  # nothing left on the payment to give back
+            self.client.create_refund(
+                self.ids[i], {}, [(paid[0].id, Decimal("1.03"), paid[0].gateway or "manual")]
             )
 
     def shopify_return(self, i: int, refunded: bool) -> None:
