@@ -1,10 +1,11 @@
 """Read the warehouse's processed returns (Peoplevox `Return summary`) into the ledger.
 
-Each row is taken once per (return code, item code, condition); its sales order is matched to our Shopify order
-(a return for a sales order we never sent is kept unmatched and matched when the order turns up).
-An order's returns are then counted as Shopify line units (`lib/domain/returns.py`). Normal runs
-read from the newest return date seen (minus an overlap: report dates have minute precision); a
-backfill re-reads from a window's first day until now, because returns come after the order.
+Each row is taken once per (return code, item code, condition); its sales order is matched to our
+Shopify order (a return for a sales order we never sent is kept unmatched and matched when the order
+turns up). An order's returns are then counted as Shopify line units (`lib/domain/returns.py`).
+Normal runs read from the newest return date seen (minus an overlap: report dates have minute
+precision); a backfill re-reads from a window's first day until now, because returns come after the
+order.
 """
 
 from __future__ import annotations
