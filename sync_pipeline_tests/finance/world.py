@@ -267,11 +267,11 @@ class World:
             figures = oracle_figures(order, despatched, returned)
             assert row["status"] == rules.status(figures, as_of, SLA), (oid, row["status"], figures)
             assert row["units_to_despatch"] == rules.units_to_despatch(figures)
-            truth_by_day[(row["order_date"], row["currency"], "orders")] += 1
-            truth_by_day[(row["order_date"], row["currency"], "total_shop")] += Decimal(money["total"])  # type: ignore[assignment]
-            truth_by_day[(row["order_date"], row["currency"], "total")] += Decimal(
-                order["money_presentment"]["total"]
-            )  # type: ignore[assignment]
+            day = (row["order_date"], row["currency"])
+            truth_by_day[(*day, "orders")] += 1
+            for key in ("total", "refunded"):  # Shopify's own figures, summed per day and currency
+                truth_by_day[(*day, f"{key}_shop")] += Decimal(money[key])  # type: ignore[assignment]
+                truth_by_day[(*day, key)] += Decimal(order["money_presentment"][key])  # type: ignore[assignment]
         # Every day's exported summary ties out: statuses hold all the orders and all of Shopify's revenue.
         for summary in finance_exports.read_daily_summaries(self.exports, days, rules.STATUSES):
             key = (summary["order_date"], summary["currency"])
@@ -282,6 +282,8 @@ class World:
             )
             assert summary["revenue_shop"] == truth_by_day[(*key, "total_shop")]
             assert summary["revenue"] == truth_by_day[(*key, "total")]
+            assert summary["refunds_shop"] == truth_by_day[(*key, "refunded_shop")]
+            assert summary["refunds"] == truth_by_day[(*key, "refunded")]
             assert summary["revenue_shop"] == sum(summary[f"{s}_value_shop"] for s in rules.STATUSES)
             assert summary["revenue"] == sum(summary[f"{s}_value"] for s in rules.STATUSES)
 
