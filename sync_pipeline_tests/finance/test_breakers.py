@@ -240,6 +240,40 @@ def test_order_edited_down_and_up_after_a_refund(w: World) -> None:
     assert (row["units_to_despatch"], row["units_returned"], row["status"]) == (5, 1, rules.MATCHED)
 
 
+def test_order_partly_shipped_refunded_then_edited_down_and_up(w: World) -> None:
+    """Two of three tees ship; one of those is refunded to be returned; the third is edited off, then
+    a cap added and paid for: the warehouse must ship the cap and take the tee back, no more."""
+    i = place(w, lines=[LineSpec(sku="TEE-BLK-M", quantity=3)])
+    w.release()
+    w.pvx.despatch(w.number(i), [{"TEE-BLK-M": 2}])
+    w.fulfil()
+    refund_one_unit(w.client, w.ids[i], "RETURN", sku="TEE-BLK-M")
+    row = row_of(w, i)
+    assert (row["units_despatched"], row["units_to_despatch"], row["status"]) == (
+        2,
+        3,
+        rules.REFUNDED_NOT_RETURNED,
+    )
+    tee = line_id(w, i, "TEE-BLK-M")
+    w.shop.edit_order(w.ids[i], EditSpec(set_quantities=[QuantityChange(line_item_id=tee, quantity=1)]))
+    w.release()  # the warehouse hears of the edit
+    row = row_of(w, i)
+    assert (row["units_to_despatch"], row["units_cancelled"], row["status"]) == (
+        2,
+        1,
+        rules.REFUNDED_NOT_RETURNED,
+    )
+    w.shop.edit_order(w.ids[i], EditSpec(add_lines=[LineSpec(sku="CAP-BLK-OS")]))
+    w.shop.mark_paid(w.ids[i])
+    w.release()
+    w.despatch(i, False)
+    w.fulfil()
+    w.warehouse_return(i, True)
+    row = row_of(w, i)
+    assert (row["units_despatched"], row["units_to_despatch"], row["units_returned"]) == (3, 3, 1)
+    assert row["status"] == rules.MATCHED
+
+
 # -- hostile sales order numbers ------------------------------------------------------------------
 HOSTILE = [
     '=HYPERLINK("http://x","y")',
