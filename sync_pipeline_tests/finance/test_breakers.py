@@ -82,6 +82,26 @@ def test_refund_racing_a_despatch(w: World, lands: str) -> None:
     assert row_of(w, i)["status"] == rules.QUANTITY_MISMATCH
 
 
+def test_a_despatch_read_before_the_despatches_flow_settles_it(w: World) -> None:
+    """The warehouse shipped two starter packs and a tee; finance runs before the despatches flow
+    has fulfilled the package in Shopify (it waits for tracking): the package's items count as the
+    order's line units already (a pack is one unit, at the pack's price), never as 9 units of items."""
+    w.shop.add_product(
+        ProductSpec(title="Starter", variants=[VariantSpec(sku="BUNDLE-STARTER", price="30.00")])
+    )
+    i = place(w, lines=[LineSpec(sku="BUNDLE-STARTER", quantity=2), LineSpec(sku="TEE-BLK-M")])
+    w.release()
+    w.despatch(i, False)
+    today, _ = w.run()
+    waiting = w.rows(today)[w.ids[i]]
+    w.fulfil()
+    today, _ = w.run()
+    settled = w.rows(today)[w.ids[i]]
+    for row in (waiting, settled):
+        assert (row["units_despatched"], row["units_to_despatch"], row["status"]) == (3, 3, rules.MATCHED)
+        assert row["despatched_value_shop"] == Decimal("70.00")
+
+
 # -- partial refunds in two currencies ------------------------------------------------------------
 @pytest.mark.parametrize(
     ("currency", "rate", "taxes_included"), [("EUR", "1.17", True), ("USD", "1.2713", False)]

@@ -219,7 +219,7 @@ class World:
         today = now.date()
         as_of = now + self.later
         reconcile_days(
-            self.ledger, self.exports, today - timedelta(days=1), today + timedelta(days=1), as_of, SLA
+            self.ledger, self.exports, today - timedelta(days=1), today + timedelta(days=1), as_of, RULES
         )
         summarise(self.exports, today - timedelta(days=1), today + timedelta(days=1))
         return today, as_of

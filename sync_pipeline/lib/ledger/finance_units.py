@@ -11,6 +11,7 @@ despatched units are what Peoplevox shipped. Returns read from Peoplevox land in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
@@ -58,6 +59,79 @@ def refresh_package_units(con: duckdb.DuckDBPyConnection, settled_states: Sequen
     )
     cursors.put(con, PACKAGE_UNITS_CURSOR, newest[0].isoformat())
     return int(newest[1])
+
+
+@dataclass(frozen=True)
+class WaitingPackage:
+    """A package of one of our orders the despatches flow has not settled yet (no line units)."""
+
+    package_number: str
+    shopify_order_id: str
+    items: dict[str, int]
+
+
+def waiting_packages(con: duckdb.DuckDBPyConnection, settled_states: Sequence[str]) -> list[WaitingPackage]:
+    """Every package of a known order not settled yet, oldest despatch first."""
+    placeholders = ", ".join("?" for _ in settled_states)
+    rows = con.execute(
+        "SELECT package_number, shopify_order_id, items FROM despatch_packages "
+        f"WHERE shopify_order_id IS NOT NULL AND state NOT IN ({placeholders}) "
+        "ORDER BY despatched_at, package_number",
+        list(settled_states),
+    ).fetchall()
+    return [
+        WaitingPackage(n, oid, json.loads(items) if isinstance(items, str) else dict(items))
+        for n, oid, items in rows
+    ]
+
+
+def settled_line_units(
+    con: duckdb.DuckDBPyConnection, order_ids: Iterable[str], settled_states: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """`{order id: {line item id: units}}` the settled packages of these orders account for."""
+    wanted = [[i] for i in dict.fromkeys(order_ids)]
+    if not wanted:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_package_orders (id VARCHAR)")
+    con.executemany("INSERT INTO wanted_package_orders VALUES (?)", wanted)
+    placeholders = ", ".join("?" for _ in settled_states)
+    rows = con.execute(
+        "SELECT p.shopify_order_id, e.key, sum(e.value::INTEGER) FROM despatch_packages p "
+        "JOIN wanted_package_orders w ON w.id = p.shopify_order_id, json_each(p.line_quantities) e "
+        f"WHERE p.state IN ({placeholders}) GROUP BY 1, 2",
+        list(settled_states),
+    ).fetchall()
+    found: dict[str, dict[str, int]] = {}
+    for oid, line, units in rows:
+        found.setdefault(oid, {})[line] = int(units)
+    return found
+
+
+def replace_waiting_units(
+    con: duckdb.DuckDBPyConnection, units: Mapping[str, tuple[Mapping[str, int], Mapping[str, int]]]
+) -> None:
+    """`{package number: ({line item id: line units}, {item code: units})}` replaces the unit rows of
+    packages not settled yet: the line units they complete, and as item codes what no line uses."""
+    if not units:
+        return
+    con.executemany("DELETE FROM finance_package_units WHERE package_number = ?", [[n] for n in units])
+    rows = [
+        [n, gid_number(line), None, u] for n, (lines, _) in units.items() for line, u in lines.items() if u
+    ]
+    rows += [[n, None, code, u] for n, (_, items) in units.items() for code, u in items.items() if u]
+    if not rows:
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE new_package_units (package_number VARCHAR, line_key BIGINT, "
+        "item_code VARCHAR, units INTEGER)"
+    )
+    con.executemany("INSERT INTO new_package_units VALUES (?, ?, ?, ?)", rows)
+    con.execute(
+        f"INSERT INTO finance_package_units SELECT {_gid_number('p.shopify_order_id')}, "
+        "coalesce(o.order_date, p.despatch_date), p.package_number, n.line_key, n.item_code, n.units, "
+        "p.despatched_at FROM new_package_units n JOIN despatch_packages p USING (package_number) "
+        "LEFT JOIN orders o ON o.shopify_order_id = p.shopify_order_id"
+    )
 
 
 def _gid_number(column: str) -> str:
