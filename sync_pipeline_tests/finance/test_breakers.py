@@ -69,9 +69,10 @@ def test_refund_racing_a_despatch(w: World, lands: str) -> None:
     if lands == "before_money_read":
         today, as_of = w.run(between=refund)
     else:
+        today, _ = w.run(after_money=refund)
+        stale = w.rows(today)[w.ids[i]]  # made before the run could know: the next one must
+        assert (stale["units_despatched"], stale["units_refunded"], stale["refunded_shop"]) == (2, 0, 0)
         today, as_of = w.run()
-        refund()
-        w.run()  # the next run, minutes later, reads the refund
     w.check(today, as_of)
     row = w.rows(today)[w.ids[i]]
     # Two shipped, one paid for: the customer has a unit finance refunded.

@@ -206,15 +206,20 @@ class World:
     def reconcile_and_check(self) -> None:
         self.check(*self.run())
 
-    def run(self, between: Callable[[], object] | None = None) -> tuple[date, datetime]:
+    def run(
+        self, between: Callable[[], object] | None = None, after_money: Callable[[], object] | None = None
+    ) -> tuple[date, datetime]:
         """One pass of the finance flow as its assets run it; `between` happens after the despatch
-        read and before the rest (something racing the run). Returns (today, as of)."""
+        read and before the money read, `after_money` after the money read and before the
+        reconciliation (something racing the run). Returns (today, as of)."""
         now = datetime.now(UTC)
         # The despatches flow reads packages as they ship (its sensor): finance starts from there.
         read_despatches(self.despatches, self.ledger, "test", now, timedelta(days=1))
         if between is not None:
             between()
         read_money(self.money, self.ledger, now, timedelta(days=1))
+        if after_money is not None:
+            after_money()
         self.returns_report = read_returns(self.returns_source, self.ledger, RULES, now, timedelta(days=1))
         today = now.date()
         as_of = now + self.later
