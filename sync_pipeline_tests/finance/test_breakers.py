@@ -103,6 +103,29 @@ def test_a_despatch_read_before_the_despatches_flow_settles_it(w: World) -> None
         assert row["despatched_value_shop"] == Decimal("70.00")
 
 
+def test_a_bundle_completed_by_a_package_not_settled_yet(w: World) -> None:
+    """A starter pack ships in two parcels: the tees first (settled: the despatches flow pools them),
+    then the socks, read before the despatches flow settles them: one pack shipped."""
+    w.shop.add_product(
+        ProductSpec(title="Starter", variants=[VariantSpec(sku="BUNDLE-STARTER", price="30.00")])
+    )
+    i = place(w, lines=[LineSpec(sku="BUNDLE-STARTER")])
+    w.release()
+    w.pvx.despatch(w.number(i), [{"TEE-BLK-M": 1, "TEE-WHT-M": 1}])
+    w.fulfil()
+    today, _ = w.run()
+    row = w.rows(today)[w.ids[i]]
+    assert (row["units_despatched"], row["status"]) == (0, rules.AWAITING_DESPATCH)
+    w.pvx.despatch(w.number(i), [{"SOCK-BLK-OS": 2}])
+    today, _ = w.run()
+    row = w.rows(today)[w.ids[i]]
+    assert (row["units_despatched"], row["despatched_value_shop"], row["status"]) == (
+        1,
+        Decimal("30.00"),
+        rules.MATCHED,
+    )
+
+
 # -- partial refunds in two currencies ------------------------------------------------------------
 @pytest.mark.parametrize(
     ("currency", "rate", "taxes_included"), [("EUR", "1.17", True), ("USD", "1.2713", False)]

@@ -11,7 +11,6 @@ despatched units are what Peoplevox shipped. Returns read from Peoplevox land in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
@@ -61,50 +60,15 @@ def refresh_package_units(con: duckdb.DuckDBPyConnection, settled_states: Sequen
     return int(newest[1])
 
 
-@dataclass(frozen=True)
-class WaitingPackage:
-    """A package of one of our orders the despatches flow has not settled yet (no line units)."""
-
-    package_number: str
-    shopify_order_id: str
-    items: dict[str, int]
-
-
-def waiting_packages(con: duckdb.DuckDBPyConnection, settled_states: Sequence[str]) -> list[WaitingPackage]:
-    """Every package of a known order not settled yet, oldest despatch first."""
+def orders_with_waiting_packages(con: duckdb.DuckDBPyConnection, settled_states: Sequence[str]) -> list[str]:
+    """Our orders with a package the despatches flow has not settled yet."""
     placeholders = ", ".join("?" for _ in settled_states)
     rows = con.execute(
-        "SELECT package_number, shopify_order_id, items FROM despatch_packages "
-        f"WHERE shopify_order_id IS NOT NULL AND state NOT IN ({placeholders}) "
-        "ORDER BY despatched_at, package_number",
+        "SELECT DISTINCT shopify_order_id FROM despatch_packages "
+        f"WHERE shopify_order_id IS NOT NULL AND state NOT IN ({placeholders}) ORDER BY 1",
         list(settled_states),
     ).fetchall()
-    return [
-        WaitingPackage(n, oid, json.loads(items) if isinstance(items, str) else dict(items))
-        for n, oid, items in rows
-    ]
-
-
-def settled_line_units(
-    con: duckdb.DuckDBPyConnection, order_ids: Iterable[str], settled_states: Sequence[str]
-) -> dict[str, dict[str, int]]:
-    """`{order id: {line item id: units}}` the settled packages of these orders account for."""
-    wanted = [[i] for i in dict.fromkeys(order_ids)]
-    if not wanted:
-        return {}
-    con.execute("CREATE OR REPLACE TEMP TABLE wanted_package_orders (id VARCHAR)")
-    con.executemany("INSERT INTO wanted_package_orders VALUES (?)", wanted)
-    placeholders = ", ".join("?" for _ in settled_states)
-    rows = con.execute(
-        "SELECT p.shopify_order_id, e.key, sum(e.value::INTEGER) FROM despatch_packages p "
-        "JOIN wanted_package_orders w ON w.id = p.shopify_order_id, json_each(p.line_quantities) e "
-        f"WHERE p.state IN ({placeholders}) GROUP BY 1, 2",
-        list(settled_states),
-    ).fetchall()
-    found: dict[str, dict[str, int]] = {}
-    for oid, line, units in rows:
-        found.setdefault(oid, {})[line] = int(units)
-    return found
+    return [r[0] for r in rows]
 
 
 def replace_waiting_units(

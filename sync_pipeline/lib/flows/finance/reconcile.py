@@ -23,8 +23,10 @@ from sync_pipeline.lib.domain.fulfilment import allocate, line_needs
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.domain.reconciliation import STATUSES
 from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.plan import consumed
 from sync_pipeline.lib.flows.finance.exports import CELL_RULE
 from sync_pipeline.lib.ledger import Ledger, finance_exports, finance_units, reconciliation
+from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.ledger.reconciliation import Gap
 
@@ -65,31 +67,35 @@ def reconcile_days(
 
 def _waiting_in_line_units(con: duckdb.DuckDBPyConnection, rules: BusinessRules) -> None:
     """Packages shipped and read but not settled yet by the despatches flow (it waits for tracking)
-    as the line units they complete, the way that flow will settle them (`allocate`, after what the
-    order's settled packages account for): a bundle's parts are one unit at the bundle's price, not
-    one unit per item. Items no line can use stay item units (over-despatch); parts of a bundle not
-    complete yet count when the rest arrives. Orders the orders flow has no snapshot of keep their
-    item units."""
-    waiting = finance_units.waiting_packages(con, states.SETTLED)
-    by_order: dict[str, list[finance_units.WaitingPackage]] = {}
-    for package in waiting:
-        by_order.setdefault(package.shopify_order_id, []).append(package)
-    orders = ledger_orders.get_many(con, by_order)
-    settled = finance_units.settled_line_units(con, by_order, states.SETTLED)
+    as the line units they complete, the way that flow will settle them (`plan.py`: after what the
+    order's settled packages account for, with the parts they left waiting): a bundle's parts are
+    one unit at the bundle's price, not one unit per item. Items no line can use stay item units
+    (over-despatch); parts of a bundle not complete yet count when the rest arrives. Orders the
+    orders flow has no snapshot of keep their item units."""
+    order_ids = finance_units.orders_with_waiting_packages(con, states.SETTLED)
+    orders = ledger_orders.get_many(con, order_ids)
     units: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
-    for oid, packages in by_order.items():
+    for oid, packages in ledger_despatches.for_orders(con, order_ids).items():
         row = orders.get(oid)
         if row is None or not row.snapshot:
             continue
         needs = line_needs(
             ShopOrder.model_validate(row.snapshot).lines, rules.bundles, rules.sku_overrides.overrides
         )
-        fulfilled: Counter[str] = Counter(settled.get(oid, {}))
-        pool: Counter[str] = Counter()
-        for package in packages:
-            allocation = allocate(needs, fulfilled, pool, package.items)
-            units[package.package_number] = (allocation.lines, dict(allocation.excess))
-            fulfilled.update(allocation.lines)
+        accounted: Counter[str] = Counter()
+        shipped: Counter[str] = Counter()
+        for p in packages:
+            if p.state in states.SETTLED:
+                accounted.update(p.line_quantities or {})
+                shipped.update(p.items)
+                shipped.subtract(p.excess_items or {})
+        pool = +(shipped - consumed(needs, accounted))
+        for p in packages:
+            if p.state in states.SETTLED:
+                continue
+            allocation = allocate(needs, accounted, pool, p.items)
+            units[p.package_number] = (allocation.lines, dict(allocation.excess))
+            accounted.update(allocation.lines)
             pool = allocation.pool
     finance_units.replace_waiting_units(con, units)
 
