@@ -2,9 +2,9 @@
 
 One ledger transaction brings the despatched units up to date (packages changed since the last
 pass, and packages the despatches flow has not settled yet counted in line units the way it will
-settle them), reconciles the orders placed on those days (SQL, `lib/ledger/reconciliation.py`) and keeps
-a copy of the result outside the ledger; each day's order files are written from that copy once
-the transaction is over. The summaries and month rollups are then made from the files alone
+settle them), reconciles the orders placed on those days (SQL, `lib/ledger/reconciliation.py`)
+and keeps a copy of the result outside the ledger; each day's order files are written from that
+copy once the transaction is over. The summaries and month rollups are then made from the files alone
 (`summarise`). Only the reconciliation itself holds the ledger's lock.
 """
 
