@@ -56,10 +56,8 @@ class Warehouse:
     prefix: str  # orders.yaml sales_order_prefix: how the orders flow numbers our sales orders
 
 
-def return_one_unit(warehouse: Warehouse, order_id: str, reason: str, reusable: bool = True) -> str:
-    """Book in Peoplevox the return of one unit the warehouse despatched for this order and has not
-    had back, graded reusable (back on the shelf) or not (written off); returns its item code."""
-    number = sales_order_number(order_id, warehouse.prefix)
+def _returnable(warehouse: Warehouse, number: str) -> Counter[str]:
+    """Units the warehouse despatched on this sales order and has not had back, by item code."""
     state = warehouse.control.state()
     out: Counter[str] = Counter()
     for despatch in state.despatches:
@@ -69,8 +67,31 @@ def return_one_unit(warehouse: Warehouse, order_id: str, reason: str, reusable: 
     for r in state.returns:
         if r["sales_order_number"] == number:
             out[r["item_code"]] -= r["quantity"]
-    code = next((c for c, n in sorted(out.items()) if n > 0), None)
+    return +out
+
+
+def return_one_unit(warehouse: Warehouse, order_id: str, reason: str, reusable: bool = True) -> str:
+    """Book in Peoplevox the return of one unit the warehouse despatched for this order and has not
+    had back, graded reusable (back on the shelf) or not (written off); returns its item code."""
+    number = sales_order_number(order_id, warehouse.prefix)
+    code = min(_returnable(warehouse, number), default=None)
     if code is None:
         raise NothingToDo(f"{number} has nothing despatched to return")
     warehouse.control.process_return(number, code, 1, reason, reusable=reusable)
     return code
+
+
+def return_parcel(warehouse: Warehouse, order_id: str, grades: list[bool]) -> str:
+    """Book in Peoplevox one return (one return code) of a unit per grade (reusable or not), of the
+    units despatched and not had back, so one parcel holds several items or one item graded two
+    ways; returns the return code."""
+    number = sales_order_number(order_id, warehouse.prefix)
+    left = _returnable(warehouse, number)
+    units = [c for c in sorted(left) for _ in range(left[c])][: len(grades)]
+    if not grades or len(units) < len(grades):
+        raise NothingToDo(f"{number} has fewer than {len(grades)} units despatched to return")
+    booked: str | None = None
+    for code, reusable in zip(units, grades, strict=True):
+        reason = "Changed mind" if reusable else "Damaged"
+        booked = warehouse.control.process_return(number, code, 1, reason, reusable, booked)
+    return booked or ""

@@ -45,8 +45,24 @@ def test_every_order_gets_exactly_one_known_status(f: OrderFigures) -> None:
 @settings(max_examples=200)
 def test_units_to_despatch_lies_between_current_and_current_plus_refunded(f: OrderFigures) -> None:
     expected = rec.units_to_despatch(f)
-    assert f.units_current <= expected <= f.units_current + f.units_refunded_shipped
-    assert expected <= max(f.units_current, f.units_despatched)
+    shipped_for_sure = f.units_current + f.units_refunded_for_return
+    assert shipped_for_sure <= expected <= f.units_current + f.units_refunded_shipped
+    assert expected <= max(shipped_for_sure, f.units_despatched)
+
+
+@given(st.integers(2, 5), st.integers(1, 4))
+def test_a_unit_refunded_to_be_returned_does_not_hide_one_not_shipped(ordered: int, shipped: int) -> None:
+    """Some units shipped, one of them refunded to be returned (RETURN: Shopify allows it only for
+    fulfilled units), the rest not shipped yet: the rest are still to ship, before and after the
+    refunded unit comes back."""
+    shipped = min(shipped, ordered - 1)
+    waiting = OrderFigures(False, ordered - 1, 1, 1, shipped, 0, paid_at=AS_OF - timedelta(days=5))
+    assert rec.units_to_despatch(waiting) == ordered
+    assert rec.status(waiting, AS_OF, SLA) == rec.REFUNDED_NOT_RETURNED
+    back = OrderFigures(False, ordered - 1, 1, 1, shipped, 1, paid_at=AS_OF - timedelta(days=5))
+    assert rec.status(back, AS_OF, SLA) == rec.PAID_NOT_DESPATCHED
+    done = OrderFigures(False, ordered - 1, 1, 1, ordered, 1, paid_at=AS_OF - timedelta(days=5))
+    assert rec.status(done, AS_OF, SLA) == rec.MATCHED
 
 
 @given(st.integers(1, 5), st.integers(0, 5), st.booleans())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent
+import duckdb
+
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, schema
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger.schema import available_migrations
 
@@ -102,3 +104,30 @@ def test_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
     except RuntimeError:
         pass
     assert ledger.get_cursor("x") is None
+
+
+def test_0010_keeps_returns_read_before_it_and_keys_them_by_condition(tmp_path: Path) -> None:
+    """A ledger at 0009 with returns in it (one without a condition) upgrades without losing a row;
+    afterwards one item of one return may be held twice, graded two ways."""
+    path = tmp_path / "ledger.duckdb"
+    con = duckdb.connect(str(path))
+    schema.applied_versions(con)
+    for m in [m for m in available_migrations() if m.version <= 9]:
+        con.execute(m.sql)
+        con.execute("INSERT INTO schema_version VALUES (?, ?, now())", [m.version, m.name])
+    con.execute(
+        "INSERT INTO pvx_returns VALUES ('RET1', 'TEE', 'SHP-1', NULL, 2, 'Too small', 'Reusable', true, NULL, "
+        "'PrimarySite', now()), ('RET2', 'CAP', 'SHP-1', NULL, 1, NULL, NULL, false, NULL, NULL, now())"
+    )
+    con.close()
+    ledger = Ledger(path)
+    assert ledger.migrate() == list(range(10, len(available_migrations()) + 1))
+    with ledger.transaction() as c:
+        rows = c.execute(
+            "SELECT return_code, item_code, quantity, condition FROM pvx_returns ORDER BY 1"
+        ).fetchall()
+        assert rows == [("RET1", "TEE", 2, "Reusable"), ("RET2", "CAP", 1, "")]
+        c.execute(
+            "INSERT INTO pvx_returns VALUES ('RET1', 'TEE', 'SHP-1', NULL, 1, 'Torn', 'Not reusable', false, NULL, "
+            "'PrimarySite', now())"
+        )

@@ -130,7 +130,7 @@ def order_reconciliation(
         start.date(),
         end.date(),
         as_of=datetime.now(UTC),
-        sla=rules.finance.despatch_sla,
+        rules=rules,
     )
     return dg.MaterializeResult(metadata=reconciliation_metadata(report))
 

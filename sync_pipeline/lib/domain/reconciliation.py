@@ -16,8 +16,12 @@ left out); a bundle unit is one unit however many item codes the warehouse picks
 - `units_despatched` / `units_returned`: what Peoplevox shipped and took back.
 
 **Units to despatch** = current units, plus refunded units that had already shipped (a refund
-after despatch does not make a despatch wrong): `current + min(refunded_shipped,
-max(0, despatched - current))`.
+after despatch does not make a despatch wrong). A unit refunded to be returned (RETURN) had
+shipped: Shopify refunds RETURN only for fulfilled units. One refunded without restock
+(NO_RESTOCK) may not have: it counts as far as the warehouse shipped beyond the rest:
+`current + for_return + min(refunded_shipped - for_return, max(0, despatched - current - for_return))`.
+(Counting the RETURN units only as far as the warehouse shipped beyond the current units, as
+before, hid a paid unit not shipped yet behind a shipped one refunded.)
 
 Statuses, first match wins (docs/finance_flow.md says what to do about each):
 
@@ -85,9 +89,12 @@ class OrderFigures:
 
 
 def units_to_despatch(f: OrderFigures) -> int:
-    """What should ship: current units plus refunded units that had shipped before the refund."""
-    shipped_beyond_current = max(0, f.units_despatched - f.units_current)
-    return f.units_current + min(f.units_refunded_shipped, shipped_beyond_current)
+    """What should ship: current units plus refunded units that had shipped before the refund (all
+    those refunded to be returned; those refunded without restock as far as the warehouse shipped
+    them)."""
+    shipped = f.units_current + f.units_refunded_for_return
+    kept = f.units_refunded_shipped - f.units_refunded_for_return
+    return shipped + min(kept, max(0, f.units_despatched - shipped))
 
 
 def status(f: OrderFigures, as_of: datetime, sla: timedelta) -> str:

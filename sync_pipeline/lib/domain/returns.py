@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .fulfilment import LineNeed, allocate
 
@@ -32,3 +32,46 @@ def return_units(
         out[code] = allocation.lines
         pool = allocation.pool
     return out
+
+
+@dataclass(frozen=True)
+class GradedItem:
+    """One item code of one processed return, as the warehouse graded it."""
+
+    return_code: str
+    item_code: str
+    quantity: int
+    reusable: bool
+
+
+def count_returns(
+    needs: Sequence[LineNeed], items: Iterable[GradedItem]
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """`{return code: {line id: line units}}` for an order's returned items (oldest first), and the
+    same for the units graded reusable.
+
+    A line unit is reusable when the items it is made of came back reusable (half a bundle on the
+    shelf does not sell the bundle), whichever returns they came in: the warehouse picks a bundle
+    as its parts. So the reusable units are the whole line units the reusable items alone make,
+    never more than came back, and they are booked against the returns that brought the line's
+    units back, oldest first: no return ever holds more reusable units than returned ones.
+    """
+    everything: dict[str, dict[str, int]] = {}
+    graded: dict[str, dict[str, int]] = {}
+    for r in items:
+        for by_code in (everything, graded) if r.reusable else (everything,):
+            found = by_code.setdefault(r.return_code, {})
+            found[r.item_code] = found.get(r.item_code, 0) + r.quantity
+    returned = return_units(needs, everything.items())
+    # The reusable items taken in the same order as all of them: when every item is reusable, the
+    # two agree line by line.
+    shelf: Counter[str] = Counter()
+    for lines in return_units(needs, graded.items()).values():
+        shelf.update(lines)
+    reusable: dict[str, dict[str, int]] = {}
+    for code, lines in returned.items():
+        for line, units in lines.items():
+            if take := min(units, shelf[line]):
+                reusable.setdefault(code, {})[line] = take
+                shelf[line] -= take
+    return returned, reusable

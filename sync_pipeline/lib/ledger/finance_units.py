@@ -12,7 +12,7 @@ despatched units are what Peoplevox shipped. Returns read from Peoplevox land in
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 import duckdb
@@ -60,6 +60,44 @@ def refresh_package_units(con: duckdb.DuckDBPyConnection, settled_states: Sequen
     return int(newest[1])
 
 
+def orders_with_waiting_packages(con: duckdb.DuckDBPyConnection, settled_states: Sequence[str]) -> list[str]:
+    """Our orders with a package the despatches flow has not settled yet."""
+    placeholders = ", ".join("?" for _ in settled_states)
+    rows = con.execute(
+        "SELECT DISTINCT shopify_order_id FROM despatch_packages "
+        f"WHERE shopify_order_id IS NOT NULL AND state NOT IN ({placeholders}) ORDER BY 1",
+        list(settled_states),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def replace_waiting_units(
+    con: duckdb.DuckDBPyConnection, units: Mapping[str, tuple[Mapping[str, int], Mapping[str, int]]]
+) -> None:
+    """`{package number: ({line item id: line units}, {item code: units})}` replaces the unit rows of
+    packages not settled yet: the line units they complete, and as item codes what no line uses."""
+    if not units:
+        return
+    con.executemany("DELETE FROM finance_package_units WHERE package_number = ?", [[n] for n in units])
+    rows = [
+        [n, gid_number(line), None, u] for n, (lines, _) in units.items() for line, u in lines.items() if u
+    ]
+    rows += [[n, None, code, u] for n, (_, items) in units.items() for code, u in items.items() if u]
+    if not rows:
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE new_package_units (package_number VARCHAR, line_key BIGINT, "
+        "item_code VARCHAR, units INTEGER)"
+    )
+    con.executemany("INSERT INTO new_package_units VALUES (?, ?, ?, ?)", rows)
+    con.execute(
+        f"INSERT INTO finance_package_units SELECT {_gid_number('p.shopify_order_id')}, "
+        "coalesce(o.order_date, p.despatch_date), p.package_number, n.line_key, n.item_code, n.units, "
+        "p.despatched_at FROM new_package_units n JOIN despatch_packages p USING (package_number) "
+        "LEFT JOIN orders o ON o.shopify_order_id = p.shopify_order_id"
+    )
+
+
 def _gid_number(column: str) -> str:
     """SQL for the numeric tail of a Shopify gid (`gid://shopify/Order/123` → 123)."""
     return f"CAST(regexp_extract({column}, '(\\d+)$', 1) AS BIGINT)"
@@ -85,16 +123,25 @@ _RETURN_COLUMNS = [f.name for f in fields(ReturnRow)]
 
 
 def add_returns(con: duckdb.DuckDBPyConnection, rows: Iterable[ReturnRow]) -> list[ReturnRow]:
-    """Insert returns not seen before (a processed return does not change); returns the new ones."""
-    wanted = {(r.return_code, r.item_code): r for r in rows}
+    """Insert returns not seen before (a processed return does not change); returns the new ones.
+
+    A row is one item of one return as graded (`condition`, '' when none is given): a return may
+    hold an item graded two ways, and the report's rows of one key are summed."""
+    wanted: dict[tuple[str, str, str], ReturnRow] = {}
+    for row in rows:
+        key = (row.return_code, row.item_code, row.condition or "")
+        seen = wanted.get(key)
+        wanted[key] = (
+            replace(seen, quantity=seen.quantity + row.quantity) if seen else replace(row, condition=key[2])
+        )
     if not wanted:
         return []
-    con.execute("CREATE OR REPLACE TEMP TABLE wanted_returns (code VARCHAR, item VARCHAR)")
-    con.executemany("INSERT INTO wanted_returns VALUES (?, ?)", [list(k) for k in wanted])
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted_returns (code VARCHAR, item VARCHAR, cond VARCHAR)")
+    con.executemany("INSERT INTO wanted_returns VALUES (?, ?, ?)", [list(k) for k in wanted])
     known = set(
         con.execute(
-            "SELECT r.return_code, r.item_code FROM pvx_returns r "
-            "JOIN wanted_returns w ON w.code = r.return_code AND w.item = r.item_code"
+            "SELECT r.return_code, r.item_code, r.condition FROM pvx_returns r "
+            "JOIN wanted_returns w ON w.code = r.return_code AND w.item = r.item_code AND w.cond = r.condition"
         ).fetchall()
     )
     new = [r for key, r in wanted.items() if key not in known]
@@ -134,7 +181,8 @@ def returns_of(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict
     con.executemany("INSERT INTO wanted_return_orders VALUES (?)", wanted)
     rows = con.execute(
         f"SELECT {', '.join('r.' + c for c in _RETURN_COLUMNS)} FROM pvx_returns r "
-        "JOIN wanted_return_orders w ON w.id = r.shopify_order_id ORDER BY r.returned_at, r.return_code, r.item_code"
+        "JOIN wanted_return_orders w ON w.id = r.shopify_order_id "
+        "ORDER BY r.returned_at, r.return_code, r.item_code, r.condition"
     ).fetchall()
     found: dict[str, list[ReturnRow]] = {}
     for values in rows:

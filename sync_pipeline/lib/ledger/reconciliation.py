@@ -98,8 +98,10 @@ figures AS (
 ),
 expected AS (
     SELECT *,
-           (units_current + least(units_refunded_shipped,
-                                  greatest(0, units_despatched - units_current)))::INTEGER AS units_to_despatch
+           (units_current + units_refunded_for_return
+            + least(units_refunded_shipped - units_refunded_for_return,
+                    greatest(0, units_despatched - units_current - units_refunded_for_return)))::INTEGER
+               AS units_to_despatch
     FROM figures
 )
 SELECT order_date, order_key, shopify_order_id, order_name, customer_name, note, financial_status, return_status,

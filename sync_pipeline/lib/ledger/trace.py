@@ -128,7 +128,7 @@ def finance_record(con: duckdb.DuckDBPyConnection, order_id: str) -> dict[str, l
         "warehouse_returns": _rows(
             con,
             "SELECT return_code, item_code, quantity, reason, condition, reusable, returned_at, site, "
-            "first_seen_at FROM pvx_returns WHERE shopify_order_id = ? ORDER BY returned_at, return_code, item_code",
+            "first_seen_at FROM pvx_returns WHERE shopify_order_id = ? ORDER BY returned_at, return_code, item_code, condition",
             [order_id],
         ),
     }

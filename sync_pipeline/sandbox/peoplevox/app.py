@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,9 +29,13 @@ def create_app(config: PeoplevoxSandboxConfig | None = None) -> Starlette:
         finally:
             state.stop()
 
+    control = Mount(CONTROL_PREFIX, routes=control_routes(state))
+    # Sales order numbers are any text, line breaks too (control_api.py's `any_text`); Starlette's
+    # mount pattern stops at a line break, so it is matched across lines.
+    control.path_regex = re.compile(control.path_regex.pattern, re.DOTALL)
     app = Starlette(
         routes=[
-            Mount(CONTROL_PREFIX, routes=control_routes(state)),
+            control,
             # Matched case-insensitively inside the endpoint (the real path's case varies).
             Route("/{client_id}/{resources}/{asmx}", AsmxEndpoint(state), methods=["GET", "POST"]),
         ],

@@ -252,16 +252,24 @@ class PeoplevoxControl:
         return str(self._post("/goods-in", payload)["goods_in_id"])
 
     def process_return(
-        self, sales_order_number: str, item_code: str, quantity: int, reason: str = "", reusable: bool = True
+        self,
+        sales_order_number: str,
+        item_code: str,
+        quantity: int,
+        reason: str = "",
+        reusable: bool = True,
+        return_code: str | None = None,
     ) -> str:
         """A return received and graded: reusable units go back on hand (and on sale); the rest
-        are quarantined."""
+        are quarantined. `return_code`: one more item (or grading) of a return already booked.
+        Returns the return's code."""
         payload = {
             "sales_order_number": sales_order_number,
             "item_code": item_code,
             "quantity": quantity,
             "reason": reason,
             "reusable": reusable,
+            "return_code": return_code,
         }
         return str(self._post("/returns", payload)["code"])
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -81,6 +82,7 @@ class ReturnIn(BaseModel):
     quantity: int = Field(gt=0)
     reason: str = ""
     reusable: bool = True
+    return_code: str | None = None  # one more item of this return
 
 
 class CountIn(BaseModel):
@@ -211,6 +213,22 @@ def snapshot(state: SandboxState) -> dict[str, Any]:
 Handler = Callable[[SandboxState, dict[str, Any]], Any]
 
 
+class _AnyText(Convertor[str]):
+    """A sales order number as Peoplevox keeps it: any text, line breaks too (Starlette's `path`
+    stops at a line break), so tests can address orders someone keyed in with hostile numbers."""
+
+    regex = "(?s:.+)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("any_text", _AnyText())
+
+
 def _route(path: str, state: SandboxState, handler: Handler, methods: list[str]) -> Route:
     async def endpoint(request: Request) -> JSONResponse:
         body: dict[str, Any] = {}
@@ -299,7 +317,12 @@ def _goods_in(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
 def _return(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
     r = ReturnIn.model_validate(body)
     record = state.warehouse.process_return(
-        r.sales_order_number, r.item_code, r.quantity, r.reason, reusable=r.reusable
+        r.sales_order_number,
+        r.item_code,
+        r.quantity,
+        r.reason,
+        reusable=r.reusable,
+        return_code=r.return_code,
     )
     return {"code": record.code}
 
@@ -333,8 +356,8 @@ def control_routes(state: SandboxState) -> list[Route]:
         _route("/faults", state, _faults, post),
         _route("/clock/advance", state, _advance, post),
         _route("/clock/ticker", state, _ticker, post),
-        _route("/orders/{number:path}/status", state, _force, post),
-        _route("/orders/{number:path}/despatch", state, despatch_control.despatch, post),
+        _route("/orders/{number:any_text}/status", state, _force, post),
+        _route("/orders/{number:any_text}/despatch", state, despatch_control.despatch, post),
         _route("/packages/{number:path}/tracking", state, despatch_control.tracking, post),
         _route("/goods-in", state, _goods_in, post),
         _route("/returns", state, _return, post),

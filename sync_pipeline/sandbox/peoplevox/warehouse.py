@@ -390,12 +390,24 @@ class Warehouse:
             return record
 
     def process_return(
-        self, sales_order_number: str, item_code: str, quantity: int, reason: str = "", reusable: bool = True
+        self,
+        sales_order_number: str,
+        item_code: str,
+        quantity: int,
+        reason: str = "",
+        reusable: bool = True,
+        return_code: str | None = None,
     ) -> ReturnRecord:
+        """`return_code`: one more item of a return already booked (a parcel holding several items,
+        or units of one item graded differently): the Return summary then has a row per item and
+        grading under the one code, dated when the return was booked."""
         with self.lock:
             order = self.orders.get(sales_order_number)
             if order is None:
                 raise WarehouseError(f"Sales order '{sales_order_number}' does not exist")
+            same = [r for r in self.returns if r.code == return_code]
+            if return_code is not None and not any(r.sales_order_number == sales_order_number for r in same):
+                raise WarehouseError(f"Return '{return_code}' of '{sales_order_number}' does not exist")
             despatched = sum(li.despatched for li in order.lines.values() if li.item_code == item_code)
             already = sum(
                 r.quantity
@@ -408,13 +420,13 @@ class Warehouse:
                     f"{despatched - already} despatched and not yet returned"
                 )
             record = ReturnRecord(
-                f"RET{next(self._return_seq):05d}",
+                return_code or f"RET{next(self._return_seq):05d}",
                 sales_order_number,
                 item_code,
                 quantity,
                 order.site,
                 reason,
-                self.clock.now(),
+                same[0].returned_at if same else self.clock.now(),
                 reusable,
             )
             level = self.level(item_code, order.site)

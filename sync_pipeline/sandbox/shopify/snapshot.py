@@ -128,7 +128,10 @@ def _order(state: SandboxState, order_id: int) -> dict[str, Any]:
             }
             for f in (store.fulfillments[i] for i in o.fulfillment_ids)
         ],
-        "money": _money(o),
+        "money": _money(o, "shop"),
+        "money_presentment": _money(o, "presentment"),
+        "currency": o.currency,
+        "presentment_currency": o.presentment_currency or o.currency,
         "transactions": [
             {"id": gid("OrderTransaction", t.id), "kind": t.kind, "status": t.status, "amount": str(t.amount.shop),
              "processed_at": iso(t.processed_at), "parent_id": gid("OrderTransaction", t.parent_id) if t.parent_id else None}
@@ -151,11 +154,12 @@ def _order(state: SandboxState, order_id: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _money(o: Order) -> dict[str, str]:
-    """The order's money figures in the shop's currency (as `totals` states them)."""
+def _money(o: Order, currency: str) -> dict[str, str]:
+    """The order's money figures in the shop's (`shop`) or the customer's (`presentment`) currency,
+    as `totals` states them."""
     t = totals(o)
-    return {name: str(getattr(t, name).shop) for name in ("total", "current_total", "tax", "discounts", "shipping",
-            "received", "refunded", "net_payment", "outstanding", "capturable")}  # fmt: skip
+    return {name: str(getattr(getattr(t, name), currency)) for name in ("subtotal", "total", "current_total",
+            "tax", "discounts", "shipping", "received", "refunded", "net_payment", "outstanding", "capturable")}  # fmt: skip
 
 
 def order_snapshot(state: SandboxState, order_id: int) -> dict[str, Any]:

@@ -7,7 +7,8 @@ Assumptions (API.md §8: the report's name and the labels `Return code`, `Sales 
 - `Return condition` holds the tenant's own grading (`finance.yaml: reusable_conditions` says
   which ones mean back on the shelf); the sandbox says `Reusable` or `Not reusable`.
 - A return is final once reported: its rows never change, so rows are taken once per
-  (return code, item code).
+  (return code, item code, condition). One return may hold an item graded two ways (two rows);
+  the rows of one return are reported together, so rows of one key read at once are summed.
 """
 
 from __future__ import annotations

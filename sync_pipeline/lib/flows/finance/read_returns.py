@@ -1,10 +1,11 @@
 """Read the warehouse's processed returns (Peoplevox `Return summary`) into the ledger.
 
-Each row is taken once per (return code, item code); its sales order is matched to our Shopify order
-(a return for a sales order we never sent is kept unmatched and matched when the order turns up).
-An order's returns are then counted as Shopify line units (`lib/domain/returns.py`). Normal runs
-read from the newest return date seen (minus an overlap: report dates have minute precision); a
-backfill re-reads from a window's first day until now, because returns come after the order.
+Each row is taken once per (return code, item code, condition); its sales order is matched to our
+Shopify order (a return for a sales order we never sent is kept unmatched and matched when the order
+turns up). An order's returns are then counted as Shopify line units (`lib/domain/returns.py`).
+Normal runs read from the newest return date seen (minus an overlap: report dates have minute
+precision); a backfill re-reads from a window's first day until now, because returns come after the
+order.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import duckdb
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.fulfilment import line_needs
 from sync_pipeline.lib.domain.models import ShopOrder
-from sync_pipeline.lib.domain.returns import return_units
+from sync_pipeline.lib.domain.returns import GradedItem, count_returns
 from sync_pipeline.lib.flows.finance.ports import ReturnedItem, ReturnSource
 from sync_pipeline.lib.ledger import Ledger, cursors
 from sync_pipeline.lib.ledger import finance_units as units
@@ -102,8 +103,7 @@ def _count_in_line_units(
     con: duckdb.DuckDBPyConnection, order_ids: Iterable[str], rules: BusinessRules
 ) -> tuple[LineUnits, LineUnits]:
     """`{order id: {return code: {line id: units}}}` for every return of these orders, and the same
-    for the units graded reusable: a line unit is reusable when every item it is made of came back
-    reusable (half a bundle on the shelf does not sell the bundle)."""
+    for the units graded reusable (`lib/domain/returns.py`)."""
     wanted = list(order_ids)
     orders = ledger_orders.get_many(con, wanted)
     returns = units.returns_of(con, wanted)
@@ -119,12 +119,6 @@ def _count_in_line_units(
             for li in ShopOrder.model_validate(row.snapshot).lines
         ]
         needs = line_needs(lines, rules.bundles, rules.sku_overrides.overrides)
-        every: dict[str, dict[str, int]] = {}
-        graded: dict[str, dict[str, int]] = {}
-        for r in returns.get(oid, []):
-            for by_code in (every, graded) if r.reusable else (every,):
-                items = by_code.setdefault(r.return_code, {})
-                items[r.item_code] = items.get(r.item_code, 0) + r.quantity
-        counted[oid] = return_units(needs, every.items())
-        reusable[oid] = return_units(needs, graded.items())
+        items = [GradedItem(r.return_code, r.item_code, r.quantity, r.reusable) for r in returns.get(oid, [])]
+        counted[oid], reusable[oid] = count_returns(needs, items)
     return counted, reusable

@@ -1,23 +1,33 @@
 """Reconcile a range of order days and write finance's files.
 
 One ledger transaction brings the despatched units up to date (packages changed since the last
-pass), reconciles the orders placed on those days (SQL, `lib/ledger/reconciliation.py`) and keeps
-a copy of the result outside the ledger; each day's order files are written from that copy once
-the transaction is over. The summaries and month rollups are then made from the files alone
+pass, and packages the despatches flow has not settled yet counted in line units the way it will
+settle them), reconciles the orders placed on those days (SQL, `lib/ledger/reconciliation.py`)
+and keeps a copy of the result outside the ledger; each day's order files are written from that
+copy once the transaction is over. The summaries and month rollups are then made from the files alone
 (`summarise`). Only the reconciliation itself holds the ledger's lock.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
+
+from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.domain.fulfilment import allocate, line_needs
+from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.domain.reconciliation import STATUSES
 from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.plan import consumed
 from sync_pipeline.lib.flows.finance.exports import CELL_RULE
 from sync_pipeline.lib.ledger import Ledger, finance_exports, finance_units, reconciliation
+from sync_pipeline.lib.ledger import despatches as ledger_despatches
+from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.ledger.reconciliation import Gap
 
 
@@ -38,20 +48,56 @@ class ReconcileReport:
 
 
 def reconcile_days(
-    ledger: Ledger, root: Path, start: date, end: date, as_of: datetime, sla: timedelta
+    ledger: Ledger, root: Path, start: date, end: date, as_of: datetime, rules: BusinessRules
 ) -> ReconcileReport:
     """Orders placed on [start, end), as of `as_of`: one status each, written to each day's folder."""
     report = ReconcileReport(start, end)
     with ExitStack() as keep:
         with ledger.transaction() as con:
             report.packages_refreshed = finance_units.refresh_package_units(con, states.SETTLED)
-            counts = reconciliation.reconcile(con, start, end, as_of, sla)
+            _waiting_in_line_units(con, rules)
+            counts = reconciliation.reconcile(con, start, end, as_of, rules.finance.despatch_sla)
             report.orders, report.by_status = counts.orders, counts.by_status
             report.gaps = reconciliation.largest_gaps(con)
             result = keep.enter_context(finance_exports.kept_result(con, root))
         # The ledger is free again: the files are written from the kept copy.
         report.folders = finance_exports.export_orders(result, root, start, end, CELL_RULE)
     return report
+
+
+def _waiting_in_line_units(con: duckdb.DuckDBPyConnection, rules: BusinessRules) -> None:
+    """Packages shipped and read but not settled yet by the despatches flow (it waits for tracking)
+    as the line units they complete, the way that flow will settle them (`plan.py`: after what the
+    order's settled packages account for, with the parts they left waiting): a bundle's parts are
+    one unit at the bundle's price, not one unit per item. Items no line can use stay item units
+    (over-despatch); parts of a bundle not complete yet count when the rest arrives. Orders the
+    orders flow has no snapshot of keep their item units."""
+    order_ids = finance_units.orders_with_waiting_packages(con, states.SETTLED)
+    orders = ledger_orders.get_many(con, order_ids)
+    units: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+    for oid, packages in ledger_despatches.for_orders(con, order_ids).items():
+        row = orders.get(oid)
+        if row is None or not row.snapshot:
+            continue
+        needs = line_needs(
+            ShopOrder.model_validate(row.snapshot).lines, rules.bundles, rules.sku_overrides.overrides
+        )
+        accounted: Counter[str] = Counter()
+        shipped: Counter[str] = Counter()
+        for p in packages:
+            if p.state in states.SETTLED:
+                accounted.update(p.line_quantities or {})
+                shipped.update(p.items)
+                shipped.subtract(p.excess_items or {})
+        pool = +(shipped - consumed(needs, accounted))
+        for p in packages:
+            if p.state in states.SETTLED:
+                continue
+            allocation = allocate(needs, accounted, pool, p.items)
+            units[p.package_number] = (allocation.lines, dict(allocation.excess))
+            accounted.update(allocation.lines)
+            pool = allocation.pool
+    finance_units.replace_waiting_units(con, units)
 
 
 def summarise(root: Path, start: date, end: date) -> list[Path]:
