@@ -153,7 +153,8 @@ def kept_result(con: duckdb.DuckDBPyConnection, root: Path) -> Iterator[Path]:
 def export_orders(result: Path, root: Path, start: date, end: date, rule: CellRule) -> list[Path]:
     """Each day's `order_reconciliation.csv` and `.parquet` from a kept reconciliation (`kept_result`):
     the Parquet file is moved into place and the CSV made from it (a day with no orders gets files
-    with the header only). No ledger connection. Returns the day folders.
+    with the header only), so call it once per kept result. No ledger connection. Returns the day
+    folders.
 
     One COPY per day, each reading only its own day's file (a partitioned pass over the whole
     month cost more); the days are shared between one thread per core."""
