@@ -237,22 +237,18 @@ def measure(path: Path, days: int, exports: Path) -> dict[str, object]:
     return figures
 
 
+def step(script: Path, name: str, work: Path, args: argparse.Namespace) -> dict[str, object]:
+    """One step in a fresh process, by `script` (this file, or the baseline's): its JSON. Its stderr
+    is passed through (a failure shows its traceback)."""
+    child = [sys.executable, str(script), "--orders", str(args.orders), "--days", str(args.days),
+             "--dir", str(work), "--step", name]  # fmt: skip
+    return json.loads(subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True).stdout)
+
+
 def measured(script: Path, work: Path, args: argparse.Namespace) -> dict[str, object]:
-    """One measurement in a fresh process, by `script` (this file, or the baseline's), fresh exports."""
+    """One measurement, on fresh exports."""
     shutil.rmtree(work / "exports", ignore_errors=True)
-    child = [
-        sys.executable,
-        str(script),
-        "--orders",
-        str(args.orders),
-        "--days",
-        str(args.days),
-        "--dir",
-        str(work),
-    ]
-    # The child's stdout is its JSON; its stderr is passed through (a failure shows its traceback).
-    out = subprocess.run([*child, "--step", "measure"], check=True, stdout=subprocess.PIPE, text=True).stdout
-    return json.loads(out)
+    return step(script, "measure", work, args)
 
 
 def baseline_checkout(ref: str, into: Path) -> Path:
@@ -291,18 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"reusing {args.ledger}: {rows}", flush=True)
         else:
             started = time.perf_counter()
-            child = [
-                sys.executable,
-                __file__,
-                "--orders",
-                str(args.orders),
-                "--days",
-                str(args.days),
-                "--dir",
-                str(work),
-            ]
-            rows = json.loads(subprocess.run([*child, "--step", "synthesise"], check=True, stdout=subprocess.PIPE,
-                                             text=True).stdout)  # fmt: skip
+            rows = step(Path(__file__), "synthesise", work, args)  # type: ignore[assignment]
             print(f"synthesised {rows} in {time.perf_counter() - started:.1f}s", flush=True)
         if args.baseline:
             old = baseline_checkout(args.baseline, Path(tempfile.mkdtemp(prefix="reconciliation-baseline-")))
