@@ -131,7 +131,7 @@ def kept_result(con: duckdb.DuckDBPyConnection, root: Path) -> Iterator[Path]:
     file with the same columns, for days with no orders). Yields the folder, removed when the block
     ends. These files are both the copy the CSVs are made from once the ledger is free and the
     Parquet files finance gets (`export_orders` moves them into place): a separate copy, with the
-    Parquet and CSV files then written from it, was a third more work for the month."""
+    Parquet and CSV files then written from it, was half as much work again for a month."""
     staging = root / f".staging-{uuid.uuid4().hex[:12]}"
     staging.mkdir(parents=True)
     try:

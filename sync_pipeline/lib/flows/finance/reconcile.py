@@ -3,8 +3,9 @@
 One ledger transaction brings the despatched units up to date (packages changed since the last
 pass), reconciles the orders placed on those days (SQL, `lib/ledger/reconciliation.py`) and writes
 the result out of the ledger as each day's Parquet file (staged); each day's CSV is made from it
-and both are put in place once the transaction is over. The summaries and month rollups are then made from the files alone
-(`summarise`). Only the reconciliation itself holds the ledger's lock.
+and both are put in place once the transaction is over. The summaries and month rollups are then
+made from the files alone (`summarise`). Only the reconciliation and the Parquet files hold the
+ledger's lock.
 """
 
 from __future__ import annotations
