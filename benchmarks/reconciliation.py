@@ -1,19 +1,22 @@
 """Finance reconciliation at scale: a month of 1,000,000 orders, reconciled and exported.
 
     .venv/bin/python benchmarks/reconciliation.py [--orders 1000000] [--days 31] [--keep]
+        [--ledger PATH] [--baseline REF --rounds N]
 
 1. Synthesises (untimed, in a child process) a ledger of `--orders` orders placed over `--days`
    days with 1-3 shippable lines each, in two currencies, with despatched packages (some short,
    some over), authorisations left uncaptured, partial and full refunds (RETURN, CANCEL,
    NO_RESTOCK), warehouse returns and cancellations, straight into the ledger's tables.
+   `--ledger PATH` reuses a ledger synthesised before (`--keep` prints where it is) instead.
 2. Times (in a second child process, so its peak RSS is the reconciliation's own):
    - the floor: a plain DuckDB scan of the same tables (every row of every input read once);
-   - the monthly reconciliation (every order of the month, one status each);
-   - the exports: each day's folder (CSV with BOM, formula-safe; Parquet; daily summary) and the
-     month rollup;
-   - one day: the daily run's reconciliation and export of one day's orders;
-   - the day files written as before (CSV then Parquet, zstd) and as now (both at once, snappy),
-     alternating in the same process: the speed-up as a ratio.
+   - the month, part by part, each with wall time, CPU time of the process and the load average:
+     the reconciliation (every order of the month, one status each), the day Parquet files kept
+     before the ledger is released, the day CSVs (BOM, formula-safe) and the summaries and month
+     rollup;
+   - one day: the daily run's reconciliation and export of one day's orders.
+   `--baseline REF` also runs this measurement with the code of git REF (e.g. `main`), the two
+   alternating `--rounds` times on the same ledger, and prints the ratios (best of the rounds).
 3. Prints rows per second, peak RSS, the ratio to the floor, and `JSON {…}` last.
 
 Goal (issue 10): under 10 s and under 2 GB peak RSS for the month on a 2-core machine.
@@ -123,6 +126,10 @@ WHERE (refunded = 1 AND r % 3 = 0 AND r <> 21) OR (r = 50 AND k = 1);
 """
 
 
+TABLES = ("finance_orders", "finance_order_lines", "finance_transactions", "finance_refund_lines",
+          "finance_package_units", "pvx_return_units")  # fmt: skip
+
+
 def synthesise(path: Path, orders: int, days: int) -> dict[str, int]:
     book = Ledger(path)
     book.migrate()
@@ -134,9 +141,12 @@ def synthesise(path: Path, orders: int, days: int) -> dict[str, int]:
                 if f"${k}" in statement
             }
             con.execute(statement, used)
-        tables = ("finance_orders", "finance_order_lines", "finance_transactions", "finance_refund_lines",
-                  "finance_package_units", "pvx_return_units")  # fmt: skip
-        return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}  # type: ignore[index]
+    return input_rows(path)
+
+
+def input_rows(path: Path) -> dict[str, int]:
+    with Ledger(path).transaction() as con:
+        return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}  # type: ignore[index]
 
 
 FLOOR = """
@@ -147,6 +157,20 @@ SELECT (SELECT count(*) + sum(total_price) + sum(p_total_price) + sum(received) 
      + (SELECT count(*) + sum(units) + count(line_key) FROM finance_package_units)
      + (SELECT count(*) + sum(units) FROM pvx_return_units)
 """
+
+
+class Parts:
+    """Wall time, CPU time of this process (every thread) and the load average, per part."""
+
+    def __init__(self) -> None:
+        self.figures: dict[str, dict[str, float]] = {}
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def mark(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.figures[name] = {"seconds": wall - self.wall, "cpu_seconds": cpu - self.cpu,
+                              "load": os.getloadavg()[0]}  # fmt: skip
+        self.wall, self.cpu = wall, cpu
 
 
 def measure(path: Path, days: int, exports: Path) -> dict[str, object]:
@@ -164,31 +188,23 @@ def measure(path: Path, days: int, exports: Path) -> dict[str, object]:
 
     all_days = finance_exports.days_between(START, end)
     started, cpu = time.perf_counter(), time.process_time()
+    parts = Parts()
     with ExitStack() as keep:
         with book.transaction() as con:
             counts = reconciliation.reconcile(con, START, end, as_of, sla)
-            figures["reconcile_seconds"] = time.perf_counter() - started
+            parts.mark("reconcile")
             result = keep.enter_context(finance_exports.kept_result(con, exports))
+            parts.mark("keep")
         figures["ledger_held_seconds"] = time.perf_counter() - started
-        mark = time.perf_counter()
         finance_exports.export_orders(result, exports, START, end, CELL_RULE)
-        timings: dict[str, list[float]] = {"after": [time.perf_counter() - mark], "before": []}
-        finance_exports.summarise_days(exports, all_days, STATUSES)
-        figures["month_seconds"] = time.perf_counter() - started
-        figures["month_cpu_seconds"] = time.process_time() - cpu
-        figures["export_seconds"] = figures["month_seconds"] - figures["reconcile_seconds"]
-        # The day files as they were written before (CSV then Parquet, one after the other, zstd)
-        # against now (both at once, snappy), alternating, best of two each, in this same process.
-        for turn in ("before", "after", "before"):
-            mark = time.perf_counter()
-            if turn == "before":
-                finance_exports.export_orders(result, exports.with_name("exports-before"), START, end, CELL_RULE,
-                                              concurrent=False, compression="zstd")  # fmt: skip
-            else:
-                finance_exports.export_orders(result, exports, START, end, CELL_RULE)
-            timings[turn].append(time.perf_counter() - mark)
-    figures["day_files_before_seconds"] = min(timings["before"])
-    figures["day_files_after_seconds"] = min(timings["after"])
+        parts.mark("day_files")
+    finance_exports.summarise_days(exports, all_days, STATUSES)
+    parts.mark("summaries")
+    figures["month_seconds"] = time.perf_counter() - started
+    figures["month_cpu_seconds"] = time.process_time() - cpu
+    figures["reconcile_seconds"] = parts.figures["reconcile"]["seconds"]
+    figures["export_seconds"] = figures["month_seconds"] - figures["reconcile_seconds"]
+    figures["parts"] = parts.figures
     figures["by_status"] = counts.by_status
 
     day = START + timedelta(days=days // 2)
@@ -221,11 +237,37 @@ def measure(path: Path, days: int, exports: Path) -> dict[str, object]:
     return figures
 
 
+def step(script: Path, name: str, work: Path, args: argparse.Namespace) -> dict[str, object]:
+    """One step in a fresh process, by `script` (this file, or the baseline's): its JSON. Its stderr
+    is passed through (a failure shows its traceback)."""
+    child = [sys.executable, str(script), "--orders", str(args.orders), "--days", str(args.days),
+             "--dir", str(work), "--step", name]  # fmt: skip
+    return json.loads(subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True).stdout)
+
+
+def measured(script: Path, work: Path, args: argparse.Namespace) -> dict[str, object]:
+    """One measurement, on fresh exports."""
+    shutil.rmtree(work / "exports", ignore_errors=True)
+    return step(script, "measure", work, args)
+
+
+def baseline_checkout(ref: str, into: Path) -> Path:
+    """The benchmark script of git `ref`, with that commit's code beside it (git archive)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "benchmarks" / "reconciliation.py"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=31)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (and its ledger)")
+    parser.add_argument("--ledger", type=Path, help="reuse this synthesised ledger (of --orders, --days)")
+    parser.add_argument("--baseline", help="git ref whose code is measured too, alternating (e.g. main)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="baseline/current alternations (with --baseline)"
+    )
     parser.add_argument("--step", choices=("synthesise", "measure"), help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -237,34 +279,41 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="reconciliation-bench-"))
+    runs: dict[str, list[dict[str, object]]] = {"baseline": [], "current": []}
     try:
-        child = [
-            sys.executable,
-            __file__,
-            "--orders",
-            str(args.orders),
-            "--days",
-            str(args.days),
-            "--dir",
-            str(work),
-        ]
-        started = time.perf_counter()
-        rows = json.loads(subprocess.run([*child, "--step", "synthesise"], check=True, capture_output=True,
-                                         text=True).stdout)  # fmt: skip
-        print(f"synthesised {rows} in {time.perf_counter() - started:.1f}s", flush=True)
-        f = json.loads(subprocess.run([*child, "--step", "measure"], check=True, capture_output=True,
-                                      text=True).stdout)  # fmt: skip
+        if args.ledger:
+            (work / "ledger.duckdb").symlink_to(args.ledger.resolve())
+            rows = input_rows(work / "ledger.duckdb")
+            print(f"reusing {args.ledger}: {rows}", flush=True)
+        else:
+            started = time.perf_counter()
+            rows = step(Path(__file__), "synthesise", work, args)  # type: ignore[assignment]
+            print(f"synthesised {rows} in {time.perf_counter() - started:.1f}s", flush=True)
+        if args.baseline:
+            old = baseline_checkout(args.baseline, Path(tempfile.mkdtemp(prefix="reconciliation-baseline-")))
+            try:
+                for round_ in range(args.rounds):
+                    for name, script in (("baseline", old), ("current", Path(__file__))):
+                        runs[name].append(measured(script, work, args))
+                        r = runs[name][-1]
+                        print(f"round {round_ + 1} {name:8s} month {r['month_seconds']:6.2f}s wall "
+                              f"{r['month_cpu_seconds']:6.2f}s CPU  (load {r['load_average']:.1f})", flush=True)  # fmt: skip
+            finally:
+                shutil.rmtree(old.parent.parent, ignore_errors=True)
+        else:
+            runs["current"].append(measured(Path(__file__), work, args))
     finally:
         if args.keep:
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+    f = min(runs["current"], key=lambda r: float(r["month_cpu_seconds"]))  # type: ignore[arg-type]
     month_seconds = f["month_seconds"]
-    input_rows = sum(rows.values())
+    total_rows = sum(rows.values())
     figures = {
         "orders": args.orders,
         "days": args.days,
-        "input_rows": input_rows,
+        "input_rows": total_rows,
         "seconds": round(month_seconds, 2),
         "reconcile_seconds": round(f["reconcile_seconds"], 2),
         "export_seconds": round(f["export_seconds"], 2),
@@ -277,33 +326,53 @@ def main(argv: list[str] | None = None) -> int:
         "one_day_orders": f["one_day_orders"],
         "one_day_seconds": round(f["one_day_seconds"], 2),
         "peak_rss_mb": round(f["peak_rss_mb"]),
-        "ties_out": f["ties_out"],
+        "ties_out": all(r["ties_out"] for r in runs["current"]),
         "month_csv_mb": round(f["month_csv_mb"], 1),
-        "day_files_before_seconds": round(f["day_files_before_seconds"], 2),
-        "day_files_after_seconds": round(f["day_files_after_seconds"], 2),
-        "day_files_speedup": round(f["day_files_before_seconds"] / f["day_files_after_seconds"], 2),
+        "parts": {k: {n: round(v, 2) for n, v in p.items()} for k, p in f["parts"].items()},
         "by_status": f["by_status"],
     }
+    parts = "\n".join(
+        f"    {name:<42s}{p['seconds']:6.2f}s wall {p['cpu_seconds']:6.2f}s CPU   (load {p['load']:.1f})"
+        for name, p in f["parts"].items()
+    )
     print(
         f"""
-reconciliation: {args.orders:,} orders over {args.days} days ({input_rows:,} input rows)
+reconciliation: {args.orders:,} orders over {args.days} days ({total_rows:,} input rows)
   floor (plain DuckDB scan of the same tables)  {f["floor_seconds"]:.2f}s
   monthly reconciliation                        {f["reconcile_seconds"]:.2f}s  ({figures["ratio_to_floor"]}x the floor)
   exports ({args.days} days + month rollup)     {f["export_seconds"]:.2f}s
-    day files, before: CSV then Parquet (zstd)  {f["day_files_before_seconds"]:.2f}s   (best of two)
-    day files, now: both at once (snappy)       {f["day_files_after_seconds"]:.2f}s   = {figures["day_files_speedup"]}x faster
-  ledger lock held (reconcile + keep a copy)    {f["ledger_held_seconds"]:.2f}s
+  by part (reconcile and keep hold the ledger):
+{parts}
+  ledger lock held (reconcile + keep)           {f["ledger_held_seconds"]:.2f}s
   month total                                   {month_seconds:.2f}s = {figures["orders_per_second"]:,} orders/s   (goal < 10 s)
   CPU time of the month (both cores)            {f["month_cpu_seconds"]:.2f}s   (load average {f["load_average"]:.1f} on {os.cpu_count()} CPUs)
   one day ({f["one_day_orders"]:,} orders, reconcile + export)  {f["one_day_seconds"]:.2f}s
   peak RSS                                      {f["peak_rss_mb"]:.0f} MB   (goal < 2,048 MB)
-  ties out to the penny                         {f["ties_out"]}
-  statuses                                      {json.dumps(f["by_status"])}
-""",
+  ties out to the penny                         {figures["ties_out"]}
+  statuses                                      {json.dumps(f["by_status"])}""",
         flush=True,
     )
-    print("JSON " + json.dumps(figures), flush=True)
-    return 0 if f["ties_out"] else 1
+    if runs["baseline"]:
+        b = min(runs["baseline"], key=lambda r: float(r["month_cpu_seconds"]))  # type: ignore[arg-type]
+        ratios = {
+            key: round(float(b[key]) / float(f[key]), 2)
+            for key in (
+                "month_cpu_seconds",
+                "month_seconds",
+                "reconcile_seconds",
+                "export_seconds",
+                "ledger_held_seconds",
+                "peak_rss_mb",
+            )
+        }
+        figures["baseline"] = {"ref": args.baseline, "rounds": args.rounds, **{
+            key: round(float(b[key]), 2) for key in ratios}, "load_average": round(float(b["load_average"]), 1)}  # fmt: skip
+        figures["baseline_over_current"] = ratios
+        print(f"  against {args.baseline} (best of {args.rounds} alternating runs each; baseline ÷ current):")
+        for key, ratio in ratios.items():
+            print(f"    {key:<40s}{float(b[key]):8.2f} → {float(f[key]):8.2f}   = {ratio}x")
+    print("\nJSON " + json.dumps(figures), flush=True)
+    return 0 if figures["ties_out"] else 1
 
 
 if __name__ == "__main__":

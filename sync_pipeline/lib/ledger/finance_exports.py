@@ -3,9 +3,9 @@
     <exports>/YYYY-MM-DD/order_reconciliation.csv, order_reconciliation.parquet, daily_summary.csv
     <exports>/YYYY-MM/order_reconciliation.csv, daily_summary.csv, month_summary.csv
 
-The reconciliation just made (`reconciliation.RESULT`) is copied out of the ledger transaction
-into one Parquet file (`keep_result`, about a tenth of the export's work), so the ledger's lock is
-not held while the files are written; the day's order files are then written from that copy
+The reconciliation just made (`reconciliation.RESULT`) leaves the ledger transaction as the day
+Parquet files themselves, in one pass partitioned by day (`kept_result`), so the ledger's lock is
+not held while the rest is written: each day's CSV is then made from its own Parquet file
 (`export_orders`), and the summaries and the month rollup from the day files alone
 (`summarise_days`). Both run on an in-memory DuckDB with no ledger lock, and the summaries always
 agree with what finance already has. BI tools read the Parquet files (a month is `YYYY-MM-*/order_reconciliation.parquet`).
@@ -67,20 +67,38 @@ def _safe(column: str, rule: CellRule) -> str:
             f"THEN '''' || {column} ELSE {column} END")  # fmt: skip
 
 
-def _order_columns(rule: CellRule | None) -> list[str]:
-    """An order row: amounts in the customer's currency, then the same in the shop's currency.
-    `rule` None means Parquet: no text rule, native types."""
-    csv = rule is not None
-    text = {c: (_safe(c, rule) if rule else c) for c in FREE_TEXT}
-    cols = [f'order_date AS "{BOM}order_date"' if csv else "order_date"]
-    cols += [f"{text['order_name']} AS order_name", f"{text['customer_name']} AS customer_name"]
-    cols += ["status", "cancelled", "currency"]
-    cols += [f"p_{a} AS {a}" for a in AMOUNTS]
-    cols += ["shop_currency"] + [f"{a} AS {a}_shop" for a in AMOUNTS]
-    cols += list(UNITS)
-    cols += ["financial_status", "return_status", f"{text['note']} AS note"]
-    cols += [f"{c}::TIMESTAMP_S AS {c}" if csv else c for c in TIMES]
-    cols.append("shopify_order_id")
+# An exported order row, (name, expression over `RESULT`): amounts in the customer's currency,
+# then the same in the shop's currency.
+_EXPORTED: list[tuple[str, str]] = [
+    ("order_date", "order_date"), ("order_name", "order_name"), ("customer_name", "customer_name"),
+    ("status", "status"), ("cancelled", "cancelled"), ("currency", "currency"),
+    *((a, f"p_{a}") for a in AMOUNTS),
+    ("shop_currency", "shop_currency"), *((f"{a}_shop", a) for a in AMOUNTS),
+    *((u, u) for u in UNITS),
+    ("financial_status", "financial_status"), ("return_status", "return_status"), ("note", "note"),
+    *((t, t) for t in TIMES),
+    ("shopify_order_id", "shopify_order_id"),
+]  # fmt: skip
+
+
+def _parquet_columns() -> list[str]:
+    """The Parquet file's columns, selected from `RESULT`: native types, no text rule."""
+    return [name if name == expression else f"{expression} AS {name}" for name, expression in _EXPORTED]
+
+
+def _csv_columns(rule: CellRule) -> list[str]:
+    """The CSV file's columns, selected from the day's Parquet file: the same columns, the first
+    name behind the byte-order mark, free text formula-safe, times to the second."""
+    cols = []
+    for name, _ in _EXPORTED:
+        if name == "order_date":
+            cols.append(f'order_date AS "{BOM}order_date"')
+        elif name in FREE_TEXT:
+            cols.append(f"{_safe(name, rule)} AS {name}")
+        elif name in TIMES:
+            cols.append(f"{name}::TIMESTAMP_S AS {name}")
+        else:
+            cols.append(name)
     return cols
 
 
@@ -103,118 +121,121 @@ def days_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days)]
 
 
+_EMPTY = "empty.parquet"
+
+
 @contextmanager
 def kept_result(con: duckdb.DuckDBPyConnection, root: Path) -> Iterator[Path]:
-    """Copy the reconciliation just made (`RESULT`, in the ledger transaction `con`) to a Parquet
-    file in a staging folder under `root`; the folder is removed when the block ends."""
+    """Write the reconciliation just made (`RESULT`, in the ledger transaction `con`) as each day's
+    Parquet file, in one pass partitioned by day, into a staging folder under `root` (plus an empty
+    file with the same columns, for days with no orders). Yields the folder, removed when the block
+    ends. These files are both the copy the CSVs are made from once the ledger is free and the
+    Parquet files finance gets (`export_orders` moves them into place): a separate copy, with the
+    Parquet and CSV files then written from it, was half as much work again for a month."""
     staging = root / f".staging-{uuid.uuid4().hex[:12]}"
     staging.mkdir(parents=True)
     try:
-        result = staging / "reconciled.parquet"
-        con.execute(f"COPY {RESULT} TO '{_quoted(result)}' (FORMAT parquet)")
-        yield result
+        columns = ", ".join(_parquet_columns())
+        # The day is selected twice: PARTITION_BY takes its own column out of the files.
+        con.execute(
+            f"COPY (SELECT order_date AS part, {columns} FROM {RESULT}) TO '{_quoted(staging / 'parquet')}' "
+            f"(FORMAT parquet, COMPRESSION {PARQUET_COMPRESSION}, PARTITION_BY (part), OVERWRITE_OR_IGNORE)"
+        )
+        con.execute(
+            f"COPY (SELECT {columns} FROM {RESULT} LIMIT 0) TO '{_quoted(staging / _EMPTY)}' "
+            f"(FORMAT parquet, COMPRESSION {PARQUET_COMPRESSION})"
+        )
+        yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def export_orders(
-    result: Path, root: Path, start: date, end: date, rule: CellRule, concurrent: bool = True,
-    compression: str = PARQUET_COMPRESSION,
-) -> list[Path]:  # fmt: skip
-    """Each day's `order_reconciliation.csv` and `.parquet` from a kept reconciliation (`kept_result`),
-    one pass per file kind for the whole range (a day with no orders gets files with the header
-    only). No ledger connection. Returns the day folders.
+def export_orders(result: Path, root: Path, start: date, end: date, rule: CellRule) -> list[Path]:
+    """Each day's `order_reconciliation.csv` and `.parquet` from a kept reconciliation (`kept_result`):
+    the Parquet file is moved into place and the CSV made from it (a day with no orders gets files
+    with the header only), so call it once per kept result. No ledger connection. Returns the day
+    folders.
 
-    The CSV and the Parquet pass run at once, one thread each (`concurrent`): each pass spends most
-    of its time formatting values on one core (amounts above all), so two passes fill two cores.
-    `concurrent=False, compression="zstd"` is how the exports ran before (benchmarks/reconciliation.py
-    measures both in one run)."""
-    staging = result.parent
-    with files_connection() as con:
-        # A plain (not temporary) view: the writer threads' cursors must see it. The database is
-        # this connection's own, in memory.
-        con.execute(f"CREATE VIEW {RESULT} AS SELECT * FROM read_parquet('{_quoted(result)}')")
-        return _export_days(con, staging, root, start, end, rule, concurrent, compression)
+    One COPY per day, each reading only its own day's file (a partitioned pass over the whole
+    month cost more); the days are shared between one thread per core."""
+    days = days_between(start, end)
+    sources = {day: _staged_parquet(result, day) for day in days}
+    csv_dir = result / "csv"
+    csv_dir.mkdir(exist_ok=True)
+    select = ", ".join(_csv_columns(rule))
 
+    def write(con: duckdb.DuckDBPyConnection, share: Sequence[date]) -> None:
+        for day in share:
+            con.execute(
+                f"COPY (SELECT {select} FROM read_parquet('{_quoted(sources[day])}')) "
+                f"TO '{_quoted(csv_dir / f'{day.isoformat()}.csv')}' (FORMAT csv, HEADER)"
+            )
 
-def _write_partitioned(
-    con: duckdb.DuckDBPyConnection, columns: list[str], target: Path, options: str
-) -> None:
-    select = f"SELECT order_date AS part, {', '.join(columns)} FROM {RESULT}"
-    con.execute(
-        f"COPY ({select}) TO '{_quoted(target)}' ({options}, PARTITION_BY (part), OVERWRITE_OR_IGNORE)"
-    )
-
-
-def _export_days(
-    con: duckdb.DuckDBPyConnection,
-    staging: Path,
-    root: Path,
-    start: date,
-    end: date,
-    rule: CellRule,
-    concurrent: bool,
-    compression: str,
-) -> list[Path]:
-    try:
-        passes = [
-            (_order_columns(rule), staging / "csv", "FORMAT csv, HEADER"),
-            (_order_columns(None), staging / "parquet", f"FORMAT parquet, COMPRESSION {compression}"),
-        ]
-        if concurrent:
-            with ThreadPoolExecutor(len(passes)) as pool:
-                cursors = [con.cursor() for _ in passes]
-                try:
-                    for done in [
-                        pool.submit(_write_partitioned, c, *p) for c, p in zip(cursors, passes, strict=True)
-                    ]:
-                        done.result()
-                finally:
-                    for c in cursors:
-                        c.close()
+    workers = max(1, min(len(days), os.cpu_count() or 1))
+    with files_connection() as con, ThreadPoolExecutor(workers) as pool:
+        cursors = [con.cursor() for _ in range(workers)]
+        try:
+            for done in [pool.submit(write, c, days[i::workers]) for i, c in enumerate(cursors)]:
+                done.result()
+        finally:
+            for c in cursors:
+                c.close()
+    folders = []
+    for day in days:
+        folder = root / day.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        os.replace(csv_dir / f"{day.isoformat()}.csv", folder / ORDERS_CSV)
+        if sources[day].name == _EMPTY:  # the template stays for the next empty day
+            partial = folder / f".{ORDERS_PARQUET}.{uuid.uuid4().hex[:8]}"
+            try:
+                shutil.copyfile(sources[day], partial)
+                os.replace(partial, folder / ORDERS_PARQUET)
+            finally:
+                partial.unlink(missing_ok=True)
         else:
-            for p in passes:
-                _write_partitioned(con, *p)
-        folders = []
-        for day in days_between(start, end):
-            folder = root / day.isoformat()
-            folder.mkdir(parents=True, exist_ok=True)
-            for kind, name, columns, options in (
-                ("csv", ORDERS_CSV, _order_columns(rule), "FORMAT csv, HEADER"),
-                ("parquet", ORDERS_PARQUET, _order_columns(None), "FORMAT parquet"),
-            ):
-                written = sorted((staging / kind / f"part={day.isoformat()}").glob("*"))
-                if len(written) > 1:
-                    raise RuntimeError(f"expected one {kind} file for {day}, found {len(written)}")
-                if written:
-                    os.replace(written[0], folder / name)
-                else:  # no orders that day: the header only
-                    _copy(
-                        con, f"SELECT {', '.join(columns)} FROM {RESULT} WHERE false", folder / name, options
-                    )
-            folders.append(folder)
-    finally:
-        for kind in ("csv", "parquet"):
-            shutil.rmtree(staging / kind, ignore_errors=True)
+            os.replace(sources[day], folder / ORDERS_PARQUET)
+        folders.append(folder)
     return folders
 
 
-def _summary_columns(statuses: Sequence[str]) -> list[str]:
+def _staged_parquet(staging: Path, day: date) -> Path:
+    written = sorted((staging / "parquet" / f"part={day.isoformat()}").glob("*"))
+    if len(written) > 1:
+        raise RuntimeError(f"expected one Parquet file for {day}, found {len(written)}")
+    return written[0] if written else staging / _EMPTY
+
+
+_SUMMED = (("revenue", "total_price"), ("refunds", "refunded"), ("received", "received"),
+           ("despatched_value", "despatched_value"))  # fmt: skip
+
+
+def _summary_select(statuses: Sequence[str], orders: str) -> str:
     """Per day and currency: revenue, refunds, received, despatched value, net, then each status's
-    orders and value (Shopify's total price), in both currencies. Reads the order files."""
-    cols = ["order_date", "currency", "any_value(shop_currency) AS shop_currency", "count(*) AS orders"]
-    for name, column in (("revenue", "total_price"), ("refunds", "refunded"), ("received", "received"),
-                         ("despatched_value", "despatched_value")):  # fmt: skip
-        cols += [f"sum({column}) AS {name}", f"sum({column}_shop) AS {name}_shop"]
-    cols += [
-        "sum(total_price) - sum(refunded) AS net",
-        "sum(total_price_shop) - sum(refunded_shop) AS net_shop",
+    orders and value (Shopify's total price), in both currencies. Reads the order files (`orders`)
+    once, grouped by status too, and spreads the statuses into columns over those few rows: one
+    filtered sum per status and column over every order cost most of the summaries' time."""
+    by_status = ["order_date", "currency", "status", "any_value(shop_currency) AS shop_currency",
+                 "count(*) AS orders"]  # fmt: skip
+    for name, column in _SUMMED:
+        by_status += [f"sum({column}) AS {name}", f"sum({column}_shop) AS {name}_shop"]
+    cols = [
+        "order_date",
+        "currency",
+        "any_value(shop_currency) AS shop_currency",
+        "sum(orders)::BIGINT AS orders",
     ]
+    for name, _ in _SUMMED:
+        cols += [f"sum({name}) AS {name}", f"sum({name}_shop) AS {name}_shop"]
+    cols += ["sum(revenue) - sum(refunds) AS net", "sum(revenue_shop) - sum(refunds_shop) AS net_shop"]
     for s in statuses:
         where = f"FILTER (WHERE status = '{s}')"
-        cols += [f"count(*) {where} AS {s}_orders", f"coalesce(sum(total_price) {where}, 0) AS {s}_value",
-                 f"coalesce(sum(total_price_shop) {where}, 0) AS {s}_value_shop"]  # fmt: skip
-    return cols
+        cols += [f"coalesce(sum(orders) {where}, 0)::BIGINT AS {s}_orders",
+                 f"coalesce(sum(revenue) {where}, 0) AS {s}_value",
+                 f"coalesce(sum(revenue_shop) {where}, 0) AS {s}_value_shop"]  # fmt: skip
+    return (
+        f"SELECT {', '.join(cols)} FROM (SELECT {', '.join(by_status)} FROM {orders} "
+        "GROUP BY order_date, currency, status) GROUP BY order_date, currency"
+    )
 
 
 @contextmanager
@@ -247,10 +268,8 @@ def summarise_days(root: Path, days: Sequence[date], statuses: Sequence[str]) ->
             present = _present(root, days_between(month, following))
             if not present:
                 continue
-            summary = _summary_columns(statuses)
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE month_days AS SELECT {', '.join(summary)} "
-                f"FROM {_parquet(root, present)} GROUP BY order_date, currency"
+                f"CREATE OR REPLACE TEMP TABLE month_days AS {_summary_select(statuses, _parquet(root, present))}"
             )
             daily = f'SELECT order_date AS "{BOM}order_date", * EXCLUDE (order_date) FROM month_days'
             for day in present:

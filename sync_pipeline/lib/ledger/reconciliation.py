@@ -62,8 +62,11 @@ valued AS (
     SELECT p.order_key, p.units, p.despatched_at,
            p.units * coalesce(s.unit_price, 0), p.units * coalesce(s.p_unit_price, 0)
     FROM packages p LEFT JOIN (
+        -- Only the orders that have such units: grouping every line of the range cost seconds.
         SELECT order_key, sku, min(unit_price) AS unit_price, min(p_unit_price) AS p_unit_price
-        FROM lines WHERE sku IS NOT NULL GROUP BY order_key, sku
+        FROM lines
+        WHERE sku IS NOT NULL AND order_key IN (SELECT order_key FROM packages WHERE line_key IS NULL)
+        GROUP BY order_key, sku
     ) s ON s.order_key = p.order_key AND s.sku = p.item_code
     WHERE p.line_key IS NULL
 ),

@@ -2,10 +2,11 @@
 
 One ledger transaction brings the despatched units up to date (packages changed since the last
 pass, and packages the despatches flow has not settled yet counted in line units the way it will
-settle them), reconciles the orders placed on those days (SQL, `lib/ledger/reconciliation.py`)
-and keeps a copy of the result outside the ledger; each day's order files are written from that
-copy once the transaction is over. The summaries and month rollups are then made from the files alone
-(`summarise`). Only the reconciliation itself holds the ledger's lock.
+settle them), reconciles the orders placed on those days (SQL, `lib/ledger/reconciliation.py`) and
+writes the result out of the ledger as each day's Parquet file (staged); each day's CSV is made
+from it and both are put in place once the transaction is over. The summaries and month rollups
+are then made from the files alone (`summarise`). Only the reconciliation and the Parquet files
+hold the ledger's lock.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def reconcile_days(
             report.orders, report.by_status = counts.orders, counts.by_status
             report.gaps = reconciliation.largest_gaps(con)
             result = keep.enter_context(finance_exports.kept_result(con, root))
-        # The ledger is free again: the files are written from the kept copy.
+        # The ledger is free again: the CSVs are made from the staged Parquet files.
         report.folders = finance_exports.export_orders(result, root, start, end, CELL_RULE)
     return report
 
