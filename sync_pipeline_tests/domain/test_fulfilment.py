@@ -123,6 +123,14 @@ fo_lines = st.lists(
         fulfillable=st.booleans(),
         status=st.sampled_from(["OPEN", "IN_PROGRESS", "ON_HOLD", "CLOSED"]),
         movable=st.booleans(),
+    ).map(
+        # As Shopify offers them: CREATE_FULFILLMENT and MOVE only on an OPEN or IN_PROGRESS order
+        # (the port's FULFILLABLE; the sandbox refuses moves of held ones).
+        lambda f: replace(
+            f,
+            fulfillable=f.fulfillable and f.status in ("OPEN", "IN_PROGRESS"),
+            movable=f.movable and f.status in ("OPEN", "IN_PROGRESS"),
+        )
     ),
     max_size=6,
 )

@@ -87,7 +87,7 @@ class FulfillmentOrderMoves(MutationResolvers):
                 tracked = variant is not None and store.items[variant.inventory_item_id].tracked
                 if tracked and store.level(variant.inventory_item_id, destination.id) is None:  # type: ignore[union-attr]
                     return _refused(["newLocationId"], f"The destination location doesn't stock {line.sku}.")
-            moved, remaining = self._apply(fo, destination.id, moving)
+            moved, remaining = self._move_lines(fo, destination.id, moving)
             store._touch(order)
             store._event(order, "fulfillment_order_moved", to=destination.name)
             store.emit("ORDERS_UPDATED", {"order": order.id})
@@ -98,7 +98,7 @@ class FulfillmentOrderMoves(MutationResolvers):
                 "userErrors": [],
             }
 
-    def _apply(
+    def _move_lines(
         self, fo: FulfillmentOrder, destination: int, moving: list[tuple[FulfillmentOrderLine, int]]
     ) -> tuple[FulfillmentOrder, FulfillmentOrder | None]:
         store = self.store
