@@ -15,6 +15,7 @@ from sync_pipeline.lib.flows.stock.push import FULL_READ_CURSOR
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import cursors
 from sync_pipeline.sandbox.shopify.control_models import ProductSpec, StockSpec, VariantSpec
+from sync_pipeline.subscribe import SHOPIFY_TOPICS
 from sync_pipeline_tests.cli import test_subscribe
 from sync_pipeline_tests.cli.test_subscribe import Env
 from sync_pipeline_tests.stock.world import POPUP, RULES, World, stock_world
@@ -72,7 +73,7 @@ def test_audit_finds_what_is_missing_and_passes_once_wired(
     assert "every site in routing.yaml exists in Peoplevox (2)" in report
     assert "every service type in routing.yaml exists in Peoplevox" in report
     # Read-only: the audit created no webhook and no subscription.
-    assert len(env.shop.state()["webhook_subscriptions"]) == 4
+    assert len(env.shop.state()["webhook_subscriptions"]) == len(SHOPIFY_TOPICS)
 
     # The receiver moved: every subscription now points elsewhere.
     monkeypatch.setenv("SYNC_RECEIVER_PUBLIC_URL", "https://hooks.brand.example")
