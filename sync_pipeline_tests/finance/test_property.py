@@ -17,6 +17,7 @@ the domain rules give it from those, and every day's summary tying out to Shopif
 from __future__ import annotations
 
 import itertools
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -59,7 +60,12 @@ steps_strategy = st.lists(step, min_size=4, max_size=9).map(lambda s: [*opening,
 _examples = itertools.count()
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# make test: the pinned example and two generated ones (~1 min); FINANCE_PROPERTY_EXAMPLES raises
+# the generated count for a soak (with HYPOTHESIS_PROFILE=dev, fresh ones each run).
+EXAMPLES = int(os.environ.get("FINANCE_PROPERTY_EXAMPLES", "2"))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # Found by exploration: order 2 edited down to 2 units after the warehouse had it, then 3 despatched.
 # Then a parcel of two units graded apart, and a goodwill refund in euros, so every run has both.
 @example(
