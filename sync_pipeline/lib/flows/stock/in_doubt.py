@@ -12,8 +12,8 @@ from collections import Counter
 from datetime import datetime
 
 from sync_pipeline.lib.flows.stock.ports import Storefront
-from sync_pipeline.lib.flows.stock.writes import read_levels, store_levels
-from sync_pipeline.lib.ledger import Ledger, stock_pushes
+from sync_pipeline.lib.flows.stock.writes import read_levels
+from sync_pipeline.lib.ledger import Ledger, stock_levels, stock_pushes
 from sync_pipeline.lib.ledger.stock_pushes import PushRow
 
 
@@ -40,5 +40,5 @@ def settle_in_doubt(
         outcomes[state] += 1
     with ledger.transaction() as con:
         stock_pushes.settle_rows(con, settled, now)
-        store_levels(con, fresh, now)
+        stock_levels.upsert_levels(con, fresh, now)
     return outcomes

@@ -30,7 +30,7 @@ from sync_pipeline.lib.flows.stock.pending import PendingWrites
 from sync_pipeline.lib.flows.stock.ports import Location, Storefront
 from sync_pipeline.lib.flows.stock.report import PushReport
 from sync_pipeline.lib.flows.stock.snapshot import ready_and_waiting, suspect_open
-from sync_pipeline.lib.flows.stock.writes import Budget, Plan, reread, store_levels, write_targets
+from sync_pipeline.lib.flows.stock.writes import Budget, Plan, reread, write_targets
 from sync_pipeline.lib.ledger import (
     ExceptionRecord,
     Ledger,
@@ -197,7 +197,7 @@ def _push(
     def record_reads(con: duckdb.DuckDBPyConnection) -> None:
         mismatch.record(con, problems, inputs.full, rules, unfed_checked)
         if inputs.full:
-            store_levels(con, fresh, now)
+            stock_levels.upsert_levels(con, fresh, now)
             if inputs.complete_read:
                 cursors.put(con, FULL_READ_CURSOR, now.isoformat())
 

@@ -140,11 +140,6 @@ def read_levels(storefront: Storefront, wanted: Iterable[tuple[str, str]]) -> li
     return fresh
 
 
-def store_levels(con: duckdb.DuckDBPyConnection, levels: Iterable[LevelRow], now: datetime) -> None:
-    """Levels just read into the ledger's copy of Shopify (in the caller's transaction)."""
-    stock_levels.upsert_levels(con, levels, now)
-
-
 def reread(
     storefront: Storefront, plan: Plan, listings: Iterable[Listing], now: datetime, pending: PendingWrites
 ) -> None:
@@ -152,7 +147,7 @@ def reread(
     run's next transaction."""
     fresh = read_levels(storefront, ((lst.inventory_item_id, lst.location_id) for lst in listings))
     plan.read(fresh)
-    pending.add(lambda con: store_levels(con, fresh, now))
+    pending.add(lambda con: stock_levels.upsert_levels(con, fresh, now))
 
 
 def _refused(target: Target, message: str) -> ExceptionRecord:
