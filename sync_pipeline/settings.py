@@ -71,8 +71,6 @@ class ShopifyTuning(BaseSettings):
 class ShopifySettings(ShopifyTuning):
     """Shopify Admin API connection (a custom app's Admin API access token)."""
 
-    model_config = SettingsConfigDict(env_prefix="SHOPIFY_", extra="ignore")
-
     shop_url: str = Field(description="Store admin base URL, e.g. https://brand.myshopify.com")
     access_token: SecretStr = Field(description="Admin API access token (shpat_…)")
     webhook_secret: SecretStr = Field(description="App client secret used to sign webhooks (HMAC-SHA256)")
@@ -99,8 +97,6 @@ class PeoplevoxLimits(BaseSettings):
 
 class PeoplevoxSettings(PeoplevoxLimits):
     """Peoplevox Integration Service connection."""
-
-    model_config = SettingsConfigDict(env_prefix="PEOPLEVOX_", extra="ignore")
 
     base_url: str = Field(description="Service root, e.g. https://qac.peoplevox.net")
     client_id: str = Field(min_length=1, description="Peoplevox client id (first path segment)")

@@ -106,10 +106,6 @@ class World:
                 pids += run_workers(child.process.pid)
         return pids
 
-    def warehouse_now(self) -> datetime:
-        """The warehouse clock as real naive UTC."""
-        return (self.warehouse.clock.now() + self.clock_offset).replace(tzinfo=None)
-
 
 def start_world(profile: StoreProfile, work: Workdir, ports: Ports, ui_port: int | None, seed_value: int,
                 log: Callable[[str], None]) -> World:  # fmt: skip

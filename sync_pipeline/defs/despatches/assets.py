@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from sync_pipeline.defs import brand
+from sync_pipeline.defs.backfill_pool import is_backfill
 from sync_pipeline.defs.despatches.metadata import fulfil_metadata, read_metadata
 from sync_pipeline.defs.despatches.partitions import despatch_date_partitions
 from sync_pipeline.defs.resources import (
@@ -18,10 +19,6 @@ from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
 from sync_pipeline.lib.inbox import Inbox
 
 OWNERS = ["team:integration"]
-
-
-def _is_backfill(context: dg.AssetExecutionContext) -> bool:
-    return "dagster/backfill" in context.run.tags or context.run.tags.get("sync/mode") == "backfill"
 
 
 @dg.asset(
@@ -52,7 +49,7 @@ def peoplevox_despatches(
     rules = business_rules.load()
     book = ledger.get_ledger()
     inbox = Inbox(ledger.data_path / "inbox")
-    backfill = _is_backfill(context)
+    backfill = is_backfill(context)
     window = None
     hinted: list[str] = []
     last_item = None

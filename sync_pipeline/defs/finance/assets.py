@@ -3,14 +3,13 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from sync_pipeline.defs import brand
-from sync_pipeline.defs.backfill_pool import shopify_reads
+from sync_pipeline.defs.backfill_pool import is_backfill, shopify_reads
 from sync_pipeline.defs.finance.metadata import (
     money_metadata,
     reconciliation_metadata,
     returns_metadata,
     summary_metadata,
 )
-from sync_pipeline.defs.finance.scope import is_backfill
 from sync_pipeline.defs.orders.partitions import order_date_partitions
 from sync_pipeline.defs.resources import (
     BusinessRulesResource,

@@ -4,9 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from sync_pipeline.defs.backfill_pool import is_backfill
-
-__all__ = ["is_backfill", "range_request", "run_days"]
+__all__ = ["range_request", "run_days"]
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
