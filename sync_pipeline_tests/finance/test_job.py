@@ -149,6 +149,7 @@ def test_the_hourly_run_and_a_backfill_reconcile_both_systems(
                                 RANGE_END: days[1].isoformat()})  # fmt: skip
         money_meta = backfill.asset_materializations_for_node("shopify__order_money")[0].metadata
         assert money_meta["mode"].value == "backfill" and money_meta["orders_read"].value == len(PLAN)
+        assert money_meta["shopify_read"].value == "paginated"  # below SHOPIFY_BULK_THRESHOLD
         assert stack.ledger.get_cursor(read_money.CURSOR) == cursor  # the incremental reads' own
         assert _statuses(stack, placed, days) == PLAN
         root = exports_root(stack.ledger.path.parent)

@@ -42,14 +42,18 @@ def _window(context) -> tuple[datetime, datetime]:
 
 def _read_money(context, backfill: bool) -> dict:
     rules = context.resources.business_rules.load()
+    client = context.resources.shopify.get_client()
     report = read_money(
-        ShopifyMoney(context.resources.shopify.get_client()),
+        ShopifyMoney(client),
         context.resources.ledger.get_ledger(),
         now=datetime.now(UTC),
         initial_lookback=timedelta(days=rules.finance.initial_lookback_days),
         window=_window(context) if backfill else None,
     )
-    return money_metadata(report, backfill)
+    return {
+        **money_metadata(report, backfill),
+        **({"shopify_read": client.last_read_mode} if backfill else {}),
+    }
 
 
 _money_reads = shopify_reads("money", _read_money)
@@ -68,7 +72,9 @@ def shopify_order_money():
     refunds), the refunds with their line items and restock type, and the returns. Nothing is
     recomputed: these are Shopify's own figures. Normal runs read every order changed since the last
     one; a **backfill** of a date range re-reads the orders placed on those days, in its own pool
-    (`shopify_backfill`), so live Shopify steps never wait for it.
+    (`shopify_backfill`), so live Shopify steps never wait for it. A large range (from
+    `SHOPIFY_BULK_THRESHOLD` orders) is read with one Shopify bulk operation, off the rate limit live
+    traffic uses, and only its orders with refunds in pages; `shopify_read` says which way it went.
     """
     return _money_reads()
 

@@ -8,12 +8,15 @@ means the file is not grouped, and is refused rather than attached to the wrong 
 
 `reassemble` turns each root object and its children into the dict a paginated read returns
 (`{field: {"nodes": [...], "pageInfo": {"hasNextPage": false}}}`), so the same models parse both.
+A root with two child connections (an order's line items and its returns) has its children told
+apart by the type in their id (`gid://shopify/LineItem/…`, `gid://shopify/Return/…`): a line
+carries no other trace of the connection it came from.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .errors import ShopifyBulkError
@@ -37,32 +40,48 @@ def parse_lines(lines: Iterable[str], operation_id: str) -> Iterator[dict[str, A
         yield value
 
 
-def reassemble(objects: Iterable[dict[str, Any]], child_field: str | None, operation_id: str
-               ) -> Iterator[dict[str, Any]]:  # fmt: skip
-    """Root objects with their children under `child_field` in page shape, in file order."""
+def reassemble(objects: Iterable[dict[str, Any]], children_by: str | Mapping[str, str] | None,
+               operation_id: str) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """Root objects with their children in page shape, in file order.
+
+    `children_by` is the root's one child connection (`"lineItems"`), or, for a root with several,
+    `{id type: connection}` (`{"LineItem": "lineItems", "Return": "returns"}`); None: no children.
+    Every connection named gets a page, empty when the root has no children in it.
+    """
+    by_type = {"": children_by} if isinstance(children_by, str) else dict(children_by or {})
     current: dict[str, Any] | None = None
-    children: list[dict[str, Any]] = []
+    children: dict[str, list[dict[str, Any]]] = {}
 
     def done() -> dict[str, Any]:
         assert current is not None
-        if child_field is None:
-            return current
-        page = {"nodes": children, "pageInfo": {"hasNextPage": False, "endCursor": None}}
-        return {**current, child_field: page}
+        pages = {field: {"nodes": children.get(field, []), "pageInfo": {"hasNextPage": False, "endCursor": None}}
+                 for field in by_type.values()}  # fmt: skip
+        return {**current, **pages}
 
     for obj in objects:
         parent = obj.pop(PARENT, None)
         if parent is None:
             if current is not None:
                 yield done()
-            current, children = obj, []
+            current, children = obj, {}
             continue
-        if current is None or parent != current.get("id") or child_field is None:
+        if current is None or parent != current.get("id") or not by_type:
             raise ShopifyBulkError(
                 operation_id,
                 f"a child line of {parent} does not follow its parent: the result is not grouped "
                 "(groupObjects: true) or the query nests more than one connection",
             )
-        children.append(obj)
+        field = by_type[""] if "" in by_type else by_type.get(id_type(obj.get("id")))
+        if field is None:
+            raise ShopifyBulkError(operation_id, f"a child line of {parent} has id {obj.get('id')!r}, of none "
+                                   f"of the connections asked for ({', '.join(sorted(by_type))})")  # fmt: skip
+        children.setdefault(field, []).append(obj)
     if current is not None:
         yield done()
+
+
+def id_type(value: object) -> str | None:
+    """`LineItem` of `gid://shopify/LineItem/12`; None for anything that is not a Shopify gid."""
+    if not isinstance(value, str) or not value.startswith("gid://shopify/"):
+        return None
+    return value.split("/")[3] or None

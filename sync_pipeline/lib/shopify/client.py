@@ -18,6 +18,7 @@ import httpx
 
 from . import documents as docs
 from .bulk import BulkApi, Count
+from .bulk_money import BulkMoneyApi
 from .errors import ShopifyQueryError, ShopifyUserErrors, UserError
 from .finance import FinanceApi
 from .fulfilments import FulfilmentsApi
@@ -66,7 +67,7 @@ def orders_search(since: datetime, until: datetime | None = None, extra: str | N
     return " AND ".join(terms)
 
 
-class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi):
+class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi, BulkMoneyApi):
     def __init__(
         self,
         shop_url: str,

@@ -32,6 +32,14 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def money_search(field: str, since: datetime, until: datetime | None = None) -> str:
+    """The search for orders whose `created_at` or `updated_at` (`field`) is in [since, until)."""
+    if field not in ("created_at", "updated_at"):
+        raise ValueError(f"search orders by created_at or updated_at, not {field!r}")
+    terms = [f"{field}:>='{_iso(since)}'"] + ([f"{field}:<'{_iso(until)}'"] if until else [])
+    return " AND ".join(terms)
+
+
 class MoneyShape:
     """How much of each order one page reads (the rest of a big order is read on its own)."""
 
@@ -84,10 +92,7 @@ class FinanceApi:
         self: Executes, field: str, since: datetime, until: datetime | None = None
     ) -> Iterator[OrderMoney]:
         """Orders whose `created_at` or `updated_at` (`field`) is in [since, until)."""
-        if field not in ("created_at", "updated_at"):
-            raise ValueError(f"search orders by created_at or updated_at, not {field!r}")
-        terms = [f"{field}:>='{_iso(since)}'"] + ([f"{field}:<'{_iso(until)}'"] if until else [])
-        return FinanceApi.iter_orders_money(self, " AND ".join(terms))  # type: ignore[arg-type]
+        return FinanceApi.iter_orders_money(self, money_search(field, since, until))  # type: ignore[arg-type]
 
     def get_orders_money(
         self: Executes, order_ids: Sequence[str], shape: MoneyShape | None = None

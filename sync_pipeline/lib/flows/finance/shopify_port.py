@@ -110,7 +110,12 @@ class ShopifyMoney:
     def orders_between(
         self, field: str, since: datetime, until: datetime | None = None
     ) -> Iterator[FinanceOrderSet]:
-        for order in self.client.iter_orders_money_between(field, since, until):
+        if field == "created_at" and until is not None:
+            # A backfill window: a large one is one bulk operation (off the rate limit), a small one pages.
+            orders = self.client.iter_orders_money_created_between(since, until)
+        else:
+            orders = self.client.iter_orders_money_between(field, since, until)
+        for order in orders:
             yield finance_set(order)
 
     def orders(self, order_ids: Sequence[str]) -> list[FinanceOrderSet]:
