@@ -11,6 +11,10 @@ every `--poll-seconds`, as the orders flow's ingest does. Three phases, one afte
    backfill took before bulk operations), through `iter_orders_created_between` with bulk off;
 3. bulk backfill of all `--orders` through the same call with bulk on (one bulk operation).
 
+`--read finance` backfills finance's money read instead (`iter_orders_money_created_between`, the
+call `finance/order_reconciliation`'s backfill makes), with `--refunded-share` of the historic
+orders given a one-unit refund first: its bulk form reads those orders again by id, in pages.
+
 Printed per phase: backfill elapsed, orders read, Shopify points spent by the backfill (from
 `extensions.cost`, as Shopify reports them) and per order, the bucket share it took, THROTTLED
 answers; the live ingest's seen-latency p50 / p95 / max as ratios against the baseline of the
@@ -20,6 +24,7 @@ restore rate) and marked so.
 
     .venv/bin/python benchmarks/shopify_bulk_backfill.py [--orders 100000] [--paginated-orders 10000]
         [--plan plus] [--live-per-minute 120] [--poll-seconds 2] [--port 8795]
+        [--read orders|finance] [--refunded-share 0.05]
 
 The sandbox answers every query with graphql-core in Python: its export speed says nothing of
 Shopify's, so the bulk elapsed time here is the sandbox's CPU, not a Shopify figure.
@@ -44,6 +49,7 @@ from sync_pipeline.rehearsal.report import rounded
 from sync_pipeline.rehearsal.stack import percentile
 from sync_pipeline.sandbox.shopify.config import PLANS
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec, SandboxControl
+from sync_pipeline.sandbox.traffic_money import refund_one_unit
 
 HISTORY = timedelta(days=30)
 SKUS = 500
@@ -157,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-seconds", type=float, default=2.0)
     parser.add_argument("--baseline-seconds", type=float, default=45)
     parser.add_argument("--port", type=int, default=8795)
+    parser.add_argument("--read", default="orders", choices=("orders", "finance"))
+    parser.add_argument(
+        "--refunded-share", type=float, default=0.05, help="finance: historic orders refunded"
+    )
     args = parser.parse_args(argv)
     paginated = min(args.paginated_orders, args.orders)
     url = f"http://127.0.0.1:{args.port}"
@@ -175,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         if not ready.wait(timeout=7200):
             raise TimeoutError("the sandbox did not finish seeding")
         print(f"seeded in {time.monotonic() - seeded_at:.0f} s; load average {_load()}", flush=True)
+        if args.read == "finance":
+            _refund_some(url, base, args.orders, args.refunded_share)
         live = Live(url, args.live_per_minute, args.poll_seconds)
         threads = [
             threading.Thread(target=live.place, daemon=True),
@@ -194,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
                 client.bulk_poll_cap_seconds = 2.0
                 count, failed = 0, None
                 try:
-                    for _ in client.iter_orders_created_between(*window):
+                    reads = {"orders": client.iter_orders_created_between,
+                             "finance": client.iter_orders_money_created_between}  # fmt: skip
+                    for _ in reads[args.read](*window):
                         count += 1
                 except ShopifyError as exc:  # a backfill run would fail here: say so and go on
                     failed = str(exc)[:160]
@@ -227,6 +241,18 @@ def main(argv: list[str] | None = None) -> int:
         child.join(timeout=10)
 
 
+def _refund_some(url: str, base: float, orders: int, share: float) -> None:
+    """Refund one unit of every (1 / share)-th historic order, as staff would in the admin."""
+    started = time.monotonic()
+    every = max(1, round(1 / share)) if share > 0 else orders + 1
+    with ShopifyClient(url, "shpat_sandbox") as admin:
+        since = datetime.fromtimestamp(base - 1, UTC)
+        ids = [o.id for o in admin.iter_order_changes_since(since)][::every]  # a point an order, not ~20
+        for order_id in ids:
+            refund_one_unit(admin, order_id, "CANCEL")
+    print(f"refunded {len(ids)} historic orders in {time.monotonic() - started:.0f} s", flush=True)
+
+
 def _ratio(value: float | None, baseline: float | None) -> float:
     """`value` as a multiple of `baseline`; NaN when either has no figure (no live orders in a phase)."""
     return value / baseline if value is not None and baseline else float("nan")
@@ -245,7 +271,8 @@ def _summary(args: argparse.Namespace, base: dict[str, Any], paged: dict[str, An
     mark = "" if scale == 1 else f" (extrapolated ×{scale:g} from {paginated:,} orders)"
     print()
     print(
-        f"backfill of {args.orders:,} orders, plan {args.plan} (restore {restore:.0f} points/s); load {_load()}"
+        f"{args.read} backfill of {args.orders:,} orders, plan {args.plan} (restore {restore:.0f} points/s); "
+        f"load {_load()}"
     )
     print(
         f"  paginated: {paged_elapsed:,.0f} s, {paged_points:,.0f} points{mark};"
@@ -271,7 +298,7 @@ def _summary(args: argparse.Namespace, base: dict[str, Any], paged: dict[str, An
     print(
         f"  live ingest baseline: p50 {base['live_p50_s']} s, p95 {base['live_p95_s']} s ({base['live_orders']} orders)"
     )
-    print("JSON " + json.dumps({"baseline": base, "paginated": paged, "bulk": bulk, "paginated_scale": scale,
+    print("JSON " + json.dumps({"read": args.read, "baseline": base, "paginated": paged, "bulk": bulk, "paginated_scale": scale,
                                 "live_p95_ratio_paginated": round(_ratio(paged["live_p95_s"], base["live_p95_s"]), 2),
                                 "live_p95_ratio_bulk": round(_ratio(bulk["live_p95_s"], base["live_p95_s"]), 2)}))  # fmt: skip
 
