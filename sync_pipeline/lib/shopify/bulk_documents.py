@@ -93,8 +93,9 @@ BULK_ORDER_FIELDS = ORDER_FIELDS.replace(_PAGED_LINE_ITEMS, "lineItems { nodes {
 @cache
 def bulk_order_money_fields() -> str:
     """`ORDER_MONEY` as a bulk query can hold it, derived from the fragment so the two never drift:
-    no variables (a bulk query has none; its connections and lists are read whole), no `pageInfo`,
-    and in the list `refunds` no connection (`refundLineItems`)."""
+    no variables (a bulk query has none), no `pageInfo`, and in the list `refunds` no connection
+    (`refundLineItems`). Without `first` a connection is read whole by the operation, and so is a
+    list such as `transactions` (the schema: `first` "truncate[s] the array result to this size")."""
     from graphql import REMOVE, FieldNode, SelectionSetNode, VariableNode, Visitor, parse, print_ast, visit
 
     def connection(node: Any) -> bool:
