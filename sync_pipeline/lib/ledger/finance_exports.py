@@ -23,14 +23,15 @@ file.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from sync_pipeline.lib.ledger.reconciliation import RESULT
 BOM = "\ufeff"
 ORDERS_CSV, ORDERS_PARQUET = "order_reconciliation.csv", "order_reconciliation.parquet"
 DAILY_SUMMARY, MONTH_SUMMARY = "daily_summary.csv", "month_summary.csv"
+MADE_AT = ".made_at"  # in a day folder: when the reconciliation its files come from was made
 AMOUNTS = ("subtotal", "discounts", "shipping", "tax", "total_price", "current_total_price", "received",
            "refunded", "net_payment", "capturable", "outstanding", "despatched_value")  # fmt: skip
 UNITS = ("units_ordered", "units_cancelled", "units_refunded", "units_to_despatch", "units_despatched",
@@ -150,11 +152,17 @@ def kept_result(con: duckdb.DuckDBPyConnection, root: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def export_orders(result: Path, root: Path, start: date, end: date, rule: CellRule) -> list[Path]:
-    """Each day's `order_reconciliation.csv` and `.parquet` from a kept reconciliation (`kept_result`):
-    the Parquet file is moved into place and the CSV made from it (a day with no orders gets files
-    with the header only), so call it once per kept result. No ledger connection. Returns the day
-    folders.
+def export_orders(
+    result: Path, root: Path, start: date, end: date, rule: CellRule, made_at: datetime
+) -> list[Path]:
+    """Each day's `order_reconciliation.csv` and `.parquet` from a kept reconciliation (`kept_result`,
+    made in the ledger at `made_at`): the Parquet file is moved into place and the CSV made from it (a
+    day with no orders gets files with the header only), so call it once per kept result. No ledger
+    connection. Returns the day folders written.
+
+    A day whose files come from a later reconciliation is left alone: two runs of overlapping days
+    (a month backfill beside the nightly run) make their files outside the ledger, so the one that
+    reconciled first may be ready last (`_in_place`).
 
     One COPY per day, each reading only its own day's file (a partitioned pass over the whole
     month cost more); the days are shared between one thread per core."""
@@ -181,21 +189,56 @@ def export_orders(result: Path, root: Path, start: date, end: date, rule: CellRu
             for c in cursors:
                 c.close()
     folders = []
-    for day in days:
-        folder = root / day.isoformat()
-        folder.mkdir(parents=True, exist_ok=True)
-        os.replace(csv_dir / f"{day.isoformat()}.csv", folder / ORDERS_CSV)
-        if sources[day].name == _EMPTY:  # the template stays for the next empty day
-            partial = folder / f".{ORDERS_PARQUET}.{uuid.uuid4().hex[:8]}"
-            try:
-                shutil.copyfile(sources[day], partial)
-                os.replace(partial, folder / ORDERS_PARQUET)
-            finally:
-                partial.unlink(missing_ok=True)
-        else:
-            os.replace(sources[day], folder / ORDERS_PARQUET)
-        folders.append(folder)
+    with _in_place(root) as newer_than:
+        for day in days:
+            folder = root / day.isoformat()
+            if newer_than(folder, made_at):
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            os.replace(csv_dir / f"{day.isoformat()}.csv", folder / ORDERS_CSV)
+            if sources[day].name == _EMPTY:  # the template stays for the next empty day
+                partial = folder / f".{ORDERS_PARQUET}.{uuid.uuid4().hex[:8]}"
+                try:
+                    shutil.copyfile(sources[day], partial)
+                    os.replace(partial, folder / ORDERS_PARQUET)
+                finally:
+                    partial.unlink(missing_ok=True)
+            else:
+                os.replace(sources[day], folder / ORDERS_PARQUET)
+            _write_atomically(folder / MADE_AT, made_at.isoformat())
+            folders.append(folder)
     return folders
+
+
+@contextmanager
+def _in_place(root: Path) -> Iterator[Callable[[Path, datetime], bool]]:
+    """Hold the exports' lock (`<root>/.lock`, one process at a time puts files in place) and yield
+    a test: does this day folder hold files of a reconciliation made after `made_at`? A day's
+    `.made_at` says when the reconciliation its files come from was made in the ledger (ledger
+    transactions are serialised, so a later one saw a later ledger); none, or unreadable, is older."""
+
+    def newer_than(folder: Path, made_at: datetime) -> bool:
+        try:
+            return datetime.fromisoformat((folder / MADE_AT).read_text(encoding="utf-8")) > made_at
+        except (OSError, ValueError):
+            return False
+
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield newer_than
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    partial = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _staged_parquet(staging: Path, day: date) -> Path:
