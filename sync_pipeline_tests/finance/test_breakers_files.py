@@ -4,6 +4,9 @@ reconciliations overlap or die half way, and money Shopify states to a tenth of 
 from __future__ import annotations
 
 import csv
+import signal
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +19,9 @@ from sync_pipeline.lib.flows.finance.reconcile import exports_root, reconcile_da
 from sync_pipeline.lib.ledger import Ledger, finance_exports
 from sync_pipeline_tests.finance.factories import AS_OF, DAY, write
 from sync_pipeline_tests.finance.test_assets_and_checks import order
-from sync_pipeline_tests.finance.world import RULES
+from sync_pipeline_tests.finance.world import REPO_ROOT, RULES
+
+RULES_DIR = REPO_ROOT / "data" / "config"
 
 
 def csv_rows(root: Path) -> list[dict[str, Any]]:
@@ -61,3 +66,49 @@ def test_an_older_reconciliation_never_puts_its_files_over_a_newer_one(
     assert not backfill.is_alive()
     assert [r["status"] for r in csv_rows(root)] == [rules.MATCHED]
     assert [r["status"] for r in finance_exports.read_orders(root, [DAY])] == [rules.MATCHED]
+
+
+# -- a run killed between the reconciliation and the files ----------------------------------------
+KILLED_MID_EXPORT = """
+import os, signal, sys
+from datetime import date, datetime, timedelta, UTC
+from pathlib import Path
+from sync_pipeline.lib.domain.config import load_business_rules
+from sync_pipeline.lib.flows.finance.reconcile import reconcile_days
+from sync_pipeline.lib.ledger import Ledger, finance_exports
+
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)  # the run worker dies: OOM, a deploy, a node drained
+
+finance_exports.export_orders = killed
+data, config, day = Path(sys.argv[1]), Path(sys.argv[2]), date.fromisoformat(sys.argv[3])
+reconcile_days(Ledger(data / "ledger.duckdb"), data / "exports" / "finance", day, day + timedelta(days=1),
+               datetime.now(UTC), load_business_rules(config))
+"""
+
+
+def test_a_run_killed_before_its_files_leaves_nothing_behind_once_the_next_run_is_done(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL after the ledger transaction and before the day files: finance still has the last
+    whole files, and the next run puts the day right and removes what the killed run staged (a
+    month of Parquet files per killed run, which a BI tool globbing the folder would count twice)."""
+    book, root = Ledger(tmp_path / "ledger.duckdb"), exports_root(tmp_path)
+    write(book, [order(1, settled=[])])
+    reconcile(book, root)
+    write(book, [order(1)])  # shipped since
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_EXPORT, str(tmp_path), str(RULES_DIR), DAY.isoformat()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert [r["status"] for r in csv_rows(root)] == [rules.PAID_NOT_DESPATCHED]  # the last whole files
+    assert list(root.glob(".staging-*")), "the killed run staged its Parquet files"
+    reconcile(book, root)
+    assert [r["status"] for r in csv_rows(root)] == [rules.MATCHED]
+    left = [
+        p.relative_to(root)
+        for p in root.rglob("*")
+        if p.name.startswith(".") and p.name not in (".lock", ".made_at")
+    ]
+    assert not left, left

@@ -42,6 +42,7 @@ from sync_pipeline.lib.ledger.reconciliation import RESULT
 BOM = "\ufeff"
 ORDERS_CSV, ORDERS_PARQUET = "order_reconciliation.csv", "order_reconciliation.parquet"
 DAILY_SUMMARY, MONTH_SUMMARY = "daily_summary.csv", "month_summary.csv"
+STAGING, HELD = ".staging-", ".held"  # a run's staging folder, and the lock it holds while it lives
 MADE_AT = ".made_at"  # in a day folder: when the reconciliation its files come from was made
 AMOUNTS = ("subtotal", "discounts", "shipping", "tax", "total_price", "current_total_price", "received",
            "refunded", "net_payment", "capturable", "outstanding", "despatched_value")  # fmt: skip
@@ -134,8 +135,13 @@ def kept_result(con: duckdb.DuckDBPyConnection, root: Path) -> Iterator[Path]:
     ends. These files are both the copy the CSVs are made from once the ledger is free and the
     Parquet files finance gets (`export_orders` moves them into place): a separate copy, with the
     Parquet and CSV files then written from it, was half as much work again for a month."""
-    staging = root / f".staging-{uuid.uuid4().hex[:12]}"
-    staging.mkdir(parents=True)
+    staging = root / f"{STAGING}{uuid.uuid4().hex[:12]}"
+    root.mkdir(parents=True, exist_ok=True)
+    # Held while the folder lives: a run killed before its `finally` leaves it unheld, and the next
+    # run's exports remove the folder (`_remove_dead_staging`).
+    held = os.open(staging.with_name(staging.name + HELD), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    staging.mkdir()
     try:
         columns = ", ".join(_parquet_columns())
         # The day is selected twice: PARTITION_BY takes its own column out of the files.
@@ -150,6 +156,8 @@ def kept_result(con: duckdb.DuckDBPyConnection, root: Path) -> Iterator[Path]:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        staging.with_name(staging.name + HELD).unlink(missing_ok=True)
+        os.close(held)
 
 
 def export_orders(
@@ -207,7 +215,33 @@ def export_orders(
                 os.replace(sources[day], folder / ORDERS_PARQUET)
             _write_atomically(folder / MADE_AT, made_at.isoformat())
             folders.append(folder)
+        _remove_dead_staging(root)
     return folders
+
+
+def _remove_dead_staging(root: Path) -> None:
+    """Staging folders of runs killed before they could remove their own (SIGKILL, OOM): a month of
+    Parquet files each, which a BI tool globbing the folder would count twice. A live run holds its
+    folder's `.held` lock (`kept_result`), so its folder stays."""
+    for folder in root.glob(f"{STAGING}*"):
+        if not folder.is_dir():
+            continue
+        lock = folder.with_name(folder.name + HELD)
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except FileNotFoundError:  # its run finished (lock removed after the folder) or never locked
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)  # a live run's
+            continue
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+            lock.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
 
 
 @contextmanager
