@@ -146,3 +146,53 @@ def test_an_order_paid_in_kuwaiti_dinars_keeps_shopifys_three_decimals(tmp_path:
     assert csv_rows(root)[0]["total_price"] == "11.385"
     (summary,) = finance_exports.read_daily_summaries(root, [DAY], rules.STATUSES)
     assert (summary["revenue"], summary["matched_value"]) == (D("11.385"), D("11.385"))
+
+
+# -- day files of two releases in one month ---------------------------------------------------------
+def test_a_month_of_day_files_from_two_releases_still_summarises(tmp_path: Path) -> None:
+    """A release adds a column to the day files (0007 added `units_returned_reusable`). Finance then
+    re-runs the first day of the month; the other days keep the files of the release before. The
+    summaries and the checks read the month's files together: they must still read them, not fail
+    on the older files' missing column until someone backfills the whole month."""
+    book, root = Ledger(tmp_path / "ledger.duckdb"), exports_root(tmp_path)
+    second = DAY + timedelta(days=1)
+    write(book, [order(1), order(2, day=second)])
+    reconcile_days(book, root, DAY, second + timedelta(days=1), AS_OF, RULES)
+    finance_exports.summarise_days(root, [DAY, second], rules.STATUSES)
+    older = root / second.isoformat() / finance_exports.ORDERS_PARQUET  # as the release before wrote it
+    with finance_exports.files_connection() as con:
+        con.execute(
+            f"COPY (SELECT * EXCLUDE (units_returned_reusable) FROM read_parquet('{older}')) TO '{older}.old' "
+            "(FORMAT parquet)"
+        )
+    older.with_name(older.name + ".old").replace(older)
+    older_csv = older.with_name(finance_exports.ORDERS_CSV)
+    with older_csv.open(encoding="utf-8-sig", newline="") as fh:
+        kept = [{k: v for k, v in r.items() if k != "units_returned_reusable"} for r in csv.DictReader(fh)]
+    with older_csv.open("w", encoding="utf-8-sig", newline="") as fh:
+        out = csv.DictWriter(fh, list(kept[0]))
+        out.writeheader()
+        out.writerows(kept)
+    written = finance_exports.summarise_days(root, [DAY], rules.STATUSES)
+    assert root / DAY.isoformat() / finance_exports.DAILY_SUMMARY in written
+    month = finance_exports.read_daily_summaries(root, [DAY, second], rules.STATUSES)
+    assert [(r["order_date"], r["orders"], r["matched_orders"]) for r in month] == [
+        (DAY, 1, 1),
+        (second, 1, 1),
+    ]
+    assert len(finance_exports.read_orders(root, [DAY, second])) == 2
+    assert finance_exports.status_totals(root, [DAY, second], (rules.MATCHED,))[rules.MATCHED][0] == 2
+    # The month's orders file finance opens: every value under its own heading, the older day's
+    # missing column empty.
+    month_csv = root / DAY.strftime("%Y-%m") / finance_exports.ORDERS_CSV
+    with month_csv.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [
+        (r["order_date"], r["status"], r["shopify_order_id"], r["units_returned_reusable"]) for r in rows
+    ] == [
+        (DAY.isoformat(), rules.MATCHED, "gid://shopify/Order/1", "0"),
+        (second.isoformat(), rules.MATCHED, "gid://shopify/Order/2", ""),
+    ]
+    assert all(None not in r for r in rows)  # no row longer than the heading
+    assert month_csv.read_bytes().startswith(b"\xef\xbb\xbforder_date,")  # still Excel's UTF-8
+    assert {r["customer_name"] for r in rows} == {"'=cmd|' /C calc'!A0"}  # still formula-safe

@@ -327,7 +327,8 @@ def files_connection() -> Iterator[duckdb.DuckDBPyConnection]:
 
 def _parquet(root: Path, days: Sequence[date]) -> str:
     files = ", ".join(f"'{_quoted(root / d.isoformat() / ORDERS_PARQUET)}'" for d in days)
-    return f"read_parquet([{files}])"
+    # By name: a month may hold day files of two releases, one with a column the other lacks (null).
+    return f"read_parquet([{files}], union_by_name = true)"
 
 
 def _present(root: Path, days: Sequence[date]) -> list[date]:
@@ -373,7 +374,7 @@ def _month(
     orders = folder / ORDERS_CSV
     partial = folder / f".{ORDERS_CSV}.{uuid.uuid4().hex[:8]}"
     try:
-        _concatenate([root / d.isoformat() / ORDERS_CSV for d in present], partial)
+        _join_day_csvs(con, [root / d.isoformat() / ORDERS_CSV for d in present], partial)
         os.replace(partial, orders)
     finally:
         partial.unlink(missing_ok=True)
@@ -393,6 +394,29 @@ def _summable(statuses: Sequence[str]) -> list[str]:
     for s in statuses:
         cols += [f"{s}_orders", f"{s}_value", f"{s}_value_shop"]
     return cols
+
+
+def _join_day_csvs(con: duckdb.DuckDBPyConnection, parts: Sequence[Path], target: Path) -> None:
+    """The month's orders CSV from its day CSVs: joined byte for byte when they share one heading;
+    by column name when they do not (day files of two releases, one with a column more: joined
+    bytes would put the older days' values under the wrong headings). The widest heading's column
+    order is kept, the older days' missing cells left empty, every cell's text as the day file has it."""
+    headings = {}
+    for part in parts:
+        with part.open("rb") as fh:
+            headings[part] = fh.readline().rstrip(b"\r\n")
+    if len(set(headings.values())) <= 1:
+        _concatenate(parts, target)
+        return
+    widest = max(headings.values(), key=lambda h: len(h.split(b",")))
+    names = [n.replace('"', '""') for n in widest.decode("utf-8").lstrip(BOM).split(",")]
+    # DuckDB reads the BOM off the first heading; it goes back on for Excel.
+    columns = ", ".join([f'"{names[0]}" AS "{BOM}{names[0]}"', *(f'"{n}"' for n in names[1:])])
+    listed = ", ".join(f"'{_quoted(p)}'" for p in parts)
+    con.execute(
+        f"COPY (SELECT {columns} FROM read_csv([{listed}], header = true, all_varchar = true, "
+        f"union_by_name = true, encoding = 'utf-8')) TO '{_quoted(target)}' (FORMAT csv, HEADER)"
+    )
 
 
 def _concatenate(parts: Sequence[Path], target: Path) -> None:
