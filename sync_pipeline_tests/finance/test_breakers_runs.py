@@ -2,10 +2,10 @@
 
 - an order refunded while the money read pages through Shopify: Shopify hands it over twice;
 - a month backfill whose Shopify read started before a refund the nightly run has since read;
-- two reconciliations of overlapping days at once, the older one putting its files in place last;
-- a run killed between the reconciliation and the files (SIGKILL): the next run repairs the day
-  and leaves nothing half-made behind;
-- an order paid in a three-decimal currency (KWD): Shopify's figures kept to the fils.
+- a return booked in two goes under one return code (xfail: see its reason).
+
+The files' side (overlapping reconciliations, a run killed before its files, two releases' day
+files in one month, a three-decimal currency) is in `test_breakers_files.py`.
 """
 
 from __future__ import annotations
@@ -108,3 +108,23 @@ def test_an_order_refunded_while_the_money_read_pages_through_shopify(w: World) 
     report = read_money(RefundMidRead(), w.ledger, datetime.now(UTC), timedelta(days=1))
     assert report.orders_read == 4  # the refunded order twice: before and after
     w.check(*reconcile_only(w))
+
+
+# -- a return booked in two goes ----------------------------------------------------------------
+@pytest.mark.xfail(
+    strict=True,
+    reason="read_returns keeps one row per (return code, item code, condition), taken once: a second row "
+    "of the same key booked after a read (the sandbox dates it with the return's date) is dropped as known",
+)
+def test_a_return_booked_in_two_goes_counts_both(w: World) -> None:
+    """The warehouse opens a parcel of three tees, books one back on the shelf, and finance runs;
+    then it books a second tee, graded the same, under the same return code. Peoplevox's Return
+    summary has two rows; finance must count two units back."""
+    i = place(w, lines=[LineSpec(sku="TEE-BLK-M", quantity=3)])
+    w.release()
+    w.despatch(i, False)
+    w.fulfil()
+    code = w.pvx.process_return(w.number(i), "TEE-BLK-M", 1, "Too small", reusable=True)
+    w.check(*w.run())
+    w.pvx.process_return(w.number(i), "TEE-BLK-M", 1, "Too small", reusable=True, return_code=code)
+    w.check(*w.run())  # Peoplevox: two back; finance counted one
