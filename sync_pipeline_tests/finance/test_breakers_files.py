@@ -21,7 +21,7 @@ from sync_pipeline.lib.flows.finance.reconcile import exports_root, reconcile_da
 from sync_pipeline.lib.ledger import Ledger, finance_exports, finance_orders
 from sync_pipeline.lib.ledger.finance_orders import Amount
 from sync_pipeline_tests.finance.factories import AS_OF, DAY, finance_set, write
-from sync_pipeline_tests.finance.test_assets_and_checks import order
+from sync_pipeline_tests.finance.test_assets_and_checks import evaluations, materialise, order
 from sync_pipeline_tests.finance.world import REPO_ROOT, RULES
 
 RULES_DIR = REPO_ROOT / "data" / "config"
@@ -196,3 +196,12 @@ def test_a_month_of_day_files_from_two_releases_still_summarises(tmp_path: Path)
     assert all(None not in r for r in rows)  # no row longer than the heading
     assert month_csv.read_bytes().startswith(b"\xef\xbb\xbforder_date,")  # still Excel's UTF-8
     assert {r["customer_name"] for r in rows} == {"'=cmd|' /C calc'!A0"}  # still formula-safe
+
+
+# -- a check counting what it lists ---------------------------------------------------------------
+def test_the_cancelled_check_counts_every_order_not_the_fifty_it_lists(tmp_path: Path) -> None:
+    """A warehouse glitch ships 60 cancelled orders: the check must say 60 (it lists the 50 largest)."""
+    write(Ledger(tmp_path / "ledger.duckdb"), [order(n, cancelled=True) for n in range(1, 61)])
+    check = evaluations(materialise(tmp_path))["cancelled_orders_not_despatched"]
+    assert not check.passed
+    assert check.metadata["orders"].value == 60 and check.description.startswith("60 "), check.description
