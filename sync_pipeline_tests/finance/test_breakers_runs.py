@@ -2,7 +2,8 @@
 
 - an order refunded while the money read pages through Shopify: Shopify hands it over twice;
 - a month backfill whose Shopify read started before a refund the nightly run has since read;
-- a return booked in two goes under one return code (xfail: see its reason).
+- a return booked in two goes under one return code (xfail: see its reason);
+- a free order (no payment transaction, PAID) not shipped within the SLA.
 
 The files' side (overlapping reconciliations, a run killed before its files, two releases' day
 files in one month, a three-decimal currency) is in `test_breakers_files.py`.
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from sync_pipeline.lib.domain import reconciliation as rules
 from sync_pipeline.lib.flows.finance.read_money import read_money
 from sync_pipeline.lib.flows.finance.reconcile import reconcile_days, summarise
 from sync_pipeline.lib.ledger.finance_orders import FinanceOrderSet
@@ -128,3 +130,18 @@ def test_a_return_booked_in_two_goes_counts_both(w: World) -> None:
     w.check(*w.run())
     w.pvx.process_return(w.number(i), "TEE-BLK-M", 1, "Too small", reusable=True, return_code=code)
     w.check(*w.run())  # Peoplevox: two back; finance counted one
+
+
+# -- a free order -------------------------------------------------------------------------------
+def test_a_free_order_not_shipped_within_the_sla_is_late(tmp_path: Path) -> None:
+    """A replacement sent free (every line at 0.00): Shopify takes no payment, records no
+    transaction, and says PAID. Three days on, not shipped: it is as late as a paid order, not
+    `awaiting_despatch` for ever (the SLA ran from the first payment transaction, and there is none)."""
+    with world(tmp_path, later=timedelta(days=3)) as w:
+        i = place(w, lines=[LineSpec(sku="TEE-BLK-M", price="0.00")])
+        (money,) = w.client.get_orders_money([w.ids[i]])
+        assert (money.display_financial_status, money.transactions) == ("PAID", [])  # as Shopify has it
+        w.release()
+        today, as_of = w.run()
+        w.check(today, as_of)
+        assert w.rows(today)[w.ids[i]]["status"] == rules.PAID_NOT_DESPATCHED
