@@ -18,16 +18,16 @@ decimals (`12.50`, `-3.10`); times are UTC `YYYY-MM-DD HH:MM:SS`, which Excel re
 Parquet keeps the types: DECIMAL(18, 2), DATE, TIMESTAMP.
 
 Every file is written under a temporary name and renamed into place: a reader never sees half a
-file.
+file. Runs that overlap or die half way are `finance_placing.py`'s: older files never go over newer
+ones, and a killed run's staging folder is removed by the next.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,13 +37,12 @@ from typing import Any
 
 import duckdb
 
+from sync_pipeline.lib.ledger import finance_placing as placing
 from sync_pipeline.lib.ledger.reconciliation import RESULT
 
 BOM = "\ufeff"
 ORDERS_CSV, ORDERS_PARQUET = "order_reconciliation.csv", "order_reconciliation.parquet"
 DAILY_SUMMARY, MONTH_SUMMARY = "daily_summary.csv", "month_summary.csv"
-STAGING, HELD = ".staging-", ".held"  # a run's staging folder, and the lock it holds while it lives
-MADE_AT = ".made_at"  # in a day folder: when the reconciliation its files come from was made
 AMOUNTS = ("subtotal", "discounts", "shipping", "tax", "total_price", "current_total_price", "received",
            "refunded", "net_payment", "capturable", "outstanding", "despatched_value")  # fmt: skip
 UNITS = ("units_ordered", "units_cancelled", "units_refunded", "units_to_despatch", "units_despatched",
@@ -135,14 +134,7 @@ def kept_result(con: duckdb.DuckDBPyConnection, root: Path) -> Iterator[Path]:
     ends. These files are both the copy the CSVs are made from once the ledger is free and the
     Parquet files finance gets (`export_orders` moves them into place): a separate copy, with the
     Parquet and CSV files then written from it, was half as much work again for a month."""
-    staging = root / f"{STAGING}{uuid.uuid4().hex[:12]}"
-    root.mkdir(parents=True, exist_ok=True)
-    # Held while the folder lives: a run killed before its `finally` leaves it unheld, and the next
-    # run's exports remove the folder (`_remove_dead_staging`).
-    held = os.open(staging.with_name(staging.name + HELD), os.O_RDWR | os.O_CREAT, 0o644)
-    fcntl.flock(held, fcntl.LOCK_EX)
-    staging.mkdir()
-    try:
+    with placing.staging_folder(root) as staging:
         columns = ", ".join(_parquet_columns())
         # The day is selected twice: PARTITION_BY takes its own column out of the files.
         con.execute(
@@ -154,10 +146,6 @@ def kept_result(con: duckdb.DuckDBPyConnection, root: Path) -> Iterator[Path]:
             f"(FORMAT parquet, COMPRESSION {PARQUET_COMPRESSION})"
         )
         yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.with_name(staging.name + HELD).unlink(missing_ok=True)
-        os.close(held)
 
 
 def export_orders(
@@ -170,7 +158,7 @@ def export_orders(
 
     A day whose files come from a later reconciliation is left alone: two runs of overlapping days
     (a month backfill beside the nightly run) make their files outside the ledger, so the one that
-    reconciled first may be ready last (`_in_place`).
+    reconciled first may be ready last (`finance_placing.py`).
 
     One COPY per day, each reading only its own day's file (a partitioned pass over the whole
     month cost more); the days are shared between one thread per core."""
@@ -197,10 +185,10 @@ def export_orders(
             for c in cursors:
                 c.close()
     folders = []
-    with _in_place(root) as newer_than:
+    with placing.exports_lock(root):
         for day in days:
             folder = root / day.isoformat()
-            if newer_than(folder, made_at):
+            if placing.made_later(folder, made_at):  # a run that reconciled later put its files first
                 continue
             folder.mkdir(parents=True, exist_ok=True)
             os.replace(csv_dir / f"{day.isoformat()}.csv", folder / ORDERS_CSV)
@@ -213,66 +201,10 @@ def export_orders(
                     partial.unlink(missing_ok=True)
             else:
                 os.replace(sources[day], folder / ORDERS_PARQUET)
-            _write_atomically(folder / MADE_AT, made_at.isoformat())
+            placing.mark_made(folder, made_at)
             folders.append(folder)
-        _remove_dead_staging(root)
+        placing.remove_dead_staging(root)
     return folders
-
-
-def _remove_dead_staging(root: Path) -> None:
-    """Staging folders of runs killed before they could remove their own (SIGKILL, OOM): a month of
-    Parquet files each, which a BI tool globbing the folder would count twice. A live run holds its
-    folder's `.held` lock (`kept_result`), so its folder stays."""
-    for folder in root.glob(f"{STAGING}*"):
-        if not folder.is_dir():
-            continue
-        lock = folder.with_name(folder.name + HELD)
-        try:
-            fd = os.open(lock, os.O_RDWR)
-        except FileNotFoundError:  # its run finished (lock removed after the folder) or never locked
-            shutil.rmtree(folder, ignore_errors=True)
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)  # a live run's
-            continue
-        try:
-            shutil.rmtree(folder, ignore_errors=True)
-            lock.unlink(missing_ok=True)
-        finally:
-            os.close(fd)
-
-
-@contextmanager
-def _in_place(root: Path) -> Iterator[Callable[[Path, datetime], bool]]:
-    """Hold the exports' lock (`<root>/.lock`, one process at a time puts files in place) and yield
-    a test: does this day folder hold files of a reconciliation made after `made_at`? A day's
-    `.made_at` says when the reconciliation its files come from was made in the ledger (ledger
-    transactions are serialised, so a later one saw a later ledger); none, or unreadable, is older."""
-
-    def newer_than(folder: Path, made_at: datetime) -> bool:
-        try:
-            return datetime.fromisoformat((folder / MADE_AT).read_text(encoding="utf-8")) > made_at
-        except (OSError, ValueError):
-            return False
-
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield newer_than
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    partial = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}")
-    try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _staged_parquet(staging: Path, day: date) -> Path:
