@@ -18,6 +18,8 @@ Assumptions (the rules are Shopify-like, the exact rounding is the sandbox's own
   `totalReceivedSet` is sales and captures, `totalRefundedSet` refunds, `netPaymentSet` the
   difference, `totalOutstandingSet` the current total minus the net payment (negative when the
   customer is owed money), `totalCapturableSet` what authorisations still allow to capture.
+- A free order (every line 0.00, or discounted to nothing) has no transaction at all and shows
+  PAID, as on Shopify ("no payment gateway": nothing was taken).
 """
 
 from __future__ import annotations
@@ -181,4 +183,6 @@ def financial_status(order: Order) -> str:
         return "AUTHORIZED"
     if any(x.kind == "VOID" for x in ok) or order.cancelled_at is not None:
         return "VOIDED"
+    if t.total.shop <= ZERO and not ok:
+        return "PAID"  # nothing to pay, no transaction (a free order, as Shopify shows it)
     return "PENDING"
