@@ -85,21 +85,6 @@ def upsert_levels(con: duckdb.DuckDBPyConnection, levels: Iterable[LevelRow], re
     return len(data)
 
 
-def levels(
-    con: duckdb.DuckDBPyConnection, item_ids: Collection[str] | None = None
-) -> dict[tuple[str, str], LevelRow]:
-    """The copy, keyed by (inventory item id, location id); all of it, or only these items."""
-    sql = "SELECT inventory_item_id, location_id, available, committed, shopify_updated_at FROM shopify_stock_levels"
-    if item_ids is None:
-        rows = con.execute(sql).fetchall()
-    else:
-        with staged(con, "wanted_levels", {"inventory_item_id": TEXT}, [(i,) for i in item_ids]):
-            rows = con.execute(
-                sql + " WHERE inventory_item_id IN (SELECT inventory_item_id FROM wanted_levels)"
-            ).fetchall()
-    return {(r[0], r[1]): LevelRow(*r) for r in rows}
-
-
 def quantities(con: duckdb.DuckDBPyConnection) -> list[LevelRow]:
     """The whole copy without `updatedAt` (what targets need; converting 100,000 timestamps to
     Python costs more than the rest of the read)."""
