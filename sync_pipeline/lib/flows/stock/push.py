@@ -14,6 +14,7 @@ positions.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -130,9 +131,13 @@ def push(
     run_id: str | None = None,
     max_points: float | None = None,
     bucket_share: float | None = None,
+    max_seconds: float | None = None,
 ) -> PushReport:
     """`bucket_share` (or `max_points`): what this run may spend of Shopify's bucket, when orders
-    or fulfilments are backlogged and need the rest."""
+    or fulfilments are backlogged and need the rest. `max_seconds`: an incremental run sends no
+    request after this long from its start (the rest stays queued, fastest sellers having gone
+    first), so it holds the `shopify_api` pool briefly; the hourly reconcile has no time limit."""
+    started = time.monotonic()
     report = PushReport()
     with ledger.transaction() as con:
         doubtful = stock_pushes.in_doubt(con)
@@ -154,8 +159,9 @@ def push(
     report.peak = inputs.demand.peak
     pending = PendingWrites(ledger)
     try:
-        _push(storefront, ledger, rules, now, run_id, Budget(storefront, max_points, bucket_share),
-              inputs, locations, location_ids, problems, report, pending)  # fmt: skip
+        budget = Budget(storefront, max_points, bucket_share, None if inputs.full else max_seconds, started)
+        _push(storefront, ledger, rules, now, run_id, budget, inputs, locations, location_ids, problems,
+              report, pending)  # fmt: skip
     finally:
         pending.flush()  # what a run that failed midway had learnt (nothing, when it finished)
     return report
