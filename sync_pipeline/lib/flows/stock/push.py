@@ -15,6 +15,7 @@ positions.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -78,13 +79,16 @@ def _inputs(
     demand = demand_from(con, rules, now)
     variants = ledger_catalogue.stocked_variants(con)
     items = None if full else stock_snapshots.items_of(con, ids)
-    listings = build_listings(variants, location_ids, rules, demand)
     if items is None:
-        affected = needed = listings
+        affected = needed = build_listings(variants, location_ids, rules, demand)
     else:
-        affected = [lst for lst in listings if any(code in items for code, _ in lst.recipe)]
-        codes = {code for lst in affected for code, _ in lst.recipe}
-        needed = [lst for lst in listings if any(code in codes for code, _ in lst.recipe)]
+        # Listings only for the variants sharing an item with one that was read, not the whole
+        # catalogue: an incremental run holds the shopify_api pool while it works.
+        recipes = recipes_for({v.sku for v in variants if v.sku}, rules)
+        codes = {c for v in variants if v.sku and _uses(recipes[v.sku], items) for c, _ in recipes[v.sku]}
+        sharing = [v for v in variants if v.sku and _uses(recipes[v.sku], codes)]
+        needed = build_listings(sharing, location_ids, rules, demand)
+        affected = [lst for lst in needed if _uses(lst.recipe, items)]
     last = cursors.get(con, FULL_READ_CURSOR)
     complete = last is None or now - datetime.fromisoformat(last) > timedelta(
         hours=rules.stock.shopify_full_read_hours
@@ -105,6 +109,10 @@ def _inputs(
         affected=affected,
         needed=needed,
     )
+
+
+def _uses(recipe: Recipe, codes: Collection[str]) -> bool:
+    return any(code in codes for code, _ in recipe)
 
 
 def _read_shopify(
