@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -110,14 +110,12 @@ class Budget:
         share: float | None = None,
         max_seconds: float | None = None,
         started: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.storefront = storefront
         self.max_points = max_points
         self.share = share
         self.start = storefront.points_spent()
-        self.clock = clock
-        started = clock() if started is None else started
+        started = time.monotonic() if started is None else started  # `time.monotonic()` when the run began
         self.deadline = None if max_seconds is None else started + max_seconds
 
     @property
@@ -137,7 +135,7 @@ class Budget:
         limit = self.limit
         if limit is not None and self.spent >= limit:
             return True
-        return sent_any and self.deadline is not None and self.clock() >= self.deadline
+        return sent_any and self.deadline is not None and time.monotonic() >= self.deadline
 
     @property
     def limited(self) -> bool:
