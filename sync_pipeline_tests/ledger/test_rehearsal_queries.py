@@ -17,8 +17,13 @@ def test_stock_push_requests_and_unsettled_counts(tmp_path: Path) -> None:
     with ledger.transaction() as con:
         assert rehearsal.unsettled_counts(con) == {"injections": 0, "fulfilments": 0, "stock_pushes": 0}
         assert rehearsal.order_timings(con) == [] and rehearsal.fulfilments_created(con) == {}
-        pushes.mark_sending(con, "push-1", [pushes.PushIntent("SKU-1", "item-1", loc, 4, 9)], "run-1", NOW)
-        pushes.mark_sending(con, "push-2", [pushes.PushIntent("SKU-2", "item-2", loc, 1, 3)], "run-1", NOW)
+        pushes.mark_sending_many(
+            con,
+            [("push-1", [pushes.PushIntent("SKU-1", "item-1", loc, 4, 9)]),
+             ("push-2", [pushes.PushIntent("SKU-2", "item-2", loc, 1, 3)])],
+            "run-1",
+            NOW,
+        )  # fmt: skip
         assert rehearsal.unsettled_counts(con)["stock_pushes"] == 2
         pushes.settle_request(con, "push-1", pushes.APPLIED, NOW)
         pushes.settle_request(con, "push-2", pushes.STALE, NOW, "moved")

@@ -68,7 +68,10 @@ def test_levels_positions_and_pushes(tmp_path: Path) -> None:
             NOW,
         )
         levels.set_available(con, [("item-1", loc, 9)], NOW)
-        assert levels.levels(con, ["item-1"])[("item-1", loc)].available == 9
+        assert {(lv.inventory_item_id, lv.available) for lv in levels.quantities(con)} == {
+            ("item-1", 9),
+            ("item-2", None),
+        }
         assert levels.newest_shopify_update(con, loc) == NOW.replace(tzinfo=None)
         position = levels.PositionRow(
             "SKU-1", loc, "item-1", "PrimarySite", 9, 12, 1, 2, "default", 4, NOW, None, None
@@ -77,7 +80,7 @@ def test_levels_positions_and_pushes(tmp_path: Path) -> None:
         count, worst = levels.drifted(con, NOW + timedelta(minutes=1), tolerance=0)
         assert count == 1 and worst[0].sku == "SKU-1"
         intent = pushes.PushIntent("SKU-1", "item-1", loc, 4, 9)
-        pushes.mark_sending(con, "run-1:0", [intent], "run-1", NOW)
+        pushes.mark_sending_many(con, [("run-1:0", [intent])], "run-1", NOW)
         assert [p.intent for p in pushes.in_doubt(con)] == [intent]
         assert pushes.settle_request(con, "run-1:0", pushes.APPLIED, NOW) == 1
         assert pushes.in_doubt(con) == [] and pushes.state_counts(con) == {"applied": 1}

@@ -136,7 +136,7 @@ def test_a_push_that_died_after_shopify_applied_it_is_read_back(tmp_path: Path) 
         )
         now = datetime.now(UTC)
         with w.ledger.transaction() as con:
-            stock_pushes.mark_sending(con, "died-0", [intent], "dead-run", now)
+            stock_pushes.mark_sending_many(con, [("died-0", [intent])], "dead-run", now)
         # Shopify applied it; the process died before the ledger heard.
         w.storefront.set_available(
             [QuantityWrite(intent.inventory_item_id, intent.location_id, 33, 40)], "died-0", "x"

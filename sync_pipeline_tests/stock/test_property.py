@@ -277,7 +277,7 @@ class Interleaving:
         with self.w.ledger.transaction() as con:
             in_doubt = stock_pushes.in_doubt(con)
             figures = stock_snapshots.accepted_figures(con)
-            copy = stock_levels.levels(con)
+            copy = {(lv.inventory_item_id, lv.location_id): lv for lv in stock_levels.quantities(con)}
             positions = stock_levels.positions(con)
         assert not in_doubt or self.crashed, "a push left in doubt by a run that did not crash"
         if self._suspect():

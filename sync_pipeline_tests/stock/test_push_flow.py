@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from sync_pipeline.defs.inventory.metadata import snapshot_metadata
 from sync_pipeline.lib.domain.config.stock_buffers import PeakMode
 from sync_pipeline.lib.flows.orders.ingest import record_orders
@@ -13,8 +15,9 @@ from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 from sync_pipeline.lib.flows.orders.statuses import StatusReport, apply_statuses
-from sync_pipeline.lib.flows.stock import hints, states
-from sync_pipeline.lib.flows.stock.push import FULL_READ_CURSOR
+from sync_pipeline.lib.flows.stock import hints, states, writes
+from sync_pipeline.lib.flows.stock.push import FULL_READ_CURSOR, push
+from sync_pipeline.lib.flows.stock.snapshot import take_full
 from sync_pipeline.lib.ledger import cursors, stock_pushes, stock_snapshots
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec, StockSpec
 from sync_pipeline_tests.despatches.helpers import UK
@@ -178,6 +181,49 @@ def test_while_backlogged_a_run_spends_its_share_and_leaves_the_rest_queued(tmp_
         assert report.caught_up and w.available()["TEE-BLK-M"] == 41
         with w.ledger.transaction() as con:
             assert stock_pushes.in_doubt(con) == []
+
+
+def _sold(w: World, sku: str, quantity: int) -> None:
+    """A shopper buys `sku` and the orders flow records it: the ledger now sees it selling."""
+    order = w.shop.place_order(OrderSpec(lines=[LineSpec(sku=sku, quantity=quantity)], shipping_address=UK))
+    read_at = datetime.now(UTC)
+    shop_orders = list(ShopifyOrdersSource(w.client).orders_by_ids([order["id"]]).values())
+    record_orders(w.ledger, shop_orders, w.rules, "test", datetime.now(UTC), read_at)
+
+
+def test_an_incremental_run_stops_sending_when_its_time_is_up_fast_sellers_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run holds the shopify_api pool while it pushes, and orders and fulfilments wait for it: an
+    # incremental run sends for `max_seconds` at most and leaves the rest queued for the next run.
+    monkeypatch.setattr(writes, "MAX_INPUT", 1)  # a request per row: time can run out between rows
+    with stock_world(tmp_path) as w:
+        w.full()
+        _sold(w, "TOTE-NAT-OS", 1)  # the fastest seller of the three
+        for code in ("CAP-BLK-OS", "HOODIE-GRY-M", "TOTE-NAT-OS"):
+            w.pvx.goods_in(code, SITE, 3)
+        _hint(w, "CAP-BLK-OS", "HOODIE-GRY-M", "TOTE-NAT-OS")
+        before = w.available()
+        # Out of time before its first request: it still sends one (the fastest seller), so every
+        # run makes progress, and nothing more.
+        snap, report = w.changes(max_seconds=0)
+        assert snap.items_asked == 3
+        assert (report.requests, report.applied, report.deferred, report.caught_up) == (1, 1, 2, False)
+        after = w.available()
+        assert [sku for sku in before if after[sku] != before[sku]] == ["TOTE-NAT-OS"]
+        with w.ledger.transaction() as con:
+            assert set(stock_snapshots.dirty(con)) == {"CAP-BLK-OS", "HOODIE-GRY-M"}
+            assert stock_pushes.in_doubt(con) == []
+        _, report = w.changes(max_seconds=60)
+        assert report.caught_up and report.applied == 2
+        assert w.available()["CAP-BLK-OS"] == before["CAP-BLK-OS"] + 3
+        # The hourly reconcile is the safety net: it has no time limit.
+        w.pvx.goods_in("CAP-BLK-OS", SITE, 1)
+        w.pvx.goods_in("HOODIE-GRY-M", SITE, 1)
+        now = datetime.now(UTC)
+        take_full(w.source, w.ledger, w.rules, now)
+        full = push(w.storefront, w.ledger, w.rules, now, max_seconds=0)
+        assert (full.mode, full.applied, full.deferred) == ("full", 2, 0)
 
 
 def test_in_peak_mode_a_slow_seller_stays_queued_for_the_reconcile_and_a_fast_one_is_read(

@@ -65,13 +65,12 @@ class World:
         return snap, push(self.storefront, self.ledger, self.rules, now, run_id="test-full")
 
     def changes(
-        self, now: datetime | None = None, max_points: float | None = None
+        self, now: datetime | None = None, max_points: float | None = None, max_seconds: float | None = None
     ) -> tuple[SnapshotReport, PushReport]:
         now = now or datetime.now(UTC)
         snap = take_queued(self.source, self.ledger, self.rules, now, run_id="test-items")
-        return snap, push(
-            self.storefront, self.ledger, self.rules, now, run_id="test-items", max_points=max_points
-        )
+        return snap, push(self.storefront, self.ledger, self.rules, now, run_id="test-items",
+                          max_points=max_points, max_seconds=max_seconds)  # fmt: skip
 
 
 def seed(shop: SandboxControl, pvx: PeoplevoxControl) -> None:

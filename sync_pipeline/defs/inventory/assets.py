@@ -124,7 +124,8 @@ def shopify_inventory_levels(
     Pushes only what differs, fastest sellers first, with compare-and-set (a figure Shopify moved
     meanwhile is re-read, never overwritten) and an idempotency key per request. Bundles configured
     in bundles.yaml show complete sets only. While orders or fulfilments are backlogged the run
-    spends at most `backlogged_bucket_share` of Shopify's rate limit and leaves the rest for the next.
+    spends at most `backlogged_bucket_share` of Shopify's rate limit and leaves the rest for the next;
+    an incremental run stops sending after `max_push_seconds` (other flows wait for Shopify meanwhile).
     Nothing is pushed while a `stock_feed_suspect` exception is open.
     """
     rules = business_rules.load()
@@ -136,6 +137,7 @@ def shopify_inventory_levels(
         datetime.now(UTC),
         run_id=context.run.run_id,
         bucket_share=rules.stock.backlogged_bucket_share if backlogged else None,
+        max_seconds=rules.stock.max_push_seconds,
     )
     return dg.MaterializeResult(
         metadata={**push_metadata(report), "backlogged_flows": ", ".join(backlogged) or "(none)"}

@@ -46,12 +46,6 @@ _INTENT_COLUMNS = {
 }  # fmt: skip
 
 
-def mark_sending(
-    con: duckdb.DuckDBPyConnection, key: str, intents: Iterable[PushIntent], run_id: str | None, at: datetime
-) -> int:
-    return mark_sending_many(con, [(key, intents)], run_id, at)
-
-
 def mark_sending_many(
     con: duckdb.DuckDBPyConnection,
     requests: Iterable[tuple[str, Iterable[PushIntent]]],

@@ -51,6 +51,10 @@ class StockConfig(RulesModel):
     items_per_request: int = Field(default=100, ge=1, le=500)
     # Items one incremental run re-reads at most; the rest go to the next run (fast sellers first).
     max_items_per_run: int = Field(default=5000, ge=100)
+    # An incremental push sends no request after this many seconds from its start and leaves the
+    # rest queued (fast sellers go first): it holds the shopify_api pool, which orders and
+    # fulfilments wait for. The hourly reconcile has no time limit.
+    max_push_seconds: float = Field(default=10, gt=0, le=600)
 
     def semantic_problems(self) -> list[SemanticProblem]:
         problems: list[SemanticProblem] = []

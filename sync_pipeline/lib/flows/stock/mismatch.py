@@ -23,7 +23,22 @@ from sync_pipeline.lib.ledger import ExceptionRecord
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 
 KIND = states.LOCATION_MISMATCH
-LOCATION: Final = "location:"
+# A problem's subject names what it is about; `record` reads a location's name back out of it.
+_LOCATION: Final = "location:"
+_SITE: Final = "site:"
+
+
+def location_subject(name: str) -> str:
+    return f"{_LOCATION}{name}"
+
+
+def location_named(subject: str) -> str | None:
+    """The Shopify location name in a `location_subject`; None for any other subject."""
+    return subject[len(_LOCATION) :] if subject.startswith(_LOCATION) else None
+
+
+def site_subject(site: str) -> str:
+    return f"{_SITE}{site}"
 
 
 def _problem(subject: str, message: str) -> ExceptionRecord:
@@ -41,7 +56,7 @@ def resolve_locations(
         if loc is None:
             problems.append(
                 _problem(
-                    f"{LOCATION}{name}",
+                    location_subject(name),
                     f"stock.yaml sends site {site!r} to Shopify location {name!r}, "
                     "which Shopify does not have: nothing is published for that site",
                 )
@@ -54,7 +69,7 @@ def resolve_locations(
 def unmapped_sites(site_totals: Mapping[str, int], rules: BusinessRules) -> list[ExceptionRecord]:
     return [
         _problem(
-            f"site:{site}",
+            site_subject(site),
             f"Peoplevox site {site!r} holds {total:,} available units and no Shopify location takes them "
             "(add it to stock.yaml `locations` if the store should sell them)",
         )
@@ -77,7 +92,7 @@ def unmapped_locations_holding_stock(
             units = sum(lv.available or 0 for lv in held)
             problems.append(
                 _problem(
-                    f"{LOCATION}{loc.name}",
+                    location_subject(loc.name),
                     f"Shopify location {loc.name!r} holds {units:,} available units "
                     f"of {len(held):,} SKUs we publish, but no Peoplevox site feeds it: Shopify may sell "
                     "stock the warehouse does not have (map it in stock.yaml or zero it in Shopify)",
@@ -102,7 +117,8 @@ def record(
         for _, subject in ledger_exceptions.open_subjects(con, [KIND]):
             # A `location:` subject naming a mapped location is stock.yaml's (checked every run);
             # any other is an unfed location, known only to the run that paged its levels.
-            unfed = subject.startswith(LOCATION) and subject[len(LOCATION) :].casefold() not in mapped
+            location = location_named(subject)
+            unfed = location is not None and location.casefold() not in mapped
             if subject not in found and (unfed_checked or not unfed):
                 ledger_exceptions.resolve_for_subject(con, [KIND], subject, "no longer found")
     return len(problems)

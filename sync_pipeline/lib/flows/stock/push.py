@@ -14,6 +14,8 @@ positions.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -77,13 +79,16 @@ def _inputs(
     demand = demand_from(con, rules, now)
     variants = ledger_catalogue.stocked_variants(con)
     items = None if full else stock_snapshots.items_of(con, ids)
-    listings = build_listings(variants, location_ids, rules, demand)
     if items is None:
-        affected = needed = listings
+        affected = needed = build_listings(variants, location_ids, rules, demand)
     else:
-        affected = [lst for lst in listings if any(code in items for code, _ in lst.recipe)]
-        codes = {code for lst in affected for code, _ in lst.recipe}
-        needed = [lst for lst in listings if any(code in codes for code, _ in lst.recipe)]
+        # Listings only for the variants sharing an item with one that was read, not the whole
+        # catalogue: an incremental run holds the shopify_api pool while it works.
+        recipes = recipes_for({v.sku for v in variants if v.sku}, rules)
+        codes = {c for v in variants if v.sku and _uses(recipes[v.sku], items) for c, _ in recipes[v.sku]}
+        sharing = [v for v in variants if v.sku and _uses(recipes[v.sku], codes)]
+        needed = build_listings(sharing, location_ids, rules, demand)
+        affected = [lst for lst in needed if _uses(lst.recipe, items)]
     last = cursors.get(con, FULL_READ_CURSOR)
     complete = last is None or now - datetime.fromisoformat(last) > timedelta(
         hours=rules.stock.shopify_full_read_hours
@@ -104,6 +109,10 @@ def _inputs(
         affected=affected,
         needed=needed,
     )
+
+
+def _uses(recipe: Recipe, codes: Collection[str]) -> bool:
+    return any(code in codes for code, _ in recipe)
 
 
 def _read_shopify(
@@ -130,9 +139,13 @@ def push(
     run_id: str | None = None,
     max_points: float | None = None,
     bucket_share: float | None = None,
+    max_seconds: float | None = None,
 ) -> PushReport:
     """`bucket_share` (or `max_points`): what this run may spend of Shopify's bucket, when orders
-    or fulfilments are backlogged and need the rest."""
+    or fulfilments are backlogged and need the rest. `max_seconds`: an incremental run sends no
+    request after this long from its start (the rest stays queued, fastest sellers having gone
+    first), so it holds the `shopify_api` pool briefly; the hourly reconcile has no time limit."""
+    started = time.monotonic()
     report = PushReport()
     with ledger.transaction() as con:
         doubtful = stock_pushes.in_doubt(con)
@@ -154,8 +167,9 @@ def push(
     report.peak = inputs.demand.peak
     pending = PendingWrites(ledger)
     try:
-        _push(storefront, ledger, rules, now, run_id, Budget(storefront, max_points, bucket_share),
-              inputs, locations, location_ids, problems, report, pending)  # fmt: skip
+        budget = Budget(storefront, max_points, bucket_share, None if inputs.full else max_seconds, started)
+        _push(storefront, ledger, rules, now, run_id, budget, inputs, locations, location_ids, problems,
+              report, pending)  # fmt: skip
     finally:
         pending.flush()  # what a run that failed midway had learnt (nothing, when it finished)
     return report

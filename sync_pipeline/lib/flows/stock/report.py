@@ -19,7 +19,7 @@ class PushReport:
     stale_left: int = 0  # still stale after the retries: queued for the next run
     refused: int = 0
     outcome_unknown: int = 0
-    deferred: int = 0  # not pushed: the run's share of the Shopify bucket was spent
+    deferred: int = 0  # not pushed: the run spent its share of the Shopify bucket, or its time
     points: float = 0.0
     peak: bool = False
     in_doubt: Counter[str] = field(default_factory=Counter)

@@ -14,6 +14,7 @@ as it was. Nothing is ever written blind.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -98,16 +99,24 @@ class Plan:
 
 
 class Budget:
-    """What one run may spend of Shopify's bucket: `max_points`, or `share` of the bucket's size
-    (known after the first answer); None for both: no limit."""
+    """What one run may spend: of Shopify's bucket, `max_points` or `share` of the bucket's size
+    (known after the first answer); of time, `max_seconds` from `started` (a run holds the
+    `shopify_api` pool while it pushes, and other flows wait for it). None: no limit."""
 
     def __init__(
-        self, storefront: Storefront, max_points: float | None = None, share: float | None = None
+        self,
+        storefront: Storefront,
+        max_points: float | None = None,
+        share: float | None = None,
+        max_seconds: float | None = None,
+        started: float | None = None,
     ) -> None:
         self.storefront = storefront
         self.max_points = max_points
         self.share = share
         self.start = storefront.points_spent()
+        started = time.monotonic() if started is None else started  # `time.monotonic()` when the run began
+        self.deadline = None if max_seconds is None else started + max_seconds
 
     @property
     def spent(self) -> float:
@@ -120,13 +129,17 @@ class Budget:
         size = self.storefront.bucket_size()
         return None if self.share is None or size is None else self.share * size
 
-    def exhausted(self) -> bool:
+    def exhausted(self, sent_any: bool = True) -> bool:
+        """Points spent, or time up once the run has sent something (so every run makes progress:
+        its fastest sellers go, however long the reads before them took)."""
         limit = self.limit
-        return limit is not None and self.spent >= limit
+        if limit is not None and self.spent >= limit:
+            return True
+        return sent_any and self.deadline is not None and time.monotonic() >= self.deadline
 
     @property
     def limited(self) -> bool:
-        return self.max_points is not None or self.share is not None
+        return self.max_points is not None or self.share is not None or self.deadline is not None
 
 
 def read_levels(storefront: Storefront, wanted: Iterable[tuple[str, str]]) -> list[LevelRow]:
@@ -215,7 +228,7 @@ def write_targets(
         retry: list[Key] = []  # every row of a stale request: recomputed and sent again
         queue = list(differing)
         while queue:
-            if budget.exhausted():
+            if budget.exhausted(sent_any=report.requests > 0):
                 report.deferred += len(queue)
                 outcome.update(dict.fromkeys(queue, "deferred"))
                 break
