@@ -18,6 +18,7 @@ import duckdb
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.locations import read_warehouse_locations
 from sync_pipeline.lib.flows.despatches.move import move_cutoff, move_lines, moved_recently, still_moving
 from sync_pipeline.lib.flows.despatches.plan import Decision, plan_order
 from sync_pipeline.lib.flows.despatches.ports import (
@@ -72,13 +73,14 @@ def _plan(
     packages: dict[str, list[PackageRow]],
     shopify: dict[str, OrderFulfilments],
     rules: BusinessRules,
+    warehouses: dict[str, str],
 ) -> tuple[dict[str, list[Decision]], dict[str, str]]:
     """Each order's decisions, and FO line item id → the order line it belongs to."""
     now = utcnow()
     plans: dict[str, list[Decision]] = {}
     owners: dict[str, str] = {}
     for oid, order in orders.items():
-        plans[oid] = plan_order(order, packages.get(oid, []), shopify.get(oid), rules, now)
+        plans[oid] = plan_order(order, packages.get(oid, []), shopify.get(oid), rules, now, warehouses)
         owners.update({f.fo_line_id: f.line_id for f in (shopify[oid].fo_lines if oid in shopify else ())})
     return plans, owners
 
@@ -92,6 +94,7 @@ def _move_first(
     packages: dict[str, list[PackageRow]],
     shopify: dict[str, OrderFulfilments],
     rules: BusinessRules,
+    warehouses: dict[str, str],
     actor: str,
     report: FulfilReport,
 ) -> None:
@@ -108,7 +111,7 @@ def _move_first(
         for oid in moved:
             shopify.pop(oid, None)
         shopify.update(again)
-        wanting, more = _plan({oid: orders[oid] for oid in moved}, packages, again, rules)
+        wanting, more = _plan({oid: orders[oid] for oid in moved}, packages, again, rules, warehouses)
         plans.update(wanting)
         owners.update(more)
     # Out of passes: what would move again waits for the next run (nothing was sent for it).
@@ -129,6 +132,7 @@ def fulfil_open_packages(
     whose lines sit at two locations is moved to one first (`move.py`) and planned again."""
     started = time.monotonic()
     tried: set[str] = set()
+    warehouses: dict[str, str] | None = None  # read once, when there is something to plan
     report.caught_up = False
     while time.monotonic() - started < max_seconds:
         with ledger.transaction() as con:
@@ -155,9 +159,23 @@ def fulfil_open_packages(
             and not moved_recently(packages.get(o, []), cutoff)
         ]
         orders = {oid: ShopOrder.model_validate(rows[oid].snapshot) for oid in ready}
+        if ready and warehouses is None:
+            warehouses = read_warehouse_locations(storefront, ledger, rules, report)
         shopify = storefront.fulfilment_state(ready) if ready else {}
-        plans, owners = _plan(orders, packages, shopify, rules)
-        _move_first(storefront, ledger, plans, owners, orders, packages, shopify, rules, actor, report)
+        plans, owners = _plan(orders, packages, shopify, rules, warehouses or {})
+        _move_first(
+            storefront,
+            ledger,
+            plans,
+            owners,
+            orders,
+            packages,
+            shopify,
+            rules,
+            warehouses or {},
+            actor,
+            report,
+        )
         report.orders_planned += len(plans)
         versions = {oid: state.version for oid, state in shopify.items()}
         to_send = _write_ahead(ledger, plans, packages, owners, versions, rules, actor, report)

@@ -6,6 +6,8 @@ line items to move to the warehouse's location (`domain.fulfilment.gather`); thi
 says which orders to plan again from the fulfilment orders Shopify then shows (a partial move gives
 new line item ids), so the package still goes as one fulfilment, one email. A later package of the
 same order that needs a move of its own gets it in the next pass of the same run (`fulfil.py`).
+A package wholly at one location that is not the warehouse's is moved the same way (the warehouse
+shipped it; fulfilled at a store, the store's stock would go down).
 
 Write-ahead: the package is `moving` (with an event) before the call. A move has no idempotency
 key, and a second one of lines already moved is refused, so a move whose answer is lost is not sent
@@ -13,8 +15,9 @@ again blind: the package stays `moving` and its order is left alone for `settle_
 still in flight must not be taken for one never received); then the order is planned from the
 fulfilment orders as Shopify has them: lines that moved are fulfilled, lines that did not are moved.
 A move fulfils nothing, so it can never cause a second fulfilment or email; the fulfilment itself
-goes through the usual write-ahead. A refused move leaves the package `blocked` with
-`fulfillment_order_closed` and Shopify's reason (an order event each time); it is re-planned every
+goes through the usual write-ahead. A refused move leaves a package at two locations `blocked` with
+`fulfillment_order_closed` and Shopify's reason (an order event each time); one wholly at another
+location is fulfilled there instead, with `fulfilled_away_from_warehouse`. It is re-planned every
 run, but the move is tried again only `MOVE_RETRY_SECONDS` after the last refusal: a cause Shopify
 keeps refusing for while still offering MOVE (an item the destination does not stock) is CX's to
 fix, not worth a mutation and an event every run.
@@ -29,7 +32,7 @@ import duckdb
 
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
-from sync_pipeline.lib.flows.despatches.plan import Decision, package_exception
+from sync_pipeline.lib.flows.despatches.plan import Decision, fulfil_away, package_exception
 from sync_pipeline.lib.flows.despatches.ports import (
     FulfilmentOutcomeUnknownError,
     FulfilmentRefusedError,
@@ -142,6 +145,8 @@ def _replace(decisions: list[Decision], old: Decision, new: Decision) -> None:
 
 
 def _refused(d: Decision, order: ShopOrder, package: PackageRow, why: str) -> Decision:
+    if d.instead is not None:  # it can go as one fulfilment where it is
+        return fulfil_away(d.instead, order, package, f"Shopify refused the move: {why}")
     problem = package_exception(
         "fulfillment_order_closed",
         f"{order.name}: package {d.package_number} sits at two locations and Shopify refused to move its "
