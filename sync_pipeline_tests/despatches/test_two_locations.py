@@ -22,7 +22,7 @@ from collections import Counter
 import pytest
 
 from sync_pipeline.lib.domain.fulfilment import Move
-from sync_pipeline.lib.flows.despatches import move, states
+from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.sandbox.shopify.control import FaultSettings, LineSpec, OrderSpec, StockSpec
@@ -261,9 +261,7 @@ class AlwaysRefused(RefusedAtTheLastMoment):
             self.stack.shop.fulfillment_orders(self.order_id, "open", location="Shop")
 
 
-def test_a_move_shopify_keeps_refusing_is_retried_after_a_while_not_every_run(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_move_shopify_keeps_refusing_is_retried_after_a_while_not_every_run(stack: Stack) -> None:
     order_id, number = _split_order(stack)
     stack.pvx.despatch(number, [{"TEE-BLK-M": 1, "CAP-NVY": 1}])
     storefront = AlwaysRefused(stack, order_id)
@@ -273,10 +271,13 @@ def test_a_move_shopify_keeps_refusing_is_retried_after_a_while_not_every_run(
     assert AlwaysRefused.calls == 1  # not a mutation and an event every run
     [problem] = stack.ledger.list_open_exceptions()
     assert "refused to move" in problem.message and "progress reported" in problem.message
-    monkeypatch.setattr(move, "MOVE_RETRY_SECONDS", 0)  # the wait is over: tried again
-    _, done = run_once(stack, storefront=storefront)
+    # The wait (despatches.yaml `move_retry_minutes`, 30 by default) is over: tried again.
+    retry_now = stack.rules.model_copy(
+        update={"despatches": stack.rules.despatches.model_copy(update={"move_retry_minutes": 0})}
+    )
+    _, done = run_once(stack, rules=retry_now, storefront=storefront)
     assert AlwaysRefused.calls == 2 and done.moves["refused"] == 1
-    _, done = run_once(stack)  # the cause fixed (MOVE offered, nothing refuses): moved and fulfilled
+    _, done = run_once(stack, rules=retry_now)  # the cause fixed (nothing refuses): moved and fulfilled
     assert (done.fulfilled, done.moves["moved"]) == (1, 1), done.summary
     assert stack.ledger.list_open_exceptions() == []
 

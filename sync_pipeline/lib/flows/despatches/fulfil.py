@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 
@@ -104,7 +104,8 @@ def _move_first(
     `moving` in its plan) is never sent twice."""
     wanting = plans
     for _ in range(MOVE_PASSES):
-        moved = move_lines(storefront, ledger, wanting, orders, packages, actor, report)
+        retry_after = timedelta(minutes=rules.despatches.move_retry_minutes)
+        moved = move_lines(storefront, ledger, wanting, orders, packages, retry_after, actor, report)
         if not moved:
             return
         again = storefront.fulfilment_state(moved)

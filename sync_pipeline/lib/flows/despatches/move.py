@@ -18,7 +18,7 @@ A move fulfils nothing, so it can never cause a second fulfilment or email; the 
 goes through the usual write-ahead. A refused move leaves a package at two locations `blocked` with
 `fulfillment_order_closed` and Shopify's reason (an order event each time); one wholly at another
 location is fulfilled there instead, with `fulfilled_away_from_warehouse`. It is re-planned every
-run, but the move is tried again only `MOVE_RETRY_SECONDS` after the last refusal: a cause Shopify
+run, but the move is tried again only `move_retry_minutes` (despatches.yaml) after the last refusal: a cause Shopify
 keeps refusing for while still offering MOVE (an item the destination does not stock) is CX's to
 fix, not worth a mutation and an event every run.
 """
@@ -44,7 +44,6 @@ from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger.despatches import PackageRow
 
-MOVE_RETRY_SECONDS = 30 * 60
 REFUSED = "fulfilment_order_move_refused"
 
 
@@ -63,6 +62,7 @@ def move_lines(
     plans: dict[str, list[Decision]],
     orders: dict[str, ShopOrder],
     packages: dict[str, list[PackageRow]],
+    retry_after: timedelta,
     actor: str,
     report: FulfilReport,
 ) -> list[str]:
@@ -77,7 +77,7 @@ def move_lines(
         # write-ahead's own check): never two runs moving one package.
         taken = ledger_despatches.orders_changed_since(con, {oid: packages.get(oid, []) for oid in wanted})
         wanted = {oid: d for oid, d in wanted.items() if oid not in taken}
-        for oid, why in _refused_lately(con, wanted).items():
+        for oid, why in _refused_lately(con, wanted, retry_after).items():
             d = wanted.pop(oid)
             _replace(
                 plans[oid],
@@ -123,9 +123,11 @@ def _package(packages: dict[str, list[PackageRow]], oid: str, d: Decision) -> Pa
     return next(p for p in packages[oid] if p.package_number == d.package_number)
 
 
-def _refused_lately(con: duckdb.DuckDBPyConnection, wanted: dict[str, Decision]) -> dict[str, str]:
-    """Orders whose package's move Shopify refused less than `MOVE_RETRY_SECONDS` ago: Shopify's reason."""
-    cutoff = utcnow() - timedelta(seconds=MOVE_RETRY_SECONDS)
+def _refused_lately(
+    con: duckdb.DuckDBPyConnection, wanted: dict[str, Decision], retry_after: timedelta
+) -> dict[str, str]:
+    """Orders whose package's move Shopify refused less than `retry_after` ago: Shopify's reason."""
+    cutoff = utcnow() - retry_after
     found: dict[str, str] = {}
     for oid, d in wanted.items():
         for event in ledger_events.for_order(con, oid):
