@@ -74,6 +74,7 @@ def test_a_package_wholly_at_a_store_location_is_moved_to_the_warehouse_first() 
 def test_a_package_at_the_warehouse_location_is_fulfilled_there() -> None:
     d = _plan([_fo("fo-wh", "line-tee", "Warehouse"), _fo("fo-wh", "line-cap", "Warehouse")])
     assert (d.state, d.location_id, d.moves, d.exceptions) == (states.FULFILLING, "loc-wh", [], [])
+    assert d.placed == {"line-tee": 1, "line-cap": 1}  # the lines the fulfilment will show
 
 
 def test_a_store_location_shopify_offers_no_move_for_is_fulfilled_there_with_an_exception() -> None:

@@ -1,7 +1,8 @@
 """Fulfil: open packages → one Shopify fulfilment each, written ahead so none is created twice.
 
-Per batch of orders: one ledger read, one Shopify read of their fulfilment orders, the pure plan,
-the moves a package at two locations needs (`move.py`; those orders are read and planned again),
+Per batch of orders: one ledger read, one Shopify read of their fulfilment orders (and, once a run,
+of the shop's locations: `locations.py`), the pure plan, the moves to the warehouse's location a
+package needs (`move.py`; those orders are read and planned again),
 then in one transaction the intents (`sending`) and every other verdict, then the calls (in
 parallel across orders, `send.py`), with what Shopify answered written as it comes, a transaction
 a second. No ledger connection is held across a call.
@@ -59,37 +60,24 @@ class _Sent:
     version_before: datetime | None = None
 
 
-def _placed_lines(decision: Decision, fo_line_owner: dict[str, str]) -> dict[str, int]:
-    lines: dict[str, int] = {}
-    for items in decision.request.values():
-        for fo_line, quantity in items.items():
-            line = fo_line_owner[fo_line]
-            lines[line] = lines.get(line, 0) + quantity
-    return lines
-
-
 def _plan(
     orders: dict[str, ShopOrder],
     packages: dict[str, list[PackageRow]],
     shopify: dict[str, OrderFulfilments],
     rules: BusinessRules,
     warehouses: dict[str, str],
-) -> tuple[dict[str, list[Decision]], dict[str, str]]:
-    """Each order's decisions, and FO line item id → the order line it belongs to."""
+) -> dict[str, list[Decision]]:
     now = utcnow()
-    plans: dict[str, list[Decision]] = {}
-    owners: dict[str, str] = {}
-    for oid, order in orders.items():
-        plans[oid] = plan_order(order, packages.get(oid, []), shopify.get(oid), rules, now, warehouses)
-        owners.update({f.fo_line_id: f.line_id for f in (shopify[oid].fo_lines if oid in shopify else ())})
-    return plans, owners
+    return {
+        oid: plan_order(order, packages.get(oid, []), shopify.get(oid), rules, now, warehouses)
+        for oid, order in orders.items()
+    }
 
 
 def _move_first(
     storefront: Storefront,
     ledger: Ledger,
     plans: dict[str, list[Decision]],
-    owners: dict[str, str],
     orders: dict[str, ShopOrder],
     packages: dict[str, list[PackageRow]],
     shopify: dict[str, OrderFulfilments],
@@ -103,8 +91,8 @@ def _move_first(
     Each pass sees only the orders just planned again, so a move whose answer was lost (still
     `moving` in its plan) is never sent twice."""
     wanting = plans
+    retry_after = timedelta(minutes=rules.despatches.move_retry_minutes)
     for _ in range(MOVE_PASSES):
-        retry_after = timedelta(minutes=rules.despatches.move_retry_minutes)
         moved = move_lines(storefront, ledger, wanting, orders, packages, retry_after, actor, report)
         if not moved:
             return
@@ -112,9 +100,8 @@ def _move_first(
         for oid in moved:
             shopify.pop(oid, None)
         shopify.update(again)
-        wanting, more = _plan({oid: orders[oid] for oid in moved}, packages, again, rules, warehouses)
+        wanting = _plan({oid: orders[oid] for oid in moved}, packages, again, rules, warehouses)
         plans.update(wanting)
-        owners.update(more)
     # Out of passes: what would move again waits for the next run (nothing was sent for it).
     plans.update({oid: still_moving(ds) for oid, ds in wanting.items()})
 
@@ -130,7 +117,8 @@ def fulfil_open_packages(
 ) -> None:
     """Plan and fulfil batch after batch until every open package has been tried once this run
     (packages a concurrent read adds meanwhile included), or `max_seconds` have passed. A package
-    whose lines sit at two locations is moved to one first (`move.py`) and planned again."""
+    whose lines sit elsewhere than the warehouse's location is moved there first (`move.py`) and
+    planned again."""
     started = time.monotonic()
     tried: set[str] = set()
     warehouses: dict[str, str] | None = None  # read once, when there is something to plan
@@ -163,12 +151,11 @@ def fulfil_open_packages(
         if ready and warehouses is None:
             warehouses = read_warehouse_locations(storefront, ledger, rules, report)
         shopify = storefront.fulfilment_state(ready) if ready else {}
-        plans, owners = _plan(orders, packages, shopify, rules, warehouses or {})
+        plans = _plan(orders, packages, shopify, rules, warehouses or {})
         _move_first(
             storefront,
             ledger,
             plans,
-            owners,
             orders,
             packages,
             shopify,
@@ -179,7 +166,7 @@ def fulfil_open_packages(
         )
         report.orders_planned += len(plans)
         versions = {oid: state.version for oid, state in shopify.items()}
-        to_send = _write_ahead(ledger, plans, packages, owners, versions, rules, actor, report)
+        to_send = _write_ahead(ledger, plans, packages, versions, rules, actor, report)
         send_grouped(
             to_send,
             lambda s: s.order_id,
@@ -193,7 +180,6 @@ def _write_ahead(
     ledger: Ledger,
     plans: dict[str, list[Decision]],
     packages: dict[str, list[PackageRow]],
-    owners: dict[str, str],
     versions: dict[str, datetime | None],
     rules: BusinessRules,
     actor: str,
@@ -215,7 +201,7 @@ def _write_ahead(
                 if d.state == states.FULFILLING:
                     t = d.tracking
                     intent = FulfilmentIntent(
-                        d.package_number, oid, d.location_id, d.request, _placed_lines(d, owners),
+                        d.package_number, oid, d.location_id, d.request, d.placed,
                         t.number if t else None, t.company if t else None, t.url if t else None, notify,
                     )  # fmt: skip
                     sends.append(_Sent(d, oid, intent, versions.get(oid)))

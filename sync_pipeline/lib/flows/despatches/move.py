@@ -25,7 +25,6 @@ fix, not worth a mutation and an event every run.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 import duckdb
@@ -127,18 +126,10 @@ def _refused_lately(
     con: duckdb.DuckDBPyConnection, wanted: dict[str, Decision], retry_after: timedelta
 ) -> dict[str, str]:
     """Orders whose package's move Shopify refused less than `retry_after` ago: Shopify's reason."""
-    cutoff = utcnow() - retry_after
     found: dict[str, str] = {}
-    for oid, d in wanted.items():
-        for event in ledger_events.for_order(con, oid):
-            detail = event["detail"]
-            detail = json.loads(detail) if isinstance(detail, str) else detail or {}
-            if (
-                event["kind"] == REFUSED
-                and detail.get("package") == d.package_number
-                and event["occurred_at"] > cutoff
-            ):
-                found[oid] = str(detail.get("why", ""))
+    for oid, detail in ledger_events.details_since(con, REFUSED, list(wanted), utcnow() - retry_after):
+        if detail.get("package") == wanted[oid].package_number:
+            found[oid] = str(detail.get("why", ""))
     return found
 
 

@@ -51,6 +51,9 @@ class Decision:
     # Item units shipped that no line of the order can use: recorded on the package when it settles.
     excess: dict[str, int] = field(default_factory=dict)
     request: dict[str, dict[str, int]] = field(default_factory=dict)
+    # line id → units `request` holds (what the Shopify fulfilment will show; without units
+    # Shopify already had fulfilled by hand, which `line_quantities` includes).
+    placed: dict[str, int] = field(default_factory=dict)
     location_id: str | None = None
     tracking: Tracking | None = None
     exceptions: list[ExceptionRecord] = field(default_factory=list)
@@ -265,6 +268,7 @@ def _plan_package(
         line_quantities=allocation.lines,
         excess=dict(allocation.excess),
         request=placed.request,
+        placed=placed.lines,
         location_id=placed.location_id,
         location_name=where,
         tracking=tracking,
@@ -281,7 +285,7 @@ def _plan_package(
         return here
     return replace(
         here, state=states.MOVING, reason=f"moving it from {where} to the warehouse's location",
-        request={}, location_id=None, location_name=None, moves=moves, instead=here,
+        request={}, placed={}, location_id=None, location_name=None, moves=moves, instead=here,
     )  # fmt: skip
 
 
