@@ -43,9 +43,6 @@ from sync_pipeline.lib.ledger.despatches import PackageRow
 from sync_pipeline.lib.ledger.fulfilments import FulfilmentIntent
 
 BATCH_ORDERS = 200
-# A run drains until no package is waiting that it has not tried; this only bounds a run that
-# packages keep reaching faster than Shopify takes them (the sensor starts the next one at once).
-MAX_SECONDS = 600.0
 # Move passes per batch: one per package of an order that sits at two locations, in turn.
 MOVE_PASSES = 4
 
@@ -112,18 +109,18 @@ def fulfil_open_packages(
     rules: BusinessRules,
     actor: str,
     report: FulfilReport,
-    max_seconds: float = MAX_SECONDS,
+    deadline: float,
     settle_seconds: float = 60.0,
 ) -> None:
     """Plan and fulfil batch after batch until every open package has been tried once this run
-    (packages a concurrent read adds meanwhile included), or `max_seconds` have passed. A package
-    whose lines sit elsewhere than the warehouse's location is moved there first (`move.py`) and
-    planned again."""
-    started = time.monotonic()
+    (packages a concurrent read adds meanwhile included), or `deadline` (time.monotonic()) has
+    passed: then no new order is started (the first batch always goes), and what was written ahead
+    and not sent goes back to `pending`. A package whose lines sit elsewhere than the warehouse's
+    location is moved there first (`move.py`) and planned again."""
     tried: set[str] = set()
     warehouses: dict[str, str] | None = None  # read once, when there is something to plan
     report.caught_up = False
-    while time.monotonic() - started < max_seconds:
+    while True:
         with ledger.transaction() as con:
             candidates = ledger_despatches.open_packages(
                 con, states.OPEN, limit=BATCH_ORDERS * 4 + len(tried)
@@ -167,13 +164,9 @@ def fulfil_open_packages(
         report.orders_planned += len(plans)
         versions = {oid: state.version for oid, state in shopify.items()}
         to_send = _write_ahead(ledger, plans, packages, versions, rules, actor, report)
-        send_grouped(
-            to_send,
-            lambda s: s.order_id,
-            lambda s: _send(storefront, s),
-            lambda answers: _record(ledger, answers, rules, actor, report),
-            rules.despatches.fulfil_concurrency,
-        )
+        _send_all(storefront, ledger, to_send, rules, actor, report, deadline)
+        if time.monotonic() >= deadline:
+            return  # caught_up stays False: the sensor starts the next run at once
 
 
 def _write_ahead(
@@ -228,6 +221,52 @@ def _write_ahead(
         sending = {s.order_id for s in sends}
         _refresh(con, [oid for oid in plans if oid not in sending], rules, actor, report)
     return sends
+
+
+def _send_all(
+    storefront: Storefront,
+    ledger: Ledger,
+    to_send: list[_Sent],
+    rules: BusinessRules,
+    actor: str,
+    report: FulfilReport,
+    deadline: float,
+) -> None:
+    """Send what was written ahead (orders in parallel, none started after `deadline` but the
+    first few), record each answer as it comes, and put back what was never sent."""
+    answered: set[str] = set()
+
+    def record(answers: list[_Result]) -> None:
+        answered.update(r.sent.intent.package_number for r in answers)
+        _record(ledger, answers, rules, actor, report)
+
+    send_grouped(
+        to_send,
+        lambda s: s.order_id,
+        lambda s: _send(storefront, s),
+        record,
+        rules.despatches.fulfil_concurrency,
+        deadline=deadline,
+    )
+    _not_sent(ledger, [s for s in to_send if s.intent.package_number not in answered], rules, actor, report)
+
+
+def _not_sent(
+    ledger: Ledger, unsent: list[_Sent], rules: BusinessRules, actor: str, report: FulfilReport
+) -> None:
+    """Written ahead, never sent (the time budget ran out before their order started): certainly
+    not in Shopify, so back to `pending` now rather than left `sending` for a lookup."""
+    if not unsent:
+        return
+    with ledger.transaction() as con:
+        for s in unsent:
+            number = s.intent.package_number
+            ledger_fulfilments.mark_failed(con, number, "not sent: the run's time budget ran out")
+            ledger_despatches.set_state(
+                con, number, states.PENDING, "left for the next run (time budget)", {}, {}
+            )
+        _refresh(con, list(dict.fromkeys(s.order_id for s in unsent)), rules, actor, report)
+    report.left_for_next_run += len(unsent)
 
 
 @dataclass(frozen=True)
