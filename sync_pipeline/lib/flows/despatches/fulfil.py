@@ -255,18 +255,20 @@ def _not_sent(
     ledger: Ledger, unsent: list[_Sent], rules: BusinessRules, actor: str, report: FulfilReport
 ) -> None:
     """Written ahead, never sent (the time budget ran out before their order started): certainly
-    not in Shopify, so back to `pending` now rather than left `sending` for a lookup."""
+    not in Shopify, so back to `pending` now rather than left `sending` for a lookup. Only rows
+    still this run's attempt: another run's lookup may have taken one over meanwhile."""
     if not unsent:
         return
     with ledger.transaction() as con:
-        for s in unsent:
-            number = s.intent.package_number
-            ledger_fulfilments.mark_failed(con, number, "not sent: the run's time budget ran out")
+        withdrawn = ledger_fulfilments.withdraw_unsent(
+            con, [s.intent.package_number for s in unsent], actor, "not sent: the run's time budget ran out"
+        )
+        for number in withdrawn:
             ledger_despatches.set_state(
                 con, number, states.PENDING, "left for the next run (time budget)", {}, {}
             )
         _refresh(con, list(dict.fromkeys(s.order_id for s in unsent)), rules, actor, report)
-    report.left_for_next_run += len(unsent)
+    report.left_for_next_run += len(withdrawn)
 
 
 @dataclass(frozen=True)
