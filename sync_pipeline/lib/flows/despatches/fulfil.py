@@ -2,38 +2,28 @@
 
 Per batch of orders: one ledger read, one Shopify read of their fulfilment orders (and, once a run,
 of the shop's locations: `locations.py`), the pure plan, the moves to the warehouse's location a
-package needs (`move.py`; those orders are read and planned again),
-then in one transaction the intents (`sending`) and every other verdict, then the calls (in
-parallel across orders, `send.py`), with what Shopify answered written as it comes, a transaction
-a second. No ledger connection is held across a call.
+package needs (`move.py`; those orders are read and planned again), then in one transaction the
+intents (`sending`) and every other verdict, then the calls (`answers.py`: in parallel across
+orders, what Shopify answered written as it comes, a transaction a second). No ledger connection
+is held across a call.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-import duckdb
 
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.answers import Sent, send_all
 from sync_pipeline.lib.flows.despatches.locations import read_warehouse_locations
 from sync_pipeline.lib.flows.despatches.move import move_cutoff, move_lines, moved_recently, still_moving
 from sync_pipeline.lib.flows.despatches.plan import Decision, plan_order
-from sync_pipeline.lib.flows.despatches.ports import (
-    CreatedFulfilment,
-    FulfilmentOutcomeUnknownError,
-    FulfilmentRefusedError,
-    OrderFulfilments,
-    Storefront,
-)
+from sync_pipeline.lib.flows.despatches.ports import OrderFulfilments, Storefront
 from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
-from sync_pipeline.lib.flows.despatches.send import send_grouped
-from sync_pipeline.lib.flows.orders.observed import SETTLE
-from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, own_versions, utcnow
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -45,16 +35,6 @@ from sync_pipeline.lib.ledger.fulfilments import FulfilmentIntent
 BATCH_ORDERS = 200
 # Move passes per batch: one per package of an order that sits at two locations, in turn.
 MOVE_PASSES = 4
-
-
-@dataclass(frozen=True)
-class _Sent:
-    decision: Decision
-    order_id: str
-    intent: FulfilmentIntent
-    # The order's updatedAt in the read this send was planned from: if the ledger held that
-    # version in full, the version our fulfilment produces is ours alone (`own_versions`).
-    version_before: datetime | None = None
 
 
 def _plan(
@@ -164,7 +144,7 @@ def fulfil_open_packages(
         report.orders_planned += len(plans)
         versions = {oid: state.version for oid, state in shopify.items()}
         to_send = _write_ahead(ledger, plans, packages, versions, rules, actor, report)
-        _send_all(storefront, ledger, to_send, rules, actor, report, deadline)
+        send_all(storefront, ledger, to_send, rules, actor, report, deadline)
         if time.monotonic() >= deadline:
             return  # caught_up stays False: the sensor starts the next run at once
 
@@ -177,9 +157,9 @@ def _write_ahead(
     rules: BusinessRules,
     actor: str,
     report: FulfilReport,
-) -> list[_Sent]:
+) -> list[Sent]:
     notify = rules.despatches.notify_customer
-    sends: list[_Sent] = []
+    sends: list[Sent] = []
     with ledger.transaction() as con:
         # Compare and set: an order another run moved on since we read it is that run's now (two
         # fulfil steps at once, e.g. with the shopify_api pool raised, must not both send it).
@@ -197,7 +177,7 @@ def _write_ahead(
                         d.package_number, oid, d.location_id, d.request, d.placed,
                         t.number if t else None, t.company if t else None, t.url if t else None, notify,
                     )  # fmt: skip
-                    sends.append(_Sent(d, oid, intent, versions.get(oid)))
+                    sends.append(Sent(d, oid, intent, versions.get(oid)))
                     # Accounted units go on the package now; a lookup that finds nothing clears them.
                     ledger_despatches.set_state(
                         con, d.package_number, states.FULFILLING, d.reason, d.line_quantities, d.excess
@@ -219,140 +199,7 @@ def _write_ahead(
         ledger_events.append(con, events)
         # Orders with something in flight are refreshed when Shopify answers (`_record`).
         sending = {s.order_id for s in sends}
-        _refresh(con, [oid for oid in plans if oid not in sending], rules, actor, report)
+        refresh_order_states(
+            con, [oid for oid in plans if oid not in sending], rules, actor, report.order_states
+        )
     return sends
-
-
-def _send_all(
-    storefront: Storefront,
-    ledger: Ledger,
-    to_send: list[_Sent],
-    rules: BusinessRules,
-    actor: str,
-    report: FulfilReport,
-    deadline: float,
-) -> None:
-    """Send what was written ahead (orders in parallel, none started after `deadline` but the
-    first few), record each answer as it comes, and put back what was never sent."""
-    answered: set[str] = set()
-
-    def record(answers: list[_Result]) -> None:
-        answered.update(r.sent.intent.package_number for r in answers)
-        _record(ledger, answers, rules, actor, report)
-
-    send_grouped(
-        to_send,
-        lambda s: s.order_id,
-        lambda s: _send(storefront, s),
-        record,
-        rules.despatches.fulfil_concurrency,
-        deadline=deadline,
-    )
-    _not_sent(ledger, [s for s in to_send if s.intent.package_number not in answered], rules, actor, report)
-
-
-def _not_sent(
-    ledger: Ledger, unsent: list[_Sent], rules: BusinessRules, actor: str, report: FulfilReport
-) -> None:
-    """Written ahead, never sent (the time budget ran out before their order started): certainly
-    not in Shopify, so back to `pending` now rather than left `sending` for a lookup. Only rows
-    still this run's attempt: another run's lookup may have taken one over meanwhile."""
-    if not unsent:
-        return
-    with ledger.transaction() as con:
-        withdrawn = ledger_fulfilments.withdraw_unsent(
-            con, [s.intent.package_number for s in unsent], actor, "not sent: the run's time budget ran out"
-        )
-        for number in withdrawn:
-            ledger_despatches.set_state(
-                con, number, states.PENDING, "left for the next run (time budget)", {}, {}
-            )
-        _refresh(con, list(dict.fromkeys(s.order_id for s in unsent)), rules, actor, report)
-    report.left_for_next_run += len(withdrawn)
-
-
-@dataclass(frozen=True)
-class _Result:
-    sent: _Sent
-    fulfilment: CreatedFulfilment | None = None
-    refused: str | None = None
-    unknown: bool = False
-
-
-def _send(storefront: Storefront, sent: _Sent) -> _Result:
-    try:
-        made = storefront.create_fulfilment(
-            sent.decision.request, sent.decision.tracking, sent.intent.notify_customer
-        )
-    except FulfilmentRefusedError as error:
-        return _Result(sent, refused=str(error))
-    except FulfilmentOutcomeUnknownError:
-        return _Result(sent, unknown=True)
-    return _Result(sent, fulfilment=made)
-
-
-def _refresh(
-    con: duckdb.DuckDBPyConnection, orders: list[str], rules: BusinessRules, actor: str, report: FulfilReport
-) -> None:
-    counts: dict[str, int] = {}
-    refresh_order_states(con, orders, rules, actor, counts)
-    report.order_states.update(counts)
-
-
-def _record(
-    ledger: Ledger, results: list[_Result], rules: BusinessRules, actor: str, report: FulfilReport
-) -> None:
-    with ledger.transaction() as con:
-        events, problems = [], []
-        ours: list[tuple[str, datetime, datetime]] = []
-        for r in results:
-            d, i = r.sent.decision, r.sent.intent
-            if r.fulfilment is not None:
-                fid, name = r.fulfilment.id, r.fulfilment.name
-                if r.sent.version_before and r.fulfilment.order_version:
-                    ours.append((r.sent.order_id, r.sent.version_before, r.fulfilment.order_version))
-                ledger_fulfilments.mark_created(con, d.package_number, fid, name, i.tracking_number)
-                settle(
-                    con,
-                    d.package_number,
-                    states.FULFILLED,
-                    f"fulfilled as {name}",
-                    d.line_quantities,
-                    d.excess,
-                )
-                if i.tracking_number:
-                    ledger_exceptions.resolve_for_subject(
-                        con, ["tracking_missing"], d.package_number, "tracking sent"
-                    )
-                tracking = (
-                    f", tracking {i.tracking_company} {i.tracking_number}"
-                    if i.tracking_number
-                    else ", no tracking yet"
-                )
-                events.append(OrderEvent(r.sent.order_id, "fulfilled", actor,
-                                         reason=f"{d.package_number} fulfilled in Shopify as {name}{tracking}",
-                                         detail={"fulfillment_id": fid, "lines": i.line_quantities}))  # fmt: skip
-                report.fulfilled += 1
-                report.fulfilments.append((d.package_number, name, i.tracking_number or ""))
-            elif r.refused is not None:
-                ledger_fulfilments.mark_failed(con, d.package_number, r.refused)
-                ledger_despatches.set_state(
-                    con, d.package_number, states.BLOCKED, "refused by Shopify", {}, {}
-                )
-                problems.append(
-                    ExceptionRecord(
-                        kind="fulfilment_refused",
-                        owner=states.OWNERS["fulfilment_refused"],
-                        message=f"Shopify refused the fulfilment of package {d.package_number}: {r.refused}",
-                        shopify_order_id=r.sent.order_id,
-                        subject=d.package_number,
-                    )
-                )
-                report.refused += 1
-            else:
-                report.outcome_unknown += 1  # stays `sending`: the next run looks it up first
-        report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
-        ledger_events.append(con, events)
-        # So the orders ingest does not read in full an order only this fulfilment changed.
-        own_versions.record(con, ours, SETTLE)
-        _refresh(con, list(dict.fromkeys(r.sent.order_id for r in results)), rules, actor, report)
