@@ -17,10 +17,10 @@ fulfilment orders as Shopify has them: lines that moved are fulfilled, lines tha
 A move fulfils nothing, so it can never cause a second fulfilment or email; the fulfilment itself
 goes through the usual write-ahead. A refused move leaves a package at two locations `blocked` with
 `fulfillment_order_closed` and Shopify's reason (an order event each time); one wholly at another
-location is fulfilled there instead, with `fulfilled_away_from_warehouse`. It is re-planned every
-run, but the move is tried again only `move_retry_minutes` (despatches.yaml) after the last refusal: a cause Shopify
-keeps refusing for while still offering MOVE (an item the destination does not stock) is CX's to
-fix, not worth a mutation and an event every run.
+location is fulfilled there instead, with `fulfilled_away_from_warehouse`. A blocked package is
+re-planned every run, but its move is tried again only `move_retry_minutes` (despatches.yaml) after
+the last refusal: a cause Shopify keeps refusing for while still offering MOVE (an item the
+destination does not stock) is CX's to fix, not worth a mutation and an event every run.
 """
 
 from __future__ import annotations
