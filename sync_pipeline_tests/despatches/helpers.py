@@ -58,6 +58,7 @@ def run_once(
     hinted: tuple[str, ...] = (),
     settle: float = 0.0,
     storefront: ShopifyStorefront | None = None,
+    max_seconds: float | None = None,  # None: the rules' fulfil_max_seconds
 ) -> tuple[ReadReport, FulfilReport]:  # type: ignore[no-untyped-def]
     p = ports(stack)
     rules = rules or stack.rules
@@ -65,7 +66,12 @@ def run_once(
         p.source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2), hinted=hinted
     )
     done = fulfil(
-        storefront or p.storefront, stack.ledger, rules, "test", max_seconds=30, settle_seconds=settle
+        storefront or p.storefront,
+        stack.ledger,
+        rules,
+        "test",
+        max_seconds=max_seconds,
+        settle_seconds=settle,
     )
     return read, done
 

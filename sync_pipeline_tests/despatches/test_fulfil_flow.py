@@ -189,3 +189,28 @@ def test_a_package_without_a_despatch_date_is_held_alone_and_goes_once_dated(sta
     assert shopify_lines(stack, undated_order["id"]) == {"CAP-NVY": 1}
     assert "despatch_unreadable" not in {e.kind for e in stack.ledger.list_open_exceptions()}
     assert len(emails_for(stack, undated_order["id"])) == 1
+
+
+def test_a_run_stops_at_its_time_budget_and_leaves_the_rest_to_the_next_run(stack: Stack) -> None:
+    """The fulfil step holds the `shopify_api` pool, which the orders ingest also needs: past its
+    budget (`fulfil_max_seconds`) it starts no new order; what it wrote ahead and did not send goes
+    back to `pending` (nothing in doubt), and `caught_up` is False so the sensor runs again at once."""
+    placed = [
+        stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="TEE-BLK-M")], shipping_address=UK))["id"]
+        for _ in range(3)
+    ]
+    numbers = into_warehouse(stack)
+    for oid in placed:
+        stack.pvx.despatch(numbers[oid], [{"TEE-BLK-M": 1}])
+    one_at_a_time = stack.rules.model_copy(
+        update={"despatches": stack.rules.despatches.model_copy(update={"fulfil_concurrency": 1})}
+    )
+    _, done = run_once(stack, rules=one_at_a_time, max_seconds=0)  # over budget from the start
+    assert (done.fulfilled, done.left_for_next_run, done.caught_up) == (1, 2, False), done.summary
+    assert sorted(_package_states(stack).values()) == [states.FULFILLED, states.PENDING, states.PENDING]
+    with stack.ledger.transaction() as con:
+        rows = dict(con.execute("SELECT state, count(*) FROM shopify_fulfilments GROUP BY state").fetchall())
+    assert rows == {"created": 1, "failed": 2}  # nothing left `sending`: the next run need not look it up
+    _, done = run_once(stack, rules=one_at_a_time)  # the budget from despatches.yaml
+    assert (done.fulfilled, done.caught_up) == (2, True), done.summary
+    assert all(len(emails_for(stack, oid)) == 1 for oid in placed)

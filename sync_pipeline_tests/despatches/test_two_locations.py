@@ -7,16 +7,22 @@ said `fulfilled` while Shopify still had a line to fulfil. Now the lines elsewhe
 warehouse's location (`fulfillmentOrderMove`) and the package goes as one fulfilment; when they
 cannot be moved (or one line's fulfilment order is closed) the package waits whole, with an
 exception for CX, and nothing is claimed that Shopify does not hold.
+
+A package wholly at one location that is not the warehouse's (a store) is moved to the warehouse's
+location too: the warehouse shipped it, and fulfilled at the store Shopify takes the units off the
+store's stock. If Shopify will not move it, it is fulfilled at the store all the same (the shipping
+email matters more) with an exception for warehouse ops to correct that stock.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
 from sync_pipeline.lib.domain.fulfilment import Move
-from sync_pipeline.lib.flows.despatches import move, states
+from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.sandbox.shopify.control import FaultSettings, LineSpec, OrderSpec, StockSpec
@@ -95,9 +101,54 @@ def test_two_packages_that_each_need_a_move_both_go_in_one_run(stack: Stack) -> 
     )
 
 
-def test_without_a_fulfilment_order_at_the_warehouse_the_lines_go_where_most_of_the_package_is(
+def _fulfilled_at(stack: Stack, order_id: str) -> dict[str, int]:
+    """Location name → units fulfilled from its fulfilment orders."""
+    done: Counter[str] = Counter()
+    for fo in stack.shop.get_order(order_id)["fulfillment_orders"]:
+        done[fo["location"]] += sum(x["total"] - x["remaining"] for x in fo["lines"])
+    return dict(+done)
+
+
+def test_a_package_wholly_at_a_store_is_moved_to_the_warehouse_or_if_refused_fulfilled_there(
     stack: Stack,
 ) -> None:
+    """Two orders, each one cap whose fulfilment order is wholly at the Shop. The first moves to the
+    Warehouse and is fulfilled there. The second's move is refused (progress reported on it between
+    our read and our move): fulfilled at the Shop all the same, with an exception about its stock."""
+    stack.shop.add_location("Shop")
+    moved, refused = (
+        stack.shop.place_order(
+            OrderSpec(lines=[LineSpec(sku="CAP-NVY", location="Shop")], shipping_address=UK)
+        )["id"]
+        for _ in range(2)
+    )
+    numbers = into_warehouse(stack)
+    for oid in (moved, refused):
+        stack.pvx.despatch(numbers[oid], [{"CAP-NVY": 1}])
+    _, done = run_once(stack, storefront=RefusedAtTheLastMoment(stack, refused))
+    assert (done.fulfilled, done.blocked, done.moves["moved"], done.moves["refused"]) == (2, 0, 1, 1), (
+        done.summary
+    )
+    assert _fulfilled_at(stack, moved) == {"Warehouse": 1}  # not taken off the Shop's stock
+    assert _fulfilled_at(stack, refused) == {"Shop": 1}
+    assert len(emails_for(stack, moved)) == len(emails_for(stack, refused)) == 1
+    [problem] = stack.ledger.list_open_exceptions()
+    assert (problem.kind, problem.owner, problem.shopify_order_id) == (
+        "fulfilled_away_from_warehouse",
+        "warehouse_ops",
+        refused,
+    )
+    assert "refused the move" in problem.message and "Shop's stock" in problem.message
+
+
+def test_when_stock_yaml_names_no_shopify_location_the_lines_go_where_most_of_the_package_is(
+    stack: Stack,
+) -> None:
+    rules = stack.rules.model_copy(
+        update={
+            "stock": stack.rules.stock.model_copy(update={"locations": {"PrimarySite": "Main warehouse"}})
+        }
+    )
     stack.shop.add_location("Shop")
     stack.shop.add_location("Outlet")
     stack.shop.set_stock([StockSpec(sku="TEE-BLK-M", available=5, location="Shop")])
@@ -112,11 +163,21 @@ def test_without_a_fulfilment_order_at_the_warehouse_the_lines_go_where_most_of_
     )
     number = into_warehouse(stack)[order["id"]]
     stack.pvx.despatch(number, [{"CAP-NVY": 2, "TEE-BLK-M": 1}])
-    _, done = run_once(stack)
+    _, done = run_once(stack, rules=rules)
     assert (done.fulfilled, done.moves["moved"]) == (1, 1), done.summary
     assert shopify_lines(stack, order["id"]) == {"CAP-NVY": 2, "TEE-BLK-M": 1}
-    fos = stack.shop.get_order(order["id"])["fulfillment_orders"]
-    assert {fo["location"] for fo in fos if fo["status"] == "CLOSED"} == {"Shop"}  # fulfilled there
+    assert _fulfilled_at(stack, order["id"]) == {"Shop": 3}
+    # Said once, for the name, not once per package; closed once the name matches.
+    [problem] = stack.ledger.list_open_exceptions()
+    assert (problem.kind, problem.owner) == ("fulfilment_location_unknown", "integration")
+    assert "'Main warehouse'" in problem.message
+    stack.shop.add_location("Main warehouse")
+    order = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="TEE-BLK-M")], shipping_address=UK))
+    stack.shop.set_stock([StockSpec(sku="TEE-BLK-M", available=5, location="Main warehouse")])
+    stack.pvx.despatch(into_warehouse(stack)[order["id"]], [{"TEE-BLK-M": 1}])
+    _, done = run_once(stack, rules=rules)
+    assert done.fulfilled == 1 and _fulfilled_at(stack, order["id"]) == {"Main warehouse": 1}, done.summary
+    assert stack.ledger.list_open_exceptions() == []
 
 
 def test_a_package_whose_other_location_cannot_move_waits_whole_until_it_can(stack: Stack) -> None:
@@ -200,9 +261,7 @@ class AlwaysRefused(RefusedAtTheLastMoment):
             self.stack.shop.fulfillment_orders(self.order_id, "open", location="Shop")
 
 
-def test_a_move_shopify_keeps_refusing_is_retried_after_a_while_not_every_run(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_move_shopify_keeps_refusing_is_retried_after_a_while_not_every_run(stack: Stack) -> None:
     order_id, number = _split_order(stack)
     stack.pvx.despatch(number, [{"TEE-BLK-M": 1, "CAP-NVY": 1}])
     storefront = AlwaysRefused(stack, order_id)
@@ -212,10 +271,13 @@ def test_a_move_shopify_keeps_refusing_is_retried_after_a_while_not_every_run(
     assert AlwaysRefused.calls == 1  # not a mutation and an event every run
     [problem] = stack.ledger.list_open_exceptions()
     assert "refused to move" in problem.message and "progress reported" in problem.message
-    monkeypatch.setattr(move, "MOVE_RETRY_SECONDS", 0)  # the wait is over: tried again
-    _, done = run_once(stack, storefront=storefront)
+    # The wait (despatches.yaml `move_retry_minutes`, 30 by default) is over: tried again.
+    retry_now = stack.rules.model_copy(
+        update={"despatches": stack.rules.despatches.model_copy(update={"move_retry_minutes": 0})}
+    )
+    _, done = run_once(stack, rules=retry_now, storefront=storefront)
     assert AlwaysRefused.calls == 2 and done.moves["refused"] == 1
-    _, done = run_once(stack)  # the cause fixed (MOVE offered, nothing refuses): moved and fulfilled
+    _, done = run_once(stack, rules=retry_now)  # the cause fixed (nothing refuses): moved and fulfilled
     assert (done.fulfilled, done.moves["moved"]) == (1, 1), done.summary
     assert stack.ledger.list_open_exceptions() == []
 

@@ -459,3 +459,30 @@ def test_shipped_rules_trust_no_customer_settable_field() -> None:
         warnings.simplefilter("error", ConfigWarning)
         rules = load_business_rules(EXAMPLES)
     assert not any(rule.match.attributes for rule in rules.routing.rules)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("move_retry_minutes: -1\n", "greater than or equal to 0 (got -1)"),
+        ("move_retry_minutes: 2000\n", "less than or equal to 1440 (got 2000)"),
+        ("move_retry_minutes: half an hour\n", "valid integer (got 'half an hour')"),
+    ],
+)
+def test_despatch_move_retry_is_checked(config_dir: Path, text: str, expected: str) -> None:
+    write(config_dir, "despatches.yaml", text)
+    message = only_problem(config_dir)
+    assert "despatches.yaml, line 1, move_retry_minutes" in message and expected in message
+
+
+def test_despatch_move_retry_defaults_to_the_shipped_half_hour(config_dir: Path) -> None:
+    assert load_business_rules(EXAMPLES).despatches.move_retry_minutes == 30
+    write(config_dir, "despatches.yaml", "move_retry_minutes: 0\n")  # every run
+    assert load_business_rules(config_dir).despatches.move_retry_minutes == 0
+
+
+def test_despatch_run_budget_is_checked(config_dir: Path) -> None:
+    assert load_business_rules(EXAMPLES).despatches.fulfil_max_seconds == 60
+    write(config_dir, "despatches.yaml", "fulfil_max_seconds: 3600\n")
+    message = only_problem(config_dir)
+    assert "despatches.yaml, line 1, fulfil_max_seconds" in message and "less than or equal to 600" in message

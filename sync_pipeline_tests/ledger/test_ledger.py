@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, schema
+from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
+from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
+from sync_pipeline.lib.ledger.fulfilments import FulfilmentIntent
+from sync_pipeline.lib.ledger.records import utcnow
 from sync_pipeline.lib.ledger.schema import available_migrations
 
 
@@ -34,6 +39,54 @@ def test_audit_log_keeps_every_event_in_order(tmp_path: Path) -> None:
     assert [e["kind"] for e in history] == ["paid", "address_changed"]
     assert history[0]["actor"] == "run:abc"
     assert "Zürich" in history[1]["detail"]
+
+
+def test_event_details_of_one_kind_since_a_time_for_many_orders(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    now = utcnow()
+    ledger.append_events(
+        [
+            OrderEvent(
+                "A",
+                "move_refused",
+                "run",
+                detail={"package": "P1", "why": "old"},
+                at=now - timedelta(hours=1),
+            ),
+            OrderEvent("A", "move_refused", "run", detail={"package": "P1", "why": "recent"}),
+            OrderEvent("A", "fulfilled", "run", detail={"package": "P1"}),
+            OrderEvent("B", "move_refused", "run", detail={"package": "P2", "why": "b"}),
+            OrderEvent("C", "move_refused", "run", detail={"package": "P3", "why": "not asked for"}),
+            OrderEvent("D", "move_refused", "run"),  # no detail
+        ]
+    )
+    with ledger.transaction() as con:
+        found = ledger_events.details_since(
+            con, "move_refused", ["A", "B", "D", "E"], now - timedelta(minutes=5)
+        )
+        assert ledger_events.details_since(con, "move_refused", [], now) == []
+    assert found == [
+        ("A", {"package": "P1", "why": "recent"}),
+        ("B", {"package": "P2", "why": "b"}),
+        ("D", {}),
+    ]
+
+
+def test_a_run_withdraws_only_its_own_unsent_write_aheads(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+
+    def intent(number: str) -> FulfilmentIntent:
+        return FulfilmentIntent(number, "A", "loc", {"fo": {"fol": 1}}, {"line": 1}, None, None, None, True)
+
+    with ledger.transaction() as con:
+        ledger_fulfilments.mark_sending(con, [intent("P1"), intent("P2"), intent("P3")], run_id="run-a")
+        ledger_fulfilments.mark_sending(con, [intent("P2")], run_id="run-b")  # another run took it over
+        ledger_fulfilments.mark_created(con, "P3", "F3", "#1001.1", None)  # answered meanwhile
+        withdrawn = ledger_fulfilments.withdraw_unsent(con, ["P1", "P2", "P3"], "run-a", "not sent")
+        assert ledger_fulfilments.withdraw_unsent(con, [], "run-a", "not sent") == set()
+        states_now = dict(con.execute("SELECT package_number, state FROM shopify_fulfilments").fetchall())
+    assert withdrawn == {"P1"}
+    assert states_now == {"P1": "failed", "P2": "sending", "P3": "created"}
 
 
 def test_same_problem_twice_is_one_open_exception(tmp_path: Path) -> None:

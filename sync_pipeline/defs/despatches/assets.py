@@ -96,10 +96,13 @@ def shopify_fulfilments(
     Shopify, never sending blindly), then fulfils every open package, whatever day it shipped:
     the warehouse's item codes go back to the Shopify lines they came from (SKU overrides and
     bundles reversed; a bundle is fulfilled when its last part ships), spread over the order's
-    fulfilment orders without exceeding what remains. Shopify emails the customer once per
-    package. What cannot go gets an exception with an owner: a held or closed fulfilment order or
-    a cancelled order shipped anyway (CX, finance), units nobody ordered (warehouse ops). Tracking
-    numbers that arrive late are added to the fulfilment without a second email.
+    fulfilment orders without exceeding what remains, from the warehouse's Shopify location (lines
+    Shopify put at a store are moved there first). Shopify emails the customer once per package.
+    What cannot go gets an exception with an owner: a held or closed fulfilment order or a
+    cancelled order shipped anyway (CX, finance), units nobody ordered (warehouse ops). Tracking
+    numbers that arrive late are added to the fulfilment without a second email. A run uses
+    Shopify for at most `fulfil_max_seconds` (despatches.yaml), so the orders ingest gets its turn;
+    `caught_up` False means the next run was started for the rest.
     """
     rules = business_rules.load()
     book = ledger.get_ledger()

@@ -35,7 +35,7 @@ def fulfil_metadata(report: FulfilReport, ledger: Ledger, caught_up: bool) -> di
         **report.summary,
         "dagster/row_count": report.fulfilled,
         "in_doubt_resolved": count_table(("outcome", "fulfilments"), dict(report.in_doubt)),
-        # Packages whose lines sat at two locations: moved to the warehouse's, refused, or unknown.
+        # Packages whose lines sat elsewhere than the warehouse's location: moved there, refused, or unknown.
         "fulfilment_order_moves": count_table(("outcome", "packages"), dict(report.moves)),
         "packages_by_state": count_table(("state", "packages"), packages),
         "fulfilments_by_state": count_table(("state", "fulfilments"), fulfilments),

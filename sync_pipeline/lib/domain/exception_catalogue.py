@@ -240,6 +240,30 @@ _ENTRIES: tuple[KindInfo, ...] = (
         "whole, and the package is then fulfilled as usual.",
         Delays.CUSTOMER_NOTICE, 3,
     ),
+    KindInfo(
+        "fulfilled_away_from_warehouse", "despatches", Owner.WAREHOUSE_OPS,
+        "The warehouse shipped a package whose lines Shopify had at another location (a store) and would not "
+        "move to the warehouse's location (no MOVE offered, or the move refused: the message says why). It was "
+        "fulfilled there so the customer got the shipping email, and Shopify took those units off that "
+        "location's stock although they never left it.",
+        "Add the units back to that location's stock in Shopify; find out why its fulfilment order could not "
+        "move (progress reported, the warehouse location not stocking the item).",
+        Clears.BY_A_PERSON,
+        "Resolve it with a note once that location's stock is corrected.",
+        Delays.STOCK, 2,
+    ),
+    KindInfo(
+        "fulfilment_location_unknown", "despatches", Owner.INTEGRATION,
+        "`stock.yaml` maps a Peoplevox site to a Shopify location name that Shopify has no active location "
+        "for, so despatches from that site cannot be fulfilled from the warehouse's location: they are "
+        "fulfilled wherever Shopify assigned their lines (its stock there goes down instead).",
+        "Correct the name in `data/config/stock.yaml` `locations` (as the Shopify admin spells it), or "
+        "reactivate the location.",
+        Clears.AUTOMATICALLY,
+        "Every fulfil run that has packages to plan reads Shopify's locations; the exception closes when the "
+        "name matches one.",
+        Delays.STOCK, 3,
+    ),
     # ---- stock (Peoplevox → Shopify), docs/stock_flow.md
     KindInfo(
         "stock_feed_suspect", "stock", Owner.WAREHOUSE_OPS,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -48,3 +49,18 @@ def count(con: duckdb.DuckDBPyConnection, kind: str | None = None) -> int:
     else:
         row = con.execute("SELECT count(*) FROM order_events WHERE kind = ?", [kind]).fetchone()
     return int(row[0]) if row else 0
+
+
+def details_since(
+    con: duckdb.DuckDBPyConnection, kind: str, order_ids: Sequence[str], since: datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """(order id, detail) of every `kind` event on these orders after `since`, oldest first: one
+    query however many orders (an event without detail gives {})."""
+    if not order_ids:
+        return []
+    rows = con.execute(
+        "SELECT shopify_order_id, detail FROM order_events WHERE kind = ? AND occurred_at > ? "
+        "AND shopify_order_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY event_id",
+        [kind, to_naive_utc(since), list(order_ids)],
+    ).fetchall()
+    return [(oid, json.loads(detail) if detail else {}) for oid, detail in rows]

@@ -120,6 +120,23 @@ def mark_failed(con: duckdb.DuckDBPyConnection, package_number: str, error: str)
     )
 
 
+def withdraw_unsent(
+    con: duckdb.DuckDBPyConnection, package_numbers: Iterable[str], run_id: str, reason: str
+) -> set[str]:
+    """Write-aheads this run made and never sent: `failed` with `reason`, only where the row is
+    still this run's `sending` attempt (another run may have looked it up or sent it again since).
+    Returns the packages withdrawn."""
+    wanted = list(dict.fromkeys(package_numbers))
+    if not wanted:
+        return set()
+    rows = con.execute(
+        "UPDATE shopify_fulfilments SET state = 'failed', last_error = ? "
+        "WHERE state = 'sending' AND run_id = ? AND list_contains(?, package_number) RETURNING package_number",
+        [reason, run_id, wanted],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 def set_tracking(
     con: duckdb.DuckDBPyConnection, package_number: str, number: str, company: str | None, url: str | None
 ) -> None:

@@ -35,6 +35,13 @@ class DespatchesConfig(RulesModel):
     # fulfillmentCreate calls in flight at once (different orders; one order's packages go in
     # turn). The Shopify client paces all of them by the cost bucket, so this only hides latency.
     fulfil_concurrency: int = Field(default=8, ge=1, le=32)
+    # A move to the warehouse's location that Shopify refused while still offering MOVE (an item
+    # the destination does not stock) is tried again only this long after the refusal, not every
+    # run: such a cause is a person's to fix. 0: every run.
+    move_retry_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    # A fulfil step holds the `shopify_api` pool, which the orders ingest needs too: past this it
+    # starts no new work and leaves the rest to the next run (which the sensor starts at once).
+    fulfil_max_seconds: int = Field(default=60, ge=5, le=600)
 
     def semantic_problems(self) -> list[SemanticProblem]:
         if (

@@ -1,37 +1,29 @@
 """Fulfil: open packages → one Shopify fulfilment each, written ahead so none is created twice.
 
-Per batch of orders: one ledger read, one Shopify read of their fulfilment orders, the pure plan,
-the moves a package at two locations needs (`move.py`; those orders are read and planned again),
-then in one transaction the intents (`sending`) and every other verdict, then the calls (in
-parallel across orders, `send.py`), with what Shopify answered written as it comes, a transaction
-a second. No ledger connection is held across a call.
+Per batch of orders: one ledger read, one Shopify read of their fulfilment orders (and, once a run,
+of the shop's locations: `locations.py`), the pure plan, the moves to the warehouse's location a
+package needs (`move.py`; those orders are read and planned again), then in one transaction the
+intents (`sending`) and every other verdict, then the calls (`answers.py`: in parallel across
+orders, what Shopify answered written as it comes, a transaction a second). No ledger connection
+is held across a call.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from datetime import datetime
-
-import duckdb
+from datetime import datetime, timedelta
 
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.answers import Sent, send_all
+from sync_pipeline.lib.flows.despatches.locations import read_warehouse_locations
 from sync_pipeline.lib.flows.despatches.move import move_cutoff, move_lines, moved_recently, still_moving
 from sync_pipeline.lib.flows.despatches.plan import Decision, plan_order
-from sync_pipeline.lib.flows.despatches.ports import (
-    CreatedFulfilment,
-    FulfilmentOutcomeUnknownError,
-    FulfilmentRefusedError,
-    OrderFulfilments,
-    Storefront,
-)
+from sync_pipeline.lib.flows.despatches.ports import OrderFulfilments, Storefront
 from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
-from sync_pipeline.lib.flows.despatches.send import send_grouped
-from sync_pipeline.lib.flows.orders.observed import SETTLE
-from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, own_versions, utcnow
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -41,30 +33,8 @@ from sync_pipeline.lib.ledger.despatches import PackageRow
 from sync_pipeline.lib.ledger.fulfilments import FulfilmentIntent
 
 BATCH_ORDERS = 200
-# A run drains until no package is waiting that it has not tried; this only bounds a run that
-# packages keep reaching faster than Shopify takes them (the sensor starts the next one at once).
-MAX_SECONDS = 600.0
 # Move passes per batch: one per package of an order that sits at two locations, in turn.
 MOVE_PASSES = 4
-
-
-@dataclass(frozen=True)
-class _Sent:
-    decision: Decision
-    order_id: str
-    intent: FulfilmentIntent
-    # The order's updatedAt in the read this send was planned from: if the ledger held that
-    # version in full, the version our fulfilment produces is ours alone (`own_versions`).
-    version_before: datetime | None = None
-
-
-def _placed_lines(decision: Decision, fo_line_owner: dict[str, str]) -> dict[str, int]:
-    lines: dict[str, int] = {}
-    for items in decision.request.values():
-        for fo_line, quantity in items.items():
-            line = fo_line_owner[fo_line]
-            lines[line] = lines.get(line, 0) + quantity
-    return lines
 
 
 def _plan(
@@ -72,26 +42,24 @@ def _plan(
     packages: dict[str, list[PackageRow]],
     shopify: dict[str, OrderFulfilments],
     rules: BusinessRules,
-) -> tuple[dict[str, list[Decision]], dict[str, str]]:
-    """Each order's decisions, and FO line item id → the order line it belongs to."""
+    warehouses: dict[str, str],
+) -> dict[str, list[Decision]]:
     now = utcnow()
-    plans: dict[str, list[Decision]] = {}
-    owners: dict[str, str] = {}
-    for oid, order in orders.items():
-        plans[oid] = plan_order(order, packages.get(oid, []), shopify.get(oid), rules, now)
-        owners.update({f.fo_line_id: f.line_id for f in (shopify[oid].fo_lines if oid in shopify else ())})
-    return plans, owners
+    return {
+        oid: plan_order(order, packages.get(oid, []), shopify.get(oid), rules, now, warehouses)
+        for oid, order in orders.items()
+    }
 
 
 def _move_first(
     storefront: Storefront,
     ledger: Ledger,
     plans: dict[str, list[Decision]],
-    owners: dict[str, str],
     orders: dict[str, ShopOrder],
     packages: dict[str, list[PackageRow]],
     shopify: dict[str, OrderFulfilments],
     rules: BusinessRules,
+    warehouses: dict[str, str],
     actor: str,
     report: FulfilReport,
 ) -> None:
@@ -100,17 +68,17 @@ def _move_first(
     Each pass sees only the orders just planned again, so a move whose answer was lost (still
     `moving` in its plan) is never sent twice."""
     wanting = plans
+    retry_after = timedelta(minutes=rules.despatches.move_retry_minutes)
     for _ in range(MOVE_PASSES):
-        moved = move_lines(storefront, ledger, wanting, orders, packages, actor, report)
+        moved = move_lines(storefront, ledger, wanting, orders, packages, retry_after, actor, report)
         if not moved:
             return
         again = storefront.fulfilment_state(moved)
         for oid in moved:
             shopify.pop(oid, None)
         shopify.update(again)
-        wanting, more = _plan({oid: orders[oid] for oid in moved}, packages, again, rules)
+        wanting = _plan({oid: orders[oid] for oid in moved}, packages, again, rules, warehouses)
         plans.update(wanting)
-        owners.update(more)
     # Out of passes: what would move again waits for the next run (nothing was sent for it).
     plans.update({oid: still_moving(ds) for oid, ds in wanting.items()})
 
@@ -121,16 +89,18 @@ def fulfil_open_packages(
     rules: BusinessRules,
     actor: str,
     report: FulfilReport,
-    max_seconds: float = MAX_SECONDS,
+    deadline: float,
     settle_seconds: float = 60.0,
 ) -> None:
     """Plan and fulfil batch after batch until every open package has been tried once this run
-    (packages a concurrent read adds meanwhile included), or `max_seconds` have passed. A package
-    whose lines sit at two locations is moved to one first (`move.py`) and planned again."""
-    started = time.monotonic()
+    (packages a concurrent read adds meanwhile included), or `deadline` (time.monotonic()) has
+    passed: then no new order is started (the first batch always goes), and what was written ahead
+    and not sent goes back to `pending`. A package whose lines sit elsewhere than the warehouse's
+    location is moved there first (`move.py`) and planned again."""
     tried: set[str] = set()
+    warehouses: dict[str, str] | None = None  # read once, when there is something to plan
     report.caught_up = False
-    while time.monotonic() - started < max_seconds:
+    while True:
         with ledger.transaction() as con:
             candidates = ledger_despatches.open_packages(
                 con, states.OPEN, limit=BATCH_ORDERS * 4 + len(tried)
@@ -155,33 +125,41 @@ def fulfil_open_packages(
             and not moved_recently(packages.get(o, []), cutoff)
         ]
         orders = {oid: ShopOrder.model_validate(rows[oid].snapshot) for oid in ready}
+        if ready and warehouses is None:
+            warehouses = read_warehouse_locations(storefront, ledger, rules, report)
         shopify = storefront.fulfilment_state(ready) if ready else {}
-        plans, owners = _plan(orders, packages, shopify, rules)
-        _move_first(storefront, ledger, plans, owners, orders, packages, shopify, rules, actor, report)
+        plans = _plan(orders, packages, shopify, rules, warehouses or {})
+        _move_first(
+            storefront,
+            ledger,
+            plans,
+            orders,
+            packages,
+            shopify,
+            rules,
+            warehouses or {},
+            actor,
+            report,
+        )
         report.orders_planned += len(plans)
         versions = {oid: state.version for oid, state in shopify.items()}
-        to_send = _write_ahead(ledger, plans, packages, owners, versions, rules, actor, report)
-        send_grouped(
-            to_send,
-            lambda s: s.order_id,
-            lambda s: _send(storefront, s),
-            lambda answers: _record(ledger, answers, rules, actor, report),
-            rules.despatches.fulfil_concurrency,
-        )
+        to_send = _write_ahead(ledger, plans, packages, versions, rules, actor, report)
+        send_all(storefront, ledger, to_send, rules, actor, report, deadline)
+        if time.monotonic() >= deadline:
+            return  # caught_up stays False: the sensor starts the next run at once
 
 
 def _write_ahead(
     ledger: Ledger,
     plans: dict[str, list[Decision]],
     packages: dict[str, list[PackageRow]],
-    owners: dict[str, str],
     versions: dict[str, datetime | None],
     rules: BusinessRules,
     actor: str,
     report: FulfilReport,
-) -> list[_Sent]:
+) -> list[Sent]:
     notify = rules.despatches.notify_customer
-    sends: list[_Sent] = []
+    sends: list[Sent] = []
     with ledger.transaction() as con:
         # Compare and set: an order another run moved on since we read it is that run's now (two
         # fulfil steps at once, e.g. with the shopify_api pool raised, must not both send it).
@@ -196,10 +174,10 @@ def _write_ahead(
                 if d.state == states.FULFILLING:
                     t = d.tracking
                     intent = FulfilmentIntent(
-                        d.package_number, oid, d.location_id, d.request, _placed_lines(d, owners),
+                        d.package_number, oid, d.location_id, d.request, d.placed,
                         t.number if t else None, t.company if t else None, t.url if t else None, notify,
                     )  # fmt: skip
-                    sends.append(_Sent(d, oid, intent, versions.get(oid)))
+                    sends.append(Sent(d, oid, intent, versions.get(oid)))
                     # Accounted units go on the package now; a lookup that finds nothing clears them.
                     ledger_despatches.set_state(
                         con, d.package_number, states.FULFILLING, d.reason, d.line_quantities, d.excess
@@ -221,92 +199,7 @@ def _write_ahead(
         ledger_events.append(con, events)
         # Orders with something in flight are refreshed when Shopify answers (`_record`).
         sending = {s.order_id for s in sends}
-        _refresh(con, [oid for oid in plans if oid not in sending], rules, actor, report)
-    return sends
-
-
-@dataclass(frozen=True)
-class _Result:
-    sent: _Sent
-    fulfilment: CreatedFulfilment | None = None
-    refused: str | None = None
-    unknown: bool = False
-
-
-def _send(storefront: Storefront, sent: _Sent) -> _Result:
-    try:
-        made = storefront.create_fulfilment(
-            sent.decision.request, sent.decision.tracking, sent.intent.notify_customer
+        refresh_order_states(
+            con, [oid for oid in plans if oid not in sending], rules, actor, report.order_states
         )
-    except FulfilmentRefusedError as error:
-        return _Result(sent, refused=str(error))
-    except FulfilmentOutcomeUnknownError:
-        return _Result(sent, unknown=True)
-    return _Result(sent, fulfilment=made)
-
-
-def _refresh(
-    con: duckdb.DuckDBPyConnection, orders: list[str], rules: BusinessRules, actor: str, report: FulfilReport
-) -> None:
-    counts: dict[str, int] = {}
-    refresh_order_states(con, orders, rules, actor, counts)
-    report.order_states.update(counts)
-
-
-def _record(
-    ledger: Ledger, results: list[_Result], rules: BusinessRules, actor: str, report: FulfilReport
-) -> None:
-    with ledger.transaction() as con:
-        events, problems = [], []
-        ours: list[tuple[str, datetime, datetime]] = []
-        for r in results:
-            d, i = r.sent.decision, r.sent.intent
-            if r.fulfilment is not None:
-                fid, name = r.fulfilment.id, r.fulfilment.name
-                if r.sent.version_before and r.fulfilment.order_version:
-                    ours.append((r.sent.order_id, r.sent.version_before, r.fulfilment.order_version))
-                ledger_fulfilments.mark_created(con, d.package_number, fid, name, i.tracking_number)
-                settle(
-                    con,
-                    d.package_number,
-                    states.FULFILLED,
-                    f"fulfilled as {name}",
-                    d.line_quantities,
-                    d.excess,
-                )
-                if i.tracking_number:
-                    ledger_exceptions.resolve_for_subject(
-                        con, ["tracking_missing"], d.package_number, "tracking sent"
-                    )
-                tracking = (
-                    f", tracking {i.tracking_company} {i.tracking_number}"
-                    if i.tracking_number
-                    else ", no tracking yet"
-                )
-                events.append(OrderEvent(r.sent.order_id, "fulfilled", actor,
-                                         reason=f"{d.package_number} fulfilled in Shopify as {name}{tracking}",
-                                         detail={"fulfillment_id": fid, "lines": i.line_quantities}))  # fmt: skip
-                report.fulfilled += 1
-                report.fulfilments.append((d.package_number, name, i.tracking_number or ""))
-            elif r.refused is not None:
-                ledger_fulfilments.mark_failed(con, d.package_number, r.refused)
-                ledger_despatches.set_state(
-                    con, d.package_number, states.BLOCKED, "refused by Shopify", {}, {}
-                )
-                problems.append(
-                    ExceptionRecord(
-                        kind="fulfilment_refused",
-                        owner=states.OWNERS["fulfilment_refused"],
-                        message=f"Shopify refused the fulfilment of package {d.package_number}: {r.refused}",
-                        shopify_order_id=r.sent.order_id,
-                        subject=d.package_number,
-                    )
-                )
-                report.refused += 1
-            else:
-                report.outcome_unknown += 1  # stays `sending`: the next run looks it up first
-        report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
-        ledger_events.append(con, events)
-        # So the orders ingest does not read in full an order only this fulfilment changed.
-        own_versions.record(con, ours, SETTLE)
-        _refresh(con, list(dict.fromkeys(r.sent.order_id for r in results)), rules, actor, report)
+    return sends

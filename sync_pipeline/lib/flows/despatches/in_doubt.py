@@ -11,6 +11,7 @@ up: another run may have settled the row, or sent the package again, meanwhile.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from sync_pipeline.lib.domain.config import BusinessRules
@@ -52,7 +53,9 @@ def resolve_in_doubt(
     actor: str,
     report: FulfilReport,
     settle_seconds: float = SETTLE_SECONDS,
-) -> None:
+    deadline: float | None = None,
+) -> bool:
+    """Returns False when it stopped at `deadline` (time.monotonic()) with orders left to look up."""
     cutoff = utcnow() - timedelta(seconds=settle_seconds)
     with ledger.transaction() as con:
         doubtful = [
@@ -60,7 +63,9 @@ def resolve_in_doubt(
         ]
         orders = list(dict.fromkeys(r.intent.shopify_order_id for r in doubtful))
         claimed = ledger_fulfilments.claimed_fulfillment_ids(con, orders)
-    for oid in orders:
+    for index, oid in enumerate(orders):
+        if index and deadline is not None and time.monotonic() >= deadline:
+            return False
         existing = storefront.fulfilments_of(oid)
         rows = [r for r in doubtful if r.intent.shopify_order_id == oid]
         with ledger.transaction() as con:
@@ -97,3 +102,4 @@ def resolve_in_doubt(
                     report.in_doubt["planned_again"] += 1
             ledger_events.append(con, events)
             refresh_order_states(con, [oid], rules, actor)
+    return True

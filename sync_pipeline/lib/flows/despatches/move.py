@@ -6,6 +6,8 @@ line items to move to the warehouse's location (`domain.fulfilment.gather`); thi
 says which orders to plan again from the fulfilment orders Shopify then shows (a partial move gives
 new line item ids), so the package still goes as one fulfilment, one email. A later package of the
 same order that needs a move of its own gets it in the next pass of the same run (`fulfil.py`).
+A package wholly at one location that is not the warehouse's is moved the same way (the warehouse
+shipped it; fulfilled at a store, the store's stock would go down).
 
 Write-ahead: the package is `moving` (with an event) before the call. A move has no idempotency
 key, and a second one of lines already moved is refused, so a move whose answer is lost is not sent
@@ -13,23 +15,23 @@ again blind: the package stays `moving` and its order is left alone for `settle_
 still in flight must not be taken for one never received); then the order is planned from the
 fulfilment orders as Shopify has them: lines that moved are fulfilled, lines that did not are moved.
 A move fulfils nothing, so it can never cause a second fulfilment or email; the fulfilment itself
-goes through the usual write-ahead. A refused move leaves the package `blocked` with
-`fulfillment_order_closed` and Shopify's reason (an order event each time); it is re-planned every
-run, but the move is tried again only `MOVE_RETRY_SECONDS` after the last refusal: a cause Shopify
-keeps refusing for while still offering MOVE (an item the destination does not stock) is CX's to
-fix, not worth a mutation and an event every run.
+goes through the usual write-ahead. A refused move leaves a package at two locations `blocked` with
+`fulfillment_order_closed` and Shopify's reason (an order event each time); one wholly at another
+location is fulfilled there instead, with `fulfilled_away_from_warehouse`. A blocked package is
+re-planned every run, but its move is tried again only `move_retry_minutes` (despatches.yaml) after
+the last refusal: a cause Shopify keeps refusing for while still offering MOVE (an item the
+destination does not stock) is CX's to fix, not worth a mutation and an event every run.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 import duckdb
 
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
-from sync_pipeline.lib.flows.despatches.plan import Decision, package_exception
+from sync_pipeline.lib.flows.despatches.plan import Decision, fulfil_away, package_exception
 from sync_pipeline.lib.flows.despatches.ports import (
     FulfilmentOutcomeUnknownError,
     FulfilmentRefusedError,
@@ -41,7 +43,6 @@ from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger.despatches import PackageRow
 
-MOVE_RETRY_SECONDS = 30 * 60
 REFUSED = "fulfilment_order_move_refused"
 
 
@@ -60,6 +61,7 @@ def move_lines(
     plans: dict[str, list[Decision]],
     orders: dict[str, ShopOrder],
     packages: dict[str, list[PackageRow]],
+    retry_after: timedelta,
     actor: str,
     report: FulfilReport,
 ) -> list[str]:
@@ -74,7 +76,7 @@ def move_lines(
         # write-ahead's own check): never two runs moving one package.
         taken = ledger_despatches.orders_changed_since(con, {oid: packages.get(oid, []) for oid in wanted})
         wanted = {oid: d for oid, d in wanted.items() if oid not in taken}
-        for oid, why in _refused_lately(con, wanted).items():
+        for oid, why in _refused_lately(con, wanted, retry_after).items():
             d = wanted.pop(oid)
             _replace(
                 plans[oid],
@@ -120,20 +122,14 @@ def _package(packages: dict[str, list[PackageRow]], oid: str, d: Decision) -> Pa
     return next(p for p in packages[oid] if p.package_number == d.package_number)
 
 
-def _refused_lately(con: duckdb.DuckDBPyConnection, wanted: dict[str, Decision]) -> dict[str, str]:
-    """Orders whose package's move Shopify refused less than `MOVE_RETRY_SECONDS` ago: Shopify's reason."""
-    cutoff = utcnow() - timedelta(seconds=MOVE_RETRY_SECONDS)
+def _refused_lately(
+    con: duckdb.DuckDBPyConnection, wanted: dict[str, Decision], retry_after: timedelta
+) -> dict[str, str]:
+    """Orders whose package's move Shopify refused less than `retry_after` ago: Shopify's reason."""
     found: dict[str, str] = {}
-    for oid, d in wanted.items():
-        for event in ledger_events.for_order(con, oid):
-            detail = event["detail"]
-            detail = json.loads(detail) if isinstance(detail, str) else detail or {}
-            if (
-                event["kind"] == REFUSED
-                and detail.get("package") == d.package_number
-                and event["occurred_at"] > cutoff
-            ):
-                found[oid] = str(detail.get("why", ""))
+    for oid, detail in ledger_events.details_since(con, REFUSED, list(wanted), utcnow() - retry_after):
+        if detail.get("package") == wanted[oid].package_number:
+            found[oid] = str(detail.get("why", ""))
     return found
 
 
@@ -142,6 +138,8 @@ def _replace(decisions: list[Decision], old: Decision, new: Decision) -> None:
 
 
 def _refused(d: Decision, order: ShopOrder, package: PackageRow, why: str) -> Decision:
+    if d.instead is not None:  # it can go as one fulfilment where it is
+        return fulfil_away(d.instead, order, package, f"Shopify refused the move: {why}")
     problem = package_exception(
         "fulfillment_order_closed",
         f"{order.name}: package {d.package_number} sits at two locations and Shopify refused to move its "

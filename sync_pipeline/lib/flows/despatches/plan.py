@@ -8,6 +8,10 @@ orders (`spread`, never above `remainingQuantity`) and becomes one fulfilment, o
 cannot: held or closed fulfilment order, cancelled order, units already fulfilled by hand.
 A package that must wait (for tracking, or behind a blocked one) holds back the later packages of
 its order, so packages reach Shopify in the order they left the warehouse.
+
+The warehouse shipped the parcel, so it is fulfilled from the warehouse's Shopify location (the one
+`stock.yaml` maps its Peoplevox site to, `locations.py`): lines Shopify assigned elsewhere are moved
+there first (`move.py`), whether the package sits at two locations or wholly at one other location.
 """
 
 from __future__ import annotations
@@ -47,11 +51,18 @@ class Decision:
     # Item units shipped that no line of the order can use: recorded on the package when it settles.
     excess: dict[str, int] = field(default_factory=dict)
     request: dict[str, dict[str, int]] = field(default_factory=dict)
+    # line id → units `request` holds (what the Shopify fulfilment will show; without units
+    # Shopify already had fulfilled by hand, which `line_quantities` includes).
+    placed: dict[str, int] = field(default_factory=dict)
     location_id: str | None = None
     tracking: Tracking | None = None
     exceptions: list[ExceptionRecord] = field(default_factory=list)
+    location_name: str | None = None  # of `location_id`, for the people reading exceptions
     # MOVING: bring the package's lines to one location first (then it is planned again).
     moves: list[Move] = field(default_factory=list)
+    # MOVING a package that could go as one fulfilment where it is: what to do if Shopify refuses
+    # the move (`fulfil_away`). None: refused, the package waits whole.
+    instead: Decision | None = None
 
 
 def package_exception(kind: str, message: str, order: ShopOrder, package: PackageRow) -> ExceptionRecord:
@@ -83,7 +94,10 @@ def plan_order(
     shopify: OrderFulfilments | None,
     rules: BusinessRules,
     now: datetime,
+    warehouses: Mapping[str, str],
 ) -> list[Decision]:
+    """`warehouses`: Peoplevox site → the id of the Shopify location it ships as (sites `stock.yaml`
+    does not map, or maps to a name Shopify lacks, are absent: fulfilled where Shopify put them)."""
     needs = line_needs(order.lines, rules.bundles, rules.sku_overrides.overrides)
     accounted: Counter[str] = Counter()
     recorded_excess: Counter[str] = Counter()
@@ -107,8 +121,9 @@ def plan_order(
             )
             continue
         decision = _plan_package(
-            order, p, needs, accounted, pool, fo_lines, cancelled, shopify is None, rules, now
-        )
+            order, p, needs, accounted, pool, fo_lines, cancelled, shopify is None, rules, now,
+            warehouses.get(p.site or ""),
+        )  # fmt: skip
         decisions.append(decision)
         if decision.state in (states.FULFILLING, states.POOLED, states.FULFILLED_ELSEWHERE):
             accounted.update(decision.line_quantities)
@@ -146,6 +161,7 @@ def _plan_package(
     order_missing: bool,
     rules: BusinessRules,
     now: datetime,
+    warehouse: str | None,
 ) -> Decision:
     config = rules.despatches
     number = p.package_number
@@ -212,7 +228,7 @@ def _plan_package(
             f"{names.get(line, line)} ({why.replace('_', ' ')})" for line, why in blocking.items()
         )
         split = OTHER_LOCATION in blocking.values()
-        target = _warehouse_location(fo_lines, rules, p) or placed.location_id
+        target = warehouse or placed.location_id
         moves = gather(allocation.lines, fo_lines, target) if split and target else None
         if moves:
             # Shopify fulfils one location per fulfilment: move the lines that sit elsewhere to the
@@ -244,29 +260,51 @@ def _plan_package(
             exceptions=exceptions,
         )
     # Units Shopify already had fulfilled by hand are accounted for by this package too.
-    return Decision(
+    where = next((f.location_name for f in fo_lines if f.location_id == placed.location_id), None)
+    here = Decision(
         number,
         states.FULFILLING,
         "to fulfil",
         line_quantities=allocation.lines,
         excess=dict(allocation.excess),
         request=placed.request,
+        placed=placed.lines,
         location_id=placed.location_id,
+        location_name=where,
         tracking=tracking,
         exceptions=exceptions,
     )
+    if warehouse is None or placed.location_id == warehouse:
+        return here
+    # Wholly at one location that is not the warehouse's (a store): fulfilled there, Shopify would
+    # take the units off that store's stock though they never left it. Move them first.
+    moves = gather(allocation.lines, fo_lines, warehouse)
+    if moves is None:
+        return fulfil_away(here, order, p, "Shopify offers no MOVE on its fulfilment order")
+    if not moves:
+        return here
+    return replace(
+        here, state=states.MOVING, reason=f"moving it from {where} to the warehouse's location",
+        request={}, placed={}, location_id=None, location_name=None, moves=moves, instead=here,
+    )  # fmt: skip
 
 
-def _warehouse_location(
-    fo_lines: Sequence[FulfilmentOrderLine], rules: BusinessRules, p: PackageRow
-) -> str | None:
-    """The Shopify location (id) of the package's Peoplevox site (`stock.yaml`), if the order has a
-    fulfilment order there."""
-    name = rules.stock.locations.get(p.site or "")
-    if not name:
-        return None
-    return next(
-        (f.location_id for f in fo_lines if (f.location_name or "").casefold() == name.casefold()), None
+def fulfil_away(here: Decision, order: ShopOrder, p: PackageRow, why: str) -> Decision:
+    """A package wholly at a location that is not the warehouse's, which Shopify will not move: it is
+    fulfilled there all the same (the customer's shipping email, a store capturing payment on
+    fulfilment, matter more than that location's stock count), and warehouse ops are told to
+    correct that stock."""
+    units = ", ".join(f"{q} × {c}" for c, q in p.items.items())
+    problem = package_exception(
+        "fulfilled_away_from_warehouse",
+        f"{order.name}: package {p.package_number} ({units}) left the warehouse, but Shopify had its lines at "
+        f"{here.location_name} and would not move them to the warehouse's location ({why}); fulfilled from "
+        f"{here.location_name}, so Shopify took those units off {here.location_name}'s stock: add them back there",
+        order,
+        p,
+    )
+    return replace(
+        here, reason=f"fulfilled from {here.location_name}: {why}", exceptions=[*here.exceptions, problem]
     )
 
 

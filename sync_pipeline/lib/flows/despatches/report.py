@@ -17,6 +17,9 @@ class FulfilReport:
     in_doubt: Counter[str] = field(default_factory=Counter)
     # Orders another fulfil run moved on between our read and our write-ahead: left to it.
     left_to_another_run: int = 0
+    # Packages written ahead that the run did not send because its time budget ran out: back to
+    # `pending` for the next run.
+    left_for_next_run: int = 0
     # fulfillmentOrderMove calls: moved, refused, outcome_unknown.
     moves: Counter[str] = field(default_factory=Counter)
     tracking_added: int = 0
@@ -43,4 +46,5 @@ class FulfilReport:
             "tracking_added": self.tracking_added,
             "exceptions_opened": self.exceptions_opened,
             "left_to_another_run": self.left_to_another_run,
+            "left_for_next_run": self.left_for_next_run,
         }

@@ -9,6 +9,11 @@ Shopify numbers and emails them in that order).
 Answers are handed back in small batches, as they come, to the caller's thread, which alone
 writes the ledger (one transaction per batch, never one held across a call). A call that raises
 stops new orders from starting; what was answered is still handed back, then the error is raised.
+
+After `deadline` (time.monotonic()) no new group starts, so a run holds the `shopify_api` pool no
+longer than its budget plus the groups in flight; the first `concurrency` groups always start (a
+run always makes progress), and a group once started goes to its end (an order's packages stay in
+turn). Items never called give no answer: the caller sees which.
 """
 
 from __future__ import annotations
@@ -43,17 +48,31 @@ def send_grouped(
     on_answers: Callable[[list[R]], None],
     concurrency: int,
     flush_seconds: float = FLUSH_SECONDS,
+    deadline: float | None = None,
 ) -> None:
     """`call` every item, up to `concurrency` groups at once, each group's items in turn;
-    `on_answers` gets the answers in batches on this thread."""
+    `on_answers` gets the answers in batches on this thread. No group starts after `deadline`
+    except the first `concurrency`."""
     groups: dict[Hashable, list[T]] = {}
     for item in items:
         groups.setdefault(group_of(item), []).append(item)
     answers: queue.SimpleQueue[object] = queue.SimpleQueue()
     stop = threading.Event()
+    starting = threading.Lock()
+    started = 0
+
+    def may_start() -> bool:
+        nonlocal started
+        with starting:
+            if started >= concurrency and deadline is not None and time.monotonic() >= deadline:
+                return False
+            started += 1
+            return True
 
     def run(group: list[T]) -> None:
         try:
+            if not may_start():
+                return
             for item in group:
                 if stop.is_set():
                     return

@@ -70,6 +70,9 @@ class ShopifyStorefront:
         except ShopifyOutcomeUnknown as error:
             raise FulfilmentOutcomeUnknownError(str(error)) from error
 
+    def locations(self) -> dict[str, str]:
+        return {loc.name: loc.id for loc in self.client.list_locations() if loc.is_active}
+
     def fulfilments_of(self, order_id: str) -> list[ExistingFulfilment]:
         return [
             ExistingFulfilment(

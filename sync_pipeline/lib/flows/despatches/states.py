@@ -3,8 +3,8 @@
 Package states:
 - `pending`: read from Peoplevox, not fulfilled yet (the next fulfil run plans it).
 - `awaiting_tracking`: waiting for the carrier's tracking number (up to `tracking_wait_minutes`).
-- `moving`: its lines sit at two locations; those elsewhere are being moved to the warehouse's
-  location (`fulfillmentOrderMove`, written ahead), then it is planned again. Left here when the
+- `moving`: its lines sit at two locations, or wholly at one that is not the warehouse's; those
+  elsewhere are being moved to the warehouse's location (`fulfillmentOrderMove`, written ahead), then it is planned again. Left here when the
   move's answer is lost: the order is planned again from Shopify's fulfilment orders once
   `unknown_outcome_settle_seconds` have passed.
 - `fulfilling`: sent to Shopify, outcome not recorded yet (the write-ahead row is `sending`).
@@ -55,6 +55,8 @@ OWNERS: dict[str, str] = {
         "tracking_missing",
         "unknown_carrier",
         "despatch_unreadable",
+        "fulfilled_away_from_warehouse",
+        "fulfilment_location_unknown",
     )
 }
 # Kinds that stop a package until the cause is fixed; resolved when the package goes through.

@@ -7,6 +7,8 @@ status page and in the customer's account from then on.
 
 from __future__ import annotations
 
+import time
+
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.tracking import tracking_for
 from sync_pipeline.lib.flows.despatches.ports import FulfilmentRefusedError, Storefront
@@ -19,12 +21,20 @@ from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
 
 
 def post_late_tracking(
-    storefront: Storefront, ledger: Ledger, rules: BusinessRules, actor: str, report: FulfilReport
-) -> None:
+    storefront: Storefront,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    report: FulfilReport,
+    deadline: float | None = None,
+) -> bool:
+    """Returns False when it stopped at `deadline` (time.monotonic()) with numbers left to add."""
     with ledger.transaction() as con:
         rows = ledger_fulfilments.created_awaiting_tracking(con)
         packages = ledger_despatches.get_many(con, [r.intent.package_number for r in rows])
-    for row in rows:
+    for index, row in enumerate(rows):
+        if index and deadline is not None and time.monotonic() >= deadline:
+            return False
         number = row.intent.package_number
         package = packages[number]
         tracking = tracking_for(rules.carriers, package.carrier, package.service, package.tracking_number)
@@ -47,3 +57,4 @@ def post_late_tracking(
                             reason=f"{number}: tracking {tracking.company} {tracking.number} added to {row.fulfillment_name}")],
             )  # fmt: skip
         report.tracking_added += 1
+    return True

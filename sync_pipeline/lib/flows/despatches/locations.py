@@ -1,0 +1,67 @@
+"""Which Shopify location a package is fulfilled from: the one `stock.yaml` maps its Peoplevox site to.
+
+The warehouse shipped the parcel, so Shopify must record the fulfilment at the warehouse's location
+(a fulfilment takes its units off the stock of the location it is made at). `stock.yaml` names
+locations as the Shopify admin shows them; a run that has packages to plan reads Shopify's active
+locations once and resolves those names to ids. A name Shopify has no active location for is one
+`fulfilment_location_unknown` exception (integration) per name, not one per package: packages from
+that site are then fulfilled where Shopify assigned their lines, and the exception says so. It
+closes in the first run that finds the name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.ports import Storefront
+from sync_pipeline.lib.flows.despatches.report import FulfilReport
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
+
+UNKNOWN = "fulfilment_location_unknown"
+SUBJECT = "location:"
+
+
+def warehouse_locations(
+    shopify_locations: Mapping[str, str], rules: BusinessRules
+) -> tuple[dict[str, str], list[ExceptionRecord]]:
+    """Peoplevox site → Shopify location id (from active location name → id), and an exception for
+    each name `stock.yaml` maps a site to that matches none (names compare without case)."""
+    by_name = {name.casefold(): lid for name, lid in shopify_locations.items()}
+    found: dict[str, str] = {}
+    problems: list[ExceptionRecord] = []
+    for site, name in rules.stock.locations.items():
+        location_id = by_name.get(name.casefold())
+        if location_id is not None:
+            found[site] = location_id
+            continue
+        problems.append(
+            ExceptionRecord(
+                kind=UNKNOWN,
+                owner=states.OWNERS[UNKNOWN],
+                message=f"stock.yaml maps Peoplevox site {site!r} to Shopify location {name!r}, which Shopify "
+                "has no active location for: packages despatched from that site are fulfilled wherever Shopify "
+                "assigned their lines, and that location's stock goes down instead of the warehouse's",
+                subject=f"{SUBJECT}{name}",
+            )
+        )
+    return found, problems
+
+
+def read_warehouse_locations(
+    storefront: Storefront, ledger: Ledger, rules: BusinessRules, report: FulfilReport
+) -> dict[str, str]:
+    """Resolve `stock.yaml`'s sites against Shopify's locations, opening (or closing) the exceptions."""
+    if not rules.stock.locations:
+        return {}
+    found, problems = warehouse_locations(storefront.locations(), rules)
+    unknown = {p.subject for p in problems}
+    with ledger.transaction() as con:
+        report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
+        for name in {n for n in rules.stock.locations.values() if f"{SUBJECT}{n}" not in unknown}:
+            ledger_exceptions.resolve_for_subject(
+                con, [UNKNOWN], f"{SUBJECT}{name}", "the name matches a Shopify location"
+            )
+    return found
