@@ -40,6 +40,12 @@ SHOPIFY_BACKFILL = pool("shopify_backfill")
 PEOPLEVOX_API = pool("peoplevox_api")
 LEDGER = pool("duckdb")
 
+# Run slots: a brand gets 4 runs at once (dagster.yaml, per code location); every job but the
+# orders release and status runs carries this tag, which dagster.yaml limits to 3 per brand. Runs
+# that wait for a pool (ingest, despatches, stock and catalogue all need `shopify_api`) can then
+# never take the last slot, and getting orders into the warehouse never queues behind them.
+SHARED_RUN_SLOTS = {"sync/run_slots": pool("shared")}
+
 # One retry policy for every flow's assets (was copied into each defs module); jittered so a
 # brand's flows that failed together do not all retry at the same moment.
 RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)

@@ -62,15 +62,32 @@ def materialized_since(
     return total
 
 
-def runs_in_flight(context: dg.SensorEvaluationContext, job_name: str, limit: int = 1) -> int:
-    """Runs of `job_name` queued or running (counted up to `limit`)."""
+def _in_flight_runs(context: dg.SensorEvaluationContext, job_name: str, limit: int) -> list[dg.DagsterRun]:
     # Every brand's location has a job of this name in the same instance: count only our own runs
     # (Dagster tags each run with its code location), or one brand's busy run would stall another.
     tags = _own_location(context)
-    runs = context.instance.get_runs(
-        filters=dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT, tags=tags), limit=limit
+    return list(
+        context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT, tags=tags), limit=limit
+        )
     )
-    return len(runs)
+
+
+def runs_in_flight(context: dg.SensorEvaluationContext, job_name: str, limit: int = 1) -> int:
+    """Runs of `job_name` queued or running (counted up to `limit`)."""
+    return len(_in_flight_runs(context, job_name, limit))
+
+
+def _not_working(context: dg.SensorEvaluationContext, runs: list[dg.DagsterRun]) -> bool:
+    """Some run is queued or starting, or has a step waiting for a pool slot."""
+    if any(run.status != dg.DagsterRunStatus.STARTED for run in runs):
+        return True
+    storage = context.instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return False
+    ids = {run.run_id for run in runs}
+    infos = storage.get_concurrency_infos(sorted(storage.get_concurrency_keys()))
+    return any(ids & info.pending_run_ids for info in infos.values())
 
 
 def in_flight(context: dg.SensorEvaluationContext, job_name: str) -> bool:
@@ -93,13 +110,21 @@ def inbox_sensor_tick(
     `wanted` picks the events of the source that concern this job (several flows share the
     Peoplevox inbox); the cursor moves past the others too, since they never will.
     `max_in_flight` above 1 lets the next run start up while one works (its steps still wait
-    for their pools), for a job whose run start-up is a large share of its latency.
+    for their pools), for a job whose run start-up is a large share of its latency; not while
+    the one in flight is itself queued or waiting for a pool slot, when the next would only
+    wait too, holding one of the brand's run slots that release and status need.
     `wake` asks for a run for a reason of the job's own (read from Dagster's records), or None.
     """
     cursor = InboxCursor.parse(context.cursor)
-    if runs_in_flight(context, job_name, max_in_flight) >= max_in_flight:
+    flying = _in_flight_runs(context, job_name, max_in_flight)
+    if len(flying) >= max_in_flight:
         # The running batch will read the ledger cursor anyway; new events wait one tick.
         return dg.SkipReason(f"{job_name} already queued or running")
+    if flying and _not_working(context, flying):
+        # A second run would only wait too, holding one of the brand's run slots meanwhile.
+        return dg.SkipReason(
+            f"{job_name} already in flight and waiting (queued, starting or waiting for a pool)"
+        )
     arrived = Inbox(SyncSettings().inbox_dir).since(source, after=cursor.last_item, limit=100_000)
     new = [item for item in arrived if wanted is None or _wants(wanted, item)]
     now = time.time()

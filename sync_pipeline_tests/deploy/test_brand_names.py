@@ -24,7 +24,8 @@ keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
 deps = sorted(p.to_user_string() for k in graph.get_all_asset_keys() for p in graph.get(k).parent_keys)
 checks = sorted(c.asset_key.to_user_string() + ":" + c.name for c in graph.asset_check_keys)
 pools = sorted({p for job in repo.get_all_jobs() for n in job.graph.node_defs for p in n.pools})  # graphs' ops too
-print(json.dumps({"keys": keys, "deps": deps, "checks": checks, "pools": pools}))
+slots = {j.name: j.tags.get("sync/run_slots") for j in repo.get_all_jobs() if not j.name.startswith("__")}
+print(json.dumps({"keys": keys, "deps": deps, "checks": checks, "pools": pools, "run_slots": slots}))
 """
 
 
@@ -53,6 +54,13 @@ def test_a_brand_owns_every_key_dependency_check_and_pool() -> None:
     # Every dependency is an asset of the same location: a literal key would dangle as an
     # external asset of no brand.
     assert set(acme["deps"]) <= set(acme["keys"])
+    # Every job but release and status shares the brand's other run slots (dagster.yaml), so
+    # runs waiting for a pool never take the slot that gets orders into the warehouse.
+    own_slot = {"orders_release_job", "orders_status_job"}
+    assert {job for job, tag in plain["run_slots"].items() if tag is None} == own_slot
+    assert {job for job, tag in acme["run_slots"].items() if tag == "acme/shared"} == set(
+        acme["run_slots"]
+    ) - own_slot
 
 
 def test_a_bad_brand_name_is_refused_naming_the_variable() -> None:

@@ -25,3 +25,13 @@ def test_deployed_storage_is_postgres_from_the_environment_only() -> None:
     db = _load("deploy/dagster.yaml")["storage"]["postgres"]["postgres_db"]
     for field in ("hostname", "port", "username", "password", "db_name"):
         assert set(db[field]) == {"env"} and db[field]["env"].startswith("DAGSTER_POSTGRES_"), field
+
+
+def test_release_and_status_keep_a_run_slot_the_other_jobs_cannot_take() -> None:
+    limits = {
+        limit["key"]: limit
+        for limit in _load("dagster.yaml")["concurrency"]["runs"]["tag_concurrency_limits"]
+    }
+    per_brand, shared = limits["dagster/code_location"], limits["sync/run_slots"]
+    assert shared["value"] == per_brand["value"] == {"applyLimitPerUniqueValue": True}  # per brand
+    assert 1 <= shared["limit"] < per_brand["limit"]

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from sync_pipeline.lib.domain.config import BusinessRules, load_business_rules
 from sync_pipeline.lib.domain.models import ShopOrder
+from sync_pipeline.lib.flows.orders import ingest as ingest_module
 from sync_pipeline.lib.flows.orders import state
 from sync_pipeline.lib.flows.orders.ingest import CHUNK, CURSOR, CURSOR_OVERLAP, ingest
 from sync_pipeline.lib.flows.orders.ports import ListedOrder, OrdersSource
@@ -385,3 +386,42 @@ def test_a_backlog_is_read_in_bounded_batches_without_stalling(ledger: Ledger) -
     assert len(reports) <= 5
     with ledger.transaction() as con:
         assert ledger_orders.state_counts(con) == {state.AWAITING_RELEASE: 600}
+
+
+class CountingShopify(FakeShopify):
+    """Counts the orders read in full by id (the expensive read; the listing is cheap)."""
+
+    def __init__(self, *orders: ShopOrder) -> None:
+        super().__init__(*orders)
+        self.read_by_id = 0
+
+    def orders_by_ids(self, ids: Sequence[str]) -> dict[str, ShopOrder]:
+        self.read_by_id += len(ids)
+        return super().orders_by_ids(ids)
+
+
+def test_the_budget_holds_when_reads_by_id_never_move_the_cursor(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Orders the index showed late all sit inside the overlap, behind the stored cursor: every
+    chunk reads its orders in full and none moves the cursor. A run must still stop at its budget
+    (it holds the `shopify_api` pool, which fulfilments and stock pushes wait for); what it read
+    is recorded, so the next run lists those cheaply and reads the next chunk (issue 13)."""
+    monkeypatch.setattr(ingest_module, "CHUNK", CHUNK := 20)  # small chunks keep the test quick
+    shop = CountingShopify(order(1, updated_at=T0 + timedelta(seconds=40)))
+    ingest(shop, ledger, RULES, ACTOR, NOW)
+    stored = datetime.fromisoformat(str(ledger.get_cursor(CURSOR)))
+    late = [order(n, updated_at=stored - timedelta(seconds=20 - n / 100)) for n in range(2, 2 + 3 * CHUNK)]
+    shop.put(*late)
+    shop.read_by_id = 0
+
+    first = ingest(shop, ledger, RULES, ACTOR, NOW, max_seconds=0.0)
+    assert shop.read_by_id == CHUNK  # one chunk read in full, then the budget stopped it
+    assert not first.caught_up
+    runs = [first]
+    while not runs[-1].caught_up and len(runs) < 10:
+        runs.append(ingest(shop, ledger, RULES, ACTOR, NOW, max_seconds=0.0))
+    assert len(runs) == 4 and runs[-1].caught_up  # the last one finds nothing left to read
+    assert shop.read_by_id == 3 * CHUNK  # each late order read once
+    assert len(rows(ledger, *range(2, 2 + 3 * CHUNK))) == 3 * CHUNK
+    assert datetime.fromisoformat(str(ledger.get_cursor(CURSOR))) == stored

@@ -8,12 +8,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sync_pipeline.lib.domain.models import ShopOrder
+from sync_pipeline.lib.flows.orders import ingest as ingest_module
 from sync_pipeline.lib.flows.orders.ingest import ingest, ingest_notified
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline_tests.domain.factories import T0
-from sync_pipeline_tests.flows.test_ingest import RULES, FakeShopify, order, rows
+from sync_pipeline_tests.flows.test_ingest import RULES, CountingShopify, FakeShopify, order, rows
 
 NOW = T0 + timedelta(hours=1)
 
@@ -38,9 +41,9 @@ def test_an_order_the_index_hides_is_read_by_id_and_the_rest_cost_nothing(tmp_pa
         _webhook(inbox, o, f"wh-{n}")
     ingest(shop, ledger, RULES, "test", NOW)
     assert set(rows(ledger, 1, 2)) == {1}  # the search read missed order 2
-    assert ingest_notified(inbox, shop, ledger, RULES, "test", NOW) == 1  # only order 2 read by id
+    assert ingest_notified(inbox, shop, ledger, RULES, "test", NOW).read == 1  # only order 2 read by id
     assert set(rows(ledger, 1, 2)) == {1, 2}
-    assert ingest_notified(inbox, shop, ledger, RULES, "test", NOW) == 0  # cursor moved on
+    assert ingest_notified(inbox, shop, ledger, RULES, "test", NOW).read == 0  # cursor moved on
 
 
 def test_a_bulk_operation_finishing_is_no_order_and_no_warning(tmp_path: Path, caplog: Any) -> None:
@@ -48,7 +51,30 @@ def test_a_bulk_operation_finishing_is_no_order_and_no_warning(tmp_path: Path, c
     payload = {"admin_graphql_api_id": "gid://shopify/BulkOperation/7", "status": "completed"}
     inbox.write("shopify", {"topic": "bulk_operations/finish", "payload": payload}, "wh-bulk")
     with caplog.at_level(logging.WARNING):
-        assert ingest_notified(inbox, FakeShopify(), ledger, RULES, "test", NOW) == 0
+        assert ingest_notified(inbox, FakeShopify(), ledger, RULES, "test", NOW).read == 0
     assert caplog.records == []  # a warning per backfill would train people to ignore the log
     _webhook(inbox, order(1), "wh-1")  # the cursor moved past it: the next webhook is read
-    assert ingest_notified(inbox, FakeShopify(order(1)), ledger, RULES, "test", NOW) == 1
+    assert ingest_notified(inbox, FakeShopify(order(1)), ledger, RULES, "test", NOW).read == 1
+
+
+def test_reads_by_id_stop_at_the_budget_and_the_next_call_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sale's webhooks pile up while a run works: the read by id stops at its time budget (it
+    holds the `shopify_api` pool), keeps its place in the inbox and says it has not caught up,
+    so the next run goes on from there; nothing is read twice (issue 13)."""
+    monkeypatch.setattr(ingest_module, "CHUNK", CHUNK := 20)  # small chunks keep the test quick
+    ledger, inbox = Ledger(tmp_path / "ledger.duckdb"), Inbox(tmp_path / "inbox")
+    orders = [order(n, updated_at=T0 + timedelta(seconds=n / 100)) for n in range(1, 2 + 2 * CHUNK)]
+    for o in orders:
+        _webhook(inbox, o, f"wh-{o.id.rsplit('/', 1)[1]}")
+    shop = CountingShopify(*orders)
+    first = ingest_notified(inbox, shop, ledger, RULES, "test", NOW, max_seconds=0.0)
+    assert (first.read, first.caught_up) == (CHUNK, False)
+    assert shop.read_by_id == CHUNK
+    second = ingest_notified(inbox, shop, ledger, RULES, "test", NOW, max_seconds=0.0)
+    third = ingest_notified(inbox, shop, ledger, RULES, "test", NOW, max_seconds=0.0)
+    assert (second.read, third.read, third.caught_up) == (CHUNK, 1, True)
+    assert shop.read_by_id == len(orders)
+    assert len(rows(ledger, *range(1, 2 + 2 * CHUNK))) == len(orders)
+    assert ingest_notified(inbox, shop, ledger, RULES, "test", NOW).read == 0

@@ -84,7 +84,9 @@ def shopify_variants_have_item_types(
     )
 
 
-catalogue_job = dg.define_asset_job("catalogue_job", selection=[shopify_variants, peoplevox_item_types])
+catalogue_job = dg.define_asset_job(
+    "catalogue_job", selection=[shopify_variants, peoplevox_item_types], tags=brand.SHARED_RUN_SLOTS
+)
 
 catalogue_hourly = dg.ScheduleDefinition(
     name="catalogue_hourly",

@@ -1,5 +1,6 @@
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.inventory.assets import (
     peoplevox_availability_changes,
     peoplevox_inventory_snapshots,
@@ -17,6 +18,7 @@ stock_reconcile_job = dg.define_asset_job(
     selection=[peoplevox_inventory_snapshots, shopify_inventory_levels],
     partitions_def=stock_hour_partitions,
     executor_def=dg.in_process_executor,
+    tags=brand.SHARED_RUN_SLOTS,
     description="Read every item's availability from Peoplevox and push what differs to Shopify (hourly).",
 )
 
@@ -24,5 +26,6 @@ stock_changes_job = dg.define_asset_job(
     "stock_changes_job",
     selection=[peoplevox_availability_changes, shopify_inventory_levels],
     executor_def=dg.in_process_executor,
+    tags=brand.SHARED_RUN_SLOTS,
     description="Re-read the items Peoplevox's availability callbacks named and push what changed.",
 )

@@ -6,6 +6,7 @@ from sync_pipeline.defs.ops.assets import ops_exceptions
 ops_exceptions_job = dg.define_asset_job(
     "ops_exceptions_job",
     selection=[ops_exceptions],
+    tags=brand.SHARED_RUN_SLOTS,
     description="Re-check and rank every open exception; export the list.",
 )
 

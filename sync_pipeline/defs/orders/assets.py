@@ -1,3 +1,4 @@
+import time
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -12,7 +13,7 @@ from sync_pipeline.defs.resources import (
     PeoplevoxResource,
     ShopifyResource,
 )
-from sync_pipeline.lib.flows.orders.ingest import ingest, ingest_notified
+from sync_pipeline.lib.flows.orders.ingest import LIVE_READ_SECONDS, ingest, ingest_notified, summarize
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
@@ -38,10 +39,19 @@ def _read_orders(context, backfill: bool) -> dict:
     inbox.prune("shopify", INBOX_RETENTION_SECONDS)
     actor = f"run:{context.run.run_id[:8]}"
     book = ledger.get_ledger()
-    report = ingest(source, book, rules, actor=actor, now=datetime.now(UTC), window=window)
-    read_by_id = 0 if window else ingest_notified(inbox, source, book, rules, actor, datetime.now(UTC))
-    read = {"shopify_read": client.last_read_mode} if window else {}
-    return {**ingest_metadata(report, window), "read_by_id_from_webhooks": read_by_id, **read}
+    if window:
+        report = ingest(source, book, rules, actor=actor, now=datetime.now(UTC), window=window)
+        read = {"shopify_read": client.last_read_mode, "read_by_id_from_webhooks": 0}
+        return {**ingest_metadata(report, window), **read}
+    # One budget for the live read, poll and reads by id together: the step holds `shopify_api`.
+    started = time.monotonic()
+    report = ingest(source, book, rules, actor, datetime.now(UTC), max_seconds=LIVE_READ_SECONDS)
+    left = LIVE_READ_SECONDS - (time.monotonic() - started)
+    notified = ingest_notified(inbox, source, book, rules, actor, datetime.now(UTC), max_seconds=left)
+    if notified.read:
+        summarize(book, report)  # what they recorded may be the next order due
+    report.caught_up = report.caught_up and notified.caught_up
+    return {**ingest_metadata(report, window), "read_by_id_from_webhooks": notified.read}
 
 
 _orders_reads = shopify_reads("orders", _read_orders)

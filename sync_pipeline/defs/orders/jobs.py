@@ -1,5 +1,6 @@
 import dagster as dg
 
+from sync_pipeline.defs import brand
 from sync_pipeline.defs.orders.assets import (
     peoplevox_sales_order_statuses,
     peoplevox_sales_orders,
@@ -13,8 +14,10 @@ orders_ingest_job = dg.define_asset_job(
     "orders_ingest_job",
     selection=[shopify_orders],
     executor_def=dg.in_process_executor,
+    tags=brand.SHARED_RUN_SLOTS,
     description="Read Shopify orders changed since the cursor into the ledger.",
 )
+# Release and status runs leave out `brand.SHARED_RUN_SLOTS`: one of the brand's run slots is theirs.
 orders_release_job = dg.define_asset_job(
     "orders_release_job",
     selection=[peoplevox_sales_orders],

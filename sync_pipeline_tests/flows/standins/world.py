@@ -59,7 +59,7 @@ class World:
         return ingest(self.shop, self.ledger, self.rules, "ingest", self.now)
 
     def ingest_notified(self) -> int:
-        return ingest_notified(self.inbox, self.shop, self.ledger, self.rules, "webhooks", self.now)
+        return ingest_notified(self.inbox, self.shop, self.ledger, self.rules, "webhooks", self.now).read
 
     def release(self) -> ReleaseReport:
         return release(self.shop, self.pvx, self.ledger, self.rules, "release", self.now, max_seconds=5)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 
@@ -59,6 +59,12 @@ class StatusReport:
     stock_items_hinted: int = 0  # items queued for the stock flow (AllocationMoved)
 
 
+def allocation_moved(old: ledger_orders.OrderRow, new: ledger_orders.OrderRow) -> bool:
+    """The order's units stopped (or started) awaiting allocation between `old` and `new`: its
+    items' stock targets moved, and no AvailabilityChanges callback may say so (`AllocationMoved`)."""
+    return awaits_allocation(old.state, old.pvx_status) != awaits_allocation(new.state, new.pvx_status)
+
+
 def apply_statuses(
     ledger: Ledger,
     observed: Iterable[tuple[str, str]],
@@ -93,7 +99,7 @@ def apply_statuses(
                     con, row.shopify_order_id, SETTLED_BY_CANCEL, f"Peoplevox reports {number} as {name}"
                 )
             problems.extend([problem] if problem else [])
-            if awaits_allocation(row.state, row.pvx_status) != awaits_allocation(new_state, name):
+            if allocation_moved(row, replace(row, state=new_state, pvx_status=name)):
                 moved.append(row.shopify_order_id)
             ledger_orders.set_fields(con, row.shopify_order_id, **fields)
             events.append(

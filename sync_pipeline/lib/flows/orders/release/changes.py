@@ -31,8 +31,12 @@ from sync_pipeline.lib.flows.orders.release.translations import (
     stored_translation,
     translation_record,
 )
-from sync_pipeline.lib.flows.orders.statuses import SETTLED_BY_CANCEL, after_status
-from sync_pipeline.lib.flows.stock.inputs import awaits_allocation
+from sync_pipeline.lib.flows.orders.statuses import (
+    SETTLED_BY_CANCEL,
+    AllocationMoved,
+    after_status,
+    allocation_moved,
+)
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -82,10 +86,13 @@ def push_changes(
     report: ReleaseReport,
     known_codes: set[str],
     now: datetime | None = None,
+    on_allocation: AllocationMoved | None = None,
 ) -> None:
     """Shopify edits, refunds and cancellations of injected orders: push before the cut-off, else raise.
 
     `now`: the time Shopify is read (default: the clock), recorded with what is read.
+    `on_allocation`: queues the items of orders whose units stopped (or started) awaiting
+    allocation, in the transaction that records it.
     """
     with ledger.transaction() as con:
         ids = ledger_orders.with_pending_change(con, limit=500)
@@ -142,7 +149,7 @@ def push_changes(
         found = warehouse.find_sales_orders([c.number for c in cancels], with_items=False)
         for c in cancels:
             c.status_after = found[c.number].status if c.number in found else None
-    _record(changes, ledger, actor, report)
+    _record(changes, ledger, actor, report, on_allocation)
 
 
 def _push(change: Change, warehouse: Warehouse) -> None:
@@ -182,10 +189,17 @@ def _change_impossible(oid: str, number: str, ledger: Ledger, report: ReleaseRep
     report.exceptions_opened += 1
 
 
-def _record(changes: list[Change], ledger: Ledger, actor: str, report: ReleaseReport) -> None:
+def _record(
+    changes: list[Change],
+    ledger: Ledger,
+    actor: str,
+    report: ReleaseReport,
+    on_allocation: AllocationMoved | None,
+) -> None:
     with ledger.transaction() as con:
         rows = ledger_orders.get_many(con, [c.oid for c in changes])
         events: list[OrderEvent] = []
+        moved: list[str] = []
         for change in changes:
             if change.unknown:
                 # In doubt, like an injection whose answer was lost: the next run looks the order
@@ -200,7 +214,7 @@ def _record(changes: list[Change], ledger: Ledger, actor: str, report: ReleaseRe
                 continue
             row = rows[change.oid]
             ledger_injections.mark_change_answered(con, change.number)
-            problems = _record_one(con, change, row, actor, events, report.allocation_moved)
+            problems = _record_one(con, change, row, actor, events, moved)
             opened = ledger_exceptions.open_or_touch(con, problems)
             report.exceptions_opened += opened
             ledger_exceptions.resolve_for_order(
@@ -211,6 +225,8 @@ def _record(changes: list[Change], ledger: Ledger, actor: str, report: ReleaseRe
                 keep=[(p.kind, p.subject) for p in problems],
             )
         ledger_events.append(con, events)
+        if moved and on_allocation is not None:
+            report.stock_items_hinted += on_allocation(con, moved)
 
 
 def _record_one(
@@ -219,7 +235,7 @@ def _record_one(
     row: OrderRow,
     actor: str,
     events: list[OrderEvent],
-    allocation_moved: list[str],
+    moved: list[str],
 ) -> list[ExceptionRecord]:
     """Record one planned change as Peoplevox applied it; returns the exceptions it leaves open."""
     oid, number, plan = change.oid, change.number, change.plan
@@ -308,7 +324,7 @@ def _record_one(
         problems.extend([cancelled] if cancelled else [])
     if fields:
         after = replace(row, **{k: v for k, v in fields.items() if k in ("state", "pvx_status")})
-        if awaits_allocation(row.state, row.pvx_status) != awaits_allocation(after.state, after.pvx_status):
-            allocation_moved.append(oid)
+        if allocation_moved(row, after):
+            moved.append(oid)
         ledger_orders.set_fields(con, oid, **fields)
     return problems

@@ -16,6 +16,7 @@ from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
 from sync_pipeline.lib.flows.orders.release.translations import (
     stored_translation,
 )
+from sync_pipeline.lib.flows.orders.statuses import AllocationMoved
 from sync_pipeline.lib.ledger import Ledger, OrderEvent
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import injections as ledger_injections
@@ -24,7 +25,12 @@ from sync_pipeline.lib.ledger.injections import Injection
 
 
 def resolve_in_doubt(
-    warehouse: Warehouse, ledger: Ledger, rules: BusinessRules, actor: str, report: ReleaseReport
+    warehouse: Warehouse,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    report: ReleaseReport,
+    on_allocation: AllocationMoved | None = None,
 ) -> None:
     """Finish every injection whose outcome is unknown, without creating anything twice.
 
@@ -77,10 +83,14 @@ def resolve_in_doubt(
         # Its own report: these were counted as found above, not injected; only an allocation the
         # warehouse made meanwhile carries over (the stock flow re-pushes those items).
         recorded = ReleaseReport()
-        record_verdicts({t.sales_order_number: t for t in confirmed}, {}, {}, ledger, actor, recorded, found)
-        report.allocation_moved += recorded.allocation_moved
+        by_number = {t.sales_order_number: t for t in confirmed}
+        record_verdicts(by_number, {}, {}, ledger, actor, recorded, found, on_allocation)
+        report.stock_items_hinted += recorded.stock_items_hinted
     if resend:
-        inject(resend, warehouse, ledger, rules, actor, report, items_only=missing_items, found=found)
+        inject(
+            resend, warehouse, ledger, rules, actor, report,
+            items_only=missing_items, found=found, on_allocation=on_allocation,
+        )  # fmt: skip
 
 
 def _release_again(withdrawn: list[Injection], ledger: Ledger, actor: str, report: ReleaseReport) -> None:

@@ -29,8 +29,7 @@ from sync_pipeline.lib.flows.orders.release.translations import (
     still_releasable,
     translation_record,
 )
-from sync_pipeline.lib.flows.orders.statuses import after_status
-from sync_pipeline.lib.flows.stock.inputs import awaits_allocation
+from sync_pipeline.lib.flows.orders.statuses import AllocationMoved, after_status, allocation_moved
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -47,6 +46,7 @@ def record_and_inject(
     actor: str,
     report: ReleaseReport,
     held_before: set[str],
+    on_allocation: AllocationMoved | None = None,
 ) -> None:
     to_send: list[TranslatedOrder] = []
     with ledger.transaction() as con:
@@ -125,7 +125,7 @@ def record_and_inject(
                 )
             )
         ledger_events.append(con, events)
-    inject(to_send, warehouse, ledger, rules, actor, report)
+    inject(to_send, warehouse, ledger, rules, actor, report, on_allocation=on_allocation)
 
 
 # Orders per wave: headers and items are batched across a whole wave, so item batches are
@@ -143,6 +143,7 @@ def inject(
     report: ReleaseReport,
     items_only: dict[str, Sequence[SalesOrderItem]] | None = None,
     found: dict[str, WarehouseOrder] | None = None,
+    on_allocation: AllocationMoved | None = None,
 ) -> None:
     """Save headers, then their items, wave by wave; record each wave's verdicts when known.
 
@@ -150,7 +151,9 @@ def inject(
     """
     size = rules.orders.injection_batch_rows
     for wave in batches(list(orders), size * BATCHES_PER_WAVE):
-        _inject_wave(wave, warehouse, ledger, size, actor, report, items_only or {}, found or {})
+        _inject_wave(
+            wave, warehouse, ledger, size, actor, report, items_only or {}, found or {}, on_allocation
+        )
 
 
 def _save_isolating(
@@ -207,6 +210,7 @@ def _inject_wave(
     report: ReleaseReport,
     items_only: dict[str, Sequence[SalesOrderItem]],
     found: dict[str, WarehouseOrder],
+    on_allocation: AllocationMoved | None,
 ) -> None:
     unknown: set[str] = set()  # outcome unknown: left `sending`, looked up by the next run
     header_results: dict[str, RowResult] = {}
@@ -229,7 +233,7 @@ def _inject_wave(
         unknown |= lost
     report.outcome_unknown += len(unknown)
     decided = {t.sales_order_number: t for t in wave if t.sales_order_number not in unknown}
-    record_verdicts(decided, header_results, item_results, ledger, actor, report, found)
+    record_verdicts(decided, header_results, item_results, ledger, actor, report, found, on_allocation)
 
 
 def record_verdicts(
@@ -240,10 +244,12 @@ def record_verdicts(
     actor: str,
     report: ReleaseReport,
     found: dict[str, WarehouseOrder] | None = None,
+    on_allocation: AllocationMoved | None = None,
 ) -> None:
     """Peoplevox's verdicts into the ledger. `found`: orders Peoplevox already had before these
     rows (an in-doubt save being finished), with the status and items it reported; any other
-    order accepted now is `New`.
+    order accepted now is `New`. An order whose units stopped awaiting allocation meanwhile has
+    its items queued for the stock flow (`on_allocation`) in the same transaction.
 
     Compare-and-set against ingest: an order ingest saw change while it was `injecting` has
     `change_pending`; if Peoplevox refused it, that newer version goes back to the release queue
@@ -252,6 +258,7 @@ def record_verdicts(
     with ledger.transaction() as con:
         events: list[OrderEvent] = []
         problems: list[ExceptionRecord] = []
+        moved: list[str] = []
         rows = ledger_orders.get_many(con, [t.order_id for t in by_number.values()])
         for number, translated in by_number.items():
             oid = translated.order_id
@@ -336,10 +343,8 @@ def record_verdicts(
                 # Found cancelled already: the warehouse moved on while we did not know the outcome.
                 new_state, cancelled = after_status(replace(row, state=state.IN_WAREHOUSE), status)
                 problems.extend([cancelled] if cancelled else [])
-            if row is not None and awaits_allocation(row.state, row.pvx_status) != awaits_allocation(
-                new_state, status
-            ):
-                report.allocation_moved.append(oid)
+            if row is not None and allocation_moved(row, replace(row, state=new_state, pvx_status=status)):
+                moved.append(oid)
             ledger_orders.set_fields(con, oid, state=new_state, pvx_status=status, pvx_status_at=utcnow())
             events.append(
                 OrderEvent(
@@ -359,3 +364,5 @@ def record_verdicts(
         ledger_exceptions.open_or_touch(con, problems)
         report.exceptions_opened += len(problems)
         ledger_events.append(con, events)
+        if moved and on_allocation is not None:
+            report.stock_items_hinted += on_allocation(con, moved)

@@ -19,10 +19,9 @@ class ReleaseReport:
     reread_in_full: int = 0  # orders that changed during the hold and were read again in full
     superseded: int = 0  # re-read as no longer releasable, or another version ingested meanwhile
     injected_orders: list[tuple[str, str, str]] = field(default_factory=list)  # name, number, site
-    # Orders whose units stopped (or started) awaiting allocation as this run recorded Peoplevox's
-    # status (an in-doubt injection found allocated, a change push that read the status): their
-    # items are queued for the stock flow at the end of the run, as a status run does.
-    allocation_moved: list[str] = field(default_factory=list)
+    # Items queued for the stock flow: orders whose units stopped (or started) awaiting allocation
+    # as this run recorded Peoplevox's status (an in-doubt injection found allocated, a change push
+    # that read the status), queued in the transaction that records it, as a status run does.
     stock_items_hinted: int = 0
 
     @property

@@ -57,7 +57,10 @@ def release(
     def moment() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
 
-    resolve_in_doubt(warehouse, ledger, rules, actor, report)
+    # An order whose units stop awaiting allocation has its items queued for the stock flow in
+    # the transaction that records it: a run that stops later loses no hint.
+    on_allocation = hints.for_orders(rules, now)
+    resolve_in_doubt(warehouse, ledger, rules, actor, report, on_allocation)
     first_pass = True
     known_codes: set[str] = set()
     while True:
@@ -78,12 +81,11 @@ def release(
         report.due += len(due_ids)
         releasable = reread(source, ledger, rules, actor, candidates, moment(), report)
         translations = translate_all(releasable, warehouse, ledger, rules, known_codes)
-        record_and_inject(releasable, translations, warehouse, ledger, rules, actor, report, set(held_ids))
+        record_and_inject(
+            releasable, translations, warehouse, ledger, rules, actor, report, set(held_ids), on_allocation
+        )
         first_pass = False
         if time.monotonic() - started >= max_seconds:
             break
-    push_changes(source, warehouse, ledger, rules, actor, report, known_codes, moment())
-    if report.allocation_moved:
-        with ledger.transaction() as con:
-            report.stock_items_hinted = hints.for_orders(rules, moment())(con, report.allocation_moved)
+    push_changes(source, warehouse, ledger, rules, actor, report, known_codes, moment(), on_allocation)
     return report

@@ -1,0 +1,60 @@
+"""The sensor plumbing every flow shares (`defs/inbox_sensors.py`), against a real test instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+# Dagster's own test helper: records a run in the instance without executing it.
+from dagster._core.test_utils import create_run_for_test
+
+from sync_pipeline.defs.inbox_sensors import inbox_sensor_tick
+from sync_pipeline.lib.inbox import Inbox
+
+JOB, POOL = "despatches_job", "shopify_api"
+
+
+@pytest.fixture
+def inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Inbox:
+    monkeypatch.setenv("SYNC_DATA_DIR", str(tmp_path))
+    return Inbox(tmp_path / "inbox")
+
+
+def _tick(instance: dg.DagsterInstance) -> dg.SensorResult | dg.SkipReason:
+    context = dg.build_sensor_context(instance=instance)
+    return inbox_sensor_tick(context, "peoplevox", JOB, None, partition=False, max_in_flight=2)
+
+
+def _requests(result: dg.SensorResult | dg.SkipReason) -> int:
+    return len(result.run_requests or []) if isinstance(result, dg.SensorResult) else 0
+
+
+def test_no_second_run_starts_up_while_the_first_waits_for_a_pool(inbox: Inbox) -> None:
+    """Two runs of a job may be in flight so that one starts up while the other works; a run that
+    is queued, or whose step waits for a pool slot, is not working: a second would only take one
+    of the brand's run slots from release and status (the 1,500-a-minute rehearsal: two despatch
+    runs and a catalogue run sat waiting for `shopify_api` while a release run queued)."""
+    with dg.instance_for_test() as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots(POOL, 1)
+        inbox.write("peoplevox", {"event": "TrackingNumberReceived", "params": {}}, dedupe_key="cb-1")
+
+        starting = create_run_for_test(instance, job_name=JOB, status=dg.DagsterRunStatus.STARTING)
+        assert _requests(_tick(instance)) == 0  # starting up: not working yet
+        instance.report_run_failed(starting)
+
+        first = create_run_for_test(instance, job_name=JOB, status=dg.DagsterRunStatus.STARTED)
+        other = create_run_for_test(
+            instance, job_name="orders_ingest_job", status=dg.DagsterRunStatus.STARTED
+        )
+        assert storage.claim_concurrency_slot(POOL, other.run_id, "read").is_claimed
+        assert not storage.claim_concurrency_slot(POOL, first.run_id, "fulfil").is_claimed
+        waiting = _tick(instance)
+        assert _requests(waiting) == 0 and "waiting for a pool" in str(getattr(waiting, "skip_message", ""))
+
+        storage.free_concurrency_slots_for_run(other.run_id)  # the slot passes to the waiting step
+        assert storage.check_concurrency_claim(POOL, first.run_id, "fulfil").is_assigned
+        assert storage.claim_concurrency_slot(POOL, first.run_id, "fulfil").is_claimed
+        assert _requests(_tick(instance)) == 1  # working: the next run may start up behind it
