@@ -67,7 +67,8 @@ SELECT okey, id, '#' || (100000 + i), d, d::TIMESTAMP + INTERVAL 9 HOUR,
        'GBP', currency, true,
        -- shop money: subtotal, discounts, shipping, tax, total, current total, current tax
        n_lines * 20.00, 0.00, 3.95, round((n_lines * 20.00 + 3.95) / 6, 2), n_lines * 20.00 + 3.95,
-       n_lines * 20.00 + 3.95, round((n_lines * 20.00 + 3.95) / 6, 2),
+       n_lines * 20.00 + 3.95 - CASE WHEN r BETWEEN 20 AND 27 THEN 20.00 ELSE 0 END,  -- after the refund
+       round((n_lines * 20.00 + 3.95) / 6, 2),
        -- received, refunded, refunded shipping, net, outstanding, capturable
        CASE WHEN r BETWEEN 10 AND 19 THEN 0 ELSE n_lines * 20.00 + 3.95 END,
        CASE WHEN r BETWEEN 20 AND 27 THEN 20.00 WHEN r < 3 THEN n_lines * 20.00 + 3.95 ELSE 0 END,
@@ -78,7 +79,8 @@ SELECT okey, id, '#' || (100000 + i), d, d::TIMESTAMP + INTERVAL 9 HOUR,
        CASE WHEN r BETWEEN 10 AND 19 THEN n_lines * 20.00 + 3.95 ELSE 0 END,
        -- the same in the presentment currency
        n_lines * 23.00, 0.00, 4.55, round((n_lines * 23.00 + 4.55) / 6, 2), n_lines * 23.00 + 4.55,
-       n_lines * 23.00 + 4.55, round((n_lines * 23.00 + 4.55) / 6, 2),
+       n_lines * 23.00 + 4.55 - CASE WHEN r BETWEEN 20 AND 27 THEN 23.00 ELSE 0 END,
+       round((n_lines * 23.00 + 4.55) / 6, 2),
        CASE WHEN r BETWEEN 10 AND 19 THEN 0 ELSE n_lines * 23.00 + 4.55 END,
        CASE WHEN r BETWEEN 20 AND 27 THEN 23.00 WHEN r < 3 THEN n_lines * 23.00 + 4.55 ELSE 0 END,
        0.00,
@@ -86,7 +88,8 @@ SELECT okey, id, '#' || (100000 + i), d, d::TIMESTAMP + INTERVAL 9 HOUR,
             WHEN r < 3 THEN 0 ELSE n_lines * 23.00 + 4.55 END,
        0.00,
        CASE WHEN r BETWEEN 10 AND 19 THEN n_lines * 23.00 + 4.55 ELSE 0 END,
-       d::TIMESTAMP + INTERVAL 12 HOUR, now()::TIMESTAMP
+       d::TIMESTAMP + INTERVAL 12 HOUR, now()::TIMESTAMP,
+       0.00, 0.00  -- refund discrepancy (0011), shop and presentment: no goodwill
 FROM o;
 
 CREATE TEMP TABLE l AS

@@ -28,7 +28,8 @@ def figures(draw: st.DrawFn) -> OrderFigures:
         units_despatched=draw(units),
         units_returned=draw(units),
         net_payment=draw(money),
-        outstanding=draw(money),
+        current_total=draw(money),
+        refund_discrepancy=-draw(money),
         capturable=draw(money),
         paid_at=draw(st.none() | st.sampled_from([AS_OF - timedelta(hours=1), AS_OF - timedelta(days=5)])),
     )
@@ -110,7 +111,7 @@ def test_each_status_is_reachable() -> None:
         rec.MATCHED: OrderFigures(False, 2, 0, 0, 2, 0),
         rec.AWAITING_DESPATCH: OrderFigures(False, 2, 0, 0, 1, 0, paid_at=AS_OF),
         rec.PAID_NOT_DESPATCHED: OrderFigures(False, 2, 0, 0, 0, 0, paid_at=old),
-        rec.DESPATCHED_NOT_PAID: OrderFigures(False, 2, 0, 0, 2, 0, outstanding=Decimal("5.00")),
+        rec.DESPATCHED_NOT_PAID: OrderFigures(False, 2, 0, 0, 2, 0, current_total=Decimal("5.00")),
         rec.CANCELLED_BUT_DESPATCHED: OrderFigures(True, 0, 0, 0, 1, 0),
         rec.REFUNDED_NOT_RETURNED: OrderFigures(False, 1, 1, 1, 2, 0),
         rec.RETURNED_NOT_REFUNDED: OrderFigures(False, 2, 0, 0, 2, 1),

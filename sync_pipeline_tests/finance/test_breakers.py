@@ -7,6 +7,8 @@ finance code against both sandboxes, each row checked against what Shopify and P
 - an order edited after a refund, down and up;
 - a bundle coming back in parts, over several returns, graded differently;
 - returns for Peoplevox sales orders whose numbers are hostile text.
+- hostile refunds: goodwill (an amount, no goods) on a shipped order, beyond the order, of all of
+  it, twice in the customer's currency only; shipping alone; units on authorised and unpaid orders.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 
 from sync_pipeline.defs.finance.metadata import returns_metadata
 from sync_pipeline.lib.domain import reconciliation as rules
+from sync_pipeline.lib.shopify import ShopifyUserErrors
 from sync_pipeline.sandbox.shopify.control import (
     EditSpec,
     LineSpec,
@@ -365,3 +368,80 @@ def test_returns_for_sales_orders_with_hostile_numbers(w: World) -> None:
         1,
         rules.RETURNED_NOT_REFUNDED,
     )
+
+
+# -- hostile refunds --------------------------------------------------------------------------------
+def goodwill(w: World, i: int, amount: str) -> None:
+    """Money back without goods: an amount of the merchant's choosing, in the customer's currency."""
+    (money,) = w.client.get_orders_money([w.ids[i]])
+    paid = next(t for t in money.transactions if t.kind in ("SALE", "CAPTURE") and t.status == "SUCCESS")
+    w.client.create_refund(w.ids[i], {}, [(paid.id, Decimal(amount), paid.gateway or "manual")])
+
+
+def shipped_and_paid(w: World, **spec: Any) -> int:
+    i = place(w, lines=[LineSpec(sku="TEE-BLK-M", quantity=2)], **spec)
+    w.release()
+    w.despatch(i, False)
+    w.fulfil()
+    return i
+
+
+def test_hostile_refunds_against_both_sandboxes(w: World) -> None:
+    """Refunds a merchant may make that are not 'these units, as suggested', each on its own order,
+    all checked against both systems by the oracle (every figure, both currencies, the tie-out)."""
+    whole = shipped_and_paid(w)  # goodwill beyond the order (refused), then of all of it
+    euros = shipped_and_paid(w, presentment_currency="EUR", exchange_rate=Decimal("1.17"))
+    shipping = shipped_and_paid(w, shipping_line=ShippingLineSpec(price="3.95"))
+    authorised = place(w, lines=[LineSpec(sku="TEE-BLK-M", quantity=2)], financial_status="AUTHORIZED")
+    unpaid = place(w, lines=[LineSpec(sku="TEE-BLK-M", quantity=2)], financial_status="PENDING")
+    goodwill(w, whole, "5.00")  # a shipped, paid order: still paid, and matched
+    row = row_of(w, whole)  # the oracle checks every figure and the day's tie-out
+    assert (row["status"], row["refunded_shop"], row["outstanding_shop"]) == (
+        rules.MATCHED, Decimal("5.00"), Decimal("0.00"))  # fmt: skip
+    assert w.shop.get_order(w.ids[whole])["money"]["refund_discrepancy"] == "-5.00"
+    with pytest.raises(ShopifyUserErrors, match=r"at most 15\.00"):
+        goodwill(w, whole, "15.01")
+    goodwill(w, whole, "15.00")  # a second goodwill refund: all the rest
+    goodwill(w, euros, "5.03")  # two goodwill refunds, amounts in the customer's currency only
+    goodwill(w, euros, "0.01")
+    (money,) = w.client.get_orders_money([w.ids[shipping]])
+    suggestion = w.client.suggest_refund(w.ids[shipping], {}, shipping=True)  # the shipping alone
+    back = [(t.parent_transaction.id, t.amount_set.presentment, "manual")
+            for t in suggestion.suggested_transactions if t.parent_transaction]  # fmt: skip
+    w.client.create_refund(w.ids[shipping], {}, back, shipping=True)
+    for i in (authorised, unpaid):  # no payment to take money back from; units only
+        (money,) = w.client.get_orders_money([w.ids[i]])
+        if money.transactions:
+            with pytest.raises(ShopifyUserErrors, match="Parent transaction"):
+                t = money.transactions[0]
+                w.client.create_refund(w.ids[i], {}, [(t.id, Decimal("1.00"), "manual")])
+        w.client.create_refund(w.ids[i], {money.line_items[0].id: (1, "CANCEL")})
+    today, as_of = w.run()
+    w.check(today, as_of)
+    rows = w.rows(today)
+    row = rows[w.ids[whole]]
+    assert (row["status"], row["refunded_shop"], row["net_payment_shop"]) == (
+        rules.MATCHED, Decimal("20.00"), Decimal("0.00"))  # fmt: skip
+    row = rows[w.ids[euros]]
+    assert (row["status"], row["refunded"], row["currency"]) == (rules.MATCHED, Decimal("5.04"), "EUR")
+    row = rows[w.ids[shipping]]
+    assert (row["status"], row["refunded_shop"], row["outstanding_shop"]) == (
+        rules.MATCHED, Decimal("3.95"), Decimal("0.00"))  # fmt: skip
+    for i in (authorised, unpaid):
+        row = rows[w.ids[i]]
+        # One unit left to pay for and ship: the unit refunded before payment is not owed, nor owing.
+        assert (row["status"], row["units_to_despatch"], row["received_shop"]) == (
+            rules.AWAITING_DESPATCH, 1, Decimal("0.00"))  # fmt: skip
+        assert row["outstanding_shop"] == row["current_total_price_shop"] == Decimal("10.00")
+    w.pay(unpaid, True)  # the customer pays what is left, the warehouse ships it
+    w.pay(authorised, True)  # the whole authorisation is captured (Shopify does not lower it)
+    w.release()
+    for i in (authorised, unpaid):
+        w.despatch(i, False)
+    w.fulfil()
+    today, as_of = w.run()
+    w.check(today, as_of)
+    rows = w.rows(today)
+    assert rows[w.ids[unpaid]]["received_shop"] == Decimal("10.00")
+    assert rows[w.ids[authorised]]["outstanding_shop"] == Decimal("-10.00")  # the customer is owed
+    assert {rows[w.ids[i]]["status"] for i in (authorised, unpaid)} == {rules.MATCHED}

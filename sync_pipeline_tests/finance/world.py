@@ -312,7 +312,8 @@ def oracle_figures(order: dict[str, Any], despatched: int, returned: int) -> rul
         units_despatched=despatched,
         units_returned=returned,
         net_payment=Decimal(money["net_payment"]),
-        outstanding=Decimal(money["outstanding"]),
+        current_total=Decimal(money["current_total"]),
+        refund_discrepancy=Decimal(money["refund_discrepancy"]),
         capturable=Decimal(money["capturable"]),
         paid_at=datetime.fromisoformat(min(paid).replace("Z", "+00:00")) if paid else None,
     )

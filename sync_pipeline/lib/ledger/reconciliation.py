@@ -9,8 +9,9 @@ exports are written from it (`finance_exports.py`) and they are the reconciliati
 Finance and BI read those files; nothing reads a reconciliation from the live ledger.
 
 Money is never recomputed where Shopify states it: totals, tax, discounts, received, refunded,
-net payment, outstanding and capturable are copied from `finance_orders`. The only sums made here
-are the despatched value (units shipped × the order's own unit price) and unit counts.
+net payment, refund discrepancy, outstanding and capturable are copied from `finance_orders`. The
+only sums made here are the despatched value (units shipped × the order's own unit price) and unit
+counts; "paid" compares Shopify's figures (`unpaid` in the rules) without storing a new one.
 """
 
 from __future__ import annotations
@@ -114,7 +115,9 @@ SELECT order_date, order_key, shopify_order_id, order_name, customer_name, note,
            WHEN cancelled AND net_payment > 0 THEN 'paid_not_despatched'
            WHEN cancelled THEN 'matched'
            WHEN units_despatched > 0 AND capturable > 0 THEN 'fulfilled_not_captured'
-           WHEN units_despatched > 0 AND outstanding > 0 THEN 'despatched_not_paid'
+           -- unpaid (lib/domain/reconciliation.py): current total less net payment, goodwill kept
+           WHEN units_despatched > 0 AND current_total_price - (net_payment - refund_discrepancy) > 0
+               THEN 'despatched_not_paid'
            WHEN units_despatched > units_to_despatch OR units_returned > units_despatched
                THEN 'quantity_mismatch'
            WHEN units_returned > units_refunded_shipped THEN 'returned_not_refunded'
