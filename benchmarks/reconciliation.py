@@ -68,7 +68,8 @@ SELECT okey, id, '#' || (100000 + i), d, d::TIMESTAMP + INTERVAL 9 HOUR,
        'GBP', currency, true,
        -- shop money: subtotal, discounts, shipping, tax, total, current total, current tax
        n_lines * 20.00, 0.00, 3.95, round((n_lines * 20.00 + 3.95) / 6, 2), n_lines * 20.00 + 3.95,
-       n_lines * 20.00 + 3.95, round((n_lines * 20.00 + 3.95) / 6, 2),
+       n_lines * 20.00 + 3.95 - CASE WHEN r BETWEEN 20 AND 27 THEN 20.00 ELSE 0 END,  -- after the refund
+       round((n_lines * 20.00 + 3.95) / 6, 2),
        -- received, refunded, refunded shipping, net, outstanding, capturable
        CASE WHEN r BETWEEN 10 AND 19 THEN 0 ELSE n_lines * 20.00 + 3.95 END,
        CASE WHEN r BETWEEN 20 AND 27 THEN 20.00 WHEN r < 3 THEN n_lines * 20.00 + 3.95 ELSE 0 END,
@@ -79,7 +80,8 @@ SELECT okey, id, '#' || (100000 + i), d, d::TIMESTAMP + INTERVAL 9 HOUR,
        CASE WHEN r BETWEEN 10 AND 19 THEN n_lines * 20.00 + 3.95 ELSE 0 END,
        -- the same in the presentment currency
        n_lines * 23.00, 0.00, 4.55, round((n_lines * 23.00 + 4.55) / 6, 2), n_lines * 23.00 + 4.55,
-       n_lines * 23.00 + 4.55, round((n_lines * 23.00 + 4.55) / 6, 2),
+       n_lines * 23.00 + 4.55 - CASE WHEN r BETWEEN 20 AND 27 THEN 23.00 ELSE 0 END,
+       round((n_lines * 23.00 + 4.55) / 6, 2),
        CASE WHEN r BETWEEN 10 AND 19 THEN 0 ELSE n_lines * 23.00 + 4.55 END,
        CASE WHEN r BETWEEN 20 AND 27 THEN 23.00 WHEN r < 3 THEN n_lines * 23.00 + 4.55 ELSE 0 END,
        0.00,
@@ -87,7 +89,8 @@ SELECT okey, id, '#' || (100000 + i), d, d::TIMESTAMP + INTERVAL 9 HOUR,
             WHEN r < 3 THEN 0 ELSE n_lines * 23.00 + 4.55 END,
        0.00,
        CASE WHEN r BETWEEN 10 AND 19 THEN n_lines * 23.00 + 4.55 ELSE 0 END,
-       d::TIMESTAMP + INTERVAL 12 HOUR, now()::TIMESTAMP
+       d::TIMESTAMP + INTERVAL 12 HOUR, now()::TIMESTAMP,
+       0.00, 0.00  -- refund discrepancy (0011), shop and presentment: no goodwill
 FROM o;
 
 CREATE TEMP TABLE l AS
@@ -122,7 +125,7 @@ FROM l WHERE r >= 3 OR r = 0;
 
 -- Returns: the RETURN refunds come back, plus 1 % returned without a refund (two in three reusable).
 INSERT INTO pvx_return_units
-SELECT ok, d, 'RET' || i, line_key, 1, CASE WHEN i % 3 = 0 THEN 0 ELSE 1 END FROM l
+SELECT ok, d, 'RET' || i, line_key, 1, CASE WHEN i % 3 = 0 THEN 0 ELSE 1 END, NULL FROM l
 WHERE (refunded = 1 AND r % 3 = 0 AND r <> 21) OR (r = 50 AND k = 1);
 """
 

@@ -28,9 +28,11 @@ def figures(draw: st.DrawFn) -> OrderFigures:
         units_despatched=draw(units),
         units_returned=draw(units),
         net_payment=draw(money),
-        outstanding=draw(money),
+        current_total=draw(money),
+        refund_discrepancy=-draw(money),
         capturable=draw(money),
         paid_at=draw(st.none() | st.sampled_from([AS_OF - timedelta(hours=1), AS_OF - timedelta(days=5)])),
+        units_returned_unmatched=draw(st.sampled_from([0, 0, 1])),
     )
 
 
@@ -104,13 +106,24 @@ def test_the_sla_runs_from_payment() -> None:
     assert rec.status(past, AS_OF, SLA) == rec.PAID_NOT_DESPATCHED
 
 
+def test_an_item_returned_that_no_line_has_is_a_quantity_mismatch() -> None:
+    """Everything shipped and paid, and an item came back that no line of the order is made of
+    (booked on the wrong order, or an item the warehouse added): finance must look at it."""
+    settled = OrderFigures(False, 2, 0, 0, 2, 0)
+    stray = OrderFigures(**{**settled.__dict__, "units_returned_unmatched": 1})
+    assert (rec.status(settled, AS_OF, SLA), rec.status(stray, AS_OF, SLA)) == (
+        rec.MATCHED,
+        rec.QUANTITY_MISMATCH,
+    )
+
+
 def test_each_status_is_reachable() -> None:
     old = AS_OF - timedelta(days=5)
     cases = {
         rec.MATCHED: OrderFigures(False, 2, 0, 0, 2, 0),
         rec.AWAITING_DESPATCH: OrderFigures(False, 2, 0, 0, 1, 0, paid_at=AS_OF),
         rec.PAID_NOT_DESPATCHED: OrderFigures(False, 2, 0, 0, 0, 0, paid_at=old),
-        rec.DESPATCHED_NOT_PAID: OrderFigures(False, 2, 0, 0, 2, 0, outstanding=Decimal("5.00")),
+        rec.DESPATCHED_NOT_PAID: OrderFigures(False, 2, 0, 0, 2, 0, current_total=Decimal("5.00")),
         rec.CANCELLED_BUT_DESPATCHED: OrderFigures(True, 0, 0, 0, 1, 0),
         rec.REFUNDED_NOT_RETURNED: OrderFigures(False, 1, 1, 1, 2, 0),
         rec.RETURNED_NOT_REFUNDED: OrderFigures(False, 2, 0, 0, 2, 1),

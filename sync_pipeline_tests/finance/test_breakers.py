@@ -7,12 +7,16 @@ finance code against both sandboxes, each row checked against what Shopify and P
 - an order edited after a refund, down and up;
 - a bundle coming back in parts, over several returns, graded differently;
 - returns for Peoplevox sales orders whose numbers are hostile text.
+- an item back that the order never had (keyed into the warehouse's sales order by hand);
+- hostile refunds: goodwill (an amount, no goods) on a shipped order, beyond the order, of all of
+  it, twice in the customer's currency only; shipping alone; units on authorised and unpaid orders.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,9 @@ import pytest
 
 from sync_pipeline.defs.finance.metadata import returns_metadata
 from sync_pipeline.lib.domain import reconciliation as rules
+from sync_pipeline.lib.flows.despatches.read import read_despatches
+from sync_pipeline.lib.flows.finance.reconcile import reconcile_days
+from sync_pipeline.lib.shopify import ShopifyUserErrors
 from sync_pipeline.sandbox.shopify.control import (
     EditSpec,
     LineSpec,
@@ -32,7 +39,7 @@ from sync_pipeline.sandbox.shopify.control import (
 )
 from sync_pipeline.sandbox.traffic_money import refund_one_unit
 from sync_pipeline_tests.despatches.helpers import UK
-from sync_pipeline_tests.finance.world import World, world
+from sync_pipeline_tests.finance.world import RULES, World, world
 
 
 @pytest.fixture
@@ -101,6 +108,29 @@ def test_a_despatch_read_before_the_despatches_flow_settles_it(w: World) -> None
     for row in (waiting, settled):
         assert (row["units_despatched"], row["units_to_despatch"], row["status"]) == (3, 3, rules.MATCHED)
         assert row["despatched_value_shop"] == Decimal("70.00")
+
+
+def test_waiting_packages_are_written_only_when_their_units_change(w: World) -> None:
+    """Every reconciliation counts the packages the despatches flow has not settled yet; their unit
+    rows are written only when the count changed, not again on every run."""
+    i = place(w, lines=[LineSpec(sku="TEE-BLK-M", quantity=3)])
+    w.release()
+    w.pvx.despatch(w.number(i), [{"TEE-BLK-M": 1}])
+    today, _ = w.run()
+    w.pvx.despatch(w.number(i), [{"TEE-BLK-M": 2}])
+    w.run()
+
+    def reconcile() -> int:
+        now = datetime.now(UTC)
+        read_despatches(w.despatches, w.ledger, "test", now, timedelta(days=1))
+        report = reconcile_days(w.ledger, w.exports, today, today + timedelta(days=1), now, RULES)
+        return report.waiting_packages_rewritten
+
+    # Two packages wait; only the newest, which the incremental pass takes again every time (its
+    # cursor is inclusive), is written again.
+    assert reconcile() == 1
+    row = w.rows(today)[w.ids[i]]
+    assert (row["units_despatched"], row["status"]) == (3, rules.MATCHED)
 
 
 def test_a_bundle_completed_by_a_package_not_settled_yet(w: World) -> None:
@@ -365,3 +395,109 @@ def test_returns_for_sales_orders_with_hostile_numbers(w: World) -> None:
         1,
         rules.RETURNED_NOT_REFUNDED,
     )
+
+
+# -- hostile refunds --------------------------------------------------------------------------------
+def goodwill(w: World, i: int, amount: str) -> None:
+    """Money back without goods: an amount of the merchant's choosing, in the customer's currency."""
+    (money,) = w.client.get_orders_money([w.ids[i]])
+    paid = next(t for t in money.transactions if t.kind in ("SALE", "CAPTURE") and t.status == "SUCCESS")
+    w.client.create_refund(w.ids[i], {}, [(paid.id, Decimal(amount), paid.gateway or "manual")])
+
+
+def shipped_and_paid(w: World, **spec: Any) -> int:
+    i = place(w, lines=[LineSpec(sku="TEE-BLK-M", quantity=2)], **spec)
+    w.release()
+    w.despatch(i, False)
+    w.fulfil()
+    return i
+
+
+def test_hostile_refunds_against_both_sandboxes(w: World) -> None:
+    """Refunds a merchant may make that are not 'these units, as suggested', each on its own order,
+    all checked against both systems by the oracle (every figure, both currencies, the tie-out)."""
+    whole = shipped_and_paid(w)  # goodwill beyond the order (refused), then of all of it
+    euros = shipped_and_paid(w, presentment_currency="EUR", exchange_rate=Decimal("1.17"))
+    shipping = shipped_and_paid(w, shipping_line=ShippingLineSpec(price="3.95"))
+    authorised = place(w, lines=[LineSpec(sku="TEE-BLK-M", quantity=2)], financial_status="AUTHORIZED")
+    unpaid = place(w, lines=[LineSpec(sku="TEE-BLK-M", quantity=2)], financial_status="PENDING")
+    goodwill(w, whole, "5.00")  # a shipped, paid order: still paid, and matched
+    row = row_of(w, whole)  # the oracle checks every figure and the day's tie-out
+    assert (row["status"], row["refunded_shop"], row["outstanding_shop"]) == (
+        rules.MATCHED, Decimal("5.00"), Decimal("0.00"))  # fmt: skip
+    assert w.shop.get_order(w.ids[whole])["money"]["refund_discrepancy"] == "-5.00"
+    with pytest.raises(ShopifyUserErrors, match=r"at most 15\.00"):
+        goodwill(w, whole, "15.01")
+    goodwill(w, whole, "15.00")  # a second goodwill refund: all the rest
+    goodwill(w, euros, "5.03")  # two goodwill refunds, amounts in the customer's currency only
+    goodwill(w, euros, "0.01")
+    (money,) = w.client.get_orders_money([w.ids[shipping]])
+    suggestion = w.client.suggest_refund(w.ids[shipping], {}, shipping=True)  # the shipping alone
+    back = [(t.parent_transaction.id, t.amount_set.presentment, "manual")
+            for t in suggestion.suggested_transactions if t.parent_transaction]  # fmt: skip
+    w.client.create_refund(w.ids[shipping], {}, back, shipping=True)
+    for i in (authorised, unpaid):  # no payment to take money back from; units only
+        (money,) = w.client.get_orders_money([w.ids[i]])
+        if money.transactions:
+            with pytest.raises(ShopifyUserErrors, match="Parent transaction"):
+                t = money.transactions[0]
+                w.client.create_refund(w.ids[i], {}, [(t.id, Decimal("1.00"), "manual")])
+        w.client.create_refund(w.ids[i], {money.line_items[0].id: (1, "CANCEL")})
+    today, as_of = w.run()
+    w.check(today, as_of)
+    rows = w.rows(today)
+    row = rows[w.ids[whole]]
+    assert (row["status"], row["refunded_shop"], row["net_payment_shop"]) == (
+        rules.MATCHED, Decimal("20.00"), Decimal("0.00"))  # fmt: skip
+    row = rows[w.ids[euros]]
+    assert (row["status"], row["refunded"], row["currency"]) == (rules.MATCHED, Decimal("5.04"), "EUR")
+    row = rows[w.ids[shipping]]
+    assert (row["status"], row["refunded_shop"], row["outstanding_shop"]) == (
+        rules.MATCHED, Decimal("3.95"), Decimal("0.00"))  # fmt: skip
+    for i in (authorised, unpaid):
+        row = rows[w.ids[i]]
+        # One unit left to pay for and ship: the unit refunded before payment is not owed, nor owing.
+        assert (row["status"], row["units_to_despatch"], row["received_shop"]) == (
+            rules.AWAITING_DESPATCH, 1, Decimal("0.00"))  # fmt: skip
+        assert row["outstanding_shop"] == row["current_total_price_shop"] == Decimal("10.00")
+    w.pay(unpaid, True)  # the customer pays what is left, the warehouse ships it
+    w.pay(authorised, True)  # the whole authorisation is captured (Shopify does not lower it)
+    w.release()
+    for i in (authorised, unpaid):
+        w.despatch(i, False)
+    w.fulfil()
+    today, as_of = w.run()
+    w.check(today, as_of)
+    rows = w.rows(today)
+    assert rows[w.ids[unpaid]]["received_shop"] == Decimal("10.00")
+    assert rows[w.ids[authorised]]["outstanding_shop"] == Decimal("-10.00")  # the customer is owed
+    assert {rows[w.ids[i]]["status"] for i in (authorised, unpaid)} == {rules.MATCHED}
+
+
+# -- an item back that the order never had ---------------------------------------------------------
+def test_an_item_returned_that_the_order_never_had_is_counted_and_flagged(w: World) -> None:
+    """Someone keys a cap into our Peoplevox sales order by hand; the warehouse ships it with the
+    tees and the customer sends the cap back. No Shopify line is a cap: the return counts on no
+    line, so it is counted apart and the order is a `quantity_mismatch` finance looks at."""
+    i = place(w, lines=[LineSpec(sku="TEE-BLK-M", quantity=2)])
+    w.release()
+    number = w.number(i)
+    w.pvx_client.save_data(
+        "Sales order items",
+        [{"SalesOrderNumber": number, "ItemCode": "CAP-BLK-OS", "QuantityOrdered": 1, "Line": "9"}],
+    )
+    w.despatch(i, False)
+    w.fulfil()
+    w.pvx.process_return(number, "CAP-BLK-OS", 1, "Not mine", reusable=True)
+    row = row_of(w, i)  # the oracle: Peoplevox's returns split by the order's own lines
+    assert (row["units_returned"], row["units_returned_unmatched"], row["units_returned_reusable"]) == (
+        0,
+        1,
+        0,
+    )
+    assert row["status"] == rules.QUANTITY_MISMATCH
+    w.pvx.process_return(number, "TEE-BLK-M", 1, "Too small", reusable=True)
+    refund_one_unit(w.client, w.ids[i], "RETURN", sku="TEE-BLK-M")
+    row = row_of(w, i)  # a tee back and refunded: the cap still stands out
+    assert (row["units_returned"], row["units_returned_unmatched"], row["status"]) == (
+        1, 1, rules.QUANTITY_MISMATCH)  # fmt: skip

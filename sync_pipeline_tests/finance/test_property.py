@@ -6,7 +6,8 @@ flow, then interleaves the events that move money or goods: payments and capture
 final), order edits (a unit less, a line more), refunds before and after despatch (CANCEL,
 RETURN, NO_RESTOCK) and goodwill refunds of an amount in the customer's currency, despatches
 (whole and short), the despatches flow fulfilling them, returns the warehouse processes (one unit
-reusable or not, or a parcel of two units graded apart under one return code), Shopify returns
+reusable or not, a parcel of two units graded apart under one return code, or an item keyed into
+the sales order by hand that the Shopify order never had), Shopify returns
 processed with or without their refund, and cancellations. After every step the finance flow runs
 (Shopify money, Peoplevox returns, reconciliation, exports) and the exported files are checked
 against an oracle built from the two sandboxes' own state, not the ledger (`world.py`): every
@@ -50,6 +51,7 @@ step = st.one_of(
     st.tuples(st.just("warehouse_return"), order_index, st.booleans()),
     st.tuples(st.just("warehouse_parcel"), order_index, st.booleans()),
     st.tuples(st.just("goodwill"), order_index),
+    st.tuples(st.just("warehouse_stray"), order_index),
     st.tuples(st.just("shopify_return"), order_index, st.booleans()),
     st.tuples(st.just("cancel"), order_index),
 )

@@ -33,7 +33,7 @@ from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 from sync_pipeline.lib.ledger import Ledger, finance_exports
-from sync_pipeline.lib.peoplevox import PeoplevoxClient
+from sync_pipeline.lib.peoplevox import PeoplevoxClient, PeoplevoxError
 from sync_pipeline.lib.shopify import ShopifyClient, ShopifyQueryError, ShopifyUserErrors
 from sync_pipeline.sandbox.peoplevox.app import create_app as create_pvx_app
 from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
@@ -167,6 +167,27 @@ class World:
         with contextlib.suppress(NothingToDo):  # fewer than two despatched that have not come back
             return_parcel(self.warehouse_floor, self.ids[i], [first_reusable, not first_reusable])
 
+    def warehouse_stray(self, i: int) -> None:
+        """Someone keys an item the Shopify order does not have into our Peoplevox sales order; the
+        warehouse ships it and it comes back: a return no line of the order is made of. (Only while
+        the warehouse has not despatched the order: it refuses to ship a despatched one again.)"""
+        skus = {li["sku"] for li in self.shop.get_order(self.ids[i])["line_items"]}
+        # Never SOCK-BLK-OS: an edit may add it to the Shopify order (the item would then be ordered).
+        code = next((c for c in ("TEE-WHT-M", "TEE-BLK-M", "CAP-BLK-OS") if c not in skus), None)
+        number = self.number(i)
+        try:
+            if code is None or self.pvx.state().order(number).status == "Cancelled":
+                return
+        except StopIteration:
+            return  # never reached the warehouse
+        with contextlib.suppress(PeoplevoxError, ControlError):  # the warehouse refuses
+            self.pvx_client.save_data(
+                "Sales order items",
+                [{"SalesOrderNumber": number, "ItemCode": code, "QuantityOrdered": 1, "Line": "99"}],
+            )
+            self.pvx.despatch(number, [{code: 1}])
+            self.pvx.process_return(number, code, 1, "Not ours", reusable=True)
+
     def goodwill(self, i: int) -> None:
         """Money back without goods, an amount of the merchant's choosing in the customer's currency
         (Shopify converts it to the shop's)."""
@@ -262,14 +283,17 @@ class World:
             # Peoplevox's units (plain SKUs: a warehouse unit is a line unit).
             despatched = sum(sum(p.items.values()) for d in pvx.despatches if d.sales_order_number == self.number(i)
                              for p in d.packages)  # fmt: skip
+            # An item no line of the order is (a line keyed into Peoplevox by hand) is counted apart.
+            skus = {li["sku"] for li in order["line_items"] if li["requires_shipping"]}
             returns = [r for r in pvx.returns if r["sales_order_number"] == self.number(i)]
-            returned = sum(r["quantity"] for r in returns)
-            reusable = sum(r["quantity"] for r in returns if r["reusable"])
-            assert (row["units_despatched"], row["units_returned"], row["units_returned_reusable"]) == (
-                despatched, returned, reusable), oid  # fmt: skip
+            returned = sum(r["quantity"] for r in returns if r["item_code"] in skus)
+            reusable = sum(r["quantity"] for r in returns if r["reusable"] and r["item_code"] in skus)
+            stray = sum(r["quantity"] for r in returns if r["item_code"] not in skus)
+            assert (row["units_despatched"], row["units_returned"], row["units_returned_reusable"],
+                    row["units_returned_unmatched"]) == (despatched, returned, reusable, stray), oid  # fmt: skip
             # Never more back on the shelf than came back, never more back than left the warehouse.
             assert row["units_returned_reusable"] <= row["units_returned"] <= row["units_despatched"], row
-            figures = oracle_figures(order, despatched, returned)
+            figures = oracle_figures(order, despatched, returned, stray)
             assert row["status"] == rules.status(figures, as_of, SLA), (oid, row["status"], figures)
             assert row["units_to_despatch"] == rules.units_to_despatch(figures)
             day = (row["order_date"], row["currency"])
@@ -293,7 +317,9 @@ class World:
             assert summary["revenue"] == sum(summary[f"{s}_value"] for s in rules.STATUSES)
 
 
-def oracle_figures(order: dict[str, Any], despatched: int, returned: int) -> rules.OrderFigures:
+def oracle_figures(
+    order: dict[str, Any], despatched: int, returned: int, stray: int = 0
+) -> rules.OrderFigures:
     """An order's figures from Shopify's own state (the sandbox's snapshot), never the ledger."""
     shipping = {li["id"] for li in order["line_items"] if li["requires_shipping"]}
     refunded = Counter()
@@ -314,9 +340,11 @@ def oracle_figures(order: dict[str, Any], despatched: int, returned: int) -> rul
         units_despatched=despatched,
         units_returned=returned,
         net_payment=Decimal(money["net_payment"]),
-        outstanding=Decimal(money["outstanding"]),
+        current_total=Decimal(money["current_total"]),
+        refund_discrepancy=Decimal(money["refund_discrepancy"]),
         capturable=Decimal(money["capturable"]),
         paid_at=datetime.fromisoformat(min(paid).replace("Z", "+00:00")) if paid else None,
+        units_returned_unmatched=stray,
     )
 
 

@@ -119,10 +119,17 @@ def test_refunds_are_refused_beyond_what_was_bought_paid_or_shipped(sandbox: San
         sandbox.client.create_refund(order, {line: (4, "NO_RESTOCK")})
     with pytest.raises(ShopifyUserErrors, match=r"at most 37\.50"):
         sandbox.client.create_refund(order, {}, [(sale, D("40.00"), "shopify_payments")])
-    # A refund without transactions records the units but pays nothing back: money is owed.
+    # A refund without transactions records the units but pays nothing back: Shopify suggested 12.50,
+    # the merchant paid 0, a refund discrepancy in the merchant's favour; nothing is left to transact.
     sandbox.client.create_refund(order, {line: (1, "NO_RESTOCK")})
     [m] = sandbox.client.get_orders_money([order])
-    assert (m.total_refunded_set.shop, m.total_outstanding_set.shop) == (D("0.00"), D("-12.50"))
+    assert (m.total_refunded_set.shop, m.refund_discrepancy_set.shop, m.total_outstanding_set.shop) == (
+        D("0.00"), D("12.50"), D("0.00"))  # fmt: skip
+    # Goodwill on top (an amount, no goods): all of it discrepancy, in the customer's favour.
+    sandbox.client.create_refund(order, {}, [(sale, D("2.00"), "shopify_payments")])
+    [m] = sandbox.client.get_orders_money([order])
+    assert (m.total_refunded_set.shop, m.refund_discrepancy_set.shop, m.total_outstanding_set.shop) == (
+        D("2.00"), D("10.50"), D("0.00"))  # fmt: skip
 
 
 def test_a_return_after_fulfilment_is_processed_with_its_refund(sandbox: Sandbox) -> None:

@@ -14,6 +14,8 @@ left out); a bundle unit is one unit however many item codes the warehouse picks
   shipped and are already out of `units_current`.
 - `units_refunded_for_return`: of those, restock type RETURN: the goods are expected back.
 - `units_despatched` / `units_returned`: what Peoplevox shipped and took back.
+- `units_returned_unmatched`: item units Peoplevox took back on the order that no line of it is
+  made of (after overrides and bundles): in no line's count, so counted apart.
 
 **Units to despatch** = current units, plus refunded units that had already shipped (a refund
 after despatch does not make a despatch wrong). A unit refunded to be returned (RETURN) had
@@ -23,6 +25,14 @@ shipped: Shopify refunds RETURN only for fulfilled units. One refunded without r
 (Counting the RETURN units only as far as the warehouse shipped beyond the current units, as
 before, hid a paid unit not shipped yet behind a shipped one refunded.)
 
+**Paid** is decided from the money, not from Shopify's `totalOutstandingSet` alone: what the
+customer owes is the order's current total (after edits, and after the goods and shipping refunded);
+what counts towards it is the net payment (received − refunded) plus what the merchant chose to
+give back beyond the goods refunded (a goodwill refund: Shopify's refund discrepancy, negative in the
+customer's favour), less what the merchant kept of a refund Shopify suggested:
+`unpaid = current_total − (net_payment − refund_discrepancy)`. A goodwill refund leaves a paid order
+paid; an edit that raised the total, a part capture or no payment leaves it unpaid.
+
 Statuses, first match wins (docs/finance_flow.md says what to do about each):
 
 | status | when |
@@ -31,8 +41,8 @@ Statuses, first match wins (docs/finance_flow.md says what to do about each):
 | `paid_not_despatched` | cancelled, nothing (net) shipped, but money kept (net payment > 0) |
 | `matched` | cancelled, nothing (net) shipped, nothing kept |
 | `fulfilled_not_captured` | something shipped while an authorised amount is still uncaptured |
-| `despatched_not_paid` | something shipped while money is outstanding and no authorisation covers it |
-| `quantity_mismatch` | more shipped than there is to ship, or more returned than shipped |
+| `despatched_not_paid` | something shipped while the order is unpaid (`unpaid` > 0) and no authorisation covers it |
+| `quantity_mismatch` | more shipped than there is to ship, more returned than shipped, or an item returned that no line of the order has |
 | `returned_not_refunded` | more units came back than were refunded after despatch |
 | `refunded_not_returned` | units refunded "to be returned" (RETURN) that have not come back |
 | `paid_not_despatched` | not all shipped, paid (or authorised) longer ago than the despatch SLA |
@@ -83,9 +93,18 @@ class OrderFigures:
     units_despatched: int
     units_returned: int
     net_payment: Decimal = ZERO
-    outstanding: Decimal = ZERO
+    current_total: Decimal = ZERO
+    refund_discrepancy: Decimal = ZERO
     capturable: Decimal = ZERO
     paid_at: datetime | None = None
+    units_returned_unmatched: int = 0
+
+
+def unpaid(f: OrderFigures) -> Decimal:
+    """What the customer still owes for the order as it stands: its current total, less the money
+    kept against it (net payment, with goodwill given back counted as kept: it was the merchant's
+    choice, not the customer's debt). Negative when the customer is owed money."""
+    return f.current_total - (f.net_payment - f.refund_discrepancy)
 
 
 def units_to_despatch(f: OrderFigures) -> int:
@@ -106,10 +125,10 @@ def status(f: OrderFigures, as_of: datetime, sla: timedelta) -> str:
         return PAID_NOT_DESPATCHED if f.net_payment > ZERO else MATCHED
     if shipped > 0 and f.capturable > ZERO:
         return FULFILLED_NOT_CAPTURED
-    if shipped > 0 and f.outstanding > ZERO:
+    if shipped > 0 and unpaid(f) > ZERO:
         return DESPATCHED_NOT_PAID
     expected = units_to_despatch(f)
-    if shipped > expected or returned > shipped:
+    if shipped > expected or returned > shipped or f.units_returned_unmatched > 0:
         return QUANTITY_MISMATCH
     if returned > f.units_refunded_shipped:
         return RETURNED_NOT_REFUNDED

@@ -50,6 +50,7 @@ class FinanceOrderRow:
     refunded: Amount
     refunded_shipping: Amount
     net_payment: Amount
+    refund_discrepancy: Amount  # refundDiscrepancySet: suggested less paid back (goodwill: negative)
     outstanding: Amount
     capturable: Amount
     shopify_updated_at: datetime

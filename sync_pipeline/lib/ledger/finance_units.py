@@ -73,18 +73,36 @@ def orders_with_waiting_packages(con: duckdb.DuckDBPyConnection, settled_states:
 
 def replace_waiting_units(
     con: duckdb.DuckDBPyConnection, units: Mapping[str, tuple[Mapping[str, int], Mapping[str, int]]]
-) -> None:
+) -> int:
     """`{package number: ({line item id: line units}, {item code: units})}` replaces the unit rows of
-    packages not settled yet: the line units they complete, and as item codes what no line uses."""
+    packages not settled yet: the line units they complete, and as item codes what no line uses.
+    Only packages whose rows differ from those held are written (every reconciliation counts every
+    waiting package again; most have not changed); returns how many were."""
     if not units:
-        return
-    con.executemany("DELETE FROM finance_package_units WHERE package_number = ?", [[n] for n in units])
-    rows = [
-        [n, gid_number(line), None, u] for n, (lines, _) in units.items() for line, u in lines.items() if u
-    ]
-    rows += [[n, None, code, u] for n, (_, items) in units.items() for code, u in items.items() if u]
+        return 0
+    wanted: dict[str, list[tuple[int | None, str | None, int]]] = {
+        n: sorted(
+            [(gid_number(line), None, u) for line, u in lines.items() if u]
+            + [(None, code, u) for code, u in items.items() if u],
+            key=repr,
+        )
+        for n, (lines, items) in units.items()
+    }
+    con.execute("CREATE OR REPLACE TEMP TABLE waiting_numbers (package_number VARCHAR)")
+    con.executemany("INSERT INTO waiting_numbers VALUES (?)", [[n] for n in units])
+    held: dict[str, list[tuple[int | None, str | None, int]]] = {}
+    for n, line, code, u in con.execute(
+        "SELECT u.package_number, u.line_key, u.item_code, u.units FROM finance_package_units u "
+        "JOIN waiting_numbers w USING (package_number)"
+    ).fetchall():
+        held.setdefault(n, []).append((line, code, u))
+    changed = [n for n, rows in wanted.items() if sorted(held.get(n, []), key=repr) != rows]
+    if not changed:
+        return 0
+    con.executemany("DELETE FROM finance_package_units WHERE package_number = ?", [[n] for n in changed])
+    rows = [[n, line, code, u] for n in changed for line, code, u in wanted[n]]
     if not rows:
-        return
+        return len(changed)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE new_package_units (package_number VARCHAR, line_key BIGINT, "
         "item_code VARCHAR, units INTEGER)"
@@ -96,6 +114,7 @@ def replace_waiting_units(
         "p.despatched_at FROM new_package_units n JOIN despatch_packages p USING (package_number) "
         "LEFT JOIN orders o ON o.shopify_order_id = p.shopify_order_id"
     )
+    return len(changed)
 
 
 def _gid_number(column: str) -> str:
@@ -195,33 +214,45 @@ def replace_return_units(
     con: duckdb.DuckDBPyConnection,
     units: Mapping[str, Mapping[str, Mapping[str, int]]],
     reusable: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None,
+    unmatched: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None,
 ) -> None:
     """`{order id: {return code: {line item id: units}}}` replaces those orders' return units (dated
     by the order's own date, as the orders flow recorded it); `reusable`, in the same shape, says how
-    many of those units Peoplevox graded reusable (back on the shelf)."""
+    many of those units Peoplevox graded reusable (back on the shelf); `unmatched`,
+    `{order id: {return code: {item code: units}}}`, the items no line of the order is made of (rows
+    without a line)."""
     if not units:
         return
-    reusable = reusable or {}
+    reusable, unmatched = reusable or {}, unmatched or {}
     keys = [[gid_number(oid)] for oid in units]
     con.executemany("DELETE FROM pvx_return_units WHERE order_key = ?", keys)
     rows = [
-        [gid_number(oid), oid, code, gid_number(line), n, reusable.get(oid, {}).get(code, {}).get(line, 0)]
+        [gid_number(oid), oid, code, gid_number(line), None, n,
+         reusable.get(oid, {}).get(code, {}).get(line, 0)]
         for oid, by_return in units.items()
         for code, lines in by_return.items()
         for line, n in lines.items()
+        if n
+    ]  # fmt: skip
+    rows += [
+        [gid_number(oid), oid, code, None, item, n, 0]
+        for oid, by_return in unmatched.items()
+        if oid in units
+        for code, items in by_return.items()
+        for item, n in items.items()
         if n
     ]
     if not rows:
         return
     con.execute(
         "CREATE OR REPLACE TEMP TABLE new_return_units (order_key BIGINT, shopify_order_id VARCHAR, "
-        "return_code VARCHAR, line_key BIGINT, units INTEGER, reusable_units INTEGER)"
+        "return_code VARCHAR, line_key BIGINT, item_code VARCHAR, units INTEGER, reusable_units INTEGER)"
     )
-    con.executemany("INSERT INTO new_return_units VALUES (?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("INSERT INTO new_return_units VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     con.execute(
-        "INSERT INTO pvx_return_units (order_key, order_date, return_code, line_key, units, reusable_units) "
-        "SELECT n.order_key, coalesce(o.order_date, f.order_date), n.return_code, n.line_key, n.units, "
-        "n.reusable_units FROM new_return_units n "
+        "INSERT INTO pvx_return_units (order_key, order_date, return_code, line_key, item_code, units, "
+        "reusable_units) SELECT n.order_key, coalesce(o.order_date, f.order_date), n.return_code, n.line_key, "
+        "n.item_code, n.units, n.reusable_units FROM new_return_units n "
         "LEFT JOIN orders o ON o.shopify_order_id = n.shopify_order_id "
         "LEFT JOIN finance_orders f ON f.order_key = n.order_key"
     )

@@ -25,6 +25,7 @@ fragment OrderMoney on Order {{
   totalRefundedSet {BAG}
   totalRefundedShippingSet {BAG}
   netPaymentSet {BAG}
+  refundDiscrepancySet {BAG}
   totalOutstandingSet {BAG}
   totalCapturableSet {BAG}
   lineItems(first: $lineItems) {{

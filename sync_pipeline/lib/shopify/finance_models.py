@@ -109,6 +109,9 @@ class OrderMoney(ShopifyModel):
     total_refunded_set: MoneyPair
     total_refunded_shipping_set: MoneyPair
     net_payment_set: MoneyPair
+    # Suggested less paid back over the refunds: negative when a refund gave more than the goods
+    # refunded (goodwill), which Shopify does not count as outstanding.
+    refund_discrepancy_set: MoneyPair
     total_outstanding_set: MoneyPair
     total_capturable_set: MoneyPair
     line_items: list[FinanceLine] = Field(default_factory=list)

@@ -285,6 +285,9 @@ class OrderMoney:
     def netPaymentSet(self, info: Any) -> dict[str, Any]:
         return bag(self._o, self._totals().net_payment)
 
+    def refundDiscrepancySet(self, info: Any) -> dict[str, Any]:
+        return bag(self._o, self._totals().refund_discrepancy)
+
     def totalOutstandingSet(self, info: Any) -> dict[str, Any]:
         return bag(self._o, self._totals().outstanding)
 

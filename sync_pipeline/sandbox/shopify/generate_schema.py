@@ -165,6 +165,7 @@ SERVED: dict[str, list[str]] = {
         "totalRefundedSet",
         "totalRefundedShippingSet",
         "netPaymentSet",
+        "refundDiscrepancySet",
         "totalOutstandingSet",
         "totalCapturableSet",
         "capturable",

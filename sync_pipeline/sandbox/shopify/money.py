@@ -16,8 +16,16 @@ Assumptions (the rules are Shopify-like, the exact rounding is the sandbox's own
   and after, so the refunded parts and what is left always add up to the whole, to the penny.
 - `totalPriceSet` is before returns and refunds (edits included), `currentTotalPriceSet` after;
   `totalReceivedSet` is sales and captures, `totalRefundedSet` refunds, `netPaymentSet` the
-  difference, `totalOutstandingSet` the current total minus the net payment (negative when the
-  customer is owed money), `totalCapturableSet` what authorisations still allow to capture.
+  difference, `totalCapturableSet` what authorisations still allow to capture.
+- `refundDiscrepancySet` is, over all refunds, what Shopify suggested paying back for the goods
+  and shipping refunded less what was paid back (the schema: "a positive value indicates a
+  difference in the merchant's favor, and a negative value ... in the customer's favor"). A
+  goodwill refund (an amount, no line items) is all discrepancy: suggested 0, so −amount.
+- `totalOutstandingSet` is "the total amount not yet transacted": current total − net payment +
+  refund discrepancy (negative when the customer is owed money, e.g. after an edit took a paid
+  unit off). So a refund pays back what it pays back, and is done: a goodwill refund leaves
+  outstanding at 0 (it is not a balance for the customer to pay again), and units refunded with
+  less (or no) money than suggested are not money still owed to the customer either.
 - A free order (every line 0.00, or discounted to nothing) has no transaction at all and shows
   PAID, as on Shopify ("no payment gateway": nothing was taken).
 """
@@ -120,6 +128,7 @@ class Totals:
     refunded: Pair
     refunded_shipping: Pair
     net_payment: Pair
+    refund_discrepancy: Pair
     outstanding: Pair
     capturable: Pair
 
@@ -152,11 +161,23 @@ def totals(order: Order) -> Totals:
     received = total([t.amount for t in ok if t.kind in ("SALE", "CAPTURE")])
     refunded = total([t.amount for t in ok if t.kind == "REFUND"])
     net = received - refunded
+    discrepancy = refund_discrepancy(order)
     return Totals(
         subtotal, discounts, shipping, tax, grand,
         c_subtotal, c_discounts, current_shipping, c_tax, c_total,
-        received, refunded, refunded_shipping, net, c_total - net, capturable(order),
+        received, refunded, refunded_shipping, net, discrepancy, c_total - net + discrepancy, capturable(order),
     )  # fmt: skip
+
+
+def refund_discrepancy(order: Order) -> Pair:
+    """Suggested less paid back, over the order's refunds (negative: the customer got more)."""
+    out = Pair()
+    for refund in order.refunds:
+        given = total(
+            [t.amount for t in order.transactions if t.id in refund.transaction_ids and t.status == "SUCCESS"]
+        )
+        out = out + refund.suggested - given
+    return out
 
 
 def capturable(order: Order) -> Pair:
@@ -178,7 +199,8 @@ def financial_status(order: Order) -> str:
     if any(x.kind == "REFUND" for x in ok):
         return "REFUNDED" if t.net_payment.shop <= ZERO else "PARTIALLY_REFUNDED"
     if t.received.shop > ZERO:
-        return "PAID" if t.received.shop >= t.total.shop else "PARTIALLY_PAID"
+        # Paid when nothing is left to transact: units refunded before payment are not owed.
+        return "PAID" if t.outstanding.shop <= ZERO else "PARTIALLY_PAID"
     if t.capturable.shop > ZERO:
         return "AUTHORIZED"
     if any(x.kind == "VOID" for x in ok) or order.cancelled_at is not None:

@@ -10,6 +10,11 @@ Assumptions (stricter where Shopify does not document the behaviour):
   stock is freed and made available again only with CANCEL. RETURN does not move Shopify
   inventory: in this integration the warehouse's return reaches Shopify through the stock flow,
   so a merchant must not restock twice.
+- A refund's *suggested* amount is what `suggestedRefund` would pay back for its goods and
+  shipping, capped at what the order's payments can still give (nothing on an unpaid order). Money
+  paid back beyond it (a goodwill refund: an amount and no line items) or short of it is the
+  order's `refundDiscrepancySet` (suggested less paid, summed over refunds: negative in the
+  customer's favour), and it is not outstanding: `money.totals`.
 - Cancelling refunds everything received, with every unfulfilled unit (restock type CANCEL, or
   NO_RESTOCK without restock) and the shipping, in one refund.
 """
@@ -59,6 +64,9 @@ class Refund:
     shipping_tax: Pair = field(default_factory=Pair)
     transaction_ids: list[int] = field(default_factory=list)
     return_id: int | None = None
+    # What Shopify suggested paying back for this refund's goods and shipping (capped at what the
+    # payments could still give): the refund discrepancy is this less what was paid back.
+    suggested: Pair = field(default_factory=Pair)
 
 
 @dataclass(frozen=True)
@@ -185,8 +193,12 @@ def refund(
         shop_left -= shop
         transactions.append((back.parent_id, Pair(shop, back.amount)))
         parents[back.parent_id] = left - Pair(shop, back.amount)
+    available = money.total([left for _, left in plan.parents])
+    suggested = Pair(
+        min(plan.amount.shop, available.shop), min(plan.amount.presentment, available.presentment)
+    )
     record = Refund(store.ids.next(), order.id, store.now(), note, plan.lines, plan.shipping, plan.shipping_tax,
-                    return_id=return_id)  # fmt: skip
+                    return_id=return_id, suggested=suggested)  # fmt: skip
     for request, line in zip(requests, plan.lines, strict=True):
         _take_off(store, order, request, line)
     gateway = next((t.gateway for t in order.transactions if t.kind in ("SALE", "CAPTURE")), "manual")

@@ -160,7 +160,7 @@ def _money(o: Order, currency: str) -> dict[str, str]:
     as `totals` states them."""
     t = totals(o)
     return {name: str(getattr(getattr(t, name), currency)) for name in ("subtotal", "total", "current_total",
-            "tax", "discounts", "shipping", "received", "refunded", "net_payment", "outstanding", "capturable")}  # fmt: skip
+            "tax", "discounts", "shipping", "received", "refunded", "net_payment", "refund_discrepancy", "outstanding", "capturable")}  # fmt: skip
 
 
 def order_snapshot(state: SandboxState, order_id: int) -> dict[str, Any]:

@@ -62,6 +62,7 @@ def finance_set(o: OrderMoney) -> FinanceOrderSet:
         refunded=_amount(o.total_refunded_set),
         refunded_shipping=_amount(o.total_refunded_shipping_set),
         net_payment=_amount(o.net_payment_set),
+        refund_discrepancy=_amount(o.refund_discrepancy_set),
         outstanding=_amount(o.total_outstanding_set),
         capturable=_amount(o.total_capturable_set),
         shopify_updated_at=o.updated_at,
