@@ -1,8 +1,9 @@
 """With SYNC_BRAND set, everything a code location puts in the shared instance is the brand's own.
 
 Asset keys, dependencies, checks and pools are global names in a Dagster instance; a new flow
-that wrote a literal key or pool would silently share it between brands. Each load runs in a
-subprocess because the brand is read once, when the code location is imported.
+that wrote a literal key or pool would silently share it between brands. A branded load runs in
+a subprocess because the brand is read once, when the code location is imported; the plain load
+is this process's own (one interpreter less to start) unless SYNC_BRAND is set here too.
 """
 
 from __future__ import annotations
@@ -12,23 +13,35 @@ import os
 import subprocess
 import sys
 
+import dagster as dg
 import pytest
 
-# Prints what the loaded code location puts in the instance: keys, dependencies, checks, pools.
+# Prints what the loaded code location puts in the instance (`description`), from a fresh process.
 DESCRIBE = """
 import json
 from sync_pipeline.definitions import defs
-repo = defs().get_repository_def()
-graph = repo.asset_graph
-keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
-deps = sorted(p.to_user_string() for k in graph.get_all_asset_keys() for p in graph.get(k).parent_keys)
-checks = sorted(c.asset_key.to_user_string() + ":" + c.name for c in graph.asset_check_keys)
-pools = sorted({p for job in repo.get_all_jobs() for n in job.graph.node_defs for p in n.pools})  # graphs' ops too
-print(json.dumps({"keys": keys, "deps": deps, "checks": checks, "pools": pools}))
+from sync_pipeline_tests.deploy.test_brand_names import description
+print(json.dumps(description(defs())))
 """
 
 
+def description(definitions: dg.Definitions) -> dict[str, list[str]]:
+    """What a code location puts in the instance: keys, dependencies, checks, pools."""
+    repo = definitions.get_repository_def()
+    graph = repo.asset_graph
+    keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
+    deps = sorted(p.to_user_string() for k in graph.get_all_asset_keys() for p in graph.get(k).parent_keys)
+    checks = sorted(c.asset_key.to_user_string() + ":" + c.name for c in graph.asset_check_keys)
+    # A graph node's pools include its ops' pools.
+    pools = sorted({p for job in repo.get_all_jobs() for n in job.graph.node_defs for p in n.pools})
+    return {"keys": keys, "deps": deps, "checks": checks, "pools": pools}
+
+
 def describe(brand: str | None) -> dict[str, list[str]]:
+    if brand is None and not os.environ.get("SYNC_BRAND"):
+        from sync_pipeline.definitions import defs
+
+        return description(defs())  # this process: SYNC_BRAND unset, as for a single brand
     env = {k: v for k, v in os.environ.items() if k != "SYNC_BRAND"}
     if brand is not None:
         env["SYNC_BRAND"] = brand
