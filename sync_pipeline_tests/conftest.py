@@ -17,9 +17,40 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 # `make test` distributes whole modules (`--dist loadfile`): a module-scoped stack such as the
 # two-brand deployment is then built once, on one worker. (`--dist loadgroup` with `xdist_group`
 # marks would allow finer units, but pytest-xdist 3.8 renames node ids in a way pytest 9.2 no
-# longer reads, so each worker built its own deployment.) The `slow` modules go first, longest
-# first, so they run beside the rest instead of after it.
-SLOW_MODULES_FIRST = ("sync_pipeline_tests/deploy/test_deployment.py", "sync_pipeline_tests/ui/test_ui.py")
+# longer reads, so each worker built its own deployment.) A module is one unit of work, so the
+# longest modules go first, longest first: the run then ends with short modules filling in, not
+# with one worker finishing a minute-long module while the others idle. Ranked by the per-module
+# sum of `--durations=0` over a whole `make test` (2026-11-30); a module not listed runs after
+# these, in collection order, so a stale entry costs nothing but a little balance.
+SLOW_MODULES_FIRST = tuple(
+    f"sync_pipeline_tests/{path}.py"
+    for path in (
+        "deploy/test_deployment",  # module-scoped two-brand deployment: the longest unit
+        "ui/test_ui",  # module-scoped `dg dev` and Chromium
+        "finance/test_breakers",
+        "despatches/test_property",
+        "finance/test_property",
+        "flows/test_orders_property",
+        "ledger/test_reconciliation_sql",
+        "despatches/test_two_locations",
+        "flows/test_orders_defects",
+        "deploy/test_brand_names",
+        "finance/test_job",
+        "flows/test_ingest",
+        "orders/test_crash_recovery",
+        "orders/test_end_to_end",
+        "despatches/test_crash_recovery",
+        "orders/test_release_scenarios",
+        "despatches/test_fulfil_flow",
+        "flows/test_orders_breaker",
+        "orders/test_backfill_pool",
+        "defs/test_flows_setting",
+        "despatches/test_end_to_end",
+        "flows/test_orders_suspicions",
+        "cli/test_subscribe",
+        "ops/test_cli",
+    )
+)
 
 
 def pytest_collection_modifyitems(items: list) -> None:

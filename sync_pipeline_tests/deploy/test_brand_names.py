@@ -1,8 +1,9 @@
 """With SYNC_BRAND set, everything a code location puts in the shared instance is the brand's own.
 
 Asset keys, dependencies, checks and pools are global names in a Dagster instance; a new flow
-that wrote a literal key or pool would silently share it between brands. Each load runs in a
-subprocess because the brand is read once, when the code location is imported.
+that wrote a literal key or pool would silently share it between brands. A branded load runs in
+a subprocess because the brand is read once, when the code location is imported; the plain load
+is this process's own (one interpreter less to start) unless SYNC_BRAND is set here too.
 """
 
 from __future__ import annotations
@@ -11,25 +12,39 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
+import dagster as dg
 import pytest
 
-# Prints what the loaded code location puts in the instance: keys, dependencies, checks, pools.
+# Prints what the loaded code location puts in the instance (`description`), from a fresh process.
 DESCRIBE = """
 import json
 from sync_pipeline.definitions import defs
-repo = defs().get_repository_def()
-graph = repo.asset_graph
-keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
-deps = sorted(p.to_user_string() for k in graph.get_all_asset_keys() for p in graph.get(k).parent_keys)
-checks = sorted(c.asset_key.to_user_string() + ":" + c.name for c in graph.asset_check_keys)
-pools = sorted({p for job in repo.get_all_jobs() for n in job.graph.node_defs for p in n.pools})  # graphs' ops too
-slots = {j.name: j.tags.get("sync/run_slots") for j in repo.get_all_jobs() if not j.name.startswith("__")}
-print(json.dumps({"keys": keys, "deps": deps, "checks": checks, "pools": pools, "run_slots": slots}))
+from sync_pipeline_tests.deploy.test_brand_names import description
+print(json.dumps(description(defs())))
 """
 
 
-def describe(brand: str | None) -> dict[str, list[str]]:
+def description(definitions: dg.Definitions) -> dict[str, Any]:
+    """What a code location puts in the instance: keys, dependencies, checks, pools, and each
+    job's share of the run slots (`sync/run_slots`)."""
+    repo = definitions.get_repository_def()
+    graph = repo.asset_graph
+    keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
+    deps = sorted(p.to_user_string() for k in graph.get_all_asset_keys() for p in graph.get(k).parent_keys)
+    checks = sorted(c.asset_key.to_user_string() + ":" + c.name for c in graph.asset_check_keys)
+    # A graph node's pools include its ops' pools.
+    pools = sorted({p for job in repo.get_all_jobs() for n in job.graph.node_defs for p in n.pools})
+    slots = {j.name: j.tags.get("sync/run_slots") for j in repo.get_all_jobs() if not j.name.startswith("__")}
+    return {"keys": keys, "deps": deps, "checks": checks, "pools": pools, "run_slots": slots}
+
+
+def describe(brand: str | None) -> dict[str, Any]:
+    if brand is None and not os.environ.get("SYNC_BRAND"):
+        from sync_pipeline.definitions import defs
+
+        return description(defs())  # this process: SYNC_BRAND unset, as for a single brand
     env = {k: v for k, v in os.environ.items() if k != "SYNC_BRAND"}
     if brand is not None:
         env["SYNC_BRAND"] = brand

@@ -78,7 +78,14 @@ def test_failed_delivery_is_retried(sandbox: Sandbox, receiver: Receiver) -> Non
     sandbox.control.register_webhook("orders/paid", receiver.url)
     sandbox.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")]))
     receiver.wait_for(lambda reqs: len(reqs) == 1)
-    (delivery,) = sandbox.control.state()["webhook_deliveries"]
+    # The sandbox records the delivery once it has read the 200, a moment after the receiver
+    # stored the request: wait for that (a loaded machine stretches the moment), then check it.
+    deadline = time.monotonic() + 10
+    while (delivery := sandbox.control.state()["webhook_deliveries"][0])["status"] in ("pending", "retrying"):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert len(sandbox.control.state()["webhook_deliveries"]) == 1
     assert delivery["status"] == "delivered" and delivery["attempts"] == 3
 
 
