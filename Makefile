@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: system-packages lint
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder --durations=15
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder --durations=15
 
 # What two tests need from Debian, installed only when missing: PostgreSQL for the deployed
 # instance, Chromium for the UI in a browser. Installing needs root and apt-get (as in CI);

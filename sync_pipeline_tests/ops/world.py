@@ -106,7 +106,8 @@ def _money_back(ledger: Ledger) -> None:
     with ledger.transaction() as con:
         con.execute(
             "INSERT INTO finance_orders VALUES (1004, ?, '#1004', ?, ?, NULL, ?, 'PARTIALLY_REFUNDED', 'RETURN_REQUESTED', "
-            f"'Ann', NULL, 'GBP', 'EUR', true, {amounts}, ?, ?)",
+            # The last two: refund discrepancy, shop and presentment (migration 0011).
+            f"'Ann', NULL, 'GBP', 'EUR', true, {amounts}, ?, ?, 0.00, 0.00)",
             [order_id(1004), NOW.date(), NOW - timedelta(hours=5), NOW - timedelta(hours=5), NOW, NOW],
         )
         con.execute(
