@@ -124,7 +124,7 @@ FROM l WHERE r >= 3 OR r = 0;
 
 -- Returns: the RETURN refunds come back, plus 1 % returned without a refund (two in three reusable).
 INSERT INTO pvx_return_units
-SELECT ok, d, 'RET' || i, line_key, 1, CASE WHEN i % 3 = 0 THEN 0 ELSE 1 END FROM l
+SELECT ok, d, 'RET' || i, line_key, 1, CASE WHEN i % 3 = 0 THEN 0 ELSE 1 END, NULL FROM l
 WHERE (refunded = 1 AND r % 3 = 0 AND r <> 21) OR (r = 50 AND k = 1);
 """
 

@@ -32,6 +32,7 @@ def figures(draw: st.DrawFn) -> OrderFigures:
         refund_discrepancy=-draw(money),
         capturable=draw(money),
         paid_at=draw(st.none() | st.sampled_from([AS_OF - timedelta(hours=1), AS_OF - timedelta(days=5)])),
+        units_returned_unmatched=draw(st.sampled_from([0, 0, 1])),
     )
 
 
@@ -103,6 +104,17 @@ def test_the_sla_runs_from_payment() -> None:
     assert rec.status(nothing_shipped, AS_OF, SLA) == rec.AWAITING_DESPATCH  # not paid: no SLA yet
     assert rec.status(inside, AS_OF, SLA) == rec.AWAITING_DESPATCH
     assert rec.status(past, AS_OF, SLA) == rec.PAID_NOT_DESPATCHED
+
+
+def test_an_item_returned_that_no_line_has_is_a_quantity_mismatch() -> None:
+    """Everything shipped and paid, and an item came back that no line of the order is made of
+    (booked on the wrong order, or an item the warehouse added): finance must look at it."""
+    settled = OrderFigures(False, 2, 0, 0, 2, 0)
+    stray = OrderFigures(**{**settled.__dict__, "units_returned_unmatched": 1})
+    assert (rec.status(settled, AS_OF, SLA), rec.status(stray, AS_OF, SLA)) == (
+        rec.MATCHED,
+        rec.QUANTITY_MISMATCH,
+    )
 
 
 def test_each_status_is_reachable() -> None:

@@ -13,7 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sync_pipeline.lib.domain.fulfilment import LineNeed
-from sync_pipeline.lib.domain.returns import GradedItem, count_returns
+from sync_pipeline.lib.domain.returns import GradedItem, count_returns, unmatched_items
 
 BUNDLE = [LineNeed("bundle", (("A", 1), ("B", 1)), 1)]
 
@@ -78,3 +78,27 @@ def test_never_more_reusable_than_returned_per_return_and_line(
     all_good, all_good_reusable = count_returns(needs, [GradedItem(c, i, q, True) for c, i, q, _ in items])
     assert totals(all_good) == totals(all_good_reusable)
     assert not +totals(count_returns(needs, [GradedItem(c, i, q, False) for c, i, q, _ in items])[1])
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    needs_strategy,
+    items_strategy.map(lambda rows: [(c, "Z" if i == "C" else i, q, g) for c, i, q, g in rows]),
+)
+def test_items_no_line_has_are_counted_apart_and_on_no_line(
+    needs: list[LineNeed], items: list[tuple[str, str, int, bool]]
+) -> None:
+    """An item code no recipe uses ("Z") comes back on no line and is counted apart, unit for unit,
+    per return; every other item code is never counted apart."""
+    graded = [GradedItem(*i) for i in items]
+    stray = unmatched_items(needs, graded)
+    known = {code for n in needs for code, _ in n.recipe}
+    expected: dict[str, Counter[str]] = {}
+    for code, item, units, _ in items:
+        if item not in known:
+            expected.setdefault(code, Counter())[item] += units
+    assert stray == expected
+    with_stray, without = (
+        count_returns(needs, rows) for rows in (graded, [r for r in graded if r.item_code in known])
+    )
+    assert [totals(c) for c in with_stray] == [totals(c) for c in without]  # no line's count changed

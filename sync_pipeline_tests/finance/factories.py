@@ -67,6 +67,8 @@ class Generated:
     paid_hours_ago: int | None
     total: Decimal = field(default=Decimal("0.00"))
     refund_discrepancy: Decimal = field(default=Decimal("0.00"))  # negative: goodwill given back
+    # Returned item units no line of the order is made of, as {return code: {item code: units}}.
+    returned_elsewhere: dict[str, dict[str, int]] = field(default_factory=dict)
     customer: str = "=cmd|' /C calc'!A0"  # a spreadsheet must show it, never run it
     note: str | None = None
 
@@ -119,6 +121,7 @@ def orders(draw: st.DrawFn, number: int) -> Generated:
         total=draw(st.sampled_from([Decimal("10.00"), Decimal("33.33"), Decimal("0.01")])),
         refund_discrepancy=draw(st.sampled_from([Decimal("0.00"), Decimal("-0.01"), Decimal("-30.00"),
                                                  Decimal("10.00")])),
+        returned_elsewhere=draw(st.sampled_from([{}, {"RETX": {"NOT-OURS": 1}}])),
     )  # fmt: skip
 
 
@@ -186,8 +189,9 @@ def write(ledger: Ledger, generated: list[Generated]) -> None:
                     for k, r in enumerate(g.returns)
                 }
                 for g in generated
-                if g.returns
+                if g.returns or g.returned_elsewhere
             },
+            unmatched={g.gid: g.returned_elsewhere for g in generated if g.returned_elsewhere},
         )
 
 
@@ -203,6 +207,7 @@ def expected_figures(g: Generated) -> rules.OrderFigures:
         net_payment=g.received - g.refunded,
         current_total=g.total,
         refund_discrepancy=g.refund_discrepancy,
+        units_returned_unmatched=sum(n for items in g.returned_elsewhere.values() for n in items.values()),
         capturable=g.capturable,
         paid_at=None if g.paid_hours_ago is None else AS_OF - timedelta(hours=g.paid_hours_ago),
     )

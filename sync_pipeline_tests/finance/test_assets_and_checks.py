@@ -104,6 +104,7 @@ def test_checks_fail_on_trouble_with_the_right_severity(tmp_path: Path) -> None:
         order(3, settled=[]),  # paid 100 hours ago, nothing shipped (SLA 48 h)
         order(4, lines=[Line("TEE-S", 2, 0, True, D("15.00"), [("RETURN", 1)])]),  # refund waits for the goods
         order(5, returns=[{0: 1}]),  # a return the customer was never refunded for
+        order(7, returned_elsewhere={"R9": {"MUG-RED": 1}}),  # an item back that the order never had
     ])  # fmt: skip
     checks = evaluations(materialise(tmp_path))
     assert not checks["cancelled_orders_not_despatched"].passed
@@ -116,6 +117,9 @@ def test_checks_fail_on_trouble_with_the_right_severity(tmp_path: Path) -> None:
         mismatch.metadata["refunded_not_returned"].value == 1
         and mismatch.metadata["returned_not_refunded"].value == 1
     )
+    stray = mismatch.metadata["orders_with_items_returned_not_on_the_order"].value
+    assert mismatch.metadata["returned_not_on_the_order"].value == 1
+    assert "| #7 | quantity_mismatch | 1 | 0 | 2 |" in stray, stray
     assert checks["reconciliation_ties_out"].passed  # every status is reported, so it still ties out
 
     # Above the value threshold (finance.yaml: 1000.00) an order not despatched is an ERROR.

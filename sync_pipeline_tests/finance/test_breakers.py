@@ -7,6 +7,7 @@ finance code against both sandboxes, each row checked against what Shopify and P
 - an order edited after a refund, down and up;
 - a bundle coming back in parts, over several returns, graded differently;
 - returns for Peoplevox sales orders whose numbers are hostile text.
+- an item back that the order never had (keyed into the warehouse's sales order by hand);
 - hostile refunds: goodwill (an amount, no goods) on a shipped order, beyond the order, of all of
   it, twice in the customer's currency only; shipping alone; units on authorised and unpaid orders.
 """
@@ -445,3 +446,32 @@ def test_hostile_refunds_against_both_sandboxes(w: World) -> None:
     assert rows[w.ids[unpaid]]["received_shop"] == Decimal("10.00")
     assert rows[w.ids[authorised]]["outstanding_shop"] == Decimal("-10.00")  # the customer is owed
     assert {rows[w.ids[i]]["status"] for i in (authorised, unpaid)} == {rules.MATCHED}
+
+
+# -- an item back that the order never had ---------------------------------------------------------
+def test_an_item_returned_that_the_order_never_had_is_counted_and_flagged(w: World) -> None:
+    """Someone keys a cap into our Peoplevox sales order by hand; the warehouse ships it with the
+    tees and the customer sends the cap back. No Shopify line is a cap: the return counts on no
+    line, so it is counted apart and the order is a `quantity_mismatch` finance looks at."""
+    i = place(w, lines=[LineSpec(sku="TEE-BLK-M", quantity=2)])
+    w.release()
+    number = w.number(i)
+    w.pvx_client.save_data(
+        "Sales order items",
+        [{"SalesOrderNumber": number, "ItemCode": "CAP-BLK-OS", "QuantityOrdered": 1, "Line": "9"}],
+    )
+    w.despatch(i, False)
+    w.fulfil()
+    w.pvx.process_return(number, "CAP-BLK-OS", 1, "Not mine", reusable=True)
+    row = row_of(w, i)  # the oracle: Peoplevox's returns split by the order's own lines
+    assert (row["units_returned"], row["units_returned_unmatched"], row["units_returned_reusable"]) == (
+        0,
+        1,
+        0,
+    )
+    assert row["status"] == rules.QUANTITY_MISMATCH
+    w.pvx.process_return(number, "TEE-BLK-M", 1, "Too small", reusable=True)
+    refund_one_unit(w.client, w.ids[i], "RETURN", sku="TEE-BLK-M")
+    row = row_of(w, i)  # a tee back and refunded: the cap still stands out
+    assert (row["units_returned"], row["units_returned_unmatched"], row["status"]) == (
+        1, 1, rules.QUANTITY_MISMATCH)  # fmt: skip

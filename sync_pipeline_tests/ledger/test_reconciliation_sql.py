@@ -57,7 +57,8 @@ def test_sql_agrees_with_the_rules_and_ties_out(ledger: Ledger, generated: tuple
             counts = reconciliation.reconcile(con, DAY, end, AS_OF, SLA)
             rows = con.execute(
                 "SELECT shopify_order_id, status, units_despatched, units_returned, units_to_despatch, "
-                f"despatched_value, units_ordered, units_cancelled FROM {reconciliation.RESULT}"
+                f"despatched_value, units_ordered, units_cancelled, units_returned_unmatched "
+                f"FROM {reconciliation.RESULT}"
             ).fetchall()
             totals = finance_orders.shopify_totals(con, DAY, end)
             result = keep.enter_context(finance_exports.kept_result(con, exports))
@@ -70,11 +71,12 @@ def test_sql_agrees_with_the_rules_and_ties_out(ledger: Ledger, generated: tuple
     by_id = {r[0]: r for r in rows}
     for g in generated:
         f = expected_figures(g)
-        _, status, despatched, returned, to_despatch, value, ordered, cancelled = by_id[g.gid]
-        assert (despatched, returned, to_despatch) == (
+        _, status, despatched, returned, to_despatch, value, ordered, cancelled, elsewhere = by_id[g.gid]
+        assert (despatched, returned, to_despatch, elsewhere) == (
             f.units_despatched,
             f.units_returned,
             rules.units_to_despatch(f),
+            f.units_returned_unmatched,
         )
         assert status == rules.status(f, AS_OF, SLA), (g, f)
         assert value == expected_despatched_value(g)

@@ -14,6 +14,8 @@ left out); a bundle unit is one unit however many item codes the warehouse picks
   shipped and are already out of `units_current`.
 - `units_refunded_for_return`: of those, restock type RETURN: the goods are expected back.
 - `units_despatched` / `units_returned`: what Peoplevox shipped and took back.
+- `units_returned_unmatched`: item units Peoplevox took back on the order that no line of it is
+  made of (after overrides and bundles): in no line's count, so counted apart.
 
 **Units to despatch** = current units, plus refunded units that had already shipped (a refund
 after despatch does not make a despatch wrong). A unit refunded to be returned (RETURN) had
@@ -40,7 +42,7 @@ Statuses, first match wins (docs/finance_flow.md says what to do about each):
 | `matched` | cancelled, nothing (net) shipped, nothing kept |
 | `fulfilled_not_captured` | something shipped while an authorised amount is still uncaptured |
 | `despatched_not_paid` | something shipped while the order is unpaid (`unpaid` > 0) and no authorisation covers it |
-| `quantity_mismatch` | more shipped than there is to ship, or more returned than shipped |
+| `quantity_mismatch` | more shipped than there is to ship, more returned than shipped, or an item returned that no line of the order has |
 | `returned_not_refunded` | more units came back than were refunded after despatch |
 | `refunded_not_returned` | units refunded "to be returned" (RETURN) that have not come back |
 | `paid_not_despatched` | not all shipped, paid (or authorised) longer ago than the despatch SLA |
@@ -95,6 +97,7 @@ class OrderFigures:
     refund_discrepancy: Decimal = ZERO
     capturable: Decimal = ZERO
     paid_at: datetime | None = None
+    units_returned_unmatched: int = 0
 
 
 def unpaid(f: OrderFigures) -> Decimal:
@@ -125,7 +128,7 @@ def status(f: OrderFigures, as_of: datetime, sla: timedelta) -> str:
     if shipped > 0 and unpaid(f) > ZERO:
         return DESPATCHED_NOT_PAID
     expected = units_to_despatch(f)
-    if shipped > expected or returned > shipped:
+    if shipped > expected or returned > shipped or f.units_returned_unmatched > 0:
         return QUANTITY_MISMATCH
     if returned > f.units_refunded_shipped:
         return RETURNED_NOT_REFUNDED

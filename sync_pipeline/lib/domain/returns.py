@@ -4,7 +4,8 @@ Peoplevox returns item codes; finance counts Shopify line units (a bundle unit i
 same reversal as for despatched packages (`fulfilment.py`) applies: each line's recipe of item
 codes after SKU overrides and bundles, whole line units only, and units that complete no line
 unit yet (one part of a bundle) wait in a pool for the order's next return. Returns are taken in
-the order they were processed; a unit nobody ordered counts on no line.
+the order they were processed; a unit nobody ordered counts on no line, and is counted apart
+(`unmatched_items`): finance must see goods that came back for an order that never had them.
 """
 
 from __future__ import annotations
@@ -75,3 +76,16 @@ def count_returns(
                 reusable.setdefault(code, {})[line] = take
                 shelf[line] -= take
     return returned, reusable
+
+
+def unmatched_items(needs: Sequence[LineNeed], items: Iterable[GradedItem]) -> dict[str, dict[str, int]]:
+    """`{return code: {item code: units}}` of returned items that no line of the order is made of
+    (after SKU overrides and bundles): booked on the wrong order, or an item the warehouse added.
+    They can never complete a line unit, so `count_returns` counts them on no line."""
+    known = {code for need in needs for code, _ in need.recipe}
+    out: dict[str, dict[str, int]] = {}
+    for r in items:
+        if r.item_code not in known and r.quantity > 0:
+            found = out.setdefault(r.return_code, {})
+            found[r.item_code] = found.get(r.item_code, 0) + r.quantity
+    return out

@@ -44,7 +44,7 @@ DAILY_SUMMARY, MONTH_SUMMARY = "daily_summary.csv", "month_summary.csv"
 AMOUNTS = ("subtotal", "discounts", "shipping", "tax", "total_price", "current_total_price", "received",
            "refunded", "net_payment", "capturable", "outstanding", "despatched_value")  # fmt: skip
 UNITS = ("units_ordered", "units_cancelled", "units_refunded", "units_to_despatch", "units_despatched",
-         "units_returned", "units_returned_reusable", "units_refunded_for_return")  # fmt: skip
+         "units_returned", "units_returned_reusable", "units_returned_unmatched", "units_refunded_for_return")  # fmt: skip
 FREE_TEXT = ("order_name", "customer_name", "note")
 TIMES = ("paid_at", "last_despatched_at", "as_of")
 # Snappy: DuckDB's default, about half zstd's CPU for files a little larger.
@@ -351,13 +351,20 @@ def read_daily_summaries(root: Path, days: Sequence[date], statuses: Sequence[st
 
 
 def read_orders(
-    root: Path, days: Sequence[date], statuses: Sequence[str] | None = None, limit: int | None = None
+    root: Path,
+    days: Sequence[date],
+    statuses: Sequence[str] | None = None,
+    limit: int | None = None,
+    returned_unmatched: bool = False,
 ) -> list[dict[str, Any]]:
-    """Exported order rows of these days (in `statuses`, if given), largest shop value first."""
+    """Exported order rows of these days (in `statuses`, if given; with items returned that no line
+    of the order has, if `returned_unmatched`), largest shop value first."""
     present = _present(root, days)
     if not present:
         return []
-    where = f"WHERE status IN ({', '.join(repr(s) for s in statuses)})" if statuses is not None else ""
+    tests = [f"status IN ({', '.join(repr(s) for s in statuses)})"] if statuses is not None else []
+    tests += ["units_returned_unmatched > 0"] if returned_unmatched else []
+    where = f"WHERE {' AND '.join(tests)}" if tests else ""
     with files_connection() as con:
         cursor = con.execute(
             f"SELECT * FROM {_parquet(root, present)} {where} ORDER BY total_price_shop DESC, order_date, "

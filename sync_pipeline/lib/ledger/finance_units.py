@@ -195,33 +195,45 @@ def replace_return_units(
     con: duckdb.DuckDBPyConnection,
     units: Mapping[str, Mapping[str, Mapping[str, int]]],
     reusable: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None,
+    unmatched: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None,
 ) -> None:
     """`{order id: {return code: {line item id: units}}}` replaces those orders' return units (dated
     by the order's own date, as the orders flow recorded it); `reusable`, in the same shape, says how
-    many of those units Peoplevox graded reusable (back on the shelf)."""
+    many of those units Peoplevox graded reusable (back on the shelf); `unmatched`,
+    `{order id: {return code: {item code: units}}}`, the items no line of the order is made of (rows
+    without a line)."""
     if not units:
         return
-    reusable = reusable or {}
+    reusable, unmatched = reusable or {}, unmatched or {}
     keys = [[gid_number(oid)] for oid in units]
     con.executemany("DELETE FROM pvx_return_units WHERE order_key = ?", keys)
     rows = [
-        [gid_number(oid), oid, code, gid_number(line), n, reusable.get(oid, {}).get(code, {}).get(line, 0)]
+        [gid_number(oid), oid, code, gid_number(line), None, n,
+         reusable.get(oid, {}).get(code, {}).get(line, 0)]
         for oid, by_return in units.items()
         for code, lines in by_return.items()
         for line, n in lines.items()
+        if n
+    ]  # fmt: skip
+    rows += [
+        [gid_number(oid), oid, code, None, item, n, 0]
+        for oid, by_return in unmatched.items()
+        if oid in units
+        for code, items in by_return.items()
+        for item, n in items.items()
         if n
     ]
     if not rows:
         return
     con.execute(
         "CREATE OR REPLACE TEMP TABLE new_return_units (order_key BIGINT, shopify_order_id VARCHAR, "
-        "return_code VARCHAR, line_key BIGINT, units INTEGER, reusable_units INTEGER)"
+        "return_code VARCHAR, line_key BIGINT, item_code VARCHAR, units INTEGER, reusable_units INTEGER)"
     )
-    con.executemany("INSERT INTO new_return_units VALUES (?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("INSERT INTO new_return_units VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     con.execute(
-        "INSERT INTO pvx_return_units (order_key, order_date, return_code, line_key, units, reusable_units) "
-        "SELECT n.order_key, coalesce(o.order_date, f.order_date), n.return_code, n.line_key, n.units, "
-        "n.reusable_units FROM new_return_units n "
+        "INSERT INTO pvx_return_units (order_key, order_date, return_code, line_key, item_code, units, "
+        "reusable_units) SELECT n.order_key, coalesce(o.order_date, f.order_date), n.return_code, n.line_key, "
+        "n.item_code, n.units, n.reusable_units FROM new_return_units n "
         "LEFT JOIN orders o ON o.shopify_order_id = n.shopify_order_id "
         "LEFT JOIN finance_orders f ON f.order_key = n.order_key"
     )

@@ -77,7 +77,10 @@ despatched AS (
     FROM valued GROUP BY order_key
 ),
 returned AS (
-    SELECT order_key, sum(units) AS units_returned, sum(reusable_units) AS units_returned_reusable
+    -- Rows without a line are items no line of the order is made of (counted apart, migration 0012).
+    SELECT order_key, sum(units) FILTER (WHERE line_key IS NOT NULL) AS units_returned,
+           sum(reusable_units) FILTER (WHERE line_key IS NOT NULL) AS units_returned_reusable,
+           sum(units) FILTER (WHERE line_key IS NULL) AS units_returned_unmatched
     FROM pvx_return_units WHERE order_date >= $start AND order_date < $end GROUP BY order_key
 ),
 figures AS (
@@ -93,7 +96,8 @@ figures AS (
            coalesce(d.p_despatched_value, 0)::DECIMAL(18, 2) AS p_despatched_value,
            d.last_despatched_at,
            coalesce(rt.units_returned, 0)::INTEGER AS units_returned,
-           coalesce(rt.units_returned_reusable, 0)::INTEGER AS units_returned_reusable
+           coalesce(rt.units_returned_reusable, 0)::INTEGER AS units_returned_reusable,
+           coalesce(rt.units_returned_unmatched, 0)::INTEGER AS units_returned_unmatched
     FROM scope s
     LEFT JOIN line_units lu USING (order_key)
     LEFT JOIN refund_units ru USING (order_key)
@@ -119,7 +123,7 @@ SELECT order_date, order_key, shopify_order_id, order_name, customer_name, note,
            WHEN units_despatched > 0 AND current_total_price - (net_payment - refund_discrepancy) > 0
                THEN 'despatched_not_paid'
            WHEN units_despatched > units_to_despatch OR units_returned > units_despatched
-               THEN 'quantity_mismatch'
+                OR units_returned_unmatched > 0 THEN 'quantity_mismatch'
            WHEN units_returned > units_refunded_shipped THEN 'returned_not_refunded'
            WHEN units_refunded_for_return > units_returned THEN 'refunded_not_returned'
            WHEN units_despatched < units_to_despatch AND paid_at IS NOT NULL
@@ -132,8 +136,8 @@ SELECT order_date, order_key, shopify_order_id, order_name, customer_name, note,
        p_subtotal, p_discounts, p_shipping, p_tax, p_total_price, p_current_total_price, p_received, p_refunded,
        p_net_payment, p_capturable, p_outstanding, p_despatched_value,
        units_ordered, (units_ordered - units_to_despatch)::INTEGER AS units_cancelled, units_refunded,
-       units_to_despatch, units_despatched, units_returned, units_returned_reusable, units_refunded_for_return,
-       paid_at, last_despatched_at, $as_of AS as_of
+       units_to_despatch, units_despatched, units_returned, units_returned_reusable, units_returned_unmatched,
+       units_refunded_for_return, paid_at, last_despatched_at, $as_of AS as_of
 FROM expected
 """
 

@@ -19,7 +19,7 @@ import duckdb
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.fulfilment import line_needs
 from sync_pipeline.lib.domain.models import ShopOrder
-from sync_pipeline.lib.domain.returns import GradedItem, count_returns
+from sync_pipeline.lib.domain.returns import GradedItem, count_returns, unmatched_items
 from sync_pipeline.lib.flows.finance.ports import ReturnedItem, ReturnSource
 from sync_pipeline.lib.ledger import Ledger, cursors
 from sync_pipeline.lib.ledger import finance_units as units
@@ -72,9 +72,9 @@ def read_returns(
         report.units_reusable = sum(r.quantity for r in new if r.reusable)
         report.unmatched = units.unmatched_return_orders(con)
         touched = {r.shopify_order_id for r in new if r.shopify_order_id} | set(order_of.values())
-        counted, reusable = _count_in_line_units(con, sorted(touched), rules)
+        counted, reusable, unmatched = _count_in_line_units(con, sorted(touched), rules)
         report.orders_counted = len(counted)
-        units.replace_return_units(con, counted, reusable)
+        units.replace_return_units(con, counted, reusable, unmatched)
         newest = max((i.returned_at for i in items if i.returned_at), default=None)
         if newest is not None and not backfill:
             stored = cursors.get(con, CURSOR)
@@ -101,14 +101,16 @@ def _row(item: ReturnedItem, order_id: str | None, rules: BusinessRules) -> Retu
 
 def _count_in_line_units(
     con: duckdb.DuckDBPyConnection, order_ids: Iterable[str], rules: BusinessRules
-) -> tuple[LineUnits, LineUnits]:
-    """`{order id: {return code: {line id: units}}}` for every return of these orders, and the same
-    for the units graded reusable (`lib/domain/returns.py`)."""
+) -> tuple[LineUnits, LineUnits, LineUnits]:
+    """`{order id: {return code: {line id: units}}}` for every return of these orders, the same for
+    the units graded reusable, and `{order id: {return code: {item code: units}}}` of the items no
+    line of the order is made of (`lib/domain/returns.py`)."""
     wanted = list(order_ids)
     orders = ledger_orders.get_many(con, wanted)
     returns = units.returns_of(con, wanted)
     counted: LineUnits = {}
     reusable: LineUnits = {}
+    unmatched: LineUnits = {}
     for oid in wanted:
         row = orders.get(oid)
         if row is None or not row.snapshot:
@@ -121,4 +123,5 @@ def _count_in_line_units(
         needs = line_needs(lines, rules.bundles, rules.sku_overrides.overrides)
         items = [GradedItem(r.return_code, r.item_code, r.quantity, r.reusable) for r in returns.get(oid, [])]
         counted[oid], reusable[oid] = count_returns(needs, items)
-    return counted, reusable
+        unmatched[oid] = unmatched_items(needs, items)
+    return counted, reusable, unmatched
