@@ -15,8 +15,10 @@ from sync_pipeline.lib.domain.fulfilment import (
     FulfilmentOrderLine,
     LineNeed,
     allocate,
+    consumed,
     gather,
     line_needs,
+    settled_pool,
     spread,
 )
 from sync_pipeline.lib.domain.models import BundleGroup
@@ -110,6 +112,34 @@ def test_never_more_than_ordered_or_despatched_and_complete_when_all_shipped(
             wanted[code] += per * need.ordered
     if all(despatched[c] >= n for c, n in wanted.items()):
         assert all(fulfilled[n.line_id] == n.ordered for n in needs), "everything shipped: all fulfilled"
+
+
+@PROPERTY
+@given(orders_and_packages(), st.data())
+def test_the_settled_pool_is_what_allocation_carried(
+    case: tuple[list[LineNeed], list[Counter[str]]], data: st.DataObject
+) -> None:
+    """Packages allocated one after another carry a pool (parts of a bundle waiting); the pool that
+    settled packages leave, worked out from what they shipped, the line units they account for and
+    their excess alone (as the despatches flow and finance both do), is the same pool."""
+    needs, packages = case
+    settled = data.draw(st.integers(0, len(packages)))
+    accounted: Counter[str] = Counter()
+    shipped: Counter[str] = Counter()
+    excess: Counter[str] = Counter()
+    pool: Counter[str] = Counter()
+    for package in packages[:settled]:
+        result = allocate(needs, accounted, pool, package)
+        accounted.update(result.lines)
+        shipped.update(package)
+        excess.update(result.excess)
+        pool = result.pool
+    assert settled_pool(needs, accounted, shipped, excess) == pool
+    # What the line units are made of, and the pool and excess, are every unit shipped, once.
+    assert consumed(needs, accounted) + pool + excess == shipped
+    assert consumed(needs, {n.line_id: 1 for n in needs}) == sum(
+        (Counter(dict(n.recipe)) for n in needs), Counter()
+    )
 
 
 fo_lines = st.lists(

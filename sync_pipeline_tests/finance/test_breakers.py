@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ import pytest
 
 from sync_pipeline.defs.finance.metadata import returns_metadata
 from sync_pipeline.lib.domain import reconciliation as rules
+from sync_pipeline.lib.flows.despatches.read import read_despatches
+from sync_pipeline.lib.flows.finance.reconcile import reconcile_days
 from sync_pipeline.lib.shopify import ShopifyUserErrors
 from sync_pipeline.sandbox.shopify.control import (
     EditSpec,
@@ -36,7 +39,7 @@ from sync_pipeline.sandbox.shopify.control import (
 )
 from sync_pipeline.sandbox.traffic_money import refund_one_unit
 from sync_pipeline_tests.despatches.helpers import UK
-from sync_pipeline_tests.finance.world import World, world
+from sync_pipeline_tests.finance.world import RULES, World, world
 
 
 @pytest.fixture
@@ -105,6 +108,29 @@ def test_a_despatch_read_before_the_despatches_flow_settles_it(w: World) -> None
     for row in (waiting, settled):
         assert (row["units_despatched"], row["units_to_despatch"], row["status"]) == (3, 3, rules.MATCHED)
         assert row["despatched_value_shop"] == Decimal("70.00")
+
+
+def test_waiting_packages_are_written_only_when_their_units_change(w: World) -> None:
+    """Every reconciliation counts the packages the despatches flow has not settled yet; their unit
+    rows are written only when the count changed, not again on every run."""
+    i = place(w, lines=[LineSpec(sku="TEE-BLK-M", quantity=3)])
+    w.release()
+    w.pvx.despatch(w.number(i), [{"TEE-BLK-M": 1}])
+    today, _ = w.run()
+    w.pvx.despatch(w.number(i), [{"TEE-BLK-M": 2}])
+    w.run()
+
+    def reconcile() -> int:
+        now = datetime.now(UTC)
+        read_despatches(w.despatches, w.ledger, "test", now, timedelta(days=1))
+        report = reconcile_days(w.ledger, w.exports, today, today + timedelta(days=1), now, RULES)
+        return report.waiting_packages_rewritten
+
+    # Two packages wait; only the newest, which the incremental pass takes again every time (its
+    # cursor is inclusive), is written again.
+    assert reconcile() == 1
+    row = w.rows(today)[w.ids[i]]
+    assert (row["units_despatched"], row["status"]) == (3, rules.MATCHED)
 
 
 def test_a_bundle_completed_by_a_package_not_settled_yet(w: World) -> None:

@@ -57,6 +57,7 @@ def reconciliation_metadata(report: ReconcileReport) -> dict[str, object]:
             "despatch | despatched | returned |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
         ),
         "packages_brought_up_to_date": report.packages_refreshed,
+        "waiting_packages_recounted": report.waiting_packages_rewritten,
         "export_folders": _paths(report.folders),
     }
 

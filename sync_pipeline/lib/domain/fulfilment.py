@@ -105,6 +105,28 @@ def allocate(
     return Allocation({k: v for k, v in taken.items() if v}, +pool_after, +excess)
 
 
+def consumed(needs: Sequence[LineNeed], lines: Mapping[str, int]) -> Counter[str]:
+    """The item units that `lines` (line id → line units) are made of, by each line's recipe."""
+    used: Counter[str] = Counter()
+    for need in needs:
+        for code, per in need.recipe:
+            used[code] += per * lines.get(need.line_id, 0)
+    return used
+
+
+def settled_pool(
+    needs: Sequence[LineNeed],
+    accounted: Mapping[str, int],
+    shipped: Mapping[str, int],
+    excess: Mapping[str, int],
+) -> Counter[str]:
+    """The pool settled packages leave: what they `shipped` (item units) less what the line units
+    they account for are made of and less what was recorded as `excess` (parts of a bundle waiting
+    for the rest). The despatches flow plans the next package from it; finance counts a package not
+    settled yet from it the same way."""
+    return +(Counter(shipped) - consumed(needs, accounted) - Counter(excess))
+
+
 @dataclass(frozen=True)
 class FulfilmentOrderLine:
     """One line item of a Shopify fulfilment order, as read just before fulfilling."""

@@ -73,18 +73,36 @@ def orders_with_waiting_packages(con: duckdb.DuckDBPyConnection, settled_states:
 
 def replace_waiting_units(
     con: duckdb.DuckDBPyConnection, units: Mapping[str, tuple[Mapping[str, int], Mapping[str, int]]]
-) -> None:
+) -> int:
     """`{package number: ({line item id: line units}, {item code: units})}` replaces the unit rows of
-    packages not settled yet: the line units they complete, and as item codes what no line uses."""
+    packages not settled yet: the line units they complete, and as item codes what no line uses.
+    Only packages whose rows differ from those held are written (every reconciliation counts every
+    waiting package again; most have not changed); returns how many were."""
     if not units:
-        return
-    con.executemany("DELETE FROM finance_package_units WHERE package_number = ?", [[n] for n in units])
-    rows = [
-        [n, gid_number(line), None, u] for n, (lines, _) in units.items() for line, u in lines.items() if u
-    ]
-    rows += [[n, None, code, u] for n, (_, items) in units.items() for code, u in items.items() if u]
+        return 0
+    wanted: dict[str, list[tuple[int | None, str | None, int]]] = {
+        n: sorted(
+            [(gid_number(line), None, u) for line, u in lines.items() if u]
+            + [(None, code, u) for code, u in items.items() if u],
+            key=repr,
+        )
+        for n, (lines, items) in units.items()
+    }
+    con.execute("CREATE OR REPLACE TEMP TABLE waiting_numbers (package_number VARCHAR)")
+    con.executemany("INSERT INTO waiting_numbers VALUES (?)", [[n] for n in units])
+    held: dict[str, list[tuple[int | None, str | None, int]]] = {}
+    for n, line, code, u in con.execute(
+        "SELECT u.package_number, u.line_key, u.item_code, u.units FROM finance_package_units u "
+        "JOIN waiting_numbers w USING (package_number)"
+    ).fetchall():
+        held.setdefault(n, []).append((line, code, u))
+    changed = [n for n, rows in wanted.items() if sorted(held.get(n, []), key=repr) != rows]
+    if not changed:
+        return 0
+    con.executemany("DELETE FROM finance_package_units WHERE package_number = ?", [[n] for n in changed])
+    rows = [[n, line, code, u] for n in changed for line, code, u in wanted[n]]
     if not rows:
-        return
+        return len(changed)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE new_package_units (package_number VARCHAR, line_key BIGINT, "
         "item_code VARCHAR, units INTEGER)"
@@ -96,6 +114,7 @@ def replace_waiting_units(
         "p.despatched_at FROM new_package_units n JOIN despatch_packages p USING (package_number) "
         "LEFT JOIN orders o ON o.shopify_order_id = p.shopify_order_id"
     )
+    return len(changed)
 
 
 def _gid_number(column: str) -> str:

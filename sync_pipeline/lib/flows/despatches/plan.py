@@ -26,8 +26,10 @@ from sync_pipeline.lib.domain.fulfilment import (
     LineNeed,
     Move,
     allocate,
+    consumed,
     gather,
     line_needs,
+    settled_pool,
     spread,
 )
 from sync_pipeline.lib.domain.models import ShopOrder
@@ -65,14 +67,6 @@ def package_exception(kind: str, message: str, order: ShopOrder, package: Packag
     )
 
 
-def consumed(needs: Sequence[LineNeed], lines: Mapping[str, int]) -> Counter[str]:
-    used: Counter[str] = Counter()
-    for need in needs:
-        for code, per in need.recipe:
-            used[code] += per * lines.get(need.line_id, 0)
-    return used
-
-
 def _names(order: ShopOrder) -> dict[str, str]:
     return {line.id: line.name or line.sku or line.id for line in order.lines}
 
@@ -93,7 +87,7 @@ def plan_order(
             recorded_excess.update(p.excess_items or {})
     # Excess already recorded stays excess (a later edit adding a line does not reuse it), so each
     # unit shipped is counted once: as a line unit, as excess, or waiting in the pool.
-    pool = +(Counter(_items(packages, states.SETTLED)) - consumed(needs, accounted) - recorded_excess)
+    pool = settled_pool(needs, accounted, _items(packages, states.SETTLED), recorded_excess)
     fo_lines = list(shopify.fo_lines) if shopify else []
     cancelled = order.is_cancelled or (shopify is not None and shopify.cancelled)
     decisions: list[Decision] = []

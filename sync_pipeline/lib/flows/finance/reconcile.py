@@ -20,11 +20,10 @@ from pathlib import Path
 import duckdb
 
 from sync_pipeline.lib.domain.config import BusinessRules
-from sync_pipeline.lib.domain.fulfilment import allocate, line_needs
+from sync_pipeline.lib.domain.fulfilment import allocate, line_needs, settled_pool
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.domain.reconciliation import STATUSES
 from sync_pipeline.lib.flows.despatches import states
-from sync_pipeline.lib.flows.despatches.plan import consumed
 from sync_pipeline.lib.flows.finance.exports import CELL_RULE
 from sync_pipeline.lib.ledger import Ledger, finance_exports, finance_units, reconciliation
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
@@ -44,6 +43,7 @@ class ReconcileReport:
     orders: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     packages_refreshed: int = 0
+    waiting_packages_rewritten: int = 0  # of the packages not settled yet, those whose units changed
     gaps: list[Gap] = field(default_factory=list)
     folders: list[Path] = field(default_factory=list)
 
@@ -56,7 +56,7 @@ def reconcile_days(
     with ExitStack() as keep:
         with ledger.transaction() as con:
             report.packages_refreshed = finance_units.refresh_package_units(con, states.SETTLED)
-            _waiting_in_line_units(con, rules)
+            report.waiting_packages_rewritten = _waiting_in_line_units(con, rules)
             counts = reconciliation.reconcile(con, start, end, as_of, rules.finance.despatch_sla)
             report.orders, report.by_status = counts.orders, counts.by_status
             report.gaps = reconciliation.largest_gaps(con)
@@ -66,13 +66,14 @@ def reconcile_days(
     return report
 
 
-def _waiting_in_line_units(con: duckdb.DuckDBPyConnection, rules: BusinessRules) -> None:
+def _waiting_in_line_units(con: duckdb.DuckDBPyConnection, rules: BusinessRules) -> int:
     """Packages shipped and read but not settled yet by the despatches flow (it waits for tracking)
     as the line units they complete, the way that flow will settle them (`plan.py`: after what the
     order's settled packages account for, with the parts they left waiting): a bundle's parts are
     one unit at the bundle's price, not one unit per item. Items no line can use stay item units
     (over-despatch); parts of a bundle not complete yet count when the rest arrives. Orders the
-    orders flow has no snapshot of keep their item units."""
+    orders flow has no snapshot of keep their item units. Returns how many packages' rows changed
+    (only those are written)."""
     order_ids = finance_units.orders_with_waiting_packages(con, states.SETTLED)
     orders = ledger_orders.get_many(con, order_ids)
     units: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
@@ -85,12 +86,13 @@ def _waiting_in_line_units(con: duckdb.DuckDBPyConnection, rules: BusinessRules)
         )
         accounted: Counter[str] = Counter()
         shipped: Counter[str] = Counter()
+        excess: Counter[str] = Counter()
         for p in packages:
             if p.state in states.SETTLED:
                 accounted.update(p.line_quantities or {})
                 shipped.update(p.items)
-                shipped.subtract(p.excess_items or {})
-        pool = +(shipped - consumed(needs, accounted))
+                excess.update(p.excess_items or {})
+        pool = settled_pool(needs, accounted, shipped, excess)
         for p in packages:
             if p.state in states.SETTLED:
                 continue
@@ -98,7 +100,7 @@ def _waiting_in_line_units(con: duckdb.DuckDBPyConnection, rules: BusinessRules)
             units[p.package_number] = (allocation.lines, dict(allocation.excess))
             accounted.update(allocation.lines)
             pool = allocation.pool
-    finance_units.replace_waiting_units(con, units)
+    return finance_units.replace_waiting_units(con, units)
 
 
 def summarise(root: Path, start: date, end: date) -> list[Path]:
