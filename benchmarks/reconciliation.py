@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from sync_pipeline.lib.domain.reconciliation import STATUSES  # noqa: E402
 from sync_pipeline.lib.flows.finance.exports import CELL_RULE  # noqa: E402
 from sync_pipeline.lib.ledger import Ledger, finance_exports, finance_orders, reconciliation  # noqa: E402
+from sync_pipeline.lib.ledger.records import utcnow  # noqa: E402
 
 START = date(2026, 10, 1)
 
@@ -199,7 +200,7 @@ def measure(path: Path, days: int, exports: Path) -> dict[str, object]:
             result = keep.enter_context(finance_exports.kept_result(con, exports))
             parts.mark("keep")
         figures["ledger_held_seconds"] = time.perf_counter() - started
-        finance_exports.export_orders(result, exports, START, end, CELL_RULE)
+        finance_exports.export_orders(result, exports, START, end, CELL_RULE, utcnow())
         parts.mark("day_files")
     finance_exports.summarise_days(exports, all_days, STATUSES)
     parts.mark("summaries")
@@ -216,7 +217,7 @@ def measure(path: Path, days: int, exports: Path) -> dict[str, object]:
         with book.transaction() as con:
             one = reconciliation.reconcile(con, day, day + timedelta(days=1), as_of, sla)
             result = keep.enter_context(finance_exports.kept_result(con, exports))
-        finance_exports.export_orders(result, exports, day, day + timedelta(days=1), CELL_RULE)
+        finance_exports.export_orders(result, exports, day, day + timedelta(days=1), CELL_RULE, utcnow())
     finance_exports.summarise_days(exports, [day], STATUSES)
     figures["one_day_seconds"] = time.perf_counter() - started
     figures["one_day_orders"] = one.orders

@@ -308,6 +308,8 @@ def oracle_figures(
                 refunded[rl["restock_type"]] += rl["quantity"]
     paid = [t["processed_at"] for t in order["transactions"]
             if t["kind"] in ("SALE", "CAPTURE", "AUTHORIZATION") and t["status"] == "SUCCESS"]  # fmt: skip
+    if not paid and order["financial_status"] == "PAID":
+        paid = [order["created_at"]]  # a free order: nothing to pay, paid as placed
     money = order["money"]
     return rules.OrderFigures(
         cancelled=order["cancelled_at"] is not None,

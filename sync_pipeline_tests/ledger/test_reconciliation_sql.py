@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from sync_pipeline.lib.domain import reconciliation as rules
 from sync_pipeline.lib.flows.finance.exports import CELL_RULE
 from sync_pipeline.lib.ledger import Ledger, finance_exports, finance_orders, reconciliation
+from sync_pipeline.lib.ledger.records import utcnow
 from sync_pipeline_tests.finance.factories import (
     AS_OF,
     DAY,
@@ -62,7 +63,7 @@ def test_sql_agrees_with_the_rules_and_ties_out(ledger: Ledger, generated: tuple
             ).fetchall()
             totals = finance_orders.shopify_totals(con, DAY, end)
             result = keep.enter_context(finance_exports.kept_result(con, exports))
-        finance_exports.export_orders(result, exports, DAY, end, CELL_RULE)
+        finance_exports.export_orders(result, exports, DAY, end, CELL_RULE, utcnow())
     finance_exports.summarise_days(exports, finance_exports.days_between(DAY, end), rules.STATUSES)
     summary = finance_exports.read_daily_summaries(
         exports, finance_exports.days_between(DAY, end), rules.STATUSES

@@ -113,12 +113,16 @@ def cancelled_orders_not_despatched(
     """No order cancelled in Shopify left the warehouse (and stayed out: a parcel that came back is
     fine). Each one is goods the customer may have without paying."""
     days = _days(context, business_rules)
-    found = _orders(ledger, days, (rules.CANCELLED_BUT_DESPATCHED,))
+    wanted = (rules.CANCELLED_BUT_DESPATCHED,)
+    count, _ = finance_exports.status_totals(exports_root(ledger.data_path), days, wanted).get(
+        wanted[0], (0, 0)
+    )
+    found = _orders(ledger, days, wanted)  # the largest 50, for the table
     return dg.AssetCheckResult(
-        passed=not found,
+        passed=count == 0,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=f"{len(found)} cancelled order(s) despatched and not returned",
-        metadata={"orders": len(found), "orders_table": _table(found)},
+        description=f"{count} cancelled order(s) despatched and not returned",
+        metadata={"orders": count, "orders_table": _table(found)},
     )
 
 

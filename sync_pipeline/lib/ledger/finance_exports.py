@@ -18,7 +18,8 @@ decimals (`12.50`, `-3.10`); times are UTC `YYYY-MM-DD HH:MM:SS`, which Excel re
 Parquet keeps the types: DECIMAL(18, 2), DATE, TIMESTAMP.
 
 Every file is written under a temporary name and renamed into place: a reader never sees half a
-file.
+file. Runs that overlap or die half way are `finance_placing.py`'s: older files never go over newer
+ones, and a killed run's staging folder is removed by the next.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from sync_pipeline.lib.ledger import finance_placing as placing
 from sync_pipeline.lib.ledger.reconciliation import RESULT
 
 BOM = "\ufeff"
@@ -132,9 +134,7 @@ def kept_result(con: duckdb.DuckDBPyConnection, root: Path) -> Iterator[Path]:
     ends. These files are both the copy the CSVs are made from once the ledger is free and the
     Parquet files finance gets (`export_orders` moves them into place): a separate copy, with the
     Parquet and CSV files then written from it, was half as much work again for a month."""
-    staging = root / f".staging-{uuid.uuid4().hex[:12]}"
-    staging.mkdir(parents=True)
-    try:
+    with placing.staging_folder(root) as staging:
         columns = ", ".join(_parquet_columns())
         # The day is selected twice: PARTITION_BY takes its own column out of the files.
         con.execute(
@@ -146,15 +146,19 @@ def kept_result(con: duckdb.DuckDBPyConnection, root: Path) -> Iterator[Path]:
             f"(FORMAT parquet, COMPRESSION {PARQUET_COMPRESSION})"
         )
         yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
-def export_orders(result: Path, root: Path, start: date, end: date, rule: CellRule) -> list[Path]:
-    """Each day's `order_reconciliation.csv` and `.parquet` from a kept reconciliation (`kept_result`):
-    the Parquet file is moved into place and the CSV made from it (a day with no orders gets files
-    with the header only), so call it once per kept result. No ledger connection. Returns the day
-    folders.
+def export_orders(
+    result: Path, root: Path, start: date, end: date, rule: CellRule, made_at: datetime
+) -> list[Path]:
+    """Each day's `order_reconciliation.csv` and `.parquet` from a kept reconciliation (`kept_result`,
+    made in the ledger at `made_at`): the Parquet file is moved into place and the CSV made from it (a
+    day with no orders gets files with the header only), so call it once per kept result. No ledger
+    connection. Returns the day folders written.
+
+    A day whose files come from a later reconciliation is left alone: two runs of overlapping days
+    (a month backfill beside the nightly run) make their files outside the ledger, so the one that
+    reconciled first may be ready last (`finance_placing.py`).
 
     One COPY per day, each reading only its own day's file (a partitioned pass over the whole
     month cost more); the days are shared between one thread per core."""
@@ -181,20 +185,25 @@ def export_orders(result: Path, root: Path, start: date, end: date, rule: CellRu
             for c in cursors:
                 c.close()
     folders = []
-    for day in days:
-        folder = root / day.isoformat()
-        folder.mkdir(parents=True, exist_ok=True)
-        os.replace(csv_dir / f"{day.isoformat()}.csv", folder / ORDERS_CSV)
-        if sources[day].name == _EMPTY:  # the template stays for the next empty day
-            partial = folder / f".{ORDERS_PARQUET}.{uuid.uuid4().hex[:8]}"
-            try:
-                shutil.copyfile(sources[day], partial)
-                os.replace(partial, folder / ORDERS_PARQUET)
-            finally:
-                partial.unlink(missing_ok=True)
-        else:
-            os.replace(sources[day], folder / ORDERS_PARQUET)
-        folders.append(folder)
+    with placing.exports_lock(root):
+        for day in days:
+            folder = root / day.isoformat()
+            if placing.made_later(folder, made_at):  # a run that reconciled later put its files first
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            os.replace(csv_dir / f"{day.isoformat()}.csv", folder / ORDERS_CSV)
+            if sources[day].name == _EMPTY:  # the template stays for the next empty day
+                partial = folder / f".{ORDERS_PARQUET}.{uuid.uuid4().hex[:8]}"
+                try:
+                    shutil.copyfile(sources[day], partial)
+                    os.replace(partial, folder / ORDERS_PARQUET)
+                finally:
+                    partial.unlink(missing_ok=True)
+            else:
+                os.replace(sources[day], folder / ORDERS_PARQUET)
+            placing.mark_made(folder, made_at)
+            folders.append(folder)
+        placing.remove_dead_staging(root)
     return folders
 
 
@@ -250,7 +259,8 @@ def files_connection() -> Iterator[duckdb.DuckDBPyConnection]:
 
 def _parquet(root: Path, days: Sequence[date]) -> str:
     files = ", ".join(f"'{_quoted(root / d.isoformat() / ORDERS_PARQUET)}'" for d in days)
-    return f"read_parquet([{files}])"
+    # By name: a month may hold day files of two releases, one with a column the other lacks (null).
+    return f"read_parquet([{files}], union_by_name = true)"
 
 
 def _present(root: Path, days: Sequence[date]) -> list[date]:
@@ -296,7 +306,7 @@ def _month(
     orders = folder / ORDERS_CSV
     partial = folder / f".{ORDERS_CSV}.{uuid.uuid4().hex[:8]}"
     try:
-        _concatenate([root / d.isoformat() / ORDERS_CSV for d in present], partial)
+        _join_day_csvs(con, [root / d.isoformat() / ORDERS_CSV for d in present], partial)
         os.replace(partial, orders)
     finally:
         partial.unlink(missing_ok=True)
@@ -316,6 +326,29 @@ def _summable(statuses: Sequence[str]) -> list[str]:
     for s in statuses:
         cols += [f"{s}_orders", f"{s}_value", f"{s}_value_shop"]
     return cols
+
+
+def _join_day_csvs(con: duckdb.DuckDBPyConnection, parts: Sequence[Path], target: Path) -> None:
+    """The month's orders CSV from its day CSVs: joined byte for byte when they share one heading;
+    by column name when they do not (day files of two releases, one with a column more: joined
+    bytes would put the older days' values under the wrong headings). The widest heading's column
+    order is kept, the older days' missing cells left empty, every cell's text as the day file has it."""
+    headings = {}
+    for part in parts:
+        with part.open("rb") as fh:
+            headings[part] = fh.readline().rstrip(b"\r\n")
+    if len(set(headings.values())) <= 1:
+        _concatenate(parts, target)
+        return
+    widest = max(headings.values(), key=lambda h: len(h.split(b",")))
+    names = [n.replace('"', '""') for n in widest.decode("utf-8").lstrip(BOM).split(",")]
+    # DuckDB reads the BOM off the first heading; it goes back on for Excel.
+    columns = ", ".join([f'"{names[0]}" AS "{BOM}{names[0]}"', *(f'"{n}"' for n in names[1:])])
+    listed = ", ".join(f"'{_quoted(p)}'" for p in parts)
+    con.execute(
+        f"COPY (SELECT {columns} FROM read_csv([{listed}], header = true, all_varchar = true, "
+        f"union_by_name = true, encoding = 'utf-8')) TO '{_quoted(target)}' (FORMAT csv, HEADER)"
+    )
 
 
 def _concatenate(parts: Sequence[Path], target: Path) -> None:

@@ -139,14 +139,45 @@ def _order_values(o: FinanceOrderRow, now: datetime) -> list[object]:
     ]
 
 
+def _newest_reads(con: duckdb.DuckDBPyConnection, orders: Sequence[FinanceOrderSet]) -> list[FinanceOrderSet]:
+    """Of these reads, each order's newest (Shopify's `updatedAt`; the later read on a tie), and
+    only where the ledger does not hold a newer one already.
+
+    A read pages by `updatedAt`, so an order changed while it pages comes round again on a later
+    page, in the same chunk; and a backfill paging a month for minutes hands over orders read
+    before a refund that an incremental run has since read. Older reads never win."""
+    latest: dict[int, FinanceOrderSet] = {}
+    for s in orders:
+        key = gid_number(s.order.shopify_order_id)
+        seen = latest.get(key)
+        if seen is None or s.order.shopify_updated_at >= seen.order.shopify_updated_at:
+            latest[key] = s
+    con.execute("CREATE OR REPLACE TEMP TABLE finance_read_keys (k BIGINT, updated_at TIMESTAMP)")
+    con.executemany(
+        "INSERT INTO finance_read_keys VALUES (?, ?)",
+        [[k, to_naive_utc(s.order.shopify_updated_at)] for k, s in latest.items()],
+    )
+    held = {
+        k
+        for (k,) in con.execute(
+            "SELECT r.k FROM finance_read_keys r JOIN finance_orders f ON f.order_key = r.k "
+            "WHERE f.shopify_updated_at > r.updated_at"
+        ).fetchall()
+    }
+    if held:
+        con.execute("DELETE FROM finance_read_keys WHERE k IN (SELECT unnest($keys))", {"keys": sorted(held)})
+    return [s for k, s in latest.items() if k not in held]
+
+
 def replace_orders(con: duckdb.DuckDBPyConnection, orders: Sequence[FinanceOrderSet]) -> int:
-    """Write these orders' money and children, replacing whatever was held for them."""
+    """Write these orders' money and children, replacing whatever was held for them (unless the
+    ledger holds a newer read of an order: `_newest_reads`). Returns how many were written."""
     if not orders:
         return 0
     now = utcnow()
-    keys = [[gid_number(s.order.shopify_order_id)] for s in orders]
-    con.execute("CREATE OR REPLACE TEMP TABLE finance_read_keys (k BIGINT)")
-    con.executemany("INSERT INTO finance_read_keys VALUES (?)", keys)
+    orders = _newest_reads(con, orders)
+    if not orders:
+        return 0
     for table in ("finance_orders", *_CHILD_TABLES):
         con.execute(f"DELETE FROM {table} WHERE order_key IN (SELECT k FROM finance_read_keys)")
     placeholders = ", ".join("?" for _ in _ORDER_COLUMNS)

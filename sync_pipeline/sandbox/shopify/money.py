@@ -26,6 +26,8 @@ Assumptions (the rules are Shopify-like, the exact rounding is the sandbox's own
   unit off). So a refund pays back what it pays back, and is done: a goodwill refund leaves
   outstanding at 0 (it is not a balance for the customer to pay again), and units refunded with
   less (or no) money than suggested are not money still owed to the customer either.
+- A free order (every line 0.00, or discounted to nothing) has no transaction at all and shows
+  PAID, as on Shopify ("no payment gateway": nothing was taken).
 """
 
 from __future__ import annotations
@@ -203,4 +205,6 @@ def financial_status(order: Order) -> str:
         return "AUTHORIZED"
     if any(x.kind == "VOID" for x in ok) or order.cancelled_at is not None:
         return "VOIDED"
+    if t.total.shop <= ZERO and not ok:
+        return "PAID"  # nothing to pay, no transaction (a free order, as Shopify shows it)
     return "PENDING"

@@ -63,7 +63,9 @@ def record_transaction(
 def open_payment(store: Store, order: Order, status: str) -> None:
     """The payment of a newly placed order: a sale (PAID), an authorisation (AUTHORIZED) or none."""
     due = money.totals(order).total
-    if status == "PAID":
+    if due.shop <= 0 and due.presentment <= 0:
+        pass  # a free order (0.00 lines, a 100 % discount): Shopify takes no payment and says PAID
+    elif status == "PAID":
         record_transaction(store, order, "SALE", due, "shopify_payments")
     elif status == "AUTHORIZED":
         expires = store.now() + timedelta(days=AUTHORIZATION_DAYS)

@@ -69,6 +69,7 @@ def _order(state: SandboxState, order_id: int) -> dict[str, Any]:
         "name": o.name,
         "financial_status": o.financial_status,
         "fulfillment_status": o.fulfillment_status(),
+        "created_at": iso(o.created_at),
         "updated_at": iso(o.updated_at),
         "cancelled_at": iso(o.cancelled_at),
         "tags": o.tags,

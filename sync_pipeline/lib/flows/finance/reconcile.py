@@ -29,6 +29,7 @@ from sync_pipeline.lib.ledger import Ledger, finance_exports, finance_units, rec
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.ledger.reconciliation import Gap
+from sync_pipeline.lib.ledger.records import utcnow
 
 
 def exports_root(data_dir: Path) -> Path:
@@ -61,8 +62,9 @@ def reconcile_days(
             report.orders, report.by_status = counts.orders, counts.by_status
             report.gaps = reconciliation.largest_gaps(con)
             result = keep.enter_context(finance_exports.kept_result(con, root))
+            made_at = utcnow()  # in the ledger's order: its transactions are serialised
         # The ledger is free again: the CSVs are made from the staged Parquet files.
-        report.folders = finance_exports.export_orders(result, root, start, end, CELL_RULE)
+        report.folders = finance_exports.export_orders(result, root, start, end, CELL_RULE, made_at)
     return report
 
 

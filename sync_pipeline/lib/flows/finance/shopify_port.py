@@ -33,6 +33,10 @@ def finance_set(o: OrderMoney) -> FinanceOrderSet:
         for t in o.transactions
         if t.kind in PAYMENTS and t.status == "SUCCESS" and t.processed_at
     ]
+    if not paid and o.display_financial_status == "PAID":
+        # A free order (0.00 lines, a 100 % discount): Shopify records no payment and says PAID. It
+        # is paid as placed, so the despatch SLA runs from then, as for any paid order.
+        paid = [o.created_at]
     order = FinanceOrderRow(
         shopify_order_id=o.id,
         order_name=o.name,
