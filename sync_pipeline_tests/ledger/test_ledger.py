@@ -6,8 +6,9 @@ from pathlib import Path
 
 import duckdb
 
-from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, schema
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, finance_units, schema
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
+from sync_pipeline.lib.ledger.finance_units import ReturnRow
 from sync_pipeline.lib.ledger.schema import available_migrations
 
 
@@ -131,3 +132,18 @@ def test_0010_keeps_returns_read_before_it_and_keys_them_by_condition(tmp_path: 
             "INSERT INTO pvx_returns VALUES ('RET1', 'TEE', 'SHP-1', NULL, 1, 'Torn', 'Not reusable', false, NULL, "
             "'PrimarySite', now())"
         )
+
+
+def test_a_return_read_again_replaces_its_figure_and_never_adds_a_re_read(tmp_path: Path) -> None:
+    """Each read gives a return's current rows: their sum per (code, item, condition) replaces the
+    stored figure. A re-read adds nothing; a second tee booked later (a second row) raises 1 to 2."""
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    ledger.migrate()
+    tee = ReturnRow("RET1", "TEE", "SHP-1", None, 1, "Too small", "Reusable", True, None, "PrimarySite")
+    with ledger.transaction() as con:
+        assert [r.quantity for r in finance_units.put_returns(con, [tee])] == [1]
+        assert finance_units.put_returns(con, [tee]) == []  # the same read again
+        assert [r.quantity for r in finance_units.put_returns(con, [tee, tee])] == [1]  # one unit added
+        assert finance_units.put_returns(con, [tee, tee]) == []
+        stored = con.execute("SELECT quantity FROM pvx_returns WHERE return_code = 'RET1'").fetchall()
+    assert stored == [(2,)]
