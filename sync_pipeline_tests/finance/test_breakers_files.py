@@ -119,11 +119,6 @@ def test_a_run_killed_before_its_files_leaves_nothing_behind_once_the_next_run_i
 
 
 # -- a three-decimal currency -------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="money is DECIMAL(18, 2) in the ledger (0004_finance.sql) and the exports: Shopify states KWD, "
-    "BHD, OMR, JOD, TND, LYD, IQD to three decimals, and every such figure is rounded to two",
-)
 def test_an_order_paid_in_kuwaiti_dinars_keeps_shopifys_three_decimals(tmp_path: Path) -> None:
     """A GBP shop sells to Kuwait: Shopify states the customer's money in KWD, three decimals (fils).
     The row, the summary and the tie-out must say what Shopify says, not a figure rounded to two
@@ -143,9 +138,18 @@ def test_an_order_paid_in_kuwaiti_dinars_keeps_shopifys_three_decimals(tmp_path:
     (row,) = finance_exports.read_orders(root, [DAY])
     assert (row["currency"], row["total_price"], row["tax"]) == ("KWD", D("11.385"), D("1.898"))
     assert row["despatched_value"] == D("11.386")  # two units at Shopify's unit price
-    assert csv_rows(root)[0]["total_price"] == "11.385"
+    (shown,) = csv_rows(root)
+    assert (shown["total_price"], shown["tax"], shown["despatched_value"]) == ("11.385", "1.898", "11.386")
+    # The shop's amounts in pounds, two decimals, as Shopify states them.
+    assert shown["total_price_shop"] == f"{row['total_price_shop']:.2f}"
     (summary,) = finance_exports.read_daily_summaries(root, [DAY], rules.STATUSES)
     assert (summary["revenue"], summary["matched_value"]) == (D("11.385"), D("11.385"))
+    with (root / DAY.isoformat() / finance_exports.DAILY_SUMMARY).open(
+        encoding="utf-8-sig", newline=""
+    ) as fh:
+        (text,) = csv.DictReader(fh)
+    assert (text["revenue"], text["despatched_value"]) == ("11.385", "11.386")
+    assert text["revenue_shop"] == f"{summary['revenue_shop']:.2f}"
 
 
 # -- day files of two releases in one month ---------------------------------------------------------

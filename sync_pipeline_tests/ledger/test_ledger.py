@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
-from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, schema
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, finance_units, schema
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
+from sync_pipeline.lib.ledger.finance_units import ReturnRow
 from sync_pipeline.lib.ledger.fulfilments import FulfilmentIntent
 from sync_pipeline.lib.ledger.records import utcnow
 from sync_pipeline.lib.ledger.schema import available_migrations
@@ -159,15 +161,21 @@ def test_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
     assert ledger.get_cursor("x") is None
 
 
+def ledger_at(path: Path, version: int) -> duckdb.DuckDBPyConnection:
+    """A connection to a new ledger file migrated to `version` only (a ledger of an older release)."""
+    con = duckdb.connect(str(path))
+    schema.applied_versions(con)
+    for m in [m for m in available_migrations() if m.version <= version]:
+        con.execute(m.sql)
+        con.execute("INSERT INTO schema_version VALUES (?, ?, now())", [m.version, m.name])
+    return con
+
+
 def test_0010_keeps_returns_read_before_it_and_keys_them_by_condition(tmp_path: Path) -> None:
     """A ledger at 0009 with returns in it (one without a condition) upgrades without losing a row;
     afterwards one item of one return may be held twice, graded two ways."""
     path = tmp_path / "ledger.duckdb"
-    con = duckdb.connect(str(path))
-    schema.applied_versions(con)
-    for m in [m for m in available_migrations() if m.version <= 9]:
-        con.execute(m.sql)
-        con.execute("INSERT INTO schema_version VALUES (?, ?, now())", [m.version, m.name])
+    con = ledger_at(path, 9)
     con.execute(
         "INSERT INTO pvx_returns VALUES ('RET1', 'TEE', 'SHP-1', NULL, 2, 'Too small', 'Reusable', true, NULL, "
         "'PrimarySite', now()), ('RET2', 'CAP', 'SHP-1', NULL, 1, NULL, NULL, false, NULL, NULL, now())"
@@ -184,3 +192,61 @@ def test_0010_keeps_returns_read_before_it_and_keys_them_by_condition(tmp_path: 
             "INSERT INTO pvx_returns VALUES ('RET1', 'TEE', 'SHP-1', NULL, 1, 'Torn', 'Not reusable', false, NULL, "
             "'PrimarySite', now())"
         )
+
+
+def test_a_return_read_again_replaces_its_figure_and_never_adds_a_re_read(tmp_path: Path) -> None:
+    """Each read gives a return's current rows: their sum per (code, item, condition) replaces the
+    stored figure. A re-read adds nothing; a second tee booked later (a second row) raises 1 to 2."""
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    ledger.migrate()
+    tee = ReturnRow("RET1", "TEE", "SHP-1", None, 1, "Too small", "Reusable", True, None, "PrimarySite")
+    with ledger.transaction() as con:
+        assert [r.quantity for r in finance_units.put_returns(con, [tee])] == [1]
+        assert finance_units.put_returns(con, [tee]) == []  # the same read again
+        assert [r.quantity for r in finance_units.put_returns(con, [tee, tee])] == [1]  # one unit added
+        assert finance_units.put_returns(con, [tee, tee]) == []
+        stored = con.execute("SELECT quantity FROM pvx_returns WHERE return_code = 'RET1'").fetchall()
+    assert stored == [(2,)]
+
+
+def test_0013_widens_finance_money_to_three_decimals_keeping_what_was_stored(tmp_path: Path) -> None:
+    """A ledger at 0012 with finance rows upgrades without changing a figure; afterwards a Kuwaiti
+    dinar price (5.693) is stored as Shopify states it, not rounded to 5.69."""
+    path = tmp_path / "ledger.duckdb"
+    con = ledger_at(path, 12)
+    con.execute(
+        "INSERT INTO finance_order_lines VALUES (1, DATE '2026-11-02', 11, 'TEE', 2, 2, true, 12.50, 14.99)"
+    )
+    con.close()
+    ledger = Ledger(path)
+    assert ledger.migrate() == list(range(13, len(available_migrations()) + 1))
+    with ledger.transaction() as c:
+        money = c.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE (table_name LIKE 'finance_%' OR table_name LIKE 'pvx_%') AND data_type LIKE 'DECIMAL%'"
+        ).fetchall()
+        assert len(money) == 38 and {t for _, _, t in money} == {"DECIMAL(18,3)"}, money
+        c.execute(
+            "INSERT INTO finance_order_lines VALUES (2, DATE '2026-11-02', 21, 'TEE', 2, 2, true, 15.00, 5.693)"
+        )
+        prices = c.execute(
+            "SELECT unit_price, p_unit_price FROM finance_order_lines ORDER BY order_key"
+        ).fetchall()
+    assert prices == [(Decimal("12.50"), Decimal("14.99")), (Decimal("15.00"), Decimal("5.693"))]
+
+
+def test_the_files_show_each_currency_with_the_decimals_minor_units_gives() -> None:
+    """The export SQL's decimals and `currency.minor_units` are one table read twice."""
+    from sync_pipeline.lib.domain.currency import NO_DECIMALS, THREE_DECIMALS, minor_units
+    from sync_pipeline.lib.ledger.finance_exports import _amount_text, _with_decimals
+
+    codes = sorted(THREE_DECIMALS | NO_DECIMALS | {"EUR", "GBP", "USD", "kwd", " jpy "})
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (currency VARCHAR, shop_currency VARCHAR, total DECIMAL(18, 3))")
+    con.executemany("INSERT INTO t VALUES (?, 'GBP', 1200.000)", [[c] for c in codes])
+    shown = dict(
+        con.execute(f"SELECT currency, {_amount_text('total')} FROM {_with_decimals('t')}").fetchall()
+    )
+    assert {c: shown[c] for c in codes} == {
+        c: {0: "1200", 2: "1200.00", 3: "1200.000"}[minor_units(c)] for c in codes
+    }

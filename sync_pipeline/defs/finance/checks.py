@@ -38,10 +38,10 @@ def _table(rows: list[dict]) -> dg.MetadataValue:
 def reconciliation_ties_out(
     context, ledger: LedgerResource, business_rules: BusinessRulesResource
 ) -> dg.AssetCheckResult:
-    """Each day's summary file ties out to Shopify, to the penny: the orders and values in all the
-    statuses add up to the day's orders and revenue, and those are Shopify's own totals for the
-    orders placed that day, in both currencies, refunds included. A day Shopify has orders for and
-    no summary file fails too."""
+    """Each day's summary file ties out to Shopify to the smallest unit (penny, fils): the orders
+    and values in all the statuses add up to the day's orders and revenue, and those are Shopify's
+    own totals for the orders placed that day, in both currencies, refunds included. A day Shopify
+    has orders for and no summary file fails too."""
     days = _days(context, business_rules)
     summaries = finance_exports.read_daily_summaries(exports_root(ledger.data_path), days, rules.STATUSES)
     with ledger.get_ledger().transaction() as con:

@@ -12,10 +12,13 @@ agree with what finance already has. BI tools read the Parquet files (a month is
 
 CSV is UTF-8 with a byte-order mark (Excel otherwise reads it in the local code page) and
 formula-safe: free-text cells (order name, customer name, note) go through the same rule as
-Peoplevox label text (`lib/domain/text.py`, passed in as a `CellRule` so this module stays free of
-domain imports), so a customer called `=HYPERLINK(…)` is shown, never run. Amounts are plain
-decimals (`12.50`, `-3.10`); times are UTC `YYYY-MM-DD HH:MM:SS`, which Excel reads as dates.
-Parquet keeps the types: DECIMAL(18, 2), DATE, TIMESTAMP.
+Peoplevox label text (`lib/domain/text.py`, passed in as a `CellRule`), so a customer called
+`=HYPERLINK(…)` is shown, never run. Amounts are plain decimals with their currency's own decimals
+(`12.50`, `-3.10`; KWD `11.385`; JPY `1200`: `lib/domain/currency.py`), the customer's amounts in
+the order's currency and the `_shop` ones in the shop's; times are UTC `YYYY-MM-DD HH:MM:SS`,
+which Excel reads as dates.
+Parquet keeps the types: DECIMAL(18, 3) (the ledger's money), DATE, TIMESTAMP; `read_orders` and
+`read_daily_summaries` give each amount back as a Decimal with its currency's decimals.
 
 Every file is written under a temporary name and renamed into place: a reader never sees half a
 file. Runs that overlap or die half way are `finance_placing.py`'s: older files never go over newer
@@ -32,11 +35,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from sync_pipeline.lib.domain.currency import LEDGER_DECIMALS, NO_DECIMALS, THREE_DECIMALS, minor_units
 from sync_pipeline.lib.ledger import finance_placing as placing
 from sync_pipeline.lib.ledger.reconciliation import RESULT
 
@@ -83,6 +88,33 @@ _EXPORTED: list[tuple[str, str]] = [
 ]  # fmt: skip
 
 
+def _listed(codes: frozenset[str]) -> str:
+    return ", ".join(f"'{c}'" for c in sorted(codes))
+
+
+def _decimals(currency: str) -> str:
+    """The decimals of the currency in column `currency` (ISO 4217 minor units)."""
+    code = f"upper(trim({currency}))"  # as `currency.minor_units` reads it (a test holds them together)
+    return (f"CASE WHEN {code} IN ({_listed(THREE_DECIMALS)}) THEN 3 "
+            f"WHEN {code} IN ({_listed(NO_DECIMALS)}) THEN 0 ELSE 2 END")  # fmt: skip
+
+
+def _with_decimals(relation: str) -> str:
+    """`relation` with each row's decimals (`currency_decimals`, `shop_decimals`), worked out once a
+    row rather than once an amount: a CASE per amount made the CSV pass about twice as slow."""
+    return (f"(SELECT *, {_decimals('currency')} AS currency_decimals, {_decimals('shop_currency')} AS shop_decimals "
+            f"FROM {relation})")  # fmt: skip
+
+
+def _amount_text(column: str) -> str:
+    """`column` as text with its currency's decimals (`_shop` amounts the shop's, the rest the
+    customer's), over `_with_decimals`: the ledger keeps three for every amount, finance reads EUR
+    10.00, KWD 11.385, JPY 1200."""
+    d = "shop_decimals" if column.endswith("_shop") else "currency_decimals"
+    return (f"CASE {d} WHEN 2 THEN {column}::DECIMAL(38, 2)::VARCHAR WHEN 3 THEN {column}::DECIMAL(38, 3)::VARCHAR "
+            f"ELSE {column}::DECIMAL(38, 0)::VARCHAR END AS {column}")  # fmt: skip
+
+
 def _parquet_columns() -> list[str]:
     """The Parquet file's columns, selected from `RESULT`: native types, no text rule."""
     return [name if name == expression else f"{expression} AS {name}" for name, expression in _EXPORTED]
@@ -99,6 +131,8 @@ def _csv_columns(rule: CellRule) -> list[str]:
             cols.append(f"{_safe(name, rule)} AS {name}")
         elif name in TIMES:
             cols.append(f"{name}::TIMESTAMP_S AS {name}")
+        elif name.removesuffix("_shop") in AMOUNTS:
+            cols.append(_amount_text(name))
         else:
             cols.append(name)
     return cols
@@ -170,8 +204,9 @@ def export_orders(
 
     def write(con: duckdb.DuckDBPyConnection, share: Sequence[date]) -> None:
         for day in share:
+            source = _with_decimals(f"read_parquet('{_quoted(sources[day])}')")
             con.execute(
-                f"COPY (SELECT {select} FROM read_parquet('{_quoted(sources[day])}')) "
+                f"COPY (SELECT {select} FROM {source}) "
                 f"TO '{_quoted(csv_dir / f'{day.isoformat()}.csv')}' (FORMAT csv, HEADER)"
             )
 
@@ -281,7 +316,9 @@ def summarise_days(root: Path, days: Sequence[date], statuses: Sequence[str]) ->
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE month_days AS {_summary_select(statuses, _parquet(root, present))}"
             )
-            daily = f'SELECT order_date AS "{BOM}order_date", * EXCLUDE (order_date) FROM month_days'
+            shown = ", ".join(_summary_text(statuses))
+            daily = (f'SELECT order_date AS "{BOM}order_date", currency, shop_currency, {shown} '
+                     f"FROM {_with_decimals('month_days')}")  # fmt: skip
             for day in present:
                 if day in wanted:
                     target = root / day.isoformat() / DAILY_SUMMARY
@@ -312,8 +349,10 @@ def _month(
         partial.unlink(missing_ok=True)
     _copy(con, f"{daily} ORDER BY order_date, currency", folder / DAILY_SUMMARY, "FORMAT csv, HEADER")
     sums = [f"sum({c}) AS {c}" for c in _summable(statuses)]
-    _copy(con, f'SELECT \'{month.strftime("%Y-%m")}\' AS "{BOM}month", currency, any_value(shop_currency) AS '
-               f"shop_currency, {', '.join(sums)} FROM month_days GROUP BY currency ORDER BY currency",
+    summed = (f"SELECT currency, any_value(shop_currency) AS shop_currency, {', '.join(sums)} FROM month_days "
+              "GROUP BY currency")  # fmt: skip
+    _copy(con, f'SELECT \'{month.strftime("%Y-%m")}\' AS "{BOM}month", currency, shop_currency, '
+               f"{', '.join(_summary_text(statuses))} FROM {_with_decimals(f'({summed})')} ORDER BY currency",
           folder / MONTH_SUMMARY, "FORMAT csv, HEADER")  # fmt: skip
     return [orders, folder / DAILY_SUMMARY, folder / MONTH_SUMMARY]
 
@@ -325,6 +364,18 @@ def _summable(statuses: Sequence[str]) -> list[str]:
         cols += [name, f"{name}_shop"]
     for s in statuses:
         cols += [f"{s}_orders", f"{s}_value", f"{s}_value_shop"]
+    return cols
+
+
+def _summary_text(statuses: Sequence[str]) -> list[str]:
+    """The summary's numeric columns as finance reads them: counts as they are, amounts with their
+    currency's decimals (`_shop` ones the shop's, the rest the customer's)."""
+    cols = []
+    for c in _summable(statuses):
+        if c == "orders" or c.endswith("_orders"):
+            cols.append(c)
+        else:
+            cols.append(_amount_text(c))
     return cols
 
 
@@ -370,7 +421,8 @@ def read_daily_summaries(root: Path, days: Sequence[date], statuses: Sequence[st
     ]
     if not files:
         return []
-    types = {c: "BIGINT" if c.endswith("orders") else "DECIMAL(18, 2)" for c in _summable(statuses)}
+    money = f"DECIMAL(38, {LEDGER_DECIMALS})"
+    types = {c: "BIGINT" if c.endswith("orders") else money for c in _summable(statuses)}
     types |= {"currency": "VARCHAR", "shop_currency": "VARCHAR"}
     with files_connection() as con:
         listed = ", ".join(f"'{_quoted(f)}'" for f in files)
@@ -380,7 +432,7 @@ def read_daily_summaries(root: Path, days: Sequence[date], statuses: Sequence[st
             {"types": types},
         )
         names = [d[0].lstrip(BOM) for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return [_own_decimals(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
 
 def read_orders(
@@ -404,7 +456,18 @@ def read_orders(
             f"shopify_order_id {'LIMIT ' + str(int(limit)) if limit is not None else ''}"
         )
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return [_own_decimals(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+
+def _own_decimals(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's amounts with their currency's decimals, as the CSV shows them (the files keep three
+    for every amount): `_shop` ones the shop's currency, the rest the customer's. Exact: an amount
+    never has more decimals than its currency."""
+    for name, value in row.items():
+        if isinstance(value, Decimal) and row.get("currency"):
+            currency = row["shop_currency"] if name.endswith("_shop") else row["currency"]
+            row[name] = value.quantize(Decimal(1).scaleb(-minor_units(currency)))
+    return row
 
 
 def status_totals(root: Path, days: Sequence[date], statuses: Sequence[str]) -> dict[str, tuple[int, Any]]:

@@ -141,11 +141,15 @@ class ReturnRow:
 _RETURN_COLUMNS = [f.name for f in fields(ReturnRow)]
 
 
-def add_returns(con: duckdb.DuckDBPyConnection, rows: Iterable[ReturnRow]) -> list[ReturnRow]:
-    """Insert returns not seen before (a processed return does not change); returns the new ones.
+def put_returns(con: duckdb.DuckDBPyConnection, rows: Iterable[ReturnRow]) -> list[ReturnRow]:
+    """Store one read's rows of the Return summary; returns the rows that added units, each with
+    `quantity` = the units it added.
 
-    A row is one item of one return as graded (`condition`, '' when none is given): a return may
-    hold an item graded two ways, and the report's rows of one key are summed."""
+    A row is one item of one return as graded (`condition`, '' when none is given). The read holds
+    every current row of each return it names (`read_returns` reads them by return code), so the
+    rows of one key are summed and that sum REPLACES the stored figure: a second tee booked later
+    under the same code and grading raises 1 to 2, and reading the return again changes nothing.
+    (Insert-once dropped the later tee; adding would count a re-read twice.)"""
     wanted: dict[tuple[str, str, str], ReturnRow] = {}
     for row in rows:
         key = (row.return_code, row.item_code, row.condition or "")
@@ -157,13 +161,15 @@ def add_returns(con: duckdb.DuckDBPyConnection, rows: Iterable[ReturnRow]) -> li
         return []
     con.execute("CREATE OR REPLACE TEMP TABLE wanted_returns (code VARCHAR, item VARCHAR, cond VARCHAR)")
     con.executemany("INSERT INTO wanted_returns VALUES (?, ?, ?)", [list(k) for k in wanted])
-    known = set(
-        con.execute(
-            "SELECT r.return_code, r.item_code, r.condition FROM pvx_returns r "
+    stored = {
+        (code, item, cond): quantity
+        for code, item, cond, quantity in con.execute(
+            "SELECT r.return_code, r.item_code, r.condition, r.quantity FROM pvx_returns r "
             "JOIN wanted_returns w ON w.code = r.return_code AND w.item = r.item_code AND w.cond = r.condition"
         ).fetchall()
-    )
-    new = [r for key, r in wanted.items() if key not in known]
+    }
+    new = [r for key, r in wanted.items() if key not in stored]
+    changed = [r for key, r in wanted.items() if key in stored and stored[key] != r.quantity]
     if new:
         now = utcnow()
         con.executemany(
@@ -172,7 +178,14 @@ def add_returns(con: duckdb.DuckDBPyConnection, rows: Iterable[ReturnRow]) -> li
             [[*(to_naive_utc(v) if isinstance(v, datetime) else v for v in (getattr(r, c) for c in _RETURN_COLUMNS)),
               now] for r in new],
         )  # fmt: skip
-    return new
+    if changed:
+        con.executemany(
+            "UPDATE pvx_returns SET quantity = ? WHERE return_code = ? AND item_code = ? AND condition = ?",
+            [[r.quantity, r.return_code, r.item_code, r.condition] for r in changed],
+        )
+    added = [replace(r, quantity=r.quantity - stored[(r.return_code, r.item_code, r.condition or "")])
+             for r in changed]  # fmt: skip
+    return new + added
 
 
 def attach_return_orders(con: duckdb.DuckDBPyConnection, matches: Mapping[str, str]) -> None:

@@ -35,4 +35,10 @@ class ReturnedItem:
 
 
 class ReturnSource(Protocol):
-    def returns_between(self, since: datetime, until: datetime | None = None) -> list[ReturnedItem]: ...
+    def returns_between(self, since: datetime, until: datetime | None = None) -> list[ReturnedItem]:
+        """Rows dated in [since, until)."""
+        ...
+
+    def returns_by_code(self, return_codes: Sequence[str]) -> list[ReturnedItem]:
+        """Every current row of these returns, whatever their dates."""
+        ...

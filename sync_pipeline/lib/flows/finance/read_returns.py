@@ -1,8 +1,9 @@
 """Read the warehouse's processed returns (Peoplevox `Return summary`) into the ledger.
 
-Each row is taken once per (return code, item code, condition); its sales order is matched to our
-Shopify order (a return for a sales order we never sent is kept unmatched and matched when the order
-turns up). An order's returns are then counted as Shopify line units (`lib/domain/returns.py`).
+Every return code the date window names is read again in full, and each (return code, item code,
+condition) figure is replaced by the sum of its current rows (`peoplevox_port.py` says why). Its
+sales order is matched to our Shopify order (a return for a sales order we never sent is kept
+unmatched and matched when the order turns up). An order's returns are then counted as Shopify line units (`lib/domain/returns.py`).
 Normal runs read from the newest return date seen (minus an overlap: report dates have minute
 precision); a backfill re-reads from a window's first day until now, because returns come after the
 order.
@@ -58,7 +59,9 @@ def read_returns(
     if since is None:
         stored = ledger.get_cursor(CURSOR)
         since = datetime.fromisoformat(stored) - CURSOR_OVERLAP if stored else now - initial_lookback
-    items = source.returns_between(since)
+    dated = source.returns_between(since)
+    # The window finds the returns; each is then read whole, so its figure is all of its rows.
+    items = source.returns_by_code(sorted({i.return_code for i in dated})) if dated else []
     report.rows_read = len(items)
     with ledger.transaction() as con:
         known = ledger_orders.by_sales_order_number(
@@ -66,7 +69,7 @@ def read_returns(
         )
         order_of = {n: r.shopify_order_id for n, r in known.items()}
         units.attach_return_orders(con, order_of)
-        new = units.add_returns(con, [_row(i, order_of.get(i.sales_order_number), rules) for i in items])
+        new = units.put_returns(con, [_row(i, order_of.get(i.sales_order_number), rules) for i in items])
         report.new_rows = len(new)
         report.units_returned = sum(r.quantity for r in new)
         report.units_reusable = sum(r.quantity for r in new if r.reusable)
@@ -75,7 +78,7 @@ def read_returns(
         counted, reusable, unmatched = _count_in_line_units(con, sorted(touched), rules)
         report.orders_counted = len(counted)
         units.replace_return_units(con, counted, reusable, unmatched)
-        newest = max((i.returned_at for i in items if i.returned_at), default=None)
+        newest = max((i.returned_at for i in dated if i.returned_at), default=None)
         if newest is not None and not backfill:
             stored = cursors.get(con, CURSOR)
             value = max(to_naive_utc(newest).isoformat(), stored or "")  # type: ignore[union-attr]
