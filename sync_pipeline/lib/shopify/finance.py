@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from . import finance_documents as docs
 from .errors import ShopifyOrderTooLarge
 from .executes import Executes
+from .executes import fit as _fit
 from .finance_models import (
     FinanceLine,
     FulfilledLine,
@@ -36,10 +37,10 @@ from .models import ShopifyModel
 M = TypeVar("M", bound=ShopifyModel)
 
 # Requested cost of one order's money under Shopify's rules (test_cost checks it against the
-# sandbox's calculator): the order and its own objects 48 (13 money bags of 3 among them), 4 per line, transactions 5 each (a plain list, charged by its
-# `first`), refunds per refund 1 + totalRefundedSet 3 + return 1 + its line connection 2, + 8 per
-# line (1 + lineItem 1 + 2 bags), returns connection 2 + 1 each.
-MONEY_NODE_BASE = 3 + 13 * 3 + 2 + 1 + 1 + 2
+# sandbox's calculator): the order with its own objects 48 (13 money bags of 3 among them), 4 per line,
+# 5 per transaction (a plain list, charged by its `first`), per refund 1 + totalRefundedSet 3 +
+# return 1 + its line connection 2, + 8 per refund line (1 + lineItem 1 + 2 bags), 1 per return.
+MONEY_NODE_BASE = 48
 LINE_NODE = 4
 TRANSACTION_NODE = 5
 REFUND_NODE_BASE = 7
@@ -93,10 +94,6 @@ class MoneyShape:
     def cut_refunds(self, order: OrderMoney) -> bool:
         """Refunds may be cut off, or (order lines cut) hold more lines than were read."""
         return order.truncated or len(order.refunds) >= self.refunds
-
-
-def _fit(per_node: int, limit: int, overhead: int) -> int:
-    return max(1, min(MAX_PAGE, (limit - overhead) // per_node))
 
 
 class FinanceApi:
