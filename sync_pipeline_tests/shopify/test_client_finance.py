@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from sync_pipeline.lib.shopify import ShopifyUserErrors
+from sync_pipeline.lib.shopify import finance_documents as docs
 from sync_pipeline.sandbox.shopify.control import CancelSpec, LineSpec, OrderSpec, ShippingLineSpec
 from sync_pipeline_tests.shopify.conftest import Sandbox
 
@@ -193,3 +194,54 @@ def test_orders_money_pages_by_creation_date(sandbox: Sandbox) -> None:
         sandbox.client.iter_orders_money_between("created_at", datetime.now(UTC) - timedelta(hours=1))
     )
     assert {o.id for o in read} == ids
+
+
+def test_an_order_bigger_than_a_page_is_read_whole_under_the_cost_cap(sandbox: Sandbox) -> None:
+    """12 lines, 4 refunds of 3 lines each, 7 transactions, 3 returns: more of each than the first
+    read's shape holds, so the client reads the order again in parts, each under 1,000 points."""
+    sandbox.seed()
+    skus = ("TEE-S", "TEE-M", "MUG")
+    order = place(
+        sandbox,
+        financial_status="AUTHORIZED",
+        lines=[LineSpec(sku=skus[i % 3], quantity=3) for i in range(12)],
+    )
+    auth = sandbox.client.get_orders_money([order])[0].transactions[0]
+    captures = [
+        sandbox.client.capture_payment(order, auth.id, D("20.00"), "GBP", final=False) for _ in range(2)
+    ]
+    fulfil_all(sandbox, order)
+    fulfilled = sandbox.client.fulfilled_lines(order)
+    for f in fulfilled[:3]:
+        sandbox.client.create_return(order, {f.id: 1})
+    line_ids = [f.line_item.id for f in fulfilled[3:]]
+    for k in range(4):
+        lines = {line_ids[(3 * k + j) % len(line_ids)]: (1, "NO_RESTOCK") for j in range(3)}
+        sandbox.client.create_refund(order, lines, [(captures[0].id, D("1.00"), "manual")])
+    # The old re-read (one query with bigger lists) is refused: 3 refunds × 40 lines, etc.
+    old = sandbox.post(
+        docs.ORDERS_MONEY_BY_IDS,
+        {"ids": [order], "lineItems": 40, "transactions": 20, "refunds": 12, "returns": 12},
+    ).json()
+    assert old["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
+
+    spent_before = dict(sandbox.state.stats)
+    [m] = sandbox.client.get_orders_money([order])
+    truth = sandbox.state.store.orders[int(order.rsplit("/", 1)[1])]
+    assert not m.truncated
+    assert [(li.id.rsplit("/", 1)[1], li.quantity, li.current_quantity, li.original_unit_price_set.shop)
+            for li in m.line_items] == [(str(li.id), li.quantity, li.current_quantity, li.unit_price)
+                                        for li in truth.line_items]  # fmt: skip
+    assert [(t.kind, t.amount_set.shop, t.amount_set.presentment) for t in m.transactions] == [
+        (t.kind, t.amount.shop, t.amount.presentment) for t in truth.transactions]  # fmt: skip
+    assert len(m.transactions) == 7 and len(m.returns) == 3 and len(m.refunds) == 4
+    assert [[(x.line_item.id.rsplit("/", 1)[1], x.quantity, x.subtotal_set.shop, x.total_tax_set.shop)
+             for x in r.refund_line_items] for r in m.refunds] == [
+        [(str(x.line_item_id), x.quantity, x.subtotal.shop, x.tax.shop) for x in r.lines] for r in truth.refunds]  # fmt: skip
+    assert sum(x.quantity for r in m.refunds for x in r.refund_line_items) == 12
+    assert [r.total_refunded_set.shop for r in m.refunds] == [D("1.00")] * 4
+    assert sum(r.total_quantity for r in m.returns) == 3
+    # read in parts (each refused by the sandbox if over 1,000 points), a refund's lines paged by its id
+    for part in ("OrderMoneyLines", "OrderMoneyTransactions", "OrderMoneyRefunds", "RefundMoneyLines",
+                 "OrderMoneyReturns"):  # fmt: skip
+        assert sandbox.state.stats[f"points_spent:{part}"] > spent_before.get(f"points_spent:{part}", 0), part

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sync_pipeline.lib.shopify import documents
+from sync_pipeline.lib.shopify import documents, finance_documents
 from sync_pipeline.lib.shopify.client import ShopifyClient
+from sync_pipeline.lib.shopify.finance import MoneyShape
 from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
 
@@ -42,6 +43,30 @@ def test_worked_examples_of_requested_cost(sandbox: Sandbox) -> None:
     )
     ids = [f"gid://shopify/InventoryItem/{i}" for i in range(7)]
     assert requested(sandbox, q_nodes, {"ids": ids})["requestedQueryCost"] == 7 * (1 + 1 + 2)
+    # a plain list with `first` is charged `first` times, and multiplies what it holds (the
+    # stricter reading): order 1 + 4 x (refund 1 + its line connection 2 + 3 x (node 1 + lineItem 1))
+    q_list = '{ order(id: "x") { refunds(first: 4) { id refundLineItems(first: 3) { nodes { lineItem { id } } } } } }'
+    assert requested(sandbox, q_list)["requestedQueryCost"] == 1 + 4 * (1 + 2 + 3 * 2)
+
+
+def test_a_list_under_a_list_over_1000_is_max_cost_exceeded(sandbox: Sandbox) -> None:
+    # charged once per list, this would cost 1 + 1 + 2 + 250 = 254; by `first` it is 1 + 50 x 252
+    q = '{ order(id: "x") { refunds(first: 50) { refundLineItems(first: 250) { nodes { quantity } } } } }'
+    body = sandbox.post(q).json()
+    assert body["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED" and "data" not in body
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 1 + 50 * (1 + 2 + 250)
+
+
+def test_the_money_read_estimate_is_the_requested_cost(sandbox: Sandbox) -> None:
+    shape = MoneyShape()
+    order = "gid://shopify/Order/1"
+    cost = requested(sandbox, finance_documents.ORDERS_MONEY_BY_IDS, {"ids": [order], **shape.variables()})
+    assert cost["requestedQueryCost"] == shape.node_cost()  # nodes(ids:) charges each id as one node
+    page = {"first": 2, "query": "", **shape.variables()}
+    assert (
+        requested(sandbox, finance_documents.ORDERS_MONEY, page)["requestedQueryCost"]
+        == 2 + 2 * shape.node_cost()
+    )
 
 
 def test_mutation_costs_ten(sandbox: Sandbox) -> None:

@@ -18,6 +18,8 @@ def money_metadata(report: MoneyReport, backfill: bool) -> dict[str, object]:
         "mode": "backfill" if backfill else "incremental",
         "orders_read": report.orders_read,
         "dagster/row_count": report.orders_read,
+        # Too big to read whole under Shopify's query cost cap: not written, held with an exception.
+        "orders_unreadable": report.unreadable,
         "orders_by_financial_status": count_table(("financial status", "orders"), report.by_status or {}),
         "cursor_updated_at": report.cursor or "",
     }

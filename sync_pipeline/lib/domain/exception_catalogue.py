@@ -300,6 +300,18 @@ _ENTRIES: tuple[KindInfo, ...] = (
         "Closes when a later push of that SKU and location is applied (the hourly reconcile retries it).",
         Delays.STOCK, 3,
     ),
+    KindInfo(
+        "finance_order_unreadable", "finance", Owner.FINANCE,
+        "Shopify holds more of one order (refunds, transactions or fulfilments) than any query under "
+        "its 1,000-point cost cap can read whole; its money is not written (the ledger keeps the last "
+        "whole read, if any), so the reconciliation never shows the order undercounted.",
+        "Reconcile the order by hand from Shopify's admin (the message names it and what was too many); "
+        "tell integration if it recurs.",
+        Clears.AUTOMATICALLY,
+        "Every money read asks Shopify for the held orders again by id; it closes when the order "
+        "reads whole (and its money is then written as usual).",
+        Delays.MONEY, 2,
+    ),
 )  # fmt: skip
 
 CATALOGUE: dict[str, KindInfo] = {entry.kind: entry for entry in _ENTRIES}

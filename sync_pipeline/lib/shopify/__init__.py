@@ -3,6 +3,7 @@
 from .client import ShopifyClient
 from .errors import (
     ShopifyError,
+    ShopifyOrderTooLarge,
     ShopifyOutcomeUnknown,
     ShopifyQueryError,
     ShopifyRetriesExhausted,
@@ -15,6 +16,7 @@ from .webhooks import sign_webhook, verify_webhook
 __all__ = [
     "ShopifyClient",
     "ShopifyError",
+    "ShopifyOrderTooLarge",
     "ShopifyOutcomeUnknown",
     "ShopifyQueryError",
     "ShopifyRetriesExhausted",

@@ -20,6 +20,7 @@ from . import documents as docs
 from .bulk import BulkApi, Count
 from .bulk_money import BulkMoneyApi
 from .errors import ShopifyQueryError, ShopifyUserErrors, UserError
+from .executes import fit as _fit
 from .finance import FinanceApi
 from .fulfilments import FulfilmentsApi
 from .models import (
@@ -47,10 +48,6 @@ LINE_ITEM_NODE = 6  # item 1, originalUnitPriceSet 1 + shopMoney 1, variant 1 + 
 ORDER_NODE_BASE = 12
 VARIANT_NODE_BASE = 5  # variant 1, inventoryItem 1, product 1, components connection 2
 INVENTORY_NODE = 3  # item 1, inventoryLevel 1, quantities 1 per name
-
-
-def _fit(per_node: int, limit: int, overhead: int = 2) -> int:
-    return max(1, min(MAX_PAGE, (limit - overhead) // max(1, per_node)))
 
 
 def _iso(moment: datetime) -> str:

@@ -52,6 +52,16 @@ class ShopifySearchWarning(ShopifyQueryError):
         return [str(w.get("code")) for s in self.searches for w in s.get("warnings") or []]
 
 
+class ShopifyOrderTooLarge(ShopifyError):
+    """An order holds more of something than any query under the 1,000-point cap can read whole
+    (a plain list such as `Order.refunds(first:)` has no cursor). Raised rather than returning the
+    order cut off, so no amount or unit is undercounted silently."""
+
+    def __init__(self, order_id: str, order_name: str | None, what: str) -> None:
+        self.order_id, self.order_name, self.what = order_id, order_name, what
+        super().__init__(f"order {order_name or ''} ({order_id}) cannot be read whole: {what}")
+
+
 class ShopifyRetriesExhausted(ShopifyError):
     """Every attempt failed with a retryable problem (throttle, 429, 5xx, timeout)."""
 

@@ -1,6 +1,10 @@
 """Finance operations of `ShopifyClient`: read orders' money, capture, refund, returns.
 
-Reads are paged from the documented cost model like the order reads (`_fit`). `refundCreate` and
+Reads are paged from the documented cost model like the order reads (`_fit`). An order bigger than
+one page's shape is read again in parts (lines, payments, refunds, returns, each its own query under
+the 1,000-point cap, connections paged by cursor); one that still cannot be read whole raises
+`ShopifyOrderTooLarge` naming it inside, and comes back with `unreadable` saying why, never a silent
+undercount. `refundCreate` and
 `returnProcess` carry an `@idempotent` key (mandatory since 2026-04): a caller that loses the answer
 sends the same request with the same key and gets Shopify's first answer, never a second refund.
 """
@@ -11,21 +15,45 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from . import finance_documents as docs
+from .errors import ShopifyOrderTooLarge
 from .executes import Executes
-from .finance_models import FulfilledLine, OrderMoney, OrderTransaction, Refund, Return, SuggestedRefund
+from .executes import fit as _fit
+from .finance_models import (
+    FinanceLine,
+    FulfilledLine,
+    OrderMoney,
+    OrderTransaction,
+    Refund,
+    RefundLineItem,
+    Return,
+    ReturnSummary,
+    SuggestedRefund,
+)
+from .models import ShopifyModel
 
-# Requested cost of one order's money under Shopify's rules: the order 1, customer 1, 13 money bags
-# of 3, the line item connection 2 + 4 per line, transactions 1 + 5 each, refunds 1 + per refund
-# (3 + 2 bags + its line connection 2 + 7 per line), returns connection 2 + 1 each.
-MONEY_NODE_BASE = 2 + 13 * 3 + 2 + 1 + 1 + 2
+M = TypeVar("M", bound=ShopifyModel)
+
+# Requested cost of one order's money under Shopify's rules (test_cost checks it against the
+# sandbox's calculator): the order with its own objects 48 (13 money bags of 3 among them), 4 per line,
+# 5 per transaction (a plain list, charged by its `first`), per refund 1 + totalRefundedSet 3 +
+# return 1 + its line connection 2, + 8 per refund line (1 + lineItem 1 + 2 bags), 1 per return.
+MONEY_NODE_BASE = 48
 LINE_NODE = 4
 TRANSACTION_NODE = 5
-REFUND_NODE_BASE = 3 + 6 + 2
-REFUND_LINE_NODE = 7
+REFUND_NODE_BASE = 7
+REFUND_LINE_NODE = 8
 MAX_PAGE = 250
+# The parts of a big order are read on their own (`_read_in_parts`). Refunds are a plain list (no
+# cursor), so they are read with few lines each to fit many refunds under the cap; the rest of a
+# refund's lines is paged by the refund's id.
+PART_REFUND_LINES = 2
+PART_RETURN = 1
+# Returnable lines: a fulfilment (a plain list) is 1 + its line connection 2 + 2 per line.
+FULFILLED_LINE_NODE = 2
+RETURNABLE_LINES = 20
 
 
 def _iso(moment: datetime) -> str:
@@ -52,8 +80,8 @@ class MoneyShape:
 
     def node_cost(self) -> int:
         refund = REFUND_NODE_BASE + REFUND_LINE_NODE * self.lines
-        return (MONEY_NODE_BASE + LINE_NODE * self.lines + 1 + TRANSACTION_NODE * self.transactions
-                + 1 + refund * self.refunds + self.returns)  # fmt: skip
+        return (MONEY_NODE_BASE + LINE_NODE * self.lines + TRANSACTION_NODE * self.transactions
+                + refund * self.refunds + self.returns)  # fmt: skip
 
     def complete(self, order: OrderMoney) -> bool:
         return not (
@@ -63,9 +91,9 @@ class MoneyShape:
             or len(order.returns) >= self.returns
         )
 
-    def bigger(self) -> MoneyShape:
-        return MoneyShape(min(MAX_PAGE, self.lines * 4), min(MAX_PAGE, self.transactions * 4),
-                          min(50, self.refunds * 4), min(50, self.returns * 4))  # fmt: skip
+    def cut_refunds(self, order: OrderMoney) -> bool:
+        """Refunds may be cut off, or (order lines cut) hold more lines than were read."""
+        return order.truncated or len(order.refunds) >= self.refunds
 
 
 class FinanceApi:
@@ -99,7 +127,7 @@ class FinanceApi:
     ) -> list[OrderMoney]:
         """Orders by id (unknown ids left out), with their money."""
         shape = shape or MoneyShape()
-        per_node = shape.node_cost() + 1
+        per_node = shape.node_cost()
         chunk = max(1, min(MAX_PAGE, self.max_query_cost // per_node))
         found = []
         for start in range(0, len(order_ids), chunk):
@@ -111,14 +139,78 @@ class FinanceApi:
         return found
 
     def _whole(self: Executes, order: OrderMoney, shape: MoneyShape) -> OrderMoney:
-        """Read an order again, with bigger pages, until nothing of it was cut off."""
-        while not shape.complete(order) and shape.lines < MAX_PAGE:
-            shape = shape.bigger()
-            again = FinanceApi.get_orders_money(self, [order.id], shape)
-            if not again:
-                return order
-            order = again[0]
-        return order
+        """The order itself when nothing of it was cut off, else read again in parts; flagged
+        `unreadable` when even the parts cannot hold it."""
+        if shape.complete(order):
+            return order
+        try:
+            return FinanceApi._read_in_parts(self, order, shape)
+        except ShopifyOrderTooLarge as exc:
+            return order.model_copy(update={"unreadable": str(exc)})
+
+    def _read_in_parts(self: Executes, order: OrderMoney, shape: MoneyShape) -> OrderMoney:
+        update: dict[str, Any] = {"truncated": False}
+        if order.truncated:
+            update["line_items"] = FinanceApi._paged(self, "OrderMoneyLines", docs.ORDER_MONEY_LINES, order.id,
+                                                     LINE_NODE, FinanceLine)  # fmt: skip
+        if len(order.transactions) >= shape.transactions:
+            update["transactions"] = FinanceApi._transactions(self, order)
+        if shape.cut_refunds(order):
+            update["refunds"] = FinanceApi._refunds(self, order)
+        if len(order.returns) >= shape.returns:
+            update["returns"] = FinanceApi._paged(self, "OrderMoneyReturns", docs.ORDER_MONEY_RETURNS, order.id,
+                                                  PART_RETURN, ReturnSummary)  # fmt: skip
+        return order.model_copy(update=update)
+
+    def _paged(self: Executes, operation: str, document: str, owner_id: str, per_node: int,
+               model: type[M]) -> list[M]:  # fmt: skip
+        """Every node of a connection under `order(id:)` (or `node(id:)`), a page at a time."""
+        first = _fit(per_node, self.max_query_cost, overhead=3)
+        found: list[M] = []
+        after: str | None = None
+        while True:
+            data = self.execute(operation, document, {"id": owner_id, "first": first, "after": after},
+                                cost_hint=3 + first * per_node)  # fmt: skip
+            holder = data.get("order") or data.get("node") or {}
+            page = next(iter(holder.values()), None) if holder else None
+            if page is None:
+                return found
+            found += [model.model_validate(n) for n in page["nodes"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return found
+            after = page["pageInfo"]["endCursor"]
+
+    def _transactions(self: Executes, order: OrderMoney) -> list[OrderTransaction]:
+        first = _fit(TRANSACTION_NODE, self.max_query_cost, overhead=1)
+        data = self.execute("OrderMoneyTransactions", docs.ORDER_MONEY_TRANSACTIONS, {"id": order.id, "first": first},
+                            cost_hint=1 + first * TRANSACTION_NODE)  # fmt: skip
+        found = [
+            OrderTransaction.model_validate(t) for t in (data.get("order") or {}).get("transactions") or []
+        ]
+        if len(found) >= first:  # a plain list has no cursor: the rest cannot be asked for
+            raise ShopifyOrderTooLarge(order.id, order.name, f"{first} or more transactions")
+        return found
+
+    def _refunds(self: Executes, order: OrderMoney) -> list[Refund]:
+        per_refund = REFUND_NODE_BASE + REFUND_LINE_NODE * PART_REFUND_LINES
+        first = _fit(per_refund, self.max_query_cost, overhead=1)
+        data = self.execute("OrderMoneyRefunds", docs.ORDER_MONEY_REFUNDS,
+                            {"id": order.id, "refunds": first, "lineItems": PART_REFUND_LINES},
+                            cost_hint=1 + first * per_refund)  # fmt: skip
+        raw = (data.get("order") or {}).get("refunds") or []
+        if len(raw) >= first:  # a plain list has no cursor: the rest cannot be asked for
+            raise ShopifyOrderTooLarge(order.id, order.name, f"{first} or more refunds")
+        refunds = []
+        for r in raw:
+            lines = r["refundLineItems"]
+            if lines["pageInfo"]["hasNextPage"]:
+                nodes = FinanceApi._paged(self, "RefundMoneyLines", docs.REFUND_MONEY_LINES, r["id"],
+                                          REFUND_LINE_NODE, RefundLineItem)  # fmt: skip
+                refunds.append(Refund.model_validate({**r, "refundLineItems": {"nodes": []}}).model_copy(
+                    update={"refund_line_items": nodes}))  # fmt: skip
+            else:
+                refunds.append(Refund.model_validate(r))
+        return refunds
 
     # ----- moving money -------------------------------------------------------------------
     def capture_payment(
@@ -178,10 +270,22 @@ class FinanceApi:
 
     # ----- returns ------------------------------------------------------------------------
     def fulfilled_lines(self: Executes, order_id: str) -> list[FulfilledLine]:
-        data = self.execute("Returnable", docs.RETURNABLE, {"id": order_id, "first": 20, "lineItems": 50})
-        order = data.get("order") or {"fulfillments": []}
-        return [FulfilledLine.model_validate(n) for f in order["fulfillments"]
-                for n in f["fulfillmentLineItems"]["nodes"]]  # fmt: skip
+        """Every fulfilment line item of the order (what a return is made of)."""
+        first = _fit(3 + FULFILLED_LINE_NODE * RETURNABLE_LINES, self.max_query_cost, overhead=1)
+        data = self.execute("Returnable", docs.RETURNABLE, {"id": order_id, "first": first,
+                                                            "lineItems": RETURNABLE_LINES})  # fmt: skip
+        fulfillments = (data.get("order") or {}).get("fulfillments") or []
+        if len(fulfillments) >= first:  # a plain list has no cursor: the rest cannot be asked for
+            raise ShopifyOrderTooLarge(order_id, None, f"{first} or more fulfilments")
+        found: list[FulfilledLine] = []
+        for f in fulfillments:
+            page = f["fulfillmentLineItems"]
+            if page["pageInfo"]["hasNextPage"]:
+                found += FinanceApi._paged(self, "FulfillmentLines", docs.FULFILLMENT_LINES, f["id"],
+                                           FULFILLED_LINE_NODE, FulfilledLine)  # fmt: skip
+            else:
+                found += [FulfilledLine.model_validate(n) for n in page["nodes"]]
+        return found
 
     def create_return(
         self: Executes, order_id: str, lines: Mapping[str, int], reason: str = "UNWANTED"

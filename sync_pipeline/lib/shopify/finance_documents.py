@@ -8,6 +8,13 @@ schema of both supported versions.
 from __future__ import annotations
 
 BAG = "{ shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }"
+LINE = f"id sku quantity currentQuantity requiresShipping originalUnitPriceSet {BAG}"
+TRANSACTION = (
+    f"id kind status gateway processedAt authorizationExpiresAt amountSet {BAG} parentTransaction {{ id }}"
+)
+REFUND_LINE = f"quantity restockType lineItem {{ id }} subtotalSet {BAG} totalTaxSet {BAG}"
+REFUND = f"id createdAt note totalRefundedSet {BAG} return {{ id }}"
+RETURN = "id name status totalQuantity createdAt closedAt"
 
 ORDER_MONEY = f"""
 fragment OrderMoney on Order {{
@@ -30,22 +37,14 @@ fragment OrderMoney on Order {{
   totalCapturableSet {BAG}
   lineItems(first: $lineItems) {{
     pageInfo {{ hasNextPage }}
-    nodes {{ id sku quantity currentQuantity requiresShipping originalUnitPriceSet {BAG} }}
+    nodes {{ {LINE} }}
   }}
-  transactions(first: $transactions) {{
-    id kind status gateway processedAt authorizationExpiresAt
-    amountSet {BAG}
-    parentTransaction {{ id }}
-  }}
+  transactions(first: $transactions) {{ {TRANSACTION} }}
   refunds(first: $refunds) {{
-    id createdAt note
-    totalRefundedSet {BAG}
-    return {{ id }}
-    refundLineItems(first: $lineItems) {{
-      nodes {{ quantity restockType lineItem {{ id }} subtotalSet {BAG} totalTaxSet {BAG} }}
-    }}
+    {REFUND}
+    refundLineItems(first: $lineItems) {{ nodes {{ {REFUND_LINE} }} }}
   }}
-  returns(first: $returns) {{ nodes {{ id name status totalQuantity createdAt closedAt }} }}
+  returns(first: $returns) {{ nodes {{ {RETURN} }} }}
 }}
 """
 
@@ -70,6 +69,44 @@ query OrdersMoneyByIds($ids: [ID!]!, $lineItems: Int!, $transactions: Int!, $ref
 """
     + ORDER_MONEY
 )
+
+# A big order's children, read on their own (`FinanceApi._read_in_parts`): each query stays under
+# Shopify's 1,000-point cap, and the connections page by cursor.
+PAGE = "pageInfo { hasNextPage endCursor }"
+
+ORDER_MONEY_LINES = f"""
+query OrderMoneyLines($id: ID!, $first: Int!, $after: String) {{
+  order(id: $id) {{ lineItems(first: $first, after: $after) {{ {PAGE} nodes {{ {LINE} }} }} }}
+}}
+"""
+
+ORDER_MONEY_TRANSACTIONS = f"""
+query OrderMoneyTransactions($id: ID!, $first: Int!) {{
+  order(id: $id) {{ transactions(first: $first) {{ {TRANSACTION} }} }}
+}}
+"""
+
+ORDER_MONEY_REFUNDS = f"""
+query OrderMoneyRefunds($id: ID!, $refunds: Int!, $lineItems: Int!) {{
+  order(id: $id) {{
+    refunds(first: $refunds) {{ {REFUND} refundLineItems(first: $lineItems) {{ {PAGE} nodes {{ {REFUND_LINE} }} }} }}
+  }}
+}}
+"""
+
+REFUND_MONEY_LINES = f"""
+query RefundMoneyLines($id: ID!, $first: Int!, $after: String) {{
+  node(id: $id) {{
+    ... on Refund {{ refundLineItems(first: $first, after: $after) {{ {PAGE} nodes {{ {REFUND_LINE} }} }} }}
+  }}
+}}
+"""
+
+ORDER_MONEY_RETURNS = f"""
+query OrderMoneyReturns($id: ID!, $first: Int!, $after: String) {{
+  order(id: $id) {{ returns(first: $first, after: $after) {{ {PAGE} nodes {{ {RETURN} }} }} }}
+}}
+"""
 
 ORDER_CAPTURE = f"""
 mutation OrderCapture($input: OrderCaptureInput!) {{
@@ -100,14 +137,24 @@ mutation RefundCreate($input: RefundInput!, $key: String!) {{
 }}
 """
 
-RETURNABLE = """
-query Returnable($id: ID!, $first: Int!, $lineItems: Int!) {
-  order(id: $id) {
-    fulfillments(first: $first) {
-      fulfillmentLineItems(first: $lineItems) { nodes { id quantity lineItem { id sku } } }
-    }
-  }
-}
+FULFILLED_LINE = "id quantity lineItem { id sku }"
+
+RETURNABLE = f"""
+query Returnable($id: ID!, $first: Int!, $lineItems: Int!) {{
+  order(id: $id) {{
+    fulfillments(first: $first) {{
+      id fulfillmentLineItems(first: $lineItems) {{ {PAGE} nodes {{ {FULFILLED_LINE} }} }}
+    }}
+  }}
+}}
+"""
+
+FULFILLMENT_LINES = f"""
+query FulfillmentLines($id: ID!, $first: Int!, $after: String) {{
+  node(id: $id) {{
+    ... on Fulfillment {{ fulfillmentLineItems(first: $first, after: $after) {{ {PAGE} nodes {{ {FULFILLED_LINE} }} }} }}
+  }}
+}}
 """
 
 RETURN_FIELDS = """
@@ -147,10 +194,16 @@ mutation ReturnClose($id: ID!, $lineItems: Int!) {{
 ALL: dict[str, str] = {
     "OrdersMoney": ORDERS_MONEY,
     "OrdersMoneyByIds": ORDERS_MONEY_BY_IDS,
+    "OrderMoneyLines": ORDER_MONEY_LINES,
+    "OrderMoneyTransactions": ORDER_MONEY_TRANSACTIONS,
+    "OrderMoneyRefunds": ORDER_MONEY_REFUNDS,
+    "RefundMoneyLines": REFUND_MONEY_LINES,
+    "OrderMoneyReturns": ORDER_MONEY_RETURNS,
     "OrderCapture": ORDER_CAPTURE,
     "SuggestedRefund": SUGGESTED_REFUND,
     "RefundCreate": REFUND_CREATE,
     "Returnable": RETURNABLE,
+    "FulfillmentLines": FULFILLMENT_LINES,
     "ReturnCreate": RETURN_CREATE,
     "ReturnProcess": RETURN_PROCESS,
     "ReturnClose": RETURN_CLOSE,

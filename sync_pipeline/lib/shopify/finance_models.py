@@ -120,6 +120,10 @@ class OrderMoney(ShopifyModel):
     returns: list[ReturnSummary] = Field(default_factory=list)
     # True when a first page held less than the order has (the client reads the order alone).
     truncated: bool = False
+    # Set by the client (never by Shopify) when the order could not be read whole under the
+    # 1,000-point cap (`ShopifyOrderTooLarge`'s message): its lists are cut off, so its figures
+    # must not be used as they are.
+    unreadable: str | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -3,12 +3,17 @@
 Rules, as Shopify documents them and as we apply them:
 - scalars and enums cost 0; `__typename` costs 0;
 - an object costs 1 plus its selections; a list of objects sized by an argument costs that many
-  (`nodes(ids:)` by the number of ids, `quantities(names:)` by the number of names); other
-  object lists are charged once (an assumption: Shopify does not say how it sizes them);
+  (`nodes(ids:)` by the number of ids, `quantities(names:)` by the number of names, a plain list
+  with `first`/`last`, such as `Order.refunds(first:)`, by that number); other object lists are
+  charged once (an assumption: Shopify does not say how it sizes them);
 - a connection costs 2 plus `first` (or `last`) times the cost of one node, where a node is
   selected through `nodes { … }` or `edges { node { … } }` (if both, the dearer one counts);
   `pageInfo` and `cursor` are covered by the 2;
 - each mutation field costs 10, whatever it selects.
+Sizing a plain list by its `first` is the stricter reading of Shopify's requested cost (its docs
+say a field's cost is multiplied by the `first` of the lists and connections above it): a query
+that real Shopify refuses as over 1,000 points must be refused here too, not pass because the
+sandbox charged a list once.
 Fragments on different types of an abstract field are alternatives, so the dearest one counts.
 The actual cost applies the same rules to the objects actually returned.
 """
@@ -30,7 +35,9 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     get_named_type,
+    get_nullable_type,
     is_leaf_type,
+    is_list_type,
     value_from_ast_untyped,
 )
 
@@ -118,6 +125,9 @@ class CostCalculator:
         if node.name.value in SIZED_LISTS:
             sized = self._arg(node, SIZED_LISTS[node.name.value])
             count = len(sized) if isinstance(sized, list) else 1
+        elif is_list_type(get_nullable_type(field.type)):
+            size = self._arg(node, "first") or self._arg(node, "last")
+            count = int(size) if isinstance(size, int) else 1
         return count * (1 + self._req_selection(named, node.selection_set))
 
     def _req_node(self, connection: Any, selection_set: SelectionSetNode | None) -> int:

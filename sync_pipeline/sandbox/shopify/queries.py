@@ -249,9 +249,19 @@ class QueryResolvers:
                 s.subscriptions.get(number) and WebhookView(s, s.subscriptions[number])
             ),
             "InventoryLevel": lambda: self._level_node(value, number),
+            "Refund": lambda: self._refund_node(number),
         }
         found = lookups.get(kind, lambda: None)()
         return found or None
+
+    def _refund_node(self, refund_id: int) -> Any:
+        from .finance_views import RefundView
+
+        for order in self.store.orders.values():
+            for refund in order.refunds:
+                if refund.id == refund_id:
+                    return RefundView(self.store, order, refund)
+        return None
 
     def _level_node(self, value: str, location_id: int) -> LevelView | None:
         _, _, query = value.partition("?inventory_item_id=")

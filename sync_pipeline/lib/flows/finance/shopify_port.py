@@ -103,7 +103,7 @@ def finance_set(o: OrderMoney) -> FinanceOrderSet:
         ShopifyReturnRow(x.id, x.name, x.status, x.total_quantity, x.created_at, x.closed_at)
         for x in o.returns
     )
-    return FinanceOrderSet(order, lines, transactions, refunds, returns)
+    return FinanceOrderSet(order, lines, transactions, refunds, returns, o.unreadable)
 
 
 class ShopifyMoney:
