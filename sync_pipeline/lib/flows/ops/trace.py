@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from sync_pipeline.lib.domain.currency import minor_units
 from sync_pipeline.lib.domain.exception_catalogue import current_owner
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import trace as ledger_trace
@@ -50,7 +52,12 @@ def load(ledger: Ledger, reference: str) -> dict[str, Any]:
                 if not ids
                 else f"{reference!r} matches {len(ids)} orders: {', '.join(ids)}; use the gid"
             )
-        return ledger_trace.order_record(con, ids[0])
+        record = ledger_trace.order_record(con, ids[0])
+    # Refund amounts as Shopify states them: the currency's own decimals, not the ledger's three.
+    for r in record.get("refunds", []):
+        r["p_total_refunded"] = _amount(r["p_total_refunded"], r["currency"], with_code=False)
+        r["total_refunded"] = _amount(r["total_refunded"], r["shop_currency"], with_code=False)
+    return record
 
 
 def _items(raw: Any) -> str:
@@ -129,8 +136,11 @@ def timeline(record: dict[str, Any]) -> list[Moment]:
     return sorted(out, key=lambda m: m.at)
 
 
-def _amount(value: Any, currency: str | None) -> str:
-    return f"{value} {currency or ''}".strip()
+def _amount(value: Any, currency: str | None, with_code: bool = True) -> str:
+    """The ledger keeps money to three decimals (migration 0013); shown with the currency's own."""
+    if value is not None and currency:
+        value = Decimal(str(value)).quantize(Decimal(1).scaleb(-minor_units(currency)))
+    return f"{value} {currency or ''}".strip() if with_code else str(value)
 
 
 def _money_back(record: dict[str, Any]) -> list[Moment]:
