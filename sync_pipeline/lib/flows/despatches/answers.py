@@ -23,7 +23,7 @@ from sync_pipeline.lib.flows.despatches.ports import (
     FulfilmentRefusedError,
     Storefront,
 )
-from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle
+from sync_pipeline.lib.flows.despatches.record import not_made, refresh_order_states, settle
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.flows.despatches.send import send_grouped
 from sync_pipeline.lib.flows.orders.observed import SETTLE
@@ -92,6 +92,7 @@ def _not_sent(
             ledger_despatches.set_state(
                 con, number, states.PENDING, "left for the next run (time budget)", {}, {}
             )
+            not_made(con, number, "left for the next run (time budget)")
         refresh_order_states(
             con, list(dict.fromkeys(s.order_id for s in unsent)), rules, actor, report.order_states
         )
@@ -164,6 +165,7 @@ def _record(
                 ledger_despatches.set_state(
                     con, d.package_number, states.BLOCKED, "refused by Shopify", {}, {}
                 )
+                not_made(con, d.package_number, "Shopify refused the fulfilment")
                 problems.append(
                     ExceptionRecord(
                         kind="fulfilment_refused",
