@@ -12,8 +12,6 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.ports import CreatedFulfilment, Tracking
 from sync_pipeline.lib.flows.despatches.read import read_despatches
@@ -91,11 +89,6 @@ def test_a_package_written_ahead_but_not_yet_sent_is_not_sent_by_two_runs(stack:
     assert packages == [(states.FULFILLED,)] * 2 and made == [("created",)] * 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="move.py starts every move of a batch (up to 200 orders, 4 passes) whatever the time budget: "
-    "fulfil_max_seconds does not bound them",
-)
 def test_moves_to_the_warehouse_stop_at_the_time_budget_too(stack: Stack) -> None:
     """A brand whose default location is a store has every package wholly at the store, so every one
     needs a `fulfillmentOrderMove` before it is fulfilled. The run's budget (`fulfil_max_seconds`,

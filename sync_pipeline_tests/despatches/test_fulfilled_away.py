@@ -6,6 +6,8 @@ add stock the store never lost, and the store would sell what it does not have).
 
 from __future__ import annotations
 
+import time
+
 from sync_pipeline.lib.domain.fulfilment import Move
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.ports import CreatedFulfilment, Tracking
@@ -45,6 +47,28 @@ class StoreWillNotMove(ShopifyStorefront):
         if self.hold:
             self.stack.shop.fulfillment_orders(self._owner(request), "hold", location="Shop")
         return super().create_fulfilment(request, tracking, notify_customer)
+
+
+class OutlastsTheBudget(StoreWillNotMove):
+    """The first fulfilment is answered only once the run's time budget is over."""
+
+    def __init__(self, stack: Stack, order_ids: list[str], budget: float) -> None:
+        super().__init__(stack, order_ids)
+        self.budget, self.over, self.calls = budget, 0.0, 0
+
+    def move_lines(self, move: Move) -> None:
+        # The run started before its first move, so its budget is over by then.
+        self.over = self.over or time.monotonic() + self.budget + 0.2
+        super().move_lines(move)
+
+    def create_fulfilment(
+        self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
+    ) -> CreatedFulfilment:
+        made = super().create_fulfilment(request, tracking, notify_customer)
+        self.calls += 1
+        if self.calls == 1:
+            time.sleep(max(0.0, self.over - time.monotonic()))
+        return made
 
 
 def _at_the_shop(stack: Stack, orders: int) -> list[str]:
@@ -90,10 +114,11 @@ def test_a_fulfilment_at_the_store_left_for_the_next_run_is_not_reported_as_fulf
     one_at_a_time = stack.rules.model_copy(
         update={"despatches": stack.rules.despatches.model_copy(update={"fulfil_concurrency": 1})}
     )
-    # The budget is over at once: the first order always goes, the second is left for the next run.
-    _, done = run_once(
-        stack, rules=one_at_a_time, storefront=StoreWillNotMove(stack, [first, second]), max_seconds=0
-    )
+    # Both moves are refused within the budget; the first fulfilment's answer comes after it, so
+    # the second order (written ahead at the Shop) is left for the next run.
+    budget = 4.0
+    storefront = OutlastsTheBudget(stack, [first, second], budget)
+    _, done = run_once(stack, rules=one_at_a_time, storefront=storefront, max_seconds=budget)
     assert (done.fulfilled, done.left_for_next_run, done.moves["refused"]) == (1, 1, 2), done.summary
     held_back = second if stack.shop.get_order(first)["fulfillments"] else first
     assert stack.shop.get_order(held_back)["fulfillments"] == []
