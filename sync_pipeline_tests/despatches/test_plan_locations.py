@@ -122,3 +122,41 @@ def test_stock_yaml_names_resolve_to_active_shopify_locations_and_an_unknown_one
         "location:Depot",
     )
     assert "'Depot'" in problem.message and "'Backup'" in problem.message and "stock.yaml" in problem.message
+
+
+def _mapped(name: str):  # type: ignore[no-untyped-def]
+    return RULES.model_copy(
+        update={"stock": RULES.stock.model_copy(update={"locations": {"PrimarySite": name}})}
+    )
+
+
+def test_the_location_named_exactly_wins_over_one_that_differs_only_in_case() -> None:
+    """Shopify has "Warehouse" and "WAREHOUSE" (an old one, renamed by hand): stock.yaml's
+    "Warehouse" is the first. Compared only without case, the last one read won, silently: every
+    package was moved to, and fulfilled at, the other location."""
+    found, problems = warehouse_locations(
+        {"Warehouse": "loc-wh", "WAREHOUSE": "loc-old"}, _mapped("Warehouse")
+    )
+    assert (found, problems) == ({"PrimarySite": "loc-wh"}, [])
+
+
+def test_two_locations_that_differ_only_in_case_and_neither_exactly_is_an_exception_not_a_guess() -> None:
+    found, problems = warehouse_locations({"warehouse": "loc-a", "WAREHOUSE": "loc-b"}, _mapped("Warehouse"))
+    assert found == {}
+    [problem] = problems
+    assert (problem.kind, problem.subject) == ("fulfilment_location_unknown", "location:Warehouse")
+    assert "'warehouse'" in problem.message and "'WAREHOUSE'" in problem.message
+
+
+def test_a_name_typed_differently_in_the_admin_still_matches() -> None:
+    """What a person cannot see in the admin: a trailing or doubled space, an accent typed as two
+    code points (NFD), full-width letters. None of these is another location."""
+    shopify = {"Café  Store ": "loc-cafe", "Ｗａｒｅｈｏｕｓｅ": "loc-wh"}
+    rules = RULES.model_copy(
+        update={
+            "stock": RULES.stock.model_copy(
+                update={"locations": {"PrimarySite": "Warehouse", "Backup": "Cafe\u0301 Store"}}
+            )
+        }
+    )
+    assert warehouse_locations(shopify, rules) == ({"PrimarySite": "loc-wh", "Backup": "loc-cafe"}, [])

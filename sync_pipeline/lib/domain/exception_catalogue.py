@@ -249,7 +249,8 @@ _ENTRIES: tuple[KindInfo, ...] = (
         "Add the units back to that location's stock in Shopify; find out why its fulfilment order could not "
         "move (progress reported, the warehouse location not stocking the item).",
         Clears.BY_A_PERSON,
-        "Resolve it with a note once that location's stock is corrected.",
+        "Resolve it with a note once that location's stock is corrected. It closes by itself if Shopify refused "
+        "that fulfilment or it was never sent (nothing was taken off that stock).",
         Delays.STOCK, 2,
     ),
     KindInfo(

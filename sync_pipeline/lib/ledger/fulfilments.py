@@ -137,6 +137,19 @@ def withdraw_unsent(
     return {r[0] for r in rows}
 
 
+def claim_for_sending(con: duckdb.DuckDBPyConnection, package_number: str, run_id: str) -> bool:
+    """Just before the call: True if the row is still this run's `sending` attempt, and its
+    `last_attempt_at` is now (the send). A run writes a batch ahead and sends it order by order for
+    up to its time budget, so without this another run's in-doubt lookup could take a package
+    written ahead but not sent yet for one "not in Shopify", send it, and this run send it again."""
+    row = con.execute(
+        "UPDATE shopify_fulfilments SET last_attempt_at = ? "
+        "WHERE package_number = ? AND state = 'sending' AND run_id = ? RETURNING package_number",
+        [utcnow(), package_number, run_id],
+    ).fetchone()
+    return row is not None
+
+
 def set_tracking(
     con: duckdb.DuckDBPyConnection, package_number: str, number: str, company: str | None, url: str | None
 ) -> None:

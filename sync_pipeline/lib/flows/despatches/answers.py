@@ -5,6 +5,8 @@ batch of answers is one transaction: created → the package is `fulfilled` (and
 version recorded, so the orders ingest does not read it again), refused → `blocked` with
 `fulfilment_refused`, unknown → left `sending` for the next run's lookup (`in_doubt.py`). What was
 written ahead and never sent goes back to `pending` at once (only this run's own attempts).
+Each package is claimed again just before its call (`claim_for_sending`): one another run's
+in-doubt lookup took over meanwhile is not sent (that run has it).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sync_pipeline.lib.flows.despatches.ports import (
     FulfilmentRefusedError,
     Storefront,
 )
-from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle
+from sync_pipeline.lib.flows.despatches.record import not_made, refresh_order_states, settle
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.flows.despatches.send import send_grouped
 from sync_pipeline.lib.flows.orders.observed import SETTLE
@@ -56,14 +58,16 @@ def send_all(
     first few), record each answer as it comes, and put back what was never sent."""
     answered: set[str] = set()
 
-    def record(answers: list[_Result]) -> None:
+    def record(results: list[_Result]) -> None:
+        answers = [r for r in results if not r.not_ours]
         answered.update(r.sent.intent.package_number for r in answers)
-        _record(ledger, answers, rules, actor, report)
+        if answers:
+            _record(ledger, answers, rules, actor, report)
 
     send_grouped(
         to_send,
         lambda s: s.order_id,
-        lambda s: _send(storefront, s),
+        lambda s: _send(storefront, ledger, s, actor),
         record,
         rules.despatches.fulfil_concurrency,
         deadline=deadline,
@@ -88,6 +92,7 @@ def _not_sent(
             ledger_despatches.set_state(
                 con, number, states.PENDING, "left for the next run (time budget)", {}, {}
             )
+            not_made(con, number, "left for the next run (time budget)")
         refresh_order_states(
             con, list(dict.fromkeys(s.order_id for s in unsent)), rules, actor, report.order_states
         )
@@ -100,9 +105,15 @@ class _Result:
     fulfilment: CreatedFulfilment | None = None
     refused: str | None = None
     unknown: bool = False
+    not_ours: bool = False  # another run's lookup took the write-ahead over before we sent it
 
 
-def _send(storefront: Storefront, sent: Sent) -> _Result:
+def _send(storefront: Storefront, ledger: Ledger, sent: Sent, actor: str) -> _Result:
+    # Claimed at the send, not only at the write-ahead (the batch's sends may go on for the whole
+    # time budget): a row another run has taken over since is not sent a second time.
+    with ledger.transaction() as con:
+        if not ledger_fulfilments.claim_for_sending(con, sent.intent.package_number, actor):
+            return _Result(sent, not_ours=True)
     try:
         made = storefront.create_fulfilment(
             sent.decision.request, sent.decision.tracking, sent.intent.notify_customer
@@ -154,6 +165,7 @@ def _record(
                 ledger_despatches.set_state(
                     con, d.package_number, states.BLOCKED, "refused by Shopify", {}, {}
                 )
+                not_made(con, d.package_number, "Shopify refused the fulfilment")
                 problems.append(
                     ExceptionRecord(
                         kind="fulfilment_refused",

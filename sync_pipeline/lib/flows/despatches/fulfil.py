@@ -62,6 +62,7 @@ def _move_first(
     warehouses: dict[str, str],
     actor: str,
     report: FulfilReport,
+    deadline: float,
 ) -> None:
     """Moves first: each order whose moves went through is read and planned again (a partial move
     makes new ids), and a later package of it that needs a move of its own gets it in the same run.
@@ -70,7 +71,9 @@ def _move_first(
     wanting = plans
     retry_after = timedelta(minutes=rules.despatches.move_retry_minutes)
     for _ in range(MOVE_PASSES):
-        moved = move_lines(storefront, ledger, wanting, orders, packages, retry_after, actor, report)
+        moved = move_lines(
+            storefront, ledger, wanting, orders, packages, retry_after, actor, report, deadline
+        )
         if not moved:
             return
         again = storefront.fulfilment_state(moved)
@@ -140,6 +143,7 @@ def fulfil_open_packages(
             warehouses or {},
             actor,
             report,
+            deadline,
         )
         report.orders_planned += len(plans)
         versions = {oid: state.version for oid, state in shopify.items()}

@@ -17,7 +17,7 @@ from datetime import timedelta
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.ports import ExistingFulfilment, Storefront
-from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle
+from sync_pipeline.lib.flows.despatches.record import not_made, refresh_order_states, settle
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.ledger import Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
@@ -99,6 +99,7 @@ def resolve_in_doubt(
                     ledger_despatches.set_state(
                         con, number, states.PENDING, "planned again after an unknown outcome", {}, {}
                     )
+                    not_made(con, number, "not in Shopify after an unknown outcome")
                     report.in_doubt["planned_again"] += 1
             ledger_events.append(con, events)
             refresh_order_states(con, [oid], rules, actor)

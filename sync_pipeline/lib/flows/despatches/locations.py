@@ -4,7 +4,8 @@ The warehouse shipped the parcel, so Shopify must record the fulfilment at the w
 (a fulfilment takes its units off the stock of the location it is made at). `stock.yaml` names
 locations as the Shopify admin shows them; a run that has packages to plan reads Shopify's active
 locations once and resolves those names to ids. A name Shopify has no active location for is one
-`fulfilment_location_unknown` exception (integration) per name, not one per package: packages from
+`fulfilment_location_unknown` exception (integration) per name, not one per package (names match
+as `domain.location_names` says): packages from
 that site are then fulfilled where Shopify assigned their lines, and the exception says so. It
 closes in the first run that finds the name.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.domain.location_names import match_name
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.ports import Storefront
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
@@ -28,22 +30,29 @@ def warehouse_locations(
     shopify_locations: Mapping[str, str], rules: BusinessRules
 ) -> tuple[dict[str, str], list[ExceptionRecord]]:
     """Peoplevox site → Shopify location id (from active location name → id), and an exception for
-    each name `stock.yaml` maps a site to that matches none (names compare without case)."""
-    by_name = {name.casefold(): lid for name, lid in shopify_locations.items()}
+    each name `stock.yaml` maps a site to that matches none (`domain.location_names`: exactly, else
+    the one name alike as the admin shows it; several alike is no match)."""
     found: dict[str, str] = {}
     problems: list[ExceptionRecord] = []
     for site, name in rules.stock.locations.items():
-        location_id = by_name.get(name.casefold())
-        if location_id is not None:
-            found[site] = location_id
+        match = match_name(name, shopify_locations)
+        if match.found is not None:
+            found[site] = match.found
             continue
+        why = (
+            "which Shopify has no active location for"
+            if not match.ambiguous
+            else "which Shopify has no active location named exactly, and several named alike: "
+            + ", ".join(repr(n) for n in match.ambiguous)
+            + " (use the exact name)"
+        )
         problems.append(
             ExceptionRecord(
                 kind=UNKNOWN,
                 owner=states.OWNERS[UNKNOWN],
-                message=f"stock.yaml maps Peoplevox site {site!r} to Shopify location {name!r}, which Shopify "
-                "has no active location for: packages despatched from that site are fulfilled wherever Shopify "
-                "assigned their lines, and that location's stock goes down instead of the warehouse's",
+                message=f"stock.yaml maps Peoplevox site {site!r} to Shopify location {name!r}, {why}: packages "
+                "despatched from that site are fulfilled wherever Shopify assigned their lines, and that "
+                "location's stock goes down instead of the warehouse's",
                 subject=f"{SUBJECT}{name}",
             )
         )

@@ -25,6 +25,7 @@ destination does not stock) is CX's to fix, not worth a mutation and an event ev
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import duckdb
@@ -64,10 +65,12 @@ def move_lines(
     retry_after: timedelta,
     actor: str,
     report: FulfilReport,
+    deadline: float | None = None,
 ) -> list[str]:
     """Carry out the moves `plans` ask for; returns the orders whose moves all went through (plan
     them again). In the others' plans a refused move becomes `blocked` with an exception; a lost
-    answer stays `moving`. `packages` is updated with the rows as written ahead."""
+    answer stays `moving`. `packages` is updated with the rows as written ahead. Each move is written
+    ahead just before its call; none starts after `deadline` (time.monotonic()) but the first."""
     wanted = {oid: d for oid, ds in plans.items() for d in ds if d.state == states.MOVING}
     if not wanted:
         return []
@@ -83,22 +86,17 @@ def move_lines(
                 d,
                 _refused(d, orders[oid], _package(packages, oid, d), f"{why} (tried again later)"),
             )
-        for d in wanted.values():
-            ledger_despatches.set_state(con, d.package_number, states.MOVING, d.reason)
-        # Our own write: the rows as written, so the write-ahead's check does not take it for another run's.
-        packages.update(ledger_despatches.for_orders(con, list(wanted)))
-        ledger_events.append(
-            con,
-            [
-                OrderEvent(oid, "fulfilment_order_move", actor, reason=f"{d.package_number}: {d.reason}",
-                           detail={"moves": [{"fulfillment_order": m.fulfillment_order_id, "to": m.location_id,
-                                              "lines": m.lines} for m in d.moves]})
-                for oid, d in wanted.items()
-            ],
-        )  # fmt: skip
     done: list[str] = []
     refusals: list[OrderEvent] = []
-    for oid, d in wanted.items():
+    for index, (oid, d) in enumerate(wanted.items()):
+        # The run's time budget bounds moves as it bounds fulfilments (the first always goes).
+        if index and deadline is not None and time.monotonic() >= deadline:
+            _replace(plans[oid], d, Decision(d.package_number, states.PENDING,
+                                             "move left for the next run (time budget)", exceptions=d.exceptions))  # fmt: skip
+            report.moves["left_for_next_run"] += 1
+            continue
+        if not _write_ahead(ledger, oid, d, packages, actor):
+            continue  # another run took the order since: the fulfil write-ahead drops it too
         try:
             for m in d.moves:
                 storefront.move_lines(m)
@@ -116,6 +114,25 @@ def move_lines(
         with ledger.transaction() as con:
             ledger_events.append(con, refusals)
     return done
+
+
+def _write_ahead(
+    ledger: Ledger, oid: str, d: Decision, packages: dict[str, list[PackageRow]], actor: str
+) -> bool:
+    """The package `moving` (with an event) just before its call, if nobody moved the order on since
+    we read it; `packages` gets the rows as written (so the fulfil write-ahead's check knows them)."""
+    with ledger.transaction() as con:
+        if ledger_despatches.orders_changed_since(con, {oid: packages.get(oid, [])}):
+            return False
+        ledger_despatches.set_state(con, d.package_number, states.MOVING, d.reason)
+        packages.update(ledger_despatches.for_orders(con, [oid]))
+        ledger_events.append(
+            con,
+            [OrderEvent(oid, "fulfilment_order_move", actor, reason=f"{d.package_number}: {d.reason}",
+                        detail={"moves": [{"fulfillment_order": m.fulfillment_order_id, "to": m.location_id,
+                                           "lines": m.lines} for m in d.moves]})],
+        )  # fmt: skip
+    return True
 
 
 def _package(packages: dict[str, list[PackageRow]], oid: str, d: Decision) -> PackageRow:

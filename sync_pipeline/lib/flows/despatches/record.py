@@ -14,6 +14,15 @@ from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import orders as ledger_orders
 
+AWAY = "fulfilled_away_from_warehouse"
+
+
+def not_made(con: duckdb.DuckDBPyConnection, package_number: str, why: str) -> None:
+    """Shopify holds no fulfilment of the package after all (refused, never sent, not found after an
+    unknown outcome): the `fulfilled_away_from_warehouse` its plan opened when it chose a store is
+    closed, or ops would add back stock that store never lost. A later plan opens it again."""
+    ledger_exceptions.resolve_for_subject(con, [AWAY], package_number, f"not fulfilled there: {why}")
+
 
 def settle(
     con: duckdb.DuckDBPyConnection,

@@ -17,6 +17,7 @@ from typing import Final
 import duckdb
 
 from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.domain.location_names import match_name
 from sync_pipeline.lib.flows.stock import states
 from sync_pipeline.lib.flows.stock.ports import Location, Storefront
 from sync_pipeline.lib.ledger import ExceptionRecord
@@ -49,18 +50,22 @@ def resolve_locations(
     locations: list[Location], rules: BusinessRules
 ) -> tuple[dict[str, str], list[ExceptionRecord]]:
     """Site → Shopify location id, and a problem for each mapped name Shopify does not have."""
-    by_name = {loc.name.casefold(): loc for loc in locations}
+    by_name = {loc.name: loc for loc in locations}
     mapped, problems = {}, []
     for site, name in rules.stock.locations.items():
-        loc = by_name.get(name.casefold())
+        match = match_name(name, by_name)  # exactly, else the one alike (as despatches match it)
+        loc = match.found
         if loc is None:
+            alike = ", ".join(repr(n) for n in match.ambiguous)
             problems.append(
                 _problem(
                     location_subject(name),
                     f"stock.yaml sends site {site!r} to Shopify location {name!r}, "
-                    "which Shopify does not have: nothing is published for that site",
+                    + (f"which Shopify has several locations named alike: {alike} (use the exact name)"
+                       if alike else "which Shopify does not have")
+                    + ": nothing is published for that site",
                 )
-            )
+            )  # fmt: skip
         else:
             mapped[site] = loc.id
     return mapped, problems

@@ -1,0 +1,112 @@
+"""Breaking the fulfil run's time budget and its write-ahead (session 6, issue 8).
+
+A run writes ahead (`sending`) a whole batch of packages at once and then sends them order by
+order, `fulfil_concurrency` orders at a time, starting new orders until `fulfil_max_seconds`. So a
+package can sit `sending` without having been sent for as long as the budget (60 s by default, up
+to 600) while `unknown_outcome_settle_seconds` (60 s by default, as low as 0) is all another run's
+in-doubt lookup waits before it takes "not in Shopify" for "never sent" and plans it again.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.ports import CreatedFulfilment, Tracking
+from sync_pipeline.lib.flows.despatches.read import read_despatches
+from sync_pipeline.lib.flows.despatches.run import fulfil
+from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
+from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
+from sync_pipeline_tests.despatches.helpers import UK, emails_for, into_warehouse, ports, run_once
+from sync_pipeline_tests.orders.conftest import Stack
+
+
+class SlowFirstAnswer(ShopifyStorefront):
+    """The first fulfilment reaches Shopify, then its answer is slow to come back."""
+
+    def __init__(self, stack: Stack, answered_late: threading.Event, release: threading.Event) -> None:
+        super().__init__(stack.source.client)
+        self.answered_late, self.release = answered_late, release
+        self.calls = 0
+
+    def create_fulfilment(
+        self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
+    ) -> CreatedFulfilment:
+        made = super().create_fulfilment(request, tracking, notify_customer)
+        self.calls += 1
+        if self.calls == 1:
+            self.answered_late.set()
+            self.release.wait(timeout=60)
+        return made
+
+
+def test_a_package_written_ahead_but_not_yet_sent_is_not_sent_by_two_runs(stack: Stack) -> None:
+    """Run A writes ahead the packages of two orders and sends them one order at a time; the first
+    answer is slow. Run B (a raised pool, a backfill) finds the second package `sending` older than
+    its settle time, looks it up, finds nothing (A has not sent it yet), plans and sends it. Then A
+    goes on and sends it too: two fulfilments and two shipping emails for one package."""
+    placed = [
+        stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY", quantity=2)], shipping_address=UK))
+        for _ in range(2)
+    ]
+    numbers = into_warehouse(stack)
+    for order in placed:  # one of two units: Shopify would take the package twice
+        stack.pvx.despatch(numbers[order["id"]], [{"CAP-NVY": 1}])
+    read_despatches(ports(stack).source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2))
+    one_at_a_time = stack.rules.model_copy(
+        update={"despatches": stack.rules.despatches.model_copy(update={"fulfil_concurrency": 1})}
+    )
+    answered_late, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def run_a() -> None:
+        try:
+            fulfil(SlowFirstAnswer(stack, answered_late, release), stack.ledger, one_at_a_time, "run-a",
+                   max_seconds=30, settle_seconds=1)  # fmt: skip
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    a = threading.Thread(target=run_a)
+    a.start()
+    try:
+        assert answered_late.wait(timeout=60)
+        # B comes by once A's write-ahead is older than B's settle time (1 s here; 60 s by default,
+        # while A may go on starting orders for its whole budget, also 60 s by default).
+        threading.Event().wait(1.5)
+        fulfil(ShopifyStorefront(stack.source.client), stack.ledger, stack.rules, "run-b", max_seconds=30,
+               settle_seconds=1)  # fmt: skip
+    finally:
+        release.set()
+        a.join(timeout=120)
+    assert not errors, errors
+    for order in placed:
+        assert len(stack.shop.get_order(order["id"])["fulfillments"]) == 1, order["name"]
+        assert len(emails_for(stack, order["id"])) == 1, order["name"]
+    with stack.ledger.transaction() as con:
+        packages = con.execute("SELECT state FROM despatch_packages").fetchall()
+        made = con.execute("SELECT state FROM shopify_fulfilments").fetchall()
+    assert packages == [(states.FULFILLED,)] * 2 and made == [("created",)] * 2
+
+
+def test_moves_to_the_warehouse_stop_at_the_time_budget_too(stack: Stack) -> None:
+    """A brand whose default location is a store has every package wholly at the store, so every one
+    needs a `fulfillmentOrderMove` before it is fulfilled. The run's budget (`fulfil_max_seconds`,
+    which keeps the `shopify_api` pool free for the orders ingest) should stop new moves as it stops
+    new fulfilments: past it, one order is moved (a run always makes progress), the rest wait."""
+    stack.shop.add_location("Shop")
+    placed = [
+        stack.shop.place_order(
+            OrderSpec(lines=[LineSpec(sku="CAP-NVY", location="Shop")], shipping_address=UK)
+        )["id"]
+        for _ in range(3)
+    ]
+    numbers = into_warehouse(stack)
+    for oid in placed:
+        stack.pvx.despatch(numbers[oid], [{"CAP-NVY": 1}])
+    one_at_a_time = stack.rules.model_copy(
+        update={"despatches": stack.rules.despatches.model_copy(update={"fulfil_concurrency": 1})}
+    )
+    _, done = run_once(stack, rules=one_at_a_time, max_seconds=0)  # the budget is over at once
+    assert done.fulfilled == 1, done.summary
+    assert done.moves["moved"] == 1, f"{done.moves['moved']} moves after the budget ran out"
