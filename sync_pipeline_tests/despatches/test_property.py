@@ -12,6 +12,7 @@ progress with a reason, or an open exception.
 from __future__ import annotations
 
 import itertools
+import os
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -120,9 +121,12 @@ opening = st.tuples(
 )
 steps_strategy = st.tuples(opening, st.lists(step, min_size=3, max_size=8)).map(lambda t: [*t[0], *t[1]])
 _examples = itertools.count()
+# make test: the pinned examples and two generated ones (the suite's time budget);
+# DESPATCHES_PROPERTY_EXAMPLES raises them for a soak (`HYPOTHESIS_PROFILE=dev` for fresh draws).
+EXAMPLES = int(os.environ.get("DESPATCHES_PROPERTY_EXAMPLES", "2"))
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps_strategy)
 # Always tried: one line's fulfilment order closed while the rest can go (fulfilled in part and
 # recorded whole until 2026-11-30), and a move to one location whose answer is lost.

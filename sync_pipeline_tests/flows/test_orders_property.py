@@ -376,7 +376,7 @@ def drain(run: Run) -> None:
 
 
 PROFILE = settings(
-    max_examples=EXAMPLES or 4,
+    max_examples=EXAMPLES or 2,
     deadline=None,
     derandomize=not SOAK,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
