@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.flows.catalogue import refresh
 from sync_pipeline.lib.flows.despatches.peoplevox_port import PeoplevoxDespatches
 from sync_pipeline.lib.flows.despatches.read import ReadReport, read_despatches
@@ -46,6 +48,11 @@ def into_warehouse(stack: Stack) -> dict[str, str]:
 class Despatches:
     source: PeoplevoxDespatches
     storefront: ShopifyStorefront
+
+
+def despatch_rules(stack: Stack, **changes: Any) -> BusinessRules:
+    """The stack's rules with despatches.yaml settings changed, e.g. `fulfil_concurrency=1`."""
+    return stack.rules.model_copy(update={"despatches": stack.rules.despatches.model_copy(update=changes)})
 
 
 def ports(stack: Stack) -> Despatches:

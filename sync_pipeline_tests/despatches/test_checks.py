@@ -16,7 +16,7 @@ from sync_pipeline.defs.despatches.checks import (
 )
 from sync_pipeline.defs.resources import BusinessRulesResource, LedgerResource
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
-from sync_pipeline_tests.despatches.helpers import UK, into_warehouse, run_once
+from sync_pipeline_tests.despatches.helpers import UK, despatch_rules, into_warehouse, run_once
 from sync_pipeline_tests.orders.conftest import REPO_ROOT, Stack
 
 CHECKS = (despatches_reach_shopify, fulfilled_quantities_match_despatched, tracking_posted)
@@ -61,9 +61,7 @@ def test_checks_pass_when_healthy_and_fail_on_trouble(stack: Stack) -> None:
     assert stuck.metadata["unexplained"].value == 1
 
     # Fulfilled without tracking (waited out, fulfilled anyway): a warning until the number comes.
-    no_wait = stack.rules.model_copy(
-        update={"despatches": stack.rules.despatches.model_copy(update={"tracking_wait_minutes": 0})}
-    )
+    no_wait = despatch_rules(stack, tracking_wait_minutes=0)
     run_once(stack, rules=no_wait)
     assert _run(despatches_reach_shopify, stack.data_dir).passed
     untracked = _run(tracking_posted, stack.data_dir)

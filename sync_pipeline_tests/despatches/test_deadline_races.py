@@ -18,7 +18,14 @@ from sync_pipeline.lib.flows.despatches.read import read_despatches
 from sync_pipeline.lib.flows.despatches.run import fulfil
 from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
-from sync_pipeline_tests.despatches.helpers import UK, emails_for, into_warehouse, ports, run_once
+from sync_pipeline_tests.despatches.helpers import (
+    UK,
+    despatch_rules,
+    emails_for,
+    into_warehouse,
+    ports,
+    run_once,
+)
 from sync_pipeline_tests.orders.conftest import Stack
 
 
@@ -54,9 +61,7 @@ def test_a_package_written_ahead_but_not_yet_sent_is_not_sent_by_two_runs(stack:
     for order in placed:  # one of two units: Shopify would take the package twice
         stack.pvx.despatch(numbers[order["id"]], [{"CAP-NVY": 1}])
     read_despatches(ports(stack).source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2))
-    one_at_a_time = stack.rules.model_copy(
-        update={"despatches": stack.rules.despatches.model_copy(update={"fulfil_concurrency": 1})}
-    )
+    one_at_a_time = despatch_rules(stack, fulfil_concurrency=1)
     answered_late, release = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
@@ -104,9 +109,7 @@ def test_moves_to_the_warehouse_stop_at_the_time_budget_too(stack: Stack) -> Non
     numbers = into_warehouse(stack)
     for oid in placed:
         stack.pvx.despatch(numbers[oid], [{"CAP-NVY": 1}])
-    one_at_a_time = stack.rules.model_copy(
-        update={"despatches": stack.rules.despatches.model_copy(update={"fulfil_concurrency": 1})}
-    )
+    one_at_a_time = despatch_rules(stack, fulfil_concurrency=1)
     _, done = run_once(stack, rules=one_at_a_time, max_seconds=0)  # the budget is over at once
     assert done.fulfilled == 1, done.summary
     assert done.moves["moved"] == 1, f"{done.moves['moved']} moves after the budget ran out"

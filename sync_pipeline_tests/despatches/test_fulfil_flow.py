@@ -8,6 +8,7 @@ from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
 from sync_pipeline_tests.despatches.helpers import (
     UK,
     add_bundle_catalogue,
+    despatch_rules,
     emails_for,
     into_warehouse,
     run_once,
@@ -129,9 +130,7 @@ def test_late_tracking_is_added_without_a_second_email(stack: Stack) -> None:
     package = despatch["packages"][0]["number"]
     _, done = run_once(stack)  # default: wait for the tracking number
     assert (done.fulfilled, done.awaiting_tracking) == (0, 1)
-    no_wait = stack.rules.model_copy(
-        update={"despatches": stack.rules.despatches.model_copy(update={"tracking_wait_minutes": 0})}
-    )
+    no_wait = despatch_rules(stack, tracking_wait_minutes=0)
     _, done = run_once(stack, rules=no_wait)
     assert done.fulfilled == 1 and ("tracking_missing", package) in _open(stack)
     (fulfilment,) = stack.shop.get_order(order["id"])["fulfillments"]
@@ -202,9 +201,7 @@ def test_a_run_stops_at_its_time_budget_and_leaves_the_rest_to_the_next_run(stac
     numbers = into_warehouse(stack)
     for oid in placed:
         stack.pvx.despatch(numbers[oid], [{"TEE-BLK-M": 1}])
-    one_at_a_time = stack.rules.model_copy(
-        update={"despatches": stack.rules.despatches.model_copy(update={"fulfil_concurrency": 1})}
-    )
+    one_at_a_time = despatch_rules(stack, fulfil_concurrency=1)
     _, done = run_once(stack, rules=one_at_a_time, max_seconds=0)  # over budget from the start
     assert (done.fulfilled, done.left_for_next_run, done.caught_up) == (1, 2, False), done.summary
     assert sorted(_package_states(stack).values()) == [states.FULFILLED, states.PENDING, states.PENDING]

@@ -13,7 +13,7 @@ from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.ports import CreatedFulfilment, Tracking
 from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
-from sync_pipeline_tests.despatches.helpers import UK, into_warehouse, run_once
+from sync_pipeline_tests.despatches.helpers import UK, despatch_rules, into_warehouse, run_once
 from sync_pipeline_tests.orders.conftest import Stack
 
 
@@ -111,9 +111,7 @@ def test_a_fulfilment_at_the_store_left_for_the_next_run_is_not_reported_as_fulf
     stack: Stack,
 ) -> None:
     first, second = _at_the_shop(stack, 2)
-    one_at_a_time = stack.rules.model_copy(
-        update={"despatches": stack.rules.despatches.model_copy(update={"fulfil_concurrency": 1})}
-    )
+    one_at_a_time = despatch_rules(stack, fulfil_concurrency=1)
     # Both moves are refused within the budget; the first fulfilment's answer comes after it, so
     # the second order (written ahead at the Shop) is left for the next run.
     budget = 4.0

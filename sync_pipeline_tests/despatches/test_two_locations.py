@@ -26,7 +26,14 @@ from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.sandbox.shopify.control import FaultSettings, LineSpec, OrderSpec, StockSpec
-from sync_pipeline_tests.despatches.helpers import UK, emails_for, into_warehouse, run_once, shopify_lines
+from sync_pipeline_tests.despatches.helpers import (
+    UK,
+    despatch_rules,
+    emails_for,
+    into_warehouse,
+    run_once,
+    shopify_lines,
+)
 from sync_pipeline_tests.orders.conftest import Stack
 
 
@@ -272,9 +279,7 @@ def test_a_move_shopify_keeps_refusing_is_retried_after_a_while_not_every_run(st
     [problem] = stack.ledger.list_open_exceptions()
     assert "refused to move" in problem.message and "progress reported" in problem.message
     # The wait (despatches.yaml `move_retry_minutes`, 30 by default) is over: tried again.
-    retry_now = stack.rules.model_copy(
-        update={"despatches": stack.rules.despatches.model_copy(update={"move_retry_minutes": 0})}
-    )
+    retry_now = despatch_rules(stack, move_retry_minutes=0)
     _, done = run_once(stack, rules=retry_now, storefront=storefront)
     assert AlwaysRefused.calls == 2 and done.moves["refused"] == 1
     _, done = run_once(stack, rules=retry_now)  # the cause fixed (nothing refuses): moved and fulfilled
