@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sync_pipeline.lib.flows.finance.read_money import CURSOR, UNREADABLE, read_money
+from sync_pipeline.lib.flows.finance.read_money import CURSOR, LISTED_AT, UNREADABLE, read_money
 from sync_pipeline.lib.ledger import cursors
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import finance_orders as ledger_finance
@@ -42,7 +42,9 @@ def test_an_order_too_big_to_read_whole_is_held_with_a_finance_exception(tmp_pat
         # so it is asked for by id; written, and the exception closes.
         w.client.max_query_cost = 1000
         with w.ledger.transaction() as con:  # later runs: the search no longer finds the order
-            cursors.put(con, CURSOR, (datetime.now(UTC) + timedelta(minutes=5)).isoformat())
+            later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+            cursors.put(con, CURSOR, later)
+            cursors.put(con, LISTED_AT, later)
         report = read_money(w.money, w.ledger, datetime.now(UTC), timedelta(days=1))
         with w.ledger.transaction() as con:
             assert set(ledger_finance.order_ids_between(con, today, today + timedelta(days=1))) == {

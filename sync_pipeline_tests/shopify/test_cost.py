@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sync_pipeline.lib.shopify import documents, finance_documents
 from sync_pipeline.lib.shopify.client import ShopifyClient
-from sync_pipeline.lib.shopify.finance import MoneyShape
+from sync_pipeline.lib.shopify.finance import LightMoneyShape, MoneyShape
 from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
 
@@ -67,6 +67,16 @@ def test_the_money_read_estimate_is_the_requested_cost(sandbox: Sandbox) -> None
         requested(sandbox, finance_documents.ORDERS_MONEY, page)["requestedQueryCost"]
         == 2 + 2 * shape.node_cost()
     )
+
+
+def test_the_cheap_money_page_is_charged_for_its_refunds_probe_alone(sandbox: Sandbox) -> None:
+    """`refunds(first: 1) { id }` is a plain list of one object without children: 1 point where the
+    full refunds cost 261; the page's estimate is the sandbox's requested cost."""
+    light, full = LightMoneyShape(), MoneyShape()
+    page = {"first": 8, "query": "", **light.variables()}
+    cost = requested(sandbox, finance_documents.ORDERS_MONEY_LIGHT, page)["requestedQueryCost"]
+    assert cost == 2 + 8 * light.node_cost() <= 1000
+    assert (light.node_cost(), full.node_cost()) == (117, 377)
 
 
 def test_mutation_costs_ten(sandbox: Sandbox) -> None:

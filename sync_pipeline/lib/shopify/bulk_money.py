@@ -16,7 +16,7 @@ refunded orders read before it have been read again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,9 @@ class BulkMoneyApi:
                                       ) -> Iterator[OrderMoney]: ...  # fmt: skip
         def count_orders(self, search: str, limit: int = 10_000) -> Count: ...
         def _use_bulk(self, count: Callable[[int], Count]) -> bool: ...
+        def _with_refunds(
+            self, held: list[OrderMoney], refunded: Collection[str]
+        ) -> Iterator[OrderMoney]: ...
 
     def iter_orders_money_created_between(self, start: datetime, end: datetime) -> Iterator[OrderMoney]:
         """Orders created in [start, end) with their money: a backfill window.
@@ -66,23 +69,13 @@ class BulkMoneyApi:
         search by counting first, as `iter_orders_money_created_between` does)."""
         op = self.run_bulk_query(bulk_docs.bulk_orders_money(search), timeout=timeout)
         held: list[OrderMoney] = []
-        refunded: list[str] = []
+        refunded: set[str] = set()
         for node in reassemble(self.iter_bulk_objects(op), MONEY_CHILDREN, op.id):
             order = OrderMoney.model_validate(node)
             held.append(order)
             if order.refunds:
-                refunded.append(order.id)
+                refunded.add(order.id)
             if len(refunded) >= REREAD_BATCH or len(held) >= HELD:
                 yield from self._with_refunds(held, refunded)
-                held, refunded = [], []
+                held, refunded = [], set()
         yield from self._with_refunds(held, refunded)
-
-    def _with_refunds(self, held: list[OrderMoney], refunded: list[str]) -> Iterator[OrderMoney]:
-        """`held` in order, each refunded one replaced by its whole money read by id. One gone from
-        Shopify since the export is left out, as a paginated read made now would leave it out."""
-        whole = {o.id: o for o in self.get_orders_money(refunded)} if refunded else {}
-        for order in held:
-            if not order.refunds:
-                yield order
-            elif order.id in whole:
-                yield whole[order.id]

@@ -2,6 +2,9 @@
 
 Normal runs read every order updated since the cursor (minus an overlap: Shopify's timestamps have
 whole seconds), so a refund, capture or return made since the last read is there the next time.
+They read a page at a time within a time budget (`money_read_max_seconds`, finance.yaml) and save
+the cursor with each chunk written, so a run stopped by its budget, or one that died, is resumed
+by the next from where it got to; orders read twice are replaced, never added.
 A backfill re-reads the orders created in a window of days and leaves the cursor alone. Orders
 are written a chunk at a time, so a long read keeps its progress if it stops.
 
@@ -12,6 +15,7 @@ every run asks for the held orders again by id and closes the exception of one r
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +32,7 @@ from sync_pipeline.lib.ledger.finance_orders import FinanceOrderSet
 from sync_pipeline.lib.ledger.records import ExceptionRecord
 
 CURSOR = "shopify_money_updated_at"
+LISTED_AT = "shopify_money_listed_at"  # when the listing that reached the cursor was asked for
 CURSOR_OVERLAP = timedelta(seconds=30)
 CHUNK = 500
 UNREADABLE = "finance_order_unreadable"
@@ -39,6 +44,13 @@ class MoneyReport:
     unreadable: int = 0  # orders held with a `finance_order_unreadable` exception this read
     cursor: str | None = None
     by_status: dict[str, int] | None = None
+    caught_up: bool = True  # False: stopped at its time budget with orders left to read
+
+    def count(self, chunk: list[FinanceOrderSet]) -> None:
+        self.orders_read += len(chunk)
+        for s in chunk:
+            status = s.order.financial_status or "UNKNOWN"
+            self.by_status[status] = self.by_status.get(status, 0) + 1  # type: ignore[index]
 
 
 def _chunks(orders: Iterable[FinanceOrderSet], size: int) -> Iterable[list[FinanceOrderSet]]:
@@ -77,29 +89,91 @@ def read_money(
     now: datetime,
     initial_lookback: timedelta,
     window: tuple[datetime, datetime] | None = None,
+    max_seconds: float | None = None,
 ) -> MoneyReport:
-    """Orders updated since the cursor, or (`window`) created in [start, end)."""
+    """Orders updated since the cursor, or (`window`) created in [start, end).
+
+    `max_seconds` bounds a read since the cursor (the live read holds the `shopify_api` pool, which
+    ingest, fulfilments and stock pushes wait for): past it the read stops between two pages, once
+    its cursor has moved past the stored one (so every run makes progress), with the cursor saved
+    where it stopped and `caught_up=False`; the next run goes on from there."""
     report = MoneyReport(by_status={})
     if window is not None:
-        orders = source.orders_between("created_at", *window)
+        for chunk in _chunks(source.orders_between("created_at", *window), CHUNK):
+            with ledger.transaction() as con:
+                report.unreadable += _record(con, chunk)
+            report.count(chunk)
     else:
-        stored = ledger.get_cursor(CURSOR)
-        since = datetime.fromisoformat(stored) - CURSOR_OVERLAP if stored else now - initial_lookback
-        orders = source.orders_between("updated_at", since)
-    newest: datetime | None = None
-    for chunk in _chunks(orders, CHUNK):
-        newest = max([s.order.shopify_updated_at for s in chunk] + ([newest] if newest else []))
-        with ledger.transaction() as con:
-            report.unreadable += _record(con, chunk)
-            if window is None:  # in the same transaction: the cursor never runs ahead of the rows
-                cursors.put(con, CURSOR, newest.astimezone(UTC).isoformat())
-        report.orders_read += len(chunk)
-        for s in chunk:
-            status = s.order.financial_status or "UNKNOWN"
-            report.by_status[status] = report.by_status.get(status, 0) + 1  # type: ignore[index]
-    report.cursor = newest.astimezone(UTC).isoformat() if newest and window is None else None
+        _read_changed(source, ledger, now, initial_lookback, max_seconds, report)
     _read_held_again(source, ledger, report)
     return report
+
+
+def _since(ledger: Ledger, now: datetime, initial_lookback: timedelta) -> tuple[datetime, datetime | None]:
+    """Where the search starts, and the stored cursor. Shopify's `updated_at` index lags a change a
+    little, so orders changed shortly before the listing that reached the cursor are read again
+    (`CURSOR_OVERLAP`); a cursor the listing reached long after (a read catching up on a backlog,
+    stopped by its budget) resumes where it stopped, not 30 s of pages back, which in a burst would
+    be read again by every run before it got anywhere."""
+    stored = ledger.get_cursor(CURSOR)
+    if not stored:
+        return now - initial_lookback, None
+    cursor = datetime.fromisoformat(stored)
+    listed_at = ledger.get_cursor(LISTED_AT)
+    lagged_from = (datetime.fromisoformat(listed_at) if listed_at else cursor) - CURSOR_OVERLAP
+    return min(cursor, lagged_from), cursor
+
+
+def _read_changed(
+    source: MoneySource,
+    ledger: Ledger,
+    now: datetime,
+    initial_lookback: timedelta,
+    max_seconds: float | None,
+    report: MoneyReport,
+) -> None:
+    started = time.monotonic()
+    since, stored = _since(ledger, now, initial_lookback)
+    chunk: list[FinanceOrderSet] = []
+    reached: tuple[datetime, datetime] | None = None  # (listed up to, when that page was asked for)
+    pages = iter(source.pages_changed_since(since))
+    while True:
+        asked = datetime.now(UTC)  # before the listing: earlier is the safe side of the index lag
+        page = next(pages, None)
+        if page is None:
+            break
+        chunk += page.orders
+        if page.listed_up_to is not None:
+            # Never back: the overlap re-reads orders before the stored cursor.
+            reached = (max(page.listed_up_to, reached[0] if reached else stored or page.listed_up_to), asked)
+        progressed = reached is not None and (stored is None or reached[0] > stored)
+        spent = max_seconds is not None and time.monotonic() - started >= max_seconds
+        # A run that has not got past the stored cursor yet reads on, or every run would stop on the
+        # same pages.
+        stop = spent and progressed
+        if len(chunk) >= CHUNK or stop:
+            _write_chunk(ledger, chunk, reached, report)
+            chunk = []
+        if stop:
+            report.caught_up = False  # no further page is asked for
+            break
+    if chunk:
+        _write_chunk(ledger, chunk, reached, report)
+
+
+def _write_chunk(
+    ledger: Ledger,
+    chunk: list[FinanceOrderSet],
+    reached: tuple[datetime, datetime] | None,
+    report: MoneyReport,
+) -> None:
+    with ledger.transaction() as con:
+        report.unreadable += _record(con, chunk)
+        if reached is not None:  # in the same transaction: the cursor never runs ahead of the rows
+            report.cursor = reached[0].astimezone(UTC).isoformat()
+            cursors.put(con, CURSOR, report.cursor)
+            cursors.put(con, LISTED_AT, reached[1].astimezone(UTC).isoformat())
+    report.count(chunk)
 
 
 def _read_held_again(source: MoneySource, ledger: Ledger, report: MoneyReport) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
+from sync_pipeline.lib.flows.finance.ports import OrdersPage
 from sync_pipeline.lib.ledger.finance_orders import (
     Amount,
     FinanceLineRow,
@@ -16,6 +17,7 @@ from sync_pipeline.lib.ledger.finance_orders import (
     TransactionRow,
 )
 from sync_pipeline.lib.shopify import ShopifyClient
+from sync_pipeline.lib.shopify.finance import money_search
 from sync_pipeline.lib.shopify.finance_models import MoneyPair, OrderMoney
 
 # Transactions that mean the customer paid or committed to pay: the despatch SLA runs from the first.
@@ -122,6 +124,10 @@ class ShopifyMoney:
             orders = self.client.iter_orders_money_between(field, since, until)
         for order in orders:
             yield finance_set(order)
+
+    def pages_changed_since(self, since: datetime) -> Iterator[OrdersPage]:
+        for page in self.client.iter_money_pages(money_search("updated_at", since)):
+            yield OrdersPage([finance_set(o) for o in page.orders], page.listed_up_to)
 
     def orders(self, order_ids: Sequence[str]) -> list[FinanceOrderSet]:
         return [finance_set(o) for o in self.client.get_orders_money(order_ids)]
