@@ -486,3 +486,10 @@ def test_despatch_run_budget_is_checked(config_dir: Path) -> None:
     write(config_dir, "despatches.yaml", "fulfil_max_seconds: 3600\n")
     message = only_problem(config_dir)
     assert "despatches.yaml, line 1, fulfil_max_seconds" in message and "less than or equal to 600" in message
+
+
+def test_finance_money_read_budget_is_checked(config_dir: Path) -> None:
+    assert load_business_rules(EXAMPLES).finance.money_read_max_seconds == 30
+    write(config_dir, "finance.yaml", "money_read_max_seconds: 0\n")
+    message = only_problem(config_dir)
+    assert "finance.yaml, line 1, money_read_max_seconds" in message and "greater than 0" in message

@@ -141,6 +141,7 @@ def test_the_hourly_run_and_a_backfill_reconcile_both_systems(
         assert checks["paid_not_despatched_within_sla"].passed
         money_meta = hourly.asset_materializations_for_node("shopify__order_money")[0].metadata
         assert money_meta["mode"].value == "incremental" and money_meta["orders_read"].value == len(PLAN)
+        assert money_meta["caught_up"].value is True  # within `money_read_max_seconds`
         cursor = stack.ledger.get_cursor(read_money.CURSOR)
         assert cursor is not None
 

@@ -49,6 +49,7 @@ def _read_money(context, backfill: bool) -> dict:
         now=datetime.now(UTC),
         initial_lookback=timedelta(days=rules.finance.initial_lookback_days),
         window=_window(context) if backfill else None,
+        max_seconds=None if backfill else rules.finance.money_read_max_seconds,
     )
     return {
         **money_metadata(report, backfill),
@@ -75,6 +76,9 @@ def shopify_order_money():
     (`shopify_backfill`), so live Shopify steps never wait for it. A large range (from
     `SHOPIFY_BULK_THRESHOLD` orders) is read with one Shopify bulk operation, off the rate limit live
     traffic uses, and only its orders with refunds in pages; `shopify_read` says which way it went.
+    A normal run holds the Shopify slot (`shopify_api`) for at most `money_read_max_seconds`
+    (finance.yaml), so ingest, fulfilments and stock pushes get their turn: `caught_up` False means
+    it stopped with orders left, and `finance_money_backlog` started the next run to go on from there.
     """
     return _money_reads()
 

@@ -22,6 +22,8 @@ def money_metadata(report: MoneyReport, backfill: bool) -> dict[str, object]:
         "orders_unreadable": report.unreadable,
         "orders_by_financial_status": count_table(("financial status", "orders"), report.by_status or {}),
         "cursor_updated_at": report.cursor or "",
+        # False: a normal run stopped at `money_read_max_seconds` with orders left (the next goes on).
+        "caught_up": report.caught_up,
     }
 
 
