@@ -135,7 +135,9 @@ def _read_changed(
     started = time.monotonic()
     since, stored = _since(ledger, now, initial_lookback)
     chunk: list[FinanceOrderSet] = []
-    reached: tuple[datetime, datetime] | None = None  # (listed up to, when that page was asked for)
+    report.cursor = stored.astimezone(UTC).isoformat() if stored else None
+    # How far past `stored` the listing got, and when the page that got there was asked for.
+    reached: tuple[datetime, datetime] | None = None
     pages = iter(source.pages_changed_since(since))
     while True:
         asked = datetime.now(UTC)  # before the listing: earlier is the safe side of the index lag
@@ -143,10 +145,13 @@ def _read_changed(
         if page is None:
             break
         chunk += page.orders
-        if page.listed_up_to is not None:
-            # Never back: the overlap re-reads orders before the stored cursor.
-            reached = (max(page.listed_up_to, reached[0] if reached else stored or page.listed_up_to), asked)
-        progressed = reached is not None and (stored is None or reached[0] > stored)
+        # The cursor moves only forward (the overlap re-reads orders before the stored one), and
+        # `LISTED_AT` is the time of the listing that first reached it, not of a later one that
+        # saw it again: an order Shopify's index had not yet shown then is read by the next run.
+        furthest = reached[0] if reached else stored
+        if page.listed_up_to is not None and (furthest is None or page.listed_up_to > furthest):
+            reached = (page.listed_up_to, asked)
+        progressed = reached is not None
         spent = max_seconds is not None and time.monotonic() - started >= max_seconds
         # A run that has not got past the stored cursor yet reads on, or every run would stop on the
         # same pages.
