@@ -1,10 +1,11 @@
 """The live money read: its cheap shape reads the same rows as the full one, and its time budget
 hands Shopify back between pages without losing or doubling an order. Sandboxes over HTTP, a real
-ledger file."""
+ledger file; the cursor's rules also over a listing stand-in (pages as Shopify could hand them)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +23,7 @@ from sync_pipeline.lib.shopify.finance import money_search
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec, ShippingLineSpec
 from sync_pipeline.sandbox.traffic_money import refund_one_unit
 from sync_pipeline_tests.despatches.helpers import UK
+from sync_pipeline_tests.finance import factories
 from sync_pipeline_tests.finance.world import CODES, World, world
 
 
@@ -183,3 +185,57 @@ def test_a_cursor_reached_long_after_resumes_where_it_stopped(tmp_path: Path) ->
         with ledger.transaction() as con:
             cursors.put(con, LISTED_AT, listed_at.isoformat())
         assert read_money_module._since(ledger, now, timedelta(days=2)) == (since, cursor)
+
+
+class Listing:
+    """A money source handing over set pages: (orders as read, newest `updatedAt` the listing showed)."""
+
+    def __init__(self, pages: list[tuple[list[FinanceOrderSet], datetime]]) -> None:
+        self.pages = pages
+
+    def orders_between(
+        self, field: str, since: datetime, until: datetime | None = None
+    ) -> Iterator[FinanceOrderSet]:
+        raise AssertionError("a normal read lists pages")
+
+    def pages_changed_since(self, since: datetime) -> Iterator[OrdersPage]:
+        for orders, listed in self.pages:
+            yield OrdersPage(orders, listed)
+
+    def orders(self, order_ids: list[str]) -> list[FinanceOrderSet]:
+        return []
+
+
+def _order(number: int, updated: datetime) -> FinanceOrderSet:
+    g = factories.Generated(number, factories.DAY, "GBP", False, [factories.Line("MUG", 1, 0, True, Decimal("8.00"), [])],
+                            [], [], [], Decimal("8.00"), Decimal("0.00"), Decimal("0.00"), Decimal("0.00"), None)  # fmt: skip
+    s = factories.finance_set(g)
+    return replace(s, order=replace(s.order, shopify_updated_at=updated))
+
+
+def test_the_cursor_comes_from_the_listing_and_only_moves_forward(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    cursor, first_listed = (
+        datetime(2026, 11, 30, 12, tzinfo=UTC),
+        datetime(2026, 11, 30, 12, 0, 1, tzinfo=UTC),
+    )
+    with ledger.transaction() as con:
+        cursors.put(con, CURSOR, cursor.isoformat())
+        cursors.put(con, LISTED_AT, first_listed.isoformat())
+    now = datetime.now(UTC)
+    # Only orders at or before the cursor (the overlap): a run over its budget reads on (it has got
+    # nowhere yet), and neither the cursor nor when it was first listed moves.
+    again = Listing([([_order(1, cursor)], cursor), ([_order(2, cursor - timedelta(seconds=5))], cursor)])
+    report = read_money(again, ledger, now, timedelta(days=1), max_seconds=1e-9)
+    assert (report.orders_read, report.caught_up) == (2, True)
+    assert (ledger.get_cursor(CURSOR), ledger.get_cursor(LISTED_AT)) == (
+        cursor.isoformat(),
+        first_listed.isoformat(),
+    )
+    # An order read again by id after its listing is newer than the orders listed after it: the cursor
+    # is where the listing got, so the next run still finds them.
+    listed = cursor + timedelta(minutes=1)
+    ahead = Listing([([_order(3, cursor + timedelta(minutes=9))], listed), ([_order(4, listed)], listed)])
+    report = read_money(ahead, ledger, now, timedelta(days=1), max_seconds=1e-9)
+    assert (report.orders_read, report.caught_up, report.cursor) == (1, False, listed.isoformat())
+    assert ledger.get_cursor(CURSOR) == listed.isoformat()
