@@ -35,6 +35,8 @@ def test_a_money_read_stopped_by_its_budget_gets_the_next_run_at_once() -> None:
         _read(instance, caught_up=False)
         [request] = _tick(instance).run_requests
         assert RANGE_START in request.tags and RANGE_END in request.tags  # the hourly run's days
+        # The money read only: returns (Peoplevox) and the reconciliation wait for the hourly run.
+        assert request.asset_selection == [shopify_order_money.key]
         assert _tick(instance).run_requests[0].run_key == request.run_key  # one run per stopped read
         run = create_run_for_test(instance, job_name="finance_job", status=dg.DagsterRunStatus.STARTED)
         busy = _tick(instance)

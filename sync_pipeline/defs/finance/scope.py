@@ -24,10 +24,14 @@ def run_days(tags: dict[str, str], fallback_days: int, today: date | None = None
     return start, last + timedelta(days=1)
 
 
-def range_request(days_back: int, now: datetime, key: str) -> dg.RunRequest:
-    """One run over the order days from `days_back` days ago to today (a ranged run, not a backfill)."""
+def range_request(
+    days_back: int, now: datetime, key: str, assets: list[dg.AssetKey] | None = None
+) -> dg.RunRequest:
+    """One run over the order days from `days_back` days ago to today (a ranged run, not a backfill);
+    `assets` narrows it to those assets (and their checks), the whole job otherwise."""
     today = now.astimezone(UTC).date()
     return dg.RunRequest(
         run_key=key,
+        asset_selection=assets,
         tags={RANGE_START: (today - timedelta(days=days_back)).isoformat(), RANGE_END: today.isoformat()},
     )

@@ -17,14 +17,19 @@ from sync_pipeline.defs.inbox_sensors import backlogged, in_flight, latest_metad
     default_status=brand.sensor_status("finance"),
 )
 def finance_money_backlog(context: dg.SensorEvaluationContext):
-    """Runs finance again at once (the hourly run's days) when the last money read stopped at its time
-    budget (`money_read_max_seconds`, finance.yaml) with orders left to read, as the ingest and
-    despatch sensors do for theirs: after a burst of orders the read goes on in runs of at most that
-    long, each handing Shopify to ingest, fulfilments and stock pushes between them."""
+    """Reads Shopify's order money again at once (the hourly run's days) when the last money read
+    stopped at its time budget (`money_read_max_seconds`, finance.yaml) with orders left to read, as
+    the ingest and despatch sensors do for theirs: after a burst of orders the read goes on in runs of
+    at most that long, each handing Shopify to ingest, fulfilments and stock pushes between them.
+    These follow-up runs read the money only: the Peoplevox returns read and the reconciliation wait
+    for the hourly run, so a backlog of Shopify reads spends none of the Peoplevox limiter that
+    order release needs at a peak."""
     if in_flight(context, finance_job.name):
         return dg.SkipReason(f"{finance_job.name} already queued or running")
     if not backlogged(context, shopify_order_money.key):
         return dg.SkipReason("the last money read caught up")
     stopped_at, _ = latest_metadata(context, shopify_order_money.key)
     # One run per stopped read: the run key is the read's own materialisation.
-    return range_request(RECENT_DAYS, datetime.now(UTC), f"money-backlog-{stopped_at:.3f}")
+    return range_request(
+        RECENT_DAYS, datetime.now(UTC), f"money-backlog-{stopped_at:.3f}", assets=[shopify_order_money.key]
+    )
