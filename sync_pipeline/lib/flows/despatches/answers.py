@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.flows.despatches import states
-from sync_pipeline.lib.flows.despatches.plan import Decision
+from sync_pipeline.lib.flows.despatches.decision import Decision
 from sync_pipeline.lib.flows.despatches.ports import (
     CreatedFulfilment,
     FulfilmentOutcomeUnknownError,

@@ -32,7 +32,7 @@ import duckdb
 
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
-from sync_pipeline.lib.flows.despatches.plan import Decision, fulfil_away, package_exception
+from sync_pipeline.lib.flows.despatches.decision import Decision, fulfil_away, package_exception
 from sync_pipeline.lib.flows.despatches.ports import (
     FulfilmentOutcomeUnknownError,
     FulfilmentRefusedError,
