@@ -15,8 +15,9 @@ from sync_pipeline.lib.domain.config import load_business_rules
 from sync_pipeline.lib.domain.fulfilment import FulfilmentOrderLine, Move
 from sync_pipeline.lib.domain.models import ShopLine, ShopOrder
 from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.decision import Decision
 from sync_pipeline.lib.flows.despatches.locations import warehouse_locations
-from sync_pipeline.lib.flows.despatches.plan import Decision, plan_order
+from sync_pipeline.lib.flows.despatches.plan import plan_order
 from sync_pipeline.lib.flows.despatches.ports import OrderFulfilments
 from sync_pipeline.lib.ledger.despatches import PackageRow
 

@@ -43,6 +43,7 @@ def fulfil_metadata(report: FulfilReport, ledger: Ledger, caught_up: bool) -> di
         "fulfilled_this_run": dg.MetadataValue.md(
             "| package | Shopify fulfilment | tracking |\n|---|---|---|\n" + (made or "| (none) | | |")
         ),
-        # Read by the sensor: False when the run stopped at its time limit with more to do.
+        # Read by the sensor: False when the run stopped at its time limit with more to do, or put
+        # packages Shopify did not take (throttled until the client gave up) back to pending.
         "caught_up": caught_up,
     }

@@ -16,9 +16,10 @@ from datetime import datetime
 
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.flows.despatches import states
-from sync_pipeline.lib.flows.despatches.plan import Decision
+from sync_pipeline.lib.flows.despatches.decision import Decision
 from sync_pipeline.lib.flows.despatches.ports import (
     CreatedFulfilment,
+    FulfilmentNotSentError,
     FulfilmentOutcomeUnknownError,
     FulfilmentRefusedError,
     Storefront,
@@ -57,9 +58,11 @@ def send_all(
     """Send what was written ahead (orders in parallel, none started after `deadline` but the
     first few), record each answer as it comes, and put back what was never sent."""
     answered: set[str] = set()
+    not_taken: dict[str, str] = {}  # package → why Shopify did not run its fulfillmentCreate
 
     def record(results: list[_Result]) -> None:
-        answers = [r for r in results if not r.not_ours]
+        not_taken.update({r.sent.intent.package_number: r.not_sent for r in results if r.not_sent})
+        answers = [r for r in results if not r.not_ours and not r.not_sent]
         answered.update(r.sent.intent.package_number for r in answers)
         if answers:
             _record(ledger, answers, rules, actor, report)
@@ -73,30 +76,48 @@ def send_all(
         deadline=deadline,
     )
     unsent = [s for s in to_send if s.intent.package_number not in answered]
-    _not_sent(ledger, unsent, rules, actor, report)
+    _not_sent(ledger, unsent, not_taken, rules, actor, report)
 
 
 def _not_sent(
-    ledger: Ledger, unsent: list[Sent], rules: BusinessRules, actor: str, report: FulfilReport
+    ledger: Ledger,
+    unsent: list[Sent],
+    not_taken: dict[str, str],
+    rules: BusinessRules,
+    actor: str,
+    report: FulfilReport,
 ) -> None:
-    """Written ahead, never sent (the time budget ran out before their order started): certainly
-    not in Shopify, so back to `pending` now rather than left `sending` for a lookup. Only rows
-    still this run's attempt: another run's lookup may have taken one over meanwhile."""
+    """Written ahead, never sent (the time budget ran out before their order started), or sent and
+    certainly not run (`not_taken`: throttled until the client gave up): not in Shopify, so back to
+    `pending` now rather than left `sending` for a lookup. Only rows still this run's attempt:
+    another run's lookup may have taken one over meanwhile."""
     if not unsent:
         return
     with ledger.transaction() as con:
-        withdrawn = ledger_fulfilments.withdraw_unsent(
-            con, [s.intent.package_number for s in unsent], actor, "not sent: the run's time budget ran out"
-        )
-        for number in withdrawn:
-            ledger_despatches.set_state(
-                con, number, states.PENDING, "left for the next run (time budget)", {}, {}
-            )
-            not_made(con, number, "left for the next run (time budget)")
+        withdrawn: set[str] = set()
+        for why, numbers in _by_reason(unsent, not_taken).items():
+            withdrawn |= ledger_fulfilments.withdraw_unsent(con, numbers, actor, f"not sent: {why}")
+            for number in set(numbers) & withdrawn:
+                ledger_despatches.set_state(
+                    con, number, states.PENDING, f"left for the next run ({why})", {}, {}
+                )
+                not_made(con, number, f"left for the next run ({why})")
         refresh_order_states(
             con, list(dict.fromkeys(s.order_id for s in unsent)), rules, actor, report.order_states
         )
     report.left_for_next_run += len(withdrawn)
+
+
+BUDGET = "the run's time budget ran out"
+
+
+def _by_reason(unsent: list[Sent], not_taken: dict[str, str]) -> dict[str, list[str]]:
+    reasons: dict[str, list[str]] = {}
+    for s in unsent:
+        number = s.intent.package_number
+        why = f"Shopify did not take it: {not_taken[number]}" if number in not_taken else BUDGET
+        reasons.setdefault(why, []).append(number)
+    return reasons
 
 
 @dataclass(frozen=True)
@@ -106,6 +127,7 @@ class _Result:
     refused: str | None = None
     unknown: bool = False
     not_ours: bool = False  # another run's lookup took the write-ahead over before we sent it
+    not_sent: str | None = None  # Shopify certainly did not run it (throttled until we gave up)
 
 
 def _send(storefront: Storefront, ledger: Ledger, sent: Sent, actor: str) -> _Result:
@@ -122,6 +144,8 @@ def _send(storefront: Storefront, ledger: Ledger, sent: Sent, actor: str) -> _Re
         return _Result(sent, refused=str(error))
     except FulfilmentOutcomeUnknownError:
         return _Result(sent, unknown=True)
+    except FulfilmentNotSentError as error:
+        return _Result(sent, not_sent=str(error))
     return _Result(sent, fulfilment=made)
 
 

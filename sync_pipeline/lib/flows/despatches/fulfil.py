@@ -17,9 +17,10 @@ from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.answers import Sent, send_all
+from sync_pipeline.lib.flows.despatches.decision import Decision
 from sync_pipeline.lib.flows.despatches.locations import read_warehouse_locations
 from sync_pipeline.lib.flows.despatches.move import move_cutoff, move_lines, moved_recently, still_moving
-from sync_pipeline.lib.flows.despatches.plan import Decision, plan_order
+from sync_pipeline.lib.flows.despatches.plan import plan_order
 from sync_pipeline.lib.flows.despatches.ports import OrderFulfilments, Storefront
 from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle
 from sync_pipeline.lib.flows.despatches.report import FulfilReport

@@ -32,8 +32,9 @@ import duckdb
 
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
-from sync_pipeline.lib.flows.despatches.plan import Decision, fulfil_away, package_exception
+from sync_pipeline.lib.flows.despatches.decision import Decision, fulfil_away, package_exception
 from sync_pipeline.lib.flows.despatches.ports import (
+    FulfilmentNotSentError,
     FulfilmentOutcomeUnknownError,
     FulfilmentRefusedError,
     Storefront,
@@ -107,6 +108,14 @@ def move_lines(
                                        detail={"package": d.package_number, "why": str(error)}))  # fmt: skip
         except FulfilmentOutcomeUnknownError:
             report.moves["outcome_unknown"] += 1
+        except FulfilmentNotSentError as error:
+            # Certainly not run (throttled until the client gave up): nothing in flight to wait
+            # for, so `pending` (the fulfil write-ahead writes it) and the next run at once.
+            report.moves["not_sent"] += 1
+            report.left_for_next_run += 1
+            _replace(plans[oid], d, Decision(d.package_number, states.PENDING,
+                                             f"move left for the next run (Shopify did not take it: {error})",
+                                             exceptions=d.exceptions))  # fmt: skip
         else:
             report.moves["moved"] += 1
             done.append(oid)

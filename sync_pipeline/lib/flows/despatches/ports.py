@@ -86,6 +86,11 @@ class FulfilmentOutcomeUnknownError(Exception):
     """The request may or may not have created a fulfilment: look it up before sending again."""
 
 
+class FulfilmentNotSentError(Exception):
+    """Shopify certainly did not run the mutation: every attempt was throttled (429 or THROTTLED)
+    or never reached it, until the client gave up. Safe to send again, no lookup needed."""
+
+
 class Storefront(Protocol):
     def fulfilment_state(self, order_ids: Sequence[str]) -> dict[str, OrderFulfilments]: ...
 

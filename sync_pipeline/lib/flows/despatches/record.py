@@ -7,7 +7,7 @@ import duckdb
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
-from sync_pipeline.lib.flows.despatches.plan import despatch_state
+from sync_pipeline.lib.flows.despatches.order_state import despatch_state
 from sync_pipeline.lib.ledger import OrderEvent
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import events as ledger_events

@@ -17,8 +17,9 @@ class FulfilReport:
     in_doubt: Counter[str] = field(default_factory=Counter)
     # Orders another fulfil run moved on between our read and our write-ahead: left to it.
     left_to_another_run: int = 0
-    # Packages written ahead that the run did not send because its time budget ran out: back to
-    # `pending` for the next run.
+    # Packages written ahead that the run did not send because its time budget ran out, or that
+    # Shopify certainly did not take (throttled until the client gave up): back to `pending` for
+    # the next run, which the sensor starts at once (`caught_up` False).
     left_for_next_run: int = 0
     # fulfillmentOrderMove calls: moved, refused, outcome_unknown.
     moves: Counter[str] = field(default_factory=Counter)

@@ -39,5 +39,6 @@ def fulfil(
     doubts_done = resolve_in_doubt(storefront, ledger, rules, actor, report, settle_seconds, deadline)
     fulfil_open_packages(storefront, ledger, rules, actor, report, deadline, settle_seconds)
     tracking_done = post_late_tracking(storefront, ledger, rules, actor, report, deadline)
-    report.caught_up = report.caught_up and doubts_done and tracking_done
+    # A package put back to `pending` (budget, or Shopify throttling it) wants the next run now.
+    report.caught_up = report.caught_up and doubts_done and tracking_done and not report.left_for_next_run
     return report

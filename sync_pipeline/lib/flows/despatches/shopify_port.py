@@ -9,11 +9,17 @@ from sync_pipeline.lib.domain.tracking import Tracking
 from sync_pipeline.lib.flows.despatches.ports import (
     CreatedFulfilment,
     ExistingFulfilment,
+    FulfilmentNotSentError,
     FulfilmentOutcomeUnknownError,
     FulfilmentRefusedError,
     OrderFulfilments,
 )
-from sync_pipeline.lib.shopify import ShopifyClient, ShopifyOutcomeUnknown, ShopifyUserErrors
+from sync_pipeline.lib.shopify import (
+    ShopifyClient,
+    ShopifyOutcomeUnknown,
+    ShopifyRetriesExhausted,
+    ShopifyUserErrors,
+)
 from sync_pipeline.lib.shopify.models import TrackingInfo
 
 FULFILLABLE = ("OPEN", "IN_PROGRESS")
@@ -60,6 +66,10 @@ class ShopifyStorefront:
             raise FulfilmentRefusedError("; ".join(e.message for e in error.errors)) from error
         except ShopifyOutcomeUnknown as error:
             raise FulfilmentOutcomeUnknownError(str(error)) from error
+        except ShopifyRetriesExhausted as error:
+            # The transport retries a mutation only when Shopify did not run it (429, THROTTLED, no
+            # connection); a timeout or 5xx after sending is ShopifyOutcomeUnknown instead.
+            raise FulfilmentNotSentError(str(error)) from error
         return CreatedFulfilment(made.id, made.name, made.order.updated_at if made.order else None)
 
     def move_lines(self, move: Move) -> None:
@@ -69,6 +79,8 @@ class ShopifyStorefront:
             raise FulfilmentRefusedError("; ".join(e.message for e in error.errors)) from error
         except ShopifyOutcomeUnknown as error:
             raise FulfilmentOutcomeUnknownError(str(error)) from error
+        except ShopifyRetriesExhausted as error:  # not run, as for create_fulfilment
+            raise FulfilmentNotSentError(str(error)) from error
 
     def locations(self) -> dict[str, str]:
         return {loc.name: loc.id for loc in self.client.list_locations() if loc.is_active}
