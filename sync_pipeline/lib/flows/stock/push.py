@@ -156,6 +156,7 @@ def push(
     if inputs is None:
         return report
     was_prepared = prepared is not None and inputs.catalogue is prepared.catalogue
+    report.prepared = was_prepared
     if was_prepared and prepared is not None and prepared.fresh is not None and prepared.unfed is not None:
         problems += prepared.unfed
         fresh = prepared.fresh
