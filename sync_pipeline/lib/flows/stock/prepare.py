@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 
@@ -58,6 +58,7 @@ class Prepared:
     # left to the push itself, which holds the `shopify_api` pool.
     fresh: list[LevelRow] | None
     unfed: list[ExceptionRecord] | None
+    read_at: datetime  # just before `fresh` was read: the push reads what Shopify updated since
 
 
 def read_catalogue(
@@ -111,7 +112,20 @@ def prepare_full(storefront: Storefront, ledger: Ledger, rules: BusinessRules, n
     location_ids, problems = mismatch.resolve_locations(locations, rules)
     with ledger.transaction() as con:
         catalogue = read_catalogue(con, rules, now, location_ids)
+    read_at = datetime.now(UTC)
     if catalogue.complete_read:
-        return Prepared(in_doubt, locations, location_ids, problems, catalogue, None, None)
+        return Prepared(in_doubt, locations, location_ids, problems, catalogue, None, None, read_at)
     fresh = read_shopify(storefront, catalogue, location_ids, now)
-    return Prepared(in_doubt, locations, location_ids, problems, catalogue, fresh, [])
+    return Prepared(in_doubt, locations, location_ids, problems, catalogue, fresh, [], read_at)
+
+
+def updated_while_reading(storefront: Storefront, prepared: Prepared) -> list[LevelRow]:
+    """`prepared.fresh` with the levels Shopify updated since (a sale, an incremental push while
+    Peoplevox was read: the snapshot step does not hold the `shopify_api` pool) on top: a page or
+    so per location. A level in both is kept once, as read last."""
+    since = prepared.read_at - OVERLAP
+    latest = {(lv.inventory_item_id, lv.location_id): lv for lv in prepared.fresh or []}
+    for location_id in prepared.location_ids.values():
+        for level in storefront.levels_updated_since(location_id, since):
+            latest[(level.inventory_item_id, level.location_id)] = level
+    return list(latest.values())

@@ -37,6 +37,7 @@ from sync_pipeline.lib.flows.stock.prepare import (
     read_catalogue,
     read_shopify,
     unfed_problems,
+    updated_while_reading,
 )
 from sync_pipeline.lib.flows.stock.report import PushReport
 from sync_pipeline.lib.flows.stock.snapshot import ready_and_waiting, suspect_open
@@ -50,7 +51,6 @@ from sync_pipeline.lib.ledger import (
     stock_snapshots,
 )
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
-from sync_pipeline.lib.ledger.catalogue import VariantRow
 from sync_pipeline.lib.ledger.stock_levels import LevelRow, PositionRow
 
 
@@ -61,7 +61,6 @@ class Inputs:
     snapshot_ids: list[int]
     full: bool
     demand: Demand
-    variants: list[VariantRow]
     site_totals: dict[str, int]
     open_units: list[OpenOrderUnits]
     figures: dict[tuple[str, str], int]
@@ -85,7 +84,7 @@ def _inputs(
     full = any(s.kind == "full" for s in snapshots)
     if full:
         catalogue = catalogue or read_catalogue(con, rules, now, location_ids)
-        demand, variants = catalogue.demand, catalogue.variants
+        demand = catalogue.demand
         affected = needed = catalogue.listings
     else:
         catalogue = None
@@ -103,7 +102,6 @@ def _inputs(
         snapshot_ids=ids,
         full=full,
         demand=demand,
-        variants=variants,
         site_totals=stock_snapshots.accepted_site_totals(con),
         open_units=order_units_from(con, rules),
         figures=stock_snapshots.accepted_figures(
@@ -159,7 +157,7 @@ def push(
     report.prepared = was_prepared
     if was_prepared and prepared is not None and prepared.fresh is not None and prepared.unfed is not None:
         problems += prepared.unfed
-        fresh = prepared.fresh
+        fresh = updated_while_reading(storefront, prepared)
     elif inputs.catalogue is not None:
         problems += unfed_problems(storefront, locations, location_ids, inputs.catalogue)
         fresh = read_shopify(storefront, inputs.catalogue, location_ids, now)
