@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
+from sync_pipeline.lib.flows.stock.plan import read_levels
 from sync_pipeline.lib.flows.stock.ports import Storefront
-from sync_pipeline.lib.flows.stock.writes import read_levels
 from sync_pipeline.lib.ledger import Ledger, stock_levels, stock_pushes
 from sync_pipeline.lib.ledger.stock_pushes import PushRow
 

@@ -29,6 +29,7 @@ from sync_pipeline.lib.flows.stock.in_doubt import settle_in_doubt
 from sync_pipeline.lib.flows.stock.inputs import order_units_from
 from sync_pipeline.lib.flows.stock.listings import build_listings, recipes_for
 from sync_pipeline.lib.flows.stock.pending import PendingWrites
+from sync_pipeline.lib.flows.stock.plan import Budget, Plan, reread
 from sync_pipeline.lib.flows.stock.ports import Storefront
 from sync_pipeline.lib.flows.stock.prepare import (
     FULL_READ_CURSOR,
@@ -41,7 +42,7 @@ from sync_pipeline.lib.flows.stock.prepare import (
 )
 from sync_pipeline.lib.flows.stock.report import PushReport
 from sync_pipeline.lib.flows.stock.snapshot import ready_and_waiting, suspect_open
-from sync_pipeline.lib.flows.stock.writes import Budget, Plan, reread, write_targets
+from sync_pipeline.lib.flows.stock.writes import write_targets
 from sync_pipeline.lib.ledger import (
     ExceptionRecord,
     Ledger,
