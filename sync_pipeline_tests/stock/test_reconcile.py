@@ -10,8 +10,10 @@ from pathlib import Path
 from sync_pipeline.lib.flows.stock.prepare import prepare_full
 from sync_pipeline.lib.flows.stock.push import push
 from sync_pipeline.lib.flows.stock.reconcile import snapshot_and_prepare
+from sync_pipeline.lib.flows.stock.shopify_port import ShopifyStock
 from sync_pipeline.lib.flows.stock.snapshot import take_full
 from sync_pipeline.lib.ledger import stock_levels
+from sync_pipeline.lib.shopify import ShopifyClient
 from sync_pipeline.sandbox.shopify.control_models import StockSpec
 from sync_pipeline_tests.stock.world import stock_world
 
@@ -35,6 +37,11 @@ def test_a_level_shopify_changed_during_the_read_is_pushed_back_and_a_suspect_fe
         assert report.applied == 1 and report.stale == 0  # read before it was written: not stale
         with w.ledger.transaction() as con:
             assert all(p.shopify_available == p.target for p in stock_levels.positions(con).values())
+
+        # Shopify failing while Peoplevox is read costs the push its head start, not the snapshot.
+        broken = ShopifyStock(ShopifyClient(w.shopify_url, "wrong-token", max_attempts=1))
+        snap, none = snapshot_and_prepare(w.source, broken, w.ledger, w.rules, datetime.now(UTC))
+        assert snap.verdict == "accepted" and none is None
 
         # A maintenance window: the snapshot is suspect, nothing is handed to a push, and the push
         # that runs anyway (the blocking check would stop the job first) is blocked.

@@ -8,6 +8,7 @@ Shopify before the breaker has seen every item.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
@@ -16,6 +17,8 @@ from sync_pipeline.lib.flows.stock.ports import StockSource, Storefront
 from sync_pipeline.lib.flows.stock.prepare import Prepared, prepare_full
 from sync_pipeline.lib.flows.stock.snapshot import SnapshotReport, take_full
 from sync_pipeline.lib.ledger import Ledger, stock_snapshots
+
+log = logging.getLogger(__name__)
 
 
 def snapshot_and_prepare(
@@ -28,9 +31,15 @@ def snapshot_and_prepare(
     partition_key: str | None = None,
 ) -> tuple[SnapshotReport, Prepared | None]:
     """`take_full`, with the push prepared during it. None when the snapshot was not accepted (the
-    push is blocked: what was read for it would only go stale)."""
+    push is blocked: what was read for it would only go stale) or the preparation failed."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stock-prepare") as pool:
         preparing: Future[Prepared] = pool.submit(prepare_full, storefront, ledger, rules, now)
         snapshot = take_full(source, ledger, rules, now, run_id=run_id, partition_key=partition_key)
-        prepared = preparing.result()
+        try:
+            prepared: Prepared | None = preparing.result()
+        except Exception:
+            # Only a head start: the push step reads its inputs itself (and fails there, where it
+            # belongs, if Shopify is down); the snapshot stands.
+            log.warning("preparing the push during the Peoplevox read failed", exc_info=True)
+            prepared = None
     return snapshot, (prepared if snapshot.verdict == stock_snapshots.ACCEPTED else None)
