@@ -2,8 +2,8 @@
 
 The hourly reconcile's Peoplevox read is mostly waiting for its rate limiter (15 requests per 15 s:
 a 50,000-item catalogue is 100 requests, about 100 s). What the push needs besides the figures (the
-pushes in doubt settled, Shopify's locations, the catalogue's listings, the ledger's copy of Shopify
-and the levels Shopify updated since it) is read meanwhile (`reconcile.py`), so the push starts
+Shopify's locations, the catalogue's listings, the ledger's copy of Shopify and the levels Shopify
+updated since it) is read meanwhile (`reconcile.py`), so the push starts
 computing targets as soon as the snapshot is judged. Nothing here writes to Shopify: the breaker
 still sees the whole snapshot before a level is written. The units on orders awaiting allocation
 are read with the figures, after the read, not here: they move by the second.
@@ -11,7 +11,6 @@ are read with the figures, after the read, not here: they move by the second.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,10 +20,9 @@ from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.stock_targets import Listing
 from sync_pipeline.lib.flows.stock import mismatch
 from sync_pipeline.lib.flows.stock.demand import Demand, demand_from
-from sync_pipeline.lib.flows.stock.in_doubt import settle_in_doubt
 from sync_pipeline.lib.flows.stock.listings import build_listings
 from sync_pipeline.lib.flows.stock.ports import Location, Storefront
-from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, cursors, stock_levels, stock_pushes
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, cursors, stock_levels
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
 from sync_pipeline.lib.ledger.catalogue import VariantRow
 from sync_pipeline.lib.ledger.stock_levels import LevelRow
@@ -48,7 +46,6 @@ class Catalogue:
 
 @dataclass
 class Prepared:
-    in_doubt: Counter[str]
     locations: list[Location]
     location_ids: dict[str, str]
     problems: list[ExceptionRecord]  # mapped locations Shopify does not have
@@ -105,27 +102,30 @@ def unfed_problems(
 
 
 def prepare_full(storefront: Storefront, ledger: Ledger, rules: BusinessRules, now: datetime) -> Prepared:
-    with ledger.transaction() as con:
-        doubtful = stock_pushes.in_doubt(con)
-    in_doubt = settle_in_doubt(storefront, ledger, now, doubtful)
+    """Reads only. Pushes in doubt are settled by the push step, not here: an incremental push may
+    have requests out meanwhile (this step does not hold the `shopify_api` pool)."""
     locations = storefront.locations()
     location_ids, problems = mismatch.resolve_locations(locations, rules)
     with ledger.transaction() as con:
         catalogue = read_catalogue(con, rules, now, location_ids)
     read_at = datetime.now(UTC)
     if catalogue.complete_read:
-        return Prepared(in_doubt, locations, location_ids, problems, catalogue, None, None, read_at)
+        return Prepared(locations, location_ids, problems, catalogue, None, None, read_at)
     fresh = read_shopify(storefront, catalogue, location_ids, now)
-    return Prepared(in_doubt, locations, location_ids, problems, catalogue, fresh, [], read_at)
+    return Prepared(locations, location_ids, problems, catalogue, fresh, [], read_at)
 
 
-def updated_while_reading(storefront: Storefront, prepared: Prepared) -> list[LevelRow]:
+def updated_while_reading(
+    storefront: Storefront, prepared: Prepared, read_back: list[LevelRow]
+) -> list[LevelRow]:
     """`prepared.fresh` with the levels Shopify updated since (a sale, an incremental push while
-    Peoplevox was read: the snapshot step does not hold the `shopify_api` pool) on top: a page or
-    so per location. A level in both is kept once, as read last."""
+    Peoplevox was read: the snapshot step does not hold the `shopify_api` pool) on top, a page or so
+    per location, and the levels the push step read back for its pushes in doubt on top of those.
+    A level read twice is kept once, as read last."""
     since = prepared.read_at - OVERLAP
     latest = {(lv.inventory_item_id, lv.location_id): lv for lv in prepared.fresh or []}
     for location_id in prepared.location_ids.values():
         for level in storefront.levels_updated_since(location_id, since):
             latest[(level.inventory_item_id, level.location_id)] = level
+    latest.update({(lv.inventory_item_id, lv.location_id): lv for lv in read_back})
     return list(latest.values())

@@ -137,11 +137,11 @@ def push(
     started = time.monotonic()
     report = PushReport()
     with ledger.transaction() as con:
-        doubtful = [] if prepared else stock_pushes.in_doubt(con)
+        doubtful = stock_pushes.in_doubt(con)
         blocked = suspect_open(con)
     # First learn what became of pushes whose answer never came (reads only): even while the feed
     # is suspect, the ledger should not keep believing a push is on its way.
-    report.in_doubt = prepared.in_doubt if prepared else settle_in_doubt(storefront, ledger, now, doubtful)
+    report.in_doubt, read_back = settle_in_doubt(storefront, ledger, now, doubtful)
     if blocked:
         report.mode = "blocked"
         return report
@@ -158,7 +158,7 @@ def push(
     report.prepared = was_prepared
     if was_prepared and prepared is not None and prepared.fresh is not None and prepared.unfed is not None:
         problems += prepared.unfed
-        fresh = updated_while_reading(storefront, prepared)
+        fresh = updated_while_reading(storefront, prepared, read_back)
     elif inputs.catalogue is not None:
         problems += unfed_problems(storefront, locations, location_ids, inputs.catalogue)
         fresh = read_shopify(storefront, inputs.catalogue, location_ids, now)
