@@ -77,6 +77,8 @@ def test_stock_moves_from_the_warehouse_to_the_store(tmp_path: Path, monkeypatch
         checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
         assert checks == {"stock_feed_plausible": True, "stock_drift": True}
         assert _shown(stack) == {"TEE-BLK-M": 48, "CAP-BLK-OS": 48, "SOCK-BLK-OS": 48}
+        # Its push was prepared by the snapshot step, during the Peoplevox read.
+        assert _materialization(stack, ["shopify", "inventory_levels"])["prepared_during_read"] is True
 
         # Goods in, and a return put back on the shelf: callbacks → one run for the burst → Shopify.
         stack.pvx.goods_in("TEE-BLK-M", SITE, 12)

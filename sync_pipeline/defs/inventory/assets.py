@@ -4,6 +4,7 @@ import dagster as dg
 
 from sync_pipeline.defs import brand
 from sync_pipeline.defs.inbox_sensors import latest_metadata
+from sync_pipeline.defs.inventory import handoff
 from sync_pipeline.defs.inventory.metadata import push_metadata, snapshot_metadata
 from sync_pipeline.defs.inventory.partitions import stock_hour_partitions
 from sync_pipeline.defs.resources import (
@@ -14,8 +15,9 @@ from sync_pipeline.defs.resources import (
 )
 from sync_pipeline.lib.flows.stock.peoplevox_port import PeoplevoxStock
 from sync_pipeline.lib.flows.stock.push import push
+from sync_pipeline.lib.flows.stock.reconcile import snapshot_and_prepare
 from sync_pipeline.lib.flows.stock.shopify_port import ShopifyStock
-from sync_pipeline.lib.flows.stock.snapshot import take_full, take_queued
+from sync_pipeline.lib.flows.stock.snapshot import take_queued
 from sync_pipeline.lib.inbox import Inbox
 
 OWNERS = ["team:warehouse-ops"]
@@ -36,6 +38,7 @@ BACKLOG_KEYS = (brand.key("shopify", "orders"), brand.key("shopify", "fulfilment
 def peoplevox_inventory_snapshots(
     context: dg.AssetExecutionContext,
     peoplevox: PeoplevoxResource,
+    shopify: ShopifyResource,
     ledger: LedgerResource,
     business_rules: BusinessRulesResource,
 ) -> dg.MaterializeResult:
@@ -45,16 +48,23 @@ def peoplevox_inventory_snapshots(
     Each snapshot goes through the circuit breaker (`stock_feed_plausible`): if too many items would
     drop to zero, or total stock falls too far, nothing is pushed to Shopify and warehouse ops get a
     `stock_feed_suspect` exception (see the runbook in docs/stock_flow.md).
+
+    While Peoplevox is read (mostly waiting for its rate limiter) the push's other inputs are read
+    too (Shopify's locations and recently updated levels, the catalogue), so the push that follows
+    starts at once; nothing is written to Shopify here.
     """
     rules = business_rules.load()
-    report = take_full(
+    report, prepared = snapshot_and_prepare(
         PeoplevoxStock(peoplevox.get_client(), rules.stock.items_per_request),
+        ShopifyStock(shopify.get_client()),
         ledger.get_ledger(),
         rules,
         datetime.now(UTC),
         run_id=context.run.run_id,
         partition_key=context.partition_key,
     )
+    if prepared is not None:
+        handoff.leave(context.run.run_id, prepared)
     return dg.MaterializeResult(metadata=snapshot_metadata(report))
 
 
@@ -138,6 +148,7 @@ def shopify_inventory_levels(
         run_id=context.run.run_id,
         bucket_share=rules.stock.backlogged_bucket_share if backlogged else None,
         max_seconds=rules.stock.max_push_seconds,
+        prepared=handoff.take(context.run.run_id),
     )
     return dg.MaterializeResult(
         metadata={**push_metadata(report), "backlogged_flows": ", ".join(backlogged) or "(none)"}

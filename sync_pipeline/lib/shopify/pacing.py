@@ -5,7 +5,9 @@ back. Before the next request it estimates what the bucket holds now and, when t
 cover the request's expected cost (the `requestedQueryCost` last seen for the same operation
 shape), sleeps exactly long enough for the restore rate to make up the difference. The wait is
 taken under a lock and the cost reserved locally, so threads sharing a client queue up instead
-of all firing at once. Our clock starts when we *receive* a status, a little after Shopify
+of all firing at once. A status describes the bucket after its own request only: costs reserved
+for requests still out (threads sharing the client) are taken off it, since Shopify may not have
+charged them yet (when it has, they count twice for a moment: the safe side). Our clock starts when we *receive* a status, a little after Shopify
 computed it, which makes the estimate err on the safe side.
 """
 
@@ -31,6 +33,7 @@ class CostPacer:
         self._restore = 0.0
         self._stamp = 0.0
         self._expected: dict[Any, float] = {}
+        self._outstanding = 0.0  # costs reserved for requests sent and not answered yet
         self.waited_seconds = 0.0
 
     @property
@@ -48,21 +51,30 @@ class CostPacer:
         """What `shape` asked for last time; before the first answer, the caller's estimate."""
         return self._expected.get(shape, hint)
 
-    def before_request(self, shape: Any, hint: float = 0.0) -> None:
-        """Block until the bucket should hold the expected cost of `shape`, then reserve it."""
+    def before_request(self, shape: Any, hint: float = 0.0) -> float:
+        """Block until the bucket should hold the expected cost of `shape`, then reserve it.
+        Returns the cost reserved: hand it to `answered` once the request is back (or failed)."""
         cost = self.expected_cost(shape, hint)
         if self._maximum is not None:
             cost = min(cost, self._maximum)
         with self._lock:
             available = self.estimate()
             if available is None or cost <= 0:
-                return
+                return 0.0
             if available < cost and self._restore > 0:
                 delay = (cost - available) / self._restore
                 self.waited_seconds += delay
                 self._sleep(delay)
                 available = self.estimate() or 0.0
             self._available, self._stamp = available - cost, self._clock()
+            self._outstanding += cost
+            return cost
+
+    def answered(self, reserved: float) -> None:
+        """The request `before_request` reserved `reserved` for is no longer out."""
+        if reserved:
+            with self._lock:
+                self._outstanding = max(0.0, self._outstanding - reserved)
 
     def after_response(self, shape: Any, cost: dict[str, Any] | None) -> None:
         """Learn from `extensions.cost`: the bucket's state and what this shape asks for."""
@@ -75,7 +87,7 @@ class CostPacer:
             return
         with self._lock:
             self._maximum = float(status["maximumAvailable"])
-            self._available = float(status["currentlyAvailable"])
+            self._available = float(status["currentlyAvailable"]) - self._outstanding
             self._restore = float(status["restoreRate"])
             self._stamp = self._clock()
 

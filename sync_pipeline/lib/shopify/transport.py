@@ -94,20 +94,22 @@ class GraphQLTransport:
         shape = shape if shape is not None else operation
         last = "no response"
         for attempt in range(1, self.max_attempts + 1):
-            self.pacer.before_request(shape, cost_hint)
+            reserved = self.pacer.before_request(shape, cost_hint)
             self.stats.add(operation, requests=1)
+            failure: httpx.TransportError | None = None
             try:
                 response = self._http.post(
                     self.endpoint, json={"query": document, "variables": variables}, headers=self._headers
                 )
-            except httpx.ConnectError as exc:  # never reached Shopify: always safe to repeat
-                last = f"{type(exc).__name__}: {exc}"
-                self._retry_wait(operation, attempt, last, self._backoff(attempt))
-                continue
             except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-                if not safe_to_retry:
-                    raise ShopifyOutcomeUnknown(operation, last) from exc
+                failure = exc
+            finally:
+                self.pacer.answered(reserved)  # back (or failed): no longer out
+            if failure is not None:
+                last = f"{type(failure).__name__}: {failure}"
+                # A connection never made never reached Shopify: always safe to repeat.
+                if not isinstance(failure, httpx.ConnectError) and not safe_to_retry:
+                    raise ShopifyOutcomeUnknown(operation, last) from failure
                 self._retry_wait(operation, attempt, last, self._backoff(attempt))
                 continue
             delay, last, result = self._interpret(operation, shape, response, safe_to_retry, attempt)

@@ -11,19 +11,21 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
+from sync_pipeline.lib.flows.stock.plan import read_levels
 from sync_pipeline.lib.flows.stock.ports import Storefront
-from sync_pipeline.lib.flows.stock.writes import read_levels
 from sync_pipeline.lib.ledger import Ledger, stock_levels, stock_pushes
+from sync_pipeline.lib.ledger.stock_levels import LevelRow
 from sync_pipeline.lib.ledger.stock_pushes import PushRow
 
 
 def settle_in_doubt(
     storefront: Storefront, ledger: Ledger, now: datetime, rows: list[PushRow]
-) -> Counter[str]:
-    """`rows`: the pushes left `sending` (`stock_pushes.in_doubt`)."""
+) -> tuple[Counter[str], list[LevelRow]]:
+    """`rows`: the pushes left `sending` (`stock_pushes.in_doubt`). Returns the outcomes and the
+    levels read back (also written to the ledger's copy of Shopify)."""
     outcomes: Counter[str] = Counter()
     if not rows:
-        return outcomes
+        return outcomes, []
     fresh = read_levels(storefront, ((r.intent.inventory_item_id, r.intent.location_id) for r in rows))
     seen = {(lv.inventory_item_id, lv.location_id): lv for lv in fresh}
     settled = []
@@ -41,4 +43,4 @@ def settle_in_doubt(
     with ledger.transaction() as con:
         stock_pushes.settle_rows(con, settled, now)
         stock_levels.upsert_levels(con, fresh, now)
-    return outcomes
+    return outcomes, fresh

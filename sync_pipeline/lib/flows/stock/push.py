@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import duckdb
 
@@ -29,10 +29,20 @@ from sync_pipeline.lib.flows.stock.in_doubt import settle_in_doubt
 from sync_pipeline.lib.flows.stock.inputs import order_units_from
 from sync_pipeline.lib.flows.stock.listings import build_listings, recipes_for
 from sync_pipeline.lib.flows.stock.pending import PendingWrites
-from sync_pipeline.lib.flows.stock.ports import Location, Storefront
+from sync_pipeline.lib.flows.stock.plan import Budget, Plan, reread
+from sync_pipeline.lib.flows.stock.ports import Storefront
+from sync_pipeline.lib.flows.stock.prepare import (
+    FULL_READ_CURSOR,
+    Catalogue,
+    Prepared,
+    read_catalogue,
+    read_shopify,
+    unfed_problems,
+    updated_while_reading,
+)
 from sync_pipeline.lib.flows.stock.report import PushReport
 from sync_pipeline.lib.flows.stock.snapshot import ready_and_waiting, suspect_open
-from sync_pipeline.lib.flows.stock.writes import Budget, Plan, reread, write_targets
+from sync_pipeline.lib.flows.stock.writes import write_targets
 from sync_pipeline.lib.ledger import (
     ExceptionRecord,
     Ledger,
@@ -42,12 +52,7 @@ from sync_pipeline.lib.ledger import (
     stock_snapshots,
 )
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
-from sync_pipeline.lib.ledger.catalogue import VariantRow
 from sync_pipeline.lib.ledger.stock_levels import LevelRow, PositionRow
-
-# A level's updatedAt has whole seconds and a change may commit a moment after its stamp.
-OVERLAP = timedelta(minutes=2)
-FULL_READ_CURSOR = "stock_shopify_full_read_at"
 
 
 @dataclass
@@ -57,31 +62,36 @@ class Inputs:
     snapshot_ids: list[int]
     full: bool
     demand: Demand
-    variants: list[VariantRow]
     site_totals: dict[str, int]
     open_units: list[OpenOrderUnits]
     figures: dict[tuple[str, str], int]
-    complete_read: bool  # read every Shopify level, not only those updated since
-    newest: dict[str, datetime | None]  # per location id: the newest level updatedAt in the copy
-    copy: list[LevelRow]  # full runs: the ledger's copy of Shopify's levels (fresh reads go on top)
+    catalogue: Catalogue | None  # full runs: every listing, the ledger's copy of Shopify's levels
     affected: list[Listing]
     needed: list[Listing]
 
 
 def _inputs(
-    con: duckdb.DuckDBPyConnection, rules: BusinessRules, now: datetime, location_ids: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    rules: BusinessRules,
+    now: datetime,
+    location_ids: dict[str, str],
+    catalogue: Catalogue | None = None,
 ) -> Inputs | None:
+    """`catalogue`: a full push's, read while Peoplevox was (`prepare.py`); else read here."""
     snapshots = stock_snapshots.unpushed(con)
     if not snapshots:
         return None
     ids = [s.snapshot_id for s in snapshots]
     full = any(s.kind == "full" for s in snapshots)
-    demand = demand_from(con, rules, now)
-    variants = ledger_catalogue.stocked_variants(con)
-    items = None if full else stock_snapshots.items_of(con, ids)
-    if items is None:
-        affected = needed = build_listings(variants, location_ids, rules, demand)
+    if full:
+        catalogue = catalogue or read_catalogue(con, rules, now, location_ids)
+        demand = catalogue.demand
+        affected = needed = catalogue.listings
     else:
+        catalogue = None
+        demand = demand_from(con, rules, now)
+        variants = ledger_catalogue.stocked_variants(con)
+        items = stock_snapshots.items_of(con, ids)
         # Listings only for the variants sharing an item with one that was read, not the whole
         # catalogue: an incremental run holds the shopify_api pool while it works.
         recipes = recipes_for({v.sku for v in variants if v.sku}, rules)
@@ -89,23 +99,16 @@ def _inputs(
         sharing = [v for v in variants if v.sku and _uses(recipes[v.sku], codes)]
         needed = build_listings(sharing, location_ids, rules, demand)
         affected = [lst for lst in needed if _uses(lst.recipe, items)]
-    last = cursors.get(con, FULL_READ_CURSOR)
-    complete = last is None or now - datetime.fromisoformat(last) > timedelta(
-        hours=rules.stock.shopify_full_read_hours
-    )
     return Inputs(
         snapshot_ids=ids,
         full=full,
         demand=demand,
-        variants=variants,
         site_totals=stock_snapshots.accepted_site_totals(con),
         open_units=order_units_from(con, rules),
         figures=stock_snapshots.accepted_figures(
             con, None if full else {c for lst in needed for c, _ in lst.recipe}
         ),
-        complete_read=complete,
-        newest={loc: stock_levels.newest_shopify_update(con, loc) for loc in location_ids.values()},
-        copy=stock_levels.quantities(con) if full else [],
+        catalogue=catalogue,
         affected=affected,
         needed=needed,
     )
@@ -113,22 +116,6 @@ def _inputs(
 
 def _uses(recipe: Recipe, codes: Collection[str]) -> bool:
     return any(code in codes for code, _ in recipe)
-
-
-def _read_shopify(
-    storefront: Storefront, inputs: Inputs, location_ids: dict[str, str], now: datetime
-) -> list[LevelRow]:
-    """Full runs: the levels updated since the copy's newest (or all of them). Else: none here."""
-    if not inputs.full:
-        return []
-    fresh: list[LevelRow] = []
-    for location_id in location_ids.values():
-        newest = inputs.newest.get(location_id)
-        since = (
-            None if inputs.complete_read or newest is None else newest.replace(tzinfo=now.tzinfo) - OVERLAP
-        )
-        fresh.extend(storefront.levels_updated_since(location_id, since))
-    return fresh
 
 
 def push(
@@ -140,8 +127,10 @@ def push(
     max_points: float | None = None,
     bucket_share: float | None = None,
     max_seconds: float | None = None,
+    prepared: Prepared | None = None,
 ) -> PushReport:
-    """`bucket_share` (or `max_points`): what this run may spend of Shopify's bucket, when orders
+    """`prepared`: a full push's inputs read while Peoplevox was (`reconcile.py`).
+    `bucket_share` (or `max_points`): what this run may spend of Shopify's bucket, when orders
     or fulfilments are backlogged and need the rest. `max_seconds`: an incremental run sends no
     request after this long from its start (the rest stays queued, fastest sellers having gone
     first), so it holds the `shopify_api` pool briefly; the hourly reconcile has no time limit."""
@@ -152,24 +141,36 @@ def push(
         blocked = suspect_open(con)
     # First learn what became of pushes whose answer never came (reads only): even while the feed
     # is suspect, the ledger should not keep believing a push is on its way.
-    report.in_doubt = settle_in_doubt(storefront, ledger, now, doubtful)
+    report.in_doubt, read_back = settle_in_doubt(storefront, ledger, now, doubtful)
     if blocked:
         report.mode = "blocked"
         return report
-    locations: list[Location] = storefront.locations()
-    location_ids, problems = mismatch.resolve_locations(locations, rules)
+    if prepared:
+        locations, location_ids, problems = prepared.locations, prepared.location_ids, list(prepared.problems)
+    else:
+        locations = storefront.locations()
+        location_ids, problems = mismatch.resolve_locations(locations, rules)
     with ledger.transaction() as con:
-        inputs = _inputs(con, rules, now, location_ids)
+        inputs = _inputs(con, rules, now, location_ids, prepared.catalogue if prepared else None)
     if inputs is None:
         return report
+    was_prepared = prepared is not None and inputs.catalogue is prepared.catalogue
+    report.prepared = was_prepared
+    if was_prepared and prepared is not None and prepared.fresh is not None and prepared.unfed is not None:
+        problems += prepared.unfed
+        fresh = updated_while_reading(storefront, prepared, read_back)
+    elif inputs.catalogue is not None:
+        problems += unfed_problems(storefront, locations, location_ids, inputs.catalogue)
+        fresh = read_shopify(storefront, inputs.catalogue, location_ids, now)
+    else:
+        fresh = []
     report.mode = "full" if inputs.full else "items"
     report.snapshots = inputs.snapshot_ids
     report.peak = inputs.demand.peak
     pending = PendingWrites(ledger)
     try:
         budget = Budget(storefront, max_points, bucket_share, None if inputs.full else max_seconds, started)
-        _push(storefront, ledger, rules, now, run_id, budget, inputs, locations, location_ids, problems,
-              report, pending)  # fmt: skip
+        _push(storefront, ledger, rules, now, run_id, budget, inputs, fresh, problems, report, pending)
     finally:
         pending.flush()  # what a run that failed midway had learnt (nothing, when it finished)
     return report
@@ -183,21 +184,15 @@ def _push(
     run_id: str | None,
     budget: Budget,
     inputs: Inputs,
-    locations: list[Location],
-    location_ids: dict[str, str],
+    fresh: list[LevelRow],
     problems: list[ExceptionRecord],
     report: PushReport,
     pending: PendingWrites,
 ) -> None:
+    """`fresh`: full runs, the levels Shopify updated since the copy's newest; `problems` holds the
+    unfed locations when this was a complete read."""
     problems += mismatch.unmapped_sites(inputs.site_totals, rules)
-    # Paging every level of every unfed location is a complete read's job (daily), not every hour's.
-    unfed_checked = inputs.full and inputs.complete_read
-    if unfed_checked:
-        ours = {v.inventory_item_id for v in inputs.variants if v.inventory_item_id}
-        problems += mismatch.unmapped_locations_holding_stock(
-            storefront, locations, location_ids.values(), ours
-        )
-    fresh = _read_shopify(storefront, inputs, location_ids, now)
+    unfed_checked = inputs.catalogue is not None and inputs.catalogue.complete_read
     plan = Plan(
         inputs.needed,
         {(lst.sku, lst.location_id) for lst in inputs.affected},
@@ -212,12 +207,12 @@ def _push(
         mismatch.record(con, problems, inputs.full, rules, unfed_checked)
         if inputs.full:
             stock_levels.upsert_levels(con, fresh, now)
-            if inputs.complete_read:
+            if unfed_checked:
                 cursors.put(con, FULL_READ_CURSOR, now.isoformat())
 
     pending.add(record_reads)
-    if inputs.full:
-        plan.read(inputs.copy)
+    if inputs.catalogue is not None:
+        plan.read(inputs.catalogue.copy)
         plan.read(fresh)
     elif inputs.needed:
         reread(storefront, plan, inputs.needed, now, pending)

@@ -22,6 +22,7 @@ class PushReport:
     deferred: int = 0  # not pushed: the run spent its share of the Shopify bucket, or its time
     points: float = 0.0
     peak: bool = False
+    prepared: bool = False  # a full push whose inputs were read during the Peoplevox read
     in_doubt: Counter[str] = field(default_factory=Counter)
     mismatches: int = 0
     # (sku, location id, Shopify before, target), the largest corrections first
@@ -50,5 +51,6 @@ class PushReport:
             "deferred_for_budget": self.deferred,
             "shopify_points": round(self.points, 1),
             "peak_mode": self.peak,
+            "prepared_during_read": self.prepared,
             "location_mismatches": self.mismatches,
         }

@@ -4,8 +4,9 @@ Rows go fastest sellers first, at most 250 per `inventorySetQuantities` (Shopify
 request with its own `@idempotent` key (the client repeats it on a retry, so Shopify replays its
 first answer instead of applying twice). Before a request goes its rows are written to the ledger
 as `sending`, several requests' at once (`WRITE_AHEAD_ROWS`; one request at a time when the run has
-a budget, which may run out after any of them); the answer settles them, written with the next
-transaction (`pending.py`). Rows written ahead and never sent (the run died) are read back by the
+a budget, which may run out after any of them). Without a budget `IN_FLIGHT` requests are out at
+once and the next batch is written ahead while they are; each answer settles its rows, written with
+the next transaction (`pending.py`). Rows written ahead and never sent (the run died) are read back by the
 next run like any other left `sending`. A stale `changeFromQuantity` means Shopify changed nothing: the
 stale rows are re-read (a sale or a cancellation moved them), their targets recomputed with the
 fresh `committed`, and sent again, up to `MAX_ROUNDS` times; the rest of the request is sent again
@@ -14,17 +15,19 @@ as it was. Nothing is ever written blind.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
 
-from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits, Recipe, Target, plan_targets
+from sync_pipeline.lib.domain.stock_targets import Target
 from sync_pipeline.lib.flows.stock import states
 from sync_pipeline.lib.flows.stock.pending import LedgerWrite, PendingWrites
+from sync_pipeline.lib.flows.stock.plan import Budget, Key, Plan, reread
 from sync_pipeline.lib.flows.stock.ports import (
     QuantityWrite,
     StaleWrite,
@@ -35,132 +38,17 @@ from sync_pipeline.lib.flows.stock.ports import (
 from sync_pipeline.lib.flows.stock.report import PushReport
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, stock_levels, stock_pushes
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
-from sync_pipeline.lib.ledger.stock_levels import LevelRow
 from sync_pipeline.lib.ledger.stock_pushes import PushIntent
 
 MAX_INPUT = 250
 MAX_ROUNDS = 3
 # Rows written ahead in one ledger transaction when the run has no budget: eight full requests.
 WRITE_AHEAD_ROWS = 2_000
-Key = tuple[str, str]  # (sku, location id)
-
-
-@dataclass
-class Plan:
-    """Everything a target is made of, so targets can be recomputed after a fresh read."""
-
-    listings: list[Listing]  # the affected ones and every one sharing a component with them
-    affected: set[Key]
-    figures: dict[tuple[str, str], int]
-    open_units: list[OpenOrderUnits]
-    recipes: dict[str, Recipe]
-    sites: list[str]
-    levels: dict[tuple[str, str], LevelRow] = field(default_factory=dict)  # (item id, location id)
-    # Targets depend on the levels' `committed` only, so they are computed once per read of
-    # Shopify (`read`), not after each write: at 100,000 listings each computation costs seconds.
-    _targets: dict[Key, Target] | None = field(default=None, repr=False)
-
-    def read(self, levels: Iterable[LevelRow]) -> None:
-        """Levels just read from Shopify (or the ledger's copy of it): targets are recomputed."""
-        for level in levels:
-            self.levels[(level.inventory_item_id, level.location_id)] = level
-        self._targets = None
-
-    def targets(self) -> dict[Key, Target]:
-        if self._targets is None:
-            self._targets = self._compute()
-        return self._targets
-
-    def _compute(self) -> dict[Key, Target]:
-        committed = {
-            (lst.sku, lst.location_id): (lv.committed if lv else None)
-            for lst in self.listings
-            for lv in [self.levels.get((lst.inventory_item_id, lst.location_id))]
-        }
-        found = plan_targets(
-            self.listings, self.figures, committed, self.open_units, self.recipes, self.sites
-        )
-        return {
-            (t.listing.sku, t.listing.location_id): t
-            for t in found
-            if (t.listing.sku, t.listing.location_id) in self.affected
-        }
-
-    def wrote(self, item_id: str, location_id: str, quantity: int) -> None:
-        """Shopify took `quantity` as available; its `committed` (all targets use) is unchanged."""
-        before = self.levels.get((item_id, location_id))
-        self.levels[(item_id, location_id)] = LevelRow(
-            item_id, location_id, quantity, before.committed if before else None
-        )
-
-    def shown(self, target: Target) -> int | None:
-        level = self.levels.get((target.listing.inventory_item_id, target.listing.location_id))
-        return level.available if level else None
-
-
-class Budget:
-    """What one run may spend: of Shopify's bucket, `max_points` or `share` of the bucket's size
-    (known after the first answer); of time, `max_seconds` from `started` (a run holds the
-    `shopify_api` pool while it pushes, and other flows wait for it). None: no limit."""
-
-    def __init__(
-        self,
-        storefront: Storefront,
-        max_points: float | None = None,
-        share: float | None = None,
-        max_seconds: float | None = None,
-        started: float | None = None,
-    ) -> None:
-        self.storefront = storefront
-        self.max_points = max_points
-        self.share = share
-        self.start = storefront.points_spent()
-        started = time.monotonic() if started is None else started  # `time.monotonic()` when the run began
-        self.deadline = None if max_seconds is None else started + max_seconds
-
-    @property
-    def spent(self) -> float:
-        return self.storefront.points_spent() - self.start
-
-    @property
-    def limit(self) -> float | None:
-        if self.max_points is not None:
-            return self.max_points
-        size = self.storefront.bucket_size()
-        return None if self.share is None or size is None else self.share * size
-
-    def exhausted(self, sent_any: bool = True) -> bool:
-        """Points spent, or time up once the run has sent something (so every run makes progress:
-        its fastest sellers go, however long the reads before them took)."""
-        limit = self.limit
-        if limit is not None and self.spent >= limit:
-            return True
-        return sent_any and self.deadline is not None and time.monotonic() >= self.deadline
-
-    @property
-    def limited(self) -> bool:
-        return self.max_points is not None or self.share is not None or self.deadline is not None
-
-
-def read_levels(storefront: Storefront, wanted: Iterable[tuple[str, str]]) -> list[LevelRow]:
-    """Shopify's current levels of these (inventory item id, location id) pairs, one call per location."""
-    by_location: dict[str, list[str]] = {}
-    for item_id, location_id in wanted:
-        by_location.setdefault(location_id, []).append(item_id)
-    fresh: list[LevelRow] = []
-    for location_id, items in by_location.items():
-        fresh.extend(storefront.levels(list(dict.fromkeys(items)), location_id).values())
-    return fresh
-
-
-def reread(
-    storefront: Storefront, plan: Plan, listings: Iterable[Listing], now: datetime, pending: PendingWrites
-) -> None:
-    """Fresh Shopify levels for these listings' items into the plan; into the ledger's copy with the
-    run's next transaction."""
-    fresh = read_levels(storefront, ((lst.inventory_item_id, lst.location_id) for lst in listings))
-    plan.read(fresh)
-    pending.add(lambda con: stock_levels.upsert_levels(con, fresh, now))
+# Requests out at once when the run has no budget (the hourly reconcile). Each is a round trip and
+# Shopify's own work on 250 rows; rows of different requests never share a level and each row is
+# compare-and-set, so their order does not matter. The client's pacer reserves every request's cost
+# before it goes, so they stay within the bucket together.
+IN_FLIGHT = 3
 
 
 def _refused(target: Target, message: str) -> ExceptionRecord:
@@ -223,39 +111,90 @@ def write_targets(
     differing = [k for k in order if k in targets and plan.shown(targets[k]) != targets[k].quantity]
     report.differing = len(differing)
     reference = f"gid://sync-pipeline/StockPush/{run_id or 'manual'}"
-    for _ in range(MAX_ROUNDS):
-        stale: list[Key] = []  # rows Shopify found stale: read again
-        retry: list[Key] = []  # every row of a stale request: recomputed and sent again
-        queue = list(differing)
-        while queue:
-            if budget.exhausted(sent_any=report.requests > 0):
-                report.deferred += len(queue)
-                outcome.update(dict.fromkeys(queue, "deferred"))
-                break
-            batch, queue = _next_batch(queue, targets, plan, budget, run_id)
-            with ledger.transaction() as con:
-                pending.write(con)  # earlier answers and reads
-                stock_pushes.mark_sending_many(con, [(r.key, r.intents) for r in batch], run_id, now)
-            for request in batch:
-                again = _send(storefront, request, reference, plan, targets, report, outcome, pending, now)
-                stale.extend(again[0])
-                retry.extend(again[1])
-                queue = again[2] + queue  # rows refused only for keeping bad company go again
-        if not retry:
-            return outcome
-        # Shopify moved under us: read the stale rows again, recompute, and send what still differs.
-        reread(storefront, plan, [targets[k].listing for k in dict.fromkeys(stale)], now, pending)
-        targets = plan.targets()
-        differing = [k for k in dict.fromkeys(retry) if plan.shown(targets[k]) != targets[k].quantity]
-        outcome.update({k: ("stale" if k in differing else "in_step") for k in retry})
+    # A run with a budget checks it before every request, so it sends one at a time.
+    in_flight = 1 if budget.limited else max(1, IN_FLIGHT)
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="stock-push") as pool:
+        for _ in range(MAX_ROUNDS):
+            stale, retry = _send_all(
+                storefront, ledger, plan, targets, differing, report, budget, now, run_id, pending,
+                outcome, reference, pool, in_flight,
+            )  # fmt: skip
+            if not retry:
+                return outcome
+            # Shopify moved under us: read the stale rows again, recompute, and send what still differs.
+            reread(storefront, plan, [targets[k].listing for k in dict.fromkeys(stale)], now, pending)
+            targets = plan.targets()
+            differing = [k for k in dict.fromkeys(retry) if plan.shown(targets[k]) != targets[k].quantity]
+            outcome.update({k: ("stale" if k in differing else "in_step") for k in retry})
     report.stale_left += len(differing)
     return outcome
 
 
-def _send(
+def _send_all(
     storefront: Storefront,
-    request: _Request,
+    ledger: Ledger,
+    plan: Plan,
+    targets: dict[Key, Target],
+    differing: list[Key],
+    report: PushReport,
+    budget: Budget,
+    now: datetime,
+    run_id: str | None,
+    pending: PendingWrites,
+    outcome: dict[Key, str],
     reference: str,
+    pool: ThreadPoolExecutor,
+    in_flight: int,
+) -> tuple[list[Key], list[Key]]:
+    """One round: every row of `differing` written ahead and sent, up to `in_flight` requests at a
+    time; the next batch is written ahead while the last one's requests are out. Answers are
+    settled on this thread, in the order the requests went. Returns (stale rows, rows to recompute)."""
+    stale: list[Key] = []  # rows Shopify found stale: read again
+    retry: list[Key] = []  # every row of a stale request: recomputed and sent again
+    queue = list(differing)
+    written: deque[_Request] = deque()  # written ahead, not sent yet
+    out: deque[tuple[_Request, Future[Exception | None]]] = deque()
+    while True:
+        if not written and queue:
+            if budget.exhausted(sent_any=report.requests > 0):
+                report.deferred += len(queue)
+                outcome.update(dict.fromkeys(queue, "deferred"))
+                queue = []
+            else:
+                batch, queue = _next_batch(queue, targets, plan, budget, run_id)
+                with ledger.transaction() as con:
+                    pending.write(con)  # earlier answers and reads
+                    stock_pushes.mark_sending_many(con, [(r.key, r.intents) for r in batch], run_id, now)
+                written.extend(batch)
+        while written and len(out) < in_flight:
+            request = written.popleft()
+            report.requests += 1
+            out.append((request, pool.submit(_call, storefront, request, reference)))
+        if not out:
+            return stale, retry
+        request, answer = out.popleft()
+        # A failure other than Shopify's answers (the process dying) propagates from here; requests
+        # still out are left `sending`, and the next run reads them back before anything else.
+        again = _settle_answer(request, answer.result(), plan, targets, report, outcome, pending, now)
+        stale.extend(again[0])
+        retry.extend(again[1])
+        queue = again[2] + queue  # rows refused only for keeping bad company go again
+
+
+def _call(storefront: Storefront, request: _Request, reference: str) -> Exception | None:
+    """The request itself (on a worker thread): Shopify's refusal, or None when it was applied."""
+    writes = [QuantityWrite(i.inventory_item_id, i.location_id, i.to_quantity, i.from_quantity or 0)
+              for i in request.intents]  # fmt: skip
+    try:
+        storefront.set_available(writes, request.key, reference)
+    except (StaleWrite, WriteRefused, WriteOutcomeUnknown) as error:
+        return error
+    return None
+
+
+def _settle_answer(
+    request: _Request,
+    error: Exception | None,
     plan: Plan,
     targets: dict[Key, Target],
     report: PushReport,
@@ -263,22 +202,17 @@ def _send(
     pending: PendingWrites,
     now: datetime,
 ) -> tuple[list[Key], list[Key], list[Key]]:
-    """One request, written ahead already. Returns (stale rows, rows to recompute and send again
-    after a re-read, rows to send again as they are)."""
+    """One request's answer. Returns (stale rows, rows to recompute and send again after a re-read,
+    rows to send again as they are)."""
     key, chunk, intents = request.key, request.chunk, request.intents
-    writes = [QuantityWrite(i.inventory_item_id, i.location_id, i.to_quantity, i.from_quantity or 0)
-              for i in intents]  # fmt: skip
-    report.requests += 1
-    try:
-        storefront.set_available(writes, key, reference)
-    except StaleWrite as error:
+    if isinstance(error, StaleWrite):
         rows = error.indices or list(range(len(chunk)))
         pending.add(_settle(key, stock_pushes.STALE, now, str(error)[:500]))
         report.stale += len(rows)
         # Nothing of the request was applied, and a sale that moved one row may move the targets
         # of others sharing its item: every row is recomputed before it goes again.
         return [chunk[i] for i in rows], list(chunk), []
-    except WriteRefused as error:
+    if isinstance(error, WriteRefused):
         rows = error.indices or list(range(len(chunk)))
         refusals = [_refused(targets[chunk[i]], str(error)) for i in rows]
         pending.add(_settle(key, stock_pushes.REFUSED, now, str(error)[:500], refusals))
@@ -286,7 +220,7 @@ def _send(
         outcome.update({chunk[i]: "refused" for i in rows})
         # The others were refused only for keeping bad company: they go again.
         return [], [], [k for i, k in enumerate(chunk) if error.indices and i not in set(rows)]
-    except WriteOutcomeUnknown:
+    if isinstance(error, WriteOutcomeUnknown):
         # Left `sending`: the next run reads the levels back (in_doubt.py) before anything else.
         report.outcome_unknown += len(chunk)
         outcome.update(dict.fromkeys(chunk, "outcome_unknown"))

@@ -1,0 +1,138 @@
+"""A push's targets and what Shopify shows, recomputed after each read; what a run may spend.
+
+`Plan` holds everything a target is made of, so targets are recomputed after a fresh read of
+Shopify (a stale write); `Budget` is a run's share of Shopify's bucket and of time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits, Recipe, Target, plan_targets
+from sync_pipeline.lib.flows.stock.pending import PendingWrites
+from sync_pipeline.lib.flows.stock.ports import Storefront
+from sync_pipeline.lib.ledger import stock_levels
+from sync_pipeline.lib.ledger.stock_levels import LevelRow
+
+Key = tuple[str, str]  # (sku, location id)
+
+
+@dataclass
+class Plan:
+    """Everything a target is made of, so targets can be recomputed after a fresh read."""
+
+    listings: list[Listing]  # the affected ones and every one sharing a component with them
+    affected: set[Key]
+    figures: dict[tuple[str, str], int]
+    open_units: list[OpenOrderUnits]
+    recipes: dict[str, Recipe]
+    sites: list[str]
+    levels: dict[tuple[str, str], LevelRow] = field(default_factory=dict)  # (item id, location id)
+    # Targets depend on the levels' `committed` only, so they are computed once per read of
+    # Shopify (`read`), not after each write: at 100,000 listings each computation costs seconds.
+    _targets: dict[Key, Target] | None = field(default=None, repr=False)
+
+    def read(self, levels: Iterable[LevelRow]) -> None:
+        """Levels just read from Shopify (or the ledger's copy of it): targets are recomputed."""
+        for level in levels:
+            self.levels[(level.inventory_item_id, level.location_id)] = level
+        self._targets = None
+
+    def targets(self) -> dict[Key, Target]:
+        if self._targets is None:
+            self._targets = self._compute()
+        return self._targets
+
+    def _compute(self) -> dict[Key, Target]:
+        committed = {
+            (lst.sku, lst.location_id): (lv.committed if lv else None)
+            for lst in self.listings
+            for lv in [self.levels.get((lst.inventory_item_id, lst.location_id))]
+        }
+        found = plan_targets(
+            self.listings, self.figures, committed, self.open_units, self.recipes, self.sites
+        )
+        return {
+            (t.listing.sku, t.listing.location_id): t
+            for t in found
+            if (t.listing.sku, t.listing.location_id) in self.affected
+        }
+
+    def wrote(self, item_id: str, location_id: str, quantity: int) -> None:
+        """Shopify took `quantity` as available; its `committed` (all targets use) is unchanged."""
+        before = self.levels.get((item_id, location_id))
+        self.levels[(item_id, location_id)] = LevelRow(
+            item_id, location_id, quantity, before.committed if before else None
+        )
+
+    def shown(self, target: Target) -> int | None:
+        level = self.levels.get((target.listing.inventory_item_id, target.listing.location_id))
+        return level.available if level else None
+
+
+class Budget:
+    """What one run may spend: of Shopify's bucket, `max_points` or `share` of the bucket's size
+    (known after the first answer); of time, `max_seconds` from `started` (a run holds the
+    `shopify_api` pool while it pushes, and other flows wait for it). None: no limit."""
+
+    def __init__(
+        self,
+        storefront: Storefront,
+        max_points: float | None = None,
+        share: float | None = None,
+        max_seconds: float | None = None,
+        started: float | None = None,
+    ) -> None:
+        self.storefront = storefront
+        self.max_points = max_points
+        self.share = share
+        self.start = storefront.points_spent()
+        started = time.monotonic() if started is None else started  # `time.monotonic()` when the run began
+        self.deadline = None if max_seconds is None else started + max_seconds
+
+    @property
+    def spent(self) -> float:
+        return self.storefront.points_spent() - self.start
+
+    @property
+    def limit(self) -> float | None:
+        if self.max_points is not None:
+            return self.max_points
+        size = self.storefront.bucket_size()
+        return None if self.share is None or size is None else self.share * size
+
+    def exhausted(self, sent_any: bool = True) -> bool:
+        """Points spent, or time up once the run has sent something (so every run makes progress:
+        its fastest sellers go, however long the reads before them took)."""
+        limit = self.limit
+        if limit is not None and self.spent >= limit:
+            return True
+        return sent_any and self.deadline is not None and time.monotonic() >= self.deadline
+
+    @property
+    def limited(self) -> bool:
+        return self.max_points is not None or self.share is not None or self.deadline is not None
+
+
+def read_levels(storefront: Storefront, wanted: Iterable[tuple[str, str]]) -> list[LevelRow]:
+    """Shopify's current levels of these (inventory item id, location id) pairs, one call per location."""
+    by_location: dict[str, list[str]] = {}
+    for item_id, location_id in wanted:
+        by_location.setdefault(location_id, []).append(item_id)
+    fresh: list[LevelRow] = []
+    for location_id, items in by_location.items():
+        fresh.extend(storefront.levels(list(dict.fromkeys(items)), location_id).values())
+    return fresh
+
+
+def reread(
+    storefront: Storefront, plan: Plan, listings: Iterable[Listing], now: datetime, pending: PendingWrites
+) -> None:
+    """Fresh Shopify levels for these listings' items into the plan; into the ledger's copy with the
+    run's next transaction."""
+    fresh = read_levels(storefront, ((lst.inventory_item_id, lst.location_id) for lst in listings))
+    plan.read(fresh)
+    pending.add(lambda con: stock_levels.upsert_levels(con, fresh, now))
