@@ -341,8 +341,17 @@ def group_processes(pgid: int) -> list[tuple[int, str]]:
 
 
 def run_workers(pgid: int) -> list[int]:
-    """Run worker processes (`dagster api execute_run`) the daemon's code server started."""
-    return [pid for pid, cmd in group_processes(pgid) if "execute_run" in cmd]
+    """Run worker processes the daemon's code server started.
+
+    Dagster 1.13's code server starts each run in a `multiprocessing` spawn child (command line
+    `… spawn_main(…) --multiprocessing-fork`), not a `dagster api execute_run` process (older
+    releases, and a run launched outside a code server); both count. Matching only the latter
+    once left the rehearsal's kill_run_worker fault finding nothing to kill."""
+    return [
+        pid
+        for pid, cmd in group_processes(pgid)
+        if "execute_run" in cmd or ("spawn_main" in cmd and "--multiprocessing-fork" in cmd)
+    ]
 
 
 def runs_in_flight(dagster_home: Path) -> list[tuple[str, str]]:
