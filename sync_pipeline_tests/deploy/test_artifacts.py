@@ -133,6 +133,9 @@ def test_helm_instance_settings_are_those_of_deploy_dagster_yaml() -> None:
     assert (
         daemon["runMonitoring"]["startTimeoutSeconds"] == instance["run_monitoring"]["start_timeout_seconds"]
     )
+    assert (
+        daemon["runMonitoring"]["pollIntervalSeconds"] == instance["run_monitoring"]["poll_interval_seconds"]
+    )
     assert values["telemetry"] == instance["telemetry"]
     assert (
         values["postgresql"]["postgresqlScheme"] == instance["storage"]["postgres"]["postgres_db"]["scheme"]

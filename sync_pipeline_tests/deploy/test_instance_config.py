@@ -1,4 +1,5 @@
-"""deploy/dagster.yaml is the embedded dagster.yaml plus Postgres: the same queue, pools and retries."""
+"""deploy/dagster.yaml is the embedded dagster.yaml plus Postgres: the same queue, pools, run monitoring
+and retries."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = ("concurrency", "run_retries", "sensors", "schedules", "retention", "telemetry")
+SHARED = ("concurrency", "run_monitoring", "run_retries", "sensors", "schedules", "retention", "telemetry")
 
 
 def _load(path: str) -> dict:
