@@ -108,15 +108,22 @@ def record_and_inject(
             [(t.sales_order_number, t.order_id, *translation_record(t)) for t in to_send],
             run_id=actor,
         )
+        ledger_orders.set_fields_many(
+            con,
+            [
+                (
+                    t.order_id,
+                    {
+                        "state": state.INJECTING,
+                        "sales_order_number": t.sales_order_number,
+                        "site": t.header.Site,
+                        "channel": t.header.ChannelName,
+                    },
+                )
+                for t in to_send
+            ],
+        )
         for t in to_send:
-            ledger_orders.set_fields(
-                con,
-                t.order_id,
-                state=state.INJECTING,
-                sales_order_number=t.sales_order_number,
-                site=t.header.Site,
-                channel=t.header.ChannelName,
-            )
             events.append(
                 OrderEvent(
                     t.order_id,
@@ -261,6 +268,12 @@ def record_verdicts(
         events: list[OrderEvent] = []
         problems: list[ExceptionRecord] = []
         moved: list[str] = []
+        # Collected and written in bulk after the loop: row by row, a wave's verdicts held the
+        # ledger's lock for seconds (tens of seconds at a load of 37, when other runs gave up).
+        marks: list[tuple[str, str, str | None]] = []
+        fields: list[tuple[str, dict[str, object]]] = []
+        records: list[tuple[str, dict, list]] = []
+        accepted: list[str] = []  # first injections whose pre-release exceptions all close
         rows = ledger_orders.get_many(con, [t.order_id for t in by_number.values()])
         for number, translated in by_number.items():
             oid = translated.order_id
@@ -269,11 +282,11 @@ def record_verdicts(
             refused_items = [(item, r) for item, r in item_results.get(number, []) if not r.ok]
             if header is not None and not header.ok:
                 # Nothing of the order is in Peoplevox: it is ours to fix and resend.
-                ledger_injections.mark(con, number, "failed", header.message)
+                marks.append((number, "failed", header.message))
                 events.append(OrderEvent(oid, "injection_failed", actor, reason=header.message))
                 report.failed += 1
                 if row is not None and row.change_pending:
-                    ledger_orders.set_fields(con, oid, state=state.AWAITING_RELEASE, change_pending=False)
+                    fields.append((oid, {"state": state.AWAITING_RELEASE, "change_pending": False}))
                     events.append(
                         OrderEvent(
                             oid,
@@ -284,7 +297,7 @@ def record_verdicts(
                         )
                     )
                     continue
-                ledger_orders.set_fields(con, oid, state=state.INJECTION_FAILED, change_pending=False)
+                fields.append((oid, {"state": state.INJECTION_FAILED, "change_pending": False}))
                 problems.append(
                     ExceptionRecord(
                         kind="injection_failed",
@@ -309,7 +322,7 @@ def record_verdicts(
                 )
             held_items = {i.ItemCode: i for i in base.items} | sent_now
             held_by_pvx = base.model_copy(update={"items": tuple(held_items.values())})
-            ledger_injections.set_record(con, number, *translation_record(held_by_pvx))
+            records.append((number, *translation_record(held_by_pvx)))
             # In doubt were either a first injection or a change pushed to a live order.
             first_time = row is None or row.state == state.INJECTING
             if refused_items:
@@ -329,16 +342,19 @@ def record_verdicts(
             if first_time:
                 # Holds and earlier refusals are over once Peoplevox has the order; only the
                 # refusal of some of its rows (just recorded) stays open.
-                keep = [("injection_failed", ",".join(sorted(refused_codes)))] if refused_items else []
-                ledger_exceptions.resolve_for_order(
-                    con, oid, state.PRE_RELEASE_EXCEPTIONS, "accepted by Peoplevox", keep=keep
-                )
+                if refused_items:
+                    keep = [("injection_failed", ",".join(sorted(refused_codes)))]
+                    ledger_exceptions.resolve_for_order(
+                        con, oid, state.PRE_RELEASE_EXCEPTIONS, "accepted by Peoplevox", keep=keep
+                    )
+                else:
+                    accepted.append(oid)
             if first_time and not refused_items:
                 report.injected += 1
                 report.injected_orders.append(
                     (translated.header.CustomerPurchaseOrderReferenceNumber, number, translated.header.Site)
                 )
-            ledger_injections.mark(con, number, "accepted")
+            marks.append((number, "accepted", None))
             status = found[number].status if found and number in found else "New"
             new_state = state.IN_WAREHOUSE
             if row is not None:
@@ -347,7 +363,7 @@ def record_verdicts(
                 problems.extend([cancelled] if cancelled else [])
             if row is not None and allocation_moved(row, replace(row, state=new_state, pvx_status=status)):
                 moved.append(oid)
-            ledger_orders.set_fields(con, oid, state=new_state, pvx_status=status, pvx_status_at=utcnow())
+            fields.append((oid, {"state": new_state, "pvx_status": status, "pvx_status_at": utcnow()}))
             events.append(
                 OrderEvent(
                     oid,
@@ -363,6 +379,12 @@ def record_verdicts(
                     reason=f"{number} looked up after a change's answer was lost",
                 )
             )
+        ledger_injections.mark_many(con, marks)
+        ledger_injections.set_records(con, records)
+        ledger_orders.set_fields_many(con, fields)
+        ledger_exceptions.resolve_for_orders(
+            con, accepted, state.PRE_RELEASE_EXCEPTIONS, "accepted by Peoplevox"
+        )
         ledger_exceptions.open_or_touch(con, problems)
         report.exceptions_opened += len(problems)
         ledger_events.append(con, events)
