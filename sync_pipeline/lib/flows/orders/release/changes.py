@@ -158,24 +158,31 @@ def _push_all(changes: list[Change], warehouse: Warehouse, size: int) -> None:
     updates = [c for c in changes if c.plan.action is ChangeAction.UPDATE]
     by_number = {c.number: c for c in changes if c.plan.action in (ChangeAction.CANCEL, ChangeAction.UPDATE)}
 
-    def save(call: Callable[[Sequence[R]], list[RowResult]], rows: list[R], key: Callable[[R], str]) -> None:
-        for batch in batches(rows, size):
+    def save(
+        call: Callable[[Sequence[R]], list[RowResult]],
+        requests: Sequence[Sequence[R]],
+        key: Callable[[R], str],
+    ) -> None:
+        for batch in requests:
             verdicts, unknown = save_isolating(call, batch, key)
             for row, verdict in verdicts:
                 by_number[key(row)].results.append(verdict)
             for number in unknown:
                 by_number[number].unknown = True
 
-    save(warehouse.cancel, [c.number for c in cancels], lambda number: number)
+    save(warehouse.cancel, batches([c.number for c in cancels], size), lambda number: number)
     column_sets: dict[tuple[str, ...], list[dict[str, str]]] = {}
     for c in updates:
         if c.plan.header_updates:
             column_sets.setdefault(tuple(c.plan.header_updates), []).append(c.plan.header_updates)
     for rows in column_sets.values():
-        save(warehouse.update_headers, rows, lambda row: row["SalesOrderNumber"])
+        save(warehouse.update_headers, batches(rows, size), lambda row: row["SalesOrderNumber"])
     with_items = [c for c in updates if c.plan.item_rows and not c.unknown]
-    items = [row for batch in item_batches(with_items, lambda c: c.plan.item_rows, size) for row in batch]
-    save(warehouse.save_items, items, lambda item: item.SalesOrderNumber)
+    save(
+        warehouse.save_items,
+        item_batches(with_items, lambda c: c.plan.item_rows, size),
+        lambda i: i.SalesOrderNumber,
+    )
 
 
 def _change_impossible(oid: str, number: str, ledger: Ledger, report: ReleaseReport) -> None:
