@@ -10,6 +10,7 @@ while a wave is recorded.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -18,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from sync_pipeline.lib.flows.orders.release import release
-from sync_pipeline.lib.ledger import Ledger, LedgerBusyError
+from sync_pipeline.lib.ledger import Ledger, LedgerBusyError, connection
 from sync_pipeline_tests.domain.factories import T0
 from sync_pipeline_tests.flows.standins.world import World
 
@@ -107,3 +109,15 @@ def test_another_run_gets_through_while_a_wave_is_recorded(tmp_path: Path) -> No
         thread.join()
     assert failures == []
     assert len(world.pvx.holds()) == 400
+
+
+def test_a_slow_transaction_is_logged_with_its_hold_its_wait_and_its_caller(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connection, "SLOW_TRANSACTION_SECONDS", 0.0)
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    with caplog.at_level(logging.WARNING, logger=connection.__name__):
+        ledger.set_cursor("x", "1")
+    [message] = [r.getMessage() for r in caplog.records]
+    assert "held" in message and "after waiting" in message
+    assert "test_short_locks.py" in message and "test_a_slow_transaction" in message  # the caller
