@@ -125,3 +125,28 @@ def test_no_second_run_while_one_of_the_same_job_is_queued_or_running(inbox: Inb
         assert busy.cursor is None  # the waiting events are not consumed by the skipped tick
         instance.report_run_failed(run)
         assert len(_tick(shopify_order_events, instance, None).run_requests) == 1
+
+
+def test_release_wakes_when_an_order_an_ingest_in_flight_recorded_comes_due(inbox: Inbox) -> None:
+    """The ingest run's materialisation comes at its end; each chunk it commits is observed with
+    the earliest due time, and the release sensor acts on an observation newer than both runs'."""
+    now = datetime.now(UTC)
+    later = {"next_release_due_at": (now + timedelta(minutes=10)).isoformat()}
+    with dg.instance_for_test() as instance:
+        for key in (["shopify", "orders"], ["peoplevox", "sales_orders"]):
+            partition = "2026-11-27" if key[0] == "shopify" else None
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset_key=key, partition=partition, metadata=later)
+            )
+        assert _tick(orders_release_due, instance, None).run_requests == []
+        due = (now - timedelta(seconds=1)).isoformat()
+        instance.report_runless_asset_event(
+            dg.AssetObservation(asset_key=["shopify", "orders"], metadata={"next_release_due_at": due})
+        )
+        [request] = _tick(orders_release_due, instance, None).run_requests
+        assert request.tags["sync/trigger"].startswith("orders due since")
+        # A release run finishing after the observation knows better: its own figures count.
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key=["peoplevox", "sales_orders"], metadata=later)
+        )
+        assert _tick(orders_release_due, instance, None).run_requests == []

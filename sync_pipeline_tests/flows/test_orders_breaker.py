@@ -81,6 +81,9 @@ def test_one_orders_change_failing_the_run_does_not_lose_the_change_pushed_befor
     world.shop.set_quantity(first, "TEE-BLK-M", 2)
     world.shop.set_quantity(second, "TEE-BLK-M", 2)
     world.ingest()
+    # One row per request, so the run can fail between the two orders' changes (they would
+    # otherwise go in one request).
+    world.rules = world.rules.with_orders(injection_batch_rows=1)
 
     def unavailable() -> None:
         raise PeoplevoxUnavailable("SaveData: HTTP 503 after retries")

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sync_pipeline.lib.flows.orders.ports import BatchRefusedError, RowResult, SaveOutcomeUnknownError
-from sync_pipeline.lib.flows.orders.release.inject import _save_isolating
+from sync_pipeline.lib.flows.orders.release.inject import save_isolating
 
 
 class Peoplevox:
@@ -30,7 +30,7 @@ def test_every_good_row_is_saved_and_every_poison_row_named(size: int, poison_at
     rows = [f"SO-{i}" for i in range(size)]
     poison = {rows[i] for i in poison_at if i < size}
     peoplevox = Peoplevox(poison)
-    verdicts, unknown = _save_isolating(peoplevox.save, rows, lambda r: r)
+    verdicts, unknown = save_isolating(peoplevox.save, rows, lambda r: r)
     assert unknown == set()
     assert sorted(peoplevox.saved) == sorted(set(rows) - poison)
     refused = {row: v.message for row, v in verdicts if not v.ok}
@@ -42,6 +42,6 @@ def test_every_good_row_is_saved_and_every_poison_row_named(size: int, poison_at
 
 def test_unknown_outcomes_are_reported_not_resent() -> None:
     peoplevox = Peoplevox(poison={"SO-1"}, lost={"SO-3"})
-    verdicts, unknown = _save_isolating(peoplevox.save, ["SO-0", "SO-1", "SO-2", "SO-3"], lambda r: r)
+    verdicts, unknown = save_isolating(peoplevox.save, ["SO-0", "SO-1", "SO-2", "SO-3"], lambda r: r)
     assert unknown == {"SO-2", "SO-3"}  # the half holding SO-3 went unanswered
     assert [(r, v.ok) for r, v in verdicts] == [("SO-0", True), ("SO-1", False)]

@@ -13,7 +13,14 @@ from sync_pipeline.defs.resources import (
     PeoplevoxResource,
     ShopifyResource,
 )
-from sync_pipeline.lib.flows.orders.ingest import LIVE_READ_SECONDS, ingest, ingest_notified, summarize
+from sync_pipeline.lib.flows.orders.ingest import (
+    LIVE_READ_SECONDS,
+    OnRecorded,
+    ingest,
+    ingest_notified,
+    summarize,
+)
+from sync_pipeline.lib.flows.orders.observed import Recorded
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
@@ -23,6 +30,27 @@ from sync_pipeline.lib.inbox import Inbox
 
 OWNERS = ["team:integration"]
 INBOX_RETENTION_SECONDS = 3 * 24 * 3600
+
+
+def _due_observer(context) -> OnRecorded:
+    """Tells the release sensor, as each chunk is committed, when the earliest order this run has
+    left awaiting release comes due (an observation of the orders asset): the run's
+    materialisation comes only at its end, and an order whose hold ends before then would wait."""
+    earliest: datetime | None = None
+
+    def observe(recorded: Recorded) -> None:
+        nonlocal earliest
+        due = recorded.earliest_due
+        if due is None or (earliest is not None and due >= earliest):
+            return
+        earliest = due
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=brand.key("shopify", "orders"), metadata={"next_release_due_at": due.isoformat()}
+            )
+        )
+
+    return observe
 
 
 def _read_orders(context, backfill: bool) -> dict:
@@ -45,9 +73,14 @@ def _read_orders(context, backfill: bool) -> dict:
         return {**ingest_metadata(report, window), **read}
     # One budget for the live read, poll and reads by id together: the step holds `shopify_api`.
     started = time.monotonic()
-    report = ingest(source, book, rules, actor, datetime.now(UTC), max_seconds=LIVE_READ_SECONDS)
+    observe = _due_observer(context)
+    report = ingest(
+        source, book, rules, actor, datetime.now(UTC), max_seconds=LIVE_READ_SECONDS, on_recorded=observe
+    )
     left = LIVE_READ_SECONDS - (time.monotonic() - started)
-    notified = ingest_notified(inbox, source, book, rules, actor, datetime.now(UTC), max_seconds=left)
+    notified = ingest_notified(
+        inbox, source, book, rules, actor, datetime.now(UTC), max_seconds=left, on_recorded=observe
+    )
     if notified.read:
         summarize(book, report)  # what they recorded may be the next order due
     report.caught_up = report.caught_up and notified.caught_up

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 # Polling is the truth: even with no webhook, Shopify is polled at least this often.
 INGEST_POLL_SECONDS = 60
@@ -30,6 +30,17 @@ class InboxCursor:
 
     def dump(self) -> str:
         return json.dumps({"last_item": self.last_item, "requested_at": self.requested_at})
+
+
+def earliest_due(*isos: str | None) -> str | None:
+    """The earliest of the ISO times given (None and "" ignored), as given."""
+    known = [iso for iso in isos if iso]
+    return min(known, key=_aware) if known else None
+
+
+def _aware(iso: str) -> datetime:
+    moment = datetime.fromisoformat(iso)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def release_reasons(

@@ -20,6 +20,7 @@ import fcntl
 import logging
 import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -152,6 +153,17 @@ def open_with_retry(
             time.sleep(min(_backoff(attempt, base_delay, max_delay), remaining))
 
 
+def _caller() -> str:
+    """The first frame outside the ledger package and contextlib: the code whose block it was."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if "/lib/ledger/" not in name and not name.endswith("contextlib.py"):
+            return f"{Path(name).name}:{frame.f_lineno} {frame.f_code.co_name}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "unknown caller"
+
+
 class LedgerConnection:
     """Opens one transaction at a time; thread-safe within a process (DuckDB is per-process)."""
 
@@ -170,8 +182,10 @@ class LedgerConnection:
         started = time.monotonic()
         deadline = started + self.busy_timeout
         lock.acquire(self.path, self.busy_timeout, deadline)
+        acquired = started
         try:
             con = open_with_retry(self.path, self.busy_timeout, deadline=deadline)
+            acquired = time.monotonic()
             try:
                 con.execute("BEGIN TRANSACTION")
                 try:
@@ -184,6 +198,14 @@ class LedgerConnection:
                 con.close()
         finally:
             lock.release()
-            held = time.monotonic() - started
-            if held > SLOW_TRANSACTION_SECONDS:
-                log.warning("ledger transaction held %s for %.1fs", self.path.name, held)
+            held, waited = time.monotonic() - acquired, acquired - started
+            if held > SLOW_TRANSACTION_SECONDS or waited > SLOW_TRANSACTION_SECONDS:
+                # Waiting and holding apart, and where: a figure with waits in it sent session 6's
+                # diagnosis after the waiters instead of the holder.
+                log.warning(
+                    "ledger transaction on %s held %.1fs after waiting %.1fs (%s)",
+                    self.path.name,
+                    held,
+                    waited,
+                    _caller(),
+                )

@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 
+from sync_pipeline.lib.ledger.bulk import TEXT, TIME, staged
 from sync_pipeline.lib.ledger.records import OrderEvent, to_naive_utc
 
 
@@ -25,12 +26,23 @@ def append(con: duckdb.DuckDBPyConnection, events: Iterable[OrderEvent]) -> int:
         for e in events
     ]
     if rows:
-        con.executemany(
-            "INSERT INTO order_events (shopify_order_id, occurred_at, kind, actor, reason, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        # In bulk (one statement, rows in order): row by row, a release wave's events held the lock for seconds.
+        with staged(con, "events_in", _EVENT_TYPES, rows):
+            con.execute(
+                "INSERT INTO order_events (shopify_order_id, occurred_at, kind, actor, reason, detail) "
+                "SELECT shopify_order_id, occurred_at, kind, actor, reason, detail FROM events_in"
+            )
     return len(rows)
+
+
+_EVENT_TYPES = {
+    "shopify_order_id": TEXT,
+    "occurred_at": TIME,
+    "kind": TEXT,
+    "actor": TEXT,
+    "reason": TEXT,
+    "detail": TEXT,
+}
 
 
 def for_order(con: duckdb.DuckDBPyConnection, shopify_order_id: str) -> list[dict[str, Any]]:

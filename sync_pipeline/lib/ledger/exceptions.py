@@ -8,10 +8,11 @@ queue counts problems, not polls.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import duckdb
 
+from sync_pipeline.lib.ledger.bulk import TEXT, staged
 from sync_pipeline.lib.ledger.records import ExceptionRecord, OpenException, utcnow
 
 _SAME_PROBLEM = (
@@ -74,6 +75,24 @@ def resolve_for_order(
         "RETURNING exception_id",
         [utcnow(), resolution, shopify_order_id, *kinds, *(v for pair in kept for v in pair)],
     ).fetchall()
+    return len(rows)
+
+
+def resolve_for_orders(
+    con: duckdb.DuckDBPyConnection, shopify_order_ids: Sequence[str], kinds: Iterable[str], resolution: str
+) -> int:
+    """`resolve_for_order` (nothing kept) for many orders in one statement."""
+    kinds = list(kinds)
+    if not kinds or not shopify_order_ids:
+        return 0
+    placeholders = ", ".join("?" for _ in kinds)
+    with staged(con, "resolved_orders", {"oid": TEXT}, [[oid] for oid in shopify_order_ids]):
+        rows = con.execute(
+            f"UPDATE exceptions SET status = 'resolved', resolved_at = ?, resolution = ? "
+            f"WHERE status = 'open' AND kind IN ({placeholders}) "
+            "AND shopify_order_id IN (SELECT oid FROM resolved_orders) RETURNING exception_id",
+            [utcnow(), resolution, *kinds],
+        ).fetchall()
     return len(rows)
 
 

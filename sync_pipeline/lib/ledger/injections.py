@@ -11,12 +11,13 @@ twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
+from sync_pipeline.lib.ledger.bulk import TEXT, TIME, staged
 from sync_pipeline.lib.ledger.records import utcnow
 
 
@@ -55,14 +56,18 @@ def mark_sending(
         for son, oid, header, items in batch
     ]
     if data:
-        con.executemany(
-            "INSERT INTO pvx_injections (sales_order_number, shopify_order_id, state, attempts, header, items, "
-            "first_attempt_at, last_attempt_at, run_id) VALUES (?, ?, 'sending', 1, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (sales_order_number) DO UPDATE SET state = 'sending', attempts = pvx_injections.attempts + 1, "
-            "header = excluded.header, items = excluded.items, last_attempt_at = excluded.last_attempt_at, "
-            "run_id = excluded.run_id, last_error = NULL",
-            data,
-        )
+        columns = {"son": TEXT, "oid": TEXT, "header": TEXT, "items": TEXT}
+        columns |= {"first_at": TIME, "last_at": TIME, "run_id": TEXT}
+        # In bulk: row by row, a release wave held the ledger's lock for seconds.
+        with staged(con, "sending_in", columns, data):
+            con.execute(
+                "INSERT INTO pvx_injections (sales_order_number, shopify_order_id, state, attempts, header, "
+                "items, first_attempt_at, last_attempt_at, run_id) "
+                "SELECT son, oid, 'sending', 1, header, items, first_at, last_at, run_id FROM sending_in "
+                "ON CONFLICT (sales_order_number) DO UPDATE SET state = 'sending', "
+                "attempts = pvx_injections.attempts + 1, header = excluded.header, items = excluded.items, "
+                "last_attempt_at = excluded.last_attempt_at, run_id = excluded.run_id, last_error = NULL"
+            )
     return len(data)
 
 
@@ -75,6 +80,36 @@ def mark(
         "WHERE sales_order_number = ?",
         [state, error, confirmed, sales_order_number],
     )
+
+
+def mark_many(con: duckdb.DuckDBPyConnection, verdicts: Sequence[tuple[str, str, str | None]]) -> None:
+    """`mark` for many (sales order number, state, error) in one statement."""
+    if not verdicts:
+        return
+    with staged(con, "marks_in", {"son": TEXT, "state": TEXT, "error": TEXT}, verdicts):
+        con.execute(
+            "UPDATE pvx_injections SET state = u.state, last_error = u.error, confirmed_at = "
+            "CASE WHEN u.state = 'accepted' THEN ? ELSE pvx_injections.confirmed_at END "
+            "FROM marks_in u WHERE pvx_injections.sales_order_number = u.son",
+            [utcnow()],
+        )
+
+
+def set_records(
+    con: duckdb.DuckDBPyConnection, records: Sequence[tuple[str, dict[str, Any], list[dict[str, Any]]]]
+) -> None:
+    """`set_record` for many sales orders in one statement."""
+    rows = [
+        [number, json.dumps(header, ensure_ascii=False), json.dumps(items, ensure_ascii=False)]
+        for number, header, items in records
+    ]
+    if not rows:
+        return
+    with staged(con, "records_in", {"son": TEXT, "header": TEXT, "items": TEXT}, rows):
+        con.execute(
+            "UPDATE pvx_injections SET header = u.header, items = u.items FROM records_in u "
+            "WHERE pvx_injections.sales_order_number = u.son"
+        )
 
 
 def mark_change_sending(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> None:
@@ -129,12 +164,11 @@ def get_many(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> dict[str
     wanted = [[n] for n in dict.fromkeys(numbers)]
     if not wanted:
         return {}
-    con.execute("CREATE OR REPLACE TEMP TABLE wanted_injections (n VARCHAR)")
-    con.executemany("INSERT INTO wanted_injections VALUES (?)", wanted)
-    rows = con.execute(
-        "SELECT i.sales_order_number, i.shopify_order_id, i.state, i.attempts, i.header, i.items, i.last_error "
-        "FROM pvx_injections i JOIN wanted_injections w ON w.n = i.sales_order_number"
-    ).fetchall()
+    with staged(con, "wanted_injections", {"n": TEXT}, wanted):
+        rows = con.execute(
+            "SELECT i.sales_order_number, i.shopify_order_id, i.state, i.attempts, i.header, i.items, i.last_error "
+            "FROM pvx_injections i JOIN wanted_injections w ON w.n = i.sales_order_number"
+        ).fetchall()
     return {r[0]: Injection(r[0], r[1], r[2], r[3], _load(r[4]), _load(r[5]), r[6]) for r in rows}
 
 

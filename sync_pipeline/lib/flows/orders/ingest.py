@@ -11,7 +11,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
@@ -41,6 +41,8 @@ MAX_SECONDS_PER_RUN = 90.0
 # fulfilments and stock pushes wait for, so it hands the pool on this often during a sale. In the
 # 1,500-a-minute rehearsal one run held it 4 min 25 s and no shipping email went out meanwhile.
 LIVE_READ_SECONDS = 30.0
+# Told of each chunk as it is committed (the defs layer passes on when its orders come due).
+OnRecorded = Callable[[Recorded], None]
 
 
 @dataclass
@@ -73,6 +75,7 @@ def ingest(
     initial_lookback: timedelta = timedelta(days=2),
     max_changed_orders: int = MAX_CHANGED_ORDERS_PER_RUN,
     max_seconds: float = MAX_SECONDS_PER_RUN,
+    on_recorded: OnRecorded | None = None,
 ) -> IngestReport:
     """Incremental by default; with `window`, re-read orders created in [start, end) (backfill).
 
@@ -81,6 +84,7 @@ def ingest(
     fast as they can be read, and a run that never ends would hold back release, whose sensor
     waits for its result, and every Shopify step waiting for the `shopify_api` pool.
     The report says `caught_up=False` and the sensor launches the next batch straight away.
+    `on_recorded` hears of each chunk as it is committed (the run's report comes only at its end).
     """
     report = IngestReport()
     stored = ledger.get_cursor(CURSOR)
@@ -89,7 +93,19 @@ def ingest(
         _record_window(source.orders_created_between(*window), ledger, rules, actor, now, report)
     else:
         since = datetime.fromisoformat(stored) - CURSOR_OVERLAP if stored else now - initial_lookback
-        _poll(source, since, stored, ledger, rules, actor, now, report, max_changed_orders, max_seconds)
+        _poll(
+            source,
+            since,
+            stored,
+            ledger,
+            rules,
+            actor,
+            now,
+            report,
+            max_changed_orders,
+            max_seconds,
+            on_recorded,
+        )
     # A backfill leaves the cursor alone, so it reports the stored one, not the window's newest.
     summarize(ledger, report)
     return report
@@ -117,6 +133,7 @@ def _poll(
     report: IngestReport,
     max_changed_orders: int,
     max_seconds: float,
+    on_recorded: OnRecorded | None = None,
 ) -> None:
     """List the orders changed since `since` cheaply, read in full those the ledger does not hold
     already (`changes.read_in_full`), record them, and move the cursor after each chunk."""
@@ -156,6 +173,8 @@ def _poll(
             # counts as settled later, never sooner), and a first chunk reads as of `now` exactly.
             recorded = record_orders(ledger, list(fresh.values()), rules, actor, now, read_at=listed_at)
             report.add(recorded)
+            if on_recorded is not None:
+                on_recorded(recorded)
             if recorded.oldest_unsettled is not None:
                 unsettled = min(unsettled or recorded.oldest_unsettled, recorded.oldest_unsettled)
         newest = max([newest or aware(chunk[0].updated_at), *(aware(c.updated_at) for c in chunk)])  # type: ignore[type-var]
@@ -213,6 +232,7 @@ def ingest_notified(
     actor: str,
     now: datetime,
     max_seconds: float = MAX_SECONDS_PER_RUN,
+    on_recorded: OnRecorded | None = None,
 ) -> NotifiedReport:
     """Read by id every order a webhook named that the ledger does not hold at that version yet.
 
@@ -232,7 +252,9 @@ def ingest_notified(
         if behind:
             fresh = source.orders_by_ids(behind)
             if fresh:
-                record_orders(ledger, list(fresh.values()), rules, actor, now, read_at)
+                recorded = record_orders(ledger, list(fresh.values()), rules, actor, now, read_at)
+                if on_recorded is not None:
+                    on_recorded(recorded)
             report.read += len(behind)
         ledger.set_cursor(WEBHOOK_CURSOR, items[-1].name)
         if time.monotonic() - started >= max_seconds and start + CHUNK < len(waiting):

@@ -76,6 +76,9 @@ class Recorded:
     states: Counter[str] = field(default_factory=Counter)
     # The oldest version read too soon to be sure of (see `SETTLE`): read it again later.
     oldest_unsettled: datetime | None = None
+    # When the earliest order this call left awaiting release comes due (aware, UTC): the
+    # release sensor wakes then, without waiting for the ingest run to end.
+    earliest_due: datetime | None = None
 
 
 def record_orders(
@@ -127,6 +130,11 @@ def record_orders(
                 order, seen, rules.orders.sales_order_prefix, before, read_at
             )
             changed_orders[order.id] = order
+            if seen.state == state.AWAITING_RELEASE and seen.release_due_at is not None:
+                due = aware(seen.release_due_at)
+                recorded.earliest_due = (
+                    due if recorded.earliest_due is None else min(recorded.earliest_due, due)
+                )
             if before is None:
                 new_events.append(
                     OrderEvent(order.id, "seen", actor, reason=f"{order.name} first read from Shopify")

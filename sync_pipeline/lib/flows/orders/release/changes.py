@@ -2,11 +2,12 @@
 
 Every pending change is brought up to Shopify's current version (read in full only when Shopify
 changed it since the ledger's snapshot) and recorded as ingest records it, planned against
-what Peoplevox holds (`pvx_injections.header/items`, kept row by row), pushed order by order
+what Peoplevox holds (`pvx_injections.header/items`, kept row by row), pushed in full requests
 (one order's refusal never blocks the next), and recorded as Peoplevox applied it. A cancel is
 read back: only what Peoplevox then reports is believed.
 """
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -18,16 +19,13 @@ from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.domain.sales_order import NotForWarehouse, TranslatedOrder, TranslationOutcome
 from sync_pipeline.lib.domain.statuses import PeoplevoxStatus, parse_status
 from sync_pipeline.lib.flows.orders import state
-from sync_pipeline.lib.flows.orders.ports import (
-    BatchRefusedError,
-    OrdersSource,
-    RowResult,
-    SaveOutcomeUnknownError,
-    Warehouse,
-)
+from sync_pipeline.lib.flows.orders.ports import OrdersSource, RowResult, Warehouse
+from sync_pipeline.lib.flows.orders.release.inject import item_batches, save_isolating
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
 from sync_pipeline.lib.flows.orders.release.reread import bring_up_to_date, translate_all
 from sync_pipeline.lib.flows.orders.release.translations import (
+    R,
+    batches,
     stored_translation,
     translation_record,
 )
@@ -72,7 +70,6 @@ class Change:
     plan: ChangePlan
     status: str | None
     results: list[RowResult] = field(default_factory=list)
-    refusal: str | None = None  # Peoplevox refused the whole request
     unknown: bool = False  # no answer: in doubt until the next run looks it up
     status_after: str | None = None  # a cancel, read back
 
@@ -142,8 +139,7 @@ def push_changes(
     if writes:
         with ledger.transaction() as con:
             ledger_injections.mark_change_sending(con, writes)
-    for change in changes:
-        _push(change, warehouse)
+    _push_all(changes, warehouse, rules.orders.injection_batch_rows)
     cancels = [c for c in changes if c.plan.action is ChangeAction.CANCEL and c.results and c.results[0].ok]
     if cancels:
         found = warehouse.find_sales_orders([c.number for c in cancels], with_items=False)
@@ -152,21 +148,41 @@ def push_changes(
     _record(changes, ledger, actor, report, on_allocation)
 
 
-def _push(change: Change, warehouse: Warehouse) -> None:
-    """Push one order's change. A whole-request refusal stays this order's problem."""
-    plan = change.plan
-    try:
-        if plan.action is ChangeAction.CANCEL:
-            change.results = warehouse.cancel([change.number])
-        elif plan.action is ChangeAction.UPDATE:
-            if plan.header_updates:
-                change.results += warehouse.update_headers([plan.header_updates])
-            if plan.item_rows:
-                change.results += warehouse.save_items(list(plan.item_rows))
-    except SaveOutcomeUnknownError:
-        change.unknown = True
-    except BatchRefusedError as refusal:
-        change.refusal = refusal.message
+def _push_all(changes: list[Change], warehouse: Warehouse, size: int) -> None:
+    """Push every change in as few requests as Peoplevox allows (the limiter counts requests, not
+    rows): cancellations together, header updates together (one CSV per column set), then the
+    item rows of every update, batched without splitting an order. A request refused whole is
+    split until the offending row is alone (`save_isolating`), so one order's refusal stays its
+    own problem; a request whose answer is lost leaves its orders in doubt."""
+    cancels = [c for c in changes if c.plan.action is ChangeAction.CANCEL]
+    updates = [c for c in changes if c.plan.action is ChangeAction.UPDATE]
+    by_number = {c.number: c for c in changes if c.plan.action in (ChangeAction.CANCEL, ChangeAction.UPDATE)}
+
+    def save(
+        call: Callable[[Sequence[R]], list[RowResult]],
+        requests: Sequence[Sequence[R]],
+        key: Callable[[R], str],
+    ) -> None:
+        for batch in requests:
+            verdicts, unknown = save_isolating(call, batch, key)
+            for row, verdict in verdicts:
+                by_number[key(row)].results.append(verdict)
+            for number in unknown:
+                by_number[number].unknown = True
+
+    save(warehouse.cancel, batches([c.number for c in cancels], size), lambda number: number)
+    column_sets: dict[tuple[str, ...], list[dict[str, str]]] = {}
+    for c in updates:
+        if c.plan.header_updates:
+            column_sets.setdefault(tuple(c.plan.header_updates), []).append(c.plan.header_updates)
+    for rows in column_sets.values():
+        save(warehouse.update_headers, batches(rows, size), lambda row: row["SalesOrderNumber"])
+    with_items = [c for c in updates if c.plan.item_rows and not c.unknown]
+    save(
+        warehouse.save_items,
+        item_batches(with_items, lambda c: c.plan.item_rows, size),
+        lambda i: i.SalesOrderNumber,
+    )
 
 
 def _change_impossible(oid: str, number: str, ledger: Ledger, report: ReleaseReport) -> None:
@@ -263,14 +279,6 @@ def _record_one(
     wants_cancel = isinstance(change.latest, NotForWarehouse)
     if plan.action is ChangeAction.EXCEPTION:
         problems = [problem(e.kind.value, e.owner.value, e.message) for e in plan.exceptions]
-    elif change.refusal is not None:
-        problems = [
-            problem(
-                "change_failed",
-                "cx",
-                f"Peoplevox refused the change to {number} ({plan.summary}): {change.refusal}",
-            )
-        ]
     elif plan.action is ChangeAction.CANCEL:
         verdict = change.results[0]
         if not verdict.ok:

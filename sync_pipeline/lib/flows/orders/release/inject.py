@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TypeVar
 
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
@@ -107,15 +108,22 @@ def record_and_inject(
             [(t.sales_order_number, t.order_id, *translation_record(t)) for t in to_send],
             run_id=actor,
         )
+        ledger_orders.set_fields_many(
+            con,
+            [
+                (
+                    t.order_id,
+                    {
+                        "state": state.INJECTING,
+                        "sales_order_number": t.sales_order_number,
+                        "site": t.header.Site,
+                        "channel": t.header.ChannelName,
+                    },
+                )
+                for t in to_send
+            ],
+        )
         for t in to_send:
-            ledger_orders.set_fields(
-                con,
-                t.order_id,
-                state=state.INJECTING,
-                sales_order_number=t.sales_order_number,
-                site=t.header.Site,
-                channel=t.header.ChannelName,
-            )
             events.append(
                 OrderEvent(
                     t.order_id,
@@ -128,10 +136,13 @@ def record_and_inject(
     inject(to_send, warehouse, ledger, rules, actor, report, on_allocation=on_allocation)
 
 
-# Orders per wave: headers and items are batched across a whole wave, so item batches are
-# full (items per order vary) and each SaveData call carries the most rows the limiter allows;
-# verdicts are recorded after each wave, so the ledger never lags far behind Peoplevox.
-BATCHES_PER_WAVE = 10
+# Orders per wave, in header batches: headers and items are batched across a whole wave, so item
+# batches are full (items per order vary; only a wave's last item call is part-full) and each
+# SaveData call carries the most rows the limiter allows; verdicts are recorded after each wave,
+# so the ledger never lags far behind Peoplevox. A release pass is one wave (about 14 calls at
+# 100 rows and 2.5 rows per order: 14 s at 15 requests / 15 s), the grain of its time budget.
+BATCHES_PER_WAVE = 4
+T = TypeVar("T")
 
 
 def inject(
@@ -156,7 +167,7 @@ def inject(
         )
 
 
-def _save_isolating(
+def save_isolating(
     save: Callable[[Sequence[R]], list[RowResult]], rows: Sequence[R], key: Callable[[R], str]
 ) -> tuple[list[tuple[R, RowResult]], set[str]]:
     """Save rows; a request Peoplevox refuses whole is split until the offending row is alone.
@@ -172,23 +183,21 @@ def _save_isolating(
         if len(rows) == 1:
             return [(rows[0], RowResult(key(rows[0]), ok=False, message=refusal.message))], set()
         middle = len(rows) // 2
-        first, unknown_first = _save_isolating(save, rows[:middle], key)
-        second, unknown_second = _save_isolating(save, rows[middle:], key)
+        first, unknown_first = save_isolating(save, rows[:middle], key)
+        second, unknown_second = save_isolating(save, rows[middle:], key)
         return first + second, unknown_first | unknown_second
 
 
 def item_batches(
-    wave: Sequence[TranslatedOrder],
-    items_of: Callable[[TranslatedOrder], Sequence[SalesOrderItem]],
-    size: int,
+    wave: Sequence[T], items_of: Callable[[T], Sequence[SalesOrderItem]], size: int
 ) -> list[list[SalesOrderItem]]:
     """Item rows in batches of at most `size` that never split an order (unless it alone is
     bigger): a warehouse may allocate an order as soon as it has lines, and would then refuse
     the rest of its lines in the next call."""
     result: list[list[SalesOrderItem]] = []
     current: list[SalesOrderItem] = []
-    for translated in wave:
-        rows = list(items_of(translated))
+    for order in wave:
+        rows = list(items_of(order))
         if current and len(current) + len(rows) > size:
             result.append(current)
             current = []
@@ -216,7 +225,7 @@ def _inject_wave(
     header_results: dict[str, RowResult] = {}
     needs_header = [t.header for t in wave if t.sales_order_number not in items_only]
     for batch in batches(needs_header, size):
-        verdicts, lost = _save_isolating(warehouse.save_headers, batch, lambda h: h.SalesOrderNumber)
+        verdicts, lost = save_isolating(warehouse.save_headers, batch, lambda h: h.SalesOrderNumber)
         header_results.update((h.SalesOrderNumber, r) for h, r in verdicts)
         unknown |= lost
     with_items = [
@@ -227,7 +236,7 @@ def _inject_wave(
     ]
     item_results: dict[str, list[tuple[SalesOrderItem, RowResult]]] = {}
     for item_batch in item_batches(with_items, lambda t: items_only.get(t.sales_order_number, t.items), size):
-        verdicts, lost = _save_isolating(warehouse.save_items, item_batch, lambda i: i.SalesOrderNumber)
+        verdicts, lost = save_isolating(warehouse.save_items, item_batch, lambda i: i.SalesOrderNumber)
         for item, verdict in verdicts:
             item_results.setdefault(item.SalesOrderNumber, []).append((item, verdict))
         unknown |= lost
@@ -259,6 +268,12 @@ def record_verdicts(
         events: list[OrderEvent] = []
         problems: list[ExceptionRecord] = []
         moved: list[str] = []
+        # Collected and written in bulk after the loop: row by row, a wave's verdicts held the
+        # ledger's lock for seconds (tens of seconds at a load of 37, when other runs gave up).
+        marks: list[tuple[str, str, str | None]] = []
+        fields: list[tuple[str, dict[str, object]]] = []
+        records: list[tuple[str, dict, list]] = []
+        accepted: list[str] = []  # first injections whose pre-release exceptions all close
         rows = ledger_orders.get_many(con, [t.order_id for t in by_number.values()])
         for number, translated in by_number.items():
             oid = translated.order_id
@@ -267,11 +282,11 @@ def record_verdicts(
             refused_items = [(item, r) for item, r in item_results.get(number, []) if not r.ok]
             if header is not None and not header.ok:
                 # Nothing of the order is in Peoplevox: it is ours to fix and resend.
-                ledger_injections.mark(con, number, "failed", header.message)
+                marks.append((number, "failed", header.message))
                 events.append(OrderEvent(oid, "injection_failed", actor, reason=header.message))
                 report.failed += 1
                 if row is not None and row.change_pending:
-                    ledger_orders.set_fields(con, oid, state=state.AWAITING_RELEASE, change_pending=False)
+                    fields.append((oid, {"state": state.AWAITING_RELEASE, "change_pending": False}))
                     events.append(
                         OrderEvent(
                             oid,
@@ -282,7 +297,7 @@ def record_verdicts(
                         )
                     )
                     continue
-                ledger_orders.set_fields(con, oid, state=state.INJECTION_FAILED, change_pending=False)
+                fields.append((oid, {"state": state.INJECTION_FAILED, "change_pending": False}))
                 problems.append(
                     ExceptionRecord(
                         kind="injection_failed",
@@ -307,7 +322,7 @@ def record_verdicts(
                 )
             held_items = {i.ItemCode: i for i in base.items} | sent_now
             held_by_pvx = base.model_copy(update={"items": tuple(held_items.values())})
-            ledger_injections.set_record(con, number, *translation_record(held_by_pvx))
+            records.append((number, *translation_record(held_by_pvx)))
             # In doubt were either a first injection or a change pushed to a live order.
             first_time = row is None or row.state == state.INJECTING
             if refused_items:
@@ -327,16 +342,19 @@ def record_verdicts(
             if first_time:
                 # Holds and earlier refusals are over once Peoplevox has the order; only the
                 # refusal of some of its rows (just recorded) stays open.
-                keep = [("injection_failed", ",".join(sorted(refused_codes)))] if refused_items else []
-                ledger_exceptions.resolve_for_order(
-                    con, oid, state.PRE_RELEASE_EXCEPTIONS, "accepted by Peoplevox", keep=keep
-                )
+                if refused_items:
+                    keep = [("injection_failed", ",".join(sorted(refused_codes)))]
+                    ledger_exceptions.resolve_for_order(
+                        con, oid, state.PRE_RELEASE_EXCEPTIONS, "accepted by Peoplevox", keep=keep
+                    )
+                else:
+                    accepted.append(oid)
             if first_time and not refused_items:
                 report.injected += 1
                 report.injected_orders.append(
                     (translated.header.CustomerPurchaseOrderReferenceNumber, number, translated.header.Site)
                 )
-            ledger_injections.mark(con, number, "accepted")
+            marks.append((number, "accepted", None))
             status = found[number].status if found and number in found else "New"
             new_state = state.IN_WAREHOUSE
             if row is not None:
@@ -345,7 +363,7 @@ def record_verdicts(
                 problems.extend([cancelled] if cancelled else [])
             if row is not None and allocation_moved(row, replace(row, state=new_state, pvx_status=status)):
                 moved.append(oid)
-            ledger_orders.set_fields(con, oid, state=new_state, pvx_status=status, pvx_status_at=utcnow())
+            fields.append((oid, {"state": new_state, "pvx_status": status, "pvx_status_at": utcnow()}))
             events.append(
                 OrderEvent(
                     oid,
@@ -361,6 +379,12 @@ def record_verdicts(
                     reason=f"{number} looked up after a change's answer was lost",
                 )
             )
+        ledger_injections.mark_many(con, marks)
+        ledger_injections.set_records(con, records)
+        ledger_orders.set_fields_many(con, fields)
+        ledger_exceptions.resolve_for_orders(
+            con, accepted, state.PRE_RELEASE_EXCEPTIONS, "accepted by Peoplevox"
+        )
         ledger_exceptions.open_or_touch(con, problems)
         report.exceptions_opened += len(problems)
         ledger_events.append(con, events)

@@ -23,9 +23,11 @@ class ReleaseReport:
     # as this run recorded Peoplevox's status (an in-doubt injection found allocated, a change push
     # that read the status), queued in the transaction that records it, as a status run does.
     stock_items_hinted: int = 0
+    # False: the run stopped at its time budget with orders still due (the sensor runs it again).
+    caught_up: bool = True
 
     @property
-    def summary(self) -> dict[str, int]:
+    def summary(self) -> dict[str, int | bool]:
         return {
             "due": self.due,
             "injected": self.injected,
@@ -37,4 +39,5 @@ class ReleaseReport:
             "exceptions_opened": self.exceptions_opened,
             "reread_in_full": self.reread_in_full,
             "superseded": self.superseded,
+            "caught_up": self.caught_up,
         }

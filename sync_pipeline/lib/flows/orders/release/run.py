@@ -27,7 +27,7 @@ from sync_pipeline.lib.flows.orders.ports import OrdersSource, Warehouse
 from sync_pipeline.lib.flows.orders.records import naive
 from sync_pipeline.lib.flows.orders.release.changes import push_changes
 from sync_pipeline.lib.flows.orders.release.in_doubt import resolve_in_doubt
-from sync_pipeline.lib.flows.orders.release.inject import record_and_inject
+from sync_pipeline.lib.flows.orders.release.inject import BATCHES_PER_WAVE, record_and_inject
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
 from sync_pipeline.lib.flows.orders.release.reread import reread, translate_all
 from sync_pipeline.lib.flows.stock import hints
@@ -35,10 +35,14 @@ from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
 from sync_pipeline.lib.ledger import orders as ledger_orders
 
-# A release run keeps releasing what comes due while it runs, up to this long: in a flash sale
-# the Peoplevox limiter is the bottleneck, and the gap between runs (sensor tick, launch) would
-# otherwise leave its budget idle.
-RELEASE_RUN_SECONDS = 120.0
+# A release run keeps releasing what comes due while it runs, up to this long, a wave at a time:
+# the gap between runs (sensor tick, launch) would otherwise leave the Peoplevox limiter idle, but
+# the step holds the `peoplevox_api` pool, which status runs and despatch reads wait for. In the
+# 1,500-a-minute rehearsal (session 6) a run held it 120 s plus a wave of 1,000 orders. Past the
+# budget the run stops after the wave in hand; the rest stay due (nothing is written ahead that
+# was not sent), `caught_up` is False and `next_release_due_at` is in the past, so the sensor
+# starts the next run at its next tick, after whatever else waits for the pool.
+RELEASE_RUN_SECONDS = 30.0
 
 
 def release(
@@ -48,11 +52,14 @@ def release(
     rules: BusinessRules,
     actor: str,
     now: datetime,
-    limit: int = 2000,
+    limit: int | None = None,
     max_seconds: float = RELEASE_RUN_SECONDS,
 ) -> ReleaseReport:
+    """`limit`: due orders per pass (default: one wave, `BATCHES_PER_WAVE` full SaveData calls of
+    headers); `max_seconds`: no pass starts after it (the first always runs)."""
     report = ReleaseReport()
     started = time.monotonic()
+    per_pass = limit or rules.orders.injection_batch_rows * BATCHES_PER_WAVE
 
     def moment() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
@@ -66,7 +73,7 @@ def release(
     while True:
         with ledger.transaction() as con:
             due_ids = ledger_orders.ids_in_state(
-                con, [state.AWAITING_RELEASE], due_before=naive(moment()), limit=limit
+                con, [state.AWAITING_RELEASE], due_before=naive(moment()), limit=per_pass
             )
             # Held orders are re-checked once a run (a fix may have landed in Peoplevox or config).
             held_ids = (
@@ -86,6 +93,10 @@ def release(
         )
         first_pass = False
         if time.monotonic() - started >= max_seconds:
+            with ledger.transaction() as con:
+                report.caught_up = not ledger_orders.ids_in_state(
+                    con, [state.AWAITING_RELEASE], due_before=naive(moment()), limit=1
+                )
             break
     push_changes(source, warehouse, ledger, rules, actor, report, known_codes, moment(), on_allocation)
     return report
