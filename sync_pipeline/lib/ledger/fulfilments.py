@@ -142,12 +142,21 @@ def claim_for_sending(con: duckdb.DuckDBPyConnection, package_number: str, run_i
     `last_attempt_at` is now (the send). A run writes a batch ahead and sends it order by order for
     up to its time budget, so without this another run's in-doubt lookup could take a package
     written ahead but not sent yet for one "not in Shopify", send it, and this run send it again."""
-    row = con.execute(
+    return package_number in claim_many(con, [package_number], run_id)
+
+
+def claim_many(con: duckdb.DuckDBPyConnection, package_numbers: Iterable[str], run_id: str) -> set[str]:
+    """`claim_for_sending` for a wave of packages in one statement (compare and set on `run_id`):
+    the packages still this run's `sending` attempt, their `last_attempt_at` now."""
+    wanted = list(dict.fromkeys(package_numbers))
+    if not wanted:
+        return set()
+    rows = con.execute(
         "UPDATE shopify_fulfilments SET last_attempt_at = ? "
-        "WHERE package_number = ? AND state = 'sending' AND run_id = ? RETURNING package_number",
-        [utcnow(), package_number, run_id],
-    ).fetchone()
-    return row is not None
+        "WHERE state = 'sending' AND run_id = ? AND list_contains(?, package_number) RETURNING package_number",
+        [utcnow(), run_id, wanted],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def set_tracking(
