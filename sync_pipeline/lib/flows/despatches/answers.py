@@ -103,12 +103,13 @@ def send_all(
         for index, wave in enumerate(waves):
             if index and time.monotonic() >= deadline:
                 break  # the rest were written ahead and never sent: back to `pending` below
+            # Timed from before the claim (its attempt time is set inside), so it errs early.
+            claiming = time.monotonic()
             with ledger.transaction() as con:
                 _record(con, waiting, rules, actor, report)
                 waiting.clear()
                 claimed = ledger_fulfilments.claim_many(con, [s.intent.package_number for s in wave], actor)
-            started = time.monotonic()
-            fresh_until = started + settle_seconds / 2
+            started, fresh_until = time.monotonic(), claiming + settle_seconds / 2
             send_grouped(
                 wave,
                 lambda s: s.order_id,
