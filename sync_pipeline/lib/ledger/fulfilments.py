@@ -142,12 +142,18 @@ def claim_for_sending(con: duckdb.DuckDBPyConnection, package_number: str, run_i
     `last_attempt_at` is now (the send). A run writes a batch ahead and sends it order by order for
     up to its time budget, so without this another run's in-doubt lookup could take a package
     written ahead but not sent yet for one "not in Shopify", send it, and this run send it again."""
-    return package_number in claim_many(con, [package_number], run_id)
+    row = con.execute(
+        "UPDATE shopify_fulfilments SET last_attempt_at = ? "
+        "WHERE package_number = ? AND state = 'sending' AND run_id = ? RETURNING package_number",
+        [utcnow(), package_number, run_id],
+    ).fetchone()
+    return row is not None
 
 
 def claim_many(con: duckdb.DuckDBPyConnection, package_numbers: Iterable[str], run_id: str) -> set[str]:
     """`claim_for_sending` for a wave of packages in one statement (compare and set on `run_id`):
-    the packages still this run's `sending` attempt, their `last_attempt_at` now."""
+    the packages still this run's `sending` attempt, their `last_attempt_at` now. (A list test, as
+    `withdraw_unsent`'s: a wave is a few dozen packages.)"""
     wanted = list(dict.fromkeys(package_numbers))
     if not wanted:
         return set()
