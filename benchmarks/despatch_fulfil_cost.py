@@ -42,6 +42,7 @@ from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.peoplevox import PeoplevoxClient
 from sync_pipeline.lib.shopify import ShopifyClient
+from sync_pipeline.rehearsal.stock_watch import UK
 from sync_pipeline.sandbox.peoplevox.app import create_app as create_pvx_app
 from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
@@ -49,7 +50,6 @@ from sync_pipeline.sandbox.server import BackgroundServer
 from sync_pipeline.sandbox.shopify.app import create_app as create_shopify_app
 from sync_pipeline.sandbox.shopify.config import PLANS, FaultSettings, ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import (
-    AddressSpec,
     LineSpec,
     OrderSpec,
     ProductSpec,
@@ -60,7 +60,6 @@ from sync_pipeline.sandbox.shopify.control import (
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SKUS = ["TEE-BLK-S", "TEE-BLK-M", "TEE-BLK-L", "TEE-WHT-M", "HOODIE-GRY-M", "CAP-NVY"]
-UK = AddressSpec(name="Ada Lovelace", address1="1 St James's Sq", city="London", zip="SW1Y 4JU")
 PLAN = "plus"
 
 
