@@ -150,6 +150,21 @@ def claim_for_sending(con: duckdb.DuckDBPyConnection, package_number: str, run_i
     return row is not None
 
 
+def claim_many(con: duckdb.DuckDBPyConnection, package_numbers: Iterable[str], run_id: str) -> set[str]:
+    """`claim_for_sending` for a wave of packages in one statement (compare and set on `run_id`):
+    the packages still this run's `sending` attempt, their `last_attempt_at` now. (A list test, as
+    `withdraw_unsent`'s: a wave is a few dozen packages.)"""
+    wanted = list(dict.fromkeys(package_numbers))
+    if not wanted:
+        return set()
+    rows = con.execute(
+        "UPDATE shopify_fulfilments SET last_attempt_at = ? "
+        "WHERE state = 'sending' AND run_id = ? AND list_contains(?, package_number) RETURNING package_number",
+        [utcnow(), run_id, wanted],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 def set_tracking(
     con: duckdb.DuckDBPyConnection, package_number: str, number: str, company: str | None, url: str | None
 ) -> None:

@@ -1,15 +1,17 @@
 """Fulfil: open packages → one Shopify fulfilment each, written ahead so none is created twice.
 
-Per batch of orders: one ledger read, one Shopify read of their fulfilment orders (and, once a run,
+Per batch of orders (sized to what the run can still send before its deadline: `batch_orders`):
+one ledger read, one Shopify read of their fulfilment orders (and, once a run,
 of the shop's locations: `locations.py`), the pure plan, the moves to the warehouse's location a
 package needs (`move.py`; those orders are read and planned again), then in one transaction the
 intents (`sending`) and every other verdict, then the calls (`answers.py`: in parallel across
-orders, what Shopify answered written as it comes, a transaction a second). No ledger connection
-is held across a call.
+orders, one transaction a wave of orders for its claims and the wave before's answers). No ledger
+connection is held across a call.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime, timedelta
 
@@ -34,8 +36,23 @@ from sync_pipeline.lib.ledger.despatches import PackageRow
 from sync_pipeline.lib.ledger.fulfilments import FulfilmentIntent
 
 BATCH_ORDERS = 200
+# A run's first batch: a few orders for each sender. Later batches are what this run's own send rate
+# says it can send before its deadline, with a margin (`batch_orders`): an order read and planned
+# but not sent is read again next run, at the full price of the fulfilment-state read (~11 points
+# an order), which is what doubled the read's points per package at a peak (session 7).
+FIRST_BATCH_PER_SENDER = 4
+BATCH_MARGIN = 1.25
 # Move passes per batch: one per package of an order that sits at two locations, in turn.
 MOVE_PASSES = 4
+
+
+def batch_orders(done: int, elapsed: float, remaining: float, concurrency: int) -> int:
+    """How many orders to read and plan next: `done` orders planned (and sent, or settled without a
+    send) in `elapsed` seconds so far this run, `remaining` seconds to the deadline."""
+    if done <= 0 or elapsed <= 0:
+        return min(BATCH_ORDERS, max(1, concurrency) * FIRST_BATCH_PER_SENDER)
+    wanted = math.ceil(done / elapsed * max(remaining, 0.0) * BATCH_MARGIN)
+    return max(max(1, concurrency), min(BATCH_ORDERS, wanted))
 
 
 def _plan(
@@ -102,6 +119,8 @@ def fulfil_open_packages(
     and not sent goes back to `pending`. A package whose lines sit elsewhere than the warehouse's
     location is moved there first (`move.py`) and planned again."""
     tried: set[str] = set()
+    started = time.monotonic()
+    concurrency = rules.despatches.fulfil_concurrency
     warehouses: dict[str, str] | None = None  # read once, when there is something to plan
     report.caught_up = False
     while True:
@@ -109,7 +128,10 @@ def fulfil_open_packages(
             candidates = ledger_despatches.open_packages(
                 con, states.OPEN, limit=BATCH_ORDERS * 4 + len(tried)
             )
-            order_ids = list(dict.fromkeys(o for o, n in candidates if n not in tried))[:BATCH_ORDERS]
+            now = time.monotonic()
+            done = report.orders_planned - report.left_for_next_run
+            size = batch_orders(done, now - started, deadline - now, concurrency)
+            order_ids = list(dict.fromkeys(o for o, n in candidates if n not in tried))[:size]
             if not order_ids:
                 report.caught_up = True
                 return
@@ -149,7 +171,7 @@ def fulfil_open_packages(
         report.orders_planned += len(plans)
         versions = {oid: state.version for oid, state in shopify.items()}
         to_send = _write_ahead(ledger, plans, packages, versions, rules, actor, report)
-        send_all(storefront, ledger, to_send, rules, actor, report, deadline)
+        send_all(storefront, ledger, to_send, rules, actor, report, deadline, settle_seconds)
         if time.monotonic() >= deadline:
             return  # caught_up stays False: the sensor starts the next run at once
 
