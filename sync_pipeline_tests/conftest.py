@@ -27,6 +27,8 @@ SLOW_MODULES_FIRST = tuple(
     for path in (
         "deploy/test_deployment",  # module-scoped two-brand deployment: the longest unit
         "ui/test_ui",  # module-scoped `dg dev` and Chromium
+        "finance/test_breakers_refunds",  # the breakers by concern: three files, three workers
+        "finance/test_breakers_returns",
         "finance/test_breakers",
         "despatches/test_property",
         "finance/test_property",

@@ -210,7 +210,7 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 def wait_until(
     condition: Callable[[], object],
     timeout: float,
-    interval: float = 1.0,
+    interval: float = 0.5,  # the callers each look with one instance read: cheap, so look often
     message: str = "condition",
     diagnostics: Callable[[], str] | None = None,
 ) -> None:

@@ -158,7 +158,7 @@ def test_sensor_ticks_bring_each_brand_orders_to_its_own_warehouse_only(deployme
     wait_until(
         arrived,
         timeout=300,
-        interval=2,
+        interval=1,  # two Peoplevox reads per look
         message="both brands' orders in their warehouses",
         diagnostics=deployment.diagnostics,
     )
@@ -299,7 +299,7 @@ def test_pools_hold_across_processes_and_are_each_brands_own(deployment: Deploym
         wait_until(
             _finished(deployment, globex_run),
             timeout=300,
-            interval=2,
+            interval=0.5,
             message="globex's status run",
             diagnostics=deployment.diagnostics,
         )
@@ -316,7 +316,7 @@ def test_pools_hold_across_processes_and_are_each_brands_own(deployment: Deploym
 
         deadline = time.monotonic() + 30
         while not held_by_pool() and time.monotonic() < deadline:
-            time.sleep(1)
+            time.sleep(0.25)
         acme = instance.get_run_by_id(acme_run)
         assert acme is not None
         assert held_by_pool() or acme.status == dg.DagsterRunStatus.QUEUED, (
@@ -331,7 +331,7 @@ def test_pools_hold_across_processes_and_are_each_brands_own(deployment: Deploym
     wait_until(
         _finished(deployment, acme_run),
         timeout=420,
-        interval=2,
+        interval=0.5,
         message="acme's status run once its pool was free",
     )
     acme = instance.get_run_by_id(acme_run)

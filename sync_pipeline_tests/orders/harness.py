@@ -32,6 +32,7 @@ from sync_pipeline.sandbox.shopify.app import create_app as create_shopify_app
 from sync_pipeline.sandbox.shopify.config import FaultSettings, ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import SandboxControl
 from sync_pipeline.subscribe import wanted_subscriptions
+from sync_pipeline_tests.instances import run_instance
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-callback-token-0123456789abcdef"
@@ -129,7 +130,7 @@ def e2e_stack(
             for wanted in wanted_subscriptions(receiver.url, TOKEN):
                 if wanted.system == "peoplevox":
                     client.subscribe_event(wanted.topic, wanted.url)
-        with dg.instance_for_test() as instance:
+        with run_instance() as instance:
             yield E2EStack(
                 shop=shop,
                 pvx=control,

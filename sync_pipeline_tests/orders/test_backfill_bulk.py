@@ -23,6 +23,7 @@ from sync_pipeline.sandbox.shopify.control import (
     LineSpec,
     OrderSpec,
 )
+from sync_pipeline_tests.instances import run_instance
 
 from .conftest import REPO_ROOT, Stack
 
@@ -78,7 +79,7 @@ def test_a_backfill_run_reads_through_a_bulk_operation(stack: Stack, tmp_path: P
         "ledger": LedgerResource(data_dir=str(tmp_path / "dagster")),
         "business_rules": BusinessRulesResource(config_dir=str(REPO_ROOT / "data" / "config")),
     }
-    with dg.instance_for_test() as instance:
+    with run_instance() as instance:
         result = dg.materialize([shopify_orders], resources=resources, instance=instance,
                                 partition_key=datetime.now(UTC).strftime("%Y-%m-%d"),
                                 tags={"sync/mode": "backfill"})  # fmt: skip

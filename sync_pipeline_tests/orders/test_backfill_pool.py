@@ -31,6 +31,7 @@ from sync_pipeline.sandbox.shopify.control import (
     SandboxControl,
     VariantSpec,
 )
+from sync_pipeline_tests.instances import run_instance
 
 from .conftest import REPO_ROOT
 
@@ -63,7 +64,7 @@ def test_live_ingest_runs_while_a_backfill_holds_its_pool(tmp_path: Path) -> Non
             shop.add_product(ProductSpec(title=code, variants=[VariantSpec(sku=code, price="20.00")]))
         for n in range(12):
             shop.place_order(OrderSpec(lines=[LineSpec(sku=SKUS[n % len(SKUS)])]))
-        with dg.instance_for_test(overrides={"concurrency": {"pools": POOLS}}) as instance:
+        with run_instance({"concurrency": {"pools": POOLS}}) as instance:
             backfill: dict[str, Any] = {}
 
             def run_backfill() -> None:

@@ -122,7 +122,7 @@ def test_a_partition_backfill_of_shopify_orders_launched_from_the_ui_completes(
         )
 
     wait_until(
-        finished, timeout=300, interval=2, message="the backfill to finish", diagnostics=ui.diagnostics
+        finished, timeout=300, interval=0.5, message="the backfill to finish", diagnostics=ui.diagnostics
     )
     new = new_backfills()
     backfill = new[0]
