@@ -159,9 +159,12 @@ def account(peak: PeakResult, seen: Observed) -> accounting.Accounting:
     shop_orders = {o["id"]: o for o in seen.shop_state.get("orders", [])}
     wanted = {}
     for number, order_id in edited.items():
-        lines = shop_orders.get(order_id, {}).get("line_items", [])
-        wanted[number] = Counter({li["sku"]: li["current_quantity"] for li in lines
-                                  if li["current_quantity"] and li["requires_shipping"]})  # fmt: skip
+        # Summed per SKU: an edit that adds a variant the order already holds makes a second line of
+        # the same SKU (Shopify's orderEditAddVariant does), and both lines ship.
+        wanted[number] = Counter()
+        for li in shop_orders.get(order_id, {}).get("line_items", []):
+            if li["current_quantity"] and li["requires_shipping"]:
+                wanted[number][li["sku"]] += li["current_quantity"]
     in_wh = {n: seen.pvx_orders[n]["lines"] for n in edited if n in seen.pvx_orders}
     tracking = [t.get("number") for o in shop_orders.values() for f in o.get("fulfillments", [])
                 for t in (f.get("tracking") or []) if t.get("number")]  # fmt: skip

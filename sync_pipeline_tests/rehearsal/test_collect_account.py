@@ -106,6 +106,17 @@ def test_an_edit_is_checked_against_shopifys_current_quantities() -> None:
     assert _counts(collect.account(peak, seen)) == {"edits": (1, 1)}
 
 
+def test_an_edit_that_adds_a_variant_the_order_holds_wants_both_lines() -> None:
+    """Session 7's rehearsal reported SHP-5000035150 duplicated (wants 1, has 3): the edit had added
+    a second HOODIE-GRY-XS line (2 + 1) and the accounting kept only the last line's quantity."""
+    peak, seen = _world()
+    seen.shop_state["orders"][1]["line_items"].append(_line("TEE", 2))  # the same SKU, a new line
+    seen.pvx_orders["SHP-2"] = _in_pvx("#1002", TEE=3)
+    assert _counts(collect.account(peak, seen)) == {}
+    seen.pvx_orders["SHP-2"] = _in_pvx("#1002", TEE=1)  # only the first line reached Peoplevox
+    assert _counts(collect.account(peak, seen)) == {"edits": (2, 0)}
+
+
 def test_an_order_cancelled_in_the_hold_window_must_not_be_live_in_peoplevox() -> None:
     peak, seen = _world()
     del seen.pvx_orders["SHP-3"]  # never sent: as good as cancelled there, and not a missing order
