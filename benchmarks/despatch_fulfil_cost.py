@@ -118,7 +118,7 @@ def measure(orders: int, data_dir: Path, max_seconds: float, latency_ms: float) 
                             requests_per_window=1000, window_seconds=1.0)
         )  # fmt: skip
         ledger = Ledger(data_dir / "ledger.duckdb")
-        placed: dict[str, dict[str, int]] = {}
+        placed: dict[str, dict[str, int]] = {}  # sales order number → units per SKU
         for i in range(orders):
             lines = {SKUS[i % len(SKUS)]: 1}
             if i % 5 == 4:
@@ -126,17 +126,12 @@ def measure(orders: int, data_dir: Path, max_seconds: float, latency_ms: float) 
             spec = OrderSpec(
                 lines=[LineSpec(sku=s, quantity=q) for s, q in lines.items()], shipping_address=UK
             )
-            placed[shop.place_order(spec)["id"]] = lines
+            placed[f"SHP-{shop.place_order(spec)['legacy_id']}"] = lines  # the orders flow's numbering
         refresh(source, warehouse, ledger, rules)
         ingest(source, ledger, rules, "bench", datetime.now(UTC))
         release(source, warehouse, ledger, rules, "bench", datetime.now(UTC))
-        with ledger.transaction() as con:
-            numbers = dict(con.execute(
-                "SELECT o.shopify_order_id, o.sales_order_number FROM orders o JOIN pvx_injections i "
-                "USING (sales_order_number) WHERE i.state = 'accepted'"
-            ).fetchall())  # fmt: skip
-        for oid, lines in placed.items():
-            pvx.despatch(numbers[oid], [lines])
+        for number, lines in placed.items():
+            pvx.despatch(number, [lines])
         read = read_despatches(
             PeoplevoxDespatches(warehouse.client), ledger, "bench", datetime.now(UTC), timedelta(days=2)
         )

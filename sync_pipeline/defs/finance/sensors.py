@@ -7,7 +7,7 @@ from sync_pipeline.defs.finance.assets import shopify_order_money
 from sync_pipeline.defs.finance.jobs import finance_job
 from sync_pipeline.defs.finance.schedules import RECENT_DAYS
 from sync_pipeline.defs.finance.scope import range_request
-from sync_pipeline.defs.inbox_sensors import backlogged, in_flight, latest_metadata
+from sync_pipeline.defs.inbox_sensors import in_flight, latest_metadata
 
 
 @dg.sensor(
@@ -26,9 +26,9 @@ def finance_money_backlog(context: dg.SensorEvaluationContext):
     order release needs at a peak."""
     if in_flight(context, finance_job.name):
         return dg.SkipReason(f"{finance_job.name} already queued or running")
-    if not backlogged(context, shopify_order_money.key):
+    stopped_at, money = latest_metadata(context, shopify_order_money.key)
+    if money.get("caught_up") is not False:
         return dg.SkipReason("the last money read caught up")
-    stopped_at, _ = latest_metadata(context, shopify_order_money.key)
     # One run per stopped read: the run key is the read's own materialisation.
     return range_request(
         RECENT_DAYS, datetime.now(UTC), f"money-backlog-{stopped_at:.3f}", assets=[shopify_order_money.key]
