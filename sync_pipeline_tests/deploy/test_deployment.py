@@ -85,16 +85,19 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     brands: list[Brand] = []
     with running_postgres() as postgres:
         instance_env = {**base_environment(), **postgres.env(), "DAGSTER_HOME": str(home)}
-        try:
-            for name, skus, _, _ in (ACME, GLOBEX):
-                brands.append(start_brand(name, skus, root / name, instance_env))
-            workspace = write_workspace(root / "workspace.yaml", brands)
-            for brand in brands:
-                processes.append(start_code_server(brand, root / "logs"))
-            wait_for_code_servers(brands, processes)
-            daemon = [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)]
-            processes.append(start_process("daemon", daemon, instance_env, root, root / "logs"))
-            with environment(postgres.env()), dg.DagsterInstance.from_config(str(home)) as instance:
+        # Opened before any Dagster process starts: the first open creates Dagster's schema in the
+        # empty database, and two brands' code servers doing it at once raced ("type asset_keys
+        # already exists"), as a deploy's first start does without its migrate step (docs/deploy.md).
+        with environment(postgres.env()), dg.DagsterInstance.from_config(str(home)) as instance:
+            try:
+                for name, skus, _, _ in (ACME, GLOBEX):
+                    brands.append(start_brand(name, skus, root / name, instance_env))
+                workspace = write_workspace(root / "workspace.yaml", brands)
+                for brand in brands:
+                    processes.append(start_code_server(brand, root / "logs"))
+                wait_for_code_servers(brands, processes)
+                daemon = [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)]
+                processes.append(start_process("daemon", daemon, instance_env, root, root / "logs"))
                 yield Deployment(
                     brands={b.name: b for b in brands},
                     instance=instance,
@@ -103,10 +106,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                     env=instance_env,
                     processes=processes,
                 )
-        finally:
-            stop_processes(processes)
-            for brand in brands:
-                stop_brand(brand)
+            finally:
+                stop_processes(processes)
+                for brand in brands:
+                    stop_brand(brand)
 
 
 def _location(run: dg.DagsterRun) -> str:
