@@ -12,8 +12,6 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from sync_pipeline.lib.domain.fulfilment import Move
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.ports import CreatedFulfilment, Tracking
@@ -41,9 +39,13 @@ class SlowFirstAnswer(ShopifyStorefront):
         self.calls = 0
 
     def create_fulfilment(
-        self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
+        self,
+        request: dict[str, dict[str, int]],
+        tracking: Tracking | None,
+        notify_customer: bool,
+        retry_until: float | None = None,
     ) -> CreatedFulfilment:
-        made = super().create_fulfilment(request, tracking, notify_customer)
+        made = super().create_fulfilment(request, tracking, notify_customer, retry_until)
         self.calls += 1
         if self.calls == 1:
             self.answered_late.set()
@@ -128,13 +130,17 @@ class ThrottledFirstSend(ShopifyStorefront):
         self.stack, self.calls = stack, 0
 
     def create_fulfilment(
-        self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
+        self,
+        request: dict[str, dict[str, int]],
+        tracking: Tracking | None,
+        notify_customer: bool,
+        retry_until: float | None = None,
     ) -> CreatedFulfilment:
         self.calls += 1
         if self.calls == 1:
             attempts = self.client.transport.max_attempts
             self.stack.shop.set_faults(FaultSettings(rate_limit_429_next=attempts, retry_after_seconds=0))
-        return super().create_fulfilment(request, tracking, notify_customer)
+        return super().create_fulfilment(request, tracking, notify_customer, retry_until)
 
 
 def test_a_fulfilment_shopify_never_took_goes_back_to_pending_and_the_rest_go_on(stack: Stack) -> None:
@@ -209,26 +215,27 @@ class FirstSendThrottledOnce(ShopifyStorefront):
         self.stack, self.throttled, self.calls = stack, throttled, 0
 
     def create_fulfilment(
-        self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
+        self,
+        request: dict[str, dict[str, int]],
+        tracking: Tracking | None,
+        notify_customer: bool,
+        retry_until: float | None = None,
     ) -> CreatedFulfilment:
         self.calls += 1
         if self.calls == 1:
             self.stack.shop.set_faults(FaultSettings(rate_limit_429_next=1, retry_after_seconds=3))
             self.throttled.set()
-        return super().create_fulfilment(request, tracking, notify_customer)
+        return super().create_fulfilment(request, tracking, notify_customer, retry_until)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="breaker (session 7): the client's retries of a fulfillmentCreate are not bounded by "
-    "unknown_outcome_settle_seconds; fix: stop retrying a claimed send at claim + settle / 2",
-)
 def test_a_send_retried_past_the_settle_time_is_not_made_twice_by_two_runs(stack: Stack) -> None:
     """Two fulfil runs at once (the shopify_api pool raised). Run A claims a package and sends it;
-    Shopify answers 429 and A's client waits `Retry-After` before sending again. Run B comes by
-    after its settle time (1 s here; 60 s by default, while the client may retry for minutes: 8
-    attempts, up to 30 s apart or whatever Retry-After says), looks the package up, finds nothing,
-    and sends it. Then A's retry lands too: two fulfilments, two shipping emails."""
+    Shopify answers 429 with a `Retry-After` longer than half A's settle time. Until 2026-11-30
+    A's client waited and sent again (8 attempts, up to 30 s apart or whatever Retry-After says,
+    against a 60 s settle time by default) while run B, past its settle time, looked the package
+    up, found nothing and sent it: two fulfilments, two shipping emails. Now A's client does not
+    retry past claim + settle / 2: the package is "not sent", back to `pending`, and B (or the
+    next run) sends it once."""
     oid = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY", quantity=2)], shipping_address=UK))[
         "id"
     ]

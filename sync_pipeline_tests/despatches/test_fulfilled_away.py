@@ -42,11 +42,15 @@ class StoreWillNotMove(ShopifyStorefront):
         super().move_lines(move)
 
     def create_fulfilment(
-        self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
+        self,
+        request: dict[str, dict[str, int]],
+        tracking: Tracking | None,
+        notify_customer: bool,
+        retry_until: float | None = None,
     ) -> CreatedFulfilment:
         if self.hold:
             self.stack.shop.fulfillment_orders(self._owner(request), "hold", location="Shop")
-        return super().create_fulfilment(request, tracking, notify_customer)
+        return super().create_fulfilment(request, tracking, notify_customer, retry_until)
 
 
 class OutlastsTheBudget(StoreWillNotMove):
@@ -62,9 +66,13 @@ class OutlastsTheBudget(StoreWillNotMove):
         super().move_lines(move)
 
     def create_fulfilment(
-        self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
+        self,
+        request: dict[str, dict[str, int]],
+        tracking: Tracking | None,
+        notify_customer: bool,
+        retry_until: float | None = None,
     ) -> CreatedFulfilment:
-        made = super().create_fulfilment(request, tracking, notify_customer)
+        made = super().create_fulfilment(request, tracking, notify_customer, retry_until)
         self.calls += 1
         if self.calls == 1:
             time.sleep(max(0.0, self.over - time.monotonic()))

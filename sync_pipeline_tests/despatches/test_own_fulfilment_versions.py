@@ -32,9 +32,13 @@ class EditedRightAfter(ShopifyStorefront):
         self.fulfillment_orders, self.edit = fulfillment_orders, edit
 
     def create_fulfilment(
-        self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
+        self,
+        request: dict[str, dict[str, int]],
+        tracking: Tracking | None,
+        notify_customer: bool,
+        retry_until: float | None = None,
     ) -> CreatedFulfilment:
-        made = super().create_fulfilment(request, tracking, notify_customer)
+        made = super().create_fulfilment(request, tracking, notify_customer, retry_until)
         if self.fulfillment_orders & set(request):
             self.edit()
         return made

@@ -91,6 +91,54 @@ def test_a_run_withdraws_only_its_own_unsent_write_aheads(tmp_path: Path) -> Non
     assert states_now == {"P1": "failed", "P2": "sending", "P3": "created"}
 
 
+def test_an_answer_is_recorded_over_its_own_claim_only(tmp_path: Path) -> None:
+    """`mark_created` / `mark_failed` with the run whose send Shopify answered: compare and set on
+    that run's `sending` attempt. An answer that comes back after another run took the package over
+    is a fact about Shopify: recorded as found over a row not created yet (the other run's claim then
+    fails: it sends nothing), never over a fulfilment already recorded (two runs sent it)."""
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+
+    def intent(number: str) -> FulfilmentIntent:
+        return FulfilmentIntent(number, "A", "loc", {"fo": {"fol": 1}}, {"line": 1}, None, None, None, True)
+
+    numbers = ["OURS", "LOOKED_UP", "RESENT", "FOUND_FIRST", "SENT_TWICE", "REFUSED_LATE"]
+    with ledger.transaction() as con:
+        ledger_fulfilments.mark_sending(con, [intent(n) for n in numbers], run_id="run-a")
+        # Run B's lookup took these over meanwhile: found nothing (failed), or sent again (sending).
+        ledger_fulfilments.mark_failed(con, "LOOKED_UP", "not in Shopify after an unknown outcome")
+        ledger_fulfilments.mark_sending(con, [intent(n) for n in numbers[2:]], run_id="run-b")
+        ledger_fulfilments.mark_created(con, "FOUND_FIRST", "F3", "#1001.3", None)  # B's lookup found A's
+        assert (
+            ledger_fulfilments.mark_created(con, "SENT_TWICE", "F9", "#1001.9", None, run_id="run-b")
+            == "recorded"
+        )
+        outcomes = {
+            n: ledger_fulfilments.mark_created(con, n, f"F{i}", f"#1001.{i}", None, run_id="run-a")
+            for i, n in enumerate(numbers[:5])
+        }
+        refused_late = ledger_fulfilments.mark_failed(con, "REFUSED_LATE", "refused", run_id="run-a")
+        # B's claim on a package A's late answer was recorded for fails: B does not send it.
+        b_claims = ledger_fulfilments.claim_many(con, numbers, "run-b")
+        rows = dict(con.execute("SELECT package_number, state || ' ' || coalesce(fulfillment_id, '-') "
+                                "FROM shopify_fulfilments").fetchall())  # fmt: skip
+    assert outcomes == {
+        "OURS": "recorded",
+        "LOOKED_UP": "found",
+        "RESENT": "found",
+        "FOUND_FIRST": "already",
+        "SENT_TWICE": "duplicate",
+    }
+    assert not refused_late and b_claims == {"REFUSED_LATE"}
+    assert rows == {
+        "OURS": "created F0",
+        "LOOKED_UP": "created F1",
+        "RESENT": "created F2",
+        "FOUND_FIRST": "created F3",
+        "SENT_TWICE": "created F9",  # the first recorded stays; the caller opens `fulfilled_twice`
+        "REFUSED_LATE": "sending -",
+    }
+
+
 def test_same_problem_twice_is_one_open_exception(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.duckdb")
     problem = ExceptionRecord(

@@ -80,6 +80,26 @@ def test_429_on_every_attempt_gives_up_naming_it(make_sandbox: Callable[..., San
     assert "HTTP 429" in err.value.last_response and sb.state.stats["rate_limited"] == 3
 
 
+def test_a_mutation_is_not_retried_past_the_callers_deadline(make_sandbox: Callable[..., Sandbox]) -> None:
+    """`retry_until`: a fulfilment answered 429 with a Retry-After that ends past the caller's
+    deadline is not waited for nor sent again (another run may take the send over by then): the
+    caller hears at once that it was not sent. A wait that ends before the deadline is waited out."""
+    sb = make_sandbox()
+    sb.seed()
+    placed = sb.control.place_order(OrderSpec(lines=[LineSpec(sku="MUG")]))
+    (fo,) = sb.client.get_fulfillment_orders(placed["id"])
+    sb.control.set_faults(FaultSettings(rate_limit_429_next=1, retry_after_seconds=3))
+    started = time.monotonic()
+    with pytest.raises(ShopifyRetriesExhausted) as err:
+        sb.client.create_fulfillment({fo.id: None}, retry_until=started + 1.0)
+    assert time.monotonic() - started < 2.5 and "HTTP 429" in err.value.last_response
+    assert "deadline" in err.value.last_response and err.value.attempts == 1
+    assert sb.state.stats["rate_limited"] == 1 and sb.control.get_order(placed["id"])["fulfillments"] == []
+    sb.control.set_faults(FaultSettings(rate_limit_429_next=1, retry_after_seconds=0.2))
+    made = sb.client.create_fulfillment({fo.id: None}, retry_until=time.monotonic() + 20)
+    assert [f["id"] for f in sb.control.get_order(placed["id"])["fulfillments"]] == [made.id]
+
+
 def test_retry_after_header_forms() -> None:
     from sync_pipeline.lib.retry_after import retry_after_seconds as _retry_after
 

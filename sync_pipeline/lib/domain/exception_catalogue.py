@@ -223,6 +223,16 @@ _ENTRIES: tuple[KindInfo, ...] = (
         Delays.CUSTOMER_NOTICE, 3,
     ),
     KindInfo(
+        "fulfilled_twice", "despatches", Owner.CX,
+        "Shopify holds two fulfilments of one package: two fulfil runs sent it (one's answer came "
+        "back after the other had taken the package over). The customer may have had two shipping emails.",
+        "Cancel the fulfilment the message names as the second in Shopify; tell the customer if they "
+        "had two emails.",
+        Clears.BY_A_PERSON,
+        "Resolve it with a note once the second fulfilment is cancelled.",
+        Delays.CUSTOMER_NOTICE, 3,
+    ),
+    KindInfo(
         "unknown_carrier", "despatches", Owner.INTEGRATION,
         "A carrier/service with no rule in `carriers.yaml`: sent to Shopify under that name, without a tracking link.",
         "Add the rule to `data/config/carriers.yaml`.",

@@ -90,6 +90,13 @@ def mark_sending(con: duckdb.DuckDBPyConnection, intents: Iterable[FulfilmentInt
     return len(data)
 
 
+# What `mark_created` did with an answer.
+RECORDED = "recorded"  # the row was the caller's attempt: now `created`
+FOUND = "found"  # another run had taken the row over (not created yet): ours is what Shopify holds
+ALREADY = "already"  # the row already holds this very fulfilment (a lookup found it first)
+DUPLICATE = "duplicate"  # the row holds another fulfilment: Shopify has two of this package
+
+
 def mark_created(
     con: duckdb.DuckDBPyConnection,
     package_number: str,
@@ -97,9 +104,25 @@ def mark_created(
     fulfillment_name: str | None,
     tracking_number: str | None,
     line_quantities: dict[str, int] | None = None,
-) -> None:
+    run_id: str | None = None,
+) -> str:
     """Shopify has the fulfilment. `line_quantities` replaces the intent's when Shopify's differ
-    (a fulfilment found by lookup is recorded as Shopify holds it)."""
+    (a fulfilment found by lookup is recorded as Shopify holds it).
+
+    With `run_id` (an answer to that run's send) this is a compare-and-set on the claim: the row
+    is written as that run's answer only while it is still that run's `sending` attempt. A late
+    answer to a run that lost its claim (another run's lookup took the package over) is still a
+    fact about Shopify: over a row not `created` yet it is recorded as found (`FOUND`; another
+    run's claim then fails, so it sends nothing), and it never overwrites a `created` row
+    (`ALREADY` if that row holds this fulfilment, `DUPLICATE` if another: the caller says so).
+    Without `run_id` the caller has checked the row itself (the in-doubt lookup's `still_sending`)."""
+    row = con.execute(
+        "SELECT state, run_id, fulfillment_id FROM shopify_fulfilments WHERE package_number = ?",
+        [package_number],
+    ).fetchone()
+    if row is not None and row[0] == "created":
+        return ALREADY if row[2] == fulfillment_id else DUPLICATE
+    outcome = RECORDED if run_id is None or (row is not None and row[:2] == ("sending", run_id)) else FOUND
     now = utcnow()
     con.execute(
         "UPDATE shopify_fulfilments SET state = 'created', fulfillment_id = ?, fulfillment_name = ?, "
@@ -111,13 +134,22 @@ def mark_created(
             None if line_quantities is None else json.dumps(line_quantities), package_number,
         ],
     )  # fmt: skip
+    return outcome
 
 
-def mark_failed(con: duckdb.DuckDBPyConnection, package_number: str, error: str) -> None:
-    con.execute(
-        "UPDATE shopify_fulfilments SET state = 'failed', last_error = ? WHERE package_number = ?",
-        [error, package_number],
-    )
+def mark_failed(
+    con: duckdb.DuckDBPyConnection, package_number: str, error: str, run_id: str | None = None
+) -> bool:
+    """Shopify holds no fulfilment of this attempt. With `run_id`, only while the row is still that
+    run's `sending` attempt (a refusal answered to a run that lost its claim says nothing about the
+    row's newer attempt or verdict). Returns whether the row was written."""
+    claim = " AND state = 'sending' AND run_id = ?" if run_id is not None else ""
+    rows = con.execute(
+        f"UPDATE shopify_fulfilments SET state = 'failed', last_error = ? WHERE package_number = ?{claim} "
+        "RETURNING package_number",
+        [error, package_number, *([run_id] if run_id is not None else [])],
+    ).fetchall()
+    return bool(rows)
 
 
 def withdraw_unsent(
@@ -195,6 +227,22 @@ def still_sending(con: duckdb.DuckDBPyConnection, rows: Iterable[FulfilmentRow])
         [list(wanted)],
     ).fetchall()
     return {number for number, at in found if at == wanted[number]}
+
+
+def orders_sending_since(
+    con: duckdb.DuckDBPyConnection, order_ids: Iterable[str], since: datetime
+) -> set[str]:
+    """Those of `order_ids` with a send still in flight: a `sending` row attempted (or claimed)
+    after `since`."""
+    wanted = list(dict.fromkeys(order_ids))
+    if not wanted:
+        return set()
+    rows = con.execute(
+        "SELECT DISTINCT shopify_order_id FROM shopify_fulfilments "
+        "WHERE state = 'sending' AND last_attempt_at > ? AND list_contains(?, shopify_order_id)",
+        [since, wanted],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def orders_in_state(con: duckdb.DuckDBPyConnection, state: str, order_ids: Iterable[str]) -> set[str]:

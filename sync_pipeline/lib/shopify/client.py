@@ -126,17 +126,25 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi, BulkMoneyApi):
         variables: dict[str, Any],
         safe_to_retry: bool = True,
         cost_hint: float = 0.0,
+        retry_until: float | None = None,
     ) -> Any:
         """Run any document; returns `data`. The typed methods below are built on this.
 
         `cost_hint` is the expected requested cost, used for pacing until Shopify has told us
         the real figure for this operation shape, so the first call of a shape does not run
-        into an empty bucket.
+        into an empty bucket. `retry_until` (`time.monotonic()`): no retry starts after it
+        (`GraphQLTransport.execute`).
         """
         shape = (operation, *sorted((k, v if isinstance(v, int) else len(v)) for k, v in variables.items()
                                     if isinstance(v, int | list)))  # fmt: skip
         return self.transport.execute(
-            operation, document, variables, shape=shape, safe_to_retry=safe_to_retry, cost_hint=cost_hint
+            operation,
+            document,
+            variables,
+            shape=shape,
+            safe_to_retry=safe_to_retry,
+            cost_hint=cost_hint,
+            retry_until=retry_until,
         )
 
     def _paged(

@@ -22,6 +22,7 @@ class Executes(Protocol):
         variables: dict[str, Any],
         safe_to_retry: bool = True,
         cost_hint: float = 0.0,
+        retry_until: float | None = None,
     ) -> Any: ...
 
     @staticmethod

@@ -114,11 +114,13 @@ class FulfilmentsApi:
         *,
         tracking: TrackingInfo | None = None,
         notify_customer: bool = False,
+        retry_until: float | None = None,
     ) -> Fulfillment:
         """Fulfil the given FO line items (`{fo_id: {fo_line_item_id: quantity}}`; None = all remaining).
 
         Not idempotent at Shopify: after `ShopifyOutcomeUnknown`, read the order's fulfilments
-        before sending again.
+        before sending again. `retry_until` (`time.monotonic()`): no retry (of a 429 or THROTTLED,
+        which Shopify did not run) starts after it; `ShopifyRetriesExhausted` instead.
         """
         # Shopify refuses any input array over 250 items (MAX_INPUT_SIZE_EXCEEDED). Splitting would
         # send several shipping emails for one parcel, so that decision is the caller's.
@@ -144,7 +146,11 @@ class FulfilmentsApi:
         if tracking is not None:
             fulfillment["trackingInfo"] = tracking.model_dump(exclude_none=True)
         payload = self.execute(
-            "FulfillmentCreate", docs.FULFILLMENT_CREATE, {"fulfillment": fulfillment}, safe_to_retry=False
+            "FulfillmentCreate",
+            docs.FULFILLMENT_CREATE,
+            {"fulfillment": fulfillment},
+            safe_to_retry=False,
+            retry_until=retry_until,
         )["fulfillmentCreate"]
         self._user_errors("FulfillmentCreate", payload)
         return Fulfillment.model_validate(payload["fulfillment"])

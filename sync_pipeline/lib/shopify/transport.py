@@ -8,6 +8,13 @@ Retried: THROTTLED (HTTP 200 or 429, waiting what the bucket needs or `Retry-Aft
 full jitter. Not retried: validation errors, ACCESS_DENIED, 401/403, MAX_COST_EXCEEDED.
 A mutation that is not idempotent (no `@idempotent` key) is not repeated after a timeout or
 5xx, because it may have run: the caller gets `ShopifyOutcomeUnknown` and re-reads instead.
+
+`retry_until` (a `time.monotonic()` instant) bounds the retries of one call: no retry starts at or
+after it, and none whose wait would end there is waited for; the caller gets
+`ShopifyRetriesExhausted` at once instead (the first attempt always goes). A caller that claimed a
+non-idempotent send for a while (the despatches flow: another run's lookup takes the send over once
+its settle time has passed) needs its last attempt out well inside that while. Since a mutation
+is retried only when Shopify certainly did not run it, giving up then means "not sent".
 """
 
 from __future__ import annotations
@@ -63,12 +70,14 @@ class GraphQLTransport:
         http: httpx.Client | None = None,
         pacer: CostPacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.endpoint = endpoint
         self._headers = {"X-Shopify-Access-Token": access_token, "Content-Type": "application/json"}
         self._http = http or httpx.Client(timeout=timeout)
         self.pacer = pacer or CostPacer(sleep=sleep)
         self._sleep = sleep
+        self._clock = clock
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -89,12 +98,20 @@ class GraphQLTransport:
         shape: Any = None,
         safe_to_retry: bool = True,
         cost_hint: float = 0.0,
+        retry_until: float | None = None,
     ) -> dict[str, Any]:
-        """Run one operation; `shape` keys the learned cost (operation + size-setting variables)."""
+        """Run one operation; `shape` keys the learned cost (operation + size-setting variables).
+        `retry_until`: no retry starts at or after this `time.monotonic()` instant."""
         shape = shape if shape is not None else operation
         last = "no response"
         for attempt in range(1, self.max_attempts + 1):
             reserved = self.pacer.before_request(shape, cost_hint)
+            if attempt > 1 and retry_until is not None and self._clock() >= retry_until:
+                # The pacer held the retry past the caller's deadline: it does not go.
+                self.pacer.answered(reserved)
+                raise ShopifyRetriesExhausted(
+                    operation, attempt - 1, f"{last} (no retry past the caller's deadline)"
+                )
             self.stats.add(operation, requests=1)
             failure: httpx.TransportError | None = None
             try:
@@ -110,12 +127,12 @@ class GraphQLTransport:
                 # A connection never made never reached Shopify: always safe to repeat.
                 if not isinstance(failure, httpx.ConnectError) and not safe_to_retry:
                     raise ShopifyOutcomeUnknown(operation, last) from failure
-                self._retry_wait(operation, attempt, last, self._backoff(attempt))
+                self._retry_wait(operation, attempt, last, self._backoff(attempt), retry_until)
                 continue
             delay, last, result = self._interpret(operation, shape, response, safe_to_retry, attempt)
             if result is not None:
                 return result
-            self._retry_wait(operation, attempt, last, delay)
+            self._retry_wait(operation, attempt, last, delay, retry_until)
         raise ShopifyRetriesExhausted(operation, self.max_attempts, last)
 
     def stream_lines(self, operation: str, url: str) -> Iterator[str]:
@@ -150,9 +167,17 @@ class GraphQLTransport:
                 self._retry_wait(operation, attempt, last, self._backoff(attempt))
         raise ShopifyRetriesExhausted(operation, self.max_attempts, last)
 
-    def _retry_wait(self, operation: str, attempt: int, last: str, delay: float) -> None:
+    def _retry_wait(
+        self, operation: str, attempt: int, last: str, delay: float, retry_until: float | None = None
+    ) -> None:
         if attempt >= self.max_attempts:
             return
+        if retry_until is not None and self._clock() + delay >= retry_until:
+            raise ShopifyRetriesExhausted(
+                operation,
+                attempt,
+                f"{last} (not retried: the wait of {delay:.2f}s ends past the caller's deadline)",
+            )
         self.stats.add(retries=1)
         log.debug("%s attempt %d failed (%s); retrying in %.2fs", operation, attempt, last, delay)
         self._sleep(delay)

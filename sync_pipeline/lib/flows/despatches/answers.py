@@ -8,7 +8,10 @@ lookup (`in_doubt.py`). An answer not yet written when the run dies is found by 
 row is still `sending`): nothing is sent twice. What was written ahead and never sent goes back to
 `pending` at once (only this run's own attempts). Each package is claimed just before its wave,
 again on its own if its turn comes late (`send_all`): one another run's in-doubt lookup took over
-meanwhile is not sent (that run has it).
+meanwhile is not sent (that run has it), and the client retries a send only while its claim is
+fresh. An answer is written over this run's own claim only; one that comes back after another run
+took the package over is recorded as found, or, when that run's own fulfilment is recorded already,
+as `fulfilled_twice` (CX).
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ def send_all(
                 wave,
                 lambda s: s.order_id,
                 lambda s, claimed=claimed, until=fresh_until: _send(
-                    storefront, ledger, s, actor, claimed, until
+                    storefront, ledger, s, actor, claimed, until, settle_seconds / 2
                 ),
                 lambda results, started=started: take(results, started),
                 concurrency,
@@ -183,21 +186,33 @@ class _Result:
 
 
 def _send(
-    storefront: Storefront, ledger: Ledger, sent: Sent, actor: str, claimed: set[str], fresh_until: float
+    storefront: Storefront,
+    ledger: Ledger,
+    sent: Sent,
+    actor: str,
+    claimed: set[str],
+    fresh_until: float,
+    hold: float,
 ) -> _Result:
     # Claimed at the send, not only at the write-ahead (the batch's sends may go on for the whole
     # time budget): a row another run has taken over since is not sent a second time. The wave's
-    # claim covers it while fresh; past that, it is claimed again on its own.
+    # claim covers it while fresh; past that, it is claimed again on its own, good for `hold`.
+    # The client retries the send (429, THROTTLED) only while the claim is fresh: a retry after
+    # it could reach Shopify after another run's lookup (`settle_seconds` after the claim) found
+    # nothing and sent the package itself. Past it the send is "not sent" (pending again).
     number = sent.intent.package_number
     if number not in claimed:
         return _Result(sent, not_ours=True)
+    until = fresh_until
     if time.monotonic() >= fresh_until:
+        claiming = time.monotonic()
         with ledger.transaction() as con:
             if not ledger_fulfilments.claim_for_sending(con, number, actor):
                 return _Result(sent, not_ours=True)
+        until = claiming + hold
     try:
         made = storefront.create_fulfilment(
-            sent.decision.request, sent.decision.tracking, sent.intent.notify_customer
+            sent.decision.request, sent.decision.tracking, sent.intent.notify_customer, retry_until=until
         )
     except FulfilmentRefusedError as error:
         return _Result(sent, refused=str(error))
@@ -225,7 +240,21 @@ def _record(
             fid, name = r.fulfilment.id, r.fulfilment.name
             if r.sent.version_before and r.fulfilment.order_version:
                 ours.append((r.sent.order_id, r.sent.version_before, r.fulfilment.order_version))
-            ledger_fulfilments.mark_created(con, d.package_number, fid, name, i.tracking_number)
+            # Compare and set on this run's claim: an answer that comes back after another run took
+            # the package over is recorded as found, never over a fulfilment already recorded.
+            outcome = ledger_fulfilments.mark_created(
+                con, d.package_number, fid, name, i.tracking_number, i.line_quantities, run_id=actor
+            )
+            if outcome == ledger_fulfilments.ALREADY:  # another run's lookup found it first
+                report.in_doubt["answered_after_lookup"] += 1
+                continue
+            if outcome == ledger_fulfilments.DUPLICATE:
+                problems.append(_fulfilled_twice(con, r, name))
+                events.append(OrderEvent(r.sent.order_id, "fulfilled_twice", actor,
+                                         reason=f"{d.package_number}: also fulfilled in Shopify as {name}",
+                                         detail={"fulfillment_id": fid, "lines": i.line_quantities}))  # fmt: skip
+                report.in_doubt["fulfilled_twice"] += 1
+                continue
             settle(
                 con,
                 d.package_number,
@@ -243,13 +272,15 @@ def _record(
                 if i.tracking_number
                 else ", no tracking yet"
             )
+            late = " (answered after another run took it over)" if outcome == ledger_fulfilments.FOUND else ""
             events.append(OrderEvent(r.sent.order_id, "fulfilled", actor,
-                                     reason=f"{d.package_number} fulfilled in Shopify as {name}{tracking}",
+                                     reason=f"{d.package_number} fulfilled in Shopify as {name}{tracking}{late}",
                                      detail={"fulfillment_id": fid, "lines": i.line_quantities}))  # fmt: skip
             report.fulfilled += 1
             report.fulfilments.append((d.package_number, name, i.tracking_number or ""))
         elif r.refused is not None:
-            ledger_fulfilments.mark_failed(con, d.package_number, r.refused)
+            if not ledger_fulfilments.mark_failed(con, d.package_number, r.refused, run_id=actor):
+                continue  # another run took the package over: its attempt or verdict stands
             ledger_despatches.set_state(con, d.package_number, states.BLOCKED, "refused by Shopify", {}, {})
             not_made(con, d.package_number, "Shopify refused the fulfilment")
             problems.append(
@@ -270,4 +301,19 @@ def _record(
     own_versions.record(con, ours, SETTLE)
     refresh_order_states(
         con, list(dict.fromkeys(r.sent.order_id for r in results)), rules, actor, report.order_states
+    )
+
+
+def _fulfilled_twice(con: duckdb.DuckDBPyConnection, r: _Result, name: str) -> ExceptionRecord:
+    number = r.sent.intent.package_number
+    rows = ledger_fulfilments.for_orders(con, [r.sent.order_id]).get(r.sent.order_id, [])
+    first = next((f.fulfillment_name for f in rows if f.intent.package_number == number), None)
+    return ExceptionRecord(
+        kind="fulfilled_twice",
+        owner=states.OWNERS["fulfilled_twice"],
+        message=f"Shopify holds two fulfilments of package {number}: {first} (recorded) and {name} "
+        "(answered after another run had taken the package over); cancel "
+        f"{name} in Shopify",
+        shopify_order_id=r.sent.order_id,
+        subject=number,
     )

@@ -5,8 +5,12 @@ order's fulfilments and adopt the one that matches what we sent (same line items
 same tracking number, created after our first attempt, not already recorded for another package).
 Found: recorded as created; no second fulfilment, no second email. Not found: planned again.
 Rows younger than `settle_seconds` are left alone: a request still in flight at Shopify must not
-be mistaken for one that never arrived. A verdict is written only over the very attempt it looked
-up: another run may have settled the row, or sent the package again, meanwhile.
+be mistaken for one that never arrived. So is every row of an order with such a send in flight
+(another fulfil run's, with the `shopify_api` pool above 1): its fulfilment may already be in
+Shopify with its answer on the way, and matched by lines and quantities it would be taken for the
+in-doubt package's, leaving two packages on one fulfilment and one of them never sent. A verdict is
+written only over the very attempt it looked up: another run may have settled the row, or sent the
+package again, meanwhile.
 """
 
 from __future__ import annotations
@@ -58,8 +62,10 @@ def resolve_in_doubt(
     """Returns False when it stopped at `deadline` (time.monotonic()) with orders left to look up."""
     cutoff = utcnow() - timedelta(seconds=settle_seconds)
     with ledger.transaction() as con:
+        sending = ledger_fulfilments.in_state(con, "sending", limit=5000)
+        live = {r.intent.shopify_order_id for r in sending if r.last_attempt_at > cutoff}
         doubtful = [
-            r for r in ledger_fulfilments.in_state(con, "sending", limit=5000) if r.last_attempt_at <= cutoff
+            r for r in sending if r.last_attempt_at <= cutoff and r.intent.shopify_order_id not in live
         ]
         orders = list(dict.fromkeys(r.intent.shopify_order_id for r in doubtful))
         claimed = ledger_fulfilments.claimed_fulfillment_ids(con, orders)
@@ -72,6 +78,12 @@ def resolve_in_doubt(
             # Compare and set: a row another run settled or sent again since our read is left to it.
             current = ledger_fulfilments.still_sending(con, rows)
             rows = [r for r in rows if r.intent.package_number in current]
+            if ledger_fulfilments.orders_sending_since(con, [oid], cutoff):
+                rows = []  # a send of this order went out since our read: look again next run
+            # Read again: another run's lookup (or a late answer) may have recorded one of this
+            # order's fulfilments for another package since our first read; two packages on one
+            # Shopify fulfilment would leave one of them never sent.
+            claimed |= ledger_fulfilments.claimed_fulfillment_ids(con, [oid]) if rows else set()
             events = []
             for row in rows:
                 number = row.intent.package_number

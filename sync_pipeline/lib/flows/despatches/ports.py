@@ -95,9 +95,14 @@ class Storefront(Protocol):
     def fulfilment_state(self, order_ids: Sequence[str]) -> dict[str, OrderFulfilments]: ...
 
     def create_fulfilment(
-        self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
+        self,
+        request: dict[str, dict[str, int]],
+        tracking: Tracking | None,
+        notify_customer: bool,
+        retry_until: float | None = None,
     ) -> CreatedFulfilment:
-        """Create one fulfilment."""
+        """Create one fulfilment. `retry_until` (`time.monotonic()`): the send is not tried again
+        after it (`FulfilmentNotSentError` when no attempt reached Shopify)."""
         ...
 
     def move_lines(self, move: Move) -> None:

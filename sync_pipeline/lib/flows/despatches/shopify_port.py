@@ -57,18 +57,25 @@ class ShopifyStorefront:
         return found
 
     def create_fulfilment(
-        self, request: dict[str, dict[str, int]], tracking: Tracking | None, notify_customer: bool
+        self,
+        request: dict[str, dict[str, int]],
+        tracking: Tracking | None,
+        notify_customer: bool,
+        retry_until: float | None = None,
     ) -> CreatedFulfilment:
         info = _tracking_info(tracking) if tracking and (tracking.number or tracking.company) else None
         try:
-            made = self.client.create_fulfillment(request, tracking=info, notify_customer=notify_customer)
+            made = self.client.create_fulfillment(
+                request, tracking=info, notify_customer=notify_customer, retry_until=retry_until
+            )
         except ShopifyUserErrors as error:
             raise FulfilmentRefusedError("; ".join(e.message for e in error.errors)) from error
         except ShopifyOutcomeUnknown as error:
             raise FulfilmentOutcomeUnknownError(str(error)) from error
         except ShopifyRetriesExhausted as error:
             # The transport retries a mutation only when Shopify did not run it (429, THROTTLED, no
-            # connection); a timeout or 5xx after sending is ShopifyOutcomeUnknown instead.
+            # connection); a timeout or 5xx after sending is ShopifyOutcomeUnknown instead. So does
+            # giving up at `retry_until`.
             raise FulfilmentNotSentError(str(error)) from error
         return CreatedFulfilment(made.id, made.name, made.order.updated_at if made.order else None)
 

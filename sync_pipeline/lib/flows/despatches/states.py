@@ -57,6 +57,7 @@ OWNERS: dict[str, str] = {
         "despatch_unreadable",
         "fulfilled_away_from_warehouse",
         "fulfilment_location_unknown",
+        "fulfilled_twice",
     )
 }
 # Kinds that stop a package until the cause is fixed; resolved when the package goes through.
