@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.ports import FulfilmentRefusedError
 from sync_pipeline.sandbox.shopify.config import FaultSettings
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
 from sync_pipeline_tests.despatches.helpers import (
@@ -11,6 +12,7 @@ from sync_pipeline_tests.despatches.helpers import (
     despatch_rules,
     emails_for,
     into_warehouse,
+    ports,
     run_once,
     shopify_lines,
 )
@@ -141,6 +143,49 @@ def test_late_tracking_is_added_without_a_second_email(stack: Stack) -> None:
     (fulfilment,) = stack.shop.get_order(order["id"])["fulfillments"]
     assert fulfilment["tracking"][0]["number"] == number and "royalmail" in fulfilment["tracking"][0]["url"]
     assert ("tracking_missing", package) not in _open(stack)
+    assert [e["kind"] for e in emails_for(stack, order["id"])] == ["shipping_confirmation"]
+
+
+class _RefusesTracking:
+    """The real storefront, except that Shopify refuses every tracking update (userErrors)."""
+
+    def __init__(self, real: object) -> None:
+        self.real, self.refused = real, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+    def add_tracking(self, fulfillment_id: str, tracking: object) -> None:
+        self.refused += 1
+        raise FulfilmentRefusedError("trackingInfoInput: Tracking number is invalid.")
+
+
+def test_a_refused_late_tracking_number_leaves_the_fulfilment_created(stack: Stack) -> None:
+    """Shopify holds the fulfilment whatever it thinks of a later tracking number: the ledger keeps
+    it `created` (it once marked it `failed`, disagreeing with Shopify), warehouse ops get
+    `tracking_refused`, and the same number is not offered again every run."""
+    order = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY")], shipping_address=UK))
+    numbers = into_warehouse(stack)
+    despatch = stack.pvx.despatch(numbers[order["id"]], [{"CAP-NVY": 1}], late_tracking=[True])
+    package = despatch["packages"][0]["number"]
+    no_wait = despatch_rules(stack, tracking_wait_minutes=0)
+    _, done = run_once(stack, rules=no_wait)
+    assert done.fulfilled == 1
+    stack.pvx.assign_tracking(package, "BAD-NUMBER-1")
+    refusing = _RefusesTracking(ports(stack).storefront)
+    read, done = run_once(stack, rules=no_wait, hinted=(package,), storefront=refusing)  # type: ignore[arg-type]
+    assert (read.tracking_added, done.tracking_added, done.tracking_refused, refusing.refused) == (1, 0, 1, 1)
+    with stack.ledger.transaction() as con:
+        row = con.execute(
+            "SELECT state, fulfillment_id, tracking_refused_number FROM shopify_fulfilments WHERE package_number = ?",
+            [package],
+        ).fetchone()
+    (fulfilment,) = stack.shop.get_order(order["id"])["fulfillments"]
+    assert row is not None and row[0] == "created" and row[1] == fulfilment["id"] and row[2] == "BAD-NUMBER-1"
+    assert _open(stack)[("tracking_refused", package)] == "warehouse_ops"
+    _, done = run_once(stack, rules=no_wait, storefront=refusing)  # type: ignore[arg-type]
+    assert (done.fulfilled, done.tracking_refused, refusing.refused) == (0, 0, 1)  # not offered again
+    assert ("tracking_missing", package) in _open(stack)  # Shopify still shows no number
     assert [e["kind"] for e in emails_for(stack, order["id"])] == ["shipping_confirmation"]
 
 

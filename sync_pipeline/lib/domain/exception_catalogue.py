@@ -223,6 +223,16 @@ _ENTRIES: tuple[KindInfo, ...] = (
         Delays.CUSTOMER_NOTICE, 3,
     ),
     KindInfo(
+        "tracking_refused", "despatches", Owner.WAREHOUSE_OPS,
+        "Shopify refused a tracking number added to a fulfilment after it was created (the package "
+        "is fulfilled in Shopify; only the number is missing there).",
+        "Check the number and carrier in Peoplevox; add the right number to the fulfilment in Shopify "
+        "by hand (order → fulfilment → Add tracking). The flow does not offer that number again.",
+        Clears.BY_A_PERSON,
+        "Resolve it with a note once Shopify shows the right number.",
+        Delays.CUSTOMER_NOTICE, 3,
+    ),
+    KindInfo(
         "fulfilled_twice", "despatches", Owner.CX,
         "Shopify holds two fulfilments of one package: two fulfil runs sent it (one's answer came "
         "back after the other had taken the package over). The customer may have had two shipping emails.",

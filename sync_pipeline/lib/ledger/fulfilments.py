@@ -283,13 +283,28 @@ def claimed_fulfillment_ids(con: duckdb.DuckDBPyConnection, order_ids: Iterable[
 
 
 def created_awaiting_tracking(con: duckdb.DuckDBPyConnection, limit: int = 500) -> list[FulfilmentRow]:
-    """Fulfilments created without tracking whose package has a tracking number now."""
+    """Fulfilments created without tracking whose package has a tracking number now, other than
+    the number Shopify last refused for it."""
     rows = con.execute(
         f"{_SELECT} JOIN despatch_packages p USING (package_number) WHERE f.state = 'created' "
-        "AND f.tracking_posted_at IS NULL AND p.tracking_number IS NOT NULL ORDER BY f.created_at LIMIT ?",
+        "AND f.tracking_posted_at IS NULL AND p.tracking_number IS NOT NULL "
+        "AND p.tracking_number IS DISTINCT FROM f.tracking_refused_number ORDER BY f.created_at LIMIT ?",
         [limit],
     ).fetchall()
     return [_row(r) for r in rows]
+
+
+def tracking_refused(
+    con: duckdb.DuckDBPyConnection, package_number: str, tracking_number: str, error: str
+) -> None:
+    """Shopify refused adding `tracking_number` to this package's fulfilment. The fulfilment stays
+    `created` (Shopify holds it; marking it failed would make the ledger disagree with Shopify),
+    and the number is not offered again (`created_awaiting_tracking`)."""
+    con.execute(
+        "UPDATE shopify_fulfilments SET tracking_refused_number = ?, last_error = ? "
+        "WHERE package_number = ? AND state = 'created'",
+        [tracking_number, f"tracking update refused: {error}", package_number],
+    )
 
 
 def created_without_tracking(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None]]:

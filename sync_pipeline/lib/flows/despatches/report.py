@@ -24,6 +24,7 @@ class FulfilReport:
     # fulfillmentOrderMove calls: moved, refused, outcome_unknown.
     moves: Counter[str] = field(default_factory=Counter)
     tracking_added: int = 0
+    tracking_refused: int = 0  # late tracking numbers Shopify refused (exception `tracking_refused`)
     exceptions_opened: int = 0
     order_states: Counter[str] = field(default_factory=Counter)
     fulfilments: list[tuple[str, str, str]] = field(
@@ -45,6 +46,7 @@ class FulfilReport:
             "refused": self.refused,
             "outcome_unknown": self.outcome_unknown,
             "tracking_added": self.tracking_added,
+            "tracking_refused": self.tracking_refused,
             "exceptions_opened": self.exceptions_opened,
             "left_to_another_run": self.left_to_another_run,
             "left_for_next_run": self.left_for_next_run,

@@ -53,6 +53,7 @@ OWNERS: dict[str, str] = {
         "shipped_after_cancel_refunded",
         "over_despatched",
         "tracking_missing",
+        "tracking_refused",
         "unknown_carrier",
         "despatch_unreadable",
         "fulfilled_away_from_warehouse",

@@ -11,9 +11,10 @@ import time
 
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.tracking import tracking_for
+from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.ports import FulfilmentRefusedError, Storefront
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
-from sync_pipeline.lib.ledger import Ledger, OrderEvent
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -43,8 +44,24 @@ def post_late_tracking(
         try:
             storefront.add_tracking(row.fulfillment_id, tracking)
         except FulfilmentRefusedError as error:
+            # The fulfilment is in Shopify whatever Shopify thought of the number: the row stays
+            # `created` (marking it failed made the ledger disagree with Shopify), the refusal is an
+            # exception warehouse ops own, and this number is not sent again every run.
             with ledger.transaction() as con:
-                ledger_fulfilments.mark_failed(con, number, f"tracking update refused: {error}")
+                ledger_fulfilments.tracking_refused(con, number, package.tracking_number, str(error))
+                ledger_exceptions.open_or_touch(
+                    con,
+                    [ExceptionRecord(
+                        kind="tracking_refused",
+                        owner=states.OWNERS["tracking_refused"],
+                        message=f"Shopify refused tracking {tracking.company} {tracking.number} for package "
+                                f"{number} ({row.fulfillment_name}): {error}",
+                        shopify_order_id=row.intent.shopify_order_id,
+                        sales_order_number=package.sales_order_number,
+                        subject=number,
+                    )],
+                )  # fmt: skip
+            report.tracking_refused += 1
             continue
         with ledger.transaction() as con:
             ledger_fulfilments.set_tracking(con, number, tracking.number, tracking.company, tracking.url)
