@@ -1,9 +1,10 @@
 """Where a stock change's time goes, for benchmarks/stock_flow.py (b): callback → run → read → push.
 
 Each change seen in Shopify is laid against the `stock_changes_job` run whose push made it visible
-(the latest run whose push step ended before the poll saw it). The time from the goods-in to Shopify
-showing it is split at that run's boundaries, each clamped to the change's own start, so the stages
-add up to the change's latency:
+(the latest run whose push step began before the poll saw it: Shopify shows a level as soon as its
+request is applied, often seconds before the step ends). The time from the goods-in to Shopify
+showing it is split at that run's boundaries, each clamped between the change's start and the
+moment it was seen, so the stages add up to the change's latency:
 
 - `waiting_for_run`: goods-in → the run was created (the callback's trip, the sensor's tick, the
   previous run still in flight); 0 when the change joined a run already created;
@@ -11,8 +12,8 @@ add up to the change's latency:
 - `to_read_step`: started → the read step began (loading the code location, resources);
 - `read_step`: the Peoplevox re-read (its limiter, the breaker, the ledger);
 - `to_push_step`: the read step's end → the push step began (its blocking check, the pool);
-- `push_step`: the push (in doubt, Shopify's levels, the writes);
-- `poll`: the push's end → the benchmark's poll saw it (bounded by `--poll-seconds`).
+- `push_step`: the push (in doubt, Shopify's levels, the writes) until the change was seen;
+- `poll`: the push's end → the benchmark's poll saw it, when it saw it after the step ended.
 """
 
 from __future__ import annotations
@@ -67,13 +68,13 @@ def run_times(dagster_home: Path) -> list[RunTimes]:
                 RunTimes(record.create_timestamp.timestamp(), record.start_time, read["start"], read["end"],
                          push["start"], push["end"])
             )  # fmt: skip
-    return sorted(found, key=lambda r: r.push_end)
+    return sorted(found, key=lambda r: r.push_start)
 
 
 def split(at: float, seen: float, run: RunTimes) -> dict[str, float]:
     """The change's latency (`at` → `seen`, wall clock) split at the run's boundaries."""
     edges = [at, run.created, run.started, run.read_start, run.read_end, run.push_start, run.push_end, seen]
-    clamped = [max(at, e) for e in edges]
+    clamped = [min(seen, max(at, e)) for e in edges]
     return {name: max(0.0, clamped[i + 1] - clamped[i]) for i, name in enumerate(STAGES)}
 
 
@@ -87,7 +88,7 @@ def stages(dagster_home: Path, changes: list[Any]) -> dict[str, Any]:
         if change.seen_after is None:
             continue
         at, seen = change.at + offset, change.seen_after + offset
-        candidates = [r for r in runs if r.push_end <= seen and r.push_end >= at]
+        candidates = [r for r in runs if r.push_start <= seen and r.push_end >= at]
         if not candidates:
             continue
         matched += 1
