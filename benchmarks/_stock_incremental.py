@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _stock_stages import describe, stages
+
 from sync_pipeline.lib.ledger import Ledger, stock_pushes
 from sync_pipeline.rehearsal.report import rounded
 from sync_pipeline.rehearsal.stack import (
@@ -165,6 +167,7 @@ def _report(args, shared, period, shop_before, shop_after, pushes_before, pushes
         "oversell_violations": len(shared.violations),
         "errors": len(shared.errors),
         "shopify_plan": args.shopify_plan,
+        "stages": stages(work.dagster_home, shared.changes),
     }
     print(
         f"""
@@ -173,6 +176,7 @@ stock flow (b): {figures["changes"]} availability changes at {figures["changes_p
   Shopify                                  THROTTLED {figures["throttled_pct"]} % of {stats["requests"]} requests (goal ≤ 1 %); {figures["shopify_points_per_update"]} points per level update ({applied} updates)
   runs                                     {figures["stock_runs_per_minute"]} stock runs per minute; {runs}
   oversell invariant                       {len(shared.violations)} violation(s) in {shared.samples} samples{": " + str(shared.violations[:5]) if shared.violations else ""}
+{describe(figures["stages"])}
 """,
         flush=True,
     )

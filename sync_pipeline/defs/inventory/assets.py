@@ -86,8 +86,8 @@ def peoplevox_availability_changes(
     """The items Peoplevox's AvailabilityChanges callbacks named, re-read at every site.
 
     A callback only says "this item changed" (it names no site, and its figure is not trusted):
-    each run re-reads the named items, fastest sellers first; in peak mode slow sellers wait for
-    the hourly reconcile. Goods-in, returns put back on the shelf, stock counts and allocations all
+    each run re-reads the named items, fastest sellers first (all of them: whether a slow seller's
+    push waits is decided by the push, which sees Shopify's budget). Goods-in, returns put back on the shelf, stock counts and allocations all
     arrive this way.
     """
     rules = business_rules.load()
@@ -134,7 +134,8 @@ def shopify_inventory_levels(
     Pushes only what differs, fastest sellers first, with compare-and-set (a figure Shopify moved
     meanwhile is re-read, never overwritten) and an idempotency key per request. Bundles configured
     in bundles.yaml show complete sets only. While orders or fulfilments are backlogged the run
-    spends at most `backlogged_bucket_share` of Shopify's rate limit and leaves the rest for the next;
+    spends at most `backlogged_bucket_share` of Shopify's rate limit and leaves the rest for the next,
+    and in peak mode slow sellers' raises wait while the bucket has no room (they go when it has);
     an incremental run stops sending after `max_push_seconds` (other flows wait for Shopify meanwhile).
     Nothing is pushed while a `stock_feed_suspect` exception is open.
     """

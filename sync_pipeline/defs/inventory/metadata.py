@@ -36,7 +36,6 @@ def snapshot_metadata(report: SnapshotReport) -> dict[str, object]:
         metadata.update(
             {
                 "queued_items_left": report.queue_left,
-                "slow_sellers_left_for_reconcile": report.deferred,
                 "unreadable_codes_left_for_reconcile": report.unreadable,
             }
         )

@@ -6,8 +6,9 @@ A velocity tier applies when units sold per hour (over the last 24 hours, from t
 least its threshold; the highest such tier wins.
 
 `peak` is peak mode: while the order rate is above `orders_per_minute`, every buffer not set by
-SKU grows by `extra_buffer`, and SKUs selling slower than `slow_below_units_per_hour` wait for
-the hourly reconcile so the fast sellers' pushes go first.
+SKU grows by `extra_buffer`, and SKUs selling slower than `slow_below_units_per_hour` push after
+the fast sellers and wait only while Shopify's bucket is contested (orders or fulfilments behind,
+the bucket without room); see `lib/domain/stock_priority.py`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class PeakMode(RulesModel):
     window_minutes: int = Field(default=10, ge=1, le=240)
     # Added to every buffer except those set by SKU (a SKU's own buffer is the merchant's word).
     extra_buffer: Buffer = 0
-    # Under peak mode, incremental runs leave SKUs selling slower than this to the hourly reconcile.
+    # Under peak mode, SKUs selling slower than this push after the fast sellers, and their raises
+    # wait while orders or fulfilments are behind and Shopify's bucket has no room.
     slow_below_units_per_hour: float = Field(default=0, ge=0)
 
 

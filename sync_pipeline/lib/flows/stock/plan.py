@@ -113,6 +113,11 @@ class Budget:
         return sent_any and self.deadline is not None and time.monotonic() >= self.deadline
 
     @property
+    def backlogged(self) -> bool:
+        """A share of the bucket was set: orders or fulfilments are behind and need the rest."""
+        return self.max_points is not None or self.share is not None
+
+    @property
     def limited(self) -> bool:
         return self.max_points is not None or self.share is not None or self.deadline is not None
 

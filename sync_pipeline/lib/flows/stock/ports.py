@@ -84,3 +84,7 @@ class Storefront(Protocol):
     def bucket_size(self) -> float | None:
         """The rate-limit bucket's size, once Shopify has told us."""
         ...
+
+    def bucket_available(self) -> float | None:
+        """Points the bucket holds now (estimated from the last answer's throttleStatus), or None."""
+        ...

@@ -22,7 +22,8 @@ from datetime import datetime
 import duckdb
 
 from sync_pipeline.lib.domain.config import BusinessRules
-from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits, Recipe
+from sync_pipeline.lib.domain.stock_priority import bucket_has_room, order_pushes
+from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits, Recipe, Target
 from sync_pipeline.lib.flows.stock import mismatch
 from sync_pipeline.lib.flows.stock.demand import Demand, demand_from
 from sync_pipeline.lib.flows.stock.in_doubt import settle_in_doubt
@@ -41,7 +42,7 @@ from sync_pipeline.lib.flows.stock.prepare import (
     updated_while_reading,
 )
 from sync_pipeline.lib.flows.stock.report import PushReport
-from sync_pipeline.lib.flows.stock.snapshot import ready_and_waiting, suspect_open
+from sync_pipeline.lib.flows.stock.snapshot import suspect_open
 from sync_pipeline.lib.flows.stock.writes import write_targets
 from sync_pipeline.lib.ledger import (
     ExceptionRecord,
@@ -131,7 +132,8 @@ def push(
 ) -> PushReport:
     """`prepared`: a full push's inputs read while Peoplevox was (`reconcile.py`).
     `bucket_share` (or `max_points`): what this run may spend of Shopify's bucket, when orders
-    or fulfilments are backlogged and need the rest. `max_seconds`: an incremental run sends no
+    or fulfilments are backlogged and need the rest (given: they are; in peak mode a slow seller's
+    push then waits while the bucket has no room, `stock_priority.waits_for_room`). `max_seconds`: an incremental run sends no
     request after this long from its start (the rest stays queued, fastest sellers having gone
     first), so it holds the `shopify_api` pool briefly; the hourly reconcile has no time limit."""
     started = time.monotonic()
@@ -221,8 +223,10 @@ def _push(
     report.listings = len(targets)
     report.no_figure = len(inputs.affected) - len(targets)
     before = {k: plan.shown(t) for k, t in targets.items()}
-    order = sorted(targets, key=lambda k: (-inputs.demand.sku_per_hour.get(k[0], 0.0), k))
+    order, waiting = _order(storefront, rules, budget, inputs, targets, before)
     outcome = write_targets(storefront, ledger, plan, order, report, budget, now, run_id, pending)
+    outcome.update(dict.fromkeys(waiting, "waiting"))
+    report.waiting = len(waiting)
     report.points = budget.spent
     final = plan.targets()
     report.corrections = sorted(
@@ -230,6 +234,8 @@ def _push(
         key=lambda c: (-abs(c[3] - (c[2] or 0)), c[0]),
     )[:25]
     left = {k for k, o in outcome.items() if o in ("deferred", "stale", "outcome_unknown")}
+    left_items = {c for k in left for c, _ in targets[k].listing.recipe}
+    waiting_items = {c for k in waiting for c, _ in targets[k].listing.recipe} - left_items
     with ledger.transaction() as con:
         pending.write(con)  # the last answers
         stock_levels.upsert_positions(
@@ -244,12 +250,42 @@ def _push(
             ],
         )  # fmt: skip
         # What this run could not finish goes back in the queue: the next run re-reads and pushes it.
-        stock_snapshots.hint(con, {c: 1 for k in left for c, _ in targets[k].listing.recipe}, now)
+        # Slow sellers waiting for room go back too, but do not make the sensor start the next run at
+        # once (`queue_ready`): a run that finds room (any callback starts one) or the reconcile takes them.
+        stock_snapshots.hint(con, dict.fromkeys(left_items | waiting_items, 1), now)
         stock_snapshots.mark_pushed(con, report.snapshots, now)
-        ready, _ = ready_and_waiting(con, rules, inputs.demand)
-        report.queue_ready = len(ready)
+        report.queue_ready = len(set(stock_snapshots.dirty(con)) - waiting_items)
         report.position_totals = stock_levels.position_totals(con)
         report.push_states = stock_pushes.state_counts(con)
+
+
+def _order(
+    storefront: Storefront,
+    rules: BusinessRules,
+    budget: Budget,
+    inputs: Inputs,
+    targets: dict[tuple[str, str], Target],
+    shown: dict[tuple[str, str], int | None],
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(the pushes this run sends, fastest sellers first; the slow sellers' that wait for room).
+    The hourly reconcile is the safety net: it never leaves anything waiting."""
+    differing = [k for k, t in targets.items() if shown[k] != t.quantity]
+    # Shopify unknown (None) counts as lowering: nothing that might close an oversell window waits.
+    lowering = {k for k in differing if (s := shown[k]) is None or targets[k].quantity < s}
+    peak_on = inputs.demand.peak and not inputs.full
+    room = bucket_has_room(
+        storefront.bucket_available(), storefront.bucket_size(), rules.stock.backlogged_bucket_share
+    )
+    go, waiting = order_pushes(
+        differing,
+        inputs.demand.sku_per_hour,
+        lowering,
+        rules.stock_buffers.peak,
+        peak_on,
+        budget.backlogged,
+        room,
+    )
+    return go, waiting
 
 
 def _recipes(inputs: Inputs, rules: BusinessRules) -> dict[str, Recipe]:

@@ -20,6 +20,9 @@ class PushReport:
     refused: int = 0
     outcome_unknown: int = 0
     deferred: int = 0  # not pushed: the run spent its share of the Shopify bucket, or its time
+    # Not pushed: slow sellers' raises in peak mode while orders or fulfilments were behind and the
+    # bucket had no room (`stock_priority.waits_for_room`); queued for a run that finds room.
+    waiting: int = 0
     points: float = 0.0
     peak: bool = False
     prepared: bool = False  # a full push whose inputs were read during the Peoplevox read
@@ -49,6 +52,7 @@ class PushReport:
             "refused": self.refused,
             "outcome_unknown": self.outcome_unknown,
             "deferred_for_budget": self.deferred,
+            "slow_sellers_waiting_for_room": self.waiting,
             "shopify_points": round(self.points, 1),
             "peak_mode": self.peak,
             "prepared_during_read": self.prepared,

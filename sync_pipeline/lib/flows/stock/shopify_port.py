@@ -87,3 +87,6 @@ class ShopifyStock:
 
     def bucket_size(self) -> float | None:
         return self.client.transport.pacer.maximum
+
+    def bucket_available(self) -> float | None:
+        return self.client.transport.pacer.estimate()

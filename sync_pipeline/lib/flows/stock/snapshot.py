@@ -1,7 +1,8 @@
 """Peoplevox availability into the ledger, through the circuit breaker.
 
 `take_full` reads every item at every site (the hourly reconcile); `take_queued` re-reads the items
-callbacks named, fast sellers first (in peak mode the slow ones wait for the reconcile). Either way
+callbacks named, fast sellers first (whether a slow seller's push waits is the push's decision,
+`stock_priority.waits_for_room`: it depends on Shopify's bucket, which only the push sees). Either way
 the read is compared with the last accepted figures (`lib/domain/stock_feed.py`): a plausible read
 becomes the figures targets are computed from; a suspect one changes nothing, opens a top-priority
 `stock_feed_suspect` exception for warehouse ops, and stops every push until a person accepts it
@@ -19,7 +20,7 @@ import duckdb
 
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.stock_feed import FeedVerdict, assess_feed, assess_recent
-from sync_pipeline.lib.domain.stock_priority import fastest_first, waits_for_reconcile
+from sync_pipeline.lib.domain.stock_priority import fastest_first
 from sync_pipeline.lib.flows.stock import states
 from sync_pipeline.lib.flows.stock.demand import Demand, demand_from
 from sync_pipeline.lib.flows.stock.hints import INBOX_CURSOR, HintReport, queue, read_inbox
@@ -46,7 +47,6 @@ class SnapshotReport:
     total_before: int = 0
     total_after: int = 0
     changed: int = 0  # item-site figures that differ from the accepted ones
-    deferred: int = 0  # queued items left for the reconcile (peak mode)
     unreadable: int = 0  # queued codes no item read can name (left to the full reconcile)
     queue_left: int = 0  # queued items left for the next run
     totals_by_site: dict[str, int] = field(default_factory=dict)
@@ -142,14 +142,9 @@ def take_full(
     return report
 
 
-def ready_and_waiting(
-    con: duckdb.DuckDBPyConnection, rules: BusinessRules, demand: Demand
-) -> tuple[list[str], list[str]]:
-    """Queued items in the order they will be read, and those waiting for the reconcile (peak mode)."""
-    ordered = fastest_first(stock_snapshots.dirty(con), demand.item_per_hour)
-    peak = rules.stock_buffers.peak
-    waiting = {c for c in ordered if waits_for_reconcile(c, demand.item_per_hour, demand.peak, peak)}
-    return [c for c in ordered if c not in waiting], [c for c in ordered if c in waiting]
+def queued_in_order(con: duckdb.DuckDBPyConnection, demand: Demand) -> list[str]:
+    """Queued items in the order they will be read: fastest sellers first."""
+    return fastest_first(stock_snapshots.dirty(con), demand.item_per_hour)
 
 
 def take_queued(
@@ -172,7 +167,7 @@ def take_queued(
             report.verdict = "blocked"
             report.queue_left = len(stock_snapshots.dirty(con))
             return report
-        ready, deferred = ready_and_waiting(con, rules, demand_from(con, rules, now))
+        ready = queued_in_order(con, demand_from(con, rules, now))
         # A code a callback named that no item read can ask for would fail every run from now
         # on: off the queue, for the hourly full read (which names no code) to publish.
         unreadable = {code for code in ready if not source.can_ask(code)}
@@ -181,11 +176,7 @@ def take_queued(
             report.unreadable = len(unreadable)
             ready = [code for code in ready if code not in unreadable]
         wanted = ready[: rules.stock.max_items_per_run]
-        report.deferred, report.queue_left, report.items_asked = (
-            len(deferred),
-            len(ready) - len(wanted),
-            len(wanted),
-        )
+        report.queue_left, report.items_asked = len(ready) - len(wanted), len(wanted)
         accepted = stock_snapshots.accepted_figures(con, wanted) if wanted else {}
         since = now - timedelta(minutes=rules.stock.feed.window_minutes)
         earlier = stock_snapshots.recent_item_reads(con, since) if wanted else []
