@@ -22,7 +22,7 @@ nobody would know.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -32,7 +32,7 @@ from sync_pipeline.lib.domain.statuses import PeoplevoxStatus, parse_status
 from sync_pipeline.lib.flows.orders import state
 from sync_pipeline.lib.flows.orders.ports import Warehouse
 from sync_pipeline.lib.flows.stock.inputs import awaits_allocation
-from sync_pipeline.lib.inbox import Inbox
+from sync_pipeline.lib.inbox import Inbox, InboxItem
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -196,8 +196,10 @@ def read_statuses(
 ) -> None:
     """One status run: what Peoplevox modified since the last run, then the poll of orders no read
     has seen for `POLL_AFTER`; by number instead when the tenant cannot list changes."""
+    # Taken before the read, so every callback skipped names a change the read covers.
+    callbacks_so_far = inbox.since("peoplevox", after=ledger.get_cursor(INBOX_CURSOR), limit=5000)
     if from_report(warehouse, ledger, actor, report, now, on_allocation):
-        skip_inbox(inbox, ledger, report)  # the report read covers every order a callback named
+        skip_inbox(callbacks_so_far, ledger, report)
         poll(warehouse, ledger, actor, report, on_allocation=on_allocation, unchecked_for=POLL_AFTER)
         return
     report.source = "lookups"
@@ -231,9 +233,8 @@ def from_report(
     return True
 
 
-def skip_inbox(inbox: Inbox, ledger: Ledger, report: StatusReport, limit: int = 5000) -> None:
-    """Count the status callbacks since the inbox cursor and move past them, reading nothing."""
-    items = inbox.since("peoplevox", after=ledger.get_cursor(INBOX_CURSOR), limit=limit)
+def skip_inbox(items: Sequence[InboxItem], ledger: Ledger, report: StatusReport) -> None:
+    """Count these status callbacks and move the inbox cursor past them, reading nothing."""
     report.from_callbacks += sum(item.load().get("event") == "SalesOrderStatusChanges" for item in items)
     if items:
         ledger.set_cursor(INBOX_CURSOR, items[-1].name)
