@@ -283,8 +283,12 @@ def test_accepted_numbers_before_status_least_recently_checked_first(ledger: Led
             injections.mark(con, f"SHP-{n}", "accepted")
         numbers = injections.accepted_numbers_before_status(con, ["Despatched", "Cancelled"], limit=10)
         limited = injections.accepted_numbers_before_status(con, ["Despatched", "Cancelled"], limit=2)
+        stale = injections.accepted_numbers_before_status(
+            con, ["Despatched", "Cancelled"], limit=10, checked_before=T + timedelta(minutes=2)
+        )
     assert numbers == ["SHP-2", "SHP-4", "SHP-1"]
     assert limited == ["SHP-2", "SHP-4"]
+    assert stale == ["SHP-2"]  # only those not checked since
 
 
 def test_accepted_never_checked_falls_back_to_confirmed_at(ledger: Ledger) -> None:

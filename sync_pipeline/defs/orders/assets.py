@@ -24,7 +24,7 @@ from sync_pipeline.lib.flows.orders.observed import Recorded
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
-from sync_pipeline.lib.flows.orders.statuses import StatusReport, from_inbox, poll
+from sync_pipeline.lib.flows.orders.statuses import StatusReport, read_statuses
 from sync_pipeline.lib.flows.stock import hints
 from sync_pipeline.lib.inbox import Inbox
 
@@ -167,9 +167,11 @@ def peoplevox_sales_order_statuses(
 ) -> dg.MaterializeResult:
     """Where each sales order is in the warehouse (New, Allocated, Picking, Packed, Despatched).
 
-    Reads from Peoplevox the status of every sales order a callback named since the last run (a
-    callback only says "this order changed"), then polls the open orders least recently checked,
-    so a lost callback is caught. An order the warehouse cancelled on its own is flagged for CX.
+    Reads from Peoplevox the status of every sales order it modified since the last run (the
+    `Sales order summary` report, up to 1,000 orders a request; a callback only wakes the run),
+    then polls by number the open orders no read has seen for 10 minutes. A tenant without that
+    report is read as before: each order a callback named, then the open orders least recently
+    checked (`status_source` says which). An order the warehouse cancelled on its own is flagged for CX.
     CX reads these statuses in the order trace; the cut-off rule reads them before pushing a change.
     An order Peoplevox has just allocated queues its items for the stock flow
     (`stock_items_hinted`): Shopify no longer needs its units held back.
@@ -180,7 +182,6 @@ def peoplevox_sales_order_statuses(
     actor = f"run:{context.run.run_id[:8]}"
     inbox = Inbox(ledger.data_path / "inbox")
     warehouse = PeoplevoxWarehouse(peoplevox.get_client())
-    from_inbox(inbox, warehouse, book, actor, report, on_allocation=allocated)
+    read_statuses(inbox, warehouse, book, actor, report, datetime.now(UTC), on_allocation=allocated)
     inbox.prune("peoplevox", INBOX_RETENTION_SECONDS)
-    poll(warehouse, book, actor, report, on_allocation=allocated)
     return dg.MaterializeResult(metadata=status_metadata(report))

@@ -59,6 +59,9 @@ def release_metadata(report: ReleaseReport, ledger: Ledger) -> dict[str, object]
 
 def status_metadata(report: StatusReport) -> dict[str, object]:
     return {
+        "status_source": report.source,
+        "from_report": report.from_report,
+        "report_requests": report.report_requests,
         "from_callbacks": report.from_callbacks,
         "polled": report.polled,
         "changed": report.changed,

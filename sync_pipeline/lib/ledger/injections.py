@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
 from sync_pipeline.lib.ledger.bulk import TEXT, TIME, staged
-from sync_pipeline.lib.ledger.records import utcnow
+from sync_pipeline.lib.ledger.records import to_naive_utc, utcnow
 
 
 @dataclass(frozen=True)
@@ -173,15 +174,20 @@ def get_many(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> dict[str
 
 
 def accepted_numbers_before_status(
-    con: duckdb.DuckDBPyConnection, final_statuses: Iterable[str], limit: int
+    con: duckdb.DuckDBPyConnection,
+    final_statuses: Iterable[str],
+    limit: int,
+    checked_before: datetime | None = None,
 ) -> list[str]:
-    """Accepted sales orders whose last known Peoplevox status is not final, least recently checked first."""
+    """Accepted sales orders whose last known Peoplevox status is not final, least recently checked
+    first; with `checked_before`, only those not checked since then."""
     finals = list(final_statuses)
     placeholders = ", ".join("?" for _ in finals)
+    stale = "" if checked_before is None else "AND coalesce(o.pvx_status_at, i.confirmed_at) < ? "
     rows = con.execute(
         "SELECT i.sales_order_number FROM pvx_injections i JOIN orders o ON o.sales_order_number = i.sales_order_number "
-        f"WHERE i.state = 'accepted' AND coalesce(o.pvx_status, '') NOT IN ({placeholders}) "
+        f"WHERE i.state = 'accepted' AND coalesce(o.pvx_status, '') NOT IN ({placeholders}) {stale}"
         "ORDER BY coalesce(o.pvx_status_at, i.confirmed_at) LIMIT ?",
-        [*finals, limit],
+        [*finals, *([] if checked_before is None else [to_naive_utc(checked_before)]), limit],
     ).fetchall()
     return [r[0] for r in rows]

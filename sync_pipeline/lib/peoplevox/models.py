@@ -148,6 +148,20 @@ class ItemInventorySummaryRow(PvxRow):
     available: int = Field(alias="Available")
 
 
+class SalesOrderSummaryRow(PvxRow):
+    """One sales order's status and when it last changed. The report's name is confirmed (API.md
+    §8); its columns are assumed (the sales order's `LastModificationTime` is confirmed by the
+    SalesOrderStatusChanges event, §9). Report dates have minute precision."""
+
+    TEMPLATE: ClassVar[str] = "Sales order summary"
+    IS_REPORT: ClassVar[bool] = True
+    sales_order_number: str = Field(alias="Sales order number")
+    status: str = Field(alias="Status")
+    last_modification_time: datetime = Field(alias="Last modification time")
+
+    validate_dates = _dates("last_modification_time")
+
+
 class ReturnSummaryRow(PvxRow):
     """One item of one processed return. The labels up to `Return condition` are confirmed (API.md
     §8); `Return date` and `Site reference` are assumed (the finance flow reads by return date)."""

@@ -7,6 +7,11 @@ package numbers (``DES00042-1``) in ``Despatch number``, each with its own track
 ``Package number`` and its ``Despatch number`` apart, and a blank tracking number until the carrier's
 number arrives (late tracking).
 ``Item inventory summary`` has one row per item type and site, zeros included.
+``Sales order summary`` is a report Peoplevox names (API.md §8) whose columns are not confirmed:
+ours are one row per sales order with its status and ``Last modification time`` (the sales
+order's ``LastModificationTime``, which the SalesOrderStatusChanges event carries, §9): the
+latest of its import, its last edit and its last status change. The orders flow reads statuses
+from it a page of 1,000 orders at a time (docs/peoplevox_sandbox.md).
 """
 
 from __future__ import annotations
@@ -59,6 +64,15 @@ DESPATCH_PACKAGE_COLUMNS = (
     Column("Sales order is partial despatched", bool),
     Column("Sales order status", str),
     Column("Site reference", str),
+)
+SALES_ORDER_SUMMARY_REPORT = "Sales order summary"
+SALES_ORDER_SUMMARY_COLUMNS = (
+    Column("Sales order number", str),
+    Column("Status", str),
+    Column("Site reference", str),
+    Column("Channel name", str),
+    Column("Created date", datetime),
+    Column("Last modification time", datetime),
 )
 RETURN_SUMMARY_COLUMNS = (
     Column("Return code", str),
@@ -147,6 +161,22 @@ def _despatch_package_rows(w: Warehouse) -> list[Row]:
     return rows
 
 
+def _sales_order_summary_rows(w: Warehouse) -> list[Row]:
+    return [
+        {
+            "Sales order number": order.number,
+            "Status": w.reported_status(order.status),
+            "Site reference": order.site,
+            "Channel name": order.channel,
+            "Created date": order.created_at,
+            "Last modification time": max(
+                moment for moment in (order.created_at, order.status_since, order.last_edit) if moment
+            ),
+        }
+        for order in w.orders.values()
+    ]
+
+
 def _return_rows(w: Warehouse) -> list[Row]:
     return [
         {
@@ -177,6 +207,7 @@ REPORTS: dict[str, Report] = {
         Report("Despatch summary", DESPATCH_SUMMARY_COLUMNS, _despatch_summary_rows),
         Report("Despatch package summary", DESPATCH_PACKAGE_COLUMNS, _despatch_package_rows),
         Report("Return summary", RETURN_SUMMARY_COLUMNS, _return_rows),
+        Report(SALES_ORDER_SUMMARY_REPORT, SALES_ORDER_SUMMARY_COLUMNS, _sales_order_summary_rows),
     )
 }
 

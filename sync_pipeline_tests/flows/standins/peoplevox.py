@@ -17,13 +17,14 @@ Knobs for what a real tenant may do besides: refuse a whole request (a SOAP faul
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.inbox import Inbox
-from sync_pipeline.lib.peoplevox import PeoplevoxFault, RowResult, SaveOutcomeUnknown, SaveResult
+from sync_pipeline.lib.peoplevox import DataPage, PeoplevoxFault, RowResult, SaveOutcomeUnknown, SaveResult
 from sync_pipeline.lib.peoplevox.csv_io import read_csv, write_csv
 from sync_pipeline.lib.peoplevox.errors import PeoplevoxError
 from sync_pipeline.lib.peoplevox.soap import element
@@ -39,7 +40,8 @@ from sync_pipeline.sandbox.peoplevox.warehouse import (
 
 
 class InMemoryPeoplevoxClient:
-    """`PeoplevoxClient`'s `save_data` and `iter_data`, served by the sandbox service in process."""
+    """`PeoplevoxClient`'s `save_data`, `iter_data` and `get_report_data`, served by the sandbox
+    service in process."""
 
     def __init__(self, owner: InMemoryPeoplevox) -> None:
         self.owner = owner
@@ -55,6 +57,7 @@ class InMemoryPeoplevoxClient:
         csv_data = write_csv(columns, dicts)
         element("CsvData", csv_data)  # the real client's XML escaping refuses what XML cannot carry
         owner.save_calls += 1
+        owner.requests[f"SaveData {template}"] += 1
         numbers = {d.get("SalesOrderNumber", "") for d in dicts}
         faulted = numbers & owner.fault_numbers
         if faulted:
@@ -96,6 +99,7 @@ class InMemoryPeoplevoxClient:
         element("SearchClause", search_clause)
         page = 1
         while True:
+            self.owner.requests[f"GetData {template}"] += 1
             answer = self.service.get_data(
                 {
                     "TemplateName": template,
@@ -111,6 +115,35 @@ class InMemoryPeoplevoxClient:
             if not rows or page * items_per_page >= answer.total_count:
                 return
             page += 1
+
+    def get_report_data(
+        self,
+        template: str,
+        search_clause: str = "",
+        columns: Sequence[str] | str = (),
+        order_by: str = "",
+        filter_clause: str = "",
+        page_no: int = 1,
+        items_per_page: int = 1000,
+    ) -> DataPage:
+        element("SearchClause", search_clause)
+        for hook in self.owner.before_page.pop(page_no, []):
+            hook()  # the warehouse moves on between two pages of one read
+        self.owner.requests[f"GetReportData {template}"] += 1
+        answer = self.service.get_report_data(
+            {
+                "TemplateName": template,
+                "SearchClause": search_clause,
+                "FilterClause": filter_clause,
+                "OrderBy": order_by,
+                "Columns": columns if isinstance(columns, str) else ",".join(f"[{c}]" for c in columns),
+                "PageNo": page_no,
+                "ItemsPerPage": items_per_page,
+            }
+        )
+        if answer.response_id != 0:
+            raise PeoplevoxError(f"GetReportData '{template}': {answer.detail}", answer.detail or "")
+        return DataPage(read_csv(answer.detail or ""), answer.total_count, page_no, items_per_page)
 
 
 class InMemoryPeoplevox(PeoplevoxWarehouse):
@@ -146,6 +179,8 @@ class InMemoryPeoplevox(PeoplevoxWarehouse):
         self.ignore_cancel = False
         self.save_calls = 0
         self.before_next_save: list[Callable[[], None]] = []
+        self.before_page: dict[int, list[Callable[[], None]]] = {}  # report page number → hooks
+        self.requests: Counter[str] = Counter()  # "<operation> <template>" → requests, pages apiece
         self.after_next_save: list[Callable[[], None]] = []
         # Allocate as soon as an order has lines (a faster floor than the sandbox's 300 s).
         self.instant_allocation = False

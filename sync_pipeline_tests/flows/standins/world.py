@@ -66,8 +66,7 @@ class World:
 
     def statuses(self) -> statuses.StatusReport:
         report = statuses.StatusReport()
-        statuses.from_inbox(self.inbox, self.pvx, self.ledger, "statuses", report)
-        statuses.poll(self.pvx, self.ledger, "statuses", report)
+        statuses.read_statuses(self.inbox, self.pvx, self.ledger, "statuses", report, self.now)
         return report
 
     def release_due(self) -> ReleaseReport:

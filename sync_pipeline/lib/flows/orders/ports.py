@@ -77,9 +77,23 @@ class WarehouseOrder:
     header: dict[str, str] = field(default_factory=dict)  # the header columns as Peoplevox has them
 
 
+@dataclass(frozen=True)
+class StatusChanges:
+    """Sales orders Peoplevox modified since a time, with the status each has now."""
+
+    statuses: dict[str, str]  # sales order number → status
+    newest: datetime | None  # the latest modification time read (None: nothing modified)
+    requests: int = 0
+
+
 class Warehouse(Protocol):
     def find_sales_orders(self, numbers: Sequence[str], with_items: bool) -> dict[str, WarehouseOrder]:
         """The sales orders Peoplevox has among `numbers`, with their status (and items)."""
+        ...
+
+    def statuses_changed_since(self, since: datetime) -> StatusChanges | None:
+        """Every sales order modified at or after `since`, with its status, in as few requests as
+        the warehouse allows; None when the warehouse cannot list changes (then read by number)."""
         ...
 
     def existing_item_codes(self, codes: Sequence[str]) -> set[str]:

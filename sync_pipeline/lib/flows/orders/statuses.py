@@ -1,11 +1,18 @@
-"""Peoplevox sales-order statuses back into the ledger: callbacks first, a poll as the safety net.
+"""Peoplevox sales-order statuses back into the ledger: read by modification time, a poll as the safety net.
 
 A callback (SalesOrderStatusChanges, via the receiver's inbox) only says "this sales order
 changed": the status is always read from Peoplevox, never taken from the callback, so a forged
 or garbled callback cannot set a status (the callback URL's token is the only thing that
-authenticates it, and the status placeholder's spelling is unconfirmed). Callbacks may be lost;
-the poll re-reads the status of open sales orders, least recently checked first, so a lost
-callback is caught within a few polls. Applying the same status twice writes nothing.
+authenticates it, and the status placeholder's spelling is unconfirmed). Applying the same
+status twice writes nothing.
+
+A status run (`read_statuses`) reads every sales order Peoplevox modified since the last run
+from the `Sales order summary` report, up to 1,000 a request, from a cursor on Peoplevox's own
+modification times: at a peak, reading each order a callback named by number (100 a request,
+once per run it was named in) cost about as many requests as injecting it. Callbacks then only
+wake the run. The poll re-reads by number the open orders no read has seen for `POLL_AFTER`
+(an order read late, a change committed behind the cursor). A tenant without that report (or
+its columns) is read as before: each named order by number, and the poll over every open order.
 
 A cancellation we did not ask for (the warehouse cancelled an order Shopify still wants shipped)
 moves the order to `cancelled_by_warehouse` with an exception for CX: nothing would ship, and
@@ -15,8 +22,9 @@ nobody would know.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 
@@ -24,7 +32,7 @@ from sync_pipeline.lib.domain.statuses import PeoplevoxStatus, parse_status
 from sync_pipeline.lib.flows.orders import state
 from sync_pipeline.lib.flows.orders.ports import Warehouse
 from sync_pipeline.lib.flows.stock.inputs import awaits_allocation
-from sync_pipeline.lib.inbox import Inbox
+from sync_pipeline.lib.inbox import Inbox, InboxItem
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -33,6 +41,13 @@ from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.peoplevox import callbacks
 
 INBOX_CURSOR = "inbox_peoplevox_status"
+# Peoplevox's own modification time of the newest sales order the last status run read (a whole
+# minute, as report dates are): the next run reads from that minute on, so it reads that minute
+# again, which is the overlap. With no cursor yet, a run reads back INITIAL_LOOKBACK.
+REPORT_CURSOR = "peoplevox_status_modified"
+INITIAL_LOOKBACK = timedelta(days=1)
+# An open order no status read has seen for this long is read by number (the safety net).
+POLL_AFTER = timedelta(minutes=10)
 # Settled once Peoplevox reports the order Cancelled and Shopify wants it cancelled too (a cancel
 # the tenant left to people, done by hand; a warehouse cancellation Shopify then followed).
 SETTLED_BY_CANCEL = ("cancel_not_confirmed", "cancelled_by_warehouse")
@@ -57,6 +72,9 @@ class StatusReport:
     unknown_numbers: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     stock_items_hinted: int = 0  # items queued for the stock flow (AllocationMoved)
+    source: str = "report"  # "report": read by modification time; "lookups": by number
+    from_report: int = 0  # sales orders the report listed (ours or not)
+    report_requests: int = 0
 
 
 def allocation_moved(old: ledger_orders.OrderRow, new: ledger_orders.OrderRow) -> bool:
@@ -167,6 +185,61 @@ def from_inbox(
         ledger.set_cursor(INBOX_CURSOR, items[-1].name)
 
 
+def read_statuses(
+    inbox: Inbox,
+    warehouse: Warehouse,
+    ledger: Ledger,
+    actor: str,
+    report: StatusReport,
+    now: datetime,
+    on_allocation: AllocationMoved | None = None,
+) -> None:
+    """One status run: what Peoplevox modified since the last run, then the poll of orders no read
+    has seen for `POLL_AFTER`; by number instead when the tenant cannot list changes."""
+    # Taken before the read, so every callback skipped names a change the read covers.
+    callbacks_so_far = inbox.since("peoplevox", after=ledger.get_cursor(INBOX_CURSOR), limit=5000)
+    if from_report(warehouse, ledger, actor, report, now, on_allocation):
+        skip_inbox(callbacks_so_far, ledger, report)
+        poll(warehouse, ledger, actor, report, on_allocation=on_allocation, unchecked_for=POLL_AFTER)
+        return
+    report.source = "lookups"
+    from_inbox(inbox, warehouse, ledger, actor, report, on_allocation=on_allocation)
+    poll(warehouse, ledger, actor, report, on_allocation=on_allocation)
+
+
+def from_report(
+    warehouse: Warehouse,
+    ledger: Ledger,
+    actor: str,
+    report: StatusReport,
+    now: datetime,
+    on_allocation: AllocationMoved | None = None,
+) -> bool:
+    """Statuses of the sales orders Peoplevox modified since the cursor; False if it cannot list them."""
+    stored = ledger.get_cursor(REPORT_CURSOR)
+    since = datetime.fromisoformat(stored) if stored else now - INITIAL_LOOKBACK
+    changes = warehouse.statuses_changed_since(since)
+    if changes is None:
+        return False
+    report.from_report += len(changes.statuses)
+    report.report_requests += changes.requests
+    with ledger.transaction() as con:
+        ours = list(ledger_orders.by_sales_order_number(con, list(changes.statuses)))
+    apply_statuses(ledger, [(n, changes.statuses[n]) for n in ours], actor, report, on_allocation)
+    with ledger.transaction() as con:
+        ledger_orders.touch_status_checked(con, ours)  # seen now: the poll leaves them alone
+    if changes.newest is not None and (stored is None or changes.newest > datetime.fromisoformat(stored)):
+        ledger.set_cursor(REPORT_CURSOR, changes.newest.isoformat())
+    return True
+
+
+def skip_inbox(items: Sequence[InboxItem], ledger: Ledger, report: StatusReport) -> None:
+    """Count these status callbacks and move the inbox cursor past them, reading nothing."""
+    report.from_callbacks += sum(item.load().get("event") == "SalesOrderStatusChanges" for item in items)
+    if items:
+        ledger.set_cursor(INBOX_CURSOR, items[-1].name)
+
+
 def poll(
     warehouse: Warehouse,
     ledger: Ledger,
@@ -174,9 +247,15 @@ def poll(
     report: StatusReport,
     max_orders: int = 500,
     on_allocation: AllocationMoved | None = None,
+    unchecked_for: timedelta | None = None,
 ) -> None:
+    """Read by number the open orders least recently checked (with `unchecked_for`, only those
+    unchecked for that long)."""
+    checked_before = None if unchecked_for is None else datetime.now(UTC) - unchecked_for
     with ledger.transaction() as con:
-        numbers = ledger_injections.accepted_numbers_before_status(con, FINAL_STATUSES, limit=max_orders)
+        numbers = ledger_injections.accepted_numbers_before_status(
+            con, FINAL_STATUSES, limit=max_orders, checked_before=checked_before
+        )
     report.polled += len(numbers)
     _read_and_apply(warehouse, ledger, numbers, actor, report, on_allocation)
     with ledger.transaction() as con:
