@@ -1,6 +1,7 @@
 """The deployment files, checked as far as they can be without a Docker engine or a cluster.
 
 - docker-compose.yml against the Compose Specification's JSON schema (vendored, Apache-2.0);
+- compose starts every Dagster process only after its one-shot schema migration has exited 0;
 - the Helm values against the Dagster chart's values schema (an excerpt, vendored, Apache-2.0),
   and their instance settings against deploy/dagster.yaml;
 - every brand wired the same way everywhere: compose services, workspace entries, env files
@@ -81,6 +82,29 @@ def test_compose_runs_webserver_daemon_postgres_and_a_code_location_and_receiver
         assert code["environment"]["DAGSTER_POSTGRES_HOST"] == "postgres"
     for role in ("webserver", "daemon"):
         assert "deploy/workspace.yaml" in services[role]["command"]
+
+
+def test_every_dagster_process_starts_after_the_one_shot_schema_migration() -> None:
+    """On an empty database each Dagster process's first open creates Dagster's schema, and two
+    at once raced ("type asset_keys already exists"): `migrate` creates it first, alone."""
+    services = _compose()["services"]
+    migrate = services["migrate"]
+    assert migrate["command"] == ["dagster", "instance", "migrate"]
+    assert migrate["restart"] == "no", "a one-shot restarted unless-stopped would migrate for ever"
+    assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert migrate["environment"] == services["daemon"]["environment"], "the same instance"
+    # Whatever opens the instance (has its connection settings) waits for migrate to exit 0.
+    opens_instance = sorted(
+        name
+        for name, s in services.items()
+        if "DAGSTER_POSTGRES_HOST" in s.get("environment", {}) and name != "migrate"
+    )
+    brands = _brands_in_compose()
+    assert opens_instance == sorted(["webserver", "daemon", *(f"code-{b}" for b in brands)])
+    for name in opens_instance:
+        waits_for = services[name]["depends_on"]
+        assert waits_for["migrate"] == {"condition": "service_completed_successfully"}, name
+        assert waits_for["postgres"] == {"condition": "service_healthy"}, name
 
 
 @pytest.mark.parametrize("brand", ["acme", "globex"])

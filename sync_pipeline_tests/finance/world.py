@@ -58,6 +58,7 @@ from sync_pipeline.sandbox.traffic_money import (
     return_one_unit,
     return_parcel,
 )
+from sync_pipeline_tests.kept_open import ledger_kept_open
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CODES = ["TEE-BLK-M", "TEE-WHT-M", "SOCK-BLK-OS", "CAP-BLK-OS"]
@@ -373,7 +374,11 @@ def world(
             shop.add_product(ProductSpec(title=code, variants=[VariantSpec(sku=code, price=price)]))
         pvx.seed_items([(c, f"50{i:011d}", c) for i, c in enumerate(CODES)])
         pvx.set_stock([(c, "PrimarySite", 1000) for c in CODES])
-        yield World(shop, pvx, client, pvx_client, Ledger(root / "ledger.duckdb"), root / "exports", later)
+        # In-process only: the ledger's database stays open between its transactions (kept_open.py).
+        with ledger_kept_open(root / "ledger.duckdb"):
+            yield World(
+                shop, pvx, client, pvx_client, Ledger(root / "ledger.duckdb"), root / "exports", later
+            )
     finally:
         for closing in (shop, pvx, client, pvx_client):
             closing.close()

@@ -24,6 +24,7 @@ from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline_tests.domain.factories import GOOD_ADDRESS, T0, make_line, make_order
 from sync_pipeline_tests.flows.standins.shopify import listed
+from sync_pipeline_tests.kept_open import ledger_kept_open
 
 RULES: BusinessRules = load_business_rules(Path(__file__).resolve().parents[2] / "data" / "config")
 NOW = T0 + timedelta(hours=1)
@@ -82,8 +83,9 @@ def rows(ledger: Ledger, *ns: int) -> dict[int, ledger_orders.OrderRow]:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(tmp_path / "ledger.duckdb")
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with ledger_kept_open(tmp_path / "ledger.duckdb"):  # in-process only (kept_open.py)
+        yield Ledger(tmp_path / "ledger.duckdb")
 
 
 def test_first_ingest_creates_rows_and_events(ledger: Ledger) -> None:

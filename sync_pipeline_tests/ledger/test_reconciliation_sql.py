@@ -9,6 +9,7 @@ the same figures, then checks that the summary ties out to Shopify's own totals.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
@@ -31,11 +32,14 @@ from sync_pipeline_tests.finance.factories import (
     orders,
     write,
 )
+from sync_pipeline_tests.kept_open import ledger_kept_open
 
 
 @pytest.fixture(scope="module")
-def ledger(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
-    return Ledger(Path(tmp_path_factory.mktemp("reconciliation")) / "ledger.duckdb")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
+    path = Path(tmp_path_factory.mktemp("reconciliation")) / "ledger.duckdb"
+    with ledger_kept_open(path):  # in-process only (kept_open.py)
+        yield Ledger(path)
 
 
 TABLES = ("orders", "despatch_packages", "finance_orders", "finance_order_lines", "finance_refunds",

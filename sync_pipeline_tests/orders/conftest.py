@@ -21,6 +21,7 @@ from sync_pipeline.sandbox.server import BackgroundServer
 from sync_pipeline.sandbox.shopify.app import create_app as create_shopify_app
 from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import ComponentSpec, ProductSpec, SandboxControl, VariantSpec
+from sync_pipeline_tests.kept_open import ledger_kept_open
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Item codes Peoplevox knows; the Shopify catalogue adds one variant it does not (drift).
@@ -94,26 +95,28 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     try:
         seed(shop, pvx)
         rules = load_business_rules(REPO_ROOT / "data" / "config").with_orders(hold_window_seconds=0)
-        yield Stack(
-            shopify_url=shopify_server.url,
-            peoplevox_url=pvx_server.url,
-            shop=shop,
-            pvx=pvx,
-            source=ShopifyOrdersSource(ShopifyClient(shopify_server.url, "shpat_sandbox")),
-            warehouse=PeoplevoxWarehouse(
-                PeoplevoxClient(
-                    pvx_server.url,
-                    "sandbox",
-                    "integration",
-                    "sandbox-password",
-                    requests_per_window=1000,
-                    window_seconds=1.0,
-                )
-            ),
-            ledger=Ledger(tmp_path / "ledger.duckdb"),
-            rules=rules,
-            data_dir=tmp_path,
-        )
+        # Its users open the ledger in this process alone: kept open between transactions (kept_open.py).
+        with ledger_kept_open(tmp_path / "ledger.duckdb"):
+            yield Stack(
+                shopify_url=shopify_server.url,
+                peoplevox_url=pvx_server.url,
+                shop=shop,
+                pvx=pvx,
+                source=ShopifyOrdersSource(ShopifyClient(shopify_server.url, "shpat_sandbox")),
+                warehouse=PeoplevoxWarehouse(
+                    PeoplevoxClient(
+                        pvx_server.url,
+                        "sandbox",
+                        "integration",
+                        "sandbox-password",
+                        requests_per_window=1000,
+                        window_seconds=1.0,
+                    )
+                ),
+                ledger=Ledger(tmp_path / "ledger.duckdb"),
+                rules=rules,
+                data_dir=tmp_path,
+            )
     finally:
         shop.close()
         pvx.close()

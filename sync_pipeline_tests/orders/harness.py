@@ -18,6 +18,7 @@ import dagster as dg
 import pytest
 
 from sync_pipeline.definitions import defs as load_definitions
+from sync_pipeline.defs.inbox_sensors import latest_metadata
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.peoplevox import PeoplevoxClient
@@ -50,6 +51,7 @@ class E2EStack:
     instance: dg.DagsterInstance
     cursors: dict[str, str | None] = field(default_factory=dict)
     runs: list[str] = field(default_factory=list)
+    continued: list[str] = field(default_factory=list)  # of `runs`: a backlog's next batch
     shopify_url: str = ""
 
     @property
@@ -73,6 +75,18 @@ class E2EStack:
             assert result.success, f"{job.name} failed"
             self.runs.append(job.name)
         return len(data.run_requests or [])
+
+    def tick_until_caught_up(self, sensor_name: str, key: dg.AssetKey) -> int:
+        """Tick `sensor_name` once, then again while the latest run of `key` stopped at its time
+        budget with work left (its `caught_up` metadata False), as the sensor's own backlog path
+        does under the daemon; returns how many runs the first tick launched (the later ones are
+        in `continued`). A run's budget is wall-clock time (ingest and release: 30 s), so on a
+        loaded machine one run may not finish a burst."""
+        runs = self.tick(sensor_name)
+        while latest_metadata(self.instance, key)[1].get("caught_up") is False:
+            assert self.tick(sensor_name) == 1, f"{sensor_name} left {key.to_user_string()}'s backlog"
+            self.continued.append(self.runs[-1])
+        return runs
 
     def wait_for_webhooks(self, settle: float = 0.6, timeout: float = 20) -> None:
         """Webhooks are delivered in the background: wait until the inbox stops growing."""

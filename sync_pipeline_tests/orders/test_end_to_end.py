@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from sync_pipeline.defs.orders.assets import peoplevox_sales_orders, shopify_orders
 from sync_pipeline.sandbox.shopify.config import FaultSettings
 from sync_pipeline.sandbox.shopify.control import (
     AddressSpec,
@@ -200,11 +201,13 @@ def _line_id(placed: dict, sku: str) -> str:
 
 
 def _run_ingest_and_release(stack: E2EStack, during_hold: Callable[[], None] = lambda: None) -> None:
+    # Until caught up: an ingest run reads for 30 s at most, and on a loaded machine the first run
+    # stopped after its first chunk of 250, before the orders edited in the hold (read last).
     stack.wait_for_webhooks()
-    assert stack.tick("shopify_order_events") == 1
+    assert stack.tick_until_caught_up("shopify_order_events", shopify_orders.key) == 1
     during_hold()
     time.sleep(HOLD_SECONDS + 0.5)
-    assert stack.tick("orders_release_due") == 1
+    assert stack.tick_until_caught_up("orders_release_due", peoplevox_sales_orders.key) == 1
 
 
 @pytest.mark.timeout(600)
@@ -340,5 +343,5 @@ def _assert_final_state(stack: E2EStack, kinds: dict[str, Kind]) -> None:
         )
     for placed in kinds["cancelled_after_cutoff"].placed:
         assert statuses[_number(placed)] == "Allocated"
-    # Batch per run, not a run per order.
-    assert len(stack.runs) <= 8, stack.runs
+    # Batch per run, not a run per order (a backlog's next batch, load-dependent, aside).
+    assert len(stack.runs) - len(stack.continued) <= 8, stack.runs
