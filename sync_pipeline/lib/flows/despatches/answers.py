@@ -30,7 +30,7 @@ from sync_pipeline.lib.flows.despatches.ports import (
     FulfilmentRefusedError,
     Storefront,
 )
-from sync_pipeline.lib.flows.despatches.record import not_made, refresh_order_states, settle
+from sync_pipeline.lib.flows.despatches.record import not_made, refresh_order_states, settle_many
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.flows.despatches.send import GroupSender
 from sync_pipeline.lib.flows.orders.observed import SETTLE
@@ -246,6 +246,9 @@ def _record(
         return
     events, problems = [], []
     ours: list[tuple[str, datetime, datetime]] = []
+    # Settled in bulk after the loop: a statement or two a package held the ledger for most of a wave.
+    fulfilled: list[ledger_despatches.StateChange] = []
+    tracked: list[str] = []
     for r in results:
         d, i = r.sent.decision, r.sent.intent
         if r.fulfilment is not None:
@@ -253,18 +256,13 @@ def _record(
             if r.sent.version_before and r.fulfilment.order_version:
                 ours.append((r.sent.order_id, r.sent.version_before, r.fulfilment.order_version))
             ledger_fulfilments.mark_created(con, d.package_number, fid, name, i.tracking_number)
-            settle(
-                con,
-                d.package_number,
-                states.FULFILLED,
-                f"fulfilled as {name}",
-                d.line_quantities,
-                d.excess,
+            fulfilled.append(
+                ledger_despatches.StateChange(
+                    d.package_number, states.FULFILLED, f"fulfilled as {name}", d.line_quantities, d.excess
+                )
             )
             if i.tracking_number:
-                ledger_exceptions.resolve_for_subject(
-                    con, ["tracking_missing"], d.package_number, "tracking sent"
-                )
+                tracked.append(d.package_number)
             tracking = (
                 f", tracking {i.tracking_company} {i.tracking_number}"
                 if i.tracking_number
@@ -291,6 +289,8 @@ def _record(
             report.refused += 1
         else:
             report.outcome_unknown += 1  # stays `sending`: the next run looks it up first
+    settle_many(con, fulfilled)
+    ledger_exceptions.resolve_for_subjects(con, ["tracking_missing"], tracked, "tracking sent")
     report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
     ledger_events.append(con, events)
     # So the orders ingest does not read in full an order only this fulfilment changed.

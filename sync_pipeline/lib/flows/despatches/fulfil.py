@@ -210,6 +210,7 @@ def _write_ahead(
         report.left_to_another_run += len(taken)
         problems: list[ExceptionRecord] = []
         events: list[OrderEvent] = []
+        going: list[ledger_despatches.StateChange] = []  # set in one statement below
         for oid, decisions in plans.items():
             for d in decisions:
                 problems.extend(d.exceptions)
@@ -221,8 +222,10 @@ def _write_ahead(
                     )  # fmt: skip
                     sends.append(Sent(d, oid, intent, versions.get(oid)))
                     # Accounted units go on the package now; a lookup that finds nothing clears them.
-                    ledger_despatches.set_state(
-                        con, d.package_number, states.FULFILLING, d.reason, d.line_quantities, d.excess
+                    going.append(
+                        ledger_despatches.StateChange(
+                            d.package_number, states.FULFILLING, d.reason, d.line_quantities, d.excess
+                        )
                     )
                 elif d.state in states.SETTLED:
                     settle(con, d.package_number, d.state, d.reason, d.line_quantities, d.excess)
@@ -236,6 +239,7 @@ def _write_ahead(
                     ledger_despatches.set_state(con, d.package_number, d.state, d.reason)
                     report.blocked += d.state == states.BLOCKED
                     report.awaiting_tracking += d.state == states.AWAITING_TRACKING
+        ledger_despatches.set_states(con, going)
         report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
         ledger_fulfilments.mark_sending(con, [s.intent for s in sends], run_id=actor)
         ledger_events.append(con, events)
