@@ -20,6 +20,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -28,6 +32,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from sync_pipeline.lib.domain.config import load_business_rules
 from sync_pipeline.lib.flows.catalogue import refresh
@@ -64,18 +70,90 @@ PLAN = "plus"
 
 
 @contextlib.contextmanager
-def _sandboxes() -> Iterator[tuple[SandboxControl, PeoplevoxControl, str, str]]:
-    shop_server = BackgroundServer(create_shopify_app(ShopifySandboxConfig(plan=PLAN))).start()
+def _shopify_in_process() -> Iterator[tuple[str, int | None]]:
+    server = BackgroundServer(create_shopify_app(ShopifySandboxConfig(plan=PLAN))).start()
+    try:
+        yield server.url, None
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def _shopify_child(port: int) -> Iterator[tuple[str, int | None]]:
+    """The Shopify sandbox as its own process, as the daemon benchmark and a deployment run it,
+    so the step's CPU and the sandbox's can be told apart (`/proc/<pid>/stat`)."""
+    command = [str(Path(sys.executable).parent / "sync-pipeline"), "sandbox", "shopify",
+               "--port", str(port), "--plan", PLAN]  # fmt: skip
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError), httpx.Client(timeout=2) as http:
+                if http.get(f"{url}/_sandbox/state").status_code == 200:
+                    break
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Shopify sandbox did not come up on port {port}")
+            time.sleep(0.2)
+        yield url, child.pid
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def _profiled(out: Path | None, pids: dict[str, int | None]) -> Iterator[None]:
+    """py-spy (pip install py-spy into the venv; not a product dependency) sampling each process
+    in `pids` for the duration of the block, as collapsed stacks (`<out>/<name>.txt`, one line a
+    stack with its sample count; thread names included)."""
+    if out is None:
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).parent / "py-spy")
+    children = []
+    for name, pid in pids.items():
+        if pid:
+            command = [spy, "record", "--pid", str(pid), "--format", "raw", "--threads", "--idle",
+                       "--rate", "200", "--output", str(out / f"{name}.txt")]  # fmt: skip
+            children.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(1.0)  # py-spy attaches
+    try:
+        yield
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGINT)
+        for child in children:
+            child.wait(timeout=30)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def _sandboxes(
+    shopify_port: int | None,
+) -> Iterator[tuple[SandboxControl, PeoplevoxControl, str, str, int | None]]:
+    shopify = _shopify_child(shopify_port) if shopify_port else _shopify_in_process()
     pvx_server = BackgroundServer(
         create_pvx_app(PeoplevoxSandboxConfig(requests_per_window=1000, window_seconds=1.0))
     ).start()
-    shop, pvx = SandboxControl(shop_server.url), PeoplevoxControl(pvx_server.url)
     try:
-        yield shop, pvx, shop_server.url, pvx_server.url
+        with shopify as (shop_url, shop_pid):
+            shop, pvx = SandboxControl(shop_url), PeoplevoxControl(pvx_server.url)
+            try:
+                yield shop, pvx, shop_url, pvx_server.url, shop_pid
+            finally:
+                shop.close()
+                pvx.close()
     finally:
-        shop.close()
-        pvx.close()
-        shop_server.stop()
         pvx_server.stop()
 
 
@@ -104,8 +182,15 @@ class _Counted:
         client.execute = counted_execute  # type: ignore[method-assign]
 
 
-def measure(orders: int, data_dir: Path, max_seconds: float, latency_ms: float) -> dict[str, Any]:
-    with _sandboxes() as (shop, pvx, shop_url, pvx_url):
+def measure(
+    orders: int,
+    data_dir: Path,
+    max_seconds: float,
+    latency_ms: float,
+    shopify_port: int | None = None,
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    with _sandboxes(shopify_port) as (shop, pvx, shop_url, pvx_url, shop_pid):
         for sku in SKUS:
             shop.add_product(ProductSpec(title=sku, variants=[VariantSpec(sku=sku, price="20.00")]))
         pvx.seed_items([(sku, f"50{i:011d}", sku) for i, sku in enumerate(SKUS)])
@@ -138,11 +223,14 @@ def measure(orders: int, data_dir: Path, max_seconds: float, latency_ms: float) 
         shop.set_faults(FaultSettings(latency_ms=latency_ms))  # Shopify's answer time, if asked for
         before = points_by_operation(shop.state()["stats"])
         counted = _Counted(ledger, client)
-        started = time.perf_counter()
-        done = fulfil(
-            ShopifyStorefront(client), ledger, rules, "bench", max_seconds=max_seconds, settle_seconds=60
-        )
-        elapsed = time.perf_counter() - started
+        shop_cpu = _cpu_seconds(shop_pid) if shop_pid else 0.0
+        with _profiled(profile, {"step": os.getpid(), "shopify": shop_pid}):
+            started, cpu = time.perf_counter(), time.process_time()
+            done = fulfil(
+                ShopifyStorefront(client), ledger, rules, "bench", max_seconds=max_seconds, settle_seconds=60
+            )
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+            shop_cpu = _cpu_seconds(shop_pid) - shop_cpu if shop_pid else None
         after = points_by_operation(shop.state()["stats"])
     spent = {op: after[op] - before.get(op, 0) for op in after if after[op] != before.get(op, 0)}
     packages = max(done.fulfilled, 1)
@@ -163,6 +251,11 @@ def measure(orders: int, data_dir: Path, max_seconds: float, latency_ms: float) 
         "ledger_transactions": counted.transactions,
         "fulfil_seconds": round(elapsed, 2),
         "packages_per_second": round(done.fulfilled / elapsed, 1),
+        # CPU per package fulfilled: this process (the step; with the sandbox in it unless
+        # --shopify-port), and the Shopify sandbox's own process (--shopify-port only).
+        "step_cpu_ms_per_package": round(cpu * 1000 / packages, 2),
+        "sandbox_cpu_ms_per_package": None if shop_cpu is None else round(shop_cpu * 1000 / packages, 2),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         # Ratios against the API's limit and against the least a fulfilment can cost.
         "shopify_ceiling_fulfilments_per_minute": round(restore / (points / packages) * 60),
         "points_over_fulfillment_create": round(points / packages / 10, 2),
@@ -176,9 +269,19 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=40)
     parser.add_argument("--max-seconds", type=float, default=600.0, help="the fulfil step's time budget")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="Shopify's added answer time")
+    parser.add_argument(
+        "--shopify-port", type=int, default=None,
+        help="run the Shopify sandbox as its own process on this port (splits the CPU figures)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--profile", type=Path, default=None,
+        help="sample the step (and the sandbox's process) with py-spy into this directory",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        figures = measure(args.orders, Path(tmp), args.max_seconds, args.latency_ms)
+        figures = measure(
+            args.orders, Path(tmp), args.max_seconds, args.latency_ms, args.shopify_port, args.profile
+        )
     print(json.dumps(figures, indent=2))
 
 

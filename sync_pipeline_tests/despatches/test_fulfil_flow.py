@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync_pipeline.lib.flows.despatches import run as run_module
 from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.despatches.answers import WAVE_PER_SENDER
 from sync_pipeline.lib.flows.despatches.ports import FulfilmentRefusedError
+from sync_pipeline.lib.flows.despatches.read import read_despatches
+from sync_pipeline.lib.flows.despatches.run import fulfil
+from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
 from sync_pipeline.sandbox.shopify.config import FaultSettings
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
 from sync_pipeline_tests.despatches.helpers import (
@@ -255,4 +266,87 @@ def test_a_run_stops_at_its_time_budget_and_leaves_the_rest_to_the_next_run(stac
     assert rows == {"created": 1, "failed": 2}  # nothing left `sending`: the next run need not look it up
     _, done = run_once(stack, rules=one_at_a_time)  # the budget from despatches.yaml
     assert (done.fulfilled, done.caught_up) == (2, True), done.summary
+    assert all(len(emails_for(stack, oid)) == 1 for oid in placed)
+
+
+class _SlowSends(ShopifyStorefront):
+    """Each fulfilment takes 0.3 s to answer: longer than the tiny budgets below."""
+
+    def create_fulfilment(self, request, tracking, notify_customer):  # type: ignore[no-untyped-def]
+        time.sleep(0.3)
+        return super().create_fulfilment(request, tracking, notify_customer)
+
+
+def test_a_run_nobody_waits_behind_goes_on_past_its_budget(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget is there for steps that wait for the `shopify_api` pool. While one waits the run
+    stops at it as before; when none does it goes on (no idle pool while the next run starts up,
+    session 7's 6-43 s gaps), and what it had put back at the budget it sends after all."""
+    monkeypatch.setattr(run_module, "RUN_ON_BUDGETS", 1000)  # the hard limit is not under test
+    placed = [
+        stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="TEE-BLK-M")], shipping_address=UK))["id"]
+        for _ in range(3)
+    ]
+    numbers = into_warehouse(stack)
+    for oid in placed:
+        stack.pvx.despatch(numbers[oid], [{"TEE-BLK-M": 1}])
+    read_despatches(ports(stack).source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2))
+    one_at_a_time = despatch_rules(stack, fulfil_concurrency=1)
+    slow = _SlowSends(stack.source.client)
+
+    waited_for = fulfil(
+        slow, stack.ledger, one_at_a_time, "run-a", max_seconds=0.2, others_waiting=lambda: True
+    )
+    assert (waited_for.fulfilled, waited_for.left_for_next_run, waited_for.caught_up) == (1, 2, False)
+    assert waited_for.ran_on == 0
+
+    asked: list[bool] = []
+    alone = fulfil(slow, stack.ledger, one_at_a_time, "run-b", max_seconds=0.2,
+                   others_waiting=lambda: asked.append(False) or False)  # fmt: skip
+    assert (alone.fulfilled, alone.left_for_next_run, alone.caught_up) == (2, 0, True), alone.summary
+    assert alone.ran_on >= 1 and asked
+    assert set(_package_states(stack).values()) == {states.FULFILLED}
+    assert all(len(emails_for(stack, oid)) == 1 for oid in placed)
+
+
+class _SlowAnswer(ShopifyStorefront):
+    """Call number `slow` answers only once a call after number `until` has been made (or after 10 s)."""
+
+    def __init__(self, stack: Stack, slow: int, until: int) -> None:
+        super().__init__(stack.source.client)
+        self.slow, self.until, self.calls = slow, until, 0
+        self.lock, self.later_call_made = threading.Lock(), threading.Event()
+
+    def create_fulfilment(self, request, tracking, notify_customer):  # type: ignore[no-untyped-def]
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+        if call > self.until:
+            self.later_call_made.set()
+        made = super().create_fulfilment(request, tracking, notify_customer)
+        if call == self.slow:
+            self.later_call_made.wait(timeout=10)
+        return made
+
+
+def test_the_next_wave_goes_out_while_a_slow_answer_of_the_last_one_is_awaited(stack: Stack) -> None:
+    """Sends go in waves of orders, each claimed in one ledger transaction. The next wave is claimed
+    while the last is still going out, so the senders never stand idle waiting for the ledger or for
+    the last wave's slowest answer (they did: a wave was sent whole before the next was claimed)."""
+    two = despatch_rules(stack, fulfil_concurrency=2)
+    wave = 2 * WAVE_PER_SENDER  # orders; the run's first batch is one wave, the second two
+    placed = [
+        stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY")], shipping_address=UK))["id"]
+        for _ in range(3 * wave)
+    ]
+    numbers = into_warehouse(stack)
+    for oid in placed:
+        stack.pvx.despatch(numbers[oid], [{"CAP-NVY": 1}])
+    read_despatches(ports(stack).source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2))
+    # The second batch's first call is slow, until a call of that batch's second wave is made.
+    slow = _SlowAnswer(stack, slow=wave + 1, until=2 * wave)
+    done = fulfil(slow, stack.ledger, two, "test", max_seconds=60)
+    assert slow.later_call_made.is_set()
+    assert (done.fulfilled, done.caught_up) == (3 * wave, True), done.summary
     assert all(len(emails_for(stack, oid)) == 1 for oid in placed)

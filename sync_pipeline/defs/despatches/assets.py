@@ -6,6 +6,7 @@ from sync_pipeline.defs import brand
 from sync_pipeline.defs.backfill_pool import is_backfill
 from sync_pipeline.defs.despatches.metadata import fulfil_metadata, read_metadata
 from sync_pipeline.defs.despatches.partitions import despatch_date_partitions
+from sync_pipeline.defs.pool_waiters import others_waiting
 from sync_pipeline.defs.resources import (
     BusinessRulesResource,
     LedgerResource,
@@ -101,8 +102,9 @@ def shopify_fulfilments(
     What cannot go gets an exception with an owner: a held or closed fulfilment order or a
     cancelled order shipped anyway (CX, finance), units nobody ordered (warehouse ops). Tracking
     numbers that arrive late are added to the fulfilment without a second email. A run uses
-    Shopify for at most `fulfil_max_seconds` (despatches.yaml), so the orders ingest gets its turn;
-    `caught_up` False means the next run was started for the rest.
+    Shopify for at most `fulfil_max_seconds` (despatches.yaml) while another step waits for it, so
+    the orders ingest gets its turn (with nobody waiting it goes on, up to five budgets:
+    `budget_extended`); `caught_up` False means the next run was started for the rest.
     """
     rules = business_rules.load()
     book = ledger.get_ledger()
@@ -112,5 +114,7 @@ def shopify_fulfilments(
         rules,
         actor=f"run:{context.run.run_id[:8]}",
         settle_seconds=rules.despatches.unknown_outcome_settle_seconds,
+        # Past its budget the step goes on only while no other step waits for Shopify.
+        others_waiting=others_waiting(context.instance, brand.SHOPIFY_API, context.run.run_id),
     )
     return dg.MaterializeResult(metadata=fulfil_metadata(report, book, report.caught_up))

@@ -112,6 +112,22 @@ def resolve_for_subject(
     return len(rows)
 
 
+def resolve_for_subjects(
+    con: duckdb.DuckDBPyConnection, kinds: Iterable[str], subjects: Iterable[str], resolution: str
+) -> int:
+    """`resolve_for_subject` for many subjects in one statement (a fulfil wave settles dozens)."""
+    kinds, wanted = list(kinds), list(dict.fromkeys(subjects))
+    if not kinds or not wanted:
+        return 0
+    placeholders = ", ".join("?" for _ in kinds)
+    rows = con.execute(
+        f"UPDATE exceptions SET status = 'resolved', resolved_at = ?, resolution = ? "
+        f"WHERE status = 'open' AND kind IN ({placeholders}) AND list_contains(?, subject) RETURNING exception_id",
+        [utcnow(), resolution, *kinds, wanted],
+    ).fetchall()
+    return len(rows)
+
+
 def open_subjects(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> set[tuple[str, str]]:
     """(kind, subject) of every open exception of these kinds."""
     kinds = list(kinds)

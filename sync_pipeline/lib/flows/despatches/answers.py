@@ -1,7 +1,8 @@
 """Send the fulfilments written ahead, and write what Shopify answers.
 
 Orders go in parallel (`send.py`) in waves, none started after the run's deadline but the first
-few. One transaction a wave claims its packages and writes the wave before's answers: created → the
+few. One transaction a wave claims its packages and writes the answers so far, while the wave
+before is still going out: created → the
 package is `fulfilled` (and our own order version recorded, so the orders ingest does not read it
 again), refused → `blocked` with `fulfilment_refused`, unknown → left `sending` for the next run's
 lookup (`in_doubt.py`). An answer not yet written when the run dies is found by that lookup (the
@@ -32,9 +33,9 @@ from sync_pipeline.lib.flows.despatches.ports import (
     FulfilmentRefusedError,
     Storefront,
 )
-from sync_pipeline.lib.flows.despatches.record import not_made, refresh_order_states, settle
+from sync_pipeline.lib.flows.despatches.record import not_made, refresh_order_states, settle_many
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
-from sync_pipeline.lib.flows.despatches.send import send_grouped
+from sync_pipeline.lib.flows.despatches.send import GroupSender
 from sync_pipeline.lib.flows.orders.observed import SETTLE
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, own_versions
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
@@ -47,7 +48,7 @@ from sync_pipeline.lib.ledger.fulfilments import FulfilmentIntent
 # wave before's answers), instead of a transaction a package, which serialised the senders on the
 # ledger lock (about 41 ms an empty transaction at load 10, more with other runs writing).
 WAVE_PER_SENDER = 4
-# A wave still running after this long writes its answers as they come (Shopify is slow or
+# Answers are written at least this often even when no next wave is claimed (Shopify is slow or
 # throttling): an answer held back for long is one another run's lookup might record first.
 LONG_WAVE_SECONDS = 5.0
 
@@ -71,12 +72,14 @@ def send_all(
     report: FulfilReport,
     deadline: float,
     settle_seconds: float,
-) -> None:
+) -> set[str]:
     """Send what was written ahead, wave after wave of orders (in parallel within a wave, none
-    started after `deadline` but the first few), and put back what was never sent.
+    started after `deadline` but the first few), and put back what was never sent. Returns the
+    packages put back because the deadline came (a run that goes on after all sends them again).
 
-    One ledger transaction a wave: it records the previous wave's answers and claims this wave's
-    packages (each claim still compare-and-set on this run's attempt). A claim is good for
+    One ledger transaction a wave: it records the answers so far and claims this wave's packages
+    (each claim still compare-and-set on this run's attempt), while the wave before is still going
+    out (`GroupSender`), so the senders never wait for the ledger. A claim is good for
     `settle_seconds / 2`: a package whose turn comes later than that (an earlier package of its order
     was slow) is claimed again on its own just before its call, so another run's in-doubt lookup,
     which waits `settle_seconds`, can never take over a package this run is about to send."""
@@ -90,39 +93,56 @@ def send_all(
     answered: set[str] = set()
     not_taken: dict[str, str] = {}  # package → why Shopify did not run its fulfillmentCreate
     waiting: list[_Result] = []  # answers not yet written: they go with the next transaction
+    last_write = time.monotonic()
 
-    def take(results: list[_Result], started: float) -> None:
+    def write(claim: list[Sent]) -> set[str]:
+        """One transaction: the answers so far, and the claims of the wave about to go."""
+        nonlocal last_write
+        with ledger.transaction() as con:
+            _record(con, waiting, rules, actor, report)
+            waiting.clear()
+            claimed = ledger_fulfilments.claim_many(con, [s.intent.package_number for s in claim], actor)
+        last_write = time.monotonic()
+        return claimed
+
+    def take(results: list[_Result]) -> None:
         not_taken.update({r.sent.intent.package_number: r.not_sent for r in results if r.not_sent})
         answers = [r for r in results if not r.not_ours and not r.not_sent]
         answered.update(r.sent.intent.package_number for r in answers)
         waiting.extend(answers)
-        if waiting and time.monotonic() - started >= LONG_WAVE_SECONDS:
-            # A slow wave (Shopify throttling, retries) writes what came as it comes, as before.
-            with ledger.transaction() as con:
-                _record(con, waiting, rules, actor, report)
-            waiting.clear()
+        if waiting and time.monotonic() - last_write >= LONG_WAVE_SECONDS:
+            # Slow going (Shopify throttling, retries): what came is written as it comes.
+            write([])
 
     try:
-        for index, wave in enumerate(waves):
-            if index and time.monotonic() >= deadline:
-                break  # the rest were written ahead and never sent: back to `pending` below
-            # Timed from before the claim (its attempt time is set inside), so it errs early.
-            claiming = time.monotonic()
-            with ledger.transaction() as con:
-                _record(con, waiting, rules, actor, report)
-                waiting.clear()
-                claimed = ledger_fulfilments.claim_many(con, [s.intent.package_number for s in wave], actor)
-            started, fresh_until = time.monotonic(), claiming + settle_seconds / 2
-            send_grouped(
-                wave,
-                lambda s: s.order_id,
-                lambda s, claimed=claimed, until=fresh_until: _send(
-                    storefront, ledger, s, actor, claimed, until, settle_seconds / 2
-                ),
-                lambda results, started=started: take(results, started),
-                concurrency,
-                deadline=deadline,
-            )
+        with GroupSender[Sent, _Result](concurrency, deadline) as sender:
+            for index, wave in enumerate(waves):
+                if index:
+                    # The next wave is claimed while this one is still going out, once fewer than
+                    # one sender's round of its orders wait to start: the senders go from one wave
+                    # into the next without waiting for the ledger (they used to, a transaction and
+                    # the wave's slowest order each time).
+                    sender.collect(
+                        take,
+                        until=lambda: sender.waiting_to_start < concurrency or sender.failure is not None,
+                    )
+                    if sender.failure is not None or time.monotonic() >= deadline:
+                        break  # the rest were written ahead and never sent: back to `pending` below
+                # Timed from before the claim (its attempt time is set inside), so it errs early.
+                fresh_until = time.monotonic() + settle_seconds / 2
+                claimed = write(wave)
+                by_order: dict[str, list[Sent]] = {}
+                for s in wave:
+                    by_order.setdefault(s.order_id, []).append(s)
+                sender.submit(
+                    list(by_order.values()),
+                    lambda s, claimed=claimed, until=fresh_until: _send(
+                        storefront, ledger, s, actor, claimed, until, settle_seconds / 2
+                    ),
+                )
+            sender.collect(take)
+        if sender.failure is not None:
+            raise sender.failure
     except BaseException:
         # A call raised (what it sent, if anything, stays `sending` for the lookup): what did
         # answer is still written.
@@ -131,10 +151,12 @@ def send_all(
                 _record(con, waiting, rules, actor, report)
         raise
     unsent = [s for s in to_send if s.intent.package_number not in answered]
+    put_back: set[str] = set()
     if waiting or unsent:
         with ledger.transaction() as con:
             _record(con, waiting, rules, actor, report)
-            _not_sent(con, unsent, not_taken, rules, actor, report)
+            put_back = _not_sent(con, unsent, not_taken, rules, actor, report)
+    return put_back
 
 
 def _not_sent(
@@ -144,23 +166,28 @@ def _not_sent(
     rules: BusinessRules,
     actor: str,
     report: FulfilReport,
-) -> None:
+) -> set[str]:
     """Written ahead, never sent (the time budget ran out before their order started), or sent and
     certainly not run (`not_taken`: throttled until the client gave up): not in Shopify, so back to
     `pending` now rather than left `sending` for a lookup. Only rows still this run's attempt:
-    another run's lookup may have taken one over meanwhile."""
+    another run's lookup may have taken one over meanwhile. Returns those put back for the budget."""
     if not unsent:
-        return
+        return set()
     withdrawn: set[str] = set()
+    for_budget: set[str] = set()
     for why, numbers in _by_reason(unsent, not_taken).items():
-        withdrawn |= ledger_fulfilments.withdraw_unsent(con, numbers, actor, f"not sent: {why}")
-        for number in set(numbers) & withdrawn:
+        mine = ledger_fulfilments.withdraw_unsent(con, numbers, actor, f"not sent: {why}")
+        withdrawn |= mine
+        if why == BUDGET:
+            for_budget |= mine
+        for number in set(numbers) & mine:
             ledger_despatches.set_state(con, number, states.PENDING, f"left for the next run ({why})", {}, {})
             not_made(con, number, f"left for the next run ({why})")
     refresh_order_states(
         con, list(dict.fromkeys(s.order_id for s in unsent)), rules, actor, report.order_states
     )
     report.left_for_next_run += len(withdrawn)
+    return for_budget
 
 
 BUDGET = "the run's time budget ran out"
@@ -234,6 +261,9 @@ def _record(
         return
     events, problems = [], []
     ours: list[tuple[str, datetime, datetime]] = []
+    # Settled in bulk after the loop: a statement or two a package held the ledger for most of a wave.
+    fulfilled: list[ledger_despatches.StateChange] = []
+    tracked: list[str] = []
     for r in results:
         d, i = r.sent.decision, r.sent.intent
         if r.fulfilment is not None:
@@ -255,18 +285,13 @@ def _record(
                                          detail={"fulfillment_id": fid, "lines": i.line_quantities}))  # fmt: skip
                 report.in_doubt["fulfilled_twice"] += 1
                 continue
-            settle(
-                con,
-                d.package_number,
-                states.FULFILLED,
-                f"fulfilled as {name}",
-                d.line_quantities,
-                d.excess,
+            fulfilled.append(
+                ledger_despatches.StateChange(
+                    d.package_number, states.FULFILLED, f"fulfilled as {name}", d.line_quantities, d.excess
+                )
             )
             if i.tracking_number:
-                ledger_exceptions.resolve_for_subject(
-                    con, ["tracking_missing"], d.package_number, "tracking sent"
-                )
+                tracked.append(d.package_number)
             tracking = (
                 f", tracking {i.tracking_company} {i.tracking_number}"
                 if i.tracking_number
@@ -295,6 +320,8 @@ def _record(
             report.refused += 1
         else:
             report.outcome_unknown += 1  # stays `sending`: the next run looks it up first
+    settle_many(con, fulfilled)
+    ledger_exceptions.resolve_for_subjects(con, ["tracking_missing"], tracked, "tracking sent")
     report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
     ledger_events.append(con, events)
     # So the orders ingest does not read in full an order only this fulfilment changed.

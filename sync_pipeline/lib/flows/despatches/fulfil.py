@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sync_pipeline.lib.domain.config import BusinessRules
@@ -112,18 +113,25 @@ def fulfil_open_packages(
     report: FulfilReport,
     deadline: float,
     settle_seconds: float = 60.0,
-) -> None:
+    run_on: Callable[[float], float] | None = None,
+) -> float:
     """Plan and fulfil batch after batch until every open package has been tried once this run
     (packages a concurrent read adds meanwhile included), or `deadline` (time.monotonic()) has
     passed: then no new order is started (the first batch always goes), and what was written ahead
     and not sent goes back to `pending`. A package whose lines sit elsewhere than the warehouse's
-    location is moved there first (`move.py`) and planned again."""
+    location is moved there first (`move.py`) and planned again.
+
+    `run_on(deadline)` is asked before each batch and when the deadline has passed: the deadline to
+    keep to from then on (`run.py`: one budget ahead while no other step waits for Shopify).
+    Returns the deadline the step kept to."""
     tried: set[str] = set()
     started = time.monotonic()
     concurrency = rules.despatches.fulfil_concurrency
     warehouses: dict[str, str] | None = None  # read once, when there is something to plan
     report.caught_up = False
     while True:
+        if run_on is not None:
+            deadline = run_on(deadline)
         with ledger.transaction() as con:
             candidates = ledger_despatches.open_packages(
                 con, states.OPEN, limit=BATCH_ORDERS * 4 + len(tried)
@@ -134,7 +142,7 @@ def fulfil_open_packages(
             order_ids = list(dict.fromkeys(o for o, n in candidates if n not in tried))[:size]
             if not order_ids:
                 report.caught_up = True
-                return
+                return deadline
             rows = ledger_orders.get_many(con, order_ids)
             packages = ledger_despatches.for_orders(con, order_ids)
             in_doubt = ledger_fulfilments.orders_in_state(con, "sending", order_ids)
@@ -171,9 +179,16 @@ def fulfil_open_packages(
         report.orders_planned += len(plans)
         versions = {oid: state.version for oid, state in shopify.items()}
         to_send = _write_ahead(ledger, plans, packages, versions, rules, actor, report)
-        send_all(storefront, ledger, to_send, rules, actor, report, deadline, settle_seconds)
-        if time.monotonic() >= deadline:
-            return  # caught_up stays False: the sensor starts the next run at once
+        put_back = send_all(storefront, ledger, to_send, rules, actor, report, deadline, settle_seconds)
+        if time.monotonic() < deadline:
+            continue
+        later = run_on(deadline) if run_on is not None else deadline
+        if later <= time.monotonic():
+            return deadline  # caught_up stays False: the sensor starts the next run at once
+        # Running on after all: what the budget put back is this run's to send again.
+        deadline = later
+        tried -= put_back
+        report.left_for_next_run -= len(put_back)
 
 
 def _write_ahead(
@@ -195,6 +210,7 @@ def _write_ahead(
         report.left_to_another_run += len(taken)
         problems: list[ExceptionRecord] = []
         events: list[OrderEvent] = []
+        going: list[ledger_despatches.StateChange] = []  # set in one statement below
         for oid, decisions in plans.items():
             for d in decisions:
                 problems.extend(d.exceptions)
@@ -206,8 +222,10 @@ def _write_ahead(
                     )  # fmt: skip
                     sends.append(Sent(d, oid, intent, versions.get(oid)))
                     # Accounted units go on the package now; a lookup that finds nothing clears them.
-                    ledger_despatches.set_state(
-                        con, d.package_number, states.FULFILLING, d.reason, d.line_quantities, d.excess
+                    going.append(
+                        ledger_despatches.StateChange(
+                            d.package_number, states.FULFILLING, d.reason, d.line_quantities, d.excess
+                        )
                     )
                 elif d.state in states.SETTLED:
                     settle(con, d.package_number, d.state, d.reason, d.line_quantities, d.excess)
@@ -221,6 +239,7 @@ def _write_ahead(
                     ledger_despatches.set_state(con, d.package_number, d.state, d.reason)
                     report.blocked += d.state == states.BLOCKED
                     report.awaiting_tracking += d.state == states.AWAITING_TRACKING
+        ledger_despatches.set_states(con, going)
         report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
         ledger_fulfilments.mark_sending(con, [s.intent for s in sends], run_id=actor)
         ledger_events.append(con, events)

@@ -40,6 +40,18 @@ def settle(
     )
 
 
+def settle_many(con: duckdb.DuckDBPyConnection, done: list[ledger_despatches.StateChange]) -> None:
+    """`settle` for many packages at once: two statements a state instead of two a package."""
+    ledger_despatches.set_states(con, done)
+    by_state: dict[str, list[str]] = {}
+    for change in done:
+        by_state.setdefault(change.state, []).append(change.package_number)
+    for state, numbers in by_state.items():
+        ledger_exceptions.resolve_for_subjects(
+            con, states.BLOCKING_KINDS, numbers, f"package {state.replace('_', ' ')}"
+        )
+
+
 def refresh_order_states(
     con: duckdb.DuckDBPyConnection,
     order_ids: list[str],

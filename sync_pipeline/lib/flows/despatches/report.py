@@ -21,6 +21,9 @@ class FulfilReport:
     # Shopify certainly did not take (throttled until the client gave up): back to `pending` for
     # the next run, which the sensor starts at once (`caught_up` False).
     left_for_next_run: int = 0
+    # Times the run moved its deadline on past its budget because no other step waited for
+    # Shopify (`run.py`, "Running on").
+    ran_on: int = 0
     # fulfillmentOrderMove calls: moved, refused, outcome_unknown.
     moves: Counter[str] = field(default_factory=Counter)
     tracking_added: int = 0
@@ -50,4 +53,5 @@ class FulfilReport:
             "exceptions_opened": self.exceptions_opened,
             "left_to_another_run": self.left_to_another_run,
             "left_for_next_run": self.left_for_next_run,
+            "budget_extended": self.ran_on,
         }

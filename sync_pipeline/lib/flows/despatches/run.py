@@ -9,11 +9,20 @@ The step holds the `shopify_api` pool, which the orders ingest needs too, so all
 time budget (`fulfil_max_seconds`): past it, each stops starting new work (each does at least one
 unit, so a run always makes progress) and the report says `caught_up=False`, so the sensor starts
 the next run at once, after whatever else waits for the pool.
+
+**Running on.** The budget is there for the steps that wait for the pool. When none does
+(`others_waiting`, from Dagster's pool records), plan-and-fulfil keeps its deadline one budget
+ahead, batch after batch, rather than ending and leaving the backlog to a run that is still
+starting up: at a despatch peak the next run's start-up and Peoplevox read took longer than a
+step, and the pool sat idle 6-43 s between steps (session 7). A step that starts waiting is served
+within one budget (plus the calls in flight), as before; a run goes on for at most
+`RUN_ON_BUDGETS` budgets in all, so its metadata and the ledger's run history stay current.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.flows.despatches.fulfil import fulfil_open_packages
@@ -23,6 +32,28 @@ from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.flows.despatches.tracking import post_late_tracking
 from sync_pipeline.lib.ledger import Ledger
 
+# A run that nobody waits behind goes on for at most this many budgets (5 min at the default 60 s).
+RUN_ON_BUDGETS = 5
+
+
+class RunOn:
+    """Moves a step's deadline on while no other step waits for the pool, up to a hard limit."""
+
+    def __init__(self, others_waiting: Callable[[], bool], budget: float, started: float) -> None:
+        self.others_waiting = others_waiting
+        self.budget = budget
+        self.until = started + budget * RUN_ON_BUDGETS
+        self.extended = 0  # times the deadline moved on
+
+    def __call__(self, deadline: float) -> float:
+        """The deadline to keep to from now: one budget ahead if nobody waits, else unchanged."""
+        now = time.monotonic()
+        ahead = min(self.until, now + self.budget)
+        if ahead <= deadline or self.others_waiting():
+            return deadline
+        self.extended += 1
+        return ahead
+
 
 def fulfil(
     storefront: Storefront,
@@ -31,14 +62,22 @@ def fulfil(
     actor: str,
     max_seconds: float | None = None,
     settle_seconds: float = SETTLE_SECONDS,
+    others_waiting: Callable[[], bool] | None = None,
 ) -> FulfilReport:
-    """`max_seconds`: the step's time budget (None: `fulfil_max_seconds` from despatches.yaml)."""
+    """`max_seconds`: the step's time budget (None: `fulfil_max_seconds` from despatches.yaml).
+    `others_waiting`: True while another step waits for the Shopify pool (None: nobody can tell,
+    so the step keeps to its budget)."""
     report = FulfilReport()
     budget = rules.despatches.fulfil_max_seconds if max_seconds is None else max_seconds
-    deadline = time.monotonic() + budget
+    started = time.monotonic()
+    deadline = started + budget
+    run_on = RunOn(others_waiting, budget, started) if others_waiting is not None else None
     doubts_done = resolve_in_doubt(storefront, ledger, rules, actor, report, settle_seconds, deadline)
-    fulfil_open_packages(storefront, ledger, rules, actor, report, deadline, settle_seconds)
+    deadline = fulfil_open_packages(
+        storefront, ledger, rules, actor, report, deadline, settle_seconds, run_on
+    )
     tracking_done = post_late_tracking(storefront, ledger, rules, actor, report, deadline)
+    report.ran_on = run_on.extended if run_on is not None else 0
     # A package put back to `pending` (budget, or Shopify throttling it) wants the next run now.
     report.caught_up = report.caught_up and doubts_done and tracking_done and not report.left_for_next_run
     return report

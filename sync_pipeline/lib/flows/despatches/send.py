@@ -10,6 +10,10 @@ Answers are handed back in small batches, as they come, to the caller's thread, 
 writes the ledger (one transaction per batch, never one held across a call). A call that raises
 stops new orders from starting; what was answered is still handed back, then the error is raised.
 
+`GroupSender` takes groups in several helpings while earlier ones are still being sent, so the
+caller can write the ledger for the next helping (claims, the answers so far) while the senders
+work, instead of the senders waiting for the ledger between helpings.
+
 After `deadline` (time.monotonic()) no new group starts, so a run holds the `shopify_api` pool no
 longer than its budget plus the groups in flight; the first `concurrency` groups always start (a
 run always makes progress), and a group once started goes to its end (an order's packages stay in
@@ -23,7 +27,8 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from types import TracebackType
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -41,6 +46,97 @@ _DONE = object()  # a group has no more answers
 _NOTHING = object()  # no answer within the flush interval
 
 
+class GroupSender(Generic[T, R]):
+    """Up to `concurrency` groups at once, each group's items in turn, over every helping given
+    to `submit`; answers come back on the caller's thread through `collect`."""
+
+    def __init__(self, concurrency: int, deadline: float | None = None) -> None:
+        self.concurrency = max(1, concurrency)
+        self.deadline = deadline
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="shopify-send")
+        self._answers: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._starting = threading.Lock()
+        self._started = 0  # groups that began (or were turned away at the deadline)
+        self._submitted = 0
+        self.running = 0  # groups submitted whose end `collect` has not seen yet
+        self.failure: BaseException | None = None
+
+    def __enter__(self) -> GroupSender[T, R]:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if error is not None:
+            self._stop.set()  # the caller failed (a ledger write): start nothing more
+        self._pool.shutdown(wait=True)
+
+    @property
+    def waiting_to_start(self) -> int:
+        """Groups submitted that no sender has taken up yet."""
+        with self._starting:
+            return self._submitted - self._started
+
+    def submit(self, groups: Sequence[Sequence[T]], call: Callable[[T], R]) -> None:
+        for group in groups:
+            with self._starting:
+                self._submitted += 1
+            self.running += 1
+            self._pool.submit(self._run, group, call)
+
+    def _may_start(self) -> bool:
+        with self._starting:
+            self._started += 1
+            past = self.deadline is not None and time.monotonic() >= self.deadline
+            return not (self._started > self.concurrency and past)
+
+    def _run(self, group: Sequence[T], call: Callable[[T], R]) -> None:
+        try:
+            if not self._may_start():
+                return
+            for item in group:
+                if self._stop.is_set():
+                    return
+                self._answers.put(call(item))
+        except BaseException as error:  # raised again on the caller's thread
+            self._answers.put(_Failed(error))
+        finally:
+            self._answers.put(_DONE)
+
+    def collect(
+        self,
+        on_answers: Callable[[list[R]], None],
+        flush_seconds: float = FLUSH_SECONDS,
+        until: Callable[[], bool] | None = None,
+    ) -> None:
+        """Hand answers to `on_answers` in batches (at least every `flush_seconds`) until nothing
+        runs, or `until()` holds (checked as answers come and at each flush). A call that raised
+        stops new groups from starting; its error is in `failure` once seen."""
+        batch: list[R] = []
+        since = time.monotonic()
+        while self.running and not (until is not None and until()):
+            try:
+                got = self._answers.get(timeout=max(0.0, since + flush_seconds - time.monotonic()))
+            except queue.Empty:
+                got = _NOTHING
+            if got is _DONE:
+                self.running -= 1
+            elif isinstance(got, _Failed):
+                self.failure = self.failure or got.error
+                self._stop.set()
+            elif got is not _NOTHING:
+                batch.append(got)  # type: ignore[arg-type]
+            interval_over = time.monotonic() - since >= flush_seconds
+            if batch and (interval_over or not self.running):
+                on_answers(batch)
+                batch = []
+            if interval_over:
+                since = time.monotonic()
+        if batch:
+            on_answers(batch)
+
+
 def send_grouped(
     items: Sequence[T],
     group_of: Callable[[T], Hashable],
@@ -56,58 +152,8 @@ def send_grouped(
     groups: dict[Hashable, list[T]] = {}
     for item in items:
         groups.setdefault(group_of(item), []).append(item)
-    answers: queue.SimpleQueue[object] = queue.SimpleQueue()
-    stop = threading.Event()
-    starting = threading.Lock()
-    started = 0
-
-    def may_start() -> bool:
-        nonlocal started
-        with starting:
-            if started >= concurrency and deadline is not None and time.monotonic() >= deadline:
-                return False
-            started += 1
-            return True
-
-    def run(group: list[T]) -> None:
-        try:
-            if not may_start():
-                return
-            for item in group:
-                if stop.is_set():
-                    return
-                answers.put(call(item))
-        except BaseException as error:  # raised again on the caller's thread
-            answers.put(_Failed(error))
-        finally:
-            answers.put(_DONE)
-
-    failure: BaseException | None = None
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="shopify-send") as pool:
-        try:
-            for group in groups.values():
-                pool.submit(run, group)
-            running, batch, since = len(groups), [], time.monotonic()
-            while running:
-                try:
-                    got = answers.get(timeout=max(0.0, since + flush_seconds - time.monotonic()))
-                except queue.Empty:
-                    got = _NOTHING
-                if got is _DONE:
-                    running -= 1
-                elif isinstance(got, _Failed):
-                    failure = failure or got.error
-                    stop.set()
-                elif got is not _NOTHING:
-                    batch.append(got)
-                interval_over = time.monotonic() - since >= flush_seconds
-                if batch and (interval_over or not running):
-                    on_answers(batch)
-                    batch = []
-                if interval_over:
-                    since = time.monotonic()
-        except BaseException:
-            stop.set()  # the ledger write failed: start nothing more (what was sent is written ahead)
-            raise
-    if failure is not None:
-        raise failure
+    with GroupSender[T, R](concurrency, deadline) as sender:
+        sender.submit(list(groups.values()), call)
+        sender.collect(on_answers, flush_seconds)
+    if sender.failure is not None:
+        raise sender.failure
