@@ -114,6 +114,13 @@ def test_helm_instance_settings_are_those_of_deploy_dagster_yaml() -> None:
     queue = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
     assert queue["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
     assert queue["tagConcurrencyLimits"] == instance["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert {
+        key: queue[key] for key in ("dequeueUseThreads", "dequeueNumWorkers", "dequeueIntervalSeconds")
+    } == {
+        "dequeueUseThreads": instance["run_queue"]["dequeue_use_threads"],
+        "dequeueNumWorkers": instance["run_queue"]["dequeue_num_workers"],
+        "dequeueIntervalSeconds": instance["run_queue"]["dequeue_interval_seconds"],
+    }
     assert values["additionalInstanceConfig"]["concurrency"]["pools"] == instance["concurrency"]["pools"]
     retries = instance["run_retries"]
     assert daemon["runRetries"] == {
