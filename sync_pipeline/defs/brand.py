@@ -40,10 +40,10 @@ SHOPIFY_BACKFILL = pool("shopify_backfill")
 PEOPLEVOX_API = pool("peoplevox_api")
 LEDGER = pool("duckdb")
 
-# Run slots: a brand gets 4 runs at once (dagster.yaml, per code location); every job but the
-# orders release and status runs carries this tag, which dagster.yaml limits to 3 per brand. Runs
+# Run slots: a brand gets 8 runs at once (dagster.yaml, per code location); every job but the
+# orders release and status runs carries this tag, which dagster.yaml limits to 6 per brand. Runs
 # that wait for a pool (ingest, despatches, stock and catalogue all need `shopify_api`) can then
-# never take the last slot, and getting orders into the warehouse never queues behind them.
+# never take the last two slots, and getting orders into the warehouse never queues behind them.
 SHARED_RUN_SLOTS = {"sync/run_slots": pool("shared")}
 
 # One retry policy for every flow's assets (was copied into each defs module); jittered so a

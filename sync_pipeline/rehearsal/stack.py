@@ -141,12 +141,12 @@ class Stack:
         self.children: list[Child] = []
         self.retired: list[Child] = []  # replaced (a restarted daemon): not watched, still stopped
 
-    def start(self, name: str, command: list[str]) -> Child:
+    def start(self, name: str, command: list[str], cwd: Path = REPO_ROOT) -> Child:
         log = (self.work.logs / f"{name.replace(' ', '_')}.log").open("wb")
         process = subprocess.Popen(
             command,
             env=self.env,
-            cwd=REPO_ROOT,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

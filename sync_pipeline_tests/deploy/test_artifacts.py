@@ -136,9 +136,12 @@ def test_helm_instance_settings_are_those_of_deploy_dagster_yaml() -> None:
     values, instance = _helm(), _yaml(DEPLOY / "dagster.yaml")
     daemon = values["dagsterDaemon"]
     queue = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
-    assert queue["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
-    assert queue["tagConcurrencyLimits"] == instance["concurrency"]["runs"]["tag_concurrency_limits"]
-    assert values["additionalInstanceConfig"]["concurrency"]["pools"] == instance["concurrency"]["pools"]
+    assert values["additionalInstanceConfig"]["concurrency"] == instance["concurrency"]
+    assert queue == {
+        "dequeueUseThreads": instance["run_queue"]["dequeue_use_threads"],
+        "dequeueNumWorkers": instance["run_queue"]["dequeue_num_workers"],
+        "dequeueIntervalSeconds": instance["run_queue"]["dequeue_interval_seconds"],
+    }
     retries = instance["run_retries"]
     assert daemon["runRetries"] == {
         "enabled": retries["enabled"],
@@ -169,6 +172,30 @@ def test_helm_instance_settings_are_those_of_deploy_dagster_yaml() -> None:
         instance["run_launcher"]["module"],
         instance["run_launcher"]["class"],
     )
+
+
+def test_the_instance_config_the_chart_renders_is_one_dagster_accepts(tmp_path: Path) -> None:
+    """The chart writes `dagsterDaemon.runCoordinator.config.queuedRunCoordinator` as the run
+    coordinator's config (camelCase to snake_case, our reading of its instance template) and
+    merges `additionalInstanceConfig` on top. With `concurrency.pools` set, Dagster rejects run
+    limits in the run coordinator's config (they moved to `concurrency.runs`): this is the check
+    the daemon would fail on at start."""
+    from dagster._core.instance.config import dagster_instance_config
+
+    values = _helm()
+    queue = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    snake = {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in queue.items()}
+    rendered = {
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": snake,
+        },
+        **values["additionalInstanceConfig"],
+    }
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(rendered), encoding="utf-8")
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert config["concurrency"]["runs"]["tag_concurrency_limits"]
 
 
 def test_each_helm_brand_has_its_secret_volume_and_receiver_on_that_volume() -> None:

@@ -8,7 +8,16 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = ("concurrency", "run_monitoring", "run_retries", "sensors", "schedules", "retention", "telemetry")
+SHARED = (
+    "concurrency",
+    "run_queue",
+    "run_monitoring",
+    "run_retries",
+    "sensors",
+    "schedules",
+    "retention",
+    "telemetry",
+)
 
 
 def _load(path: str) -> dict:
@@ -36,3 +45,39 @@ def test_release_and_status_keep_a_run_slot_the_other_jobs_cannot_take() -> None
     per_brand, shared = limits["dagster/code_location"], limits["sync/run_slots"]
     assert shared["value"] == per_brand["value"] == {"applyLimitPerUniqueValue": True}  # per brand
     assert 1 <= shared["limit"] < per_brand["limit"]
+
+
+def test_every_flows_runs_in_flight_fit_the_run_slots_at_once() -> None:
+    """The pools queue a brand's work, not the run slots: a run waiting for a slot cannot even start
+    up, so a flow whose pool was free waited behind runs waiting for another pool (session 7's
+    rehearsal: 30-60 s a run, the Peoplevox pool idle meanwhile). The sensors cap each flow's runs
+    in flight; those caps, plus two scheduled jobs, fit the shared slots, and a release and a status
+    run fit the slots kept for them."""
+    from sync_pipeline.defs.despatches.sensors import DESPATCH_RUNS_IN_FLIGHT
+
+    limits = {
+        limit["key"]: limit["limit"]
+        for limit in _load("dagster.yaml")["concurrency"]["runs"]["tag_concurrency_limits"]
+    }
+    ingest, stock, scheduled = 1, 1, 2  # inbox_sensor_tick's default max_in_flight; ops, checks
+    assert limits["sync/run_slots"] >= ingest + DESPATCH_RUNS_IN_FLIGHT + stock + scheduled
+    release, status = 1, 1  # their sensors skip while one is in flight
+    assert limits["dagster/code_location"] - limits["sync/run_slots"] >= release + status
+
+
+def test_the_run_queue_launches_on_threads_and_reads_the_queue_every_second() -> None:
+    """A launch waits for the run's process to spawn (5-13 s on a busy host): one after another,
+    runs freed together started seconds apart; Dagster's default pass every 5 s added 2.5 s a run."""
+    import dagster as dg
+
+    with dg.instance_for_test(overrides=_load("dagster.yaml")) as instance:
+        coordinator = instance.run_coordinator
+        assert coordinator.dequeue_use_threads and (coordinator.dequeue_num_workers or 0) >= 4
+        assert coordinator.dequeue_interval_seconds <= 1
+        # the run slots still come from `concurrency.runs` (run_queue must not shadow them)
+        queue = instance.get_concurrency_config().run_queue_config
+        assert queue is not None and {limit["key"] for limit in queue.tag_concurrency_limits} == {
+            "dagster/code_location",
+            "dagster/backfill",
+            "sync/run_slots",
+        }

@@ -17,7 +17,7 @@ orders_ingest_job = dg.define_asset_job(
     tags=brand.SHARED_RUN_SLOTS,
     description="Read Shopify orders changed since the cursor into the ledger.",
 )
-# Release and status runs leave out `brand.SHARED_RUN_SLOTS`: one of the brand's run slots is theirs.
+# Release and status runs leave out `brand.SHARED_RUN_SLOTS`: two of the brand's run slots are theirs.
 orders_release_job = dg.define_asset_job(
     "orders_release_job",
     selection=[peoplevox_sales_orders],
