@@ -272,9 +272,9 @@ def test_a_run_stops_at_its_time_budget_and_leaves_the_rest_to_the_next_run(stac
 class _SlowSends(ShopifyStorefront):
     """Each fulfilment takes 0.3 s to answer: longer than the tiny budgets below."""
 
-    def create_fulfilment(self, request, tracking, notify_customer):  # type: ignore[no-untyped-def]
+    def create_fulfilment(self, request, tracking, notify_customer, retry_until=None):  # type: ignore[no-untyped-def]
         time.sleep(0.3)
-        return super().create_fulfilment(request, tracking, notify_customer)
+        return super().create_fulfilment(request, tracking, notify_customer, retry_until=retry_until)
 
 
 def test_a_run_nobody_waits_behind_goes_on_past_its_budget(
@@ -318,13 +318,13 @@ class _SlowAnswer(ShopifyStorefront):
         self.slow, self.until, self.calls = slow, until, 0
         self.lock, self.later_call_made = threading.Lock(), threading.Event()
 
-    def create_fulfilment(self, request, tracking, notify_customer):  # type: ignore[no-untyped-def]
+    def create_fulfilment(self, request, tracking, notify_customer, retry_until=None):  # type: ignore[no-untyped-def]
         with self.lock:
             self.calls += 1
             call = self.calls
         if call > self.until:
             self.later_call_made.set()
-        made = super().create_fulfilment(request, tracking, notify_customer)
+        made = super().create_fulfilment(request, tracking, notify_customer, retry_until=retry_until)
         if call == self.slow:
             self.later_call_made.wait(timeout=10)
         return made
