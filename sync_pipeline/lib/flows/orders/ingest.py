@@ -8,7 +8,6 @@ so a backfill re-reads and re-reconciles without duplicating anything downstream
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -22,6 +21,7 @@ from sync_pipeline.lib.flows.orders import changes, state
 from sync_pipeline.lib.flows.orders.observed import Recorded, record_orders, settled
 from sync_pipeline.lib.flows.orders.ports import OrdersSource
 from sync_pipeline.lib.flows.orders.records import aware
+from sync_pipeline.lib.flows.orders.webhook_order import ORDER_GID
 from sync_pipeline.lib.inbox import Inbox, InboxItem
 from sync_pipeline.lib.ledger import Ledger, own_versions
 from sync_pipeline.lib.ledger import orders as ledger_orders
@@ -209,7 +209,6 @@ def summarize(ledger: Ledger, report: IngestReport) -> None:
 
 WEBHOOK_CURSOR = "inbox_shopify_ingest"
 WEBHOOKS_PER_CALL = 20_000
-ORDER_GID = re.compile(r"gid://shopify/Order/[0-9]{1,20}")
 
 
 def order_webhook(event: dict) -> bool:
