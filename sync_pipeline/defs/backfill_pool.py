@@ -27,11 +27,15 @@ def is_backfill(context: dg.OpExecutionContext) -> bool:
     return "dagster/backfill" in context.run.tags or context.run.tags.get("sync/mode") == "backfill"
 
 
-def shopify_reads(prefix: str, read: Callable[[Any, bool], dict]) -> Callable[[], Any]:
+def shopify_reads(
+    prefix: str, read: Callable[[Any, bool], dict], before_live: Callable[[Any], dict] | None = None
+) -> Callable[[], Any]:
     """The body of a graph asset whose Shopify read is `read(context, backfill)` (its resources
     from `context.resources`; it returns the materialisation's metadata): `<prefix>_read_mode`,
     then `<prefix>_read_live` (`shopify_api`) or `<prefix>_read_backfill` (`shopify_backfill`),
-    then `<prefix>_recorded`."""
+    then `<prefix>_recorded`. `before_live(context)`, when given, is a live run's step before the
+    live read, in no pool (`<prefix>_from_webhooks`: work that needs no Shopify call); its
+    figures join the materialisation's metadata."""
 
     @dg.op(
         name=f"{prefix}_read_mode",
@@ -62,11 +66,34 @@ def shopify_reads(prefix: str, read: Callable[[Any, bool], dict]) -> Callable[[]
 
     @dg.op(name=f"{prefix}_recorded", out=dg.Out(dg.Nothing))
     def recorded(reads: list[dict]) -> Iterator[dg.Output]:
-        """The one read that ran: its figures become the materialisation's metadata."""
-        yield dg.Output(None, metadata=reads[0])
+        """The read that ran (and the step before a live one): their figures become the
+        materialisation's metadata."""
+        yield dg.Output(None, metadata={k: v for figures in reads for k, v in figures.items()})
 
-    def compose() -> Any:
+    if before_live is None:
+
+        def compose() -> Any:
+            go_live, go_backfill = read_mode()
+            return recorded([live(go_live), backfill(go_backfill)])
+
+        return compose
+
+    @dg.op(
+        name=f"{prefix}_from_webhooks",
+        ins={"go": dg.In(dg.Nothing)},
+        out={"figures": dg.Out(dict), "done": dg.Out(dg.Nothing)},
+        retry_policy=brand.RETRY,
+        required_resource_keys=RESOURCES,
+    )
+    def before(context) -> Iterator[dg.Output]:
+        """What a live run does before its Shopify read, holding no pool slot."""
+        assert before_live is not None
+        yield dg.Output(before_live(context), "figures")
+        yield dg.Output(None, "done")
+
+    def compose_before() -> Any:
         go_live, go_backfill = read_mode()
-        return recorded([live(go_live), backfill(go_backfill)])
+        figures, done = before(go_live)
+        return recorded([figures, live(done), backfill(go_backfill)])
 
-    return compose
+    return compose_before

@@ -99,6 +99,7 @@ def test_live_ingest_runs_while_a_backfill_holds_its_pool(tmp_path: Path) -> Non
         assert backfill_read.metadata["shopify_read"].value == "bulk"
         assert {s.step_key for s in live.get_step_success_events()} == {
             "shopify__orders.orders_read_mode",
+            "shopify__orders.orders_from_webhooks",  # the webhook bodies: no pool, no Shopify read
             "shopify__orders.orders_read_live",
             "shopify__orders.orders_recorded",
         }

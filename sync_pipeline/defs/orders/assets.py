@@ -13,6 +13,7 @@ from sync_pipeline.defs.resources import (
     PeoplevoxResource,
     ShopifyResource,
 )
+from sync_pipeline.lib.flows.orders.bodies import BODY_CURSOR, body_metadata, record_bodies
 from sync_pipeline.lib.flows.orders.ingest import (
     LIVE_READ_SECONDS,
     OnRecorded,
@@ -79,15 +80,34 @@ def _read_orders(context, backfill: bool) -> dict:
     )
     left = LIVE_READ_SECONDS - (time.monotonic() - started)
     notified = ingest_notified(
-        inbox, source, book, rules, actor, datetime.now(UTC), max_seconds=left, on_recorded=observe
-    )
+        inbox, source, book, rules, actor, datetime.now(UTC), max_seconds=left, on_recorded=observe,
+        until=book.get_cursor(BODY_CURSOR),
+    )  # fmt: skip
     if notified.read:
         summarize(book, report)  # what they recorded may be the next order due
-    report.caught_up = report.caught_up and notified.caught_up
+    # Webhooks the body step left (its budget, or arrived since): the next run goes on at once.
+    bodies_left = inbox.since("shopify", after=book.get_cursor(BODY_CURSOR), limit=1)
+    report.caught_up = report.caught_up and notified.caught_up and not bodies_left
     return {**ingest_metadata(report, window), "read_by_id_from_webhooks": notified.read}
 
 
-_orders_reads = shopify_reads("orders", _read_orders)
+def _record_bodies(context) -> dict:
+    """The orders the webhooks carry whole, recorded without a Shopify read (no pool slot)."""
+    ledger: LedgerResource = context.resources.ledger
+    book = ledger.get_ledger()
+    report = record_bodies(
+        Inbox(ledger.data_path / "inbox"),
+        book,
+        context.resources.business_rules.load(),
+        f"run:{context.run.run_id[:8]}",
+        datetime.now(UTC),
+        max_seconds=LIVE_READ_SECONDS,
+        on_recorded=_due_observer(context),
+    )
+    return body_metadata(report)
+
+
+_orders_reads = shopify_reads("orders", _read_orders, before_live=_record_bodies)
 
 
 @dg.graph_asset(
@@ -102,10 +122,12 @@ _orders_reads = shopify_reads("orders", _read_orders)
 def shopify_orders():
     """Shopify orders in the ledger, with every change recorded in the audit log.
 
-    Normal runs (launched by the `shopify_order_events` sensor) read every order updated since
-    the last run, whatever day it was placed, and move each one on: awaiting payment, awaiting
-    release (the hold window), cancelled. A **backfill** of a date range re-reads the orders
-    placed on those days and re-reconciles them; nothing already in the warehouse is sent again.
+    Normal runs (launched by the `shopify_order_events` sensor) first record the orders the
+    webhooks carry whole (`recorded_from_webhook_bodies`, no Shopify read), then read every
+    order updated since the last run that the ledger does not hold yet, whatever day it was
+    placed, and move each one on: awaiting payment, awaiting release (the hold window),
+    cancelled. A **backfill** of a date range re-reads the orders placed on those days and
+    re-reconciles them; nothing already in the warehouse is sent again.
     A backfill of `SHOPIFY_BULK_THRESHOLD` orders or more is read with one Shopify bulk
     operation, which does not spend the rate limit live ingest needs (`shopify_read` says which).
     Backfills read in their own pool (`shopify_backfill`), so live ingest never waits for one.

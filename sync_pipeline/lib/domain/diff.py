@@ -85,7 +85,11 @@ def describe_changes(before: ShopOrder | None, after: ShopOrder) -> list[OrderEv
             )
         )
     edited = [
-        label for field, label in _EDITABLE_FIELDS.items() if getattr(before, field) != getattr(after, field)
+        label
+        for field, label in _EDITABLE_FIELDS.items()
+        if getattr(before, field) != getattr(after, field)
+        # Customer tags not read yet (None) are no change: they are filled in, not edited.
+        and not (field == "customer_tags" and None in (before.customer_tags, after.customer_tags))
     ]
     if edited:
         events.append(OrderEvent(kind=EventKind.EDITED, message=f"{after.name}: changed {', '.join(edited)}"))

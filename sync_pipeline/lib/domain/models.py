@@ -64,7 +64,9 @@ class ShopOrder(_Frozen):
     financial_status: str = "PAID"
     cancelled_at: datetime | None = None
     tags: tuple[str, ...] = ()
-    customer_tags: tuple[str, ...] = ()
+    # None: not read yet. An order recorded from its webhook body (no body carries customer tags
+    # since API 2025-01) until a read fills them in (`flows/orders/customer_tags.py`).
+    customer_tags: tuple[str, ...] | None = ()
     # Shopify B2B (`purchasingEntity`): the company and company location the order was placed
     # for. Set only by the merchant, so routing may trust them; None for a DTC order.
     b2b_company: str | None = None

@@ -33,7 +33,9 @@ def rule_matches(match: RuleMatch, order: ShopOrder) -> bool:
     """Every condition given holds; an empty match never matches (only the default has one)."""
     if match.is_empty():
         return False
-    if match.customer_tags and not _folded(match.customer_tags) & _folded(order.customer_tags):
+    # Tags not read yet (None) match nothing. Release reads them before it routes
+    # (`flows/orders/customer_tags.py`); only a stock estimate of an order not yet due sees None.
+    if match.customer_tags and not _folded(match.customer_tags) & _folded(order.customer_tags or ()):
         return False
     if match.order_tags and not _folded(match.order_tags) & _folded(order.tags):
         return False

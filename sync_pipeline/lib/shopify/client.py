@@ -299,6 +299,19 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi, BulkMoneyApi):
                     versions[node["id"]] = datetime.fromisoformat(node["updatedAt"].replace("Z", "+00:00"))
         return versions
 
+    def get_order_customer_tags(self, order_ids: Sequence[str]) -> dict[str, tuple[datetime, list[str]]]:
+        """Each order's `updatedAt` and its customer's tags (none for a guest; unknown ids left out)."""
+        found: dict[str, tuple[datetime, list[str]]] = {}
+        per_query = _fit(2, self.max_query_cost)
+        for start in range(0, len(order_ids), per_query):
+            ids = list(order_ids[start : start + per_query])
+            data = self.execute("OrderCustomerTags", docs.ORDER_CUSTOMER_TAGS, {"ids": ids})
+            for node in data["nodes"]:
+                if node and node.get("id"):
+                    version = datetime.fromisoformat(node["updatedAt"].replace("Z", "+00:00"))
+                    found[node["id"]] = (version, list((node.get("customer") or {}).get("tags") or []))
+        return found
+
     def _complete(self, order: Order) -> Order:
         """Fetch the rest of an order's line items when the first page did not hold them all."""
         if not order.line_items_truncated:

@@ -85,6 +85,14 @@ query OrderVersions($ids: [ID!]!) {
 }
 """
 
+# An order's customer tags with its version: about two points an order (the Order and its
+# Customer), for orders recorded from their webhook bodies, which carry no customer tags.
+ORDER_CUSTOMER_TAGS = """
+query OrderCustomerTags($ids: [ID!]!) {
+  nodes(ids: $ids) { ... on Order { id updatedAt customer { tags } } }
+}
+"""
+
 ORDER_LINE_ITEMS = (
     """
 query OrderLineItems($id: ID!, $first: Int!, $after: String) {
@@ -300,6 +308,7 @@ ALL: dict[str, str] = {
     "OrderById": ORDER_BY_ID,
     "OrdersByIds": ORDERS_BY_IDS,
     "OrderVersions": ORDER_VERSIONS,
+    "OrderCustomerTags": ORDER_CUSTOMER_TAGS,
     "OrderLineItems": ORDER_LINE_ITEMS,
     "ProductVariants": PRODUCT_VARIANTS,
     "Locations": LOCATIONS,

@@ -1,4 +1,15 @@
-"""Webhook bodies in Shopify's REST shape (snake_case, numeric ids, `admin_graphql_api_id`)."""
+"""Webhook bodies in Shopify's REST shape (snake_case, numeric ids, `admin_graphql_api_id`).
+
+An order body is the REST Order at the version its `updated_at` names, as of API 2025-01 on:
+- the nested `customer` has no `tags` (removed from every webhook's customer in 2025-01, in favour
+  of the `customers/tags_*` topics), only its ids and contact;
+- each line item has `sales_line_item_group_id` (2025-01), the bundle it is a component of, and
+  the order lists its `line_item_groups`; the fields of a group beyond its id are our assumption;
+- money comes as a string amount and a `*_set` (`shop_money`, `presentment_money`).
+`orders/edited` carries an `order_edit` (the order's id and what the edit added and removed),
+not the order. Fields the product does not read are mostly left out (stricter: a consumer that
+relies on one finds it missing here first).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +18,7 @@ from typing import Any
 from .finance_views import bag
 from .ids import gid
 from .model import Order, iso
-from .money import shipping_price
+from .money import shipping_price, totals, unit_price
 from .store import Store
 
 FULFILLMENT_REST = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "UNFULFILLED": None}
@@ -33,12 +44,23 @@ def order_payload(store: Store, order_id: int) -> dict[str, Any]:
         "financial_status": o.financial_status.lower(),
         "fulfillment_status": FULFILLMENT_REST.get(o.fulfillment_status()),
         "currency": o.currency,
+        "presentment_currency": o.presentment_currency or o.currency,
         "total_price": str(o.total_price()),
+        "total_price_set": _rest_bag(bag(o, totals(o).total)),
         "tags": ", ".join(sorted(o.tags)),
         "source_name": o.source_name,
         "po_number": o.po_number,
         "note_attributes": [{"name": k, "value": v} for k, v in o.custom_attributes],
-        "customer": {"id": o.customer.id, "tags": ", ".join(sorted(o.customer.tags))} if o.customer else None,
+        # No `tags` since API 2025-01 (see the module docstring).
+        "customer": (
+            {
+                "id": o.customer.id,
+                "admin_graphql_api_id": gid("Customer", o.customer.id),
+                "email": o.customer.email,
+            }
+            if o.customer
+            else None
+        ),
         # REST's B2B field: the company and company location ids (null for a DTC order).
         "company": (
             {"id": o.purchasing_company.company_id, "location_id": o.purchasing_company.location_id}
@@ -60,9 +82,48 @@ def order_payload(store: Store, order_id: int) -> dict[str, Any]:
                 "requires_shipping": li.requires_shipping,
                 "gift_card": li.is_gift_card,
                 "price": str(li.unit_price),
+                "price_set": _rest_bag(bag(o, unit_price(o, li))),
+                "sales_line_item_group_id": li.group.id if li.group else None,
             }
             for li in o.line_items
         ],
+        "line_item_groups": [
+            {
+                "id": g.id,
+                "title": g.title,
+                "quantity": g.quantity,
+                "product_id": g.product_id,
+                "variant_id": g.variant_id,
+                "variant_sku": g.variant_sku,
+            }
+            for g in {li.group.id: li.group for li in o.line_items if li.group}.values()
+        ],
+    }
+
+
+def order_edit_payload(store: Store, order_id: int) -> dict[str, Any]:
+    """`orders/edited`: the edit, not the order. The sandbox keeps no record of what an edit
+    added or removed, so both lists are empty (a consumer reading them would be misled: ours
+    reads the order's own `orders/updated` body instead)."""
+    o = store.orders[order_id]
+    return {
+        "order_edit": {
+            "id": store.ids.next(),
+            "app_id": None,
+            "created_at": iso(o.updated_at),
+            "notify_customer": False,
+            "order_id": o.id,
+            "staff_note": "",
+            "user_id": None,
+            "line_items": {"additions": [], "removals": []},
+        }
+    }
+
+
+def _rest_bag(value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "shop_money": _rest_money(value["shopMoney"]),
+        "presentment_money": _rest_money(value["presentmentMoney"]),
     }
 
 
@@ -155,4 +216,6 @@ def build(store: Store, topic: str, ref: dict[str, Any]) -> dict[str, Any]:
         return fulfillment_payload(store, ref["fulfillment"])
     if topic == "INVENTORY_LEVELS_UPDATE":
         return level_payload(store, ref["level"])
+    if topic == "ORDERS_EDITED":
+        return order_edit_payload(store, ref["order"])
     return order_payload(store, ref["order"])

@@ -4,7 +4,8 @@ Strict where it matters to the ledger: `updatedAt` has Shopify's one-second reso
 changes in one second share a version (real Shopify does this; our sandbox only with its
 `same_second_updates` setting); a search read serves orders oldest update first and can be
 interleaved with a change (`during_next_read`), as a read that pages while customers edit is;
-every change sends an `orders/updated` webhook to the inbox unless webhooks are being dropped.
+every change sends an `orders/updated` webhook to the inbox unless webhooks are being dropped,
+its body the order at that version in Shopify's REST shape (`rest.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sync_pipeline.lib.domain.models import ShopLine, ShopOrder
 from sync_pipeline.lib.flows.orders.ports import ListedOrder
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline_tests.domain.factories import GOOD_ADDRESS
+from sync_pipeline_tests.flows.standins.rest import rest_body
 
 
 def listed(order: ShopOrder) -> ListedOrder:
@@ -65,7 +67,7 @@ class InMemoryShopify:
         self.orders[order.id] = order
         if self.inbox is not None and not self.drop_webhooks:
             hook = str(uuid.uuid4())
-            payload = {"admin_graphql_api_id": order.id, "updated_at": version.isoformat()}
+            payload = rest_body(order, customer=bool(order.customer_tags))
             self.inbox.write("shopify", {"topic": topic, "webhook_id": hook, "payload": payload}, hook)
         return order
 
@@ -92,7 +94,8 @@ class InMemoryShopify:
         return oid
 
     def _line(self, sku: str, quantity: int) -> ShopLine:
-        return ShopLine(id=str(next(self._line_ids)), sku=sku, quantity=quantity, unit_price=Decimal("20.00"))
+        line_id = f"gid://shopify/LineItem/{next(self._line_ids)}"
+        return ShopLine(id=line_id, sku=sku, quantity=quantity, unit_price=Decimal("20.00"))
 
     def change(self, oid: str, topic: str = "orders/updated", **fields: Any) -> ShopOrder:
         return self._save(self.orders[oid].model_copy(update=fields), topic)
@@ -164,6 +167,14 @@ class InMemoryShopify:
     def order_versions(self, ids: Sequence[str]) -> dict[str, datetime]:
         _check_ids(ids)
         return {i: self.orders[i].updated_at for i in ids if i in self.orders}
+
+    def customer_tags(self, ids: Sequence[str]) -> dict[str, tuple[datetime, tuple[str, ...]]]:
+        _check_ids(ids)
+        return {
+            i: (self.orders[i].updated_at, self.orders[i].customer_tags or ())
+            for i in ids
+            if i in self.orders
+        }
 
 
 _ORDER_GID = re.compile(r"gid://shopify/Order/[0-9]+")

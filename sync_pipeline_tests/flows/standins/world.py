@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sync_pipeline.lib.domain.config import BusinessRules, load_business_rules
 from sync_pipeline.lib.flows.orders import statuses
+from sync_pipeline.lib.flows.orders.bodies import BODY_CURSOR, record_bodies
 from sync_pipeline.lib.flows.orders.ingest import IngestReport, ingest, ingest_notified
 from sync_pipeline.lib.flows.orders.release import ReleaseReport, release
 from sync_pipeline.lib.inbox import Inbox
@@ -59,7 +60,13 @@ class World:
         return ingest(self.shop, self.ledger, self.rules, "ingest", self.now)
 
     def ingest_notified(self) -> int:
-        return ingest_notified(self.inbox, self.shop, self.ledger, self.rules, "webhooks", self.now).read
+        """As the ingest asset's live run works the inbox: the bodies first (no read), then a read
+        by id of what they left; returns the orders read by id."""
+        record_bodies(self.inbox, self.ledger, self.rules, "webhooks", self.now)
+        until = self.ledger.get_cursor(BODY_CURSOR)
+        return ingest_notified(
+            self.inbox, self.shop, self.ledger, self.rules, "webhooks", self.now, until=until
+        ).read
 
     def release(self) -> ReleaseReport:
         return release(self.shop, self.pvx, self.ledger, self.rules, "release", self.now, max_seconds=5)

@@ -87,6 +87,11 @@ class RoutingConfig(RulesModel):
     def default_rule(self) -> RoutingRule:
         return self.rules[-1]
 
+    @property
+    def reads_customer_tags(self) -> bool:
+        """Some rule matches on customer tags: an order's must be read before it is routed."""
+        return any(rule.match.customer_tags for rule in self.rules)
+
     def semantic_problems(self) -> list[SemanticProblem]:
         return [*self._site_problems(), *self._rule_problems()]
 

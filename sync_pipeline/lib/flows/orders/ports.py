@@ -47,6 +47,10 @@ class OrdersSource(Protocol):
         """Each order's current `updatedAt` (missing ids are left out): a cheap freshness check."""
         ...
 
+    def customer_tags(self, ids: Sequence[str]) -> dict[str, tuple[datetime, tuple[str, ...]]]:
+        """Each order's current `updatedAt` and its customer's tags (missing ids are left out)."""
+        ...
+
 
 @dataclass(frozen=True)
 class RowResult:

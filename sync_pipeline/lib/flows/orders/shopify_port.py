@@ -112,6 +112,11 @@ class ShopifyOrdersSource:
     def order_versions(self, ids: Sequence[str]) -> dict[str, datetime]:
         return self.client.get_order_versions(list(ids))
 
+    def customer_tags(self, ids: Sequence[str]) -> dict[str, tuple[datetime, tuple[str, ...]]]:
+        return {
+            oid: (v, tuple(tags)) for oid, (v, tags) in self.client.get_order_customer_tags(list(ids)).items()
+        }
+
     def iter_variants(self) -> Iterator[VariantRow]:
         for v in self.client.iter_product_variants():
             yield VariantRow(

@@ -14,6 +14,7 @@ from sync_pipeline.lib.domain.sales_order import HeldOrder, TranslationOutcome
 from sync_pipeline.lib.domain.shippable import shippable_lines
 from sync_pipeline.lib.domain.translate import translate_order
 from sync_pipeline.lib.flows.orders import state
+from sync_pipeline.lib.flows.orders.customer_tags import fill_customer_tags
 from sync_pipeline.lib.flows.orders.observed import current_snapshot, record_orders
 from sync_pipeline.lib.flows.orders.ports import OrdersSource, Warehouse
 from sync_pipeline.lib.flows.orders.records import naive
@@ -72,6 +73,9 @@ def bring_up_to_date(
         oid for oid in ids if oid in versions and current_snapshot(known.get(oid), versions[oid]) is None
     ]
     missing = [oid for oid in ids if oid not in versions]
+    # Orders recorded from their webhook bodies have no customer tags yet: read them if routing needs them.
+    current = [oid for oid in ids if oid in versions and oid not in stale]
+    stale += fill_customer_tags(source, ledger, rules, actor, current, moment)
     if stale:
         fresh = source.orders_by_ids(stale)
         record_orders(ledger, list(fresh.values()), rules, actor, moment, read_at=moment)
