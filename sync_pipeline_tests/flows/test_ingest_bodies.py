@@ -4,8 +4,8 @@ id for what it cannot (refused, two changes in one second), never a lost or wron
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
