@@ -6,7 +6,7 @@ Sensors never open the ledger: they read the inbox directory and Dagster's own r
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -165,3 +165,9 @@ def latest_metadata(
         return 0.0, {}
     values = {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
     return event.timestamp, values
+
+
+def behind(source: dg.SensorEvaluationContext | dg.DagsterInstance, keys: Iterable[dg.AssetKey]) -> list[str]:
+    """Of `keys`, the flows whose latest run stopped with Shopify work left (their own `caught_up`
+    metadata False), by name."""
+    return ["/".join(key.path) for key in keys if latest_metadata(source, key)[1].get("caught_up") is False]

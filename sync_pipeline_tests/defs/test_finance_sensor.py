@@ -1,5 +1,6 @@
 """`finance_money_backlog`, evaluated for real against a test instance: a money read stopped by its
-time budget gets the next run at once, one per stopped read, none while finance is in flight."""
+time budget gets the next run at once, one per stopped read, none while finance is in flight, and
+none while a flow customers wait on (ingest, fulfilments, stock pushes) is behind."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import dagster as dg
 from sync_pipeline.definitions import defs
 from sync_pipeline.defs.finance.assets import shopify_order_money
 from sync_pipeline.defs.finance.scope import RANGE_END, RANGE_START
+from sync_pipeline.defs.finance.sensors import HOT_PATH
 
 DEFINITIONS = defs()
 finance_money_backlog = DEFINITIONS.resolve_sensor_def("finance_money_backlog")
@@ -44,3 +46,25 @@ def test_a_money_read_stopped_by_its_budget_gets_the_next_run_at_once() -> None:
         instance.delete_run(run.run_id)
         _read(instance, caught_up=True)
         assert _tick(instance).run_requests == []
+
+
+def _flow(instance: dg.DagsterInstance, key: dg.AssetKey, caught_up: bool) -> None:
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=key, metadata={"caught_up": caught_up})
+    )
+
+
+def test_a_stopped_money_read_waits_while_a_flow_customers_wait_on_is_behind() -> None:
+    with dg.instance_for_test() as instance:
+        _read(instance, caught_up=False)
+        for key in HOT_PATH:
+            _flow(instance, key, caught_up=True)
+        assert len(_tick(instance).run_requests) == 1  # the hot path caught up: the read goes on
+        for key in HOT_PATH:
+            _flow(instance, key, caught_up=False)
+            waiting = _tick(instance)
+            assert waiting.run_requests == [], key
+            assert "/".join(key.path) in (waiting.skip_message or "")
+            _flow(instance, key, caught_up=True)
+        [request] = _tick(instance).run_requests  # all caught up again: the follow-up starts
+        assert request.asset_selection == [shopify_order_money.key]

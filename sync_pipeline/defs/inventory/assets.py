@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from sync_pipeline.defs import brand
-from sync_pipeline.defs.inbox_sensors import latest_metadata
+from sync_pipeline.defs.inbox_sensors import behind
 from sync_pipeline.defs.inventory import handoff
 from sync_pipeline.defs.inventory.metadata import push_metadata, snapshot_metadata
 from sync_pipeline.defs.inventory.partitions import stock_hour_partitions
@@ -104,12 +104,7 @@ def peoplevox_availability_changes(
 
 def _backlogged(context: dg.AssetExecutionContext) -> list[str]:
     """Flows whose last run stopped with Shopify work left (their own `caught_up` metadata)."""
-    found = []
-    for key in BACKLOG_KEYS:
-        _, values = latest_metadata(context.instance, key)
-        if values.get("caught_up") is False:
-            found.append("/".join(key.path))
-    return found
+    return behind(context.instance, BACKLOG_KEYS)
 
 
 @dg.asset(
