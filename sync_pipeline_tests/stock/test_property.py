@@ -4,8 +4,9 @@ systems and Shopify never shows more than the warehouse can allocate.
 Each example interleaves warehouse movements (goods in, counts up and down, write-offs), Shopify
 sales (only what Shopify shows: checkout refuses the rest) and cancellations with restock, the orders
 flow (ingest, release, allocation, statuses), and stock runs that go well or meet a sale between
-read and write (stale compare-and-set), a lost answer, a crash after Shopify applied, or the bad
-feed. After every step:
+read and write (stale compare-and-set), a lost answer, a crash after Shopify applied, the bad
+feed, or releases, allocations and the status run that hears of them between read and push, as
+while a run waits for the `shopify_api` pool. After every step:
 - Shopify shows no SKU more than Peoplevox available − units on orders Peoplevox has not allocated,
   except what moved since the last run (another SKU's sales of a shared item, stock the warehouse
   lost) and units of orders Shopify cancelled that Peoplevox still holds allocated (they come back);
@@ -34,7 +35,9 @@ from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 from sync_pipeline.lib.flows.orders.statuses import StatusReport, apply_statuses
 from sync_pipeline.lib.flows.stock.listings import recipes_for
 from sync_pipeline.lib.flows.stock.ports import QuantityWrite
+from sync_pipeline.lib.flows.stock.push import push
 from sync_pipeline.lib.flows.stock.shopify_port import ShopifyStock
+from sync_pipeline.lib.flows.stock.snapshot import take_queued
 from sync_pipeline.lib.ledger import stock_levels, stock_pushes, stock_snapshots
 from sync_pipeline.sandbox.peoplevox.control import ControlError
 from sync_pipeline.sandbox.shopify.config import FaultSettings
@@ -80,7 +83,8 @@ step = st.one_of(
     st.tuples(st.just("allocate"), st.integers(0, 5)),
     st.tuples(st.just("statuses")),
     st.tuples(
-        st.just("run"), st.sampled_from(["clean", "clean", "full", "stale", "lost", "crash", "bad_feed"])
+        st.just("run"),
+        st.sampled_from(["clean", "clean", "full", "stale", "lost", "crash", "bad_feed", "waited"]),
     ),
 )
 opening = st.tuples(
@@ -220,6 +224,16 @@ class Interleaving:
                 stock_snapshots.hint(con, dict.fromkeys(CODES, 1), datetime.now(UTC))
             if mode in ("full", "bad_feed"):
                 w.full()
+            elif mode == "waited":  # the run waits for the shopify_api pool between read and push
+                now = datetime.now(UTC)
+                take_queued(w.source, w.ledger, w.rules, now, run_id="test-items")
+                read = w.pvx_available()
+                self.release()  # the orders flow goes on: orders reach Peoplevox, it allocates them,
+                for index in range(len(self.orders)):  # and a status run hears of it
+                    self.allocate(index)
+                self.statuses()
+                push(w.storefront, w.ledger, w.rules, now, run_id="test-items")
+                self.moved = w.pvx_available() != read  # allocated after the read: the figures are behind
             else:
                 w.changes()
             self.crashed = False

@@ -213,6 +213,22 @@ def accepted_figures(
     return {(r[0], r[1]): int(r[2]) for r in rows}
 
 
+def read_times(
+    con: duckdb.DuckDBPyConnection, item_codes: Collection[str] | None = None
+) -> dict[str, datetime]:
+    """When each item's accepted figures (all items, or only these) were read: the oldest over its
+    sites (naive UTC)."""
+    sql = "SELECT a.item_code, min(a.read_at) FROM stock_available a"
+    if item_codes is None:
+        rows = con.execute(sql + " GROUP BY a.item_code").fetchall()
+    else:
+        with staged(con, "wanted_items", {"item_code": TEXT}, [(c,) for c in item_codes]):
+            rows = con.execute(
+                sql + " JOIN wanted_items w ON w.item_code = a.item_code GROUP BY a.item_code"
+            ).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
 def totals_by_site(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[str, int]:
     rows = con.execute(
         "SELECT site, sum(greatest(available, 0)) FROM stock_snapshot_rows WHERE snapshot_id = ? "

@@ -5,9 +5,20 @@ An order's units await allocation while Peoplevox has not allocated them: the or
 status we do not know (the safe reading: hold the units back). From `Allocated` on (and once
 Peoplevox cancelled it) the warehouse's own available figure already excludes them.
 An order not sent yet has no site: it is routed here as release would route it.
+
+Only from when the ledger learned the status, though: the targets subtract these units from a
+Peoplevox figure read earlier (a run reads Peoplevox, then may wait minutes for the `shopify_api`
+pool before it pushes). An order the ledger saw move past `New` after that figure was read may have
+been allocated after it too, so the figure still counts its units as available: it stays awaiting
+until a figure read after the ledger learned its status (session-8 rehearsal: 7 units of
+REH-SCARCE-002 went `New` → `Picking` between the read and the push, which raised Shopify 14 → 17
+with 16 allowed).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
 
 import duckdb
 
@@ -16,6 +27,7 @@ from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.domain.routing import choose_route
 from sync_pipeline.lib.domain.statuses import PeoplevoxStatus, parse_status
 from sync_pipeline.lib.domain.stock_targets import OpenOrderUnits
+from sync_pipeline.lib.flows.stock.listings import recipes_for
 from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.ledger import stock_orders
 
@@ -33,20 +45,43 @@ IN_WAREHOUSE = "in_warehouse"
 NEVER_SENT = frozenset({"too_old", "not_for_warehouse"})
 
 
-def awaits_allocation(state: str, pvx_status: str | None) -> bool:
+def awaits_allocation(
+    state: str,
+    pvx_status: str | None,
+    status_learned_at: datetime | None = None,
+    figures_read_at: datetime | None = None,
+) -> bool:
+    """Whether a Peoplevox figure read at `figures_read_at` (None: not known, taken as fresh)
+    still counts this order's units as available (naive UTC times, as the ledger keeps them)."""
     if state in NEVER_SENT:
         return False
     if state != IN_WAREHOUSE:
         return True
-    return parse_status(pvx_status) not in PAST_ALLOCATION
+    if parse_status(pvx_status) not in PAST_ALLOCATION:
+        return True
+    # Past allocation, but learned after the figure was read (or unknown when): not in the figure.
+    if figures_read_at is None:
+        return False
+    return status_learned_at is None or status_learned_at > figures_read_at
 
 
-def order_units_from(con: duckdb.DuckDBPyConnection, rules: BusinessRules) -> list[OpenOrderUnits]:
-    """Every open order line as units awaiting allocation or not, at its (routed) site."""
+def order_units_from(
+    con: duckdb.DuckDBPyConnection, rules: BusinessRules, read_at: Mapping[str, datetime] | None = None
+) -> list[OpenOrderUnits]:
+    """Every open order line as units awaiting allocation or not, at its (routed) site.
+    `read_at`: when each item's Peoplevox figure was read (see the module docstring); a line's
+    figure is its SKU's components' oldest. None: figures taken as fresh."""
     lines = stock_orders.open_lines(con)
-    unrouted = {
-        ln.shopify_order_id for ln in lines if ln.site is None and awaits_allocation(ln.state, ln.pvx_status)
-    }
+    recipes = recipes_for({ln.sku for ln in lines}, rules) if read_at is not None else {}
+
+    def figures_read_at(sku: str) -> datetime | None:
+        times = [read_at[code] for code, _ in recipes[sku] if code in read_at] if read_at is not None else []
+        return min(times) if times else None
+
+    def awaiting(ln: stock_orders.OpenLine) -> bool:
+        return awaits_allocation(ln.state, ln.pvx_status, ln.status_learned_at, figures_read_at(ln.sku))
+
+    unrouted = {ln.shopify_order_id for ln in lines if ln.site is None and awaiting(ln)}
     sites: dict[str, str | None] = {}
     for oid, row in ledger_orders.get_many(con, unrouted).items():
         if row.snapshot:
@@ -56,7 +91,7 @@ def order_units_from(con: duckdb.DuckDBPyConnection, rules: BusinessRules) -> li
             line.sku,
             line.site or sites.get(line.shopify_order_id),
             line.units,
-            awaits_allocation(line.state, line.pvx_status),
+            awaiting(line),
         )
         for line in lines
     ]

@@ -100,15 +100,14 @@ def _inputs(
         sharing = [v for v in variants if v.sku and _uses(recipes[v.sku], codes)]
         needed = build_listings(sharing, location_ids, rules, demand)
         affected = [lst for lst in needed if _uses(lst.recipe, items)]
+    codes_needed = None if full else {c for lst in needed for c, _ in lst.recipe}
     return Inputs(
         snapshot_ids=ids,
         full=full,
         demand=demand,
         site_totals=stock_snapshots.accepted_site_totals(con),
-        open_units=order_units_from(con, rules),
-        figures=stock_snapshots.accepted_figures(
-            con, None if full else {c for lst in needed for c, _ in lst.recipe}
-        ),
+        open_units=order_units_from(con, rules, stock_snapshots.read_times(con, codes_needed)),
+        figures=stock_snapshots.accepted_figures(con, codes_needed),
         catalogue=catalogue,
         affected=affected,
         needed=needed,
