@@ -122,9 +122,10 @@ def _settle(
             report.left_to_read[verdict] += 1
             if verdict == "differs from the ledger at its version" and row is not None:
                 unsettle.append((oid, row.shopify_updated_at))  # type: ignore[arg-type]
-    for oid, version in unsettle:
-        with ledger.transaction() as con:
-            ledger_orders.mark_snapshots_read(con, [oid], version)
+    if unsettle:
+        with ledger.transaction() as con:  # one transaction for the chunk, not one per order
+            for oid, version in unsettle:
+                ledger_orders.mark_snapshots_read(con, [oid], version)
     return fresh
 
 
