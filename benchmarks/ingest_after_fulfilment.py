@@ -53,6 +53,7 @@ from sync_pipeline.sandbox.shopify.control import (
     SandboxControl,
     VariantSpec,
     points_by_operation,
+    points_spent_per,
 )
 from sync_pipeline.settings import REPO_ROOT
 
@@ -64,10 +65,6 @@ SETTLE_SECONDS = 6.0
 
 def _points(shop: SandboxControl) -> dict[str, float]:
     return points_by_operation(shop.state()["stats"])
-
-
-def _spent(before: dict[str, float], after: dict[str, float], per: int) -> dict[str, float]:
-    return {k: round((v - before.get(k, 0.0)) / per, 2) for k, v in after.items() if v > before.get(k, 0.0)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shopify.stop()
         pvx_server.stop()
-    fulfil_points = _spent(before, after_fulfil, packages)
-    ingest_points = _spent(after_fulfil, after_ingest, packages)
+    fulfil_points = points_spent_per(before, after_fulfil, packages)
+    ingest_points = points_spent_per(after_fulfil, after_ingest, packages)
     total = sum(fulfil_points.values()) + sum(ingest_points.values())
     figures: dict[str, Any] = {
         "orders": args.orders,

@@ -48,6 +48,7 @@ from sync_pipeline.sandbox.shopify.control import (
     SandboxControl,
     VariantSpec,
     points_by_operation,
+    points_spent_per,
 )
 from sync_pipeline.settings import REPO_ROOT
 
@@ -59,10 +60,6 @@ TOPICS = ("ORDERS_PAID", "ORDERS_UPDATED", "ORDERS_EDITED", "ORDERS_CANCELLED") 
 
 def _points(shop: SandboxControl) -> dict[str, float]:
     return points_by_operation(shop.state()["stats"])
-
-
-def _spent(before: dict[str, float], after: dict[str, float], per: int) -> dict[str, float]:
-    return {k: round((v - before.get(k, 0.0)) / per, 2) for k, v in after.items() if v > before.get(k, 0.0)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,9 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         receiver.stop()
         shopify.stop()
-    before = _spent(start, after_old, args.orders)
-    ingest_after = _spent(after_old, after_ingest, args.orders)
-    release_tags = _spent(after_ingest, after_new, args.orders)
+    before = points_spent_per(start, after_old, args.orders)
+    ingest_after = points_spent_per(after_old, after_ingest, args.orders)
+    release_tags = points_spent_per(after_ingest, after_new, args.orders)
     total_before = sum(before.values())
     total_after = sum(ingest_after.values()) + sum(release_tags.values())
     figures: dict[str, Any] = {

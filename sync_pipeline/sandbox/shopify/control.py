@@ -44,6 +44,7 @@ __all__ = [
     "StockSpec",
     "VariantSpec",
     "points_by_operation",
+    "points_spent_per",
 ]
 
 
@@ -51,6 +52,12 @@ def points_by_operation(stats: Mapping[str, Any]) -> dict[str, float]:
     """Points spent per GraphQL operation name, from the sandbox's stats (`state()["stats"]`),
     where the endpoint counts them under `points_spent:<operation>`."""
     return {k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("points_spent:")}
+
+
+def points_spent_per(before: Mapping[str, float], after: Mapping[str, float], per: int) -> dict[str, float]:
+    """Points per unit (`per` orders, packages, …) each operation spent between two
+    `points_by_operation` readings; operations that spent nothing are left out."""
+    return {k: round((v - before.get(k, 0.0)) / per, 2) for k, v in after.items() if v > before.get(k, 0.0)}
 
 
 class SandboxControlError(RuntimeError):
