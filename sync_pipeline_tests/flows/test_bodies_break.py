@@ -18,7 +18,6 @@ from sync_pipeline_tests.flows.test_ingest import RULES, rows
 from sync_pipeline_tests.flows.test_ingest_bodies import NOW, TaggingShopify, by_id, hook, shop_order
 
 
-@pytest.mark.xfail(strict=True, reason="fixed in the next commit")
 def test_a_body_whose_only_shipping_line_was_removed_is_read_by_id(tmp_path: Path) -> None:
     """Since API 2024-04 an order edit can remove a shipping line; REST (and so every order
     webhook) keeps returning it, marked `is_removed: true`, while GraphQL's `shippingLines` leaves

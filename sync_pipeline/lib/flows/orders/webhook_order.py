@@ -12,6 +12,7 @@ body cannot settle it refuses (`BodyRefused`, naming what), and the order is rea
 - a line without `sales_line_item_group_id` (a version before 2025-01, or `includeFields`): it
   could be a bundle component;
 - more than one shipping line: which one GraphQL's `shippingLine` shows is not documented;
+- a shipping line an order edit removed (`is_removed`): REST keeps it, GraphQL leaves it out;
 - anything else missing, of the wrong type, or unknown (a financial status outside the enum).
 
 Customer tags: since API 2025-01 no webhook body carries the customer's `tags` (Shopify's
@@ -93,6 +94,10 @@ def order_from_body(payload: Mapping[str, Any], customer_tags: tuple[str, ...] |
     if len(shipping_lines) > 1:
         raise BodyRefused(f"{len(shipping_lines)} shipping lines")
     shipping = _object(shipping_lines[0], "shipping line") if shipping_lines else None
+    if shipping is not None and shipping.get("is_removed"):
+        # REST (so every order body) keeps a shipping line an order edit removed, marked
+        # `is_removed` (2024-04 on); GraphQL's `shippingLine` does not show it.
+        raise BodyRefused("its shipping line was removed by an order edit")
     customer = _get(payload, "customer", "order")
     if customer is not None and not isinstance(customer, Mapping):
         raise BodyRefused("customer is not an object")
