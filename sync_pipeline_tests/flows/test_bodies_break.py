@@ -39,7 +39,6 @@ def test_a_body_whose_only_shipping_line_was_removed_is_read_by_id(tmp_path: Pat
     assert (snapshot["shipping_line_code"], snapshot["shipping_line_title"]) == (None, None)
 
 
-@pytest.mark.xfail(strict=True, reason="fixed in a later commit")
 def test_an_order_moved_to_another_customer_in_its_hold_is_routed_on_that_customers_tags(
     tmp_path: Path,
 ) -> None:

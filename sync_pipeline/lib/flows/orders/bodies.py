@@ -132,11 +132,12 @@ def _settle(
 def _verdict(oid: str, got: list[tuple[str, dict[str, Any]]], row: OrderRow | None) -> ShopOrder | str:
     """The order to record, "held" (nothing to do), or why it is left to the read by id."""
     held = ShopOrder.model_validate(row.snapshot) if row is not None and row.snapshot else None
-    tags = held.customer_tags if held is not None else None
     mapped: list[ShopOrder] = []
     for name, payload in got:
         try:
-            mapped.append(order_from_body(payload, tags))
+            # Customer tags not read (None), even if the ledger holds some: the body names its
+            # customer by id only, and staff may have moved the order to another customer.
+            mapped.append(order_from_body(payload, None))
         except BodyRefused as refused:
             log.warning("inbox %s: body of %s not recorded (%s); it is read by id", name, oid, refused)
             return "body refused"
@@ -151,9 +152,16 @@ def _verdict(oid: str, got: list[tuple[str, dict[str, Any]]], row: OrderRow | No
     version = aware(row.shopify_updated_at) if row is not None else None
     if version is None or version < newest:  # type: ignore[operator]
         return body
-    if version > newest or held == body:  # type: ignore[operator]
+    if version > newest or (held is not None and _same_but_for_customer_tags(held, body)):  # type: ignore[operator]
         return "held"
     return "differs from the ledger at its version"
+
+
+def _same_but_for_customer_tags(held: ShopOrder, body: ShopOrder) -> bool:
+    """The body is the held snapshot, leaving aside the customer tags no body carries."""
+    if body.customer_tags is None:
+        held = held.model_copy(update={"customer_tags": None})
+    return held == body
 
 
 def body_metadata(report: BodiesReport) -> dict[str, object]:

@@ -18,8 +18,9 @@ body cannot settle it refuses (`BodyRefused`, naming what), and the order is rea
 Customer tags: since API 2025-01 no webhook body carries the customer's `tags` (Shopify's
 changelog "New customer's webhook and changes to existing customer's webhooks payload"). They are
 not part of the order's version either: tagging a customer leaves the order's `updatedAt` alone,
-so the ledger's customer tags are always "as of the last read". The caller passes the tags it
-holds for this order, or None: not read yet (`customer_tags.py` reads them before routing needs them).
+so the ledger's customer tags are always "as of the last read". The caller passes None (not read
+yet; `customer_tags.py` reads them before routing needs them): the body names its customer by id
+only, and the order may have been moved to another customer since the last read.
 """
 
 from __future__ import annotations
