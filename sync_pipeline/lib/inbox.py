@@ -15,8 +15,10 @@ every directory 0700 (owner only), whatever the process umask.
 Names start with the wall clock in nanoseconds, but never at or below the newest name already
 in the directory (read once per process, then remembered): if the clock steps back (NTP, a VM
 resumed), a new event still sorts after the consumers' cursors instead of being skipped until
-the next poll. Two receiver processes keep this order each; between them it is arrival order
-as far as their clocks agree.
+the next poll. A name is taken only as the event is renamed into place, under one lock, so the
+receiver's threads (it stores webhooks from a thread pool) never put an event behind a name a
+consumer has already read. Two receiver processes keep this order each; between them it is
+arrival order as far as their clocks agree.
 """
 
 from __future__ import annotations
@@ -68,17 +70,15 @@ class Inbox:
         self._stamp_lock = threading.Lock()
 
     def _stamp(self, source: str, directory: Path) -> int:
-        """A name stamp after every event already in the directory, even if the clock went back."""
-        with self._stamp_lock:
-            newest = self._newest.get(source)
-            if newest is None:
-                stamps = (
-                    n[:20] for n in os.listdir(directory) if n.endswith(".json") and not n.startswith(".")
-                )
-                newest = max((int(s) for s in stamps if s.isdigit()), default=0)
-            stamp = max(time.time_ns(), newest + 1)
-            self._newest[source] = stamp
-            return stamp
+        """A name stamp after every event already in the directory, even if the clock went back.
+        The caller holds `_stamp_lock` until the event is in place under that name."""
+        newest = self._newest.get(source)
+        if newest is None:
+            stamps = (n[:20] for n in os.listdir(directory) if n.endswith(".json") and not n.startswith("."))
+            newest = max((int(s) for s in stamps if s.isdigit()), default=0)
+        stamp = max(time.time_ns(), newest + 1)
+        self._newest[source] = stamp
+        return stamp
 
     def _dir(self, source: str) -> Path:
         if source not in SOURCES:
@@ -104,15 +104,15 @@ class Inbox:
         """Persist one event; returns None when `dedupe_key` was seen before.
 
         Order matters: the event is fsynced to a temp file first, then the marker is claimed
-        (O_EXCL, so two concurrent deliveries cannot both win), then the temp file is renamed
-        into place. Any failure before the rename removes the marker and the temp file and
-        re-raises, so the sender's retry is stored rather than answered as a duplicate.
+        (O_EXCL, so two concurrent deliveries cannot both win), then the temp file is named and
+        renamed into place under one lock (so names appear in the directory in name order). Any
+        failure before the rename removes the marker and the temp file and re-raises, so the
+        sender's retry is stored rather than answered as a duplicate.
         """
         directory = self._dir(source)
         _private_dir(self.root)
         _private_dir(directory)
-        name = f"{self._stamp(source, directory):020d}-{uuid.uuid4().hex}.json"
-        tmp = directory / f".{name}.tmp"
+        tmp = directory / f".{uuid.uuid4().hex}.tmp"
         # ensure_ascii: a JSON body may carry a lone surrogate escape (\udc80), which has no
         # UTF-8 form; escaped, it round-trips instead of failing the write.
         data = json.dumps(event, ensure_ascii=True).encode("ascii")
@@ -129,8 +129,13 @@ class Inbox:
                 if not claimed:
                     tmp.unlink()
                     return None
-            final = directory / name
-            os.replace(tmp, final)
+            # Named and put in place in one step: a name taken before the fsync could sort before an
+            # event written meanwhile by another thread, which a consumer may already have read
+            # and moved its cursor past; this event would then be skipped for good.
+            with self._stamp_lock:
+                name = f"{self._stamp(source, directory):020d}-{uuid.uuid4().hex}.json"
+                final = directory / name
+                os.replace(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             if claimed and marker is not None:

@@ -13,7 +13,6 @@ import pytest
 from sync_pipeline.lib.inbox import Inbox
 
 
-@pytest.mark.xfail(strict=True, reason="fixed in a later commit")
 def test_an_event_still_being_written_when_a_later_one_is_read_is_not_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
