@@ -87,3 +87,21 @@ def test_an_address_corrected_in_the_second_the_order_was_placed_reaches_the_war
     world.tick(31)
     assert world.release().injected == 1
     assert world.pvx.header(world.number(oid))["ShippingAddressLine1"] == "2 Corrected Road"
+
+
+@pytest.mark.xfail(strict=True, reason="fixed in the next commit")
+def test_a_body_with_text_that_has_no_utf8_form_does_not_stop_the_body_step(tmp_path: Path) -> None:
+    """The receiver stores a signed body whose JSON carries a lone surrogate escape (`\\udc80`:
+    valid JSON, no UTF-8 form; `receiver/test_receiver.py`). The ledger cannot store that text:
+    recording it failed the whole chunk, every run, and the read step after it never ran."""
+    ledger, inbox = Ledger(tmp_path / "ledger.duckdb"), Inbox(tmp_path / "inbox")
+    bad, good = shop_order(1), shop_order(2)
+    shop = TaggingShopify(bad, good)
+    body = rest_body(bad, customer=False)
+    body["note_attributes"] = [{"name": "gift_note", "value": "half an emoji \udc80"}]
+    hook(inbox, "orders/paid", body, "a")
+    hook(inbox, "orders/paid", rest_body(good, customer=False), "b")
+    report = record_bodies(inbox, ledger, RULES, "test", NOW)
+    assert (report.recorded, report.left_to_read["body refused"]) == (1, 1)
+    assert by_id(ledger, inbox, shop) == 1  # Shopify's own copy of the order
+    assert set(rows(ledger, 1, 2)) == {1, 2}
