@@ -89,7 +89,6 @@ def test_an_address_corrected_in_the_second_the_order_was_placed_reaches_the_war
     assert world.pvx.header(world.number(oid))["ShippingAddressLine1"] == "2 Corrected Road"
 
 
-@pytest.mark.xfail(strict=True, reason="fixed in the next commit")
 def test_a_body_with_text_that_has_no_utf8_form_does_not_stop_the_body_step(tmp_path: Path) -> None:
     """The receiver stores a signed body whose JSON carries a lone surrogate escape (`\\udc80`:
     valid JSON, no UTF-8 form; `receiver/test_receiver.py`). The ledger cannot store that text:

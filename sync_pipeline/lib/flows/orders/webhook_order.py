@@ -13,7 +13,8 @@ body cannot settle it refuses (`BodyRefused`, naming what), and the order is rea
   could be a bundle component;
 - more than one shipping line: which one GraphQL's `shippingLine` shows is not documented;
 - a shipping line an order edit removed (`is_removed`): REST keeps it, GraphQL leaves it out;
-- anything else missing, of the wrong type, or unknown (a financial status outside the enum).
+- anything else missing, of the wrong type, or unknown (a financial status outside the enum), or
+  text with no UTF-8 form (a lone surrogate escape: valid JSON, but the ledger cannot store it).
 
 Customer tags: since API 2025-01 no webhook body carries the customer's `tags` (Shopify's
 changelog "New customer's webhook and changes to existing customer's webhooks payload"). They are
@@ -25,6 +26,7 @@ only, and the order may have been moved to another customer since the last read.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -86,6 +88,7 @@ def order_from_body(payload: Mapping[str, Any], customer_tags: tuple[str, ...] |
     oid = order_id_of(payload)
     if oid is None:
         raise BodyRefused(f"admin_graphql_api_id {payload.get('admin_graphql_api_id')!r} is no order id")
+    _encodable(payload)
     if _get(payload, "company", "order") is not None:
         raise BodyRefused("a B2B order: the body names its company by id only")
     status = _text(payload, "financial_status", "order")
@@ -133,6 +136,16 @@ def order_from_body(payload: Mapping[str, Any], customer_tags: tuple[str, ...] |
         )
     except ValidationError as error:
         raise BodyRefused(f"not a valid order: {error.errors()[0].get('msg')}") from error
+
+
+def _encodable(payload: Mapping[str, Any]) -> None:
+    """Refuse text with no UTF-8 form (a lone surrogate escape such as `\\udc80`: valid JSON, which
+    the receiver stores): the ledger cannot hold it, and Shopify's own copy, read by id, is text."""
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = error.object[error.start : error.end]
+        raise BodyRefused(f"it holds text with no UTF-8 form ({bad!r})") from None
 
 
 def _line(raw: Any) -> ShopLine:
