@@ -200,3 +200,21 @@ def test_a_tracking_number_peoplevox_corrects_after_fulfilment_is_not_dropped_si
     flagged = {e.subject for e in stack.ledger.list_open_exceptions()}
     assert fulfilment["tracking"][0]["number"] == "RELABEL-0001GB" or package in flagged, flagged
     assert len(emails_for(stack, oid)) == 1
+
+
+def test_a_blank_tracking_number_is_no_tracking_number(stack: Stack) -> None:
+    """A label integration writes a blank (spaces) into the package's tracking number. It was taken
+    as a number: the package did not wait for the real one, went to Shopify with none (the number
+    is stripped when sent), no `tracking_missing` told warehouse ops, and the real number, when it
+    came, was dropped (a number is taken only over none). It waits like a package without one."""
+    oid = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY")], shipping_address=UK))["id"]
+    despatch = stack.pvx.despatch(into_warehouse(stack)[oid], [{"CAP-NVY": 1}], late_tracking=[True])
+    package = despatch["packages"][0]["number"]
+    stack.pvx.assign_tracking(package, "   ")
+    _, done = run_once(stack, hinted=(package,))  # default: wait 20 minutes for a number
+    assert (done.fulfilled, done.awaiting_tracking) == (0, 1), done.summary
+    assert stack.shop.get_order(oid)["fulfillments"] == []
+    _, done = run_once(stack, rules=despatch_rules(stack, tracking_wait_minutes=0))
+    assert done.fulfilled == 1 and ("tracking_missing", package) in {
+        (e.kind, e.subject) for e in stack.ledger.list_open_exceptions()
+    }
