@@ -80,7 +80,7 @@ def upsert(con: duckdb.DuckDBPyConnection, packages: Iterable[PackageRow]) -> Up
                 ]
             )  # fmt: skip
             counts.new.append(number)
-        elif p.tracking_number and not before.tracking_number:
+        elif p.tracking_number and not (before.tracking_number or "").strip():  # a blank read before
             tracking.append([p.tracking_number, now, now, number])
             counts.tracking_added.append(number)
     if inserts:

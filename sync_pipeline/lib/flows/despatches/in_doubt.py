@@ -2,7 +2,8 @@
 
 Shopify's `fulfillmentCreate` takes no idempotency key, so the only safe retry is to read the
 order's fulfilments and adopt the one that matches what we sent (same line items and quantities,
-same tracking number, created after our first attempt, not already recorded for another package).
+same tracking number, no other carrier named, created after our first attempt, not already
+recorded for another package).
 Found: recorded as created; no second fulfilment, no second email. Not found: planned again.
 Rows younger than `settle_seconds` are left alone: a request still in flight at Shopify must not
 be mistaken for one that never arrived. So is every row of an order with such a send in flight
@@ -35,6 +36,17 @@ SETTLE_SECONDS = 60.0
 CLOCK_SLACK = timedelta(seconds=120)
 
 
+def _fold(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _same_carrier(ours: str | None, theirs: tuple[str, ...]) -> bool:
+    """A fulfilment naming another carrier than the one we sent is not ours (a person's, another
+    app's): for a package sent without a tracking number, lines and quantities alone would take it,
+    and the parcel would be recorded as fulfilled while Shopify never had it."""
+    return not ours or not theirs or _fold(ours) in {_fold(t) for t in theirs}
+
+
 def _match(
     row: FulfilmentRow, existing: list[ExistingFulfilment], claimed: set[str]
 ) -> ExistingFulfilment | None:
@@ -45,6 +57,8 @@ def _match(
         if f.quantities != row.intent.line_quantities:
             continue
         if row.intent.tracking_number and row.intent.tracking_number not in f.tracking_numbers:
+            continue
+        if not _same_carrier(row.intent.tracking_company, f.tracking_companies):
             continue
         return f
     return None

@@ -81,7 +81,8 @@ def packages(rows: Iterable[Mapping[str, str]]) -> DespatchRead:
                 carrier=first.carrier,
                 service=first.service,
                 site=first.site_reference,
-                tracking_number=next((r.tracking_number for r in group if r.tracking_number), None),
+                # Spaces are no number (a label integration's blank): the package waits for the real one.
+                tracking_number=next((t for r in group if (t := (r.tracking_number or "").strip())), None),
                 items=items,
             )
         )

@@ -76,6 +76,7 @@ class ExistingFulfilment:
     created_at: datetime
     quantities: dict[str, int]  # line item id → units
     tracking_numbers: tuple[str, ...]
+    tracking_companies: tuple[str, ...] = ()  # the carriers its tracking names
 
 
 class FulfilmentRefusedError(Exception):

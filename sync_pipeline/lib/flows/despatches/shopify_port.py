@@ -100,6 +100,7 @@ class ShopifyStorefront:
                 created_at=f.created_at,
                 quantities=f.quantities,
                 tracking_numbers=tuple(t.number for t in f.tracking_info if t.number),
+                tracking_companies=tuple(t.company for t in f.tracking_info if t.company),
             )
             for f in self.client.get_order_fulfillments(order_id)
         ]
