@@ -114,16 +114,36 @@ def _status_run(tmp_path: Path, orders: int) -> list[int]:
     for number in numbers[:orders]:
         world.pvx.progress(number, "Allocated")
     world.pvx.cancel_by_hand(numbers[orders])
-    world.ledger = CountingLedger(tmp_path / "ledger.duckdb")
+    world.ledger = counted = CountingLedger(tmp_path / "ledger.duckdb")
     assert world.statuses().changed == orders + 1
+    statements = list(counted.per_transaction)
     assert world.row(oids[orders]).state == state.CANCELLED_BY_WAREHOUSE
-    return world.ledger.per_transaction  # type: ignore[attr-defined]
+    return statements
 
 
 def test_a_status_run_writes_what_it_read_in_bulk(tmp_path: Path) -> None:
     # Row by row, each changed status was a statement of its own (1,000-order report pages).
     few, many = _status_run(tmp_path / "few", 3), _status_run(tmp_path / "many", 40)
     assert many == few, (few, many)
+    # Each transaction queues for the ledger's lock (behind a despatch run's, seconds at a peak)
+    # while the step holds `peoplevox_api`: the cursors, what the report read found (with its
+    # marks and both cursors), the poll's selection. It was nine.
+    assert len(few) == 3, few
+
+
+def test_a_release_pass_reads_what_it_releases_with_its_ids(tmp_path: Path) -> None:
+    world = World(tmp_path, T0)
+    world.know_item_types("TEE-BLK-M")
+    for _ in range(5):
+        world.shop.place([("TEE-BLK-M", 1)])
+    world.ingest()
+    world.tick(world.rules.orders.hold_window_seconds + 1)
+    world.ledger = CountingLedger(tmp_path / "ledger.duckdb")
+    assert world.release().injected == 5
+    # In doubt; the pass's ids with their rows; the re-read's record and its rows; intent;
+    # verdicts; the next pass's ids (none); changes. The re-read no longer reads the rows the pass
+    # has just read in a transaction of its own (nine before).
+    assert len(world.ledger.per_transaction) == 8, world.ledger.per_transaction  # type: ignore[attr-defined]
 
 
 def test_another_run_gets_through_while_a_wave_is_recorded(tmp_path: Path) -> None:
