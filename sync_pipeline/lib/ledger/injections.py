@@ -99,7 +99,8 @@ def mark_many(con: duckdb.DuckDBPyConnection, verdicts: Sequence[tuple[str, str,
 def set_records(
     con: duckdb.DuckDBPyConnection, records: Sequence[tuple[str, dict[str, Any], list[dict[str, Any]]]]
 ) -> None:
-    """`set_record` for many sales orders in one statement."""
+    """(sales order number, header, items): what Peoplevox holds for each now (after a partial
+    acceptance or a pushed change), in one statement."""
     rows = [
         [number, json.dumps(header, ensure_ascii=False), json.dumps(items, ensure_ascii=False)]
         for number, header, items in records
