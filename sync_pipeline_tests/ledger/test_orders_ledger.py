@@ -255,8 +255,8 @@ def test_in_state_and_get_many(ledger: Ledger) -> None:
     _inject(ledger, ("SHP-2", gid(2)), ("SHP-3", gid(3)))
     with ledger.transaction() as con:
         injections.mark(con, "SHP-2", "accepted")
-        injections.set_record(
-            con, "SHP-3", {"SalesOrderNumber": "SHP-3", "Site": "A"}, [{"ItemCode": "X", "Quantity": 2}]
+        injections.set_records(
+            con, [("SHP-3", {"SalesOrderNumber": "SHP-3", "Site": "A"}, [{"ItemCode": "X", "Quantity": 2}])]
         )
         sending = injections.in_state(con, "sending")
         assert [i.sales_order_number for i in injections.in_state(con, "sending", limit=1)] == ["SHP-1"]

@@ -8,38 +8,31 @@ queue counts problems, not polls.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import duckdb
 
-from sync_pipeline.lib.ledger.bulk import TEXT, staged
+from sync_pipeline.lib.ledger.bulk import INT, TEXT, staged
 from sync_pipeline.lib.ledger.records import ExceptionRecord, OpenException, utcnow
-
-_SAME_PROBLEM = (
-    "status = 'open' AND kind = ? AND subject = ? "
-    "AND shopify_order_id IS NOT DISTINCT FROM ? AND sales_order_number IS NOT DISTINCT FROM ?"
-)
 
 
 def open_or_touch(con: duckdb.DuckDBPyConnection, records: Iterable[ExceptionRecord]) -> int:
-    """Open each exception, or bump the open one for the same problem. Returns how many were new."""
-    now = utcnow()
-    opened = 0
+    """Open each exception, or bump the open one for the same problem. Returns how many were new.
+
+    Two statements however many records (row by row, a release's re-check of 200 held orders was
+    two statements an exception). The same problem twice in `records` counts as it would one
+    after the other: opened once (with the first one's owner), seen as often as it appears, and
+    the last one's message and detail kept.
+    """
+    problems: dict[tuple[str, str, str | None, str | None], list] = {}
     for r in records:
-        key = [r.kind, r.subject, r.shopify_order_id, r.sales_order_number]
+        key = (r.kind, r.subject, r.shopify_order_id, r.sales_order_number)
         detail = None if r.detail is None else json.dumps(r.detail, default=str, ensure_ascii=False)
-        existing = con.execute(f"SELECT exception_id FROM exceptions WHERE {_SAME_PROBLEM}", key).fetchone()
-        if existing:
-            con.execute(
-                "UPDATE exceptions SET last_seen_at = ?, occurrences = occurrences + 1, message = ?, "
-                "detail = ? WHERE exception_id = ?",
-                [now, r.message, detail, existing[0]],
-            )
-            continue
-        con.execute(
-            "INSERT INTO exceptions (shopify_order_id, sales_order_number, subject, kind, owner, message, "
-            "detail, opened_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+        if key in problems:
+            seen = problems[key]
+            seen[5], seen[6], seen[7] = r.message, detail, seen[7] + 1
+        else:
+            problems[key] = [
                 r.shopify_order_id,
                 r.sales_order_number,
                 r.subject,
@@ -47,12 +40,32 @@ def open_or_touch(con: duckdb.DuckDBPyConnection, records: Iterable[ExceptionRec
                 r.owner,
                 r.message,
                 detail,
-                now,
-                now,
-            ],
+                1,
+            ]
+    if not problems:
+        return 0
+    now = utcnow()
+    columns = {"oid": TEXT, "son": TEXT, "subject": TEXT, "kind": TEXT, "owner": TEXT, "message": TEXT}
+    same_problem = (
+        "e.status = 'open' AND e.kind = p.kind AND e.subject = p.subject "
+        "AND e.shopify_order_id IS NOT DISTINCT FROM p.oid AND e.sales_order_number IS NOT DISTINCT FROM p.son"
+    )
+    rows = [[position, *values] for position, values in enumerate(problems.values())]
+    with staged(con, "problems_in", {"position": INT, **columns, "detail": TEXT, "seen": INT}, rows):
+        con.execute(
+            "UPDATE exceptions e SET last_seen_at = ?, occurrences = e.occurrences + p.seen, "
+            f"message = p.message, detail = p.detail FROM problems_in p WHERE {same_problem}",
+            [now],
         )
-        opened += 1
-    return opened
+        opened = con.execute(
+            "INSERT INTO exceptions (shopify_order_id, sales_order_number, subject, kind, owner, message, "
+            "detail, opened_at, last_seen_at, occurrences) "
+            "SELECT p.oid, p.son, p.subject, p.kind, p.owner, p.message, p.detail, ?, ?, p.seen FROM problems_in p "
+            f"WHERE NOT EXISTS (SELECT 1 FROM exceptions e WHERE {same_problem}) ORDER BY p.position "
+            "RETURNING exception_id",
+            [now, now],
+        ).fetchall()
+    return len(opened)
 
 
 def resolve_for_order(
@@ -78,20 +91,32 @@ def resolve_for_order(
     return len(rows)
 
 
-def resolve_for_orders(
-    con: duckdb.DuckDBPyConnection, shopify_order_ids: Sequence[str], kinds: Iterable[str], resolution: str
+def resolve_each_order(
+    con: duckdb.DuckDBPyConnection,
+    resolutions: Sequence[tuple[str, str]],
+    kinds: Iterable[str],
+    keep: Mapping[str, Iterable[tuple[str, str]]] | None = None,
 ) -> int:
-    """`resolve_for_order` (nothing kept) for many orders in one statement."""
+    """`resolve_for_order` for many orders in one statement, each with its own resolution and its
+    own (kind, subject) pairs to keep (`keep`, by order id). One entry per order."""
     kinds = list(kinds)
-    if not kinds or not shopify_order_ids:
+    if not kinds or not resolutions:
         return 0
+    if len({oid for oid, _ in resolutions}) != len(resolutions):
+        raise ValueError("resolve_each_order: an order appears twice")
+    kept = [[oid, kind, subject] for oid, pairs in (keep or {}).items() for kind, subject in set(pairs)]
     placeholders = ", ".join("?" for _ in kinds)
-    with staged(con, "resolved_orders", {"oid": TEXT}, [[oid] for oid in shopify_order_ids]):
+    with (
+        staged(con, "resolving_orders", {"oid": TEXT, "resolution": TEXT}, [list(r) for r in resolutions]),
+        staged(con, "kept_problems", {"oid": TEXT, "kind": TEXT, "subject": TEXT}, kept),
+    ):
         rows = con.execute(
-            f"UPDATE exceptions SET status = 'resolved', resolved_at = ?, resolution = ? "
-            f"WHERE status = 'open' AND kind IN ({placeholders}) "
-            "AND shopify_order_id IN (SELECT oid FROM resolved_orders) RETURNING exception_id",
-            [utcnow(), resolution, *kinds],
+            "UPDATE exceptions SET status = 'resolved', resolved_at = ?, resolution = r.resolution "
+            f"FROM resolving_orders r WHERE exceptions.status = 'open' AND exceptions.kind IN ({placeholders}) "
+            "AND exceptions.shopify_order_id = r.oid AND NOT EXISTS (SELECT 1 FROM kept_problems k "
+            "WHERE k.oid = r.oid AND k.kind = exceptions.kind AND k.subject = exceptions.subject) "
+            "RETURNING exception_id",
+            [utcnow(), *kinds],
         ).fetchall()
     return len(rows)
 

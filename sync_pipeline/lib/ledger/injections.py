@@ -99,7 +99,8 @@ def mark_many(con: duckdb.DuckDBPyConnection, verdicts: Sequence[tuple[str, str,
 def set_records(
     con: duckdb.DuckDBPyConnection, records: Sequence[tuple[str, dict[str, Any], list[dict[str, Any]]]]
 ) -> None:
-    """`set_record` for many sales orders in one statement."""
+    """(sales order number, header, items): what Peoplevox holds for each now (after a partial
+    acceptance or a pushed change), in one statement."""
     rows = [
         [number, json.dumps(header, ensure_ascii=False), json.dumps(items, ensure_ascii=False)]
         for number, header, items in records
@@ -117,33 +118,23 @@ def mark_change_sending(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) 
     """Before pushing a change to accepted sales orders: `sending` until its answer is recorded
     (header and items stay what Peoplevox held before, for the look-up to compare against).
     Acceptance time and attempts are the injection's and stay as they were."""
+    _set_state_where(con, numbers, "sending", "accepted")
+
+
+def mark_changes_answered(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> None:
+    """These changes' answers are recorded: back to `accepted` (acceptance times unchanged)."""
+    _set_state_where(con, numbers, "accepted", "sending")
+
+
+def _set_state_where(con: duckdb.DuckDBPyConnection, numbers: Iterable[str], new: str, current: str) -> None:
     wanted = [[n] for n in dict.fromkeys(numbers)]
     if wanted:
-        con.executemany(
-            "UPDATE pvx_injections SET state = 'sending' WHERE sales_order_number = ? AND state = 'accepted'",
-            wanted,
-        )
-
-
-def mark_change_answered(con: duckdb.DuckDBPyConnection, sales_order_number: str) -> None:
-    """A change's answer is recorded: back to `accepted` (its acceptance time unchanged)."""
-    con.execute(
-        "UPDATE pvx_injections SET state = 'accepted' WHERE sales_order_number = ? AND state = 'sending'",
-        [sales_order_number],
-    )
-
-
-def set_record(
-    con: duckdb.DuckDBPyConnection,
-    sales_order_number: str,
-    header: dict[str, Any],
-    items: list[dict[str, Any]],
-) -> None:
-    """What Peoplevox holds for this sales order now (after a partial acceptance or a pushed change)."""
-    con.execute(
-        "UPDATE pvx_injections SET header = ?, items = ? WHERE sales_order_number = ?",
-        [json.dumps(header, ensure_ascii=False), json.dumps(items, ensure_ascii=False), sales_order_number],
-    )
+        with staged(con, "changed_injections", {"n": TEXT}, wanted):
+            con.execute(
+                "UPDATE pvx_injections SET state = ? WHERE state = ? "
+                "AND sales_order_number IN (SELECT n FROM changed_injections)",
+                [new, current],
+            )
 
 
 def in_state(con: duckdb.DuckDBPyConnection, state: str, limit: int = 1000) -> list[Injection]:

@@ -8,6 +8,7 @@ them (about two points an order, against twenty-odd for a read in full) before i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sync_pipeline.lib.domain.config import BusinessRules
@@ -18,21 +19,33 @@ from sync_pipeline.lib.flows.orders.ports import OrdersSource
 from sync_pipeline.lib.flows.orders.records import aware
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import orders as ledger_orders
+from sync_pipeline.lib.ledger.orders import OrderRow
 
 
 def fill_customer_tags(
-    source: OrdersSource, ledger: Ledger, rules: BusinessRules, actor: str, ids: list[str], moment: datetime
+    source: OrdersSource,
+    ledger: Ledger,
+    rules: BusinessRules,
+    actor: str,
+    ids: list[str],
+    moment: datetime,
+    known: Mapping[str, OrderRow] | None = None,
 ) -> list[str]:
     """Read the customer tags of those of `ids` whose settled snapshot has none and record them;
-    returns the ids whose version moved since (the caller reads those in full)."""
+    returns the ids whose version moved since (the caller reads those in full). `known`: the
+    ledger's rows of `ids` as the caller has just read them (else they are read here)."""
     if not rules.routing.reads_customer_tags or not ids:
         return []
-    with ledger.transaction() as con:
-        known = ledger_orders.get_many(con, ids)
+    if known is None:
+        with ledger.transaction() as con:
+            known = ledger_orders.get_many(con, ids)
     untagged = {
         oid: row
-        for oid, row in known.items()
-        if row.snapshot and row.snapshot.get("customer_tags", ()) is None and held_version(row) is not None
+        for oid in ids
+        if (row := known.get(oid)) is not None
+        and row.snapshot
+        and row.snapshot.get("customer_tags", ()) is None
+        and held_version(row) is not None
     }
     if not untagged:
         return []

@@ -34,6 +34,7 @@ from sync_pipeline.lib.flows.orders.ports import Warehouse
 from sync_pipeline.lib.flows.stock.inputs import awaits_allocation
 from sync_pipeline.lib.inbox import Inbox, InboxItem
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
+from sync_pipeline.lib.ledger import cursors as ledger_cursors
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import injections as ledger_injections
@@ -96,41 +97,58 @@ def apply_statuses(
         return
     with ledger.transaction() as con:
         rows = ledger_orders.by_sales_order_number(con, latest)
-        events = []
-        problems = []
-        moved: list[str] = []
-        for number, status_name in latest.items():
-            row = rows.get(number)
-            if row is None:
-                report.unknown_numbers += 1
-                continue
-            status = parse_status(status_name)
-            name = status.value if status else status_name
-            if row.pvx_status == name:
-                continue
-            fields: dict[str, object] = {"pvx_status": name, "pvx_status_at": utcnow()}
-            new_state, problem = after_status(row, name)
-            if new_state != row.state:
-                fields["state"] = new_state
-            if new_state == state.CANCELLED_IN_WAREHOUSE:
-                ledger_exceptions.resolve_for_order(
-                    con, row.shopify_order_id, SETTLED_BY_CANCEL, f"Peoplevox reports {number} as {name}"
-                )
-            problems.extend([problem] if problem else [])
-            if allocation_moved(row, replace(row, state=new_state, pvx_status=name)):
-                moved.append(row.shopify_order_id)
-            ledger_orders.set_fields(con, row.shopify_order_id, **fields)
-            events.append(
-                OrderEvent(
-                    row.shopify_order_id, "pvx_status", actor, reason=f"{row.pvx_status or '?'} → {name}"
-                )
-            )
-            report.changed += 1
-            report.statuses[name] += 1
-        ledger_exceptions.open_or_touch(con, problems)
-        ledger_events.append(con, events)
-        if moved and on_allocation is not None:
-            report.stock_items_hinted += on_allocation(con, moved)
+        record_statuses(con, rows, latest, actor, report, on_allocation)
+
+
+def record_statuses(
+    con: duckdb.DuckDBPyConnection,
+    rows: dict[str, ledger_orders.OrderRow],
+    latest: dict[str, str],
+    actor: str,
+    report: StatusReport,
+    on_allocation: AllocationMoved | None = None,
+) -> None:
+    """`apply_statuses` in the caller's transaction, against `rows` (by sales order number) read in it.
+
+    Every write is one statement for the whole batch: row by row, a status run's few hundred
+    changes were a statement each (and a transaction's lock held for them) while the step held
+    the `peoplevox_api` pool.
+    """
+    events = []
+    problems = []
+    moved: list[str] = []
+    updates: list[tuple[str, dict[str, object]]] = []
+    settled: list[tuple[str, str]] = []  # (order id, resolution): cancellations Shopify wants too
+    for number, status_name in latest.items():
+        row = rows.get(number)
+        if row is None:
+            report.unknown_numbers += 1
+            continue
+        status = parse_status(status_name)
+        name = status.value if status else status_name
+        if row.pvx_status == name:
+            continue
+        fields: dict[str, object] = {"pvx_status": name, "pvx_status_at": utcnow()}
+        new_state, problem = after_status(row, name)
+        if new_state != row.state:
+            fields["state"] = new_state
+        if new_state == state.CANCELLED_IN_WAREHOUSE:
+            settled.append((row.shopify_order_id, f"Peoplevox reports {number} as {name}"))
+        problems.extend([problem] if problem else [])
+        if allocation_moved(row, replace(row, state=new_state, pvx_status=name)):
+            moved.append(row.shopify_order_id)
+        updates.append((row.shopify_order_id, fields))
+        events.append(
+            OrderEvent(row.shopify_order_id, "pvx_status", actor, reason=f"{row.pvx_status or '?'} → {name}")
+        )
+        report.changed += 1
+        report.statuses[name] += 1
+    ledger_orders.set_fields_many(con, updates)
+    ledger_exceptions.resolve_each_order(con, settled, SETTLED_BY_CANCEL)
+    ledger_exceptions.open_or_touch(con, problems)
+    ledger_events.append(con, events)
+    if moved and on_allocation is not None:
+        report.stock_items_hinted += on_allocation(con, moved)
 
 
 def after_status(row: ledger_orders.OrderRow, status_name: str) -> tuple[str, ExceptionRecord | None]:
@@ -196,10 +214,11 @@ def read_statuses(
 ) -> None:
     """One status run: what Peoplevox modified since the last run, then the poll of orders no read
     has seen for `POLL_AFTER`; by number instead when the tenant cannot list changes."""
+    with ledger.transaction() as con:
+        inbox_cursor, stored = ledger_cursors.get(con, INBOX_CURSOR), ledger_cursors.get(con, REPORT_CURSOR)
     # Taken before the read, so every callback skipped names a change the read covers.
-    callbacks_so_far = inbox.since("peoplevox", after=ledger.get_cursor(INBOX_CURSOR), limit=5000)
-    if from_report(warehouse, ledger, actor, report, now, on_allocation):
-        skip_inbox(callbacks_so_far, ledger, report)
+    callbacks_so_far = inbox.since("peoplevox", after=inbox_cursor, limit=5000)
+    if from_report(warehouse, ledger, actor, report, now, stored, callbacks_so_far, on_allocation):
         poll(warehouse, ledger, actor, report, on_allocation=on_allocation, unchecked_for=POLL_AFTER)
         return
     report.source = "lookups"
@@ -213,31 +232,30 @@ def from_report(
     actor: str,
     report: StatusReport,
     now: datetime,
+    stored: str | None,
+    covered: Sequence[InboxItem] = (),
     on_allocation: AllocationMoved | None = None,
 ) -> bool:
-    """Statuses of the sales orders Peoplevox modified since the cursor; False if it cannot list them."""
-    stored = ledger.get_cursor(REPORT_CURSOR)
+    """Statuses of the sales orders Peoplevox modified since `stored` (the report cursor); False if
+    it cannot list them. `covered`: status callbacks listed before the read, which it covers:
+    counted, and the inbox cursor moved past them (nothing read for them)."""
     since = datetime.fromisoformat(stored) if stored else now - INITIAL_LOOKBACK
     changes = warehouse.statuses_changed_since(since)
     if changes is None:
         return False
     report.from_report += len(changes.statuses)
     report.report_requests += changes.requests
+    report.from_callbacks += sum(item.load().get("event") == "SalesOrderStatusChanges" for item in covered)
+    # One transaction for what the read found (only our orders count), their marks and the cursors.
     with ledger.transaction() as con:
-        ours = list(ledger_orders.by_sales_order_number(con, list(changes.statuses)))
-    apply_statuses(ledger, [(n, changes.statuses[n]) for n in ours], actor, report, on_allocation)
-    with ledger.transaction() as con:
+        ours = ledger_orders.by_sales_order_number(con, list(changes.statuses))
+        record_statuses(con, ours, {n: changes.statuses[n] for n in ours}, actor, report, on_allocation)
         ledger_orders.touch_status_checked(con, ours)  # seen now: the poll leaves them alone
-    if changes.newest is not None and (stored is None or changes.newest > datetime.fromisoformat(stored)):
-        ledger.set_cursor(REPORT_CURSOR, changes.newest.isoformat())
+        if changes.newest is not None and (stored is None or changes.newest > datetime.fromisoformat(stored)):
+            ledger_cursors.put(con, REPORT_CURSOR, changes.newest.isoformat())
+        if covered:
+            ledger_cursors.put(con, INBOX_CURSOR, covered[-1].name)
     return True
-
-
-def skip_inbox(items: Sequence[InboxItem], ledger: Ledger, report: StatusReport) -> None:
-    """Count these status callbacks and move the inbox cursor past them, reading nothing."""
-    report.from_callbacks += sum(item.load().get("event") == "SalesOrderStatusChanges" for item in items)
-    if items:
-        ledger.set_cursor(INBOX_CURSOR, items[-1].name)
 
 
 def poll(
@@ -257,8 +275,13 @@ def poll(
             con, FINAL_STATUSES, limit=max_orders, checked_before=checked_before
         )
     report.polled += len(numbers)
-    _read_and_apply(warehouse, ledger, numbers, actor, report, on_allocation)
+    if not numbers:
+        return
+    # The warehouse port chunks the lookup itself (`peoplevox_port.LOOKUP_CHUNK`).
+    found = warehouse.find_sales_orders(numbers, with_items=False)
     with ledger.transaction() as con:
+        rows = ledger_orders.by_sales_order_number(con, found)
+        record_statuses(con, rows, {n: o.status for n, o in found.items()}, actor, report, on_allocation)
         ledger_orders.touch_status_checked(con, numbers)
 
 

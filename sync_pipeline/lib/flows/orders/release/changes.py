@@ -11,8 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-import duckdb
-
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.cutoff import ChangeAction, ChangePlan, applied_update, contents, plan_change
 from sync_pipeline.lib.domain.models import ShopOrder
@@ -114,14 +112,16 @@ def push_changes(
     changes: list[Change] = []
     orders: dict[str, ShopOrder] = {}
     held_before: dict[str, TranslatedOrder] = {}  # what Peoplevox holds, as we last recorded it
+    impossible: list[tuple[str, str]] = []
     for oid in work:
         number = rows[oid].sales_order_number or ""
         before = stored_translation(sent[number].header, sent[number].items)
         if oid in missing or before is None or not rows[oid].snapshot:
-            _change_impossible(oid, number, ledger, report)
+            impossible.append((oid, number))
             continue
         orders[oid] = ShopOrder.model_validate(rows[oid].snapshot)
         held_before[oid] = before
+    _change_impossible(impossible, ledger, report)
     outcomes = translate_all(orders, warehouse, ledger, rules, known_codes)
     numbers = [rows[oid].sales_order_number or "" for oid in orders]
     statuses = {n: o.status for n, o in warehouse.find_sales_orders(numbers, with_items=False).items()}
@@ -185,8 +185,11 @@ def _push_all(changes: list[Change], warehouse: Warehouse, size: int) -> None:
     )
 
 
-def _change_impossible(oid: str, number: str, ledger: Ledger, report: ReleaseReport) -> None:
-    """Shopify no longer returns the order (or we lack what we sent): a person must look."""
+def _change_impossible(impossible: list[tuple[str, str]], ledger: Ledger, report: ReleaseReport) -> None:
+    """(order id, sales order number) of orders Shopify no longer returns (or whose sent rows we
+    lack): a person must look."""
+    if not impossible:
+        return
     with ledger.transaction() as con:
         ledger_exceptions.open_or_touch(
             con,
@@ -199,10 +202,27 @@ def _change_impossible(oid: str, number: str, ledger: Ledger, report: ReleaseRep
                     shopify_order_id=oid,
                     sales_order_number=number,
                 )
+                for oid, number in impossible
             ],
         )
-        ledger_orders.set_fields(con, oid, change_pending=False)
-    report.exceptions_opened += 1
+        ledger_orders.set_fields_many(con, [(oid, {"change_pending": False}) for oid, _ in impossible])
+    report.exceptions_opened += len(impossible)
+
+
+@dataclass
+class _Writes:
+    """What `_record` writes, gathered change by change and written one statement each (row by
+    row, the orders re-planned for an open exception, up to 200 a run, were several apiece)."""
+
+    fields: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    answered: list[str] = field(default_factory=list)  # sales order numbers
+    records: list[tuple[str, dict, list]] = field(default_factory=list)  # what Peoplevox now holds
+    cancels_seen: list[tuple[str, str]] = field(default_factory=list)  # (order id, resolution)
+    problems: list[ExceptionRecord] = field(default_factory=list)
+    settled: list[tuple[str, str]] = field(default_factory=list)  # (order id, resolution)
+    kept: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # problems still open
+    events: list[OrderEvent] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)
 
 
 def _record(
@@ -214,46 +234,40 @@ def _record(
 ) -> None:
     with ledger.transaction() as con:
         rows = ledger_orders.get_many(con, [c.oid for c in changes])
-        events: list[OrderEvent] = []
-        moved: list[str] = []
+        writes = _Writes()
         for change in changes:
             if change.unknown:
                 # In doubt, like an injection whose answer was lost: the next run looks the order
                 # up first (resolve_in_doubt), then plans the change again against what we know
                 # Peoplevox holds. Every push is idempotent (absolute quantities, header values).
                 # The injection stays `sending`, as mark_change_sending left it before the push.
-                ledger_orders.set_fields(con, change.oid, change_pending=True)
-                events.append(
+                writes.fields.append((change.oid, {"change_pending": True}))
+                writes.events.append(
                     OrderEvent(change.oid, "change_outcome_unknown", actor, reason=change.plan.summary)
                 )
                 report.outcome_unknown += 1
                 continue
-            row = rows[change.oid]
-            ledger_injections.mark_change_answered(con, change.number)
-            problems = _record_one(con, change, row, actor, events, moved)
-            opened = ledger_exceptions.open_or_touch(con, problems)
-            report.exceptions_opened += opened
-            ledger_exceptions.resolve_for_order(
-                con,
-                change.oid,
-                CHANGE_KINDS,
-                f"settled: {change.plan.summary}",
-                keep=[(p.kind, p.subject) for p in problems],
-            )
-        ledger_events.append(con, events)
-        if moved and on_allocation is not None:
-            report.stock_items_hinted += on_allocation(con, moved)
+            writes.answered.append(change.number)
+            problems = _record_one(change, rows[change.oid], actor, writes)
+            writes.problems += problems
+            writes.settled.append((change.oid, f"settled: {change.plan.summary}"))
+            writes.kept[change.oid] = [(p.kind, p.subject) for p in problems]
+        # Each order's own sequence is kept: its cancellation settled, its problems opened, then
+        # the rest of its change exceptions closed (one change an order: `work` is unique).
+        ledger_orders.set_fields_many(con, writes.fields)
+        ledger_injections.mark_changes_answered(con, writes.answered)
+        ledger_injections.set_records(con, writes.records)
+        ledger_exceptions.resolve_each_order(con, writes.cancels_seen, SETTLED_BY_CANCEL)
+        report.exceptions_opened += ledger_exceptions.open_or_touch(con, writes.problems)
+        ledger_exceptions.resolve_each_order(con, writes.settled, CHANGE_KINDS, keep=writes.kept)
+        ledger_events.append(con, writes.events)
+        if writes.moved and on_allocation is not None:
+            report.stock_items_hinted += on_allocation(con, writes.moved)
 
 
-def _record_one(
-    con: duckdb.DuckDBPyConnection,
-    change: Change,
-    row: OrderRow,
-    actor: str,
-    events: list[OrderEvent],
-    moved: list[str],
-) -> list[ExceptionRecord]:
-    """Record one planned change as Peoplevox applied it; returns the exceptions it leaves open."""
+def _record_one(change: Change, row: OrderRow, actor: str, writes: _Writes) -> list[ExceptionRecord]:
+    """Record one planned change as Peoplevox applied it (into `writes`); returns the exceptions
+    it leaves open."""
     oid, number, plan = change.oid, change.number, change.plan
     # If ingest committed another version while we talked to Peoplevox, it stays pending.
     newer = not row.snapshot or ShopOrder.model_validate(row.snapshot) != change.planned_from
@@ -261,7 +275,7 @@ def _record_one(
     status = change.status_after or change.status
     if status is not None and status != row.pvx_status:
         fields.update(pvx_status=status, pvx_status_at=utcnow())
-    events.append(
+    writes.events.append(
         OrderEvent(
             oid,
             f"change_{plan.action.value}",
@@ -305,7 +319,7 @@ def _record_one(
         holds = applied_update(
             change.sent, change.latest, plan, header_ok, tuple(r.ok for r in item_verdicts)
         )
-        ledger_injections.set_record(con, number, *translation_record(holds))
+        writes.records.append((number, *translation_record(holds)))
         refused = ([] if header_ok else [f"header: {change.results[0].message}"]) + [
             f"{row_.ItemCode}: {verdict.message}"
             for row_, verdict in zip(plan.item_rows, item_verdicts, strict=True)
@@ -322,9 +336,7 @@ def _record_one(
             ]
     if cancelled_there and wants_cancel:
         fields["state"] = state.CANCELLED_IN_WAREHOUSE
-        ledger_exceptions.resolve_for_order(
-            con, oid, SETTLED_BY_CANCEL, f"Peoplevox reports {number} as {status}"
-        )
+        writes.cancels_seen.append((oid, f"Peoplevox reports {number} as {status}"))
     elif status is not None:
         # Cancelled by the warehouse while Shopify wants it: recorded as the status run would.
         new_state, cancelled = after_status(row, status)
@@ -333,6 +345,6 @@ def _record_one(
     if fields:
         after = replace(row, **{k: v for k, v in fields.items() if k in ("state", "pvx_status")})
         if allocation_moved(row, after):
-            moved.append(oid)
-        ledger_orders.set_fields(con, oid, **fields)
+            writes.moved.append(oid)
+        writes.fields.append((oid, fields))
     return problems

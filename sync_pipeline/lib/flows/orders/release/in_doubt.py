@@ -98,11 +98,16 @@ def _release_again(withdrawn: list[Injection], ledger: Ledger, actor: str, repor
     if not withdrawn:
         return
     with ledger.transaction() as con:
-        for d in withdrawn:
-            ledger_injections.mark(con, d.sales_order_number, "failed", "never reached Peoplevox; superseded")
-            ledger_orders.set_fields(
-                con, d.shopify_order_id, state=state.AWAITING_RELEASE, change_pending=False
-            )
+        ledger_injections.mark_many(
+            con, [(d.sales_order_number, "failed", "never reached Peoplevox; superseded") for d in withdrawn]
+        )
+        ledger_orders.set_fields_many(
+            con,
+            [
+                (d.shopify_order_id, {"state": state.AWAITING_RELEASE, "change_pending": False})
+                for d in withdrawn
+            ],
+        )
         ledger_events.append(
             con,
             [

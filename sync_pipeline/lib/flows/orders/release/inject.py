@@ -53,6 +53,11 @@ def record_and_inject(
     with ledger.transaction() as con:
         events: list[OrderEvent] = []
         exceptions: list[ExceptionRecord] = []
+        # Written in bulk after the loop (one statement each, not one an order: the held orders
+        # re-checked every run, up to 200, were several statements apiece).
+        fields: list[tuple[str, dict[str, object]]] = []
+        settled: list[tuple[str, str]] = []  # (order id, resolution) of its hold exceptions
+        kept: dict[str, list[tuple[str, str]]] = {}  # hold exceptions still found, by order
         current = ledger_orders.get_many(con, list(outcomes))
         for oid, outcome in outcomes.items():
             order = orders[oid]
@@ -67,7 +72,7 @@ def record_and_inject(
                     events.append(
                         OrderEvent(oid, "state_changed", actor, reason=f"awaiting_release → {state.HELD}")
                     )
-                ledger_orders.set_fields(con, oid, state=state.HELD)
+                fields.append((oid, {"state": state.HELD}))
                 found = [
                     ExceptionRecord(
                         kind=e.kind.value,
@@ -80,26 +85,22 @@ def record_and_inject(
                     for e in outcome.exceptions
                 ]
                 # Problems fixed since the last check close, even while others still hold it.
-                ledger_exceptions.resolve_for_order(
-                    con,
-                    oid,
-                    state.HOLD_EXCEPTIONS,
-                    "no longer a problem",
-                    keep=[(r.kind, r.subject) for r in found],
-                )
+                settled.append((oid, "no longer a problem"))
+                kept[oid] = [(r.kind, r.subject) for r in found]
                 exceptions.extend(found)
             elif isinstance(outcome, NotForWarehouse):
                 cancelled = outcome.reason is NotForWarehouseReason.CANCELLED
                 new_state = state.CANCELLED_BEFORE_RELEASE if cancelled else state.NOT_FOR_WAREHOUSE
                 report.cancelled_before_release += cancelled
                 report.not_for_warehouse += not cancelled
-                ledger_orders.set_fields(con, oid, state=new_state)
+                fields.append((oid, {"state": new_state}))
                 events.append(
                     OrderEvent(oid, "state_changed", actor, reason=f"→ {new_state}: {outcome.message}")
                 )
-                ledger_exceptions.resolve_for_order(con, oid, state.HOLD_EXCEPTIONS, outcome.message)
+                settled.append((oid, outcome.message))
             else:
                 to_send.append(outcome)
+        ledger_exceptions.resolve_each_order(con, settled, state.HOLD_EXCEPTIONS, keep=kept)
         ledger_exceptions.open_or_touch(con, exceptions)
         report.exceptions_opened += len(exceptions)
         # Write-ahead: from here a crash leaves `sending`, which the next run looks up.
@@ -108,21 +109,19 @@ def record_and_inject(
             [(t.sales_order_number, t.order_id, *translation_record(t)) for t in to_send],
             run_id=actor,
         )
-        ledger_orders.set_fields_many(
-            con,
-            [
-                (
-                    t.order_id,
-                    {
-                        "state": state.INJECTING,
-                        "sales_order_number": t.sales_order_number,
-                        "site": t.header.Site,
-                        "channel": t.header.ChannelName,
-                    },
-                )
-                for t in to_send
-            ],
-        )
+        fields += [
+            (
+                t.order_id,
+                {
+                    "state": state.INJECTING,
+                    "sales_order_number": t.sales_order_number,
+                    "site": t.header.Site,
+                    "channel": t.header.ChannelName,
+                },
+            )
+            for t in to_send
+        ]
+        ledger_orders.set_fields_many(con, fields)
         for t in to_send:
             events.append(
                 OrderEvent(
@@ -273,7 +272,8 @@ def record_verdicts(
         marks: list[tuple[str, str, str | None]] = []
         fields: list[tuple[str, dict[str, object]]] = []
         records: list[tuple[str, dict, list]] = []
-        accepted: list[str] = []  # first injections whose pre-release exceptions all close
+        accepted: list[str] = []  # first injections: their pre-release exceptions close…
+        kept: dict[str, list[tuple[str, str]]] = {}  # …but for the refusal of some of their rows
         rows = ledger_orders.get_many(con, [t.order_id for t in by_number.values()])
         for number, translated in by_number.items():
             oid = translated.order_id
@@ -342,13 +342,9 @@ def record_verdicts(
             if first_time:
                 # Holds and earlier refusals are over once Peoplevox has the order; only the
                 # refusal of some of its rows (just recorded) stays open.
+                accepted.append(oid)
                 if refused_items:
-                    keep = [("injection_failed", ",".join(sorted(refused_codes)))]
-                    ledger_exceptions.resolve_for_order(
-                        con, oid, state.PRE_RELEASE_EXCEPTIONS, "accepted by Peoplevox", keep=keep
-                    )
-                else:
-                    accepted.append(oid)
+                    kept[oid] = [("injection_failed", ",".join(sorted(refused_codes)))]
             if first_time and not refused_items:
                 report.injected += 1
                 report.injected_orders.append(
@@ -382,8 +378,8 @@ def record_verdicts(
         ledger_injections.mark_many(con, marks)
         ledger_injections.set_records(con, records)
         ledger_orders.set_fields_many(con, fields)
-        ledger_exceptions.resolve_for_orders(
-            con, accepted, state.PRE_RELEASE_EXCEPTIONS, "accepted by Peoplevox"
+        ledger_exceptions.resolve_each_order(
+            con, [(oid, "accepted by Peoplevox") for oid in accepted], state.PRE_RELEASE_EXCEPTIONS, keep=kept
         )
         ledger_exceptions.open_or_touch(con, problems)
         report.exceptions_opened += len(problems)

@@ -24,6 +24,7 @@ from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.ledger.catalogue import ItemTypeRow
+from sync_pipeline.lib.ledger.orders import OrderRow
 
 
 def set_aside_missing(missing: list[str], ledger: Ledger, actor: str, report: ReleaseReport) -> None:
@@ -58,16 +59,19 @@ def bring_up_to_date(
     actor: str,
     ids: list[str],
     moment: datetime,
+    known: dict[str, OrderRow] | None = None,
 ) -> tuple[list[str], int]:
     """Make the ledger's snapshots of `ids` Shopify's current versions, reading in full only what changed.
 
     A cheap version check (`updatedAt`, about a point per order) confirms which snapshots are
     still current; only orders that changed since (or whose snapshot was read within the second
     of its version, see `observed.SETTLE`) are read in full and recorded as ingest records them.
-    Returns the ids Shopify no longer has, and how many orders were read in full.
+    Returns the ids Shopify no longer has, and how many orders were read in full. `known`: the
+    ledger's rows of `ids` as the caller has just read them (else they are read here).
     """
-    with ledger.transaction() as con:
-        known = ledger_orders.get_many(con, ids)
+    if known is None:
+        with ledger.transaction() as con:
+            known = ledger_orders.get_many(con, ids)
     versions = source.order_versions(ids)
     stale = [
         oid for oid in ids if oid in versions and current_snapshot(known.get(oid), versions[oid]) is None
@@ -75,7 +79,7 @@ def bring_up_to_date(
     missing = [oid for oid in ids if oid not in versions]
     # Orders recorded from their webhook bodies have no customer tags yet: read them if routing needs them.
     current = [oid for oid in ids if oid in versions and oid not in stale]
-    stale += fill_customer_tags(source, ledger, rules, actor, current, moment)
+    stale += fill_customer_tags(source, ledger, rules, actor, current, moment, known)
     if stale:
         fresh = source.orders_by_ids(stale)
         record_orders(ledger, list(fresh.values()), rules, actor, moment, read_at=moment)
@@ -91,13 +95,14 @@ def reread(
     ids: list[str],
     moment: datetime,
     report: ReleaseReport,
+    known: dict[str, OrderRow] | None = None,
 ) -> dict[str, ShopOrder]:
     """The orders among `ids` still to release (or re-check), as Shopify has them now.
 
-    Snapshots are brought up to date cheaply (`bring_up_to_date`); orders Shopify no longer has
-    are set aside.
+    Snapshots are brought up to date cheaply (`bring_up_to_date`, from `known` if the caller has
+    just read them); orders Shopify no longer has are set aside.
     """
-    missing, read_in_full = bring_up_to_date(source, ledger, rules, actor, ids, moment)
+    missing, read_in_full = bring_up_to_date(source, ledger, rules, actor, ids, moment, known)
     report.reread_in_full += read_in_full
     set_aside_missing(missing, ledger, actor, report)
     with ledger.transaction() as con:

@@ -82,11 +82,13 @@ def release(
                 else []
             )
             known_codes = ledger_catalogue.known_item_codes(con)
+            # Read with the ids, not in a transaction of their own: each one queues for the lock.
+            known = ledger_orders.get_many(con, [*due_ids, *held_ids])
         candidates = [*due_ids, *held_ids]
         if not candidates:
             break
         report.due += len(due_ids)
-        releasable = reread(source, ledger, rules, actor, candidates, moment(), report)
+        releasable = reread(source, ledger, rules, actor, candidates, moment(), report, known)
         translations = translate_all(releasable, warehouse, ledger, rules, known_codes)
         record_and_inject(
             releasable, translations, warehouse, ledger, rules, actor, report, set(held_ids), on_allocation
