@@ -123,7 +123,8 @@ def shopify_orders():
     """Shopify orders in the ledger, with every change recorded in the audit log.
 
     Normal runs (launched by the `shopify_order_events` sensor) first record the orders the
-    webhooks carry whole (`recorded_from_webhook_bodies`, no Shopify read), then read every
+    webhooks carry whole (`recorded_from_webhook_bodies`, no Shopify read; bodies of the last
+    few seconds are waited for, up to 5 s, so they need no read either), then read every
     order updated since the last run that the ledger does not hold yet, whatever day it was
     placed, and move each one on: awaiting payment, awaiting release (the hold window),
     cancelled. A **backfill** of a date range re-reads the orders placed on those days and
