@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sync_pipeline.lib.domain.models import ShopOrder
-from sync_pipeline.lib.flows.orders.bodies import BODY_CURSOR, Clock, record_bodies
+from sync_pipeline.lib.flows.orders.bodies import BODY_CURSOR, Clock, bodies_waiting, record_bodies
 from sync_pipeline.lib.flows.orders.customer_tags import fill_customer_tags
 from sync_pipeline.lib.flows.orders.ingest import ingest, ingest_notified
 from sync_pipeline.lib.flows.orders.observed import SETTLE, record_orders
@@ -217,3 +217,29 @@ def test_a_burst_that_keeps_arriving_does_not_keep_the_step_past_its_budget(tmp_
         later.recorded == 11 and later.recorded_unsettled == 0
     )  # ten new orders, the young one's newer version
     assert len(rows(ledger, *range(100, 200))) == 10  # the ten that came during this wait: the next run's
+
+
+def test_the_poll_leaves_an_order_whose_body_waits_in_the_inbox_to_the_next_body_step(tmp_path: Path) -> None:
+    """A webhook that arrived after the body step listed the inbox: the live read's poll lists its
+    order seconds after the change. Read then, it would be unsettled and read again; the next
+    run's body step records it with no read, and the poll's cursor stays where it lists it again.
+    An order Shopify holds at a newer version than its waiting body is read as before."""
+    ledger, inbox = Ledger(tmp_path / "ledger.duckdb"), Inbox(tmp_path / "inbox")
+    young = shop_order(1).model_copy(update={"updated_at": NOW - timedelta(seconds=1)})
+    edited = shop_order(2).model_copy(update={"updated_at": NOW - timedelta(seconds=10)})
+    hook(inbox, "orders/paid", rest_body(young, customer=False), "young")
+    hook(
+        inbox,
+        "orders/paid",
+        rest_body(edited.model_copy(update={"updated_at": NOW - timedelta(seconds=12)})),
+        "old",
+    )
+    shop = CountingShopify(young, edited)
+    waiting = bodies_waiting(inbox, ledger.get_cursor(BODY_CURSOR))
+    polled = ingest(shop, ledger, RULES, "test", NOW, bodies_waiting=waiting)
+    assert (polled.orders_left_to_bodies, shop.read_by_id) == (1, 1)  # only the edited order is read
+    assert set(rows(ledger, 1, 2)) == {2}
+    step = StepClock()
+    assert record_bodies(inbox, ledger, RULES, "test", NOW, clock=step.clock()).recorded == 1
+    assert ingest(shop, ledger, RULES, "test", NOW + timedelta(seconds=step.elapsed)).orders_read == 0
+    assert shop.read_by_id == 1 and set(rows(ledger, 1, 2)) == {1, 2}

@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 
 BODY_CURSOR = "inbox_shopify_bodies"
 
+# Webhooks the live read looks at past the body step's cursor (files it reads holding the pool).
+WAITING_LOOKAHEAD = 1000
 # An order's bodies, in arrival order: (inbox name, payload).
 Bodies = dict[str, list[tuple[str, dict[str, Any]]]]
 
@@ -172,6 +174,17 @@ def _after_waiting(
             upto = _newest_version(young[oid])
             young[oid].extend((name, body) for name, body in got if not _newer(body, upto))
     return _decide(young, ledger, read_at, report, None), read_at
+
+
+def bodies_waiting(inbox: Inbox, after: str | None, limit: int = WAITING_LOOKAHEAD) -> dict[str, datetime]:
+    """Order id: the newest version its bodies after the body step's cursor name (the first
+    `limit` webhooks there): the poll leaves these to the next run's body step (`ingest.ingest`)."""
+    waiting: dict[str, datetime] = {}
+    for oid, got in _bodies_of(inbox.since("shopify", after=after, limit=limit)).items():
+        versions = [v for _, body in got if (v := _version(body)) is not None]
+        if versions:
+            waiting[oid] = max(versions)
+    return waiting
 
 
 def _version(payload: dict[str, Any]) -> datetime | None:
