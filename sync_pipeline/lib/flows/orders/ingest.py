@@ -111,7 +111,7 @@ def ingest(
             max_changed_orders,
             max_seconds,
             on_recorded,
-            bodies_waiting or {},
+            bodies_waiting,
         )
     # A backfill leaves the cursor alone, so it reports the stored one, not the window's newest.
     summarize(ledger, report)
@@ -146,6 +146,7 @@ def _poll(
     """List the orders changed since `since` cheaply, read in full those the ledger does not hold
     already (`changes.read_in_full`), record them, and move the cursor after each chunk."""
     started = time.monotonic()
+    bodies = bodies_waiting or {}
 
     def moment() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
@@ -169,9 +170,7 @@ def _poll(
         waiting = {
             c.id: aware(c.updated_at)
             for c in chunk
-            if c.id in stale
-            and c.id in (bodies_waiting or {})
-            and aware(c.updated_at) <= aware((bodies_waiting or {})[c.id])  # type: ignore[operator]
+            if c.id in stale and c.id in bodies and aware(c.updated_at) <= aware(bodies[c.id])  # type: ignore[operator]
         }
         if waiting:
             stale = [oid for oid in stale if oid not in waiting]
