@@ -1,10 +1,11 @@
 """Orders recorded from their webhook bodies: no Shopify read for what a body settles, a read by
-id for what it cannot (refused, two changes in one second), never a lost or wrong version."""
+id for what it cannot (refused, two changes in one second), never a lost or wrong version; bodies
+too young to trust are waited for, within the step's budget."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,10 +14,10 @@ from typing import Any
 import pytest
 
 from sync_pipeline.lib.domain.models import ShopOrder
-from sync_pipeline.lib.flows.orders.bodies import BODY_CURSOR, record_bodies
+from sync_pipeline.lib.flows.orders.bodies import BODY_CURSOR, Clock, bodies_waiting, record_bodies
 from sync_pipeline.lib.flows.orders.customer_tags import fill_customer_tags
 from sync_pipeline.lib.flows.orders.ingest import ingest, ingest_notified
-from sync_pipeline.lib.flows.orders.observed import record_orders
+from sync_pipeline.lib.flows.orders.observed import SETTLE, record_orders
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline_tests.domain.factories import T0, make_line
@@ -138,3 +139,107 @@ def test_customer_tags_no_body_carries_are_read_before_routing_needs_them(tmp_pa
     assert (shop.tags_read, shop.read_by_id) == (1, 0)
     assert fill_customer_tags(shop, ledger, RULES, "test", [placed.id], NOW) == []
     assert shop.tags_read == 1  # read once
+
+
+class StepClock:
+    """The body step's clock, moved only by its waits; `during_wait` is what arrives meanwhile."""
+
+    def __init__(self) -> None:
+        self.elapsed = 0.0
+        self.slept: list[float] = []
+        self.during_wait: list[Callable[[], None]] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.elapsed += seconds
+        for arrive in self.during_wait:
+            arrive()
+
+    def clock(self) -> Clock:
+        return Clock(monotonic=lambda: self.elapsed, sleep=self.sleep)
+
+
+def test_a_second_body_of_the_same_second_arriving_during_the_wait_keeps_both_unrecorded(
+    tmp_path: Path,
+) -> None:
+    """The first body is a second old when the step takes it; the second change of that second
+    sends its webhook while the step waits: which came last cannot be told, so neither is recorded
+    (the read by id settles it), where recording the first at once would have kept a wrong version."""
+    ledger, inbox = Ledger(tmp_path / "ledger.duckdb"), Inbox(tmp_path / "inbox")
+    first = shop_order(1).model_copy(update={"updated_at": NOW - timedelta(seconds=1)})
+    second = first.model_copy(update={"email": "new@example.com"})  # the same updatedAt
+    other = shop_order(2).model_copy(update={"updated_at": NOW - timedelta(seconds=2)})
+    hook(inbox, "orders/paid", rest_body(first, customer=False), "a")
+    hook(inbox, "orders/paid", rest_body(other, customer=False), "o")
+    step = StepClock()
+    step.during_wait.append(lambda: hook(inbox, "orders/updated", rest_body(second, customer=False), "b"))
+    report = record_bodies(inbox, ledger, RULES, "test", NOW, clock=step.clock())
+    assert step.slept == [pytest.approx(4.0)]  # until the younger version is SETTLE old
+    assert (report.recorded, report.left_to_read["two changes in one second"]) == (1, 1)
+    assert set(rows(ledger, 1, 2)) == {2}  # the other order, settled: nobody reads it again
+    shop = CountingShopify(second, other)
+    assert by_id(ledger, inbox, shop) == 1
+    assert rows(ledger, 1)[1].snapshot["email"] == "new@example.com"
+
+
+def test_a_burst_that_keeps_arriving_does_not_keep_the_step_past_its_budget(tmp_path: Path) -> None:
+    """Bodies keep arriving while the step waits: it waits once, for the bodies it took (never
+    for the new ones, the next run's), and never past its budget; what its budget could not
+    settle is recorded unsettled, and read by id."""
+    ledger, inbox = Ledger(tmp_path / "ledger.duckdb"), Inbox(tmp_path / "inbox")
+    step = StepClock()
+    young = shop_order(1).model_copy(update={"updated_at": NOW})
+    hook(inbox, "orders/paid", rest_body(young, customer=False), "young")
+    burst = iter(range(100, 200))
+
+    def arrive() -> None:  # ten new orders at the step's moment, and a newer version of the young one
+        at = NOW + timedelta(seconds=step.elapsed)
+        for n in (next(burst) for _ in range(10)):
+            hook(
+                inbox, "orders/paid", rest_body(shop_order(n).model_copy(update={"updated_at": at})), f"b{n}"
+            )
+        newer = young.model_copy(update={"updated_at": at, "email": f"{step.elapsed}@example.com"})
+        hook(inbox, "orders/updated", rest_body(newer, customer=False), f"y{step.elapsed}")
+
+    step.during_wait.append(arrive)
+    short = record_bodies(inbox, ledger, RULES, "test", NOW, max_seconds=3.0, clock=step.clock())
+    assert step.slept == [pytest.approx(3.0)]  # its budget, not the 5 s the young body needs
+    assert (short.recorded, short.recorded_unsettled) == (1, 1)
+    assert set(rows(ledger, 1, *range(100, 200))) == {1}  # the burst is the next run's
+    assert by_id(ledger, inbox, CountingShopify(young)) == 1  # unsettled: read by id
+
+    step.slept.clear()
+    start = step.elapsed
+    later = record_bodies(inbox, ledger, RULES, "test", NOW + timedelta(seconds=start), clock=step.clock())
+    assert len(step.slept) == 1 and step.slept[0] <= SETTLE.total_seconds()  # once, for what it took
+    assert step.elapsed - start <= SETTLE.total_seconds()
+    assert (
+        later.recorded == 11 and later.recorded_unsettled == 0
+    )  # ten new orders, the young one's newer version
+    assert len(rows(ledger, *range(100, 200))) == 10  # the ten that came during this wait: the next run's
+
+
+def test_the_poll_leaves_an_order_whose_body_waits_in_the_inbox_to_the_next_body_step(tmp_path: Path) -> None:
+    """A webhook that arrived after the body step listed the inbox: the live read's poll lists its
+    order seconds after the change. Read then, it would be unsettled and read again; the next
+    run's body step records it with no read, and the poll's cursor stays where it lists it again.
+    An order Shopify holds at a newer version than its waiting body is read as before."""
+    ledger, inbox = Ledger(tmp_path / "ledger.duckdb"), Inbox(tmp_path / "inbox")
+    young = shop_order(1).model_copy(update={"updated_at": NOW - timedelta(seconds=1)})
+    edited = shop_order(2).model_copy(update={"updated_at": NOW - timedelta(seconds=10)})
+    hook(inbox, "orders/paid", rest_body(young, customer=False), "young")
+    hook(
+        inbox,
+        "orders/paid",
+        rest_body(edited.model_copy(update={"updated_at": NOW - timedelta(seconds=12)})),
+        "old",
+    )
+    shop = CountingShopify(young, edited)
+    waiting = bodies_waiting(inbox, ledger.get_cursor(BODY_CURSOR))
+    polled = ingest(shop, ledger, RULES, "test", NOW, bodies_waiting=waiting)
+    assert (polled.orders_left_to_bodies, shop.read_by_id) == (1, 1)  # only the edited order is read
+    assert set(rows(ledger, 1, 2)) == {2}
+    step = StepClock()
+    assert record_bodies(inbox, ledger, RULES, "test", NOW, clock=step.clock()).recorded == 1
+    assert ingest(shop, ledger, RULES, "test", NOW + timedelta(seconds=step.elapsed)).orders_read == 0
+    assert shop.read_by_id == 1 and set(rows(ledger, 1, 2)) == {1, 2}

@@ -13,7 +13,7 @@ from sync_pipeline.defs.resources import (
     PeoplevoxResource,
     ShopifyResource,
 )
-from sync_pipeline.lib.flows.orders.bodies import BODY_CURSOR, body_metadata, record_bodies
+from sync_pipeline.lib.flows.orders.bodies import BODY_CURSOR, bodies_waiting, body_metadata, record_bodies
 from sync_pipeline.lib.flows.orders.ingest import (
     LIVE_READ_SECONDS,
     OnRecorded,
@@ -75,9 +75,12 @@ def _read_orders(context, backfill: bool) -> dict:
     # One budget for the live read, poll and reads by id together: the step holds `shopify_api`.
     started = time.monotonic()
     observe = _due_observer(context)
+    # Orders whose bodies arrived since the body step listed the inbox: the next run records them.
+    waiting = bodies_waiting(inbox, book.get_cursor(BODY_CURSOR))
     report = ingest(
-        source, book, rules, actor, datetime.now(UTC), max_seconds=LIVE_READ_SECONDS, on_recorded=observe
-    )
+        source, book, rules, actor, datetime.now(UTC), max_seconds=LIVE_READ_SECONDS, on_recorded=observe,
+        bodies_waiting=waiting,
+    )  # fmt: skip
     left = LIVE_READ_SECONDS - (time.monotonic() - started)
     notified = ingest_notified(
         inbox, source, book, rules, actor, datetime.now(UTC), max_seconds=left, on_recorded=observe,
@@ -123,7 +126,8 @@ def shopify_orders():
     """Shopify orders in the ledger, with every change recorded in the audit log.
 
     Normal runs (launched by the `shopify_order_events` sensor) first record the orders the
-    webhooks carry whole (`recorded_from_webhook_bodies`, no Shopify read), then read every
+    webhooks carry whole (`recorded_from_webhook_bodies`, no Shopify read; bodies of the last
+    few seconds are waited for, up to 5 s, so they need no read either), then read every
     order updated since the last run that the ledger does not hold yet, whatever day it was
     placed, and move each one on: awaiting payment, awaiting release (the hold window),
     cancelled. A **backfill** of a date range re-reads the orders placed on those days and

@@ -21,6 +21,7 @@ def ingest_metadata(report: IngestReport, window: tuple[datetime, datetime] | No
         "mode": "backfill" if window else "incremental",
         "orders_read": report.orders_read,
         "orders_changed": report.orders_changed,
+        "orders_left_to_webhook_bodies": report.orders_left_to_bodies,
         "dagster/row_count": report.orders_read,
         "changes_seen": count_table(("change", "orders"), dict(report.events)),
         "moved_to_state": count_table(("state", "orders"), dict(report.states)),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sync_pipeline.lib.domain.config import BusinessRules, load_business_rules
 from sync_pipeline.lib.flows.orders import statuses
-from sync_pipeline.lib.flows.orders.bodies import BODY_CURSOR, record_bodies
+from sync_pipeline.lib.flows.orders.bodies import BODY_CURSOR, Clock, record_bodies
 from sync_pipeline.lib.flows.orders.ingest import IngestReport, ingest, ingest_notified
 from sync_pipeline.lib.flows.orders.release import ReleaseReport, release
 from sync_pipeline.lib.inbox import Inbox
@@ -61,8 +61,10 @@ class World:
 
     def ingest_notified(self) -> int:
         """As the ingest asset's live run works the inbox: the bodies first (no read), then a read
-        by id of what they left; returns the orders read by id."""
-        record_bodies(self.inbox, self.ledger, self.rules, "webhooks", self.now)
+        by id of what they left; returns the orders read by id. The body step waits for young
+        bodies on the world's clock: the world's time passes while it waits."""
+        clock = Clock(monotonic=lambda: self.shop.now.timestamp(), sleep=self.tick)
+        record_bodies(self.inbox, self.ledger, self.rules, "webhooks", self.now, clock=clock)
         until = self.ledger.get_cursor(BODY_CURSOR)
         return ingest_notified(
             self.inbox, self.shop, self.ledger, self.rules, "webhooks", self.now, until=until

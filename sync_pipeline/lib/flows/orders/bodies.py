@@ -15,11 +15,22 @@ step first, on its own. What a body cannot settle it leaves to the read by id af
 Shopify sends several topics for one change (`orders/paid` with `orders/updated`; `orders/cancelled`
 with `orders/updated`): the same order at the same version, recorded once.
 
-A body is recorded as read when this step reads it: once its second is over, it counts as
-settled (`observed.SETTLE`), as a read by id would. A later change in that same second sends its
-own webhook, whose body differs at the same version (above); what is left is such a change whose
-webhook is lost too, where the poll's free fields (`changes.agrees`) still catch a cancel, refund,
-line, tag or contact edit, as they do for our own fulfilment's versions.
+A body is recorded as read when this step last looked at the inbox for that order: once its
+second is over, it counts as settled (`observed.SETTLE`), as a read by id would. A later change in
+that same second sends its own webhook, whose body differs at the same version (above); what is
+left is such a change whose webhook is lost too (or later than `SETTLE`), where the poll's free
+fields (`changes.agrees`) still catch a cancel, refund, line, tag or contact edit, as they do for
+our own fulfilment's versions.
+
+At a peak most bodies are taken within seconds of their version: recorded then, they would be
+unsettled and every one read by id again (134,790 points in session 8's rehearsal). So an order
+whose newest body is younger than `SETTLE` waits for the end of the step (holding no pool), which
+sleeps until the youngest of them is `SETTLE` old (at most `max_wait`, and never past the step's
+budget), then lists the inbox again for the later bodies of those orders (a second change in the
+same second), and decides them with those. The wait is for the bodies the step listed when it
+began: bodies arriving meanwhile are not waited for (the next run takes them), so a burst that
+keeps arriving cannot keep the step waiting. What the wait could not settle is recorded unsettled
+and read by id, as before.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,11 +46,12 @@ from typing import Any
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.orders.ingest import CHUNK, MAX_SECONDS_PER_RUN, WEBHOOKS_PER_CALL, OnRecorded
-from sync_pipeline.lib.flows.orders.observed import record_orders
+from sync_pipeline.lib.flows.orders.observed import SETTLE, record_orders, settled
 from sync_pipeline.lib.flows.orders.records import aware
 from sync_pipeline.lib.flows.orders.webhook_order import (
     ORDER_BODY_TOPICS,
     BodyRefused,
+    body_version,
     order_from_body,
     order_id_of,
 )
@@ -51,6 +64,19 @@ log = logging.getLogger(__name__)
 
 BODY_CURSOR = "inbox_shopify_bodies"
 
+# Webhooks the live read looks at past the body step's cursor (files it reads holding the pool).
+WAITING_LOOKAHEAD = 1000
+# An order's bodies, in arrival order: (inbox name, payload).
+Bodies = dict[str, list[tuple[str, dict[str, Any]]]]
+
+
+@dataclass(frozen=True)
+class Clock:
+    """How the step tells the time and waits (a test world passes its virtual clock)."""
+
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
 
 @dataclass
 class BodiesReport:
@@ -58,6 +84,9 @@ class BodiesReport:
     held_already: int = 0  # the ledger held that version already (a duplicate topic, an older body)
     left_to_read: Counter[str] = field(default_factory=Counter)  # why an order is left to the read by id
     caught_up: bool = True
+    waited_for: int = 0  # orders whose bodies were too young to trust when first taken
+    waited_seconds: float = 0.0
+    recorded_unsettled: int = 0  # recorded before their second was SETTLE old: read by id again
 
 
 def record_bodies(
@@ -68,34 +97,117 @@ def record_bodies(
     now: datetime,
     max_seconds: float = MAX_SECONDS_PER_RUN,
     on_recorded: OnRecorded | None = None,
+    max_wait: float = SETTLE.total_seconds(),
+    clock: Clock = Clock(),
 ) -> BodiesReport:
     """Record the orders the webhooks since the last call carry, `CHUNK` webhooks at a time (the
-    inbox cursor moving after each); after `max_seconds` it stops and says it has not caught up."""
-    report, started = BodiesReport(), time.monotonic()
+    inbox cursor moving after each); after `max_seconds` it stops and says it has not caught up.
+    Orders whose bodies are too young to trust wait for the end (module docstring), at most
+    `max_wait` seconds and never past `max_seconds`; with `max_wait` 0 they are recorded unsettled."""
+    report, started = BodiesReport(), clock.monotonic()
+
+    def moment() -> datetime:
+        return now + timedelta(seconds=clock.monotonic() - started)
+
+    def record(fresh: list[ShopOrder], read_at: datetime) -> None:
+        if not fresh:
+            return
+        recorded = record_orders(ledger, fresh, rules, actor, now, read_at)
+        report.recorded += len(fresh)
+        report.recorded_unsettled += sum(not settled(o.updated_at, read_at) for o in fresh)
+        if on_recorded is not None:
+            on_recorded(recorded)
+
+    young: Bodies = {}
+    listed_at = moment()  # every body listed here had arrived by this moment
     waiting = inbox.since("shopify", after=ledger.get_cursor(BODY_CURSOR), limit=WEBHOOKS_PER_CALL)
     for start in range(0, len(waiting), CHUNK):
         items = waiting[start : start + CHUNK]
-        read_at = now + timedelta(seconds=time.monotonic() - started)
-        fresh = _settle(items, ledger, read_at, report)
-        if fresh:
-            recorded = record_orders(ledger, fresh, rules, actor, now, read_at)
-            report.recorded += len(fresh)
-            if on_recorded is not None:
-                on_recorded(recorded)
+        record(
+            _decide(_bodies_of(items), ledger, listed_at, report, young if max_wait > 0 else None), listed_at
+        )
         ledger.set_cursor(BODY_CURSOR, items[-1].name)
-        if time.monotonic() - started >= max_seconds and start + CHUNK < len(waiting):
+        if clock.monotonic() - started >= max_seconds and start + CHUNK < len(waiting):
             report.caught_up = False
             break
     else:
         report.caught_up = len(waiting) < WEBHOOKS_PER_CALL
+    if young:
+        report.waited_for = len(young)
+        deadline = started + max_seconds
+        after = waiting[-1].name  # every young order's bodies up to here are in `young`
+        record(
+            *_after_waiting(young, inbox, after, ledger, report, listed_at, moment, clock, deadline, max_wait)
+        )
     return report
 
 
-def _settle(
-    items: list[InboxItem], ledger: Ledger, read_at: datetime, report: BodiesReport
-) -> list[ShopOrder]:
-    """The orders these webhooks' bodies settle; the rest are left behind for the read by id."""
-    bodies: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+def _after_waiting(
+    young: Bodies,
+    inbox: Inbox,
+    after: str,
+    ledger: Ledger,
+    report: BodiesReport,
+    listed_at: datetime,
+    moment: Callable[[], datetime],
+    clock: Clock,
+    deadline: float,
+    max_wait: float,
+) -> tuple[list[ShopOrder], datetime]:
+    """Wait until the young orders' newest versions are `SETTLE` old (within the budget), add
+    their bodies that arrived since the listing, and decide them; returns the orders to record and
+    the moment they count as read. A step that stopped at its budget does not wait (the next run
+    follows at once): its young orders are recorded as read at the listing, unsettled."""
+    newest = max(_newest_version(got) for got in young.values())
+    if report.caught_up:
+        wait = min((newest + SETTLE - moment()).total_seconds(), max_wait, deadline - clock.monotonic())
+        if wait > 0:
+            clock.sleep(wait)
+            report.waited_seconds = round(wait, 3)
+    read_at = moment()  # taken before the listing below: a body it misses arrived after this
+    if not report.caught_up or not any(settled(_newest_version(got), read_at) for got in young.values()):
+        return _decide(young, ledger, listed_at, report, None), listed_at
+    # The bodies that arrived since the first listing, up to each order's waited-for version: a
+    # newer change is the next run's (its listing starts after `after`) and does not unsettle this one.
+    for oid, got in _bodies_of(inbox.since("shopify", after=after, limit=WEBHOOKS_PER_CALL)).items():
+        if oid in young:
+            upto = _newest_version(young[oid])
+            young[oid].extend((name, body) for name, body in got if not _newer(body, upto))
+    return _decide(young, ledger, read_at, report, None), read_at
+
+
+def bodies_waiting(inbox: Inbox, after: str | None, limit: int = WAITING_LOOKAHEAD) -> dict[str, datetime]:
+    """Order id: the newest version its bodies after the body step's cursor name (the first
+    `limit` webhooks there): the poll leaves these to the next run's body step (`ingest.ingest`)."""
+    waiting: dict[str, datetime] = {}
+    for oid, got in _bodies_of(inbox.since("shopify", after=after, limit=limit)).items():
+        versions = [v for _, body in got if (v := _version(body)) is not None]
+        if versions:
+            waiting[oid] = max(versions)
+    return waiting
+
+
+def _version(payload: dict[str, Any]) -> datetime | None:
+    """The version a body names, or None when it names none readable (the mapping refuses it)."""
+    try:
+        return body_version(payload)
+    except BodyRefused:
+        return None
+
+
+def _newer(payload: dict[str, Any], than: datetime) -> bool:
+    version = _version(payload)
+    return version is not None and version > than
+
+
+def _newest_version(got: list[tuple[str, dict[str, Any]]]) -> datetime:
+    """The newest version among an order's bodies (a young order's bodies were all mapped)."""
+    return max(v for _, body in got if (v := _version(body)) is not None)
+
+
+def _bodies_of(items: list[InboxItem]) -> Bodies:
+    """The order bodies among these webhooks, by order."""
+    bodies: Bodies = {}
     for item in items:
         event = item.load()
         payload = event.get("payload")
@@ -105,6 +217,18 @@ def _settle(
         if oid is None:
             continue  # the read by id logs it: it names no order to read
         bodies.setdefault(oid, []).append((item.name, payload))
+    return bodies
+
+
+def _decide(
+    bodies: Bodies, ledger: Ledger, read_at: datetime, report: BodiesReport, young: Bodies | None
+) -> list[ShopOrder]:
+    """The orders these bodies settle as read at `read_at`; the rest are left behind for the read
+    by id. With `young`, an order whose body is too young to trust yet goes there instead (and so
+    do its later bodies), to be decided at the end of the step."""
+    if young is not None:
+        for oid in [oid for oid in bodies if oid in young]:
+            young[oid].extend(bodies.pop(oid))
     if not bodies:
         return []
     with ledger.transaction() as con:
@@ -115,7 +239,10 @@ def _settle(
         row = known.get(oid)
         verdict = _verdict(oid, got, row)
         if isinstance(verdict, ShopOrder):
-            fresh.append(verdict)
+            if young is not None and not settled(verdict.updated_at, read_at):
+                young[oid] = got
+            else:
+                fresh.append(verdict)
         elif verdict == "held":
             report.held_already += 1
         else:
@@ -172,5 +299,8 @@ def body_metadata(report: BodiesReport) -> dict[str, object]:
         "left_for_read_by_id": sum(report.left_to_read.values()),
         "left_for_read_by_id_why": ", ".join(f"{why}: {n}" for why, n in report.left_to_read.items())
         or "none",
+        "bodies_waited_for_to_settle": report.waited_for,
+        "bodies_wait_seconds": report.waited_seconds,
+        "recorded_unsettled_read_by_id_next": report.recorded_unsettled,
         "bodies_caught_up": report.caught_up,
     }

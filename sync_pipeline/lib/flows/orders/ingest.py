@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
@@ -57,6 +57,7 @@ class IngestReport:
     next_release_due_at: datetime | None = None
     pending_changes: int = 0
     caught_up: bool = True
+    orders_left_to_bodies: int = 0  # listed, but a body of that version waits in the inbox: not read
 
     def add(self, recorded: Recorded) -> None:
         self.orders_read += recorded.read
@@ -76,6 +77,7 @@ def ingest(
     max_changed_orders: int = MAX_CHANGED_ORDERS_PER_RUN,
     max_seconds: float = MAX_SECONDS_PER_RUN,
     on_recorded: OnRecorded | None = None,
+    bodies_waiting: Mapping[str, datetime] | None = None,
 ) -> IngestReport:
     """Incremental by default; with `window`, re-read orders created in [start, end) (backfill).
 
@@ -85,6 +87,10 @@ def ingest(
     waits for its result, and every Shopify step waiting for the `shopify_api` pool.
     The report says `caught_up=False` and the sensor launches the next batch straight away.
     `on_recorded` hears of each chunk as it is committed (the run's report comes only at its end).
+    `bodies_waiting` (order id: the newest version of its webhook bodies the body step has not
+    taken yet, `bodies.bodies_waiting`): an order listed at that version or an older one is not read
+    in full; the next run's body step records it with no read, where a read now, seconds after its
+    change, would be unsettled and read again. The cursor stays where the next poll lists it again.
     """
     report = IngestReport()
     stored = ledger.get_cursor(CURSOR)
@@ -105,6 +111,7 @@ def ingest(
             max_changed_orders,
             max_seconds,
             on_recorded,
+            bodies_waiting,
         )
     # A backfill leaves the cursor alone, so it reports the stored one, not the window's newest.
     summarize(ledger, report)
@@ -134,10 +141,12 @@ def _poll(
     max_changed_orders: int,
     max_seconds: float,
     on_recorded: OnRecorded | None = None,
+    bodies_waiting: Mapping[str, datetime] | None = None,
 ) -> None:
     """List the orders changed since `since` cheaply, read in full those the ledger does not hold
     already (`changes.read_in_full`), record them, and move the cursor after each chunk."""
     started = time.monotonic()
+    bodies = bodies_waiting or {}
 
     def moment() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
@@ -158,6 +167,16 @@ def _poll(
         stale = list(
             dict.fromkeys(c.id for c in chunk if changes.read_in_full(c, known.get(c.id), ours.get(c.id)))
         )
+        waiting = {
+            c.id: aware(c.updated_at)
+            for c in chunk
+            if c.id in stale and c.id in bodies and aware(c.updated_at) <= aware(bodies[c.id])  # type: ignore[operator]
+        }
+        if waiting:
+            stale = [oid for oid in stale if oid not in waiting]
+            report.orders_left_to_bodies += len(waiting)
+            oldest = min(waiting.values())  # type: ignore[type-var]
+            unsettled = oldest if unsettled is None else min(unsettled, oldest)  # type: ignore[type-var]
         report.orders_listed += len(chunk)
         for c in chunk:
             if c.id not in stale and changes.only_ours(c, known.get(c.id), ours.get(c.id)):
