@@ -59,6 +59,7 @@ OWNERS: dict[str, str] = {
         "fulfilled_away_from_warehouse",
         "fulfilment_location_unknown",
         "fulfilled_twice",
+        "despatch_changed_after_fulfilment",
     )
 }
 # Kinds that stop a package until the cause is fixed; resolved when the package goes through.
