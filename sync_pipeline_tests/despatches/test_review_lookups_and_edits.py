@@ -158,26 +158,26 @@ def test_a_unit_edited_off_the_order_before_the_ledger_heard_is_over_despatched(
     assert ("over_despatched", package) in kinds and ("order_edit_not_read", package) not in kinds
 
 
-class CorrectedTracking(PeoplevoxDespatches):
-    """Peoplevox as it reports a package after the carrier relabelled it: same package, new number
-    (the sandbox never changes a package once despatched, so the report is rewritten here)."""
+class Rewritten(PeoplevoxDespatches):
+    """Peoplevox as it reports a package after it changed: a carrier relabel (new tracking number)
+    or corrected lines (the sandbox never changes a package once despatched, so the report is
+    rewritten here with `changes`, fields of `DespatchedPackage`)."""
 
-    def __init__(self, stack: Stack, package: str, number: str) -> None:
+    def __init__(self, stack: Stack, package: str, **changes: object) -> None:
         super().__init__(stack.warehouse.client)
-        self.package, self.number = package, number
+        self.package, self.changes = package, changes
 
-    def _corrected(self, read: DespatchRead) -> DespatchRead:
+    def _changed(self, read: DespatchRead) -> DespatchRead:
         return DespatchRead(
-            [replace(p, tracking_number=self.number) if p.package_number == self.package else p
-             for p in read.packages],
+            [replace(p, **self.changes) if p.package_number == self.package else p for p in read.packages],
             read.held,
-        )  # fmt: skip
+        )
 
     def packages_between(self, since: datetime, until: datetime | None = None) -> DespatchRead:
-        return self._corrected(super().packages_between(since, until))
+        return self._changed(super().packages_between(since, until))
 
     def packages_by_number(self, numbers: Sequence[str]) -> DespatchRead:
-        return self._corrected(super().packages_by_number(numbers))
+        return self._changed(super().packages_by_number(numbers))
 
 
 def test_a_tracking_number_peoplevox_corrects_after_fulfilment_is_not_dropped_silently(stack: Stack) -> None:
@@ -193,33 +193,13 @@ def test_a_tracking_number_peoplevox_corrects_after_fulfilment_is_not_dropped_si
     assert done.fulfilled == 1
     (fulfilment,) = stack.shop.get_order(oid)["fulfillments"]
     assert fulfilment["tracking"][0]["number"] == old
-    corrected = CorrectedTracking(stack, package, "RELABEL-0001GB")
+    corrected = Rewritten(stack, package, tracking_number="RELABEL-0001GB")
     read_despatches(corrected, stack.ledger, "test", datetime.now(UTC), timedelta(days=2), hinted=(package,))
     fulfil(ports(stack).storefront, stack.ledger, stack.rules, "test", settle_seconds=0.0)
     (fulfilment,) = stack.shop.get_order(oid)["fulfillments"]
     flagged = {e.subject for e in stack.ledger.list_open_exceptions()}
     assert fulfilment["tracking"][0]["number"] == "RELABEL-0001GB" or package in flagged, flagged
     assert len(emails_for(stack, oid)) == 1
-
-
-class RepackedLines(PeoplevoxDespatches):
-    """Peoplevox as it reports a package whose lines were corrected after the first report."""
-
-    def __init__(self, stack: Stack, package: str, items: dict[str, int]) -> None:
-        super().__init__(stack.warehouse.client)
-        self.package, self.items = package, items
-
-    def _changed(self, read: DespatchRead) -> DespatchRead:
-        return DespatchRead(
-            [replace(p, items=self.items) if p.package_number == self.package else p for p in read.packages],
-            read.held,
-        )
-
-    def packages_between(self, since: datetime, until: datetime | None = None) -> DespatchRead:
-        return self._changed(super().packages_between(since, until))
-
-    def packages_by_number(self, numbers: Sequence[str]) -> DespatchRead:
-        return self._changed(super().packages_by_number(numbers))
 
 
 def test_changed_lines_replace_a_pending_package_and_flag_a_sent_one(stack: Stack) -> None:
@@ -233,13 +213,13 @@ def test_changed_lines_replace_a_pending_package_and_flag_a_sent_one(stack: Stac
     package = despatch["packages"][0]["number"]
     now = datetime.now(UTC)
     read_despatches(ports(stack).source, stack.ledger, "test", now, timedelta(days=2))
-    repacked = RepackedLines(stack, package, {"CAP-NVY": 1})
+    repacked = Rewritten(stack, package, items={"CAP-NVY": 1})
     read_despatches(repacked, stack.ledger, "test", now, timedelta(days=2), hinted=(package,))
     with stack.ledger.transaction() as con:
         assert ledger_despatches.get_many(con, [package])[package].items == {"CAP-NVY": 1}
     fulfil(ports(stack).storefront, stack.ledger, despatch_rules(stack, tracking_wait_minutes=0), "test")
     assert shopify_lines(stack, oid) == {"CAP-NVY": 1}
-    again = RepackedLines(stack, package, {"CAP-NVY": 1, "MUG-LOGO": 1})
+    again = Rewritten(stack, package, items={"CAP-NVY": 1, "MUG-LOGO": 1})
     read_despatches(again, stack.ledger, "test", datetime.now(UTC), timedelta(days=2), hinted=(package,))
     assert shopify_lines(stack, oid) == {"CAP-NVY": 1}
     assert ("despatch_changed_after_fulfilment", package) in {
