@@ -16,6 +16,9 @@ def read_metadata(report: ReadReport, backfill: bool) -> dict[str, object]:
         "packages_read": report.packages_read,
         "new_packages": report.new_packages,
         "tracking_numbers_arrived": report.tracking_added,
+        # A known package re-reported with another number (a relabel) or other lines.
+        "tracking_numbers_changed": report.tracking_changed,
+        "packages_with_changed_lines": report.items_changed,
         "despatches_for_unknown_orders": report.unknown_orders,
         "packages_named_by_callbacks": report.hinted,
         # Held whole with a `despatch_unreadable` exception (no despatch date, a row that does not read).

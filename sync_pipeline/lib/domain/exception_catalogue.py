@@ -215,6 +215,27 @@ _ENTRIES: tuple[KindInfo, ...] = (
         Delays.MONEY, 2,
     ),
     KindInfo(
+        "despatch_changed_after_fulfilment", "despatches", Owner.WAREHOUSE_OPS,
+        "Peoplevox re-reported a package with other lines after it went to Shopify with the old ones; "
+        "Shopify's fulfilment was left as it is (a changed tracking number is updated in Shopify instead).",
+        "Check what left the warehouse in that package; correct the fulfilment in Shopify or stock if the "
+        "lines Shopify shows did not ship.",
+        Clears.BY_A_PERSON,
+        "Resolve it with a note once checked.",
+        Delays.MONEY, 2,
+    ),
+    KindInfo(
+        "order_edit_not_read", "despatches", Owner.INTEGRATION,
+        "Shopify holds other lines for an order (an edit, a refund) than the ledger's copy, for longer "
+        "than `order_catch_up_minutes`: its despatched packages wait, as planning them against the old "
+        "lines would account for units the order no longer has.",
+        "Check that the orders flow is running (`shopify/orders` ingest, its sensor and webhooks) and "
+        "reads this order; the packages go as soon as the ledger has the change.",
+        Clears.AUTOMATICALLY,
+        "Closes when the package goes to Shopify.",
+        Delays.CUSTOMER_NOTICE, 2,
+    ),
+    KindInfo(
         "tracking_missing", "despatches", Owner.WAREHOUSE_OPS,
         "No tracking number `tracking_wait_minutes` after the despatch.",
         "Get the number into Peoplevox; it is added in Shopify when it comes.",

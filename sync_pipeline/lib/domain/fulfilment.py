@@ -140,6 +140,9 @@ class FulfilmentOrderLine:
     status: str
     location_name: str | None = None  # as the Shopify admin shows it (stock.yaml maps sites to these)
     movable: bool = False  # MOVE is in the fulfilment order's supportedActions
+    # `totalQuantity`: the line's units on this fulfilment order, fulfilled or not (None: not read).
+    # Summed over an order's fulfilment orders it is the line's current quantity in Shopify.
+    total: int | None = None
 
 
 @dataclass(frozen=True)

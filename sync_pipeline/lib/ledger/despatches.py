@@ -1,14 +1,15 @@
 """Despatched packages read from Peoplevox, and each order's despatch state.
 
 A package is keyed by its Peoplevox package number (`DES00042`, `DES00042-1`): reading the same
-report rows again changes nothing, except a tracking number that arrived since.
+report rows again changes nothing, except a tracking number that arrived or changed since (a
+carrier relabel) and, for a package not sent to Shopify yet, changed lines.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -56,17 +57,27 @@ def _row(values: Sequence[Any]) -> PackageRow:
 class UpsertCounts:
     new: list[str]
     tracking_added: list[str]
+    # A known package re-reported with another (non-blank) tracking number: taken (a sent
+    # package's fulfilment gets it as a tracking update, `fulfilments.created_awaiting_tracking`).
+    tracking_changed: list[str] = field(default_factory=list)
+    # Re-reported with other lines: taken while the package is in `replaceable` states...
+    items_replaced: list[str] = field(default_factory=list)
+    # ...and left as it was otherwise (it went to Shopify with the old lines): package -> new lines.
+    items_changed_after_send: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def upsert(con: duckdb.DuckDBPyConnection, packages: Iterable[PackageRow]) -> UpsertCounts:
-    """Insert new packages; on a known one only a newly arrived tracking number is taken."""
+def upsert(
+    con: duckdb.DuckDBPyConnection, packages: Iterable[PackageRow], replaceable: Sequence[str] = ()
+) -> UpsertCounts:
+    """Insert new packages; on a known one take a tracking number that arrived or changed, and
+    changed lines while the package is in one of the `replaceable` states (not sent yet)."""
     rows = {p.package_number: p for p in packages}
     counts = UpsertCounts([], [])
     if not rows:
         return counts
     known = get_many(con, list(rows))
     now = utcnow()
-    inserts, tracking = [], []
+    inserts, tracking, items = [], [], []
     for number, p in rows.items():
         before = known.get(number)
         if before is None:
@@ -80,9 +91,20 @@ def upsert(con: duckdb.DuckDBPyConnection, packages: Iterable[PackageRow]) -> Up
                 ]
             )  # fmt: skip
             counts.new.append(number)
-        elif p.tracking_number and not (before.tracking_number or "").strip():  # a blank read before
+            continue
+        new_number, old_number = (p.tracking_number or "").strip(), (before.tracking_number or "").strip()
+        if new_number and not old_number:  # none (or a blank) read before
             tracking.append([p.tracking_number, now, now, number])
             counts.tracking_added.append(number)
+        elif new_number and new_number != old_number:
+            tracking.append([p.tracking_number, now, now, number])
+            counts.tracking_changed.append(number)
+        if p.items != before.items:
+            if before.state in replaceable:
+                items.append([json.dumps(p.items, ensure_ascii=False), now, number])
+                counts.items_replaced.append(number)
+            else:
+                counts.items_changed_after_send[number] = p.items
     if inserts:
         con.executemany(
             f"INSERT INTO despatch_packages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})",
@@ -93,6 +115,10 @@ def upsert(con: duckdb.DuckDBPyConnection, packages: Iterable[PackageRow]) -> Up
             "UPDATE despatch_packages SET tracking_number = ?, tracking_seen_at = ?, updated_at = ? "
             "WHERE package_number = ?",
             tracking,
+        )
+    if items:
+        con.executemany(
+            "UPDATE despatch_packages SET items = ?, updated_at = ? WHERE package_number = ?", items
         )
     return counts
 

@@ -283,12 +283,13 @@ def claimed_fulfillment_ids(con: duckdb.DuckDBPyConnection, order_ids: Iterable[
 
 
 def created_awaiting_tracking(con: duckdb.DuckDBPyConnection, limit: int = 500) -> list[FulfilmentRow]:
-    """Fulfilments created without tracking whose package has a tracking number now, other than
-    the number Shopify last refused for it."""
+    """Fulfilments created without tracking whose package has a tracking number now, or whose
+    package's number changed since (a carrier relabel), other than the number Shopify last refused."""
     rows = con.execute(
         f"{_SELECT} JOIN despatch_packages p USING (package_number) WHERE f.state = 'created' "
-        "AND f.tracking_posted_at IS NULL AND p.tracking_number IS NOT NULL "
-        "AND p.tracking_number IS DISTINCT FROM f.tracking_refused_number ORDER BY f.created_at LIMIT ?",
+        "AND nullif(trim(p.tracking_number), '') IS NOT NULL "
+        "AND (f.tracking_posted_at IS NULL OR trim(p.tracking_number) IS DISTINCT FROM f.tracking_number) "
+        "AND trim(p.tracking_number) IS DISTINCT FROM f.tracking_refused_number ORDER BY f.created_at LIMIT ?",
         [limit],
     ).fetchall()
     return [_row(r) for r in rows]

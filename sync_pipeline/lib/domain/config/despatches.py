@@ -30,6 +30,9 @@ class DespatchesConfig(RulesModel):
     # A fulfilment whose answer was lost is looked up in Shopify only once this long has passed
     # since it was sent, so a request still being processed is not taken for one never received.
     unknown_outcome_settle_seconds: int = Field(default=60, ge=0, le=3600)
+    # An order Shopify holds changed lines of (an edit, a refund) that the orders flow has not read
+    # yet: its packages wait for the ledger to catch up, and past this long an exception says so.
+    order_catch_up_minutes: int = Field(default=15, ge=0, le=24 * 60)
     # How far back the very first read of the Despatch summary goes.
     initial_lookback_days: int = Field(default=2, ge=1, le=60)
     # fulfillmentCreate calls in flight at once (different orders; one order's packages go in

@@ -9,6 +9,12 @@ closed fulfilment order, cancelled order, units already fulfilled by hand (`deci
 A package that must wait (for tracking, or behind a blocked one) holds back the later packages of
 its order, so packages reach Shopify in the order they left the warehouse.
 
+The line needs come from the ledger's copy of the order, the room from Shopify's fulfilment orders.
+When Shopify holds other line quantities than that copy (an edit or refund the orders flow has not
+read yet: `ledger_behind`), every open package of the order waits (`pending`): planned against the
+old lines, a unit taken off would read as "fulfilled by hand" and never be told as over-despatched.
+Past `order_catch_up_minutes` the integration owner gets `order_edit_not_read`.
+
 The warehouse shipped the parcel, so it is fulfilled from the warehouse's Shopify location (the one
 `stock.yaml` maps its Peoplevox site to, `locations.py`): lines Shopify assigned elsewhere are moved
 there first (`move.py`), whether the package sits at two locations or wholly at one other location.
@@ -19,16 +25,23 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sync_pipeline.lib.domain.config import BusinessRules
-from sync_pipeline.lib.domain.fulfilment import FulfilmentOrderLine, consumed, line_needs, settled_pool
+from sync_pipeline.lib.domain.fulfilment import (
+    FulfilmentOrderLine,
+    LineNeed,
+    consumed,
+    line_needs,
+    settled_pool,
+)
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
-from sync_pipeline.lib.flows.despatches.decision import Decision
+from sync_pipeline.lib.flows.despatches.decision import Decision, package_exception
 from sync_pipeline.lib.flows.despatches.plan_package import plan_package
 from sync_pipeline.lib.flows.despatches.ports import OrderFulfilments
 from sync_pipeline.lib.ledger.despatches import PackageRow
+from sync_pipeline.lib.ledger.records import to_naive_utc
 
 
 def plan_order(
@@ -53,6 +66,9 @@ def plan_order(
     pool = settled_pool(needs, accounted, _items(packages, states.SETTLED), recorded_excess)
     fo_lines = list(shopify.fo_lines) if shopify else []
     cancelled = order.is_cancelled or (shopify is not None and shopify.cancelled)
+    behind = None if cancelled or shopify is None else ledger_behind(order, needs, fo_lines)
+    if behind is not None:
+        return _wait_for_ledger(order, packages, shopify, behind, rules, now)
     decisions: list[Decision] = []
     held_back = False
     for p in packages:
@@ -75,6 +91,65 @@ def plan_order(
             fo_lines = _after(fo_lines, decision.request)
         else:
             held_back = True
+    return decisions
+
+
+def ledger_behind(
+    order: ShopOrder, needs: Sequence[LineNeed], fo_lines: Sequence[FulfilmentOrderLine]
+) -> str | None:
+    """What shows that Shopify changed the order's lines since the ledger's copy, or None.
+
+    Assumes (as the sandbox does) that a line's `totalQuantity` summed over the order's fulfilment
+    orders is its current quantity: an edit or a restocking refund lowers it, a move splits it. Only
+    a line Shopify holds fewer units of, or one the copy lacks, counts: a refund of units already
+    fulfilled lowers the copy's quantity but not Shopify's totals, and must not hold packages."""
+    if any(f.total is None for f in fo_lines):
+        return None
+    totals: Counter[str] = Counter()
+    for f in fo_lines:
+        totals[f.line_id] += f.total or 0
+    for need in needs:
+        if totals.get(need.line_id, 0) < need.ordered:
+            return (f"Shopify holds {totals.get(need.line_id, 0)} unit(s) of line {need.line_id} where the ledger's "
+                    f"copy of {order.name} has {need.ordered}")  # fmt: skip
+    known = {line.id for line in order.lines}
+    for line_id, total in totals.items():
+        if total and line_id not in known:
+            return f"Shopify holds line {line_id} that the ledger's copy of {order.name} lacks"
+    return None
+
+
+def _wait_for_ledger(
+    order: ShopOrder,
+    packages: Sequence[PackageRow],
+    shopify: OrderFulfilments,
+    behind: str,
+    rules: BusinessRules,
+    now: datetime,
+) -> list[Decision]:
+    bound = timedelta(minutes=rules.despatches.order_catch_up_minutes)
+    decisions = []
+    for p in packages:
+        if p.state not in states.OPEN:
+            continue
+        since = to_naive_utc(shopify.version) or p.first_seen_at  # when Shopify last changed the order
+        waited = max(now - since, timedelta(0))  # Shopify's clock may run a little ahead of ours
+        late = waited >= bound
+        problem = package_exception(
+            "order_edit_not_read",
+            f"package {p.package_number} waits: {behind} (an edit or refund the orders flow has not read for "
+            f"{int(waited.total_seconds() // 60)} min); it goes once the ledger has the change",
+            order,
+            p,
+        )
+        decisions.append(
+            Decision(
+                p.package_number,
+                states.PENDING,
+                f"waits for the orders flow to read a change: {behind}",
+                exceptions=[problem] if late else [],
+            )
+        )
     return decisions
 
 

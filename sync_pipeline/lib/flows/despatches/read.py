@@ -34,6 +34,9 @@ INBOX_CURSOR = "inbox_peoplevox_despatches"
 # Report dates are whole minutes and a despatch may be committed a little after its timestamp.
 CURSOR_OVERLAP = timedelta(minutes=3)
 UNREADABLE = "despatch_unreadable"
+CHANGED_AFTER_SEND = "despatch_changed_after_fulfilment"
+# Not sent to Shopify yet: a re-report with other lines replaces the package's lines.
+REPLACEABLE = (*states.OPEN, states.UNKNOWN_ORDER)
 
 
 @dataclass
@@ -42,6 +45,8 @@ class ReadReport:
     packages_read: int = 0
     new_packages: int = 0
     tracking_added: int = 0
+    tracking_changed: int = 0
+    items_changed: int = 0  # known packages re-reported with other lines (replaced or flagged)
     unknown_orders: int = 0
     hinted: int = 0
     held: int = 0  # packages held with a `despatch_unreadable` exception this read
@@ -109,6 +114,21 @@ def _unreadable(held: HeldPackage) -> ExceptionRecord:
     )
 
 
+def _changed_after_send(row: PackageRow, before: dict[str, int], now: dict[str, int]) -> ExceptionRecord:
+    def units(items: dict[str, int]) -> str:
+        return ", ".join(f"{q} × {code}" for code, q in items.items()) or "nothing"
+
+    return ExceptionRecord(
+        kind=CHANGED_AFTER_SEND,
+        owner=states.OWNERS[CHANGED_AFTER_SEND],
+        message=f"Peoplevox now reports package {row.package_number} with {units(now)}; it went to Shopify "
+        f"as {units(before)} and Shopify's fulfilment was left as it is: check what left the warehouse",
+        shopify_order_id=row.shopify_order_id,
+        sales_order_number=row.sales_order_number,
+        subject=row.package_number,
+    )
+
+
 def record_packages(ledger: Ledger, read: DespatchRead, actor: str, report: ReadReport) -> None:
     """Upsert packages and append what is new to each order's audit log, in one transaction.
 
@@ -131,7 +151,8 @@ def record_packages(ledger: Ledger, read: DespatchRead, actor: str, report: Read
         orders = ledger_orders.by_sales_order_number(con, [p.sales_order_number for p in found])
         rows = [_row(p, orders[p.sales_order_number].shopify_order_id if p.sales_order_number in orders else None)
                 for p in found]  # fmt: skip
-        counts = ledger_despatches.upsert(con, rows)
+        before = ledger_despatches.get_many(con, [r.package_number for r in rows])
+        counts = ledger_despatches.upsert(con, rows, REPLACEABLE)
         by_number = {r.package_number: r for r in rows}
         events, problems = [], []
         for number in counts.new:
@@ -164,10 +185,24 @@ def record_packages(ledger: Ledger, read: DespatchRead, actor: str, report: Read
                         reason=f"{number}: tracking number {row.tracking_number}",
                     )
                 )
+        for number in counts.tracking_changed:
+            row, old = by_number[number], before[number].tracking_number
+            if row.shopify_order_id:
+                events.append(OrderEvent(row.shopify_order_id, "tracking_changed", actor,
+                                         reason=f"{number}: tracking number {old} is now {row.tracking_number}"))  # fmt: skip
+        for number in counts.items_replaced:
+            row = by_number[number]
+            if row.shopify_order_id:
+                events.append(OrderEvent(row.shopify_order_id, "despatch_changed", actor,
+                                         reason=f"{number}: Peoplevox reports other lines now, taken before it went to Shopify"))  # fmt: skip
+        for number, items in counts.items_changed_after_send.items():
+            problems.append(_changed_after_send(by_number[number], before[number].items, items))
         ledger_events.append(con, events)
         ledger_exceptions.open_or_touch(con, problems)
     report.new_packages += len(counts.new)
     report.tracking_added += len(counts.tracking_added)
+    report.tracking_changed += len(counts.tracking_changed)
+    report.items_changed += len(counts.items_replaced) + len(counts.items_changed_after_send)
 
 
 def adopt_unknown(ledger: Ledger, actor: str) -> int:

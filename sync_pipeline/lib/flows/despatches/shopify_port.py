@@ -49,6 +49,7 @@ class ShopifyStorefront:
                     status=fo.status,
                     location_name=fo.assigned_location.name,
                     movable="MOVE" in fo.actions,
+                    total=item.total_quantity,
                 )
                 for fo in state.fulfillment_orders
                 for item in fo.line_items

@@ -1,7 +1,8 @@
 """Where a despatched package is on its way into Shopify, and where its order is.
 
 Package states:
-- `pending`: read from Peoplevox, not fulfilled yet (the next fulfil run plans it).
+- `pending`: read from Peoplevox, not fulfilled yet (the next fulfil run plans it); also a package
+  of an order whose lines Shopify holds changed before the ledger read the change (it waits).
 - `awaiting_tracking`: waiting for the carrier's tracking number (up to `tracking_wait_minutes`).
 - `moving`: its lines sit at two locations, or wholly at one that is not the warehouse's; those
   elsewhere are being moved to the warehouse's location (`fulfillmentOrderMove`, written ahead), then it is planned again. Left here when the
@@ -59,6 +60,8 @@ OWNERS: dict[str, str] = {
         "fulfilled_away_from_warehouse",
         "fulfilment_location_unknown",
         "fulfilled_twice",
+        "despatch_changed_after_fulfilment",
+        "order_edit_not_read",
     )
 }
 # Kinds that stop a package until the cause is fixed; resolved when the package goes through.
@@ -67,4 +70,5 @@ BLOCKING_KINDS = (
     "fulfillment_order_closed",
     "fulfilment_refused",
     "despatch_for_unknown_order",
+    "order_edit_not_read",
 )

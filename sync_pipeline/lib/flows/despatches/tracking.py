@@ -48,7 +48,7 @@ def post_late_tracking(
             # `created` (marking it failed made the ledger disagree with Shopify), the refusal is an
             # exception warehouse ops own, and this number is not sent again every run.
             with ledger.transaction() as con:
-                ledger_fulfilments.tracking_refused(con, number, package.tracking_number, str(error))
+                ledger_fulfilments.tracking_refused(con, number, tracking.number, str(error))
                 ledger_exceptions.open_or_touch(
                     con,
                     [ExceptionRecord(
