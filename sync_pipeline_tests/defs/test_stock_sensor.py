@@ -59,7 +59,7 @@ def test_callbacks_that_arrive_while_a_stock_run_waits_make_one_run_not_one_each
     monkeypatch.setenv("SYNC_DATA_DIR", str(tmp_path))
     inbox = Inbox(tmp_path / "inbox")
     with dg.instance_for_test() as instance:
-        run = create_run_for_test(instance, job_name="stock_changes_job", status=dg.DagsterRunStatus.QUEUED)
+        run = create_run_for_test(instance, job_name="stock_changes_job", status=dg.DagsterRunStatus.STARTING)
         cursor = None
         for n in range(300):
             inbox.write(

@@ -113,9 +113,9 @@ def test_an_older_push_reading_shopify_after_a_newer_one_wrote_leaves_the_bundle
 ) -> None:
     """Push A reads the tees (10 more in) and, before it reads Shopify, push B reads the socks (a count
     down to 10) and lowers them and the starter bundle (tee + white tee + 2 socks) to 3. A then reads
-    Shopify after B wrote, so its compare-and-set would pass: its tee goes (its figure is the newest),
-    but its bundle target came from the socks' older figure (18 sets) and must not go: Shopify would
-    sell 15 bundles the warehouse cannot make."""
+    Shopify after B wrote, so its compare-and-set would pass; but its bundle target came from the
+    socks' older figure (18 sets) and must not go: Shopify would sell 15 bundles the warehouse
+    cannot make."""
     with stock_world(tmp_path, SETTLING_RULES) as w:
         w.full()
         assert w.available()["BUNDLE-STARTER"] == 18  # min(40, 40, 40 // 2) − 2
@@ -132,4 +132,5 @@ def test_an_older_push_reading_shopify_after_a_newer_one_wrote_leaves_the_bundle
         a = _push_a_held(w, "levels", push_b)
         shown = w.available()
         assert (shown["TEE-BLK-M"], shown["SOCK-BLK-OS"], shown["BUNDLE-STARTER"]) == (48, 8, 3)
-        assert a.stale == 0 and a.superseded == 1 and a.applied >= 2  # both tee listings, not the bundle
+        # B took A's snapshot too (not pushed yet) and sent the tees; A's bundle was all it had left.
+        assert (a.differing, a.stale, a.superseded, a.applied) == (1, 0, 1, 0)
