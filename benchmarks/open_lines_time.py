@@ -88,14 +88,17 @@ def main() -> None:
     print(
         f"ledger {args.ledger}: {this['open_lines']} open lines, {this['pvx_status_events']} pvx_status events"
     )
-    print(f"baseline {base['tree']}: median {float(base['median_seconds']) * 1000:.1f} ms")
-    print(f"this     {this['tree']}: median {float(this['median_seconds']) * 1000:.1f} ms")
+    for name, found in (("baseline", base), ("this    ", this)):
+        print(f"{name} {found['tree']}: median {found['median_seconds'] * 1000:.1f} ms, "
+              f"min {found['min_seconds'] * 1000:.1f} ms")  # fmt: skip
     print(f"this ÷ baseline: {ratio:.3f}; same lines: {this['digest'] == base['digest']}; load {load:.1f}")
     summary = {
         "open_lines": this["open_lines"],
         "pvx_status_events": this["pvx_status_events"],
         "baseline_ms": round(float(base["median_seconds"]) * 1000, 2),
         "this_ms": round(float(this["median_seconds"]) * 1000, 2),
+        "baseline_min_ms": round(float(base["min_seconds"]) * 1000, 2),
+        "this_min_ms": round(float(this["min_seconds"]) * 1000, 2),
         "ratio": round(ratio, 3),
         "same_lines": this["digest"] == base["digest"],
         "load_1min": round(load, 1),
