@@ -59,7 +59,7 @@ def test_callbacks_that_arrive_while_a_stock_run_waits_make_one_run_not_one_each
     monkeypatch.setenv("SYNC_DATA_DIR", str(tmp_path))
     inbox = Inbox(tmp_path / "inbox")
     with dg.instance_for_test() as instance:
-        run = create_run_for_test(instance, job_name="stock_changes_job", status=dg.DagsterRunStatus.STARTED)
+        run = create_run_for_test(instance, job_name="stock_changes_job", status=dg.DagsterRunStatus.STARTING)
         cursor = None
         for n in range(300):
             inbox.write(
@@ -67,10 +67,30 @@ def test_callbacks_that_arrive_while_a_stock_run_waits_make_one_run_not_one_each
             )
             if n % 100 == 0:
                 busy = _tick(instance, cursor)
-                assert busy.run_requests == [] and "already queued or running" in (busy.skip_message or "")
+                assert busy.run_requests == [] and "already in flight and waiting" in (
+                    busy.skip_message or ""
+                )
                 cursor = busy.cursor
         instance.report_run_failed(run)  # done (failed or not): the next run may start
         after = _tick(instance, cursor)
         assert [r.tags["sync/trigger"] for r in after.run_requests] == ["300 peoplevox event(s)"]
         create_run_for_test(instance, job_name="stock_changes_job", status=dg.DagsterRunStatus.STARTED)
         assert _tick(instance, after.cursor).run_requests == []
+
+
+def test_while_one_stock_run_works_the_next_starts_up_and_a_third_waits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's start-up is a large share of a change's way to Shopify: while one run works (started,
+    not waiting for a pool) the next run starts up; with two in flight the callbacks wait."""
+    monkeypatch.setenv("SYNC_DATA_DIR", str(tmp_path))
+    inbox = Inbox(tmp_path / "inbox")
+    with dg.instance_for_test() as instance:
+        create_run_for_test(instance, job_name="stock_changes_job", status=dg.DagsterRunStatus.STARTED)
+        inbox.write("peoplevox", {"event": "AvailabilityChanges", "params": {"ItemCode": "SKU-1"}})
+        second = _tick(instance)
+        assert [r.tags["sync/trigger"] for r in second.run_requests] == ["1 peoplevox event(s)"]
+        create_run_for_test(instance, job_name="stock_changes_job", status=dg.DagsterRunStatus.STARTED)
+        inbox.write("peoplevox", {"event": "AvailabilityChanges", "params": {"ItemCode": "SKU-2"}})
+        third = _tick(instance, second.cursor)
+        assert third.run_requests == [] and "already queued or running" in (third.skip_message or "")

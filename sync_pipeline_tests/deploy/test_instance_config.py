@@ -54,13 +54,14 @@ def test_every_flows_runs_in_flight_fit_the_run_slots_at_once() -> None:
     in flight; those caps, plus two scheduled jobs, fit the shared slots, and a release and a status
     run fit the slots kept for them."""
     from sync_pipeline.defs.despatches.sensors import DESPATCH_RUNS_IN_FLIGHT
+    from sync_pipeline.defs.inventory.sensors import STOCK_RUNS_IN_FLIGHT
 
     limits = {
         limit["key"]: limit["limit"]
         for limit in _load("dagster.yaml")["concurrency"]["runs"]["tag_concurrency_limits"]
     }
-    ingest, stock, scheduled = 1, 1, 2  # inbox_sensor_tick's default max_in_flight; ops, checks
-    assert limits["sync/run_slots"] >= ingest + DESPATCH_RUNS_IN_FLIGHT + stock + scheduled
+    ingest, scheduled = 1, 2  # inbox_sensor_tick's default max_in_flight; ops, checks
+    assert limits["sync/run_slots"] >= ingest + DESPATCH_RUNS_IN_FLIGHT + STOCK_RUNS_IN_FLIGHT + scheduled
     release, status = 1, 1  # their sensors skip while one is in flight
     assert limits["dagster/code_location"] - limits["sync/run_slots"] >= release + status
 

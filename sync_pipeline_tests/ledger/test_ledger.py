@@ -283,6 +283,45 @@ def test_0013_widens_finance_money_to_three_decimals_keeping_what_was_stored(tmp
     assert prices == [(Decimal("12.50"), Decimal("14.99")), (Decimal("15.00"), Decimal("5.693"))]
 
 
+def test_0015_keeps_when_each_orders_status_was_learned_and_each_status_event_moves_it_on(
+    tmp_path: Path,
+) -> None:
+    """A ledger at 0014 upgrades with each order's latest `pvx_status` event time on the order (other
+    events do not count; an order with none keeps NULL); from then on every `pvx_status` event
+    appended moves it on, never back."""
+    path = tmp_path / "ledger.duckdb"
+    con = ledger_at(path, 14)
+    t = utcnow().replace(microsecond=0)
+    con.execute(
+        "INSERT INTO orders (shopify_order_id, state, first_seen_at, last_seen_at) "
+        "VALUES ('O1', 'in_warehouse', ?, ?), ('O2', 'in_warehouse', ?, ?)",
+        [t, t, t, t],
+    )
+    con.execute(
+        "INSERT INTO order_events (shopify_order_id, occurred_at, kind, actor) VALUES "
+        "('O1', ?, 'pvx_status', 'status'), ('O1', ?, 'pvx_status', 'status'), ('O1', ?, 'injected', 'release')",
+        [t - timedelta(minutes=3), t - timedelta(minutes=2), t - timedelta(minutes=1)],
+    )
+    con.close()
+    ledger = Ledger(path)
+    assert ledger.migrate() == list(range(15, len(available_migrations()) + 1))
+
+    def learned() -> dict[str, object]:
+        with ledger.transaction() as c:
+            return dict(c.execute("SELECT shopify_order_id, pvx_status_learned_at FROM orders").fetchall())
+
+    assert learned() == {"O1": t - timedelta(minutes=2), "O2": None}
+    ledger.append_events(
+        [
+            OrderEvent("O1", "pvx_status", "status", at=t - timedelta(minutes=5)),  # older: no move back
+            OrderEvent("O2", "pvx_status", "status", at=t),
+            OrderEvent("O2", "pvx_status", "status", at=t + timedelta(seconds=1)),
+            OrderEvent("O2", "injected", "release", at=t + timedelta(minutes=1)),
+        ]
+    )
+    assert learned() == {"O1": t - timedelta(minutes=2), "O2": t + timedelta(seconds=1)}
+
+
 def test_the_files_show_each_currency_with_the_decimals_minor_units_gives() -> None:
     """The export SQL's decimals and `currency.minor_units` are one table read twice."""
     from sync_pipeline.lib.domain.currency import NO_DECIMALS, THREE_DECIMALS, minor_units

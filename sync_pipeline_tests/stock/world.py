@@ -34,7 +34,13 @@ from sync_pipeline.sandbox.shopify.control import ComponentSpec, ProductSpec, Sa
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CODES = ["TEE-BLK-M", "TEE-WHT-M", "SOCK-BLK-OS", "CAP-BLK-OS", "HOODIE-GRY-M", "TOTE-NAT-OS"]
 SITE, WHOLESALE, POPUP = "PrimarySite", "Wholesale", "Pop-up shop"
-RULES = load_business_rules(REPO_ROOT / "data" / "config").with_orders(hold_window_seconds=0)
+_LOADED = load_business_rules(REPO_ROOT / "data" / "config").with_orders(hold_window_seconds=0)
+# Pushes in doubt are read back at once: these tests lose an answer, then run the next push straight
+# away, one run at a time (`test_two_pushes.py` keeps the settle age, with two runs at once).
+RULES = _LOADED.model_copy(
+    update={"stock": _LOADED.stock.model_copy(update={"unknown_outcome_settle_seconds": 0})}
+)
+SETTLING_RULES = _LOADED
 
 
 @dataclass

@@ -6,6 +6,12 @@ from sync_pipeline.defs.inventory.assets import shopify_inventory_levels
 from sync_pipeline.defs.inventory.jobs import stock_changes_job
 from sync_pipeline.lib.peoplevox import callbacks
 
+# One run pushing while the next starts up: a run's start-up (a new process loading the code) is a
+# large share of a change's way to Shopify, and is hidden behind the run ahead. Their steps still go
+# one at a time in each pool, and when they do overlap (a read while the other pushes, or two pushes
+# if `shopify_api` allows two) the newer figure wins (`stock/test_two_pushes.py`).
+STOCK_RUNS_IN_FLIGHT = 2
+
 
 def availability_callback(event: dict) -> bool:
     return event.get("event") == callbacks.AVAILABILITY_CHANGES.event
@@ -30,7 +36,8 @@ def allocations_heard(context: dg.SensorEvaluationContext) -> str | None:
 )
 def peoplevox_availability_events(context: dg.SensorEvaluationContext):
     """Launches one stock run for every burst of AvailabilityChanges callbacks (goods in, returns,
-    allocations, counts), skips while one is running, and runs again at once when the last run
+    allocations, counts; while one run works the next may start up, never more than two), and runs
+    again at once when the last run
     left items queued, or when a status run queued the items of orders Peoplevox has allocated. No poll:
     the hourly reconcile (`stock_reconcile_hourly`) is the safety net."""
     return inbox_sensor_tick(
@@ -41,5 +48,6 @@ def peoplevox_availability_events(context: dg.SensorEvaluationContext):
         partition=False,
         backlog_key=shopify_inventory_levels.key,
         wanted=availability_callback,
+        max_in_flight=STOCK_RUNS_IN_FLIGHT,
         wake=allocations_heard,
     )

@@ -31,7 +31,8 @@ class OpenLine:
     pvx_status: str | None
     site: str | None
     units: int  # ordered (current quantity) less fulfilled in Shopify
-    # When the ledger learned `pvx_status` (its last `pvx_status` event; else when last checked):
+    # When the ledger learned `pvx_status` (its last `pvx_status` event, kept on the order as
+    # `pvx_status_learned_at`; else when last checked):
     # a Peoplevox figure read before this may still count the order's units as available.
     status_learned_at: datetime | None = None
 
@@ -40,12 +41,8 @@ def open_lines(con: duckdb.DuckDBPyConnection) -> list[OpenLine]:
     rows = con.execute(
         f"""
         SELECT o.shopify_order_id, l.line_id, l.sku, o.state, o.pvx_status, o.site,
-               l.quantity, coalesce(e.learned_at, o.pvx_status_at)
+               l.quantity, coalesce(o.pvx_status_learned_at, o.pvx_status_at)
         FROM orders o JOIN order_lines l ON l.shopify_order_id = o.shopify_order_id
-        LEFT JOIN (
-            SELECT shopify_order_id, max(occurred_at) AS learned_at FROM order_events
-            WHERE kind = 'pvx_status' GROUP BY shopify_order_id
-        ) e ON e.shopify_order_id = o.shopify_order_id
         WHERE o.cancelled_at IS NULL AND o.state NOT IN ({", ".join("?" for _ in CLOSED_STATES)})
           AND coalesce(o.despatch_state, '') <> 'fulfilled'
           AND l.requires_shipping AND NOT l.is_gift_card AND l.quantity > 0

@@ -96,11 +96,14 @@ def settle_rows(
         )
 
 
-def in_doubt(con: duckdb.DuckDBPyConnection) -> list[PushRow]:
+def in_doubt(con: duckdb.DuckDBPyConnection, sent_before: datetime | None = None) -> list[PushRow]:
+    """Rows left `sending`; with `sent_before`, only those sent before it (a younger row may be a
+    live push's, another run's, whose answer is still on its way)."""
+    age = "" if sent_before is None else " AND sent_at <= ?"
     rows = con.execute(
         "SELECT push_id, idempotency_key, sku, inventory_item_id, location_id, from_quantity, to_quantity, "
-        "state, sent_at FROM stock_pushes WHERE state = ? ORDER BY push_id",
-        [SENDING],
+        f"state, sent_at FROM stock_pushes WHERE state = ?{age} ORDER BY push_id",
+        [SENDING] + ([] if sent_before is None else [to_naive_utc(sent_before)]),
     ).fetchall()
     return [PushRow(r[0], r[1], PushIntent(*r[2:7]), r[7], r[8]) for r in rows]
 

@@ -15,7 +15,7 @@ from datetime import datetime
 import duckdb
 
 from sync_pipeline.lib.domain.stock_feed import EarlierRead
-from sync_pipeline.lib.ledger.bulk import INT, TEXT, staged
+from sync_pipeline.lib.ledger.bulk import BIGINT, INT, TEXT, staged
 from sync_pipeline.lib.ledger.records import to_naive_utc
 
 ACCEPTED, SUSPECT, ACCEPTED_BY_PERSON, SUPERSEDED = "accepted", "suspect", "accepted_by_person", "superseded"
@@ -211,6 +211,35 @@ def accepted_figures(
                 "JOIN wanted_items w ON w.item_code = a.item_code"
             ).fetchall()
     return {(r[0], r[1]): int(r[2]) for r in rows}
+
+
+def accepted_versions(
+    con: duckdb.DuckDBPyConnection, item_codes: Collection[str] | None = None
+) -> dict[tuple[str, str], int]:
+    """The snapshot each accepted (item code, site) figure came from; all of them, or these items'."""
+    sql = "SELECT a.item_code, a.site, a.snapshot_id FROM stock_available a"
+    if item_codes is None:
+        rows = con.execute(sql).fetchall()
+    else:
+        with staged(con, "wanted_items", {"item_code": TEXT}, [(c,) for c in item_codes]):
+            rows = con.execute(sql + " JOIN wanted_items w ON w.item_code = a.item_code").fetchall()
+    return {(r[0], r[1]): int(r[2]) for r in rows}
+
+
+def replaced_since(
+    con: duckdb.DuckDBPyConnection, versions: Mapping[tuple[str, str], int]
+) -> set[tuple[str, str]]:
+    """Of these figures ((item code, site) → the snapshot a push computed from), those a later
+    accepted snapshot has replaced since: another run read them afresh, and pushes them."""
+    data = [(code, site, version) for (code, site), version in versions.items()]
+    if not data:
+        return set()
+    with staged(con, "computed_from", {"item_code": TEXT, "site": TEXT, "snapshot_id": BIGINT}, data):
+        rows = con.execute(
+            "SELECT a.item_code, a.site FROM stock_available a JOIN computed_from c "
+            "ON c.item_code = a.item_code AND c.site = a.site WHERE a.snapshot_id <> c.snapshot_id"
+        ).fetchall()
+    return {(r[0], r[1]) for r in rows}
 
 
 def read_times(

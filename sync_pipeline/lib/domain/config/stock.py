@@ -55,6 +55,9 @@ class StockConfig(RulesModel):
     # rest queued (fast sellers go first): it holds the shopify_api pool, which orders and
     # fulfilments wait for. The hourly reconcile has no time limit.
     max_push_seconds: float = Field(default=10, gt=0, le=600)
+    # A push whose answer was lost is read back from Shopify only once this long has passed since it
+    # was sent: two stock runs may push at once, and a younger row may be the other's, still on its way.
+    unknown_outcome_settle_seconds: int = Field(default=60, ge=0, le=3600)
 
     def semantic_problems(self) -> list[SemanticProblem]:
         problems: list[SemanticProblem] = []

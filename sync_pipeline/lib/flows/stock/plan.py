@@ -30,6 +30,9 @@ class Plan:
     open_units: list[OpenOrderUnits]
     recipes: dict[str, Recipe]
     sites: list[str]
+    # The snapshot each figure came from ((item code, site) → snapshot id): another run may read an
+    # item afresh and push it while this one works, and then its figure, not this run's, must win.
+    versions: dict[tuple[str, str], int] = field(default_factory=dict)
     levels: dict[tuple[str, str], LevelRow] = field(default_factory=dict)  # (item id, location id)
     # Targets depend on the levels' `committed` only, so they are computed once per read of
     # Shopify (`read`), not after each write: at 100,000 listings each computation costs seconds.
@@ -60,6 +63,16 @@ class Plan:
             for t in found
             if (t.listing.sku, t.listing.location_id) in self.affected
         }
+
+    def computed_from(self, keys: Iterable[Key]) -> dict[tuple[str, str], int]:
+        """The figures these targets were computed from: (item code, site) → its snapshot."""
+        targets = self.targets()
+        used = {(code, targets[k].listing.site) for k in keys for code, _ in targets[k].listing.recipe}
+        return {figure: self.versions[figure] for figure in used if figure in self.versions}
+
+    def uses_any(self, key: Key, figures: set[tuple[str, str]]) -> bool:
+        listing = self.targets()[key].listing
+        return any((code, listing.site) in figures for code, _ in listing.recipe)
 
     def wrote(self, item_id: str, location_id: str, quantity: int) -> None:
         """Shopify took `quantity` as available; its `committed` (all targets use) is unchanged."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 
@@ -66,6 +66,7 @@ class Inputs:
     site_totals: dict[str, int]
     open_units: list[OpenOrderUnits]
     figures: dict[tuple[str, str], int]
+    versions: dict[tuple[str, str], int]  # the snapshot each figure came from
     catalogue: Catalogue | None  # full runs: every listing, the ledger's copy of Shopify's levels
     affected: list[Listing]
     needed: list[Listing]
@@ -108,6 +109,7 @@ def _inputs(
         site_totals=stock_snapshots.accepted_site_totals(con),
         open_units=order_units_from(con, rules, stock_snapshots.read_times(con, codes_needed)),
         figures=stock_snapshots.accepted_figures(con, codes_needed),
+        versions=stock_snapshots.accepted_versions(con, codes_needed),
         catalogue=catalogue,
         affected=affected,
         needed=needed,
@@ -138,7 +140,9 @@ def push(
     started = time.monotonic()
     report = PushReport()
     with ledger.transaction() as con:
-        doubtful = stock_pushes.in_doubt(con)
+        # Only rows older than the settle age: a younger one may be another run's push, still out.
+        settled_before = now - timedelta(seconds=rules.stock.unknown_outcome_settle_seconds)
+        doubtful = stock_pushes.in_doubt(con, settled_before)
         blocked = suspect_open(con)
     # First learn what became of pushes whose answer never came (reads only): even while the feed
     # is suspect, the ledger should not keep believing a push is on its way.
@@ -201,6 +205,7 @@ def _push(
         inputs.open_units,
         _recipes(inputs, rules),
         list(rules.routing.sites),
+        inputs.versions,
     )
     report.mismatches = len(problems)
 
@@ -246,6 +251,8 @@ def _push(
                     now if (sku, loc) in outcome else None, outcome.get((sku, loc), "in_step"),
                 )
                 for (sku, loc), t in final.items()
+                # A newer read's run publishes those: this run's older target would look like drift.
+                if outcome.get((sku, loc)) != "superseded"
             ],
         )  # fmt: skip
         # What this run could not finish goes back in the queue: the next run re-reads and pushes it.

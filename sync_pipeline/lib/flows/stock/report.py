@@ -23,6 +23,8 @@ class PushReport:
     # Not pushed: slow sellers' raises in peak mode while orders or fulfilments were behind and the
     # bucket had no room (`stock_priority.waits_for_room`); queued for a run that finds room.
     waiting: int = 0
+    # Not pushed: another run read these figures afresh since this one read them, and pushes them.
+    superseded: int = 0
     points: float = 0.0
     peak: bool = False
     prepared: bool = False  # a full push whose inputs were read during the Peoplevox read
@@ -53,6 +55,7 @@ class PushReport:
             "outcome_unknown": self.outcome_unknown,
             "deferred_for_budget": self.deferred,
             "slow_sellers_waiting_for_room": self.waiting,
+            "left_to_a_newer_read": self.superseded,
             "shopify_points": round(self.points, 1),
             "peak_mode": self.peak,
             "prepared_during_read": self.prepared,

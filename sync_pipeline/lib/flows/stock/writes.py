@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -36,7 +36,7 @@ from sync_pipeline.lib.flows.stock.ports import (
     WriteRefused,
 )
 from sync_pipeline.lib.flows.stock.report import PushReport
-from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, stock_levels, stock_pushes
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, stock_levels, stock_pushes, stock_snapshots
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger.stock_pushes import PushIntent
 
@@ -78,19 +78,20 @@ class _Request:
     intents: list[PushIntent]
 
 
-def _next_batch(
-    queue: list[Key], targets: dict[Key, Target], plan: Plan, budget: Budget, run_id: str | None
-) -> tuple[list[_Request], list[Key]]:
-    """The requests to write ahead together, and what is left of the queue."""
-    rows = MAX_INPUT if budget.limited else max(MAX_INPUT, WRITE_AHEAD_ROWS)
-    taken, queue = queue[:rows], queue[rows:]
+def _batch_rows(budget: Budget) -> int:
+    """Rows written ahead together."""
+    return MAX_INPUT if budget.limited else max(MAX_INPUT, WRITE_AHEAD_ROWS)
+
+
+def _requests(taken: list[Key], targets: dict[Key, Target], plan: Plan, run_id: str | None) -> list[_Request]:
+    """`taken`'s rows as requests of at most `MAX_INPUT` rows, each with its idempotency key."""
     batch = []
     for start in range(0, len(taken), MAX_INPUT):
         chunk = taken[start : start + MAX_INPUT]
         intents = [PushIntent(k[0], targets[k].listing.inventory_item_id, k[1], plan.shown(targets[k]),
                               targets[k].quantity) for k in chunk]  # fmt: skip
         batch.append(_Request(f"stock-{(run_id or 'manual')[:8]}-{uuid.uuid4().hex[:16]}", chunk, intents))
-    return batch, queue
+    return batch
 
 
 def write_targets(
@@ -161,10 +162,21 @@ def _send_all(
                 outcome.update(dict.fromkeys(queue, "deferred"))
                 queue = []
             else:
-                batch, queue = _next_batch(queue, targets, plan, budget, run_id)
+                taken, queue = queue[: _batch_rows(budget)], queue[_batch_rows(budget) :]
                 with ledger.transaction() as con:
                     pending.write(con)  # earlier answers and reads
-                    stock_pushes.mark_sending_many(con, [(r.key, r.intents) for r in batch], run_id, now)
+                    # A figure another run read afresh since this one read its own: that run pushes
+                    # it, and this run's older target must not overwrite it (its write may even pass
+                    # the compare-and-set: this run read Shopify after the other wrote).
+                    replaced = stock_snapshots.replaced_since(con, plan.computed_from(taken))
+                    dropped = {k for k in taken if replaced and plan.uses_any(k, replaced)}
+                    batch = _requests([k for k in taken if k not in dropped], targets, plan, run_id)
+                    # Stamped when written ahead, not with the run's start: the settle age of pushes
+                    # in doubt (another run's read-back) counts from here, and a reconcile sends for minutes.
+                    sent_at = datetime.now(UTC)
+                    stock_pushes.mark_sending_many(con, [(r.key, r.intents) for r in batch], run_id, sent_at)
+                report.superseded += len(dropped)
+                outcome.update(dict.fromkeys(dropped, "superseded"))
                 written.extend(batch)
         while written and len(out) < in_flight:
             request = written.popleft()
