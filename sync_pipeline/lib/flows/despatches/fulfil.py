@@ -52,7 +52,9 @@ def batch_orders(done: int, elapsed: float, remaining: float, concurrency: int) 
     send) in `elapsed` seconds so far this run, `remaining` seconds to the deadline."""
     if done <= 0 or elapsed <= 0:
         return min(BATCH_ORDERS, max(1, concurrency) * FIRST_BATCH_PER_SENDER)
-    wanted = math.ceil(done / elapsed * max(remaining, 0.0) * BATCH_MARGIN)
+    room = max(remaining, 0.0) * BATCH_MARGIN
+    rate = done / elapsed  # capped before rounding: over a tiny `elapsed` it is huge, even infinite
+    wanted = 0 if room == 0 else BATCH_ORDERS if rate * room >= BATCH_ORDERS else math.ceil(rate * room)
     return max(max(1, concurrency), min(BATCH_ORDERS, wanted))
 
 
