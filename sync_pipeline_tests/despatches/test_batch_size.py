@@ -3,7 +3,7 @@ read and not sent is read again next run, at the full price of the fulfilment-st
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sync_pipeline.lib.flows.despatches.fulfil import BATCH_ORDERS, FIRST_BATCH_PER_SENDER, batch_orders
@@ -30,6 +30,9 @@ def test_later_batches_follow_the_runs_own_rate_to_its_deadline() -> None:
     remaining=st.floats(-10, 600),
     concurrency=st.integers(1, 32),
 )
+# A rate over a tiny elapsed time is infinite; times no time left is NaN (both raised).
+@example(done=1, elapsed=2.2250738585e-313, remaining=1.0, concurrency=1)
+@example(done=1, elapsed=2.2250738585e-313, remaining=0.0, concurrency=1)
 def test_a_batch_is_never_empty_nor_over_the_cap(
     done: int, elapsed: float, remaining: float, concurrency: int
 ) -> None:

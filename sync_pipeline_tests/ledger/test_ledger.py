@@ -139,6 +139,65 @@ def test_an_answer_is_recorded_over_its_own_claim_only(tmp_path: Path) -> None:
     }
 
 
+def test_a_waves_answers_written_at_once_get_the_outcomes_one_at_a_time_would(tmp_path: Path) -> None:
+    """`mark_created_many` / `mark_failed_many` (one read and one write a wave): the same
+    compare-and-set as one answer at a time, a package answered twice in one wave included."""
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+
+    def intent(number: str) -> FulfilmentIntent:
+        return FulfilmentIntent(number, "A", "loc", {"fo": {"fol": 1}}, {"line": 1}, None, None, None, True)
+
+    numbers = ["OURS", "LOOKED_UP", "RESENT", "FOUND_FIRST", "SENT_TWICE", "TWICE", "REFUSED", "REFUSED_LATE"]
+    created = ledger_fulfilments.Created
+    with ledger.transaction() as con:
+        ledger_fulfilments.mark_sending(con, [intent(n) for n in numbers], run_id="run-a")
+        ledger_fulfilments.mark_failed(con, "LOOKED_UP", "not in Shopify after an unknown outcome")
+        taken = ["RESENT", "FOUND_FIRST", "SENT_TWICE", "REFUSED_LATE"]
+        ledger_fulfilments.mark_sending(con, [intent(n) for n in taken], run_id="run-b")  # B took these
+        ledger_fulfilments.mark_created(con, "FOUND_FIRST", "F3", "#1001.3", None)  # B's lookup found A's
+        ledger_fulfilments.mark_created(con, "SENT_TWICE", "F9", "#1001.9", None, run_id="run-b")
+        outcomes = ledger_fulfilments.mark_created_many(
+            con,
+            [created("OURS", "F0", "#1001.0", "RM1", {"line": 2}), created("LOOKED_UP", "F1", "#1001.1", None),
+             created("RESENT", "F2", "#1001.2", None), created("FOUND_FIRST", "F3", "#1001.3", None),
+             created("SENT_TWICE", "F4", "#1001.4", None), created("TWICE", "F5", "#1001.5", None),
+             created("TWICE", "F6", "#1001.6", None), created("GONE", "F7", "#1001.7", None)],
+            run_id="run-a",
+        )  # fmt: skip
+        failed = ledger_fulfilments.mark_failed_many(
+            con, [("REFUSED", "no"), ("REFUSED_LATE", "no")], "run-a"
+        )
+        rows = {
+            n: (state, fid, attempts, lines, posted is not None)
+            for n, state, fid, attempts, lines, posted in con.execute(
+                "SELECT package_number, state, fulfillment_id, attempts, line_quantities::VARCHAR, "
+                "tracking_posted_at FROM shopify_fulfilments"
+            ).fetchall()
+        }
+    assert outcomes == [
+        "recorded",
+        "found",
+        "found",
+        "already",
+        "duplicate",
+        "recorded",
+        "duplicate",
+        "found",
+    ]
+    assert failed == {"REFUSED"}
+    one = '{"line": 1}'
+    assert rows == {
+        "OURS": ("created", "F0", 1, '{"line": 2}', True),  # Shopify's lines and the tracking recorded
+        "LOOKED_UP": ("created", "F1", 1, one, False),
+        "RESENT": ("created", "F2", 2, one, False),
+        "FOUND_FIRST": ("created", "F3", 2, one, False),
+        "SENT_TWICE": ("created", "F9", 2, one, False),  # the first recorded stays
+        "TWICE": ("created", "F5", 1, one, False),
+        "REFUSED": ("failed", None, 1, one, False),
+        "REFUSED_LATE": ("sending", None, 2, one, False),  # B's attempt stands
+    }
+
+
 def test_same_problem_twice_is_one_open_exception(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.duckdb")
     problem = ExceptionRecord(

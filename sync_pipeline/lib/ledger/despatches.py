@@ -142,12 +142,12 @@ def get_many(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> dict[str
     wanted = [[n] for n in dict.fromkeys(numbers)]
     if not wanted:
         return {}
-    con.execute("CREATE OR REPLACE TEMP TABLE wanted_packages (n VARCHAR)")
-    con.executemany("INSERT INTO wanted_packages VALUES (?)", wanted)
-    rows = con.execute(
-        f"SELECT {', '.join('p.' + c for c in _COLUMNS)} FROM despatch_packages p "
-        "JOIN wanted_packages w ON w.n = p.package_number"
-    ).fetchall()
+    # Staged, not a temp table filled row by row: a fulfil wave asks for dozens.
+    with staged(con, "wanted_packages", {"n": TEXT}, wanted):
+        rows = con.execute(
+            f"SELECT {', '.join('p.' + c for c in _COLUMNS)} FROM despatch_packages p "
+            "JOIN wanted_packages w ON w.n = p.package_number"
+        ).fetchall()
     return {r.package_number: r for r in map(_row, rows)}
 
 
@@ -156,12 +156,11 @@ def for_orders(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict
     wanted = [[i] for i in dict.fromkeys(order_ids)]
     if not wanted:
         return {}
-    con.execute("CREATE OR REPLACE TEMP TABLE wanted_package_orders (id VARCHAR)")
-    con.executemany("INSERT INTO wanted_package_orders VALUES (?)", wanted)
-    rows = con.execute(
-        f"SELECT {', '.join('p.' + c for c in _COLUMNS)} FROM despatch_packages p "
-        "JOIN wanted_package_orders w ON w.id = p.shopify_order_id ORDER BY p.despatched_at, p.package_number"
-    ).fetchall()
+    with staged(con, "wanted_package_orders", {"id": TEXT}, wanted):
+        rows = con.execute(
+            f"SELECT {', '.join('p.' + c for c in _COLUMNS)} FROM despatch_packages p JOIN wanted_package_orders w "
+            "ON w.id = p.shopify_order_id ORDER BY p.despatched_at, p.package_number"
+        ).fetchall()
     found: dict[str, list[PackageRow]] = {}
     for row in map(_row, rows):
         found.setdefault(row.shopify_order_id or "", []).append(row)
@@ -302,22 +301,29 @@ def set_states(con: duckdb.DuckDBPyConnection, changes: Iterable[StateChange]) -
     return len(rows)
 
 
-def set_despatch_state(con: duckdb.DuckDBPyConnection, shopify_order_id: str, state: str) -> None:
-    con.execute("UPDATE orders SET despatch_state = ? WHERE shopify_order_id = ?", [state, shopify_order_id])
+def set_despatch_states(con: duckdb.DuckDBPyConnection, states: Mapping[str, str]) -> int:
+    """Orders' despatch states (order id → state) in one statement: a fulfil wave moves dozens."""
+    if not states:
+        return 0
+    with staged(con, "despatch_states_in", {"id": TEXT, "state": TEXT}, list(states.items())):
+        con.execute(
+            "UPDATE orders AS o SET despatch_state = s.state FROM despatch_states_in AS s "
+            "WHERE o.shopify_order_id = s.id"
+        )
+    return len(states)
 
 
 def despatch_states(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict[str, str | None]:
     wanted = [[i] for i in dict.fromkeys(order_ids)]
     if not wanted:
         return {}
-    con.execute("CREATE OR REPLACE TEMP TABLE wanted_despatch_states (id VARCHAR)")
-    con.executemany("INSERT INTO wanted_despatch_states VALUES (?)", wanted)
-    return dict(
-        con.execute(
-            "SELECT o.shopify_order_id, o.despatch_state FROM orders o "
-            "JOIN wanted_despatch_states w ON w.id = o.shopify_order_id"
-        ).fetchall()
-    )
+    with staged(con, "wanted_despatch_states", {"id": TEXT}, wanted):
+        return dict(
+            con.execute(
+                "SELECT o.shopify_order_id, o.despatch_state FROM orders o "
+                "JOIN wanted_despatch_states w ON w.id = o.shopify_order_id"
+            ).fetchall()
+        )
 
 
 def despatch_state_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -9,13 +9,14 @@ that is there instead of creating a second, so no customer gets a second shippin
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import duckdb
 
+from sync_pipeline.lib.ledger.bulk import BOOL, TEXT, TIME, staged
 from sync_pipeline.lib.ledger.records import utcnow
 
 
@@ -63,30 +64,42 @@ def _row(r: tuple[Any, ...]) -> FulfilmentRow:
     return FulfilmentRow(intent, *r[9:])
 
 
+_INTENT_TYPES = {
+    "package_number": TEXT, "shopify_order_id": TEXT, "location_id": TEXT, "request": TEXT,
+    "line_quantities": TEXT, "tracking_number": TEXT, "tracking_company": TEXT, "tracking_url": TEXT,
+    "notify_customer": BOOL, "attempt_at": TIME, "run_id": TEXT,
+}  # fmt: skip
+
+
 def mark_sending(con: duckdb.DuckDBPyConnection, intents: Iterable[FulfilmentIntent], run_id: str) -> int:
-    """Record intent before the call; a retry of the same package bumps `attempts`."""
+    """Record intent before the call; a retry of the same package bumps `attempts`. One statement
+    for the batch (row by row, `executemany`, it was a statement a package on the fulfil step's
+    ledger thread). A package named twice keeps its last intent."""
     now = utcnow()
+    last = {i.package_number: i for i in intents}
     data = [
         [
             i.package_number, i.shopify_order_id, i.location_id, json.dumps(i.request),
             json.dumps(i.line_quantities), i.tracking_number, i.tracking_company, i.tracking_url,
-            i.notify_customer, now, now, run_id,
+            i.notify_customer, now, run_id,
         ]
-        for i in intents
+        for i in last.values()
     ]  # fmt: skip
     if data:
-        con.executemany(
-            "INSERT INTO shopify_fulfilments (package_number, shopify_order_id, location_id, request, "
-            "line_quantities, tracking_number, tracking_company, tracking_url, notify_customer, state, attempts, "
-            "first_attempt_at, last_attempt_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?, ?) "
-            "ON CONFLICT (package_number) DO UPDATE SET state = 'sending', attempts = shopify_fulfilments.attempts + 1, "
-            "location_id = excluded.location_id, request = excluded.request, "
-            "line_quantities = excluded.line_quantities, tracking_number = excluded.tracking_number, "
-            "tracking_company = excluded.tracking_company, tracking_url = excluded.tracking_url, "
-            "notify_customer = excluded.notify_customer, last_attempt_at = excluded.last_attempt_at, "
-            "run_id = excluded.run_id, last_error = NULL",
-            data,
-        )
+        with staged(con, "fulfilment_intents_in", _INTENT_TYPES, data):
+            con.execute(
+                "INSERT INTO shopify_fulfilments (package_number, shopify_order_id, location_id, request, "
+                "line_quantities, tracking_number, tracking_company, tracking_url, notify_customer, state, attempts, "
+                "first_attempt_at, last_attempt_at, run_id) SELECT package_number, shopify_order_id, location_id, "
+                "request::JSON, line_quantities::JSON, tracking_number, tracking_company, tracking_url, "
+                "notify_customer, 'sending', 1, attempt_at, attempt_at, run_id FROM fulfilment_intents_in "
+                "ON CONFLICT (package_number) DO UPDATE SET state = 'sending', attempts = shopify_fulfilments.attempts + 1, "
+                "location_id = excluded.location_id, request = excluded.request, "
+                "line_quantities = excluded.line_quantities, tracking_number = excluded.tracking_number, "
+                "tracking_company = excluded.tracking_company, tracking_url = excluded.tracking_url, "
+                "notify_customer = excluded.notify_customer, last_attempt_at = excluded.last_attempt_at, "
+                "run_id = excluded.run_id, last_error = NULL"
+            )
     return len(data)
 
 
@@ -95,6 +108,20 @@ RECORDED = "recorded"  # the row was the caller's attempt: now `created`
 FOUND = "found"  # another run had taken the row over (not created yet): ours is what Shopify holds
 ALREADY = "already"  # the row already holds this very fulfilment (a lookup found it first)
 DUPLICATE = "duplicate"  # the row holds another fulfilment: Shopify has two of this package
+
+
+@dataclass(frozen=True)
+class Created:
+    """Shopify's answer to one package's `fulfillmentCreate` (or a lookup's find), for `mark_created_many`."""
+
+    package_number: str
+    fulfillment_id: str
+    fulfillment_name: str | None
+    tracking_number: str | None
+    line_quantities: dict[str, int] | None = None  # replaces the intent's when given
+
+
+_CREATED_TYPES = {"n": TEXT, "fid": TEXT, "name": TEXT, "tracking": TEXT, "lines": TEXT}
 
 
 def mark_created(
@@ -116,25 +143,56 @@ def mark_created(
     run's claim then fails, so it sends nothing), and it never overwrites a `created` row
     (`ALREADY` if that row holds this fulfilment, `DUPLICATE` if another: the caller says so).
     Without `run_id` the caller has checked the row itself (the in-doubt lookup's `still_sending`)."""
-    row = con.execute(
-        "SELECT state, run_id, fulfillment_id FROM shopify_fulfilments WHERE package_number = ?",
-        [package_number],
-    ).fetchone()
-    if row is not None and row[0] == "created":
-        return ALREADY if row[2] == fulfillment_id else DUPLICATE
-    outcome = RECORDED if run_id is None or (row is not None and row[:2] == ("sending", run_id)) else FOUND
-    now = utcnow()
-    con.execute(
-        "UPDATE shopify_fulfilments SET state = 'created', fulfillment_id = ?, fulfillment_name = ?, "
-        "created_at = coalesce(created_at, ?), last_error = NULL, "
-        "tracking_posted_at = CASE WHEN ? IS NOT NULL THEN coalesce(tracking_posted_at, ?) ELSE tracking_posted_at END, "
-        "line_quantities = coalesce(?, line_quantities) WHERE package_number = ?",
-        [
-            fulfillment_id, fulfillment_name, now, tracking_number, now,
-            None if line_quantities is None else json.dumps(line_quantities), package_number,
-        ],
-    )  # fmt: skip
-    return outcome
+    made = Created(package_number, fulfillment_id, fulfillment_name, tracking_number, line_quantities)
+    return mark_created_many(con, [made], run_id)[0]
+
+
+def mark_created_many(
+    con: duckdb.DuckDBPyConnection, answers: Sequence[Created], run_id: str | None = None
+) -> list[str]:
+    """`mark_created` for a wave's answers: one read of their rows, one write; each answer's
+    outcome (`RECORDED`, `FOUND`, `ALREADY`, `DUPLICATE`) in the order given, under the same
+    compare-and-set rules as one at a time (a package answered twice: the second sees the first)."""
+    if not answers:
+        return []
+    numbers = list(dict.fromkeys(a.package_number for a in answers))
+    with staged(con, "created_wanted", {"n": TEXT}, [[n] for n in numbers]):
+        current: dict[str, tuple[str, str | None, str | None] | None] = {
+            n: (state, run, fid)
+            for n, state, run, fid in con.execute(
+                "SELECT f.package_number, f.state, f.run_id, f.fulfillment_id FROM shopify_fulfilments f "
+                "JOIN created_wanted w ON w.n = f.package_number"
+            ).fetchall()
+        }
+    outcomes: list[str] = []
+    writes: dict[str, Created] = {}
+    for a in answers:
+        row = current.get(a.package_number)
+        if row is not None and row[0] == "created":
+            outcomes.append(ALREADY if row[2] == a.fulfillment_id else DUPLICATE)
+            continue
+        ours = run_id is None or (row is not None and row[:2] == ("sending", run_id))
+        outcomes.append(RECORDED if ours else FOUND)
+        if row is not None:  # no row: nothing to write (as the single UPDATE found nothing)
+            writes[a.package_number] = a
+            current[a.package_number] = ("created", row[1], a.fulfillment_id)
+    if writes:
+        now = utcnow()
+        rows = [
+            [a.package_number, a.fulfillment_id, a.fulfillment_name, a.tracking_number,
+             None if a.line_quantities is None else json.dumps(a.line_quantities)]
+            for a in writes.values()
+        ]  # fmt: skip
+        with staged(con, "created_in", _CREATED_TYPES, rows):
+            con.execute(
+                "UPDATE shopify_fulfilments AS f SET state = 'created', fulfillment_id = w.fid, "
+                "fulfillment_name = w.name, created_at = coalesce(f.created_at, ?), last_error = NULL, "
+                "tracking_posted_at = CASE WHEN w.tracking IS NOT NULL THEN coalesce(f.tracking_posted_at, ?) "
+                "ELSE f.tracking_posted_at END, line_quantities = coalesce(w.lines::JSON, f.line_quantities) "
+                "FROM created_in AS w WHERE f.package_number = w.n",
+                [now, now],
+            )
+    return outcomes
 
 
 def mark_failed(
@@ -143,13 +201,24 @@ def mark_failed(
     """Shopify holds no fulfilment of this attempt. With `run_id`, only while the row is still that
     run's `sending` attempt (a refusal answered to a run that lost its claim says nothing about the
     row's newer attempt or verdict). Returns whether the row was written."""
-    claim = " AND state = 'sending' AND run_id = ?" if run_id is not None else ""
-    rows = con.execute(
-        f"UPDATE shopify_fulfilments SET state = 'failed', last_error = ? WHERE package_number = ?{claim} "
-        "RETURNING package_number",
-        [error, package_number, *([run_id] if run_id is not None else [])],
-    ).fetchall()
-    return bool(rows)
+    return bool(mark_failed_many(con, [(package_number, error)], run_id))
+
+
+def mark_failed_many(
+    con: duckdb.DuckDBPyConnection, failures: Sequence[tuple[str, str]], run_id: str | None = None
+) -> set[str]:
+    """`mark_failed` for many (package, error) in one statement; returns the packages written."""
+    last = dict(failures)
+    if not last:
+        return set()
+    claim = " AND f.state = 'sending' AND f.run_id = ?" if run_id is not None else ""
+    with staged(con, "failed_in", {"n": TEXT, "error": TEXT}, list(last.items())):
+        rows = con.execute(
+            "UPDATE shopify_fulfilments AS f SET state = 'failed', last_error = w.error "
+            f"FROM failed_in AS w WHERE f.package_number = w.n{claim} RETURNING f.package_number",
+            [run_id] if run_id is not None else [],
+        ).fetchall()
+    return {r[0] for r in rows}
 
 
 def withdraw_unsent(
@@ -250,13 +319,12 @@ def orders_in_state(con: duckdb.DuckDBPyConnection, state: str, order_ids: Itera
     wanted = [[i] for i in dict.fromkeys(order_ids)]
     if not wanted:
         return set()
-    con.execute("CREATE OR REPLACE TEMP TABLE wanted_state_orders (id VARCHAR)")
-    con.executemany("INSERT INTO wanted_state_orders VALUES (?)", wanted)
-    rows = con.execute(
-        "SELECT DISTINCT f.shopify_order_id FROM shopify_fulfilments f "
-        "JOIN wanted_state_orders w ON w.id = f.shopify_order_id WHERE f.state = ?",
-        [state],
-    ).fetchall()
+    with staged(con, "wanted_state_orders", {"id": TEXT}, wanted):
+        rows = con.execute(
+            "SELECT DISTINCT f.shopify_order_id FROM shopify_fulfilments f "
+            "JOIN wanted_state_orders w ON w.id = f.shopify_order_id WHERE f.state = ?",
+            [state],
+        ).fetchall()
     return {r[0] for r in rows}
 
 
@@ -264,11 +332,10 @@ def for_orders(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict
     wanted = [[i] for i in dict.fromkeys(order_ids)]
     if not wanted:
         return {}
-    con.execute("CREATE OR REPLACE TEMP TABLE wanted_fulfilment_orders (id VARCHAR)")
-    con.executemany("INSERT INTO wanted_fulfilment_orders VALUES (?)", wanted)
-    rows = con.execute(
-        f"{_SELECT} JOIN wanted_fulfilment_orders w ON w.id = f.shopify_order_id ORDER BY f.first_attempt_at"
-    ).fetchall()
+    with staged(con, "wanted_fulfilment_orders", {"id": TEXT}, wanted):
+        rows = con.execute(
+            f"{_SELECT} JOIN wanted_fulfilment_orders w ON w.id = f.shopify_order_id ORDER BY f.first_attempt_at"
+        ).fetchall()
     found: dict[str, list[FulfilmentRow]] = {}
     for row in map(_row, rows):
         found.setdefault(row.intent.shopify_order_id, []).append(row)

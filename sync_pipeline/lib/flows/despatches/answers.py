@@ -180,9 +180,15 @@ def _not_sent(
         withdrawn |= mine
         if why == BUDGET:
             for_budget |= mine
-        for number in set(numbers) & mine:
-            ledger_despatches.set_state(con, number, states.PENDING, f"left for the next run ({why})", {}, {})
-            not_made(con, number, f"left for the next run ({why})")
+        back = [n for n in dict.fromkeys(numbers) if n in mine]
+        ledger_despatches.set_states(
+            con,
+            [
+                ledger_despatches.StateChange(n, states.PENDING, f"left for the next run ({why})", {}, {})
+                for n in back
+            ],
+        )
+        not_made(con, back, f"left for the next run ({why})")
     refresh_order_states(
         con, list(dict.fromkeys(s.order_id for s in unsent)), rules, actor, report.order_states
     )
@@ -261,65 +267,77 @@ def _record(
         return
     events, problems = [], []
     ours: list[tuple[str, datetime, datetime]] = []
-    # Settled in bulk after the loop: a statement or two a package held the ledger for most of a wave.
+    # Written in bulk (a statement or two a wave, not a package): a statement a package held the
+    # fulfil step's one ledger thread for most of a wave.
     fulfilled: list[ledger_despatches.StateChange] = []
     tracked: list[str] = []
-    for r in results:
+    made = [(r, r.fulfilment) for r in results if r.fulfilment is not None]
+    # Compare and set on this run's claim: an answer that comes back after another run took the
+    # package over is recorded as found, never over a fulfilment already recorded.
+    outcomes = ledger_fulfilments.mark_created_many(
+        con,
+        [ledger_fulfilments.Created(r.sent.intent.package_number, f.id, f.name, r.sent.intent.tracking_number,
+                                    r.sent.intent.line_quantities) for r, f in made],
+        run_id=actor,
+    )  # fmt: skip
+    for (r, f), outcome in zip(made, outcomes, strict=True):
         d, i = r.sent.decision, r.sent.intent
-        if r.fulfilment is not None:
-            fid, name = r.fulfilment.id, r.fulfilment.name
-            if r.sent.version_before and r.fulfilment.order_version:
-                ours.append((r.sent.order_id, r.sent.version_before, r.fulfilment.order_version))
-            # Compare and set on this run's claim: an answer that comes back after another run took
-            # the package over is recorded as found, never over a fulfilment already recorded.
-            outcome = ledger_fulfilments.mark_created(
-                con, d.package_number, fid, name, i.tracking_number, i.line_quantities, run_id=actor
-            )
-            if outcome == ledger_fulfilments.ALREADY:  # another run's lookup found it first
-                report.in_doubt["answered_after_lookup"] += 1
-                continue
-            if outcome == ledger_fulfilments.DUPLICATE:
-                problems.append(_fulfilled_twice(con, r, name))
-                events.append(OrderEvent(r.sent.order_id, "fulfilled_twice", actor,
-                                         reason=f"{d.package_number}: also fulfilled in Shopify as {name}",
-                                         detail={"fulfillment_id": fid, "lines": i.line_quantities}))  # fmt: skip
-                report.in_doubt["fulfilled_twice"] += 1
-                continue
-            fulfilled.append(
-                ledger_despatches.StateChange(
-                    d.package_number, states.FULFILLED, f"fulfilled as {name}", d.line_quantities, d.excess
-                )
-            )
-            if i.tracking_number:
-                tracked.append(d.package_number)
-            tracking = (
-                f", tracking {i.tracking_company} {i.tracking_number}"
-                if i.tracking_number
-                else ", no tracking yet"
-            )
-            late = " (answered after another run took it over)" if outcome == ledger_fulfilments.FOUND else ""
-            events.append(OrderEvent(r.sent.order_id, "fulfilled", actor,
-                                     reason=f"{d.package_number} fulfilled in Shopify as {name}{tracking}{late}",
+        fid, name = f.id, f.name
+        if r.sent.version_before and f.order_version:
+            ours.append((r.sent.order_id, r.sent.version_before, f.order_version))
+        if outcome == ledger_fulfilments.ALREADY:  # another run's lookup found it first
+            report.in_doubt["answered_after_lookup"] += 1
+            continue
+        if outcome == ledger_fulfilments.DUPLICATE:
+            problems.append(_fulfilled_twice(con, r, name))
+            events.append(OrderEvent(r.sent.order_id, "fulfilled_twice", actor,
+                                     reason=f"{d.package_number}: also fulfilled in Shopify as {name}",
                                      detail={"fulfillment_id": fid, "lines": i.line_quantities}))  # fmt: skip
-            report.fulfilled += 1
-            report.fulfilments.append((d.package_number, name, i.tracking_number or ""))
-        elif r.refused is not None:
-            if not ledger_fulfilments.mark_failed(con, d.package_number, r.refused, run_id=actor):
-                continue  # another run took the package over: its attempt or verdict stands
-            ledger_despatches.set_state(con, d.package_number, states.BLOCKED, "refused by Shopify", {}, {})
-            not_made(con, d.package_number, "Shopify refused the fulfilment")
-            problems.append(
-                ExceptionRecord(
-                    kind="fulfilment_refused",
-                    owner=states.OWNERS["fulfilment_refused"],
-                    message=f"Shopify refused the fulfilment of package {d.package_number}: {r.refused}",
-                    shopify_order_id=r.sent.order_id,
-                    subject=d.package_number,
-                )
+            report.in_doubt["fulfilled_twice"] += 1
+            continue
+        fulfilled.append(
+            ledger_despatches.StateChange(
+                d.package_number, states.FULFILLED, f"fulfilled as {name}", d.line_quantities, d.excess
             )
-            report.refused += 1
-        else:
-            report.outcome_unknown += 1  # stays `sending`: the next run looks it up first
+        )
+        if i.tracking_number:
+            tracked.append(d.package_number)
+        tracking = (
+            f", tracking {i.tracking_company} {i.tracking_number}"
+            if i.tracking_number
+            else ", no tracking yet"
+        )
+        late = " (answered after another run took it over)" if outcome == ledger_fulfilments.FOUND else ""
+        events.append(OrderEvent(r.sent.order_id, "fulfilled", actor,
+                                 reason=f"{d.package_number} fulfilled in Shopify as {name}{tracking}{late}",
+                                 detail={"fulfillment_id": fid, "lines": i.line_quantities}))  # fmt: skip
+        report.fulfilled += 1
+        report.fulfilments.append((d.package_number, name, i.tracking_number or ""))
+    refused = {r.sent.intent.package_number: (r, r.refused) for r in results if r.refused is not None}
+    # Only rows still this run's attempt: for one another run took over, its attempt or verdict stands.
+    failed = ledger_fulfilments.mark_failed_many(
+        con, [(number, why) for number, (_, why) in refused.items()], run_id=actor
+    )
+    blocked = [r for number, (r, _) in refused.items() if number in failed]
+    ledger_despatches.set_states(
+        con,
+        [ledger_despatches.StateChange(r.sent.intent.package_number, states.BLOCKED, "refused by Shopify", {}, {})
+         for r in blocked],
+    )  # fmt: skip
+    not_made(con, [r.sent.intent.package_number for r in blocked], "Shopify refused the fulfilment")
+    for r in blocked:
+        number = r.sent.intent.package_number
+        problems.append(
+            ExceptionRecord(
+                kind="fulfilment_refused",
+                owner=states.OWNERS["fulfilment_refused"],
+                message=f"Shopify refused the fulfilment of package {number}: {r.refused}",
+                shopify_order_id=r.sent.order_id,
+                subject=number,
+            )
+        )
+    report.refused += len(blocked)
+    report.outcome_unknown += sum(1 for r in results if r.fulfilment is None and r.refused is None)
     settle_many(con, fulfilled)
     ledger_exceptions.resolve_for_subjects(con, ["tracking_missing"], tracked, "tracking sent")
     report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)

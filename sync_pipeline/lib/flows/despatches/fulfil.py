@@ -25,7 +25,7 @@ from sync_pipeline.lib.flows.despatches.locations import read_warehouse_location
 from sync_pipeline.lib.flows.despatches.move import move_cutoff, move_lines, moved_recently, still_moving
 from sync_pipeline.lib.flows.despatches.plan import plan_order
 from sync_pipeline.lib.flows.despatches.ports import OrderFulfilments, Storefront
-from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle
+from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle_many
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
@@ -52,7 +52,9 @@ def batch_orders(done: int, elapsed: float, remaining: float, concurrency: int) 
     send) in `elapsed` seconds so far this run, `remaining` seconds to the deadline."""
     if done <= 0 or elapsed <= 0:
         return min(BATCH_ORDERS, max(1, concurrency) * FIRST_BATCH_PER_SENDER)
-    wanted = math.ceil(done / elapsed * max(remaining, 0.0) * BATCH_MARGIN)
+    room = max(remaining, 0.0) * BATCH_MARGIN
+    rate = done / elapsed  # capped before rounding: over a tiny `elapsed` it is huge, even infinite
+    wanted = 0 if room == 0 else BATCH_ORDERS if rate * room >= BATCH_ORDERS else math.ceil(rate * room)
     return max(max(1, concurrency), min(BATCH_ORDERS, wanted))
 
 
@@ -210,7 +212,9 @@ def _write_ahead(
         report.left_to_another_run += len(taken)
         problems: list[ExceptionRecord] = []
         events: list[OrderEvent] = []
-        going: list[ledger_despatches.StateChange] = []  # set in one statement below
+        # Set in a statement or two below, not one a package.
+        changes: list[ledger_despatches.StateChange] = []
+        settled: list[ledger_despatches.StateChange] = []
         for oid, decisions in plans.items():
             for d in decisions:
                 problems.extend(d.exceptions)
@@ -222,13 +226,17 @@ def _write_ahead(
                     )  # fmt: skip
                     sends.append(Sent(d, oid, intent, versions.get(oid)))
                     # Accounted units go on the package now; a lookup that finds nothing clears them.
-                    going.append(
+                    changes.append(
                         ledger_despatches.StateChange(
                             d.package_number, states.FULFILLING, d.reason, d.line_quantities, d.excess
                         )
                     )
                 elif d.state in states.SETTLED:
-                    settle(con, d.package_number, d.state, d.reason, d.line_quantities, d.excess)
+                    settled.append(
+                        ledger_despatches.StateChange(
+                            d.package_number, d.state, d.reason, d.line_quantities, d.excess
+                        )
+                    )
                     if d.state == states.FULFILLED_ELSEWHERE:
                         report.fulfilled_elsewhere += 1
                         events.append(OrderEvent(oid, "fulfilled_elsewhere", actor,
@@ -236,10 +244,11 @@ def _write_ahead(
                     else:
                         report.pooled += 1
                 else:
-                    ledger_despatches.set_state(con, d.package_number, d.state, d.reason)
+                    changes.append(ledger_despatches.StateChange(d.package_number, d.state, d.reason))
                     report.blocked += d.state == states.BLOCKED
                     report.awaiting_tracking += d.state == states.AWAITING_TRACKING
-        ledger_despatches.set_states(con, going)
+        settle_many(con, settled)
+        ledger_despatches.set_states(con, changes)
         report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
         ledger_fulfilments.mark_sending(con, [s.intent for s in sends], run_id=actor)
         ledger_events.append(con, events)

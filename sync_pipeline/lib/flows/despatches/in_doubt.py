@@ -125,7 +125,7 @@ def resolve_in_doubt(
                     ledger_despatches.set_state(
                         con, number, states.PENDING, "planned again after an unknown outcome", {}, {}
                     )
-                    not_made(con, number, "not in Shopify after an unknown outcome")
+                    not_made(con, [number], "not in Shopify after an unknown outcome")
                     report.in_doubt["planned_again"] += 1
             ledger_events.append(con, events)
             refresh_order_states(con, [oid], rules, actor)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import duckdb
 
 from sync_pipeline.lib.domain.config import BusinessRules
@@ -17,11 +19,11 @@ from sync_pipeline.lib.ledger import orders as ledger_orders
 AWAY = "fulfilled_away_from_warehouse"
 
 
-def not_made(con: duckdb.DuckDBPyConnection, package_number: str, why: str) -> None:
-    """Shopify holds no fulfilment of the package after all (refused, never sent, not found after an
-    unknown outcome): the `fulfilled_away_from_warehouse` its plan opened when it chose a store is
-    closed, or ops would add back stock that store never lost. A later plan opens it again."""
-    ledger_exceptions.resolve_for_subject(con, [AWAY], package_number, f"not fulfilled there: {why}")
+def not_made(con: duckdb.DuckDBPyConnection, package_numbers: Iterable[str], why: str) -> None:
+    """Shopify holds no fulfilment of these packages after all (refused, never sent, not found after
+    an unknown outcome): the `fulfilled_away_from_warehouse` each plan opened when it chose a store
+    is closed, or ops would add back stock that store never lost. A later plan opens it again."""
+    ledger_exceptions.resolve_for_subjects(con, [AWAY], package_numbers, f"not fulfilled there: {why}")
 
 
 def settle(
@@ -64,6 +66,7 @@ def refresh_order_states(
     packages = ledger_despatches.for_orders(con, order_ids)
     before = ledger_despatches.despatch_states(con, order_ids)
     events = []
+    changed: dict[str, str] = {}  # set in one statement below
     for oid in order_ids:
         row = rows.get(oid)
         if row is None or not row.snapshot:
@@ -71,7 +74,7 @@ def refresh_order_states(
         order = ShopOrder.model_validate(row.snapshot)
         new = despatch_state(order, packages.get(oid, []), rules)
         if new != before.get(oid):
-            ledger_despatches.set_despatch_state(con, oid, new)
+            changed[oid] = new
             events.append(
                 OrderEvent(
                     oid, "despatch_state", actor, reason=f"{before.get(oid) or 'in_warehouse'} → {new}"
@@ -79,4 +82,5 @@ def refresh_order_states(
             )
             if counts is not None:
                 counts[new] = counts.get(new, 0) + 1
+    ledger_despatches.set_despatch_states(con, changed)
     ledger_events.append(con, events)
