@@ -78,7 +78,7 @@ def record_bodies(
         read_at = now + timedelta(seconds=time.monotonic() - started)
         fresh = _settle(items, ledger, read_at, report)
         if fresh:
-            recorded = record_orders(ledger, fresh, rules, actor, now, read_at)
+            recorded = record_orders(ledger, fresh, rules, actor, now, read_at, from_body=True)
             report.recorded += len(fresh)
             if on_recorded is not None:
                 on_recorded(recorded)
