@@ -31,7 +31,7 @@ from .models import (
     Location,
     Order,
     OrderChange,
-    OrderDelivery,
+    OrderDeliveryRef,
     ProductVariant,
     StockDelta,
     StockWrite,
@@ -301,10 +301,10 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi, BulkMoneyApi):
                     versions[node["id"]] = datetime.fromisoformat(node["updatedAt"].replace("Z", "+00:00"))
         return versions
 
-    def get_order_deliveries(self, order_ids: Sequence[str]) -> list[OrderDelivery]:
+    def get_order_deliveries(self, order_ids: Sequence[str]) -> list[OrderDeliveryRef]:
         """Each order's `updatedAt` with its address, shipping line and cart attributes (unknown ids
         left out): about four points an order (`docs.ORDER_DELIVERY_VERSIONS`)."""
-        found: list[OrderDelivery] = []
+        found: list[OrderDeliveryRef] = []
         per_query = _fit(ORDER_DELIVERY_NODE, self.max_query_cost)
         for start in range(0, len(order_ids), per_query):
             ids = list(order_ids[start : start + per_query])
@@ -314,7 +314,7 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi, BulkMoneyApi):
                 {"ids": ids},
                 cost_hint=len(ids) * ORDER_DELIVERY_NODE,
             )
-            found.extend(OrderDelivery.model_validate(n) for n in data["nodes"] if n and n.get("id"))
+            found.extend(OrderDeliveryRef.model_validate(n) for n in data["nodes"] if n and n.get("id"))
         return found
 
     def get_order_customer_tags(self, order_ids: Sequence[str]) -> dict[str, tuple[datetime, list[str]]]:

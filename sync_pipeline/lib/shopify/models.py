@@ -84,7 +84,7 @@ class OrderVersionRef(ShopifyModel):
     updated_at: datetime
 
 
-class OrderDelivery(ShopifyModel):
+class OrderDeliveryRef(ShopifyModel):
     """An order's version with the fields routing and the parcel read (`ORDER_DELIVERY_VERSIONS`)."""
 
     id: str
