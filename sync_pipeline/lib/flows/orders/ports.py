@@ -70,7 +70,7 @@ class OrdersSource(Protocol):
 
     def order_deliveries(self, ids: Sequence[str]) -> dict[str, OrderDelivery]:
         """Each order's current `updatedAt` with its address, shipping line and cart attributes
-        (missing ids are left out): about four points an order, a fifth of a read in full."""
+        (missing ids are left out): four points an order, against 72 for a read in full."""
         ...
 
     def customer_tags(self, ids: Sequence[str]) -> dict[str, tuple[datetime, tuple[str, ...]]]:
