@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from sync_pipeline.lib.flows.orders.bodies import record_bodies
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import Ledger
@@ -63,12 +61,6 @@ def test_an_order_moved_to_another_customer_in_its_hold_is_routed_on_that_custom
     assert world.ingest_notified() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a body counts as settled once its second is over, but it is the order as of its change, "
-    "not as of when it is read: a second change in that second whose webhook is lost, and that the "
-    "poll's free fields do not show (an address), is never read (breako9, session 9)",
-)
 def test_an_address_corrected_in_the_second_the_order_was_placed_reaches_the_warehouse(
     tmp_path: Path,
 ) -> None:

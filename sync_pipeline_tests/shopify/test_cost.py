@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sync_pipeline.lib.shopify import client as client_module
 from sync_pipeline.lib.shopify import documents, finance_documents
 from sync_pipeline.lib.shopify.client import ShopifyClient
 from sync_pipeline.lib.shopify.finance import LightMoneyShape, MoneyShape
@@ -129,3 +130,16 @@ def test_client_documents_stay_under_the_ceiling(sandbox: Sandbox) -> None:
     ids = [f"gid://shopify/Order/{i}" for i in range(per_page)]
     cost = requested(sandbox, documents.ORDERS_BY_IDS, {"ids": ids, "lineItems": client.line_items_per_order})
     assert cost["requestedQueryCost"] <= 1000
+
+
+def test_the_delivery_check_costs_four_points_an_order(sandbox: Sandbox) -> None:
+    """Release's version check of a body-recorded order also asks its address, shipping line and
+    cart attributes (`ORDER_DELIVERY_VERSIONS`): the estimate the client paces on is the sandbox's
+    requested cost, four times the plain version check, against 72 for a read in full (ten lines)."""
+    ids = [f"gid://shopify/Order/{i}" for i in range(1, 51)]
+    plain = requested(sandbox, documents.ORDER_VERSIONS, {"ids": ids})["requestedQueryCost"]
+    delivery = requested(sandbox, documents.ORDER_DELIVERY_VERSIONS, {"ids": ids})["requestedQueryCost"]
+    lines = sandbox.client.line_items_per_order  # the default
+    full = requested(sandbox, documents.ORDERS_BY_IDS, {"ids": ids, "lineItems": lines})["requestedQueryCost"]
+    assert (plain, delivery) == (50, 50 * client_module.ORDER_DELIVERY_NODE)
+    assert client_module.ORDER_DELIVERY_NODE == 4 and full == 50 * 72  # 12 + 10 lines x 6 an order

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sync_pipeline.lib.domain.config import load_business_rules
 from sync_pipeline.lib.flows.orders.customer_tags import fill_customer_tags
 from sync_pipeline.lib.flows.orders.observed import record_orders
+from sync_pipeline.lib.flows.orders.release.reread import bring_up_to_date
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 from sync_pipeline.lib.flows.orders.webhook_order import BodyRefused, order_from_body
 from sync_pipeline.lib.ledger import Ledger
@@ -129,3 +130,48 @@ def _recorded(ledger: Ledger, order_id: str) -> tuple[object, ...]:
         record = ledger_trace.order_record(con, order_id)
     events = [(e["kind"], e["actor"], e["reason"], e["detail"]) for e in record["events"]]
     return row, record["lines"], events
+
+
+def test_release_reads_a_body_recorded_order_whose_address_changed_in_its_second(
+    shop: tuple[Sandbox, ShopifyOrdersSource, Ledger, Ledger],
+) -> None:
+    """A body recorded after its second is over is trusted at its version, but a second change in
+    that second (same `updatedAt`) whose webhook is lost hides in it. Release's version check asks
+    body-recorded orders for their address, shipping line and cart attributes over HTTP and reads
+    in full those that differ; a read by id of the same version needs only `updatedAt`."""
+    sandbox, source, bodies, reads = shop
+    spec = OrderSpec(lines=[LineSpec(sku="TEE-M", quantity=1)], custom_attributes={"gift_note": "hi"},
+                     shipping_line=ShippingLineSpec(title="Express", code="EXP"))  # fmt: skip
+    first, second = (sandbox.control.place_order(spec)["id"] for _ in range(2))
+    store = sandbox.state.store
+    with store.lock:
+        payloads = [build(store, "ORDERS_UPDATED", {"order": store.order(o).id}) for o in (first, second)]
+    moment = datetime.now(UTC) + timedelta(seconds=10)  # after the versions' second: settled
+    recorded = [order_from_body(p, None) for p in payloads]
+    record_orders(bodies, recorded, RULES, "t", moment, moment, from_body=True)
+    with bodies.transaction() as con:
+        assert all(r.snapshot_from_body for r in ledger_orders.get_many(con, [first, second]).values())
+    deliveries = source.order_deliveries([first, second])  # over HTTP, as Shopify's GraphQL has them
+    assert all(deliveries[o.id].agrees(o) and deliveries[o.id].updated_at == o.updated_at for o in recorded)
+    with store.lock:  # the address app's correction, in the same second: no new version
+        store.order(second).shipping_address = {
+            **store.order(second).shipping_address,
+            "address1": "2 New Rd",
+        }
+    stale_versions = source.order_versions([first, second])
+    assert missing_and_read(source, bodies, [first, second], moment) == ([], 1)
+    assert source.order_versions([first, second]) == stale_versions  # the version never moved
+    with bodies.transaction() as con:
+        held = ledger_orders.get_many(con, [first, second])
+    assert held[second].snapshot["shipping_address"]["address1"] == "2 New Rd"  # type: ignore[index]
+    # Both are confirmed now (the customer tags release filled in, or the read in full).
+    assert not held[second].snapshot_from_body and not held[first].snapshot_from_body
+    # A read by id of the same version is trusted on `updatedAt` alone: nothing more is asked.
+    record_orders(reads, list(source.orders_by_ids([first]).values()), RULES, "t", moment, moment)
+    assert missing_and_read(source, reads, [first], moment) == ([], 0)
+
+
+def missing_and_read(
+    source: ShopifyOrdersSource, ledger: Ledger, ids: list[str], moment: datetime
+) -> tuple[list[str], int]:
+    return bring_up_to_date(source, ledger, RULES, "t", ids, moment)

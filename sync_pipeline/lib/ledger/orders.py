@@ -42,6 +42,8 @@ class OrderRow:
     snapshot: dict[str, Any] | None
     # When `snapshot` was read from Shopify (see migration 0005); None for rows written before.
     snapshot_read_at: datetime | None = None
+    # Whether `snapshot` came from a webhook body (migration 0016); None for rows written before.
+    snapshot_from_body: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,16 @@ class OrderVersionRef(ShopifyModel):
     updated_at: datetime
 
 
+class OrderDeliveryRef(ShopifyModel):
+    """An order's version with the fields routing and the parcel read (`ORDER_DELIVERY_VERSIONS`)."""
+
+    id: str
+    updated_at: datetime
+    custom_attributes: list[Attribute] = Field(default_factory=list)
+    shipping_address: MailingAddress | None = None
+    shipping_line: ShippingLine | None = None
+
+
 class OrderChange(ShopifyModel):
     """One row of the cheap change listing: the order's version and the scalars that cost nothing."""
 

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from sync_pipeline.lib.domain.models import ShopLine, ShopOrder
-from sync_pipeline.lib.flows.orders.ports import ListedOrder
+from sync_pipeline.lib.flows.orders.ports import ListedOrder, OrderDelivery
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline_tests.domain.factories import GOOD_ADDRESS
 from sync_pipeline_tests.flows.standins.rest import rest_body
@@ -167,6 +167,20 @@ class InMemoryShopify:
     def order_versions(self, ids: Sequence[str]) -> dict[str, datetime]:
         _check_ids(ids)
         return {i: self.orders[i].updated_at for i in ids if i in self.orders}
+
+    def order_deliveries(self, ids: Sequence[str]) -> dict[str, OrderDelivery]:
+        _check_ids(ids)
+        return {
+            i: OrderDelivery(
+                updated_at=o.updated_at,
+                shipping_address=o.shipping_address,
+                shipping_line_code=o.shipping_line_code,
+                shipping_line_title=o.shipping_line_title,
+                custom_attributes=o.custom_attributes,
+            )
+            for i in ids
+            if (o := self.orders.get(i)) is not None
+        }
 
     def customer_tags(self, ids: Sequence[str]) -> dict[str, tuple[datetime, tuple[str, ...]]]:
         _check_ids(ids)

@@ -112,7 +112,7 @@ def record_bodies(
     def record(fresh: list[ShopOrder], read_at: datetime) -> None:
         if not fresh:
             return
-        recorded = record_orders(ledger, fresh, rules, actor, now, read_at)
+        recorded = record_orders(ledger, fresh, rules, actor, now, read_at, from_body=True)
         report.recorded += len(fresh)
         report.recorded_unsettled += sum(not settled(o.updated_at, read_at) for o in fresh)
         if on_recorded is not None:

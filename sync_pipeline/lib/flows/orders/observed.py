@@ -88,10 +88,12 @@ def record_orders(
     actor: str,
     now: datetime,
     read_at: datetime,
+    from_body: bool = False,
 ) -> Recorded:
     """Observe fresh orders and write rows, lines and events in one transaction.
 
-    `read_at` must not be later than the moment Shopify served the oldest of these orders.
+    `read_at` must not be later than the moment Shopify served the oldest of these orders;
+    `from_body`: they come from webhook bodies, not a read (release checks more of them).
     """
     recorded = Recorded()
     with ledger.transaction() as con:
@@ -127,7 +129,7 @@ def record_orders(
                 continue
             recorded.changed += 1
             rows[order.id] = known[order.id] = order_row(
-                order, seen, rules.orders.sales_order_prefix, before, read_at
+                order, seen, rules.orders.sales_order_prefix, before, read_at, from_body
             )
             changed_orders[order.id] = order
             if seen.state == state.AWAITING_RELEASE and seen.release_due_at is not None:

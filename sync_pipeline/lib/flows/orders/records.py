@@ -32,7 +32,12 @@ def previous_from_row(row: OrderRow) -> Previous:
 
 
 def order_row(
-    order: ShopOrder, observation: Observation, prefix: str, before: OrderRow | None, read_at: datetime
+    order: ShopOrder,
+    observation: Observation,
+    prefix: str,
+    before: OrderRow | None,
+    read_at: datetime,
+    from_body: bool = False,
 ) -> OrderRow:
     created = naive(order.created_at)
     return OrderRow(
@@ -60,6 +65,7 @@ def order_row(
         change_pending=observation.change_pending,
         snapshot=order.model_dump(mode="json"),
         snapshot_read_at=naive(read_at),
+        snapshot_from_body=from_body,
     )
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sync_pipeline.lib.domain.models import Attribute, BundleGroup, ShippingAddress, ShopLine, ShopOrder
-from sync_pipeline.lib.flows.orders.ports import ListedOrder
+from sync_pipeline.lib.flows.orders.ports import ListedOrder, OrderDelivery
 from sync_pipeline.lib.ledger.catalogue import VariantRow
 from sync_pipeline.lib.shopify import ShopifyClient
 from sync_pipeline.lib.shopify.models import MailingAddress, Order
@@ -111,6 +111,19 @@ class ShopifyOrdersSource:
 
     def order_versions(self, ids: Sequence[str]) -> dict[str, datetime]:
         return self.client.get_order_versions(list(ids))
+
+    def order_deliveries(self, ids: Sequence[str]) -> dict[str, OrderDelivery]:
+        return {
+            d.id: OrderDelivery(
+                updated_at=d.updated_at,
+                shipping_address=_address(d.shipping_address),
+                # As `to_shop_order` reads them, so that an unchanged order compares equal.
+                shipping_line_code=d.shipping_line.code if d.shipping_line else None,
+                shipping_line_title=d.shipping_line.title if d.shipping_line else None,
+                custom_attributes=tuple(Attribute(key=a.key, value=a.value) for a in d.custom_attributes),
+            )
+            for d in self.client.get_order_deliveries(list(ids))
+        }
 
     def customer_tags(self, ids: Sequence[str]) -> dict[str, tuple[datetime, tuple[str, ...]]]:
         return {
