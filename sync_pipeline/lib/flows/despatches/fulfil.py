@@ -211,6 +211,7 @@ def _write_ahead(
         problems: list[ExceptionRecord] = []
         events: list[OrderEvent] = []
         going: list[ledger_despatches.StateChange] = []  # set in one statement below
+        carried: list[tuple[str, str, str | None]] = []  # pooled parcels' numbers these sends carry
         for oid, decisions in plans.items():
             for d in decisions:
                 problems.extend(d.exceptions)
@@ -221,6 +222,7 @@ def _write_ahead(
                         t.number if t else None, t.company if t else None, t.url if t else None, notify,
                     )  # fmt: skip
                     sends.append(Sent(d, oid, intent, versions.get(oid)))
+                    carried.extend((pooled, d.package_number, n) for pooled, n in d.carries)
                     # Accounted units go on the package now; a lookup that finds nothing clears them.
                     going.append(
                         ledger_despatches.StateChange(
@@ -240,6 +242,7 @@ def _write_ahead(
                     report.blocked += d.state == states.BLOCKED
                     report.awaiting_tracking += d.state == states.AWAITING_TRACKING
         ledger_despatches.set_states(con, going)
+        ledger_despatches.carry(con, carried)
         report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
         ledger_fulfilments.mark_sending(con, [s.intent for s in sends], run_id=actor)
         ledger_events.append(con, events)
