@@ -85,6 +85,23 @@ def test_a_pooled_parcels_late_number_is_added_with_all_the_others(stack: Stack)
     assert done.tracking_added == 0  # not sent again
 
 
+def test_a_pooled_parcels_number_that_arrives_before_the_bundle_completes_goes_with_it(stack: Stack) -> None:
+    order_id, sales_order = _bundle_order(stack)
+    early = stack.pvx.despatch(sales_order, PARTS[:2], late_tracking=[True, False])
+    first = early["packages"][0]["number"]
+    no_wait = despatch_rules(stack, tracking_wait_minutes=0)
+    _, done = run_once(stack, rules=no_wait)
+    assert (done.fulfilled, done.pooled) == (0, 2) and first in _tracking_missing(stack), done.summary
+    number = stack.pvx.assign_tracking(first)
+    last = stack.pvx.despatch(sales_order, PARTS[2:])
+    _, done = run_once(stack, rules=no_wait, hinted=(first,))
+    assert done.fulfilled == 1, done.summary
+    (fulfilment,) = stack.shop.get_order(order_id)["fulfillments"]
+    parcels = [number, early["packages"][1]["tracking_number"], last["packages"][0]["tracking_number"]]
+    assert sorted(_numbers(fulfilment)) == sorted(parcels)
+    assert first not in _tracking_missing(stack)  # Shopify has its number now
+
+
 def test_a_lost_answer_for_a_carrying_fulfilment_is_found_not_sent_again(stack: Stack) -> None:
     order_id, sales_order = _bundle_order(stack)
     despatch = stack.pvx.despatch(sales_order, PARTS)

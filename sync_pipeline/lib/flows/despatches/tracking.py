@@ -69,8 +69,7 @@ def post_late_tracking(
         own = tracking_for(rules.carriers, package.carrier, package.service, package.tracking_number)
         tracking = carrying(own, tuple(
             tracking_for(rules.carriers, q.carrier, q.service, q.tracking_number) for q in riders
-        ))  # fmt: skip
-        assert tracking is not None  # `own` is never None
+        )) or own  # fmt: skip
         fresh = [q for q in riders if q.tracking_number and q.tracking_number != q.carried_number]
         if row.fulfillment_id is None or (own.number is None and not fresh):
             continue
