@@ -75,8 +75,10 @@ def edits(wanted: Mapping[str, Counter[str]], in_warehouse: Mapping[str, Counter
 
 
 def fulfilments(packages: Iterable[str], fulfilled_tracking: Iterable[str]) -> Tally:
-    """Each Peoplevox package (by tracking number) must be one Shopify fulfilment carrying it;
-    a tracking number on two fulfilments, or one no package has, is a duplicate."""
+    """Each Peoplevox package (by tracking number) must be on one Shopify fulfilment, among its
+    numbers (`fulfilled_tracking`: every number of every fulfilment; a bundle's pooled parcels ride
+    on the fulfilment that completes it); a tracking number on two fulfilments, or one no package
+    has, is a duplicate."""
     packages = set(packages)
     seen = Counter(fulfilled_tracking)
     missing = packages - set(seen)

@@ -273,6 +273,28 @@ class World:
             assert ours <= in_shopify, "the ledger records a fulfilment Shopify does not have"
             if oid not in in_doubt:
                 assert in_shopify == ours, f"Shopify has fulfilments the ledger does not know ({oid})"
+            if final:
+                # A pooled parcel's number is on the fulfilment that carries it (the customer's only
+                # way to track that parcel), and no parcel's number is on two fulfilments.
+                numbers = {
+                    f["id"]: [t["number"] for t in f["tracking"] if t["number"]]
+                    for f in order["fulfillments"]
+                }
+                everywhere = Counter(n for ns in numbers.values() for n in ns)
+                assert all(n == 1 for n in everywhere.values()), everywhere
+                for p in packages.values():
+                    carrier = fulfilments.get(p.carried_by or "")
+                    if (
+                        p.shopify_order_id == oid
+                        and p.state == states.POOLED
+                        and carrier
+                        and p.tracking_number
+                    ):
+                        assert p.tracking_number in numbers.get(carrier.fulfillment_id or "", []), (
+                            p.package_number,
+                            p.carried_by,
+                            numbers,
+                        )
             # At most one fulfilment (and so one shipping email) per package the warehouse shipped.
             assert len(in_shopify) <= sum(1 for p in packages.values() if p.shopify_order_id == oid)
             # Fulfilled quantities never exceed what the warehouse shipped (plus what people fulfilled by

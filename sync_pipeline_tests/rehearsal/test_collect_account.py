@@ -136,6 +136,17 @@ def test_a_tracking_number_on_two_fulfilments_is_duplicated_and_each_notified_on
     assert result.tallies["fulfilments"].examples == ("TRK-1 ×2",)
 
 
+def test_a_pooled_parcel_counts_as_fulfilled_when_its_number_is_among_a_fulfilments_numbers() -> None:
+    """Session 9's rehearsal: a bundle's pooled parcels ride on the fulfilment completing it (one
+    fulfilment, several tracking numbers); each parcel is fulfilled once, none lost."""
+    peak, seen = _world()
+    seen.packages["TRK-3"] = ("PKG-3", AT)
+    assert _counts(collect.account(peak, seen)) == {"fulfilments": (1, 0)}  # on no fulfilment: lost
+    carrying = seen.shop_state["orders"][0]["fulfillments"][0]
+    carrying["tracking"].append({"number": "TRK-3", "company": "DPD", "url": None})
+    assert _counts(collect.account(peak, seen)) == {}
+
+
 def test_a_missing_order_is_lost_whether_the_sale_or_a_scarce_shopper_placed_it() -> None:
     peak, seen = _world()
     del seen.pvx_orders["SHP-1"], seen.pvx_orders["SHP-9"]

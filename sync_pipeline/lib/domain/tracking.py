@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .config.carriers import CarriersConfig, tracking_url
 
@@ -13,6 +13,28 @@ class Tracking:
     number: str | None
     url: str | None
     known_carrier: bool  # False: no carriers.yaml rule; sent under Peoplevox's own name, without a link
+    # Pooled parcels (bundle parts this package completes) whose numbers ride on its fulfilment.
+    carried: tuple[Tracking, ...] = ()
+
+    def numbers_and_urls(self) -> tuple[list[str], list[str]]:
+        """Every number the fulfilment carries (this parcel's first, then the pooled parcels' in
+        despatch order), and their links. Shopify pairs `urls[i]` with `numbers[i]`, so numbers with a
+        link come first and those without (an unknown carrier's) after them, never a link out of step."""
+        parcels = [t for t in (self, *self.carried) if t.number]
+        ordered = [t for t in parcels if t.url] + [t for t in parcels if not t.url]
+        return list(dict.fromkeys(t.number for t in ordered if t.number)), [t.url for t in ordered if t.url]
+
+
+def carrying(own: Tracking | None, pooled: tuple[Tracking, ...]) -> Tracking | None:
+    """`own` carrying the pooled parcels' tracking. One carrier per fulfilment (Shopify's
+    `company`): the carrying parcel's own, so the shipping email names the parcel it announces;
+    the pooled parcels' numbers keep their own carriers' links (`urls`). Only when the carrying
+    parcel names no carrier does the first pooled parcel's name it."""
+    if not pooled:
+        return own
+    base = own or Tracking(None, None, None, known_carrier=True)
+    company = base.company or next((t.company for t in pooled if t.company), None)
+    return replace(base, company=company, carried=pooled)
 
 
 def tracking_for(

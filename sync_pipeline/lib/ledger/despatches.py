@@ -40,6 +40,10 @@ class PackageRow:
     updated_at: datetime
     # Once settled: item units it shipped that no Shopify line accounts for (over-despatch).
     excess_items: dict[str, int] | None = None
+    # A `pooled` package: the package whose Shopify fulfilment carries its tracking number, and the
+    # number of it that fulfilment was sent with (migration 0017).
+    carried_by: str | None = None
+    carried_number: str | None = None
 
 
 _COLUMNS = [f.name for f in fields(PackageRow)]
@@ -87,7 +91,7 @@ def upsert(
                     p.package_number, p.despatch_number, p.sales_order_number, p.shopify_order_id,
                     to_naive_utc(p.despatched_at), p.despatch_date, p.carrier, p.service, p.site,
                     p.tracking_number, seen, json.dumps(p.items, ensure_ascii=False), p.state,
-                    p.state_reason, None, now, now, None,
+                    p.state_reason, None, now, now, None, None, None,
                 ]
             )  # fmt: skip
             counts.new.append(number)
@@ -216,6 +220,45 @@ def set_state(
             package_number,
         ],
     )
+
+
+def carry(con: duckdb.DuckDBPyConnection, carried: Iterable[tuple[str, str, str | None]]) -> None:
+    """(pooled package, the package whose fulfilment carries its tracking, the number it carries):
+    written ahead with that fulfilment, so a send that fails leaves them to the same package's next
+    attempt. `updated_at` is left alone: this is no move of the pooled package's own."""
+    rows = [[by, number, pooled] for pooled, by, number in carried]
+    if rows:
+        con.executemany(
+            "UPDATE despatch_packages SET carried_by = ?, carried_number = ? WHERE package_number = ?", rows
+        )
+
+
+def carriers_with_new_tracking(con: duckdb.DuckDBPyConnection, limit: int = 500) -> list[str]:
+    """Packages whose created Shopify fulfilment carries a pooled package's tracking number that
+    arrived after it was sent (not the number it carries, nor one Shopify refused for it)."""
+    rows = con.execute(
+        "SELECT DISTINCT q.carried_by FROM despatch_packages q JOIN shopify_fulfilments f "
+        "ON f.package_number = q.carried_by WHERE f.state = 'created' AND q.tracking_number IS NOT NULL "
+        "AND q.tracking_number IS DISTINCT FROM q.carried_number ORDER BY q.carried_by LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def carried_by(con: duckdb.DuckDBPyConnection, carriers: Iterable[str]) -> dict[str, list[PackageRow]]:
+    """Carrying package → the pooled packages whose tracking its fulfilment carries, in despatch order."""
+    wanted = list(dict.fromkeys(carriers))
+    if not wanted:
+        return {}
+    rows = con.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM despatch_packages WHERE list_contains(?, carried_by) "
+        "ORDER BY despatched_at, package_number",
+        [wanted],
+    ).fetchall()
+    found: dict[str, list[PackageRow]] = {}
+    for row in map(_row, rows):
+        found.setdefault(row.carried_by or "", []).append(row)
+    return found
 
 
 def attach_orders(con: duckdb.DuckDBPyConnection, matches: dict[str, str]) -> None:

@@ -294,6 +294,10 @@ class TrackingInfo(ShopifyModel):
     company: str | None = None
     number: str | None = None
     url: str | None = None
+    # Input only (FulfillmentTrackingInput): several parcels on one fulfilment, `urls[i]` the link of
+    # `numbers[i]`; never sent with `number` / `url` (Shopify refuses the mix).
+    numbers: list[str] | None = None
+    urls: list[str] | None = None
 
 
 class Fulfillment(ShopifyModel):

@@ -302,6 +302,7 @@ def _record(
         )
         if i.tracking_number:
             tracked.append(d.package_number)
+        tracked.extend(pooled for pooled, number in d.carries if number)  # their numbers rode on it
         tracking = (
             f", tracking {i.tracking_company} {i.tracking_number}"
             if i.tracking_number

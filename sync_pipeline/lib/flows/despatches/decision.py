@@ -37,6 +37,8 @@ class Decision:
     # MOVING a package that could go as one fulfilment where it is: what to do if Shopify refuses
     # the move (`fulfil_away`). None: refused, the package waits whole.
     instead: Decision | None = None
+    # FULFILLING: the pooled packages whose tracking numbers its fulfilment carries (package, number).
+    carries: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 def package_exception(kind: str, message: str, order: ShopOrder, package: PackageRow) -> ExceptionRecord:

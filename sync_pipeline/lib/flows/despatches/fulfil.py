@@ -215,6 +215,7 @@ def _write_ahead(
         # Set in a statement or two below, not one a package.
         changes: list[ledger_despatches.StateChange] = []
         settled: list[ledger_despatches.StateChange] = []
+        carried: list[tuple[str, str, str | None]] = []  # pooled parcels' numbers these sends carry
         for oid, decisions in plans.items():
             for d in decisions:
                 problems.extend(d.exceptions)
@@ -225,6 +226,7 @@ def _write_ahead(
                         t.number if t else None, t.company if t else None, t.url if t else None, notify,
                     )  # fmt: skip
                     sends.append(Sent(d, oid, intent, versions.get(oid)))
+                    carried.extend((pooled, d.package_number, n) for pooled, n in d.carries)
                     # Accounted units go on the package now; a lookup that finds nothing clears them.
                     changes.append(
                         ledger_despatches.StateChange(
@@ -249,6 +251,7 @@ def _write_ahead(
                     report.awaiting_tracking += d.state == states.AWAITING_TRACKING
         settle_many(con, settled)
         ledger_despatches.set_states(con, changes)
+        ledger_despatches.carry(con, carried)
         report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
         ledger_fulfilments.mark_sending(con, [s.intent for s in sends], run_id=actor)
         ledger_events.append(con, events)

@@ -15,6 +15,12 @@ read yet: `ledger_behind`), every open package of the order waits (`pending`): p
 old lines, a unit taken off would read as "fulfilled by hand" and never be told as over-despatched.
 Past `order_catch_up_minutes` the integration owner gets `order_edit_not_read`.
 
+A `pooled` package has no fulfilment of its own, so its tracking number rides on the next package
+of its order to go to Shopify (for a bundle shipped in parts, the package that completes it): that
+fulfilment carries every such parcel's number (`Tracking.carried`), or the customer would never see
+it. A pooled package stays with the package that first carried it, unless that package turns out
+not to be in Shopify (planned again: it carries them again when it goes).
+
 The warehouse shipped the parcel, so it is fulfilled from the warehouse's Shopify location (the one
 `stock.yaml` maps its Peoplevox site to, `locations.py`): lines Shopify assigned elsewhere are moved
 there first (`move.py`), whether the package sits at two locations or wholly at one other location.
@@ -36,6 +42,7 @@ from sync_pipeline.lib.domain.fulfilment import (
     settled_pool,
 )
 from sync_pipeline.lib.domain.models import ShopOrder
+from sync_pipeline.lib.domain.tracking import Tracking, carrying, tracking_for
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.decision import Decision, package_exception
 from sync_pipeline.lib.flows.despatches.plan_package import plan_package
@@ -71,6 +78,9 @@ def plan_order(
         return _wait_for_ledger(order, packages, shopify, behind, rules, now)
     decisions: list[Decision] = []
     held_back = False
+    in_shopify = {p.package_number for p in packages if p.state in (states.FULFILLING, states.FULFILLED)}
+    # Pooled parcels whose numbers no fulfilment in Shopify carries yet.
+    uncarried = [p for p in packages if p.state == states.POOLED and p.carried_by not in in_shopify]
     for p in packages:
         if p.state not in states.OPEN:
             continue
@@ -83,6 +93,11 @@ def plan_order(
             order, p, needs, accounted, pool, fo_lines, cancelled, shopify is None, rules, now,
             warehouses.get(p.site or ""),
         )  # fmt: skip
+        if decision.state == states.POOLED:
+            uncarried.append(p)
+        elif decision.state == states.FULFILLING and uncarried:
+            decision = _carry(decision, uncarried, rules)
+            uncarried = []
         decisions.append(decision)
         if decision.state in (states.FULFILLING, states.POOLED, states.FULFILLED_ELSEWHERE):
             accounted.update(decision.line_quantities)
@@ -151,6 +166,16 @@ def _wait_for_ledger(
             )
         )
     return decisions
+
+
+def _carry(decision: Decision, pooled: Sequence[PackageRow], rules: BusinessRules) -> Decision:
+    carried = tuple(tracking_for(rules.carriers, p.carrier, p.service, p.tracking_number) for p in pooled)
+    own: Tracking | None = decision.tracking
+    return replace(
+        decision,
+        tracking=carrying(own, carried),
+        carries=[(p.package_number, t.number) for p, t in zip(pooled, carried, strict=True)],
+    )
 
 
 def _items(packages: Sequence[PackageRow], wanted: Sequence[str]) -> Counter[str]:

@@ -26,7 +26,11 @@ FULFILLABLE = ("OPEN", "IN_PROGRESS")
 
 
 def _tracking_info(tracking: Tracking) -> TrackingInfo:
-    return TrackingInfo(company=tracking.company, number=tracking.number, url=tracking.url)
+    if not tracking.carried:
+        return TrackingInfo(company=tracking.company, number=tracking.number, url=tracking.url)
+    # Pooled parcels' numbers ride along: the plural fields, one carrier (`Tracking.carried`).
+    numbers, urls = tracking.numbers_and_urls()
+    return TrackingInfo(company=tracking.company, numbers=numbers or None, urls=urls or None)
 
 
 class ShopifyStorefront:
@@ -64,7 +68,8 @@ class ShopifyStorefront:
         notify_customer: bool,
         retry_until: float | None = None,
     ) -> CreatedFulfilment:
-        info = _tracking_info(tracking) if tracking and (tracking.number or tracking.company) else None
+        wanted = tracking and (tracking.number or tracking.company or tracking.numbers_and_urls()[0])
+        info = _tracking_info(tracking) if tracking and wanted else None
         try:
             made = self.client.create_fulfillment(
                 request, tracking=info, notify_customer=notify_customer, retry_until=retry_until
