@@ -165,7 +165,7 @@ def peoplevox_sales_orders(
     rules = business_rules.load()
     report = release(
         ShopifyOrdersSource(shopify.get_client()),
-        PeoplevoxWarehouse(peoplevox.get_client()),
+        PeoplevoxWarehouse(peoplevox.get_client(urgent=True)),
         ledger.get_ledger(),
         rules,
         actor=f"run:{context.run.run_id[:8]}",
@@ -203,7 +203,7 @@ def peoplevox_sales_order_statuses(
     report = StatusReport()
     actor = f"run:{context.run.run_id[:8]}"
     inbox = Inbox(ledger.data_path / "inbox")
-    warehouse = PeoplevoxWarehouse(peoplevox.get_client())
+    warehouse = PeoplevoxWarehouse(peoplevox.get_client(urgent=True))
     read_statuses(inbox, warehouse, book, actor, report, datetime.now(UTC), on_allocation=allocated)
     inbox.prune("peoplevox", INBOX_RETENTION_SECONDS)
     return dg.MaterializeResult(metadata=status_metadata(report))
