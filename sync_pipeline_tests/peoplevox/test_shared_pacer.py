@@ -179,3 +179,21 @@ def test_a_process_killed_holding_a_slot_frees_it_a_window_later(tmp_path: Path)
     RequestPacer(1, 1.0, path=path, stale_after=600).acquire()
     waited = time.monotonic() - started
     assert 0.9 <= waited < 5  # a window from when the death was noticed, not stale_after's 600 s
+
+
+def test_every_step_of_a_brand_paces_through_one_file_and_only_orders_skip_the_reserve(tmp_path: Path) -> None:
+    from sync_pipeline.defs.resources import PeoplevoxResource
+
+    resource = PeoplevoxResource(
+        base_url="http://127.0.0.1:1",
+        client_id="acme/uk",
+        username="u",
+        password="p",
+        requests_per_window=15,
+        window_seconds=15,
+        pacer_dir=str(tmp_path),
+        orders_reserve=3,
+    )
+    with resource.get_client(urgent=True) as orders, resource.get_client() as stock:
+        assert orders.pacer.path == stock.pacer.path == tmp_path / "peoplevox-acme_uk.pacer.json"
+        assert (orders.pacer.keep_free, stock.pacer.keep_free) == (0, 3)

@@ -23,7 +23,7 @@ OWNERS = ["team:warehouse-ops"]
     kinds={"shopify", "duckdb"},
     owners=OWNERS,
     tags={"domain": "catalogue"},
-    pool=brand.SHOPIFY_API,
+    pool=brand.SHOPIFY_CATALOGUE,
 )
 def shopify_variants(shopify: ShopifyResource, ledger: LedgerResource) -> dg.MaterializeResult:
     """Every Shopify product variant (SKU, barcode, inventory item, bundle or not), refreshed hourly.
@@ -50,7 +50,7 @@ def shopify_variants(shopify: ShopifyResource, ledger: LedgerResource) -> dg.Mat
     kinds={"peoplevox", "duckdb"},
     owners=OWNERS,
     tags={"domain": "catalogue"},
-    pool=brand.PEOPLEVOX_API,
+    pool=brand.PEOPLEVOX_CATALOGUE,
 )
 def peoplevox_item_types(peoplevox: PeoplevoxResource, ledger: LedgerResource) -> dg.MaterializeResult:
     """Every Peoplevox item type (item code, barcode, name), refreshed hourly.

@@ -107,7 +107,7 @@ def _record_bodies(context) -> dict:
     return body_metadata(report)
 
 
-_orders_reads = shopify_reads("orders", _read_orders, before_live=_record_bodies)
+_orders_reads = shopify_reads("orders", _read_orders, brand.SHOPIFY_ORDERS, before_live=_record_bodies)
 
 
 @dg.graph_asset(
@@ -142,7 +142,7 @@ def shopify_orders():
     kinds={"peoplevox", "duckdb"},
     owners=OWNERS,
     tags={"domain": "orders"},
-    pool=brand.PEOPLEVOX_API,
+    pool=brand.PEOPLEVOX_ORDERS,
     retry_policy=brand.RETRY,
 )
 def peoplevox_sales_orders(
@@ -181,7 +181,7 @@ def peoplevox_sales_orders(
     kinds={"peoplevox", "duckdb"},
     owners=OWNERS,
     tags={"domain": "orders"},
-    pool=brand.PEOPLEVOX_API,
+    pool=brand.PEOPLEVOX_ORDERS,
     retry_policy=brand.RETRY,
 )
 def peoplevox_sales_order_statuses(
