@@ -89,7 +89,9 @@ class PeoplevoxResource(dg.ConfigurableResource):
         pacer = RequestPacer(
             self.requests_per_window,
             self.window_seconds,
-            path=tenant_file(Path(self.pacer_dir), self.client_id, Path(self.pacer_file) if self.pacer_file else None),
+            path=tenant_file(
+                Path(self.pacer_dir), self.client_id, Path(self.pacer_file) if self.pacer_file else None
+            ),
             keep_free=0 if urgent else min(self.orders_reserve, self.requests_per_window - 1),
         )
         return PeoplevoxClient(

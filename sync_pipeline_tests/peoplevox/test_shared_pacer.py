@@ -134,7 +134,8 @@ def test_two_processes_share_the_limit_without_a_refusal(make_sandbox, tmp_path:
     start, results = ctx.Barrier(3), ctx.Queue()
     with make_sandbox(requests_per_window=LIMIT, window_seconds=WINDOW) as box:
         senders = [
-            ctx.Process(target=_send, args=(box.url, str(tmp_path / "pvx.json"), start, results)) for _ in range(2)
+            ctx.Process(target=_send, args=(box.url, str(tmp_path / "pvx.json"), start, results))
+            for _ in range(2)
         ]
         for sender in senders:
             sender.start()
@@ -151,7 +152,9 @@ def test_two_processes_share_the_limit_without_a_refusal(make_sandbox, tmp_path:
     # 18 requests at 6 per 2 s: the last 6 cannot start before two windows have passed (4 s).
     ideal = (sent / LIMIT - 1) * WINDOW
     assert elapsed >= ideal
-    print(f"two processes: {sent} requests in {elapsed:.2f} s; a perfect pacer {ideal:.1f} s: ratio {ideal / elapsed:.2f}")
+    print(
+        f"two processes: {sent} requests in {elapsed:.2f} s; a perfect pacer {ideal:.1f} s: ratio {ideal / elapsed:.2f}"
+    )
     assert ideal / elapsed > 0.5  # most of the limit, even on a loaded machine
 
 
@@ -181,7 +184,9 @@ def test_a_process_killed_holding_a_slot_frees_it_a_window_later(tmp_path: Path)
     assert 0.9 <= waited < 5  # a window from when the death was noticed, not stale_after's 600 s
 
 
-def test_every_step_of_a_brand_paces_through_one_file_and_only_orders_skip_the_reserve(tmp_path: Path) -> None:
+def test_every_step_of_a_brand_paces_through_one_file_and_only_orders_skip_the_reserve(
+    tmp_path: Path,
+) -> None:
     from sync_pipeline.defs.resources import PeoplevoxResource
 
     resource = PeoplevoxResource(

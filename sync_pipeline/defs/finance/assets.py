@@ -84,7 +84,10 @@ def shopify_order_money():
 
 
 @dg.asset(
-    key=brand.key("peoplevox", "returns"), kinds={"peoplevox", "duckdb"}, pool=brand.PEOPLEVOX_FINANCE, **COMMON
+    key=brand.key("peoplevox", "returns"),
+    kinds={"peoplevox", "duckdb"},
+    pool=brand.PEOPLEVOX_FINANCE,
+    **COMMON,
 )
 def peoplevox_returns(
     context, peoplevox: PeoplevoxResource, ledger: LedgerResource, business_rules: BusinessRulesResource

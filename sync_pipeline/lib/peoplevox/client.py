@@ -106,7 +106,9 @@ class PeoplevoxClient:
         self.endpoint = f"{base_url.rstrip('/')}/{client_id}/resources/integrationservicev4.asmx"
         # A pacer of its own (in-process) unless given the tenant's shared one; a slot in flight
         # longer than the HTTP timeout allows belongs to a dead process (pacer.py).
-        self.pacer = pacer or RequestPacer(requests_per_window, window_seconds, sleep=sleep, stale_after=timeout + 30)
+        self.pacer = pacer or RequestPacer(
+            requests_per_window, window_seconds, sleep=sleep, stale_after=timeout + 30
+        )
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap

@@ -62,7 +62,10 @@ class Window:
 
     def dump(self) -> str:
         return json.dumps(
-            {"paused_until": self.paused_until, "slots": [[s.id, s.started, s.finished, s.owner] for s in self.slots]}
+            {
+                "paused_until": self.paused_until,
+                "slots": [[s.id, s.started, s.finished, s.owner] for s in self.slots],
+            }
         )
 
     @classmethod
