@@ -20,9 +20,12 @@ longer. At worst one slot is lost for `stale_after` + a window, never for ever.
 
 Priority: `keep_free` slots of the window are left to others. The orders flow's release and status
 steps pace with 0 (they take any free slot); every other flow with `orders_reserve` (3 by default,
-settings.PeoplevoxLimits): a release pass needs about three requests (authenticate, save, read
-back), so it never waits a window behind a stock or despatch read, while other flows keep 12 of the
-15 slots when orders are quiet.
+settings.PeoplevoxLimits). Why 3 of 15: a release or status step arriving while stock and despatch
+reads are busy finds 3 slots at once (its first saves or report reads go without waiting up to a
+window, 15 s, behind them), and while it waits for more, every slot that frees is its own (the
+others take one only while more than 3 are free); other flows still keep 12 of the 15 when orders
+are quiet. More would idle the limit between orders runs; fewer would make a release wave's
+first batch queue behind other flows' reads.
 """
 
 from __future__ import annotations
