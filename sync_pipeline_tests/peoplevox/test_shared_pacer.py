@@ -13,19 +13,13 @@ import pytest
 
 from sync_pipeline.lib.peoplevox import PeoplevoxClient
 from sync_pipeline.lib.peoplevox.pacer import RequestPacer, Slot, Window, settle, wait_before_taking
+from sync_pipeline_tests.shopify.test_pacing import Clock
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+def _clock() -> Clock:
+    clock = Clock()
+    clock.now = 1_000.0  # a wall clock's time, well past the window's start
+    return clock
 
 
 def _pacer(path: Path, clock: Clock, limit: int = 3, window: float = 10, **kwargs) -> RequestPacer:  # type: ignore[no-untyped-def]
@@ -33,7 +27,7 @@ def _pacer(path: Path, clock: Clock, limit: int = 3, window: float = 10, **kwarg
 
 
 def test_two_pacers_on_one_file_share_one_window(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = _clock()
     first, second = _pacer(tmp_path / "t.json", clock), _pacer(tmp_path / "t.json", clock)
     for _ in range(2):
         first.release(first.acquire())
@@ -56,7 +50,7 @@ def _wait(path: Path, now: float, limit: int, window: float, keep_free: int = 0)
 
 
 def test_a_slot_in_flight_holds_until_answered(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = _clock()
     pacer = _pacer(tmp_path / "t.json", clock, limit=1, window=2)
     token = pacer.acquire()
     clock.now += 60  # the answer is slow: the slot is still held
@@ -67,7 +61,7 @@ def test_a_slot_in_flight_holds_until_answered(tmp_path: Path) -> None:
 
 
 def test_other_flows_leave_the_reserve_to_orders(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = _clock()
     path = tmp_path / "t.json"
     stock, orders = _pacer(path, clock, limit=5, keep_free=2), _pacer(path, clock, limit=5)
     for _ in range(3):
@@ -94,7 +88,7 @@ def test_a_dead_owners_slot_is_answered_when_noticed_and_a_stale_one_after_stale
 
 
 def test_a_refusal_pauses_every_process(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = _clock()
     first, second = _pacer(tmp_path / "t.json", clock), _pacer(tmp_path / "t.json", clock)
     first.back_off(7.0)
     second.release(second.acquire())
@@ -102,7 +96,7 @@ def test_a_refusal_pauses_every_process(tmp_path: Path) -> None:
 
 
 def test_an_unreadable_file_is_taken_as_a_full_window(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = _clock()
     (tmp_path / "t.json").write_text("{half")
     pacer = _pacer(tmp_path / "t.json", clock)
     pacer.release(pacer.acquire())
