@@ -39,7 +39,12 @@ from dagster._core.workspace.load_target import WorkspaceFileTarget
 from sync_pipeline.rehearsal.stack import BIN, Ports, Stack, Workdir, environment, log
 from sync_pipeline.settings import REPO_ROOT
 
-POOLS = ("duckdb", "shopify_api", "peoplevox_api", "shopify_backfill")
+POOLS = (
+    "duckdb",
+    "shopify_backfill",
+    *(f"shopify_{flow}" for flow in ("orders", "fulfil", "stock", "finance", "catalogue")),
+    *(f"peoplevox_{flow}" for flow in ("orders", "stock", "despatches", "finance", "catalogue")),
+)
 
 
 def without_run_queue(source: Path, target: Path) -> None:

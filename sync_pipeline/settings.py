@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from sync_pipeline.lib.peoplevox.pacer import RequestPacer
 
 API_VERSION_PATTERN = re.compile(r"^\d{4}-(01|04|07|10)$")
 # A brand name is an asset-key prefix, a pool prefix, a code location name and (in Kubernetes and
@@ -93,6 +96,24 @@ class PeoplevoxLimits(BaseSettings):
 
     requests_per_window: int = Field(default=15, ge=1, description="Request limiter: requests per window")
     window_seconds: float = Field(default=15.0, gt=0, description="Request limiter: window length in seconds")
+    orders_reserve: int = Field(
+        default=3,
+        ge=0,
+        description="Slots of the window every flow but orders (release, status) leaves free for it",
+    )
+    pacer_file: Path | None = Field(
+        default=None,
+        description="File every process of the tenant paces through (default: DATA_DIR/peoplevox-<client id>.pacer.json)",
+    )
+
+    @model_validator(mode="after")
+    def _reserve_below_limit(self) -> PeoplevoxLimits:
+        if self.orders_reserve >= self.requests_per_window:
+            raise ValueError(
+                f"PEOPLEVOX_ORDERS_RESERVE ({self.orders_reserve}) must be below "
+                f"PEOPLEVOX_REQUESTS_PER_WINDOW ({self.requests_per_window}): other flows need a slot"
+            )
+        return self
 
 
 class PeoplevoxSettings(PeoplevoxLimits):
@@ -104,6 +125,17 @@ class PeoplevoxSettings(PeoplevoxLimits):
     password: SecretStr = Field(description="Integration user password")
 
     _url = field_validator("base_url")(_check_http_url)
+
+    def shared_pacer(self, data_dir: Path, urgent: bool = False) -> RequestPacer:
+        """The tenant's pacer every process shares (lib/peoplevox/pacer.py); a CLI is not urgent."""
+        from sync_pipeline.lib.peoplevox.pacer import RequestPacer, tenant_file
+
+        return RequestPacer(
+            self.requests_per_window,
+            self.window_seconds,
+            path=tenant_file(data_dir, self.client_id, self.pacer_file),
+            keep_free=0 if urgent else self.orders_reserve,
+        )
 
 
 class SyncSettings(BaseSettings):

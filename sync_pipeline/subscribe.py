@@ -172,6 +172,7 @@ def main(argv: list[str]) -> int:
         pvx_settings.password.get_secret_value(),
         requests_per_window=pvx_settings.requests_per_window,
         window_seconds=pvx_settings.window_seconds,
+        pacer=pvx_settings.shared_pacer(sync.data_dir),
     )
     with shopify, peoplevox:
         report = subscribe(shopify, peoplevox, Ledger(sync.ledger_path), wanted, rotate=args.rotate)

@@ -1,12 +1,12 @@
 """Backfills read Shopify in a pool of their own, so live flows never queue behind them.
 
-A pool belongs to an op, not to a run: one `shopify/orders` op in the `shopify_api` pool made a
-backfill (minutes of bulk operation or pages) hold the slot every live Shopify step needs, and
-ingest, fulfilments and stock pushes waited behind it. So an asset a backfill re-reads is a small
-graph (`shopify_reads`): `read_mode` (no pool) picks the live read (`shopify_api`) or the
-backfill read (`shopify_backfill`, dagster.yaml's `default_limit` of 1), and the other is
-skipped; `recorded` puts the read's metadata on the materialisation. A live run's first step
-needs no pool, so the run queue starts it at once.
+A pool belongs to an op, not to a run: one `shopify/orders` op in the live pool made a backfill
+(minutes of bulk operation or pages) hold the slot live ingest needs, and ingest waited behind it.
+So an asset a backfill re-reads is a small graph (`shopify_reads`): `read_mode` (no pool) picks the
+live read (the flow's own pool, `shopify_orders` or `shopify_finance`) or the backfill read
+(`shopify_backfill`, dagster.yaml's `default_limit` of 1), and the other is skipped; `recorded`
+puts the read's metadata on the materialisation. A live run's first step needs no pool, so the run
+queue starts it at once.
 """
 
 from __future__ import annotations
@@ -28,11 +28,15 @@ def is_backfill(context: dg.OpExecutionContext) -> bool:
 
 
 def shopify_reads(
-    prefix: str, read: Callable[[Any, bool], dict], before_live: Callable[[Any], dict] | None = None
+    prefix: str,
+    read: Callable[[Any, bool], dict],
+    live_pool: str,
+    before_live: Callable[[Any], dict] | None = None,
 ) -> Callable[[], Any]:
     """The body of a graph asset whose Shopify read is `read(context, backfill)` (its resources
     from `context.resources`; it returns the materialisation's metadata): `<prefix>_read_mode`,
-    then `<prefix>_read_live` (`shopify_api`) or `<prefix>_read_backfill` (`shopify_backfill`),
+    then `<prefix>_read_live` (in `live_pool`, the flow's own) or `<prefix>_read_backfill`
+    (`shopify_backfill`),
     then `<prefix>_recorded`. `before_live(context)`, when given, is a live run's step before the
     live read, in no pool (`<prefix>_from_webhooks`: work that needs no Shopify call); its
     figures join the materialisation's metadata."""
@@ -61,7 +65,7 @@ def shopify_reads(
 
         return read_op_
 
-    live = read_op(f"{prefix}_read_live", brand.SHOPIFY_API, backfill=False)
+    live = read_op(f"{prefix}_read_live", live_pool, backfill=False)
     backfill = read_op(f"{prefix}_read_backfill", brand.SHOPIFY_BACKFILL, backfill=True)
 
     @dg.op(name=f"{prefix}_recorded", out=dg.Out(dg.Nothing))

@@ -30,14 +30,35 @@ def pool(name: str) -> str:
     return f"{BRAND}/{name}" if BRAND else name
 
 
-# One step at a time per budget (dagster.yaml `pools.default_limit: 1`): each client paces itself
-# against its API's shared budget, and the ledger file has one writer at a time.
-SHOPIFY_API = pool("shopify_api")
+# Each flow's API steps have a pool of their own, one step at a time unless raised (dagster.yaml
+# `pools.default_limit: 1`; `dagster instance concurrency set <pool> N`). They used to share one
+# `shopify_api` and one `peoplevox_api` slot because each process paced itself alone and two steps
+# would have split a budget blindly: the rehearsal (session 8) then queued 73 % of its run time
+# for those two slots while Peoplevox's limiter stood 61 % unused.
+# Peoplevox: every process of the tenant paces through one shared file (lib/peoplevox/pacer.py), so
+# steps in different pools never exceed the limit together; release and status take any free slot,
+# the others leave PEOPLEVOX_ORDERS_RESERVE free. Release and status share one pool: both record
+# the statuses they read from Peoplevox (release's change push reads the status it plans the
+# cut-off from), so side by side an older read could be committed after a newer one.
+PEOPLEVOX_ORDERS = pool("peoplevox_orders")  # release, status
+PEOPLEVOX_STOCK = pool("peoplevox_stock")  # inventory snapshots, availability changes
+PEOPLEVOX_DESPATCHES = pool("peoplevox_despatches")  # despatch reads
+PEOPLEVOX_FINANCE = pool("peoplevox_finance")  # returns
+PEOPLEVOX_CATALOGUE = pool("peoplevox_catalogue")  # item types
+# Shopify: one cost bucket per store; each client's CostPacer reserves its own requests' cost and
+# learns the bucket (other steps' spend included) from every response's throttle status, and a
+# THROTTLED answer is waited out and retried, so steps side by side cost a retry now and then, not
+# a lost write. Two fulfil steps at once are safe (docs/despatches_flow.md); two stock pushes are
+# not yet (`stock/test_two_pushes.py`): keep `shopify_stock` at 1.
+SHOPIFY_ORDERS = pool("shopify_orders")  # live ingest reads
+SHOPIFY_FULFIL = pool("shopify_fulfil")  # fulfilments, tracking
+SHOPIFY_STOCK = pool("shopify_stock")  # inventory pushes
+SHOPIFY_FINANCE = pool("shopify_finance")  # the money read
+SHOPIFY_CATALOGUE = pool("shopify_catalogue")  # variants
 # Backfills' Shopify reads (defs/backfill_pool.py): a pool of their own, so a long backfill never
-# holds the slot live ingest, fulfilments and stock pushes wait for. Bulk reads spend no bucket;
-# a paginated backfill shares the bucket, which the client paces by Shopify's throttle status.
+# holds the slot live ingest waits for. Bulk reads spend no bucket; a paginated backfill shares
+# the bucket, which the client paces by Shopify's throttle status.
 SHOPIFY_BACKFILL = pool("shopify_backfill")
-PEOPLEVOX_API = pool("peoplevox_api")
 LEDGER = pool("duckdb")
 
 # Run slots: a brand gets 8 runs at once (dagster.yaml, per code location); every job but the

@@ -74,10 +74,26 @@ class PeoplevoxResource(dg.ConfigurableResource):
     password: str
     requests_per_window: int  # defaults and limits: settings.PeoplevoxLimits
     window_seconds: float
+    # The file every process of this tenant paces through (lib/peoplevox/pacer.py); empty: one
+    # per client id under `pacer_dir` (the data directory).
+    pacer_file: str = ""
+    pacer_dir: str
+    orders_reserve: int = 3  # slots of the window other flows leave to the orders flow
 
-    def get_client(self) -> PeoplevoxClient:
+    def get_client(self, urgent: bool = False) -> PeoplevoxClient:
+        """A client pacing through the tenant's shared window. `urgent`: the orders flow's release
+        and status steps, which take any free slot; every other step leaves `orders_reserve` free."""
         from sync_pipeline.lib.peoplevox import PeoplevoxClient
+        from sync_pipeline.lib.peoplevox.pacer import RequestPacer, tenant_file
 
+        pacer = RequestPacer(
+            self.requests_per_window,
+            self.window_seconds,
+            path=tenant_file(
+                Path(self.pacer_dir), self.client_id, Path(self.pacer_file) if self.pacer_file else None
+            ),
+            keep_free=0 if urgent else min(self.orders_reserve, self.requests_per_window - 1),
+        )
         return PeoplevoxClient(
             base_url=self.base_url,
             client_id=self.client_id,
@@ -85,6 +101,7 @@ class PeoplevoxResource(dg.ConfigurableResource):
             password=self.password,
             requests_per_window=self.requests_per_window,
             window_seconds=self.window_seconds,
+            pacer=pacer,
         )
 
 
@@ -116,6 +133,9 @@ def resources() -> dg.Definitions:
                 password=dg.EnvVar("PEOPLEVOX_PASSWORD"),
                 requests_per_window=peoplevox.requests_per_window,
                 window_seconds=peoplevox.window_seconds,
+                pacer_file=str(peoplevox.pacer_file or ""),
+                pacer_dir=str(sync.data_dir),
+                orders_reserve=peoplevox.orders_reserve,
             ),
         },
     )

@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     peoplevox = (
         PeoplevoxClient(pvx_settings.base_url, pvx_settings.client_id, pvx_settings.username,
                         pvx_settings.password.get_secret_value(), requests_per_window=pvx_settings.requests_per_window,
-                        window_seconds=pvx_settings.window_seconds)
+                        window_seconds=pvx_settings.window_seconds, pacer=pvx_settings.shared_pacer(sync.data_dir))
         if isinstance(pvx_settings, PeoplevoxSettings) else None
     )  # fmt: skip
     limit = (

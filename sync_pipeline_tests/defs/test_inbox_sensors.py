@@ -13,7 +13,7 @@ from dagster._core.test_utils import create_run_for_test
 from sync_pipeline.defs.inbox_sensors import inbox_sensor_tick
 from sync_pipeline.lib.inbox import Inbox
 
-JOB, POOL = "despatches_job", "shopify_api"
+JOB, POOL = "despatches_job", "shopify_fulfil"
 
 
 @pytest.fixture

@@ -58,7 +58,14 @@ def describe(brand: str | None) -> dict[str, Any]:
 def test_a_brand_owns_every_key_dependency_check_and_pool() -> None:
     plain = describe(None)
     acme = describe("acme")
-    assert "shopify/orders" in plain["keys"] and {"shopify_api", "shopify_backfill"} <= set(plain["pools"])
+    assert "shopify/orders" in plain["keys"]
+    # Each flow's API steps in pools of their own (defs/brand.py), none left in a shared API pool.
+    assert set(plain["pools"]) == {
+        "duckdb",
+        "shopify_backfill",
+        *(f"shopify_{flow}" for flow in ("orders", "fulfil", "stock", "finance", "catalogue")),
+        *(f"peoplevox_{flow}" for flow in ("orders", "stock", "despatches", "finance", "catalogue")),
+    }
     for kind in ("keys", "deps", "checks"):
         outside = [name for name in acme[kind] if not name.startswith("acme/")]
         assert not outside, f"{kind} not under the brand's prefix (use defs.brand.key): {outside}"

@@ -18,7 +18,7 @@ from dagster._core.test_utils import create_run_for_test
 from dagster._daemon.monitoring.concurrency import execute_concurrency_slots_iteration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-POOL = "acme/shopify_api"
+POOL = "acme/shopify_fulfil"
 
 
 def _run_monitoring() -> dict:

@@ -279,7 +279,7 @@ def test_pools_hold_across_processes_and_are_each_brands_own(deployment: Deploym
     """Hold acme's Peoplevox pool from this process, as a long step in another run would: acme's
     status run waits for it, while globex's (its own pool, its own API budget) goes through."""
     instance, storage = deployment.instance, deployment.instance.event_log_storage
-    pool = "acme/peoplevox_api"
+    pool = "acme/peoplevox_orders"
     # The pool's slots live in Postgres, created at pools.default_limit by the first step to use
     # it (or here, if none has claimed one yet).
     if storage.get_concurrency_info(pool).slot_count == 0:

@@ -108,11 +108,16 @@ def test_live_ingest_runs_while_a_backfill_holds_its_pool(tmp_path: Path) -> Non
         server.stop()
 
 
-@pytest.mark.parametrize("asset", [shopify_orders, shopify_order_money], ids=lambda a: a.key.to_user_string())
-def test_every_shopify_backfill_reads_in_its_own_pool(asset: dg.AssetsDefinition) -> None:
-    """The finance backfill too: its first step needs no pool, each read takes its own."""
+@pytest.mark.parametrize(
+    ("asset", "live_pool"),
+    [(shopify_orders, brand.SHOPIFY_ORDERS), (shopify_order_money, brand.SHOPIFY_FINANCE)],
+    ids=["orders", "money"],
+)
+def test_every_shopify_backfill_reads_in_its_own_pool(asset: dg.AssetsDefinition, live_pool: str) -> None:
+    """The finance backfill too: its first step needs no pool, each read takes its own (the live
+    read its flow's pool)."""
     ops = {op.name: op.pool for op in asset.node_def.node_defs}
-    assert sorted(p for p in ops.values() if p) == sorted([brand.SHOPIFY_API, brand.SHOPIFY_BACKFILL])
+    assert sorted(p for p in ops.values() if p) == sorted([live_pool, brand.SHOPIFY_BACKFILL])
     graph = asset.node_def
     first = [n for n in graph.nodes if not graph.dependency_structure.all_upstream_outputs_from_node(n.name)]
     assert [ops[n.definition.name] for n in first] == [None]

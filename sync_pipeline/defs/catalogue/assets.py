@@ -14,16 +14,17 @@ from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 OWNERS = ["team:warehouse-ops"]
 
 
-# Each side in its own pool: the Shopify read shares Shopify's cost budget with ingest, the
-# Peoplevox read shares the Peoplevox request limit with release, and a pool serialises steps
-# that would otherwise drain one budget blindly from two processes.
+# Each side in the catalogue's own pool (one refresh at a time): the Shopify read shares the
+# store's cost bucket with every flow, which each client learns from Shopify's throttle status;
+# the Peoplevox read shares the tenant's request limit through the pacer file, leaving the orders
+# flow its reserve.
 @dg.asset(
     key=brand.key("shopify", "variants"),
     group_name="catalogue",
     kinds={"shopify", "duckdb"},
     owners=OWNERS,
     tags={"domain": "catalogue"},
-    pool=brand.SHOPIFY_API,
+    pool=brand.SHOPIFY_CATALOGUE,
 )
 def shopify_variants(shopify: ShopifyResource, ledger: LedgerResource) -> dg.MaterializeResult:
     """Every Shopify product variant (SKU, barcode, inventory item, bundle or not), refreshed hourly.
@@ -50,7 +51,7 @@ def shopify_variants(shopify: ShopifyResource, ledger: LedgerResource) -> dg.Mat
     kinds={"peoplevox", "duckdb"},
     owners=OWNERS,
     tags={"domain": "catalogue"},
-    pool=brand.PEOPLEVOX_API,
+    pool=brand.PEOPLEVOX_CATALOGUE,
 )
 def peoplevox_item_types(peoplevox: PeoplevoxResource, ledger: LedgerResource) -> dg.MaterializeResult:
     """Every Peoplevox item type (item code, barcode, name), refreshed hourly.

@@ -30,7 +30,7 @@ OWNERS = ["team:integration"]
     tags={"domain": "despatches"},
     partitions_def=despatch_date_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=brand.PEOPLEVOX_API,
+    pool=brand.PEOPLEVOX_DESPATCHES,
     retry_policy=brand.RETRY,
 )
 def peoplevox_despatches(
@@ -82,7 +82,7 @@ def peoplevox_despatches(
     tags={"domain": "despatches"},
     partitions_def=despatch_date_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=brand.SHOPIFY_API,
+    pool=brand.SHOPIFY_FULFIL,
     retry_policy=brand.RETRY,
 )
 def shopify_fulfilments(
@@ -114,7 +114,7 @@ def shopify_fulfilments(
         rules,
         actor=f"run:{context.run.run_id[:8]}",
         settle_seconds=rules.despatches.unknown_outcome_settle_seconds,
-        # Past its budget the step goes on only while no other step waits for Shopify.
-        others_waiting=others_waiting(context.instance, brand.SHOPIFY_API, context.run.run_id),
+        # Past its budget the step goes on only while no other fulfil step waits for its pool.
+        others_waiting=others_waiting(context.instance, brand.SHOPIFY_FULFIL, context.run.run_id),
     )
     return dg.MaterializeResult(metadata=fulfil_metadata(report, book, report.caught_up))

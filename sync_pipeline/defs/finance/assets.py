@@ -57,7 +57,7 @@ def _read_money(context, backfill: bool) -> dict:
     }
 
 
-_money_reads = shopify_reads("money", _read_money)
+_money_reads = shopify_reads("money", _read_money, brand.SHOPIFY_FINANCE)
 
 
 @dg.graph_asset(
@@ -84,7 +84,10 @@ def shopify_order_money():
 
 
 @dg.asset(
-    key=brand.key("peoplevox", "returns"), kinds={"peoplevox", "duckdb"}, pool=brand.PEOPLEVOX_API, **COMMON
+    key=brand.key("peoplevox", "returns"),
+    kinds={"peoplevox", "duckdb"},
+    pool=brand.PEOPLEVOX_FINANCE,
+    **COMMON,
 )
 def peoplevox_returns(
     context, peoplevox: PeoplevoxResource, ledger: LedgerResource, business_rules: BusinessRulesResource

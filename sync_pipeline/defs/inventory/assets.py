@@ -32,7 +32,7 @@ BACKLOG_KEYS = (brand.key("shopify", "orders"), brand.key("shopify", "fulfilment
     owners=OWNERS,
     tags={"domain": "stock"},
     partitions_def=stock_hour_partitions,
-    pool=brand.PEOPLEVOX_API,
+    pool=brand.PEOPLEVOX_STOCK,
     retry_policy=brand.RETRY,
 )
 def peoplevox_inventory_snapshots(
@@ -74,7 +74,7 @@ def peoplevox_inventory_snapshots(
     kinds={"peoplevox", "duckdb"},
     owners=OWNERS,
     tags={"domain": "stock"},
-    pool=brand.PEOPLEVOX_API,
+    pool=brand.PEOPLEVOX_STOCK,
     retry_policy=brand.RETRY,
 )
 def peoplevox_availability_changes(
@@ -114,7 +114,7 @@ def _backlogged(context: dg.AssetExecutionContext) -> list[str]:
     kinds={"shopify", "duckdb"},
     owners=OWNERS,
     tags={"domain": "stock"},
-    pool=brand.SHOPIFY_API,
+    pool=brand.SHOPIFY_STOCK,
     retry_policy=brand.RETRY,
 )
 def shopify_inventory_levels(

@@ -110,7 +110,7 @@ def _record_bodies(context) -> dict:
     return body_metadata(report)
 
 
-_orders_reads = shopify_reads("orders", _read_orders, before_live=_record_bodies)
+_orders_reads = shopify_reads("orders", _read_orders, brand.SHOPIFY_ORDERS, before_live=_record_bodies)
 
 
 @dg.graph_asset(
@@ -146,7 +146,7 @@ def shopify_orders():
     kinds={"peoplevox", "duckdb"},
     owners=OWNERS,
     tags={"domain": "orders"},
-    pool=brand.PEOPLEVOX_API,
+    pool=brand.PEOPLEVOX_ORDERS,
     retry_policy=brand.RETRY,
 )
 def peoplevox_sales_orders(
@@ -169,7 +169,7 @@ def peoplevox_sales_orders(
     rules = business_rules.load()
     report = release(
         ShopifyOrdersSource(shopify.get_client()),
-        PeoplevoxWarehouse(peoplevox.get_client()),
+        PeoplevoxWarehouse(peoplevox.get_client(urgent=True)),
         ledger.get_ledger(),
         rules,
         actor=f"run:{context.run.run_id[:8]}",
@@ -185,7 +185,7 @@ def peoplevox_sales_orders(
     kinds={"peoplevox", "duckdb"},
     owners=OWNERS,
     tags={"domain": "orders"},
-    pool=brand.PEOPLEVOX_API,
+    pool=brand.PEOPLEVOX_ORDERS,
     retry_policy=brand.RETRY,
 )
 def peoplevox_sales_order_statuses(
@@ -207,7 +207,7 @@ def peoplevox_sales_order_statuses(
     report = StatusReport()
     actor = f"run:{context.run.run_id[:8]}"
     inbox = Inbox(ledger.data_path / "inbox")
-    warehouse = PeoplevoxWarehouse(peoplevox.get_client())
+    warehouse = PeoplevoxWarehouse(peoplevox.get_client(urgent=True))
     read_statuses(inbox, warehouse, book, actor, report, datetime.now(UTC), on_allocation=allocated)
     inbox.prune("peoplevox", INBOX_RETENTION_SECONDS)
     return dg.MaterializeResult(metadata=status_metadata(report))

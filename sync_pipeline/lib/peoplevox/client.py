@@ -3,7 +3,8 @@
 * Authenticates lazily and again after ``session_refresh_seconds`` idle (the service drops
   sessions after about 30 minutes). On a "Session Expired"/"Invalid Session" answer it
   re-authenticates once and repeats the call once.
-* Paces itself with a `RequestPacer` matching the service's limiter; on a refusal, in any of
+* Paces itself with a `RequestPacer` matching the service's limiter (the tenant's shared one in
+  Dagster steps: every process of the tenant spends one budget); on a refusal, in any of
   the shapes `answers.py` recognises, it holds every slot as long as told (or a window) and
   tries again: a refused request did nothing, so saves are resent too.
 * Transport errors before the request was sent, and failures after it (a `soap:Server` fault,
@@ -103,7 +104,11 @@ class PeoplevoxClient:
         self.username = username
         self._password = password
         self.endpoint = f"{base_url.rstrip('/')}/{client_id}/resources/integrationservicev4.asmx"
-        self.pacer = pacer or RequestPacer(requests_per_window, window_seconds, sleep=sleep)
+        # A pacer of its own (in-process) unless given the tenant's shared one; a slot in flight
+        # longer than the HTTP timeout allows belongs to a dead process (pacer.py).
+        self.pacer = pacer or RequestPacer(
+            requests_per_window, window_seconds, sleep=sleep, stale_after=timeout + 30
+        )
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
