@@ -1,7 +1,7 @@
 """Where the release step and the status step spend their time: the ledger, the APIs, the rest.
 
-Both steps hold the `peoplevox_api` pool for their whole length, so every second they spend off
-Peoplevox's requests is a second no other Peoplevox step may run. This drives the orders flow's
+Both steps hold the `peoplevox_orders` pool for their whole length, so every second they spend off
+Peoplevox's requests is a second the other of the two may not run. This drives the orders flow's
 own functions (`release`, `read_statuses`) on the stand-ins the flow tests use
 (`sync_pipeline_tests/flows/standins`: a real DuckDB ledger file opened afresh for every
 transaction as in production, the Peoplevox sandbox's Integration Service in this process, an

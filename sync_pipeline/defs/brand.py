@@ -2,9 +2,9 @@
 
 One deployment runs each brand as its own code location against one Dagster instance, and in
 an instance asset keys and pools are global: two locations defining `shopify/orders` would share
-one materialisation history, and one `shopify_api` pool would make one brand's flash sale queue
-another brand's Shopify steps. So with `SYNC_BRAND=acme` every key starts with the brand
-(`acme/shopify/orders`) and every pool is the brand's own (`acme/shopify_api`). Without it (the
+one materialisation history, and one `shopify_orders` pool would make one brand's flash sale queue
+another brand's ingest. So with `SYNC_BRAND=acme` every key starts with the brand
+(`acme/shopify/orders`) and every pool is the brand's own (`acme/shopify_orders`). Without it (the
 embedded default, `make demo`) keys and pools are the plain names.
 
 Every asset, check and dependency in `defs/` names its key with `key(...)` and its pool with one
@@ -48,8 +48,8 @@ PEOPLEVOX_CATALOGUE = pool("peoplevox_catalogue")  # item types
 # Shopify: one cost bucket per store; each client's CostPacer reserves its own requests' cost and
 # learns the bucket (other steps' spend included) from every response's throttle status, and a
 # THROTTLED answer is waited out and retried, so steps side by side cost a retry now and then, not
-# a lost write. Two fulfil steps at once are safe (docs/despatches_flow.md); two stock pushes are
-# not yet (`stock/test_two_pushes.py`): keep `shopify_stock` at 1.
+# a lost write. Two fulfil steps at once are safe (docs/despatches_flow.md), and so are two stock
+# pushes (`stock/test_two_pushes.py`): `shopify_fulfil` and `shopify_stock` may be raised to 2.
 SHOPIFY_ORDERS = pool("shopify_orders")  # live ingest reads
 SHOPIFY_FULFIL = pool("shopify_fulfil")  # fulfilments, tracking
 SHOPIFY_STOCK = pool("shopify_stock")  # inventory pushes
@@ -61,10 +61,11 @@ SHOPIFY_CATALOGUE = pool("shopify_catalogue")  # variants
 SHOPIFY_BACKFILL = pool("shopify_backfill")
 LEDGER = pool("duckdb")
 
-# Run slots: a brand gets 8 runs at once (dagster.yaml, per code location); every job but the
-# orders release and status runs carries this tag, which dagster.yaml limits to 6 per brand. Runs
-# that wait for a pool (ingest, despatches, stock and catalogue all need `shopify_api`) can then
-# never take the last two slots, and getting orders into the warehouse never queues behind them.
+# Run slots: a brand gets 9 runs at once (dagster.yaml, per code location); every job but the
+# orders release and status runs carries this tag, which dagster.yaml limits to 7 per brand. Runs
+# that may wait for a pool (ingest, despatches, stock and catalogue each queue behind their own
+# flow's previous step, `shopify_orders`, `shopify_fulfil`, ...) can then never take the last two
+# slots, and getting orders into the warehouse never queues behind them.
 SHARED_RUN_SLOTS = {"sync/run_slots": pool("shared")}
 
 # One retry policy for every flow's assets (was copied into each defs module); jittered so a

@@ -35,7 +35,8 @@ def test_no_second_run_starts_up_while_the_first_waits_for_a_pool(inbox: Inbox) 
     """Two runs of a job may be in flight so that one starts up while the other works; a run that
     is queued, or whose step waits for a pool slot, is not working: a second would only take one
     of the brand's run slots from release and status (the 1,500-a-minute rehearsal: two despatch
-    runs and a catalogue run sat waiting for `shopify_api` while a release run queued)."""
+    runs and a catalogue run sat waiting for `shopify_api`, then one pool for every Shopify step,
+    while a release run queued)."""
     with dg.instance_for_test() as instance:
         storage = instance.event_log_storage
         storage.set_concurrency_slots(POOL, 1)

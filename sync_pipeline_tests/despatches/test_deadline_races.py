@@ -102,7 +102,7 @@ def test_a_package_written_ahead_but_not_yet_sent_is_not_sent_by_two_runs(stack:
 def test_moves_to_the_warehouse_stop_at_the_time_budget_too(stack: Stack) -> None:
     """A brand whose default location is a store has every package wholly at the store, so every one
     needs a `fulfillmentOrderMove` before it is fulfilled. The run's budget (`fulfil_max_seconds`,
-    which keeps the `shopify_api` pool free for the orders ingest) should stop new moves as it stops
+    which hands the `shopify_fulfil` pool on to the next despatch run) should stop new moves as it stops
     new fulfilments: past it, one order is moved (a run always makes progress), the rest wait."""
     stack.shop.add_location("Shop")
     placed = [
@@ -229,7 +229,7 @@ class FirstSendThrottledOnce(ShopifyStorefront):
 
 
 def test_a_send_retried_past_the_settle_time_is_not_made_twice_by_two_runs(stack: Stack) -> None:
-    """Two fulfil runs at once (the shopify_api pool raised). Run A claims a package and sends it;
+    """Two fulfil runs at once (the shopify_fulfil pool raised). Run A claims a package and sends it;
     Shopify answers 429 with a `Retry-After` longer than half A's settle time. Until 2026-11-30
     A's client waited and sent again (8 attempts, up to 30 s apart or whatever Retry-After says,
     against a 60 s settle time by default) while run B, past its settle time, looked the package

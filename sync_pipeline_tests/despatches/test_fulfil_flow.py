@@ -247,7 +247,7 @@ def test_a_package_without_a_despatch_date_is_held_alone_and_goes_once_dated(sta
 
 
 def test_a_run_stops_at_its_time_budget_and_leaves_the_rest_to_the_next_run(stack: Stack) -> None:
-    """The fulfil step holds the `shopify_api` pool, which the orders ingest also needs: past its
+    """The fulfil step holds the `shopify_fulfil` pool, which the next despatch run waits for: past its
     budget (`fulfil_max_seconds`) it starts no new order; what it wrote ahead and did not send goes
     back to `pending` (nothing in doubt), and `caught_up` is False so the sensor runs again at once."""
     placed = [
@@ -280,7 +280,7 @@ class _SlowSends(ShopifyStorefront):
 def test_a_run_nobody_waits_behind_goes_on_past_its_budget(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The budget is there for steps that wait for the `shopify_api` pool. While one waits the run
+    """The budget is there for steps that wait for the `shopify_fulfil` pool. While one waits the run
     stops at it as before; when none does it goes on (no idle pool while the next run starts up,
     session 7's 6-43 s gaps), and what it had put back at the budget it sends after all."""
     monkeypatch.setattr(run_module, "RUN_ON_BUDGETS", 1000)  # the hard limit is not under test

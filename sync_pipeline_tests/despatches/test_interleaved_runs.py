@@ -1,4 +1,4 @@
-"""Two fulfil runs at once on one ledger (a raised `shopify_api` pool, a backfill beside the
+"""Two fulfil runs at once on one ledger (a raised `shopify_fulfil` pool, a backfill beside the
 sensor's run): each package still goes to Shopify once, and the ledger says what Shopify holds.
 
 The pool keeps one fulfil step at a time in the shipped dagster.yaml, but operators may raise it

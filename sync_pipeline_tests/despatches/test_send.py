@@ -1,5 +1,5 @@
 """`send_grouped`: calls in parallel across groups, in turn within one, and a deadline after which
-no new group starts (a fulfil step bounds how long it holds the `shopify_api` pool)."""
+no new group starts (a fulfil step bounds how long it holds the `shopify_fulfil` pool)."""
 
 from __future__ import annotations
 

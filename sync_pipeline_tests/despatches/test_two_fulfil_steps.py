@@ -1,4 +1,4 @@
-"""Two fulfil steps at once (the `shopify_api` pool raised to 2; the sensor keeps two despatch runs
+"""Two fulfil steps at once (the `shopify_fulfil` pool raised to 2; the sensor keeps two despatch runs
 in flight): one run's in-doubt lookup must not take the other run's fulfilment, whose answer is
 still on its way, for a package of its own."""
 

@@ -407,7 +407,7 @@ def test_the_budget_holds_when_reads_by_id_never_move_the_cursor(
 ) -> None:
     """Orders the index showed late all sit inside the overlap, behind the stored cursor: every
     chunk reads its orders in full and none moves the cursor. A run must still stop at its budget
-    (it holds the `shopify_api` pool, which fulfilments and stock pushes wait for); what it read
+    (it holds the `shopify_orders` pool, which the next ingest run waits for); what it read
     is recorded, so the next run lists those cheaply and reads the next chunk (issue 13)."""
     monkeypatch.setattr(ingest_module, "CHUNK", CHUNK := 20)  # small chunks keep the test quick
     shop = CountingShopify(order(1, updated_at=T0 + timedelta(seconds=40)))

@@ -61,7 +61,7 @@ def test_reads_by_id_stop_at_the_budget_and_the_next_call_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A sale's webhooks pile up while a run works: the read by id stops at its time budget (it
-    holds the `shopify_api` pool), keeps its place in the inbox and says it has not caught up,
+    holds the `shopify_orders` pool), keeps its place in the inbox and says it has not caught up,
     so the next run goes on from there; nothing is read twice (issue 13)."""
     monkeypatch.setattr(ingest_module, "CHUNK", CHUNK := 20)  # small chunks keep the test quick
     ledger, inbox = Ledger(tmp_path / "ledger.duckdb"), Inbox(tmp_path / "inbox")

@@ -16,7 +16,7 @@ from sync_pipeline_tests.flows.standins.world import World
     strict=True,
     reason="release records every accepted order as `New` after its save, over a later status a "
     "status run read meanwhile, and the report's cursor has moved past that change; unreachable in "
-    "production while release and status share one `peoplevox_api` slot (breako9, session 9)",
+    "production while release and status share one `peoplevox_orders` slot (breako9, session 9)",
 )
 def test_a_status_read_while_release_is_still_saving_is_not_put_back_to_new(tmp_path: Path) -> None:
     """The write-ahead gives the ledger an order's number before the save, so a status run that

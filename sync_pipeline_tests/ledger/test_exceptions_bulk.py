@@ -1,7 +1,7 @@
 """Exceptions opened and closed in bulk count exactly as one at a time would.
 
 `open_or_touch` and `resolve_each_order` write a whole batch in one or two statements (release and
-status runs hold the `peoplevox_api` pool while they write). Their answer must be the one-by-one
+status runs hold the `peoplevox_orders` pool while they write). Their answer must be the one-by-one
 rules': at most one open exception a problem, opened once with its first owner, seen as often as
 it was reported, the last message kept; each order closed with its own resolution and its own
 problems kept open. A model of those rules, applied one record at a time, is the reference.

@@ -126,7 +126,7 @@ def test_a_status_run_writes_what_it_read_in_bulk(tmp_path: Path) -> None:
     few, many = _status_run(tmp_path / "few", 3), _status_run(tmp_path / "many", 40)
     assert many == few, (few, many)
     # Each transaction queues for the ledger's lock (behind a despatch run's, seconds at a peak)
-    # while the step holds `peoplevox_api`: the cursors, what the report read found (with its
+    # while the step holds `peoplevox_orders`: the cursors, what the report read found (with its
     # marks and both cursors), the poll's selection. It was nine.
     assert len(few) == 3, few
 

@@ -6,7 +6,7 @@ sales (only what Shopify shows: checkout refuses the rest) and cancellations wit
 flow (ingest, release, allocation, statuses), and stock runs that go well or meet a sale between
 read and write (stale compare-and-set), a lost answer, a crash after Shopify applied, the bad
 feed, or releases, allocations and the status run that hears of them between read and push, as
-while a run waits for the `shopify_api` pool. After every step:
+while a run waits for the `shopify_stock` pool. After every step:
 - Shopify shows no SKU more than Peoplevox available − units on orders Peoplevox has not allocated,
   except what moved since the last run (another SKU's sales of a shared item, stock the warehouse
   lost) and units of orders Shopify cancelled that Peoplevox still holds allocated (they come back);
@@ -224,7 +224,7 @@ class Interleaving:
                 stock_snapshots.hint(con, dict.fromkeys(CODES, 1), datetime.now(UTC))
             if mode in ("full", "bad_feed"):
                 w.full()
-            elif mode == "waited":  # the run waits for the shopify_api pool between read and push
+            elif mode == "waited":  # the run waits for the shopify_stock pool between read and push
                 now = datetime.now(UTC)
                 take_queued(w.source, w.ledger, w.rules, now, run_id="test-items")
                 read = w.pvx_available()

@@ -96,7 +96,7 @@ def test_orders_on_their_way_to_the_warehouse_are_never_put_back_on_sale(tmp_pat
 
 
 def test_an_allocation_heard_of_between_the_read_and_the_push_stays_held_back(tmp_path: Path) -> None:
-    """A run reads Peoplevox, then may wait minutes for the `shopify_api` pool before it pushes. An
+    """A run reads Peoplevox, then may wait minutes for the `shopify_stock` pool before it pushes. An
     order the ledger hears has moved past `New` in between was allocated after the figure was read
     (or may have been): the figure still counts its units, so the push must still hold them back
     (session-8 rehearsal: REH-SCARCE-002 raised 14 -> 17 with 16 allowed)."""
@@ -224,7 +224,7 @@ def _sold(w: World, sku: str, quantity: int) -> None:
 def test_an_incremental_run_stops_sending_when_its_time_is_up_fast_sellers_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A run holds the shopify_api pool while it pushes, and orders and fulfilments wait for it: an
+    # A run holds the shopify_stock pool while it pushes, and the next stock run waits for it: an
     # incremental run sends for `max_seconds` at most and leaves the rest queued for the next run.
     monkeypatch.setattr(writes, "MAX_INPUT", 1)  # a request per row: time can run out between rows
     with stock_world(tmp_path) as w:

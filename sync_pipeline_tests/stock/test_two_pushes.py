@@ -1,4 +1,4 @@
-"""Two stock pushes at once (two stock runs in flight, or the `shopify_api` pool raised to 2: the
+"""Two stock pushes at once (two stock runs in flight, or the `shopify_stock` pool raised to 2: the
 hourly reconcile's push beside a stock-changes run's). Every row is compare-and-set with an
 idempotency key, so Shopify never applies one write twice; on top of that the newer figure wins: a
 push drops a row whose figures another run has read afresh since (that run pushes them), and one

@@ -76,9 +76,10 @@ def shopify_order_money():
     (`shopify_backfill`), so live Shopify steps never wait for it. A large range (from
     `SHOPIFY_BULK_THRESHOLD` orders) is read with one Shopify bulk operation, off the rate limit live
     traffic uses, and only its orders with refunds in pages; `shopify_read` says which way it went.
-    A normal run holds the Shopify slot (`shopify_api`) for at most `money_read_max_seconds`
-    (finance.yaml), so ingest, fulfilments and stock pushes get their turn: `caught_up` False means
-    it stopped with orders left, and `finance_money_backlog` started the next run to go on from there.
+    A normal run holds its pool (`shopify_finance`) for at most `money_read_max_seconds`
+    (finance.yaml): ingest, fulfilments and stock pushes have pools of their own but spend the same
+    Shopify cost bucket, so a read stays short. `caught_up` False means it stopped with orders left,
+    and `finance_money_backlog` started the next run to go on from there.
     """
     return _money_reads()
 

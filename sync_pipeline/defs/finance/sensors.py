@@ -32,10 +32,11 @@ def finance_money_backlog(context: dg.SensorEvaluationContext):
     These follow-up runs read the money only: the Peoplevox returns read and the reconciliation wait
     for the hourly run, so a backlog of Shopify reads spends none of the Peoplevox limiter that
     order release needs at a peak. They wait while orders ingest, fulfilments or stock pushes are
-    behind (their last run stopped with Shopify work left): each follow-up holds `shopify_api`, one
-    step at a time, for its 30 s and more, and those flows are what customers wait for. The
-    rehearsal at issue settings (session 8) started 7 follow-ups while all three were behind: with
-    the hourly run they held the pool 364 s of 19 minutes (5,392 orders' money, 60 points each)."""
+    behind (their last run stopped with Shopify work left): each follow-up holds `shopify_finance`
+    for its 30 s and more, spending the Shopify cost bucket those flows share, and those flows are
+    what customers wait for. The rehearsal at issue settings (session 8, then one `shopify_api` pool
+    for all Shopify steps) started 7 follow-ups while all three were behind: with the hourly run they
+    held that pool 364 s of 19 minutes (5,392 orders' money, 60 points each)."""
     if in_flight(context, finance_job.name):
         return dg.SkipReason(f"{finance_job.name} already queued or running")
     stopped_at, money = latest_metadata(context, shopify_order_money.key)

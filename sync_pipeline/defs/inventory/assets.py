@@ -131,7 +131,7 @@ def shopify_inventory_levels(
     in bundles.yaml show complete sets only. While orders or fulfilments are backlogged the run
     spends at most `backlogged_bucket_share` of Shopify's rate limit and leaves the rest for the next,
     and in peak mode slow sellers' raises wait while the bucket has no room (they go when it has);
-    an incremental run stops sending after `max_push_seconds` (other flows wait for Shopify meanwhile).
+    an incremental run stops sending after `max_push_seconds` (the next stock run waits for its pool).
     Nothing is pushed while a `stock_feed_suspect` exception is open.
     """
     rules = business_rules.load()

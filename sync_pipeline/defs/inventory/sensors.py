@@ -9,7 +9,7 @@ from sync_pipeline.lib.peoplevox import callbacks
 # One run pushing while the next starts up: a run's start-up (a new process loading the code) is a
 # large share of a change's way to Shopify, and is hidden behind the run ahead. Their steps still go
 # one at a time in each pool, and when they do overlap (a read while the other pushes, or two pushes
-# if `shopify_api` allows two) the newer figure wins (`stock/test_two_pushes.py`).
+# if `shopify_stock` is raised to 2) the newer figure wins (`stock/test_two_pushes.py`).
 STOCK_RUNS_IN_FLIGHT = 2
 
 

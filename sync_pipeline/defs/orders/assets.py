@@ -72,7 +72,7 @@ def _read_orders(context, backfill: bool) -> dict:
         report = ingest(source, book, rules, actor=actor, now=datetime.now(UTC), window=window)
         read = {"shopify_read": client.last_read_mode, "read_by_id_from_webhooks": 0}
         return {**ingest_metadata(report, window), **read}
-    # One budget for the live read, poll and reads by id together: the step holds `shopify_api`.
+    # One budget for the live read, poll and reads by id together: the step holds `shopify_orders`.
     started = time.monotonic()
     observe = _due_observer(context)
     # Orders whose bodies arrived since the body step listed the inbox: the next run records them.

@@ -8,8 +8,10 @@ from sync_pipeline.defs.orders.assets import (
 )
 
 # In one process (like despatches_job): the multiprocess executor claims a step's pool slot and
-# then starts the step's process, so on a busy host each run held `shopify_api` or
-# `peoplevox_api` 20-25 s before doing anything, while the despatches steps queued behind it.
+# then starts the step's process, so on a busy host each run held its pool (then one
+# `shopify_api` or `peoplevox_api` pool) 20-25 s before doing anything, while the despatches steps
+# queued behind it. Each flow has its own pools now, but a slot held idle still holds up the same
+# flow's next step.
 orders_ingest_job = dg.define_asset_job(
     "orders_ingest_job",
     selection=[shopify_orders],

@@ -29,10 +29,11 @@ class FinanceConfig(RulesModel):
     # The daily schedule re-reconciles orders placed this many days back (refunds and returns
     # keep arriving for weeks); the checks look at the same days.
     refresh_days: int = Field(default=35, ge=1, le=400)
-    # How long one hourly (live) money read may hold the `shopify_api` pool, which ingest,
-    # fulfilments and stock pushes wait for. 30 s is ingest's own live-read budget: during a sale
-    # no step keeps the others off Shopify longer than one of them. A read stopped by it saves its
-    # cursor and the `finance_money_backlog` sensor starts the next run at once.
+    # How long one hourly (live) money read may hold the `shopify_finance` pool while it spends the
+    # Shopify bucket that ingest, fulfilments and stock pushes share. 30 s is ingest's own live-read
+    # budget: during a sale no money read draws on the bucket longer than one ingest read. A read
+    # stopped by it saves its cursor and the `finance_money_backlog` sensor starts the next run at
+    # once.
     money_read_max_seconds: float = Field(default=30, gt=0, le=600)
 
     @property

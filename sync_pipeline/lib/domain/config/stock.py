@@ -52,8 +52,8 @@ class StockConfig(RulesModel):
     # Items one incremental run re-reads at most; the rest go to the next run (fast sellers first).
     max_items_per_run: int = Field(default=5000, ge=100)
     # An incremental push sends no request after this many seconds from its start and leaves the
-    # rest queued (fast sellers go first): it holds the shopify_api pool, which orders and
-    # fulfilments wait for. The hourly reconcile has no time limit.
+    # rest queued (fast sellers go first): it holds the shopify_stock pool, which the next stock run
+    # waits for. The hourly reconcile has no time limit.
     max_push_seconds: float = Field(default=10, gt=0, le=600)
     # A push whose answer was lost is read back from Shopify only once this long has passed since it
     # was sent: two stock runs may push at once, and a younger row may be the other's, still on its way.

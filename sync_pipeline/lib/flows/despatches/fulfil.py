@@ -206,7 +206,7 @@ def _write_ahead(
     sends: list[Sent] = []
     with ledger.transaction() as con:
         # Compare and set: an order another run moved on since we read it is that run's now (two
-        # fulfil steps at once, e.g. with the shopify_api pool raised, must not both send it).
+        # fulfil steps at once, e.g. with the shopify_fulfil pool raised, must not both send it).
         taken = ledger_despatches.orders_changed_since(con, {oid: packages.get(oid, []) for oid in plans})
         plans = {oid: ds for oid, ds in plans.items() if oid not in taken}
         report.left_to_another_run += len(taken)

@@ -7,7 +7,7 @@ recorded for another package).
 Found: recorded as created; no second fulfilment, no second email. Not found: planned again.
 Rows younger than `settle_seconds` are left alone: a request still in flight at Shopify must not
 be mistaken for one that never arrived. So is every row of an order with such a send in flight
-(another fulfil run's, with the `shopify_api` pool above 1): its fulfilment may already be in
+(another fulfil run's, with the `shopify_fulfil` pool above 1): its fulfilment may already be in
 Shopify with its answer on the way, and matched by lines and quantities it would be taken for the
 in-doubt package's, leaving two packages on one fulfilment and one of them never sent. A verdict is
 written only over the very attempt it looked up: another run may have settled the row, or sent the

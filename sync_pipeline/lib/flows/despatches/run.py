@@ -5,10 +5,11 @@
 2. **Plan and fulfil** every open package, order by order (`plan`, `fulfil`).
 3. **Late tracking** goes onto fulfilments created without it.
 
-The step holds the `shopify_api` pool, which the orders ingest needs too, so all three share one
-time budget (`fulfil_max_seconds`): past it, each stops starting new work (each does at least one
-unit, so a run always makes progress) and the report says `caught_up=False`, so the sensor starts
-the next run at once, after whatever else waits for the pool.
+The step holds the `shopify_fulfil` pool, which the next despatch run's fulfil step waits for, so
+all three share one time budget (`fulfil_max_seconds`): past it, each stops starting new work (each
+does at least one unit, so a run always makes progress) and the report says `caught_up=False`, so
+the sensor starts the next run at once, after whatever else waits for the pool. (Until session 9
+the pool was `shopify_api`, which the orders ingest waited for too.)
 
 **Running on.** The budget is there for the steps that wait for the pool. When none does
 (`others_waiting`, from Dagster's pool records), plan-and-fulfil keeps its deadline one budget
@@ -65,7 +66,7 @@ def fulfil(
     others_waiting: Callable[[], bool] | None = None,
 ) -> FulfilReport:
     """`max_seconds`: the step's time budget (None: `fulfil_max_seconds` from despatches.yaml).
-    `others_waiting`: True while another step waits for the Shopify pool (None: nobody can tell,
+    `others_waiting`: True while another step waits for the `shopify_fulfil` pool (None: nobody can tell,
     so the step keeps to its budget)."""
     report = FulfilReport()
     budget = rules.despatches.fulfil_max_seconds if max_seconds is None else max_seconds

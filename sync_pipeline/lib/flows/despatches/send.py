@@ -14,7 +14,7 @@ stops new orders from starting; what was answered is still handed back, then the
 caller can write the ledger for the next helping (claims, the answers so far) while the senders
 work, instead of the senders waiting for the ledger between helpings.
 
-After `deadline` (time.monotonic()) no new group starts, so a run holds the `shopify_api` pool no
+After `deadline` (time.monotonic()) no new group starts, so a run holds the `shopify_fulfil` pool no
 longer than its budget plus the groups in flight; the first `concurrency` groups always start (a
 run always makes progress), and a group once started goes to its end (an order's packages stay in
 turn). Items never called give no answer: the caller sees which.

@@ -93,10 +93,10 @@ def read_money(
 ) -> MoneyReport:
     """Orders updated since the cursor, or (`window`) created in [start, end).
 
-    `max_seconds` bounds a read since the cursor (the live read holds the `shopify_api` pool, which
-    ingest, fulfilments and stock pushes wait for): past it the read stops between two pages, once
-    its cursor has moved past the stored one (so every run makes progress), with the cursor saved
-    where it stopped and `caught_up=False`; the next run goes on from there."""
+    `max_seconds` bounds a read since the cursor (the live read holds the `shopify_finance` pool and
+    spends the Shopify bucket ingest, fulfilments and stock pushes share): past it the read stops
+    between two pages, once its cursor has moved past the stored one (so every run makes progress),
+    with the cursor saved where it stopped and `caught_up=False`; the next run goes on from there."""
     report = MoneyReport(by_status={})
     if window is not None:
         for chunk in _chunks(source.orders_between("created_at", *window), CHUNK):

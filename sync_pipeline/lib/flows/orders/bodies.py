@@ -1,7 +1,7 @@
 """Ingest from the webhook bodies: record each order at the version its newest body carries.
 
 An `orders/*` body is the whole order at the version its `updated_at` names (`webhook_order.py`),
-so recording it needs no Shopify read, and no `shopify_api` pool slot: the ingest asset runs this
+so recording it needs no Shopify read, and no `shopify_orders` pool slot: the ingest asset runs this
 step first, on its own. What a body cannot settle it leaves to the read by id after it
 (`ingest.ingest_notified`, which holds the pool), by leaving the ledger behind that version:
 

@@ -37,9 +37,10 @@ CHUNK = 250
 # One incremental run's share of a backlog (see `ingest`).
 MAX_CHANGED_ORDERS_PER_RUN = 3000
 MAX_SECONDS_PER_RUN = 90.0
-# A live read's budget (poll and reads by id together): it holds the `shopify_api` pool, which
-# fulfilments and stock pushes wait for, so it hands the pool on this often during a sale. In the
-# 1,500-a-minute rehearsal one run held it 4 min 25 s and no shipping email went out meanwhile.
+# A live read's budget (poll and reads by id together): it holds the `shopify_orders` pool, which
+# the next ingest run waits for, so it hands the pool on this often during a sale. In the
+# 1,500-a-minute rehearsal (then one `shopify_api` pool, which fulfilments and stock pushes waited
+# for too) one run held it 4 min 25 s and no shipping email went out meanwhile.
 LIVE_READ_SECONDS = 30.0
 # Told of each chunk as it is committed (the defs layer passes on when its orders come due).
 OnRecorded = Callable[[Recorded], None]
@@ -84,7 +85,7 @@ def ingest(
     An incremental read stops after `max_changed_orders` changed orders or `max_seconds`, once it
     has moved past the stored cursor or read a chunk in full: during a flash sale orders arrive as
     fast as they can be read, and a run that never ends would hold back release, whose sensor
-    waits for its result, and every Shopify step waiting for the `shopify_api` pool.
+    waits for its result, and the next ingest run waiting for the `shopify_orders` pool.
     The report says `caught_up=False` and the sensor launches the next batch straight away.
     `on_recorded` hears of each chunk as it is committed (the run's report comes only at its end).
     `bodies_waiting` (order id: the newest version of its webhook bodies the body step has not

@@ -112,7 +112,7 @@ def record_statuses(
 
     Every write is one statement for the whole batch: row by row, a status run's few hundred
     changes were a statement each (and a transaction's lock held for them) while the step held
-    the `peoplevox_api` pool.
+    its pool (`peoplevox_orders` now, then `peoplevox_api`).
     """
     events = []
     problems = []

@@ -7,7 +7,7 @@ Peoplevox cancelled it) the warehouse's own available figure already excludes th
 An order not sent yet has no site: it is routed here as release would route it.
 
 Only from when the ledger learned the status, though: the targets subtract these units from a
-Peoplevox figure read earlier (a run reads Peoplevox, then may wait minutes for the `shopify_api`
+Peoplevox figure read earlier (a run reads Peoplevox, then may wait minutes for the `shopify_stock`
 pool before it pushes). An order the ledger saw move past `New` after that figure was read may have
 been allocated after it too, so the figure still counts its units as available: it stays awaiting
 until a figure read after the ledger learned its status (session-8 rehearsal: 7 units of

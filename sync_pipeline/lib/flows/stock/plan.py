@@ -89,7 +89,7 @@ class Plan:
 class Budget:
     """What one run may spend: of Shopify's bucket, `max_points` or `share` of the bucket's size
     (known after the first answer); of time, `max_seconds` from `started` (a run holds the
-    `shopify_api` pool while it pushes, and other flows wait for it). None: no limit."""
+    `shopify_stock` pool while it pushes, and the next stock run waits for it). None: no limit."""
 
     def __init__(
         self,

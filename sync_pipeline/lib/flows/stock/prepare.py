@@ -52,7 +52,7 @@ class Prepared:
     catalogue: Catalogue
     # Levels Shopify updated since the copy's newest, and unfed locations holding our stock. None
     # when a complete read is due (daily: every level, every unfed location): that many pages are
-    # left to the push itself, which holds the `shopify_api` pool.
+    # left to the push itself, which holds the `shopify_stock` pool.
     fresh: list[LevelRow] | None
     unfed: list[ExceptionRecord] | None
     read_at: datetime  # just before `fresh` was read: the push reads what Shopify updated since
@@ -103,7 +103,7 @@ def unfed_problems(
 
 def prepare_full(storefront: Storefront, ledger: Ledger, rules: BusinessRules, now: datetime) -> Prepared:
     """Reads only. Pushes in doubt are settled by the push step, not here: an incremental push may
-    have requests out meanwhile (this step does not hold the `shopify_api` pool)."""
+    have requests out meanwhile (this step does not hold the `shopify_stock` pool)."""
     locations = storefront.locations()
     location_ids, problems = mismatch.resolve_locations(locations, rules)
     with ledger.transaction() as con:
@@ -119,7 +119,7 @@ def updated_while_reading(
     storefront: Storefront, prepared: Prepared, read_back: list[LevelRow]
 ) -> list[LevelRow]:
     """`prepared.fresh` with the levels Shopify updated since (a sale, an incremental push while
-    Peoplevox was read: the snapshot step does not hold the `shopify_api` pool) on top, a page or so
+    Peoplevox was read: the snapshot step does not hold the `shopify_stock` pool) on top, a page or so
     per location, and the levels the push step read back for its pushes in doubt on top of those.
     A level read twice is kept once, as read last."""
     since = prepared.read_at - OVERLAP

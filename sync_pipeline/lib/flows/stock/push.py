@@ -95,7 +95,7 @@ def _inputs(
         variants = ledger_catalogue.stocked_variants(con)
         items = stock_snapshots.items_of(con, ids)
         # Listings only for the variants sharing an item with one that was read, not the whole
-        # catalogue: an incremental run holds the shopify_api pool while it works.
+        # catalogue: an incremental run holds the shopify_stock pool while it works.
         recipes = recipes_for({v.sku for v in variants if v.sku}, rules)
         codes = {c for v in variants if v.sku and _uses(recipes[v.sku], items) for c, _ in recipes[v.sku]}
         sharing = [v for v in variants if v.sku and _uses(recipes[v.sku], codes)]
@@ -136,7 +136,7 @@ def push(
     or fulfilments are backlogged and need the rest (given: they are; in peak mode a slow seller's
     push then waits while the bucket has no room, `stock_priority.waits_for_room`). `max_seconds`: an incremental run sends no
     request after this long from its start (the rest stays queued, fastest sellers having gone
-    first), so it holds the `shopify_api` pool briefly; the hourly reconcile has no time limit."""
+    first), so it holds the `shopify_stock` pool briefly; the hourly reconcile has no time limit."""
     started = time.monotonic()
     report = PushReport()
     with ledger.transaction() as con:

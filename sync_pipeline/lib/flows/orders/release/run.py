@@ -37,8 +37,9 @@ from sync_pipeline.lib.ledger import orders as ledger_orders
 
 # A release run keeps releasing what comes due while it runs, up to this long, a wave at a time:
 # the gap between runs (sensor tick, launch) would otherwise leave the Peoplevox limiter idle, but
-# the step holds the `peoplevox_api` pool, which status runs and despatch reads wait for. In the
-# 1,500-a-minute rehearsal (session 6) a run held it 120 s plus a wave of 1,000 orders. Past the
+# the step holds the `peoplevox_orders` pool, which status runs wait for (despatch reads have their
+# own pool now; in the 1,500-a-minute rehearsal, session 6, all shared one `peoplevox_api` pool and
+# a run held it 120 s plus a wave of 1,000 orders). Past the
 # budget the run stops after the wave in hand; the rest stay due (nothing is written ahead that
 # was not sent), `caught_up` is False and `next_release_due_at` is in the past, so the sensor
 # starts the next run at its next tick, after whatever else waits for the pool.
