@@ -203,7 +203,7 @@ def peoplevox_sales_order_statuses(
     (`stock_items_hinted`): Shopify no longer needs its units held back.
     """
     book = ledger.get_ledger()
-    allocated = hints.for_orders(business_rules.load(), datetime.now(UTC))
+    allocated = hints.for_orders(business_rules.load())
     report = StatusReport()
     actor = f"run:{context.run.run_id[:8]}"
     inbox = Inbox(ledger.data_path / "inbox")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -59,14 +59,20 @@ def queue(con: duckdb.DuckDBPyConnection, arrived: Arrived, now: datetime) -> Hi
     return HintReport(sum(arrived.named.values()), len(arrived.named), arrived.unnamed)
 
 
-def for_orders(rules: BusinessRules, now: datetime) -> Callable[[duckdb.DuckDBPyConnection, list[str]], int]:
+def for_orders(rules: BusinessRules) -> Callable[[duckdb.DuckDBPyConnection, list[str]], int]:
     """Queue the items of orders whose units stopped (or started) awaiting allocation, in the
     caller's transaction (the status run's `on_allocation`): their targets moved although no
-    AvailabilityChanges callback will say so. Returns how many items were queued."""
+    AvailabilityChanges callback will say so. Returns how many items were queued.
+
+    Stamped when queued, after the status is recorded, not when the run began: a stock read begun
+    before the ledger learned the status holds the units back, and clearing the queue keeps only
+    what was named after the read began (session-9 rehearsal: a status run began 23:10:41, queued
+    111 items at 23:11:07 stamped 23:10:41; a read begun 23:10:53 cleared them, and REH-SCARCE-001
+    stayed short in Shopify to the end)."""
 
     def hint_orders(con: duckdb.DuckDBPyConnection, order_ids: list[str]) -> int:
         skus = stock_orders.skus_of(con, order_ids)
         codes = {code for recipe in recipes_for(skus, rules).values() for code, _ in recipe}
-        return stock_snapshots.hint(con, dict.fromkeys(sorted(codes), 1), now)
+        return stock_snapshots.hint(con, dict.fromkeys(sorted(codes), 1), datetime.now(UTC))
 
     return hint_orders

@@ -67,7 +67,7 @@ def release(
 
     # An order whose units stop awaiting allocation has its items queued for the stock flow in
     # the transaction that records it: a run that stops later loses no hint.
-    on_allocation = hints.for_orders(rules, now)
+    on_allocation = hints.for_orders(rules)
     resolve_in_doubt(warehouse, ledger, rules, actor, report, on_allocation)
     first_pass = True
     known_codes: set[str] = set()
