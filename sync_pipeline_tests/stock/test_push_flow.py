@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,14 +101,7 @@ def test_an_allocation_heard_of_between_the_read_and_the_push_stays_held_back(tm
     (session-8 rehearsal: REH-SCARCE-002 raised 14 -> 17 with 16 allowed)."""
     with stock_world(tmp_path) as w:
         w.full()
-        order = w.shop.place_order(
-            OrderSpec(lines=[LineSpec(sku="TEE-BLK-M", quantity=3)], shipping_address=UK)
-        )
-        source, warehouse = ShopifyOrdersSource(w.client), PeoplevoxWarehouse(w.pvx_client)
-        record_orders(w.ledger, list(source.orders_by_ids([order["id"]]).values()), w.rules, "test",
-                      datetime.now(UTC), datetime.now(UTC))  # fmt: skip
-        release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC))
-        number = f"SHP-{order['legacy_id']}"
+        number = _released(w, "TEE-BLK-M", 3)
         _hint(w, "TEE-BLK-M")
         read = datetime.now(UTC)
         take_queued(w.source, w.ledger, w.rules, read, run_id="test-items")  # 40: the order is New
@@ -133,14 +127,7 @@ def test_an_allocation_heard_of_while_a_read_is_under_way_stays_queued_for_the_n
     begun 23:10:53 cleared them, and REH-SCARCE-001 stayed short in Shopify to the end)."""
     with stock_world(tmp_path) as w:
         w.full()
-        order = w.shop.place_order(
-            OrderSpec(lines=[LineSpec(sku="TEE-BLK-M", quantity=3)], shipping_address=UK)
-        )
-        source, warehouse = ShopifyOrdersSource(w.client), PeoplevoxWarehouse(w.pvx_client)
-        record_orders(w.ledger, list(source.orders_by_ids([order["id"]]).values()), w.rules, "test",
-                      datetime.now(UTC), datetime.now(UTC))  # fmt: skip
-        release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC))
-        number = f"SHP-{order['legacy_id']}"
+        number = _released(w, "TEE-BLK-M", 3)
         allocated = hints.for_orders(w.rules)  # a status run begins
         _hint(w, "TEE-BLK-M")
         read = datetime.now(UTC)  # a stock run begins reading the item
@@ -160,12 +147,8 @@ def test_an_in_doubt_order_found_allocated_queues_its_items_as_a_status_run_does
     """Release, finishing an injection whose answers were lost, records Peoplevox's status too."""
     with stock_world(tmp_path) as w:
         w.full()
-        order = w.shop.place_order(
-            OrderSpec(lines=[LineSpec(sku="TEE-BLK-M", quantity=3)], shipping_address=UK)
-        )
+        order = _sold(w, "TEE-BLK-M", 3)
         source, warehouse = ShopifyOrdersSource(w.client), PeoplevoxWarehouse(w.pvx_client)
-        record_orders(w.ledger, list(source.orders_by_ids([order["id"]]).values()), w.rules, "test",
-                      datetime.now(UTC), datetime.now(UTC))  # fmt: skip
         for _ in range(2):  # the headers, then the items, are applied and their answers lost
             w.pvx.set_faults(drop_after_save_next=1)
             release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC))
@@ -244,12 +227,21 @@ def test_while_backlogged_a_run_spends_its_share_and_leaves_the_rest_queued(tmp_
             assert stock_pushes.in_doubt(con) == []
 
 
-def _sold(w: World, sku: str, quantity: int) -> None:
+def _sold(w: World, sku: str, quantity: int) -> dict[str, Any]:
     """A shopper buys `sku` and the orders flow records it: the ledger now sees it selling."""
     order = w.shop.place_order(OrderSpec(lines=[LineSpec(sku=sku, quantity=quantity)], shipping_address=UK))
     read_at = datetime.now(UTC)
     shop_orders = list(ShopifyOrdersSource(w.client).orders_by_ids([order["id"]]).values())
     record_orders(w.ledger, shop_orders, w.rules, "test", datetime.now(UTC), read_at)
+    return order
+
+
+def _released(w: World, sku: str, quantity: int) -> str:
+    """An order for `sku` sold, recorded and released to Peoplevox (`New` there); its sales order number."""
+    order = _sold(w, sku, quantity)
+    release(ShopifyOrdersSource(w.client), PeoplevoxWarehouse(w.pvx_client), w.ledger, w.rules, "test",
+            datetime.now(UTC))  # fmt: skip
+    return f"SHP-{order['legacy_id']}"
 
 
 def test_an_incremental_run_stops_sending_when_its_time_is_up_fast_sellers_first(
