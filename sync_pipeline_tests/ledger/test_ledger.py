@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from sync_pipeline.lib.flows.orders.statuses import StatusReport, apply_statuses
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, finance_units, schema
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -342,24 +343,42 @@ def test_0013_widens_finance_money_to_three_decimals_keeping_what_was_stored(tmp
     assert prices == [(Decimal("12.50"), Decimal("14.99")), (Decimal("15.00"), Decimal("5.693"))]
 
 
-def test_0015_keeps_when_each_orders_status_was_learned_and_each_status_event_moves_it_on(
+def test_0015_keeps_when_each_orders_allocation_moved_and_only_a_move_of_the_allocation_moves_it_on(
     tmp_path: Path,
 ) -> None:
-    """A ledger at 0014 upgrades with each order's latest `pvx_status` event time on the order (other
-    events do not count; an order with none keeps NULL); from then on every `pvx_status` event
-    appended moves it on, never back."""
+    """A ledger at 0014 upgrades with, on each order, when its allocation last moved as far as the
+    events tell (the latest `pvx_status` event crossing New / Allocated-or-later or unreadable, or a
+    later injection or change, which record statuses without one: erring late); an order with
+    none keeps NULL. From then on the writers of statuses move it only when the allocation moves:
+    Allocated → Despatched leaves it (session-9 rehearsal: moving it on held units back again)."""
     path = tmp_path / "ledger.duckdb"
     con = ledger_at(path, 14)
     t = utcnow().replace(microsecond=0)
     con.execute(
-        "INSERT INTO orders (shopify_order_id, state, first_seen_at, last_seen_at) "
-        "VALUES ('O1', 'in_warehouse', ?, ?), ('O2', 'in_warehouse', ?, ?)",
-        [t, t, t, t],
+        "INSERT INTO orders (shopify_order_id, state, sales_order_number, pvx_status, first_seen_at, "
+        "last_seen_at) VALUES ('O1', 'in_warehouse', 'SO-1', 'Picking', ?, ?), "
+        "('O2', 'in_warehouse', 'SO-2', 'New', ?, ?), ('O3', 'in_warehouse', 'SO-3', 'Allocated', ?, ?), "
+        "('O4', 'in_warehouse', 'SO-4', 'Allocated', ?, ?)",
+        [t] * 8,
     )
-    con.execute(
-        "INSERT INTO order_events (shopify_order_id, occurred_at, kind, actor) VALUES "
-        "('O1', ?, 'pvx_status', 'status'), ('O1', ?, 'pvx_status', 'status'), ('O1', ?, 'injected', 'release')",
-        [t - timedelta(minutes=3), t - timedelta(minutes=2), t - timedelta(minutes=1)],
+    minutes = [t - timedelta(minutes=m) for m in range(6)]
+    con.executemany(
+        "INSERT INTO order_events (shopify_order_id, occurred_at, kind, actor, reason) VALUES (?, ?, ?, ?, ?)",
+        [
+            ("O1", minutes[4], "injected", "release", "accepted by Peoplevox as SO-1 (PrimarySite)"),
+            ("O1", minutes[3], "pvx_status", "status", "New → Allocated"),
+            ("O1", minutes[2], "pvx_status", "status", "Allocated → Picking"),  # no move
+            ("O1", minutes[1], "state_changed", "status", "in_warehouse"),  # not a status writer
+            ("O3", minutes[5], "pvx_status", "status", "? → Allocated"),
+            (
+                "O3",
+                minutes[2],
+                "change_confirmed",
+                "release",
+                "SO-3 looked up after a change's answer was lost",
+            ),
+            ("O4", minutes[2], "pvx_status", "status", None),  # unreadable: counted
+        ],
     )
     con.close()
     ledger = Ledger(path)
@@ -369,16 +388,20 @@ def test_0015_keeps_when_each_orders_status_was_learned_and_each_status_event_mo
         with ledger.transaction() as c:
             return dict(c.execute("SELECT shopify_order_id, pvx_status_learned_at FROM orders").fetchall())
 
-    assert learned() == {"O1": t - timedelta(minutes=2), "O2": None}
-    ledger.append_events(
-        [
-            OrderEvent("O1", "pvx_status", "status", at=t - timedelta(minutes=5)),  # older: no move back
-            OrderEvent("O2", "pvx_status", "status", at=t),
-            OrderEvent("O2", "pvx_status", "status", at=t + timedelta(seconds=1)),
-            OrderEvent("O2", "injected", "release", at=t + timedelta(minutes=1)),
-        ]
+    assert learned() == {"O1": minutes[3], "O2": None, "O3": minutes[2], "O4": minutes[2]}
+    # An event alone moves nothing now; the status writers do, when the allocation moves.
+    ledger.append_events([OrderEvent("O2", "pvx_status", "status", at=t + timedelta(minutes=1))])
+    assert learned()["O2"] is None
+    before = utcnow()
+    apply_statuses(
+        ledger, [("SO-1", "Despatched"), ("SO-2", "Allocated"), ("SO-4", "New")], "test", StatusReport()
     )
-    assert learned() == {"O1": t - timedelta(minutes=2), "O2": t + timedelta(seconds=1)}
+    after = learned()
+    assert after["O1"] == minutes[3]  # Picking → Despatched: the allocation stayed where it was
+    assert after["O3"] == minutes[2]
+    assert (
+        before <= after["O2"] <= utcnow() and before <= after["O4"] <= utcnow()
+    )  # New → Allocated, and back
 
 
 def test_the_files_show_each_currency_with_the_decimals_minor_units_gives() -> None:

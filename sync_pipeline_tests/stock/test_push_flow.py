@@ -143,6 +143,35 @@ def test_an_allocation_heard_of_while_a_read_is_under_way_stays_queued_for_the_n
         assert w.available()["TEE-BLK-M"] == 35  # ... until the next read, which the hint brings
 
 
+def test_a_despatch_heard_of_after_a_read_does_not_hold_the_allocated_units_back_again(
+    tmp_path: Path,
+) -> None:
+    """Only a move of the allocation makes an older figure suspect: an order Peoplevox had allocated
+    before the read is already out of its figure, and Allocated → Despatched learned after the read
+    moves nothing. Moving the learned time on for every status held the units back again with no
+    hint to follow (session-9 rehearsal: SKUs below target until the hourly reconcile)."""
+    with stock_world(tmp_path) as w:
+        w.full()
+        number = _released(w, "TEE-BLK-M", 3)
+        w.pvx.force_status(number, "Allocated")  # 37
+        statuses = StatusReport()
+        apply_statuses(w.ledger, [(number, "Allocated")], "test", statuses, hints.for_orders(w.rules))
+        w.changes()
+        assert w.available()["TEE-BLK-M"] == 35  # 37 − 0 awaiting − 2
+        w.pvx.goods_in("TEE-BLK-M", SITE, 4)  # 41
+        _hint(w, "TEE-BLK-M")
+        read = datetime.now(UTC)
+        take_queued(w.source, w.ledger, w.rules, read, run_id="test-items")  # 41, the order's 3 excluded
+        w.pvx.force_status(number, "Despatched")  # shipped: Peoplevox available stays 41
+        apply_statuses(w.ledger, [(number, "Despatched")], "test", statuses, hints.for_orders(w.rules))
+        assert statuses.stock_items_hinted == 1  # the allocation did not move: nothing new queued
+        push(w.storefront, w.ledger, w.rules, datetime.now(UTC), run_id="test-items")
+        assert w.pvx_available()["TEE-BLK-M"] == 41
+        assert w.available()["TEE-BLK-M"] == 39  # 41 − 2, not 41 − 3 − 2 until the reconcile
+        with w.ledger.transaction() as con:
+            assert not stock_snapshots.dirty(con)
+
+
 def test_an_in_doubt_order_found_allocated_queues_its_items_as_a_status_run_does(tmp_path: Path) -> None:
     """Release, finishing an injection whose answers were lost, records Peoplevox's status too."""
     with stock_world(tmp_path) as w:

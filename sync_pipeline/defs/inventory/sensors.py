@@ -1,9 +1,15 @@
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from sync_pipeline.defs import brand
 from sync_pipeline.defs.inbox_sensors import inbox_sensor_tick, last_run_started, materialized_since
 from sync_pipeline.defs.inventory.assets import shopify_inventory_levels
-from sync_pipeline.defs.inventory.jobs import stock_changes_job
+from sync_pipeline.defs.inventory.jobs import stock_changes_job, stock_reconcile_job
 from sync_pipeline.lib.peoplevox import callbacks
 
 # One run pushing while the next starts up: a run's start-up (a new process loading the code) is a
@@ -18,14 +24,19 @@ def availability_callback(event: dict) -> bool:
 
 
 def allocations_heard(context: dg.SensorEvaluationContext) -> str | None:
-    """Status runs queued items (orders Peoplevox allocated) after the last stock run started: their
-    targets moved, and the allocation's own callback came earlier, so no callback will name them."""
+    """Runs of other flows queued items after the last stock run started: status runs (orders
+    Peoplevox allocated; the allocation's own callback came earlier) and ingest runs that saw peak
+    mode switch (`lib/flows/stock/peak.py`). Their targets moved, and no callback will name them."""
     since = last_run_started(context, stock_changes_job.name)
     hinted = sum(
         materialized_since(context, brand.key("peoplevox", asset), since, "stock_items_hinted")
         for asset in ("sales_order_statuses", "sales_orders")  # status runs; release recording statuses
     )
-    return f"{hinted} item(s) of allocated orders" if hinted else None
+    peak = materialized_since(context, brand.key("shopify", "orders"), since, "peak_switch_items_queued")
+    reasons = ([f"{hinted} item(s) of allocated orders"] if hinted else []) + (
+        [f"{peak} item(s) whose buffer peak mode moved"] if peak else []
+    )
+    return "; ".join(reasons) or None
 
 
 @dg.sensor(
@@ -51,3 +62,57 @@ def peoplevox_availability_events(context: dg.SensorEvaluationContext):
         max_in_flight=STOCK_RUNS_IN_FLIGHT,
         wake=allocations_heard,
     )
+
+
+@dg.sensor(
+    name="peak_mode_reconcile",
+    job=stock_reconcile_job,
+    minimum_interval_seconds=15,
+    default_status=brand.sensor_status("stock"),
+)
+def peak_mode_reconcile(context: dg.SensorEvaluationContext):
+    """Launches one full reconcile when peak mode switched on or off and the listings it moves are
+    more than an incremental run should queue (`peak_switch_reconcile` in an ingest run's metadata:
+    the switch's id). Once per switch: the cursor keeps the newest switch launched and where it read
+    to. A switch that moves fewer listings queues their items instead (`peoplevox_availability_events`)."""
+    cursor = _SwitchCursor.parse(context.cursor)
+    orders = brand.key("shopify", "orders")
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=orders, after_storage_id=cursor.storage_id),
+        limit=100,
+        ascending=cursor.storage_id is not None,  # the first tick looks at the newest only
+    ).records
+    if not records:
+        return dg.SkipReason("no ingest run since the last look")
+    switches = [int(_value(r, "peak_switch_reconcile") or 0) for r in records]
+    newest = max([cursor.switch, *switches])
+    read_to = max(r.storage_id for r in records)
+    moved_on = _SwitchCursor(read_to, newest).dump()
+    if newest <= cursor.switch:
+        return dg.SensorResult(skip_reason="no peak-mode switch wanting a reconcile", cursor=moved_on)
+    request = dg.RunRequest(
+        run_key=f"peak_switch:{newest}",
+        partition_key=datetime.now(UTC).strftime("%Y-%m-%d-%H:00"),  # this hour's snapshot
+        tags={"sync/trigger": f"peak mode switch {newest}: every listing's buffer moved"},
+    )
+    return dg.SensorResult(run_requests=[request], cursor=moved_on)
+
+
+def _value(record: dg.EventLogRecord, field: str) -> object:
+    materialization = record.asset_materialization
+    value = materialization.metadata.get(field) if materialization else None
+    return getattr(value, "value", value)
+
+
+@dataclass(frozen=True)
+class _SwitchCursor:
+    storage_id: int | None  # the last ingest materialisation read
+    switch: int  # the newest switch a reconcile was launched for
+
+    @classmethod
+    def parse(cls, raw: str | None) -> _SwitchCursor:
+        data = json.loads(raw) if raw else {}
+        return cls(data.get("storage_id"), int(data.get("switch", 0)))
+
+    def dump(self) -> str:
+        return json.dumps({"storage_id": self.storage_id, "switch": self.switch})

@@ -27,6 +27,7 @@ from sync_pipeline.lib.flows.orders.release import release
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 from sync_pipeline.lib.flows.orders.statuses import StatusReport, read_statuses
 from sync_pipeline.lib.flows.stock import hints
+from sync_pipeline.lib.flows.stock.peak import follow_peak_mode, peak_metadata
 from sync_pipeline.lib.inbox import Inbox
 
 OWNERS = ["team:integration"]
@@ -91,7 +92,13 @@ def _read_orders(context, backfill: bool) -> dict:
     # Webhooks the body step left (its budget, or arrived since): the next run goes on at once.
     bodies_left = inbox.since("shopify", after=book.get_cursor(BODY_CURSOR), limit=1)
     report.caught_up = report.caught_up and notified.caught_up and not bodies_left
-    return {**ingest_metadata(report, window), "read_by_id_from_webhooks": notified.read}
+    # The orders just recorded make peak mode's rate: a switch queues what it moves for the stock flow.
+    peak = follow_peak_mode(book, rules, datetime.now(UTC), actor)
+    return {
+        **ingest_metadata(report, window),
+        "read_by_id_from_webhooks": notified.read,
+        **peak_metadata(peak),
+    }
 
 
 def _record_bodies(context) -> dict:

@@ -12,9 +12,6 @@ import duckdb
 from sync_pipeline.lib.ledger.bulk import TEXT, TIME, staged
 from sync_pipeline.lib.ledger.records import OrderEvent, to_naive_utc
 
-# The event a status run records when Peoplevox reports an order in a new status.
-PVX_STATUS = "pvx_status"
-
 
 def append(con: duckdb.DuckDBPyConnection, events: Iterable[OrderEvent]) -> int:
     rows = [
@@ -35,16 +32,6 @@ def append(con: duckdb.DuckDBPyConnection, events: Iterable[OrderEvent]) -> int:
                 "INSERT INTO order_events (shopify_order_id, occurred_at, kind, actor, reason, detail) "
                 "SELECT shopify_order_id, occurred_at, kind, actor, reason, detail FROM events_in"
             )
-            if any(r[2] == PVX_STATUS for r in rows):
-                # The order keeps when its status was learned (its latest `pvx_status` event), so
-                # the stock push reads a column, not the event log (migration 0015).
-                con.execute(
-                    "UPDATE orders o SET pvx_status_learned_at = greatest(coalesce(o.pvx_status_learned_at, "
-                    "e.learned_at), e.learned_at) FROM (SELECT shopify_order_id, max(occurred_at) AS learned_at "
-                    "FROM events_in WHERE kind = ? GROUP BY shopify_order_id) e "
-                    "WHERE o.shopify_order_id = e.shopify_order_id",
-                    [PVX_STATUS],
-                )
     return len(rows)
 
 

@@ -290,6 +290,21 @@ def mark_snapshots_read(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]
         )
 
 
+def mark_allocation_learned(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> None:
+    """The ledger just learned that these orders' units stopped (or started) awaiting allocation in
+    Peoplevox (`pvx_status_learned_at`, migration 0015). Only then: a status move that leaves the
+    allocation where it was (Allocated → Despatched) must not make a figure read before it hold
+    the units back again (session-9 rehearsal: SKUs stayed short until the hourly reconcile)."""
+    wanted = [[i] for i in dict.fromkeys(order_ids)]
+    if not wanted:
+        return
+    with staged(con, "allocation_moved", {"id": TEXT}, wanted):
+        con.execute(
+            "UPDATE orders SET pvx_status_learned_at = ? WHERE shopify_order_id IN (SELECT id FROM allocation_moved)",
+            [utcnow()],
+        )
+
+
 def touch_status_checked(con: duckdb.DuckDBPyConnection, numbers: Iterable[str]) -> None:
     """Mark these sales orders' Peoplevox status as just checked (the poll rotates by this time)."""
     wanted = [[n] for n in dict.fromkeys(numbers)]

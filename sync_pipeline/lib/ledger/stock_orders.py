@@ -31,9 +31,9 @@ class OpenLine:
     pvx_status: str | None
     site: str | None
     units: int  # ordered (current quantity) less fulfilled in Shopify
-    # When the ledger learned `pvx_status` (its last `pvx_status` event, kept on the order as
-    # `pvx_status_learned_at`; else when last checked):
-    # a Peoplevox figure read before this may still count the order's units as available.
+    # When the ledger learned that the order's allocation last moved (`pvx_status_learned_at`,
+    # stamped only when the status crosses New / Allocated-or-later; else when last checked, later
+    # and so safe): a Peoplevox figure read before this may still count the order's units as available.
     status_learned_at: datetime | None = None
 
 

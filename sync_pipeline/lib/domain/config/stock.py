@@ -51,6 +51,9 @@ class StockConfig(RulesModel):
     items_per_request: int = Field(default=100, ge=1, le=500)
     # Items one incremental run re-reads at most; the rest go to the next run (fast sellers first).
     max_items_per_run: int = Field(default=5000, ge=100)
+    # A peak-mode switch (stock_buffers.yaml `peak`) queues the items of the listings whose target
+    # it moves; more than this many and it asks for one full reconcile instead (0: always).
+    peak_switch_max_items: int = Field(default=1000, ge=0)
     # An incremental push sends no request after this many seconds from its start and leaves the
     # rest queued (fast sellers go first): it holds the shopify_stock pool, which the next stock run
     # waits for. The hourly reconcile has no time limit.

@@ -80,7 +80,8 @@ class StatusReport:
 
 def allocation_moved(old: ledger_orders.OrderRow, new: ledger_orders.OrderRow) -> bool:
     """The order's units stopped (or started) awaiting allocation between `old` and `new`: its
-    items' stock targets moved, and no AvailabilityChanges callback may say so (`AllocationMoved`)."""
+    items' stock targets moved, and no AvailabilityChanges callback may say so (`AllocationMoved`).
+    Every writer of `pvx_status` stamps such orders `pvx_status_learned_at` (and no others)."""
     return awaits_allocation(old.state, old.pvx_status) != awaits_allocation(new.state, new.pvx_status)
 
 
@@ -144,6 +145,7 @@ def record_statuses(
         report.changed += 1
         report.statuses[name] += 1
     ledger_orders.set_fields_many(con, updates)
+    ledger_orders.mark_allocation_learned(con, moved)
     ledger_exceptions.resolve_each_order(con, settled, SETTLED_BY_CANCEL)
     ledger_exceptions.open_or_touch(con, problems)
     ledger_events.append(con, events)

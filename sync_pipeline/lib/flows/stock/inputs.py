@@ -10,9 +10,10 @@ Only from when the ledger learned the status, though: the targets subtract these
 Peoplevox figure read earlier (a run reads Peoplevox, then may wait minutes for the `shopify_stock`
 pool before it pushes). An order the ledger saw move past `New` after that figure was read may have
 been allocated after it too, so the figure still counts its units as available: it stays awaiting
-until a figure read after the ledger learned its status (session-8 rehearsal: 7 units of
+until a figure read after the ledger learned its allocation move (session-8 rehearsal: 7 units of
 REH-SCARCE-002 went `New` → `Picking` between the read and the push, which raised Shopify 14 → 17
-with 16 allowed).
+with 16 allowed). Only a move of the allocation counts (`orders.pvx_status_learned_at`): a later
+Allocated → Despatched leaves the figure as it was, and must not hold the units back again.
 """
 
 from __future__ import annotations

@@ -255,6 +255,7 @@ def _record(
         # Each order's own sequence is kept: its cancellation settled, its problems opened, then
         # the rest of its change exceptions closed (one change an order: `work` is unique).
         ledger_orders.set_fields_many(con, writes.fields)
+        ledger_orders.mark_allocation_learned(con, writes.moved)
         ledger_injections.mark_changes_answered(con, writes.answered)
         ledger_injections.set_records(con, writes.records)
         ledger_exceptions.resolve_each_order(con, writes.cancels_seen, SETTLED_BY_CANCEL)

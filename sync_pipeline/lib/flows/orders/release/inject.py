@@ -378,6 +378,7 @@ def record_verdicts(
         ledger_injections.mark_many(con, marks)
         ledger_injections.set_records(con, records)
         ledger_orders.set_fields_many(con, fields)
+        ledger_orders.mark_allocation_learned(con, moved)
         ledger_exceptions.resolve_each_order(
             con, [(oid, "accepted by Peoplevox") for oid in accepted], state.PRE_RELEASE_EXCEPTIONS, keep=kept
         )
