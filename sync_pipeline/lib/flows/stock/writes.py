@@ -15,10 +15,13 @@ key, without waiting for any read: their levels were as we read them, and their 
 same after a re-read of the others, unless they share a Peoplevox item at the site with a stale row
 (`Plan.sharing`): those are held back with the stale rows. After the round the stale rows are
 re-read (a sale or a cancellation moved them), the held rows' targets recomputed with the fresh
-`committed`, and what still differs is sent again in small requests, one per group of rows sharing
-an item, so a row that moves again sinks only the rows that depend on it; up to `MAX_ROUNDS` rounds,
-then the rest waits for the next run (queued). A row applied this run whose target the re-read
-moved (it went in another request) goes again with them. Nothing is ever written blind.
+`committed`, and what still differs is sent again in small requests (`SMALL_ROWS`, rows sharing an
+item kept together), so a row that moves again holds back only its request, whose other rows go
+again at once; up to `MAX_ROUNDS` rounds, then the rest waits for the next run (queued). A row
+applied this run whose target the re-read moved (it went in another request) goes again with them.
+In a sale a large request seldom passes (every row must be as read), so after each answer the
+size of the next requests adapts (`_next_size`): smaller after a stale one, twice as large after an
+applied one. Nothing is ever written blind.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ WRITE_AHEAD_ROWS = 2_000
 # compare-and-set, so their order does not matter. The client's pacer reserves every request's cost
 # before it goes, so they stay within the bucket together.
 IN_FLIGHT = 3
+# Rows per request for the rows re-read after a stale answer (and the rows sharing an item with them),
+# before `_next_size` adapts it: a row that moves again sinks only its request.
+SMALL_ROWS = 10
 
 
 def _refused(target: Target, message: str) -> ExceptionRecord:
@@ -86,17 +92,20 @@ class _Request:
     intents: list[PushIntent]
 
 
-def _batch_rows(budget: Budget) -> int:
-    """Rows written ahead together."""
-    return MAX_INPUT if budget.limited else max(MAX_INPUT, WRITE_AHEAD_ROWS)
+def _batch_rows(budget: Budget, size: int) -> int:
+    """Rows written ahead together: one request's when the run has a budget (checked before each)."""
+    return size if budget.limited else max(size, WRITE_AHEAD_ROWS)
 
 
-def _groups(taken: list[Key], plan: Plan, small: bool) -> list[list[Key]]:
-    """`taken` in requests of at most `MAX_INPUT` rows; `small`: one request per row and the rows
-    sharing an item at its site with it (they move together: one's sale moves the others' targets)."""
-    if not small:
-        return [taken[start : start + MAX_INPUT] for start in range(0, len(taken), MAX_INPUT)]
+def _groups(taken: list[Key], plan: Plan, size: int, by_item: bool) -> list[list[Key]]:
+    """`taken` in requests of at most `size` rows (and Shopify's `MAX_INPUT`). `by_item`: rows sharing
+    an item at the site stay in one request (they move together: one's sale moves the others'
+    targets), unless that is more than `MAX_INPUT` rows."""
+    size = max(1, min(size, MAX_INPUT))
+    if not by_item:
+        return [taken[start : start + size] for start in range(0, len(taken), size)]
     groups: list[list[Key]] = []
+    current: list[Key] = []
     placed: set[Key] = set()
     position = {k: i for i, k in enumerate(taken)}
     for key in taken:
@@ -104,18 +113,34 @@ def _groups(taken: list[Key], plan: Plan, small: bool) -> list[list[Key]]:
             continue
         together = sorted((k for k in plan.sharing([key]) if k in position and k not in placed and k != key),
                           key=position.__getitem__)  # fmt: skip
-        group = [key, *together][:MAX_INPUT]
-        placed.update(group)
-        groups.append(group)
-    return groups
+        family = [key, *together]
+        placed.update(family)
+        if current and len(current) + len(family) > size:
+            groups.append(current)
+            current = []
+        current.extend(family)
+    if current:
+        groups.append(current)
+    return [g[start : start + MAX_INPUT] for g in groups for start in range(0, len(g), MAX_INPUT)]
+
+
+def _next_size(size: int, rows: int, named: int) -> int:
+    """Rows for the next requests after an answer. Every row of a request must be as we read it for
+    any to apply, so in a sale a large request seldom passes: after a stale answer naming `named` of
+    `rows`, about as many rows as went unmoved per moved one (at least `SMALL_ROWS`: the first answer
+    counts the moves of the whole read-to-write time, longer than a resend's); after an applied one,
+    twice as many."""
+    if named:
+        return max(SMALL_ROWS, (rows - named) // (named + 1))
+    return min(MAX_INPUT, size * 2)
 
 
 def _requests(
-    taken: list[Key], targets: dict[Key, Target], plan: Plan, run_id: str | None, small: bool = False
+    taken: list[Key], targets: dict[Key, Target], plan: Plan, run_id: str | None, size: int, by_item: bool
 ) -> list[_Request]:
     """`taken`'s rows as requests (`_groups`), each with its idempotency key."""
     batch = []
-    for chunk in _groups(taken, plan, small):
+    for chunk in _groups(taken, plan, size, by_item):
         intents = [PushIntent(k[0], targets[k].listing.inventory_item_id, k[1], plan.shown(targets[k]),
                               targets[k].quantity) for k in chunk]  # fmt: skip
         batch.append(_Request(f"stock-{(run_id or 'manual')[:8]}-{uuid.uuid4().hex[:16]}", chunk, intents))
@@ -143,7 +168,7 @@ def write_targets(
     reference = f"gid://sync-pipeline/StockPush/{run_id or 'manual'}"
     # A run with a budget checks it before every request, so it sends one at a time.
     in_flight = 1 if budget.limited else max(1, IN_FLIGHT)
-    small = False  # after the first round: small requests (`_groups`)
+    small = False  # after the first round: the re-read rows, in small requests (`_groups`)
     with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="stock-push") as pool:
         for _ in range(MAX_ROUNDS):
             requests, applied = report.requests, report.applied
@@ -153,6 +178,12 @@ def write_targets(
             )  # fmt: skip
             report.rounds.append((report.requests - requests, report.applied - applied))
             if not stale:
+                return outcome
+            if budget.exhausted():
+                # No time or points left to send them: the held rows' items go back in the queue
+                # (push.py), and the next run reads them afresh; a re-read now would be wasted.
+                report.deferred += len(held)
+                outcome.update(dict.fromkeys(held, "deferred"))
                 return outcome
             # Shopify moved under the stale rows: read them again, recompute the rows held back with
             # them, and those applied meanwhile that depend on them; send what still differs.
@@ -191,6 +222,7 @@ def _send_all(
     settled on this thread, in the order the requests went. A stale request's rows Shopify did not
     name go again at once, unless they depend on a named one. Returns (stale rows, rows held back
     for the re-read: the stale ones and those depending on them)."""
+    size = min(SMALL_ROWS, MAX_INPUT) if small else MAX_INPUT  # rows per request, from here (`_next_size`)
     stale: list[Key] = []  # rows Shopify found stale: read again
     held: set[Key] = set()  # recomputed after the re-read, and sent again if they still differ
     queue = list(differing)
@@ -203,7 +235,8 @@ def _send_all(
                 outcome.update(dict.fromkeys(queue, "deferred"))
                 queue = []
             else:
-                taken, queue = queue[: _batch_rows(budget)], queue[_batch_rows(budget) :]
+                rows = _batch_rows(budget, size)
+                taken, queue = queue[:rows], queue[rows:]
                 with ledger.transaction() as con:
                     pending.write(con)  # earlier answers and reads
                     # A figure another run read afresh since this one read its own: that run pushes
@@ -211,7 +244,9 @@ def _send_all(
                     # the compare-and-set: this run read Shopify after the other wrote).
                     replaced = stock_snapshots.replaced_since(con, plan.computed_from(taken))
                     dropped = {k for k in taken if replaced and plan.uses_any(k, replaced)}
-                    batch = _requests([k for k in taken if k not in dropped], targets, plan, run_id, small)
+                    batch = _requests(
+                        [k for k in taken if k not in dropped], targets, plan, run_id, size, small
+                    )
                     # Stamped when written ahead, not with the run's start: the settle age of pushes
                     # in doubt (another run's read-back) counts from here, and a reconcile sends for minutes.
                     sent_at = datetime.now(UTC)
@@ -228,9 +263,10 @@ def _send_all(
         request, answer = out.popleft()
         # A failure other than Shopify's answers (the process dying) propagates from here; requests
         # still out are left `sending`, and the next run reads them back before anything else.
-        named, go_again = _settle_answer(
-            request, answer.result(), plan, targets, report, outcome, pending, now
-        )
+        error = answer.result()
+        named, go_again = _settle_answer(request, error, plan, targets, report, outcome, pending, now)
+        if named or error is None:
+            size = _next_size(size, len(request.chunk), len(named))
         if named:
             stale.extend(named)
             # A row sharing an item with a stale one waits for its re-read (its target may move),
