@@ -93,8 +93,11 @@ class _Request:
 
 
 def _batch_rows(budget: Budget, size: int) -> int:
-    """Rows written ahead together: one request's when the run has a budget (checked before each)."""
-    return size if budget.limited else max(size, WRITE_AHEAD_ROWS)
+    """Rows written ahead together: one request's when the run has a budget (checked before each);
+    eight requests' while a sale keeps them small (`_next_size`), so the size can grow back soon."""
+    if budget.limited:
+        return size
+    return max(size, WRITE_AHEAD_ROWS) if size >= MAX_INPUT else size * 8
 
 
 def _groups(taken: list[Key], plan: Plan, size: int, by_item: bool) -> list[list[Key]]:
