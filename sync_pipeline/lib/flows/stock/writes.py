@@ -273,15 +273,17 @@ def _send_all(
         if named:
             stale.extend(named)
             # A row sharing an item with a stale one waits for its re-read (its target may move),
-            # whether it was in that request or not sent yet; rows already out are compare-and-set,
-            # and re-checked after the re-read when applied.
+            # whether it was in that request or not sent yet; rows already written ahead or out are
+            # compare-and-set, and re-checked after the re-read when applied.
             depending = plan.sharing(named)
             held.update(
                 named, (k for k in request.chunk if k in depending), (k for k in queue if k in depending)
             )
             queue = [k for k in queue if k not in depending]
             go_again = [k for k in go_again if k not in held]
-        queue = go_again + queue  # rows refused only for keeping bad company go again at once
+        # Rows refused only for keeping bad company (a stale or refused row in their request) go
+        # again at once, in new requests with new keys.
+        queue = go_again + queue
 
 
 def _call(storefront: Storefront, request: _Request, reference: str) -> Exception | None:
