@@ -37,6 +37,8 @@ class Plan:
     # Targets depend on the levels' `committed` only, so they are computed once per read of
     # Shopify (`read`), not after each write: at 100,000 listings each computation costs seconds.
     _targets: dict[Key, Target] | None = field(default=None, repr=False)
+    # (item code, site) → the affected rows whose recipe uses it there (`sharing`).
+    _users: dict[tuple[str, str], list[Key]] | None = field(default=None, repr=False)
 
     def read(self, levels: Iterable[LevelRow]) -> None:
         """Levels just read from Shopify (or the ledger's copy of it): targets are recomputed."""
@@ -73,6 +75,28 @@ class Plan:
     def uses_any(self, key: Key, figures: set[tuple[str, str]]) -> bool:
         listing = self.targets()[key].listing
         return any((code, listing.site) in figures for code, _ in listing.recipe)
+
+    def sharing(self, keys: Iterable[Key]) -> set[Key]:
+        """The affected rows (these included) whose target a fresh read of these rows' levels may
+        move. A row's Shopify `committed` counts towards the units held back of every item in its
+        recipe at its site (`stock_targets.plan_targets`), and every target using that item there
+        subtracts them: another SKU overridden to the same item, a configured bundle holding it, a
+        bundle's components when the bundle sold. Rows sharing no item at the site are computed
+        from figures and levels such a read leaves alone: their targets stay as they are."""
+        if self._users is None:
+            users: dict[tuple[str, str], list[Key]] = {}
+            for lst in self.listings:
+                if (lst.sku, lst.location_id) in self.affected:
+                    for code, _ in lst.recipe:
+                        users.setdefault((code, lst.site), []).append((lst.sku, lst.location_id))
+            self._users = users
+        targets = self.targets()
+        found = set()
+        for key in keys:
+            listing = targets[key].listing
+            for code, _ in listing.recipe:
+                found.update(self._users.get((code, listing.site), ()))
+        return {k for k in found if k in targets}
 
     def wrote(self, item_id: str, location_id: str, quantity: int) -> None:
         """Shopify took `quantity` as available; its `committed` (all targets use) is unchanged."""

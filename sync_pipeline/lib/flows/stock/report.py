@@ -16,6 +16,8 @@ class PushReport:
     applied: int = 0  # quantities Shopify now holds from this run
     requests: int = 0
     stale: int = 0  # rows refused as stale (then re-read and retried)
+    # (requests, rows applied) per round; a round ends when Shopify found rows stale: they are re-read.
+    rounds: list[tuple[int, int]] = field(default_factory=list)
     stale_left: int = 0  # still stale after the retries: queued for the next run
     refused: int = 0
     outcome_unknown: int = 0
@@ -50,6 +52,7 @@ class PushReport:
             "applied": self.applied,
             "requests": self.requests,
             "stale_rows_retried": self.stale,
+            "requests_and_rows_applied_per_round": ", ".join(f"{r}/{a}" for r, a in self.rounds) or "(none)",
             "stale_left_for_next_run": self.stale_left,
             "refused": self.refused,
             "outcome_unknown": self.outcome_unknown,

@@ -7,10 +7,21 @@ as `sending`, several requests' at once (`WRITE_AHEAD_ROWS`; one request at a ti
 a budget, which may run out after any of them). Without a budget `IN_FLIGHT` requests are out at
 once and the next batch is written ahead while they are; each answer settles its rows, written with
 the next transaction (`pending.py`). Rows written ahead and never sent (the run died) are read back by the
-next run like any other left `sending`. A stale `changeFromQuantity` means Shopify changed nothing: the
-stale rows are re-read (a sale or a cancellation moved them), their targets recomputed with the
-fresh `committed`, and sent again, up to `MAX_ROUNDS` times; the rest of the request is sent again
-as it was. Nothing is ever written blind.
+next run like any other left `sending`.
+
+A stale `changeFromQuantity` means Shopify changed nothing of the request (all or nothing), and its
+answer names the stale rows. The rows it did not name go again at once, in a new request with a new
+key, without waiting for any read: their levels were as we read them, and their targets are the
+same after a re-read of the others, unless they share a Peoplevox item at the site with a stale row
+(`Plan.sharing`): those are held back with the stale rows. After the round the stale rows are
+re-read (a sale or a cancellation moved them), the held rows' targets recomputed with the fresh
+`committed`, and what still differs is sent again in small requests (`SMALL_ROWS`, rows sharing an
+item kept together), so a row that moves again holds back only its request, whose other rows go
+again at once; up to `MAX_ROUNDS` rounds, then the rest waits for the next run (queued). A row
+applied this run whose target the re-read moved (it went in another request) goes again with them.
+In a sale a large request seldom passes (every row must be as read), so after each answer the
+size of the next requests adapts (`_next_size`): smaller after a stale one, twice as large after an
+applied one. Nothing is ever written blind.
 """
 
 from __future__ import annotations
@@ -49,6 +60,9 @@ WRITE_AHEAD_ROWS = 2_000
 # compare-and-set, so their order does not matter. The client's pacer reserves every request's cost
 # before it goes, so they stay within the bucket together.
 IN_FLIGHT = 3
+# Rows per request for the rows re-read after a stale answer (and the rows sharing an item with them),
+# before `_next_size` adapts it: a row that moves again sinks only its request.
+SMALL_ROWS = 10
 
 
 def _refused(target: Target, message: str) -> ExceptionRecord:
@@ -78,16 +92,58 @@ class _Request:
     intents: list[PushIntent]
 
 
-def _batch_rows(budget: Budget) -> int:
-    """Rows written ahead together."""
-    return MAX_INPUT if budget.limited else max(MAX_INPUT, WRITE_AHEAD_ROWS)
+def _batch_rows(budget: Budget, size: int) -> int:
+    """Rows written ahead together: one request's when the run has a budget (checked before each);
+    eight requests' while a sale keeps them small (`_next_size`), so the size can grow back soon."""
+    if budget.limited:
+        return size
+    return max(size, WRITE_AHEAD_ROWS) if size >= MAX_INPUT else size * 8
 
 
-def _requests(taken: list[Key], targets: dict[Key, Target], plan: Plan, run_id: str | None) -> list[_Request]:
-    """`taken`'s rows as requests of at most `MAX_INPUT` rows, each with its idempotency key."""
+def _groups(taken: list[Key], plan: Plan, size: int, by_item: bool) -> list[list[Key]]:
+    """`taken` in requests of at most `size` rows (and Shopify's `MAX_INPUT`). `by_item`: rows sharing
+    an item at the site stay in one request (they move together: one's sale moves the others'
+    targets), unless that is more than `MAX_INPUT` rows."""
+    size = max(1, min(size, MAX_INPUT))
+    if not by_item:
+        return [taken[start : start + size] for start in range(0, len(taken), size)]
+    groups: list[list[Key]] = []
+    current: list[Key] = []
+    placed: set[Key] = set()
+    position = {k: i for i, k in enumerate(taken)}
+    for key in taken:
+        if key in placed:
+            continue
+        together = sorted((k for k in plan.sharing([key]) if k in position and k not in placed and k != key),
+                          key=position.__getitem__)  # fmt: skip
+        family = [key, *together]
+        placed.update(family)
+        if current and len(current) + len(family) > size:
+            groups.append(current)
+            current = []
+        current.extend(family)
+    if current:
+        groups.append(current)
+    return [g[start : start + MAX_INPUT] for g in groups for start in range(0, len(g), MAX_INPUT)]
+
+
+def _next_size(size: int, rows: int, named: int) -> int:
+    """Rows for the next requests after an answer. Every row of a request must be as we read it for
+    any to apply, so in a sale a large request seldom passes: after a stale answer naming `named` of
+    `rows`, about as many rows as went unmoved per moved one (at least `SMALL_ROWS`: the first answer
+    counts the moves of the whole read-to-write time, longer than a resend's); after an applied one,
+    twice as many."""
+    if named:
+        return max(SMALL_ROWS, (rows - named) // (named + 1))
+    return min(MAX_INPUT, size * 2)
+
+
+def _requests(
+    taken: list[Key], targets: dict[Key, Target], plan: Plan, run_id: str | None, size: int, by_item: bool
+) -> list[_Request]:
+    """`taken`'s rows as requests (`_groups`), each with its idempotency key."""
     batch = []
-    for start in range(0, len(taken), MAX_INPUT):
-        chunk = taken[start : start + MAX_INPUT]
+    for chunk in _groups(taken, plan, size, by_item):
         intents = [PushIntent(k[0], targets[k].listing.inventory_item_id, k[1], plan.shown(targets[k]),
                               targets[k].quantity) for k in chunk]  # fmt: skip
         batch.append(_Request(f"stock-{(run_id or 'manual')[:8]}-{uuid.uuid4().hex[:16]}", chunk, intents))
@@ -111,22 +167,38 @@ def write_targets(
     outcome: dict[Key, str] = {}
     differing = [k for k in order if k in targets and plan.shown(targets[k]) != targets[k].quantity]
     report.differing = len(differing)
+    rank = {k: i for i, k in enumerate(differing)}  # fastest sellers first, in every round
     reference = f"gid://sync-pipeline/StockPush/{run_id or 'manual'}"
     # A run with a budget checks it before every request, so it sends one at a time.
     in_flight = 1 if budget.limited else max(1, IN_FLIGHT)
+    small = False  # after the first round: the re-read rows, in small requests (`_groups`)
     with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="stock-push") as pool:
         for _ in range(MAX_ROUNDS):
-            stale, retry = _send_all(
+            requests, applied = report.requests, report.applied
+            stale, held = _send_all(
                 storefront, ledger, plan, targets, differing, report, budget, now, run_id, pending,
-                outcome, reference, pool, in_flight,
+                outcome, reference, pool, in_flight, small,
             )  # fmt: skip
-            if not retry:
+            report.rounds.append((report.requests - requests, report.applied - applied))
+            if not stale:
                 return outcome
-            # Shopify moved under us: read the stale rows again, recompute, and send what still differs.
-            reread(storefront, plan, [targets[k].listing for k in dict.fromkeys(stale)], now, pending)
+            if budget.exhausted():
+                # No time or points left to send them: the held rows' items go back in the queue
+                # (push.py), and the next run reads them afresh; a re-read now would be wasted.
+                report.deferred += len(held)
+                outcome.update(dict.fromkeys(held, "deferred"))
+                return outcome
+            # Shopify moved under the stale rows: read them again, recompute the rows held back with
+            # them, and those applied meanwhile that depend on them; send what still differs.
+            reread(storefront, plan, [targets[k].listing for k in stale], now, pending)
             targets = plan.targets()
-            differing = [k for k in dict.fromkeys(retry) if plan.shown(targets[k]) != targets[k].quantity]
-            outcome.update({k: ("stale" if k in differing else "in_step") for k in retry})
+            again = held | {k for k in plan.sharing(stale) if outcome.get(k) == "applied"}
+            differing = sorted(
+                (k for k in again if plan.shown(targets[k]) != targets[k].quantity), key=rank.__getitem__
+            )
+            outcome.update({k: "in_step" for k in held})
+            outcome.update(dict.fromkeys(differing, "stale"))
+            small = True
     report.stale_left += len(differing)
     return outcome
 
@@ -146,12 +218,16 @@ def _send_all(
     reference: str,
     pool: ThreadPoolExecutor,
     in_flight: int,
-) -> tuple[list[Key], list[Key]]:
+    small: bool,
+) -> tuple[list[Key], set[Key]]:
     """One round: every row of `differing` written ahead and sent, up to `in_flight` requests at a
     time; the next batch is written ahead while the last one's requests are out. Answers are
-    settled on this thread, in the order the requests went. Returns (stale rows, rows to recompute)."""
+    settled on this thread, in the order the requests went. A stale request's rows Shopify did not
+    name go again at once, unless they depend on a named one. Returns (stale rows, rows held back
+    for the re-read: the stale ones and those depending on them)."""
+    size = min(SMALL_ROWS, MAX_INPUT) if small else MAX_INPUT  # rows per request, from here (`_next_size`)
     stale: list[Key] = []  # rows Shopify found stale: read again
-    retry: list[Key] = []  # every row of a stale request: recomputed and sent again
+    held: set[Key] = set()  # recomputed after the re-read, and sent again if they still differ
     queue = list(differing)
     written: deque[_Request] = deque()  # written ahead, not sent yet
     out: deque[tuple[_Request, Future[Exception | None]]] = deque()
@@ -162,7 +238,8 @@ def _send_all(
                 outcome.update(dict.fromkeys(queue, "deferred"))
                 queue = []
             else:
-                taken, queue = queue[: _batch_rows(budget)], queue[_batch_rows(budget) :]
+                rows = _batch_rows(budget, size)
+                taken, queue = queue[:rows], queue[rows:]
                 with ledger.transaction() as con:
                     pending.write(con)  # earlier answers and reads
                     # A figure another run read afresh since this one read its own: that run pushes
@@ -170,7 +247,9 @@ def _send_all(
                     # the compare-and-set: this run read Shopify after the other wrote).
                     replaced = stock_snapshots.replaced_since(con, plan.computed_from(taken))
                     dropped = {k for k in taken if replaced and plan.uses_any(k, replaced)}
-                    batch = _requests([k for k in taken if k not in dropped], targets, plan, run_id)
+                    batch = _requests(
+                        [k for k in taken if k not in dropped], targets, plan, run_id, size, small
+                    )
                     # Stamped when written ahead, not with the run's start: the settle age of pushes
                     # in doubt (another run's read-back) counts from here, and a reconcile sends for minutes.
                     sent_at = datetime.now(UTC)
@@ -183,14 +262,28 @@ def _send_all(
             report.requests += 1
             out.append((request, pool.submit(_call, storefront, request, reference)))
         if not out:
-            return stale, retry
+            return stale, held
         request, answer = out.popleft()
         # A failure other than Shopify's answers (the process dying) propagates from here; requests
         # still out are left `sending`, and the next run reads them back before anything else.
-        again = _settle_answer(request, answer.result(), plan, targets, report, outcome, pending, now)
-        stale.extend(again[0])
-        retry.extend(again[1])
-        queue = again[2] + queue  # rows refused only for keeping bad company go again
+        error = answer.result()
+        named, go_again = _settle_answer(request, error, plan, targets, report, outcome, pending, now)
+        if named or error is None:
+            size = _next_size(size, len(request.chunk), len(named))
+        if named:
+            stale.extend(named)
+            # A row sharing an item with a stale one waits for its re-read (its target may move),
+            # whether it was in that request or not sent yet; rows already written ahead or out are
+            # compare-and-set, and re-checked after the re-read when applied.
+            depending = plan.sharing(named)
+            held.update(
+                named, (k for k in request.chunk if k in depending), (k for k in queue if k in depending)
+            )
+            queue = [k for k in queue if k not in depending]
+            go_again = [k for k in go_again if k not in held]
+        # Rows refused only for keeping bad company (a stale or refused row in their request) go
+        # again at once, in new requests with new keys.
+        queue = go_again + queue
 
 
 def _call(storefront: Storefront, request: _Request, reference: str) -> Exception | None:
@@ -213,17 +306,18 @@ def _settle_answer(
     outcome: dict[Key, str],
     pending: PendingWrites,
     now: datetime,
-) -> tuple[list[Key], list[Key], list[Key]]:
-    """One request's answer. Returns (stale rows, rows to recompute and send again after a re-read,
-    rows to send again as they are)."""
+) -> tuple[list[Key], list[Key]]:
+    """One request's answer. Returns (stale rows, rows to send again as they are: refused only for
+    keeping bad company)."""
     key, chunk, intents = request.key, request.chunk, request.intents
     if isinstance(error, StaleWrite):
         rows = error.indices or list(range(len(chunk)))
         pending.add(_settle(key, stock_pushes.STALE, now, str(error)[:500]))
         report.stale += len(rows)
-        # Nothing of the request was applied, and a sale that moved one row may move the targets
-        # of others sharing its item: every row is recomputed before it goes again.
-        return [chunk[i] for i in rows], list(chunk), []
+        # Nothing of the request was applied. The rows Shopify did not name were as we read them:
+        # they go again at once (the caller holds back those whose target depends on a stale row).
+        named = set(rows)
+        return [chunk[i] for i in rows], [k for i, k in enumerate(chunk) if i not in named]
     if isinstance(error, WriteRefused):
         rows = error.indices or list(range(len(chunk)))
         refusals = [_refused(targets[chunk[i]], str(error)) for i in rows]
@@ -231,18 +325,18 @@ def _settle_answer(
         report.refused += len(rows)
         outcome.update({chunk[i]: "refused" for i in rows})
         # The others were refused only for keeping bad company: they go again.
-        return [], [], [k for i, k in enumerate(chunk) if error.indices and i not in set(rows)]
+        return [], [k for i, k in enumerate(chunk) if error.indices and i not in set(rows)]
     if isinstance(error, WriteOutcomeUnknown):
         # Left `sending`: the next run reads the levels back (in_doubt.py) before anything else.
         report.outcome_unknown += len(chunk)
         outcome.update(dict.fromkeys(chunk, "outcome_unknown"))
-        return [], [], []
+        return [], []
     pending.add(_applied(key, chunk, intents, now))
     for k, intent in zip(chunk, intents, strict=True):
         plan.wrote(intent.inventory_item_id, intent.location_id, intent.to_quantity)
         outcome[k] = "applied"
     report.applied += len(chunk)
-    return [], [], []
+    return [], []
 
 
 def _settle(
