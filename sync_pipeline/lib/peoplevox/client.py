@@ -2,7 +2,9 @@
 
 * Authenticates lazily and again after ``session_refresh_seconds`` idle (the service drops
   sessions after about 30 minutes). On a "Session Expired"/"Invalid Session" answer it
-  re-authenticates once and repeats the call once.
+  re-authenticates once and repeats the call once. Given a `session_file`, it takes the session
+  another process of the tenant left there and leaves its own (session_file.py says why, and
+  how the file is protected): one Authenticate per idle half hour, not one per run.
 * Paces itself with a `RequestPacer` matching the service's limiter (the tenant's shared one in
   Dagster steps: every process of the tenant spends one budget); on a refusal, in any of
   the shapes `answers.py` recognises, it holds every slot as long as told (or a window) and
@@ -28,6 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -48,6 +51,7 @@ from sync_pipeline.lib.peoplevox.save_results import (
     confirm_by_lookup,
     pair_by_position,
 )
+from sync_pipeline.lib.peoplevox.session_file import SessionFile, StoredSession
 from sync_pipeline.lib.peoplevox.soap import (
     IntegrationResponse,
     element,
@@ -75,12 +79,6 @@ class DataPage:
     items_per_page: int
 
 
-@dataclass
-class _Session:
-    session_id: str
-    last_used: float
-
-
 class PeoplevoxClient:
     def __init__(
         self,
@@ -97,6 +95,7 @@ class PeoplevoxClient:
         backoff_cap: float = 15.0,
         session_refresh_seconds: float = 1500.0,
         pacer: RequestPacer | None = None,
+        session_file: Path | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -114,10 +113,14 @@ class PeoplevoxClient:
         self.backoff_cap = backoff_cap
         self.session_refresh_seconds = session_refresh_seconds
         self._sleep = sleep
-        self._session: _Session | None = None
+        self._session: StoredSession | None = None
+        self._session_file = (
+            None if session_file is None else SessionFile(session_file, self.endpoint, username)
+        )
         self._http = httpx.Client(timeout=timeout, transport=transport)
         self.requests_sent = 0
         self.reauthentications = 0
+        self.authentications = 0
         self.limit_refusals = 0
 
     def __repr__(self) -> str:  # never show the password
@@ -146,13 +149,22 @@ class PeoplevoxClient:
         _, _, session_id = response.detail.partition(",")
         if not session_id:
             raise PeoplevoxAuthError("Authenticate answered without a session id")
-        self._session = _Session(session_id.strip(), time.monotonic())
+        self._session = StoredSession(session_id.strip(), time.time())
+        self.authentications += 1
         log.info("peoplevox: authenticated as %s", self.username)
+        if self._session_file is not None:
+            self._session_file.save(self._session)
 
-    def _session_id(self) -> str:
+    def _session_id(self, refused: set[str] | frozenset[str] = frozenset()) -> str:
+        """The session to send: this client's, else the tenant's shared one (unless the service
+        has just `refused` it), else a new one."""
         session = self._session
-        if session is None or time.monotonic() - session.last_used > self.session_refresh_seconds:
-            self.authenticate()
+        if session is None or time.time() - session.last_used > self.session_refresh_seconds:
+            self._session = None
+            if self._session_file is not None:
+                self._session = self._session_file.load(self.session_refresh_seconds, avoid=refused)
+            if self._session is None:
+                self.authenticate()
             session = self._session
         assert session is not None
         return session.session_id
@@ -160,16 +172,25 @@ class PeoplevoxClient:
     def _call(
         self, operation: str, body: str, save_records: Sequence[Any] | None = None
     ) -> IntegrationResponse:
-        for attempt in range(2):
-            response = self._send(operation, body, session=self._session_id(), save_records=save_records)
+        # A refused session is never sent again. One from the shared file may be refused too
+        # (another process's, gone idle), so the call gives up only when a session authenticated
+        # after a refusal is refused: re-authenticate once, then retry once.
+        refused: set[str] = set()
+        for _ in range(3):
+            authenticated_before = self.authentications
+            session_id = self._session_id(refused)
+            response = self._send(operation, body, session=session_id, save_records=save_records)
             if response.ok or not any(text in response.detail for text in SESSION_ERRORS):
                 if self._session is not None:
-                    self._session.last_used = time.monotonic()
+                    self._session.last_used = time.time()
+                    if self._session_file is not None:
+                        self._session_file.touch(self._session)
                 return response
             log.info("peoplevox: session no longer valid during %s; re-authenticating", operation)
             self._session = None
+            refused.add(session_id)
             self.reauthentications += 1
-            if attempt == 1:
+            if self.authentications > authenticated_before and len(refused) > 1:
                 break
         raise PeoplevoxSessionError(f"{operation}: session still invalid after re-authenticating")
 
