@@ -12,6 +12,8 @@
 * Transport errors before the request was sent, and failures after it (a `soap:Server` fault,
   another 5xx, an unreadable answer) on reads, are retried with capped exponential backoff
   and full jitter. A `soap:Client` fault raises `PeoplevoxFault` at once.
+* A SaveData request above `max_request_bytes` is not sent (`SaveTooLarge`): the service
+  refuses a body over its size limit with a bare HTTP 500, which would leave its rows in doubt.
 * A SaveData whose request left but whose answer did not arrive or failed (timeout, dropped
   connection, 5xx, a `soap:Server` fault) raises `SaveOutcomeUnknown` and is never resent
   blindly. An answer whose per-row results cannot be trusted is settled by looking the rows
@@ -43,6 +45,7 @@ from sync_pipeline.lib.peoplevox.errors import (
     PeoplevoxSessionError,
     PeoplevoxUnavailable,
     SaveOutcomeUnknown,
+    SaveTooLarge,
 )
 from sync_pipeline.lib.peoplevox.models import PvxRow
 from sync_pipeline.lib.peoplevox.pacer import RequestPacer
@@ -62,6 +65,12 @@ log = logging.getLogger(__name__)
 
 SESSION_ERRORS = ("Security - Invalid Session", "Security - Session Expired")
 MAX_ITEMS_PER_PAGE = 1000
+# The largest request body the client sends. Assumed [I]: Peoplevox's Integration Service is an
+# ASP.NET ASMX service, and ASP.NET refuses a body above `maxRequestLength`, 4,096 KB unless the
+# tenant's host raised it, with an HTTP 500 before the service runs (the sandbox does the same:
+# sandbox/peoplevox/endpoint.py). A quarter of that leaves room for a host configured lower; a
+# 1,000-row save of sales order headers is ~0.5 MB, so it binds only rows of unusual size.
+MAX_REQUEST_BYTES = 1024 * 1024
 M = TypeVar("M", bound=PvxRow)
 
 
@@ -96,6 +105,7 @@ class PeoplevoxClient:
         session_refresh_seconds: float = 1500.0,
         pacer: RequestPacer | None = None,
         session_file: Path | None = None,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -109,6 +119,7 @@ class PeoplevoxClient:
             requests_per_window, window_seconds, sleep=sleep, stale_after=timeout + 30
         )
         self.max_retries = max_retries
+        self.max_request_bytes = max_request_bytes
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.session_refresh_seconds = session_refresh_seconds
@@ -204,6 +215,11 @@ class PeoplevoxClient:
             "SOAPAction": f'"http://www.peoplevox.net/{operation}"',
         }
         is_save = save_records is not None
+        if is_save and len(payload) > self.max_request_bytes:
+            raise SaveTooLarge(
+                f"SaveData '{_template_of(body)}': {len(save_records or [])} rows make a request of "
+                f"{len(payload):,} bytes, over the {self.max_request_bytes:,} the client sends in one request"
+            )
         last_problem = ""
         for attempt in range(self.max_retries + 1):
             if attempt:
