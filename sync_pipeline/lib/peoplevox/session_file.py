@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import stat
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,8 @@ class SessionFile:
         payload = json.dumps(
             {**self._owner, "session_id": session.session_id, "last_used": session.last_used}
         )
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        # One temporary per process and thread: two writers never share one half-written.
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
