@@ -1,17 +1,20 @@
-"""Peoplevox requests per order on the orders path, by kind, deterministically (no daemon, no HTTP).
+"""Peoplevox requests per order on the orders path, by kind, deterministically (no daemon, no sockets).
 
 The orders flow's own functions (ingest, release, status runs) on one virtual clock, against the
 Peoplevox sandbox's Integration Service and warehouse floor in this process (through the real
 port, `PeoplevoxWarehouse`, as the flow tests drive it: `sync_pipeline_tests/flows/standins`)
-and an in-memory Shopify. Orders of the rehearsal's shape arrive at `--orders-per-minute`: 1-4
+and an in-memory Shopify. Each release and status run talks through a real `PeoplevoxClient` of
+its own, built by the Dagster resource as in a run's process (its SOAP handed to the sandbox
+service in process by an httpx transport), so `Authenticate` is counted as the runs send it. Orders of the rehearsal's shape arrive at `--orders-per-minute`: 1-4
 lines of 1-2 units, some edited or cancelled inside the hold, a few edited or cancelled after
 they reached Peoplevox. Runs come at fixed virtual intervals (ingest, release, status), the floor
 moves orders on as the rehearsal's does (allocation 10 s, picking 15 s, packing 10 s, despatch
 15 s), and every request the service answers is counted by operation and template or report: a
 request is what the limiter counts, whatever its rows.
 
-Prints requests per 100 orders by kind and the ceiling they allow under the limiter
-(`--requests-per-minute`, 60 for 15 requests / 15 s): orders a minute = limit / requests an order.
+Prints requests per 100 orders by kind, rows per SaveData request by template, and the ceiling
+they allow under the limiter (`--requests-per-minute`, 60 for 15 requests / 15 s): orders a
+minute = limit / requests an order. `--rows` overrides `injection_batch_rows` (orders.yaml).
 
     .venv/bin/python benchmarks/pvx_requests_per_order.py
     .venv/bin/python benchmarks/pvx_requests_per_order.py --orders 2000 --json
@@ -33,8 +36,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import httpx  # noqa: E402
+
+from sync_pipeline.defs.resources import PeoplevoxResource  # noqa: E402
 from sync_pipeline.lib.flows.orders import state  # noqa: E402
 from sync_pipeline.lib.ledger import orders as ledger_orders  # noqa: E402
+from sync_pipeline.lib.peoplevox import PeoplevoxClient  # noqa: E402
+from sync_pipeline.lib.peoplevox.pacer import RequestPacer  # noqa: E402
+from sync_pipeline.sandbox.peoplevox.service import IntegrationService  # noqa: E402
+from sync_pipeline.sandbox.peoplevox.soap import SoapFault, parse_request, render_fault, render_response  # noqa: E402
 from sync_pipeline_tests.domain.factories import T0  # noqa: E402
 from sync_pipeline_tests.flows.standins.world import ITEM_CODES, World  # noqa: E402
 
@@ -42,21 +52,48 @@ FLOOR_SECONDS = (10.0, 15.0, 10.0, 15.0)  # the rehearsal's floor: allocation, p
 STEP = 5.0  # virtual seconds per tick
 
 
-def _counted(world: World, counts: Counter[str]) -> None:
-    """Count every request the sandbox service answers, by operation and template/report."""
-    service = world.pvx.client.service  # type: ignore[attr-defined]
-    for operation, name in (
-        ("get_data", "GetData"),
-        ("get_report_data", "GetReportData"),
-        ("save_data", "SaveData"),
-    ):
-        original: Callable[[dict[str, Any]], Any] = getattr(service, operation)
+def _service_transport(
+    service: IntegrationService, client_id: str, counts: Counter[str]
+) -> httpx.MockTransport:
+    """The sandbox's ASMX endpoint in process: SOAP in, SOAP out, every request counted by
+    operation and template/report (a request is what the limiter counts, whatever its rows)."""
 
-        def counted(params: dict[str, Any], _original=original, _name=name) -> Any:
-            counts[f"{_name} {params.get('TemplateName')}"] += 1
-            return _original(params)
+    def handle(request: httpx.Request) -> httpx.Response:
+        try:
+            soap = parse_request(request.content, request.headers.get("soapaction"))
+        except SoapFault as fault:
+            return httpx.Response(500, content=render_fault(fault))
+        template = soap.params.get("TemplateName")
+        counts[f"{soap.operation} {template}" if template else soap.operation] += 1
+        if soap.operation == "SaveData":
+            rows = max(
+                0, len([line for line in str(soap.params.get("CsvData") or "").splitlines() if line]) - 1
+            )
+            counts[f"rows: SaveData {template}"] += rows
+        return httpx.Response(200, content=render_response(soap.operation, service.handle(client_id, soap)))
 
-        setattr(service, operation, counted)
+    return httpx.MockTransport(handle)
+
+
+def _run_client(world: World, transport: httpx.MockTransport, data_dir: Path) -> PeoplevoxClient:
+    """A run's own client, built by the Dagster resource as in the run's process (pacer file,
+    shared session and all), then pointed at the sandbox in process and left unpaced: the
+    benchmark counts requests on a virtual clock."""
+    config = world.pvx.state.config
+    resource = PeoplevoxResource(
+        base_url="http://pvx.invalid",
+        client_id=config.client_id,
+        username=config.username,
+        password=config.password,
+        requests_per_window=config.requests_per_window,
+        window_seconds=config.window_seconds,
+        pacer_dir=str(data_dir),
+    )
+    client = resource.get_client(urgent=True)
+    client.close()
+    client._http = httpx.Client(transport=transport)
+    client.pacer = RequestPacer(10**6, 1.0)
+    return client
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -64,10 +101,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     counts: Counter[str] = Counter()
     with tempfile.TemporaryDirectory(prefix="pvx-requests-") as tmp:
         world = World(Path(tmp), T0, hold_seconds=args.hold)
+        if args.rows:
+            world.rules = world.rules.with_orders(injection_batch_rows=args.rows)
         floor = world.pvx.warehouse.settings
         floor.allocation_delay, floor.picking_after, floor.packing_after, floor.despatch_after = FLOOR_SECONDS
         floor.allocation_retry = 5.0
-        _counted(world, counts)
+        world.pvx.state.limiter.configure(10**6, 1.0)  # counted here, not refused
+        transport = _service_transport(
+            IntegrationService(world.pvx.state), world.pvx.state.config.client_id, counts
+        )
+
+        def in_own_process(step: Callable[[], object]) -> None:
+            with _run_client(world, transport, Path(tmp)) as client:
+                world.pvx.client = client  # type: ignore[assignment]
+                step()
+
         per_step = args.orders_per_minute * STEP / 60
         placed: list[tuple[str, float]] = []  # (order id, placed at virtual second)
         in_hold_done: set[str] = set()
@@ -113,10 +161,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 world.ingest()
                 runs["ingest"] += 1
             if tick % round(args.release_every / STEP) == 0:
-                world.release()
+                in_own_process(world.release)
                 runs["release"] += 1
             if tick % round(args.status_every / STEP) == 0:
-                world.statuses()
+                in_own_process(world.statuses)
                 runs["status"] += 1
             world.tick(STEP)
             world.pvx.warehouse.advance(STEP)
@@ -129,12 +177,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         elapsed = time.monotonic() - started
     orders = len(placed)
-    total = sum(counts.values())
+    rows = {k.removeprefix("rows: "): v for k, v in counts.items() if k.startswith("rows: ")}
+    requests = {k: v for k, v in counts.items() if not k.startswith("rows: ")}
+    total = sum(requests.values())
     per_order = total / orders
     return {
         "orders": orders,
-        "requests": dict(sorted(counts.items())),
-        "requests_per_100_orders": {k: round(v * 100 / orders, 2) for k, v in sorted(counts.items())},
+        "requests": dict(sorted(requests.items())),
+        "requests_per_100_orders": {k: round(v * 100 / orders, 2) for k, v in sorted(requests.items())},
+        "rows_per_save": {k: round(v / requests[k], 1) for k, v in sorted(rows.items()) if requests.get(k)},
         "total_per_100_orders": round(per_order * 100, 2),
         "ceiling_orders_per_minute": round(args.requests_per_minute / per_order) if per_order else None,
         "states": states,
@@ -161,6 +212,7 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=300, help="virtual seconds after the last order")
     parser.add_argument("--requests-per-minute", type=float, default=60, help="the limiter: 15 / 15 s = 60")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rows", type=int, default=0, help="injection_batch_rows (0: orders.yaml's)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     args = parser.parse_args()
     result = run(args)
@@ -172,6 +224,7 @@ def main() -> None:
     for kind, n in result["requests"].items():
         print(f"{kind:<40} {n:>9} {result['requests_per_100_orders'][kind]:>15.2f}")
     print(f"{'total':<40} {sum(result['requests'].values()):>9} {result['total_per_100_orders']:>15.2f}")
+    print("rows per SaveData request: " + ", ".join(f"{k} {v:g}" for k, v in result["rows_per_save"].items()))
     print(
         f"ceiling at {args.requests_per_minute:g} requests/min: {result['ceiling_orders_per_minute']} orders/min "
         f"(÷ {args.orders_per_minute:g} offered = "

@@ -85,13 +85,15 @@ class PeoplevoxResource(dg.ConfigurableResource):
         and status steps, which take any free slot; every other step leaves `orders_reserve` free."""
         from sync_pipeline.lib.peoplevox import PeoplevoxClient
         from sync_pipeline.lib.peoplevox.pacer import RequestPacer, tenant_file
+        from sync_pipeline.lib.peoplevox.session_file import session_path
 
+        pacer_path = tenant_file(
+            Path(self.pacer_dir), self.client_id, Path(self.pacer_file) if self.pacer_file else None
+        )
         pacer = RequestPacer(
             self.requests_per_window,
             self.window_seconds,
-            path=tenant_file(
-                Path(self.pacer_dir), self.client_id, Path(self.pacer_file) if self.pacer_file else None
-            ),
+            path=pacer_path,
             keep_free=0 if urgent else min(self.orders_reserve, self.requests_per_window - 1),
         )
         return PeoplevoxClient(
@@ -102,6 +104,9 @@ class PeoplevoxResource(dg.ConfigurableResource):
             requests_per_window=self.requests_per_window,
             window_seconds=self.window_seconds,
             pacer=pacer,
+            # Each run is a process: runs share the tenant's session instead of authenticating
+            # once each (lib/peoplevox/session_file.py: where it is kept and how it is protected).
+            session_file=session_path(pacer_path),
         )
 
 

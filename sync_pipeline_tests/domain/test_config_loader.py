@@ -241,7 +241,7 @@ def test_cutoff_status_can_be_set(config_dir: Path) -> None:
     [
         ("hold_window_seconds: fifteen\n", "valid integer (got 'fifteen')"),
         ("hold_window_seconds: '900'\n", "valid integer (got '900')"),
-        ("injection_batch_rows: 250\n", "less than or equal to 100 (got 250)"),
+        ("injection_batch_rows: 2500\n", "less than or equal to 1000 (got 2500)"),
         ("sales_order_prefix: SHOPIFY-ORDER-\n", "at most 10 characters"),
     ],
 )

@@ -96,3 +96,19 @@ def test_ingest_tells_of_each_chunk_when_its_orders_come_due(tmp_path: Path) -> 
         world.inbox, world.shop, world.ledger, world.rules, "webhooks", world.now, on_recorded=heard.append
     )
     assert [r.earliest_due for r in heard] == [world.shop.orders[second].processed_at + hold]
+
+
+def test_a_wave_goes_in_one_header_request_and_full_item_requests(tmp_path: Path) -> None:
+    """The limiter counts requests, not rows: with orders.yaml's batch (500 rows) a wave of 400
+    due orders is one header SaveData and its 800 item rows two, not 4 + 8 as at 100 rows."""
+    world = World(tmp_path, T0)
+    assert world.rules.orders.injection_batch_rows == 500
+    for _ in range(400):
+        world.shop.place([("TEE-BLK-M", 1), ("CAP-BLK-OS", 1)])
+    world.ingest()
+    world.tick(world.rules.orders.hold_window_seconds + 1)
+    report = release(world.shop, world.pvx, world.ledger, world.rules, "release", world.now)
+    assert report.injected == 400 and len(world.pvx.holds()) == 400
+    assert world.pvx.requests["SaveData Sales orders"] == 1
+    assert world.pvx.requests["SaveData Sales order items"] == 2
+    assert _states(world) == {state.IN_WAREHOUSE: 400}

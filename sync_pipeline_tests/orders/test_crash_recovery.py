@@ -21,7 +21,7 @@ from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec, ProductSp
 from sync_pipeline_tests.orders.harness import REPO_ROOT, e2e_stack
 from sync_pipeline_tests.orders.test_end_to_end import UK
 
-ORDERS = 150  # two injection batches of 100 and 50
+ORDERS = 150  # two injection batches of 100 and 50 (orders.yaml's 500 set to 100 below)
 HOLD_SECONDS = 1
 
 
@@ -30,6 +30,11 @@ def test_killed_release_run_finishes_without_duplicates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with e2e_stack(tmp_path, monkeypatch, HOLD_SECONDS, FaultSettings()) as stack:
+        # Two batches, so the crash falls between a batch Peoplevox applied and one never sent.
+        orders_yaml = tmp_path / "config" / "orders.yaml"
+        text = orders_yaml.read_text()
+        assert "injection_batch_rows: 500" in text
+        orders_yaml.write_text(text.replace("injection_batch_rows: 500", "injection_batch_rows: 100"))
         for sku in ("TEE-BLK-M", "CAP-BLK-OS"):
             stack.shop.add_product(ProductSpec(title=sku, variants=[VariantSpec(sku=sku)]))
         stack.pvx.seed_items([("TEE-BLK-M", "5012345678900", "Tee"), ("CAP-BLK-OS", "5012345678901", "Cap")])

@@ -9,6 +9,8 @@ right exception; every change after the cut-off with an exception.
 
 from __future__ import annotations
 
+import json
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -215,6 +217,7 @@ def test_orders_reach_the_warehouse_once_and_exactly(tmp_path: Path, monkeypatch
     faults = FaultSettings(webhook_drop_rate=0.3, webhook_duplicate_rate=0.3, seed=11)
     with e2e_stack(tmp_path, monkeypatch, HOLD_SECONDS, faults) as stack:
         _seed(stack)
+        authenticated_before = stack.pvx.state().counters.requests.get("Authenticate", 0)
         stack.definitions.resolve_job_def("catalogue_job").execute_in_process(instance=stack.instance)
         kinds = _kinds()
         for kind in kinds.values():
@@ -267,6 +270,14 @@ def test_orders_reach_the_warehouse_once_and_exactly(tmp_path: Path, monkeypatch
         assert stack.tick("peoplevox_status_events") == 1
 
         _assert_final_state(stack, kinds)
+        # Every run's client took the session the first one left beside the pacer file
+        # (lib/peoplevox/session_file.py): one Authenticate for all the runs, not one a run.
+        assert len(stack.runs) >= 4
+        assert stack.pvx.state().counters.requests["Authenticate"] - authenticated_before == 1
+        session_file = tmp_path / "peoplevox-sandbox.session.json"
+        assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
+        session_id = json.loads(session_file.read_text())["session_id"].encode()
+        assert all(session_id not in f.read_bytes() for f in tmp_path.glob("ledger.duckdb*"))
 
 
 def _explain(stack: E2EStack, number: str) -> str:

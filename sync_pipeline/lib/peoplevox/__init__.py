@@ -12,6 +12,7 @@ from sync_pipeline.lib.peoplevox.errors import (
     PeoplevoxSessionError,
     PeoplevoxUnavailable,
     SaveOutcomeUnknown,
+    SaveTooLarge,
 )
 from sync_pipeline.lib.peoplevox.models import (
     DespatchSummaryRow,
@@ -39,5 +40,6 @@ __all__ = [
     "SaveAction",
     "SaveOutcomeUnknown",
     "SaveResult",
+    "SaveTooLarge",
     "clauses",
 ]

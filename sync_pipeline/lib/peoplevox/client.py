@@ -2,7 +2,9 @@
 
 * Authenticates lazily and again after ``session_refresh_seconds`` idle (the service drops
   sessions after about 30 minutes). On a "Session Expired"/"Invalid Session" answer it
-  re-authenticates once and repeats the call once.
+  re-authenticates once and repeats the call once. Given a `session_file`, it takes the session
+  another process of the tenant left there and leaves its own (session_file.py says why, and
+  how the file is protected): one Authenticate per idle half hour, not one per run.
 * Paces itself with a `RequestPacer` matching the service's limiter (the tenant's shared one in
   Dagster steps: every process of the tenant spends one budget); on a refusal, in any of
   the shapes `answers.py` recognises, it holds every slot as long as told (or a window) and
@@ -10,6 +12,8 @@
 * Transport errors before the request was sent, and failures after it (a `soap:Server` fault,
   another 5xx, an unreadable answer) on reads, are retried with capped exponential backoff
   and full jitter. A `soap:Client` fault raises `PeoplevoxFault` at once.
+* A SaveData request above `max_request_bytes` is not sent (`SaveTooLarge`): the service
+  refuses a body over its size limit with a bare HTTP 500, which would leave its rows in doubt.
 * A SaveData whose request left but whose answer did not arrive or failed (timeout, dropped
   connection, 5xx, a `soap:Server` fault) raises `SaveOutcomeUnknown` and is never resent
   blindly. An answer whose per-row results cannot be trusted is settled by looking the rows
@@ -28,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -40,6 +45,7 @@ from sync_pipeline.lib.peoplevox.errors import (
     PeoplevoxSessionError,
     PeoplevoxUnavailable,
     SaveOutcomeUnknown,
+    SaveTooLarge,
 )
 from sync_pipeline.lib.peoplevox.models import PvxRow
 from sync_pipeline.lib.peoplevox.pacer import RequestPacer
@@ -48,6 +54,7 @@ from sync_pipeline.lib.peoplevox.save_results import (
     confirm_by_lookup,
     pair_by_position,
 )
+from sync_pipeline.lib.peoplevox.session_file import SessionFile, StoredSession
 from sync_pipeline.lib.peoplevox.soap import (
     IntegrationResponse,
     element,
@@ -58,6 +65,12 @@ log = logging.getLogger(__name__)
 
 SESSION_ERRORS = ("Security - Invalid Session", "Security - Session Expired")
 MAX_ITEMS_PER_PAGE = 1000
+# The largest request body the client sends. Assumed [I]: Peoplevox's Integration Service is an
+# ASP.NET ASMX service, and ASP.NET refuses a body above `maxRequestLength`, 4,096 KB unless the
+# tenant's host raised it, with an HTTP 500 before the service runs (the sandbox does the same:
+# sandbox/peoplevox/endpoint.py). A quarter of that leaves room for a host configured lower; a
+# 1,000-row save of sales order headers is ~0.5 MB, so it binds only rows of unusual size.
+MAX_REQUEST_BYTES = 1024 * 1024
 M = TypeVar("M", bound=PvxRow)
 
 
@@ -73,12 +86,6 @@ class DataPage:
     total_count: int
     page_no: int
     items_per_page: int
-
-
-@dataclass
-class _Session:
-    session_id: str
-    last_used: float
 
 
 class PeoplevoxClient:
@@ -97,6 +104,8 @@ class PeoplevoxClient:
         backoff_cap: float = 15.0,
         session_refresh_seconds: float = 1500.0,
         pacer: RequestPacer | None = None,
+        session_file: Path | None = None,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -110,14 +119,19 @@ class PeoplevoxClient:
             requests_per_window, window_seconds, sleep=sleep, stale_after=timeout + 30
         )
         self.max_retries = max_retries
+        self.max_request_bytes = max_request_bytes
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.session_refresh_seconds = session_refresh_seconds
         self._sleep = sleep
-        self._session: _Session | None = None
+        self._session: StoredSession | None = None
+        self._session_file = (
+            None if session_file is None else SessionFile(session_file, self.endpoint, username)
+        )
         self._http = httpx.Client(timeout=timeout, transport=transport)
         self.requests_sent = 0
         self.reauthentications = 0
+        self.authentications = 0
         self.limit_refusals = 0
 
     def __repr__(self) -> str:  # never show the password
@@ -146,13 +160,22 @@ class PeoplevoxClient:
         _, _, session_id = response.detail.partition(",")
         if not session_id:
             raise PeoplevoxAuthError("Authenticate answered without a session id")
-        self._session = _Session(session_id.strip(), time.monotonic())
+        self._session = StoredSession(session_id.strip(), time.time())
+        self.authentications += 1
         log.info("peoplevox: authenticated as %s", self.username)
+        if self._session_file is not None:
+            self._session_file.save(self._session)
 
-    def _session_id(self) -> str:
+    def _session_id(self, refused: set[str] | frozenset[str] = frozenset()) -> str:
+        """The session to send: this client's, else the tenant's shared one (unless the service
+        has just `refused` it), else a new one."""
         session = self._session
-        if session is None or time.monotonic() - session.last_used > self.session_refresh_seconds:
-            self.authenticate()
+        if session is None or time.time() - session.last_used > self.session_refresh_seconds:
+            self._session = None
+            if self._session_file is not None:
+                self._session = self._session_file.load(self.session_refresh_seconds, avoid=refused)
+            if self._session is None:
+                self.authenticate()
             session = self._session
         assert session is not None
         return session.session_id
@@ -160,16 +183,25 @@ class PeoplevoxClient:
     def _call(
         self, operation: str, body: str, save_records: Sequence[Any] | None = None
     ) -> IntegrationResponse:
-        for attempt in range(2):
-            response = self._send(operation, body, session=self._session_id(), save_records=save_records)
+        # A refused session is never sent again. One from the shared file may be refused too
+        # (another process's, gone idle), so the call gives up only when a session authenticated
+        # after a refusal is refused: re-authenticate once, then retry once.
+        refused: set[str] = set()
+        for _ in range(3):
+            authenticated_before = self.authentications
+            session_id = self._session_id(refused)
+            response = self._send(operation, body, session=session_id, save_records=save_records)
             if response.ok or not any(text in response.detail for text in SESSION_ERRORS):
                 if self._session is not None:
-                    self._session.last_used = time.monotonic()
+                    self._session.last_used = time.time()
+                    if self._session_file is not None:
+                        self._session_file.touch(self._session)
                 return response
             log.info("peoplevox: session no longer valid during %s; re-authenticating", operation)
             self._session = None
+            refused.add(session_id)
             self.reauthentications += 1
-            if attempt == 1:
+            if self.authentications > authenticated_before and len(refused) > 1:
                 break
         raise PeoplevoxSessionError(f"{operation}: session still invalid after re-authenticating")
 
@@ -183,6 +215,11 @@ class PeoplevoxClient:
             "SOAPAction": f'"http://www.peoplevox.net/{operation}"',
         }
         is_save = save_records is not None
+        if is_save and len(payload) > self.max_request_bytes:
+            raise SaveTooLarge(
+                f"SaveData '{_template_of(body)}': {len(save_records or [])} rows make a request of "
+                f"{len(payload):,} bytes, over the {self.max_request_bytes:,} the client sends in one request"
+            )
         last_problem = ""
         for attempt in range(self.max_retries + 1):
             if attempt:

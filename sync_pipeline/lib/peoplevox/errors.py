@@ -27,6 +27,11 @@ class PeoplevoxFault(PeoplevoxError):
     was rejected. `soap:Server` faults are retried (reads) or `SaveOutcomeUnknown` (saves)."""
 
 
+class SaveTooLarge(PeoplevoxError):
+    """A SaveData request bigger than the client sends (`max_request_bytes`); nothing was sent,
+    so the caller may split the rows and save them in smaller requests."""
+
+
 class PeoplevoxUnavailable(PeoplevoxError):
     """Retries ran out on transport errors, 5xx answers or the request limiter."""
 

@@ -51,6 +51,10 @@ class PeoplevoxSandboxConfig(BaseModel):
     # {"Allocated": "Awaiting stock"}: only New, Despatched, Closed and Cancelled are confirmed.
     reported_statuses: dict[str, str] = Field(default_factory=dict)
     save_result_shape: SaveResultShape = "positional"
+    # The largest request body the service reads. Assumed [I]: ASP.NET's default `maxRequestLength`
+    # (4,096 KB) on an ASMX host; a bigger body is refused with HTTP 500 before anything is done
+    # (endpoint.py). No row limit per SaveData is documented (API.md §11), so none is imposed.
+    max_request_bytes: int = Field(4096 * 1024, ge=1024)
     seed: int = 4
 
     @field_validator("reported_statuses")

@@ -66,6 +66,12 @@ class AsmxEndpoint:
     ) -> None:
         state, faults = self.state, self.state.faults
         body = await request.body()
+        if len(body) > state.config.max_request_bytes:
+            # ASP.NET's HttpException, answered by the host before the service runs: an HTML error
+            # page with HTTP 500, no SOAP fault, nothing saved (config.py `max_request_bytes`).
+            page = "<html><body><h2>Maximum request length exceeded.</h2></body></html>"
+            await Response(page, 500, media_type="text/html; charset=utf-8")(scope, receive, send)
+            return
         if faults.latency_seconds:
             await asyncio.sleep(faults.latency_seconds)
         if state.take_fault("error_next") or state.roll(faults.error_rate, "error_rate"):

@@ -12,8 +12,17 @@ from .base import RulesModel, SemanticProblem
 # The longest prefix that still keeps prefix + a 20-digit Shopify id within Peoplevox's 30
 # characters for SalesOrderNumber.
 MAX_PREFIX_LENGTH = 10
-# bedrock's production batch; not a documented Peoplevox limit, so we do not go above it.
-MAX_SAVE_ROWS = 100
+# Rows per SaveData request. No limit is documented: the WSDL's CsvData is an unbounded string and
+# API.md §11's 100 is one integrator's practice (bedrock), not a refusal anyone reported. The
+# limiter counts requests, not rows, so at a peak 100-row saves spent about 3.6 requests per 100
+# orders, half of all the tenant's requests (benchmarks/README.md, session 10). What the service
+# does bound is a request's size (ASP.NET's request length; the client keeps a save under 1 MB and
+# splits a bigger one: lib/peoplevox/client.py `MAX_REQUEST_BYTES`). Assumed [I]: a tenant takes
+# 1,000 rows a request, the page size it allows reads (API.md §3); a tenant whose host proves
+# slower or stricter is set lower in orders.yaml (a save that outlives the client's 120 s timeout
+# is looked up before anything is resent, so a wrong guess costs requests, never a duplicate).
+MAX_SAVE_ROWS = 1000
+DEFAULT_SAVE_ROWS = 500
 
 
 class OrdersConfig(RulesModel):
@@ -25,7 +34,7 @@ class OrdersConfig(RulesModel):
     # last year's orders).
     max_order_age_days: int = Field(default=30, ge=1)
     # Rows per SaveData call (headers and items are saved in separate calls).
-    injection_batch_rows: int = Field(default=MAX_SAVE_ROWS, ge=1, le=MAX_SAVE_ROWS)
+    injection_batch_rows: int = Field(default=DEFAULT_SAVE_ROWS, ge=1, le=MAX_SAVE_ROWS)
     # A paid order not in Peoplevox after this long fails the stale-orders check.
     stale_order_minutes: int = Field(default=60, ge=1)
     sales_order_prefix: str = Field(default="SHP-", max_length=MAX_PREFIX_LENGTH, pattern=r"^[A-Za-z0-9_-]*$")

@@ -138,9 +138,19 @@ def record_and_inject(
 # Orders per wave, in header batches: headers and items are batched across a whole wave, so item
 # batches are full (items per order vary; only a wave's last item call is part-full) and each
 # SaveData call carries the most rows the limiter allows; verdicts are recorded after each wave,
-# so the ledger never lags far behind Peoplevox. A release pass is one wave (about 14 calls at
-# 100 rows and 2.5 rows per order: 14 s at 15 requests / 15 s), the grain of its time budget.
+# so the ledger never lags far behind Peoplevox. A release pass is one wave, the grain of its time
+# budget. At most `ORDERS_PER_WAVE`: with 500-row saves, 4 header batches would be 2,000 orders,
+# re-read from Shopify and written ahead before the first is sent; 400 (the wave of 100-row saves)
+# go in one header request and about two of items (2.5 item rows an order).
 BATCHES_PER_WAVE = 4
+ORDERS_PER_WAVE = 400
+
+
+def wave_size(rows_per_save: int) -> int:
+    """Orders a release pass takes at most, for saves of `rows_per_save` rows."""
+    return min(rows_per_save * BATCHES_PER_WAVE, ORDERS_PER_WAVE)
+
+
 T = TypeVar("T")
 
 
@@ -160,7 +170,7 @@ def inject(
     `items_only` completes orders Peoplevox already has (`found`: as it reported them).
     """
     size = rules.orders.injection_batch_rows
-    for wave in batches(list(orders), size * BATCHES_PER_WAVE):
+    for wave in batches(list(orders), wave_size(size)):
         _inject_wave(
             wave, warehouse, ledger, size, actor, report, items_only or {}, found or {}, on_allocation
         )

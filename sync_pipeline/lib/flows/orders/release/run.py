@@ -27,7 +27,7 @@ from sync_pipeline.lib.flows.orders.ports import OrdersSource, Warehouse
 from sync_pipeline.lib.flows.orders.records import naive
 from sync_pipeline.lib.flows.orders.release.changes import push_changes
 from sync_pipeline.lib.flows.orders.release.in_doubt import resolve_in_doubt
-from sync_pipeline.lib.flows.orders.release.inject import BATCHES_PER_WAVE, record_and_inject
+from sync_pipeline.lib.flows.orders.release.inject import record_and_inject, wave_size
 from sync_pipeline.lib.flows.orders.release.report import ReleaseReport
 from sync_pipeline.lib.flows.orders.release.reread import reread, translate_all
 from sync_pipeline.lib.flows.stock import hints
@@ -56,11 +56,11 @@ def release(
     limit: int | None = None,
     max_seconds: float = RELEASE_RUN_SECONDS,
 ) -> ReleaseReport:
-    """`limit`: due orders per pass (default: one wave, `BATCHES_PER_WAVE` full SaveData calls of
-    headers); `max_seconds`: no pass starts after it (the first always runs)."""
+    """`limit`: due orders per pass (default: one wave, `inject.wave_size`); `max_seconds`: no
+    pass starts after it (the first always runs)."""
     report = ReleaseReport()
     started = time.monotonic()
-    per_pass = limit or rules.orders.injection_batch_rows * BATCHES_PER_WAVE
+    per_pass = limit or wave_size(rules.orders.injection_batch_rows)
 
     def moment() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
