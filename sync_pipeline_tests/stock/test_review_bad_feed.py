@@ -99,9 +99,6 @@ class ProductDeletedMeanwhile(ShopifyStock):
         super().set_available(writes, key, reference)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="shopify_port makes a stale row refused when Shopify names another row's error too"
-)
 def test_a_stale_row_beside_a_refused_one_is_re_read_not_refused(tmp_path: Path) -> None:
     """Shopify answers every userError of a request at once: here a stale `changeFromQuantity` (a
     sale) and an inventory item that no longer exists (a product deleted). The port turns the whole
