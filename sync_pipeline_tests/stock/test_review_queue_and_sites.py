@@ -84,10 +84,6 @@ def _config_with(tmp_path: Path, stock_yaml: str) -> Path:
 ALIKE = "locations:\n  PrimarySite: Warehouse\n  Wholesale: \uff37arehouse\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stock.yaml compares location names by casefold only; the push matches them NFKC, single-spaced",
-)
 def test_two_sites_sent_to_one_location_by_names_the_admin_shows_alike_are_refused(tmp_path: Path) -> None:
     """stock.yaml refuses two sites for one location ("a location's available can follow one site
     only"), but compares the names by case only, while the push resolves them as the admin shows
@@ -97,10 +93,6 @@ def test_two_sites_sent_to_one_location_by_names_the_admin_shows_alike_are_refus
     assert "already takes its stock from site 'PrimarySite'" in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resolve_locations lets two sites take one location; the last site's figure is published",
-)
 def test_a_location_two_sites_resolve_to_is_not_published_from_either(tmp_path: Path) -> None:
     """Rules that reach the push anyway (built in code, or loaded before a fix): both sites resolve
     to "Warehouse", and the last site's listing wins each (SKU, location). Wholesale's 100 are
