@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from sync_pipeline.lib.flows.orders.ingest import record_orders
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.release import release
@@ -19,10 +17,6 @@ from sync_pipeline_tests.stock.test_push_flow import _sold
 from sync_pipeline_tests.stock.world import stock_world
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open_lines counts an allocated order's current quantity as past allocation, units Peoplevox never got too",
-)
 def test_units_an_edit_adds_to_an_allocated_order_stay_held_back(tmp_path: Path) -> None:
     """Customer service adds 3 units to an order line after Peoplevox allocated the order. Shopify
     commits them at once; Peoplevox never gets them (the order is past the cut-off, `Allocated`: the
