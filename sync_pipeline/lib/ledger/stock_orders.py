@@ -35,6 +35,8 @@ class OpenLine:
     # stamped only when the status crosses New / Allocated-or-later; else when last checked, later
     # and so safe): a Peoplevox figure read before this may still count the order's units as available.
     status_learned_at: datetime | None = None
+    line_id: str | None = None
+    ordered: int | None = None  # the line's current quantity (fulfilled units included)
 
 
 def open_lines(con: duckdb.DuckDBPyConnection) -> list[OpenLine]:
@@ -52,10 +54,32 @@ def open_lines(con: duckdb.DuckDBPyConnection) -> list[OpenLine]:
     ).fetchall()
     fulfilled = _fulfilled_units(con, {r[0] for r in rows})
     return [
-        OpenLine(r[0], r[2], r[3], r[4], r[5], r[6] - fulfilled.get(r[1], 0), r[7])
+        OpenLine(r[0], r[2], r[3], r[4], r[5], r[6] - fulfilled.get(r[1], 0), r[7], r[1], r[6])
         for r in rows
         if r[6] - fulfilled.get(r[1], 0) > 0
     ]
+
+
+def held_in_warehouse(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Units of each item code Peoplevox holds for these orders, as the ledger last recorded what it
+    accepted (`pvx_injections.items`: set when injected and after each change it applied). Orders
+    with no such record are left out."""
+    ids = [(i,) for i in order_ids]
+    if not ids:
+        return {}
+    with staged(con, "held_order_ids", {"id": TEXT}, ids):
+        rows = con.execute(
+            "SELECT shopify_order_id, items FROM pvx_injections WHERE shopify_order_id IN "
+            "(SELECT id FROM held_order_ids) AND state = 'accepted' AND items IS NOT NULL"
+        ).fetchall()
+    held: dict[str, dict[str, int]] = {}
+    for order_id, raw in rows:
+        codes = held.setdefault(order_id, {})
+        for item in json.loads(raw) if isinstance(raw, str) else raw:
+            code, quantity = item.get("ItemCode"), item.get("QuantityOrdered")
+            if code and quantity is not None:
+                codes[code] = codes.get(code, 0) + int(quantity)
+    return held
 
 
 def skus_of(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str]) -> set[str]:

@@ -316,14 +316,19 @@ def prune(con: duckdb.DuckDBPyConnection, taken_before: datetime) -> int:
 
 # -- items named by callbacks ---------------------------------------------------------------
 def hint(con: duckdb.DuckDBPyConnection, hints: Mapping[str, int], at: datetime) -> int:
-    """Queue items AvailabilityChanges callbacks named (`hints`: item code → callbacks)."""
+    """Queue items AvailabilityChanges callbacks named (`hints`: item code → callbacks).
+
+    An item's last hint never moves back: a push queues what it left stamped with its own start,
+    which may be before a later hint (a status run's, stamped when queued) and before a read that
+    began meanwhile; taking the older stamp let that read clear the later hint unread."""
     data = [(code, n) for code, n in hints.items()]
     if not data:
         return 0
     with staged(con, "hinted_items", {"item_code": TEXT, "hints": INT}, data):
         con.execute(
             "INSERT INTO stock_dirty_items SELECT item_code, ?, ?, hints FROM hinted_items "
-            "ON CONFLICT (item_code) DO UPDATE SET last_hinted_at = excluded.last_hinted_at, "
+            "ON CONFLICT (item_code) DO UPDATE SET "
+            "last_hinted_at = greatest(stock_dirty_items.last_hinted_at, excluded.last_hinted_at), "
             "hints = stock_dirty_items.hints + excluded.hints",
             [to_naive_utc(at), to_naive_utc(at)],
         )

@@ -330,7 +330,8 @@ class PeoplevoxClient:
         yield from _pages(
             lambda n: self.get_report_data(
                 template, search_clause, columns, order_by, filter_clause, n, items_per_page
-            )
+            ),
+            whole=not search_clause and not filter_clause,
         )
 
     def iter_models(self, model: type[M], search_clause: str = "", **kwargs: Any) -> Iterator[M]:
@@ -447,12 +448,25 @@ def _template_of(body: str) -> str:
     return match.group(1) if match else "?"
 
 
-def _pages(fetch: Callable[[int], DataPage]) -> Iterator[dict[str, str]]:
-    page_no, seen = 1, 0
+def _pages(fetch: Callable[[int], DataPage], whole: bool = False) -> Iterator[dict[str, str]]:
+    """Every row, page after page. `whole`: the read is a whole report (no search or filter clause:
+    the stock flow's full inventory read), whose rows do not leave it while it is paged; a page that
+    comes back empty before the total its first page gave means the read was cut short (a
+    maintenance window opening mid-read answers no rows and a total of 0, as if nothing were
+    wrong), and part of a report handed back as the whole would read as every later item gone.
+    A filtered read may legitimately shrink while it is paged (orders leaving a status), so it
+    stops at the first empty page as before."""
+    page_no, seen, promised = 1, 0, None
     while True:
         page = fetch(page_no)
+        promised = page.total_count if promised is None else promised
         yield from page.rows
         seen += len(page.rows)
+        if not page.rows and whole and seen < promised:
+            raise PeoplevoxError(
+                f"page {page_no} of a whole report came back empty after {seen:,} of the {promised:,} rows "
+                "its first page announced: the read was cut short (a maintenance window?); try again"
+            )
         if not page.rows or seen >= page.total_count:
             return
         page_no += 1

@@ -22,6 +22,9 @@ class VariantSpec(BaseModel):
     is_gift_card: bool = False
     # A bundle parent: Shopify sets requiresComponents and explodes it into these on order.
     components: list[ComponentSpec] = Field(default_factory=list)
+    # Shopify does not make SKUs unique (a product duplicated in the admin keeps its SKUs): set this
+    # to add a variant whose SKU another already has. Orders placed by SKU here still take the first.
+    duplicate_sku: bool = False
 
 
 class ProductSpec(BaseModel):

@@ -156,7 +156,7 @@ class Store:
             )
             taken = {v.sku for v in self.variants.values()}  # once per product, not per variant
             for vs in spec.variants:
-                if vs.sku in taken:
+                if vs.sku in taken and not vs.duplicate_sku:
                     raise StoreError(f"SKU {vs.sku!r} already exists")
                 taken.add(vs.sku)
                 components = [Component(self.variant_by_sku(c.sku).id, c.quantity) for c in vs.components]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from ..location_names import comparable
 from .base import PeoplevoxName, RulesModel, SemanticProblem, Text
 
 
@@ -66,15 +67,18 @@ class StockConfig(RulesModel):
         problems: list[SemanticProblem] = []
         seen: dict[str, str] = {}
         for site, location in self.locations.items():
-            if location.casefold() in seen:
+            # Compared as the push matches names (`location_names.comparable`: case, spacing,
+            # full-width letters, accents typed as two code points), not by case only.
+            key = comparable(location)
+            if key in seen:
                 problems.append(
                     SemanticProblem(
                         ("locations", site),
                         f"Shopify location {location!r} already takes its stock from site "
-                        f"{seen[location.casefold()]!r}; a location's available can follow one site only",
+                        f"{seen[key]!r}; a location's available can follow one site only",
                     )
                 )
-            seen.setdefault(location.casefold(), site)
+            seen.setdefault(key, site)
         for index, site in enumerate(self.unpublished_sites):
             if site in self.locations:
                 problems.append(

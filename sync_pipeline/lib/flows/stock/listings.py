@@ -25,14 +25,25 @@ def recipes_for(skus: Iterable[str], rules: BusinessRules) -> dict[str, Recipe]:
     return {sku: sku_recipe(sku, rules.bundles, rules.sku_overrides.overrides) for sku in skus}
 
 
+def listing_key(sku: str, variant_id: str, first: bool) -> str:
+    """What a variant's listing is keyed by (targets, positions, pushes): its SKU, or for a second
+    variant of the same SKU its SKU and variant. Shopify does not make SKUs unique (a product
+    duplicated in the admin keeps its SKUs); keyed by SKU alone, one variant's target hid the
+    other's, which kept whatever it was last given (a review found 38 offered for 3)."""
+    return sku if first else f"{sku} (variant {variant_id.rsplit('/', 1)[-1]})"
+
+
 def build_listings(
     variants: Iterable[VariantRow], location_ids: Mapping[str, str], rules: BusinessRules, demand: Demand
 ) -> list[Listing]:
-    """One listing per variant per mapped site (`location_ids`: site → Shopify location id)."""
+    """One listing per variant per mapped site (`location_ids`: site → Shopify location id). Every
+    variant of a SKU is published, as every SKU overridden to one item is: each shows what the item
+    has; the first (lowest variant id: `stocked_variants`' order) is keyed by the SKU (`listing_key`)."""
     listings = []
     config = rules.stock_buffers
     # Most variants share their buffer's inputs (no tags, no sales): decide each once, not per variant.
     decided: dict[tuple[str, tuple[str, ...], float], BufferDecision] = {}
+    keyed: set[str] = set()
     for variant in variants:
         if not variant.sku or not variant.inventory_item_id:
             continue
@@ -44,8 +55,8 @@ def build_listings(
             buffer = decided[inputs] = buffer_for(
                 variant.sku, variant.product_tags, velocity, config, peak=demand.peak
             )
+        key = listing_key(variant.sku, variant.variant_id, variant.sku not in keyed)
+        keyed.add(variant.sku)
         for site, location_id in location_ids.items():
-            listings.append(
-                Listing(variant.sku, variant.inventory_item_id, location_id, site, recipe, buffer)
-            )
+            listings.append(Listing(key, variant.inventory_item_id, location_id, site, recipe, buffer))
     return listings

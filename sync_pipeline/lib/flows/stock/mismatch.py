@@ -17,7 +17,7 @@ from typing import Final
 import duckdb
 
 from sync_pipeline.lib.domain.config import BusinessRules
-from sync_pipeline.lib.domain.location_names import match_name
+from sync_pipeline.lib.domain.location_names import comparable, match_name
 from sync_pipeline.lib.flows.stock import states
 from sync_pipeline.lib.flows.stock.ports import Location, Storefront
 from sync_pipeline.lib.ledger import ExceptionRecord
@@ -68,6 +68,24 @@ def resolve_locations(
             )  # fmt: skip
         else:
             mapped[site] = loc.id
+    # Two sites resolving to one location (names stock.yaml's check did not see as one, or rules
+    # built in code): each (SKU, location) would show whichever site came last, another site's
+    # stock. Neither is published there until the mapping is fixed.
+    by_location: dict[str, list[str]] = {}
+    for site, location_id in mapped.items():
+        by_location.setdefault(location_id, []).append(site)
+    for location_id, sites in by_location.items():
+        if len(sites) > 1:
+            name = next(loc.name for loc in locations if loc.id == location_id)
+            problems.append(
+                _problem(
+                    location_subject(name),
+                    f"stock.yaml sends sites {', '.join(repr(s) for s in sites)} to one Shopify location "
+                    f"{name!r}; a location's available can follow one site only: nothing is published there",
+                )
+            )
+            for site in sites:
+                del mapped[site]
     return mapped, problems
 
 
@@ -116,14 +134,14 @@ def record(
     """Open or touch `problems`; after a complete check (`complete`), resolve the open ones not found,
     except unfed locations' when this run did not look at them (`unfed_checked` false)."""
     found = {p.subject for p in problems}
-    mapped = {name.casefold() for name in rules.stock.locations.values()}
+    mapped = {comparable(name) for name in rules.stock.locations.values()}
     ledger_exceptions.open_or_touch(con, problems)
     if complete:
         for _, subject in ledger_exceptions.open_subjects(con, [KIND]):
             # A `location:` subject naming a mapped location is stock.yaml's (checked every run);
             # any other is an unfed location, known only to the run that paged its levels.
             location = location_named(subject)
-            unfed = location is not None and location.casefold() not in mapped
+            unfed = location is not None and comparable(location) not in mapped
             if subject not in found and (unfed_checked or not unfed):
                 ledger_exceptions.resolve_for_subject(con, [KIND], subject, "no longer found")
     return len(problems)

@@ -75,10 +75,17 @@ class ShopifyStock:
                 rows, reason="correction", reference_document_uri=reference, idempotency_key=key
             )
         except ShopifyUserErrors as error:
-            indices = sorted({i for e in error.errors if (i := _row_index(e.field)) is not None})
             if error.errors and all(e.code == STALE for e in error.errors):
+                indices = sorted({i for e in error.errors if (i := _row_index(e.field)) is not None})
                 raise StaleWrite(indices, str(error)) from error
-            raise WriteRefused(indices, "; ".join(e.message for e in error.errors)) from error
+            # Shopify names every row's error at once. A stale row beside a refused one is not
+            # refused: only the rows whose errors are not stale are, and the others (the stale
+            # ones too) go again, where a stale row is re-read like any other.
+            refused = [e for e in error.errors if e.code != STALE]
+            named = sorted({i for e in refused if (i := _row_index(e.field)) is not None})
+            if any(_row_index(e.field) is None for e in refused):
+                named = []  # an error about the whole request (its reason, say): every row is refused
+            raise WriteRefused(named, "; ".join(e.message for e in refused)) from error
         except (ShopifyOutcomeUnknown, ShopifyRetriesExhausted) as error:
             raise WriteOutcomeUnknown(str(error)) from error
 

@@ -1,0 +1,48 @@
+"""A reviewer's attack on the oversell rule (session 10): an order edited in Shopify after
+Peoplevox allocated it. Over both sandboxes and a real ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sync_pipeline.lib.flows.orders.ingest import record_orders
+from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
+from sync_pipeline.lib.flows.orders.release import release
+from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
+from sync_pipeline.lib.flows.orders.statuses import StatusReport, apply_statuses
+from sync_pipeline.lib.ledger import stock_snapshots
+from sync_pipeline.sandbox.shopify.control import EditSpec, QuantityChange
+from sync_pipeline_tests.stock.test_push_flow import _sold
+from sync_pipeline_tests.stock.world import stock_world
+
+
+def test_units_an_edit_adds_to_an_allocated_order_stay_held_back(tmp_path: Path) -> None:
+    """Customer service adds 3 units to an order line after Peoplevox allocated the order. Shopify
+    commits them at once; Peoplevox never gets them (the order is past the cut-off, `Allocated`: the
+    change run leaves it to a person). The ledger holds the edited quantity, 5, and counts the whole
+    line as past allocation, already out of Peoplevox's figure; Shopify's `committed` (5) less those
+    5 holds nothing back either. So the push puts the 3 units back on sale: Shopify offers 36
+    where Peoplevox available 38 − 3 on the order it has not allocated − 2 (buffer) allows 33."""
+    with stock_world(tmp_path) as w:
+        w.full()
+        source, warehouse = ShopifyOrdersSource(w.client), PeoplevoxWarehouse(w.pvx_client)
+        order = _sold(w, "TEE-BLK-M", 2)  # Shopify 38 → 36
+        release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC))
+        number = f"SHP-{order['legacy_id']}"
+        w.pvx.force_status(number, "Allocated")  # Peoplevox 40 → 38
+        apply_statuses(w.ledger, [(number, "Allocated")], "test", StatusReport())
+        line_id = order["line_items"][0]["id"]
+        w.shop.edit_order(
+            order["id"], EditSpec(set_quantities=[QuantityChange(line_item_id=line_id, quantity=5)])
+        )
+        assert w.available()["TEE-BLK-M"] == 33  # Shopify took 3 more off at once
+        read_at = datetime.now(UTC)
+        edited = list(source.orders_by_ids([order["id"]]).values())
+        record_orders(w.ledger, edited, w.rules, "test", datetime.now(UTC), read_at)
+        release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC))  # past the cut-off
+        with w.ledger.transaction() as con:
+            stock_snapshots.hint(con, {"TEE-BLK-M": 1}, datetime.now(UTC))  # any later move of the item
+        w.changes()
+        assert w.pvx_available()["TEE-BLK-M"] == 38
+        assert w.available()["TEE-BLK-M"] <= 33, f"Shopify offers {w.available()['TEE-BLK-M']}; 33 allowed"
