@@ -12,7 +12,19 @@ from sync_pipeline.lib.ledger.stock_levels import LevelRow
 from sync_pipeline.lib.ledger.stock_snapshots import SnapshotRow
 
 
+@dataclass
+class ReadCost:
+    """What one read of the source cost: requests sent, seconds waiting for the rate limiter's
+    pacer, seconds on the wire (requests out and answers back)."""
+
+    requests: int = 0
+    pacer_wait_seconds: float = 0.0
+    wire_seconds: float = 0.0
+
+
 class StockSource(Protocol):
+    last_cost: ReadCost  # of the latest `all_items` or `items`
+
     def all_items(self) -> list[SnapshotRow]:
         """Every item at every site."""
         ...
