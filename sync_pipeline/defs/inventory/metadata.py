@@ -31,6 +31,9 @@ def snapshot_metadata(report: SnapshotReport) -> dict[str, object]:
         "dagster/row_count": report.rows_read,
         # Where the read's time went: Peoplevox's limiter (15 requests / 15 s) or the wire.
         "peoplevox_requests": report.cost.requests,
+        "peoplevox_read": "items by name"
+        if not report.cost.whole_report
+        else ("every item" if report.kind == "full" else "every item, kept the items asked"),
         "peoplevox_pacer_wait_seconds": round(report.cost.pacer_wait_seconds, 2),
         "peoplevox_wire_seconds": round(report.cost.wire_seconds, 2),
     }

@@ -180,11 +180,12 @@ def take_queued(
         wanted = ready[: rules.stock.max_items_per_run]
         report.queue_left, report.items_asked = len(ready) - len(wanted), len(wanted)
         accepted = stock_snapshots.accepted_figures(con, wanted) if wanted else {}
+        report_rows = stock_snapshots.figure_count(con) if wanted else 0
         since = now - timedelta(minutes=rules.stock.feed.window_minutes)
         earlier = stock_snapshots.recent_item_reads(con, since) if wanted else []
     if not wanted:
         return report
-    rows = source.items(wanted)
+    rows = source.items(wanted, report_rows)
     report.cost = source.last_cost
     verdict = assess_feed(_figures(rows), accepted, rules.stock.feed, asked=set(wanted))
     # A few items per run escape the rule above; the window's reads together do not.
