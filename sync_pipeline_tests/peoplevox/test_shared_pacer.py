@@ -318,5 +318,6 @@ def test_stock_reads_borrow_the_reserve_and_an_urgent_caller_still_gets_a_slot_w
     most = max(sum(1 for t in taken if first <= t < first + LEND_WINDOW) for first in taken)
     assert most > LEND_LIMIT - LEND_KEEP
     urgent_wait, _ = outcomes["orders"]
-    assert urgent_wait <= LEND_WINDOW + 0.5  # one window, and a margin for a busy host's scheduling
+    # One window, and a margin for a busy host's scheduling (the exact bound is the clock test above).
+    assert urgent_wait <= LEND_WINDOW + 1.0
     print(f"lent: {most} requests started within one window; the urgent caller waited {urgent_wait:.2f} s")
