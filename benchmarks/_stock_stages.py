@@ -31,6 +31,9 @@ from sync_pipeline.rehearsal.stack import percentile
 STAGES = ("waiting_for_run", "run_start", "to_read_step", "read_step", "to_push_step", "push_step", "poll")
 JOB = "stock_changes_job"
 STEP_KEYS = {"availability_changes": "read", "inventory_levels": "push"}  # the asset keys' last part
+# The read step's own figures (its materialization metadata, defs/inventory/metadata.py).
+READ_FIGURES = ("items_asked", "rows_read", "peoplevox_requests", "peoplevox_pacer_wait_seconds",
+                "peoplevox_wire_seconds")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class RunTimes:
     read_end: float
     push_start: float
     push_end: float
+    read: dict[str, float]  # READ_FIGURES of its read step (empty when it recorded none)
 
 
 def run_times(dagster_home: Path) -> list[RunTimes]:
@@ -54,8 +58,19 @@ def run_times(dagster_home: Path) -> list[RunTimes]:
     with dg.DagsterInstance.get() as instance:
         for record in instance.get_run_records(filters=dg.RunsFilter(job_name=JOB)):
             steps: dict[str, dict[str, float]] = {}
-            kinds = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS}
+            figures: dict[str, float] = {}
+            kinds = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS,
+                     dg.DagsterEventType.ASSET_MATERIALIZATION}  # fmt: skip
             for event in instance.all_logs(record.dagster_run.run_id, of_type=kinds):
+                if event.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                    materialization = event.asset_materialization
+                    if (
+                        materialization is not None
+                        and materialization.asset_key.path[-1] == "availability_changes"
+                    ):
+                        figures = {k: float(v.value) for k, v in materialization.metadata.items()
+                                   if k in READ_FIGURES}  # fmt: skip
+                    continue
                 step = STEP_KEYS.get((event.step_key or "").rsplit("__", 1)[-1])
                 if step is None:
                     continue  # the checks' own steps
@@ -66,7 +81,7 @@ def run_times(dagster_home: Path) -> list[RunTimes]:
                 continue
             found.append(
                 RunTimes(record.create_timestamp.timestamp(), record.start_time, read["start"], read["end"],
-                         push["start"], push["end"])
+                         push["start"], push["end"], figures)
             )  # fmt: skip
     return sorted(found, key=lambda r: r.push_start)
 
@@ -110,7 +125,32 @@ def stages(dagster_home: Path, changes: list[Any]) -> dict[str, Any]:
         "push_step_mean": rounded(_mean([r.push_end - r.push_start for r in runs])),
         "push_end_to_next_created_mean": rounded(_mean(gaps)),
     }
+    summary["read"] = read_costs(runs)
     return summary
+
+
+def read_costs(runs: list[RunTimes]) -> dict[str, Any]:
+    """Per run: p50 / p95 of the read step's figures; over all runs: rows per request, the share of
+    the read step spent waiting for Peoplevox's pacer and on the wire."""
+    reads = [r for r in runs if r.read]
+    out: dict[str, Any] = {
+        name: {"p50": rounded(percentile([r.read[name] for r in reads], 50)),
+               "p95": rounded(percentile([r.read[name] for r in reads], 95))}
+        for name in READ_FIGURES
+    }  # fmt: skip
+    requests = sum(r.read["peoplevox_requests"] for r in reads)
+    step = sum(r.read_end - r.read_start for r in reads)
+    out["runs"] = len(reads)
+    out["rows_per_request"] = rounded(
+        sum(r.read["rows_read"] for r in reads) / requests if requests else None
+    )
+    out["pacer_share_of_read_step"] = rounded(
+        sum(r.read["peoplevox_pacer_wait_seconds"] for r in reads) / step if step else None
+    )
+    out["wire_share_of_read_step"] = rounded(
+        sum(r.read["peoplevox_wire_seconds"] for r in reads) / step if step else None
+    )
+    return out
 
 
 def _mean(values: list[float]) -> float | None:
@@ -127,5 +167,12 @@ def describe(summary: dict[str, Any]) -> str:
         f"  runs ({runs['count']}): created → started {runs['run_start_mean']}s, → read step "
         f"{runs['to_read_step_mean']}s, read {runs['read_step_mean']}s, → push step {runs['to_push_step_mean']}s, "
         f"push {runs['push_step_mean']}s, push end → next run created {runs['push_end_to_next_created_mean']}s (means)"
+    )
+    read = summary["read"]
+    lines.append(f"  read steps ({read['runs']}; per run p50 / p95): " + ", ".join(
+        f"{name} {read[name]['p50']} / {read[name]['p95']}" for name in READ_FIGURES))  # fmt: skip
+    lines.append(
+        f"    rows per Peoplevox request {read['rows_per_request']}; of the read steps' time: pacer "
+        f"{read['pacer_share_of_read_step']}, wire {read['wire_share_of_read_step']}"
     )
     return "\n".join(lines)

@@ -101,6 +101,12 @@ class PeoplevoxLimits(BaseSettings):
         ge=0,
         description="Slots of the window every flow but orders (release, status) leaves free for it",
     )
+    lend_reserve_after_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description="Other flows may use the orders reserve once no release or status request has asked "
+        "for a slot for this long (0: never lend)",
+    )
     pacer_file: Path | None = Field(
         default=None,
         description="File every process of the tenant paces through (default: DATA_DIR/peoplevox-<client id>.pacer.json)",
@@ -135,6 +141,8 @@ class PeoplevoxSettings(PeoplevoxLimits):
             self.window_seconds,
             path=tenant_file(data_dir, self.client_id, self.pacer_file),
             keep_free=0 if urgent else self.orders_reserve,
+            urgent=urgent,
+            lend_after=self.lend_reserve_after_seconds or None,
         )
 
 

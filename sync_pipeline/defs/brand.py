@@ -37,7 +37,7 @@ def pool(name: str) -> str:
 # for those two slots while Peoplevox's limiter stood 61 % unused.
 # Peoplevox: every process of the tenant paces through one shared file (lib/peoplevox/pacer.py), so
 # steps in different pools never exceed the limit together; release and status take any free slot,
-# the others leave PEOPLEVOX_ORDERS_RESERVE free. Release and status share one pool: both record
+# the others leave PEOPLEVOX_ORDERS_RESERVE free (and borrow it while neither has asked). Release and status share one pool: both record
 # the statuses they read from Peoplevox (release's change push reads the status it plans the
 # cut-off from), so side by side an older read could be committed after a newer one.
 PEOPLEVOX_ORDERS = pool("peoplevox_orders")  # release, status

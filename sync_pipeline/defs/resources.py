@@ -79,10 +79,13 @@ class PeoplevoxResource(dg.ConfigurableResource):
     pacer_file: str = ""
     pacer_dir: str
     orders_reserve: int = 3  # slots of the window other flows leave to the orders flow
+    # …and may use once no release or status request asked for this long (0: never; pacer.py).
+    lend_reserve_after_seconds: float = 15.0
 
     def get_client(self, urgent: bool = False) -> PeoplevoxClient:
         """A client pacing through the tenant's shared window. `urgent`: the orders flow's release
-        and status steps, which take any free slot; every other step leaves `orders_reserve` free."""
+        and status steps, which take any free slot; every other step leaves `orders_reserve` free,
+        unless no urgent request asked for a slot for `lend_reserve_after_seconds` (pacer.py)."""
         from sync_pipeline.lib.peoplevox import PeoplevoxClient
         from sync_pipeline.lib.peoplevox.pacer import RequestPacer, tenant_file
         from sync_pipeline.lib.peoplevox.session_file import session_path
@@ -95,6 +98,8 @@ class PeoplevoxResource(dg.ConfigurableResource):
             self.window_seconds,
             path=pacer_path,
             keep_free=0 if urgent else min(self.orders_reserve, self.requests_per_window - 1),
+            urgent=urgent,
+            lend_after=self.lend_reserve_after_seconds or None,
         )
         return PeoplevoxClient(
             base_url=self.base_url,
@@ -141,6 +146,7 @@ def resources() -> dg.Definitions:
                 pacer_file=str(peoplevox.pacer_file or ""),
                 pacer_dir=str(sync.data_dir),
                 orders_reserve=peoplevox.orders_reserve,
+                lend_reserve_after_seconds=peoplevox.lend_reserve_after_seconds,
             ),
         },
     )

@@ -42,11 +42,13 @@ def test_two_pacers_on_one_file_share_one_window(tmp_path: Path) -> None:
     assert clock.now == 1_011.0
 
 
-def _wait(path: Path, now: float, limit: int, window: float, keep_free: int = 0) -> float:
+def _wait(
+    path: Path, now: float, limit: int, window: float, keep_free: int = 0, lend_after: float | None = None
+) -> float:
     """What a pacer reading `path` at `now` would wait (its owners all alive)."""
     slots = Window.load(path.read_text())
     settle(slots, now, window, 150, lambda _owner: True)
-    return wait_before_taking(slots, now, limit, window, keep_free)
+    return wait_before_taking(slots, now, limit, window, keep_free, lend_after)
 
 
 def test_a_slot_in_flight_holds_until_answered(tmp_path: Path) -> None:
@@ -196,3 +198,126 @@ def test_every_step_of_a_brand_paces_through_one_file_and_only_orders_skip_the_r
     with resource.get_client(urgent=True) as orders, resource.get_client() as stock:
         assert orders.pacer.path == stock.pacer.path == tmp_path / "peoplevox-acme_uk.pacer.json"
         assert (orders.pacer.keep_free, stock.pacer.keep_free) == (0, 3)
+
+
+# -- Lending the orders reserve while orders are quiet -------------------------------------------
+
+
+def test_the_reserve_is_lent_once_no_urgent_caller_asked_and_a_slot_is_answered(tmp_path: Path) -> None:
+    clock = _clock()
+    path = tmp_path / "t.json"
+    stock = _pacer(path, clock, limit=5, keep_free=2, lend_after=10)
+    for _ in range(3):
+        stock.release(stock.acquire())  # its own three, answered
+    stock.acquire()
+    stock.acquire()  # the reserve's two, lent: no urgent caller ever asked
+    assert clock.slept == []
+    assert _wait(path, clock.now, 5, 10) > 0  # full for everyone now
+
+
+def test_nothing_is_lent_within_lend_after_of_an_urgent_request(tmp_path: Path) -> None:
+    clock = _clock()
+    path = tmp_path / "t.json"
+    # A 30 s window: no slot frees before lending may start, 10 s after the urgent request.
+    stock = _pacer(path, clock, limit=5, window=30, keep_free=2, lend_after=10)
+    orders = _pacer(path, clock, limit=5, window=30, keep_free=0, urgent=True)
+    orders.release(orders.acquire())
+    clock.now += 1
+    stock.release(stock.acquire())
+    stock.release(stock.acquire())
+    assert clock.slept == []
+    stock.acquire()  # would be a borrow: it waits until lend_after has passed since orders asked
+    assert clock.now == pytest.approx(1_010.0)
+
+
+def test_a_borrow_waits_while_every_slot_is_still_in_flight(tmp_path: Path) -> None:
+    clock = _clock()
+    path = tmp_path / "t.json"
+    stock = _pacer(path, clock, limit=5, keep_free=2, lend_after=10)
+    for _ in range(3):
+        stock.acquire()  # in flight: none answered, so none would free within a window
+    window = Window.load(path.read_text())
+    assert wait_before_taking(window, clock.now, 5, 10, 2, lend_after=10) > 0
+
+
+def test_an_urgent_caller_finds_a_slot_within_one_window_of_a_full_lent_window(tmp_path: Path) -> None:
+    clock = _clock()
+    path = tmp_path / "t.json"
+    stock = _pacer(path, clock, limit=5, keep_free=2, lend_after=10)
+    orders = _pacer(path, clock, limit=5, keep_free=0, urgent=True)
+    first = stock.acquire()
+    clock.now += 3
+    stock.release(first)  # answered at 1,003: frees at 1,013
+    for _ in range(4):
+        stock.acquire()  # two its own, two lent; all four still in flight
+    asked = clock.now
+    orders.acquire()
+    assert clock.now - asked <= 10  # within one window (here at 1,013, when the answered one frees)
+    assert _wait(path, clock.now, 5, 10, keep_free=2, lend_after=10) > 0  # and nothing lent after it asked
+
+
+LEND_LIMIT, LEND_WINDOW, LEND_KEEP, LEND_CALLS = 6, 2.0, 2, 14
+
+
+class _StampedPacer(RequestPacer):
+    """Records when each slot was taken (the request starts right after)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.taken: list[float] = []
+
+    def acquire(self) -> str:
+        token = super().acquire()
+        self.taken.append(time.time())
+        return token
+
+
+def _stock_reads(url: str, path: str, start: mp.Barrier, results: mp.Queue) -> None:  # type: ignore[name-defined]
+    pacer = _StampedPacer(LEND_LIMIT, LEND_WINDOW, path=Path(path), keep_free=LEND_KEEP, lend_after=0.5)
+    with PeoplevoxClient(url, "sandbox", "integration", "sandbox-password", pacer=pacer) as pvx:
+        start.wait(60)
+        for _ in range(LEND_CALLS):
+            pvx.get_save_template("Item types")
+        results.put(("stock", pacer.taken, pvx.limit_refusals))
+
+
+def _urgent_one(path: str, start: mp.Barrier, results: mp.Queue) -> None:  # type: ignore[name-defined]
+    pacer = RequestPacer(LEND_LIMIT, LEND_WINDOW, path=Path(path), urgent=True)
+    start.wait(60)
+    time.sleep(1.0)  # the stock reads are going, with the reserve lent
+    asked = time.time()
+    pacer.release(pacer.acquire())
+    results.put(("orders", time.time() - asked, 0))
+
+
+def test_stock_reads_borrow_the_reserve_and_an_urgent_caller_still_gets_a_slot_within_a_window(
+    make_sandbox,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    ctx = mp.get_context("spawn")
+    start, results = ctx.Barrier(3), ctx.Queue()
+    path = str(tmp_path / "pvx.json")
+    with make_sandbox(requests_per_window=LEND_LIMIT, window_seconds=LEND_WINDOW) as box:
+        workers = [
+            ctx.Process(target=_stock_reads, args=(box.url, path, start, results)),
+            ctx.Process(target=_urgent_one, args=(path, start, results)),
+        ]
+        for worker in workers:
+            worker.start()
+        start.wait(60)
+        outcomes = {
+            name: (value, refusals) for name, value, refusals in (results.get(timeout=90) for _ in workers)
+        }
+        for worker in workers:
+            worker.join(timeout=30)
+        state = box.control.state()
+    taken, refusals = outcomes["stock"]
+    assert refusals == 0 and state.counters.limiter_refused == 0  # the server's limit held throughout
+    # Without lending, at most LIMIT − KEEP (4) requests can start within any window's span: a slot
+    # is reused only a window after its answer. Lent, more did.
+    most = max(sum(1 for t in taken if first <= t < first + LEND_WINDOW) for first in taken)
+    assert most > LEND_LIMIT - LEND_KEEP
+    urgent_wait, _ = outcomes["orders"]
+    # One window, and a margin for a busy host's scheduling (the exact bound is the clock test above).
+    assert urgent_wait <= LEND_WINDOW + 1.0
+    print(f"lent: {most} requests started within one window; the urgent caller waited {urgent_wait:.2f} s")

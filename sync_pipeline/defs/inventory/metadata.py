@@ -29,6 +29,13 @@ def snapshot_metadata(report: SnapshotReport) -> dict[str, object]:
             by_site, "| site | previous snapshot | this snapshot | change |\n|---|---:|---:|---:|"
         ),
         "dagster/row_count": report.rows_read,
+        # Where the read's time went: Peoplevox's limiter (15 requests / 15 s) or the wire.
+        "peoplevox_requests": report.cost.requests,
+        "peoplevox_read": "items by name"
+        if not report.cost.whole_report
+        else ("every item" if report.kind == "full" else "every item, kept the items asked"),
+        "peoplevox_pacer_wait_seconds": round(report.cost.pacer_wait_seconds, 2),
+        "peoplevox_wire_seconds": round(report.cost.wire_seconds, 2),
     }
     if report.kind == "full":
         metadata["history_pruned"] = report.pruned

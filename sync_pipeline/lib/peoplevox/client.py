@@ -130,6 +130,7 @@ class PeoplevoxClient:
         )
         self._http = httpx.Client(timeout=timeout, transport=transport)
         self.requests_sent = 0
+        self.wire_seconds = 0.0  # requests out and answers back: not pacing, not retry sleeps
         self.reauthentications = 0
         self.authentications = 0
         self.limit_refusals = 0
@@ -225,6 +226,7 @@ class PeoplevoxClient:
             if attempt:
                 self._sleep(random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt)))
             slot = self.pacer.acquire()
+            sent_at = time.monotonic()
             try:
                 self.requests_sent += 1
                 answer = self._http.post(self.endpoint, content=payload, headers=headers)
@@ -244,6 +246,7 @@ class PeoplevoxClient:
                 )
                 continue
             finally:
+                self.wire_seconds += time.monotonic() - sent_at
                 self.pacer.release(slot)
             try:
                 return interpret(operation, answer, self.pacer.window)

@@ -26,6 +26,20 @@ window, 15 s, behind them), and while it waits for more, every slot that frees i
 others take one only while more than 3 are free); other flows still keep 12 of the 15 when orders
 are quiet. More would idle the limit between orders runs; fewer would make a release wave's
 first batch queue behind other flows' reads.
+
+Lending the reserve while orders are quiet: a pacer given `lend_after` (the non-urgent ones in
+Dagster steps) may also take the reserved slots once no urgent caller has asked for a slot for
+`lend_after` seconds (`Window.urgent_at`, stamped by every urgent `acquire`, the ones that wait
+included), but only while some slot of the window is already answered (`may_borrow`). That keeps
+the reserve's promise in a weaker form: an urgent caller finds a slot within one window of asking.
+Why: when it asks, either a slot is free (it takes it at once) or the window is full; a full window
+that a borrow filled holds an answered slot (the rule), which frees within a window of its answer,
+so within a window of now; no borrow happens after the urgent caller stamped `urgent_at`, and no
+other non-urgent caller may take a slot while fewer than `keep_free` are free, so the first slot to
+free is the urgent caller's. (A window filled by urgent callers themselves is the orders flow's own
+queue, as without lending.) Only while orders are quiet, so stock and despatch reads get all 15
+slots of a window rather than 12, and a release or status step that starts waits at most one
+window for its first slot instead of none.
 """
 
 from __future__ import annotations
@@ -62,11 +76,13 @@ class Slot:
 class Window:
     slots: list[Slot] = field(default_factory=list)
     paused_until: float = 0.0  # a refusal: nobody starts a request before this
+    urgent_at: float = 0.0  # the last time an urgent caller asked for a slot
 
     def dump(self) -> str:
         return json.dumps(
             {
                 "paused_until": self.paused_until,
+                "urgent_at": self.urgent_at,
                 "slots": [[s.id, s.started, s.finished, s.owner] for s in self.slots],
             }
         )
@@ -74,7 +90,10 @@ class Window:
     @classmethod
     def load(cls, text: str) -> Window:
         raw = json.loads(text)
-        return cls([Slot(*row) for row in raw["slots"]], float(raw["paused_until"]))
+        # A file written before lending existed has no urgent_at: as if urgent callers never asked.
+        return cls(
+            [Slot(*row) for row in raw["slots"]], float(raw["paused_until"]), float(raw.get("urgent_at", 0.0))
+        )
 
 
 def settle(window: Window, now: float, span: float, stale_after: float, alive: Callable[[str], bool]) -> None:
@@ -90,17 +109,29 @@ def settle(window: Window, now: float, span: float, stale_after: float, alive: C
     window.slots = [s for s in window.slots if s.finished is None or now - s.finished < span]
 
 
-def wait_before_taking(window: Window, now: float, limit: int, span: float, keep_free: int) -> float:
-    """0 when a slot may be taken now (leaving `keep_free` free), else how long to wait first."""
+def may_borrow(window: Window, now: float, limit: int, lend_after: float | None) -> bool:
+    """Whether a non-urgent caller may take a reserved slot now (the rule in the module docstring):
+    no urgent caller asked for `lend_after` seconds, a slot is free, and one is already answered."""
+    if lend_after is None or now - window.urgent_at < lend_after:
+        return False
+    return len(window.slots) < limit and any(s.finished is not None for s in window.slots)
+
+
+def wait_before_taking(
+    window: Window, now: float, limit: int, span: float, keep_free: int, lend_after: float | None = None
+) -> float:
+    """0 when a slot may be taken now (leaving `keep_free` free, unless the reserve is lent), else
+    how long to wait first."""
     if now < window.paused_until:
         return window.paused_until - now
     short = len(window.slots) + 1 + keep_free - limit  # slots that must free first
-    if short <= 0:
+    if short <= 0 or may_borrow(window, now, limit, lend_after):
         return 0.0
     frees_at = sorted(s.finished + span for s in window.slots if s.finished is not None)
-    if len(frees_at) < short:
-        return POLL_SECONDS
-    return max(frees_at[short - 1] - now, 0.001)
+    wait = POLL_SECONDS if len(frees_at) < short else max(frees_at[short - 1] - now, 0.001)
+    if lend_after is not None and now - window.urgent_at < lend_after:
+        wait = min(wait, max(window.urgent_at + lend_after - now, 0.001))  # look again when lending may start
+    return wait
 
 
 def _this_host() -> str:
@@ -131,9 +162,14 @@ class RequestPacer:
         *,
         path: Path | None = None,
         keep_free: int = 0,
+        urgent: bool = False,
+        lend_after: float | None = None,
         stale_after: float = DEFAULT_STALE_AFTER,
         alive: Callable[[str], bool] = owner_alive,
     ) -> None:
+        """`urgent`: the orders flow's release and status steps (keep_free 0; every acquire stamps
+        the window's `urgent_at`). `lend_after`: a non-urgent pacer may borrow the `keep_free`
+        reserve once no urgent caller asked for this many seconds (None: never)."""
         if requests_per_window < 1 or window_seconds <= 0:
             raise ValueError("the limiter needs at least one request per positive window")
         if not 0 <= keep_free < requests_per_window:
@@ -141,6 +177,8 @@ class RequestPacer:
         self.limit = requests_per_window
         self.window = window_seconds
         self.keep_free = keep_free
+        self.urgent = urgent
+        self.lend_after = None if urgent else lend_after
         self.stale_after = stale_after
         self.path = path
         self._clock = clock
@@ -184,7 +222,11 @@ class RequestPacer:
             with self._shared() as window:
                 now = self._clock()
                 settle(window, now, self.window, self.stale_after, self._alive)
-                wait = wait_before_taking(window, now, self.limit, self.window, self.keep_free)
+                if self.urgent:
+                    window.urgent_at = now  # no lending from now on, while this caller waits too
+                wait = wait_before_taking(
+                    window, now, self.limit, self.window, self.keep_free, self.lend_after
+                )
                 if wait == 0:
                     token = uuid.uuid4().hex[:12]
                     window.slots.append(Slot(token, now, None, self._owner))

@@ -12,13 +12,28 @@ from sync_pipeline.lib.ledger.stock_levels import LevelRow
 from sync_pipeline.lib.ledger.stock_snapshots import SnapshotRow
 
 
+@dataclass
+class ReadCost:
+    """What one read of the source cost: requests sent, seconds waiting for the rate limiter's
+    pacer, seconds on the wire (requests out and answers back)."""
+
+    requests: int = 0
+    pacer_wait_seconds: float = 0.0
+    wire_seconds: float = 0.0
+    whole_report: bool = False  # paged through every item rather than naming the items asked
+
+
 class StockSource(Protocol):
+    last_cost: ReadCost  # of the latest `all_items` or `items`
+
     def all_items(self) -> list[SnapshotRow]:
         """Every item at every site."""
         ...
 
-    def items(self, item_codes: Sequence[str]) -> list[SnapshotRow]:
-        """These items at every site (an availability callback names no site)."""
+    def items(self, item_codes: Sequence[str], report_rows: int = 0) -> list[SnapshotRow]:
+        """These items at every site (an availability callback names no site). `report_rows`: how
+        many item-site rows a read of every item holds, as last seen (0: unknown), so the source
+        can read them the cheaper way."""
         ...
 
     def can_ask(self, item_code: str) -> bool:

@@ -24,7 +24,7 @@ from sync_pipeline.lib.domain.stock_priority import fastest_first
 from sync_pipeline.lib.flows.stock import states
 from sync_pipeline.lib.flows.stock.demand import Demand, demand_from
 from sync_pipeline.lib.flows.stock.hints import INBOX_CURSOR, HintReport, queue, read_inbox
-from sync_pipeline.lib.flows.stock.ports import StockSource
+from sync_pipeline.lib.flows.stock.ports import ReadCost, StockSource
 from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, stock_pushes, stock_snapshots
 from sync_pipeline.lib.ledger import catalogue as ledger_catalogue
@@ -53,6 +53,7 @@ class SnapshotReport:
     previous_totals_by_site: dict[str, int] = field(default_factory=dict)  # the last accepted full snapshot
     pruned: int = 0
     hints: HintReport | None = None
+    cost: ReadCost = field(default_factory=ReadCost)  # the Peoplevox read's requests and seconds
 
 
 def suspect_open(con: duckdb.DuckDBPyConnection) -> bool:
@@ -124,6 +125,7 @@ def take_full(
 ) -> SnapshotReport:
     report = SnapshotReport("full")
     rows = source.all_items()
+    report.cost = source.last_cost
     with ledger.transaction() as con:
         accepted = stock_snapshots.accepted_figures(con)
         expected = ledger_catalogue.counts(con)[1]
@@ -178,11 +180,13 @@ def take_queued(
         wanted = ready[: rules.stock.max_items_per_run]
         report.queue_left, report.items_asked = len(ready) - len(wanted), len(wanted)
         accepted = stock_snapshots.accepted_figures(con, wanted) if wanted else {}
+        report_rows = stock_snapshots.figure_count(con) if wanted else 0
         since = now - timedelta(minutes=rules.stock.feed.window_minutes)
         earlier = stock_snapshots.recent_item_reads(con, since) if wanted else []
     if not wanted:
         return report
-    rows = source.items(wanted)
+    rows = source.items(wanted, report_rows)
+    report.cost = source.last_cost
     verdict = assess_feed(_figures(rows), accepted, rules.stock.feed, asked=set(wanted))
     # A few items per run escape the rule above; the window's reads together do not.
     verdict = assess_recent(verdict, earlier, rules.stock.feed)
