@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sync_pipeline.lib.domain.tracking import Tracking, carrying
 from sync_pipeline.lib.flows.despatches.read import CURSOR, read_despatches
 from sync_pipeline.lib.flows.despatches.run import fulfil
 from sync_pipeline.sandbox.shopify.config import FaultSettings
@@ -121,3 +122,22 @@ def test_a_late_number_reaches_shopify_when_its_callback_is_lost(stack: Stack) -
         (e.kind, e.subject) for e in stack.ledger.list_open_exceptions()
     }
     assert len(emails_for(stack, oid)) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review10: Tracking.numbers_and_urls drops a repeated number but not its link, so the "
+    "links after it shift onto other parcels' numbers",
+)
+def test_two_parcels_with_one_consignment_number_leave_no_link_beside_another_parcels_number() -> None:
+    """Some carriers give every parcel of a despatch the consignment's number. A bundle in three
+    parcels: two Royal Mail parcels under one number (pooled) and a courier with no carriers.yaml
+    rule (no link) completing it. The number was listed once, its link twice: Shopify pairs
+    `urls[i]` with `numbers[i]`, so the courier's number got the Royal Mail link."""
+    mail = Tracking("Royal Mail", "RM1", "https://rm/RM1", known_carrier=True)
+    courier = Tracking("Courier X", "CX9", None, known_carrier=False)
+    both = carrying(courier, (mail, mail))
+    assert both is not None
+    numbers, urls = both.numbers_and_urls()
+    assert numbers == ["RM1", "CX9"]
+    assert urls == ["https://rm/RM1"]  # one link, for RM1: none for CX9
