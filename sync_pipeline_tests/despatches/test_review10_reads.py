@@ -36,12 +36,6 @@ def _callback(inbox: Inbox, despatch_number: str) -> None:
     inbox.write("peoplevox", event, dedupe_key=callbacks.dedupe_key("TrackingNumberReceived", params))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: a callback naming a package number with a backslash (or a character XML "
-    "cannot carry) raises UnsafeClauseValue in the by-number re-read; the read step fails before "
-    "the inbox cursor moves, so every later run fails on the same callback and nothing is fulfilled",
-)
 def test_a_callback_naming_a_number_no_clause_can_carry_does_not_stop_the_reads(stack: Stack) -> None:
     """Callbacks are hints, but one whose despatch number cannot be put in a report clause (a
     backslash, a control character: `clauses.check_string` refuses both) made the by-number re-read
