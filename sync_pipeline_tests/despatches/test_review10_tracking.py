@@ -33,12 +33,6 @@ def _numbers(stack: Stack, order_id: str) -> list[str]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: add_tracking lets ShopifyRetriesExhausted (throttled until the client gave up) "
-    "out of post_late_tracking, so the whole fulfil step fails instead of leaving the number for "
-    "the next run",
-)
 def test_a_tracking_update_throttled_until_the_client_gives_up_is_left_for_the_next_run(stack: Stack) -> None:
     """At a peak Shopify can answer every attempt of a `fulfillmentTrackingInfoUpdate` 429. The
     fulfilment and the move were made to survive that (the package goes back to `pending`); the
