@@ -34,12 +34,6 @@ def _numbers_in_shopify(stack: Stack, order_id: str) -> list[str]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: the in-doubt lookup adopts a carrying fulfilment without closing its pooled "
-    "parcels' tracking_missing (answers._record does; in_doubt.resolve_in_doubt does not), and no "
-    "other path closes it",
-)
 def test_a_pooled_parcels_missing_tracking_closes_when_a_lookup_finds_the_fulfilment_carrying_it(
     stack: Stack,
 ) -> None:

@@ -27,6 +27,7 @@ from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.ledger import Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import events as ledger_events
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
 from sync_pipeline.lib.ledger.fulfilments import FulfilmentRow
 from sync_pipeline.lib.ledger.records import to_naive_utc
@@ -114,6 +115,16 @@ def resolve_in_doubt(
                         states.FULFILLED,
                         f"found in Shopify as {found.name}",
                         package.line_quantities or {},
+                    )
+                    # As an answer does (`answers._record`): the numbers it went with are in
+                    # Shopify, its own and its pooled parcels' (until 2026-12-01 a lookup left those
+                    # parcels' `tracking_missing` open for good).
+                    riders = ledger_despatches.carried_by(con, [number]).get(number, [])
+                    tracked = [number] * bool(row.intent.tracking_number) + [
+                        q.package_number for q in riders if q.carried_number
+                    ]
+                    ledger_exceptions.resolve_for_subjects(
+                        con, ["tracking_missing"], tracked, "tracking sent"
                     )
                     events.append(OrderEvent(oid, "fulfilled", actor,
                                              reason=f"{number}: found in Shopify as {found.name} after an unknown outcome"))  # fmt: skip
