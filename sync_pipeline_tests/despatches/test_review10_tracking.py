@@ -118,11 +118,6 @@ def test_a_late_number_reaches_shopify_when_its_callback_is_lost(stack: Stack) -
     assert len(emails_for(stack, oid)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: Tracking.numbers_and_urls drops a repeated number but not its link, so the "
-    "links after it shift onto other parcels' numbers",
-)
 def test_two_parcels_with_one_consignment_number_leave_no_link_beside_another_parcels_number() -> None:
     """Some carriers give every parcel of a despatch the consignment's number. A bundle in three
     parcels: two Royal Mail parcels under one number (pooled) and a courier with no carriers.yaml
