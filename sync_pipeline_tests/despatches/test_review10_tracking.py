@@ -60,12 +60,6 @@ def test_a_tracking_update_throttled_until_the_client_gives_up_is_left_for_the_n
     assert len(emails_for(stack, oid)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: a re-reported package takes a changed tracking number but not its changed "
-    "carrier/service (ledger.despatches.upsert), so the new number goes to Shopify under the old "
-    "carrier's name and link",
-)
 def test_a_relabel_to_another_carrier_shows_that_carriers_name_and_link(stack: Stack) -> None:
     """A Royal Mail parcel is relabelled with DPD (the carrier changed at the dock): Peoplevox
     re-reports the package with carrier DPD and DPD's number. The read took the number and kept

@@ -73,8 +73,9 @@ class UpsertCounts:
 def upsert(
     con: duckdb.DuckDBPyConnection, packages: Iterable[PackageRow], replaceable: Sequence[str] = ()
 ) -> UpsertCounts:
-    """Insert new packages; on a known one take a tracking number that arrived or changed, and
-    changed lines while the package is in one of the `replaceable` states (not sent yet)."""
+    """Insert new packages; on a known one take a tracking number that arrived or changed (with the
+    carrier and service read beside it), and changed lines while the package is in one of the
+    `replaceable` states (not sent yet)."""
     rows = {p.package_number: p for p in packages}
     counts = UpsertCounts([], [])
     if not rows:
@@ -97,11 +98,14 @@ def upsert(
             counts.new.append(number)
             continue
         new_number, old_number = (p.tracking_number or "").strip(), (before.tracking_number or "").strip()
+        # A number comes with the carrier and service the report shows beside it: a relabel may be
+        # another carrier's (until 2026-12-01 the old carrier was kept, so Shopify showed the new
+        # number under the old carrier's name and link).
         if new_number and not old_number:  # none (or a blank) read before
-            tracking.append([p.tracking_number, now, now, number])
+            tracking.append([p.tracking_number, p.carrier, p.service, now, now, number])
             counts.tracking_added.append(number)
         elif new_number and new_number != old_number:
-            tracking.append([p.tracking_number, now, now, number])
+            tracking.append([p.tracking_number, p.carrier, p.service, now, now, number])
             counts.tracking_changed.append(number)
         if p.items != before.items:
             if before.state in replaceable:
@@ -116,8 +120,8 @@ def upsert(
         )
     if tracking:
         con.executemany(
-            "UPDATE despatch_packages SET tracking_number = ?, tracking_seen_at = ?, updated_at = ? "
-            "WHERE package_number = ?",
+            "UPDATE despatch_packages SET tracking_number = ?, carrier = ?, service = ?, tracking_seen_at = ?, "
+            "updated_at = ? WHERE package_number = ?",
             tracking,
         )
     if items:
