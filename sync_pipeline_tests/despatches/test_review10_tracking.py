@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from sync_pipeline.lib.domain.tracking import Tracking, carrying
 from sync_pipeline.lib.flows.despatches.read import CURSOR, read_despatches
 from sync_pipeline.lib.flows.despatches.run import fulfil
@@ -83,12 +81,6 @@ def test_a_relabel_to_another_carrier_shows_that_carriers_name_and_link(stack: S
     assert len(emails_for(stack, oid)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: only open packages are re-read by number for a late tracking number "
-    "(ledger.despatches.awaiting_tracking(states.OPEN)); once fulfilled without one (the default "
-    "after 20 minutes), only a TrackingNumberReceived callback brings it, so a lost callback loses it",
-)
 def test_a_late_number_reaches_shopify_when_its_callback_is_lost(stack: Stack) -> None:
     """The default is to fulfil without a number after `tracking_wait_minutes` and add it when
     Peoplevox has it. But the re-read by number took only packages still open: a fulfilled one

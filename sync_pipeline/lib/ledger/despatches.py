@@ -189,13 +189,21 @@ def open_packages(
     return [(r[0], r[1]) for r in rows]
 
 
-def awaiting_tracking(con: duckdb.DuckDBPyConnection, states: Sequence[str], limit: int = 1000) -> list[str]:
-    """Package numbers still without a tracking number, oldest first (re-read by number)."""
+def awaiting_tracking(
+    con: duckdb.DuckDBPyConnection,
+    states: Sequence[str],
+    limit: int = 1000,
+    seen_since: datetime | None = None,
+) -> list[str]:
+    """Package numbers still without a tracking number (re-read by number): oldest first, or with
+    `seen_since` only those read since then, newest first."""
     placeholders = ", ".join("?" for _ in states)
+    since = "" if seen_since is None else "AND first_seen_at >= ? "
+    order = "first_seen_at, package_number" if seen_since is None else "first_seen_at DESC, package_number"
     rows = con.execute(
         f"SELECT package_number FROM despatch_packages WHERE tracking_number IS NULL "
-        f"AND state IN ({placeholders}) ORDER BY first_seen_at, package_number LIMIT ?",
-        [*states, limit],
+        f"AND state IN ({placeholders}) {since}ORDER BY {order} LIMIT ?",
+        [*states, *([] if seen_since is None else [to_naive_utc(seen_since)]), limit],
     ).fetchall()
     return [r[0] for r in rows]
 

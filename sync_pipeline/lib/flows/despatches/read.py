@@ -37,6 +37,13 @@ UNREADABLE = "despatch_unreadable"
 CHANGED_AFTER_SEND = "despatch_changed_after_fulfilment"
 # Not sent to Shopify yet: a re-report with other lines replaces the package's lines.
 REPLACEABLE = (*states.OPEN, states.UNKNOWN_ORDER)
+# Packages that went to Shopify (or into a bundle's pool) without a tracking number are re-read by
+# number for this long after they were read, newest first and at most `LATE_TRACKING_REREAD` a run:
+# the number is added to the fulfilment when it comes, and a TrackingNumberReceived callback is only
+# a hint that may be lost. Past it, only a callback brings the number (an untracked service never
+# gets one, and re-reading those for good would grow every run's reads).
+LATE_TRACKING_WINDOW = timedelta(hours=24)
+LATE_TRACKING_REREAD = 300
 
 
 @dataclass
@@ -245,6 +252,11 @@ def read_despatches(
     record_packages(ledger, found, actor, report)
     with ledger.transaction() as con:
         waiting = ledger_despatches.awaiting_tracking(con, states.OPEN)
+        # Until 2026-12-01 only open packages were re-read: one fulfilled without its number (the
+        # default after `tracking_wait_minutes`) learned it from a callback alone.
+        waiting += ledger_despatches.awaiting_tracking(
+            con, (states.FULFILLED, states.POOLED), LATE_TRACKING_REREAD, now - LATE_TRACKING_WINDOW
+        )
         held = [n for _, n in ledger_exceptions.open_subjects(con, [UNREADABLE]) if n]
     known = {p.package_number for p in found.packages} | {h.package_number for h in found.held}
     again = [n for n in dict.fromkeys([*waiting, *hinted, *sorted(held)]) if n not in known]
