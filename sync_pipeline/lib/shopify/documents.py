@@ -145,18 +145,31 @@ query Locations($first: Int!, $after: String) {
 """
 
 FULFILLMENT_ORDERS = """
-query FulfillmentOrders($id: ID!, $first: Int!, $lineItems: Int!) {
+query FulfillmentOrders($id: ID!, $first: Int!, $lineItems: Int!, $after: String) {
   order(id: $id) {
-    fulfillmentOrders(first: $first) {
+    fulfillmentOrders(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
       nodes {
         id status
         supportedActions { action }
         assignedLocation { name location { id } }
         lineItems(first: $lineItems) {
-          pageInfo { hasNextPage }
+          pageInfo { hasNextPage endCursor }
           nodes { id sku remainingQuantity totalQuantity lineItem { id sku } }
         }
       }
+    }
+  }
+}
+"""
+
+# The rest of one fulfilment order's line items, when its first page was not the last.
+FULFILLMENT_ORDER_LINES = """
+query FulfillmentOrderLines($id: ID!, $first: Int!, $after: String) {
+  fulfillmentOrder(id: $id) {
+    lineItems(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id sku remainingQuantity totalQuantity lineItem { id sku } }
     }
   }
 }
@@ -331,6 +344,7 @@ ALL: dict[str, str] = {
     "ProductVariants": PRODUCT_VARIANTS,
     "Locations": LOCATIONS,
     "FulfillmentOrders": FULFILLMENT_ORDERS,
+    "FulfillmentOrderLines": FULFILLMENT_ORDER_LINES,
     "FulfillmentCreate": FULFILLMENT_CREATE,
     "OrdersFulfilmentState": ORDERS_FULFILMENT_STATE,
     "OrderFulfillments": ORDER_FULFILLMENTS,
