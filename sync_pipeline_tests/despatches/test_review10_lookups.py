@@ -6,8 +6,6 @@ loses its answer: `lose_answer_next`) and checks Shopify and the ledger afterwar
 
 from __future__ import annotations
 
-import pytest
-
 from sync_pipeline.sandbox.shopify.config import FaultSettings
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec, ProductSpec, VariantSpec
 from sync_pipeline_tests.despatches.helpers import (
@@ -74,12 +72,6 @@ def _parts(stack: Stack, count: int) -> list[str]:
     return codes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: the in-doubt lookup reads an order's first 20 fulfilments only "
-    "(get_order_fulfillments first=20): a lost answer for the 21st is not found, the package is "
-    "sent again (second email) and the next parcel is recorded as fulfilled by hand",
-)
 def test_a_lost_answer_on_an_order_with_more_than_twenty_fulfilments_is_found(stack: Stack) -> None:
     """A B2B order of 22 cartons shipped one a package: twenty go, then the 21st's answer is lost.
     The lookup read only the order's first 20 fulfilments (oldest first), so it did not see the
@@ -110,12 +102,6 @@ def test_a_lost_answer_on_an_order_with_more_than_twenty_fulfilments_is_found(st
     assert states_ == {"fulfilled": 22}, states_
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: the in-doubt lookup reads 20 line items a fulfilment "
-    "(get_order_fulfillments line_items=20): a lost answer for a package of 21 lines never matches, "
-    "the package is sent again (second email) and the next one is recorded as fulfilled by hand",
-)
 def test_a_lost_answer_for_a_package_of_more_than_twenty_lines_is_found(stack: Stack) -> None:
     """A wholesale order of 21 products, two of each, shipped in two cartons of one of each. The
     first carton's answer is lost; its fulfilment's lines were read 20 at most, so its quantities
