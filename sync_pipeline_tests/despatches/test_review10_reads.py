@@ -58,12 +58,6 @@ def test_a_callback_naming_a_number_no_clause_can_carry_does_not_stop_the_reads(
     assert len(emails_for(stack, oid)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: a pooled package is settled, so a re-report with more lines is not taken "
-    "(read.REPLACEABLE) and is flagged as changed after it went to Shopify although it never did: "
-    "the bundle it completes is never fulfilled",
-)
 def test_a_pooled_parcel_reported_again_with_the_rest_of_its_bundle_is_fulfilled(stack: Stack) -> None:
     """The report was read while a package's rows were still being written (or Peoplevox corrected
     the package): it read as two of the bundle's three components, so it was `pooled` (completes no

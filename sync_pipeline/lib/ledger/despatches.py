@@ -8,7 +8,7 @@ carrier relabel) and, for a package not sent to Shopify yet, changed lines.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
@@ -71,11 +71,14 @@ class UpsertCounts:
 
 
 def upsert(
-    con: duckdb.DuckDBPyConnection, packages: Iterable[PackageRow], replaceable: Sequence[str] = ()
+    con: duckdb.DuckDBPyConnection,
+    packages: Iterable[PackageRow],
+    replaceable: Sequence[str] = (),
+    also_replaceable: Collection[str] = (),
 ) -> UpsertCounts:
     """Insert new packages; on a known one take a tracking number that arrived or changed (with the
     carrier and service read beside it), and changed lines while the package is in one of the
-    `replaceable` states (not sent yet)."""
+    `replaceable` states (not sent yet) or named in `also_replaceable`."""
     rows = {p.package_number: p for p in packages}
     counts = UpsertCounts([], [])
     if not rows:
@@ -108,7 +111,7 @@ def upsert(
             tracking.append([p.tracking_number, p.carrier, p.service, now, now, number])
             counts.tracking_changed.append(number)
         if p.items != before.items:
-            if before.state in replaceable:
+            if before.state in replaceable or number in also_replaceable:
                 items.append([json.dumps(p.items, ensure_ascii=False), now, number])
                 counts.items_replaced.append(number)
             else:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import duckdb
+
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.ports import (
     DespatchedPackage,
@@ -136,6 +138,34 @@ def _changed_after_send(row: PackageRow, before: dict[str, int], now: dict[str, 
     )
 
 
+def _pooled_and_unused(
+    con: duckdb.DuckDBPyConnection, before: dict[str, PackageRow], items: dict[str, dict[str, int]]
+) -> set[str]:
+    """Pooled packages re-reported with other lines whose units nothing has used yet: no later
+    package of their order has gone to Shopify (or been found fulfilled by hand) since. Such a
+    package never went to Shopify itself, so it takes the new lines like an open one. (Until
+    2026-12-01 it kept the old ones, flagged "changed after it went to Shopify": a bundle part read
+    before its package was whole was never fulfilled.)"""
+    changed = {
+        n: p for n, p in before.items() if p.state == states.POOLED and p.items != items.get(n, p.items)
+    }
+    if not changed:
+        return set()
+    by_order = ledger_despatches.for_orders(
+        con, [p.shopify_order_id for p in changed.values() if p.shopify_order_id]
+    )
+    gone = (states.FULFILLING, states.FULFILLED, states.FULFILLED_ELSEWHERE)
+    return {
+        n
+        for n, p in changed.items()
+        if p.carried_by is None
+        and not any(
+            q.state in gone and (q.despatched_at, q.package_number) > (p.despatched_at, p.package_number)
+            for q in by_order.get(p.shopify_order_id or "", [])
+        )
+    }
+
+
 def record_packages(ledger: Ledger, read: DespatchRead, actor: str, report: ReadReport) -> None:
     """Upsert packages and append what is new to each order's audit log, in one transaction.
 
@@ -159,7 +189,13 @@ def record_packages(ledger: Ledger, read: DespatchRead, actor: str, report: Read
         rows = [_row(p, orders[p.sales_order_number].shopify_order_id if p.sales_order_number in orders else None)
                 for p in found]  # fmt: skip
         before = ledger_despatches.get_many(con, [r.package_number for r in rows])
-        counts = ledger_despatches.upsert(con, rows, REPLACEABLE)
+        unsent_pool = _pooled_and_unused(con, before, {r.package_number: r.items for r in rows})
+        counts = ledger_despatches.upsert(con, rows, REPLACEABLE, unsent_pool)
+        # A pooled package that took other lines is planned again from them.
+        for number in set(counts.items_replaced) & unsent_pool:
+            ledger_despatches.set_state(
+                con, number, states.PENDING, "reported again with other lines", {}, {}
+            )
         by_number = {r.package_number: r for r in rows}
         events, problems = [], []
         for number in counts.new:
