@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.read import INBOX_CURSOR, hinted_packages, read_despatches
 from sync_pipeline.lib.flows.despatches.run import fulfil
@@ -82,12 +80,6 @@ def test_a_pooled_parcel_reported_again_with_the_rest_of_its_bundle_is_fulfilled
     assert "despatch_changed_after_fulfilment" not in {e.kind for e in stack.ledger.list_open_exceptions()}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: a package re-reported with other lines while its send is in doubt "
-    "(`fulfilling`) keeps the old lines with despatch_changed_after_fulfilment; when the lookup "
-    "then finds it was never made, it is fulfilled with the lines that did not ship",
-)
 def test_lines_corrected_while_a_send_is_in_doubt_are_the_ones_fulfilled_if_it_never_reached_shopify(
     stack: Stack,
 ) -> None:

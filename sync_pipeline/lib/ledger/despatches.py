@@ -44,6 +44,8 @@ class PackageRow:
     # number of it that fulfilment was sent with (migration 0017).
     carried_by: str | None = None
     carried_number: str | None = None
+    # Peoplevox's lines for a package in doubt that differ from those it was sent with (migration 0018).
+    reported_items: dict[str, int] | None = None
 
 
 _COLUMNS = [f.name for f in fields(PackageRow)]
@@ -51,7 +53,7 @@ _COLUMNS = [f.name for f in fields(PackageRow)]
 
 def _row(values: Sequence[Any]) -> PackageRow:
     data = dict(zip(_COLUMNS, values, strict=True))
-    for key in ("items", "line_quantities", "excess_items"):
+    for key in ("items", "line_quantities", "excess_items", "reported_items"):
         if isinstance(data[key], str):
             data[key] = json.loads(data[key])
     return PackageRow(**data)
@@ -75,17 +77,19 @@ def upsert(
     packages: Iterable[PackageRow],
     replaceable: Sequence[str] = (),
     also_replaceable: Collection[str] = (),
+    in_doubt: Sequence[str] = (),
 ) -> UpsertCounts:
     """Insert new packages; on a known one take a tracking number that arrived or changed (with the
     carrier and service read beside it), and changed lines while the package is in one of the
-    `replaceable` states (not sent yet) or named in `also_replaceable`."""
+    `replaceable` states (not sent yet) or named in `also_replaceable`. Changed lines of a package
+    in an `in_doubt` state are kept aside (`reported_items`) for `take_reported_items`."""
     rows = {p.package_number: p for p in packages}
     counts = UpsertCounts([], [])
     if not rows:
         return counts
     known = get_many(con, list(rows))
     now = utcnow()
-    inserts, tracking, items = [], [], []
+    inserts, tracking, items, aside = [], [], [], []
     for number, p in rows.items():
         before = known.get(number)
         if before is None:
@@ -95,7 +99,7 @@ def upsert(
                     p.package_number, p.despatch_number, p.sales_order_number, p.shopify_order_id,
                     to_naive_utc(p.despatched_at), p.despatch_date, p.carrier, p.service, p.site,
                     p.tracking_number, seen, json.dumps(p.items, ensure_ascii=False), p.state,
-                    p.state_reason, None, now, now, None, None, None,
+                    p.state_reason, None, now, now, None, None, None, None,
                 ]
             )  # fmt: skip
             counts.new.append(number)
@@ -116,6 +120,8 @@ def upsert(
                 counts.items_replaced.append(number)
             else:
                 counts.items_changed_after_send[number] = p.items
+                if before.state in in_doubt:
+                    aside.append([json.dumps(p.items, ensure_ascii=False), number])
     if inserts:
         con.executemany(
             f"INSERT INTO despatch_packages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})",
@@ -131,7 +137,29 @@ def upsert(
         con.executemany(
             "UPDATE despatch_packages SET items = ?, updated_at = ? WHERE package_number = ?", items
         )
+    if aside:  # not a move of the package's own: `updated_at` is left alone
+        con.executemany("UPDATE despatch_packages SET reported_items = ? WHERE package_number = ?", aside)
     return counts
+
+
+def take_reported_items(con: duckdb.DuckDBPyConnection, package_number: str) -> dict[str, int] | None:
+    """The package's fulfilment turned out not to exist: it takes the lines Peoplevox reported while
+    it was in doubt, if any (returned)."""
+    row = con.execute(
+        "UPDATE despatch_packages SET items = reported_items, reported_items = NULL "
+        "WHERE package_number = ? AND reported_items IS NOT NULL RETURNING items",
+        [package_number],
+    ).fetchone()
+    if row is None:
+        return None
+    return json.loads(row[0]) if isinstance(row[0], str) else row[0]
+
+
+def drop_reported_items(con: duckdb.DuckDBPyConnection, package_number: str) -> None:
+    """The fulfilment was found: the package keeps the lines Shopify holds."""
+    con.execute(
+        "UPDATE despatch_packages SET reported_items = NULL WHERE package_number = ?", [package_number]
+    )
 
 
 def orders_changed_since(

@@ -123,15 +123,24 @@ def _unreadable(held: HeldPackage) -> ExceptionRecord:
     )
 
 
-def _changed_after_send(row: PackageRow, before: dict[str, int], now: dict[str, int]) -> ExceptionRecord:
+def _changed_after_send(
+    row: PackageRow, before: dict[str, int], now: dict[str, int], in_doubt: bool = False
+) -> ExceptionRecord:
     def units(items: dict[str, int]) -> str:
         return ", ".join(f"{q} × {code}" for code, q in items.items()) or "nothing"
 
+    # In doubt: the lookup settles it (found: this stands; not in Shopify: closed, the new lines go).
+    sent = (
+        f"was sent to Shopify as {units(before)} (the answer was lost: if Shopify has no such fulfilment, "
+        "the new lines go instead and this closes)"
+        if in_doubt
+        else f"went to Shopify as {units(before)} and Shopify's fulfilment was left as it is"
+    )
     return ExceptionRecord(
         kind=CHANGED_AFTER_SEND,
         owner=states.OWNERS[CHANGED_AFTER_SEND],
-        message=f"Peoplevox now reports package {row.package_number} with {units(now)}; it went to Shopify "
-        f"as {units(before)} and Shopify's fulfilment was left as it is: check what left the warehouse",
+        message=f"Peoplevox now reports package {row.package_number} with {units(now)}; it {sent}: "
+        "check what left the warehouse",
         shopify_order_id=row.shopify_order_id,
         sales_order_number=row.sales_order_number,
         subject=row.package_number,
@@ -190,7 +199,7 @@ def record_packages(ledger: Ledger, read: DespatchRead, actor: str, report: Read
                 for p in found]  # fmt: skip
         before = ledger_despatches.get_many(con, [r.package_number for r in rows])
         unsent_pool = _pooled_and_unused(con, before, {r.package_number: r.items for r in rows})
-        counts = ledger_despatches.upsert(con, rows, REPLACEABLE, unsent_pool)
+        counts = ledger_despatches.upsert(con, rows, REPLACEABLE, unsent_pool, in_doubt=(states.FULFILLING,))
         # A pooled package that took other lines is planned again from them.
         for number in set(counts.items_replaced) & unsent_pool:
             ledger_despatches.set_state(
@@ -239,7 +248,8 @@ def record_packages(ledger: Ledger, read: DespatchRead, actor: str, report: Read
                 events.append(OrderEvent(row.shopify_order_id, "despatch_changed", actor,
                                          reason=f"{number}: Peoplevox reports other lines now, taken before it went to Shopify"))  # fmt: skip
         for number, items in counts.items_changed_after_send.items():
-            problems.append(_changed_after_send(by_number[number], before[number].items, items))
+            doubt = before[number].state == states.FULFILLING
+            problems.append(_changed_after_send(by_number[number], before[number].items, items, doubt))
         ledger_events.append(con, events)
         ledger_exceptions.open_or_touch(con, problems)
     report.new_packages += len(counts.new)
