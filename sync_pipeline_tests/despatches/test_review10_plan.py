@@ -3,10 +3,20 @@ fulfilment orders, over real HTTP against both sandboxes and a real ledger file.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sync_pipeline.lib.flows.despatches import states
+from sync_pipeline.lib.flows.orders.ingest import ingest
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
-from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
-from sync_pipeline_tests.despatches.helpers import UK, emails_for, into_warehouse, run_once, shopify_lines
+from sync_pipeline.sandbox.shopify.control import EditSpec, LineSpec, OrderSpec, QuantityChange
+from sync_pipeline_tests.despatches.helpers import (
+    UK,
+    despatch_rules,
+    emails_for,
+    into_warehouse,
+    run_once,
+    shopify_lines,
+)
 from sync_pipeline_tests.orders.conftest import Stack
 
 STORES = ["Shop 1", "Shop 2", "Shop 3", "Shop 4"]
@@ -62,3 +72,32 @@ def test_every_fulfilment_order_and_line_is_read_past_the_first_pages(stack: Sta
     assert {
         li.line_item.sku: li.total_quantity for fo in fos for li in fo.line_items if li.line_item.sku in here
     } == {sku: 2 for sku in here}
+
+
+def _open(stack: Stack) -> set[tuple[str, str]]:
+    return {(e.kind, e.subject or "") for e in stack.ledger.list_open_exceptions()}
+
+
+def test_an_order_cancelled_while_its_package_waits_for_an_unread_edit_closes_the_wait(stack: Stack) -> None:
+    """A package waits for the orders flow to read an edit (`order_edit_not_read`, integration),
+    then the order is cancelled and the orders flow reads that: the package is blocked as shipped
+    after a cancel (CX, finance). The wait's exception was closed only when the package settled,
+    which a cancelled order's package never does: the integration owner was left chasing an edit
+    nobody needs read."""
+    oid = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY", quantity=2)], shipping_address=UK))[
+        "id"
+    ]
+    number = into_warehouse(stack)[oid]
+    line = stack.shop.get_order(oid)["line_items"][0]["id"]
+    stack.shop.edit_order(oid, EditSpec(set_quantities=[QuantityChange(line_item_id=line, quantity=1)]))
+    package = stack.pvx.despatch(number, [{"CAP-NVY": 2}])["packages"][0]["number"]
+    run_once(stack, rules=despatch_rules(stack, order_catch_up_minutes=0))
+    assert ("order_edit_not_read", package) in _open(stack)
+    stack.shop.cancel_order(oid)
+    ingest(stack.source, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    run_once(stack, rules=despatch_rules(stack, order_catch_up_minutes=0))
+    with stack.ledger.transaction() as con:
+        assert ledger_despatches.get_many(con, [package])[package].state == states.BLOCKED
+    kinds = _open(stack)
+    assert ("shipped_after_cancel", package) in kinds
+    assert ("order_edit_not_read", package) not in kinds

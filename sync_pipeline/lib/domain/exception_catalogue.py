@@ -232,7 +232,7 @@ _ENTRIES: tuple[KindInfo, ...] = (
         "Check that the orders flow is running (`shopify/orders` ingest, its sensor and webhooks) and "
         "reads this order; the packages go as soon as the ledger has the change.",
         Clears.AUTOMATICALLY,
-        "Closes when the package goes to Shopify.",
+        "Closes when the package no longer waits (the ledger has the change, or the order was cancelled).",
         Delays.CUSTOMER_NOTICE, 2,
     ),
     KindInfo(

@@ -23,7 +23,7 @@ from sync_pipeline.lib.flows.despatches.answers import Sent, send_all
 from sync_pipeline.lib.flows.despatches.decision import Decision
 from sync_pipeline.lib.flows.despatches.locations import read_warehouse_locations
 from sync_pipeline.lib.flows.despatches.move import move_cutoff, move_lines, moved_recently, still_moving
-from sync_pipeline.lib.flows.despatches.plan import plan_order
+from sync_pipeline.lib.flows.despatches.plan import EDIT_NOT_READ, WAITS_FOR_LEDGER, plan_order
 from sync_pipeline.lib.flows.despatches.ports import OrderFulfilments, Storefront
 from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle_many
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
@@ -249,6 +249,21 @@ def _write_ahead(
                     changes.append(ledger_despatches.StateChange(d.package_number, d.state, d.reason))
                     report.blocked += d.state == states.BLOCKED
                     report.awaiting_tracking += d.state == states.AWAITING_TRACKING
+        # A package planned as anything but waiting for the orders flow no longer waits for it (the
+        # ledger caught up, or the order was cancelled meanwhile): that wait's exception goes now,
+        # not only when the package settles, which a cancelled order's package never does (until
+        # 2026-12-01 it stayed open for good).
+        ledger_exceptions.resolve_for_subjects(
+            con,
+            [EDIT_NOT_READ],
+            [
+                d.package_number
+                for ds in plans.values()
+                for d in ds
+                if not d.reason.startswith(WAITS_FOR_LEDGER)
+            ],
+            "the package no longer waits for the orders flow",
+        )
         settle_many(con, settled)
         ledger_despatches.set_states(con, changes)
         ledger_despatches.carry(con, carried)

@@ -109,6 +109,11 @@ def plan_order(
     return decisions
 
 
+# The reason of a package that waits for the orders flow to read a change Shopify holds.
+WAITS_FOR_LEDGER = "waits for the orders flow to read a change"
+EDIT_NOT_READ = "order_edit_not_read"
+
+
 def ledger_behind(
     order: ShopOrder, needs: Sequence[LineNeed], fo_lines: Sequence[FulfilmentOrderLine]
 ) -> str | None:
@@ -151,7 +156,7 @@ def _wait_for_ledger(
         waited = max(now - since, timedelta(0))  # Shopify's clock may run a little ahead of ours
         late = waited >= bound
         problem = package_exception(
-            "order_edit_not_read",
+            EDIT_NOT_READ,
             f"package {p.package_number} waits: {behind} (an edit or refund the orders flow has not read for "
             f"{int(waited.total_seconds() // 60)} min); it goes once the ledger has the change",
             order,
@@ -161,7 +166,7 @@ def _wait_for_ledger(
             Decision(
                 p.package_number,
                 states.PENDING,
-                f"waits for the orders flow to read a change: {behind}",
+                f"{WAITS_FOR_LEDGER}: {behind}",
                 exceptions=[problem] if late else [],
             )
         )
