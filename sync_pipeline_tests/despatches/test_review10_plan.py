@@ -101,3 +101,22 @@ def test_an_order_cancelled_while_its_package_waits_for_an_unread_edit_closes_th
     kinds = _open(stack)
     assert ("shipped_after_cancel", package) in kinds
     assert ("order_edit_not_read", package) not in kinds
+
+
+def test_an_order_cancelled_while_its_fulfilment_order_is_held_closes_the_hold(stack: Stack) -> None:
+    """A package blocked by a held fulfilment order (`fulfillment_on_hold`: CX, "release the hold"),
+    then the order is cancelled: the package is blocked as shipped after a cancel. The hold's
+    exception closed only when the package settled, which it never does now: CX was left asked to
+    release a hold on a cancelled order."""
+    oid = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY")], shipping_address=UK))["id"]
+    number = into_warehouse(stack)[oid]
+    stack.shop.fulfillment_orders(oid, "hold")
+    package = stack.pvx.despatch(number, [{"CAP-NVY": 1}])["packages"][0]["number"]
+    run_once(stack)
+    assert ("fulfillment_on_hold", package) in _open(stack)
+    stack.shop.cancel_order(oid)
+    ingest(stack.source, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    run_once(stack)
+    kinds = _open(stack)
+    assert ("shipped_after_cancel", package) in kinds
+    assert ("fulfillment_on_hold", package) not in kinds

@@ -162,7 +162,7 @@ _ENTRIES: tuple[KindInfo, ...] = (
         "Release the hold in Shopify (the next run fulfils the package) or fulfil by hand.",
         Clears.AUTOMATICALLY,
         "The fulfil run re-checks blocked packages every run; the exception closes when the package is "
-        "fulfilled (or found fulfilled by hand).",
+        "fulfilled (or found fulfilled by hand), or its order is cancelled.",
         Delays.CUSTOMER_NOTICE, 4,
     ),
     KindInfo(
