@@ -329,14 +329,16 @@ def state_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def not_settled_before(
-    con: duckdb.DuckDBPyConnection, seen_before: datetime, settled: Sequence[str]
+    con: duckdb.DuckDBPyConnection, seen_before: datetime, settled: Sequence[str], pooled: str | None = None
 ) -> list[tuple[str, str, str | None, str, str | None]]:
-    """(package, sales order, order id, state, reason) read before a time and still not settled."""
+    """(package, sales order, order id, state, reason) read before a time and still not settled;
+    with `pooled` (that state's name), also those in it that no fulfilment carries yet."""
     placeholders = ", ".join("?" for _ in settled)
+    uncarried = "" if pooled is None else " OR (state = ? AND carried_by IS NULL)"
     return con.execute(
         "SELECT package_number, sales_order_number, shopify_order_id, state, state_reason FROM despatch_packages "
-        f"WHERE first_seen_at <= ? AND state NOT IN ({placeholders}) ORDER BY first_seen_at",
-        [to_naive_utc(seen_before), *settled],
+        f"WHERE first_seen_at <= ? AND (state NOT IN ({placeholders}){uncarried}) ORDER BY first_seen_at",
+        [to_naive_utc(seen_before), *settled, *([] if pooled is None else [pooled])],
     ).fetchall()
 
 
