@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.orders.ingest import ingest
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
@@ -124,12 +122,6 @@ def test_an_order_cancelled_while_its_fulfilment_order_is_held_closes_the_hold(s
     assert ("fulfillment_on_hold", package) not in kinds
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: line needs are the order's currentQuantity, which a refund of an already "
-    "fulfilled unit lowers while that unit still counts as fulfilled, so the unit Shopify still "
-    "expects (fulfilment order remaining 1) is planned as over-despatched and never fulfilled",
-)
 def test_the_unit_still_owed_after_a_returned_one_was_refunded_is_fulfilled(stack: Stack) -> None:
     """Two caps ordered, shipped in two parcels. The first arrives, the customer returns it and is
     refunded (restock type RETURN) before the second ships: Shopify's line is now 2 ordered, 1

@@ -76,6 +76,7 @@ def plan_order(
     behind = None if cancelled or shopify is None else ledger_behind(order, needs, fo_lines)
     if behind is not None:
         return _wait_for_ledger(order, packages, shopify, behind, rules, now)
+    needs = _as_shopify_wants(needs, fo_lines) if shopify is not None and not cancelled else needs
     decisions: list[Decision] = []
     held_back = False
     in_shopify = {p.package_number for p in packages if p.state in (states.FULFILLING, states.FULFILLED)}
@@ -137,6 +138,22 @@ def ledger_behind(
         if total and line_id not in known:
             return f"Shopify holds line {line_id} that the ledger's copy of {order.name} lacks"
     return None
+
+
+def _as_shopify_wants(needs: Sequence[LineNeed], fo_lines: Sequence[FulfilmentOrderLine]) -> list[LineNeed]:
+    """Each line's units to ship, raised to what Shopify's fulfilment orders hold for it in all when
+    that is more than the ledger's copy (never less: `ledger_behind` waits for that). A refund of a
+    unit already fulfilled (a returned parcel) lowers the order's current quantity, while the unit
+    still counts as fulfilled here and Shopify still expects the units not shipped yet; planned
+    against the current quantity, the next parcel's units read as over-despatched and were never
+    fulfilled (until 2026-12-01). An edit Shopify holds that the copy lacks, adding units, is what
+    Shopify wants fulfilled too."""
+    if any(f.total is None for f in fo_lines):
+        return list(needs)
+    totals: Counter[str] = Counter()
+    for f in fo_lines:
+        totals[f.line_id] += f.total or 0
+    return [replace(n, ordered=max(n.ordered, totals.get(n.line_id, 0))) for n in needs]
 
 
 def _wait_for_ledger(
