@@ -162,7 +162,7 @@ _ENTRIES: tuple[KindInfo, ...] = (
         "Release the hold in Shopify (the next run fulfils the package) or fulfil by hand.",
         Clears.AUTOMATICALLY,
         "The fulfil run re-checks blocked packages every run; the exception closes when the package is "
-        "fulfilled (or found fulfilled by hand).",
+        "fulfilled (or found fulfilled by hand), or its order is cancelled.",
         Delays.CUSTOMER_NOTICE, 4,
     ),
     KindInfo(
@@ -232,7 +232,7 @@ _ENTRIES: tuple[KindInfo, ...] = (
         "Check that the orders flow is running (`shopify/orders` ingest, its sensor and webhooks) and "
         "reads this order; the packages go as soon as the ledger has the change.",
         Clears.AUTOMATICALLY,
-        "Closes when the package goes to Shopify.",
+        "Closes when the package no longer waits (the ledger has the change, or the order was cancelled).",
         Delays.CUSTOMER_NOTICE, 2,
     ),
     KindInfo(

@@ -20,9 +20,16 @@ class Tracking:
         """Every number the fulfilment carries (this parcel's first, then the pooled parcels' in
         despatch order), and their links. Shopify pairs `urls[i]` with `numbers[i]`, so numbers with a
         link come first and those without (an unknown carrier's) after them, never a link out of step."""
-        parcels = [t for t in (self, *self.carried) if t.number]
+        # A number two parcels share (a carrier's one consignment number) is listed once, with one
+        # link (the first parcel's that has one): dropping the number but not its link shifted every
+        # later link onto another parcel's number (until 2026-12-01).
+        first: dict[str, Tracking] = {}
+        for t in (self, *self.carried):
+            if t.number and (t.number not in first or (t.url and not first[t.number].url)):
+                first[t.number] = t
+        parcels = list(first.values())
         ordered = [t for t in parcels if t.url] + [t for t in parcels if not t.url]
-        return list(dict.fromkeys(t.number for t in ordered if t.number)), [t.url for t in ordered if t.url]
+        return [t.number for t in ordered if t.number], [t.url for t in ordered if t.url]
 
 
 def carrying(own: Tracking | None, pooled: tuple[Tracking, ...]) -> Tracking | None:

@@ -8,7 +8,7 @@ carrier relabel) and, for a package not sent to Shopify yet, changed lines.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
@@ -44,6 +44,8 @@ class PackageRow:
     # number of it that fulfilment was sent with (migration 0017).
     carried_by: str | None = None
     carried_number: str | None = None
+    # Peoplevox's lines for a package in doubt that differ from those it was sent with (migration 0018).
+    reported_items: dict[str, int] | None = None
 
 
 _COLUMNS = [f.name for f in fields(PackageRow)]
@@ -51,7 +53,7 @@ _COLUMNS = [f.name for f in fields(PackageRow)]
 
 def _row(values: Sequence[Any]) -> PackageRow:
     data = dict(zip(_COLUMNS, values, strict=True))
-    for key in ("items", "line_quantities", "excess_items"):
+    for key in ("items", "line_quantities", "excess_items", "reported_items"):
         if isinstance(data[key], str):
             data[key] = json.loads(data[key])
     return PackageRow(**data)
@@ -71,17 +73,23 @@ class UpsertCounts:
 
 
 def upsert(
-    con: duckdb.DuckDBPyConnection, packages: Iterable[PackageRow], replaceable: Sequence[str] = ()
+    con: duckdb.DuckDBPyConnection,
+    packages: Iterable[PackageRow],
+    replaceable: Sequence[str] = (),
+    also_replaceable: Collection[str] = (),
+    in_doubt: Sequence[str] = (),
 ) -> UpsertCounts:
-    """Insert new packages; on a known one take a tracking number that arrived or changed, and
-    changed lines while the package is in one of the `replaceable` states (not sent yet)."""
+    """Insert new packages; on a known one take a tracking number that arrived or changed (with the
+    carrier and service read beside it), and changed lines while the package is in one of the
+    `replaceable` states (not sent yet) or named in `also_replaceable`. Changed lines of a package
+    in an `in_doubt` state are kept aside (`reported_items`) for `take_reported_items`."""
     rows = {p.package_number: p for p in packages}
     counts = UpsertCounts([], [])
     if not rows:
         return counts
     known = get_many(con, list(rows))
     now = utcnow()
-    inserts, tracking, items = [], [], []
+    inserts, tracking, items, aside = [], [], [], []
     for number, p in rows.items():
         before = known.get(number)
         if before is None:
@@ -91,24 +99,29 @@ def upsert(
                     p.package_number, p.despatch_number, p.sales_order_number, p.shopify_order_id,
                     to_naive_utc(p.despatched_at), p.despatch_date, p.carrier, p.service, p.site,
                     p.tracking_number, seen, json.dumps(p.items, ensure_ascii=False), p.state,
-                    p.state_reason, None, now, now, None, None, None,
+                    p.state_reason, None, now, now, None, None, None, None,
                 ]
             )  # fmt: skip
             counts.new.append(number)
             continue
         new_number, old_number = (p.tracking_number or "").strip(), (before.tracking_number or "").strip()
+        # A number comes with the carrier and service the report shows beside it: a relabel may be
+        # another carrier's (until 2026-12-01 the old carrier was kept, so Shopify showed the new
+        # number under the old carrier's name and link).
         if new_number and not old_number:  # none (or a blank) read before
-            tracking.append([p.tracking_number, now, now, number])
+            tracking.append([p.tracking_number, p.carrier, p.service, now, now, number])
             counts.tracking_added.append(number)
         elif new_number and new_number != old_number:
-            tracking.append([p.tracking_number, now, now, number])
+            tracking.append([p.tracking_number, p.carrier, p.service, now, now, number])
             counts.tracking_changed.append(number)
         if p.items != before.items:
-            if before.state in replaceable:
+            if before.state in replaceable or number in also_replaceable:
                 items.append([json.dumps(p.items, ensure_ascii=False), now, number])
                 counts.items_replaced.append(number)
             else:
                 counts.items_changed_after_send[number] = p.items
+                if before.state in in_doubt:
+                    aside.append([json.dumps(p.items, ensure_ascii=False), number])
     if inserts:
         con.executemany(
             f"INSERT INTO despatch_packages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})",
@@ -116,15 +129,37 @@ def upsert(
         )
     if tracking:
         con.executemany(
-            "UPDATE despatch_packages SET tracking_number = ?, tracking_seen_at = ?, updated_at = ? "
-            "WHERE package_number = ?",
+            "UPDATE despatch_packages SET tracking_number = ?, carrier = ?, service = ?, tracking_seen_at = ?, "
+            "updated_at = ? WHERE package_number = ?",
             tracking,
         )
     if items:
         con.executemany(
             "UPDATE despatch_packages SET items = ?, updated_at = ? WHERE package_number = ?", items
         )
+    if aside:  # not a move of the package's own: `updated_at` is left alone
+        con.executemany("UPDATE despatch_packages SET reported_items = ? WHERE package_number = ?", aside)
     return counts
+
+
+def take_reported_items(con: duckdb.DuckDBPyConnection, package_number: str) -> dict[str, int] | None:
+    """The package's fulfilment turned out not to exist: it takes the lines Peoplevox reported while
+    it was in doubt, if any (returned)."""
+    row = con.execute(
+        "UPDATE despatch_packages SET items = reported_items, reported_items = NULL "
+        "WHERE package_number = ? AND reported_items IS NOT NULL RETURNING items",
+        [package_number],
+    ).fetchone()
+    if row is None:
+        return None
+    return json.loads(row[0]) if isinstance(row[0], str) else row[0]
+
+
+def drop_reported_items(con: duckdb.DuckDBPyConnection, package_number: str) -> None:
+    """The fulfilment was found: the package keeps the lines Shopify holds."""
+    con.execute(
+        "UPDATE despatch_packages SET reported_items = NULL WHERE package_number = ?", [package_number]
+    )
 
 
 def orders_changed_since(
@@ -185,13 +220,21 @@ def open_packages(
     return [(r[0], r[1]) for r in rows]
 
 
-def awaiting_tracking(con: duckdb.DuckDBPyConnection, states: Sequence[str], limit: int = 1000) -> list[str]:
-    """Package numbers still without a tracking number, oldest first (re-read by number)."""
+def awaiting_tracking(
+    con: duckdb.DuckDBPyConnection,
+    states: Sequence[str],
+    limit: int = 1000,
+    seen_since: datetime | None = None,
+) -> list[str]:
+    """Package numbers still without a tracking number (re-read by number): oldest first, or with
+    `seen_since` only those read since then, newest first."""
     placeholders = ", ".join("?" for _ in states)
+    since = "" if seen_since is None else "AND first_seen_at >= ? "
+    order = "first_seen_at, package_number" if seen_since is None else "first_seen_at DESC, package_number"
     rows = con.execute(
         f"SELECT package_number FROM despatch_packages WHERE tracking_number IS NULL "
-        f"AND state IN ({placeholders}) ORDER BY first_seen_at, package_number LIMIT ?",
-        [*states, limit],
+        f"AND state IN ({placeholders}) {since}ORDER BY {order} LIMIT ?",
+        [*states, *([] if seen_since is None else [to_naive_utc(seen_since)]), limit],
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -286,14 +329,16 @@ def state_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def not_settled_before(
-    con: duckdb.DuckDBPyConnection, seen_before: datetime, settled: Sequence[str]
+    con: duckdb.DuckDBPyConnection, seen_before: datetime, settled: Sequence[str], pooled: str | None = None
 ) -> list[tuple[str, str, str | None, str, str | None]]:
-    """(package, sales order, order id, state, reason) read before a time and still not settled."""
+    """(package, sales order, order id, state, reason) read before a time and still not settled;
+    with `pooled` (that state's name), also those in it that no fulfilment carries yet."""
     placeholders = ", ".join("?" for _ in settled)
+    uncarried = "" if pooled is None else " OR (state = ? AND carried_by IS NULL)"
     return con.execute(
         "SELECT package_number, sales_order_number, shopify_order_id, state, state_reason FROM despatch_packages "
-        f"WHERE first_seen_at <= ? AND state NOT IN ({placeholders}) ORDER BY first_seen_at",
-        [to_naive_utc(seen_before), *settled],
+        f"WHERE first_seen_at <= ? AND (state NOT IN ({placeholders}){uncarried}) ORDER BY first_seen_at",
+        [to_naive_utc(seen_before), *settled, *([] if pooled is None else [pooled])],
     ).fetchall()
 
 

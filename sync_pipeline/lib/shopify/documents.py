@@ -145,18 +145,31 @@ query Locations($first: Int!, $after: String) {
 """
 
 FULFILLMENT_ORDERS = """
-query FulfillmentOrders($id: ID!, $first: Int!, $lineItems: Int!) {
+query FulfillmentOrders($id: ID!, $first: Int!, $lineItems: Int!, $after: String) {
   order(id: $id) {
-    fulfillmentOrders(first: $first) {
+    fulfillmentOrders(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
       nodes {
         id status
         supportedActions { action }
         assignedLocation { name location { id } }
         lineItems(first: $lineItems) {
-          pageInfo { hasNextPage }
+          pageInfo { hasNextPage endCursor }
           nodes { id sku remainingQuantity totalQuantity lineItem { id sku } }
         }
       }
+    }
+  }
+}
+"""
+
+# The rest of one fulfilment order's line items, when its first page was not the last.
+FULFILLMENT_ORDER_LINES = """
+query FulfillmentOrderLines($id: ID!, $first: Int!, $after: String) {
+  fulfillmentOrder(id: $id) {
+    lineItems(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id sku remainingQuantity totalQuantity lineItem { id sku } }
     }
   }
 }
@@ -219,7 +232,33 @@ query OrderFulfillments($id: ID!, $first: Int!, $lineItems: Int!) {
     fulfillments(first: $first) {
       id name status createdAt
       trackingInfo { company number url }
-      fulfillmentLineItems(first: $lineItems) { nodes { quantity lineItem { id } } }
+      fulfillmentLineItems(first: $lineItems) { pageInfo { hasNextPage } nodes { quantity lineItem { id } } }
+    }
+  }
+}
+"""
+
+# Every fulfilment of an order, ids only: when one page of `ORDER_FULFILLMENTS` did not hold them all.
+ORDER_FULFILLMENT_IDS = """
+query OrderFulfillmentIds($id: ID!, $first: Int!) {
+  order(id: $id) {
+    id
+    fulfillments(first: $first) { id }
+  }
+}
+"""
+
+# One fulfilment read whole, its line items page after page.
+FULFILLMENT_WHOLE = """
+query FulfillmentWhole($id: ID!, $lineItems: Int!, $after: String) {
+  node(id: $id) {
+    ... on Fulfillment {
+      id name status createdAt
+      trackingInfo { company number url }
+      fulfillmentLineItems(first: $lineItems, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes { quantity lineItem { id } }
+      }
     }
   }
 }
@@ -331,6 +370,9 @@ ALL: dict[str, str] = {
     "ProductVariants": PRODUCT_VARIANTS,
     "Locations": LOCATIONS,
     "FulfillmentOrders": FULFILLMENT_ORDERS,
+    "FulfillmentOrderLines": FULFILLMENT_ORDER_LINES,
+    "OrderFulfillmentIds": ORDER_FULFILLMENT_IDS,
+    "FulfillmentWhole": FULFILLMENT_WHOLE,
     "FulfillmentCreate": FULFILLMENT_CREATE,
     "OrdersFulfilmentState": ORDERS_FULFILMENT_STATE,
     "OrderFulfillments": ORDER_FULFILLMENTS,

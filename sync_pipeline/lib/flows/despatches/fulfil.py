@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import duckdb
+
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
@@ -23,7 +25,7 @@ from sync_pipeline.lib.flows.despatches.answers import Sent, send_all
 from sync_pipeline.lib.flows.despatches.decision import Decision
 from sync_pipeline.lib.flows.despatches.locations import read_warehouse_locations
 from sync_pipeline.lib.flows.despatches.move import move_cutoff, move_lines, moved_recently, still_moving
-from sync_pipeline.lib.flows.despatches.plan import plan_order
+from sync_pipeline.lib.flows.despatches.plan import EDIT_NOT_READ, WAITS_FOR_LEDGER, plan_order
 from sync_pipeline.lib.flows.despatches.ports import OrderFulfilments, Storefront
 from sync_pipeline.lib.flows.despatches.record import refresh_order_states, settle_many
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
@@ -193,6 +195,34 @@ def fulfil_open_packages(
         report.left_for_next_run -= len(put_back)
 
 
+ON_HOLD = "fulfillment_on_hold"
+
+
+def _close_what_no_longer_holds(con: duckdb.DuckDBPyConnection, decisions: list[Decision]) -> None:
+    """Exceptions that stopped a package and that its plan no longer gives, closed now rather than
+    when it settles, which a cancelled order's package never does (until 2026-12-01 they stayed
+    open for good: the integration owner chasing an edit, CX a hold, for a cancelled order):
+    `order_edit_not_read` once it no longer waits for the orders flow; `fulfillment_on_hold` once it
+    can go or its order is cancelled (a held package without its tracking number yet is decided
+    before its hold is looked at, so that alone does not close it)."""
+    cancelled = {
+        d.package_number for d in decisions if any(e.kind == "shipped_after_cancel" for e in d.exceptions)
+    }
+    ledger_exceptions.resolve_for_subjects(
+        con,
+        [EDIT_NOT_READ],
+        [d.package_number for d in decisions if not d.reason.startswith(WAITS_FOR_LEDGER)],
+        "the package no longer waits for the orders flow",
+    )
+    ledger_exceptions.resolve_for_subjects(
+        con,
+        [ON_HOLD],
+        [d.package_number for d in decisions if d.state in (states.FULFILLING, states.MOVING)]
+        + sorted(cancelled),
+        "the package is no longer held back by the hold",
+    )
+
+
 def _write_ahead(
     ledger: Ledger,
     plans: dict[str, list[Decision]],
@@ -249,6 +279,7 @@ def _write_ahead(
                     changes.append(ledger_despatches.StateChange(d.package_number, d.state, d.reason))
                     report.blocked += d.state == states.BLOCKED
                     report.awaiting_tracking += d.state == states.AWAITING_TRACKING
+        _close_what_no_longer_holds(con, [d for ds in plans.values() for d in ds])
         settle_many(con, settled)
         ledger_despatches.set_states(con, changes)
         ledger_despatches.carry(con, carried)

@@ -22,11 +22,13 @@ from datetime import timedelta
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.ports import ExistingFulfilment, Storefront
+from sync_pipeline.lib.flows.despatches.read import CHANGED_AFTER_SEND
 from sync_pipeline.lib.flows.despatches.record import not_made, refresh_order_states, settle
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.ledger import Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import events as ledger_events
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
 from sync_pipeline.lib.ledger.fulfilments import FulfilmentRow
 from sync_pipeline.lib.ledger.records import to_naive_utc
@@ -104,6 +106,7 @@ def resolve_in_doubt(
                 found = _match(row, existing, claimed)
                 if found is not None:
                     claimed.add(found.id)
+                    ledger_despatches.drop_reported_items(con, number)  # Shopify holds what was sent
                     package = ledger_despatches.get_many(con, [number])[number]
                     ledger_fulfilments.mark_created(
                         con, number, found.id, found.name, row.intent.tracking_number
@@ -115,6 +118,16 @@ def resolve_in_doubt(
                         f"found in Shopify as {found.name}",
                         package.line_quantities or {},
                     )
+                    # As an answer does (`answers._record`): the numbers it went with are in
+                    # Shopify, its own and its pooled parcels' (until 2026-12-01 a lookup left those
+                    # parcels' `tracking_missing` open for good).
+                    riders = ledger_despatches.carried_by(con, [number]).get(number, [])
+                    tracked = [number] * bool(row.intent.tracking_number) + [
+                        q.package_number for q in riders if q.carried_number
+                    ]
+                    ledger_exceptions.resolve_for_subjects(
+                        con, ["tracking_missing"], tracked, "tracking sent"
+                    )
                     events.append(OrderEvent(oid, "fulfilled", actor,
                                              reason=f"{number}: found in Shopify as {found.name} after an unknown outcome"))  # fmt: skip
                     report.in_doubt["found_in_shopify"] += 1
@@ -122,6 +135,13 @@ def resolve_in_doubt(
                     ledger_fulfilments.mark_failed(
                         con, number, "not in Shopify after an unknown outcome; planned again"
                     )
+                    # Lines Peoplevox corrected while it was in doubt are the ones that go now
+                    # (until 2026-12-01 the old ones went, and ops were told it had gone as those).
+                    if ledger_despatches.take_reported_items(con, number) is not None:
+                        ledger_exceptions.resolve_for_subject(
+                            con, [CHANGED_AFTER_SEND], number,
+                            "not in Shopify after all: planned with the lines Peoplevox reports now",
+                        )  # fmt: skip
                     ledger_despatches.set_state(
                         con, number, states.PENDING, "planned again after an unknown outcome", {}, {}
                     )

@@ -76,6 +76,7 @@ def plan_order(
     behind = None if cancelled or shopify is None else ledger_behind(order, needs, fo_lines)
     if behind is not None:
         return _wait_for_ledger(order, packages, shopify, behind, rules, now)
+    needs = _as_shopify_wants(needs, fo_lines) if shopify is not None and not cancelled else needs
     decisions: list[Decision] = []
     held_back = False
     in_shopify = {p.package_number for p in packages if p.state in (states.FULFILLING, states.FULFILLED)}
@@ -109,6 +110,11 @@ def plan_order(
     return decisions
 
 
+# The reason of a package that waits for the orders flow to read a change Shopify holds.
+WAITS_FOR_LEDGER = "waits for the orders flow to read a change"
+EDIT_NOT_READ = "order_edit_not_read"
+
+
 def ledger_behind(
     order: ShopOrder, needs: Sequence[LineNeed], fo_lines: Sequence[FulfilmentOrderLine]
 ) -> str | None:
@@ -134,6 +140,22 @@ def ledger_behind(
     return None
 
 
+def _as_shopify_wants(needs: Sequence[LineNeed], fo_lines: Sequence[FulfilmentOrderLine]) -> list[LineNeed]:
+    """Each line's units to ship, raised to what Shopify's fulfilment orders hold for it in all when
+    that is more than the ledger's copy (never less: `ledger_behind` waits for that). A refund of a
+    unit already fulfilled (a returned parcel) lowers the order's current quantity, while the unit
+    still counts as fulfilled here and Shopify still expects the units not shipped yet; planned
+    against the current quantity, the next parcel's units read as over-despatched and were never
+    fulfilled (until 2026-12-01). An edit Shopify holds that the copy lacks, adding units, is what
+    Shopify wants fulfilled too."""
+    if any(f.total is None for f in fo_lines):
+        return list(needs)
+    totals: Counter[str] = Counter()
+    for f in fo_lines:
+        totals[f.line_id] += f.total or 0
+    return [replace(n, ordered=max(n.ordered, totals.get(n.line_id, 0))) for n in needs]
+
+
 def _wait_for_ledger(
     order: ShopOrder,
     packages: Sequence[PackageRow],
@@ -151,7 +173,7 @@ def _wait_for_ledger(
         waited = max(now - since, timedelta(0))  # Shopify's clock may run a little ahead of ours
         late = waited >= bound
         problem = package_exception(
-            "order_edit_not_read",
+            EDIT_NOT_READ,
             f"package {p.package_number} waits: {behind} (an edit or refund the orders flow has not read for "
             f"{int(waited.total_seconds() // 60)} min); it goes once the ledger has the change",
             order,
@@ -161,7 +183,7 @@ def _wait_for_ledger(
             Decision(
                 p.package_number,
                 states.PENDING,
-                f"waits for the orders flow to read a change: {behind}",
+                f"{WAITS_FOR_LEDGER}: {behind}",
                 exceptions=[problem] if late else [],
             )
         )

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import duckdb
+
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.ports import (
     DespatchedPackage,
@@ -37,6 +39,13 @@ UNREADABLE = "despatch_unreadable"
 CHANGED_AFTER_SEND = "despatch_changed_after_fulfilment"
 # Not sent to Shopify yet: a re-report with other lines replaces the package's lines.
 REPLACEABLE = (*states.OPEN, states.UNKNOWN_ORDER)
+# Packages that went to Shopify (or into a bundle's pool) without a tracking number are re-read by
+# number for this long after they were read, newest first and at most `LATE_TRACKING_REREAD` a run:
+# the number is added to the fulfilment when it comes, and a TrackingNumberReceived callback is only
+# a hint that may be lost. Past it, only a callback brings the number (an untracked service never
+# gets one, and re-reading those for good would grow every run's reads).
+LATE_TRACKING_WINDOW = timedelta(hours=24)
+LATE_TRACKING_REREAD = 300
 
 
 @dataclass
@@ -114,19 +123,56 @@ def _unreadable(held: HeldPackage) -> ExceptionRecord:
     )
 
 
-def _changed_after_send(row: PackageRow, before: dict[str, int], now: dict[str, int]) -> ExceptionRecord:
+def _changed_after_send(
+    row: PackageRow, before: dict[str, int], now: dict[str, int], in_doubt: bool = False
+) -> ExceptionRecord:
     def units(items: dict[str, int]) -> str:
         return ", ".join(f"{q} × {code}" for code, q in items.items()) or "nothing"
 
+    # In doubt: the lookup settles it (found: this stands; not in Shopify: closed, the new lines go).
+    sent = (
+        f"was sent to Shopify as {units(before)} (the answer was lost: if Shopify has no such fulfilment, "
+        "the new lines go instead and this closes)"
+        if in_doubt
+        else f"went to Shopify as {units(before)} and Shopify's fulfilment was left as it is"
+    )
     return ExceptionRecord(
         kind=CHANGED_AFTER_SEND,
         owner=states.OWNERS[CHANGED_AFTER_SEND],
-        message=f"Peoplevox now reports package {row.package_number} with {units(now)}; it went to Shopify "
-        f"as {units(before)} and Shopify's fulfilment was left as it is: check what left the warehouse",
+        message=f"Peoplevox now reports package {row.package_number} with {units(now)}; it {sent}: "
+        "check what left the warehouse",
         shopify_order_id=row.shopify_order_id,
         sales_order_number=row.sales_order_number,
         subject=row.package_number,
     )
+
+
+def _pooled_and_unused(
+    con: duckdb.DuckDBPyConnection, before: dict[str, PackageRow], items: dict[str, dict[str, int]]
+) -> set[str]:
+    """Pooled packages re-reported with other lines whose units nothing has used yet: no later
+    package of their order has gone to Shopify (or been found fulfilled by hand) since. Such a
+    package never went to Shopify itself, so it takes the new lines like an open one. (Until
+    2026-12-01 it kept the old ones, flagged "changed after it went to Shopify": a bundle part read
+    before its package was whole was never fulfilled.)"""
+    changed = {
+        n: p for n, p in before.items() if p.state == states.POOLED and p.items != items.get(n, p.items)
+    }
+    if not changed:
+        return set()
+    by_order = ledger_despatches.for_orders(
+        con, [p.shopify_order_id for p in changed.values() if p.shopify_order_id]
+    )
+    gone = (states.FULFILLING, states.FULFILLED, states.FULFILLED_ELSEWHERE)
+    return {
+        n
+        for n, p in changed.items()
+        if p.carried_by is None
+        and not any(
+            q.state in gone and (q.despatched_at, q.package_number) > (p.despatched_at, p.package_number)
+            for q in by_order.get(p.shopify_order_id or "", [])
+        )
+    }
 
 
 def record_packages(ledger: Ledger, read: DespatchRead, actor: str, report: ReadReport) -> None:
@@ -152,7 +198,13 @@ def record_packages(ledger: Ledger, read: DespatchRead, actor: str, report: Read
         rows = [_row(p, orders[p.sales_order_number].shopify_order_id if p.sales_order_number in orders else None)
                 for p in found]  # fmt: skip
         before = ledger_despatches.get_many(con, [r.package_number for r in rows])
-        counts = ledger_despatches.upsert(con, rows, REPLACEABLE)
+        unsent_pool = _pooled_and_unused(con, before, {r.package_number: r.items for r in rows})
+        counts = ledger_despatches.upsert(con, rows, REPLACEABLE, unsent_pool, in_doubt=(states.FULFILLING,))
+        # A pooled package that took other lines is planned again from them.
+        for number in set(counts.items_replaced) & unsent_pool:
+            ledger_despatches.set_state(
+                con, number, states.PENDING, "reported again with other lines", {}, {}
+            )
         by_number = {r.package_number: r for r in rows}
         events, problems = [], []
         for number in counts.new:
@@ -196,7 +248,8 @@ def record_packages(ledger: Ledger, read: DespatchRead, actor: str, report: Read
                 events.append(OrderEvent(row.shopify_order_id, "despatch_changed", actor,
                                          reason=f"{number}: Peoplevox reports other lines now, taken before it went to Shopify"))  # fmt: skip
         for number, items in counts.items_changed_after_send.items():
-            problems.append(_changed_after_send(by_number[number], before[number].items, items))
+            doubt = before[number].state == states.FULFILLING
+            problems.append(_changed_after_send(by_number[number], before[number].items, items, doubt))
         ledger_events.append(con, events)
         ledger_exceptions.open_or_touch(con, problems)
     report.new_packages += len(counts.new)
@@ -245,6 +298,11 @@ def read_despatches(
     record_packages(ledger, found, actor, report)
     with ledger.transaction() as con:
         waiting = ledger_despatches.awaiting_tracking(con, states.OPEN)
+        # Until 2026-12-01 only open packages were re-read: one fulfilled without its number (the
+        # default after `tracking_wait_minutes`) learned it from a callback alone.
+        waiting += ledger_despatches.awaiting_tracking(
+            con, (states.FULFILLED, states.POOLED), LATE_TRACKING_REREAD, now - LATE_TRACKING_WINDOW
+        )
         held = [n for _, n in ledger_exceptions.open_subjects(con, [UNREADABLE]) if n]
     known = {p.package_number for p in found.packages} | {h.package_number for h in found.held}
     again = [n for n in dict.fromkeys([*waiting, *hinted, *sorted(held)]) if n not in known]

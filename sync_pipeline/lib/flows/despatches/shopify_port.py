@@ -119,3 +119,7 @@ class ShopifyStorefront:
             )
         except ShopifyUserErrors as error:
             raise FulfilmentRefusedError("; ".join(e.message for e in error.errors)) from error
+        except ShopifyOutcomeUnknown as error:
+            raise FulfilmentOutcomeUnknownError(str(error)) from error
+        except ShopifyRetriesExhausted as error:  # throttled (or no answer) until the client gave up
+            raise FulfilmentNotSentError(str(error)) from error

@@ -15,7 +15,12 @@ import time
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.tracking import carrying, tracking_for
 from sync_pipeline.lib.flows.despatches import states
-from sync_pipeline.lib.flows.despatches.ports import FulfilmentRefusedError, Storefront
+from sync_pipeline.lib.flows.despatches.ports import (
+    FulfilmentNotSentError,
+    FulfilmentOutcomeUnknownError,
+    FulfilmentRefusedError,
+    Storefront,
+)
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
@@ -56,10 +61,13 @@ def post_late_tracking(
     report: FulfilReport,
     deadline: float | None = None,
 ) -> bool:
-    """Returns False when it stopped at `deadline` (time.monotonic()) with numbers left to add.
-    An update replaces the fulfilment's tracking, so it sends every number the fulfilment carries:
-    its own package's and its pooled parcels' (`plan.py`)."""
+    """Returns False when it stopped at `deadline` (time.monotonic()) with numbers left to add, or
+    Shopify did not take an update (throttled until the client gave up, no answer): that one is
+    left for the next run, as it was never recorded. An update replaces the fulfilment's tracking,
+    so it sends every number the fulfilment carries: its own package's and its pooled parcels'
+    (`plan.py`)."""
     rows, packages, pooled = _awaiting(ledger)
+    left = False
     for index, row in enumerate(rows):
         if index and deadline is not None and time.monotonic() >= deadline:
             return False
@@ -77,6 +85,11 @@ def post_late_tracking(
         shown = ", ".join(tracking.numbers_and_urls()[0])
         try:
             storefront.add_tracking(row.fulfillment_id, tracking)
+        except (FulfilmentNotSentError, FulfilmentOutcomeUnknownError):
+            # Safe to send again (same numbers, no email): the next run does, the others go on.
+            # (Until 2026-12-01 this failed the whole fulfil step after its fulfilments were made.)
+            left = True
+            continue
         except FulfilmentRefusedError as error:
             # The fulfilment is in Shopify whatever Shopify thought of the number: the row stays
             # `created` (marking it failed made the ledger disagree with Shopify), the refusal is an
@@ -113,4 +126,4 @@ def post_late_tracking(
                             reason=f"{number}: tracking {tracking.company} {shown} added to {row.fulfillment_name}")],
             )  # fmt: skip
         report.tracking_added += 1
-    return True
+    return not left
