@@ -44,7 +44,7 @@ class PackageRow:
     # number of it that fulfilment was sent with (migration 0017).
     carried_by: str | None = None
     carried_number: str | None = None
-    # Peoplevox's lines for a package in doubt that differ from those it was sent with (migration 0018).
+    # Peoplevox's lines for a package in doubt that differ from those it was sent with (migration 0019).
     reported_items: dict[str, int] | None = None
 
 
