@@ -40,6 +40,8 @@ from sync_pipeline.lib.ledger import Ledger
 
 BLOCKED = "blocked by limit for pool "
 PACKAGE_IN_REASON = re.compile(r"^Peoplevox despatched (\S+):")
+# A step attempt ends in success, failure, or a failure it will be retried after.
+ENDS = (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_UP_FOR_RETRY)
 SEGMENTS = ("to launch", "start-up", "read step", "to fulfil step", "in the step", "send")
 
 
@@ -51,7 +53,8 @@ class DespatchRun:
     end: float | None = None
     read: tuple[float, float] | None = None
     fulfil_waiting: float | None = None  # when the fulfil step began waiting for its pool
-    fulfil: tuple[float, float] | None = None
+    fulfil: tuple[float, float] | None = None  # first attempt's start to the last one's end
+    attempts: list[tuple[float, float]] = field(default_factory=list)  # each attempt (retries too)
     read_count: int = 0
     sent_count: int = 0
 
@@ -97,16 +100,15 @@ def load_runs(dagster_home: Path) -> dict[str, DespatchRun]:
                 elif kind == DagsterEventType.ENGINE_EVENT and BLOCKED in (entry.user_message or ""):
                     if "fulfilments" in step and item.fulfil_waiting is None:
                         item.fulfil_waiting = t
-                elif kind == DagsterEventType.STEP_START:
+                elif kind in (DagsterEventType.STEP_START, DagsterEventType.STEP_RESTARTED):
                     started[step] = t
-                elif (
-                    kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE) and step in started
-                ):
+                elif kind in ENDS and step in started:
                     span = (started.pop(step), t)
                     if "fulfilments" in step:
-                        item.fulfil = span
+                        item.attempts.append(span)
+                        item.fulfil = (item.fulfil[0] if item.fulfil else span[0], t)
                     elif "despatches" in step:
-                        item.read = span
+                        item.read = (item.read[0] if item.read else span[0], t)
             runs[f"run:{run.run_id[:8]}"] = item
     return runs
 
@@ -218,14 +220,17 @@ def main() -> None:
         fulfil = f"{at(r.fulfil[0])}-{at(r.fulfil[1]).strip()}" if r.fulfil else "      -"
         print(
             f"  {r.run_id[:8]} {at(r.created)} {at(r.start)} {read:>14s} {at(r.fulfil_waiting)} {fulfil:>14s} {at(r.end)} | {r.read_count:5d} / {r.sent_count:5d}"
+            + (f"  ({len(r.attempts)} attempts)" if len(r.attempts) > 1 else "")
         )
 
-    steps = sorted(r.fulfil for r in ordered if r.fulfil)
+    steps = sorted(a for r in ordered for a in r.attempts)
     last_created = max(p.created for p in split_ok if p.created is not None)
     gaps, idle_with_work = [], 0.0
     for (_, end), (start, _) in itertools.pairwise(steps):
         if end >= last_created:
             break
+        if end < t0:
+            continue  # before the floor began: nothing to send
         gaps.append(start - end)
         waiting = [
             p for p in split_ok if p.read_at is not None and p.read_at <= start and (p.claimed or 0) >= end
@@ -235,7 +240,7 @@ def main() -> None:
     busy = sum(b - a for a, b in steps if a <= last_created)
     window = last_created - t0
     print(
-        f"\nfulfil steps: {len(steps)}; busy {busy:.0f} s of the {window:.0f} s from the first despatch to the last answer "
+        f"\nfulfil step attempts: {len(steps)}; busy {busy:.0f} s of the {window:.0f} s from the first despatch to the last answer "
         f"({busy / window:.1%}); gaps between steps: {', '.join(f'{g:.1f}' for g in gaps)} s "
         f"(sum {sum(gaps):.0f} s, of it {idle_with_work:.0f} s with read packages waiting)"
     )
