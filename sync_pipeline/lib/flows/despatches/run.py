@@ -12,11 +12,14 @@ the sensor starts the next run at once, after whatever else waits for the pool. 
 the pool was `shopify_api`, which the orders ingest waited for too.)
 
 **Running on.** The budget is there for the steps that wait for the pool. When none does
-(`others_waiting`, from Dagster's pool records), plan-and-fulfil keeps its deadline one budget
-ahead, batch after batch, rather than ending and leaving the backlog to a run that is still
-starting up: at a despatch peak the next run's start-up and Peoplevox read took longer than a
-step, and the pool sat idle 6-43 s between steps (session 7). A run goes on for at most
-`RUN_ON_BUDGETS` budgets in all, so its metadata and the ledger's run history stay current.
+(`others_waiting`, from Dagster's pool records), plan-and-fulfil keeps its deadline
+`RUN_ON_SECONDS` (or one budget, if longer) ahead, batch after batch, rather than ending and
+leaving the backlog to a run that is still starting up: at a despatch peak the next run's start-up
+and Peoplevox read took longer than a step, and the pool sat idle 6-43 s between steps (session 7). A run goes on for at most
+`RUN_ON_BUDGETS` such steps in all, so its metadata and the ledger's run history stay current. The
+step is independent of the budget: batches are sized to the deadline, and each deadline passed puts
+back what the batch wrote ahead and did not send (read again at ~12 Shopify points an order), so a
+deadline moved on every 20 s would cost that three times a minute.
 
 **Handing over.** Once a step has had its budget, it asks between waves (at most every
 `ASK_SECONDS`) whether another step now waits, and if so ends there, even inside a deadline it
@@ -40,7 +43,9 @@ from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.flows.despatches.tracking import post_late_tracking
 from sync_pipeline.lib.ledger import Ledger
 
-# A run that nobody waits behind goes on for at most this many budgets.
+# While nobody waits, a step's deadline moves on this far (or one budget, if longer) at a time...
+RUN_ON_SECONDS = 60.0
+# ...this many times at most (5 min at 60 s).
 RUN_ON_BUDGETS = 5
 # Past its budget a step asks Dagster's pool records whether another step waits at most this often
 # (a small query on the instance's database, asked between waves).
@@ -54,15 +59,16 @@ class RunOn:
         self.others_waiting = others_waiting
         self.budget = budget
         self.budget_ends = started + budget
-        self.until = started + budget * RUN_ON_BUDGETS
+        self.step = max(budget, RUN_ON_SECONDS)
+        self.until = started + self.step * RUN_ON_BUDGETS
         self.extended = 0  # times the deadline moved on
         self._next_ask = 0.0
         self._waiting = False
 
     def __call__(self, deadline: float) -> float:
-        """The deadline to keep to from now: one budget ahead if nobody waits, else unchanged."""
+        """The deadline to keep to from now: one run-on step ahead if nobody waits, else unchanged."""
         now = time.monotonic()
-        ahead = min(self.until, now + self.budget)
+        ahead = min(self.until, now + self.step)
         if ahead <= deadline or self.others_waiting():
             return deadline
         self.extended += 1
