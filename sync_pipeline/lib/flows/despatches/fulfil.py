@@ -133,7 +133,7 @@ def fulfil_open_packages(
     location is moved there first (`move.py`) and planned again.
 
     `run_on(deadline)` is asked before each batch and when the deadline has passed: the deadline to
-    keep to from then on (`run.py`: one budget ahead while no other step waits for Shopify); and
+    keep to from then on (`run.py`: a run-on step ahead while no other step waits for the pool); and
     `run_on.hand_over()` between waves and batches, after the first batch: True ends the step there
     (another step waits and this one has had its budget). Returns the deadline the step kept to."""
     tried: set[str] = set()
