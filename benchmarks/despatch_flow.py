@@ -303,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
         log(
             f"floor done: {len(floor.packages)} packages in {floor.seconds:.0f}s, {len(floor.errors)} error(s)"
         )
+        # With --keep, `despatch_timeline.py` splits each package's time from these instants.
+        (work.root / "floor.csv").write_text(
+            "package_number,order_id,despatched_at\n"
+            + "".join(f"{p.number},{p.order_id},{p.at.isoformat()}\n" for p in floor.packages),
+            encoding="utf-8",
+        )
         drained = wait_until_fulfilled(
             work.ledger, {p.number for p in floor.packages}, stack, args.drain_timeout
         )

@@ -482,7 +482,7 @@ def test_despatch_move_retry_defaults_to_the_shipped_half_hour(config_dir: Path)
 
 
 def test_despatch_run_budget_is_checked(config_dir: Path) -> None:
-    assert load_business_rules(EXAMPLES).despatches.fulfil_max_seconds == 60
+    assert load_business_rules(EXAMPLES).despatches.fulfil_max_seconds == 20
     write(config_dir, "despatches.yaml", "fulfil_max_seconds: 3600\n")
     message = only_problem(config_dir)
     assert "despatches.yaml, line 1, fulfil_max_seconds" in message and "less than or equal to 600" in message

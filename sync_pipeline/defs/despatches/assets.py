@@ -101,10 +101,11 @@ def shopify_fulfilments(
     Shopify put at a store are moved there first). Shopify emails the customer once per package.
     What cannot go gets an exception with an owner: a held or closed fulfilment order or a
     cancelled order shipped anyway (CX, finance), units nobody ordered (warehouse ops). Tracking
-    numbers that arrive late are added to the fulfilment without a second email. A run uses
-    Shopify for at most `fulfil_max_seconds` (despatches.yaml) while another step waits for it, so
-    the orders ingest gets its turn (with nobody waiting it goes on, up to five budgets:
-    `budget_extended`); `caught_up` False means the next run was started for the rest.
+    numbers that arrive late are added to the fulfilment without a second email. A step holds the
+    `shopify_fulfil` pool for `fulfil_max_seconds` (despatches.yaml), then hands it over as soon as
+    the next despatches run's fulfil step waits for it, so that run, and the Peoplevox read of the
+    run after it, go next (with nobody waiting it goes on, up to five budgets: `budget_extended`);
+    `caught_up` False means the next run was started for the rest.
     """
     rules = business_rules.load()
     book = ledger.get_ledger()

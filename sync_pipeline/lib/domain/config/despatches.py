@@ -43,9 +43,10 @@ class DespatchesConfig(RulesModel):
     # run: such a cause is a person's to fix. 0: every run.
     move_retry_minutes: int = Field(default=30, ge=0, le=24 * 60)
     # A fulfil step holds the `shopify_fulfil` pool, which the next despatch run's fulfil step waits
-    # for: past this it starts no new work and leaves the rest to the next run (which the sensor
-    # starts at once); while none waits it runs on (lib/flows/despatches/run.py, "Running on").
-    fulfil_max_seconds: int = Field(default=60, ge=5, le=600)
+    # for: past this, once that one waits, it starts no new work and hands over (the run after next,
+    # and its Peoplevox read, starts only then); while none waits it runs on
+    # (lib/flows/despatches/run.py, "Running on", "Handing over"). 60 until session 10.
+    fulfil_max_seconds: int = Field(default=20, ge=5, le=600)
 
     def semantic_problems(self) -> list[SemanticProblem]:
         if (

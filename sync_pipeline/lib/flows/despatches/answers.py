@@ -18,6 +18,7 @@ as `fulfilled_twice` (CX).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,10 +73,12 @@ def send_all(
     report: FulfilReport,
     deadline: float,
     settle_seconds: float,
+    stop: Callable[[], bool] | None = None,
 ) -> set[str]:
     """Send what was written ahead, wave after wave of orders (in parallel within a wave, none
-    started after `deadline` but the first few), and put back what was never sent. Returns the
-    packages put back because the deadline came (a run that goes on after all sends them again).
+    started after `deadline` but the first few, nor after `stop()` says so between waves: the step
+    hands its pool over), and put back what was never sent. Returns the packages put back because
+    the deadline or the hand-over came (a run that goes on after all sends them again).
 
     One ledger transaction a wave: it records the answers so far and claims this wave's packages
     (each claim still compare-and-set on this run's attempt), while the wave before is still going
@@ -126,7 +129,11 @@ def send_all(
                         take,
                         until=lambda: sender.waiting_to_start < concurrency or sender.failure is not None,
                     )
-                    if sender.failure is not None or time.monotonic() >= deadline:
+                    if (
+                        sender.failure is not None
+                        or time.monotonic() >= deadline
+                        or (stop is not None and stop())
+                    ):
                         break  # the rest were written ahead and never sent: back to `pending` below
                 # Timed from before the claim (its attempt time is set inside), so it errs early.
                 fresh_until = time.monotonic() + settle_seconds / 2

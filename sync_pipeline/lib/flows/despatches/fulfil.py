@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import duckdb
 
@@ -37,6 +37,15 @@ from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
 from sync_pipeline.lib.ledger import orders as ledger_orders
 from sync_pipeline.lib.ledger.despatches import PackageRow
 from sync_pipeline.lib.ledger.fulfilments import FulfilmentIntent
+
+
+class RunOnLike(Protocol):
+    """`run.RunOn`: the deadline to keep to, and whether to hand the pool over now."""
+
+    def __call__(self, deadline: float) -> float: ...
+
+    def hand_over(self) -> bool: ...
+
 
 BATCH_ORDERS = 200
 # A run's first batch: a few orders for each sender. Later batches are what this run's own send rate
@@ -117,7 +126,7 @@ def fulfil_open_packages(
     report: FulfilReport,
     deadline: float,
     settle_seconds: float = 60.0,
-    run_on: Callable[[float], float] | None = None,
+    run_on: RunOnLike | None = None,
 ) -> float:
     """Plan and fulfil batch after batch until every open package has been tried once this run
     (packages a concurrent read adds meanwhile included), or `deadline` (time.monotonic()) has
@@ -126,8 +135,9 @@ def fulfil_open_packages(
     location is moved there first (`move.py`) and planned again.
 
     `run_on(deadline)` is asked before each batch and when the deadline has passed: the deadline to
-    keep to from then on (`run.py`: one budget ahead while no other step waits for Shopify).
-    Returns the deadline the step kept to."""
+    keep to from then on (`run.py`: a run-on step ahead while no other step waits for the pool); and
+    `run_on.hand_over()` between waves and batches, after the first batch: True ends the step there
+    (another step waits and this one has had its budget). Returns the deadline the step kept to."""
     tried: set[str] = set()
     started = time.monotonic()
     concurrency = rules.despatches.fulfil_concurrency
@@ -135,6 +145,8 @@ def fulfil_open_packages(
     report.caught_up = False
     while True:
         if run_on is not None:
+            if tried and run_on.hand_over():
+                return min(deadline, time.monotonic())  # caught_up stays False
             deadline = run_on(deadline)
         with ledger.transaction() as con:
             candidates = ledger_despatches.open_packages(
@@ -183,7 +195,12 @@ def fulfil_open_packages(
         report.orders_planned += len(plans)
         versions = {oid: state.version for oid, state in shopify.items()}
         to_send = _write_ahead(ledger, plans, packages, versions, rules, actor, report)
-        put_back = send_all(storefront, ledger, to_send, rules, actor, report, deadline, settle_seconds)
+        put_back = send_all(
+            storefront, ledger, to_send, rules, actor, report, deadline, settle_seconds,
+            stop=run_on.hand_over if run_on is not None else None,
+        )  # fmt: skip
+        if run_on is not None and run_on.hand_over():
+            return min(deadline, time.monotonic())  # caught_up stays False: the waiting step goes on
         if time.monotonic() < deadline:
             continue
         later = run_on(deadline) if run_on is not None else deadline

@@ -12,12 +12,22 @@ the sensor starts the next run at once, after whatever else waits for the pool. 
 the pool was `shopify_api`, which the orders ingest waited for too.)
 
 **Running on.** The budget is there for the steps that wait for the pool. When none does
-(`others_waiting`, from Dagster's pool records), plan-and-fulfil keeps its deadline one budget
-ahead, batch after batch, rather than ending and leaving the backlog to a run that is still
-starting up: at a despatch peak the next run's start-up and Peoplevox read took longer than a
-step, and the pool sat idle 6-43 s between steps (session 7). A step that starts waiting is served
-within one budget (plus the calls in flight), as before; a run goes on for at most
-`RUN_ON_BUDGETS` budgets in all, so its metadata and the ledger's run history stay current.
+(`others_waiting`, from Dagster's pool records), plan-and-fulfil keeps its deadline
+`RUN_ON_SECONDS` (or one budget, if longer) ahead, batch after batch, rather than ending and
+leaving the backlog to a run that is still starting up: at a despatch peak the next run's start-up
+and Peoplevox read took longer than a step, and the pool sat idle 6-43 s between steps (session 7). A run goes on for at most
+`RUN_ON_BUDGETS` such steps in all, so its metadata and the ledger's run history stay current. The
+step is independent of the budget: batches are sized to the deadline, and each deadline passed puts
+back what the batch wrote ahead and did not send (read again at ~12 Shopify points an order), so a
+deadline moved on every 20 s would cost that three times a minute.
+
+**Handing over.** Once a step has had its budget, it asks between waves (at most every
+`ASK_SECONDS`) whether another step now waits, and if so ends there, even inside a deadline it
+moved on while nobody waited (`RunOn.hand_over`). Each despatches run reads Peoplevox once, and
+the sensor starts the run after next only when the waiting one gets the pool, so how soon a step
+hands over is how often despatches are read. Until session 10 a step that had moved its deadline
+on kept to it: the next run's read was in ~20 s into a step and then waited up to a whole budget,
+so reads came one a minute or less and a package waited ~30 s on average just to be read.
 """
 
 from __future__ import annotations
@@ -33,8 +43,13 @@ from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.flows.despatches.tracking import post_late_tracking
 from sync_pipeline.lib.ledger import Ledger
 
-# A run that nobody waits behind goes on for at most this many budgets (5 min at the default 60 s).
+# While nobody waits, a step's deadline moves on this far (or one budget, if longer) at a time...
+RUN_ON_SECONDS = 60.0
+# ...this many times at most (5 min at 60 s).
 RUN_ON_BUDGETS = 5
+# Past its budget a step asks Dagster's pool records whether another step waits at most this often
+# (a small query on the instance's database, asked between waves).
+ASK_SECONDS = 1.0
 
 
 class RunOn:
@@ -43,17 +58,32 @@ class RunOn:
     def __init__(self, others_waiting: Callable[[], bool], budget: float, started: float) -> None:
         self.others_waiting = others_waiting
         self.budget = budget
-        self.until = started + budget * RUN_ON_BUDGETS
+        self.budget_ends = started + budget
+        self.step = max(budget, RUN_ON_SECONDS)
+        self.until = started + self.step * RUN_ON_BUDGETS
         self.extended = 0  # times the deadline moved on
+        self._next_ask = 0.0
+        self._waiting = False
 
     def __call__(self, deadline: float) -> float:
-        """The deadline to keep to from now: one budget ahead if nobody waits, else unchanged."""
+        """The deadline to keep to from now: one run-on step ahead if nobody waits, else unchanged."""
         now = time.monotonic()
-        ahead = min(self.until, now + self.budget)
+        ahead = min(self.until, now + self.step)
         if ahead <= deadline or self.others_waiting():
             return deadline
         self.extended += 1
         return ahead
+
+    def hand_over(self) -> bool:
+        """True once the step has had its budget and another step waits for the pool: start no new
+        work, whatever deadline it moved on to while nobody waited."""
+        now = time.monotonic()
+        if now < self.budget_ends:
+            return False
+        if now >= self._next_ask:
+            self._next_ask = now + ASK_SECONDS
+            self._waiting = self.others_waiting()
+        return self._waiting
 
 
 def fulfil(
