@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sync_pipeline.defs.despatches.checks import tracking_posted
+from sync_pipeline.sandbox.shopify.config import FaultSettings
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
 from sync_pipeline_tests.despatches.helpers import (
     UK,
@@ -72,3 +73,27 @@ def test_tracking_posted_names_the_parcels_whose_numbers_shopify_lacks(stack: St
     run_once(stack, rules=no_wait, hinted=(others[0]["number"],))
     assert len(_numbers(stack, other_id)) == 3
     assert _run(tracking_posted, stack.data_dir).passed
+
+
+def test_a_refused_own_number_does_not_take_the_pooled_parcels_numbers_down_with_it(stack: Stack) -> None:
+    """Shopify refused the carrying parcel's own number. A pooled parcel's number that comes later
+    was sent with that number again, refused again, and recorded as carried: it never reached
+    Shopify and was never offered again (until 2026-12-01). It goes now, without the refused number,
+    which stays refused (`tracking_refused` open) until the parcel is relabelled."""
+    no_wait = despatch_rules(stack, tracking_wait_minutes=0)
+    order_id, packages = _bundle(stack, [True, False, True])
+    first, carrier = packages[0]["number"], packages[2]["number"]
+    _, done = run_once(stack, rules=no_wait)
+    assert (done.fulfilled, done.pooled) == (1, 2), done.summary
+    stack.shop.set_faults(FaultSettings(refuse_tracking_numbers=["BAD-NUMBER-1"]))
+    stack.pvx.assign_tracking(carrier, "BAD-NUMBER-1")
+    _, done = run_once(stack, rules=no_wait, hinted=(carrier,))
+    assert done.tracking_refused == 1, done.summary
+    late = stack.pvx.assign_tracking(first)
+    _, done = run_once(stack, rules=no_wait, hinted=(first,))
+    assert (done.tracking_added, done.tracking_refused) == (1, 0), done.summary
+    assert _numbers(stack, order_id) == sorted([late, packages[1]["tracking_number"]])
+    _, done = run_once(stack, rules=no_wait)
+    assert (done.tracking_added, done.tracking_refused) == (0, 0), done.summary  # nothing offered again
+    opened = {(e.kind, e.subject) for e in stack.ledger.list_open_exceptions()}
+    assert ("tracking_refused", carrier) in opened and ("tracking_missing", first) not in opened

@@ -45,12 +45,15 @@ class FulfilmentRow:
     created_at: datetime | None
     tracking_posted_at: datetime | None
     last_error: str | None
+    # The package's number Shopify last refused for this fulfilment (`tracking_refused`).
+    tracking_refused_number: str | None = None
 
 
 _COLUMNS = (
     "package_number", "shopify_order_id", "location_id", "request", "line_quantities", "tracking_number",
     "tracking_company", "tracking_url", "notify_customer", "state", "fulfillment_id", "fulfillment_name",
     "attempts", "first_attempt_at", "last_attempt_at", "created_at", "tracking_posted_at", "last_error",
+    "tracking_refused_number",
 )  # fmt: skip
 _SELECT = f"SELECT {', '.join('f.' + c for c in _COLUMNS)} FROM shopify_fulfilments f"
 
