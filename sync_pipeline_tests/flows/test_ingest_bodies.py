@@ -126,6 +126,25 @@ def test_a_refused_body_is_logged_with_its_reason_and_read_by_id(
     assert set(rows(ledger, 1, 2)) == {1, 2}
 
 
+def test_a_body_keeps_each_lines_ordered_quantity_and_refuses_one_below_the_current(tmp_path: Path) -> None:
+    """`quantity` (units ordered, refunded ones included) is what the despatch audit caps a line's
+    fulfilled units at (a returned, refunded unit stays fulfilled): a body records it as a read does;
+    one below `current_quantity` is no Shopify line and is read by id instead."""
+    ledger, inbox = Ledger(tmp_path / "ledger.duckdb"), Inbox(tmp_path / "inbox")
+    line = make_line("gid://shopify/LineItem/10", name="Tee - M", quantity=1)
+    returned = order(1, lines=(line.model_copy(update={"ordered_quantity": 2}),), updated_at=T0)
+    broken = shop_order(2)
+    shop = CountingShopify(returned, broken)
+    hook(inbox, "orders/updated", rest_body(returned, customer=False), "a")
+    body = rest_body(broken, customer=False)
+    body["line_items"][0]["quantity"] = 0
+    hook(inbox, "orders/updated", body, "b")
+    report = record_bodies(inbox, ledger, RULES, "test", NOW)
+    assert (report.recorded, report.left_to_read["body refused"]) == (1, 1)
+    assert rows(ledger, 1)[1].snapshot["lines"][0]["ordered_quantity"] == 2
+    assert by_id(ledger, inbox, shop) == 1
+
+
 def test_customer_tags_no_body_carries_are_read_before_routing_needs_them(tmp_path: Path) -> None:
     """A new order with a customer is recorded without its customer tags; when a routing rule
     matches on them (the example config's wholesale rule), release reads them (cheaply)."""

@@ -96,15 +96,20 @@ def fulfilled_quantities_match_despatched(
 
 @dg.asset_check(asset=shopify_fulfilments, name="tracking_posted", pool=brand.LEDGER)
 def tracking_posted(ledger: LedgerResource) -> dg.AssetCheckResult:
-    """Every fulfilment in Shopify carries its tracking number (a late one is added when it comes)."""
+    """Every parcel a fulfilment in Shopify stands for has its tracking number there: the
+    fulfilment's own package's and the pooled parcels it carries (a late one is added when it
+    comes). Listed by parcel, so a carrying fulfilment that shows its pooled parcels' numbers but
+    not its own names the parcel without one."""
     with ledger.get_ledger().transaction() as con:
-        missing = ledger_fulfilments.created_without_tracking(con)
+        missing = ledger_fulfilments.parcels_without_tracking(con)
     return dg.AssetCheckResult(
         passed=not missing,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"{len(missing)} fulfilment(s) in Shopify without a tracking number",
+        description=f"{len(missing)} parcel(s) in a Shopify fulfilment without their tracking number there",
         metadata={
             "without_tracking": len(missing),
-            "fulfilments": rows_table(missing, "| package | order id | Shopify fulfilment |\n|---|---|---|"),
+            "fulfilments": rows_table(
+                missing, "| parcel | order id | Shopify fulfilment | whose |\n|---|---|---|---|"
+            ),
         },
     )

@@ -30,6 +30,11 @@ class ShopLine(_Frozen):
     sku: str | None
     # `currentQuantity`: excludes removed and refunded units, so it is what is left to ship.
     quantity: int = Field(ge=0)
+    # Shopify's `quantity`: units ordered, still counting the ones an edit removed or a refund took
+    # back. A refund of a unit already fulfilled (a returned parcel) lowers `currentQuantity` only,
+    # so this is the most units the line can have fulfilled (`flows/despatches/audit.py`). None in a
+    # copy written before 2026-12-01.
+    ordered_quantity: int | None = Field(default=None, ge=0)
     requires_shipping: bool = True
     is_gift_card: bool = False
     unit_price: Decimal = Decimal("0")

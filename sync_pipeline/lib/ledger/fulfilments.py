@@ -45,12 +45,15 @@ class FulfilmentRow:
     created_at: datetime | None
     tracking_posted_at: datetime | None
     last_error: str | None
+    # The package's number Shopify last refused for this fulfilment (`tracking_refused`).
+    tracking_refused_number: str | None = None
 
 
 _COLUMNS = (
     "package_number", "shopify_order_id", "location_id", "request", "line_quantities", "tracking_number",
     "tracking_company", "tracking_url", "notify_customer", "state", "fulfillment_id", "fulfillment_name",
     "attempts", "first_attempt_at", "last_attempt_at", "created_at", "tracking_posted_at", "last_error",
+    "tracking_refused_number",
 )  # fmt: skip
 _SELECT = f"SELECT {', '.join('f.' + c for c in _COLUMNS)} FROM shopify_fulfilments f"
 
@@ -375,11 +378,22 @@ def tracking_refused(
     )
 
 
-def created_without_tracking(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None]]:
-    """(package, order id, fulfilment name) of fulfilments Shopify holds without a tracking number."""
+def parcels_without_tracking(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None, str]]:
+    """(parcel, order id, fulfilment name, whose) of every parcel a fulfilment Shopify holds stands
+    for whose tracking number that fulfilment lacks: the fulfilment's own package until its number
+    is posted, and a pooled package it carries with no number (`carried_number` NULL). `whose` is
+    "own" or the carrying package. Counted by fulfilment, a carrying one without its own number but
+    with its pooled parcels' read as having none at all, and a pooled parcel carried without a
+    number beside the carrier's own was not counted (until 2026-12-01)."""
     return con.execute(
-        "SELECT package_number, shopify_order_id, fulfillment_name FROM shopify_fulfilments "
-        "WHERE state = 'created' AND tracking_posted_at IS NULL ORDER BY created_at"
+        "SELECT parcel, order_id, name, whose FROM ("
+        " SELECT package_number AS parcel, shopify_order_id AS order_id, fulfillment_name AS name, "
+        " 'own' AS whose, created_at FROM shopify_fulfilments WHERE state = 'created' AND tracking_posted_at IS NULL"
+        " UNION ALL"
+        " SELECT q.package_number, f.shopify_order_id, f.fulfillment_name, 'carried by ' || f.package_number, "
+        " f.created_at FROM despatch_packages q JOIN shopify_fulfilments f ON f.package_number = q.carried_by"
+        " WHERE f.state = 'created' AND q.carried_number IS NULL"
+        ") ORDER BY created_at, parcel"
     ).fetchall()
 
 

@@ -56,6 +56,11 @@ class FaultSettings(BaseModel):
     bulk_fail_after_roots: int = Field(
         0, ge=0, description="root objects written before such a failure (the partial data)"
     )
+    refuse_tracking_numbers: list[str] = Field(
+        default_factory=list,
+        description="fulfillmentTrackingInfoUpdate answers a userError, changing nothing, when its "
+        "input holds one of these numbers (Shopify refusing a carrier's number)",
+    )
     seed: int | None = None
 
 

@@ -423,6 +423,9 @@ class MutationResolvers:
                     "userErrors": [_error(["fulfillmentId"], "Fulfillment does not exist.")],
                 }
             tracking, errors = _tracking(trackingInfoInput, base=["trackingInfoInput"])
+            refused = set(info.context["config"].faults.refuse_tracking_numbers)
+            if not errors and refused & {t["number"] for t in tracking}:
+                errors = [_error(["trackingInfoInput", "numbers"], "Tracking number is invalid.")]
             if errors:
                 return {"fulfillment": None, "userErrors": errors}
             order = store.orders[record.order_id]

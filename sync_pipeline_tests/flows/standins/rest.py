@@ -45,6 +45,7 @@ def rest_body(order: ShopOrder, customer: bool = True, **overrides: Any) -> dict
                 "sku": line.sku,
                 "name": line.name,
                 "current_quantity": line.quantity,
+                **({"quantity": line.ordered_quantity} if line.ordered_quantity is not None else {}),
                 "requires_shipping": line.requires_shipping,
                 "gift_card": line.is_gift_card,
                 "price": str(line.unit_price),

@@ -4,6 +4,15 @@ For one order: replay every despatched package through the same allocation the f
 (ignoring Shopify), which gives the most line units the shipped item codes can make; then compare
 with what our fulfilments hold per line. Any line fulfilled beyond that, or beyond what was
 ordered, is a finding for the `fulfilled_quantities_match_despatched` check.
+
+"Ordered" is Shopify's `quantity` of the line (refunded and removed units still counted), not its
+`currentQuantity`: a refund of a unit already fulfilled (a returned parcel) lowers the current
+quantity while the unit stays fulfilled, so every return read as an over-fulfilment (until
+2026-12-01). Shopify's fulfilment-order totals would be tighter (they leave out units an edit
+removed or a refund cancelled before they shipped) but the ledger does not keep them, and the check
+would need a Shopify read per order; the line's `quantity` comes with every order read. What it lets
+through, a unit fulfilled after an edit removed it, Shopify refuses to fulfil anyway. A copy written
+before the ledger kept `quantity` falls back to the current quantity.
 """
 
 from __future__ import annotations
@@ -35,7 +44,12 @@ def audit_order(
     fulfilments: Sequence[FulfilmentRow],
     rules: BusinessRules,
 ) -> list[LineFinding]:
-    needs = line_needs(order.lines, rules.bundles, rules.sku_overrides.overrides)
+    # As ordered, so a line whose every unit came back and was refunded is still audited.
+    lines = [
+        line.model_copy(update={"quantity": max(line.quantity, line.ordered_quantity or 0)})
+        for line in order.lines
+    ]
+    needs = line_needs(lines, rules.bundles, rules.sku_overrides.overrides)
     allows: Counter[str] = Counter()
     pool: Counter[str] = Counter()
     for p in packages:

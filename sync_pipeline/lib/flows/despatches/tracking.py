@@ -11,9 +11,10 @@ status page and in the customer's account from then on.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from sync_pipeline.lib.domain.config import BusinessRules
-from sync_pipeline.lib.domain.tracking import carrying, tracking_for
+from sync_pipeline.lib.domain.tracking import Tracking, carrying, tracking_for
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.ports import (
     FulfilmentNotSentError,
@@ -75,12 +76,18 @@ def post_late_tracking(
         package = packages[number]
         riders = pooled.get(number, [])
         own = tracking_for(rules.carriers, package.carrier, package.service, package.tracking_number)
+        fresh = [q for q in riders if q.tracking_number and q.tracking_number != q.carried_number]
+        # Shopify refused this parcel's own number: a pooled parcel's later number goes with what
+        # Shopify holds instead. Sent with the refused number, it was refused too and recorded as
+        # carried, so it never reached Shopify (until 2026-12-01).
+        refused_own = own.number is not None and own.number == row.tracking_refused_number
+        if refused_own:
+            own = _as_shopify_holds(row, own)
+        if row.fulfillment_id is None or ((own.number is None or refused_own) and not fresh):
+            continue
         tracking = carrying(own, tuple(
             tracking_for(rules.carriers, q.carrier, q.service, q.tracking_number) for q in riders
         )) or own  # fmt: skip
-        fresh = [q for q in riders if q.tracking_number and q.tracking_number != q.carried_number]
-        if row.fulfillment_id is None or (own.number is None and not fresh):
-            continue
         sent = [(q.package_number, number, q.tracking_number) for q in riders if q.tracking_number]
         shown = ", ".join(tracking.numbers_and_urls()[0])
         try:
@@ -95,7 +102,7 @@ def post_late_tracking(
             # `created` (marking it failed made the ledger disagree with Shopify), the refusal is an
             # exception warehouse ops own, and these numbers are not sent again every run.
             with ledger.transaction() as con:
-                if own.number:  # the number as sent (trimmed), so a relabel is still offered
+                if own.number and not refused_own:  # the number as sent (trimmed): a relabel is still offered
                     ledger_fulfilments.tracking_refused(con, number, own.number, str(error))
                 ledger_despatches.carry(con, sent)
                 ledger_exceptions.open_or_touch(
@@ -112,11 +119,12 @@ def post_late_tracking(
                 )  # fmt: skip
             report.tracking_refused += 1
             continue
+        posted_own = own.number is not None and not refused_own
         with ledger.transaction() as con:
-            if own.number:
+            if posted_own:
                 ledger_fulfilments.set_tracking(con, number, own.number, tracking.company, own.url)
             ledger_despatches.carry(con, sent)
-            for subject in [number] * bool(own.number) + [q.package_number for q in fresh]:
+            for subject in [number] * posted_own + [q.package_number for q in fresh]:
                 ledger_exceptions.resolve_for_subject(
                     con, ["tracking_missing"], subject, "tracking added in Shopify"
                 )
@@ -127,3 +135,12 @@ def post_late_tracking(
             )  # fmt: skip
         report.tracking_added += 1
     return not left
+
+
+def _as_shopify_holds(row: FulfilmentRow, own: Tracking) -> Tracking:
+    """The parcel's own tracking as Shopify holds it on this fulfilment (the number last posted, or
+    none): an update replaces every number, so leaving it out would take a posted one away."""
+    i = row.intent
+    if row.tracking_posted_at is not None and i.tracking_number:
+        return Tracking(i.tracking_company, i.tracking_number, i.tracking_url, known_carrier=True)
+    return replace(own, number=None, url=None)

@@ -61,6 +61,7 @@ def to_shop_order(order: Order) -> ShopOrder:
                 id=line.id,
                 sku=line.sku,
                 quantity=line.current_quantity,
+                ordered_quantity=line.quantity,
                 requires_shipping=line.requires_shipping,
                 is_gift_card=line.is_gift_card,
                 unit_price=line.original_unit_price_set.shop_money.amount or Decimal("0"),

@@ -161,10 +161,16 @@ def _line(raw: Any) -> ShopLine:
     quantity = _get(line, "current_quantity", where)
     if not isinstance(quantity, int) or isinstance(quantity, bool):
         raise BodyRefused(f"{where} current_quantity {quantity!r} is not a whole number")
+    ordered = line.get("quantity")  # units ordered, refunded and removed ones included
+    if ordered is not None and (
+        not isinstance(ordered, int) or isinstance(ordered, bool) or ordered < quantity
+    ):
+        raise BodyRefused(f"{where} quantity {ordered!r} is not a whole number of at least current_quantity")
     return ShopLine(
         id=lid,
         sku=_text(line, "sku", where),
         quantity=quantity,
+        ordered_quantity=ordered,
         requires_shipping=_flag(line, "requires_shipping", where),
         is_gift_card=_flag(line, "gift_card", where),
         unit_price=_money(line, "price", where),
