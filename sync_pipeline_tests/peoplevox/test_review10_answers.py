@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from sync_pipeline.lib.peoplevox import PeoplevoxClient
+from sync_pipeline.lib.peoplevox import PeoplevoxClient, PeoplevoxError
+from sync_pipeline.sandbox.peoplevox.config import SAVE_RESULT_SHAPES
 from sync_pipeline_tests.peoplevox.conftest import Sandbox, seed_catalogue
 
 
@@ -14,14 +15,11 @@ def _saves(sandbox: Sandbox) -> int:
     return sandbox.control.state().counters.requests.get("SaveData", 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: answers.interpret takes any ResponseId != 0 whose Detail matches 'throttl|request "
-    "limit|...' for a limit refusal; a partial save whose refused row quotes a SKU such as "
-    "THROTTLE-BODY-01 ('Item type ... does not exist') is resent 6 times, a window apart, then given up "
-    "as PeoplevoxUnavailable though its good rows were saved",
-)
 def test_a_refused_row_quoting_throttle_is_not_a_limit_refusal(sandbox: Sandbox) -> None:
+    """Review 10 (fixed): a partial save whose refused row quotes a SKU such as THROTTLE-BODY-01
+    ('Item type ... does not exist') was taken for a limit refusal (the Detail matched 'throttl'),
+    resent 6 times a window apart, then given up as PeoplevoxUnavailable though its good row was
+    saved."""
     seed_catalogue(sandbox.control, items=1)  # SKU-1
     with sandbox.client(window_seconds=0.2) as pvx:
         assert pvx.save_data("Sales orders", [{"SalesOrderNumber": "SO-1"}]).ok
@@ -36,13 +34,10 @@ def test_a_refused_row_quoting_throttle_is_not_a_limit_refusal(sandbox: Sandbox)
         assert pvx.limit_refusals == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: client._call takes any Detail containing 'Security - Invalid Session' for a "
-    "session error, so a partial save whose refused row quotes that text is resent twice with two "
-    "Authenticates, then raised as PeoplevoxSessionError though its good row was saved",
-)
 def test_a_refused_row_quoting_a_session_error_is_not_a_session_error(sandbox: Sandbox) -> None:
+    """Review 10 (fixed): any Detail containing 'Security - Invalid Session' was a session error,
+    so such a partial save was resent twice with two Authenticates, then raised as
+    PeoplevoxSessionError though its good row was saved."""
     seed_catalogue(sandbox.control, items=1)
     with sandbox.client() as pvx:
         assert pvx.save_data("Sales orders", [{"SalesOrderNumber": "SO-1"}]).ok
@@ -70,3 +65,28 @@ def test_a_real_session_error_on_a_save_is_still_renewed(sandbox: Sandbox, clien
     row = {"SalesOrderNumber": "SO-1", "ItemCode": "SKU-1", "QuantityOrdered": "1", "Line": "1"}
     assert client.save_data("Sales order items", [row]).ok
     assert client.reauthentications == 1
+
+
+@pytest.mark.parametrize("shape", SAVE_RESULT_SHAPES)
+def test_a_save_whose_only_row_quotes_throttle_is_refused_once_whatever_the_shape(
+    sandbox: Sandbox, shape: str
+) -> None:
+    """Nothing saved and, in some shapes, no statuses: only the quoting tells the row's message
+    from the service's refusal of the whole request."""
+    seed_catalogue(sandbox.control, items=1)
+    sandbox.control.configure(save_result_shape=shape)
+    with sandbox.client(window_seconds=0.2) as pvx:
+        assert pvx.save_data("Sales orders", [{"SalesOrderNumber": "SO-1"}]).ok
+        before = _saves(sandbox)
+        row = {
+            "SalesOrderNumber": "SO-1",
+            "ItemCode": "THROTTLE-BODY-01",
+            "QuantityOrdered": "1",
+            "Line": "1",
+        }
+        if shape == "no_statuses":  # no verdict per row: the request's refusal (save_isolating's cue)
+            with pytest.raises(PeoplevoxError, match="THROTTLE-BODY-01"):
+                pvx.save_data("Sales order items", [row])
+        else:
+            assert [r.ok for r in pvx.save_data("Sales order items", [row]).rows] == [False]
+        assert _saves(sandbox) - before == 1 and pvx.limit_refusals == 0

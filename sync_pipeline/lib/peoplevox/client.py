@@ -2,7 +2,8 @@
 
 * Authenticates lazily and again after ``session_refresh_seconds`` idle (the service drops
   sessions after about 30 minutes). On a "Session Expired"/"Invalid Session" answer it
-  re-authenticates once and repeats the call once. Given a `session_file`, it takes the session
+  re-authenticates once and repeats the call once (never for an answer that saved rows, nor for
+  such text inside a quoted value: answers.whole_request_message). Given a `session_file`, it takes the session
   another process of the tenant left there and leaves its own (session_file.py says why, and
   how the file is protected): one Authenticate per idle half hour, not one per run.
 * Paces itself with a `RequestPacer` matching the service's limiter (the tenant's shared one in
@@ -37,7 +38,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from sync_pipeline.lib.peoplevox.answers import LimitRefused, Retryable, interpret
+from sync_pipeline.lib.peoplevox.answers import LimitRefused, Retryable, interpret, whole_request_message
 from sync_pipeline.lib.peoplevox.csv_io import read_csv, read_header, write_csv
 from sync_pipeline.lib.peoplevox.errors import (
     PeoplevoxAuthError,
@@ -192,7 +193,7 @@ class PeoplevoxClient:
             authenticated_before = self.authentications
             session_id = self._session_id(refused)
             response = self._send(operation, body, session=session_id, save_records=save_records)
-            if response.ok or not any(text in response.detail for text in SESSION_ERRORS):
+            if not _is_session_error(response):
                 if self._session is not None:
                     self._session.last_used = time.time()
                     if self._session_file is not None:
@@ -444,6 +445,13 @@ class PeoplevoxClient:
 
     def unsubscribe_event(self, subscription_id: int) -> None:
         self._checked("UnsubscribeEvent", element("subscriptionId", int(subscription_id)))
+
+
+def _is_session_error(response: IntegrationResponse) -> bool:
+    """The service refused the request for its session (never a partial save whose row quotes
+    such text: answers.whole_request_message)."""
+    message = whole_request_message(response)
+    return message is not None and any(text in message for text in SESSION_ERRORS)
 
 
 def _template_of(body: str) -> str:
