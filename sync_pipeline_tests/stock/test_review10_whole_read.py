@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from sync_pipeline.lib.flows.stock.peoplevox_port import PeoplevoxStock
 from sync_pipeline.lib.flows.stock.snapshot import take_queued
 from sync_pipeline.lib.ledger import stock_snapshots
@@ -19,18 +17,20 @@ def _queue(w: World, *codes: str) -> None:
         stock_snapshots.hint(con, dict.fromkeys(codes, 1), datetime.now(UTC))
 
 
+def _accepted(w: World) -> dict[tuple[str, str], int]:
+    with w.ledger.transaction() as con:
+        return stock_snapshots.accepted_figures(con, CODES)
+
+
 def _report_reads(w: World) -> int:
     return w.pvx.state().counters.requests.get("GetReportData", 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: the report's size is estimated from the figures the ledger accepted "
-    "(stock_snapshots.figure_count), not what Peoplevox now lists; after a catalogue import the "
-    "incremental run pages through the whole, much larger report (22 requests here) where naming "
-    "the six items takes 3, every run until the next full read",
-)
 def test_a_catalogue_grown_since_the_last_full_read_is_not_paged_through(tmp_path: Path) -> None:
+    """Review 10 (fixed): the report's size was estimated from the figures the ledger accepted
+    (`stock_snapshots.figure_count`), not what Peoplevox lists; after a catalogue import every
+    incremental run paged through the whole, larger report (22 requests here) where naming the six
+    items takes 3, until the next full read. Now the first page's total sends it to the names."""
     with stock_world(tmp_path) as w:
         # Ten rows a page, two codes a request: the 12 accepted figures (6 items, 2 sites) make
         # the whole report look like 2 pages against 3 named requests.
@@ -45,4 +45,7 @@ def test_a_catalogue_grown_since_the_last_full_read_is_not_paged_through(tmp_pat
         before = _report_reads(w)
         report = take_queued(w.source, w.ledger, w.rules, datetime.now(UTC), run_id="review10")
         assert report.verdict == stock_snapshots.ACCEPTED
-        assert _report_reads(w) - before <= 3 + 1  # the named reads, plus at most one page to learn the size
+        assert _report_reads(w) - before == 1 + 3  # one page to learn the size, then the named reads
+        assert {(code, site): n for (code, site), n in _accepted(w).items() if site == SITE} == {
+            (code, SITE): 9 for code in CODES
+        }

@@ -45,6 +45,7 @@ from sync_pipeline.lib.peoplevox.errors import (
     PeoplevoxError,
     PeoplevoxSessionError,
     PeoplevoxUnavailable,
+    ReportLongerThanAsked,
     SaveOutcomeUnknown,
     SaveTooLarge,
 )
@@ -330,12 +331,16 @@ class PeoplevoxClient:
         order_by: str = "",
         filter_clause: str = "",
         items_per_page: int = MAX_ITEMS_PER_PAGE,
+        max_pages: int | None = None,
     ) -> Iterator[dict[str, str]]:
+        """`max_pages`: raise `ReportLongerThanAsked` (before any row) if the first page announces
+        more pages than that, for a caller with a cheaper way to read what it wants."""
         yield from _pages(
             lambda n: self.get_report_data(
                 template, search_clause, columns, order_by, filter_clause, n, items_per_page
             ),
             whole=not search_clause and not filter_clause,
+            max_pages=max_pages,
         )
 
     def iter_models(self, model: type[M], search_clause: str = "", **kwargs: Any) -> Iterator[M]:
@@ -459,7 +464,9 @@ def _template_of(body: str) -> str:
     return match.group(1) if match else "?"
 
 
-def _pages(fetch: Callable[[int], DataPage], whole: bool = False) -> Iterator[dict[str, str]]:
+def _pages(
+    fetch: Callable[[int], DataPage], whole: bool = False, max_pages: int | None = None
+) -> Iterator[dict[str, str]]:
     """Every row, page after page. `whole`: the read is a whole report (no search or filter clause:
     the stock flow's full inventory read), whose rows do not leave it while it is paged; a page that
     comes back empty before the total its first page gave means the read was cut short (a
@@ -470,7 +477,10 @@ def _pages(fetch: Callable[[int], DataPage], whole: bool = False) -> Iterator[di
     page_no, seen, promised = 1, 0, None
     while True:
         page = fetch(page_no)
-        promised = page.total_count if promised is None else promised
+        if promised is None:
+            promised = page.total_count
+            if max_pages is not None and promised > max_pages * max(page.items_per_page, 1):
+                raise ReportLongerThanAsked(promised, max_pages)
         yield from page.rows
         seen += len(page.rows)
         if not page.rows and whole and seen < promised:
