@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from sync_pipeline.lib.flows.stock.peoplevox_port import PeoplevoxStock
 from sync_pipeline.lib.flows.stock.snapshot import take_queued
 from sync_pipeline.lib.ledger import stock_snapshots
@@ -55,14 +53,12 @@ def test_a_catalogue_grown_since_the_last_full_read_is_not_paged_through(tmp_pat
         }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: a full read pages the whole report in item-code order; an item type deleted "
-    "between two pages shifts the later rows back a page boundary, the read skips an item's rows, and "
-    "the full snapshot zeroes what it left out (stock_snapshots.apply): HOODIE-GRY-M's 40 go to 0 "
-    "(2 of 12 figures: under the breaker's min_skus)",
-)
 def test_an_item_type_deleted_during_a_full_read_does_not_zero_the_items_after_it(tmp_path: Path) -> None:
+    """Review 10 (fixed): the full read pages the whole report in item-code order; an item type
+    deleted between two pages moved the later rows back over a page boundary, the read skipped an
+    item's rows, and the full snapshot zeroed what it left out (`stock_snapshots.apply`):
+    HOODIE-GRY-M's 40 went to 0 (2 of 12 figures: under the breaker's min_skus). A whole report
+    announcing fewer rows than its first page did is now read again."""
     with stock_world(tmp_path) as w:
         # An old item type, no stock left, first in item-code order; four rows a page.
         w.pvx.seed_items([("AAA-OLD", "59000000001", "Old")])

@@ -45,6 +45,7 @@ from sync_pipeline.lib.peoplevox.errors import (
     PeoplevoxError,
     PeoplevoxSessionError,
     PeoplevoxUnavailable,
+    ReportChangedDuringRead,
     ReportLongerThanAsked,
     SaveOutcomeUnknown,
     SaveTooLarge,
@@ -468,10 +469,13 @@ def _pages(
     fetch: Callable[[int], DataPage], whole: bool = False, max_pages: int | None = None
 ) -> Iterator[dict[str, str]]:
     """Every row, page after page. `whole`: the read is a whole report (no search or filter clause:
-    the stock flow's full inventory read), whose rows do not leave it while it is paged; a page that
+    the stock flow's full inventory read), where a missing row reads as an item gone: a page that
     comes back empty before the total its first page gave means the read was cut short (a
     maintenance window opening mid-read answers no rows and a total of 0, as if nothing were
-    wrong), and part of a report handed back as the whole would read as every later item gone.
+    wrong), and a page announcing fewer rows than the first means rows left the report while it
+    was paged (an item type deleted): every later row moved back, and the rows that crossed a page
+    boundary already read were skipped (`ReportChangedDuringRead`; the caller reads it again).
+    More rows than announced only repeat a row at a boundary, which is harmless.
     A filtered read may legitimately shrink while it is paged (orders leaving a status), so it
     stops at the first empty page as before."""
     page_no, seen, promised = 1, 0, None
@@ -481,6 +485,11 @@ def _pages(
             promised = page.total_count
             if max_pages is not None and promised > max_pages * max(page.items_per_page, 1):
                 raise ReportLongerThanAsked(promised, max_pages)
+        elif whole and page.rows and page.total_count < promised:
+            raise ReportChangedDuringRead(
+                f"a whole report fell from {promised:,} to {page.total_count:,} rows while it was read "
+                f"(at page {page_no}): later rows moved back and some were skipped; read it again"
+            )
         yield from page.rows
         seen += len(page.rows)
         if not page.rows and whole and seen < promised:

@@ -32,6 +32,10 @@ class SaveTooLarge(PeoplevoxError):
     so the caller may split the rows and save them in smaller requests."""
 
 
+class ReportChangedDuringRead(PeoplevoxError):
+    """A whole report lost rows while it was paged, so rows after the change were skipped."""
+
+
 class ReportLongerThanAsked(PeoplevoxError):
     """A paged read whose first page announced more pages than the caller would read
     (`max_pages`); no later page was asked for."""

@@ -19,6 +19,7 @@ shift never reads as an item gone to zero.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
@@ -27,11 +28,12 @@ from sync_pipeline.lib.flows.stock.ports import ReadCost
 from sync_pipeline.lib.ledger.stock_snapshots import SnapshotRow
 from sync_pipeline.lib.peoplevox import ItemInventorySummaryRow, PeoplevoxClient, clauses
 from sync_pipeline.lib.peoplevox.client import MAX_ITEMS_PER_PAGE
-from sync_pipeline.lib.peoplevox.errors import ReportLongerThanAsked
+from sync_pipeline.lib.peoplevox.errors import ReportChangedDuringRead, ReportLongerThanAsked
 
 CODE, SITE = "Item code", "Site reference"
 ORDER = f"[{CODE}] asc, [{SITE}] asc"  # a stable order, so pages do not shift under a long read
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def _rows(found: Iterable[ItemInventorySummaryRow]) -> list[SnapshotRow]:
@@ -71,6 +73,16 @@ class PeoplevoxStock:
         return self._costed(self._whole, whole_report=True)
 
     def _whole(self, max_pages: int | None = None) -> list[SnapshotRow]:
+        """Every row of the report. An item type deleted while it is paged moves the later rows back
+        a page boundary, and a full read would zero the items it skipped: read again, once (a
+        second change in the same seconds fails the run, which the next one repeats)."""
+        try:
+            return self._read_whole(max_pages)
+        except ReportChangedDuringRead as changed:
+            log.warning("peoplevox stock: %s", changed)
+            return self._read_whole(max_pages)
+
+    def _read_whole(self, max_pages: int | None) -> list[SnapshotRow]:
         return _rows(
             self.client.iter_models(
                 ItemInventorySummaryRow,
