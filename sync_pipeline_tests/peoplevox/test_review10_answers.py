@@ -1,8 +1,15 @@
 """Review 10: a SaveData answer is classified (session error? limit refusal?) from its Detail text,
 and a partial save's Detail carries the rows' error messages, which quote the rows' values. A value
-that happens to contain the words the client looks for turns a partial save into something else."""
+that happens to contain the words the client looks for turned a partial save into something else.
+And the shared session file's temporary, written through a link planted at its name."""
 
 from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +97,22 @@ def test_a_save_whose_only_row_quotes_throttle_is_refused_once_whatever_the_shap
         else:
             assert [r.ok for r in pvx.save_data("Sales order items", [row]).rows] == [False]
         assert _saves(sandbox) - before == 1 and pvx.limit_refusals == 0
+
+
+def test_a_link_planted_at_the_session_files_temporary_name_is_not_written_through(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Review 10 (fixed): the session was written to a temporary of a predictable name (file, pid,
+    thread) opened without O_EXCL, following a symbolic link planted there: anyone who can write
+    to the data directory could have the session id written into a file of their choosing."""
+    path = tmp_path / "peoplevox-sandbox.session.json"
+    victim = tmp_path / "elsewhere.txt"
+    victim.write_text("kept")
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary.symlink_to(victim)
+    with sandbox.client(session_file=path) as pvx:
+        pvx.get_data("Item types")
+    assert victim.read_text() == "kept"
+    assert path.exists() and not path.is_symlink()
+    assert json.loads(path.read_text())["session_id"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
