@@ -116,3 +116,23 @@ def test_a_link_planted_at_the_session_files_temporary_name_is_not_written_throu
     assert path.exists() and not path.is_symlink()
     assert json.loads(path.read_text())["session_id"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("shape", [s for s in SAVE_RESULT_SHAPES if s != "positional"])
+def test_a_saved_row_whose_address_was_neutralised_is_confirmed_by_the_lookup(
+    sandbox: Sandbox, shape: str
+) -> None:
+    """Review 10 (fixed): an answer not in the assumed shape is settled by looking the rows up
+    (`save_results.confirm_by_lookup`), and `same_value` stripped apostrophes from the value
+    Peoplevox holds but not from the one sent. An address line translate neutralised for
+    spreadsheets ('- Flat 3' → "'- Flat 3") was saved, then judged refused: the ledger would
+    call refused an order Peoplevox holds."""
+    sandbox.control.configure(save_result_shape=shape)
+    rows = [
+        {"SalesOrderNumber": "SO-1", "ShippingAddressLine1": "'- Flat 3", "ServiceType": "Standard"},
+        {"SalesOrderNumber": "SO-2", "ShippingAddressLine1": "1 High St", "ServiceType": "No such service"},
+    ]
+    with sandbox.client() as pvx:
+        result = pvx.save_data("Sales orders", rows)
+    assert [o.number for o in sandbox.control.state().orders] == ["SO-1"]
+    assert [r.ok for r in result.rows] == [True, False]
