@@ -3,7 +3,7 @@ of asking. The urgent caller stamps `urgent_at` when it asks, then sleeps until 
 window); lending opens again `lend_after` after the stamp. With `lend_after` under the window
 (PEOPLEVOX_LEND_RESERVE_AFTER_SECONDS may be any value), or equal to it when the slot frees just then,
 a borrower wakes first and takes the slot the urgent caller was waiting for. Real pacer files, a
-fake clock, so the interleaving is exact."""
+fake clock, so the interleaving is exact. Fixed: the urgent caller's stamp covers its sleep."""
 
 from __future__ import annotations
 
@@ -15,12 +15,6 @@ from sync_pipeline.lib.peoplevox.pacer import RequestPacer, Window, settle, wait
 from sync_pipeline_tests.shopify.test_pacing import Clock
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review10: an urgent caller stamps urgent_at when it asks, not for the time it sleeps; "
-    "lending reopens lend_after later, a borrower takes the slot it sleeps for, and it waits 11 s "
-    "in a 10 s window (pacer.py's promise: within one window)",
-)
 @pytest.mark.parametrize("lend_after", [5.0, 10.0])
 def test_an_urgent_caller_is_not_overtaken_by_a_borrow_while_it_sleeps(
     tmp_path: Path, lend_after: float
