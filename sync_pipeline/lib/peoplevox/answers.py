@@ -8,6 +8,12 @@
   unhandled server error such as a SQL timeout), another 5xx, an unreadable answer. Reads
   retry them; for a save the outcome is unknown.
 * A client-side fault (`soap:Client`: the request itself is malformed) is `PeoplevoxFault`.
+
+A Detail is read as the service's own message about the whole request (a limit refusal here, a
+session error in client.py) only by `whole_request_message`: an answer that did something (a
+saved row, a `Success` status) is never one, and quoted text is left out, because a refused row's
+message quotes the row's values (`Item type 'THROTTLE-BODY-01' does not exist`): a SKU or a name
+must never turn a partial save into a refusal that is resent.
 """
 
 from __future__ import annotations
@@ -69,9 +75,23 @@ def interpret(operation: str, answer: httpx.Response, window: float) -> Integrat
         raise PeoplevoxFault(f"{operation}: SOAP fault {parsed.code}: {parsed.message}", parsed.message)
     if status != 200:
         raise Retryable(f"HTTP {status}")
-    if not parsed.ok and _LIMIT.search(parsed.detail):
-        raise LimitRefused(limit_wait(parsed.detail, window), "request limit")
+    message = whole_request_message(parsed)
+    if message is not None and _LIMIT.search(message):
+        raise LimitRefused(limit_wait(message, window), "request limit")
     return parsed
+
+
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+
+
+def whole_request_message(response: IntegrationResponse) -> str | None:
+    """The Detail of an answer that refused the whole request, without its quoted values; None
+    for a success or an answer that did anything (the module docstring says why)."""
+    if response.ok or response.total_count > 0:
+        return None
+    if response.statuses and any(s.status.casefold() == "success" for s in response.statuses):
+        return None
+    return _QUOTED.sub("", response.detail)
 
 
 def limit_wait(text: str, window: float) -> float:

@@ -2,7 +2,8 @@
 
 * Authenticates lazily and again after ``session_refresh_seconds`` idle (the service drops
   sessions after about 30 minutes). On a "Session Expired"/"Invalid Session" answer it
-  re-authenticates once and repeats the call once. Given a `session_file`, it takes the session
+  re-authenticates once and repeats the call once (never for an answer that saved rows, nor for
+  such text inside a quoted value: answers.whole_request_message). Given a `session_file`, it takes the session
   another process of the tenant left there and leaves its own (session_file.py says why, and
   how the file is protected): one Authenticate per idle half hour, not one per run.
 * Paces itself with a `RequestPacer` matching the service's limiter (the tenant's shared one in
@@ -37,13 +38,15 @@ from typing import Any, TypeVar
 
 import httpx
 
-from sync_pipeline.lib.peoplevox.answers import LimitRefused, Retryable, interpret
+from sync_pipeline.lib.peoplevox.answers import LimitRefused, Retryable, interpret, whole_request_message
 from sync_pipeline.lib.peoplevox.csv_io import read_csv, read_header, write_csv
 from sync_pipeline.lib.peoplevox.errors import (
     PeoplevoxAuthError,
     PeoplevoxError,
     PeoplevoxSessionError,
     PeoplevoxUnavailable,
+    ReportChangedDuringRead,
+    ReportLongerThanAsked,
     SaveOutcomeUnknown,
     SaveTooLarge,
 )
@@ -192,7 +195,7 @@ class PeoplevoxClient:
             authenticated_before = self.authentications
             session_id = self._session_id(refused)
             response = self._send(operation, body, session=session_id, save_records=save_records)
-            if response.ok or not any(text in response.detail for text in SESSION_ERRORS):
+            if not _is_session_error(response):
                 if self._session is not None:
                     self._session.last_used = time.time()
                     if self._session_file is not None:
@@ -329,12 +332,16 @@ class PeoplevoxClient:
         order_by: str = "",
         filter_clause: str = "",
         items_per_page: int = MAX_ITEMS_PER_PAGE,
+        max_pages: int | None = None,
     ) -> Iterator[dict[str, str]]:
+        """`max_pages`: raise `ReportLongerThanAsked` (before any row) if the first page announces
+        more pages than that, for a caller with a cheaper way to read what it wants."""
         yield from _pages(
             lambda n: self.get_report_data(
                 template, search_clause, columns, order_by, filter_clause, n, items_per_page
             ),
             whole=not search_clause and not filter_clause,
+            max_pages=max_pages,
         )
 
     def iter_models(self, model: type[M], search_clause: str = "", **kwargs: Any) -> Iterator[M]:
@@ -446,23 +453,43 @@ class PeoplevoxClient:
         self._checked("UnsubscribeEvent", element("subscriptionId", int(subscription_id)))
 
 
+def _is_session_error(response: IntegrationResponse) -> bool:
+    """The service refused the request for its session (never a partial save whose row quotes
+    such text: answers.whole_request_message)."""
+    message = whole_request_message(response)
+    return message is not None and any(text in message for text in SESSION_ERRORS)
+
+
 def _template_of(body: str) -> str:
     match = re.search(r"<TemplateName>(.*?)</TemplateName>", body)
     return match.group(1) if match else "?"
 
 
-def _pages(fetch: Callable[[int], DataPage], whole: bool = False) -> Iterator[dict[str, str]]:
+def _pages(
+    fetch: Callable[[int], DataPage], whole: bool = False, max_pages: int | None = None
+) -> Iterator[dict[str, str]]:
     """Every row, page after page. `whole`: the read is a whole report (no search or filter clause:
-    the stock flow's full inventory read), whose rows do not leave it while it is paged; a page that
+    the stock flow's full inventory read), where a missing row reads as an item gone: a page that
     comes back empty before the total its first page gave means the read was cut short (a
     maintenance window opening mid-read answers no rows and a total of 0, as if nothing were
-    wrong), and part of a report handed back as the whole would read as every later item gone.
+    wrong), and a page announcing fewer rows than the first means rows left the report while it
+    was paged (an item type deleted): every later row moved back, and the rows that crossed a page
+    boundary already read were skipped (`ReportChangedDuringRead`; the caller reads it again).
+    More rows than announced only repeat a row at a boundary, which is harmless.
     A filtered read may legitimately shrink while it is paged (orders leaving a status), so it
     stops at the first empty page as before."""
     page_no, seen, promised = 1, 0, None
     while True:
         page = fetch(page_no)
-        promised = page.total_count if promised is None else promised
+        if promised is None:
+            promised = page.total_count
+            if max_pages is not None and promised > max_pages * max(page.items_per_page, 1):
+                raise ReportLongerThanAsked(promised, max_pages)
+        elif whole and page.rows and page.total_count < promised:
+            raise ReportChangedDuringRead(
+                f"a whole report fell from {promised:,} to {page.total_count:,} rows while it was read "
+                f"(at page {page_no}): later rows moved back and some were skipped; read it again"
+            )
         yield from page.rows
         seen += len(page.rows)
         if not page.rows and whole and seen < promised:

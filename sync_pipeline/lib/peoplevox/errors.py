@@ -32,6 +32,19 @@ class SaveTooLarge(PeoplevoxError):
     so the caller may split the rows and save them in smaller requests."""
 
 
+class ReportChangedDuringRead(PeoplevoxError):
+    """A whole report lost rows while it was paged, so rows after the change were skipped."""
+
+
+class ReportLongerThanAsked(PeoplevoxError):
+    """A paged read whose first page announced more pages than the caller would read
+    (`max_pages`); no later page was asked for."""
+
+    def __init__(self, total_count: int, max_pages: int) -> None:
+        super().__init__(f"the report holds {total_count:,} rows, more than {max_pages:,} pages")
+        self.total_count = total_count
+
+
 class PeoplevoxUnavailable(PeoplevoxError):
     """Retries ran out on transport errors, 5xx answers or the request limiter."""
 

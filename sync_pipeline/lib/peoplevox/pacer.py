@@ -30,11 +30,13 @@ first batch queue behind other flows' reads.
 Lending the reserve while orders are quiet: a pacer given `lend_after` (the non-urgent ones in
 Dagster steps) may also take the reserved slots once no urgent caller has asked for a slot for
 `lend_after` seconds (`Window.urgent_at`, stamped by every urgent `acquire`, the ones that wait
-included), but only while some slot of the window is already answered (`may_borrow`). That keeps
-the reserve's promise in a weaker form: an urgent caller finds a slot within one window of asking.
-Why: when it asks, either a slot is free (it takes it at once) or the window is full; a full window
-that a borrow filled holds an answered slot (the rule), which frees within a window of its answer,
-so within a window of now; no borrow happens after the urgent caller stamped `urgent_at`, and no
+included, with the time the caller will look again: the end of its wait), but only while some
+slot of the window is already answered (`may_borrow`). That keeps the reserve's promise in a
+weaker form: an urgent caller finds a slot within one window of asking. Why: when it asks, either
+a slot is free (it takes it at once) or the window is full; a full window that a borrow filled
+holds an answered slot (the rule), which frees within a window of its answer, so within a window
+of now; no borrow happens between the urgent caller's stamp and its next look (the stamp covers
+its sleep, whatever `lend_after` is), and no
 other non-urgent caller may take a slot while fewer than `keep_free` are free, so the first slot to
 free is the urgent caller's. (A window filled by urgent callers themselves is the orders flow's own
 queue, as without lending.) Only while orders are quiet, so stock and despatch reads get all 15
@@ -76,7 +78,7 @@ class Slot:
 class Window:
     slots: list[Slot] = field(default_factory=list)
     paused_until: float = 0.0  # a refusal: nobody starts a request before this
-    urgent_at: float = 0.0  # the last time an urgent caller asked for a slot
+    urgent_at: float = 0.0  # the last time an urgent caller asked for a slot, or will ask again
 
     def dump(self) -> str:
         return json.dumps(
@@ -227,6 +229,11 @@ class RequestPacer:
                 wait = wait_before_taking(
                     window, now, self.limit, self.window, self.keep_free, self.lend_after
                 )
+                if self.urgent and wait > 0:
+                    # Until it looks again: stamped only with `now`, lending reopened `lend_after`
+                    # later, while it still slept (up to a window), and a borrower woken first
+                    # took the slot it was waiting for (review 10).
+                    window.urgent_at = now + wait
                 if wait == 0:
                     token = uuid.uuid4().hex[:12]
                     window.slots.append(Slot(token, now, None, self._owner))

@@ -12,7 +12,8 @@ The decision, since a session id is a credential (it acts as the API user until 
   ledger (customer names and addresses), with the same reach. Never in DuckDB, never logged,
   never in an exception message or `repr`.
 * **How it is protected**: created with mode 0600 (owner read/write only, set on the open, so
-  there is no moment it is readable by others, whatever the umask) and replaced atomically. A
+  there is no moment it is readable by others, whatever the umask) as a new temporary file (never
+  through a link planted at its name) and moved into place atomically. A
   file that others can read or write, or that another user owns, is not trusted: it is ignored
   (and replaced by this process's own session on its next Authenticate).
 * **What it holds**: the endpoint and user it belongs to (a file written for another endpoint
@@ -111,9 +112,14 @@ class SessionFile:
         temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # A new file, never an existing one: its name is predictable, and a symbolic link
+            # planted there would otherwise have the session id written wherever it points. A
+            # leftover of a process that died mid-write (same pid and thread) is removed first.
+            temporary.unlink(missing_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            descriptor = os.open(temporary, flags, 0o600)
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                os.fchmod(handle.fileno(), 0o600)  # a leftover temporary may have had another mode
+                os.fchmod(handle.fileno(), 0o600)  # whatever the umask
                 handle.write(payload)
             os.replace(temporary, self.path)
         except OSError as exc:

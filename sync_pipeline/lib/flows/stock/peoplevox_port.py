@@ -10,13 +10,16 @@ Fewer requests for many items: a named request carries at most `items_per_reques
 100 codes at two sites fill a fifth of a page (1,000 rows, API.md §3). When the whole report takes
 fewer pages than the named items take requests (a small catalogue, or a busy minute naming most
 of it), `items` pages through the whole report instead and keeps the rows of the items asked:
-documented calls only, no longer clause. A whole read that misses an asked item (an item type
+documented calls only, no longer clause. The whole report's size is taken from the figures the
+ledger accepted; its first page tells the real one, and a report grown past the named reads' cost
+(a catalogue imported since the last full read) is left there for the named reads. A whole read that misses an asked item (an item type
 added meanwhile shifts the later pages by a row) re-reads the missing ones by name, so a page
 shift never reads as an item gone to zero.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
@@ -25,10 +28,12 @@ from sync_pipeline.lib.flows.stock.ports import ReadCost
 from sync_pipeline.lib.ledger.stock_snapshots import SnapshotRow
 from sync_pipeline.lib.peoplevox import ItemInventorySummaryRow, PeoplevoxClient, clauses
 from sync_pipeline.lib.peoplevox.client import MAX_ITEMS_PER_PAGE
+from sync_pipeline.lib.peoplevox.errors import ReportChangedDuringRead, ReportLongerThanAsked
 
 CODE, SITE = "Item code", "Site reference"
 ORDER = f"[{CODE}] asc, [{SITE}] asc"  # a stable order, so pages do not shift under a long read
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def _rows(found: Iterable[ItemInventorySummaryRow]) -> list[SnapshotRow]:
@@ -67,10 +72,23 @@ class PeoplevoxStock:
     def all_items(self) -> list[SnapshotRow]:
         return self._costed(self._whole, whole_report=True)
 
-    def _whole(self) -> list[SnapshotRow]:
+    def _whole(self, max_pages: int | None = None) -> list[SnapshotRow]:
+        """Every row of the report. An item type deleted while it is paged moves the later rows back
+        a page boundary, and a full read would zero the items it skipped: read again, once (a
+        second change in the same seconds fails the run, which the next one repeats)."""
+        try:
+            return self._read_whole(max_pages)
+        except ReportChangedDuringRead as changed:
+            log.warning("peoplevox stock: %s", changed)
+            return self._read_whole(max_pages)
+
+    def _read_whole(self, max_pages: int | None) -> list[SnapshotRow]:
         return _rows(
             self.client.iter_models(
-                ItemInventorySummaryRow, order_by=ORDER, items_per_page=self.rows_per_page
+                ItemInventorySummaryRow,
+                order_by=ORDER,
+                items_per_page=self.rows_per_page,
+                max_pages=max_pages,
             )
         )
 
@@ -93,7 +111,13 @@ class PeoplevoxStock:
 
     def _from_whole(self, wanted: list[str]) -> list[SnapshotRow]:
         asked = set(wanted)
-        everything = self._whole()
+        # The size came from the figures accepted, not from Peoplevox: a catalogue imported since
+        # the last full read makes the report longer. Its first page says how long; if naming
+        # the items is cheaper after all, name them (one page spent to learn it).
+        try:
+            everything = self._whole(max_pages=math.ceil(len(wanted) / self.items_per_request) - 1)
+        except ReportLongerThanAsked:
+            return self._named(wanted)
         sites = {r.site for r in everything}
         # One row per item and site; a page shift may repeat a row (the later reading wins) or skip
         # one: an asked item short of a site (every item is listed at every site) is asked by name.
