@@ -70,18 +70,25 @@ class Injected:
     fault: str
     at: float  # seconds after the sale started
     what: str  # what was done, for the report
-    effects: int | None = None  # what it did (EFFECT_NAMES); None: still being counted
+    effects: int | None = None  # what it did (EFFECT_NAMES); None: not counted (yet)
     effect: str = ""  # what `effects` counts
     pid: int | None = None  # the run worker a `kill_run_worker` fault SIGKILLed
-    # Counter value when the fault began, and when its count closes (seconds after the sale began).
-    _before: float = field(default=0.0, repr=False)
+    # Counter value when the fault began (None: the sandbox did not answer, the fault is not
+    # counted), and when its count closes (seconds after the sale began; None: at the end).
+    _before: float | None = field(default=None, repr=False)
     _closes: float | None = field(default=None, repr=False)
 
     @property
+    def open(self) -> bool:
+        """Still being counted."""
+        return self.effects is None and self._before is not None
+
+    @property
     def report(self) -> dict[str, Any]:
-        """The fault as the report shows it: `had_effect` False for one that touched nothing."""
+        """The fault as the report shows it: `had_effect` False for one that touched nothing, None
+        for one that could not be counted."""
         return {"fault": self.fault, "at": self.at, "what": self.what, "effects": self.effects,
-                "effect": self.effect, "had_effect": bool(self.effects)}  # fmt: skip
+                "effect": self.effect, "had_effect": None if self.effects is None else self.effects > 0}  # fmt: skip
 
 
 @dataclass
@@ -119,11 +126,10 @@ class FaultInjector:
                 fault = pending.pop(0)
                 before = self._counter(fault.fault)
                 try:
-                    what = self.apply(fault)
+                    what, applied = self.apply(fault), True
                 except Exception as error:  # a fault that could not be applied is reported, not fatal
-                    what = f"could not apply: {error}"
-                    before = None
-                self.injected.append(self._counting(fault, round(now, 1), what, before))
+                    what, applied = f"could not apply: {error}", False
+                self.injected.append(self._counting(fault, round(now, 1), what, before, applied))
                 self.log(f"fault at {now:.0f}s: {fault.fault}: {what}")
                 if fault.fault in SHOPIFY_RATE_FIELDS or fault.fault in PVX_RATE_FIELDS:
                     reverts.append((now + fault.seconds, fault.fault))
@@ -131,47 +137,63 @@ class FaultInjector:
         for _, name in reverts:
             self._set_rate(name, 0.0)
 
-    def _counting(self, fault: ScheduledFault, at: float, what: str, before: float | None) -> Injected:
+    def _counting(
+        self, fault: ScheduledFault, at: float, what: str, before: float | None, applied: bool
+    ) -> Injected:
         """The record of a fault just applied, with its count started (or done, for one that
-        counts when applied)."""
+        counts when applied, or could not be applied)."""
         done = Injected(fault.fault, at, what, effect=EFFECT_NAMES[fault.fault])
         if fault.fault == "kill_run_worker":
             done.pid, self._killed = self._killed, None
-        if before is None and fault.fault in EFFECT_COUNTERS:
-            done.effects = 0  # it could not be applied
-        elif fault.fault in EFFECT_COUNTERS:
-            done._before = before or 0.0
+        if not applied:
+            done.effects = 0
+        elif fault.fault not in EFFECT_COUNTERS:
+            done.effects = self._applied_effects(fault.fault, what)
+        elif before is None:
+            done.effect += " (not counted: the sandbox did not answer)"
+        else:
+            done._before = before
             if fault.fault in SHOPIFY_RATE_FIELDS or fault.fault in PVX_RATE_FIELDS:
                 done._closes = at + fault.seconds
             elif fault.fault == "throttled":
                 done._closes = at + self._refill_seconds
-        else:
-            done.effects = self._applied_effects(fault.fault, what)
         return done
 
     def _counts_due(self) -> bool:
-        return any(x.effects is None and x._closes is not None for x in self.injected)
+        return any(x.open and x._closes is not None for x in self.injected)
 
     def _close_due(self, now: float) -> None:
         for x in self.injected:
-            if x.effects is None and x._closes is not None and x._closes <= now:
-                x.effects = round(self._counter(x.fault) - x._before)
+            if x.open and x._closes is not None and x._closes <= now:
+                self._close(x)
 
     def close_counts(self) -> None:
         """Count what every fault still open did, up to now (call once the peak is over)."""
         for x in self.injected:
-            if x.effects is None:
-                x.effects = round(self._counter(x.fault) - x._before)
+            if x.open:
+                self._close(x)
 
-    def _counter(self, fault: str) -> float:
+    def _close(self, x: Injected) -> None:
+        after = self._counter(x.fault)
+        if after is None or x._before is None:
+            x._before, x.effect = None, x.effect + " (not counted: the sandbox did not answer)"
+        else:
+            x.effects = round(after - x._before)
+
+    def _counter(self, fault: str) -> float | None:
+        """The sandbox counter of the fault's effects now (None: the sandbox did not answer)."""
         if fault not in EFFECT_COUNTERS:
             return 0.0
         system, name = EFFECT_COUNTERS[fault]
-        if system == "shopify":
+        if system == "peoplevox":
+            if name == "refused_on_purpose":
+                return float(self.pvx_state.limiter.refused_on_purpose)
+            return float(getattr(self.pvx_state.events, name.removeprefix("callbacks_")))
+        try:
             return float(self.shop.stats().get(name, 0))
-        if name == "refused_on_purpose":
-            return float(self.pvx_state.limiter.refused_on_purpose)
-        return float(getattr(self.pvx_state.events, name.removeprefix("callbacks_")))
+        except Exception as error:  # busy at the peak: that fault goes uncounted, the rehearsal goes on
+            self.log(f"fault counters: Shopify sandbox did not answer: {error}")
+            return None
 
     @staticmethod
     def _applied_effects(fault: str, what: str) -> int:

@@ -257,7 +257,7 @@ def fault_line(x: Mapping[str, Any]) -> str:
     """One scheduled fault, what was done and what it did; one that did nothing says so."""
     said = f"{x['at']}s {x['fault']}: {x['what']}"
     if x.get("effects") is None:
-        return said
+        return said + (" → not counted (the sandbox did not answer)" if "effect" in x else "")
     return said + (f" → {x['effects']} {x['effect']}" if x["had_effect"] else " → **no effect**")
 
 
