@@ -136,6 +136,9 @@ class FaultInjector:
             stop.wait(0.5)
         for _, name in reverts:
             self._set_rate(name, 0.0)
+        for fault in pending:  # scheduled, never applied: a fault with no effect, shown as one
+            what = "not applied: the rehearsal stopped first"
+            self.injected.append(self._counting(fault, fault.at, what, None, applied=False))
 
     def _counting(
         self, fault: ScheduledFault, at: float, what: str, before: float | None, applied: bool

@@ -109,3 +109,13 @@ def test_each_fault_reports_its_effects_and_one_that_touched_nothing_says_so(san
     assert fault_line(reported["shopify_5xx"]).endswith("→ 3 calls answered 503")
     assert fault_line(reported["webhooks_dropped"]).endswith("→ **no effect**")
     assert _admin_call(sandboxes.shop_url) == 200  # put back after its seconds
+
+
+def test_a_fault_the_rehearsal_stopped_before_is_reported_as_one_with_no_effect(sandboxes: Sandboxes) -> None:
+    injector = sandboxes.injector()
+    stop = threading.Event()
+    stop.set()  # the peak is over before the fault's time
+    injector.run([ScheduledFault(at=30, fault="pvx_session_expiry")], time.monotonic(), stop)
+    [x] = [i.report for i in injector.injected]
+    assert (x["fault"], x["effects"], x["had_effect"]) == ("pvx_session_expiry", 0, False)
+    assert fault_line(x).endswith("not applied: the rehearsal stopped first → **no effect**")
