@@ -173,7 +173,10 @@ def _servers(folder: Path) -> tuple[BackgroundServer, BackgroundServer, SandboxC
     receiver = BackgroundServer(
         create_receiver(
             ReceiverConfig(
-                folder / "inbox", config.webhook_secret, "bench-callback-token-0123456789abcdef0123"
+                folder / "inbox",
+                config.webhook_secret,
+                "bench-callback-token-0123456789abcdef0123",
+                config.shop_domain,
             )
         )
     ).start()

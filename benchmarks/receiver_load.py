@@ -28,6 +28,8 @@ import httpx
 from sync_pipeline.lib.shopify import sign_webhook
 from sync_pipeline.rehearsal.stack import BIN, CALLBACK_TOKEN, WEBHOOK_SECRET, log, percentile
 
+SHOP_DOMAIN = "bench-store.myshopify.com"  # the receiver's SHOPIFY_SHOP_DOMAIN; every signed webhook names it
+
 SHOPIFY_LIMIT_SECONDS = 5.0
 
 
@@ -50,6 +52,7 @@ def webhook(i: int) -> tuple[bytes, dict[str, str]]:
         "X-Shopify-Webhook-Id": f"bench-{i}",
         "X-Shopify-Event-Id": f"evt-{i}",
         "X-Shopify-Hmac-SHA256": sign_webhook(body, WEBHOOK_SECRET),
+        "X-Shopify-Shop-Domain": SHOP_DOMAIN,
     }
     return body, headers
 
@@ -148,6 +151,7 @@ def main() -> int:
         "SHOPIFY_SHOP_URL": "http://127.0.0.1:1",  # never called by the receiver
         "SHOPIFY_ACCESS_TOKEN": "unused",
         "SHOPIFY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SHOPIFY_SHOP_DOMAIN": SHOP_DOMAIN,
     }
     receiver = subprocess.Popen(
         [str(BIN / "sync-pipeline"), "receiver", "--port", str(args.port)],

@@ -31,6 +31,7 @@ import httpx
 
 from sync_pipeline.lib.domain.config import load_business_rules
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
+from sync_pipeline.sandbox.shopify.config import SANDBOX_SHOP_DOMAIN
 from sync_pipeline.sandbox.shopify.control import SandboxControl
 from sync_pipeline.sandbox.traffic import seed_catalogue
 from sync_pipeline.settings import REPO_ROOT
@@ -86,6 +87,7 @@ def demo_environment(args: argparse.Namespace, data_dir: Path) -> dict[str, str]
         "SHOPIFY_SHOP_URL": f"http://127.0.0.1:{args.shopify_port}",
         "SHOPIFY_ACCESS_TOKEN": SANDBOX_SHOPIFY_TOKEN,
         "SHOPIFY_WEBHOOK_SECRET": SANDBOX_WEBHOOK_SECRET,
+        "SHOPIFY_SHOP_DOMAIN": SANDBOX_SHOP_DOMAIN,
         "SHOPIFY_API_VERSION": "2026-10",
         "PEOPLEVOX_BASE_URL": f"http://127.0.0.1:{args.peoplevox_port}",
         "PEOPLEVOX_CLIENT_ID": "sandbox",

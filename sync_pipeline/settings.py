@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -77,8 +78,28 @@ class ShopifySettings(ShopifyTuning):
     shop_url: str = Field(description="Store admin base URL, e.g. https://brand.myshopify.com")
     access_token: SecretStr = Field(description="Admin API access token (shpat_…)")
     webhook_secret: SecretStr = Field(description="App client secret used to sign webhooks (HMAC-SHA256)")
+    shop_domain: str | None = Field(
+        default=None,
+        description=(
+            "The shop's permanent domain (brand.myshopify.com), which every webhook names in "
+            "X-Shopify-Shop-Domain; default: SHOPIFY_SHOP_URL's host when it is a myshopify.com one"
+        ),
+    )
 
     _url = field_validator("shop_url")(_check_http_url)
+
+    def webhook_shop_domain(self) -> str:
+        """The shop the receiver accepts webhooks from (ValueError naming the setting if unknown)."""
+        if self.shop_domain and self.shop_domain.strip():
+            return self.shop_domain.strip().lower()
+        host = (urlsplit(self.shop_url).hostname or "").lower()
+        if host.endswith(".myshopify.com"):
+            return host
+        raise ValueError(
+            f"SHOPIFY_SHOP_DOMAIN is not set and SHOPIFY_SHOP_URL's host {host!r} is not a myshopify.com"
+            " domain: set it to the shop's permanent domain (brand.myshopify.com), the one its webhooks"
+            " name in X-Shopify-Shop-Domain"
+        )
 
     @field_validator("webhook_secret")
     @classmethod
@@ -298,6 +319,12 @@ def load_all(environ: dict[str, str] | None = None) -> tuple[dict[str, BaseSetti
             loaded[name] = _from_environ(cls, environ)
         except ValidationError as error:
             problems.extend(describe_problems(cls, error))
+    shopify = loaded.get("shopify")
+    if isinstance(shopify, ShopifySettings):
+        try:
+            shopify.webhook_shop_domain()  # the receiver refuses to start without it
+        except ValueError as error:
+            problems.append(str(error))
     return loaded, problems
 
 

@@ -2,7 +2,10 @@
 
 - `POST /webhooks/shopify`: HMAC-SHA256 of the raw body with the app secret must match
   `X-Shopify-Hmac-SHA256` (constant-time); otherwise 401, logged and recorded in
-  `inbox/rejected.jsonl`. A repeat of the same event (`X-Shopify-Topic` + `X-Shopify-Event-Id`,
+  `inbox/rejected.jsonl`. A signed webhook must also name the configured shop in
+  `X-Shopify-Shop-Domain` (its permanent `brand.myshopify.com` domain, compared without case):
+  one app's secret signs the webhooks of every shop it is installed on, so a webhook of another
+  shop (403) or one that names none (400) is refused and recorded like any other refusal. A repeat of the same event (`X-Shopify-Topic` + `X-Shopify-Event-Id`,
   Shopify's guidance for duplicates, which may come with a fresh `X-Shopify-Webhook-Id`) is
   answered 200 and ignored; without an event id, the webhook id is the key.
 - `GET|POST /callbacks/peoplevox/{token}/{event}`: Peoplevox callbacks carry no
@@ -63,6 +66,7 @@ class ReceiverConfig:
     inbox_dir: Path
     shopify_webhook_secret: str
     callback_token: str
+    shop_domain: str  # the shop's permanent domain, as X-Shopify-Shop-Domain names it
 
 
 def _reject(
@@ -109,6 +113,9 @@ def create_app(config: ReceiverConfig) -> Starlette:
     check_callback_token(config.callback_token)  # a short token is refused, not served
     if not config.shopify_webhook_secret.strip():
         raise ValueError("the Shopify webhook secret must not be empty: anyone could sign with it")
+    shop_domain = config.shop_domain.strip().lower()
+    if not shop_domain:
+        raise ValueError("the shop domain must not be empty: webhooks of any shop would be taken")
     inbox = Inbox(config.inbox_dir)
     secret = config.shopify_webhook_secret
     token = config.callback_token.encode("utf-8")
@@ -131,6 +138,15 @@ def create_app(config: ReceiverConfig) -> Starlette:
             return _reject(inbox, "shopify", 401, reason, detail)
         if not topic or not webhook_id:
             return _reject(inbox, "shopify", 400, "missing X-Shopify-Topic or X-Shopify-Webhook-Id", detail)
+        named = request.headers.get("x-shopify-shop-domain")
+        if named is None or not named.strip():
+            return _reject(inbox, "shopify", 400, "missing X-Shopify-Shop-Domain", detail)
+        if named.strip().lower() != shop_domain:
+            # Signed with our secret, for a shop this receiver does not serve (the app is installed
+            # there too): taking it would put that shop's orders into this brand's ledger.
+            detail["shop_domain"] = named
+            return _reject(inbox, "shopify", 403, "webhook for another shop", detail,
+                           f"X-Shopify-Shop-Domain {named[:100]!r} is not {shop_domain!r}")  # fmt: skip
         try:
             payload = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:

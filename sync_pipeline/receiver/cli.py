@@ -23,6 +23,11 @@ def main(argv: list[str]) -> int:
     except ValidationError as error:
         print(f"receiver: configuration problem: {error}", file=sys.stderr)
         return 2
+    try:
+        shop_domain = shopify.webhook_shop_domain()
+    except ValueError as error:
+        print(f"receiver: configuration problem: {error}", file=sys.stderr)
+        return 2
     if sync.callback_token is None:
         print("receiver: SYNC_CALLBACK_TOKEN is not set; Peoplevox callbacks need it", file=sys.stderr)
         return 2
@@ -30,6 +35,7 @@ def main(argv: list[str]) -> int:
         inbox_dir=sync.inbox_dir,
         shopify_webhook_secret=shopify.webhook_secret.get_secret_value(),
         callback_token=sync.callback_token.get_secret_value(),
+        shop_domain=shop_domain,
     )
     # No access log: Peoplevox callback URLs carry the secret token in their path.
     serve_forever(create_app(config), args.host, args.port, access_log=False)

@@ -128,6 +128,7 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
         if before_accounting is not None:
             before_accounting(world, peak)
         seen = collect.observe(world, peak)
+        collect.judge_stock_changes(world, peak.stock)
         accounting = collect.account(peak, seen)
         figures = report.figures(
             profile,
@@ -160,7 +161,7 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
                 "max_lag_s": round(peak.sale.max_lag_seconds, 2),
                 "error_examples": peak.sale.errors[:5] + peak.stock.errors[:5],
             },
-            faults=[vars(x) for x in peak.injected],
+            faults=[x.report for x in peak.injected],
             load_average=peak.load_average,
             drained=peak.drained,
         )

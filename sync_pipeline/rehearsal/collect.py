@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sync_pipeline.lib.ledger import Ledger, stock_levels
 from sync_pipeline.lib.ledger import rehearsal as ledger_rehearsal
-from sync_pipeline.rehearsal import accounting, stock_watch
+from sync_pipeline.rehearsal import accounting, runs, stock_judge, stock_watch
 from sync_pipeline.rehearsal.peak import PeakResult
 from sync_pipeline.rehearsal.stock_watch import SITE, awaiting_units
 from sync_pipeline.rehearsal.world import World
@@ -66,7 +67,7 @@ def observe(world: World, peak: PeakResult) -> Observed:
         fulfilled = ledger_rehearsal.fulfilments_created(con)
         pushes = ledger_rehearsal.stock_push_requests(con)
     return Observed(state, emails, writes, orders, packages, world.pvx_state.counters.snapshot(), timings,
-                    fulfilled, run_statuses(world), pushes, levels)  # fmt: skip
+                    fulfilled, run_statuses(world, peak.killed_pids), pushes, levels)  # fmt: skip
 
 
 def read_stock_views(world: World, shop: SandboxControl, peak_orders: list[tuple[str, str, int]],
@@ -103,25 +104,69 @@ def stock_in_step(world: World, peak_orders: list[tuple[str, str, int]]) -> bool
     return all(v.shown == v.target for v in views.values())
 
 
-def run_statuses(world: World) -> dict[str, dict[str, Any]]:
-    """Per job: runs by status, mean seconds from creation to start (queue and launch) and of
-    the run itself, from Dagster's run storage."""
+def judge_stock_changes(world: World, stock: stock_watch.Shared) -> None:
+    """Judge every goods-in with the mode of the push behind each Shopify figure (`stock_judge`):
+    the ledger's applied pushes of the watched SKUs, each run's `peak_mode` from its materialization."""
+    with Ledger(world.work.ledger, busy_timeout=120).transaction() as con:
+        rows = ledger_rehearsal.applied_stock_pushes(con, list(world.restocked))
+    modes = push_peak_modes(world)
+    pushes: dict[str, list[stock_judge.AppliedPush]] = {}
+    for sku, sent_at, quantity, run_id in rows:
+        pushes.setdefault(sku, []).append(
+            stock_judge.AppliedPush(sent_at, quantity, modes.get(run_id or "", False))
+        )
+    with stock.lock:
+        stock_judge.rejudge(stock.changes, stock.shown_history, pushes)
+
+
+def push_peak_modes(world: World) -> dict[str, bool]:
+    """Run id → the peak mode the stock push decided in it, from its materialization's metadata
+    (a run killed before it materialized has none: its pushes are judged outside peak mode)."""
     import dagster as dg  # here: the rest of the rehearsal does not need Dagster loaded
 
     os.environ["DAGSTER_HOME"] = str(world.work.dagster_home)
-    statuses: dict[str, Counter[str]] = {}
+    modes: dict[str, bool] = {}
+    with dg.DagsterInstance.get() as instance:
+        keys = [k for k in instance.get_asset_keys() if k.path[-2:] == ["shopify", "inventory_levels"]]
+        for key in keys:
+            cursor = None
+            while True:
+                page = instance.fetch_materializations(key, limit=500, cursor=cursor)
+                for record in page.records:
+                    meta = record.asset_materialization.metadata if record.asset_materialization else {}
+                    if "peak_mode" in meta:
+                        modes[record.run_id] = bool(meta["peak_mode"].value)
+                if not page.has_more:
+                    break
+                cursor = page.cursor
+    return modes
+
+
+def run_statuses(world: World, killed_pids: Iterable[int] = ()) -> dict[str, dict[str, Any]]:
+    """Per job: runs by status, mean seconds from creation to start (queue and launch) and of
+    the run itself, from Dagster's run storage. A failed run whose worker is one of `killed_pids`
+    (the rehearsal's `kill_run_worker` fault) and that a retry completed is listed apart from the
+    failures (`runs.KILLED_RETRIED`)."""
+    import dagster as dg  # here: the rest of the rehearsal does not need Dagster loaded
+
+    os.environ["DAGSTER_HOME"] = str(world.work.dagster_home)
+    views: list[runs.RunView] = []
     waits: dict[str, list[float]] = {}
     lengths: dict[str, list[float]] = {}
     with dg.DagsterInstance.get() as instance:
         for record in instance.get_run_records():
             run = record.dagster_run
-            statuses.setdefault(run.job_name, Counter())[run.status.value] += 1
+            failed = run.status == dg.DagsterRunStatus.FAILURE
+            views.append(runs.RunView(run.run_id, run.job_name, run.status.value,
+                                      run.tags.get("dagster/parent_run_id"),
+                                      worker_pid(instance, run.run_id) if failed else None))  # fmt: skip
             if record.start_time:
                 waits.setdefault(run.job_name, []).append(
                     record.start_time - record.create_timestamp.timestamp()
                 )
                 if record.end_time:
                     lengths.setdefault(run.job_name, []).append(record.end_time - record.start_time)
+    statuses = runs.by_status(views, killed_pids)
     return {
         job: {
             "launched": sum(c.values()),
@@ -131,6 +176,18 @@ def run_statuses(world: World) -> dict[str, dict[str, Any]]:
         }
         for job, c in sorted(statuses.items())
     }
+
+
+def worker_pid(instance: Any, run_id: str) -> int | None:
+    """The run worker's process id, from the engine event Dagster writes when it starts one."""
+    import dagster as dg
+
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        event = entry.dagster_event
+        pid = event.engine_event_data.metadata.get("pid") if event and event.engine_event_data else None
+        if pid is not None and str(pid.value).isdigit():
+            return int(pid.value)
+    return None
 
 
 def _mean(values: list[float]) -> float | None:

@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sync_pipeline.lib.domain.config import load_business_rules
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import rehearsal as ledger_rehearsal
 from sync_pipeline.rehearsal.faults import FaultInjector, Injected, Processes
 from sync_pipeline.rehearsal.sale import Sale, run_sale
 from sync_pipeline.rehearsal.stack import runs_by_job, runs_in_flight
-from sync_pipeline.rehearsal.stock_watch import Shared, goods_in, poll, sample, shoppers
+from sync_pipeline.rehearsal.stock_watch import Shared, goods_in, peak_buffers, poll, sample, shoppers
 from sync_pipeline.rehearsal.world import World
 
 IN_PROGRESS = ("Allocated", "Picking", "Packed")
@@ -38,6 +39,11 @@ class PeakResult:
     load_average: list[float] = field(default_factory=list)  # 1-minute, at the start and the end
     shop_before: dict[str, float] = field(default_factory=dict)  # Shopify's counters as the sale began
     pvx_before: dict[str, object] = field(default_factory=dict)  # Peoplevox's counters as the sale began
+
+    @property
+    def killed_pids(self) -> list[int]:
+        """Run workers the `kill_run_worker` fault SIGKILLed."""
+        return [x.pid for x in self.injected if x.pid is not None]
 
     @property
     def owed(self) -> set[str]:
@@ -140,6 +146,7 @@ def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
                                                 seconds, seed + 2), name="scarce-shoppers", daemon=True),
         threading.Thread(target=goods_in, args=(world.warehouse, stock, world.restocked, world.buffers,
                                                 profile.goods_in_per_minute / 60, seconds, seed + 3),
+                         kwargs={"in_peak": peak_buffers(world.restocked, load_business_rules(world.work.config).stock_buffers)},
                          name="goods-in", daemon=True),
         threading.Thread(target=_returns, args=(world, profile.returns_per_minute, sale_over, random.Random(seed + 4),
                                                 result), name="returns", daemon=True),
@@ -180,6 +187,7 @@ def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
     injector.clear()
     for t in [*threads, fault_thread]:
         t.join(timeout=60)
+    injector.close_counts()
     result.injected = injector.injected
     result.load_average.append(os.getloadavg()[0])
     shop.close()

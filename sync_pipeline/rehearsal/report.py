@@ -165,6 +165,7 @@ def figures(
         },
         "runs": dict(runs),
         "faults": faults,
+        "faults_without_effect": [x["fault"] for x in faults if x.get("effects") == 0],
         "lost": accounting.lost,
         "duplicated": accounting.duplicated,
         "examples": {k: list(t.examples) for k, t in accounting.tallies.items() if t.examples},
@@ -245,13 +246,19 @@ def markdown(f: Mapping[str, Any], command: str) -> str:
             for job, r in f["runs"].items()
         ),
         "",
-        "Faults: "
-        + ("; ".join(f"{x['at']}s {x['fault']}: {x['what']}" for x in f["faults"]) or "none")
-        + ".",
+        "Faults: " + ("; ".join(fault_line(x) for x in f["faults"]) or "none") + ".",
     ]
     if f["examples"]:
         lines += ["", "Examples: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in f["examples"].items())]
     return "\n".join(lines) + "\n"
+
+
+def fault_line(x: Mapping[str, Any]) -> str:
+    """One scheduled fault, what was done and what it did; one that did nothing says so."""
+    said = f"{x['at']}s {x['fault']}: {x['what']}"
+    if x.get("effects") is None:
+        return said + (" → not counted (the sandbox did not answer)" if "effect" in x else "")
+    return said + (f" → {x['effects']} {x['effect']}" if x["had_effect"] else " → **no effect**")
 
 
 def write(f: Mapping[str, Any], command: str, out_dir: Path) -> tuple[Path, Path]:

@@ -26,6 +26,7 @@ import httpx
 
 from sync_pipeline.lib.domain.config import load_business_rules
 from sync_pipeline.sandbox.server import free_port
+from sync_pipeline.sandbox.shopify.config import SANDBOX_SHOP_DOMAIN
 from sync_pipeline.settings import REPO_ROOT
 
 BIN = Path(sys.executable).parent
@@ -120,6 +121,7 @@ def environment(
             "SHOPIFY_SHOP_URL": ports.url("shopify"),
             "SHOPIFY_ACCESS_TOKEN": SHOPIFY_TOKEN,
             "SHOPIFY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "SHOPIFY_SHOP_DOMAIN": SANDBOX_SHOP_DOMAIN,
             "SHOPIFY_API_VERSION": "2026-10",
             "PEOPLEVOX_BASE_URL": ports.url("peoplevox"),
             "PEOPLEVOX_CLIENT_ID": "sandbox",

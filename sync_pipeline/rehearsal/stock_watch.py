@@ -6,8 +6,13 @@ AvailabilityChanges, delivered over HTTP to the receiver like any callback) and 
 sampler reads the warehouse atomically. Shopify is reached over its control API.
 
 Latency of a change: goods-in go to SKUs nobody buys, so their Peoplevox available only rises; a
-change is seen once Shopify shows at least its target (available − the SKU's buffer). Shoppers
-buy a separate set of SKUs, so the oversell invariant is exercised where orders are in flight.
+change is seen once Shopify shows at least its target (available − the SKU's buffer). In peak mode
+the product publishes with a larger buffer (`stock_buffers.yaml` `peak.extra_buffer`); which mode a
+figure was published in is known only from the ledger and the runs, so the poll takes a change off
+its queue at the peak target (the drain's "nothing left") and records each SKU's figures, and the
+rehearsal judges every change afterwards with the mode of the push behind each figure
+(`stock_judge`). Shoppers buy a separate set of SKUs, so the oversell invariant is exercised where
+orders are in flight.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sync_pipeline.lib.domain.buffers import buffer_for
 from sync_pipeline.lib.domain.config import load_business_rules
+from sync_pipeline.lib.domain.config.stock_buffers import StockBuffersConfig
 from sync_pipeline.lib.flows import catalogue
 from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
@@ -48,8 +55,17 @@ UK = AddressSpec(name="Ada Lovelace", address1="1 St James's Sq", city="London",
 class Change:
     sku: str
     at: float  # time.monotonic() when the goods-in was booked
-    target: int  # what Shopify must show at least once the change is through
+    target: int  # what Shopify must show at least once the change is through (outside peak mode)
     seen_after: float | None = None
+    booked_at: datetime | None = None  # naive UTC, to compare with the ledger's push times
+    # What Shopify must show at least when the product publishes in peak mode (None: the watcher was
+    # given no peak buffers, and `target` alone decides, live).
+    peak_target: int | None = None
+
+    @property
+    def least(self) -> int:
+        """The lowest figure that can show this change: the poll's test."""
+        return self.target if self.peak_target is None else min(self.target, self.peak_target)
 
 
 @dataclass
@@ -64,6 +80,8 @@ class Shared:
     samples: int = 0
     violations: list[tuple[str, int, int]] = field(default_factory=list)  # (sku, shown, allowed)
     errors: list[str] = field(default_factory=list)
+    # SKU → (first seen at, naive UTC; figure) each time Shopify's figure for a goods-in SKU changed
+    shown_history: dict[str, list[tuple[datetime, int]]] = field(default_factory=dict)
 
     def left(self) -> int:
         """Changes Shopify does not show yet."""
@@ -86,9 +104,17 @@ def shown(shop: SandboxControl) -> dict[str, int]:
     return {s["sku"]: s["available"] for s in shop.stock() if s["location"] == LOCATION}
 
 
+def peak_buffers(skus: list[str], config: StockBuffersConfig) -> dict[str, int]:
+    """Each goods-in SKU's buffer in peak mode, by the product's rule: these SKUs carry no product
+    tags and nobody buys them (no velocity)."""
+    return {sku: buffer_for(sku, (), 0.0, config, peak=True).buffer for sku in skus}
+
+
 def goods_in(warehouse: Any, shared: Shared, skus: list[str], buffers: dict[str, int],
-             per_second: float, seconds: float, seed: int, log: Any = None) -> None:  # fmt: skip
-    """Goods booked in at an even pace on random `skus` (+1…5 units each) for `seconds`."""
+             per_second: float, seconds: float, seed: int, log: Any = None,
+             in_peak: dict[str, int] | None = None) -> None:  # fmt: skip
+    """Goods booked in at an even pace on random `skus` (+1…5 units each) for `seconds`.
+    `buffers`: each SKU's buffer outside peak mode; `in_peak`: in peak mode (None: not watched)."""
     rng = random.Random(seed)
     started = time.monotonic()
     total = round(per_second * seconds)
@@ -100,7 +126,13 @@ def goods_in(warehouse: Any, shared: Shared, skus: list[str], buffers: dict[str,
         with shared.lock:
             warehouse.goods_in(sku, SITE, rng.randint(1, 5), f"goods-in-{n}")
             available = warehouse.level(sku, SITE).available
-            change = Change(sku, time.monotonic(), max(0, available - buffers.get(sku, 0)))
+            change = Change(
+                sku,
+                time.monotonic(),
+                max(0, available - buffers.get(sku, 0)),
+                booked_at=_utc_now(),
+                peak_target=None if in_peak is None else max(0, available - in_peak.get(sku, 0)),
+            )
             shared.pending.setdefault(sku, deque()).append(change)
             shared.changes.append(change)
     if log:
@@ -132,8 +164,13 @@ def shoppers(shop_url: str, shared: Shared, skus: list[str], per_minute: float, 
     shop.close()
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def poll(shop_url: str, shared: Shared, every: float) -> None:
-    """Marks each change seen once Shopify shows its target."""
+    """Marks each change seen once Shopify shows its target (the lower of its two targets when it
+    has a peak one: `stock_judge` decides afterwards), and records each watched SKU's figures."""
     shop = SandboxControl(shop_url, timeout=60.0)
     while not shared.stop.is_set():
         try:
@@ -142,10 +179,13 @@ def poll(shop_url: str, shared: Shared, every: float) -> None:
             shared.errors.append(f"poll: {error}")
             time.sleep(every)
             continue
-        now = time.monotonic()
+        now, wall = time.monotonic(), _utc_now()
         with shared.lock:
             for sku, queue in shared.pending.items():
-                while queue and on_sale.get(sku, 0) >= queue[0].target:
+                history = shared.shown_history.setdefault(sku, [])
+                if not history or history[-1][1] != on_sale.get(sku, 0):
+                    history.append((wall, on_sale.get(sku, 0)))
+                while queue and on_sale.get(sku, 0) >= queue[0].least:
                     queue.popleft().seen_after = now
         time.sleep(every)
     shop.close()

@@ -26,7 +26,7 @@ from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
 from sync_pipeline.sandbox.peoplevox.events import CONFIRMED_PLACEHOLDERS
 from sync_pipeline.sandbox.server import BackgroundServer
 from sync_pipeline.sandbox.shopify.app import create_app as create_shopify_app
-from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
+from sync_pipeline.sandbox.shopify.config import SANDBOX_SHOP_DOMAIN, ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import (
     LineSpec,
     OrderSpec,
@@ -184,7 +184,9 @@ def test_bulk_operations_finish_is_registered_and_reaches_the_inbox(
     """A backfill's bulk read ends with Shopify's `bulk_operations/finish` webhook: `subscribe`
     registers it with the order topics, and the receiver stores it like any signed webhook."""
     receiver = BackgroundServer(
-        create_receiver(ReceiverConfig(tmp_path / "inbox", "sandbox-webhook-secret", TOKEN))
+        create_receiver(
+            ReceiverConfig(tmp_path / "inbox", "sandbox-webhook-secret", TOKEN, SANDBOX_SHOP_DOMAIN)
+        )
     ).start()
     try:
         monkeypatch.setenv("SYNC_RECEIVER_PUBLIC_URL", receiver.url)

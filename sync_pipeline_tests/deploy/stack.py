@@ -26,7 +26,7 @@ from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
 from sync_pipeline.sandbox.server import BackgroundServer, free_port
 from sync_pipeline.sandbox.shopify.app import create_app as create_shopify_app
-from sync_pipeline.sandbox.shopify.config import ShopifySandboxConfig
+from sync_pipeline.sandbox.shopify.config import SANDBOX_SHOP_DOMAIN, ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import ProductSpec, SandboxControl, VariantSpec
 from sync_pipeline.settings import REPO_ROOT
 
@@ -78,7 +78,12 @@ def start_brand(
     ).start()
     receiver = BackgroundServer(
         create_receiver(
-            ReceiverConfig(brand.data_dir / "inbox", webhook_secret, f"{name}-callback-token-".ljust(40, "0"))
+            ReceiverConfig(
+                brand.data_dir / "inbox",
+                webhook_secret,
+                f"{name}-callback-token-".ljust(40, "0"),
+                SANDBOX_SHOP_DOMAIN,
+            )
         )
     ).start()
     brand.servers = [receiver, pvx, shopify]

@@ -30,7 +30,7 @@ from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
 from sync_pipeline.sandbox.server import BackgroundServer
 from sync_pipeline.sandbox.shopify.app import create_app as create_shopify_app
-from sync_pipeline.sandbox.shopify.config import FaultSettings, ShopifySandboxConfig
+from sync_pipeline.sandbox.shopify.config import SANDBOX_SHOP_DOMAIN, FaultSettings, ShopifySandboxConfig
 from sync_pipeline.sandbox.shopify.control import SandboxControl
 from sync_pipeline.subscribe import wanted_subscriptions
 from sync_pipeline_tests.instances import run_instance
@@ -117,7 +117,7 @@ def e2e_stack(
         create_pvx_app(PeoplevoxSandboxConfig(requests_per_window=500, window_seconds=1.0))
     ).start()
     receiver = BackgroundServer(
-        create_receiver(ReceiverConfig(tmp_path / "inbox", WEBHOOK_SECRET, TOKEN))
+        create_receiver(ReceiverConfig(tmp_path / "inbox", WEBHOOK_SECRET, TOKEN, SANDBOX_SHOP_DOMAIN))
     ).start()
     env = {
         "SHOPIFY_SHOP_URL": shopify.url,

@@ -29,7 +29,8 @@ import sys
 from pathlib import Path
 from sync_pipeline.receiver.app import ReceiverConfig, create_app
 from sync_pipeline.sandbox.server import serve_forever
-config = ReceiverConfig(inbox_dir=Path(sys.argv[1]), shopify_webhook_secret=sys.argv[2], callback_token=sys.argv[3])
+config = ReceiverConfig(inbox_dir=Path(sys.argv[1]), shopify_webhook_secret=sys.argv[2], callback_token=sys.argv[3],
+                        shop_domain="brand.myshopify.com")
 serve_forever(create_app(config), "127.0.0.1", int(sys.argv[4]), access_log=False)
 """
 
@@ -155,6 +156,7 @@ def test_a_400_mb_streamed_body_stops_being_read_at_the_cap(receiver_process: tu
             "X-Shopify-Topic": "orders/paid",
             "X-Shopify-Webhook-Id": "wh-after",
             "X-Shopify-Hmac-SHA256": sign_webhook(body, SECRET),
+            "X-Shopify-Shop-Domain": "brand.myshopify.com",
         },
         timeout=10,
     )

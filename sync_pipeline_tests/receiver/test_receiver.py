@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,14 +16,18 @@ from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.shopify import sign_webhook
 from sync_pipeline.receiver.app import ReceiverConfig, create_app
 from sync_pipeline.sandbox.server import serve_in_thread
+from sync_pipeline.settings import ShopifySettings
 
 SECRET = "test-webhook-secret"
+SHOP = "brand.myshopify.com"
 TOKEN = "callback-token-1234567890-abcdefghij"
 
 
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[tuple[str, Inbox]]:
-    config = ReceiverConfig(inbox_dir=tmp_path / "inbox", shopify_webhook_secret=SECRET, callback_token=TOKEN)
+    config = ReceiverConfig(
+        inbox_dir=tmp_path / "inbox", shopify_webhook_secret=SECRET, callback_token=TOKEN, shop_domain=SHOP
+    )
     with serve_in_thread(create_app(config)) as url:
         yield url, Inbox(tmp_path / "inbox")
 
@@ -33,9 +39,11 @@ def _webhook(
     webhook_id: str = "wh-1",
     event_id: str | None = None,
     topic: str = "orders/paid",
+    shop: str | None = SHOP,
 ) -> httpx.Response:
     headers = {
         "Content-Type": "application/json",
+        **({"X-Shopify-Shop-Domain": shop} if shop is not None else {}),
         "X-Shopify-Topic": topic,
         "X-Shopify-Webhook-Id": webhook_id,
         "X-Shopify-Triggered-At": "2026-11-27T10:00:00Z",
@@ -104,6 +112,49 @@ def test_forged_or_unsigned_webhook_is_refused_and_logged(
     assert inbox.since("shopify") == []
     rejected = (inbox.root / "rejected.jsonl").read_text().splitlines()
     assert json.loads(rejected[-1])["reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("shop", "status", "reason"),
+    [
+        ("other-brand.myshopify.com", 403, "webhook for another shop"),
+        (None, 400, "missing X-Shopify-Shop-Domain"),
+        ("", 400, "missing X-Shopify-Shop-Domain"),
+    ],
+)
+def test_a_webhook_signed_with_our_secret_for_another_shop_is_refused_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, shop: str | None, status: int, reason: str
+) -> None:
+    """One app's client secret signs the webhooks of every shop it is installed on: the HMAC alone
+    does not say the order is this brand's."""
+    config = ReceiverConfig(tmp_path / "inbox", SECRET, TOKEN, shop_domain=SHOP)
+    body = json.dumps({"id": 7, "admin_graphql_api_id": "gid://shopify/Order/7"}).encode()
+    started = time.time()
+    with (
+        caplog.at_level(logging.WARNING, logger="sync_pipeline.receiver"),
+        serve_in_thread(create_app(config)) as url,
+    ):
+        for n in range(3):
+            response = _webhook(url, body, sign_webhook(body, SECRET), webhook_id=f"wh-{n}", shop=shop)
+            assert response.status_code == status
+            assert reason in response.text
+        # Our own shop's webhook still goes in, named in any case (a domain has no case).
+        response = _webhook(url, body, sign_webhook(body, SECRET), webhook_id="ours", shop=SHOP.upper())
+        assert response.status_code == 200
+    inbox = Inbox(tmp_path / "inbox")
+    [stored] = inbox.since("shopify")
+    assert stored.load()["webhook_id"] == "ours"
+    first = json.loads((inbox.root / "rejected.jsonl").read_text().splitlines()[0])
+    assert (first["reason"], first["status"], first["topic"]) == (reason, status, "orders/paid")
+    assert any(reason in r.getMessage() for r in caplog.records)
+    # Counted like every refusal: the first written at once, the repeats when the receiver stopped.
+    assert inbox.rejections.count_since(started) == 3
+
+
+def test_the_receiver_refuses_an_empty_shop_domain(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="shop domain must not be empty"):
+        create_app(ReceiverConfig(tmp_path / "inbox", shopify_webhook_secret=SECRET, callback_token=TOKEN,
+                                  shop_domain=" "))  # fmt: skip
 
 
 def test_tampered_body_fails_verification(receiver: tuple[str, Inbox]) -> None:
@@ -200,12 +251,35 @@ def test_a_signed_body_with_a_lone_surrogate_escape_is_stored(receiver: tuple[st
 
 
 def test_the_receiver_refuses_a_short_callback_token(tmp_path: Path) -> None:
-    config = ReceiverConfig(tmp_path / "inbox", shopify_webhook_secret=SECRET, callback_token="x" * 31)
+    config = ReceiverConfig(
+        tmp_path / "inbox", shopify_webhook_secret=SECRET, callback_token="x" * 31, shop_domain=SHOP
+    )
     with pytest.raises(ValueError, match="at least 32 characters"):
         create_app(config)
-    create_app(ReceiverConfig(tmp_path / "inbox", shopify_webhook_secret=SECRET, callback_token="x" * 32))
+    create_app(
+        ReceiverConfig(
+            tmp_path / "inbox", shopify_webhook_secret=SECRET, callback_token="x" * 32, shop_domain=SHOP
+        )
+    )
 
 
 def test_the_receiver_refuses_an_empty_webhook_secret(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="must not be empty"):
-        create_app(ReceiverConfig(tmp_path / "inbox", shopify_webhook_secret="", callback_token=TOKEN))
+        create_app(
+            ReceiverConfig(
+                tmp_path / "inbox", shopify_webhook_secret="", callback_token=TOKEN, shop_domain=SHOP
+            )
+        )
+
+
+def test_the_shop_domain_comes_from_the_setting_or_a_myshopify_shop_url() -> None:
+    def settings(url: str, domain: str | None) -> ShopifySettings:
+        return ShopifySettings(shop_url=url, access_token="shpat_x", webhook_secret="s", shop_domain=domain)
+
+    assert settings("https://Brand.myshopify.com", None).webhook_shop_domain() == "brand.myshopify.com"
+    assert settings("http://127.0.0.1:8701", " Sandbox-Store.myshopify.com ").webhook_shop_domain() == (
+        "sandbox-store.myshopify.com"
+    )
+    # A custom admin URL (a proxy, the sandbox) does not say which shop the webhooks come from.
+    with pytest.raises(ValueError, match="SHOPIFY_SHOP_DOMAIN is not set"):
+        settings("http://127.0.0.1:8701", None).webhook_shop_domain()

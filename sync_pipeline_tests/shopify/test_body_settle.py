@@ -39,7 +39,10 @@ def test_young_bodies_are_recorded_settled_after_the_wait_and_never_read_by_id(
     inbox = Inbox(tmp_path / "inbox")
     app = create_receiver(
         ReceiverConfig(
-            inbox.root, ShopifySandboxConfig().webhook_secret, "test-callback-token-0123456789abcdef"
+            inbox.root,
+            ShopifySandboxConfig().webhook_secret,
+            "test-callback-token-0123456789abcdef",
+            ShopifySandboxConfig().shop_domain,
         )
     )
     with serve_in_thread(app) as receiver:

@@ -59,3 +59,17 @@ def stock_push_requests(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
         "SELECT idempotency_key, bool_or(state = 'applied') FROM stock_pushes GROUP BY idempotency_key"
     ).fetchall()
     return {r[0]: bool(r[1]) for r in rows}
+
+
+def applied_stock_pushes(
+    con: duckdb.DuckDBPyConnection, skus: list[str]
+) -> list[tuple[str, datetime, int, str | None]]:
+    """(sku, sent at, quantity, run id) of every push of `skus` the ledger records applied, oldest first."""
+    return [
+        (r[0], r[1], int(r[2]), r[3])
+        for r in con.execute(
+            "SELECT sku, sent_at, to_quantity, run_id FROM stock_pushes "
+            "WHERE state = 'applied' AND list_contains(?, sku) ORDER BY sent_at",
+            [skus],
+        ).fetchall()
+    ]

@@ -126,6 +126,9 @@ class EventHub:
         self._rng = random.Random(faults.seed)
         self._thread: threading.Thread | None = None
         self._pending = 0
+        # Callbacks the fault settings dropped or doubled (the rehearsal reports each fault's effect).
+        self.dropped = 0
+        self.duplicated = 0
         self._idle = threading.Condition(self._lock)
 
     # -- subscriptions ----------------------------------------------------------------------
@@ -161,7 +164,9 @@ class EventHub:
                 copies = 2 if self._rng.random() < self.faults.callback_duplicate_rate else 1
                 if self._rng.random() < self.faults.callback_drop_rate:
                     delivery.outcome = "dropped"
+                    self.dropped += 1
                     continue
+                self.duplicated += copies - 1
                 for _ in range(copies):
                     delay = self.faults.callback_delay_seconds
                     self._pending += 1

@@ -52,6 +52,15 @@ class SlidingWindowLimiter:
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
         self.refused = 0
+        self.refusing = 0  # the next this-many requests are refused whatever the window holds
+        self.refused_on_purpose = 0
+
+    def refuse_next(self, count: int) -> None:
+        """Refuse the next `count` requests, as if other callers of the tenant had just taken the
+        window's slots each time: a fault that bites whenever the integration next calls, unlike
+        filling the window, which refuses nothing if no request falls inside it."""
+        with self._lock:
+            self.refusing += count
 
     def configure(self, limit: int, window: float) -> None:
         with self._lock:
@@ -61,6 +70,12 @@ class SlidingWindowLimiter:
         """None if the request may go ahead (and counts it), else seconds until it could."""
         now = self._clock()
         with self._lock:
+            if self.refusing > 0:
+                self.refusing -= 1
+                self.refused += 1
+                self.refused_on_purpose += 1
+                # Another caller's request just took the slot: the next frees a slot's spacing later.
+                return self.window / self.limit
             hits = self._hits.setdefault(key, deque())
             while hits and now - hits[0] >= self.window:
                 hits.popleft()

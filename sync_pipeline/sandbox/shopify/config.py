@@ -14,6 +14,11 @@ PLANS: dict[str, tuple[float, float]] = {
 }
 
 
+# The shop the sandbox plays (webhooks name it in X-Shopify-Shop-Domain): the demo, the rehearsal and
+# the tests configure the receiver with it (SHOPIFY_SHOP_DOMAIN).
+SANDBOX_SHOP_DOMAIN = "sandbox-store.myshopify.com"
+
+
 class FaultSettings(BaseModel):
     """Chaos applied to the Admin API (never to the control API) and to webhook delivery."""
 
@@ -67,7 +72,7 @@ class FaultSettings(BaseModel):
 class ShopifySandboxConfig(BaseModel):
     access_token: str = "shpat_sandbox"
     webhook_secret: str = "sandbox-webhook-secret"
-    shop_domain: str = "sandbox-store.myshopify.com"
+    shop_domain: str = SANDBOX_SHOP_DOMAIN  # sent as X-Shopify-Shop-Domain on every webhook
     shop_name: str = "Sandbox Store"
     currency: str = "GBP"
     plan: str = "standard"

@@ -154,6 +154,11 @@ class SandboxControl:
         """Every inventory level (sku, location, available, committed, on_hand, updated_at)."""
         return list(self._call("GET", "/stock"))
 
+    def stats(self) -> dict[str, float]:
+        """The counters: requests, points, THROTTLED and 429 answers, faults injected (503s,
+        timeouts, webhooks dropped or doubled)."""
+        return dict(self._call("GET", "/stats"))
+
     def state(self) -> dict[str, Any]:
         """Whole state: locations, variants, stock, orders, webhook subscriptions and deliveries, bucket."""
         return dict(self._call("GET", "/state"))

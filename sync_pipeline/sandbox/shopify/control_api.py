@@ -140,10 +140,16 @@ def _inventory_writes(state: SandboxState) -> list[dict[str, Any]]:
         return [dict(w) for w in state.store.inventory_writes]
 
 
+def _stats(state: SandboxState) -> dict[str, float]:
+    """The counters alone (`/state` carries them too, with every order): cheap to read at a peak."""
+    return {**state.stats, **state.dispatcher.faulted}
+
+
 def routes() -> list[Route]:
     return [
         Route("/_sandbox/state", lambda r: JSONResponse(snapshot(r.app.state.sandbox)), methods=["GET"]),
         Route("/_sandbox/stock", lambda r: JSONResponse(stock(r.app.state.sandbox)), methods=["GET"]),
+        Route("/_sandbox/stats", lambda r: JSONResponse(_stats(r.app.state.sandbox)), methods=["GET"]),
         _route("/_sandbox/products", "POST", ProductSpec, _add_product),
         _route("/_sandbox/locations", "POST", LocationBody, _add_location),
         _route("/_sandbox/stock", "POST", StockBody, _set_stock),

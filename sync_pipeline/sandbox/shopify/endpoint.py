@@ -85,9 +85,11 @@ async def _apply_faults(state: SandboxState, headers: dict[str, str]) -> JSONRes
         await asyncio.sleep(faults.latency_ms / 1000)
     roll = state.random.random()
     if roll < faults.timeout_rate:
+        state.stats["timeouts_injected"] += 1
         await asyncio.sleep(faults.timeout_seconds)
         return JSONResponse({"errors": "Gateway Timeout"}, status_code=504)
     if roll < faults.timeout_rate + faults.error_rate:
+        state.stats["errors_injected"] += 1
         return JSONResponse({"errors": "Internal Server Error"}, status_code=503)
     return None
 

@@ -22,6 +22,7 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,6 +100,8 @@ class Dispatcher:
         self.config = config
         self.api_version = api_version
         self.log: list[dict[str, Any]] = []
+        # Deliveries the fault settings dropped or doubled (the rehearsal reports each fault's effect).
+        self.faulted: Counter[str] = Counter()
         self._queue: list[_Delivery] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
@@ -136,12 +139,14 @@ class Dispatcher:
             self.log.append(record)
             if self._random.random() < faults.webhook_drop_rate:
                 record["status"] = "dropped"
+                self.faulted["webhooks_dropped"] += 1
                 continue
             self._push(_Delivery(time.monotonic(), next(self._seq), sub.uri, body, headers, record))
             if self._random.random() < faults.webhook_duplicate_rate:
                 twin_headers = dict(headers)
                 if self._random.random() < faults.webhook_duplicate_fresh_id_rate:
                     twin_headers["X-Shopify-Webhook-Id"] = str(uuid.uuid4())
+                self.faulted["webhooks_duplicated"] += 1
                 twin = {**record, "duplicate": True, "webhook_id": twin_headers["X-Shopify-Webhook-Id"]}
                 self.log.append(twin)
                 self._push(
