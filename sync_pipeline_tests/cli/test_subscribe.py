@@ -54,6 +54,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     pvx_server = BackgroundServer(create_pvx_app(PeoplevoxSandboxConfig(requests_per_window=1000))).start()
     settings = {
         "SHOPIFY_SHOP_URL": shop_server.url,
+        # The sandbox answers on 127.0.0.1, so the shop its webhooks name is set apart, as a
+        # deployment against it sets it (the receiver and `audit` need it).
+        "SHOPIFY_SHOP_DOMAIN": SANDBOX_SHOP_DOMAIN,
         "SHOPIFY_ACCESS_TOKEN": "shpat_sandbox",
         "SHOPIFY_WEBHOOK_SECRET": "sandbox-webhook-secret",
         "PEOPLEVOX_BASE_URL": pvx_server.url,
