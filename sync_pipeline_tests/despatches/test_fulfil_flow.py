@@ -283,7 +283,7 @@ def test_a_run_nobody_waits_behind_goes_on_past_its_budget(
     """The budget is there for steps that wait for the `shopify_fulfil` pool. While one waits the run
     stops at it as before; when none does it goes on (no idle pool while the next run starts up,
     session 7's 6-43 s gaps), and what it had put back at the budget it sends after all."""
-    monkeypatch.setattr(run_module, "RUN_ON_BUDGETS", 1000)  # the hard limit is not under test
+    monkeypatch.setattr(run_module, "RUN_ON_STEPS", 1000)  # the hard limit is not under test
     placed = [
         stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="TEE-BLK-M")], shipping_address=UK))["id"]
         for _ in range(3)

@@ -46,7 +46,7 @@ def test_a_step_that_ran_on_hands_over_when_another_starts_waiting(
     a minute at the 60 s default, session 9's despatch benchmark). It now ends between waves once
     another step waits; what it wrote ahead and did not send goes back to `pending`, nothing in doubt,
     and the next step sends it, one fulfilment and one email a package."""
-    monkeypatch.setattr(run_module, "RUN_ON_BUDGETS", 1000)  # the hard limit is not under test
+    monkeypatch.setattr(run_module, "RUN_ON_STEPS", 1000)  # the hard limit is not under test
     monkeypatch.setattr(run_module, "ASK_SECONDS", 0.0)
     monkeypatch.setattr(answers_module, "WAVE_PER_SENDER", 1)  # a wave a package: a boundary each send
     placed = [

@@ -104,7 +104,8 @@ def shopify_fulfilments(
     numbers that arrive late are added to the fulfilment without a second email. A step holds the
     `shopify_fulfil` pool for `fulfil_max_seconds` (despatches.yaml), then hands it over as soon as
     the next despatches run's fulfil step waits for it, so that run, and the Peoplevox read of the
-    run after it, go next (with nobody waiting it goes on, up to five budgets: `budget_extended`);
+    run after it, go next (with nobody waiting it goes on, a minute at a time or a budget if longer, for at most five
+    of those from its start, 5 minutes at the 20 s default: `budget_extended`);
     `caught_up` False means the next run was started for the rest.
     """
     rules = business_rules.load()

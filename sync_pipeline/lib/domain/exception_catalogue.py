@@ -216,12 +216,15 @@ _ENTRIES: tuple[KindInfo, ...] = (
     ),
     KindInfo(
         "despatch_changed_after_fulfilment", "despatches", Owner.WAREHOUSE_OPS,
-        "Peoplevox re-reported a package with other lines after it went to Shopify with the old ones; "
-        "Shopify's fulfilment was left as it is (a changed tracking number is updated in Shopify instead).",
+        "Peoplevox re-reported a package with other lines after it went to Shopify with the old ones, "
+        "or while it was being sent; Shopify's fulfilment was left as it is (a changed tracking number "
+        "is updated in Shopify instead).",
         "Check what left the warehouse in that package; correct the fulfilment in Shopify or stock if the "
         "lines Shopify shows did not ship.",
         Clears.BY_A_PERSON,
-        "Resolve it with a note once checked.",
+        "Resolve it with a note once checked. One raised while the package was being sent closes by "
+        "itself if Shopify turns out to hold no fulfilment of it (the new lines go) or Peoplevox reports "
+        "the old lines again.",
         Delays.MONEY, 2,
     ),
     KindInfo(

@@ -70,6 +70,8 @@ class UpsertCounts:
     items_replaced: list[str] = field(default_factory=list)
     # ...and left as it was otherwise (it went to Shopify with the old lines): package -> new lines.
     items_changed_after_send: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Being sent with lines reported otherwise since, now reported with those lines again.
+    items_reverted: list[str] = field(default_factory=list)
 
 
 def upsert(
@@ -82,7 +84,8 @@ def upsert(
     """Insert new packages; on a known one take a tracking number that arrived or changed (with the
     carrier and service read beside it), and changed lines while the package is in one of the
     `replaceable` states (not sent yet) or named in `also_replaceable`. Changed lines of a package
-    in an `in_doubt` state are kept aside (`reported_items`) for `take_reported_items`."""
+    in an `in_doubt` state are kept aside (`reported_items`) for `take_reported_items`, and
+    dropped if it is reported with the lines it was sent with again."""
     rows = {p.package_number: p for p in packages}
     counts = UpsertCounts([], [])
     if not rows:
@@ -122,6 +125,11 @@ def upsert(
                 counts.items_changed_after_send[number] = p.items
                 if before.state in in_doubt:
                     aside.append([json.dumps(p.items, ensure_ascii=False), number])
+        elif before.state in in_doubt and before.reported_items is not None:
+            # Reported again as it was sent: the lines kept aside are no longer what Peoplevox says
+            # (until 2026-12-01 they stayed, and a lookup finding nothing sent those).
+            aside.append([None, number])
+            counts.items_reverted.append(number)
     # In bulk, one statement each: `executemany` ran a statement a package, and a read of a minute
     # of a despatch peak (~1,400 packages) held the ledger 63 s at load 19 (session 10's despatch
     # benchmark), long enough for the fulfil step waiting on the lock to fail with LedgerBusyError.
@@ -161,24 +169,31 @@ _TRACKING_TYPES = {
 _ITEMS_TYPES = {"items": TEXT, "updated_at": TIME, "package_number": TEXT}
 
 
-def take_reported_items(con: duckdb.DuckDBPyConnection, package_number: str) -> dict[str, int] | None:
-    """The package's fulfilment turned out not to exist: it takes the lines Peoplevox reported while
-    it was in doubt, if any (returned)."""
-    row = con.execute(
+def take_reported_items(con: duckdb.DuckDBPyConnection, package_numbers: Iterable[str]) -> set[str]:
+    """These packages' fulfilments are not in Shopify (never sent, refused, not found after an
+    unknown outcome): each takes the lines Peoplevox reported while it was being sent, if any.
+    Returns the packages that took new lines."""
+    wanted = list(dict.fromkeys(package_numbers))
+    if not wanted:
+        return set()
+    rows = con.execute(
         "UPDATE despatch_packages SET items = reported_items, reported_items = NULL "
-        "WHERE package_number = ? AND reported_items IS NOT NULL RETURNING items",
-        [package_number],
-    ).fetchone()
-    if row is None:
-        return None
-    return json.loads(row[0]) if isinstance(row[0], str) else row[0]
+        "WHERE list_contains(?, package_number) AND reported_items IS NOT NULL RETURNING package_number",
+        [wanted],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
-def drop_reported_items(con: duckdb.DuckDBPyConnection, package_number: str) -> None:
-    """The fulfilment was found: the package keeps the lines Shopify holds."""
-    con.execute(
-        "UPDATE despatch_packages SET reported_items = NULL WHERE package_number = ?", [package_number]
-    )
+def drop_reported_items(con: duckdb.DuckDBPyConnection, package_numbers: Iterable[str]) -> None:
+    """These packages' fulfilments are in Shopify (created, or found): they keep the lines Shopify
+    holds."""
+    wanted = list(dict.fromkeys(package_numbers))
+    if wanted:
+        con.execute(
+            "UPDATE despatch_packages SET reported_items = NULL "
+            "WHERE list_contains(?, package_number) AND reported_items IS NOT NULL",
+            [wanted],
+        )
 
 
 def orders_changed_since(

@@ -34,7 +34,12 @@ from sync_pipeline.lib.flows.despatches.ports import (
     FulfilmentRefusedError,
     Storefront,
 )
-from sync_pipeline.lib.flows.despatches.record import not_made, refresh_order_states, settle_many
+from sync_pipeline.lib.flows.despatches.record import (
+    not_made,
+    refresh_order_states,
+    settle_many,
+    take_corrected_lines,
+)
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.flows.despatches.send import GroupSender
 from sync_pipeline.lib.flows.orders.observed import SETTLE
@@ -196,6 +201,7 @@ def _not_sent(
             ],
         )
         not_made(con, back, f"left for the next run ({why})")
+        take_corrected_lines(con, back, "not sent to Shopify")
     refresh_order_states(
         con, list(dict.fromkeys(s.order_id for s in unsent)), rules, actor, report.order_states
     )
@@ -333,6 +339,7 @@ def _record(
          for r in blocked],
     )  # fmt: skip
     not_made(con, [r.sent.intent.package_number for r in blocked], "Shopify refused the fulfilment")
+    take_corrected_lines(con, [r.sent.intent.package_number for r in blocked], "refused by Shopify")
     for r in blocked:
         number = r.sent.intent.package_number
         problems.append(
@@ -347,6 +354,10 @@ def _record(
     report.refused += len(blocked)
     report.outcome_unknown += sum(1 for r in results if r.fulfilment is None and r.refused is None)
     settle_many(con, fulfilled)
+    # Shopify holds the lines it was sent with: any Peoplevox reported since stay with the
+    # `despatch_changed_after_fulfilment` the read opened (until 2026-12-01 they stayed aside for
+    # good, as if the package's answer were still awaited).
+    ledger_despatches.drop_reported_items(con, [c.package_number for c in fulfilled])
     ledger_exceptions.resolve_for_subjects(con, ["tracking_missing"], tracked, "tracking sent")
     report.exceptions_opened += ledger_exceptions.open_or_touch(con, problems)
     ledger_events.append(con, events)

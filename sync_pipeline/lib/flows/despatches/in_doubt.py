@@ -22,8 +22,12 @@ from datetime import timedelta
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.ports import ExistingFulfilment, Storefront
-from sync_pipeline.lib.flows.despatches.read import CHANGED_AFTER_SEND
-from sync_pipeline.lib.flows.despatches.record import not_made, refresh_order_states, settle
+from sync_pipeline.lib.flows.despatches.record import (
+    not_made,
+    refresh_order_states,
+    settle,
+    take_corrected_lines,
+)
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.ledger import Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
@@ -106,7 +110,7 @@ def resolve_in_doubt(
                 found = _match(row, existing, claimed)
                 if found is not None:
                     claimed.add(found.id)
-                    ledger_despatches.drop_reported_items(con, number)  # Shopify holds what was sent
+                    ledger_despatches.drop_reported_items(con, [number])  # Shopify holds what was sent
                     package = ledger_despatches.get_many(con, [number])[number]
                     ledger_fulfilments.mark_created(
                         con, number, found.id, found.name, row.intent.tracking_number
@@ -137,11 +141,7 @@ def resolve_in_doubt(
                     )
                     # Lines Peoplevox corrected while it was in doubt are the ones that go now
                     # (until 2026-12-01 the old ones went, and ops were told it had gone as those).
-                    if ledger_despatches.take_reported_items(con, number) is not None:
-                        ledger_exceptions.resolve_for_subject(
-                            con, [CHANGED_AFTER_SEND], number,
-                            "not in Shopify after all: planned with the lines Peoplevox reports now",
-                        )  # fmt: skip
+                    take_corrected_lines(con, [number], "not in Shopify after all")
                     ledger_despatches.set_state(
                         con, number, states.PENDING, "planned again after an unknown outcome", {}, {}
                     )

@@ -115,6 +115,17 @@ WAITS_FOR_LEDGER = "waits for the orders flow to read a change"
 EDIT_NOT_READ = "order_edit_not_read"
 
 
+def _shopify_totals(fo_lines: Sequence[FulfilmentOrderLine]) -> Counter[str] | None:
+    """Each line's `totalQuantity` summed over the order's fulfilment orders (its current quantity,
+    as the sandbox keeps it), or None when a fulfilment order line does not say (nothing to compare)."""
+    if any(f.total is None for f in fo_lines):
+        return None
+    totals: Counter[str] = Counter()
+    for f in fo_lines:
+        totals[f.line_id] += f.total or 0
+    return totals
+
+
 def ledger_behind(
     order: ShopOrder, needs: Sequence[LineNeed], fo_lines: Sequence[FulfilmentOrderLine]
 ) -> str | None:
@@ -124,11 +135,9 @@ def ledger_behind(
     orders is its current quantity: an edit or a restocking refund lowers it, a move splits it. Only
     a line Shopify holds fewer units of, or one the copy lacks, counts: a refund of units already
     fulfilled lowers the copy's quantity but not Shopify's totals, and must not hold packages."""
-    if any(f.total is None for f in fo_lines):
+    totals = _shopify_totals(fo_lines)
+    if totals is None:
         return None
-    totals: Counter[str] = Counter()
-    for f in fo_lines:
-        totals[f.line_id] += f.total or 0
     for need in needs:
         if totals.get(need.line_id, 0) < need.ordered:
             return (f"Shopify holds {totals.get(need.line_id, 0)} unit(s) of line {need.line_id} where the ledger's "
@@ -148,11 +157,9 @@ def _as_shopify_wants(needs: Sequence[LineNeed], fo_lines: Sequence[FulfilmentOr
     against the current quantity, the next parcel's units read as over-despatched and were never
     fulfilled (until 2026-12-01). An edit Shopify holds that the copy lacks, adding units, is what
     Shopify wants fulfilled too."""
-    if any(f.total is None for f in fo_lines):
+    totals = _shopify_totals(fo_lines)
+    if totals is None:
         return list(needs)
-    totals: Counter[str] = Counter()
-    for f in fo_lines:
-        totals[f.line_id] += f.total or 0
     return [replace(n, ordered=max(n.ordered, totals.get(n.line_id, 0))) for n in needs]
 
 

@@ -129,10 +129,11 @@ def _changed_after_send(
     def units(items: dict[str, int]) -> str:
         return ", ".join(f"{q} × {code}" for code, q in items.items()) or "nothing"
 
-    # In doubt: the lookup settles it (found: this stands; not in Shopify: closed, the new lines go).
+    # Being sent (`fulfilling`: every send, not only one whose answer was lost): its answer or the
+    # lookup settles it (created or found: this stands; not in Shopify: closed, the new lines go).
     sent = (
-        f"was sent to Shopify as {units(before)} (the answer was lost: if Shopify has no such fulfilment, "
-        "the new lines go instead and this closes)"
+        f"is being sent to Shopify as {units(before)} and its answer is awaited (if Shopify does not "
+        "create it, the new lines go instead and this closes)"
         if in_doubt
         else f"went to Shopify as {units(before)} and Shopify's fulfilment was left as it is"
     )
@@ -250,6 +251,10 @@ def record_packages(ledger: Ledger, read: DespatchRead, actor: str, report: Read
         for number, items in counts.items_changed_after_send.items():
             doubt = before[number].state == states.FULFILLING
             problems.append(_changed_after_send(by_number[number], before[number].items, items, doubt))
+        ledger_exceptions.resolve_for_subjects(
+            con, [CHANGED_AFTER_SEND], counts.items_reverted,
+            "Peoplevox reports the lines it is being sent with again",
+        )  # fmt: skip
         ledger_events.append(con, events)
         ledger_exceptions.open_or_touch(con, problems)
     report.new_packages += len(counts.new)

@@ -10,6 +10,7 @@ from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.models import ShopOrder
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.order_state import despatch_state
+from sync_pipeline.lib.flows.despatches.read import CHANGED_AFTER_SEND
 from sync_pipeline.lib.ledger import OrderEvent
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import events as ledger_events
@@ -24,6 +25,17 @@ def not_made(con: duckdb.DuckDBPyConnection, package_numbers: Iterable[str], why
     an unknown outcome): the `fulfilled_away_from_warehouse` each plan opened when it chose a store
     is closed, or ops would add back stock that store never lost. A later plan opens it again."""
     ledger_exceptions.resolve_for_subjects(con, [AWAY], package_numbers, f"not fulfilled there: {why}")
+
+
+def take_corrected_lines(con: duckdb.DuckDBPyConnection, package_numbers: Iterable[str], why: str) -> None:
+    """Shopify holds no fulfilment of these packages (never sent, refused, not found after an
+    unknown outcome): lines Peoplevox corrected while they were being sent are the ones planned now,
+    and their `despatch_changed_after_fulfilment` closes (until 2026-12-01 only a lookup finding
+    nothing took them: a package put back unsent, or refused, went again with the old lines)."""
+    taken = ledger_despatches.take_reported_items(con, package_numbers)
+    ledger_exceptions.resolve_for_subjects(
+        con, [CHANGED_AFTER_SEND], sorted(taken), f"{why}: planned with the lines Peoplevox reports now"
+    )
 
 
 def settle(

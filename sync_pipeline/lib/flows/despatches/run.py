@@ -16,7 +16,7 @@ the pool was `shopify_api`, which the orders ingest waited for too.)
 `RUN_ON_SECONDS` (or one budget, if longer) ahead, batch after batch, rather than ending and
 leaving the backlog to a run that is still starting up: at a despatch peak the next run's start-up
 and Peoplevox read took longer than a step, and the pool sat idle 6-43 s between steps (session 7). A run goes on for at most
-`RUN_ON_BUDGETS` such steps in all, so its metadata and the ledger's run history stay current. The
+`RUN_ON_STEPS` such steps from its start (5 min: 15 budgets at the 20 s default), so its metadata and the ledger's run history stay current. The
 step is independent of the budget: batches are sized to the deadline, and each deadline passed puts
 back what the batch wrote ahead and did not send (read again at ~12 Shopify points an order), so a
 deadline moved on every 20 s would cost that three times a minute.
@@ -45,8 +45,9 @@ from sync_pipeline.lib.ledger import Ledger
 
 # While nobody waits, a step's deadline moves on this far (or one budget, if longer) at a time...
 RUN_ON_SECONDS = 60.0
-# ...this many times at most (5 min at 60 s).
-RUN_ON_BUDGETS = 5
+# ...until this many such steps have passed since the step began (5 min at 60 s, which is 15
+# budgets at the 20 s default: not five budgets).
+RUN_ON_STEPS = 5
 # Past its budget a step asks Dagster's pool records whether another step waits at most this often
 # (a small query on the instance's database, asked between waves).
 ASK_SECONDS = 1.0
@@ -60,7 +61,7 @@ class RunOn:
         self.budget = budget
         self.budget_ends = started + budget
         self.step = max(budget, RUN_ON_SECONDS)
-        self.until = started + self.step * RUN_ON_BUDGETS
+        self.until = started + self.step * RUN_ON_STEPS
         self.extended = 0  # times the deadline moved on
         self._next_ask = 0.0
         self._waiting = False
