@@ -64,6 +64,25 @@ class Target(NamedTuple):
     reserved: int  # units (of the bottleneck component) held for orders awaiting allocation
 
 
+_VARIANT_MARK = " (variant "
+
+
+def listing_key(sku: str, variant_id: str, first: bool) -> str:
+    """What a variant's listing is keyed by (targets, positions, pushes): its SKU, or for a second
+    variant of the same SKU its SKU and variant. Shopify does not make SKUs unique (a product
+    duplicated in the admin keeps its SKUs); keyed by SKU alone, one variant's target hid the
+    other's, which kept whatever it was last given (a review found 38 offered for 3)."""
+    return sku if first else f"{sku}{_VARIANT_MARK}{variant_id.rsplit('/', 1)[-1]})"
+
+
+def sku_of_key(key: str) -> str:
+    """The SKU a listing key (`listing_key`; `Listing.sku`, `stock_positions.sku`) names: orders,
+    recipes and the units held back are the SKU's. Assumes no real SKU ends in " (variant <digits>)":
+    such a SKU would be read as its stem."""
+    stem, mark, rest = key.rpartition(_VARIANT_MARK)
+    return stem if mark and rest.endswith(")") and rest[:-1].isdigit() else key
+
+
 def order_units_by_site(
     units: Iterable[OpenOrderUnits], sites: Sequence[str]
 ) -> tuple[dict[Key, int], dict[Key, int]]:
