@@ -13,7 +13,9 @@ from sync_pipeline.lib.domain.stock_targets import (
     Listing,
     OpenOrderUnits,
     awaiting_estimate,
+    listing_key,
     plan_targets,
+    sku_of_key,
     target_for,
 )
 
@@ -61,6 +63,61 @@ def test_an_order_not_routed_yet_is_held_at_every_site() -> None:
         [SITE, "Wholesale"],
     )
     assert [t.quantity for t in targets] == [6, 7]
+
+
+def test_committed_is_summed_over_every_listing_of_a_sku() -> None:
+    """A second variant of SKU A (a duplicated product, keyed "A (variant 2)"). Its order of 3 is
+    past allocation; the first variant just sold 2 the ledger has not read. Orders are counted per
+    SKU, so `committed` is too: compared listing by listing, the copy's 3 units hid the 2 (the first
+    variant offered 10 with 8 allowed) and the copy's own `committed` reserved a made-up item."""
+    first = listing("A")
+    copy = Listing(listing_key("A", "gid://shopify/ProductVariant/2", False), "item-A2", LOC, SITE,
+                   RECIPES["A"], NO_BUFFER)  # fmt: skip
+    assert copy.sku == "A (variant 2)" and sku_of_key(copy.sku) == "A" and sku_of_key("A") == "A"
+    targets = plan_targets(
+        [first, copy],
+        {("A", SITE): 10},
+        {("A", LOC): 2, (copy.sku, LOC): 3},
+        [OpenOrderUnits("A", SITE, 3, False)],
+        RECIPES,
+        [SITE],
+    )
+    assert [(t.listing.sku, t.quantity, t.reserved) for t in targets] == [
+        ("A", 8, 2),
+        ("A (variant 2)", 8, 2),
+    ]
+
+
+@PROPERTY
+@given(
+    st.integers(0, 30),
+    st.lists(st.integers(0, 10), min_size=1, max_size=4),
+    st.integers(0, 10),
+    st.integers(0, 10),
+)
+def test_splitting_a_skus_committed_over_its_variants_moves_no_target(  # type: ignore[no-untyped-def]
+    available, committed, awaiting, elsewhere
+) -> None:
+    """However Shopify's `committed` of a SKU falls over its variants, every variant's target is the
+    one a single listing with all of it gets."""
+    one = listing("A")
+    alone = plan_targets(
+        [one], {("A", SITE): available}, {("A", LOC): sum(committed)},
+        [OpenOrderUnits("A", SITE, awaiting, True), OpenOrderUnits("A", SITE, elsewhere, False)],
+        RECIPES, [SITE],
+    )  # fmt: skip
+    variants = [one] + [
+        Listing(listing_key("A", f"gid://shopify/ProductVariant/{i}", False), f"item-A{i}", LOC, SITE,
+                RECIPES["A"], NO_BUFFER)
+        for i in range(1, len(committed))
+    ]  # fmt: skip
+    split = plan_targets(
+        variants, {("A", SITE): available},
+        {(v.sku, LOC): c for v, c in zip(variants, committed, strict=True)},
+        [OpenOrderUnits("A", SITE, awaiting, True), OpenOrderUnits("A", SITE, elsewhere, False)],
+        RECIPES, [SITE],
+    )  # fmt: skip
+    assert {t.quantity for t in split} == {alone[0].quantity}
 
 
 @PROPERTY

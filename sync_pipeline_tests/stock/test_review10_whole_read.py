@@ -83,3 +83,36 @@ def test_an_item_type_deleted_during_a_full_read_does_not_zero_the_items_after_i
         assert deleted
         assert _accepted(w)[("HOODIE-GRY-M", SITE)] == 40
         assert _accepted(w)[("HOODIE-GRY-M", WHOLESALE)] == 100
+
+
+def test_a_whole_report_that_comes_back_empty_is_not_taken_for_the_asked_items(tmp_path: Path) -> None:
+    """Review 10 (fixed): when paging the whole report was cheaper, a report that came back with no
+    rows and a total of 0 (a maintenance window's empty answer) while the ledger knew its size left
+    every asked item without a figure, and the run read nothing it was asked to. Such an answer
+    is not believed: the items are asked by name."""
+    with stock_world(tmp_path) as w:
+        # A hundred rows a page, two codes a request: the 12 rows are 1 page against 3 named requests.
+        w.source = PeoplevoxStock(w.pvx_client, items_per_request=2, rows_per_page=100)
+        w.full()
+        w.pvx.set_stock([(code, SITE, 9) for code in CODES])
+        _queue(w, *CODES)
+        original = w.pvx_client.get_report_data
+        emptied: list[str] = []
+
+        def whole_report_comes_back_empty(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if kwargs.get("search_clause", args[1] if len(args) > 1 else ""):
+                return original(*args, **kwargs)  # a named read
+            w.pvx.set_faults(inventory_feed="empty")
+            try:
+                page = original(*args, **kwargs)
+            finally:
+                w.pvx.set_faults(inventory_feed="normal")
+            emptied.append("whole")
+            return page
+
+        w.pvx_client.get_report_data = whole_report_comes_back_empty  # type: ignore[method-assign]
+        take_queued(w.source, w.ledger, w.rules, datetime.now(UTC), run_id="review10")
+        assert emptied
+        assert {(code, site): n for (code, site), n in _accepted(w).items() if site == SITE} == {
+            (code, SITE): 9 for code in CODES
+        }

@@ -104,11 +104,13 @@ def seed(shop: SandboxControl, pvx: PeoplevoxControl) -> None:
 
 
 @contextmanager
-def stock_world(tmp: Path, rules: BusinessRules | None = None) -> Iterator[World]:
+def stock_world(
+    tmp: Path, rules: BusinessRules | None = None, pvx_settings: dict[str, Any] | None = None
+) -> Iterator[World]:
+    """`pvx_settings`: more PeoplevoxSandboxConfig fields (a tenant that behaves otherwise)."""
     shopify_server = BackgroundServer(create_shopify_app(ShopifySandboxConfig(plan="plus"))).start()
-    pvx_server = BackgroundServer(
-        create_pvx_app(PeoplevoxSandboxConfig(requests_per_window=1000, window_seconds=1.0))
-    ).start()
+    pvx_config = PeoplevoxSandboxConfig(requests_per_window=1000, window_seconds=1.0, **(pvx_settings or {}))
+    pvx_server = BackgroundServer(create_pvx_app(pvx_config)).start()
     shop, pvx = SandboxControl(shopify_server.url), PeoplevoxControl(pvx_server.url)
     client = ShopifyClient(shopify_server.url, "shpat_sandbox")
     pvx_client = PeoplevoxClient(pvx_server.url, "sandbox", "integration", "sandbox-password", 1000, 1.0)

@@ -64,6 +64,25 @@ class Target(NamedTuple):
     reserved: int  # units (of the bottleneck component) held for orders awaiting allocation
 
 
+_VARIANT_MARK = " (variant "
+
+
+def listing_key(sku: str, variant_id: str, first: bool) -> str:
+    """What a variant's listing is keyed by (targets, positions, pushes): its SKU, or for a second
+    variant of the same SKU its SKU and variant. Shopify does not make SKUs unique (a product
+    duplicated in the admin keeps its SKUs); keyed by SKU alone, one variant's target hid the
+    other's, which kept whatever it was last given (a review found 38 offered for 3)."""
+    return sku if first else f"{sku}{_VARIANT_MARK}{variant_id.rsplit('/', 1)[-1]})"
+
+
+def sku_of_key(key: str) -> str:
+    """The SKU a listing key (`listing_key`; `Listing.sku`, `stock_positions.sku`) names: orders,
+    recipes and the units held back are the SKU's. Assumes no real SKU ends in " (variant <digits>)":
+    such a SKU would be read as its stem."""
+    stem, mark, rest = key.rpartition(_VARIANT_MARK)
+    return stem if mark and rest.endswith(")") and rest[:-1].isdigit() else key
+
+
 def order_units_by_site(
     units: Iterable[OpenOrderUnits], sites: Sequence[str]
 ) -> tuple[dict[Key, int], dict[Key, int]]:
@@ -125,16 +144,28 @@ def plan_targets(
     recipes: Mapping[str, Recipe],
     sites: Sequence[str],
 ) -> list[Target]:
-    """Targets for `listings`. `committed` is Shopify's committed per (SKU, location id)."""
+    """Targets for `listings`. `committed` is Shopify's committed per (listing key, location id).
+
+    Orders are counted per SKU, so `committed` is too: every listing of a SKU (a second variant
+    of it, `listing_key`) at a location adds its own. Compared listing by listing, the orders one
+    variant sold past allocation were taken off the other's `committed`, which hid an order it had
+    just taken that the ledger had not read yet (an oversell)."""
     listings = list(listings)
     awaiting, elsewhere = order_units_by_site(open_units, sites)
     estimates: dict[Key, int] = dict(awaiting)
-    for listing in listings:
-        shown_committed = committed.get((listing.sku, listing.location_id))
+    by_sku: dict[tuple[str, str], int] = {}  # (SKU, location id) → committed over its listings
+    for key_, location_id in dict.fromkeys((lst.sku, lst.location_id) for lst in listings):
+        shown_committed = committed.get((key_, location_id))
         if shown_committed is None or shown_committed <= 0:
             continue  # the estimate is what the ledger knows, already in `estimates`
-        key = (listing.sku, listing.site)
-        estimates[key] = awaiting_estimate(awaiting.get(key, 0), shown_committed, elsewhere.get(key, 0))
+        sku_location = (sku_of_key(key_), location_id)
+        by_sku[sku_location] = by_sku.get(sku_location, 0) + shown_committed
+    for listing in listings:
+        sku = sku_of_key(listing.sku)
+        shown = by_sku.get((sku, listing.location_id))
+        if shown is not None:
+            key = (sku, listing.site)
+            estimates[key] = awaiting_estimate(awaiting.get(key, 0), shown, elsewhere.get(key, 0))
     reserved = reserved_by_item(estimates, recipes)
     targets = []
     for listing in listings:

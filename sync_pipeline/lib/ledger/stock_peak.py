@@ -71,7 +71,7 @@ def record(
 
 
 def positions_moved_by(con: duckdb.DuckDBPyConnection, peak: bool) -> list[tuple[str, str]]:
-    """(SKU, location) of the published positions whose target a switch to `peak` moves, from
+    """(listing key, location) of the published positions whose target a switch to `peak` moves, from
     what was last pushed (`stock_positions`). On: every buffer not set by SKU and not yet grown
     whose target is above 0 (it drops by the extra). Off: every grown buffer whose item has stock
     (it may rise: a target of 0 may have been held there by the extra alone; a superset, which

@@ -44,6 +44,9 @@ class PeoplevoxSandboxConfig(BaseModel):
     late_tracking_rate: float = Field(0.0, ge=0, le=1)
     tracking_delay: float = Field(600.0, ge=0)
     cancel_cutoff_status: str = "Picking"
+    # Lines change only strictly before this status; "Picking": a tenant that lets an allocated
+    # order's lines change (warehouse.py).
+    line_cutoff_status: str = "Allocated"
     # How cancelling works on a real tenant is unconfirmed (API.md §10). False = a tenant where
     # only people cancel: SaveData with Status=Cancelled is refused like any status change.
     cancel_by_import: bool = True

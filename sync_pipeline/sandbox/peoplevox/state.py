@@ -71,6 +71,7 @@ class SandboxState:
             late_tracking_rate=config.late_tracking_rate,
             tracking_delay=config.tracking_delay,
             cancel_cutoff_status=config.cancel_cutoff_status,
+            line_cutoff_status=config.line_cutoff_status,
             cancel_by_import=config.cancel_by_import,
             reported_statuses=dict(config.reported_statuses),
             seed=config.seed,

@@ -30,8 +30,12 @@ Model (assumptions where Peoplevox's real behaviour is unknown; see API.md §10)
   ``reported_statuses`` renames statuses wherever Peoplevox shows them (the ``Sales orders``
   template, status callbacks), e.g. ``{"Allocated": "Awaiting stock"}``, so a client meets
   names it has never heard of; the floor still runs on the internal statuses.
-* Lines can be added or changed only while the order is ``New``; header fields only before
-  the cut-off. Re-sending identical values is always accepted (idempotent retries).
+* Lines can be added or changed only strictly before ``line_cutoff_status`` (default
+  ``Allocated``: only while ``New``); header fields only before the cut-off. Re-sending
+  identical values is always accepted (idempotent retries). Whether a real tenant lets an
+  allocated order's lines change is unknown: set ``line_cutoff_status`` to ``Picking`` for one
+  that does. Such an edit is allocated (or released) at once, as far as stock allows: the
+  stricter reading for the integration, whose figure then drops before it hears why.
 * Goods-in and processed returns graded reusable add stock to a site; stock counts and
   write-offs (``stock_moves.py``) correct it.
 
@@ -111,6 +115,8 @@ class WarehouseSettings:
     late_tracking_rate: float = 0.0
     tracking_delay: float = 600.0
     cancel_cutoff_status: str = PICKING
+    # Lines change only strictly before this status (see the module docstring).
+    line_cutoff_status: str = ALLOCATED
     # False: SaveData may not cancel (Status=Cancelled is refused like any status change).
     cancel_by_import: bool = True
     # Internal status → the name Peoplevox reports for it (unknown to the client on purpose).
@@ -548,18 +554,37 @@ class Warehouse:
             ):
                 existing.fields.update(fields)
                 return
-            if order.status != NEW:
+            if order.status == CANCELLED or FLOW.index(order.status) >= FLOW.index(
+                self.settings.line_cutoff_status
+            ):
                 raise WarehouseError(
                     f"Sales order '{number}' is {self.reported_status(order.status)}; "
                     "its lines can no longer change"
                 )
+            if existing is not None and existing.allocated:
+                self._release_line(order, existing)
             if existing is None:
                 order.lines[line] = OrderLine(line, item_code, quantity, dict(fields))
             else:
                 existing.item_code, existing.quantity_ordered = item_code, quantity
                 existing.fields.update(fields)
+            if order.status != NEW:
+                self._allocate_line(order, order.lines[line])
             order.last_edit = self.clock.now()
             self._schedule(order)
+
+    def _release_line(self, order: SalesOrder, line: OrderLine) -> None:
+        self.level(line.item_code, order.site).allocated -= line.allocated
+        line.allocated = 0
+        self.availability_changed(line.item_code, order.site)
+
+    def _allocate_line(self, order: SalesOrder, line: OrderLine) -> None:
+        """An allocated order's edited line takes what it needs at once, as far as stock allows."""
+        extra = min(line.outstanding - line.allocated, self.level(line.item_code, order.site).available)
+        if extra > 0:
+            line.allocated += extra
+            self.level(line.item_code, order.site).allocated += extra
+            self.availability_changed(line.item_code, order.site)
 
     def cancel(self, number: str) -> None:
         with self.lock:

@@ -81,7 +81,8 @@ class StatusReport:
 def allocation_moved(old: ledger_orders.OrderRow, new: ledger_orders.OrderRow) -> bool:
     """The order's units stopped (or started) awaiting allocation between `old` and `new`: its
     items' stock targets moved, and no AvailabilityChanges callback may say so (`AllocationMoved`).
-    Every writer of `pvx_status` stamps such orders `pvx_status_learned_at` (and no others)."""
+    Every writer of `pvx_status` stamps such orders `pvx_status_learned_at` (and no others but
+    orders past allocation whose quantities the change run changed: `changes._record_one`)."""
     return awaits_allocation(old.state, old.pvx_status) != awaits_allocation(new.state, new.pvx_status)
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sync_pipeline.lib.domain.buffers import BufferDecision, buffer_for
 from sync_pipeline.lib.domain.bundles import sku_recipe
 from sync_pipeline.lib.domain.config import BusinessRules
-from sync_pipeline.lib.domain.stock_targets import Listing, Recipe
+from sync_pipeline.lib.domain.stock_targets import Listing, Recipe, listing_key
 from sync_pipeline.lib.ledger.catalogue import VariantRow
 
 if TYPE_CHECKING:
@@ -23,14 +23,6 @@ if TYPE_CHECKING:
 
 def recipes_for(skus: Iterable[str], rules: BusinessRules) -> dict[str, Recipe]:
     return {sku: sku_recipe(sku, rules.bundles, rules.sku_overrides.overrides) for sku in skus}
-
-
-def listing_key(sku: str, variant_id: str, first: bool) -> str:
-    """What a variant's listing is keyed by (targets, positions, pushes): its SKU, or for a second
-    variant of the same SKU its SKU and variant. Shopify does not make SKUs unique (a product
-    duplicated in the admin keeps its SKUs); keyed by SKU alone, one variant's target hid the
-    other's, which kept whatever it was last given (a review found 38 offered for 3)."""
-    return sku if first else f"{sku} (variant {variant_id.rsplit('/', 1)[-1]})"
 
 
 def build_listings(

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.stock_priority import is_peak
+from sync_pipeline.lib.domain.stock_targets import sku_of_key
 from sync_pipeline.lib.flows.stock.listings import recipes_for
 from sync_pipeline.lib.ledger import Ledger, stock_orders, stock_peak, stock_snapshots
 from sync_pipeline.lib.ledger.stock_peak import PeakSwitch
@@ -54,7 +55,7 @@ def follow_peak_mode(ledger: Ledger, rules: BusinessRules, now: datetime, actor:
         moved = (
             stock_peak.positions_moved_by(con, peak) if (config and config.extra_buffer) or not peak else []
         )
-        skus = {sku for sku, _ in moved}
+        skus = {sku_of_key(key) for key, _ in moved}  # positions are keyed by listing, not SKU
         codes = sorted({code for recipe in recipes_for(skus, rules).values() for code, _ in recipe})
         reconcile = len(codes) > rules.stock.peak_switch_max_items
         if codes and not reconcile:

@@ -118,6 +118,14 @@ class PeoplevoxStock:
             everything = self._whole(max_pages=math.ceil(len(wanted) / self.items_per_request) - 1)
         except ReportLongerThanAsked:
             return self._named(wanted)
+        if not everything:
+            # No rows and a total of 0, while the last full read found `report_rows` (the only
+            # way here): a maintenance window's empty answer, not a catalogue that emptied. Taken
+            # as it came, it left every asked item without a figure; ask them by name instead.
+            log.warning(
+                "peoplevox stock: the whole report came back empty; reading %d items by name", len(wanted)
+            )
+            return self._named(wanted)
         sites = {r.site for r in everything}
         # One row per item and site; a page shift may repeat a row (the later reading wins) or skip
         # one: an asked item short of a site (every item is listed at every site) is asked by name.

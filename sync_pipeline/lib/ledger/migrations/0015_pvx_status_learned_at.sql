@@ -9,6 +9,13 @@
 -- could publish them twice): the latest `pvx_status` event whose reason ("Old → New") crosses the
 -- boundary or cannot be read, or any later event of a writer that records statuses without a
 -- `pvx_status` event (an injection, a confirmed or pushed change).
+-- This backfill was changed after 0015 first shipped (session 9, 2026-12-01 00:47 UTC). Ledgers
+-- migrated before 2026-12-01 keep the first one: the latest `pvx_status` event of any kind (NULL
+-- with none). That counts every status move (Allocated → Despatched too), so it is mostly later
+-- than this one: it errs late, the safe side (units held back until the next read of their item);
+-- NULL holds them back too. No new migration re-runs it: a backfilled time only decides anything
+-- for a figure read before the migration ran, every figure read since is newer than any
+-- backfilled time whichever backfill made it, and the hourly full reconcile re-reads every figure.
 ALTER TABLE orders ADD COLUMN pvx_status_learned_at TIMESTAMP;
 UPDATE orders SET pvx_status_learned_at = e.learned_at
 FROM (

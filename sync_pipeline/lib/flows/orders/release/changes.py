@@ -33,6 +33,7 @@ from sync_pipeline.lib.flows.orders.statuses import (
     after_status,
     allocation_moved,
 )
+from sync_pipeline.lib.flows.stock.inputs import awaits_allocation
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -290,6 +291,7 @@ def _record_one(change: Change, row: OrderRow, actor: str, writes: _Writes) -> l
         return ExceptionRecord(kind, owner, message, oid, number, subject)
 
     problems: list[ExceptionRecord] = []
+    reallocated = False  # Peoplevox now holds other quantities than before the change
     cancelled_there = parse_status(status) is PeoplevoxStatus.CANCELLED
     wants_cancel = isinstance(change.latest, NotForWarehouse)
     if plan.action is ChangeAction.EXCEPTION:
@@ -321,6 +323,7 @@ def _record_one(change: Change, row: OrderRow, actor: str, writes: _Writes) -> l
             change.sent, change.latest, plan, header_ok, tuple(r.ok for r in item_verdicts)
         )
         writes.records.append((number, *translation_record(holds)))
+        reallocated = holds.quantities() != change.sent.quantities()
         refused = ([] if header_ok else [f"header: {change.results[0].message}"]) + [
             f"{row_.ItemCode}: {verdict.message}"
             for row_, verdict in zip(plan.item_rows, item_verdicts, strict=True)
@@ -343,9 +346,13 @@ def _record_one(change: Change, row: OrderRow, actor: str, writes: _Writes) -> l
         new_state, cancelled = after_status(row, status)
         fields.update({"state": new_state} if new_state != row.state else {})
         problems.extend([cancelled] if cancelled else [])
+    after = replace(row, **{k: v for k, v in fields.items() if k in ("state", "pvx_status")})
+    if allocation_moved(row, after) or (reallocated and not awaits_allocation(after.state, after.pvx_status)):
+        # An edit Peoplevox applied to an order it had allocated moves the allocation too (it takes
+        # added units off its figure, gives removed ones back), and the injection record that
+        # `_not_in_warehouse` held them back by changes now: stamped like a status move, a figure
+        # read before it still holds the order's units back, and the items are queued for a new read.
+        writes.moved.append(oid)
     if fields:
-        after = replace(row, **{k: v for k, v in fields.items() if k in ("state", "pvx_status")})
-        if allocation_moved(row, after):
-            writes.moved.append(oid)
         writes.fields.append((oid, fields))
     return problems

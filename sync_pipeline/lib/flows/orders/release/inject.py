@@ -31,6 +31,7 @@ from sync_pipeline.lib.flows.orders.release.translations import (
     translation_record,
 )
 from sync_pipeline.lib.flows.orders.statuses import AllocationMoved, after_status, allocation_moved
+from sync_pipeline.lib.flows.stock.inputs import awaits_allocation
 from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, utcnow
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -367,8 +368,13 @@ def record_verdicts(
                 # Found cancelled already: the warehouse moved on while we did not know the outcome.
                 new_state, cancelled = after_status(replace(row, state=state.IN_WAREHOUSE), status)
                 problems.extend([cancelled] if cancelled else [])
-            if row is not None and allocation_moved(row, replace(row, state=new_state, pvx_status=status)):
-                moved.append(oid)
+            if row is not None:
+                # A change in doubt that Peoplevox applied to an order past allocation moved the
+                # allocation too (`changes._record_one`): the record now has its added units.
+                reallocated = held_by_pvx.quantities() != translated.quantities()
+                after = replace(row, state=new_state, pvx_status=status)
+                if allocation_moved(row, after) or (reallocated and not awaits_allocation(new_state, status)):
+                    moved.append(oid)
             fields.append((oid, {"state": new_state, "pvx_status": status, "pvx_status_at": utcnow()}))
             events.append(
                 OrderEvent(
