@@ -16,7 +16,7 @@ from sync_pipeline.lib.flows.stock.snapshot import take_queued
 from sync_pipeline.lib.ledger import stock_snapshots
 from sync_pipeline.sandbox.shopify.control import EditSpec, QuantityChange
 from sync_pipeline_tests.stock.test_push_flow import _sold
-from sync_pipeline_tests.stock.world import RULES, stock_world
+from sync_pipeline_tests.stock.world import RULES, World, stock_world
 
 
 def test_units_an_edit_adds_to_an_allocated_order_stay_held_back(tmp_path: Path) -> None:
@@ -60,21 +60,7 @@ def test_units_an_edit_adds_to_an_allocated_order_stay_held_back_from_a_figure_r
     session 8, for edited units). Without it Shopify went 33 → 36 with 35 − 2 = 33 allowed."""
     rules = RULES.with_orders(cutoff_status="Picking")
     with stock_world(tmp_path, rules, {"line_cutoff_status": "Picking"}) as w:
-        w.full()
-        source, warehouse = ShopifyOrdersSource(w.client), PeoplevoxWarehouse(w.pvx_client)
-        order = _sold(w, "TEE-BLK-M", 2)
-        release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC))
-        number = f"SHP-{order['legacy_id']}"
-        w.pvx.force_status(number, "Allocated")  # Peoplevox 40 → 38
-        apply_statuses(w.ledger, [(number, "Allocated")], "test", StatusReport())
-        line_id = order["line_items"][0]["id"]
-        w.shop.edit_order(
-            order["id"], EditSpec(set_quantities=[QuantityChange(line_item_id=line_id, quantity=5)])
-        )
-        edited = list(source.orders_by_ids([order["id"]]).values())
-        record_orders(w.ledger, edited, w.rules, "test", datetime.now(UTC), datetime.now(UTC))
-        with w.ledger.transaction() as con:
-            stock_snapshots.hint(con, {"TEE-BLK-M": 1}, datetime.now(UTC))
+        source, warehouse = _allocated_then_edited_to_five(w)
         read = datetime.now(UTC)
         take_queued(w.source, w.ledger, w.rules, read, run_id="test-items")  # 38: the 3 not in it
         report = release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC))
@@ -95,21 +81,7 @@ def test_units_an_edit_in_doubt_added_to_an_allocated_order_stay_held_back_from_
     a figure read before they were allocated."""
     rules = RULES.with_orders(cutoff_status="Picking")
     with stock_world(tmp_path, rules, {"line_cutoff_status": "Picking"}) as w:
-        w.full()
-        source, warehouse = ShopifyOrdersSource(w.client), PeoplevoxWarehouse(w.pvx_client)
-        order = _sold(w, "TEE-BLK-M", 2)
-        release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC))
-        number = f"SHP-{order['legacy_id']}"
-        w.pvx.force_status(number, "Allocated")  # Peoplevox 40 → 38
-        apply_statuses(w.ledger, [(number, "Allocated")], "test", StatusReport())
-        line_id = order["line_items"][0]["id"]
-        w.shop.edit_order(
-            order["id"], EditSpec(set_quantities=[QuantityChange(line_item_id=line_id, quantity=5)])
-        )
-        edited = list(source.orders_by_ids([order["id"]]).values())
-        record_orders(w.ledger, edited, w.rules, "test", datetime.now(UTC), datetime.now(UTC))
-        with w.ledger.transaction() as con:
-            stock_snapshots.hint(con, {"TEE-BLK-M": 1}, datetime.now(UTC))
+        source, warehouse = _allocated_then_edited_to_five(w)
         take_queued(w.source, w.ledger, w.rules, datetime.now(UTC), run_id="test-items")  # 38
         w.pvx.set_faults(drop_after_save_next=1)  # Peoplevox applies the edit; its answer is lost
         assert release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC)).outcome_unknown == 1
@@ -121,3 +93,24 @@ def test_units_an_edit_in_doubt_added_to_an_allocated_order_stay_held_back_from_
         assert report.stock_items_hinted == 1
         w.changes()
         assert w.available()["TEE-BLK-M"] == 33
+
+
+def _allocated_then_edited_to_five(w: World) -> tuple[ShopifyOrdersSource, PeoplevoxWarehouse]:
+    """Two TEE-BLK-M sold, released and allocated in Peoplevox (40 → 38), then edited to five in
+    Shopify and read by the ledger, the item queued for the next stock read."""
+    w.full()
+    source, warehouse = ShopifyOrdersSource(w.client), PeoplevoxWarehouse(w.pvx_client)
+    order = _sold(w, "TEE-BLK-M", 2)
+    release(source, warehouse, w.ledger, w.rules, "test", datetime.now(UTC))
+    number = f"SHP-{order['legacy_id']}"
+    w.pvx.force_status(number, "Allocated")  # Peoplevox 40 → 38
+    apply_statuses(w.ledger, [(number, "Allocated")], "test", StatusReport())
+    line_id = order["line_items"][0]["id"]
+    w.shop.edit_order(
+        order["id"], EditSpec(set_quantities=[QuantityChange(line_item_id=line_id, quantity=5)])
+    )
+    edited = list(source.orders_by_ids([order["id"]]).values())
+    record_orders(w.ledger, edited, w.rules, "test", datetime.now(UTC), datetime.now(UTC))
+    with w.ledger.transaction() as con:
+        stock_snapshots.hint(con, {"TEE-BLK-M": 1}, datetime.now(UTC))
+    return source, warehouse
