@@ -95,6 +95,16 @@ def _two_orders(stack: Stack) -> tuple[str, str, str]:
     return first, second, package
 
 
+def _two_caps_despatched_of_caps_and_a_mug(stack: Stack) -> tuple[str, str]:
+    """An order of two caps and a mug in the warehouse, its two caps despatched in one package:
+    (order id, package number)."""
+    oid = stack.shop.place_order(
+        OrderSpec(lines=[LineSpec(sku="CAP-NVY", quantity=2), LineSpec(sku="MUG-LOGO")], shipping_address=UK)
+    )["id"]
+    package = stack.pvx.despatch(into_warehouse(stack)[oid], [{"CAP-NVY": 2}])["packages"][0]["number"]
+    return oid, package
+
+
 def test_lines_corrected_while_a_package_waits_in_its_step_go_when_it_is_put_back_at_the_hand_over(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,10 +146,7 @@ def test_lines_corrected_while_a_package_is_being_sent_are_dropped_once_shopify_
     or put-back would take them over what Shopify holds), and the exception told ops the answer was
     lost, which it never was. Now they are dropped, and the exception (which stands: Shopify holds
     two caps, a cap and a mug left) says the answer was awaited."""
-    oid = stack.shop.place_order(
-        OrderSpec(lines=[LineSpec(sku="CAP-NVY", quantity=2), LineSpec(sku="MUG-LOGO")], shipping_address=UK)
-    )["id"]
-    package = stack.pvx.despatch(into_warehouse(stack)[oid], [{"CAP-NVY": 2}])["packages"][0]["number"]
+    oid, package = _two_caps_despatched_of_caps_and_a_mug(stack)
     sending = _ReadWhileSending(stack, package)
     _, done = run_once(stack, storefront=sending)
     assert sending.state_at_read == states.FULFILLING
@@ -158,10 +165,7 @@ def test_lines_corrected_and_then_reported_as_sent_again_are_not_the_ones_sent_a
     caps it was sent with again. Nothing cleared the lines kept aside, so the lookup that found
     nothing in Shopify planned the package with the cap and the mug: lines Peoplevox no longer
     reports. It goes as two caps, and the exception the correction opened is closed."""
-    oid = stack.shop.place_order(
-        OrderSpec(lines=[LineSpec(sku="CAP-NVY", quantity=2), LineSpec(sku="MUG-LOGO")], shipping_address=UK)
-    )["id"]
-    package = stack.pvx.despatch(into_warehouse(stack)[oid], [{"CAP-NVY": 2}])["packages"][0]["number"]
+    oid, package = _two_caps_despatched_of_caps_and_a_mug(stack)
     _, done = run_once(stack, storefront=NeverReachesShopify(stack), settle=60.0)
     assert done.outcome_unknown == 1, done.summary
     _read(stack, package, CORRECTED)
@@ -193,10 +197,7 @@ def test_lines_corrected_while_a_refused_package_was_being_sent_are_the_ones_pla
 ) -> None:
     """Shopify refused the send (nothing made) while the read saw the package corrected. It went
     to `blocked` with the old lines and the new ones aside, so its next plan sent the old lines."""
-    oid = stack.shop.place_order(
-        OrderSpec(lines=[LineSpec(sku="CAP-NVY", quantity=2), LineSpec(sku="MUG-LOGO")], shipping_address=UK)
-    )["id"]
-    package = stack.pvx.despatch(into_warehouse(stack)[oid], [{"CAP-NVY": 2}])["packages"][0]["number"]
+    _, package = _two_caps_despatched_of_caps_and_a_mug(stack)
     refusing = _RefusedWhileCorrected(stack, package)
     _, done = run_once(stack, storefront=refusing)
     assert refusing.state_at_read == states.FULFILLING
