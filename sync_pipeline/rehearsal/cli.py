@@ -130,6 +130,10 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
         seen = collect.observe(world, peak)
         collect.judge_stock_changes(world, peak.stock)
         accounting = collect.account(peak, seen)
+        if args.keep:  # each goods-in as judged, to trace a slow one against the ledger's pushes and the runs
+            (work.root / "stock_changes.json").write_text(
+                json.dumps([c.as_record() for c in peak.stock.changes], indent=1, default=str) + "\n"
+            )
         figures = report.figures(
             profile,
             owed_numbers=peak.owed,

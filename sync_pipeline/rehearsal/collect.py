@@ -35,7 +35,7 @@ class Observed:
     packages: dict[str, tuple[str, datetime]]  # tracking number → (package number, despatched at, real UTC)
     pvx_counters: dict[str, Any]
     timings: list[ledger_rehearsal.OrderTiming]
-    fulfilled_at: dict[str, datetime]  # package number → recorded in the ledger
+    fulfilled_at: dict[str, ledger_rehearsal.Fulfilled]  # package number → its fulfilment (own or carrying)
     runs: dict[str, dict[str, Any]]  # job → launched, by status, mean start delay and run time
     pushes_applied: dict[str, bool]  # stock push request key → the ledger records it applied
     stock_levels: dict[str, accounting.StockView] = field(default_factory=dict)
@@ -64,7 +64,7 @@ def observe(world: World, peak: PeakResult) -> Observed:
         }
     with Ledger(world.work.ledger, busy_timeout=120).transaction() as con:
         timings = ledger_rehearsal.order_timings(con)
-        fulfilled = ledger_rehearsal.fulfilments_created(con)
+        fulfilled = ledger_rehearsal.packages_fulfilled(con)
         pushes = ledger_rehearsal.stock_push_requests(con)
     return Observed(state, emails, writes, orders, packages, world.pvx_state.counters.snapshot(), timings,
                     fulfilled, run_statuses(world, peak.killed_pids), pushes, levels)  # fmt: skip

@@ -119,7 +119,8 @@ def caught_up(world: World, owed: set[str], stock: Shared) -> bool:
     if busy or not owed <= numbers or stock.left():
         return False
     with Ledger(world.work.ledger, busy_timeout=60).transaction() as con:
-        fulfilled = ledger_rehearsal.fulfilments_created(con)
+        # A pooled parcel counts once the fulfilment carrying it is created (`packages_fulfilled`).
+        fulfilled = ledger_rehearsal.packages_fulfilled(con)
         unsettled = ledger_rehearsal.unsettled_counts(con)
     if not packages <= set(fulfilled) or any(unsettled.values()):
         return False

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sync_pipeline.lib.ledger.rehearsal import Fulfilled
 from sync_pipeline.rehearsal.accounting import KINDS, Accounting
 from sync_pipeline.rehearsal.profile import StoreProfile
 from sync_pipeline.rehearsal.stack import percentile
@@ -51,13 +52,33 @@ def per_minute(count: int, start: datetime | None, end: datetime | None) -> floa
     return count / ((end - start).total_seconds() / 60)
 
 
+def despatch_timings(
+    packages: Mapping[str, tuple[str, datetime]], fulfilled_at: Mapping[str, Fulfilled]
+) -> tuple[list[float], list[tuple[datetime, datetime]], int]:
+    """(seconds from each package's despatch to the ledger recording the Shopify fulfilment that
+    stands for it, (despatched, created) of each package with a fulfilment of its own, how many were
+    pooled parcels carried by another's). A pooled parcel is timed at its carrier's fulfilment and
+    counts in the latency, not in the rate and points per fulfilment: it makes none in Shopify."""
+    latency, made, pooled = [], [], 0
+    for package_number, despatched_at in packages.values():
+        done = fulfilled_at.get(package_number)
+        if done is None:
+            continue
+        latency.append((done.at - despatched_at).total_seconds())
+        if done.carried_by is None:
+            made.append((despatched_at, done.at))
+        else:
+            pooled += 1
+    return latency, made, pooled
+
+
 def figures(
     profile: StoreProfile,
     *,
     owed_numbers: set[str],
     timings: list[Any],
     packages: Mapping[str, tuple[str, datetime]],
-    fulfilled_at: Mapping[str, datetime],
+    fulfilled_at: Mapping[str, Fulfilled],
     stock_latencies: list[float],
     stock_unseen: int,
     shop_stats: Mapping[str, Any],
@@ -90,12 +111,7 @@ def figures(
     per_order = total_requests / len(done) if done else None
     ceiling = rps * 60 / per_order if per_order else None
 
-    # Despatches: the warehouse's despatch time → the ledger recording Shopify's fulfilment.
-    despatch_latency, made = [], []
-    for package_number, despatched_at in packages.values():
-        if package_number in fulfilled_at:
-            despatch_latency.append((fulfilled_at[package_number] - despatched_at).total_seconds())
-            made.append((despatched_at, fulfilled_at[package_number]))
+    despatch_latency, made, pooled = despatch_timings(packages, fulfilled_at)
     fulfil_rate = per_minute(
         len(made), min((a for a, _ in made), default=None), max((b for _, b in made), default=None)
     )
@@ -126,6 +142,8 @@ def figures(
         "despatches": {
             "latency_s": spread(despatch_latency),
             "packages": len(packages),
+            "not_fulfilled": len(packages) - len(despatch_latency),
+            "pooled_carried": pooled,
             "fulfilled_per_minute": rounded(fulfil_rate),
             "shopify_points_per_fulfilment": rounded(points_per_fulfilment),
             "shopify_ceiling_per_minute": rounded(
@@ -228,6 +246,8 @@ def markdown(f: Mapping[str, Any], command: str) -> str:
         f" oversell: {s['oversell'].get('violations', 0)} violations in {s['oversell'].get('samples', 0)} samples |",
         "",
         f"Orders detail: paid → first seen {_s(o['paid_to_first_seen_s'])}; due → first save {_s(o['due_to_first_save_s'])}.",
+        f"Despatches detail: {d['packages']:,} packages, {d.get('pooled_carried', 0):,} of them pooled parcels carried"
+        f" by another's fulfilment (timed at it), {d.get('not_fulfilled', 0):,} not fulfilled.",
         f"Peoplevox requests by operation: {pv['requests_by_operation']}.",
         f"Shopify points by operation: {sh['points_by_operation']}.",
         "",

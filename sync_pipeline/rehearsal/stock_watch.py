@@ -62,6 +62,12 @@ class Change:
     # given no peak buffers, and `target` alone decides, live).
     peak_target: int | None = None
 
+    def as_record(self) -> dict[str, Any]:
+        """The change as the kept working directory records it (`seen_after_s`: None if never seen)."""
+        seen = None if self.seen_after is None else round(self.seen_after - self.at, 2)
+        return {"sku": self.sku, "booked_at": self.booked_at, "target": self.target,
+                "peak_target": self.peak_target, "seen_after_s": seen}  # fmt: skip
+
     @property
     def least(self) -> int:
         """The lowest figure that can show this change: the poll's test."""

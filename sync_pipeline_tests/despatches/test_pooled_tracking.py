@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sync_pipeline.lib.domain.tracking import Tracking, carrying
+from sync_pipeline.lib.ledger import rehearsal as ledger_rehearsal
 from sync_pipeline.rehearsal import accounting
 from sync_pipeline.sandbox.shopify.config import FaultSettings
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
@@ -59,6 +60,12 @@ def test_the_fulfilment_completing_a_bundle_carries_every_parcels_tracking(stack
         ).fetchall()
     last = despatch["packages"][2]["number"]
     assert carried == [(last, parcels[0]), (last, parcels[1])]
+    # The rehearsal's drain and despatch latency see every parcel fulfilled, the pooled at the carrier's time.
+    with stack.ledger.transaction() as con:
+        fulfilled = ledger_rehearsal.packages_fulfilled(con)
+    numbers = [p["number"] for p in despatch["packages"]]
+    assert [fulfilled[n].carried_by for n in numbers] == [last, last, None]
+    assert len({fulfilled[n].at for n in numbers}) == 1
     _, done = run_once(stack)  # nothing more to send
     assert (done.fulfilled, done.tracking_added) == (0, 0) and len(stack.shop.emails()) == 1
 

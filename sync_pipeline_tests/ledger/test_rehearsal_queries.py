@@ -16,7 +16,7 @@ def test_stock_push_requests_and_unsettled_counts(tmp_path: Path) -> None:
     loc = "gid://shopify/Location/1"
     with ledger.transaction() as con:
         assert rehearsal.unsettled_counts(con) == {"injections": 0, "fulfilments": 0, "stock_pushes": 0}
-        assert rehearsal.order_timings(con) == [] and rehearsal.fulfilments_created(con) == {}
+        assert rehearsal.order_timings(con) == [] and rehearsal.packages_fulfilled(con) == {}
         pushes.mark_sending_many(
             con,
             [("push-1", [pushes.PushIntent("SKU-1", "item-1", loc, 4, 9)]),

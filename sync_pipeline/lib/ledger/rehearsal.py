@@ -36,12 +36,30 @@ def order_timings(con: duckdb.DuckDBPyConnection) -> list[OrderTiming]:
     return [OrderTiming(*r) for r in rows]
 
 
-def fulfilments_created(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
-    """Package number → when Shopify's answer (a fulfilment) was recorded."""
+@dataclass(frozen=True)
+class Fulfilled:
+    """A package Shopify has a fulfilment for: its own, or (a `pooled` bundle part) the one carrying it."""
+
+    at: datetime  # when the ledger recorded that fulfilment created
+    carried_by: str | None = None  # None: its own fulfilment; else the package whose fulfilment carries it
+
+
+def packages_fulfilled(con: duckdb.DuckDBPyConnection) -> dict[str, Fulfilled]:
+    """Package number → the fulfilment that stands for it in Shopify: its own once created, or for a
+    `pooled` package (bundle parts whose tracking rides on the fulfilment of the package completing
+    the bundle: `despatch_packages.carried_by`, migration 0017) its carrier's once that is created,
+    at the carrier's time. A pooled package whose carrier has no created fulfilment is absent. (Until
+    2026-12-01 only own fulfilments counted, so a rehearsal with bundles never drained and left
+    pooled parcels out of the despatch latency.)"""
     rows = con.execute(
-        "SELECT package_number, created_at FROM shopify_fulfilments WHERE state = 'created'"
+        "SELECT package_number, created_at, NULL FROM shopify_fulfilments WHERE state = 'created' "
+        "UNION ALL "
+        "SELECT q.package_number, f.created_at, q.carried_by FROM despatch_packages q "
+        "JOIN shopify_fulfilments f ON f.package_number = q.carried_by "
+        "WHERE q.state = 'pooled' AND f.state = 'created' AND NOT EXISTS ("
+        " SELECT 1 FROM shopify_fulfilments o WHERE o.package_number = q.package_number AND o.state = 'created')"
     ).fetchall()
-    return {r[0]: r[1] for r in rows}
+    return {r[0]: Fulfilled(r[1], r[2]) for r in rows}
 
 
 def unsettled_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
