@@ -43,7 +43,7 @@ from sync_pipeline.lib.flows.orders import state  # noqa: E402
 from sync_pipeline.lib.ledger import orders as ledger_orders  # noqa: E402
 from sync_pipeline.lib.peoplevox import PeoplevoxClient  # noqa: E402
 from sync_pipeline.lib.peoplevox.pacer import RequestPacer  # noqa: E402
-from sync_pipeline.sandbox.peoplevox.service import IntegrationService  # noqa: E402
+from sync_pipeline.sandbox.peoplevox.service import IntegrationService, request_name  # noqa: E402
 from sync_pipeline.sandbox.peoplevox.soap import SoapFault, parse_request, render_fault, render_response  # noqa: E402
 from sync_pipeline_tests.domain.factories import T0  # noqa: E402
 from sync_pipeline_tests.flows.standins.world import ITEM_CODES, World  # noqa: E402
@@ -64,7 +64,7 @@ def _service_transport(
         except SoapFault as fault:
             return httpx.Response(500, content=render_fault(fault))
         template = soap.params.get("TemplateName")
-        counts[f"{soap.operation} {template}" if template else soap.operation] += 1
+        counts[request_name(soap)] += 1  # as the sandbox's own `requests_by_name` counts it
         if soap.operation == "SaveData":
             rows = max(
                 0, len([line for line in str(soap.params.get("CsvData") or "").splitlines() if line]) - 1

@@ -15,6 +15,7 @@ from typing import Any
 from sync_pipeline.lib.ledger.rehearsal import Fulfilled
 from sync_pipeline.rehearsal.accounting import KINDS, Accounting
 from sync_pipeline.rehearsal.profile import StoreProfile
+from sync_pipeline.rehearsal.pvx_requests import by_flow
 from sync_pipeline.rehearsal.stack import percentile
 from sync_pipeline.sandbox.shopify.config import PLANS
 from sync_pipeline.sandbox.shopify.control import points_by_operation
@@ -107,6 +108,9 @@ def figures(
     orders_rate = per_minute(len(done), min((t.paid_seen_at for t in done), default=None),
                              max((t.confirmed_at for t in done), default=None))  # fmt: skip
     requests = _delta(pvx_counters.get("requests", {}), pvx_before.get("requests", {}))
+    requests_by_name = _delta(
+        pvx_counters.get("requests_by_name", {}), pvx_before.get("requests_by_name", {})
+    )
     total_requests = sum(requests.values())
     per_order = total_requests / len(done) if done else None
     ceiling = rps * 60 / per_order if per_order else None
@@ -180,6 +184,10 @@ def figures(
             "refused_by_limiter": pvx_counters.get("limiter_refused", 0)
             - pvx_before.get("limiter_refused", 0),
             "requests_by_operation": {k: v for k, v in sorted(requests.items()) if v},
+            "requests_by_flow": by_flow(requests_by_name, rps * peak_seconds),
+            "requests_by_name": {
+                k: v for k, v in sorted(requests_by_name.items(), key=lambda kv: -kv[1]) if v
+            },
         },
         "runs": dict(runs),
         "faults": faults,
@@ -249,6 +257,14 @@ def markdown(f: Mapping[str, Any], command: str) -> str:
         f"Despatches detail: {d['packages']:,} packages, {d.get('pooled_carried', 0):,} of them pooled parcels carried"
         f" by another's fulfilment (timed at it), {d.get('not_fulfilled', 0):,} not fulfilled.",
         f"Peoplevox requests by operation: {pv['requests_by_operation']}.",
+        "Peoplevox requests by flow (÷ the limiter over the peak): "
+        + (
+            "; ".join(
+                f"{k} {v['requests']:,} = {v['share_of_limiter']}" for k, v in pv["requests_by_flow"].items()
+            )
+            or "none"
+        )
+        + f". By report and template: {pv['requests_by_name']}.",
         f"Shopify points by operation: {sh['points_by_operation']}.",
         "",
         "| effect | lost | duplicated |",

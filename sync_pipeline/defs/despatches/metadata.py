@@ -25,6 +25,7 @@ def read_metadata(report: ReadReport, backfill: bool) -> dict[str, object]:
         "packages_held": report.held,
         "dagster/row_count": report.new_packages,
         "cursor_despatch_date": report.cursor or "",
+        "overlap_read_again": not report.overlap_unchanged,
     }
 
 

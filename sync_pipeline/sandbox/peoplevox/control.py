@@ -83,6 +83,7 @@ class DeliveryState(BaseModel):
 
 class Counters(BaseModel):
     requests: dict[str, int]
+    requests_by_name: dict[str, int]
     save_calls: dict[str, int]
     save_rows: dict[str, int]
     save_rows_failed: dict[str, int]

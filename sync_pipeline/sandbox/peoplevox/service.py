@@ -54,6 +54,7 @@ class IntegrationService:
     def handle(self, path_client_id: str, request: SoapRequest) -> IntegrationResult:
         state = self.state
         state.counters.add("requests", request.operation)
+        state.counters.add("requests_by_name", request_name(request))
         wait = state.limiter.try_acquire(path_client_id)
         if wait is not None:
             state.counters.refused()
@@ -257,6 +258,14 @@ def _shaped(
     if shape == "errors_only":
         statuses = [(reference, status) for reference, status in statuses if status != "Success"]
     return IntegrationResult(response_id, saved, detail, statuses)
+
+
+def request_name(request: SoapRequest) -> str:
+    """The operation and the template or report it names (GetReportColumns and GetSaveTemplate
+    spell the parameter `templateName`), e.g. "GetReportData Despatch summary"."""
+    params = request.params
+    name = str(params.get("TemplateName") or params.get("templateName") or "").strip()
+    return f"{request.operation} {name}" if name else request.operation
 
 
 def _snake(name: str) -> str:

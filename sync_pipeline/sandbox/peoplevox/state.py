@@ -20,11 +20,14 @@ from sync_pipeline.sandbox.peoplevox.warehouse import Warehouse, WarehouseSettin
 
 
 class Counters:
-    """Requests per operation and SaveData volume, for assertions and benchmarks."""
+    """Requests per operation, per operation and template or report name, and SaveData volume,
+    for assertions and benchmarks (the limiter is per request, so which read makes them matters)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
+        # "GetReportData Sales order summary": the key is the operation and its TemplateName.
+        self.requests_by_name: Counter[str] = Counter()
         self.save_calls: Counter[str] = Counter()
         self.save_rows: Counter[str] = Counter()
         self.save_rows_failed: Counter[str] = Counter()
@@ -43,6 +46,7 @@ class Counters:
         with self._lock:
             return {
                 "requests": dict(self.requests),
+                "requests_by_name": dict(self.requests_by_name),
                 "save_calls": dict(self.save_calls),
                 "save_rows": dict(self.save_rows),
                 "save_rows_failed": dict(self.save_rows_failed),

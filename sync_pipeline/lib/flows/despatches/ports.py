@@ -40,9 +40,17 @@ class HeldPackage:
 class DespatchRead:
     packages: list[DespatchedPackage]
     held: list[HeldPackage] = field(default_factory=list)
+    # Report rows read per despatch minute (UTC), readable or not: what `rows_between` would count.
+    rows_by_minute: dict[datetime, int] = field(default_factory=dict)
 
 
 class DespatchSource(Protocol):
+    rows_per_page: int  # rows a report request returns at most: a read costs a request per page
+
+    def rows_between(self, since: datetime, until: datetime) -> int:
+        """How many report rows have a despatch date in [since, until): one request, no rows read."""
+        ...
+
     def packages_between(self, since: datetime, until: datetime | None = None) -> DespatchRead:
         """Packages despatched at or after `since` (and before `until`)."""
         ...

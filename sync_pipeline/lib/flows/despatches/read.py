@@ -8,6 +8,7 @@ A backfill re-reads a window of despatch dates and leaves the cursor alone.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,11 @@ CURSOR = "peoplevox_despatch_date"
 INBOX_CURSOR = "inbox_peoplevox_despatches"
 # Report dates are whole minutes and a despatch may be committed a little after its timestamp.
 CURSOR_OVERLAP = timedelta(minutes=3)
+# Rows per despatch minute of the overlap the next read starts from ([cursor - overlap, cursor)), as
+# the last read saw them (JSON, minute → rows). At a peak the overlap holds thousands of rows, a
+# request per 1,000, re-read by every run; when Peoplevox counts as many rows there as we saw
+# (one request), nothing was committed late and only [cursor, …) is read (`_overlap_unchanged`).
+OVERLAP_ROWS = "peoplevox_despatch_overlap_rows"
 UNREADABLE = "despatch_unreadable"
 CHANGED_AFTER_SEND = "despatch_changed_after_fulfilment"
 # Not sent to Shopify yet: a re-report with other lines replaces the package's lines.
@@ -59,6 +65,7 @@ class ReadReport:
     unknown_orders: int = 0
     hinted: int = 0
     held: int = 0  # packages held with a `despatch_unreadable` exception this read
+    overlap_unchanged: bool = False  # Peoplevox counted the overlap as last read: read from the cursor
     cursor: str | None = None
     new_by_order: dict[str, list[str]] = field(default_factory=dict)
 
@@ -295,11 +302,14 @@ def read_despatches(
 ) -> ReadReport:
     report = ReadReport()
     stored = ledger.get_cursor(CURSOR)
+    seen_before: dict[datetime, int] = {}
     if window is not None:
         found = source.packages_between(*window)
     else:
         since = datetime.fromisoformat(stored) - CURSOR_OVERLAP if stored else now - initial_lookback
-        found = source.packages_between(since)
+        seen_before = _overlap_unchanged(source, ledger, stored)
+        report.overlap_unchanged = bool(seen_before)
+        found = source.packages_between(datetime.fromisoformat(stored) if seen_before and stored else since)
     record_packages(ledger, found, actor, report)
     with ledger.transaction() as con:
         waiting = ledger_despatches.awaiting_tracking(con, states.OPEN)
@@ -320,4 +330,40 @@ def read_despatches(
         if stored is None or newest > datetime.fromisoformat(stored):
             ledger.set_cursor(CURSOR, newest.isoformat())
     report.cursor = ledger.get_cursor(CURSOR)
+    if window is None and report.cursor:
+        _remember_overlap(ledger, report.cursor, {**seen_before, **found.rows_by_minute})
     return report
+
+
+def _overlap_unchanged(source: DespatchSource, ledger: Ledger, stored: str | None) -> dict[datetime, int]:
+    """The rows per minute the last read saw in [cursor - overlap, cursor), if Peoplevox still counts
+    as many there (so nothing was committed late into it, and the read can start at the cursor);
+    else {} (read the overlap again). Despatched packages are immutable in Peoplevox (a tracking
+    number arriving is read by number: `awaiting_tracking`), so the same count is the same rows.
+    Below a page of rows the count costs what it saves: the overlap is read as before."""
+    if stored is None:
+        return {}
+    cursor = datetime.fromisoformat(stored)
+    remembered = ledger.get_cursor(OVERLAP_ROWS)
+    if not remembered:
+        return {}
+    saw = json.loads(remembered)
+    if saw.get("cursor") != stored:
+        return {}
+    rows = {datetime.fromisoformat(k): int(v) for k, v in saw.get("rows", {}).items()}
+    expected = sum(rows.values())
+    if expected < source.rows_per_page:
+        return {}
+    if source.rows_between(cursor - CURSOR_OVERLAP, cursor) != expected:
+        return {}
+    return rows
+
+
+def _remember_overlap(ledger: Ledger, cursor_text: str, rows_by_minute: dict[datetime, int]) -> None:
+    """Rows per minute in the next read's overlap, [cursor - overlap, cursor): every one of those
+    minutes was read from its start by this read (or found unchanged and remembered from the last)."""
+    cursor = datetime.fromisoformat(cursor_text)
+    rows = {
+        m.isoformat(): n for m, n in sorted(rows_by_minute.items()) if cursor - CURSOR_OVERLAP <= m < cursor
+    }
+    ledger.set_cursor(OVERLAP_ROWS, json.dumps({"cursor": cursor_text, "rows": rows}))
