@@ -21,6 +21,10 @@ class FulfilReport:
     # Shopify certainly did not take (throttled until the client gave up): back to `pending` for
     # the next run, which the sensor starts at once (`caught_up` False).
     left_for_next_run: int = 0
+    # Orders whose fulfilment state (or the shop's locations) Shopify kept THROTTLED until the client
+    # gave up, at its attempts or the step's deadline: nothing written ahead for them, left for the
+    # next run (`caught_up` False); the step itself ends normally.
+    orders_not_read: int = 0
     # Times the run moved its deadline on past its budget because no other step waited for
     # Shopify (`run.py`, "Running on").
     ran_on: int = 0
@@ -53,5 +57,6 @@ class FulfilReport:
             "exceptions_opened": self.exceptions_opened,
             "left_to_another_run": self.left_to_another_run,
             "left_for_next_run": self.left_for_next_run,
+            "orders_not_read": self.orders_not_read,
             "budget_extended": self.ran_on,
         }
