@@ -346,6 +346,19 @@ _ENTRIES: tuple[KindInfo, ...] = (
         Delays.STOCK, 3,
     ),
     KindInfo(
+        "stock_untracked_variant", "stock", Owner.WAREHOUSE_OPS,
+        "A Shopify variant whose SKU is stocked in Peoplevox does not track its inventory in Shopify, so "
+        "no stock is published for it and Shopify sells it without limit (an oversell once the warehouse "
+        "runs out). Untracked variants of no Peoplevox item (gift cards, digital goods) are only counted "
+        "(`untracked_variants` in the push's metadata).",
+        "Turn on \"Track quantity\" for the variant in the Shopify admin (the next hourly reconcile "
+        "publishes its stock), or, if it is meant to sell without limit, resolve it with a note.",
+        Clears.AUTOMATICALLY,
+        "Every full reconcile (hourly) re-checks the catalogue; it closes when the variant is tracked, "
+        "gone from Shopify, or its SKU no longer maps to a Peoplevox item.",
+        Delays.STOCK, 3,
+    ),
+    KindInfo(
         "finance_order_unreadable", "finance", Owner.FINANCE,
         "Shopify holds more of one order (refunds, transactions or fulfilments) than any query under "
         "its 1,000-point cost cap can read whole; its money is not written (the ledger keeps the last "
