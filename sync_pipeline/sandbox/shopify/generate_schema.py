@@ -71,6 +71,7 @@ SERVED: dict[str, list[str]] = {
     "Mutation": [
         "fulfillmentCreate",
         "fulfillmentTrackingInfoUpdate",
+        "fulfillmentCancel",
         "fulfillmentOrderMove",
         "inventorySetQuantities",
         "inventoryAdjustQuantities",
@@ -274,6 +275,7 @@ SERVED: dict[str, list[str]] = {
     ],
     "FulfillmentOrderMoveFulfillmentOrderMoveUserError": ["code", "field", "message"],
     "FulfillmentTrackingInfoUpdatePayload": ["fulfillment", "userErrors"],
+    "FulfillmentCancelPayload": ["fulfillment", "userErrors"],
     "InventorySetQuantitiesPayload": ["inventoryAdjustmentGroup", "userErrors"],
     "InventoryAdjustQuantitiesPayload": ["inventoryAdjustmentGroup", "userErrors"],
     "InventoryAdjustmentGroup": ["id", "createdAt", "reason", "referenceDocumentUri", "changes"],
