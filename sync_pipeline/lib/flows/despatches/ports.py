@@ -77,6 +77,7 @@ class ExistingFulfilment:
     quantities: dict[str, int]  # line item id → units
     tracking_numbers: tuple[str, ...]
     tracking_companies: tuple[str, ...] = ()  # the carriers its tracking names
+    status: str = "SUCCESS"  # Shopify's FulfillmentStatus: CANCELLED once cancelled in the admin
 
 
 class FulfilmentRefusedError(Exception):

@@ -31,6 +31,8 @@ class FulfilReport:
     # fulfillmentOrderMove calls: moved, refused, outcome_unknown.
     moves: Counter[str] = field(default_factory=Counter)
     tracking_added: int = 0
+    # Fulfilments of ours found cancelled in Shopify this run (`cancelled.py`): CX exception each.
+    fulfilments_cancelled: int = 0
     tracking_refused: int = 0  # late tracking numbers Shopify refused (exception `tracking_refused`)
     exceptions_opened: int = 0
     order_states: Counter[str] = field(default_factory=Counter)
@@ -54,6 +56,7 @@ class FulfilReport:
             "outcome_unknown": self.outcome_unknown,
             "tracking_added": self.tracking_added,
             "tracking_refused": self.tracking_refused,
+            "fulfilments_cancelled_in_shopify": self.fulfilments_cancelled,
             "exceptions_opened": self.exceptions_opened,
             "left_to_another_run": self.left_to_another_run,
             "left_for_next_run": self.left_for_next_run,

@@ -110,6 +110,10 @@ class ShopifyStorefront:
         return {loc.name: loc.id for loc in found if loc.is_active}
 
     def fulfilments_of(self, order_id: str) -> list[ExistingFulfilment]:
+        try:
+            read = self.client.get_order_fulfillments(order_id)
+        except ShopifyRetriesExhausted as error:
+            raise ShopifyNotReadError(str(error)) from error
         return [
             ExistingFulfilment(
                 id=f.id,
@@ -118,8 +122,9 @@ class ShopifyStorefront:
                 quantities=f.quantities,
                 tracking_numbers=tuple(t.number for t in f.tracking_info if t.number),
                 tracking_companies=tuple(t.company for t in f.tracking_info if t.company),
+                status=f.status,
             )
-            for f in self.client.get_order_fulfillments(order_id)
+            for f in read
         ]
 
     def add_tracking(self, fulfillment_id: str, tracking: Tracking) -> None:
