@@ -114,6 +114,13 @@ def fulfil(
     notice_cancelled_fulfilments(storefront, ledger, rules, actor, report, deadline)
     tracking_done = post_late_tracking(storefront, ledger, rules, actor, report, deadline)
     report.ran_on = run_on.extended if run_on is not None else 0
-    # A package put back to `pending` (budget, or Shopify throttling it) wants the next run now.
-    report.caught_up = report.caught_up and doubts_done and tracking_done and not report.left_for_next_run
+    # A package put back to `pending` (budget, or Shopify throttling it), or an order whose read
+    # Shopify throttled, wants the next run now.
+    report.caught_up = (
+        report.caught_up
+        and doubts_done
+        and tracking_done
+        and not report.left_for_next_run
+        and not report.orders_not_read
+    )
     return report
