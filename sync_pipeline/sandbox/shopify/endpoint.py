@@ -139,8 +139,8 @@ def _run(
         )
         body["extensions"] = _cost(requested, None, bucket.throttle_status())
         return body
-    name = operation.name.value if operation.name else "anonymous"
-    if _another_reader_spends_the_bucket(state, name):
+    named = operation.name.value if operation.name else "anonymous"
+    if _another_reader_spends_the_bucket(state, named):
         bucket.drain()
     if not bucket.try_take(requested):
         state.stats["throttled"] += 1
@@ -160,7 +160,7 @@ def _run(
     bucket.refund(requested - actual)
     state.stats["points_spent"] += actual
     # Per operation too, so a benchmark can say which reads spend the bucket.
-    state.stats[f"points_spent:{name}"] += actual
+    state.stats[f"points_spent:{named}"] += actual
     out: dict[str, Any] = {}
     if result.errors:
         code = "INTERNAL_SERVER_ERROR"
