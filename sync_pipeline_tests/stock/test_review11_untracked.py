@@ -53,3 +53,33 @@ def test_an_untracked_gift_card_is_counted_but_opens_nothing(tmp_path: Path) -> 
         assert done.summary["untracked_variants"] == 1, done.summary
         assert done.summary["untracked_variants_stocked_in_peoplevox"] == 0
         assert w.ledger.list_open_exceptions(UNTRACKED) == []
+
+
+# The merchant's action in the admin: the product itself never changes whether an item is tracked.
+INVENTORY_ITEM_UPDATE = """
+mutation InventoryItemUpdate($id: ID!, $input: InventoryItemInput!) {
+  inventoryItemUpdate(id: $id, input: $input) { inventoryItem { id tracked } userErrors { field message } }
+}
+"""
+
+
+def test_the_exception_closes_and_stock_is_published_once_the_variant_is_tracked(tmp_path: Path) -> None:
+    with stock_world(tmp_path) as w:
+        _untracked_bag(w)
+        w.full()
+        assert len(w.ledger.list_open_exceptions(UNTRACKED)) == 1
+        (bag,) = [v for v in w.client.iter_product_variants() if v.sku == BAG]
+        answer = w.client.execute(
+            "InventoryItemUpdate",
+            INVENTORY_ITEM_UPDATE,
+            {"id": bag.inventory_item.id, "input": {"tracked": True}},
+        )["inventoryItemUpdate"]
+        assert answer["userErrors"] == [] and answer["inventoryItem"]["tracked"] is True
+        catalogue.refresh(ShopifyOrdersSource(w.client), PeoplevoxWarehouse(w.pvx_client), w.ledger, w.rules)
+        _, done = w.full()
+        assert (
+            done.summary["untracked_variants"] == 1
+            and done.summary["untracked_variants_stocked_in_peoplevox"] == 0
+        )
+        assert w.ledger.list_open_exceptions(UNTRACKED) == []
+        assert w.available().get(BAG, 0) > 0, done.summary
