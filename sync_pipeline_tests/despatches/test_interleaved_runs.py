@@ -31,8 +31,10 @@ class ReadTogether(ShopifyStorefront):
         super().__init__(stack.source.client)
         self.barrier = barrier
 
-    def fulfilment_state(self, order_ids: Sequence[str]) -> dict[str, OrderFulfilments]:
-        found = super().fulfilment_state(order_ids)
+    def fulfilment_state(
+        self, order_ids: Sequence[str], retry_until: float | None = None
+    ) -> dict[str, OrderFulfilments]:
+        found = super().fulfilment_state(order_ids, retry_until)
         with contextlib.suppress(threading.BrokenBarrierError):  # the other run had nothing to plan
             self.barrier.wait(timeout=30)
         return found

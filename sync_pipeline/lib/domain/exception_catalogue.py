@@ -257,6 +257,19 @@ _ENTRIES: tuple[KindInfo, ...] = (
         Delays.CUSTOMER_NOTICE, 3,
     ),
     KindInfo(
+        "fulfilment_cancelled_in_shopify", "despatches", Owner.CX,
+        "Someone cancelled one of our fulfilments in Shopify (the admin's Cancel fulfillment) after we made "
+        "it, while Peoplevox says the parcel left the warehouse: the customer's order no longer shows it as "
+        "shipped. The flow does not fulfil the package again by itself (that would send a second shipping email).",
+        "Find out why it was cancelled. If the parcel is on its way, fulfil its lines again in Shopify by hand "
+        "(choosing whether to email the customer); if it came back or was lost, handle the return or "
+        "refund. Then resolve it with a note.",
+        Clears.BY_A_PERSON,
+        "Only a person knows what the customer should be told: resolve it with a note once done. The "
+        "package stays `cancelled_in_shopify` in the ledger.",
+        Delays.CUSTOMER_NOTICE, 3,
+    ),
+    KindInfo(
         "fulfilled_twice", "despatches", Owner.CX,
         "Shopify holds two fulfilments of one package: two fulfil runs sent it (one's answer came "
         "back after the other had taken the package over). The customer may have had two shipping emails.",
@@ -343,6 +356,19 @@ _ENTRIES: tuple[KindInfo, ...] = (
         "exclude the SKU; the hourly reconcile tries again.",
         Clears.AUTOMATICALLY,
         "Closes when a later push of that SKU and location is applied (the hourly reconcile retries it).",
+        Delays.STOCK, 3,
+    ),
+    KindInfo(
+        "stock_untracked_variant", "stock", Owner.WAREHOUSE_OPS,
+        "A Shopify variant whose SKU is stocked in Peoplevox does not track its inventory in Shopify, so "
+        "no stock is published for it and Shopify sells it without limit (an oversell once the warehouse "
+        "runs out). Untracked variants of no Peoplevox item (gift cards, digital goods) are only counted "
+        "(`untracked_variants` in the push's metadata).",
+        "Turn on \"Track quantity\" for the variant in the Shopify admin (the next hourly reconcile "
+        "publishes its stock), or, if it is meant to sell without limit, resolve it with a note.",
+        Clears.AUTOMATICALLY,
+        "Every full reconcile (hourly) re-checks the catalogue; it closes when the variant is tracked, "
+        "gone from Shopify, or its SKU no longer maps to a Peoplevox item.",
         Delays.STOCK, 3,
     ),
     KindInfo(

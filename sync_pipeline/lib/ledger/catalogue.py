@@ -80,6 +80,20 @@ def stocked_variants(con: duckdb.DuckDBPyConnection) -> list[VariantRow]:
     return [VariantRow(r[0], r[1], r[2], r[3], r[4], r[5], parsed(r[6]), r[7]) for r in rows]
 
 
+def untracked_variants(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None]]:
+    """(sku, variant id, product title) of variants with a SKU and an inventory item whose stock
+    Shopify does not track (`stocked_variants` leaves them out: no push can set them). Bundle parents
+    are not listed: Shopify derives them and the stock flow never sets them anyway."""
+    return [
+        (r[0], r[1], r[2])
+        for r in con.execute(
+            "SELECT sku, variant_id, product_title FROM shopify_variants WHERE sku IS NOT NULL AND sku <> '' "
+            "AND inventory_item_id IS NOT NULL AND NOT requires_components AND NOT coalesce(tracked, true) "
+            "ORDER BY sku, variant_id"
+        ).fetchall()
+    ]
+
+
 def upsert_item_types(con: duckdb.DuckDBPyConnection, rows: Iterable[ItemTypeRow], full: bool = False) -> int:
     """Add or refresh item types; `full=True` means this is every item type Peoplevox has."""
     now = utcnow()

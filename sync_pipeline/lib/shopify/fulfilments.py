@@ -75,9 +75,15 @@ class FulfilmentsApi:
             after = info.get("endCursor")
 
     def get_orders_fulfilment_state(
-        self: Executes, order_ids: Sequence[str], fulfillment_orders: int = 2, line_items: int = 10
+        self: Executes,
+        order_ids: Sequence[str],
+        fulfillment_orders: int = 2,
+        line_items: int = 10,
+        retry_until: float | None = None,
     ) -> dict[str, OrderFulfilmentState]:
         """Each order's fulfilment orders (unknown ids left out), many orders per request.
+        `retry_until` (`time.monotonic()`): no retry of a throttled request starts after it
+        (`ShopifyRetriesExhausted` instead).
 
         Pages are sized for the common order (one or two fulfilment orders, a few lines); an order
         with more is read again on its own with `get_fulfillment_orders`, so nothing is cut off.
@@ -93,6 +99,7 @@ class FulfilmentsApi:
                 docs.ORDERS_FULFILMENT_STATE,
                 variables,
                 cost_hint=len(ids) * per_order,
+                retry_until=retry_until,
             )
             for node in data["nodes"]:
                 if not node or not node.get("id"):

@@ -30,6 +30,12 @@ class FaultSettings(BaseModel):
         0, ge=0, description="answer the next N Admin API calls HTTP 429 with Retry-After (counts down)"
     )
     retry_after_seconds: float = Field(2.0, ge=0, description="the Retry-After those 429s carry")
+    spend_bucket_before: dict[str, int] = Field(
+        default_factory=dict,
+        description="operation name -> N: before each of the next N calls of that operation another "
+        "reader (finance, at a peak) spends the whole cost bucket, so the call is THROTTLED by the "
+        "bucket as Shopify would throttle it (counts down)",
+    )
     lose_answer_next: int = Field(
         0, ge=0, description="apply the next N mutations, then hold the answer and fail it 504 (counts down)"
     )

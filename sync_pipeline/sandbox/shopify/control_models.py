@@ -25,6 +25,9 @@ class VariantSpec(BaseModel):
     # Shopify does not make SKUs unique (a product duplicated in the admin keeps its SKUs): set this
     # to add a variant whose SKU another already has. Orders placed by SKU here still take the first.
     duplicate_sku: bool = False
+    # Whether Shopify tracks the variant's inventory ("Track quantity" in the admin); None: tracked,
+    # except a gift card's.
+    tracked: bool | None = None
 
 
 class ProductSpec(BaseModel):

@@ -7,6 +7,9 @@ Assumptions (stricter where Shopify's behaviour is not documented):
   HTTP 429 with `Retry-After: <retry_after_seconds>` and a REST-style `{"errors": "…"}` body,
   as Shopify's edge sometimes does instead of the usual HTTP 200 THROTTLED; no bucket points
   are taken.
+- `faults.spend_bucket_before` empties the bucket just before the named operation's next calls
+  (another reader spending it): the call then meets the ordinary bucket check and is THROTTLED,
+  with the throttle status of an empty bucket.
 - An input array over 250 items (any argument) is refused with MAX_INPUT_SIZE_EXCEEDED before
   any cost check (input_limits.py).
 - A query whose requested cost exceeds 1,000 is refused with MAX_COST_EXCEEDED before any
@@ -136,6 +139,9 @@ def _run(
         )
         body["extensions"] = _cost(requested, None, bucket.throttle_status())
         return body
+    named = operation.name.value if operation.name else "anonymous"
+    if _another_reader_spends_the_bucket(state, named):
+        bucket.drain()
     if not bucket.try_take(requested):
         state.stats["throttled"] += 1
         body = single("Throttled", "THROTTLED", documentation=THROTTLE_DOCS)
@@ -154,7 +160,7 @@ def _run(
     bucket.refund(requested - actual)
     state.stats["points_spent"] += actual
     # Per operation too, so a benchmark can say which reads spend the bucket.
-    state.stats[f"points_spent:{operation.name.value if operation.name else 'anonymous'}"] += actual
+    state.stats[f"points_spent:{named}"] += actual
     out: dict[str, Any] = {}
     if result.errors:
         code = "INTERNAL_SERVER_ERROR"
@@ -167,6 +173,17 @@ def _run(
         extensions["search"] = context["search"]
     out["extensions"] = extensions
     return out
+
+
+def _another_reader_spends_the_bucket(state: SandboxState, operation: str) -> bool:
+    """`faults.spend_bucket_before`: True (and counted down) while `operation` has calls left."""
+    faults = state.config.faults
+    with state.store.lock:
+        left = faults.spend_bucket_before.get(operation, 0)
+        if left <= 0:
+            return False
+        faults.spend_bucket_before[operation] = left - 1
+        return True
 
 
 def _cost(requested: int, actual: int | None, throttle: dict[str, float]) -> dict[str, Any]:

@@ -71,6 +71,8 @@ SERVED: dict[str, list[str]] = {
     "Mutation": [
         "fulfillmentCreate",
         "fulfillmentTrackingInfoUpdate",
+        "fulfillmentCancel",
+        "inventoryItemUpdate",
         "fulfillmentOrderMove",
         "inventorySetQuantities",
         "inventoryAdjustQuantities",
@@ -274,6 +276,8 @@ SERVED: dict[str, list[str]] = {
     ],
     "FulfillmentOrderMoveFulfillmentOrderMoveUserError": ["code", "field", "message"],
     "FulfillmentTrackingInfoUpdatePayload": ["fulfillment", "userErrors"],
+    "FulfillmentCancelPayload": ["fulfillment", "userErrors"],
+    "InventoryItemUpdatePayload": ["inventoryItem", "userErrors"],
     "InventorySetQuantitiesPayload": ["inventoryAdjustmentGroup", "userErrors"],
     "InventoryAdjustQuantitiesPayload": ["inventoryAdjustmentGroup", "userErrors"],
     "InventoryAdjustmentGroup": ["id", "createdAt", "reason", "referenceDocumentUri", "changes"],

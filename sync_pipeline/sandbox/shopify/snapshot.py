@@ -123,6 +123,7 @@ def _order(state: SandboxState, order_id: int) -> dict[str, Any]:
             {
                 "id": gid("Fulfillment", f.id),
                 "name": f.name,
+                "status": f.status,
                 "tracking": f.tracking,
                 "notify_customer": f.notify_customer,
                 "lines": [{"line_item_id": gid("LineItem", li), "quantity": q} for _, li, q in f.lines],

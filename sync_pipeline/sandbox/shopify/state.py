@@ -10,12 +10,21 @@ from .bulk import BulkOperations, BulkResolvers
 from .config import ShopifySandboxConfig
 from .finance_mutations import FinanceMutations
 from .fo_moves import FulfillmentOrderMoves
+from .fulfilment_cancel import FulfillmentCancels
+from .inventory_items import InventoryItemUpdates
 from .queries import QueryResolvers
 from .store import Store
 from .webhooks import Dispatcher
 
 
-class Root(QueryResolvers, FinanceMutations, FulfillmentOrderMoves, BulkResolvers):
+class Root(
+    QueryResolvers,
+    FinanceMutations,
+    FulfillmentOrderMoves,
+    FulfillmentCancels,
+    InventoryItemUpdates,
+    BulkResolvers,
+):
     """The GraphQL root value: query fields and mutation fields as methods."""
 
     def __init__(self, store: Store) -> None:

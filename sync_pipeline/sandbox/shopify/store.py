@@ -160,7 +160,8 @@ class Store:
                     raise StoreError(f"SKU {vs.sku!r} already exists")
                 taken.add(vs.sku)
                 components = [Component(self.variant_by_sku(c.sku).id, c.quantity) for c in vs.components]
-                item = InventoryItem(self.ids.next(), 0, tracked=not vs.is_gift_card)
+                tracked = not vs.is_gift_card if vs.tracked is None else vs.tracked
+                item = InventoryItem(self.ids.next(), 0, tracked=tracked)
                 variant = Variant(
                     id=self.ids.next(),
                     product_id=product.id,

@@ -85,6 +85,7 @@ class ExistingFulfilment:
     quantities: dict[str, int]  # line item id → units
     tracking_numbers: tuple[str, ...]
     tracking_companies: tuple[str, ...] = ()  # the carriers its tracking names
+    status: str = "SUCCESS"  # Shopify's FulfillmentStatus: CANCELLED once cancelled in the admin
 
 
 class FulfilmentRefusedError(Exception):
@@ -100,8 +101,19 @@ class FulfilmentNotSentError(Exception):
     or never reached it, until the client gave up. Safe to send again, no lookup needed."""
 
 
+class ShopifyNotReadError(Exception):
+    """A read Shopify kept refusing (THROTTLED or 429: the bucket shared with other readers at a
+    peak) until the client gave up, at its attempts or the caller's deadline. Nothing was learned:
+    whatever needed the read waits for the next run."""
+
+
 class Storefront(Protocol):
-    def fulfilment_state(self, order_ids: Sequence[str]) -> dict[str, OrderFulfilments]: ...
+    def fulfilment_state(
+        self, order_ids: Sequence[str], retry_until: float | None = None
+    ) -> dict[str, OrderFulfilments]:
+        """The orders' fulfilment orders (unknown ids left out). `ShopifyNotReadError`: throttled until
+        the client gave up (no retry starts after `retry_until`, a `time.monotonic()` instant)."""
+        ...
 
     def create_fulfilment(
         self,
@@ -119,7 +131,8 @@ class Storefront(Protocol):
         ...
 
     def locations(self) -> dict[str, str]:
-        """The shop's active locations: name as the admin shows it → location id."""
+        """The shop's active locations: name as the admin shows it → location id
+        (`ShopifyNotReadError` as for `fulfilment_state`)."""
         ...
 
     def fulfilments_of(self, order_id: str) -> list[ExistingFulfilment]: ...

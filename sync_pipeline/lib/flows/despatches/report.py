@@ -21,12 +21,18 @@ class FulfilReport:
     # Shopify certainly did not take (throttled until the client gave up): back to `pending` for
     # the next run, which the sensor starts at once (`caught_up` False).
     left_for_next_run: int = 0
+    # Orders whose fulfilment state (or the shop's locations) Shopify kept THROTTLED until the client
+    # gave up, at its attempts or the step's deadline: nothing written ahead for them, left for the
+    # next run (`caught_up` False); the step itself ends normally.
+    orders_not_read: int = 0
     # Times the run moved its deadline on past its budget because no other step waited for
     # Shopify (`run.py`, "Running on").
     ran_on: int = 0
     # fulfillmentOrderMove calls: moved, refused, outcome_unknown.
     moves: Counter[str] = field(default_factory=Counter)
     tracking_added: int = 0
+    # Fulfilments of ours found cancelled in Shopify this run (`cancelled.py`): CX exception each.
+    fulfilments_cancelled: int = 0
     tracking_refused: int = 0  # late tracking numbers Shopify refused (exception `tracking_refused`)
     exceptions_opened: int = 0
     order_states: Counter[str] = field(default_factory=Counter)
@@ -50,8 +56,10 @@ class FulfilReport:
             "outcome_unknown": self.outcome_unknown,
             "tracking_added": self.tracking_added,
             "tracking_refused": self.tracking_refused,
+            "fulfilments_cancelled_in_shopify": self.fulfilments_cancelled,
             "exceptions_opened": self.exceptions_opened,
             "left_to_another_run": self.left_to_another_run,
             "left_for_next_run": self.left_for_next_run,
+            "orders_not_read": self.orders_not_read,
             "budget_extended": self.ran_on,
         }

@@ -3,7 +3,9 @@
 1. **In doubt first.** Fulfilments left `sending` are looked up in Shopify; found → recorded,
    not found → planned again. Nothing is created twice.
 2. **Plan and fulfil** every open package, order by order (`plan`, `fulfil`).
-3. **Late tracking** goes onto fulfilments created without it.
+3. **Cancelled in Shopify**: orders changed in Shopify since our last write to them have their
+   fulfilments read; one of ours cancelled there is recorded, with a CX exception (`cancelled.py`).
+4. **Late tracking** goes onto fulfilments created without it.
 
 The step holds the `shopify_fulfil` pool, which the next despatch run's fulfil step waits for, so
 all three share one time budget (`fulfil_max_seconds`): past it, each stops starting new work (each
@@ -36,6 +38,7 @@ import time
 from collections.abc import Callable
 
 from sync_pipeline.lib.domain.config import BusinessRules
+from sync_pipeline.lib.flows.despatches.cancelled import notice_cancelled_fulfilments
 from sync_pipeline.lib.flows.despatches.fulfil import fulfil_open_packages
 from sync_pipeline.lib.flows.despatches.in_doubt import SETTLE_SECONDS, resolve_in_doubt
 from sync_pipeline.lib.flows.despatches.ports import Storefront
@@ -108,8 +111,16 @@ def fulfil(
     deadline = fulfil_open_packages(
         storefront, ledger, rules, actor, report, deadline, settle_seconds, run_on
     )
+    notice_cancelled_fulfilments(storefront, ledger, rules, actor, report, deadline)
     tracking_done = post_late_tracking(storefront, ledger, rules, actor, report, deadline)
     report.ran_on = run_on.extended if run_on is not None else 0
-    # A package put back to `pending` (budget, or Shopify throttling it) wants the next run now.
-    report.caught_up = report.caught_up and doubts_done and tracking_done and not report.left_for_next_run
+    # A package put back to `pending` (budget, or Shopify throttling it), or an order whose read
+    # Shopify throttled, wants the next run now.
+    report.caught_up = (
+        report.caught_up
+        and doubts_done
+        and tracking_done
+        and not report.left_for_next_run
+        and not report.orders_not_read
+    )
     return report

@@ -13,6 +13,7 @@ from sync_pipeline.lib.flows.despatches.ports import (
     FulfilmentOutcomeUnknownError,
     FulfilmentRefusedError,
     OrderFulfilments,
+    ShopifyNotReadError,
 )
 from sync_pipeline.lib.shopify import (
     ShopifyClient,
@@ -39,9 +40,15 @@ class ShopifyStorefront:
     def __init__(self, client: ShopifyClient) -> None:
         self.client = client
 
-    def fulfilment_state(self, order_ids: Sequence[str]) -> dict[str, OrderFulfilments]:
+    def fulfilment_state(
+        self, order_ids: Sequence[str], retry_until: float | None = None
+    ) -> dict[str, OrderFulfilments]:
+        try:
+            read = self.client.get_orders_fulfilment_state(list(order_ids), retry_until=retry_until)
+        except ShopifyRetriesExhausted as error:  # a read: nothing happened in Shopify
+            raise ShopifyNotReadError(str(error)) from error
         found = {}
-        for oid, state in self.client.get_orders_fulfilment_state(list(order_ids)).items():
+        for oid, state in read.items():
             lines = tuple(
                 FulfilmentOrderLine(
                     fulfillment_order_id=fo.id,
@@ -96,9 +103,17 @@ class ShopifyStorefront:
             raise FulfilmentNotSentError(str(error)) from error
 
     def locations(self) -> dict[str, str]:
-        return {loc.name: loc.id for loc in self.client.list_locations() if loc.is_active}
+        try:
+            found = self.client.list_locations()
+        except ShopifyRetriesExhausted as error:
+            raise ShopifyNotReadError(str(error)) from error
+        return {loc.name: loc.id for loc in found if loc.is_active}
 
     def fulfilments_of(self, order_id: str) -> list[ExistingFulfilment]:
+        try:
+            read = self.client.get_order_fulfillments(order_id)
+        except ShopifyRetriesExhausted as error:
+            raise ShopifyNotReadError(str(error)) from error
         return [
             ExistingFulfilment(
                 id=f.id,
@@ -107,8 +122,9 @@ class ShopifyStorefront:
                 quantities=f.quantities,
                 tracking_numbers=tuple(t.number for t in f.tracking_info if t.number),
                 tracking_companies=tuple(t.company for t in f.tracking_info if t.company),
+                status=f.status,
             )
-            for f in self.client.get_order_fulfillments(order_id)
+            for f in read
         ]
 
     def add_tracking(self, fulfillment_id: str, tracking: Tracking) -> None:

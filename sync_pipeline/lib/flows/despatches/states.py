@@ -16,6 +16,8 @@ Package states:
 - `blocked`: an open exception stops it (fulfilment order held or closed, order cancelled,
   refused by Shopify); re-checked every run, so fixing the cause lets it go.
 - `unknown_order`: its sales order is none we sent (an exception for warehouse ops).
+- `cancelled_in_shopify`: its fulfilment was cancelled in Shopify after we made it (`cancelled.py`):
+  neither open (never fulfilled again by the flow: a second shipping email) nor settled; CX own it.
 
 Order `despatch_state` (a column of `orders`, apart from the orders flow's `state`):
 `partially_despatched` → `despatched` (every ordered unit shipped) → `fulfilled` (all in Shopify).
@@ -32,6 +34,7 @@ FULFILLED_ELSEWHERE = "fulfilled_elsewhere"
 POOLED = "pooled"
 BLOCKED = "blocked"
 UNKNOWN_ORDER = "unknown_order"
+CANCELLED_IN_SHOPIFY = "cancelled_in_shopify"
 
 # A fulfil run looks at these.
 OPEN = (PENDING, AWAITING_TRACKING, BLOCKED, MOVING)
@@ -62,6 +65,7 @@ OWNERS: dict[str, str] = {
         "fulfilled_twice",
         "despatch_changed_after_fulfilment",
         "order_edit_not_read",
+        "fulfilment_cancelled_in_shopify",
     )
 }
 # Kinds that stop a package until the cause is fixed; resolved when the package goes through.

@@ -11,7 +11,7 @@ are read with the figures, after the read, not here: they move by the second.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -42,6 +42,10 @@ class Catalogue:
     complete_read: bool  # read every Shopify level, not only those updated since
     newest: dict[str, datetime | None]  # per location id: the newest level updatedAt in the copy
     copy: list[LevelRow]
+    # (sku, variant id, title) of variants Shopify does not track, which get no listing (`untracked.py`),
+    # and the Peoplevox item codes, to tell which of them the warehouse stocks.
+    untracked: list[tuple[str, str, str | None]] = field(default_factory=list)
+    item_codes: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -75,6 +79,8 @@ def read_catalogue(
         complete_read=complete,
         newest={loc: stock_levels.newest_shopify_update(con, loc) for loc in location_ids.values()},
         copy=stock_levels.quantities(con),
+        untracked=ledger_catalogue.untracked_variants(con),
+        item_codes=ledger_catalogue.known_item_codes(con),
     )
 
 

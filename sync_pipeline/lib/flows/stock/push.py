@@ -24,7 +24,7 @@ import duckdb
 from sync_pipeline.lib.domain.config import BusinessRules
 from sync_pipeline.lib.domain.stock_priority import bucket_has_room, order_pushes
 from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits, Recipe, Target
-from sync_pipeline.lib.flows.stock import mismatch
+from sync_pipeline.lib.flows.stock import mismatch, untracked
 from sync_pipeline.lib.flows.stock.demand import Demand, demand_from
 from sync_pipeline.lib.flows.stock.in_doubt import settle_in_doubt
 from sync_pipeline.lib.flows.stock.inputs import order_units_from
@@ -209,8 +209,17 @@ def _push(
     )
     report.mismatches = len(problems)
 
+    catalogue = inputs.catalogue
+    not_tracked: list[ExceptionRecord] = []
+    if catalogue is not None:
+        report.untracked = len(catalogue.untracked)
+        not_tracked = untracked.untracked_problems(catalogue.untracked, catalogue.item_codes, rules)
+        report.untracked_stocked = len(not_tracked)
+
     def record_reads(con: duckdb.DuckDBPyConnection) -> None:
         mismatch.record(con, problems, inputs.full, rules, unfed_checked)
+        if catalogue is not None:
+            untracked.record(con, catalogue.untracked, not_tracked)
         if inputs.full:
             stock_levels.upsert_levels(con, fresh, now)
             if unfed_checked:

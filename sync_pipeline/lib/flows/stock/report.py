@@ -32,6 +32,10 @@ class PushReport:
     prepared: bool = False  # a full push whose inputs were read during the Peoplevox read
     in_doubt: Counter[str] = field(default_factory=Counter)
     mismatches: int = 0
+    # Full runs: variants Shopify does not track (no push can set them: none is made), and those of
+    # them the warehouse stocks (a `stock_untracked_variant` exception each: `untracked.py`).
+    untracked: int = 0
+    untracked_stocked: int = 0
     # (sku, location id, Shopify before, target), the largest corrections first
     corrections: list[tuple[str, str, int | None, int]] = field(default_factory=list)
     queue_ready: int = 0  # items queued for the next incremental run (not waiting for the reconcile)
@@ -63,4 +67,6 @@ class PushReport:
             "peak_mode": self.peak,
             "prepared_during_read": self.prepared,
             "location_mismatches": self.mismatches,
+            "untracked_variants": self.untracked,
+            "untracked_variants_stocked_in_peoplevox": self.untracked_stocked,
         }

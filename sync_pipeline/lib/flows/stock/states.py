@@ -6,9 +6,10 @@ from sync_pipeline.lib.domain.exception_catalogue import owner_of
 FEED_SUSPECT = "stock_feed_suspect"
 LOCATION_MISMATCH = "inventory_location_mismatch"
 PUSH_REFUSED = "stock_push_refused"
+UNTRACKED = "stock_untracked_variant"
 
 OWNERS: dict[str, str] = {
-    kind: owner_of(kind).value for kind in (FEED_SUSPECT, LOCATION_MISMATCH, PUSH_REFUSED)
+    kind: owner_of(kind).value for kind in (FEED_SUSPECT, LOCATION_MISMATCH, PUSH_REFUSED, UNTRACKED)
 }
 # The subject of the one open stock_feed_suspect exception: there is one feed.
 FEED_SUBJECT = "peoplevox:item-inventory-summary"
