@@ -61,8 +61,8 @@ SHOPIFY_CATALOGUE = pool("shopify_catalogue")  # variants
 SHOPIFY_BACKFILL = pool("shopify_backfill")
 LEDGER = pool("duckdb")
 
-# Run slots: a brand gets 9 runs at once (dagster.yaml, per code location); every job but the
-# orders release and status runs carries this tag, which dagster.yaml limits to 7 per brand. Runs
+# Run slots: a brand gets 10 runs at once (dagster.yaml, per code location); every job but the
+# orders release and status runs carries this tag, which dagster.yaml limits to 8 per brand. Runs
 # that may wait for a pool (ingest, despatches, stock and catalogue each queue behind their own
 # flow's previous step, `shopify_orders`, `shopify_fulfil`, ...) can then never take the last two
 # slots, and getting orders into the warehouse never queues behind them.

@@ -78,8 +78,11 @@ def runs_in_flight(context: dg.SensorEvaluationContext, job_name: str, limit: in
     return len(_in_flight_runs(context, job_name, limit))
 
 
-def _not_working(context: dg.SensorEvaluationContext, runs: list[dg.DagsterRun]) -> bool:
-    """Some run is queued or starting, or has a step waiting for a pool slot."""
+def _not_working(
+    context: dg.SensorEvaluationContext, runs: list[dg.DagsterRun], waiting_allowed: int = 0
+) -> bool:
+    """Some run is queued or starting, or more than `waiting_allowed` runs have a step waiting for
+    a pool slot."""
     if any(run.status != dg.DagsterRunStatus.STARTED for run in runs):
         return True
     storage = context.instance.event_log_storage
@@ -87,7 +90,8 @@ def _not_working(context: dg.SensorEvaluationContext, runs: list[dg.DagsterRun])
         return False
     ids = {run.run_id for run in runs}
     infos = storage.get_concurrency_infos(sorted(storage.get_concurrency_keys()))
-    return any(ids & info.pending_run_ids for info in infos.values())
+    waiting = set().union(*(ids & info.pending_run_ids for info in infos.values()))
+    return len(waiting) > waiting_allowed
 
 
 def in_flight(context: dg.SensorEvaluationContext, job_name: str) -> bool:
@@ -104,6 +108,7 @@ def inbox_sensor_tick(
     wanted: Callable[[dict[str, Any]], bool] | None = None,
     max_in_flight: int = 1,
     wake: Callable[[dg.SensorEvaluationContext], str | None] | None = None,
+    waiting_allowed: int = 0,
 ) -> dg.SensorResult | dg.SkipReason:
     """One run for everything that arrived since the cursor; never one run per event.
 
@@ -114,13 +119,16 @@ def inbox_sensor_tick(
     the one in flight is itself queued or waiting for a pool slot, when the next would only
     wait too, holding one of the brand's run slots that release and status need.
     `wake` asks for a run for a reason of the job's own (read from Dagster's records), or None.
+    `waiting_allowed` runs of the job may wait for a pool while the next starts up: for a job whose
+    steps hand a pool from run to run (despatches' `shopify_fulfil`), so the run after the waiting
+    one has started and read by the time the waiting one takes the pool.
     """
     cursor = InboxCursor.parse(context.cursor)
     flying = _in_flight_runs(context, job_name, max_in_flight)
     if len(flying) >= max_in_flight:
         # The running batch will read the ledger cursor anyway; new events wait one tick.
         return dg.SkipReason(f"{job_name} already queued or running")
-    if flying and _not_working(context, flying):
+    if flying and _not_working(context, flying, waiting_allowed):
         # A second run would only wait too, holding one of the brand's run slots meanwhile.
         return dg.SkipReason(
             f"{job_name} already in flight and waiting (queued, starting or waiting for a pool)"
