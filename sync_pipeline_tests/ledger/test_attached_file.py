@@ -86,3 +86,51 @@ def test_a_forked_child_opens_the_ledger_with_a_database_of_its_own(tmp_path: Pa
     assert child.exitcode == 0 and done.get(timeout=5) == "ok"
     ledger.set_cursor("parent", "after")
     assert (ledger.get_cursor("child"), ledger.get_cursor("parent")) == ("forked", "after")
+
+
+# A program (not pytest, which would catch the child's exit) whose writer thread has committed and
+# not yet detached when the main thread forks; the child then exits as programs do, the parent goes on.
+_FORK_BETWEEN_COMMIT_AND_DETACH = """
+import os, sys, threading, time
+from sync_pipeline.lib.ledger import Ledger, connection
+ledger = Ledger(sys.argv[1])
+ledger.migrate()
+detach, committed = connection._ATTACHED.detach, threading.Event()
+def detach_later(name):
+    if threading.current_thread().name == "writer":
+        committed.set()
+        time.sleep(1.5)  # the fork happens here
+    detach(name)
+connection._ATTACHED.detach = detach_later
+def writer():
+    with ledger.transaction() as con:
+        con.execute("INSERT INTO sync_cursors SELECT 'p' || i, 'parent', now() FROM range(3000) t(i)")
+thread = threading.Thread(target=writer, name="writer")
+thread.start()
+committed.wait(30)
+child = os.fork()
+if child == 0:
+    time.sleep(3)  # the parent's later writes go in meanwhile
+    sys.exit(0)  # interpreter finalisation, as a program ends
+thread.join()
+for i in range(20):
+    ledger.set_cursor(f"after-{i}", "parent")
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
+"""
+
+
+def test_a_child_forked_between_a_commit_and_the_detach_leaves_the_file_alone_when_it_exits(
+    tmp_path: Path,
+) -> None:
+    """The fork copies the parent's in-memory database with the file still attached (committed, not
+    yet detached). A child that exits normally finalised that copy: closing it checkpointed the
+    parent's file from the child's stale image, and the parent's rows were gone (0 of 3,020)."""
+    path = tmp_path / "ledger.duckdb"
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_BETWEEN_COMMIT_AND_DETACH, str(path)], capture_output=True, text=True
+    )
+    _another_process_writes(path, "theirs")  # the file as the next process finds it
+    with Ledger(path).transaction() as con:
+        kept = con.execute("SELECT count(*) FROM sync_cursors WHERE value = 'parent'").fetchone()
+    # The rows, then how the child ended (it crashed in DuckDB's close: -11, SIGSEGV).
+    assert (kept, done.returncode) == ((3020,), 0), done.stderr[-800:]

@@ -25,6 +25,7 @@ one with `duckdb.connect`, as before.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import logging
 import os
@@ -181,13 +182,18 @@ class _Attached:
             raise
 
     def forget_in_child(self) -> None:
-        _ABANDONED.append(self._database)  # never closed here: its threads live in the parent
+        # Never closed here, not even as this process ends: its threads live in the parent, and
+        # closing it checkpoints any file still attached in the copy (the fork fell between a
+        # parent's commit and its detach) from this stale image: the parent's later writes were
+        # lost, and the close crashed. A list kept it only until the interpreter's exit emptied
+        # it; a reference no one holds keeps it for good.
+        if self._database is not None:
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(self._database))
         self._guard = threading.Lock()
         self._database = None
         self.users = {}
 
 
-_ABANDONED: list[duckdb.DuckDBPyConnection | None] = []
 _ATTACHED = _Attached()
 os.register_at_fork(after_in_child=_ATTACHED.forget_in_child)
 
