@@ -134,3 +134,37 @@ def test_a_child_forked_between_a_commit_and_the_detach_leaves_the_file_alone_wh
         kept = con.execute("SELECT count(*) FROM sync_cursors WHERE value = 'parent'").fetchone()
     # The rows, then how the child ended (it crashed in DuckDB's close: -11, SIGSEGV).
     assert (kept, done.returncode) == ((3020,), 0), done.stderr[-800:]
+
+
+# A program whose ledger file may not grow by more than 32 KiB (RLIMIT_FSIZE: a disk filling up).
+# The commit's WAL record fits; the checkpoint the detach makes needs new blocks and fails.
+_CHECKPOINT_FAILS_AFTER_THE_COMMIT = """
+import os, resource, signal, sys
+from sync_pipeline.lib.ledger import Ledger
+ledger = Ledger(sys.argv[1])
+ledger.set_cursor("before", "1")
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(sys.argv[1]) + 32768, resource.RLIM_INFINITY))
+try:
+    with ledger.transaction() as con:
+        con.execute("INSERT INTO sync_cursors SELECT 'k' || i, repeat('v', 50), now() FROM range(100) t(i)")
+    print("returned")
+except Exception as error:
+    print("raised", type(error).__name__, error)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+ledger.set_cursor("after", "1")  # the process's next transaction
+"""
+
+
+def test_a_committed_transaction_whose_checkpoint_fails_at_the_detach_returns(tmp_path: Path) -> None:
+    """The commit is in the WAL (the next open replays it), so the caller must not be told it failed:
+    it raised "CHECKPOINT during DETACH failed", a write the caller would count as not made."""
+    path = tmp_path / "ledger.duckdb"
+    done = subprocess.run(
+        [sys.executable, "-c", _CHECKPOINT_FAILS_AFTER_THE_COMMIT, str(path)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    _another_process_writes(path, "theirs")  # the file as the next process finds it
+    with Ledger(path).transaction() as con:
+        rows = con.execute("SELECT count(*) FROM sync_cursors WHERE name LIKE 'k%'").fetchone()
+    assert (done.stdout.strip(), rows, Ledger(path).get_cursor("after")) == ("returned", (100,), "1")

@@ -170,16 +170,35 @@ class _Attached:
     def detach(self, name: str) -> None:
         """Close the file (DuckDB checkpoints it and drops its lock). Should that fail, the whole
         in-memory database is closed instead, which closes every file in it: a file left attached
-        would hold the lock against our other processes for as long as this one lives."""
+        would hold the lock against our other processes for as long as this one lives.
+
+        A failure here is logged, not raised: it comes after the COMMIT (or the ROLLBACK), which
+        stands. A checkpoint that cannot be written (a full disk) leaves the commit in the WAL, which
+        the next open replays, as a closed connection's failed checkpoint always did; raised, it
+        told the caller a committed write had failed (or hid the error that rolled it back)."""
         try:
             with self.cursor() as con:
                 con.execute(f"DETACH DATABASE IF EXISTS {name}")
-        except BaseException:
+        except BaseException as error:
+            if isinstance(error, Exception) and not self._attached(name):  # detached, checkpoint failed
+                log.warning("ledger file %s closed, its checkpoint left in the WAL: %s", name, error)
+                return
+            log.warning("closing the ledger file %s failed; closing the process's DuckDB: %s", name, error)
             with self._guard:
                 database, self._database = self._database, None
             if database is not None:
                 database.close()
-            raise
+            if not isinstance(error, Exception):
+                raise
+
+    def _attached(self, name: str) -> bool:
+        """Whether `name` is still attached (True when that cannot be told: the safe side)."""
+        try:
+            with self.cursor() as con:
+                found = con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [name])
+                return bool(found.fetchone()[0])  # type: ignore[index]
+        except Exception:
+            return True
 
     def forget_in_child(self) -> None:
         # Never closed here, not even as this process ends: its threads live in the parent, and
