@@ -168,3 +168,27 @@ def test_a_committed_transaction_whose_checkpoint_fails_at_the_detach_returns(tm
     with Ledger(path).transaction() as con:
         rows = con.execute("SELECT count(*) FROM sync_cursors WHERE name LIKE 'k%'").fetchone()
     assert (done.stdout.strip(), rows, Ledger(path).get_cursor("after")) == ("returned", (100,), "1")
+
+
+_SPILL = """
+import os, sys
+from pathlib import Path
+from sync_pipeline.lib.ledger import Ledger
+ledger = Ledger(sys.argv[1])
+with ledger.transaction() as con:
+    print(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+"""
+
+
+def test_a_transaction_spills_beside_the_ledger_not_into_the_working_directory(tmp_path: Path) -> None:
+    """A file database spills what outgrows memory to `<file>.tmp`; the in-memory database the file
+    is attached into spilled to `.tmp` in whatever directory the process runs in (a run worker's, a
+    read-only image's), where a big reconcile's sort could fail or litter."""
+    path = tmp_path / "ledger.duckdb"
+    elsewhere = tmp_path / "working"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", _SPILL, str(path)], capture_output=True, text=True, cwd=elsewhere
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    assert Path(done.stdout.strip()) == tmp_path / "ledger.duckdb.tmp"

@@ -161,10 +161,14 @@ class _Attached:
         with self._guard:
             return self._names.setdefault(key, f"ledger_{len(self._names)}")
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
+    def cursor(self, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+        """A connection to the in-memory database, made on first use. What a query cannot hold in
+        memory spills beside the ledger file that made it (`<file>.tmp`, where a file database
+        spills), not to `.tmp` in the process's working directory, an in-memory database's default."""
         with self._guard:
             if self._database is None:
-                self._database = duckdb.connect(":memory:")
+                spill = {"temp_directory": f"{os.path.realpath(path)}.tmp"} if path is not None else {}
+                self._database = duckdb.connect(":memory:", config=spill)
             return self._database.cursor()
 
     def detach(self, name: str) -> None:
@@ -221,7 +225,7 @@ def _open(path: Path) -> tuple[duckdb.DuckDBPyConnection, str | None]:
     """A connection with `path` open and in use, and the name it is attached under (None: joined
     this process's own open connection to the file)."""
     name = _ATTACHED.name(path)
-    con = _ATTACHED.cursor()
+    con = _ATTACHED.cursor(path)
     # Only the thread holding the file's process lock gets here, so `users` needs no guard of its own.
     if not _ATTACHED.users.get(name):
         try:
