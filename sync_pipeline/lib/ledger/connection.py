@@ -25,6 +25,7 @@ one with `duckdb.connect`, as before.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import logging
 import os
@@ -160,34 +161,62 @@ class _Attached:
         with self._guard:
             return self._names.setdefault(key, f"ledger_{len(self._names)}")
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
+    def cursor(self, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+        """A connection to the in-memory database, made on first use. What a query cannot hold in
+        memory spills beside the ledger file that made it (`<file>.tmp`, where a file database
+        spills), not to `.tmp` in the process's working directory, an in-memory database's default."""
         with self._guard:
             if self._database is None:
-                self._database = duckdb.connect(":memory:")
+                spill = {"temp_directory": f"{os.path.realpath(path)}.tmp"} if path is not None else {}
+                self._database = duckdb.connect(":memory:", config=spill)
             return self._database.cursor()
 
     def detach(self, name: str) -> None:
         """Close the file (DuckDB checkpoints it and drops its lock). Should that fail, the whole
         in-memory database is closed instead, which closes every file in it: a file left attached
-        would hold the lock against our other processes for as long as this one lives."""
+        would hold the lock against our other processes for as long as this one lives.
+
+        A failure here is logged, not raised: it comes after the COMMIT (or the ROLLBACK), which
+        stands. A checkpoint that cannot be written (a full disk) leaves the commit in the WAL, which
+        the next open replays, as a closed connection's failed checkpoint always did; raised, it
+        told the caller a committed write had failed (or hid the error that rolled it back)."""
         try:
             with self.cursor() as con:
                 con.execute(f"DETACH DATABASE IF EXISTS {name}")
-        except BaseException:
+        except BaseException as error:
+            if isinstance(error, Exception) and not self._attached(name):  # detached, checkpoint failed
+                log.warning("ledger file %s closed, its checkpoint left in the WAL: %s", name, error)
+                return
+            log.warning("closing the ledger file %s failed; closing the process's DuckDB: %s", name, error)
             with self._guard:
                 database, self._database = self._database, None
             if database is not None:
                 database.close()
-            raise
+            if not isinstance(error, Exception):
+                raise
+
+    def _attached(self, name: str) -> bool:
+        """Whether `name` is still attached (True when that cannot be told: the safe side)."""
+        try:
+            with self.cursor() as con:
+                found = con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [name])
+                return bool(found.fetchone()[0])  # type: ignore[index]
+        except Exception:
+            return True
 
     def forget_in_child(self) -> None:
-        _ABANDONED.append(self._database)  # never closed here: its threads live in the parent
+        # Never closed here, not even as this process ends: its threads live in the parent, and
+        # closing it checkpoints any file still attached in the copy (the fork fell between a
+        # parent's commit and its detach) from this stale image: the parent's later writes were
+        # lost, and the close crashed. A list kept it only until the interpreter's exit emptied
+        # it; a reference no one holds keeps it for good.
+        if self._database is not None:
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(self._database))
         self._guard = threading.Lock()
         self._database = None
         self.users = {}
 
 
-_ABANDONED: list[duckdb.DuckDBPyConnection | None] = []
 _ATTACHED = _Attached()
 os.register_at_fork(after_in_child=_ATTACHED.forget_in_child)
 
@@ -196,7 +225,7 @@ def _open(path: Path) -> tuple[duckdb.DuckDBPyConnection, str | None]:
     """A connection with `path` open and in use, and the name it is attached under (None: joined
     this process's own open connection to the file)."""
     name = _ATTACHED.name(path)
-    con = _ATTACHED.cursor()
+    con = _ATTACHED.cursor(path)
     # Only the thread holding the file's process lock gets here, so `users` needs no guard of its own.
     if not _ATTACHED.users.get(name):
         try:

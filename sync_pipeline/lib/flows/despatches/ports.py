@@ -40,7 +40,8 @@ class HeldPackage:
 class DespatchRead:
     packages: list[DespatchedPackage]
     held: list[HeldPackage] = field(default_factory=list)
-    # Report rows read per despatch minute (UTC), readable or not: what `rows_between` would count.
+    # Distinct report rows read per despatch minute (UTC; a row a page boundary repeats counts once):
+    # what `rows_between` would count (a row that does not read is left out, so the count differs).
     rows_by_minute: dict[datetime, int] = field(default_factory=dict)
 
 
