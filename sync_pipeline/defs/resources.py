@@ -54,7 +54,9 @@ class ShopifyResource(dg.ConfigurableResource):
     webhook_secret: str = ""
     bulk_threshold: int  # 0 turns bulk operations off
 
-    def get_client(self) -> ShopifyClient:
+    def get_client(self, reserve_share: float = 0.0) -> ShopifyClient:
+        """`reserve_share` > 0: a background reader, leaving that share of the shop's cost bucket
+        to the hot-path clients (lib/shopify/pacing.py)."""
         from sync_pipeline.lib.shopify import ShopifyClient
 
         return ShopifyClient(
@@ -62,6 +64,7 @@ class ShopifyResource(dg.ConfigurableResource):
             access_token=self.access_token,
             api_version=self.api_version,
             bulk_threshold=self.bulk_threshold,
+            reserve_share=reserve_share,
         )
 
 

@@ -9,6 +9,7 @@ from sync_pipeline.defs.finance.metadata import (
     reconciliation_metadata,
     returns_metadata,
     summary_metadata,
+    yield_metadata,
 )
 from sync_pipeline.defs.orders.partitions import order_date_partitions
 from sync_pipeline.defs.resources import (
@@ -42,7 +43,10 @@ def _window(context) -> tuple[datetime, datetime]:
 
 def _read_money(context, backfill: bool) -> dict:
     rules = context.resources.business_rules.load()
-    client = context.resources.shopify.get_client()
+    # Background work: it leaves part of the shared Shopify bucket to the flows customers wait for.
+    client = context.resources.shopify.get_client(reserve_share=rules.finance.money_read_bucket_reserve)
+    if not backfill:
+        client.yield_for(rules.finance.money_read_max_seconds)
     report = read_money(
         ShopifyMoney(client),
         context.resources.ledger.get_ledger(),
@@ -53,6 +57,7 @@ def _read_money(context, backfill: bool) -> dict:
     )
     return {
         **money_metadata(report, backfill),
+        **yield_metadata(client.yielded_seconds),
         **({"shopify_read": client.last_read_mode} if backfill else {}),
     }
 

@@ -27,6 +27,15 @@ def money_metadata(report: MoneyReport, backfill: bool) -> dict[str, object]:
     }
 
 
+def yield_metadata(yielded_seconds: float) -> dict[str, object]:
+    """How long the money read left Shopify's bucket to the flows customers wait for."""
+    return {
+        "shopify_yielded_seconds": round(yielded_seconds, 1),
+        "shopify_yielded": f"waited {yielded_seconds:.0f} s for the storefront's flows (orders, "
+        "fulfilments, stock) to leave room in Shopify's rate limit",
+    }
+
+
 def returns_metadata(report: ReturnsReport, backfill: bool) -> dict[str, object]:
     return {
         "mode": "backfill" if backfill else "incremental",

@@ -37,6 +37,7 @@ from .models import (
     StockWrite,
     WebhookSubscription,
 )
+from .pacing import CostPacer
 from .transport import GraphQLTransport, TransportStats
 
 MAX_PAGE = 250
@@ -82,7 +83,10 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi, BulkMoneyApi):
         max_query_cost: int = 1000,
         bulk_threshold: int = 0,
         http: httpx.Client | None = None,
+        reserve_share: float = 0.0,
     ) -> None:
+        """`reserve_share` > 0 makes this a background client: it leaves that share of Shopify's
+        cost bucket to the app's other clients (ingest, fulfilments, stock pushes; pacing.py)."""
         base = shop_url.rstrip("/")
         if "://" not in base:
             base = f"https://{base}"
@@ -96,6 +100,7 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi, BulkMoneyApi):
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
             http=http,
+            pacer=CostPacer(reserve_share=reserve_share),
         )
         self.line_items_per_order = line_items_per_order
         self.components_per_variant = components_per_variant
@@ -114,6 +119,16 @@ class ShopifyClient(FulfilmentsApi, FinanceApi, BulkApi, BulkMoneyApi):
 
     def close(self) -> None:
         self.transport.close()
+
+    def yield_for(self, seconds: float) -> None:
+        """A background client stops leaving the bucket to the others `seconds` from now (its
+        caller's time budget), so it is never held back for ever; pacing goes on as for any client."""
+        self.transport.pacer.yield_until = time.monotonic() + seconds
+
+    @property
+    def yielded_seconds(self) -> float:
+        """How long a background client has waited for the others to leave it room."""
+        return self.transport.pacer.yielded_seconds
 
     def __enter__(self) -> ShopifyClient:
         return self

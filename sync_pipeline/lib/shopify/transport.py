@@ -36,6 +36,8 @@ from .pacing import CostPacer
 
 log = logging.getLogger(__name__)
 RETRYABLE_CODES = {"THROTTLED", "INTERNAL_SERVER_ERROR"}
+# A background pacer's fresh look at the bucket: one object, 1 requested point.
+COST_PROBE = "query CostProbe { shop { id } }"
 
 
 @dataclass
@@ -76,6 +78,8 @@ class GraphQLTransport:
         self._headers = {"X-Shopify-Access-Token": access_token, "Content-Type": "application/json"}
         self._http = http or httpx.Client(timeout=timeout)
         self.pacer = pacer or CostPacer(sleep=sleep)
+        if self.pacer.reserve_share > 0 and self.pacer.probe is None:
+            self.pacer.probe = self.probe_bucket
         self._sleep = sleep
         self._clock = clock
         self.max_attempts = max_attempts
@@ -134,6 +138,27 @@ class GraphQLTransport:
                 return result
             self._retry_wait(operation, attempt, last, delay, retry_until)
         raise ShopifyRetriesExhausted(operation, self.max_attempts, last)
+
+    def probe_bucket(self) -> None:
+        """Ask the cheapest query once, unpaced and unretried, and hand its `throttleStatus` to the
+        pacer. A failed probe teaches nothing; the background pacer waits and asks again later."""
+        self.stats.add("CostProbe", requests=1)
+        try:
+            response = self._http.post(self.endpoint, json={"query": COST_PROBE, "variables": {}},
+                                       headers=self._headers)  # fmt: skip
+            body = response.json() if response.status_code == 200 else {}
+        except (httpx.TransportError, ValueError) as exc:
+            log.debug("cost probe failed: %s", exc)
+            return
+        cost = (body.get("extensions") or {}).get("cost") if isinstance(body, dict) else None
+        codes = {
+            (e.get("extensions") or {}).get("code") for e in body.get("errors") or [] if isinstance(e, dict)
+        }
+        if "THROTTLED" in codes:
+            self.stats.add(throttled=1)
+        elif cost:
+            self.stats.add(points_spent=float(cost.get("actualQueryCost") or 0))
+        self.pacer.after_response("CostProbe", cost)
 
     def stream_lines(self, operation: str, url: str) -> Iterator[str]:
         """GET a result file (a bulk operation's signed URL) and yield its lines as they arrive.

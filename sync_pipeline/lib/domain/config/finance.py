@@ -35,6 +35,10 @@ class FinanceConfig(RulesModel):
     # stopped by it saves its cursor and the `finance_money_backlog` sensor starts the next run at
     # once.
     money_read_max_seconds: float = Field(default=30, gt=0, le=600)
+    # The money read is background work sharing that bucket: before each page it waits until the
+    # bucket holds the page's cost plus this share of the bucket's size, left to ingest,
+    # fulfilments and stock pushes (lib/shopify/pacing.py). It yields within the budget above.
+    money_read_bucket_reserve: float = Field(default=0.5, ge=0, lt=1)
 
     @property
     def despatch_sla(self) -> timedelta:
