@@ -14,8 +14,9 @@ from sync_pipeline.sandbox.shopify.control import ProductSpec, VariantSpec
 from .conftest import TOKEN, Sandbox
 
 # Requested cost 2 + first x 3 (connection, node, product, inventory item): 152 for the foreground,
-# 32 for the background's pages. The bucket (400, 200/s) never holds 32 + half of 400 while the
-# foreground spends 152 as soon as it can.
+# 32 for the background's pages. The bucket (400, 200/s) never holds 32 + three quarters of 400
+# while the foreground spends 152 as soon as it can: it would have to stall ~1.7 s (the margin
+# against a busy CI host; half the bucket left 1.2 s).
 VARIANTS = "query Variants($first: Int!) { productVariants(first: $first) { nodes { id product { id } inventoryItem { id } } } }"
 FOREGROUND_SECONDS = 3.0
 PAGES = 4
@@ -53,9 +54,9 @@ def test_a_background_reader_waits_while_the_foreground_keeps_the_bucket_low(
     make_sandbox: Callable[..., Sandbox],
 ) -> None:
     normal, _ = _run(make_sandbox, reserve_share=0.0)
-    assert normal[-1] < FOREGROUND_SECONDS  # at normal priority it takes its share alongside
+    assert normal[0] < FOREGROUND_SECONDS - 0.5, normal  # at normal priority it reads alongside
 
-    yielding, background = _run(make_sandbox, reserve_share=0.5)
+    yielding, background = _run(make_sandbox, reserve_share=0.75)
     # Not one page went while the foreground kept the bucket below cost + reserve …
     assert min(yielding) >= FOREGROUND_SECONDS - 0.2, yielding
     # … it asked Shopify (cheap probes) instead of trusting its own estimate, and was never throttled.
@@ -63,4 +64,4 @@ def test_a_background_reader_waits_while_the_foreground_keeps_the_bucket_low(
     assert background.stats.throttled == 0
     assert background.yielded_seconds >= FOREGROUND_SECONDS - 1.0
     # Once the foreground stopped, it read at once (the bucket refills in 2 s).
-    assert yielding[-1] < FOREGROUND_SECONDS + 3.0, yielding
+    assert yielding[-1] < FOREGROUND_SECONDS + 5.0, yielding
