@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sync_pipeline.defs.despatches.checks import despatches_reach_shopify
 from sync_pipeline.lib.flows.despatches import states
 from sync_pipeline.lib.flows.despatches.cancelled import KIND
 from sync_pipeline.lib.flows.orders.ingest import ingest
+from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
 from sync_pipeline_tests.despatches.helpers import UK, emails_for, into_warehouse, run_once, shopify_lines
+from sync_pipeline_tests.despatches.test_checks import _run
 from sync_pipeline_tests.orders.conftest import Stack
 
 # The merchant's action in the admin: the product itself never cancels a fulfilment.
@@ -68,3 +71,30 @@ def test_a_fulfilment_cancelled_in_shopify_is_recorded_and_owned_not_sent_again(
         assert later.fulfilled == 0 and later.fulfilments_cancelled == 0, later.summary
     assert shopify_lines(stack, oid) == {} and len(emails_for(stack, oid)) == 1
     assert [e.occurrences for e in stack.ledger.list_open_exceptions(KIND)] == [1]
+
+
+def test_a_cancelled_fulfilment_resolved_by_cx_is_not_a_package_missing_from_shopify(stack: Stack) -> None:
+    """CX resolve `fulfilment_cancelled_in_shopify` (the runbook tells them to). The package stays
+    `cancelled_in_shopify`, which the flow never sends again: `despatches_reach_shopify` listed it as
+    owned while the exception was open, then as unexplained for good (an ERROR no one could clear)."""
+    oid = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY", quantity=1)], shipping_address=UK))[
+        "id"
+    ]
+    package = stack.pvx.despatch(into_warehouse(stack)[oid], [{"CAP-NVY": 1}])["packages"][0]["number"]
+    run_once(stack)
+    (fulfilment,) = stack.shop.get_order(oid)["fulfillments"]
+    stack.source.client.execute(
+        "FulfillmentCancel", FULFILLMENT_CANCEL, {"id": fulfilment["id"]}, safe_to_retry=False
+    )
+    ingest(stack.source, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    _, done = run_once(stack)
+    assert done.fulfilments_cancelled == 1, done.summary
+    with stack.ledger.transaction() as con:
+        con.execute("UPDATE despatch_packages SET first_seen_at = first_seen_at - INTERVAL 2 HOUR "
+                    "WHERE package_number = ?", [package])  # fmt: skip
+    assert _run(despatches_reach_shopify, stack.data_dir).passed  # owned while the exception is open
+    with stack.ledger.transaction() as con:  # as CX would, from the exceptions view
+        ledger_exceptions.resolve_for_subjects(con, [KIND], [package], "customer told; parcel on its way")
+    assert stack.ledger.list_open_exceptions(KIND) == []
+    after = _run(despatches_reach_shopify, stack.data_dir)
+    assert after.passed, after.metadata

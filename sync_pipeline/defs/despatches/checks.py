@@ -35,7 +35,11 @@ def despatches_reach_shopify(
     with ledger.get_ledger().transaction() as con:
         # A pooled parcel no fulfilment carries yet has reached no customer either (a bundle part
         # whose rest was short-picked never will): until 2026-12-01 it counted as settled.
-        late = ledger_despatches.not_settled_before(con, before, states.SETTLED, pooled=states.POOLED)
+        # A fulfilment cancelled in Shopify after we made it is CX's (`fulfilment_cancelled_in_shopify`),
+        # and stays theirs once they resolve it: the flow never sends it again, so it is not late.
+        late = ledger_despatches.not_settled_before(
+            con, before, (*states.SETTLED, states.CANCELLED_IN_SHOPIFY), pooled=states.POOLED
+        )
         explained = {subject for _, subject in ledger_exceptions.open_subjects(con, states.OWNERS)}
     unexplained = [r for r in late if r[0] not in explained]
     owned = [r for r in late if r[0] in explained]

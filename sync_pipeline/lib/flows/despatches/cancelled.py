@@ -62,7 +62,11 @@ def notice_cancelled_fulfilments(
     deadline: float,
 ) -> None:
     """Read the fulfilments of orders changed since our last write to them (until `deadline`: the
-    rest wait for the next run) and record any of ours Shopify now shows CANCELLED."""
+    rest wait for the next run) and record any of ours Shopify now shows CANCELLED. Past the
+    deadline (usual at a peak) it does not even look for candidates: that query holds the ledger
+    lock every process shares, for nothing."""
+    if time.monotonic() >= deadline:
+        return
     with ledger.transaction() as con:
         candidates = fulfilment_checks.changed_since_fulfilled(con, CHECKS_PER_RUN)
     read: dict[str, list[ExistingFulfilment]] = {}
@@ -74,6 +78,7 @@ def notice_cancelled_fulfilments(
             read[oid] = storefront.fulfilments_of(oid)
         except ShopifyNotReadError as error:  # throttled: the next run checks it
             log.warning("fulfilments of %s not read (%s); checked next run", oid, error)
+            report.cancel_checks_not_read += len(candidates) - len(checked)
             break
         checked.append((oid, version))
     if not checked:
@@ -93,6 +98,8 @@ def notice_cancelled_fulfilments(
         numbers = [r.intent.package_number for r in cancelled]
         why = "cancelled in Shopify after we created it"
         fulfilment_checks.mark_cancelled(con, numbers, why)
+        # Its tracking can no longer be posted (the late-tracking read looks at created fulfilments only).
+        ledger_exceptions.resolve_for_subjects(con, ["tracking_missing"], numbers, why)
         ledger_despatches.set_states(
             con, [ledger_despatches.StateChange(n, states.CANCELLED_IN_SHOPIFY, why) for n in numbers]
         )

@@ -33,6 +33,8 @@ class FulfilReport:
     tracking_added: int = 0
     # Fulfilments of ours found cancelled in Shopify this run (`cancelled.py`): CX exception each.
     fulfilments_cancelled: int = 0
+    # Orders due that check whose fulfilments Shopify kept THROTTLED: checked next run.
+    cancel_checks_not_read: int = 0
     tracking_refused: int = 0  # late tracking numbers Shopify refused (exception `tracking_refused`)
     exceptions_opened: int = 0
     order_states: Counter[str] = field(default_factory=Counter)
@@ -57,6 +59,7 @@ class FulfilReport:
             "tracking_added": self.tracking_added,
             "tracking_refused": self.tracking_refused,
             "fulfilments_cancelled_in_shopify": self.fulfilments_cancelled,
+            "cancel_checks_not_read": self.cancel_checks_not_read,
             "exceptions_opened": self.exceptions_opened,
             "left_to_another_run": self.left_to_another_run,
             "left_for_next_run": self.left_for_next_run,
