@@ -8,19 +8,7 @@ import itertools
 import pytest
 
 from sync_pipeline.lib.shopify.pacing import CostPacer
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from sync_pipeline_tests.shopify.test_pacing import Clock
 
 
 def _cost(available: float, requested: float = 30) -> dict[str, object]:
