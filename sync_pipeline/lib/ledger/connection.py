@@ -155,6 +155,7 @@ class _Attached:
         self._database: duckdb.DuckDBPyConnection | None = None
         self._names: dict[str, str] = {}
         self.users: dict[str, int] = {}  # name → transactions using the attached file
+        self._spill: dict[str, str] = {}  # the first ledger's spill directory, kept for a re-creation
 
     def name(self, path: Path) -> str:
         key = os.path.realpath(path)
@@ -166,9 +167,10 @@ class _Attached:
         memory spills beside the ledger file that made it (`<file>.tmp`, where a file database
         spills), not to `.tmp` in the process's working directory, an in-memory database's default."""
         with self._guard:
-            if self._database is None:
-                spill = {"temp_directory": f"{os.path.realpath(path)}.tmp"} if path is not None else {}
-                self._database = duckdb.connect(":memory:", config=spill)
+            if path is not None and not self._spill:
+                self._spill = {"temp_directory": f"{os.path.realpath(path)}.tmp"}
+            if self._database is None:  # first use, or closed after a failed detach: same spill place
+                self._database = duckdb.connect(":memory:", config=self._spill)
             return self._database.cursor()
 
     def detach(self, name: str) -> None:
@@ -215,6 +217,7 @@ class _Attached:
         self._guard = threading.Lock()
         self._database = None
         self.users = {}
+        self._spill = {}
 
 
 _ATTACHED = _Attached()

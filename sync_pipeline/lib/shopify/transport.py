@@ -40,6 +40,13 @@ RETRYABLE_CODES = {"THROTTLED", "INTERNAL_SERVER_ERROR"}
 COST_PROBE = "query CostProbe { shop { id } }"
 
 
+def _cost_and_codes(body: dict[str, Any]) -> tuple[dict[str, Any] | None, set[Any]]:
+    """A GraphQL answer's `extensions.cost` and its errors' `extensions.code`s."""
+    errors = body.get("errors") or []
+    codes = {(e.get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)}
+    return (body.get("extensions") or {}).get("cost"), codes
+
+
 @dataclass
 class TransportStats:
     requests: int = 0
@@ -150,10 +157,7 @@ class GraphQLTransport:
         except (httpx.TransportError, ValueError) as exc:
             log.debug("cost probe failed: %s", exc)
             return
-        cost = (body.get("extensions") or {}).get("cost") if isinstance(body, dict) else None
-        codes = {
-            (e.get("extensions") or {}).get("code") for e in body.get("errors") or [] if isinstance(e, dict)
-        }
+        cost, codes = _cost_and_codes(body if isinstance(body, dict) else {})
         if "THROTTLED" in codes:
             self.stats.add(throttled=1)
         elif cost:
@@ -226,10 +230,9 @@ class GraphQLTransport:
             raise ShopifyQueryError(operation, response.text[:500], status) from None
         if status != 200 or not isinstance(body, dict):
             raise ShopifyQueryError(operation, body.get("errors") if isinstance(body, dict) else body, status)
-        cost = (body.get("extensions") or {}).get("cost")
+        cost, codes = _cost_and_codes(body)
         self.pacer.after_response(shape, cost)
         errors = body.get("errors") or []
-        codes = {(e.get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)}
         if "THROTTLED" in codes:
             self.stats.add(throttled=1)
             delay = self.pacer.throttle_delay(cost)

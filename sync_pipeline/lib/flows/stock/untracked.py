@@ -55,8 +55,7 @@ def record(
                  len(untracked), len(problems), ", ".join(sorted({s for s, _, _ in untracked})[:20]))  # fmt: skip
     ledger_exceptions.open_or_touch(con, problems)
     found = {p.subject for p in problems}
-    for _, subject in ledger_exceptions.open_subjects(con, [KIND]):
-        if subject not in found:
-            ledger_exceptions.resolve_for_subject(
-                con, [KIND], subject, "the variant is tracked, gone, or no Peoplevox item"
-            )
+    gone = [subject for _, subject in ledger_exceptions.open_subjects(con, [KIND]) if subject not in found]
+    ledger_exceptions.resolve_for_subjects(
+        con, [KIND], gone, "the variant is tracked, gone, or no Peoplevox item"
+    )
