@@ -94,6 +94,18 @@ def _not_working(
     return len(waiting) > waiting_allowed
 
 
+def lone_run_working_since(context: dg.SensorEvaluationContext, job_name: str) -> float | None:
+    """When the one run of `job_name` in flight started, if it is the only one and it is working
+    (started, its step not waiting for a pool); None otherwise (none, two, or one that waits)."""
+    runs = _in_flight_runs(context, job_name, 2)
+    if len(runs) != 1 or _not_working(context, runs):
+        return None
+    record = context.instance.get_run_record_by_id(runs[0].run_id)
+    if record is None:
+        return None
+    return record.start_time or record.create_timestamp.timestamp()
+
+
 def in_flight(context: dg.SensorEvaluationContext, job_name: str) -> bool:
     return runs_in_flight(context, job_name) > 0
 

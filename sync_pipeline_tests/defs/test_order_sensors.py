@@ -150,3 +150,55 @@ def test_release_wakes_when_an_order_an_ingest_in_flight_recorded_comes_due(inbo
             dg.AssetMaterialization(asset_key=["peoplevox", "sales_orders"], metadata=later)
         )
         assert _tick(orders_release_due, instance, None).run_requests == []
+
+
+def test_the_next_release_run_starts_up_while_one_releases_for_orders_it_cannot_have_seen(
+    inbox: Inbox,
+) -> None:
+    """A release run's start-up (13-26 s at a peak) used to follow the run before it: the sensor
+    skipped while one was in flight. Now a second starts up beside one that is releasing, for
+    orders recorded since that one started, never for orders it could have taken, never beside a
+    run that is itself still queued, and never a third."""
+    from dagster._core.test_utils import create_run_for_test
+
+    now = datetime.now(UTC)
+    soon = (now - timedelta(seconds=1)).isoformat()
+    with dg.instance_for_test() as instance:
+
+        def observe_due(iso: str) -> None:
+            instance.report_runless_asset_event(
+                dg.AssetObservation(asset_key=["shopify", "orders"], metadata={"next_release_due_at": iso})
+            )
+
+        # Due before the run started: the run in flight takes it (it releases what is due for 30 s).
+        observe_due(soon)
+        time.sleep(1.1)  # run records keep their times to the second in some storages
+        starting = create_run_for_test(
+            instance, job_name="orders_release_job", status=dg.DagsterRunStatus.STARTING
+        )
+        waiting = _tick(orders_release_due, instance, None)
+        assert waiting.run_requests == [] and "queued, starting or waiting" in (waiting.skip_message or "")
+
+        instance.report_run_failed(starting)
+        releasing = create_run_for_test(
+            instance, job_name="orders_release_job", status=dg.DagsterRunStatus.STARTED
+        )
+        quiet = _tick(orders_release_due, instance, None)
+        assert quiet.run_requests == [] and "nothing recorded since it started" in (quiet.skip_message or "")
+
+        time.sleep(1.1)
+        observe_due((now + timedelta(minutes=5)).isoformat())  # recorded since, not due for a while
+        assert _tick(orders_release_due, instance, None).run_requests == []
+
+        observe_due(soon)  # recorded since the run started, and due: it may have missed it
+        [request] = _tick(orders_release_due, instance, None).run_requests
+        assert request.tags["sync/trigger"].startswith(
+            "orders recorded since the release run in flight started"
+        )
+
+        create_run_for_test(instance, job_name="orders_release_job", status=dg.DagsterRunStatus.STARTED)
+        full = _tick(orders_release_due, instance, None)
+        assert full.run_requests == [] and "2 release runs are already queued or running" in (
+            full.skip_message or ""
+        )
+        instance.report_run_failed(releasing)

@@ -51,8 +51,8 @@ def test_every_flows_runs_in_flight_fit_the_run_slots_at_once() -> None:
     """The pools queue a brand's work, not the run slots: a run waiting for a slot cannot even start
     up, so a flow whose pool was free waited behind runs waiting for another pool (session 7's
     rehearsal: 30-60 s a run, the Peoplevox pool idle meanwhile). The sensors cap each flow's runs
-    in flight; those caps, plus two scheduled jobs, fit the shared slots, and a release and a status
-    run fit the slots kept for them."""
+    in flight; those caps, plus two scheduled jobs, fit the shared slots, and the release runs (one
+    releasing, the next starting up) and a status run fit the slots kept for them."""
     from sync_pipeline.defs.despatches.sensors import DESPATCH_RUNS_IN_FLIGHT
     from sync_pipeline.defs.inventory.sensors import STOCK_RUNS_IN_FLIGHT
 
@@ -62,7 +62,10 @@ def test_every_flows_runs_in_flight_fit_the_run_slots_at_once() -> None:
     }
     ingest, scheduled = 1, 2  # inbox_sensor_tick's default max_in_flight; ops, checks
     assert limits["sync/run_slots"] >= ingest + DESPATCH_RUNS_IN_FLIGHT + STOCK_RUNS_IN_FLIGHT + scheduled
-    release, status = 1, 1  # their sensors skip while one is in flight
+    from sync_pipeline.defs.orders.triggers import RELEASE_RUNS_IN_FLIGHT
+
+    status = 1  # its sensor skips while one is in flight
+    release = RELEASE_RUNS_IN_FLIGHT
     assert limits["dagster/code_location"] - limits["sync/run_slots"] >= release + status
 
 
