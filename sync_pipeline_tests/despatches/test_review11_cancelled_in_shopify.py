@@ -98,3 +98,31 @@ def test_a_cancelled_fulfilment_resolved_by_cx_is_not_a_package_missing_from_sho
     assert stack.ledger.list_open_exceptions(KIND) == []
     after = _run(despatches_reach_shopify, stack.data_dir)
     assert after.passed, after.metadata
+
+
+def test_a_cancel_dated_before_our_clock_recorded_the_fulfilment_is_noticed(stack: Stack) -> None:
+    """`updatedAt` has whole seconds and we record a fulfilment `created` when its answer is written,
+    which under load is a second or more after Shopify made it. A cancel in that gap has a version
+    older than our clock's time: compared with our clock it was never read (flaky in CI,
+    2026-12-01). Compared with the version Shopify answered our fulfilment with, it is."""
+    oid = stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY", quantity=1)], shipping_address=UK))[
+        "id"
+    ]
+    stack.pvx.despatch(into_warehouse(stack)[oid], [{"CAP-NVY": 1}])
+    _, made = run_once(stack)
+    assert made.fulfilled == 1, made.summary
+    with stack.ledger.transaction() as con:  # the answer written late, as under a busy ledger
+        con.execute(
+            "UPDATE shopify_fulfilments SET created_at = created_at + INTERVAL 5 SECOND, "
+            "last_attempt_at = last_attempt_at + INTERVAL 5 SECOND WHERE shopify_order_id = ?",
+            [oid],
+        )
+    (fulfilment,) = stack.shop.get_order(oid)["fulfillments"]
+    stack.source.client.execute(
+        "FulfillmentCancel", FULFILLMENT_CANCEL, {"id": fulfilment["id"]}, safe_to_retry=False
+    )
+    ingest(stack.source, stack.ledger, stack.rules, "test", datetime.now(UTC))
+    _, done = run_once(stack)
+    assert done.fulfilments_cancelled == 1, done.summary
+    _, again = run_once(stack)  # checked at that version: not read again
+    assert again.fulfilments_cancelled == 0 and stack.ledger.list_open_exceptions(KIND)[0].occurrences == 1

@@ -1,9 +1,18 @@
 """Which orders' fulfilments to read again for a fulfilment cancelled in Shopify, and what was found.
 
 An order is a candidate when the orders ingest recorded a version of it (`orders.shopify_updated_at`,
-from `orders/updated` or the poll) newer than everything our own writes explain: the newest of our
-fulfilments' creation and tracking times, our own recorded version (`shopify_own_versions`), and the
-version at which it was last checked (`shopify_fulfilment_checks`, migration 0020).
+from `orders/updated` or the poll) newer than everything our own writes explain: the version
+Shopify answered our last fulfilment of it with and the version at which it was last checked
+(`shopify_fulfilment_checks`, migration 0020), and our own recorded version (`shopify_own_versions`).
+Only where none of those Shopify versions is known does it fall back to our own clock (the newest
+of our fulfilments' creation and tracking times).
+
+Why Shopify's versions, not our clock: `updatedAt` has whole seconds, and we record a fulfilment
+`created` when its answer is written, which under load can be a second or more after Shopify made
+it. A cancel in the admin within that gap has a version older than our clock's time and was never
+read (CI, 2026-12-01). A limit left as it was: a cancel between two of our fulfilments of one order,
+not yet ingested when the second is answered, is explained by the second's version (the answer
+gives only the version after it); the old rule missed it the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from datetime import datetime
 import duckdb
 
 from sync_pipeline.lib.ledger.bulk import TEXT, TIME, staged
-from sync_pipeline.lib.ledger.records import utcnow
+from sync_pipeline.lib.ledger.records import to_naive_utc, utcnow
 
 CANCELLED = "cancelled"
 
@@ -39,8 +48,8 @@ def changed_since_fulfilled(con: duckdb.DuckDBPyConnection, limit: int) -> list[
               USING (shopify_order_id)
             LEFT JOIN shopify_own_versions v USING (shopify_order_id)
             LEFT JOIN shopify_fulfilment_checks c USING (shopify_order_id)
-            WHERE o.shopify_updated_at > greatest(f.ours, coalesce(v.updated_at, f.ours),
-                                                  coalesce(c.checked_version, f.ours))
+            WHERE o.shopify_updated_at > greatest(coalesce(v.updated_at, c.checked_version, f.ours),
+                                                  coalesce(c.checked_version, v.updated_at, f.ours))
             ORDER BY o.shopify_updated_at
             LIMIT ?
             """,
@@ -58,6 +67,21 @@ def mark_checked(con: duckdb.DuckDBPyConnection, checked: Iterable[tuple[str, da
             "INSERT INTO shopify_fulfilment_checks SELECT id, version, ? FROM fulfilment_checks_in "
             "ON CONFLICT (shopify_order_id) DO UPDATE SET checked_version = excluded.checked_version, "
             "checked_at = excluded.checked_at",
+            [utcnow()],
+        )
+
+
+def record_own_writes(con: duckdb.DuckDBPyConnection, versions: Iterable[tuple[str, datetime]]) -> None:
+    """(order id, the version Shopify answered our fulfilment with): a version our own write explains,
+    so it needs no read. Never moves a recorded version back (answers can come back out of order)."""
+    rows = [[oid, to_naive_utc(version)] for oid, version in versions]
+    if not rows:
+        return
+    with staged(con, "fulfilment_writes_in", {"id": TEXT, "version": TIME}, rows):
+        con.execute(
+            "INSERT INTO shopify_fulfilment_checks SELECT id, max(version), ? FROM fulfilment_writes_in GROUP BY id "
+            "ON CONFLICT (shopify_order_id) DO UPDATE SET "
+            "checked_version = greatest(shopify_fulfilment_checks.checked_version, excluded.checked_version)",
             [utcnow()],
         )
 

@@ -43,7 +43,7 @@ from sync_pipeline.lib.flows.despatches.record import (
 from sync_pipeline.lib.flows.despatches.report import FulfilReport
 from sync_pipeline.lib.flows.despatches.send import GroupSender
 from sync_pipeline.lib.flows.orders.observed import SETTLE
-from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, own_versions
+from sync_pipeline.lib.ledger import ExceptionRecord, Ledger, OrderEvent, fulfilment_checks, own_versions
 from sync_pipeline.lib.ledger import despatches as ledger_despatches
 from sync_pipeline.lib.ledger import events as ledger_events
 from sync_pipeline.lib.ledger import exceptions as ledger_exceptions
@@ -281,6 +281,7 @@ def _record(
         return
     events, problems = [], []
     ours: list[tuple[str, datetime, datetime]] = []
+    written: list[tuple[str, datetime]] = []  # (order, Shopify's version after our fulfilment)
     # Written in bulk (a statement or two a wave, not a package): a statement a package held the
     # fulfil step's one ledger thread for most of a wave.
     fulfilled: list[ledger_despatches.StateChange] = []
@@ -299,6 +300,8 @@ def _record(
         fid, name = f.id, f.name
         if r.sent.version_before and f.order_version:
             ours.append((r.sent.order_id, r.sent.version_before, f.order_version))
+        if f.order_version:
+            written.append((r.sent.order_id, f.order_version))
         if outcome == ledger_fulfilments.ALREADY:  # another run's lookup found it first
             report.in_doubt["answered_after_lookup"] += 1
             continue
@@ -364,6 +367,8 @@ def _record(
     ledger_events.append(con, events)
     # So the orders ingest does not read in full an order only this fulfilment changed.
     own_versions.record(con, ours, SETTLE)
+    # So the cancel check compares Shopify's versions with Shopify's, not with our clock.
+    fulfilment_checks.record_own_writes(con, written)
     refresh_order_states(
         con, list(dict.fromkeys(r.sent.order_id for r in results)), rules, actor, report.order_states
     )
