@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from sync_pipeline.lib.domain.config import load_business_rules
+from sync_pipeline.lib.tls import tls_context
 from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
 from sync_pipeline.sandbox.shopify.config import SANDBOX_SHOP_DOMAIN
 from sync_pipeline.sandbox.shopify.control import SandboxControl
@@ -171,7 +172,7 @@ def _stop(children: list[Child]) -> None:
 def _wait_until_up(children: list[Child], urls: dict[str, str], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     pending = dict(urls)
-    with httpx.Client(timeout=2.0) as http:
+    with httpx.Client(timeout=2.0, verify=tls_context()) as http:
         while pending:
             for child in children:
                 if child.process.poll() is not None:

@@ -25,6 +25,7 @@ from typing import IO, Any
 import httpx
 
 from sync_pipeline.lib.domain.config import load_business_rules
+from sync_pipeline.lib.tls import tls_context
 from sync_pipeline.sandbox.server import free_port
 from sync_pipeline.sandbox.shopify.config import SANDBOX_SHOP_DOMAIN
 from sync_pipeline.settings import REPO_ROOT
@@ -226,7 +227,7 @@ def _group_alive(pgid: int) -> bool:
 def wait_until_up(stack: Stack, urls: Mapping[str, str], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     pending = dict(urls)
-    with httpx.Client(timeout=5.0) as http:
+    with httpx.Client(timeout=5.0, verify=tls_context()) as http:
         while pending:
             stack.check_alive()
             for name, url in list(pending.items()):
@@ -242,7 +243,7 @@ class DagsterGraphQL:
     """A few read-only queries against the webserver (the benchmark never launches runs)."""
 
     def __init__(self, base_url: str) -> None:
-        self._http = httpx.Client(base_url=base_url, timeout=30.0)
+        self._http = httpx.Client(base_url=base_url, timeout=30.0, verify=tls_context())
 
     def close(self) -> None:
         self._http.close()

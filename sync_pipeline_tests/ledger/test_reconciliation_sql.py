@@ -48,7 +48,7 @@ TABLES = ("orders", "despatch_packages", "finance_orders", "finance_order_lines"
 
 @given(st.lists(st.integers(1, 10**6), min_size=1, max_size=8, unique=True).flatmap(
     lambda numbers: st.tuples(*(orders(n) for n in numbers))))  # fmt: skip
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 def test_sql_agrees_with_the_rules_and_ties_out(ledger: Ledger, generated: tuple[Generated, ...]) -> None:
     with ledger.transaction() as con:
         for table in TABLES:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import httpx
 
 from sync_pipeline.lib.alerts.messages import Alert
+from sync_pipeline.lib.tls import tls_context
 
 
 class AlertDeliveryError(RuntimeError):
@@ -54,7 +55,7 @@ class WebhookChannel:
 
     def send(self, alert: Alert) -> None:
         try:
-            answer = httpx.post(self.url, json=alert.as_json(), timeout=self.timeout)
+            answer = httpx.post(self.url, json=alert.as_json(), timeout=self.timeout, verify=tls_context())
         except httpx.HTTPError as error:
             # The URL may carry a key (Teams, Slack incoming webhooks): name the host only.
             raise AlertDeliveryError(

@@ -63,6 +63,7 @@ from sync_pipeline.lib.peoplevox.soap import (
     element,
     envelope,
 )
+from sync_pipeline.lib.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class PeoplevoxClient:
         self._session_file = (
             None if session_file is None else SessionFile(session_file, self.endpoint, username)
         )
-        self._http = httpx.Client(timeout=timeout, transport=transport)
+        self._http = httpx.Client(timeout=timeout, transport=transport, verify=tls_context())
         self.requests_sent = 0
         self.wire_seconds = 0.0  # requests out and answers back: not pacing, not retry sleeps
         self.reauthentications = 0

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from sync_pipeline.lib.retry_after import retry_after_seconds
+from sync_pipeline.lib.tls import tls_context
 
 from .errors import ShopifyOutcomeUnknown, ShopifyQueryError, ShopifyRetriesExhausted, ShopifySearchWarning
 from .pacing import CostPacer
@@ -83,7 +84,7 @@ class GraphQLTransport:
     ) -> None:
         self.endpoint = endpoint
         self._headers = {"X-Shopify-Access-Token": access_token, "Content-Type": "application/json"}
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http = http or httpx.Client(timeout=timeout, verify=tls_context())
         self.pacer = pacer or CostPacer(sleep=sleep)
         if self.pacer.reserve_share > 0 and self.pacer.probe is None:
             self.pacer.probe = self.probe_bucket

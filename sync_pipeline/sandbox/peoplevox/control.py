@@ -8,6 +8,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
+from sync_pipeline.lib.tls import tls_context
+
 
 class OrderLineState(BaseModel):
     line: str
@@ -124,7 +126,9 @@ class PeoplevoxControl:
     """`base_url` is the sandbox root (the same one `PeoplevoxClient` takes)."""
 
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:
-        self._http = httpx.Client(base_url=base_url.rstrip("/") + "/_sandbox", timeout=timeout)
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/_sandbox", timeout=timeout, verify=tls_context()
+        )
 
     def close(self) -> None:
         self._http.close()

@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 import httpx
 
+from sync_pipeline.lib.tls import tls_context
 from sync_pipeline.sandbox.peoplevox.faults import FaultSettings
 
 EVENT_TYPES: tuple[str, ...] = (
@@ -196,7 +197,7 @@ class EventHub:
         return True
 
     def _run(self) -> None:
-        with httpx.Client(timeout=5.0) as http:
+        with httpx.Client(timeout=5.0, verify=tls_context()) as http:
             while True:
                 job = self._queue.get()
                 if job is None:

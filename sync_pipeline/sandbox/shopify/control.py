@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 import httpx
 
+from sync_pipeline.lib.tls import tls_context
+
 from .config import FaultSettings
 from .control_models import (
     AddressSpec,
@@ -67,7 +69,7 @@ class SandboxControlError(RuntimeError):
 class SandboxControl:
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, verify=tls_context())
 
     def close(self) -> None:
         self._http.close()

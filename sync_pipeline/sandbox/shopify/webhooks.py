@@ -30,6 +30,8 @@ from typing import Any
 
 import httpx
 
+from sync_pipeline.lib.tls import tls_context
+
 from .config import ShopifySandboxConfig
 from .model import WebhookSubscription
 from .payloads import build
@@ -107,7 +109,7 @@ class Dispatcher:
         self._cond = threading.Condition()
         self._random = random.Random(config.faults.seed)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shopify-webhook")
-        self._client = httpx.Client(timeout=config.webhook_timeout_seconds)
+        self._client = httpx.Client(timeout=config.webhook_timeout_seconds, verify=tls_context())
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="shopify-webhooks", daemon=True)
         self._thread.start()
