@@ -59,31 +59,26 @@ def changed_since_fulfilled(con: duckdb.DuckDBPyConnection, limit: int) -> list[
 
 
 def mark_checked(con: duckdb.DuckDBPyConnection, checked: Iterable[tuple[str, datetime]]) -> None:
-    rows = [[oid, version] for oid, version in checked]
+    """(order id, version): read at that version and nothing of ours found cancelled, or (from
+    `record_own_writes`) a version our own fulfilment explains. Never moves a recorded version back
+    (answers and checks can finish out of order; an older one would only cost a read again)."""
+    rows = [[oid, to_naive_utc(version)] for oid, version in checked]
     if not rows:
         return
     with staged(con, "fulfilment_checks_in", {"id": TEXT, "version": TIME}, rows):
         con.execute(
-            "INSERT INTO shopify_fulfilment_checks SELECT id, version, ? FROM fulfilment_checks_in "
-            "ON CONFLICT (shopify_order_id) DO UPDATE SET checked_version = excluded.checked_version, "
+            "INSERT INTO shopify_fulfilment_checks SELECT id, max(version), ? FROM fulfilment_checks_in GROUP BY id "
+            "ON CONFLICT (shopify_order_id) DO UPDATE SET "
+            "checked_version = greatest(shopify_fulfilment_checks.checked_version, excluded.checked_version), "
             "checked_at = excluded.checked_at",
             [utcnow()],
         )
 
 
 def record_own_writes(con: duckdb.DuckDBPyConnection, versions: Iterable[tuple[str, datetime]]) -> None:
-    """(order id, the version Shopify answered our fulfilment with): a version our own write explains,
-    so it needs no read. Never moves a recorded version back (answers can come back out of order)."""
-    rows = [[oid, to_naive_utc(version)] for oid, version in versions]
-    if not rows:
-        return
-    with staged(con, "fulfilment_writes_in", {"id": TEXT, "version": TIME}, rows):
-        con.execute(
-            "INSERT INTO shopify_fulfilment_checks SELECT id, max(version), ? FROM fulfilment_writes_in GROUP BY id "
-            "ON CONFLICT (shopify_order_id) DO UPDATE SET "
-            "checked_version = greatest(shopify_fulfilment_checks.checked_version, excluded.checked_version)",
-            [utcnow()],
-        )
+    """(order id, the version Shopify answered our fulfilment with): explained by our own write, so
+    it needs no read."""
+    mark_checked(con, versions)
 
 
 def mark_cancelled(con: duckdb.DuckDBPyConnection, package_numbers: Iterable[str], why: str) -> int:
