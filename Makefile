@@ -25,8 +25,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Test files live in RAM (/dev/shm, when the machine has it): every DuckDB commit and checkpoint
+# otherwise waits on the disk. Measured 2026-12-02 on 2 cores: 661 s against 739 s and 890 s on disk.
+TEST_TMP := $(shell test -d /dev/shm -a -w /dev/shm && echo --basetemp=/dev/shm/sync-pipeline-pytest)
+
 test: system-packages lint
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder --durations=15
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder --durations=15 $(TEST_TMP)
 
 # What two tests need from Debian, installed only when missing: PostgreSQL for the deployed
 # instance, Chromium for the UI in a browser. Installing needs root and apt-get (as in CI);
