@@ -27,7 +27,8 @@ lint: $(STAMP)
 
 # Test files live in RAM (/dev/shm, when the machine has it): every DuckDB commit and checkpoint
 # otherwise waits on the disk. Measured 2026-12-02 on 2 cores: 661 s against 739 s and 890 s on disk.
-TEST_TMP := $(shell test -d /dev/shm -a -w /dev/shm && echo --basetemp=/dev/shm/sync-pipeline-pytest)
+# One directory per checkout: pytest empties its basetemp first, so two clones must not share one.
+TEST_TMP := $(shell test -d /dev/shm -a -w /dev/shm && echo --basetemp=/dev/shm/sync-pipeline-pytest-$$(echo '$(CURDIR)' | cksum | cut -d' ' -f1))
 
 test: system-packages lint
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder --durations=15 $(TEST_TMP)
