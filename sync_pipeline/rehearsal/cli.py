@@ -168,6 +168,7 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
             faults=[x.report for x in peak.injected],
             load_average=peak.load_average,
             drained=peak.drained,
+            cpu=peak.cpu,
         )
         figures["started_at"] = started_at
         md, js = report.write(figures, command, out_dir)

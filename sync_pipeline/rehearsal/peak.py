@@ -13,10 +13,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sync_pipeline.lib.domain.config import load_business_rules
 from sync_pipeline.lib.ledger import Ledger
 from sync_pipeline.lib.ledger import rehearsal as ledger_rehearsal
+from sync_pipeline.rehearsal.cpu import CpuMeter
 from sync_pipeline.rehearsal.faults import FaultInjector, Injected, Processes
 from sync_pipeline.rehearsal.sale import Sale, run_sale
 from sync_pipeline.rehearsal.stack import runs_by_job, runs_in_flight
@@ -39,6 +41,7 @@ class PeakResult:
     load_average: list[float] = field(default_factory=list)  # 1-minute, at the start and the end
     shop_before: dict[str, float] = field(default_factory=dict)  # Shopify's counters as the sale began
     pvx_before: dict[str, object] = field(default_factory=dict)  # Peoplevox's counters as the sale began
+    cpu: dict[str, Any] = field(default_factory=dict)  # where the machine's CPU went over the peak (cpu.py)
 
     @property
     def killed_pids(self) -> list[int]:
@@ -155,6 +158,7 @@ def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
     ]  # fmt: skip
     result.shop_before = dict(shop.state()["stats"])
     result.pvx_before = world.pvx_state.counters.snapshot()
+    meter = CpuMeter(world.process_groups).start()
     started = time.monotonic()
     result.sale_started_wall = time.time()
     fault_thread = threading.Thread(
@@ -181,6 +185,7 @@ def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
             break
         time.sleep(10.0)
     result.peak_seconds = time.monotonic() - started
+    result.cpu = meter.stop()
     log(("caught up" if result.drained else f"NOT caught up after the {profile.drain_timeout:g}s drain timeout")
         + f" {result.peak_seconds:.0f}s after the sale began")  # fmt: skip
     stop.set()

@@ -14,6 +14,7 @@ from typing import Any
 
 from sync_pipeline.lib.ledger.rehearsal import Fulfilled
 from sync_pipeline.rehearsal.accounting import KINDS, Accounting
+from sync_pipeline.rehearsal.cpu import markdown_lines as cpu_lines
 from sync_pipeline.rehearsal.profile import StoreProfile
 from sync_pipeline.rehearsal.pvx_requests import by_flow
 from sync_pipeline.rehearsal.stack import percentile
@@ -94,6 +95,7 @@ def figures(
     faults: list[dict[str, Any]],
     load_average: list[float],
     drained: bool,
+    cpu: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     hold = profile.hold_seconds
     rps = profile.pvx_requests_per_window / profile.pvx_window_seconds
@@ -129,6 +131,7 @@ def figures(
     out = {
         "profile": profile.model_dump(exclude={"faults"}),
         "machine": {"cpus": os.cpu_count(), "load_average_1m": [round(x, 1) for x in load_average]},
+        "cpu": dict(cpu or {}),
         "drained": drained,
         "peak_seconds": round(peak_seconds, 1),
         "sale": dict(sale),
@@ -197,7 +200,21 @@ def figures(
         "examples": {k: list(t.examples) for k, t in accounting.tallies.items() if t.examples},
     }
     out["goals"] = goals(out)
+    out["limits"] = limits(out)
     return out
+
+
+def limits(f: Mapping[str, Any]) -> dict[str, Any]:
+    """How near each shared ceiling the peak ran: the machine's CPU, Shopify's restore rate, the
+    Peoplevox limiter. The nearest is the one that binds when a flow misses its goal with the
+    others far from theirs."""
+    used = {
+        "CPU (machine busy)": (f.get("cpu") or {}).get("busy_share"),
+        "Shopify (points ÷ restore rate)": f["shopify"]["budget_used"],
+        "Peoplevox (requests ÷ limiter)": f["peoplevox"]["share_of_limiter"],
+    }
+    known = {k: v for k, v in used.items() if v is not None}
+    return {"used": used, "nearest": max(known, key=lambda k: known[k]) if known else None}
 
 
 def goals(f: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -281,6 +298,12 @@ def markdown(f: Mapping[str, Any], command: str) -> str:
             f"| {job} | {r['launched']} | {r['by_status']} | {r['mean_start_delay_s']} s | {r['mean_run_s']} s |"
             for job, r in f["runs"].items()
         ),
+        "",
+        *cpu_lines(f.get("cpu") or {}),
+        "",
+        "Shared ceilings over the peak: "
+        + "; ".join(f"{k} {v}" for k, v in f["limits"]["used"].items())
+        + f"; nearest its ceiling: **{f['limits']['nearest']}**.",
         "",
         "Faults: " + ("; ".join(fault_line(x) for x in f["faults"]) or "none") + ".",
     ]

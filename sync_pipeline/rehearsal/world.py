@@ -98,6 +98,10 @@ class World:
         self.start_daemon()
         return f"daemon pid {old.pid} stopped in {stopped:.1f}s; new daemon pid {self.daemon.process.pid}"
 
+    def process_groups(self) -> list[tuple[str, int]]:
+        """(name, process group) of every child started, a replaced daemon's too (for `cpu.CpuMeter`)."""
+        return [(c.name, c.process.pid) for c in [*self.stack.children, *self.stack.retired]]
+
     def run_workers(self) -> list[int]:
         """Run workers of every daemon started (those of a replaced one may still be running)."""
         pids: list[int] = []

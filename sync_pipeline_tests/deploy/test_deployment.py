@@ -85,6 +85,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     brands: list[Brand] = []
     with running_postgres() as postgres:
         instance_env = {**base_environment(), **postgres.env(), "DAGSTER_HOME": str(home)}
+        # The daemon asks each code server to evaluate sensors and start runs with a 60 s gRPC
+        # deadline; beside the rest of the suite on 2 CPUs a starved code server once missed it
+        # (CI, session 14: the runs failed and the test timed out). What is tested here is where
+        # each brand's orders go, not how fast a starved code server answers.
+        instance_env["DAGSTER_GRPC_TIMEOUT_SECONDS"] = "180"
         # Opened before any Dagster process starts: the first open creates Dagster's schema in the
         # empty database, and two brands' code servers doing it at once raced ("type asset_keys
         # already exists"), as a deploy's first start does without its migrate step (docs/deploy.md).

@@ -72,3 +72,8 @@ def test_a_short_rehearsal_loses_nothing_and_exits_1_on_a_real_loss(tmp_path: An
     assert report["sale"]["placed"] == 6
     assert {f["fault"] for f in report["faults"]} == {"webhooks_duplicated", "pvx_session_expiry"}
     assert list(tmp_path.glob("rehearsal-*.md")) and list(tmp_path.glob("rehearsal-*.json"))
+    # Where the CPU went: the product's processes were seen working, and the nearest ceiling is named.
+    cpu = report["cpu"]
+    assert cpu["by_role"]["run workers"]["processes"] >= 1 and cpu["run_worker_mean_core_s"] > 0.5
+    assert cpu["by_role"]["Shopify sandbox"]["core_s"] > 0 and 0 < cpu["busy_share"] <= 1
+    assert report["limits"]["nearest"] in report["limits"]["used"]

@@ -1,0 +1,209 @@
+"""Where the machine's CPU went during the peak: each process of the stack, by what it is.
+
+On a small machine the rehearsal meets the CPU before any API budget: sessions 7-14 saw every
+job's runs queue for start-up while neither Shopify's bucket nor Peoplevox's limiter was full.
+To say which limit binds from the run itself, a thread samples `/proc` twice a second over the
+peak: the machine's busy time, and each process's CPU time, by the stack child whose process
+group it is in (each child has its own, `stack.Stack.start`). Within the daemon's group the daemon
+itself, its code server and the run workers that code server starts are told apart.
+
+What it cannot see: a process's CPU after its last sample before it exits (at most one interval,
+0.5 s, per process: run workers live tens of seconds), and which thread of this process did the
+work (the load generators and the in-process Peoplevox sandbox count together). Whatever the
+machine spent outside the stack (another tenant, a test suite) is `other`. Linux only: elsewhere
+the meter reports nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROC = Path("/proc")
+SELF = "rehearsal (sale, watchers, Peoplevox sandbox)"
+RUN_WORKERS = "run workers"
+# Stack children by the name `Stack.start` gave them.
+GROUP_ROLES = {
+    "shopify": "Shopify sandbox",
+    "receiver": "webhook receiver",
+    "dagster-webserver": "Dagster UI",
+}
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    pgid: int
+    cpu_ticks: int  # user + system, in clock ticks
+    started_ticks: int  # since boot
+
+
+def parse_stat(text: str) -> ProcStat:
+    """The fields we use of a `/proc/PID/stat` line (the command name, field 2, may hold spaces)."""
+    fields = text.rsplit(")", 1)[1].split()
+    # After the name: state(3) ppid(4) pgrp(5) … utime(14) stime(15) … starttime(22).
+    return ProcStat(
+        pgid=int(fields[2]), cpu_ticks=int(fields[11]) + int(fields[12]), started_ticks=int(fields[19])
+    )
+
+
+def parse_machine(text: str) -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs from `/proc/stat`; idle and iowait are not busy."""
+    values = [int(x) for x in text.splitlines()[0].split()[1:]]
+    total = sum(values[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+    return total - values[3] - values[4], total
+
+
+def is_run_worker(cmdline: str) -> bool:
+    """A run worker of Dagster 1.13's code server (a `multiprocessing` spawn child) or of older
+    releases (`dagster api execute_run`); same rule as `stack.run_workers`."""
+    return "execute_run" in cmdline or ("spawn_main" in cmdline and "--multiprocessing-fork" in cmdline)
+
+
+def role_of(group: str, pid: int, pgid: int, cmdline: str) -> str:
+    """What a process of stack child `group` is, for the report."""
+    if group.startswith("dagster-daemon"):
+        if pid == pgid:
+            return "dagster daemon"
+        return RUN_WORKERS if is_run_worker(cmdline) else "code server"
+    return GROUP_ROLES.get(group, group)
+
+
+class CpuMeter:
+    """Samples the machine and the stack's processes from `start` to `stop` on a thread.
+
+    `groups` returns the stack's children as (name, process group id), asked at every sample
+    because the daemon may be replaced mid-sale (its new group counts as the same roles)."""
+
+    def __init__(self, groups: Callable[[], list[tuple[str, int]]], interval: float = 0.5) -> None:
+        self._groups = groups
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cpu-meter", daemon=True)
+        self._lock = threading.Lock()
+        self._seen: dict[int, list[Any]] = {}  # pid → [role, CPU ticks at the start, last CPU ticks]
+        self._machine_start = (0, 0)
+        self._machine_end = (0, 0)
+        self._start_ticks = 0
+        self._started = 0.0
+        self._seconds = 0.0
+        self._tick = 100
+        self.available = (PROC / "stat").exists() and hasattr(os, "sysconf")
+
+    def start(self) -> CpuMeter:
+        if not self.available:
+            return self
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._start_ticks = int(float((PROC / "uptime").read_text().split()[0]) * self._tick)
+        self._machine_start = parse_machine((PROC / "stat").read_text())
+        self._started = time.monotonic()
+        self._sample()
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict[str, Any]:
+        """Stop sampling; the figures (empty where `/proc` is not there)."""
+        if not self.available:
+            return {}
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._sample()
+        self._machine_end = parse_machine((PROC / "stat").read_text())
+        self._seconds = time.monotonic() - self._started
+        return self.figures()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def _sample(self) -> None:
+        groups = {pgid: name for name, pgid in self._groups()}
+        own = os.getpid()
+        for entry in PROC.iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            try:
+                stat = parse_stat((entry / "stat").read_text())
+                if pid == own:
+                    role = SELF
+                elif stat.pgid in groups:
+                    cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    role = role_of(groups[stat.pgid], pid, stat.pgid, cmdline)
+                else:
+                    continue
+            except (OSError, ValueError, IndexError):
+                continue  # exited between the listing and the read
+            with self._lock:
+                known = self._seen.get(pid)
+                if known is None:
+                    # Started within the window: all its CPU counts; else only what it spends from now.
+                    base = 0 if stat.started_ticks >= self._start_ticks else stat.cpu_ticks
+                    self._seen[pid] = [role, base, stat.cpu_ticks]
+                else:
+                    known[2] = max(known[2], stat.cpu_ticks)
+
+    def figures(self) -> dict[str, Any]:
+        cpus = os.cpu_count() or 1
+        capacity = self._seconds * cpus
+        busy_ticks = self._machine_end[0] - self._machine_start[0]
+        busy = busy_ticks / self._tick
+        by_role: dict[str, dict[str, float]] = {}
+        workers: list[float] = []
+        with self._lock:
+            for role, base, last in self._seen.values():
+                used = (last - base) / self._tick
+                entry = by_role.setdefault(role, {"core_s": 0.0, "processes": 0})
+                entry["core_s"] += used
+                entry["processes"] += 1
+                if role == RUN_WORKERS:
+                    workers.append(used)
+        stack_total = sum(e["core_s"] for e in by_role.values())
+        shares = {
+            role: {
+                "core_s": round(e["core_s"], 1),
+                "share_of_machine": round(e["core_s"] / capacity, 3) if capacity else None,
+                "processes": int(e["processes"]),
+            }
+            for role, e in sorted(by_role.items(), key=lambda kv: -kv[1]["core_s"])
+        }
+        return {
+            "window_s": round(self._seconds, 1),
+            "cpus": cpus,
+            "capacity_core_s": round(capacity, 1),
+            "busy_core_s": round(busy, 1),
+            "busy_share": round(busy / capacity, 3) if capacity else None,
+            "by_role": shares,
+            "other_core_s": round(max(0.0, busy - stack_total), 1),
+            "run_worker_mean_core_s": round(sum(workers) / len(workers), 2) if workers else None,
+            "sample_interval_s": self._interval,
+        }
+
+
+def markdown_lines(cpu: dict[str, Any]) -> list[str]:
+    """The report's CPU section: how busy the machine was and who used it."""
+    if not cpu:
+        return ["CPU: not measured (no /proc on this machine)."]
+    lines = [
+        f"CPU over the peak ({cpu['window_s']:,.0f} s × {cpu['cpus']} CPUs = {cpu['capacity_core_s']:,.0f} core-s):"
+        f" the machine was busy {cpu['busy_share']:.0%} ({cpu['busy_core_s']:,.0f} core-s)"
+        + (
+            f"; run workers {cpu['run_worker_mean_core_s']} core-s each on average."
+            if cpu.get("run_worker_mean_core_s") is not None
+            else "."
+        ),
+        "",
+        "| process | core-s | share of the machine | processes |",
+        "|---|---|---|---|",
+        *(
+            f"| {role} | {e['core_s']:,.1f} | {e['share_of_machine']:.1%} | {e['processes']} |"
+            for role, e in cpu["by_role"].items()
+        ),
+        f"| other (outside the rehearsal) | {cpu['other_core_s']:,.1f} |"
+        f" {cpu['other_core_s'] / cpu['capacity_core_s']:.1%} | |",
+    ]
+    return lines

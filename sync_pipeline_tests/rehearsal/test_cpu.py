@@ -1,0 +1,119 @@
+"""The rehearsal's CPU meter: real processes burn real CPU, and the meter puts it where it belongs
+(the daemon's run workers apart from the daemon, a sandbox's group under its name), counting only
+what was spent inside its window."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sync_pipeline.rehearsal.cpu import CpuMeter, markdown_lines, parse_machine, parse_stat, role_of
+from sync_pipeline.rehearsal.report import limits
+
+pytestmark = pytest.mark.skipif(not Path("/proc/stat").exists(), reason="Linux /proc only")
+
+BURN = "import time\nend = time.process_time() + {seconds}\nwhile time.process_time() < end: pass\n"
+# A group leader that idles while its spawn child (a run worker, as Dagster 1.13 starts them) burns.
+DAEMON = """
+import multiprocessing, sys, time
+def work():
+    end = time.process_time() + 0.6
+    while time.process_time() < end: pass
+if __name__ == "__main__":
+    print("up", flush=True)
+    sys.stdin.readline()
+    child = multiprocessing.get_context("spawn").Process(target=work)
+    child.start()
+    child.join()
+    print("done", flush=True)
+    time.sleep(30)
+"""
+
+
+def _start(code: str, script: Path | None = None) -> subprocess.Popen[str]:
+    """`code` as `python -c`, or from `script` (a spawn child must find its function in a file)."""
+    if script is not None:
+        script.write_text(code, encoding="utf-8")
+    return subprocess.Popen(
+        [sys.executable, str(script)] if script is not None else [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    subprocess.run(["pkill", "-KILL", "-g", str(process.pid)], check=False)
+    process.kill()
+    process.wait()
+
+
+def test_cpu_is_put_on_the_process_that_spent_it_and_only_inside_the_window(tmp_path: Path) -> None:
+    # Burns 0.4 s before the meter starts, then idles: none of it is the peak's.
+    early = _start(BURN.format(seconds=0.4) + "print('burnt', flush=True)\nimport time; time.sleep(30)\n")
+    daemon = _start(DAEMON, tmp_path / "daemon.py")
+    try:
+        assert early.stdout is not None and daemon.stdout is not None
+        assert early.stdout.readline().strip() == "burnt"
+        assert daemon.stdout.readline().strip() == "up"
+        shopify: subprocess.Popen[str] | None = None
+        groups = [("receiver", early.pid), ("dagster-daemon-1", daemon.pid)]
+        meter = CpuMeter(lambda: groups, interval=0.1).start()
+        shopify = _start(BURN.format(seconds=0.4) + "import time; time.sleep(30)\n")
+        groups.append(("shopify", shopify.pid))
+        assert daemon.stdin is not None
+        daemon.stdin.write("go\n")
+        daemon.stdin.flush()
+        assert daemon.stdout.readline().strip() == "done"
+        time.sleep(0.6)  # the sandbox's burn is done too
+        cpu = meter.stop()
+    finally:
+        for process in (early, daemon, shopify):
+            if process is not None:
+                _stop(process)
+
+    roles = cpu["by_role"]
+    assert roles["run workers"]["processes"] == 1
+    assert 0.5 <= roles["run workers"]["core_s"] <= 1.5
+    assert cpu["run_worker_mean_core_s"] == pytest.approx(roles["run workers"]["core_s"], abs=0.06)
+    assert 0.3 <= roles["Shopify sandbox"]["core_s"] <= 1.2
+    assert roles["webhook receiver"]["core_s"] < 0.15  # its 0.4 s were spent before the window
+    assert roles["dagster daemon"]["core_s"] < 0.3  # it only waited for its child
+    assert cpu["busy_core_s"] >= roles["run workers"]["core_s"] + roles["Shopify sandbox"]["core_s"] - 0.2
+    assert 0 < cpu["busy_share"] <= 1
+    assert cpu["capacity_core_s"] == pytest.approx(cpu["window_s"] * cpu["cpus"], abs=0.2)
+    table = "\n".join(markdown_lines(cpu))
+    assert "| run workers |" in table and "| Shopify sandbox |" in table and "other (outside" in table
+
+
+def test_stat_lines_parse_with_spaces_and_brackets_in_the_name() -> None:
+    line = "4242 (dagster (api) x) S 1 4200 4200 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 98765 0 0"
+    stat = parse_stat(line)
+    assert (stat.pgid, stat.cpu_ticks, stat.started_ticks) == (4200, 300, 98765)
+    assert parse_machine("cpu  100 5 20 800 50 1 2 3 0 0\ncpu0 1 2 3 4\n") == (131, 981)
+
+
+def test_roles_in_the_daemon_group_and_elsewhere() -> None:
+    spawn = "python -c from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=5) --multiprocessing-fork"
+    assert role_of("dagster-daemon-2", 10, 10, "dagster-daemon run") == "dagster daemon"
+    assert role_of("dagster-daemon-2", 11, 10, spawn) == "run workers"
+    assert role_of("dagster-daemon-2", 12, 10, "dagster api grpc --lazy-load-user-code") == "code server"
+    assert role_of("shopify", 13, 13, "sync-pipeline sandbox shopify") == "Shopify sandbox"
+    assert role_of("something-new", 14, 14, "x") == "something-new"
+
+
+def test_the_nearest_ceiling_is_named_and_a_missing_cpu_figure_is_left_out() -> None:
+    figures = {
+        "cpu": {"busy_share": 0.97},
+        "shopify": {"budget_used": 0.72},
+        "peoplevox": {"share_of_limiter": 0.41},
+    }
+    assert limits(figures)["nearest"] == "CPU (machine busy)"
+    figures["cpu"] = {}
+    assert limits(figures)["nearest"] == "Shopify (points ÷ restore rate)"
+    assert markdown_lines({}) == ["CPU: not measured (no /proc on this machine)."]
