@@ -74,6 +74,23 @@ def despatch_timings(
     return latency, made, pooled
 
 
+def floor_at_ceiling(arrivals: list[datetime], per_second: float | None) -> float | None:
+    """The p95 latency no product could beat within the API budget, spending what this run spent
+    per item: items served one after another in arrival order at the ceiling's pace (`per_second`),
+    none before it arrives. When arrivals outpace the ceiling the queue, and this floor, grow for
+    as long as they do; when they do not, it is about one item's share of a second. The gap between
+    it and the measured p95 is the product's own (run start-up, CPU, the ledger)."""
+    if not arrivals or not per_second:
+        return None
+    step, free, waits = 1.0 / per_second, 0.0, []
+    start = min(arrivals)
+    for moment in sorted(arrivals):
+        at = (moment - start).total_seconds()
+        free = max(free, at) + step
+        waits.append(free - at)
+    return percentile(waits, 95)
+
+
 def figures(
     profile: StoreProfile,
     *,
@@ -116,15 +133,22 @@ def figures(
     total_requests = sum(requests.values())
     per_order = total_requests / len(done) if done else None
     ceiling = rps * 60 / per_order if per_order else None
+    # The orders flow's own requests (saves, status reads): what the limiter allows it alone.
+    own = by_flow(requests_by_name, 1.0).get("orders", {}).get("requests") or 0
+    own_per_second = rps * len(done) / own if own and done else None
+    due = [t.release_due_at for t in done if t.release_due_at]
 
     despatch_latency, made, pooled = despatch_timings(packages, fulfilled_at)
     fulfil_rate = per_minute(
         len(made), min((a for a, _ in made), default=None), max((b for _, b in made), default=None)
     )
+    despatched = [a for a, _ in made]
+    despatch_rate = per_minute(len(made), min(despatched, default=None), max(despatched, default=None))
     shop = _delta(shop_stats, shop_before)
     points_by_op = {op: v for op, v in points_by_operation(shop).items() if v}
     fulfil_points = sum(v for k, v in points_by_op.items() if "ulfil" in k)
     points_per_fulfilment = fulfil_points / len(made) if made else None
+    fulfil_ceiling = restore / points_per_fulfilment if points_per_fulfilment else None  # per second
     shopify_requests = shop.get("requests", 0)
     throttled_share = shop.get("throttled", 0) / shopify_requests if shopify_requests else 0.0
 
@@ -145,6 +169,7 @@ def figures(
                 orders_rate / ceiling if orders_rate and ceiling else None, 3
             ),
             "pvx_requests_per_order": rounded(per_order, 3),
+            "p95_floor_at_own_limiter_share_s": rounded(floor_at_ceiling(due, own_per_second)),
         },
         "despatches": {
             "latency_s": spread(despatch_latency),
@@ -162,6 +187,11 @@ def figures(
                 else None,
                 3,
             ),
+            "despatched_per_minute": rounded(despatch_rate),
+            "despatched_over_shopify_ceiling": rounded(
+                despatch_rate / (fulfil_ceiling * 60) if despatch_rate and fulfil_ceiling else None, 3
+            ),
+            "p95_floor_at_shopify_ceiling_s": rounded(floor_at_ceiling(despatched, fulfil_ceiling)),
         },
         "stock": {
             "latency_s": spread(stock_latencies),
@@ -270,9 +300,14 @@ def markdown(f: Mapping[str, Any], command: str) -> str:
         f"| stock (change → Shopify shows it) | {_s(s['latency_s'])} | {s['changes_not_seen']} not seen |"
         f" oversell: {s['oversell'].get('violations', 0)} violations in {s['oversell'].get('samples', 0)} samples |",
         "",
-        f"Orders detail: paid → first seen {_s(o['paid_to_first_seen_s'])}; due → first save {_s(o['due_to_first_save_s'])}.",
+        f"Orders detail: paid → first seen {_s(o['paid_to_first_seen_s'])}; due → first save {_s(o['due_to_first_save_s'])};"
+        f" the p95 no product could beat with the orders flow's own Peoplevox requests at the limiter's pace:"
+        f" {o.get('p95_floor_at_own_limiter_share_s')} s.",
         f"Despatches detail: {d['packages']:,} packages, {d.get('pooled_carried', 0):,} of them pooled parcels carried"
-        f" by another's fulfilment (timed at it), {d.get('not_fulfilled', 0):,} not fulfilled.",
+        f" by another's fulfilment (timed at it), {d.get('not_fulfilled', 0):,} not fulfilled; despatched at"
+        f" {d.get('despatched_per_minute')}/min = {d.get('despatched_over_shopify_ceiling')} of Shopify's ceiling, so"
+        f" the p95 no product could beat at {d['shopify_points_per_fulfilment']} points a fulfilment is"
+        f" {d.get('p95_floor_at_shopify_ceiling_s')} s.",
         f"Peoplevox requests by operation: {pv['requests_by_operation']}.",
         "Peoplevox requests by flow (÷ the limiter over the peak): "
         + (

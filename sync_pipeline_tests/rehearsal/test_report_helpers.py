@@ -1,7 +1,11 @@
 """The small helpers the rehearsal's report and the benchmarks share."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from sync_pipeline.lib.ledger.rehearsal import Fulfilled
 from sync_pipeline.rehearsal import report
 from sync_pipeline.rehearsal.accounting import Accounting
 from sync_pipeline.rehearsal.profile import StoreProfile
@@ -82,3 +86,38 @@ def test_the_report_shows_peoplevox_requests_per_flow_and_per_report_in_markdown
         in text
     )
     assert "'GetReportData Despatch summary': 60" in text
+
+
+def test_the_floor_at_an_api_ceiling_grows_only_when_arrivals_outpace_it() -> None:
+    start = datetime(2026, 11, 27, 9, tzinfo=UTC)
+    # One a second against a ceiling of two a second: each waits its own half second.
+    assert report.floor_at_ceiling([start + timedelta(seconds=i) for i in range(20)], 2.0) == 0.5
+    # A hundred at once against ten a second: the 95th waits 9.5 s.
+    assert report.floor_at_ceiling([start] * 100, 10.0) == pytest.approx(9.5)
+    assert report.floor_at_ceiling([], 10.0) is None and report.floor_at_ceiling([start], None) is None
+
+
+def test_the_report_says_how_fast_packages_came_against_shopifys_ceiling_and_the_floor_it_sets() -> None:
+    start = datetime(2026, 11, 27, 9, tzinfo=UTC)
+    # 600 packages despatched over 60 s, each fulfilled 30 s later, at 10 points a fulfilment.
+    packages = {f"D{i}": (f"P{i}", start + timedelta(seconds=i / 10)) for i in range(600)}
+    fulfilled = {f"P{i}": Fulfilled(at=start + timedelta(seconds=30 + i / 10)) for i in range(600)}
+    shop = {"requests": 600, "points_spent": 6000, "points_spent:FulfillmentCreate": 6000}
+    f = report.figures(
+        StoreProfile(shopify_plan="standard"),
+        owed_numbers=set(), timings=[], packages=packages, fulfilled_at=fulfilled, stock_latencies=[],
+        stock_unseen=0, shop_stats=shop, shop_before={}, pvx_counters={}, pvx_before={}, peak_seconds=100.0,
+        runs={}, accounting=Accounting(), oversell={}, sale={}, faults=[], load_average=[1.0], drained=True,
+    )  # fmt: skip
+    d = f["despatches"]
+    # Standard restores 100 points a second: 10 fulfilments a second = 600 a minute, as they came.
+    assert d["shopify_ceiling_per_minute"] == 600.0
+    assert d["despatched_per_minute"] == 601.0  # 600 in 59.9 s
+    assert d["despatched_over_shopify_ceiling"] == 1.002
+    assert d["p95_floor_at_shopify_ceiling_s"] == 0.1  # they came at its pace: each waits its own tenth
+    assert d["latency_s"]["p95"] == 30.0
+    text = report.markdown(f, "sync-pipeline rehearse")
+    assert "despatched at 601.0/min = 1.002 of Shopify's ceiling" in text
+    assert (
+        f["limits"]["nearest"] == "Shopify (points ÷ restore rate)"
+    )  # 6,000 of 10,000 points; no CPU figure
