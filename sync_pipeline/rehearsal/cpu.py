@@ -69,7 +69,15 @@ def role_of(group: str, pid: int, pgid: int, cmdline: str) -> str:
     if group.startswith("dagster-daemon"):
         if pid == pgid:
             return "dagster daemon"
-        return RUN_WORKERS if is_run_worker(cmdline) else "code server"
+        if is_run_worker(cmdline):
+            return RUN_WORKERS
+        if "execute_step" in cmdline:
+            return "step processes"  # the multiprocess executor's, one a step
+        if cmdline.startswith("tail -F") or "watch_orphans" in cmdline:
+            # Dagster's local compute log manager mirrors each step's stdout and stderr through a
+            # `tail -F` and a Python watcher each: four processes a step.
+            return "compute-log mirrors"
+        return "code server"
     return GROUP_ROLES.get(group, group)
 
 

@@ -103,6 +103,13 @@ def test_roles_in_the_daemon_group_and_elsewhere() -> None:
     assert role_of("dagster-daemon-2", 10, 10, "dagster-daemon run") == "dagster daemon"
     assert role_of("dagster-daemon-2", 11, 10, spawn) == "run workers"
     assert role_of("dagster-daemon-2", 12, 10, "dagster api grpc --lazy-load-user-code") == "code server"
+    assert (
+        role_of("dagster-daemon-2", 15, 10, "tail -F -c +0 /tmp/x/compute_logs/ab.out")
+        == "compute-log mirrors"
+    )
+    watcher = "/venv/bin/python /venv/lib/dagster/_core/execution/scripts/watch_orphans.py 11 16"
+    assert role_of("dagster-daemon-2", 17, 10, watcher) == "compute-log mirrors"
+    assert role_of("dagster-daemon-2", 18, 10, "python -m dagster api execute_step {}") == "step processes"
     assert role_of("shopify", 13, 13, "sync-pipeline sandbox shopify") == "Shopify sandbox"
     assert role_of("something-new", 14, 14, "x") == "something-new"
 
