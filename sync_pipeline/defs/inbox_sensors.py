@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from sync_pipeline.defs.orders.triggers import InboxCursor
+from sync_pipeline.defs.sensor_instance import sensor_instance
 from sync_pipeline.lib.inbox import Inbox, InboxItem
 from sync_pipeline.settings import SyncSettings
 
@@ -39,7 +40,7 @@ def _own_location(context: dg.SensorEvaluationContext) -> dict[str, str] | None:
 
 def last_run_started(context: dg.SensorEvaluationContext, job_name: str) -> float | None:
     """When the latest run of `job_name` (this location's) started, or was created if it never did."""
-    records = context.instance.get_run_records(
+    records = sensor_instance(context).get_run_records(
         filters=dg.RunsFilter(job_name=job_name, tags=_own_location(context)), limit=1
     )
     if not records:
@@ -51,9 +52,9 @@ def materialized_since(
     context: dg.SensorEvaluationContext, key: dg.AssetKey, since: float | None, field: str
 ) -> int:
     """The sum of the numeric metadata `field` over `key`'s materialisations after `since`."""
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, after_timestamp=since), limit=100
-    ).records
+    instance = sensor_instance(context)
+    after = dg.AssetRecordsFilter(asset_key=key, after_timestamp=since)
+    records = instance.fetch_materializations(after, limit=100).records
     total = 0
     for record in records:
         materialization = record.asset_materialization
@@ -67,7 +68,7 @@ def _in_flight_runs(context: dg.SensorEvaluationContext, job_name: str, limit: i
     # (Dagster tags each run with its code location), or one brand's busy run would stall another.
     tags = _own_location(context)
     return list(
-        context.instance.get_runs(
+        sensor_instance(context).get_runs(
             filters=dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT, tags=tags), limit=limit
         )
     )
@@ -85,7 +86,7 @@ def _not_working(
     a pool slot."""
     if any(run.status != dg.DagsterRunStatus.STARTED for run in runs):
         return True
-    storage = context.instance.event_log_storage
+    storage = sensor_instance(context).event_log_storage
     if not storage.supports_global_concurrency_limits:
         return False
     ids = {run.run_id for run in runs}
@@ -100,7 +101,7 @@ def lone_run_working_since(context: dg.SensorEvaluationContext, job_name: str) -
     runs = _in_flight_runs(context, job_name, 2)
     if len(runs) != 1 or _not_working(context, runs):
         return None
-    record = context.instance.get_run_record_by_id(runs[0].run_id)
+    record = sensor_instance(context).get_run_record_by_id(runs[0].run_id)
     if record is None:
         return None
     return record.start_time or record.create_timestamp.timestamp()

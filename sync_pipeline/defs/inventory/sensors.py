@@ -10,6 +10,7 @@ from sync_pipeline.defs import brand
 from sync_pipeline.defs.inbox_sensors import inbox_sensor_tick, last_run_started, materialized_since
 from sync_pipeline.defs.inventory.assets import shopify_inventory_levels
 from sync_pipeline.defs.inventory.jobs import stock_changes_job, stock_reconcile_job
+from sync_pipeline.defs.sensor_instance import sensor_instance
 from sync_pipeline.lib.peoplevox import callbacks
 
 # One run pushing while the next starts up: a run's start-up (a new process loading the code) is a
@@ -77,11 +78,10 @@ def peak_mode_reconcile(context: dg.SensorEvaluationContext):
     to. A switch that moves fewer listings queues their items instead (`peoplevox_availability_events`)."""
     cursor = _SwitchCursor.parse(context.cursor)
     orders = brand.key("shopify", "orders")
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=orders, after_storage_id=cursor.storage_id),
-        limit=100,
-        ascending=cursor.storage_id is not None,  # the first tick looks at the newest only
-    ).records
+    after = dg.AssetRecordsFilter(asset_key=orders, after_storage_id=cursor.storage_id)
+    # The first tick looks at the newest only.
+    ascending = cursor.storage_id is not None
+    records = sensor_instance(context).fetch_materializations(after, limit=100, ascending=ascending).records
     if not records:
         return dg.SkipReason("no ingest run since the last look")
     switches = [int(_value(r, "peak_switch_reconcile") or 0) for r in records]

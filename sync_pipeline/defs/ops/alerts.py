@@ -14,6 +14,7 @@ from dagster_slack import SlackResource
 from sync_pipeline.defs import brand
 from sync_pipeline.defs.inbox_sensors import latest_metadata
 from sync_pipeline.defs.ops.assets import EXCEPTIONS_KEY, P1_METADATA
+from sync_pipeline.defs.sensor_instance import sensor_instance
 from sync_pipeline.lib.alerts import messages
 from sync_pipeline.lib.alerts.channels import Channel, SlackChannel, WebhookChannel
 from sync_pipeline.lib.alerts.news import DigestCursor, advance, news
@@ -56,7 +57,7 @@ def _delivered(report: DeliveryReport) -> str:
 def _failing_checks(context: dg.SensorEvaluationContext) -> dict[str, dict]:
     """Every asset check of this code location whose latest evaluation failed."""
     keys = context.repository_def.asset_graph.asset_check_keys if context.repository_def else set()
-    latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(list(keys))
+    latest = sensor_instance(context).event_log_storage.get_latest_asset_check_execution_by_key(list(keys))
     failing = {}
     for check_key, record in latest.items():
         evaluation = record.evaluation

@@ -19,6 +19,7 @@ from sync_pipeline.defs.orders.triggers import (
     earliest_due,
     release_reasons,
 )
+from sync_pipeline.defs.sensor_instance import sensor_instance
 from sync_pipeline.lib.flows.orders.ingest import order_webhook
 
 
@@ -108,7 +109,7 @@ def orders_release_due(context: dg.SensorEvaluationContext):
 
 def _latest_observation(context: dg.SensorEvaluationContext, key: dg.AssetKey) -> tuple[float, dict]:
     """The latest observation of `key`: its time and metadata (0.0 and {} when there is none)."""
-    records = context.instance.fetch_observations(key, limit=1).records
+    records = sensor_instance(context).fetch_observations(key, limit=1).records
     if not records or records[0].asset_observation is None:
         return 0.0, {}
     metadata = records[0].asset_observation.metadata
@@ -145,7 +146,7 @@ def _due_recorded_since(context: dg.SensorEvaluationContext, key: dg.AssetKey, s
     after = dg.AssetRecordsFilter(asset_key=key, after_timestamp=since)
     found = [
         _value(record.asset_observation.metadata.get("next_release_due_at"))
-        for record in context.instance.fetch_observations(after, limit=100).records
+        for record in sensor_instance(context).fetch_observations(after, limit=100).records
         if record.asset_observation is not None
     ]
     return earliest_due(*found)
