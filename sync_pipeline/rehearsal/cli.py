@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sync_pipeline.rehearsal import collect, report
+from sync_pipeline.rehearsal import collect, cpu, report
 from sync_pipeline.rehearsal.accounting import Accounting
 from sync_pipeline.rehearsal.peak import PeakResult, play, wait_for_sensors
 from sync_pipeline.rehearsal.profile import FAULT_NAMES, load_profile, parse_fault_list
@@ -128,6 +128,8 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
         if before_accounting is not None:
             before_accounting(world, peak)
         seen = collect.observe(world, peak)
+        if peak.cpu:
+            peak.cpu["run_workers_by_job"] = cpu.by_job(peak.worker_cpu, collect.worker_starts(world))
         collect.judge_stock_changes(world, peak.stock)
         accounting = collect.account(peak, seen)
         if args.keep:  # each goods-in as judged, to trace a slow one against the ledger's pushes and the runs

@@ -94,6 +94,9 @@ class CpuMeter:
         self._thread = threading.Thread(target=self._loop, name="cpu-meter", daemon=True)
         self._lock = threading.Lock()
         self._seen: dict[int, list[Any]] = {}  # pid → [role, CPU ticks at the start, last CPU ticks]
+        # Run workers' CPU over time, pid → [(time.time(), core-s)]: what a run spent before its
+        # first step (start-up) is read against the moment Dagster says it began executing.
+        self._workers: dict[int, list[tuple[float, float]]] = {}
         self._machine_start = (0, 0)
         self._machine_end = (0, 0)
         self._start_ticks = 0
@@ -147,6 +150,8 @@ class CpuMeter:
             except (OSError, ValueError, IndexError):
                 continue  # exited between the listing and the read
             with self._lock:
+                if role == RUN_WORKERS:
+                    self._workers.setdefault(pid, []).append((time.time(), stat.cpu_ticks / self._tick))
                 known = self._seen.get(pid)
                 if known is None:
                     # Started within the window: all its CPU counts; else only what it spends from now.
@@ -191,6 +196,47 @@ class CpuMeter:
             "sample_interval_s": self._interval,
         }
 
+    def worker_samples(self) -> dict[int, list[tuple[float, float]]]:
+        """Each run worker's CPU over time: pid → [(epoch seconds, core-s so far)]."""
+        with self._lock:
+            return {pid: list(samples) for pid, samples in self._workers.items()}
+
+
+def cpu_before(samples: list[tuple[float, float]], moment: float) -> float | None:
+    """A process's CPU at its last sample at or before `moment` (None: none that early). Sampled
+    every half second, so it undercounts by at most what half a second holds."""
+    known = [core_s for at, core_s in samples if at <= moment]
+    return known[-1] if known else None
+
+
+def by_job(
+    workers: dict[int, list[tuple[float, float]]], runs: list[tuple[str, int | None, float | None]]
+) -> dict[str, dict[str, Any]]:
+    """Run workers' CPU per job: `runs` is (job, worker pid, when its steps began executing) per
+    run. Mean core-s a run, and of it the start-up (before its first step: imports, loading the
+    definitions, opening the instance)."""
+    totals: dict[str, list[float]] = {}
+    startups: dict[str, list[float]] = {}
+    for job, pid, executing_at in runs:
+        samples = workers.get(pid or -1)
+        if not samples:
+            continue
+        totals.setdefault(job, []).append(samples[-1][1])
+        before = cpu_before(samples, executing_at) if executing_at else None
+        if before is not None:
+            startups.setdefault(job, []).append(before)
+    return {
+        job: {
+            "runs_measured": len(values),
+            "core_s": round(sum(values), 1),
+            "mean_core_s": round(sum(values) / len(values), 2),
+            "mean_start_up_core_s": (
+                round(sum(startups[job]) / len(startups[job]), 2) if startups.get(job) else None
+            ),
+        }
+        for job, values in sorted(totals.items(), key=lambda kv: -sum(kv[1]))
+    }
+
 
 def markdown_lines(cpu: dict[str, Any]) -> list[str]:
     """The report's CPU section: how busy the machine was and who used it."""
@@ -214,4 +260,16 @@ def markdown_lines(cpu: dict[str, Any]) -> list[str]:
         f"| other (outside the rehearsal) | {cpu['other_core_s']:,.1f} |"
         f" {cpu['other_core_s'] / cpu['capacity_core_s']:.1%} | |",
     ]
+    jobs = cpu.get("run_workers_by_job") or {}
+    if jobs:
+        lines += [
+            "",
+            "| job | runs measured | run workers' core-s | mean a run | of which start-up |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {job} | {j['runs_measured']} | {j['core_s']:,.1f} | {j['mean_core_s']} |"
+                f" {j['mean_start_up_core_s']} |"
+                for job, j in jobs.items()
+            ),
+        ]
     return lines

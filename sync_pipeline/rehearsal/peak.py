@@ -42,6 +42,9 @@ class PeakResult:
     shop_before: dict[str, float] = field(default_factory=dict)  # Shopify's counters as the sale began
     pvx_before: dict[str, object] = field(default_factory=dict)  # Peoplevox's counters as the sale began
     cpu: dict[str, Any] = field(default_factory=dict)  # where the machine's CPU went over the peak (cpu.py)
+    worker_cpu: dict[int, list[tuple[float, float]]] = field(
+        default_factory=dict
+    )  # run worker pid → CPU over time
 
     @property
     def killed_pids(self) -> list[int]:
@@ -186,6 +189,7 @@ def play(world: World, seed: int, log: Callable[[str], None]) -> PeakResult:
         time.sleep(10.0)
     result.peak_seconds = time.monotonic() - started
     result.cpu = meter.stop()
+    result.worker_cpu = meter.worker_samples()
     log(("caught up" if result.drained else f"NOT caught up after the {profile.drain_timeout:g}s drain timeout")
         + f" {result.peak_seconds:.0f}s after the sale began")  # fmt: skip
     stop.set()

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from sync_pipeline.rehearsal.cpu import CpuMeter, markdown_lines, parse_machine, parse_stat, role_of
+from sync_pipeline.rehearsal.cpu import (
+    CpuMeter,
+    by_job,
+    cpu_before,
+    markdown_lines,
+    parse_machine,
+    parse_stat,
+    role_of,
+)
 from sync_pipeline.rehearsal.report import limits
 
 pytestmark = pytest.mark.skipif(not Path("/proc/stat").exists(), reason="Linux /proc only")
@@ -72,6 +80,7 @@ def test_cpu_is_put_on_the_process_that_spent_it_and_only_inside_the_window(tmp_
         assert daemon.stdout.readline().strip() == "done"
         time.sleep(0.6)  # the sandbox's burn is done too
         cpu = meter.stop()
+        workers = meter.worker_samples()
     finally:
         for process in (early, daemon, shopify):
             if process is not None:
@@ -87,6 +96,9 @@ def test_cpu_is_put_on_the_process_that_spent_it_and_only_inside_the_window(tmp_
     assert cpu["busy_core_s"] >= roles["run workers"]["core_s"] + roles["Shopify sandbox"]["core_s"] - 0.2
     assert 0 < cpu["busy_share"] <= 1
     assert cpu["capacity_core_s"] == pytest.approx(cpu["window_s"] * cpu["cpus"], abs=0.2)
+    [samples] = workers.values()  # the one run worker, sampled as it burnt
+    assert samples[-1][1] == pytest.approx(roles["run workers"]["core_s"], abs=0.1)
+    assert [at for at, _ in samples] == sorted(at for at, _ in samples)
     table = "\n".join(markdown_lines(cpu))
     assert "| run workers |" in table and "| Shopify sandbox |" in table and "other (outside" in table
 
@@ -124,3 +136,33 @@ def test_the_nearest_ceiling_is_named_and_a_missing_cpu_figure_is_left_out() -> 
     figures["cpu"] = {}
     assert limits(figures)["nearest"] == "Shopify (points ÷ restore rate)"
     assert markdown_lines({}) == ["CPU: not measured (no /proc on this machine)."]
+
+
+def test_a_jobs_runs_are_summed_and_their_start_up_is_the_cpu_before_their_steps_began() -> None:
+    workers = {
+        11: [(100.0, 1.0), (101.0, 2.5), (102.0, 4.0)],
+        12: [(200.0, 2.0), (201.0, 3.0)],
+        13: [(300.0, 0.5)],
+    }
+    runs = [
+        ("despatches_job", 11, 101.2),
+        ("despatches_job", 12, 200.5),
+        ("stock_changes_job", 13, None),  # never began its steps: counted, no start-up figure
+        ("orders_release_job", None, 50.0),  # its worker was never seen: left out
+    ]
+    jobs = by_job(workers, runs)
+    assert jobs["despatches_job"] == {
+        "runs_measured": 2,
+        "core_s": 7.0,
+        "mean_core_s": 3.5,
+        "mean_start_up_core_s": 2.25,
+    }
+    assert jobs["stock_changes_job"]["mean_start_up_core_s"] is None
+    assert "orders_release_job" not in jobs
+    assert list(jobs) == ["despatches_job", "stock_changes_job"]  # most CPU first
+    assert cpu_before(workers[11], 99.0) is None and cpu_before(workers[11], 102.0) == 4.0
+    cpu = {
+        "window_s": 10.0, "cpus": 2, "capacity_core_s": 20.0, "busy_core_s": 10.0, "busy_share": 0.5,
+        "by_role": {}, "other_core_s": 1.0, "run_worker_mean_core_s": 3.5, "run_workers_by_job": jobs,
+    }  # fmt: skip
+    assert "| despatches_job | 2 | 7.0 | 3.5 | 2.25 |" in "\n".join(markdown_lines(cpu))
