@@ -180,7 +180,7 @@ def latest_metadata(
 ) -> tuple[float, dict]:
     """The latest materialisation's time and metadata (from a sensor's context or an instance);
     `key` from the asset (`asset.key`), so a brand's sensors read their own brand's assets."""
-    instance = source if isinstance(source, dg.DagsterInstance) else source.instance
+    instance = source if isinstance(source, dg.DagsterInstance) else sensor_instance(source)
     event = instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
         return 0.0, {}

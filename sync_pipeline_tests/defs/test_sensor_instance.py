@@ -4,7 +4,9 @@ instance a process, and still read what was written since; under test the given 
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
+from sync_pipeline.defs.inbox_sensors import backlogged, last_run_started, latest_metadata
 from sync_pipeline.defs.sensor_instance import sensor_instance
 
 
@@ -46,3 +48,27 @@ def test_under_test_the_given_instance_is_used() -> None:
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance)
         assert sensor_instance(context) is instance
+
+
+def test_the_hot_sensors_helpers_open_one_instance_over_many_ticks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`last_run_started`, `backlogged` (every inbox sensor) and `latest_metadata` (the release
+    sensor, every 5 s) all read through the cached instance: Dagster's open happens once."""
+    opened: list[object] = []
+    real = dg.DagsterInstance.from_ref
+
+    def counting(ref: object) -> dg.DagsterInstance:
+        opened.append(ref)
+        return real(ref)
+
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as writer:
+        ref = writer.get_ref()
+        monkeypatch.setattr(dg.DagsterInstance, "from_ref", staticmethod(counting))
+        key = dg.AssetKey(["shopify", "orders"])
+        for _ in range(3):  # three ticks, as the code server evaluates them
+            with dg.SensorEvaluationContext(instance_ref=ref) as context:
+                last_run_started(context, "some_job")
+                backlogged(context, key)
+                latest_metadata(context, key)
+        assert len(opened) <= 1, f"DagsterInstance opened {len(opened)} times over 3 ticks"

@@ -110,7 +110,8 @@ def ops_alert_digest(context: dg.SensorEvaluationContext) -> dg.SensorResult | d
         sent = found
     if retried.sent or retried.dropped:
         reason += f"; earlier alerts: {retried.sent} sent, {retried.dropped} given up"
-    context.log.info(reason)
+    # The reason is the tick's skip reason, in the UI's tick history; not also `context.log`, which
+    # opens a Dagster instance for every evaluation (`sensor_instance`).
     return dg.SensorResult(skip_reason=reason, cursor=advance(cursor, p1, failing, sent, now).dump())
 
 

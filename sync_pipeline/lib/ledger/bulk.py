@@ -58,7 +58,9 @@ def staged(
         return
     # Imported here, not at the top: every run worker imports the ledger, and pandas with numpy was
     # 4.7 % of the run workers' CPU at a peak (session 16's rehearsal profile), paid by runs that
-    # stage only small waves (status, stock, releases) or nothing.
+    # stage only small waves (status, stock, releases) or nothing. The price: a process's first
+    # frame of more than `SMALL_ROWS` rows imports it (~0.4 s) inside that transaction, once; such
+    # a staging (a full stock snapshot, a backfill's orders) holds the ledger for seconds anyway.
     import pandas as pd
 
     data = {
