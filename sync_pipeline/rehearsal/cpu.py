@@ -27,6 +27,7 @@ from typing import Any
 PROC = Path("/proc")
 SELF = "rehearsal (sale, watchers, Peoplevox sandbox)"
 RUN_WORKERS = "run workers"
+STEPS = "step processes"
 # Stack children by the name `Stack.start` gave them.
 GROUP_ROLES = {
     "shopify": "Shopify sandbox",
@@ -38,6 +39,7 @@ GROUP_ROLES = {
 @dataclass(frozen=True)
 class ProcStat:
     pgid: int
+    ppid: int
     cpu_ticks: int  # user + system, in clock ticks
     started_ticks: int  # since boot
 
@@ -47,7 +49,10 @@ def parse_stat(text: str) -> ProcStat:
     fields = text.rsplit(")", 1)[1].split()
     # After the name: state(3) ppid(4) pgrp(5) … utime(14) stime(15) … starttime(22).
     return ProcStat(
-        pgid=int(fields[2]), cpu_ticks=int(fields[11]) + int(fields[12]), started_ticks=int(fields[19])
+        pgid=int(fields[2]),
+        ppid=int(fields[1]),
+        cpu_ticks=int(fields[11]) + int(fields[12]),
+        started_ticks=int(fields[19]),
     )
 
 
@@ -72,7 +77,7 @@ def role_of(group: str, pid: int, pgid: int, cmdline: str) -> str:
         if is_run_worker(cmdline):
             return RUN_WORKERS
         if "execute_step" in cmdline:
-            return "step processes"  # the multiprocess executor's, one a step
+            return STEPS  # the multiprocess executor's, one a step (older releases' command line)
         if cmdline.startswith("tail -F") or "watch_orphans" in cmdline:
             # Dagster's local compute log manager mirrors each step's stdout and stderr through a
             # `tail -F` and a Python watcher each: four processes a step.
@@ -93,10 +98,12 @@ class CpuMeter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="cpu-meter", daemon=True)
         self._lock = threading.Lock()
-        self._seen: dict[int, list[Any]] = {}  # pid → [role, CPU ticks at the start, last CPU ticks]
-        # Run workers' CPU over time, pid → [(time.time(), core-s)]: what a run spent before its
-        # first step (start-up) is read against the moment Dagster says it began executing.
-        self._workers: dict[int, list[tuple[float, float]]] = {}
+        # A process is (pid, start time): a pid the kernel hands out again is another process.
+        self._seen: dict[tuple[int, int], list[Any]] = {}  # → [role, CPU ticks at the start, last]
+        self._role_now: dict[int, str] = {}  # pid → role, of the processes alive at the last sample
+        # Run workers' CPU over time, → [(time.time(), core-s)]: what a run spent before its first
+        # step (start-up) is read against the moment Dagster says it began executing.
+        self._workers: dict[tuple[int, int], list[tuple[float, float]]] = {}
         self._machine_start = (0, 0)
         self._machine_end = (0, 0)
         self._start_ticks = 0
@@ -134,7 +141,8 @@ class CpuMeter:
     def _sample(self) -> None:
         groups = {pgid: name for name, pgid in self._groups()}
         own = os.getpid()
-        for entry in PROC.iterdir():
+        roles_now: dict[int, str] = {}
+        for entry in sorted(PROC.iterdir(), key=_pid_order):
             if not entry.name.isdigit():
                 continue
             pid = int(entry.name)
@@ -145,20 +153,26 @@ class CpuMeter:
                 elif stat.pgid in groups:
                     cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                     role = role_of(groups[stat.pgid], pid, stat.pgid, cmdline)
+                    parent = roles_now.get(stat.ppid) or self._role_now.get(stat.ppid)
+                    if role == RUN_WORKERS and parent in (RUN_WORKERS, STEPS):
+                        role = STEPS  # the multiprocess executor's step processes are spawn children too
                 else:
                     continue
             except (OSError, ValueError, IndexError):
                 continue  # exited between the listing and the read
+            roles_now[pid] = role
+            key = (pid, stat.started_ticks)
             with self._lock:
                 if role == RUN_WORKERS:
-                    self._workers.setdefault(pid, []).append((time.time(), stat.cpu_ticks / self._tick))
-                known = self._seen.get(pid)
+                    self._workers.setdefault(key, []).append((time.time(), stat.cpu_ticks / self._tick))
+                known = self._seen.get(key)
                 if known is None:
                     # Started within the window: all its CPU counts; else only what it spends from now.
                     base = 0 if stat.started_ticks >= self._start_ticks else stat.cpu_ticks
-                    self._seen[pid] = [role, base, stat.cpu_ticks]
+                    self._seen[key] = [role, base, stat.cpu_ticks]
                 else:
                     known[2] = max(known[2], stat.cpu_ticks)
+        self._role_now = roles_now
 
     def figures(self) -> dict[str, Any]:
         cpus = os.cpu_count() or 1
@@ -196,10 +210,19 @@ class CpuMeter:
             "sample_interval_s": self._interval,
         }
 
-    def worker_samples(self) -> dict[int, list[tuple[float, float]]]:
-        """Each run worker's CPU over time: pid → [(epoch seconds, core-s so far)]."""
+    def worker_samples(self) -> dict[int, list[list[tuple[float, float]]]]:
+        """Each run worker's CPU over time: pid → one [(epoch seconds, core-s so far)] per process
+        that had the pid (the kernel may hand a pid out again), oldest first."""
         with self._lock:
-            return {pid: list(samples) for pid, samples in self._workers.items()}
+            out: dict[int, list[list[tuple[float, float]]]] = {}
+            for (pid, _), samples in sorted(self._workers.items(), key=lambda kv: kv[0][1]):
+                out.setdefault(pid, []).append(list(samples))
+            return out
+
+
+def _pid_order(entry: Path) -> int:
+    """Pids in ascending order (a parent is usually listed before its children); others last."""
+    return int(entry.name) if entry.name.isdigit() else 1 << 62
 
 
 def cpu_before(samples: list[tuple[float, float]], moment: float) -> float | None:
@@ -209,8 +232,21 @@ def cpu_before(samples: list[tuple[float, float]], moment: float) -> float | Non
     return known[-1] if known else None
 
 
+def _series_for(
+    series: list[list[tuple[float, float]]], executing_at: float | None
+) -> list[tuple[float, float]] | None:
+    """Of the processes that had a run's worker pid, the one alive when its steps began (the only
+    one when that moment is unknown; none when it cannot be told)."""
+    if executing_at is not None:
+        for samples in series:
+            if samples[0][0] <= executing_at + 1.0 and samples[-1][0] >= executing_at - 1.0:
+                return samples
+        return None
+    return series[0] if len(series) == 1 else None
+
+
 def by_job(
-    workers: dict[int, list[tuple[float, float]]], runs: list[tuple[str, int | None, float | None]]
+    workers: dict[int, list[list[tuple[float, float]]]], runs: list[tuple[str, int | None, float | None]]
 ) -> dict[str, dict[str, Any]]:
     """Run workers' CPU per job: `runs` is (job, worker pid, when its steps began executing) per
     run. Mean core-s a run, and of it the start-up (before its first step: imports, loading the
@@ -218,7 +254,7 @@ def by_job(
     totals: dict[str, list[float]] = {}
     startups: dict[str, list[float]] = {}
     for job, pid, executing_at in runs:
-        samples = workers.get(pid or -1)
+        samples = _series_for(workers.get(pid or -1) or [], executing_at)
         if not samples:
             continue
         totals.setdefault(job, []).append(samples[-1][1])
@@ -240,8 +276,8 @@ def by_job(
 
 def markdown_lines(cpu: dict[str, Any]) -> list[str]:
     """The report's CPU section: how busy the machine was and who used it."""
-    if not cpu:
-        return ["CPU: not measured (no /proc on this machine)."]
+    if not cpu or not cpu.get("capacity_core_s"):
+        return ["CPU: not measured (no /proc on this machine, or no time to measure)."]
     lines = [
         f"CPU over the peak ({cpu['window_s']:,.0f} s × {cpu['cpus']} CPUs = {cpu['capacity_core_s']:,.0f} core-s):"
         f" the machine was busy {cpu['busy_share']:.0%} ({cpu['busy_core_s']:,.0f} core-s)"

@@ -74,20 +74,28 @@ def despatch_timings(
     return latency, made, pooled
 
 
-def floor_at_ceiling(arrivals: list[datetime], per_second: float | None) -> float | None:
+def floor_at_ceiling(arrivals: list[datetime], per_second: float | None, burst: float = 1.0) -> float | None:
     """The p95 latency no product could beat within the API budget, spending what this run spent
-    per item: items served one after another in arrival order at the ceiling's pace (`per_second`),
-    none before it arrives. When arrivals outpace the ceiling the queue, and this floor, grow for
-    as long as they do; when they do not, it is about one item's share of a second. The gap between
-    it and the measured p95 is the product's own (run start-up, CPU, the ledger)."""
+    per item: items served in arrival order from a bucket that starts full with `burst` items and
+    refills at `per_second` (Shopify's bucket ÷ points an item; the Peoplevox window's requests ÷
+    requests an item), none before it arrives. When arrivals outpace the refill for longer than
+    the bucket lasts, the queue, and this floor, grow with them; when they do not, it is 0. The
+    gap between it and the measured p95 is the product's own (run start-up, CPU, the ledger)."""
     if not arrivals or not per_second:
         return None
-    step, free, waits = 1.0 / per_second, 0.0, []
+    capacity = max(1.0, burst)
+    tokens, clock, waits = capacity, 0.0, []
     start = min(arrivals)
     for moment in sorted(arrivals):
         at = (moment - start).total_seconds()
-        free = max(free, at) + step
-        waits.append(free - at)
+        served = max(at, clock)  # in arrival order: never before the one ahead of it
+        tokens = min(capacity, tokens + (served - clock) * per_second)
+        if tokens < 1.0:
+            served += (1.0 - tokens) / per_second
+            tokens = 1.0
+        tokens -= 1.0
+        clock = served
+        waits.append(served - at)
     return percentile(waits, 95)
 
 
@@ -116,7 +124,7 @@ def figures(
 ) -> dict[str, Any]:
     hold = profile.hold_seconds
     rps = profile.pvx_requests_per_window / profile.pvx_window_seconds
-    restore = PLANS[profile.shopify_plan][1]
+    bucket, restore = PLANS[profile.shopify_plan]
 
     # Orders: paid (first seen paid by the ledger) → accepted by Peoplevox, minus the hold.
     done = [t for t in timings if t.sales_order_number in owed_numbers and t.confirmed_at and t.paid_seen_at]
@@ -136,6 +144,7 @@ def figures(
     # The orders flow's own requests (saves, status reads): what the limiter allows it alone.
     own = by_flow(requests_by_name, 1.0).get("orders", {}).get("requests") or 0
     own_per_second = rps * len(done) / own if own and done else None
+    own_burst = profile.pvx_requests_per_window * len(done) / own if own and done else 1.0
     due = [t.release_due_at for t in done if t.release_due_at]
 
     despatch_latency, made, pooled = despatch_timings(packages, fulfilled_at)
@@ -169,7 +178,7 @@ def figures(
                 orders_rate / ceiling if orders_rate and ceiling else None, 3
             ),
             "pvx_requests_per_order": rounded(per_order, 3),
-            "p95_floor_at_own_limiter_share_s": rounded(floor_at_ceiling(due, own_per_second)),
+            "p95_floor_at_own_limiter_share_s": rounded(floor_at_ceiling(due, own_per_second, own_burst)),
         },
         "despatches": {
             "latency_s": spread(despatch_latency),
@@ -191,7 +200,13 @@ def figures(
             "despatched_over_shopify_ceiling": rounded(
                 despatch_rate / (fulfil_ceiling * 60) if despatch_rate and fulfil_ceiling else None, 3
             ),
-            "p95_floor_at_shopify_ceiling_s": rounded(floor_at_ceiling(despatched, fulfil_ceiling)),
+            "p95_floor_at_shopify_ceiling_s": rounded(
+                floor_at_ceiling(
+                    despatched,
+                    fulfil_ceiling,
+                    bucket / points_per_fulfilment if points_per_fulfilment else 1.0,
+                )
+            ),
         },
         "stock": {
             "latency_s": spread(stock_latencies),

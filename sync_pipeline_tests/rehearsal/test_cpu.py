@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sync_pipeline.rehearsal import cpu as cpu_module
 from sync_pipeline.rehearsal.cpu import (
     CpuMeter,
     by_job,
@@ -31,6 +32,7 @@ import multiprocessing, sys, time
 def work():
     end = time.process_time() + 0.6
     while time.process_time() < end: pass
+    time.sleep(1.0)  # a run worker's last moments are idle; on a loaded machine samples come late
 if __name__ == "__main__":
     print("up", flush=True)
     sys.stdin.readline()
@@ -96,7 +98,7 @@ def test_cpu_is_put_on_the_process_that_spent_it_and_only_inside_the_window(tmp_
     assert cpu["busy_core_s"] >= roles["run workers"]["core_s"] + roles["Shopify sandbox"]["core_s"] - 0.2
     assert 0 < cpu["busy_share"] <= 1
     assert cpu["capacity_core_s"] == pytest.approx(cpu["window_s"] * cpu["cpus"], abs=0.2)
-    [samples] = workers.values()  # the one run worker, sampled as it burnt
+    [[samples]] = workers.values()  # the one run worker, sampled as it burnt
     assert samples[-1][1] == pytest.approx(roles["run workers"]["core_s"], abs=0.1)
     assert [at for at, _ in samples] == sorted(at for at, _ in samples)
     table = "\n".join(markdown_lines(cpu))
@@ -135,14 +137,15 @@ def test_the_nearest_ceiling_is_named_and_a_missing_cpu_figure_is_left_out() -> 
     assert limits(figures)["nearest"] == "CPU (machine busy)"
     figures["cpu"] = {}
     assert limits(figures)["nearest"] == "Shopify (points ÷ restore rate)"
-    assert markdown_lines({}) == ["CPU: not measured (no /proc on this machine)."]
+    assert markdown_lines({}) == ["CPU: not measured (no /proc on this machine, or no time to measure)."]
+    assert markdown_lines({"capacity_core_s": 0.0, "busy_share": None}) == markdown_lines({})
 
 
 def test_a_jobs_runs_are_summed_and_their_start_up_is_the_cpu_before_their_steps_began() -> None:
     workers = {
-        11: [(100.0, 1.0), (101.0, 2.5), (102.0, 4.0)],
-        12: [(200.0, 2.0), (201.0, 3.0)],
-        13: [(300.0, 0.5)],
+        11: [[(100.0, 1.0), (101.0, 2.5), (102.0, 4.0)]],
+        12: [[(200.0, 2.0), (201.0, 3.0)]],
+        13: [[(300.0, 0.5)]],
     }
     runs = [
         ("despatches_job", 11, 101.2),
@@ -160,9 +163,54 @@ def test_a_jobs_runs_are_summed_and_their_start_up_is_the_cpu_before_their_steps
     assert jobs["stock_changes_job"]["mean_start_up_core_s"] is None
     assert "orders_release_job" not in jobs
     assert list(jobs) == ["despatches_job", "stock_changes_job"]  # most CPU first
-    assert cpu_before(workers[11], 99.0) is None and cpu_before(workers[11], 102.0) == 4.0
+    assert cpu_before(workers[11][0], 99.0) is None and cpu_before(workers[11][0], 102.0) == 4.0
     cpu = {
         "window_s": 10.0, "cpus": 2, "capacity_core_s": 20.0, "busy_core_s": 10.0, "busy_share": 0.5,
         "by_role": {}, "other_core_s": 1.0, "run_worker_mean_core_s": 3.5, "run_workers_by_job": jobs,
     }  # fmt: skip
     assert "| despatches_job | 2 | 7.0 | 3.5 | 2.25 |" in "\n".join(markdown_lines(cpu))
+
+
+SPAWN = b"python\0-c\0from multiprocessing.spawn import spawn_main; spawn_main()\0--multiprocessing-fork\0"
+
+
+def _fake_process(
+    root: Path, pid: int, ppid: int, pgid: int, ticks: int, started: int, cmdline: bytes
+) -> None:
+    """A `/proc/PID` with the fields the meter reads (state ppid pgrp … utime stime … starttime)."""
+    d = root / str(pid)
+    d.mkdir(exist_ok=True)
+    rest = ["S", str(ppid), str(pgid), *["0"] * 8, str(ticks), "0", *["0"] * 6, str(started), "0", "0"]
+    (d / "stat").write_text(f"{pid} (python) " + " ".join(rest) + "\n")
+    (d / "cmdline").write_bytes(cmdline)
+
+
+def test_a_pid_handed_out_again_is_another_process_and_a_workers_spawn_child_is_a_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cpu_module, "PROC", tmp_path)
+    (tmp_path / "uptime").write_text("1000.00 0.00\n")
+    (tmp_path / "stat").write_text("cpu  0 0 0 0 0 0 0 0 0 0\n")
+    _fake_process(tmp_path, 100, 1, 100, 0, 1, b"dagster-daemon\0run\0")
+    meter = CpuMeter(lambda: [("dagster-daemon-1", 100)], interval=3600).start()
+    tick = meter._tick
+    _fake_process(tmp_path, 500, 100, 100, 3 * tick, 1000 * tick + 5, SPAWN)  # a run worker: 3 core-s
+    _fake_process(tmp_path, 501, 500, 100, 2 * tick, 1000 * tick + 6, SPAWN)  # its step process: 2 core-s
+    meter._sample()
+    first_seen = time.time()
+    (tmp_path / "501" / "stat").unlink()
+    _fake_process(tmp_path, 500, 100, 100, 1 * tick, 1000 * tick + 50, SPAWN)  # pid 500 again: 1 core-s
+    time.sleep(0.05)
+    meter._sample()
+    (tmp_path / "stat").write_text(f"cpu  {10 * tick} 0 0 0 0 0 0 0 0 0\n")
+    figures = meter.stop()
+    assert (figures["by_role"]["run workers"]["processes"], figures["by_role"]["run workers"]["core_s"]) == (
+        2,
+        4.0,
+    )
+    assert figures["by_role"]["step processes"]["core_s"] == 2.0
+    series = meter.worker_samples()[500]
+    assert [s[-1][1] for s in series] == [3.0, 1.0]  # oldest first
+    # Which process ran a run is told by when its steps began; unknown, it cannot be told.
+    assert by_job(meter.worker_samples(), [("a_job", 500, first_seen - 0.01)])["a_job"]["core_s"] == 3.0
+    assert by_job(meter.worker_samples(), [("a_job", 500, None)]) == {}

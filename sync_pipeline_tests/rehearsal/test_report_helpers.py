@@ -90,10 +90,14 @@ def test_the_report_shows_peoplevox_requests_per_flow_and_per_report_in_markdown
 
 def test_the_floor_at_an_api_ceiling_grows_only_when_arrivals_outpace_it() -> None:
     start = datetime(2026, 11, 27, 9, tzinfo=UTC)
-    # One a second against a ceiling of two a second: each waits its own half second.
-    assert report.floor_at_ceiling([start + timedelta(seconds=i) for i in range(20)], 2.0) == 0.5
-    # A hundred at once against ten a second: the 95th waits 9.5 s.
-    assert report.floor_at_ceiling([start] * 100, 10.0) == pytest.approx(9.5)
+    # One a second against two a second: nobody waits.
+    assert report.floor_at_ceiling([start + timedelta(seconds=i) for i in range(20)], 2.0) == 0.0
+    # A hundred at once against ten a second, one at a time: the 95th waits 9.4 s.
+    assert report.floor_at_ceiling([start] * 100, 10.0) == pytest.approx(9.4)
+    # The same from a bucket that starts with 20: those go at once, the 95th waits 7.5 s.
+    assert report.floor_at_ceiling([start] * 100, 10.0, burst=20) == pytest.approx(7.5)
+    # A burst the bucket holds whole: nobody waits.
+    assert report.floor_at_ceiling([start] * 100, 10.0, burst=100) == 0.0
     assert report.floor_at_ceiling([], 10.0) is None and report.floor_at_ceiling([start], None) is None
 
 
@@ -114,10 +118,26 @@ def test_the_report_says_how_fast_packages_came_against_shopifys_ceiling_and_the
     assert d["shopify_ceiling_per_minute"] == 600.0
     assert d["despatched_per_minute"] == 601.0  # 600 in 59.9 s
     assert d["despatched_over_shopify_ceiling"] == 1.002
-    assert d["p95_floor_at_shopify_ceiling_s"] == 0.1  # they came at its pace: each waits its own tenth
+    assert d["p95_floor_at_shopify_ceiling_s"] == 0.0  # they came at its pace: nobody waits
     assert d["latency_s"]["p95"] == 30.0
     text = report.markdown(f, "sync-pipeline rehearse")
     assert "despatched at 601.0/min = 1.002 of Shopify's ceiling" in text
     assert (
         f["limits"]["nearest"] == "Shopify (points ÷ restore rate)"
     )  # 6,000 of 10,000 points; no CPU figure
+
+
+def test_the_despatch_floor_counts_shopifys_full_bucket_first() -> None:
+    start = datetime(2026, 11, 27, 9, tzinfo=UTC)
+    # 600 packages despatched at once; Standard's 2,000-point bucket holds 200 fulfilments at 10 points.
+    packages = {f"D{i}": (f"P{i}", start) for i in range(600)}
+    fulfilled = {f"P{i}": Fulfilled(at=start + timedelta(seconds=60)) for i in range(600)}
+    shop = {"requests": 600, "points_spent": 6000, "points_spent:FulfillmentCreate": 6000}
+    f = report.figures(
+        StoreProfile(shopify_plan="standard"),
+        owed_numbers=set(), timings=[], packages=packages, fulfilled_at=fulfilled, stock_latencies=[],
+        stock_unseen=0, shop_stats=shop, shop_before={}, pvx_counters={}, pvx_before={}, peak_seconds=100.0,
+        runs={}, accounting=Accounting(), oversell={}, sale={}, faults=[], load_average=[1.0], drained=True,
+    )  # fmt: skip
+    # The 570th (the p95) goes 370 fulfilments after the bucket's 200, at 10 a second.
+    assert f["despatches"]["p95_floor_at_shopify_ceiling_s"] == 37.0
