@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from sync_pipeline.rehearsal.stack import run_workers
 
@@ -23,9 +24,13 @@ if __name__ == "__main__":
 """
 
 
-def test_a_spawned_run_worker_in_the_group_is_found_and_its_parent_is_not() -> None:
+def test_a_spawned_run_worker_in_the_group_is_found_and_its_parent_is_not(tmp_path: Path) -> None:
+    # From a file: a spawn child re-imports its parent's main module to find `work` (with
+    # `python -c` it could not, died at once, and the test passed only if it looked in time).
+    script = tmp_path / "code_server.py"
+    script.write_text(PARENT, encoding="utf-8")
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True, start_new_session=True
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
     try:
         assert parent.stdout is not None
