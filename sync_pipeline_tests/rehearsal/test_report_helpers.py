@@ -101,18 +101,27 @@ def test_the_floor_at_an_api_ceiling_grows_only_when_arrivals_outpace_it() -> No
     assert report.floor_at_ceiling([], 10.0) is None and report.floor_at_ceiling([start], None) is None
 
 
-def test_the_report_says_how_fast_packages_came_against_shopifys_ceiling_and_the_floor_it_sets() -> None:
-    start = datetime(2026, 11, 27, 9, tzinfo=UTC)
-    # 600 packages despatched over 60 s, each fulfilled 30 s later, at 10 points a fulfilment.
-    packages = {f"D{i}": (f"P{i}", start + timedelta(seconds=i / 10)) for i in range(600)}
-    fulfilled = {f"P{i}": Fulfilled(at=start + timedelta(seconds=30 + i / 10)) for i in range(600)}
-    shop = {"requests": 600, "points_spent": 6000, "points_spent:FulfillmentCreate": 6000}
-    f = report.figures(
+def _standard_plan_despatches(despatched: list[datetime], after: timedelta) -> dict:
+    """The report for packages despatched at `despatched`, each fulfilled `after` later, at 10
+    Shopify points a fulfilment on the Standard plan (a 2,000-point bucket, 100 points a second)."""
+    packages = {f"D{i}": (f"P{i}", at) for i, at in enumerate(despatched)}
+    fulfilled = {f"P{i}": Fulfilled(at=at + after) for i, at in enumerate(despatched)}
+    points = 10 * len(despatched)
+    shop = {"requests": len(despatched), "points_spent": points, "points_spent:FulfillmentCreate": points}
+    return report.figures(
         StoreProfile(shopify_plan="standard"),
         owed_numbers=set(), timings=[], packages=packages, fulfilled_at=fulfilled, stock_latencies=[],
         stock_unseen=0, shop_stats=shop, shop_before={}, pvx_counters={}, pvx_before={}, peak_seconds=100.0,
         runs={}, accounting=Accounting(), oversell={}, sale={}, faults=[], load_average=[1.0], drained=True,
     )  # fmt: skip
+
+
+def test_the_report_says_how_fast_packages_came_against_shopifys_ceiling_and_the_floor_it_sets() -> None:
+    start = datetime(2026, 11, 27, 9, tzinfo=UTC)
+    # 600 packages despatched over 60 s, each fulfilled 30 s later.
+    f = _standard_plan_despatches(
+        [start + timedelta(seconds=i / 10) for i in range(600)], timedelta(seconds=30)
+    )
     d = f["despatches"]
     # Standard restores 100 points a second: 10 fulfilments a second = 600 a minute, as they came.
     assert d["shopify_ceiling_per_minute"] == 600.0
@@ -122,22 +131,13 @@ def test_the_report_says_how_fast_packages_came_against_shopifys_ceiling_and_the
     assert d["latency_s"]["p95"] == 30.0
     text = report.markdown(f, "sync-pipeline rehearse")
     assert "despatched at 601.0/min = 1.002 of Shopify's ceiling" in text
-    assert (
-        f["limits"]["nearest"] == "Shopify (points ÷ restore rate)"
-    )  # 6,000 of 10,000 points; no CPU figure
+    # 6,000 of 10,000 points; no CPU figure.
+    assert f["limits"]["nearest"] == "Shopify (points ÷ restore rate)"
 
 
 def test_the_despatch_floor_counts_shopifys_full_bucket_first() -> None:
     start = datetime(2026, 11, 27, 9, tzinfo=UTC)
-    # 600 packages despatched at once; Standard's 2,000-point bucket holds 200 fulfilments at 10 points.
-    packages = {f"D{i}": (f"P{i}", start) for i in range(600)}
-    fulfilled = {f"P{i}": Fulfilled(at=start + timedelta(seconds=60)) for i in range(600)}
-    shop = {"requests": 600, "points_spent": 6000, "points_spent:FulfillmentCreate": 6000}
-    f = report.figures(
-        StoreProfile(shopify_plan="standard"),
-        owed_numbers=set(), timings=[], packages=packages, fulfilled_at=fulfilled, stock_latencies=[],
-        stock_unseen=0, shop_stats=shop, shop_before={}, pvx_counters={}, pvx_before={}, peak_seconds=100.0,
-        runs={}, accounting=Accounting(), oversell={}, sale={}, faults=[], load_average=[1.0], drained=True,
-    )  # fmt: skip
+    # 600 packages despatched at once; the bucket holds 200 fulfilments at 10 points.
+    f = _standard_plan_despatches([start] * 600, timedelta(seconds=60))
     # The 570th (the p95) goes 370 fulfilments after the bucket's 200, at 10 a second.
     assert f["despatches"]["p95_floor_at_shopify_ceiling_s"] == 37.0
