@@ -11,6 +11,13 @@ from typing import Any
 
 import uvicorn
 
+# How long a server keeps an idle connection open. Uvicorn's default (5 s) equals httpx's
+# `keepalive_expiry`, so a client could send on a pooled connection in the instant the server
+# closed it: "Server disconnected without sending a response" (seen once on a loaded machine, a
+# test's second call to the Shopify sandbox more than 5 s after its first). Longer than any of our
+# clients keeps one, the client always lets go first.
+KEEP_ALIVE = 75
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing is listening on right now."""
@@ -25,7 +32,9 @@ class BackgroundServer:
     def __init__(self, app: Any, port: int | None = None, host: str = "127.0.0.1") -> None:
         self.host = host
         self.port = port or free_port()
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app, host=host, port=self.port, log_level="warning", lifespan="on", timeout_keep_alive=KEEP_ALIVE
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"asgi:{self.port}", daemon=True)
 
@@ -64,4 +73,6 @@ def serve_forever(app: Any, host: str, port: int, access_log: bool = True) -> No
 
     `access_log=False` for anything whose URLs carry a secret (the receiver's callback token).
     """
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
+    uvicorn.run(
+        app, host=host, port=port, log_level="info", access_log=access_log, timeout_keep_alive=KEEP_ALIVE
+    )
