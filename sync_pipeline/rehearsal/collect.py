@@ -159,7 +159,7 @@ def run_statuses(world: World, killed_pids: Iterable[int] = ()) -> dict[str, dic
             failed = run.status == dg.DagsterRunStatus.FAILURE
             views.append(runs.RunView(run.run_id, run.job_name, run.status.value,
                                       run.tags.get("dagster/parent_run_id"),
-                                      worker_pid(instance, run.run_id) if failed else None))  # fmt: skip
+                                      worker_start(instance, run.run_id)[0] if failed else None))  # fmt: skip
             if record.start_time:
                 waits.setdefault(run.job_name, []).append(
                     record.start_time - record.create_timestamp.timestamp()
@@ -179,37 +179,28 @@ def run_statuses(world: World, killed_pids: Iterable[int] = ()) -> dict[str, dic
 
 
 def worker_starts(world: World) -> list[tuple[str, int | None, float | None]]:
-    """(job, run worker pid, when its steps began executing) of every run, from the engine events
-    Dagster writes ("Started process for run (pid: …)", "Executing steps in process …")."""
+    """(job, run worker pid, when its steps began executing) of every run."""
     import dagster as dg  # here: the rest of the rehearsal does not need Dagster loaded
 
     os.environ["DAGSTER_HOME"] = str(world.work.dagster_home)
-    found: list[tuple[str, int | None, float | None]] = []
     with dg.DagsterInstance.get() as instance:
-        for run in instance.get_runs():
-            pid, executing_at = None, None
-            for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
-                event = entry.dagster_event
-                meta = event.engine_event_data.metadata if event and event.engine_event_data else {}
-                value = meta.get("pid")
-                if pid is None and value is not None and str(value.value).isdigit():
-                    pid = int(value.value)
-                if executing_at is None and (entry.message or "").startswith("Executing steps"):
-                    executing_at = entry.timestamp
-            found.append((run.job_name, pid, executing_at))
-    return found
+        return [(run.job_name, *worker_start(instance, run.run_id)) for run in instance.get_runs()]
 
 
-def worker_pid(instance: Any, run_id: str) -> int | None:
-    """The run worker's process id, from the engine event Dagster writes when it starts one."""
+def worker_start(instance: Any, run_id: str) -> tuple[int | None, float | None]:
+    """The run worker's process id and when its steps began executing, from the engine events
+    Dagster writes ("Started process for run (pid: …)", "Executing steps in process …")."""
     import dagster as dg
 
+    pid, executing_at = None, None
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         event = entry.dagster_event
-        pid = event.engine_event_data.metadata.get("pid") if event and event.engine_event_data else None
-        if pid is not None and str(pid.value).isdigit():
-            return int(pid.value)
-    return None
+        value = event.engine_event_data.metadata.get("pid") if event and event.engine_event_data else None
+        if pid is None and value is not None and str(value.value).isdigit():
+            pid = int(value.value)
+        if executing_at is None and (entry.message or "").startswith("Executing steps"):
+            executing_at = entry.timestamp
+    return pid, executing_at
 
 
 def _mean(values: list[float]) -> float | None:

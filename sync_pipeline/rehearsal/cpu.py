@@ -38,6 +38,7 @@ GROUP_ROLES = {
 
 @dataclass(frozen=True)
 class ProcStat:
+    state: str  # "Z": a zombie, exited and not yet reaped
     pgid: int
     ppid: int
     cpu_ticks: int  # user + system, in clock ticks
@@ -49,6 +50,7 @@ def parse_stat(text: str) -> ProcStat:
     fields = text.rsplit(")", 1)[1].split()
     # After the name: state(3) ppid(4) pgrp(5) … utime(14) stime(15) … starttime(22).
     return ProcStat(
+        state=fields[0],
         pgid=int(fields[2]),
         ppid=int(fields[1]),
         cpu_ticks=int(fields[11]) + int(fields[12]),
@@ -63,9 +65,16 @@ def parse_machine(text: str) -> tuple[int, int]:
     return total - values[3] - values[4], total
 
 
+def read_cmdline(entry: Path) -> str:
+    """A `/proc/PID` entry's command line, arguments joined by spaces."""
+    return (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+
+
 def is_run_worker(cmdline: str) -> bool:
-    """A run worker of Dagster 1.13's code server (a `multiprocessing` spawn child) or of older
-    releases (`dagster api execute_run`); same rule as `stack.run_workers`."""
+    """A run worker of Dagster 1.13's code server (a `multiprocessing` spawn child, command line
+    `… spawn_main(…) --multiprocessing-fork`) or of older releases and runs launched outside a
+    code server (`dagster api execute_run`): both count. Matching only the latter once left the
+    rehearsal's kill_run_worker fault finding nothing to kill."""
     return "execute_run" in cmdline or ("spawn_main" in cmdline and "--multiprocessing-fork" in cmdline)
 
 
@@ -151,8 +160,7 @@ class CpuMeter:
                 if pid == own:
                     role = SELF
                 elif stat.pgid in groups:
-                    cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                    role = role_of(groups[stat.pgid], pid, stat.pgid, cmdline)
+                    role = role_of(groups[stat.pgid], pid, stat.pgid, read_cmdline(entry))
                     parent = roles_now.get(stat.ppid) or self._role_now.get(stat.ppid)
                     if role == RUN_WORKERS and parent in (RUN_WORKERS, STEPS):
                         role = STEPS  # the multiprocess executor's step processes are spawn children too
@@ -180,15 +188,12 @@ class CpuMeter:
         busy_ticks = self._machine_end[0] - self._machine_start[0]
         busy = busy_ticks / self._tick
         by_role: dict[str, dict[str, float]] = {}
-        workers: list[float] = []
         with self._lock:
             for role, base, last in self._seen.values():
-                used = (last - base) / self._tick
                 entry = by_role.setdefault(role, {"core_s": 0.0, "processes": 0})
-                entry["core_s"] += used
+                entry["core_s"] += (last - base) / self._tick
                 entry["processes"] += 1
-                if role == RUN_WORKERS:
-                    workers.append(used)
+        workers = by_role.get(RUN_WORKERS)
         stack_total = sum(e["core_s"] for e in by_role.values())
         shares = {
             role: {
@@ -206,7 +211,7 @@ class CpuMeter:
             "busy_share": round(busy / capacity, 3) if capacity else None,
             "by_role": shares,
             "other_core_s": round(max(0.0, busy - stack_total), 1),
-            "run_worker_mean_core_s": round(sum(workers) / len(workers), 2) if workers else None,
+            "run_worker_mean_core_s": round(workers["core_s"] / workers["processes"], 2) if workers else None,
             "sample_interval_s": self._interval,
         }
 

@@ -42,9 +42,8 @@ class PeakResult:
     shop_before: dict[str, float] = field(default_factory=dict)  # Shopify's counters as the sale began
     pvx_before: dict[str, object] = field(default_factory=dict)  # Peoplevox's counters as the sale began
     cpu: dict[str, Any] = field(default_factory=dict)  # where the machine's CPU went over the peak (cpu.py)
-    worker_cpu: dict[int, list[tuple[float, float]]] = field(
-        default_factory=dict
-    )  # run worker pid → CPU over time
+    # Run worker pid → its CPU over time, one series a process that had the pid (`CpuMeter.worker_samples`).
+    worker_cpu: dict[int, list[list[tuple[float, float]]]] = field(default_factory=dict)
 
     @property
     def killed_pids(self) -> list[int]:

@@ -26,6 +26,7 @@ import httpx
 
 from sync_pipeline.lib.domain.config import load_business_rules
 from sync_pipeline.lib.tls import tls_context
+from sync_pipeline.rehearsal.cpu import is_run_worker, parse_stat, read_cmdline
 from sync_pipeline.sandbox.server import free_port
 from sync_pipeline.sandbox.shopify.config import SANDBOX_SHOP_DOMAIN
 from sync_pipeline.settings import REPO_ROOT
@@ -332,29 +333,18 @@ def group_processes(pgid: int) -> list[tuple[int, str]]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        # Field 5 of /proc/PID/stat is the process group; the command name (field 2) may hold spaces.
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
-            found.append((int(entry.name), cmdline.strip()))
+            stat = parse_stat((entry / "stat").read_text())
+            cmdline = read_cmdline(entry)
+        except (OSError, ValueError, IndexError):
+            continue  # exited between the listing and the read
+        if stat.pgid == pgid and stat.state != "Z":
+            found.append((int(entry.name), cmdline))
     return found
 
 
 def run_workers(pgid: int) -> list[int]:
-    """Run worker processes the daemon's code server started.
-
-    Dagster 1.13's code server starts each run in a `multiprocessing` spawn child (command line
-    `… spawn_main(…) --multiprocessing-fork`), not a `dagster api execute_run` process (older
-    releases, and a run launched outside a code server); both count. Matching only the latter
-    once left the rehearsal's kill_run_worker fault finding nothing to kill."""
-    return [
-        pid
-        for pid, cmd in group_processes(pgid)
-        if "execute_run" in cmd or ("spawn_main" in cmd and "--multiprocessing-fork" in cmd)
-    ]
+    """Run worker processes the daemon's code server started (`cpu.is_run_worker`)."""
+    return [pid for pid, cmd in group_processes(pgid) if is_run_worker(cmd)]
 
 
 def runs_in_flight(dagster_home: Path) -> list[tuple[str, str]]:
