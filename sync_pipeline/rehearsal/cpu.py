@@ -24,10 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sync_pipeline.run_workers.identity import WORKER_NAME as WARM_WORKER_NAME
+from sync_pipeline.run_workers.identity import ZYGOTE_NAME
+
 PROC = Path("/proc")
 SELF = "rehearsal (sale, watchers, Peoplevox sandbox)"
 RUN_WORKERS = "run workers"
 STEPS = "step processes"
+ZYGOTE = "warm run-worker parent"
 # Stack children by the name `Stack.start` gave them.
 GROUP_ROLES = {
     "shopify": "Shopify sandbox",
@@ -43,11 +47,13 @@ class ProcStat:
     ppid: int
     cpu_ticks: int  # user + system, in clock ticks
     started_ticks: int  # since boot
+    name: str = ""  # the command name (`/proc/PID/comm`): a warm run worker names itself
 
 
 def parse_stat(text: str) -> ProcStat:
     """The fields we use of a `/proc/PID/stat` line (the command name, field 2, may hold spaces)."""
-    fields = text.rsplit(")", 1)[1].split()
+    head, _, tail = text.rpartition(")")
+    fields = tail.split()
     # After the name: state(3) ppid(4) pgrp(5) … utime(14) stime(15) … starttime(22).
     return ProcStat(
         state=fields[0],
@@ -55,6 +61,7 @@ def parse_stat(text: str) -> ProcStat:
         ppid=int(fields[1]),
         cpu_ticks=int(fields[11]) + int(fields[12]),
         started_ticks=int(fields[19]),
+        name=head.partition("(")[2],
     )
 
 
@@ -70,21 +77,28 @@ def read_cmdline(entry: Path) -> str:
     return (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
 
 
-def is_run_worker(cmdline: str) -> bool:
-    """A run worker of Dagster 1.13's code server (a `multiprocessing` spawn child, command line
-    `… spawn_main(…) --multiprocessing-fork`) or of older releases and runs launched outside a
-    code server (`dagster api execute_run`): both count. Matching only the latter once left the
-    rehearsal's kill_run_worker fault finding nothing to kill."""
+def is_run_worker(cmdline: str, name: str = "") -> bool:
+    """A run worker forked warm (`run_workers.zygote`: it names itself `sync-run-worker` and keeps
+    the zygote's command line), one of Dagster 1.13's code server (a `multiprocessing` spawn child,
+    command line `… spawn_main(…) --multiprocessing-fork`) or of older releases and runs launched
+    outside a code server (`dagster api execute_run`): all count. Matching only the last once left
+    the rehearsal's kill_run_worker fault finding nothing to kill."""
+    if name == WARM_WORKER_NAME:
+        return True
+    if name == ZYGOTE_NAME:
+        return False
     return "execute_run" in cmdline or ("spawn_main" in cmdline and "--multiprocessing-fork" in cmdline)
 
 
-def role_of(group: str, pid: int, pgid: int, cmdline: str) -> str:
+def role_of(group: str, pid: int, pgid: int, cmdline: str, name: str = "") -> str:
     """What a process of stack child `group` is, for the report."""
     if group.startswith("dagster-daemon"):
         if pid == pgid:
             return "dagster daemon"
-        if is_run_worker(cmdline):
+        if is_run_worker(cmdline, name):
             return RUN_WORKERS
+        if name == ZYGOTE_NAME:
+            return ZYGOTE
         if "execute_step" in cmdline:
             return STEPS  # the multiprocess executor's, one a step (older releases' command line)
         if cmdline.startswith("tail -F") or "watch_orphans" in cmdline:
@@ -160,7 +174,7 @@ class CpuMeter:
                 if pid == own:
                     role = SELF
                 elif stat.pgid in groups:
-                    role = role_of(groups[stat.pgid], pid, stat.pgid, read_cmdline(entry))
+                    role = role_of(groups[stat.pgid], pid, stat.pgid, read_cmdline(entry), stat.name)
                     parent = roles_now.get(stat.ppid) or self._role_now.get(stat.ppid)
                     if role == RUN_WORKERS and parent in (RUN_WORKERS, STEPS):
                         role = STEPS  # the multiprocess executor's step processes are spawn children too

@@ -326,8 +326,8 @@ def webserver_command(port: int) -> list[str]:
     return [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(WORKSPACE)]
 
 
-def group_processes(pgid: int) -> list[tuple[int, str]]:
-    """(pid, command line) of every live process in process group `pgid` (Linux /proc)."""
+def group_processes(pgid: int) -> list[tuple[int, str, str]]:
+    """(pid, command line, command name) of every live process in process group `pgid` (Linux /proc)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -338,13 +338,14 @@ def group_processes(pgid: int) -> list[tuple[int, str]]:
         except (OSError, ValueError, IndexError):
             continue  # exited between the listing and the read
         if stat.pgid == pgid and stat.state != "Z":
-            found.append((int(entry.name), cmdline))
+            found.append((int(entry.name), cmdline, stat.name))
     return found
 
 
 def run_workers(pgid: int) -> list[int]:
-    """Run worker processes the daemon's code server started (`cpu.is_run_worker`)."""
-    return [pid for pid, cmd in group_processes(pgid) if is_run_worker(cmd)]
+    """Run worker processes of the daemon's process group, forked warm or spawned by its code
+    server (`cpu.is_run_worker`)."""
+    return [pid for pid, cmd, name in group_processes(pgid) if is_run_worker(cmd, name)]
 
 
 def runs_in_flight(dagster_home: Path) -> list[tuple[str, str]]:

@@ -109,6 +109,7 @@ def test_stat_lines_parse_with_spaces_and_brackets_in_the_name() -> None:
     line = "4242 (dagster (api) x) S 1 4200 4200 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 98765 0 0"
     stat = parse_stat(line)
     assert (stat.pgid, stat.cpu_ticks, stat.started_ticks) == (4200, 300, 98765)
+    assert stat.name == "dagster (api) x"
     assert parse_machine("cpu  100 5 20 800 50 1 2 3 0 0\ncpu0 1 2 3 4\n") == (131, 981)
 
 
@@ -126,6 +127,10 @@ def test_roles_in_the_daemon_group_and_elsewhere() -> None:
     assert role_of("dagster-daemon-2", 18, 10, "python -m dagster api execute_step {}") == "step processes"
     assert role_of("shopify", 13, 13, "sync-pipeline sandbox shopify") == "Shopify sandbox"
     assert role_of("something-new", 14, 14, "x") == "something-new"
+    # Warm run workers and their zygote share a command line; their names tell them apart.
+    zygote = "/venv/bin/python -m sync_pipeline.run_workers.zygote sync_pipeline.definitions:defs"
+    assert role_of("dagster-daemon-2", 19, 10, zygote, "sync-zygote") == "warm run-worker parent"
+    assert role_of("dagster-daemon-2", 20, 10, zygote, "sync-run-worker") == "run workers"
 
 
 def test_the_nearest_ceiling_is_named_and_a_missing_cpu_figure_is_left_out() -> None:

@@ -1,0 +1,64 @@
+"""Which process runs a run: the tag a warm run worker writes on its run, and the checks made on it.
+
+A worker is named by host, pid and the pid's start time (clock ticks since boot, `/proc/PID/stat`
+field 22): pids are reused, and a pid alone could name some later process. Only a process on the
+same host can be checked or signalled; elsewhere the answer is "cannot tell" (None), and callers
+give a run the benefit of the doubt rather than fail a healthy one.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+WORKER_TAG = "sync/run_worker"
+# Process names (`/proc/PID/comm`, `ps -o comm`; 15 characters at most): workers and their zygote
+# share a command line, and the rehearsal's CPU meter tells them apart by these.
+WORKER_NAME = "sync-run-worker"
+ZYGOTE_NAME = "sync-zygote"
+PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class WorkerId:
+    host: str
+    pid: int
+    started_ticks: int
+
+    def tag(self) -> str:
+        return f"{self.host}/{self.pid}/{self.started_ticks}"
+
+    @classmethod
+    def parse(cls, text: str) -> WorkerId | None:
+        """The worker a tag names, or None for a tag this module did not write."""
+        parts = text.rsplit("/", 2)
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+            return None
+        host = parts[0]
+        return cls(host, int(parts[1]), int(parts[2])) if host else None
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def started_ticks(pid: int, proc: Path = PROC) -> int | None:
+    """When `pid` started (ticks since boot), or None when there is no such process or it is a
+    zombie (exited, not yet reaped: as good as gone)."""
+    try:
+        text = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    # After the command name: state (field 3) … starttime (field 22).
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def is_alive(worker: WorkerId, host: str, proc: Path = PROC) -> bool | None:
+    """True while the worker's process runs, False once it has gone, None on another host."""
+    if worker.host != host:
+        return None
+    return started_ticks(worker.pid, proc) == worker.started_ticks

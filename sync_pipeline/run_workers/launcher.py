@@ -1,0 +1,313 @@
+"""`WarmRunLauncher`: Dagster's run launcher for the embedded deployment, forking warm run workers.
+
+Set in dagster.yaml (`run_launcher`). Dagster's own `DefaultRunLauncher` asks the code server to
+start each run, and the code server spawns a fresh interpreter that imports Dagster and builds the
+definitions again (2.0-2.5 CPU-s a run; on a busy 2-core host tens of seconds from launch to the
+first step). This launcher keeps a warm process (`zygote`) beside the daemon and forks each run's
+worker from it: a worker's start-up is opening the instance, about 0.1-0.4 CPU-s.
+
+What stays as with the code server:
+- the worker runs the job as `dagster api execute_run` does (`worker.execute_run`), in the
+  daemon's environment and working directory, which the embedded code server also inherits;
+- a worker that dies before its run ends (SIGKILL, the OOM killer) fails the run at once, with
+  the exit code or signal, and `run_retries` retries it; if the daemon itself was gone when the
+  worker died, run monitoring finds it (`check_run_worker_health`, every `poll_interval_seconds`);
+- cancelling a run (the UI, run monitoring) interrupts its worker with SIGINT, which Dagster turns
+  into its own interrupt, as the code server's termination event does;
+- a daemon stopped or restarted leaves its workers running to the end of their runs.
+
+What differs:
+- runs whose code location runs another Python interpreter than the daemon's, and every run when
+  `warm: false`, go through the code server as before (`DefaultRunLauncher`);
+- a code change is picked up at the next launch: the launcher fingerprints the definitions'
+  package (file count, sizes, modification times) and replaces the zygote when it changed;
+- the deployment (deploy/dagster.yaml) keeps `DefaultRunLauncher`: there each brand's runs must
+  start in that brand's code-location container, with its environment and ledger volume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import Field
+from dagster._core.errors import DagsterLaunchFailedError
+from dagster._core.launcher import (
+    CheckRunHealthResult,
+    DefaultRunLauncher,
+    LaunchRunContext,
+    RunLauncher,
+    WorkerStatus,
+)
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
+from dagster._utils import get_run_crash_explanation
+
+from sync_pipeline.run_workers.identity import WORKER_TAG, WorkerId, is_alive, this_host
+
+DEFAULT_PRELOAD = "sync_pipeline.definitions:defs"
+# How long a launch waits for a new zygote to warm and for a fork's pid. Warming is 2-3 CPU-s; a
+# starved host at a peak stretches that, and a launch that gives up fails its run.
+READY_TIMEOUT_SECONDS = 180.0
+FORK_TIMEOUT_SECONDS = 60.0
+
+
+def package_fingerprint(module: str) -> tuple[int, int, int] | None:
+    """(files, bytes, newest modification) of the .py files in `module`'s top-level package:
+    changes when the code does. None when the package cannot be found."""
+    try:
+        spec = importlib.util.find_spec(module.split(".")[0])
+    except (ImportError, ValueError):
+        return None
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    if not roots:
+        return None
+    files = size = newest = 0
+    for root in roots:
+        for folder, _dirs, names in os.walk(root):
+            for name in names:
+                if name.endswith(".py"):
+                    stat = os.stat(os.path.join(folder, name))
+                    files += 1
+                    size += stat.st_size
+                    newest = max(newest, stat.st_mtime_ns)
+    return files, size, newest
+
+
+class _Forked:
+    """A launch waiting for its worker's pid (or for the zygote to go)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.pid: int | None = None
+
+
+class Zygote:
+    """One warm process and the thread that reads what it says."""
+
+    def __init__(self, preload: str, on_exit: Any, fingerprint: tuple[int, int, int] | None) -> None:
+        self.fingerprint = fingerprint
+        self._on_exit = on_exit
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sync_pipeline.run_workers.zygote", preload],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self.ready = threading.Event()
+        self.gone = threading.Event()
+        self.warm_cpu_seconds: float | None = None
+        self._write = threading.Lock()
+        self._waiting: dict[str, _Forked] = {}
+        self._reader = threading.Thread(target=self._read, name="warm-run-workers", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            message = json.loads(line)
+            if message.get("ready"):
+                self.warm_cpu_seconds = message.get("warm_cpu_seconds")
+                self.ready.set()
+            elif "exited" in message:
+                self._on_exit(message.get("run_id"), message["exited"], message["status"])
+            else:
+                forked = self._waiting.pop(message["run_id"], None)
+                if forked is not None:
+                    forked.pid = message["pid"]
+                    forked.done.set()
+        self.process.wait()
+        self.gone.set()
+        self.ready.set()  # wakes a launch waiting for a zygote that died warming
+        for forked in list(self._waiting.values()):
+            forked.done.set()
+
+    def fork(self, run_id: str, instance_ref: str) -> int:
+        if not self.ready.wait(READY_TIMEOUT_SECONDS) or self.gone.is_set():
+            raise DagsterLaunchFailedError(
+                "The warm process run workers are forked from "
+                + (
+                    f"exited with code {self.process.returncode} while loading the definitions "
+                    "(its traceback is in the daemon's log)"
+                    if self.gone.is_set()
+                    else f"was not ready after {READY_TIMEOUT_SECONDS:.0f} s"
+                )
+            )
+        forked = _Forked()
+        self._waiting[run_id] = forked
+        request = json.dumps({"run_id": run_id, "instance_ref": instance_ref}) + "\n"
+        try:
+            with self._write:
+                assert self.process.stdin is not None
+                self.process.stdin.write(request.encode())
+                self.process.stdin.flush()
+        except OSError as error:
+            self._waiting.pop(run_id, None)
+            raise DagsterLaunchFailedError(f"The warm run-worker process is gone: {error}") from error
+        if not forked.done.wait(FORK_TIMEOUT_SECONDS) or forked.pid is None:
+            self._waiting.pop(run_id, None)
+            raise DagsterLaunchFailedError(
+                f"The warm run-worker process did not fork a worker for run {run_id} "
+                f"within {FORK_TIMEOUT_SECONDS:.0f} s"
+            )
+        return forked.pid
+
+    def retire(self) -> None:
+        """Fork nothing more; the zygote exits once its workers have ended their runs."""
+        with self._write:
+            if self.process.stdin is not None and not self.process.stdin.closed:
+                with contextlib.suppress(OSError):
+                    self.process.stdin.close()
+
+
+class WarmRunLauncher(RunLauncher, ConfigurableClass):
+    """Forks each run's worker from a warm process (see the module docstring)."""
+
+    def __init__(
+        self,
+        inst_data: ConfigurableClassData | None = None,
+        preload: str = DEFAULT_PRELOAD,
+        warm: bool = True,
+    ) -> None:
+        self._inst_data = inst_data
+        self._preload = preload
+        self._warm = warm
+        self._host = this_host()
+        self._lock = threading.Lock()
+        self._zygote: Zygote | None = None
+        self._retired: list[Zygote] = []
+        self._cold = DefaultRunLauncher()
+        super().__init__()
+
+    # -- ConfigurableClass --------------------------------------------------------------------
+
+    @property
+    def inst_data(self) -> ConfigurableClassData | None:
+        return self._inst_data
+
+    @classmethod
+    def config_type(cls) -> dict[str, Field]:
+        return {
+            "preload": Field(
+                str,
+                is_required=False,
+                default_value=DEFAULT_PRELOAD,
+                description="module:attribute of the definitions the warm process builds once",
+            ),
+            "warm": Field(
+                bool,
+                is_required=False,
+                default_value=True,
+                description="false: every run through the code server, as DefaultRunLauncher",
+            ),
+        }
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]
+    ) -> WarmRunLauncher:
+        return cls(inst_data=inst_data, **config_value)
+
+    def register_instance(self, instance: Any) -> None:
+        super().register_instance(instance)
+        self._cold.register_instance(instance)
+
+    # -- launching ----------------------------------------------------------------------------
+
+    def _can_fork(self, run: DagsterRun) -> bool:
+        origin = run.job_code_origin
+        return self._warm and origin is not None and origin.executable_path == sys.executable
+
+    def _current_zygote(self) -> Zygote:
+        fingerprint = package_fingerprint(self._preload.split(":")[0])
+        with self._lock:
+            zygote = self._zygote
+            if zygote is not None and (zygote.gone.is_set() or zygote.fingerprint != fingerprint):
+                zygote.retire()
+                self._retired.append(zygote)
+                zygote = None
+            self._retired = [z for z in self._retired if not z.gone.is_set()]
+            if zygote is None:
+                zygote = self._zygote = Zygote(self._preload, self._worker_exited, fingerprint)
+            return zygote
+
+    def launch_run(self, context: LaunchRunContext) -> None:
+        run = context.dagster_run
+        if not self._can_fork(run):
+            self._cold.launch_run(context)
+            return
+        self._current_zygote().fork(run.run_id, serialize_value(self._instance.get_ref()))
+
+    def _worker_exited(self, run_id: str | None, pid: int, status: int) -> None:
+        """A worker ended: if its run did not, fail it now (run retries take it from there), as
+        the code server does for a worker it spawned."""
+        if run_id is None or not self.has_instance:
+            return
+        run = self._instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            return
+        message = get_run_crash_explanation(
+            prefix=f"Run worker (pid {pid}) for run {run_id}", exit_code=status
+        )
+        self._instance.report_engine_event(message, run, cls=self.__class__)
+        self._instance.report_run_failed(run)
+
+    # -- health and cancelling ----------------------------------------------------------------
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        worker = WorkerId.parse(run.tags.get(WORKER_TAG, ""))
+        if worker is None:
+            # Launched through the code server (which fails the run if its worker dies), or a
+            # worker that has not written its tag yet: not this launcher's to judge.
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "no warm worker recorded")
+        alive = is_alive(worker, self._host)
+        if alive is None:
+            return CheckRunHealthResult(WorkerStatus.RUNNING, f"worker on {worker.host}: cannot check")
+        if alive:
+            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED, f"run worker pid {worker.pid} on {worker.host} is gone"
+        )
+
+    def terminate(self, run_id: str) -> bool:
+        if not self.has_instance:
+            return False
+        run = self._instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            return False
+        worker = WorkerId.parse(run.tags.get(WORKER_TAG, ""))
+        if worker is None:
+            return self._cold.terminate(run_id)
+        self._instance.report_run_canceling(run)
+        if not is_alive(worker, self._host):
+            self._instance.report_engine_event(
+                f"Run worker pid {worker.pid} on {worker.host} is not running here: nothing to interrupt.",
+                run,
+                cls=self.__class__,
+            )
+            return False
+        try:
+            os.kill(worker.pid, signal.SIGINT)  # SIGINT: Dagster's interrupt, as the code server sends it
+        except ProcessLookupError:
+            return False
+        return True
+
+    def dispose(self) -> None:
+        with self._lock:
+            for zygote in [self._zygote, *self._retired]:
+                if zygote is not None:
+                    zygote.retire()
+            self._zygote = None
+            self._retired = []
+        self._cold.dispose()
