@@ -77,6 +77,11 @@ def parser() -> argparse.ArgumentParser:
         "--keep", action="store_true", help="keep the working directory (logs, ledger, DAGSTER_HOME)"
     )
     p.add_argument("--json", action="store_true", help="make the last line the JSON report")
+    p.add_argument(
+        "--cold-run-workers",
+        action="store_true",
+        help="start every run through the code server, not forked warm (to compare the two)",
+    )
     return p
 
 
@@ -110,7 +115,9 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
     command = shlex.join(["sync-pipeline", "rehearse", *argv])
     signal.signal(signal.SIGTERM, _interrupt)
     work = Workdir(Path(tempfile.mkdtemp(prefix="rehearsal-")))
-    work.prepare(profile.hold_seconds, {"cutoff_status": profile.cutoff_status})
+    work.prepare(
+        profile.hold_seconds, {"cutoff_status": profile.cutoff_status}, cold_run_workers=args.cold_run_workers
+    )
     ports = Ports.block(args.base_port)
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     _say(f"working directory {work.root}")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import yaml
 
 from sync_pipeline.lib.domain.config import load_business_rules
 from sync_pipeline.lib.tls import tls_context
@@ -88,12 +89,20 @@ class Workdir:
     def ledger(self) -> Path:
         return self.data / "ledger.duckdb"
 
-    def prepare(self, hold_seconds: int, orders: Mapping[str, object] | None = None) -> None:
-        """DAGSTER_HOME with the repo's dagster.yaml; a copy of data/config with a short hold
-        (and any other top-level `orders.yaml` keys in `orders`, e.g. `cutoff_status`)."""
+    def prepare(
+        self, hold_seconds: int, orders: Mapping[str, object] | None = None, cold_run_workers: bool = False
+    ) -> None:
+        """DAGSTER_HOME with the repo's dagster.yaml (`cold_run_workers`: its run launcher starts
+        every run through the code server, the comparison for the warm run workers); a copy of
+        data/config with a short hold (and any other top-level `orders.yaml` keys in `orders`,
+        e.g. `cutoff_status`)."""
         for path in (self.dagster_home, self.data, self.logs):
             path.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO_ROOT / "dagster.yaml", self.dagster_home / "dagster.yaml")
+        if cold_run_workers:
+            instance = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text(encoding="utf-8"))
+            instance["run_launcher"].setdefault("config", {})["warm"] = False
+            (self.dagster_home / "dagster.yaml").write_text(yaml.safe_dump(instance), encoding="utf-8")
         shutil.copytree(REPO_ROOT / "data" / "config", self.config)
         path = self.config / "orders.yaml"
         text = path.read_text(encoding="utf-8")
