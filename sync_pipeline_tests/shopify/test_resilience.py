@@ -107,3 +107,42 @@ def test_retry_after_header_forms() -> None:
     assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # an HTTP date in the past
     assert _retry_after(None) is None and _retry_after("soon") is None and _retry_after("nan") is None
     assert _retry_after("-1") == 0.0
+
+
+def test_a_call_throttled_by_other_clients_backs_off_and_outlasts_the_contention(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    """Other clients spend the bucket as it refills (fulfilments at a peak): a retry timed only to
+    the refill is THROTTLED again, and eight of them used to end the call within seconds. Now each
+    THROTTLED wait is also at least half an exponential backoff step, so the call outlasts a few
+    seconds of contention and succeeds once it eases, however short the refill."""
+    import threading
+
+    # A 1-point query refilling at 5 points/s: each refill wait is 0.2 s, so the old retries gave
+    # up after ~3.2 s (seven waits of refill plus pacing); the backoff's half steps from 0.1 s
+    # alone add up to 6.35 s over the same seven waits.
+    sb = make_sandbox(ShopifySandboxConfig(bucket_size=100, restore_rate=5), backoff_base=0.1)
+    stop, draining = threading.Event(), threading.Event()
+    contention_seconds = 4.5
+
+    def competitor() -> None:
+        with sb.control.__class__(sb.url) as other:
+            deadline = time.monotonic() + contention_seconds
+            while time.monotonic() < deadline and not stop.is_set():
+                other.drain_bucket()
+                draining.set()
+                time.sleep(0.02)
+
+    sb.client.shop()  # the pacer learns the bucket
+    thread = threading.Thread(target=competitor)
+    thread.start()
+    try:
+        assert draining.wait(10)
+        started = time.monotonic()
+        assert sb.client.shop()["name"] == "Sandbox Store"
+        waited = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join()
+    assert sb.client.stats.throttled >= 3  # it was contended, and it did not give up
+    assert waited >= contention_seconds * 0.8

@@ -3,7 +3,8 @@
 A search warning in `extensions.search` (a term Shopify ignored) raises `ShopifySearchWarning`
 rather than returning a result wider than asked.
 
-Retried: THROTTLED (HTTP 200 or 429, waiting what the bucket needs or `Retry-After`), 5xx,
+Retried: THROTTLED (HTTP 200, waiting what the bucket needs and at least half an exponential
+backoff step; HTTP 429, waiting `Retry-After`), 5xx,
 `INTERNAL_SERVER_ERROR`, timeouts and connection errors, with capped exponential backoff and
 full jitter. Not retried: validation errors, ACCESS_DENIED, 401/403, MAX_COST_EXCEEDED.
 A mutation that is not idempotent (no `@idempotent` key) is not repeated after a timeout or
@@ -100,6 +101,11 @@ class GraphQLTransport:
 
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+
+    def _throttle_backoff(self, attempt: int) -> float:
+        """Exponential backoff with equal jitter: between half the capped step and the step."""
+        step = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return step / 2 + random.uniform(0, step / 2)
 
     def execute(
         self,
@@ -236,8 +242,14 @@ class GraphQLTransport:
         errors = body.get("errors") or []
         if "THROTTLED" in codes:
             self.stats.add(throttled=1)
-            delay = self.pacer.throttle_delay(cost)
-            return (delay if delay is not None else self._backoff(attempt)) + 0.05, last, None
+            refill = self.pacer.throttle_delay(cost)
+            # The refill time alone is not enough under contention: the other clients of the
+            # shop's bucket (fulfilments at a peak) spend the points as they come back, and eight
+            # retries each as short as the refill (0.2 s for a 250-point read) ran out in seconds
+            # (session 17's rehearsal: an ingest read and the hourly catalogue read failed so).
+            # So a throttled call also backs off exponentially, never less than half the capped
+            # step: eight THROTTLED answers take at least ~31 s before the caller hears of it.
+            return max(refill or 0.0, self._throttle_backoff(attempt)) + 0.05, last, None
         if codes & RETRYABLE_CODES and body.get("data") is None and safe:
             return self._backoff(attempt), last, None
         if errors:
