@@ -80,3 +80,18 @@ def test_a_background_pacer_probes_before_its_first_request() -> None:
 def test_the_reserve_share_must_leave_room_for_the_request() -> None:
     with pytest.raises(ValueError, match="reserve_share"):
         CostPacer(reserve_share=1.0)
+
+
+def test_a_page_dearer_than_the_share_left_waits_for_a_full_bucket_not_for_ever() -> None:
+    """A page costing 70 with half of a 100-point bucket reserved needs more than the bucket: it
+    waits for the fullest status a probe can confirm (the probe spends a point), then goes."""
+    clock = Clock()
+    background = CostPacer(clock=clock, sleep=clock.sleep, reserve_share=0.5)
+    background.probe = lambda: background.after_response(
+        "CostProbe", _cost(min(100.0, 10.0 * clock.now) - 1.0, requested=1)
+    )
+    background.after_response("page", _cost(0.0, requested=70))
+    background.yield_until = clock.now + 3600
+    background.before_request("page")
+    assert not background.yield_gave_up
+    assert clock.now < 60  # ~10 s to refill, not the hour's budget

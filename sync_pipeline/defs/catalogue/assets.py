@@ -12,6 +12,13 @@ from sync_pipeline.lib.flows.orders.peoplevox_port import PeoplevoxWarehouse
 from sync_pipeline.lib.flows.orders.shopify_port import ShopifyOrdersSource
 
 OWNERS = ["team:warehouse-ops"]
+# The hourly variant read is background work: like the finance money read it leaves half of the
+# shop's cost bucket to the flows customers wait for (orders, fulfilments, stock), waiting before
+# each page until the bucket holds the page's cost plus that share. At session 16's peak it ran
+# as a hot-path client, raced the fulfilments for every refilled point and failed after eight
+# THROTTLED answers. It stops yielding after 45 minutes (inside the hour, before the next read).
+CATALOGUE_READ_BUCKET_RESERVE = 0.5
+CATALOGUE_READ_MAX_YIELD_SECONDS = 45 * 60
 
 
 # Each side in the catalogue's own pool (one refresh at a time): the Shopify read shares the
@@ -32,15 +39,18 @@ def shopify_variants(shopify: ShopifyResource, ledger: LedgerResource) -> dg.Mat
     The stock flow maps Peoplevox item codes to these inventory items; the drift check compares
     them with Peoplevox's item types. A large catalogue (`SHOPIFY_BULK_THRESHOLD` variants or
     more) is read with one Shopify bulk operation, off the rate limit live traffic uses;
-    `shopify_read` says which way this run read it.
+    `shopify_read` says which way this run read it. A paginated read leaves half of Shopify's rate
+    limit to orders, fulfilments and stock: `shopify_yielded_seconds` is how long it waited for them.
     """
-    client = shopify.get_client()
+    client = shopify.get_client(reserve_share=CATALOGUE_READ_BUCKET_RESERVE)
+    client.yield_for(CATALOGUE_READ_MAX_YIELD_SECONDS)
     count = refresh_variants(ShopifyOrdersSource(client), ledger.get_ledger())
     return dg.MaterializeResult(
         metadata={
             "shopify_variants": count,
             "dagster/row_count": count,
             "shopify_read": client.last_read_mode,
+            "shopify_yielded_seconds": round(client.yielded_seconds, 1),
         }
     )
 

@@ -108,7 +108,10 @@ class CostPacer:
                         return
                     self._run_probe()
                     continue
-                need = min(self._maximum, cost + self.reserve_share * self._maximum)
+                # At most a full bucket less the probe's own point: a status confirmed by a probe
+                # never shows more, and a need of the whole bucket (a page dearer than the share
+                # left, on a small plan) would wait for `yield_until` whatever the others spent.
+                need = min(self._maximum - 1.0, cost + self.reserve_share * self._maximum)
                 estimate = self.estimate() or 0.0
                 confirmed = self._seen - self._outstanding >= need or self.probe is None
                 if estimate >= need and confirmed:
