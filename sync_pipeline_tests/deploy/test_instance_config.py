@@ -18,6 +18,8 @@ SHARED = (
     "retention",
     "telemetry",
 )
+# Sections the two set differently, each for a reason its test gives.
+DIFFERS = ("run_launcher",)
 
 
 def _load(path: str) -> dict:
@@ -28,7 +30,18 @@ def test_deployed_instance_keeps_the_embedded_run_queue_pools_and_retries() -> N
     embedded, deployed = _load("dagster.yaml"), _load("deploy/dagster.yaml")
     for section in SHARED:
         assert deployed.get(section) == embedded.get(section), f"{section} differs from dagster.yaml"
-    assert set(embedded) <= set(SHARED), "a new section in dagster.yaml: add it to deploy/dagster.yaml too"
+    assert set(embedded) <= {*SHARED, *DIFFERS}, (
+        "a new section in dagster.yaml: add it to deploy/dagster.yaml too"
+    )
+
+
+def test_the_run_launchers_differ_on_purpose() -> None:
+    """Embedded, runs fork warm beside the daemon; deployed, each brand's code server starts them
+    in that brand's container (its environment, its ledger volume)."""
+    embedded, deployed = _load("dagster.yaml"), _load("deploy/dagster.yaml")
+    assert embedded["run_launcher"]["class"] == "WarmRunLauncher"
+    assert embedded["run_launcher"].get("config", {}).get("warm", True) is True
+    assert deployed["run_launcher"]["class"] == "DefaultRunLauncher"
 
 
 def test_deployed_storage_is_postgres_from_the_environment_only() -> None:
