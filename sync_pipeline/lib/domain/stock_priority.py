@@ -1,23 +1,34 @@
-"""Which stock changes go first: fast sellers, always; slow sellers wait only for a contested bucket.
+"""Who goes first: quiet rows, then fast sellers; slow sellers wait only for a contested bucket.
 
 Velocity is units sold per hour over the last 24 hours (from the ledger's orders). A Peoplevox item
 code's velocity is the sum over the Shopify SKUs that consume it (a bundle's sales count for its
-components). Incremental runs re-read the items callbacks named fastest first, and push fastest
-first.
+components). Incremental runs re-read the items callbacks named fastest first, and push the quiet
+rows first (below), then the rest fastest first.
 
 Peak mode and the Shopify budget (issue 9 asks that slow sellers wait for the hourly reconcile in
 peak mode; issue 13 that every stock change reach Shopify within 30 s). A slow seller's push waits
 only while it would take Shopify budget that a backlogged flow needs: peak mode is on, orders or
-fulfilments are behind, and the bucket has no room (they are drawing it down). When the bucket has
-room it goes now, after the fast sellers. A push that lowers Shopify never waits: it closes an
+fulfilments are behind, and the bucket has no room (they are drawing it down), and it is not quiet
+(below: a quiet one rides in the first request while that has room). When the bucket has room it goes now, after the
+fast sellers (a quiet one before them). A push that lowers Shopify never waits: it closes an
 oversell window, and a goods-in or a processed return (which only raise stock) is never an oversell
 risk, so waiting is the one thing that can be traded for budget. The session-7 rehearsal held 300
 goods-in on slow sellers for the whole of peak mode (p95 1,013 s) with Shopify's budget 34 % used.
+
+Quiet rows first (`is_quiet`, `quiet_first`). Shopify applies an `inventorySetQuantities` whole or
+not at all, and a sale that moves any row's level between our read and our write sinks the request
+(compare-and-set). A row whose SKU nothing is selling (no velocity, no open or unfulfilled units)
+cannot go stale that way, so the quiet rows go first, in requests of their own: the first request of
+a run always goes, and carrying only quiet rows it is applied. A rehearsal at 1,500 orders a
+minute (December 2026) sent its goods-in last, in one request with up to 250 fast sellers that the sale
+kept moving: the request came back stale, the run's time was up, and the goods-in were deferred run
+after run until the sale ended (p95 237 s). A slow seller that is quiet rides in that first request
+even when it would wait for room (see `quiet_first`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from .config.stock_buffers import PeakMode
 from .stock_targets import Recipe
@@ -86,3 +97,41 @@ def order_pushes(
         speed = sku_per_hour.get(key[0], 0.0)
         (wait if waits_for_room(speed, peak_on, peak, backlogged, room, key in lowering) else go).append(key)
     return go, wait
+
+
+def is_quiet(
+    units_per_hour: float, item_units_per_hour: Iterable[float], open_units: int, committed: int | None
+) -> bool:
+    """Whether nothing the ledger or Shopify knows of is moving this listing's Shopify level, so a
+    compare-and-set write of it cannot come back stale (barring a first sale in the meantime). Its
+    SKU sold nothing over the last 24 h (`units_per_hour`), nor did anything consuming its items
+    (`item_units_per_hour`: a Shopify bundle's sale moves its components' levels too), and no order
+    holds units of it: none open in the ledger (`open_units`), none unfulfilled in Shopify
+    (`committed`, which also counts orders the ledger has not read); a cancellation restocks them."""
+    return (
+        units_per_hour == 0 and all(v == 0 for v in item_units_per_hour) and open_units == 0 and not committed
+    )
+
+
+def quiet_first(
+    go: Sequence[tuple[str, str]],
+    waiting: Sequence[tuple[str, str]],
+    quiet: Collection[tuple[str, str]],
+    first_request_rows: int,
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """(`order_pushes`' split) → (quiet rows, sent first in requests of their own; the moving rows,
+    fastest sellers first, after them; the rows that still wait for room).
+
+    A quiet slow seller that would wait for room rides in the first request instead, while that has
+    room (`first_request_rows`: a request's rows, 0 when no request will go at all). Waiting saves
+    one mutation's points (~10) at most, and none when the request goes anyway; and a push that waits
+    is read again by the next run, its Shopify levels included, which costs far more than it saved
+    (~900 points a run's levels read, in the rehearsal the module docstring describes). What the rule is for still
+    holds for the rest: a slow seller that is moving (it could come back stale and cost re-reads
+    and requests of its own) or that would need a request beyond the first keeps waiting while the
+    backlogged flows need the bucket."""
+    first = [k for k in go if k in quiet]
+    room = max(0, first_request_rows - len(first))
+    riders = [k for k in waiting if k in quiet][:room]
+    rode = set(riders)
+    return first + riders, [k for k in go if k not in quiet], [k for k in waiting if k not in rode]

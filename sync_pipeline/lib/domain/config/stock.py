@@ -55,8 +55,8 @@ class StockConfig(RulesModel):
     # A peak-mode switch (stock_buffers.yaml `peak`) queues the items of the listings whose target
     # it moves; more than this many and it asks for one full reconcile instead (0: always).
     peak_switch_max_items: int = Field(default=1000, ge=0)
-    # An incremental push sends no request after this many seconds from its start and leaves the
-    # rest queued (fast sellers go first): it holds the shopify_stock pool, which the next stock run
+    # An incremental push sends no request after this many seconds from its first request and
+    # leaves the rest queued (quiet rows first, then fast sellers): it holds the shopify_stock pool, which the next stock run
     # waits for. The hourly reconcile has no time limit.
     max_push_seconds: float = Field(default=10, gt=0, le=600)
     # A push whose answer was lost is read back from Shopify only once this long has passed since it

@@ -14,7 +14,6 @@ positions.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,9 +21,9 @@ from datetime import datetime, timedelta
 import duckdb
 
 from sync_pipeline.lib.domain.config import BusinessRules
-from sync_pipeline.lib.domain.stock_priority import bucket_has_room, order_pushes
-from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits, Recipe, Target
-from sync_pipeline.lib.flows.stock import mismatch, untracked
+from sync_pipeline.lib.domain.stock_priority import bucket_has_room, is_quiet, order_pushes, quiet_first
+from sync_pipeline.lib.domain.stock_targets import Listing, OpenOrderUnits, Recipe, Target, sku_of_key
+from sync_pipeline.lib.flows.stock import mismatch, untracked, writes
 from sync_pipeline.lib.flows.stock.demand import Demand, demand_from
 from sync_pipeline.lib.flows.stock.in_doubt import settle_in_doubt
 from sync_pipeline.lib.flows.stock.inputs import order_units_from
@@ -135,9 +134,10 @@ def push(
     `bucket_share` (or `max_points`): what this run may spend of Shopify's bucket, when orders
     or fulfilments are backlogged and need the rest (given: they are; in peak mode a slow seller's
     push then waits while the bucket has no room, `stock_priority.waits_for_room`). `max_seconds`: an incremental run sends no
-    request after this long from its start (the rest stays queued, fastest sellers having gone
-    first), so it holds the `shopify_stock` pool briefly; the hourly reconcile has no time limit."""
-    started = time.monotonic()
+    request after this long from its first request (the rest stays queued, quiet rows and fastest
+    sellers having gone first), so it holds the `shopify_stock` pool briefly; the clock starts at the
+    first request, not here, so the reads before it cannot use it up (`Budget`); the hourly
+    reconcile has no time limit."""
     report = PushReport()
     with ledger.transaction() as con:
         # Only rows older than the settle age: a younger one may be another run's push, still out.
@@ -157,6 +157,14 @@ def push(
         location_ids, problems = mismatch.resolve_locations(locations, rules)
     with ledger.transaction() as con:
         inputs = _inputs(con, rules, now, location_ids, prepared.catalogue if prepared else None)
+        if inputs is None:
+            # Nothing new to push (a run in flight beside this one took the snapshot, or nothing was
+            # read), but items may still be queued: that other run's leftovers, hints since. Counted,
+            # or this run says `caught_up` with nothing queued and the sensor's backlog check
+            # (`inbox_sensors.backlogged`) believes it: no run starts for the queue until a callback.
+            # Items waiting for room count too (which they are is not kept): the next run reads them
+            # and says they wait, so this costs one run, not a spin.
+            report.queue_ready = len(stock_snapshots.dirty(con))
     if inputs is None:
         return report
     was_prepared = prepared is not None and inputs.catalogue is prepared.catalogue
@@ -174,7 +182,7 @@ def push(
     report.peak = inputs.demand.peak
     pending = PendingWrites(ledger)
     try:
-        budget = Budget(storefront, max_points, bucket_share, None if inputs.full else max_seconds, started)
+        budget = Budget(storefront, max_points, bucket_share, None if inputs.full else max_seconds)
         _push(storefront, ledger, rules, now, run_id, budget, inputs, fresh, problems, report, pending)
     finally:
         pending.flush()  # what a run that failed midway had learnt (nothing, when it finished)
@@ -236,8 +244,11 @@ def _push(
     report.listings = len(targets)
     report.no_figure = len(inputs.affected) - len(targets)
     before = {k: plan.shown(t) for k, t in targets.items()}
-    order, waiting = _order(storefront, rules, budget, inputs, targets, before)
-    outcome = write_targets(storefront, ledger, plan, order, report, budget, now, run_id, pending)
+    quiet, moving, waiting = _order(storefront, rules, budget, inputs, plan, targets, before)
+    report.quiet = len(quiet)
+    outcome = write_targets(
+        storefront, ledger, plan, quiet + moving, report, budget, now, run_id, pending, set(quiet)
+    )
     outcome.update(dict.fromkeys(waiting, "waiting"))
     report.waiting = len(waiting)
     report.points = budget.spent
@@ -279,11 +290,13 @@ def _order(
     rules: BusinessRules,
     budget: Budget,
     inputs: Inputs,
+    plan: Plan,
     targets: dict[tuple[str, str], Target],
     shown: dict[tuple[str, str], int | None],
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(the pushes this run sends, fastest sellers first; the slow sellers' that wait for room).
-    The hourly reconcile is the safety net: it never leaves anything waiting."""
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """(the quiet pushes, sent first in requests of their own; the moving ones, fastest sellers
+    first; the slow sellers' that wait for room: `stock_priority.quiet_first`). The hourly reconcile
+    is the safety net: it never leaves anything waiting."""
     differing = [k for k, t in targets.items() if shown[k] != t.quantity]
     # Shopify unknown (None) counts as lowering: nothing that might close an oversell window waits.
     lowering = {k for k in differing if (s := shown[k]) is None or targets[k].quantity < s}
@@ -300,7 +313,21 @@ def _order(
         budget.backlogged,
         room,
     )
-    return go, waiting
+    open_units: dict[str, int] = {}
+    for units in inputs.open_units:
+        open_units[units.sku] = open_units.get(units.sku, 0) + units.units
+    quiet: set[tuple[str, str]] = set()
+    for key in differing:
+        listing, sku = targets[key].listing, sku_of_key(key[0])
+        level = plan.levels.get((listing.inventory_item_id, listing.location_id))
+        velocity = inputs.demand.sku_per_hour.get(sku, 0.0)
+        items = (inputs.demand.item_per_hour.get(code, 0.0) for code, _ in listing.recipe)
+        if is_quiet(velocity, items, open_units.get(sku, 0), level.committed if level else None):
+            quiet.add(key)
+    # The quiet rows ride in the first request while it has room; none when no request will go (the
+    # run's points are spent already): then the slow sellers among them wait, as the rule says.
+    first = 0 if budget.exhausted(sent_any=False) else writes.MAX_INPUT
+    return quiet_first(go, waiting, quiet, first)
 
 
 def _recipes(inputs: Inputs, rules: BusinessRules) -> dict[str, Recipe]:

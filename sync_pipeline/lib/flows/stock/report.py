@@ -13,6 +13,8 @@ class PushReport:
     listings: int = 0  # SKU-location targets computed
     no_figure: int = 0  # listings Peoplevox gave no figure for (item not read yet)
     differing: int = 0  # targets Shopify did not show
+    # Of those, rows nothing is selling (`stock_priority.is_quiet`): sent first, in requests of their own.
+    quiet: int = 0
     applied: int = 0  # quantities Shopify now holds from this run
     requests: int = 0
     stale: int = 0  # rows refused as stale (then re-read and retried)
@@ -21,7 +23,9 @@ class PushReport:
     stale_left: int = 0  # still stale after the retries: queued for the next run
     refused: int = 0
     outcome_unknown: int = 0
-    deferred: int = 0  # not pushed: the run spent its share of the Shopify bucket, or its time
+    # Not pushed: the run spent its share of the Shopify bucket, or its time (`max_seconds` from its
+    # first request).
+    deferred: int = 0
     # Not pushed: slow sellers' raises in peak mode while orders or fulfilments were behind and the
     # bucket had no room (`stock_priority.waits_for_room`); queued for a run that finds room.
     waiting: int = 0
@@ -38,7 +42,9 @@ class PushReport:
     untracked_stocked: int = 0
     # (sku, location id, Shopify before, target), the largest corrections first
     corrections: list[tuple[str, str, int | None, int]] = field(default_factory=list)
-    queue_ready: int = 0  # items queued for the next incremental run (not waiting for the reconcile)
+    # Items queued for the next incremental run (not those this run left waiting for room); counted
+    # by a run that found nothing new to push too.
+    queue_ready: int = 0
     position_totals: dict[str, int] = field(default_factory=dict)
     push_states: dict[str, int] = field(default_factory=dict)
 
@@ -53,6 +59,7 @@ class PushReport:
             "listings": self.listings,
             "no_peoplevox_figure": self.no_figure,
             "differing": self.differing,
+            "quiet_rows_sent_first": self.quiet,
             "applied": self.applied,
             "requests": self.requests,
             "stale_rows_retried": self.stale,

@@ -1,10 +1,12 @@
 """Targets into Shopify: compare-and-set, write-ahead, stale reads re-read and retried, within budget.
 
-Rows go fastest sellers first, at most 250 per `inventorySetQuantities` (Shopify's cap), each
-request with its own `@idempotent` key (the client repeats it on a retry, so Shopify replays its
-first answer instead of applying twice). Before a request goes its rows are written to the ledger
-as `sending`, several requests' at once (`WRITE_AHEAD_ROWS`; one request at a time when the run has
-a budget, which may run out after any of them). Without a budget `IN_FLIGHT` requests are out at
+Rows go quiet ones first, in requests of their own (nothing is selling them, so they cannot come
+back stale: `stock_priority.quiet_first`), then the rest fastest sellers first; at most 250 rows
+per `inventorySetQuantities` (Shopify's cap), each request with its own `@idempotent` key (the
+client repeats it on a retry, so Shopify replays its first answer instead of applying twice).
+Before a request goes its rows are written to the ledger as `sending`, several requests' at once
+(`WRITE_AHEAD_ROWS`; one request at a time when the run has a budget, which may run out after any
+of them). Without a budget `IN_FLIGHT` requests are out at
 once and the next batch is written ahead while they are; each answer settles its rows, written with
 the next transaction (`pending.py`). Rows written ahead and never sent (the run died) are read back by the
 next run like any other left `sending`.
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,6 +129,15 @@ def _groups(taken: list[Key], plan: Plan, size: int, by_item: bool) -> list[list
     return [g[start : start + MAX_INPUT] for g in groups for start in range(0, len(g), MAX_INPUT)]
 
 
+def _same_kind(taken: list[Key], alone: Collection[Key]) -> list[Key]:
+    """The leading rows of `taken` that are all in `alone` or all not: a quiet row never shares a
+    request with a row a sale may move (Shopify applies a request whole or not at all)."""
+    if not alone or not taken:
+        return taken
+    kind = taken[0] in alone
+    return taken[: next((i for i, k in enumerate(taken) if (k in alone) != kind), len(taken))]
+
+
 def _next_size(size: int, rows: int, named: int) -> int:
     """Rows for the next requests after an answer. Every row of a request must be as we read it for
     any to apply, so in a sale a large request seldom passes: after a stale answer naming `named` of
@@ -160,14 +171,20 @@ def write_targets(
     now: datetime,
     run_id: str | None,
     pending: PendingWrites,
+    quiet: Collection[Key] = frozenset(),
 ) -> dict[Key, str]:
     """Push every affected target Shopify does not show, in `order`; returns each key's outcome.
-    The last answers stay in `pending`, for the caller's next transaction."""
+    `quiet`: rows no sale is moving (`order` puts them first); the first round sends them in requests
+    of their own, so a sale moving another row cannot sink them with it. The run's first request
+    always goes (`Budget.exhausted`): carrying only quiet rows, it is applied, however stale the
+    moving rows come back and however soon the run's time is up. The last answers stay in `pending`,
+    for the caller's next transaction."""
     targets = plan.targets()
     outcome: dict[Key, str] = {}
     differing = [k for k in order if k in targets and plan.shown(targets[k]) != targets[k].quantity]
     report.differing = len(differing)
-    rank = {k: i for i, k in enumerate(differing)}  # fastest sellers first, in every round
+    alone = set(quiet).intersection(differing)  # the first round's quiet rows (later rounds: re-read rows)
+    rank = {k: i for i, k in enumerate(differing)}  # `order`'s order (quiet, then fastest), every round
     reference = f"gid://sync-pipeline/StockPush/{run_id or 'manual'}"
     # A run with a budget checks it before every request, so it sends one at a time.
     in_flight = 1 if budget.limited else max(1, IN_FLIGHT)
@@ -177,8 +194,9 @@ def write_targets(
             requests, applied = report.requests, report.applied
             stale, held = _send_all(
                 storefront, ledger, plan, targets, differing, report, budget, now, run_id, pending,
-                outcome, reference, pool, in_flight, small,
+                outcome, reference, pool, in_flight, small, alone,
             )  # fmt: skip
+            alone = set()
             report.rounds.append((report.requests - requests, report.applied - applied))
             if not stale:
                 return outcome
@@ -219,12 +237,14 @@ def _send_all(
     pool: ThreadPoolExecutor,
     in_flight: int,
     small: bool,
+    alone: Collection[Key],
 ) -> tuple[list[Key], set[Key]]:
     """One round: every row of `differing` written ahead and sent, up to `in_flight` requests at a
     time; the next batch is written ahead while the last one's requests are out. Answers are
     settled on this thread, in the order the requests went. A stale request's rows Shopify did not
-    name go again at once, unless they depend on a named one. Returns (stale rows, rows held back
-    for the re-read: the stale ones and those depending on them)."""
+    name go again at once, unless they depend on a named one. No request mixes rows of `alone` (the
+    quiet rows) with others. Returns (stale rows, rows held back for the re-read: the stale ones
+    and those depending on them)."""
     size = min(SMALL_ROWS, MAX_INPUT) if small else MAX_INPUT  # rows per request, from here (`_next_size`)
     stale: list[Key] = []  # rows Shopify found stale: read again
     held: set[Key] = set()  # recomputed after the re-read, and sent again if they still differ
@@ -238,8 +258,8 @@ def _send_all(
                 outcome.update(dict.fromkeys(queue, "deferred"))
                 queue = []
             else:
-                rows = _batch_rows(budget, size)
-                taken, queue = queue[:rows], queue[rows:]
+                taken = _same_kind(queue[: _batch_rows(budget, size)], alone)
+                queue = queue[len(taken) :]
                 with ledger.transaction() as con:
                     pending.write(con)  # earlier answers and reads
                     # A figure another run read afresh since this one read its own: that run pushes
@@ -259,6 +279,7 @@ def _send_all(
                 written.extend(batch)
         while written and len(out) < in_flight:
             request = written.popleft()
+            budget.sending()  # the first request starts the run's clock
             report.requests += 1
             out.append((request, pool.submit(_call, storefront, request, reference)))
         if not out:
