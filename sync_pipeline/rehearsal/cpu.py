@@ -194,6 +194,10 @@ class CpuMeter:
                     self._seen[key] = [role, base, stat.cpu_ticks]
                 else:
                     known[2] = max(known[2], stat.cpu_ticks)
+                    if role == RUN_WORKERS:
+                        # A warm worker has its zygote's name for the instant after the fork, before
+                        # it names itself: seen then, all its CPU would count as the zygote's.
+                        known[0] = role
         self._role_now = roles_now
 
     def figures(self) -> dict[str, Any]:

@@ -28,13 +28,17 @@ What differs:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import json
+import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,22 +51,32 @@ from dagster._core.launcher import (
     RunLauncher,
     WorkerStatus,
 )
-from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 from dagster._utils import get_run_crash_explanation
 
 from sync_pipeline.run_workers.identity import WORKER_TAG, WorkerId, is_alive, this_host
 
 DEFAULT_PRELOAD = "sync_pipeline.definitions:defs"
-# How long a launch waits for a new zygote to warm and for a fork's pid. Warming is 2-3 CPU-s; a
-# starved host at a peak stretches that, and a launch that gives up fails its run.
+# How long a launch waits for a new zygote to warm and for a fork's pid. Warming is 2-3 CPU-s and
+# a fork's answer milliseconds; a starved host at a peak stretches both, and a launch that gives
+# up fails its run, so the limits only catch a zygote that is wedged (which is then replaced).
 READY_TIMEOUT_SECONDS = 180.0
-FORK_TIMEOUT_SECONDS = 60.0
+FORK_TIMEOUT_SECONDS = 300.0
+# A worker's exit is reported to the instance from a thread of its own, retried: a failure there
+# (SQLite busy) must neither lose the report nor stop the replies the launches wait for.
+EXIT_REPORT_ATTEMPTS = 5
+# How long a cancel waits for a just-forked worker to write its tag before leaving it to the
+# worker's own check.
+TAG_WAIT_SECONDS = 10.0
+
+log = logging.getLogger(__name__)
 
 
-def package_fingerprint(module: str) -> tuple[int, int, int] | None:
-    """(files, bytes, newest modification) of the .py files in `module`'s top-level package:
-    changes when the code does. None when the package cannot be found."""
+def package_fingerprint(module: str) -> str | None:
+    """A digest of every .py file's path, size and modification time in `module`'s top-level
+    package: changes when the code does, a file moved or renamed included. None when the package
+    cannot be found."""
     try:
         spec = importlib.util.find_spec(module.split(".")[0])
     except (ImportError, ValueError):
@@ -70,16 +84,22 @@ def package_fingerprint(module: str) -> tuple[int, int, int] | None:
     roots = list(spec.submodule_search_locations or []) if spec else []
     if not roots:
         return None
-    files = size = newest = 0
+    entries = []
     for root in roots:
         for folder, _dirs, names in os.walk(root):
             for name in names:
                 if name.endswith(".py"):
-                    stat = os.stat(os.path.join(folder, name))
-                    files += 1
-                    size += stat.st_size
-                    newest = max(newest, stat.st_mtime_ns)
-    return files, size, newest
+                    path = os.path.join(folder, name)
+                    try:
+                        stat = os.stat(path)
+                    except FileNotFoundError:
+                        continue  # removed while we walked: the next launch sees it gone
+                    entries.append(f"{os.path.relpath(path, root)}\0{stat.st_size}\0{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
+
+
+class ZygoteRetired(Exception):
+    """The zygote a launch was about to use was replaced (a code change): use the current one."""
 
 
 class _Forked:
@@ -88,12 +108,15 @@ class _Forked:
     def __init__(self) -> None:
         self.done = threading.Event()
         self.pid: int | None = None
+        self.error: str | None = None
 
 
 class Zygote:
-    """One warm process and the thread that reads what it says."""
+    """One warm process, the thread that reads what it says, and the thread that reports its
+    workers' exits. The reader never touches the instance, so a slow or failing storage write
+    cannot stop the pids launches wait for, nor fill the pipe until the zygote blocks."""
 
-    def __init__(self, preload: str, on_exit: Any, fingerprint: tuple[int, int, int] | None) -> None:
+    def __init__(self, preload: str, on_exit: Any, fingerprint: str | None) -> None:
         self.fingerprint = fingerprint
         self._on_exit = on_exit
         self.process = subprocess.Popen(
@@ -104,30 +127,55 @@ class Zygote:
         self.ready = threading.Event()
         self.gone = threading.Event()
         self.warm_cpu_seconds: float | None = None
-        self._write = threading.Lock()
+        self._state = threading.Lock()  # guards: retired, launches, stdin
+        self.retired = False
+        self._launches = 0  # launches between their check and their reply
         self._waiting: dict[str, _Forked] = {}
-        self._reader = threading.Thread(target=self._read, name="warm-run-workers", daemon=True)
-        self._reader.start()
+        self._exits: queue.Queue[tuple[str | None, int, int] | None] = queue.Queue()
+        threading.Thread(target=self._read, name="warm-run-workers", daemon=True).start()
+        threading.Thread(target=self._report_exits, name="warm-run-worker-exits", daemon=True).start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            message = json.loads(line)
-            if message.get("ready"):
-                self.warm_cpu_seconds = message.get("warm_cpu_seconds")
-                self.ready.set()
-            elif "exited" in message:
-                self._on_exit(message.get("run_id"), message["exited"], message["status"])
-            else:
-                forked = self._waiting.pop(message["run_id"], None)
-                if forked is not None:
-                    forked.pid = message["pid"]
-                    forked.done.set()
-        self.process.wait()
-        self.gone.set()
-        self.ready.set()  # wakes a launch waiting for a zygote that died warming
-        for forked in list(self._waiting.values()):
-            forked.done.set()
+        try:
+            for line in self.process.stdout:
+                try:
+                    self._dispatch(json.loads(line))
+                except Exception:  # one bad line must not end the reading (and so the launches)
+                    log.exception("warm run workers: could not read %r", line[:200])
+        finally:
+            self.process.wait()
+            self.gone.set()
+            self.ready.set()  # wakes a launch waiting for a zygote that died warming
+            for forked in list(self._waiting.values()):
+                forked.done.set()
+            self._exits.put(None)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if message.get("ready"):
+            self.warm_cpu_seconds = message.get("warm_cpu_seconds")
+            self.ready.set()
+        elif "exited" in message:
+            self._exits.put((message.get("run_id"), int(message["exited"]), int(message["status"])))
+        else:
+            forked = self._waiting.pop(message["run_id"], None)
+            if forked is not None:
+                forked.pid = message.get("pid")
+                forked.error = message.get("error")
+                forked.done.set()
+
+    def _report_exits(self) -> None:
+        while (exited := self._exits.get()) is not None:
+            for attempt in range(1, EXIT_REPORT_ATTEMPTS + 1):
+                try:
+                    self._on_exit(*exited)
+                    break
+                except Exception:
+                    if attempt == EXIT_REPORT_ATTEMPTS:
+                        # Run monitoring still finds the worker gone (check_run_worker_health).
+                        log.exception("warm run workers: could not report the exit of %s", exited)
+                    else:
+                        time.sleep(min(30.0, 0.5 * 2**attempt))
 
     def fork(self, run_id: str, instance_ref: str) -> int:
         if not self.ready.wait(READY_TIMEOUT_SECONDS) or self.gone.is_set():
@@ -141,30 +189,52 @@ class Zygote:
                 )
             )
         forked = _Forked()
-        self._waiting[run_id] = forked
-        request = json.dumps({"run_id": run_id, "instance_ref": instance_ref}) + "\n"
-        try:
-            with self._write:
+        request = (json.dumps({"run_id": run_id, "instance_ref": instance_ref}) + "\n").encode()
+        with self._state:
+            if self.retired:
+                raise ZygoteRetired
+            self._launches += 1
+            self._waiting[run_id] = forked
+            try:
+                # Under the lock: a retire cannot close stdin mid-write. The zygote reads its requests
+                # as they come, so this does not block unless it is wedged (then the timeout below).
                 assert self.process.stdin is not None
-                self.process.stdin.write(request.encode())
+                self.process.stdin.write(request)
                 self.process.stdin.flush()
-        except OSError as error:
+            except (OSError, ValueError) as error:
+                self._waiting.pop(run_id, None)
+                self._launches -= 1
+                raise DagsterLaunchFailedError(f"The warm run-worker process is gone: {error}") from error
+        try:
+            if not forked.done.wait(FORK_TIMEOUT_SECONDS):
+                self.retire()  # wedged: the next launch starts a new one
+                raise DagsterLaunchFailedError(
+                    f"The warm run-worker process did not fork a worker for run {run_id} "
+                    f"within {FORK_TIMEOUT_SECONDS:.0f} s; it is replaced"
+                )
+            if forked.pid is None:
+                raise DagsterLaunchFailedError(
+                    f"The warm run-worker process could not fork a worker for run {run_id}: "
+                    + (forked.error or f"it exited (code {self.process.returncode})")
+                )
+            return forked.pid
+        finally:
             self._waiting.pop(run_id, None)
-            raise DagsterLaunchFailedError(f"The warm run-worker process is gone: {error}") from error
-        if not forked.done.wait(FORK_TIMEOUT_SECONDS) or forked.pid is None:
-            self._waiting.pop(run_id, None)
-            raise DagsterLaunchFailedError(
-                f"The warm run-worker process did not fork a worker for run {run_id} "
-                f"within {FORK_TIMEOUT_SECONDS:.0f} s"
-            )
-        return forked.pid
+            with self._state:
+                self._launches -= 1
+                self._close_if_done()
 
     def retire(self) -> None:
-        """Fork nothing more; the zygote exits once its workers have ended their runs."""
-        with self._write:
-            if self.process.stdin is not None and not self.process.stdin.closed:
-                with contextlib.suppress(OSError):
-                    self.process.stdin.close()
+        """Fork nothing more; the zygote exits once its workers have ended their runs. Its stdin
+        closes once no launch is between its request and the reply."""
+        with self._state:
+            self.retired = True
+            self._close_if_done()
+
+    def _close_if_done(self) -> None:  # with self._state held
+        if self.retired and self._launches == 0 and self.process.stdin and not self.process.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
 
 
 class WarmRunLauncher(RunLauncher, ConfigurableClass):
@@ -226,10 +296,14 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         return self._warm and origin is not None and origin.executable_path == sys.executable
 
     def _current_zygote(self) -> Zygote:
-        fingerprint = package_fingerprint(self._preload.split(":")[0])
         with self._lock:
+            # Under the lock: a launch holding an older fingerprint must not retire a zygote that
+            # another launch has just started on the new code.
+            fingerprint = package_fingerprint(self._preload.split(":")[0])
             zygote = self._zygote
-            if zygote is not None and (zygote.gone.is_set() or zygote.fingerprint != fingerprint):
+            if zygote is not None and (
+                zygote.gone.is_set() or zygote.retired or zygote.fingerprint != fingerprint
+            ):
                 zygote.retire()
                 self._retired.append(zygote)
                 zygote = None
@@ -243,11 +317,16 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         if not self._can_fork(run):
             self._cold.launch_run(context)
             return
-        self._current_zygote().fork(run.run_id, serialize_value(self._instance.get_ref()))
+        ref = serialize_value(self._instance.get_ref())
+        try:
+            self._current_zygote().fork(run.run_id, ref)
+        except ZygoteRetired:  # replaced between our look and our request: once more, on the new one
+            self._current_zygote().fork(run.run_id, ref)
 
     def _worker_exited(self, run_id: str | None, pid: int, status: int) -> None:
-        """A worker ended: if its run did not, fail it now (run retries take it from there), as
-        the code server does for a worker it spawned."""
+        """A worker ended: if its run did not, end it now, as the code server does for a worker it
+        spawned: cancelled if it was being cancelled (a cancel that came before the worker could
+        be interrupted), else failed (run retries take it from there)."""
         if run_id is None or not self.has_instance:
             return
         run = self._instance.get_run_by_id(run_id)
@@ -257,7 +336,10 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             prefix=f"Run worker (pid {pid}) for run {run_id}", exit_code=status
         )
         self._instance.report_engine_event(message, run, cls=self.__class__)
-        self._instance.report_run_failed(run)
+        if run.status == DagsterRunStatus.CANCELING:
+            self._instance.report_run_canceled(run)
+        else:
+            self._instance.report_run_failed(run)
 
     # -- health and cancelling ----------------------------------------------------------------
 
@@ -287,18 +369,33 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         if run is None or run.is_finished:
             return False
         worker = WorkerId.parse(run.tags.get(WORKER_TAG, ""))
-        if worker is None:
+        if worker is None and not self._can_fork(run):
             return self._cold.terminate(run_id)
         self._instance.report_run_canceling(run)
-        if not is_alive(worker, self._host):
+        if worker is None:
+            # Forked, or about to be, but its worker has not named itself yet: it checks for a
+            # cancel right after it does (worker.execute_run). Give it a moment to be interrupted
+            # mid-run instead, should it have looked just before this cancel.
+            deadline = time.monotonic() + TAG_WAIT_SECONDS
+            while worker is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+                fresh = self._instance.get_run_by_id(run_id)
+                if fresh is None or fresh.is_finished:
+                    return True
+                worker = WorkerId.parse(fresh.tags.get(WORKER_TAG, ""))
+            if worker is None:
+                return True
+        alive = is_alive(worker, self._host)
+        if not alive:
+            where = "on another host" if alive is None else "gone"
             self._instance.report_engine_event(
-                f"Run worker pid {worker.pid} on {worker.host} is not running here: nothing to interrupt.",
+                f"Run worker pid {worker.pid} on {worker.host} is {where}: nothing to interrupt.",
                 run,
                 cls=self.__class__,
             )
             return False
         try:
-            os.kill(worker.pid, signal.SIGINT)  # SIGINT: Dagster's interrupt, as the code server sends it
+            os.kill(worker.pid, signal.SIGINT)  # Dagster's interrupt, as the code server sends it
         except ProcessLookupError:
             return False
         return True

@@ -19,6 +19,7 @@ def execute_run(run_id: str, serialized_instance_ref: str) -> int:
     or a signal)."""
     from dagster._cli.api import _execute_run_command_body
     from dagster._core.instance import DagsterInstance, InstanceRef
+    from dagster._core.storage.dagster_run import DagsterRunStatus
     from dagster._serdes import deserialize_value
     from dagster._utils.interrupts import capture_interrupts
 
@@ -28,6 +29,12 @@ def execute_run(run_id: str, serialized_instance_ref: str) -> int:
     # SIGINT (the launcher's `terminate`) becomes Dagster's interrupt, as in a cold worker.
     with capture_interrupts(), DagsterInstance.from_ref(ref) as instance:
         instance.add_run_tags(run_id, {WORKER_TAG: me.tag()})
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status == DagsterRunStatus.CANCELING:
+            # Cancelled before this worker had named itself: nothing could interrupt it, so it
+            # ends the run as cancelled itself (Dagster would only call it a duplicate launch).
+            instance.report_run_canceled(run, message="Cancelled before its run worker started.")
+            return 0
         return _execute_run_command_body(
             run_id, instance, lambda _event: None, set_exit_code_on_failure=False
         )

@@ -180,13 +180,13 @@ SPAWN = b"python\0-c\0from multiprocessing.spawn import spawn_main; spawn_main()
 
 
 def _fake_process(
-    root: Path, pid: int, ppid: int, pgid: int, ticks: int, started: int, cmdline: bytes
+    root: Path, pid: int, ppid: int, pgid: int, ticks: int, started: int, cmdline: bytes, name: str = "python"
 ) -> None:
     """A `/proc/PID` with the fields the meter reads (state ppid pgrp … utime stime … starttime)."""
     d = root / str(pid)
     d.mkdir(exist_ok=True)
     rest = ["S", str(ppid), str(pgid), *["0"] * 8, str(ticks), "0", *["0"] * 6, str(started), "0", "0"]
-    (d / "stat").write_text(f"{pid} (python) " + " ".join(rest) + "\n")
+    (d / "stat").write_text(f"{pid} ({name}) " + " ".join(rest) + "\n")
     (d / "cmdline").write_bytes(cmdline)
 
 
@@ -219,3 +219,24 @@ def test_a_pid_handed_out_again_is_another_process_and_a_workers_spawn_child_is_
     # Which process ran a run is told by when its steps began; unknown, it cannot be told.
     assert by_job(meter.worker_samples(), [("a_job", 500, first_seen - 0.01)])["a_job"]["core_s"] == 3.0
     assert by_job(meter.worker_samples(), [("a_job", 500, None)]) == {}
+
+
+def test_a_warm_worker_seen_before_it_named_itself_counts_as_a_run_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cpu_module, "PROC", tmp_path)
+    (tmp_path / "uptime").write_text("1000.00 0.00\n")
+    (tmp_path / "stat").write_text("cpu  0 0 0 0 0 0 0 0 0 0\n")
+    zygote = b"python\0-m\0sync_pipeline.run_workers.zygote\0sync_pipeline.definitions:defs\0"
+    _fake_process(tmp_path, 100, 1, 100, 0, 1, b"dagster-daemon\0run\0")
+    meter = CpuMeter(lambda: [("dagster-daemon-1", 100)], interval=3600).start()
+    tick = meter._tick
+    _fake_process(tmp_path, 300, 100, 100, 1 * tick, 1000 * tick + 2, zygote, "sync-zygote")
+    _fake_process(tmp_path, 301, 300, 100, 0, 1000 * tick + 9, zygote, "sync-zygote")  # just forked
+    meter._sample()
+    _fake_process(tmp_path, 301, 300, 100, 4 * tick, 1000 * tick + 9, zygote, "sync-run-worker")
+    meter._sample()
+    figures = meter.stop()
+    workers = figures["by_role"]["run workers"]
+    assert (workers["core_s"], workers["processes"]) == (4.0, 1)
+    assert figures["by_role"]["warm run-worker parent"]["core_s"] == 1.0
