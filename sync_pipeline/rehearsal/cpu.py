@@ -20,12 +20,11 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sync_pipeline.run_workers.identity import WORKER_NAME as WARM_WORKER_NAME
-from sync_pipeline.run_workers.identity import ZYGOTE_NAME
+from sync_pipeline.run_workers.identity import ZYGOTE_NAME, parse_stat
 
 PROC = Path("/proc")
 SELF = "rehearsal (sale, watchers, Peoplevox sandbox)"
@@ -38,31 +37,6 @@ GROUP_ROLES = {
     "receiver": "webhook receiver",
     "dagster-webserver": "Dagster UI",
 }
-
-
-@dataclass(frozen=True)
-class ProcStat:
-    state: str  # "Z": a zombie, exited and not yet reaped
-    pgid: int
-    ppid: int
-    cpu_ticks: int  # user + system, in clock ticks
-    started_ticks: int  # since boot
-    name: str = ""  # the command name (`/proc/PID/comm`): a warm run worker names itself
-
-
-def parse_stat(text: str) -> ProcStat:
-    """The fields we use of a `/proc/PID/stat` line (the command name, field 2, may hold spaces)."""
-    head, _, tail = text.rpartition(")")
-    fields = tail.split()
-    # After the name: state(3) ppid(4) pgrp(5) … utime(14) stime(15) … starttime(22).
-    return ProcStat(
-        state=fields[0],
-        pgid=int(fields[2]),
-        ppid=int(fields[1]),
-        cpu_ticks=int(fields[11]) + int(fields[12]),
-        started_ticks=int(fields[19]),
-        name=head.partition("(")[2],
-    )
 
 
 def parse_machine(text: str) -> tuple[int, int]:

@@ -27,7 +27,8 @@ import yaml
 
 from sync_pipeline.lib.domain.config import load_business_rules
 from sync_pipeline.lib.tls import tls_context
-from sync_pipeline.rehearsal.cpu import is_run_worker, parse_stat, read_cmdline
+from sync_pipeline.rehearsal.cpu import is_run_worker, read_cmdline
+from sync_pipeline.run_workers.identity import parse_stat
 from sync_pipeline.sandbox.server import free_port
 from sync_pipeline.sandbox.shopify.config import SANDBOX_SHOP_DOMAIN
 from sync_pipeline.settings import REPO_ROOT
@@ -98,11 +99,12 @@ class Workdir:
         e.g. `cutoff_status`)."""
         for path in (self.dagster_home, self.data, self.logs):
             path.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO_ROOT / "dagster.yaml", self.dagster_home / "dagster.yaml")
         if cold_run_workers:
             instance = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text(encoding="utf-8"))
             instance["run_launcher"].setdefault("config", {})["warm"] = False
             (self.dagster_home / "dagster.yaml").write_text(yaml.safe_dump(instance), encoding="utf-8")
+        else:
+            shutil.copy(REPO_ROOT / "dagster.yaml", self.dagster_home / "dagster.yaml")
         shutil.copytree(REPO_ROOT / "data" / "config", self.config)
         path = self.config / "orders.yaml"
         text = path.read_text(encoding="utf-8")

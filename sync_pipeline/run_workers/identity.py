@@ -21,6 +21,31 @@ PROC = Path("/proc")
 
 
 @dataclass(frozen=True)
+class ProcStat:
+    state: str  # "Z": a zombie, exited and not yet reaped
+    pgid: int
+    ppid: int
+    cpu_ticks: int  # user + system, in clock ticks
+    started_ticks: int  # since boot
+    name: str = ""  # the command name (`/proc/PID/comm`): a warm run worker names itself
+
+
+def parse_stat(text: str) -> ProcStat:
+    """The fields we use of a `/proc/PID/stat` line (the command name, field 2, may hold spaces)."""
+    head, _, tail = text.rpartition(")")
+    fields = tail.split()
+    # After the name: state(3) ppid(4) pgrp(5) … utime(14) stime(15) … starttime(22).
+    return ProcStat(
+        state=fields[0],
+        pgid=int(fields[2]),
+        ppid=int(fields[1]),
+        cpu_ticks=int(fields[11]) + int(fields[12]),
+        started_ticks=int(fields[19]),
+        name=head.partition("(")[2],
+    )
+
+
+@dataclass(frozen=True)
 class WorkerId:
     host: str
     pid: int
@@ -47,14 +72,10 @@ def started_ticks(pid: int, proc: Path = PROC) -> int | None:
     """When `pid` started (ticks since boot), or None when there is no such process or it is a
     zombie (exited, not yet reaped: as good as gone)."""
     try:
-        text = (proc / str(pid) / "stat").read_text()
+        stat = parse_stat((proc / str(pid) / "stat").read_text())
     except OSError:
         return None
-    fields = text.rsplit(")", 1)[1].split()
-    # After the command name: state (field 3) … starttime (field 22).
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
+    return None if stat.state in ("Z", "X") else stat.started_ticks
 
 
 def is_alive(worker: WorkerId, host: str, proc: Path = PROC) -> bool | None:

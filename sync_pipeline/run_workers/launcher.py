@@ -20,7 +20,8 @@ What differs:
 - runs whose code location runs another Python interpreter than the daemon's, and every run when
   `warm: false`, go through the code server as before (`DefaultRunLauncher`);
 - a code change is picked up at the next launch: the launcher fingerprints the definitions'
-  package (file count, sizes, modification times) and replaces the zygote when it changed;
+  package (every .py file's path, size and modification time) and replaces the zygote when it
+  changed;
 - the deployment (deploy/dagster.yaml) keeps `DefaultRunLauncher`: there each brand's runs must
   start in that brand's code-location container, with its environment and ledger volume.
 """
@@ -126,7 +127,6 @@ class Zygote:
         )
         self.ready = threading.Event()
         self.gone = threading.Event()
-        self.warm_cpu_seconds: float | None = None
         self._state = threading.Lock()  # guards: retired, launches, stdin
         self.retired = False
         self._launches = 0  # launches between their check and their reply
@@ -153,7 +153,7 @@ class Zygote:
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if message.get("ready"):
-            self.warm_cpu_seconds = message.get("warm_cpu_seconds")
+            log.info("warm run workers: ready in %s CPU-s", message.get("warm_cpu_seconds"))
             self.ready.set()
         elif "exited" in message:
             self._exits.put((message.get("run_id"), int(message["exited"]), int(message["status"])))

@@ -18,10 +18,10 @@ from sync_pipeline.rehearsal.cpu import (
     cpu_before,
     markdown_lines,
     parse_machine,
-    parse_stat,
     role_of,
 )
 from sync_pipeline.rehearsal.report import limits
+from sync_pipeline.run_workers.identity import parse_stat
 
 pytestmark = pytest.mark.skipif(not Path("/proc/stat").exists(), reason="Linux /proc only")
 

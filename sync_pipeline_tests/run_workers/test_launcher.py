@@ -21,9 +21,8 @@ import dagster as dg
 import pytest
 import yaml
 
-from sync_pipeline.rehearsal.cpu import parse_stat
 from sync_pipeline.rehearsal.stack import run_workers
-from sync_pipeline.run_workers.identity import WORKER_TAG, WorkerId, started_ticks
+from sync_pipeline.run_workers.identity import WORKER_TAG, WorkerId, parse_stat, started_ticks
 
 BIN = Path(sys.executable).parent
 

@@ -99,12 +99,16 @@ class GraphQLTransport:
     def close(self) -> None:
         self._http.close()
 
+    def _step(self, attempt: int) -> float:
+        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+
     def _backoff(self, attempt: int) -> float:
-        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+        """Exponential backoff with full jitter: anywhere up to the capped step."""
+        return random.uniform(0, self._step(attempt))
 
     def _throttle_backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: between half the capped step and the step."""
-        step = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        step = self._step(attempt)
         return step / 2 + random.uniform(0, step / 2)
 
     def execute(
