@@ -19,7 +19,7 @@ SHARED = (
     "telemetry",
 )
 # Sections the two set differently, each for a reason its test gives.
-DIFFERS = ("run_launcher",)
+DIFFERS = ("run_launcher", "compute_logs")
 
 
 def _load(path: str) -> dict:
@@ -42,6 +42,14 @@ def test_the_run_launchers_differ_on_purpose() -> None:
     assert embedded["run_launcher"]["class"] == "WarmRunLauncher"
     assert embedded["run_launcher"].get("config", {}).get("warm", True) is True
     assert deployed["run_launcher"]["class"] == "DefaultRunLauncher"
+
+
+def test_run_output_is_mirrored_to_the_process_only_when_deployed() -> None:
+    """Embedded, a run's output goes to the UI's files only (the mirror cost two processes a
+    stream a run); deployed, Dagster's manager also mirrors it to the container's log."""
+    embedded, deployed = _load("dagster.yaml"), _load("deploy/dagster.yaml")
+    assert embedded["compute_logs"]["class"] == "FileComputeLogManager"
+    assert "compute_logs" not in deployed  # Dagster's default: LocalComputeLogManager
 
 
 def test_deployed_storage_is_postgres_from_the_environment_only() -> None:

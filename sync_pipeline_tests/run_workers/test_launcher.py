@@ -34,11 +34,13 @@ from pathlib import Path
 import dagster as dg
 
 MARK = "{mark}"
+BUILDS = Path(__file__).parent / "builds.txt"
 
 
 @dg.op(config_schema={{"sleep": float, "out": str}})
 def work(context: dg.OpExecutionContext) -> None:
     Path(context.op_config["out"]).write_text(f"{{MARK}} {{os.getpid()}}")
+    print(f"{{MARK}} printed by {{os.getpid()}}", flush=True)
     time.sleep(context.op_config["sleep"])
 
 
@@ -47,7 +49,11 @@ def work_job() -> None:
     work()
 
 
-defs = dg.Definitions(jobs=[work_job])
+@dg.definitions
+def defs() -> dg.Definitions:
+    with BUILDS.open("a") as builds:  # which processes build the definitions
+        builds.write(f"{{os.getpid()}}\\n")
+    return dg.Definitions(jobs=[work_job])
 """
 
 
@@ -126,6 +132,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     product = yaml.safe_load((Path(__file__).parents[2] / "dagster.yaml").read_text(encoding="utf-8"))
     config = {
         "run_launcher": {**product["run_launcher"], "config": {"preload": "warmfix.defs:defs"}},
+        "compute_logs": product["compute_logs"],
         "run_queue": {"dequeue_use_threads": True, "dequeue_interval_seconds": 1},
         # A short poll, so that the test that needs monitoring need not wait 15 s for it.
         "run_monitoring": {"enabled": True, "poll_interval_seconds": 2, "start_timeout_seconds": 120},
@@ -182,6 +189,13 @@ def test_a_run_is_forked_warm_and_succeeds(stack: Stack) -> None:
     # The step ran in the worker the tag names, which is the process Dagster says ran the run.
     assert (mark, int(pid)) == ("v1", worker.pid)
     assert f"Started process for run (pid: {worker.pid})." in stack.messages(run_id)
+    # The worker used the definitions its zygote built: it built none of its own.
+    builders = (stack.root / "warmfix" / "builds.txt").read_text().split()
+    assert str(worker.pid) not in builders and builders
+    # What the step printed is in the run's captured output the UI shows, written without a
+    # mirror process (FileComputeLogManager, dagster.yaml).
+    captured = [p.read_text() for p in (stack.home / "storage" / run_id).rglob("*.out")]
+    assert any(f"v1 printed by {worker.pid}" in text for text in captured), captured
 
 
 def test_a_killed_worker_fails_its_run_at_once_and_run_retries_take_it(stack: Stack) -> None:
