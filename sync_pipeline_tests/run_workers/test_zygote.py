@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -154,3 +156,64 @@ def test_a_run_cancelled_before_its_worker_started_ends_cancelled() -> None:
         launcher._worker_exited(other.run_id, 4242, -9)
         ended = instance.get_run_by_id(other.run_id)
         assert ended is not None and ended.status == dg.DagsterRunStatus.CANCELED
+
+
+WARMED_RUN = """
+import json, sys, time
+from alembic.script import ScriptDirectory
+import dagster as dg
+from dagster._core.storage.sql import get_alembic_config
+from dagster._core.storage.event_log.sqlite import sqlite_event_log
+from sync_pipeline.run_workers.zygote import warm
+
+head = ScriptDirectory.from_config(get_alembic_config(sqlite_event_log.__file__)).as_revision_number("head")
+warm("tinyzyg.defs:defs")
+import tinyzyg.defs
+warmed = sorted(m for m in ("pandas", "httpcore", "upath") if m in sys.modules)
+began = time.process_time()
+with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
+    ok = tinyzyg.defs.defs.get_job_def("noop_job").execute_in_process(instance=instance).success
+    stamped = instance.event_log_storage.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.RUN_SUCCESS)
+    )
+print(json.dumps({
+    "head": head, "ok": ok, "events": len(stamped), "warmed": warmed,
+    "built": type(tinyzyg.defs.defs).__name__,
+    "same_scripts": ScriptDirectory.from_config(get_alembic_config(sqlite_event_log.__file__))
+    is ScriptDirectory.from_config(get_alembic_config(sqlite_event_log.__file__)),
+}))
+"""
+
+
+def test_a_warmed_process_keeps_its_definitions_first_uses_and_migration_heads(
+    tiny_package: str, tmp_path: Path
+) -> None:
+    """What `warm` does before forking, in a process of its own (it changes Alembic for that
+    process): the lazy definitions are replaced by what they built, the modules runs imported on
+    first use are imported, and a new instance and a run's own event log file are still created and
+    stamped with Alembic's head (read once) and work."""
+    package = Path(tiny_package.split(".")[0])
+    (tmp_path / package / "defs.py").write_text(
+        TINY_DEFS.replace(
+            "defs = dg.Definitions(jobs=[noop_job])",
+            "@dg.definitions\ndef defs():\n    return dg.Definitions(jobs=[noop_job])",
+        )
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", WARMED_RUN, str(home)], capture_output=True, text=True, timeout=180,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["ok"] and found["events"] == 1
+    assert found["built"] == "Definitions" and found["same_scripts"]
+    assert found["warmed"] == ["httpcore", "pandas", "upath"]
+    # Every SQLite file the instance made is at Alembic's head (a new run's file included).
+    stamped = set()
+    for db in home.rglob("*.db"):
+        with sqlite3.connect(db) as con:
+            if con.execute("SELECT name FROM sqlite_master WHERE name = 'alembic_version'").fetchone():
+                stamped.update(r[0] for r in con.execute("SELECT version_num FROM alembic_version"))
+    assert stamped == {found["head"]}
