@@ -14,6 +14,7 @@ like Shopify's, a bulk result is not one snapshot of the store.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,8 @@ class BulkExport:
         self.root_field = root_field
         self.root_key = root_field.alias.value if root_field.alias else root_field.name.value
         self.connection = get_named_type(root_type.fields[root_field.name.value].type)
+        # The root connection's records as its first page found them (paging.root_connection).
+        self.snapshots: dict[Hashable, tuple[list[Any], list[Any]]] = {}
 
     def _paged_document(self, after: str | None) -> DocumentNode:
         """The document with the root connection asked for one page after `after`, plus its pageInfo."""
@@ -93,7 +96,7 @@ class BulkExport:
 
     def page(self, root: Any, context: dict[str, Any], after: str | None, grouped: bool) -> Page:
         """Execute one root page (the caller holds the store's lock) and flatten it."""
-        with unbounded():
+        with unbounded(self.snapshots):
             result = execute(self.schema, self._paged_document(after), root, context, {})
         if result.errors:
             raise RuntimeError("; ".join(e.message for e in result.errors))

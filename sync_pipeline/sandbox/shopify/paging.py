@@ -6,7 +6,7 @@ stays put while records are inserted or re-sorted between requests (as Shopify's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -19,15 +19,49 @@ MAX_PAGE = 250
 # Set while a bulk operation runs its query (bulk.py): bulk queries page nothing themselves, so a
 # connection without `first`/`last` returns every record and no page cap applies.
 _UNBOUNDED: ContextVar[bool] = ContextVar("bulk_unbounded", default=False)
+# A bulk export's root records, filtered and sorted at its first page (`root_connection`).
+_SNAPSHOTS: ContextVar[dict[Hashable, tuple[list[Any], list[Any]]] | None] = ContextVar(
+    "bulk_snapshots", default=None
+)
 
 
 @contextmanager
-def unbounded() -> Iterator[None]:
+def unbounded(snapshots: dict[Hashable, tuple[list[Any], list[Any]]] | None = None) -> Iterator[None]:
+    """Bulk paging for the block; `snapshots` (one dict per export, kept across its pages) holds
+    each root connection's records as its first page found them."""
     token = _UNBOUNDED.set(True)
+    kept = _SNAPSHOTS.set(snapshots)
     try:
         yield
     finally:
+        _SNAPSHOTS.reset(kept)
         _UNBOUNDED.reset(token)
+
+
+def root_connection(
+    name: Hashable,
+    records: Callable[[], Sequence[Any]],
+    key: Callable[[Any], list[Any]],
+    wrap: Callable[[Any], Any],
+    **args: Any,
+) -> dict[str, Any]:
+    """A top-level connection (`orders`, `productVariants`…). `name` says what decides its records
+    and order (the field, its search, its sort key). A bulk export reads its root connection page
+    after page; the records it matches are filtered and sorted once, at its first page, and the
+    later pages go on through that list (in its order, each record as it is when its page is
+    read). Filtering and sorting every order again for every page of 50 made an export of 100,000
+    orders quadratic: ~1.2 s a page, 75 minutes in all (benchmarks/README.md, session 16).
+    Assumption: an order created while an export runs is not in it (Shopify does not document
+    either way; our backfills read a window that ends before they start)."""
+    snapshots = _SNAPSHOTS.get()
+    if snapshots is None:
+        return connection(records(), key, wrap, **args)
+    reverse = bool(args.get("reverse"))
+    if (name, reverse) not in snapshots:
+        ordered = sorted(records(), key=key, reverse=reverse)
+        snapshots[(name, reverse)] = (ordered, [key(r) for r in ordered])
+    ordered, keys = snapshots[(name, reverse)]
+    return connection(ordered, key, wrap, sorted_keys=keys, **args)
 
 
 def page_size(first: int | None, last: int | None, available: int = 0) -> int:
@@ -58,22 +92,26 @@ def connection(
     last: int | None = None,
     before: str | None = None,
     reverse: bool = False,
+    sorted_keys: list[Any] | None = None,
     **_: Any,
 ) -> dict[str, Any]:
-    """Sort `records` by `key` (ending with a unique id), slice by cursor, and shape the page."""
+    """Sort `records` by `key` (ending with a unique id), slice by cursor, and shape the page.
+    `sorted_keys`: `records` are in order already and these are their keys."""
     size = page_size(first, last, len(records))
-    ordered = sorted(records, key=key, reverse=reverse)
-    keys = [key(r) for r in ordered]
+    if sorted_keys is None:
+        ordered = sorted(records, key=key, reverse=reverse)
+        keys = [key(r) for r in ordered]
+    else:
+        ordered, keys = list(records), sorted_keys
     lo, hi = 0, len(ordered)
     if after:
         mark = _cursor_key(after)
-        lo = next((i for i, k in enumerate(keys) if (k < mark if reverse else k > mark)), len(keys))
+        lo = _first(keys, (lambda k: k < mark) if reverse else (lambda k: k > mark))
     if before:
         mark = _cursor_key(before)
-        hi = next((i for i, k in enumerate(keys) if (k <= mark if reverse else k >= mark)), len(keys))
+        hi = _first(keys, (lambda k: k <= mark) if reverse else (lambda k: k >= mark))
         hi = max(hi, lo)
-    window = list(range(lo, hi))
-    chosen = window[:size] if last is None else window[max(0, len(window) - size) :]
+    chosen = range(lo, min(hi, lo + size)) if last is None else range(max(lo, hi - size), hi)
     nodes = [wrap(ordered[i]) for i in chosen]
     cursors = [encode_cursor(keys[i]) for i in chosen]
     has_next = bool(chosen) and chosen[-1] < hi - 1 if last is None else hi < len(keys)
@@ -88,6 +126,19 @@ def connection(
             "endCursor": cursors[-1] if cursors else None,
         },
     }
+
+
+def _first(keys: list[Any], past: Callable[[Any], bool]) -> int:
+    """The index of the first key `past` holds for (it holds for every key after it, the keys
+    being in order), or `len(keys)`."""
+    lo, hi = 0, len(keys)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if past(keys[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _cursor_key(cursor: str) -> list[Any]:

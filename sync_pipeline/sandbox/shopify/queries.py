@@ -8,7 +8,7 @@ from graphql import GraphQLError
 
 from .ids import gid_kind, parse_gid
 from .model import Order, iso
-from .paging import connection
+from .paging import connection, root_connection
 from .search import Filter, id_field, search_filter, text_field, time_field
 from .store import Store, StoreError
 from .views import (
@@ -137,8 +137,13 @@ class QueryResolvers:
         args.pop("sortKey", None)
         args.pop("savedSearchId", None)
         with self.store.lock:
-            items = [p for p in self.store.products.values() if flt.matches(p)]
-            return connection(items, by_id, lambda p: ProductView(self.store, p), **args)
+            return root_connection(
+                ("products", query),
+                lambda: [p for p in self.store.products.values() if flt.matches(p)],
+                by_id,
+                lambda p: ProductView(self.store, p),
+                **args,
+            )
 
     def product(self, info: Any, id: str) -> ProductView | None:
         number = parse_gid(id, "Product")
@@ -150,8 +155,13 @@ class QueryResolvers:
         args.pop("sortKey", None)
         args.pop("savedSearchId", None)
         with self.store.lock:
-            items = [v for v in self.store.variants.values() if flt.matches(v)]
-            return connection(items, by_id, lambda v: VariantView(self.store, v), **args)
+            return root_connection(
+                ("productVariants", query),
+                lambda: [v for v in self.store.variants.values() if flt.matches(v)],
+                by_id,
+                lambda v: VariantView(self.store, v),
+                **args,
+            )
 
     def productVariant(self, info: Any, id: str) -> VariantView | None:
         v = self.store.variants.get(parse_gid(id, "ProductVariant") or -1)
@@ -176,8 +186,13 @@ class QueryResolvers:
         flt = self._filter(info, query, ORDER_FIELDS)
         sort = ORDER_SORT.get(sortKey, ORDER_SORT["ID"])
         with self.store.lock:
-            items = [o for o in self.store.orders.values() if flt.matches(o)]
-            return connection(items, sort, lambda o: OrderView(self.store, o), **args)
+            return root_connection(
+                ("orders", query, sortKey),
+                lambda: [o for o in self.store.orders.values() if flt.matches(o)],
+                sort,
+                lambda o: OrderView(self.store, o),
+                **args,
+            )
 
     def ordersCount(self, info: Any, query: str | None = None, limit: int | None = 10000, **_: Any) -> Any:
         flt = self._filter(info, query, ORDER_FIELDS)
