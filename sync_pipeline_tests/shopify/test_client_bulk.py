@@ -161,3 +161,38 @@ def test_reassembly_refuses_children_away_from_their_parent() -> None:
         list(parse_lines(['{"id":"gid://shopify/Order/1"}', '{"id":"gid://sho'], "op"))
     grouped = list(reassemble(parse_lines([*lines[:1], lines[2], lines[1]], "op"), "lineItems", "op"))
     assert [o["lineItems"]["nodes"] for o in grouped] == [[{"id": "gid://shopify/LineItem/9"}], []]
+
+
+def _two_line_orders(sandbox: Sandbox, count: int) -> None:
+    sandbox.seed()
+    for i in range(count):
+        sandbox.state.store.place_order(
+            OrderSpec(lines=[LineSpec(sku="MUG", quantity=i % 3 + 1), LineSpec(sku="TEE-S")])
+        )
+
+
+def test_an_export_that_keeps_making_progress_is_waited_for_past_the_stall_limit(make_sandbox: Any) -> None:
+    """The wait follows the operation's progress: 150 orders in three pages a second apart take
+    ~3 s, more than the 1.6 s allowed without a new object, and still complete. (Until session 18
+    a fixed hour gave up an export of 100,000 orders that was still writing.)"""
+    sandbox = make_sandbox(ShopifySandboxConfig(bulk_objects_per_second=150))
+    _two_line_orders(sandbox, 150)  # 450 objects: a page of 50 orders (150 objects) a second
+    client = sandbox.client
+    client.bulk_poll_seconds, client.bulk_poll_cap_seconds = 0.05, 0.2
+    started = time.monotonic()
+    op = client.run_bulk_query("{ orders { nodes { id lineItems { nodes { id } } } } }", stalled_after=1.6)
+    assert op.status == "COMPLETED" and op.object_count == 450
+    assert time.monotonic() - started > 1.6
+
+
+def test_an_export_that_stops_making_progress_is_cancelled(make_sandbox: Any) -> None:
+    sandbox = make_sandbox(ShopifySandboxConfig(bulk_objects_per_second=1))
+    _two_line_orders(sandbox, 60)  # the first page of 150 objects, then 150 s until the next
+    client = sandbox.client
+    client.bulk_poll_seconds, client.bulk_poll_cap_seconds = 0.05, 0.2
+    with pytest.raises(
+        ShopifyBulkError, match=r"still RUNNING with 150 objects, none new for 1 s"
+    ) as stalled:
+        client.run_bulk_query("{ orders { nodes { id lineItems { nodes { id } } } } }", stalled_after=1.0)
+    assert stalled.value.__notes__ == ["cancelled it, so the next bulk query can start"]
+    assert client.get_bulk_operation(stalled.value.operation_id).status in ("CANCELING", "CANCELED")  # type: ignore[union-attr]

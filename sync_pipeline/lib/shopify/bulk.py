@@ -28,6 +28,15 @@ if TYPE_CHECKING:
     from .transport import GraphQLTransport
 
 FINISHED = {"COMPLETED", "FAILED", "CANCELED", "EXPIRED"}
+# Shopify stops a bulk query that has not completed within 10 days and marks it failed (the bulk
+# operations guide): waiting longer is pointless.
+BULK_QUERY_LIMIT_SECONDS = 10 * 24 * 3600.0
+# An operation whose `objectCount` (and status) has not moved for this long is taken for stuck: it
+# is cancelled and the read fails loudly. Until session 18 the wait was a fixed hour whatever the
+# progress: an export of 100,000 orders that was still writing ~67 objects a second was given up.
+BULK_STALL_SECONDS = 1800.0
+# How long a new bulk query waits for another of this app's to finish before it gives up.
+BULK_SLOT_WAIT_SECONDS = 3600.0
 STILL_RUNNING = {"CREATED", "RUNNING"}  # what bulkOperationCancel accepts
 
 
@@ -105,32 +114,59 @@ class BulkApi:
         node = payload.get("bulkOperation")
         return BulkOperation.model_validate(node) if node else None
 
-    def wait_for_bulk_operation(self, operation_id: str, timeout: float = 3600.0) -> BulkOperation:
-        """Poll until the operation ends; COMPLETED is returned, anything else raises."""
-        deadline = time.monotonic() + timeout
+    def wait_for_bulk_operation(
+        self,
+        operation_id: str,
+        timeout: float = BULK_QUERY_LIMIT_SECONDS,
+        stalled_after: float = BULK_STALL_SECONDS,
+    ) -> BulkOperation:
+        """Poll until the operation ends; COMPLETED is returned, anything else raises. It is waited
+        for while it makes progress, up to `timeout` in all; `stalled_after` seconds with no new
+        object (nor a new status) raise."""
+        started = time.monotonic()
+        deadline = started + timeout
         delay = self.bulk_poll_seconds
+        progress: tuple[int, str] | None = None
+        moved = started
         while True:
             op = self.get_bulk_operation(operation_id)
             if op is None:
                 raise ShopifyBulkError(operation_id, "Shopify does not know this bulk operation")
             if op.status in FINISHED:
                 return _completed(op)
-            if time.monotonic() + delay > deadline:
+            now = time.monotonic()
+            if (op.object_count, op.status) != progress:
+                progress, moved = (op.object_count, op.status), now
+            if now - moved >= stalled_after:
+                raise ShopifyBulkError(
+                    operation_id,
+                    f"still {op.status} with {op.object_count} objects, none new for {now - moved:.0f} s "
+                    f"({now - started:.0f} s in all)",
+                    status=op.status,
+                )
+            if now + delay > deadline:
                 raise ShopifyBulkError(
                     operation_id, f"still {op.status} after {timeout:.0f} s", status=op.status
                 )
             time.sleep(delay)
             delay = min(self.bulk_poll_cap_seconds, delay * 1.5)
 
-    def run_bulk_query(self, query: str, *, timeout: float = 3600.0) -> BulkOperation:
-        """Start `query` and wait for its result; if it is still running at `timeout`, cancel it.
+    def run_bulk_query(
+        self,
+        query: str,
+        *,
+        timeout: float = BULK_QUERY_LIMIT_SECONDS,
+        stalled_after: float = BULK_STALL_SECONDS,
+    ) -> BulkOperation:
+        """Start `query` and wait for its result while it makes progress (`wait_for_bulk_operation`);
+        if it stalls, or is still running at `timeout`, cancel it.
 
-        A timed-out result is thrown away, and while the operation runs no other bulk query of
+        A given-up result is thrown away, and while the operation runs no other bulk query of
         this app can start: left alone it would hold up the next backfill for nothing.
         """
-        op = self.start_bulk_query(query, wait_for_slot=timeout)
+        op = self.start_bulk_query(query, wait_for_slot=min(timeout, BULK_SLOT_WAIT_SECONDS))
         try:
-            return self.wait_for_bulk_operation(op.id, timeout=timeout)
+            return self.wait_for_bulk_operation(op.id, timeout=timeout, stalled_after=stalled_after)
         except ShopifyBulkError as exc:
             if exc.status in STILL_RUNNING:
                 try:
@@ -164,7 +200,7 @@ class BulkApi:
             )  # fmt: skip
 
     # ----- typed reads ------------------------------------------------------------------------
-    def iter_bulk_orders(self, search: str, *, timeout: float = 3600.0) -> Iterator[Order]:
+    def iter_bulk_orders(self, search: str, *, timeout: float = BULK_QUERY_LIMIT_SECONDS) -> Iterator[Order]:
         """Orders matching `search` with every line item, through one bulk operation.
 
         A bulk result cannot report a search term Shopify ignored: callers count with the same
@@ -175,7 +211,7 @@ class BulkApi:
             yield Order.model_validate(node)
 
     def iter_bulk_product_variants(
-        self, search: str | None = None, *, timeout: float = 3600.0
+        self, search: str | None = None, *, timeout: float = BULK_QUERY_LIMIT_SECONDS
     ) -> Iterator[ProductVariant]:
         """Variants matching `search`; like `iter_bulk_orders`, callers check the search by counting."""
         op = self.run_bulk_query(bulk_docs.bulk_product_variants(search), timeout=timeout)

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import bulk_documents as bulk_docs
+from .bulk import BULK_QUERY_LIMIT_SECONDS
 from .bulk_results import reassemble
 from .finance import money_search
 from .finance_models import OrderMoney
@@ -39,7 +40,9 @@ class BulkMoneyApi:
 
     if TYPE_CHECKING:  # provided by ShopifyClient
 
-        def run_bulk_query(self, query: str, *, timeout: float = 3600.0) -> BulkOperation: ...
+        def run_bulk_query(
+            self, query: str, *, timeout: float = BULK_QUERY_LIMIT_SECONDS
+        ) -> BulkOperation: ...
         def iter_bulk_objects(self, op: BulkOperation) -> Iterator[dict[str, Any]]: ...
         def get_orders_money(self, order_ids: Sequence[str]) -> list[OrderMoney]: ...
         def iter_orders_money_between(self, field: str, since: datetime, until: datetime | None = None
@@ -64,7 +67,9 @@ class BulkMoneyApi:
         else:
             yield from self.iter_orders_money_between("created_at", start, end)
 
-    def iter_bulk_orders_money(self, search: str, *, timeout: float = 3600.0) -> Iterator[OrderMoney]:
+    def iter_bulk_orders_money(
+        self, search: str, *, timeout: float = BULK_QUERY_LIMIT_SECONDS
+    ) -> Iterator[OrderMoney]:
         """Orders matching `search` with their money, through one bulk operation (callers check the
         search by counting first, as `iter_orders_money_created_between` does)."""
         op = self.run_bulk_query(bulk_docs.bulk_orders_money(search), timeout=timeout)
