@@ -64,6 +64,10 @@ def warm(preload: str) -> None:
 
 def _warm_first_uses() -> None:
     """Modules a run imports on first use, and the per-process TLS context (`lib/tls.py`)."""
+    # numpy (under pandas) starts a pool of BLAS threads on import, and this process forks: one
+    # thread, as the module docstring promises (runs do no linear algebra worth a pool).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import httpcore  # noqa: F401
     import pandas  # noqa: F401
     import upath  # noqa: F401

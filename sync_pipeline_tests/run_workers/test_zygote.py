@@ -159,7 +159,7 @@ def test_a_run_cancelled_before_its_worker_started_ends_cancelled() -> None:
 
 
 WARMED_RUN = """
-import json, sys, time
+import json, os, sys, time
 from alembic.script import ScriptDirectory
 import dagster as dg
 from dagster._core.storage.sql import get_alembic_config
@@ -170,6 +170,7 @@ head = ScriptDirectory.from_config(get_alembic_config(sqlite_event_log.__file__)
 warm("tinyzyg.defs:defs")
 import tinyzyg.defs
 warmed = sorted(m for m in ("pandas", "httpcore", "upath") if m in sys.modules)
+threads = len(os.listdir("/proc/self/task"))  # one: the zygote forks, and a fork copies one thread
 began = time.process_time()
 with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
     ok = tinyzyg.defs.defs.get_job_def("noop_job").execute_in_process(instance=instance).success
@@ -177,7 +178,7 @@ with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
         dg.EventRecordsFilter(event_type=dg.DagsterEventType.RUN_SUCCESS)
     )
 print(json.dumps({
-    "head": head, "ok": ok, "events": len(stamped), "warmed": warmed,
+    "head": head, "ok": ok, "events": len(stamped), "warmed": warmed, "threads": threads,
     "built": type(tinyzyg.defs.defs).__name__,
     "same_scripts": ScriptDirectory.from_config(get_alembic_config(sqlite_event_log.__file__))
     is ScriptDirectory.from_config(get_alembic_config(sqlite_event_log.__file__)),
@@ -210,6 +211,7 @@ def test_a_warmed_process_keeps_its_definitions_first_uses_and_migration_heads(
     assert found["ok"] and found["events"] == 1
     assert found["built"] == "Definitions" and found["same_scripts"]
     assert found["warmed"] == ["httpcore", "pandas", "upath"]
+    assert found["threads"] == 1
     # Every SQLite file the instance made is at Alembic's head (a new run's file included).
     stamped = set()
     for db in home.rglob("*.db"):

@@ -196,3 +196,62 @@ def test_an_export_that_stops_making_progress_is_cancelled(make_sandbox: Any) ->
         client.run_bulk_query("{ orders { nodes { id lineItems { nodes { id } } } } }", stalled_after=1.0)
     assert stalled.value.__notes__ == ["cancelled it, so the next bulk query can start"]
     assert client.get_bulk_operation(stalled.value.operation_id).status in ("CANCELING", "CANCELED")  # type: ignore[union-attr]
+
+
+def test_a_read_waits_for_the_slot_while_its_holder_makes_progress(make_sandbox: Any) -> None:
+    """A second bulk read waits for the app's one slot as long as the export holding it keeps
+    writing, however long that is (until session 18 the slot was waited for an hour while the
+    export holding it could be waited for by its own reader for days)."""
+    sandbox = make_sandbox(ShopifySandboxConfig(bulk_objects_per_second=150))
+    _two_line_orders(sandbox, 150)  # three pages a second apart
+    client = sandbox.client
+    client.bulk_poll_seconds, client.bulk_poll_cap_seconds = 0.05, 0.2
+    first = client.start_bulk_query("{ orders { nodes { id lineItems { nodes { id } } } } }")
+    second = client.run_bulk_query("{ productVariants { nodes { id } } }", stalled_after=1.6)
+    assert second.status == "COMPLETED"
+    assert client.get_bulk_operation(first.id).status == "COMPLETED"  # type: ignore[union-attr]
+    assert client.stats.by_operation["BulkOperationRunQuery"] >= 3  # refused while it ran
+
+
+def test_a_read_behind_a_stuck_holder_fails_naming_it(make_sandbox: Any) -> None:
+    sandbox = make_sandbox(ShopifySandboxConfig(bulk_objects_per_second=1))
+    _two_line_orders(sandbox, 60)  # the first page, then nothing for 150 s
+    client = sandbox.client
+    client.bulk_poll_seconds, client.bulk_poll_cap_seconds = 0.05, 0.2
+    holder = client.start_bulk_query("{ orders { nodes { id lineItems { nodes { id } } } } }")
+    with pytest.raises(
+        ShopifyBulkError, match="holds this app's bulk query slot, still RUNNING with 150 objects"
+    ):
+        client.run_bulk_query("{ productVariants { nodes { id } } }", stalled_after=1.0)
+    assert client.get_bulk_operation(holder.id).status == "RUNNING"  # type: ignore[union-attr]  # not ours to cancel
+
+
+def test_a_status_that_flips_back_is_not_progress() -> None:
+    from sync_pipeline.lib.shopify.bulk import BulkOperation, _Progress
+
+    progress = _Progress(0.0)
+    seen = [("CREATED", 0), ("RUNNING", 0), ("CREATED", 0), ("RUNNING", 0), ("RUNNING", 5), ("RUNNING", 5)]
+    still = [
+        progress.still_for(BulkOperation(id="b", status=s, object_count=n), float(t))
+        for t, (s, n) in enumerate(seen)
+    ]
+    assert still == [0.0, 0.0, 1.0, 2.0, 0.0, 1.0]
+
+
+def test_a_read_stopped_while_it_waits_cancels_its_operation(
+    make_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run cancelled mid-wait (Dagster interrupts it) cancels its export, which would otherwise
+    hold the app's bulk slot for every later read until it ended."""
+    sandbox = make_sandbox(ShopifySandboxConfig(bulk_objects_per_second=1))
+    _two_line_orders(sandbox, 60)
+    client = sandbox.client
+
+    def interrupted(*_: Any, **__: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(client, "wait_for_bulk_operation", interrupted)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        client.run_bulk_query("{ orders { nodes { id } } }")
+    assert stopped.value.__notes__ == ["cancelled it, so the next bulk query can start"]
+    assert client.stats.by_operation["BulkOperationCancel"] == 1

@@ -13,6 +13,7 @@ models as the paginated reads, from the same fragments.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -35,8 +36,31 @@ BULK_QUERY_LIMIT_SECONDS = 10 * 24 * 3600.0
 # is cancelled and the read fails loudly. Until session 18 the wait was a fixed hour whatever the
 # progress: an export of 100,000 orders that was still writing ~67 objects a second was given up.
 BULK_STALL_SECONDS = 1800.0
-# How long a new bulk query waits for another of this app's to finish before it gives up.
-BULK_SLOT_WAIT_SECONDS = 3600.0
+# A bulk query refused because another of this app's holds the slot waits for that one as long
+# as it makes progress (the same rule), when the refusal names it; one that names none waits up to
+# `timeout`. (Until session 18 the slot was waited for an hour, while the holder could now be
+# waited for by its own reader for days.)
+_HOLDER = re.compile(r"gid://shopify/BulkOperation/\d+")
+
+
+class _Progress:
+    """When an operation last moved: more objects than ever seen, or a status not seen before (a
+    status flipping back and forth is not progress)."""
+
+    def __init__(self, now: float) -> None:
+        self.most = -1
+        self.statuses: set[str] = set()
+        self.moved = now
+
+    def still_for(self, op: BulkOperation, now: float) -> float:
+        """Seconds since it last moved, having seen `op` now."""
+        if op.object_count > self.most or op.status not in self.statuses:
+            self.most = max(self.most, op.object_count)
+            self.statuses.add(op.status)
+            self.moved = now
+        return now - self.moved
+
+
 STILL_RUNNING = {"CREATED", "RUNNING"}  # what bulkOperationCancel accepts
 
 
@@ -82,10 +106,20 @@ class BulkApi:
         return Count.model_validate(data["productVariantsCount"])
 
     # ----- the operation ----------------------------------------------------------------------
-    def start_bulk_query(self, query: str, *, wait_for_slot: float = 600.0) -> BulkOperation:
-        """Create the operation; while another bulk query runs, wait for it (up to `wait_for_slot`)."""
-        deadline = time.monotonic() + wait_for_slot
+    def start_bulk_query(
+        self,
+        query: str,
+        *,
+        wait_for_slot: float = BULK_QUERY_LIMIT_SECONDS,
+        stalled_after: float = BULK_STALL_SECONDS,
+    ) -> BulkOperation:
+        """Create the operation. While another bulk query of this app holds the slot, wait for it
+        as long as it makes progress (up to `wait_for_slot`); raise if it stalls for
+        `stalled_after` seconds (it is not ours to cancel: the error names it)."""
+        started = time.monotonic()
+        deadline = started + wait_for_slot
         delay = self.bulk_poll_seconds
+        holders: dict[str, _Progress] = {}
         while True:
             payload = self.execute("BulkOperationRunQuery", bulk_docs.BULK_OPERATION_RUN_QUERY,
                                    {"query": query, "groupObjects": True},
@@ -96,6 +130,19 @@ class BulkApi:
             busy = all(e.code == "OPERATION_IN_PROGRESS" for e in errors)
             if not busy or time.monotonic() + delay > deadline:
                 raise ShopifyUserErrors("BulkOperationRunQuery", errors)
+            named = next((m.group(0) for e in errors if (m := _HOLDER.search(e.message or ""))), None)
+            holder = self.get_bulk_operation(named) if named else None
+            if holder is not None and holder.status not in FINISHED:
+                now = time.monotonic()
+                still = holders.setdefault(holder.id, _Progress(now)).still_for(holder, now)
+                if still >= stalled_after:
+                    raise ShopifyBulkError(
+                        holder.id,
+                        f"holds this app's bulk query slot, still {holder.status} with "
+                        f"{holder.object_count} objects and none new for {still:.0f} s: cancel it "
+                        "(bulkOperationCancel) if it is stuck, then run this read again",
+                        status=holder.status,
+                    )
             time.sleep(delay)
             delay = min(self.bulk_poll_cap_seconds, delay * 2)
 
@@ -126,8 +173,7 @@ class BulkApi:
         started = time.monotonic()
         deadline = started + timeout
         delay = self.bulk_poll_seconds
-        progress: tuple[int, str] | None = None
-        moved = started
+        progress = _Progress(started)
         while True:
             op = self.get_bulk_operation(operation_id)
             if op is None:
@@ -135,12 +181,11 @@ class BulkApi:
             if op.status in FINISHED:
                 return _completed(op)
             now = time.monotonic()
-            if (op.object_count, op.status) != progress:
-                progress, moved = (op.object_count, op.status), now
-            if now - moved >= stalled_after:
+            still = progress.still_for(op, now)
+            if still >= stalled_after:
                 raise ShopifyBulkError(
                     operation_id,
-                    f"still {op.status} with {op.object_count} objects, none new for {now - moved:.0f} s "
+                    f"still {op.status} with {op.object_count} objects, none new for {still:.0f} s "
                     f"({now - started:.0f} s in all)",
                     status=op.status,
                 )
@@ -162,18 +207,20 @@ class BulkApi:
         if it stalls, or is still running at `timeout`, cancel it.
 
         A given-up result is thrown away, and while the operation runs no other bulk query of
-        this app can start: left alone it would hold up the next backfill for nothing.
+        this app can start: left alone it would hold up the next backfill for nothing. So it is
+        cancelled whatever stopped the wait (a cancelled run too).
         """
-        op = self.start_bulk_query(query, wait_for_slot=min(timeout, BULK_SLOT_WAIT_SECONDS))
+        op = self.start_bulk_query(query, wait_for_slot=timeout, stalled_after=stalled_after)
         try:
             return self.wait_for_bulk_operation(op.id, timeout=timeout, stalled_after=stalled_after)
         except ShopifyBulkError as exc:
             if exc.status in STILL_RUNNING:
-                try:
-                    self.cancel_bulk_operation(op.id)
-                    exc.add_note("cancelled it, so the next bulk query can start")
-                except ShopifyError as cancel_error:  # e.g. it finished in between: nothing holds the slot
-                    exc.add_note(f"cancelling it failed: {cancel_error}")
+                _cancel(self, op.id, exc)
+            raise
+        except BaseException as exc:
+            # The run was cancelled (an interrupt) or the wait failed otherwise: an operation left
+            # running would hold this app's bulk slot for every later read until it ended.
+            _cancel(self, op.id, exc)
             raise
 
     def iter_bulk_objects(self, op: BulkOperation) -> Iterator[dict[str, Any]]:
@@ -217,6 +264,15 @@ class BulkApi:
         op = self.run_bulk_query(bulk_docs.bulk_product_variants(search), timeout=timeout)
         for node in reassemble(self.iter_bulk_objects(op), "productVariantComponents", op.id):
             yield ProductVariant.model_validate(node)
+
+
+def _cancel(client: BulkApi, operation_id: str, exc: BaseException) -> None:
+    """Cancel a given-up operation, best effort, noting what happened on `exc`."""
+    try:
+        client.cancel_bulk_operation(operation_id)
+        exc.add_note("cancelled it, so the next bulk query can start")
+    except ShopifyError as cancel_error:  # e.g. it finished in between: nothing holds the slot
+        exc.add_note(f"cancelling it failed: {cancel_error}")
 
 
 def _completed(op: BulkOperation) -> BulkOperation:

@@ -102,7 +102,7 @@ def connection(
         ordered = sorted(records, key=key, reverse=reverse)
         keys = [key(r) for r in ordered]
     else:
-        ordered, keys = list(records), sorted_keys
+        ordered, keys = records, sorted_keys
     lo, hi = 0, len(ordered)
     if after:
         mark = _cursor_key(after)
