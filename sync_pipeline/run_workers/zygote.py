@@ -70,7 +70,6 @@ def _warm_first_uses() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import httpcore  # noqa: F401
     import pandas  # noqa: F401
-    import upath  # noqa: F401
     from dagster._core.storage import local_compute_log_manager  # noqa: F401
     from upath import UPath  # noqa: F401  (its registry reads entry points on first import)
 

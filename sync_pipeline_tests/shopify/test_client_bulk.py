@@ -207,8 +207,10 @@ def test_a_read_waits_for_the_slot_while_its_holder_makes_progress(make_sandbox:
     client = sandbox.client
     client.bulk_poll_seconds, client.bulk_poll_cap_seconds = 0.05, 0.2
     first = client.start_bulk_query("{ orders { nodes { id lineItems { nodes { id } } } } }")
+    started = time.monotonic()
     second = client.run_bulk_query("{ productVariants { nodes { id } } }", stalled_after=1.6)
     assert second.status == "COMPLETED"
+    assert time.monotonic() - started > 1.6  # longer than the stall limit: bound by progress alone
     assert client.get_bulk_operation(first.id).status == "COMPLETED"  # type: ignore[union-attr]
     assert client.stats.by_operation["BulkOperationRunQuery"] >= 3  # refused while it ran
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .transport import GraphQLTransport
 
 FINISHED = {"COMPLETED", "FAILED", "CANCELED", "EXPIRED"}
+STILL_RUNNING = {"CREATED", "RUNNING"}  # what bulkOperationCancel accepts
 # Shopify stops a bulk query that has not completed within 10 days and marks it failed (the bulk
 # operations guide): waiting longer is pointless.
 BULK_QUERY_LIMIT_SECONDS = 10 * 24 * 3600.0
@@ -59,9 +60,6 @@ class _Progress:
             self.statuses.add(op.status)
             self.moved = now
         return now - self.moved
-
-
-STILL_RUNNING = {"CREATED", "RUNNING"}  # what bulkOperationCancel accepts
 
 
 class BulkOperation(ShopifyModel):
@@ -213,14 +211,12 @@ class BulkApi:
         op = self.start_bulk_query(query, wait_for_slot=timeout, stalled_after=stalled_after)
         try:
             return self.wait_for_bulk_operation(op.id, timeout=timeout, stalled_after=stalled_after)
-        except ShopifyBulkError as exc:
-            if exc.status in STILL_RUNNING:
-                _cancel(self, op.id, exc)
-            raise
         except BaseException as exc:
-            # The run was cancelled (an interrupt) or the wait failed otherwise: an operation left
-            # running would hold this app's bulk slot for every later read until it ended.
-            _cancel(self, op.id, exc)
+            # Given up (stalled, too long), the run cancelled (an interrupt) or the wait failed
+            # otherwise: an operation left running would hold this app's bulk slot for every later
+            # read until it ended. One that ended on its own (FAILED, EXPIRED…) holds nothing.
+            if not isinstance(exc, ShopifyBulkError) or exc.status in STILL_RUNNING:
+                _cancel(self, op.id, exc)
             raise
 
     def iter_bulk_objects(self, op: BulkOperation) -> Iterator[dict[str, Any]]:
