@@ -5,7 +5,8 @@ job's runs queue for start-up while neither Shopify's bucket nor Peoplevox's lim
 To say which limit binds from the run itself, a thread samples `/proc` twice a second over the
 peak: the machine's busy time, and each process's CPU time, by the stack child whose process
 group it is in (each child has its own, `stack.Stack.start`). Within the daemon's group the daemon
-itself, its code server and the run workers that code server starts are told apart.
+itself and the run workers it forks are told apart; within the code server's, the code server and
+any run it starts (`--cold-run-workers`).
 
 What it cannot see: a process's CPU after its last sample before it exits (at most one interval,
 0.5 s, per process: run workers live tens of seconds), and which thread of this process did the
@@ -31,6 +32,7 @@ SELF = "rehearsal (sale, watchers, Peoplevox sandbox)"
 RUN_WORKERS = "run workers"
 STEPS = "step processes"
 ZYGOTE = "warm run-worker parent"
+CODE_SERVER = "dagster-code-server"  # the stack child serving the code location (`stack.code_server_command`)
 # Stack children by the name `Stack.start` gave them.
 GROUP_ROLES = {
     "shopify": "Shopify sandbox",
@@ -80,6 +82,9 @@ def role_of(group: str, pid: int, pgid: int, cmdline: str, name: str = "") -> st
             # `tail -F` and a Python watcher each: four processes a step.
             return "compute-log mirrors"
         return "code server"
+    if group == CODE_SERVER:
+        # The proxy and the server it starts; with `--cold-run-workers` it also starts every run.
+        return RUN_WORKERS if is_run_worker(cmdline, name) else "code server"
     return GROUP_ROLES.get(group, group)
 
 

@@ -3,9 +3,9 @@
 Shopify sandbox and receiver are child processes (`sync-pipeline sandbox shopify`, `sync-pipeline
 receiver`); the Peoplevox sandbox runs in this process (its floor in real time, its limiter at the
 store's figures) so the oversell sampler can read the warehouse atomically and faults can reach
-its limiter and sessions. Dagster runs as `dagster-daemon run` (sensors, schedules, run queue,
-run launcher, run monitoring) and, if asked, `dagster-webserver`; the rehearsal never launches a
-run itself.
+its limiter and sessions. Dagster runs as a code server for the code location (`dagster
+code-server start`), `dagster-daemon run` (sensors, schedules, run queue, run launcher, run
+monitoring) and, if asked, `dagster-webserver`; the rehearsal never launches a run itself.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from sync_pipeline.rehearsal.cpu import CODE_SERVER
 from sync_pipeline.rehearsal.profile import StoreProfile
 from sync_pipeline.rehearsal.stack import (
     BIN,
@@ -29,10 +31,13 @@ from sync_pipeline.rehearsal.stack import (
     Ports,
     Stack,
     Workdir,
+    code_server_command,
     daemon_command,
     environment,
+    grpc_workspace,
     run_workers,
     runs_by_job,
+    wait_for_code_server,
     wait_until_up,
     webserver_command,
 )
@@ -79,7 +84,11 @@ class World:
     # -- Dagster ---------------------------------------------------------------------------
     def start_daemon(self) -> None:
         self.daemon_starts += 1
-        self.daemon = self.stack.start(f"dagster-daemon-{self.daemon_starts}", daemon_command())
+        self.daemon = self.stack.start(f"dagster-daemon-{self.daemon_starts}", daemon_command(self.workspace))
+
+    @property
+    def workspace(self) -> Path:
+        return grpc_workspace(self.work, self.ports.dagster)
 
     def restart_daemon(self) -> str:
         """SIGTERM the daemon process alone (its run workers go on, as they would in a deploy
@@ -103,10 +112,11 @@ class World:
         return [(c.name, c.process.pid) for c in [*self.stack.children, *self.stack.retired]]
 
     def run_workers(self) -> list[int]:
-        """Run workers of every daemon started (those of a replaced one may still be running)."""
+        """Run workers of every daemon started (those of a replaced one may still be running), and
+        of the code server (it starts them with `--cold-run-workers`)."""
         pids: list[int] = []
         for child in [*self.stack.children, *self.stack.retired]:
-            if child.name.startswith("dagster-daemon"):
+            if child.name.startswith("dagster-daemon") or child.name == CODE_SERVER:
                 pids += run_workers(child.process.pid)
         return pids
 
@@ -156,8 +166,12 @@ def start_world(profile: StoreProfile, work: Workdir, ports: Ports, ui_port: int
     # Create Dagster's storage here, before the daemon: two processes creating the same SQLite
     # storage at once can both stamp its schema version (alembic then finds two heads).
     runs_by_job(work.dagster_home)
+    # The code location's own code server (`stack.code_server_command`), up before the daemon and
+    # kept when the daemon is restarted, as in a deployment.
+    code_server = stack.start(CODE_SERVER, code_server_command(ports.dagster))
+    wait_for_code_server(stack, code_server, ports.dagster)
     world.start_daemon()
     if ui_port:
-        stack.start("dagster-webserver", webserver_command(ui_port))
+        stack.start("dagster-webserver", webserver_command(ui_port, world.workspace))
     world.clock_offset = datetime.now(UTC) - world.warehouse.clock.now()
     return world

@@ -131,6 +131,11 @@ def test_roles_in_the_daemon_group_and_elsewhere() -> None:
     zygote = "/venv/bin/python -m sync_pipeline.run_workers.zygote sync_pipeline.definitions:defs"
     assert role_of("dagster-daemon-2", 19, 10, zygote, "sync-zygote") == "warm run-worker parent"
     assert role_of("dagster-daemon-2", 20, 10, zygote, "sync-run-worker") == "run workers"
+    # The code location's own code server (the rehearsal's, as `dg dev` and a deployment run one):
+    # the proxy and the server it starts are the code server; a run it starts cold is a run worker.
+    assert role_of("dagster-code-server", 30, 30, "dagster code-server start -m x") == "code server"
+    assert role_of("dagster-code-server", 31, 30, "dagster api grpc --lazy-load-user-code") == "code server"
+    assert role_of("dagster-code-server", 32, 30, spawn) == "run workers"
 
 
 def test_the_nearest_ceiling_is_named_and_a_missing_cpu_figure_is_left_out() -> None:

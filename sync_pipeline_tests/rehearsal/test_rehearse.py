@@ -6,13 +6,27 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import pytest
 
 from sync_pipeline.rehearsal import cli, collect
 from sync_pipeline.rehearsal.accounting import KINDS
+from sync_pipeline.rehearsal.cpu import CODE_SERVER
 from sync_pipeline.rehearsal.peak import PeakResult
+from sync_pipeline.rehearsal.stack import (
+    Ports,
+    Stack,
+    Workdir,
+    code_server_command,
+    daemon_command,
+    environment,
+    group_processes,
+    grpc_workspace,
+    runs_by_job,
+    wait_for_code_server,
+)
 from sync_pipeline.rehearsal.world import World
 
 # A real rehearsal takes 2-6 minutes even this small (every hop is a daemon-launched run behind a
@@ -77,3 +91,36 @@ def test_a_short_rehearsal_loses_nothing_and_exits_1_on_a_real_loss(tmp_path: An
     assert cpu["by_role"]["run workers"]["processes"] >= 1 and cpu["run_worker_mean_core_s"] > 0.5
     assert cpu["by_role"]["Shopify sandbox"]["core_s"] > 0 and 0 < cpu["busy_share"] <= 1
     assert report["limits"]["nearest"] in report["limits"]["used"]
+    # The location's own code server: the proxy and the one server it started.
+    assert 1 <= cpu["by_role"]["code server"]["processes"] <= 2, cpu["by_role"]["code server"]
+
+
+@pytest.mark.timeout(300)
+def test_the_daemon_reloads_its_workspace_from_the_code_server_without_starting_one(tmp_path: Any) -> None:
+    """Dagster's daemon reloads its workspace every 60 s (`RELOAD_WORKSPACE_INTERVAL`). Given a
+    `python_module` it starts a code server of its own and replaces it at each reload (12-16 of them
+    in a 5-minute rehearsal, each loading the definitions); given the location's own code server,
+    as the rehearsal, `dg dev` and a deployment do, a reload is a reconnect."""
+    work = Workdir(tmp_path)
+    work.prepare(hold_seconds=5)
+    ports = Ports()
+    stack = Stack(work, environment(work, ports, 15, 15.0))
+    try:
+        server = stack.start(CODE_SERVER, code_server_command(ports.dagster))
+        wait_for_code_server(stack, server, ports.dagster)
+        serving = {pid for pid, _, _ in group_processes(server.process.pid)}
+        runs_by_job(work.dagster_home)  # the storage, before the daemon (as `start_world`)
+        daemon = stack.start("dagster-daemon-1", daemon_command(grpc_workspace(work, ports.dagster)))
+        deadline = time.monotonic() + 140  # two reloads after the daemon's first load
+        daemon_children: set[str] = set()
+        while time.monotonic() < deadline:
+            stack.check_alive()
+            daemon_children |= {
+                cmd for pid, cmd, _ in group_processes(daemon.process.pid) if "api grpc" in cmd
+            }
+            time.sleep(1.0)
+        assert not daemon_children, daemon_children
+        assert {pid for pid, _, _ in group_processes(server.process.pid)} == serving
+        assert "reload" not in (work.logs / f"{CODE_SERVER}.log").read_text(encoding="utf-8").lower()
+    finally:
+        stack.stop()
