@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 
+from sync_pipeline.lib.inbox import Inbox
 from sync_pipeline.lib.shopify import sign_webhook
 from sync_pipeline.rehearsal.stack import BIN, CALLBACK_TOKEN, WEBHOOK_SECRET, log, percentile
 
@@ -179,7 +180,7 @@ def main() -> int:
         receiver.terminate()
         receiver.wait(timeout=20)
 
-    inbox_files = list((data_dir / "inbox" / "shopify").glob("*.json"))
+    inbox_files = Inbox(data_dir / "inbox").since("shopify")
     rejected = data_dir / "inbox" / "rejected.jsonl"
     rejected_files = [rejected, *rejected.parent.glob("rejected.jsonl.*")]
     rejected_lines = [

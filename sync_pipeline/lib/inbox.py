@@ -2,8 +2,13 @@
 
 Plain files, not the ledger: the receiver must answer Shopify within 5 s whatever the ledger is
 doing, and sensors must be able to see new events without opening DuckDB. Each event is one
-JSON file written atomically (temp file, fsync, rename) under `inbox/<source>/`, named so that
-lexical order is arrival order. Duplicates (same Shopify webhook id, or the same Peoplevox
+JSON file written atomically (temp file, fsync, rename) under `inbox/<source>/<bucket>/`, named so
+that lexical order is arrival order; a bucket holds 100 s of arrivals (its name is the first
+digits of its events' names). Sensors read what came after their cursor every second or so: in one
+flat directory that read listed and sorted every event kept (3 days of a sale: 0.4 CPU-s a read
+at 200,000 events), now it lists the bucket names and the one or two buckets at the cursor.
+Events written flat by an earlier version are still read, in name order with the rest, and pruned.
+Duplicates (same Shopify webhook id, or the same Peoplevox
 callback) are recognised by a marker file created with O_EXCL, so a retry storm writes one
 event. The marker is claimed only once the event's bytes are on disk, and dropped again if the
 event cannot be put in place: a marker without its event would answer the sender's retry
@@ -23,6 +28,7 @@ arrival order as far as their clocks agree.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -38,6 +44,12 @@ from sync_pipeline.lib.rejections import RejectionLog
 SOURCES = ("shopify", "peoplevox")
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+NAME_DIGITS = 20  # an event's name starts with its arrival stamp in ns, zero-padded
+BUCKET_DIGITS = 9  # a bucket is named by its events' first 9 digits: 10**11 ns = 100 s of arrivals
+BUCKET_NS = 10 ** (NAME_DIGITS - BUCKET_DIGITS)
+# Duplicate markers cannot be bucketed by time (a retry comes up to 48 h later and must find its
+# key in one place), so pruning them lists them all: at most once an hour, not on every prune.
+SEEN_PRUNE_EVERY_SECONDS = 3600.0
 
 
 def _private_dir(path: Path) -> None:
@@ -62,23 +74,72 @@ class InboxItem:
         return json.loads(self.path.read_text(encoding="utf-8"))
 
 
+def _is_event(name: str) -> bool:
+    return name.endswith(".json") and not name.startswith(".")
+
+
+def _listing(directory: Path) -> tuple[list[str], list[str]]:
+    """(bucket names, events written flat by an earlier version) in a source directory, sorted."""
+    buckets, flat = [], []
+    for name in os.listdir(directory):
+        if _is_event(name):
+            flat.append(name)
+        elif len(name) == BUCKET_DIGITS and name.isdigit():
+            buckets.append(name)
+    return sorted(buckets), sorted(flat)
+
+
+def _events_in(bucket: Path) -> list[str]:
+    try:
+        return sorted(n for n in os.listdir(bucket) if _is_event(n))
+    except FileNotFoundError:  # pruned meanwhile
+        return []
+
+
+def _stamp_of(name: str) -> int:
+    digits = name[:NAME_DIGITS]
+    return int(digits) if digits.isdigit() else 0
+
+
 class Inbox:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.rejections = RejectionLog(self.root / "rejected.jsonl")
         self._newest: dict[str, int] = {}  # per source: the last name stamp this process used
         self._stamp_lock = threading.Lock()
+        self._buckets_made: set[Path] = set()  # under _stamp_lock
+
+    def _newest_name(self, directory: Path) -> str | None:
+        """The newest event's name in a source directory (its last non-empty bucket, or flat)."""
+        buckets, flat = _listing(directory)
+        for bucket in reversed(buckets):
+            names = _events_in(directory / bucket)
+            if names:
+                return max(names[-1], flat[-1]) if flat else names[-1]
+        return flat[-1] if flat else None
 
     def _stamp(self, source: str, directory: Path) -> int:
         """A name stamp after every event already in the directory, even if the clock went back.
         The caller holds `_stamp_lock` until the event is in place under that name."""
         newest = self._newest.get(source)
         if newest is None:
-            stamps = (n[:20] for n in os.listdir(directory) if n.endswith(".json") and not n.startswith("."))
-            newest = max((int(s) for s in stamps if s.isdigit()), default=0)
+            newest_name = self._newest_name(directory)
+            newest = _stamp_of(newest_name) if newest_name else 0
         stamp = max(time.time_ns(), newest + 1)
         self._newest[source] = stamp
         return stamp
+
+    def _bucket_for(self, directory: Path, name: str) -> Path:
+        """The bucket directory an event named `name` goes in, created owner-only if new (the
+        caller holds `_stamp_lock`)."""
+        bucket = directory / name[:BUCKET_DIGITS]
+        if bucket not in self._buckets_made:
+            if not bucket.is_dir():  # pruned meanwhile, or new
+                _private_dir(bucket)
+            if len(self._buckets_made) > 64:
+                self._buckets_made.clear()
+            self._buckets_made.add(bucket)
+        return bucket
 
     def _dir(self, source: str) -> Path:
         if source not in SOURCES:
@@ -133,9 +194,14 @@ class Inbox:
             # event written meanwhile by another thread, which a consumer may already have read
             # and moved its cursor past; this event would then be skipped for good.
             with self._stamp_lock:
-                name = f"{self._stamp(source, directory):020d}-{uuid.uuid4().hex}.json"
-                final = directory / name
-                os.replace(tmp, final)
+                name = f"{self._stamp(source, directory):0{NAME_DIGITS}d}-{uuid.uuid4().hex}.json"
+                final = self._bucket_for(directory, name) / name
+                try:
+                    os.replace(tmp, final)
+                except FileNotFoundError:  # the bucket was pruned since we made it: once more
+                    self._buckets_made.discard(final.parent)
+                    final = self._bucket_for(directory, name) / name
+                    os.replace(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             if claimed and marker is not None:
@@ -148,35 +214,56 @@ class Inbox:
         directory = self._dir(source)
         if not directory.exists():
             return []
-        names = sorted(n for n in os.listdir(directory) if n.endswith(".json") and not n.startswith("."))
-        if after:
-            names = [n for n in names if n > after]
-        if limit is not None:
-            names = names[:limit]
-        return [InboxItem(source, n, directory / n) for n in names]
+        buckets, flat = _listing(directory)
+        # Flat events (an earlier version's) first: their names are older than any bucket's, but
+        # merged by name in case one was written after (a receiver not yet upgraded).
+        found = [InboxItem(source, n, directory / n) for n in flat if not after or n > after]
+        from_buckets = 0
+        start = after[:BUCKET_DIGITS] if after else ""
+        for bucket in buckets:
+            if bucket < start:
+                continue
+            for name in _events_in(directory / bucket):
+                if not after or name > after:
+                    found.append(InboxItem(source, name, directory / bucket / name))
+                    from_buckets += 1
+            if limit is not None and from_buckets >= limit:
+                break
+        found.sort(key=lambda item: item.name)
+        return found if limit is None else found[:limit]
 
     def last_arrival(self, source: str) -> float | None:
         """When the newest event still in the inbox arrived (epoch seconds), or None if there is none."""
-        items = self.since(source)
-        return int(items[-1].name[:20]) / 1e9 if items else None
+        directory = self._dir(source)
+        newest = self._newest_name(directory) if directory.exists() else None
+        return _stamp_of(newest) / 1e9 if newest else None
 
     def prune(self, source: str, older_than_seconds: float) -> int:
         """Delete events and duplicate markers older than the retention; returns how many went.
 
-        Events only accelerate the sync (polling is the truth) and are consumed within minutes,
-        so a few days' retention keeps the directory listing that sensors read small.
+        Events only accelerate the sync (polling is the truth) and are consumed within minutes.
+        A bucket goes whole once all of it is past the retention, by its name, without a look at
+        the events kept; events written flat (an earlier version) go by their modification time.
+        Duplicate markers are looked over at most once an hour (`SEEN_PRUNE_EVERY_SECONDS`).
         """
         directory = self._dir(source)
-        cutoff_ns = time.time_ns() - int(older_than_seconds * 1e9)
+        if not directory.exists():
+            return 0
+        now_ns = time.time_ns()
+        cutoff_ns = now_ns - int(older_than_seconds * 1e9)
         removed = 0
-        for folder in (directory, directory / ".seen"):
-            if not folder.exists():
-                continue
-            for entry in os.scandir(folder):
-                if entry.is_file() and entry.stat().st_mtime_ns < cutoff_ns:
-                    os.unlink(entry.path)
+        buckets, flat = _listing(directory)
+        for bucket in buckets:
+            if (int(bucket) + 1) * BUCKET_NS > cutoff_ns:
+                break  # sorted: the rest are newer
+            removed += _remove_bucket(directory / bucket)
+        for name in flat:
+            path = directory / name
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime_ns < cutoff_ns:
+                    path.unlink()
                     removed += 1
-        return removed
+        return removed + _prune_markers(directory / ".seen", cutoff_ns, now_ns)
 
     def record_rejection(self, source: str, reason: str, detail: dict[str, Any], status: int = 0) -> bool:
         """Note what was refused and why (never the secret), bounded: lib/rejections.py.
@@ -184,3 +271,35 @@ class Inbox:
         True when written out now (the first of its kind in the window), False when counted."""
         _private_dir(self.root)
         return self.rejections.record(source, status, reason, detail)
+
+
+def _remove_bucket(bucket: Path) -> int:
+    removed = 0
+    for entry in os.scandir(bucket):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed += entry.name.endswith(".json")
+    with contextlib.suppress(OSError):  # a writer put an event in it meanwhile: next prune
+        os.rmdir(bucket)
+    return removed
+
+
+def _prune_markers(seen: Path, cutoff_ns: int, now_ns: int) -> int:
+    """Duplicate markers past the retention, if none were looked over in the last hour."""
+    if not seen.exists():
+        return 0
+    stamp = seen / ".pruned"  # not a marker (markers are hex digests)
+    with contextlib.suppress(FileNotFoundError):
+        if now_ns - stamp.stat().st_mtime_ns < SEEN_PRUNE_EVERY_SECONDS * 1e9:
+            return 0
+    removed = 0
+    for entry in os.scandir(seen):
+        if entry.name.startswith("."):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if entry.is_file() and entry.stat().st_mtime_ns < cutoff_ns:
+                os.unlink(entry.path)
+                removed += 1
+    os.close(_open_private(stamp, os.O_CREAT | os.O_WRONLY))
+    os.utime(stamp, ns=(now_ns, now_ns))
+    return removed
