@@ -340,6 +340,24 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             self._instance.report_run_canceled(run)
         else:
             self._instance.report_run_failed(run)
+        self._free_pool_slots(run, f"its worker (pid {pid}) exited")
+
+    def _free_pool_slots(self, run: DagsterRun, why: str) -> None:
+        """Give back the pool slots a dead worker's steps held (or waited for). A step frees its
+        slot as it ends; a killed worker's never does, and Dagster frees it only from run monitoring,
+        `free_slots_after_run_end_seconds` after the run ended and at its next poll: 15-40 s in which
+        the flow's next run waited for the pool (a stock push stalled 81 s in session 19's rehearsal
+        after the kill_run_worker fault). Only for a worker known to be gone: steps run in the
+        worker's own process (in-process executor), so none of them can still hold one."""
+        storage = self._instance.event_log_storage
+        if not storage.supports_global_concurrency_limits:
+            return
+        if run.run_id not in storage.get_concurrency_run_ids():  # held none, waited for none
+            return
+        storage.free_concurrency_slots_for_run(run.run_id)
+        self._instance.report_engine_event(
+            f"Gave back the pool slots run {run.run_id} held or waited for: {why}.", run, cls=self.__class__
+        )
 
     # -- health and cancelling ----------------------------------------------------------------
 
@@ -358,6 +376,9 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             return CheckRunHealthResult(WorkerStatus.RUNNING, f"worker on {worker.host}: cannot check")
         if alive:
             return CheckRunHealthResult(WorkerStatus.RUNNING)
+        # Found gone by run monitoring (it died while no daemon ran): monitoring fails the run
+        # next; its slots are given back now rather than `free_slots_after_run_end_seconds` later.
+        self._free_pool_slots(run, f"its worker (pid {worker.pid}) is gone")
         return CheckRunHealthResult(
             WorkerStatus.FAILED, f"run worker pid {worker.pid} on {worker.host} is gone"
         )

@@ -37,7 +37,7 @@ MARK = "{mark}"
 BUILDS = Path(__file__).parent / "builds.txt"
 
 
-@dg.op(config_schema={{"sleep": float, "out": str}})
+@dg.op(config_schema={{"sleep": float, "out": str}}, pool="warmfix_pool")
 def work(context: dg.OpExecutionContext) -> None:
     Path(context.op_config["out"]).write_text(f"{{MARK}} {{os.getpid()}}")
     print(f"{{MARK}} printed by {{os.getpid()}}", flush=True)
@@ -138,6 +138,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "run_monitoring": {"enabled": True, "poll_interval_seconds": 2, "start_timeout_seconds": 120},
         "run_retries": {"enabled": True, "max_retries": 1, "retry_on_asset_or_op_failure": False},
         "telemetry": {"enabled": False},
+        # One step at a time in the op's pool, as every pool of the product. No
+        # `free_slots_after_run_end_seconds`: a slot a killed worker held is given back by the
+        # launcher or never.
+        "concurrency": {"pools": {"default_limit": 1}},
     }
     (home / "dagster.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     workspace = root / "workspace.yaml"
@@ -224,6 +228,11 @@ def test_a_killed_worker_fails_its_run_at_once_and_run_retries_take_it(stack: St
                 return run
         return None
 
+    # Its step's pool slot is given back at once (a step frees its own as it ends; a killed
+    # worker's never does), so the retry's step, in the same pool of one slot, runs.
+    wait_for("its slot back", lambda: run_id not in stack.instance.event_log_storage.get_concurrency_run_ids(),
+             timeout=10)  # fmt: skip
+    assert any("Gave back the pool slots" in m for m in stack.messages(run_id))
     child = wait_for("the retry", retry)
     assert isinstance(child, dg.DagsterRun)
     # Cancelling it (as the UI does, from another process) interrupts its worker.
@@ -263,3 +272,5 @@ def test_workers_outlive_the_daemon_and_monitoring_finds_one_that_died_meanwhile
     stack.start_daemon()
     wait_for("failure", lambda: stack.run(run_id).status == dg.DagsterRunStatus.FAILURE, timeout=90)
     assert any(f"run worker pid {worker.pid}" in m and "is gone" in m for m in stack.messages(run_id))
+    wait_for("its slot back", lambda: run_id not in stack.instance.event_log_storage.get_concurrency_run_ids(),
+             timeout=10)  # fmt: skip
