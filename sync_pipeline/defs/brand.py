@@ -60,6 +60,12 @@ SHOPIFY_CATALOGUE = pool("shopify_catalogue")  # variants
 # the bucket, which the client paces by Shopify's throttle status.
 SHOPIFY_BACKFILL = pool("shopify_backfill")
 LEDGER = pool("duckdb")
+# Every pool this location's steps use (`pools_unstranded.py` watches their queues).
+POOLS = (
+    PEOPLEVOX_ORDERS, PEOPLEVOX_STOCK, PEOPLEVOX_DESPATCHES, PEOPLEVOX_FINANCE, PEOPLEVOX_CATALOGUE,
+    SHOPIFY_ORDERS, SHOPIFY_FULFIL, SHOPIFY_STOCK, SHOPIFY_FINANCE, SHOPIFY_CATALOGUE, SHOPIFY_BACKFILL,
+    LEDGER,
+)  # fmt: skip
 
 # Run slots: a brand gets 10 runs at once (dagster.yaml, per code location); every job but the
 # orders release and status runs carries this tag, which dagster.yaml limits to 8 per brand. Runs

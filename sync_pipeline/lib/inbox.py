@@ -81,10 +81,16 @@ def _is_event(name: str) -> bool:
 def _listing(directory: Path) -> tuple[list[str], list[str]]:
     """(bucket names, events written flat by an earlier version) in a source directory, sorted."""
     buckets, flat = [], []
-    for name in os.listdir(directory):
+    for entry in os.scandir(directory):
+        name = entry.name
         if _is_event(name):
             flat.append(name)
-        elif len(name) == BUCKET_DIGITS and name.isdigit():
+        elif (
+            len(name) == BUCKET_DIGITS
+            and name.isascii()
+            and name.isdigit()
+            and entry.is_dir(follow_symlinks=False)
+        ):
             buckets.append(name)
     return sorted(buckets), sorted(flat)
 
@@ -92,7 +98,7 @@ def _listing(directory: Path) -> tuple[list[str], list[str]]:
 def _events_in(bucket: Path) -> list[str]:
     try:
         return sorted(n for n in os.listdir(bucket) if _is_event(n))
-    except FileNotFoundError:  # pruned meanwhile
+    except (FileNotFoundError, NotADirectoryError):  # pruned meanwhile
         return []
 
 
@@ -195,13 +201,15 @@ class Inbox:
             # and moved its cursor past; this event would then be skipped for good.
             with self._stamp_lock:
                 name = f"{self._stamp(source, directory):0{NAME_DIGITS}d}-{uuid.uuid4().hex}.json"
-                final = self._bucket_for(directory, name) / name
-                try:
-                    os.replace(tmp, final)
-                except FileNotFoundError:  # the bucket was pruned since we made it: once more
-                    self._buckets_made.discard(final.parent)
-                    final = self._bucket_for(directory, name) / name
-                    os.replace(tmp, final)
+                for attempt in range(3):
+                    try:
+                        final = self._bucket_for(directory, name) / name
+                        os.replace(tmp, final)
+                        break
+                    except FileNotFoundError:  # the bucket was pruned meanwhile: once more
+                        self._buckets_made.discard(directory / name[:BUCKET_DIGITS])
+                        if attempt == 2 or not tmp.exists():
+                            raise
         except BaseException:
             tmp.unlink(missing_ok=True)
             if claimed and marker is not None:
@@ -257,7 +265,8 @@ class Inbox:
             if (int(bucket) + 1) * BUCKET_NS > cutoff_ns:
                 break  # sorted: the rest are newer
             removed += _remove_bucket(directory / bucket)
-        for name in flat:
+        leftovers = [n for n in os.listdir(directory) if n.startswith(".") and n.endswith(".tmp")]
+        for name in [*flat, *leftovers]:
             path = directory / name
             with contextlib.suppress(FileNotFoundError):
                 if path.stat().st_mtime_ns < cutoff_ns:
@@ -276,6 +285,8 @@ class Inbox:
 def _remove_bucket(bucket: Path) -> int:
     removed = 0
     for entry in os.scandir(bucket):
+        if not entry.is_file(follow_symlinks=False):
+            continue  # not ours: left for a person to look at (the rmdir below then fails)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(entry.path)
             removed += entry.name.endswith(".json")
