@@ -69,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--base-port",
         type=int,
-        help="ports N (Shopify), N+1 (Peoplevox), N+2 (receiver), N+3 (code server); default free ones",
+        help="ports N (Shopify), N+1 (Peoplevox), N+2 (receiver); default free ones",
     )
     p.add_argument("--ui-port", type=int, help="also start the Dagster UI on this port")
     p.add_argument(

@@ -331,37 +331,41 @@ LOCATION_NAME = "sync_pipeline"
 DEFINITIONS_MODULE = "sync_pipeline.definitions"
 
 
-def code_server_command(port: int) -> list[str]:
+def code_server_command(socket: Path) -> list[str]:
     """A long-lived code server for the code location, as `dg dev` (the README's demo) starts one
     and as a deployment runs one per brand (docs/deploy.md). Given workspace.yaml's
     `python_module` instead, the daemon starts a code server of its own and, every 60 s (Dagster's
     `RELOAD_WORKSPACE_INTERVAL`, not configurable), drops it and starts another, which loads the
     definitions again: 12-16 code servers in a 5-minute rehearsal, ~6 % of the machine (session
-    18). Pointed at this server, the daemon's reload is a reconnect."""
+    18). Pointed at this server, the daemon's reload is a reconnect. On a unix socket in the run's
+    own directory, not a port: gRPC binds ports with SO_REUSEPORT, so a second server on a taken
+    port (one left by an earlier run) starts anyway and the daemon's calls are split between them."""
     return [
         str(BIN / "dagster"), "code-server", "start", "-m", DEFINITIONS_MODULE,
-        "--location-name", LOCATION_NAME, "-h", "127.0.0.1", "-p", str(port), "--log-level", "warning",
+        "--location-name", LOCATION_NAME, "--socket", str(socket), "--log-level", "warning",
     ]  # fmt: skip
 
 
-def grpc_workspace(work: Workdir, port: int) -> Path:
-    """A workspace file naming the code server on `port` (for the daemon and the webserver)."""
+def code_server_socket(work: Workdir) -> Path:
+    return work.root / "code-server.sock"
+
+
+def grpc_workspace(work: Workdir) -> Path:
+    """A workspace file naming the run's code server (for the daemon and the webserver)."""
     path = work.root / "workspace.yaml"
-    workspace = {
-        "load_from": [{"grpc_server": {"host": "127.0.0.1", "port": port, "location_name": LOCATION_NAME}}]
-    }
-    path.write_text(yaml.safe_dump(workspace), encoding="utf-8")
+    server = {"socket": str(code_server_socket(work)), "location_name": LOCATION_NAME}
+    path.write_text(yaml.safe_dump({"load_from": [{"grpc_server": server}]}), encoding="utf-8")
     return path
 
 
-def wait_for_code_server(stack: Stack, child: Child, port: int, timeout: float = 180.0) -> None:
-    """Until the code server on `port` answers a ping with its definitions loaded."""
+def wait_for_code_server(stack: Stack, child: Child, socket: Path, timeout: float = 180.0) -> None:
+    """Until the code server on `socket` answers with its definitions loaded."""
     # Here: the other helpers do not need Dagster loaded.
     from dagster._grpc.client import DagsterGrpcClient
     from dagster._grpc.types import ListRepositoriesResponse
     from dagster._serdes import deserialize_value
 
-    client = DagsterGrpcClient(port=port, host="127.0.0.1")
+    client = DagsterGrpcClient(socket=str(socket))
     deadline = time.monotonic() + timeout
     why = "no answer"
     while True:

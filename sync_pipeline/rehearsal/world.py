@@ -32,6 +32,7 @@ from sync_pipeline.rehearsal.stack import (
     Stack,
     Workdir,
     code_server_command,
+    code_server_socket,
     daemon_command,
     environment,
     grpc_workspace,
@@ -88,7 +89,7 @@ class World:
 
     @property
     def workspace(self) -> Path:
-        return grpc_workspace(self.work, self.ports.dagster)
+        return grpc_workspace(self.work)
 
     def restart_daemon(self) -> str:
         """SIGTERM the daemon process alone (its run workers go on, as they would in a deploy
@@ -134,6 +135,26 @@ def start_world(profile: StoreProfile, work: Workdir, ports: Ports, ui_port: int
     env = environment(work, ports, profile.pvx_requests_per_window, profile.pvx_window_seconds)
     stack = Stack(work, env)
     world = World(profile, work, ports, stack, pvx_server, log, pvx_state=pvx_app.state.sandbox)
+    try:
+        _bring_up(world, env, ui_port, seed_value)
+    except BaseException:
+        # Nothing started may outlive a failed start (the caller never gets the world to stop):
+        # the sandboxes, the receiver, the code server (which may never serve: a definitions error).
+        stack.stop()
+        pvx_server.stop()
+        raise
+    return world
+
+
+def _bring_up(world: World, env: dict[str, str], ui_port: int | None, seed_value: int) -> None:
+    profile, work, ports, stack, pvx_server, log = (
+        world.profile,
+        world.work,
+        world.ports,
+        world.stack,
+        world.pvx_server,
+        world.log,
+    )
     cli = str(BIN / "sync-pipeline")
     stack.start(
         "shopify", [cli, "sandbox", "shopify", "--port", str(ports.shopify), "--plan", profile.shopify_plan]
@@ -168,10 +189,10 @@ def start_world(profile: StoreProfile, work: Workdir, ports: Ports, ui_port: int
     runs_by_job(work.dagster_home)
     # The code location's own code server (`stack.code_server_command`), up before the daemon and
     # kept when the daemon is restarted, as in a deployment.
-    code_server = stack.start(CODE_SERVER, code_server_command(ports.dagster))
-    wait_for_code_server(stack, code_server, ports.dagster)
+    socket = code_server_socket(work)
+    code_server = stack.start(CODE_SERVER, code_server_command(socket))
+    wait_for_code_server(stack, code_server, socket)
     world.start_daemon()
     if ui_port:
         stack.start("dagster-webserver", webserver_command(ui_port, world.workspace))
     world.clock_offset = datetime.now(UTC) - world.warehouse.clock.now()
-    return world

@@ -20,6 +20,7 @@ from sync_pipeline.rehearsal.stack import (
     Stack,
     Workdir,
     code_server_command,
+    code_server_socket,
     daemon_command,
     environment,
     group_processes,
@@ -106,11 +107,12 @@ def test_the_daemon_reloads_its_workspace_from_the_code_server_without_starting_
     ports = Ports()
     stack = Stack(work, environment(work, ports, 15, 15.0))
     try:
-        server = stack.start(CODE_SERVER, code_server_command(ports.dagster))
-        wait_for_code_server(stack, server, ports.dagster)
+        socket = code_server_socket(work)
+        server = stack.start(CODE_SERVER, code_server_command(socket))
+        wait_for_code_server(stack, server, socket)
         serving = {pid for pid, _, _ in group_processes(server.process.pid)}
         runs_by_job(work.dagster_home)  # the storage, before the daemon (as `start_world`)
-        daemon = stack.start("dagster-daemon-1", daemon_command(grpc_workspace(work, ports.dagster)))
+        daemon = stack.start("dagster-daemon-1", daemon_command(grpc_workspace(work)))
         deadline = time.monotonic() + 140  # two reloads after the daemon's first load
         daemon_children: set[str] = set()
         while time.monotonic() < deadline:
