@@ -35,35 +35,94 @@ def others_waiting(instance: dg.DagsterInstance, pool: str, run_id: str) -> Call
     return waiting
 
 
-def give_stranded_slots(instance: dg.DagsterInstance, pools: tuple[str, ...]) -> list[str]:
-    """Give each free slot of `pools` to the step that has waited longest for it; returns what was
-    given ("pool: run/step"), usually nothing.
-
-    Why: Dagster queues a step for a pool (`claim_concurrency_slot`) by first asking whether a
-    slot is unassigned and then adding the step to the queue, assigned only if that answer was
-    yes; a step that frees a slot between the two hands it to the queue before the new step is in
-    it. The new step then waits beside a free slot until some other step of that pool frees one,
-    which after a burst may be never: in session 19's rehearsal a stock run's last check waited
-    5 minutes for the `duckdb` pool with its one slot free. Giving a slot one step too many is
-    harmless: a claim takes a slot row as a semaphore, so the surplus step waits for the next.
-    """
+def stranded_steps(instance: dg.DagsterInstance, pools: tuple[str, ...]) -> set[str]:
+    """Steps waiting unassigned for a pool that has a slot nobody is assigned ("pool|run|step")."""
     storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits or not hasattr(storage, "assign_pending_steps"):
-        return []
-    given: list[str] = []
+    found: set[str] = set()
+    if not storage.supports_global_concurrency_limits:
+        return found
     for pool in pools:
         try:
             info = storage.get_concurrency_info(pool)
         except Exception:  # an unknown pool, or the database hiccuped: the next tick looks again
             log.warning("could not read pool %s", pool, exc_info=True)
             continue
-        waiting = sorted(
-            (s for s in info.pending_steps if s.assigned_timestamp is None),
-            key=lambda s: s.enqueued_timestamp,
-        )
         assigned = sum(1 for s in info.pending_steps if s.assigned_timestamp is not None)
-        free = info.slot_count - assigned
-        for step in waiting[: max(0, free)]:
-            storage.assign_pending_steps([pool])  # the longest waiting (by priority, then age)
-            given.append(f"{pool}: {step.run_id}/{step.step_key}")
-    return given
+        if info.slot_count > assigned:
+            found |= {
+                f"{pool}|{s.run_id}|{s.step_key}" for s in info.pending_steps if s.assigned_timestamp is None
+            }
+    return found
+
+
+def give_stranded_slots(
+    instance: dg.DagsterInstance, pools: tuple[str, ...], seen_before: set[str]
+) -> tuple[list[str], set[str]]:
+    """Give a free slot of `pools` to a step stranded beside it, if it was already stranded at the
+    last look (`seen_before`); returns what was given ("pool: run/step") and the steps stranded now.
+
+    Why: Dagster queues a step for a pool (`claim_concurrency_slot`) by first asking whether a
+    slot is unassigned and then adding the step to the queue, assigned only if that answer was
+    yes; a step that frees a slot between the two hands it to a queue the new step is not in yet.
+    The new step then waits beside a free slot until some other step of that pool frees one,
+    which after a burst may be never: in session 19's rehearsal a stock run's last check waited
+    5 minutes for the `duckdb` pool with its one slot free.
+
+    Never one step too many: the step is assigned by one UPDATE whose own condition is that fewer
+    steps are assigned than the pool has slots (a review showed that reading the pool and then
+    calling Dagster's `assign_pending_steps` could assign a slot Dagster had just given to a new
+    claim, and that on SQLite two assigned steps can then both claim the one slot). One UPDATE is
+    atomic on SQLite, the embedded storage; on Postgres a claim committed in the same instant could
+    still be missed, as Dagster's own claim can. Only steps stranded at two looks (15 s apart) are
+    touched, so Dagster's own hand-off, a moment after a free, is never raced.
+    """
+    storage = instance.event_log_storage
+    now = stranded_steps(instance, pools)
+    if not hasattr(storage, "index_connection"):
+        return [], now
+    given: list[str] = []
+    for key in sorted(now & seen_before):
+        pool, run_id, step_key = key.split("|", 2)
+        try:
+            if _assign_if_a_slot_is_free(storage, pool, run_id, step_key):
+                given.append(f"{pool}: {run_id}/{step_key}")
+                now.discard(key)
+        except Exception:  # the database was busy: the next tick looks again
+            log.warning("could not give pool %s a waiting step", pool, exc_info=True)
+    return given, now
+
+
+def _assign_if_a_slot_is_free(storage: object, pool: str, run_id: str, step_key: str) -> bool:
+    import sqlalchemy as db
+    from dagster._core.storage.event_log.schema import ConcurrencySlotsTable, PendingStepsTable
+
+    pending = PendingStepsTable.c
+    assigned = (
+        db.select(db.func.count())
+        .select_from(PendingStepsTable)
+        .where(db.and_(pending.concurrency_key == pool, pending.assigned_timestamp.isnot(None)))
+        .scalar_subquery()
+    )
+    slots = (
+        db.select(db.func.count())
+        .select_from(ConcurrencySlotsTable)
+        .where(
+            db.and_(ConcurrencySlotsTable.c.concurrency_key == pool, ConcurrencySlotsTable.c.deleted == False)  # noqa: E712
+        )
+        .scalar_subquery()
+    )
+    update = (
+        PendingStepsTable.update()
+        .where(
+            db.and_(
+                pending.concurrency_key == pool,
+                pending.run_id == run_id,
+                pending.step_key == step_key,
+                pending.assigned_timestamp.is_(None),
+                assigned < slots,
+            )
+        )
+        .values(assigned_timestamp=db.func.now())
+    )
+    with storage.index_connection() as conn:  # type: ignore[attr-defined]
+        return conn.execute(update).rowcount == 1

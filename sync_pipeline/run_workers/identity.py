@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 WORKER_TAG = "sync/run_worker"
+# The run the worker tag was written for: Dagster copies a run's tags to its retry (and to a
+# re-execution from the UI), so a retry launched through the code server carries its parent's
+# worker tag, naming a dead process; the launcher trusts the tag only when this names the run.
+WORKER_RUN_TAG = "sync/run_worker_run"
 # Process names (`/proc/PID/comm`, `ps -o comm`; 15 characters at most): workers and their zygote
 # share a command line, and the rehearsal's CPU meter tells them apart by these.
 WORKER_NAME = "sync-run-worker"
@@ -73,13 +77,18 @@ def started_ticks(pid: int, proc: Path = PROC) -> int | None:
     zombie (exited, not yet reaped: as good as gone)."""
     try:
         stat = parse_stat((proc / str(pid) / "stat").read_text())
-    except OSError:
+    except (FileNotFoundError, ProcessLookupError):
         return None
     return None if stat.state in ("Z", "X") else stat.started_ticks
 
 
 def is_alive(worker: WorkerId, host: str, proc: Path = PROC) -> bool | None:
-    """True while the worker's process runs, False once it has gone, None on another host."""
+    """True while the worker's process runs, False once it has gone, None when this cannot tell
+    (another host; /proc unreadable for another reason: out of file descriptors, say, which must
+    not fail a live run)."""
     if worker.host != host:
         return None
-    return started_ticks(worker.pid, proc) == worker.started_ticks
+    try:
+        return started_ticks(worker.pid, proc) == worker.started_ticks
+    except (OSError, ValueError):
+        return None

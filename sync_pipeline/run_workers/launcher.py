@@ -56,7 +56,7 @@ from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 from dagster._utils import get_run_crash_explanation
 
-from sync_pipeline.run_workers.identity import WORKER_TAG, WorkerId, is_alive, this_host
+from sync_pipeline.run_workers.identity import WORKER_RUN_TAG, WORKER_TAG, WorkerId, is_alive, this_host
 
 DEFAULT_PRELOAD = "sync_pipeline.definitions:defs"
 # How long a launch waits for a new zygote to warm and for a fork's pid. Warming is 2-3 CPU-s and
@@ -330,16 +330,20 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         if run_id is None or not self.has_instance:
             return
         run = self._instance.get_run_by_id(run_id)
-        if run is None or run.is_finished:
+        if run is None:
             return
-        message = get_run_crash_explanation(
-            prefix=f"Run worker (pid {pid}) for run {run_id}", exit_code=status
-        )
-        self._instance.report_engine_event(message, run, cls=self.__class__)
-        if run.status == DagsterRunStatus.CANCELING:
-            self._instance.report_run_canceled(run)
-        else:
-            self._instance.report_run_failed(run)
+        if not run.is_finished:
+            message = get_run_crash_explanation(
+                prefix=f"Run worker (pid {pid}) for run {run_id}", exit_code=status
+            )
+            self._instance.report_engine_event(message, run, cls=self.__class__)
+            if run.status == DagsterRunStatus.CANCELING:
+                self._instance.report_run_canceled(run)
+            else:
+                self._instance.report_run_failed(run)
+        # Also for a run already finished: when this report is retried after a failed free (the
+        # run was failed the first time), and a no-op for one that ended normally (its steps
+        # freed their slots). The worker is reaped: no step of it can hold a slot any more.
         self._free_pool_slots(run, f"its worker (pid {pid}) exited")
 
     def _free_pool_slots(self, run: DagsterRun, why: str) -> None:
@@ -366,7 +370,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         return True
 
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
-        worker = WorkerId.parse(run.tags.get(WORKER_TAG, ""))
+        worker = worker_of(run)
         if worker is None:
             # Launched through the code server (which fails the run if its worker dies), or a
             # worker that has not written its tag yet: not this launcher's to judge.
@@ -389,7 +393,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         run = self._instance.get_run_by_id(run_id)
         if run is None or run.is_finished:
             return False
-        worker = WorkerId.parse(run.tags.get(WORKER_TAG, ""))
+        worker = worker_of(run)
         if worker is None and not self._can_fork(run):
             return self._cold.terminate(run_id)
         self._instance.report_run_canceling(run)
@@ -403,7 +407,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
                 fresh = self._instance.get_run_by_id(run_id)
                 if fresh is None or fresh.is_finished:
                     return True
-                worker = WorkerId.parse(fresh.tags.get(WORKER_TAG, ""))
+                worker = worker_of(fresh)
             if worker is None:
                 return True
         alive = is_alive(worker, self._host)
@@ -429,3 +433,11 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             self._zygote = None
             self._retired = []
         self._cold.dispose()
+
+
+def worker_of(run: DagsterRun) -> WorkerId | None:
+    """The warm worker that runs `run`, from the tags it wrote; None when the tags were copied from
+    another run (a retry or re-execution started through the code server inherits its parent's)."""
+    if run.tags.get(WORKER_RUN_TAG) != run.run_id:
+        return None
+    return WorkerId.parse(run.tags.get(WORKER_TAG, ""))

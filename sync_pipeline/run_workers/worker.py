@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from sync_pipeline.run_workers.identity import WORKER_TAG, WorkerId, started_ticks, this_host
+from sync_pipeline.run_workers.identity import WORKER_RUN_TAG, WORKER_TAG, WorkerId, started_ticks, this_host
 
 
 def execute_run(run_id: str, serialized_instance_ref: str) -> int:
@@ -28,7 +28,7 @@ def execute_run(run_id: str, serialized_instance_ref: str) -> int:
     me = WorkerId(this_host(), pid, started_ticks(pid) or 0)
     # SIGINT (the launcher's `terminate`) becomes Dagster's interrupt, as in a cold worker.
     with capture_interrupts(), DagsterInstance.from_ref(ref) as instance:
-        instance.add_run_tags(run_id, {WORKER_TAG: me.tag()})
+        instance.add_run_tags(run_id, {WORKER_TAG: me.tag(), WORKER_RUN_TAG: run_id})
         run = instance.get_run_by_id(run_id)
         if run is not None and run.status == DagsterRunStatus.CANCELING:
             # Cancelled before this worker had named itself: nothing could interrupt it, so it

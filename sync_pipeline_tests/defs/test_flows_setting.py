@@ -58,6 +58,7 @@ def test_only_the_named_flows_start_running_and_alerts_always_do() -> None:
         "peoplevox_status_poll",
         "ops_run_failure_alert",  # alerts are about the whole location, never left out
         "ops_alert_digest",
+        "pools_unstranded",  # housekeeping of the location's pools, whatever flows run
     }
 
 

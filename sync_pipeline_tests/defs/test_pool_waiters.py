@@ -34,29 +34,77 @@ def test_a_step_waiting_for_the_pool_is_seen_and_the_holder_itself_is_not() -> N
         assert not others_waiting(instance, POOL, "ingest-run")()  # type: ignore[misc]
 
 
-def test_a_step_stranded_beside_a_free_slot_is_given_it_by_the_sensor() -> None:
-    """Dagster asks whether a slot is unassigned, then queues the step (assigned only if so); a
-    step that frees the slot in between hands it to a queue the new step is not in yet. Replayed
-    here step by step on a real instance; the `pools_unstranded` sensor then gives it the slot."""
+def _strand(storage: object, pool: str, run_id: str, step_key: str) -> None:
+    """Dagster's claim asks whether a slot is unassigned, then queues the step (assigned only if
+    so); a step that frees the slot in between hands it to a queue the new step is not in yet.
+    Replayed step by step on a real instance."""
+    assert storage.claim_concurrency_slot(pool, "run-a", "check_a").is_claimed  # type: ignore[attr-defined]
+    # The new claim: "any unassigned slot?" no (run-a holds it) ...
+    assert not storage.has_unassigned_slots(pool)  # type: ignore[attr-defined]
+    # ... run-a finishes its step meanwhile and frees the slot to the queue, which is empty ...
+    storage.free_concurrency_slot_for_step("run-a", "check_a")  # type: ignore[attr-defined]
+    # ... and the new step joins the queue unassigned.
+    storage.add_pending_step(pool, run_id, step_key, should_assign=False)  # type: ignore[attr-defined]
+
+
+def _assigned(storage: object, pool: str) -> list[str]:
+    info = storage.get_concurrency_info(pool)  # type: ignore[attr-defined]
+    return sorted(f"{s.run_id}/{s.step_key}" for s in info.pending_steps if s.assigned_timestamp)
+
+
+def test_a_step_stranded_beside_a_free_slot_is_given_it_by_the_sensor_at_its_second_look() -> None:
     with dg.instance_for_test() as instance:
         storage = instance.event_log_storage
         storage.set_concurrency_slots(LEDGER, 1)
-        assert storage.claim_concurrency_slot(LEDGER, "run-a", "check_a").is_claimed
-        # run-b's claim: "any unassigned slot?" no (run-a holds it) ...
-        assert not storage.has_unassigned_slots(LEDGER)
-        # ... run-a finishes its step meanwhile and frees the slot to the queue, which is empty ...
-        storage.free_concurrency_slot_for_step("run-a", "check_a")
-        # ... and run-b's step joins the queue unassigned.
-        storage.add_pending_step(LEDGER, "run-b", "check_b", should_assign=False)
+        _strand(storage, LEDGER, "run-b", "check_b")
         for _ in range(3):  # its polls never get the free slot
             assert not storage.claim_concurrency_slot(LEDGER, "run-b", "check_b").is_claimed
-        assert give_stranded_slots(instance, (SHOPIFY_FULFIL,)) == []  # another pool: nothing to give
+        assert give_stranded_slots(instance, (SHOPIFY_FULFIL,), set()) == ([], set())  # another pool
 
-        result = pools_unstranded(dg.build_sensor_context(instance=instance))
-        assert isinstance(result, dg.SkipReason)
-        assert f"{LEDGER}: run-b/check_b" in (result.skip_message or "")
+        first = pools_unstranded(dg.build_sensor_context(instance=instance))
+        assert isinstance(first, dg.SensorResult) and "1 step(s) wait" in (
+            first.skip_reason.skip_message or ""
+        )  # type: ignore[union-attr]
+        assert not storage.claim_concurrency_slot(
+            LEDGER, "run-b", "check_b"
+        ).is_claimed  # not at the first look
+        second = pools_unstranded(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+        assert f"{LEDGER}: run-b/check_b" in (second.skip_reason.skip_message or "")  # type: ignore[union-attr]
         assert storage.claim_concurrency_slot(LEDGER, "run-b", "check_b").is_claimed
-        # A pool whose slot is taken, or whose queue is empty, is left alone.
+        # A pool whose slot is taken is left alone, however long its queue waits.
         assert not storage.claim_concurrency_slot(LEDGER, "run-c", "check_c").is_claimed
-        assert give_stranded_slots(instance, (LEDGER,)) == []
+        seen = {f"{LEDGER}|run-c|check_c"}
+        assert give_stranded_slots(instance, (LEDGER,), seen) == ([], set())
         assert not storage.claim_concurrency_slot(LEDGER, "run-c", "check_c").is_claimed
+
+
+def test_a_slot_dagster_gives_to_a_new_claim_meanwhile_is_not_given_twice() -> None:
+    """Review of the first version: it read the pool, then called Dagster's assign_pending_steps;
+    a new claim between the two was given the free slot by Dagster, and the sensor then assigned
+    the stranded step too: two steps assigned to a pool of one (and on SQLite both can claim the
+    one slot). The assignment's own condition now says a slot must still be free."""
+    with dg.instance_for_test() as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots(LEDGER, 1)
+        _strand(storage, LEDGER, "run-w", "check_w")
+        seen = {f"{LEDGER}|run-w|check_w"}
+        read = storage.get_concurrency_info
+
+        def read_then_x_claims(pool: str):  # type: ignore[no-untyped-def]
+            info = read(pool)
+            assert storage.claim_concurrency_slot(
+                pool, "run-x", "check_x"
+            ).is_claimed  # between read and assign
+            return info
+
+        storage.get_concurrency_info = read_then_x_claims  # type: ignore[method-assign]
+        try:
+            given, _ = give_stranded_slots(instance, (LEDGER,), seen)
+        finally:
+            del storage.get_concurrency_info
+        assert given == []
+        assert _assigned(storage, LEDGER) == ["run-x/check_x"]
+        for run in ("run-y", "run-z"):  # hand-offs then go one at a time
+            assert not storage.claim_concurrency_slot(LEDGER, run, "check").is_claimed
+        storage.free_concurrency_slot_for_step("run-x", "check_x")
+        assert len(_assigned(storage, LEDGER)) == 1
