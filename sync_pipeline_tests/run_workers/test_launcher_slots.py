@@ -3,7 +3,9 @@ test instance that a review of the first version found (session 19)."""
 
 from __future__ import annotations
 
+import os
 import queue
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -11,7 +13,7 @@ from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 from dagster._core.storage.tags import TAGS_TO_MAYBE_OMIT_ON_RETRY
 
 from sync_pipeline.run_workers import launcher as launcher_module
-from sync_pipeline.run_workers.identity import WORKER_RUN_TAG, WORKER_TAG, WorkerId, this_host
+from sync_pipeline.run_workers.identity import WORKER_RUN_TAG, WORKER_TAG, WorkerId, started_ticks, this_host
 from sync_pipeline.run_workers.launcher import WarmRunLauncher, Zygote
 
 POOL = "warm_review_pool"
@@ -28,22 +30,25 @@ def _holders(instance: dg.DagsterInstance) -> list[str]:
     return [s.run_id for s in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots]
 
 
-def test_a_failed_free_is_never_retried_by_the_exit_reporter(monkeypatch: pytest.MonkeyPatch) -> None:
+def _holding(
+    instance: dg.DagsterInstance, run_id: str, tags: dict[str, str], warm: bool = True
+) -> WarmRunLauncher:
+    """A launcher on `instance`, and a STARTED run `run_id` whose step holds the pool's one slot."""
+    launcher = WarmRunLauncher(warm=warm)
+    launcher.register_instance(instance)
+    instance.event_log_storage.set_concurrency_slots(POOL, 1)
+    _run(instance, run_id, DagsterRunStatus.STARTED, tags)
+    assert instance.event_log_storage.claim_concurrency_slot(POOL, run_id, "step").is_claimed
+    return launcher
+
+
+def test_a_free_that_failed_is_retried_with_the_exit_report(monkeypatch: pytest.MonkeyPatch) -> None:
     """_report_exits retries a failed _worker_exited (SQLite busy is why it retries). When the free
     failed after the run was failed, the first version's retry found the run finished and returned:
     the slot was never given back (never at all without free_slots_after_run_end_seconds)."""
     with dg.instance_for_test() as instance:
-        launcher = WarmRunLauncher()
-        launcher.register_instance(instance)
+        launcher = _holding(instance, "killed", {WORKER_TAG: DEAD_WORKER.tag(), WORKER_RUN_TAG: "killed"})
         storage = instance.event_log_storage
-        storage.set_concurrency_slots(POOL, 1)
-        _run(
-            instance,
-            "killed",
-            DagsterRunStatus.STARTED,
-            {WORKER_TAG: DEAD_WORKER.tag(), WORKER_RUN_TAG: "killed"},
-        )
-        assert storage.claim_concurrency_slot(POOL, "killed", "step").is_claimed
 
         real_free = storage.free_concurrency_slots_for_run
         calls = []
@@ -67,26 +72,18 @@ def test_a_failed_free_is_never_retried_by_the_exit_reporter(monkeypatch: pytest
         assert _holders(instance) == [], f"slot still held by the dead run; free attempts: {calls}"
 
 
-def test_a_retry_inherits_its_parents_worker_tag_and_health_check_frees_the_live_runs_slot() -> None:
+def test_a_retry_carrying_its_parents_worker_tag_keeps_its_slot() -> None:
     """Dagster's run retries (and UI re-execution) copy the parent's tags; sync/run_worker is not
     among TAGS_TO_MAYBE_OMIT_ON_RETRY. A retry launched through the code server (warm: false, or a
     location on another interpreter) never overwrites it, so run monitoring asked about the
     parent's dead worker: the first version freed the live retry's slot (and failed the run)."""
     assert WORKER_TAG not in TAGS_TO_MAYBE_OMIT_ON_RETRY
     with dg.instance_for_test() as instance:
-        launcher = WarmRunLauncher(warm=False)
-        launcher.register_instance(instance)
-        storage = instance.event_log_storage
-        storage.set_concurrency_slots(POOL, 1)
         # The retry, started by a cold (code-server) worker, its step holding the pool's one slot;
         # its tags copied from its parent, whose warm worker is dead.
-        _run(
-            instance,
-            "retry",
-            DagsterRunStatus.STARTED,
-            {WORKER_TAG: DEAD_WORKER.tag(), WORKER_RUN_TAG: "parent"},
-        )
-        assert storage.claim_concurrency_slot(POOL, "retry", "step").is_claimed
+        tags = {WORKER_TAG: DEAD_WORKER.tag(), WORKER_RUN_TAG: "parent"}
+        launcher = _holding(instance, "retry", tags, warm=False)
+        storage = instance.event_log_storage
 
         launcher.check_run_worker_health(instance.get_run_by_id("retry"))
         # Another run's step now gets the pool too: two steps in a pool of one.
@@ -94,25 +91,14 @@ def test_a_retry_inherits_its_parents_worker_tag_and_health_check_frees_the_live
         assert _holders(instance) == ["retry"] and not other_claimed, (_holders(instance), other_claimed)
 
 
-def test_an_unreadable_proc_entry_counts_as_gone_and_frees_a_live_runs_slot(
+def test_an_unreadable_proc_entry_is_not_taken_for_a_dead_worker(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """started_ticks() took every OSError (EMFILE in a daemon out of descriptors, EACCES) for "no
     such process", so a live worker was judged gone: its run failed and its slots freed."""
-    import os
-    from pathlib import Path
-
-    me = WorkerId(this_host(), os.getpid(), 0)
-    from sync_pipeline.run_workers.identity import started_ticks
-
-    me = WorkerId(this_host(), os.getpid(), started_ticks(os.getpid()) or 0)
+    me = WorkerId(this_host(), os.getpid(), started_ticks(os.getpid()) or 0)  # alive: this process
     with dg.instance_for_test() as instance:
-        launcher = WarmRunLauncher()
-        launcher.register_instance(instance)
-        storage = instance.event_log_storage
-        storage.set_concurrency_slots(POOL, 1)
-        _run(instance, "live", DagsterRunStatus.STARTED, {WORKER_TAG: me.tag(), WORKER_RUN_TAG: "live"})
-        assert storage.claim_concurrency_slot(POOL, "live", "step").is_claimed
+        launcher = _holding(instance, "live", {WORKER_TAG: me.tag(), WORKER_RUN_TAG: "live"})
         real_read = Path.read_text
 
         def emfile(self: Path, *a, **k) -> str:
