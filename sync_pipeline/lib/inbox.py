@@ -37,7 +37,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sync_pipeline.lib.rejections import RejectionLog
 
@@ -78,21 +78,42 @@ def _is_event(name: str) -> bool:
     return name.endswith(".json") and not name.startswith(".")
 
 
-def _listing(directory: Path) -> tuple[list[str], list[str]]:
-    """(bucket names, events written flat by an earlier version) in a source directory, sorted."""
-    buckets, flat = [], []
+class _Listing(NamedTuple):
+    """A source directory's entries, each list sorted."""
+
+    buckets: list[str]
+    flat: list[str]  # events written flat by an earlier version
+    leftovers: list[str]  # temp files a crash left between the write and the rename
+
+
+def _listing(directory: Path) -> _Listing:
+    found = _Listing([], [], [])
     for entry in os.scandir(directory):
         name = entry.name
         if _is_event(name):
-            flat.append(name)
+            found.flat.append(name)
+        elif name.startswith(".") and name.endswith(".tmp"):
+            found.leftovers.append(name)
         elif (
             len(name) == BUCKET_DIGITS
             and name.isascii()
             and name.isdigit()
             and entry.is_dir(follow_symlinks=False)
         ):
-            buckets.append(name)
-    return sorted(buckets), sorted(flat)
+            found.buckets.append(name)
+    for names in found:
+        names.sort()
+    return found
+
+
+def _newest_name(directory: Path) -> str | None:
+    """The newest event's name in a source directory (its last non-empty bucket, or flat)."""
+    buckets, flat, _ = _listing(directory)
+    for bucket in reversed(buckets):
+        names = _events_in(directory / bucket)
+        if names:
+            return max(names[-1], flat[-1]) if flat else names[-1]
+    return flat[-1] if flat else None
 
 
 def _events_in(bucket: Path) -> list[str]:
@@ -115,21 +136,12 @@ class Inbox:
         self._stamp_lock = threading.Lock()
         self._buckets_made: set[Path] = set()  # under _stamp_lock
 
-    def _newest_name(self, directory: Path) -> str | None:
-        """The newest event's name in a source directory (its last non-empty bucket, or flat)."""
-        buckets, flat = _listing(directory)
-        for bucket in reversed(buckets):
-            names = _events_in(directory / bucket)
-            if names:
-                return max(names[-1], flat[-1]) if flat else names[-1]
-        return flat[-1] if flat else None
-
     def _stamp(self, source: str, directory: Path) -> int:
         """A name stamp after every event already in the directory, even if the clock went back.
         The caller holds `_stamp_lock` until the event is in place under that name."""
         newest = self._newest.get(source)
         if newest is None:
-            newest_name = self._newest_name(directory)
+            newest_name = _newest_name(directory)
             newest = _stamp_of(newest_name) if newest_name else 0
         stamp = max(time.time_ns(), newest + 1)
         self._newest[source] = stamp
@@ -222,7 +234,7 @@ class Inbox:
         directory = self._dir(source)
         if not directory.exists():
             return []
-        buckets, flat = _listing(directory)
+        buckets, flat, _ = _listing(directory)
         # Flat events (an earlier version's) first: their names are older than any bucket's, but
         # merged by name in case one was written after (a receiver not yet upgraded).
         found = [InboxItem(source, n, directory / n) for n in flat if not after or n > after]
@@ -243,7 +255,7 @@ class Inbox:
     def last_arrival(self, source: str) -> float | None:
         """When the newest event still in the inbox arrived (epoch seconds), or None if there is none."""
         directory = self._dir(source)
-        newest = self._newest_name(directory) if directory.exists() else None
+        newest = _newest_name(directory) if directory.exists() else None
         return _stamp_of(newest) / 1e9 if newest else None
 
     def prune(self, source: str, older_than_seconds: float) -> int:
@@ -260,12 +272,11 @@ class Inbox:
         now_ns = time.time_ns()
         cutoff_ns = now_ns - int(older_than_seconds * 1e9)
         removed = 0
-        buckets, flat = _listing(directory)
+        buckets, flat, leftovers = _listing(directory)
         for bucket in buckets:
             if (int(bucket) + 1) * BUCKET_NS > cutoff_ns:
                 break  # sorted: the rest are newer
             removed += _remove_bucket(directory / bucket)
-        leftovers = [n for n in os.listdir(directory) if n.startswith(".") and n.endswith(".tmp")]
         for name in [*flat, *leftovers]:
             path = directory / name
             with contextlib.suppress(FileNotFoundError):

@@ -71,6 +71,7 @@ class World:
     daemon_starts: int = 0
     clock_offset: timedelta = timedelta(0)  # real UTC − the warehouse clock
     pvx_state: Any = None  # the in-process Peoplevox sandbox's SandboxState
+    workspace: Path | None = None  # the daemon's and webserver's, naming the run's code server
 
     @property
     def warehouse(self) -> Any:
@@ -85,11 +86,8 @@ class World:
     # -- Dagster ---------------------------------------------------------------------------
     def start_daemon(self) -> None:
         self.daemon_starts += 1
+        assert self.workspace is not None
         self.daemon = self.stack.start(f"dagster-daemon-{self.daemon_starts}", daemon_command(self.workspace))
-
-    @property
-    def workspace(self) -> Path:
-        return grpc_workspace(self.work)
 
     def restart_daemon(self) -> str:
         """SIGTERM the daemon process alone (its run workers go on, as they would in a deploy
@@ -147,14 +145,8 @@ def start_world(profile: StoreProfile, work: Workdir, ports: Ports, ui_port: int
 
 
 def _bring_up(world: World, env: dict[str, str], ui_port: int | None, seed_value: int) -> None:
-    profile, work, ports, stack, pvx_server, log = (
-        world.profile,
-        world.work,
-        world.ports,
-        world.stack,
-        world.pvx_server,
-        world.log,
-    )
+    profile, work, ports, stack, pvx_server, log = (world.profile, world.work, world.ports, world.stack,
+                                                   world.pvx_server, world.log)  # fmt: skip
     cli = str(BIN / "sync-pipeline")
     stack.start(
         "shopify", [cli, "sandbox", "shopify", "--port", str(ports.shopify), "--plan", profile.shopify_plan]
@@ -192,6 +184,7 @@ def _bring_up(world: World, env: dict[str, str], ui_port: int | None, seed_value
     socket = code_server_socket(work)
     code_server = stack.start(CODE_SERVER, code_server_command(socket))
     wait_for_code_server(stack, code_server, socket)
+    world.workspace = grpc_workspace(work)
     world.start_daemon()
     if ui_port:
         stack.start("dagster-webserver", webserver_command(ui_port, world.workspace))
