@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sync_pipeline.rehearsal import collect, cpu, report
+from sync_pipeline.lib.ledger.connection import LOCK_TIMES_ENV
+from sync_pipeline.rehearsal import collect, cpu, ledger_lock, report
 from sync_pipeline.rehearsal.accounting import Accounting
 from sync_pipeline.rehearsal.peak import PeakResult, play, wait_for_sensors
 from sync_pipeline.rehearsal.profile import FAULT_NAMES, load_profile, parse_fault_list
@@ -126,6 +127,9 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
     world: World | None = None
     figures: dict[str, Any] = {}
     accounting: Accounting | None = None  # stays None when the rehearsal never got to the accounting
+    # This process's own ledger transactions (the watchers' reads) hold the lock too: recorded
+    # with the product's, and named by caller in the report.
+    os.environ[LOCK_TIMES_ENV] = str(work.ledger_lock_times)
     try:
         world = start_world(profile, work, ports, args.ui_port, args.seed, _say)
         wait_for_sensors(world)
@@ -139,6 +143,10 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
         seen = collect.observe(world, peak)
         if peak.cpu:
             peak.cpu["run_workers_by_job"] = cpu.by_job(peak.worker_cpu, collect.worker_starts(world))
+        holds, unreadable = ledger_lock.read_holds(work.ledger_lock_times)
+        ledger = ledger_lock.summary(
+            holds, peak.sale_started_wall, peak.sale_started_wall + peak.peak_seconds, unreadable
+        )
         collect.judge_stock_changes(world, peak.stock)
         accounting = collect.account(peak, seen)
         if args.keep:  # each goods-in as judged, to trace a slow one against the ledger's pushes and the runs
@@ -180,6 +188,7 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
             load_average=peak.load_average,
             drained=peak.drained,
             cpu=peak.cpu,
+            ledger=ledger,
         )
         figures["started_at"] = started_at
         md, js = report.write(figures, command, out_dir)
@@ -189,6 +198,7 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
         _say("interrupted; stopping everything")
         return 130
     finally:
+        os.environ.pop(LOCK_TIMES_ENV, None)
         if world is not None:
             world.stack.stop()
             world.pvx_server.stop()

@@ -15,6 +15,7 @@ from typing import Any
 from sync_pipeline.lib.ledger.rehearsal import Fulfilled
 from sync_pipeline.rehearsal.accounting import KINDS, Accounting
 from sync_pipeline.rehearsal.cpu import markdown_lines as cpu_lines
+from sync_pipeline.rehearsal.ledger_lock import markdown_lines as ledger_lines
 from sync_pipeline.rehearsal.profile import StoreProfile
 from sync_pipeline.rehearsal.pvx_requests import by_flow
 from sync_pipeline.rehearsal.stack import percentile
@@ -121,6 +122,7 @@ def figures(
     load_average: list[float],
     drained: bool,
     cpu: Mapping[str, Any] | None = None,
+    ledger: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     hold = profile.hold_seconds
     rps = profile.pvx_requests_per_window / profile.pvx_window_seconds
@@ -161,10 +163,17 @@ def figures(
     shopify_requests = shop.get("requests", 0)
     throttled_share = shop.get("throttled", 0) / shopify_requests if shopify_requests else 0.0
 
+    cpu_figures = dict(cpu or {})
+    if cpu_figures.get("product_core_s") is not None and profile.sale_seconds:
+        cpu_figures["sale_s"] = profile.sale_seconds
+        cpu_figures["product_cores_to_keep_pace"] = round(
+            cpu_figures["product_core_s"] / profile.sale_seconds, 2
+        )
     out = {
         "profile": profile.model_dump(exclude={"faults"}),
         "machine": {"cpus": os.cpu_count(), "load_average_1m": [round(x, 1) for x in load_average]},
-        "cpu": dict(cpu or {}),
+        "cpu": cpu_figures,
+        "ledger": dict(ledger or {}),
         "drained": drained,
         "peak_seconds": round(peak_seconds, 1),
         "sale": dict(sale),
@@ -251,10 +260,11 @@ def figures(
 
 def limits(f: Mapping[str, Any]) -> dict[str, Any]:
     """How near each shared ceiling the peak ran: the machine's CPU, Shopify's restore rate, the
-    Peoplevox limiter. The nearest is the one that binds when a flow misses its goal with the
-    others far from theirs."""
+    Peoplevox limiter, the ledger's lock (one transaction at a time across every process). The
+    nearest is the one that binds when a flow misses its goal with the others far from theirs."""
     used = {
         "CPU (machine busy)": (f.get("cpu") or {}).get("busy_share"),
+        "Ledger (lock held ÷ peak)": (f.get("ledger") or {}).get("held_share"),
         "Shopify (points ÷ restore rate)": f["shopify"]["budget_used"],
         "Peoplevox (requests ÷ limiter)": f["peoplevox"]["share_of_limiter"],
     }
@@ -350,6 +360,8 @@ def markdown(f: Mapping[str, Any], command: str) -> str:
         ),
         "",
         *cpu_lines(f.get("cpu") or {}),
+        "",
+        *ledger_lines(f.get("ledger") or {}),
         "",
         "Shared ceilings over the peak: "
         + "; ".join(f"{k} {v}" for k, v in f["limits"]["used"].items())

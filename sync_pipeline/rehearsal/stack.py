@@ -26,6 +26,7 @@ import httpx
 import yaml
 
 from sync_pipeline.lib.domain.config import load_business_rules
+from sync_pipeline.lib.ledger.connection import LOCK_TIMES_ENV
 from sync_pipeline.lib.tls import tls_context
 from sync_pipeline.rehearsal.cpu import is_run_worker, read_cmdline
 from sync_pipeline.run_workers.identity import parse_stat
@@ -90,6 +91,11 @@ class Workdir:
     def ledger(self) -> Path:
         return self.data / "ledger.duckdb"
 
+    @property
+    def ledger_lock_times(self) -> Path:
+        """One line a ledger transaction, from every process (`lib/ledger/connection.py`)."""
+        return self.logs / "ledger_lock_times.tsv"
+
     def prepare(
         self, hold_seconds: int, orders: Mapping[str, object] | None = None, cold_run_workers: bool = False
     ) -> None:
@@ -142,6 +148,8 @@ def environment(
             "PEOPLEVOX_PASSWORD": PEOPLEVOX_PASSWORD,
             "PEOPLEVOX_REQUESTS_PER_WINDOW": str(requests_per_window),
             "PEOPLEVOX_WINDOW_SECONDS": f"{window_seconds:g}",
+            # Every process records its holds of the ledger's lock (`rehearsal/ledger_lock.py`).
+            LOCK_TIMES_ENV: str(work.ledger_lock_times),
         }
     )
     return env

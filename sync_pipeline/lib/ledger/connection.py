@@ -43,6 +43,13 @@ log = logging.getLogger(__name__)
 
 # A transaction held longer than this is almost certainly doing I/O it should not.
 SLOW_TRANSACTION_SECONDS = 5.0
+# When set (the rehearsal sets it for every process it starts), each outermost transaction appends
+# one line to this file: when it took the ledger's lock (wall clock), how long it held it, how long
+# it waited for it, the process, the ledger file and the code whose block it was
+# (`rehearsal/ledger_lock.py` reads it). The lock serialises every writer of the file across all
+# our processes, so the held times add up to how busy the ledger was: whether it binds at a peak.
+# Unset, as in production, nothing is written.
+LOCK_TIMES_ENV = "SYNC_LEDGER_LOCK_TIMES"
 
 
 class LedgerBusyError(RuntimeError):
@@ -89,6 +96,11 @@ class _ProcessFileLock:
         except BaseException:
             self._threads.release()
             raise
+
+    @property
+    def outermost(self) -> bool:
+        """Whether the holder took the lock itself rather than going through as a nested holder."""
+        return self._depth == 1
 
     def release(self) -> None:
         self._depth -= 1
@@ -309,7 +321,8 @@ class LedgerConnection:
         started = time.monotonic()
         deadline = started + self.busy_timeout
         lock.acquire(self.path, self.busy_timeout, deadline)
-        acquired = started
+        locked = acquired = time.monotonic()
+        outermost = lock.outermost
         try:
             con, name = open_with_retry(self.path, self.busy_timeout, deadline=deadline)
             acquired = time.monotonic()
@@ -325,6 +338,9 @@ class LedgerConnection:
                 _close(con, name)
         finally:
             lock.release()
+            if outermost:
+                _record_lock_time(self.path, time.time() - (time.monotonic() - locked), locked - started,
+                                  time.monotonic() - locked)  # fmt: skip
             held, waited = time.monotonic() - acquired, acquired - started
             if held > SLOW_TRANSACTION_SECONDS or waited > SLOW_TRANSACTION_SECONDS:
                 # Waiting and holding apart, and where: a figure with waits in it sent session 6's
@@ -336,3 +352,21 @@ class LedgerConnection:
                     waited,
                     _caller(),
                 )
+
+
+def _record_lock_time(path: Path, locked_at: float, waited: float, held: float) -> None:
+    """One line in the `LOCK_TIMES_ENV` file, if set: tab-separated wall-clock time the lock was
+    taken, seconds held, seconds waited, pid, ledger file name, caller. One `O_APPEND` write, so
+    lines from concurrent processes never interleave. Failing to write it never fails a commit."""
+    target = os.environ.get(LOCK_TIMES_ENV)
+    if not target:
+        return
+    line = f"{locked_at:.6f}\t{held:.6f}\t{waited:.6f}\t{os.getpid()}\t{path.name}\t{_caller()}\n"
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8", "replace"))
+        finally:
+            os.close(fd)
+    except OSError as error:
+        log.debug("could not record a ledger lock time in %s: %s", target, error)
