@@ -33,6 +33,8 @@ RUN_WORKERS = "run workers"
 STEPS = "step processes"
 ZYGOTE = "warm run-worker parent"
 CODE_SERVER = "dagster-code-server"  # the stack child serving the code location (`stack.code_server_command`)
+# Roles that stand in for Shopify, Peoplevox and the shoppers: in production not on this machine.
+STAND_INS = frozenset({"Shopify sandbox", SELF})
 # Stack children by the name `Stack.start` gave them.
 GROUP_ROLES = {
     "shopify": "Shopify sandbox",
@@ -205,9 +207,16 @@ class CpuMeter:
             "cpus": cpus,
             "capacity_core_s": round(capacity, 1),
             "busy_core_s": round(busy, 1),
-            "busy_share": round(busy / capacity, 3) if capacity else None,
+            # At most 1: the machine's ticks and the window's clock are read a moment apart, and
+            # on a saturated machine the ratio came out 1.002.
+            "busy_share": round(min(1.0, busy / capacity), 3) if capacity else None,
             "by_role": shares,
             "other_core_s": round(max(0.0, busy - stack_total), 1),
+            # The product's own processes (receiver, daemon, code server, run workers), the UI aside.
+            "product_core_s": round(
+                sum(e["core_s"] for r, e in by_role.items() if r not in STAND_INS and r != "Dagster UI"), 1
+            ),
+            "stand_ins_core_s": round(sum(e["core_s"] for r, e in by_role.items() if r in STAND_INS), 1),
             "run_worker_mean_core_s": round(workers["core_s"] / workers["processes"], 2) if workers else None,
             "sample_interval_s": self._interval,
         }
@@ -298,6 +307,15 @@ def markdown_lines(cpu: dict[str, Any]) -> list[str]:
         f"| other (outside the rehearsal) | {cpu['other_core_s']:,.1f} |"
         f" {cpu['other_core_s'] / cpu['capacity_core_s']:.1%} | |",
     ]
+    if cpu.get("product_cores_to_keep_pace") is not None:
+        lines += [
+            "",
+            f"The product's own processes used {cpu['product_core_s']:,.0f} core-s and the stand-ins for Shopify,"
+            f" Peoplevox and the shoppers {cpu['stand_ins_core_s']:,.0f}. Done as fast as the sale made it, the"
+            f" product's work would take **{cpu['product_cores_to_keep_pace']} cores** for the sale's"
+            f" {cpu['sale_s']:,.0f} s (its core-s ÷ the sale's length: an estimate that also counts work"
+            " that grows with time rather than with the sale, such as sensor ticks, so it errs high).",
+        ]
     jobs = cpu.get("run_workers_by_job") or {}
     if jobs:
         lines += [

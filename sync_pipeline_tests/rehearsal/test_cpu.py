@@ -97,6 +97,14 @@ def test_cpu_is_put_on_the_process_that_spent_it_and_only_inside_the_window(tmp_
     assert roles["dagster daemon"]["core_s"] < 0.3  # it only waited for its child
     assert cpu["busy_core_s"] >= roles["run workers"]["core_s"] + roles["Shopify sandbox"]["core_s"] - 0.2
     assert 0 < cpu["busy_share"] <= 1
+    # The stand-ins (the Shopify sandbox, and this process as the rehearsal's) apart from the
+    # product's own processes.
+    stand_ins = ("Shopify sandbox", "rehearsal (sale, watchers, Peoplevox sandbox)")
+    assert cpu["stand_ins_core_s"] == pytest.approx(
+        sum(roles.get(r, {}).get("core_s", 0) for r in stand_ins), abs=0.11
+    )
+    product = sum(e["core_s"] for r, e in roles.items() if r not in stand_ins)
+    assert cpu["product_core_s"] == pytest.approx(product, abs=0.15)
     assert cpu["capacity_core_s"] == pytest.approx(cpu["window_s"] * cpu["cpus"], abs=0.2)
     [[samples]] = workers.values()  # the one run worker, sampled as it burnt
     assert samples[-1][1] == pytest.approx(roles["run workers"]["core_s"], abs=0.1)
