@@ -92,6 +92,11 @@ def test_a_short_rehearsal_loses_nothing_and_exits_1_on_a_real_loss(tmp_path: An
     assert cpu["by_role"]["run workers"]["processes"] >= 1 and cpu["run_worker_mean_core_s"] > 0.5
     assert cpu["by_role"]["Shopify sandbox"]["core_s"] > 0 and 0 < cpu["busy_share"] <= 1
     assert report["limits"]["nearest"] in report["limits"]["used"]
+    assert cpu["product_core_s"] > 0 and cpu["product_cores_to_keep_pace"] > 0
+    # The ledger's lock, recorded by the run workers (and this rehearsal's own watchers).
+    [ledger] = report["ledger"]["files"].values()
+    assert ledger["transactions"] > 10 and ledger["processes"] >= 2 and 0 < report["ledger"]["held_share"] < 1
+    assert any(c["caller"].startswith(("fulfil.py", "answers.py")) for c in ledger["by_caller"]), ledger
     # The location's own code server: the proxy and the one server it started.
     assert 1 <= cpu["by_role"]["code server"]["processes"] <= 2, cpu["by_role"]["code server"]
 
