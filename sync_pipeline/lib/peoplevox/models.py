@@ -8,6 +8,7 @@ blanks a column by accident (blank values overwrite data in Peoplevox).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -15,6 +16,12 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y")
+# The two shapes Peoplevox writes, all digits given: a report's 'dd/MM/yyyy HH:mm' and a
+# template's yyyy-MM-dd HH:mm:ss. Read with int() rather than strptime, which tried the formats in
+# turn and raised for each that failed: a report date took three attempts, and parsing them was a
+# fifth of the despatch read step's Python time at a peak (session 20 profile).
+_REPORT_DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4}) ([0-9]{2}):([0-9]{2})")
+_TEMPLATE_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
 
 
 def parse_pvx_datetime(value: Any) -> datetime | None:
@@ -23,12 +30,31 @@ def parse_pvx_datetime(value: Any) -> datetime | None:
     text = str(value).strip().strip("'").strip()
     if not text:
         return None
+    quick = _quick_datetime(text)
+    if quick is not None:
+        return quick
     for fmt in _DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).replace(tzinfo=UTC)
         except ValueError:
             continue
     return datetime.fromisoformat(text)
+
+
+def _quick_datetime(text: str) -> datetime | None:
+    """`text` in one of Peoplevox's two usual shapes as UTC, or None: then the formats are tried
+    in turn, as before, so anything else (an impossible date in these shapes too) is read, or
+    refused, exactly as strptime reads it."""
+    try:
+        if found := _REPORT_DATE.fullmatch(text):
+            day, month, year, hour, minute = map(int, found.groups())
+            return datetime(year, month, day, hour, minute, tzinfo=UTC)
+        if found := _TEMPLATE_DATE.fullmatch(text):
+            year, month, day, hour, minute, second = map(int, found.groups())
+            return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:
+        return None
+    return None
 
 
 class PvxRow(BaseModel):
