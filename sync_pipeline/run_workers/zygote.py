@@ -77,6 +77,21 @@ def _warm_first_uses() -> None:
 
     tls_context()
     _remember_migration_heads()
+    _read_business_rules()
+
+
+def _read_business_rules() -> None:
+    """The business rules every step loads, read once here: a worker reads the files again and,
+    if no byte changed since, keeps these (`load_business_rules`). Rules that cannot be read are
+    left for the run to report; this process must start whatever the rules say."""
+    import warnings
+
+    from sync_pipeline.lib.domain.config import load_business_rules
+    from sync_pipeline.settings import SyncSettings
+
+    with warnings.catch_warnings(), contextlib.suppress(Exception):
+        warnings.simplefilter("ignore")
+        load_business_rules(SyncSettings().rules_dir)
 
 
 def _remember_migration_heads() -> None:

@@ -493,3 +493,38 @@ def test_finance_money_read_budget_is_checked(config_dir: Path) -> None:
     write(config_dir, "finance.yaml", "money_read_max_seconds: 0\n")
     message = only_problem(config_dir)
     assert "finance.yaml, line 1, money_read_max_seconds" in message and "greater than 0" in message
+
+
+def test_unchanged_files_give_the_rules_read_before_and_any_changed_byte_reads_them_again(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every step loads the rules: they are parsed again only when a file's bytes changed."""
+    from sync_pipeline.lib.domain.config import loader
+
+    reads: list[Path] = []
+    real_read = loader._read_rules
+    monkeypatch.setattr(loader, "_read_rules", lambda d: reads.append(d) or real_read(d))
+    first = load_business_rules(config_dir)
+    assert load_business_rules(config_dir) is first and len(reads) == 1
+    # Only the bytes tell: an edit in the same second need not change a file's size or mtime.
+    orders = config_dir / "orders.yaml"
+    text = orders.read_text(encoding="utf-8")
+    edited = text.replace("hold_window_seconds:", "hold_window_seconds: 47 #", 1)
+    orders.write_text(edited, encoding="utf-8")
+    again = load_business_rules(config_dir)
+    assert again is not first and len(reads) == 2 and again.orders.hold_window_seconds == 47
+    # A file appearing or going away counts as a change too, and a broken file is never kept.
+    (config_dir / "carriers.yaml").unlink()
+    assert load_business_rules(config_dir) is not again and len(reads) == 3
+    write(config_dir, "routing.yaml", "sites: [\n")
+    assert "not valid YAML" in only_problem(config_dir)
+    assert "not valid YAML" in only_problem(config_dir)  # read again, not remembered
+    assert len(reads) == 5
+
+
+def test_rules_read_before_still_warn_each_time(config_dir: Path) -> None:
+    write(config_dir, "routing.yaml", ATTRIBUTE_RULE)
+    for _ in range(2):
+        with pytest.warns(ConfigWarning) as caught:
+            load_business_rules(config_dir)
+        assert [w for w in caught if issubclass(w.category, ConfigWarning)]

@@ -219,3 +219,25 @@ def test_a_warmed_process_keeps_its_definitions_first_uses_and_migration_heads(
             if con.execute("SELECT name FROM sqlite_master WHERE name = 'alembic_version'").fetchone():
                 stamped.update(r[0] for r in con.execute("SELECT version_num FROM alembic_version"))
     assert stamped == {found["head"]}
+
+
+def test_the_warm_process_reads_the_business_rules_and_starts_whatever_they_say(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read once in the warm process, the rules are kept by every worker forked from it while no
+    byte of them changes; rules that cannot be read must not stop the warm process."""
+    import shutil
+
+    from sync_pipeline.lib.domain.config import loader
+    from sync_pipeline.run_workers import zygote
+
+    config = tmp_path / "config"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "data" / "config", config)
+    monkeypatch.setenv("SYNC_CONFIG_DIR", str(config))
+    monkeypatch.setattr(loader, "_READ", {})
+    zygote._read_business_rules()
+    assert os.path.realpath(config) in loader._READ
+    (config / "routing.yaml").write_text("sites: [\n", encoding="utf-8")
+    monkeypatch.setattr(loader, "_READ", {})
+    zygote._read_business_rules()  # no exception
+    assert loader._READ == {}
