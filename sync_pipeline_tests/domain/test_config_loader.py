@@ -503,7 +503,7 @@ def test_unchanged_files_give_the_rules_read_before_and_any_changed_byte_reads_t
 
     reads: list[Path] = []
     real_read = loader._read_rules
-    monkeypatch.setattr(loader, "_read_rules", lambda d: reads.append(d) or real_read(d))
+    monkeypatch.setattr(loader, "_read_rules", lambda d, c: reads.append(d) or real_read(d, c))
     first = load_business_rules(config_dir)
     assert load_business_rules(config_dir) is first and len(reads) == 1
     # Only the bytes tell: an edit in the same second need not change a file's size or mtime.
@@ -528,3 +528,33 @@ def test_rules_read_before_still_warn_each_time(config_dir: Path) -> None:
         with pytest.warns(ConfigWarning) as caught:
             load_business_rules(config_dir)
         assert [w for w in caught if issubclass(w.category, ConfigWarning)]
+
+
+def test_a_file_rewritten_with_the_same_bytes_while_it_is_read_leaves_no_wrong_rules_behind(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deploy that rewrites a file in place (truncate, then write the same text) while a step
+    reads it: the read may see the file empty, and the bytes before and after are the same. The
+    rules kept for those bytes must be the rules they say, not the empty file's defaults."""
+    from sync_pipeline.lib.domain.config import loader
+
+    orders = config_dir / "orders.yaml"
+    orders.write_text(
+        orders.read_text(encoding="utf-8").replace("hold_window_seconds: 900", "hold_window_seconds: 47")
+    )
+    real_read_yaml, rewritten = loader.read_yaml, []
+
+    def read_mid_rewrite(file: Path, *args: object) -> object:
+        if file.name != "orders.yaml" or rewritten:
+            return real_read_yaml(file, *args)
+        text = file.read_bytes()
+        file.write_bytes(b"")  # the rewrite has truncated the file …
+        try:
+            return real_read_yaml(file, *args)
+        finally:
+            file.write_bytes(text)  # … and written the same bytes again
+            rewritten.append(file)
+
+    monkeypatch.setattr(loader, "read_yaml", read_mid_rewrite)
+    load_business_rules(config_dir)  # whatever this one saw, the next load sees the file as it is
+    assert rewritten and load_business_rules(config_dir).orders.hold_window_seconds == 47

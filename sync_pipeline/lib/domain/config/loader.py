@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import warnings
@@ -55,8 +56,9 @@ RULES_FILES: tuple[RulesFile, ...] = (
 # warnings the read gave. Every step of every run loads the rules (the YAML parse and validation
 # were a tenth of the despatch read step's Python time at a peak); the files are read each time and
 # the rules parsed again only when a byte changed. The models are frozen, so one instance is shared.
-_READ: dict[str, tuple[tuple[bytes | None, ...], BusinessRules, tuple[str, ...]]] = {}
+_READ: dict[str, tuple[tuple[bytes | OSError | None, ...], BusinessRules, tuple[str, ...]]] = {}
 _READ_GUARD = threading.Lock()
+_ABSENT = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
 
 
 def load_business_rules(config_dir: Path) -> BusinessRules:
@@ -73,32 +75,37 @@ def load_business_rules(config_dir: Path) -> BusinessRules:
         for message in said:
             warnings.warn(message, ConfigWarning, stacklevel=2)
         return rules
-    rules, said = _read_rules(config_dir)
-    if contents == _contents(config_dir):  # not edited while it was being read
-        with _READ_GUARD:
-            _READ[key] = (contents, rules, said)
+    # Parsed from the very bytes it is kept for: a file rewritten in place while it was read (seen
+    # empty, then the same bytes again) must not leave the empty file's defaults behind.
+    rules, said = _read_rules(config_dir, contents)  # raises for an unreadable file
+    with _READ_GUARD:
+        _READ[key] = (contents, rules, said)
     for message in said:
         warnings.warn(message, ConfigWarning, stacklevel=2)
     return rules
 
 
-def _contents(config_dir: Path) -> tuple[bytes | None, ...]:
-    """Each rules file's bytes (None: absent or unreadable, which the read then reports)."""
-    found: list[bytes | None] = []
+def _contents(config_dir: Path) -> tuple[bytes | OSError | None, ...]:
+    """Each rules file's bytes; None: absent; the error: there but unreadable (the read reports it)."""
+    found: list[bytes | OSError | None] = []
     for spec in RULES_FILES:
         try:
             found.append((config_dir / spec.file_name).read_bytes())
-        except OSError:
-            found.append(None)
+        except OSError as error:
+            # Absent as `Path.exists()` says so (a dangling symlink or a symlink loop too); any
+            # other error is a file there that cannot be read.
+            found.append(None if error.errno in _ABSENT else error)
     return tuple(found)
 
 
-def _read_rules(config_dir: Path) -> tuple[BusinessRules, tuple[str, ...]]:
+def _read_rules(
+    config_dir: Path, contents: tuple[bytes | OSError | None, ...]
+) -> tuple[BusinessRules, tuple[str, ...]]:
     problems: list[ConfigProblem] = []
     sections: dict[str, BaseModel] = {}
     documents: dict[str, YamlDocument] = {}
-    for spec in RULES_FILES:
-        loaded = _load_file(config_dir / spec.file_name, spec, problems)
+    for spec, found in zip(RULES_FILES, contents, strict=True):
+        loaded = _load_file(config_dir / spec.file_name, spec, found, problems)
         if loaded is not None:
             sections[spec.section], documents[spec.section] = loaded
     if problems:
@@ -119,14 +126,17 @@ def _read_rules(config_dir: Path) -> tuple[BusinessRules, tuple[str, ...]]:
 
 
 def _load_file(
-    file: Path, spec: RulesFile, problems: list[ConfigProblem]
+    file: Path, spec: RulesFile, found: bytes | OSError | None, problems: list[ConfigProblem]
 ) -> tuple[BaseModel, YamlDocument] | None:
-    if not file.exists():
+    if found is None:
         if spec.required:
             problems.append(ConfigProblem(file, None, (), "file is missing and has no default"))
             return None
         return spec.model.model_validate({}), YamlDocument(file=file, data={})
-    document, read_problems = read_yaml(file)
+    if isinstance(found, OSError):
+        problems.append(ConfigProblem(file, None, (), f"cannot read the file: {found}"))
+        return None
+    document, read_problems = read_yaml(file, found)
     problems.extend(read_problems)
     if read_problems and document.data is None:
         return None

@@ -8,6 +8,7 @@ line so a validation error can point at it.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,11 +87,17 @@ class _Builder:
         self.problems.append(ConfigProblem(self.document.file, node.start_mark.line + 1, path, message))
 
 
-def read_yaml(file: Path) -> tuple[YamlDocument, list[ConfigProblem]]:
-    """The file's values and line index, or the problems that make it unreadable."""
+def read_yaml(file: Path, data: bytes | None = None) -> tuple[YamlDocument, list[ConfigProblem]]:
+    """The file's values and line index, or the problems that make it unreadable. `data`: the
+    file's bytes as already read (the loader parses exactly the bytes it keeps the rules for)."""
     document = YamlDocument(file=file, data=None)
     try:
-        text = file.read_text(encoding="utf-8")
+        # Decoded as `read_text` decodes: UTF-8, universal newlines.
+        text = (
+            file.read_text(encoding="utf-8")
+            if data is None
+            else io.TextIOWrapper(io.BytesIO(data), "utf-8").read()
+        )
     except (OSError, UnicodeDecodeError) as error:
         return document, [ConfigProblem(file, None, (), f"cannot read the file: {error}")]
     loader = yaml.SafeLoader(text)
