@@ -55,7 +55,9 @@ RULES_FILES: tuple[RulesFile, ...] = (
 # Rules already read, by directory: the files' bytes they were read from, the rules, and the
 # warnings the read gave. Every step of every run loads the rules (the YAML parse and validation
 # were a tenth of the despatch read step's Python time at a peak); the files are read each time and
-# the rules parsed again only when a byte changed. The models are frozen, so one instance is shared.
+# the rules parsed again only when a byte changed. Each caller gets its own deep copy (0.3 ms, against
+# 18 ms for the parse): the models are frozen but their lists and dicts are not, and what one step did
+# to its rules in place must not reach the next.
 _READ: dict[str, tuple[tuple[bytes | OSError | None, ...], BusinessRules, tuple[str, ...]]] = {}
 _READ_GUARD = threading.Lock()
 _ABSENT = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
@@ -74,7 +76,7 @@ def load_business_rules(config_dir: Path) -> BusinessRules:
         _, rules, said = known
         for message in said:
             warnings.warn(message, ConfigWarning, stacklevel=2)
-        return rules
+        return rules.model_copy(deep=True)
     # Parsed from the very bytes it is kept for: a file rewritten in place while it was read (seen
     # empty, then the same bytes again) must not leave the empty file's defaults behind.
     rules, said = _read_rules(config_dir, contents)  # raises for an unreadable file
@@ -82,7 +84,7 @@ def load_business_rules(config_dir: Path) -> BusinessRules:
         _READ[key] = (contents, rules, said)
     for message in said:
         warnings.warn(message, ConfigWarning, stacklevel=2)
-    return rules
+    return rules.model_copy(deep=True)
 
 
 def _contents(config_dir: Path) -> tuple[bytes | OSError | None, ...]:
