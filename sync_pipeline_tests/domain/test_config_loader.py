@@ -571,3 +571,16 @@ def test_a_caller_changing_its_rules_in_place_changes_no_one_elses(config_dir: P
     theirs = load_business_rules(config_dir)
     assert theirs.routing.sites == ["PrimarySite", "Wholesale"] and theirs.routing.rules
     assert theirs.sku_overrides.item_code_for("TEE-BLACK-M") == "TEE-BLK-M"
+
+
+def test_rules_read_through_a_symlink_warn_with_the_path_given(config_dir: Path) -> None:
+    """Two spellings of one directory share the files' bytes, but a warning names the file as the
+    caller spelt it, as it did when every load read the files."""
+    write(config_dir, "routing.yaml", ATTRIBUTE_RULE)
+    link = config_dir.parent / "current"
+    link.symlink_to(config_dir, target_is_directory=True)
+    for directory in (config_dir, link):
+        with pytest.warns(ConfigWarning) as caught:
+            load_business_rules(directory)
+        [warning] = [str(w.message) for w in caught if issubclass(w.category, ConfigWarning)]
+        assert warning.startswith(f"{directory / 'routing.yaml'}, line 5"), warning

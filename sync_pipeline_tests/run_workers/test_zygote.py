@@ -236,7 +236,7 @@ def test_the_warm_process_reads_the_business_rules_and_starts_whatever_they_say(
     monkeypatch.setenv("SYNC_CONFIG_DIR", str(config))
     monkeypatch.setattr(loader, "_READ", {})
     zygote._read_business_rules()
-    assert os.path.realpath(config) in loader._READ
+    assert str(config) in loader._READ
     (config / "routing.yaml").write_text("sites: [\n", encoding="utf-8")
     monkeypatch.setattr(loader, "_READ", {})
     zygote._read_business_rules()  # no exception

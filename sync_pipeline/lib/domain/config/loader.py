@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
 import threading
 import warnings
 from dataclasses import dataclass
@@ -52,12 +51,12 @@ RULES_FILES: tuple[RulesFile, ...] = (
 )
 
 
-# Rules already read, by directory: the files' bytes they were read from, the rules, and the
-# warnings the read gave. Every step of every run loads the rules (the YAML parse and validation
-# were a tenth of the despatch read step's Python time at a peak); the files are read each time and
-# the rules parsed again only when a byte changed. Each caller gets its own deep copy (0.3 ms, against
-# 18 ms for the parse): the models are frozen but their lists and dicts are not, and what one step did
-# to its rules in place must not reach the next.
+# Rules already read, by directory as the caller spelt it (a warning names the file that way): the
+# files' bytes they were read from, the rules, and the warnings the read gave. Every step of every run
+# loads the rules (the YAML parse and validation were a tenth of the despatch read step's Python time
+# at a peak); the files are read each time and the rules parsed again only when a byte changed. Each
+# caller gets its own deep copy (0.3 ms, against 18 ms for the parse): the models are frozen but their
+# lists and dicts are not, and what one step did to its rules in place must not reach the next.
 _READ: dict[str, tuple[tuple[bytes | OSError | None, ...], BusinessRules, tuple[str, ...]]] = {}
 _READ_GUARD = threading.Lock()
 _ABSENT = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
@@ -69,7 +68,7 @@ def load_business_rules(config_dir: Path) -> BusinessRules:
     config_dir = Path(config_dir)
     if not config_dir.is_dir():
         raise ConfigError([ConfigProblem(config_dir, None, (), "business-rules directory does not exist")])
-    key, contents = os.path.realpath(config_dir), _contents(config_dir)
+    key, contents = str(config_dir), _contents(config_dir)
     with _READ_GUARD:
         known = _READ.get(key)
     if known is not None and known[0] == contents:
