@@ -163,3 +163,28 @@ def test_the_report_puts_the_ledger_beside_the_other_shared_ceilings() -> None:
     assert "Ledger lock (l): held 0.94 of the peak (busiest minute 1.0) by 2 transactions" in text
     assert "| fulfil.py send | 1 | 90.0 s | 95.7% | 90000.0 ms | 0.0 s |" in text
     assert markdown_lines({}) == ["Ledger lock: not recorded."]
+
+
+def test_a_hold_ends_when_the_lock_is_let_go_not_when_its_holder_next_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a saturated machine the thread that let the lock go may wait for a core before it reads
+    the clock; another process holds the lock meanwhile, and counting that wait as ours would
+    make holds overlap and the held share of the peak come out above what it was."""
+    from sync_pipeline.lib.ledger import connection
+
+    times = tmp_path / "lock_times.tsv"
+    monkeypatch.setenv(LOCK_TIMES_ENV, str(times))
+    real_release = connection._ProcessFileLock.release
+
+    def release_then_lose_the_core(self: connection._ProcessFileLock) -> None:
+        real_release(self)
+        time.sleep(1.0)
+
+    monkeypatch.setattr(connection._ProcessFileLock, "release", release_then_lose_the_core)
+    began = time.monotonic()
+    with Ledger(tmp_path / "ledger.duckdb").transaction():
+        pass
+    took = time.monotonic() - began
+    [hold], _ = read_holds(times)
+    assert hold.held <= took - 1.0

@@ -337,10 +337,13 @@ class LedgerConnection:
             finally:
                 _close(con, name)
         finally:
+            # Read before letting go: a thread that waits for a core after the release would count
+            # its wait as a hold while another process already held the lock.
+            released = time.monotonic()
             lock.release()
             if outermost:
                 _record_lock_time(self.path, time.time() - (time.monotonic() - locked), locked - started,
-                                  time.monotonic() - locked)  # fmt: skip
+                                  released - locked)  # fmt: skip
             held, waited = time.monotonic() - acquired, acquired - started
             if held > SLOW_TRANSACTION_SECONDS or waited > SLOW_TRANSACTION_SECONDS:
                 # Waiting and holding apart, and where: a figure with waits in it sent session 6's
