@@ -188,3 +188,19 @@ def test_a_hold_ends_when_the_lock_is_let_go_not_when_its_holder_next_runs(
     took = time.monotonic() - began
     [hold], _ = read_holds(times)
     assert hold.held <= took - 1.0
+
+
+def test_a_caller_or_file_name_with_a_tab_or_a_line_break_stays_one_readable_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    times = tmp_path / "lock_times.tsv"
+    monkeypatch.setenv(LOCK_TIMES_ENV, str(times))
+    code = compile(
+        "def odd(ledger):\n    with ledger.transaction():\n        pass\n", "odd\tname\nhere.py", "exec"
+    )
+    namespace: dict[str, object] = {}
+    exec(code, namespace)
+    namespace["odd"](Ledger(tmp_path / "led\u2028ger.duckdb"))  # type: ignore[operator]
+    holds, unreadable = read_holds(times)
+    assert unreadable == 0 and len(holds) == 1
+    assert (holds[0].ledger, holds[0].caller) == ("led ger.duckdb", "odd name here.py odd")

@@ -357,6 +357,12 @@ class LedgerConnection:
                 )
 
 
+def _one_field(text: str) -> str:
+    """`text` with a space for each tab, line break or other unprintable character: a file or
+    function name may hold any, and the reader splits the file into lines and the lines at tabs."""
+    return "".join(char if char.isprintable() else " " for char in text)
+
+
 def _record_lock_time(path: Path, locked_at: float, waited: float, held: float) -> None:
     """One line in the `LOCK_TIMES_ENV` file, if set: tab-separated wall-clock time the lock was
     taken, seconds held, seconds waited, pid, ledger file name, caller. One `O_APPEND` write, so
@@ -364,7 +370,8 @@ def _record_lock_time(path: Path, locked_at: float, waited: float, held: float) 
     target = os.environ.get(LOCK_TIMES_ENV)
     if not target:
         return
-    line = f"{locked_at:.6f}\t{held:.6f}\t{waited:.6f}\t{os.getpid()}\t{path.name}\t{_caller()}\n"
+    names = f"{_one_field(path.name)}\t{_one_field(_caller())}"
+    line = f"{locked_at:.6f}\t{held:.6f}\t{waited:.6f}\t{os.getpid()}\t{names}\n"
     try:
         fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
