@@ -204,3 +204,29 @@ def test_a_caller_or_file_name_with_a_tab_or_a_line_break_stays_one_readable_lin
     holds, unreadable = read_holds(times)
     assert unreadable == 0 and len(holds) == 1
     assert (holds[0].ledger, holds[0].caller) == ("led ger.duckdb", "odd name here.py odd")
+
+
+def test_a_lock_times_target_nobody_reads_never_holds_up_a_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pointed at a pipe (a FIFO, or /dev/stderr piped to a reader that stopped reading), opening
+    or writing it would wait for a reader: the line is dropped instead, as for any other failure."""
+    import threading
+
+    fifo = tmp_path / "lock_times.fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setenv(LOCK_TIMES_ENV, str(fifo))
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    done = threading.Event()
+
+    def commit() -> None:
+        with ledger.transaction():
+            pass
+        done.set()
+
+    worker = threading.Thread(target=commit, daemon=True)
+    worker.start()
+    finished = done.wait(20)
+    if not finished:  # let the stuck open go, so the test process can end
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+    assert finished

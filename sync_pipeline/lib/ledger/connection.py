@@ -373,7 +373,9 @@ def _record_lock_time(path: Path, locked_at: float, waited: float, held: float) 
     names = f"{_one_field(path.name)}\t{_one_field(_caller())}"
     line = f"{locked_at:.6f}\t{held:.6f}\t{waited:.6f}\t{os.getpid()}\t{names}\n"
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # Non-blocking: a pipe nobody reads (a FIFO, /dev/stderr into a stalled reader) drops the
+        # line rather than hold the transaction's caller up; a regular file is unaffected.
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
         try:
             os.write(fd, line.encode("utf-8", "replace"))
         finally:
