@@ -124,3 +124,21 @@ def test_a_child_forked_while_its_parent_waited_is_not_taken_for_a_waiter(tmp_pa
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-800:]
+
+
+# A program: as above, but what is looked at is `.lock` itself: the waiting thread's descriptor on it
+# was a local one, which the child kept; the parent's thread then took the flock through it (one
+# open file description, two processes) and its close did not let go: the child held the ledger
+# against every process, the parent included, for as long as it lived.
+_FORK_WHILE_WAITING_LOCK = _FORK_WHILE_WAITING.replace(
+    'probe = os.open(str(path) + ".waiting", os.O_RDWR)', 'probe = os.open(str(path) + ".lock", os.O_RDWR)'
+)
+
+
+def test_a_child_forked_while_its_parent_waited_does_not_keep_the_ledger_locked(tmp_path: Path) -> None:
+    assert _FORK_WHILE_WAITING_LOCK != _FORK_WHILE_WAITING
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_WHILE_WAITING_LOCK, str(tmp_path / "ledger.duckdb")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, (done.returncode, done.stderr[-800:])

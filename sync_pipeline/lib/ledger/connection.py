@@ -111,10 +111,17 @@ class _ProcessFileLock:
             raise _busy(ledger, busy_timeout, 1, "another thread of this process held it")
         try:
             if self._depth == 0:
-                self._fd = self._lock_file(ledger, busy_timeout, deadline)
+                self._lock_file(ledger, busy_timeout, deadline)
             self._depth += 1
         except BaseException:
-            self._threads.release()
+            # Whatever stopped it (the deadline, an interruption just after the flock was taken),
+            # nothing of the attempt may stay open: a descriptor holding the flock would hold the
+            # ledger against every process, this one included, for as long as this one lives.
+            try:
+                if self._depth == 0:
+                    self._let_go()
+            finally:
+                self._threads.release()
             raise
 
     @property
@@ -123,17 +130,30 @@ class _ProcessFileLock:
         return self._depth == 1
 
     def release(self) -> None:
-        self._depth -= 1
-        if self._depth == 0 and self._fd is not None:
-            others = self._others_waiting()
-            os.close(self._fd)  # closing the descriptor releases the flock
-            self._fd = None
-            if others:
-                self._give_way_until = time.monotonic() + GIVE_WAY_SECONDS
-        self._threads.release()
+        try:
+            self._depth -= 1
+            if self._depth == 0 and self._fd is not None:
+                others = False
+                try:
+                    others = self._others_waiting()
+                finally:
+                    self._let_go()  # even when the question was interrupted
+                if others:
+                    self._give_way_until = time.monotonic() + GIVE_WAY_SECONDS
+        finally:
+            self._threads.release()
 
-    def _lock_file(self, ledger: Path, busy_timeout: float, deadline: float) -> int:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    def _let_go(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def _lock_file(self, ledger: Path, busy_timeout: float, deadline: float) -> None:
+        """Take the flock through `self._fd`: kept there from the open on, not in a local, so a
+        child forked while this thread waits closes its copy (`forget`; kept, the copy would share
+        the flock the parent takes through it, and the parent's close would not let go), and
+        `acquire` closes it whatever interrupts this."""
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         give_way = min(self._give_way_until, deadline) - time.monotonic()
         if give_way > 0:
             time.sleep(give_way)
@@ -141,14 +161,13 @@ class _ProcessFileLock:
         try:
             while True:
                 try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return fd
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
                 except BlockingIOError:
                     self._say_waiting()
                     attempt += 1
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        os.close(fd)
                         raise _busy(ledger, busy_timeout, attempt, f"{self.path.name} held") from None
                     time.sleep(min(_backoff(attempt, 0.002, LOOK_AGAIN_SECONDS), remaining))
         finally:
@@ -160,20 +179,18 @@ class _ProcessFileLock:
         if self._waiting_fd is not None:
             return
         try:
-            fd = os.open(self.waiting_path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._waiting_fd = os.open(self.waiting_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError:
             return
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(self._waiting_fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError:
-            os.close(fd)
-            return
-        self._waiting_fd = fd
+            self._stop_waiting()
 
     def _stop_waiting(self) -> None:
-        if self._waiting_fd is not None:
-            os.close(self._waiting_fd)
-            self._waiting_fd = None
+        fd, self._waiting_fd = self._waiting_fd, None
+        if fd is not None:
+            os.close(fd)
 
     def _others_waiting(self) -> bool:
         """Whether another process holds `<ledger>.waiting` (this one never does while it holds the
@@ -181,13 +198,20 @@ class _ProcessFileLock:
         try:
             if self._probe_fd is None:
                 self._probe_fd = os.open(self.waiting_path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._probe_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
+            try:
+                fcntl.flock(self._probe_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(self._probe_fd, fcntl.LOCK_UN)
+            return False
         except OSError:
             return False
-        fcntl.flock(self._probe_fd, fcntl.LOCK_UN)
-        return False
+        except BaseException:
+            # Interrupted, perhaps holding `.waiting` exclusively: no waiter could say so again.
+            fd, self._probe_fd = self._probe_fd, None
+            if fd is not None:
+                os.close(fd)
+            raise
 
     def forget(self) -> None:
         """In a forked child: close our copies of the parent's descriptors, so the child holds none

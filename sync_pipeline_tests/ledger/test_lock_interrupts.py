@@ -1,0 +1,169 @@
+"""An interruption (Ctrl-C, a signal handler's exception) inside taking or letting go of the ledger's
+process lock leaves nothing held: not the flock on `<ledger>.lock` (every other process would wait
+on it for as long as this one lives, and so would this one, on a descriptor of its own), not the
+thread lock, not `<ledger>.waiting` locked exclusively, and no descriptor left open.
+
+The interruption is injected where a signal's exception would surface: right after a system call
+returned (a stand-in `fcntl`), or in a step of the lock's own.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from sync_pipeline.lib.ledger import connection
+
+
+def _free(path: Path, suffix: str = ".lock", how: int = fcntl.LOCK_EX) -> bool:
+    """Whether another open file description can lock `<path><suffix>` at once."""
+    fd = os.open(str(path) + suffix, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, how | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _threads_free(lock: connection._ProcessFileLock) -> bool:
+    got: list[bool] = []
+
+    def take() -> None:
+        got.append(lock._threads.acquire(timeout=1))
+        if got[0]:
+            lock._threads.release()
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join()
+    return got == [True]
+
+
+def _fresh(tmp_path: Path) -> tuple[Path, connection._ProcessFileLock]:
+    path = tmp_path / "ledger.duckdb"
+    return path, connection._ProcessFileLock(path)
+
+
+def _fcntl_raising(when: object) -> types.SimpleNamespace:
+    """`fcntl` whose `flock` raises KeyboardInterrupt when `when(fd, operation)` says so: after the
+    call, as a signal arriving during it would surface."""
+
+    def flock(fd: int, operation: int) -> None:
+        fcntl.flock(fd, operation)
+        if when(fd, operation):  # type: ignore[operator]
+            raise KeyboardInterrupt
+
+    return types.SimpleNamespace(
+        flock=flock,
+        LOCK_EX=fcntl.LOCK_EX,
+        LOCK_SH=fcntl.LOCK_SH,
+        LOCK_NB=fcntl.LOCK_NB,
+        LOCK_UN=fcntl.LOCK_UN,
+    )
+
+
+def test_an_interruption_while_letting_go_lets_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, lock = _fresh(tmp_path)
+    lock.acquire(path, 1, time.monotonic() + 1)
+    before = _open_fds()
+
+    def interrupted() -> bool:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lock, "_others_waiting", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        lock.release()
+    monkeypatch.undo()
+    assert _free(path), "the flock stayed held"
+    assert _threads_free(lock), "the thread lock stayed held"
+    assert _open_fds() == before - 1
+    lock.acquire(path, 1, time.monotonic() + 1)  # and it can be taken again
+    lock.release()
+
+
+def test_an_interruption_just_after_the_flock_is_taken_lets_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, lock = _fresh(tmp_path)
+    before = _open_fds()
+    lock_ex = fcntl.LOCK_EX | fcntl.LOCK_NB
+    monkeypatch.setattr(connection, "fcntl", _fcntl_raising(lambda fd, op: op == lock_ex))
+    with pytest.raises(KeyboardInterrupt):
+        lock.acquire(path, 1, time.monotonic() + 1)
+    monkeypatch.undo()
+    assert _free(path), "the flock stayed held"
+    assert _threads_free(lock)
+    assert _open_fds() == before
+    lock.acquire(path, 1, time.monotonic() + 1)
+    lock.release()
+
+
+def test_an_interruption_while_giving_way_leaves_no_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, lock = _fresh(tmp_path)
+    before = _open_fds()
+    lock._give_way_until = time.monotonic() + 5
+
+    def sleep(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(connection, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
+    with pytest.raises(KeyboardInterrupt):
+        lock.acquire(path, 1, time.monotonic() + 1)
+    monkeypatch.undo()
+    assert _open_fds() == before
+    assert _threads_free(lock)
+
+
+def test_an_interruption_while_waiting_leaves_no_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, lock = _fresh(tmp_path)
+    other = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    try:
+        before = _open_fds()
+
+        def sleep(seconds: float) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(connection, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
+        with pytest.raises(KeyboardInterrupt):
+            lock.acquire(path, 1, time.monotonic() + 1)
+        monkeypatch.undo()
+        assert _open_fds() == before
+        assert _free(path, ".waiting"), "still seen waiting"
+    finally:
+        os.close(other)
+
+
+def test_an_interruption_while_asking_who_waits_leaves_the_waiting_file_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held exclusively, `.waiting` would refuse every waiter's shared lock: nobody could ever be
+    seen waiting, and a back-to-back holder would starve the others again."""
+    path, lock = _fresh(tmp_path)
+    lock.acquire(path, 1, time.monotonic() + 1)
+    probe_ex = fcntl.LOCK_EX | fcntl.LOCK_NB
+    monkeypatch.setattr(
+        connection, "fcntl", _fcntl_raising(lambda fd, op: op == probe_ex and fd == lock._probe_fd)
+    )
+    with pytest.raises(KeyboardInterrupt):
+        lock.release()
+    monkeypatch.undo()
+    assert _free(path, ".waiting", fcntl.LOCK_SH), "the probe left .waiting locked"
+    assert _free(path)
+    assert _threads_free(lock)
