@@ -167,3 +167,27 @@ def test_an_interruption_while_asking_who_waits_leaves_the_waiting_file_free(
     assert _free(path, ".waiting", fcntl.LOCK_SH), "the probe left .waiting locked"
     assert _free(path)
     assert _threads_free(lock)
+
+
+def test_a_descriptor_an_interruption_kept_open_is_closed_at_the_next_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interruption can land at the very start of the cleanup itself (a Python function's entry
+    is where a pending signal's exception surfaces), before the descriptor is closed. The next hold
+    must not open a second descriptor and wait on the first, its own, until LedgerBusyError."""
+    path, lock = _fresh(tmp_path)
+    lock.acquire(path, 1, time.monotonic() + 1)
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lock, "_let_go", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        lock.release()
+    monkeypatch.undo()
+    assert _threads_free(lock)
+    before = _open_fds()
+    lock.acquire(path, 0.5, time.monotonic() + 0.5)
+    lock.release()
+    assert _free(path)
+    assert _open_fds() == before - 1

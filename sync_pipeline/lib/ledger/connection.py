@@ -153,6 +153,10 @@ class _ProcessFileLock:
         child forked while this thread waits closes its copy (`forget`; kept, the copy would share
         the flock the parent takes through it, and the parent's close would not let go), and
         `acquire` closes it whatever interrupts this."""
+        # A descriptor still here is stale (no thread of this process holds the ledger): an
+        # interruption at the start of the cleanup that should have closed it. Opening another
+        # beside it would wait on our own flock until the deadline.
+        self._let_go()
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         give_way = min(self._give_way_until, deadline) - time.monotonic()
         if give_way > 0:
