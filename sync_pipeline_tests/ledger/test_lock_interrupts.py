@@ -74,6 +74,16 @@ def _fcntl_raising(when: object) -> types.SimpleNamespace:
     )
 
 
+def _let_go_entirely(path: Path, lock: connection._ProcessFileLock, fds: int) -> None:
+    """Nothing of the interrupted hold is left: the flock, the thread lock, `fds` descriptors open,
+    and the lock can be taken again."""
+    assert _free(path), "the flock stayed held"
+    assert _threads_free(lock), "the thread lock stayed held"
+    assert _open_fds() == fds
+    lock.acquire(path, 1, time.monotonic() + 1)
+    lock.release()
+
+
 def test_an_interruption_while_letting_go_lets_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path, lock = _fresh(tmp_path)
     lock.acquire(path, 1, time.monotonic() + 1)
@@ -86,11 +96,7 @@ def test_an_interruption_while_letting_go_lets_go(tmp_path: Path, monkeypatch: p
     with pytest.raises(KeyboardInterrupt):
         lock.release()
     monkeypatch.undo()
-    assert _free(path), "the flock stayed held"
-    assert _threads_free(lock), "the thread lock stayed held"
-    assert _open_fds() == before - 1
-    lock.acquire(path, 1, time.monotonic() + 1)  # and it can be taken again
-    lock.release()
+    _let_go_entirely(path, lock, before - 1)
 
 
 def test_an_interruption_just_after_the_flock_is_taken_lets_go(
@@ -103,11 +109,21 @@ def test_an_interruption_just_after_the_flock_is_taken_lets_go(
     with pytest.raises(KeyboardInterrupt):
         lock.acquire(path, 1, time.monotonic() + 1)
     monkeypatch.undo()
-    assert _free(path), "the flock stayed held"
-    assert _threads_free(lock)
-    assert _open_fds() == before
-    lock.acquire(path, 1, time.monotonic() + 1)
-    lock.release()
+    _let_go_entirely(path, lock, before)
+
+
+def _acquire_interrupted_in_sleep(
+    path: Path, lock: connection._ProcessFileLock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`acquire`, with a KeyboardInterrupt at its first sleep (giving way, or between looks)."""
+
+    def sleep(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(connection, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
+    with pytest.raises(KeyboardInterrupt):
+        lock.acquire(path, 1, time.monotonic() + 1)
+    monkeypatch.undo()
 
 
 def test_an_interruption_while_giving_way_leaves_no_descriptor(
@@ -117,13 +133,7 @@ def test_an_interruption_while_giving_way_leaves_no_descriptor(
     before = _open_fds()
     lock._give_way_until = time.monotonic() + 5
 
-    def sleep(seconds: float) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(connection, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
-    with pytest.raises(KeyboardInterrupt):
-        lock.acquire(path, 1, time.monotonic() + 1)
-    monkeypatch.undo()
+    _acquire_interrupted_in_sleep(path, lock, monkeypatch)
     assert _open_fds() == before
     assert _threads_free(lock)
 
@@ -137,13 +147,7 @@ def test_an_interruption_while_waiting_leaves_no_descriptor(
     try:
         before = _open_fds()
 
-        def sleep(seconds: float) -> None:
-            raise KeyboardInterrupt
-
-        monkeypatch.setattr(connection, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
-        with pytest.raises(KeyboardInterrupt):
-            lock.acquire(path, 1, time.monotonic() + 1)
-        monkeypatch.undo()
+        _acquire_interrupted_in_sleep(path, lock, monkeypatch)
         assert _open_fds() == before
         assert _free(path, ".waiting"), "still seen waiting"
     finally:
