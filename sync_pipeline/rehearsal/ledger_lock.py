@@ -1,4 +1,4 @@
-"""How busy the ledger was over the peak: the third shared ceiling beside the CPU and the two APIs.
+"""How busy the ledger was over the peak: a fourth shared ceiling beside the CPU and the two APIs.
 
 Every writer of a ledger file, in every process, takes that file's lock for the whole transaction
 (`lib/ledger/connection.py`), so the ledger can do one thing at a time. The rehearsal has each
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync_pipeline.rehearsal.stack import percentile
+from sync_pipeline.rehearsal.stack import percentile, rounded
 
 # The busiest stretch is judged in windows of this many seconds.
 MINUTE = 60.0
@@ -91,7 +91,7 @@ def summary(holds: list[Hold], start: float, end: float, unreadable: int = 0) ->
         if hold.at <= end and hold.at + hold.held >= start:
             by_file[hold.ledger].append(hold)
     files = {name: _file_summary(found, start, end, span) for name, found in sorted(by_file.items())}
-    busiest = max(files.values(), key=lambda f: f["held_share"], default=None)
+    busiest = max(files.values(), key=lambda f: f["held_share"] or 0.0, default=None)  # None: no span
     return {
         "held_share": busiest["held_share"] if busiest else None,
         "busiest_minute_held_share": busiest["busiest_minute_held_share"] if busiest else None,
@@ -106,7 +106,8 @@ def _file_summary(holds: list[Hold], start: float, end: float, span: float) -> d
     callers: dict[str, list[Hold]] = defaultdict(list)
     for hold in holds:
         callers[hold.caller].append(hold)
-    ranked = sorted(callers.items(), key=lambda kv: -sum(h.held for h in kv[1]))[:TOP_CALLERS]
+    held_by = {name: sum(h.held for h in found) for name, found in callers.items()}
+    ranked = sorted(callers.items(), key=lambda kv: -held_by[kv[0]])[:TOP_CALLERS]
     total_held = sum(h.held for h in holds) or 1.0
     return {
         "transactions": len(holds),
@@ -115,28 +116,24 @@ def _file_summary(holds: list[Hold], start: float, end: float, span: float) -> d
         "held_share": round(held / span, 3) if span else None,
         "busiest_minute_held_share": round(busiest_window_share(holds, start, end), 3),
         "wait_s": {
-            "p50": _r(percentile(waits, 50), 3),
-            "p95": _r(percentile(waits, 95), 3),
-            "max": _r(max(waits, default=None), 3),
+            "p50": rounded(percentile(waits, 50), 3),
+            "p95": rounded(percentile(waits, 95), 3),
+            "max": rounded(max(waits, default=None), 3),
             "total": round(sum(waits), 1),
         },
-        "longest_hold_s": _r(max((h.held for h in holds), default=None), 3),
+        "longest_hold_s": rounded(max((h.held for h in holds), default=None), 3),
         "by_caller": [
             {
                 "caller": name,
                 "transactions": len(found),
-                "held_s": round(sum(h.held for h in found), 1),
-                "share_of_held": round(sum(h.held for h in found) / total_held, 3),
-                "mean_held_ms": round(1000 * sum(h.held for h in found) / len(found), 1),
-                "wait_p95_s": _r(percentile([h.waited for h in found], 95), 3),
+                "held_s": round(held_by[name], 1),
+                "share_of_held": round(held_by[name] / total_held, 3),
+                "mean_held_ms": round(1000 * held_by[name] / len(found), 1),
+                "wait_p95_s": rounded(percentile([h.waited for h in found], 95), 3),
             }
             for name, found in ranked
         ],
     }
-
-
-def _r(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 def markdown_lines(ledger: dict[str, Any]) -> list[str]:

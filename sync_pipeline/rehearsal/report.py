@@ -18,7 +18,7 @@ from sync_pipeline.rehearsal.cpu import markdown_lines as cpu_lines
 from sync_pipeline.rehearsal.ledger_lock import markdown_lines as ledger_lines
 from sync_pipeline.rehearsal.profile import StoreProfile
 from sync_pipeline.rehearsal.pvx_requests import by_flow
-from sync_pipeline.rehearsal.stack import percentile
+from sync_pipeline.rehearsal.stack import percentile, rounded
 from sync_pipeline.sandbox.shopify.config import PLANS
 from sync_pipeline.sandbox.shopify.control import points_by_operation
 
@@ -38,11 +38,6 @@ def spread(values: list[float]) -> dict[str, float | None]:
         "p95": rounded(percentile(values, 95)),
         "max": rounded(max(values) if values else None),
     }
-
-
-def rounded(value: float | None, digits: int = 1) -> float | None:
-    """`value` rounded to `digits`; None (no figure) stays None."""
-    return None if value is None else round(value, digits)
 
 
 def _delta(after: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, float]:

@@ -225,6 +225,11 @@ def log(message: str, prefix: str = "bench") -> None:
     print(f"[{prefix} {datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
+def rounded(value: float | None, digits: int = 1) -> float | None:
+    """`value` rounded to `digits`; None (no figure) stays None."""
+    return None if value is None else round(value, digits)
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0..100); None for no values."""
     if not values:
