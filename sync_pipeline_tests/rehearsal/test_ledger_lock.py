@@ -39,10 +39,17 @@ def _append_events(path: str, times: str, count: int) -> None:
 
 def test_nothing_is_recorded_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(LOCK_TIMES_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)  # a default written to the working directory would show here
     ledger = Ledger(tmp_path / "ledger.duckdb")
     ledger.migrate()
     ledger.append_events([OrderEvent("1001", "paid", "test")])
-    assert not list(tmp_path.glob("*.tsv"))
+    # The ledger's own files and nothing else (a lock-times file of any name would be a new one).
+    sidecars = {"ledger.duckdb", "ledger.duckdb.lock", "ledger.duckdb.waiting", "ledger.duckdb.wal"}
+    assert {p.name for p in tmp_path.iterdir()} <= sidecars
+    # And asked, the same transaction writes one line.
+    monkeypatch.setenv(LOCK_TIMES_ENV, str(tmp_path / "times.tsv"))
+    ledger.append_events([OrderEvent("1002", "paid", "test")])
+    assert len((tmp_path / "times.tsv").read_text().splitlines()) == 1
 
 
 @pytest.mark.timeout(120)
@@ -122,6 +129,9 @@ def test_the_summary_clips_to_the_peak_and_ranks_who_held_it() -> None:
     }  # fmt: skip
     assert f["wait_s"] == {"p50": 1.0, "p95": 4.0, "max": 4.0, "total": 7.0}
     assert summary([], 0.0, 10.0)["held_share"] is None
+    # A peak of no length says nothing, for any number of files, rather than failing.
+    two = [_hold(5.0, 1.0, ledger="a"), _hold(5.0, 1.0, ledger="b")]
+    assert summary(two, 5.0, 5.0)["held_share"] is None
 
 
 @settings(max_examples=200, deadline=None)
