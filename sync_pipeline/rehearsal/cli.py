@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sync_pipeline.lib.ledger.connection import LOCK_TIMES_ENV
-from sync_pipeline.rehearsal import collect, cpu, ledger_lock, report
+from sync_pipeline.rehearsal import collect, cpu, deliveries, ledger_lock, report
 from sync_pipeline.rehearsal.accounting import Accounting
 from sync_pipeline.rehearsal.peak import PeakResult, play, wait_for_sensors
 from sync_pipeline.rehearsal.profile import FAULT_NAMES, load_profile, parse_fault_list
@@ -189,6 +189,9 @@ def main(argv: list[str], before_accounting: BeforeAccounting | None = None) -> 
             drained=peak.drained,
             cpu=peak.cpu,
             ledger=ledger,
+            deliveries=deliveries.summary(
+                world.pvx_state.events.waits(), seen.shop_state.get("webhook_deliveries", [])
+            ),
         )
         figures["started_at"] = started_at
         md, js = report.write(figures, command, out_dir)

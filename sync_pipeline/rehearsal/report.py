@@ -15,10 +15,11 @@ from typing import Any
 from sync_pipeline.lib.ledger.rehearsal import Fulfilled
 from sync_pipeline.rehearsal.accounting import KINDS, Accounting
 from sync_pipeline.rehearsal.cpu import markdown_lines as cpu_lines
+from sync_pipeline.rehearsal.deliveries import markdown_lines as delivery_lines
 from sync_pipeline.rehearsal.ledger_lock import markdown_lines as ledger_lines
 from sync_pipeline.rehearsal.profile import StoreProfile
 from sync_pipeline.rehearsal.pvx_requests import by_flow
-from sync_pipeline.rehearsal.stack import percentile, rounded
+from sync_pipeline.rehearsal.stack import percentile, rounded, spread
 from sync_pipeline.sandbox.shopify.config import PLANS
 from sync_pipeline.sandbox.shopify.control import points_by_operation
 
@@ -29,15 +30,6 @@ GOALS = {
     "stock_p95_s": 30.0,
     "throttled_share": 0.01,
 }
-
-
-def spread(values: list[float]) -> dict[str, float | None]:
-    return {
-        "n": len(values),
-        "p50": rounded(percentile(values, 50)),
-        "p95": rounded(percentile(values, 95)),
-        "max": rounded(max(values) if values else None),
-    }
 
 
 def _delta(after: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, float]:
@@ -118,6 +110,7 @@ def figures(
     drained: bool,
     cpu: Mapping[str, Any] | None = None,
     ledger: Mapping[str, Any] | None = None,
+    deliveries: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     hold = profile.hold_seconds
     rps = profile.pvx_requests_per_window / profile.pvx_window_seconds
@@ -169,6 +162,7 @@ def figures(
         "machine": {"cpus": os.cpu_count(), "load_average_1m": [round(x, 1) for x in load_average]},
         "cpu": cpu_figures,
         "ledger": dict(ledger or {}),
+        "deliveries": dict(deliveries or {}),
         "drained": drained,
         "peak_seconds": round(peak_seconds, 1),
         "sale": dict(sale),
@@ -357,6 +351,8 @@ def markdown(f: Mapping[str, Any], command: str) -> str:
         *cpu_lines(f.get("cpu") or {}),
         "",
         *ledger_lines(f.get("ledger") or {}),
+        "",
+        *delivery_lines(f.get("deliveries") or {}),
         "",
         "Shared ceilings over the peak: "
         + "; ".join(f"{k} {v}" for k, v in f["limits"]["used"].items())

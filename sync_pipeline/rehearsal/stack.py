@@ -239,6 +239,16 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
+def spread(values: list[float]) -> dict[str, float | None]:
+    """How many, and their p50, p95 and max, rounded to a tenth."""
+    return {
+        "n": len(values),
+        "p50": rounded(percentile(values, 50)),
+        "p95": rounded(percentile(values, 95)),
+        "max": rounded(max(values) if values else None),
+    }
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)

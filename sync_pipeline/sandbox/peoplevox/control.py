@@ -81,6 +81,8 @@ class DeliveryState(BaseModel):
     outcome: str
     status_code: int | None
     values: dict[str, str]
+    waited: float | None = None  # seconds in the sandbox's own queue before it was sent
+
 
 
 class Counters(BaseModel):

@@ -14,6 +14,13 @@ Assumptions (API.md §9):
   (more callbacks than asked for is the safe direction for idempotent receivers).
 * Delivery is attempted once; no retry on failure. Fault settings can drop, duplicate or
   delay deliveries, because the real service gives no delivery guarantee either.
+* Neither the order of delivery nor how many go at once is documented. The sandbox sends up to
+  ``DELIVERY_WORKERS`` at once, so callbacks can arrive out of the order they were raised in (the
+  stricter case for a receiver). One sender at a time had made the sandbox's own queue the
+  slowest part of a callback's way at a rehearsal's peak (~140 callbacks a second: AvailabilityChanges
+  waited p95 75-100 s behind status and tracking callbacks, session 21), a delay of the stand-in,
+  not of anything Peoplevox documents. How long each waited is kept (``Delivery.waited``), so a
+  rehearsal reports the stand-in's share of a latency apart from the product's.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "IncrementalChanges",
     "Returns",
 )
+# Callbacks sent at once (as the Shopify sandbox's webhook senders).
+DELIVERY_WORKERS = 4
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
 
 # finerylondon/peep_conn `lib/peep_conn/subscription.rb` (API.md §9). The status name is spelled
@@ -111,6 +120,9 @@ class Delivery:
     outcome: str = "pending"  # pending | delivered | failed | dropped
     status_code: int | None = None
     values: dict[str, str] = field(default_factory=dict)
+    # Seconds from when the callback was due (raised, plus any injected delay) to its send: the
+    # sandbox's own queue. None until attempted.
+    waited: float | None = None
 
 
 class EventHub:
@@ -125,7 +137,8 @@ class EventHub:
         self._lock = threading.Lock()
         self._queue: queue.Queue[tuple[float, Delivery] | None] = queue.Queue()
         self._rng = random.Random(faults.seed)
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._http: httpx.Client | None = None
         self._pending = 0
         # Callbacks the fault settings dropped or doubled (the rehearsal reports each fault's effect).
         self.dropped = 0
@@ -175,15 +188,26 @@ class EventHub:
 
     # -- delivery thread ---------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="pvx-callbacks", daemon=True)
-            self._thread.start()
+        if not self._threads:
+            # One client for all senders: httpx.Client is safe to share between threads.
+            self._http = httpx.Client(timeout=5.0, verify=tls_context())
+            self._threads = [
+                threading.Thread(target=self._run, name=f"pvx-callbacks-{n}", daemon=True)
+                for n in range(DELIVERY_WORKERS)
+            ]
+            for thread in self._threads:
+                thread.start()
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._threads:
+            for _ in self._threads:
+                self._queue.put(None)
+            for thread in self._threads:
+                thread.join(timeout=5)
+            # A sender still in a call (its receiver hung) keeps the client; it is daemonic.
+            if self._http is not None and not any(t.is_alive() for t in self._threads):
+                self._http.close()
+            self._threads, self._http = [], None
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every queued callback has been attempted (tests and the control API)."""
@@ -197,22 +221,32 @@ class EventHub:
         return True
 
     def _run(self) -> None:
-        with httpx.Client(timeout=5.0, verify=tls_context()) as http:
-            while True:
-                job = self._queue.get()
-                if job is None:
-                    return
-                not_before, delivery = job
-                pause = not_before - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)
-                self._deliver(http, delivery)
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            not_before, delivery = job
+            pause = not_before - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            delivery.waited = max(0.0, time.monotonic() - not_before)
+            self._deliver(self._http, delivery)
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+    def waits(self) -> dict[str, list[float]]:
+        """Seconds each attempted callback waited in the sandbox's queue, by event type."""
+        with self._lock:
+            attempted = [(d.event_type, d.waited) for d in self.deliveries if d.waited is not None]
+        by_type: dict[str, list[float]] = {}
+        for event_type, waited in attempted:
+            by_type.setdefault(event_type, []).append(waited)
+        return by_type
 
     @staticmethod
-    def _deliver(http: httpx.Client, delivery: Delivery) -> None:
+    def _deliver(http: httpx.Client | None, delivery: Delivery) -> None:
+        assert http is not None, "callbacks are sent only between start() and stop()"
         try:
             if delivery.method == "GET":
                 response = http.get(delivery.url)

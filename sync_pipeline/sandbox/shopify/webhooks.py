@@ -174,6 +174,10 @@ class Dispatcher:
     def _send(self, delivery: _Delivery) -> None:
         record = delivery.record
         record["attempts"] += 1
+        if record["attempts"] == 1:
+            # Seconds the webhook waited for a sender in the sandbox's own queue (the rehearsal
+            # reports the stand-in's share of a latency apart from the product's).
+            record["waited_s"] = round(max(0.0, time.monotonic() - delivery.due), 3)
         try:
             response = self._client.post(delivery.uri, content=delivery.body, headers=delivery.headers)
             ok, detail = response.is_success, response.status_code
