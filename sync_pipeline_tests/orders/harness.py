@@ -63,7 +63,12 @@ class E2EStack:
         """Evaluate a sensor once and execute the runs it requests; returns how many."""
         sensor = self.definitions.resolve_sensor_def(sensor_name)
         context = dg.build_sensor_context(
-            instance=self.instance, cursor=self.cursors.get(sensor_name), definitions=self.definitions
+            instance=self.instance,
+            cursor=self.cursors.get(sensor_name),
+            definitions=self.definitions,
+            # As the daemon gives a sensor the resources it names (`build_sensor_context` does not
+            # take them from `definitions`).
+            resources=self.definitions.resources,
         )
         data = sensor.evaluate_tick(context)
         self.cursors[sensor_name] = data.cursor

@@ -112,7 +112,9 @@ def test_faults_drop_and_duplicate_callbacks(sandbox: Sandbox, client: Peoplevox
     assert outcomes == ["dropped", "delivered"]
 
 
-def test_a_slow_receiver_holds_up_one_sender_not_every_callback(sandbox: Sandbox, client: PeoplevoxClient) -> None:
+def test_a_slow_receiver_holds_up_one_sender_not_every_callback(
+    sandbox: Sandbox, client: PeoplevoxClient
+) -> None:
     """Callbacks go several at once (Peoplevox documents neither order nor concurrency): eight
     callbacks to an endpoint that takes 0.4 s each arrive in about a quarter of the 3.2 s one sender
     would take, and each delivery says how long it waited in the sandbox's own queue."""

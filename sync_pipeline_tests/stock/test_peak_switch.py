@@ -8,6 +8,7 @@ off: it showed available − (buffer + extra) everywhere)."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -28,19 +29,26 @@ from sync_pipeline_tests.stock.test_end_to_end import _materialization, _reconci
 CODES = ["TEE-BLK-M", "CAP-BLK-OS", "SOCK-BLK-OS"]
 SITE = "PrimarySite"
 INGEST, STOCK, RECONCILE = "shopify_order_events", "peoplevox_availability_events", "peak_mode_reconcile"
+IN_PEAK = "stock_reconcile_in_peak"
 # One order in the 10-minute window is above 0.05 a minute: the first sale switches peak mode on.
 PEAK = "peak:\n  orders_per_minute: 0.05\n  window_minutes: 10\n  extra_buffer: 2\n"
 
 
-def _store(stack: E2EStack, max_items: int | None = None) -> None:
+def _store(stack: E2EStack, max_items: int | None = None, reconcile_minutes: float | None = None) -> None:
     config = Path(os.environ["SYNC_CONFIG_DIR"])
     buffers = config / "stock_buffers.yaml"
     text = buffers.read_text()
     buffers.write_text(text[: text.index("peak:")] + PEAK)
+    stock = config / "stock.yaml"
     if max_items is not None:
-        stock = config / "stock.yaml"
         stock.write_text(
             stock.read_text().replace("peak_switch_max_items: 1000", f"peak_switch_max_items: {max_items}")
+        )
+    if reconcile_minutes is not None:
+        text = stock.read_text()
+        assert "peak_reconcile_minutes: 10\n" in text
+        stock.write_text(
+            text.replace("peak_reconcile_minutes: 10", f"peak_reconcile_minutes: {reconcile_minutes}")
         )
     for code in CODES:
         stack.shop.add_product(ProductSpec(title=code, variants=[VariantSpec(sku=code)]))
@@ -132,3 +140,43 @@ def test_a_peak_switch_moving_more_than_a_run_should_queue_launches_one_reconcil
         assert _shown(stack) == {"TEE-BLK-M": 46, "CAP-BLK-OS": 48, "SOCK-BLK-OS": 48}
         assert stack.tick(RECONCILE) == 0
         assert _switches(stack) == [(True, 3, 0, True), (False, 3, 0, True)]
+
+
+@pytest.mark.timeout(300)
+def test_in_peak_mode_the_full_reconcile_comes_every_few_minutes_and_finds_a_goods_in_no_callback_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A callback is a hint that can be lost. In a rehearsal, callbacks dropped near the end of the
+    goods-in left three SKUs short in Shopify for the whole drain: the hourly reconcile was the only
+    net. In peak mode the full reconcile now also runs every `peak_reconcile_minutes` (3 s here)."""
+    with e2e_stack(tmp_path, monkeypatch, 900, FaultSettings()) as stack:
+        _store(stack, reconcile_minutes=0.05)
+        time.sleep(3.2)
+        assert stack.tick(IN_PEAK) == 0  # not in peak mode: the hourly reconcile only
+        _sale(stack)
+        assert stack.tick(STOCK) == 1  # the switch's queue
+        before = _shown(stack)["CAP-BLK-OS"]
+        stack.pvx.set_faults(callback_drop_rate=1.0)
+        stack.pvx.goods_in("CAP-BLK-OS", SITE, 10, "PO lost callback")
+        assert stack.pvx.flush_events()
+        stack.pvx.set_faults(callback_drop_rate=0.0)
+        assert stack.tick(STOCK) == 0  # no callback named it
+        assert _shown(stack)["CAP-BLK-OS"] == before
+        time.sleep(3.2)
+        assert stack.tick(IN_PEAK) == 1
+        assert stack.runs[-1] == "stock_reconcile_job"
+        assert _shown(stack)["CAP-BLK-OS"] == before + 10
+        assert stack.tick(IN_PEAK) == 0  # not again within the interval
+        _quiet_for_a_while(stack)
+        time.sleep(3.2)
+        assert stack.tick(IN_PEAK) == 0  # peak mode is off
+
+
+@pytest.mark.timeout(120)
+def test_no_reconcile_in_peak_mode_when_its_interval_is_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with e2e_stack(tmp_path, monkeypatch, 900, FaultSettings()) as stack:
+        _store(stack, reconcile_minutes=0)
+        _sale(stack)
+        assert stack.tick(IN_PEAK) == 0

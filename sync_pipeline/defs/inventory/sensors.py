@@ -1,15 +1,23 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
 
 from sync_pipeline.defs import brand
-from sync_pipeline.defs.inbox_sensors import inbox_sensor_tick, last_run_started, materialized_since
+from sync_pipeline.defs.inbox_sensors import (
+    inbox_sensor_tick,
+    last_run_started,
+    latest_metadata,
+    materialized_since,
+    runs_in_flight,
+)
 from sync_pipeline.defs.inventory.assets import shopify_inventory_levels
 from sync_pipeline.defs.inventory.jobs import stock_changes_job, stock_reconcile_job
+from sync_pipeline.defs.resources import BusinessRulesResource
 from sync_pipeline.defs.sensor_instance import sensor_instance
 from sync_pipeline.lib.peoplevox import callbacks
 
@@ -96,6 +104,40 @@ def peak_mode_reconcile(context: dg.SensorEvaluationContext):
         tags={"sync/trigger": f"peak mode switch {newest}: every listing's buffer moved"},
     )
     return dg.SensorResult(run_requests=[request], cursor=moved_on)
+
+
+@dg.sensor(
+    name="stock_reconcile_in_peak",
+    job=stock_reconcile_job,
+    minimum_interval_seconds=30,
+    default_status=brand.sensor_status("stock"),
+)
+def stock_reconcile_in_peak(context: dg.SensorEvaluationContext, business_rules: BusinessRulesResource):
+    """While peak mode is on, launches the full reconcile every `peak_reconcile_minutes` (stock.yaml),
+    not only hourly. A callback is a hint that can be lost: a goods-in whose AvailabilityChanges never
+    came would stay unsold in Shopify until the next full read (a rehearsal's dropped callbacks left
+    three goods-in SKUs short for the whole drain). Peak mode as the latest ingest run judged it (its
+    `peak_mode` metadata); the clock from the latest reconcile run of any kind (the hourly one, a
+    switch's, this sensor's), started or only created."""
+    minutes = business_rules.load().stock.peak_reconcile_minutes
+    if minutes <= 0:
+        return dg.SkipReason("peak_reconcile_minutes is 0: the hourly reconcile only")
+    _, ingest = latest_metadata(context, brand.key("shopify", "orders"))
+    if ingest.get("peak_mode") is not True:
+        return dg.SkipReason("not in peak mode")
+    if runs_in_flight(context, stock_reconcile_job.name):
+        return dg.SkipReason("a reconcile is in flight")
+    last = last_run_started(context, stock_reconcile_job.name)
+    now = time.time()
+    if last is not None and now - last < minutes * 60:
+        return dg.SkipReason(
+            f"the last reconcile began {now - last:.0f} s ago; every {minutes:g} min in peak mode"
+        )
+    return dg.RunRequest(
+        run_key=f"peak_reconcile:{int(now)}",
+        partition_key=datetime.now(UTC).strftime("%Y-%m-%d-%H:00"),  # this hour's snapshot
+        tags={"sync/trigger": f"peak mode: the full reconcile every {minutes:g} min"},
+    )
 
 
 def _value(record: dg.EventLogRecord, field: str) -> object:

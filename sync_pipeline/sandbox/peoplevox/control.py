@@ -84,7 +84,6 @@ class DeliveryState(BaseModel):
     waited: float | None = None  # seconds in the sandbox's own queue before it was sent
 
 
-
 class Counters(BaseModel):
     requests: dict[str, int]
     requests_by_name: dict[str, int]

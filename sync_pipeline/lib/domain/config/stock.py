@@ -55,6 +55,11 @@ class StockConfig(RulesModel):
     # A peak-mode switch (stock_buffers.yaml `peak`) queues the items of the listings whose target
     # it moves; more than this many and it asks for one full reconcile instead (0: always).
     peak_switch_max_items: int = Field(default=1000, ge=0)
+    # While peak mode is on, the full reconcile also runs this often (0: hourly only). Callbacks are
+    # hints that can be lost: a goods-in whose AvailabilityChanges never came stays unsold in
+    # Shopify until the next full read. Each costs a paged read of every item (1,000 a request:
+    # 50 Peoplevox requests for 50,000 items, ~6 % of a 15 / 15 s limiter every 15 minutes).
+    peak_reconcile_minutes: float = Field(default=10, ge=0, le=60)
     # An incremental push sends no request after this many seconds from its first request and
     # leaves the rest queued (quiet rows first, then fast sellers): it holds the shopify_stock pool, which the next stock run
     # waits for. The hourly reconcile has no time limit.
