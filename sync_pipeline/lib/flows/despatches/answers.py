@@ -54,7 +54,14 @@ from sync_pipeline.lib.ledger.fulfilments import FulfilmentIntent
 # wave before's answers), instead of a transaction a package, which serialised the senders on the
 # ledger lock (about 41 ms an empty transaction at load 10 while each opened its own DuckDB; 6-10 ms
 # with the file attached, session 11; more with other runs writing).
-WAVE_PER_SENDER = 4
+WAVE_PER_SENDER = 8
+# The next wave is claimed once fewer than this many rounds (one order per sender) of the waves
+# claimed so far wait to start. The claim and the answers written with it hold the ledger for
+# 0.2-0.5 s and wait for it up to ~1 s at a peak (session 21's rehearsal: the wave writes were the
+# ledger's largest holder), while a round takes ~0.2 s: with one round ahead the senders stood idle
+# for most of every wave write. A claim stays good for `settle_seconds / 2` (30 s), far beyond
+# these rounds; a package sent later is claimed again on its own.
+CLAIM_AHEAD_ROUNDS = 6
 # Answers are written at least this often even when no next wave is claimed (Shopify is slow or
 # throttling): an answer held back for long is one another run's lookup might record first.
 LONG_WAVE_SECONDS = 5.0
@@ -128,12 +135,15 @@ def send_all(
             for index, wave in enumerate(waves):
                 if index:
                     # The next wave is claimed while this one is still going out, once fewer than
-                    # one sender's round of its orders wait to start: the senders go from one wave
-                    # into the next without waiting for the ledger (they used to, a transaction and
-                    # the wave's slowest order each time).
+                    # `CLAIM_AHEAD_ROUNDS` rounds of orders wait to start: the senders go from one
+                    # wave into the next without waiting for the ledger (they used to, a transaction
+                    # and the wave's slowest order each time).
                     sender.collect(
                         take,
-                        until=lambda: sender.waiting_to_start < concurrency or sender.failure is not None,
+                        until=lambda: (
+                            sender.waiting_to_start < concurrency * CLAIM_AHEAD_ROUNDS
+                            or sender.failure is not None
+                        ),
                     )
                     if (
                         sender.failure is not None

@@ -1,0 +1,82 @@
+"""The senders keep sending while the next wave is claimed (against both sandboxes, a real ledger).
+
+At session 21's rehearsal a wave's ledger transaction (the claims of the next wave and the answers
+so far) held the ledger 0.2-0.5 s and waited for it up to ~1 s, while a round of sends took ~0.2 s.
+The next wave used to be claimed once fewer than one round of orders waited to start, so the
+senders stood idle through most of every claim: the fulfil step made 2,767 fulfilments a minute
+with Shopify's bucket at 0.65 of its restore rate. Now it is claimed `CLAIM_AHEAD_ROUNDS` rounds
+ahead, and the senders go on through a slow claim."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync_pipeline.lib.flows.despatches import answers as answers_module
+from sync_pipeline.lib.flows.despatches.read import read_despatches
+from sync_pipeline.lib.flows.despatches.run import fulfil
+from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
+from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
+from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
+from sync_pipeline_tests.despatches.helpers import UK, despatch_rules, emails_for, into_warehouse, ports
+from sync_pipeline_tests.orders.conftest import Stack
+
+SLOW_CLAIM_SECONDS = 0.6
+
+
+class _TimedSends(ShopifyStorefront):
+    """Notes when each fulfilmentCreate began."""
+
+    def __init__(self, stack: Stack) -> None:
+        super().__init__(stack.source.client)
+        self.started: list[float] = []
+        self.lock = threading.Lock()
+
+    def create_fulfilment(self, request, tracking, notify_customer, retry_until=None):  # type: ignore[no-untyped-def]
+        with self.lock:
+            self.started.append(time.monotonic())
+        return super().create_fulfilment(request, tracking, notify_customer, retry_until=retry_until)
+
+
+@pytest.mark.timeout(300)
+def test_sends_go_on_while_the_next_wave_is_claimed(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    concurrency = 2
+    rules = despatch_rules(stack, fulfil_concurrency=concurrency)
+    monkeypatch.setattr(answers_module, "WAVE_PER_SENDER", 4)  # waves of 8 orders
+    claims: list[tuple[float, float]] = []
+    claim_many = ledger_fulfilments.claim_many
+
+    def slow_claim(con, numbers, run_id):  # type: ignore[no-untyped-def]
+        if not numbers:  # answers written with no wave to claim
+            return claim_many(con, numbers, run_id)
+        # A busy ledger: the claim's transaction holds on for a while (waiting for a core, say).
+        began = time.monotonic()
+        time.sleep(SLOW_CLAIM_SECONDS)
+        claimed = claim_many(con, numbers, run_id)
+        claims.append((began, time.monotonic()))
+        return claimed
+
+    monkeypatch.setattr(ledger_fulfilments, "claim_many", slow_claim)
+    placed = [
+        stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY")], shipping_address=UK))["id"]
+        for _ in range(24)
+    ]
+    numbers = into_warehouse(stack)
+    for oid in placed:
+        stack.pvx.despatch(numbers[oid], [{"CAP-NVY": 1}])
+    read_despatches(ports(stack).source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2))
+    timed = _TimedSends(stack)
+    done = fulfil(timed, stack.ledger, rules, "test", max_seconds=120)
+    assert (done.fulfilled, done.caught_up) == (24, True), done.summary
+    assert all(len(emails_for(stack, oid)) == 1 for oid in placed)
+    # Three waves, so two claims made while sends were going out (the first comes before any send).
+    later = [c for c in claims if c[0] > min(timed.started)]
+    assert len(later) == 2, claims
+    for began, ended in later:
+        during = sum(1 for t in timed.started if began <= t <= ended)
+        # Claimed one round ahead, at most `concurrency - 1` orders were left to start during a
+        # claim; now the senders keep going through it.
+        assert during > concurrency, f"{during} sends began during a {ended - began:.2f} s claim"
