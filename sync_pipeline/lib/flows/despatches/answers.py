@@ -138,11 +138,14 @@ def send_all(
                     # `CLAIM_AHEAD_ROUNDS` rounds of orders wait to start: the senders go from one
                     # wave into the next without waiting for the ledger (they used to, a transaction
                     # and the wave's slowest order each time).
+                    # Another step waiting for the pool is asked after each answer, not only
+                    # between waves: the waves claimed ahead would otherwise all be sent first.
                     sender.collect(
                         take,
                         until=lambda: (
                             sender.waiting_to_start < concurrency * CLAIM_AHEAD_ROUNDS
                             or sender.failure is not None
+                            or (stop is not None and stop())
                         ),
                     )
                     if (
@@ -150,7 +153,10 @@ def send_all(
                         or time.monotonic() >= deadline
                         or (stop is not None and stop())
                     ):
-                        break  # the rest were written ahead and never sent: back to `pending` below
+                        # What was claimed ahead and not begun is not sent (the orders begun go to
+                        # their end): back to `pending` below, for the step taking over.
+                        sender.stop_starting()
+                        break
                 # Timed from before the claim (its attempt time is set inside), so it errs early.
                 fresh_until = time.monotonic() + settle_seconds / 2
                 claimed = write(wave)

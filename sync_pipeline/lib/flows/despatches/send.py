@@ -58,6 +58,7 @@ class GroupSender(Generic[T, R]):
         self._stop = threading.Event()
         self._starting = threading.Lock()
         self._started = 0  # groups that began (or were turned away at the deadline)
+        self._closed = False  # `stop_starting`: every group not yet begun is turned away
         self._submitted = 0
         self.running = 0  # groups submitted whose end `collect` has not seen yet
         self.failure: BaseException | None = None
@@ -85,10 +86,16 @@ class GroupSender(Generic[T, R]):
             self.running += 1
             self._pool.submit(self._run, group, call)
 
+    def stop_starting(self) -> None:
+        """Begin no more groups (those begun go to their end; the first `concurrency` still begin,
+        as past the deadline): the caller hands its work over. Those turned away give no answer."""
+        with self._starting:
+            self._closed = True
+
     def _may_start(self) -> bool:
         with self._starting:
             self._started += 1
-            past = self.deadline is not None and time.monotonic() >= self.deadline
+            past = self._closed or (self.deadline is not None and time.monotonic() >= self.deadline)
             return not (self._started > self.concurrency and past)
 
     def _run(self, group: Sequence[T], call: Callable[[T], R]) -> None:
