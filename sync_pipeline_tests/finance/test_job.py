@@ -124,7 +124,9 @@ def test_the_hourly_run_and_a_backfill_reconcile_both_systems(
         assert _on_sale_after_stock_reconcile(stack) == {**on_sale, "CAP-BLK-OS": on_sale["CAP-BLK-OS"] + 1}
 
         now = datetime.now(UTC)
-        request = finance_hourly(dg.build_schedule_context(scheduled_execution_time=now))
+        request = finance_hourly(
+            dg.build_schedule_context(instance=stack.instance, scheduled_execution_time=now)
+        )
         assert isinstance(request, dg.RunRequest) and request.tags[RANGE_END] == now.date().isoformat()
         hourly = _run(stack, request.tags)
         days = [now.date() - timedelta(days=1), now.date()]
