@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from urllib.parse import parse_qs
 
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from sync_pipeline.lib.peoplevox import PeoplevoxClient
+from sync_pipeline.sandbox.peoplevox.app import create_app
+from sync_pipeline.sandbox.peoplevox.config import PeoplevoxSandboxConfig
+from sync_pipeline.sandbox.peoplevox.control import PeoplevoxControl
 from sync_pipeline.sandbox.server import serve_in_thread
 from sync_pipeline_tests.peoplevox.conftest import Sandbox
 
@@ -117,10 +122,14 @@ def test_a_slow_receiver_holds_up_one_sender_not_every_callback(
 ) -> None:
     """Callbacks go several at once (Peoplevox documents neither order nor concurrency): eight
     callbacks to an endpoint that takes 0.4 s each arrive in about a quarter of the 3.2 s one sender
-    would take, and each delivery says how long it waited in the sandbox's own queue."""
+    would take, and each delivery says how long it waited in the sandbox's own queue. The endpoint
+    answers nothing until all eight are raised: raised one control call at a time on a loaded machine,
+    they had reached the sandbox's queue so far apart that none waited for a sender."""
     answered: list[float] = []
+    all_raised = threading.Event()
 
     async def slow(request: Request) -> PlainTextResponse:
+        await asyncio.to_thread(all_raised.wait, 10)
         await asyncio.sleep(0.4)
         answered.append(time.monotonic())
         return PlainTextResponse("ok")
@@ -129,9 +138,10 @@ def test_a_slow_receiver_holds_up_one_sender_not_every_callback(
     sandbox.control.seed_items([(f"S{n}", f"B{n}", f"item {n}") for n in range(8)])
     with serve_in_thread(app) as url:
         client.subscribe_event("AvailabilityChanges", url + "/a?i={ItemCode}")
-        started = time.monotonic()
         for n in range(8):
             sandbox.control.goods_in(f"S{n}", "PrimarySite", 1)
+        started = time.monotonic()
+        all_raised.set()
         assert sandbox.control.flush_events()
         elapsed = time.monotonic() - started
     assert len(answered) == 8
@@ -140,3 +150,45 @@ def test_a_slow_receiver_holds_up_one_sender_not_every_callback(
     assert all(w is not None and w >= 0 for w in waits)
     # The last four waited for a sender while the first four were being answered.
     assert sorted(waits)[-1] >= 0.3  # type: ignore[operator]
+
+
+def test_stopping_with_callbacks_queued_ends_promptly_sends_no_more_and_no_sender_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Shutdown while sending (a rehearsal's end: thousands of callbacks queued behind a busy
+    receiver). stop() joined each of the four senders for 5 s in turn (20 s, where one sender had
+    taken 5), then took the shared client away from the senders still draining the queue: each
+    failed on its next callback (`AssertionError` in a `pvx-callbacks` thread) and the rest stayed
+    'pending'. Now a stop sends nothing more: the calls under way end, what is queued is dropped."""
+    failed: list[str] = []
+    monkeypatch.setattr(
+        threading, "excepthook", lambda args: failed.append(f"{args.thread}: {args.exc_value!r}")
+    )
+    answered: list[float] = []
+
+    async def slow(request: Request) -> PlainTextResponse:
+        await asyncio.sleep(1.0)
+        answered.append(time.monotonic())
+        return PlainTextResponse("ok")
+
+    config = PeoplevoxSandboxConfig(requests_per_window=10_000)
+    app = create_app(config)
+    with (
+        serve_in_thread(Starlette(routes=[Route("/{path:path}", slow, methods=["GET"])])) as receiver_url,
+        serve_in_thread(app) as url,
+        PeoplevoxControl(url) as control,
+        Sandbox(url, control, config).client() as client,
+    ):
+        control.seed_items([("S1", "B1", "item")])
+        client.subscribe_event("AvailabilityChanges", receiver_url + "/a?i={ItemCode}")
+        for _ in range(100):  # 25 s of sending for four senders
+            control.goods_in("S1", "PrimarySite", 1)
+        began = time.monotonic()
+        app.state.sandbox.stop()
+        took = time.monotonic() - began
+        sent_by_stop = len(answered)
+        time.sleep(1.5)
+        sent_after_stop = len(answered) - sent_by_stop
+    assert (round(took) <= 2, sent_after_stop, failed) == (True, 0, []), f"stop() took {took:.1f} s"
+    outcomes = [d.outcome for d in app.state.sandbox.events.deliveries]
+    assert outcomes.count("delivered") == sent_by_stop and "failed" not in outcomes

@@ -139,6 +139,7 @@ class EventHub:
         self._rng = random.Random(faults.seed)
         self._threads: list[threading.Thread] = []
         self._http: httpx.Client | None = None
+        self._stopping = threading.Event()
         self._pending = 0
         # Callbacks the fault settings dropped or doubled (the rehearsal reports each fault's effect).
         self.dropped = 0
@@ -189,21 +190,32 @@ class EventHub:
     # -- delivery thread ---------------------------------------------------------------------
     def start(self) -> None:
         if not self._threads:
-            # One client for all senders: httpx.Client is safe to share between threads.
+            # One client for all senders (httpx.Client is safe to share between threads), handed to
+            # each: a sender still in a call when stop() gives up on it keeps a client to finish with.
+            self._stopping = threading.Event()
             self._http = httpx.Client(timeout=5.0, verify=tls_context())
             self._threads = [
-                threading.Thread(target=self._run, name=f"pvx-callbacks-{n}", daemon=True)
+                threading.Thread(
+                    target=self._run,
+                    args=(self._http, self._stopping),
+                    name=f"pvx-callbacks-{n}",
+                    daemon=True,
+                )
                 for n in range(DELIVERY_WORKERS)
             ]
             for thread in self._threads:
                 thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Sends nothing more: the calls under way end (within `timeout` for all senders together),
+        callbacks still queued are dropped unsent (`pending`, no `waited`)."""
         if self._threads:
+            self._stopping.set()
             for _ in self._threads:
                 self._queue.put(None)
+            deadline = time.monotonic() + timeout
             for thread in self._threads:
-                thread.join(timeout=5)
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
             # A sender still in a call (its receiver hung) keeps the client; it is daemonic.
             if self._http is not None and not any(t.is_alive() for t in self._threads):
                 self._http.close()
@@ -220,7 +232,7 @@ class EventHub:
                 self._idle.wait(remaining)
         return True
 
-    def _run(self) -> None:
+    def _run(self, http: httpx.Client, stopping: threading.Event) -> None:
         while True:
             job = self._queue.get()
             if job is None:
@@ -228,9 +240,10 @@ class EventHub:
             not_before, delivery = job
             pause = not_before - time.monotonic()
             if pause > 0:
-                time.sleep(pause)
-            delivery.waited = max(0.0, time.monotonic() - not_before)
-            self._deliver(self._http, delivery)
+                stopping.wait(pause)  # a delayed callback; a stop does not wait for it
+            if not stopping.is_set():
+                delivery.waited = max(0.0, time.monotonic() - not_before)
+                self._deliver(http, delivery)
             with self._idle:
                 self._pending -= 1
                 self._idle.notify_all()
@@ -245,8 +258,7 @@ class EventHub:
         return by_type
 
     @staticmethod
-    def _deliver(http: httpx.Client | None, delivery: Delivery) -> None:
-        assert http is not None, "callbacks are sent only between start() and stop()"
+    def _deliver(http: httpx.Client, delivery: Delivery) -> None:
         try:
             if delivery.method == "GET":
                 response = http.get(delivery.url)
