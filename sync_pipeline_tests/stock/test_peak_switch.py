@@ -180,3 +180,29 @@ def test_no_reconcile_in_peak_mode_when_its_interval_is_zero(
         _store(stack, reconcile_minutes=0)
         _sale(stack)
         assert stack.tick(IN_PEAK) == 0
+
+
+@pytest.mark.timeout(300)
+def test_a_switch_wanting_a_reconcile_gets_one_reconcile_not_one_from_each_sensor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Peak mode comes on with more listings moved than a run should queue (the switch wants a full
+    reconcile: `peak_mode_reconcile`) while the last reconcile began longer ago than
+    `peak_reconcile_minutes` (the hourly one, say). Whichever sensor the daemon got to first,
+    `stock_reconcile_in_peak` launched a full reconcile too: two full reads of Peoplevox (a request
+    per 1,000 rows each) at the moment the sale's orders begin to need its limit. It leaves a
+    switch's reconcile to the switch's sensor."""
+    clock = _SensorClock()
+    monkeypatch.setattr(inventory_sensors, "time", clock)
+    with e2e_stack(tmp_path, monkeypatch, 900, FaultSettings()) as stack:
+        _store(stack, max_items=0, reconcile_minutes=1)
+        _sale(stack)
+        assert _materialization(stack, ["shopify", "orders"])["peak_switch_reconcile"] > 0
+        clock.ahead = 61
+        assert stack.tick(IN_PEAK) == 0  # the switch's own reconcile is coming
+        assert stack.tick(RECONCILE) == 1
+        clock.ahead = 0
+        assert stack.tick(IN_PEAK) == 0  # it has just begun
+        assert stack.runs.count("stock_reconcile_job") == 1
+        clock.ahead = 61
+        assert stack.tick(IN_PEAK) == 1  # a minute after it, as every interval

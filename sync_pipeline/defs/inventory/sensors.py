@@ -118,16 +118,21 @@ def stock_reconcile_in_peak(context: dg.SensorEvaluationContext, business_rules:
     came would stay unsold in Shopify until the next full read (a rehearsal's dropped callbacks left
     three goods-in SKUs short for the whole drain). Peak mode as the latest ingest run judged it (its
     `peak_mode` metadata); the clock from the latest reconcile run of any kind (the hourly one, a
-    switch's, this sensor's), started or only created."""
+    switch's, this sensor's), started or only created. A switch that wants a reconcile since that
+    run gets its own (`peak_mode_reconcile`), not a second one from here."""
     minutes = business_rules.load().stock.peak_reconcile_minutes
     if minutes <= 0:
         return dg.SkipReason("peak_reconcile_minutes is 0: the hourly reconcile only")
-    _, ingest = latest_metadata(context, brand.key("shopify", "orders"))
+    orders = brand.key("shopify", "orders")
+    _, ingest = latest_metadata(context, orders)
     if ingest.get("peak_mode") is not True:
         return dg.SkipReason("not in peak mode")
     if runs_in_flight(context, stock_reconcile_job.name):
         return dg.SkipReason("a reconcile is in flight")
     last = last_run_started(context, stock_reconcile_job.name)
+    if materialized_since(context, orders, last, "peak_switch_reconcile"):
+        # Whichever sensor came first, both launched one: two full reads of Peoplevox at once.
+        return dg.SkipReason("a peak-mode switch wants a reconcile: peak_mode_reconcile launches it")
     now = time.time()
     if last is not None and now - last < minutes * 60:
         return dg.SkipReason(
