@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from sync_pipeline.defs.inventory import sensors as inventory_sensors
 from sync_pipeline.defs.orders.triggers import InboxCursor
 from sync_pipeline.lib.domain.config import load_business_rules
 from sync_pipeline.lib.flows import catalogue
@@ -142,19 +143,38 @@ def test_a_peak_switch_moving_more_than_a_run_should_queue_launches_one_reconcil
         assert _switches(stack) == [(True, 3, 0, True), (False, 3, 0, True)]
 
 
+class _SensorClock:
+    """The in-peak sensor's clock (`time.time()` in its module), set ahead by a test instead of
+    sleeping: a run's own start time stays the real one."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.ahead
+
+
 @pytest.mark.timeout(300)
 def test_in_peak_mode_the_full_reconcile_comes_every_few_minutes_and_finds_a_goods_in_no_callback_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A callback is a hint that can be lost. In a rehearsal, callbacks dropped near the end of the
     goods-in left three SKUs short in Shopify for the whole drain: the hourly reconcile was the only
-    net. In peak mode the full reconcile now also runs every `peak_reconcile_minutes` (3 s here)."""
+    net. In peak mode the full reconcile now also runs every `peak_reconcile_minutes` (1 here).
+
+    The sensor's clock is moved on rather than slept through. With an interval of 3 s and real
+    sleeps, 'not again within the interval' held only while the reconcile run took under 3 s, which a
+    loaded machine does not promise."""
+    clock = _SensorClock()
+    monkeypatch.setattr(inventory_sensors, "time", clock)
     with e2e_stack(tmp_path, monkeypatch, 900, FaultSettings()) as stack:
-        _store(stack, reconcile_minutes=0.05)
-        time.sleep(3.2)
+        _store(stack, reconcile_minutes=1)
+        clock.ahead = 61
         assert stack.tick(IN_PEAK) == 0  # not in peak mode: the hourly reconcile only
+        clock.ahead = 0
         _sale(stack)
         assert stack.tick(STOCK) == 1  # the switch's queue
+        assert stack.tick(IN_PEAK) == 0  # the last reconcile began less than a minute ago
         before = _shown(stack)["CAP-BLK-OS"]
         stack.pvx.set_faults(callback_drop_rate=1.0)
         stack.pvx.goods_in("CAP-BLK-OS", SITE, 10, "PO lost callback")
@@ -162,13 +182,14 @@ def test_in_peak_mode_the_full_reconcile_comes_every_few_minutes_and_finds_a_goo
         stack.pvx.set_faults(callback_drop_rate=0.0)
         assert stack.tick(STOCK) == 0  # no callback named it
         assert _shown(stack)["CAP-BLK-OS"] == before
-        time.sleep(3.2)
+        clock.ahead = 61
         assert stack.tick(IN_PEAK) == 1
         assert stack.runs[-1] == "stock_reconcile_job"
         assert _shown(stack)["CAP-BLK-OS"] == before + 10
-        assert stack.tick(IN_PEAK) == 0  # not again within the interval
+        clock.ahead = 0
+        assert stack.tick(IN_PEAK) == 0  # not again within the interval, however long the run took
         _quiet_for_a_while(stack)
-        time.sleep(3.2)
+        clock.ahead = 61
         assert stack.tick(IN_PEAK) == 0  # peak mode is off
 
 
