@@ -57,8 +57,9 @@ class StockConfig(RulesModel):
     peak_switch_max_items: int = Field(default=1000, ge=0)
     # While peak mode is on, the full reconcile also runs this often (0: hourly only). Callbacks are
     # hints that can be lost: a goods-in whose AvailabilityChanges never came stays unsold in
-    # Shopify until the next full read. Each costs a paged read of every item (1,000 a request:
-    # 50 Peoplevox requests for 50,000 items, ~6 % of a 15 / 15 s limiter every 15 minutes).
+    # Shopify until the next full read. Each costs a paged read of every item (1,000 rows a request,
+    # a row an item a site: 100 Peoplevox requests for 50,000 items at two sites, ~17 % of a
+    # 15 / 15 s limiter every 10 minutes).
     peak_reconcile_minutes: float = Field(default=10, ge=0, le=60)
     # An incremental push sends no request after this many seconds from its first request and
     # leaves the rest queued (quiet rows first, then fast sellers): it holds the shopify_stock pool, which the next stock run
