@@ -91,3 +91,49 @@ def test_a_step_that_ran_on_hands_over_when_another_starts_waiting(
         package_states = {r[0] for r in con.execute("SELECT state FROM despatch_packages").fetchall()}
     assert package_states == {states.FULFILLED}
     assert all(len(emails_for(stack, oid)) == 1 for oid in placed)
+
+
+def test_with_waves_claimed_rounds_ahead_the_hand_over_still_comes_within_a_round(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Waves as configured (eight orders a sender, the next claimed `CLAIM_AHEAD_ROUNDS` rounds
+    ahead), two senders. The step saw a waiting step only once fewer than six rounds of orders
+    waited to start, and sent all of those after it: 12 and more sends after another step began to
+    wait, where a wave a round ahead had sent at most one. Now the step asks while it waits for
+    answers too, and at the hand-over no more than a round ahead starts; the rest goes back to
+    `pending` (nothing in doubt) and the next step sends it."""
+    monkeypatch.setattr(run_module, "RUN_ON_STEPS", 1000)
+    monkeypatch.setattr(run_module, "ASK_SECONDS", 0.0)
+    concurrency = 2
+    placed = [
+        stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="TEE-BLK-M")], shipping_address=UK))["id"]
+        for _ in range(48)
+    ]
+    numbers = into_warehouse(stack)
+    for oid in placed:
+        stack.pvx.despatch(numbers[oid], [{"TEE-BLK-M": 1}])
+    read_despatches(ports(stack).source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2))
+    two = despatch_rules(stack, fulfil_concurrency=concurrency)
+    timed = _TimedSends(stack.source.client)
+    waits_from = time.monotonic() + BUDGET + 0.3
+
+    done = fulfil(
+        timed,
+        stack.ledger,
+        two,
+        "run-a",
+        max_seconds=BUDGET,
+        others_waiting=lambda: time.monotonic() >= waits_from,
+    )
+    after = [t for t in timed.began if t >= waits_from]
+    # Those under way when the waiter came are not counted; a round's answers may come before the
+    # step sees it, and then at most a round less one starts.
+    assert len(after) <= 2 * concurrency, f"{len(after)} sends began after another step waited"
+    assert not done.caught_up and done.fulfilled < len(placed), done.summary
+    with stack.ledger.transaction() as con:
+        left = dict(con.execute("SELECT state, count(*) FROM shopify_fulfilments GROUP BY state").fetchall())
+    assert "sending" not in left
+
+    rest = fulfil(ShopifyStorefront(stack.source.client), stack.ledger, two, "run-b")
+    assert rest.caught_up and done.fulfilled + rest.fulfilled == len(placed), rest.summary
+    assert all(len(emails_for(stack, oid)) == 1 for oid in placed)
