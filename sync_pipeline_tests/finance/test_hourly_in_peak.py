@@ -4,12 +4,14 @@ flow stopped meanwhile). Against a real Dagster instance, peak mode as an ingest
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
-from sync_pipeline.defs import brand
+from sync_pipeline.defs import brand, peak_mode
 from sync_pipeline.defs.finance.schedules import finance_hourly, finance_nightly
 from sync_pipeline.defs.finance.scope import RANGE_END
 from sync_pipeline.defs.resources import BusinessRulesResource
@@ -46,3 +48,17 @@ def test_the_nightly_pass_runs_in_peak_mode_too() -> None:
             resources={"business_rules": BusinessRulesResource(config_dir=str(RULES))},
         )
         assert isinstance(finance_nightly(context), dg.RunRequest)
+
+
+def test_a_peak_mode_no_ingest_run_has_judged_for_a_quarter_of_an_hour_holds_nothing_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ingest stopped (paused, failing) mid-sale: its last "on" is not trusted for ever."""
+    now = datetime(2026, 11, 27, 15, 20, tzinfo=UTC)
+    with dg.instance_for_test() as instance:
+        _ingest_recorded(instance, peak=True)
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=now)
+        assert isinstance(finance_hourly(context), dg.SkipReason)
+        later = time.time() + peak_mode.FRESH_SECONDS + 1
+        monkeypatch.setattr(peak_mode, "_now", lambda: later)
+        assert isinstance(finance_hourly(context), dg.RunRequest)

@@ -5,7 +5,7 @@ import dagster as dg
 from sync_pipeline.defs import brand
 from sync_pipeline.defs.finance.jobs import finance_job
 from sync_pipeline.defs.finance.scope import range_request
-from sync_pipeline.defs.inbox_sensors import latest_metadata
+from sync_pipeline.defs.peak_mode import in_peak_mode
 from sync_pipeline.defs.resources import BusinessRulesResource
 
 # The last few days change by the hour (payments, despatches); older ones by the day (refunds and
@@ -21,8 +21,7 @@ def finance_hourly(context: dg.ScheduleEvaluationContext):
     1,500 orders a minute it held it 112.8 s, stopping every flow mid-sale. The first hour after the
     sale reconciles the same days; the nightly pass is never skipped."""
     now = context.scheduled_execution_time or datetime.now(UTC)
-    _, ingest = latest_metadata(context.instance, brand.key("shopify", "orders"))
-    if ingest.get("peak_mode") is True:
+    if in_peak_mode(context.instance):
         return dg.SkipReason("peak mode is on: finance's hourly pass waits for the sale to end")
     return range_request(RECENT_DAYS, now, f"hourly-{now:%Y%m%d%H}")
 

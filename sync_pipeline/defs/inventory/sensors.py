@@ -11,12 +11,12 @@ from sync_pipeline.defs import brand
 from sync_pipeline.defs.inbox_sensors import (
     inbox_sensor_tick,
     last_run_started,
-    latest_metadata,
     materialized_since,
     runs_in_flight,
 )
 from sync_pipeline.defs.inventory.assets import shopify_inventory_levels
 from sync_pipeline.defs.inventory.jobs import stock_changes_job, stock_reconcile_job
+from sync_pipeline.defs.peak_mode import in_peak_mode
 from sync_pipeline.defs.resources import BusinessRulesResource
 from sync_pipeline.defs.sensor_instance import sensor_instance
 from sync_pipeline.lib.peoplevox import callbacks
@@ -124,9 +124,8 @@ def stock_reconcile_in_peak(context: dg.SensorEvaluationContext, business_rules:
     if minutes <= 0:
         return dg.SkipReason("peak_reconcile_minutes is 0: the hourly reconcile only")
     orders = brand.key("shopify", "orders")
-    _, ingest = latest_metadata(context, orders)
-    if ingest.get("peak_mode") is not True:
-        return dg.SkipReason("not in peak mode")
+    if not in_peak_mode(context):
+        return dg.SkipReason("not in peak mode (or no ingest run has judged it for 15 minutes)")
     if runs_in_flight(context, stock_reconcile_job.name):
         return dg.SkipReason("a reconcile is in flight")
     last = last_run_started(context, stock_reconcile_job.name)
