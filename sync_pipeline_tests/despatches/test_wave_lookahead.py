@@ -26,10 +26,14 @@ from sync_pipeline_tests.despatches.helpers import UK, despatch_rules, emails_fo
 from sync_pipeline_tests.orders.conftest import Stack
 
 SLOW_CLAIM_SECONDS = 5.0
+SEND_SECONDS = 0.25
 
 
 class _TimedSends(ShopifyStorefront):
-    """Notes when each fulfilmentCreate began."""
+    """Notes when each fulfilmentCreate began; each takes at least `SEND_SECONDS` (a round trip to
+    Shopify at a peak), so the wave written just before a claim is still mostly waiting to start
+    when the claim's transaction gets to it (fast sends had all begun while the answers before it
+    were written, and the test then failed now and then)."""
 
     def __init__(self, stack: Stack) -> None:
         super().__init__(stack.source.client)
@@ -39,6 +43,7 @@ class _TimedSends(ShopifyStorefront):
     def create_fulfilment(self, request, tracking, notify_customer, retry_until=None):  # type: ignore[no-untyped-def]
         with self.lock:
             self.started.append(time.monotonic())
+        time.sleep(SEND_SECONDS)
         return super().create_fulfilment(request, tracking, notify_customer, retry_until=retry_until)
 
 
