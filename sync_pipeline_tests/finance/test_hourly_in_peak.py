@@ -42,12 +42,12 @@ def test_the_hourly_pass_is_skipped_in_peak_mode_and_runs_again_once_it_ends() -
 def test_the_nightly_pass_runs_in_peak_mode_too() -> None:
     with dg.instance_for_test() as instance:
         _ingest_recorded(instance, peak=True)
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=datetime(2026, 11, 28, 2, 40, tzinfo=UTC),
             resources={"business_rules": BusinessRulesResource(config_dir=str(RULES))},
-        )
-        assert isinstance(finance_nightly(context), dg.RunRequest)
+        ) as context:  # entered and left: a context with resources left open broke later tests' Definitions
+            assert isinstance(finance_nightly(context), dg.RunRequest)
 
 
 def test_a_peak_mode_no_ingest_run_has_judged_for_a_quarter_of_an_hour_holds_nothing_back(
@@ -57,8 +57,13 @@ def test_a_peak_mode_no_ingest_run_has_judged_for_a_quarter_of_an_hour_holds_not
     now = datetime(2026, 11, 27, 15, 20, tzinfo=UTC)
     with dg.instance_for_test() as instance:
         _ingest_recorded(instance, peak=True)
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=now)
-        assert isinstance(finance_hourly(context), dg.SkipReason)
+        assert isinstance(
+            finance_hourly(dg.build_schedule_context(instance=instance, scheduled_execution_time=now)),
+            dg.SkipReason,
+        )
         later = time.time() + peak_mode.FRESH_SECONDS + 1
         monkeypatch.setattr(peak_mode, "_now", lambda: later)
-        assert isinstance(finance_hourly(context), dg.RunRequest)
+        assert isinstance(
+            finance_hourly(dg.build_schedule_context(instance=instance, scheduled_execution_time=now)),
+            dg.RunRequest,
+        )
