@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -91,3 +93,20 @@ def shopify_lines(stack: Stack, order_id: str) -> dict[str, int]:
 
 def emails_for(stack: Stack, order_id: str) -> list[dict]:  # type: ignore[type-arg]
     return [e for e in stack.shop.emails() if e["order"] == order_id]
+
+
+class TimedSends(ShopifyStorefront):
+    """Each fulfilmentCreate takes at least `send_seconds` (a round trip to Shopify at a peak); when
+    each call began is kept in `began`."""
+
+    def __init__(self, client, send_seconds: float = 0.25) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(client)
+        self.send_seconds = send_seconds
+        self.began: list[float] = []
+        self.lock = threading.Lock()
+
+    def create_fulfilment(self, request, tracking, notify_customer, retry_until=None):  # type: ignore[no-untyped-def]
+        with self.lock:
+            self.began.append(time.monotonic())
+        time.sleep(self.send_seconds)
+        return super().create_fulfilment(request, tracking, notify_customer, retry_until=retry_until)

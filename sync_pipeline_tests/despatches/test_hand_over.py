@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -15,26 +14,18 @@ from sync_pipeline.lib.flows.despatches.read import read_despatches
 from sync_pipeline.lib.flows.despatches.run import fulfil
 from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
-from sync_pipeline_tests.despatches.helpers import UK, despatch_rules, emails_for, into_warehouse, ports
+from sync_pipeline_tests.despatches.helpers import (
+    UK,
+    TimedSends,
+    despatch_rules,
+    emails_for,
+    into_warehouse,
+    ports,
+)
 from sync_pipeline_tests.orders.conftest import Stack
 
 BUDGET = 2.5
 SEND_SECONDS = 0.25
-
-
-class _TimedSends(ShopifyStorefront):
-    """Each fulfilment takes a quarter of a second to answer; when each call began is kept."""
-
-    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(client)
-        self.began: list[float] = []
-        self.lock = threading.Lock()
-
-    def create_fulfilment(self, request, tracking, notify_customer, retry_until=None):  # type: ignore[no-untyped-def]
-        with self.lock:
-            self.began.append(time.monotonic())
-        time.sleep(SEND_SECONDS)
-        return super().create_fulfilment(request, tracking, notify_customer, retry_until=retry_until)
 
 
 def test_a_step_that_ran_on_hands_over_when_another_starts_waiting(
@@ -58,7 +49,7 @@ def test_a_step_that_ran_on_hands_over_when_another_starts_waiting(
         stack.pvx.despatch(numbers[oid], [{"TEE-BLK-M": 1}])
     read_despatches(ports(stack).source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2))
     one_at_a_time = despatch_rules(stack, fulfil_concurrency=1)
-    timed = _TimedSends(stack.source.client)
+    timed = TimedSends(stack.source.client, SEND_SECONDS)
 
     started = time.monotonic()
     waits_from = started + BUDGET + 0.3  # the next run's fulfil step queues just after the budget
@@ -114,7 +105,7 @@ def test_with_waves_claimed_rounds_ahead_the_hand_over_still_comes_within_a_roun
         stack.pvx.despatch(numbers[oid], [{"TEE-BLK-M": 1}])
     read_despatches(ports(stack).source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2))
     two = despatch_rules(stack, fulfil_concurrency=concurrency)
-    timed = _TimedSends(stack.source.client)
+    timed = TimedSends(stack.source.client, SEND_SECONDS)
     waits_from = time.monotonic() + BUDGET + 0.3
 
     done = fulfil(

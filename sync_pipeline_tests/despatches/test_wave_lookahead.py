@@ -9,7 +9,6 @@ ahead, and the senders go on through a slow claim."""
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -19,32 +18,20 @@ from sync_pipeline.lib.flows.despatches import answers as answers_module
 from sync_pipeline.lib.flows.despatches import fulfil as fulfil_module
 from sync_pipeline.lib.flows.despatches.read import read_despatches
 from sync_pipeline.lib.flows.despatches.run import fulfil
-from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
 from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
 from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
-from sync_pipeline_tests.despatches.helpers import UK, despatch_rules, emails_for, into_warehouse, ports
+from sync_pipeline_tests.despatches.helpers import (
+    UK,
+    TimedSends,
+    despatch_rules,
+    emails_for,
+    into_warehouse,
+    ports,
+)
 from sync_pipeline_tests.orders.conftest import Stack
 
 SLOW_CLAIM_SECONDS = 5.0
 SEND_SECONDS = 0.25
-
-
-class _TimedSends(ShopifyStorefront):
-    """Notes when each fulfilmentCreate began; each takes at least `SEND_SECONDS` (a round trip to
-    Shopify at a peak), so the wave written just before a claim is still mostly waiting to start
-    when the claim's transaction gets to it (fast sends had all begun while the answers before it
-    were written, and the test then failed now and then)."""
-
-    def __init__(self, stack: Stack) -> None:
-        super().__init__(stack.source.client)
-        self.started: list[float] = []
-        self.lock = threading.Lock()
-
-    def create_fulfilment(self, request, tracking, notify_customer, retry_until=None):  # type: ignore[no-untyped-def]
-        with self.lock:
-            self.started.append(time.monotonic())
-        time.sleep(SEND_SECONDS)
-        return super().create_fulfilment(request, tracking, notify_customer, retry_until=retry_until)
 
 
 @pytest.mark.timeout(300)
@@ -58,17 +45,20 @@ def test_sends_go_on_while_the_next_wave_is_claimed(stack: Stack, monkeypatch: p
     monkeypatch.setattr(fulfil_module, "FIRST_BATCH_PER_SENDER", 12)
     claims: list[tuple[float, float]] = []
     claim_many = ledger_fulfilments.claim_many
-    timed = _TimedSends(stack)
+    # Each send takes a quarter of a second (a round trip at a peak), so the wave written just before
+    # a claim is still mostly waiting to start when the claim's transaction gets to it (fast sends
+    # had all begun while the answers ahead of it were written, and the test failed now and then).
+    timed = TimedSends(stack.source.client, SEND_SECONDS)
 
     def slow_claim(con, numbers, run_id):  # type: ignore[no-untyped-def]
-        if not numbers or not timed.started:  # answers with no wave to claim, or the first wave
+        if not numbers or not timed.began:  # answers with no wave to claim, or the first wave
             return claim_many(con, numbers, run_id)
         # A busy ledger: the claim's transaction holds on (waiting for a core, say) until more than
         # a round of sends has begun meanwhile, or for `SLOW_CLAIM_SECONDS` at most. (A fixed 0.6 s
         # hold asked the senders for three sends in 0.6 s, which a loaded machine need not give.)
         began = time.monotonic()
-        before = len(timed.started)
-        while len(timed.started) <= before + concurrency and time.monotonic() < began + SLOW_CLAIM_SECONDS:
+        before = len(timed.began)
+        while len(timed.began) <= before + concurrency and time.monotonic() < began + SLOW_CLAIM_SECONDS:
             time.sleep(0.01)
         claimed = claim_many(con, numbers, run_id)
         claims.append((began, time.monotonic()))
@@ -89,7 +79,7 @@ def test_sends_go_on_while_the_next_wave_is_claimed(stack: Stack, monkeypatch: p
     # Three waves, so two claims made while sends were going out (the first comes before any send).
     assert len(claims) == 2, claims
     for began, ended in claims:
-        during = sum(1 for t in timed.started if began <= t <= ended)
+        during = sum(1 for t in timed.began if began <= t <= ended)
         # Claimed one round ahead, at most `concurrency - 1` orders were left to start during a
         # claim; now the senders keep going through it.
         assert during > concurrency, f"{during} sends began during a {ended - began:.2f} s claim"
