@@ -17,7 +17,7 @@ from sync_pipeline.lib.flows.despatches.run import fulfil
 from sync_pipeline.lib.flows.despatches.shopify_port import ShopifyStorefront
 from sync_pipeline.lib.flows.orders.ingest import ingest
 from sync_pipeline.lib.flows.orders.release import release
-from sync_pipeline.sandbox.shopify.control import AddressSpec, ProductSpec, VariantSpec
+from sync_pipeline.sandbox.shopify.control import AddressSpec, LineSpec, OrderSpec, ProductSpec, VariantSpec
 from sync_pipeline_tests.orders.conftest import Stack
 
 UK = AddressSpec(name="Ada Lovelace", address1="1 St James's Sq", city="London", zip="SW1Y 4JU")
@@ -110,3 +110,17 @@ class TimedSends(ShopifyStorefront):
             self.began.append(time.monotonic())
         time.sleep(self.send_seconds)
         return super().create_fulfilment(request, tracking, notify_customer, retry_until=retry_until)
+
+
+def despatched_one_each(stack: Stack, sku: str, orders: int) -> list[str]:
+    """`orders` orders of one `sku` each, into the warehouse, each despatched in one package and
+    read into the ledger: ready for a fulfil step. Returns their Shopify ids."""
+    placed = [
+        stack.shop.place_order(OrderSpec(lines=[LineSpec(sku=sku)], shipping_address=UK))["id"]
+        for _ in range(orders)
+    ]
+    numbers = into_warehouse(stack)
+    for oid in placed:
+        stack.pvx.despatch(numbers[oid], [{sku: 1}])
+    read_despatches(ports(stack).source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2))
+    return placed

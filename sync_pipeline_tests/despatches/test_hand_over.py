@@ -18,6 +18,7 @@ from sync_pipeline_tests.despatches.helpers import (
     UK,
     TimedSends,
     despatch_rules,
+    despatched_one_each,
     emails_for,
     into_warehouse,
     ports,
@@ -96,14 +97,7 @@ def test_with_waves_claimed_rounds_ahead_the_hand_over_still_comes_within_a_roun
     monkeypatch.setattr(run_module, "RUN_ON_STEPS", 1000)
     monkeypatch.setattr(run_module, "ASK_SECONDS", 0.0)
     concurrency = 2
-    placed = [
-        stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="TEE-BLK-M")], shipping_address=UK))["id"]
-        for _ in range(48)
-    ]
-    numbers = into_warehouse(stack)
-    for oid in placed:
-        stack.pvx.despatch(numbers[oid], [{"TEE-BLK-M": 1}])
-    read_despatches(ports(stack).source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2))
+    placed = despatched_one_each(stack, "TEE-BLK-M", 48)
     two = despatch_rules(stack, fulfil_concurrency=concurrency)
     timed = TimedSends(stack.source.client, SEND_SECONDS)
     waits_from = time.monotonic() + BUDGET + 0.3

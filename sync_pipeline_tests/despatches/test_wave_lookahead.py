@@ -10,23 +10,18 @@ ahead, and the senders go on through a slow claim."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from sync_pipeline.lib.flows.despatches import answers as answers_module
 from sync_pipeline.lib.flows.despatches import fulfil as fulfil_module
-from sync_pipeline.lib.flows.despatches.read import read_despatches
 from sync_pipeline.lib.flows.despatches.run import fulfil
 from sync_pipeline.lib.ledger import fulfilments as ledger_fulfilments
-from sync_pipeline.sandbox.shopify.control import LineSpec, OrderSpec
 from sync_pipeline_tests.despatches.helpers import (
-    UK,
     TimedSends,
     despatch_rules,
+    despatched_one_each,
     emails_for,
-    into_warehouse,
-    ports,
 )
 from sync_pipeline_tests.orders.conftest import Stack
 
@@ -65,14 +60,7 @@ def test_sends_go_on_while_the_next_wave_is_claimed(stack: Stack, monkeypatch: p
         return claimed
 
     monkeypatch.setattr(ledger_fulfilments, "claim_many", slow_claim)
-    placed = [
-        stack.shop.place_order(OrderSpec(lines=[LineSpec(sku="CAP-NVY")], shipping_address=UK))["id"]
-        for _ in range(24)
-    ]
-    numbers = into_warehouse(stack)
-    for oid in placed:
-        stack.pvx.despatch(numbers[oid], [{"CAP-NVY": 1}])
-    read_despatches(ports(stack).source, stack.ledger, "test", datetime.now(UTC), timedelta(days=2))
+    placed = despatched_one_each(stack, "CAP-NVY", 24)
     done = fulfil(timed, stack.ledger, rules, "test", max_seconds=120)
     assert (done.fulfilled, done.caught_up) == (24, True), done.summary
     assert all(len(emails_for(stack, oid)) == 1 for oid in placed)
