@@ -43,8 +43,6 @@ def _side(by_kind: Mapping[str, list[float]]) -> dict[str, Any]:
 
 def markdown_lines(figures: Mapping[str, Any]) -> list[str]:
     """One line per sandbox; nothing when the run kept no waits."""
-    if not figures:
-        return []
     lines = [
         "Callbacks and webhooks waiting in the stand-ins' own queues before being sent (in production"
         " Shopify's and Peoplevox's time, not the product's; a latency above includes it):"

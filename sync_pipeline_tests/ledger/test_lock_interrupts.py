@@ -84,18 +84,25 @@ def _let_go_entirely(path: Path, lock: connection._ProcessFileLock, fds: int) ->
     lock.release()
 
 
+def _release_interrupted_in(
+    lock: connection._ProcessFileLock, method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lock.release()` with a KeyboardInterrupt raised where it calls `method`."""
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lock, method, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        lock.release()
+    monkeypatch.undo()
+
+
 def test_an_interruption_while_letting_go_lets_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path, lock = _fresh(tmp_path)
     lock.acquire(path, 1, time.monotonic() + 1)
     before = _open_fds()
-
-    def interrupted() -> bool:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(lock, "_others_waiting", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        lock.release()
-    monkeypatch.undo()
+    _release_interrupted_in(lock, "_others_waiting", monkeypatch)
     _let_go_entirely(path, lock, before - 1)
 
 
@@ -181,14 +188,7 @@ def test_a_descriptor_an_interruption_kept_open_is_closed_at_the_next_hold(
     must not open a second descriptor and wait on the first, its own, until LedgerBusyError."""
     path, lock = _fresh(tmp_path)
     lock.acquire(path, 1, time.monotonic() + 1)
-
-    def interrupted() -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(lock, "_let_go", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        lock.release()
-    monkeypatch.undo()
+    _release_interrupted_in(lock, "_let_go", monkeypatch)
     assert _threads_free(lock)
     before = _open_fds()
     lock.acquire(path, 0.5, time.monotonic() + 0.5)
